@@ -1,0 +1,42 @@
+# Qianhai IP Ledger — two commands do everything on a fresh machine:
+#   make run    the service on an embedded local chain (http://127.0.0.1:8000)
+#   make test   the whole suite, including the artifact check
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+IPLEDGER := $(VENV)/bin/ipledger
+STAMP_PY := $(VENV)/.installed
+STAMP_NPM := node_modules/.installed
+
+.PHONY: install run test check-artifacts compile bench clean
+
+install: $(STAMP_PY) $(STAMP_NPM)
+
+$(STAMP_PY): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24,<27"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+$(STAMP_NPM): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: install
+	$(IPLEDGER) up
+
+compile: install
+	$(IPLEDGER) compile
+
+check-artifacts: install
+	$(IPLEDGER) compile --check
+
+test: install
+	$(IPLEDGER) compile --check
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

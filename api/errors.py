@@ -1,0 +1,90 @@
+"""The one place that maps errors to HTTP responses, all in one JSON envelope:
+
+    {"error": {"code": "...", "message": "...", "field": "..."}}
+
+``field`` is present when one input is at fault. Unexpected errors answer 500 with a generic message; the
+traceback goes to the server log only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger import errors as e
+
+log = logging.getLogger("ipledger.api")
+
+# Most specific first: the first matching class decides the status.
+STATUS_BY_ERROR: list[tuple[type[e.LedgerError], int]] = [
+    (e.PayloadTooLarge, 413),
+    (e.EvidenceAlreadyRegistered, 409),
+    (e.SignatureRejected, 400),
+    (e.PartyNotActive, 403),
+    (e.InvalidInput, 400),
+    (e.NotFound, 404),
+    (e.PermissionDenied, 403),
+    (e.Conflict, 409),
+    (e.ContractRevert, 400),
+    (e.ChainUnavailable, 503),
+    (e.ChainMismatch, 503),
+    (e.DeploymentMissing, 503),
+]
+
+
+def error_body(code: str, message: str, field: str | None = None, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    if details:
+        body["details"] = details
+    return {"error": body}
+
+
+def status_for(exc: e.LedgerError) -> int:
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(e.LedgerError)
+    async def _ledger_error(request: Request, exc: e.LedgerError) -> JSONResponse:
+        status = status_for(exc)
+        if status == 500:
+            log.error("unhandled ledger error on %s %s: %s", request.method, request.url.path, exc.code)
+            return JSONResponse(error_body("internal_error", "the server could not complete the request"), 500)
+        return JSONResponse(error_body(exc.code, exc.message, exc.field, exc.details or None), status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = exc.errors()
+        first = errs[0] if errs else {"loc": (), "msg": "invalid request"}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        field = ".".join(loc) or None
+        message = str(first.get("msg", "invalid request"))
+        if field:
+            message = f"{field}: {message}"
+        problems = [
+            {"field": ".".join(str(p) for p in x.get("loc", ()) if p not in ("body", "query", "path")), "message": x.get("msg")}
+            for x in errs[:20]
+        ]
+        return JSONResponse(error_body("invalid_input", message, field, {"problems": problems}), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "permission_denied"}.get(
+            exc.status_code, "http_error"
+        )
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal_error", "the server could not complete the request"), 500)

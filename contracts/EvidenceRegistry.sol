@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {IEvidenceRegistry} from "./interfaces/IEvidenceRegistry.sol";
+import {PartyRegistry} from "./PartyRegistry.sol";
+import {NonceMismatch, SignatureExpired, SignatureInvalid} from "./common/Errors.sol";
+
+/// @title EvidenceRegistry
+/// @notice First-to-register evidence records and Merkle batch anchors, with the party registry built in so
+/// that a registration checks its registrant in the same contract (one storage read).
+contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
+    /// @notice Role of the aggregator accounts that anchor batch roots.
+    bytes32 public constant ANCHOR_ROLE = keccak256("ANCHOR_ROLE");
+
+    /// @notice EIP-712 type of a delegated registration:
+    /// Evidence(bytes32 contentHash,uint8 algorithm,bytes32 metadataCommitment,bytes32 supersedes,address registrant,uint256 nonce,uint64 deadline)
+    bytes32 public constant EVIDENCE_TYPEHASH = keccak256(
+        "Evidence(bytes32 contentHash,uint8 algorithm,bytes32 metadataCommitment,bytes32 supersedes,address registrant,uint256 nonce,uint64 deadline)"
+    );
+
+    /// @notice EIP-712 type of a batch submission signed by a party account:
+    /// BatchSubmission(bytes32 root,uint32 count,uint8 algorithm,address registrant,uint64 deadline)
+    bytes32 public constant BATCH_SUBMISSION_TYPEHASH =
+        keccak256("BatchSubmission(bytes32 root,uint32 count,uint8 algorithm,address registrant,uint64 deadline)");
+
+    /// @notice Longest audit path accepted (trees of up to 2**64 leaves).
+    uint256 public constant MAX_PROOF_LENGTH = 64;
+
+    error EvidenceAlreadyRegistered(bytes32 contentHash, uint256 partyId, uint32 timestamp);
+    error EvidenceHashZero();
+    error EvidenceAlgorithmInvalid(uint8 algorithm);
+    error EvidenceSupersedesUnknown(bytes32 supersedes);
+    error EvidenceSupersedesOtherParty(bytes32 supersedes, uint256 partyId);
+    error BatchRootZero();
+    error BatchSizeZero();
+    error BatchAlreadyAnchored(bytes32 root, uint32 timestamp);
+
+    mapping(bytes32 contentHash => Record record) private _records;
+    mapping(bytes32 root => Batch batch) private _batches;
+    mapping(address account => uint256 nonce) private _nonces;
+
+    constructor(address operator) PartyRegistry(operator) EIP712("QianhaiIPLedger.Evidence", "1") {
+        _grantRole(ANCHOR_ROLE, operator);
+    }
+
+    /// @inheritdoc IEvidenceRegistry
+    function register(EvidenceRequest calldata request) external returns (Record memory) {
+        return _register(request, msg.sender);
+    }
+
+    /// @inheritdoc IEvidenceRegistry
+    function registerBySignature(DelegatedEvidenceRequest calldata delegated) external returns (Record memory) {
+        if (block.timestamp > delegated.deadline) revert SignatureExpired(delegated.deadline, uint64(block.timestamp));
+        address registrant = delegated.registrant;
+        uint256 current = _nonces[registrant];
+        if (delegated.nonce != current) revert NonceMismatch(registrant, current, delegated.nonce);
+        EvidenceRequest calldata r = delegated.request;
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    EVIDENCE_TYPEHASH,
+                    r.contentHash,
+                    r.algorithm,
+                    r.metadataCommitment,
+                    r.supersedes,
+                    registrant,
+                    delegated.nonce,
+                    delegated.deadline
+                )
+            )
+        );
+        if (!SignatureChecker.isValidSignatureNow(registrant, digest, delegated.signature)) {
+            revert SignatureInvalid(registrant);
+        }
+        // Replay needs no nonce increment: a content hash is registered once, so a replayed signature is refused.
+        return _register(r, registrant);
+    }
+
+    /// @inheritdoc IEvidenceRegistry
+    function anchorBatch(bytes32 root, uint32 size) external onlyRole(ANCHOR_ROLE) {
+        if (root == bytes32(0)) revert BatchRootZero();
+        if (size == 0) revert BatchSizeZero();
+        uint32 anchoredAt = _batches[root].timestamp;
+        if (anchoredAt != 0) revert BatchAlreadyAnchored(root, anchoredAt);
+        _batches[root] = Batch({
+            anchorer: msg.sender,
+            size: size,
+            timestamp: uint32(block.timestamp),
+            blockNumber: uint32(block.number)
+        });
+        emit BatchAnchored(root, msg.sender, size);
+    }
+
+    /// @inheritdoc IEvidenceRegistry
+    function bumpNonce() external returns (uint256 newNonce) {
+        newNonce = ++_nonces[msg.sender];
+        emit NonceBumped(msg.sender, newNonce);
+    }
+
+    /// @inheritdoc IEvidenceRegistry
+    function record(bytes32 contentHash) external view returns (Record memory) {
+        return _records[contentHash];
+    }
+
+    /// @inheritdoc IEvidenceRegistry
+    function registrationTimes(bytes32[] calldata contentHashes) external view returns (uint32[] memory times) {
+        times = new uint32[](contentHashes.length);
+        for (uint256 i = 0; i < contentHashes.length; ++i) {
+            times[i] = _records[contentHashes[i]].timestamp;
+        }
+    }
+
+    /// @inheritdoc IEvidenceRegistry
+    function batch(bytes32 root) external view returns (Batch memory) {
+        return _batches[root];
+    }
+
+    /// @inheritdoc IEvidenceRegistry
+    function batchInclusion(bytes32 root, bytes32 leafHash, uint256 index, bytes32[] calldata proof)
+        external
+        view
+        returns (uint32 anchoredAt)
+    {
+        Batch memory b = _batches[root];
+        if (b.timestamp == 0) return 0;
+        (bytes32 computed, bool valid) = _computeRoot(leafHash, index, b.size, proof);
+        return valid && computed == root ? b.timestamp : 0;
+    }
+
+    /// @inheritdoc IEvidenceRegistry
+    function computeRoot(bytes32 leafHash, uint256 index, uint256 size, bytes32[] calldata proof)
+        external
+        pure
+        returns (bytes32 root, bool valid)
+    {
+        return _computeRoot(leafHash, index, size, proof);
+    }
+
+    /// @inheritdoc IEvidenceRegistry
+    function batchSubmissionDigest(
+        bytes32 submissionRoot,
+        uint32 count,
+        HashAlgorithm algorithm,
+        address registrant,
+        uint64 deadline
+    ) public view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(BATCH_SUBMISSION_TYPEHASH, submissionRoot, count, algorithm, registrant, deadline))
+        );
+    }
+
+    /// @inheritdoc IEvidenceRegistry
+    function verifyBatchSubmission(
+        bytes32 submissionRoot,
+        uint32 count,
+        HashAlgorithm algorithm,
+        address registrant,
+        uint64 deadline,
+        bytes calldata signature
+    ) external view returns (uint256 partyId, bool active) {
+        bytes32 digest = batchSubmissionDigest(submissionRoot, count, algorithm, registrant, deadline);
+        if (!SignatureChecker.isValidSignatureNow(registrant, digest, signature)) revert SignatureInvalid(registrant);
+        return partyOf(registrant);
+    }
+
+    /// @inheritdoc IEvidenceRegistry
+    function nonces(address account) external view returns (uint256) {
+        return _nonces[account];
+    }
+
+    /// @inheritdoc IEvidenceRegistry
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    function _register(EvidenceRequest calldata r, address registrant) private returns (Record memory rec) {
+        bytes32 contentHash = r.contentHash;
+        if (contentHash == bytes32(0)) revert EvidenceHashZero();
+        if (r.algorithm == HashAlgorithm.None || uint8(r.algorithm) > uint8(HashAlgorithm.SM3)) {
+            revert EvidenceAlgorithmInvalid(uint8(r.algorithm));
+        }
+        uint24 partyId = _activePartyOf(registrant);
+        Record storage slot = _records[contentHash];
+        if (slot.timestamp != 0) revert EvidenceAlreadyRegistered(contentHash, slot.partyId, slot.timestamp);
+        if (r.supersedes != bytes32(0)) {
+            Record storage earlier = _records[r.supersedes];
+            if (earlier.timestamp == 0) revert EvidenceSupersedesUnknown(r.supersedes);
+            if (earlier.partyId != partyId) revert EvidenceSupersedesOtherParty(r.supersedes, earlier.partyId);
+        }
+        rec = Record({
+            registrant: registrant,
+            partyId: partyId,
+            algorithm: r.algorithm,
+            timestamp: uint32(block.timestamp),
+            blockNumber: uint32(block.number)
+        });
+        _records[contentHash] = rec;
+        emit EvidenceRegistered(contentHash, partyId, registrant, r.algorithm, r.metadataCommitment, r.supersedes);
+    }
+
+    /// @dev RFC 9162 section 2.1.3.2, with SHA-256(0x01 || left || right) inner nodes.
+    function _computeRoot(bytes32 leafHash, uint256 index, uint256 size, bytes32[] calldata proof)
+        private
+        pure
+        returns (bytes32, bool)
+    {
+        if (index >= size || proof.length > MAX_PROOF_LENGTH) return (bytes32(0), false);
+        uint256 fn = index;
+        uint256 sn = size - 1;
+        bytes32 r = leafHash;
+        for (uint256 i = 0; i < proof.length; ++i) {
+            if (sn == 0) return (bytes32(0), false);
+            if (fn & 1 == 1 || fn == sn) {
+                r = sha256(abi.encodePacked(bytes1(0x01), proof[i], r));
+                while (fn & 1 == 0 && fn != 0) {
+                    fn >>= 1;
+                    sn >>= 1;
+                }
+            } else {
+                r = sha256(abi.encodePacked(bytes1(0x01), r, proof[i]));
+            }
+            fn >>= 1;
+            sn >>= 1;
+        }
+        return (r, sn == 0);
+    }
+}

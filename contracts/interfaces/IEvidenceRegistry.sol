@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IEvidenceRegistry
+/// @notice First-to-register records of IP-creation evidence. A record says that a party held a document
+/// with the given content hash no later than the block that recorded it. Documents never go on chain:
+/// only their SHA-256 or SM3 hash (or, for a private registration, a salted commitment to it).
+/// Large volumes are anchored as Merkle batch roots by the operator's aggregator, one root per batch.
+interface IEvidenceRegistry {
+    /// @notice Hash algorithm of a content hash. Values are stable and part of the ABI.
+    enum HashAlgorithm {
+        None,
+        SHA256,
+        SM3
+    }
+
+    /// @notice A registration request.
+    /// @param contentHash SHA-256 or SM3 of the document, or the salted commitment of a private registration.
+    /// @param algorithm The algorithm that produced `contentHash`.
+    /// @param metadataCommitment SHA-256 of the canonical metadata JSON (title, kind, creators, ...), or 0.
+    /// @param supersedes An earlier record of the same party that this one is a new version of, or 0.
+    struct EvidenceRequest {
+        bytes32 contentHash;
+        HashAlgorithm algorithm;
+        bytes32 metadataCommitment;
+        bytes32 supersedes;
+    }
+
+    /// @notice A registration request signed (EIP-712) by a party account and relayed by anyone.
+    /// @param request The registration.
+    /// @param registrant The signing party account (EOA or ERC-1271 contract wallet).
+    /// @param nonce The registrant's current nonce (`nonces(registrant)`); bumping it cancels the signature.
+    /// @param deadline Last block timestamp at which the signature is accepted.
+    /// @param signature 65-byte ECDSA signature, or whatever the registrant's ERC-1271 wallet accepts.
+    struct DelegatedEvidenceRequest {
+        EvidenceRequest request;
+        address registrant;
+        uint256 nonce;
+        uint64 deadline;
+        bytes signature;
+    }
+
+    /// @notice A stored record, packed in one storage slot.
+    struct Record {
+        address registrant;
+        uint24 partyId;
+        HashAlgorithm algorithm;
+        uint32 timestamp;
+        uint32 blockNumber;
+    }
+
+    /// @notice An anchored batch root, packed in one storage slot.
+    struct Batch {
+        address anchorer;
+        uint32 size;
+        uint32 timestamp;
+        uint32 blockNumber;
+    }
+
+    /// @notice Emitted when a content hash is registered.
+    event EvidenceRegistered(
+        bytes32 indexed contentHash,
+        uint256 indexed partyId,
+        address indexed registrant,
+        HashAlgorithm algorithm,
+        bytes32 metadataCommitment,
+        bytes32 supersedes
+    );
+
+    /// @notice Emitted when the aggregator anchors a batch root.
+    event BatchAnchored(bytes32 indexed root, address indexed anchorer, uint32 size);
+
+    /// @notice Emitted when an account bumps its nonce, cancelling its outstanding signatures.
+    event NonceBumped(address indexed account, uint256 newNonce);
+
+    /// @notice Registers evidence from a party account (the caller).
+    /// @return record The stored record.
+    function register(EvidenceRequest calldata request) external returns (Record memory record);
+
+    /// @notice Registers evidence signed by a party account; anyone may relay it and pay the gas.
+    /// @return record The stored record.
+    function registerBySignature(DelegatedEvidenceRequest calldata delegated) external returns (Record memory record);
+
+    /// @notice Anchors the Merkle root of a batch (RFC 9162 tree over SHA-256). Aggregator role only.
+    /// @param root The batch root; anchoring the same root twice is refused.
+    /// @param size The number of leaves in the batch tree.
+    function anchorBatch(bytes32 root, uint32 size) external;
+
+    /// @notice Increments the caller's nonce, invalidating every signature made with the old one.
+    function bumpNonce() external returns (uint256 newNonce);
+
+    /// @notice The record of a content hash; `timestamp == 0` when none.
+    function record(bytes32 contentHash) external view returns (Record memory);
+
+    /// @notice Registration times of many content hashes at once (0 where not registered).
+    function registrationTimes(bytes32[] calldata contentHashes) external view returns (uint32[] memory times);
+
+    /// @notice The anchored batch with this root; `timestamp == 0` when none.
+    function batch(bytes32 root) external view returns (Batch memory);
+
+    /// @notice Whether `leafHash` is leaf `index` of an anchored batch tree of `root`, by the RFC 9162 audit path.
+    /// @return anchoredAt Block timestamp at which the root was anchored, or 0 when the proof or root fails.
+    function batchInclusion(bytes32 root, bytes32 leafHash, uint256 index, bytes32[] calldata proof)
+        external
+        view
+        returns (uint32 anchoredAt);
+
+    /// @notice Recomputes an RFC 9162 root from a leaf hash, its index, the tree size and the audit path.
+    /// Inner nodes are SHA-256(0x01 || left || right).
+    function computeRoot(bytes32 leafHash, uint256 index, uint256 size, bytes32[] calldata proof)
+        external
+        pure
+        returns (bytes32 root, bool valid);
+
+    /// @notice The EIP-712 digest a party account signs for a batch submission; the aggregator uses it as
+    /// the leaf data of the batch tree. Checks nothing.
+    function batchSubmissionDigest(bytes32 submissionRoot, uint32 count, HashAlgorithm algorithm, address registrant, uint64 deadline)
+        external
+        view
+        returns (bytes32);
+
+    /// @notice Checks a party account's signature (ECDSA or ERC-1271) over a batch submission, and returns the
+    /// account's party and whether it is active now.
+    function verifyBatchSubmission(
+        bytes32 submissionRoot,
+        uint32 count,
+        HashAlgorithm algorithm,
+        address registrant,
+        uint64 deadline,
+        bytes calldata signature
+    ) external view returns (uint256 partyId, bool active);
+
+    /// @notice The account's current nonce for delegated signatures.
+    function nonces(address account) external view returns (uint256);
+
+    /// @notice The EIP-712 domain separator of this contract on this chain.
+    function domainSeparator() external view returns (bytes32);
+}

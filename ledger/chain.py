@@ -1,0 +1,200 @@
+"""Connections to EVM JSON-RPC chains, and the embedded single-node chain (anvil) with persisted state."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from web3 import Web3
+from web3.providers.rpc import HTTPProvider
+
+from ledger.errors import ChainUnavailable, DataDirError, PortInUse, ToolchainError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+#: Anvil's well-known development mnemonic. Its keys are public: they are used only on the embedded node.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+#: Private key of the first development account (operator and relayer on the embedded node).
+DEV_OPERATOR_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+DEV_CHAIN_ID = 31337
+
+
+def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
+    """A Web3 connected to ``rpc_url``; raises :class:`ChainUnavailable` when it does not answer."""
+    w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    try:
+        w3.eth.chain_id  # noqa: B018 - a cheap round trip that proves the endpoint answers
+    except Exception as exc:
+        raise ChainUnavailable(f"no EVM JSON-RPC node answers at {_redact(rpc_url)} ({type(exc).__name__})") from None
+    return w3
+
+
+def _redact(url: str) -> str:
+    """The URL without credentials (user:password@ or an API key in the query)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def find_anvil() -> Path:
+    """The anvil binary: ``$IPLEDGER_ANVIL_BINARY``, then the npm package's native binary, then PATH."""
+    env = os.environ.get("IPLEDGER_ANVIL_BINARY")
+    if env:
+        return Path(env)
+    machine = platform.machine().lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    system = platform.system().lower()
+    native = REPO_ROOT / "node_modules" / "@foundry-rs" / f"anvil-{system}-{arch}" / "bin" / "anvil"
+    if native.exists():
+        return native
+    found = shutil.which("anvil")
+    if found:
+        return Path(found)
+    raise ToolchainError("anvil not found: run `npm ci` (package @foundry-rs/anvil) or set IPLEDGER_ANVIL_BINARY")
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def ensure_writable_dir(path: Path) -> Path:
+    """Creates ``path`` if needed and proves it writable; raises :class:`DataDirError` otherwise."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise DataDirError(f"data directory {path} is not writable ({exc.strerror or exc})", field="data_dir") from None
+    return path
+
+
+@dataclass
+class EmbeddedNode:
+    """anvil on loopback with its state persisted in ``data_dir/chain``.
+
+    The state file is rewritten every ``state_interval`` seconds and on a clean exit; docs/operations.md
+    records what a kill -9 loses.
+    """
+
+    data_dir: Path
+    port: int = 8545
+    host: str = "127.0.0.1"
+    state_interval: int = 1
+    chain_id: int = DEV_CHAIN_ID
+    block_time: float | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.data_dir / "chain"
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "state.json"
+
+    def command(self) -> list[str]:
+        cmd = [
+            str(find_anvil()),
+            "--host", self.host,
+            "--port", str(self.port),
+            "--chain-id", str(self.chain_id),
+            "--mnemonic", DEV_MNEMONIC,
+            "--state", str(self.state_file),
+            "--state-interval", str(self.state_interval),
+            "--preserve-historical-states",
+        ]  # fmt: skip
+        if self.block_time:
+            cmd += ["--block-time", str(self.block_time)]
+        return cmd
+
+    def start(self, *, timeout: float = 30.0) -> str:
+        ensure_writable_dir(self.state_dir)
+        if not port_is_free(self.host, self.port):
+            raise PortInUse(f"port {self.port} on {self.host} is already in use (choose another with --node-port)")
+        self._log = open(self.state_dir / "anvil.log", "ab")  # noqa: SIM115 - kept open for the child's life
+        self.process = subprocess.Popen(
+            self.command(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in a terminal goes to us; we stop the node cleanly
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self._close_log()
+                tail = (self.state_dir / "anvil.log").read_text(errors="replace").strip().splitlines()[-3:]
+                raise ChainUnavailable("the embedded node exited at start: " + " / ".join(tail))
+            try:
+                w3 = Web3(HTTPProvider(self.rpc_url, request_kwargs={"timeout": 1}))
+                if w3.eth.chain_id == self.chain_id:
+                    return self.rpc_url
+            except Exception:
+                time.sleep(0.1)
+        self.stop()
+        raise ChainUnavailable(f"the embedded node did not answer on {self.rpc_url} within {timeout:.0f}s")
+
+    def stop(self, *, timeout: float = 15.0) -> None:
+        """Stops the node with SIGTERM so that it writes its state; SIGKILL if it does not exit."""
+        proc = self.process
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.process = None
+        self._close_log()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no state is written beyond the last interval dump."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> EmbeddedNode:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,48 @@
+"""Configuration: one pydantic-settings ``Settings``, read from ``IPLEDGER_*`` environment variables.
+
+docs/configuration.md lists every setting; the CLI's options override them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of the service and the CLI. Environment variables are ``IPLEDGER_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="IPLEDGER_", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Where the chain state, manifest, queue and index live.")
+    rpc_url: str | None = Field(
+        None, description="JSON-RPC endpoint of the chain; unset means the embedded node (anvil) in data_dir."
+    )
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
+    node_port: int = Field(8545, ge=1, le=65535, description="Port of the embedded node (loopback only).")
+    node_state_interval: int = Field(1, ge=1, le=3600, description="Seconds between state dumps of the embedded node.")
+    keystore: Path | None = Field(
+        None, description="Keystore (eth-account v3 JSON) of the operator/relayer account for a non-embedded chain."
+    )
+    keystore_password: SecretStr | None = Field(
+        None, description="Password of that keystore; prompted for when unset and a terminal is attached."
+    )
+    operator_token: SecretStr | None = Field(
+        None, description="Bearer token that authorises operator-only API calls (party admission, suspension)."
+    )
+    confirmations: int = Field(2, ge=0, le=1000, description="Blocks after which an anchored record counts as final.")
+    batch_interval: float = Field(2.0, gt=0, le=3600, description="Seconds between batch anchors of queued hashes.")
+    batch_max_items: int = Field(100_000, ge=1, le=10_000_000, description="Most items in one anchored batch.")
+    max_batch_request: int = Field(100_000, ge=1, le=1_000_000, description="Most hashes in one batch request.")
+    max_upload_bytes: int = Field(
+        1 << 30, ge=1, description="Largest file accepted by POST /v1/verify (streamed and hashed, never stored)."
+    )
+    public_url: str = Field("http://127.0.0.1:8000", description="Address printed on certificates for verification.")
+
+    @field_validator("rpc_url")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None

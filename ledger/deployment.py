@@ -1,0 +1,210 @@
+"""Deploys the contract suite and owns the deployment manifest: the one place that knows addresses.
+
+The manifest (JSON, ``<data_dir>/deployments/<chain_id>.json`` by default) records the chain id and genesis
+hash, each contract's address, deploy transaction and block, the keccak-256 of its runtime code, and the
+artifact version. A chain that answers with another chain id or genesis block is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from eth_utils import keccak
+from web3 import Web3
+from web3.contract import Contract
+
+from ledger import __version__
+from ledger.artifacts import SUITE, artifact_version, load_artifact
+from ledger.errors import ChainMismatch, DeploymentExists, DeploymentMismatch, DeploymentMissing
+from ledger.tx import SentTransaction, TxSender
+
+MANIFEST_FORMAT = "ipledger-deployment/1"
+
+
+@dataclass(frozen=True)
+class DeployedContract:
+    name: str
+    address: str
+    deploy_block: int
+    tx_hash: str
+    runtime_code_hash: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    chain_id: int
+    genesis_hash: str
+    contracts: dict[str, DeployedContract]
+    artifact_version: str
+    deployer: str
+    deployed_at: str
+
+    def address(self, name: str) -> str:
+        try:
+            return self.contracts[name].address
+        except KeyError:
+            raise DeploymentMissing(f"the manifest has no {name}") from None
+
+    @property
+    def deploy_block(self) -> int:
+        return min(c.deploy_block for c in self.contracts.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": MANIFEST_FORMAT,
+            "chainId": self.chain_id,
+            "genesisHash": self.genesis_hash,
+            "artifactVersion": self.artifact_version,
+            "deployer": self.deployer,
+            "deployedAt": self.deployed_at,
+            "softwareVersion": __version__,
+            "contracts": {
+                n: {
+                    "address": c.address,
+                    "deployBlock": c.deploy_block,
+                    "txHash": c.tx_hash,
+                    "runtimeCodeHash": c.runtime_code_hash,
+                }
+                for n, c in self.contracts.items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        if data.get("format") != MANIFEST_FORMAT:
+            raise DeploymentMissing(f"unknown manifest format {data.get('format')!r}")
+        return cls(
+            chain_id=int(data["chainId"]),
+            genesis_hash=str(data["genesisHash"]),
+            artifact_version=str(data["artifactVersion"]),
+            deployer=str(data["deployer"]),
+            deployed_at=str(data["deployedAt"]),
+            contracts={
+                n: DeployedContract(n, c["address"], int(c["deployBlock"]), c["txHash"], c["runtimeCodeHash"])
+                for n, c in data["contracts"].items()
+            },
+        )
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        if not path.exists():
+            raise DeploymentMissing(f"no deployment manifest at {path} (run `ipledger deploy`)")
+        try:
+            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DeploymentMissing(f"the manifest at {path} is unreadable ({exc})") from None
+
+
+def manifest_path(data_dir: Path, chain_id: int) -> Path:
+    return data_dir / "deployments" / f"{chain_id}.json"
+
+
+def genesis_hash(w3: Web3) -> str:
+    return Web3.to_hex(w3.eth.get_block(0)["hash"])
+
+
+def contract(w3: Web3, manifest: Manifest, name: str) -> Contract:
+    return w3.eth.contract(address=Web3.to_checksum_address(manifest.address(name)), abi=load_artifact(name)["abi"])
+
+
+def deploy_suite(sender: TxSender, *, operator: str | None = None) -> Manifest:
+    """Deploys every contract of the suite; ``operator`` (default: the deployer) administers them."""
+    w3 = sender.w3
+    operator = Web3.to_checksum_address(operator or sender.address)
+    deployed: dict[str, DeployedContract] = {}
+    for name in SUITE:
+        art = load_artifact(name)
+        factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+        data = factory.constructor(operator).build_transaction({"from": sender.address, "gas": 0, "nonce": 0})["data"]
+        sent = sender.send({"data": data})
+        assert isinstance(sent, SentTransaction)
+        address = Web3.to_checksum_address(sent.receipt["contractAddress"])
+        code = bytes(w3.eth.get_code(address))
+        deployed[name] = DeployedContract(name, address, sent.block_number, sent.tx_hash, "0x" + keccak(code).hex())
+    return Manifest(
+        chain_id=int(w3.eth.chain_id),
+        genesis_hash=genesis_hash(w3),
+        contracts=deployed,
+        artifact_version=artifact_version(),
+        deployer=sender.address,
+        deployed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def check_chain(w3: Web3, manifest: Manifest) -> None:
+    """Raises :class:`ChainMismatch` unless ``w3`` is the chain the manifest was deployed on."""
+    chain_id = int(w3.eth.chain_id)
+    if chain_id != manifest.chain_id:
+        raise ChainMismatch(f"the node's chain id is {chain_id}, the deployment manifest is for {manifest.chain_id}")
+    actual = genesis_hash(w3)
+    if actual != manifest.genesis_hash:
+        raise ChainMismatch(
+            f"the node's genesis block {actual[:10]}… differs from the manifest's {manifest.genesis_hash[:10]}…: "
+            "this is another chain with the same id (or its state was lost)"
+        )
+
+
+def verify_deployment(w3: Web3, manifest: Manifest) -> dict[str, bool]:
+    """Checks the runtime code at each address against the committed artifacts; raises on any difference."""
+    check_chain(w3, manifest)
+    results: dict[str, bool] = {}
+    problems = []
+    for name, c in manifest.contracts.items():
+        code = bytes(w3.eth.get_code(Web3.to_checksum_address(c.address)))
+        ok = bool(code) and _strip_immutables(load_artifact(name), code)
+        results[name] = ok
+        if not ok:
+            problems.append(name if code else f"{name} (no code at {c.address})")
+    if problems:
+        raise DeploymentMismatch("runtime code differs from the artifacts for: " + ", ".join(problems))
+    return results
+
+
+def _strip_immutables(artifact: dict[str, Any], onchain: bytes) -> bool:
+    """Compares runtime code with the artifact's deployed bytecode outside the immutable slots.
+
+    Immutables (the EIP-712 domain's cached chain id and address, ...) are written at deploy time; the
+    compiler lists their byte ranges (``immutableReferences``), which are masked on both sides.
+    """
+    expected = bytearray(bytes.fromhex(artifact["deployedBytecode"][2:]))
+    actual = bytearray(onchain)
+    if len(expected) != len(actual):
+        return False
+    for refs in artifact.get("immutableReferences", {}).values():
+        for ref in refs:
+            start, length = int(ref["start"]), int(ref["length"])
+            expected[start : start + length] = bytes(length)
+            actual[start : start + length] = bytes(length)
+    return expected == actual
+
+
+def load_or_deploy(w3: Web3, data_dir: Path, sender: TxSender | None) -> tuple[Manifest, bool]:
+    """The manifest for this chain, deploying the suite first when there is none and a sender is given."""
+    path = manifest_path(data_dir, int(w3.eth.chain_id))
+    if path.exists():
+        manifest = Manifest.load(path)
+        check_chain(w3, manifest)
+        return manifest, False
+    if sender is None:
+        raise DeploymentMissing(f"no deployment for chain {w3.eth.chain_id} in {data_dir} (run `ipledger deploy`)")
+    manifest = deploy_suite(sender)
+    manifest.save(path)
+    return manifest, True
+
+
+def refuse_overwrite(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise DeploymentExists(f"a deployment manifest already exists at {path} (use --force to deploy anew)")

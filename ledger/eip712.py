@@ -1,0 +1,143 @@
+"""EIP-712 typed data of the ledger's delegated signatures. Pure: no chain connection.
+
+The type strings here must equal the contract's typehash comments exactly; a test checks them against
+the deployed contract's ``EVIDENCE_TYPEHASH`` and ``BATCH_SUBMISSION_TYPEHASH``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+
+EVIDENCE_DOMAIN_NAME = "QianhaiIPLedger.Evidence"
+DOMAIN_VERSION = "1"
+
+EVIDENCE_TYPE = [
+    {"name": "contentHash", "type": "bytes32"},
+    {"name": "algorithm", "type": "uint8"},
+    {"name": "metadataCommitment", "type": "bytes32"},
+    {"name": "supersedes", "type": "bytes32"},
+    {"name": "registrant", "type": "address"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint64"},
+]
+BATCH_SUBMISSION_TYPE = [
+    {"name": "root", "type": "bytes32"},
+    {"name": "count", "type": "uint32"},
+    {"name": "algorithm", "type": "uint8"},
+    {"name": "registrant", "type": "address"},
+    {"name": "deadline", "type": "uint64"},
+]
+EIP712_DOMAIN_TYPE = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+
+def type_string(primary: str, fields: list[dict[str, str]]) -> str:
+    return f"{primary}(" + ",".join(f"{f['type']} {f['name']}" for f in fields) + ")"
+
+
+EVIDENCE_TYPEHASH = keccak(text=type_string("Evidence", EVIDENCE_TYPE))
+BATCH_SUBMISSION_TYPEHASH = keccak(text=type_string("BatchSubmission", BATCH_SUBMISSION_TYPE))
+
+
+@dataclass(frozen=True)
+class Domain:
+    chain_id: int
+    verifying_contract: str
+    name: str = EVIDENCE_DOMAIN_NAME
+    version: str = DOMAIN_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "chainId": self.chain_id,
+            "verifyingContract": to_checksum_address(self.verifying_contract),
+        }
+
+
+def _b32(value: bytes | str) -> bytes:
+    if isinstance(value, str):
+        value = bytes.fromhex(value.removeprefix("0x"))
+    if len(value) != 32:
+        raise ValueError("expected 32 bytes")
+    return bytes(value)
+
+
+def evidence_message(
+    domain: Domain,
+    *,
+    content_hash: bytes | str,
+    algorithm: int,
+    metadata_commitment: bytes | str = b"\0" * 32,
+    supersedes: bytes | str = b"\0" * 32,
+    registrant: str,
+    nonce: int,
+    deadline: int,
+) -> dict[str, Any]:
+    """The full EIP-712 message (``types``, ``primaryType``, ``domain``, ``message``) a party signs."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "Evidence": EVIDENCE_TYPE},
+        "primaryType": "Evidence",
+        "domain": domain.to_json(),
+        "message": {
+            "contentHash": "0x" + _b32(content_hash).hex(),
+            "algorithm": int(algorithm),
+            "metadataCommitment": "0x" + _b32(metadata_commitment).hex(),
+            "supersedes": "0x" + _b32(supersedes).hex(),
+            "registrant": to_checksum_address(registrant),
+            "nonce": int(nonce),
+            "deadline": int(deadline),
+        },
+    }
+
+
+def batch_submission_message(
+    domain: Domain, *, root: bytes | str, count: int, algorithm: int, registrant: str, deadline: int
+) -> dict[str, Any]:
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "BatchSubmission": BATCH_SUBMISSION_TYPE},
+        "primaryType": "BatchSubmission",
+        "domain": domain.to_json(),
+        "message": {
+            "root": "0x" + _b32(root).hex(),
+            "count": int(count),
+            "algorithm": int(algorithm),
+            "registrant": to_checksum_address(registrant),
+            "deadline": int(deadline),
+        },
+    }
+
+
+def digest(full_message: dict[str, Any]) -> bytes:
+    """The 32-byte EIP-712 digest: keccak256(0x19 0x01 ‖ domainSeparator ‖ hashStruct(message))."""
+    signable = encode_typed_data(full_message=full_message)
+    return bytes(keccak(b"\x19" + signable.version + signable.header + signable.body))
+
+
+def sign(full_message: dict[str, Any], account: LocalAccount) -> bytes:
+    """A 65-byte (r, s, v) signature of the message by ``account``."""
+    signed = account.sign_message(encode_typed_data(full_message=full_message))
+    return bytes(signed.signature)
+
+
+def sign_digest(message_digest: bytes, account: LocalAccount) -> bytes:
+    """Signs a raw 32-byte digest (for ERC-1271 wallets whose owner key signs the EIP-712 digest)."""
+    return bytes(Account._sign_hash(message_digest, account.key).signature)  # noqa: SLF001 - eth-account's documented raw-hash signer
+
+
+def recover(full_message: dict[str, Any], signature: bytes) -> str | None:
+    """The address that produced ``signature`` over the message, or None if it is malformed."""
+    try:
+        return str(Account.recover_message(encode_typed_data(full_message=full_message), signature=signature))
+    except Exception:
+        return None

@@ -1,0 +1,48 @@
+"""Encrypted keystores (eth-account keystore v3, scrypt). Private keys never appear in plaintext on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from ledger.errors import KeystoreError
+
+PASSWORD_ENV = "IPLEDGER_KEYSTORE_PASSWORD"
+
+
+def load_keystore(path: Path, password: str | None) -> LocalAccount:
+    """Decrypts a keystore; raises :class:`KeystoreError` with a one-line reason on any failure."""
+    if password is None or password == "":
+        raise KeystoreError(f"no password for keystore {path} (set {PASSWORD_ENV} or answer the prompt)")
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise KeystoreError(f"keystore {path} not found", field="keystore") from None
+    except (OSError, ValueError) as exc:
+        raise KeystoreError(f"keystore {path} is unreadable ({type(exc).__name__})", field="keystore") from None
+    try:
+        key = Account.decrypt(data, password)
+    except ValueError:
+        raise KeystoreError(f"wrong password for keystore {path}", field="keystore_password") from None
+    except Exception as exc:
+        raise KeystoreError(f"keystore {path} is not a valid v3 keystore ({type(exc).__name__})") from None
+    return Account.from_key(key)
+
+
+def write_keystore(path: Path, account: LocalAccount, password: str, *, kdf: str = "scrypt") -> Path:
+    """Writes ``account`` encrypted under ``password`` (mode 0600, never overwriting)."""
+    if not password:
+        raise KeystoreError("a keystore password must not be empty", field="password")
+    path = Path(path)
+    if path.exists():
+        raise KeystoreError(f"{path} already exists; refusing to overwrite a keystore")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = Account.encrypt(account.key, password, kdf=kdf)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    return path

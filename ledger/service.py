@@ -1,0 +1,81 @@
+"""The Ledger facade: what the API and the CLI call. One object per chain connection and deployment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from ledger import __version__
+from ledger.artifacts import artifact_version
+from ledger.config import Settings
+from ledger.deployment import Manifest, check_chain, contract, load_or_deploy, manifest_path
+from ledger.errors import ChainUnavailable
+from ledger.tx import TxSender
+
+
+@dataclass
+class Ledger:
+    """A connection to one chain and one deployment of the contract suite.
+
+    ``relayer`` is the operator's account that pays gas for relayed signatures and anchors batches; it
+    never signs for a party.
+    """
+
+    w3: Web3
+    manifest: Manifest
+    settings: Settings
+    relayer: TxSender | None = None
+
+    @classmethod
+    def open(
+        cls,
+        w3: Web3,
+        settings: Settings,
+        *,
+        relayer: LocalAccount | None = None,
+        deploy_if_missing: bool = False,
+    ) -> Ledger:
+        sender = TxSender(w3, relayer) if relayer is not None else None
+        if deploy_if_missing:
+            manifest, _ = load_or_deploy(w3, settings.data_dir, sender)
+        else:
+            manifest = Manifest.load(manifest_path(settings.data_dir, int(w3.eth.chain_id)))
+            check_chain(w3, manifest)
+        return cls(w3=w3, manifest=manifest, settings=settings, relayer=sender)
+
+    @property
+    def evidence(self) -> Any:
+        return contract(self.w3, self.manifest, "EvidenceRegistry")
+
+    def health(self) -> dict[str, Any]:
+        try:
+            chain_id = int(self.w3.eth.chain_id)
+            latest = self.w3.eth.get_block("latest")
+        except Exception:
+            raise ChainUnavailable("the chain node does not answer") from None
+        return {
+            "status": "ok",
+            "version": __version__,
+            "artifactVersion": artifact_version(),
+            "chainId": chain_id,
+            "latestBlock": int(latest["number"]),
+            "latestBlockTime": int(latest["timestamp"]),
+            "contracts": {n: c.address for n, c in self.manifest.contracts.items()},
+            "relayer": self.relayer.address if self.relayer else None,
+        }
+
+
+def dev_operator() -> LocalAccount:
+    """The embedded node's well-known operator account (public key material; dev chain only)."""
+    from ledger.chain import DEV_OPERATOR_KEY
+
+    return Account.from_key(DEV_OPERATOR_KEY)
+
+
+def data_path(settings: Settings, *parts: str) -> Path:
+    return Path(settings.data_dir).joinpath(*parts)

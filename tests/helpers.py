@@ -1,0 +1,159 @@
+"""Factories shared by the tests: chains, parties, signatures. Everything here runs against a real EVM."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import Web3
+
+from ledger import eip712
+from ledger.artifacts import load_artifact
+from ledger.chain import DEV_OPERATOR_KEY
+from ledger.deployment import Manifest, deploy_suite
+from ledger.tx import SentTransaction, TxSender
+
+FIRM_USCC = "91110108551385082Q"
+FIRM2_USCC = "91110000600037341L"
+
+KIND = {"firm": 1, "university": 2, "arbitration": 3, "financial": 4, "agency": 5}
+JURISDICTION = {"mainland": 1, "hksar": 2, "other": 3}
+SCHEME = {"uscc": 1, "hkbrn": 2, "other": 3}
+SHA256, SM3 = 1, 2
+ZERO32 = b"\0" * 32
+
+
+def account(label: str) -> LocalAccount:
+    """A deterministic test account per label (different labels, different keys)."""
+    return Account.from_key(keccak(text=f"ipledger-test:{label}"))
+
+
+def h(label: str) -> bytes:
+    """A deterministic 32-byte content hash for a label."""
+    return keccak(text=f"content:{label}")
+
+
+@dataclass
+class Chain:
+    """One EVM (anvil or eth-tester) with the suite deployed, an operator and snapshot/revert."""
+
+    name: str
+    w3: Web3
+    operator: LocalAccount
+    manifest: Manifest
+    snapshot_fn: Callable[[], Any]
+    revert_fn: Callable[[Any], None]
+    funder: str
+    _funded: set[str] = field(default_factory=set)
+
+    @property
+    def sender(self) -> TxSender:
+        return TxSender(self.w3, self.operator)
+
+    @property
+    def evidence(self) -> Any:
+        return self.w3.eth.contract(address=self.manifest.address("EvidenceRegistry"), abi=load_artifact("EvidenceRegistry")["abi"])
+
+    def snapshot(self) -> Any:
+        return self.snapshot_fn()
+
+    def revert(self, snap: Any) -> None:
+        self.revert_fn(snap)
+
+    def fund(self, address: str, wei: int = 10**20) -> None:
+        tx = self.w3.eth.send_transaction({"from": self.funder, "to": address, "value": wei})
+        self.w3.eth.wait_for_transaction_receipt(tx)
+
+    def as_(self, acct: LocalAccount) -> TxSender:
+        if self.w3.eth.get_balance(acct.address) < 10**18:
+            self.fund(acct.address)
+        return TxSender(self.w3, acct)
+
+    def domain(self) -> eip712.Domain:
+        return eip712.Domain(int(self.w3.eth.chain_id), self.manifest.address("EvidenceRegistry"))
+
+    def now(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    # --- parties ---
+
+    def admit(
+        self,
+        accounts: list[str],
+        *,
+        kind: str = "firm",
+        jurisdiction: str = "mainland",
+        scheme: str = "uscc",
+        identifier: str | None = None,
+        name_zh: str = "前海测试科技有限公司",
+        name_en: str = "Qianhai Test Technology Co., Ltd.",
+    ) -> int:
+        identifier = identifier or f"ID-{keccak(text=','.join(accounts)).hex()[:12]}"
+        profile = (KIND[kind], JURISDICTION[jurisdiction], SCHEME[scheme], identifier, name_zh, name_en)
+        sent = self.sender.send_call(self.evidence.functions.admitParty(profile, accounts))
+        assert isinstance(sent, SentTransaction)
+        return int(self.evidence.functions.partyCount().call())
+
+    def register(self, acct: LocalAccount, content: bytes, *, algorithm: int = SHA256, meta: bytes = ZERO32,
+                 supersedes: bytes = ZERO32) -> SentTransaction:
+        sent = self.as_(acct).send_call(self.evidence.functions.register((content, algorithm, meta, supersedes)))
+        assert isinstance(sent, SentTransaction)
+        return sent
+
+    def signed_request(self, acct: LocalAccount, content: bytes, *, algorithm: int = SHA256, meta: bytes = ZERO32,
+                       supersedes: bytes = ZERO32, deadline: int | None = None, nonce: int | None = None,
+                       signer: LocalAccount | None = None, registrant: str | None = None) -> tuple:
+        registrant = registrant or acct.address
+        if nonce is None:
+            nonce = int(self.evidence.functions.nonces(registrant).call())
+        if deadline is None:
+            deadline = self.now() + 3600
+        msg = eip712.evidence_message(self.domain(), content_hash=content, algorithm=algorithm,
+                                      metadata_commitment=meta, supersedes=supersedes, registrant=registrant,
+                                      nonce=nonce, deadline=deadline)
+        sig = eip712.sign(msg, signer or acct)
+        return ((content, algorithm, meta, supersedes), registrant, nonce, deadline, sig)
+
+
+def make_anvil_chain(rpc_url: str) -> Chain:
+    w3 = Web3(Web3.HTTPProvider(rpc_url))
+    operator = Account.from_key(DEV_OPERATOR_KEY)
+    manifest = deploy_suite(TxSender(w3, operator))
+    return Chain(
+        name="anvil",
+        w3=w3,
+        operator=operator,
+        manifest=manifest,
+        snapshot_fn=lambda: w3.provider.make_request("evm_snapshot", [])["result"],
+        revert_fn=lambda s: w3.provider.make_request("evm_revert", [s]),
+        funder=w3.eth.accounts[1],
+    )
+
+
+def make_eth_tester_chain() -> Chain:
+    from eth_tester import EthereumTester, PyEVMBackend
+    from web3 import EthereumTesterProvider
+
+    tester = EthereumTester(PyEVMBackend())
+    w3 = Web3(EthereumTesterProvider(tester))
+    operator = Account.from_key(DEV_OPERATOR_KEY)
+    funder = w3.eth.accounts[0]
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": funder, "to": operator.address, "value": 10**22}))
+    manifest = deploy_suite(TxSender(w3, operator))
+    return Chain(
+        name="eth-tester",
+        w3=w3,
+        operator=operator,
+        manifest=manifest,
+        snapshot_fn=tester.take_snapshot,
+        revert_fn=tester.revert_to_snapshot,
+        funder=funder,
+    )
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false")
