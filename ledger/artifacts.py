@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from ledger import errors
 from ledger.errors import ContractRevert, ToolchainError
@@ -100,18 +100,18 @@ def decode_revert(data: str | bytes | None) -> ContractRevert:
         values = abi_decode(types, body)
     except Exception:
         return ContractRevert(name, {}, f"the contract reverted with {name}")
-    args = {n: _normalise(v) for n, v in zip(names, values, strict=True)}
+    args = {n: _normalise(v, t) for n, v, t in zip(names, values, types, strict=True)}
     cls = _ERROR_CLASSES.get(name, ContractRevert)
     template = _MESSAGES.get(name)
     message = template.format(**args) if template else None
     return cls(name, args, message)
 
 
-def _normalise(value: Any) -> Any:
+def _normalise(value: Any, abi_type: str) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
-    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
-        return value
+    if abi_type == "address":
+        return to_checksum_address(value)
     return value
 
 

@@ -26,8 +26,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory (chain state, manifest, queue). Env: IPLEDGER_DATA_DIR.")
@@ -89,7 +89,12 @@ def node_cmd(
 
     settings = settings_with(data_dir=data_dir, node_port=port)
     ensure_writable_dir(settings.data_dir)
-    node = EmbeddedNode(settings.data_dir, port=settings.node_port, state_interval=settings.node_state_interval)
+    node = EmbeddedNode(
+        settings.data_dir,
+        port=settings.node_port,
+        state_interval=settings.node_state_interval,
+        block_time=settings.node_block_time or None,
+    )
     url = node.start()
     console.print(f"embedded node on {url} (state in {node.state_file}); Ctrl-C stops it")
     try:
@@ -195,7 +200,12 @@ def up_cmd(
     node: EmbeddedNode | None = None
     try:
         if settings.rpc_url is None:
-            node = EmbeddedNode(settings.data_dir, port=settings.node_port, state_interval=settings.node_state_interval)
+            node = EmbeddedNode(
+        settings.data_dir,
+        port=settings.node_port,
+        state_interval=settings.node_state_interval,
+        block_time=settings.node_block_time or None,
+    )
             w3 = connect(node.start())
             relayer = dev_operator()
         else:

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
     node_port: int = Field(8545, ge=1, le=65535, description="Port of the embedded node (loopback only).")
     node_state_interval: int = Field(1, ge=1, le=3600, description="Seconds between state dumps of the embedded node.")
+    node_block_time: float = Field(
+        1.0, ge=0, le=60, description="Block interval of the embedded node in seconds; 0 mines one block per transaction."
+    )
     keystore: Path | None = Field(
         None, description="Keystore (eth-account v3 JSON) of the operator/relayer account for a non-embedded chain."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import threading
 import time
 from dataclasses import dataclass
@@ -54,10 +55,8 @@ class TxSender:
     def estimate(self, tx: dict[str, Any]) -> int:
         try:
             return int(self.w3.eth.estimate_gas(tx))
-        except ContractLogicError as exc:
-            raise decode_revert(exc.data) from None  # type: ignore[arg-type]
-        except ValueError as exc:  # nodes that answer a revert as a plain JSON-RPC error
-            raise _value_error_revert(exc) from None
+        except Exception as exc:
+            raise as_revert(exc) from None
 
     def send_call(self, fn: Any, *, gas: int | None = None, wait: bool = True) -> SentTransaction | str:
         """Builds, estimates, signs and sends a contract function call (``contract.functions.f(...)``)."""
@@ -79,8 +78,8 @@ class TxSender:
                 tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             except Exception as exc:
                 self._nonce = None  # resynchronise from the node next time
-                if isinstance(exc, ContractLogicError):
-                    raise decode_revert(exc.data) from None  # type: ignore[arg-type]
+                if revert_data(exc) is not None:
+                    raise as_revert(exc) from None
                 raise TransactionFailed(f"the node refused the transaction: {_short(exc)}") from None
             self._nonce += 1
         if not wait:
@@ -112,10 +111,9 @@ class TxSender:
             call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
             try:
                 self.w3.eth.call(call, sent.block_number - 1)  # type: ignore[arg-type]
-            except ContractLogicError as exc:
-                return decode_revert(exc.data)  # type: ignore[arg-type]
-            except Exception:  # noqa: S110 - fall through to the generic message
-                pass
+            except Exception as exc:
+                if revert_data(exc) is not None:
+                    return decode_revert(revert_data(exc))
         return TransactionFailed(f"transaction {sent.tx_hash} failed in block {sent.block_number}")
 
     def _fees(self) -> dict[str, int]:
@@ -127,11 +125,53 @@ class TxSender:
         return {"maxFeePerGas": int(base) * 2 + tip, "maxPriorityFeePerGas": tip}
 
 
-def _value_error_revert(exc: ValueError) -> ContractRevert | TransactionFailed:
-    arg = exc.args[0] if exc.args else None
-    if isinstance(arg, dict) and arg.get("data"):
-        return decode_revert(arg["data"])
+def revert_data(exc: BaseException) -> bytes | str | None:
+    """The raw revert data carried by an exception from web3 (any node) or eth-tester, or None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ContractLogicError) and current.data:
+            return current.data  # type: ignore[return-value]
+        arg = current.args[0] if current.args else None
+        if isinstance(arg, dict) and arg.get("data"):  # a JSON-RPC error object
+            data = arg["data"]
+            return data.get("data") if isinstance(data, dict) else data
+        if isinstance(arg, bytes) and type(current).__name__ in ("TransactionFailed", "Revert"):  # eth-tester, py-evm
+            return arg
+        if isinstance(arg, BaseException) and arg.args and isinstance(arg.args[0], bytes):
+            return arg.args[0]
+        if isinstance(arg, str) and type(current).__name__ == "TransactionFailed":  # eth-tester's eth_call path
+            literal = arg.removeprefix("execution reverted: ")
+            if literal.startswith(("b'", 'b"')):
+                try:
+                    value = ast.literal_eval(literal)
+                except (ValueError, SyntaxError):
+                    value = None
+                if isinstance(value, bytes):
+                    return value
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def as_revert(exc: BaseException) -> ContractRevert | TransactionFailed | ChainUnavailable:
+    """Turns an exception from a call or gas estimate into a ledger error."""
+    data = revert_data(exc)
+    if data is not None:
+        return decode_revert(data)
+    if isinstance(exc, ContractLogicError) or type(exc).__name__ == "TransactionFailed":
+        return decode_revert(None)
+    if isinstance(exc, (ConnectionError, OSError)) or "Connection" in type(exc).__name__:
+        return ChainUnavailable(f"the chain node does not answer ({type(exc).__name__})")
     return TransactionFailed(f"the node refused the call: {_short(exc)}")
+
+
+def call(fn: Any, block: Any = "latest") -> Any:
+    """Runs a view (``contract.functions.f(...)``) and decodes a revert into a ledger error."""
+    try:
+        return fn.call(block_identifier=block)
+    except Exception as exc:
+        raise as_revert(exc) from None
 
 
 def _short(exc: BaseException) -> str:

@@ -48,7 +48,7 @@ class Chain:
     snapshot_fn: Callable[[], Any]
     revert_fn: Callable[[Any], None]
     funder: str
-    _funded: set[str] = field(default_factory=set)
+    node_url: str = ""
 
     @property
     def sender(self) -> TxSender:
@@ -131,6 +131,7 @@ def make_anvil_chain(rpc_url: str) -> Chain:
         snapshot_fn=lambda: w3.provider.make_request("evm_snapshot", [])["result"],
         revert_fn=lambda s: w3.provider.make_request("evm_revert", [s]),
         funder=w3.eth.accounts[1],
+        node_url=rpc_url,
     )
 
 
@@ -157,3 +158,30 @@ def make_eth_tester_chain() -> Chain:
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0", "false")
+
+
+IPLEDGER = str(__import__("pathlib").Path(__file__).resolve().parents[1] / ".venv" / "bin" / "ipledger")
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for a CLI subprocess: no inherited IPLEDGER_* settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IPLEDGER_")}
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120, input: str | None = None) -> Any:
+    import subprocess
+
+    return subprocess.run(
+        [IPLEDGER, *args], capture_output=True, text=True, env=env or cli_env(), timeout=timeout, input=input
+    )
+
+
+def deploy_wallet(chain: Chain, owner: LocalAccount) -> Any:
+    """Deploys the test ERC-1271 wallet owned by ``owner`` and returns the contract."""
+    art = load_artifact("SingleOwnerWallet")
+    factory = chain.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    data = factory.constructor(owner.address).build_transaction({"from": chain.operator.address, "gas": 0, "nonce": 0})["data"]
+    sent = chain.sender.send({"data": data})
+    return chain.w3.eth.contract(address=sent.receipt["contractAddress"], abi=art["abi"])

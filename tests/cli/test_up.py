@@ -1,0 +1,145 @@
+"""`ipledger up` and `ipledger node`: the embedded chain, first deployment, reuse, and crash survival."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from web3 import Web3
+
+from ledger.chain import free_port
+from tests.helpers import IPLEDGER, cli_env, run_cli
+
+
+class UpProcess:
+    def __init__(self, data_dir: Path, *extra: str) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.node_port = free_port()
+        self.proc = subprocess.Popen(
+            [IPLEDGER, "up", "--data-dir", str(data_dir), "--port", str(self.port), "--node-port", str(self.node_port), *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(IPLEDGER_NODE_BLOCK_TIME="0"),
+            start_new_session=True,
+        )
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_healthy(self, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"ipledger up exited: {self.proc.stderr.read() if self.proc.stderr else ''}")
+            try:
+                r = httpx.get(self.api + "/v1/health", timeout=1)
+                if r.status_code == 200:
+                    return r.json()
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("the API did not become healthy")
+
+    def anvil_pid(self) -> int:
+        out = subprocess.run(["pgrep", "-f", f"anvil.*--port {self.node_port}"], capture_output=True, text=True)
+        return int(out.stdout.split()[0])
+
+    def interrupt(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=30)
+
+    def kill_all(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[UpProcess]:
+    procs: list[UpProcess] = []
+
+    def start(*extra: str) -> UpProcess:
+        p = UpProcess(tmp_path / "data", *extra)
+        procs.append(p)
+        return p
+
+    yield start  # type: ignore[misc]
+    for p in procs:
+        if p.proc.poll() is None:
+            p.kill_all()
+
+
+def test_up_serves_health_and_ctrl_c_stops_everything(up) -> None:  # type: ignore[no-untyped-def]
+    p = up()
+    health = p.wait_healthy()
+    assert health["chainId"] == 31337
+    anvil = p.anvil_pid()
+    assert p.interrupt() == 0
+    time.sleep(0.5)
+    assert subprocess.run(["kill", "-0", str(anvil)], capture_output=True).returncode != 0, "the node kept running"
+    assert (p.data_dir / "chain" / "state.json").exists()
+
+
+@pytest.mark.slow
+def test_after_kill_9_of_the_node_the_deployment_blocks_and_receipts_survive(up) -> None:  # type: ignore[no-untyped-def]
+    p = up()
+    first = p.wait_healthy()
+    w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{p.node_port}"))
+    tx = w3.eth.send_transaction({"from": w3.eth.accounts[2], "to": w3.eth.accounts[3], "value": 12345})
+    receipt = w3.eth.wait_for_transaction_receipt(tx)
+    time.sleep(2.5)  # past the 1 s state interval
+    os.kill(p.anvil_pid(), signal.SIGKILL)
+    p.kill_all()
+
+    q = up()
+    second = q.wait_healthy()
+    assert second["contracts"] == first["contracts"], "the deployment was not reused"
+    manifest = json.loads((q.data_dir / "deployments" / "31337.json").read_text())
+    assert manifest["contracts"]["EvidenceRegistry"]["address"] == first["contracts"]["EvidenceRegistry"]
+    w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{q.node_port}"))
+    again = w3.eth.get_transaction_receipt(tx)
+    assert again["blockHash"] == receipt["blockHash"]
+    assert w3.eth.get_block(receipt["blockNumber"])["hash"] == receipt["blockHash"]
+    assert w3.eth.get_code(first["contracts"]["EvidenceRegistry"]) != b""
+    q.interrupt()
+
+
+def test_up_refuses_a_port_in_use(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        out = run_cli("up", "--data-dir", str(tmp_path / "d"), "--port", str(port))
+    assert out.returncode == 1
+    assert out.stderr.strip().startswith("error:") and f"port {port}" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "d" / "chain").exists(), "nothing should be started or written"
+
+
+def test_up_refuses_a_data_dir_that_is_not_writable(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    out = run_cli("up", "--data-dir", str(blocker / "data"), "--port", str(free_port()))
+    assert out.returncode == 1
+    assert "not writable" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_up_refuses_an_unreachable_rpc_url(tmp_path: Path) -> None:
+    out = run_cli("up", "--data-dir", str(tmp_path), "--rpc-url", "http://user:pw@127.0.0.1:9/x?key=secret", "--port", str(free_port()))
+    assert out.returncode == 1
+    assert "no EVM JSON-RPC node answers at http://127.0.0.1:9/x" in out.stderr
+    assert "secret" not in out.stderr and "pw" not in out.stderr and "Traceback" not in out.stderr

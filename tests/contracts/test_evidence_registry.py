@@ -1,0 +1,205 @@
+"""EvidenceRegistry rules, on anvil and on eth-tester (py-evm)."""
+
+from __future__ import annotations
+
+import pytest
+from eth_utils import keccak
+
+from ledger import eip712
+from ledger.errors import ContractRevert, EvidenceAlreadyRegistered, PartyNotActive, SignatureRejected
+from ledger.tx import call
+from tests.helpers import SHA256, SM3, ZERO32, Chain, account, deploy_wallet, h
+
+
+@pytest.fixture
+def firm(chain: Chain):  # type: ignore[no-untyped-def]
+    acct = account("firm")
+    chain.admit([acct.address])
+    return acct
+
+
+def test_a_party_account_registers_a_hash_and_the_record_is_packed_with_party_time_and_block(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+    sent = chain.register(firm, h("draft"), algorithm=SM3, meta=keccak(text="meta"))
+    rec = call(chain.evidence.functions.record(h("draft")))
+    block = chain.w3.eth.get_block(sent.block_number)
+    assert tuple(rec) == (firm.address, 1, SM3, block["timestamp"], sent.block_number)
+    ev = chain.evidence.events.EvidenceRegistered().process_receipt(sent.receipt)[0]["args"]
+    assert ev["contentHash"] == h("draft") and ev["partyId"] == 1 and ev["registrant"] == firm.address
+    assert ev["metadataCommitment"] == keccak(text="meta") and ev["supersedes"] == ZERO32
+
+
+def test_register_twice_is_refused_with_first_record(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+    first = chain.register(firm, h("draft"))
+    other = account("other-firm")
+    chain.admit([other.address])
+    with pytest.raises(EvidenceAlreadyRegistered) as err:
+        chain.register(other, h("draft"))
+    ts = chain.w3.eth.get_block(first.block_number)["timestamp"]
+    assert err.value.args_ == {"contentHash": "0x" + h("draft").hex(), "partyId": 1, "timestamp": ts}
+    assert call(chain.evidence.functions.record(h("draft")))[0] == firm.address
+
+
+@pytest.mark.parametrize(("content", "algorithm", "error"), [(ZERO32, SHA256, "EvidenceHashZero"), (b"\1" * 32, 0, "EvidenceAlgorithmInvalid")])
+def test_malformed_requests_are_refused(chain: Chain, firm, content: bytes, algorithm: int, error: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ContractRevert) as err:
+        chain.register(firm, content, algorithm=algorithm)
+    assert err.value.name == error
+
+
+def test_an_algorithm_outside_the_enum_is_refused(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+    # the ABI encoder refuses 3 for a uint8 enum only at the EVM: send raw calldata
+    data = chain.evidence.functions.register((h("x"), SM3, ZERO32, ZERO32))._encode_transaction_data()
+    data = data[: 2 + 8 + 64 * 1] + "%064x" % 3 + data[2 + 8 + 64 * 2 :]
+    with pytest.raises(ContractRevert):
+        chain.as_(firm).send({"to": chain.evidence.address, "data": data})
+
+
+def test_accounts_of_no_party_cannot_register(chain: Chain) -> None:
+    with pytest.raises(PartyNotActive) as err:
+        chain.register(account("stranger"), h("x"))
+    assert err.value.name == "AccountNotAParty"
+
+
+def test_supersedes_must_name_an_earlier_record_of_the_same_party(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+    chain.register(firm, h("v1"))
+    sent = chain.register(firm, h("v2"), supersedes=h("v1"))
+    assert chain.evidence.events.EvidenceRegistered().process_receipt(sent.receipt)[0]["args"]["supersedes"] == h("v1")
+    with pytest.raises(ContractRevert) as err:
+        chain.register(firm, h("v3"), supersedes=h("never"))
+    assert err.value.name == "EvidenceSupersedesUnknown"
+    other = account("other")
+    chain.admit([other.address])
+    with pytest.raises(ContractRevert) as err:
+        chain.register(other, h("theirs"), supersedes=h("v1"))
+    assert err.value.name == "EvidenceSupersedesOtherParty"
+
+
+def test_registration_times_answers_many_hashes_at_once(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+    sent = chain.register(firm, h("a"))
+    ts = chain.w3.eth.get_block(sent.block_number)["timestamp"]
+    assert call(chain.evidence.functions.registrationTimes([h("a"), h("b")])) == [ts, 0]
+
+
+# --- delegated registration (EIP-712) ---
+
+
+def test_a_relayer_submits_a_party_signed_registration(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+    req = chain.signed_request(firm, h("signed"))
+    sent = chain.sender.send_call(chain.evidence.functions.registerBySignature(req))
+    rec = call(chain.evidence.functions.record(h("signed")))
+    assert rec[0] == firm.address and rec[1] == 1
+    assert sent.receipt["from"] == chain.operator.address
+
+
+def test_a_replayed_signature_is_refused_as_a_duplicate(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+    req = chain.signed_request(firm, h("signed"))
+    chain.sender.send_call(chain.evidence.functions.registerBySignature(req))
+    with pytest.raises(EvidenceAlreadyRegistered):
+        chain.sender.send_call(chain.evidence.functions.registerBySignature(req))
+
+
+def test_an_expired_signature_is_refused(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+    req = chain.signed_request(firm, h("late"), deadline=chain.now() - 1)
+    with pytest.raises(SignatureRejected) as err:
+        chain.sender.send_call(chain.evidence.functions.registerBySignature(req))
+    assert err.value.name == "SignatureExpired"
+
+
+def test_a_signature_by_another_key_is_refused(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+    req = chain.signed_request(firm, h("forged"), signer=account("mallory"))
+    with pytest.raises(SignatureRejected) as err:
+        chain.sender.send_call(chain.evidence.functions.registerBySignature(req))
+    assert err.value.name == "SignatureInvalid" and err.value.args_["signer"] == firm.address
+
+
+def test_a_signature_for_other_terms_is_refused(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+    content, registrant, nonce, deadline, sig = chain.signed_request(firm, h("a"))
+    tampered = ((content[0], SM3, content[2], content[3]), registrant, nonce, deadline, sig)
+    with pytest.raises(SignatureRejected):
+        chain.sender.send_call(chain.evidence.functions.registerBySignature(tampered))
+
+
+@pytest.mark.parametrize("wrong", ["chain", "contract"])
+def test_a_signature_for_another_chain_or_contract_is_refused(chain: Chain, firm, wrong: str) -> None:  # type: ignore[no-untyped-def]
+    d = chain.domain()
+    domain = eip712.Domain(d.chain_id + 1, d.verifying_contract) if wrong == "chain" else eip712.Domain(d.chain_id, "0x" + "11" * 20)
+    deadline = chain.now() + 600
+    msg = eip712.evidence_message(domain, content_hash=h("x"), algorithm=SHA256, registrant=firm.address, nonce=0, deadline=deadline)
+    req = ((h("x"), SHA256, ZERO32, ZERO32), firm.address, 0, deadline, eip712.sign(msg, firm))
+    with pytest.raises(SignatureRejected):
+        chain.sender.send_call(chain.evidence.functions.registerBySignature(req))
+
+
+def test_bumping_the_nonce_cancels_outstanding_signatures(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+    req = chain.signed_request(firm, h("cancelled"))
+    chain.as_(firm).send_call(chain.evidence.functions.bumpNonce())
+    assert call(chain.evidence.functions.nonces(firm.address)) == 1
+    with pytest.raises(SignatureRejected) as err:
+        chain.sender.send_call(chain.evidence.functions.registerBySignature(req))
+    assert err.value.name == "NonceMismatch"
+
+
+def test_a_suspended_partys_signature_is_refused(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+    req = chain.signed_request(firm, h("x"))
+    chain.sender.send_call(chain.evidence.functions.suspendParty(1, ZERO32))
+    with pytest.raises(PartyNotActive):
+        chain.sender.send_call(chain.evidence.functions.registerBySignature(req))
+
+
+def test_the_typehashes_and_domain_match_the_python_typed_data(chain: Chain) -> None:
+    assert call(chain.evidence.functions.EVIDENCE_TYPEHASH()) == eip712.EVIDENCE_TYPEHASH
+    assert call(chain.evidence.functions.BATCH_SUBMISSION_TYPEHASH()) == eip712.BATCH_SUBMISSION_TYPEHASH
+    msg = eip712.evidence_message(chain.domain(), content_hash=h("x"), algorithm=1, registrant=account("a").address, nonce=0, deadline=1)
+    from eth_account.messages import encode_typed_data
+
+    assert call(chain.evidence.functions.domainSeparator()) == encode_typed_data(full_message=msg).header
+
+
+def test_an_erc1271_contract_wallet_registers_by_signature(chain: Chain) -> None:
+    owner = account("multisig-owner")
+    wallet = deploy_wallet(chain, owner)
+    chain.admit([wallet.address], kind="university", jurisdiction="hksar", scheme="hkbrn", identifier="12345678")
+    deadline = chain.now() + 600
+    msg = eip712.evidence_message(chain.domain(), content_hash=h("w"), algorithm=SHA256, registrant=wallet.address, nonce=0, deadline=deadline)
+    sig = eip712.sign_digest(eip712.digest(msg), owner)
+    chain.sender.send_call(chain.evidence.functions.registerBySignature(((h("w"), SHA256, ZERO32, ZERO32), wallet.address, 0, deadline, sig)))
+    assert call(chain.evidence.functions.record(h("w")))[0] == wallet.address
+    # and a signature by some other key is refused by the wallet
+    bad = eip712.sign_digest(eip712.digest(msg), account("not-owner"))
+    with pytest.raises(SignatureRejected):
+        chain.sender.send_call(chain.evidence.functions.registerBySignature(((h("w2"), SHA256, ZERO32, ZERO32), wallet.address, 0, deadline, bad)))
+
+
+# --- batches ---
+
+
+def test_the_aggregator_anchors_a_root_once(chain: Chain) -> None:
+    root = keccak(text="root")
+    sent = chain.sender.send_call(chain.evidence.functions.anchorBatch(root, 1000))
+    b = call(chain.evidence.functions.batch(root))
+    assert tuple(b) == (chain.operator.address, 1000, chain.w3.eth.get_block(sent.block_number)["timestamp"], sent.block_number)
+    with pytest.raises(ContractRevert) as err:
+        chain.sender.send_call(chain.evidence.functions.anchorBatch(root, 1000))
+    assert err.value.name == "BatchAlreadyAnchored"
+
+
+def test_only_the_anchor_role_anchors_and_empty_batches_are_refused(chain: Chain) -> None:
+    with pytest.raises(ContractRevert) as err:
+        chain.as_(account("x")).send_call(chain.evidence.functions.anchorBatch(keccak(text="r"), 1))
+    assert err.value.name == "AccessControlUnauthorizedAccount"
+    with pytest.raises(ContractRevert) as err:
+        chain.sender.send_call(chain.evidence.functions.anchorBatch(ZERO32, 1))
+    assert err.value.name == "BatchRootZero"
+    with pytest.raises(ContractRevert) as err:
+        chain.sender.send_call(chain.evidence.functions.anchorBatch(keccak(text="r"), 0))
+    assert err.value.name == "BatchSizeZero"
+
+
+def test_verify_batch_submission_recovers_the_party(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+    root, deadline = keccak(text="sub"), chain.now() + 600
+    msg = eip712.batch_submission_message(chain.domain(), root=root, count=3, algorithm=SHA256, registrant=firm.address, deadline=deadline)
+    assert call(chain.evidence.functions.batchSubmissionDigest(root, 3, SHA256, firm.address, deadline)) == eip712.digest(msg)
+    sig = eip712.sign(msg, firm)
+    assert call(chain.evidence.functions.verifyBatchSubmission(root, 3, SHA256, firm.address, deadline, sig)) == [1, True]
+    with pytest.raises(SignatureRejected):
+        call(chain.evidence.functions.verifyBatchSubmission(root, 4, SHA256, firm.address, deadline, sig))
