@@ -1,0 +1,245 @@
+"""Validation of party identifiers and patent numbers (see ``/work/shared/DOMAIN.md``).
+
+Each validator returns the normalised form or raises :class:`~ledger.errors.InvalidInput`
+saying what is wrong. Pure code: no registry is consulted, only formats and check digits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from stdnum.cn import uscc
+from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
+
+from ledger.errors import InvalidInput
+
+__all__ = [
+    "CN_PATENT_TYPES",
+    "IDENTIFIER_SCHEMES",
+    "CnPatentNumber",
+    "parse_cn_patent_number",
+    "validate_hk_brn",
+    "validate_hk_patent_number",
+    "validate_identifier",
+    "validate_other_identifier",
+    "validate_uscc",
+]
+
+IDENTIFIER_SCHEMES: Final = ("uscc", "hkbrn", "other")
+
+
+# --- party identifiers ------------------------------------------------------------------------
+
+
+def validate_uscc(value: str) -> str:
+    """A mainland Unified Social Credit Code (GB 32100-2015), upper-cased, without separators."""
+    if not isinstance(value, str):
+        raise InvalidInput("USCC must be a string", field="identifier")
+    number = value.strip().upper()
+    if not value.isascii():
+        raise InvalidInput("USCC format is wrong: it may contain only ASCII letters and digits", field="identifier")
+    try:
+        return uscc.validate(number)
+    except InvalidChecksum:
+        compact = uscc.compact(number)
+        expected = uscc.calc_check_digit(compact[:-1])
+        raise InvalidInput(
+            f"USCC {compact} has the wrong check character: expected {expected}, got {compact[-1]}",
+            field="identifier",
+            details={"expected": expected},
+        ) from None
+    except InvalidLength:
+        raise InvalidInput(
+            f"USCC format is wrong: it has {len(uscc.compact(number))} characters, not 18",
+            field="identifier",
+        ) from None
+    except ValidationError:
+        raise InvalidInput(
+            "USCC format is wrong: 8 digits, then 10 characters from 0-9 and A-Y except I, O, S, V and Z",
+            field="identifier",
+        ) from None
+
+
+_HK_BRN = re.compile(r"[0-9]{8}")
+
+
+def validate_hk_brn(value: str) -> str:
+    """A Hong Kong Business Registration number: exactly 8 digits (spaces and hyphens dropped).
+
+    There is no public check digit, so only the shape is checked.
+    """
+    if not isinstance(value, str):
+        raise InvalidInput("HK business registration number must be a string", field="identifier")
+    number = value.replace(" ", "").replace("-", "")
+    if not _HK_BRN.fullmatch(number):
+        raise InvalidInput(
+            f"HK business registration number {value!r} is not 8 digits",
+            field="identifier",
+        )
+    return number
+
+
+def validate_other_identifier(value: str) -> str:
+    """Any other identifier: 1-64 printable characters after stripping surrounding spaces."""
+    if not isinstance(value, str):
+        raise InvalidInput("identifier must be a string", field="identifier")
+    text = value.strip()
+    if not 1 <= len(text) <= 64:
+        raise InvalidInput(
+            f"identifier has {len(text)} characters; it needs 1 to 64",
+            field="identifier",
+        )
+    if not text.isprintable():
+        bad = next(c for c in text if not c.isprintable())
+        raise InvalidInput(
+            f"identifier contains the non-printable character U+{ord(bad):04X}",
+            field="identifier",
+        )
+    return text
+
+
+_IDENTIFIER_VALIDATORS = {
+    "uscc": validate_uscc,
+    "hkbrn": validate_hk_brn,
+    "other": validate_other_identifier,
+}
+
+
+def validate_identifier(scheme: str, value: str) -> str:
+    """Validate ``value`` under ``scheme``: ``uscc``, ``hkbrn`` (also ``hk_brn`` / ``hk-brn``) or
+    ``other``."""
+    key = scheme.strip().lower().replace("_", "").replace("-", "") if isinstance(scheme, str) else None
+    validator = _IDENTIFIER_VALIDATORS.get(key or "")
+    if validator is None:
+        raise InvalidInput(
+            f"identifier scheme {scheme!r} is not one of {', '.join(IDENTIFIER_SCHEMES)}",
+            field="scheme",
+        )
+    return validator(value)
+
+
+# --- patent numbers ---------------------------------------------------------------------------
+
+CN_PATENT_TYPES: Final = {
+    1: "invention",
+    2: "utility_model",
+    3: "design",
+    8: "pct_invention",
+    9: "pct_utility_model",
+}
+_WEIGHTS_12: Final = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
+_WEIGHTS_8: Final = (2, 3, 4, 5, 6, 7, 8, 9)
+# 12-digit numbers began on 2003-10-01; 8-digit ones ran from 1985 (the Patent Law) to then.
+_FIRST_12_DIGIT_YEAR: Final = 2003
+
+_CN_PATENT = re.compile(
+    r"(?:(?P<cn1>CN)(?P<zl1>ZL)?|(?P<zl2>ZL)(?P<cn2>CN)?)?"
+    r"(?:(?P<long>[0-9]{12})|(?P<short>[0-9]{8}))\.?(?P<check>[0-9X])"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CnPatentNumber:
+    """A parsed CNIPA patent / application number.
+
+    ``normalised`` is the canonical written form without prefix (``201710601862.3``,
+    ``95115608.X``); ``zl_prefix`` records whether the input carried ``ZL`` (granted patent).
+    """
+
+    year: int
+    type_digit: int
+    type_name: str
+    serial: str
+    check: str
+    normalised: str
+    zl_prefix: bool
+
+    def __str__(self) -> str:
+        return self.normalised
+
+
+def _check_digit(digits: str, weights: tuple[int, ...]) -> str:
+    remainder = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11
+    return "X" if remainder == 10 else str(remainder)
+
+
+def parse_cn_patent_number(value: str) -> CnPatentNumber:
+    """Parse a CN patent or application number and check its type digit and check digit.
+
+    Accepted: an optional ``ZL`` and/or ``CN`` prefix (any case), spaces anywhere, then either the
+    12-digit form (since 2003: 4-digit year, type digit, 7-digit serial) or the older 8-digit form
+    (2-digit year, type digit, 5-digit serial), an optional ``.`` and the check digit
+    (``X`` for 10). Type digits: 1 invention, 2 utility model, 3 design, 8 PCT invention,
+    9 PCT utility model.
+    """
+    if not isinstance(value, str):
+        raise InvalidInput("patent number must be a string", field="number")
+    text = re.sub(r"\s+", "", value).upper()
+    match = _CN_PATENT.fullmatch(text)
+    if match is None:
+        raise InvalidInput(
+            f"{value!r} is not a CN patent number: expected YYYYTNNNNNNN.C (e.g. 201710601862.3) "
+            "or the older YYTNNNNN.C (e.g. 97101765.4), optionally prefixed with ZL or CN",
+            field="number",
+        )
+    digits = match["long"] or match["short"]
+    is_long = match["long"] is not None
+    weights: tuple[int, ...]
+    if is_long:
+        year, type_digit, serial, weights = int(digits[:4]), int(digits[4]), digits[5:], _WEIGHTS_12
+        if year < _FIRST_12_DIGIT_YEAR:
+            raise InvalidInput(
+                f"year {year} in {value!r} predates 12-digit numbers (used since {_FIRST_12_DIGIT_YEAR})",
+                field="number",
+            )
+    else:
+        short_year, type_digit, serial, weights = int(digits[:2]), int(digits[2]), digits[3:], _WEIGHTS_8
+        year = 1900 + short_year if short_year >= 85 else 2000 + short_year
+        if year > _FIRST_12_DIGIT_YEAR:
+            raise InvalidInput(
+                f"year {short_year:02d} in {value!r} is not a year of 8-digit numbers (1985-2003)",
+                field="number",
+            )
+    type_name = CN_PATENT_TYPES.get(type_digit)
+    if type_name is None:
+        raise InvalidInput(
+            f"type digit {type_digit} in {value!r} is not one of 1 (invention), 2 (utility model), "
+            "3 (design), 8 (PCT invention), 9 (PCT utility model)",
+            field="number",
+            details={"type_digit": type_digit},
+        )
+    expected = _check_digit(digits, weights)
+    if match["check"] != expected:
+        raise InvalidInput(
+            f"check digit of {digits}.{match['check']} is wrong: expected {expected}, got {match['check']}",
+            field="number",
+            details={"expected": expected, "got": match["check"]},
+        )
+    return CnPatentNumber(
+        year=year,
+        type_digit=type_digit,
+        type_name=type_name,
+        serial=serial,
+        check=expected,
+        normalised=f"{digits}.{expected}",
+        zl_prefix=bool(match["zl1"] or match["zl2"]),
+    )
+
+
+_HK_PATENT = re.compile(r"[A-Z0-9 ./()\-]{1,32}")
+
+
+def validate_hk_patent_number(value: str) -> str:
+    """A Hong Kong patent number as a checked free string: 1-32 characters of ``A-Z 0-9 space .
+    / ( ) -`` after stripping and upper-casing (there is no public checksum)."""
+    if not isinstance(value, str):
+        raise InvalidInput("HK patent number must be a string", field="number")
+    text = value.strip().upper()
+    if not value.isascii() or not _HK_PATENT.fullmatch(text):
+        raise InvalidInput(
+            f"HK patent number {value!r} must be 1 to 32 characters of A-Z, 0-9, space, '.', '/', '(', ')', '-'",
+            field="number",
+        )
+    return text
