@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import health
+from api.routes import evidence, health, parties, verify
 from ledger import __version__
 from ledger.config import Settings
 from ledger.service import Ledger
@@ -19,8 +22,23 @@ envelope: `{"error": {"code", "message", "field"?}}`.
 """
 
 
-def create_app(ledger: Ledger, settings: Settings | None = None) -> FastAPI:
+def create_app(ledger: Ledger, settings: Settings | None = None, *, run_pipeline: bool = True) -> FastAPI:
+    """The API over ``ledger``. With ``run_pipeline`` (and a relayer) the aggregator/relay pipeline runs in
+    the background for the app's lifetime."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        started = run_pipeline and ledger.relayer is not None
+        if started:
+            ledger.pipeline.start()
+        try:
+            yield
+        finally:
+            if started:
+                ledger.pipeline.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Qianhai IP Ledger",
         version=__version__,
         description=DESCRIPTION,
@@ -31,4 +49,7 @@ def create_app(ledger: Ledger, settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or ledger.settings
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(parties.router)
+    app.include_router(evidence.router)
+    app.include_router(verify.router)
     return app

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         1 << 30, ge=1, description="Largest file accepted by POST /v1/verify (streamed and hashed, never stored)."
     )
+    min_deadline_margin: int = Field(
+        600, ge=0, le=86_400, description="Seconds a single registration's signature must stay valid when accepted."
+    )
     public_url: str = Field("http://127.0.0.1:8000", description="Address printed on certificates for verification.")
 
     @field_validator("rpc_url")

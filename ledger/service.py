@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,11 @@ from ledger import __version__
 from ledger.artifacts import artifact_version
 from ledger.config import Settings
 from ledger.deployment import Manifest, check_chain, contract, load_or_deploy, manifest_path
-from ledger.errors import ChainUnavailable
+from ledger.errors import ChainUnavailable, PermissionDenied
+from ledger.evidence import CertificateBuilder, EvidenceService
+from ledger.parties import PartyService
+from ledger.pipeline import Pipeline
+from ledger.store import Store
 from ledger.tx import TxSender
 
 
@@ -47,6 +52,40 @@ class Ledger:
             manifest = Manifest.load(manifest_path(settings.data_dir, int(w3.eth.chain_id)))
             check_chain(w3, manifest)
         return cls(w3=w3, manifest=manifest, settings=settings, relayer=sender)
+
+    @cached_property
+    def store(self) -> Store:
+        from ledger.chain import ensure_writable_dir
+
+        ensure_writable_dir(Path(self.settings.data_dir))
+        return Store(Path(self.settings.data_dir) / "journal.sqlite3")
+
+    @cached_property
+    def evidence_service(self) -> EvidenceService:
+        return EvidenceService(self, self.store)
+
+    @cached_property
+    def parties(self) -> PartyService:
+        return PartyService(self)
+
+    @cached_property
+    def certificates(self) -> CertificateBuilder:
+        return CertificateBuilder(self.evidence_service)
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        return Pipeline(self.evidence_service, self.store)
+
+    def close(self) -> None:
+        if "pipeline" in self.__dict__:
+            self.pipeline.stop()
+        if "store" in self.__dict__:
+            self.store.close()
+
+    def require_relayer(self) -> TxSender:
+        if self.relayer is None:
+            raise PermissionDenied("this service runs without a relayer account and cannot submit transactions")
+        return self.relayer
 
     @property
     def evidence(self) -> Any:

@@ -52,6 +52,11 @@ class TxSender:
             self._chain_id = int(self.w3.eth.chain_id)
         return self._chain_id
 
+    def resync(self) -> None:
+        """Forgets the cached nonce; the next send reads it from the node (after a node restart)."""
+        with self._lock:
+            self._nonce = None
+
     def estimate(self, tx: dict[str, Any]) -> int:
         try:
             return int(self.w3.eth.estimate_gas(tx))

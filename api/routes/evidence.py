@@ -1,0 +1,144 @@
+"""Evidence: relayed registrations, batches, status, certificates."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse, Response
+
+from api.deps import LedgerDep
+from api.schemas import BatchAccepted, EvidenceBatchCreate, EvidenceCreate, SigningDomain, SubmissionPublic
+from ledger import eip712
+from ledger.errors import InvalidInput, PayloadTooLarge
+from ledger.evidence import BatchRequest, SingleRequest, parse_signature
+from ledger.hashing import parse_algorithm, parse_hash
+from ledger.parties import parse_account
+from ledger.evidence import PUBLIC_STATUS
+from ledger.store import Submission
+
+router = APIRouter(tags=["evidence"])
+ZERO = b"\0" * 32
+HashPath = Path(description="Content hash: 64 hex characters, with or without 0x")
+
+
+def submission_public(sub: Submission) -> dict[str, Any]:
+    return {
+        "receiptId": sub.receipt_id,
+        "kind": sub.kind,
+        "status": PUBLIC_STATUS.get(sub.status, sub.status),
+        "count": sub.count,
+        "registrant": sub.registrant,
+        "partyId": sub.party_id,
+        "acceptedAt": int(sub.created_at),
+        "root": "0x" + bytes(sub.root).hex() if sub.root else None,
+        "transactionHash": sub.tx_hash,
+        "blockNumber": sub.block_number,
+        "blockTimestamp": sub.block_timestamp,
+        "error": sub.error,
+    }
+
+
+@router.get("/v1/signing-domain", response_model=SigningDomain, summary="EIP-712 domain and types to sign")
+def signing_domain(ledger: LedgerDep) -> dict[str, Any]:
+    """The EIP-712 domain of the evidence contract on this chain, and the `Evidence` and `BatchSubmission` types."""
+    d = eip712.Domain(ledger.manifest.chain_id, ledger.manifest.address("EvidenceRegistry")).to_json()
+    return {**d, "types": {"Evidence": eip712.EVIDENCE_TYPE, "BatchSubmission": eip712.BATCH_SUBMISSION_TYPE}}
+
+
+@router.post("/v1/evidence", status_code=202, response_model=SubmissionPublic, summary="Register one hash (relayed)",
+             description="Relays a registration signed by a party account (EIP-712 `Evidence`). Every contract rule "
+             "is checked before the request is journalled; once journalled (202) the registration is retried until "
+             "it is on chain, across restarts of the API or the node. 409 if the hash is already registered or "
+             "accepted; the body names the first record. The deadline must be at least `IPLEDGER_MIN_DEADLINE_MARGIN` "
+             "seconds ahead.")  # fmt: skip
+def register(body: EvidenceCreate, ledger: LedgerDep) -> dict[str, Any]:
+    req = SingleRequest(
+        content_hash=parse_hash(body.contentHash, "contentHash"),
+        algorithm=int(parse_algorithm(body.algorithm)),
+        metadata_commitment=parse_hash(body.metadataCommitment, "metadataCommitment") if body.metadataCommitment else ZERO,
+        supersedes=parse_hash(body.supersedes, "supersedes") if body.supersedes else ZERO,
+        registrant=parse_account(body.registrant, "registrant"),
+        nonce=body.nonce,
+        deadline=body.deadline,
+        signature=parse_signature(body.signature),
+    )
+    sub = ledger.evidence_service.submit_single(req)
+    ledger.pipeline.wake()
+    return submission_public(sub)
+
+
+@router.post("/v1/evidence/batch", status_code=202, response_model=BatchAccepted, summary="Register many hashes",
+             description="Up to `IPLEDGER_MAX_BATCH_REQUEST` (default 100,000) hashes signed at once by a party "
+             "account: an EIP-712 `BatchSubmission` over the RFC 9162 Merkle root of the hashes in the given order "
+             "(leaf = SHA-256(0x00 ‖ hash)). Journalled durably before the 202; anchored by the aggregator within "
+             "`IPLEDGER_BATCH_INTERVAL` seconds. Duplicates inside the request are refused (400 naming `hashes[i]`); "
+             "hashes accepted earlier keep their earlier record and are listed in `duplicates`.")  # fmt: skip
+def register_batch(body: EvidenceBatchCreate, ledger: LedgerDep) -> dict[str, Any]:
+    limit = ledger.settings.max_batch_request
+    if len(body.hashes) > limit:
+        raise PayloadTooLarge(f"a batch holds at most {limit} hashes, this one has {len(body.hashes)}", field="hashes")
+    hashes = _parse_hashes(body.hashes)
+    req = BatchRequest(
+        algorithm=int(parse_algorithm(body.algorithm)),
+        hashes=hashes,
+        registrant=parse_account(body.registrant, "registrant"),
+        deadline=body.deadline,
+        signature=parse_signature(body.signature),
+    )
+    accepted = ledger.evidence_service.submit_batch(req)
+    ledger.pipeline.wake()
+    return {**submission_public(accepted.submission), "duplicates": accepted.duplicates}
+
+
+def _parse_hashes(values: list[str]) -> list[bytes]:
+    out: list[bytes] = []
+    append = out.append
+    fromhex = bytes.fromhex
+    for i, value in enumerate(values):
+        text = value[2:] if value[:2] in ("0x", "0X") else value
+        if len(text) != 64:
+            raise InvalidInput(f"hashes[{i}] must be 64 hex characters, not {len(text)}", field=f"hashes[{i}]")
+        try:
+            raw = fromhex(text)
+        except ValueError:
+            raise InvalidInput(f"hashes[{i}] is not hex", field=f"hashes[{i}]") from None
+        if raw == ZERO:
+            raise InvalidInput(f"hashes[{i}] is all zeros", field=f"hashes[{i}]")
+        append(raw)
+    return out
+
+
+@router.get("/v1/receipts/{receipt_id}", response_model=SubmissionPublic, summary="Status of an accepted request")
+def receipt(receipt_id: str, ledger: LedgerDep) -> dict[str, Any]:
+    """queued → pending (sent) → registered (in a block) → final (after `IPLEDGER_CONFIRMATIONS` blocks)."""
+    return submission_public(ledger.evidence_service.submission(receipt_id))
+
+
+@router.get("/v1/evidence/{content_hash}", summary="Status, record and version history of a hash")
+def show(ledger: LedgerDep, content_hash: str = HashPath) -> dict[str, Any]:
+    """The earliest registration of the hash (direct or batched), its status and its earlier versions."""
+    return ledger.evidence_service.lookup(parse_hash(content_hash, "content_hash"))
+
+
+@router.get("/v1/evidence/{content_hash}/certificate", summary="Evidence certificate (JSON, PDF or HTML)",
+            responses={200: {"content": {"application/json": {}, "application/pdf": {}, "text/html": {}}}})  # fmt: skip
+def certificate(
+    ledger: LedgerDep,
+    content_hash: str = HashPath,
+    format: Literal["json", "pdf", "html"] = Query("json", description="json (default), pdf or html"),  # noqa: A002
+) -> Any:
+    """The certificate of docs/certificate.md; PDF and HTML renderings are bilingual (Chinese and English)."""
+    raw = parse_hash(content_hash, "content_hash")
+    doc = ledger.certificates.build(raw)
+    if format == "json":
+        return doc
+    from ledger import certificate_pdf
+
+    url = f"{ledger.settings.public_url.rstrip('/')}/?hash=0x{raw.hex()}"
+    if format == "html":
+        return HTMLResponse(certificate_pdf.render_html(doc, verify_url=url))
+    pdf = certificate_pdf.render_pdf(doc, verify_url=url)
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="certificate-{raw.hex()[:16]}.pdf"'})  # fmt: skip
+

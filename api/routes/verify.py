@@ -1,0 +1,131 @@
+"""Verification of a certificate, optionally with the file streamed and hashed (never stored)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from python_multipart import MultipartParser
+from python_multipart.multipart import parse_options_header
+
+from api.deps import LedgerDep
+from api.schemas import VerifyRequest, VerifyResult
+from ledger.certificate import MAX_CERTIFICATE_BYTES
+from ledger.errors import InvalidInput, PayloadTooLarge
+from ledger.hashing import HashAlgorithm, new_hasher, parse_hash
+from ledger.verify import Rpc, verify
+
+router = APIRouter(tags=["verify"])
+
+
+@router.post(
+    "/v1/verify",
+    response_model=VerifyResult,
+    summary="Verify a certificate against the chain",
+    description="Either `application/json` with `{\"certificate\": {...}, \"fileHash\"?: \"0x…\"}`, or "
+    "`multipart/form-data` with a `certificate` part (the JSON) and optionally a `file` part. The file is "
+    "hashed (SHA-256 and SM3) as it streams in and never stored; its size is limited by "
+    "`IPLEDGER_MAX_UPLOAD_BYTES`. Each check of docs/certificate.md is reported with its outcome; the "
+    "verdict is `passed` when none failed. A malformed certificate is a failed `format` check, not an error.",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": VerifyRequest.model_json_schema()},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"certificate": {"type": "string"}, "file": {"type": "string", "format": "binary"}},
+                        "required": ["certificate"],
+                    }
+                },
+            },
+            "required": True,
+        }
+    },
+)
+async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, Any]:
+    ctype, params = parse_options_header(request.headers.get("content-type", ""))
+    limit = ledger.settings.max_upload_bytes
+    file_hashes: dict[HashAlgorithm, bytes] | None = None
+    size = 0
+    if ctype == b"multipart/form-data":
+        boundary = params.get(b"boundary")
+        if not boundary:
+            raise InvalidInput("multipart body without a boundary", field="content-type")
+        cert_bytes, file_hashes, size = await _stream_multipart(request, boundary, limit)
+        try:
+            doc = json.loads(cert_bytes)
+        except ValueError:
+            raise InvalidInput("the certificate part is not JSON", field="certificate") from None
+    elif ctype in (b"application/json", b""):
+        body = await request.body()
+        if len(body) > MAX_CERTIFICATE_BYTES * 2:
+            raise PayloadTooLarge("the request is larger than a certificate can be", field="certificate")
+        try:
+            req = VerifyRequest.model_validate_json(body)
+        except ValueError as exc:
+            raise InvalidInput(f"the body is not a verify request: {str(exc).splitlines()[0]}", field="certificate") from None
+        doc = req.certificate
+        if req.fileHash is not None:
+            digest = parse_hash(req.fileHash, "fileHash")
+            file_hashes = {HashAlgorithm.SHA256: digest, HashAlgorithm.SM3: digest}
+    else:
+        raise InvalidInput("send application/json or multipart/form-data", field="content-type")
+    report = verify(doc, Rpc.from_web3(ledger.w3), file_hashes=file_hashes, file_size=size)
+    return report.to_json()
+
+
+async def _stream_multipart(request: Request, boundary: bytes, limit: int) -> tuple[bytes, dict[HashAlgorithm, bytes] | None, int]:
+    state: dict[str, Any] = {"name": None, "header_field": b"", "header_value": b"", "headers": {}}
+    cert = bytearray()
+    hashers = {alg: new_hasher(alg) for alg in HashAlgorithm}
+    seen_file = False
+    size = 0
+
+    def on_part_begin() -> None:
+        state["headers"] = {}
+        state["name"] = None
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["header_field"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state["header_value"] += data[start:end]
+
+    def on_header_end() -> None:
+        state["headers"][state["header_field"].lower()] = state["header_value"]
+        state["header_field"] = b""
+        state["header_value"] = b""
+
+    def on_headers_finished() -> None:
+        nonlocal seen_file
+        _, opts = parse_options_header(state["headers"].get(b"content-disposition", b""))
+        state["name"] = opts.get(b"name", b"").decode("utf-8", "replace")
+        if state["name"] == "file":
+            seen_file = True
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        nonlocal size
+        chunk = data[start:end]
+        if state["name"] == "certificate":
+            if len(cert) + len(chunk) > MAX_CERTIFICATE_BYTES:
+                raise PayloadTooLarge(f"a certificate is at most {MAX_CERTIFICATE_BYTES} bytes", field="certificate")
+            cert.extend(chunk)
+        elif state["name"] == "file":
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"the file is larger than the limit of {limit} bytes", field="file")
+            for h in hashers.values():
+                h.update(chunk)
+
+    parser = MultipartParser(boundary, {
+        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
+        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
+    })  # fmt: skip
+    async for chunk in request.stream():
+        parser.write(chunk)
+    parser.finalize()
+    if not cert:
+        raise InvalidInput("the multipart body has no certificate part", field="certificate")
+    return bytes(cert), ({alg: h.digest() for alg, h in hashers.items()} if seen_file else None), size
