@@ -93,6 +93,19 @@ def ensure_writable_dir(path: Path) -> Path:
     return path
 
 
+def _terminate_with_parent() -> None:
+    """In the child: ask Linux to send SIGTERM when the parent dies, so that a crashed `ipledger up` does not
+    leave the node running (SIGTERM makes anvil write its state)."""
+    if platform.system() != "Linux":
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 @dataclass
 class EmbeddedNode:
     """anvil on loopback with its state persisted in ``data_dir/chain``.
@@ -137,8 +150,31 @@ class EmbeddedNode:
             cmd += ["--block-time", str(self.block_time)]
         return cmd
 
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "anvil.pid"
+
+    def _stop_orphan(self) -> None:
+        """Stops a node left running on this data dir by a process that died (its pid file remains)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return
+        if not cmdline or not cmdline[0].endswith(b"anvil") or str(self.state_file).encode() not in cmdline:
+            return
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            if not Path(f"/proc/{pid}").exists():
+                break
+            time.sleep(0.1)
+
     def start(self, *, timeout: float = 30.0) -> str:
         ensure_writable_dir(self.state_dir)
+        self._stop_orphan()
         if not port_is_free(self.host, self.port):
             raise PortInUse(f"port {self.port} on {self.host} is already in use (choose another with --node-port)")
         self._log = open(self.state_dir / "anvil.log", "ab")  # noqa: SIM115 - kept open for the child's life
@@ -148,7 +184,9 @@ class EmbeddedNode:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C in a terminal goes to us; we stop the node cleanly
+            preexec_fn=_terminate_with_parent,
         )
+        self.pid_file.write_text(str(self.process.pid))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -178,6 +216,9 @@ class EmbeddedNode:
                 proc.wait()
         self.process = None
         self._close_log()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: no state is written beyond the last interval dump."""

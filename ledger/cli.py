@@ -9,12 +9,15 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import click
 import typer
 from rich.console import Console
+
+from pydantic import SecretStr
 
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, KeystoreError, LedgerError
@@ -215,6 +218,10 @@ def up_cmd(
                 if settings.keystore
                 else None
             )
+        if settings.operator_token is None:
+            token = operator_token(settings, create=True)
+            settings = settings.model_copy(update={"operator_token": SecretStr(token or "")})
+            console.print(f"operator token in {Path(settings.data_dir) / 'operator.token'}")
         ledger = Ledger.open(w3, settings, relayer=relayer, deploy_if_missing=True)
         health = ledger.health()
         console.print(
@@ -223,17 +230,157 @@ def up_cmd(
         )
         console.print(f"API on http://{settings.host}:{settings.port} (OpenAPI at /docs); Ctrl-C stops")
         app_ = create_app(ledger, settings)
+        if node is not None:
+            threading.Thread(target=_supervise, args=(node,), daemon=True, name="node-supervisor").start()
         uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
     finally:
         if node is not None:
             node.stop()
 
 
+def _supervise(node: Any) -> None:
+    """Restarts the embedded node if it dies (from its persisted state); the pipeline re-sends what was lost."""
+    while node.process is not None:
+        time.sleep(1.0)
+        proc = node.process
+        if proc is not None and proc.poll() is not None:
+            err_console.print("the embedded node exited; restarting it from its persisted state")
+            node.process = None
+            try:
+                node.start()
+            except LedgerError as exc:
+                err_console.print(f"[red]error:[/] could not restart the node: {exc.message}")
+                return
+
+
+# --- operator token ------------------------------------------------------------------------------
+
+
+def operator_token(settings: Settings, *, create: bool = False) -> str | None:
+    """The operator's bearer token: IPLEDGER_OPERATOR_TOKEN, else DATA_DIR/operator.token (created by `up`)."""
+    if settings.operator_token is not None:
+        return settings.operator_token.get_secret_value()
+    path = Path(settings.data_dir) / "operator.token"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    if not create:
+        return None
+    import os
+    import secrets
+
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token + "\n")
+    return token
+
+
+def api_client(settings: Settings, *, operator: bool = False) -> Any:
+    from ledger.client import ApiClient
+
+    token = operator_token(settings) if operator else None
+    if operator and not token:
+        raise ConfigurationError("operator commands need IPLEDGER_OPERATOR_TOKEN (or DATA_DIR/operator.token written by `ipledger up`)")
+    return ApiClient(settings.api_url, token=token)
+
+
+ApiUrlOpt = Annotated[str | None, typer.Option("--api-url", help="API address. Env: IPLEDGER_API_URL.")]
+KeystoreOpt = Annotated[
+    Path | None, typer.Option("--keystore", help="The party account's keystore (v3 JSON). Env: IPLEDGER_KEYSTORE.")
+]
+
+
+def _print_json(obj: Any) -> None:
+    import json
+
+    console.print_json(json.dumps(obj, ensure_ascii=False))
+
+
+# --- keys ----------------------------------------------------------------------------------------
+
+keys_app = typer.Typer(help="Party account keys in encrypted keystores (eth-account v3, scrypt).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("new")
+def keys_new(path: Annotated[Path, typer.Argument(help="Where to write the keystore (never overwritten).")]) -> None:
+    """Create a new account and write it encrypted; the password comes from IPLEDGER_KEYSTORE_PASSWORD or a prompt."""
+    from eth_account import Account
+
+    from ledger.keys import write_keystore
+
+    settings = settings_with()
+    if settings.keystore_password is not None:
+        password = settings.keystore_password.get_secret_value()
+    elif sys.stdin.isatty():
+        password = str(typer.prompt("New keystore password", hide_input=True, confirmation_prompt=True))
+    else:
+        raise KeystoreError("set IPLEDGER_KEYSTORE_PASSWORD or run in a terminal to choose a password")
+    account = Account.create()
+    write_keystore(path, account, password)
+    console.print(f"{account.address} written to {path}")
+
+
+# --- parties -------------------------------------------------------------------------------------
+
+party_app = typer.Typer(help="Admit and manage parties (operator) and look them up.", no_args_is_help=True)
+app.add_typer(party_app, name="party")
+
+
+@party_app.command("admit")
+def party_admit(
+    kind: Annotated[str, typer.Option(help="firm | university | arbitration_institution | financial_institution | service_agency")],
+    identifier: Annotated[str, typer.Option(help="USCC, HK BRN or other registration number.")],
+    account: Annotated[list[str], typer.Option("--account", help="Party account address; repeat for several.")],
+    jurisdiction: Annotated[str, typer.Option(help="mainland | hksar | other")] = "mainland",
+    scheme: Annotated[str, typer.Option(help="uscc | hkbrn | other")] = "uscc",
+    name_zh: Annotated[str, typer.Option("--name-zh", help="Name in Chinese.")] = "",
+    name_en: Annotated[str, typer.Option("--name-en", help="Name in English.")] = "",
+    api_url: ApiUrlOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Admit a party (operator). The USCC check character is verified before anything is sent."""
+    from ledger.parties import PartyProfile
+
+    PartyProfile(kind, jurisdiction, scheme, identifier, name_zh, name_en).validated()  # clear errors before the call
+    settings = settings_with(api_url=api_url, data_dir=data_dir)
+    body = {"kind": kind, "jurisdiction": jurisdiction, "identifierScheme": scheme, "identifier": identifier,
+            "nameZh": name_zh, "nameEn": name_en, "accounts": account}  # fmt: skip
+    _print_json(api_client(settings, operator=True).post("/v1/parties", json=body))
+
+
+@party_app.command("show")
+def party_show(party_id: int, api_url: ApiUrlOpt = None) -> None:
+    """Show a party, its status and accounts."""
+    _print_json(api_client(settings_with(api_url=api_url)).get(f"/v1/parties/{party_id}"))
+
+
+@party_app.command("suspend")
+def party_suspend(
+    party_id: int,
+    reason: Annotated[str, typer.Option(help="Why (its hash is recorded on chain).")],
+    api_url: ApiUrlOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Suspend a party (operator): its accounts can no longer register or sign."""
+    settings = settings_with(api_url=api_url, data_dir=data_dir)
+    _print_json(api_client(settings, operator=True).post(f"/v1/parties/{party_id}/suspend", json={"reason": reason}))
+
+
+@party_app.command("reinstate")
+def party_reinstate(party_id: int, api_url: ApiUrlOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Lift a party's suspension (operator)."""
+    settings = settings_with(api_url=api_url, data_dir=data_dir)
+    _print_json(api_client(settings, operator=True).post(f"/v1/parties/{party_id}/reinstate"))
+
+
 def main() -> None:
     """Console-script entry point: runs the CLI and turns every error into one line and an exit code."""
     command = typer.main.get_command(app)
     try:
-        command.main(prog_name="ipledger", standalone_mode=False)
+        result = command.main(prog_name="ipledger", standalone_mode=False)
+        if isinstance(result, int) and not isinstance(result, bool):
+            sys.exit(result)  # click returns typer.Exit's code instead of raising it
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -248,6 +395,10 @@ def main() -> None:
     except OSError as exc:
         err_console.print(f"[red]error:[/] {exc.strerror or exc}", highlight=False)
         sys.exit(1)
+
+
+# Command groups defined in their own modules register themselves on `app`.
+from ledger import cli_evidence as _cli_evidence  # noqa: E402,F401
 
 
 if __name__ == "__main__":

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         None, description="Bearer token that authorises operator-only API calls (party admission, suspension)."
     )
     confirmations: int = Field(2, ge=0, le=1000, description="Blocks after which an anchored record counts as final.")
+    final_after: float = Field(
+        3.0, ge=0, le=86_400,
+        description="Seconds a block must also be old before its records count as final (covers the embedded "
+        "node's state interval: a node killed within it restarts without the newest blocks).",
+    )
     batch_interval: float = Field(2.0, gt=0, le=3600, description="Seconds between batch anchors of queued hashes.")
     batch_max_items: int = Field(100_000, ge=1, le=10_000_000, description="Most items in one anchored batch.")
     max_batch_request: int = Field(100_000, ge=1, le=1_000_000, description="Most hashes in one batch request.")
@@ -46,6 +51,7 @@ class Settings(BaseSettings):
     min_deadline_margin: int = Field(
         600, ge=0, le=86_400, description="Seconds a single registration's signature must stay valid when accepted."
     )
+    api_url: str = Field("http://127.0.0.1:8000", description="Where CLI commands reach the API.")
     public_url: str = Field("http://127.0.0.1:8000", description="Address printed on certificates for verification.")
 
     @field_validator("rpc_url")

@@ -237,7 +237,8 @@ class Pipeline:
         if tx_hash and _receipt(w3, tx_hash) is None:
             return "lost"
         latest = int(w3.eth.block_number)
-        return "final" if latest - block_number >= self.settings.confirmations else "pending"
+        old_enough = time.time() - int(block["timestamp"]) >= self.settings.final_after
+        return "final" if latest - block_number >= self.settings.confirmations and old_enough else "pending"
 
     def drain(self, timeout: float = 60.0) -> bool:
         """Steps until nothing is queued or in flight short of anchoring (tests and shutdown)."""

@@ -7,78 +7,13 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from web3 import Web3
 
 from ledger.chain import free_port
-from tests.helpers import IPLEDGER, cli_env, run_cli
-
-
-class UpProcess:
-    def __init__(self, data_dir: Path, *extra: str) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.node_port = free_port()
-        self.proc = subprocess.Popen(
-            [IPLEDGER, "up", "--data-dir", str(data_dir), "--port", str(self.port), "--node-port", str(self.node_port), *extra],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=cli_env(IPLEDGER_NODE_BLOCK_TIME="0"),
-            start_new_session=True,
-        )
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_healthy(self, timeout: float = 60) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"ipledger up exited: {self.proc.stderr.read() if self.proc.stderr else ''}")
-            try:
-                r = httpx.get(self.api + "/v1/health", timeout=1)
-                if r.status_code == 200:
-                    return r.json()
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("the API did not become healthy")
-
-    def anvil_pid(self) -> int:
-        out = subprocess.run(["pgrep", "-f", f"anvil.*--port {self.node_port}"], capture_output=True, text=True)
-        return int(out.stdout.split()[0])
-
-    def interrupt(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
-        return self.proc.wait(timeout=30)
-
-    def kill_all(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def up(tmp_path: Path) -> Iterator[UpProcess]:
-    procs: list[UpProcess] = []
-
-    def start(*extra: str) -> UpProcess:
-        p = UpProcess(tmp_path / "data", *extra)
-        procs.append(p)
-        return p
-
-    yield start  # type: ignore[misc]
-    for p in procs:
-        if p.proc.poll() is None:
-            p.kill_all()
+from tests.helpers import run_cli
 
 
 def test_up_serves_health_and_ctrl_c_stops_everything(up) -> None:  # type: ignore[no-untyped-def]
