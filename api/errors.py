@@ -86,5 +86,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if _is_connection_error(exc):
+            log.warning("chain node unreachable on %s %s", request.method, request.url.path)
+            return JSONResponse(error_body("chain_unavailable", "the chain node does not answer; try again shortly"), 503)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal_error", "the server could not complete the request"), 500)
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """A lost or refused connection to the chain node, however web3's transport wraps it."""
+    import requests
+    from web3.exceptions import ProviderConnectionError, TimeExhausted
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (requests.ConnectionError, requests.Timeout, ProviderConnectionError, TimeExhausted, ConnectionError)):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

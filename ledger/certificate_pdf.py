@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import qrcode
 import qrcode.constants
+from qrcode.exceptions import DataOverflowError
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -38,7 +39,7 @@ from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTempl
 
 from ledger import certificate as certmod
 
-__all__ = ["QR_BORDER", "QR_FORM_NAME", "qr_matrix", "render_html", "render_pdf"]
+__all__ = ["LEGAL_NOTE_EN", "LEGAL_NOTE_ZH", "QR_BORDER", "QR_FORM_NAME", "VERIFY_COMMAND", "qr_matrix", "render_html", "render_pdf"]
 
 CJK_FONT = "STSong-Light"
 LATIN_FONT = "Helvetica"
@@ -78,6 +79,10 @@ _KINDS = {
     "trade secret": "商业秘密",
     "trade_secret": "商业秘密",
 }
+_PRIVATE = "私密登记（加盐承诺）/ Private (salted commitment)"
+_PUBLIC = "公开登记 / Public (unsalted)"
+_BATCH = "批量登记（默克尔树）/ Batch (Merkle tree)"
+_DIRECT = "直接登记 / Direct"
 _META_LABELS = {
     "title": ("标题", "Title"),
     "kind": ("类型", "Kind"),
@@ -157,10 +162,9 @@ def _creators(value: Any) -> str:
 
 def _metadata_rows(metadata: dict[str, Any]) -> list[_Row]:
     rows: list[_Row] = []
-    for key in _META_LABELS:
+    for key, (zh, en) in _META_LABELS.items():
         if key not in metadata:
             continue
-        zh, en = _META_LABELS[key]
         value = metadata[key]
         if key == "creators":
             text = _creators(value)
@@ -189,8 +193,7 @@ def _sections(cert: certmod.Certificate) -> list[_Section]:
     evidence = [
         _Row("内容哈希", "Content hash", ev["contentHash"], mono=True),
         _Row("哈希算法", "Hash algorithm", algorithm),
-        _Row("登记方式", "Registration",
-             "私密登记（加盐承诺）/ Private (salted commitment)" if private else "公开登记 / Public (unsalted)"),  # fmt: skip
+        _Row("登记方式", "Registration", _PRIVATE if private else _PUBLIC),
     ]
     if private:
         evidence.append(_Row("盐值", "Salt", ev["salt"], mono=True))
@@ -216,8 +219,7 @@ def _sections(cert: certmod.Certificate) -> list[_Section]:
     anchor = [
         _Row("链标识", "Chain id", str(ch["chainId"])),
         _Row("合约地址", "Contract address", ch["contract"], mono=True),
-        _Row("锚定方式", "Anchoring method",
-             "批量登记（默克尔树）/ Batch (Merkle tree)" if an["method"] == "batch" else "直接登记 / Direct"),  # fmt: skip
+        _Row("锚定方式", "Anchoring method", _BATCH if an["method"] == "batch" else _DIRECT),
         _Row("交易哈希", "Transaction hash", an["transactionHash"], mono=True),
         _Row("区块号", "Block number", str(an["blockNumber"])),
         _Row("区块哈希", "Block hash", an["blockHash"], mono=True),
@@ -246,26 +248,34 @@ def _sections(cert: certmod.Certificate) -> list[_Section]:
     return sections
 
 
-def _how_to_verify(cert: certmod.Certificate) -> tuple[str, str]:
+VERIFY_COMMAND = "ipledger verify cert.json --file FILE --rpc-url URL"
+
+
+def _how_to_verify(cert: certmod.Certificate) -> list[tuple[str, str]]:
+    """Numbered (Chinese, English) steps; the command itself is :data:`VERIFY_COMMAND`."""
     algorithm = _ALGORITHMS[cert.evidence["algorithm"]]
-    batch = cert.anchor["method"] == "batch"
-    zh = (
-        f"1. 用 {algorithm} 计算原始文件的哈希值，与“内容哈希”比对。"
-        + ("私密登记时，登记哈希 = 算法(\"ipledger:private:v1\\0\" || 盐值 || 内容哈希)，应与“登记哈希”一致。" if cert.evidence.get("salt") else "")
-        + "2. 在该链的任一 JSON-RPC 节点上查询上述交易与区块，核对区块号、区块哈希、区块时间以及合约发出的事件"
-        + ("（批量登记时，再按审计路径重算提交根与批次根）" if batch else "")
-        + "。3. 或运行 ipledger verify cert.json --file FILE --rpc-url URL。完整算法见 docs/certificate.md。"
-    )
-    en = (
-        f"1. Hash the original file with {algorithm} and compare the result with the content hash."
-        + (' For this private registration, registeredHash = ALG("ipledger:private:v1\\0" || salt || contentHash) must equal the registered hash.'
-           if cert.evidence.get("salt") else "")  # fmt: skip
-        + " 2. On any JSON-RPC endpoint of the chain, look up the transaction and the block and check the block number,"
-        " block hash, block time and the contract's event"
-        + (" (for a batch record, recompute the submission and batch roots from the audit paths)" if batch else "")
-        + ". 3. Or run: ipledger verify cert.json --file FILE --rpc-url URL. The full algorithm is in docs/certificate.md."
-    )
-    return zh, en
+    steps = [(f"用 {algorithm} 计算原始文件的哈希值，结果应与“内容哈希”一致。",
+              f"Hash the original file with {algorithm}; the result must equal the content hash.")]  # fmt: skip
+    if cert.evidence.get("salt") is not None:
+        steps.append((
+            "私密登记：用同一算法对 \"ipledger:private:v1\\0\" || 盐值 || 内容哈希（共 84 字节）计算哈希，结果应与“登记哈希”一致。",
+            ("Private registration: the same algorithm over \"ipledger:private:v1\\0\" || salt || content hash "
+             "(84 bytes) must give the registered hash."),
+        ))  # fmt: skip
+    if cert.anchor["method"] == "batch":
+        steps.append((
+            "批量登记：按 RFC 9162，SHA-256(0x00 || 登记哈希) 经提交树审计路径应得到提交根；提交的 EIP-712 摘要经批次树审计路径应得到批次根。",
+            ("Batch record: by RFC 9162, SHA-256(0x00 || registered hash) with the submission audit path must give the "
+             "submission root, and the submission's EIP-712 digest with the batch audit path must give the batch root."),
+        ))  # fmt: skip
+    steps += [
+        ("在该链的任一 JSON-RPC 节点上查询上述交易与区块，核对区块号、区块哈希、区块时间，以及合约发出的事件和存储的记录。",
+         ("On any JSON-RPC endpoint of the chain, look up the transaction and the block; check the block number, "
+          "block hash and time, and the contract's event and stored record.")),
+        ("或运行以下命令自动完成全部检查（完整算法见 docs/certificate.md）：",
+         "Or run every check with the command below (the full algorithm is in docs/certificate.md):"),
+    ]  # fmt: skip
+    return [(f"{i}. {zh}", f"{i}. {en}") for i, (zh, en) in enumerate(steps, 1)]
 
 
 # --- the QR code --------------------------------------------------------------------------------
@@ -275,11 +285,15 @@ def qr_matrix(url: str) -> list[list[bool]]:
     """The QR code of ``url`` as rows of modules (``True`` is dark), without the quiet zone.
 
     Error correction level M, the smallest version that fits; both renderings draw exactly this
-    matrix with a quiet zone of :data:`QR_BORDER` modules.
+    matrix with a quiet zone of :data:`QR_BORDER` modules. Raises ``ValueError`` when ``url`` is longer
+    than a QR code holds (about 2,300 bytes at level M).
     """
     qr = qrcode.QRCode(version=None, error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
     qr.add_data(url)
-    qr.make(fit=True)
+    try:
+        qr.make(fit=True)
+    except (DataOverflowError, ValueError):  # qrcode 8 reports "Invalid version" past version 40
+        raise ValueError(f"the verification address ({len(url)} characters) is too long for a QR code") from None
     return [[bool(m) for m in row] for row in qr.get_matrix()]
 
 
@@ -402,8 +416,11 @@ class _Styles:
         self.label = ParagraphStyle("label", fontName=LATIN_FONT, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#333333"))
         self.value = ParagraphStyle("value", fontName=LATIN_FONT, fontSize=8.5, leading=11)
         self.mono = ParagraphStyle("mono", fontName=MONO_FONT, fontSize=MONO_SIZE, leading=MONO_SIZE + 2)
-        self.body_zh = ParagraphStyle("body_zh", fontName=CJK_FONT, fontSize=8.5, leading=12.5, wordWrap="CJK")
-        self.body_en = ParagraphStyle("body_en", fontName=LATIN_FONT, fontSize=8.5, leading=11.5, spaceBefore=3)
+        self.body_zh = ParagraphStyle("body_zh", fontName=LATIN_FONT, fontSize=8.5, leading=12.5, wordWrap="CJK", spaceBefore=3)
+        self.body_en = ParagraphStyle("body_en", fontName=LATIN_FONT, fontSize=8.5, leading=11)
+        self.note_zh = ParagraphStyle("note_zh", fontName=CJK_FONT, fontSize=8.5, leading=12.5, wordWrap="CJK")
+        self.note_en = ParagraphStyle("note_en", fontName=LATIN_FONT, fontSize=8.5, leading=11.5, spaceBefore=3)
+        self.command = ParagraphStyle("command", fontName=MONO_FONT, fontSize=8, leading=10, spaceBefore=3, leftIndent=10)
         self.url = ParagraphStyle("url", fontName=MONO_FONT, fontSize=8, leading=10, spaceBefore=4)
 
 
@@ -421,7 +438,7 @@ def _table(rows: Sequence[_Row], st: _Styles) -> Table:
             text = row.value if isinstance(row.value, str) else "\n".join(row.value)
             value = Paragraph(_mixed(text), st.value)
         data.append([label, value])
-    table = Table(data, colWidths=[_LABEL_W, _VALUE_W], repeatRows=0)
+    table = Table(data, colWidths=[_LABEL_W, _VALUE_W], splitInRow=1)
     table.setStyle(
         TableStyle([
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -441,11 +458,12 @@ def _footer(tx_hash: str) -> Callable[[Canvas, SimpleDocTemplate], None]:
     def draw(canv: Canvas, doc: SimpleDocTemplate) -> None:
         canv.saveState()
         canv.setFillColor(colors.HexColor("#666666"))
-        canv.setFont(CJK_FONT, 7)
         y = _MARGIN / 2
-        canv.drawString(_MARGIN, y, f"第 {doc.page} 页")
+        page_zh = f"第 {doc.page} 页"
+        canv.setFont(CJK_FONT, 7)
+        canv.drawString(_MARGIN, y, page_zh)
         canv.setFont(LATIN_FONT, 7)
-        canv.drawString(_MARGIN + 24, y, f"/ Page {doc.page}")
+        canv.drawString(_MARGIN + pdfmetrics.stringWidth(page_zh, CJK_FONT, 7) + 3, y, f"/ Page {doc.page}")
         canv.setFont(MONO_FONT, 6.5)
         canv.drawRightString(_PAGE_W - _MARGIN, y, f"tx {tx_hash}")
         canv.restoreState()
@@ -478,15 +496,17 @@ def render_pdf(
         story.append(_heading(section.zh, section.en, st))
         story.append(_table(section.rows, st))
 
-    how_zh, how_en = _how_to_verify(cert)
     qr_size = 34 * mm
     text_w = _PAGE_W - 2 * _MARGIN - qr_size - 8
-    verify_text = [
-        Paragraph(_xml_escape(how_zh), st.body_zh),
-        Paragraph(_xml_escape(how_en), st.body_en),
+    verify_text: list[Flowable] = []
+    for zh, en in _how_to_verify(cert):
+        verify_text += [Paragraph(_mixed(zh), st.body_zh), Paragraph(_xml_escape(en), st.body_en)]
+    url_chars = int(text_w // (0.6 * 8))
+    verify_text += [
+        Paragraph(_xml_escape(VERIFY_COMMAND), st.command),
         Paragraph(
             f'<font name="{CJK_FONT}" size="8">验证页面</font><font name="{LATIN_FONT}" size="8"> / Verification page:</font><br/>'
-            + "<br/>".join(_xml_escape(verify_url[i : i + 80]) for i in range(0, len(verify_url), 80)),
+            + "<br/>".join(_xml_escape(verify_url[i : i + url_chars]) for i in range(0, len(verify_url), url_chars)),
             st.url,
         ),
     ]
@@ -497,8 +517,8 @@ def render_pdf(
     story.append(
         KeepTogether([
             _heading("法律说明", "Legal note", st),
-            Paragraph(_xml_escape(LEGAL_NOTE_ZH), st.body_zh),
-            Paragraph(_xml_escape(LEGAL_NOTE_EN), st.body_en),
+            Paragraph(_xml_escape(LEGAL_NOTE_ZH), st.note_zh),
+            Paragraph(_xml_escape(LEGAL_NOTE_EN), st.note_en),
         ])
     )  # fmt: skip
 
@@ -541,6 +561,8 @@ td.mono div{white-space:pre-wrap}
 .verify .text{flex:1}
 .url{font-family:"Courier New",Courier,monospace;overflow-wrap:anywhere;word-break:break-all}
 svg.qr{flex:none}
+p.step{margin:6px 0}
+pre{background:#f1f4f8;padding:6px 8px;font-size:12px;white-space:pre-wrap}
 @media print{body{margin:0}}
 """.strip()
 
@@ -582,11 +604,11 @@ def render_html(doc: dict[str, Any], *, verify_url: str) -> str:
                 value = "<td>" + _e(text).replace("\n", "<br>") + "</td>"
             parts.append(f"<tr>{label}{value}</tr>")
         parts.append("</table>")
-    how_zh, how_en = _how_to_verify(cert)
+    parts.append('<h2>如何验证 / <span lang="en">How to verify</span></h2><div class="verify"><div class="text">')
+    for zh, en in _how_to_verify(cert):
+        parts.append(f'<p class="step">{_e(zh)}<br><span lang="en">{_e(en)}</span></p>')
     parts += [
-        '<h2>如何验证 / <span lang="en">How to verify</span></h2><div class="verify"><div class="text">',
-        f"<p>{_e(how_zh)}</p>",
-        f'<p lang="en">{_e(how_en)}</p>',
+        f"<pre>{_e(VERIFY_COMMAND)}</pre>",
         f'<p>验证页面 / <span lang="en">Verification page</span>:<br>{_link(verify_url)}</p>',
         "</div>",
         _qr_svg(qr_matrix(verify_url), 160),

@@ -19,14 +19,18 @@ from tests.helpers import IPLEDGER, cli_env
 class UpProcess:
     def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        # a file, not a pipe: an undrained pipe would block the server once its buffer fills
+        self.log_path = data_dir.parent / f"up-{time.monotonic_ns()}.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed with the process
         self.port = free_port()
         self.node_port = free_port()
         self.proc = subprocess.Popen(
             [IPLEDGER, "up", "--data-dir", str(data_dir), "--port", str(self.port), "--node-port", str(self.node_port), *extra],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             text=True,
-            env=cli_env(IPLEDGER_NODE_BLOCK_TIME="0", **(env or {})),
+            env=cli_env(**{"IPLEDGER_NODE_BLOCK_TIME": "0", **(env or {})}),
             start_new_session=True,
         )
 
@@ -42,7 +46,7 @@ class UpProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"ipledger up exited: {self.proc.stderr.read() if self.proc.stderr else ''}")
+                raise AssertionError(f"ipledger up exited: {self.output()}")
             try:
                 r = httpx.get(self.api + "/v1/health", timeout=1)
                 if r.status_code == 200:
@@ -51,6 +55,9 @@ class UpProcess:
                 pass
             time.sleep(0.2)
         raise AssertionError("the API did not become healthy")
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
 
     def anvil_pid(self) -> int:
         out = subprocess.run(["pgrep", "-f", f"anvil.*--port {self.node_port}"], capture_output=True, text=True)
