@@ -161,6 +161,7 @@ def parse(doc: Any) -> Certificate:
     _int(an, "anchor", "blockTimestamp", 0, 2**63)
     if an["method"] == "batch":
         _expect(ev.get("metadataCommitment") is None, "evidence.metadataCommitment", "batched records carry no metadata commitment")
+        _expect(ev.get("supersedes") is None, "evidence.supersedes", "batched records carry no supersedes link")
         sub = _section(an, "submission", "anchor.")
         _hex32(sub, "anchor.submission", "root")
         _int(sub, "anchor.submission", "count", 1, 2**32 - 1)

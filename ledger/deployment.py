@@ -128,7 +128,8 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None) -> Manifest:
     for name in SUITE:
         art = load_artifact(name)
         factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-        data = factory.constructor(operator).build_transaction({"from": sender.address, "gas": 0, "nonce": 0})["data"]
+        args = _constructor_args(name, operator, deployed)
+        data = factory.constructor(*args).build_transaction({"from": sender.address, "gas": 0, "nonce": 0})["data"]
         sent = sender.send({"data": data})
         assert isinstance(sent, SentTransaction)
         address = Web3.to_checksum_address(sent.receipt["contractAddress"])
@@ -142,6 +143,12 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None) -> Manifest:
         deployer=sender.address,
         deployed_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
+
+
+def _constructor_args(name: str, operator: str, deployed: dict[str, DeployedContract]) -> tuple[Any, ...]:
+    if name == "IPAssetRegistry":  # parties are resolved through the evidence contract's party registry
+        return (operator, deployed["EvidenceRegistry"].address)
+    return (operator,)
 
 
 def check_chain(w3: Web3, manifest: Manifest) -> None:

@@ -215,7 +215,7 @@ class EvidenceService:
             if hh in seen:
                 raise InvalidInput(f"hashes[{i}] repeats hashes[{seen[hh]}]", field=f"hashes[{i}]")
             seen[hh] = i
-        self._check_deadline(req.deadline, 0)
+        self._check_deadline(req.deadline, self.ledger.settings.min_deadline_margin)
         tree = merkle.MerkleTree(merkle.leaf_hash(hh) for hh in req.hashes)
         message = eip712.batch_submission_message(
             self.domain(), root=tree.root, count=len(req.hashes), algorithm=req.algorithm,
@@ -415,7 +415,7 @@ class CertificateBuilder:
                 raise NotFound("the registration event is not on this chain", field="content_hash")
             return certificate.build(
                 **common,
-                metadata_commitment=bytes.fromhex(event["metadataCommitment"][2:]),
+                metadata_commitment=None if event["metadataCommitment"] == "0x" + ZERO32.hex() else bytes.fromhex(event["metadataCommitment"][2:]),
                 supersedes=None if event["supersedes"] == "0x" + ZERO32.hex() else bytes.fromhex(event["supersedes"][2:]),
                 tx_hash=event["transactionHash"],
                 block_number=info["blockNumber"],

@@ -90,7 +90,7 @@ class Pipeline:
             self._follow_single(sub)
 
     def _maybe_batch(self, *, force: bool) -> None:
-        waiting = self.store.queued("batch")
+        waiting = self._drop_expired(self.store.queued("batch"))
         if not waiting:
             return
         total = sum(s.count for s in waiting)
@@ -108,6 +108,21 @@ class Pipeline:
         tree = merkle.MerkleTree(merkle.leaf_hash(bytes(s.digest or b"")) for s in chosen)
         batch = self.store.create_batch(tree.root, [s.id for s in chosen], items)
         self._anchor(batch)
+
+    def _drop_expired(self, waiting: list[Submission]) -> list[Submission]:
+        """A submission is anchored only before its signed deadline (the certificate checks it); one whose
+        deadline has passed (an outage longer than IPLEDGER_MIN_DEADLINE_MARGIN) is rejected, not anchored."""
+        if not waiting:
+            return waiting
+        now = max(int(time.time()), int(self.ledger.w3.eth.get_block("latest")["timestamp"]))
+        keep = []
+        for sub in waiting:
+            if sub.deadline <= now + 30:
+                self.store.mark_submission(sub.id, status=REJECTED, error="the signed deadline passed before anchoring")
+                log.warning("submission %s rejected: its deadline passed before anchoring", sub.id)
+            else:
+                keep.append(sub)
+        return keep
 
     def _anchor(self, batch: Batch) -> None:
         relayer = self.ledger.require_relayer()

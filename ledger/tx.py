@@ -82,6 +82,17 @@ class TxSender:
             try:
                 tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             except Exception as exc:
+                if "nonce" in str(exc).lower() and revert_data(exc) is None:
+                    # another sender used this account: re-read the nonce and try once more
+                    tx["nonce"] = int(self.w3.eth.get_transaction_count(self.address, "pending"))
+                    signed = self.account.sign_transaction(tx)
+                    try:
+                        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                        self._nonce = tx["nonce"] + 1
+                    except Exception:
+                        self._nonce = None
+                        raise TransactionFailed(f"the node refused the transaction: {_short(exc)}") from None
+                    return self.wait(tx_hash, tx) if wait else "0x" + bytes(tx_hash).hex()
                 self._nonce = None  # resynchronise from the node next time
                 if revert_data(exc) is not None:
                     raise as_revert(exc) from None

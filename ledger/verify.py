@@ -226,8 +226,6 @@ def _check_transaction(receipt: dict[str, Any], cert: certmod.Certificate, contr
         return False, "", "the transaction failed"
     if receipt["blockHash"].lower() != an["blockHash"] or _int(receipt["blockNumber"]) != an["blockNumber"]:
         return False, "", "the transaction is in another block than the certificate says"
-    if (receipt.get("to") or "").lower() != contract.lower():
-        return False, "", "the transaction was not sent to the certificate's contract"
     for log in receipt.get("logs", []):
         if log["address"].lower() != contract.lower() or not log["topics"]:
             continue
@@ -253,8 +251,12 @@ def _check_transaction(receipt: dict[str, Any], cert: certmod.Certificate, contr
 
 def _check_record(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: str, registered: bytes, account: str) -> None:
     an, reg = cert.anchor, cert.registrant
-    raw = rpc.call(contract, SEL_RECORD + registered)
-    registrant, party_id, algorithm, timestamp, block_number = abi_decode(["address", "uint24", "uint8", "uint32", "uint32"], raw)
+    try:
+        raw = rpc.call(contract, SEL_RECORD + registered)
+        registrant, party_id, algorithm, timestamp, block_number = abi_decode(["address", "uint24", "uint8", "uint32", "uint32"], raw)
+    except Exception:
+        report.add("record", False, "", f"{contract} does not answer record(bytes32): it is not the evidence registry")
+        return
     ok = (
         to_checksum_address(registrant) == account
         and party_id == reg["partyId"]
@@ -300,6 +302,9 @@ def _check_batch(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: 
             signer = None
         report.add("submission-signature", signer == account, "the registrant account signed the submission (EIP-712)",
                    f"the submission signature recovers to {signer}, not the registrant")  # fmt: skip
+    report.add("submission-deadline", an["blockTimestamp"] <= sub["deadline"],
+               "the batch was anchored before the submission's signed deadline",
+               f"the batch was anchored at {an['blockTimestamp']}, after the signed deadline {sub['deadline']}")  # fmt: skip
 
     bat_root = bytes.fromhex(an["batch"]["root"][2:])
     bat_proof = cert.batch_proof
@@ -307,8 +312,12 @@ def _check_batch(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: 
                f"the submission is leaf {bat_proof.index} of {bat_proof.size} under the batch root",
                "the submission's audit path does not lead to the batch root")  # fmt: skip
 
-    raw = rpc.call(contract, SEL_BATCH + bat_root)
-    _anchorer, size, timestamp, block_number = abi_decode(["address", "uint32", "uint32", "uint32"], raw)
+    try:
+        raw = rpc.call(contract, SEL_BATCH + bat_root)
+        _anchorer, size, timestamp, block_number = abi_decode(["address", "uint32", "uint32", "uint32"], raw)
+    except Exception:
+        report.add("anchor", False, "", f"{contract} does not answer batch(bytes32): it is not the evidence registry")
+        return
     report.add("anchor", timestamp == an["blockTimestamp"] and block_number == an["blockNumber"] and size == bat_proof.size,
                f"the contract holds the batch root since block {block_number}",
                "the contract does not hold this batch root at the certificate's block, time and size")  # fmt: skip
@@ -320,9 +329,16 @@ def _check_party(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: 
     try:
         raw = rpc.call(contract, SEL_PARTY_OF + abi_encode(["address"], [account]), an["blockNumber"])
     except Exception:
-        raw = rpc.call(contract, SEL_PARTY_OF + abi_encode(["address"], [account]))
+        try:
+            raw = rpc.call(contract, SEL_PARTY_OF + abi_encode(["address"], [account]))
+        except Exception:
+            raw = b""
         note = " (checked at the latest block: the node keeps no state of the registration block)"
-    party_id, active = abi_decode(["uint256", "bool"], raw)
+    try:
+        party_id, active = abi_decode(["uint256", "bool"], raw)
+    except Exception:
+        report.add("party", False, "", f"{contract} does not answer partyOf(address): it is not the evidence registry")
+        return
     try:
         (profile,) = abi_decode([PARTY_TUPLE], rpc.call(contract, SEL_PARTY + abi_encode(["uint256"], [reg["partyId"]])))
     except Exception:

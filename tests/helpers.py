@@ -58,6 +58,10 @@ class Chain:
     def evidence(self) -> Any:
         return self.w3.eth.contract(address=self.manifest.address("EvidenceRegistry"), abi=load_artifact("EvidenceRegistry")["abi"])
 
+    @property
+    def assets(self) -> Any:
+        return self.w3.eth.contract(address=self.manifest.address("IPAssetRegistry"), abi=load_artifact("IPAssetRegistry")["abi"])
+
     def snapshot(self) -> Any:
         return self.snapshot_fn()
 

@@ -22,7 +22,7 @@ from ledger.errors import ArtifactsOutOfDate, CompilationError, ToolchainError
 
 SOLC_VERSION = "0.8.37"
 EVM_VERSION = "cancun"
-OPTIMIZER_RUNS = 10_000
+OPTIMIZER_RUNS = 1_000
 REMAPPINGS = ["@openzeppelin/contracts/=node_modules/@openzeppelin/contracts/"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -39,7 +39,7 @@ def certificates(draw: st.DrawFn) -> dict[str, Any]:
     return certificate.build(
         content_hash=draw(b32), algorithm=draw(st.sampled_from([1, 2])), registered_hash=draw(b32), salt=salt,
         metadata_commitment=None if batched else draw(st.one_of(st.none(), b32)),
-        supersedes=draw(st.one_of(st.none(), b32)), metadata=None, account=draw(address),
+        supersedes=None if batched else draw(st.one_of(st.none(), b32)), metadata=None, account=draw(address),
         party_id=draw(st.integers(1, 2**24 - 1)),
         party={"identifierScheme": "USCC", "identifier": draw(text), "nameZh": draw(text), "nameEn": draw(text)},
         chain_id=draw(st.integers(1, 2**40)), contract=draw(address), tx_hash="0x" + draw(b32).hex(),

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IIPAssetRegistry
+/// @notice Patents and applications with their owners and shares (the chain of title), and the agreements
+/// that change or encumber them: assignment (转让), licence (许可), equity contribution (作价入股) and
+/// pledge (质押). An agreement takes effect only in one transaction carrying an EIP-712 signature of every
+/// party it needs; the rules of title are enforced here.
+interface IIPAssetRegistry {
+    /// @notice Where a right is granted. Values are stable and part of the ABI.
+    enum AssetJurisdiction {
+        None,
+        CN,
+        HK,
+        PCT,
+        Other
+    }
+
+    /// @notice What the right is.
+    enum AssetKind {
+        None,
+        Invention,
+        UtilityModel,
+        Design,
+        StandardPatentR,
+        StandardPatentO,
+        ShortTermPatent,
+        PctApplication,
+        OtherPatent
+    }
+
+    /// @notice Agreement types.
+    enum AgreementKind {
+        None,
+        Assignment,
+        Licence,
+        EquityContribution,
+        Pledge
+    }
+
+    /// @notice Licence types: exclusive (独占), sole (排他), ordinary (普通).
+    enum LicenceType {
+        None,
+        Exclusive,
+        Sole,
+        Ordinary
+    }
+
+    /// @notice Agreement status as stored. Expiry is not stored: an effective agreement past its end is expired.
+    enum AgreementStatus {
+        None,
+        Effective,
+        Terminated,
+        Released,
+        Voided
+    }
+
+    /// @notice An asset registration, signed by an account of every owner.
+    /// @param numberHash keccak-256 of the normalised number (e.g. "CN201710601862.3"); unique.
+    /// @param owners Owner party ids, at most `MAX_OWNERS`, no repeats.
+    /// @param shares Owner shares in basis points, summing to 10,000.
+    /// @param detailsHash SHA-256 of the canonical JSON of title, dates and linked evidence (off chain).
+    struct AssetRegistration {
+        AssetJurisdiction jurisdiction;
+        AssetKind kind;
+        bytes32 numberHash;
+        uint256[] owners;
+        uint16[] shares;
+        bytes32 detailsHash;
+        uint64 deadline;
+    }
+
+    /// @notice The terms every party signs. The grantors are the asset's owners when it takes effect, or the
+    /// parent licence's licensee for a sublicence; they are not listed, so a change of title voids
+    /// outstanding signatures.
+    /// @param grantees Assignees, the licensee, the company, or the pledgee (one party except for assignment).
+    /// @param shares For assignment and equity contribution: the new owners' shares in basis points (sum 10,000).
+    /// @param territory Bit i set = the i-th ISO 3166-1 alpha-2 code in `docs/agreements.md` (CN and HK distinct).
+    /// @param fieldOfUse keccak-256 of the normalised field of use; 0 = every field.
+    /// @param parentLicence The licence a sublicence is granted under, or 0.
+    /// @param start Unix time the agreement takes effect from; `end` exclusive (0 = no end, not for licences).
+    /// @param documentHash Hash of the signed contract document (never on chain itself).
+    /// @param detailsHash SHA-256 of the canonical JSON of the type-specific terms (royalty, values, amount).
+    /// @param salt Distinguishes agreements with otherwise equal terms.
+    /// @param deadline Last block time at which the signatures may be submitted.
+    struct Terms {
+        AgreementKind kind;
+        uint256 assetId;
+        uint256[] grantees;
+        uint16[] shares;
+        LicenceType licenceType;
+        uint256 territory;
+        bytes32 fieldOfUse;
+        bool sublicensable;
+        bytes32 parentLicence;
+        uint64 start;
+        uint64 end;
+        bytes32 documentHash;
+        bytes32 detailsHash;
+        bytes32 salt;
+        uint64 deadline;
+    }
+
+    /// @notice A signature by one party account (ECDSA, or whatever its ERC-1271 wallet accepts).
+    struct PartySignature {
+        address signer;
+        bytes signature;
+    }
+
+    /// @notice An agreement as stored; id = the EIP-712 struct hash of its terms.
+    struct Agreement {
+        AgreementKind kind;
+        AgreementStatus status;
+        LicenceType licenceType;
+        bool sublicensable;
+        uint64 start;
+        uint64 end;
+        uint64 effectiveAt;
+        uint64 closedAt;
+        uint256 assetId;
+        uint256 territory;
+        bytes32 fieldOfUse;
+        bytes32 parentLicence;
+        uint256[] grantors;
+        uint256[] grantees;
+    }
+
+    event AssetRegistered(
+        uint256 indexed assetId,
+        bytes32 indexed numberHash,
+        AssetJurisdiction jurisdiction,
+        AssetKind kind,
+        uint256[] owners,
+        uint16[] shares,
+        bytes32 detailsHash
+    );
+    event TitleTransferred(uint256 indexed assetId, bytes32 indexed agreementId, uint256[] owners, uint16[] shares);
+    event AgreementExecuted(
+        bytes32 indexed agreementId, uint256 indexed assetId, AgreementKind indexed kind, bytes32 documentHash, bytes32 detailsHash
+    );
+    event AgreementSigned(bytes32 indexed agreementId, uint256 indexed partyId, address signer);
+    event AgreementTerminated(bytes32 indexed agreementId, uint256 indexed assetId);
+    event PledgeReleased(bytes32 indexed agreementId, uint256 indexed assetId);
+    event AssetFrozen(uint256 indexed assetId, bytes32 indexed disputeId);
+    event AssetUnfrozen(uint256 indexed assetId, bytes32 indexed disputeId);
+
+    /// @notice Registers an asset; every owner signs `AssetRegistration`. Anyone may submit.
+    function registerAsset(AssetRegistration calldata registration, PartySignature[] calldata signatures)
+        external
+        returns (uint256 assetId);
+
+    /// @notice Puts an agreement into effect; all-or-nothing. Anyone may submit once every party has signed.
+    /// @return agreementId The EIP-712 struct hash of `terms`.
+    function execute(Terms calldata terms, PartySignature[] calldata signatures) external returns (bytes32 agreementId);
+
+    /// @notice Ends an effective licence or pledge by the joint signature of all its parties
+    /// (`Termination(bytes32 agreementId,uint64 deadline)`).
+    function terminate(bytes32 agreementId, uint64 deadline, PartySignature[] calldata signatures) external;
+
+    /// @notice Releases a pledge; the pledgee signs `Release(bytes32 agreementId,uint64 deadline)`.
+    function releasePledge(bytes32 agreementId, uint64 deadline, PartySignature calldata pledgee) external;
+
+    /// @notice Freezes an asset while a dispute over it is open. Dispute role only.
+    function freezeAsset(uint256 assetId, bytes32 disputeId) external;
+
+    /// @notice Lifts a freeze. Dispute role only.
+    function unfreezeAsset(uint256 assetId, bytes32 disputeId) external;
+
+    /// @notice The asset's current owners and shares, and whether it is frozen.
+    function asset(uint256 assetId)
+        external
+        view
+        returns (AssetJurisdiction jurisdiction, AssetKind kind, uint256[] memory owners, uint16[] memory shares, bool frozen);
+
+    /// @notice The asset id registered under a number hash (0 if none).
+    function assetByNumber(bytes32 numberHash) external view returns (uint256);
+
+    /// @notice An agreement; `status == None` when unknown.
+    function agreement(bytes32 agreementId) external view returns (Agreement memory);
+
+    /// @notice The licences of an asset still effective and not expired at `time`.
+    function licencesInForce(uint256 assetId, uint64 time) external view returns (bytes32[] memory);
+
+    /// @notice The pledge encumbering an asset at `time`, or 0.
+    function pledgeInForce(uint256 assetId, uint64 time) external view returns (bytes32);
+
+    /// @notice The EIP-712 struct hash (the agreement id) of terms.
+    function hashTerms(Terms calldata terms) external pure returns (bytes32);
+
+    /// @notice The EIP-712 digest every party signs for terms.
+    function termsDigest(Terms calldata terms) external view returns (bytes32);
+
+    /// @notice The EIP-712 domain separator of this contract.
+    function domainSeparator() external view returns (bytes32);
+}
