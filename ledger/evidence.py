@@ -147,8 +147,7 @@ class EvidenceService:
         party_id = self._active_party(req.registrant)
         fn = self.contract.functions.registerBySignature(req.as_args())
         # The estimate runs every contract rule (nonce, duplicate, supersedes, ERC-1271) before we journal.
-        tx = fn.build_transaction({"from": relayer.address, "gas": 0, "nonce": 0})
-        relayer.estimate({"from": relayer.address, "to": tx["to"], "data": tx["data"]})
+        relayer.estimate({"from": relayer.address, "to": fn.address, "data": fn._encode_transaction_data()})
         payload = json.dumps(
             {
                 "metadataCommitment": "0x" + req.metadata_commitment.hex(),

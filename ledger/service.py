@@ -87,9 +87,13 @@ class Ledger:
             raise PermissionDenied("this service runs without a relayer account and cannot submit transactions")
         return self.relayer
 
-    @property
+    @cached_property
     def evidence(self) -> Any:
         return contract(self.w3, self.manifest, "EvidenceRegistry")
+
+    @cached_property
+    def assets(self) -> Any:
+        return contract(self.w3, self.manifest, "IPAssetRegistry")
 
     def health(self) -> dict[str, Any]:
         try:

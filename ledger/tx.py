@@ -65,8 +65,7 @@ class TxSender:
 
     def send_call(self, fn: Any, *, gas: int | None = None, wait: bool = True) -> SentTransaction | str:
         """Builds, estimates, signs and sends a contract function call (``contract.functions.f(...)``)."""
-        tx = fn.build_transaction({"from": self.address, "chainId": self.chain_id(), "gas": 0, "nonce": 0})
-        return self.send({"to": tx["to"], "data": tx["data"], "value": tx.get("value", 0)}, gas=gas, wait=wait)
+        return self.send({"to": fn.address, "data": fn._encode_transaction_data(), "value": 0}, gas=gas, wait=wait)
 
     def send(self, tx: dict[str, Any], *, gas: int | None = None, wait: bool = True) -> SentTransaction | str:
         tx = {**tx, "from": self.address, "chainId": self.chain_id()}

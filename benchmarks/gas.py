@@ -1,0 +1,254 @@
+"""Measures 1-3: gas of our registrations and batch anchors against EAS on the same node (receipts' gasUsed)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak, to_checksum_address
+
+from benchmarks.env import BenchChain
+from benchmarks.report import Result
+from ledger import merkle
+from ledger.evidence import sign_single
+from ledger.tx import SentTransaction, TxSender
+
+SHA256 = 1
+ZERO32 = b"\0" * 32
+ZERO_ADDR = "0x" + "00" * 20
+
+EAS_ATTEST_TYPE = [
+    {"name": "attester", "type": "address"},
+    {"name": "schema", "type": "bytes32"},
+    {"name": "recipient", "type": "address"},
+    {"name": "expirationTime", "type": "uint64"},
+    {"name": "revocable", "type": "bool"},
+    {"name": "refUID", "type": "bytes32"},
+    {"name": "data", "type": "bytes"},
+    {"name": "value", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint64"},
+]
+EIP712_DOMAIN_TYPE = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+
+def fresh() -> bytes:
+    return os.urandom(32)
+
+
+def _gas(sent: SentTransaction | str) -> int:
+    assert isinstance(sent, SentTransaction)
+    return sent.gas_used
+
+
+# --- 1: direct registration vs EAS timestamp ---------------------------------------------------------
+
+
+def direct_vs_timestamp(c: BenchChain, n: int) -> Result:
+    party = c.party_sender
+    reg = lambda: _gas(party.send_call(c.evidence.functions.register((fresh(), SHA256, fresh(), ZERO32))))  # noqa: E731
+    stamp = lambda: _gas(party.send_call(c.eas.functions.timestamp(fresh())))  # noqa: E731
+    reg(), stamp()  # warm-up (not counted): same account, same contracts
+    ours, peer = [], []
+    for i in range(n):  # interleaved; gas is deterministic but this keeps both under the same chain state
+        for f, out in ((reg, ours), (stamp, peer)) if i % 2 == 0 else ((stamp, peer), (reg, ours)):
+            out.append(f())
+    return Result(
+        "1", "gas, one registration by a party account (`register`)",
+        ours=statistics.mean(ours), unit="gas", peer=statistics.mean(peer),
+        peer_label="EAS `timestamp(bytes32)`", kind="peer", op="<=", target=1.15,
+        note=f"mean of {n} fresh hashes each (first write to the slot); all: ours {sorted(set(ours))}, EAS {sorted(set(peer))}",
+    )  # fmt: skip
+
+
+# --- 2: relayed registration by signature vs EAS attestByDelegation -----------------------------------
+
+
+class EasDelegation:
+    """EIP-712 delegated attestations for EAS, checked against the contract's own domain and typehash."""
+
+    def __init__(self, c: BenchChain) -> None:
+        self.c = c
+        eas = c.eas
+        self.domain = {
+            "name": eas.functions.getName().call(),
+            "version": eas.functions.version().call(),
+            "chainId": int(c.w3.eth.chain_id),
+            "verifyingContract": to_checksum_address(eas.address),
+        }
+        type_string = "Attest(" + ",".join(f"{f['type']} {f['name']}" for f in EAS_ATTEST_TYPE) + ")"
+        if keccak(text=type_string) != bytes(eas.functions.getAttestTypeHash().call()):
+            raise RuntimeError("EAS attest typehash differs from the type used here")
+        separator = keccak(
+            keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+            + keccak(text=self.domain["name"]) + keccak(text=self.domain["version"])
+            + abi_encode(["uint256", "address"], [self.domain["chainId"], self.domain["verifyingContract"]])
+        )  # fmt: skip
+        if separator != bytes(eas.functions.getDomainSeparator().call()):
+            raise RuntimeError("EAS domain separator differs from the domain used here")
+
+    def request(self, attester: Any, content_hash: bytes, algorithm: int, metadata: bytes, deadline: int) -> tuple:
+        eas = self.c.eas
+        data = abi_encode(["bytes32", "uint8", "bytes32"], [content_hash, algorithm, metadata])
+        nonce = int(eas.functions.getNonce(attester.address).call())
+        message = {
+            "attester": attester.address, "schema": self.c.schema_uid, "recipient": ZERO_ADDR, "expirationTime": 0,
+            "revocable": True, "refUID": ZERO32, "data": data, "value": 0, "nonce": nonce, "deadline": deadline,
+        }  # fmt: skip
+        full = {
+            "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "Attest": EAS_ATTEST_TYPE},
+            "primaryType": "Attest",
+            "domain": self.domain,
+            "message": message,
+        }
+        sig = attester.sign_message(encode_typed_data(full_message=full))
+        return (
+            self.c.schema_uid,
+            (ZERO_ADDR, 0, True, ZERO32, data, 0),
+            (sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big")),
+            attester.address,
+            deadline,
+        )
+
+
+def relayed_vs_delegated(c: BenchChain, n: int) -> Result:
+    relayer: TxSender = c.sender
+    eas = EasDelegation(c)
+    deadline = c.now() + 3600
+
+    def ours() -> int:
+        req = sign_single(c.party, c.domain(), content_hash=fresh(), algorithm=SHA256, nonce=0, deadline=deadline,
+                          metadata_commitment=fresh())  # fmt: skip
+        return _gas(relayer.send_call(c.evidence.functions.registerBySignature(req.as_args())))
+
+    def peer() -> int:
+        req = eas.request(c.party, fresh(), SHA256, fresh(), deadline)
+        return _gas(relayer.send_call(c.eas.functions.attestByDelegation(req)))
+
+    ours(), peer()  # warm-up: EAS's nonce slot of the attester becomes non-zero, as in steady use
+    o, p = [], []
+    for i in range(n):
+        for f, out in ((ours, o), (peer, p)) if i % 2 == 0 else ((peer, p), (ours, o)):
+            out.append(f())
+    return Result(
+        "2", "gas, one registration by signature (`registerBySignature`, relayed)",
+        ours=statistics.mean(o), unit="gas", peer=statistics.mean(p),
+        peer_label="EAS `attestByDelegation`, same fields as schema data", kind="peer", op="<=", target=0.25,
+        note=f"mean of {n} each, relayed by the operator; EAS schema `{c.schema_uid.hex()[:10]}…` "
+        f"(revocable, no resolver); all: ours {sorted(set(o))}, EAS {sorted(set(p))}",
+    )  # fmt: skip
+
+
+# --- 3: batch anchors per item vs EAS multiTimestamp ------------------------------------------------
+
+
+def multi_timestamp_per_item(c: BenchChain, items: int = 100) -> float:
+    c.party_sender.send_call(c.eas.functions.multiTimestamp([fresh() for _ in range(4)]))  # warm-up
+    sent = c.party_sender.send_call(c.eas.functions.multiTimestamp([fresh() for _ in range(items)]))
+    return _gas(sent) / items
+
+
+def anchor_per_item(c: BenchChain, items: int) -> tuple[float, int]:
+    """One ``anchorBatch`` for the RFC 9162 root over ``items`` leaf hashes."""
+    tree = merkle.MerkleTree(merkle.leaf_hash(fresh()) for _ in range(items))
+    gas = _gas(c.sender.send_call(c.evidence.functions.anchorBatch(tree.root, items)))
+    return gas / items, gas
+
+
+def batch_per_item(c: BenchChain, sizes: list[tuple[int, float]], eas_items: int = 100) -> list[Result]:
+    c.sender.send_call(c.evidence.functions.anchorBatch(fresh(), 1))  # warm-up
+    eas = multi_timestamp_per_item(c, eas_items)
+    out = []
+    for size, limit in sizes:
+        per_item, gas = anchor_per_item(c, size)
+        out.append(Result(
+            "3", f"gas per item, batch of {size:,} items (one `anchorBatch`)",
+            ours=per_item, unit="gas/item", peer=limit,
+            peer_label=f"EAS `multiTimestamp` ({eas_items} items): {eas:,.0f} gas/item",
+            kind="limit", op="<=", target=1.0, ratio=per_item / limit,
+            note=f"anchor transaction {gas:,} gas for the root of a {size:,}-leaf tree",
+        ))  # fmt: skip
+    return out
+
+
+# --- where the gas goes ----------------------------------------------------------------------------------
+
+
+def breakdown(c: BenchChain, fn: Any, sender: str) -> dict[str, int]:
+    """Gas of one call by category, from ``debug_traceCall`` at the latest block (the same execution a
+    transaction would have): intrinsic (21,000 + calldata), storage writes/reads, logs, the ECDSA
+    precompile, hashing, and everything else. Each top-level step costs the gas left before it minus the
+    gas left before the next top-level step, so calls include what their callee used."""
+    tx = fn.build_transaction({"from": sender, "gas": 1_000_000, "nonce": 0, "chainId": c.manifest.chain_id})
+    call = {"from": sender, "to": tx["to"], "data": tx["data"], "gas": hex(1_000_000)}
+    opts = {"disableStorage": True, "disableMemory": True, "disableStack": True}
+    trace = c.w3.provider.make_request("debug_traceCall", [call, "latest", opts])["result"]  # type: ignore[arg-type]
+    steps = [s for s in trace["structLogs"] if s["depth"] == 1]
+    cats: dict[str, int] = {}
+
+    def add(cat: str, gas: int) -> None:
+        cats[cat] = cats.get(cat, 0) + gas
+
+    for a, b in zip(steps, steps[1:], strict=False):
+        op, cost = a["op"], a["gas"] - b["gas"]
+        if op == "SSTORE":
+            add("SSTORE", cost)
+        elif op == "SLOAD":
+            add("SLOAD", cost)
+        elif op.startswith("LOG"):
+            add("LOG", cost)
+        elif op in ("STATICCALL", "CALL") and cost >= 3000:
+            add("ecrecover / calls", cost)
+        elif op == "KECCAK256":
+            add("KECCAK256", cost)
+        else:
+            add("other execution", cost)
+    if steps:
+        add("other execution", steps[-1]["gasCost"])
+    data = bytes.fromhex(tx["data"][2:])
+    nonzero = sum(1 for x in data if x)
+    add("intrinsic: 21,000 base", 21_000)
+    add(f"intrinsic: calldata ({len(data)} bytes)", 16 * nonzero + 4 * (len(data) - nonzero))
+    cats["total (trace)"] = int(trace["gas"])
+    return cats
+
+
+def breakdown_table(c: BenchChain) -> str:
+    """Markdown: the gas of rows 1 and 2 by category, ours beside EAS."""
+    deadline = c.now() + 3600
+    eas = EasDelegation(c)
+    req = sign_single(c.party, c.domain(), content_hash=fresh(), algorithm=SHA256, nonce=0, deadline=deadline,
+                      metadata_commitment=fresh())  # fmt: skip
+    columns = {
+        "`register`": breakdown(c, c.evidence.functions.register((fresh(), SHA256, fresh(), ZERO32)), c.party.address),
+        "EAS `timestamp`": breakdown(c, c.eas.functions.timestamp(fresh()), c.party.address),
+        "`registerBySignature`": breakdown(c, c.evidence.functions.registerBySignature(req.as_args()), c.sender.address),
+        "EAS `attestByDelegation`": breakdown(
+            c, c.eas.functions.attestByDelegation(eas.request(c.party, fresh(), SHA256, fresh(), deadline)), c.sender.address
+        ),
+    }
+    cats: list[str] = []
+    for col in columns.values():
+        for k in col:
+            key = k.split(" (")[0] if k.startswith("intrinsic: calldata") else k
+            if key not in cats:
+                cats.append(key)
+    cats.sort(key=lambda k: (k.startswith("total"), not k.startswith("intrinsic"), k))
+
+    def cell(col: dict[str, int], cat: str) -> str:
+        for k, v in col.items():
+            if k == cat or (cat == "intrinsic: calldata" and k.startswith(cat)):
+                return f"{v:,}" + (f" ({k.split('(')[1]}" if cat == "intrinsic: calldata" else "")
+        return "0"
+
+    lines = ["| gas by category | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    lines += [f"| {cat} | " + " | ".join(cell(col, cat) for col in columns.values()) + " |" for cat in cats]
+    return "\n".join(lines)

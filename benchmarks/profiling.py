@@ -1,0 +1,313 @@
+"""Evidence for unmet targets: JSON-RPC round trips per request and cProfile of the service call paths."""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from web3 import Web3
+
+
+class RpcTally:
+    """Counts and times the JSON-RPC calls a Web3 makes (wraps its provider's ``make_request``)."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self.pipeline_calls = 0  # made by the ledger's background pipeline thread
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.seconds.clear()
+            self.pipeline_calls = 0
+
+    def summary(self, per: int = 1) -> str:
+        total = sum(self.calls.values())
+        secs = sum(self.seconds.values())
+        parts = [f"{m} {n / per:.3g}" for m, n in self.calls.most_common()]
+        return f"{total / per:.3g} JSON-RPC calls ({secs / per * 1000:.3g} ms) per request: " + ", ".join(parts)
+
+
+@contextmanager
+def count_rpc(w3: Web3) -> Iterator[RpcTally]:
+    tally = RpcTally()
+    provider = w3.provider
+    original = provider.make_request
+
+    def counted(method: Any, params: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return original(method, params)
+        finally:
+            with tally._lock:  # noqa: SLF001
+                tally.calls[str(method)] += 1
+                tally.seconds[str(method)] += time.perf_counter() - t0
+                if threading.current_thread().name == "ipledger-pipeline":
+                    tally.pipeline_calls += 1
+
+    provider.make_request = counted  # type: ignore[method-assign]
+    provider._request_func_cache = (None, None)  # noqa: SLF001 - rebuild the middleware chain over the wrapper
+    try:
+        yield tally
+    finally:
+        provider.make_request = original  # type: ignore[method-assign]
+        provider._request_func_cache = (None, None)  # noqa: SLF001
+
+
+def profile(fn: Callable[[], Any], *, top: int = 14, sort: str = "tottime") -> tuple[float, str]:
+    """Runs ``fn`` under cProfile; returns its wall seconds and the top functions by ``sort``."""
+    wall, text, _ = profile_stats(fn, top=top, sort=sort)
+    return wall, text
+
+
+def calls_of(stats: pstats.Stats, file_suffix: str, func: str) -> int:
+    """How many times ``func`` defined in a file ending with ``file_suffix`` ran."""
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    return sum(v[1] for (f, _, name), v in raw.items() if name == func and f.endswith(file_suffix))
+
+
+def profile_stats(fn: Callable[[], Any], *, top: int = 14, sort: str = "tottime") -> tuple[float, str, pstats.Stats]:
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    try:
+        fn()
+    finally:
+        prof.disable()
+    wall = time.perf_counter() - t0
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    stats.sort_stats(sort).print_stats(top)
+    lines = [ln for ln in out.getvalue().splitlines() if ln.strip()]
+    start = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls")), 0)
+    return wall, "\n".join(_shorten(ln) for ln in lines[start:]), stats
+
+
+def _shorten(line: str) -> str:
+    for marker in ("/site-packages/", "/work/main/", "/lib/python3"):
+        i = line.find(marker)
+        if i >= 0:
+            j = line.rfind(" ", 0, i)
+            line = line[: j + 1] + line[i + len(marker) :]
+    return line
+
+
+# --- the report's "where the time goes" section --------------------------------------------------------------
+
+
+def _ms_per(fn: Callable[[], Any], n: int) -> float:
+    """The median of ``n`` timed calls, in ms (robust to bursts of other load)."""
+    import statistics
+
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def _filtered(top: str, keep: tuple[str, ...], limit: int = 16) -> str:
+    lines = top.splitlines()
+    head, body = lines[:1], [ln for ln in lines[1:] if any(k in ln for k in keep)]
+    return "\n".join(head + body[:limit])
+
+
+def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 10,
+            http_batch_ms: float | None = None, growth_steps: int = 0) -> str:  # fmt: skip
+    """Markdown: where a relayed single, a lookup and a bulk batch spend their time (pipeline stopped)."""
+    import json
+
+    from api.routes.evidence import _parse_hashes
+    from api.schemas import EvidenceBatchCreate
+    from benchmarks.api_bench import batch_body, unique_hashes
+    from ledger import eip712, merkle
+    from ledger.evidence import sign_single
+
+    ledger, c = svc.ledger, svc.chain
+    ledger.pipeline.stop()  # its background RPCs would be counted too
+    es = ledger.evidence_service
+    out: list[str] = ["## Where the time goes (profile of the request paths)", ""]
+    out.append(
+        "Measured in this process after the runs above, with the pipeline thread stopped so that only the "
+        "request's own JSON-RPC calls are counted. `cProfile` inflates pure-Python code, so the wall times "
+        "are taken without it and the profiles are for attribution only."
+    )
+    out.append("")
+
+    rpc_ms = _ms_per(lambda: ledger.w3.eth.block_number, 50)
+    contract_ms = _ms_per(lambda: ledger.evidence, 20)
+    deadline = c.now() + 3600
+    msg = sign_single(c.party, c.domain(), content_hash=b"\x11" * 32, algorithm=1, nonce=0, deadline=deadline)
+    full = msg.message(c.domain())
+    recover_ms = _ms_per(lambda: eip712.recover(full, msg.signature), 20)
+    tx = {"to": c.evidence.address, "data": "0x", "value": 0, "gas": 100_000, "nonce": 0, "chainId": c.manifest.chain_id,
+          "maxFeePerGas": 10**9, "maxPriorityFeePerGas": 10**9}  # fmt: skip
+    sign_ms = _ms_per(lambda: ledger.relayer.account.sign_transaction(tx), 20)
+    last = ledger.store.queued("single") or ledger.store.in_flight_singles()
+    commit_ms = float("nan")
+    if last:  # a changed value each time: SQLite writes nothing for an UPDATE that changes nothing
+        seq = iter(range(10**6))
+        commit_ms = _ms_per(lambda: ledger.store.mark_submission(last[-1].id, error=f"bench {next(seq)}"), 20)
+        ledger.store.mark_submission(last[-1].id, error=last[-1].error)
+    out += [
+        "Unit costs in this process (medians of 20-50 calls each):",
+        "",
+        f"- one JSON-RPC round trip to anvil through web3 (`eth_blockNumber`): **{rpc_ms:.2f} ms**",
+        f"- one access to `Ledger.evidence` (builds a new web3 contract object from the ABI each time, "
+        f"ledger/service.py): **{contract_ms:.1f} ms**",
+        f"- one `eip712.recover` (eth-keys' pure-Python backend: coincurve is not installed): **{recover_ms:.1f} ms**",
+        f"- one `sign_transaction` by the relayer account (same backend): **{sign_ms:.1f} ms**",
+        f"- one journal write (`Store.mark_submission`: a SQLite transaction, WAL, synchronous=FULL): **{commit_ms:.2f} ms**",
+        "",
+    ]
+
+    # relayed single
+    reqs = [sign_single(c.party, c.domain(), content_hash=hh, algorithm=1, nonce=0, deadline=deadline)
+            for hh in unique_hashes(2 * k, "explain-single")]  # fmt: skip
+    with count_rpc(ledger.w3) as tally:
+        wall = _ms_per(lambda it=iter(reqs[:k]): es.submit_single(next(it)), k)
+        rpc = tally.summary(k)
+        rpc_ms = sum(tally.seconds.values()) / k * 1000  # a mean: the counts are per request on average
+    _, top, stats = profile_stats(lambda: [es.submit_single(r) for r in reqs[k:]], sort="cumulative", top=60)
+    n_contract = calls_of(stats, "ledger/service.py", "evidence") / k
+    n_recover = calls_of(stats, "ledger/eip712.py", "recover") / k
+    n_commit = sum(calls_of(stats, "ledger/store.py", f) for f in ("add_submission", "_update", "create_batch", "set_batch_state")) / k
+    accounted = rpc_ms + n_contract * contract_ms + n_recover * recover_ms + sign_ms + n_commit * commit_ms
+    out += [
+        f"### `EvidenceService.submit_single` (the body of POST /v1/evidence): {wall:.1f} ms per request (median)",
+        "",
+        f"- {rpc}",
+        f"- per request: {n_contract:g} contract objects built ({n_contract * contract_ms:.0f} ms), "
+        f"{n_recover:g} signature recovery ({n_recover * recover_ms:.0f} ms), 1 transaction signed "
+        f"({sign_ms:.0f} ms), {n_commit:g} journal transactions ({n_commit * commit_ms:.0f} ms), "
+        f"JSON-RPC waits ({rpc_ms:.0f} ms): {accounted:.0f} of the {wall:.0f} ms",
+        "",
+        "```",
+        _filtered(top, ("ledger/", "eth_keys", "abi.py", "contract.py(", "estimate", "recv_into", "sqlite")),
+        "```",
+        "",
+    ]
+
+    if direct_hash is not None:
+        with count_rpc(ledger.w3) as tally:
+            wall = _ms_per(lambda: es.lookup(direct_hash), 2 * k)
+            rpc = tally.summary(2 * k)
+            rpc_ms = sum(tally.seconds.values()) / (2 * k) * 1000
+        _, top, stats = profile_stats(lambda: [es.lookup(direct_hash) for _ in range(2 * k)], sort="cumulative", top=60)
+        n_contract = calls_of(stats, "ledger/service.py", "evidence") / (2 * k)
+        out += [
+            f"### `EvidenceService.lookup` of a direct record (GET /v1/evidence/{{hash}}): {wall:.1f} ms per request (median)",
+            "",
+            f"- {rpc}",
+            f"- per request: {n_contract:g} contract objects built ({n_contract * contract_ms:.0f} ms) and JSON-RPC "
+            f"waits ({rpc_ms:.0f} ms): {n_contract * contract_ms + rpc_ms:.0f} of the {wall:.0f} ms",
+            "",
+            "```",
+            _filtered(top, ("ledger/", "contract.py(", "abi.py", "recv_into", "sqlite")),
+            "```",
+            "",
+        ]
+
+    # bulk batch: the stages of POST /v1/evidence/batch
+    hashes = unique_hashes(batch_items, "explain-batch")
+    body = batch_body(svc, c.party, hashes, deadline)
+    stages: list[tuple[str, float]] = []
+
+    def stage(name: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        result = fn()
+        stages.append((name, time.perf_counter() - t0))
+        return result
+
+    import httpx
+
+    with httpx.Client(base_url=svc.url, timeout=300) as cl:
+        cl.get("/bench/ping")
+        echo = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            cl.post("/bench/batch-parse", content=body, headers={"Content-Type": "application/json"}).raise_for_status()
+            echo.append(time.perf_counter() - t0)
+    echo_s = sorted(echo)[1]
+    data = stage("json.loads of the body", lambda: json.loads(body))
+    model = stage("pydantic `EvidenceBatchCreate` validation", lambda: EvidenceBatchCreate.model_validate(data))
+    raw = stage("`_parse_hashes` (hex → bytes)", lambda: _parse_hashes(model.hashes))
+    stage("`MerkleTree` of the leaf hashes (inside submit_batch)",
+          lambda: merkle.MerkleTree(merkle.leaf_hash(hh) for hh in raw))  # fmt: skip
+    from ledger.evidence import BatchRequest
+
+    req = BatchRequest(1, raw, c.party.address, deadline, bytes.fromhex(model.signature[2:]))
+    with count_rpc(ledger.w3) as tally:
+        stage("`EvidenceService.submit_batch` in all (tree, checks, journal)", lambda: es.submit_batch(req))
+        rpc = tally.summary(1)
+    hashes2 = unique_hashes(batch_items, "explain-batch2")
+    body2 = batch_body(svc, c.party, hashes2, deadline)
+    m2 = EvidenceBatchCreate.model_validate(json.loads(body2))
+    req2 = BatchRequest(1, _parse_hashes(m2.hashes), c.party.address, deadline, bytes.fromhex(m2.signature[2:]))
+    _, top = profile(lambda: es.submit_batch(req2), sort="cumulative", top=40)
+    total = sum(s for _, s in stages[:3]) + stages[4][1]
+    out += [
+        f"### POST /v1/evidence/batch with {batch_items:,} hashes: stages run in-process",
+        "",
+        "| stage | ms | hashes/s if alone |",
+        "|---|---|---|",
+        *[f"| {n} | {s * 1000:.0f} | {batch_items / s:,.0f} |" for n, s in stages],
+        f"| sum (without the separate tree row) | {total * 1000:.0f} | {batch_items / total:,.0f} |",
+        f"| over HTTP, a benchmark-only route taking the same body model and doing nothing else (median of 3) "
+        f"| {echo_s * 1000:.0f} | {batch_items / echo_s:,.0f} |",
+        *([f"| over HTTP, the real POST /v1/evidence/batch (row 6, median) | {http_batch_ms:.0f} | "
+           f"{batch_items / http_batch_ms * 1000:,.0f} |"] if http_batch_ms else []),
+        "",
+        f"- submit_batch: {rpc}",
+        "",
+        "```",
+        _filtered(top, ("ledger/", "sqlite", "merkle", "eip712", "json")),
+        "```",
+        "",
+        *journal_growth(batch_items, steps=growth_steps),
+    ]
+    return "\n".join(out)
+
+
+def journal_growth(items: int, steps: int) -> list[str]:
+    """Markdown: the cost of journalling one submission of ``items`` hashes as the journal fills up."""
+    if steps <= 0:
+        return []
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from ledger.store import Store
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="ipledger-bench-journal-") as tmp:
+        store = Store(Path(tmp) / "journal.sqlite3")
+        try:
+            for i in range(steps):
+                hashes = [os.urandom(32) for _ in range(items)]
+                t0 = time.perf_counter()
+                store.add_submission(kind="batch", registrant="0x" + "11" * 20, party_id=1, algorithm=1,
+                                     hashes=hashes, root=os.urandom(32), deadline=1, signature=b"s",
+                                     digest=os.urandom(32))  # fmt: skip
+                secs = time.perf_counter() - t0
+                rows.append(f"| {i * items:,} | {secs * 1000:.0f} | {items / secs:,.0f} |")
+        finally:
+            store.close()
+    return [
+        f"### Journal growth: `Store.add_submission` of {items:,} hashes as the journal fills (a fresh journal)",
+        "",
+        "| items already journalled | ms | hashes/s |",
+        "|---|---|---|",
+        *rows,
+        "",
+    ]
