@@ -55,6 +55,24 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
     error SublicenceOutsideParent(bytes32 parent, string reason);
     error AssetPledged(bytes32 pledge);
 
+    /// @dev An agreement in two packed slots plus the licence scope; licences and pledges have one grantee.
+    struct StoredAgreement {
+        AgreementKind kind;
+        AgreementStatus status;
+        LicenceType licenceType;
+        bool sublicensable;
+        uint64 start;
+        uint64 end;
+        uint64 effectiveAt;
+        uint64 closedAt;
+        uint64 assetId;
+        uint64 grantee;
+        uint256 territory;
+        bytes32 fieldOfUse;
+        bytes32 parentLicence;
+        uint256[] grantors;
+    }
+
     struct AssetData {
         AssetJurisdiction jurisdiction;
         AssetKind kind;
@@ -68,7 +86,7 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
     mapping(uint256 assetId => uint256[] owners) private _owners;
     mapping(uint256 assetId => uint16[] shares) private _shares;
     mapping(bytes32 numberHash => uint256 assetId) private _assetByNumber;
-    mapping(bytes32 agreementId => Agreement agreement) private _agreements;
+    mapping(bytes32 agreementId => StoredAgreement agreement) private _agreements;
     mapping(uint256 assetId => bytes32[] licenceIds) private _licences;
 
     constructor(address operator, IPartyRegistry parties) AccessControlDefaultAdminRules(0, operator) EIP712("QianhaiIPLedger.Assets", "1") {
@@ -102,6 +120,7 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
         );
         _checkSignatures(bytes32(0), digest, r.owners, signatures);
         assetId = ++_assetCount;
+        if (assetId > type(uint64).max) revert AssetInvalid("registry full");
         _assets[assetId] = AssetData({jurisdiction: r.jurisdiction, kind: r.kind, openDisputes: 0, pledge: bytes32(0)});
         _owners[assetId] = r.owners;
         _shares[assetId] = r.shares;
@@ -126,48 +145,51 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
             && (t.kind == AgreementKind.Assignment || t.kind == AgreementKind.EquityContribution
                 || (t.kind == AgreementKind.Licence && t.licenceType != LicenceType.Ordinary) || t.kind == AgreementKind.Pledge);
         if (t.kind == AgreementKind.Pledge && pledge != bytes32(0)) revert AssetPledged(pledge);
-        uint256[] memory required = _union(grantors, t.grantees, needsPledgee ? _agreements[pledge].grantees[0] : 0);
+        uint256[] memory required = _union(grantors, t.grantees, needsPledgee ? _agreements[pledge].grantee : 0);
         _checkSignatures(id, _hashTypedDataV4(id), required, signatures);
 
         if (t.kind == AgreementKind.Licence) _checkLicence(t);
 
-        Agreement storage g = _agreements[id];
+        StoredAgreement storage g = _agreements[id];
         g.kind = t.kind;
         g.status = AgreementStatus.Effective;
-        g.licenceType = t.licenceType;
-        g.sublicensable = t.sublicensable;
-        g.start = t.start;
-        g.end = t.end;
         g.effectiveAt = uint64(block.timestamp);
-        g.assetId = t.assetId;
-        g.territory = t.territory;
-        g.fieldOfUse = t.fieldOfUse;
-        g.parentLicence = t.parentLicence;
-        g.grantors = grantors;
-        g.grantees = t.grantees;
-
+        g.assetId = uint64(t.assetId);
         if (t.kind == AgreementKind.Assignment || t.kind == AgreementKind.EquityContribution) {
+            // A transfer is complete once in effect: its parties live in the events (TitleTransferred names
+            // the new owners, the previous title the old), so nothing else is stored.
             _owners[t.assetId] = t.grantees;
             _shares[t.assetId] = t.shares;
             emit TitleTransferred(t.assetId, id, t.grantees, t.shares);
-        } else if (t.kind == AgreementKind.Licence) {
-            _licences[t.assetId].push(id);
         } else {
-            a.pledge = id;
+            g.start = t.start;
+            g.end = t.end;
+            g.grantee = uint64(t.grantees[0]);
+            g.grantors = grantors;
+            if (t.kind == AgreementKind.Licence) {
+                g.licenceType = t.licenceType;
+                g.sublicensable = t.sublicensable;
+                g.territory = t.territory;
+                if (t.fieldOfUse != bytes32(0)) g.fieldOfUse = t.fieldOfUse;
+                if (t.parentLicence != bytes32(0)) g.parentLicence = t.parentLicence;
+                _licences[t.assetId].push(id);
+            } else {
+                a.pledge = id;
+            }
         }
         emit AgreementExecuted(id, t.assetId, t.kind, t.documentHash, t.detailsHash);
     }
 
     /// @inheritdoc IIPAssetRegistry
     function terminate(bytes32 id, uint64 deadline, PartySignature[] calldata signatures) external {
-        Agreement storage g = _requireEffective(id);
+        StoredAgreement storage g = _requireEffective(id);
         if (g.kind != AgreementKind.Licence && g.kind != AgreementKind.Pledge) {
             revert AgreementInvalid("only licences and pledges are terminated; title moves back by a new assignment");
         }
         if (_assets[g.assetId].openDisputes != 0) revert AssetIsFrozen(g.assetId);
         if (block.timestamp > deadline) revert SignatureExpired(deadline, uint64(block.timestamp));
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(TERMINATION_TYPEHASH, id, deadline)));
-        _checkSignatures(id, digest, _union(g.grantors, g.grantees, 0), signatures);
+        _checkSignatures(id, digest, _union(g.grantors, _one(g.grantee), 0), signatures);
         g.status = AgreementStatus.Terminated;
         g.closedAt = uint64(block.timestamp);
         if (g.kind == AgreementKind.Pledge) _assets[g.assetId].pledge = bytes32(0);
@@ -176,11 +198,10 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
 
     /// @inheritdoc IIPAssetRegistry
     function releasePledge(bytes32 id, uint64 deadline, PartySignature calldata pledgee) external {
-        Agreement storage g = _requireEffective(id);
+        StoredAgreement storage g = _requireEffective(id);
         if (g.kind != AgreementKind.Pledge) revert AgreementInvalid("not a pledge");
         if (block.timestamp > deadline) revert SignatureExpired(deadline, uint64(block.timestamp));
-        uint256[] memory required = new uint256[](1);
-        required[0] = g.grantees[0];
+        uint256[] memory required = _one(g.grantee);
         PartySignature[] memory one = new PartySignature[](1);
         one[0] = pledgee;
         _checkSignaturesMemory(id, _hashTypedDataV4(keccak256(abi.encode(RELEASE_TYPEHASH, id, deadline))), required, one);
@@ -227,8 +248,22 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
     }
 
     /// @inheritdoc IIPAssetRegistry
-    function agreement(bytes32 id) external view returns (Agreement memory) {
-        return _agreements[id];
+    function agreement(bytes32 id) external view returns (Agreement memory a) {
+        StoredAgreement storage g = _agreements[id];
+        a.kind = g.kind;
+        a.status = g.status;
+        a.licenceType = g.licenceType;
+        a.sublicensable = g.sublicensable;
+        a.start = g.start;
+        a.end = g.end;
+        a.effectiveAt = g.effectiveAt;
+        a.closedAt = g.closedAt;
+        a.assetId = g.assetId;
+        a.territory = g.territory;
+        a.fieldOfUse = g.fieldOfUse;
+        a.parentLicence = g.parentLicence;
+        a.grantors = g.grantors;
+        a.grantees = g.grantee == 0 ? new uint256[](0) : _one(g.grantee);
     }
 
     /// @inheritdoc IIPAssetRegistry
@@ -237,7 +272,7 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
         ids = new bytes32[](all.length);
         uint256 n;
         for (uint256 i = 0; i < all.length; ++i) {
-            Agreement storage g = _agreements[all[i]];
+            StoredAgreement storage g = _agreements[all[i]];
             if (g.status == AgreementStatus.Effective && g.start <= time && time < g.end) ids[n++] = all[i];
         }
         assembly {
@@ -248,7 +283,7 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
     /// @inheritdoc IIPAssetRegistry
     function pledgeInForce(uint256 assetId, uint64 time) external view returns (bytes32) {
         bytes32 id = _assets[assetId].pledge;
-        Agreement storage g = _agreements[id];
+        StoredAgreement storage g = _agreements[id];
         return id != bytes32(0) && g.start <= time && (g.end == 0 || time < g.end) ? id : bytes32(0);
     }
 
@@ -293,7 +328,7 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
         if (a.kind == AssetKind.None) revert AssetUnknown(assetId);
     }
 
-    function _requireEffective(bytes32 id) private view returns (Agreement storage g) {
+    function _requireEffective(bytes32 id) private view returns (StoredAgreement storage g) {
         g = _agreements[id];
         if (g.status == AgreementStatus.None) revert AgreementUnknown(id);
         if (g.status != AgreementStatus.Effective) revert AgreementNotEffective(id);
@@ -302,7 +337,7 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
     function _pledgeInForce(AssetData storage a) private view returns (bytes32) {
         bytes32 id = a.pledge;
         if (id == bytes32(0)) return id;
-        Agreement storage g = _agreements[id];
+        StoredAgreement storage g = _agreements[id];
         return g.end == 0 || block.timestamp < g.end ? id : bytes32(0);
     }
 
@@ -353,7 +388,7 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
     /// @dev The asset's owners, or for a sublicence the parent licence's licensee.
     function _grantors(Terms calldata t) private view returns (uint256[] memory grantors) {
         if (t.kind == AgreementKind.Licence && t.parentLicence != bytes32(0)) {
-            Agreement storage p = _agreements[t.parentLicence];
+            StoredAgreement storage p = _agreements[t.parentLicence];
             if (p.kind != AgreementKind.Licence || p.assetId != t.assetId) revert SublicenceOutsideParent(t.parentLicence, "no such licence of this asset");
             if (p.status != AgreementStatus.Effective || p.end <= block.timestamp) revert SublicenceOutsideParent(t.parentLicence, "parent not in force");
             if (!p.sublicensable) revert SublicenceOutsideParent(t.parentLicence, "parent not sublicensable");
@@ -361,7 +396,7 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
             if (t.territory & ~p.territory != 0) revert SublicenceOutsideParent(t.parentLicence, "territory");
             if (p.fieldOfUse != bytes32(0) && t.fieldOfUse != p.fieldOfUse) revert SublicenceOutsideParent(t.parentLicence, "field of use");
             if (t.start < p.start || t.end > p.end) revert SublicenceOutsideParent(t.parentLicence, "term");
-            grantors = p.grantees;
+            grantors = _one(p.grantee);
         } else {
             if (t.kind != AgreementKind.Licence && t.parentLicence != bytes32(0)) revert AgreementInvalid("parent licence");
             grantors = _owners[t.assetId];
@@ -381,7 +416,7 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
         uint256 i = 0;
         while (i < list.length) {
             bytes32 other = list[i];
-            Agreement storage o = _agreements[other];
+            StoredAgreement storage o = _agreements[other];
             if (o.status != AgreementStatus.Effective || o.end <= block.timestamp) {
                 list[i] = list[list.length - 1];
                 list.pop();
@@ -396,6 +431,11 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
             ++i;
         }
         if (list.length >= MAX_LICENCES) revert AssetLicenceLimitReached(t.assetId);
+    }
+
+    function _one(uint256 partyId) private pure returns (uint256[] memory list) {
+        list = new uint256[](1);
+        list[0] = partyId;
     }
 
     function _union(uint256[] memory a, uint256[] memory b, uint256 extra) private pure returns (uint256[] memory out) {

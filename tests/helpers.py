@@ -189,3 +189,34 @@ def deploy_wallet(chain: Chain, owner: LocalAccount) -> Any:
     data = factory.constructor(owner.address).build_transaction({"from": chain.operator.address, "gas": 0, "nonce": 0})["data"]
     sent = chain.sender.send({"data": data})
     return chain.w3.eth.contract(address=sent.receipt["contractAddress"], abi=art["abi"])
+
+
+# --- assets and agreements ---------------------------------------------------------------------
+
+from ledger import agreements as ag  # noqa: E402
+
+
+def assets_domain(chain: Chain) -> eip712.Domain:
+    return ag.assets_domain(int(chain.w3.eth.chain_id), chain.manifest.address("IPAssetRegistry"))
+
+
+def sign_with(chain: Chain, message: dict[str, Any], accounts: list[LocalAccount]) -> list[tuple[str, bytes]]:
+    return [(a.address, eip712.sign(message, a)) for a in accounts]
+
+
+def register_asset(chain: Chain, owners: list[tuple[int, LocalAccount]], shares: list[int] | None = None,
+                   number: str = "CN201710601862.3", kind: int = 1, jurisdiction: int = 1) -> int:
+    shares = shares or [10_000 // len(owners)] * len(owners)
+    reg = ag.AssetRegistration(jurisdiction, kind, ag.number_hash(number), tuple(p for p, _ in owners), tuple(shares),
+                               keccak(text="details:" + number), chain.now() + 3600)  # fmt: skip
+    sigs = sign_with(chain, reg.message(assets_domain(chain)), [a for _, a in owners])
+    sent = chain.sender.send_call(chain.assets.functions.registerAsset(reg.as_tuple(), sigs))
+    assert isinstance(sent, SentTransaction)
+    return int(chain.assets.functions.assetCount().call())
+
+
+def execute(chain: Chain, terms: ag.Terms, signers: list[LocalAccount]) -> SentTransaction:
+    sigs = sign_with(chain, terms.message(assets_domain(chain)), signers)
+    sent = chain.sender.send_call(chain.assets.functions.execute(terms.as_tuple(), sigs))
+    assert isinstance(sent, SentTransaction)
+    return sent
