@@ -134,3 +134,90 @@ class CheckPublic(BaseModel):
 class VerifyResult(BaseModel):
     verdict: Literal["passed", "failed"]
     checks: list[CheckPublic]
+
+
+# --- assets and agreements ---
+
+
+class OwnerShare(Strict):
+    partyId: int
+    share: int = Field(description="Basis points; all owners' shares sum to 10000 (100%).")
+
+
+class SignatureIn(Strict):
+    signer: str = Field(description="The signing party account.")
+    signature: str = Field(description="0x-hex EIP-712 signature (or the wallet's ERC-1271 signature).")
+
+
+class AssetFields(Strict):
+    jurisdiction: Literal["CN", "HK", "PCT", "OTHER"]
+    kind: str = Field(description="CN: invention | utility_model | design; HK: standard_patent_r | standard_patent_o | "
+                      "short_term_patent; PCT: pct_application; OTHER: invention | utility_model | design | other_patent")
+    number: str = Field(description="CN: application number with check digit (ZL prefix accepted); HK: patent number; "
+                        "PCT: PCT/CN2023/123456; OTHER: free string", examples=["ZL201710601862.3"])
+    title: str
+    filingDate: str | None = None
+    grantDate: str | None = None
+    owners: list[OwnerShare]
+    evidence: list[str] = Field(default_factory=list, description="Content hashes of linked evidence records.")
+    deadline: int | None = Field(None, description="Signing deadline (unix time); default now + 7 days.")
+
+
+class AssetCreate(AssetFields):
+    signatures: list[SignatureIn] = Field(description="One signature of `AssetRegistration` per owner.")
+
+
+class RoyaltyIn(Strict):
+    basis: Literal["lump_sum", "percentage", "per_unit", "minimum_annual"]
+    amount: str | None = None
+    rate: int | None = Field(None, description="Percentage of sales in basis points (basis = percentage).")
+    minimumAnnual: str | None = None
+    currency: str = "CNY"
+
+
+class EquityIn(Strict):
+    appraiser: str
+    appraisalReportHash: str
+    appraisedValue: str
+    agreedValue: str
+    capitalAmount: str
+    currency: str = "CNY"
+    equityShare: int = Field(description="Equity share in basis points.")
+
+
+class AgreementCreate(Strict):
+    kind: Literal["assignment", "licence", "equity_contribution", "pledge"]
+    assetId: int
+    documentHash: str = Field(description="Hash of the signed contract document (never uploaded).")
+    contractDate: str | None = None
+    deadline: int | None = Field(None, description="Signing deadline (unix time); default now + 7 days.")
+    salt: str | None = None
+    assignees: list[OwnerShare] | None = None
+    company: int | None = None
+    equity: EquityIn | None = None
+    licensee: int | None = None
+    licenceType: Literal["exclusive", "sole", "ordinary"] | None = None
+    territory: list[str] | None = Field(None, description="ISO 3166-1 alpha-2 codes (CN = mainland, HK distinct) or WORLD.")
+    fieldOfUse: str | None = Field(None, description="Free text; omitted or 'all' = every field.")
+    start: int | None = None
+    end: int | None = None
+    royalty: RoyaltyIn | None = None
+    sublicensable: bool = False
+    parentLicence: str | None = None
+    recordationNumber: str | None = None
+    recordationDate: str | None = None
+    pledgee: int | None = None
+    amount: str | None = None
+    currency: str | None = None
+    registrationNumber: str | None = None
+
+
+class TerminationIn(Strict):
+    deadline: int
+    signatures: list[SignatureIn]
+
+
+class ReleaseIn(Strict):
+    deadline: int
+    signer: str
+    signature: str

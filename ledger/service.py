@@ -16,6 +16,7 @@ from ledger.artifacts import artifact_version
 from ledger.config import Settings
 from ledger.deployment import Manifest, check_chain, contract, load_or_deploy, manifest_path
 from ledger.errors import ChainUnavailable, PermissionDenied
+from ledger.assets import AssetService
 from ledger.evidence import CertificateBuilder, EvidenceService
 from ledger.parties import PartyService
 from ledger.pipeline import Pipeline
@@ -67,6 +68,11 @@ class Ledger:
     @cached_property
     def parties(self) -> PartyService:
         return PartyService(self)
+
+    @cached_property
+    def asset_service(self) -> AssetService:
+        self.store  # noqa: B018 - creates the data dir and the journal first
+        return AssetService(self)
 
     @cached_property
     def certificates(self) -> CertificateBuilder:

@@ -33,8 +33,8 @@ class World:
         self.p_x = chain.admit([self.x.address], identifier="91110108551385082Q")
         self.p_y = chain.admit([self.y.address], identifier="91110000600037341L")
         self.p_z = chain.admit([self.z.address], identifier="Z-0001", scheme="other")
-        self.p_w = chain.admit([self.w.address], identifier="91440300MA5DC6QX9X")
-        self.p_bank = chain.admit([self.bank.address], kind="financial", identifier="91110000100000000X")
+        self.p_w = chain.admit([self.w.address], identifier="91440300MA5DC6QX9C")
+        self.p_bank = chain.admit([self.bank.address], kind="financial", identifier="91110000100000000R")
         self.asset = register_asset(chain, [(self.p_uni, self.uni)])
         self.now = chain.now()
 

@@ -1,0 +1,596 @@
+"""IP assets and agreements: validation, proposals journalled off chain, signatures, execution and the
+title report. The contract enforces every rule again; the checks here exist to give clear errors early.
+
+An agreement is *proposed* (terms and details stored in the journal, its id = the EIP-712 struct hash of
+the terms), *signed* by each party with its own key (signatures are collected here, checked as they
+arrive), and *executed* in one transaction carrying every signature. Details that do not go on chain
+(royalty, values, amounts, recordation) are committed by the SHA-256 of their canonical JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eth_utils import keccak
+from web3 import Web3
+from web3.logs import DISCARD
+
+from ledger import agreements as ag
+from ledger import eip712
+from ledger.errors import Conflict, InvalidInput, NotFound, SignatureRejected
+from ledger.hashing import canonical_json, parse_hash
+from ledger.identifiers import parse_cn_patent_number, validate_hk_patent_number, validate_other_identifier
+from ledger.parties import parse_account
+from ledger.territory import from_mask, to_mask
+from ledger.tx import SentTransaction, call
+
+if TYPE_CHECKING:
+    from ledger.service import Ledger
+
+JURISDICTIONS = {"CN": ag.AssetJurisdiction.CN, "HK": ag.AssetJurisdiction.HK, "PCT": ag.AssetJurisdiction.PCT, "OTHER": ag.AssetJurisdiction.OTHER}
+KINDS = {k.name.lower(): k for k in ag.AssetKind}
+ALLOWED_KINDS = {
+    "CN": {"invention", "utility_model", "design"},
+    "HK": {"standard_patent_r", "standard_patent_o", "short_term_patent"},
+    "PCT": {"pct_application"},
+    "OTHER": {"invention", "utility_model", "design", "other_patent"},
+}
+CN_TYPE_KIND = {1: "invention", 2: "utility_model", 3: "design", 8: "invention", 9: "utility_model"}
+AGREEMENT_KINDS = {"assignment": ag.AgreementKind.ASSIGNMENT, "licence": ag.AgreementKind.LICENCE,
+                   "equity_contribution": ag.AgreementKind.EQUITY_CONTRIBUTION, "pledge": ag.AgreementKind.PLEDGE}  # fmt: skip
+LICENCE_TYPES = {"exclusive": ag.LicenceType.EXCLUSIVE, "sole": ag.LicenceType.SOLE, "ordinary": ag.LicenceType.ORDINARY}
+ROYALTY_BASES = {"lump_sum", "percentage", "per_unit", "minimum_annual"}
+STATUS_NAMES = {1: "effective", 2: "terminated", 3: "released", 4: "voided"}
+DEFAULT_SIGNING_WINDOW = 7 * 86400
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS proposals (
+    agreement_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    asset_id INTEGER NOT NULL,
+    terms TEXT NOT NULL,
+    details TEXT NOT NULL,
+    signatures TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL DEFAULT 'proposed',
+    tx_hash TEXT,
+    created_at REAL NOT NULL
+);
+"""
+
+
+def normalise_number(jurisdiction: str, kind: str, number: str) -> tuple[str, str]:
+    """The normalised number (with its jurisdiction prefix, the form hashed on chain) and the asset kind."""
+    if jurisdiction == "CN":
+        try:
+            parsed = parse_cn_patent_number(number)
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, field="number") from None
+        expected = CN_TYPE_KIND[parsed.type_digit]
+        if kind != expected:
+            raise InvalidInput(f"{parsed.normalised} is a {parsed.type_name} number; kind must be {expected}", field="kind")
+        return "CN" + parsed.normalised, kind
+    if jurisdiction == "HK":
+        try:
+            return "HK" + validate_hk_patent_number(number), kind
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, field="number") from None
+    if jurisdiction == "PCT":
+        text = number.strip().upper().replace(" ", "")
+        import re
+
+        if not re.fullmatch(r"PCT/[A-Z]{2}\d{4}/\d{6}", text):
+            raise InvalidInput("a PCT application number looks like PCT/CN2023/123456", field="number")
+        return text, kind
+    try:
+        return "OTHER:" + validate_other_identifier(number), kind
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, field="number") from None
+
+
+def _date(value: str | None, field: str) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise InvalidInput(f"{value!r} is not a date (YYYY-MM-DD)", field=field) from None
+
+
+def _bps(value: Any, field: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 10_000:
+        raise InvalidInput("a share or percentage is given in basis points: 1..10000 (100% = 10000)", field=field)
+    return value
+
+
+def _amount(value: Any, field: str) -> str:
+    text = str(value).strip()
+    try:
+        from decimal import Decimal, InvalidOperation
+
+        number = Decimal(text)
+    except (InvalidOperation, ValueError):
+        raise InvalidInput(f"{value!r} is not a decimal amount", field=field) from None
+    if not number.is_finite() or number < 0:
+        raise InvalidInput("amounts are non-negative decimals", field=field)
+    return text
+
+
+def _currency(value: Any, field: str) -> str:
+    import pycountry
+
+    code = str(value or "").strip().upper()
+    if pycountry.currencies.get(alpha_3=code) is None:
+        raise InvalidInput(f"{value!r} is not an ISO 4217 currency code", field=field)
+    return code
+
+
+def field_of_use_hash(text: str | None) -> bytes:
+    """0 for every field; otherwise keccak-256 of the trimmed, lower-cased text."""
+    if text is None or text.strip() == "" or text.strip().lower() == "all":
+        return b"\0" * 32
+    return bytes(keccak(text=" ".join(text.strip().lower().split())))
+
+
+class AssetService:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        path = Path(ledger.settings.data_dir) / "journal.sqlite3"
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    @property
+    def contract(self) -> Any:
+        return self.ledger.assets
+
+    def domain(self) -> eip712.Domain:
+        return ag.assets_domain(self.ledger.manifest.chain_id, self.ledger.manifest.address("IPAssetRegistry"))
+
+    def _send(self, fn: Any) -> SentTransaction:
+        sent = self.ledger.require_relayer().send_call(fn)
+        assert isinstance(sent, SentTransaction)
+        return sent
+
+    def _chain_time(self) -> int:
+        return int(self.ledger.w3.eth.get_block("latest")["timestamp"])
+
+    def _party_count(self) -> int:
+        return int(call(self.ledger.evidence.functions.partyCount()))
+
+    def _check_party(self, party_id: Any, field: str) -> int:
+        if not isinstance(party_id, int) or isinstance(party_id, bool) or not 1 <= party_id <= self._party_count():
+            raise InvalidInput(f"{party_id!r} is not an admitted party", field=field)
+        return party_id
+
+    # --- assets ---
+
+    def registration(self, body: dict[str, Any]) -> tuple[ag.AssetRegistration, dict[str, Any]]:
+        """Validates an asset registration; returns the typed registration and its off-chain details."""
+        jurisdiction = str(body.get("jurisdiction", "")).upper()
+        if jurisdiction not in JURISDICTIONS:
+            raise InvalidInput("jurisdiction must be CN, HK, PCT or OTHER", field="jurisdiction")
+        kind = str(body.get("kind", "")).lower()
+        if kind not in ALLOWED_KINDS[jurisdiction]:
+            raise InvalidInput(f"kind must be one of {', '.join(sorted(ALLOWED_KINDS[jurisdiction]))} for {jurisdiction}", field="kind")
+        number, kind = normalise_number(jurisdiction, kind, str(body.get("number", "")))
+        owners = body.get("owners") or []
+        if not owners or len(owners) > 8:
+            raise InvalidInput("an asset has 1 to 8 owners", field="owners")
+        ids = [self._check_party(o.get("partyId"), f"owners[{i}].partyId") for i, o in enumerate(owners)]
+        if len(set(ids)) != len(ids):
+            raise InvalidInput("an owner is listed twice", field="owners")
+        shares = [_bps(o.get("share"), f"owners[{i}].share") for i, o in enumerate(owners)]
+        if sum(shares) != 10_000:
+            raise InvalidInput(f"shares sum to {sum(shares)} basis points, not 10000 (100%)", field="owners")
+        title = str(body.get("title") or "").strip()
+        if not title or len(title) > 500:
+            raise InvalidInput("a title of 1 to 500 characters is required", field="title")
+        filing, grant = _date(body.get("filingDate"), "filingDate"), _date(body.get("grantDate"), "grantDate")
+        if filing and grant and grant < filing:
+            raise InvalidInput("the grant date is before the filing date", field="grantDate")
+        evidence = [("0x" + parse_hash(h, f"evidence[{i}]").hex()) for i, h in enumerate(body.get("evidence") or [])]
+        details = {"number": number, "title": title, "filingDate": filing, "grantDate": grant, "evidence": evidence}
+        deadline = int(body.get("deadline") or 0) or int(time.time()) + DEFAULT_SIGNING_WINDOW
+        reg = ag.AssetRegistration(
+            int(JURISDICTIONS[jurisdiction]), int(KINDS[kind]), ag.number_hash(number), tuple(ids), tuple(shares),
+            hashlib.sha256(canonical_json(details)).digest(), deadline,
+        )  # fmt: skip
+        if call(self.contract.functions.assetByNumber(reg.number_hash)):
+            raise Conflict(f"{number} is already registered", field="number")
+        return reg, details
+
+    def register(self, body: dict[str, Any], signatures: list[dict[str, str]]) -> dict[str, Any]:
+        reg, details = self.registration(body)
+        sigs = self._parse_signatures(signatures, reg.message(self.domain()), set(reg.owners))
+        sent = self._send(self.contract.functions.registerAsset(reg.as_tuple(), sigs))
+        event = self.contract.events.AssetRegistered().process_receipt(sent.receipt, errors=DISCARD)[0]
+        asset_id = int(event["args"]["assetId"])
+        self._store_details(f"asset:{asset_id}", details)
+        return {**self.show(asset_id), "transactionHash": sent.tx_hash}
+
+    def _store_details(self, key: str, details: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO proposals (agreement_id, kind, asset_id, terms, details, status, created_at) VALUES (?,?,?,?,?,?,?)",
+                (key, "asset", 0, "{}", json.dumps(details), "registered", time.time()),
+            )
+
+    def show(self, asset_id: int) -> dict[str, Any]:
+        if asset_id < 1 or asset_id > int(call(self.contract.functions.assetCount())):
+            raise NotFound(f"no asset {asset_id}", field="asset_id")
+        jurisdiction, kind, owners, shares, frozen = call(self.contract.functions.asset(asset_id))
+        row = self._db.execute("SELECT details FROM proposals WHERE agreement_id = ?", (f"asset:{asset_id}",)).fetchone()
+        return {
+            "assetId": asset_id,
+            "jurisdiction": ag.AssetJurisdiction(jurisdiction).name,
+            "kind": ag.AssetKind(kind).name.lower(),
+            "owners": [{"partyId": int(p), "share": int(s)} for p, s in zip(owners, shares, strict=True)],
+            "frozen": bool(frozen),
+            "details": json.loads(row[0]) if row else None,
+        }
+
+    # --- agreements ---
+
+    def propose(self, body: dict[str, Any]) -> dict[str, Any]:
+        terms, details = self._terms(body)
+        aid = terms.agreement_id(self.domain())
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO proposals (agreement_id, kind, asset_id, terms, details, created_at) VALUES (?,?,?,?,?,?)",
+                    ("0x" + aid.hex(), body["kind"], terms.asset_id, json.dumps(_terms_json(terms)), json.dumps(details), time.time()),
+                )
+            except sqlite3.IntegrityError:
+                raise Conflict("an agreement with these exact terms was already proposed", field="salt") from None
+        return self.agreement("0x" + aid.hex())
+
+    def _terms(self, body: dict[str, Any]) -> tuple[ag.Terms, dict[str, Any]]:
+        kind_name = str(body.get("kind", ""))
+        if kind_name not in AGREEMENT_KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(AGREEMENT_KINDS)}", field="kind")
+        kind = AGREEMENT_KINDS[kind_name]
+        asset_id = body.get("assetId")
+        if not isinstance(asset_id, int) or asset_id < 1:
+            raise InvalidInput("assetId must be an asset id", field="assetId")
+        asset = self.show(asset_id)
+        if asset["frozen"]:
+            raise Conflict(f"asset {asset_id} is frozen by an open dispute", field="assetId")
+        document_hash = parse_hash(str(body.get("documentHash", "")), "documentHash")
+        now = int(self.ledger.w3.eth.get_block("latest")["timestamp"])
+        deadline = int(body.get("deadline") or now + DEFAULT_SIGNING_WINDOW)
+        if deadline <= now:
+            raise InvalidInput("the signing deadline has passed", field="deadline")
+        salt = parse_hash(body["salt"], "salt") if body.get("salt") else secrets.token_bytes(32)
+        owners = [o["partyId"] for o in asset["owners"]]
+        details: dict[str, Any] = {"contractDate": _date(body.get("contractDate"), "contractDate")}
+        extra: dict[str, Any] = {}
+        if kind in (ag.AgreementKind.ASSIGNMENT, ag.AgreementKind.EQUITY_CONTRIBUTION):
+            key = "assignees" if kind == ag.AgreementKind.ASSIGNMENT else "company"
+            if kind == ag.AgreementKind.ASSIGNMENT:
+                entries = body.get("assignees") or []
+                if not entries:
+                    raise InvalidInput("an assignment needs at least one assignee", field="assignees")
+                grantees = [self._check_party(e.get("partyId"), f"assignees[{i}].partyId") for i, e in enumerate(entries)]
+                shares = [_bps(e.get("share"), f"assignees[{i}].share") for i, e in enumerate(entries)]
+                if sum(shares) != 10_000:
+                    raise InvalidInput(f"assignee shares sum to {sum(shares)}, not 10000 (100%)", field="assignees")
+            else:
+                company = self._check_party(body.get("company"), "company")
+                profile = self.ledger.evidence_service.party_profile(company)
+                if profile["identifierScheme"] != "USCC":
+                    raise InvalidInput("the company of an equity contribution is identified by a USCC", field="company")
+                grantees, shares = [company], [10_000]
+                e = body.get("equity") or {}
+                details |= {
+                    "appraiser": str(e.get("appraiser") or "").strip() or _missing("equity.appraiser"),
+                    "appraisalReportHash": "0x" + parse_hash(str(e.get("appraisalReportHash", "")), "equity.appraisalReportHash").hex(),
+                    "appraisedValue": _amount(e.get("appraisedValue"), "equity.appraisedValue"),
+                    "agreedValue": _amount(e.get("agreedValue"), "equity.agreedValue"),
+                    "capitalAmount": _amount(e.get("capitalAmount"), "equity.capitalAmount"),
+                    "currency": _currency(e.get("currency", "CNY"), "equity.currency"),
+                    "equityShare": _bps(e.get("equityShare"), "equity.equityShare"),
+                }
+            overlap = set(grantees) & set(owners)
+            if overlap:
+                raise InvalidInput(f"party {overlap.pop()} already owns the asset", field=key)
+            terms = ag.Terms(int(kind), asset_id, tuple(grantees), tuple(shares), document_hash=document_hash,
+                             salt=salt, deadline=deadline)  # fmt: skip
+        else:
+            start, end = int(body.get("start") or now), body.get("end")
+            if not isinstance(end, int) or end <= start:
+                raise InvalidInput("end must be a unix time after start", field="end")
+            if end <= now:
+                raise InvalidInput("the term has already ended", field="end")
+            if kind == ag.AgreementKind.LICENCE:
+                grantee = self._check_party(body.get("licensee"), "licensee")
+                ltype = LICENCE_TYPES.get(str(body.get("licenceType", "")))
+                if ltype is None:
+                    raise InvalidInput("licenceType must be exclusive, sole or ordinary", field="licenceType")
+                territory = to_mask(body.get("territory") or [], "territory")
+                field_text = body.get("fieldOfUse")
+                royalty = body.get("royalty") or {}
+                basis = royalty.get("basis")
+                if basis not in ROYALTY_BASES:
+                    raise InvalidInput(f"royalty.basis must be one of {', '.join(sorted(ROYALTY_BASES))}", field="royalty.basis")
+                r: dict[str, Any] = {"basis": basis, "currency": _currency(royalty.get("currency", "CNY"), "royalty.currency")}
+                if basis == "percentage":
+                    r["rate"] = _bps(royalty.get("rate"), "royalty.rate")
+                else:
+                    r["amount"] = _amount(royalty.get("amount"), "royalty.amount")
+                if royalty.get("minimumAnnual") is not None:
+                    r["minimumAnnual"] = _amount(royalty.get("minimumAnnual"), "royalty.minimumAnnual")
+                details |= {"royalty": r, "fieldOfUse": field_text or "all",
+                            "recordationNumber": body.get("recordationNumber"),
+                            "recordationDate": _date(body.get("recordationDate"), "recordationDate")}  # fmt: skip
+                parent = parse_hash(body["parentLicence"], "parentLicence") if body.get("parentLicence") else b"\0" * 32
+                terms = ag.Terms(int(kind), asset_id, (grantee,), (), int(ltype), territory, field_of_use_hash(field_text),
+                                 bool(body.get("sublicensable", False)), parent, start, end, document_hash, b"", salt, deadline)  # fmt: skip
+                grantors = self._licence_grantors(terms, owners)
+                if grantee in grantors:
+                    raise InvalidInput("the licensee already holds the right it would be licensed", field="licensee")
+            else:
+                grantee = self._check_party(body.get("pledgee"), "pledgee")
+                if self.ledger.evidence_service.party_profile(grantee)["kind"] != 4:
+                    raise InvalidInput("the pledgee must be a financial institution party", field="pledgee")
+                details |= {"amount": _amount(body.get("amount"), "amount"), "currency": _currency(body.get("currency", "CNY"), "currency"),
+                            "registrationNumber": body.get("registrationNumber")}  # fmt: skip
+                terms = ag.Terms(int(kind), asset_id, (grantee,), start=start, end=end, document_hash=document_hash, salt=salt, deadline=deadline)
+        details = {k: v for k, v in details.items() if v is not None}
+        from dataclasses import replace
+
+        terms = replace(terms, details_hash=hashlib.sha256(canonical_json(details)).digest())
+        return terms, details
+
+    def _licence_grantors(self, terms: ag.Terms, owners: list[int]) -> list[int]:
+        if terms.parent_licence == b"\0" * 32:
+            return owners
+        parent = call(self.contract.functions.agreement(terms.parent_licence))
+        if parent[1] != ag.AgreementStatus.EFFECTIVE or parent[0] != ag.AgreementKind.LICENCE or parent[8] != terms.asset_id:
+            raise InvalidInput("the parent licence is not an effective licence of this asset", field="parentLicence")
+        if not parent[3]:
+            raise InvalidInput("the parent licence does not allow sublicensing", field="parentLicence")
+        if terms.territory & ~int(parent[9]):
+            raise InvalidInput("a sublicence must stay inside the parent licence's territory", field="territory")
+        if terms.start < parent[4] or terms.end > parent[5]:
+            raise InvalidInput("a sublicence must stay inside the parent licence's term", field="end")
+        if parent[10] != b"\0" * 32 and terms.field_of_use != parent[10]:
+            raise InvalidInput("a sublicence must stay inside the parent licence's field of use", field="fieldOfUse")
+        return [int(p) for p in parent[13]]
+
+    def _proposal(self, agreement_id: str) -> tuple[ag.Terms, dict[str, Any], dict[str, Any], str, str | None]:
+        try:
+            aid = "0x" + parse_hash(agreement_id, "agreement_id").hex()
+        except InvalidInput:
+            raise InvalidInput(f"{agreement_id!r} is not an agreement id (32 bytes hex)", field="agreement_id") from None
+        row = self._db.execute("SELECT terms, details, signatures, status, tx_hash FROM proposals WHERE agreement_id = ?", (aid,)).fetchone()
+        if row is None:
+            raise NotFound(f"no agreement {aid}", field="agreement_id")
+        return _terms_from_json(json.loads(row[0])), json.loads(row[1]), json.loads(row[2]), row[3], row[4]
+
+    def required_parties(self, terms: ag.Terms) -> list[int]:
+        owners = [o["partyId"] for o in self.show(terms.asset_id)["owners"]]
+        grantors = self._licence_grantors(terms, owners) if terms.kind == ag.AgreementKind.LICENCE else owners
+        required = list(dict.fromkeys([*grantors, *terms.grantees]))
+        pledge = call(self.contract.functions.pledgeInForce(terms.asset_id, self._chain_time()))
+        needs = terms.kind in (ag.AgreementKind.ASSIGNMENT, ag.AgreementKind.EQUITY_CONTRIBUTION) or (
+            terms.kind == ag.AgreementKind.LICENCE and terms.licence_type != ag.LicenceType.ORDINARY)
+        if pledge != b"\0" * 32 and needs:
+            pledgee = int(call(self.contract.functions.agreement(pledge))[13][0])
+            if pledgee not in required:
+                required.append(pledgee)
+        return required
+
+    def agreement(self, agreement_id: str) -> dict[str, Any]:
+        terms, details, sigs, status, tx_hash = self._proposal(agreement_id)
+        aid = terms.agreement_id(self.domain())
+        onchain = call(self.contract.functions.agreement(aid))
+        body: dict[str, Any] = {
+            "agreementId": "0x" + aid.hex(),
+            "kind": ag.AgreementKind(terms.kind).name.lower(),
+            "assetId": terms.asset_id,
+            "terms": _terms_json(terms),
+            "details": details,
+            "typedData": terms.message(self.domain()),
+            "signatures": sigs,
+            "transactionHash": tx_hash,
+        }
+        if terms.kind == ag.AgreementKind.LICENCE:
+            body["territory"] = from_mask(terms.territory)
+            body["licenceType"] = ag.LicenceType(terms.licence_type).name.lower()
+        if onchain[1] != 0:
+            body["status"] = STATUS_NAMES[onchain[1]]
+            if onchain[1] == ag.AgreementStatus.EFFECTIVE and onchain[5] and onchain[5] <= self._chain_time():
+                body["status"] = "expired"
+            body["effectiveAt"] = int(onchain[6])
+            body["closedAt"] = int(onchain[7]) or None
+        else:
+            body["status"] = status
+            required = self.required_parties(terms)
+            body["requiredParties"] = required
+            body["missingParties"] = [p for p in required if str(p) not in sigs]
+        return body
+
+    def add_signature(self, agreement_id: str, signer: str, signature: str) -> dict[str, Any]:
+        terms, _, sigs, status, _ = self._proposal(agreement_id)
+        if status != "proposed":
+            raise Conflict(f"the agreement is {status}", field="agreement_id")
+        account = parse_account(signer, "signer")
+        sig = _parse_sig(signature)
+        party_id, active = call(self.ledger.evidence.functions.partyOf(account))
+        if not active:
+            raise SignatureRejected("AgreementSignerNotActive", {"signer": account},
+                                    f"{account} is not an account of an active party", field="signer")  # fmt: skip
+        required = self.required_parties(terms)
+        if party_id not in required:
+            raise InvalidInput(f"party {party_id} is not a party to this agreement (parties: {required})", field="signer")
+        if str(party_id) in sigs:
+            raise Conflict(f"party {party_id} has already signed", field="signer")
+        message = terms.message(self.domain())
+        if not self.ledger.w3.eth.get_code(account) and eip712.recover(message, sig) != account:
+            raise SignatureRejected("AgreementSignatureInvalid", {"signer": account},
+                                    "the signature does not verify for these terms and this account", field="signature")  # fmt: skip
+        sigs[str(party_id)] = {"signer": account, "signature": "0x" + sig.hex()}
+        with self._lock:
+            self._db.execute("UPDATE proposals SET signatures = ? WHERE agreement_id = ?", (json.dumps(sigs), "0x" + terms.agreement_id(self.domain()).hex()))
+        return self.agreement(agreement_id)
+
+    def execute(self, agreement_id: str) -> dict[str, Any]:
+        terms, _, sigs, status, _ = self._proposal(agreement_id)
+        if status != "proposed":
+            raise Conflict(f"the agreement is {status}", field="agreement_id")
+        missing = [p for p in self.required_parties(terms) if str(p) not in sigs]
+        if missing:
+            raise InvalidInput(f"signatures missing from parties {missing}", field="signatures", details={"missingParties": missing})
+        tuples = [(s["signer"], bytes.fromhex(s["signature"][2:])) for s in sigs.values()]
+        sent = self._send(self.contract.functions.execute(terms.as_tuple(), tuples))
+        with self._lock:
+            self._db.execute("UPDATE proposals SET status = 'executed', tx_hash = ? WHERE agreement_id = ?",
+                             (sent.tx_hash, "0x" + terms.agreement_id(self.domain()).hex()))  # fmt: skip
+        return self.agreement(agreement_id)
+
+    def termination_payload(self, agreement_id: str, deadline: int) -> dict[str, Any]:
+        terms, *_ = self._proposal(agreement_id)
+        return ag.termination_message(self.domain(), terms.agreement_id(self.domain()), deadline)
+
+    def terminate(self, agreement_id: str, deadline: int, signatures: list[dict[str, str]]) -> dict[str, Any]:
+        terms, *_ = self._proposal(agreement_id)
+        aid = terms.agreement_id(self.domain())
+        g = call(self.contract.functions.agreement(aid))
+        if g[1] != ag.AgreementStatus.EFFECTIVE:
+            raise Conflict("only an effective agreement is terminated", field="agreement_id")
+        parties = {int(p) for p in [*g[12], *g[13]]}
+        sigs = self._parse_signatures(signatures, ag.termination_message(self.domain(), aid, deadline), parties)
+        self._send(self.contract.functions.terminate(aid, deadline, sigs))
+        return self.agreement(agreement_id)
+
+    def release(self, agreement_id: str, deadline: int, signer: str, signature: str) -> dict[str, Any]:
+        terms, *_ = self._proposal(agreement_id)
+        aid = terms.agreement_id(self.domain())
+        self._send(self.contract.functions.releasePledge(aid, deadline, (parse_account(signer, "signer"), _parse_sig(signature))))
+        return self.agreement(agreement_id)
+
+    def _parse_signatures(self, signatures: list[dict[str, str]], message: dict[str, Any], parties: set[int]) -> list[tuple[str, bytes]]:
+        out = []
+        for i, s in enumerate(signatures):
+            account = parse_account(str(s.get("signer", "")), f"signatures[{i}].signer")
+            sig = _parse_sig(str(s.get("signature", "")), f"signatures[{i}].signature")
+            if not self.ledger.w3.eth.get_code(account) and eip712.recover(message, sig) != account:
+                raise SignatureRejected("SignatureInvalid", {"signer": account}, f"signatures[{i}] does not verify for {account}",
+                                        field=f"signatures[{i}].signature")  # fmt: skip
+            out.append((account, sig))
+        return out
+
+    # --- the chain of title ---
+
+    def title(self, asset_id: int, at: int | None = None) -> dict[str, Any]:
+        """Owners, licences and pledges in force at ``at`` (default now), and the full history in time order."""
+        self.show(asset_id)
+        events = self._history(asset_id)
+        at = int(at if at is not None else self._chain_time())
+        owners: list[dict[str, Any]] = []
+        owners_since: int | None = None
+        title_agreement: str | None = None
+        effective: dict[str, dict[str, Any]] = {}
+        for e in events:
+            if e["time"] > at:
+                break
+            if e["event"] in ("AssetRegistered", "TitleTransferred"):
+                owners, owners_since, title_agreement = e["owners"], e["time"], e.get("agreementId")
+            elif e["event"] == "AgreementExecuted" and e["kind"] in ("licence", "pledge"):
+                effective[e["agreementId"]] = e
+            elif e["event"] in ("AgreementTerminated", "PledgeReleased", "AgreementVoided"):
+                effective.pop(e["agreementId"], None)
+        licences, pledges = [], []
+        for aid, e in effective.items():
+            g = call(self.contract.functions.agreement(bytes.fromhex(aid[2:])))
+            if not (int(g[4]) <= at < int(g[5])):
+                continue
+            entry = {"agreementId": aid, "party": int(g[13][0]), "start": int(g[4]), "end": int(g[5]), "effectiveAt": int(g[6])}
+            if e["kind"] == "licence":
+                entry |= {"licensee": entry.pop("party"), "licenceType": ag.LicenceType(g[2]).name.lower(), "territory": from_mask(int(g[9])),
+                          "sublicence": g[11] != b"\0" * 32, "licensors": [int(p) for p in g[12]]}  # fmt: skip
+                licences.append(entry)
+            else:
+                entry |= {"pledgee": entry.pop("party"), "pledgors": [int(p) for p in g[12]]}
+                pledges.append(entry)
+        return {
+            "assetId": asset_id,
+            "at": at,
+            "owners": owners,
+            "ownersSince": owners_since,
+            "underAgreement": title_agreement,
+            "licences": licences,
+            "pledges": pledges,
+            "history": events,
+        }
+
+    def _history(self, asset_id: int) -> list[dict[str, Any]]:
+        c = self.contract
+        start = self.ledger.manifest.contracts["IPAssetRegistry"].deploy_block
+        out: list[dict[str, Any]] = []
+        times: dict[int, int] = {}
+
+        def block_time(n: int) -> int:
+            if n not in times:
+                times[n] = int(self.ledger.w3.eth.get_block(n)["timestamp"])
+            return times[n]
+
+        for name in ("AssetRegistered", "TitleTransferred", "AgreementExecuted", "AgreementTerminated", "PledgeReleased", "AssetFrozen", "AssetUnfrozen"):
+            for log in getattr(c.events, name)().get_logs(from_block=start, argument_filters={"assetId": asset_id}):
+                args = log["args"]
+                e: dict[str, Any] = {"event": name, "block": int(log["blockNumber"]), "logIndex": int(log["logIndex"]),
+                                     "time": block_time(int(log["blockNumber"])), "transactionHash": Web3.to_hex(log["transactionHash"])}  # fmt: skip
+                if "agreementId" in args:
+                    e["agreementId"] = "0x" + bytes(args["agreementId"]).hex()
+                if "owners" in args:
+                    e["owners"] = [{"partyId": int(p), "share": int(s)} for p, s in zip(args["owners"], args["shares"], strict=True)]
+                if name == "AgreementExecuted":
+                    e["kind"] = ag.AgreementKind(args["kind"]).name.lower()
+                    e["documentHash"] = "0x" + bytes(args["documentHash"]).hex()
+                if "disputeId" in args:
+                    e["disputeId"] = "0x" + bytes(args["disputeId"]).hex()
+                out.append(e)
+        out.sort(key=lambda e: (e["block"], e["logIndex"]))
+        return out
+
+
+def _missing(field: str) -> str:
+    raise InvalidInput(f"{field} is required", field=field)
+
+
+def _parse_sig(value: str, field: str = "signature") -> bytes:
+    try:
+        raw = bytes.fromhex(value.removeprefix("0x"))
+    except ValueError:
+        raise InvalidInput("the signature is not hex", field=field) from None
+    if not 0 < len(raw) <= 4096:
+        raise InvalidInput("the signature is empty or too long", field=field)
+    return raw
+
+
+def _terms_json(t: ag.Terms) -> dict[str, Any]:
+    return {
+        "kind": t.kind, "assetId": t.asset_id, "grantees": list(t.grantees), "shares": list(t.shares),
+        "licenceType": t.licence_type, "territory": hex(t.territory), "fieldOfUse": "0x" + t.field_of_use.hex(),
+        "sublicensable": t.sublicensable, "parentLicence": "0x" + t.parent_licence.hex(), "start": t.start, "end": t.end,
+        "documentHash": "0x" + t.document_hash.hex(), "detailsHash": "0x" + t.details_hash.hex(), "salt": "0x" + t.salt.hex(),
+        "deadline": t.deadline,
+    }  # fmt: skip
+
+
+def _terms_from_json(d: dict[str, Any]) -> ag.Terms:
+    b = lambda k: bytes.fromhex(d[k][2:])  # noqa: E731
+    return ag.Terms(d["kind"], d["assetId"], tuple(d["grantees"]), tuple(d["shares"]), d["licenceType"], int(d["territory"], 16),
+                    b("fieldOfUse"), d["sublicensable"], b("parentLicence"), d["start"], d["end"], b("documentHash"),
+                    b("detailsHash"), b("salt"), d["deadline"])  # fmt: skip
+
