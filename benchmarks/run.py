@@ -91,6 +91,8 @@ def run(plan: Plan, *, profile: bool) -> tuple[list[Result], str, dict[str, str]
         results.append(gas.direct_vs_timestamp(chain, plan.gas_n))
         results.append(gas.relayed_vs_delegated(chain, plan.gas_n))
         results += gas.batch_per_item(chain, [(1_000, 60.0), (100_000, 1.0)])
+        log("9: agreements taking effect")
+        results += gas.agreements(chain)
         gas_md = gas.breakdown_table(chain)
 
         log(f"4: Merkle build ({plan.merkle_n:,} leaves; OTS {plan.merkle_ots_n:,})")
