@@ -199,7 +199,9 @@ def verify_cmd(
     file: Annotated[Path | None, typer.Option("--file", help="The registered file, hashed locally.")] = None,
     rpc_url: RpcUrlOpt = None,
 ) -> None:
-    """Check a certificate against any JSON-RPC endpoint of its chain. Exit 0 when every check passes, 1 otherwise."""
+    """Check an evidence or agreement certificate against any JSON-RPC endpoint of its chain.
+
+    Exit 0 when every check passes, 1 otherwise."""
     from ledger.chain import connect
     from ledger.verify import FAILED, PASSED, Rpc, verify
 
@@ -215,8 +217,13 @@ def verify_cmd(
     w3 = connect(settings.rpc_url)
     if file is not None and not file.is_file():
         raise InvalidInput(f"{file} is not a readable file", field="file")
-    with (open(file, "rb") if file else _null()) as fh:
-        report = verify(doc, Rpc.from_web3(w3), file=fh)
+    if isinstance(doc, dict) and doc.get("format") == "qianhai-ip-ledger/agreement-certificate":
+        from ledger import agreement_certificate
+
+        report = agreement_certificate.verify(doc, Rpc.from_web3(w3))
+    else:
+        with (open(file, "rb") if file else _null()) as fh:
+            report = verify(doc, Rpc.from_web3(w3), file=fh)
     marks = {PASSED: "[green]✓ passed [/]", FAILED: "[red]✗ FAILED [/]"}
     for check in report.checks:
         console.print(f"{marks.get(check.status, '[yellow]- skipped[/]')} {check.name:<22} {check.detail}", highlight=False)

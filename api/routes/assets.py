@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing import Literal
+
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse
 
 from api.deps import LedgerDep
 from api.schemas import AgreementCreate, AssetCreate, AssetFields, ReleaseIn, SignatureIn, TerminationIn
@@ -65,6 +68,20 @@ def sign(agreement_id: str, body: SignatureIn, ledger: LedgerDep) -> dict[str, A
 def execute(agreement_id: str, ledger: LedgerDep) -> dict[str, Any]:
     """Submits every signature in one transaction, all-or-nothing; the contract re-checks every rule."""
     return ledger.asset_service.execute(agreement_id)
+
+
+@router.get("/v1/agreements/{agreement_id}/certificate", summary="Agreement certificate (JSON or HTML)")
+def agreement_certificate(agreement_id: str, ledger: LedgerDep,
+                          format: Literal["json", "html"] = Query("json", description="json (default) or html")) -> Any:  # noqa: A002  # fmt: skip
+    """Everything an arbitrator needs to check alone that the agreement took effect on chain, when, on which
+    terms and signed by whom: the terms and details, every party's signature, the transaction and block.
+    Verify with `POST /v1/verify` or `ipledger verify`; the checks are described in docs/agreements.md."""
+    doc = ledger.asset_service.certificate(agreement_id)
+    if format == "html":
+        from ledger.agreement_certificate import render_html
+
+        return HTMLResponse(render_html(doc))
+    return doc
 
 
 @router.get("/v1/agreements/{agreement_id}/termination", summary="Typed data to sign a termination")

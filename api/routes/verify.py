@@ -72,6 +72,10 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
             file_hashes = {HashAlgorithm.SHA256: digest, HashAlgorithm.SM3: digest}
     else:
         raise InvalidInput("send application/json or multipart/form-data", field="content-type")
+    if isinstance(doc, dict) and doc.get("format") == "qianhai-ip-ledger/agreement-certificate":
+        from ledger import agreement_certificate
+
+        return agreement_certificate.verify(doc, Rpc.from_web3(ledger.w3)).to_json()
     report = verify(doc, Rpc.from_web3(ledger.w3), file_hashes=file_hashes, file_size=size)
     return report.to_json()
 

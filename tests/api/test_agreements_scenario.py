@@ -186,3 +186,43 @@ def test_the_agreements_scenario(api: Api) -> None:
 
 def ordinary_territory(proposal: dict[str, Any]) -> int:
     return int(proposal["terms"]["territory"], 16)
+
+
+def test_an_agreement_certificate_verifies_and_fails_when_tampered(api: Api) -> None:
+    import copy
+
+    from ledger import agreement_certificate
+    from ledger.verify import Rpc
+
+    p = Parties(api)
+    b = register_asset(api, p.uni, p.p_uni, "201710601862.3", "Battery separator")
+    now = api.chain.now()
+    lic = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_y, "licenceType": "exclusive", "territory": ["CN", "HK"],
+                      "start": now, "end": now + YEAR, "royalty": {"basis": "percentage", "rate": 250, "currency": "CNY"}}, p.uni, p.y)  # fmt: skip
+    cert = api.client.get(f"/v1/agreements/{lic['agreementId']}/certificate").json()
+    rpc = Rpc.from_web3(api.chain.w3)
+    report = agreement_certificate.verify(cert, rpc)
+    assert report.passed, report.to_json()
+    assert [c.name for c in report.checks] == ["format", "details", "agreement-id", "chain", "signatures", "block", "transaction", "record", "parties"]
+    via_api = api.client.post("/v1/verify", json={"certificate": cert}).json()
+    assert via_api["verdict"] == "passed"
+    html = api.client.get(f"/v1/agreements/{lic['agreementId']}/certificate", params={"format": "html"}).text
+    assert "许可 / licence" in html and lic["agreementId"] in html
+
+    tampers = {
+        ("agreement", "details", "royalty", "rate"): ("details", 300),
+        ("agreement", "terms", "end"): ("agreement-id", now + 2 * YEAR),
+        ("agreement", "id"): ("agreement-id", "0x" + "00" * 32),
+        ("signatures", 0, "signature"): ("signatures", "0x" + "11" * 65),
+        ("anchor", "blockHash"): ("block", "0x" + "22" * 32),
+        ("anchor", "transactionHash"): ("transaction", "0x" + "33" * 32),
+        ("parties", 0, "nameEn"): ("parties", "Someone Else"),
+    }
+    for path, (check, value) in tampers.items():
+        doc = copy.deepcopy(cert)
+        target: Any = doc
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        failed = {c.name for c in agreement_certificate.verify(doc, rpc).checks if c.status == "failed"}
+        assert check in failed, (path, failed)
