@@ -490,6 +490,31 @@ class AssetService:
             out.append((account, sig))
         return out
 
+    def certificate(self, agreement_id: str) -> dict[str, Any]:
+        """The agreement certificate (ledger/agreement_certificate.py) of an agreement in effect."""
+        from ledger import agreement_certificate
+
+        terms, details, sigs, status, tx_hash = self._proposal(agreement_id)
+        if status != "executed" or not tx_hash:
+            raise Conflict(f"the agreement is {status}: a certificate exists once it is in effect", field="agreement_id",
+                           details={"status": status})  # fmt: skip
+        receipt = self.ledger.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        block = self.ledger.w3.eth.get_block(receipt["blockNumber"])
+        profiles = {int(pid): self.ledger.evidence_service.party_profile(int(pid)) for pid in sigs}
+        return agreement_certificate.build(
+            agreement_id="0x" + terms.agreement_id(self.domain()).hex(),
+            terms=_terms_json(terms),
+            details=details,
+            signatures=sigs,
+            parties=profiles,
+            chain_id=self.ledger.manifest.chain_id,
+            contract=self.ledger.manifest.address("IPAssetRegistry"),
+            tx_hash=Web3.to_hex(receipt["transactionHash"]),
+            block_number=int(receipt["blockNumber"]),
+            block_hash=Web3.to_hex(block["hash"]),
+            block_timestamp=int(block["timestamp"]),
+        )
+
     # --- the chain of title ---
 
     def title(self, asset_id: int, at: int | None = None) -> dict[str, Any]:
