@@ -231,3 +231,59 @@ def render_html(doc: dict[str, Any]) -> str:
         "To verify: <code>ipledger verify certificate.json --rpc-url URL</code> against any JSON-RPC endpoint of the chain; "
         "the algorithm is in docs/agreements.md.</p></body></html>"
     )
+
+
+def render_pdf(doc: dict[str, Any], *, verify_url: str) -> bytes:
+    """A bilingual A4 PDF of an agreement certificate (deterministic for the same input), with the
+    verification page's address as text and QR code. Uses the evidence certificate's layout helpers."""
+    import io
+    import json
+    from datetime import UTC, datetime
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+
+    from ledger import certificate_pdf as cp
+
+    cp._register_fonts()  # noqa: SLF001 - shared layout of the two certificate kinds
+    st = cp._Styles()  # noqa: SLF001
+    a = doc["agreement"]
+    when = int(doc["anchor"]["blockTimestamp"])
+    rows = [
+        cp._Row("协议编号", "Agreement id", a["id"], mono=True),  # noqa: SLF001
+        cp._Row("协议类型", "Type", f"{KIND_ZH.get(a['kind'], '')} / {a['kind']}"),  # noqa: SLF001
+        cp._Row("资产编号", "Asset id", str(a["terms"]["assetId"])),  # noqa: SLF001
+        cp._Row("生效时间", "Took effect", datetime.fromtimestamp(when, UTC).isoformat()),  # noqa: SLF001
+        cp._Row("链标识 / 合约", "Chain id / contract", f"{doc['chain']['chainId']} / {doc['chain']['contract']}", mono=True),  # noqa: SLF001
+        cp._Row("交易哈希", "Transaction", doc["anchor"]["transactionHash"], mono=True),  # noqa: SLF001
+        cp._Row("区块", "Block", f"{doc['anchor']['blockNumber']} {doc['anchor']['blockHash']}", mono=True),  # noqa: SLF001
+    ]
+    parties = []
+    for s in doc["signatures"]:
+        p = next((x for x in doc["parties"] if x["partyId"] == s["partyId"]), {})
+        parties.append(cp._Row("签署方", "Signed by", f"{p.get('nameZh', '')} / {p.get('nameEn', '')} — party {s['partyId']}, "  # noqa: SLF001
+                               f"{p.get('identifierScheme', '')} {p.get('identifier', '')}, account {s['signer']}"))  # fmt: skip
+    terms = [cp._Row(k, k, json.dumps(v, ensure_ascii=False), mono=True) for k, v in a["terms"].items()]  # noqa: SLF001
+    details = [cp._Row(k, k, json.dumps(v, ensure_ascii=False)) for k, v in a["details"].items()]  # noqa: SLF001
+    story = [
+        Paragraph("知识产权协议证书", st.title_zh),
+        Paragraph("IP Agreement Certificate", st.title_en),
+        Paragraph(f"{FORMAT} v{VERSION}", st.subtitle),
+        Spacer(0, 4),
+        cp._heading("协议", "Agreement", st), cp._table(rows, st),  # noqa: SLF001
+        cp._heading("签署方", "Parties", st), cp._table(parties, st),  # noqa: SLF001
+        cp._heading("条款", "Terms (signed, EIP-712)", st), cp._table(terms, st),  # noqa: SLF001
+        cp._heading("条款详情", "Details (committed by detailsHash)", st), cp._table(details or [cp._Row("—", "—", "—")], st),  # noqa: SLF001
+        cp._heading("如何验证", "How to verify", st),
+        Paragraph(cp._mixed("以任一区块链节点核验：ipledger verify certificate.json --rpc-url URL；算法见 docs/agreements.md。"), st.body_zh),  # noqa: SLF001
+        Paragraph("Against any JSON-RPC endpoint of the chain: ipledger verify certificate.json --rpc-url URL; "
+                  "the algorithm is in docs/agreements.md.", st.body_en),  # fmt: skip
+        Paragraph(verify_url, st.url),
+        cp._QrFlowable(cp.qr_matrix(verify_url), 30 * mm),  # noqa: SLF001
+    ]  # fmt: skip
+    buf = io.BytesIO()
+    template = SimpleDocTemplate(buf, pagesize=A4, leftMargin=cp._MARGIN, rightMargin=cp._MARGIN, topMargin=cp._MARGIN,  # noqa: SLF001
+                                 bottomMargin=cp._MARGIN, title="知识产权协议证书 / IP Agreement Certificate", invariant=1)  # noqa: SLF001  # fmt: skip
+    template.build(story)
+    return buf.getvalue()

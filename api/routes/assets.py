@@ -7,7 +7,7 @@ from typing import Any
 from typing import Literal
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from api.deps import LedgerDep
 from api.schemas import AgreementCreate, AssetCreate, AssetFields, ReleaseIn, SignatureIn, TerminationIn
@@ -70,9 +70,10 @@ def execute(agreement_id: str, ledger: LedgerDep) -> dict[str, Any]:
     return ledger.asset_service.execute(agreement_id)
 
 
-@router.get("/v1/agreements/{agreement_id}/certificate", summary="Agreement certificate (JSON or HTML)")
+@router.get("/v1/agreements/{agreement_id}/certificate", summary="Agreement certificate (JSON, PDF or HTML)",
+            responses={200: {"content": {"application/json": {}, "application/pdf": {}, "text/html": {}}}})
 def agreement_certificate(agreement_id: str, ledger: LedgerDep,
-                          format: Literal["json", "html"] = Query("json", description="json (default) or html")) -> Any:  # noqa: A002  # fmt: skip
+                          format: Literal["json", "pdf", "html"] = Query("json", description="json (default), pdf or html")) -> Any:  # noqa: A002  # fmt: skip
     """Everything an arbitrator needs to check alone that the agreement took effect on chain, when, on which
     terms and signed by whom: the terms and details, every party's signature, the transaction and block.
     Verify with `POST /v1/verify` or `ipledger verify`; the checks are described in docs/agreements.md."""
@@ -81,6 +82,12 @@ def agreement_certificate(agreement_id: str, ledger: LedgerDep,
         from ledger.agreement_certificate import render_html
 
         return HTMLResponse(render_html(doc))
+    if format == "pdf":
+        from ledger.agreement_certificate import render_pdf
+
+        url = f"{ledger.settings.public_url.rstrip('/')}/?agreement={doc['agreement']['id']}"
+        return Response(render_pdf(doc, verify_url=url), media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="agreement-{doc["agreement"]["id"][2:18]}.pdf"'})  # fmt: skip
     return doc
 
 

@@ -208,6 +208,14 @@ def test_an_agreement_certificate_verifies_and_fails_when_tampered(api: Api) -> 
     assert via_api["verdict"] == "passed"
     html = api.client.get(f"/v1/agreements/{lic['agreementId']}/certificate", params={"format": "html"}).text
     assert "许可 / licence" in html and lic["agreementId"] in html
+    pdf = api.client.get(f"/v1/agreements/{lic['agreementId']}/certificate", params={"format": "pdf"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    import io
+
+    from pypdf import PdfReader
+
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "IP Agreement Certificate" in text and cert["anchor"]["transactionHash"][:20] in text.replace("\n", "")
 
     tampers = {
         ("agreement", "details", "royalty", "rate"): ("details", 300),
