@@ -13,6 +13,7 @@ from eth_utils import keccak, to_checksum_address
 from benchmarks.env import BenchChain
 from benchmarks.report import Result
 from ledger import merkle
+from ledger.eip712 import EIP712_DOMAIN_TYPE
 from ledger.artifacts import load_artifact
 from ledger.evidence import sign_single
 from ledger.tx import SentTransaction, TxSender
@@ -32,12 +33,6 @@ EAS_ATTEST_TYPE = [
     {"name": "value", "type": "uint256"},
     {"name": "nonce", "type": "uint256"},
     {"name": "deadline", "type": "uint64"},
-]
-EIP712_DOMAIN_TYPE = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
 ]
 
 

@@ -23,7 +23,7 @@ from ledger import agreements as ag
 from ledger.certificate import SCHEMES
 from ledger.errors import InvalidInput
 from ledger.hashing import canonical_json
-from ledger.verify import PARTY_TUPLE, Report, Rpc, _bytes, _int
+from ledger.verify import PARTY_TUPLE, SEL_PARTY, SEL_PARTY_OF, Report, Rpc, _bytes, _int
 
 FORMAT = "qianhai-ip-ledger/agreement-certificate"
 VERSION = 1
@@ -31,8 +31,6 @@ AGREEMENT_EXECUTED_TOPIC = keccak(text="AgreementExecuted(bytes32,uint256,uint8,
 AGREEMENT_SIGNED_TOPIC = keccak(text="AgreementSigned(bytes32,uint256,address)")
 SEL_PARTY_REGISTRY = keccak(text="partyRegistry()")[:4]
 SEL_AGREEMENT = keccak(text="agreement(bytes32)")[:4]
-SEL_PARTY_OF = keccak(text="partyOf(address)")[:4]
-SEL_PARTY = keccak(text="party(uint256)")[:4]
 SEL_IS_VALID_SIGNATURE = bytes.fromhex("1626ba7e")
 AGREEMENT_TUPLE = "(uint8,uint8,uint8,bool,uint64,uint64,uint64,uint64,uint256,uint256,bytes32,bytes32,uint256[],uint256[])"
 
