@@ -225,6 +225,29 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
         emit AssetUnfrozen(assetId, disputeId);
     }
 
+    /// @inheritdoc IIPAssetRegistry
+    function voidAgreement(bytes32 id, bytes32 disputeId) external onlyRole(DISPUTE_ROLE) {
+        StoredAgreement storage g = _agreements[id];
+        if (g.status == AgreementStatus.None) revert AgreementUnknown(id);
+        if (g.status == AgreementStatus.Voided) revert AgreementNotEffective(id);
+        g.status = AgreementStatus.Voided;
+        g.closedAt = uint64(block.timestamp);
+        if (g.kind == AgreementKind.Pledge && _assets[g.assetId].pledge == id) _assets[g.assetId].pledge = bytes32(0);
+        emit AgreementVoided(id, g.assetId, disputeId);
+    }
+
+    /// @inheritdoc IIPAssetRegistry
+    function restoreTitle(uint256 assetId, uint256[] calldata owners, uint16[] calldata shares, bytes32 disputeId)
+        external
+        onlyRole(DISPUTE_ROLE)
+    {
+        _requireAsset(assetId);
+        _checkShares(owners, shares);
+        _owners[assetId] = owners;
+        _shares[assetId] = shares;
+        emit TitleRestored(assetId, disputeId, owners, shares);
+    }
+
     // --- views ----------------------------------------------------------------------------------
 
     /// @inheritdoc IIPAssetRegistry

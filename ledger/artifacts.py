@@ -16,7 +16,7 @@ from ledger.errors import ContractRevert, ToolchainError
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 
 #: The contracts the service deploys, in deployment order.
-SUITE = ("EvidenceRegistry", "IPAssetRegistry")
+SUITE = ("EvidenceRegistry", "IPAssetRegistry", "DisputeRegistry")
 
 
 @cache

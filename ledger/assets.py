@@ -25,7 +25,7 @@ from web3.logs import DISCARD
 
 from ledger import agreements as ag
 from ledger import eip712
-from ledger.errors import Conflict, InvalidInput, NotFound, SignatureRejected
+from ledger.errors import Conflict, ContractRevert, InvalidInput, NotFound, SignatureRejected
 from ledger.hashing import canonical_json, parse_hash
 from ledger.identifiers import parse_cn_patent_number, validate_hk_patent_number, validate_other_identifier
 from ledger.parties import parse_account
@@ -50,6 +50,11 @@ LICENCE_TYPES = {"exclusive": ag.LicenceType.EXCLUSIVE, "sole": ag.LicenceType.S
 ROYALTY_BASES = {"lump_sum", "percentage", "per_unit", "minimum_annual"}
 STATUS_NAMES = {1: "effective", 2: "terminated", 3: "released", 4: "voided"}
 DEFAULT_SIGNING_WINDOW = 7 * 86400
+# The input a contract refusal at execution is about (the contract's errors name no field).
+EXECUTE_REVERT_FIELDS = {"SignatureExpired": "deadline", "AssetIsFrozen": "assetId", "AssetPledged": "assetId",
+                         "AgreementSignerNotActive": "signatures", "AgreementSignerNotAParty": "signatures",
+                         "AgreementSignatureDuplicate": "signatures", "AgreementSignatureInvalid": "signatures",
+                         "AgreementSignatureMissing": "signatures"}  # fmt: skip
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS proposals (
@@ -262,7 +267,10 @@ class AssetService:
         asset_id = body.get("assetId")
         if not isinstance(asset_id, int) or asset_id < 1:
             raise InvalidInput("assetId must be an asset id", field="assetId")
-        asset = self.show(asset_id)
+        try:
+            asset = self.show(asset_id)
+        except NotFound as exc:
+            raise NotFound(exc.message, field="assetId") from None
         if asset["frozen"]:
             raise Conflict(f"asset {asset_id} is frozen by an open dispute", field="assetId")
         document_hash = parse_hash(str(body.get("documentHash", "")), "documentHash")
@@ -281,6 +289,8 @@ class AssetService:
                 if not entries:
                     raise InvalidInput("an assignment needs at least one assignee", field="assignees")
                 grantees = [self._check_party(e.get("partyId"), f"assignees[{i}].partyId") for i, e in enumerate(entries)]
+                if len(set(grantees)) != len(grantees):
+                    raise InvalidInput("an assignee is listed twice", field="assignees")
                 shares = [_bps(e.get("share"), f"assignees[{i}].share") for i, e in enumerate(entries)]
                 if sum(shares) != 10_000:
                     raise InvalidInput(f"assignee shares sum to {sum(shares)}, not 10000 (100%)", field="assignees")
@@ -452,7 +462,11 @@ class AssetService:
         if missing:
             raise InvalidInput(f"signatures missing from parties {missing}", field="signatures", details={"missingParties": missing})
         tuples = [(s["signer"], bytes.fromhex(s["signature"][2:])) for s in sigs.values()]
-        sent = self._send(self.contract.functions.execute(terms.as_tuple(), tuples))
+        try:
+            sent = self._send(self.contract.functions.execute(terms.as_tuple(), tuples))
+        except ContractRevert as exc:
+            exc.field = exc.field or EXECUTE_REVERT_FIELDS.get(exc.name)
+            raise
         with self._lock:
             self._db.execute("UPDATE proposals SET status = 'executed', tx_hash = ? WHERE agreement_id = ?",
                              (sent.tx_hash, "0x" + terms.agreement_id(self.domain()).hex()))  # fmt: skip
@@ -529,8 +543,8 @@ class AssetService:
         for e in events:
             if e["time"] > at:
                 break
-            if e["event"] in ("AssetRegistered", "TitleTransferred"):
-                owners, owners_since, title_agreement = e["owners"], e["time"], e.get("agreementId")
+            if e["event"] in ("AssetRegistered", "TitleTransferred", "TitleRestored"):
+                owners, owners_since, title_agreement = e["owners"], e["time"], e.get("agreementId") or e.get("disputeId")
             elif e["event"] == "AgreementExecuted" and e["kind"] in ("licence", "pledge"):
                 effective[e["agreementId"]] = e
             elif e["event"] in ("AgreementTerminated", "PledgeReleased", "AgreementVoided"):
@@ -570,7 +584,8 @@ class AssetService:
                 times[n] = int(self.ledger.w3.eth.get_block(n)["timestamp"])
             return times[n]
 
-        for name in ("AssetRegistered", "TitleTransferred", "AgreementExecuted", "AgreementTerminated", "PledgeReleased", "AssetFrozen", "AssetUnfrozen"):
+        for name in ("AssetRegistered", "TitleTransferred", "AgreementExecuted", "AgreementTerminated", "PledgeReleased",
+                     "AssetFrozen", "AssetUnfrozen", "AgreementVoided", "TitleRestored"):
             for log in getattr(c.events, name)().get_logs(from_block=start, argument_filters={"assetId": asset_id}):
                 args = log["args"]
                 e: dict[str, Any] = {"event": name, "block": int(log["blockNumber"]), "logIndex": int(log["logIndex"]),

@@ -135,6 +135,9 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None) -> Manifest:
         address = Web3.to_checksum_address(sent.receipt["contractAddress"])
         code = bytes(w3.eth.get_code(address))
         deployed[name] = DeployedContract(name, address, sent.block_number, sent.tx_hash, "0x" + keccak(code).hex())
+    # awards take effect on the chain of title: the dispute registry holds the asset registry's dispute role
+    assets = w3.eth.contract(address=deployed["IPAssetRegistry"].address, abi=load_artifact("IPAssetRegistry")["abi"])
+    sender.send_call(assets.functions.grantRole(keccak(text="DISPUTE_ROLE"), deployed["DisputeRegistry"].address))
     return Manifest(
         chain_id=int(w3.eth.chain_id),
         genesis_hash=genesis_hash(w3),
@@ -148,6 +151,8 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None) -> Manifest:
 def _constructor_args(name: str, operator: str, deployed: dict[str, DeployedContract]) -> tuple[Any, ...]:
     if name == "IPAssetRegistry":  # parties are resolved through the evidence contract's party registry
         return (operator, deployed["EvidenceRegistry"].address)
+    if name == "DisputeRegistry":
+        return (deployed["EvidenceRegistry"].address, deployed["IPAssetRegistry"].address)
     return (operator,)
 
 

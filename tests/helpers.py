@@ -59,6 +59,10 @@ class Chain:
         return self.w3.eth.contract(address=self.manifest.address("EvidenceRegistry"), abi=load_artifact("EvidenceRegistry")["abi"])
 
     @property
+    def disputes(self) -> Any:
+        return self.w3.eth.contract(address=self.manifest.address("DisputeRegistry"), abi=load_artifact("DisputeRegistry")["abi"])
+
+    @property
     def assets(self) -> Any:
         return self.w3.eth.contract(address=self.manifest.address("IPAssetRegistry"), abi=load_artifact("IPAssetRegistry")["abi"])
 

@@ -142,6 +142,8 @@ interface IIPAssetRegistry {
     event AgreementTerminated(bytes32 indexed agreementId, uint256 indexed assetId);
     event PledgeReleased(bytes32 indexed agreementId, uint256 indexed assetId);
     event AssetFrozen(uint256 indexed assetId, bytes32 indexed disputeId);
+    event AgreementVoided(bytes32 indexed agreementId, uint256 indexed assetId, bytes32 indexed disputeId);
+    event TitleRestored(uint256 indexed assetId, bytes32 indexed disputeId, uint256[] owners, uint16[] shares);
     event AssetUnfrozen(uint256 indexed assetId, bytes32 indexed disputeId);
 
     /// @notice Registers an asset; every owner signs `AssetRegistration`. Anyone may submit.
@@ -165,6 +167,13 @@ interface IIPAssetRegistry {
 
     /// @notice Lifts a freeze. Dispute role only.
     function unfreezeAsset(uint256 assetId, bytes32 disputeId) external;
+
+    /// @notice Voids an agreement by an arbitral award: an effective licence or pledge stops being in force; a
+    /// transfer is voided in the record (the award restores title separately). Dispute role only.
+    function voidAgreement(bytes32 agreementId, bytes32 disputeId) external;
+
+    /// @notice Restores title to named owners by an arbitral award (shares sum to 10,000). Dispute role only.
+    function restoreTitle(uint256 assetId, uint256[] calldata owners, uint16[] calldata shares, bytes32 disputeId) external;
 
     /// @notice The asset's current owners and shares, and whether it is frozen.
     function asset(uint256 assetId)

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IDisputeRegistry
+/// @notice Disputes over IP rights before an arbitration institution. An arbitrator account of an active
+/// arbitration institution opens a dispute over an asset, an agreement or an evidence record; while it is
+/// open the asset concerned is frozen. The arbitrator closes it with an award whose outcome takes effect on
+/// chain in the same transaction.
+interface IDisputeRegistry {
+    enum SubjectKind {
+        None,
+        Asset,
+        Agreement,
+        Evidence
+    }
+
+    enum Outcome {
+        None,
+        Dismissed,
+        AgreementVoided,
+        TitleRestored
+    }
+
+    enum DisputeStatus {
+        None,
+        Open,
+        Closed
+    }
+
+    /// @param subjectId The asset id (as bytes32), the agreement id, or the content hash.
+    /// @param assetId The asset frozen by the dispute (0 for an evidence record).
+    struct Dispute {
+        SubjectKind kind;
+        DisputeStatus status;
+        Outcome outcome;
+        uint64 openedAt;
+        uint64 closedAt;
+        uint256 institution;
+        uint256 claimant;
+        uint256 respondent;
+        uint256 assetId;
+        bytes32 subjectId;
+        bytes32 claimHash;
+        bytes32 awardHash;
+    }
+
+    event DisputeOpened(
+        bytes32 indexed disputeId,
+        SubjectKind indexed kind,
+        bytes32 indexed subjectId,
+        uint256 institution,
+        uint256 claimant,
+        uint256 respondent,
+        bytes32 claimHash,
+        address arbitrator
+    );
+    event DisputeClosed(bytes32 indexed disputeId, Outcome indexed outcome, bytes32 awardHash, address arbitrator);
+
+    /// @notice Opens a dispute; the caller is an account of an active arbitration institution that is neither
+    /// claimant nor respondent. Freezes the asset concerned.
+    /// @return disputeId keccak256 of the subject, the parties, the claim hash and the dispute count.
+    function openDispute(SubjectKind kind, bytes32 subjectId, uint256 claimant, uint256 respondent, bytes32 claimHash)
+        external
+        returns (bytes32 disputeId);
+
+    /// @notice Closes a dispute with an award, by an account of the institution that opened it. The outcome
+    /// takes effect here: `AgreementVoided` voids the disputed agreement; `TitleRestored` gives the asset to
+    /// `owners` with `shares` (summing to 10,000). Then the asset is unfrozen.
+    function closeDispute(
+        bytes32 disputeId,
+        Outcome outcome,
+        bytes32 awardHash,
+        uint256[] calldata owners,
+        uint16[] calldata shares
+    ) external;
+
+    function dispute(bytes32 disputeId) external view returns (Dispute memory);
+
+    function disputeCount() external view returns (uint256);
+}
