@@ -66,6 +66,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errs = exc.errors()
         first = errs[0] if errs else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":  # the location is a character offset, not a field
+            return JSONResponse(error_body("invalid_input", f"the body is not valid JSON: {first.get('msg')}", "body"), 422)
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
         field = ".".join(loc) or None
         message = str(first.get("msg", "invalid request"))

@@ -221,3 +221,34 @@ class ReleaseIn(Strict):
     deadline: int
     signer: str
     signature: str
+
+
+# --- disputes ---
+
+
+class DisputeFields(Strict):
+    subject: Literal["asset", "agreement", "evidence"]
+    subjectId: int | str = Field(description="Asset id, agreement id, or content hash.")
+    claimant: int
+    respondent: int
+    claimHash: str = Field(description="Hash of the statement of claim (the document stays off chain).")
+    arbitrator: str = Field(description="The arbitrator's account (of an arbitration institution party).")
+    deadline: int | None = None
+
+
+class DisputeCreate(DisputeFields):
+    deadline: int  # type: ignore[assignment]
+    signature: str = Field(description="The arbitrator's EIP-712 `OpenDispute` signature.")
+
+
+class AwardFields(Strict):
+    outcome: Literal["dismissed", "agreement_voided", "title_restored"]
+    awardHash: str
+    owners: list[OwnerShare] = Field(default_factory=list, description="For title_restored: the owners and shares.")
+    arbitrator: str
+    deadline: int | None = None
+
+
+class AwardCreate(AwardFields):
+    deadline: int  # type: ignore[assignment]
+    signature: str = Field(description="The arbitrator's EIP-712 `CloseDispute` signature.")

@@ -1,15 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {IDisputeRegistry} from "./interfaces/IDisputeRegistry.sol";
 import {IIPAssetRegistry} from "./interfaces/IIPAssetRegistry.sol";
 import {IPartyRegistry} from "./interfaces/IPartyRegistry.sol";
-import {AccountNotAParty, PartyNotActive} from "./common/Errors.sol";
+import {AccountNotAParty, PartyNotActive, SignatureExpired, SignatureInvalid} from "./common/Errors.sol";
 
 /// @title DisputeRegistry
 /// @notice Disputes, freezes and awards. Holds the asset registry's DISPUTE_ROLE, so an award takes effect on
 /// the chain of title in the same transaction that records it.
-contract DisputeRegistry is IDisputeRegistry {
+contract DisputeRegistry is IDisputeRegistry, EIP712 {
+    /// @notice OpenDispute(uint8 kind,bytes32 subjectId,uint256 claimant,uint256 respondent,bytes32 claimHash,address arbitrator,uint64 deadline)
+    bytes32 public constant OPEN_DISPUTE_TYPEHASH = keccak256(
+        "OpenDispute(uint8 kind,bytes32 subjectId,uint256 claimant,uint256 respondent,bytes32 claimHash,address arbitrator,uint64 deadline)"
+    );
+    /// @notice CloseDispute(bytes32 disputeId,uint8 outcome,bytes32 awardHash,uint256[] owners,uint16[] shares,address arbitrator,uint64 deadline)
+    bytes32 public constant CLOSE_DISPUTE_TYPEHASH = keccak256(
+        "CloseDispute(bytes32 disputeId,uint8 outcome,bytes32 awardHash,uint256[] owners,uint16[] shares,address arbitrator,uint64 deadline)"
+    );
+
     error DisputeNotArbitrator(address account, uint256 partyId);
     error DisputeArbitratorIsParty(uint256 institution);
     error DisputeSubjectInvalid(string reason);
@@ -18,13 +29,15 @@ contract DisputeRegistry is IDisputeRegistry {
     error DisputeAlreadyClosed(bytes32 disputeId);
     error DisputeWrongInstitution(bytes32 disputeId, uint256 institution);
     error DisputeOutcomeInvalid(string reason);
+    error DisputeSignatureUsed(bytes32 digest);
 
     IPartyRegistry private immutable _parties;
     IIPAssetRegistry private immutable _assets;
     uint256 private _count;
     mapping(bytes32 disputeId => Dispute record) private _disputes;
+    mapping(bytes32 digest => bool used) private _usedOpenSignatures;
 
-    constructor(IPartyRegistry parties, IIPAssetRegistry assets) {
+    constructor(IPartyRegistry parties, IIPAssetRegistry assets) EIP712("QianhaiIPLedger.Disputes", "1") {
         _parties = parties;
         _assets = assets;
     }
@@ -32,58 +45,103 @@ contract DisputeRegistry is IDisputeRegistry {
     /// @inheritdoc IDisputeRegistry
     function openDispute(SubjectKind kind, bytes32 subjectId, uint256 claimant, uint256 respondent, bytes32 claimHash)
         external
-        returns (bytes32 disputeId)
+        returns (bytes32)
     {
-        uint256 institution = _arbitrator(msg.sender);
-        uint256 count = _parties.partyCount();
-        if (claimant == 0 || respondent == 0 || claimant > count || respondent > count || claimant == respondent) {
-            revert DisputePartiesInvalid();
-        }
-        if (institution == claimant || institution == respondent) revert DisputeArbitratorIsParty(institution);
-        uint256 assetId = _subjectAsset(kind, subjectId);
-        disputeId = keccak256(abi.encode(kind, subjectId, claimant, respondent, claimHash, ++_count));
-        _disputes[disputeId] = Dispute({
-            kind: kind,
-            status: DisputeStatus.Open,
-            outcome: Outcome.None,
-            openedAt: uint64(block.timestamp),
-            closedAt: 0,
-            institution: institution,
-            claimant: claimant,
-            respondent: respondent,
-            assetId: assetId,
-            subjectId: subjectId,
-            claimHash: claimHash,
-            awardHash: bytes32(0)
-        });
-        if (assetId != 0) _assets.freezeAsset(assetId, disputeId);
-        emit DisputeOpened(disputeId, kind, subjectId, institution, claimant, respondent, claimHash, msg.sender);
+        return _open(OpenRequest(kind, subjectId, claimant, respondent, claimHash), msg.sender);
+    }
+
+    /// @inheritdoc IDisputeRegistry
+    function openDisputeBySignature(OpenRequest calldata r, address arbitrator, uint64 deadline, bytes calldata signature)
+        external
+        returns (bytes32)
+    {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline, uint64(block.timestamp));
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(abi.encode(OPEN_DISPUTE_TYPEHASH, r.kind, r.subjectId, r.claimant, r.respondent, r.claimHash, arbitrator, deadline))
+        );
+        if (_usedOpenSignatures[digest]) revert DisputeSignatureUsed(digest);
+        if (!SignatureChecker.isValidSignatureNow(arbitrator, digest, signature)) revert SignatureInvalid(arbitrator);
+        _usedOpenSignatures[digest] = true;
+        return _open(r, arbitrator);
     }
 
     /// @inheritdoc IDisputeRegistry
     function closeDispute(bytes32 disputeId, Outcome outcome, bytes32 awardHash, uint256[] calldata owners, uint16[] calldata shares)
         external
     {
-        Dispute storage d = _disputes[disputeId];
-        if (d.status == DisputeStatus.None) revert DisputeUnknown(disputeId);
-        if (d.status == DisputeStatus.Closed) revert DisputeAlreadyClosed(disputeId);
-        uint256 institution = _arbitrator(msg.sender);
-        if (institution != d.institution) revert DisputeWrongInstitution(disputeId, institution);
-        if (outcome == Outcome.None) revert DisputeOutcomeInvalid("outcome");
-        if (awardHash == bytes32(0)) revert DisputeOutcomeInvalid("award hash");
-        d.status = DisputeStatus.Closed;
-        d.outcome = outcome;
-        d.awardHash = awardHash;
-        d.closedAt = uint64(block.timestamp);
-        if (d.assetId != 0) _assets.unfreezeAsset(d.assetId, disputeId);
-        if (outcome == Outcome.AgreementVoided) {
-            if (d.kind != SubjectKind.Agreement) revert DisputeOutcomeInvalid("only an agreement is voided");
-            _assets.voidAgreement(d.subjectId, disputeId);
-        } else if (outcome == Outcome.TitleRestored) {
-            if (d.assetId == 0) revert DisputeOutcomeInvalid("no asset to restore");
-            _assets.restoreTitle(d.assetId, owners, shares, disputeId);
+        _close(CloseRequest(disputeId, outcome, awardHash, owners, shares), msg.sender);
+    }
+
+    /// @inheritdoc IDisputeRegistry
+    function closeDisputeBySignature(CloseRequest calldata r, address arbitrator, uint64 deadline, bytes calldata signature) external {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline, uint64(block.timestamp));
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    CLOSE_DISPUTE_TYPEHASH,
+                    r.disputeId,
+                    r.outcome,
+                    r.awardHash,
+                    keccak256(abi.encodePacked(r.owners)),
+                    keccak256(abi.encodePacked(r.shares)),
+                    arbitrator,
+                    deadline
+                )
+            )
+        );
+        if (!SignatureChecker.isValidSignatureNow(arbitrator, digest, signature)) revert SignatureInvalid(arbitrator);
+        _close(r, arbitrator);
+    }
+
+    /// @notice The EIP-712 domain separator of this contract.
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    function _open(OpenRequest memory r, address arbitrator) private returns (bytes32 disputeId) {
+        uint256 institution = _arbitrator(arbitrator);
+        uint256 count = _parties.partyCount();
+        if (r.claimant == 0 || r.respondent == 0 || r.claimant > count || r.respondent > count || r.claimant == r.respondent) {
+            revert DisputePartiesInvalid();
         }
-        emit DisputeClosed(disputeId, outcome, awardHash, msg.sender);
+        if (institution == r.claimant || institution == r.respondent) revert DisputeArbitratorIsParty(institution);
+        uint256 assetId = _subjectAsset(r.kind, r.subjectId);
+        disputeId = keccak256(abi.encode(r.kind, r.subjectId, r.claimant, r.respondent, r.claimHash, ++_count));
+        Dispute storage d = _disputes[disputeId];
+        d.kind = r.kind;
+        d.status = DisputeStatus.Open;
+        d.openedAt = uint64(block.timestamp);
+        d.institution = institution;
+        d.claimant = r.claimant;
+        d.respondent = r.respondent;
+        d.assetId = assetId;
+        d.subjectId = r.subjectId;
+        d.claimHash = r.claimHash;
+        if (assetId != 0) _assets.freezeAsset(assetId, disputeId);
+        emit DisputeOpened(disputeId, r.kind, r.subjectId, institution, r.claimant, r.respondent, r.claimHash, arbitrator);
+    }
+
+    function _close(CloseRequest memory r, address arbitrator) private {
+        Dispute storage d = _disputes[r.disputeId];
+        if (d.status == DisputeStatus.None) revert DisputeUnknown(r.disputeId);
+        if (d.status == DisputeStatus.Closed) revert DisputeAlreadyClosed(r.disputeId);
+        uint256 institution = _arbitrator(arbitrator);
+        if (institution != d.institution) revert DisputeWrongInstitution(r.disputeId, institution);
+        if (r.outcome == Outcome.None) revert DisputeOutcomeInvalid("outcome");
+        if (r.awardHash == bytes32(0)) revert DisputeOutcomeInvalid("award hash");
+        d.status = DisputeStatus.Closed;
+        d.outcome = r.outcome;
+        d.awardHash = r.awardHash;
+        d.closedAt = uint64(block.timestamp);
+        if (d.assetId != 0) _assets.unfreezeAsset(d.assetId, r.disputeId);
+        if (r.outcome == Outcome.AgreementVoided) {
+            if (d.kind != SubjectKind.Agreement) revert DisputeOutcomeInvalid("only an agreement is voided");
+            _assets.voidAgreement(d.subjectId, r.disputeId);
+        } else if (r.outcome == Outcome.TitleRestored) {
+            if (d.assetId == 0) revert DisputeOutcomeInvalid("no asset to restore");
+            _assets.restoreTitle(d.assetId, r.owners, r.shares, r.disputeId);
+        }
+        emit DisputeClosed(r.disputeId, r.outcome, r.awardHash, arbitrator);
     }
 
     /// @inheritdoc IDisputeRegistry

@@ -310,6 +310,11 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
         return id != bytes32(0) && g.start <= time && (g.end == 0 || time < g.end) ? id : bytes32(0);
     }
 
+    /// @notice The pledge encumbering an asset now (started or not), as `execute` sees it; 0 when none.
+    function pledgeOf(uint256 assetId) external view returns (bytes32) {
+        return _pledgeInForce(_requireAsset(assetId));
+    }
+
     /// @notice The parties resolving signatures (the evidence contract's party registry).
     function partyRegistry() external view returns (IPartyRegistry) {
         return _parties;

@@ -352,6 +352,9 @@ class AssetService:
                 grantee = self._check_party(body.get("pledgee"), "pledgee")
                 if self.ledger.evidence_service.party_profile(grantee)["kind"] != 4:
                     raise InvalidInput("the pledgee must be a financial institution party", field="pledgee")
+                existing = call(self.contract.functions.pledgeOf(asset_id))
+                if existing != b"\0" * 32:
+                    raise Conflict(f"asset {asset_id} is already pledged under 0x{bytes(existing).hex()}", field="assetId")
                 details |= {"amount": _amount(body.get("amount"), "amount"), "currency": _currency(body.get("currency", "CNY"), "currency"),
                             "registrationNumber": body.get("registrationNumber")}  # fmt: skip
                 terms = ag.Terms(int(kind), asset_id, (grantee,), start=start, end=end, document_hash=document_hash, salt=salt, deadline=deadline)
@@ -391,7 +394,7 @@ class AssetService:
         owners = [o["partyId"] for o in self.show(terms.asset_id)["owners"]]
         grantors = self._licence_grantors(terms, owners) if terms.kind == ag.AgreementKind.LICENCE else owners
         required = list(dict.fromkeys([*grantors, *terms.grantees]))
-        pledge = call(self.contract.functions.pledgeInForce(terms.asset_id, self._chain_time()))
+        pledge = call(self.contract.functions.pledgeOf(terms.asset_id))
         needs = terms.kind in (ag.AgreementKind.ASSIGNMENT, ag.AgreementKind.EQUITY_CONTRIBUTION) or (
             terms.kind == ag.AgreementKind.LICENCE and terms.licence_type != ag.LicenceType.ORDINARY)
         if pledge != b"\0" * 32 and needs:

@@ -15,6 +15,7 @@ from ledger import __version__
 from ledger.artifacts import artifact_version
 from ledger.config import Settings
 from ledger.deployment import Manifest, check_chain, contract, load_or_deploy, manifest_path
+from ledger.disputes import DisputeService
 from ledger.errors import ChainUnavailable, PermissionDenied
 from ledger.assets import AssetService
 from ledger.evidence import CertificateBuilder, EvidenceService
@@ -96,6 +97,14 @@ class Ledger:
     @cached_property
     def evidence(self) -> Any:
         return contract(self.w3, self.manifest, "EvidenceRegistry")
+
+    @cached_property
+    def disputes(self) -> Any:
+        return contract(self.w3, self.manifest, "DisputeRegistry")
+
+    @cached_property
+    def dispute_service(self) -> DisputeService:
+        return DisputeService(self)
 
     @cached_property
     def assets(self) -> Any:

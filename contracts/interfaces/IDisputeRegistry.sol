@@ -44,6 +44,24 @@ interface IDisputeRegistry {
         bytes32 awardHash;
     }
 
+    /// @notice What an arbitrator signs to open a dispute through a relayer.
+    struct OpenRequest {
+        SubjectKind kind;
+        bytes32 subjectId;
+        uint256 claimant;
+        uint256 respondent;
+        bytes32 claimHash;
+    }
+
+    /// @notice What an arbitrator signs to close a dispute with an award through a relayer.
+    struct CloseRequest {
+        bytes32 disputeId;
+        Outcome outcome;
+        bytes32 awardHash;
+        uint256[] owners;
+        uint16[] shares;
+    }
+
     event DisputeOpened(
         bytes32 indexed disputeId,
         SubjectKind indexed kind,
@@ -73,6 +91,16 @@ interface IDisputeRegistry {
         uint256[] calldata owners,
         uint16[] calldata shares
     ) external;
+
+    /// @notice `openDispute` signed (EIP-712 `OpenDispute`) by an arbitrator account and relayed by anyone;
+    /// each signature opens one dispute.
+    function openDisputeBySignature(OpenRequest calldata request, address arbitrator, uint64 deadline, bytes calldata signature)
+        external
+        returns (bytes32 disputeId);
+
+    /// @notice `closeDispute` signed (EIP-712 `CloseDispute`) by an arbitrator account and relayed by anyone.
+    function closeDisputeBySignature(CloseRequest calldata request, address arbitrator, uint64 deadline, bytes calldata signature)
+        external;
 
     function dispute(bytes32 disputeId) external view returns (Dispute memory);
 

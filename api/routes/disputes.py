@@ -1,0 +1,46 @@
+"""Disputes: opened and closed by an arbitrator's EIP-712 signature, relayed; the contract applies the award."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import LedgerDep
+from api.schemas import AwardCreate, AwardFields, DisputeCreate, DisputeFields
+from ledger.evidence import parse_signature
+
+router = APIRouter(tags=["disputes"])
+
+
+@router.post("/v1/disputes/payload", summary="Typed data an arbitrator signs to open a dispute")
+def open_payload(body: DisputeFields, ledger: LedgerDep) -> dict[str, Any]:
+    req = ledger.dispute_service.open_request(body.model_dump())
+    return {"typedData": req.message(ledger.dispute_service.domain())}
+
+
+@router.post("/v1/disputes", status_code=201, summary="Open a dispute (freezes the asset)")
+def open_dispute(body: DisputeCreate, ledger: LedgerDep) -> dict[str, Any]:
+    """Relays the arbitrator's signed `OpenDispute`. The contract checks the arbitrator belongs to an active
+    arbitration institution that is not a party, and freezes the asset concerned until the award."""
+    data = body.model_dump()
+    return ledger.dispute_service.open(data, parse_signature(data.pop("signature")))
+
+
+@router.get("/v1/disputes/{dispute_id}", summary="A dispute")
+def show(dispute_id: str, ledger: LedgerDep) -> dict[str, Any]:
+    return ledger.dispute_service.show(dispute_id)
+
+
+@router.post("/v1/disputes/{dispute_id}/award/payload", summary="Typed data an arbitrator signs to close a dispute")
+def award_payload(dispute_id: str, body: AwardFields, ledger: LedgerDep) -> dict[str, Any]:
+    req = ledger.dispute_service.close_request(dispute_id, body.model_dump())
+    return {"typedData": req.message(ledger.dispute_service.domain())}
+
+
+@router.post("/v1/disputes/{dispute_id}/award", summary="Close a dispute with an award that takes effect on chain")
+def award(dispute_id: str, body: AwardCreate, ledger: LedgerDep) -> dict[str, Any]:
+    """dismissed: the asset is unfrozen; agreement_voided: the disputed agreement is void from now;
+    title_restored: the asset goes to the named owners (shares summing to 10000). One transaction."""
+    data = body.model_dump()
+    return ledger.dispute_service.close(dispute_id, data, parse_signature(data.pop("signature")))

@@ -1,0 +1,79 @@
+"""Disputes through the API: a firm disputes an exclusive licence; the arbitrator's signed opening freezes
+the patent, a licence change is refused while frozen, the signed award voids the licence in the same
+transaction, and the title report shows it void from the award's time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_utils import keccak
+
+from ledger import eip712
+from tests.api.conftest import Api
+from tests.api.test_agreements_scenario import YEAR, Parties, agree, register_asset, time_travel
+from tests.helpers import account
+
+CLAIM = "0x" + keccak(text="statement of claim.pdf").hex()
+AWARD = "0x" + keccak(text="award.pdf").hex()
+
+
+def signed(api: Api, path: str, body: dict[str, Any], signer: Any, **kw: Any) -> Any:
+    payload = api.client.post(path + "/payload", json=body)
+    assert payload.status_code == 200, payload.text
+    typed = payload.json()["typedData"]
+    sig = eip712.sign(typed, signer)
+    return api.client.post(path, json={**body, "deadline": typed["message"]["deadline"], "signature": "0x" + sig.hex()})
+
+
+def test_a_disputed_licence_is_frozen_then_voided_by_the_award(api: Api) -> None:
+    p = Parties(api)
+    arb = account("qianhai-arbitration")
+    p_arb = api.admit(arb, "ARB-0001", kind="arbitration_institution", identifierScheme="other", jurisdiction="mainland",
+                      nameZh="深圳国际仲裁院", nameEn="Shenzhen Court of International Arbitration")  # fmt: skip
+    b = register_asset(api, p.uni, p.p_uni, "201710601862.3", "Battery separator")
+    now = time_travel(api, 10)
+    lic = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_y, "licenceType": "exclusive", "territory": ["CN"],
+                      "start": now, "end": now + 3 * YEAR, "royalty": {"basis": "lump_sum", "amount": "1000000"}}, p.uni, p.y)  # fmt: skip
+
+    body = {"subject": "agreement", "subjectId": lic["agreementId"], "claimant": p.p_x, "respondent": p.p_uni,
+            "claimHash": CLAIM, "arbitrator": arb.address}  # fmt: skip
+    # a party's own account cannot open it, and an arbitrator's institution cannot be a party
+    bad = api.client.post("/v1/disputes/payload", json={**body, "arbitrator": p.x.address})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "arbitrator"
+    bad = api.client.post("/v1/disputes/payload", json={**body, "claimant": p_arb})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "arbitrator"
+    opened = signed(api, "/v1/disputes", body, arb)
+    assert opened.status_code == 201, opened.text
+    dispute = opened.json()
+    assert dispute["status"] == "open" and dispute["assetId"] == b and dispute["institution"] == p_arb
+    assert api.client.get(f"/v1/assets/{b}").json()["frozen"] is True
+
+    # a licence change is refused while frozen
+    resp = api.client.post("/v1/agreements", json={"documentHash": CLAIM, "kind": "licence", "assetId": b, "licensee": p.p_z,
+                                                   "licenceType": "ordinary", "territory": ["HK"], "start": now, "end": now + YEAR,
+                                                   "royalty": {"basis": "lump_sum", "amount": "1"}})  # fmt: skip
+    assert resp.status_code == 409 and resp.json()["error"]["field"] == "assetId"
+
+    before_award = time_travel(api, 100)
+    time_travel(api, 10)  # the award is in a later block than before_award
+    award = {"outcome": "agreement_voided", "awardHash": AWARD, "arbitrator": arb.address}
+    forged = signed(api, f"/v1/disputes/{dispute['disputeId']}/award", award, account("not-the-arbitrator"))
+    assert forged.status_code == 400
+    closed = signed(api, f"/v1/disputes/{dispute['disputeId']}/award", award, arb)
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["status"] == "closed" and closed.json()["outcome"] == "agreement_voided"
+    award_time = closed.json()["closedAt"]
+    assert api.client.get(f"/v1/agreements/{lic['agreementId']}").json()["status"] == "voided"
+    assert api.client.get(f"/v1/assets/{b}").json()["frozen"] is False
+
+    title_before = api.client.get(f"/v1/assets/{b}/title", params={"at": before_award}).json()
+    assert [x["agreementId"] for x in title_before["licences"]] == [lic["agreementId"]]
+    title_after = api.client.get(f"/v1/assets/{b}/title", params={"at": award_time}).json()
+    assert title_after["licences"] == []
+    events = [e["event"] for e in title_after["history"]]
+    assert events[-3:] == ["AssetFrozen", "AssetUnfrozen", "AgreementVoided"] or events[-3:] == ["AssetFrozen", "AgreementVoided", "AssetUnfrozen"]
+
+    resp = api.client.post(f"/v1/disputes/{dispute['disputeId']}/award/payload", json=award)
+    assert resp.status_code == 400 and resp.json()["error"]["field"] == "dispute_id"
+    assert api.client.get("/v1/disputes/0x" + "01" * 32).status_code == 404
+    assert api.client.get("/v1/disputes/nope").status_code == 400
