@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from api.deps import LedgerDep
 from api.schemas import AwardCreate, AwardFields, DisputeCreate, DisputeFields
@@ -44,3 +45,16 @@ def award(dispute_id: str, body: AwardCreate, ledger: LedgerDep) -> dict[str, An
     title_restored: the asset goes to the named owners (shares summing to 10000). One transaction."""
     data = body.model_dump()
     return ledger.dispute_service.close(dispute_id, data, parse_signature(data.pop("signature")))
+
+
+@router.get("/v1/disputes/{dispute_id}/case-file", summary="Case file (ZIP)",
+            responses={200: {"content": {"application/zip": {}}}})  # fmt: skip
+def case_file(dispute_id: str, ledger: LedgerDep) -> Response:
+    """Every on-chain record about the dispute's subject in time order — evidence and agreement certificates,
+    title events, the dispute's opening and award — each re-checkable with `ipledger verify-case`, and a
+    bilingual summary PDF."""
+    from ledger.casefile import build_case_file
+
+    data = build_case_file(ledger, dispute_id)
+    return Response(data, media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="case-{dispute_id[2:14]}.zip"'})  # fmt: skip

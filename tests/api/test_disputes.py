@@ -77,3 +77,83 @@ def test_a_disputed_licence_is_frozen_then_voided_by_the_award(api: Api) -> None
     assert resp.status_code == 400 and resp.json()["error"]["field"] == "dispute_id"
     assert api.client.get("/v1/disputes/0x" + "01" * 32).status_code == 404
     assert api.client.get("/v1/disputes/nope").status_code == 400
+
+
+def test_the_case_file_verifies_and_fails_when_any_item_is_altered(api: Api) -> None:
+    import io
+    import json
+    import zipfile
+
+    from ledger.casefile import verify_case
+    from ledger.hashing import HashAlgorithm, hash_bytes
+    from ledger.verify import Rpc
+
+    p = Parties(api)
+    arb = account("qianhai-arbitration")
+    api.admit(arb, "ARB-0001", kind="arbitration_institution", identifierScheme="other", nameEn="Arbitration Centre")
+    drawing = hash_bytes(b"design drawing", HashAlgorithm.SHA256)
+    resp = api.client.post("/v1/evidence", json=api.single_body(p.uni, drawing))
+    assert resp.status_code == 202, resp.text
+    api.ledger.pipeline.drain()
+    fields = {"jurisdiction": "CN", "kind": "invention", "number": "201710601862.3", "title": "Battery separator",
+              "owners": [{"partyId": p.p_uni, "share": 10_000}], "evidence": ["0x" + drawing.hex()]}  # fmt: skip
+    payload = api.client.post("/v1/assets/payload", json=fields).json()
+    sig = eip712.sign(payload["typedData"], p.uni)
+    resp = api.client.post("/v1/assets", json={**fields, "deadline": payload["typedData"]["message"]["deadline"],
+                                               "signatures": [{"signer": p.uni.address, "signature": "0x" + sig.hex()}]})  # fmt: skip
+    b = resp.json()["assetId"]
+    now = time_travel(api, 10)
+    lic = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_y, "licenceType": "exclusive", "territory": ["CN"],
+                      "start": now, "end": now + YEAR, "royalty": {"basis": "lump_sum", "amount": "1"}}, p.uni, p.y)  # fmt: skip
+    body = {"subject": "agreement", "subjectId": lic["agreementId"], "claimant": p.p_x, "respondent": p.p_uni,
+            "claimHash": CLAIM, "arbitrator": arb.address}  # fmt: skip
+    did = signed(api, "/v1/disputes", body, arb).json()["disputeId"]
+    signed(api, f"/v1/disputes/{did}/award", {"outcome": "agreement_voided", "awardHash": AWARD, "arbitrator": arb.address}, arb)
+
+    resp = api.client.get(f"/v1/disputes/{did}/case-file")
+    assert resp.status_code == 200 and resp.headers["content-type"] == "application/zip"
+    data = resp.content
+    rpc = Rpc.from_web3(api.chain.w3)
+    report = verify_case(data, rpc)
+    failing = [(f, [c.to_json() for c in r.checks if c.status == "failed"]) for f, r in report.items if not r.passed]
+    assert report.passed, (report.problems, failing)
+    kinds = [i["kind"] for i in json.loads(zipfile.ZipFile(io.BytesIO(data)).read("case.json"))["items"]]
+    assert {"evidence-certificate", "agreement-certificate", "title-event", "dispute-opened", "dispute-closed"} <= set(kinds)
+    assert zipfile.ZipFile(io.BytesIO(data)).read("summary.pdf").startswith(b"%PDF-")
+
+    def altered(name: str, change: Any) -> bytes:
+        src = zipfile.ZipFile(io.BytesIO(data))
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as dst:
+            for n in src.namelist():
+                content = src.read(n)
+                if n == name:
+                    doc = json.loads(content)
+                    change(doc)
+                    content = json.dumps(doc).encode()
+                dst.writestr(n, content)
+        return out.getvalue()
+
+    names = [n for n in zipfile.ZipFile(io.BytesIO(data)).namelist() if n.startswith("items/")]
+    for name in names:
+        doc = json.loads(zipfile.ZipFile(io.BytesIO(data)).read(name))
+        target = "blockTimestamp" if "anchor" not in doc else None
+
+        def change(d: dict[str, Any], target: str | None = target) -> None:
+            if "anchor" in d:
+                d["anchor"]["blockTimestamp"] += 1
+            elif "time" in d:
+                d["time"] += 1
+            else:
+                d["blockTimestamp"] += 1
+
+        bad = verify_case(altered(name, change), rpc)
+        assert not bad.passed, name
+    # an item removed from the archive is noticed too
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for n in src.namelist():
+            if n != names[0]:
+                dst.writestr(n, src.read(n))
+    assert not verify_case(out.getvalue(), rpc).passed
