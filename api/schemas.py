@@ -58,6 +58,14 @@ class AccountRotate(Strict):
     new: str
 
 
+class AccountRotationSigned(Strict):
+    oldAccount: str
+    newAccount: str
+    deadline: int
+    oldSignature: str = Field(description="EIP-712 `Rotation` signature by the old account.")
+    newSignature: str = Field(description="The same message signed by the new account (proof of its key).")
+
+
 class AccountPublic(BaseModel):
     account: str
     partyId: int | None

@@ -25,6 +25,10 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
     bytes32 public constant BATCH_SUBMISSION_TYPEHASH =
         keccak256("BatchSubmission(bytes32 root,uint32 count,uint8 algorithm,address registrant,uint64 deadline)");
 
+    /// @notice EIP-712 type of a party's own account rotation:
+    /// Rotation(address oldAccount,address newAccount,uint64 deadline)
+    bytes32 public constant ROTATION_TYPEHASH = keccak256("Rotation(address oldAccount,address newAccount,uint64 deadline)");
+
     /// @notice Longest audit path accepted (trees of up to 2**64 leaves).
     uint256 public constant MAX_PROOF_LENGTH = 64;
 
@@ -91,6 +95,22 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
             blockNumber: uint32(block.number)
         });
         emit BatchAnchored(root, msg.sender, size);
+    }
+
+    /// @inheritdoc IEvidenceRegistry
+    function rotateAccountBySignature(
+        address oldAccount,
+        address newAccount,
+        uint64 deadline,
+        bytes calldata oldSignature,
+        bytes calldata newSignature
+    ) external {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline, uint64(block.timestamp));
+        uint24 partyId = _activePartyOf(oldAccount);
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(ROTATION_TYPEHASH, oldAccount, newAccount, deadline)));
+        if (!SignatureChecker.isValidSignatureNow(oldAccount, digest, oldSignature)) revert SignatureInvalid(oldAccount);
+        if (!SignatureChecker.isValidSignatureNow(newAccount, digest, newSignature)) revert SignatureInvalid(newAccount);
+        _rotate(partyId, oldAccount, newAccount);
     }
 
     /// @inheritdoc IEvidenceRegistry

@@ -102,6 +102,11 @@ abstract contract PartyRegistry is IPartyRegistry, AccessControlDefaultAdminRule
     function rotateAccount(address oldAccount, address newAccount) external onlyRole(REGISTRAR_ROLE) {
         uint256 partyId = _accountInfo[oldAccount].partyId;
         if (partyId == 0) revert AccountNotAParty(oldAccount);
+        _rotate(partyId, oldAccount, newAccount);
+    }
+
+    /// @dev Replaces an account of a party by another (the party's own rotation, or the registrar's).
+    function _rotate(uint256 partyId, address oldAccount, address newAccount) internal {
         _removeAccount(partyId, oldAccount);
         _addAccount(partyId, newAccount);
     }

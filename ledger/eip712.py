@@ -33,6 +33,11 @@ BATCH_SUBMISSION_TYPE = [
     {"name": "registrant", "type": "address"},
     {"name": "deadline", "type": "uint64"},
 ]
+ROTATION_TYPE = [
+    {"name": "oldAccount", "type": "address"},
+    {"name": "newAccount", "type": "address"},
+    {"name": "deadline", "type": "uint64"},
+]
 EIP712_DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
     {"name": "version", "type": "string"},
@@ -115,6 +120,17 @@ def batch_submission_message(
             "registrant": to_checksum_address(registrant),
             "deadline": int(deadline),
         },
+    }
+
+
+def rotation_message(domain: Domain, old_account: str, new_account: str, deadline: int) -> dict[str, Any]:
+    """What both the old and the new account sign to rotate a party's account (evidence domain)."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "Rotation": ROTATION_TYPE},
+        "primaryType": "Rotation",
+        "domain": domain.to_json(),
+        "message": {"oldAccount": to_checksum_address(old_account), "newAccount": to_checksum_address(new_account),
+                    "deadline": int(deadline)},  # fmt: skip
     }
 
 

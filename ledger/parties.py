@@ -162,6 +162,24 @@ class PartyService:
         if pid != party_id:
             raise InvalidInput(f"account {account} is not an account of party {party_id}", field="account")
 
+    def rotate_by_signature(self, old: str, new: str, deadline: int, old_signature: bytes, new_signature: bytes) -> dict[str, Any]:
+        """A party's own rotation: both accounts signed `Rotation`; the contract checks the party is active."""
+        from ledger import eip712
+
+        old_acct, new_acct = parse_account(old, "oldAccount"), parse_account(new, "newAccount")
+        pid, active = call(self.contract.functions.partyOf(old_acct))
+        if not pid:
+            raise InvalidInput(f"{old_acct} is not an account of any party", field="oldAccount")
+        if not active:
+            raise InvalidInput(f"party {pid} is suspended: its accounts are rotated by the operator", field="oldAccount")
+        domain = self.ledger.evidence_service.domain()
+        message = eip712.rotation_message(domain, old_acct, new_acct, deadline)
+        for field, acct, sig in (("oldSignature", old_acct, old_signature), ("newSignature", new_acct, new_signature)):
+            if not self.ledger.w3.eth.get_code(acct) and eip712.recover(message, sig) != acct:
+                raise InvalidInput(f"{field} does not verify for {acct}", field=field)
+        sent = self._send(self.contract.functions.rotateAccountBySignature(old_acct, new_acct, deadline, old_signature, new_signature))
+        return {**self.show(int(pid)), "transactionHash": sent.tx_hash}
+
     def account(self, account: str) -> dict[str, Any]:
         acct = parse_account(account)
         pid, active = call(self.contract.functions.partyOf(acct))

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Path
 
 from api.deps import LedgerDep, OperatorDep
-from api.schemas import AccountAdd, AccountPublic, AccountRotate, PartyCreate, PartyPublic, PartySuspend
+from api.schemas import AccountAdd, AccountPublic, AccountRotate, AccountRotationSigned, PartyCreate, PartyPublic, PartySuspend
 from ledger.parties import PartyProfile
 
 router = APIRouter(tags=["parties"])
@@ -57,6 +57,18 @@ def rotate_account(body: AccountRotate, ledger: LedgerDep, party_id: int = Party
                summary="Remove an account from a party", description="The last account cannot be removed. " + OPERATOR)  # fmt: skip
 def remove_account(account: str, ledger: LedgerDep, party_id: int = PartyIdPath) -> dict[str, Any]:
     return ledger.parties.remove_account(party_id, account)
+
+
+@router.post("/v1/accounts/rotate", response_model=PartyPublic, summary="A party rotates its own account")
+def rotate_own_account(body: AccountRotationSigned, ledger: LedgerDep) -> dict[str, Any]:
+    """Both the old and the new account sign `Rotation(oldAccount, newAccount, deadline)` (EIP-712, the
+    evidence contract's domain); the service relays it. Only an active party rotates itself; a suspended
+    party's accounts (a stolen key) are rotated by the operator."""
+    from ledger.evidence import parse_signature
+
+    return ledger.parties.rotate_by_signature(body.oldAccount, body.newAccount, body.deadline,
+                                              parse_signature(body.oldSignature, "oldSignature"),
+                                              parse_signature(body.newSignature, "newSignature"))  # fmt: skip
 
 
 @router.get("/v1/accounts/{account}", response_model=AccountPublic, summary="An account's party and signing nonce")

@@ -79,3 +79,22 @@ def test_suspend_reinstate_and_rotate_through_the_api(api: Api) -> None:
     assert resp.status_code == 400 and resp.json()["error"]["details"]["revert"] == "PartyLastAccount"
     assert api.client.get("/v1/parties/99").status_code == 404
     assert api.client.get("/v1/parties/0").status_code == 422
+
+
+def test_a_party_rotates_its_own_account_through_the_api(api: Api) -> None:
+    from ledger import eip712
+
+    old, new = account("own-old"), account("own-new")
+    pid = api.admit(old, "91110108551385082Q")
+    deadline = api.chain.now() + 600
+    msg = eip712.rotation_message(api.ledger.evidence_service.domain(), old.address, new.address, deadline)
+    body = {"oldAccount": old.address, "newAccount": new.address, "deadline": deadline,
+            "oldSignature": "0x" + eip712.sign(msg, old).hex(), "newSignature": "0x" + eip712.sign(msg, account("x")).hex()}  # fmt: skip
+    resp = api.client.post("/v1/accounts/rotate", json=body)
+    assert resp.status_code == 400 and resp.json()["error"]["field"] == "newSignature"
+    body["newSignature"] = "0x" + eip712.sign(msg, new).hex()
+    resp = api.client.post("/v1/accounts/rotate", json=body)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["accounts"] == [new.address] and resp.json()["partyId"] == pid
+    again = api.client.post("/v1/accounts/rotate", json=body)  # the old account is no party's any more
+    assert again.status_code == 400 and again.json()["error"]["field"] == "oldAccount"

@@ -119,3 +119,32 @@ def test_unknown_party_ids_are_refused(chain: Chain) -> None:
     with pytest.raises(ContractRevert) as err:
         call(chain.evidence.functions.party(7))
     assert err.value.name == "PartyUnknown" and err.value.args_ == {"partyId": 7}
+
+
+def _rotation(chain: Chain, old, new, deadline: int, signer_old=None, signer_new=None):  # type: ignore[no-untyped-def]
+    from ledger import eip712
+
+    msg = eip712.rotation_message(chain.domain(), old.address, new.address, deadline)
+    return (old.address, new.address, deadline, eip712.sign(msg, signer_old or old), eip712.sign(msg, signer_new or new))
+
+
+def test_a_party_rotates_its_own_account_with_both_keys(chain: Chain) -> None:
+    old, new = account("rot-old"), account("rot-new")
+    pid = chain.admit([old.address])
+    chain.sender.send_call(chain.evidence.functions.rotateAccountBySignature(*_rotation(chain, old, new, chain.now() + 600)))
+    assert chain.evidence.functions.partyAccounts(pid).call() == [new.address]
+    assert chain.evidence.functions.partyOf(old.address).call() == [0, False]
+
+
+@pytest.mark.parametrize("problem", ["old-key", "new-key", "expired", "suspended"])
+def test_a_rotation_needs_both_keys_in_time_and_an_active_party(chain: Chain, problem: str) -> None:
+    old, new = account("rot-old"), account("rot-new")
+    pid = chain.admit([old.address])
+    deadline = chain.now() + (-1 if problem == "expired" else 600)
+    args = _rotation(chain, old, new, deadline, signer_old=account("thief") if problem == "old-key" else None,
+                     signer_new=account("thief") if problem == "new-key" else None)  # fmt: skip
+    if problem == "suspended":
+        chain.sender.send_call(chain.evidence.functions.suspendParty(pid, b"\0" * 32))
+    with pytest.raises((ContractRevert, PartyNotActive)):
+        chain.sender.send_call(chain.evidence.functions.rotateAccountBySignature(*args))
+    assert chain.evidence.functions.partyAccounts(pid).call() == [old.address]
