@@ -172,6 +172,7 @@ class AssetFields(Strict):
 
 
 class AssetCreate(AssetFields):
+    deadline: int = Field(description="The deadline of the signed typed data (from POST /v1/assets/payload).")  # type: ignore[assignment]
     signatures: list[SignatureIn] = Field(description="One signature of `AssetRegistration` per owner.")
 
 

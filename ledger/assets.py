@@ -205,7 +205,7 @@ class AssetService:
             raise InvalidInput("the grant date is before the filing date", field="grantDate")
         evidence = [("0x" + parse_hash(h, f"evidence[{i}]").hex()) for i, h in enumerate(body.get("evidence") or [])]
         details = {"number": number, "title": title, "filingDate": filing, "grantDate": grant, "evidence": evidence}
-        deadline = int(body.get("deadline") or 0) or int(time.time()) + DEFAULT_SIGNING_WINDOW
+        deadline = int(body.get("deadline") or 0) or self._chain_time() + DEFAULT_SIGNING_WINDOW
         reg = ag.AssetRegistration(
             int(JURISDICTIONS[jurisdiction]), int(KINDS[kind]), ag.number_hash(number), tuple(ids), tuple(shares),
             hashlib.sha256(canonical_json(details)).digest(), deadline,
@@ -452,19 +452,26 @@ class AssetService:
         if not self.ledger.w3.eth.get_code(account) and eip712.recover(message, sig) != account:
             raise SignatureRejected("AgreementSignatureInvalid", {"signer": account},
                                     "the signature does not verify for these terms and this account", field="signature")  # fmt: skip
-        sigs[str(party_id)] = {"signer": account, "signature": "0x" + sig.hex()}
-        with self._lock:
-            self._db.execute("UPDATE proposals SET signatures = ? WHERE agreement_id = ?", (json.dumps(sigs), "0x" + terms.agreement_id(self.domain()).hex()))
+        key = "0x" + terms.agreement_id(self.domain()).hex()
+        with self._lock:  # re-read under the lock: two parties signing at once both keep their signature
+            (current,) = self._db.execute("SELECT signatures FROM proposals WHERE agreement_id = ?", (key,)).fetchone()
+            stored = json.loads(current)
+            if str(party_id) in stored:
+                raise Conflict(f"party {party_id} has already signed", field="signer")
+            stored[str(party_id)] = {"signer": account, "signature": "0x" + sig.hex()}
+            self._db.execute("UPDATE proposals SET signatures = ? WHERE agreement_id = ?", (json.dumps(stored), key))
         return self.agreement(agreement_id)
 
     def execute(self, agreement_id: str) -> dict[str, Any]:
         terms, _, sigs, status, _ = self._proposal(agreement_id)
         if status != "proposed":
             raise Conflict(f"the agreement is {status}", field="agreement_id")
-        missing = [p for p in self.required_parties(terms) if str(p) not in sigs]
+        required = self.required_parties(terms)
+        missing = [p for p in required if str(p) not in sigs]
         if missing:
             raise InvalidInput(f"signatures missing from parties {missing}", field="signatures", details={"missingParties": missing})
-        tuples = [(s["signer"], bytes.fromhex(s["signature"][2:])) for s in sigs.values()]
+        # only the parties needed now: a pledgee's consent collected before its pledge was released is not sent
+        tuples = [(sigs[str(p)]["signer"], bytes.fromhex(sigs[str(p)]["signature"][2:])) for p in required]
         try:
             sent = self._send(self.contract.functions.execute(terms.as_tuple(), tuples))
         except ContractRevert as exc:
@@ -497,10 +504,22 @@ class AssetService:
         return self.agreement(agreement_id)
 
     def _parse_signatures(self, signatures: list[dict[str, str]], message: dict[str, Any], parties: set[int]) -> list[tuple[str, bytes]]:
+        """Checks each signature early: a known account of one of ``parties``, once each, verifying for ``message``."""
         out = []
+        seen: set[int] = set()
         for i, s in enumerate(signatures):
             account = parse_account(str(s.get("signer", "")), f"signatures[{i}].signer")
             sig = _parse_sig(str(s.get("signature", "")), f"signatures[{i}].signature")
+            party_id, active = call(self.ledger.evidence.functions.partyOf(account))
+            if int(party_id) not in parties:
+                raise InvalidInput(f"signatures[{i}] is by {account}, not an account of the parties {sorted(parties)}",
+                                   field=f"signatures[{i}].signer")  # fmt: skip
+            if not active:
+                raise SignatureRejected("AgreementSignerNotActive", {"signer": account}, f"party {party_id} is suspended",
+                                        field=f"signatures[{i}].signer")  # fmt: skip
+            if int(party_id) in seen:
+                raise Conflict(f"party {party_id} signed twice", field=f"signatures[{i}].signer")
+            seen.add(int(party_id))
             if not self.ledger.w3.eth.get_code(account) and eip712.recover(message, sig) != account:
                 raise SignatureRejected("SignatureInvalid", {"signer": account}, f"signatures[{i}] does not verify for {account}",
                                         field=f"signatures[{i}].signature")  # fmt: skip

@@ -376,29 +376,45 @@ def party_reinstate(party_id: int, api_url: ApiUrlOpt = None, data_dir: DataDirO
 
 def main() -> None:
     """Console-script entry point: runs the CLI and turns every error into one line and an exit code."""
+    from rich.markup import escape
+
+    # typer may bundle its own copy of click; catch the usage errors of both
+    exits, usage_errors, aborts = [click.exceptions.Exit], [click.ClickException], [click.exceptions.Abort]
+    try:
+        from typer._click import exceptions as bundled  # type: ignore[import-not-found]
+
+        for names, into in ((("Exit",), exits), (("ClickException",), usage_errors), (("Abort",), aborts)):
+            for name in names:
+                if hasattr(bundled, name):
+                    into.append(getattr(bundled, name))
+    except ImportError:
+        pass
     command = typer.main.get_command(app)
     try:
         result = command.main(prog_name="ipledger", standalone_mode=False)
         if isinstance(result, int) and not isinstance(result, bool):
             sys.exit(result)  # click returns typer.Exit's code instead of raising it
-    except click.exceptions.Exit as exc:
+    except tuple(exits) as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except tuple(usage_errors) as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (*aborts, KeyboardInterrupt):
         err_console.print("interrupted")
         sys.exit(130)
     except LedgerError as exc:
-        err_console.print(f"[red]error:[/] {exc.message}", highlight=False)
+        err_console.print(f"[red]error:[/] {escape(exc.message)}", highlight=False)
         sys.exit(1)
     except OSError as exc:
-        err_console.print(f"[red]error:[/] {exc.strerror or exc}", highlight=False)
+        err_console.print(f"[red]error:[/] {escape(str(exc.strerror or exc))}", highlight=False)
         sys.exit(1)
 
 
 # Command groups defined in their own modules register themselves on `app`.
 from ledger import cli_evidence as _cli_evidence  # noqa: E402,F401
+from ledger import cli_assets as _cli_assets  # noqa: E402,F401
+from ledger import cli_disputes as _cli_disputes  # noqa: E402,F401
+from ledger import cli_keys as _cli_keys  # noqa: E402,F401
 
 
 if __name__ == "__main__":

@@ -193,7 +193,8 @@ def test_asset_registration_refused(world: World, build: Callable[[World], dict[
     err = refused(api.client.post("/v1/assets/payload", json=body), status, field)
     assert says in err["message"], err
     # the same body with a (well-formed) owner signature, straight to registration
-    signed = {**body, "signatures": [{"signer": world.p.uni.address, "signature": "0x" + "11" * 65}]}
+    signed = {"deadline": api.chain.now() + 3600, **body,
+              "signatures": [{"signer": world.p.uni.address, "signature": "0x" + "11" * 65}]}  # fmt: skip
     assert refused(api.client.post("/v1/assets", json=signed), status, field) == err
     assert state(api) == before
     assert api.ledger.assets.functions.assetCount().call() == 1

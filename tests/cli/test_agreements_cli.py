@@ -1,0 +1,136 @@
+"""The licensing walkthrough, for real: `ipledger up`, three parties with their own keystores, a CN patent
+registered by an HK university, an exclusive mainland licence to a Qianhai firm signed by both and put into
+effect, the title report, a pledge to a bank, an assignment refused while the bank has not consented, and
+the pledge released by the bank. Bad input is one line on stderr and exit 1."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.conftest import UpProcess
+from tests.helpers import cli_env, run_cli
+
+PASSWORD = "agreements password"
+PATENT = "201710601862.3"
+
+
+def ok(*args: str, env: dict[str, str]) -> Any:
+    out = run_cli(*args, env=env)
+    assert out.returncode == 0, f"ipledger {' '.join(args)}\n{out.stdout}\n{out.stderr}"
+    return out
+
+
+def ok_json(*args: str, env: dict[str, str]) -> dict[str, Any]:
+    return json.loads(ok(*args, env=env).stdout)
+
+
+def fails(*args: str, env: dict[str, str]) -> str:
+    """Runs a command that must fail cleanly: exit 1, one line on stderr, no traceback. Returns the line."""
+    out = run_cli(*args, env=env)
+    assert out.returncode == 1, f"ipledger {' '.join(args)} exited {out.returncode}\n{out.stdout}\n{out.stderr}"
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    return lines[0]
+
+
+def day(delta: timedelta) -> str:
+    return (datetime.now(timezone.utc) + delta).date().isoformat()
+
+
+@pytest.mark.slow
+def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p: UpProcess = up(env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0"})
+    p.wait_healthy()
+    env = cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_DATA_DIR=str(p.data_dir), IPLEDGER_KEYSTORE_PASSWORD=PASSWORD)
+
+    keys = {who: str(tmp_path / f"{who}.json") for who in ("uni", "firm", "bank")}
+    with ThreadPoolExecutor(3) as pool:  # scrypt is slow: the three parties make their keys at once
+        list(pool.map(lambda k: ok("keys", "new", k, env=env), keys.values()))
+    address = {who: "0x" + json.loads(Path(k).read_text())["address"] for who, k in keys.items()}
+
+    uni = ok_json("party", "admit", "--kind", "university", "--identifier", "12345678", "--jurisdiction", "hksar",
+                  "--scheme", "hkbrn", "--name-en", "Example University of Hong Kong", "--account", address["uni"], env=env)["partyId"]  # fmt: skip
+    firm = ok_json("party", "admit", "--kind", "firm", "--identifier", "91110108551385082Q", "--name-zh", "前海示例科技",
+                   "--name-en", "Qianhai Example Tech", "--account", address["firm"], env=env)["partyId"]  # fmt: skip
+    bank = ok_json("party", "admit", "--kind", "financial_institution", "--identifier", "91110000100000000R",
+                   "--name-en", "Example Bank", "--account", address["bank"], env=env)["partyId"]  # fmt: skip
+
+    # bad input: one line, exit 1, before any key is touched
+    register = ("asset", "register", "--jurisdiction", "CN", "--kind", "invention", "--title", "一种数据存证方法")
+    with ThreadPoolExecutor(2) as pool:
+        bad_digit, bad_shares = pool.map(lambda args: fails(*register, *args, "--keystore", keys["uni"], env=env), [
+            ("--number", "201710601862.4", "--owner", f"{uni}:10000"), ("--number", PATENT, "--owner", f"{uni}:5000")])
+    assert "check digit" in bad_digit and "expected 3" in bad_digit
+    assert "10000" in bad_shares
+
+    # the university registers its patent
+    asset = ok_json(*register, "--number", f"ZL{PATENT}", "--filing-date", "2017-07-20", "--owner", f"{uni}:10000",
+                    "--keystore", keys["uni"], env=env)  # fmt: skip
+    assert asset["owners"] == [{"partyId": uni, "share": 10000}] and asset["details"]["number"] == f"CN{PATENT}"
+    a = str(asset["assetId"])
+
+    # an exclusive licence for mainland China to the firm; the document is hashed locally
+    contract = tmp_path / "licence-contract.pdf"
+    contract.write_bytes(b"%PDF-1.7 licence contract")
+    licence = ok_json("agreement", "propose", "licence", "--asset", a, "--document", str(contract), "--licensee", str(firm),
+                      "--type", "exclusive", "--territory", "CN", "--end", day(timedelta(days=3 * 365)),
+                      "--royalty-basis", "percentage", "--royalty-rate", "300", "--minimum-annual", "100000", env=env)  # fmt: skip
+    lid = licence["agreementId"]
+    assert licence["requiredParties"] == [uni, firm] and licence["territory"] == ["CN"]
+    assert licence["terms"]["documentHash"] == "0x" + hashlib.sha256(contract.read_bytes()).hexdigest()
+
+    signed = ok("agreement", "sign", lid, "--keystore", keys["uni"], env=env).stdout
+    assert "exclusive" in signed and "CN" in signed and "3% of sales" in signed and "Qianhai Example Tech" in signed
+    assert "still to sign" in signed
+    assert "not a party" in fails("agreement", "sign", lid, "--keystore", keys["bank"], env=env)
+    ok("agreement", "sign", lid, "--keystore", keys["firm"], env=env)
+    assert ok_json("agreement", "execute", lid, env=env)["status"] == "effective"
+
+    title = ok("asset", "title", a, env=env).stdout
+    assert "exclusive" in title and f"#{firm} Qianhai" in title and "no pledge in force" in title
+
+    # the university pledges the patent to the bank
+    pledge = ok_json("agreement", "propose", "pledge", "--asset", a, "--document", "ab" * 32, "--pledgee", str(bank),
+                     "--amount", "3000000", "--end", day(timedelta(days=365)), env=env)["agreementId"]  # fmt: skip
+    ok("agreement", "sign", pledge, "--keystore", keys["uni"], env=env)
+    ok("agreement", "sign", pledge, "--keystore", keys["bank"], env=env)
+    ok("agreement", "execute", pledge, env=env)
+
+    # an assignment needs the bank's consent while the pledge is in force
+    sale = ok_json("agreement", "propose", "assignment", "--asset", a, "--document", "cd" * 32,
+                   "--assignee", f"{firm}:10000", env=env)  # fmt: skip
+    assert sale["requiredParties"] == [uni, firm, bank]
+    ok("agreement", "sign", sale["agreementId"], "--keystore", keys["uni"], env=env)
+    ok("agreement", "sign", sale["agreementId"], "--keystore", keys["firm"], env=env)
+    line = fails("agreement", "execute", sale["agreementId"], env=env)
+    assert "Example Bank" in line and f"#{bank}" in line and "must sign" in line
+
+    # the bank releases the pledge; the assignment can now be executed with the two signatures it has
+    assert ok_json("agreement", "release", pledge, "--keystore", keys["bank"], env=env)["status"] == "released"
+    assert ok_json("agreement", "execute", sale["agreementId"], env=env)["status"] == "effective"
+
+    # the licence is ended by both its parties
+    assert ok_json("agreement", "terminate", lid, "--keystore", keys["uni"], "--keystore", keys["firm"], env=env)["status"] == "terminated"
+    report = ok_json("asset", "title", a, "--json", env=env)
+    assert report["owners"] == [{"partyId": firm, "share": 10000}] and report["licences"] == [] and report["pledges"] == []
+    assert [e["event"] for e in report["history"]] == ["AssetRegistered", "AgreementExecuted", "AgreementExecuted",
+                                                       "PledgeReleased", "TitleTransferred", "AgreementExecuted",
+                                                       "AgreementTerminated"]  # fmt: skip
+    shown = ok("agreement", "show", lid, env=env).stdout
+    assert "status: terminated" in shown and "exclusive" in shown and "3% of sales" in shown
+    p.interrupt()
+
+
+def test_the_cli_hashes_a_field_of_use_as_the_service_does() -> None:
+    from ledger.assets import field_of_use_hash
+    from ledger.cli_assets import _field_of_use_hash
+
+    for text in (None, "", "all", " ALL ", "Lithium  battery\nseparators", "锂电池隔膜"):
+        assert _field_of_use_hash(text) == field_of_use_hash(text)
