@@ -779,3 +779,26 @@ def agreement_release(
     result = _post(client, f"/v1/agreements/{aid}/release", body)
     err_console.print(f"pledge {aid} is {result.get('status')}", highlight=False, markup=False)
     _print_json(result)
+
+
+@agreement_app.command("certificate")
+def agreement_certificate_cmd(
+    agreement_id: Annotated[str, typer.Argument(help="The agreement id.")],
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Write the JSON certificate here.")] = None,
+    pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the bilingual PDF rendering here.")] = None,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Fetch the certificate of an agreement in effect; check it with `ipledger verify CERT --rpc-url URL`."""
+    import json as _json
+
+    client = api_client(settings_with(api_url=api_url))
+    cert = client.get(f"/v1/agreements/{agreement_id}/certificate")
+    text = _json.dumps(cert, indent=2, ensure_ascii=False) + "\n"
+    if out:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"certificate written to {out}")
+    if pdf:
+        pdf.write_bytes(client.get(f"/v1/agreements/{agreement_id}/certificate", params={"format": "pdf"}))
+        console.print(f"PDF written to {pdf}")
+    if not out and not pdf:
+        console.print(text, highlight=False)
