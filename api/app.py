@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import assets, disputes, evidence, health, parties, verify
+from api.routes import assets, disputes, documents, evidence, health, parties, verify
 from ledger import __version__
 from ledger.config import Settings
 from ledger.service import Ledger
@@ -54,4 +54,5 @@ def create_app(ledger: Ledger, settings: Settings | None = None, *, run_pipeline
     app.include_router(verify.router)
     app.include_router(assets.router)
     app.include_router(disputes.router)
+    app.include_router(documents.router)
     return app

@@ -261,3 +261,34 @@ class AwardFields(Strict):
 class AwardCreate(AwardFields):
     deadline: int  # type: ignore[assignment]
     signature: str = Field(description="The arbitrator's EIP-712 `CloseDispute` signature.")
+
+
+# --- documents ---
+
+
+class SignedAction(Strict):
+    account: str = Field(description="The acting party account.")
+    deadline: int
+    signature: str = Field(description="EIP-712 `DocumentAction(action, documentId, payloadHash, deadline)` by the account.")
+
+
+class DocumentKeyPublish(SignedAction):
+    publicKey: str = Field(description="The party's X25519 document public key (32 bytes hex).")
+
+
+class DocumentStore(SignedAction):
+    envelope: dict[str, Any] = Field(description="The envelope the party sealed on its own machine (docs/vault.md).")
+    ciphertext: str = Field(description="The AES-256-GCM ciphertext, base64.")
+
+
+class DocumentGrant(SignedAction):
+    envelope: dict[str, Any] = Field(description="The envelope with exactly one recipient added by an existing reader.")
+
+
+class DocumentRevoke(SignedAction):
+    reader: int
+
+
+class DocumentDecrypt(Strict):
+    party: int
+    privateKey: str = Field(description="The reader's X25519 private key (hex), used for this request only and never stored.")

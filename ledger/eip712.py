@@ -38,6 +38,12 @@ ROTATION_TYPE = [
     {"name": "newAccount", "type": "address"},
     {"name": "deadline", "type": "uint64"},
 ]
+DOCUMENT_ACTION_TYPE = [
+    {"name": "action", "type": "string"},
+    {"name": "documentId", "type": "string"},
+    {"name": "payloadHash", "type": "bytes32"},
+    {"name": "deadline", "type": "uint64"},
+]
 EIP712_DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
     {"name": "version", "type": "string"},
@@ -130,6 +136,17 @@ def rotation_message(domain: Domain, old_account: str, new_account: str, deadlin
         "primaryType": "Rotation",
         "domain": domain.to_json(),
         "message": {"oldAccount": to_checksum_address(old_account), "newAccount": to_checksum_address(new_account),
+                    "deadline": int(deadline)},  # fmt: skip
+    }
+
+
+def document_action_message(domain: Domain, action: str, document_id: str, payload_hash: bytes, deadline: int) -> dict[str, Any]:
+    """What a party account signs to act on the document vault (off chain; the evidence domain)."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "DocumentAction": DOCUMENT_ACTION_TYPE},
+        "primaryType": "DocumentAction",
+        "domain": domain.to_json(),
+        "message": {"action": action, "documentId": document_id, "payloadHash": "0x" + _b32(payload_hash).hex(),
                     "deadline": int(deadline)},  # fmt: skip
     }
 

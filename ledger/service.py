@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -23,6 +23,9 @@ from ledger.parties import PartyService
 from ledger.pipeline import Pipeline
 from ledger.store import Store
 from ledger.tx import TxSender
+
+if TYPE_CHECKING:
+    from ledger.documents import DocumentService
 
 
 @dataclass
@@ -101,6 +104,13 @@ class Ledger:
     @cached_property
     def disputes(self) -> Any:
         return contract(self.w3, self.manifest, "DisputeRegistry")
+
+    @cached_property
+    def documents(self) -> DocumentService:
+        from ledger.documents import DocumentService
+
+        self.store  # noqa: B018 - creates the data dir and the journal first
+        return DocumentService(self)
 
     @cached_property
     def dispute_service(self) -> DisputeService:
