@@ -281,7 +281,6 @@ class AssetService:
         salt = parse_hash(body["salt"], "salt") if body.get("salt") else secrets.token_bytes(32)
         owners = [o["partyId"] for o in asset["owners"]]
         details: dict[str, Any] = {"contractDate": _date(body.get("contractDate"), "contractDate")}
-        extra: dict[str, Any] = {}
         if kind in (ag.AgreementKind.ASSIGNMENT, ag.AgreementKind.EQUITY_CONTRIBUTION):
             key = "assignees" if kind == ag.AgreementKind.ASSIGNMENT else "company"
             if kind == ag.AgreementKind.ASSIGNMENT:

@@ -16,11 +16,9 @@ import copy
 import io
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_abi.exceptions import InsufficientDataBytes
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 

@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
