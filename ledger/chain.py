@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +123,9 @@ class EmbeddedNode:
     chain_id: int = DEV_CHAIN_ID
     block_time: float | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    restored: bool = field(default=False, init=False)
+    _guard_stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _guard_thread: threading.Thread | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -172,9 +177,62 @@ class EmbeddedNode:
                 break
             time.sleep(0.1)
 
+    @property
+    def good_state_file(self) -> Path:
+        return self.state_dir / "state.good.json"
+
+    def _state_complete(self, path: Path, *, parse: bool = False) -> bool:
+        """Whether a state dump is whole. anvil rewrites the file in place, so a kill during a dump can leave
+        it empty or cut short; a cheap check (a JSON object from its first to its last byte) runs every
+        interval, a full parse at start."""
+        try:
+            if parse:
+                return isinstance(json.loads(path.read_bytes()), dict)
+            size = path.stat().st_size
+            if size < 2:
+                return False
+            with open(path, "rb") as fh:
+                head = fh.read(1)
+                fh.seek(-1, os.SEEK_END)
+                tail = fh.read(1)
+            return head == b"{" and tail in (b"}", b"\n")
+        except (OSError, ValueError):
+            return False
+
+    def _keep_good_copy(self) -> None:
+        """Copies a whole state dump aside (atomically), so that a dump cut short by a crash can be replaced."""
+        if not self._state_complete(self.state_file):
+            return
+        tmp = self.good_state_file.with_suffix(".tmp")
+        try:
+            shutil.copyfile(self.state_file, tmp)
+            if not self._state_complete(tmp):
+                return
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.good_state_file)
+        except OSError:
+            pass
+
+    def _restore_state_if_cut(self) -> None:
+        if self.state_file.exists() and not self._state_complete(self.state_file, parse=True):
+            if self.good_state_file.exists() and self._state_complete(self.good_state_file, parse=True):
+                shutil.copyfile(self.good_state_file, self.state_file)
+                self.restored = True
+            else:
+                raise ChainUnavailable(
+                    f"the embedded node's state {self.state_file} is damaged and no earlier good copy exists; "
+                    "move it aside to start a new chain"
+                )
+
+    def _guard(self) -> None:
+        while not self._guard_stop.wait(self.state_interval):
+            self._keep_good_copy()
+
     def start(self, *, timeout: float = 30.0) -> str:
         ensure_writable_dir(self.state_dir)
         self._stop_orphan()
+        self._restore_state_if_cut()
         if not port_is_free(self.host, self.port):
             raise PortInUse(f"port {self.port} on {self.host} is already in use (choose another with --node-port)")
         self._log = open(self.state_dir / "anvil.log", "ab")  # noqa: SIM115 - kept open for the child's life
@@ -187,6 +245,9 @@ class EmbeddedNode:
             preexec_fn=_terminate_with_parent,
         )
         self.pid_file.write_text(str(self.process.pid))
+        self._guard_stop.clear()
+        self._guard_thread = threading.Thread(target=self._guard, name="anvil-state-guard", daemon=True)
+        self._guard_thread.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -204,6 +265,7 @@ class EmbeddedNode:
 
     def stop(self, *, timeout: float = 15.0) -> None:
         """Stops the node with SIGTERM so that it writes its state; SIGKILL if it does not exit."""
+        self._guard_stop.set()
         proc = self.process
         if proc is None:
             return
@@ -216,12 +278,14 @@ class EmbeddedNode:
                 proc.wait()
         self.process = None
         self._close_log()
+        self._keep_good_copy()
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: no state is written beyond the last interval dump."""
+        self._guard_stop.set()
         if self.process is not None:
             self.process.kill()
             self.process.wait()

@@ -248,6 +248,8 @@ def _supervise(node: Any) -> None:
             node.process = None
             try:
                 node.start()
+                if node.restored:
+                    err_console.print("its last state dump was cut short by the crash: restored the previous whole dump")
             except LedgerError as exc:
                 err_console.print(f"[red]error:[/] could not restart the node: {exc.message}")
                 return

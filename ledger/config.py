@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     )
     confirmations: int = Field(2, ge=0, le=1000, description="Blocks after which an anchored record counts as final.")
     final_after: float = Field(
-        3.0, ge=0, le=86_400,
+        5.0, ge=0, le=86_400,
         description="Seconds a block must also be old before its records count as final (covers the embedded "
         "node's state interval: a node killed within it restarts without the newest blocks).",
     )
