@@ -4,6 +4,7 @@ transaction, and the title report shows it void from the award's time."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from eth_utils import keccak
@@ -79,7 +80,7 @@ def test_a_disputed_licence_is_frozen_then_voided_by_the_award(api: Api) -> None
     assert api.client.get("/v1/disputes/nope").status_code == 400
 
 
-def test_the_case_file_verifies_and_fails_when_any_item_is_altered(api: Api) -> None:
+def test_the_case_file_verifies_and_fails_when_any_item_is_altered(api: Api, tmp_path: Path) -> None:
     import io
     import json
     import zipfile
@@ -117,6 +118,13 @@ def test_the_case_file_verifies_and_fails_when_any_item_is_altered(api: Api) -> 
     report = verify_case(data, rpc)
     failing = [(f, [c.to_json() for c in r.checks if c.status == "failed"]) for f, r in report.items if not r.passed]
     assert report.passed, (report.problems, failing)
+    # and with the command an arbitrator runs, against the node alone
+    from tests.helpers import cli_env, run_cli
+
+    case_zip = tmp_path / "case.zip"
+    case_zip.write_bytes(data)
+    out = run_cli("verify-case", str(case_zip), "--rpc-url", api.chain.node_url, env=cli_env())
+    assert out.returncode == 0 and "CASE VERIFIED" in out.stdout, out.stdout + out.stderr
     kinds = [i["kind"] for i in json.loads(zipfile.ZipFile(io.BytesIO(data)).read("case.json"))["items"]]
     assert {"evidence-certificate", "agreement-certificate", "title-event", "dispute-opened", "dispute-closed"} <= set(kinds)
     assert zipfile.ZipFile(io.BytesIO(data)).read("summary.pdf").startswith(b"%PDF-")
@@ -149,6 +157,10 @@ def test_the_case_file_verifies_and_fails_when_any_item_is_altered(api: Api) -> 
 
         bad = verify_case(altered(name, change), rpc)
         assert not bad.passed, name
+        if name == names[-1]:
+            case_zip.write_bytes(altered(name, change))
+            out = run_cli("verify-case", str(case_zip), "--rpc-url", api.chain.node_url, env=cli_env())
+            assert out.returncode == 1 and "CASE NOT VERIFIED" in out.stdout
     # an item removed from the archive is noticed too
     src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
