@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import assets, disputes, documents, evidence, health, parties, verify
+from api.routes import assets, disputes, documents, evidence, health, parties, portal, query, verify
 from ledger import __version__
 from ledger.config import Settings
 from ledger.service import Ledger
@@ -22,18 +22,25 @@ envelope: `{"error": {"code", "message", "field"?}}`.
 """
 
 
-def create_app(ledger: Ledger, settings: Settings | None = None, *, run_pipeline: bool = True) -> FastAPI:
+def create_app(
+    ledger: Ledger, settings: Settings | None = None, *, run_pipeline: bool = True, run_indexer: bool = False
+) -> FastAPI:
     """The API over ``ledger``. With ``run_pipeline`` (and a relayer) the aggregator/relay pipeline runs in
-    the background for the app's lifetime."""
+    the background for the app's lifetime; with ``run_indexer`` the event index follows the chain every
+    ``IPLEDGER_INDEX_POLL`` seconds (``ipledger up`` turns both on)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         started = run_pipeline and ledger.relayer is not None
         if started:
             ledger.pipeline.start()
+        if run_indexer:
+            ledger.index.start()
         try:
             yield
         finally:
+            if run_indexer:
+                ledger.index.stop()
             if started:
                 ledger.pipeline.stop()
 
@@ -55,4 +62,6 @@ def create_app(ledger: Ledger, settings: Settings | None = None, *, run_pipeline
     app.include_router(assets.router)
     app.include_router(disputes.router)
     app.include_router(documents.router)
+    app.include_router(query.router)
+    app.include_router(portal.router)
     return app

@@ -183,7 +183,8 @@ def up_cmd(
         int | None, typer.Option("--node-port", help="Embedded node port. Env: IPLEDGER_NODE_PORT.")
     ] = None,
 ) -> None:
-    """Start everything: the embedded node (unless --rpc-url), deployment if none, and the API.
+    """Start everything: the embedded node (unless --rpc-url), deployment if none, the API and the
+    event index behind /v1/index/* (kept current in the background).
 
     Running it again on the same data directory reuses the chain and the deployment. Ctrl-C stops
     everything it started.
@@ -229,7 +230,7 @@ def up_cmd(
             f"EvidenceRegistry {health['contracts'].get('EvidenceRegistry')}"
         )
         console.print(f"API on http://{settings.host}:{settings.port} (OpenAPI at /docs); Ctrl-C stops")
-        app_ = create_app(ledger, settings)
+        app_ = create_app(ledger, settings, run_indexer=True)
         if node is not None:
             threading.Thread(target=_supervise, args=(node,), daemon=True, name="node-supervisor").start()
         uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
@@ -417,6 +418,7 @@ from ledger import cli_evidence as _cli_evidence  # noqa: E402,F401
 from ledger import cli_assets as _cli_assets  # noqa: E402,F401
 from ledger import cli_disputes as _cli_disputes  # noqa: E402,F401
 from ledger import cli_keys as _cli_keys  # noqa: E402,F401
+from ledger import cli_index as _cli_index  # noqa: E402,F401
 
 
 if __name__ == "__main__":

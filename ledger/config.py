@@ -51,10 +51,15 @@ class Settings(BaseSettings):
     min_deadline_margin: int = Field(
         600, ge=0, le=86_400, description="Seconds a single registration's signature must stay valid when accepted."
     )
+    index_url: str | None = Field(
+        None, description="SQLAlchemy URL of the event index (e.g. postgresql+psycopg://user@host/db); unset means "
+        "SQLite at DATA_DIR/index.sqlite3."
+    )
+    index_poll: float = Field(2.0, gt=0, le=3600, description="Seconds between index syncs while `ipledger up` runs.")
     api_url: str = Field("http://127.0.0.1:8000", description="Where CLI commands reach the API.")
     public_url: str = Field("http://127.0.0.1:8000", description="Address printed on certificates for verification.")
 
-    @field_validator("rpc_url")
+    @field_validator("rpc_url", "index_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None

@@ -26,6 +26,7 @@ from ledger.tx import TxSender
 
 if TYPE_CHECKING:
     from ledger.documents import DocumentService
+    from ledger.index import Indexer
 
 
 @dataclass
@@ -86,9 +87,18 @@ class Ledger:
     def pipeline(self) -> Pipeline:
         return Pipeline(self.evidence_service, self.store)
 
+    @cached_property
+    def index(self) -> Indexer:
+        from ledger.index import open_index
+
+        return open_index(self)
+
     def close(self) -> None:
         if "pipeline" in self.__dict__:
             self.pipeline.stop()
+        if "index" in self.__dict__:
+            self.index.stop()
+            self.index.engine.dispose()
         if "store" in self.__dict__:
             self.store.close()
 

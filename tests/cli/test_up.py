@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from web3 import Web3
 
@@ -25,6 +26,23 @@ def test_up_serves_health_and_ctrl_c_stops_everything(up) -> None:  # type: igno
     time.sleep(0.5)
     assert subprocess.run(["kill", "-0", str(anvil)], capture_output=True).returncode != 0, "the node kept running"
     assert (p.data_dir / "chain" / "state.json").exists()
+
+
+def test_up_keeps_the_event_index_current_in_the_background(up) -> None:  # type: ignore[no-untyped-def]
+    p = up(env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_INDEX_POLL": "0.2"})
+    p.wait_healthy()
+    w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{p.node_port}"))
+    w3.eth.send_transaction({"from": w3.eth.accounts[2], "to": w3.eth.accounts[3], "value": 1})
+    head = w3.eth.block_number
+    deadline, status = time.monotonic() + 30, {}
+    while time.monotonic() < deadline:
+        status = httpx.get(p.api + "/v1/index/status", timeout=5).json()
+        if status.get("lastBlock") is not None and status["lastBlock"] >= head:
+            break
+        time.sleep(0.2)
+    assert status["running"] is True and status["lastBlock"] >= head, status
+    assert (p.data_dir / "index.sqlite3").exists()
+    assert p.interrupt() == 0
 
 
 @pytest.mark.slow

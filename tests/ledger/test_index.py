@@ -1,0 +1,278 @@
+"""The event indexer on the session anvil: a scenario is indexed and queried, a rebuild from an empty
+database answers the same, and a reorganisation leaves no row of the orphaned blocks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from ledger import index as ix
+from ledger.errors import InvalidInput
+from ledger.hashing import HashAlgorithm, hash_bytes
+from tests.api.conftest import Api
+from tests.api.test_agreements_scenario import Parties, agree, register_asset
+from tests.helpers import account, h
+
+QUERIES: list[tuple[str, dict[str, str]]] = [
+    ("evidence", {}), ("evidence", {"kind": "batch"}), ("evidence", {"kind": "single"}), ("evidence", {"party": "2"}),
+    ("evidence", {"limit": "3"}), ("assets", {}), ("assets", {"owner": "1"}), ("assets", {"number": "201710601862.3"}),
+    ("assets", {"jurisdiction": "CN"}), ("agreements", {}), ("agreements", {"type": "licence"}),
+    ("agreements", {"party": "3"}), ("agreements", {"status": "effective"}), ("disputes", {}),
+]  # fmt: skip
+
+
+def mine(api: Api, n: int = 1) -> None:
+    for _ in range(n):
+        api.chain.w3.provider.make_request("evm_mine", [])
+
+
+def scenario(api: Api) -> dict[str, Any]:
+    """Six parties, two assets, a licence, an assignment, two single registrations and a batch of five."""
+    p = Parties(api)
+    a = register_asset(api, p.uni, p.p_uni, "201710601862.3", "一种数据存证方法")
+    b = register_asset(api, p.uni, p.p_uni, "201910000003.8", "Sensor array")
+    now = api.chain.now()
+    lic = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_y, "licenceType": "ordinary", "territory": ["CN"],
+                      "start": now, "end": now + 86400 * 365, "royalty": {"basis": "lump_sum", "amount": "1", "currency": "CNY"}},
+                p.uni, p.y)  # fmt: skip
+    assign = agree(api, {"kind": "assignment", "assetId": a, "assignees": [{"partyId": p.p_x, "share": 10_000}]}, p.uni, p.x)
+    singles = [hash_bytes(f"single {i}".encode(), HashAlgorithm.SHA256) for i in range(2)]
+    for content in singles:
+        resp = api.client.post("/v1/evidence", json=api.single_body(p.x, content))
+        assert resp.status_code == 202, resp.text
+        api.ledger.pipeline.drain()
+    batch = [h(f"batch item {i}") for i in range(5)]
+    resp = api.client.post("/v1/evidence/batch", json=api.batch_body(p.y, batch))
+    assert resp.status_code == 202, resp.text
+    assert api.ledger.pipeline.drain()
+    mine(api, api.ledger.settings.confirmations)
+    return {"p": p, "a": a, "b": b, "licence": lic["agreementId"], "assignment": assign["agreementId"],
+            "singles": singles, "batch": batch}  # fmt: skip
+
+
+def answers(indexer: ix.Indexer) -> list[dict[str, Any]]:
+    return [indexer.query(what, dict(params)) for what, params in QUERIES]
+
+
+def test_a_scenario_is_indexed_and_a_rebuild_from_empty_answers_the_same(api: Api) -> None:
+    s = scenario(api)
+    indexer = api.ledger.index
+    progress: list[tuple[int, int]] = []
+    indexer.sync(progress=lambda done, total: progress.append((done, total)))
+    assert progress and progress[-1][0] == progress[-1][1]
+    p = s["p"]
+
+    ev = indexer.query("evidence", {})["items"]
+    assert {e["contentHash"] for e in ev} == {"0x" + c.hex() for c in s["singles"] + s["batch"]}
+    batch_items = indexer.query("evidence", {"kind": "batch"})["items"]
+    assert len(batch_items) == 5 and {e["partyId"] for e in batch_items} == {p.p_y} and batch_items[0]["batchRoot"]
+    assert {e["partyId"] for e in indexer.query("evidence", {"party": str(p.p_x)})["items"]} == {p.p_x}
+    assert len(indexer.query("evidence", {"party": str(p.p_x)})["items"]) == 2
+
+    assets = indexer.query("assets", {})["items"]
+    assert [x["assetId"] for x in assets] == [s["b"], s["a"]]
+    by_a = {x["assetId"]: x for x in assets}
+    assert by_a[s["a"]]["owners"] == [{"partyId": p.p_x, "share": 10_000}]  # after the assignment
+    assert [x["assetId"] for x in indexer.query("assets", {"owner": str(p.p_uni)})["items"]] == [s["b"]]
+    assert [x["assetId"] for x in indexer.query("assets", {"number": "CN201710601862.3"})["items"]] == [s["a"]]
+    assert [x["assetId"] for x in indexer.query("assets", {"number": "201710601862.3", "jurisdiction": "cn"})["items"]] == [s["a"]]
+
+    licences = indexer.query("agreements", {"type": "licence"})["items"]
+    assert [x["agreementId"] for x in licences] == [s["licence"]]
+    assert {(m["partyId"], m["role"]) for m in licences[0]["parties"]} == {(p.p_uni, "licensor"), (p.p_y, "licensee")}
+    assert [x["agreementId"] for x in indexer.query("agreements", {"party": str(p.p_x)})["items"]] == [s["assignment"]]
+    assert [x["agreementId"] for x in indexer.query("agreements", {"asset": str(s["b"])})["items"]] == [s["licence"]]
+    t = licences[0]["time"]
+    assert indexer.query("agreements", {"from": str(t + 10_000)})["items"] == []
+
+    # pagination: stable cursors walk every row exactly once
+    seen, cursor = [], None
+    while True:
+        page = indexer.query("evidence", {"limit": "2", **({"cursor": cursor} if cursor else {})})
+        seen += [e["contentHash"] for e in page["items"]]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == [e["contentHash"] for e in ev]
+
+    before = answers(indexer)
+    indexer.rebuild()
+    assert answers(indexer) == before
+    status = indexer.status()
+    assert status["counts"]["evidence"] == 7 and status["counts"]["parties"] == 6 and status["behind"] == 0
+
+
+def test_bad_filters_name_the_field(api: Api) -> None:
+    indexer = api.ledger.index
+    for what, params, field in [
+        ("evidence", {"colour": "red"}, "colour"), ("evidence", {"cursor": "!!not-base64"}, "cursor"),
+        ("evidence", {"cursor": ix.encode_cursor([1, 2])}, "cursor"), ("evidence", {"from": "200", "to": "100"}, "from"),
+        ("evidence", {"limit": "501"}, "limit"), ("evidence", {"limit": "0"}, "limit"), ("evidence", {"kind": "x"}, "kind"),
+        ("evidence", {"party": "abc"}, "party"), ("agreements", {"status": "pending"}, "status"),
+        ("assets", {"jurisdiction": "US"}, "jurisdiction"), ("disputes", {"from": "1"}, "from"),
+    ]:  # fmt: skip
+        with pytest.raises(InvalidInput) as err:
+            indexer.query(what, params)
+        assert err.value.field == field, (what, params, err.value.message)
+
+
+def test_a_reorganisation_leaves_no_rows_of_the_orphaned_blocks(api: Api) -> None:
+    p = Parties(api)
+    indexer = api.ledger.index
+    mine(api, 2)
+    indexer.sync()
+    fork = int(api.chain.w3.eth.block_number)
+    snap = api.chain.snapshot()
+    # the branch that will be orphaned: an asset and a single registration
+    orphan_asset = register_asset(api, p.uni, p.p_uni, "201710601862.3", "Orphan")
+    orphan = h("orphaned evidence")
+    assert api.client.post("/v1/evidence", json=api.single_body(p.x, orphan)).status_code == 202
+    api.ledger.pipeline.drain()
+    mine(api, 2)
+    indexer.sync()
+    assert [x["assetId"] for x in indexer.query("assets", {})["items"]] == [orphan_asset]
+    orphaned_blocks = set(range(fork + 1, int(api.chain.w3.eth.block_number) + 1))
+
+    # the reorganisation: back to the fork, and a longer branch with other content (sent straight to the
+    # chain: the relayer's nonce belongs to the orphaned branch)
+    api.chain.revert(snap)
+    newcomer = api.chain.admit([account("newcomer").address], identifier="NEW-0001")
+    other = h("the canonical evidence")
+    api.chain.register(p.y, other)
+    mine(api, 6)
+    indexer.sync()
+
+    assert indexer.query("assets", {})["items"] == []
+    assert indexer.status()["counts"]["parties"] == newcomer == 7
+    assert [e["contentHash"] for e in indexer.query("evidence", {})["items"]] == ["0x" + other.hex()]
+    w3 = api.chain.w3
+    with indexer.engine.connect() as db:
+        for number, block_hash in db.execute(select(ix.blocks.c.number, ix.blocks.c.hash)).all():
+            assert block_hash == "0x" + bytes(w3.eth.get_block(number)["hash"]).hex(), number
+        for table in (ix.events, ix.evidence, ix.assets, ix.parties, ix.agreements, ix.batches, ix.disputes):
+            for row in db.execute(select(table.c.block)).scalars():
+                if row in orphaned_blocks:
+                    got = db.execute(select(ix.blocks.c.hash).where(ix.blocks.c.number == row)).scalar()
+                    assert got == "0x" + bytes(w3.eth.get_block(row)["hash"]).hex()
+        names = [r.name for r in db.execute(select(ix.events).where(ix.events.c.block > fork)).all()]
+    assert "EvidenceRegistered" in names and "PartyAdmitted" in names and "AssetRegistered" not in names
+
+
+def test_anvil_reorg_during_sync_leaves_no_orphaned_rows(api: Api) -> None:
+    """anvil's own reorganisation (``anvil_reorg``): the last blocks are replaced by blocks with other content."""
+    p = Parties(api)
+    w3 = api.chain.w3
+    api.chain.as_(p.x)  # funded before the fork
+    mine(api, 2)
+    indexer = api.ledger.index
+    indexer.sync()
+    fork = int(w3.eth.block_number)
+    orphans = [h(f"orphan {i}") for i in range(2)]
+    for content in orphans:
+        api.chain.register(p.x, content)  # one block each
+    mine(api, 2)
+    indexer.sync()
+    assert {e["contentHash"] for e in indexer.query("evidence", {})["items"]} == {"0x" + c.hex() for c in orphans}
+
+    # replace every block after the fork with a branch whose one registration is another hash
+    replacement = h("replacement")
+    nonce = int(w3.eth.get_transaction_count(p.x.address, fork))
+    tx = api.chain.evidence.functions.register((replacement, 1, b"\0" * 32, b"\0" * 32)).build_transaction(
+        {"from": p.x.address, "nonce": nonce, "gas": 500_000, "chainId": int(w3.eth.chain_id)})
+    raw = "0x" + bytes(p.x.sign_transaction(tx).raw_transaction).hex()
+    depth = int(w3.eth.block_number) - fork
+    resp = w3.provider.make_request("anvil_reorg", [depth, [[raw, 1]]])
+    assert "error" not in resp, resp
+    mine(api, 2)
+    indexer.sync()
+
+    assert [e["contentHash"] for e in indexer.query("evidence", {})["items"]] == ["0x" + replacement.hex()]
+    with indexer.engine.connect() as db:
+        for number, block_hash in db.execute(select(ix.blocks.c.number, ix.blocks.c.hash)).all():
+            assert block_hash == "0x" + bytes(w3.eth.get_block(number)["hash"]).hex(), number
+        assert db.execute(select(ix.events.c.name).where(ix.events.c.block > fork)).scalars().all() == ["EvidenceRegistered"]
+
+
+def test_ipledger_index_rebuild_from_an_empty_database_answers_the_same(api: Api) -> None:
+    from ledger.deployment import manifest_path
+    from tests.helpers import cli_env, run_cli
+
+    scenario(api)
+    indexer = api.ledger.index
+    indexer.sync()
+    before = answers(indexer)
+    settings = api.ledger.settings
+    api.ledger.manifest.save(manifest_path(settings.data_dir, api.ledger.manifest.chain_id))
+    (settings.data_dir / "index.sqlite3").unlink()
+    common = ["--rpc-url", api.chain.node_url, "--data-dir", str(settings.data_dir)]
+    env = cli_env(IPLEDGER_CONFIRMATIONS=str(settings.confirmations))
+    done = run_cli("index", "rebuild", *common, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "rebuilt to block" in done.stdout
+    fresh = ix.Indexer(api.ledger, ix.make_engine(ix.default_url(settings)))
+    assert answers(fresh) == before
+    status = run_cli("index", "status", *common, env=env)
+    assert status.returncode == 0, status.stderr
+    assert '"behind": 0' in status.stdout and '"evidence": 7' in status.stdout
+    synced = run_cli("index", "sync", *common, env=env)
+    assert synced.returncode == 0 and "indexed to block" in synced.stdout, synced.stderr
+
+
+def test_the_background_indexer_follows_the_chain_until_stopped(api: Api) -> None:
+    import time
+
+    indexer = api.ledger.index
+    indexer.ledger.settings.index_poll = 0.05
+    indexer.start()
+    try:
+        p = Parties(api)
+        mine(api, api.ledger.settings.confirmations)
+        deadline = time.monotonic() + 10
+        while indexer.status()["counts"]["parties"] < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        status = indexer.status()
+        assert status["running"] and status["counts"]["parties"] == 6 and status["lastError"] is None
+        assert p.p_bank == 6
+    finally:
+        indexer.stop()
+    assert not indexer.status()["running"]
+
+
+def test_a_dispute_is_followed_from_opening_to_award(api: Api) -> None:
+    from tests.api.test_disputes import AWARD, CLAIM, signed
+
+    p = Parties(api)
+    arb = account("qianhai-arbitration")
+    p_arb = api.admit(arb, "ARB-0001", kind="arbitration_institution", identifierScheme="other", jurisdiction="mainland",
+                      nameEn="Shenzhen Court of International Arbitration")  # fmt: skip
+    b = register_asset(api, p.uni, p.p_uni, "201710601862.3", "Battery separator")
+    now = api.chain.now()
+    lic = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_y, "licenceType": "exclusive", "territory": ["CN"],
+                      "start": now, "end": now + 86400 * 365, "royalty": {"basis": "lump_sum", "amount": "1"}}, p.uni, p.y)  # fmt: skip
+    body = {"subject": "agreement", "subjectId": lic["agreementId"], "claimant": p.p_x, "respondent": p.p_uni,
+            "claimHash": CLAIM, "arbitrator": arb.address}  # fmt: skip
+    opened = signed(api, "/v1/disputes", body, arb)
+    assert opened.status_code == 201, opened.text
+    dispute_id = opened.json()["disputeId"]
+    mine(api, api.ledger.settings.confirmations)
+    indexer = api.ledger.index
+    indexer.sync()
+    [d] = indexer.query("disputes", {"party": str(p.p_x), "status": "open"})["items"]
+    assert (d["disputeId"], d["assetId"], d["institution"], d["subjectKind"]) == (dispute_id, b, p_arb, "agreement")
+    assert indexer.query("disputes", {"asset": str(b)})["items"] == [d]
+    assert indexer.query("assets", {})["items"][0]["frozen"] is True
+
+    award = {"outcome": "agreement_voided", "awardHash": AWARD, "arbitrator": arb.address}
+    assert signed(api, f"/v1/disputes/{dispute_id}/award", award, arb).status_code == 200
+    mine(api, api.ledger.settings.confirmations)
+    indexer.sync()
+    [d] = indexer.query("disputes", {"party": str(p.p_uni)})["items"]
+    assert d["status"] == "closed" and d["outcome"] == "agreement_voided" and d["awardHash"] == AWARD
+    assert indexer.query("disputes", {"status": "open"})["items"] == []
+    assert indexer.query("assets", {})["items"][0]["frozen"] is False
+    assert [x["agreementId"] for x in indexer.query("agreements", {"status": "voided"})["items"]] == [lic["agreementId"]]
+    before = answers(indexer)
+    indexer.rebuild()
+    assert answers(indexer) == before
