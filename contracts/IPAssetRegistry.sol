@@ -192,7 +192,8 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
         _checkSignatures(id, digest, _union(g.grantors, _one(g.grantee), 0), signatures);
         g.status = AgreementStatus.Terminated;
         g.closedAt = uint64(block.timestamp);
-        if (g.kind == AgreementKind.Pledge) _assets[g.assetId].pledge = bytes32(0);
+        // An ended pledge may be closed after a newer one took the slot: clear it only if it is still this one.
+        if (g.kind == AgreementKind.Pledge && _assets[g.assetId].pledge == id) _assets[g.assetId].pledge = bytes32(0);
         emit AgreementTerminated(id, g.assetId);
     }
 
@@ -207,7 +208,7 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
         _checkSignaturesMemory(id, _hashTypedDataV4(keccak256(abi.encode(RELEASE_TYPEHASH, id, deadline))), required, one);
         g.status = AgreementStatus.Released;
         g.closedAt = uint64(block.timestamp);
-        _assets[g.assetId].pledge = bytes32(0);
+        if (_assets[g.assetId].pledge == id) _assets[g.assetId].pledge = bytes32(0);
         emit PledgeReleased(id, g.assetId);
     }
 
