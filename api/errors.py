@@ -33,6 +33,7 @@ STATUS_BY_ERROR: list[tuple[type[e.LedgerError], int]] = [
     (e.ContractRevert, 400),
     (e.ChainUnavailable, 503),
     (e.ChainMismatch, 503),
+    (e.IndexUnavailable, 503),
     (e.DeploymentMissing, 503),
 ]
 

@@ -69,6 +69,12 @@ class ChainMismatch(LedgerError):
     code = "chain_mismatch"
 
 
+class IndexUnavailable(LedgerError):
+    """The index database (SQLite or PostgreSQL) failed; the chain itself is unaffected."""
+
+    code = "index_unavailable"
+
+
 class DeploymentMissing(LedgerError):
     code = "deployment_missing"
 

@@ -1,9 +1,15 @@
 """The indexer: follows the suite's contract events into SQL (SQLAlchemy Core) for listing and search.
 
-Every decoded event is kept in ``events`` (block, log index, name, arguments); the query tables (evidence,
-batches, parties, assets, agreements, disputes, ...) are a pure function of that log, applied event by event.
-So a reorganisation is handled by deleting the events (and block hashes) from the first orphaned block on,
-and replaying the remaining log into emptied query tables: no row of an orphaned block survives.
+Every decoded event that changes state is kept in ``events`` (block, log index, name, arguments); the query
+tables (batches, parties, assets, agreements, disputes, ...) are a pure function of that log, applied event
+by event. Single evidence registrations, the bulk of the traffic, only ever add a row: their row in
+``evidence`` (with its block and log index) is their record, and they are not copied into ``events``. So a
+reorganisation is handled by deleting the evidence rows, events and block hashes from the first orphaned
+block on, and replaying the remaining log into the other, emptied query tables: no row of an orphaned block
+survives.
+
+A catch-up reads logs with plain ``eth_getLogs`` calls (no web3 result formatting), decodes static event
+data straight from the hex words, and writes each range in one transaction with DB-API ``executemany``.
 
 The index is SQLite at ``DATA_DIR/index.sqlite3`` by default, or any SQLAlchemy URL (PostgreSQL through
 psycopg: ``postgresql+psycopg://user@host/db``) in ``IPLEDGER_INDEX_URL``. Blocks are read up to
@@ -14,15 +20,21 @@ and its items come from the journal (``Store``) of the service that anchored it.
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic
+from eth_utils.abi import collapse_if_tuple
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -40,14 +52,16 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    tuple_,
     update,
 )
+from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from web3 import Web3
-from web3._utils.events import get_event_data
 
 from ledger.artifacts import SUITE, load_artifact
-from ledger.errors import InvalidInput, LedgerError
+from ledger.errors import IndexUnavailable, InvalidInput, LedgerError
 
 if TYPE_CHECKING:
     from ledger.config import Settings
@@ -57,7 +71,9 @@ log = logging.getLogger("ipledger.index")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-CHUNK = 2000  # blocks per eth_getLogs request
+CHUNK = 2000  # most blocks per eth_getLogs request
+FIRST_SPAN = 100  # blocks of the first request of a sync; later spans adapt to aim at TARGET_LOGS logs each
+TARGET_LOGS = 4000
 
 metadata = MetaData()
 
@@ -197,8 +213,8 @@ cursor_table = Table(
     Column("last_hash", String(66), nullable=False),
 )
 
-#: Tables derived from the event log (emptied and replayed on a reorganisation).
-DERIVED = (evidence, batches, parties, party_accounts, assets, asset_owners, agreements, agreement_parties,
+#: Tables derived from the event log (emptied and replayed on a reorganisation; ``evidence`` is cut back instead).
+DERIVED = (batches, parties, party_accounts, assets, asset_owners, agreements, agreement_parties,
            pending_signatures, disputes)  # fmt: skip
 
 ASSET_JURISDICTIONS = {1: "CN", 2: "HK", 3: "PCT", 4: "OTHER"}
@@ -212,14 +228,40 @@ OUTCOMES = {1: "dismissed", 2: "agreement_voided", 3: "title_restored"}
 ALGORITHMS = {1: "sha256", 2: "sm3"}
 
 
+#: Events that only add an evidence row: not copied into ``events`` (see the module docstring).
+UNLOGGED = frozenset({"EvidenceRegistered"})
+EVIDENCE_COLUMNS = ("content_hash", "kind", "party_id", "registrant", "algorithm", "metadata_commitment", "supersedes",
+                    "batch_root", "item_index", "block", "log_index", "time", "tx")  # fmt: skip
+
+
+def _insert_many(db: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """A plain DB-API ``executemany``: SQLAlchemy's per-row parameter processing costs more than the insert
+    itself on a catch-up of many events. Values are already plain ints, strings and None."""
+    mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    db.exec_driver_sql(sql, rows)
+
+
 def default_url(settings: Settings) -> str:
     return settings.index_url or f"sqlite:///{Path(settings.data_dir).resolve() / 'index.sqlite3'}"
 
 
 def make_engine(url: str) -> Engine:
+    """An engine for the index at ``url``. SQLite runs in WAL mode with ``synchronous=NORMAL``: the index can
+    always be rebuilt from the chain, so a commit need not wait for the disk, only stay consistent."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, future=True, pool_pre_ping=True)
+    engine = create_engine(url, future=True, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+
+        @sa_event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cur = dbapi_connection.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+    return engine
 
 
 def _hex(value: Any) -> str:
@@ -236,6 +278,82 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
+def _checksum(address: str) -> str:
+    return Web3.to_checksum_address(address)
+
+
+def _word_converter(abi_type: str) -> Callable[[str], Any] | None:
+    """How one 32-byte ABI word (64 hex digits) of a static type becomes its JSON value; None if not static."""
+    if "[" in abi_type or "(" in abi_type:
+        return None
+    if abi_type == "address":
+        return lambda w: _checksum("0x" + w[24:])
+    if abi_type == "bool":
+        return lambda w: int(w, 16) != 0
+    if abi_type.startswith("uint"):
+        return lambda w: int(w, 16)
+    if abi_type.startswith("int"):
+        bits = int(abi_type[3:] or 256)
+        return lambda w: (lambda v: v - (1 << 256) if v >> 255 else v)(int(w, 16)) if bits else 0
+    if abi_type.startswith("bytes") and abi_type[5:].isdigit():
+        size = int(abi_type[5:])
+        return lambda w: "0x" + w[: 2 * size]
+    return None
+
+
+def _from_abi(value: Any, item: Mapping[str, Any]) -> Any:
+    """An eth-abi decoded value as web3 shows it, in JSON: bytes as 0x-hex, addresses checksummed, arrays as
+    lists, structs as objects named by their components."""
+    abi_type = str(item["type"])
+    if abi_type.endswith("]"):
+        inner = {**item, "type": abi_type[: abi_type.rindex("[")]}
+        return [_from_abi(v, inner) for v in value]
+    if abi_type == "tuple":
+        return {c["name"]: _from_abi(v, c) for v, c in zip(value, item["components"], strict=True)}
+    if abi_type == "address":
+        return _checksum(value)
+    if isinstance(value, (bytes, bytearray)):
+        return _hex(value)
+    return value
+
+
+class EventDecoder:
+    """Decodes the raw JSON-RPC logs of one event (one contract, one topic0) into ``{name: value}``.
+
+    Static types are read straight from the hex words (most events, EvidenceRegistered among them, are
+    static); events with dynamic data go through eth-abi. Indexed dynamic values are their topic hash."""
+
+    def __init__(self, contract: str, abi: dict[str, Any]) -> None:
+        self.contract = contract
+        self.name = str(abi["name"])
+        inputs = abi["inputs"]
+        self.names = [i["name"] for i in inputs]
+        self.indexed = [(i["name"], _word_converter(collapse_if_tuple(i)) or (lambda w: "0x" + w)) for i in inputs
+                        if i["indexed"]]  # fmt: skip
+        data = [i for i in inputs if not i["indexed"]]
+        self.data_items = data
+        self.data_names = [i["name"] for i in data]
+        self.data_types = [collapse_if_tuple(i) for i in data]
+        converters = [_word_converter(t) for t in self.data_types]
+        self.static = all(c is not None for c in converters)
+        self.converters: list[Callable[[str], Any]] = [c for c in converters if c is not None]
+
+    def decode(self, topics: list[str], data: str) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for (name, conv), topic in zip(self.indexed, topics[1:], strict=True):
+            values[name] = conv(topic[2:])
+        body = data[2:]
+        if self.static:
+            for k, (name, conv) in enumerate(zip(self.data_names, self.converters, strict=True)):
+                values[name] = conv(body[64 * k : 64 * k + 64])
+        else:
+            decoded = abi_decode(self.data_types, bytes.fromhex(body))
+            for item, value in zip(self.data_items, decoded, strict=True):
+                values[item["name"]] = _from_abi(value, item)
+        return {name: values[name] for name in self.names}
+
+
 class Indexer:
     """Follows the suite's events on ``ledger.w3`` into ``engine``."""
 
@@ -246,15 +364,17 @@ class Indexer:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.last_error: str | None = None
-        self._topics: dict[tuple[str, bytes], tuple[str, dict[str, Any]]] = {}
+        self._decoders: dict[tuple[str, str], EventDecoder] = {}
         self.addresses: dict[str, str] = {}
         for name in SUITE:
             addr = Web3.to_checksum_address(ledger.manifest.address(name))
             self.addresses[addr.lower()] = name
             for item in load_artifact(name)["abi"]:
                 if item["type"] == "event":
-                    self._topics[(addr.lower(), event_abi_to_log_topic(item))] = (name, item)
-        metadata.create_all(engine)
+                    topic = "0x" + event_abi_to_log_topic(item).hex()
+                    self._decoders[(addr.lower(), topic)] = EventDecoder(name, item)
+        with _database_errors():
+            metadata.create_all(engine)
 
     # --- syncing -------------------------------------------------------------------------------
 
@@ -278,7 +398,7 @@ class Indexer:
     def sync(self, progress: Callable[[int, int], None] | None = None, to_block: int | None = None) -> int:
         """Reads events up to ``to_block`` (default: ``confirmations`` behind the head); returns the last
         indexed block. ``progress(done_blocks, total_blocks)`` is called after each range."""
-        with self._lock:
+        with self._lock, _database_errors():
             for attempt in range(5):
                 try:
                     return self._sync(progress, to_block)
@@ -294,80 +414,130 @@ class Indexer:
         total = max(0, target - start + 1)
         if progress:
             progress(0, total)
-        frm = start
-        while frm <= target:
-            to = min(frm + CHUNK - 1, target)
-            self._read_range(frm, to)
-            if progress:
-                progress(to - start + 1, total)
-            frm = to + 1
+        # The next range's logs are fetched and decoded in a second thread while this one is written.
+        span, frm = FIRST_SPAN, start
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-fetch") as pool:
+            pending = pool.submit(self._fetch, frm, min(frm + span - 1, target)) if frm <= target else None
+            while pending is not None:
+                fetched = pending.result()
+                span = _next_span(span, fetched.to - fetched.frm + 1, len(fetched.rows))
+                nxt = fetched.to + 1
+                pending = pool.submit(self._fetch, nxt, min(nxt + span - 1, target)) if nxt <= target else None
+                try:
+                    self._write(fetched)
+                except BaseException:
+                    if pending is not None:
+                        pending.cancel()
+                    raise
+                if progress:
+                    progress(fetched.to - start + 1, total)
         with self.engine.connect() as db:
             return self._cursor(db)[0]
 
-    def _read_range(self, frm: int, to: int) -> None:
-        headers: dict[int, Any] = {}
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        """One JSON-RPC call without web3's result formatters (the logs of a catch-up are many)."""
+        answer = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        if answer.get("error"):
+            raise LedgerError(f"{method} failed: {answer['error'].get('message', answer['error'])}")
+        return answer["result"]
 
-        def header(n: int) -> Any:
-            if n not in headers:
-                headers[n] = self.w3.eth.get_block(n)
-            return headers[n]
-
-        # the range's last header before and after its logs: if the chain moved in between, read it again
-        last = header(to)
-        logs = self.w3.eth.get_logs({"address": [Web3.to_checksum_address(a) for a in self.addresses],
-                                     "fromBlock": frm, "toBlock": to})  # fmt: skip
-        if _hex(self.w3.eth.get_block(to)["hash"]) != _hex(last["hash"]):
+    def _header(self, number: int) -> tuple[str, int]:
+        block = self._rpc("eth_getBlockByNumber", [hex(number), False])
+        if block is None:
             raise _Moved()
-        with self.engine.begin() as db:
-            for entry in sorted(logs, key=lambda x: (int(x["blockNumber"]), int(x["logIndex"]))):
-                if entry.get("removed"):
-                    continue
-                number = int(entry["blockNumber"])
-                hdr = header(number)
-                if _hex(hdr["hash"]) != _hex(entry["blockHash"]):  # the chain moved under us: retry later
+        return str(block["hash"]), int(block["timestamp"], 16)
+
+    def _fetch(self, frm: int, to: int) -> _Fetched:
+        """Reads and decodes the logs of blocks ``frm..to``.
+
+        The last block's header is read before and after the logs: if its hash changed, the chain moved in
+        between and the sync starts over. Block hashes come with the logs; block times too where the node
+        sends ``blockTimestamp`` in logs (anvil, geth), else from the headers."""
+        last_hash, last_time = self._header(to)
+        logs = self._rpc("eth_getLogs", [{"address": [_checksum(a) for a in self.addresses],
+                                          "fromBlock": hex(frm), "toBlock": hex(to)}])  # fmt: skip
+        if self._header(to)[0] != last_hash:
+            raise _Moved()
+        block_rows: dict[int, dict[str, Any]] = {to: {"number": to, "hash": last_hash, "timestamp": last_time}}
+        rows: list[dict[str, Any]] = []
+        for entry in logs:
+            if entry.get("removed"):
+                continue
+            topics = entry["topics"]
+            decoder = self._decoders.get((str(entry["address"]).lower(), topics[0] if topics else ""))
+            if decoder is None:
+                continue
+            number = int(entry["blockNumber"], 16)
+            known = block_rows.get(number)
+            if known is None:
+                stamp = entry.get("blockTimestamp")
+                known = block_rows[number] = {"number": number, "hash": entry["blockHash"],
+                                              "timestamp": int(stamp, 16) if stamp else None}  # fmt: skip
+            elif known["hash"] != entry["blockHash"]:  # logs of two branches in one answer
+                raise _Moved()
+            rows.append({"block": number, "log_index": int(entry["logIndex"], 16), "tx": entry["transactionHash"],
+                         "contract": decoder.contract, "name": decoder.name,
+                         "args": decoder.decode(topics, entry["data"])})  # fmt: skip
+        for number, row in block_rows.items():
+            if row["timestamp"] is None:
+                block_hash, row["timestamp"] = self._header(number)
+                if block_hash != row["hash"]:
                     raise _Moved()
-                topic = bytes(entry["topics"][0]) if entry["topics"] else b""
-                found = self._topics.get((str(entry["address"]).lower(), topic))
-                if found is None:
-                    continue
-                contract_name, abi = found
-                decoded = get_event_data(self.w3.codec, abi, entry)
-                if db.execute(select(blocks.c.number).where(blocks.c.number == number)).first() is None:
-                    db.execute(insert(blocks).values(number=number, hash=_hex(hdr["hash"]), timestamp=int(hdr["timestamp"])))
-                row = {"block": number, "log_index": int(entry["logIndex"]), "tx": _hex(entry["transactionHash"]),
-                       "contract": contract_name, "name": decoded["event"],
-                       "args": json.dumps(_jsonable(dict(decoded["args"])))}  # fmt: skip
-                db.execute(insert(events).values(**row))
-                self._apply(db, row, int(hdr["timestamp"]))
-            if db.execute(select(blocks.c.number).where(blocks.c.number == to)).first() is None:
-                db.execute(insert(blocks).values(number=to, hash=_hex(last["hash"]), timestamp=int(last["timestamp"])))
-            self._set_cursor(db, to, _hex(last["hash"]))
+        rows.sort(key=lambda r: (r["block"], r["log_index"]))
+        return _Fetched(frm, to, last_hash, block_rows, rows)
+
+    def _write(self, f: _Fetched) -> None:
+        """Applies one fetched range in one database transaction, and moves the cursor to its last block."""
+        with self.engine.begin() as db:
+            if self._cursor(db)[0] != f.frm - 1:  # another writer (a second process) moved the cursor meanwhile
+                raise _Moved()
+            have = set(db.execute(select(blocks.c.number).where(blocks.c.number.between(f.frm, f.to))).scalars())
+            new_blocks = [row for number, row in sorted(f.block_rows.items()) if number not in have]
+            if new_blocks:
+                db.execute(insert(blocks), new_blocks)
+            if f.rows:
+                logged = [(r["block"], r["log_index"], r["tx"], r["contract"], r["name"],
+                           json.dumps(r["args"], separators=(",", ":"))) for r in f.rows if r["name"] not in UNLOGGED]  # fmt: skip
+                if logged:
+                    _insert_many(db, events, ("block", "log_index", "tx", "contract", "name", "args"), logged)
+                self._apply_all(db, f.rows, {n: int(r["timestamp"]) for n, r in f.block_rows.items()})
+            self._set_cursor(db, f.to, f.last_hash)
 
     def _check_reorg(self) -> int | None:
         """Compares stored block hashes with the chain, newest first; on a mismatch deletes every event and
         block from the first mismatching block on and replays the rest. Returns the fork point, if any."""
         with self.engine.connect() as db:
             last, last_hash = self._cursor(db)
-            if last_hash is None:
-                return None
-            stored = db.execute(select(blocks.c.number, blocks.c.hash).order_by(blocks.c.number.desc())).all()
+        if last_hash is None:
+            return None
         good: int | None = None
         mismatch = False
-        for number, block_hash in stored:
-            try:
-                onchain = self.w3.eth.get_block(int(number))
-            except Exception:
-                onchain = None
-            if onchain is not None and _hex(onchain["hash"]) == block_hash:
-                good = int(number)
+        below: int | None = None
+        while good is None:  # newest first, a page at a time: usually the newest block still matches
+            stmt = select(blocks.c.number, blocks.c.hash).order_by(blocks.c.number.desc()).limit(64)
+            if below is not None:
+                stmt = stmt.where(blocks.c.number < below)
+            with self.engine.connect() as db:
+                page = db.execute(stmt).all()
+            if not page:
                 break
-            mismatch = True
+            for number, block_hash in page:
+                try:
+                    onchain: str | None = self._header(int(number))[0]
+                except (_Moved, LedgerError):
+                    onchain = None
+                if onchain == block_hash:
+                    good = int(number)
+                    break
+                mismatch = True
+            below = int(page[-1][0])
         if not mismatch:
             return None
         keep = good if good is not None else self.ledger.manifest.deploy_block - 1
         log.warning("chain reorganisation below block %s: rolling the index back to block %s", last, keep)
         with self.engine.begin() as db:
             db.execute(delete(events).where(events.c.block > keep))
+            db.execute(delete(evidence).where(evidence.c.block > keep))
             db.execute(delete(blocks).where(blocks.c.number > keep))
             keep_hash = db.execute(select(blocks.c.hash).where(blocks.c.number == keep)).scalar()
             if keep_hash is None:
@@ -380,21 +550,42 @@ class Indexer:
     def _replay(self, db: Connection) -> None:
         for table in DERIVED:
             db.execute(delete(table))
-        times = dict(db.execute(select(blocks.c.number, blocks.c.timestamp)).all())
-        for row in db.execute(select(events).order_by(events.c.block, events.c.log_index)).mappings().all():
-            self._apply(db, dict(row), int(times[row["block"]]))
+        times = {int(n): int(t) for n, t in db.execute(select(blocks.c.number, blocks.c.timestamp)).all()}
+        rows = [{**row, "args": json.loads(row["args"])}
+                for row in db.execute(select(events).order_by(events.c.block, events.c.log_index)).mappings()]  # fmt: skip
+        self._apply_all(db, rows, times, replay=True)
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None, to_block: int | None = None) -> int:
         """Drops every index table and syncs from the deployment block."""
-        with self._lock:
+        with self._lock, _database_errors():
             metadata.drop_all(self.engine)
             metadata.create_all(self.engine)
         return self.sync(progress, to_block)
 
     # --- applying one event to the query tables ------------------------------------------------
 
-    def _apply(self, db: Connection, ev: dict[str, Any], ts: int) -> None:
-        a = json.loads(ev["args"])
+    def _apply_all(self, db: Connection, rows: list[dict[str, Any]], times: Mapping[int, int], *,
+                   replay: bool = False) -> None:  # fmt: skip
+        """Applies decoded events in log order; runs of single registrations (the bulk of a catch-up) are
+        inserted together, anything else one by one in between. A ``replay`` (after a reorganisation) leaves
+        the evidence rows alone: those of the kept blocks are still there."""
+        run: list[tuple[Any, ...]] = []
+        for ev in rows:
+            if ev["name"] == "EvidenceRegistered":
+                a = ev["args"]
+                run.append((a["contentHash"], "single", int(a["partyId"]), a["registrant"], int(a["algorithm"]),
+                            a["metadataCommitment"], a["supersedes"], None, 0, ev["block"], ev["log_index"],
+                            times[ev["block"]], ev["tx"]))  # fmt: skip
+                continue
+            if run:
+                _insert_many(db, evidence, EVIDENCE_COLUMNS, run)
+                run = []
+            self._apply(db, ev, times[ev["block"]], replay=replay)
+        if run:
+            _insert_many(db, evidence, EVIDENCE_COLUMNS, run)
+
+    def _apply(self, db: Connection, ev: dict[str, Any], ts: int, *, replay: bool = False) -> None:
+        a = ev["args"]
         name = ev["name"]
         at = {"block": ev["block"], "log_index": ev["log_index"], "time": ts, "tx": ev["tx"]}
         if name == "EvidenceRegistered":
@@ -404,7 +595,8 @@ class Indexer:
                 batch_root=None, item_index=0, **at))  # fmt: skip
         elif name == "BatchAnchored":
             db.execute(insert(batches).values(root=a["root"], anchorer=a["anchorer"], size=int(a["size"]), **at))
-            self._batch_items(db, a["root"], at)
+            if not replay:
+                self._batch_items(db, a["root"], at)
         elif name == "PartyAdmitted":
             prof = a["profile"]
             if isinstance(prof, dict):
@@ -493,22 +685,26 @@ class Indexer:
             return
         if batch is None:
             return
-        index = 0
-        for sub in store.batch_submissions(batch.id):
-            for content in store.submission_hashes(sub.id):
-                if db.execute(select(evidence.c.content_hash).where(evidence.c.content_hash == _hex(content))).first():
-                    index += 1
-                    continue
-                db.execute(insert(evidence).values(
-                    content_hash=_hex(content), kind="batch", party_id=int(sub.party_id), registrant=sub.registrant,
-                    algorithm=int(sub.algorithm), metadata_commitment=None, supersedes=None, batch_root=root,
-                    item_index=index, **at))  # fmt: skip
-                index += 1
+        items: list[tuple[str, Any]] = [(_hex(content), sub) for sub in store.batch_submissions(batch.id)
+                                        for content in store.submission_hashes(sub.id)]  # fmt: skip
+        taken: set[str] = set()  # registered before (singly or in an earlier batch): the earlier record stands
+        for k in range(0, len(items), 500):
+            chunk = [content for content, _ in items[k : k + 500]]
+            taken.update(db.execute(select(evidence.c.content_hash).where(evidence.c.content_hash.in_(chunk))).scalars())
+        rows = []
+        for index, (content, sub) in enumerate(items):
+            if content in taken:
+                continue
+            taken.add(content)
+            rows.append((content, "batch", int(sub.party_id), sub.registrant, int(sub.algorithm), None, None, root, index,
+                         at["block"], at["log_index"], at["time"], at["tx"]))  # fmt: skip
+        if rows:
+            _insert_many(db, evidence, EVIDENCE_COLUMNS, rows)
 
     # --- status and background running -----------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        with self.engine.connect() as db:
+        with _database_errors(), self.engine.connect() as db:
             last, last_hash = self._cursor(db)
             counts = {t.name: int(db.execute(select(func.count()).select_from(t)).scalar() or 0)
                       for t in (evidence, batches, parties, assets, agreements, disputes)}  # fmt: skip
@@ -558,7 +754,39 @@ class Indexer:
     # --- queries -----------------------------------------------------------------------------------
 
     def query(self, what: str, params: dict[str, str | None]) -> dict[str, Any]:
-        return QUERIES[what](self.engine, params)
+        with _database_errors():
+            return QUERIES[what](self.engine, params)
+
+
+@contextlib.contextmanager
+def _database_errors() -> Iterator[None]:
+    """A failing index database becomes IndexUnavailable: one line naming the driver's problem, no SQL."""
+    try:
+        yield
+    except DBAPIError as exc:
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        raise IndexUnavailable(f"the index database failed: {detail}") from None
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """The decoded logs of one block range, ready to be written."""
+
+    frm: int
+    to: int
+    last_hash: str
+    block_rows: dict[int, dict[str, Any]]
+    rows: list[dict[str, Any]]
+
+
+def _next_span(span: int, blocks_read: int, logs_read: int) -> int:
+    """Blocks to ask for next: halved when a range held more than twice TARGET_LOGS, doubled (up to CHUNK)
+    when it held less than half, so that busy stretches come in bounded answers and quiet ones in few calls."""
+    if logs_read > 2 * TARGET_LOGS:
+        return max(1, blocks_read // 2)
+    if logs_read < TARGET_LOGS // 2:
+        return min(CHUNK, max(span, blocks_read) * 2)
+    return max(1, blocks_read)
 
 
 class _Moved(LedgerError):

@@ -8,7 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from web3 import Web3
+
 from ledger import index as ix
+from ledger.artifacts import load_artifact
+from ledger.chain import free_port
 from ledger.errors import InvalidInput
 from ledger.hashing import HashAlgorithm, hash_bytes
 from tests.api.conftest import Api
@@ -157,7 +161,9 @@ def test_a_reorganisation_leaves_no_rows_of_the_orphaned_blocks(api: Api) -> Non
                     got = db.execute(select(ix.blocks.c.hash).where(ix.blocks.c.number == row)).scalar()
                     assert got == "0x" + bytes(w3.eth.get_block(row)["hash"]).hex()
         names = [r.name for r in db.execute(select(ix.events).where(ix.events.c.block > fork)).all()]
-    assert "EvidenceRegistered" in names and "PartyAdmitted" in names and "AssetRegistered" not in names
+        registered = db.execute(select(ix.evidence.c.content_hash).where(ix.evidence.c.block > fork)).scalars().all()
+    assert "PartyAdmitted" in names and "AssetRegistered" not in names
+    assert registered == ["0x" + other.hex()]
 
 
 def test_anvil_reorg_during_sync_leaves_no_orphaned_rows(api: Api) -> None:
@@ -192,7 +198,9 @@ def test_anvil_reorg_during_sync_leaves_no_orphaned_rows(api: Api) -> None:
     with indexer.engine.connect() as db:
         for number, block_hash in db.execute(select(ix.blocks.c.number, ix.blocks.c.hash)).all():
             assert block_hash == "0x" + bytes(w3.eth.get_block(number)["hash"]).hex(), number
-        assert db.execute(select(ix.events.c.name).where(ix.events.c.block > fork)).scalars().all() == ["EvidenceRegistered"]
+        assert db.execute(select(ix.events.c.name).where(ix.events.c.block > fork)).scalars().all() == []
+        after = db.execute(select(ix.evidence.c.content_hash).where(ix.evidence.c.block > fork)).scalars().all()
+        assert after == ["0x" + replacement.hex()]
 
 
 def test_ipledger_index_rebuild_from_an_empty_database_answers_the_same(api: Api) -> None:
@@ -205,7 +213,9 @@ def test_ipledger_index_rebuild_from_an_empty_database_answers_the_same(api: Api
     before = answers(indexer)
     settings = api.ledger.settings
     api.ledger.manifest.save(manifest_path(settings.data_dir, api.ledger.manifest.chain_id))
-    (settings.data_dir / "index.sqlite3").unlink()
+    indexer.engine.dispose()
+    for suffix in ("", "-wal", "-shm"):  # WAL mode: the database is three files
+        (settings.data_dir / f"index.sqlite3{suffix}").unlink(missing_ok=True)
     common = ["--rpc-url", api.chain.node_url, "--data-dir", str(settings.data_dir)]
     env = cli_env(IPLEDGER_CONFIRMATIONS=str(settings.confirmations))
     done = run_cli("index", "rebuild", *common, env=env)
@@ -276,3 +286,48 @@ def test_a_dispute_is_followed_from_opening_to_award(api: Api) -> None:
     before = answers(indexer)
     indexer.rebuild()
     assert answers(indexer) == before
+
+
+def test_the_event_decoder_reads_every_log_as_web3_does(api: Api) -> None:
+    """The catch-up decodes raw logs itself; every event of a scenario reads exactly as web3's decoder has it."""
+    from web3._utils.events import get_event_data
+
+    scenario(api)
+    indexer = api.ledger.index
+    w3 = api.chain.w3
+    addresses = [Web3.to_checksum_address(a) for a in indexer.addresses]
+    raw = w3.provider.make_request("eth_getLogs", [{"address": addresses, "fromBlock": "0x0", "toBlock": "latest"}])["result"]
+    formatted = w3.eth.get_logs({"address": addresses, "fromBlock": 0, "toBlock": "latest"})
+    assert len(raw) == len(formatted) > 0
+    seen: set[str] = set()
+    for entry, log in zip(raw, formatted, strict=True):
+        decoder = indexer._decoders[(entry["address"].lower(), entry["topics"][0])]
+        ours = decoder.decode(entry["topics"], entry["data"])
+        abi = next(e for e in load_artifact(decoder.contract)["abi"] if e["type"] == "event" and e["name"] == decoder.name)
+        theirs = get_event_data(w3.codec, abi, log)
+        assert ours == ix._jsonable(dict(theirs["args"])), decoder.name
+        seen.add(decoder.name)
+    # static (read from the words) and dynamic (strings, arrays, a struct: through eth-abi) events both covered
+    assert {"EvidenceRegistered", "BatchAnchored", "AgreementSigned", "PartyAdmitted", "AssetRegistered",
+            "TitleTransferred"} <= seen  # fmt: skip
+
+
+def test_a_failing_index_database_is_a_503_and_one_cli_line(api: Api) -> None:
+    from ledger.deployment import manifest_path
+    from tests.helpers import cli_env, run_cli
+
+    unreachable = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none"
+    api.ledger.settings.index_url = unreachable
+    api.ledger.__dict__.pop("index", None)
+    resp = api.client.get("/v1/index/status")
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["error"]["code"] == "index_unavailable"
+    assert api.client.get("/v1/index/evidence").status_code == 503
+
+    settings = api.ledger.settings
+    api.ledger.manifest.save(manifest_path(settings.data_dir, api.ledger.manifest.chain_id))
+    out = run_cli("index", "status", "--rpc-url", api.chain.node_url, "--data-dir", str(settings.data_dir),
+                  "--index-url", unreachable, env=cli_env())  # fmt: skip
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: the index database failed") and "Traceback" not in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
