@@ -43,7 +43,6 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
 
     mapping(bytes32 contentHash => Record record) private _records;
     mapping(bytes32 root => Batch batch) private _batches;
-    mapping(address account => uint256 nonce) private _nonces;
 
     constructor(address operator) PartyRegistry(operator) EIP712("QianhaiIPLedger.Evidence", "1") {
         _grantRole(ANCHOR_ROLE, operator);
@@ -51,14 +50,17 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
 
     /// @inheritdoc IEvidenceRegistry
     function register(EvidenceRequest calldata request) external returns (Record memory) {
-        return _register(request, msg.sender);
+        (uint24 partyId, bool suspended, ) = _accountState(msg.sender);
+        return _register(request, msg.sender, partyId, suspended);
     }
 
     /// @inheritdoc IEvidenceRegistry
     function registerBySignature(DelegatedEvidenceRequest calldata delegated) external returns (Record memory) {
         if (block.timestamp > delegated.deadline) revert SignatureExpired(delegated.deadline, uint64(block.timestamp));
         address registrant = delegated.registrant;
-        uint256 current = _nonces[registrant];
+        // One read of the registrant's slot gives its nonce and its party; the signature check in between is a
+        // static call, so what was read cannot change before it is used.
+        (uint24 partyId, bool suspended, uint64 current) = _accountState(registrant);
         if (delegated.nonce != current) revert NonceMismatch(registrant, current, delegated.nonce);
         EvidenceRequest calldata r = delegated.request;
         bytes32 digest = _hashTypedDataV4(
@@ -79,7 +81,7 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
             revert SignatureInvalid(registrant);
         }
         // Replay needs no nonce increment: a content hash is registered once, so a replayed signature is refused.
-        return _register(r, registrant);
+        return _register(r, registrant, partyId, suspended);
     }
 
     /// @inheritdoc IEvidenceRegistry
@@ -115,7 +117,7 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
 
     /// @inheritdoc IEvidenceRegistry
     function bumpNonce() external returns (uint256 newNonce) {
-        newNonce = ++_nonces[msg.sender];
+        newNonce = _bumpNonce(msg.sender);
         emit NonceBumped(msg.sender, newNonce);
     }
 
@@ -187,7 +189,7 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
 
     /// @inheritdoc IEvidenceRegistry
     function nonces(address account) external view returns (uint256) {
-        return _nonces[account];
+        return _nonceOf(account);
     }
 
     /// @inheritdoc IEvidenceRegistry
@@ -195,13 +197,17 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
         return _domainSeparatorV4();
     }
 
-    function _register(EvidenceRequest calldata r, address registrant) private returns (Record memory rec) {
+    /// @dev `partyId` and `suspended` are the registrant's, as read by `_accountState`.
+    function _register(EvidenceRequest calldata r, address registrant, uint24 partyId, bool suspended)
+        private
+        returns (Record memory rec)
+    {
         bytes32 contentHash = r.contentHash;
         if (contentHash == bytes32(0)) revert EvidenceHashZero();
         if (r.algorithm == HashAlgorithm.None || uint8(r.algorithm) > uint8(HashAlgorithm.SM3)) {
             revert EvidenceAlgorithmInvalid(uint8(r.algorithm));
         }
-        uint24 partyId = _activePartyOf(registrant);
+        _requireActive(registrant, partyId, suspended);
         Record storage slot = _records[contentHash];
         if (slot.timestamp != 0) revert EvidenceAlreadyRegistered(contentHash, slot.partyId, slot.timestamp);
         if (r.supersedes != bytes32(0)) {

@@ -35,10 +35,13 @@ abstract contract PartyRegistry is IPartyRegistry, AccessControlDefaultAdminRule
     error PartyNotSuspended(uint256 partyId);
     error PartyRegistryFull();
 
-    /// @dev One slot per account: its party and a mirror of the party's status, so the hot path reads one slot.
+    /// @dev One slot per account: its party, a mirror of the party's status and the account's nonce for delegated
+    /// signatures, so that a registration by signature reads one slot for all three. The nonce belongs to the
+    /// account, not to its membership: removing, rotating out or re-adding an account leaves it as it was.
     struct AccountInfo {
         uint24 partyId;
         bool suspended;
+        uint64 nonce;
     }
 
     mapping(uint256 partyId => Party party) private _parties;
@@ -142,8 +145,8 @@ abstract contract PartyRegistry is IPartyRegistry, AccessControlDefaultAdminRule
 
     /// @inheritdoc IPartyRegistry
     function partyOf(address account) public view returns (uint256 partyId, bool active) {
-        AccountInfo memory info = _accountInfo[account];
-        return (info.partyId, info.partyId != 0 && !info.suspended);
+        (uint24 id, bool suspended, ) = _accountState(account);
+        return (id, id != 0 && !suspended);
     }
 
     /// @inheritdoc IPartyRegistry
@@ -158,10 +161,32 @@ abstract contract PartyRegistry is IPartyRegistry, AccessControlDefaultAdminRule
 
     /// @dev The party id of an account of an active party; reverts otherwise. One storage read.
     function _activePartyOf(address account) internal view returns (uint24 partyId) {
-        AccountInfo memory info = _accountInfo[account];
-        if (info.partyId == 0) revert AccountNotAParty(account);
-        if (info.suspended) revert PartyNotActive(info.partyId);
-        return info.partyId;
+        bool suspended;
+        (partyId, suspended, ) = _accountState(account);
+        _requireActive(account, partyId, suspended);
+    }
+
+    /// @dev Everything the hot path needs about an account, in one storage read: its party (0 if none), whether
+    /// that party is suspended, and the account's nonce for delegated signatures.
+    function _accountState(address account) internal view returns (uint24 partyId, bool suspended, uint64 nonce) {
+        AccountInfo storage info = _accountInfo[account];
+        return (info.partyId, info.suspended, info.nonce);
+    }
+
+    /// @dev Reverts unless `partyId` and `suspended`, as read by `_accountState`, name an active party.
+    function _requireActive(address account, uint24 partyId, bool suspended) internal pure {
+        if (partyId == 0) revert AccountNotAParty(account);
+        if (suspended) revert PartyNotActive(partyId);
+    }
+
+    /// @dev The account's nonce for delegated signatures.
+    function _nonceOf(address account) internal view returns (uint64) {
+        return _accountInfo[account].nonce;
+    }
+
+    /// @dev Increments the account's nonce, whether or not the account belongs to a party.
+    function _bumpNonce(address account) internal returns (uint64 newNonce) {
+        newNonce = ++_accountInfo[account].nonce;
     }
 
     function _requireParty(uint256 partyId) private view returns (Party storage p) {
@@ -181,7 +206,9 @@ abstract contract PartyRegistry is IPartyRegistry, AccessControlDefaultAdminRule
         if (p.accountCount >= MAX_ACCOUNTS) revert PartyAccountLimitReached(partyId);
         p.accountCount += 1;
         _accounts[partyId].push(account);
-        _accountInfo[account] = AccountInfo({partyId: uint24(partyId), suspended: p.suspended});
+        AccountInfo storage info = _accountInfo[account];
+        info.partyId = uint24(partyId);
+        info.suspended = p.suspended;
         emit PartyAccountAdded(partyId, account);
     }
 
@@ -196,7 +223,9 @@ abstract contract PartyRegistry is IPartyRegistry, AccessControlDefaultAdminRule
             }
         }
         _parties[partyId].accountCount -= 1;
-        delete _accountInfo[account];
+        AccountInfo storage info = _accountInfo[account];
+        info.partyId = 0;
+        info.suspended = false;
         emit PartyAccountRemoved(partyId, account);
     }
 

@@ -97,7 +97,8 @@ interface IEvidenceRegistry {
         bytes calldata newSignature
     ) external;
 
-    /// @notice Increments the caller's nonce, invalidating every signature made with the old one.
+    /// @notice Increments the caller's nonce, invalidating every signature made with the old one. Any account may
+    /// bump its nonce, whether or not it belongs to a party.
     function bumpNonce() external returns (uint256 newNonce);
 
     /// @notice The record of a content hash; `timestamp == 0` when none.
@@ -141,7 +142,10 @@ interface IEvidenceRegistry {
         bytes calldata signature
     ) external view returns (uint256 partyId, bool active);
 
-    /// @notice The account's current nonce for delegated signatures.
+    /// @notice The account's current nonce for delegated signatures. It starts at 0, changes only by `bumpNonce`
+    /// (a registration by signature consumes none: a content hash is registered once) and belongs to the account,
+    /// not to its place in a party: suspension, reinstatement, removal, rotation (of either account) and
+    /// re-admission keep it, so a signature cancelled once stays cancelled.
     function nonces(address account) external view returns (uint256);
 
     /// @notice The EIP-712 domain separator of this contract on this chain.

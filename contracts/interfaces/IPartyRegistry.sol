@@ -78,9 +78,11 @@ interface IPartyRegistry {
     function addAccount(uint256 partyId, address account) external;
 
     /// @notice Detaches an account from its party. Registrar role only. The last account cannot be removed.
+    /// The account keeps its nonce for delegated signatures (`IEvidenceRegistry.nonces`).
     function removeAccount(address account) external;
 
     /// @notice Replaces one account of a party by another in one step (key rotation). Registrar role only.
+    /// Both accounts keep their nonces for delegated signatures (`IEvidenceRegistry.nonces`).
     function rotateAccount(address oldAccount, address newAccount) external;
 
     /// @notice Suspends a party: its accounts can no longer register or sign. Registrar role only.

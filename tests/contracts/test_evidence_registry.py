@@ -170,6 +170,56 @@ def test_an_erc1271_contract_wallet_registers_by_signature(chain: Chain) -> None
         chain.sender.send_call(chain.evidence.functions.registerBySignature(((h("w2"), SHA256, ZERO32, ZERO32), wallet.address, 0, deadline, bad)))
 
 
+def test_a_registration_by_signature_consumes_no_nonce_and_a_bumped_nonce_is_the_one_to_sign(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+    chain.sender.send_call(chain.evidence.functions.registerBySignature(chain.signed_request(firm, h("first"))))
+    assert call(chain.evidence.functions.nonces(firm.address)) == 0
+    stale = chain.signed_request(firm, h("stale"))
+    sent = chain.as_(firm).send_call(chain.evidence.functions.bumpNonce())
+    assert chain.evidence.events.NonceBumped().process_receipt(sent.receipt)[0]["args"] == {"account": firm.address, "newNonce": 1}
+    with pytest.raises(SignatureRejected) as err:
+        chain.sender.send_call(chain.evidence.functions.registerBySignature(stale))
+    assert err.value.args_ == {"signer": firm.address, "expected": 1, "given": 0}
+    chain.sender.send_call(chain.evidence.functions.registerBySignature(chain.signed_request(firm, h("fresh"), nonce=1)))
+    assert call(chain.evidence.functions.record(h("fresh")))[0] == firm.address
+    # the party slot that now also holds the nonce still answers partyOf as before
+    assert call(chain.evidence.functions.partyOf(firm.address)) == [1, True]
+
+
+def test_a_nonce_belongs_to_the_account_and_survives_suspension_removal_rotation_and_readmission(chain: Chain) -> None:
+    a, b, c = account("nonce-a"), account("nonce-b"), account("nonce-c")
+    pid = chain.admit([a.address, b.address])
+    cancelled = chain.signed_request(a, h("cancelled"))
+    for _ in range(2):
+        chain.as_(a).send_call(chain.evidence.functions.bumpNonce())
+    chain.sender.send_call(chain.evidence.functions.suspendParty(pid, ZERO32))
+    chain.sender.send_call(chain.evidence.functions.reinstateParty(pid))
+    assert call(chain.evidence.functions.nonces(a.address)) == 2
+    chain.sender.send_call(chain.evidence.functions.rotateAccount(a.address, c.address))
+    assert call(chain.evidence.functions.partyOf(a.address)) == [0, False]
+    assert call(chain.evidence.functions.nonces(a.address)) == 2 and call(chain.evidence.functions.nonces(c.address)) == 0
+    chain.sender.send_call(chain.evidence.functions.removeAccount(c.address))
+    chain.sender.send_call(chain.evidence.functions.addAccount(pid, a.address))
+    assert call(chain.evidence.functions.partyOf(a.address)) == [pid, True]
+    assert call(chain.evidence.functions.nonces(a.address)) == 2
+    # a signature cancelled before the account left its party stays cancelled when it comes back
+    with pytest.raises(SignatureRejected) as err:
+        chain.sender.send_call(chain.evidence.functions.registerBySignature(cancelled))
+    assert err.value.name == "NonceMismatch"
+    chain.sender.send_call(chain.evidence.functions.registerBySignature(chain.signed_request(a, h("back"), nonce=2)))
+    assert tuple(call(chain.evidence.functions.record(h("back"))))[:2] == (a.address, pid)
+
+
+def test_an_account_of_no_party_bumps_its_nonce_and_keeps_it_when_admitted(chain: Chain) -> None:
+    newcomer = account("newcomer")
+    chain.as_(newcomer).send_call(chain.evidence.functions.bumpNonce())
+    assert call(chain.evidence.functions.nonces(newcomer.address)) == 1
+    chain.admit([newcomer.address])
+    assert call(chain.evidence.functions.nonces(newcomer.address)) == 1
+    with pytest.raises(SignatureRejected):
+        chain.sender.send_call(chain.evidence.functions.registerBySignature(chain.signed_request(newcomer, h("n"), nonce=0)))
+    chain.sender.send_call(chain.evidence.functions.registerBySignature(chain.signed_request(newcomer, h("n"))))
+
+
 # --- batches ---
 
 
