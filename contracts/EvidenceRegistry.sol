@@ -49,39 +49,25 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
     }
 
     /// @inheritdoc IEvidenceRegistry
-    function register(EvidenceRequest calldata request) external returns (Record memory) {
+    function register(EvidenceRequest calldata request) external {
         (uint24 partyId, bool suspended, ) = _accountState(msg.sender);
-        return _register(request, msg.sender, partyId, suspended);
+        _register(request, msg.sender, partyId, suspended);
     }
 
     /// @inheritdoc IEvidenceRegistry
-    function registerBySignature(DelegatedEvidenceRequest calldata delegated) external returns (Record memory) {
+    function registerBySignature(DelegatedEvidenceRequest calldata delegated) external {
         if (block.timestamp > delegated.deadline) revert SignatureExpired(delegated.deadline, uint64(block.timestamp));
         address registrant = delegated.registrant;
         // One read of the registrant's slot gives its nonce and its party; the signature check in between is a
         // static call, so what was read cannot change before it is used.
         (uint24 partyId, bool suspended, uint64 current) = _accountState(registrant);
         if (delegated.nonce != current) revert NonceMismatch(registrant, current, delegated.nonce);
-        EvidenceRequest calldata r = delegated.request;
-        bytes32 digest = _hashTypedDataV4(
-            keccak256(
-                abi.encode(
-                    EVIDENCE_TYPEHASH,
-                    r.contentHash,
-                    r.algorithm,
-                    r.metadataCommitment,
-                    r.supersedes,
-                    registrant,
-                    delegated.nonce,
-                    delegated.deadline
-                )
-            )
-        );
-        if (!SignatureChecker.isValidSignatureNow(registrant, digest, delegated.signature)) {
+        bytes32 digest = _hashTypedDataV4(_evidenceStructHash(delegated));
+        if (!SignatureChecker.isValidSignatureNowCalldata(registrant, digest, delegated.signature)) {
             revert SignatureInvalid(registrant);
         }
         // Replay needs no nonce increment: a content hash is registered once, so a replayed signature is refused.
-        return _register(r, registrant, partyId, suspended);
+        _register(delegated.request, registrant, partyId, suspended);
     }
 
     /// @inheritdoc IEvidenceRegistry
@@ -197,33 +183,48 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
         return _domainSeparatorV4();
     }
 
-    /// @dev `partyId` and `suspended` are the registrant's, as read by `_accountState`.
-    function _register(EvidenceRequest calldata r, address registrant, uint24 partyId, bool suspended)
-        private
-        returns (Record memory rec)
-    {
+    /// @dev `partyId` and `suspended` are the registrant's, as read by `_accountState`. Each field of `r` is read
+    /// from calldata once (every read of an enum there is a bounds check).
+    function _register(EvidenceRequest calldata r, address registrant, uint24 partyId, bool suspended) private {
         bytes32 contentHash = r.contentHash;
+        HashAlgorithm algorithm = r.algorithm;
+        bytes32 supersedes = r.supersedes;
         if (contentHash == bytes32(0)) revert EvidenceHashZero();
-        if (r.algorithm == HashAlgorithm.None || uint8(r.algorithm) > uint8(HashAlgorithm.SM3)) {
-            revert EvidenceAlgorithmInvalid(uint8(r.algorithm));
+        if (algorithm == HashAlgorithm.None || uint8(algorithm) > uint8(HashAlgorithm.SM3)) {
+            revert EvidenceAlgorithmInvalid(uint8(algorithm));
         }
         _requireActive(registrant, partyId, suspended);
         Record storage slot = _records[contentHash];
         if (slot.timestamp != 0) revert EvidenceAlreadyRegistered(contentHash, slot.partyId, slot.timestamp);
-        if (r.supersedes != bytes32(0)) {
-            Record storage earlier = _records[r.supersedes];
-            if (earlier.timestamp == 0) revert EvidenceSupersedesUnknown(r.supersedes);
-            if (earlier.partyId != partyId) revert EvidenceSupersedesOtherParty(r.supersedes, earlier.partyId);
+        if (supersedes != bytes32(0)) {
+            Record storage earlier = _records[supersedes];
+            if (earlier.timestamp == 0) revert EvidenceSupersedesUnknown(supersedes);
+            if (earlier.partyId != partyId) revert EvidenceSupersedesOtherParty(supersedes, earlier.partyId);
         }
-        rec = Record({
-            registrant: registrant,
-            partyId: partyId,
-            algorithm: r.algorithm,
-            timestamp: uint32(block.timestamp),
-            blockNumber: uint32(block.number)
-        });
-        _records[contentHash] = rec;
-        emit EvidenceRegistered(contentHash, partyId, registrant, r.algorithm, r.metadataCommitment, r.supersedes);
+        // One SSTORE of the whole packed slot (the layout of `Record`, first field in the low bytes) rather than the
+        // compiler's read-modify-write per field.
+        uint256 packed = uint256(uint160(registrant)) | (uint256(partyId) << 160) | (uint256(uint8(algorithm)) << 184)
+            | (uint256(uint32(block.timestamp)) << 192) | (uint256(uint32(block.number)) << 224);
+        assembly ("memory-safe") {
+            sstore(slot.slot, packed)
+        }
+        emit EvidenceRegistered(contentHash, partyId, registrant, algorithm, r.metadataCommitment, supersedes);
+    }
+
+    /// @dev keccak256(abi.encode(EVIDENCE_TYPEHASH, contentHash, algorithm, metadataCommitment, supersedes,
+    /// registrant, nonce, deadline)) without re-encoding: those seven fields are the first seven head words of
+    /// `delegated` in calldata, in this order, so they are hashed as they stand. A registration that succeeds has
+    /// read each narrow field through Solidity (deadline and registrant before the hash, algorithm in `_register`),
+    /// and such a read reverts unless the word is the clean encoding of its type; so the words hashed are the
+    /// EIP-712 encoding of the values recorded.
+    function _evidenceStructHash(DelegatedEvidenceRequest calldata delegated) private pure returns (bytes32 structHash) {
+        bytes32 typeHash = EVIDENCE_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typeHash)
+            calldatacopy(add(ptr, 0x20), delegated, 0xe0)
+            structHash := keccak256(ptr, 0x100)
+        }
     }
 
     /// @dev RFC 9162 section 2.1.3.2, with SHA-256(0x01 || left || right) inner nodes.

@@ -73,13 +73,14 @@ interface IEvidenceRegistry {
     /// @notice Emitted when an account bumps its nonce, cancelling its outstanding signatures.
     event NonceBumped(address indexed account, uint256 newNonce);
 
-    /// @notice Registers evidence from a party account (the caller).
-    /// @return record The stored record.
-    function register(EvidenceRequest calldata request) external returns (Record memory record);
+    /// @notice Registers evidence from a party account (the caller). The stored record is reported by
+    /// `EvidenceRegistered` and read with `record(contentHash)`; nothing is returned, to save gas.
+    function register(EvidenceRequest calldata request) external;
 
-    /// @notice Registers evidence signed by a party account; anyone may relay it and pay the gas.
-    /// @return record The stored record.
-    function registerBySignature(DelegatedEvidenceRequest calldata delegated) external returns (Record memory record);
+    /// @notice Registers evidence signed by a party account; anyone may relay it and pay the gas. Checks, in this
+    /// order: the deadline, the registrant's nonce, the signature (ERC-1271 when the registrant has code, ECDSA
+    /// otherwise, as OpenZeppelin `SignatureChecker`), then the same rules as `register`. Nothing is returned.
+    function registerBySignature(DelegatedEvidenceRequest calldata delegated) external;
 
     /// @notice Anchors the Merkle root of a batch (RFC 9162 tree over SHA-256). Aggregator role only.
     /// @param root The batch root; anchoring the same root twice is refused.

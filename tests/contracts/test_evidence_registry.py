@@ -220,6 +220,40 @@ def test_an_account_of_no_party_bumps_its_nonce_and_keeps_it_when_admitted(chain
     chain.sender.send_call(chain.evidence.functions.registerBySignature(chain.signed_request(newcomer, h("n"))))
 
 
+@pytest.mark.parametrize(("word", "value"), [(2, 3), (2, 0x101), (5, (1 << 200) | 0), (7, 1 << 64)])
+def test_an_unclean_word_is_refused_even_when_the_wallet_signed_exactly_those_words(chain: Chain, word: int, value: int) -> None:
+    """The struct hash is taken over the calldata words as they stand; a word that is not the clean encoding of
+    its field (algorithm, registrant, deadline) must still be refused, even by a wallet that approves anything
+    its owner signed."""
+    owner = account("dirty-owner")
+    wallet = deploy_wallet(chain, owner)
+    chain.admit([wallet.address])
+    deadline = chain.now() + 600
+    data = chain.evidence.functions.registerBySignature(
+        ((h("dirty"), SHA256, ZERO32, ZERO32), wallet.address, 0, deadline, b"\0" * 65)
+    )._encode_transaction_data()
+    words = [data[10 + 64 * i : 10 + 64 * (i + 1)] for i in range((len(data) - 10) // 64)]
+    if word == 5:
+        value |= int(words[5], 16)
+    elif word == 7:
+        value |= deadline
+    words[word] = "%064x" % value
+    struct_hash = keccak(eip712.EVIDENCE_TYPEHASH + bytes.fromhex("".join(words[1:8])))
+    digest = keccak(b"\x19\x01" + call(chain.evidence.functions.domainSeparator()) + struct_hash)
+    sig = eip712.sign_digest(digest, owner)
+    words[10:13] = [(sig + b"\0" * 31)[i : i + 32].hex() for i in range(0, 96, 32)]
+    with pytest.raises(ContractRevert) as err:
+        chain.sender.send({"to": chain.evidence.address, "data": data[:10] + "".join(words)})
+    assert err.value.name == "Reverted"  # the ABI decoder's check, not a refused signature
+    assert call(chain.evidence.functions.record(h("dirty")))[3] == 0
+    # the same request with clean words and the same kind of signature goes through
+    words_clean = [data[10 + 64 * i : 10 + 64 * (i + 1)] for i in range((len(data) - 10) // 64)]
+    digest = keccak(b"\x19\x01" + call(chain.evidence.functions.domainSeparator())
+                    + keccak(eip712.EVIDENCE_TYPEHASH + bytes.fromhex("".join(words_clean[1:8]))))
+    sig = eip712.sign_digest(digest, owner)
+    chain.sender.send_call(chain.evidence.functions.registerBySignature(((h("dirty"), SHA256, ZERO32, ZERO32), wallet.address, 0, deadline, sig)))
+
+
 # --- batches ---
 
 
