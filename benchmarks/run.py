@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import api_bench, cpu, gas
+from benchmarks import api_bench, cpu, gas, index_bench
 from benchmarks.env import EAS_SCHEMA, BenchChain, anvil_version
 from benchmarks.report import Result, fmt, table
 
@@ -42,14 +42,20 @@ class Plan:
     lookup_rounds: int
     profile_k: int
     growth_steps: int
+    index_events: int
+    index_rounds: int
+    query_rows: int
+    query_rounds: int
 
 
 FULL = Plan(gas_n=5, merkle_n=1_000_000, merkle_ots_n=50_000, merkle_rounds=5, file_mb=256, hash_rounds=7,
             batch_items=100_000, batch_posts=5, singles=200, single_rounds=4, threads=4, lookups=100,
-            lookup_rounds=5, profile_k=20, growth_steps=11)  # fmt: skip
+            lookup_rounds=5, profile_k=20, growth_steps=11, index_events=20_000, index_rounds=5,
+            query_rows=1_000_000, query_rounds=20)  # fmt: skip
 QUICK = Plan(gas_n=2, merkle_n=100_000, merkle_ots_n=10_000, merkle_rounds=3, file_mb=64, hash_rounds=3,
              batch_items=10_000, batch_posts=2, singles=50, single_rounds=2, threads=4, lookups=30,
-             lookup_rounds=3, profile_k=10, growth_steps=3)  # fmt: skip
+             lookup_rounds=3, profile_k=10, growth_steps=3, index_events=5_000, index_rounds=3,
+             query_rows=100_000, query_rounds=5)  # fmt: skip
 
 
 def log(msg: str) -> None:
@@ -122,6 +128,15 @@ def run(plan: Plan, *, profile: bool) -> tuple[list[Result], str, dict[str, str]
                 http_ms = plan.batch_items / statistics.median(x6["accepted_rates"]) * 1000
                 profile_md = explain(svc, direct_hash=direct, batch_items=plan.batch_items, k=plan.profile_k,
                                      http_batch_ms=http_ms, growth_steps=plan.growth_steps)  # fmt: skip
+        log(f"10: index catch-up ({plan.index_events:,} registrations, {plan.index_rounds} rounds)")
+        results.append(index_bench.catch_up(chain, events=plan.index_events, rounds=plan.index_rounds))
+        log(f"11: indexed queries at {plan.query_rows:,} evidence records (SQLite, then PostgreSQL)")
+        with index_bench.sqlite_engine() as engine:
+            results.append(index_bench.query_p99(chain, engine, "SQLite", n=plan.query_rows, rounds=plan.query_rounds))
+        with index_bench.postgres_engine() as pg:
+            if pg is not None:
+                label = f"PostgreSQL {pg.dialect.server_version_info[0] if pg.dialect.server_version_info else ''}".strip()
+                results.append(index_bench.query_p99(chain, pg, label, n=plan.query_rows, rounds=plan.query_rounds))
     info["load_end"] = loadavg()
     info["elapsed"] = f"{time.monotonic() - t_all:.0f} s"
     info["gas_md"] = gas_md
@@ -157,6 +172,15 @@ METHOD = """\
   `eth_sendRawTransaction` from {threads} threads to the same node.
 - 8: one httpx client, sequential requests; the peer is a trivial route (`/bench/ping`, a sync function
   like the evidence routes) added to the same app object inside the benchmark only.
+- 10: the same anvil is filled with single registrations by the party's own account (100 to a block);
+  each round indexes every block since the deployment into a fresh SQLite file with `Indexer.sync` and,
+  in alternating order, reads the same blocks with plain `eth_getLogs` requests (httpx, JSON parsed, nothing
+  else) — the node's raw rate. Events counted: rows written (evidence registrations and the other events).
+- 11: 1,000,000 evidence rows (200 parties, 40 to a block, blocks a minute apart, a tenth batch items) are
+  loaded into the index's own tables and indexes (SQLite file in a temporary directory; PostgreSQL 15 from
+  Debian's binaries on loopback, fsync off, started and stopped by the benchmark), then a mix of list
+  queries runs through `Indexer.query`, the call behind `GET /v1/index/evidence`, two warm-up rounds first.
+  The limit is absolute (ratio = p99 ÷ 20 ms).
 """
 
 

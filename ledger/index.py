@@ -40,6 +40,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
@@ -81,7 +82,7 @@ blocks = Table(
     "blocks", metadata,
     Column("number", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", String(66), nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False, index=True),
 )
 events = Table(
     "events", metadata,
@@ -96,7 +97,7 @@ evidence = Table(
     "evidence", metadata,
     Column("content_hash", String(66), primary_key=True),
     Column("kind", String(8), nullable=False),  # single | batch
-    Column("party_id", BigInteger, nullable=False, index=True),
+    Column("party_id", BigInteger, nullable=False),
     Column("registrant", String(42), nullable=False),
     Column("algorithm", Integer, nullable=False),
     Column("metadata_commitment", String(66)),
@@ -105,8 +106,14 @@ evidence = Table(
     Column("block", BigInteger, nullable=False),
     Column("log_index", Integer, nullable=False),
     Column("item_index", Integer, nullable=False),
-    Column("time", BigInteger, nullable=False, index=True),
+    Column("time", BigInteger, nullable=False),
     Column("tx", String(66), nullable=False),
+    # Lists run newest first by position (block, log index, item index), optionally within one party, kind or
+    # registrant: each filter has an index ending in the position, so a page is an index range scan.
+    Index("ix_evidence_position", "block", "log_index", "item_index"),
+    Index("ix_evidence_party", "party_id", "block", "log_index", "item_index"),
+    Index("ix_evidence_kind", "kind", "block", "log_index", "item_index"),
+    Index("ix_evidence_registrant", "registrant", "block", "log_index", "item_index"),
 )
 batches = Table(
     "batches", metadata,
@@ -283,22 +290,30 @@ def _checksum(address: str) -> str:
     return Web3.to_checksum_address(address)
 
 
-def _word_converter(abi_type: str) -> Callable[[str], Any] | None:
-    """How one 32-byte ABI word (64 hex digits) of a static type becomes its JSON value; None if not static."""
+def _signed(value: int) -> int:
+    return value - (1 << 256) if value >> 255 else value
+
+
+def _word_expr(abi_type: str, word: str, prefixed: bool) -> str | None:
+    """A Python expression reading one 32-byte ABI word of a static type as its JSON value, or None if the type
+    is not a single static word. ``word`` is an expression for the 64 hex digits, with a ``0x`` in front when
+    ``prefixed`` (a topic) and without (a slice of the data)."""
+    digits = f"{word}[2:]" if prefixed else word
     if "[" in abi_type or "(" in abi_type:
         return None
     if abi_type == "address":
-        return lambda w: _checksum("0x" + w[24:])
+        return f"_checksum('0x' + {word}[{26 if prefixed else 24}:])"
     if abi_type == "bool":
-        return lambda w: int(w, 16) != 0
+        return f"(int({digits}, 16) != 0)"
     if abi_type.startswith("uint"):
-        return lambda w: int(w, 16)
+        return f"int({digits}, 16)"
     if abi_type.startswith("int"):
-        bits = int(abi_type[3:] or 256)
-        return lambda w: (lambda v: v - (1 << 256) if v >> 255 else v)(int(w, 16)) if bits else 0
+        return f"_signed(int({digits}, 16))"
     if abi_type.startswith("bytes") and abi_type[5:].isdigit():
         size = int(abi_type[5:])
-        return lambda w: "0x" + w[: 2 * size]
+        if prefixed:
+            return word if size == 32 else f"{word}[:{2 + 2 * size}]"
+        return f"('0x' + {word}[:{2 * size}])"
     return None
 
 
@@ -319,39 +334,43 @@ def _from_abi(value: Any, item: Mapping[str, Any]) -> Any:
 
 
 class EventDecoder:
-    """Decodes the raw JSON-RPC logs of one event (one contract, one topic0) into ``{name: value}``.
+    """Decodes the raw JSON-RPC logs of one event (one contract, one topic0) into ``{name: value}``, as web3's
+    decoder has them (bytes as 0x-hex, addresses checksummed, structs as objects).
 
-    Static types are read straight from the hex words (most events, EvidenceRegistered among them, are
-    static); events with dynamic data go through eth-abi. Indexed dynamic values are their topic hash."""
+    ``decode`` is generated from the ABI once: one dict display whose values read the topics and the data's
+    hex words directly (most events, EvidenceRegistered among them, are all static words), with the dynamic
+    part of the data, if any, decoded by eth-abi. A catch-up decodes every log, so this is its inner loop.
+    Indexed values of dynamic types are their topic hash."""
 
     def __init__(self, contract: str, abi: dict[str, Any]) -> None:
         self.contract = contract
         self.name = str(abi["name"])
         inputs = abi["inputs"]
-        self.names = [i["name"] for i in inputs]
-        self.indexed = [(i["name"], _word_converter(collapse_if_tuple(i)) or (lambda w: "0x" + w)) for i in inputs
-                        if i["indexed"]]  # fmt: skip
         data = [i for i in inputs if not i["indexed"]]
         self.data_items = data
-        self.data_names = [i["name"] for i in data]
         self.data_types = [collapse_if_tuple(i) for i in data]
-        converters = [_word_converter(t) for t in self.data_types]
-        self.static = all(c is not None for c in converters)
-        self.converters: list[Callable[[str], Any]] = [c for c in converters if c is not None]
-
-    def decode(self, topics: list[str], data: str) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for (name, conv), topic in zip(self.indexed, topics[1:], strict=True):
-            values[name] = conv(topic[2:])
-        body = data[2:]
-        if self.static:
-            for k, (name, conv) in enumerate(zip(self.data_names, self.converters, strict=True)):
-                values[name] = conv(body[64 * k : 64 * k + 64])
-        else:
-            decoded = abi_decode(self.data_types, bytes.fromhex(body))
-            for item, value in zip(self.data_items, decoded, strict=True):
-                values[item["name"]] = _from_abi(value, item)
-        return {name: values[name] for name in self.names}
+        static = all(_word_expr(t, "w", False) is not None for t in self.data_types)
+        exprs: list[str] = []
+        topic, word = 1, 0
+        for item in inputs:
+            abi_type = collapse_if_tuple(item)
+            if item["indexed"]:
+                exprs.append(_word_expr(abi_type, f"topics[{topic}]", True) or f"topics[{topic}]")
+                topic += 1
+            elif static:
+                exprs.append(str(_word_expr(abi_type, f"data[{2 + 64 * word}:{66 + 64 * word}]", False)))
+                word += 1
+            else:
+                exprs.append(f"_from_abi(body[{word}], items[{word}])")
+                word += 1
+        fields = ", ".join(f"{item['name']!r}: {expr}" for item, expr in zip(inputs, exprs, strict=True))
+        head = "" if static else "    body = _abi_decode(types, bytes.fromhex(data[2:]))\n"
+        source = f"def decode(topics, data):\n{head}    return {{{fields}}}\n"
+        namespace: dict[str, Any] = {"_checksum": _checksum, "_signed": _signed, "_from_abi": _from_abi,
+                                     "_abi_decode": abi_decode, "types": self.data_types, "items": data}  # fmt: skip
+        exec(compile(source, f"<decoder {contract}.{self.name}>", "exec"), namespace)  # noqa: S102 - source built above from the ABI
+        self.decode: Callable[[list[str], str], dict[str, Any]] = namespace["decode"]
+        self.n_topics = topic
 
 
 class Indexer:
@@ -894,11 +913,9 @@ def _page(engine: Engine, table: Table, conds: list[Any], params: dict[str, str 
     limit = _limit(params.get("limit"))
     if params.get("cursor"):
         key = decode_cursor(str(params["cursor"]), len(key_cols))
-        # keyset pagination, newest first: (k1, k2, ...) < cursor, lexicographically
-        ors = []
-        for i in range(len(key_cols)):
-            ors.append(and_(*[key_cols[j] == key[j] for j in range(i)], key_cols[i] < key[i]))
-        conds = [*conds, or_(*ors)]
+        # keyset pagination, newest first: (k1, k2, ...) < cursor as a row value, which both SQLite and
+        # PostgreSQL answer with a range scan of the index that orders the list
+        conds = [*conds, tuple_(*key_cols) < tuple_(*key)]
     stmt = select(table).where(and_(True, *conds)).order_by(*[c.desc() for c in key_cols]).limit(limit + 1)
     with engine.connect() as db:
         rows = [dict(r) for r in db.execute(stmt).mappings().all()]
@@ -907,6 +924,8 @@ def _page(engine: Engine, table: Table, conds: list[Any], params: dict[str, str 
     next_cursor = encode_cursor([int(rows[-1][c.name]) for c in key_cols]) if more and rows else None
     return {"items": [shape(r) for r in rows], "nextCursor": next_cursor}
 
+
+NO_BLOCK = 2**62  # a block bound that nothing reaches: the time range holds no indexed block
 
 EVIDENCE_FILTERS = ("party", "from", "to", "kind", "registrant")
 ASSET_FILTERS = ("owner", "number", "jurisdiction", "kind")
@@ -920,10 +939,17 @@ def query_evidence(engine: Engine, params: dict[str, str | None]) -> dict[str, A
     if (party := _int(params.get("party"), "party")) is not None:
         conds.append(evidence.c.party_id == party)
     frm, to = _range(params)
-    if frm is not None:
-        conds.append(evidence.c.time >= frm)
-    if to is not None:
-        conds.append(evidence.c.time <= to)
+    if frm is not None or to is not None:
+        # Block times never decrease, so the time range is a block range, which the indexes scan in order.
+        # The bounds are looked up first and passed as values: PostgreSQL plans a scan of the ordering index
+        # only when it can see them (with subqueries it fetched every matching row and sorted).
+        with engine.connect() as db:
+            if frm is not None:
+                lo = db.execute(select(func.min(blocks.c.number)).where(blocks.c.timestamp >= frm)).scalar()
+                conds += [evidence.c.block >= (NO_BLOCK if lo is None else int(lo)), evidence.c.time >= frm]
+            if to is not None:
+                hi = db.execute(select(func.max(blocks.c.number)).where(blocks.c.timestamp <= to)).scalar()
+                conds += [evidence.c.block <= (-1 if hi is None else int(hi)), evidence.c.time <= to]
     if kind := _choice(params.get("kind"), "kind", ("single", "batch")):
         conds.append(evidence.c.kind == kind)
     if registrant := params.get("registrant"):

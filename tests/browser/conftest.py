@@ -26,6 +26,8 @@ OPERATOR_TOKEN = "browser-operator-token"
 DOC = "前海设计图纸 v1 — design drawing for the portal test\n".encode()
 
 if not os.path.exists(CHROMIUM):
+    if os.environ.get("IPLEDGER_TEST_STRICT", "") not in ("", "0"):  # CI: a missing browser is a failure
+        raise pytest.UsageError(f"{CHROMIUM} is not installed and IPLEDGER_TEST_STRICT is set")
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); CI installs it", allow_module_level=True)
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'")
 
