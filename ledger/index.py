@@ -401,8 +401,11 @@ class Indexer:
     def w3(self) -> Web3:
         return self.ledger.w3
 
-    def _cursor(self, db: Connection) -> tuple[int, str | None]:
-        row = db.execute(select(cursor_table).where(cursor_table.c.contract == "suite")).first()
+    def _cursor(self, db: Connection, *, lock: bool = False) -> tuple[int, str | None]:
+        """The last indexed block and its hash; ``lock`` holds the cursor row until the transaction ends
+        (PostgreSQL: another replica writing the same range waits, then sees the cursor moved)."""
+        stmt = select(cursor_table).where(cursor_table.c.contract == "suite")
+        row = db.execute(stmt.with_for_update() if lock else stmt).first()
         if row is None:
             return self.ledger.manifest.deploy_block - 1, None
         return int(row.last_block), str(row.last_hash)
@@ -508,7 +511,7 @@ class Indexer:
     def _write(self, f: _Fetched) -> None:
         """Applies one fetched range in one database transaction, and moves the cursor to its last block."""
         with self.engine.begin() as db:
-            if self._cursor(db)[0] != f.frm - 1:  # another writer (a second process) moved the cursor meanwhile
+            if self._cursor(db, lock=True)[0] != f.frm - 1:  # another writer (a replica) moved the cursor meanwhile
                 raise _Moved()
             have = set(db.execute(select(blocks.c.number).where(blocks.c.number.between(f.frm, f.to))).scalars())
             new_blocks = [row for number, row in sorted(f.block_rows.items()) if number not in have]

@@ -41,3 +41,37 @@ def test_postgresql_answers_as_sqlite_and_a_rebuild_answers_the_same(api: Api, p
         assert answers(pg) == on_sqlite
     finally:
         engine.dispose()
+
+
+def test_two_replicas_catching_up_at_once_write_every_range_once(api: Api, postgres_url: str) -> None:
+    """API replicas share one PostgreSQL index: two indexers syncing at the same time end with the same
+    answers as one, each range applied once (the cursor row is locked while a range is written)."""
+    import threading
+
+    scenario(api)
+    sqlite = api.ledger.index
+    sqlite.sync()
+    engines = [make_engine(postgres_url), make_engine(postgres_url)]
+    try:
+        first = Indexer(api.ledger, engines[0])
+        first.rebuild(to_block=api.ledger.manifest.deploy_block)  # empty past the deployment block
+        replicas = [first, Indexer(api.ledger, engines[1])]
+        errors: list[BaseException] = []
+
+        def run(indexer: Indexer) -> None:
+            try:
+                indexer.sync()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(r,)) for r in replicas]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert answers(replicas[0]) == answers(sqlite) == answers(replicas[1])
+        assert replicas[0].status()["counts"] == sqlite.status()["counts"]
+        assert errors == []  # the one that waited saw the cursor moved and went on from there
+    finally:
+        for engine in engines:
+            engine.dispose()
