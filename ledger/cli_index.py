@@ -50,28 +50,28 @@ def _run_with_progress(step: Any, label: str) -> int:
         return int(step(progress))
 
 
+def _catch_up(rpc_url: str | None, data_dir: Any, index_url: str | None, to_block: int | None, *, rebuild: bool) -> None:
+    ledger = _open(rpc_url, data_dir, index_url)
+    try:
+        step = ledger.index.rebuild if rebuild else ledger.index.sync
+        last = _run_with_progress(lambda p: step(progress=p, to_block=to_block), "rebuilding" if rebuild else "indexing")
+        console.print(f"{'rebuilt' if rebuild else 'indexed'} to block {last}")
+    finally:
+        ledger.close()
+
+
 @index_app.command("sync")
 def index_sync(rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None, index_url: IndexUrlOpt = None,
                to_block: ToBlockOpt = None) -> None:  # fmt: skip
     """Catch up with the chain (to `confirmations` blocks behind the head), rolling back a reorganisation."""
-    ledger = _open(rpc_url, data_dir, index_url)
-    try:
-        last = _run_with_progress(lambda p: ledger.index.sync(progress=p, to_block=to_block), "indexing")
-        console.print(f"indexed to block {last}")
-    finally:
-        ledger.close()
+    _catch_up(rpc_url, data_dir, index_url, to_block, rebuild=False)
 
 
 @index_app.command("rebuild")
 def index_rebuild(rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None, index_url: IndexUrlOpt = None,
                   to_block: ToBlockOpt = None) -> None:  # fmt: skip
     """Drop the index and read every event again from the deployment block."""
-    ledger = _open(rpc_url, data_dir, index_url)
-    try:
-        last = _run_with_progress(lambda p: ledger.index.rebuild(progress=p, to_block=to_block), "rebuilding")
-        console.print(f"rebuilt to block {last}")
-    finally:
-        ledger.close()
+    _catch_up(rpc_url, data_dir, index_url, to_block, rebuild=True)
 
 
 @index_app.command("status")
