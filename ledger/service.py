@@ -22,7 +22,7 @@ from ledger.evidence import CertificateBuilder, EvidenceService
 from ledger.parties import PartyService
 from ledger.pipeline import Pipeline
 from ledger.store import Store
-from ledger.tx import TxSender
+from ledger.tx import ChainHead, TxSender
 
 if TYPE_CHECKING:
     from ledger.documents import DocumentService
@@ -42,6 +42,11 @@ class Ledger:
     settings: Settings
     relayer: TxSender | None = None
 
+    def __post_init__(self) -> None:
+        from ledger.chain import remember_chain_id
+
+        remember_chain_id(self.w3)
+
     @classmethod
     def open(
         cls,
@@ -58,6 +63,11 @@ class Ledger:
             manifest = Manifest.load(manifest_path(settings.data_dir, int(w3.eth.chain_id)))
             check_chain(w3, manifest)
         return cls(w3=w3, manifest=manifest, settings=settings, relayer=sender)
+
+    @cached_property
+    def head(self) -> ChainHead:
+        """The latest block as last read, shared by the relayer (fees), the request paths and the pipeline."""
+        return self.relayer.head if self.relayer is not None else ChainHead(self.w3)
 
     @cached_property
     def store(self) -> Store:

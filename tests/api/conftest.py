@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
+from web3 import Web3
 
 from api.app import create_app
 from ledger import eip712
@@ -59,6 +61,35 @@ class Api:
         req = sign_batch(acct, self.domain(), hashes=hashes, algorithm=algorithm, deadline=deadline)
         return {"algorithm": "sha256" if algorithm == 1 else "sm3", "hashes": ["0x" + hh.hex() for hh in hashes],
                 "registrant": acct.address, "deadline": deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
+
+
+class CountingProvider:
+    """Counts the JSON-RPC methods a Web3 sends to its provider (below web3's middleware)."""
+
+    def __init__(self, w3: Web3) -> None:
+        self.w3 = w3
+        self.calls: list[str] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> CountingProvider:
+        provider = self.w3.provider
+        self._original = provider.make_request
+
+        def counted(method: Any, params: Any) -> Any:
+            with self._lock:
+                self.calls.append(str(method))
+            return self._original(method, params)
+
+        provider.make_request = counted  # type: ignore[method-assign]
+        provider._request_func_cache = (None, None)  # noqa: SLF001 - rebuild web3's middleware over the wrapper
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.w3.provider.make_request = self._original  # type: ignore[method-assign]
+        self.w3.provider._request_func_cache = (None, None)  # noqa: SLF001
+
+    def count(self, method: str) -> int:
+        return self.calls.count(method)
 
 
 @pytest.fixture
