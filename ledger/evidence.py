@@ -10,18 +10,24 @@ acknowledged.
 from __future__ import annotations
 
 import json
+import threading
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from eth_account import Account
 from eth_utils import to_checksum_address
 from web3 import Web3
 
 from ledger import certificate, eip712, merkle
 from ledger.errors import (
     Conflict,
+    ContractRevert,
     EvidenceAlreadyRegistered,
     InvalidInput,
+    LedgerError,
     NotFound,
     PartyNotActive,
     PayloadTooLarge,
@@ -29,7 +35,7 @@ from ledger.errors import (
 )
 from ledger.hashing import HashAlgorithm
 from ledger.store import ANCHORED, FINAL, QUEUED, REJECTED, SENT, Store, Submission
-from ledger.tx import as_revert, call
+from ledger.tx import FunctionCodec, Head, as_hex, as_revert, call, rpc
 
 if TYPE_CHECKING:
     from ledger.service import Ledger
@@ -38,6 +44,18 @@ ZERO32 = b"\0" * 32
 
 #: Status names shown to users, by journal state.
 PUBLIC_STATUS = {QUEUED: "queued", SENT: "pending", ANCHORED: "registered", FINAL: "final", REJECTED: "rejected"}
+
+#: Gas limit of a relayed registration whose signature is an ECDSA signature of the registrant. That path
+#: has a fixed shape (65-byte signature, no loops, no external call: SignatureChecker tries ECDSA first) and
+#: costs about 65k gas; a test holds the worst case under half of this. Contract wallets (ERC-1271) run
+#: code of their own and are estimated instead.
+ECDSA_REGISTRATION_GAS = 150_000
+
+#: How many final lookups are kept in memory (about 1 KB each).
+FINAL_LOOKUPS_KEPT = 65_536
+
+#: Contract errors that the relay checks before anything else, so their field is the registrant.
+_PARTY_ERRORS = ("AccountNotAParty", "PartyNotActive")
 
 
 @dataclass(frozen=True)
@@ -93,21 +111,29 @@ class EvidenceService:
     def __init__(self, ledger: Ledger, store: Store) -> None:
         self.ledger = ledger
         self.store = store
+        self._codecs: dict[str, FunctionCodec] = {}
+        self._final = FinalLookups(FINAL_LOOKUPS_KEPT)
+        self._in_hand: set[int] = set()  # journalled singles a request thread is sending right now
+        self._in_hand_lock = threading.Lock()
 
     @property
     def contract(self) -> Any:
         return self.ledger.evidence
 
     def domain(self) -> eip712.Domain:
+        return self._domain
+
+    @cached_property
+    def _domain(self) -> eip712.Domain:
         return eip712.Domain(self.ledger.manifest.chain_id, self.ledger.manifest.address("EvidenceRegistry"))
 
     # --- checks shared by both paths ---
 
     def _chain_time(self) -> int:
-        return int(self.ledger.w3.eth.get_block("latest")["timestamp"])
+        return self.ledger.head.latest().timestamp
 
-    def _check_deadline(self, deadline: int, margin: int) -> None:
-        now = max(self._chain_time(), int(time.time()))
+    def _check_deadline(self, deadline: int, margin: int, chain_time: int | None = None) -> None:
+        now = max(self._chain_time() if chain_time is None else chain_time, int(time.time()))
         if deadline <= now:
             raise InvalidInput(f"the signature's deadline {deadline} has passed (now {now})", field="deadline")
         if deadline < now + margin:
@@ -116,38 +142,70 @@ class EvidenceService:
                 field="deadline",
             )
 
-    def _check_signature(self, registrant: str, message: dict[str, Any], signature: bytes) -> None:
-        """ECDSA recovery for externally owned accounts; contract wallets are checked on chain (ERC-1271)."""
+    def _check_signature(self, registrant: str, digest: bytes, signature: bytes) -> bool:
+        """ECDSA recovery for externally owned accounts; contract wallets are checked on chain (ERC-1271).
+
+        Returns whether the registrant is a contract wallet. A signature that recovers to the registrant needs
+        no look at its code: the contract's SignatureChecker accepts an ECDSA signature of the account first.
+        """
         if len(signature) == 0:
             raise InvalidInput("the signature is empty", field="signature")
-        if self.ledger.w3.eth.get_code(to_checksum_address(registrant)):
-            return  # checked by the contract through SignatureChecker (estimate or view)
+        account = to_checksum_address(registrant)
+        if len(signature) == 65 and _recover(digest, signature) == account:
+            return False
+        if self._has_code(account):
+            return True  # checked by the contract through SignatureChecker (simulation or view)
         if len(signature) != 65:
             raise SignatureRejected("SignatureInvalid", {"signer": registrant}, "an account signature is 65 bytes")
-        if eip712.recover(message, signature) != to_checksum_address(registrant):
-            raise SignatureRejected(
-                "SignatureInvalid", {"signer": registrant}, f"the signature does not verify for account {registrant}",
-                field="signature",
-            )
+        raise SignatureRejected(
+            "SignatureInvalid", {"signer": registrant}, f"the signature does not verify for account {registrant}",
+            field="signature",
+        )
+
+    def _has_code(self, account: str) -> bool:
+        return as_hex(rpc(self.ledger.w3, "eth_getCode", [account, "latest"])) not in ("0x", "0x0", "")
 
     def _active_party(self, registrant: str) -> int:
-        party_id, active = call(self.contract.functions.partyOf(to_checksum_address(registrant)))
+        party_id, active = self._codec("partyOf").call(self.ledger.w3, to_checksum_address(registrant))
         if party_id == 0:
             raise PartyNotActive("AccountNotAParty", {"account": registrant}, f"account {registrant} is not an account of any admitted party", field="registrant")
         if not active:
             raise PartyNotActive("PartyNotActive", {"partyId": party_id}, f"party {party_id} is suspended", field="registrant")
         return int(party_id)
 
+    def _codec(self, name: str) -> FunctionCodec:
+        codec = self._codecs.get(name)
+        if codec is None:
+            codec = self._codecs[name] = FunctionCodec(self.contract, name)
+        return codec
+
     # --- single registrations ---
 
     def submit_single(self, req: SingleRequest) -> Submission:
+        """Checks a relayed registration against every contract rule, journals it, sends it.
+
+        JSON-RPC calls: ``partyOf`` and one simulation of ``registerBySignature`` (``eth_call``), then the
+        transaction; the head block (deadline, fees) is read at most once a second for all requests, and a
+        registrant's code only when its signature is not its own ECDSA signature.
+        """
         relayer = self.ledger.require_relayer()
         self._check_deadline(req.deadline, self.ledger.settings.min_deadline_margin)
-        self._check_signature(req.registrant, req.message(self.domain()), req.signature)
-        party_id = self._active_party(req.registrant)
-        fn = self.contract.functions.registerBySignature(req.as_args())
-        # The estimate runs every contract rule (nonce, duplicate, supersedes, ERC-1271) before we journal.
-        relayer.estimate({"from": relayer.address, "to": fn.address, "data": fn._encode_transaction_data()})
+        registrant = to_checksum_address(req.registrant)
+        message = req.message(self.domain())
+        digest = eip712.digest(message)
+        wallet = self._check_signature(registrant, digest, req.signature)
+        party_id = self._active_party(registrant)
+        data = self._registration_data(req)
+        registration = {"from": relayer.address, "to": self.contract.address, "data": data}
+        try:
+            if wallet:  # the wallet's ERC-1271 check costs what its code decides: estimate it
+                gas = int(relayer.estimate(registration) * relayer.gas_margin) + 10_000
+            else:
+                # The simulation runs every contract rule (deadline, nonce, signature, duplicate, supersedes).
+                rpc(self.ledger.w3, "eth_call", [registration, "latest"])
+                gas = ECDSA_REGISTRATION_GAS
+        except ContractRevert as exc:
+            raise self._refusal(req, exc) from None
         payload = json.dumps(
             {
                 "metadataCommitment": "0x" + req.metadata_commitment.hex(),
@@ -157,14 +215,14 @@ class EvidenceService:
         )
         sub, existing = self.store.add_submission(
             kind="single",
-            registrant=to_checksum_address(req.registrant),
+            registrant=registrant,
             party_id=party_id,
             algorithm=req.algorithm,
             hashes=[req.content_hash],
             root=None,
             deadline=req.deadline,
             signature=req.signature,
-            digest=eip712.digest(req.message(self.domain())),
+            digest=digest,
             payload=payload,
         )
         if existing:
@@ -173,20 +231,61 @@ class EvidenceService:
                 field="contentHash",
                 details={"receiptId": sub.receipt_id},
             )
-        return self.send_single(sub)
-
-    def send_single(self, sub: Submission) -> Submission:
-        """Sends (or re-sends) a journalled single registration; records the transaction hash."""
-        relayer = self.ledger.require_relayer()
-        req = self.single_request(sub)
+        with self._in_hand_lock:
+            self._in_hand.add(sub.id)
         try:
-            tx_hash = relayer.send_call(self.contract.functions.registerBySignature(req.as_args()), wait=False)
-        except (EvidenceAlreadyRegistered, SignatureRejected, PartyNotActive) as exc:
+            return self.send_single(sub, gas=gas, request=req, data=data)
+        finally:
+            with self._in_hand_lock:
+                self._in_hand.discard(sub.id)
+
+    def in_hand(self, sub_id: int) -> bool:
+        """Whether a request thread is sending this journalled single now (the pipeline leaves it alone)."""
+        with self._in_hand_lock:
+            return sub_id in self._in_hand
+
+    def _refusal(self, req: SingleRequest, exc: ContractRevert) -> LedgerError:
+        """The error a refused simulation answers with: the same as the separate checks it stands for would."""
+        if exc.name in _PARTY_ERRORS:
+            exc.field = "registrant"
+        elif exc.name == "SignatureExpired":  # the head read for the deadline check was a moment old
+            try:
+                self._check_deadline(req.deadline, 0, chain_time=int(exc.args_["timestamp"]))
+            except InvalidInput as expired:
+                return expired
+        return exc
+
+    def _registration_data(self, req: SingleRequest) -> str:
+        return self._codec("registerBySignature").encode(req.as_args())
+
+    def send_single(
+        self, sub: Submission, *, gas: int | None = None, request: SingleRequest | None = None, data: str | None = None
+    ) -> Submission:
+        """Sends (or re-sends) a journalled single registration; records the transaction hash.
+
+        Without ``gas`` the transaction is estimated first (the pipeline's re-sends); the request path gives
+        the limit its simulation established, and the request and calldata it already has.
+        """
+        relayer = self.ledger.require_relayer()
+        req = request or self.single_request(sub)
+        tx = {"to": self.contract.address, "data": data or self._registration_data(req), "value": 0}
+        try:
+            tx_hash = relayer.send(tx, gas=gas, wait=False)
+        except EvidenceAlreadyRegistered as exc:
+            record = self.chain_record(req.content_hash)
+            if record is not None and record["registrant"] == sub.registrant:
+                # An earlier send of this submission is on chain; its `sent` mark was not (machine crash).
+                fields = {"status": ANCHORED, "block_number": record["blockNumber"], "block_timestamp": record["timestamp"]}
+                self.store.mark_submission(sub.id, **fields)
+                return replace(sub, **fields)
+            self.store.mark_submission(sub.id, status=REJECTED, error=exc.message)
+            raise
+        except (SignatureRejected, PartyNotActive) as exc:
             self.store.mark_submission(sub.id, status=REJECTED, error=exc.message)
             raise
         assert isinstance(tx_hash, str)
-        self.store.mark_submission(sub.id, status=SENT, tx_hash=tx_hash)
-        return self.store.submission(sub.id)  # type: ignore[return-value]
+        self.store.mark_submission(sub.id, status=SENT, tx_hash=tx_hash, durable=False)
+        return replace(sub, status=SENT, tx_hash=tx_hash)
 
     def single_request(self, sub: Submission) -> SingleRequest:
         payload = json.loads(sub.payload or "{}")
@@ -220,7 +319,8 @@ class EvidenceService:
             self.domain(), root=tree.root, count=len(req.hashes), algorithm=req.algorithm,
             registrant=req.registrant, deadline=req.deadline,
         )  # fmt: skip
-        self._check_signature(req.registrant, message, req.signature)
+        digest = eip712.digest(message)
+        self._check_signature(req.registrant, digest, req.signature)
         # The contract's view checks ECDSA and ERC-1271 alike and returns the party.
         try:
             party_id, active = self.contract.functions.verifyBatchSubmission(
@@ -244,7 +344,7 @@ class EvidenceService:
             root=tree.root,
             deadline=req.deadline,
             signature=req.signature,
-            digest=eip712.digest(message),
+            digest=digest,
         )
         duplicates = [
             {"index": i, "contentHash": "0x" + hh.hex(), "receiptId": f"sub_{earlier}"} for i, hh, earlier in existing
@@ -264,11 +364,11 @@ class EvidenceService:
         return sub
 
     def chain_record(self, content_hash: bytes) -> dict[str, Any] | None:
-        rec = call(self.contract.functions.record(content_hash))
+        (rec,) = self._codec("record").call(self.ledger.w3, content_hash)
         if int(rec[3]) == 0:
             return None
         return {
-            "registrant": rec[0],
+            "registrant": to_checksum_address(rec[0]),
             "partyId": int(rec[1]),
             "algorithm": int(rec[2]),
             "timestamp": int(rec[3]),
@@ -276,14 +376,29 @@ class EvidenceService:
         }
 
     def lookup(self, content_hash: bytes) -> dict[str, Any]:
-        """Status, record and version history of a content hash; the earliest registration wins."""
+        """Status, record and version history of a content hash; the earliest registration wins.
+
+        An answer that can no longer change (a final record, see :meth:`_settled`) is kept in memory and given
+        again without asking the chain; any other is read from the chain and the journal each time.
+        """
+        kept = self._final.get(content_hash)
+        if kept is not None:
+            return kept
+        body, settled = self._lookup(content_hash)
+        if settled:
+            self._final.put(content_hash, body)
+            return self._final.get(content_hash)  # type: ignore[return-value]
+        return body
+
+    def _lookup(self, content_hash: bytes) -> tuple[dict[str, Any], bool]:
         record = self.chain_record(content_hash)
         journal = self.store.item(content_hash)
         batched = journal is not None and journal[0].kind == "batch"
+        head = self.ledger.head.latest()
         if record is not None:
             event = self._registration_event(content_hash, record["blockNumber"])
-            latest = int(self.ledger.w3.eth.block_number)
-            final = latest - record["blockNumber"] >= self.ledger.settings.confirmations
+            head = self._head_past(record["blockNumber"], head)
+            final = head.number - record["blockNumber"] >= self.ledger.settings.confirmations
             direct = {
                 "method": "direct",
                 "status": "final" if final else "registered",
@@ -300,7 +415,7 @@ class EvidenceService:
                 "versions": self._history(content_hash, event),
             }
             if not batched or journal is None or journal[0].block_timestamp is None or journal[0].block_timestamp >= record["timestamp"]:
-                return direct
+                return direct, final and event is not None and self._settled(record["timestamp"])
         if journal is None:
             raise NotFound(f"content hash 0x{content_hash.hex()} is not registered", field="content_hash")
         sub, index = journal
@@ -322,7 +437,28 @@ class EvidenceService:
             body["submissionSize"] = sub.count
         if sub.status == REJECTED:
             body["error"] = sub.error
-        return body
+        # A final batch keeps its answer unless a direct record with an earlier or equal time appears: none was
+        # on chain just now, and every block from the head on is later than the batch's.
+        settled = (
+            sub.kind == "batch"
+            and sub.status == FINAL
+            and sub.block_timestamp is not None
+            and head.timestamp > sub.block_timestamp
+            and (record is None or record["timestamp"] > sub.block_timestamp)
+        )
+        return body, settled
+
+    def _head_past(self, block_number: int, head: Head) -> Head:
+        """A head that shows whether ``block_number`` is final: the one at hand if it already does (heads only
+        grow), otherwise the node's current head."""
+        if head.number - block_number >= self.ledger.settings.confirmations:
+            return head
+        return self.ledger.head.refresh()
+
+    def _settled(self, block_timestamp: int) -> bool:
+        """Whether a final record's block is also older than ``final_after`` seconds, as the pipeline requires
+        before it calls anything final (a node restarted within its state interval loses its newest blocks)."""
+        return time.time() - block_timestamp >= self.ledger.settings.final_after
 
     def party_profile(self, party_id: int) -> dict[str, Any]:
         p = call(self.contract.functions.party(party_id))
@@ -366,6 +502,43 @@ class EvidenceService:
             versions.append({"contentHash": "0x" + earlier.hex(), "blockNumber": rec["blockNumber"], "blockTimestamp": rec["timestamp"]})
             current = self._registration_event(earlier, rec["blockNumber"])
         return versions
+
+
+class FinalLookups:
+    """Answers of lookups that can no longer change, newest use last; bounded, thread-safe.
+
+    Kept as JSON text and parsed per use, so no caller can change what the next one is given.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._items: OrderedDict[bytes, str] = OrderedDict()
+
+    def get(self, key: bytes) -> dict[str, Any] | None:
+        with self._lock:
+            text = self._items.get(key)
+            if text is None:
+                return None
+            self._items.move_to_end(key)
+        return json.loads(text)  # type: ignore[no-any-return]
+
+    def put(self, key: bytes, value: dict[str, Any]) -> None:
+        text = json.dumps(value)
+        with self._lock:
+            self._items[key] = text
+            self._items.move_to_end(key)
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+
+
+def _recover(digest: bytes, signature: bytes) -> str | None:
+    """The account whose key made ``signature`` over an EIP-712 digest, or None if it is malformed
+    (what ``eip712.recover`` answers for the message, without hashing the message again)."""
+    try:
+        return str(Account._recover_hash(digest, signature=signature))  # noqa: SLF001 - eth-account's raw-hash recovery
+    except Exception:
+        return None
 
 
 class CertificateBuilder:

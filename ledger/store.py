@@ -2,7 +2,11 @@
 
 Nothing is acknowledged before its row is committed here, so an API crash loses nothing that was
 acknowledged; the pipeline (``ledger.pipeline``) drives every row to the chain and on to finality, and on
-restart picks up where it stopped. Tables:
+restart picks up where it stopped. A single registration's later states (sent, anchored, final) are facts
+the pipeline reads again from the chain, so they are committed without waiting for the disk
+(``durable=False``: synchronous=NORMAL for that transaction). WAL keeps them through a crash of the
+process, and a later durable commit makes them durable too; only a crash of the machine can undo the
+newest of them, and then the pipeline finds them again. Tables:
 
 - ``submissions``: one per accepted request. A *single* is a party-signed registration relayed as one
   transaction; a *batch* is a party-signed Merkle root over many hashes, anchored inside a batch tree.
@@ -140,16 +144,24 @@ class Store:
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction. A durable one is on disk when this returns (fsync); one that is not is
+        written to the WAL, safe from a crash of the process but not of the machine."""
         with self._write_lock:
             db = self._conn()
-            db.execute("BEGIN IMMEDIATE")
+            if not durable:
+                db.execute("PRAGMA synchronous=NORMAL")
             try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+            finally:
+                if not durable:
+                    db.execute("PRAGMA synchronous=FULL")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -184,13 +196,19 @@ class Store:
                 row = db.execute("SELECT submission_id FROM items WHERE content_hash = ?", (hashes[0],)).fetchone()
                 if row:
                     return self._submission_by_id(db, int(row[0])), [(0, hashes[0], int(row[0]))]
+            created = time.time()
+            blob = b"".join(hashes)
             cur = db.execute(
                 "INSERT INTO submissions (kind, registrant, party_id, algorithm, count, root, hashes, deadline,"
                 " signature, digest, payload, created_at, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (kind, registrant, party_id, algorithm, len(hashes), root, b"".join(hashes), deadline, signature,
-                 digest, payload, time.time(), QUEUED),
+                (kind, registrant, party_id, algorithm, len(hashes), root, blob, deadline, signature,
+                 digest, payload, created, QUEUED),
             )  # fmt: skip
             sub_id = int(cur.lastrowid or 0)
+            if kind == "single":  # its one item is free: checked above, in this same transaction
+                db.execute("INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,0)", (hashes[0], sub_id))
+                return Submission(sub_id, kind, registrant, party_id, algorithm, 1, root, blob, deadline, signature, digest,
+                                  payload, created, QUEUED, None, None, None, None, None, None, None), []  # fmt: skip
             db.executemany(
                 "INSERT OR IGNORE INTO items (content_hash, submission_id, item_index) VALUES (?,?,?)",
                 ((hh, sub_id, i) for i, hh in enumerate(hashes)),
@@ -205,17 +223,18 @@ class Store:
                         existing.append((i, hh, int(earlier)))
             return self._submission_by_id(db, sub_id), existing
 
-    def mark_submission(self, sub_id: int, **fields: Any) -> None:
-        self._update("submissions", sub_id, fields)
+    def mark_submission(self, sub_id: int, *, durable: bool = True, **fields: Any) -> None:
+        """Updates a submission; ``durable=False`` for states the pipeline can read again from the chain."""
+        self._update("submissions", sub_id, fields, durable=durable)
 
     def mark_batch(self, batch_id: int, **fields: Any) -> None:
         self._update("batches", batch_id, fields)
 
-    def _update(self, table: str, row_id: int, fields: dict[str, Any]) -> None:
+    def _update(self, table: str, row_id: int, fields: dict[str, Any], *, durable: bool = True) -> None:
         if not fields:
             return
         cols = ", ".join(f"{k} = ?" for k in fields)
-        with self.transaction() as db:
+        with self.transaction(durable=durable) as db:
             db.execute(f"UPDATE {table} SET {cols} WHERE id = ?", (*fields.values(), row_id))  # noqa: S608 - fixed names
 
     def create_batch(self, root: bytes, submission_ids: Sequence[int], item_count: int) -> Batch:
@@ -276,6 +295,29 @@ class Store:
             "SELECT * FROM submissions WHERE kind = 'single' AND status IN (?, ?) ORDER BY id", (SENT, ANCHORED)
         ).fetchall()
         return [Submission(*r) for r in rows]
+
+    def singles(self, status: str) -> list[Submission]:
+        rows = self._conn().execute(
+            "SELECT * FROM submissions WHERE status = ? AND kind = 'single' ORDER BY id", (status,)
+        ).fetchall()
+        return [Submission(*r) for r in rows]
+
+    def anchored_singles_due(self, max_block: int, max_timestamp: float) -> list[Submission]:
+        """Anchored singles whose block is at most ``max_block`` and no later than ``max_timestamp``: those that
+        may have become final."""
+        rows = self._conn().execute(
+            "SELECT * FROM submissions WHERE status = ? AND kind = 'single' AND block_number <= ?"
+            " AND (block_timestamp IS NULL OR block_timestamp <= ?) ORDER BY id",
+            (ANCHORED, max_block, max_timestamp),
+        ).fetchall()
+        return [Submission(*r) for r in rows]
+
+    def has_in_flight(self) -> bool:
+        """Whether any batch or single is on its way to the chain or to finality."""
+        db = self._conn()
+        if db.execute("SELECT 1 FROM submissions WHERE status IN (?, ?) LIMIT 1", (SENT, ANCHORED)).fetchone():
+            return True
+        return db.execute("SELECT 1 FROM batches WHERE status IN (?, ?, ?) LIMIT 1", (QUEUED, SENT, ANCHORED)).fetchone() is not None
 
     def batch(self, batch_id: int) -> Batch | None:
         return self._batch(self._conn(), "id", batch_id)

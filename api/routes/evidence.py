@@ -15,7 +15,7 @@ from ledger.evidence import BatchRequest, SingleRequest, parse_signature
 from ledger.hashing import parse_algorithm, parse_hash
 from ledger.parties import parse_account
 from ledger.evidence import PUBLIC_STATUS
-from ledger.store import Submission
+from ledger.store import QUEUED, Submission
 
 router = APIRouter(tags=["evidence"])
 ZERO = b"\0" * 32
@@ -64,7 +64,8 @@ def register(body: EvidenceCreate, ledger: LedgerDep) -> dict[str, Any]:
         signature=parse_signature(body.signature),
     )
     sub = ledger.evidence_service.submit_single(req)
-    ledger.pipeline.wake()
+    if sub.status == QUEUED:  # sent already otherwise; the pipeline follows it on its next tick
+        ledger.pipeline.wake()
     return submission_public(sub)
 
 

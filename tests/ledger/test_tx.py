@@ -12,7 +12,8 @@ from web3 import Web3
 
 from ledger.artifacts import load_artifact
 from ledger.errors import EvidenceAlreadyRegistered, SignatureRejected
-from ledger.tx import ChainHead, FunctionCodec, TxSender, rpc
+from ledger.evidence import ECDSA_REGISTRATION_GAS
+from ledger.tx import ChainHead, FunctionCodec, SentTransaction, TxSender, rpc
 from tests.api.conftest import CountingProvider
 from tests.helpers import Chain, account, h
 
@@ -63,6 +64,18 @@ def test_reverts_of_a_call_sent_past_web3_come_back_decoded(chain: Chain) -> Non
     data = codec.encode(chain.signed_request(firm, h("fresh"), signer=account("someone else")))
     with pytest.raises(SignatureRejected):
         rpc(chain.w3, "eth_call", [{"to": codec.address, "data": data}, "latest"])
+
+
+def test_the_worst_relayed_registration_by_an_ecdsa_signature_uses_under_half_its_gas_limit(chain: Chain) -> None:
+    """ECDSA_REGISTRATION_GAS is given to relayed registrations without an estimate: keep a wide margin."""
+    firm = account("gas-firm")
+    chain.admit([firm.address])
+    chain.register(firm, h("v1"))
+    request = chain.signed_request(firm, b"\xff" * 32, algorithm=2, meta=b"\xff" * 32, supersedes=h("v1"),
+                                   deadline=2**64 - 1)  # fmt: skip
+    sent = chain.sender.send_call(chain.evidence.functions.registerBySignature(request), gas=ECDSA_REGISTRATION_GAS)
+    assert isinstance(sent, SentTransaction) and sent.status == 1
+    assert sent.gas_used * 2 <= ECDSA_REGISTRATION_GAS, sent.gas_used
 
 
 def test_threads_sending_at_once_use_consecutive_nonces_and_every_transaction_is_mined(anvil: Chain) -> None:
