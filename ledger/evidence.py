@@ -17,8 +17,10 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_utils import to_checksum_address
+from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
 
 from ledger import certificate, eip712, merkle
@@ -35,7 +37,7 @@ from ledger.errors import (
 )
 from ledger.hashing import HashAlgorithm
 from ledger.store import ANCHORED, FINAL, QUEUED, REJECTED, SENT, Store, Submission
-from ledger.tx import FunctionCodec, Head, as_hex, as_revert, call, rpc
+from ledger.tx import FunctionCodec, Head, as_hex, as_int, as_revert, call, rpc
 
 if TYPE_CHECKING:
     from ledger.service import Ledger
@@ -113,7 +115,8 @@ class EvidenceService:
         self.store = store
         self._codecs: dict[str, FunctionCodec] = {}
         self._final = FinalLookups(FINAL_LOOKUPS_KEPT)
-        self._in_hand: set[int] = set()  # journalled singles a request thread is sending right now
+        # content hash -> request threads journalling or sending a single of it right now
+        self._in_hand: dict[bytes, int] = {}
         self._in_hand_lock = threading.Lock()
 
     @property
@@ -213,36 +216,39 @@ class EvidenceService:
                 "nonce": req.nonce,
             }
         )
-        sub, existing = self.store.add_submission(
-            kind="single",
-            registrant=registrant,
-            party_id=party_id,
-            algorithm=req.algorithm,
-            hashes=[req.content_hash],
-            root=None,
-            deadline=req.deadline,
-            signature=req.signature,
-            digest=digest,
-            payload=payload,
-        )
-        if existing:
-            raise Conflict(
-                f"content hash 0x{req.content_hash.hex()} was already accepted (receipt {sub.receipt_id})",
-                field="contentHash",
-                details={"receiptId": sub.receipt_id},
-            )
-        with self._in_hand_lock:
-            self._in_hand.add(sub.id)
+        with self._in_hand_lock:  # from before its row exists until it is sent: the pipeline must not send it too
+            self._in_hand[req.content_hash] = self._in_hand.get(req.content_hash, 0) + 1
         try:
+            sub, existing = self.store.add_submission(
+                kind="single",
+                registrant=registrant,
+                party_id=party_id,
+                algorithm=req.algorithm,
+                hashes=[req.content_hash],
+                root=None,
+                deadline=req.deadline,
+                signature=req.signature,
+                digest=digest,
+                payload=payload,
+            )
+            if existing:
+                raise Conflict(
+                    f"content hash 0x{req.content_hash.hex()} was already accepted (receipt {sub.receipt_id})",
+                    field="contentHash",
+                    details={"receiptId": sub.receipt_id},
+                )
             return self.send_single(sub, gas=gas, request=req, data=data)
         finally:
             with self._in_hand_lock:
-                self._in_hand.discard(sub.id)
+                left = self._in_hand.pop(req.content_hash) - 1
+                if left:
+                    self._in_hand[req.content_hash] = left
 
-    def in_hand(self, sub_id: int) -> bool:
-        """Whether a request thread is sending this journalled single now (the pipeline leaves it alone)."""
+    def in_hand(self, content_hash: bytes) -> bool:
+        """Whether a request thread is journalling or sending a single of this hash now (the pipeline leaves
+        its row alone)."""
         with self._in_hand_lock:
-            return sub_id in self._in_hand
+            return content_hash in self._in_hand
 
     def _refusal(self, req: SingleRequest, exc: ContractRevert) -> LedgerError:
         """The error a refused simulation answers with: the same as the separate checks it stands for would."""
@@ -386,8 +392,7 @@ class EvidenceService:
             return kept
         body, settled = self._lookup(content_hash)
         if settled:
-            self._final.put(content_hash, body)
-            return self._final.get(content_hash)  # type: ignore[return-value]
+            self._final.put(content_hash, body)  # kept as text: what the caller does with `body` stays with it
         return body
 
     def _lookup(self, content_hash: bytes) -> tuple[dict[str, Any], bool]:
@@ -476,19 +481,35 @@ class EvidenceService:
         }
 
     def _registration_event(self, content_hash: bytes, block_number: int) -> dict[str, Any] | None:
-        logs = self.contract.events.EvidenceRegistered().get_logs(
-            from_block=block_number, to_block=block_number, argument_filters={"contentHash": content_hash}
-        )
+        topic, names, types = self._registered
+        query = {"address": self.contract.address, "fromBlock": hex(block_number), "toBlock": hex(block_number),
+                 "topics": [topic, "0x" + content_hash.hex()]}  # fmt: skip
+        logs = rpc(self.ledger.w3, "eth_getLogs", [query])
         if not logs:
             return None
         log = logs[0]
+        data = log["data"]
+        raw = bytes(data) if isinstance(data, (bytes, bytearray)) else bytes.fromhex(str(data).removeprefix("0x"))
+        args = dict(zip(names, abi_decode(types, raw), strict=True))
         return {
-            "transactionHash": Web3.to_hex(log["transactionHash"]),
-            "blockHash": Web3.to_hex(log["blockHash"]),
-            "logIndex": int(log["logIndex"]),
-            "metadataCommitment": "0x" + bytes(log["args"]["metadataCommitment"]).hex(),
-            "supersedes": "0x" + bytes(log["args"]["supersedes"]).hex(),
+            "transactionHash": as_hex(log["transactionHash"]),
+            "blockHash": as_hex(log["blockHash"]),
+            "logIndex": as_int(log["logIndex"]),
+            "metadataCommitment": "0x" + bytes(args["metadataCommitment"]).hex(),
+            "supersedes": "0x" + bytes(args["supersedes"]).hex(),
         }
+
+    @property
+    def registered_topic(self) -> str:
+        """topic0 of ``EvidenceRegistered``."""
+        return self._registered[0]
+
+    @cached_property
+    def _registered(self) -> tuple[str, list[str], list[str]]:
+        """topic0 of ``EvidenceRegistered``, and the names and types of its fields that are not indexed."""
+        event = next(e for e in self.contract.abi if e.get("type") == "event" and e.get("name") == "EvidenceRegistered")
+        data = [i for i in event["inputs"] if not i.get("indexed")]
+        return "0x" + event_abi_to_log_topic(event).hex(), [i["name"] for i in data], [i["type"] for i in data]
 
     def _history(self, content_hash: bytes, event: dict[str, Any] | None, limit: int = 50) -> list[dict[str, Any]]:
         """Earlier versions, newest first, by following ``supersedes`` back through the records."""

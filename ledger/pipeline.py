@@ -28,10 +28,8 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from eth_utils.abi import event_abi_to_log_topic
 
 
 from ledger import merkle
@@ -104,7 +102,7 @@ class Pipeline:
     def step(self, *, force_batch: bool = False) -> None:
         """One pass over the journal. ``force_batch`` anchors waiting submissions without waiting."""
         for sub in self.store.queued("single"):
-            if self.service.in_hand(sub.id):
+            if self.service.in_hand(bytes(sub.hashes)):
                 continue  # its request is sending it
             try:
                 self.service.send_single(sub)
@@ -154,7 +152,7 @@ class Pipeline:
         if self._log_cursor is not None:
             start = max(start, self._log_cursor + 1)
         contract = self.ledger.evidence
-        query = {"address": contract.address, "topics": [self._registered_topic], "fromBlock": hex(start), "toBlock": hex(head.number)}
+        query = {"address": contract.address, "topics": [self.service.registered_topic], "fromBlock": hex(start), "toBlock": hex(head.number)}
         try:
             logs = rpc(self.ledger.w3, "eth_getLogs", [query])
         except LedgerError as exc:
@@ -171,11 +169,6 @@ class Pipeline:
         while len(self._recent) > RECENT_KEPT:
             self._recent.popitem(last=False)
         self._log_cursor = head.number
-
-    @cached_property
-    def _registered_topic(self) -> str:
-        event = next(e for e in self.ledger.evidence.abi if e.get("type") == "event" and e.get("name") == "EvidenceRegistered")
-        return "0x" + event_abi_to_log_topic(event).hex()
 
     def _block(self, number: int) -> Head | None:
         if number not in self._blocks:

@@ -15,7 +15,7 @@ from ledger import eip712
 from ledger.artifacts import decode_revert
 from ledger.errors import InvalidInput, SignatureRejected
 from ledger.evidence import sign_single
-from ledger.store import ANCHORED, FINAL
+from ledger.store import ANCHORED, FINAL, QUEUED
 from tests.api.conftest import Api, CountingProvider
 from tests.helpers import FIRM_USCC, account, deploy_wallet, h
 
@@ -126,7 +126,9 @@ def test_a_final_record_is_answered_again_without_the_chain_and_unchanged(api: A
     with CountingProvider(api.ledger.w3) as calls:
         pending = [api.client.get(path).json() for _ in range(2)]
     assert [p["status"] for p in pending] == ["registered", "registered"]
-    assert calls.count("eth_call") == 2  # not final: read from the chain each time
+    # not final: read from the chain each time (record, event, and the head when the one at hand is too low)
+    assert calls.count("eth_call") == 2 and calls.count("eth_getLogs") == 2 and len(calls.calls) <= 6
+    assert not [m for m in calls.calls if m in NOT_PER_REQUEST], calls.calls
     mine(api)
     first = api.client.get(path).json()
     assert first["status"] == "final"
@@ -202,3 +204,31 @@ def test_a_block_dropped_under_anchored_registrations_has_them_checked_and_sent_
     assert api.ledger.evidence_service.chain_record(content) is not None
     sent = api.ledger.store.item(content)
     assert sent is not None and sent[0].status == ANCHORED
+
+
+def test_the_pipeline_leaves_a_single_to_the_request_that_is_sending_it(api: Api, firm: LocalAccount) -> None:
+    relayer, pipeline = api.ledger.relayer, api.ledger.pipeline
+    assert relayer is not None
+    send, inside, release = relayer.send, threading.Event(), threading.Event()
+
+    def slow_send(tx: dict[str, Any], **kw: Any) -> Any:
+        inside.set()
+        release.wait(30)
+        return send(tx, **kw)
+
+    relayer.send = slow_send  # type: ignore[method-assign]
+    req = sign_single(firm, api.domain(), content_hash=h("in hand"), algorithm=1, nonce=0, deadline=api.chain.now() + 3600)
+    request = threading.Thread(target=api.ledger.evidence_service.submit_single, args=(req,))
+    request.start()
+    try:
+        assert inside.wait(30)  # journalled as queued, its request about to send it
+        relayer.send = send  # type: ignore[method-assign]
+        with CountingProvider(api.ledger.w3) as calls:
+            pipeline.step()
+        assert calls.count("eth_sendRawTransaction") == 0 and api.ledger.store.counts() == {QUEUED: 1}
+    finally:
+        release.set()
+        request.join(30)
+    assert pipeline.drain()
+    item = api.ledger.store.item(h("in hand"))
+    assert sum(api.ledger.store.counts().values()) == 1 and item is not None and item[0].status in (ANCHORED, FINAL)
