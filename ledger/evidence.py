@@ -47,10 +47,12 @@ ZERO32 = b"\0" * 32
 #: Status names shown to users, by journal state.
 PUBLIC_STATUS = {QUEUED: "queued", SENT: "pending", ANCHORED: "registered", FINAL: "final", REJECTED: "rejected"}
 
-#: Gas limit of a relayed registration whose signature is an ECDSA signature of the registrant. That path
-#: has a fixed shape (65-byte signature, no loops, no external call: SignatureChecker tries ECDSA first) and
-#: costs about 65k gas; a test holds the worst case under half of this. Contract wallets (ERC-1271) run
-#: code of their own and are estimated instead.
+#: Gas limit of a relayed registration whose signature is an ECDSA signature of the registrant. For an
+#: account without code that path has a fixed shape (65-byte signature, no loops, no external call: OpenZeppelin's
+#: SignatureChecker looks at the account's code, finds none, and recovers) and costs about 61k gas; a test holds
+#: the worst case under half of this. Contract wallets (ERC-1271) run code of their own and are estimated
+#: instead. (An EIP-7702-delegated account whose key signed is taken for an account without code here; the
+#: simulation still runs its delegate's check, only the limit is not estimated.)
 ECDSA_REGISTRATION_GAS = 150_000
 
 #: How many final lookups are kept in memory (about 1 KB each).
