@@ -57,12 +57,14 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from web3 import Web3
 
 from ledger.artifacts import SUITE, load_artifact
 from ledger.errors import IndexUnavailable, InvalidInput, LedgerError
+from ledger.tx import FunctionCodec, rpc
 
 if TYPE_CHECKING:
     from ledger.config import Settings
@@ -181,6 +183,9 @@ agreements = Table(
     Column("time", BigInteger, nullable=False, index=True),
     Column("tx", String(66), nullable=False),
     Column("closed_block", BigInteger),
+    # the term of a licence or pledge (unix seconds; end 0 = open-ended pledge), None for a transfer
+    Column("start_time", BigInteger),
+    Column("end_time", BigInteger),
 )
 agreement_parties = Table(
     "agreement_parties", metadata,
@@ -220,6 +225,16 @@ cursor_table = Table(
     Column("last_hash", String(66), nullable=False),
 )
 
+index_meta = Table(
+    "index_meta", metadata,
+    Column("key", String(32), primary_key=True),
+    Column("value", String(64), nullable=False),
+)
+
+#: The layout of the tables. An index written under another layout is dropped and read again from the chain
+#: when opened (it is a copy of the chain, so nothing is lost).
+SCHEMA_VERSION = "2"
+
 #: Tables derived from the event log (emptied and replayed on a reorganisation; ``evidence`` is cut back instead).
 DERIVED = (batches, parties, party_accounts, assets, asset_owners, agreements, agreement_parties,
            pending_signatures, disputes)  # fmt: skip
@@ -228,6 +243,7 @@ ASSET_JURISDICTIONS = {1: "CN", 2: "HK", 3: "PCT", 4: "OTHER"}
 ASSET_KINDS = {1: "invention", 2: "utility_model", 3: "design", 4: "standard_patent_r", 5: "standard_patent_o",
                6: "short_term_patent", 7: "pct_application", 8: "other_patent"}  # fmt: skip
 AGREEMENT_KINDS = {1: "assignment", 2: "licence", 3: "equity_contribution", 4: "pledge"}
+TERMED_KINDS = frozenset({2, 4})  # licences and pledges have a term; transfers are complete once in effect
 ROLES = {"assignment": ("assignor", "assignee"), "licence": ("licensor", "licensee"),
          "equity_contribution": ("contributor", "company"), "pledge": ("pledgor", "pledgee")}  # fmt: skip
 SUBJECT_KINDS = {1: "asset", 2: "agreement", 3: "evidence"}
@@ -383,6 +399,7 @@ class Indexer:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.last_error: str | None = None
+        self._agreement_view: FunctionCodec | None = None
         self._decoders: dict[tuple[str, str], EventDecoder] = {}
         self.addresses: dict[str, str] = {}
         for name in SUITE:
@@ -393,7 +410,22 @@ class Indexer:
                     topic = "0x" + event_abi_to_log_topic(item).hex()
                     self._decoders[(addr.lower(), topic)] = EventDecoder(name, item)
         with _database_errors():
-            metadata.create_all(engine)
+            self._open_schema()
+
+    def _open_schema(self) -> None:
+        """Creates the tables, or drops and recreates them if they were written under another layout."""
+        inspector = sa_inspect(self.engine)
+        version = None
+        if inspector.has_table(index_meta.name):
+            with self.engine.connect() as db:
+                version = db.execute(select(index_meta.c.value).where(index_meta.c.key == "schema")).scalar()
+        if version != SCHEMA_VERSION and any(inspector.has_table(t.name) for t in metadata.sorted_tables):
+            log.warning("the index was written under layout %s, not %s: rebuilding it from the chain", version, SCHEMA_VERSION)
+            metadata.drop_all(self.engine)
+        metadata.create_all(self.engine)
+        with self.engine.begin() as db:
+            if db.execute(select(index_meta.c.value).where(index_meta.c.key == "schema")).scalar() is None:
+                db.execute(insert(index_meta).values(key="schema", value=SCHEMA_VERSION))
 
     # --- syncing -------------------------------------------------------------------------------
 
@@ -497,9 +529,11 @@ class Indexer:
                                               "timestamp": int(stamp, 16) if stamp else None}  # fmt: skip
             elif known["hash"] != entry["blockHash"]:  # logs of two branches in one answer
                 raise _Moved()
+            args = decoder.decode(topics, entry["data"])
+            if decoder.name == "AgreementExecuted" and int(args["kind"]) in TERMED_KINDS:
+                args.update(self._term(args["agreementId"], entry["blockHash"]))
             rows.append({"block": number, "log_index": int(entry["logIndex"], 16), "tx": entry["transactionHash"],
-                         "contract": decoder.contract, "name": decoder.name,
-                         "args": decoder.decode(topics, entry["data"])})  # fmt: skip
+                         "contract": decoder.contract, "name": decoder.name, "args": args})  # fmt: skip
         for number, row in block_rows.items():
             if row["timestamp"] is None:
                 block_hash, row["timestamp"] = self._header(number)
@@ -507,6 +541,17 @@ class Indexer:
                     raise _Moved()
         rows.sort(key=lambda r: (r["block"], r["log_index"]))
         return _Fetched(frm, to, last_hash, block_rows, rows)
+
+    def _term(self, agreement_id: str, block_hash: str) -> dict[str, int]:
+        """A licence's or pledge's start and end, which its event does not carry: read from the contract at the
+        block of the event (EIP-1898), so that a reorganisation cannot mix branches. Kept in the event's
+        arguments, so a replay needs no chain."""
+        if self._agreement_view is None:
+            self._agreement_view = FunctionCodec(self.ledger.assets, "agreement")
+        codec = self._agreement_view
+        call = {"to": codec.address, "data": codec.encode(bytes.fromhex(agreement_id[2:]))}
+        (view,) = codec.decode(rpc(self.w3, "eth_call", [call, {"blockHash": block_hash}]))
+        return {"start": int(view[4]), "end": int(view[5])}
 
     def _write(self, f: _Fetched) -> None:
         """Applies one fetched range in one database transaction, and moves the cursor to its last block."""
@@ -581,7 +626,7 @@ class Indexer:
         """Drops every index table and syncs from the deployment block."""
         with self._lock, _database_errors():
             metadata.drop_all(self.engine)
-            metadata.create_all(self.engine)
+            self._open_schema()
         return self.sync(progress, to_block)
 
     # --- applying one event to the query tables ------------------------------------------------
@@ -693,7 +738,8 @@ class Indexer:
         members = [{"partyId": int(p), "role": grantor_role if int(p) in owners else grantee_role, "signer": s} for p, s in sigs]
         db.execute(insert(agreements).values(
             agreement_id=agreement_id, asset_id=asset_id, kind=kind, status="effective", document_hash=a["documentHash"],
-            details_hash=a["detailsHash"], parties=json.dumps(members), closed_block=None, **at))  # fmt: skip
+            details_hash=a["detailsHash"], parties=json.dumps(members), closed_block=None, start_time=a.get("start"),
+            end_time=a.get("end"), **at))  # fmt: skip
         for m in members:
             db.execute(insert(agreement_parties).values(agreement_id=agreement_id, party_id=m["partyId"], role=m["role"]))
         db.execute(delete(pending_signatures).where(pending_signatures.c.agreement_id == agreement_id))
@@ -1006,6 +1052,16 @@ def query_assets(engine: Engine, params: dict[str, str | None]) -> dict[str, Any
     return _page(engine, assets, conds, params, [assets.c.block, assets.c.log_index], shape)
 
 
+def _indexed_time(engine: Engine) -> int:
+    """The time of the last block the index has read: "now" for whether a term has ended, so that an answer
+    agrees with the rest of the index (0 before anything is indexed)."""
+    with engine.connect() as db:
+        last = db.execute(select(cursor_table.c.last_block).where(cursor_table.c.contract == "suite")).scalar()
+        if last is None:
+            return 0
+        return int(db.execute(select(blocks.c.timestamp).where(blocks.c.number == last)).scalar() or 0)
+
+
 def query_agreements(engine: Engine, params: dict[str, str | None]) -> dict[str, Any]:
     check_params(params, AGREEMENT_FILTERS)
     conds: list[Any] = []
@@ -1014,7 +1070,15 @@ def query_agreements(engine: Engine, params: dict[str, str | None]) -> dict[str,
             select(agreement_parties.c.agreement_id).where(agreement_parties.c.party_id == party)))
     if kind := _choice(params.get("type"), "type", AGREEMENT_KINDS.values()):
         conds.append(agreements.c.kind == kind)
-    if status := _choice(params.get("status"), "status", ("effective", "terminated", "released", "voided")):
+    now = _indexed_time(engine)
+    end = func.coalesce(agreements.c.end_time, 0)  # NULL (a transfer) would make NOT(...) unknown
+    lapsed = and_(end > 0, end <= now)
+    status = _choice(params.get("status"), "status", ("effective", "expired", "terminated", "released", "voided"))
+    if status == "effective":
+        conds += [agreements.c.status == "effective", ~lapsed]
+    elif status == "expired":
+        conds += [agreements.c.status == "effective", lapsed]
+    elif status:
         conds.append(agreements.c.status == status)
     if (asset := _int(params.get("asset"), "asset")) is not None:
         conds.append(agreements.c.asset_id == asset)
@@ -1025,7 +1089,9 @@ def query_agreements(engine: Engine, params: dict[str, str | None]) -> dict[str,
         conds.append(agreements.c.time <= to)
 
     def shape(r: dict[str, Any]) -> dict[str, Any]:
-        return {"agreementId": r["agreement_id"], "assetId": r["asset_id"], "type": r["kind"], "status": r["status"],
+        expired = r["status"] == "effective" and bool(r["end_time"]) and r["end_time"] <= now
+        return {"agreementId": r["agreement_id"], "assetId": r["asset_id"], "type": r["kind"],
+                "status": "expired" if expired else r["status"], "start": r["start_time"], "end": r["end_time"],
                 "documentHash": r["document_hash"], "detailsHash": r["details_hash"], "parties": json.loads(r["parties"]),
                 "blockNumber": r["block"], "time": r["time"], "transactionHash": r["tx"]}  # fmt: skip
 

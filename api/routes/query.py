@@ -66,12 +66,13 @@ def list_assets(request: Request, ledger: LedgerDep,
 @router.get("/v1/index/agreements", summary="List and search agreements")
 def list_agreements(request: Request, ledger: LedgerDep, party: Party = None,
                     type: Annotated[str | None, Query(description="`assignment`, `licence`, `equity_contribution` or `pledge`.")] = None,
-                    status: Annotated[str | None, Query(description="`effective`, `terminated`, `released` or `voided` (stored status; expiry is not applied).")] = None,
+                    status: Annotated[str | None, Query(description="`effective`, `expired` (a licence or pledge past its end), `terminated`, `released` or `voided`.")] = None,
                     asset: Annotated[str | None, Query(description="An asset id.")] = None,
                     from_: From = None, to: To = None, cursor: Cursor = None, limit: Limit = None) -> dict[str, Any]:  # fmt: skip
     """Executed agreements with their parties (from the `AgreementSigned` events of the executing transaction;
-    role by whether the party owned the asset then) and stored status. Filters: `party`, `type`, `status`,
-    `asset`, `from`/`to` (execution block time)."""
+    role by whether the party owned the asset then), their term (`start`, `end`: licences and pledges) and
+    status: the stored one, or `expired` for a licence or pledge past its end at the last indexed block.
+    Filters: `party`, `type`, `status`, `asset`, `from`/`to` (execution block time)."""
     return _run(ledger, "agreements", request)
 
 
