@@ -17,6 +17,7 @@ from typing import Any
 
 import solcx
 from solcx.exceptions import SolcError
+from solcx.install import get_executable
 
 from ledger.errors import ArtifactsOutOfDate, CompilationError, ToolchainError
 
@@ -61,7 +62,7 @@ def resolve_solc_binary(root: Path = REPO_ROOT) -> Path:
     except Exception:  # py-solc-x's install folder may not exist; that only means "none installed"
         installed = set()
     if SOLC_VERSION in installed:
-        return Path(solcx.get_executable(SOLC_VERSION))
+        return Path(get_executable(SOLC_VERSION))
     shim = root / "scripts" / "solc-shim.js"
     if not (root / "node_modules" / "solc").is_dir():
         raise ToolchainError("no solc found: set SOLC_BINARY, or run `npm ci` so the solcjs shim can be used")
