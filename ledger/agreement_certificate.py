@@ -12,6 +12,7 @@ agreement), parties (each signer belonged to its active party at the block; prof
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from eth_abi import decode as abi_decode
@@ -160,7 +161,7 @@ def _domain_separator(domain: Any) -> bytes:
     ))  # fmt: skip
 
 
-def _check_parties(report: Report, rpc: Rpc, contract: str, sigs: list[tuple[int, str, bytes]],
+def _check_parties(report: Report, rpc: Rpc, contract: str, sigs: Sequence[tuple[int, str, bytes]],
                    parties: dict[int, dict[str, Any]], block_number: int) -> None:  # fmt: skip
     try:
         registry = to_checksum_address(abi_decode(["address"], rpc.call(contract, SEL_PARTY_REGISTRY))[0])
@@ -214,7 +215,7 @@ def render_html(doc: dict[str, Any]) -> str:
     when = datetime.fromtimestamp(int(doc["anchor"]["blockTimestamp"]), UTC).isoformat()
     rows.append(("生效时间 (UTC)", "Took effect (UTC)", when))
     for s in doc["signatures"]:
-        party = next((p for p in doc["parties"] if p["partyId"] == s["partyId"]), {})
+        party: dict[str, Any] = next((p for p in doc["parties"] if p["partyId"] == s["partyId"]), {})
         rows.append(("签署方", "Signed by", f"{party.get('nameZh', '')} / {party.get('nameEn', '')} (party {s['partyId']}, {s['signer']})"))
     body = "".join(f"<tr><th>{escape(zh)}<br><small>{escape(en)}</small></th><td><code>{escape(v)}</code></td></tr>" for zh, en, v in rows)
     terms = escape(json.dumps(doc["agreement"]["terms"], ensure_ascii=False, indent=1))
@@ -259,7 +260,7 @@ def render_pdf(doc: dict[str, Any], *, verify_url: str) -> bytes:
     ]
     parties = []
     for s in doc["signatures"]:
-        p = next((x for x in doc["parties"] if x["partyId"] == s["partyId"]), {})
+        p: dict[str, Any] = next((x for x in doc["parties"] if x["partyId"] == s["partyId"]), {})
         parties.append(cp._Row("签署方", "Signed by", f"{p.get('nameZh', '')} / {p.get('nameEn', '')} — party {s['partyId']}, "  # noqa: SLF001
                                f"{p.get('identifierScheme', '')} {p.get('identifier', '')}, account {s['signer']}"))  # fmt: skip
     terms = [cp._Row(k, k, json.dumps(v, ensure_ascii=False), mono=True) for k, v in a["terms"].items()]  # noqa: SLF001

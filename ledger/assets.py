@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eth_typing import ChecksumAddress
 from eth_utils import keccak
 from web3 import Web3
 from web3.logs import DISCARD
@@ -502,7 +503,7 @@ class AssetService:
         self._send(self.contract.functions.releasePledge(aid, deadline, (parse_account(signer, "signer"), _parse_sig(signature))))
         return self.agreement(agreement_id)
 
-    def _parse_signatures(self, signatures: list[dict[str, str]], message: dict[str, Any], parties: set[int]) -> list[tuple[str, bytes]]:
+    def _parse_signatures(self, signatures: list[dict[str, str]], message: dict[str, Any], parties: set[int]) -> list[tuple[ChecksumAddress, bytes]]:
         """Checks each signature early: a known account of one of ``parties``, once each, verifying for ``message``."""
         out = []
         seen: set[int] = set()

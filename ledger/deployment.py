@@ -136,7 +136,8 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None) -> Manifest:
         code = bytes(w3.eth.get_code(address))
         deployed[name] = DeployedContract(name, address, sent.block_number, sent.tx_hash, "0x" + keccak(code).hex())
     # awards take effect on the chain of title: the dispute registry holds the asset registry's dispute role
-    assets = w3.eth.contract(address=deployed["IPAssetRegistry"].address, abi=load_artifact("IPAssetRegistry")["abi"])
+    assets_address = Web3.to_checksum_address(deployed["IPAssetRegistry"].address)
+    assets = w3.eth.contract(address=assets_address, abi=load_artifact("IPAssetRegistry")["abi"])
     sender.send_call(assets.functions.grantRole(keccak(text="DISPUTE_ROLE"), deployed["DisputeRegistry"].address))
     return Manifest(
         chain_id=int(w3.eth.chain_id),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Literal
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -33,7 +34,7 @@ def load_keystore(path: Path, password: str | None) -> LocalAccount:
     return Account.from_key(key)
 
 
-def write_keystore(path: Path, account: LocalAccount, password: str, *, kdf: str = "scrypt") -> Path:
+def write_keystore(path: Path, account: LocalAccount, password: str, *, kdf: Literal["scrypt", "pbkdf2"] = "scrypt") -> Path:
     """Writes ``account`` encrypted under ``password`` (mode 0600, never overwriting)."""
     if not password:
         raise KeystoreError("a keystore password must not be empty", field="password")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from eth_typing import ChecksumAddress
 from eth_utils import is_address, keccak, to_checksum_address
 
 from web3.logs import DISCARD
@@ -68,7 +69,7 @@ class PartyProfile:
         )
 
 
-def parse_account(value: str, field: str = "account") -> str:
+def parse_account(value: str, field: str = "account") -> ChecksumAddress:
     if not isinstance(value, str) or not is_address(value):
         raise InvalidInput(f"{value!r} is not an account address (0x and 40 hex characters)", field=field)
     body = value[2:]

@@ -14,7 +14,7 @@ import ast
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import coincurve
 import rlp
@@ -26,6 +26,7 @@ from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types, g
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted
 from web3.providers.base import JSONBaseProvider
+from web3.types import TxParams
 
 from ledger.artifacts import decode_revert
 from ledger.errors import ChainUnavailable, ContractRevert, LedgerError, TransactionFailed
@@ -256,7 +257,8 @@ class TxSender:
 
     def estimate(self, tx: dict[str, Any]) -> int:
         try:
-            return int(self.w3.eth.estimate_gas(tx))
+            # the sender keeps transactions as plain dicts; their keys are TxParams's
+            return int(self.w3.eth.estimate_gas(cast(TxParams, tx)))
         except Exception as exc:
             raise as_revert(exc) from None
 
@@ -324,7 +326,7 @@ class TxSender:
         through eth-account."""
         if "maxFeePerGas" in tx and not tx.get("accessList") and "gasPrice" not in tx:
             data = tx.get("data") or b""
-            fields = [
+            fields: list[int | bytes | list[bytes]] = [
                 int(tx["chainId"]),
                 int(tx["nonce"]),
                 int(tx["maxPriorityFeePerGas"]),

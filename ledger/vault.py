@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -315,6 +315,11 @@ def _keystore_aad(public: bytes) -> bytes:
     return READER_KEYSTORE_AAD_PREFIX + public
 
 
+def _plain_int(value: object) -> TypeGuard[int]:
+    """An int read from JSON, not a bool (which Python counts as an int)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(password.encode("utf-8"))
 
@@ -402,7 +407,7 @@ def load_reader_keystore(path: Path, password: str | None) -> X25519PrivateKey:
     if not isinstance(params, dict):
         raise bad("kdfparams missing")
     n, r, p, dklen = (params.get(k) for k in ("n", "r", "p", "dklen"))
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (n, r, p, dklen)):
+    if not (_plain_int(n) and _plain_int(r) and _plain_int(p) and _plain_int(dklen)):
         raise bad("kdfparams n, r, p and dklen must be integers")
     if n & (n - 1) or not MIN_SCRYPT_N <= n <= MAX_SCRYPT_N or not 1 <= r <= 32 or not 1 <= p <= 16 or dklen != 32:
         raise bad("scrypt parameters out of range (n a power of two in 2**14..2**20, r 1..32, p 1..16, dklen 32)")
