@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -21,6 +21,9 @@ from pydantic import SecretStr
 
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, KeystoreError, LedgerError
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 app = typer.Typer(
     name="ipledger",
@@ -202,6 +205,7 @@ def up_cmd(
     if not port_is_free(settings.host, settings.port):
         raise PortInUse(f"port {settings.port} on {settings.host} is already in use (choose another with --port)")
     node: EmbeddedNode | None = None
+    relayer: LocalAccount | None
     try:
         if settings.rpc_url is None:
             node = EmbeddedNode(

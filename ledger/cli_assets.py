@@ -294,9 +294,10 @@ def asset_register(
     _domain_of(typed)
     signatures: list[dict[str, str]] = []
     signed: dict[int, Path | None] = {}
-    for ks, acct in zip(keystore or [None], _load_keys(keystore), strict=True):
+    named: list[Path | None] = list(keystore) if keystore else [None]  # None: the key came from IPLEDGER_KEYSTORE
+    for ks, acct in zip(named, _load_keys(keystore), strict=True):
         party = _signer_party(client, acct.address)
-        if party not in msg["owners"]:
+        if party is None or party not in msg["owners"]:
             who = f"party {party}" if party else "no active party"
             raise InvalidInput(f"keystore {ks or acct.address} is account {acct.address} of {who}, not one of the owners "
                                f"{msg['owners']}", field="--keystore")  # fmt: skip

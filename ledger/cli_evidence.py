@@ -90,10 +90,10 @@ def register(
         from ledger.evidence import sign_batch
 
         hashes = [e["registered"] for e in entries]
-        req = sign_batch(account, domain, hashes=hashes, algorithm=int(algorithm), deadline=deadline)
+        batch_req = sign_batch(account, domain, hashes=hashes, algorithm=int(algorithm), deadline=deadline)
         accepted = client.post("/v1/evidence/batch", json={
             "algorithm": algorithm.name.lower(), "hashes": ["0x" + x.hex() for x in hashes],
-            "registrant": account.address, "deadline": deadline, "signature": "0x" + req.signature.hex()})  # fmt: skip
+            "registrant": account.address, "deadline": deadline, "signature": "0x" + batch_req.signature.hex()})  # fmt: skip
         for dup in accepted.get("duplicates", []):
             err_console.print(f"already registered earlier, keeps its first record: {entries[dup['index']]['file']}")
     for e in entries:
