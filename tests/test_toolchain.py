@@ -95,3 +95,17 @@ def test_cli_compile_check_exits_zero_on_main() -> None:
     out = subprocess.run([str(ROOT / ".venv/bin/ipledger"), "compile", "--check"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "up to date" in out.stdout
+
+
+def test_a_solc_installed_by_py_solc_x_is_preferred_to_the_shim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolution order: $SOLC_BINARY, then a py-solc-x installed solc of the pinned version, then the shim.
+    The shim stands in for the installed binary here (no download on this machine): py-solc-x knows its
+    installs by file name in its install folder."""
+    installed = tmp_path / f"solc-v{compiler.SOLC_VERSION}"
+    shutil.copy(ROOT / "scripts" / "solc-shim.js", installed)
+    installed.chmod(0o755)
+    monkeypatch.delenv("SOLC_BINARY", raising=False)
+    monkeypatch.setenv("SOLCX_BINARY_PATH", str(tmp_path))
+    assert compiler.resolve_solc_binary() == installed
+    (tmp_path / installed.name).unlink()
+    assert compiler.resolve_solc_binary() == ROOT / "scripts" / "solc-shim.js"
