@@ -188,6 +188,11 @@ METHOD = """\
 
 #: What was found to limit a measure, printed under "Targets not met" when it misses its target.
 LIMITS = {
+    "6": "an absolute rate, so it moves with the speed of this shared machine: it measured 1.12× in a run "
+    "earlier the same day, and alternate runs of this code and of the code before the latest request-path "
+    "changes gave the same rates (about 75,000–160,000 hashes/s a POST); the peers of rows 7 and 8 (raw sends, a trivial route) show how fast the "
+    "machine was during this run. The first POST of each run is the fastest; later ones pay for the batches "
+    "being anchored meanwhile in the same process.",
     "7": "the service, its clients and uvicorn share one CPython process (one GIL). The request makes 3 JSON-RPC "
     "calls (two eth_call, one eth_sendRawTransaction); per request the process spends about 1.0 ms in the "
     "benchmark's client threads, 1.75 ms in uvicorn/FastAPI and 3.4 ms in the registration (signature "
