@@ -291,16 +291,6 @@ def _hex(value: Any) -> str:
     return "0x" + bytes(value).hex()
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray)):
-        return _hex(value)
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
-
-
 @functools.lru_cache(maxsize=4096)
 def _checksum(address: str) -> str:
     return Web3.to_checksum_address(address)
@@ -363,7 +353,6 @@ class EventDecoder:
         self.name = str(abi["name"])
         inputs = abi["inputs"]
         data = [i for i in inputs if not i["indexed"]]
-        self.data_items = data
         self.data_types = [collapse_if_tuple(i) for i in data]
         static = all(_word_expr(t, "w", False) is not None for t in self.data_types)
         exprs: list[str] = []
@@ -386,7 +375,6 @@ class EventDecoder:
                                      "_abi_decode": abi_decode, "types": self.data_types, "items": data}  # fmt: skip
         exec(compile(source, f"<decoder {contract}.{self.name}>", "exec"), namespace)  # noqa: S102 - source built above from the ABI
         self.decode: Callable[[list[str], str], dict[str, Any]] = namespace["decode"]
-        self.n_topics = topic
 
 
 class Indexer:
