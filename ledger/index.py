@@ -64,7 +64,7 @@ from web3 import Web3
 
 from ledger.artifacts import SUITE, load_artifact
 from ledger.errors import IndexUnavailable, InvalidInput, LedgerError
-from ledger.tx import FunctionCodec, rpc
+from ledger.tx import FunctionCodec, as_hex, as_int, rpc
 
 if TYPE_CHECKING:
     from ledger.config import Settings
@@ -478,16 +478,14 @@ class Indexer:
 
     def _rpc(self, method: str, params: list[Any]) -> Any:
         """One JSON-RPC call without web3's result formatters (the logs of a catch-up are many)."""
-        answer = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
-        if answer.get("error"):
-            raise LedgerError(f"{method} failed: {answer['error'].get('message', answer['error'])}")
-        return answer["result"]
+        return rpc(self.w3, method, params)
 
     def _header(self, number: int) -> tuple[str, int]:
+        """The hash and time of block ``number``; _Moved when the chain has no such block (any more)."""
         block = self._rpc("eth_getBlockByNumber", [hex(number), False])
         if block is None:
             raise _Moved()
-        return str(block["hash"]), int(block["timestamp"], 16)
+        return as_hex(block["hash"]), as_int(block["timestamp"])
 
     def _fetch(self, frm: int, to: int) -> _Fetched:
         """Reads and decodes the logs of blocks ``frm..to``.
@@ -579,7 +577,7 @@ class Indexer:
             for number, block_hash in page:
                 try:
                     onchain: str | None = self._header(int(number))[0]
-                except (_Moved, LedgerError):
+                except _Moved:  # no such block on this chain; a node that does not answer is not a fork
                     onchain = None
                 if onchain == block_hash:
                     good = int(number)

@@ -388,3 +388,22 @@ def test_an_index_written_under_another_layout_is_read_again_from_the_chain(api:
     assert reopened.status()["lastBlock"] is None  # dropped and created afresh
     reopened.sync()
     assert answers(reopened) == before
+
+
+def test_a_node_that_stops_answering_is_not_taken_for_a_reorganisation(api: Api) -> None:
+    import dataclasses
+
+    from web3 import HTTPProvider
+
+    from ledger.errors import ChainUnavailable
+
+    scenario(api)
+    indexer = api.ledger.index
+    indexer.sync()
+    before, status = answers(indexer), indexer.status()
+    gone = dataclasses.replace(api.ledger, w3=Web3(HTTPProvider(f"http://127.0.0.1:{free_port()}", request_kwargs={"timeout": 2})))
+    cut_off = ix.Indexer(gone, indexer.engine)
+    with pytest.raises(ChainUnavailable):
+        cut_off.sync()
+    assert answers(indexer) == before  # nothing rolled back
+    assert indexer.status()["lastBlock"] == status["lastBlock"]
