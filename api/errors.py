@@ -35,6 +35,8 @@ STATUS_BY_ERROR: list[tuple[type[e.LedgerError], int]] = [
     (e.ChainMismatch, 503),
     (e.IndexUnavailable, 503),
     (e.DeploymentMissing, 503),
+    (e.StorageFull, 507),
+    (e.StorageUnavailable, 503),
 ]
 
 

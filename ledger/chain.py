@@ -23,6 +23,7 @@ import requests
 from web3 import Web3
 from web3.middleware import Web3Middleware
 from web3.providers.rpc import HTTPProvider
+from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
 from ledger.errors import ChainUnavailable, DataDirError, PortInUse, ToolchainError
 
@@ -35,8 +36,28 @@ DEV_OPERATOR_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4
 DEV_CHAIN_ID = 31337
 
 
-def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
-    """A Web3 connected to ``rpc_url``; raises :class:`ChainUnavailable` when it does not answer."""
+#: Seconds one JSON-RPC call may take when IPLEDGER_RPC_TIMEOUT is unset or unreadable.
+DEFAULT_RPC_TIMEOUT = 3.0
+
+
+def rpc_timeout() -> float:
+    """IPLEDGER_RPC_TIMEOUT (seconds one JSON-RPC call may take), else ``DEFAULT_RPC_TIMEOUT``."""
+    from ledger.config import Settings
+
+    try:
+        return float(Settings().rpc_timeout)
+    except Exception:  # noqa: BLE001 - a malformed environment is reported where the settings are used
+        return DEFAULT_RPC_TIMEOUT
+
+
+def connect(rpc_url: str, *, timeout: float | None = None) -> Web3:
+    """A Web3 connected to ``rpc_url``; raises :class:`ChainUnavailable` when it does not answer.
+
+    Every JSON-RPC call over it is bounded by ``timeout`` (default IPLEDGER_RPC_TIMEOUT): a hung node is
+    answered with ``ChainUnavailable`` after one timeout, never retried into several (only a refused
+    connection, which fails at once, is retried).
+    """
+    timeout = rpc_timeout() if timeout is None else timeout
     w3 = Web3(PooledHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
     remember_chain_id(w3)
     try:
@@ -48,6 +69,15 @@ def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
 
 class NodeConnectionError(ConnectionError):
     """The node could not be reached, or it dropped the connection, or it did not answer in time."""
+
+
+class NodeUnreachable(NodeConnectionError):
+    """Nothing listens at the node's address (the connection was refused): nothing was sent, so a call may be
+    retried at once."""
+
+
+class NodeTimeout(NodeConnectionError):
+    """The node did not answer within the timeout (hung, suspended, overloaded): never retried."""
 
 
 class _KeptConnections:
@@ -109,6 +139,12 @@ class _KeptConnections:
                 if reused and attempt == 1:
                     continue  # the node closed a kept-alive connection: once more on a new one
                 raise NodeConnectionError(f"the node dropped the connection ({type(exc).__name__})") from None
+            except ConnectionRefusedError:
+                self._drop()
+                raise NodeUnreachable("the node refuses connections") from None
+            except TimeoutError:
+                self._drop()
+                raise NodeTimeout(f"the node did not answer within {float(timeout):g} s") from None
             except (OSError, http.client.HTTPException) as exc:
                 self._drop()
                 raise NodeConnectionError(f"the node does not answer ({type(exc).__name__})") from None
@@ -126,6 +162,12 @@ class PooledHTTPProvider(HTTPProvider):
     ``requests`` session, which honours it."""
 
     def __init__(self, endpoint_uri: str, **kwargs: Any) -> None:
+        # web3 retries a failed call 5 times by default, timeouts included: a hung node would cost five
+        # timeouts. Only a refused connection (no time spent, nothing sent) is retried here.
+        kwargs.setdefault(
+            "exception_retry_configuration",
+            ExceptionRetryConfiguration(errors=(NodeUnreachable,), retries=3, backoff_factor=0.1),
+        )
         super().__init__(endpoint_uri, **kwargs)
         host = urlsplit(str(endpoint_uri)).hostname or ""
         proxied = any(k in urllib.request.getproxies() for k in ("http", "https", "all")) and not urllib.request.proxy_bypass(host)

@@ -51,6 +51,22 @@ class Settings(BaseSettings):
     min_deadline_margin: int = Field(
         600, ge=0, le=86_400, description="Seconds a single registration's signature must stay valid when accepted."
     )
+    # --- the relay pipeline and the chain connection (docs/operations.md "The pipeline") ---
+    rpc_timeout: float = Field(
+        3.0, gt=0, le=60,
+        description="Seconds one JSON-RPC call may take before the node counts as unavailable (503); a hung or "
+        "dead node is answered within about this time.",
+    )
+    submission_max_age: float = Field(
+        7 * 86_400, ge=1, le=10 * 365 * 86_400,
+        description="Seconds after acceptance when a submission not yet on chain is given up as `expired`; one "
+        "whose signed deadline passed more than 10 minutes ago expires sooner (it can no longer land).",
+    )
+    relayer_lock_dir: Path | None = Field(
+        None,
+        description="Host-wide directory of the relayer locks (one process per relayer account and chain); unset "
+        "means $XDG_RUNTIME_DIR/ipledger, else /tmp/ipledger-locks.",
+    )
     index_url: str | None = Field(
         None, description="SQLAlchemy URL of the event index (e.g. postgresql+psycopg://user@host/db); unset means "
         "SQLite at DATA_DIR/index.sqlite3."

@@ -75,6 +75,33 @@ class IndexUnavailable(LedgerError):
     code = "index_unavailable"
 
 
+class RelayerInUse(ConfigurationError):
+    """Another process holds the relayer account on the same chain (its nonces would collide)."""
+
+    code = "relayer_in_use"
+
+
+# --- local storage (the journal) --------------------------------------------------------------
+
+
+class StorageUnavailable(LedgerError):
+    """The journal cannot be written now; nothing was changed and the request can be retried."""
+
+    code = "storage_unavailable"
+
+
+class StorageFull(StorageUnavailable):
+    """The disk (or the database's size limit) is full."""
+
+    code = "storage_full"
+
+
+class StorageBusy(StorageUnavailable):
+    """Another process holds the journal's write lock for longer than the busy timeout."""
+
+    code = "storage_busy"
+
+
 class DeploymentMissing(LedgerError):
     code = "deployment_missing"
 

@@ -5,11 +5,17 @@ party account and relayed by the operator's relayer in one transaction. A batch 
 ``BatchSubmission`` over the RFC 9162 Merkle root of the party's hashes; the aggregator anchors many
 submissions under one batch root (``ledger.pipeline``). Both are journalled durably before they are
 acknowledged.
+
+A single has one sender at a time (``ledger.store``: its row's owner): the request that journalled it
+sends it, or gives it back to the pipeline when it cannot send it now (an accepted registration is then
+answered 202 ``queued``, never an error). A single whose hash turns up on chain under another transaction
+is settled from the chain with the transaction that carried it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -25,27 +31,44 @@ from web3 import Web3
 
 from ledger import certificate, eip712, merkle
 from ledger.errors import (
+    ChainUnavailable,
     Conflict,
     ContractRevert,
-    EvidenceAlreadyRegistered,
     InvalidInput,
     LedgerError,
     NotFound,
     PartyNotActive,
     PayloadTooLarge,
     SignatureRejected,
+    StorageUnavailable,
+    TransactionFailed,
 )
 from ledger.hashing import HashAlgorithm
-from ledger.store import ANCHORED, FINAL, QUEUED, REJECTED, SENT, Store, Submission
-from ledger.tx import FunctionCodec, Head, as_hex, as_int, as_revert, call, rpc
+from ledger.store import (
+    ANCHORED,
+    EXPIRED,
+    FINAL,
+    QUEUED,
+    REJECTED,
+    SEND_WITHIN,
+    SENDING,
+    SENT,
+    Store,
+    Submission,
+    process_owner,
+)
+from ledger.tx import FunctionCodec, Head, SendUncertain, as_hex, as_int, as_revert, call, rpc
 
 if TYPE_CHECKING:
     from ledger.service import Ledger
 
 ZERO32 = b"\0" * 32
 
+log = logging.getLogger("ipledger.evidence")
+
 #: Status names shown to users, by journal state.
-PUBLIC_STATUS = {QUEUED: "queued", SENT: "pending", ANCHORED: "registered", FINAL: "final", REJECTED: "rejected"}
+PUBLIC_STATUS = {QUEUED: "queued", SENDING: "queued", SENT: "pending", ANCHORED: "registered", FINAL: "final",
+                 REJECTED: "rejected", EXPIRED: "expired"}  # fmt: skip
 
 #: Gas limit of a relayed registration whose signature is an ECDSA signature of the registrant. For an
 #: account without code that path has a fixed shape (65-byte signature, no loops, no external call: OpenZeppelin's
@@ -117,9 +140,10 @@ class EvidenceService:
         self.store = store
         self._codecs: dict[str, FunctionCodec] = {}
         self._final = FinalLookups(FINAL_LOOKUPS_KEPT)
-        # content hash -> request threads journalling or sending a single of it right now
-        self._in_hand: dict[bytes, int] = {}
-        self._in_hand_lock = threading.Lock()
+        # submission id -> hash of the transaction that carries it, sent but not yet recorded (the journal
+        # could not be written); the pipeline records them once it can
+        self._unrecorded: dict[int, str] = {}
+        self._unrecorded_lock = threading.Lock()
 
     @property
     def contract(self) -> Any:
@@ -218,39 +242,34 @@ class EvidenceService:
                 "nonce": req.nonce,
             }
         )
-        with self._in_hand_lock:  # from before its row exists until it is sent: the pipeline must not send it too
-            self._in_hand[req.content_hash] = self._in_hand.get(req.content_hash, 0) + 1
-        try:
-            sub, existing = self.store.add_submission(
-                kind="single",
-                registrant=registrant,
-                party_id=party_id,
-                algorithm=req.algorithm,
-                hashes=[req.content_hash],
-                root=None,
-                deadline=req.deadline,
-                signature=req.signature,
-                digest=digest,
-                payload=payload,
+        owner = process_owner()
+        # Journalled as `sending`, held by this process: the pipeline takes it only if this request gives it
+        # back unsent, or its process dies, or it is not sent within its lease.
+        sub, existing = self.store.add_submission(
+            kind="single",
+            registrant=registrant,
+            party_id=party_id,
+            algorithm=req.algorithm,
+            hashes=[req.content_hash],
+            root=None,
+            deadline=req.deadline,
+            signature=req.signature,
+            digest=digest,
+            payload=payload,
+            owner=owner,
+        )
+        if existing:
+            raise Conflict(
+                f"content hash 0x{req.content_hash.hex()} was already accepted (receipt {sub.receipt_id})",
+                field="contentHash",
+                details={"receiptId": sub.receipt_id},
             )
-            if existing:
-                raise Conflict(
-                    f"content hash 0x{req.content_hash.hex()} was already accepted (receipt {sub.receipt_id})",
-                    field="contentHash",
-                    details={"receiptId": sub.receipt_id},
-                )
-            return self.send_single(sub, gas=gas, request=req, data=data)
-        finally:
-            with self._in_hand_lock:
-                left = self._in_hand.pop(req.content_hash) - 1
-                if left:
-                    self._in_hand[req.content_hash] = left
-
-    def in_hand(self, content_hash: bytes) -> bool:
-        """Whether a request thread is journalling or sending a single of this hash now (the pipeline leaves
-        its row alone)."""
-        with self._in_hand_lock:
-            return content_hash in self._in_hand
+        try:
+            return self.send_single(sub, owner=owner, gas=gas, request=req, data=data, not_after=time.monotonic() + SEND_WITHIN)
+        except (ChainUnavailable, TransactionFailed) as exc:
+            # accepted and journalled: not an error for the client; the pipeline sends it when it can
+            log.info("single %s accepted but not sent now (%s); left queued for the pipeline", sub.id, exc.message)
+            return replace(sub, status=QUEUED, owner=None, lease_until=None)
 
     def _refusal(self, req: SingleRequest, exc: ContractRevert) -> LedgerError:
         """The error a refused simulation answers with: the same as the separate checks it stands for would."""
@@ -267,33 +286,101 @@ class EvidenceService:
         return self._codec("registerBySignature").encode(req.as_args())
 
     def send_single(
-        self, sub: Submission, *, gas: int | None = None, request: SingleRequest | None = None, data: str | None = None
+        self,
+        sub: Submission,
+        *,
+        owner: str,
+        gas: int | None = None,
+        request: SingleRequest | None = None,
+        data: str | None = None,
+        not_after: float | None = None,
     ) -> Submission:
-        """Sends (or re-sends) a journalled single registration; records the transaction hash.
+        """Sends a journalled single registration held by ``owner`` (state ``sending``); records the transaction.
 
-        Without ``gas`` the transaction is estimated first (the pipeline's re-sends); the request path gives
-        the limit its simulation established, and the request and calldata it already has.
+        Without ``gas`` the transaction is estimated first (the pipeline's sends); the request path gives the
+        limit its simulation established, and the request and calldata it already has. What could not be sent
+        is given back (``queued``) and the error raised; a refusal by the contract settles the row: on chain
+        already (read back with the transaction that carried it), expired, or rejected.
         """
         relayer = self.ledger.require_relayer()
         req = request or self.single_request(sub)
         tx = {"to": self.contract.address, "data": data or self._registration_data(req), "value": 0}
         try:
-            tx_hash = relayer.send(tx, gas=gas, wait=False)
-        except EvidenceAlreadyRegistered as exc:
-            record = self.chain_record(req.content_hash)
-            if record is not None and record["registrant"] == sub.registrant:
-                # An earlier send of this submission is on chain; its `sent` mark was not (machine crash).
-                fields = {"status": ANCHORED, "block_number": record["blockNumber"], "block_timestamp": record["timestamp"]}
-                self.store.mark_submission(sub.id, **fields)
-                return replace(sub, **fields)
-            self.store.mark_submission(sub.id, status=REJECTED, error=exc.message)
+            tx_hash = relayer.send(tx, gas=gas, wait=False, not_after=not_after)
+        except SendUncertain as exc:  # maybe in the node's pool: follow that transaction, never send blindly again
+            return self.record_sent(sub, exc.tx_hash)
+        except ContractRevert as exc:
+            settled = self.settle_from_chain(sub)
+            if settled is not None:
+                if settled.status == ANCHORED:
+                    return settled  # an earlier send of this submission (or the party itself) put it on chain
+                raise exc from None
+            if exc.name == "SignatureExpired":
+                self.store.mark_submission(sub.id, status=EXPIRED, error="the signature's deadline passed before it was on chain",
+                                           owner=None, lease_until=None)  # fmt: skip
+                log.warning("submission %s expired: its signed deadline passed before it was on chain", sub.id)
+            else:
+                self.store.mark_submission(sub.id, status=REJECTED, error=exc.message, owner=None, lease_until=None)
             raise
-        except (SignatureRejected, PartyNotActive) as exc:
-            self.store.mark_submission(sub.id, status=REJECTED, error=exc.message)
+        except (ChainUnavailable, TransactionFailed):
+            self._give_back(sub, owner)
             raise
         assert isinstance(tx_hash, str)
-        self.store.mark_submission(sub.id, status=SENT, tx_hash=tx_hash, durable=False)
-        return replace(sub, status=SENT, tx_hash=tx_hash)
+        return self.record_sent(sub, tx_hash)
+
+    def _give_back(self, sub: Submission, owner: str) -> None:
+        try:
+            self.store.release(sub.id, owner)
+        except StorageUnavailable:
+            pass  # it stays `sending` under this owner: the pipeline takes it over when its lease runs out
+
+    def record_sent(self, sub: Submission, tx_hash: str) -> Submission:
+        """Marks a single sent with ``tx_hash``; if the journal cannot be written now, the pipeline records it
+        later (its owner's hold stands meanwhile, so nobody sends it again)."""
+        try:
+            self.store.mark_sent(sub.id, tx_hash)
+        except StorageUnavailable:
+            with self._unrecorded_lock:
+                self._unrecorded[sub.id] = tx_hash
+        return replace(sub, status=SENT, tx_hash=tx_hash, owner=None, lease_until=None)
+
+    def record_unrecorded(self) -> None:
+        """Records the sends the journal could not take when they happened (raises if it still cannot)."""
+        with self._unrecorded_lock:
+            waiting = dict(self._unrecorded)
+        for sub_id, tx_hash in waiting.items():
+            self.store.mark_sent(sub_id, tx_hash)
+            with self._unrecorded_lock:
+                self._unrecorded.pop(sub_id, None)
+
+    def unrecorded(self, sub_id: int) -> bool:
+        with self._unrecorded_lock:
+            return sub_id in self._unrecorded
+
+    def settle_from_chain(self, sub: Submission) -> Submission | None:
+        """If the single's hash is on chain, settles its row from the record: ``anchored`` with the transaction
+        that actually carried it (found by its registration event at the record's block) when its registrant
+        registered it, ``rejected`` when another account did. None when it is not on chain."""
+        content_hash = bytes(sub.hashes)
+        record = self.chain_record(content_hash)
+        if record is None:
+            return None
+        if record["registrant"] != sub.registrant:
+            error = f"the hash was registered on chain first by {record['registrant']}"
+            self.store.mark_submission(sub.id, status=REJECTED, error=error, owner=None, lease_until=None)
+            return replace(sub, status=REJECTED, error=error, owner=None, lease_until=None)
+        event = self._registration_event(content_hash, record["blockNumber"])
+        fields: dict[str, Any] = {
+            "status": ANCHORED,
+            "tx_hash": event["transactionHash"] if event else sub.tx_hash,
+            "block_number": record["blockNumber"],
+            "block_hash": event["blockHash"] if event else None,
+            "block_timestamp": record["timestamp"],
+            "owner": None,
+            "lease_until": None,
+        }
+        self.store.mark_submission(sub.id, **fields)
+        return replace(sub, **fields)
 
     def single_request(self, sub: Submission) -> SingleRequest:
         payload = json.loads(sub.payload or "{}")

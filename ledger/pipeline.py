@@ -2,7 +2,10 @@
 
 One background thread ticks every ``tick`` seconds:
 
-1. queued singles are sent (after a crash of the API between journalling and sending);
+1. queued singles are sent: those their request gave back unsent (the node did not answer), and those whose
+   request's process died or did not send them within their lease. Each is claimed first by a
+   compare-and-set on its journal row (``ledger.store``), so a single has one sender at a time and is never
+   sent twice by two of them;
 2. queued batch submissions are gathered into a batch — its composition fixed in the journal first —
    when the oldest has waited ``batch_interval`` seconds or ``batch_max_items`` items are waiting, and
    the batch root is anchored;
@@ -19,6 +22,16 @@ events of the blocks mined since the previous step (one ``eth_getLogs`` for all 
 turned up after a few steps (reverted, lost, or sent before the pipeline started) is looked up by its
 receipt. An anchored transaction costs one receipt read, when it is due to become final.
 
+A single whose hash turns up on chain under another transaction than the journal's (the party relayed it
+itself, or an earlier send landed after all) is settled from the chain: the transaction that carried it
+(found by its registration event at the record's block) is recorded, and its confirmations are followed.
+A submission not on chain within its age limit (``IPLEDGER_SUBMISSION_MAX_AGE``, and never later than 10
+minutes past its signed deadline, after which it cannot land) is given up as ``expired``, with one log line.
+
+A fault (the node does not answer, the journal's disk is full or locked) is logged once when it starts and
+once when it clears; meanwhile the pipeline retries with a growing pause (up to ``MAX_BACKOFF`` seconds),
+and nothing is lost.
+
 So after a crash of the API or the node every acknowledged hash is anchored exactly once.
 """
 
@@ -34,8 +47,21 @@ from typing import TYPE_CHECKING, Any
 
 from ledger import merkle
 from ledger.errors import ContractRevert, LedgerError
-from ledger.store import ANCHORED, FINAL, QUEUED, REJECTED, SENT, Batch, Store, Submission
-from ledger.tx import Head, as_hex, as_int, call, receipt, rpc, transaction_known
+from ledger.store import (
+    ANCHORED,
+    FINAL,
+    QUEUED,
+    REJECTED,
+    SEND_WITHIN,
+    SENDING,
+    SENT,
+    Batch,
+    Store,
+    Submission,
+    owner_alive,
+    process_owner,
+)
+from ledger.tx import Head, as_hex, as_int, call, claim_relayer, receipt, release_relayer, rpc, transaction_known
 
 if TYPE_CHECKING:
     from ledger.evidence import EvidenceService
@@ -50,6 +76,13 @@ RECEIPT_EVERY_STEPS = 5
 LOG_WINDOW = 256
 #: Registration events kept to match sent singles that are marked sent after their block was read.
 RECENT_KEPT = 100_000
+#: Longest pause between steps while a fault lasts (seconds).
+MAX_BACKOFF = 5.0
+#: Seconds past its signed deadline after which a submission not on chain expires whatever its age (the
+#: contract refuses the signature after the deadline; the margin covers clocks that disagree).
+DEADLINE_GRACE = 600
+#: Seconds between two looks for submissions past their age limit.
+EXPIRY_EVERY = 1.0
 
 
 class Pipeline:
@@ -68,11 +101,18 @@ class Pipeline:
         # transaction hash -> (block number, block hash, block time or None) of recent registration events
         self._recent: OrderedDict[str, tuple[int, str, int | None]] = OrderedDict()
         self._unseen: dict[int, int] = {}  # sent single -> steps it has not been found in the events
+        self._expiry_at = 0.0  # time.monotonic() of the next look for submissions past their age limit
+        self.fault: str | None = None  # the fault the pipeline is waiting out, if any
 
     # --- lifecycle ---
 
     def start(self) -> None:
+        """Starts the background thread; first takes the relayer's host-wide lock (``RelayerInUse`` if another
+        process sends from the same account on the same chain)."""
         if self._thread is None:
+            if self.ledger.relayer is not None:
+                claim_relayer(self.ledger.relayer, self.settings.relayer_lock_dir)
+            self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="ipledger-pipeline", daemon=True)
             self._thread.start()
 
@@ -82,32 +122,47 @@ class Pipeline:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+            if self.ledger.relayer is not None:
+                release_relayer(self.ledger.relayer)
 
     def wake(self) -> None:
         self._wake.set()
 
     def _run(self) -> None:
+        pause = self.tick
         while not self._stop.is_set():
             try:
                 self.step()
-            except LedgerError as exc:
-                log.warning("pipeline step failed: %s", exc.message)
-            except Exception:
-                log.exception("pipeline step failed")
+            except Exception as exc:  # noqa: BLE001 - every fault is logged once and waited out
+                self._fault_started(exc)
+                pause = min(max(pause * 2, self.tick), MAX_BACKOFF)
+                self._stop.wait(pause)  # requests do not wake a pipeline that is waiting out a fault
+                continue
+            if self.fault is not None:
+                log.warning("pipeline resumed: %s cleared", self.fault)
+                self.fault = None
+            pause = self.tick
             self._wake.wait(self.tick)
             self._wake.clear()
+
+    def _fault_started(self, exc: Exception) -> None:
+        """Logs a fault once, when it starts (a different fault is a new start)."""
+        kind = exc.code if isinstance(exc, LedgerError) else type(exc).__name__
+        if kind == self.fault:
+            return
+        self.fault = kind
+        if isinstance(exc, LedgerError):
+            log.warning("pipeline paused: %s (%s); retrying, up to every %.0f s", exc.message, kind, MAX_BACKOFF)
+        else:
+            log.exception("pipeline paused by an unexpected error; retrying, up to every %.0f s", MAX_BACKOFF)
 
     # --- one step ---
 
     def step(self, *, force_batch: bool = False) -> None:
         """One pass over the journal. ``force_batch`` anchors waiting submissions without waiting."""
-        for sub in self.store.queued("single"):
-            if self.service.in_hand(bytes(sub.hashes)):
-                continue  # its request is sending it
-            try:
-                self.service.send_single(sub)
-            except ContractRevert:
-                pass  # recorded as rejected by send_single
+        self.service.record_unrecorded()
+        self._send_queued_singles()
+        self._expire_overdue()
         self._maybe_batch(force=force_batch)
         if not self.store.has_in_flight():
             return
@@ -132,6 +187,72 @@ class Pipeline:
         for sub in anchored:
             self._follow_anchored_single(sub, head)
         self._seen = head
+
+    # --- singles to send, one owner each ---
+
+    def _send_queued_singles(self) -> None:
+        me = process_owner()
+        now = time.time()
+        for sub in self.store.claimable_singles(me, now):
+            takeover = sub.status == SENDING
+            if takeover:
+                if self.service.unrecorded(sub.id):
+                    continue  # sent by this process; its `sent` mark waits for the journal
+                if sub.lease_until is not None and sub.lease_until >= now and owner_alive(sub.owner):
+                    continue  # its owner is alive and within its lease
+            claimed = self.store.claim(sub.id, me, status=sub.status, held_by=sub.owner)
+            if claimed is None:
+                continue  # someone else changed it first
+            if takeover:
+                log.info("single %s: taken over from its sender %s (gone or out of time)", sub.id, sub.owner)
+            self._send_claimed(claimed, check_chain=takeover or sub.tx_hash is not None)
+
+    def _send_claimed(self, sub: Submission, *, check_chain: bool) -> None:
+        """Sends a single this pipeline holds; one that may have been sent before is looked for on chain first."""
+        if check_chain or self._overdue(sub):
+            if self.service.settle_from_chain(sub) is not None:
+                return
+        if self._overdue(sub):
+            self._expire(sub, status=SENDING, held_by=process_owner())
+            return
+        try:
+            self.service.send_single(sub, owner=process_owner(), not_after=time.monotonic() + SEND_WITHIN)
+        except ContractRevert:
+            pass  # settled (anchored, rejected or expired) by send_single
+
+    # --- the age limit ---
+
+    def _limits(self) -> tuple[float, float]:
+        now = time.time()
+        return now - self.settings.submission_max_age, now - DEADLINE_GRACE
+
+    def _overdue(self, sub: Submission) -> bool:
+        max_created, max_deadline = self._limits()
+        return sub.created_at < max_created or sub.deadline < max_deadline
+
+    def _expire(self, sub: Submission, *, status: str, held_by: str | None) -> None:
+        age = time.time() - sub.created_at
+        reason = f"not on chain {age:.0f} s after it was accepted (limit {self.settings.submission_max_age:.0f} s"
+        reason += ", or 10 minutes past its signed deadline)"
+        if self.store.expire(sub.id, reason, status=status, held_by=held_by):
+            log.warning("submission %s (%s) expired: %s", sub.id, sub.kind, reason)
+
+    def _expire_overdue(self) -> None:
+        """Gives up submissions past their age limit that are not on chain (at most once a second)."""
+        if time.monotonic() < self._expiry_at:
+            return
+        self._expiry_at = time.monotonic() + EXPIRY_EVERY
+        max_created, max_deadline = self._limits()
+        for sub in self.store.overdue(max_created, max_deadline):
+            if sub.kind == "batch" or (sub.status == QUEUED and sub.tx_hash is None):
+                self._expire(sub, status=sub.status, held_by=None)  # never sent: nothing can land
+                continue
+            if self.service.settle_from_chain(sub) is not None:
+                continue
+            if sub.status == SENT and sub.tx_hash is not None and sub.deadline >= time.time() - DEADLINE_GRACE:
+                if receipt(self.ledger.w3, sub.tx_hash) is None and transaction_known(self.ledger.w3, sub.tx_hash):
+                    continue  # still in the node's pool and its signature still valid: it may yet land
+            self._expire(sub, status=sub.status, held_by=None)
 
     def _chain_moved(self, head: Head) -> bool:
         """Whether the chain may have dropped blocks since the previous step: on the first step, when the head
@@ -322,27 +443,27 @@ class Pipeline:
         if state == "final":
             self.store.mark_submission(sub.id, status=FINAL, durable=False)
         elif state == "lost":
+            if self.service.settle_from_chain(sub) is not None:
+                return  # on chain (perhaps in another block, by another transaction): followed from there
             self.store.mark_submission(sub.id, status=SENT, block_number=None, block_hash=None, block_timestamp=None)
-            self._resend_single(sub)
+            self._resend_single(self.store.submission(sub.id) or sub)
 
     def _resend_single(self, sub: Submission) -> None:
-        record = self.service.chain_record(bytes(sub.hashes))
-        if record is not None and record["registrant"] == sub.registrant:
-            # our registration is on chain after all (another transaction carried it): read it back
-            self.store.mark_submission(sub.id, status=ANCHORED, block_number=record["blockNumber"], block_timestamp=record["timestamp"])
+        """Sends a single again whose transaction the node lost, unless its record is on chain after all."""
+        if self.service.settle_from_chain(sub) is not None:
+            return  # on chain after all (another transaction carried it): recorded with that transaction
+        claimed = self.store.claim(sub.id, process_owner(), status=sub.status, held_by=sub.owner)
+        if claimed is None:
+            return
+        if self._overdue(claimed):
+            self._expire(claimed, status=SENDING, held_by=process_owner())
             return
         log.info("single %s: transaction lost by the node, sending again", sub.id)
         self.ledger.require_relayer().resync()
-        try:
-            self.service.send_single(sub)
-        except ContractRevert:
-            pass
+        self._send_claimed(claimed, check_chain=False)
 
     def _settle_failed_single(self, sub: Submission) -> None:
-        record = self.service.chain_record(bytes(sub.hashes))
-        if record is not None and record["registrant"] == sub.registrant:
-            self.store.mark_submission(sub.id, status=ANCHORED, block_number=record["blockNumber"], block_timestamp=record["timestamp"])
-        else:
+        if self.service.settle_from_chain(sub) is None:
             self.store.mark_submission(sub.id, status=REJECTED, error="the registration transaction reverted")
 
     def _confirmation_state(
@@ -380,7 +501,7 @@ class Pipeline:
         while time.monotonic() < deadline:
             self.step(force_batch=True)
             counts = self.store.counts()
-            if not counts.get(QUEUED) and not counts.get(SENT):
+            if not counts.get(QUEUED) and not counts.get(SENDING) and not counts.get(SENT):
                 return True
             time.sleep(0.05)
         return False

@@ -11,12 +11,25 @@ newest of them, and then the pipeline finds them again. Tables:
 - ``submissions``: one per accepted request. A *single* is a party-signed registration relayed as one
   transaction; a *batch* is a party-signed Merkle root over many hashes, anchored inside a batch tree.
 - ``items``: one per content hash (primary key: first accepted wins), pointing at its submission and its
-  index in the submission tree.
+  index in the submission tree. A submission that expired gives its hashes up to a later one.
 - ``batches``: one per anchored batch tree: root, size, transaction, block, status.
+
+One owner per single: a single is sent only by whoever holds it in the ``sending`` state, recorded in
+its row (``owner``: the process, ``lease_until``: when others may take it over). A request journals its
+single directly as ``sending``, owned by its process; the pipeline takes a ``queued`` row, or a
+``sending`` row whose owner died or whose lease ran out, only by a compare-and-set on the row
+(:meth:`Store.claim`), so two senders of one registration can never both hold it.
+
+Storage faults are answered, not raised raw: a full disk (or database size limit) raises
+:class:`~ledger.errors.StorageFull`, a write lock held by another process past the busy timeout
+:class:`~ledger.errors.StorageBusy`; the write is rolled back whole and can be retried.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -25,6 +38,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ledger.errors import StorageBusy, StorageFull, StorageUnavailable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -48,7 +63,9 @@ CREATE TABLE IF NOT EXISTS submissions (
     block_number INTEGER,
     block_hash TEXT,
     block_timestamp INTEGER,
-    error TEXT
+    error TEXT,
+    owner TEXT,
+    lease_until REAL
 );
 CREATE INDEX IF NOT EXISTS submissions_status ON submissions(status, kind);
 CREATE INDEX IF NOT EXISTS submissions_batch ON submissions(batch_id, batch_index);
@@ -73,9 +90,89 @@ CREATE TABLE IF NOT EXISTS batches (
 CREATE INDEX IF NOT EXISTS batches_status ON batches(status);
 """
 
-# Submission and batch states. A submission moves queued -> sent -> anchored -> final; "rejected" is final
-# for a single the chain refused (for example a hash registered directly on chain first).
-QUEUED, SENT, ANCHORED, FINAL, REJECTED = "queued", "sent", "anchored", "final", "rejected"
+# Submission and batch states. A submission moves queued -> sent -> anchored -> final; a single is "sending"
+# while its owner sends it (journalled so by its request, or claimed from "queued" by the pipeline).
+# "rejected" is final for a single the chain refused (for example a hash registered directly on chain first),
+# "expired" for a submission that was not on chain within its age limit (IPLEDGER_SUBMISSION_MAX_AGE).
+QUEUED, SENDING, SENT, ANCHORED, FINAL = "queued", "sending", "sent", "anchored", "final"
+REJECTED, EXPIRED = "rejected", "expired"
+
+#: Columns added to ``submissions`` after its first layout (added to older journals when opened).
+_ADDED_COLUMNS = (("owner", "TEXT"), ("lease_until", "REAL"))
+
+#: Seconds a sender holds a single before the pipeline may take it over (its owner must have sent it, or given
+#: it back, well within this: see ``SEND_WITHIN``).
+LEASE_SECONDS = 60.0
+#: Seconds after claiming a single within which its owner may still start sending it; after that it gives it
+#: back unsent. Half the lease: a send that starts in time has ended (bounded by the RPC timeout) before the
+#: lease runs out.
+SEND_WITHIN = LEASE_SECONDS / 2
+
+#: Seconds SQLite waits for another connection's write lock before the write fails as StorageBusy.
+BUSY_TIMEOUT = 5.0
+
+_owner: tuple[int, str] | None = None
+
+
+def process_owner() -> str:
+    """This process's owner token: its PID and a random part, so a later process with the same PID (a restarted
+    container) is told apart from this one."""
+    global _owner
+    pid = os.getpid()
+    if _owner is None or _owner[0] != pid:
+        _owner = (pid, f"{pid}:{secrets.token_hex(6)}")
+    return _owner[1]
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Whether the process that holds ``owner`` may still be running on this host: this process, or another
+    live PID. A previous incarnation with this process's PID is dead."""
+    if not owner:
+        return False
+    if owner == process_owner():
+        return True
+    try:
+        pid = int(owner.split(":", 1)[0])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False  # an earlier process that had this PID
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def storage_error(exc: BaseException) -> StorageUnavailable | None:
+    """The ledger error a SQLite or OS error stands for, if it is a resource fault (full, locked)."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        text = str(exc).lower()
+        if code == sqlite3.SQLITE_FULL or "database or disk is full" in text:
+            return StorageFull("the journal's disk is full; the request changed nothing and can be retried once space is freed")
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text or "is locked" in text:
+            return StorageBusy("the journal is locked by another process; try again shortly")
+        if code is not None and (code & 0xFF) == sqlite3.SQLITE_IOERR:
+            return StorageUnavailable(f"the journal could not be written ({getattr(exc, 'sqlite_errorname', 'I/O error')})")
+        return None
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFull("the journal's disk is full; the request changed nothing and can be retried once space is freed")
+    return None
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turns resource faults of SQLite and the file system into :class:`StorageUnavailable` errors."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        err = storage_error(exc)
+        if err is None:
+            raise
+        raise err from None
 
 
 @dataclass(frozen=True)
@@ -101,6 +198,8 @@ class Submission:
     block_hash: str | None
     block_timestamp: int | None
     error: str | None
+    owner: str | None = None
+    lease_until: float | None = None
 
     @property
     def receipt_id(self) -> str:
@@ -129,25 +228,36 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        with self._conn() as db:
+        with storage_errors():
+            db = self._conn()
             db.executescript(SCHEMA)
+            have = {str(r[1]) for r in db.execute("PRAGMA table_info(submissions)")}
+            for name, kind in _ADDED_COLUMNS:
+                if name not in have:
+                    db.execute(f"ALTER TABLE submissions ADD COLUMN {name} {kind}")
+            db.execute("CREATE INDEX IF NOT EXISTS submissions_open ON submissions(status, created_at)")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA cache_size=-65536")
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+                conn.execute("PRAGMA cache_size=-65536")
+            except BaseException:
+                conn.close()
+                raise
             self._local.conn = conn
         return conn
 
     @contextmanager
     def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction. A durable one is on disk when this returns (fsync); one that is not is
-        written to the WAL, safe from a crash of the process but not of the machine."""
-        with self._write_lock:
+        written to the WAL, safe from a crash of the process but not of the machine. A full disk or a lock held
+        elsewhere rolls it back whole and raises a :class:`StorageUnavailable`."""
+        with self._write_lock, storage_errors():
             db = self._conn()
             if not durable:
                 db.execute("PRAGMA synchronous=NORMAL")
@@ -155,13 +265,33 @@ class Store:
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     yield db
+                    db.execute("COMMIT")
                 except BaseException:
-                    db.execute("ROLLBACK")
+                    if db.in_transaction:
+                        try:
+                            db.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            self._drop()  # a connection SQLite could not roll back is not used again
                     raise
-                db.execute("COMMIT")
             finally:
-                if not durable:
-                    db.execute("PRAGMA synchronous=FULL")
+                if not durable and getattr(self._local, "conn", None) is db:
+                    try:
+                        db.execute("PRAGMA synchronous=FULL")
+                    except sqlite3.Error:
+                        self._drop()
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with storage_errors():
+            return self._conn().execute(sql, params).fetchall()
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -184,33 +314,47 @@ class Store:
         signature: bytes,
         digest: bytes | None,
         payload: str | None = None,
+        owner: str | None = None,
     ) -> tuple[Submission, list[tuple[int, bytes, int]]]:
         """Journals a submission and its items in one transaction.
 
         Returns the submission and the items that were already journalled, as ``(index, hash,
-        earlier_submission_id)``; those keep their earlier submission (first accepted wins). A single whose
-        hash is already journalled is not written at all (the caller reports the conflict).
+        earlier_submission_id)``; those keep their earlier submission (first accepted wins, unless it expired).
+        A single whose hash is already journalled is not written at all (the caller reports the conflict). A
+        single with an ``owner`` is journalled as ``sending``, held by that owner for ``LEASE_SECONDS``.
         """
         with self.transaction() as db:
+            replaces = False
             if kind == "single":
-                row = db.execute("SELECT submission_id FROM items WHERE content_hash = ?", (hashes[0],)).fetchone()
-                if row:
+                row = db.execute(
+                    "SELECT i.submission_id, s.status FROM items i JOIN submissions s ON s.id = i.submission_id"
+                    " WHERE i.content_hash = ?", (hashes[0],),
+                ).fetchone()  # fmt: skip
+                if row and row[1] != EXPIRED:
                     return self._submission_by_id(db, int(row[0])), [(0, hashes[0], int(row[0]))]
+                replaces = row is not None
             created = time.time()
+            status, lease = (SENDING, created + LEASE_SECONDS) if owner is not None and kind == "single" else (QUEUED, None)
+            owner = owner if status == SENDING else None
             blob = b"".join(hashes)
             cur = db.execute(
                 "INSERT INTO submissions (kind, registrant, party_id, algorithm, count, root, hashes, deadline,"
-                " signature, digest, payload, created_at, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " signature, digest, payload, created_at, status, owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (kind, registrant, party_id, algorithm, len(hashes), root, blob, deadline, signature,
-                 digest, payload, created, QUEUED),
+                 digest, payload, created, status, owner, lease),
             )  # fmt: skip
             sub_id = int(cur.lastrowid or 0)
-            if kind == "single":  # its one item is free: checked above, in this same transaction
-                db.execute("INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,0)", (hashes[0], sub_id))
+            if kind == "single":  # its one item is free (or expired): checked above, in this same transaction
+                if replaces:
+                    db.execute("UPDATE items SET submission_id = ?, item_index = 0 WHERE content_hash = ?", (sub_id, hashes[0]))
+                else:
+                    db.execute("INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,0)", (hashes[0], sub_id))
                 return Submission(sub_id, kind, registrant, party_id, algorithm, 1, root, blob, deadline, signature, digest,
-                                  payload, created, QUEUED, None, None, None, None, None, None, None), []  # fmt: skip
+                                  payload, created, status, None, None, None, None, None, None, None, owner, lease), []  # fmt: skip
             db.executemany(
-                "INSERT OR IGNORE INTO items (content_hash, submission_id, item_index) VALUES (?,?,?)",
+                "INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,?) ON CONFLICT(content_hash)"
+                " DO UPDATE SET submission_id = excluded.submission_id, item_index = excluded.item_index"
+                " WHERE (SELECT status FROM submissions WHERE id = items.submission_id) = 'expired'",
                 ((hh, sub_id, i) for i, hh in enumerate(hashes)),
             )
             (written,) = db.execute("SELECT COUNT(*) FROM items WHERE submission_id = ?", (sub_id,)).fetchone()
@@ -236,6 +380,42 @@ class Store:
         cols = ", ".join(f"{k} = ?" for k in fields)
         with self.transaction(durable=durable) as db:
             db.execute(f"UPDATE {table} SET {cols} WHERE id = ?", (*fields.values(), row_id))  # noqa: S608 - fixed names
+
+    # --- ownership of singles (compare-and-set on the row) ---
+
+    def claim(self, sub_id: int, owner: str, *, status: str, held_by: str | None) -> Submission | None:
+        """Takes a single to send it: only if it is still in ``status`` held by ``held_by`` (as its claimant saw
+        it). Returns the claimed row, or None if someone else changed it first."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE submissions SET status = ?, owner = ?, lease_until = ? WHERE id = ? AND status = ? AND owner IS ?",
+                (SENDING, owner, time.time() + LEASE_SECONDS, sub_id, status, held_by),
+            )
+            if cur.rowcount != 1:
+                return None
+            return self._submission_by_id(db, sub_id)
+
+    def release(self, sub_id: int, owner: str) -> None:
+        """Gives a single back unsent (``queued``, no owner) for the pipeline to send later."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE submissions SET status = ?, owner = NULL, lease_until = NULL WHERE id = ? AND status = ? AND owner = ?",
+                (QUEUED, sub_id, SENDING, owner),
+            )
+
+    def mark_sent(self, sub_id: int, tx_hash: str) -> None:
+        """Records the transaction that carries a single; its owner's hold ends."""
+        self.mark_submission(sub_id, status=SENT, tx_hash=tx_hash, owner=None, lease_until=None, durable=False)
+
+    def expire(self, sub_id: int, reason: str, *, status: str, held_by: str | None) -> bool:
+        """Gives a submission up as ``expired`` if it is still in ``status`` held by ``held_by``."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE submissions SET status = ?, error = ?, owner = NULL, lease_until = NULL"
+                " WHERE id = ? AND status = ? AND owner IS ? AND batch_id IS NULL",
+                (EXPIRED, reason, sub_id, status, held_by),
+            )
+            return cur.rowcount == 1
 
     def create_batch(self, root: bytes, submission_ids: Sequence[int], item_count: int) -> Batch:
         """Fixes a batch's composition (its submissions in tree order) before anything is sent."""
@@ -263,18 +443,18 @@ class Store:
     # --- reads ---
 
     def submission(self, sub_id: int) -> Submission | None:
-        row = self._conn().execute("SELECT * FROM submissions WHERE id = ?", (sub_id,)).fetchone()
-        return Submission(*row) if row else None
+        rows = self._read("SELECT * FROM submissions WHERE id = ?", (sub_id,))
+        return Submission(*rows[0]) if rows else None
 
     def _submission_by_id(self, db: sqlite3.Connection, sub_id: int) -> Submission:
         return Submission(*db.execute("SELECT * FROM submissions WHERE id = ?", (sub_id,)).fetchone())
 
     def item(self, content_hash: bytes) -> tuple[Submission, int] | None:
-        row = self._conn().execute(
+        rows = self._read(
             "SELECT s.*, i.item_index FROM items i JOIN submissions s ON s.id = i.submission_id WHERE i.content_hash = ?",
             (content_hash,),
-        ).fetchone()
-        return (Submission(*row[:-1]), int(row[-1])) if row else None
+        )
+        return (Submission(*rows[0][:-1]), int(rows[0][-1])) if rows else None
 
     def submission_hashes(self, sub_id: int) -> list[bytes]:
         """The hashes of a submission in tree order, including those that kept an earlier submission."""
@@ -285,62 +465,77 @@ class Store:
         return [blob[i : i + 32] for i in range(0, len(blob), 32)]
 
     def queued(self, kind: str, limit: int = 1_000_000) -> list[Submission]:
-        rows = self._conn().execute(
+        rows = self._read(
             "SELECT * FROM submissions WHERE status = ? AND kind = ? ORDER BY id LIMIT ?", (QUEUED, kind, limit)
-        ).fetchall()
+        )
+        return [Submission(*r) for r in rows]
+
+    def claimable_singles(self, owner: str, now: float) -> list[Submission]:
+        """Singles the pipeline may claim: queued ones, and ``sending`` ones not held by ``owner`` or whose lease
+        ran out (the caller checks whether their owner still lives)."""
+        rows = self._read(
+            "SELECT * FROM submissions WHERE kind = 'single' AND ((status = ? AND owner IS NULL)"
+            " OR (status = ? AND (owner IS NULL OR owner != ? OR lease_until < ?))) ORDER BY id",
+            (QUEUED, SENDING, owner, now),
+        )
+        return [Submission(*r) for r in rows]
+
+    def overdue(self, max_created: float, max_deadline: float) -> list[Submission]:
+        """Submissions not yet on chain (queued, or a single sent) accepted before ``max_created`` or whose
+        deadline is before ``max_deadline``."""
+        rows = self._read(
+            "SELECT * FROM submissions WHERE status IN (?, ?) AND batch_id IS NULL AND (created_at < ? OR deadline < ?)"
+            " ORDER BY id",
+            (QUEUED, SENT, max_created, max_deadline),
+        )
         return [Submission(*r) for r in rows]
 
     def in_flight_singles(self) -> list[Submission]:
-        rows = self._conn().execute(
+        rows = self._read(
             "SELECT * FROM submissions WHERE kind = 'single' AND status IN (?, ?) ORDER BY id", (SENT, ANCHORED)
-        ).fetchall()
+        )
         return [Submission(*r) for r in rows]
 
     def singles(self, status: str) -> list[Submission]:
-        rows = self._conn().execute(
-            "SELECT * FROM submissions WHERE status = ? AND kind = 'single' ORDER BY id", (status,)
-        ).fetchall()
+        rows = self._read("SELECT * FROM submissions WHERE status = ? AND kind = 'single' ORDER BY id", (status,))
         return [Submission(*r) for r in rows]
 
     def anchored_singles_due(self, max_block: int, max_timestamp: float) -> list[Submission]:
         """Anchored singles whose block is at most ``max_block`` and no later than ``max_timestamp``: those that
         may have become final."""
-        rows = self._conn().execute(
+        rows = self._read(
             "SELECT * FROM submissions WHERE status = ? AND kind = 'single' AND block_number <= ?"
             " AND (block_timestamp IS NULL OR block_timestamp <= ?) ORDER BY id",
             (ANCHORED, max_block, max_timestamp),
-        ).fetchall()
+        )
         return [Submission(*r) for r in rows]
 
     def has_in_flight(self) -> bool:
         """Whether any batch or single is on its way to the chain or to finality."""
-        db = self._conn()
-        if db.execute("SELECT 1 FROM submissions WHERE status IN (?, ?) LIMIT 1", (SENT, ANCHORED)).fetchone():
+        if self._read("SELECT 1 FROM submissions WHERE status IN (?, ?) LIMIT 1", (SENT, ANCHORED)):
             return True
-        return db.execute("SELECT 1 FROM batches WHERE status IN (?, ?, ?) LIMIT 1", (QUEUED, SENT, ANCHORED)).fetchone() is not None
+        return bool(self._read("SELECT 1 FROM batches WHERE status IN (?, ?, ?) LIMIT 1", (QUEUED, SENT, ANCHORED)))
 
     def batch(self, batch_id: int) -> Batch | None:
-        return self._batch(self._conn(), "id", batch_id)
+        with storage_errors():
+            return self._batch(self._conn(), "id", batch_id)
 
     def batch_by_root(self, root: bytes) -> Batch | None:
-        return self._batch(self._conn(), "root", root)
+        with storage_errors():
+            return self._batch(self._conn(), "root", root)
 
     def _batch(self, db: sqlite3.Connection, col: str, value: Any) -> Batch | None:
         row = db.execute(f"SELECT * FROM batches WHERE {col} = ?", (value,)).fetchone()  # noqa: S608 - fixed names
         return Batch(*row) if row else None
 
     def open_batches(self) -> list[Batch]:
-        rows = self._conn().execute(
-            "SELECT * FROM batches WHERE status IN (?, ?, ?) ORDER BY id", (QUEUED, SENT, ANCHORED)
-        ).fetchall()
+        rows = self._read("SELECT * FROM batches WHERE status IN (?, ?, ?) ORDER BY id", (QUEUED, SENT, ANCHORED))
         return [Batch(*r) for r in rows]
 
     def batch_submissions(self, batch_id: int) -> list[Submission]:
-        rows = self._conn().execute(
-            "SELECT * FROM submissions WHERE batch_id = ? ORDER BY batch_index", (batch_id,)
-        ).fetchall()
+        rows = self._read("SELECT * FROM submissions WHERE batch_id = ? ORDER BY batch_index", (batch_id,))
         return [Submission(*r) for r in rows]
 
     def counts(self) -> dict[str, int]:
-        rows = self._conn().execute("SELECT status, SUM(count) FROM submissions GROUP BY status").fetchall()
+        rows = self._read("SELECT status, SUM(count) FROM submissions GROUP BY status")
         return {str(s): int(n or 0) for s, n in rows}

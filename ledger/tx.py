@@ -6,13 +6,25 @@ millisecond of Python per call, more than the node takes to answer an ``eth_call
 with :func:`rpc` (over kept-alive connections, ``ledger.chain.PooledHTTPProvider``), encode calls with
 :class:`FunctionCodec`, read the head through :class:`ChainHead` and sign dynamic-fee transactions
 directly with the account's key.
+
+Guarantees of the sender: a transaction is broadcast at most once per call; a refusal that a fresh nonce
+or fresh fees cure (another process using the account, a head that fees outgrew) is retried a bounded
+number of times, and what cannot be sent raises :class:`NotSent` (nothing was broadcast) while a broadcast
+whose answer was lost raises :class:`SendUncertain` (carrying the transaction's hash, so that it can be
+followed). While the node does not answer, threads waiting for the sender or the head fail at once instead
+of each waiting out its own timeout. One process per relayer account and chain (:class:`RelayerLock`).
 """
 
 from __future__ import annotations
 
 import ast
+import fcntl
+import os
+import random
+import tempfile
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -29,10 +41,19 @@ from web3.providers.base import JSONBaseProvider
 from web3.types import TxParams
 
 from ledger.artifacts import decode_revert
-from ledger.errors import ChainUnavailable, ContractRevert, LedgerError, TransactionFailed
+from ledger.errors import ChainUnavailable, ContractRevert, LedgerError, RelayerInUse, TransactionFailed
 
 #: How old a head block may be when its base fee prices a transaction (seconds).
 FEE_MAX_AGE = 1.0
+#: Broadcasts of one transaction refused for a used nonce or low fees before the sender gives up (NotSent).
+SEND_ATTEMPTS = 6
+
+#: Words of a node's refusal that mean another transaction took the nonce (another process uses the account).
+_NONCE_TAKEN = ("nonce too low", "replacement transaction underpriced", "already known", "known transaction",
+                "alreadyknown", "already imported", "nonce has already been used", "replacement")  # fmt: skip
+#: Words of a refusal that say the node holds a transaction with this very hash already.
+_ALREADY_HELD = ("known", "already imported")
+_FEES_LOW = ("base fee", "basefee", "underpriced", "fee cap", "feecap", "max fee per gas less than")
 
 
 # --- the lean JSON-RPC path ---------------------------------------------------------------------------
@@ -44,6 +65,20 @@ class NodeRefused(TransactionFailed):
     def __init__(self, method: str, rpc_message: str) -> None:
         super().__init__(f"the node refused {method}: {rpc_message[:200]}")
         self.rpc_message = rpc_message
+
+
+class NotSent(ChainUnavailable):
+    """Nothing was broadcast: the node refused the transaction, did not answer before it was sent, or the
+    sender gave up in time (its caller may try again later)."""
+
+
+class SendUncertain(ChainUnavailable):
+    """The transaction was handed to the node but its answer was lost (a timeout or a dropped connection):
+    it may be in the node's pool. ``tx_hash`` is its hash, computed from the signed bytes."""
+
+    def __init__(self, message: str, tx_hash: str) -> None:
+        super().__init__(message)
+        self.tx_hash = tx_hash
 
 
 def rpc(w3: Web3, method: str, params: list[Any]) -> Any:
@@ -163,6 +198,7 @@ class ChainHead:
         self.max_age = max_age
         self._lock = threading.Lock()
         self._head: Head | None = None
+        self._failed: float = 0.0  # time.monotonic() of the last read that found the node unavailable
 
     def latest(self, max_age: float | None = None) -> Head:
         head = self._head
@@ -177,7 +213,13 @@ class ChainHead:
             head = self._head
             if head is not None and head.seen >= asked:  # another thread read it while this one waited
                 return head
-            fresh = _head_of(rpc(self.w3, "eth_getBlockByNumber", ["latest", False]))
+            if self._failed >= asked:  # another thread found the node unavailable while this one waited
+                raise ChainUnavailable("the chain node does not answer")
+            try:
+                fresh = _head_of(rpc(self.w3, "eth_getBlockByNumber", ["latest", False]))
+            except ChainUnavailable:
+                self._failed = time.monotonic()
+                raise
             if fresh is None:
                 raise ChainUnavailable("the chain node has no latest block")
             self._head = fresh
@@ -240,6 +282,8 @@ class TxSender:
         self._nonce: int | None = None
         self._chain_id: int | None = None
         self._fees_of: tuple[Head, dict[str, int]] | None = None
+        self._failed: float = 0.0  # time.monotonic() when a send last found the node unavailable
+        self._account_lock: RelayerLock | None = None
 
     @property
     def address(self) -> str:
@@ -266,59 +310,98 @@ class TxSender:
         """Builds, estimates, signs and sends a contract function call (``contract.functions.f(...)``)."""
         return self.send({"to": fn.address, "data": fn._encode_transaction_data(), "value": 0}, gas=gas, wait=wait)
 
-    def send(self, tx: dict[str, Any], *, gas: int | None = None, wait: bool = True) -> SentTransaction | str:
+    def send(
+        self, tx: dict[str, Any], *, gas: int | None = None, wait: bool = True, not_after: float | None = None
+    ) -> SentTransaction | str:
         """Signs and sends ``tx`` from this account. Without ``gas`` the call is estimated first (which decodes a
-        revert before anything is broadcast); with it, the caller vouches for the limit."""
+        revert before anything is broadcast); with it, the caller vouches for the limit.
+
+        ``not_after`` (``time.monotonic()``) is the latest moment the broadcast may start; later, :class:`NotSent`.
+        A nonce another sender took, or fees the head outgrew, are cured and retried up to ``SEND_ATTEMPTS``
+        times; a refusal beyond that, or any other, raises :class:`NotSent`. A broadcast whose answer is lost
+        raises :class:`SendUncertain`.
+        """
+        asked = time.monotonic()
         tx = {**tx, "from": self.address, "chainId": self.chain_id()}
         if gas is None:
             gas = int(self.estimate(tx) * self.gas_margin) + 10_000
         tx["gas"] = gas
         tx.update(self._fees())
         with self._lock:
-            if self._nonce is None:
-                self._nonce = self._pending_nonce()
-            tx["nonce"] = self._nonce
-            try:
-                tx_hash = self._broadcast(tx)
-            except NodeRefused as exc:
-                tx_hash = self._retry(tx, exc)
-            except ContractRevert:
-                self._nonce = None  # resynchronise from the node next time
-                raise
-            except LedgerError:
-                self._nonce = None
-                raise
-            self._nonce = tx["nonce"] + 1
+            if self._failed >= asked:  # the node stopped answering while this thread waited for the sender
+                raise NotSent("the chain node does not answer")
+            tx_hash = self._send_locked(tx, not_after)
         if not wait:
             return tx_hash
         return self.wait(tx_hash, tx)
 
-    def _retry(self, tx: dict[str, Any], exc: NodeRefused) -> str:
-        """One more try after a refusal that a fresh nonce or fresh fees can cure; called under the lock."""
+    def _send_locked(self, tx: dict[str, Any], not_after: float | None) -> str:
+        """The broadcast with its bounded retries; called under the lock."""
+        for attempt in range(SEND_ATTEMPTS):
+            if not_after is not None and time.monotonic() > not_after:
+                raise NotSent("the transaction was not sent in time; it is left for the pipeline")
+            try:
+                if self._nonce is None:
+                    self._nonce = self._pending_nonce()
+            except ChainUnavailable as exc:
+                self._failed = time.monotonic()
+                raise NotSent(exc.message) from None
+            tx["nonce"] = self._nonce
+            raw = self.sign(tx)
+            tx_hash = "0x" + keccak(raw).hex()
+            try:
+                sent = as_hex(rpc(self.w3, "eth_sendRawTransaction", ["0x" + raw.hex()]))
+            except NodeRefused as exc:
+                try:
+                    cure = self._cure(tx, tx_hash, exc)
+                except ChainUnavailable as lost:
+                    self._nonce = None
+                    self._failed = time.monotonic()
+                    raise NotSent(lost.message) from None
+                if cure == "sent":
+                    return tx_hash  # the node holds this very transaction already
+                if cure == "fail":
+                    self._nonce = None
+                    raise NotSent(f"the node refused the transaction: {exc.rpc_message[:200]}") from None
+                time.sleep(random.uniform(0, 0.01 * attempt))  # two senders of one account: let them part
+                continue
+            except ContractRevert:
+                self._nonce = None  # resynchronise from the node next time
+                raise
+            except ChainUnavailable as exc:
+                self._nonce = None
+                self._failed = time.monotonic()
+                raise SendUncertain(f"the node did not confirm the transaction ({exc.message})", tx_hash) from None
+            except LedgerError:
+                self._nonce = None
+                raise
+            self._nonce = tx["nonce"] + 1
+            return sent
+        self._nonce = None
+        raise NotSent(f"the relayer's nonce kept being taken ({SEND_ATTEMPTS} tries): another process uses the account")
+
+    def _cure(self, tx: dict[str, Any], tx_hash: str, exc: NodeRefused) -> str:
+        """After a refusal: "retry" when a fresh nonce or fresh fees may cure it (the cure applied to ``tx`` and
+        the sender's nonce), "sent" when the node holds this very transaction already, else "fail"."""
         text = exc.rpc_message.lower()
-        if "nonce" in text:
-            tx["nonce"] = self._pending_nonce()  # another sender used this account
-        elif any(word in text for word in ("base fee", "basefee", "underpriced", "fee cap", "feecap")):
+        if any(word in text for word in _NONCE_TAKEN):
+            if any(word in text for word in _ALREADY_HELD) and transaction_known(self.w3, tx_hash):
+                self._nonce = int(tx["nonce"]) + 1
+                return "sent"
+            # another sender used this account: the next nonce the node will take
+            self._nonce = max(self._pending_nonce(), int(tx["nonce"]) + 1)
+            return "retry"
+        if "nonce" in text:  # too high, or otherwise out of line with the node: read it again
+            self._nonce = self._pending_nonce()
+            return "retry"
+        if any(word in text for word in _FEES_LOW):
             self.head.refresh()  # the fees came from a head that fees have since outgrown
             tx.update(self._fees())
-        else:
-            self._nonce = None
-            raise TransactionFailed(f"the node refused the transaction: {exc.rpc_message[:200]}") from None
-        try:
-            return self._broadcast(tx)
-        except LedgerError as again:
-            self._nonce = None
-            if isinstance(again, ContractRevert):
-                raise
-            message = again.rpc_message if isinstance(again, NodeRefused) else again.message
-            raise TransactionFailed(f"the node refused the transaction: {message[:200]}") from None
+            return "retry"
+        return "fail"
 
     def _pending_nonce(self) -> int:
         return as_int(rpc(self.w3, "eth_getTransactionCount", [self.address, "pending"]))
-
-    def _broadcast(self, tx: dict[str, Any]) -> str:
-        raw = self.sign(tx)
-        return as_hex(rpc(self.w3, "eth_sendRawTransaction", ["0x" + raw.hex()]))
 
     def sign(self, tx: dict[str, Any]) -> bytes:
         """The signed raw transaction. A dynamic-fee (EIP-1559) transaction without an access list is encoded and
@@ -449,3 +532,135 @@ def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+# --- one process per relayer account and chain ----------------------------------------------------------
+
+
+#: Chain ids of local development nodes (anvil, hardhat, ganache).
+DEV_CHAIN_IDS = (31337, 1337)
+
+
+def relayer_lock_dir(configured: Path | None = None) -> Path:
+    """Where relayer locks live, host-wide: the setting, else $XDG_RUNTIME_DIR/ipledger, else
+    /tmp/ipledger-locks."""
+    if configured is not None:
+        return Path(configured)
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and Path(runtime).is_dir():
+        return Path(runtime) / "ipledger"
+    return Path(tempfile.gettempdir()) / "ipledger-locks"
+
+
+class RelayerLock:
+    """An OS file lock (``flock``) on one relayer account on one chain, held for the life of the process.
+
+    The lock file is named by the chain id, the chain's genesis block and the account, so two independent
+    development chains with the same chain id and key do not count as one. The kernel releases the lock when
+    its process ends however it ends, so a crashed holder never blocks a restart. Within one process the
+    lock is shared (counted): only other processes are refused.
+    """
+
+    _held: dict[Path, tuple[int, int]] = {}  # path -> (file descriptor, holders in this process)
+    _guard = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._holding = False
+
+    @classmethod
+    def for_account(cls, directory: Path, chain_id: int, genesis: str, address: str) -> RelayerLock:
+        name = f"relayer-{chain_id}-{genesis.removeprefix('0x')[:16]}-{address.lower().removeprefix('0x')}.lock"
+        return cls(Path(directory) / name)
+
+    def acquire(self) -> None:
+        """Takes the lock or raises :class:`RelayerInUse` naming the process that holds it."""
+        if self._holding:
+            return
+        with RelayerLock._guard:
+            held = RelayerLock._held.get(self.path)
+            if held is not None:
+                RelayerLock._held[self.path] = (held[0], held[1] + 1)
+                self._holding = True
+                return
+            try:
+                if not self.path.parent.is_dir():
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    try:
+                        os.chmod(self.path.parent, 0o1777)  # shared by the host's users, like /tmp
+                    except OSError:
+                        pass
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise RelayerInUse(
+                    f"cannot create the relayer lock {self.path} ({exc.strerror or exc}); set IPLEDGER_RELAYER_LOCK_DIR "
+                    "to a writable directory", field="relayer_lock_dir",
+                ) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise RelayerInUse(
+                    f"the relayer account is already in use on this chain by process {holder} (lock {self.path}); "
+                    "two processes sending from one account collide on nonces: stop that process, or give this one "
+                    "its own relayer keystore",
+                    details={"pid": holder, "lock": str(self.path)},
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            RelayerLock._held[self.path] = (fd, 1)
+            self._holding = True
+
+    def release(self) -> None:
+        if not self._holding:
+            return
+        self._holding = False
+        with RelayerLock._guard:
+            held = RelayerLock._held.get(self.path)
+            if held is None:
+                return
+            fd, count = held
+            if count > 1:
+                RelayerLock._held[self.path] = (fd, count - 1)
+                return
+            del RelayerLock._held[self.path]
+            try:
+                os.ftruncate(fd, 0)
+            except OSError:
+                pass
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    except OSError:
+        text = ""
+    return text if text.isdigit() else "(unknown PID)"
+
+
+def claim_relayer(sender: TxSender, directory: Path | None = None) -> RelayerLock:
+    """Takes the host-wide lock of ``sender``'s account on its chain (idempotent per sender); raises
+    :class:`RelayerInUse` when another process holds it."""
+    lock = sender._account_lock  # noqa: SLF001 - the sender's own lock, kept with it
+    if lock is None:
+        genesis = rpc(sender.w3, "eth_getBlockByNumber", ["0x0", False])
+        chain = as_hex(genesis["hash"]) if genesis else "0x"
+        chain_id = sender.chain_id()
+        if chain_id in DEV_CHAIN_IDS:
+            # development nodes (anvil, hardhat) with one mnemonic can share chain id and genesis while being
+            # different chains: tell them apart by their endpoint too
+            endpoint = str(getattr(sender.w3.provider, "endpoint_uri", "") or "in-process")
+            chain = keccak(text=f"{chain}|{endpoint}").hex()
+        lock = RelayerLock.for_account(relayer_lock_dir(directory), chain_id, chain, sender.address)
+        sender._account_lock = lock  # noqa: SLF001
+    lock.acquire()
+    return lock
+
+
+def release_relayer(sender: TxSender) -> None:
+    """Releases what :func:`claim_relayer` took (the lock stays while other holders in this process keep it)."""
+    if sender._account_lock is not None:  # noqa: SLF001
+        sender._account_lock.release()  # noqa: SLF001

@@ -15,7 +15,7 @@ from ledger import eip712
 from ledger.artifacts import decode_revert
 from ledger.errors import InvalidInput, SignatureRejected
 from ledger.evidence import sign_single
-from ledger.store import ANCHORED, FINAL, QUEUED
+from ledger.store import ANCHORED, FINAL, SENDING
 from tests.api.conftest import Api, CountingProvider
 from tests.helpers import FIRM_USCC, account, deploy_wallet, h
 
@@ -221,11 +221,11 @@ def test_the_pipeline_leaves_a_single_to_the_request_that_is_sending_it(api: Api
     request = threading.Thread(target=api.ledger.evidence_service.submit_single, args=(req,))
     request.start()
     try:
-        assert inside.wait(30)  # journalled as queued, its request about to send it
+        assert inside.wait(30)  # journalled as sending, held by its request about to send it
         relayer.send = send  # type: ignore[method-assign]
         with CountingProvider(api.ledger.w3) as calls:
             pipeline.step()
-        assert calls.count("eth_sendRawTransaction") == 0 and api.ledger.store.counts() == {QUEUED: 1}
+        assert calls.count("eth_sendRawTransaction") == 0 and api.ledger.store.counts() == {SENDING: 1}
     finally:
         release.set()
         request.join(30)
