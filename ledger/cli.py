@@ -9,7 +9,6 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -90,23 +89,31 @@ def node_cmd(
     data_dir: DataDirOpt = None,
     port: Annotated[int | None, typer.Option("--port", help="Port on 127.0.0.1. Env: IPLEDGER_NODE_PORT.")] = None,
 ) -> None:
-    """Run the embedded chain (anvil on loopback) with its state persisted in DATA_DIR/chain until Ctrl-C."""
-    from ledger.chain import EmbeddedNode, ensure_writable_dir
+    """Run the embedded chain (anvil on loopback) with its state persisted in DATA_DIR/chain until Ctrl-C.
+
+    The data directory is locked while it runs: a second `ipledger node` or `ipledger up` on it exits at once,
+    naming this process. The node is restarted (with backoff) if it dies.
+    """
+    from ledger.chain import DataDirLock, EmbeddedNode, NodeSupervisor
 
     settings = settings_with(data_dir=data_dir, node_port=port)
-    ensure_writable_dir(settings.data_dir)
+    lock = DataDirLock.acquire(settings.data_dir, purpose="ipledger node")
     node = EmbeddedNode(
         settings.data_dir,
         port=settings.node_port,
         state_interval=settings.node_state_interval,
         block_time=settings.node_block_time or None,
+        lock=lock,
     )
     url = node.start()
+    supervisor = NodeSupervisor(node, report=lambda message: err_console.print(message)).start()
     console.print(f"embedded node on {url} (state in {node.state_file}); Ctrl-C stops it")
     try:
         _wait_for_signal()
     finally:
+        supervisor.stop()
         node.stop()
+        lock.release()
         console.print("node stopped; state written")
 
 
@@ -190,32 +197,41 @@ def up_cmd(
     event index behind /v1/index/* (kept current in the background).
 
     Running it again on the same data directory reuses the chain and the deployment. Ctrl-C stops
-    everything it started.
+    everything it started. While it runs the data directory is locked: a second `up` (or `node`) on it
+    exits at once, naming this process; the embedded node is restarted with backoff if it dies.
     """
     import uvicorn
 
     from api.app import create_app
-    from ledger.chain import EmbeddedNode, connect, ensure_writable_dir, port_is_free
+    from ledger.chain import DataDirLock, EmbeddedNode, NodeSupervisor, connect, port_is_free
     from ledger.errors import PortInUse
     from ledger.keys import load_keystore
     from ledger.service import Ledger, dev_operator
 
     settings = settings_with(rpc_url=rpc_url, data_dir=data_dir, host=host, port=port, node_port=node_port)
-    ensure_writable_dir(settings.data_dir)
+    # One process per data directory, for this process's life (docs/operations.md "One instance per data directory").
+    lock = DataDirLock.acquire(settings.data_dir, purpose="ipledger up")
     if not port_is_free(settings.host, settings.port):
         raise PortInUse(f"port {settings.port} on {settings.host} is already in use (choose another with --port)")
     node: EmbeddedNode | None = None
+    supervisor: NodeSupervisor | None = None
     relayer: LocalAccount | None
     try:
         if settings.rpc_url is None:
             node = EmbeddedNode(
-        settings.data_dir,
-        port=settings.node_port,
-        state_interval=settings.node_state_interval,
-        block_time=settings.node_block_time or None,
-    )
+                settings.data_dir,
+                port=settings.node_port,
+                state_interval=settings.node_state_interval,
+                block_time=settings.node_block_time or None,
+                lock=lock,
+            )
             w3 = connect(node.start())
+            supervisor = NodeSupervisor(node, report=lambda message: err_console.print(message)).start()
             relayer = dev_operator()
+            if "confirmations" not in settings.model_fields_set:
+                # A single node without empty blocks: a record is final once its block is in a whole state dump on
+                # disk, which IPLEDGER_FINAL_AFTER covers (docs/operations.md "What final means on the embedded node").
+                settings = settings.model_copy(update={"confirmations": 0})
         else:
             w3 = connect(settings.rpc_url)
             relayer = (
@@ -228,6 +244,8 @@ def up_cmd(
             settings = settings.model_copy(update={"operator_token": SecretStr(token or "")})
             console.print(f"operator token in {Path(settings.data_dir) / 'operator.token'}")
         ledger = Ledger.open(w3, settings, relayer=relayer, deploy_if_missing=True)
+        if supervisor is not None:
+            ledger.node_status = supervisor.status
         health = ledger.health()
         console.print(
             f"chain {health['chainId']} at block {health['latestBlock']}; "
@@ -235,29 +253,13 @@ def up_cmd(
         )
         console.print(f"API on http://{settings.host}:{settings.port} (OpenAPI at /docs); Ctrl-C stops")
         app_ = create_app(ledger, settings, run_indexer=True)
-        if node is not None:
-            threading.Thread(target=_supervise, args=(node,), daemon=True, name="node-supervisor").start()
         uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
     finally:
+        if supervisor is not None:
+            supervisor.stop()
         if node is not None:
             node.stop()
-
-
-def _supervise(node: Any) -> None:
-    """Restarts the embedded node if it dies (from its persisted state); the pipeline re-sends what was lost."""
-    while node.process is not None:
-        time.sleep(1.0)
-        proc = node.process
-        if proc is not None and proc.poll() is not None:
-            err_console.print("the embedded node exited; restarting it from its persisted state")
-            node.process = None
-            try:
-                node.start()
-                if node.restored:
-                    err_console.print("its last state dump was cut short by the crash: restored the previous whole dump")
-            except LedgerError as exc:
-                err_console.print(f"[red]error:[/] could not restart the node: {exc.message}")
-                return
+        lock.release()
 
 
 # --- operator token ------------------------------------------------------------------------------

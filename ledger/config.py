@@ -23,9 +23,15 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
     node_port: int = Field(8545, ge=1, le=65535, description="Port of the embedded node (loopback only).")
-    node_state_interval: int = Field(1, ge=1, le=3600, description="Seconds between state dumps of the embedded node.")
+    node_state_interval: int = Field(
+        1, ge=1, le=3600,
+        description="Least seconds between two writes of the embedded node's state; it is written only after a new "
+        "block, and once more at a clean stop.",
+    )
     node_block_time: float = Field(
-        1.0, ge=0, le=60, description="Block interval of the embedded node in seconds; 0 mines one block per transaction."
+        0.0, ge=0, le=60,
+        description="Block interval of the embedded node in seconds; 0 (the default) mines a block only when a "
+        "transaction arrives, so an idle node mines nothing and writes nothing.",
     )
     keystore: Path | None = Field(
         None, description="Keystore (eth-account v3 JSON) of the operator/relayer account for a non-embedded chain."
@@ -36,7 +42,11 @@ class Settings(BaseSettings):
     operator_token: SecretStr | None = Field(
         None, description="Bearer token that authorises operator-only API calls (party admission, suspension)."
     )
-    confirmations: int = Field(2, ge=0, le=1000, description="Blocks after which an anchored record counts as final.")
+    confirmations: int = Field(
+        2, ge=0, le=1000,
+        description="Blocks after which an anchored record counts as final; `ipledger up` on the embedded node uses 0 "
+        "unless this is set (docs/operations.md: what final means there).",
+    )
     final_after: float = Field(
         5.0, ge=0, le=86_400,
         description="Seconds a block must also be old before its records count as final (covers the embedded "

@@ -36,6 +36,12 @@ class DataDirError(ConfigurationError):
     code = "data_dir_error"
 
 
+class DataDirInUse(DataDirError):
+    """Another live process (its PID named in the message) holds the data directory's lock."""
+
+    code = "data_dir_in_use"
+
+
 class PortInUse(ConfigurationError):
     code = "port_in_use"
 

@@ -64,7 +64,7 @@ from web3 import Web3
 
 from ledger.artifacts import SUITE, load_artifact
 from ledger.errors import IndexUnavailable, InvalidInput, LedgerError
-from ledger.tx import FunctionCodec, as_hex, as_int, rpc
+from ledger.tx import FunctionCodec, NodeRefused, as_hex, as_int, rpc
 
 if TYPE_CHECKING:
     from ledger.config import Settings
@@ -536,7 +536,15 @@ class Indexer:
             self._agreement_view = FunctionCodec(self.ledger.assets, "agreement")
         codec = self._agreement_view
         call = {"to": codec.address, "data": codec.encode(bytes.fromhex(agreement_id[2:]))}
-        (view,) = codec.decode(rpc(self.w3, "eth_call", [call, {"blockHash": block_hash}]))
+        try:
+            (view,) = codec.decode(rpc(self.w3, "eth_call", [call, {"blockHash": block_hash}]))
+        except NodeRefused:
+            # The node keeps no state at that block (the embedded node keeps the last blocks' states in memory
+            # only, none from before a restart; docs/operations.md). Start and end are written once, when the
+            # agreement is executed, so the latest state has them; one missing there was on another branch.
+            (view,) = codec.decode(rpc(self.w3, "eth_call", [call, "latest"]))
+            if int(view[6]) == 0:  # effectiveAt
+                raise _Moved() from None
         return {"start": int(view[4]), "end": int(view[5])}
 
     def _write(self, f: _Fetched) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -41,6 +42,8 @@ class Ledger:
     manifest: Manifest
     settings: Settings
     relayer: TxSender | None = None
+    #: What the embedded node's supervisor reports (set by `ipledger up`); :meth:`health` includes it.
+    node_status: Callable[[], dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         from ledger.chain import remember_chain_id
@@ -141,21 +144,53 @@ class Ledger:
         return contract(self.w3, self.manifest, "IPAssetRegistry")
 
     def health(self) -> dict[str, Any]:
+        """The chain's head, the deployment, the versions and (embedded) the node's supervisor status.
+
+        The node is asked once, each socket operation bounded by :data:`HEALTH_TIMEOUT` seconds and nothing
+        retried, so the answer comes within about two seconds whatever the node does. When it does not answer,
+        :class:`ChainUnavailable` says what the service is waiting for (the node restarting: attempt, last
+        error, next retry; or a node that runs but does not answer), with the node's status in ``details``.
+        """
+        from ledger.chain import probe_head
+
+        node = self.node_status() if self.node_status is not None else None
         try:
-            chain_id = int(self.w3.eth.chain_id)
-            latest = self.w3.eth.get_block("latest")
+            head = probe_head(self.w3, timeout=HEALTH_TIMEOUT)
         except Exception:
-            raise ChainUnavailable("the chain node does not answer") from None
-        return {
+            raise ChainUnavailable(_waiting_for(node), details={"node": node} if node else None) from None
+        body: dict[str, Any] = {
             "status": "ok",
             "version": __version__,
             "artifactVersion": artifact_version(),
-            "chainId": chain_id,
-            "latestBlock": int(latest["number"]),
-            "latestBlockTime": int(latest["timestamp"]),
+            "chainId": self.manifest.chain_id,
+            "latestBlock": head.number,
+            "latestBlockTime": head.timestamp,
             "contracts": {n: c.address for n, c in self.manifest.contracts.items()},
             "relayer": self.relayer.address if self.relayer else None,
         }
+        if node is not None:
+            body["node"] = node
+        return body
+
+
+#: Seconds each socket operation of the health probe may take (connect, then read).
+HEALTH_TIMEOUT = 0.8
+
+
+def _waiting_for(node: dict[str, Any] | None) -> str:
+    """What a 503 from /v1/health is waiting for, in one sentence."""
+    if node is None:
+        return "the chain node does not answer"
+    if node.get("state") == "restarting":
+        parts = [f"attempt {node.get('attempts') or 1}"]
+        if node.get("lastError"):
+            parts.append(f"last error: {node['lastError']}")
+        if node.get("nextRetryIn") is not None:
+            parts.append(f"next try in {float(node['nextRetryIn']):.0f} s")
+        return "the embedded node is restarting (" + "; ".join(parts) + ")"
+    ago = node.get("lastAnswerAgo")
+    since = f" (last answer {float(ago):.0f} s ago)" if ago is not None else ""
+    return f"the embedded node (pid {node.get('pid')}) runs but does not answer{since}"
 
 
 def dev_operator() -> LocalAccount:

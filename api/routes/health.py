@@ -1,3 +1,6 @@
+"""``GET /v1/health``: the service, the chain and (embedded) the node's supervisor, answered within about two
+seconds whatever the node does (one bounded probe, no retries; see ``Ledger.health``)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,8 +15,12 @@ router = APIRouter(tags=["health"])
 @router.get(
     "/v1/health",
     summary="Service and chain status",
-    description="Chain id, latest block, contract addresses and software/artifact versions. "
-    "Answers 503 with the error envelope when the chain node does not answer.",
+    description="Chain id, latest block, contract addresses and software/artifact versions; with the embedded "
+    "node, a `node` section: `state` (running, restarting), `restarts`, `attempts` and `lastError` of the current "
+    "restart, `nextRetryIn` seconds, `pid`, `lastAnswerAgo` seconds, and `stateFile` (the block of the last whole "
+    "state dump on disk, how long ago it was written, its size). Answers within about 2 s whatever the node "
+    "does: 503 with the error envelope when the node does not answer, its message saying what the service waits "
+    "for and `details.node` the same `node` section.",
 )
 def health(ledger: LedgerDep) -> dict[str, Any]:
     return ledger.health()

@@ -25,7 +25,8 @@ def test_up_serves_health_and_ctrl_c_stops_everything(up) -> None:  # type: igno
     assert p.interrupt() == 0
     time.sleep(0.5)
     assert subprocess.run(["kill", "-0", str(anvil)], capture_output=True).returncode != 0, "the node kept running"
-    assert (p.data_dir / "chain" / "state.json").exists()
+    assert (p.data_dir / "chain" / "state.json.gz").exists()
+    assert not (p.data_dir / "ipledger.lock").read_text(), "the lock file still names a stopped process"
 
 
 def test_up_keeps_the_event_index_current_in_the_background(up) -> None:  # type: ignore[no-untyped-def]

@@ -407,3 +407,26 @@ def test_a_node_that_stops_answering_is_not_taken_for_a_reorganisation(api: Api)
         cut_off.sync()
     assert answers(indexer) == before  # nothing rolled back
     assert indexer.status()["lastBlock"] == status["lastBlock"]
+
+
+def test_a_licence_whose_block_state_the_node_no_longer_keeps_is_indexed_from_the_latest_state(api: Api) -> None:
+    """The embedded node keeps the states of its last ``HISTORY_STATES`` blocks only (and none from before a
+    restart): a licence's term, read at the event's block, is then read from the latest state."""
+    from ledger.chain import HISTORY_STATES
+    from ledger.tx import NodeRefused, rpc
+
+    p = Parties(api)
+    asset = register_asset(api, p.uni, p.p_uni, "201910000003.8", "Sensor array")
+    now = api.chain.now()
+    lic = agree(api, {"kind": "licence", "assetId": asset, "licensee": p.p_y, "licenceType": "ordinary", "territory": ["CN"],
+                      "start": now + 5, "end": now + 86400, "royalty": {"basis": "lump_sum", "amount": "1", "currency": "CNY"}},
+                p.uni, p.y)  # fmt: skip
+    executed = api.chain.w3.eth.block_number
+    mine(api, HISTORY_STATES + 2)
+    old = api.chain.w3.eth.get_block(executed)["hash"].to_0x_hex()
+    with pytest.raises(NodeRefused):  # the premise: that block's state is gone
+        rpc(api.chain.w3, "eth_call", [{"to": api.ledger.manifest.address("IPAssetRegistry"), "data": "0x"}, {"blockHash": old}])
+    indexer = api.ledger.index
+    indexer.sync()
+    (row,) = [x for x in indexer.query("agreements", {"type": "licence"})["items"] if x["agreementId"] == lic["agreementId"]]
+    assert (row["start"], row["end"]) == (now + 5, now + 86400)
