@@ -1,0 +1,57 @@
+"""Fixtures of the fault suite: one shared `ipledger up` that the scenarios fault and restart in turn, and the
+table of sent / acknowledged / on chain / lost / duplicated printed at the end of every run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.faults.harness import HEADER, Service, Tally
+
+#: Scenario tallies of this run, in the order the scenarios ran (printed by pytest_terminal_summary).
+TALLIES: list[Tally] = []
+
+#: The service's settings for the suite: batches anchored every half second; everything else the defaults
+#: of `ipledger up` (1 s blocks, 2 confirmations, final after 5 s).
+ENV = {"IPLEDGER_BATCH_INTERVAL": "0.5"}
+
+
+@pytest.fixture(scope="package")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One data directory and its `ipledger up`, shared by the scenarios (each starts from a healthy service)."""
+    root = tmp_path_factory.mktemp("faults")
+    svc = Service(root / "data", root / "logs", env=ENV)
+    svc.start()
+    svc.admit_firm()
+    try:
+        yield svc
+    finally:
+        svc.shutdown()
+
+
+@pytest.fixture
+def scenario() -> Iterator[Callable[[str], Tally]]:
+    """Makes the tally of a scenario (kept for the table even when the scenario fails half way)."""
+    started = time.monotonic()
+    made: list[Tally] = []
+
+    def make(name: str) -> Tally:
+        tally = Tally(name)
+        made.append(tally)
+        TALLIES.append(tally)
+        return tally
+
+    yield make
+    for tally in made:
+        tally.seconds = time.monotonic() - started
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not TALLIES:
+        return
+    terminalreporter.write_sep("=", "fault suite: content hashes per scenario")
+    terminalreporter.write_line(HEADER)
+    for tally in TALLIES:
+        terminalreporter.write_line(tally.row())
