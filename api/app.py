@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.openapi import install_openapi
 from api.routes import assets, disputes, documents, evidence, health, parties, portal, query, verify
 from ledger import __version__
 from ledger.config import Settings
@@ -64,4 +65,5 @@ def create_app(
     app.include_router(documents.router)
     app.include_router(query.router)
     app.include_router(portal.router)
+    install_openapi(app)  # the error envelope and every status of every operation (api/openapi.py)
     return app

@@ -49,6 +49,36 @@ def error_body(code: str, message: str, field: str | None = None, details: dict[
     return {"error": body}
 
 
+# --- 422: the envelope for every validation error (body, path, query, header; JSON that does not decode) ---
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+_TYPE_TAGS = {"int", "str", "bool", "float", "list", "dict", "none", "bytes"}
+
+
+def _field_of(loc: Any) -> str | None:
+    """The dotted field of a validation error's location, without the location kind and without the
+    union-member tags pydantic inserts (``constrained-int``, ``function-after[...]``); ``body`` for the body
+    as a whole."""
+    parts = list(loc) if isinstance(loc, (list, tuple)) else []
+    kind = parts.pop(0) if parts and parts[0] in _LOCATIONS else None
+    names = [str(p) for p in parts if not (isinstance(p, str) and ("-" in p or "[" in p or p in _TYPE_TAGS))]
+    return ".".join(names) or ("body" if kind == "body" else None)
+
+
+def validation_body(errs: Any) -> dict[str, Any]:
+    """The envelope of a ``RequestValidationError``: the first problem in ``message``/``field``, up to 20 in
+    ``details.problems``. Never echoes the input (pydantic's ``input`` and ``ctx`` are left out)."""
+    items = [x for x in (errs if isinstance(errs, (list, tuple)) else []) if isinstance(x, dict)]
+    first = items[0] if items else {"loc": (), "msg": "invalid request"}
+    if first.get("type") == "json_invalid":  # the location is a character offset, not a field
+        return error_body("invalid_input", f"the body is not valid JSON: {first.get('msg')}", "body")
+    field = _field_of(first.get("loc", ()))
+    message = str(first.get("msg", "invalid request"))
+    if field:
+        message = f"{field}: {message}"
+    problems = [{"field": _field_of(x.get("loc", ())) or "", "message": str(x.get("msg", ""))} for x in items[:20]]
+    return error_body("invalid_input", message, field, {"problems": problems})
+
+
 def status_for(exc: e.LedgerError) -> int:
     for cls, status in STATUS_BY_ERROR:
         if isinstance(exc, cls):
@@ -67,20 +97,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errs = exc.errors()
-        first = errs[0] if errs else {"loc": (), "msg": "invalid request"}
-        if first.get("type") == "json_invalid":  # the location is a character offset, not a field
-            return JSONResponse(error_body("invalid_input", f"the body is not valid JSON: {first.get('msg')}", "body"), 422)
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        field = ".".join(loc) or None
-        message = str(first.get("msg", "invalid request"))
-        if field:
-            message = f"{field}: {message}"
-        problems = [
-            {"field": ".".join(str(p) for p in x.get("loc", ()) if p not in ("body", "query", "path")), "message": x.get("msg")}
-            for x in errs[:20]
-        ]
-        return JSONResponse(error_body("invalid_input", message, field, {"problems": problems}), 422)
+        return JSONResponse(validation_body(exc.errors()), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -1,16 +1,125 @@
-"""Request and response schemas. Field names are camelCase, as in the certificate format."""
+"""Request and response schemas. Field names are camelCase, as in the certificate format.
+
+The input rules of ``ledger.inputs`` are applied here as annotated types, one per kind of value, so that a
+bad value answers 422 naming the field and the OpenAPI document states each bound:
+
+* integers are JSON numbers (not strings, not floats, not booleans) bounded by the type they end in
+  (``Uint256``, ``UnixTime`` = uint64 on chain ∩ BIGINT in SQL, ``PartyId`` = uint24, ``AssetId`` = BIGINT,
+  ``BasisPoints`` = 1‥10000); integers in paths and query strings are ASCII digits (``PathInt``);
+* human text that ends on chain or on a certificate is ``Text(max)``: NFC, no control, format (bidi,
+  zero-width) or separator characters, bounded length;
+* decimal amounts are ``DecimalAmount`` strings matching ``^[0-9]{1,30}(\\.[0-9]{1,18})?$``.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import annotated_types
+import pydantic
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
-Hex32 = Field(description="32 bytes as 64 hex characters, with or without 0x", examples=["0x" + "ab" * 32])
+from ledger import inputs as rules
+
+
+_STRICT = pydantic.Strict()  # JSON numbers only: no strings, floats or booleans
+
+Uint256 = Annotated[int, _STRICT, Field(ge=0, le=rules.UINT256_MAX, description="uint256: 0 … 2**256 − 1.")]
+UnixTime = Annotated[int, _STRICT, Field(ge=0, le=rules.UNIX_TIME_MAX, description="Unix time in seconds, "
+                                         "0 … 2**63 − 1 (uint64 on chain, BIGINT in the journal).", examples=[4102444800])]  # fmt: skip
+# The schema bounds are those of the type; the ledger then checks the value (an admitted party, 1‥10000
+# basis points, an existing asset) and answers 400 naming the field.
+PartyId = Annotated[int, _STRICT, Field(ge=0, le=rules.PARTY_ID_MAX, description="A party id (uint24 on chain: at most 16777215).")]
+AssetId = Annotated[int, _STRICT, Field(ge=0, le=rules.INT64_MAX, description="An asset id (at most 2**63 − 1).")]
+BasisPoints = Annotated[int, _STRICT, Field(ge=0, le=rules.UINT16_MAX, description="Basis points (uint16 on chain); "
+                                            "the ledger accepts 1 … 10000 (100% = 10000).")]  # fmt: skip
+
+
+def _ascii_int(value: Any) -> Any:
+    """Integers written in a path or query string: ASCII digits only (no sign, spaces, `_` or Unicode digits)."""
+    if isinstance(value, str):
+        if not rules.DIGITS_RE.fullmatch(value) or len(value) > 80:
+            raise PydanticCustomError("int_parsing", "must be a whole number written in ASCII digits 0-9")
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("int_type", "must be a whole number")
+    return value
+
+
+ASCII_INT = BeforeValidator(_ascii_int)
+# Path and query integers (the bounds as above)
+# Use as ``Annotated[PartyIdParam, Path(description=...)]`` (a Path()/Query() default would drop these rules).
+# annotated_types bounds before the validator, so that the document states them as minimum/maximum.
+PartyIdParam = Annotated[int, annotated_types.Ge(1), annotated_types.Le(rules.PARTY_ID_MAX), ASCII_INT]
+AssetIdParam = Annotated[int, annotated_types.Ge(1), annotated_types.Le(rules.INT64_MAX), ASCII_INT]
+UnixTimeParam = Annotated[int, annotated_types.Ge(0), annotated_types.Le(rules.UNIX_TIME_MAX), ASCII_INT]
+
+
+def _text(max_length: int, min_length: int = 0) -> AfterValidator:
+    def check(value: str) -> str:
+        problem = rules.text_problem(value, max_length=max_length, min_length=min_length)
+        if problem is not None:
+            raise PydanticCustomError("text_invalid", "text " + problem.replace("{", "{{").replace("}", "}}"))
+        return value
+
+    return AfterValidator(check)
+
+
+def _text_field(max_length: int, min_length: int = 0, description: str = "") -> Any:
+    return Field(min_length=min_length, max_length=max_length, description=(description + " " if description else "")
+                 + f"NFC text of at most {max_length} characters, without control, bidi-control, zero-width or other "
+                 "format characters.")  # fmt: skip
+
+
+# Human text that ends on chain or on a certificate
+Name = Annotated[str, _text_field(rules.NAME_MAX), _text(rules.NAME_MAX)]
+Title = Annotated[str, _text_field(rules.TITLE_MAX, 1), _text(rules.TITLE_MAX, 1)]
+Reason = Annotated[str, _text_field(rules.REASON_MAX, 1), _text(rules.REASON_MAX, 1)]
+FieldOfUse = Annotated[str, _text_field(rules.FIELD_OF_USE_MAX), _text(rules.FIELD_OF_USE_MAX)]
+ShortText = Annotated[str, _text_field(rules.SHORT_TEXT_MAX), _text(rules.SHORT_TEXT_MAX)]
+IdentifierText = Annotated[str, _text_field(64, 1), _text(64, 1)]
+
+DecimalAmount = Annotated[
+    str,
+    StringConstraints(pattern=rules.DECIMAL_PATTERN, max_length=rules.DECIMAL_MAX_LENGTH),
+    Field(description="A non-negative decimal as a string: up to 30 digits, optionally `.` and up to 18 digits; "
+          "no sign, exponent, spaces, `inf` or `nan`.", examples=["1250000.00"]),
+]  # fmt: skip
+
+# Opaque strings checked by the ledger (addresses, hex, codes): bounded here so that nothing unbounded is read.
+Address = Annotated[str, Field(max_length=64, description="An account address: 0x and 40 hex characters (EIP-55 checksum if mixed case).",
+                               examples=["0x5B38Da6a701c568545dCfcB03FcB875f56beddC4"])]  # fmt: skip
+Hex = Annotated[str, Field(max_length=130, description="32 bytes as 64 hex characters, with or without 0x.", examples=["0x" + "cd" * 32])]
+SignatureHex = Annotated[str, Field(max_length=2 + 2 * 4096, description="0x and the signature's bytes in hex (at most 4096 bytes).",
+                                    examples=["0x" + "1b" * 65])]  # fmt: skip
+ShortCode = Annotated[str, Field(max_length=16)]
+DateText = Annotated[str, Field(max_length=10, description="A date, YYYY-MM-DD.", examples=["2024-05-01"])]
+
+Hex32 = Field(max_length=66, description="32 bytes as 64 hex characters, with or without 0x", examples=["0x" + "ab" * 32])
 
 
 class Strict(BaseModel):
+    """The request base: unknown fields are refused."""
+
     model_config = ConfigDict(extra="forbid")
+
+
+# --- errors ---
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. `invalid_input`, `not_found`, `chain_unavailable`.")
+    message: str = Field(description="What went wrong, for a human.")
+    field: str | None = Field(None, description="The input at fault, when one is: a body field (`owners[0].share`), "
+                              "a path or query parameter, `body` or `authorization`.")
+    details: dict[str, Any] | None = Field(None, description="Structured details, e.g. the first record of a duplicate.")
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer: `{"error": {"code", "message", "field"?, "details"?}}`."""
+
+    error: ErrorBody
 
 
 # --- parties ---
@@ -23,10 +132,10 @@ class PartyCreate(Strict):
         description="uscc: Unified Social Credit Code (check character verified); hkbrn: HK Business Registration "
         "number (8 digits); other: free string of 1-64 printable characters."
     )
-    identifier: str = Field(min_length=1, max_length=64, examples=["91110108551385082Q"])
-    nameZh: str = Field("", max_length=200)
-    nameEn: str = Field("", max_length=200)
-    accounts: list[str] = Field(min_length=1, max_length=16, description="Account addresses (EOA or ERC-1271 wallet).")
+    identifier: IdentifierText = Field(examples=["91110108551385082Q"])
+    nameZh: Name = ""
+    nameEn: Name = ""
+    accounts: list[Address] = Field(min_length=1, max_length=16, description="Account addresses (EOA or ERC-1271 wallet).")
 
 
 class PartyPublic(BaseModel):
@@ -46,24 +155,24 @@ class PartyPublic(BaseModel):
 
 
 class PartySuspend(Strict):
-    reason: str = Field(min_length=1, max_length=2000, description="Why; its keccak-256 is recorded on chain.")
+    reason: Reason = Field(description="Why; its keccak-256 is recorded on chain.")
 
 
 class AccountAdd(Strict):
-    account: str
+    account: Address
 
 
 class AccountRotate(Strict):
-    old: str
-    new: str
+    old: Address
+    new: Address
 
 
 class AccountRotationSigned(Strict):
-    oldAccount: str
-    newAccount: str
-    deadline: int
-    oldSignature: str = Field(description="EIP-712 `Rotation` signature by the old account.")
-    newSignature: str = Field(description="The same message signed by the new account (proof of its key).")
+    oldAccount: Address
+    newAccount: Address
+    deadline: UnixTime
+    oldSignature: SignatureHex = Field(description="EIP-712 `Rotation` signature by the old account.")
+    newSignature: SignatureHex = Field(description="The same message signed by the new account (proof of its key).")
 
 
 class AccountPublic(BaseModel):
@@ -81,22 +190,23 @@ class EvidenceCreate(Strict):
 
     contentHash: str = Hex32
     algorithm: Literal["sha256", "sm3"] = "sha256"
-    metadataCommitment: str | None = Field(None, description="SHA-256 of the canonical metadata JSON, or omitted.")
-    supersedes: str | None = Field(None, description="Content hash of an earlier version registered by the same party.")
-    registrant: str = Field(description="The signing party account.")
-    nonce: int = Field(ge=0, description="The registrant's current nonce (GET /v1/accounts/{address}).")
-    deadline: int = Field(ge=0, le=2**64 - 1, description="Unix time after which the signature is void.")
-    signature: str = Field(description="0x-hex signature over the EIP-712 Evidence message.")
+    metadataCommitment: str | None = Field(None, max_length=66, description="SHA-256 of the canonical metadata JSON, or omitted.")
+    supersedes: str | None = Field(None, max_length=66, description="Content hash of an earlier version registered by the same party.")
+    registrant: Address = Field(description="The signing party account.")
+    nonce: Uint256 = Field(description="The registrant's current nonce (GET /v1/accounts/{address}).")
+    deadline: UnixTime = Field(description="Unix time after which the signature is void.")
+    signature: SignatureHex = Field(description="0x-hex signature over the EIP-712 Evidence message.")
 
 
 class EvidenceBatchCreate(Strict):
     """Many hashes signed at once: an EIP-712 `BatchSubmission` over their RFC 9162 Merkle root."""
 
     algorithm: Literal["sha256", "sm3"] = "sha256"
-    hashes: list[str] = Field(min_length=1, description="Content hashes (64 hex characters each), in tree order.")
-    registrant: str
-    deadline: int = Field(ge=0, le=2**64 - 1)
-    signature: str
+    hashes: list[Annotated[str, Field(max_length=66)]] = Field(
+        min_length=1, description="Content hashes (64 hex characters each), in tree order.")
+    registrant: Address
+    deadline: UnixTime
+    signature: SignatureHex
 
 
 class SubmissionPublic(BaseModel):
@@ -130,7 +240,7 @@ class SigningDomain(BaseModel):
 
 class VerifyRequest(Strict):
     certificate: dict[str, Any]
-    fileHash: str | None = Field(None, description="Hash of the file, if the file itself is not sent.")
+    fileHash: str | None = Field(None, max_length=66, description="Hash of the file, if the file itself is not sent.")
 
 
 class CheckPublic(BaseModel):
@@ -148,88 +258,90 @@ class VerifyResult(BaseModel):
 
 
 class OwnerShare(Strict):
-    partyId: int
-    share: int = Field(description="Basis points; all owners' shares sum to 10000 (100%).")
+    partyId: PartyId
+    share: BasisPoints = Field(description="Basis points; all owners' shares sum to 10000 (100%).")
 
 
 class SignatureIn(Strict):
-    signer: str = Field(description="The signing party account.")
-    signature: str = Field(description="0x-hex EIP-712 signature (or the wallet's ERC-1271 signature).")
+    signer: Address = Field(description="The signing party account.")
+    signature: SignatureHex = Field(description="0x-hex EIP-712 signature (or the wallet's ERC-1271 signature).")
 
 
 class AssetFields(Strict):
     jurisdiction: Literal["CN", "HK", "PCT", "OTHER"]
-    kind: str = Field(description="CN: invention | utility_model | design; HK: standard_patent_r | standard_patent_o | "
+    kind: Annotated[str, Field(max_length=32)] = Field(description="CN: invention | utility_model | design; HK: standard_patent_r | standard_patent_o | "
                       "short_term_patent; PCT: pct_application; OTHER: invention | utility_model | design | other_patent")
-    number: str = Field(description="CN: application number with check digit (ZL prefix accepted); HK: patent number; "
+    number: Annotated[str, Field(max_length=100)] = Field(description="CN: application number with check digit (ZL prefix accepted); HK: patent number; "
                         "PCT: PCT/CN2023/123456; OTHER: free string", examples=["ZL201710601862.3"])
-    title: str
-    filingDate: str | None = None
-    grantDate: str | None = None
-    owners: list[OwnerShare]
-    evidence: list[str] = Field(default_factory=list, description="Content hashes of linked evidence records.")
-    deadline: int | None = Field(None, description="Signing deadline (unix time); default now + 7 days.")
+    title: Title
+    filingDate: DateText | None = None
+    grantDate: DateText | None = None
+    owners: list[OwnerShare] = Field(max_length=64)
+    evidence: list[Annotated[str, Field(max_length=66)]] = Field(
+        default_factory=list, max_length=256, description="Content hashes of linked evidence records.")
+    deadline: UnixTime | None = Field(None, description="Signing deadline (unix time); default now + 7 days.")
 
 
 class AssetCreate(AssetFields):
-    deadline: int = Field(description="The deadline of the signed typed data (from POST /v1/assets/payload).")  # type: ignore[assignment]
-    signatures: list[SignatureIn] = Field(description="One signature of `AssetRegistration` per owner.")
+    deadline: UnixTime = Field(description="The deadline of the signed typed data (from POST /v1/assets/payload).")  # type: ignore[assignment]
+    signatures: list[SignatureIn] = Field(max_length=64, description="One signature of `AssetRegistration` per owner.")
 
 
 class RoyaltyIn(Strict):
     basis: Literal["lump_sum", "percentage", "per_unit", "minimum_annual"]
-    amount: str | None = None
-    rate: int | None = Field(None, description="Percentage of sales in basis points (basis = percentage).")
-    minimumAnnual: str | None = None
-    currency: str = "CNY"
+    amount: DecimalAmount | None = None
+    rate: BasisPoints | None = Field(None, description="Percentage of sales in basis points (basis = percentage).")
+    minimumAnnual: DecimalAmount | None = None
+    currency: ShortCode = "CNY"
 
 
 class EquityIn(Strict):
-    appraiser: str
-    appraisalReportHash: str
-    appraisedValue: str
-    agreedValue: str
-    capitalAmount: str
-    currency: str = "CNY"
-    equityShare: int = Field(description="Equity share in basis points.")
+    appraiser: ShortText
+    appraisalReportHash: Hex
+    appraisedValue: DecimalAmount
+    agreedValue: DecimalAmount
+    capitalAmount: DecimalAmount
+    currency: ShortCode = "CNY"
+    equityShare: BasisPoints = Field(description="Equity share in basis points.")
 
 
 class AgreementCreate(Strict):
     kind: Literal["assignment", "licence", "equity_contribution", "pledge"]
-    assetId: int
-    documentHash: str = Field(description="Hash of the signed contract document (never uploaded).")
-    contractDate: str | None = None
-    deadline: int | None = Field(None, description="Signing deadline (unix time); default now + 7 days.")
-    salt: str | None = None
-    assignees: list[OwnerShare] | None = None
-    company: int | None = None
+    assetId: AssetId
+    documentHash: Hex = Field(description="Hash of the signed contract document (never uploaded).")
+    contractDate: DateText | None = None
+    deadline: UnixTime | None = Field(None, description="Signing deadline (unix time); default now + 7 days.")
+    salt: Hex | None = None
+    assignees: list[OwnerShare] | None = Field(None, max_length=64)
+    company: PartyId | None = None
     equity: EquityIn | None = None
-    licensee: int | None = None
+    licensee: PartyId | None = None
     licenceType: Literal["exclusive", "sole", "ordinary"] | None = None
-    territory: list[str] | None = Field(None, description="ISO 3166-1 alpha-2 codes (CN = mainland, HK distinct) or WORLD.")
-    fieldOfUse: str | None = Field(None, description="Free text; omitted or 'all' = every field.")
-    start: int | None = None
-    end: int | None = None
+    territory: list[ShortCode] | None = Field(None, max_length=300,
+                                              description="ISO 3166-1 alpha-2 codes (CN = mainland, HK distinct) or WORLD.")  # fmt: skip
+    fieldOfUse: FieldOfUse | None = Field(None, description="Free text; omitted or 'all' = every field.")
+    start: UnixTime | None = None
+    end: UnixTime | None = None
     royalty: RoyaltyIn | None = None
     sublicensable: bool = False
-    parentLicence: str | None = None
-    recordationNumber: str | None = None
-    recordationDate: str | None = None
-    pledgee: int | None = None
-    amount: str | None = None
-    currency: str | None = None
-    registrationNumber: str | None = None
+    parentLicence: Hex | None = None
+    recordationNumber: ShortText | None = None
+    recordationDate: DateText | None = None
+    pledgee: PartyId | None = None
+    amount: DecimalAmount | None = None
+    currency: ShortCode | None = None
+    registrationNumber: ShortText | None = None
 
 
 class TerminationIn(Strict):
-    deadline: int
-    signatures: list[SignatureIn]
+    deadline: UnixTime
+    signatures: list[SignatureIn] = Field(max_length=64)
 
 
 class ReleaseIn(Strict):
-    deadline: int
-    signer: str
-    signature: str
+    deadline: UnixTime
+    signer: Address
+    signature: SignatureHex
 
 
 # --- disputes ---
@@ -237,43 +349,43 @@ class ReleaseIn(Strict):
 
 class DisputeFields(Strict):
     subject: Literal["asset", "agreement", "evidence"]
-    subjectId: int | str = Field(description="Asset id, agreement id, or content hash.")
-    claimant: int
-    respondent: int
-    claimHash: str = Field(description="Hash of the statement of claim (the document stays off chain).")
-    arbitrator: str = Field(description="The arbitrator's account (of an arbitration institution party).")
-    deadline: int | None = None
+    subjectId: AssetId | Hex = Field(description="Asset id, agreement id, or content hash.")
+    claimant: PartyId
+    respondent: PartyId
+    claimHash: Hex = Field(description="Hash of the statement of claim (the document stays off chain).")
+    arbitrator: Address = Field(description="The arbitrator's account (of an arbitration institution party).")
+    deadline: UnixTime | None = None
 
 
 class DisputeCreate(DisputeFields):
-    deadline: int  # type: ignore[assignment]
-    signature: str = Field(description="The arbitrator's EIP-712 `OpenDispute` signature.")
+    deadline: UnixTime  # type: ignore[assignment]
+    signature: SignatureHex = Field(description="The arbitrator's EIP-712 `OpenDispute` signature.")
 
 
 class AwardFields(Strict):
     outcome: Literal["dismissed", "agreement_voided", "title_restored"]
-    awardHash: str
-    owners: list[OwnerShare] = Field(default_factory=list, description="For title_restored: the owners and shares.")
-    arbitrator: str
-    deadline: int | None = None
+    awardHash: Hex
+    owners: list[OwnerShare] = Field(default_factory=list, max_length=64, description="For title_restored: the owners and shares.")
+    arbitrator: Address
+    deadline: UnixTime | None = None
 
 
 class AwardCreate(AwardFields):
-    deadline: int  # type: ignore[assignment]
-    signature: str = Field(description="The arbitrator's EIP-712 `CloseDispute` signature.")
+    deadline: UnixTime  # type: ignore[assignment]
+    signature: SignatureHex = Field(description="The arbitrator's EIP-712 `CloseDispute` signature.")
 
 
 # --- documents ---
 
 
 class SignedAction(Strict):
-    account: str = Field(description="The acting party account.")
-    deadline: int
-    signature: str = Field(description="EIP-712 `DocumentAction(action, documentId, payloadHash, deadline)` by the account.")
+    account: Address = Field(description="The acting party account.")
+    deadline: UnixTime
+    signature: SignatureHex = Field(description="EIP-712 `DocumentAction(action, documentId, payloadHash, deadline)` by the account.")
 
 
 class DocumentKeyPublish(SignedAction):
-    publicKey: str = Field(description="The party's X25519 document public key (32 bytes hex).")
+    publicKey: Hex = Field(description="The party's X25519 document public key (32 bytes hex).")
 
 
 class DocumentStore(SignedAction):
@@ -286,9 +398,9 @@ class DocumentGrant(SignedAction):
 
 
 class DocumentRevoke(SignedAction):
-    reader: int
+    reader: PartyId
 
 
 class DocumentDecrypt(Strict):
-    party: int
-    privateKey: str = Field(description="The reader's X25519 private key (hex), used for this request only and never stored.")
+    party: PartyId
+    privateKey: Hex = Field(description="The reader's X25519 private key (hex), used for this request only and never stored.")

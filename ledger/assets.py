@@ -29,6 +29,7 @@ from ledger import eip712
 from ledger.errors import Conflict, ContractRevert, InvalidInput, NotFound, SignatureRejected
 from ledger.hashing import canonical_json, parse_hash
 from ledger.identifiers import parse_cn_patent_number, validate_hk_patent_number, validate_other_identifier
+from ledger.inputs import FIELD_OF_USE_MAX, SHORT_TEXT_MAX, TITLE_MAX, check_text, parse_decimal
 from ledger.parties import parse_account
 from ledger.territory import from_mask, to_mask
 from ledger.tx import SentTransaction, call
@@ -92,7 +93,7 @@ def normalise_number(jurisdiction: str, kind: str, number: str) -> tuple[str, st
         text = number.strip().upper().replace(" ", "")
         import re
 
-        if not re.fullmatch(r"PCT/[A-Z]{2}\d{4}/\d{6}", text):
+        if not re.fullmatch(r"PCT/[A-Z]{2}[0-9]{4}/[0-9]{6}", text):  # ASCII digits only
             raise InvalidInput("a PCT application number looks like PCT/CN2023/123456", field="number")
         return text, kind
     try:
@@ -117,16 +118,15 @@ def _bps(value: Any, field: str) -> int:
 
 
 def _amount(value: Any, field: str) -> str:
-    text = str(value).strip()
-    try:
-        from decimal import Decimal, InvalidOperation
+    """A plain non-negative decimal string (ledger.inputs.DECIMAL_PATTERN): no exponent, sign, inf or nan."""
+    return parse_decimal(value, field)
 
-        number = Decimal(text)
-    except (InvalidOperation, ValueError):
-        raise InvalidInput(f"{value!r} is not a decimal amount", field=field) from None
-    if not number.is_finite() or number < 0:
-        raise InvalidInput("amounts are non-negative decimals", field=field)
-    return text
+
+def _text(value: Any, field: str, max_length: int) -> str | None:
+    """Optional human text for the details (ledger.inputs.check_text), trimmed; None when absent or blank."""
+    if value is None:
+        return None
+    return check_text(value, field, max_length=max_length).strip() or None
 
 
 def _currency(value: Any, field: str) -> str:
@@ -198,9 +198,9 @@ class AssetService:
         shares = [_bps(o.get("share"), f"owners[{i}].share") for i, o in enumerate(owners)]
         if sum(shares) != 10_000:
             raise InvalidInput(f"shares sum to {sum(shares)} basis points, not 10000 (100%)", field="owners")
-        title = str(body.get("title") or "").strip()
-        if not title or len(title) > 500:
-            raise InvalidInput("a title of 1 to 500 characters is required", field="title")
+        title = check_text(body.get("title") or "", "title", max_length=TITLE_MAX).strip()  # NFC, no control/bidi/zero-width
+        if not title:
+            raise InvalidInput(f"a title of 1 to {TITLE_MAX} characters is required", field="title")
         filing, grant = _date(body.get("filingDate"), "filingDate"), _date(body.get("grantDate"), "grantDate")
         if filing and grant and grant < filing:
             raise InvalidInput("the grant date is before the filing date", field="grantDate")
@@ -302,7 +302,7 @@ class AssetService:
                 grantees, shares = [company], [10_000]
                 e = body.get("equity") or {}
                 details |= {
-                    "appraiser": str(e.get("appraiser") or "").strip() or _missing("equity.appraiser"),
+                    "appraiser": _text(e.get("appraiser"), "equity.appraiser", SHORT_TEXT_MAX) or _missing("equity.appraiser"),
                     "appraisalReportHash": "0x" + parse_hash(str(e.get("appraisalReportHash", "")), "equity.appraisalReportHash").hex(),
                     "appraisedValue": _amount(e.get("appraisedValue"), "equity.appraisedValue"),
                     "agreedValue": _amount(e.get("agreedValue"), "equity.agreedValue"),
@@ -327,7 +327,7 @@ class AssetService:
                 if ltype is None:
                     raise InvalidInput("licenceType must be exclusive, sole or ordinary", field="licenceType")
                 territory = to_mask(body.get("territory") or [], "territory")
-                field_text = body.get("fieldOfUse")
+                field_text = _text(body.get("fieldOfUse"), "fieldOfUse", FIELD_OF_USE_MAX)
                 royalty = body.get("royalty") or {}
                 basis = royalty.get("basis")
                 if basis not in ROYALTY_BASES:
@@ -340,7 +340,7 @@ class AssetService:
                 if royalty.get("minimumAnnual") is not None:
                     r["minimumAnnual"] = _amount(royalty.get("minimumAnnual"), "royalty.minimumAnnual")
                 details |= {"royalty": r, "fieldOfUse": field_text or "all",
-                            "recordationNumber": body.get("recordationNumber"),
+                            "recordationNumber": _text(body.get("recordationNumber"), "recordationNumber", SHORT_TEXT_MAX),
                             "recordationDate": _date(body.get("recordationDate"), "recordationDate")}  # fmt: skip
                 parent = parse_hash(body["parentLicence"], "parentLicence") if body.get("parentLicence") else b"\0" * 32
                 terms = ag.Terms(int(kind), asset_id, (grantee,), (), int(ltype), territory, field_of_use_hash(field_text),
@@ -356,7 +356,7 @@ class AssetService:
                 if existing != b"\0" * 32:
                     raise Conflict(f"asset {asset_id} is already pledged under 0x{bytes(existing).hex()}", field="assetId")
                 details |= {"amount": _amount(body.get("amount"), "amount"), "currency": _currency(body.get("currency", "CNY"), "currency"),
-                            "registrationNumber": body.get("registrationNumber")}  # fmt: skip
+                            "registrationNumber": _text(body.get("registrationNumber"), "registrationNumber", SHORT_TEXT_MAX)}  # fmt: skip
                 terms = ag.Terms(int(kind), asset_id, (grantee,), start=start, end=end, document_hash=document_hash, salt=salt, deadline=deadline)
         details = {k: v for k, v in details.items() if v is not None}
         from dataclasses import replace

@@ -44,6 +44,7 @@ from ledger.errors import (
     TransactionFailed,
 )
 from ledger.hashing import HashAlgorithm
+from ledger.inputs import DIGITS_RE, INT64_MAX
 from ledger.store import (
     ANCHORED,
     EXPIRED,
@@ -449,11 +450,11 @@ class EvidenceService:
     # --- reads ---
 
     def submission(self, receipt_id: str) -> Submission:
-        try:
-            sub_id = int(receipt_id.removeprefix("sub_"))
-        except ValueError:
-            raise InvalidInput(f"{receipt_id!r} is not a receipt id (sub_<number>)", field="receipt_id") from None
-        sub = self.store.submission(sub_id)
+        # sub_ and ASCII digits, bounded by the journal's INTEGER column (ledger.inputs)
+        number = receipt_id[4:] if isinstance(receipt_id, str) and receipt_id.startswith("sub_") else ""
+        if not DIGITS_RE.fullmatch(number) or len(number) > 19 or int(number) > INT64_MAX:
+            raise InvalidInput(f"{receipt_id[:80]!r} is not a receipt id (sub_<number>)", field="receipt_id")
+        sub = self.store.submission(int(number))
         if sub is None:
             raise NotFound(f"no receipt {receipt_id}", field="receipt_id")
         return sub

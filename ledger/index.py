@@ -64,6 +64,7 @@ from web3 import Web3
 
 from ledger.artifacts import SUITE, load_artifact
 from ledger.errors import IndexUnavailable, InvalidInput, LedgerError
+from ledger.inputs import DIGITS_RE, INT64_MAX, UNIX_TIME_MAX, parse_uint
 from ledger.tx import FunctionCodec, NodeRefused, as_hex, as_int, rpc
 
 if TYPE_CHECKING:
@@ -863,17 +864,22 @@ class _Moved(LedgerError):
 # --- query helpers -------------------------------------------------------------------------------------
 
 
+MAX_CURSOR = 256  # characters: base64 of a JSON list of at most a few BIGINTs
+
+
 def encode_cursor(key: Iterable[int]) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(key), separators=(",", ":")).encode()).decode().rstrip("=")
 
 
 def decode_cursor(text: str, size: int) -> list[int]:
+    if len(text) > MAX_CURSOR:  # a real cursor is a few BIGINTs: nothing long (or deep) reaches the decoder
+        raise InvalidInput("cursor is malformed (use nextCursor from a previous page)", field="cursor")
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         key = json.loads(raw)
     except Exception:
         raise InvalidInput("cursor is malformed (use nextCursor from a previous page)", field="cursor") from None
-    if not (isinstance(key, list) and len(key) == size and all(type(k) is int and k >= 0 for k in key)):
+    if not (isinstance(key, list) and len(key) == size and all(type(k) is int and 0 <= k <= INT64_MAX for k in key)):
         raise InvalidInput("cursor is malformed (use nextCursor from a previous page)", field="cursor")
     return key
 
@@ -881,25 +887,19 @@ def decode_cursor(text: str, size: int) -> list[int]:
 def _limit(value: str | None) -> int:
     if value in (None, ""):
         return DEFAULT_LIMIT
-    try:
-        n = int(str(value))
-    except ValueError:
-        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}", field="limit") from None
+    text = str(value)
+    if not DIGITS_RE.fullmatch(text):  # ASCII digits only (ledger.inputs)
+        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}", field="limit")
+    n = int(text) if len(text) <= 6 else MAX_LIMIT + 1
     if not 1 <= n <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be from 1 to {MAX_LIMIT} (got {n})", field="limit")
+        raise InvalidInput(f"limit must be from 1 to {MAX_LIMIT} (got {text[:12]})", field="limit")
     return n
 
 
 def _int(value: str | None, field: str) -> int | None:
     if value in (None, ""):
         return None
-    try:
-        n = int(str(value))
-    except ValueError:
-        raise InvalidInput(f"{field} must be a whole number", field=field) from None
-    if n < 0:
-        raise InvalidInput(f"{field} must not be negative", field=field)
-    return n
+    return parse_uint(str(value), field, maximum=INT64_MAX)  # ASCII digits, a BIGINT (ledger.inputs)
 
 
 def _time(value: str | None, field: str) -> int | None:
@@ -907,8 +907,8 @@ def _time(value: str | None, field: str) -> int | None:
     if value in (None, ""):
         return None
     text = str(value).strip()
-    if text.isdigit():
-        return int(text)
+    if text.isdigit() or DIGITS_RE.fullmatch(text):  # unix seconds: ASCII digits, a BIGINT (ledger.inputs)
+        return parse_uint(text, field, maximum=UNIX_TIME_MAX)
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:

@@ -16,6 +16,7 @@ from web3.logs import DISCARD
 
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.identifiers import validate_identifier
+from ledger.inputs import REASON_MAX, check_text
 from ledger.tx import SentTransaction, call
 
 if TYPE_CHECKING:
@@ -44,12 +45,15 @@ class PartyProfile:
             raise InvalidInput(f"jurisdiction must be one of {', '.join(JURISDICTIONS)}", field="jurisdiction")
         if self.identifier_scheme not in SCHEMES:
             raise InvalidInput(f"identifierScheme must be one of {', '.join(SCHEMES)}", field="identifierScheme")
+        check_text(self.identifier, "identifier", max_length=64)
         try:
             identifier = validate_identifier(self.identifier_scheme, self.identifier)
         except InvalidInput as exc:
             raise InvalidInput(exc.message, field="identifier") from None
         if self.identifier_scheme == "uscc" and self.jurisdiction != "mainland":
             raise InvalidInput("a USCC identifies a mainland entity: jurisdiction must be mainland", field="jurisdiction")
+        for field, value in (("nameZh", self.name_zh), ("nameEn", self.name_en)):
+            check_text(value, field, max_length=MAX_NAME)  # NFC, no control, bidi or zero-width characters
         name_zh, name_en = self.name_zh.strip(), self.name_en.strip()
         if not name_zh and not name_en:
             raise InvalidInput("a party needs a name in Chinese or English", field="nameZh")
@@ -130,8 +134,9 @@ class PartyService:
 
     def suspend(self, party_id: int, reason: str) -> dict[str, Any]:
         self.show(party_id)
-        if not reason.strip():
+        if not isinstance(reason, str) or not reason.strip():
             raise InvalidInput("a suspension needs a reason (its hash goes on chain)", field="reason")
+        check_text(reason, "reason", max_length=REASON_MAX)
         sent = self._send(self.contract.functions.suspendParty(party_id, keccak(text=reason)))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import LedgerDep
-from api.schemas import AgreementCreate, AssetCreate, AssetFields, ReleaseIn, SignatureIn, TerminationIn
+from api.openapi import errors
+from api.schemas import AgreementCreate, AssetCreate, AssetFields, AssetIdParam, ReleaseIn, SignatureIn, TerminationIn, UnixTimeParam
 
 
 router = APIRouter(tags=["assets and agreements"])
-AssetIdPath = Path(ge=1, le=2**63, description="Asset id")
+AssetIdPath = Annotated[AssetIdParam, Path(description="Asset id, 1 … 2**63 − 1 (ASCII digits)")]
+AgreementIdPath = Annotated[str, Path(max_length=130, description="Agreement id: 32 bytes hex (the EIP-712 struct hash of the terms)")]
 
 
-@router.post("/v1/assets/payload", summary="Typed data for owners to sign before registering an asset")
+@router.post("/v1/assets/payload", responses=errors(404, 409), summary="Typed data for owners to sign before registering an asset")
 def asset_payload(body: AssetFields, ledger: LedgerDep) -> dict[str, Any]:
     """Validates the fields (CN check digit, shares summing to 10000, known parties) and returns the EIP-712
     `AssetRegistration` every owner signs, and the off-chain details it commits to."""
@@ -25,54 +25,54 @@ def asset_payload(body: AssetFields, ledger: LedgerDep) -> dict[str, Any]:
     return {"typedData": reg.message(ledger.asset_service.domain()), "details": details}
 
 
-@router.post("/v1/assets", status_code=201, summary="Register an asset signed by every owner")
+@router.post("/v1/assets", responses=errors(403, 404, 409), status_code=201, summary="Register an asset signed by every owner")
 def register_asset(body: AssetCreate, ledger: LedgerDep) -> dict[str, Any]:
     data = body.model_dump()
     signatures = data.pop("signatures")
     return ledger.asset_service.register(data, signatures)
 
 
-@router.get("/v1/assets/{asset_id}", summary="An asset, its owners and shares")
-def show_asset(ledger: LedgerDep, asset_id: int = AssetIdPath) -> dict[str, Any]:
+@router.get("/v1/assets/{asset_id}", responses=errors(404), summary="An asset, its owners and shares")
+def show_asset(ledger: LedgerDep, asset_id: AssetIdPath) -> dict[str, Any]:
     return ledger.asset_service.show(asset_id)
 
 
-@router.get("/v1/assets/{asset_id}/title", summary="Chain of title as of a time")
-def title(ledger: LedgerDep, asset_id: int = AssetIdPath,
-          at: int | None = Query(None, ge=0, description="Unix time; default now")) -> dict[str, Any]:  # fmt: skip
+@router.get("/v1/assets/{asset_id}/title", responses=errors(404), summary="Chain of title as of a time")
+def title(ledger: LedgerDep, asset_id: AssetIdPath,
+          at: Annotated[UnixTimeParam | None, Query(description="Unix time (ASCII digits); default now")] = None) -> dict[str, Any]:  # fmt: skip
     """Who owned the asset at `at`, under which agreement, which licences and pledges were in force, and
     every change of ownership, licence, pledge and freeze in time order (read from the chain's events)."""
     return ledger.asset_service.title(asset_id, at)
 
 
-@router.post("/v1/agreements", status_code=201, summary="Propose an agreement")
+@router.post("/v1/agreements", responses=errors(403, 404, 409), status_code=201, summary="Propose an agreement")
 def propose(body: AgreementCreate, ledger: LedgerDep) -> dict[str, Any]:
     """Stores the terms off chain and returns the agreement id (the EIP-712 struct hash of the terms), the
     typed data each party signs, and the parties whose signatures are needed."""
     return ledger.asset_service.propose(body.model_dump(exclude_none=True))
 
 
-@router.get("/v1/agreements/{agreement_id}", summary="An agreement: terms, signatures, status")
-def show_agreement(agreement_id: str, ledger: LedgerDep) -> dict[str, Any]:
+@router.get("/v1/agreements/{agreement_id}", responses=errors(404), summary="An agreement: terms, signatures, status")
+def show_agreement(agreement_id: AgreementIdPath, ledger: LedgerDep) -> dict[str, Any]:
     return ledger.asset_service.agreement(agreement_id)
 
 
-@router.post("/v1/agreements/{agreement_id}/signatures", summary="Add a party's signature")
-def sign(agreement_id: str, body: SignatureIn, ledger: LedgerDep) -> dict[str, Any]:
+@router.post("/v1/agreements/{agreement_id}/signatures", responses=errors(403, 404, 409), summary="Add a party's signature")
+def sign(agreement_id: AgreementIdPath, body: SignatureIn, ledger: LedgerDep) -> dict[str, Any]:
     """Checked at once: the signer must be an account of an active party to the agreement and the signature
     must verify for these terms."""
     return ledger.asset_service.add_signature(agreement_id, body.signer, body.signature)
 
 
-@router.post("/v1/agreements/{agreement_id}/execute", summary="Put the agreement into effect")
-def execute(agreement_id: str, ledger: LedgerDep) -> dict[str, Any]:
+@router.post("/v1/agreements/{agreement_id}/execute", responses=errors(403, 404, 409), summary="Put the agreement into effect")
+def execute(agreement_id: AgreementIdPath, ledger: LedgerDep) -> dict[str, Any]:
     """Submits every signature in one transaction, all-or-nothing; the contract re-checks every rule."""
     return ledger.asset_service.execute(agreement_id)
 
 
 @router.get("/v1/agreements/{agreement_id}/certificate", summary="Agreement certificate (JSON, PDF or HTML)",
-            responses={200: {"content": {"application/json": {}, "application/pdf": {}, "text/html": {}}}})
-def agreement_certificate(agreement_id: str, ledger: LedgerDep,
+            responses={200: {"content": {"application/json": {}, "application/pdf": {}, "text/html": {}}}, **errors(404, 409)})
+def agreement_certificate(agreement_id: AgreementIdPath, ledger: LedgerDep,
                           format: Literal["json", "pdf", "html"] = Query("json", description="json (default), pdf or html")) -> Any:  # noqa: A002  # fmt: skip
     """Everything an arbitrator needs to check alone that the agreement took effect on chain, when, on which
     terms and signed by whom: the terms and details, every party's signature, the transaction and block.
@@ -91,18 +91,19 @@ def agreement_certificate(agreement_id: str, ledger: LedgerDep,
     return doc
 
 
-@router.get("/v1/agreements/{agreement_id}/termination", summary="Typed data to sign a termination")
-def termination_payload(agreement_id: str, ledger: LedgerDep, deadline: int = Query(ge=0)) -> dict[str, Any]:
+@router.get("/v1/agreements/{agreement_id}/termination", responses=errors(404, 409), summary="Typed data to sign a termination")
+def termination_payload(agreement_id: AgreementIdPath, ledger: LedgerDep,
+                        deadline: Annotated[UnixTimeParam, Query(description="Signing deadline, unix time (ASCII digits)")]) -> dict[str, Any]:
     return ledger.asset_service.termination_payload(agreement_id, deadline)
 
 
-@router.post("/v1/agreements/{agreement_id}/terminate", summary="Terminate a licence or pledge by all its parties")
-def terminate(agreement_id: str, body: TerminationIn, ledger: LedgerDep) -> dict[str, Any]:
+@router.post("/v1/agreements/{agreement_id}/terminate", responses=errors(403, 404, 409), summary="Terminate a licence or pledge by all its parties")
+def terminate(agreement_id: AgreementIdPath, body: TerminationIn, ledger: LedgerDep) -> dict[str, Any]:
     return ledger.asset_service.terminate(agreement_id, body.deadline, [s.model_dump() for s in body.signatures])
 
 
-@router.post("/v1/agreements/{agreement_id}/release", summary="Release a pledge (pledgee's signature)")
-def release(agreement_id: str, body: ReleaseIn, ledger: LedgerDep) -> dict[str, Any]:
+@router.post("/v1/agreements/{agreement_id}/release", responses=errors(403, 404, 409), summary="Release a pledge (pledgee's signature)")
+def release(agreement_id: AgreementIdPath, body: ReleaseIn, ledger: LedgerDep) -> dict[str, Any]:
     return ledger.asset_service.release(agreement_id, body.deadline, body.signer, body.signature)
 
 

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from api.deps import LedgerDep
+from api.openapi import errors
 from api.schemas import AwardCreate, AwardFields, DisputeCreate, DisputeFields
 from ledger.evidence import parse_signature
 
 router = APIRouter(tags=["disputes"])
+DisputeIdPath = Annotated[str, Path(max_length=130, description="Dispute id: 32 bytes hex")]
 
 
-@router.post("/v1/disputes/payload", summary="Typed data an arbitrator signs to open a dispute")
+@router.post("/v1/disputes/payload", responses=errors(404), summary="Typed data an arbitrator signs to open a dispute")
 def open_payload(body: DisputeFields, ledger: LedgerDep) -> dict[str, Any]:
     req = ledger.dispute_service.open_request(body.model_dump())
     return {"typedData": req.message(ledger.dispute_service.domain())}
 
 
-@router.post("/v1/disputes", status_code=201, summary="Open a dispute (freezes the asset)")
+@router.post("/v1/disputes", responses=errors(403, 404, 409), status_code=201, summary="Open a dispute (freezes the asset)")
 def open_dispute(body: DisputeCreate, ledger: LedgerDep) -> dict[str, Any]:
     """Relays the arbitrator's signed `OpenDispute`. The contract checks the arbitrator belongs to an active
     arbitration institution that is not a party, and freezes the asset concerned until the award."""
@@ -28,19 +30,19 @@ def open_dispute(body: DisputeCreate, ledger: LedgerDep) -> dict[str, Any]:
     return ledger.dispute_service.open(data, parse_signature(data.pop("signature")))
 
 
-@router.get("/v1/disputes/{dispute_id}", summary="A dispute")
-def show(dispute_id: str, ledger: LedgerDep) -> dict[str, Any]:
+@router.get("/v1/disputes/{dispute_id}", responses=errors(404), summary="A dispute")
+def show(dispute_id: DisputeIdPath, ledger: LedgerDep) -> dict[str, Any]:
     return ledger.dispute_service.show(dispute_id)
 
 
-@router.post("/v1/disputes/{dispute_id}/award/payload", summary="Typed data an arbitrator signs to close a dispute")
-def award_payload(dispute_id: str, body: AwardFields, ledger: LedgerDep) -> dict[str, Any]:
+@router.post("/v1/disputes/{dispute_id}/award/payload", responses=errors(404, 409), summary="Typed data an arbitrator signs to close a dispute")
+def award_payload(dispute_id: DisputeIdPath, body: AwardFields, ledger: LedgerDep) -> dict[str, Any]:
     req = ledger.dispute_service.close_request(dispute_id, body.model_dump())
     return {"typedData": req.message(ledger.dispute_service.domain())}
 
 
-@router.post("/v1/disputes/{dispute_id}/award", summary="Close a dispute with an award that takes effect on chain")
-def award(dispute_id: str, body: AwardCreate, ledger: LedgerDep) -> dict[str, Any]:
+@router.post("/v1/disputes/{dispute_id}/award", responses=errors(403, 404, 409), summary="Close a dispute with an award that takes effect on chain")
+def award(dispute_id: DisputeIdPath, body: AwardCreate, ledger: LedgerDep) -> dict[str, Any]:
     """dismissed: the asset is unfrozen; agreement_voided: the disputed agreement is void from now;
     title_restored: the asset goes to the named owners (shares summing to 10000). One transaction."""
     data = body.model_dump()
@@ -48,8 +50,8 @@ def award(dispute_id: str, body: AwardCreate, ledger: LedgerDep) -> dict[str, An
 
 
 @router.get("/v1/disputes/{dispute_id}/case-file", summary="Case file (ZIP)",
-            responses={200: {"content": {"application/zip": {}}}})  # fmt: skip
-def case_file(dispute_id: str, ledger: LedgerDep) -> Response:
+            responses={200: {"content": {"application/zip": {}}}, **errors(404)})  # fmt: skip
+def case_file(dispute_id: DisputeIdPath, ledger: LedgerDep) -> Response:
     """Every on-chain record about the dispute's subject in time order — evidence and agreement certificates,
     title events, the dispute's opening and award — each re-checkable with `ipledger verify-case`, and a
     bilingual summary PDF."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import LedgerDep
+from api.openapi import errors
 from api.schemas import BatchAccepted, EvidenceBatchCreate, EvidenceCreate, SigningDomain, SubmissionPublic
 from ledger import eip712
 from ledger.errors import InvalidInput, PayloadTooLarge
@@ -19,7 +20,9 @@ from ledger.store import QUEUED, Submission
 
 router = APIRouter(tags=["evidence"])
 ZERO = b"\0" * 32
-HashPath = Path(description="Content hash: 64 hex characters, with or without 0x")
+HashPath = Annotated[str, Path(max_length=130, description="Content hash: 64 hex characters, with or without 0x")]
+ReceiptPath = Annotated[str, Path(max_length=64, description="`sub_` and the receipt number in ASCII digits (at most "
+                                  "2**63 − 1), as answered by POST /v1/evidence or /v1/evidence/batch; anything else is 400.")]  # fmt: skip
 
 
 def submission_public(sub: Submission) -> dict[str, Any]:
@@ -46,7 +49,8 @@ def signing_domain(ledger: LedgerDep) -> dict[str, Any]:
     return {**d, "types": {"Evidence": eip712.EVIDENCE_TYPE, "BatchSubmission": eip712.BATCH_SUBMISSION_TYPE}}
 
 
-@router.post("/v1/evidence", status_code=202, response_model=SubmissionPublic, summary="Register one hash (relayed)",
+@router.post("/v1/evidence", status_code=202, response_model=SubmissionPublic, responses=errors(403, 409),
+             summary="Register one hash (relayed)",
              description="Relays a registration signed by a party account (EIP-712 `Evidence`). Every contract rule "
              "is checked before the request is journalled; once journalled (202) the registration is retried until "
              "it is on chain, across restarts of the API or the node. 409 if the hash is already registered or "
@@ -69,7 +73,8 @@ def register(body: EvidenceCreate, ledger: LedgerDep) -> dict[str, Any]:
     return submission_public(sub)
 
 
-@router.post("/v1/evidence/batch", status_code=202, response_model=BatchAccepted, summary="Register many hashes",
+@router.post("/v1/evidence/batch", status_code=202, response_model=BatchAccepted, responses=errors(403, 409),
+             summary="Register many hashes",
              description="Up to `IPLEDGER_MAX_BATCH_REQUEST` (default 100,000) hashes signed at once by a party "
              "account: an EIP-712 `BatchSubmission` over the RFC 9162 Merkle root of the hashes in the given order "
              "(leaf = SHA-256(0x00 ‖ hash)). Journalled durably before the 202; anchored by the aggregator within "
@@ -110,23 +115,24 @@ def _parse_hashes(values: list[str]) -> list[bytes]:
     return out
 
 
-@router.get("/v1/receipts/{receipt_id}", response_model=SubmissionPublic, summary="Status of an accepted request")
-def receipt(receipt_id: str, ledger: LedgerDep) -> dict[str, Any]:
+@router.get("/v1/receipts/{receipt_id}", response_model=SubmissionPublic, responses=errors(404),
+            summary="Status of an accepted request")
+def receipt(receipt_id: ReceiptPath, ledger: LedgerDep) -> dict[str, Any]:
     """queued → pending (sent) → registered (in a block) → final (after `IPLEDGER_CONFIRMATIONS` blocks)."""
     return submission_public(ledger.evidence_service.submission(receipt_id))
 
 
-@router.get("/v1/evidence/{content_hash}", summary="Status, record and version history of a hash")
-def show(ledger: LedgerDep, content_hash: str = HashPath) -> dict[str, Any]:
+@router.get("/v1/evidence/{content_hash}", responses=errors(404), summary="Status, record and version history of a hash")
+def show(ledger: LedgerDep, content_hash: HashPath) -> dict[str, Any]:
     """The earliest registration of the hash (direct or batched), its status and its earlier versions."""
     return ledger.evidence_service.lookup(parse_hash(content_hash, "content_hash"))
 
 
 @router.get("/v1/evidence/{content_hash}/certificate", summary="Evidence certificate (JSON, PDF or HTML)",
-            responses={200: {"content": {"application/json": {}, "application/pdf": {}, "text/html": {}}}})  # fmt: skip
+            responses={200: {"content": {"application/json": {}, "application/pdf": {}, "text/html": {}}}, **errors(404)})  # fmt: skip
 def certificate(
     ledger: LedgerDep,
-    content_hash: str = HashPath,
+    content_hash: HashPath,
     format: Literal["json", "pdf", "html"] = Query("json", description="json (default), pdf or html"),  # noqa: A002
 ) -> Any:
     """The certificate of docs/certificate.md; PDF and HTML renderings are bilingual (Chinese and English)."""

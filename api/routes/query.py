@@ -4,6 +4,8 @@ Every list answers ``{"items": [...], "nextCursor": "..." | null}``, newest firs
 ``nextCursor`` is opaque and stable: pass it back as ``cursor`` for the next page; rows added meanwhile do
 not shift pages. ``limit`` is 1–500 (default 50). Unknown parameters, repeated parameters, malformed
 cursors, ``from`` after ``to`` and out-of-range limits answer 400 with ``error.field`` naming the input.
+Numbers (ids, limits, unix seconds) are ASCII digits only and at most 2**63 − 1 (the index's BIGINT); the
+parsing lives in ``ledger.index`` so that the CLI's ``ipledger index`` applies the same rules.
 Times are unix seconds or ISO-8601 (UTC unless an offset is given) and refer to the block time. The index
 trails the chain by ``IPLEDGER_CONFIRMATIONS`` blocks; ``/v1/index/status`` says how far it has read.
 """
@@ -21,10 +23,11 @@ from ledger.service import Ledger
 router = APIRouter(tags=["index"])
 
 Cursor = Annotated[str | None, Query(description="`nextCursor` of the previous page.")]
-Limit = Annotated[str | None, Query(description="Page size, 1–500 (default 50).")]
-From = Annotated[str | None, Query(alias="from", description="Earliest block time (unix seconds or ISO-8601), inclusive.")]
-To = Annotated[str | None, Query(description="Latest block time (unix seconds or ISO-8601), inclusive; not before `from`.")]
-Party = Annotated[str | None, Query(description="A party id.")]
+Limit = Annotated[str | None, Query(description="Page size, 1–500 (default 50), ASCII digits.")]
+From = Annotated[str | None, Query(alias="from", description="Earliest block time (unix seconds in ASCII digits, at most "
+                                  "2**63 − 1, or ISO-8601), inclusive.")]  # fmt: skip
+To = Annotated[str | None, Query(description="Latest block time (unix seconds in ASCII digits or ISO-8601), inclusive; not before `from`.")]
+Party = Annotated[str | None, Query(description="A party id (ASCII digits, at most 2**63 − 1).")]
 
 
 def _params(request: Request) -> dict[str, str | None]:
@@ -54,7 +57,7 @@ def list_evidence(request: Request, ledger: LedgerDep, party: Party = None, from
 
 @router.get("/v1/index/assets", summary="List and search IP assets")
 def list_assets(request: Request, ledger: LedgerDep,
-                owner: Annotated[str | None, Query(description="A current owner's party id.")] = None,
+                owner: Annotated[str | None, Query(description="A current owner's party id (ASCII digits).")] = None,
                 number: Annotated[str | None, Query(description="Patent/application number, e.g. `201710601862.3` or `CN201710601862.3`.")] = None,
                 jurisdiction: Annotated[str | None, Query(description="`CN`, `HK`, `PCT` or `OTHER`.")] = None,
                 kind: Annotated[str | None, Query(description="Asset kind, e.g. `invention`.")] = None,
@@ -68,7 +71,7 @@ def list_assets(request: Request, ledger: LedgerDep,
 def list_agreements(request: Request, ledger: LedgerDep, party: Party = None,
                     type: Annotated[str | None, Query(description="`assignment`, `licence`, `equity_contribution` or `pledge`.")] = None,
                     status: Annotated[str | None, Query(description="`effective`, `expired` (a licence or pledge past its end), `terminated`, `released` or `voided`.")] = None,
-                    asset: Annotated[str | None, Query(description="An asset id.")] = None,
+                    asset: Annotated[str | None, Query(description="An asset id (ASCII digits, at most 2**63 − 1).")] = None,
                     from_: From = None, to: To = None, cursor: Cursor = None, limit: Limit = None) -> dict[str, Any]:  # fmt: skip
     """Executed agreements with their parties (from the `AgreementSigned` events of the executing transaction;
     role by whether the party owned the asset then), their term (`start`, `end`: licences and pledges) and
@@ -80,7 +83,7 @@ def list_agreements(request: Request, ledger: LedgerDep, party: Party = None,
 @router.get("/v1/index/disputes", summary="List and search disputes")
 def list_disputes(request: Request, ledger: LedgerDep, party: Party = None,
                   status: Annotated[str | None, Query(description="`open` or `closed`.")] = None,
-                  asset: Annotated[str | None, Query(description="The asset concerned (frozen by the dispute).")] = None,
+                  asset: Annotated[str | None, Query(description="The asset concerned (frozen by the dispute), ASCII digits.")] = None,
                   cursor: Cursor = None, limit: Limit = None) -> dict[str, Any]:  # fmt: skip
     """Disputes with their institution, claimant, respondent, status and outcome. Filters: `party` (any of
     the three), `status`, `asset`."""

@@ -171,8 +171,9 @@ ASSET_CASES: list[tuple[str, Callable[[World], dict[str, Any]], int, str, str]] 
     ("share-over-100", lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 10_001}]), 400, "owners[0].share", "basis points"),
     ("share-zero", lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 0}, {"partyId": w.p.p_x, "share": 10_000}]),
      400, "owners[0].share", "basis points"),
+    # below the type's range (uint16): refused by the schema (docs/operations.md, "Input rules")
     ("share-negative", lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": -1}, {"partyId": w.p.p_x, "share": 10_001}]),
-     400, "owners[0].share", "basis points"),
+     422, "owners.0.share", "greater than or equal to 0"),
     ("shares-sum-90", lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 5_000}, {"partyId": w.p.p_x, "share": 4_000}]),
      400, "owners", "sum to 9000"),
     ("shares-sum-110", lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 6_000}, {"partyId": w.p.p_x, "share": 5_000}]),
@@ -223,7 +224,7 @@ PROPOSE_CASES: list[tuple[str, Callable[[World], dict[str, Any]], int, str]] = [
     ("unknown-second-assignee", lambda w: w.assignment(assignees=[{"partyId": w.p.p_x, "share": 5_000}, {"partyId": 99, "share": 5_000}]),
      400, "assignees[1].partyId"),
     ("unknown-licensee", lambda w: w.licence(licensee=99), 400, "licensee"),
-    ("licensee-negative", lambda w: w.licence(licensee=-1), 400, "licensee"),
+    ("licensee-negative", lambda w: w.licence(licensee=-1), 422, "licensee"),  # below uint24: the schema refuses it
     ("unknown-company", lambda w: w.equity(company=99), 400, "company"),
     ("unknown-pledgee", lambda w: w.pledge(pledgee=99), 400, "pledgee"),
     ("missing-licensee", lambda w: {k: v for k, v in w.licence().items() if k != "licensee"}, 400, "licensee"),
@@ -238,7 +239,7 @@ PROPOSE_CASES: list[tuple[str, Callable[[World], dict[str, Any]], int, str]] = [
     ("royalty-rate-over-100", lambda w: w.licence(royalty={"basis": "percentage", "rate": 10_001}), 400, "royalty.rate"),
     ("royalty-rate-missing", lambda w: w.licence(royalty={"basis": "percentage"}), 400, "royalty.rate"),
     ("royalty-missing", lambda w: {k: v for k, v in w.licence().items() if k != "royalty"}, 400, "royalty.basis"),
-    ("royalty-amount-negative", lambda w: w.licence(royalty={"basis": "lump_sum", "amount": "-1"}), 400, "royalty.amount"),
+    ("royalty-amount-negative", lambda w: w.licence(royalty={"basis": "lump_sum", "amount": "-1"}), 422, "royalty.amount"),  # no sign
     ("royalty-currency-unknown", lambda w: w.licence(royalty={"basis": "lump_sum", "amount": "1", "currency": "RMB"}),
      400, "royalty.currency"),
     ("equity-share-over-100", lambda w: w.equity(equity={**w.equity()["equity"], "equityShare": 10_001}), 400, "equity.equityShare"),

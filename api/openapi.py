@@ -1,0 +1,94 @@
+"""The OpenAPI document states the error envelope and every status each operation can answer.
+
+Every error answer is ``ErrorEnvelope`` (``{"error": {"code", "message", "field"?, "details"?}}``). Each
+operation declares:
+
+* on every operation: 400 (a malformed ``Content-Length`` or a body nested deeper than
+  ``IPLEDGER_MAX_JSON_DEPTH``, and the route's own checks), 408 (the body did not arrive in time), 413 (the
+  body is over the route's size limit) and 503 with ``Retry-After`` (the chain node, the index or the storage
+  is unavailable);
+* 422 on every operation that takes a parameter or a body (FastAPI's default ``HTTPValidationError`` is
+  replaced: the validation handler of ``api.errors`` answers in the envelope);
+* 403 on operator-only routes (the bearer token is checked before the body is read: ``api.deps``);
+* what the route itself declares with ``responses=errors(403, 404, 409)``: refusals for an inactive party
+  or a service without a relayer (403), unknown ids (404), duplicates and state conflicts (409).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from api.schemas import ErrorEnvelope
+
+ENVELOPE_REF = "#/components/schemas/ErrorEnvelope"
+DESCRIPTIONS = {
+    400: "Bad input: the error names the field (a rule of the ledger, a malformed `Content-Length`, or JSON nested too deep).",
+    403: "Not permitted: a missing or wrong operator token, an inactive party, a signature that does not verify for "
+    "the account, or a service without a relayer.",
+    404: "Not found: the id names nothing.",
+    408: "The request body did not arrive within `IPLEDGER_BODY_TIMEOUT` seconds.",
+    409: "Conflict: already registered, already proposed, or not possible in the current state.",
+    413: "The body is larger than this route's limit.",
+    422: "Invalid request: a parameter or body field breaks its schema (bounds, ASCII digits, text rules, decimals); "
+    "`error.field` names it and `error.details.problems` lists up to 20 problems.",
+    503: "The chain node, the index or the storage is unavailable; retry after `Retry-After` seconds.",
+}
+COMMON = (400, 408, 413, 503)
+RETRY_AFTER_HEADER = {
+    "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 0}}
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route that can also answer ``statuses`` (beyond those every operation declares)."""
+    return {status: {"model": ErrorEnvelope, "description": DESCRIPTIONS[status]} for status in statuses}
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": {"$ref": ENVELOPE_REF}}},
+    }
+    if status == 503:
+        response["headers"] = RETRY_AFTER_HEADER
+    return response
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI document with the envelope declared on every error status of every operation."""
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes,
+                         openapi_version=app.openapi_version)  # fmt: skip
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    envelope = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(envelope.pop("$defs", {}))
+    components["ErrorEnvelope"] = envelope
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    for path, item in schema.get("paths", {}).items():
+        for method, op in item.items():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue
+            responses: dict[str, Any] = op["responses"]
+            statuses = set(COMMON)
+            if op.get("parameters") or op.get("requestBody"):
+                statuses.add(422)
+            if any(p.get("in") == "header" and str(p.get("name", "")).lower() == "authorization" for p in op.get("parameters", [])):
+                statuses.add(403)  # an operator route (api.deps.require_operator declares the header)
+            statuses |= {int(code) for code in responses if code.isdigit() and int(code) >= 400}
+            for status in sorted(statuses):
+                responses[str(status)] = _error_response(status)
+    return schema
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve ``document(app)`` at the app's ``openapi_url`` (built once, on first request)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
