@@ -244,6 +244,10 @@ def up_cmd(
             settings = settings.model_copy(update={"operator_token": SecretStr(token or "")})
             console.print(f"operator token in {Path(settings.data_dir) / 'operator.token'}")
         ledger = Ledger.open(w3, settings, relayer=relayer, deploy_if_missing=True)
+        if ledger.relayer is not None:  # one process per relayer account and chain: refused here, before serving
+            from ledger.tx import claim_relayer
+
+            claim_relayer(ledger.relayer, settings.relayer_lock_dir)
         if supervisor is not None:
             ledger.node_status = supervisor.status
         health = ledger.health()

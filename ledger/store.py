@@ -152,14 +152,14 @@ def storage_error(exc: BaseException) -> StorageUnavailable | None:
         code = getattr(exc, "sqlite_errorcode", None)
         text = str(exc).lower()
         if code == sqlite3.SQLITE_FULL or "database or disk is full" in text:
-            return StorageFull("the journal's disk is full; the request changed nothing and can be retried once space is freed")
+            return StorageFull("the journal's disk is full: nothing was written; retry once space is freed")
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text or "is locked" in text:
             return StorageBusy("the journal is locked by another process; try again shortly")
         if code is not None and (code & 0xFF) == sqlite3.SQLITE_IOERR:
             return StorageUnavailable(f"the journal could not be written ({getattr(exc, 'sqlite_errorname', 'I/O error')})")
         return None
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StorageFull("the journal's disk is full; the request changed nothing and can be retried once space is freed")
+        return StorageFull("the journal's disk is full: nothing was written; retry once space is freed")
     return None
 
 
