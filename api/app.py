@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.limits import RequestLimits, server_options
 from api.openapi import install_openapi
 from api.routes import assets, disputes, documents, evidence, health, parties, portal, query, verify
-from ledger import __version__
+from ledger import __version__, limit_recursion
 from ledger.config import Settings
 from ledger.service import Ledger
 
@@ -56,6 +57,11 @@ def create_app(
     app.state.ledger = ledger
     app.state.settings = settings or ledger.settings
     install_error_handlers(app)
+    # body size, JSON depth and read timeouts, before any route reads a byte (api/limits.py); and the
+    # interpreter's recursion limit back at its default if an import since ledger's own raised it
+    app.add_middleware(RequestLimits, settings=app.state.settings)
+    app.state.server_options = server_options(app.state.settings)  # uvicorn.run's limits, for `ipledger up`
+    limit_recursion()
     app.include_router(health.router)
     app.include_router(parties.router)
     app.include_router(evidence.router)

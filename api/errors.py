@@ -79,6 +79,15 @@ def validation_body(errs: Any) -> dict[str, Any]:
     return error_body("invalid_input", message, field, {"problems": problems})
 
 
+# Every 503 (node, index, deployment or storage unavailable) tells clients when to try again (RFC 9110 §10.2.3).
+RETRY_AFTER_SECONDS = 3
+
+
+def retry_after(status: int) -> dict[str, str] | None:
+    """The ``Retry-After`` header of a 503 answer; none for other statuses."""
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+
+
 def status_for(exc: e.LedgerError) -> int:
     for cls, status in STATUS_BY_ERROR:
         if isinstance(exc, cls):
@@ -93,7 +102,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if status == 500:
             log.error("unhandled ledger error on %s %s: %s", request.method, request.url.path, exc.code)
             return JSONResponse(error_body("internal_error", "the server could not complete the request"), 500)
-        return JSONResponse(error_body(exc.code, exc.message, exc.field, exc.details or None), status)
+        return JSONResponse(error_body(exc.code, exc.message, exc.field, exc.details or None), status,
+                            headers=retry_after(status))  # fmt: skip
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -110,7 +120,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if _is_connection_error(exc):
             log.warning("chain node unreachable on %s %s", request.method, request.url.path)
-            return JSONResponse(error_body("chain_unavailable", "the chain node does not answer; try again shortly"), 503)
+            return JSONResponse(error_body("chain_unavailable", "the chain node does not answer; try again shortly"), 503,
+                                headers=retry_after(503))  # fmt: skip
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal_error", "the server could not complete the request"), 500)
 

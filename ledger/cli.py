@@ -257,7 +257,8 @@ def up_cmd(
         )
         console.print(f"API on http://{settings.host}:{settings.port} (OpenAPI at /docs); Ctrl-C stops")
         app_ = create_app(ledger, settings, run_indexer=True)
-        uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning",
+                    **app_.state.server_options)  # fmt: skip
     finally:
         if supervisor is not None:
             supervisor.stop()

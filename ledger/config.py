@@ -58,6 +58,28 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         1 << 30, ge=1, description="Largest file accepted by POST /v1/verify (streamed and hashed, never stored)."
     )
+    # --- limits on requests (api/limits.py; docs/operations.md "Limits on requests") ---
+    max_body_bytes: int = Field(
+        1 << 20, ge=1024, le=1 << 30,
+        description="Largest request body of an API call, in bytes (413 beyond); POST /v1/evidence/batch, "
+        "POST /v1/documents and POST /v1/verify have their own limits, derived from their settings.",
+    )
+    max_json_depth: int = Field(
+        64, ge=4, le=256, description="Deepest nesting of arrays and objects in a JSON body, checked before parsing (400 beyond)."
+    )
+    read_timeout: float = Field(
+        30.0, gt=0, le=3600,
+        description="Seconds the API waits for the next bytes of a request (its head or its body) before answering "
+        "408 (or closing the connection).",
+    )
+    body_timeout: float = Field(
+        120.0, gt=0, le=86_400,
+        description="Seconds within which a whole request body must arrive (POST /v1/verify's streamed file excepted: "
+        "it is bounded by IPLEDGER_READ_TIMEOUT between chunks).",
+    )
+    max_connections: int = Field(
+        512, ge=1, le=100_000, description="Most open client connections of `ipledger up`; more are answered 503."
+    )
     min_deadline_margin: int = Field(
         600, ge=0, le=86_400, description="Seconds a single registration's signature must stay valid when accepted."
     )

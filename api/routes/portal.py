@@ -6,6 +6,7 @@ are left out of the OpenAPI schema; an unknown static file answers the usual JSO
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import PurePosixPath
 
@@ -41,16 +42,27 @@ def _static_root() -> resources.abc.Traversable:
     return resources.files("api").joinpath("static")
 
 
+# A static file's name: a few plain path segments (the files shipped are named so). Anything else (traversal,
+# hidden files, NUL and control characters, names longer than a file system accepts) is a 404 before the
+# file system is asked.
+_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+MAX_NAME = 200
+
+
 def _read(name: str) -> bytes:
-    parts = PurePosixPath(name).parts
-    if not parts or any(p in ("..", ".", "") or p.startswith(".") for p in parts) or name.startswith("/"):
-        raise NotFound(f"no static file {name!r}", field="path")
+    shown = name[:80] + ("…" if len(name) > 80 else "")
+    parts = name.split("/")
+    if len(name) > MAX_NAME or not all(_SEGMENT.fullmatch(p) for p in parts):
+        raise NotFound(f"no static file {shown!r}", field="path")
     node = _static_root()
     for p in parts:
         node = node.joinpath(p)
-    if not node.is_file():
-        raise NotFound(f"no static file {name!r}", field="path")
-    return node.read_bytes()
+    try:
+        if not node.is_file():
+            raise NotFound(f"no static file {shown!r}", field="path")
+        return node.read_bytes()
+    except (OSError, ValueError):  # the file system's own refusals (a name too long, ...) are a 404 too
+        raise NotFound(f"no static file {shown!r}", field="path") from None
 
 
 @router.get("/", response_class=HTMLResponse)

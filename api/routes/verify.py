@@ -1,4 +1,10 @@
-"""Verification of a certificate, optionally with the file streamed and hashed (never stored)."""
+"""Verification of a certificate, optionally with the file streamed and hashed (never stored).
+
+A malformed request is a 4xx naming its field, never a 500: a multipart body that does not parse, ends
+before its closing boundary, repeats a part, has more than ``MAX_PARTS`` parts or oversized part headers
+answers 400; a certificate nested deeper than ``IPLEDGER_MAX_JSON_DEPTH`` answers 400 before it is parsed.
+The body as a whole is bounded by ``api.limits`` (413, 408); the file part by ``IPLEDGER_MAX_UPLOAD_BYTES``.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,20 @@ from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 
 from api.deps import LedgerDep
+from api.limits import json_depth
 from api.schemas import VerifyRequest, VerifyResult
 from ledger.certificate import MAX_CERTIFICATE_BYTES
-from ledger.errors import InvalidInput, PayloadTooLarge
+from ledger.errors import InvalidInput, LedgerError, PayloadTooLarge
 from ledger.hashing import HashAlgorithm, new_hasher, parse_hash
 from ledger.verify import Rpc, verify
 
 router = APIRouter(tags=["verify"])
+
+# A multipart request: a certificate part and a file part; a few other parts (ignored) are tolerated.
+MAX_PARTS = 4
+MAX_PART_HEADERS = 8
+MAX_PART_HEADER_BYTES = 4096
+MAX_BOUNDARY = 70
 
 
 @router.post(
@@ -53,10 +66,15 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
         boundary = params.get(b"boundary")
         if not boundary:
             raise InvalidInput("multipart body without a boundary", field="content-type")
+        if len(boundary) > MAX_BOUNDARY:
+            raise InvalidInput(f"a multipart boundary has at most {MAX_BOUNDARY} characters (RFC 2046)", field="content-type")
         cert_bytes, file_hashes, size = await _stream_multipart(request, boundary, limit)
+        depth_limit = ledger.settings.max_json_depth
+        if json_depth(cert_bytes, at_most=depth_limit) > depth_limit:
+            raise InvalidInput(f"the certificate nests more than {depth_limit} levels deep", field="certificate")
         try:
             doc = json.loads(cert_bytes)
-        except ValueError:
+        except ValueError:  # not JSON, not UTF-8
             raise InvalidInput("the certificate part is not JSON", field="certificate") from None
     elif ctype in (b"application/json", b""):
         body = await request.body()
@@ -81,7 +99,8 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
 
 
 async def _stream_multipart(request: Request, boundary: bytes, limit: int) -> tuple[bytes, dict[HashAlgorithm, bytes] | None, int]:
-    state: dict[str, Any] = {"name": None, "header_field": b"", "header_value": b"", "headers": {}}
+    state: dict[str, Any] = {"name": None, "header_field": b"", "header_value": b"", "headers": {}, "parts": set(),
+                             "complete": False}  # fmt: skip
     cert = bytearray()
     hashers = {alg: new_hasher(alg) for alg in HashAlgorithm}
     seen_file = False
@@ -106,8 +125,16 @@ async def _stream_multipart(request: Request, boundary: bytes, limit: int) -> tu
         nonlocal seen_file
         _, opts = parse_options_header(state["headers"].get(b"content-disposition", b""))
         state["name"] = opts.get(b"name", b"").decode("utf-8", "replace")
+        if state["name"] in state["parts"]:
+            raise InvalidInput(f"the multipart body has two {state['name'][:40]!r} parts", field=state["name"][:40])
+        state["parts"].add(state["name"])
+        if len(state["parts"]) > MAX_PARTS:
+            raise InvalidInput(f"a verify request has at most {MAX_PARTS} parts", field="body")
         if state["name"] == "file":
             seen_file = True
+
+    def on_end() -> None:
+        state["complete"] = True
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         nonlocal size
@@ -126,10 +153,18 @@ async def _stream_multipart(request: Request, boundary: bytes, limit: int) -> tu
     parser = MultipartParser(boundary, {
         "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
         "on_header_end": on_header_end, "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
-    })  # fmt: skip
-    async for chunk in request.stream():
-        parser.write(chunk)
-    parser.finalize()
+        "on_end": on_end,
+    }, max_header_count=MAX_PART_HEADERS, max_header_size=MAX_PART_HEADER_BYTES)  # fmt: skip
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except LedgerError:
+        raise
+    except ValueError as exc:  # python-multipart's parse errors (FormParserError is a ValueError)
+        raise InvalidInput(f"malformed multipart body: {str(exc)[:200]}", field="body") from None
+    if not state["complete"]:
+        raise InvalidInput("the multipart body ends before its closing boundary", field="body")
     if not cert:
         raise InvalidInput("the multipart body has no certificate part", field="certificate")
     return bytes(cert), ({alg: h.digest() for alg, h in hashers.items()} if seen_file else None), size
