@@ -497,3 +497,20 @@ def test_malformed_http_gets_the_envelope(small_server: int) -> None:
     status, headers, body = _parse(_read_all(sock))
     assert status == 400 and headers["content-type"] == "application/json"
     assert json.loads(body)["error"]["code"] == "bad_request"
+
+
+def test_a_full_batch_fits_its_body_limit(api: Any) -> None:
+    """The batch route's limit is sized from IPLEDGER_MAX_BATCH_REQUEST: 100,000 hashes, even pretty-printed,
+    reach the route (refused there for its signature, not for its size); one byte over the limit does not."""
+    settings = api.ledger.settings
+    hashes = ["0x" + f"{i + 1:064x}" for i in range(settings.max_batch_request)]
+    body = {"algorithm": "sha256", "hashes": hashes, "registrant": "0x" + "11" * 20, "deadline": int(time.time()) + 3600,
+            "signature": "0x" + "00" * 65}  # fmt: skip
+    raw = json.dumps(body, indent=2).encode()
+    resp = api.client.post("/v1/evidence/batch", content=raw, headers={"Content-Type": "application/json"})
+    assert resp.status_code in (400, 403, 422), resp.text[:300]
+    assert resp.json()["error"]["code"] != "payload_too_large"
+    limit = settings.max_batch_request * BATCH_BYTES_PER_HASH + ALLOWANCE
+    over = raw + b" " * (limit + 1 - len(raw))
+    resp = api.client.post("/v1/evidence/batch", content=over, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413 and resp.json()["error"]["code"] == "payload_too_large"
