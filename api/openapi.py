@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.schemas import ErrorEnvelope
+from ledger import inputs
 
 ENVELOPE_REF = "#/components/schemas/ErrorEnvelope"
 DESCRIPTIONS = {
@@ -57,10 +58,30 @@ def _error_response(status: int) -> dict[str, Any]:
     return response
 
 
+# FastAPI passes the document through a model whose numeric bounds are floats: 2**63 − 1 would come out as
+# 9.223372036854776e18 (= 2**63). The bounds of ledger.inputs are put back exactly.
+_EXACT_BOUNDS = {float(n): n for n in (inputs.UINT256_MAX, inputs.UINT64_MAX, inputs.INT64_MAX, inputs.UINT32_MAX)}
+
+
+def _exact_bounds(node: Any) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("maximum", "minimum") and isinstance(value, float) and value in _EXACT_BOUNDS:
+                node[key] = _EXACT_BOUNDS[value]
+            elif isinstance(value, float) and key in ("maximum", "minimum") and value.is_integer():
+                node[key] = int(value)
+            else:
+                _exact_bounds(value)
+    elif isinstance(node, list):
+        for item in node:
+            _exact_bounds(item)
+
+
 def document(app: FastAPI) -> dict[str, Any]:
     """The app's OpenAPI document with the envelope declared on every error status of every operation."""
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes,
                          openapi_version=app.openapi_version)  # fmt: skip
+    _exact_bounds(schema)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     envelope = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(envelope.pop("$defs", {}))
