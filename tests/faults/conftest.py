@@ -31,8 +31,20 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         svc.shutdown()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keeps the call phase's report on the item, so that a scenario's row can say why it stopped."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.stash[CALL_REPORT] = report
+
+
+CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+
+
 @pytest.fixture
-def scenario() -> Iterator[Callable[[str], Tally]]:
+def scenario(request: pytest.FixtureRequest) -> Iterator[Callable[[str], Tally]]:
     """Makes the tally of a scenario (kept for the table even when the scenario fails half way)."""
     started = time.monotonic()
     made: list[Tally] = []
@@ -44,8 +56,13 @@ def scenario() -> Iterator[Callable[[str], Tally]]:
         return tally
 
     yield make
+    report = request.node.stash.get(CALL_REPORT, None)
     for tally in made:
         tally.seconds = time.monotonic() - started
+        if not tally.done and report is not None and report.failed:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            message = crash.message if crash is not None else str(report.longrepr)
+            tally.notes.append("stopped: " + message.splitlines()[-1][:300] if message else "stopped")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -513,6 +513,12 @@ class Tally:
     certificate_failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     done: bool = False
+    loads: list[Load] = field(default_factory=list)
+
+    def track(self, load: Load) -> Load:
+        """Counts ``load`` in this scenario's row, even if the scenario fails before its accounting."""
+        self.loads.append(load)
+        return load
 
     def check(self) -> None:
         """The scenario's verdict on what it acknowledged: nothing lost, nothing twice, everything settled."""
@@ -522,6 +528,9 @@ class Tally:
         assert not self.certificate_failures, self.row()
 
     def row(self) -> str:
+        if not self.done and self.loads:
+            self.sent = sum(load.sent for load in self.loads)
+            self.acked = sum(load.acked for load in self.loads)
         status = "ok" if self.done and self.lost == 0 and self.duplicated == 0 else ("FAIL" if self.done else "INCOMPLETE")
         return (f"{self.scenario:<34} {self.sent:>7} {self.acked:>7} {self.on_chain:>8} {self.lost:>5} {self.duplicated:>5} "
                 f"{self.unsettled:>9} {self.seconds:>6.0f}s  {status}" + ("  " + "; ".join(self.notes) if self.notes else ""))  # fmt: skip
@@ -632,7 +641,11 @@ def account(service: Service, tally: Tally, loads: list[Load], *, from_block: in
     samples += [acked_batches[r].hashes[-1] for r in list(batch_on_chain)[:certificates]]
     failed = []
     for h in samples:
-        resp = httpx.get(f"{service.api}/v1/evidence/0x{h.hex()}/certificate", timeout=30)
+        try:
+            resp = httpx.get(f"{service.api}/v1/evidence/0x{h.hex()}/certificate", timeout=30)
+        except httpx.HTTPError as exc:
+            failed.append(f"0x{h.hex()[:12]}: {type(exc).__name__}")
+            continue
         if resp.status_code != 200 or not verify(resp.json(), rpc).passed:
             failed.append(f"0x{h.hex()[:12]}: {resp.status_code}")
     if failed:

@@ -33,7 +33,7 @@ def test_sigkill_of_api_and_node_during_relayed_singles(service: Service, scenar
     tally = scenario("SIGKILL api+node / relayed singles")
     service.ensure_running()
     start = ChainView(service).head()
-    load = Load(service, singles=3).start()
+    load = tally.track(Load(service, singles=3)).start()
     try:
         load.wait_acked(120)
         service.kill_all()
@@ -48,7 +48,7 @@ def test_sigkill_of_the_api_during_batch_ingest(service: Service, scenario: Scen
     tally = scenario("SIGKILL api / batch ingest")
     service.ensure_running()
     start = ChainView(service).head()
-    load = Load(service, singles=0, batches=2, batch_size=500).start()
+    load = tally.track(Load(service, singles=0, batches=2, batch_size=500)).start()
     try:
         load.wait_acked(8)
         service.kill_api()
@@ -64,12 +64,15 @@ def test_sigkill_of_the_node_during_load(service: Service, scenario: Scenario) -
     tally = scenario("SIGKILL node / singles+batches")
     service.ensure_running()
     start = ChainView(service).head()
-    load = Load(service, singles=2, batches=1, batch_size=200).start()
+    load = tally.track(Load(service, singles=2, batches=1, batch_size=200)).start()
     try:
         load.wait_acked(30)
+        old = service.node_pid()
         service.kill_node()
-        killed_at = load.acked_requests
-        load.wait_acked(killed_at + 30, timeout=90)  # the supervisor has restarted the node
+        killed_at, acked_then = time.monotonic(), load.acked_requests
+        wait_for(lambda: service.node_pids() not in ([], [old]), 60, "the supervisor to restart the node")
+        tally.notes.append(f"node back after {time.monotonic() - killed_at:.1f}s")
+        load.wait_acked(acked_then + 30, timeout=90)
     finally:
         load.stop()
     assert service.running(), service.log_tail()
@@ -108,7 +111,7 @@ def test_sigstop_of_the_node_during_load(service: Service, scenario: Scenario) -
     tally = scenario("SIGSTOP node 8s / singles+batches")
     service.ensure_running()
     start = ChainView(service).head()
-    load = Load(service, singles=2, batches=1, batch_size=200).start()
+    load = tally.track(Load(service, singles=2, batches=1, batch_size=200)).start()
     probe = HealthProbe(service).start()
     pid = service.node_pid()
     try:
@@ -143,7 +146,7 @@ def test_a_second_instance_on_the_same_data_directory(service: Service, scenario
     start = ChainView(service).head()
     holder = service.proc
     assert holder is not None
-    load = Load(service, singles=2, batches=1, batch_size=200).start()
+    load = tally.track(Load(service, singles=2, batches=1, batch_size=200)).start()
     second_port, second_node = _free_ports(2)
     try:
         load.wait_acked(20)
@@ -190,7 +193,7 @@ def test_restart_cycles_alternating_clean_stops_and_sigkill(service: Service, sc
     for cycle in range(CYCLES):
         if not service.running():
             service.start()
-        load = Load(service, singles=2, batches=1, batch_size=100).start()
+        load = tally.track(Load(service, singles=2, batches=1, batch_size=100)).start()
         loads.append(load)
         try:
             load.wait_acked(6, timeout=30)
@@ -301,7 +304,7 @@ def test_disk_full_under_load(small_disk: Path, scenario: Scenario, tmp_path: Pa
     try:
         svc.start()
         start = ChainView(svc).head()
-        load = Load(svc, singles=2, batches=1, batch_size=200).start()
+        load = tally.track(Load(svc, singles=2, batches=1, batch_size=200)).start()
         filler = small_disk / "filler"
         try:
             load.wait_acked(20)
