@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import ENV
 from ledger.evidence import sign_single
 from ledger.service import dev_operator
+from tests.faults.conftest import ENV
 from tests.faults.harness import (
     ChainView, HealthProbe, Load, Outcome, SentBatch, Service, Tally, account, wait_for)  # fmt: skip
 
@@ -28,7 +28,7 @@ Scenario = Callable[[str], Tally]
 
 
 def test_sigkill_of_api_and_node_during_relayed_singles(service: Service, scenario: Scenario) -> None:
-    """kill -9 of everything (node first, then the API's process group, as a power cut would) while two
+    """kill -9 of everything (node first, then the API's process group, as a power cut would) while three
     clients relay singles; the restarted service re-sends whatever the node's last state dump had not kept."""
     tally = scenario("SIGKILL api+node / relayed singles")
     service.ensure_running()
