@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import api_bench, cpu, gas, index_bench
+from benchmarks import api_bench, cpu, gas, index_bench, node_bench
 from benchmarks.env import EAS_SCHEMA, BenchChain, anvil_version
 from benchmarks.report import Result, fmt, table
 
@@ -46,6 +46,7 @@ class Plan:
     index_rounds: int
     query_rows: int
     query_rounds: int
+    node_counts: tuple[int, ...] = node_bench.COUNTS
 
 
 FULL = Plan(gas_n=5, merkle_n=1_000_000, merkle_ots_n=50_000, merkle_rounds=5, file_mb=256, hash_rounds=7,
@@ -55,7 +56,7 @@ FULL = Plan(gas_n=5, merkle_n=1_000_000, merkle_ots_n=50_000, merkle_rounds=5, f
 QUICK = Plan(gas_n=2, merkle_n=100_000, merkle_ots_n=10_000, merkle_rounds=3, file_mb=64, hash_rounds=3,
              batch_items=10_000, batch_posts=2, singles=50, single_rounds=2, threads=4, lookups=30,
              lookup_rounds=3, profile_k=10, growth_steps=3, index_events=5_000, index_rounds=3,
-             query_rows=100_000, query_rounds=5)  # fmt: skip
+             query_rows=100_000, query_rounds=5, node_counts=(1_000, 10_000))  # fmt: skip
 
 
 def log(msg: str) -> None:
@@ -139,6 +140,8 @@ def run(plan: Plan, *, profile: bool) -> tuple[list[Result], str, dict[str, str]
                     version = pg.dialect.server_version_info
                 label = f"PostgreSQL {version[0] if version else ''}".strip()
                 results.append(index_bench.query_p99(chain, pg, label, n=plan.query_rows, rounds=plan.query_rounds))
+    log(f"12: the embedded node at {', '.join(f'{c:,}' for c in plan.node_counts)} registrations (state, dump, restart)")
+    info["node_md"] = node_bench.render(node_bench.measure(plan.node_counts, log=log))
     info["load_end"] = loadavg()
     info["elapsed"] = f"{time.monotonic() - t_all:.0f} s"
     info["gas_md"] = gas_md
@@ -243,6 +246,8 @@ def render(results: list[Result], profile_md: str, info: dict[str, str], plan: P
     ]
     if profile_md:
         lines += [profile_md]
+    if info.get("node_md"):
+        lines += [info["node_md"]]
     unmet = [r for r in results if not r.met]
     if unmet:
         lines += ["## Targets not met", ""]

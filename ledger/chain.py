@@ -797,6 +797,12 @@ class EmbeddedNode:
                 before = after
             return False
 
+    def durable(self, block_number: int) -> bool:
+        """Whether block ``block_number`` of the live chain is in the state file on disk. The file's head is an
+        ancestor of (or equal to) the live head: the node started from it, or it was dumped from this node."""
+        dumped = self._dumped
+        return dumped is not None and dumped[0] >= block_number
+
     def _write_atomically(self, data: bytes) -> None:
         if data[:2] != b"\x1f\x8b":
             raise RuntimeError("anvil_dumpState did not answer a gzip stream")
@@ -837,7 +843,7 @@ class EmbeddedNode:
         self._guard_thread = None
 
     def _guard(self) -> None:
-        last_try = 0.0
+        last_try = float("-inf")
         while not self._guard_stop.wait(GUARD_POLL):
             if not self.alive():
                 continue

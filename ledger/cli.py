@@ -248,8 +248,8 @@ def up_cmd(
             from ledger.tx import claim_relayer
 
             claim_relayer(ledger.relayer, settings.relayer_lock_dir)
-        if supervisor is not None:
-            ledger.node_status = supervisor.status
+        if supervisor is not None and node is not None:
+            ledger.node_status, ledger.node_durable = supervisor.status, node.durable
         health = ledger.health()
         console.print(
             f"chain {health['chainId']} at block {health['latestBlock']}; "

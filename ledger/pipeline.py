@@ -493,7 +493,9 @@ class Pipeline:
             block = self._block(block_number)
             block_timestamp = block.timestamp if block is not None else None
         old_enough = block_timestamp is not None and time.time() - block_timestamp >= self.settings.final_after
-        return "final" if head.number - block_number >= self.settings.confirmations and old_enough else "pending"
+        deep = head.number - block_number >= self.settings.confirmations
+        # On the embedded node, also in a whole state dump on disk (Ledger.durable; docs/operations.md).
+        return "final" if deep and old_enough and self.ledger.durable(block_number) else "pending"
 
     def drain(self, timeout: float = 60.0) -> bool:
         """Steps until nothing is queued or in flight short of anchoring (tests and shutdown)."""

@@ -44,6 +44,8 @@ class Ledger:
     relayer: TxSender | None = None
     #: What the embedded node's supervisor reports (set by `ipledger up`); :meth:`health` includes it.
     node_status: Callable[[], dict[str, Any]] | None = None
+    #: Whether a block is in the embedded node's state dump on disk (set by `ipledger up`); see :meth:`durable`.
+    node_durable: Callable[[int], bool] | None = None
 
     def __post_init__(self) -> None:
         from ledger.chain import remember_chain_id
@@ -142,6 +144,12 @@ class Ledger:
     @cached_property
     def assets(self) -> Any:
         return contract(self.w3, self.manifest, "IPAssetRegistry")
+
+    def durable(self, block_number: int) -> bool:
+        """Whether block ``block_number`` survives a crash of the node: always on an external chain (its own
+        consensus decides, with ``confirmations``); on the embedded node, once the block is in the whole, fsynced
+        state dump on disk. The pipeline calls nothing final before."""
+        return self.node_durable is None or self.node_durable(block_number)
 
     def health(self) -> dict[str, Any]:
         """The chain's head, the deployment, the versions and (embedded) the node's supervisor status.

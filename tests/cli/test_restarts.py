@@ -202,3 +202,28 @@ def test_the_supervisor_retries_while_the_port_is_busy_and_the_api_recovers(runn
     recovered = running.wait_healthy(timeout=40)  # no manual restart
     assert recovered["node"]["state"] == "running" and recovered["node"]["restarts"] >= 1
     assert recovered["contracts"] == health["contracts"]
+
+
+def test_nothing_is_final_before_its_block_is_in_the_state_file_on_disk(up) -> None:  # type: ignore[no-untyped-def]
+    """Confirmations 0 and a short IPLEDGER_FINAL_AFTER, but state writes an hour apart: an acknowledged batch is
+    anchored and stays non-final until a dump holds its block (here, the dump of a clean stop)."""
+    env = {**ENV, "IPLEDGER_FINAL_AFTER": "0.2", "IPLEDGER_NODE_STATE_INTERVAL": "3600"}
+    p = up(env=env)
+    p.wait_healthy()
+    time.sleep(1)  # the first write (a new chain) is done; the next may come in an hour
+    firm = admit(p)
+    receipt, _ = register_batch(p, firm)
+    deadline, status = time.monotonic() + 20, ""
+    while status != "registered" and time.monotonic() < deadline:
+        status = httpx.get(f"{p.api}/v1/receipts/{receipt}", timeout=5).json()["status"]
+        time.sleep(0.2)
+    assert status == "registered"
+    time.sleep(3)  # many times IPLEDGER_FINAL_AFTER
+    assert httpx.get(f"{p.api}/v1/receipts/{receipt}", timeout=5).json()["status"] == "registered"
+    health = httpx.get(p.api + "/v1/health", timeout=5).json()
+    assert health["node"]["stateFile"]["block"] < health["latestBlock"]
+    assert p.interrupt() == 0  # a clean stop writes the state
+    q = up(env=env)
+    q.wait_healthy()
+    wait_final(q, [receipt], timeout=30)
+    assert q.interrupt() == 0

@@ -1,0 +1,157 @@
+"""The embedded node at scale: state size, dump time, restart time and memory after N registrations.
+
+    .venv/bin/python -m benchmarks.node_bench [--counts 1000,10000,100000] [--out docs/benchmarks.md]
+
+One embedded anvil (``EmbeddedNode``, the same flags as `ipledger up`) with the suite and one party is filled
+with single registrations by the party's own account (``register``, 100 to a block, as the index benchmark
+fills its chain). At each count the node's state is dumped the way the state guard does it (``anvil_dumpState``,
+atomic write), then the node is stopped and started again from that file, and the start is timed until the node
+answers. The figures go into the "The embedded node at scale" section of docs/benchmarks.md (`make bench` writes
+the same section through benchmarks/run.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from eth_utils import keccak
+
+from benchmarks.env import BenchChain
+from benchmarks.index_bench import _rpc
+from benchmarks.report import fmt
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+COUNTS = (1_000, 10_000, 100_000)
+SECTION = "## The embedded node at scale"
+
+
+@dataclass
+class Row:
+    registrations: int
+    blocks: int
+    fill_rate: float  # registrations/s while filling up to this count (from the previous count)
+    state_gz: int  # bytes on disk
+    state_json: int  # bytes anvil reads at start
+    dump_s: float  # anvil_dumpState + atomic write
+    restart_s: float  # stop -> answering again (our canonical pass + anvil's load)
+    rss_mb: float  # anvil's resident memory after the restart
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure(counts: tuple[int, ...] = COUNTS, log: Callable[[str], None] = print) -> list[Row]:
+    rows: list[Row] = []
+    with BenchChain.start() as chain:
+        node, done = chain.node, 0
+        for count in counts:
+            started = time.monotonic()
+            fill(chain, done, count)
+            fill_rate = (count - done) / (time.monotonic() - started)
+            done = count
+            node.dump(force=True)
+            assert node.last_dump is not None
+            dump_s, state_gz = node.last_dump.seconds, node.last_dump.bytes
+            state_json = len(gzip.decompress(node.state_file.read_bytes()))
+            blocks = node.last_dump.block
+            node.stop()
+            started = time.monotonic()
+            node.start(timeout=600)
+            restart_s = time.monotonic() - started
+            assert node.process is not None
+            rss = _rss_mb(node.process.pid)
+            assert int(chain.w3.eth.block_number) == blocks, "the restart lost blocks"
+            row = Row(count, blocks, fill_rate, state_gz, state_json, dump_s, restart_s, rss)
+            rows.append(row)
+            log(f"  {count:,} registrations: state {state_gz / 1e6:.1f} MB gz ({state_json / 1e6:.1f} MB JSON), "
+                f"dump {dump_s:.2f} s, restart {restart_s:.2f} s, anvil RSS {rss:.0f} MB, fill {fill_rate:.0f}/s")
+    return rows
+
+
+def fill(chain: BenchChain, first: int, count: int, per_block: int = 100) -> None:
+    """Single registrations ``first`` .. ``count - 1`` by the bench party's own account, ``per_block`` to a block
+    (as benchmarks/index_bench.py fills its chain, with hashes of their own)."""
+    url, party, ev = chain.rpc_url, chain.party.address, chain.evidence
+    with httpx.Client(timeout=600) as client:
+        _rpc(client, url, "anvil_impersonateAccount", [party])
+        _rpc(client, url, "evm_setAutomine", [False])
+        try:
+            nonce = int(_rpc(client, url, "eth_getTransactionCount", [party, "latest"]), 16)
+            for start in range(first, count, per_block):
+                batch = []
+                for i in range(start, min(count, start + per_block)):
+                    data = ev.encode_abi("register", args=[(keccak(text=f"node-bench {i}"), 1, keccak(text=f"meta {i}"), b"\0" * 32)])
+                    tx = {"from": party, "to": ev.address, "data": data, "gas": hex(150_000), "nonce": hex(nonce + i - first)}
+                    batch.append({"jsonrpc": "2.0", "id": i, "method": "eth_sendTransaction", "params": [tx]})
+                errors = [a for a in client.post(url, json=batch).json() if "error" in a]
+                if errors:
+                    raise RuntimeError(f"filling the chain failed: {errors[0]['error']}")
+                _rpc(client, url, "evm_mine", [])
+        finally:
+            _rpc(client, url, "evm_setAutomine", [True])
+            _rpc(client, url, "anvil_stopImpersonatingAccount", [party])
+
+
+def render(rows: list[Row]) -> str:
+    lines = [
+        SECTION,
+        "",
+        "Generated by `python -m benchmarks.node_bench` (and by `make bench`). The embedded node (`EmbeddedNode`, the "
+        "flags of `ipledger up`) filled with single registrations by a party's own account, 100 to a block; at each "
+        "count its state is dumped as the state guard does (`anvil_dumpState`, gzip, temporary file, fsync, rename), "
+        "then the node is stopped and started again from that file (the canonical-chain pass in Python, then "
+        "anvil's `--load-state`), timed until it answers.",
+        "",
+        "| registrations | blocks | state on disk (gzip) | state anvil loads (JSON) | one dump | restart | anvil memory after restart | fill rate |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.registrations:,} | {r.blocks:,} | {fmt(r.state_gz / 1e6)} MB | {fmt(r.state_json / 1e6)} MB | "
+            f"{fmt(r.dump_s)} s | {fmt(r.restart_s)} s | {fmt(r.rss_mb)} MB | {fmt(r.fill_rate)} /s |"
+        )
+    lines += [
+        "",
+        "The state is anvil's JSON of every block, transaction, receipt and storage slot, so it grows linearly with "
+        "the registrations, and so do a dump, a restart and the node's memory; anvil also copies its whole state "
+        "once per block (its history of states), which is why the fill rate falls as the state grows. "
+        "docs/operations.md (\"When to move to a consortium node\") turns these figures into the point at which a "
+        "user should move to a consortium chain.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(out: Path, text: str) -> None:
+    """Replaces (or appends) the section in ``out``."""
+    doc = out.read_text(encoding="utf-8") if out.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
+    doc = pattern.sub(lambda _: text, doc) if pattern.search(doc) else doc.rstrip() + "\n\n" + text
+    out.write_text(doc.rstrip() + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.node_bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", default=",".join(str(c) for c in COUNTS), help="registrations to measure at")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md", help="markdown file to update")
+    args = parser.parse_args(argv)
+    counts = tuple(int(c) for c in args.counts.split(","))
+    rows = measure(counts)
+    write_section(args.out, render(rows))
+    print(f"wrote the section to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
