@@ -5,8 +5,8 @@ operation declares:
 
 * on every operation: 400 (a malformed ``Content-Length`` or a body nested deeper than
   ``IPLEDGER_MAX_JSON_DEPTH``, and the route's own checks), 408 (the body did not arrive in time), 413 (the
-  body is over the route's size limit) and 503 with ``Retry-After`` (the chain node, the index or the storage
-  is unavailable);
+  body is over the route's size limit), 431 (request head too large: ``api/limits.py``) and 503 with
+  ``Retry-After`` (the chain node, the index or the storage is unavailable, or too many connections);
 * 422 on every operation that takes a parameter or a body (FastAPI's default ``HTTPValidationError`` is
   replaced: the validation handler of ``api.errors`` answers in the envelope);
 * 403 on operator-only routes (the bearer token is checked before the body is read: ``api.deps``);
@@ -33,11 +33,12 @@ DESCRIPTIONS = {
     408: "The request body did not arrive within `IPLEDGER_BODY_TIMEOUT` seconds.",
     409: "Conflict: already registered, already proposed, or not possible in the current state.",
     413: "The body is larger than this route's limit.",
+    431: "The request line and headers are larger than the server accepts.",
     422: "Invalid request: a parameter or body field breaks its schema (bounds, ASCII digits, text rules, decimals); "
     "`error.field` names it and `error.details.problems` lists up to 20 problems.",
     503: "The chain node, the index or the storage is unavailable; retry after `Retry-After` seconds.",
 }
-COMMON = (400, 408, 413, 503)
+COMMON = (400, 408, 413, 431, 503)
 RETRY_AFTER_HEADER = {
     "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 0}}
 }

@@ -336,7 +336,7 @@ def test_the_document_declares_the_envelope_for_every_error(api: Api) -> None:
     for path, method, op in operations:
         responses = op["responses"]
         errors = {int(code) for code in responses if int(code) >= 400}
-        assert {400, 408, 413, 503} <= errors, (method, path, sorted(errors))
+        assert {400, 408, 413, 431, 503} <= errors, (method, path, sorted(errors))
         if op.get("parameters") or op.get("requestBody"):
             assert 422 in errors, (method, path)
         for code in errors:
