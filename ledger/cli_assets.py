@@ -280,6 +280,9 @@ def asset_register(
     """Register a patent signed by every owner: one --keystore per owner account. Prints the asset as JSON."""
     owners = _shares(owner, "--owner", "owner")
     links = ["0x" + parse_hash(h, "--evidence").hex() for h in evidence or []]
+    from ledger.inputs import TITLE_MAX, check_text
+
+    check_text(title, "title", max_length=TITLE_MAX, min_length=1)  # NFC, no control/bidi/zero-width, before any call
     client = api_client(settings_with(api_url=api_url))
     fields: dict[str, Any] = {"jurisdiction": jurisdiction.strip().upper(), "kind": kind.strip().lower(), "number": number,
                               "title": title, "filingDate": filing_date, "grantDate": grant_date, "owners": owners,

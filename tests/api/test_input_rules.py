@@ -354,3 +354,20 @@ def test_the_document_declares_the_envelope_for_every_error(api: Api) -> None:
     assert party["schema"]["maximum"] == inputs.PARTY_ID_MAX
     amount = schemas["RoyaltyIn"]["properties"]["amount"]["anyOf"][0]
     assert amount["pattern"] == inputs.DECIMAL_PATTERN
+
+
+@pytest.mark.parametrize("text", [BAD_TEXT["rlo"], BAD_TEXT["zwsp"], BAD_TEXT["not-nfc"]], ids=["rlo", "zwsp", "not-nfc"])
+def test_the_cli_refuses_unsafe_text_before_any_call(text: str) -> None:
+    """`ipledger party admit` and `ipledger asset register` check the text before they contact the API (here an
+    address where nothing listens: a connection error would mean the check came too late)."""
+    from typer.testing import CliRunner
+
+    from ledger.cli import app
+
+    nowhere = ["--api-url", "http://127.0.0.1:9"]
+    result = CliRunner().invoke(app, ["party", "admit", "--kind", "firm", "--identifier", USCC, "--account",
+                                      account("cli-firm").address, "--name-en", text, *nowhere])  # fmt: skip
+    assert isinstance(result.exception, InvalidInput) and result.exception.field == "nameEn", result.output
+    result = CliRunner().invoke(app, ["asset", "register", "--number", "201710601862.3", "--title", text,
+                                      "--owner", "1:10000", *nowhere])  # fmt: skip
+    assert isinstance(result.exception, InvalidInput) and result.exception.field == "title", result.output
