@@ -79,13 +79,14 @@ def validation_body(errs: Any) -> dict[str, Any]:
     return error_body("invalid_input", message, field, {"problems": problems})
 
 
-# Every 503 (node, index, deployment or storage unavailable) tells clients when to try again (RFC 9110 §10.2.3).
+# Every 503 (node, index, deployment or storage unavailable) and 507 (the journal's disk is full) tells clients
+# when to try again (RFC 9110 §10.2.3): both clear by themselves, and the request changed nothing.
 RETRY_AFTER_SECONDS = 3
 
 
 def retry_after(status: int) -> dict[str, str] | None:
-    """The ``Retry-After`` header of a 503 answer; none for other statuses."""
-    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    """The ``Retry-After`` header of a 503 or 507 answer; none for other statuses."""
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if status in (503, 507) else None
 
 
 def status_for(exc: e.LedgerError) -> int:

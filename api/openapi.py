@@ -37,8 +37,10 @@ DESCRIPTIONS = {
     422: "Invalid request: a parameter or body field breaks its schema (bounds, ASCII digits, text rules, decimals); "
     "`error.field` names it and `error.details.problems` lists up to 20 problems.",
     503: "The chain node, the index or the storage is unavailable; retry after `Retry-After` seconds.",
+    507: "The journal's disk is full (`storage_full`): the request changed nothing; retry after `Retry-After` "
+    "seconds, once space is freed.",
 }
-COMMON = (400, 408, 413, 431, 503)
+COMMON = (400, 408, 413, 431, 503, 507)
 RETRY_AFTER_HEADER = {
     "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 0}}
 }
@@ -54,7 +56,7 @@ def _error_response(status: int) -> dict[str, Any]:
         "description": DESCRIPTIONS[status],
         "content": {"application/json": {"schema": {"$ref": ENVELOPE_REF}}},
     }
-    if status == 503:
+    if status in (503, 507):
         response["headers"] = RETRY_AFTER_HEADER
     return response
 

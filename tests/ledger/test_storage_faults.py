@@ -126,6 +126,7 @@ def test_a_full_disk_answers_507_keeps_what_was_accepted_logs_once_and_recovers(
                 accepted.append(f"disk {i}")
             else:
                 assert resp.json()["error"]["code"] == "storage_full"
+                assert int(resp.headers["Retry-After"]) > 0
                 if statuses.count(507) >= 5:
                     break
         assert statuses.count(507) >= 5, "the full disk was answered 507"
