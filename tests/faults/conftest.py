@@ -60,7 +60,8 @@ def scenario(request: pytest.FixtureRequest) -> Iterator[Callable[[str], Tally]]
     report = request.node.stash.get(CALL_REPORT, None)
     for tally in made:
         tally.seconds = time.monotonic() - started
-        if not tally.done and report is not None and report.failed:
+        tally.failed = report is not None and report.failed
+        if not tally.done and tally.failed:
             crash = getattr(report.longrepr, "reprcrash", None)
             message = crash.message if crash is not None else str(report.longrepr)
             tally.notes.append("stopped: " + message.splitlines()[-1][:300] if message else "stopped")

@@ -146,15 +146,28 @@ class Service:
         except httpx.HTTPError:
             return False
 
-    def ensure_running(self) -> None:
-        """A running, healthy service: a scenario starts from here whatever the previous one left."""
+    def ensure_running(self, notes: list[str] | None = None) -> None:
+        """A running, healthy service: a scenario starts from here whatever the previous one left. When the
+        data directory no longer starts (an earlier scenario failed and says why), a fresh one is used, so
+        that one defect does not fail every later scenario; ``notes`` gets a line saying so."""
         if self.running():
             try:
                 self.wait_healthy(20)
                 return
             except AssertionError:
                 self.kill_all()
+        try:
+            self.start()
+            return
+        except AssertionError as exc:
+            self.kill_all()
+            why = str(exc).strip().splitlines()[-1][:200]
+        self.data_dir = self.data_dir.with_name(f"{self.data_dir.name}-fresh{self.starts}")
+        self.firm = None
         self.start()
+        self.admit_firm()
+        if notes is not None:
+            notes.append(f"the data directory left by the previous scenario did not start ({why}): used a fresh one")
 
     def log_tail(self, chars: int = 3000) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -510,6 +523,7 @@ class Tally:
     certificate_failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     done: bool = False
+    failed: bool = False  # the scenario's test failed (for any of its assertions)
     loads: list[Load] = field(default_factory=list)
 
     def track(self, load: Load) -> Load:
@@ -528,7 +542,10 @@ class Tally:
         if not self.done and self.loads:
             self.sent = sum(load.sent for load in self.loads)
             self.acked = sum(load.acked for load in self.loads)
-        status = "ok" if self.done and self.lost == 0 and self.duplicated == 0 else ("FAIL" if self.done else "INCOMPLETE")
+        if not self.done:
+            status = "INCOMPLETE"
+        else:
+            status = "FAIL" if self.failed or self.lost or self.duplicated else "ok"
         return (f"{self.scenario:<34} {self.sent:>7} {self.acked:>7} {self.on_chain:>8} {self.lost:>5} {self.duplicated:>5} "
                 f"{self.unsettled:>9} {self.seconds:>6.0f}s  {status}" + ("  " + "; ".join(self.notes) if self.notes else ""))  # fmt: skip
 

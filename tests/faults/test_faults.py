@@ -31,7 +31,7 @@ def test_sigkill_of_api_and_node_during_relayed_singles(service: Service, scenar
     """kill -9 of everything (node first, then the API's process group, as a power cut would) while three
     clients relay singles; the restarted service re-sends whatever the node's last state dump had not kept."""
     tally = scenario("SIGKILL api+node / relayed singles")
-    service.ensure_running()
+    service.ensure_running(tally.notes)
     start = ChainView(service).head()
     load = tally.track(Load(service, singles=3)).start()
     try:
@@ -46,7 +46,7 @@ def test_sigkill_of_api_and_node_during_relayed_singles(service: Service, scenar
 def test_sigkill_of_the_api_during_batch_ingest(service: Service, scenario: Scenario) -> None:
     """kill -9 of the API's process group while batches stream in (its node is told by the kernel and exits)."""
     tally = scenario("SIGKILL api / batch ingest")
-    service.ensure_running()
+    service.ensure_running(tally.notes)
     start = ChainView(service).head()
     load = tally.track(Load(service, singles=0, batches=2, batch_size=500)).start()
     try:
@@ -62,7 +62,7 @@ def test_sigkill_of_the_node_during_load(service: Service, scenario: Scenario) -
     """kill -9 of the embedded node alone under singles and batches: the API's supervisor restarts it and the
     load goes on being acknowledged."""
     tally = scenario("SIGKILL node / singles+batches")
-    service.ensure_running()
+    service.ensure_running(tally.notes)
     start = ChainView(service).head()
     load = tally.track(Load(service, singles=2, batches=1, batch_size=200)).start()
     try:
@@ -109,7 +109,7 @@ def test_sigstop_of_the_node_during_load(service: Service, scenario: Scenario) -
     """The node frozen (SIGSTOP) for 8 s under load: every request answers within 5 s (202, or 503 with
     Retry-After), /v1/health too; after SIGCONT nothing acknowledged is lost."""
     tally = scenario("SIGSTOP node 8s / singles+batches")
-    service.ensure_running()
+    service.ensure_running(tally.notes)
     start = ChainView(service).head()
     load = tally.track(Load(service, singles=2, batches=1, batch_size=200)).start()
     probe = HealthProbe(service).start()
@@ -142,7 +142,7 @@ def test_a_second_instance_on_the_same_data_directory(service: Service, scenario
     """A second `ipledger up` on the data directory of a running one, under load: it exits at once, non-zero,
     naming the PID that holds the directory; the first keeps acknowledging and loses nothing."""
     tally = scenario("second instance on the data dir")
-    service.ensure_running()
+    service.ensure_running(tally.notes)
     start = ChainView(service).head()
     holder = service.proc
     assert holder is not None
@@ -183,13 +183,15 @@ def test_restart_cycles_alternating_clean_stops_and_sigkill(service: Service, sc
     (SIGINT, exit status 0) and by kill -9 of the node and the API: the chain keeps its genesis block and
     its deployment, and nothing acknowledged in any cycle is lost or anchored twice."""
     tally = scenario(f"{CYCLES} restarts (SIGINT / SIGKILL)")
-    service.ensure_running()
+    service.ensure_running(tally.notes)
     chain = ChainView(service)
     start = chain.head()
     genesis = chain.genesis()
     contracts = dict(service.wait_healthy()["contracts"])
     loads: list[Load] = []
     clean_exits: list[int] = []
+    tally.notes.append("0 cycles")
+    progress = len(tally.notes) - 1
     for cycle in range(CYCLES):
         if not service.running():
             service.start()
@@ -203,7 +205,7 @@ def test_restart_cycles_alternating_clean_stops_and_sigkill(service: Service, sc
                 service.kill_all()
         finally:
             load.stop()
-        tally.notes[:] = [f"{cycle + 1} cycles"]
+        tally.notes[progress] = f"{cycle + 1} cycles"
     service.start()
     after = ChainView(service)
     assert after.genesis() == genesis, "the chain's genesis block changed"
