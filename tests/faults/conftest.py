@@ -24,9 +24,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """One data directory and its `ipledger up`, shared by the scenarios (each starts from a healthy service)."""
     root = tmp_path_factory.mktemp("faults")
     svc = Service(root / "data", root / "logs", env=ENV)
-    svc.start()
-    svc.admit_firm()
     try:
+        svc.start()
+        svc.admit_firm()
         yield svc
     finally:
         svc.shutdown()
