@@ -660,8 +660,13 @@ def account(service: Service, tally: Tally, loads: list[Load], *, from_block: in
         except httpx.HTTPError as exc:
             failed.append(f"0x{h.hex()[:12]}: {type(exc).__name__}")
             continue
-        if resp.status_code != 200 or not verify(resp.json(), rpc).passed:
+        if resp.status_code != 200:
             failed.append(f"0x{h.hex()[:12]}: {resp.status_code}")
+            continue
+        report = verify(resp.json(), rpc)
+        if not report.passed:
+            checks = [f"{c.name} ({c.detail[:80]})" for c in report.checks if c.status == "failed"]
+            failed.append(f"0x{h.hex()[:12]}: {checks}")
     if failed:
         tally.certificate_failures = failed
         tally.notes.append(f"certificates that do not verify: {failed}")
