@@ -493,7 +493,13 @@ class EvidenceService:
         if record is not None:
             event = self._registration_event(content_hash, record["blockNumber"])
             head = self._head_past(record["blockNumber"], head)
-            final = head.number - record["blockNumber"] >= self.ledger.settings.confirmations
+            # as the pipeline decides (ledger.pipeline): deep enough, in a whole state dump on disk (the embedded
+            # node), and its block old enough
+            final = (
+                head.number - record["blockNumber"] >= self.ledger.settings.confirmations
+                and self.ledger.durable(record["blockNumber"])
+                and self._settled(record["timestamp"])
+            )
             direct = {
                 "method": "direct",
                 "status": "final" if final else "registered",
@@ -510,7 +516,7 @@ class EvidenceService:
                 "versions": self._history(content_hash, event),
             }
             if not batched or journal is None or journal[0].block_timestamp is None or journal[0].block_timestamp >= record["timestamp"]:
-                return direct, final and event is not None and self._settled(record["timestamp"])
+                return direct, final and event is not None
         if journal is None:
             raise NotFound(f"content hash 0x{content_hash.hex()} is not registered", field="content_hash")
         sub, index = journal

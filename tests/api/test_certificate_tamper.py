@@ -452,3 +452,28 @@ def test_a_direct_registration_sent_through_a_contract_wallet_verifies(api_modul
     api.chain.as_(owner).send_call(wallet.functions.execute(api.chain.evidence.address, calldata))
     report = _verify(api, _certificate(api, content), file)
     assert report.passed, report.to_json()
+
+
+def test_a_wallet_certificate_verifies_on_a_node_that_kept_no_state_of_its_block(
+    api_module: Api, certs: dict[str, Any]
+) -> None:
+    """The embedded node keeps the states of its last 64 blocks only: past them, the wallet's ERC-1271 check
+    is made at the latest block and says so; a wrong signature still fails there."""
+    chain = api_module.chain
+    snap = chain.snapshot()
+    try:
+        chain.w3.provider.make_request("anvil_mine", [hex(200)])
+        cert, file = certs["wallet"]
+        with pytest.raises(Exception, match="(?i)block"):  # the node really has no state of the anchoring block
+            chain.w3.eth.call({"to": chain.evidence.address, "data": "0x"}, cert["anchor"]["blockNumber"])
+        report = verify(cert, Rpc.from_web3(chain.w3), file=io.BytesIO(file))
+        assert report.passed, report.to_json()
+        detail = next(c.detail for c in report.checks if c.name == "submission-signature")
+        assert "latest block" in detail
+        bad = copy.deepcopy(cert)
+        sig = bad["anchor"]["submission"]["signature"]
+        bad["anchor"]["submission"]["signature"] = sig[:-4] + ("00" if sig[-4:-2] != "00" else "11") + sig[-2:]
+        report = verify(bad, Rpc.from_web3(chain.w3), file=io.BytesIO(file))
+        assert "submission-signature" in _failed(report), report.to_json()
+    finally:
+        chain.revert(snap)

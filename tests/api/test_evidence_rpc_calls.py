@@ -139,7 +139,9 @@ def test_a_final_record_is_answered_again_without_the_chain_and_unchanged(api: A
     assert fresh == first and settled
 
 
-def test_a_final_record_younger_than_final_after_is_still_read_from_the_chain(api: Api, firm: LocalAccount) -> None:
+def test_a_record_deep_enough_but_younger_than_final_after_is_not_final_and_is_read_from_the_chain(
+    api: Api, firm: LocalAccount
+) -> None:
     api.ledger.settings.final_after = 3600
     content = h("young")
     post_single(api, api.single_body(firm, content))
@@ -147,7 +149,10 @@ def test_a_final_record_younger_than_final_after_is_still_read_from_the_chain(ap
     mine(api)
     with CountingProvider(api.ledger.w3) as calls:
         answers = [api.client.get(f"/v1/evidence/{content.hex()}").json() for _ in range(2)]
-    assert [a["status"] for a in answers] == ["final", "final"]  # final by confirmations, as before
+    # the lookup decides "final" as the pipeline does: deep enough and old enough
+    assert [a["status"] for a in answers] == ["registered", "registered"]
+    receipt = api.client.get(f"/v1/receipts/{answers[0]['receiptId']}").json()
+    assert receipt["status"] == "registered"
     assert calls.count("eth_call") == 2
 
 
