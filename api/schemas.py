@@ -126,11 +126,15 @@ class ErrorEnvelope(BaseModel):
 
 
 class PartyCreate(Strict):
-    kind: Literal["firm", "university", "arbitration_institution", "financial_institution", "service_agency"]
+    kind: Literal["firm", "university", "arbitration_institution", "financial_institution", "service_agency",
+                  "asset_verifier"] = Field(description="Arbitration institutions, financial institutions and asset "
+                                            "verifiers carry power and are admitted with the governance key (403 "
+                                            "`permission_denied` when this service holds none).")  # fmt: skip
     jurisdiction: Literal["mainland", "hksar", "other"]
     identifierScheme: Literal["uscc", "hkbrn", "other"] = Field(
         description="uscc: Unified Social Credit Code (check character verified); hkbrn: HK Business Registration "
-        "number (8 digits); other: free string of 1-64 printable characters."
+        "number (8 digits); other: 1-64 printable ASCII characters. The identifier is canonicalised first (NFKC, "
+        "trimmed, upper case): a lower-case, padded or full-width copy of an admitted identifier answers 409."
     )
     identifier: IdentifierText = Field(examples=["91110108551385082Q"])
     nameZh: Name = ""
@@ -149,6 +153,14 @@ class PartyPublic(BaseModel):
     status: Literal["active", "suspended"]
     suspended: bool
     accountCount: int
+    threshold: int = Field(description="How many of the party's accounts must sign a change of its accounts.")
+    accountNonce: int = Field(description="The nonce the party's next account change must carry.")
+    suspension: Literal["none", "provisional", "confirmed"] = Field(
+        description="provisional: by the registrar, lapses at suspensionLapsesAt unless governance confirms it.")
+    suspendedAt: int | None = None
+    suspensionLapsesAt: int | None = None
+    pendingRecovery: dict[str, Any] | None = Field(None, description="A governance recovery waiting for its delay "
+                                                   "(newAccount, executableAt); any account of the party may veto it.")  # fmt: skip
     admittedAt: int
     accounts: list[str]
     transactionHash: str | None = None
@@ -158,21 +170,32 @@ class PartySuspend(Strict):
     reason: Reason = Field(description="Why; its keccak-256 is recorded on chain.")
 
 
-class AccountAdd(Strict):
-    account: Address
+class AccountSignatureIn(Strict):
+    signer: Address = Field(description="An account of the party.")
+    signature: SignatureHex = Field(description="Its EIP-712 `AccountChange` signature (or its wallet's ERC-1271 one).")
 
 
-class AccountRotate(Strict):
-    old: Address
-    new: Address
+class AccountChangeSigned(Strict):
+    """A party's own change of its accounts (EIP-712 `AccountChange`, the evidence registry's domain)."""
+
+    action: Literal["add", "remove", "rotate", "set_threshold"]
+    account: Address | None = Field(None, description="The account added, removed or rotated out.")
+    newAccount: Address | None = Field(None, description="The account rotated in (rotate only).")
+    threshold: int = Field(ge=1, le=16, strict=True, description="The party's threshold after the change.")
+    nonce: int = Field(ge=0, le=rules.UINT64_MAX, strict=True, description="The party's accountNonce (GET /v1/parties/{id}).")
+    deadline: UnixTime = Field(description="Last second the signatures are valid; at most a year ahead.")
+    signatures: list[AccountSignatureIn] = Field(min_length=1, max_length=16)
+    newAccountSignature: SignatureHex | None = Field(None, description="The incoming account's signature of the same "
+                                                     "message (add and rotate): proof of its key.")  # fmt: skip
 
 
-class AccountRotationSigned(Strict):
-    oldAccount: Address
-    newAccount: Address
-    deadline: UnixTime
-    oldSignature: SignatureHex = Field(description="EIP-712 `Rotation` signature by the old account.")
-    newSignature: SignatureHex = Field(description="The same message signed by the new account (proof of its key).")
+class RecoveryPropose(Strict):
+    newAccount: Address = Field(description="The account that replaces every account of the party.")
+
+
+class RecoveryVetoIn(Strict):
+    account: Address = Field(description="An account of the party.")
+    signature: SignatureHex = Field(description="Its EIP-712 `RecoveryVeto(partyId, newAccount, executableAt)` signature.")
 
 
 class AccountPublic(BaseModel):

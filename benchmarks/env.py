@@ -124,9 +124,12 @@ class BenchChain:
         self.w3.eth.wait_for_transaction_receipt(tx)
 
     def admit(self, accounts: list[str], identifier: str) -> int:
-        """Admits a party exactly as tests/helpers.py ``Chain.admit`` does (operator transaction)."""
-        profile = (1, 1, 1, identifier, "前海基准测试有限公司", "Qianhai Benchmark Ltd")
-        sent = self.sender.send_call(self.evidence.functions.admitParty(profile, accounts))
+        """Admits a party exactly as tests/helpers.py ``Chain.admit`` does (the registrar's transaction)."""
+        from ledger.powers import dev_registrar
+
+        scheme = 1 if identifier == FIRM_USCC else 3  # a USCC, or an identifier of scheme other (e.g. BENCH-UNI-1)
+        profile = (1, 1, scheme, identifier, "前海基准测试有限公司", "Qianhai Benchmark Ltd")
+        sent = TxSender(self.w3, dev_registrar()).send_call(self.evidence.functions.admitParty(profile, accounts))
         assert isinstance(sent, SentTransaction)
         return int(self.evidence.functions.partyCount().call())
 

@@ -25,10 +25,6 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
     bytes32 public constant BATCH_SUBMISSION_TYPEHASH =
         keccak256("BatchSubmission(bytes32 root,uint32 count,uint8 algorithm,address registrant,uint64 deadline)");
 
-    /// @notice EIP-712 type of a party's own account rotation:
-    /// Rotation(address oldAccount,address newAccount,uint64 deadline)
-    bytes32 public constant ROTATION_TYPEHASH = keccak256("Rotation(address oldAccount,address newAccount,uint64 deadline)");
-
     /// @notice Longest audit path accepted (trees of up to 2**64 leaves).
     uint256 public constant MAX_PROOF_LENGTH = 64;
 
@@ -44,8 +40,19 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
     mapping(bytes32 contentHash => Record record) private _records;
     mapping(bytes32 root => Batch batch) private _batches;
 
-    constructor(address operator) PartyRegistry(operator) EIP712("QianhaiIPLedger.Evidence", "1") {
-        _grantRole(ANCHOR_ROLE, operator);
+    /// @param governance Default admin and `GOVERNANCE_ROLE` (a timelock in production; see PartyRegistry).
+    /// @param registrar `REGISTRAR_ROLE`: admits ordinary parties, suspends provisionally.
+    /// @param anchorer `ANCHOR_ROLE`: the relayer that anchors batch roots; it holds no other power.
+    /// @param recoveryDelay_ Seconds a key recovery waits for the party's veto.
+    /// @param suspensionPeriod_ Seconds within which governance must confirm a registrar's suspension.
+    constructor(
+        address governance,
+        address registrar,
+        address anchorer,
+        uint256 recoveryDelay_,
+        uint256 suspensionPeriod_
+    ) PartyRegistry(governance, registrar, recoveryDelay_, suspensionPeriod_) EIP712("QianhaiIPLedger.Evidence", "1") {
+        _grantRole(ANCHOR_ROLE, anchorer);
     }
 
     /// @inheritdoc IEvidenceRegistry
@@ -83,22 +90,6 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
             blockNumber: uint32(block.number)
         });
         emit BatchAnchored(root, msg.sender, size);
-    }
-
-    /// @inheritdoc IEvidenceRegistry
-    function rotateAccountBySignature(
-        address oldAccount,
-        address newAccount,
-        uint64 deadline,
-        bytes calldata oldSignature,
-        bytes calldata newSignature
-    ) external {
-        if (block.timestamp > deadline) revert SignatureExpired(deadline, uint64(block.timestamp));
-        uint24 partyId = _activePartyOf(oldAccount);
-        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(ROTATION_TYPEHASH, oldAccount, newAccount, deadline)));
-        if (!SignatureChecker.isValidSignatureNow(oldAccount, digest, oldSignature)) revert SignatureInvalid(oldAccount);
-        if (!SignatureChecker.isValidSignatureNow(newAccount, digest, newSignature)) revert SignatureInvalid(newAccount);
-        _rotate(partyId, oldAccount, newAccount);
     }
 
     /// @inheritdoc IEvidenceRegistry
@@ -181,6 +172,16 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
     /// @inheritdoc IEvidenceRegistry
     function domainSeparator() external view returns (bytes32) {
         return _domainSeparatorV4();
+    }
+
+    /// @dev Account changes and recovery vetoes are signed in this contract's EIP-712 domain.
+    function _partyDigest(bytes32 structHash) internal view override returns (bytes32) {
+        return _hashTypedDataV4(structHash);
+    }
+
+    /// @dev The anchoring relayer is a role holder too: it can never be a party's account.
+    function _holdsRole(address account) internal view override returns (bool) {
+        return hasRole(ANCHOR_ROLE, account) || super._holdsRole(account);
     }
 
     /// @dev `partyId` and `suspended` are the registrant's, as read by `_accountState`. Each field of `r` is read

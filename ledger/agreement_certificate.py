@@ -24,7 +24,7 @@ from ledger import agreements as ag
 from ledger.certificate import SCHEMES
 from ledger.errors import InvalidInput
 from ledger.hashing import canonical_json
-from ledger.verify import PARTY_TUPLE, SEL_PARTY, SEL_PARTY_OF, Report, Rpc, _bytes, _int
+from ledger.verify import PARTY_IDENTIFIER, PARTY_TUPLE, SEL_PARTY, SEL_PARTY_OF, Report, Rpc, _bytes, _int
 
 FORMAT = "qianhai-ip-ledger/agreement-certificate"
 VERSION = 1
@@ -181,7 +181,7 @@ def _check_parties(report: Report, rpc: Rpc, contract: str, sigs: Sequence[tuple
             problems.append(pid)
             continue
         stated = parties.get(pid, {})
-        same = (SCHEMES.get(profile[2], "?"), profile[6], profile[7], profile[8]) == (
+        same = (SCHEMES.get(profile[2], "?"), *profile[PARTY_IDENTIFIER : PARTY_IDENTIFIER + 3]) == (
             stated.get("identifierScheme"), stated.get("identifier"), stated.get("nameZh"), stated.get("nameEn"))
         if got != pid or not active or not same:
             problems.append(pid)

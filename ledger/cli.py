@@ -141,6 +141,10 @@ def deploy_cmd(
         bool, typer.Option("--dev", help="Use the well-known development account (only on a dev chain, id 31337).")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Deploy even if a manifest for this chain exists.")] = False,
+    registrar: Annotated[str | None, typer.Option("--registrar", help="Registrar address (admits ordinary parties, "
+                         "suspends provisionally); not the deployer. Default on --dev: anvil account 8.")] = None,
+    governance: Annotated[str | None, typer.Option("--governance", help="Governance address (a timelock or council "
+                          "wallet). Env: IPLEDGER_GOVERNANCE_ADDRESS. Default on --dev: anvil account 9.")] = None,
     verify: Annotated[
         bool, typer.Option("--verify", help="Deploy nothing; check the runtime code on chain against the artifacts.")
     ] = False,
@@ -173,7 +177,7 @@ def deploy_cmd(
         if settings.keystore is None:
             raise KeystoreError("a deployer keystore is required: --keystore PATH (or IPLEDGER_KEYSTORE)", field="keystore")
         account = load_keystore(settings.keystore, keystore_password(settings, settings.keystore))
-    manifest = deploy_suite(TxSender(w3, account))
+    manifest = deploy_suite(TxSender(w3, account), registrar=registrar, governance=governance or settings.governance_address)
     manifest.save(path)
     for name, c in manifest.contracts.items():
         console.print(f"{name} deployed at {c.address} (block {c.deploy_block})")
@@ -206,6 +210,7 @@ def up_cmd(
     from ledger.chain import DataDirLock, EmbeddedNode, NodeSupervisor, connect, port_is_free
     from ledger.errors import PortInUse
     from ledger.keys import load_keystore
+    from ledger.powers import dev_governance, dev_registrar
     from ledger.service import Ledger, dev_operator
 
     settings = settings_with(rpc_url=rpc_url, data_dir=data_dir, host=host, port=port, node_port=node_port)
@@ -216,6 +221,8 @@ def up_cmd(
     node: EmbeddedNode | None = None
     supervisor: NodeSupervisor | None = None
     relayer: LocalAccount | None
+    registrar: LocalAccount | None
+    governance: LocalAccount | None
     try:
         if settings.rpc_url is None:
             node = EmbeddedNode(
@@ -228,6 +235,8 @@ def up_cmd(
             w3 = connect(node.start())
             supervisor = NodeSupervisor(node, report=lambda message: err_console.print(message)).start()
             relayer = dev_operator()
+            # three keys, three powers (docs/security.md): the relayer pays gas and anchors, nothing else
+            registrar, governance = dev_registrar(), dev_governance()
             if "confirmations" not in settings.model_fields_set:
                 # A single node without empty blocks: a record is final once its block is in a whole state dump on
                 # disk, which IPLEDGER_FINAL_AFTER covers (docs/operations.md "What final means on the embedded node").
@@ -239,11 +248,18 @@ def up_cmd(
                 if settings.keystore
                 else None
             )
+            registrar = (
+                load_keystore(settings.registrar_keystore, keystore_password(settings, settings.registrar_keystore))
+                if settings.registrar_keystore
+                else None
+            )
+            governance = None  # on a real chain governance is a timelock; its key is never the service's
         if settings.operator_token is None:
             token = operator_token(settings, create=True)
             settings = settings.model_copy(update={"operator_token": SecretStr(token or "")})
             console.print(f"operator token in {Path(settings.data_dir) / 'operator.token'}")
-        ledger = Ledger.open(w3, settings, relayer=relayer, deploy_if_missing=True)
+        ledger = Ledger.open(w3, settings, relayer=relayer, deploy_if_missing=True, registrar=registrar,
+                             governance=governance, governance_address=settings.governance_address)  # fmt: skip
         if ledger.relayer is not None:  # one process per relayer account and chain: refused here, before serving
             from ledger.tx import claim_relayer
 

@@ -1,6 +1,7 @@
-"""``ipledger keys import|list|rotate`` (``keys new`` is in ledger/cli.py). Keys never leave the party's
-machine unencrypted: keystores are eth-account v3 (scrypt), private keys are read from a file or a prompt,
-never from the command line."""
+"""``ipledger keys import|list|rotate`` (``keys new`` is in ledger/cli.py) and ``ipledger powers``. Keys never
+leave the party's machine unencrypted: keystores are eth-account v3 (scrypt), private keys are read from a file
+or a prompt, never from the command line. A rotation is the party's own act: signed here by the old key (and the
+new one, proving it), relayed by the service, which has no say in it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import typer
 from eth_account import Account
 
 from ledger import eip712
-from ledger.cli import ApiUrlOpt, _print_json, api_client, console, keys_app, keystore_password, settings_with
+from ledger.cli import ApiUrlOpt, _print_json, api_client, app, console, keys_app, keystore_password, settings_with
 from ledger.errors import InvalidInput, KeystoreError
 from ledger.keys import load_keystore, write_keystore
 
@@ -74,21 +75,41 @@ def keys_rotate(
     new: Annotated[Path, typer.Option("--new", help="The new keystore; created if it does not exist.")],
     api_url: ApiUrlOpt = None,
 ) -> None:
-    """Replace the party's account by a new one on chain; both keys sign. The old keystore stays on disk for
-    your records but no longer signs for the party."""
+    """Replace your party's account by a new one on chain: the old key signs the party's `AccountChange` (with
+    the party's nonce and a one-hour deadline) and the new key signs it too; the service relays it. No operator
+    is involved. A party whose threshold is above 1 collects its other signatures through the API instead. The
+    old keystore stays on disk for your records but no longer signs for the party."""
     settings = settings_with(api_url=api_url)
     old = load_keystore(keystore, keystore_password(settings, keystore))
+    client = api_client(settings)
+    info = client.get(f"/v1/accounts/{old.address}")
+    if not info.get("partyId"):
+        raise InvalidInput(f"{old.address} is not an account of any party", field="keystore")
+    party = client.get(f"/v1/parties/{int(info['partyId'])}")
+    if int(party["threshold"]) > 1:
+        raise InvalidInput(f"party {party['partyId']} needs {party['threshold']} of its accounts to sign a rotation; "
+                           "collect them and POST /v1/parties/{id}/accounts", field="keystore")  # fmt: skip
     if new.exists():
         fresh = load_keystore(new, keystore_password(settings, new))
     else:
         fresh = Account.create()
         write_keystore(new, fresh, _new_password())
         console.print(f"new account {fresh.address} written to {new}")
-    client = api_client(settings)
     d = client.get("/v1/signing-domain")
     domain = eip712.Domain(int(d["chainId"]), d["verifyingContract"])
     deadline = int(time.time()) + 3600
-    msg = eip712.rotation_message(domain, old.address, fresh.address, deadline)
-    _print_json(client.post("/v1/accounts/rotate", json={
-        "oldAccount": old.address, "newAccount": fresh.address, "deadline": deadline,
-        "oldSignature": "0x" + eip712.sign(msg, old).hex(), "newSignature": "0x" + eip712.sign(msg, fresh).hex()}))  # fmt: skip
+    msg = eip712.account_change_message(domain, party_id=int(party["partyId"]), action="rotate", account=old.address,
+                                        new_account=fresh.address, threshold=1, nonce=int(party["accountNonce"]),
+                                        deadline=deadline)  # fmt: skip
+    _print_json(client.post(f"/v1/parties/{int(party['partyId'])}/accounts", json={
+        "action": "rotate", "account": old.address, "newAccount": fresh.address, "threshold": 1,
+        "nonce": int(party["accountNonce"]), "deadline": deadline,
+        "signatures": [{"signer": old.address, "signature": "0x" + eip712.sign(msg, old).hex()}],
+        "newAccountSignature": "0x" + eip712.sign(msg, fresh).hex()}))  # fmt: skip
+
+
+@app.command("powers")
+def powers_cmd(api_url: ApiUrlOpt = None) -> None:
+    """Who holds each power of the deployment (role holders of every contract, read from the chain; the keys the
+    service holds): GET /v1/powers."""
+    _print_json(api_client(settings_with(api_url=api_url)).get("/v1/powers"))

@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     keystore_password: SecretStr | None = Field(
         None, description="Password of that keystore; prompted for when unset and a terminal is attached."
     )
+    registrar_keystore: Path | None = Field(
+        None, description="Keystore of the registrar account (admits firms, universities and service agencies; "
+        "suspends provisionally) for a non-embedded chain; never the relayer's key. Same password setting."
+    )
+    governance_address: str | None = Field(
+        None, description="Governance address (a timelock or council wallet) given to a deployment made by "
+        "`ipledger up --rpc-url` or `ipledger deploy`; the service never holds its key on such a chain."
+    )
     operator_token: SecretStr | None = Field(
         None, description="Bearer token that authorises operator-only API calls (party admission, suspension)."
     )

@@ -120,25 +120,50 @@ def contract(w3: Web3, manifest: Manifest, name: str) -> Contract:
     return w3.eth.contract(address=Web3.to_checksum_address(manifest.address(name)), abi=load_artifact(name)["abi"])
 
 
-def deploy_suite(sender: TxSender, *, operator: str | None = None) -> Manifest:
-    """Deploys every contract of the suite; ``operator`` (default: the deployer) administers them."""
+def create_address(deployer: str, nonce: int) -> str:
+    """The address a contract created by ``deployer``'s transaction with ``nonce`` gets (CREATE)."""
+    import rlp  # type: ignore[import-untyped]
+
+    raw = keccak(rlp.encode([bytes.fromhex(Web3.to_checksum_address(deployer)[2:]), nonce]))
+    return Web3.to_checksum_address(raw[12:])
+
+
+def deploy_suite(sender: TxSender, *, operator: str | None = None, registrar: str | None = None,
+                 governance: str | None = None, recovery_delay: int | None = None,
+                 suspension_period: int | None = None) -> Manifest:  # fmt: skip
+    """Deploys every contract of the suite with the powers separated (docs/security.md "Roles"):
+    ``operator`` (default: the deployer) is the relayer that anchors batch roots and holds nothing else;
+    ``registrar`` admits ordinary parties; ``governance`` (an address a timelock can hold) is the party
+    registry's default admin and governance role. On the development chain (id 31337) the registrar and
+    governance default to anvil's accounts 8 and 9 (:mod:`ledger.powers`); elsewhere both must be given. The
+    three must differ. ``recovery_delay`` and ``suspension_period`` (seconds) default to 7 and 14 days.
+
+    The asset registry has no administrator: its dispute effects answer to the dispute registry alone, whose
+    address is computed before it exists (the deployer's CREATE address one transaction after the asset
+    registry's) and fixed in the asset registry's constructor. The dispute registry's constructor refuses to
+    deploy unless the asset registry names it, so a missed prediction fails the deployment loudly."""
     w3 = sender.w3
     operator = Web3.to_checksum_address(operator or sender.address)
+    roles = _party_roles(int(w3.eth.chain_id), operator, registrar, governance, recovery_delay, suspension_period)
     deployed: dict[str, DeployedContract] = {}
+    predicted: dict[str, str] = {}
     for name in SUITE:
         art = load_artifact(name)
         factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-        args = _constructor_args(name, operator, deployed)
+        if name == "IPAssetRegistry":  # the dispute registry is the very next transaction of the deployer
+            nonce = int(w3.eth.get_transaction_count(Web3.to_checksum_address(sender.address), "pending"))
+            predicted = {"IPAssetRegistry": create_address(sender.address, nonce),
+                         "DisputeRegistry": create_address(sender.address, nonce + 1)}  # fmt: skip
+        args = _constructor_args(name, roles, deployed, predicted)
         data = factory.constructor(*args).build_transaction({"from": sender.address, "gas": 0, "nonce": 0})["data"]
         sent = sender.send({"data": data})
         assert isinstance(sent, SentTransaction)
         address = Web3.to_checksum_address(sent.receipt["contractAddress"])
         code = bytes(w3.eth.get_code(address))
         deployed[name] = DeployedContract(name, address, sent.block_number, sent.tx_hash, "0x" + keccak(code).hex())
-    # awards take effect on the chain of title: the dispute registry holds the asset registry's dispute role
-    assets_address = Web3.to_checksum_address(deployed["IPAssetRegistry"].address)
-    assets = w3.eth.contract(address=assets_address, abi=load_artifact("IPAssetRegistry")["abi"])
-    sender.send_call(assets.functions.grantRole(keccak(text="DISPUTE_ROLE"), deployed["DisputeRegistry"].address))
+        if name in predicted and predicted[name] != address:
+            raise DeploymentMismatch(f"{name} was deployed at {address}, not at the address {predicted[name]} the asset "
+                                     "registry was bound to (another transaction of the deployer came in between)")  # fmt: skip
     return Manifest(
         chain_id=int(w3.eth.chain_id),
         genesis_hash=genesis_hash(w3),
@@ -149,12 +174,32 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None) -> Manifest:
     )
 
 
-def _constructor_args(name: str, operator: str, deployed: dict[str, DeployedContract]) -> tuple[Any, ...]:
+def _party_roles(chain_id: int, operator: str, registrar: str | None, governance: str | None,
+                 recovery_delay: int | None, suspension_period: int | None) -> tuple[Any, ...]:  # fmt: skip
+    """The evidence (and party) registry's constructor arguments: governance, registrar, anchorer, delays."""
+    from ledger.errors import ConfigurationError
+    from ledger.powers import RECOVERY_DELAY, SUSPENSION_CONFIRMATION_PERIOD, dev_governance, dev_registrar
+
+    if chain_id == 31337:
+        registrar = registrar or dev_registrar().address
+        governance = governance or dev_governance().address
+    if not registrar or not governance:
+        raise ConfigurationError("deploying needs a registrar and a governance address (the governance address is "
+                                 "a timelock or council wallet; neither may be the relayer)", field="governance")  # fmt: skip
+    registrar, governance = Web3.to_checksum_address(registrar), Web3.to_checksum_address(governance)
+    if len({operator, registrar, governance}) != 3:
+        raise ConfigurationError("the relayer, the registrar and governance must be three different accounts",
+                                 field="governance")  # fmt: skip
+    return (governance, registrar, operator, recovery_delay or RECOVERY_DELAY,
+            suspension_period or SUSPENSION_CONFIRMATION_PERIOD)  # fmt: skip
+
+
+def _constructor_args(name: str, roles: tuple[Any, ...], deployed: dict[str, DeployedContract], predicted: dict[str, str]) -> tuple[Any, ...]:
     if name == "IPAssetRegistry":  # parties are resolved through the evidence contract's party registry
-        return (operator, deployed["EvidenceRegistry"].address)
+        return (deployed["EvidenceRegistry"].address, predicted["DisputeRegistry"])
     if name == "DisputeRegistry":
         return (deployed["EvidenceRegistry"].address, deployed["IPAssetRegistry"].address)
-    return (operator,)
+    return roles
 
 
 def check_chain(w3: Web3, manifest: Manifest) -> None:
@@ -183,7 +228,21 @@ def verify_deployment(w3: Web3, manifest: Manifest) -> dict[str, bool]:
             problems.append(name if code else f"{name} (no code at {c.address})")
     if problems:
         raise DeploymentMismatch("runtime code differs from the artifacts for: " + ", ".join(problems))
+    _check_binding(w3, manifest)
     return results
+
+
+def _check_binding(w3: Web3, manifest: Manifest) -> None:
+    """The immutables that carry power, which the code comparison masks: the asset registry's dispute registry
+    (the only caller of freeze, unfreeze, void and restore) is the manifest's, and it points back."""
+    if "IPAssetRegistry" not in manifest.contracts or "DisputeRegistry" not in manifest.contracts:
+        return
+    bound = contract(w3, manifest, "IPAssetRegistry").functions.disputeRegistry().call()
+    back = contract(w3, manifest, "DisputeRegistry").functions.assetRegistry().call()
+    if Web3.to_checksum_address(bound) != Web3.to_checksum_address(manifest.address("DisputeRegistry")) or (
+            Web3.to_checksum_address(back) != Web3.to_checksum_address(manifest.address("IPAssetRegistry"))):
+        raise DeploymentMismatch(f"the asset registry answers to {bound} for disputes, not to the manifest's dispute "
+                                 f"registry {manifest.address('DisputeRegistry')}")  # fmt: skip
 
 
 def _strip_immutables(artifact: dict[str, Any], onchain: bytes) -> bool:
@@ -204,8 +263,10 @@ def _strip_immutables(artifact: dict[str, Any], onchain: bytes) -> bool:
     return expected == actual
 
 
-def load_or_deploy(w3: Web3, data_dir: Path, sender: TxSender | None) -> tuple[Manifest, bool]:
-    """The manifest for this chain, deploying the suite first when there is none and a sender is given."""
+def load_or_deploy(w3: Web3, data_dir: Path, sender: TxSender | None, *, registrar: str | None = None,
+                   governance: str | None = None) -> tuple[Manifest, bool]:  # fmt: skip
+    """The manifest for this chain, deploying the suite first when there is none and a sender is given
+    (``registrar`` and ``governance`` as for :func:`deploy_suite`)."""
     path = manifest_path(data_dir, int(w3.eth.chain_id))
     if path.exists():
         manifest = Manifest.load(path)
@@ -213,7 +274,7 @@ def load_or_deploy(w3: Web3, data_dir: Path, sender: TxSender | None) -> tuple[M
         return manifest, False
     if sender is None:
         raise DeploymentMissing(f"no deployment for chain {w3.eth.chain_id} in {data_dir} (run `ipledger deploy`)")
-    manifest = deploy_suite(sender)
+    manifest = deploy_suite(sender, registrar=registrar, governance=governance)
     manifest.save(path)
     return manifest, True
 

@@ -33,11 +33,23 @@ BATCH_SUBMISSION_TYPE = [
     {"name": "registrant", "type": "address"},
     {"name": "deadline", "type": "uint64"},
 ]
-ROTATION_TYPE = [
-    {"name": "oldAccount", "type": "address"},
+ACCOUNT_CHANGE_TYPE = [
+    {"name": "partyId", "type": "uint256"},
+    {"name": "action", "type": "uint8"},
+    {"name": "account", "type": "address"},
     {"name": "newAccount", "type": "address"},
+    {"name": "threshold", "type": "uint8"},
+    {"name": "nonce", "type": "uint64"},
     {"name": "deadline", "type": "uint64"},
 ]
+RECOVERY_VETO_TYPE = [
+    {"name": "partyId", "type": "uint256"},
+    {"name": "newAccount", "type": "address"},
+    {"name": "executableAt", "type": "uint64"},
+]
+#: `AccountChange.action` values (IPartyRegistry.AccountAction).
+ACCOUNT_ACTIONS = {"add": 1, "remove": 2, "rotate": 3, "set_threshold": 4}
+ZERO_ADDRESS = "0x" + "00" * 20
 DOCUMENT_ACTION_TYPE = [
     {"name": "action", "type": "string"},
     {"name": "documentId", "type": "string"},
@@ -58,6 +70,8 @@ def type_string(primary: str, fields: list[dict[str, str]]) -> str:
 
 EVIDENCE_TYPEHASH = keccak(text=type_string("Evidence", EVIDENCE_TYPE))
 BATCH_SUBMISSION_TYPEHASH = keccak(text=type_string("BatchSubmission", BATCH_SUBMISSION_TYPE))
+ACCOUNT_CHANGE_TYPEHASH = keccak(text=type_string("AccountChange", ACCOUNT_CHANGE_TYPE))
+RECOVERY_VETO_TYPEHASH = keccak(text=type_string("RecoveryVeto", RECOVERY_VETO_TYPE))
 
 
 @dataclass(frozen=True)
@@ -129,14 +143,29 @@ def batch_submission_message(
     }
 
 
-def rotation_message(domain: Domain, old_account: str, new_account: str, deadline: int) -> dict[str, Any]:
-    """What both the old and the new account sign to rotate a party's account (evidence domain)."""
+def account_change_message(domain: Domain, *, party_id: int, action: str, account: str | None, new_account: str | None,
+                           threshold: int, nonce: int, deadline: int) -> dict[str, Any]:  # fmt: skip
+    """What a party's accounts (``threshold`` of them) and, for add and rotate, the incoming account sign to change
+    the party's accounts (evidence domain; ``action`` one of :data:`ACCOUNT_ACTIONS`)."""
     return {
-        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "Rotation": ROTATION_TYPE},
-        "primaryType": "Rotation",
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "AccountChange": ACCOUNT_CHANGE_TYPE},
+        "primaryType": "AccountChange",
         "domain": domain.to_json(),
-        "message": {"oldAccount": to_checksum_address(old_account), "newAccount": to_checksum_address(new_account),
-                    "deadline": int(deadline)},  # fmt: skip
+        "message": {"partyId": int(party_id), "action": ACCOUNT_ACTIONS[action],
+                    "account": to_checksum_address(account or ZERO_ADDRESS),
+                    "newAccount": to_checksum_address(new_account or ZERO_ADDRESS), "threshold": int(threshold),
+                    "nonce": int(nonce), "deadline": int(deadline)},  # fmt: skip
+    }
+
+
+def recovery_veto_message(domain: Domain, *, party_id: int, new_account: str, executable_at: int) -> dict[str, Any]:
+    """What an account of a party signs to veto the pending recovery of its party (evidence domain)."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "RecoveryVeto": RECOVERY_VETO_TYPE},
+        "primaryType": "RecoveryVeto",
+        "domain": domain.to_json(),
+        "message": {"partyId": int(party_id), "newAccount": to_checksum_address(new_account),
+                    "executableAt": int(executable_at)},  # fmt: skip
     }
 
 

@@ -568,12 +568,16 @@ class EvidenceService:
             "kind": int(p[0]),
             "jurisdiction": int(p[1]),
             "identifierScheme": certificate.SCHEMES.get(int(p[2]), "OTHER"),
-            "suspended": bool(p[3]),
+            "suspended": bool(p[3]),  # in force now (a lapsed provisional suspension reads false)
             "accountCount": int(p[4]),
-            "admittedAt": int(p[5]),
-            "identifier": p[6],
-            "nameZh": p[7],
-            "nameEn": p[8],
+            "threshold": int(p[5]),
+            "admittedAt": int(p[6]),
+            "accountNonce": int(p[7]),
+            "suspension": ("none", "provisional", "confirmed")[int(p[8])],
+            "suspendedAt": int(p[9]) or None,
+            "identifier": p[10],
+            "nameZh": p[11],
+            "nameEn": p[12],
         }
 
     def _registration_event(self, content_hash: bytes, block_number: int) -> dict[str, Any] | None:

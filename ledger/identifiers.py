@@ -19,6 +19,7 @@ __all__ = [
     "CN_PATENT_TYPES",
     "IDENTIFIER_SCHEMES",
     "CnPatentNumber",
+    "canonical_identifier",
     "parse_cn_patent_number",
     "validate_hk_brn",
     "validate_hk_patent_number",
@@ -118,6 +119,31 @@ def validate_identifier(scheme: str, value: str) -> str:
             field="scheme",
         )
     return validator(value)
+
+
+def canonical_identifier(scheme: str, value: str) -> str:
+    """The one spelling of a party identifier that goes on chain and decides uniqueness (the party registry
+    refuses any other spelling, `PartyIdentifierNotCanonical`): NFKC (full-width to half-width), surrounding
+    whitespace trimmed, upper case; then per scheme: USCC with its check character verified; HK BRN as its 8
+    digits; other as printable ASCII with single inner spaces, 1-64 characters. A lower-case, padded or
+    full-width copy of an identifier therefore has the same canonical form as the original."""
+    import unicodedata
+
+    if not isinstance(value, str):
+        raise InvalidInput("identifier must be a string", field="identifier")
+    text = unicodedata.normalize("NFKC", value).strip().upper()
+    key = scheme.strip().lower().replace("_", "").replace("-", "") if isinstance(scheme, str) else ""
+    if key == "uscc":
+        return validate_uscc(text)
+    if key == "hkbrn":
+        return validate_hk_brn(text)
+    if key != "other":
+        return validate_identifier(scheme, value)  # raises: unknown scheme
+    text = " ".join(text.split())
+    if not text.isascii():
+        raise InvalidInput("an identifier of scheme other must be ASCII letters, digits and punctuation "
+                           "(after NFKC normalisation)", field="identifier")  # fmt: skip
+    return validate_other_identifier(text)
 
 
 # --- patent numbers ---------------------------------------------------------------------------

@@ -1,7 +1,16 @@
-"""Party administration by the operator: admit, suspend, reinstate, and manage accounts.
+"""Parties: admission and suspension by the registrar, powerful kinds and confirmations by governance, account
+changes by the party itself (docs/security.md).
 
-Identifiers are checked here before anything is sent (the USCC check character with python-stdnum, the
-HK BRN's eight digits); the contract enforces uniqueness, account ownership and the account limit again.
+Guarantees:
+- Identifiers are canonicalised before anything is sent (:func:`ledger.identifiers.canonical_identifier`: NFKC,
+  trimmed, upper case, USCC check character); a lookalike of an admitted identifier answers 409 naming the
+  party that holds its canonical form. The contract refuses any non-canonical spelling again.
+- Each power is sent with its own key: admissions of firms, universities and service agencies and provisional
+  suspensions with the registrar's; arbitration institutions, financial institutions, asset verifiers,
+  confirmations and recoveries with governance's (only when this service was given it: the embedded default);
+  a party's signed account change, a veto and an executable recovery with the relayer's, which holds no power.
+- A party's account change is checked here first (nonce, deadline within a year, signers of the party,
+  ECDSA signatures) so that a bad one answers 4xx before any gas is spent; the contract checks everything again.
 """
 
 from __future__ import annotations
@@ -14,15 +23,21 @@ from eth_utils import is_address, keccak, to_checksum_address
 
 from web3.logs import DISCARD
 
-from ledger.errors import Conflict, InvalidInput, NotFound
-from ledger.identifiers import validate_identifier
+from ledger import eip712
+from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ledger.identifiers import canonical_identifier
 from ledger.inputs import REASON_MAX, check_text
 from ledger.tx import SentTransaction, call
 
 if TYPE_CHECKING:
     from ledger.service import Ledger
 
-KINDS = {"firm": 1, "university": 2, "arbitration_institution": 3, "financial_institution": 4, "service_agency": 5}
+KINDS = {"firm": 1, "university": 2, "arbitration_institution": 3, "financial_institution": 4, "service_agency": 5,
+         "asset_verifier": 6}  # fmt: skip
+#: Kinds that carry power over other parties' rights: admitted by governance only.
+POWERFUL_KINDS = ("arbitration_institution", "financial_institution", "asset_verifier")
+#: Furthest ahead an account-change signature's deadline may be (the contract's MAX_SIGNATURE_WINDOW).
+MAX_SIGNATURE_WINDOW = 365 * 24 * 3600
 JURISDICTIONS = {"mainland": 1, "hksar": 2, "other": 3}
 SCHEMES = {"uscc": 1, "hkbrn": 2, "other": 3}
 MAX_ACCOUNTS = 16
@@ -47,7 +62,7 @@ class PartyProfile:
             raise InvalidInput(f"identifierScheme must be one of {', '.join(SCHEMES)}", field="identifierScheme")
         check_text(self.identifier, "identifier", max_length=64)
         try:
-            identifier = validate_identifier(self.identifier_scheme, self.identifier)
+            identifier = canonical_identifier(self.identifier_scheme, self.identifier)
         except InvalidInput as exc:
             raise InvalidInput(exc.message, field="identifier") from None
         if self.identifier_scheme == "uscc" and self.jurisdiction != "mainland":
@@ -90,12 +105,13 @@ class PartyService:
     def contract(self) -> Any:
         return self.ledger.evidence
 
-    def _send(self, fn: Any) -> SentTransaction:
-        sent = self.ledger.require_relayer().send_call(fn)
+    def _send(self, fn: Any, sender: Any = None) -> SentTransaction:
+        sent = (sender or self.ledger.require_relayer()).send_call(fn)
         assert isinstance(sent, SentTransaction)
         return sent
 
     def admit(self, profile: PartyProfile, accounts: list[str]) -> dict[str, Any]:
+        given = profile.identifier
         profile = profile.validated()
         if not accounts:
             raise InvalidInput("a party needs at least one account", field="accounts")
@@ -106,13 +122,22 @@ class PartyService:
             raise InvalidInput("the same account is listed twice", field="accounts")
         holder = call(self.contract.functions.partyByIdentifier(SCHEMES[profile.identifier_scheme], profile.identifier))
         if holder:
-            raise Conflict(f"identifier {profile.identifier} already belongs to party {holder}", field="identifier",
-                           details={"partyId": int(holder)})  # fmt: skip
+            spelled = "" if given == profile.identifier else f" (the canonical form of {given!r})"
+            raise Conflict(f"identifier {profile.identifier}{spelled} already belongs to party {holder}", field="identifier",
+                           details={"partyId": int(holder), "canonical": profile.identifier})  # fmt: skip
+        held = self.ledger.role_accounts()
         for i, acct in enumerate(parsed):
             pid, _ = call(self.contract.functions.partyOf(acct))
             if pid:
                 raise Conflict(f"account {acct} already belongs to party {pid}", field=f"accounts[{i}]", details={"partyId": int(pid)})
-        sent = self._send(self.contract.functions.admitParty(profile.as_tuple(), parsed))
+            if acct in held:
+                raise InvalidInput(f"account {acct} is a service key ({held[acct]}); it cannot be a party's account",
+                                   field=f"accounts[{i}]")  # fmt: skip
+        if profile.kind in POWERFUL_KINDS:
+            sender = self.ledger.require_governance(f"admitting a party of kind {profile.kind}")
+        else:
+            sender = self.ledger.require_registrar()
+        sent = self._send(self.contract.functions.admitParty(profile.as_tuple(), parsed), sender)
         event = self.contract.events.PartyAdmitted().process_receipt(sent.receipt, errors=DISCARD)[0]
         return {**self.show(int(event["args"]["partyId"])), "transactionHash": sent.tx_hash}
 
@@ -123,68 +148,141 @@ class PartyService:
         profile = self.ledger.evidence_service.party_profile(party_id)
         kind = {v: k for k, v in KINDS.items()}[profile.pop("kind")]
         jurisdiction = {v: k for k, v in JURISDICTIONS.items()}[profile.pop("jurisdiction")]
+        new_account, executable_at = call(self.contract.functions.pendingRecovery(party_id))
+        lapses_at = None
+        if profile["suspension"] == "provisional":
+            lapses_at = int(profile["suspendedAt"] or 0) + int(call(self.contract.functions.suspensionConfirmationPeriod()))
         return {
             **profile,
             "kind": kind,
             "jurisdiction": jurisdiction,
             "identifierScheme": profile["identifierScheme"].lower(),
             "status": "suspended" if profile["suspended"] else "active",
+            "suspensionLapsesAt": lapses_at,
+            "pendingRecovery": {"newAccount": new_account, "executableAt": int(executable_at)} if executable_at else None,
             "accounts": list(call(self.contract.functions.partyAccounts(party_id))),
         }
+
+    # --- suspension: registrar provisionally, governance confirms ---------------------------------
 
     def suspend(self, party_id: int, reason: str) -> dict[str, Any]:
         self.show(party_id)
         if not isinstance(reason, str) or not reason.strip():
             raise InvalidInput("a suspension needs a reason (its hash goes on chain)", field="reason")
         check_text(reason, "reason", max_length=REASON_MAX)
-        sent = self._send(self.contract.functions.suspendParty(party_id, keccak(text=reason)))
+        sent = self._send(self.contract.functions.suspendParty(party_id, keccak(text=reason)), self.ledger.require_registrar())
+        return {**self.show(party_id), "transactionHash": sent.tx_hash}
+
+    def confirm_suspension(self, party_id: int) -> dict[str, Any]:
+        self.show(party_id)
+        sender = self.ledger.require_governance("confirming a suspension")
+        sent = self._send(self.contract.functions.confirmSuspension(party_id), sender)
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
     def reinstate(self, party_id: int) -> dict[str, Any]:
+        shown = self.show(party_id)
+        # the registrar lifts its own provisional suspension while in force; anything else is governance's
+        if shown["suspension"] == "provisional" and shown["suspended"]:
+            sender = self.ledger.registrar or self.ledger.require_governance("lifting a suspension")
+        else:
+            sender = self.ledger.require_governance("lifting a confirmed or lapsed suspension")
+        sent = self._send(self.contract.functions.reinstateParty(party_id), sender)
+        return {**self.show(party_id), "transactionHash": sent.tx_hash}
+
+    # --- the party's own account changes ----------------------------------------------------------
+
+    def change_accounts(self, party_id: int, *, action: str, account: str | None, new_account: str | None, threshold: int,
+                        nonce: int, deadline: int, signatures: list[tuple[str, bytes]],
+                        new_account_signature: bytes) -> dict[str, Any]:  # fmt: skip
+        """Relays a party's own account change, signed by ``threshold`` of its accounts (and, for add and rotate,
+        by the incoming account). Anyone may submit it; the relayer only pays the gas."""
+        shown = self.show(party_id)
+        if action not in eip712.ACCOUNT_ACTIONS:
+            raise InvalidInput(f"action must be one of {', '.join(eip712.ACCOUNT_ACTIONS)}", field="action")
+        acct = parse_account(account, "account") if account else None
+        new = parse_account(new_account, "newAccount") if new_account else None
+        if action in ("add", "remove", "rotate") and acct is None:
+            raise InvalidInput(f"{action} needs the account", field="account")
+        if (action == "rotate") != (new is not None):
+            raise InvalidInput("newAccount is given for rotate only", field="newAccount")
+        if action == "set_threshold" and acct is not None:
+            raise InvalidInput("set_threshold names no account", field="account")
+        if nonce != shown["accountNonce"]:
+            raise Conflict(f"the party's account nonce is {shown['accountNonce']}, the change carries {nonce} (already "
+                           "used, or not yet)", field="nonce", details={"expected": shown["accountNonce"]})  # fmt: skip
+        now = int(self.ledger.head.latest(max_age=0).timestamp)
+        if deadline < now:
+            raise InvalidInput("the signatures' deadline has passed", field="deadline")
+        if deadline > now + MAX_SIGNATURE_WINDOW:
+            raise InvalidInput("the deadline is more than a year ahead", field="deadline")
+        if not 1 <= len(signatures) <= MAX_ACCOUNTS:
+            raise InvalidInput(f"1 to {MAX_ACCOUNTS} signatures of the party's accounts are needed", field="signatures")
+        if len(signatures) < shown["threshold"]:
+            raise PermissionDenied(f"party {party_id} needs {shown['threshold']} of its accounts to sign, {len(signatures)} did",
+                                   field="signatures")  # fmt: skip
+        message = eip712.account_change_message(self.ledger.evidence_service.domain(), party_id=party_id, action=action,
+                                                account=acct, new_account=new, threshold=threshold, nonce=nonce,
+                                                deadline=deadline)  # fmt: skip
+        ordered: list[tuple[str, bytes]] = []
+        for i, (signer, sig) in enumerate(signatures):
+            who = parse_account(signer, f"signatures[{i}].signer")
+            if who not in shown["accounts"]:
+                raise PermissionDenied(f"{who} is not an account of party {party_id}: only the party changes its accounts",
+                                       field=f"signatures[{i}].signer")  # fmt: skip
+            self._check_signature(message, who, sig, f"signatures[{i}].signature")
+            ordered.append((who, sig))
+        ordered.sort(key=lambda item: int(item[0], 16))
+        if len({w for w, _ in ordered}) != len(ordered):
+            raise InvalidInput("an account signed twice", field="signatures")
+        joiner = acct if action == "add" else new
+        if joiner is not None:
+            self._check_signature(message, joiner, new_account_signature, "newAccountSignature")
+        change = (party_id, eip712.ACCOUNT_ACTIONS[action], acct or eip712.ZERO_ADDRESS, new or eip712.ZERO_ADDRESS,
+                  threshold, nonce, deadline)  # fmt: skip
+        sent = self._send(self.contract.functions.changeAccounts(change, ordered, new_account_signature or b""))
+        return {**self.show(party_id), "transactionHash": sent.tx_hash}
+
+    def _check_signature(self, message: dict[str, Any], signer: str, signature: bytes, field: str) -> None:
+        if not signature:
+            raise InvalidInput(f"{field} is missing", field=field)
+        if not self.ledger.w3.eth.get_code(to_checksum_address(signer)) and eip712.recover(message, signature) != signer:
+            raise InvalidInput(f"{field} does not verify for {signer}", field=field)
+
+    # --- recovery of a lost key: governance proposes, the party may veto, anyone executes -----------
+
+    def propose_recovery(self, party_id: int, new_account: str) -> dict[str, Any]:
         self.show(party_id)
-        sent = self._send(self.contract.functions.reinstateParty(party_id))
+        new = parse_account(new_account, "newAccount")
+        pid, _ = call(self.contract.functions.partyOf(new))
+        if pid and pid != party_id:
+            raise Conflict(f"account {new} already belongs to party {pid}", field="newAccount", details={"partyId": int(pid)})
+        sender = self.ledger.require_governance("proposing a key recovery")
+        sent = self._send(self.contract.functions.proposeRecovery(party_id, new), sender)
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
-    def add_account(self, party_id: int, account: str) -> dict[str, Any]:
-        self.show(party_id)
-        sent = self._send(self.contract.functions.addAccount(party_id, parse_account(account)))
+    def veto_recovery(self, party_id: int, account: str, signature: bytes) -> dict[str, Any]:
+        shown = self.show(party_id)
+        acct = parse_account(account, "account")
+        pending = shown["pendingRecovery"]
+        if pending is None:
+            raise Conflict(f"party {party_id} has no pending recovery", field="party_id")
+        if acct not in shown["accounts"]:
+            raise PermissionDenied(f"{acct} is not an account of party {party_id}", field="account")
+        message = eip712.recovery_veto_message(self.ledger.evidence_service.domain(), party_id=party_id,
+                                               new_account=pending["newAccount"], executable_at=pending["executableAt"])  # fmt: skip
+        self._check_signature(message, acct, signature, "signature")
+        sent = self._send(self.contract.functions.vetoRecovery(party_id, acct, signature))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
-    def remove_account(self, party_id: int, account: str) -> dict[str, Any]:
-        acct = parse_account(account)
-        self._owned(party_id, acct)
-        sent = self._send(self.contract.functions.removeAccount(acct))
+    def execute_recovery(self, party_id: int) -> dict[str, Any]:
+        pending = self.show(party_id)["pendingRecovery"]
+        if pending is None:
+            raise Conflict(f"party {party_id} has no pending recovery", field="party_id")
+        if int(self.ledger.head.latest(max_age=0).timestamp) < pending["executableAt"]:
+            raise Conflict(f"the recovery of party {party_id} can be executed from {pending['executableAt']} (unix time)",
+                           field="party_id", details={"executableAt": pending["executableAt"]})  # fmt: skip
+        sent = self._send(self.contract.functions.executeRecovery(party_id))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
-
-    def rotate_account(self, party_id: int, old: str, new: str) -> dict[str, Any]:
-        old_acct, new_acct = parse_account(old, "old"), parse_account(new, "new")
-        self._owned(party_id, old_acct)
-        sent = self._send(self.contract.functions.rotateAccount(old_acct, new_acct))
-        return {**self.show(party_id), "transactionHash": sent.tx_hash}
-
-    def _owned(self, party_id: int, account: str) -> None:
-        self.show(party_id)
-        pid, _ = call(self.contract.functions.partyOf(account))
-        if pid != party_id:
-            raise InvalidInput(f"account {account} is not an account of party {party_id}", field="account")
-
-    def rotate_by_signature(self, old: str, new: str, deadline: int, old_signature: bytes, new_signature: bytes) -> dict[str, Any]:
-        """A party's own rotation: both accounts signed `Rotation`; the contract checks the party is active."""
-        from ledger import eip712
-
-        old_acct, new_acct = parse_account(old, "oldAccount"), parse_account(new, "newAccount")
-        pid, active = call(self.contract.functions.partyOf(old_acct))
-        if not pid:
-            raise InvalidInput(f"{old_acct} is not an account of any party", field="oldAccount")
-        if not active:
-            raise InvalidInput(f"party {pid} is suspended: its accounts are rotated by the operator", field="oldAccount")
-        domain = self.ledger.evidence_service.domain()
-        message = eip712.rotation_message(domain, old_acct, new_acct, deadline)
-        for field, acct, sig in (("oldSignature", old_acct, old_signature), ("newSignature", new_acct, new_signature)):
-            if not self.ledger.w3.eth.get_code(acct) and eip712.recover(message, sig) != acct:
-                raise InvalidInput(f"{field} does not verify for {acct}", field=field)
-        sent = self._send(self.contract.functions.rotateAccountBySignature(old_acct, new_acct, deadline, old_signature, new_signature))
-        return {**self.show(int(pid)), "transactionHash": sent.tx_hash}
 
     def account(self, account: str) -> dict[str, Any]:
         acct = parse_account(account)

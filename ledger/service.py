@@ -35,13 +35,17 @@ class Ledger:
     """A connection to one chain and one deployment of the contract suite.
 
     ``relayer`` is the operator's account that pays gas for relayed signatures and anchors batches; it
-    never signs for a party.
+    never signs for a party and holds no other power. ``registrar`` (admits firms, universities and service
+    agencies; suspends provisionally) and ``governance`` (powerful kinds, confirmations, recoveries; only in the
+    embedded default, where it is a local development key) are separate keys (docs/security.md).
     """
 
     w3: Web3
     manifest: Manifest
     settings: Settings
     relayer: TxSender | None = None
+    registrar: TxSender | None = None
+    governance: TxSender | None = None
     #: What the embedded node's supervisor reports (set by `ipledger up`); :meth:`health` includes it.
     node_status: Callable[[], dict[str, Any]] | None = None
     #: Whether a block is in the embedded node's state dump on disk (set by `ipledger up`); see :meth:`durable`.
@@ -60,14 +64,20 @@ class Ledger:
         *,
         relayer: LocalAccount | None = None,
         deploy_if_missing: bool = False,
+        registrar: LocalAccount | None = None,
+        governance: LocalAccount | None = None,
+        governance_address: str | None = None,
     ) -> Ledger:
         sender = TxSender(w3, relayer) if relayer is not None else None
         if deploy_if_missing:
-            manifest, _ = load_or_deploy(w3, settings.data_dir, sender)
+            manifest, _ = load_or_deploy(w3, settings.data_dir, sender, registrar=registrar.address if registrar else None,
+                                         governance=governance.address if governance else governance_address)  # fmt: skip
         else:
             manifest = Manifest.load(manifest_path(settings.data_dir, int(w3.eth.chain_id)))
             check_chain(w3, manifest)
-        return cls(w3=w3, manifest=manifest, settings=settings, relayer=sender)
+        return cls(w3=w3, manifest=manifest, settings=settings, relayer=sender,
+                   registrar=TxSender(w3, registrar) if registrar is not None else None,
+                   governance=TxSender(w3, governance) if governance is not None else None)  # fmt: skip
 
     @cached_property
     def head(self) -> ChainHead:
@@ -121,6 +131,23 @@ class Ledger:
         if self.relayer is None:
             raise PermissionDenied("this service runs without a relayer account and cannot submit transactions")
         return self.relayer
+
+    def require_registrar(self) -> TxSender:
+        if self.registrar is None:
+            raise PermissionDenied("this service runs without the registrar key (IPLEDGER_REGISTRAR_KEYSTORE) and cannot "
+                                   "admit or suspend parties")  # fmt: skip
+        return self.registrar
+
+    def require_governance(self, what: str) -> TxSender:
+        if self.governance is None:
+            raise PermissionDenied(f"{what} needs governance (the consortium council through its timelock); this "
+                                   "service holds no governance key: propose it to the council")  # fmt: skip
+        return self.governance
+
+    def role_accounts(self) -> dict[str, str]:
+        """The service's own keys by address: none of them may become a party's account."""
+        keys = (("relayer", self.relayer), ("registrar", self.registrar), ("governance", self.governance))
+        return {s.address: name for name, s in keys if s is not None}
 
     @cached_property
     def evidence(self) -> Any:

@@ -32,7 +32,11 @@ SEL_BATCH = keccak(text="batch(bytes32)")[:4]
 SEL_PARTY_OF = keccak(text="partyOf(address)")[:4]
 SEL_PARTY = keccak(text="party(uint256)")[:4]
 SEL_VERIFY_SUBMISSION = keccak(text="verifyBatchSubmission(bytes32,uint32,uint8,address,uint64,bytes)")[:4]
-PARTY_TUPLE = "(uint8,uint8,uint8,bool,uint8,uint32,string,string,string)"
+#: IPartyRegistry.Party: kind, jurisdiction, scheme, suspended, accountCount, threshold, admittedAt, accountNonce,
+#: suspension, suspendedAt, identifier, nameZh, nameEn (docs/certificate.md "party(uint256) result layout").
+PARTY_TUPLE = "(uint8,uint8,uint8,bool,uint8,uint8,uint32,uint64,uint8,uint32,string,string,string)"
+#: Index of the identifier in that tuple; nameZh and nameEn follow it.
+PARTY_IDENTIFIER = 10
 
 
 @dataclass
@@ -365,8 +369,9 @@ def _check_party(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: 
         report.add("party", False, "", f"party {reg['partyId']} does not exist")
         return
     scheme = certmod.SCHEMES.get(profile[2], "?")
-    same_profile = (scheme, profile[6], profile[7], profile[8]) == (reg["identifierScheme"], reg["identifier"], reg["nameZh"], reg["nameEn"])
+    ident, name_zh, name_en = profile[PARTY_IDENTIFIER : PARTY_IDENTIFIER + 3]
+    same_profile = (scheme, ident, name_zh, name_en) == (reg["identifierScheme"], reg["identifier"], reg["nameZh"], reg["nameEn"])
     ok = party_id == reg["partyId"] and active and same_profile
-    report.add("party", ok, f"the account belonged to active party {party_id} ({profile[8] or profile[7]}) at the registration block{note}",
+    report.add("party", ok, f"the account belonged to active party {party_id} ({name_en or name_zh}) at the registration block{note}",
                f"at the registration block the account belonged to party {party_id} (active: {active}); "
                f"the certificate's party profile {'matches' if same_profile else 'does not match'} the registry{note}")  # fmt: skip

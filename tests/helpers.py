@@ -15,6 +15,7 @@ from ledger import eip712
 from ledger.artifacts import load_artifact
 from ledger.chain import DEV_OPERATOR_KEY
 from ledger.deployment import Manifest, deploy_suite
+from ledger.powers import dev_governance, dev_registrar
 from ledger.tx import SentTransaction, TxSender
 
 FIRM_USCC = "91110108551385082Q"
@@ -49,6 +50,11 @@ class Chain:
     revert_fn: Callable[[Any], None]
     funder: str
     node_url: str = ""
+    #: Moves the chain's clock forward by that many seconds and mines a block.
+    advance_fn: Callable[[int], None] | None = None
+    #: The registrar (admits ordinary parties, suspends provisionally) and governance of the party registry.
+    registrar: LocalAccount = dev_registrar()
+    governance: LocalAccount = dev_governance()
 
     @property
     def sender(self) -> TxSender:
@@ -65,6 +71,18 @@ class Chain:
     @property
     def assets(self) -> Any:
         return self.w3.eth.contract(address=self.manifest.address("IPAssetRegistry"), abi=load_artifact("IPAssetRegistry")["abi"])
+
+    @property
+    def registrar_sender(self) -> TxSender:
+        return TxSender(self.w3, self.registrar)
+
+    @property
+    def governance_sender(self) -> TxSender:
+        return TxSender(self.w3, self.governance)
+
+    def advance(self, seconds: int) -> None:
+        assert self.advance_fn is not None
+        self.advance_fn(seconds)
 
     def snapshot(self) -> Any:
         return self.snapshot_fn()
@@ -100,11 +118,43 @@ class Chain:
         name_zh: str = "前海测试科技有限公司",
         name_en: str = "Qianhai Test Technology Co., Ltd.",
     ) -> int:
-        identifier = identifier or f"ID-{keccak(text=','.join(accounts)).hex()[:12]}"
+        identifier = identifier or (make_uscc(",".join(accounts)) if scheme == "uscc" else
+                                    f"ID-{keccak(text=','.join(accounts)).hex()[:12].upper()}")  # fmt: skip
         profile = (KIND[kind], JURISDICTION[jurisdiction], SCHEME[scheme], identifier, name_zh, name_en)
-        sent = self.sender.send_call(self.evidence.functions.admitParty(profile, accounts))
+        # ordinary kinds are admitted by the registrar, kinds that carry power by governance
+        admitter = self.governance_sender if kind in ("arbitration", "financial", "verifier") else self.registrar_sender
+        sent = admitter.send_call(self.evidence.functions.admitParty(profile, accounts))
         assert isinstance(sent, SentTransaction)
         return int(self.evidence.functions.partyCount().call())
+
+    def account_change(self, party_id: int, action: str, *, signers: list[LocalAccount], account: str | None = None,
+                       new: LocalAccount | None = None, threshold: int | None = None, nonce: int | None = None,
+                       deadline: int | None = None, new_signer: LocalAccount | None = None) -> tuple[Any, ...]:
+        """The arguments of ``changeAccounts``: the change, its signatures (ascending signer) and the incoming
+        account's signature. ``threshold`` defaults to the party's, clipped to its account count after the change."""
+        p = self.evidence.functions.party(party_id).call()
+        if threshold is None:
+            count = p[4] + {"add": 1, "remove": -1}.get(action, 0)
+            threshold = max(1, min(p[5], count))
+        nonce = p[7] if nonce is None else nonce
+        deadline = self.now() + 600 if deadline is None else deadline
+        new_address = new.address if new is not None and action == "rotate" else None
+        if action == "add" and new is not None:
+            account = new.address
+        msg = eip712.account_change_message(self.domain(), party_id=party_id, action=action, account=account,
+                                            new_account=new_address, threshold=threshold, nonce=nonce, deadline=deadline)  # fmt: skip
+        sigs = sorted(((a.address, eip712.sign(msg, a)) for a in signers), key=lambda x: int(x[0], 16))
+        joiner = new_signer or new
+        joined = eip712.sign(msg, joiner) if joiner is not None and action in ("add", "rotate") else b""
+        change = (party_id, eip712.ACCOUNT_ACTIONS[action], account or eip712.ZERO_ADDRESS,
+                  new_address or eip712.ZERO_ADDRESS, threshold, nonce, deadline)  # fmt: skip
+        return change, sigs, joined
+
+    def change_accounts(self, party_id: int, action: str, **kw: Any) -> SentTransaction:
+        """A party's own account change, relayed by the relayer (who holds no power over it)."""
+        sent = self.sender.send_call(self.evidence.functions.changeAccounts(*self.account_change(party_id, action, **kw)))
+        assert isinstance(sent, SentTransaction)
+        return sent
 
     def register(self, acct: LocalAccount, content: bytes, *, algorithm: int = SHA256, meta: bytes = ZERO32,
                  supersedes: bytes = ZERO32) -> SentTransaction:
@@ -130,7 +180,13 @@ class Chain:
 def make_anvil_chain(rpc_url: str) -> Chain:
     w3 = Web3(Web3.HTTPProvider(rpc_url))
     operator = Account.from_key(DEV_OPERATOR_KEY)
-    manifest = deploy_suite(TxSender(w3, operator))
+    manifest = deploy_suite(TxSender(w3, operator), registrar=dev_registrar().address, governance=dev_governance().address,
+                            recovery_delay=TEST_RECOVERY_DELAY, suspension_period=TEST_SUSPENSION_PERIOD)  # fmt: skip
+
+    def advance(seconds: int) -> None:
+        w3.provider.make_request("evm_increaseTime", [seconds])
+        w3.provider.make_request("evm_mine", [])
+
     return Chain(
         name="anvil",
         w3=w3,
@@ -140,6 +196,7 @@ def make_anvil_chain(rpc_url: str) -> Chain:
         revert_fn=lambda s: w3.provider.make_request("evm_revert", [s]),
         funder=w3.eth.accounts[1],
         node_url=rpc_url,
+        advance_fn=advance,
     )
 
 
@@ -151,8 +208,13 @@ def make_eth_tester_chain() -> Chain:
     w3 = Web3(EthereumTesterProvider(tester))
     operator = Account.from_key(DEV_OPERATOR_KEY)
     funder = w3.eth.accounts[0]
-    w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": funder, "to": operator.address, "value": 10**22}))
-    manifest = deploy_suite(TxSender(w3, operator))
+    for holder in (operator, dev_registrar(), dev_governance()):
+        w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": funder, "to": holder.address, "value": 10**22}))
+    manifest = deploy_suite(TxSender(w3, operator), registrar=dev_registrar().address, governance=dev_governance().address,
+                            recovery_delay=TEST_RECOVERY_DELAY, suspension_period=TEST_SUSPENSION_PERIOD)  # fmt: skip
+
+    def advance(seconds: int) -> None:
+        tester.time_travel(int(w3.eth.get_block("latest")["timestamp"]) + seconds)
     return Chain(
         name="eth-tester",
         w3=w3,
@@ -161,7 +223,22 @@ def make_eth_tester_chain() -> Chain:
         snapshot_fn=tester.take_snapshot,
         revert_fn=tester.revert_to_snapshot,
         funder=funder,
+        advance_fn=advance,
     )
+
+
+#: The party registry's delays in the test suites (seconds): short, passed with `Chain.advance`.
+TEST_RECOVERY_DELAY = 3600
+TEST_SUSPENSION_PERIOD = 7200
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def make_uscc(label: str) -> str:
+    """A well-formed USCC (valid check character) derived from a label: different labels, different codes."""
+    body = "9144" + "".join(str(b % 10) for b in keccak(text=f"uscc:{label}")[:13])
+    total = sum(USCC_ALPHABET.index(c) * pow(3, i, 31) for i, c in enumerate(body))
+    return body + USCC_ALPHABET[(31 - total % 31) % 31]
 
 
 def env_flag(name: str) -> bool:

@@ -1,4 +1,6 @@
-"""Parties: admission and management by the operator (bearer token), public reads."""
+"""Parties: admission and suspension by the operator (bearer token; sent with the registrar's key, or governance's
+for the kinds that carry power), a party's own signed account changes and recovery vetoes (no token: the
+party's signatures are the authority), public reads, and who holds each power."""
 
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ from fastapi import APIRouter, Path
 
 from api.deps import LedgerDep, OperatorDep, OperatorFirstRoute
 from api.openapi import errors
-from api.schemas import (AccountAdd, AccountPublic, AccountRotate, AccountRotationSigned, PartyCreate, PartyIdParam,
-                         PartyPublic, PartySuspend)  # fmt: skip
+from api.schemas import (AccountChangeSigned, AccountPublic, PartyCreate, PartyIdParam, PartyPublic, PartySuspend,
+                         RecoveryPropose, RecoveryVetoIn)  # fmt: skip
 from ledger.parties import PartyProfile
 
 # OperatorFirstRoute: operator routes check the token before the body or any parameter is read
@@ -46,36 +48,64 @@ def reinstate(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
     return ledger.parties.reinstate(party_id)
 
 
-@router.post("/v1/parties/{party_id}/accounts", response_model=PartyPublic, dependencies=[OperatorDep], responses=errors(404, 409),
-             summary="Add an account to a party", description=OPERATOR)  # fmt: skip
-def add_account(body: AccountAdd, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
-    return ledger.parties.add_account(party_id, body.account)
+@router.post("/v1/parties/{party_id}/suspension/confirm", response_model=PartyPublic, dependencies=[OperatorDep],
+             responses=errors(403, 404, 409), summary="Confirm a provisional suspension (governance)",
+             description="A registrar's suspension lapses unless governance confirms it within the confirmation "
+             "period. Sent with the governance key; 403 when this service holds none. " + OPERATOR)  # fmt: skip
+def confirm_suspension(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
+    return ledger.parties.confirm_suspension(party_id)
 
 
-@router.post("/v1/parties/{party_id}/accounts/rotate", response_model=PartyPublic, dependencies=[OperatorDep], responses=errors(404, 409),
-             summary="Replace an account (key rotation)", description=OPERATOR)  # fmt: skip
-def rotate_account(body: AccountRotate, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
-    return ledger.parties.rotate_account(party_id, body.old, body.new)
-
-
-@router.delete("/v1/parties/{party_id}/accounts/{account}", response_model=PartyPublic, dependencies=[OperatorDep],
-               responses=errors(404, 409),
-               summary="Remove an account from a party", description="The last account cannot be removed. " + OPERATOR)  # fmt: skip
-def remove_account(ledger: LedgerDep, party_id: PartyIdPath, account: AccountPath) -> dict[str, Any]:
-    return ledger.parties.remove_account(party_id, account)
-
-
-@router.post("/v1/accounts/rotate", response_model=PartyPublic, responses=errors(403, 404, 409),
-             summary="A party rotates its own account")
-def rotate_own_account(body: AccountRotationSigned, ledger: LedgerDep) -> dict[str, Any]:
-    """Both the old and the new account sign `Rotation(oldAccount, newAccount, deadline)` (EIP-712, the
-    evidence contract's domain); the service relays it. Only an active party rotates itself; a suspended
-    party's accounts (a stolen key) are rotated by the operator."""
+@router.post("/v1/parties/{party_id}/accounts", response_model=PartyPublic, responses=errors(403, 404, 409),
+             summary="A party changes its own accounts",
+             description="Add, remove or rotate an account, or set the threshold, by the EIP-712 `AccountChange` "
+             "signatures of `threshold` of the party's accounts (and of the incoming account for add and rotate), "
+             "with the party's `accountNonce` and a deadline at most a year ahead. No operator token: the service "
+             "only relays; neither the operator nor governance can change a party's accounts.")  # fmt: skip
+def change_accounts(body: AccountChangeSigned, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
     from ledger.evidence import parse_signature
 
-    return ledger.parties.rotate_by_signature(body.oldAccount, body.newAccount, body.deadline,
-                                              parse_signature(body.oldSignature, "oldSignature"),
-                                              parse_signature(body.newSignature, "newSignature"))  # fmt: skip
+    sigs = [(s.signer, parse_signature(s.signature, f"signatures[{i}].signature")) for i, s in enumerate(body.signatures)]
+    joined = parse_signature(body.newAccountSignature, "newAccountSignature") if body.newAccountSignature else b""
+    return ledger.parties.change_accounts(party_id, action=body.action, account=body.account, new_account=body.newAccount,
+                                          threshold=body.threshold, nonce=body.nonce, deadline=body.deadline,
+                                          signatures=sigs, new_account_signature=joined)  # fmt: skip
+
+
+@router.post("/v1/parties/{party_id}/recovery", response_model=PartyPublic, dependencies=[OperatorDep],
+             responses=errors(403, 404, 409), summary="Propose a key recovery (governance)",
+             description="Replaces every account of the party by `newAccount` after the public recovery delay, "
+             "unless an account of the party vetoes it first. Sent with the governance key; 403 when this service "
+             "holds none. " + OPERATOR)  # fmt: skip
+def propose_recovery(body: RecoveryPropose, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
+    return ledger.parties.propose_recovery(party_id, body.newAccount)
+
+
+@router.post("/v1/parties/{party_id}/recovery/veto", response_model=PartyPublic, responses=errors(403, 404, 409),
+             summary="An account of the party vetoes its pending recovery",
+             description="Signed EIP-712 `RecoveryVeto(partyId, newAccount, executableAt)` by any account of the "
+             "party; relayed by the service.")  # fmt: skip
+def veto_recovery(body: RecoveryVetoIn, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
+    from ledger.evidence import parse_signature
+
+    return ledger.parties.veto_recovery(party_id, body.account, parse_signature(body.signature, "signature"))
+
+
+@router.post("/v1/parties/{party_id}/recovery/execute", response_model=PartyPublic, responses=errors(404, 409),
+             summary="Carry out a recovery whose delay has passed", description="Anyone may ask; 409 before its time.")
+def execute_recovery(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
+    return ledger.parties.execute_recovery(party_id)
+
+
+@router.get("/v1/powers", summary="Who holds each power",
+            description="For every contract of the deployment, the current holders of each role (read from the "
+                        "chain: RoleGranted events since deployment, checked with hasRole), the binding of the "
+                        "dispute effects, the recovery and suspension-confirmation delays; and the keys this "
+                        "service holds (relayer, registrar, governance).")  # fmt: skip
+def powers(ledger: LedgerDep) -> dict[str, Any]:
+    from ledger.powers import powers as read
+
+    return read(ledger)
 
 
 @router.get("/v1/accounts/{account}", response_model=AccountPublic, summary="An account's party and signing nonce")

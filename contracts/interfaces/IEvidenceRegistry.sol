@@ -87,17 +87,6 @@ interface IEvidenceRegistry {
     /// @param size The number of leaves in the batch tree.
     function anchorBatch(bytes32 root, uint32 size) external;
 
-    /// @notice A party rotates one of its accounts itself: the old and the new account both sign
-    /// `Rotation(address oldAccount,address newAccount,uint64 deadline)`; the party must be active (a suspended
-    /// party's accounts are rotated by the registrar, e.g. after a key was stolen). Anyone may relay.
-    function rotateAccountBySignature(
-        address oldAccount,
-        address newAccount,
-        uint64 deadline,
-        bytes calldata oldSignature,
-        bytes calldata newSignature
-    ) external;
-
     /// @notice Increments the caller's nonce, invalidating every signature made with the old one. Any account may
     /// bump its nonce, whether or not it belongs to a party.
     function bumpNonce() external returns (uint256 newNonce);

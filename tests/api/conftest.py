@@ -96,7 +96,8 @@ class CountingProvider:
 def api(anvil: Chain, tmp_path: Path) -> Iterator[Api]:
     settings = Settings(data_dir=tmp_path / "data", operator_token=OPERATOR_TOKEN, confirmations=1, final_after=0,
                         public_url="http://127.0.0.1:8000")  # fmt: skip
-    ledger = Ledger(w3=anvil.w3, manifest=anvil.manifest, settings=settings, relayer=anvil.sender)
+    ledger = Ledger(w3=anvil.w3, manifest=anvil.manifest, settings=settings, relayer=anvil.sender,
+                    registrar=anvil.registrar_sender, governance=anvil.governance_sender)
     app = create_app(ledger, settings, run_pipeline=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, ledger, anvil)

@@ -118,7 +118,7 @@ def build(ctx: Context) -> list[Case]:
     # --- deep JSON (a 4xx before any parser sees it) ---------------------------------------------------------
     deep = b"[" * 100_000 + b"]" * 100_000
     for route in ("/v1/evidence", "/v1/evidence/batch", "/v1/assets/payload", "/v1/agreements", "/v1/documents",
-                  "/v1/document-keys", "/v1/accounts/rotate", "/v1/disputes/payload"):  # fmt: skip
+                  "/v1/document-keys", "/v1/parties/1/accounts", "/v1/disputes/payload"):  # fmt: skip
         add(Case(f"deep-array-{route}", "deep-json", "POST", route, (JSON,), deep, expect=frozenset({400}), code="json_too_deep"))
     # /v1/verify's JSON limit (two certificates) is below 200 KB: 100 KB nested 50,000 deep
     add(Case("deep-array-/v1/verify", "deep-json", "POST", "/v1/verify", (JSON,), b"[" * 50_000 + b"]" * 50_000,
@@ -285,9 +285,12 @@ def build(ctx: Context) -> list[Case]:
                 "arbitrator": ctx.account}), schema_level=True))  # fmt: skip
     add(Case("int-decrypt-party-2^64", "integers", "POST", "/v1/documents/abc/decrypt", (JSON,),
              j({"party": 2**64, "privateKey": "00" * 32}), schema_level=True))  # fmt: skip
-    add(Case("int-rotate-deadline-2^256", "integers", "POST", "/v1/accounts/rotate", (JSON,),
-             j({"oldAccount": ctx.account, "newAccount": ctx.account, "deadline": UINT256, "oldSignature": zero_sig,
-                "newSignature": zero_sig}), schema_level=True))  # fmt: skip
+    add(Case("int-account-change-deadline-2^256", "integers", "POST", f"/v1/parties/{ctx.party_id}/accounts", (JSON,),
+             j({"action": "rotate", "account": ctx.account, "newAccount": ctx.account, "threshold": 1, "nonce": 0,
+                "deadline": UINT256, "signatures": [{"signer": ctx.account, "signature": zero_sig}]}), schema_level=True))  # fmt: skip
+    add(Case("int-account-change-nonce-2^64", "integers", "POST", f"/v1/parties/{ctx.party_id}/accounts", (JSON,),
+             j({"action": "set_threshold", "threshold": 1, "nonce": 2**64, "deadline": 1,
+                "signatures": [{"signer": ctx.account, "signature": zero_sig}]}), schema_level=True))  # fmt: skip
 
     # --- path and query parameters ---------------------------------------------------------------------------------
     for target in [
@@ -392,18 +395,17 @@ def build(ctx: Context) -> list[Case]:
         add(Case(f"bearer-{name}", "bearer", "POST", "/v1/parties", (JSON, ("Authorization", value)), j(party(300)),
                  expect=frozenset({403}), code="permission_denied"))  # fmt: skip
     for route in ("/v1/parties", f"/v1/parties/{ctx.party_id}/suspend", f"/v1/parties/{ctx.party_id}/reinstate",
-                  f"/v1/parties/{ctx.party_id}/accounts", f"/v1/parties/{ctx.party_id}/accounts/rotate"):  # fmt: skip
+                  f"/v1/parties/{ctx.party_id}/suspension/confirm", f"/v1/parties/{ctx.party_id}/recovery"):  # fmt: skip
         add(Case(f"operator-no-token-garbage-{route}", "operator", "POST", route, (JSON,), b"{garbage",
                  expect=frozenset({403}), code="permission_denied", schema_level=True))  # fmt: skip
         add(Case(f"operator-no-token-wrong-shape-{route}", "operator", "POST", route, (JSON,), b'{"x": [1, 2]}',
                  expect=frozenset({403}), code="permission_denied", schema_level=True))  # fmt: skip
-    add(Case("operator-no-token-delete", "operator", "DELETE", f"/v1/parties/{ctx.party_id}/accounts/{ctx.account}",
-             expect=frozenset({403}), code="permission_denied"))  # fmt: skip
     add(Case("operator-token-garbage", "operator", "POST", "/v1/parties", (JSON, auth), b"{garbage", expect=frozenset({400, 422})))
     add(Case("operator-suspend-unknown-party", "operator", "POST", "/v1/parties/16777215/suspend", (JSON, auth),
              j({"reason": "x"}), expect=frozenset({404})))  # fmt: skip
-    add(Case("operator-remove-last-account", "operator", "DELETE", f"/v1/parties/{ctx.party_id}/accounts/{ctx.account}", (auth,),
-             expect=frozenset({400, 409})))  # fmt: skip
+    add(Case("unsigned-remove-last-account", "operator", "POST", f"/v1/parties/{ctx.party_id}/accounts", (JSON, auth),
+             j({"action": "remove", "account": ctx.account, "threshold": 1, "nonce": 0, "deadline": 2**40,
+                "signatures": [{"signer": ctx.account, "signature": "0x" + "11" * 65}]}), expect=frozenset({400, 409})))  # fmt: skip
 
     # --- unknown routes and methods -------------------------------------------------------------------------------------------
     for method, target, expect in [

@@ -67,7 +67,8 @@ def api_module(anvil_module: Chain, tmp_path_factory: pytest.TempPathFactory) ->
     """As ``tests/api/conftest.py::api``, for the whole module."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("tamper") / "data", operator_token=OPERATOR_TOKEN,
                         confirmations=1, public_url="http://127.0.0.1:8000")  # fmt: skip
-    ledger = Ledger(w3=anvil_module.w3, manifest=anvil_module.manifest, settings=settings, relayer=anvil_module.sender)
+    ledger = Ledger(w3=anvil_module.w3, manifest=anvil_module.manifest, settings=settings, relayer=anvil_module.sender,
+                    registrar=anvil_module.registrar_sender, governance=anvil_module.governance_sender)
     app = create_app(ledger, settings, run_pipeline=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, ledger, anvil_module)

@@ -272,9 +272,8 @@ OPERATOR_CALLS = [
     ("post", "/v1/parties"),
     ("post", "/v1/parties/1/suspend"),
     ("post", "/v1/parties/1/reinstate"),
-    ("post", "/v1/parties/1/accounts"),
-    ("post", "/v1/parties/1/accounts/rotate"),
-    ("delete", "/v1/parties/1/accounts/0x0000000000000000000000000000000000000001"),
+    ("post", "/v1/parties/1/suspension/confirm"),
+    ("post", "/v1/parties/1/recovery"),
     ("post", "/v1/parties/not-a-number/suspend"),
 ]
 

@@ -1,6 +1,9 @@
-"""Party admission and management through the API (operator token), and its bad input."""
+"""Party admission and suspension through the API (operator token), a party's own account changes and
+recovery veto (its signatures), who holds each power, and bad input."""
 
 from __future__ import annotations
+
+import pytest
 
 from tests.api.conftest import Api
 from tests.helpers import account
@@ -66,35 +69,132 @@ def test_a_taken_identifier_or_account_answers_409(api: Api) -> None:
     assert resp.status_code == 409 and resp.json()["error"]["field"] == "accounts[0]"
 
 
-def test_suspend_reinstate_and_rotate_through_the_api(api: Api) -> None:
-    a, b = account("s-a"), account("s-b")
+def test_a_lookalike_identifier_answers_409_naming_the_canonical_form(api: Api) -> None:
+    api.admit(account("first"), "91110108551385082Q")
+    for lookalike in ("91110108551385082q", " 91110108551385082Q ", "９１１１０１０８５５１３８５０８２Ｑ"):
+        body = {"kind": "firm", "jurisdiction": "mainland", "identifierScheme": "uscc", "identifier": lookalike,
+                "nameEn": "Copy", "accounts": [account("copy").address]}  # fmt: skip
+        resp = api.client.post("/v1/parties", json=body, headers=api.auth)
+        assert resp.status_code == 409, resp.text
+        error = resp.json()["error"]
+        assert error["field"] == "identifier" and "canonical form" in error["message"] and "party 1" in error["message"]
+
+
+def test_powerful_kinds_are_admitted_with_the_governance_key_and_refused_without_it(api: Api) -> None:
+    body = {"kind": "arbitration_institution", "jurisdiction": "mainland", "identifierScheme": "other",
+            "identifier": "ARB-0001", "nameEn": "Arbitration Centre", "accounts": [account("arb").address]}  # fmt: skip
+    governance, api.ledger.governance = api.ledger.governance, None
+    try:
+        resp = api.client.post("/v1/parties", json=body, headers=api.auth)
+        assert resp.status_code == 403 and "governance" in resp.json()["error"]["message"]
+    finally:
+        api.ledger.governance = governance
+    resp = api.client.post("/v1/parties", json=body, headers=api.auth)
+    assert resp.status_code == 201 and resp.json()["kind"] == "arbitration_institution"
+    tx = api.ledger.w3.eth.get_transaction(resp.json()["transactionHash"])
+    assert tx["from"] == api.chain.governance.address != api.chain.operator.address
+
+
+def test_a_service_key_cannot_be_admitted_as_a_partys_account(api: Api) -> None:
+    body = {"kind": "firm", "jurisdiction": "mainland", "identifierScheme": "uscc", "identifier": "91110108551385082Q",
+            "nameEn": "A", "accounts": [api.chain.operator.address]}  # fmt: skip
+    resp = api.client.post("/v1/parties", json=body, headers=api.auth)
+    assert resp.status_code == 400 and resp.json()["error"]["field"] == "accounts[0]"
+
+
+def test_suspend_confirm_and_reinstate_through_the_api(api: Api) -> None:
+    a = account("s-a")
     pid = api.admit(a, "91110108551385082Q")
     resp = api.client.post(f"/v1/parties/{pid}/suspend", json={"reason": "court order"}, headers=api.auth)
-    assert resp.json()["status"] == "suspended"
+    body = resp.json()
+    assert body["status"] == "suspended" and body["suspension"] == "provisional" and body["suspensionLapsesAt"]
+    tx = api.ledger.w3.eth.get_transaction(body["transactionHash"])
+    assert tx["from"] == api.chain.registrar.address  # the registrar's key, not the relayer's
     assert api.client.get(f"/v1/accounts/{a.address}").json()["active"] is False
+    resp = api.client.post(f"/v1/parties/{pid}/suspension/confirm", headers=api.auth)
+    assert resp.status_code == 200 and resp.json()["suspension"] == "confirmed"
     assert api.client.post(f"/v1/parties/{pid}/reinstate", headers=api.auth).json()["status"] == "active"
-    resp = api.client.post(f"/v1/parties/{pid}/accounts/rotate", json={"old": a.address, "new": b.address}, headers=api.auth)
-    assert resp.json()["accounts"] == [b.address]
-    resp = api.client.delete(f"/v1/parties/{pid}/accounts/{b.address}", headers=api.auth)
-    assert resp.status_code == 400 and resp.json()["error"]["details"]["revert"] == "PartyLastAccount"
     assert api.client.get("/v1/parties/99").status_code == 404
     assert api.client.get("/v1/parties/0").status_code == 422
 
 
-def test_a_party_rotates_its_own_account_through_the_api(api: Api) -> None:
+def _change_body(api: Api, pid: int, action: str, signers: list, *, account_: str | None = None, new=None,
+                 threshold: int = 1, nonce: int | None = None, deadline: int | None = None) -> dict:  # fmt: skip
     from ledger import eip712
 
-    old, new = account("own-old"), account("own-new")
+    party = api.client.get(f"/v1/parties/{pid}").json()
+    nonce = party["accountNonce"] if nonce is None else nonce
+    deadline = deadline or api.chain.now() + 600
+    acct = new.address if action == "add" else account_
+    msg = eip712.account_change_message(api.ledger.evidence_service.domain(), party_id=pid, action=action, account=acct,
+                                        new_account=new.address if action == "rotate" else None, threshold=threshold,
+                                        nonce=nonce, deadline=deadline)  # fmt: skip
+    body = {"action": action, "account": acct, "threshold": threshold, "nonce": nonce, "deadline": deadline,
+            "signatures": [{"signer": s.address, "signature": "0x" + eip712.sign(msg, s).hex()} for s in signers]}  # fmt: skip
+    if action == "rotate":
+        body["newAccount"] = new.address
+    if new is not None:
+        body["newAccountSignature"] = "0x" + eip712.sign(msg, new).hex()
+    return body
+
+
+def test_a_party_rotates_its_own_account_through_the_api_and_the_operator_cannot(api: Api) -> None:
+    old, new, own = account("own-old"), account("own-new"), account("operator-controlled")
     pid = api.admit(old, "91110108551385082Q")
-    deadline = api.chain.now() + 600
-    msg = eip712.rotation_message(api.ledger.evidence_service.domain(), old.address, new.address, deadline)
-    body = {"oldAccount": old.address, "newAccount": new.address, "deadline": deadline,
-            "oldSignature": "0x" + eip712.sign(msg, old).hex(), "newSignature": "0x" + eip712.sign(msg, account("x")).hex()}  # fmt: skip
-    resp = api.client.post("/v1/accounts/rotate", json=body)
-    assert resp.status_code == 400 and resp.json()["error"]["field"] == "newSignature"
-    body["newSignature"] = "0x" + eip712.sign(msg, new).hex()
-    resp = api.client.post("/v1/accounts/rotate", json=body)
+    forged = _change_body(api, pid, "rotate", [own], account_=old.address, new=own)
+    resp = api.client.post(f"/v1/parties/{pid}/accounts", json=forged, headers=api.auth)  # the token changes nothing
+    assert resp.status_code == 403 and resp.json()["error"]["field"] == "signatures[0].signer"
+    body = _change_body(api, pid, "rotate", [old], account_=old.address, new=new)
+    resp = api.client.post(f"/v1/parties/{pid}/accounts", json=body)
     assert resp.status_code == 200, resp.text
-    assert resp.json()["accounts"] == [new.address] and resp.json()["partyId"] == pid
-    again = api.client.post("/v1/accounts/rotate", json=body)  # the old account is no party's any more
-    assert again.status_code == 400 and again.json()["error"]["field"] == "oldAccount"
+    assert resp.json()["accounts"] == [new.address] and resp.json()["accountNonce"] == 1
+    again = api.client.post(f"/v1/parties/{pid}/accounts", json=body)  # a replay carries a used nonce
+    assert again.status_code == 409 and again.json()["error"]["field"] == "nonce"
+
+
+@pytest.mark.parametrize(("change", "field", "status"), [
+    ({"deadline": 1}, "deadline", 400),
+    ({"action": "steal"}, "action", 422),
+    ({"signatures": []}, "signatures", 422),
+    ({"newAccountSignature": "0x" + "11" * 65}, "newAccountSignature", 400),
+    ({"threshold": 0}, "threshold", 422),
+])  # fmt: skip
+def test_bad_account_changes_name_the_field(api: Api, change: dict, field: str, status: int) -> None:
+    old, new = account("bad-old"), account("bad-new")
+    pid = api.admit(old, "91110108551385082Q")
+    body = {**_change_body(api, pid, "add", [old], new=new, threshold=1), **change}
+    resp = api.client.post(f"/v1/parties/{pid}/accounts", json=body)
+    assert resp.status_code == status, resp.text
+    assert resp.json()["error"]["field"] == field
+    assert api.client.get(f"/v1/parties/{pid}").json()["accounts"] == [old.address]
+
+
+def test_a_recovery_is_proposed_vetoed_and_reported_through_the_api(api: Api) -> None:
+    from ledger import eip712
+
+    a, fresh = account("rec-a"), account("rec-fresh")
+    pid = api.admit(a, "91110108551385082Q")
+    resp = api.client.post(f"/v1/parties/{pid}/recovery", json={"newAccount": fresh.address}, headers=api.auth)
+    assert resp.status_code == 200, resp.text
+    pending = resp.json()["pendingRecovery"]
+    assert pending["newAccount"] == fresh.address
+    early = api.client.post(f"/v1/parties/{pid}/recovery/execute")
+    assert early.status_code == 409
+    msg = eip712.recovery_veto_message(api.ledger.evidence_service.domain(), party_id=pid, new_account=fresh.address,
+                                       executable_at=pending["executableAt"])  # fmt: skip
+    veto = {"account": a.address, "signature": "0x" + eip712.sign(msg, a).hex()}
+    resp = api.client.post(f"/v1/parties/{pid}/recovery/veto", json=veto)
+    assert resp.status_code == 200 and resp.json()["pendingRecovery"] is None and resp.json()["accounts"] == [a.address]
+
+
+def test_powers_lists_the_role_holders_of_every_contract(api: Api) -> None:
+    body = api.client.get("/v1/powers").json()
+    roles = body["contracts"]["EvidenceRegistry"]["roles"]
+    assert roles["REGISTRAR_ROLE"] == [api.chain.registrar.address]
+    assert roles["GOVERNANCE_ROLE"] == [api.chain.governance.address] == roles["DEFAULT_ADMIN_ROLE"]
+    assert roles["ANCHOR_ROLE"] == [api.chain.operator.address]
+    relayer = api.chain.operator.address
+    held = [r for c in body["contracts"].values() for r, holders in c["roles"].items() if relayer in holders]
+    assert held == ["ANCHOR_ROLE"]  # the relayer anchors and holds nothing else
+    assert body["service"] == {"relayer": relayer, "registrar": api.chain.registrar.address,
+                               "governance": api.chain.governance.address}  # fmt: skip

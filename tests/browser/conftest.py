@@ -95,7 +95,8 @@ def portal(anvil_chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iter
     snap = anvil_chain.snapshot()
     settings = Settings(data_dir=tmp_path_factory.mktemp("portal-data"), operator_token=OPERATOR_TOKEN, confirmations=1,
                         final_after=0, public_url="http://127.0.0.1:8000")  # fmt: skip
-    ledger = Ledger(w3=anvil_chain.w3, manifest=anvil_chain.manifest, settings=settings, relayer=anvil_chain.sender)
+    ledger = Ledger(w3=anvil_chain.w3, manifest=anvil_chain.manifest, settings=settings, relayer=anvil_chain.sender,
+                    registrar=anvil_chain.registrar_sender, governance=anvil_chain.governance_sender)
     app = create_app(ledger, settings, run_pipeline=False)
     try:
         with _Server(app) as url:

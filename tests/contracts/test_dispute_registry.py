@@ -82,7 +82,7 @@ def test_only_an_arbitrator_of_an_active_institution_opens_and_closes(world: Wor
     with pytest.raises(ContractRevert) as err:
         c.as_(other).send_call(c.disputes.functions.closeDispute(did, DISMISSED, keccak(text="a"), [], []))
     assert err.value.name == "DisputeWrongInstitution"
-    c.sender.send_call(c.evidence.functions.suspendParty(world.p_arb, b"\0" * 32))  # type: ignore[attr-defined]
+    c.registrar_sender.send_call(c.evidence.functions.suspendParty(world.p_arb, b"\0" * 32))  # type: ignore[attr-defined]
     with pytest.raises(PartyNotActive):
         c.as_(world.arb).send_call(c.disputes.functions.closeDispute(did, DISMISSED, keccak(text="a"), [], []))  # type: ignore[attr-defined]
 

@@ -141,7 +141,7 @@ def test_bumping_the_nonce_cancels_outstanding_signatures(chain: Chain, firm) ->
 
 def test_a_suspended_partys_signature_is_refused(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
     req = chain.signed_request(firm, h("x"))
-    chain.sender.send_call(chain.evidence.functions.suspendParty(1, ZERO32))
+    chain.registrar_sender.send_call(chain.evidence.functions.suspendParty(1, ZERO32))
     with pytest.raises(PartyNotActive):
         chain.sender.send_call(chain.evidence.functions.registerBySignature(req))
 
@@ -191,14 +191,14 @@ def test_a_nonce_belongs_to_the_account_and_survives_suspension_removal_rotation
     cancelled = chain.signed_request(a, h("cancelled"))
     for _ in range(2):
         chain.as_(a).send_call(chain.evidence.functions.bumpNonce())
-    chain.sender.send_call(chain.evidence.functions.suspendParty(pid, ZERO32))
-    chain.sender.send_call(chain.evidence.functions.reinstateParty(pid))
+    chain.registrar_sender.send_call(chain.evidence.functions.suspendParty(pid, ZERO32))
+    chain.registrar_sender.send_call(chain.evidence.functions.reinstateParty(pid))
     assert call(chain.evidence.functions.nonces(a.address)) == 2
-    chain.sender.send_call(chain.evidence.functions.rotateAccount(a.address, c.address))
+    chain.change_accounts(pid, "rotate", signers=[b], account=a.address, new=c)
     assert call(chain.evidence.functions.partyOf(a.address)) == [0, False]
     assert call(chain.evidence.functions.nonces(a.address)) == 2 and call(chain.evidence.functions.nonces(c.address)) == 0
-    chain.sender.send_call(chain.evidence.functions.removeAccount(c.address))
-    chain.sender.send_call(chain.evidence.functions.addAccount(pid, a.address))
+    chain.change_accounts(pid, "remove", signers=[b], account=c.address)
+    chain.change_accounts(pid, "add", signers=[b], new=a)
     assert call(chain.evidence.functions.partyOf(a.address)) == [pid, True]
     assert call(chain.evidence.functions.nonces(a.address)) == 2
     # a signature cancelled before the account left its party stays cancelled when it comes back

@@ -139,7 +139,7 @@ def test_bad_signatures_are_refused(world: World, problem: str) -> None:
         t = replace(t, deadline=c.now() - 1)
         sigs = sign_with(c, t.message(assets_domain(c)), [world.uni, world.y])
     elif problem == "suspended":
-        c.sender.send_call(c.evidence.functions.suspendParty(world.p_y, b"\0" * 32))
+        c.registrar_sender.send_call(c.evidence.functions.suspendParty(world.p_y, b"\0" * 32))
     with pytest.raises((ContractRevert, SignatureRejected)) as err:
         c.sender.send_call(c.assets.functions.execute(t.as_tuple(), sigs))
     assert err.value.name == expected

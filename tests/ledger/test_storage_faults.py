@@ -99,7 +99,8 @@ def test_a_full_disk_answers_507_keeps_what_was_accepted_logs_once_and_recovers(
     anvil: Chain, small_disk: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = Settings(data_dir=small_disk / "data", operator_token=OPERATOR_TOKEN, confirmations=0, final_after=0)
-    ledger = Ledger(w3=anvil.w3, manifest=anvil.manifest, settings=settings, relayer=anvil.sender)
+    ledger = Ledger(w3=anvil.w3, manifest=anvil.manifest, settings=settings, relayer=anvil.sender,
+                    registrar=anvil.registrar_sender, governance=anvil.governance_sender)
     ledger.pipeline.tick = 0.05
     party = account("disk-full-firm")
     anvil.admit([party.address])
