@@ -367,6 +367,10 @@ class ReleaseIn(Strict):
     signature: SignatureHex
 
 
+class WithdrawalIn(ReleaseIn):
+    """A party's EIP-712 `Withdrawal(bytes32 agreementId,uint64 deadline)`, signed with one of its accounts."""
+
+
 # --- disputes ---
 
 

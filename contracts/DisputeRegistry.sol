@@ -6,11 +6,15 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 import {IDisputeRegistry} from "./interfaces/IDisputeRegistry.sol";
 import {IIPAssetRegistry} from "./interfaces/IIPAssetRegistry.sol";
 import {IPartyRegistry} from "./interfaces/IPartyRegistry.sol";
-import {AccountNotAParty, PartyNotActive, SignatureExpired, SignatureInvalid} from "./common/Errors.sol";
+import {
+    AccountNotAParty, PartyNotActive, SignatureDeadlineTooFar, SignatureExpired, SignatureInvalid
+} from "./common/Errors.sol";
 
 /// @title DisputeRegistry
-/// @notice Disputes, freezes and awards. Holds the asset registry's DISPUTE_ROLE, so an award takes effect on
-/// the chain of title in the same transaction that records it.
+/// @notice Disputes, freezes and awards. The asset registry was deployed bound to this contract's address:
+/// this contract alone freezes, unfreezes, voids and restores title, so an award takes effect on the chain of
+/// title in the same transaction that records it, and nothing else (no administrator, no operator) can.
+/// A freeze is lifted only by closing the dispute that put it.
 contract DisputeRegistry is IDisputeRegistry, EIP712 {
     /// @notice OpenDispute(uint8 kind,bytes32 subjectId,uint256 claimant,uint256 respondent,bytes32 claimHash,address arbitrator,uint64 deadline)
     bytes32 public constant OPEN_DISPUTE_TYPEHASH = keccak256(
@@ -30,6 +34,10 @@ contract DisputeRegistry is IDisputeRegistry, EIP712 {
     error DisputeWrongInstitution(bytes32 disputeId, uint256 institution);
     error DisputeOutcomeInvalid(string reason);
     error DisputeSignatureUsed(bytes32 digest);
+    error DisputeRegistryNotBound(address assets, address bound);
+
+    /// @notice The furthest a signature's deadline may lie after the block that submits it.
+    uint64 public constant MAX_SIGNING_WINDOW = 365 days;
 
     IPartyRegistry private immutable _parties;
     IIPAssetRegistry private immutable _assets;
@@ -37,7 +45,11 @@ contract DisputeRegistry is IDisputeRegistry, EIP712 {
     mapping(bytes32 disputeId => Dispute record) private _disputes;
     mapping(bytes32 digest => bool used) private _usedOpenSignatures;
 
+    /// @dev Refuses to exist unless `assets` names this contract as its dispute registry: a deployment whose
+    /// precomputed address missed fails here rather than leaving awards with no effect.
     constructor(IPartyRegistry parties, IIPAssetRegistry assets) EIP712("QianhaiIPLedger.Disputes", "1") {
+        address bound = assets.disputeRegistry();
+        if (bound != address(this)) revert DisputeRegistryNotBound(address(assets), bound);
         _parties = parties;
         _assets = assets;
     }
@@ -55,7 +67,7 @@ contract DisputeRegistry is IDisputeRegistry, EIP712 {
         external
         returns (bytes32)
     {
-        if (block.timestamp > deadline) revert SignatureExpired(deadline, uint64(block.timestamp));
+        _checkDeadline(deadline);
         bytes32 digest = _hashTypedDataV4(
             keccak256(abi.encode(OPEN_DISPUTE_TYPEHASH, r.kind, r.subjectId, r.claimant, r.respondent, r.claimHash, arbitrator, deadline))
         );
@@ -74,7 +86,7 @@ contract DisputeRegistry is IDisputeRegistry, EIP712 {
 
     /// @inheritdoc IDisputeRegistry
     function closeDisputeBySignature(CloseRequest calldata r, address arbitrator, uint64 deadline, bytes calldata signature) external {
-        if (block.timestamp > deadline) revert SignatureExpired(deadline, uint64(block.timestamp));
+        _checkDeadline(deadline);
         bytes32 digest = _hashTypedDataV4(
             keccak256(
                 abi.encode(
@@ -96,6 +108,18 @@ contract DisputeRegistry is IDisputeRegistry, EIP712 {
     /// @notice The EIP-712 domain separator of this contract.
     function domainSeparator() external view returns (bytes32) {
         return _domainSeparatorV4();
+    }
+
+    /// @notice The asset registry whose dispute effects this contract alone may call.
+    function assetRegistry() external view returns (IIPAssetRegistry) {
+        return _assets;
+    }
+
+    function _checkDeadline(uint64 deadline) private view {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline, uint64(block.timestamp));
+        if (deadline > block.timestamp + MAX_SIGNING_WINDOW) {
+            revert SignatureDeadlineTooFar(deadline, uint64(block.timestamp + MAX_SIGNING_WINDOW));
+        }
     }
 
     function _open(OpenRequest memory r, address arbitrator) private returns (bytes32 disputeId) {
@@ -133,6 +157,8 @@ contract DisputeRegistry is IDisputeRegistry, EIP712 {
         d.outcome = r.outcome;
         d.awardHash = r.awardHash;
         d.closedAt = uint64(block.timestamp);
+        // The asset was frozen by this dispute alone and only this call lifts that freeze, so the unfreeze
+        // cannot fail; voiding an already voided agreement is a no-op: an award is always recorded.
         if (d.assetId != 0) _assets.unfreezeAsset(d.assetId, r.disputeId);
         if (r.outcome == Outcome.AgreementVoided) {
             if (d.kind != SubjectKind.Agreement) revert DisputeOutcomeInvalid("only an agreement is voided");
@@ -173,7 +199,9 @@ contract DisputeRegistry is IDisputeRegistry, EIP712 {
         }
         if (kind == SubjectKind.Agreement) {
             IIPAssetRegistry.Agreement memory g = _assets.agreement(subjectId);
-            if (g.status == IIPAssetRegistry.AgreementStatus.None) revert DisputeSubjectInvalid("no such agreement");
+            if (g.status == IIPAssetRegistry.AgreementStatus.None || g.status == IIPAssetRegistry.AgreementStatus.Withdrawn) {
+                revert DisputeSubjectInvalid("no such agreement");
+            }
             return g.assetId;
         }
         if (kind == SubjectKind.Evidence) return 0;

@@ -1,23 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {AccessControlDefaultAdminRules} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {IIPAssetRegistry} from "./interfaces/IIPAssetRegistry.sol";
 import {IPartyRegistry} from "./interfaces/IPartyRegistry.sol";
-import {SignatureExpired} from "./common/Errors.sol";
+import {SignatureDeadlineTooFar, SignatureExpired} from "./common/Errors.sol";
 
 /// @title IPAssetRegistry
 /// @notice Assets, their chain of title, and the four agreement types, with the rules of title enforced here:
 /// only current owners grant and every co-owner signs; exclusive and sole licences exclude every overlapping
 /// licence (territory, field and term); a pledged asset moves or is exclusively licensed only with the
 /// pledgee's signature; a suspended party signs nothing; a frozen (disputed) asset changes nothing; shares
-/// always sum to 10,000 basis points.
-contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EIP712 {
-    /// @notice Role of the dispute registry (or arbitrator accounts) that freeze assets under dispute.
-    bytes32 public constant DISPUTE_ROLE = keccak256("DISPUTE_ROLE");
-
+/// always sum to 10,000 basis points; a sublicence lies inside its parent and ends with it.
+/// @dev No administrator and no roles: the dispute effects answer to the dispute registry whose address is
+/// an immutable set by the constructor. Deployment computes that address in advance (the deployer's next
+/// CREATE address) and the dispute registry's constructor checks it is the one bound here, so there is no
+/// setter, no window in which anyone holds the power, and nothing any key can re-grant.
+contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
     /// @notice AssetRegistration(uint8 jurisdiction,uint8 kind,bytes32 numberHash,uint256[] owners,uint16[] shares,bytes32 detailsHash,uint64 deadline)
     bytes32 public constant ASSET_REGISTRATION_TYPEHASH = keccak256(
         "AssetRegistration(uint8 jurisdiction,uint8 kind,bytes32 numberHash,uint256[] owners,uint16[] shares,bytes32 detailsHash,uint64 deadline)"
@@ -30,10 +30,18 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
     bytes32 public constant TERMINATION_TYPEHASH = keccak256("Termination(bytes32 agreementId,uint64 deadline)");
     /// @notice Release(bytes32 agreementId,uint64 deadline)
     bytes32 public constant RELEASE_TYPEHASH = keccak256("Release(bytes32 agreementId,uint64 deadline)");
+    /// @notice Withdrawal(bytes32 agreementId,uint64 deadline)
+    bytes32 public constant WITHDRAWAL_TYPEHASH = keccak256("Withdrawal(bytes32 agreementId,uint64 deadline)");
 
     uint16 public constant TOTAL_SHARES = 10_000;
     uint256 public constant MAX_OWNERS = 8;
+    /// @notice Licences granted by the owners of one asset in force or pending at once.
     uint256 public constant MAX_LICENCES = 32;
+    /// @notice Sublicences under one parent licence in force or pending at once (their own capacity: a
+    /// licensee never uses up the owners' `MAX_LICENCES`).
+    uint256 public constant MAX_SUBLICENCES = 16;
+    /// @notice The furthest a signature's deadline may lie after the block that submits it.
+    uint64 public constant MAX_SIGNING_WINDOW = 365 days;
 
     error AssetNumberTaken(bytes32 numberHash, uint256 assetId);
     error AssetUnknown(uint256 assetId);
@@ -53,9 +61,16 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
     error AgreementSignatureMissing(uint256 partyId);
     error LicenceOverlaps(bytes32 existing);
     error SublicenceOutsideParent(bytes32 parent, string reason);
+    error SublicenceLimitReached(bytes32 parent);
     error AssetPledged(bytes32 pledge);
+    error AgreementWithdrawnByParty(bytes32 agreementId);
+    error AgreementWithdrawalNotAParty(bytes32 agreementId, uint256 partyId);
+    error CallerNotDisputeRegistry(address caller);
+    error AssetNotFrozenByDispute(uint256 assetId, bytes32 disputeId);
+    error DisputeAlreadyFroze(bytes32 disputeId);
 
     /// @dev An agreement in two packed slots plus the licence scope; licences and pledges have one grantee.
+    /// `titleSeq`: for a transfer, the number of the title it made (see `AssetData`).
     struct StoredAgreement {
         AgreementKind kind;
         AgreementStatus status;
@@ -67,20 +82,27 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
         uint64 closedAt;
         uint64 assetId;
         uint64 grantee;
+        uint64 titleSeq;
         uint256 territory;
         bytes32 fieldOfUse;
         bytes32 parentLicence;
         uint256[] grantors;
     }
 
+    /// @dev `titleCount` numbers every change of title (transfer or award) of the asset; `titleSeq` is the
+    /// number of the title standing now (0 = as registered). A voided transfer gives title back only if its
+    /// number is the one standing, and then the number standing before it stands again.
     struct AssetData {
         AssetJurisdiction jurisdiction;
         AssetKind kind;
         uint16 openDisputes;
+        uint32 titleCount;
+        uint32 titleSeq;
         bytes32 pledge;
     }
 
     IPartyRegistry private immutable _parties;
+    address private immutable _disputes;
     uint256 private _assetCount;
     mapping(uint256 assetId => AssetData data) private _assets;
     mapping(uint256 assetId => uint256[] owners) private _owners;
@@ -88,21 +110,39 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
     mapping(bytes32 numberHash => uint256 assetId) private _assetByNumber;
     mapping(bytes32 agreementId => StoredAgreement agreement) private _agreements;
     mapping(uint256 assetId => bytes32[] licenceIds) private _licences;
+    mapping(bytes32 parentId => bytes32[] sublicenceIds) private _sublicences;
+    /// @dev The title a transfer replaced, packed in nine 80-bit positions (three per word, the first at the
+    /// top): position 0 = the previous title number (32 bits, shifted 8) and the owner count (8 bits);
+    /// position 1 + i = owner i's party id (64 bits) and share (16 bits). MAX_OWNERS = 8 fits.
+    mapping(bytes32 agreementId => uint256[3] words) private _priorTitle;
+    mapping(bytes32 disputeId => uint256 assetId) private _freezes;
 
-    constructor(address operator, IPartyRegistry parties) AccessControlDefaultAdminRules(0, operator) EIP712("QianhaiIPLedger.Assets", "1") {
+    /// @param parties The party registry resolving signatures.
+    /// @param disputes The dispute registry, the only caller of the dispute effects (its address computed
+    /// before it is deployed; it checks the binding in its own constructor).
+    constructor(IPartyRegistry parties, address disputes) EIP712("QianhaiIPLedger.Assets", "1") {
         _parties = parties;
-        _grantRole(DISPUTE_ROLE, operator);
+        _disputes = disputes;
+    }
+
+    modifier onlyDisputeRegistry() {
+        _onlyDisputes();
+        _;
+    }
+
+    function _onlyDisputes() private view {
+        if (msg.sender != _disputes) revert CallerNotDisputeRegistry(msg.sender);
     }
 
     // --- assets ---------------------------------------------------------------------------------
 
     /// @inheritdoc IIPAssetRegistry
     function registerAsset(AssetRegistration calldata r, PartySignature[] calldata signatures) external returns (uint256 assetId) {
-        if (r.jurisdiction == AssetJurisdiction.None || r.kind == AssetKind.None) revert AssetInvalid("jurisdiction and kind");
-        if (r.numberHash == bytes32(0)) revert AssetInvalid("number");
+        if (r.jurisdiction == AssetJurisdiction.None || r.kind == AssetKind.None) _assetInvalid("jurisdiction and kind");
+        if (r.numberHash == bytes32(0)) _assetInvalid("number");
         uint256 taken = _assetByNumber[r.numberHash];
         if (taken != 0) revert AssetNumberTaken(r.numberHash, taken);
-        if (block.timestamp > r.deadline) revert SignatureExpired(r.deadline, uint64(block.timestamp));
+        _checkDeadline(r.deadline);
         _checkShares(r.owners, r.shares);
         bytes32 digest = _hashTypedDataV4(
             keccak256(
@@ -120,8 +160,8 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
         );
         _checkSignatures(bytes32(0), digest, r.owners, signatures);
         assetId = ++_assetCount;
-        if (assetId > type(uint64).max) revert AssetInvalid("registry full");
-        _assets[assetId] = AssetData({jurisdiction: r.jurisdiction, kind: r.kind, openDisputes: 0, pledge: bytes32(0)});
+        if (assetId > type(uint64).max) _assetInvalid("registry full");
+        _assets[assetId] = AssetData({jurisdiction: r.jurisdiction, kind: r.kind, openDisputes: 0, titleCount: 0, titleSeq: 0, pledge: bytes32(0)});
         _owners[assetId] = r.owners;
         _shares[assetId] = r.shares;
         _assetByNumber[r.numberHash] = assetId;
@@ -133,8 +173,12 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
     /// @inheritdoc IIPAssetRegistry
     function execute(Terms calldata t, PartySignature[] calldata signatures) external returns (bytes32 id) {
         id = hashTerms(t);
-        if (_agreements[id].status != AgreementStatus.None) revert AgreementAlreadyExecuted(id);
-        if (block.timestamp > t.deadline) revert SignatureExpired(t.deadline, uint64(block.timestamp));
+        AgreementStatus existing = _agreements[id].status;
+        if (existing != AgreementStatus.None) {
+            if (existing == AgreementStatus.Withdrawn) revert AgreementWithdrawnByParty(id);
+            revert AgreementAlreadyExecuted(id);
+        }
+        _checkDeadline(t.deadline);
         AssetData storage a = _requireAsset(t.assetId);
         if (a.openDisputes != 0) revert AssetIsFrozen(t.assetId);
         _checkGrantees(t);
@@ -156,11 +200,7 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
         g.effectiveAt = uint64(block.timestamp);
         g.assetId = uint64(t.assetId);
         if (t.kind == AgreementKind.Assignment || t.kind == AgreementKind.EquityContribution) {
-            // A transfer is complete once in effect: its parties live in the events (TitleTransferred names
-            // the new owners, the previous title the old), so nothing else is stored.
-            _owners[t.assetId] = t.grantees;
-            _shares[t.assetId] = t.shares;
-            emit TitleTransferred(t.assetId, id, t.grantees, t.shares);
+            _transferTitle(id, t, a, g, grantors);
         } else {
             g.start = t.start;
             g.end = t.end;
@@ -171,8 +211,12 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
                 g.sublicensable = t.sublicensable;
                 g.territory = t.territory;
                 if (t.fieldOfUse != bytes32(0)) g.fieldOfUse = t.fieldOfUse;
-                if (t.parentLicence != bytes32(0)) g.parentLicence = t.parentLicence;
-                _licences[t.assetId].push(id);
+                if (t.parentLicence != bytes32(0)) {
+                    g.parentLicence = t.parentLicence;
+                    _sublicences[t.parentLicence].push(id);
+                } else {
+                    _licences[t.assetId].push(id);
+                }
             } else {
                 a.pledge = id;
             }
@@ -180,14 +224,28 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
         emit AgreementExecuted(id, t.assetId, t.kind, t.documentHash, t.detailsHash);
     }
 
+    /// @dev A transfer is complete once in effect; the title it replaced is kept (packed) so that an award
+    /// voiding it can give title back to the assignors with their shares.
+    function _transferTitle(bytes32 id, Terms calldata t, AssetData storage a, StoredAgreement storage g, uint256[] memory grantors)
+        private
+    {
+        _storePriorTitle(id, a.titleSeq, grantors, _shares[t.assetId]);
+        uint32 seq = ++a.titleCount;
+        a.titleSeq = seq;
+        g.titleSeq = seq;
+        _owners[t.assetId] = t.grantees;
+        _shares[t.assetId] = t.shares;
+        emit TitleTransferred(t.assetId, id, t.grantees, t.shares);
+    }
+
     /// @inheritdoc IIPAssetRegistry
     function terminate(bytes32 id, uint64 deadline, PartySignature[] calldata signatures) external {
         StoredAgreement storage g = _requireEffective(id);
         if (g.kind != AgreementKind.Licence && g.kind != AgreementKind.Pledge) {
-            revert AgreementInvalid("only licences and pledges are terminated; title moves back by a new assignment");
+            _invalid("only licences and pledges are terminated; title moves back by a new assignment");
         }
         if (_assets[g.assetId].openDisputes != 0) revert AssetIsFrozen(g.assetId);
-        if (block.timestamp > deadline) revert SignatureExpired(deadline, uint64(block.timestamp));
+        _checkDeadline(deadline);
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(TERMINATION_TYPEHASH, id, deadline)));
         _checkSignatures(id, digest, _union(g.grantors, _one(g.grantee), 0), signatures);
         g.status = AgreementStatus.Terminated;
@@ -200,12 +258,11 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
     /// @inheritdoc IIPAssetRegistry
     function releasePledge(bytes32 id, uint64 deadline, PartySignature calldata pledgee) external {
         StoredAgreement storage g = _requireEffective(id);
-        if (g.kind != AgreementKind.Pledge) revert AgreementInvalid("not a pledge");
-        if (block.timestamp > deadline) revert SignatureExpired(deadline, uint64(block.timestamp));
-        uint256[] memory required = _one(g.grantee);
-        PartySignature[] memory one = new PartySignature[](1);
-        one[0] = pledgee;
-        _checkSignaturesMemory(id, _hashTypedDataV4(keccak256(abi.encode(RELEASE_TYPEHASH, id, deadline))), required, one);
+        if (g.kind != AgreementKind.Pledge) _invalid("not a pledge");
+        // the dispute may be about this very pledge: nothing moves until the award
+        if (_assets[g.assetId].openDisputes != 0) revert AssetIsFrozen(g.assetId);
+        _checkDeadline(deadline);
+        _checkSignatures(id, _hashTypedDataV4(keccak256(abi.encode(RELEASE_TYPEHASH, id, deadline))), _one(g.grantee), pledgee);
         g.status = AgreementStatus.Released;
         g.closedAt = uint64(block.timestamp);
         if (_assets[g.assetId].pledge == id) _assets[g.assetId].pledge = bytes32(0);
@@ -213,40 +270,80 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
     }
 
     /// @inheritdoc IIPAssetRegistry
-    function freezeAsset(uint256 assetId, bytes32 disputeId) external onlyRole(DISPUTE_ROLE) {
-        _requireAsset(assetId).openDisputes += 1;
+    function withdraw(Terms calldata t, uint64 deadline, PartySignature calldata signature) external {
+        bytes32 id = hashTerms(t);
+        StoredAgreement storage g = _agreements[id];
+        if (g.status == AgreementStatus.Withdrawn) revert AgreementWithdrawnByParty(id);
+        if (g.status != AgreementStatus.None) revert AgreementAlreadyExecuted(id);
+        _checkDeadline(deadline);
+        // a suspended party may still withdraw: withdrawing only takes away
+        (uint256 pid,) = _parties.partyOf(signature.signer);
+        if (pid == 0 || !_isPartyTo(t, pid)) revert AgreementWithdrawalNotAParty(id, pid);
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(WITHDRAWAL_TYPEHASH, id, deadline)));
+        if (!SignatureChecker.isValidSignatureNow(signature.signer, digest, signature.signature)) {
+            revert AgreementSignatureInvalid(id, signature.signer);
+        }
+        g.kind = t.kind;
+        g.status = AgreementStatus.Withdrawn;
+        g.closedAt = uint64(block.timestamp);
+        g.assetId = uint64(t.assetId);
+        emit AgreementWithdrawn(id, t.assetId, pid, signature.signer);
+    }
+
+    /// @inheritdoc IIPAssetRegistry
+    function freezeAsset(uint256 assetId, bytes32 disputeId) external onlyDisputeRegistry {
+        AssetData storage a = _requireAsset(assetId);
+        if (_freezes[disputeId] != 0) revert DisputeAlreadyFroze(disputeId);
+        _freezes[disputeId] = assetId;
+        a.openDisputes += 1;
         emit AssetFrozen(assetId, disputeId);
     }
 
     /// @inheritdoc IIPAssetRegistry
-    function unfreezeAsset(uint256 assetId, bytes32 disputeId) external onlyRole(DISPUTE_ROLE) {
-        AssetData storage a = _requireAsset(assetId);
-        if (a.openDisputes == 0) revert AssetNotFrozen(assetId);
+    function unfreezeAsset(uint256 assetId, bytes32 disputeId) external onlyDisputeRegistry {
+        AssetData storage a = _assets[assetId]; // exists: it was frozen by this dispute
+        if (_freezes[disputeId] != assetId) revert AssetNotFrozenByDispute(assetId, disputeId);
+        delete _freezes[disputeId];
         a.openDisputes -= 1;
         emit AssetUnfrozen(assetId, disputeId);
     }
 
     /// @inheritdoc IIPAssetRegistry
-    function voidAgreement(bytes32 id, bytes32 disputeId) external onlyRole(DISPUTE_ROLE) {
+    function voidAgreement(bytes32 id, bytes32 disputeId) external onlyDisputeRegistry {
         StoredAgreement storage g = _agreements[id];
-        if (g.status == AgreementStatus.None) revert AgreementUnknown(id);
-        if (g.status == AgreementStatus.Voided) revert AgreementNotEffective(id);
+        if (g.status == AgreementStatus.None || g.status == AgreementStatus.Withdrawn) revert AgreementUnknown(id);
+        if (g.status == AgreementStatus.Voided) return; // voided by an earlier award: this one is recorded all the same
         g.status = AgreementStatus.Voided;
         g.closedAt = uint64(block.timestamp);
-        if (g.kind == AgreementKind.Pledge && _assets[g.assetId].pledge == id) _assets[g.assetId].pledge = bytes32(0);
-        emit AgreementVoided(id, g.assetId, disputeId);
+        uint256 assetId = g.assetId;
+        AssetData storage a = _assets[assetId];
+        if (g.kind == AgreementKind.Pledge && a.pledge == id) a.pledge = bytes32(0);
+        emit AgreementVoided(id, assetId, disputeId);
+        if ((g.kind == AgreementKind.Assignment || g.kind == AgreementKind.EquityContribution) && g.titleSeq == a.titleSeq) {
+            (uint256[] memory owners, uint16[] memory shares, uint32 previous) = _loadPriorTitle(id);
+            _owners[assetId] = owners;
+            _shares[assetId] = shares;
+            a.titleSeq = previous;
+            emit TitleRestored(assetId, disputeId, owners, shares);
+        }
     }
 
     /// @inheritdoc IIPAssetRegistry
     function restoreTitle(uint256 assetId, uint256[] calldata owners, uint16[] calldata shares, bytes32 disputeId)
         external
-        onlyRole(DISPUTE_ROLE)
+        onlyDisputeRegistry
     {
-        _requireAsset(assetId);
+        AssetData storage a = _requireAsset(assetId);
         _checkShares(owners, shares);
         _owners[assetId] = owners;
         _shares[assetId] = shares;
+        a.titleSeq = ++a.titleCount;
         emit TitleRestored(assetId, disputeId, owners, shares);
+    }
+
+    /// @inheritdoc IIPAssetRegistry
+    function disputeRegistry() external view returns (address) {
+        return _disputes;
     }
 
     // --- views ----------------------------------------------------------------------------------
@@ -276,12 +373,19 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
         StoredAgreement storage g = _agreements[id];
         a.kind = g.kind;
         a.status = g.status;
+        if (g.status == AgreementStatus.Effective && g.parentLicence != bytes32(0)) {
+            StoredAgreement storage p = _agreements[g.parentLicence];
+            if (p.status != AgreementStatus.Effective) {
+                a.status = AgreementStatus.EndedWithParent;
+                a.closedAt = p.closedAt;
+            }
+        }
         a.licenceType = g.licenceType;
         a.sublicensable = g.sublicensable;
         a.start = g.start;
         a.end = g.end;
         a.effectiveAt = g.effectiveAt;
-        a.closedAt = g.closedAt;
+        if (a.closedAt == 0) a.closedAt = g.closedAt;
         a.assetId = g.assetId;
         a.territory = g.territory;
         a.fieldOfUse = g.fieldOfUse;
@@ -293,11 +397,21 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
     /// @inheritdoc IIPAssetRegistry
     function licencesInForce(uint256 assetId, uint64 time) external view returns (bytes32[] memory ids) {
         bytes32[] storage all = _licences[assetId];
-        ids = new bytes32[](all.length);
+        uint256 total = all.length;
+        for (uint256 i = 0; i < all.length; ++i) {
+            total += _sublicences[all[i]].length;
+        }
+        ids = new bytes32[](total);
         uint256 n;
         for (uint256 i = 0; i < all.length; ++i) {
             StoredAgreement storage g = _agreements[all[i]];
-            if (g.status == AgreementStatus.Effective && g.start <= time && time < g.end) ids[n++] = all[i];
+            if (g.status != AgreementStatus.Effective) continue; // its sublicences ended with it
+            if (g.start <= time && time < g.end) ids[n++] = all[i];
+            bytes32[] storage subs = _sublicences[all[i]];
+            for (uint256 j = 0; j < subs.length; ++j) {
+                StoredAgreement storage s = _agreements[subs[j]];
+                if (s.status == AgreementStatus.Effective && s.start <= time && time < s.end) ids[n++] = subs[j];
+            }
         }
         assembly {
             mstore(ids, n)
@@ -341,11 +455,6 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
     }
 
     /// @inheritdoc IIPAssetRegistry
-    function termsDigest(Terms calldata t) external view returns (bytes32) {
-        return _hashTypedDataV4(hashTerms(t));
-    }
-
-    /// @inheritdoc IIPAssetRegistry
     function domainSeparator() external view returns (bytes32) {
         return _domainSeparatorV4();
     }
@@ -359,8 +468,63 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
 
     function _requireEffective(bytes32 id) private view returns (StoredAgreement storage g) {
         g = _agreements[id];
-        if (g.status == AgreementStatus.None) revert AgreementUnknown(id);
+        if (g.status == AgreementStatus.None || g.status == AgreementStatus.Withdrawn) revert AgreementUnknown(id);
         if (g.status != AgreementStatus.Effective) revert AgreementNotEffective(id);
+        // a sublicence ended with its parent
+        if (g.parentLicence != bytes32(0) && _agreements[g.parentLicence].status != AgreementStatus.Effective) {
+            revert AgreementNotEffective(id);
+        }
+    }
+
+    /// @dev Signatures expire, and may not be made to last more than `MAX_SIGNING_WINDOW`.
+    function _checkDeadline(uint64 deadline) private view {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline, uint64(block.timestamp));
+        if (deadline > block.timestamp + MAX_SIGNING_WINDOW) {
+            revert SignatureDeadlineTooFar(deadline, uint64(block.timestamp + MAX_SIGNING_WINDOW));
+        }
+    }
+
+    /// @dev Whether the party is a party to the terms as they stand now: a grantee, a current owner, the
+    /// parent licence's licensee, or the asset's pledgee.
+    function _isPartyTo(Terms calldata t, uint256 pid) private view returns (bool) {
+        for (uint256 i = 0; i < t.grantees.length; ++i) {
+            if (t.grantees[i] == pid) return true;
+        }
+        uint256[] storage owners = _owners[t.assetId];
+        for (uint256 i = 0; i < owners.length; ++i) {
+            if (owners[i] == pid) return true;
+        }
+        if (t.parentLicence != bytes32(0) && _agreements[t.parentLicence].grantee == pid) return true;
+        bytes32 pledge = _assets[t.assetId].pledge;
+        return pledge != bytes32(0) && _agreements[pledge].grantee == pid;
+    }
+
+    function _storePriorTitle(bytes32 id, uint32 seq, uint256[] memory owners, uint16[] storage shares) private {
+        uint256 n = owners.length;
+        uint256[3] memory w;
+        w[0] = (uint256(seq) << 168) | (n << 160); // position 0: the header
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 p = i + 1;
+            w[p / 3] |= ((uint256(uint64(owners[i])) << 16) | shares[i]) << (80 * (2 - p % 3));
+        }
+        for (uint256 k = 0; k <= n / 3; ++k) {
+            _priorTitle[id][k] = w[k];
+        }
+    }
+
+    function _loadPriorTitle(bytes32 id) private view returns (uint256[] memory owners, uint16[] memory shares, uint32 seq) {
+        uint256[3] storage w = _priorTitle[id];
+        uint256 head = w[0];
+        seq = uint32(head >> 168);
+        uint256 n = uint8(head >> 160);
+        owners = new uint256[](n);
+        shares = new uint16[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 p = i + 1;
+            uint256 pair = w[p / 3] >> (80 * (2 - p % 3));
+            owners[i] = uint64(pair >> 16);
+            shares[i] = uint16(pair);
+        }
     }
 
     function _pledgeInForce(AssetData storage a) private view returns (bytes32) {
@@ -372,16 +536,16 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
 
     function _checkShares(uint256[] calldata owners, uint16[] calldata shares) private view {
         if (owners.length == 0 || owners.length > MAX_OWNERS || owners.length != shares.length) {
-            revert AssetInvalid("owners and shares");
+            _assetInvalid("owners and shares");
         }
         uint256 total;
         uint256 count = _parties.partyCount();
         for (uint256 i = 0; i < owners.length; ++i) {
-            if (owners[i] == 0 || owners[i] > count) revert AssetInvalid("unknown owner");
+            if (owners[i] == 0 || owners[i] > count) _assetInvalid("unknown owner");
             if (shares[i] == 0) revert SharesInvalid(0);
             total += shares[i];
             for (uint256 j = 0; j < i; ++j) {
-                if (owners[j] == owners[i]) revert AssetInvalid("owner listed twice");
+                if (owners[j] == owners[i]) _assetInvalid("owner listed twice");
             }
         }
         if (total != TOTAL_SHARES) revert SharesInvalid(total);
@@ -391,26 +555,26 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
         if (t.kind == AgreementKind.Assignment || t.kind == AgreementKind.EquityContribution) {
             _checkShares(t.grantees, t.shares);
             if (t.kind == AgreementKind.EquityContribution) {
-                if (t.grantees.length != 1) revert AgreementInvalid("an equity contribution goes to one company");
+                if (t.grantees.length != 1) _invalid("an equity contribution goes to one company");
                 if (_parties.party(t.grantees[0]).scheme != IPartyRegistry.IdentifierScheme.USCC) {
-                    revert AgreementInvalid("the company must be identified by a USCC");
+                    _invalid("the company must be identified by a USCC");
                 }
             }
             return;
         }
-        if (t.grantees.length != 1 || t.shares.length != 0) revert AgreementInvalid("one grantee, no shares");
-        if (t.grantees[0] == 0 || t.grantees[0] > _parties.partyCount()) revert AgreementInvalid("unknown grantee");
-        if (t.end <= t.start) revert AgreementInvalid("end must be after start");
-        if (t.end <= block.timestamp) revert AgreementInvalid("the term has ended");
+        if (t.grantees.length != 1 || t.shares.length != 0) _invalid("one grantee, no shares");
+        if (t.grantees[0] == 0 || t.grantees[0] > _parties.partyCount()) _invalid("unknown grantee");
+        if (t.end <= t.start) _invalid("end must be after start");
+        if (t.end <= block.timestamp) _invalid("the term has ended");
         if (t.kind == AgreementKind.Licence) {
-            if (t.licenceType == LicenceType.None) revert AgreementInvalid("licence type");
-            if (t.territory == 0) revert AgreementInvalid("territory");
+            if (t.licenceType == LicenceType.None) _invalid("licence type");
+            if (t.territory == 0) _invalid("territory");
         } else if (t.kind == AgreementKind.Pledge) {
             if (_parties.party(t.grantees[0]).kind != IPartyRegistry.PartyKind.FinancialInstitution) {
-                revert AgreementInvalid("the pledgee must be a financial institution");
+                _invalid("the pledgee must be a financial institution");
             }
         } else {
-            revert AgreementInvalid("kind");
+            _invalid("kind");
         }
     }
 
@@ -418,30 +582,36 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
     function _grantors(Terms calldata t) private view returns (uint256[] memory grantors) {
         if (t.kind == AgreementKind.Licence && t.parentLicence != bytes32(0)) {
             StoredAgreement storage p = _agreements[t.parentLicence];
-            if (p.kind != AgreementKind.Licence || p.assetId != t.assetId) revert SublicenceOutsideParent(t.parentLicence, "no such licence of this asset");
-            if (p.status != AgreementStatus.Effective || p.end <= block.timestamp) revert SublicenceOutsideParent(t.parentLicence, "parent not in force");
-            if (!p.sublicensable) revert SublicenceOutsideParent(t.parentLicence, "parent not sublicensable");
-            if (p.parentLicence != bytes32(0)) revert SublicenceOutsideParent(t.parentLicence, "no sublicence of a sublicence");
-            if (t.territory & ~p.territory != 0) revert SublicenceOutsideParent(t.parentLicence, "territory");
-            if (p.fieldOfUse != bytes32(0) && t.fieldOfUse != p.fieldOfUse) revert SublicenceOutsideParent(t.parentLicence, "field of use");
-            if (t.start < p.start || t.end > p.end) revert SublicenceOutsideParent(t.parentLicence, "term");
+            if (p.kind != AgreementKind.Licence || p.assetId != t.assetId) _outside(t.parentLicence, "no such licence of this asset");
+            if (p.status != AgreementStatus.Effective || p.end <= block.timestamp) _outside(t.parentLicence, "parent not in force");
+            if (!p.sublicensable) _outside(t.parentLicence, "parent not sublicensable");
+            if (p.parentLicence != bytes32(0)) _outside(t.parentLicence, "no sublicence of a sublicence");
+            // same or narrower type: Exclusive < Sole < Ordinary, so an ordinary licensee grants only ordinary ones
+            if (t.licenceType < p.licenceType) _outside(t.parentLicence, "licence type");
+            if (t.territory & ~p.territory != 0) _outside(t.parentLicence, "territory");
+            if (p.fieldOfUse != bytes32(0) && t.fieldOfUse != p.fieldOfUse) _outside(t.parentLicence, "field of use");
+            if (t.start < p.start || t.end > p.end) _outside(t.parentLicence, "term");
             grantors = _one(p.grantee);
         } else {
-            if (t.kind != AgreementKind.Licence && t.parentLicence != bytes32(0)) revert AgreementInvalid("parent licence");
+            if (t.kind != AgreementKind.Licence && t.parentLicence != bytes32(0)) _invalid("parent licence");
             grantors = _owners[t.assetId];
         }
         for (uint256 i = 0; i < grantors.length; ++i) {
             for (uint256 j = 0; j < t.grantees.length; ++j) {
-                if (grantors[i] == t.grantees[j]) revert AgreementInvalid("a grantor cannot also be a grantee");
+                if (grantors[i] == t.grantees[j]) _invalid("a grantor cannot also be a grantee");
             }
         }
     }
 
     /// @dev Exclusive and sole licences exclude every licence overlapping in term, territory and field; two
-    /// ordinary licences never exclude each other. A sublicence is not checked against its own parent. Ended
-    /// licences are pruned from the list here, which keeps it bounded by MAX_LICENCES.
+    /// ordinary licences never exclude each other. The owners' licences are checked against each other; a
+    /// sublicence against its siblings only: it lies inside its parent and is no broader in type, so anything
+    /// it could overlap outside the family already overlaps the parent, which was checked (and a licence that
+    /// overlaps the sublicence overlaps the parent too). Ended licences are pruned from the list here, which
+    /// keeps it bounded by MAX_LICENCES (owners' licences) or MAX_SUBLICENCES (per parent).
     function _checkLicence(Terms calldata t) private {
-        bytes32[] storage list = _licences[t.assetId];
+        bool sub = t.parentLicence != bytes32(0);
+        bytes32[] storage list = sub ? _sublicences[t.parentLicence] : _licences[t.assetId];
         uint256 i = 0;
         while (i < list.length) {
             bytes32 other = list[i];
@@ -453,13 +623,30 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
             }
             bool bothOrdinary = t.licenceType == LicenceType.Ordinary && o.licenceType == LicenceType.Ordinary;
             if (
-                !bothOrdinary && other != t.parentLicence && t.start < o.end && o.start < t.end
+                !bothOrdinary && t.start < o.end && o.start < t.end
                     && (t.territory & o.territory) != 0
                     && (t.fieldOfUse == bytes32(0) || o.fieldOfUse == bytes32(0) || t.fieldOfUse == o.fieldOfUse)
             ) revert LicenceOverlaps(other);
             ++i;
         }
-        if (list.length >= MAX_LICENCES) revert AssetLicenceLimitReached(t.assetId);
+        if (sub) {
+            if (list.length >= MAX_SUBLICENCES) revert SublicenceLimitReached(t.parentLicence);
+        } else if (list.length >= MAX_LICENCES) {
+            revert AssetLicenceLimitReached(t.assetId);
+        }
+    }
+
+    // Reverts with a reason, from one place each (keeps the runtime code under the 24 KiB limit).
+    function _invalid(string memory reason) private pure {
+        revert AgreementInvalid(reason);
+    }
+
+    function _outside(bytes32 parent, string memory reason) private pure {
+        revert SublicenceOutsideParent(parent, reason);
+    }
+
+    function _assetInvalid(string memory reason) private pure {
+        revert AssetInvalid(reason);
     }
 
     function _one(uint256 partyId) private pure returns (uint256[] memory list) {
@@ -484,31 +671,40 @@ contract IPAssetRegistry is IIPAssetRegistry, AccessControlDefaultAdminRules, EI
         }
     }
 
-    function _checkSignatures(bytes32 id, bytes32 digest, uint256[] memory required, PartySignature[] calldata sigs) private {
-        PartySignature[] memory copy = sigs;
-        _checkSignaturesMemory(id, digest, required, copy);
-    }
-
     /// @dev Every required party signs exactly once, with an account of it that is active now; emits
     /// AgreementSigned for each (id 0 for asset registrations).
-    function _checkSignaturesMemory(bytes32 id, bytes32 digest, uint256[] memory required, PartySignature[] memory sigs) private {
+    function _checkSignatures(bytes32 id, bytes32 digest, uint256[] memory required, PartySignature[] calldata sigs) private {
         uint256 signedMask;
         for (uint256 i = 0; i < sigs.length; ++i) {
-            address signer = sigs[i].signer;
-            (uint256 pid, bool active) = _parties.partyOf(signer);
-            if (!active) revert AgreementSignerNotActive(signer);
-            uint256 slot = type(uint256).max;
-            for (uint256 j = 0; j < required.length; ++j) {
-                if (required[j] == pid) slot = j;
-            }
-            if (slot == type(uint256).max) revert AgreementSignerNotAParty(signer, pid);
-            if (signedMask & (1 << slot) != 0) revert AgreementSignatureDuplicate(pid);
-            if (!SignatureChecker.isValidSignatureNow(signer, digest, sigs[i].signature)) {
-                revert AgreementSignatureInvalid(id, signer);
-            }
-            signedMask |= 1 << slot;
-            if (id != bytes32(0)) emit AgreementSigned(id, pid, signer);
+            signedMask = _checkSignature(id, digest, required, sigs[i], signedMask);
         }
+        _checkAllSigned(required, signedMask);
+    }
+
+    /// @dev `_checkSignatures` for one signature (a pledge release).
+    function _checkSignatures(bytes32 id, bytes32 digest, uint256[] memory required, PartySignature calldata sig) private {
+        _checkAllSigned(required, _checkSignature(id, digest, required, sig, 0));
+    }
+
+    function _checkSignature(bytes32 id, bytes32 digest, uint256[] memory required, PartySignature calldata sig, uint256 signedMask)
+        private
+        returns (uint256)
+    {
+        address signer = sig.signer;
+        (uint256 pid, bool active) = _parties.partyOf(signer);
+        if (!active) revert AgreementSignerNotActive(signer);
+        uint256 slot = type(uint256).max;
+        for (uint256 j = 0; j < required.length; ++j) {
+            if (required[j] == pid) slot = j;
+        }
+        if (slot == type(uint256).max) revert AgreementSignerNotAParty(signer, pid);
+        if (signedMask & (1 << slot) != 0) revert AgreementSignatureDuplicate(pid);
+        if (!SignatureChecker.isValidSignatureNow(signer, digest, sig.signature)) revert AgreementSignatureInvalid(id, signer);
+        if (id != bytes32(0)) emit AgreementSigned(id, pid, signer);
+        return signedMask | (1 << slot);
+    }
+
+    function _checkAllSigned(uint256[] memory required, uint256 signedMask) private pure {
         for (uint256 j = 0; j < required.length; ++j) {
             if (signedMask & (1 << j) == 0) revert AgreementSignatureMissing(required[j]);
         }

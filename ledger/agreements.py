@@ -58,6 +58,8 @@ class AgreementStatus(IntEnum):
     TERMINATED = 2
     RELEASED = 3
     VOIDED = 4
+    WITHDRAWN = 5  # a party withdrew its consent before execution: the terms never take effect
+    ENDED_WITH_PARENT = 6  # reported, never stored: a sublicence whose parent licence was terminated or voided
 
 
 ASSET_REGISTRATION_TYPE = [
@@ -88,11 +90,15 @@ TERMS_TYPE = [
 ]
 TERMINATION_TYPE = [{"name": "agreementId", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
 RELEASE_TYPE = [{"name": "agreementId", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
+WITHDRAWAL_TYPE = [{"name": "agreementId", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
+#: The furthest a signature's deadline may lie after the block that submits it (the contracts refuse more).
+MAX_SIGNING_WINDOW = 365 * 86400
 
 ASSET_REGISTRATION_TYPEHASH = keccak(text=type_string("AssetRegistration", ASSET_REGISTRATION_TYPE))
 TERMS_TYPEHASH = keccak(text=type_string("Terms", TERMS_TYPE))
 TERMINATION_TYPEHASH = keccak(text=type_string("Termination", TERMINATION_TYPE))
 RELEASE_TYPEHASH = keccak(text=type_string("Release", RELEASE_TYPE))
+WITHDRAWAL_TYPEHASH = keccak(text=type_string("Withdrawal", WITHDRAWAL_TYPE))
 
 
 def assets_domain(chain_id: int, contract: str) -> Domain:
@@ -175,6 +181,11 @@ def termination_message(domain: Domain, agreement_id: bytes, deadline: int) -> d
 
 def release_message(domain: Domain, agreement_id: bytes, deadline: int) -> dict[str, Any]:
     return _message(domain, "Release", RELEASE_TYPE, {"agreementId": _hex(agreement_id), "deadline": deadline})
+
+
+def withdrawal_message(domain: Domain, agreement_id: bytes, deadline: int) -> dict[str, Any]:
+    """What a party signs to withdraw its consent to terms before they take effect."""
+    return _message(domain, "Withdrawal", WITHDRAWAL_TYPE, {"agreementId": _hex(agreement_id), "deadline": deadline})
 
 
 def number_hash(normalised_number: str) -> bytes:

@@ -50,10 +50,12 @@ AGREEMENT_KINDS = {"assignment": ag.AgreementKind.ASSIGNMENT, "licence": ag.Agre
                    "equity_contribution": ag.AgreementKind.EQUITY_CONTRIBUTION, "pledge": ag.AgreementKind.PLEDGE}  # fmt: skip
 LICENCE_TYPES = {"exclusive": ag.LicenceType.EXCLUSIVE, "sole": ag.LicenceType.SOLE, "ordinary": ag.LicenceType.ORDINARY}
 ROYALTY_BASES = {"lump_sum", "percentage", "per_unit", "minimum_annual"}
-STATUS_NAMES = {1: "effective", 2: "terminated", 3: "released", 4: "voided"}
+STATUS_NAMES = {1: "effective", 2: "terminated", 3: "released", 4: "voided", 5: "withdrawn", 6: "ended_with_parent"}
 DEFAULT_SIGNING_WINDOW = 7 * 86400
 # The input a contract refusal at execution is about (the contract's errors name no field).
 EXECUTE_REVERT_FIELDS = {"SignatureExpired": "deadline", "AssetIsFrozen": "assetId", "AssetPledged": "assetId",
+                         "SignatureDeadlineTooFar": "deadline", "AgreementWithdrawnByParty": "agreement_id",
+                         "SublicenceLimitReached": "parentLicence",
                          "AgreementSignerNotActive": "signatures", "AgreementSignerNotAParty": "signatures",
                          "AgreementSignatureDuplicate": "signatures", "AgreementSignatureInvalid": "signatures",
                          "AgreementSignatureMissing": "signatures"}  # fmt: skip
@@ -207,6 +209,7 @@ class AssetService:
         evidence = [("0x" + parse_hash(h, f"evidence[{i}]").hex()) for i, h in enumerate(body.get("evidence") or [])]
         details = {"number": number, "title": title, "filingDate": filing, "grantDate": grant, "evidence": evidence}
         deadline = int(body.get("deadline") or 0) or self._chain_time() + DEFAULT_SIGNING_WINDOW
+        _check_window(deadline, self._chain_time())
         reg = ag.AssetRegistration(
             int(JURISDICTIONS[jurisdiction]), int(KINDS[kind]), ag.number_hash(number), tuple(ids), tuple(shares),
             hashlib.sha256(canonical_json(details)).digest(), deadline,
@@ -279,6 +282,7 @@ class AssetService:
         deadline = int(body.get("deadline") or now + DEFAULT_SIGNING_WINDOW)
         if deadline <= now:
             raise InvalidInput("the signing deadline has passed", field="deadline")
+        _check_window(deadline, now)
         salt = parse_hash(body["salt"], "salt") if body.get("salt") else secrets.token_bytes(32)
         owners = [o["partyId"] for o in asset["owners"]]
         details: dict[str, Any] = {"contractDate": _date(body.get("contractDate"), "contractDate")}
@@ -372,6 +376,14 @@ class AssetService:
             raise InvalidInput("the parent licence is not an effective licence of this asset", field="parentLicence")
         if not parent[3]:
             raise InvalidInput("the parent licence does not allow sublicensing", field="parentLicence")
+        if parent[11] != b"\0" * 32:
+            raise InvalidInput("a sublicence is granted under a licence from the owners, not under another sublicence", field="parentLicence")
+        if parent[5] <= self._chain_time():
+            raise InvalidInput("the parent licence has ended", field="parentLicence")
+        if terms.licence_type < parent[2]:  # Exclusive 1 < Sole 2 < Ordinary 3: same or narrower
+            raise InvalidInput(f"a sublicence under a {ag.LicenceType(parent[2]).name.lower()} licence is "
+                               f"{' or '.join(t.name.lower() for t in ag.LicenceType if t >= parent[2] and t != 0)}",
+                               field="licenceType")  # fmt: skip
         if terms.territory & ~int(parent[9]):
             raise InvalidInput("a sublicence must stay inside the parent licence's territory", field="territory")
         if terms.start < parent[4] or terms.end > parent[5]:
@@ -422,6 +434,8 @@ class AssetService:
             body["licenceType"] = ag.LicenceType(terms.licence_type).name.lower()
         if onchain[1] != 0:
             body["status"] = STATUS_NAMES[onchain[1]]
+            if onchain[1] == ag.AgreementStatus.ENDED_WITH_PARENT:
+                body["endedWithParent"] = "0x" + bytes(onchain[11]).hex()
             if onchain[1] == ag.AgreementStatus.EFFECTIVE and onchain[5] and onchain[5] <= self._chain_time():
                 body["status"] = "expired"
             body["effectiveAt"] = int(onchain[6])
@@ -488,6 +502,7 @@ class AssetService:
 
     def terminate(self, agreement_id: str, deadline: int, signatures: list[dict[str, str]]) -> dict[str, Any]:
         terms, *_ = self._proposal(agreement_id)
+        _check_window(deadline, self._chain_time())
         aid = terms.agreement_id(self.domain())
         g = call(self.contract.functions.agreement(aid))
         if g[1] != ag.AgreementStatus.EFFECTIVE:
@@ -500,8 +515,45 @@ class AssetService:
     def release(self, agreement_id: str, deadline: int, signer: str, signature: str) -> dict[str, Any]:
         terms, *_ = self._proposal(agreement_id)
         aid = terms.agreement_id(self.domain())
+        _check_window(deadline, self._chain_time())
+        if self.show(terms.asset_id)["frozen"]:
+            raise Conflict(f"asset {terms.asset_id} is frozen by an open dispute: the pledge is released after the award",
+                           field="agreement_id")  # fmt: skip
         self._send(self.contract.functions.releasePledge(aid, deadline, (parse_account(signer, "signer"), _parse_sig(signature))))
         return self.agreement(agreement_id)
+
+    def withdrawal_payload(self, agreement_id: str, deadline: int) -> dict[str, Any]:
+        terms, *_ = self._proposal(agreement_id)
+        return ag.withdrawal_message(self.domain(), terms.agreement_id(self.domain()), deadline)
+
+    def withdraw(self, agreement_id: str, deadline: int, signer: str, signature: str) -> dict[str, Any]:
+        """A party withdraws its consent before execution, on chain: the terms can then never take effect, so no
+        signature already given (and visible in the proposal) can be used. The relayer only carries the
+        party's signed ``Withdrawal``; a suspended party may withdraw."""
+        terms, _, _, status, _ = self._proposal(agreement_id)
+        aid = terms.agreement_id(self.domain())
+        if status != "proposed" or call(self.contract.functions.agreement(aid))[1] != 0:
+            raise Conflict(f"the agreement is {status}: only a proposal is withdrawn", field="agreement_id")
+        _check_window(deadline, self._chain_time())
+        account = parse_account(signer, "signer")
+        sig = _parse_sig(signature)
+        party_id, _active = call(self.ledger.evidence.functions.partyOf(account))
+        parties = set(self.required_parties(terms)) | set(terms.grantees)
+        if int(party_id) not in parties:
+            raise InvalidInput(f"{account} is not an account of a party to this agreement (parties: {sorted(parties)})", field="signer")
+        if not self.ledger.w3.eth.get_code(account) and eip712.recover(ag.withdrawal_message(self.domain(), aid, deadline), sig) != account:
+            raise SignatureRejected("AgreementSignatureInvalid", {"signer": account},
+                                    "the signature does not verify for this withdrawal and this account", field="signature")  # fmt: skip
+        try:
+            sent = self._send(self.contract.functions.withdraw(terms.as_tuple(), deadline, (account, sig)))
+        except ContractRevert as exc:
+            exc.field = exc.field or {"AgreementWithdrawnByParty": "agreement_id", "AgreementAlreadyExecuted": "agreement_id",
+                                      "SignatureExpired": "deadline", "SignatureDeadlineTooFar": "deadline"}.get(exc.name)  # fmt: skip
+            raise
+        with self._lock:
+            self._db.execute("UPDATE proposals SET status = 'withdrawn', tx_hash = ? WHERE agreement_id = ?",
+                             (sent.tx_hash, "0x" + aid.hex()))  # fmt: skip
+        return {**self.agreement(agreement_id), "withdrawnBy": int(party_id), "transactionHash": sent.tx_hash}
 
     def _parse_signatures(self, signatures: list[dict[str, str]], message: dict[str, Any], parties: set[int]) -> list[tuple[ChecksumAddress, bytes]]:
         """Checks each signature early: a known account of one of ``parties``, once each, verifying for ``message``."""
@@ -571,9 +623,15 @@ class AssetService:
                 effective[e["agreementId"]] = e
             elif e["event"] in ("AgreementTerminated", "PledgeReleased", "AgreementVoided"):
                 effective.pop(e["agreementId"], None)
-        licences, pledges = [], []
+        licences, pledges, ended = [], [], []
         for aid, e in effective.items():
             g = call(self.contract.functions.agreement(bytes.fromhex(aid[2:])))
+            parent = "0x" + bytes(g[11]).hex()
+            if e["kind"] == "licence" and g[11] != b"\0" * 32 and parent not in effective and int(g[7]) <= at:
+                # the parent licence was terminated or voided by `at`: its sublicences ended with it
+                ended.append({"agreementId": aid, "licensee": int(g[13][0]), "endedAt": int(g[7]), "parentLicence": parent,
+                              "reason": f"ended with parent licence {parent}"})  # fmt: skip
+                continue
             if not (int(g[4]) <= at < int(g[5])):
                 continue
             entry = {"agreementId": aid, "party": int(g[13][0]), "start": int(g[4]), "end": int(g[5]), "effectiveAt": int(g[6])}
@@ -592,6 +650,7 @@ class AssetService:
             "underAgreement": title_agreement,
             "licences": licences,
             "pledges": pledges,
+            "endedWithParent": ended,
             "history": events,
         }
 
@@ -607,7 +666,7 @@ class AssetService:
             return times[n]
 
         for name in ("AssetRegistered", "TitleTransferred", "AgreementExecuted", "AgreementTerminated", "PledgeReleased",
-                     "AssetFrozen", "AssetUnfrozen", "AgreementVoided", "TitleRestored"):
+                     "AssetFrozen", "AssetUnfrozen", "AgreementVoided", "TitleRestored", "AgreementWithdrawn"):
             for log in getattr(c.events, name)().get_logs(from_block=start, argument_filters={"assetId": asset_id}):
                 args = log["args"]
                 e: dict[str, Any] = {"event": name, "block": int(log["blockNumber"]), "logIndex": int(log["logIndex"]),
@@ -624,6 +683,12 @@ class AssetService:
                 out.append(e)
         out.sort(key=lambda e: (e["block"], e["logIndex"]))
         return out
+
+
+def _check_window(deadline: int, now: int) -> None:
+    if deadline > now + ag.MAX_SIGNING_WINDOW:
+        raise InvalidInput(f"a signing deadline lies at most {ag.MAX_SIGNING_WINDOW // 86400} days ahead "
+                           f"(latest now: {now + ag.MAX_SIGNING_WINDOW})", field="deadline")  # fmt: skip
 
 
 def _missing(field: str) -> str:

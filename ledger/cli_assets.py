@@ -33,7 +33,7 @@ from ledger.hashing import HashAlgorithm, canonical_json, hash_file, parse_hash
 
 asset_app = typer.Typer(help="Register IP assets (patents) signed by every owner; show them and their chain of title.",
                         no_args_is_help=True)  # fmt: skip
-agreement_app = typer.Typer(help="Propose, sign, execute, terminate and release IP agreements "
+agreement_app = typer.Typer(help="Propose, sign, withdraw, execute, terminate and release IP agreements "
                             "(assignment, licence, equity contribution, pledge).", no_args_is_help=True)  # fmt: skip
 app.add_typer(asset_app, name="asset")
 app.add_typer(agreement_app, name="agreement")
@@ -782,6 +782,33 @@ def agreement_release(
     body = {"deadline": deadline, "signer": account.address, "signature": "0x" + eip712.sign(message, account).hex()}
     result = _post(client, f"/v1/agreements/{aid}/release", body)
     err_console.print(f"pledge {aid} is {result.get('status')}", highlight=False, markup=False)
+    _print_json(result)
+
+
+@agreement_app.command("withdraw")
+def agreement_withdraw(
+    agreement_id: AgreementIdArg,
+    keystore: OneKeystoreOpt = None,
+    deadline_minutes: Annotated[int, typer.Option("--deadline-minutes", min=1, max=365 * 24 * 60,
+                                                  help="The withdrawal signature is void after this many minutes.")] = 60,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Withdraw your party's consent to a proposal before it takes effect (signed with your own key, recorded on
+    chain): no signature given for these terms can be used any more. Propose new terms to agree again."""
+    client = api_client(settings_with(api_url=api_url))
+    aid = _agreement_id(agreement_id)
+    agreement = client.get(f"/v1/agreements/{aid}")
+    if agreement.get("status") != "proposed":
+        raise InvalidInput(f"agreement {aid} is {agreement.get('status')}; only a proposal is withdrawn", field="agreement_id")
+    account = _load_party_key(keystore)
+    deadline = int(time.time()) + 60 * deadline_minutes
+    typed = client.get(f"/v1/agreements/{aid}/withdrawal", params={"deadline": deadline})
+    expected = ag.withdrawal_message(_domain_of(agreement["typedData"]), bytes.fromhex(aid[2:]), deadline)
+    if typed != expected:
+        raise InvalidInput("the withdrawal typed data from the API is not for this agreement; refusing it")
+    body = {"deadline": deadline, "signer": account.address, "signature": "0x" + eip712.sign(typed, account).hex()}
+    result = _post(client, f"/v1/agreements/{aid}/withdraw", body)
+    err_console.print(f"agreement {aid} is {result.get('status')}", highlight=False, markup=False)
     _print_json(result)
 
 

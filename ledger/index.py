@@ -175,7 +175,7 @@ agreements = Table(
     Column("agreement_id", String(66), primary_key=True),
     Column("asset_id", BigInteger, nullable=False, index=True),
     Column("kind", String(24), nullable=False),
-    Column("status", String(12), nullable=False),
+    Column("status", String(20), nullable=False),  # ... "ended_with_parent": a sublicence whose parent was closed
     Column("document_hash", String(66), nullable=False),
     Column("details_hash", String(66), nullable=False),
     Column("parties", Text, nullable=False),  # JSON [{"partyId", "role", "signer"}]
@@ -187,6 +187,8 @@ agreements = Table(
     # the term of a licence or pledge (unix seconds; end 0 = open-ended pledge), None for a transfer
     Column("start_time", BigInteger),
     Column("end_time", BigInteger),
+    # a sublicence's parent licence (it ends when the parent is terminated or voided), None otherwise
+    Column("parent_licence", String(66), index=True),
 )
 agreement_parties = Table(
     "agreement_parties", metadata,
@@ -234,7 +236,7 @@ index_meta = Table(
 
 #: The layout of the tables. An index written under another layout is dropped and read again from the chain
 #: when opened (it is a copy of the chain, so nothing is lost).
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 #: Tables derived from the event log (emptied and replayed on a reorganisation; ``evidence`` is cut back instead).
 DERIVED = (batches, parties, party_accounts, assets, asset_owners, agreements, agreement_parties,
@@ -529,8 +531,9 @@ class Indexer:
         rows.sort(key=lambda r: (r["block"], r["log_index"]))
         return _Fetched(frm, to, last_hash, block_rows, rows)
 
-    def _term(self, agreement_id: str, block_hash: str) -> dict[str, int]:
-        """A licence's or pledge's start and end, which its event does not carry: read from the contract at the
+    def _term(self, agreement_id: str, block_hash: str) -> dict[str, Any]:
+        """A licence's or pledge's start and end (and a sublicence's parent licence), which its event does not
+        carry: read from the contract at the
         block of the event (EIP-1898), so that a reorganisation cannot mix branches. Kept in the event's
         arguments, so a replay needs no chain."""
         if self._agreement_view is None:
@@ -546,7 +549,8 @@ class Indexer:
             (view,) = codec.decode(rpc(self.w3, "eth_call", [call, "latest"]))
             if int(view[6]) == 0:  # effectiveAt
                 raise _Moved() from None
-        return {"start": int(view[4]), "end": int(view[5])}
+        parent = bytes(view[11])
+        return {"start": int(view[4]), "end": int(view[5]), "parent": "0x" + parent.hex() if any(parent) else None}
 
     def _write(self, f: _Fetched) -> None:
         """Applies one fetched range in one database transaction, and moves the cursor to its last block."""
@@ -697,6 +701,10 @@ class Indexer:
             status = {"AgreementTerminated": "terminated", "PledgeReleased": "released", "AgreementVoided": "voided"}[name]
             db.execute(update(agreements).where(agreements.c.agreement_id == a["agreementId"])
                        .values(status=status, closed_block=ev["block"]))  # fmt: skip
+            if name != "PledgeReleased":  # a licence's sublicences end with it (the contract derives the same)
+                db.execute(update(agreements).where(and_(agreements.c.parent_licence == a["agreementId"],
+                                                         agreements.c.status == "effective"))
+                           .values(status="ended_with_parent", closed_block=ev["block"]))  # fmt: skip
         elif name in ("AssetFrozen", "AssetUnfrozen"):
             db.execute(update(assets).where(assets.c.asset_id == int(a["assetId"])).values(frozen=name == "AssetFrozen"))
             if name == "AssetFrozen":
@@ -734,7 +742,7 @@ class Indexer:
         db.execute(insert(agreements).values(
             agreement_id=agreement_id, asset_id=asset_id, kind=kind, status="effective", document_hash=a["documentHash"],
             details_hash=a["detailsHash"], parties=json.dumps(members), closed_block=None, start_time=a.get("start"),
-            end_time=a.get("end"), **at))  # fmt: skip
+            end_time=a.get("end"), parent_licence=a.get("parent"), **at))  # fmt: skip
         for m in members:
             db.execute(insert(agreement_parties).values(agreement_id=agreement_id, party_id=m["partyId"], role=m["role"]))
         db.execute(delete(pending_signatures).where(pending_signatures.c.agreement_id == agreement_id))
@@ -1067,7 +1075,8 @@ def query_agreements(engine: Engine, params: dict[str, str | None]) -> dict[str,
     now = _indexed_time(engine)
     end = func.coalesce(agreements.c.end_time, 0)  # NULL (a transfer) would make NOT(...) unknown
     lapsed = and_(end > 0, end <= now)
-    status = _choice(params.get("status"), "status", ("effective", "expired", "terminated", "released", "voided"))
+    status = _choice(params.get("status"), "status", ("effective", "expired", "terminated", "released", "voided",
+                                                      "ended_with_parent"))  # fmt: skip
     if status == "effective":
         conds += [agreements.c.status == "effective", ~lapsed]
     elif status == "expired":
@@ -1087,7 +1096,7 @@ def query_agreements(engine: Engine, params: dict[str, str | None]) -> dict[str,
         return {"agreementId": r["agreement_id"], "assetId": r["asset_id"], "type": r["kind"],
                 "status": "expired" if expired else r["status"], "start": r["start_time"], "end": r["end_time"],
                 "documentHash": r["document_hash"], "detailsHash": r["details_hash"], "parties": json.loads(r["parties"]),
-                "blockNumber": r["block"], "time": r["time"], "transactionHash": r["tx"]}  # fmt: skip
+                "parentLicence": r["parent_licence"], "blockNumber": r["block"], "time": r["time"], "transactionHash": r["tx"]}  # fmt: skip
 
     return _page(engine, agreements, conds, params, [agreements.c.block, agreements.c.log_index], shape)
 

@@ -301,3 +301,35 @@ def execute(chain: Chain, terms: ag.Terms, signers: list[LocalAccount]) -> SentT
     sent = chain.sender.send_call(chain.assets.functions.execute(terms.as_tuple(), sigs))
     assert isinstance(sent, SentTransaction)
     return sent
+
+
+# --- disputes: the only way to freeze, void or restore ----------------------------------------------
+
+SUBJECT = {"asset": 1, "agreement": 2, "evidence": 3}
+OUTCOME = {"dismissed": 1, "agreement_voided": 2, "title_restored": 3}
+
+
+def admit_arbitrator(chain: Chain, label: str = "arbitrator") -> tuple[LocalAccount, int]:
+    acct = account(label)
+    pid = chain.admit([acct.address], kind="arbitration", identifier=f"ARB-{label}".upper(), scheme="other")
+    return acct, pid
+
+
+def open_dispute(chain: Chain, arbitrator: LocalAccount, subject: str, subject_id: bytes | int, claimant: int,
+                 respondent: int) -> bytes:
+    """Opens a dispute by an arbitrator's own transaction; returns its id (the asset concerned is frozen)."""
+    from web3.logs import DISCARD
+
+    sid = subject_id.to_bytes(32, "big") if isinstance(subject_id, int) else subject_id
+    fn = chain.disputes.functions.openDispute(SUBJECT[subject], sid, claimant, respondent, keccak(text="claim"))
+    sent = chain.as_(arbitrator).send_call(fn)
+    assert isinstance(sent, SentTransaction)
+    return bytes(chain.disputes.events.DisputeOpened().process_receipt(sent.receipt, errors=DISCARD)[0]["args"]["disputeId"])
+
+
+def close_dispute(chain: Chain, arbitrator: LocalAccount, dispute_id: bytes, outcome: str = "dismissed",
+                  owners: list[int] | None = None, shares: list[int] | None = None) -> SentTransaction:
+    fn = chain.disputes.functions.closeDispute(dispute_id, OUTCOME[outcome], keccak(text="award"), owners or [], shares or [])
+    sent = chain.as_(arbitrator).send_call(fn)
+    assert isinstance(sent, SentTransaction)
+    return sent

@@ -9,7 +9,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.deps import LedgerDep
 from api.openapi import errors
-from api.schemas import AgreementCreate, AssetCreate, AssetFields, AssetIdParam, ReleaseIn, SignatureIn, TerminationIn, UnixTimeParam
+from api.schemas import (
+    AgreementCreate, AssetCreate, AssetFields, AssetIdParam, ReleaseIn, SignatureIn, TerminationIn, UnixTimeParam, WithdrawalIn,
+)
 
 
 router = APIRouter(tags=["assets and agreements"])
@@ -107,4 +109,18 @@ def release(agreement_id: AgreementIdPath, body: ReleaseIn, ledger: LedgerDep) -
     return ledger.asset_service.release(agreement_id, body.deadline, body.signer, body.signature)
 
 
+@router.get("/v1/agreements/{agreement_id}/withdrawal", responses=errors(404, 409), summary="Typed data a party signs to withdraw")
+def withdrawal_payload(agreement_id: AgreementIdPath, ledger: LedgerDep,
+                       deadline: Annotated[UnixTimeParam, Query(description="Signing deadline, unix time (ASCII digits)")]) -> dict[str, Any]:  # fmt: skip
+    """The EIP-712 `Withdrawal(bytes32 agreementId,uint64 deadline)` a party signs with its own key to withdraw
+    its consent before the agreement takes effect (deadline at most 365 days ahead)."""
+    return ledger.asset_service.withdrawal_payload(agreement_id, deadline)
 
+
+@router.post("/v1/agreements/{agreement_id}/withdraw", responses=errors(403, 404, 409),
+             summary="Withdraw a party's consent before execution (its signed Withdrawal, relayed)")
+def withdraw(agreement_id: AgreementIdPath, body: WithdrawalIn, ledger: LedgerDep) -> dict[str, Any]:
+    """Records on chain that a party to the terms (a grantee, a current owner, the parent licensee or the
+    pledgee) withdrew: the terms can never take effect, so a signature given earlier cannot be used. The API
+    relays the party's signature; it never holds a party's key. Sign new terms (another salt) to agree again."""
+    return ledger.asset_service.withdraw(agreement_id, body.deadline, body.signer, body.signature)

@@ -70,7 +70,7 @@ def list_assets(request: Request, ledger: LedgerDep,
 @router.get("/v1/index/agreements", summary="List and search agreements")
 def list_agreements(request: Request, ledger: LedgerDep, party: Party = None,
                     type: Annotated[str | None, Query(description="`assignment`, `licence`, `equity_contribution` or `pledge`.")] = None,
-                    status: Annotated[str | None, Query(description="`effective`, `expired` (a licence or pledge past its end), `terminated`, `released` or `voided`.")] = None,
+                    status: Annotated[str | None, Query(description="`effective`, `expired` (a licence or pledge past its end), `terminated`, `released`, `voided` or `ended_with_parent` (a sublicence whose parent licence was terminated or voided).")] = None,
                     asset: Annotated[str | None, Query(description="An asset id (ASCII digits, at most 2**63 − 1).")] = None,
                     from_: From = None, to: To = None, cursor: Cursor = None, limit: Limit = None) -> dict[str, Any]:  # fmt: skip
     """Executed agreements with their parties (from the `AgreementSigned` events of the executing transaction;

@@ -20,3 +20,6 @@ error SignatureInvalid(address signer);
 
 /// @notice A delegated signature names a nonce other than the signer's current one.
 error NonceMismatch(address signer, uint256 expected, uint256 given);
+
+/// @notice A delegated signature's deadline is further ahead than the signing window allows (365 days).
+error SignatureDeadlineTooFar(uint64 deadline, uint64 latest);

@@ -82,8 +82,10 @@ interface IDisputeRegistry {
         returns (bytes32 disputeId);
 
     /// @notice Closes a dispute with an award, by an account of the institution that opened it. The outcome
-    /// takes effect here: `AgreementVoided` voids the disputed agreement; `TitleRestored` gives the asset to
-    /// `owners` with `shares` (summing to 10,000). Then the asset is unfrozen.
+    /// takes effect here: `AgreementVoided` voids the disputed agreement (a voided transfer that made the
+    /// current title gives title back to its assignors with their shares; `owners` and `shares` are ignored);
+    /// `TitleRestored` gives the asset to `owners` with `shares` (summing to 10,000). The freeze this dispute
+    /// put on the asset is lifted in the same transaction (and only then: no one can lift it otherwise).
     function closeDispute(
         bytes32 disputeId,
         Outcome outcome,

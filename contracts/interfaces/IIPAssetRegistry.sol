@@ -5,7 +5,9 @@ pragma solidity ^0.8.24;
 /// @notice Patents and applications with their owners and shares (the chain of title), and the agreements
 /// that change or encumber them: assignment (转让), licence (许可), equity contribution (作价入股) and
 /// pledge (质押). An agreement takes effect only in one transaction carrying an EIP-712 signature of every
-/// party it needs; the rules of title are enforced here.
+/// party it needs; the rules of title are enforced here. The dispute effects (freeze, unfreeze, void,
+/// restore title) answer to one caller only: the dispute registry fixed when this contract was deployed.
+/// There is no administrator.
 interface IIPAssetRegistry {
     /// @notice Where a right is granted. Values are stable and part of the ABI.
     enum AssetJurisdiction {
@@ -46,13 +48,18 @@ interface IIPAssetRegistry {
         Ordinary
     }
 
-    /// @notice Agreement status as stored. Expiry is not stored: an effective agreement past its end is expired.
+    /// @notice Agreement status. Expiry is not stored: an effective agreement past its end is expired.
+    /// `Withdrawn`: a party withdrew its consent before execution; the terms can never take effect.
+    /// `EndedWithParent` is never stored: the `agreement` view reports it for a sublicence whose parent
+    /// licence was terminated or voided (the sublicence ended with it, at the parent's `closedAt`).
     enum AgreementStatus {
         None,
         Effective,
         Terminated,
         Released,
-        Voided
+        Voided,
+        Withdrawn,
+        EndedWithParent
     }
 
     /// @notice An asset registration, signed by an account of every owner.
@@ -82,7 +89,8 @@ interface IIPAssetRegistry {
     /// @param documentHash Hash of the signed contract document (never on chain itself).
     /// @param detailsHash SHA-256 of the canonical JSON of the type-specific terms (royalty, values, amount).
     /// @param salt Distinguishes agreements with otherwise equal terms.
-    /// @param deadline Last block time at which the signatures may be submitted.
+    /// @param deadline Last block time at which the signatures may be submitted; at most
+    /// `MAX_SIGNING_WINDOW` (365 days) after the block that submits them.
     struct Terms {
         AgreementKind kind;
         uint256 assetId;
@@ -145,6 +153,8 @@ interface IIPAssetRegistry {
     event AgreementVoided(bytes32 indexed agreementId, uint256 indexed assetId, bytes32 indexed disputeId);
     event TitleRestored(uint256 indexed assetId, bytes32 indexed disputeId, uint256[] owners, uint16[] shares);
     event AssetUnfrozen(uint256 indexed assetId, bytes32 indexed disputeId);
+    /// @notice A party withdrew its consent to terms before they took effect (`partyId` signed `Withdrawal`).
+    event AgreementWithdrawn(bytes32 indexed agreementId, uint256 indexed assetId, uint256 indexed partyId, address signer);
 
     /// @notice Registers an asset; every owner signs `AssetRegistration`. Anyone may submit.
     function registerAsset(AssetRegistration calldata registration, PartySignature[] calldata signatures)
@@ -159,21 +169,36 @@ interface IIPAssetRegistry {
     /// (`Termination(bytes32 agreementId,uint64 deadline)`).
     function terminate(bytes32 agreementId, uint64 deadline, PartySignature[] calldata signatures) external;
 
-    /// @notice Releases a pledge; the pledgee signs `Release(bytes32 agreementId,uint64 deadline)`.
+    /// @notice Releases a pledge; the pledgee signs `Release(bytes32 agreementId,uint64 deadline)`. Refused
+    /// while the asset is frozen by an open dispute.
     function releasePledge(bytes32 agreementId, uint64 deadline, PartySignature calldata pledgee) external;
 
-    /// @notice Freezes an asset while a dispute over it is open. Dispute role only.
+    /// @notice Withdraws a party's consent to terms before they take effect: the agreement id is closed for
+    /// ever (`AgreementWithdrawn`), so no signature already given for it can be used. The signer is an
+    /// account of a party to the terms as they stand now (a grantee, a current owner, the parent licence's
+    /// licensee for a sublicence, or the pledgee of the asset) and signs
+    /// `Withdrawal(bytes32 agreementId,uint64 deadline)`; a suspended party may withdraw. Anyone may submit.
+    function withdraw(Terms calldata terms, uint64 deadline, PartySignature calldata signature) external;
+
+    /// @notice Freezes an asset while the dispute `disputeId` over it is open. Dispute registry only.
     function freezeAsset(uint256 assetId, bytes32 disputeId) external;
 
-    /// @notice Lifts a freeze. Dispute role only.
+    /// @notice Lifts the freeze that `disputeId` put on the asset, when that dispute closes. Dispute registry
+    /// only; no other freeze can be lifted by it.
     function unfreezeAsset(uint256 assetId, bytes32 disputeId) external;
 
-    /// @notice Voids an agreement by an arbitral award: an effective licence or pledge stops being in force; a
-    /// transfer is voided in the record (the award restores title separately). Dispute role only.
+    /// @notice Voids an agreement by an arbitral award: an effective licence or pledge stops being in force
+    /// (and the sublicences of a licence end with it); a transfer that made the asset's current title gives
+    /// the title back to its assignors (or contributors) with their shares (`TitleRestored`); a transfer
+    /// followed by another change of title is voided in the record only. Voiding a voided agreement changes
+    /// nothing, so an award is always recorded. Dispute registry only.
     function voidAgreement(bytes32 agreementId, bytes32 disputeId) external;
 
-    /// @notice Restores title to named owners by an arbitral award (shares sum to 10,000). Dispute role only.
+    /// @notice Restores title to named owners by an arbitral award (shares sum to 10,000). Dispute registry only.
     function restoreTitle(uint256 assetId, uint256[] calldata owners, uint16[] calldata shares, bytes32 disputeId) external;
+
+    /// @notice The dispute registry: the only caller of the four dispute effects, fixed at deployment.
+    function disputeRegistry() external view returns (address);
 
     /// @notice The asset's current owners and shares, and whether it is frozen.
     function asset(uint256 assetId)
@@ -184,20 +209,20 @@ interface IIPAssetRegistry {
     /// @notice The asset id registered under a number hash (0 if none).
     function assetByNumber(bytes32 numberHash) external view returns (uint256);
 
-    /// @notice An agreement; `status == None` when unknown.
+    /// @notice An agreement; `status == None` when unknown, `EndedWithParent` for a sublicence whose parent
+    /// licence was terminated or voided.
     function agreement(bytes32 agreementId) external view returns (Agreement memory);
 
-    /// @notice The licences of an asset still effective and not expired at `time`.
+    /// @notice The licences of an asset still effective and not expired at `time`, sublicences included (a
+    /// sublicence only while its parent licence is effective).
     function licencesInForce(uint256 assetId, uint64 time) external view returns (bytes32[] memory);
 
     /// @notice The pledge encumbering an asset at `time`, or 0.
     function pledgeInForce(uint256 assetId, uint64 time) external view returns (bytes32);
 
-    /// @notice The EIP-712 struct hash (the agreement id) of terms.
+    /// @notice The EIP-712 struct hash (the agreement id) of terms; parties sign its EIP-712 digest under
+    /// `domainSeparator()`.
     function hashTerms(Terms calldata terms) external pure returns (bytes32);
-
-    /// @notice The EIP-712 digest every party signs for terms.
-    function termsDigest(Terms calldata terms) external view returns (bytes32);
 
     /// @notice The EIP-712 domain separator of this contract.
     function domainSeparator() external view returns (bytes32);

@@ -125,6 +125,16 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
                                                        "AgreementTerminated"]  # fmt: skip
     shown = ok("agreement", "show", lid, env=env).stdout
     assert "status: terminated" in shown and "exclusive" in shown and "3% of sales" in shown
+
+    # a licence back to the university: the firm (now the owner) signs, then the university withdraws
+    back = ok_json("agreement", "propose", "licence", "--asset", a, "--document", "ef" * 32, "--licensee", str(uni),
+                   "--type", "ordinary", "--territory", "HK", "--end", day(timedelta(days=365)),
+                   "--royalty-basis", "lump_sum", "--royalty-amount", "1", env=env)["agreementId"]  # fmt: skip
+    ok("agreement", "sign", back, "--keystore", keys["firm"], env=env)
+    assert "not an account of a party" in fails("agreement", "withdraw", back, "--keystore", keys["bank"], env=env)
+    withdrawn = ok_json("agreement", "withdraw", back, "--keystore", keys["uni"], env=env)
+    assert withdrawn["status"] == "withdrawn" and withdrawn["withdrawnBy"] == uni
+    assert "withdrawn" in fails("agreement", "execute", back, env=env)
     p.interrupt()
 
 

@@ -121,7 +121,9 @@ def test_unknown_subjects_are_refused(world: World) -> None:
     assert err.value.name == "AssetUnknown"
 
 
-def test_only_the_dispute_registry_and_operator_hold_the_dispute_role(world: World) -> None:
-    role = keccak(text="DISPUTE_ROLE")
-    assert call(world.chain.assets.functions.hasRole(role, world.chain.manifest.address("DisputeRegistry")))
-    assert not call(world.chain.assets.functions.hasRole(role, world.arb.address))  # type: ignore[attr-defined]
+def test_the_asset_registry_answers_to_this_dispute_registry_alone(world: World) -> None:
+    c = world.chain
+    assert call(c.assets.functions.disputeRegistry()) == c.manifest.address("DisputeRegistry")
+    assert call(c.disputes.functions.assetRegistry()) == c.manifest.address("IPAssetRegistry")
+    names = {item.get("name") for item in c.assets.abi}
+    assert not names & {"grantRole", "hasRole", "DISPUTE_ROLE", "beginDefaultAdminTransfer", "owner"}  # no admin to re-grant

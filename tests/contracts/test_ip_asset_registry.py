@@ -13,7 +13,9 @@ from ledger import eip712
 from ledger.errors import ContractRevert, SignatureRejected
 from ledger.territory import to_mask
 from ledger.tx import call
-from tests.helpers import Chain, account, assets_domain, deploy_wallet, execute, register_asset, sign_with
+from tests.helpers import (
+    Chain, account, admit_arbitrator, assets_domain, close_dispute, deploy_wallet, execute, open_dispute, register_asset, sign_with,
+)
 
 YEAR = 365 * 86400
 CN, HK = to_mask(["CN"]), to_mask(["HK"])
@@ -276,9 +278,10 @@ def test_a_licence_is_terminated_by_all_its_parties_and_then_frees_its_scope(wor
 
 def test_a_frozen_asset_changes_nothing(world: World) -> None:
     c = world.chain
+    arb, _ = admit_arbitrator(c)
     t = world.licence(world.p_y, ag.LicenceType.ORDINARY)
     execute(c, t, [world.uni, world.y])
-    c.sender.send_call(c.assets.functions.freezeAsset(world.asset, keccak(text="dispute-1")))
+    did = open_dispute(c, arb, "asset", world.asset, world.p_x, world.p_uni)
     with pytest.raises(ContractRevert) as err:
         execute(c, world.terms(ag.AgreementKind.ASSIGNMENT, [world.p_x]), [world.uni, world.x])
     assert err.value.name == "AssetIsFrozen"
@@ -287,14 +290,16 @@ def test_a_frozen_asset_changes_nothing(world: World) -> None:
     with pytest.raises(ContractRevert) as err:
         c.sender.send_call(c.assets.functions.terminate(t.agreement_id(assets_domain(c)), deadline, sign_with(c, msg, [world.uni, world.y])))
     assert err.value.name == "AssetIsFrozen"
-    c.sender.send_call(c.assets.functions.unfreezeAsset(world.asset, keccak(text="dispute-1")))
+    close_dispute(c, arb, did)
     execute(c, world.terms(ag.AgreementKind.ASSIGNMENT, [world.p_x]), [world.uni, world.x])
 
 
-def test_only_the_dispute_role_freezes(world: World) -> None:
+@pytest.mark.parametrize("who", ["operator", "party"])
+def test_only_the_dispute_registry_freezes(world: World, who: str) -> None:
+    sender = world.chain.sender if who == "operator" else world.chain.as_(world.x)
     with pytest.raises(ContractRevert) as err:
-        world.chain.as_(world.x).send_call(world.chain.assets.functions.freezeAsset(world.asset, b"\0" * 32))
-    assert err.value.name == "AccessControlUnauthorizedAccount"
+        sender.send_call(world.chain.assets.functions.freezeAsset(world.asset, b"\1" * 32))
+    assert err.value.name == "CallerNotDisputeRegistry"
 
 
 def test_a_university_multisig_signs_through_erc1271(world: World) -> None:

@@ -10,7 +10,8 @@ alongside a small pure-Python model of the rules of title, from the issue:
     sum to 100%."
 
 Every step draws an action (assignment, equity contribution, licence, sublicence, pledge, termination,
-pledge release, replay, freeze/unfreeze, suspension/reinstatement, time passing), some of them deliberately
+pledge release, replay, disputes opened and closed with awards, the operator's attempts at a dispute effect,
+suspension/reinstatement, time passing), some of them deliberately
 wrong (a co-owner's signature missing, the pledgee's signature missing or superfluous, shares not summing to
 10,000, an outsider or a wrong key signing, an expired deadline, a sublicence outside its parent...). The
 model predicts whether the contract must accept or refuse, and for a refusal which custom errors are
@@ -22,7 +23,10 @@ Where the quoted rules are silent the model follows the contract's documented be
 from the moment it is registered until it ends, is released or terminated (also before its start); "exclusively
 licensed" covers exclusive and sole licences (both exclude other licensees); signatures beyond the parties
 are refused; the parties to a termination are the agreement's own grantors and grantee; the pledgee alone
-releases, also while the asset is frozen.
+releases, and not while the asset is frozen. Disputes are opened and closed by an arbitrator (the dispute
+registry alone freezes, unfreezes, voids and restores; the operator's direct attempts are refused); an award
+voiding a transfer that made the standing title gives it back to the assignors; a sublicence is no broader in
+type than its parent, ends with it, and counts against its parent's own capacity (16), not the owners' (32).
 
 Time: terms start and end at whole days from an origin; the chain is kept at midday, so no boundary is ever
 within hours of a block time and the model's day decides every "in force" question.
@@ -39,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pytest
+from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from hypothesis import HealthCheck, note, settings
@@ -50,7 +55,7 @@ from ledger import eip712
 from ledger.errors import ContractRevert
 from ledger.territory import to_mask
 from ledger.tx import TxSender, as_revert
-from tests.helpers import FIRM_USCC, Chain, account, assets_domain, make_uscc, register_asset
+from tests.helpers import FIRM_USCC, Chain, account, admit_arbitrator, assets_domain, make_uscc, register_asset
 
 EXAMPLES = int(os.environ.get("IPLEDGER_HYPOTHESIS_EXAMPLES", "25"))
 STEPS = int(os.environ.get("IPLEDGER_HYPOTHESIS_STEPS", "15"))
@@ -62,6 +67,7 @@ NOON = DAY // 2
 GAS = 3_000_000
 TOTAL = ag.TOTAL_SHARES
 MAX_LICENCES = 32
+MAX_SUBLICENCES = 16
 ZERO32 = ag.ZERO32
 AK, LT, ST = ag.AgreementKind, ag.LicenceType, ag.AgreementStatus
 
@@ -117,6 +123,8 @@ class World:
         by = {p.name: p for p in self.parties.values()}
         self.bank = by["bank"].pid
         self.mallory = account("title-invariants:mallory")
+        self.arb, self.p_arb = admit_arbitrator(chain, "title-invariants-arbitrator")  # not among the dealing parties
+        chain.as_(self.arb)  # funds it: the arbitrator sends its own transactions
         initial = [  # (owners, shares, number): one sole owner, two co-owned assets
             (["uni-1"], [TOTAL], "CN202010000001.1"),
             (["uni-1", "uni-2"], [6000, 4000], "CN202010000002.2"),
@@ -172,6 +180,9 @@ class Deal:
     field: bytes = ZERO32
     sublicensable: bool = False
     parent: bytes = ZERO32
+    prior: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())  # a transfer: the title it replaced
+    prior_seq: int = 0
+    title_seq: int = 0
 
 
 def conflicts(a_type: int, a_id: bytes, a_parent: bytes, a_scope: tuple[int, int, int, bytes],
@@ -196,16 +207,26 @@ class Model:
         self.disputes = {aid: 0 for aid in world.initial}
         self.suspended: set[int] = set()
         self.deals: dict[bytes, Deal] = {}
+        self.open: dict[bytes, tuple[int, bytes | None]] = {}  # dispute -> (asset, disputed agreement)
+        self.title_seq = {aid: 0 for aid in world.initial}  # the number of the title standing
+        self.title_count = {aid: 0 for aid in world.initial}
 
     def frozen(self, aid: int) -> bool:
         return self.disputes[aid] > 0
 
+    def ended_with_parent(self, d: Deal) -> bool:
+        """A sublicence whose parent licence was terminated or voided ended with it."""
+        return d.status == ST.EFFECTIVE and d.parent != ZERO32 and self.deals[d.parent].status != ST.EFFECTIVE
+
+    def effective(self, d: Deal) -> bool:
+        return d.status == ST.EFFECTIVE and not self.ended_with_parent(d)
+
     def live(self, d: Deal) -> bool:
         """Effective and not ended: in force now or later."""
-        return d.status == ST.EFFECTIVE and d.end > self.day
+        return self.effective(d) and d.end > self.day
 
     def in_force(self, d: Deal) -> bool:
-        return d.status == ST.EFFECTIVE and d.start <= self.day < d.end
+        return self.effective(d) and d.start <= self.day < d.end
 
     def licences(self, aid: int | None = None) -> list[Deal]:
         return [d for d in self.deals.values() if d.kind == AK.LICENCE and (aid is None or d.asset == aid)]
@@ -465,8 +486,11 @@ class TitleMachine(RuleBasedStateMachine):
         self.signature_faults(e, required, sigs, expired)
         terms = self.new_terms(kind, aid, grantees, expired, shares=tuple(shares))
         if self.submit(w.chain.assets.functions.execute(terms.as_tuple(), self.sign(terms.message(w.domain), sigs)), e):
+            prior, prior_seq = m.owners[aid], m.title_seq[aid]
+            m.title_count[aid] += 1
+            m.title_seq[aid] = m.title_count[aid]
             m.owners[aid] = (tuple(grantees), tuple(shares))
-            self.record(terms, owners)
+            self.record(terms, owners, prior=prior, prior_seq=prior_seq, title_seq=m.title_seq[aid])
 
     # --- licences and sublicences ---
 
@@ -547,6 +571,8 @@ class TitleMachine(RuleBasedStateMachine):
                 bad.append("field of use")
             if start < parent.start or end > parent.end:
                 bad.append("term")
+            if licence_type < parent.licence_type:  # same or narrower type only
+                bad.append("licence type")
             for reason in bad:
                 e.fault("SublicenceOutsideParent", reason=reason)
         if licensee in grantors:
@@ -558,8 +584,10 @@ class TitleMachine(RuleBasedStateMachine):
             if conflicts(licence_type, b"", parent_id, (start, end, territory, field),
                          other.licence_type, other.id, other.parent, (other.start, other.end, other.territory, other.field)):
                 e.fault("LicenceOverlaps", existing=other.id)
-        if len(live) >= MAX_LICENCES:
+        if parent is None and len([d for d in live if d.parent == ZERO32]) >= MAX_LICENCES:
             e.fault("AssetLicenceLimitReached")
+        if parent is not None and len([d for d in live if d.parent == parent.id]) >= MAX_SUBLICENCES:
+            e.fault("SublicenceLimitReached")  # sublicences have their own capacity, per parent
         terms = self.new_terms(AK.LICENCE, aid, [licensee], expired, licence_type=licence_type, territory=territory,
                                field_of_use=field, sublicensable=sublicensable, parent_licence=parent_id,
                                start=self.ts(start), end=self.ts(end))  # fmt: skip
@@ -639,6 +667,8 @@ class TitleMachine(RuleBasedStateMachine):
             e.fault("AgreementNotEffective")
         if deal.kind != AK.PLEDGE:
             e.fault("AgreementInvalid", reason="not a pledge")
+        elif deal.status == ST.EFFECTIVE and m.frozen(deal.asset):
+            e.fault("AssetIsFrozen")  # nothing moves until the award, a release neither
         self.signature_faults(e, [pledgee], [(signer, wrong)], expired)
         deadline = w.chain.now() + (-1 if expired else 3600)
         sig = self.sign(ag.release_message(w.domain, deal.id, deadline), [(signer, wrong)])[0]
@@ -661,7 +691,7 @@ class TitleMachine(RuleBasedStateMachine):
         if deal is None:
             e.fault("AgreementUnknown")
         else:
-            if deal.status != ST.EFFECTIVE:
+            if not m.effective(deal):
                 e.fault("AgreementNotEffective")
             if deal.kind not in (AK.LICENCE, AK.PLEDGE):
                 e.fault("AgreementInvalid", reason="only licences and pledges are terminated; title moves back by a new assignment")
@@ -687,27 +717,75 @@ class TitleMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def operator_acts(self, data: st.DataObject) -> None:
-        """The operator freezes or unfreezes an asset (a dispute opens or closes), or suspends or reinstates a party."""
-        if data.draw(st.booleans(), label="dispute (else suspension)"):
-            self.freeze_or_unfreeze(data)
+        """An arbitrator opens or closes a dispute (which alone freezes, unfreezes, voids and restores), the
+        operator tries a dispute effect itself, or a party is suspended or reinstated."""
+        choice = data.draw(st.integers(0, 9), label="dispute / operator's attempt / suspension")
+        if choice < 5:
+            self.dispute(data)
+        elif choice == 5:
+            self.operator_tries_a_dispute_effect(data)
         else:
             self.suspend_or_reinstate(data)
 
-    def freeze_or_unfreeze(self, data: st.DataObject) -> None:
-        """Disputes nest. Mostly: freeze what is not frozen, unfreeze what is."""
+    def dispute(self, data: st.DataObject) -> None:
+        """Disputes nest. Mostly: open one over an asset without one, else close an open one."""
+        m, w = self.m, self.w
         aid = self.draw_asset(data)
-        freeze = not self.m.frozen(aid) if self.mostly(data, "the usual move?") else data.draw(st.booleans(), label="freeze")
-        e = Expect(f"{'freeze' if freeze else 'unfreeze'} asset {aid} (open disputes {self.m.disputes[aid]})")
+        opening = not m.frozen(aid) or not self.mostly(data, "close an open one?")
+        if not m.open:
+            opening = True
+        if opening:
+            deals = [d for d in m.deals.values() if d.asset == aid]
+            subject = data.draw(st.sampled_from(deals), label="disputed agreement") if deals and data.draw(
+                st.booleans(), label="over an agreement?") else None  # fmt: skip
+            claimant, respondent = data.draw(st.permutations(w.pids), label="claimant, respondent")[:2]
+            e = Expect(f"dispute over {'agreement ' + hex32(subject.id)[:10] if subject else f'asset {aid}'} opens")
+            note(e.what)
+            kind, sid = (2, subject.id) if subject else (1, aid.to_bytes(32, "big"))
+            fn = w.chain.disputes.functions.openDispute(kind, sid, claimant, respondent, keccak(text="claim"))
+            if self.submit(fn, e, w.arb):
+                count = w.chain.disputes.functions.disputeCount().call()
+                did = keccak(abi_encode(["uint8", "bytes32", "uint256", "uint256", "bytes32", "uint256"],
+                                        [kind, sid, claimant, respondent, keccak(text="claim"), count]))  # fmt: skip
+                m.open[did] = (aid, subject.id if subject else None)
+                m.disputes[aid] += 1
+            return
+        did = data.draw(st.sampled_from(sorted(m.open)), label="dispute to close")
+        aid, subject = m.open[did]
+        void = subject is not None and data.draw(st.booleans(), label="award voids the agreement?")
+        e = Expect(f"award {'voiding ' + hex32(subject)[:10] if void and subject else 'dismissing'} (asset {aid})")
         note(e.what)
-        f = self.w.chain.assets.functions
-        if freeze:
-            if self.submit(f.freezeAsset(aid, keccak(text=f"dispute-{self.salt}")), e):
-                self.m.disputes[aid] += 1
-        else:
-            if not self.m.frozen(aid):
-                e.fault("AssetNotFrozen")
-            if self.submit(f.unfreezeAsset(aid, keccak(text="dispute")), e):
-                self.m.disputes[aid] -= 1
+        fn = w.chain.disputes.functions.closeDispute(did, 2 if void else 1, keccak(text="award"), [], [])
+        if self.submit(fn, e, w.arb):
+            del m.open[did]
+            m.disputes[aid] -= 1
+            self.frozen_since.pop(aid, None)  # an award may change title while another dispute keeps it frozen
+            if void and subject is not None:
+                self.void(m.deals[subject])
+
+    def void(self, deal: Deal) -> None:
+        """The award's effect: the agreement is voided; a transfer that made the standing title gives it back."""
+        m = self.m
+        if deal.status == ST.VOIDED:
+            return
+        deal.status = ST.VOIDED
+        if deal.kind in (AK.ASSIGNMENT, AK.EQUITY_CONTRIBUTION) and deal.title_seq == m.title_seq[deal.asset]:
+            m.owners[deal.asset] = deal.prior
+            m.title_seq[deal.asset] = deal.prior_seq
+
+    def operator_tries_a_dispute_effect(self, data: st.DataObject) -> None:
+        """The relayer (or an arbitrator's own key) calls a dispute effect directly: always refused."""
+        w = self.w
+        aid = self.draw_asset(data)
+        f = w.chain.assets.functions
+        effect = data.draw(st.sampled_from(["freeze", "unfreeze", "restore", "void"]), label="effect")
+        fn = {"freeze": f.freezeAsset(aid, keccak(text="no dispute")), "unfreeze": f.unfreezeAsset(aid, keccak(text="no dispute")),
+              "restore": f.restoreTitle(aid, [w.pids[0]], [TOTAL], keccak(text="no dispute")),
+              "void": f.voidAgreement(keccak(text="any"), keccak(text="no dispute"))}[effect]  # fmt: skip
+        e = Expect(f"the operator calls {effect} on asset {aid} itself")
+        note(e.what)
+        e.fault("CallerNotDisputeRegistry")
+        self.submit(fn, e, data.draw(st.sampled_from([w.chain.operator, w.arb]), label="caller"))
 
     def suspend_or_reinstate(self, data: st.DataObject) -> None:
         """The operator suspends a party or lifts a suspension. Mostly: reinstate who is suspended."""
@@ -748,7 +826,8 @@ class TitleMachine(RuleBasedStateMachine):
         for deal in m.deals.values():
             if deal.kind in (AK.LICENCE, AK.PLEDGE):
                 statuses[deal.id] = f.agreement(deal.id).call()
-                assert statuses[deal.id][1] == deal.status, f"status of {hex32(deal.id)[:10]}: {statuses[deal.id][1]} != {deal.status}"
+                expected = ST.ENDED_WITH_PARENT if m.ended_with_parent(deal) else deal.status
+                assert statuses[deal.id][1] == expected, f"status of {hex32(deal.id)[:10]}: {statuses[deal.id][1]} != {expected}"
         for aid in w.asset_ids:
             _, _, owners, shares, frozen = f.asset(aid).call()
             # shares always sum to 100%; owners are distinct and are who the model says

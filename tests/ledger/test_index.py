@@ -430,3 +430,39 @@ def test_a_licence_whose_block_state_the_node_no_longer_keeps_is_indexed_from_th
     indexer.sync()
     (row,) = [x for x in indexer.query("agreements", {"type": "licence"})["items"] if x["agreementId"] == lic["agreementId"]]
     assert (row["start"], row["end"]) == (now + 5, now + 86400)
+
+
+def test_a_sublicence_ends_with_its_parent_in_the_index_and_the_title_report(api: Api) -> None:
+    """A terminated parent licence ends its sublicences: the index lists them as ended_with_parent (derived from
+    the parent's event, as the contract derives it), the title report says why, and a rebuild answers the same."""
+    from ledger import agreements as ag
+    from ledger import eip712
+
+    p = Parties(api)
+    b = register_asset(api, p.uni, p.p_uni, "201710601862.3", "Battery separator")
+    now = api.chain.now()
+    licence = {"kind": "licence", "assetId": b, "licenceType": "exclusive", "territory": ["CN"], "start": now,
+               "end": now + 86400 * 365, "royalty": {"basis": "lump_sum", "amount": "1"}}  # fmt: skip
+    parent = agree(api, {**licence, "licensee": p.p_y, "sublicensable": True}, p.uni, p.y)
+    sub = agree(api, {**licence, "licensee": p.p_z, "licenceType": "ordinary", "parentLicence": parent["agreementId"]}, p.y, p.z)
+    deadline = api.chain.now() + 600
+    msg = ag.termination_message(ag.assets_domain(api.ledger.manifest.chain_id, api.ledger.assets.address),
+                                 bytes.fromhex(parent["agreementId"][2:]), deadline)  # fmt: skip
+    sigs = [{"signer": a.address, "signature": "0x" + eip712.sign(msg, a).hex()} for a in (p.uni, p.y)]
+    resp = api.client.post(f"/v1/agreements/{parent['agreementId']}/terminate", json={"deadline": deadline, "signatures": sigs})
+    assert resp.status_code == 200, resp.text
+    shown = api.client.get(f"/v1/agreements/{sub['agreementId']}").json()
+    assert shown["status"] == "ended_with_parent" and shown["endedWithParent"] == parent["agreementId"]
+    title = api.client.get(f"/v1/assets/{b}/title").json()
+    assert title["licences"] == []
+    [ended] = title["endedWithParent"]
+    assert ended["agreementId"] == sub["agreementId"] and ended["reason"] == f"ended with parent licence {parent['agreementId']}"
+    mine(api, api.ledger.settings.confirmations)
+    indexer = api.ledger.index
+    indexer.sync()
+    [row] = indexer.query("agreements", {"status": "ended_with_parent"})["items"]
+    assert row["agreementId"] == sub["agreementId"] and row["parentLicence"] == parent["agreementId"]
+    assert [x["agreementId"] for x in indexer.query("agreements", {"status": "terminated"})["items"]] == [parent["agreementId"]]
+    before = answers(indexer)
+    indexer.rebuild()
+    assert answers(indexer) == before
