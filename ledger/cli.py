@@ -204,18 +204,21 @@ def up_cmd(
     everything it started. While it runs the data directory is locked: a second `up` (or `node`) on it
     exits at once, naming this process; the embedded node is restarted with backoff if it dies.
     """
+    from ledger.chain import DataDirLock, EmbeddedNode, NodeSupervisor, connect, port_is_free
+
+    settings = settings_with(rpc_url=rpc_url, data_dir=data_dir, host=host, port=port, node_port=node_port)
+    # One process per data directory, for this process's life (docs/operations.md "One instance per data directory").
+    # Taken before the API's imports, so that a second start is refused at once.
+    lock = DataDirLock.acquire(settings.data_dir, purpose="ipledger up")
+
     import uvicorn
 
     from api.app import create_app
-    from ledger.chain import DataDirLock, EmbeddedNode, NodeSupervisor, connect, port_is_free
     from ledger.errors import PortInUse
     from ledger.keys import load_keystore
     from ledger.powers import dev_governance, dev_registrar
     from ledger.service import Ledger, dev_operator
 
-    settings = settings_with(rpc_url=rpc_url, data_dir=data_dir, host=host, port=port, node_port=node_port)
-    # One process per data directory, for this process's life (docs/operations.md "One instance per data directory").
-    lock = DataDirLock.acquire(settings.data_dir, purpose="ipledger up")
     if not port_is_free(settings.host, settings.port):
         raise PortInUse(f"port {settings.port} on {settings.host} is already in use (choose another with --port)")
     node: EmbeddedNode | None = None
