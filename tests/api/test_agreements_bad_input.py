@@ -112,7 +112,8 @@ def shared_world(anvil_chain: Chain, tmp_path_factory: pytest.TempPathFactory) -
     start = anvil_chain.snapshot()
     settings = Settings(data_dir=tmp_path_factory.mktemp("bad-input") / "data", operator_token=OPERATOR_TOKEN, confirmations=1,
                         final_after=0, public_url="http://127.0.0.1:8000")  # fmt: skip
-    ledger = Ledger(w3=anvil_chain.w3, manifest=anvil_chain.manifest, settings=settings, relayer=anvil_chain.sender)
+    ledger = Ledger(w3=anvil_chain.w3, manifest=anvil_chain.manifest, settings=settings, relayer=anvil_chain.sender,
+                    registrar=anvil_chain.registrar_sender, governance=anvil_chain.governance_sender)
     try:
         with TestClient(create_app(ledger, settings, run_pipeline=False), raise_server_exceptions=False) as client:
             yield World(Api(client, ledger, anvil_chain))
@@ -466,7 +467,13 @@ def test_a_party_suspended_after_signing_blocks_execution(world: World) -> None:
 
 
 def _freeze(api: Api, asset_id: int) -> None:
-    api.ledger.require_relayer().send_call(api.ledger.assets.functions.freezeAsset(asset_id, b"\x01" * 32))
+    """An arbitrator opens a dispute over the asset: the only way an asset is frozen."""
+    from tests.helpers import admit_arbitrator, open_dispute
+
+    arbitrator, _ = admit_arbitrator(api.chain, "bad-input-arbitrator")
+    owner = api.client.get(f"/v1/assets/{asset_id}").json()["owners"][0]["partyId"]
+    claimant = 1 if owner != 1 else 2
+    open_dispute(api.chain, arbitrator, "asset", asset_id, claimant, owner)
     assert api.client.get(f"/v1/assets/{asset_id}").json()["frozen"] is True
 
 
