@@ -12,6 +12,7 @@ from eth_utils import keccak
 from web3.logs import DISCARD
 
 from ledger import eip712
+from ledger.agreements import MAX_SIGNING_WINDOW
 from ledger.eip712 import EIP712_DOMAIN_TYPE, Domain
 from ledger.errors import InvalidInput, NotFound
 from ledger.hashing import parse_hash
@@ -109,6 +110,8 @@ class DisputeService:
         deadline = int(value or now + 3600)
         if deadline <= now:
             raise InvalidInput("the deadline has passed", field="deadline")
+        if deadline > now + MAX_SIGNING_WINDOW:  # the contract refuses it too (SignatureDeadlineTooFar)
+            raise InvalidInput(f"a signing deadline lies at most {MAX_SIGNING_WINDOW // 86400} days ahead", field="deadline")
         return deadline
 
     def _arbitrator(self, account: str) -> str:

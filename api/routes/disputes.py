@@ -43,8 +43,10 @@ def award_payload(dispute_id: DisputeIdPath, body: AwardFields, ledger: LedgerDe
 
 @router.post("/v1/disputes/{dispute_id}/award", responses=errors(403, 404, 409), summary="Close a dispute with an award that takes effect on chain")
 def award(dispute_id: DisputeIdPath, body: AwardCreate, ledger: LedgerDep) -> dict[str, Any]:
-    """dismissed: the asset is unfrozen; agreement_voided: the disputed agreement is void from now;
-    title_restored: the asset goes to the named owners (shares summing to 10000). One transaction."""
+    """dismissed: the asset is unfrozen; agreement_voided: the disputed agreement is void from now (a licence's
+    sublicences end with it; a voided assignment or equity contribution that made the current title gives the
+    title back to its assignors with their shares); title_restored: the asset goes to the named owners (shares
+    summing to 10000). One transaction; the freeze this dispute put is lifted by it, and only by it."""
     data = body.model_dump()
     return ledger.dispute_service.close(dispute_id, data, parse_signature(data.pop("signature")))
 

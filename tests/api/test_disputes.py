@@ -43,6 +43,9 @@ def test_a_disputed_licence_is_frozen_then_voided_by_the_award(api: Api) -> None
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "arbitrator"
     bad = api.client.post("/v1/disputes/payload", json={**body, "claimant": p_arb})
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "arbitrator"
+    # a signature may not be made to last more than a year (the contract refuses it too)
+    bad = api.client.post("/v1/disputes/payload", json={**body, "deadline": now + 400 * 86400})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "deadline"
     opened = signed(api, "/v1/disputes", body, arb)
     assert opened.status_code == 201, opened.text
     dispute = opened.json()
