@@ -43,6 +43,8 @@ class Manifest:
     artifact_version: str
     deployer: str
     deployed_at: str
+    #: The governance account and, when this deployment created it, its council (:class:`ledger.governance.Council`).
+    governance: dict[str, Any] | None = None
 
     def address(self, name: str) -> str:
         try:
@@ -72,6 +74,7 @@ class Manifest:
                 }
                 for n, c in self.contracts.items()
             },
+            **({"governance": self.governance} if self.governance is not None else {}),
         }
 
     @classmethod
@@ -88,6 +91,7 @@ class Manifest:
                 n: DeployedContract(n, c["address"], int(c["deployBlock"]), c["txHash"], c["runtimeCodeHash"])
                 for n, c in data["contracts"].items()
             },
+            governance=dict(data["governance"]) if isinstance(data.get("governance"), dict) else None,
         )
 
     def save(self, path: Path) -> None:
@@ -130,13 +134,17 @@ def create_address(deployer: str, nonce: int) -> str:
 
 def deploy_suite(sender: TxSender, *, operator: str | None = None, registrar: str | None = None,
                  governance: str | None = None, recovery_delay: int | None = None,
-                 suspension_period: int | None = None) -> Manifest:  # fmt: skip
+                 suspension_period: int | None = None, council: list[str] | None = None, threshold: int | None = None,
+                 governance_delay: int | None = None) -> Manifest:  # fmt: skip
     """Deploys every contract of the suite with the powers separated (docs/security.md "Roles"):
     ``operator`` (default: the deployer) is the relayer that anchors batch roots and holds nothing else;
     ``registrar`` admits ordinary parties; ``governance`` (an address a timelock can hold) is the party
-    registry's default admin and governance role. On the development chain (id 31337) the registrar and
-    governance default to anvil's accounts 8 and 9 (:mod:`ledger.powers`); elsewhere both must be given. The
-    three must differ. ``recovery_delay`` and ``suspension_period`` (seconds) default to 7 and 14 days.
+    registry's default admin and governance role. Instead of ``governance``, ``council`` (owner addresses) and
+    ``threshold`` create it: a Safe of those owners and an OpenZeppelin timelock with ``governance_delay`` seconds
+    whose proposer is the Safe (:func:`ledger.governance.deploy_council`). On the development chain (id 31337) the
+    registrar defaults to anvil's account 8 and, when neither is given, the council to a 2-of-3 Safe of anvil's
+    accounts 9, 10 and 11 with a 60-second timelock; elsewhere both must be given. The three powers must differ.
+    ``recovery_delay`` and ``suspension_period`` (seconds) default to 7 and 14 days.
 
     The asset registry has no administrator: its dispute effects answer to the dispute registry alone, whose
     address is computed before it exists (the deployer's CREATE address one transaction after the asset
@@ -144,6 +152,21 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None, registrar: st
     deploy unless the asset registry names it, so a missed prediction fails the deployment loudly."""
     w3 = sender.w3
     operator = Web3.to_checksum_address(operator or sender.address)
+    governance_record: dict[str, Any] | None = None
+    if governance and council:
+        from ledger.errors import ConfigurationError
+
+        raise ConfigurationError("give either an existing governance address or a council to create, not both",
+                                 field="governance")  # fmt: skip
+    if not governance and (council or int(w3.eth.chain_id) == 31337):
+        from ledger.governance import DEV_COUNCIL_THRESHOLD, DEV_GOVERNANCE_DELAY, deploy_council, dev_council
+
+        owners = council or [a.address for a in dev_council()]
+        made = deploy_council(sender, owners, threshold or (len(owners) // 2 + 1 if council else DEV_COUNCIL_THRESHOLD),
+                              governance_delay or DEV_GOVERNANCE_DELAY)  # fmt: skip
+        governance, governance_record = made.timelock, made.to_json()
+    elif governance:
+        governance_record = {"timelock": Web3.to_checksum_address(governance)}
     roles = _party_roles(int(w3.eth.chain_id), operator, registrar, governance, recovery_delay, suspension_period)
     deployed: dict[str, DeployedContract] = {}
     predicted: dict[str, str] = {}
@@ -171,6 +194,7 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None, registrar: st
         artifact_version=artifact_version(),
         deployer=sender.address,
         deployed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        governance=governance_record,
     )
 
 
@@ -178,11 +202,10 @@ def _party_roles(chain_id: int, operator: str, registrar: str | None, governance
                  recovery_delay: int | None, suspension_period: int | None) -> tuple[Any, ...]:  # fmt: skip
     """The evidence (and party) registry's constructor arguments: governance, registrar, anchorer, delays."""
     from ledger.errors import ConfigurationError
-    from ledger.powers import RECOVERY_DELAY, SUSPENSION_CONFIRMATION_PERIOD, dev_governance, dev_registrar
+    from ledger.powers import RECOVERY_DELAY, SUSPENSION_CONFIRMATION_PERIOD, dev_registrar
 
     if chain_id == 31337:
         registrar = registrar or dev_registrar().address
-        governance = governance or dev_governance().address
     if not registrar or not governance:
         raise ConfigurationError("deploying needs a registrar and a governance address (the governance address is "
                                  "a timelock or council wallet; neither may be the relayer)", field="governance")  # fmt: skip
@@ -264,7 +287,7 @@ def _strip_immutables(artifact: dict[str, Any], onchain: bytes) -> bool:
 
 
 def load_or_deploy(w3: Web3, data_dir: Path, sender: TxSender | None, *, registrar: str | None = None,
-                   governance: str | None = None) -> tuple[Manifest, bool]:  # fmt: skip
+                   governance: str | None = None, governance_delay: int | None = None) -> tuple[Manifest, bool]:  # fmt: skip
     """The manifest for this chain, deploying the suite first when there is none and a sender is given
     (``registrar`` and ``governance`` as for :func:`deploy_suite`)."""
     path = manifest_path(data_dir, int(w3.eth.chain_id))
@@ -274,7 +297,7 @@ def load_or_deploy(w3: Web3, data_dir: Path, sender: TxSender | None, *, registr
         return manifest, False
     if sender is None:
         raise DeploymentMissing(f"no deployment for chain {w3.eth.chain_id} in {data_dir} (run `ipledger deploy`)")
-    manifest = deploy_suite(sender, registrar=registrar, governance=governance)
+    manifest = deploy_suite(sender, registrar=registrar, governance=governance, governance_delay=governance_delay)
     manifest.save(path)
     return manifest, True
 
