@@ -495,7 +495,7 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
             if (owners[i] == pid) return true;
         }
         if (t.parentLicence != bytes32(0) && _agreements[t.parentLicence].grantee == pid) return true;
-        bytes32 pledge = _assets[t.assetId].pledge;
+        bytes32 pledge = _pledgeInForce(_assets[t.assetId]); // the pledgee whose consent execute would need
         return pledge != bytes32(0) && _agreements[pledge].grantee == pid;
     }
 

@@ -713,6 +713,34 @@ class TitleMachine(RuleBasedStateMachine):
         sigs = [(p, False) for p in dict.fromkeys(deal.grantors + deal.grantees)]
         self.submit(w.chain.assets.functions.execute(deal.terms.as_tuple(), self.sign(deal.terms.message(w.domain), sigs)), e)
 
+    @rule(data=st.data())
+    def withdraw_proposal(self, data: st.DataObject) -> None:
+        """Fresh licence terms everyone signed; a party (or an outsider) withdraws before execution; then the
+        signatures are submitted. Withdrawn terms never take effect, whoever holds the signatures."""
+        m, w = self.m, self.w
+        aid = self.draw_asset(data)
+        owners = m.owners[aid][0]
+        licensee = self.pick(data, [p for p in w.pids if p not in owners], w.pids, "licensee")
+        terms = self.new_terms(AK.LICENCE, aid, [licensee], False, licence_type=LT.ORDINARY, territory=MASK["MO"],
+                               start=self.ts(m.day), end=self.ts(m.day + 2))  # fmt: skip
+        pledge = m.encumbrance(aid)
+        parties = set(owners) | {licensee} | ({pledge.grantees[0]} if pledge is not None else set())
+        who = data.draw(st.sampled_from(w.pids), label="who withdraws")
+        e = Expect(f"{w.name(who)} withdraws a licence of asset {aid} to {w.name(licensee)}")
+        note(e.what)
+        if who not in parties:
+            e.fault("AgreementWithdrawalNotAParty", partyId=who)  # a suspended party may withdraw: no fault for that
+        deadline = w.chain.now() + 3600
+        sig = self.sign(ag.withdrawal_message(w.domain, terms.agreement_id(w.domain), deadline), [(who, False)])[0]
+        withdrawn = self.submit(w.chain.assets.functions.withdraw(terms.as_tuple(), deadline, sig), e)
+        if not withdrawn:
+            return
+        after = Expect(f"execution of the withdrawn licence {hex32(terms.agreement_id(w.domain))[:10]}")
+        note(after.what)
+        after.fault("AgreementWithdrawnByParty")
+        sigs = [(p, False) for p in list(owners) + [licensee]]
+        self.submit(w.chain.assets.functions.execute(terms.as_tuple(), self.sign(terms.message(w.domain), sigs)), after)
+
     # --- disputes, suspensions, time ---
 
     @rule(data=st.data())
