@@ -143,8 +143,13 @@ def deploy_cmd(
     force: Annotated[bool, typer.Option("--force", help="Deploy even if a manifest for this chain exists.")] = False,
     registrar: Annotated[str | None, typer.Option("--registrar", help="Registrar address (admits ordinary parties, "
                          "suspends provisionally); not the deployer. Default on --dev: anvil account 8.")] = None,
-    governance: Annotated[str | None, typer.Option("--governance", help="Governance address (a timelock or council "
-                          "wallet). Env: IPLEDGER_GOVERNANCE_ADDRESS. Default on --dev: anvil account 9.")] = None,
+    governance: Annotated[str | None, typer.Option("--governance", help="An existing governance timelock's address. "
+                          "Env: IPLEDGER_GOVERNANCE_ADDRESS. Or create one with --council.")] = None,
+    council: Annotated[str | None, typer.Option("--council", help="Create the governance: a Safe of these owners "
+                       "(comma-separated addresses) proposing to a new timelock (delay IPLEDGER_GOVERNANCE_DELAY). "
+                       "Default on the development chain: a 2-of-3 Safe of anvil accounts 9, 10, 11.")] = None,
+    threshold: Annotated[int | None, typer.Option("--threshold", min=1, max=64, help="Signatures the council Safe "
+                         "needs (default: a majority of --council).")] = None,
     verify: Annotated[
         bool, typer.Option("--verify", help="Deploy nothing; check the runtime code on chain against the artifacts.")
     ] = False,
@@ -177,10 +182,22 @@ def deploy_cmd(
         if settings.keystore is None:
             raise KeystoreError("a deployer keystore is required: --keystore PATH (or IPLEDGER_KEYSTORE)", field="keystore")
         account = load_keystore(settings.keystore, keystore_password(settings, settings.keystore))
-    manifest = deploy_suite(TxSender(w3, account), registrar=registrar, governance=governance or settings.governance_address)
+    owners = [o.strip() for o in council.split(",") if o.strip()] if council else None
+    if owners is not None:
+        from ledger.parties import parse_account
+
+        owners = [str(parse_account(o, "council")) for o in owners[:65]]
+    manifest = deploy_suite(TxSender(w3, account), registrar=registrar, governance=governance or settings.governance_address,
+                            council=owners, threshold=threshold, governance_delay=settings.governance_delay)  # fmt: skip
     manifest.save(path)
     for name, c in manifest.contracts.items():
         console.print(f"{name} deployed at {c.address} (block {c.deploy_block})")
+    if manifest.governance and "safe" in manifest.governance:
+        g = manifest.governance
+        console.print(f"governance: timelock {g['timelock']} (delay {g['delaySeconds']} s), proposed to by the council "
+                      f"Safe {g['safe']} ({g['threshold']} of {len(g['owners'])}: {', '.join(g['owners'])})")  # fmt: skip
+    elif manifest.governance:
+        console.print(f"governance: {manifest.governance['timelock']}")
     console.print(f"manifest written to {path}")
 
 
@@ -216,7 +233,7 @@ def up_cmd(
     from api.app import create_app
     from ledger.errors import PortInUse
     from ledger.keys import load_keystore
-    from ledger.powers import dev_governance, dev_registrar
+    from ledger.powers import dev_registrar
     from ledger.service import Ledger, dev_operator
 
     if not port_is_free(settings.host, settings.port):
@@ -238,8 +255,9 @@ def up_cmd(
             w3 = connect(node.start())
             supervisor = NodeSupervisor(node, report=lambda message: err_console.print(message)).start()
             relayer = dev_operator()
-            # three keys, three powers (docs/security.md): the relayer pays gas and anchors, nothing else
-            registrar, governance = dev_registrar(), dev_governance()
+            # three powers (docs/security.md): the relayer pays gas and anchors, nothing else; the registrar admits
+            # ordinary parties; governance is the council Safe's timelock, whose keys the service never holds
+            registrar, governance = dev_registrar(), None
             if "confirmations" not in settings.model_fields_set:
                 # A single node without empty blocks: a record is final once its block is in a whole state dump on
                 # disk, which IPLEDGER_FINAL_AFTER covers (docs/operations.md "What final means on the embedded node").
@@ -453,6 +471,7 @@ from ledger import cli_assets as _cli_assets  # noqa: E402,F401
 from ledger import cli_disputes as _cli_disputes  # noqa: E402,F401
 from ledger import cli_keys as _cli_keys  # noqa: E402,F401
 from ledger import cli_index as _cli_index  # noqa: E402,F401
+from ledger import cli_governance as _cli_governance  # noqa: E402,F401
 
 
 if __name__ == "__main__":

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
         None, description="Governance address (a timelock or council wallet) given to a deployment made by "
         "`ipledger up --rpc-url` or `ipledger deploy`; the service never holds its key on such a chain."
     )
+    governance_delay: int = Field(
+        60, ge=1, le=30 * 24 * 3600,
+        description="Minimum delay (seconds) of the governance timelock a deployment creates (the embedded default's "
+        "council, or `ipledger deploy --council`): every act of governance waits this long in public after the "
+        "council schedules it. 60 s on the embedded default; days on a consortium chain.",
+    )
     operator_token: SecretStr | None = Field(
         None, description="Bearer token that authorises operator-only API calls (party admission, suspension)."
     )

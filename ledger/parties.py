@@ -133,11 +133,12 @@ class PartyService:
             if acct in held:
                 raise InvalidInput(f"account {acct} is a service key ({held[acct]}); it cannot be a party's account",
                                    field=f"accounts[{i}]")  # fmt: skip
+        fn = self.contract.functions.admitParty(profile.as_tuple(), parsed)
         if profile.kind in POWERFUL_KINDS:
-            sender = self.ledger.require_governance(f"admitting a party of kind {profile.kind}")
+            sender = self.ledger.require_governance(f"admitting a party of kind {profile.kind}", fn)
         else:
             sender = self.ledger.require_registrar()
-        sent = self._send(self.contract.functions.admitParty(profile.as_tuple(), parsed), sender)
+        sent = self._send(fn, sender)
         event = self.contract.events.PartyAdmitted().process_receipt(sent.receipt, errors=DISCARD)[0]
         return {**self.show(int(event["args"]["partyId"])), "transactionHash": sent.tx_hash}
 
@@ -175,18 +176,19 @@ class PartyService:
 
     def confirm_suspension(self, party_id: int) -> dict[str, Any]:
         self.show(party_id)
-        sender = self.ledger.require_governance("confirming a suspension")
-        sent = self._send(self.contract.functions.confirmSuspension(party_id), sender)
+        fn = self.contract.functions.confirmSuspension(party_id)
+        sent = self._send(fn, self.ledger.require_governance("confirming a suspension", fn))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
     def reinstate(self, party_id: int) -> dict[str, Any]:
         shown = self.show(party_id)
         # the registrar lifts its own provisional suspension while in force; anything else is governance's
+        fn = self.contract.functions.reinstateParty(party_id)
         if shown["suspension"] == "provisional" and shown["suspended"]:
-            sender = self.ledger.registrar or self.ledger.require_governance("lifting a suspension")
+            sender = self.ledger.registrar or self.ledger.require_governance("lifting a suspension", fn)
         else:
-            sender = self.ledger.require_governance("lifting a confirmed or lapsed suspension")
-        sent = self._send(self.contract.functions.reinstateParty(party_id), sender)
+            sender = self.ledger.require_governance("lifting a confirmed or lapsed suspension", fn)
+        sent = self._send(fn, sender)
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
     # --- the party's own account changes ----------------------------------------------------------
@@ -256,8 +258,8 @@ class PartyService:
         pid, _ = call(self.contract.functions.partyOf(new))
         if pid and pid != party_id:
             raise Conflict(f"account {new} already belongs to party {pid}", field="newAccount", details={"partyId": int(pid)})
-        sender = self.ledger.require_governance("proposing a key recovery")
-        sent = self._send(self.contract.functions.proposeRecovery(party_id, new), sender)
+        fn = self.contract.functions.proposeRecovery(party_id, new)
+        sent = self._send(fn, self.ledger.require_governance("proposing a key recovery", fn))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
     def veto_recovery(self, party_id: int, account: str, signature: bytes) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 read of the role holders of every contract from the chain itself (docs/security.md "Roles").
 
 Guarantees:
-- In the embedded default the relayer (anvil's index 0: gas and batch anchoring), the registrar (index 8) and
-  governance (index 9) are three different keys; the relayer holds no admin, account, dispute or admission power.
+- In the embedded default the relayer (anvil's index 0: gas and batch anchoring) and the registrar (index 8) are
+  two different keys, and governance is a timelock whose proposer is a 2-of-3 council Safe of anvil's indexes 9, 10
+  and 11 (:mod:`ledger.governance`); the service holds none of the council's keys. The relayer holds no admin,
+  account, dispute or admission power.
 - :func:`powers` answers from the chain, not from configuration: the current holders of each role are the
   accounts granted it in ``RoleGranted`` events since the deployment block that still hold it (``hasRole``),
   plus the bindings fixed in constructors (the asset registry's dispute registry).
@@ -23,7 +25,8 @@ if TYPE_CHECKING:
 
 #: Anvil's development mnemonic, account index 8: the registrar of the embedded default (public key material).
 DEV_REGISTRAR_KEY: Final = "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97"
-#: Anvil's development mnemonic, account index 9: governance of the embedded default (public key material).
+#: Anvil's development mnemonic, account index 9: the first council member of the embedded default (public key
+#: material); tests that need a plain-key governance deploy with it explicitly.
 DEV_GOVERNANCE_KEY: Final = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6"
 
 #: Seconds a key recovery waits for the party's veto (embedded default).
@@ -58,7 +61,8 @@ def dev_registrar() -> LocalAccount:
 
 
 def dev_governance() -> LocalAccount:
-    """The embedded node's governance account (public development key; dev chain only)."""
+    """Anvil's account 9: the embedded default's first council member; a plain-key governance for test suites
+    deployed with ``governance=dev_governance().address`` (public development key; dev chain only)."""
     return Account.from_key(DEV_GOVERNANCE_KEY)
 
 
@@ -103,9 +107,17 @@ def powers(ledger: Ledger) -> dict[str, Any]:
         if "defaultAdminDelay" in fns:
             entry["adminHandoverDelaySeconds"] = int(c.functions.defaultAdminDelay().call())
         contracts[name] = entry
+    from ledger.governance import describe, governance_address
+
+    record = dict(ledger.manifest.governance or {})
+    holder = record.get("timelock") or governance_address(ledger.w3, ledger.evidence)
+    governance: dict[str, Any] | None = None
+    if holder:
+        governance = describe(ledger.w3, str(holder), int(record.get("deployBlock") or ledger.manifest.deploy_block))
+        governance["createdByThisDeployment"] = "safe" in record
     service = {
         "relayer": ledger.relayer.address if ledger.relayer else None,
         "registrar": ledger.registrar.address if ledger.registrar else None,
         "governance": ledger.governance.address if ledger.governance else None,
     }
-    return {"contracts": contracts, "service": service, "rolePowers": dict(ROLE_POWERS)}
+    return {"contracts": contracts, "governance": governance, "service": service, "rolePowers": dict(ROLE_POWERS)}

@@ -71,7 +71,8 @@ class Ledger:
         sender = TxSender(w3, relayer) if relayer is not None else None
         if deploy_if_missing:
             manifest, _ = load_or_deploy(w3, settings.data_dir, sender, registrar=registrar.address if registrar else None,
-                                         governance=governance.address if governance else governance_address)  # fmt: skip
+                                         governance=governance.address if governance else governance_address,
+                                         governance_delay=settings.governance_delay)  # fmt: skip
         else:
             manifest = Manifest.load(manifest_path(settings.data_dir, int(w3.eth.chain_id)))
             check_chain(w3, manifest)
@@ -138,10 +139,16 @@ class Ledger:
                                    "admit or suspend parties")  # fmt: skip
         return self.registrar
 
-    def require_governance(self, what: str) -> TxSender:
+    def require_governance(self, what: str, fn: Any = None) -> TxSender:
+        """The governance sender, when this service holds a plain governance key (test suites); otherwise
+        403 naming the call the council schedules through its timelock (``ipledger governance propose``)."""
         if self.governance is None:
+            prepared = ""
+            if fn is not None:
+                prepared = (f" — the call to schedule: target {fn.address}, calldata {fn._encode_transaction_data()}, "
+                            "predecessor 0x0, any salt (`ipledger governance propose call --target … --data …`)")
             raise PermissionDenied(f"{what} needs governance (the consortium council through its timelock); this "
-                                   "service holds no governance key: propose it to the council")  # fmt: skip
+                                   f"service holds no governance key: propose it to the council{prepared}")  # fmt: skip
         return self.governance
 
     def role_accounts(self) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from eth_account import Account
@@ -333,3 +334,15 @@ def close_dispute(chain: Chain, arbitrator: LocalAccount, dispute_id: bytes, out
     sent = chain.as_(arbitrator).send_call(fn)
     assert isinstance(sent, SentTransaction)
     return sent
+
+
+def council_admit(env: dict[str, str], rpc_url: str, proposal: Path, *admit_args: str) -> None:
+    """Admits a party of a kind that carries power on an embedded `ipledger up` the way its council does:
+    `ipledger governance propose admit` (member 1), `approve` (member 2), `execute` (scheduled), `execute --wait`
+    (after IPLEDGER_GOVERNANCE_DELAY, which the test sets short)."""
+    steps = [("propose", "admit", *admit_args, "-o", str(proposal), "--dev-member", "1"),
+             ("approve", str(proposal), "--dev-member", "2"), ("execute", str(proposal), "--dev-member", "1"),
+             ("execute", str(proposal), "--dev-member", "1", "--wait")]  # fmt: skip
+    for step in steps:
+        out = run_cli("governance", *step, "--rpc-url", rpc_url, env=env)
+        assert out.returncode == 0, f"ipledger governance {' '.join(step)}\n{out.stdout}\n{out.stderr}"

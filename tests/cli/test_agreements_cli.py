@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from web3 import Web3
 
 from tests.cli.conftest import UpProcess
-from tests.helpers import cli_env, run_cli
+from tests.helpers import cli_env, council_admit, run_cli
 
 PASSWORD = "agreements password"
 PATENT = "201710601862.3"
@@ -46,7 +47,7 @@ def day(delta: timedelta) -> str:
 
 @pytest.mark.slow
 def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    p: UpProcess = up(env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0"})
+    p: UpProcess = up(env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_GOVERNANCE_DELAY": "1"})
     p.wait_healthy()
     env = cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_DATA_DIR=str(p.data_dir), IPLEDGER_KEYSTORE_PASSWORD=PASSWORD)
 
@@ -59,8 +60,11 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
                   "--scheme", "hkbrn", "--name-en", "Example University of Hong Kong", "--account", address["uni"], env=env)["partyId"]  # fmt: skip
     firm = ok_json("party", "admit", "--kind", "firm", "--identifier", "91110108551385082Q", "--name-zh", "前海示例科技",
                    "--name-en", "Qianhai Example Tech", "--account", address["firm"], env=env)["partyId"]  # fmt: skip
-    bank = ok_json("party", "admit", "--kind", "financial_institution", "--identifier", "91110000100000000R",
-                   "--name-en", "Example Bank", "--account", address["bank"], env=env)["partyId"]  # fmt: skip
+    # a bank carries power over others' rights: the council admits it through the timelock
+    council_admit(env, f"http://127.0.0.1:{p.node_port}", tmp_path / "admit-bank.json", "--kind", "financial_institution",
+                  "--identifier", "91110000100000000R", "--name-en", "Example Bank", "--account", address["bank"])  # fmt: skip
+    bank = ok_json("party", "show", "3", env=env)["partyId"]
+    assert ok_json("party", "show", "3", env=env)["accounts"] == [Web3.to_checksum_address(address["bank"])]
 
     # bad input: one line, exit 1, before any key is touched
     register = ("asset", "register", "--jurisdiction", "CN", "--kind", "invention", "--title", "一种数据存证方法")

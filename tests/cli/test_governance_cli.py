@@ -1,0 +1,78 @@
+"""Governance of the embedded default, for real: `ipledger up` deploys a 2-of-3 council Safe and a timelock that
+holds the governance roles; the service holds no council key (the API answers 403 naming the call to schedule);
+the council admits an arbitration institution with `ipledger governance propose|approve|execute`, only with two
+signatures and only after the delay; `ipledger powers` shows the timelock, its delay, the Safe, owners, threshold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ledger.governance import dev_council
+from ledger.keys import write_keystore
+from tests.cli.conftest import UpProcess
+from tests.helpers import cli_env, make_uscc, run_cli
+
+PASSWORD = "council password"
+ARBITRATION_USCC = make_uscc("governance-cli-arbitration")
+
+
+@pytest.mark.slow
+def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p: UpProcess = up(env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_GOVERNANCE_DELAY": "4"})
+    p.wait_healthy()
+    env = cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_DATA_DIR=str(p.data_dir), IPLEDGER_KEYSTORE_PASSWORD=PASSWORD,
+                  IPLEDGER_RPC_URL=f"http://127.0.0.1:{p.node_port}")  # fmt: skip
+    members = dev_council()
+
+    out = run_cli("powers", env=env)
+    assert out.returncode == 0, out.stderr
+    powers = json.loads(out.stdout)
+    g = powers["governance"]
+    assert g["kind"] == "TimelockController" and g["delaySeconds"] == 4 and g["anyoneExecutes"] is True
+    [council] = g["proposers"]
+    assert council["kind"] == "Safe" and council["threshold"] == 2
+    assert sorted(council["owners"]) == sorted(m.address for m in members)
+    roles = powers["contracts"]["EvidenceRegistry"]["roles"]
+    assert roles["GOVERNANCE_ROLE"] == [g["address"]] and roles["DEFAULT_ADMIN_ROLE"] == [g["address"]]
+    assert powers["service"]["governance"] is None
+    assert g["address"] not in (powers["service"]["relayer"], powers["service"]["registrar"])
+
+    arbitrator = "0x" + "ab" * 20
+    body = {"kind": "arbitration_institution", "jurisdiction": "mainland", "identifierScheme": "uscc",
+            "identifier": ARBITRATION_USCC, "nameZh": "深圳国际仲裁院", "nameEn": "SCIA", "accounts": [arbitrator]}
+    denied = httpx.post(f"{p.api}/v1/parties", json=body, headers={"Authorization": f"Bearer {p.token}"})
+    assert denied.status_code == 403, denied.text
+    message = denied.json()["error"]["message"]
+    assert "needs governance" in message and "calldata 0x" in message
+    assert httpx.get(f"{p.api}/v1/parties/1").status_code == 404
+
+    proposal = tmp_path / "admit.json"
+    out = run_cli("governance", "propose", "admit", "--kind", "arbitration_institution", "--identifier", ARBITRATION_USCC,
+                  "--account", arbitrator, "--name-zh", "深圳国际仲裁院", "--name-en", "SCIA", "-o", str(proposal),
+                  "--dev-member", "1", env=env)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["state"] == "collecting"
+    # one signature of two: the Safe cannot schedule
+    out = run_cli("governance", "execute", str(proposal), "--dev-member", "1", env=env)
+    assert out.returncode == 1 and "not enough" in out.stderr and "Traceback" not in out.stderr
+    # the second member signs with its own keystore
+    keystore = write_keystore(tmp_path / "member3.json", members[2], PASSWORD)
+    out = run_cli("governance", "approve", str(proposal), "--keystore", str(keystore), env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["state"] == "ready-to-schedule"
+    out = run_cli("governance", "execute", str(proposal), "--dev-member", "1", env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["step"] == "scheduled"
+    assert httpx.get(f"{p.api}/v1/parties/1").status_code == 404  # not before the delay
+    out = run_cli("governance", "execute", str(proposal), "--dev-member", "1", "--wait", env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["step"] == "executed"
+    party = httpx.get(f"{p.api}/v1/parties/1").json()
+    assert party["kind"] == "arbitration_institution" and [a.lower() for a in party["accounts"]] == [arbitrator]
+    out = run_cli("governance", "status", str(proposal), env=env)
+    assert out.returncode == 0 and json.loads(out.stdout)["state"] == "done"
+    p.interrupt()
