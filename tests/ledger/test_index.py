@@ -143,7 +143,7 @@ def test_a_reorganisation_leaves_no_rows_of_the_orphaned_blocks(api: Api) -> Non
     # the reorganisation: back to the fork, and a longer branch with other content (sent straight to the
     # chain: the relayer's nonce belongs to the orphaned branch)
     api.chain.revert(snap)
-    newcomer = api.chain.admit([account("newcomer").address], identifier="NEW-0001")
+    newcomer = api.chain.admit([account("newcomer").address], scheme="other", identifier="NEW-0001")
     other = h("the canonical evidence")
     api.chain.register(p.y, other)
     mine(api, 6)
