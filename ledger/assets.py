@@ -463,7 +463,13 @@ class AssetService:
         if str(party_id) in sigs:
             raise Conflict(f"party {party_id} has already signed", field="signer")
         message = terms.message(self.domain())
-        if not self.ledger.w3.eth.get_code(account) and eip712.recover(message, sig) != account:
+        if self.ledger.w3.eth.get_code(account):  # a contract wallet (a Safe): asked through ERC-1271, as the contract will
+            from ledger.governance import erc1271_accepts
+
+            valid = erc1271_accepts(self.ledger.w3, account, eip712.digest(message), sig)
+        else:
+            valid = eip712.recover(message, sig) == account
+        if not valid:
             raise SignatureRejected("AgreementSignatureInvalid", {"signer": account},
                                     "the signature does not verify for these terms and this account", field="signature")  # fmt: skip
         key = "0x" + terms.agreement_id(self.domain()).hex()

@@ -666,14 +666,26 @@ def agreement_show(agreement_id: AgreementIdArg, as_json: JsonOpt = False, api_u
         console.print(line, highlight=False, markup=False)
 
 
+class _SafeSigner:
+    """The party account that signs when it is a Safe: the Safe's address (its owners' keys sign for it)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+
 @agreement_app.command("sign")
 def agreement_sign(
     agreement_id: AgreementIdArg,
-    keystore: OneKeystoreOpt = None,
+    keystore: Annotated[list[Path] | None, typer.Option("--keystore", help="The signing party account's keystore (v3 "
+                        "JSON); with --safe, one keystore per Safe owner who signs (repeat up to the Safe's "
+                        "threshold). Password from IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE.")] = None,
+    safe: Annotated[str | None, typer.Option("--safe", help="Sign for the party's Safe multisig account at this address: "
+                    "each --keystore owner signs the Safe message of the terms' EIP-712 digest (ERC-1271).")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Sign without asking for confirmation (only asked in a terminal).")] = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
-    """Show the terms, then sign them with the party's keystore and add the signature to the agreement."""
+    """Show the terms, then sign them with the party's keystore (or its Safe owners' keystores, with --safe) and add
+    the signature to the agreement."""
     client = api_client(settings_with(api_url=api_url))
     aid = _agreement_id(agreement_id)
     agreement = client.get(f"/v1/agreements/{aid}")
@@ -684,7 +696,17 @@ def agreement_sign(
     asset = _asset_or_none(client, terms.asset_id)
     for line in _summary(agreement, terms, parties, asset):
         console.print(line, highlight=False, markup=False)
-    account = _load_party_key(keystore)
+    owners: list[Any] = []
+    account: Any
+    if safe is not None:
+        from ledger.parties import parse_account
+
+        account = _SafeSigner(str(parse_account(safe, "--safe")))
+        owners = _load_keys(keystore)
+    elif keystore is not None and len(keystore) > 1:
+        raise InvalidInput("several --keystore are for the owners of a Safe: add --safe ADDRESS", field="--keystore")
+    else:
+        account = _load_party_key(keystore[0] if keystore else None)
     party = _signer_party(client, account.address)
     required = [int(p) for p in agreement.get("requiredParties", [])]
     if party is None:
@@ -696,7 +718,13 @@ def agreement_sign(
         raise InvalidInput(f"{parties.label(party)} has already signed this agreement", field="--keystore")
     if not yes and sys.stdin.isatty() and not typer.confirm(f"Sign these terms as {parties.label(party)}?", default=False):
         raise typer.Exit(1)
-    signature = eip712.sign(agreement["typedData"], account)
+    if safe is not None:
+        from ledger import governance
+
+        chain_id = int(agreement["typedData"]["domain"]["chainId"])
+        signature = governance.safe_wallet_signature(owners, chain_id, account.address, eip712.digest(agreement["typedData"]))
+    else:
+        signature = eip712.sign(agreement["typedData"], account)
     result = client.post(f"/v1/agreements/{aid}/signatures", json={"signer": account.address, "signature": "0x" + signature.hex()})
     console.print(f"signature of {parties.label(party)} added (account {account.address})", highlight=False, markup=False)
     for line in _status_lines(result, parties, _owner_ids(asset))[1:]:

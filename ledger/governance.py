@@ -267,6 +267,20 @@ def safe_wallet_signature(owners: Sequence[LocalAccount], chain_id: int, safe: s
     return pack_signatures({o.address: sign_safe_message(o, chain_id, safe, digest) for o in owners})
 
 
+ERC1271_MAGIC: Final = bytes.fromhex("1626ba7e")
+
+
+def erc1271_accepts(w3: Web3, wallet: str, digest: bytes, signature: bytes) -> bool:
+    """Whether the contract wallet at ``wallet`` accepts ``signature`` over ``digest`` (``isValidSignature``
+    returns the ERC-1271 magic value; a revert or any other answer is a refusal)."""
+    data = ERC1271_MAGIC + abi_encode(["bytes32", "bytes"], [digest, signature])
+    try:
+        ret = bytes(w3.eth.call({"to": to_checksum_address(wallet), "data": "0x" + data.hex()}))  # type: ignore[typeddict-item]
+    except Exception:  # a revert (a Safe refusing: GS026, GS020 ...) or no such function
+        return False
+    return len(ret) >= 32 and ret[:4] == ERC1271_MAGIC
+
+
 # --- timelock calls and proposals ---------------------------------------------------------------------------------
 
 

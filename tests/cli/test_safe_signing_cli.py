@@ -1,0 +1,82 @@
+"""A university whose account is a 2-of-3 Safe signs a licence from the CLI, for real: `ipledger up`, a Safe made
+from the deployment's own Safe contracts, `ipledger agreement sign ID --safe SAFE --keystore owner1 --keystore
+owner2`; one owner alone is refused; the licence takes effect and its certificate verifies with `ipledger verify`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+from ledger import eip712
+from ledger import governance as gov
+from ledger.keys import write_keystore
+from ledger.tx import TxSender
+from tests.cli.conftest import UpProcess
+from tests.helpers import account, cli_env, run_cli
+
+PASSWORD = "safe password"
+#: anvil's development account 5 (public key material): pays for the Safe's creation
+FUNDED = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba"
+
+
+@pytest.mark.slow
+def test_a_safe_university_signs_a_licence_from_the_cli(up, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p: UpProcess = up(env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0"})
+    p.wait_healthy()
+    rpc = f"http://127.0.0.1:{p.node_port}"
+    env = cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_DATA_DIR=str(p.data_dir), IPLEDGER_KEYSTORE_PASSWORD=PASSWORD)
+    w3 = Web3(Web3.HTTPProvider(rpc))
+    record = json.loads((p.data_dir / "deployments" / "31337.json").read_text())["governance"]
+    factory = gov.SafeFactory(record["safeSingleton"], record["safeProxyFactory"], record["fallbackHandler"], 0)
+    owners = [account(f"cli-hku-officer-{i}") for i in range(3)]
+    safe = gov.create_safe(TxSender(w3, Account.from_key(FUNDED)), factory, [o.address for o in owners], 2, salt_nonce=7)
+    keys = [write_keystore(tmp_path / f"officer{i}.json", o, PASSWORD, kdf="pbkdf2") for i, o in enumerate(owners)]
+    firm = account("cli-safe-licensee")
+    firm_key = write_keystore(tmp_path / "firm.json", firm, PASSWORD, kdf="pbkdf2")
+
+    def ok(*args: str) -> str:
+        out = run_cli(*args, env=env)
+        assert out.returncode == 0, f"ipledger {' '.join(args)}\n{out.stdout}\n{out.stderr}"
+        return str(out.stdout)
+
+    uni = json.loads(ok("party", "admit", "--kind", "university", "--identifier", "12345678", "--jurisdiction", "hksar",
+                        "--scheme", "hkbrn", "--name-en", "Example University of Hong Kong", "--account", safe))["partyId"]  # fmt: skip
+    p_firm = json.loads(ok("party", "admit", "--kind", "firm", "--identifier", "91110108551385082Q", "--name-en",
+                           "Qianhai Example Tech", "--account", firm.address))["partyId"]  # fmt: skip
+
+    # the patent, registered by the Safe (two officers) through the API
+    fields = {"jurisdiction": "CN", "kind": "invention", "number": "201710601862.3", "title": "Battery separator",
+              "filingDate": "2017-07-20", "owners": [{"partyId": uni, "share": 10_000}]}  # fmt: skip
+    payload = httpx.post(f"{p.api}/v1/assets/payload", json=fields).json()
+    fields["deadline"] = payload["typedData"]["message"]["deadline"]
+    sig = gov.safe_wallet_signature(owners[:2], 31337, safe, eip712.digest(payload["typedData"]))
+    resp = httpx.post(f"{p.api}/v1/assets", json={**fields, "signatures": [{"signer": safe, "signature": "0x" + sig.hex()}]})
+    assert resp.status_code == 201, resp.text
+    asset = str(resp.json()["assetId"])
+
+    end = (datetime.now(UTC) + timedelta(days=365)).date().isoformat()
+    lid = json.loads(ok("agreement", "propose", "licence", "--asset", asset, "--document", "ab" * 32, "--licensee",
+                        str(p_firm), "--type", "exclusive", "--territory", "CN", "--end", end,
+                        "--royalty-basis", "percentage", "--royalty-rate", "300"))["agreementId"]  # fmt: skip
+
+    one = run_cli("agreement", "sign", lid, "--safe", safe, "--keystore", str(keys[0]), "--yes", env=env)
+    assert one.returncode == 1 and "does not verify" in one.stderr and "Traceback" not in one.stderr
+    several = run_cli("agreement", "sign", lid, "--keystore", str(keys[0]), "--keystore", str(keys[1]), "--yes", env=env)
+    assert several.returncode == 1 and "--safe" in several.stderr
+    signed = ok("agreement", "sign", lid, "--safe", safe, "--keystore", str(keys[2]), "--keystore", str(keys[0]), "--yes")
+    assert "still to sign" in signed
+    ok("agreement", "sign", lid, "--keystore", str(firm_key), "--yes")
+    assert json.loads(ok("agreement", "execute", lid))["status"] == "effective"
+
+    cert = tmp_path / "licence.json"
+    ok("agreement", "certificate", lid, "-o", str(cert))
+    assert any(s["signer"] == safe for s in json.loads(cert.read_text())["signatures"])
+    verified = run_cli("verify", str(cert), "--rpc-url", rpc, env=env)
+    assert verified.returncode == 0 and "VERIFIED" in verified.stdout, verified.stdout + verified.stderr
+    p.interrupt()
