@@ -252,7 +252,35 @@ def verify_deployment(w3: Web3, manifest: Manifest) -> dict[str, bool]:
     if problems:
         raise DeploymentMismatch("runtime code differs from the artifacts for: " + ", ".join(problems))
     _check_binding(w3, manifest)
+    _check_governance(w3, manifest)
     return results
+
+
+def _check_governance(w3: Web3, manifest: Manifest) -> None:
+    """The governance the manifest records holds the party registry's admin role, and a council this deployment
+    created is the audited code: the timelock is our compiled OpenZeppelin TimelockController, the Safe a proxy of
+    the Safe 1.4.1 singleton whose code is the npm package's."""
+    record = manifest.governance or {}
+    if not record.get("timelock") or "EvidenceRegistry" not in manifest.contracts:
+        return
+    timelock = Web3.to_checksum_address(record["timelock"])
+    admin = Web3.to_checksum_address(contract(w3, manifest, "EvidenceRegistry").functions.defaultAdmin().call())
+    if admin != timelock:
+        raise DeploymentMismatch(f"the party registry's admin is {admin}, not the manifest's governance {timelock}")
+    if "safe" not in record:
+        return
+    from ledger.governance import load_safe_artifact
+
+    checks = {"Timelock": (timelock, load_artifact("Timelock")),
+              "Safe": (record["safeSingleton"], load_safe_artifact("Safe"))}  # fmt: skip
+    for name, (address, art) in checks.items():
+        code = bytes(w3.eth.get_code(Web3.to_checksum_address(address)))
+        if not code or not _strip_immutables(art, code):
+            raise DeploymentMismatch(f"the code of the governance's {name} at {address} differs from its artifact")
+    # a Safe proxy keeps its singleton in storage slot 0
+    singleton = bytes(w3.eth.get_storage_at(Web3.to_checksum_address(record["safe"]), 0))[-20:]
+    if Web3.to_checksum_address(singleton) != Web3.to_checksum_address(record["safeSingleton"]):
+        raise DeploymentMismatch(f"the council Safe {record['safe']} is not a proxy of the Safe singleton")
 
 
 def _check_binding(w3: Web3, manifest: Manifest) -> None:

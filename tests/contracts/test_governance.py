@@ -190,3 +190,34 @@ def test_a_proposal_file_that_does_not_match_the_safe_is_refused(suite: Suite, c
     for bad in ({}, {"format": gov.PROPOSAL_FORMAT}, {**proposal.to_json(), "signatures": {"0x" + "11" * 20: "0x00"}}):
         with pytest.raises(gov.GovernanceError):
             gov.Proposal.from_json(bad)
+
+
+def test_verify_checks_the_council_code_and_that_the_timelock_is_admin(suite: Suite, chain: Chain) -> None:
+    from ledger.deployment import verify_deployment
+    from ledger.errors import DeploymentMismatch
+
+    assert set(verify_deployment(chain.w3, suite.manifest)) == {"EvidenceRegistry", "IPAssetRegistry", "DisputeRegistry"}
+    # a manifest naming another governance (here: the Safe itself) is caught
+    other = replace(suite.manifest, governance={**(suite.manifest.governance or {}), "timelock": suite.safe})
+    with pytest.raises(DeploymentMismatch):
+        verify_deployment(chain.w3, other)
+    # a "Safe" that is not a proxy of the audited singleton is caught
+    fake = replace(suite.manifest, governance={**(suite.manifest.governance or {}), "safe": suite.timelock})
+    with pytest.raises(DeploymentMismatch):
+        verify_deployment(chain.w3, fake)
+
+
+def test_the_vendored_safe_artifacts_are_the_npm_packages() -> None:
+    """ledger/artifacts/safe/ holds @safe-global/safe-contracts@1.4.1's build output unchanged (bytecode and ABI)."""
+    from ledger.toolchain.compiler import REPO_ROOT
+
+    package = REPO_ROOT / "node_modules" / "@safe-global" / "safe-contracts"
+    if not package.is_dir():
+        pytest.skip("node_modules not installed (npm ci)")
+    assert json.loads((package / "package.json").read_text())["version"] == "1.4.1"
+    paths = {"Safe": "Safe.sol/Safe.json", "SafeProxyFactory": "proxies/SafeProxyFactory.sol/SafeProxyFactory.json",
+             "CompatibilityFallbackHandler": "handler/CompatibilityFallbackHandler.sol/CompatibilityFallbackHandler.json"}
+    for name, rel in paths.items():
+        npm = json.loads((package / "build" / "artifacts" / "contracts" / rel).read_text())
+        ours = gov.load_safe_artifact(name)
+        assert (ours["bytecode"], ours["deployedBytecode"], ours["abi"]) == (npm["bytecode"], npm["deployedBytecode"], npm["abi"])
