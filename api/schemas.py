@@ -128,8 +128,9 @@ class ErrorEnvelope(BaseModel):
 class PartyCreate(Strict):
     kind: Literal["firm", "university", "arbitration_institution", "financial_institution", "service_agency",
                   "asset_verifier"] = Field(description="Arbitration institutions, financial institutions and asset "
-                                            "verifiers carry power and are admitted with the governance key (403 "
-                                            "`permission_denied` when this service holds none).")  # fmt: skip
+                                            "verifiers carry power and are admitted by governance, the council "
+                                            "through its timelock (`ipledger governance propose admit`); this route "
+                                            "then answers 403 `permission_denied` naming the call to schedule.")  # fmt: skip
     jurisdiction: Literal["mainland", "hksar", "other"]
     identifierScheme: Literal["uscc", "hkbrn", "other"] = Field(
         description="uscc: Unified Social Credit Code (check character verified); hkbrn: HK Business Registration "

@@ -1,5 +1,6 @@
-"""Parties: admission and suspension by the operator (bearer token; sent with the registrar's key, or governance's
-for the kinds that carry power), a party's own signed account changes and recovery vetoes (no token: the
+"""Parties: admission and suspension by the operator (bearer token; sent with the registrar's key; the kinds that
+carry power, confirmations and recoveries are governance's: the council schedules them through its timelock, and
+these routes answer 403 naming the call), a party's own signed account changes and recovery vetoes (no token: the
 party's signatures are the authority), public reads, and who holds each power."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ledger.parties import PartyProfile
 router = APIRouter(tags=["parties"], route_class=OperatorFirstRoute)
 OPERATOR = ("Operator only: send `Authorization: Bearer <IPLEDGER_OPERATOR_TOKEN>` (scheme in any case); checked "
             "before the body is read, so a request without it answers 403 whatever it carries.")  # fmt: skip
+GOVERNANCE = ("403 `permission_denied` when this service holds no governance key (the embedded default and every real deployment: governance is the council's timelock), naming the target and calldata the council schedules with `ipledger governance propose`.")
 PartyIdPath = Annotated[PartyIdParam, Path(description="Party id, 1 … 16777215 (ASCII digits)")]
 AccountPath = Annotated[str, Path(max_length=64, description="Account address (0x and 40 hex characters)")]
 
@@ -25,7 +27,8 @@ AccountPath = Annotated[str, Path(max_length=64, description="Account address (0
 @router.post("/v1/parties", status_code=201, response_model=PartyPublic, dependencies=[OperatorDep], responses=errors(409),
              summary="Admit a party", description="Admits a firm, university, arbitration institution, financial "
              "institution or service agency with its accounts. The USCC check character is verified; an identifier "
-             "or account already held by a party answers 409. " + OPERATOR)  # fmt: skip
+             "or account already held by a party answers 409. Arbitration institutions, financial institutions and "
+             "asset verifiers are admitted by governance: " + GOVERNANCE + " " + OPERATOR)  # fmt: skip
 def admit(body: PartyCreate, ledger: LedgerDep) -> dict[str, Any]:
     profile = PartyProfile(body.kind, body.jurisdiction, body.identifierScheme, body.identifier, body.nameZh, body.nameEn)
     return ledger.parties.admit(profile, body.accounts)
@@ -51,7 +54,7 @@ def reinstate(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
 @router.post("/v1/parties/{party_id}/suspension/confirm", response_model=PartyPublic, dependencies=[OperatorDep],
              responses=errors(403, 404, 409), summary="Confirm a provisional suspension (governance)",
              description="A registrar's suspension lapses unless governance confirms it within the confirmation "
-             "period. Sent with the governance key; 403 when this service holds none. " + OPERATOR)  # fmt: skip
+             "period. " + GOVERNANCE + " " + OPERATOR)  # fmt: skip
 def confirm_suspension(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
     return ledger.parties.confirm_suspension(party_id)
 
@@ -75,8 +78,7 @@ def change_accounts(body: AccountChangeSigned, ledger: LedgerDep, party_id: Part
 @router.post("/v1/parties/{party_id}/recovery", response_model=PartyPublic, dependencies=[OperatorDep],
              responses=errors(403, 404, 409), summary="Propose a key recovery (governance)",
              description="Replaces every account of the party by `newAccount` after the public recovery delay, "
-             "unless an account of the party vetoes it first. Sent with the governance key; 403 when this service "
-             "holds none. " + OPERATOR)  # fmt: skip
+             "unless an account of the party vetoes it first. " + GOVERNANCE + " " + OPERATOR)  # fmt: skip
 def propose_recovery(body: RecoveryPropose, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
     return ledger.parties.propose_recovery(party_id, body.newAccount)
 
@@ -100,8 +102,10 @@ def execute_recovery(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]
 @router.get("/v1/powers", summary="Who holds each power",
             description="For every contract of the deployment, the current holders of each role (read from the "
                         "chain: RoleGranted events since deployment, checked with hasRole), the binding of the "
-                        "dispute effects, the recovery and suspension-confirmation delays; and the keys this "
-                        "service holds (relayer, registrar, governance).")  # fmt: skip
+                        "dispute effects, the recovery and suspension-confirmation delays; governance as the chain "
+                        "shows it (the timelock, its delay, its proposers: the council Safe with its owners and "
+                        "threshold); and the keys this service holds (relayer, registrar; governance only in test "
+                        "suites).")  # fmt: skip
 def powers(ledger: LedgerDep) -> dict[str, Any]:
     from ledger.powers import powers as read
 
