@@ -7,15 +7,23 @@ PY := $(VENV)/bin/python
 IPLEDGER := $(VENV)/bin/ipledger
 STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
+# Slither in its own virtualenv: it requires web3 < 8 (tests/contracts/test_slither.py)
+SLITHER_VENV := .venv-slither
+STAMP_SLITHER := $(SLITHER_VENV)/.installed
 
 .PHONY: install run test check-artifacts compile bench clean
 
-install: $(STAMP_PY) $(STAMP_NPM)
+install: $(STAMP_PY) $(STAMP_NPM) $(STAMP_SLITHER)
 
 $(STAMP_PY): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24,<27"
 	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+$(STAMP_SLITHER): requirements-slither.txt
+	test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/python -m pip install --quiet -r requirements-slither.txt
 	touch $@
 
 $(STAMP_NPM): package.json package-lock.json
@@ -39,4 +47,4 @@ bench: install
 	$(PY) -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
+	rm -rf $(VENV) $(SLITHER_VENV) node_modules .pytest_cache .hypothesis
