@@ -143,12 +143,16 @@ class Ledger:
         """The governance sender, when this service holds a plain governance key (test suites); otherwise
         403 naming the call the council schedules through its timelock (``ipledger governance propose``)."""
         if self.governance is None:
-            prepared = ""
+            prepared, details = "", {}
             if fn is not None:
-                prepared = (f" — the call to schedule: target {fn.address}, calldata {fn._encode_transaction_data()}, "
+                calldata = str(fn._encode_transaction_data())
+                prepared = (f" — the call to schedule: target {fn.address}, calldata {calldata}, "
                             "predecessor 0x0, any salt (`ipledger governance propose call --target … --data …`)")
+                details = {"governanceCall": {"target": fn.address, "value": 0, "calldata": calldata,
+                                              "predecessor": "0x" + "00" * 32}}  # fmt: skip
             raise PermissionDenied(f"{what} needs governance (the consortium council through its timelock); this "
-                                   f"service holds no governance key: propose it to the council{prepared}")  # fmt: skip
+                                   f"service holds no governance key: propose it to the council{prepared}",
+                                   details=details)  # fmt: skip
         return self.governance
 
     def role_accounts(self) -> dict[str, str]:

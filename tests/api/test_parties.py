@@ -198,3 +198,30 @@ def test_powers_lists_the_role_holders_of_every_contract(api: Api) -> None:
     assert held == ["ANCHOR_ROLE"]  # the relayer anchors and holds nothing else
     assert body["service"] == {"relayer": relayer, "registrar": api.chain.registrar.address,
                                "governance": api.chain.governance.address}  # fmt: skip
+
+
+def test_without_a_governance_key_the_governance_routes_answer_403_with_the_call_to_schedule(api: Api) -> None:
+    """The embedded default and every real deployment: governance is the council's timelock, not the service's."""
+    api.ledger.governance = None
+    arb = account("arb-403").address
+    body = {"kind": "arbitration_institution", "jurisdiction": "mainland", "identifierScheme": "uscc",
+            "identifier": "91110108551385082Q", "nameEn": "An arbitration institution", "accounts": [arb]}  # fmt: skip
+    resp = api.client.post("/v1/parties", json=body, headers=api.auth)
+    assert resp.status_code == 403, resp.text
+    err = resp.json()["error"]
+    assert err["code"] == "permission_denied" and "needs governance" in err["message"]
+    call = err["details"]["governanceCall"]
+    assert call["target"] == api.chain.evidence.address
+    fn, args = api.chain.evidence.decode_function_input(call["calldata"])
+    assert fn.fn_name == "admitParty" and args["accounts"] == [arb]
+    assert api.client.get("/v1/parties/1").status_code == 404
+    pid = api.admit(account("firm-403"), "91110000600037341L")
+    assert api.client.post(f"/v1/parties/{pid}/suspend", json={"reason": "stolen key"}, headers=api.auth).status_code == 200
+    for path, name in ((f"/v1/parties/{pid}/suspension/confirm", "confirmSuspension"), (f"/v1/parties/{pid}/recovery", "proposeRecovery")):
+        resp = api.client.post(path, json={"newAccount": account("new-403").address} if "recovery" in path else None,
+                               headers=api.auth)  # fmt: skip
+        assert resp.status_code == 403, resp.text
+        call = resp.json()["error"]["details"]["governanceCall"]
+        assert call["target"] == api.chain.evidence.address
+        assert api.chain.evidence.decode_function_input(call["calldata"])[0].fn_name == name
+    assert api.client.get(f"/v1/parties/{pid}").json()["suspension"] == "provisional"

@@ -48,6 +48,9 @@ def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, 
     assert denied.status_code == 403, denied.text
     message = denied.json()["error"]["message"]
     assert "needs governance" in message and "calldata 0x" in message
+    prepared = denied.json()["error"]["details"]["governanceCall"]
+    assert prepared["target"] == powers["contracts"]["EvidenceRegistry"]["address"]
+    assert prepared["calldata"].startswith("0x") and prepared["calldata"][2:] in message
     assert httpx.get(f"{p.api}/v1/parties/1").status_code == 404
 
     proposal = tmp_path / "admit.json"
