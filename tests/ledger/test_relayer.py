@@ -186,7 +186,8 @@ def test_a_suspended_node_is_answered_503_within_five_seconds(own_anvil: tuple[s
     monkeypatch.setenv("IPLEDGER_RPC_TIMEOUT", "2")
     w3 = connect(url)  # the service's own connection, bounded by IPLEDGER_RPC_TIMEOUT
     settings = Settings(data_dir=tmp_path / "data", operator_token=OPERATOR_TOKEN, confirmations=0, final_after=0)
-    ledger = Ledger(w3=w3, manifest=chain.manifest, settings=settings, relayer=TxSender(w3, chain.operator))
+    ledger = Ledger(w3=w3, manifest=chain.manifest, settings=settings, relayer=TxSender(w3, chain.operator),
+                    registrar=TxSender(w3, chain.registrar))
     api = Api(TestClient(create_app(ledger, settings, run_pipeline=False), raise_server_exceptions=False), ledger, chain)
     party = account("sigstop-firm")
     api.admit(party, "91110108551385082Q")
