@@ -159,6 +159,8 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None, registrar: st
         raise ConfigurationError("give either an existing governance address or a council to create, not both",
                                  field="governance")  # fmt: skip
     if not governance and (council or int(w3.eth.chain_id) == 31337):
+        # the registrar is checked before the council is created, so that a refused deployment sends nothing
+        _party_roles(int(w3.eth.chain_id), operator, registrar, "0x" + "ee" * 20, recovery_delay, suspension_period)
         from ledger.governance import DEV_COUNCIL_THRESHOLD, DEV_GOVERNANCE_DELAY, deploy_council, dev_council
 
         owners = council or [a.address for a in dev_council()]

@@ -168,13 +168,21 @@ def deploy_safe_factory(sender: TxSender) -> SafeFactory:
     return SafeFactory(addresses[0], addresses[1], addresses[2], first)
 
 
+def check_council(owners: Sequence[str], threshold: int, delay: int | None = None) -> None:
+    """Raises :class:`ConfigurationError` for an owner list, threshold or delay a council cannot have."""
+    addresses = [to_checksum_address(o) for o in owners]
+    if not addresses or len(set(addresses)) != len(addresses) or ZERO_ADDRESS in addresses:
+        raise ConfigurationError("a Safe needs at least one owner, each listed once, none the zero address", field="council")
+    if not 1 <= threshold <= len(addresses):
+        raise ConfigurationError(f"the threshold must be 1 … {len(addresses)}", field="threshold")
+    if delay is not None and not 0 < delay <= MAX_GOVERNANCE_DELAY:
+        raise ConfigurationError(f"the governance delay must be 1 … {MAX_GOVERNANCE_DELAY} seconds", field="governance_delay")
+
+
 def create_safe(sender: TxSender, factory: SafeFactory, owners: Sequence[str], threshold: int, *, salt_nonce: int = 0) -> str:
     """A new Safe proxy with ``owners`` and ``threshold`` (and the compatibility fallback handler, for ERC-1271)."""
+    check_council(owners, threshold)
     owners = [to_checksum_address(o) for o in owners]
-    if not owners or len(set(owners)) != len(owners):
-        raise ConfigurationError("a Safe needs at least one owner, each listed once", field="council")
-    if not 1 <= threshold <= len(owners):
-        raise ConfigurationError(f"the threshold must be 1 … {len(owners)}", field="threshold")
     w3 = sender.w3
     singleton = safe_contract(w3, factory.singleton)
     setup = singleton.encode_abi("setup", [owners, threshold, ZERO_ADDRESS, b"", factory.fallback_handler, ZERO_ADDRESS, 0,
@@ -198,7 +206,9 @@ def deploy_timelock(sender: TxSender, delay: int, proposers: Sequence[str]) -> S
 
 
 def deploy_council(sender: TxSender, owners: Sequence[str], threshold: int, delay: int) -> Council:
-    """Safe contracts, the council Safe and its timelock."""
+    """Safe contracts, the council Safe and its timelock. Owners, threshold and delay are checked before anything
+    is sent."""
+    check_council(owners, threshold, delay)
     factory = deploy_safe_factory(sender)
     safe = create_safe(sender, factory, owners, threshold)
     sent = deploy_timelock(sender, delay, [safe])

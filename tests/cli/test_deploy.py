@@ -98,3 +98,33 @@ def test_a_manifest_for_another_chain_is_refused(anvil: Chain, keystore: Path, t
 def test_dev_account_is_refused_off_the_dev_chain_and_url_is_required(tmp_path: Path) -> None:
     out = run_cli("deploy", "--data-dir", str(tmp_path))
     assert out.returncode == 1 and "--rpc-url is required" in out.stderr
+
+
+def test_deploy_creates_a_council_and_its_timelock(anvil: Chain, keystore: Path, tmp_path: Path) -> None:
+    """`--council A,B,C --threshold 2`: a Safe of those owners proposing to a new timelock that alone governs."""
+    from ledger.governance import describe
+    from ledger.powers import ROLES
+
+    owners = [Account.create().address for _ in range(3)]
+    data = tmp_path / "data"
+    deployer = "0x" + json.loads(keystore.read_text())["address"]
+    nonce = anvil.w3.eth.get_transaction_count(anvil.w3.to_checksum_address(deployer))
+    bad = deploy(anvil, data, "--keystore", str(keystore), "--council", ",".join(owners), "--threshold", "4")
+    assert bad.returncode == 1 and "threshold" in bad.stderr and "Traceback" not in bad.stderr
+    assert anvil.w3.eth.get_transaction_count(anvil.w3.to_checksum_address(deployer)) == nonce  # nothing was sent
+    both = deploy(anvil, data, "--keystore", str(keystore), "--council", ",".join(owners), "--governance", owners[0])
+    assert both.returncode == 1 and "not both" in both.stderr
+    out = run_cli("deploy", "--rpc-url", anvil.node_url, "--data-dir", str(data), "--keystore", str(keystore),
+                  "--council", ",".join(owners), "--threshold", "2",
+                  env=cli_env(IPLEDGER_KEYSTORE_PASSWORD=PASSWORD, IPLEDGER_GOVERNANCE_DELAY="172800"))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "2 of 3" in out.stdout
+    g = json.loads((data / "deployments" / "31337.json").read_text())["governance"]
+    assert g["owners"] == owners and g["threshold"] == 2 and g["delaySeconds"] == 172800
+    described = describe(anvil.w3, g["timelock"], g["deployBlock"])
+    assert described["delaySeconds"] == 172800 and described["proposers"][0]["address"] == g["safe"]
+    assert sorted(described["proposers"][0]["owners"]) == sorted(owners)
+    evidence = anvil.w3.eth.contract(address=json.loads((data / "deployments" / "31337.json").read_text())
+                                     ["contracts"]["EvidenceRegistry"]["address"], abi=anvil.evidence.abi)  # fmt: skip
+    assert evidence.functions.hasRole(ROLES["GOVERNANCE_ROLE"], g["timelock"]).call()
+    assert deploy(anvil, data, "--verify").returncode == 0
