@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from eth_account import Account
 
 from ledger.governance import dev_council
 from ledger.keys import write_keystore
@@ -78,4 +79,33 @@ def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, 
     assert party["kind"] == "arbitration_institution" and [a.lower() for a in party["accounts"]] == [arbitrator]
     out = run_cli("governance", "status", str(proposal), env=env)
     assert out.returncode == 0 and json.loads(out.stdout)["state"] == "done"
+
+    # a scheduled act is cancelled by the council before it runs
+    second = tmp_path / "reinstate.json"
+    assert run_cli("governance", "propose", "reinstate", "1", "-o", str(second), "--dev-member", "2", env=env).returncode == 0
+    assert run_cli("governance", "approve", str(second), "--dev-member", "3", env=env).returncode == 0
+    assert run_cli("governance", "execute", str(second), "--dev-member", "1", env=env).returncode == 0
+    cancel = tmp_path / "cancel.json"
+    out = run_cli("governance", "cancel", str(second), "-o", str(cancel), "--dev-member", "1", env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert run_cli("governance", "approve", str(cancel), "--dev-member", "3", env=env).returncode == 0
+    out = run_cli("governance", "execute", str(cancel), "--dev-member", "1", env=env)
+    assert out.returncode == 0 and json.loads(out.stdout)["step"] == "cancelled", out.stdout + out.stderr
+    out = run_cli("governance", "status", str(second), env=env)
+    assert json.loads(out.stdout)["state"] == "stale"
+
+    # bad input: one line on stderr, exit 1, nothing signed
+    outsider = write_keystore(tmp_path / "outsider.json", Account.create(), PASSWORD, kdf="pbkdf2")
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    for args, expected in ((("approve", str(tmp_path / "missing.json"), "--dev-member", "2"), "cannot read"),
+                           (("approve", str(garbage), "--dev-member", "2"), "not JSON"),
+                           (("approve", str(second), "--keystore", str(outsider)), "nonce"),
+                           (("propose", "reinstate", "1", "-o", str(second), "--dev-member", "1"), "never overwritten")):
+        out = run_cli("governance", *args, env=env)
+        assert out.returncode == 1 and expected in out.stderr and "Traceback" not in out.stderr, out.stderr
+    fresh = tmp_path / "fresh.json"
+    assert run_cli("governance", "propose", "reinstate", "1", "-o", str(fresh), "--dev-member", "1", env=env).returncode == 0
+    out = run_cli("governance", "approve", str(fresh), "--keystore", str(outsider), env=env)
+    assert out.returncode == 1 and "not an owner" in out.stderr and "Traceback" not in out.stderr
     p.interrupt()
