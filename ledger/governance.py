@@ -375,6 +375,9 @@ class Proposal:
             )  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             raise GovernanceError(f"the proposal is malformed ({exc.__class__.__name__}: {exc})", field="proposal") from None
+        if not (0 <= proposal.value < 2**256 and 0 <= proposal.delay <= MAX_GOVERNANCE_DELAY and 0 <= proposal.safe_nonce < 2**64
+                and 0 < proposal.chain_id < 2**64 and len(proposal.data) <= 100_000):
+            raise GovernanceError("the proposal's value, delay, nonce, chain id or calldata is out of range", field="proposal")
         if proposal.action not in ("schedule", "cancel") or len(proposal.predecessor) != 32 or len(proposal.salt) != 32:
             raise GovernanceError("the proposal's action, predecessor or salt is malformed", field="proposal")
         if len(proposal.signatures) > 64 or any(len(s) != 65 for s in proposal.signatures.values()):
@@ -411,6 +414,20 @@ class CouncilState:
 
 
 def council_state(w3: Web3, timelock: str, safe: str) -> CouncilState:
+    """The Safe's owners, threshold and nonce and the timelock's delay, read from the chain; an address that is not
+    a Safe or not a timelock is refused (:class:`GovernanceError`)."""
+    from requests.exceptions import RequestException
+
+    try:
+        return _council_state(w3, timelock, safe)
+    except (RequestException, OSError):
+        raise  # the node did not answer: not a verdict on the addresses
+    except Exception as exc:  # a revert or an undecodable answer (each EVM client raises its own class): not a Safe
+        raise GovernanceError(f"{safe} is not a Safe or {timelock} is not a timelock on this chain "
+                              f"({exc.__class__.__name__})", field="proposal") from None
+
+
+def _council_state(w3: Web3, timelock: str, safe: str) -> CouncilState:
     s = safe_contract(w3, safe)
     t = timelock_contract(w3, timelock)
     return CouncilState(to_checksum_address(safe), [to_checksum_address(o) for o in s.functions.getOwners().call()],

@@ -187,7 +187,13 @@ def test_a_proposal_file_that_does_not_match_the_safe_is_refused(suite: Suite, c
     data["safeNonce"] = 5  # not the Safe's nonce
     with pytest.raises(gov.GovernanceError):
         gov.approve(chain.w3, gov.Proposal.from_json(json.loads(json.dumps(data))), suite.members[0])
-    for bad in ({}, {"format": gov.PROPOSAL_FORMAT}, {**proposal.to_json(), "signatures": {"0x" + "11" * 20: "0x00"}}):
+    not_a_safe = {**proposal.to_json(), "safe": suite.evidence.address}
+    with pytest.raises(gov.GovernanceError):
+        gov.approve(chain.w3, gov.Proposal.from_json(not_a_safe), suite.members[0])
+    good = proposal.to_json()
+    for bad in ({}, {"format": gov.PROPOSAL_FORMAT}, {**good, "signatures": {"0x" + "11" * 20: "0x00"}},
+                {**good, "call": {**good["call"], "value": 2**256}}, {**good, "call": {**good["call"], "delay": -1}},
+                {**good, "safeNonce": "x"}, {**good, "signatures": {"not an address": "0x" + "00" * 65}}, [1, 2]):
         with pytest.raises(gov.GovernanceError):
             gov.Proposal.from_json(bad)
 
