@@ -35,41 +35,44 @@ from ledger.service import Ledger
 DAY = 86_400
 
 
-def _rpc(client: httpx.Client, url: str, method: str, params: list[Any]) -> Any:
+def rpc_call(client: httpx.Client, url: str, method: str, params: list[Any]) -> Any:
     answer = client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).json()
     if "error" in answer:
         raise RuntimeError(f"{method}: {answer['error']}")
     return answer["result"]
 
 
-def fill_chain(chain: BenchChain, n: int, per_block: int = 100) -> None:
-    """``n`` single registrations by the bench party's account, ``per_block`` to a block."""
+def fill_chain(
+    chain: BenchChain, n: int, per_block: int = 100, *, first: int = 0, label: str = "index-bench", timeout: float = 120
+) -> None:
+    """Single registrations ``first`` .. ``n - 1`` (hashes of ``label`` and the number) by the bench party's own
+    account, ``per_block`` to a block. benchmarks/node_bench.py fills its chain with it too."""
     url, party, ev = chain.rpc_url, chain.party.address, chain.evidence
-    with httpx.Client(timeout=120) as client:
-        _rpc(client, url, "anvil_impersonateAccount", [party])
-        _rpc(client, url, "evm_setAutomine", [False])
+    with httpx.Client(timeout=timeout) as client:
+        rpc_call(client, url, "anvil_impersonateAccount", [party])
+        rpc_call(client, url, "evm_setAutomine", [False])
         try:
-            nonce = int(_rpc(client, url, "eth_getTransactionCount", [party, "latest"]), 16)
-            for start in range(0, n, per_block):
+            nonce = int(rpc_call(client, url, "eth_getTransactionCount", [party, "latest"]), 16)
+            for start in range(first, n, per_block):
                 batch = []
                 for i in range(start, min(n, start + per_block)):
-                    data = ev.encode_abi("register", args=[(keccak(text=f"index-bench {i}"), 1, keccak(text=f"meta {i}"), b"\0" * 32)])
-                    tx = {"from": party, "to": ev.address, "data": data, "gas": hex(150_000), "nonce": hex(nonce + i)}
+                    data = ev.encode_abi("register", args=[(keccak(text=f"{label} {i}"), 1, keccak(text=f"meta {i}"), b"\0" * 32)])
+                    tx = {"from": party, "to": ev.address, "data": data, "gas": hex(150_000), "nonce": hex(nonce + i - first)}
                     batch.append({"jsonrpc": "2.0", "id": i, "method": "eth_sendTransaction", "params": [tx]})
                 errors = [a for a in client.post(url, json=batch).json() if "error" in a]
                 if errors:
                     raise RuntimeError(f"filling the chain failed: {errors[0]['error']}")
-                _rpc(client, url, "evm_mine", [])
+                rpc_call(client, url, "evm_mine", [])
         finally:
-            _rpc(client, url, "evm_setAutomine", [True])
-            _rpc(client, url, "anvil_stopImpersonatingAccount", [party])
+            rpc_call(client, url, "evm_setAutomine", [True])
+            rpc_call(client, url, "anvil_stopImpersonatingAccount", [party])
 
 
 def _raw_get_logs(client: httpx.Client, url: str, addresses: list[str], frm: int, to: int) -> int:
     count = 0
     for start in range(frm, to + 1, ix.CHUNK):
         params = {"address": addresses, "fromBlock": hex(start), "toBlock": hex(min(to, start + ix.CHUNK - 1))}
-        count += len(_rpc(client, url, "eth_getLogs", [params]))
+        count += len(rpc_call(client, url, "eth_getLogs", [params]))
     return count
 
 

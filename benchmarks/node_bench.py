@@ -20,11 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-from eth_utils import keccak
-
 from benchmarks.env import BenchChain
-from benchmarks.index_bench import _rpc
+from benchmarks.index_bench import fill_chain
 from benchmarks.report import fmt
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -80,27 +77,8 @@ def measure(counts: tuple[int, ...] = COUNTS, log: Callable[[str], None] = print
 
 
 def fill(chain: BenchChain, first: int, count: int, per_block: int = 100) -> None:
-    """Single registrations ``first`` .. ``count - 1`` by the bench party's own account, ``per_block`` to a block
-    (as benchmarks/index_bench.py fills its chain, with hashes of their own)."""
-    url, party, ev = chain.rpc_url, chain.party.address, chain.evidence
-    with httpx.Client(timeout=600) as client:
-        _rpc(client, url, "anvil_impersonateAccount", [party])
-        _rpc(client, url, "evm_setAutomine", [False])
-        try:
-            nonce = int(_rpc(client, url, "eth_getTransactionCount", [party, "latest"]), 16)
-            for start in range(first, count, per_block):
-                batch = []
-                for i in range(start, min(count, start + per_block)):
-                    data = ev.encode_abi("register", args=[(keccak(text=f"node-bench {i}"), 1, keccak(text=f"meta {i}"), b"\0" * 32)])
-                    tx = {"from": party, "to": ev.address, "data": data, "gas": hex(150_000), "nonce": hex(nonce + i - first)}
-                    batch.append({"jsonrpc": "2.0", "id": i, "method": "eth_sendTransaction", "params": [tx]})
-                errors = [a for a in client.post(url, json=batch).json() if "error" in a]
-                if errors:
-                    raise RuntimeError(f"filling the chain failed: {errors[0]['error']}")
-                _rpc(client, url, "evm_mine", [])
-        finally:
-            _rpc(client, url, "evm_setAutomine", [True])
-            _rpc(client, url, "anvil_stopImpersonatingAccount", [party])
+    """Single registrations ``first`` .. ``count - 1`` by the bench party's own account, ``per_block`` to a block."""
+    fill_chain(chain, count, per_block, first=first, label="node-bench", timeout=600)
 
 
 def render(rows: list[Row]) -> str:
