@@ -262,7 +262,15 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
         // the dispute may be about this very pledge: nothing moves until the award
         if (_assets[g.assetId].openDisputes != 0) revert AssetIsFrozen(g.assetId);
         _checkDeadline(deadline);
-        _checkSignatures(id, _hashTypedDataV4(keccak256(abi.encode(RELEASE_TYPEHASH, id, deadline))), _one(g.grantee), pledgee);
+        // the pledgee's own account, active or suspended: a release only frees the owner's asset, so a suspension
+        // (which the registrar imposes alone) never blocks it
+        (uint256 pid,) = _parties.partyOf(pledgee.signer);
+        if (pid != g.grantee) revert AgreementSignerNotAParty(pledgee.signer, pid);
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(RELEASE_TYPEHASH, id, deadline)));
+        if (!SignatureChecker.isValidSignatureNow(pledgee.signer, digest, pledgee.signature)) {
+            revert AgreementSignatureInvalid(id, pledgee.signer);
+        }
+        emit AgreementSigned(id, pid, pledgee.signer);
         g.status = AgreementStatus.Released;
         g.closedAt = uint64(block.timestamp);
         if (_assets[g.assetId].pledge == id) _assets[g.assetId].pledge = bytes32(0);
@@ -679,11 +687,6 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
             signedMask = _checkSignature(id, digest, required, sigs[i], signedMask);
         }
         _checkAllSigned(required, signedMask);
-    }
-
-    /// @dev `_checkSignatures` for one signature (a pledge release).
-    function _checkSignatures(bytes32 id, bytes32 digest, uint256[] memory required, PartySignature calldata sig) private {
-        _checkAllSigned(required, _checkSignature(id, digest, required, sig, 0));
     }
 
     function _checkSignature(bytes32 id, bytes32 digest, uint256[] memory required, PartySignature calldata sig, uint256 signedMask)

@@ -170,7 +170,8 @@ interface IIPAssetRegistry {
     function terminate(bytes32 agreementId, uint64 deadline, PartySignature[] calldata signatures) external;
 
     /// @notice Releases a pledge; the pledgee signs `Release(bytes32 agreementId,uint64 deadline)`. Refused
-    /// while the asset is frozen by an open dispute.
+    /// while the asset is frozen by an open dispute. A suspended pledgee may still release: a release only frees
+    /// the owner's asset, so a suspension never blocks it.
     function releasePledge(bytes32 agreementId, uint64 deadline, PartySignature calldata pledgee) external;
 
     /// @notice Withdraws a party's consent to terms before they take effect: the agreement id is closed for

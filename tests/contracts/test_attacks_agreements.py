@@ -136,6 +136,26 @@ def test_a_pledge_is_not_released_while_the_asset_is_frozen(w: Arena) -> None:
     assert w.status(w.aid(pledge)) == ag.AgreementStatus.RELEASED
 
 
+def test_a_suspended_pledgee_still_releases_and_only_the_pledgee_does(w: Arena) -> None:
+    """A suspension (the registrar's alone) never blocks an act that only frees another party's asset: the bank
+    releases its pledge while suspended. Nobody else's signature releases it, suspended or not."""
+    c = w.chain
+    pledge = w.terms(ag.AgreementKind.PLEDGE, [w.p_bank])
+    execute(c, pledge, [w.uni, w.bank])
+    c.registrar_sender.send_call(c.evidence.functions.suspendParty(w.p_bank, ZERO))
+    assert c.evidence.functions.partyOf(w.bank.address).call()[1] is False
+    deadline = c.now() + 600
+    digest = ag.release_message(assets_domain(c), w.aid(pledge), deadline)
+    err = reverts(c.assets.functions.releasePledge(w.aid(pledge), deadline, (w.uni.address, eip712.sign(digest, w.uni))),
+                  c.sender)  # fmt: skip
+    assert err.name == "AgreementSignerNotAParty"
+    err = reverts(c.assets.functions.releasePledge(w.aid(pledge), deadline, (w.bank.address, eip712.sign(digest, w.uni))),
+                  c.sender)  # fmt: skip
+    assert err.name == "AgreementSignatureInvalid"
+    c.sender.send_call(c.assets.functions.releasePledge(w.aid(pledge), deadline, (w.bank.address, eip712.sign(digest, w.bank))))
+    assert w.status(w.aid(pledge)) == ag.AgreementStatus.RELEASED
+
+
 # --- 4. voiding a transfer gives title back to the assignors with their shares ------------------------
 
 

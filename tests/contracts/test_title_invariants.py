@@ -6,7 +6,7 @@ alongside a small pure-Python model of the rules of title, from the issue:
     "Only the current owners can assign, license, contribute or pledge; every co-owner signs. Exclusive or
     sole licences of one asset may not overlap in territory, field and term with each other; an ordinary
     licence may not overlap an exclusive one. A pledged asset is not assigned, contributed or exclusively
-    licensed without the pledgee's signature. A suspended party signs nothing. Shares of an asset always
+    licensed without the pledgee's signature. A suspended party signs nothing but a pledgee's release. Shares of an asset always
     sum to 100%."
 
 Every step draws an action (assignment, equity contribution, licence, sublicence, pledge, termination,
@@ -388,13 +388,14 @@ class TitleMachine(RuleBasedStateMachine):
             sigs = list(data.draw(st.permutations(sigs), label="signature order"))
         return sigs, expired
 
-    def signature_faults(self, e: Expect, required: list[int], sigs: list[Sig], expired: bool) -> None:
+    def signature_faults(self, e: Expect, required: list[int], sigs: list[Sig], expired: bool, *,
+                         suspension_blocks: bool = True) -> None:  # fmt: skip
         if expired:
             e.fault("SignatureExpired")
         seen: set[int] = set()
         for pid, wrong in sigs:
-            if pid in self.m.suspended:
-                e.fault("AgreementSignerNotActive")  # a suspended party signs nothing
+            if suspension_blocks and pid in self.m.suspended:
+                e.fault("AgreementSignerNotActive")  # a suspended party signs nothing (but a pledgee's release)
             elif pid not in required:
                 e.fault("AgreementSignerNotAParty")
             elif pid in seen:
@@ -669,7 +670,8 @@ class TitleMachine(RuleBasedStateMachine):
             e.fault("AgreementInvalid", reason="not a pledge")
         elif deal.status == ST.EFFECTIVE and m.frozen(deal.asset):
             e.fault("AssetIsFrozen")  # nothing moves until the award, a release neither
-        self.signature_faults(e, [pledgee], [(signer, wrong)], expired)
+        # a suspension never blocks a release: it only frees the owner's asset
+        self.signature_faults(e, [pledgee], [(signer, wrong)], expired, suspension_blocks=False)
         deadline = w.chain.now() + (-1 if expired else 3600)
         sig = self.sign(ag.release_message(w.domain, deal.id, deadline), [(signer, wrong)])[0]
         if self.submit(w.chain.assets.functions.releasePledge(deal.id, deadline, sig), e):
