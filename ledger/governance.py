@@ -540,6 +540,20 @@ def execute(sender: TxSender, proposal: Proposal) -> dict[str, Any]:
     raise GovernanceError(f"nothing left to do: the proposal is {st['state']}", field="proposal")
 
 
+def next_block_time(w3: Web3) -> int:
+    """The time the timelock will see in the next block: the node's pending block (a node that mines only on
+    transactions, like the embedded one, stamps it with its own clock, which need not be this machine's), never
+    earlier than the latest block; this machine's clock only where the node has no pending block."""
+    latest = int(w3.eth.get_block("latest")["timestamp"])
+    try:
+        pending = w3.eth.get_block("pending")
+    except Exception:  # a node without a pending block (some permissioned clients)
+        return max(latest, int(time.time()))
+    if pending is None or pending.get("timestamp") is None:
+        return max(latest, int(time.time()))
+    return max(latest, int(pending["timestamp"]))
+
+
 def status(w3: Web3, proposal: Proposal) -> dict[str, Any]:
     """Where the proposal stands, read from the chain: ``collecting`` signatures, ``ready-to-schedule``,
     ``waiting`` for the delay, ``ready`` to execute, ``done``, ``cancelled`` or ``stale``."""
@@ -547,8 +561,7 @@ def status(w3: Web3, proposal: Proposal) -> dict[str, Any]:
     timelock = timelock_contract(w3, proposal.timelock)
     op = proposal.operation_id
     ts = int(timelock.functions.getTimestamp(op).call())
-    # the next block's time: a node that mines only on transactions (the embedded one) stamps it with the clock
-    chain_time = max(int(w3.eth.get_block("latest")["timestamp"]), int(time.time()))
+    chain_time = next_block_time(w3)
     signers = valid_signers(w3, proposal)
     if proposal.action == "cancel":
         label = "cancelled" if ts == 0 and state.nonce > proposal.safe_nonce else (
