@@ -336,6 +336,13 @@ def api_client(settings: Settings, *, operator: bool = False) -> Any:
 
 
 ApiUrlOpt = Annotated[str | None, typer.Option("--api-url", help="API address. Env: IPLEDGER_API_URL.")]
+# A party's profile, as `party admit` and `governance propose admit` take it.
+IdentifierOpt = Annotated[str, typer.Option(help="USCC, HK BRN or other registration number.")]
+AccountsOpt = Annotated[list[str], typer.Option("--account", help="Party account address; repeat for several.")]
+JurisdictionOpt = Annotated[str, typer.Option(help="mainland | hksar | other")]
+SchemeOpt = Annotated[str, typer.Option(help="uscc | hkbrn | other")]
+NameZhOpt = Annotated[str, typer.Option("--name-zh", help="Name in Chinese.")]
+NameEnOpt = Annotated[str, typer.Option("--name-en", help="Name in English.")]
 KeystoreOpt = Annotated[
     Path | None, typer.Option("--keystore", help="The party account's keystore (v3 JSON). Env: IPLEDGER_KEYSTORE.")
 ]
@@ -381,12 +388,12 @@ app.add_typer(party_app, name="party")
 @party_app.command("admit")
 def party_admit(
     kind: Annotated[str, typer.Option(help="firm | university | arbitration_institution | financial_institution | service_agency")],
-    identifier: Annotated[str, typer.Option(help="USCC, HK BRN or other registration number.")],
-    account: Annotated[list[str], typer.Option("--account", help="Party account address; repeat for several.")],
-    jurisdiction: Annotated[str, typer.Option(help="mainland | hksar | other")] = "mainland",
-    scheme: Annotated[str, typer.Option(help="uscc | hkbrn | other")] = "uscc",
-    name_zh: Annotated[str, typer.Option("--name-zh", help="Name in Chinese.")] = "",
-    name_en: Annotated[str, typer.Option("--name-en", help="Name in English.")] = "",
+    identifier: IdentifierOpt,
+    account: AccountsOpt,
+    jurisdiction: JurisdictionOpt = "mainland",
+    scheme: SchemeOpt = "uscc",
+    name_zh: NameZhOpt = "",
+    name_en: NameEnOpt = "",
     api_url: ApiUrlOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:

@@ -19,7 +19,22 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from ledger import governance as gov
-from ledger.cli import ApiUrlOpt, RpcUrlOpt, _print_json, api_client, app, err_console, keystore_password, settings_with
+from ledger.cli import (
+    AccountsOpt,
+    ApiUrlOpt,
+    IdentifierOpt,
+    JurisdictionOpt,
+    NameEnOpt,
+    NameZhOpt,
+    RpcUrlOpt,
+    SchemeOpt,
+    _print_json,
+    api_client,
+    app,
+    err_console,
+    keystore_password,
+    settings_with,
+)
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, ContractRevert, InvalidInput, KeystoreError, TransactionFailed
 
@@ -97,13 +112,13 @@ def _registry_call(name: str, *args: Any) -> Any:
 @propose_app.command("admit")
 def propose_admit(
     kind: Annotated[str, typer.Option(help="arbitration_institution | financial_institution | asset_verifier")],
-    identifier: Annotated[str, typer.Option(help="USCC, HK BRN or other registration number.")],
-    account: Annotated[list[str], typer.Option("--account", help="Party account address; repeat for several.")],
+    identifier: IdentifierOpt,
+    account: AccountsOpt,
     out: OutOpt,
-    jurisdiction: Annotated[str, typer.Option(help="mainland | hksar | other")] = "mainland",
-    scheme: Annotated[str, typer.Option(help="uscc | hkbrn | other")] = "uscc",
-    name_zh: Annotated[str, typer.Option("--name-zh", help="Name in Chinese.")] = "",
-    name_en: Annotated[str, typer.Option("--name-en", help="Name in English.")] = "",
+    jurisdiction: JurisdictionOpt = "mainland",
+    scheme: SchemeOpt = "uscc",
+    name_zh: NameZhOpt = "",
+    name_en: NameEnOpt = "",
     keystore: KeystoreOpt = None,
     dev_member: DevMemberOpt = None,
     api_url: ApiUrlOpt = None,
