@@ -10,6 +10,9 @@ STAMP_NPM := node_modules/.installed
 # Slither in its own virtualenv: it requires web3 < 8 (tests/contracts/test_slither.py)
 SLITHER_VENV := .venv-slither
 STAMP_SLITHER := $(SLITHER_VENV)/.installed
+# The suite runs in this many pytest-xdist workers, one test file per worker at a time (--dist loadfile keeps a
+# file's module fixtures, e.g. one deployment or one `ipledger up`, in one process). TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 2
 
 .PHONY: install run test check-artifacts compile bench clean
 
@@ -41,7 +44,7 @@ check-artifacts: install
 
 test: install
 	$(IPLEDGER) compile --check
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m benchmarks.run

@@ -1,5 +1,7 @@
 """Shared fixtures: a session anvil on a free loopback port, an in-process eth-tester EVM, and the
-``chain`` fixture that runs a test on both, isolated by snapshot/revert."""
+``chain`` fixture that runs a test on both, isolated by snapshot/revert; and the fault suite's table, printed at
+the end of every run from the rows its scenarios put on their reports (so it is whole under pytest-xdist, where
+the scenarios run in a worker and this process only sees their reports)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,26 @@ import pytest
 
 from ledger.chain import EmbeddedNode, free_port
 from tests.helpers import Chain, make_anvil_chain, make_eth_tester_chain
+
+#: The fault suite's rows, in the order their scenarios ended (see tests/faults/conftest.py).
+FAULT_ROWS: list[str] = []
+FAULT_ROW_PROPERTY = "fault_suite_row"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown":
+        FAULT_ROWS.extend(str(value) for key, value in report.user_properties if key == FAULT_ROW_PROPERTY)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not FAULT_ROWS:
+        return
+    from tests.faults.harness import HEADER
+
+    terminalreporter.write_sep("=", "fault suite: content hashes per scenario")
+    terminalreporter.write_line(HEADER)
+    for row in FAULT_ROWS:
+        terminalreporter.write_line(row)
 
 
 @pytest.fixture(scope="session")

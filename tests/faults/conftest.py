@@ -1,5 +1,7 @@
 """Fixtures of the fault suite: one shared `ipledger up` that the scenarios fault and restart in turn, and the
-table of sent / acknowledged / on chain / lost / duplicated printed at the end of every run."""
+rows of the table of sent / acknowledged / on chain / lost / duplicated that tests/conftest.py prints at the end of
+every run. A row travels on the scenario's teardown report (``user_properties``), so the table is whole when the
+suite runs in several pytest-xdist workers too."""
 
 from __future__ import annotations
 
@@ -9,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.faults.harness import HEADER, Service, Tally
+from tests.faults.harness import Service, Tally
 
-#: Scenario tallies of this run, in the order the scenarios ran (printed by pytest_terminal_summary).
-TALLIES: list[Tally] = []
+#: Key of a scenario's row in its teardown report's ``user_properties`` (tests/conftest.py FAULT_ROW_PROPERTY).
+ROW_PROPERTY = "fault_suite_row"
 
 #: The service's settings for the suite: batches anchored every half second; everything else the defaults
 #: of `ipledger up` (1 s blocks, 2 confirmations, final after 5 s).
@@ -53,7 +55,6 @@ def scenario(request: pytest.FixtureRequest) -> Iterator[Callable[[str], Tally]]
     def make(name: str) -> Tally:
         tally = Tally(name)
         made.append(tally)
-        TALLIES.append(tally)
         return tally
 
     yield make
@@ -65,12 +66,5 @@ def scenario(request: pytest.FixtureRequest) -> Iterator[Callable[[str], Tally]]
             crash = getattr(report.longrepr, "reprcrash", None)
             message = crash.message if crash is not None else str(report.longrepr)
             tally.notes.append("stopped: " + message.splitlines()[-1][:300] if message else "stopped")
+        request.node.user_properties.append((ROW_PROPERTY, tally.row()))
 
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not TALLIES:
-        return
-    terminalreporter.write_sep("=", "fault suite: content hashes per scenario")
-    terminalreporter.write_line(HEADER)
-    for tally in TALLIES:
-        terminalreporter.write_line(tally.row())
