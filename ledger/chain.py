@@ -528,7 +528,9 @@ class EmbeddedNode:
 
     @property
     def rpc_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """The URL this process uses: loopback when the node listens on every address."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
     def state_dir(self) -> Path:

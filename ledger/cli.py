@@ -87,29 +87,45 @@ def compile_cmd(
 @app.command("node")
 def node_cmd(
     data_dir: DataDirOpt = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port on 127.0.0.1. Env: IPLEDGER_NODE_PORT.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to listen on. Env: IPLEDGER_NODE_PORT.")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1). Use 0.0.0.0 "
+                    "only inside a container network: anvil's test methods (anvil_setBalance, evm_revert ...) "
+                    "answer anyone who reaches the port. Env: IPLEDGER_NODE_HOST.")] = None,  # fmt: skip
 ) -> None:
-    """Run the embedded chain (anvil on loopback) with its state persisted in DATA_DIR/chain until Ctrl-C.
+    """Run the embedded chain (anvil, on loopback unless --host says otherwise) with its state persisted in
+    DATA_DIR/chain until Ctrl-C or SIGTERM.
 
     The data directory is locked while it runs: a second `ipledger node` or `ipledger up` on it exits at once,
-    naming this process. The node is restarted (with backoff) if it dies.
+    naming this process. The node is restarted (with backoff) if it dies. The container layout's `node` service
+    (docker-compose.yml) runs this command.
     """
+    import ipaddress
+
     from ledger.chain import DataDirLock, EmbeddedNode, NodeSupervisor
 
-    settings = settings_with(data_dir=data_dir, node_port=port)
+    settings = settings_with(data_dir=data_dir, node_port=port, node_host=host)
+    try:
+        ipaddress.ip_address(settings.node_host)
+    except ValueError:
+        raise ConfigurationError(f"--host / IPLEDGER_NODE_HOST must be an IP address, not {settings.node_host!r}") from None
+    # SIGTERM (what `docker compose stop` sends) is caught from here on, so one that arrives while the node is
+    # still starting stops it cleanly once it has started, instead of killing this process half way.
+    stop = _stop_on_sigterm()
     lock = DataDirLock.acquire(settings.data_dir, purpose="ipledger node")
     node = EmbeddedNode(
         settings.data_dir,
         port=settings.node_port,
+        host=settings.node_host,
         state_interval=settings.node_state_interval,
         block_time=settings.node_block_time or None,
         lock=lock,
     )
     url = node.start()
     supervisor = NodeSupervisor(node, report=lambda message: err_console.print(message)).start()
-    console.print(f"embedded node on {url} (state in {node.state_file}); Ctrl-C stops it")
+    where = url if node.host == "127.0.0.1" else f"{url}, listening on {node.host}"
+    console.print(f"embedded node on {where} (state in {node.state_file}); Ctrl-C stops it")
     try:
-        _wait_for_signal()
+        _wait_for_signal(stop)
     finally:
         supervisor.stop()
         node.stop()
@@ -117,9 +133,15 @@ def node_cmd(
         console.print("node stopped; state written")
 
 
-def _wait_for_signal() -> None:
+def _stop_on_sigterm() -> threading.Event:
+    """An event that SIGTERM sets (instead of ending the process at once)."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return stop
+
+
+def _wait_for_signal(stop: threading.Event) -> None:
+    """Returns once SIGTERM has set ``stop`` (see :func:`_stop_on_sigterm`), or at Ctrl-C."""
     try:
         while not stop.wait(0.5):
             pass

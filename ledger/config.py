@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
     node_port: int = Field(8545, ge=1, le=65535, description="Port of the embedded node (loopback only).")
+    node_host: str = Field(
+        "127.0.0.1",
+        description="Address `ipledger node` listens on. Keep loopback except inside a container network: anvil's "
+        "JSON-RPC includes test methods (anvil_setBalance, evm_revert ...) that anyone who reaches it can call.",
+    )
     node_state_interval: int = Field(
         1, ge=1, le=3600,
         description="Least seconds between two writes of the embedded node's state; it is written only after a new "

@@ -156,6 +156,8 @@ def rpc_port(service: dict[str, Any]) -> int | None:
         return int(_flag_value(args, "--rpc-http-port") or besu_config().get("rpc-http-port", 8545))
     if args and args[0] == "anvil":
         return int(_flag_value(args, "--port", "-p") or 8545)
+    if args[:2] == ["ipledger", "node"]:
+        return int(_flag_value(args, "--port") or 8545)
     return None
 
 
@@ -477,15 +479,19 @@ def test_compose_file_passes(compose: Compose, check) -> None:
 
 
 def test_node_and_api_commands(compose: Compose) -> None:
+    """The dev chain runs under `ipledger node` from the service image (never raw `anvil --state`, which adds a
+    genesis block at every restart), listening on the container network, with its data directory on a volume;
+    the API waits for it to answer JSON-RPC."""
     node = services(compose)["node"]
-    assert str(node["image"]).startswith("ghcr.io/foundry-rs/foundry:")
+    assert node["build"] in (".", {"context": "."}) and "image" not in node
     args = command_args(node)
-    assert args[0] == "anvil"
+    assert args[:2] == ["ipledger", "node"]
+    assert "anvil" not in args and "--state" not in args
     assert _flag_value(args, "--host") == "0.0.0.0"
-    assert _flag_value(args, "--chain-id") == "31337"
-    assert _flag_value(args, "--state") == "/data/state.json"
-    assert _flag_value(args, "--state-interval") == "1"
+    assert environment(node)["IPLEDGER_DATA_DIR"] == "/data"
     assert any(m["source"] == "node-data" and m["target"] == "/data" for m in volume_mounts(node))
+    assert "eth_chainId" in " ".join(node["healthcheck"]["test"])
+    assert services(compose)["api"]["depends_on"]["node"]["condition"] == "service_healthy"
     for name in API_SERVICES:
         assert services(compose)[name]["build"] in (".", {"context": "."})
 
@@ -555,7 +561,13 @@ def test_dockerfile() -> None:
     values = {}
     for keyword, rest in instructions:
         values.setdefault(keyword, []).append(rest)
-    assert values["FROM"][0].startswith("python:3.11-slim")
+    # The final stage is the service image; an earlier stage takes anvil (for `ipledger node`) from the npm
+    # package at the version package-lock.json pins, and only the binary is copied over.
+    assert values["FROM"][-1].startswith("python:3.11-slim")
+    assert any(v.startswith("node:20") and v.endswith(" AS anvil") for v in values["FROM"][:-1])
+    assert "package.json package-lock.json ./" in values["COPY"]
+    assert any("npm ci" in v and "@foundry-rs/anvil-linux-" in v for v in values["RUN"])
+    assert "--from=anvil /anvil /usr/local/bin/anvil" in values["COPY"]
     entrypoint = _exec_form(values["ENTRYPOINT"][-1]) if "ENTRYPOINT" in values else []
     cmd = _exec_form(values["CMD"][-1]) if "CMD" in values else []
     argv = entrypoint + cmd
@@ -669,9 +681,9 @@ def test_missing_service_and_wrong_profile_are_reported(broken: Compose) -> None
 
 def test_unpinned_image_is_reported(broken: Compose) -> None:
     broken["services"]["postgres"]["image"] = "postgres"
-    broken["services"]["node"]["image"] = "ghcr.io/foundry-rs/foundry:latest"
+    broken["services"]["validator-hku"]["image"] = "hyperledger/besu:latest"
     assert check_images_pinned(broken) == [
-        "node image ghcr.io/foundry-rs/foundry:latest is not pinned to a version tag",
+        "validator-hku image hyperledger/besu:latest is not pinned to a version tag",
         "postgres image postgres is not pinned to a version tag",
     ]
 

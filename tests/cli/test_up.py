@@ -14,7 +14,7 @@ import pytest
 from web3 import Web3
 
 from ledger.chain import free_port
-from tests.helpers import run_cli
+from tests.helpers import IPLEDGER, run_cli
 
 
 def test_up_serves_health_and_ctrl_c_stops_everything(up) -> None:  # type: ignore[no-untyped-def]
@@ -97,3 +97,49 @@ def test_up_refuses_an_unreachable_rpc_url(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "no EVM JSON-RPC node answers at http://127.0.0.1:9/x" in out.stderr
     assert "secret" not in out.stderr and "pw" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_node_listens_where_host_says_and_sigterm_writes_the_state(tmp_path: Path) -> None:
+    """`ipledger node --host 0.0.0.0` (the compose `node` service) answers on a non-loopback address of this
+    machine, and SIGTERM (what `docker compose stop` sends) stops it after writing the state."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the address of the outgoing interface
+        address = s.getsockname()[0]
+    if address.startswith("127."):
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    port = free_port()
+    proc = subprocess.Popen(
+        [IPLEDGER, "node", "--data-dir", str(tmp_path / "d"), "--host", "0.0.0.0",
+         "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        w3 = Web3(Web3.HTTPProvider(f"http://{address}:{port}", request_kwargs={"timeout": 2}))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                assert w3.eth.chain_id == 31337
+                break
+            except Exception:
+                time.sleep(0.3)
+        else:
+            pytest.fail(f"the node did not answer on {address}:{port}: {proc.stderr.read() if proc.stderr else ''}")
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "listening on 0.0.0.0" in out and "node stopped; state written" in out
+    assert (tmp_path / "d" / "chain" / "state.json.gz").stat().st_size > 0
+
+
+def test_node_refuses_a_host_that_is_not_an_address(tmp_path: Path) -> None:
+    out = run_cli("node", "--data-dir", str(tmp_path / "d"), "--host", "everywhere", "--port", str(free_port()))
+    assert out.returncode == 1
+    assert out.stderr.strip() == "error: --host / IPLEDGER_NODE_HOST must be an IP address, not 'everywhere'"
+    assert not (tmp_path / "d" / "chain").exists()
