@@ -42,6 +42,7 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
+from web3.logs import DISCARD
 
 from ledger.artifacts import ARTIFACTS_DIR, load_artifact
 from ledger.errors import ConfigurationError, ContractRevert, InvalidInput, ToolchainError
@@ -191,7 +192,9 @@ def create_safe(sender: TxSender, factory: SafeFactory, owners: Sequence[str], t
                                     abi=load_safe_artifact("SafeProxyFactory")["abi"])  # fmt: skip
     sent = sender.send_call(proxy_factory.functions.createProxyWithNonce(factory.singleton, setup, salt_nonce))
     assert isinstance(sent, SentTransaction)
-    events = proxy_factory.events.ProxyCreation().process_receipt(sent.receipt)
+    # The receipt also holds the new Safe's own setup events: decode only the factory's (DISCARD: no warning).
+    events = [e for e in proxy_factory.events.ProxyCreation().process_receipt(sent.receipt, errors=DISCARD)
+              if e["address"] == proxy_factory.address]  # fmt: skip
     return to_checksum_address(events[0]["args"]["proxy"])
 
 
@@ -516,7 +519,10 @@ def execute(sender: TxSender, proposal: Proposal) -> dict[str, Any]:
         sent = sender.send_call(safe.functions.execTransaction(tx["to"], 0, tx["data"], 0, 0, 0, 0, ZERO_ADDRESS,
                                                                ZERO_ADDRESS, packed))  # fmt: skip
         assert isinstance(sent, SentTransaction)
-        if not safe.events.ExecutionSuccess().process_receipt(sent.receipt):
+        # Only this Safe's ExecutionSuccess counts (the timelock's events in the receipt are not decoded).
+        executed = [e for e in safe.events.ExecutionSuccess().process_receipt(sent.receipt, errors=DISCARD)
+                    if e["address"] == safe.address]  # fmt: skip
+        if not executed:
             raise GovernanceError("the Safe executed the transaction but the timelock refused it (ExecutionFailure)",
                                   field="proposal")  # fmt: skip
         return {"step": "scheduled" if proposal.action == "schedule" else "cancelled", "transactionHash": sent.tx_hash,
