@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
 from api.limits import RequestLimits, server_options
-from api.openapi import install_openapi
+from api.openapi import DocPagesPolicy, install_openapi
 from api.routes import assets, disputes, documents, evidence, health, parties, portal, query, verify
 from ledger import __version__, limit_recursion
 from ledger.config import Settings
@@ -46,12 +47,16 @@ def create_app(
             if started:
                 ledger.pipeline.stop()
 
-    app = FastAPI(
+    # FastAPIOffline: FastAPI with /docs (Swagger UI) and /redoc (ReDoc) served from assets packaged with
+    # fastapi-offline under /static-offline-docs, so the API's documentation opens with no request to a CDN
+    # (none is reachable offline, and public CDNs are unreliable from the mainland).
+    app = FastAPIOffline(
         lifespan=lifespan,
         title="Qianhai IP Ledger",
         version=__version__,
         description=DESCRIPTION,
         docs_url="/docs",
+        redoc_url="/redoc",
         openapi_url="/openapi.json",
     )
     app.state.ledger = ledger
@@ -60,6 +65,7 @@ def create_app(
     # body size, JSON depth and read timeouts, before any route reads a byte (api/limits.py); and the
     # interpreter's recursion limit back at its default if an import since ledger's own raised it
     app.add_middleware(RequestLimits, settings=app.state.settings)
+    app.add_middleware(DocPagesPolicy)  # /docs and /redoc load nothing from outside the service
     app.state.server_options = server_options(app.state.settings)  # uvicorn.run's limits, for `ipledger up`
     limit_recursion()
     app.include_router(health.router)
