@@ -143,6 +143,25 @@ class PartyCreate(Strict):
     accounts: list[Address] = Field(min_length=1, max_length=16, description="Account addresses (EOA or ERC-1271 wallet).")
 
 
+class PartyHistoryItem(BaseModel):
+    """One event of a party's history."""
+
+    event: Literal["admitted", "account_added", "account_removed", "accounts_changed", "suspended",
+                   "suspension_confirmed", "suspension_lapsed", "reinstated", "recovery_proposed", "recovery_vetoed",
+                   "recovery_cancelled", "recovery_executed"] = Field(
+        description="`suspension_lapsed` has no event on chain: it is the moment a provisional suspension lapsed.")  # fmt: skip
+    time: int = Field(description="Block time (unix seconds); for a lapse, when it lapsed.")
+    block: int | None = None
+    transactionHash: str | None = None
+    account: str | None = Field(None, description="The account added, removed, or that vetoed.")
+    newAccount: str | None = Field(None, description="The account a recovery proposes or installed.")
+    executableAt: int | None = Field(None, description="recovery_proposed: when anyone can execute it.")
+    action: str | None = Field(None, description="accounts_changed: add, remove, rotate or set_threshold.")
+    nonce: int | None = None
+    threshold: int | None = None
+    reasonHash: str | None = Field(None, description="suspended: keccak-256 of the reason.")
+
+
 class PartyPublic(BaseModel):
     partyId: int
     kind: str
@@ -158,12 +177,22 @@ class PartyPublic(BaseModel):
     accountNonce: int = Field(description="The nonce the party's next account change must carry.")
     suspension: Literal["none", "provisional", "confirmed"] = Field(
         description="provisional: by the registrar, lapses at suspensionLapsesAt unless governance confirms it.")
+    suspensionState: Literal["none", "provisional", "confirmed", "lapsed", "reinstated"] = Field(
+        description="The suspension as of the chain's latest block, by the contract's rule: `provisional` (in force "
+        "until `suspensionLapsesAt`), `confirmed` by governance (in force until lifted), `lapsed` (a provisional "
+        "suspension governance did not confirm in time: not in force), `reinstated` (lifted; shown with the history "
+        "only), `none`.")  # fmt: skip
     suspendedAt: int | None = None
-    suspensionLapsesAt: int | None = None
+    suspensionLapsesAt: int | None = Field(None, description="Unix time a provisional suspension lapses (or lapsed) "
+                                           "unless confirmed.")  # fmt: skip
     pendingRecovery: dict[str, Any] | None = Field(None, description="A governance recovery waiting for its delay "
                                                    "(newAccount, executableAt); any account of the party may veto it.")  # fmt: skip
     admittedAt: int
     accounts: list[str]
+    history: list[PartyHistoryItem] | None = Field(None, description="GET only: the party's events as the index has "
+        "read them, newest first, at most 50 (null when the index cannot be read).")  # fmt: skip
+    historyTotal: int | None = Field(None, description="How many history entries there are in all.")
+    historyNote: str | None = Field(None, description="Why the history is missing or empty, if it is.")
     transactionHash: str | None = None
 
 

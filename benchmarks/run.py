@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import api_bench, cpu, gas, index_bench, node_bench
+from benchmarks import api_bench, cpu, gas, index_bench, node_bench, party_gas
 from benchmarks.env import EAS_SCHEMA, BenchChain, anvil_version
 from benchmarks.report import Result, fmt, table
 
@@ -101,6 +101,8 @@ def run(plan: Plan, *, profile: bool) -> tuple[list[Result], str, dict[str, str]
         log("9: agreements taking effect")
         results += gas.agreements(chain)
         gas_md = gas.breakdown_table(chain)
+        log("party operations: account changes, recovery, suspension (gas, no target)")
+        info["party_gas_md"] = party_gas.render(party_gas.measure(chain), party_gas.council_overhead(chain))
 
         log(f"4: Merkle build ({plan.merkle_n:,} leaves; OTS {plan.merkle_ots_n:,})")
         results += cpu.merkle_build(plan.merkle_n, plan.merkle_ots_n, plan.merkle_rounds)
@@ -244,6 +246,8 @@ def render(results: list[Result], profile_md: str, info: dict[str, str], plan: P
         info["gas_md"],
         "",
     ]
+    if info.get("party_gas_md"):
+        lines += [info["party_gas_md"]]
     if profile_md:
         lines += [profile_md]
     if info.get("node_md"):

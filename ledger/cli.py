@@ -403,7 +403,8 @@ def keys_new(path: Annotated[Path, typer.Argument(help="Where to write the keyst
 
 # --- parties -------------------------------------------------------------------------------------
 
-party_app = typer.Typer(help="Admit and manage parties (operator) and look them up.", no_args_is_help=True)
+party_app = typer.Typer(help="Admit and manage parties (operator), look them up, and a party's side of a key recovery "
+                         "(veto, execute).", no_args_is_help=True)  # fmt: skip
 app.add_typer(party_app, name="party")
 
 
@@ -427,12 +428,6 @@ def party_admit(
     body = {"kind": kind, "jurisdiction": jurisdiction, "identifierScheme": scheme, "identifier": identifier,
             "nameZh": name_zh, "nameEn": name_en, "accounts": account}  # fmt: skip
     _print_json(api_client(settings, operator=True).post("/v1/parties", json=body))
-
-
-@party_app.command("show")
-def party_show(party_id: int, api_url: ApiUrlOpt = None) -> None:
-    """Show a party, its status and accounts."""
-    _print_json(api_client(settings_with(api_url=api_url)).get(f"/v1/parties/{party_id}"))
 
 
 @party_app.command("suspend")
@@ -501,6 +496,7 @@ from ledger import cli_disputes as _cli_disputes  # noqa: E402,F401
 from ledger import cli_keys as _cli_keys  # noqa: E402,F401
 from ledger import cli_index as _cli_index  # noqa: E402,F401
 from ledger import cli_governance as _cli_governance  # noqa: E402,F401
+from ledger import cli_parties as _cli_parties  # noqa: E402,F401
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ from sqlalchemy.exc import DBAPIError
 from web3 import Web3
 
 from ledger.artifacts import SUITE, load_artifact
+from ledger.eip712 import ACCOUNT_ACTIONS
 from ledger.errors import IndexUnavailable, InvalidInput, LedgerError
 from ledger.inputs import DIGITS_RE, INT64_MAX, UNIX_TIME_MAX, parse_uint
 from ledger.tx import FunctionCodec, NodeRefused, as_hex, as_int, rpc
@@ -138,9 +139,26 @@ parties = Table(
     Column("identifier_commitment", String(66), nullable=False),
     Column("name_zh", Text, nullable=False),
     Column("name_en", Text, nullable=False),
-    Column("status", String(12), nullable=False),
+    Column("status", String(12), nullable=False),  # as the last suspension event left it; see party_record
     Column("block", BigInteger, nullable=False),
     Column("log_index", Integer, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("tx", String(66), nullable=False),
+    # the suspension record as the contract keeps it: None, "provisional" (lapses suspension period after
+    # suspended_at unless confirmed) or "confirmed"; and the pending recovery, if any
+    Column("suspension", String(12)),
+    Column("suspended_at", BigInteger),
+    Column("recovery_account", String(42)),
+    Column("recovery_at", BigInteger),
+)
+party_events = Table(  # a party's history: suspensions, recoveries, account changes (ledger.parties.PARTY_EVENTS)
+    "party_events", metadata,
+    Column("party_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("block", BigInteger, primary_key=True, autoincrement=False),
+    Column("log_index", Integer, primary_key=True, autoincrement=False),
+    Column("event", String(24), nullable=False),
+    Column("account", String(42)),
+    Column("detail", Text),  # JSON: executableAt, action, nonce, threshold, reasonHash
     Column("time", BigInteger, nullable=False),
     Column("tx", String(66), nullable=False),
 )
@@ -236,10 +254,10 @@ index_meta = Table(
 
 #: The layout of the tables. An index written under another layout is dropped and read again from the chain
 #: when opened (it is a copy of the chain, so nothing is lost).
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 #: Tables derived from the event log (emptied and replayed on a reorganisation; ``evidence`` is cut back instead).
-DERIVED = (batches, parties, party_accounts, assets, asset_owners, agreements, agreement_parties,
+DERIVED = (batches, parties, party_events, party_accounts, assets, asset_owners, agreements, agreement_parties,
            pending_signatures, disputes)  # fmt: skip
 
 ASSET_JURISDICTIONS = {1: "CN", 2: "HK", 3: "PCT", 4: "OTHER"}
@@ -252,6 +270,17 @@ ROLES = {"assignment": ("assignor", "assignee"), "licence": ("licensor", "licens
 SUBJECT_KINDS = {1: "asset", 2: "agreement", 3: "evidence"}
 OUTCOMES = {1: "dismissed", 2: "agreement_voided", 3: "title_restored"}
 ALGORITHMS = {1: "sha256", 2: "sm3"}
+
+
+#: A party's events as its history names them (``party_events``).
+PARTY_EVENTS = {"PartyAdmitted": "admitted", "PartyAccountAdded": "account_added", "PartyAccountRemoved": "account_removed",
+                "PartyAccountsChanged": "accounts_changed", "PartySuspended": "suspended",
+                "PartySuspensionConfirmed": "suspension_confirmed", "PartyReinstated": "reinstated",
+                "RecoveryProposed": "recovery_proposed", "RecoveryVetoed": "recovery_vetoed",
+                "RecoveryCancelled": "recovery_cancelled", "RecoveryExecuted": "recovery_executed"}  # fmt: skip
+ACCOUNT_ACTION_NAMES = {v: k for k, v in ACCOUNT_ACTIONS.items()}
+#: Most history entries a party answer carries (newest first).
+PARTY_HISTORY_LIMIT = 50
 
 
 #: Events that only add an evidence row: not copied into ``events`` (see the module docstring).
@@ -654,6 +683,8 @@ class Indexer:
         a = ev["args"]
         name = ev["name"]
         at = {"block": ev["block"], "log_index": ev["log_index"], "time": ts, "tx": ev["tx"]}
+        if name in PARTY_EVENTS:
+            self._party_event(db, name, a, at)
         if name == "EvidenceRegistered":
             db.execute(insert(evidence).values(
                 content_hash=a["contentHash"], kind="single", party_id=int(a["partyId"]), registrant=a["registrant"],
@@ -724,6 +755,29 @@ class Indexer:
         elif name == "DisputeClosed":
             db.execute(update(disputes).where(disputes.c.dispute_id == a["disputeId"]).values(
                 status="closed", outcome=OUTCOMES.get(int(a["outcome"]), "unknown"), award_hash=a["awardHash"]))  # fmt: skip
+
+    def _party_event(self, db: Connection, name: str, a: dict[str, Any], at: dict[str, Any]) -> None:
+        """A party's suspension, recovery and account events: one history row each, and the party's suspension
+        and pending recovery as the contract keeps them (the lapse of a provisional suspension is a matter of
+        time, not of an event: :func:`party_record` judges it at the index's time, by the contract's rule)."""
+        party_id = int(a["partyId"])
+        account = a.get("account") or a.get("newAccount")
+        detail = {k: (int(v) if isinstance(v, int) else v) for k, v in a.items() if k in ("executableAt", "nonce", "threshold", "reasonHash")}
+        if name == "PartyAccountsChanged":
+            detail["action"] = ACCOUNT_ACTION_NAMES.get(int(a["action"]), "unknown")
+        db.execute(insert(party_events).values(party_id=party_id, event=PARTY_EVENTS[name], account=account,
+                                               detail=json.dumps(detail) if detail else None, **at))  # fmt: skip
+        row = parties.c.party_id == party_id
+        if name == "PartySuspended":
+            db.execute(update(parties).where(row).values(suspension="provisional", suspended_at=at["time"]))
+        elif name == "PartySuspensionConfirmed":
+            db.execute(update(parties).where(row).values(suspension="confirmed"))
+        elif name == "PartyReinstated":
+            db.execute(update(parties).where(row).values(suspension=None, suspended_at=None))
+        elif name == "RecoveryProposed":
+            db.execute(update(parties).where(row).values(recovery_account=a["newAccount"], recovery_at=int(a["executableAt"])))
+        elif name in ("RecoveryVetoed", "RecoveryCancelled", "RecoveryExecuted"):
+            db.execute(update(parties).where(row).values(recovery_account=None, recovery_at=None))
 
     def _set_owners(self, db: Connection, asset_id: int, owners: list[dict[str, int]]) -> None:
         db.execute(delete(asset_owners).where(asset_owners.c.asset_id == asset_id))
@@ -827,6 +881,17 @@ class Indexer:
     def query(self, what: str, params: dict[str, str | None]) -> dict[str, Any]:
         with _database_errors():
             return QUERIES[what](self.engine, params)
+
+    @functools.cached_property
+    def suspension_period(self) -> int:
+        """The party registry's ``suspensionConfirmationPeriod()`` (immutable: read once)."""
+        return int(self.ledger.evidence.functions.suspensionConfirmationPeriod().call())
+
+    def party(self, party_id: int, *, now: int | None = None, limit: int = PARTY_HISTORY_LIMIT) -> dict[str, Any] | None:
+        """:func:`party_record` of ``party_id`` (None if not indexed yet)."""
+        period = self.suspension_period
+        with _database_errors():
+            return party_record(self.engine, party_id, period=period, now=now, limit=limit)
 
 
 @contextlib.contextmanager
@@ -1124,6 +1189,62 @@ def query_disputes(engine: Engine, params: dict[str, str | None]) -> dict[str, A
 QUERIES: dict[str, Callable[[Engine, dict[str, str | None]], dict[str, Any]]] = {
     "evidence": query_evidence, "assets": query_assets, "agreements": query_agreements, "disputes": query_disputes,
 }
+
+
+def suspension_state(suspension: str | None, suspended_at: int | None, period: int, now: int) -> tuple[str, int | None]:
+    """A suspension record judged at ``now`` by the contract's rule (``PartyRegistry._inForce``): a confirmed
+    suspension is in force; a provisional one until ``suspended_at + period`` (then "lapsed"); returns the
+    state and, for a provisional or lapsed one, the time it lapses (lapsed)."""
+    if suspension == "confirmed":
+        return "confirmed", None
+    if suspension == "provisional":
+        lapses_at = int(suspended_at or 0) + int(period)
+        return ("provisional" if now < lapses_at else "lapsed"), lapses_at
+    return "none", None
+
+
+def party_history_item(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One ``party_events`` row as the API shows it."""
+    item: dict[str, Any] = {"event": row["event"], "time": int(row["time"]), "block": int(row["block"]),
+                            "transactionHash": row["tx"]}  # fmt: skip
+    if row["account"]:
+        item["newAccount" if row["event"].startswith("recovery_") and row["event"] != "recovery_vetoed" else "account"] = row["account"]
+    if row["detail"]:
+        item.update(json.loads(row["detail"]))
+    return item
+
+
+def party_record(engine: Engine, party_id: int, *, period: int, now: int | None = None,
+                 limit: int = PARTY_HISTORY_LIMIT) -> dict[str, Any] | None:  # fmt: skip
+    """A party as the index has read it: its suspension judged at ``now`` (default: the time of the last indexed
+    block) by the contract's rule, so that a registrar's suspension reads "lapsed" once its confirmation period
+    has passed without a confirmation, and "reinstated" once lifted; its pending recovery; and its history, newest
+    first, at most ``limit`` entries (``total`` counts them all), with a lapse as an entry at its time (it has no
+    event). None if the index has not read the party's admission."""
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    with engine.connect() as db:
+        row = db.execute(select(parties).where(parties.c.party_id == party_id)).mappings().first()
+        if row is None:
+            return None
+        total = int(db.execute(select(func.count()).select_from(party_events).where(party_events.c.party_id == party_id)).scalar() or 0)
+        rows = db.execute(select(party_events).where(party_events.c.party_id == party_id)
+                          .order_by(party_events.c.block.desc(), party_events.c.log_index.desc()).limit(limit)).mappings().all()  # fmt: skip
+        last_lift = db.execute(select(func.max(party_events.c.block)).where(and_(party_events.c.party_id == party_id,
+                                                                                 party_events.c.event == "reinstated"))).scalar()  # fmt: skip
+    now = _indexed_time(engine) if now is None else int(now)
+    state, lapses_at = suspension_state(row["suspension"], row["suspended_at"], period, now)
+    if state == "none" and last_lift is not None:
+        state = "reinstated"
+    history = [party_history_item(dict(r)) for r in rows]
+    if state == "lapsed" and lapses_at is not None:
+        history.append({"event": "suspension_lapsed", "time": lapses_at, "block": None, "transactionHash": None})
+        history.sort(key=lambda e: (e["time"], e["block"] if e["block"] is not None else -1), reverse=True)
+        history = history[:limit]
+        total += 1
+    recovery = ({"newAccount": row["recovery_account"], "executableAt": int(row["recovery_at"])}
+                if row["recovery_at"] is not None else None)  # fmt: skip
+    return {"partyId": party_id, "suspensionState": state, "suspensionLapsesAt": lapses_at, "pendingRecovery": recovery,
+            "history": history, "historyTotal": total, "asOf": now}  # fmt: skip
 
 
 def open_index(ledger: Ledger) -> Indexer:

@@ -142,7 +142,11 @@ class PartyService:
         event = self.contract.events.PartyAdmitted().process_receipt(sent.receipt, errors=DISCARD)[0]
         return {**self.show(int(event["args"]["partyId"])), "transactionHash": sent.tx_hash}
 
-    def show(self, party_id: int) -> dict[str, Any]:
+    def show(self, party_id: int, *, history: bool = False) -> dict[str, Any]:
+        """The party as the contract reads it now (its suspension judged by the contract: a provisional one that
+        lapsed reads ``suspended: false``, ``suspensionState: "lapsed"``); with ``history``, its suspension,
+        recovery and account events as the index has read them (newest first, at most
+        :data:`ledger.index.PARTY_HISTORY_LIMIT`; None when the index cannot be read)."""
         count = int(call(self.contract.functions.partyCount()))
         if party_id < 1 or party_id > count:
             raise NotFound(f"no party {party_id}", field="party_id")
@@ -151,18 +155,48 @@ class PartyService:
         jurisdiction = {v: k for k, v in JURISDICTIONS.items()}[profile.pop("jurisdiction")]
         new_account, executable_at = call(self.contract.functions.pendingRecovery(party_id))
         lapses_at = None
-        if profile["suspension"] == "provisional":
+        state = profile["suspension"]  # none | provisional | confirmed, as stored
+        if state == "provisional":
             lapses_at = int(profile["suspendedAt"] or 0) + int(call(self.contract.functions.suspensionConfirmationPeriod()))
-        return {
+            state = "provisional" if profile["suspended"] else "lapsed"  # the contract's judgement, at its latest block
+        shown: dict[str, Any] = {
             **profile,
             "kind": kind,
             "jurisdiction": jurisdiction,
             "identifierScheme": profile["identifierScheme"].lower(),
             "status": "suspended" if profile["suspended"] else "active",
+            "suspensionState": state,
             "suspensionLapsesAt": lapses_at,
             "pendingRecovery": {"newAccount": new_account, "executableAt": int(executable_at)} if executable_at else None,
             "accounts": list(call(self.contract.functions.partyAccounts(party_id))),
         }
+        if history:
+            shown.update(self._history(party_id, state, lapses_at))
+        return shown
+
+    def _history(self, party_id: int, state: str, lapses_at: int | None) -> dict[str, Any]:
+        """The index's history of the party, its lapse entry (which has no event) set by the contract's
+        judgement rather than the index's, and "reinstated" for a party whose last suspension was lifted."""
+        from ledger.errors import LedgerError
+        from ledger.index import PARTY_HISTORY_LIMIT
+
+        try:
+            record = self.ledger.index.party(party_id)
+        except LedgerError as exc:  # the index database is down: the party still shows, without its history
+            return {"history": None, "historyNote": exc.message}
+        if record is None:
+            return {"history": [], "historyTotal": 0, "historyNote": "the index has not read this party yet"}
+        items = [e for e in record["history"] if e["event"] != "suspension_lapsed"]
+        total = int(record["historyTotal"]) - (len(record["history"]) - len(items))
+        if state == "lapsed" and lapses_at is not None:
+            items.append({"event": "suspension_lapsed", "time": lapses_at, "block": None, "transactionHash": None})
+            items.sort(key=lambda e: (e["time"], e["block"] if e["block"] is not None else -1), reverse=True)
+            items = items[:PARTY_HISTORY_LIMIT]
+            total += 1
+        extra: dict[str, Any] = {"history": items, "historyTotal": total}
+        if state == "none" and record["suspensionState"] == "reinstated":
+            extra["suspensionState"] = "reinstated"
+        return extra
 
     # --- suspension: registrar provisionally, governance confirms ---------------------------------
 

@@ -34,9 +34,15 @@ def admit(body: PartyCreate, ledger: LedgerDep) -> dict[str, Any]:
     return ledger.parties.admit(profile, body.accounts)
 
 
-@router.get("/v1/parties/{party_id}", response_model=PartyPublic, responses=errors(404), summary="A party and its accounts")
+@router.get("/v1/parties/{party_id}", response_model=PartyPublic, responses=errors(404), summary="A party and its accounts",
+            description="The party as the contract reads it now: its accounts, threshold and nonce, its suspension "
+            "(`suspensionState`: a registrar's suspension is `provisional` until `suspensionLapsesAt`, then `lapsed` "
+            "unless governance `confirmed` it; `reinstated` once lifted), a pending recovery with the time it can be "
+            "executed; and `history`, its suspension, recovery and account events as the event index has read them "
+            "(newest first, at most 50; `historyTotal` counts them all; the index trails the chain by "
+            "`IPLEDGER_CONFIRMATIONS` blocks).")  # fmt: skip
 def show(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
-    return ledger.parties.show(party_id)
+    return ledger.parties.show(party_id, history=True)
 
 
 @router.post("/v1/parties/{party_id}/suspend", response_model=PartyPublic, dependencies=[OperatorDep], responses=errors(404, 409),

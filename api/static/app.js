@@ -12,6 +12,7 @@
   var lastLookup = null;  // re-rendered on language change
   var lastVerify = null;
   var lastTitle = null;
+  var lastParty = null;
   var lookupSeq = 0;      // a newer lookup wins over a slower older one
 
   function $(id) { return document.getElementById(id); }
@@ -41,6 +42,7 @@
     if (lastLookup) renderLookup(lastLookup);
     if (lastVerify) renderVerify(lastVerify);
     if (lastTitle) renderTitle(lastTitle);
+    if (lastParty) renderParty(lastParty);
   }
 
   function toggleLanguage() {
@@ -369,6 +371,72 @@
     })));
   }
 
+  // --- a party: its status (a registrar's suspension lapses unless confirmed), recovery, history ---------
+
+  function showParty() {
+    var id = parseInt($("party-id").value, 10);
+    if (!(id >= 1)) return Promise.resolve();
+    $("party-result").setAttribute("data-state", "loading");
+    return api("GET", "/v1/parties/" + id).then(function (r) {
+      lastParty = r.ok ? { party: r.body } : { message: errorMessage(r.body, r.status) };
+      if (r.ok) partyCache[id] = Promise.resolve(r.body);
+      renderParty(lastParty);
+    });
+  }
+
+  function partyEventText(e) {
+    return t("partyEvent." + e.event, {
+      account: e.account || "", newAccount: e.newAccount || "", action: e.action || "", nonce: e.nonce,
+      threshold: e.threshold, time: e.executableAt ? fmtLocal(e.executableAt) : "",
+    });
+  }
+
+  function renderParty(s) {
+    var out = clear($("party-result"));
+    if (s.message) {
+      out.setAttribute("data-state", "error");
+      out.appendChild(el("p", { class: "badge bad", text: s.message }));
+      return;
+    }
+    var p = s.party;
+    var state = p.suspensionState || "none";
+    out.setAttribute("data-state", "shown");
+    out.appendChild(el("h3", { text: partyName(p, p.partyId) }));
+    var suspendedNow = state === "provisional" || state === "confirmed";
+    out.appendChild(el("p", { id: "party-status", class: "badge " + (suspendedNow ? "bad" : state === "none" ? "good" : "warn"),
+      "data-suspension": state,
+      text: t("party.state." + state, { time: p.suspensionLapsesAt ? fmtLocal(p.suspensionLapsesAt) : "" }) }));
+    var rows = [
+      el("tr", null, [el("th", { text: t("party.kind") }), el("td", { text: t("partyKind." + p.kind) })]),
+      el("tr", null, [el("th", { text: t("party.identifier") }), el("td", { text: p.identifierScheme.toUpperCase() + " " + p.identifier })]),
+      el("tr", null, [el("th", { text: t("party.accounts", { n: p.threshold }) }), el("td", { class: "mono" }, (p.accounts || []).map(function (a) {
+        return el("div", { text: a });
+      }))]),
+    ];
+    out.appendChild(el("table", { class: "record" }, [el("tbody", null, rows)]));
+    if (p.pendingRecovery) {
+      out.appendChild(el("h3", { text: t("party.recovery") }));
+      out.appendChild(el("p", { id: "party-recovery", class: "badge warn", text: t("party.recoveryText", {
+        account: p.pendingRecovery.newAccount, time: fmtLocal(p.pendingRecovery.executableAt) }) }));
+    }
+    var history = p.history || [];
+    out.appendChild(el("h3", { text: t("party.history") }));
+    if (!history.length) { out.appendChild(el("p", { class: "hint", text: p.historyNote || t("party.historyNone") })); return; }
+    if (p.historyTotal > history.length) {
+      out.appendChild(el("p", { class: "meta", text: t("party.historyMore", { shown: history.length, total: p.historyTotal }) }));
+    }
+    out.appendChild(el("ol", { class: "timeline", id: "party-history" }, history.map(function (e) {
+      var kids = [
+        el("time", { datetime: new Date(e.time * 1000).toISOString(), text: fmtLocal(e.time) + " · " + fmtUtc(e.time) }),
+        el("div", { class: "event", text: partyEventText(e) }),
+      ];
+      if (e.block !== null && e.block !== undefined) {
+        kids.push(el("div", { class: "mono small", text: "block " + e.block + " · tx " + e.transactionHash }));
+      }
+      return el("li", { "data-event": e.event }, kids);
+    })));
+  }
+
   // --- wiring -----------------------------------------------------------------------------
 
   function init() {
@@ -398,11 +466,14 @@
     $("verify-button").addEventListener("click", verifyCertificate);
     $("title-button").addEventListener("click", showTitle);
     $("asset-id").addEventListener("keydown", function (ev) { if (ev.key === "Enter") showTitle(); });
+    $("party-button").addEventListener("click", showParty);
+    $("party-id").addEventListener("keydown", function (ev) { if (ev.key === "Enter") showParty(); });
 
     var q = new URLSearchParams(location.search);
     var qh = normaliseHash(q.get("hash"));
     if (qh) { $("hash-input").value = "0x" + qh; lookupHash(qh, null); }
     if (q.get("asset")) { $("asset-id").value = q.get("asset"); showTitle(); }
+    if (q.get("party")) { $("party-id").value = q.get("party"); showParty(); }
   }
 
   // Exposed for tests and for the console.

@@ -225,3 +225,48 @@ def test_without_a_governance_key_the_governance_routes_answer_403_with_the_call
         assert call["target"] == api.chain.evidence.address
         assert api.chain.evidence.decode_function_input(call["calldata"])[0].fn_name == name
     assert api.client.get(f"/v1/parties/{pid}").json()["suspension"] == "provisional"
+
+
+def test_a_party_shows_its_suspension_as_of_now_and_its_history_bounded(api: Api) -> None:
+    """GET /v1/parties/{id}: a registrar's suspension reads provisional, then lapsed once its period passed
+    without confirmation (as the contract judges it); the history lists the party's events newest first with the
+    lapse at its time, at most 50 of them, and says how many there are."""
+    from ledger.index import PARTY_HISTORY_LIMIT
+    from tests.helpers import TEST_SUSPENSION_PERIOD
+
+    a = account("hist-a")
+    pid = api.admit(a, "91110108551385082Q")
+    api.client.post(f"/v1/parties/{pid}/suspend", json={"reason": "court order"}, headers=api.auth)
+    shown = api.client.get(f"/v1/parties/{pid}").json()
+    assert (shown["suspensionState"], shown["suspended"]) == ("provisional", True)
+    assert shown["suspensionLapsesAt"] == shown["suspendedAt"] + TEST_SUSPENSION_PERIOD
+    assert shown["history"] == [] and "not read" in shown["historyNote"]  # the index has not run yet
+
+    api.chain.advance(TEST_SUSPENSION_PERIOD + 1)
+    for _ in range(api.ledger.settings.confirmations):
+        api.chain.w3.provider.make_request("evm_mine", [])
+    api.ledger.index.sync()
+    resp = api.client.get(f"/v1/parties/{pid}")
+    assert resp.status_code == 200, resp.text
+    shown = resp.json()
+    assert (shown["suspensionState"], shown["suspended"], shown["status"]) == ("lapsed", False, "active")
+    assert api.client.get(f"/v1/accounts/{a.address}").json()["active"] is True
+    events = [e["event"] for e in shown["history"]]
+    assert events == ["suspension_lapsed", "suspended", "account_added", "admitted"] and shown["historyTotal"] == 4
+    assert shown["history"][0]["time"] == shown["suspensionLapsesAt"] and shown["history"][0]["block"] is None
+    suspended = shown["history"][1]
+    tx = api.ledger.w3.eth.get_transaction(suspended["transactionHash"])
+    assert tx["from"] == api.chain.registrar.address and suspended["block"] == tx["blockNumber"]
+
+    # many changes later, the answer still carries the newest 50 only
+    for _ in range(PARTY_HISTORY_LIMIT):
+        api.chain.sender.send_call(api.chain.evidence.functions.changeAccounts(
+            *api.chain.account_change(pid, "set_threshold", signers=[a], threshold=1)))  # fmt: skip
+    api.chain.w3.provider.make_request("evm_mine", [])
+    api.ledger.index.sync()
+    shown = api.client.get(f"/v1/parties/{pid}").json()
+    assert len(shown["history"]) == PARTY_HISTORY_LIMIT and shown["historyTotal"] == PARTY_HISTORY_LIMIT + 5  # 4 events and the lapse
+    assert shown["history"][0] == {**shown["history"][0], "event": "accounts_changed", "action": "set_threshold",
+                                   "nonce": PARTY_HISTORY_LIMIT - 1}  # fmt: skip
+    # actions answer the party without its history
+    assert api.client.post(f"/v1/parties/{pid}/reinstate", headers=api.auth).json()["history"] is None

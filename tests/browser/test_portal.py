@@ -200,11 +200,40 @@ def test_an_assets_title_history_is_shown_as_a_timeline(page: Any, portal: Porta
     expect(result).to_have_attribute("data-state", "error")
 
 
+def test_a_partys_lapsed_suspension_pending_recovery_and_history_are_shown(page: Any, portal: Portal) -> None:
+    from tests.helpers import TEST_SUSPENSION_PERIOD
+
+    auth = {"Authorization": "Bearer browser-operator-token"}
+    pid = portal.admit(account("portal-recovering"), "91110000600037341L", nameEn="Recovering Ltd", nameZh="恢复测试有限公司")
+    assert portal.client.post(f"/v1/parties/{pid}/suspend", json={"reason": "lost key"}, headers=auth).status_code == 200
+    fresh = account("portal-recovery-new").address
+    assert portal.client.post(f"/v1/parties/{pid}/recovery", json={"newAccount": fresh}, headers=auth).status_code == 200
+    portal.chain.advance(TEST_SUSPENSION_PERIOD + 1)  # no confirmation within the period: the suspension lapses
+    portal.ledger.index.sync()
+
+    open_portal(page, portal, f"?party={pid}")
+    result = page.locator("#party-result")
+    expect(result).to_have_attribute("data-state", "shown")
+    expect(result.locator("#party-status")).to_have_attribute("data-suspension", "lapsed")
+    expect(result.locator("#party-status")).to_contain_text("lapsed at")
+    expect(result.locator("#party-recovery")).to_contain_text(fresh)
+    events = result.locator("#party-history > li").evaluate_all("els => els.map(e => e.dataset.event)")
+    assert events == ["suspension_lapsed", "recovery_proposed", "suspended", "account_added", "admitted"], events
+    expect(result.locator("li[data-event=recovery_proposed]")).to_contain_text(fresh)
+    page.click("#lang-toggle")
+    expect(result.locator("#party-status")).to_contain_text("失效")
+    expect(result.locator("li[data-event=suspension_lapsed]")).to_contain_text("临时暂停未获确认而失效")
+    page.fill("#party-id", "424242")
+    page.click("#party-button")
+    expect(result).to_have_attribute("data-state", "error")
+    assert not page.js_errors
+
+
 @pytest.mark.skipif(not os.environ.get("IPLEDGER_PORTAL_SCREENSHOT"), reason="set IPLEDGER_PORTAL_SCREENSHOT=docs/portal.png to retake")
 def test_take_the_readme_screenshot(page: Any, portal: Portal) -> None:
     page.set_viewport_size({"width": 1100, "height": 900})
     open_portal(page, portal)
     drop_file(page, "design-drawing-v1.txt", portal.doc, "text/plain")
     expect(page.locator("#lookup-result")).to_have_attribute("data-state", "registered")
-    page.locator("main").evaluate("m => { m.children[1].hidden = true; m.children[2].hidden = true; }")
+    page.locator("main").evaluate("m => { Array.from(m.children).slice(1).forEach(c => { c.hidden = true; }); }")
     page.screenshot(path=str(ROOT / os.environ["IPLEDGER_PORTAL_SCREENSHOT"]), full_page=True)

@@ -63,8 +63,8 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     # a bank carries power over others' rights: the council admits it through the timelock
     council_admit(env, f"http://127.0.0.1:{p.node_port}", tmp_path / "admit-bank.json", "--kind", "financial_institution",
                   "--identifier", "91110000100000000R", "--name-en", "Example Bank", "--account", address["bank"])  # fmt: skip
-    bank = ok_json("party", "show", "3", env=env)["partyId"]
-    assert ok_json("party", "show", "3", env=env)["accounts"] == [Web3.to_checksum_address(address["bank"])]
+    bank = ok_json("party", "show", "3", "--json", env=env)["partyId"]
+    assert ok_json("party", "show", "3", "--json", env=env)["accounts"] == [Web3.to_checksum_address(address["bank"])]
 
     # bad input: one line, exit 1, before any key is touched
     register = ("asset", "register", "--jurisdiction", "CN", "--kind", "invention", "--title", "一种数据存证方法")

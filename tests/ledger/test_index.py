@@ -466,3 +466,97 @@ def test_a_sublicence_ends_with_its_parent_in_the_index_and_the_title_report(api
     before = answers(indexer)
     indexer.rebuild()
     assert answers(indexer) == before
+
+
+def test_a_partys_suspension_lapses_or_is_confirmed_and_its_recoveries_are_indexed(api: Api) -> None:
+    """The index judges a registrar's suspension by the contract's rule at the time it has read (provisional,
+    then lapsed without a confirmation; confirmed; reinstated), keeps recovery and account events as the party's
+    history, and a rebuild from an empty database answers the same."""
+    from ledger import eip712
+    from tests.helpers import TEST_RECOVERY_DELAY, TEST_SUSPENSION_PERIOD
+
+    indexer = api.ledger.index
+    a, b, fresh, later = account("ix-party-a"), account("ix-party-b"), account("ix-party-fresh"), account("ix-later")
+    pid = api.admit(a, "91110108551385082Q")
+
+    def synced() -> dict[str, Any]:
+        mine(api, api.ledger.settings.confirmations)
+        indexer.sync()
+        record = indexer.party(pid)
+        assert record is not None
+        return record
+
+    assert synced()["suspensionState"] == "none"
+    suspended = api.client.post(f"/v1/parties/{pid}/suspend", json={"reason": "stolen key"}, headers=api.auth).json()
+    record = synced()
+    assert record["suspensionState"] == "provisional"
+    assert record["suspensionLapsesAt"] == suspended["suspendedAt"] + TEST_SUSPENSION_PERIOD
+    assert record["history"][0]["event"] == "suspended" and record["history"][0]["reasonHash"].startswith("0x")
+
+    # no confirmation within the period: the suspension lapses (no event marks it; the index judges the time)
+    api.chain.advance(TEST_SUSPENSION_PERIOD + 1)
+    record = synced()
+    assert record["suspensionState"] == "lapsed"
+    lapse = record["history"][0]
+    assert lapse == {"event": "suspension_lapsed", "time": record["suspensionLapsesAt"], "block": None, "transactionHash": None}
+    # judged at another time, the same record is still provisional: the rule, not a stored flag
+    earlier = indexer.party(pid, now=record["suspensionLapsesAt"] - 1)
+    assert earlier is not None and earlier["suspensionState"] == "provisional"
+    assert "suspension_lapsed" not in [e["event"] for e in earlier["history"]]
+
+    # governance clears the lapsed record; the registrar suspends again and governance confirms in time
+    assert api.client.post(f"/v1/parties/{pid}/reinstate", headers=api.auth).status_code == 200
+    assert synced()["suspensionState"] == "reinstated"
+    assert api.client.post(f"/v1/parties/{pid}/suspend", json={"reason": "again"}, headers=api.auth).status_code == 200
+    assert api.client.post(f"/v1/parties/{pid}/suspension/confirm", headers=api.auth).status_code == 200
+    api.chain.advance(TEST_SUSPENSION_PERIOD + 1)
+    record = synced()
+    assert record["suspensionState"] == "confirmed" and record["suspensionLapsesAt"] is None
+    assert [e["event"] for e in record["history"][:3]] == ["suspension_confirmed", "suspended", "reinstated"]
+    assert api.client.post(f"/v1/parties/{pid}/reinstate", headers=api.auth).status_code == 200
+
+    # the party adds an account (its own signature and the newcomer's)
+    party = api.client.get(f"/v1/parties/{pid}").json()
+    deadline = api.chain.now() + 600
+    msg = eip712.account_change_message(api.ledger.evidence_service.domain(), party_id=pid, action="add", account=b.address,
+                                        new_account=None, threshold=1, nonce=party["accountNonce"], deadline=deadline)  # fmt: skip
+    body = {"action": "add", "account": b.address, "threshold": 1, "nonce": party["accountNonce"], "deadline": deadline,
+            "signatures": [{"signer": a.address, "signature": "0x" + eip712.sign(msg, a).hex()}],
+            "newAccountSignature": "0x" + eip712.sign(msg, b).hex()}  # fmt: skip
+    assert api.client.post(f"/v1/parties/{pid}/accounts", json=body).status_code == 200
+
+    # a recovery vetoed by the party's second account, one cancelled by governance, one executed
+    proposed = api.client.post(f"/v1/parties/{pid}/recovery", json={"newAccount": fresh.address}, headers=api.auth).json()
+    record = synced()
+    assert record["pendingRecovery"] == proposed["pendingRecovery"]
+    assert record["history"][0] == {**record["history"][0], "event": "recovery_proposed", "newAccount": fresh.address,
+                                    "executableAt": proposed["pendingRecovery"]["executableAt"]}  # fmt: skip
+    veto = eip712.recovery_veto_message(api.ledger.evidence_service.domain(), party_id=pid, new_account=fresh.address,
+                                        executable_at=proposed["pendingRecovery"]["executableAt"])  # fmt: skip
+    resp = api.client.post(f"/v1/parties/{pid}/recovery/veto",
+                           json={"account": b.address, "signature": "0x" + eip712.sign(veto, b).hex()})  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    record = synced()
+    assert record["pendingRecovery"] is None
+    assert {k: record["history"][0][k] for k in ("event", "account")} == {"event": "recovery_vetoed", "account": b.address}
+    api.client.post(f"/v1/parties/{pid}/recovery", json={"newAccount": fresh.address}, headers=api.auth)
+    api.chain.governance_sender.send_call(api.chain.evidence.functions.cancelRecovery(pid))
+    assert synced()["history"][0]["event"] == "recovery_cancelled"
+    api.client.post(f"/v1/parties/{pid}/recovery", json={"newAccount": later.address}, headers=api.auth)
+    api.chain.advance(TEST_RECOVERY_DELAY + 1)
+    assert api.client.post(f"/v1/parties/{pid}/recovery/execute").status_code == 200
+    record = synced()
+    events = [e["event"] for e in record["history"]]
+    assert record["history"][0]["event"] == "recovery_executed" and record["history"][0]["newAccount"] == later.address
+    assert events.count("account_removed") == 2 and "accounts_changed" in events and events[-1] == "admitted"
+    changed = next(e for e in record["history"] if e["event"] == "accounts_changed")
+    assert (changed["action"], changed["nonce"], changed["threshold"]) == ("add", 0, 1)
+    with indexer.engine.connect() as db:
+        held = set(db.execute(select(ix.party_accounts.c.account).where(ix.party_accounts.c.party_id == pid)).scalars())
+    assert held == {later.address}
+
+    # bounded: the newest entries only, the total counted
+    short = indexer.party(pid, limit=3)
+    assert short is not None and short["history"] == record["history"][:3] and short["historyTotal"] == record["historyTotal"]
+    indexer.rebuild()
+    assert indexer.party(pid) == record
