@@ -206,7 +206,9 @@ def test_the_agreements_scenario(api: Api) -> None:
     assert ra2["owners"] == [{"partyId": p.p_x, "share": 10_000}] and ra2["pledges"] == []
     assert [x["agreementId"] for x in rb2["licences"]] == [excl["agreementId"]]
     assert rc2["owners"] == [{"partyId": p.p_w, "share": 10_000}]
-    assert [e["event"] for e in ra2["history"]] == ["AssetRegistered", "TitleTransferred", "AgreementExecuted", "AgreementExecuted"]
+    assert [e["event"] for e in ra2["history"]] == ["AssetRegistered", "AssetConfirmed", "TitleTransferred", "AgreementExecuted",
+                                                    "AgreementExecuted"]  # fmt: skip
+    assert ra2["status"] == "confirmed" and ra2["statusDecidedBy"]["verifierPartyId"] == api_verifier(api)[1]
 
 
 def ordinary_territory(proposal: dict[str, Any]) -> int:
