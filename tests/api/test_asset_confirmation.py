@@ -107,3 +107,58 @@ def test_a_squatters_claim_is_rejected_and_the_rightful_owner_registers_the_numb
     mine = register_asset(api, p.uni, p.p_uni, NUMBER, "一种数据存证方法")
     assert mine != squat and api.client.get(f"/v1/assets/{mine}").json()["status"] == "confirmed"
     refused(decision(api, squat, api_verifier(api)[0]), 409, "asset_id", "asset_claim_conflict")
+
+
+def test_an_award_strikes_a_squatters_confirmed_claim_and_the_title_report_says_so(api: Api) -> None:
+    """A verifier was misled and confirmed the squatter: the university goes to arbitration; the award (outcome
+    title_restored, relayed with the arbitrator's signature) strikes the squatter's claim and gives the asset to
+    the university; the title report shows the struck claim and the restored owner."""
+    from tests.api.test_disputes import AWARD, CLAIM, signed
+
+    p = Parties(api)
+    arb = account("qianhai-arbitration")
+    api.admit(arb, "ARB-0001", kind="arbitration_institution", identifierScheme="other", nameEn="Arbitration Centre")
+    squat = register_asset(api, p.x, p.p_x, NUMBER, "一种数据存证方法")  # and (wrongly) confirmed
+    body = {"subject": "asset", "subjectId": squat, "claimant": p.p_uni, "respondent": p.p_x, "claimHash": CLAIM,
+            "arbitrator": arb.address}  # fmt: skip
+    opened = signed(api, "/v1/disputes", body, arb)
+    assert opened.status_code == 201, opened.text
+    did = opened.json()["disputeId"]
+    award = {"outcome": "title_restored", "awardHash": AWARD, "arbitrator": arb.address,
+             "owners": [{"partyId": p.p_uni, "share": 10_000}]}  # fmt: skip
+    closed = signed(api, f"/v1/disputes/{did}/award", award, arb)
+    assert closed.status_code == 200, closed.text
+
+    title = api.client.get(f"/v1/assets/{squat}/title").json()
+    assert title["owners"] == [{"partyId": p.p_uni, "share": 10_000}] and title["status"] == "confirmed"
+    struck = [e for e in title["history"] if e["event"] == "ClaimStruck"]
+    assert [(e["formerOwners"], e["disputeId"]) for e in struck] == [([p.p_x], did)]
+    assert [e["event"] for e in title["history"]][-3:] == ["AssetUnfrozen", "ClaimStruck", "TitleRestored"]
+    # the case file carries the confirmation and the struck claim as title events, each checked against the chain,
+    # and a changed former owner or verifier is caught
+    import io
+    import json
+    import zipfile
+
+    from ledger.casefile import verify_case
+    from ledger.verify import Rpc
+
+    data = api.client.get(f"/v1/disputes/{did}/case-file").content
+    report = verify_case(data, Rpc.from_web3(api.chain.w3))
+    assert report.passed, report.problems
+    src = zipfile.ZipFile(io.BytesIO(data))
+    docs = {n: json.loads(src.read(n)) for n in src.namelist() if n.endswith("-title-event.json")}
+    by_event = {d["event"]: n for n, d in docs.items()}
+    assert {"AssetConfirmed", "ClaimStruck"} <= set(by_event)
+    for event, key, value in (("ClaimStruck", "formerOwners", [p.p_uni]), ("AssetConfirmed", "verifierPartyId", p.p_y)):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as dst:
+            for n in src.namelist():
+                dst.writestr(n, json.dumps({**docs[n], key: value}) if n == by_event[event] else src.read(n))
+        assert not verify_case(out.getvalue(), Rpc.from_web3(api.chain.w3)).passed, event
+    # the university now licenses; the squatter's proposals need the university's signature, not its own
+    now = api.chain.now()
+    lic = api.client.post("/v1/agreements", json={"documentHash": DOC, "kind": "licence", "assetId": squat, "licensee": p.p_y,
+                                                  "licenceType": "ordinary", "territory": ["CN"], "start": now, "end": now + YEAR,
+                                                  "royalty": {"basis": "lump_sum", "amount": "1"}})  # fmt: skip
+    assert lic.status_code == 201 and lic.json()["requiredParties"] == [p.p_uni, p.p_y]
