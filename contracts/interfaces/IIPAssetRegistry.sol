@@ -78,7 +78,8 @@ interface IIPAssetRegistry {
     }
 
     /// @notice An asset registration, signed by an account of every owner.
-    /// @param numberHash keccak-256 of the normalised number (e.g. "CN201710601862.3"); unique.
+    /// @param numberHash keccak-256 of the normalised number (e.g. "CN201710601862.3"); unique among the claims
+    /// not struck.
     /// @param owners Owner party ids, at most `MAX_OWNERS`, no repeats.
     /// @param shares Owner shares in basis points, summing to 10,000.
     /// @param detailsHash SHA-256 of the canonical JSON of title, dates and linked evidence (off chain).
@@ -247,7 +248,8 @@ interface IIPAssetRegistry {
         view
         returns (AssetJurisdiction jurisdiction, AssetKind kind, uint256[] memory owners, uint16[] memory shares, bool frozen);
 
-    /// @notice The asset id registered under a number hash (0 if none).
+    /// @notice The asset id registered under a number hash (0 if none): the latest claim, a struck one's number
+    /// being free for a new claim.
     function assetByNumber(bytes32 numberHash) external view returns (uint256);
 
     /// @notice An agreement; `status == None` when unknown, `EndedWithParent` for a sublicence whose parent
