@@ -103,6 +103,12 @@ def test_a_squatters_claim_is_rejected_and_the_rightful_owner_registers_the_numb
     assert rejected.status_code == 200, rejected.text
     assert rejected.json()["status"] == "struck" and "number is free" in rejected.json()["statusNote"]
     assert api.client.get(f"/v1/assets/{squat}/title").json()["history"][-1]["event"] == "ClaimRejected"
+    # a struck claim is not disputed: the API says so, naming the field, before the contract does
+    arb = account("qianhai-arbitration")
+    api.admit(arb, "ARB-0001", kind="arbitration_institution", identifierScheme="other", nameEn="Arbitration Centre")
+    body = {"subject": "asset", "subjectId": squat, "claimant": p.p_uni, "respondent": p.p_x,
+            "claimHash": "0x" + "cc" * 32, "arbitrator": arb.address}  # fmt: skip
+    refused(api.client.post("/v1/disputes/payload", json=body), 409, "subjectId")
 
     mine = register_asset(api, p.uni, p.p_uni, NUMBER, "一种数据存证方法")
     assert mine != squat and api.client.get(f"/v1/assets/{mine}").json()["status"] == "confirmed"
