@@ -401,6 +401,19 @@ class WithdrawalIn(ReleaseIn):
     """A party's EIP-712 `Withdrawal(bytes32 agreementId,uint64 deadline)`, signed with one of its accounts."""
 
 
+class ConfirmationIn(ReleaseIn):
+    """An asset verifier's EIP-712 `AssetConfirmation(uint256 assetId,bytes32 registerExtractHash,uint64 deadline)`,
+    signed with one of its accounts (the API relays it; it holds no verifier's key)."""
+
+    registerExtractHash: Hex = Field(description="Hash of the register extract (CNIPA, HK IPD …) the verifier checked.")
+
+
+class RejectionIn(ReleaseIn):
+    """An asset verifier's EIP-712 `ClaimRejection(uint256 assetId,bytes32 reasonHash,uint64 deadline)`."""
+
+    reasonHash: Hex = Field(description="Hash of the verifier's reasons (the register shows another owner, no such number …).")
+
+
 # --- disputes ---
 
 

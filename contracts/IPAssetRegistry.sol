@@ -12,7 +12,8 @@ import {SignatureDeadlineTooFar, SignatureExpired} from "./common/Errors.sol";
 /// only current owners grant and every co-owner signs; exclusive and sole licences exclude every overlapping
 /// licence (territory, field and term); a pledged asset moves or is exclusively licensed only with the
 /// pledgee's signature; a suspended party signs nothing; a frozen (disputed) asset changes nothing; shares
-/// always sum to 10,000 basis points; a sublicence lies inside its parent and ends with it.
+/// always sum to 10,000 basis points; a sublicence lies inside its parent and ends with it; nothing is executed
+/// on an asset before an asset verifier has confirmed its claim.
 /// @dev No administrator and no roles: the dispute effects answer to the dispute registry whose address is
 /// an immutable set by the constructor. Deployment computes that address in advance (the deployer's next
 /// CREATE address) and the dispute registry's constructor checks it is the one bound here, so there is no
@@ -32,6 +33,11 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
     bytes32 public constant RELEASE_TYPEHASH = keccak256("Release(bytes32 agreementId,uint64 deadline)");
     /// @notice Withdrawal(bytes32 agreementId,uint64 deadline)
     bytes32 public constant WITHDRAWAL_TYPEHASH = keccak256("Withdrawal(bytes32 agreementId,uint64 deadline)");
+    /// @notice AssetConfirmation(uint256 assetId,bytes32 registerExtractHash,uint64 deadline)
+    bytes32 public constant ASSET_CONFIRMATION_TYPEHASH =
+        keccak256("AssetConfirmation(uint256 assetId,bytes32 registerExtractHash,uint64 deadline)");
+    /// @notice ClaimRejection(uint256 assetId,bytes32 reasonHash,uint64 deadline)
+    bytes32 public constant CLAIM_REJECTION_TYPEHASH = keccak256("ClaimRejection(uint256 assetId,bytes32 reasonHash,uint64 deadline)");
 
     uint16 public constant TOTAL_SHARES = 10_000;
     uint256 public constant MAX_OWNERS = 8;
@@ -43,16 +49,60 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
     /// @notice The furthest a signature's deadline may lie after the block that submits it.
     uint64 public constant MAX_SIGNING_WINDOW = 365 days;
 
+    /// @notice Why an asset registration is refused (`AssetInvalid`); values are stable and part of the ABI.
+    enum AssetFault {
+        JurisdictionAndKind,
+        Number,
+        RegistryFull,
+        OwnersAndShares,
+        UnknownOwner,
+        OwnerListedTwice
+    }
+
+    /// @notice Why terms are refused (`AgreementInvalid`); values are stable and part of the ABI.
+    enum AgreementFault {
+        OnlyLicencesAndPledgesTerminate,
+        NotAPledge,
+        EquityToOneCompany,
+        CompanyNeedsUscc,
+        OneGranteeNoShares,
+        UnknownGrantee,
+        EndBeforeStart,
+        TermEnded,
+        LicenceType,
+        Territory,
+        PledgeeNotFinancial,
+        Kind,
+        ParentLicence,
+        GrantorIsGrantee
+    }
+
+    /// @notice Why a sublicence lies outside its parent (`SublicenceOutsideParent`); stable, part of the ABI.
+    enum SublicenceFault {
+        NoSuchLicence,
+        ParentNotInForce,
+        ParentNotSublicensable,
+        SublicenceOfSublicence,
+        LicenceType,
+        Territory,
+        FieldOfUse,
+        Term
+    }
+
     error AssetNumberTaken(bytes32 numberHash, uint256 assetId);
     error AssetUnknown(uint256 assetId);
-    error AssetInvalid(string reason);
+    error AssetInvalid(AssetFault reason);
+    error AssetNotConfirmed(uint256 assetId);
+    error AssetStatusInvalid(uint256 assetId, AssetStatus status);
+    error AssetVerifierInvalid(address account, uint256 partyId);
+    error AssetVerifierIsOwner(uint256 assetId, uint256 partyId);
     error AssetIsFrozen(uint256 assetId);
     error AssetNotFrozen(uint256 assetId);
     error AssetLicenceLimitReached(uint256 assetId);
     error SharesInvalid(uint256 total);
     error AgreementAlreadyExecuted(bytes32 agreementId);
     error AgreementUnknown(bytes32 agreementId);
-    error AgreementInvalid(string reason);
+    error AgreementInvalid(AgreementFault reason);
     error AgreementNotEffective(bytes32 agreementId);
     error AgreementSignerNotActive(address signer);
     error AgreementSignerNotAParty(address signer, uint256 partyId);
@@ -60,7 +110,7 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
     error AgreementSignatureInvalid(bytes32 agreementId, address signer);
     error AgreementSignatureMissing(uint256 partyId);
     error LicenceOverlaps(bytes32 existing);
-    error SublicenceOutsideParent(bytes32 parent, string reason);
+    error SublicenceOutsideParent(bytes32 parent, SublicenceFault reason);
     error SublicenceLimitReached(bytes32 parent);
     error AssetPledged(bytes32 pledge);
     error AgreementWithdrawnByParty(bytes32 agreementId);
@@ -89,12 +139,14 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
         uint256[] grantors;
     }
 
-    /// @dev `titleCount` numbers every change of title (transfer or award) of the asset; `titleSeq` is the
+    /// @dev `status`: claimed, confirmed by an asset verifier, or struck (see `AssetStatus`); it shares the
+    /// slot `execute` reads anyway. `titleCount` numbers every change of title (transfer or award) of the asset; `titleSeq` is the
     /// number of the title standing now (0 = as registered). A voided transfer gives title back only if its
     /// number is the one standing, and then the number standing before it stands again.
     struct AssetData {
         AssetJurisdiction jurisdiction;
         AssetKind kind;
+        AssetStatus status;
         uint16 openDisputes;
         uint32 titleCount;
         uint32 titleSeq;
@@ -138,10 +190,11 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
 
     /// @inheritdoc IIPAssetRegistry
     function registerAsset(AssetRegistration calldata r, PartySignature[] calldata signatures) external returns (uint256 assetId) {
-        if (r.jurisdiction == AssetJurisdiction.None || r.kind == AssetKind.None) _assetInvalid("jurisdiction and kind");
-        if (r.numberHash == bytes32(0)) _assetInvalid("number");
+        if (r.jurisdiction == AssetJurisdiction.None || r.kind == AssetKind.None) _assetInvalid(AssetFault.JurisdictionAndKind);
+        if (r.numberHash == bytes32(0)) _assetInvalid(AssetFault.Number);
         uint256 taken = _assetByNumber[r.numberHash];
-        if (taken != 0) revert AssetNumberTaken(r.numberHash, taken);
+        // a number is claimed once, unless a verifier struck the claim
+        if (taken != 0 && _assets[taken].status != AssetStatus.Struck) revert AssetNumberTaken(r.numberHash, taken);
         _checkDeadline(r.deadline);
         _checkShares(r.owners, r.shares);
         bytes32 digest = _hashTypedDataV4(
@@ -160,12 +213,56 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
         );
         _checkSignatures(bytes32(0), digest, r.owners, signatures);
         assetId = ++_assetCount;
-        if (assetId > type(uint64).max) _assetInvalid("registry full");
-        _assets[assetId] = AssetData({jurisdiction: r.jurisdiction, kind: r.kind, openDisputes: 0, titleCount: 0, titleSeq: 0, pledge: bytes32(0)});
+        if (assetId > type(uint64).max) _assetInvalid(AssetFault.RegistryFull);
+        _assets[assetId] = AssetData({jurisdiction: r.jurisdiction, kind: r.kind, status: AssetStatus.Claimed, openDisputes: 0, titleCount: 0, titleSeq: 0, pledge: bytes32(0)});
         _owners[assetId] = r.owners;
         _shares[assetId] = r.shares;
         _assetByNumber[r.numberHash] = assetId;
         emit AssetRegistered(assetId, r.numberHash, r.jurisdiction, r.kind, r.owners, r.shares, r.detailsHash);
+    }
+
+    /// @inheritdoc IIPAssetRegistry
+    function confirmAsset(uint256 assetId, bytes32 registerExtractHash, address verifier, uint64 deadline, bytes calldata signature)
+        external
+    {
+        _decideClaim(ASSET_CONFIRMATION_TYPEHASH, assetId, registerExtractHash, verifier, deadline, signature);
+    }
+
+    /// @inheritdoc IIPAssetRegistry
+    function rejectClaim(uint256 assetId, bytes32 reasonHash, address verifier, uint64 deadline, bytes calldata signature) external {
+        _decideClaim(CLAIM_REJECTION_TYPEHASH, assetId, reasonHash, verifier, deadline, signature);
+    }
+
+    /// @dev A verifier's decision on a claim (confirmed, or rejected: struck). The asset is claimed (neither
+    /// confirmed nor struck) and not frozen; `verifier` sends the call itself (no signature) or signed the
+    /// decision; its party is active, of kind AssetVerifier, and owns no share of the asset.
+    function _decideClaim(bytes32 typehash, uint256 assetId, bytes32 hash, address verifier, uint64 deadline, bytes calldata signature)
+        private
+    {
+        AssetData storage a = _requireAsset(assetId);
+        if (a.status != AssetStatus.Claimed) revert AssetStatusInvalid(assetId, a.status);
+        if (a.openDisputes != 0) revert AssetIsFrozen(assetId);
+        _checkDeadline(deadline);
+        (uint256 pid, bool active) = _partyOf(verifier);
+        if (pid == 0 || _party(pid).kind != IPartyRegistry.PartyKind.AssetVerifier) revert AssetVerifierInvalid(verifier, pid);
+        if (!active) revert AgreementSignerNotActive(verifier);
+        if (
+            !(msg.sender == verifier && signature.length == 0)
+                && !SignatureChecker.isValidSignatureNow(
+                    verifier, _hashTypedDataV4(keccak256(abi.encode(typehash, assetId, hash, deadline))), signature
+                )
+        ) revert AgreementSignatureInvalid(bytes32(assetId), verifier);
+        uint256[] storage owners = _owners[assetId];
+        for (uint256 i = 0; i < owners.length; ++i) {
+            if (owners[i] == pid) revert AssetVerifierIsOwner(assetId, pid);
+        }
+        if (typehash == ASSET_CONFIRMATION_TYPEHASH) {
+            a.status = AssetStatus.Confirmed;
+            emit AssetConfirmed(assetId, pid, hash);
+        } else {
+            a.status = AssetStatus.Struck; // its number may be claimed again (`registerAsset`)
+            emit ClaimRejected(assetId, pid, hash);
+        }
     }
 
     // --- agreements -----------------------------------------------------------------------------
@@ -180,6 +277,7 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
         }
         _checkDeadline(t.deadline);
         AssetData storage a = _requireAsset(t.assetId);
+        if (a.status != AssetStatus.Confirmed) revert AssetNotConfirmed(t.assetId);
         if (a.openDisputes != 0) revert AssetIsFrozen(t.assetId);
         _checkGrantees(t);
 
@@ -242,7 +340,7 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
     function terminate(bytes32 id, uint64 deadline, PartySignature[] calldata signatures) external {
         StoredAgreement storage g = _requireEffective(id);
         if (g.kind != AgreementKind.Licence && g.kind != AgreementKind.Pledge) {
-            _invalid("only licences and pledges are terminated; title moves back by a new assignment");
+            _invalid(AgreementFault.OnlyLicencesAndPledgesTerminate);
         }
         if (_assets[g.assetId].openDisputes != 0) revert AssetIsFrozen(g.assetId);
         _checkDeadline(deadline);
@@ -258,13 +356,13 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
     /// @inheritdoc IIPAssetRegistry
     function releasePledge(bytes32 id, uint64 deadline, PartySignature calldata pledgee) external {
         StoredAgreement storage g = _requireEffective(id);
-        if (g.kind != AgreementKind.Pledge) _invalid("not a pledge");
+        if (g.kind != AgreementKind.Pledge) _invalid(AgreementFault.NotAPledge);
         // the dispute may be about this very pledge: nothing moves until the award
         if (_assets[g.assetId].openDisputes != 0) revert AssetIsFrozen(g.assetId);
         _checkDeadline(deadline);
         // the pledgee's own account, active or suspended: a release only frees the owner's asset, so a suspension
         // (which the registrar imposes alone) never blocks it
-        (uint256 pid,) = _parties.partyOf(pledgee.signer);
+        (uint256 pid,) = _partyOf(pledgee.signer);
         if (pid != g.grantee) revert AgreementSignerNotAParty(pledgee.signer, pid);
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(RELEASE_TYPEHASH, id, deadline)));
         if (!SignatureChecker.isValidSignatureNow(pledgee.signer, digest, pledgee.signature)) {
@@ -285,7 +383,7 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
         if (g.status != AgreementStatus.None) revert AgreementAlreadyExecuted(id);
         _checkDeadline(deadline);
         // a suspended party may still withdraw: withdrawing only takes away
-        (uint256 pid,) = _parties.partyOf(signature.signer);
+        (uint256 pid,) = _partyOf(signature.signer);
         if (pid == 0 || !_isPartyTo(t, pid)) revert AgreementWithdrawalNotAParty(id, pid);
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(WITHDRAWAL_TYPEHASH, id, deadline)));
         if (!SignatureChecker.isValidSignatureNow(signature.signer, digest, signature.signature)) {
@@ -301,6 +399,8 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
     /// @inheritdoc IIPAssetRegistry
     function freezeAsset(uint256 assetId, bytes32 disputeId) external onlyDisputeRegistry {
         AssetData storage a = _requireAsset(assetId);
+        // a struck claim is dead and its number may be claimed again: there is nothing left to dispute on it
+        if (a.status == AssetStatus.Struck) revert AssetStatusInvalid(assetId, a.status);
         if (_freezes[disputeId] != 0) revert DisputeAlreadyFroze(disputeId);
         _freezes[disputeId] = assetId;
         a.openDisputes += 1;
@@ -343,6 +443,7 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
     {
         AssetData storage a = _requireAsset(assetId);
         _checkShares(owners, shares);
+        emit ClaimStruck(assetId, disputeId, _owners[assetId]);
         _owners[assetId] = owners;
         _shares[assetId] = shares;
         a.titleSeq = ++a.titleCount;
@@ -369,6 +470,11 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
     /// @inheritdoc IIPAssetRegistry
     function assetByNumber(bytes32 numberHash) external view returns (uint256) {
         return _assetByNumber[numberHash];
+    }
+
+    /// @inheritdoc IIPAssetRegistry
+    function assetStatus(uint256 assetId) external view returns (AssetStatus) {
+        return _requireAsset(assetId).status;
     }
 
     /// @notice How many assets have been registered.
@@ -403,14 +509,12 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
     }
 
     /// @inheritdoc IIPAssetRegistry
+    /// @dev One pass into an array of the largest possible size (the owners' list holds at most MAX_LICENCES,
+    /// each parent at most MAX_SUBLICENCES), cut to length at the end.
     function licencesInForce(uint256 assetId, uint64 time) external view returns (bytes32[] memory ids) {
-        bytes32[] storage all = _licences[assetId];
-        uint256 total = all.length;
-        for (uint256 i = 0; i < all.length; ++i) {
-            total += _sublicences[all[i]].length;
-        }
-        ids = new bytes32[](total);
+        ids = new bytes32[](MAX_LICENCES * (MAX_SUBLICENCES + 1));
         uint256 n;
+        bytes32[] storage all = _licences[assetId];
         for (uint256 i = 0; i < all.length; ++i) {
             StoredAgreement storage g = _agreements[all[i]];
             if (g.status != AgreementStatus.Effective) continue; // its sublicences ended with it
@@ -544,16 +648,16 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
 
     function _checkShares(uint256[] calldata owners, uint16[] calldata shares) private view {
         if (owners.length == 0 || owners.length > MAX_OWNERS || owners.length != shares.length) {
-            _assetInvalid("owners and shares");
+            _assetInvalid(AssetFault.OwnersAndShares);
         }
         uint256 total;
-        uint256 count = _parties.partyCount();
+        uint256 count = _partyCount();
         for (uint256 i = 0; i < owners.length; ++i) {
-            if (owners[i] == 0 || owners[i] > count) _assetInvalid("unknown owner");
+            if (owners[i] == 0 || owners[i] > count) _assetInvalid(AssetFault.UnknownOwner);
             if (shares[i] == 0) revert SharesInvalid(0);
             total += shares[i];
             for (uint256 j = 0; j < i; ++j) {
-                if (owners[j] == owners[i]) _assetInvalid("owner listed twice");
+                if (owners[j] == owners[i]) _assetInvalid(AssetFault.OwnerListedTwice);
             }
         }
         if (total != TOTAL_SHARES) revert SharesInvalid(total);
@@ -563,26 +667,26 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
         if (t.kind == AgreementKind.Assignment || t.kind == AgreementKind.EquityContribution) {
             _checkShares(t.grantees, t.shares);
             if (t.kind == AgreementKind.EquityContribution) {
-                if (t.grantees.length != 1) _invalid("an equity contribution goes to one company");
-                if (_parties.party(t.grantees[0]).scheme != IPartyRegistry.IdentifierScheme.USCC) {
-                    _invalid("the company must be identified by a USCC");
+                if (t.grantees.length != 1) _invalid(AgreementFault.EquityToOneCompany);
+                if (_party(t.grantees[0]).scheme != IPartyRegistry.IdentifierScheme.USCC) {
+                    _invalid(AgreementFault.CompanyNeedsUscc);
                 }
             }
             return;
         }
-        if (t.grantees.length != 1 || t.shares.length != 0) _invalid("one grantee, no shares");
-        if (t.grantees[0] == 0 || t.grantees[0] > _parties.partyCount()) _invalid("unknown grantee");
-        if (t.end <= t.start) _invalid("end must be after start");
-        if (t.end <= block.timestamp) _invalid("the term has ended");
+        if (t.grantees.length != 1 || t.shares.length != 0) _invalid(AgreementFault.OneGranteeNoShares);
+        if (t.grantees[0] == 0 || t.grantees[0] > _partyCount()) _invalid(AgreementFault.UnknownGrantee);
+        if (t.end <= t.start) _invalid(AgreementFault.EndBeforeStart);
+        if (t.end <= block.timestamp) _invalid(AgreementFault.TermEnded);
         if (t.kind == AgreementKind.Licence) {
-            if (t.licenceType == LicenceType.None) _invalid("licence type");
-            if (t.territory == 0) _invalid("territory");
+            if (t.licenceType == LicenceType.None) _invalid(AgreementFault.LicenceType);
+            if (t.territory == 0) _invalid(AgreementFault.Territory);
         } else if (t.kind == AgreementKind.Pledge) {
-            if (_parties.party(t.grantees[0]).kind != IPartyRegistry.PartyKind.FinancialInstitution) {
-                _invalid("the pledgee must be a financial institution");
+            if (_party(t.grantees[0]).kind != IPartyRegistry.PartyKind.FinancialInstitution) {
+                _invalid(AgreementFault.PledgeeNotFinancial);
             }
         } else {
-            _invalid("kind");
+            _invalid(AgreementFault.Kind);
         }
     }
 
@@ -590,23 +694,23 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
     function _grantors(Terms calldata t) private view returns (uint256[] memory grantors) {
         if (t.kind == AgreementKind.Licence && t.parentLicence != bytes32(0)) {
             StoredAgreement storage p = _agreements[t.parentLicence];
-            if (p.kind != AgreementKind.Licence || p.assetId != t.assetId) _outside(t.parentLicence, "no such licence of this asset");
-            if (p.status != AgreementStatus.Effective || p.end <= block.timestamp) _outside(t.parentLicence, "parent not in force");
-            if (!p.sublicensable) _outside(t.parentLicence, "parent not sublicensable");
-            if (p.parentLicence != bytes32(0)) _outside(t.parentLicence, "no sublicence of a sublicence");
+            if (p.kind != AgreementKind.Licence || p.assetId != t.assetId) _outside(t.parentLicence, SublicenceFault.NoSuchLicence);
+            if (p.status != AgreementStatus.Effective || p.end <= block.timestamp) _outside(t.parentLicence, SublicenceFault.ParentNotInForce);
+            if (!p.sublicensable) _outside(t.parentLicence, SublicenceFault.ParentNotSublicensable);
+            if (p.parentLicence != bytes32(0)) _outside(t.parentLicence, SublicenceFault.SublicenceOfSublicence);
             // same or narrower type: Exclusive < Sole < Ordinary, so an ordinary licensee grants only ordinary ones
-            if (t.licenceType < p.licenceType) _outside(t.parentLicence, "licence type");
-            if (t.territory & ~p.territory != 0) _outside(t.parentLicence, "territory");
-            if (p.fieldOfUse != bytes32(0) && t.fieldOfUse != p.fieldOfUse) _outside(t.parentLicence, "field of use");
-            if (t.start < p.start || t.end > p.end) _outside(t.parentLicence, "term");
+            if (t.licenceType < p.licenceType) _outside(t.parentLicence, SublicenceFault.LicenceType);
+            if (t.territory & ~p.territory != 0) _outside(t.parentLicence, SublicenceFault.Territory);
+            if (p.fieldOfUse != bytes32(0) && t.fieldOfUse != p.fieldOfUse) _outside(t.parentLicence, SublicenceFault.FieldOfUse);
+            if (t.start < p.start || t.end > p.end) _outside(t.parentLicence, SublicenceFault.Term);
             grantors = _one(p.grantee);
         } else {
-            if (t.kind != AgreementKind.Licence && t.parentLicence != bytes32(0)) _invalid("parent licence");
+            if (t.kind != AgreementKind.Licence && t.parentLicence != bytes32(0)) _invalid(AgreementFault.ParentLicence);
             grantors = _owners[t.assetId];
         }
         for (uint256 i = 0; i < grantors.length; ++i) {
             for (uint256 j = 0; j < t.grantees.length; ++j) {
-                if (grantors[i] == t.grantees[j]) _invalid("a grantor cannot also be a grantee");
+                if (grantors[i] == t.grantees[j]) _invalid(AgreementFault.GrantorIsGrantee);
             }
         }
     }
@@ -644,17 +748,31 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
         }
     }
 
-    // Reverts with a reason, from one place each (keeps the runtime code under the 24 KiB limit).
-    function _invalid(string memory reason) private pure {
+    // Reverts with a reason code, from one place each (keeps the runtime code under the 24 KiB limit); the
+    // client maps each code to its text (ledger/artifacts.py).
+    function _invalid(AgreementFault reason) private pure {
         revert AgreementInvalid(reason);
     }
 
-    function _outside(bytes32 parent, string memory reason) private pure {
+    function _outside(bytes32 parent, SublicenceFault reason) private pure {
         revert SublicenceOutsideParent(parent, reason);
     }
 
-    function _assetInvalid(string memory reason) private pure {
+    function _assetInvalid(AssetFault reason) private pure {
         revert AssetInvalid(reason);
+    }
+
+    function _partyCount() private view returns (uint256) {
+        return _parties.partyCount();
+    }
+
+    function _partyOf(address account) private view returns (uint256, bool) {
+        return _parties.partyOf(account);
+    }
+
+    /// @dev One call site for the party registry's `party` (its decoder is large).
+    function _party(uint256 partyId) private view returns (IPartyRegistry.Party memory) {
+        return _parties.party(partyId);
     }
 
     function _one(uint256 partyId) private pure returns (uint256[] memory list) {
@@ -694,7 +812,7 @@ contract IPAssetRegistry is IIPAssetRegistry, EIP712 {
         returns (uint256)
     {
         address signer = sig.signer;
-        (uint256 pid, bool active) = _parties.partyOf(signer);
+        (uint256 pid, bool active) = _partyOf(signer);
         if (!active) revert AgreementSignerNotActive(signer);
         uint256 slot = type(uint256).max;
         for (uint256 j = 0; j < required.length; ++j) {

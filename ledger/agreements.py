@@ -39,6 +39,22 @@ class AssetKind(IntEnum):
     OTHER_PATENT = 8
 
 
+class AssetStatus(IntEnum):
+    """Where an asset's registration stands: a claim until an asset verifier confirms it (or rejects it)."""
+
+    CLAIMED = 0
+    CONFIRMED = 1
+    STRUCK = 2
+
+
+#: What each status means, in the words every answer, report and page uses.
+ASSET_STATUS_NOTES = {
+    "claimed": "claim, not yet confirmed by an asset verifier: it cannot be assigned, licensed, contributed or pledged",
+    "confirmed": "confirmed by an asset verifier against the patent register",
+    "struck": "claim struck by an asset verifier: the number is free for a new claim",
+}
+
+
 class AgreementKind(IntEnum):
     ASSIGNMENT = 1
     LICENCE = 2
@@ -91,6 +107,9 @@ TERMS_TYPE = [
 TERMINATION_TYPE = [{"name": "agreementId", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
 RELEASE_TYPE = [{"name": "agreementId", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
 WITHDRAWAL_TYPE = [{"name": "agreementId", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
+ASSET_CONFIRMATION_TYPE = [{"name": "assetId", "type": "uint256"}, {"name": "registerExtractHash", "type": "bytes32"},
+                           {"name": "deadline", "type": "uint64"}]  # fmt: skip
+CLAIM_REJECTION_TYPE = [{"name": "assetId", "type": "uint256"}, {"name": "reasonHash", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
 #: The furthest a signature's deadline may lie after the block that submits it (the contracts refuse more).
 MAX_SIGNING_WINDOW = 365 * 86400
 
@@ -99,6 +118,8 @@ TERMS_TYPEHASH = keccak(text=type_string("Terms", TERMS_TYPE))
 TERMINATION_TYPEHASH = keccak(text=type_string("Termination", TERMINATION_TYPE))
 RELEASE_TYPEHASH = keccak(text=type_string("Release", RELEASE_TYPE))
 WITHDRAWAL_TYPEHASH = keccak(text=type_string("Withdrawal", WITHDRAWAL_TYPE))
+ASSET_CONFIRMATION_TYPEHASH = keccak(text=type_string("AssetConfirmation", ASSET_CONFIRMATION_TYPE))
+CLAIM_REJECTION_TYPEHASH = keccak(text=type_string("ClaimRejection", CLAIM_REJECTION_TYPE))
 
 
 def assets_domain(chain_id: int, contract: str) -> Domain:
@@ -186,6 +207,18 @@ def release_message(domain: Domain, agreement_id: bytes, deadline: int) -> dict[
 def withdrawal_message(domain: Domain, agreement_id: bytes, deadline: int) -> dict[str, Any]:
     """What a party signs to withdraw its consent to terms before they take effect."""
     return _message(domain, "Withdrawal", WITHDRAWAL_TYPE, {"agreementId": _hex(agreement_id), "deadline": deadline})
+
+
+def confirmation_message(domain: Domain, asset_id: int, register_extract_hash: bytes, deadline: int) -> dict[str, Any]:
+    """What an asset verifier signs to confirm a claim against the patent register."""
+    return _message(domain, "AssetConfirmation", ASSET_CONFIRMATION_TYPE,
+                    {"assetId": asset_id, "registerExtractHash": _hex(register_extract_hash), "deadline": deadline})  # fmt: skip
+
+
+def rejection_message(domain: Domain, asset_id: int, reason_hash: bytes, deadline: int) -> dict[str, Any]:
+    """What an asset verifier signs to reject (strike) an unconfirmed claim."""
+    return _message(domain, "ClaimRejection", CLAIM_REJECTION_TYPE,
+                    {"assetId": asset_id, "reasonHash": _hex(reason_hash), "deadline": deadline})  # fmt: skip
 
 
 def number_hash(normalised_number: str) -> bytes:

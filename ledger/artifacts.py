@@ -66,6 +66,10 @@ _ERROR_CLASSES: dict[str, type[ContractRevert]] = {
     "NonceMismatch": errors.SignatureRejected,
     "AccountNotAParty": errors.PartyNotActive,
     "PartyNotActive": errors.PartyNotActive,
+    "AssetNotConfirmed": errors.AssetNotConfirmed,
+    "AssetStatusInvalid": errors.AssetClaimConflict,
+    "AssetVerifierIsOwner": errors.AssetClaimConflict,
+    "AssetVerifierInvalid": errors.NotAnAssetVerifier,
 }
 
 _MESSAGES: dict[str, str] = {
@@ -77,7 +81,34 @@ _MESSAGES: dict[str, str] = {
     "PartyNotActive": "party {partyId} is suspended",
     "PartyUnknown": "party {partyId} does not exist",
     "AccessControlUnauthorizedAccount": "account {account} lacks the role {neededRole}",
+    "AssetInvalid": "the asset registration is invalid: {reason}",
+    "AgreementInvalid": "the terms are invalid: {reason}",
+    "SublicenceOutsideParent": "the sublicence lies outside its parent licence {parent}: {reason}",
+    "AssetNotConfirmed": "asset {assetId} is a claim not yet confirmed by an asset verifier: nothing can be executed on it",
+    "AssetStatusInvalid": "asset {assetId} is not an open claim (status {status}: 1 confirmed, 2 struck)",
+    "AssetVerifierInvalid": "account {account} is not an account of an asset verifier party (party {partyId})",
+    "AssetVerifierIsOwner": "party {partyId} owns a share of asset {assetId}: a verifier cannot decide its own claim",
 }
+
+
+# The asset registry's reason codes (enums AssetFault, AgreementFault, SublicenceFault in IPAssetRegistry.sol,
+# in their order): the contract reverts with the code, the client names the reason.
+_REASONS: dict[str, tuple[str, ...]] = {
+    "AssetInvalid": ("jurisdiction and kind", "number", "registry full", "owners and shares", "unknown owner",
+                     "owner listed twice"),
+    "AgreementInvalid": ("only licences and pledges are terminated; title moves back by a new assignment", "not a pledge",
+                         "an equity contribution goes to one company", "the company must be identified by a USCC",
+                         "one grantee, no shares", "unknown grantee", "end must be after start", "the term has ended",
+                         "licence type", "territory", "the pledgee must be a financial institution", "kind",
+                         "parent licence", "a grantor cannot also be a grantee"),
+    "SublicenceOutsideParent": ("no such licence of this asset", "parent not in force", "parent not sublicensable",
+                                "no sublicence of a sublicence", "licence type", "territory", "field of use", "term"),
+}  # fmt: skip
+
+
+def _reason(name: str, code: Any) -> str:
+    texts = _REASONS[name]
+    return texts[code] if isinstance(code, int) and 0 <= code < len(texts) else f"reason code {code}"
 
 
 def decode_revert(data: str | bytes | None) -> ContractRevert:
@@ -101,6 +132,8 @@ def decode_revert(data: str | bytes | None) -> ContractRevert:
     except Exception:
         return ContractRevert(name, {}, f"the contract reverted with {name}")
     args = {n: _normalise(v, t) for n, v, t in zip(names, values, types, strict=True)}
+    if name in _REASONS:  # a reason code: keep the code, name the reason
+        args["code"], args["reason"] = args["reason"], _reason(name, args["reason"])
     cls = _ERROR_CLASSES.get(name, ContractRevert)
     template = _MESSAGES.get(name)
     message = template.format(**args) if template else None

@@ -1,6 +1,11 @@
 """IP assets and agreements: validation, proposals journalled off chain, signatures, execution and the
 title report. The contract enforces every rule again; the checks here exist to give clear errors early.
 
+Registering a number records a *claim*: nothing is executed on an asset until an asset verifier (a party of
+kind AssetVerifier, admitted by governance, owning no share of it) has confirmed it against the patent register;
+a verifier may instead reject a false claim, which frees the number. Their decisions are signed with the
+verifier's own key and relayed here (the service never holds it). Every answer states the asset's status.
+
 An agreement is *proposed* (terms and details stored in the journal, its id = the EIP-712 struct hash of
 the terms), *signed* by each party with its own key (signatures are collected here, checked as they
 arrive), and *executed* in one transaction carrying every signature. Details that do not go on chain
@@ -26,7 +31,10 @@ from web3.logs import DISCARD
 
 from ledger import agreements as ag
 from ledger import eip712
-from ledger.errors import Conflict, ContractRevert, InvalidInput, NotFound, SignatureRejected
+from ledger.errors import (
+    AssetClaimConflict, AssetNotConfirmed, Conflict, ContractRevert, InvalidInput, NotAnAssetVerifier, NotFound, PartyNotActive,
+    SignatureRejected,
+)
 from ledger.hashing import canonical_json, parse_hash
 from ledger.identifiers import parse_cn_patent_number, validate_hk_patent_number, validate_other_identifier
 from ledger.inputs import FIELD_OF_USE_MAX, SHORT_TEXT_MAX, TITLE_MAX, check_text, parse_decimal
@@ -52,8 +60,16 @@ LICENCE_TYPES = {"exclusive": ag.LicenceType.EXCLUSIVE, "sole": ag.LicenceType.S
 ROYALTY_BASES = {"lump_sum", "percentage", "per_unit", "minimum_annual"}
 STATUS_NAMES = {1: "effective", 2: "terminated", 3: "released", 4: "voided", 5: "withdrawn", 6: "ended_with_parent"}
 DEFAULT_SIGNING_WINDOW = 7 * 86400
+ASSET_VERIFIER_KIND = 6  # PartyKind.AssetVerifier
+ASSET_STATUS_NAMES = {int(v): v.name.lower() for v in ag.AssetStatus}
+ASSET_STATUS_NOTES = ag.ASSET_STATUS_NOTES
+# The input a verifier's refused decision is about.
+DECISION_REVERT_FIELDS = {"AssetStatusInvalid": "asset_id", "AssetIsFrozen": "asset_id", "AssetVerifierInvalid": "signer",
+                          "AssetVerifierIsOwner": "signer", "AgreementSignerNotActive": "signer",
+                          "AgreementSignatureInvalid": "signature", "SignatureExpired": "deadline",
+                          "SignatureDeadlineTooFar": "deadline"}  # fmt: skip
 # The input a contract refusal at execution is about (the contract's errors name no field).
-EXECUTE_REVERT_FIELDS = {"SignatureExpired": "deadline", "AssetIsFrozen": "assetId", "AssetPledged": "assetId",
+EXECUTE_REVERT_FIELDS = {"AssetNotConfirmed": "assetId", "SignatureExpired": "deadline", "AssetIsFrozen": "assetId", "AssetPledged": "assetId",
                          "SignatureDeadlineTooFar": "deadline", "AgreementWithdrawnByParty": "agreement_id",
                          "SublicenceLimitReached": "parentLicence",
                          "AgreementSignerNotActive": "signatures", "AgreementSignerNotAParty": "signatures",
@@ -214,8 +230,10 @@ class AssetService:
             int(JURISDICTIONS[jurisdiction]), int(KINDS[kind]), ag.number_hash(number), tuple(ids), tuple(shares),
             hashlib.sha256(canonical_json(details)).digest(), deadline,
         )  # fmt: skip
-        if call(self.contract.functions.assetByNumber(reg.number_hash)):
-            raise Conflict(f"{number} is already registered", field="number")
+        taken = int(call(self.contract.functions.assetByNumber(reg.number_hash)))
+        if taken and int(call(self.contract.functions.assetStatus(taken))) != ag.AssetStatus.STRUCK:  # a struck claim frees it
+            raise Conflict(f"{number} is already registered (asset {taken}); if that claim is false, an asset verifier can "
+                           "reject it, or an arbitral award give it to its rightful owner", field="number")  # fmt: skip
         return reg, details
 
     def register(self, body: dict[str, Any], signatures: list[dict[str, str]]) -> dict[str, Any]:
@@ -238,15 +256,79 @@ class AssetService:
         if asset_id < 1 or asset_id > int(call(self.contract.functions.assetCount())):
             raise NotFound(f"no asset {asset_id}", field="asset_id")
         jurisdiction, kind, owners, shares, frozen = call(self.contract.functions.asset(asset_id))
+        status = ASSET_STATUS_NAMES[int(call(self.contract.functions.assetStatus(asset_id)))]
         row = self._db.execute("SELECT details FROM proposals WHERE agreement_id = ?", (f"asset:{asset_id}",)).fetchone()
         return {
             "assetId": asset_id,
             "jurisdiction": ag.AssetJurisdiction(jurisdiction).name,
             "kind": ag.AssetKind(kind).name.lower(),
+            "status": status,
+            "statusNote": ASSET_STATUS_NOTES[status],
             "owners": [{"partyId": int(p), "share": int(s)} for p, s in zip(owners, shares, strict=True)],
             "frozen": bool(frozen),
             "details": json.loads(row[0]) if row else None,
         }
+
+    # --- a verifier's decision on a claim ---
+
+    def decision_payload(self, asset_id: int, decision: str, hash_value: str, deadline: int) -> dict[str, Any]:
+        """The EIP-712 ``AssetConfirmation`` (decision "confirm", hash = the register extract's) or
+        ``ClaimRejection`` ("reject", hash = the reasons') an asset verifier signs with its own key."""
+        self._open_claim(asset_id)
+        digest = parse_hash(hash_value, "registerExtractHash" if decision == "confirm" else "reasonHash")
+        _check_window(deadline, self._chain_time())
+        build = ag.confirmation_message if decision == "confirm" else ag.rejection_message
+        return build(self.domain(), asset_id, digest, deadline)
+
+    def decide(self, asset_id: int, decision: str, hash_value: str, deadline: int, signer: str, signature: str) -> dict[str, Any]:
+        """Relays an asset verifier's signed confirmation or rejection of a claim, after checking it here: the
+        claim is open (neither confirmed nor struck) and not frozen, the signer is an account of an active
+        verifier party that owns no share of the asset, and the signature verifies."""
+        hash_field = "registerExtractHash" if decision == "confirm" else "reasonHash"
+        asset = self._open_claim(asset_id)
+        digest = parse_hash(hash_value, hash_field)
+        now = self._chain_time()
+        if deadline < now:
+            raise InvalidInput("the signing deadline has passed", field="deadline")
+        _check_window(deadline, now)
+        account = parse_account(signer, "signer")
+        party_id, active = call(self.ledger.evidence.functions.partyOf(account))
+        party_id = int(party_id)
+        if party_id == 0 or self.ledger.evidence_service.party_profile(party_id)["kind"] != ASSET_VERIFIER_KIND:
+            raise NotAnAssetVerifier("AssetVerifierInvalid", {"account": account, "partyId": party_id},
+                                     f"{account} is not an account of an asset verifier party (admitted by governance)",
+                                     field="signer")  # fmt: skip
+        if not active:
+            raise PartyNotActive("AgreementSignerNotActive", {"signer": account}, f"asset verifier party {party_id} is suspended",
+                                 field="signer")  # fmt: skip
+        if party_id in {o["partyId"] for o in asset["owners"]}:
+            raise AssetClaimConflict("AssetVerifierIsOwner", {"assetId": asset_id, "partyId": party_id},
+                                     f"party {party_id} owns a share of asset {asset_id}: a verifier cannot decide its own claim",
+                                     field="signer")  # fmt: skip
+        sig = _parse_sig(signature)
+        build = ag.confirmation_message if decision == "confirm" else ag.rejection_message
+        if not self.ledger.w3.eth.get_code(account) and eip712.recover(build(self.domain(), asset_id, digest, deadline), sig) != account:
+            raise SignatureRejected("AgreementSignatureInvalid", {"signer": account},
+                                    f"the signature does not verify for this {decision} of asset {asset_id} by {account}",
+                                    field="signature")  # fmt: skip
+        fn = self.contract.functions.confirmAsset if decision == "confirm" else self.contract.functions.rejectClaim
+        try:
+            sent = self._send(fn(asset_id, digest, account, deadline, sig))
+        except ContractRevert as exc:
+            exc.field = exc.field or DECISION_REVERT_FIELDS.get(exc.name)
+            raise
+        return {**self.show(asset_id), "verifierPartyId": party_id, hash_field: "0x" + digest.hex(), "transactionHash": sent.tx_hash}
+
+    def _open_claim(self, asset_id: int) -> dict[str, Any]:
+        asset = self.show(asset_id)
+        if asset["status"] != "claimed":
+            raise AssetClaimConflict("AssetStatusInvalid", {"assetId": asset_id, "status": asset["status"]},
+                                     f"asset {asset_id} is {asset['status']}, not an open claim: a confirmed title changes only "
+                                     "by an arbitral award", field="asset_id")  # fmt: skip
+        if asset["frozen"]:
+            raise AssetClaimConflict("AssetIsFrozen", {"assetId": asset_id},
+                                     f"asset {asset_id} is frozen by an open dispute: the award decides it", field="asset_id")  # fmt: skip
+        return asset
 
     # --- agreements ---
 
@@ -275,6 +357,10 @@ class AssetService:
             asset = self.show(asset_id)
         except NotFound as exc:
             raise NotFound(exc.message, field="assetId") from None
+        if asset["status"] != "confirmed":
+            raise AssetNotConfirmed("AssetNotConfirmed", {"assetId": asset_id},
+                                    f"asset {asset_id} is a {ASSET_STATUS_NOTES[asset['status']]}; an asset verifier confirms "
+                                    "it first (ipledger asset confirm)", field="assetId")  # fmt: skip
         if asset["frozen"]:
             raise Conflict(f"asset {asset_id} is frozen by an open dispute", field="assetId")
         document_hash = parse_hash(str(body.get("documentHash", "")), "documentHash")
@@ -620,10 +706,16 @@ class AssetService:
         owners_since: int | None = None
         title_agreement: str | None = None
         effective: dict[str, dict[str, Any]] = {}
+        status = "claimed"
+        decided_by: dict[str, Any] | None = None  # the verifier's decision standing at `at`
         for e in events:
             if e["time"] > at:
                 break
-            if e["event"] in ("AssetRegistered", "TitleTransferred", "TitleRestored"):
+            if e["event"] in ("AssetConfirmed", "ClaimRejected"):
+                status = "confirmed" if e["event"] == "AssetConfirmed" else "struck"
+                decided_by = {"verifierPartyId": e["verifierPartyId"], "time": e["time"], "transactionHash": e["transactionHash"],
+                              **{k: e[k] for k in ("registerExtractHash", "reasonHash") if k in e}}  # fmt: skip
+            elif e["event"] in ("AssetRegistered", "TitleTransferred", "TitleRestored"):
                 owners, owners_since, title_agreement = e["owners"], e["time"], e.get("agreementId") or e.get("disputeId")
             elif e["event"] == "AgreementExecuted" and e["kind"] in ("licence", "pledge"):
                 effective[e["agreementId"]] = e
@@ -651,6 +743,9 @@ class AssetService:
         return {
             "assetId": asset_id,
             "at": at,
+            "status": status,
+            "statusNote": ASSET_STATUS_NOTES[status],
+            "statusDecidedBy": decided_by,
             "owners": owners,
             "ownersSince": owners_since,
             "underAgreement": title_agreement,
@@ -671,8 +766,9 @@ class AssetService:
                 times[n] = int(self.ledger.w3.eth.get_block(n)["timestamp"])
             return times[n]
 
-        for name in ("AssetRegistered", "TitleTransferred", "AgreementExecuted", "AgreementTerminated", "PledgeReleased",
-                     "AssetFrozen", "AssetUnfrozen", "AgreementVoided", "TitleRestored", "AgreementWithdrawn"):
+        for name in ("AssetRegistered", "AssetConfirmed", "ClaimRejected", "ClaimStruck", "TitleTransferred", "AgreementExecuted",
+                     "AgreementTerminated", "PledgeReleased", "AssetFrozen", "AssetUnfrozen", "AgreementVoided", "TitleRestored",
+                     "AgreementWithdrawn"):  # fmt: skip
             for log in getattr(c.events, name)().get_logs(from_block=start, argument_filters={"assetId": asset_id}):
                 args = log["args"]
                 e: dict[str, Any] = {"event": name, "block": int(log["blockNumber"]), "logIndex": int(log["logIndex"]),
@@ -686,6 +782,13 @@ class AssetService:
                     e["documentHash"] = "0x" + bytes(args["documentHash"]).hex()
                 if "disputeId" in args:
                     e["disputeId"] = "0x" + bytes(args["disputeId"]).hex()
+                if "verifierPartyId" in args:
+                    e["verifierPartyId"] = int(args["verifierPartyId"])
+                for key in ("registerExtractHash", "reasonHash"):
+                    if key in args:
+                        e[key] = "0x" + bytes(args[key]).hex()
+                if "formerOwners" in args:
+                    e["formerOwners"] = [int(p) for p in args["formerOwners"]]
                 out.append(e)
         out.sort(key=lambda e: (e["block"], e["logIndex"]))
         return out

@@ -42,6 +42,10 @@ TITLE_EVENTS = {
     "AssetUnfrozen": "AssetUnfrozen(uint256,bytes32)",
     "AgreementVoided": "AgreementVoided(bytes32,uint256,bytes32)",
     "TitleRestored": "TitleRestored(uint256,bytes32,uint256[],uint16[])",
+    "AssetConfirmed": "AssetConfirmed(uint256,uint256,bytes32)",
+    "ClaimRejected": "ClaimRejected(uint256,uint256,bytes32)",
+    "ClaimStruck": "ClaimStruck(uint256,bytes32,uint256[])",
+    "AgreementWithdrawn": "AgreementWithdrawn(bytes32,uint256,uint256,address)",
 }
 DISPUTE_OPENED = keccak(text="DisputeOpened(bytes32,uint8,bytes32,uint256,uint256,uint256,bytes32,address)")
 DISPUTE_CLOSED = keccak(text="DisputeClosed(bytes32,uint8,bytes32,address)")
@@ -206,7 +210,7 @@ def _verify_title_event(doc: dict[str, Any], rpc: Rpc) -> Report:
         signature = TITLE_EVENTS[doc["event"]]
         contract = to_checksum_address(doc["chain"]["contract"])
         first = int(doc["assetId"]).to_bytes(32, "big")
-        if doc["event"] in ("AgreementExecuted", "AgreementTerminated", "PledgeReleased", "AgreementVoided"):
+        if doc["event"] in ("AgreementExecuted", "AgreementTerminated", "PledgeReleased", "AgreementVoided", "AgreementWithdrawn"):
             first = bytes.fromhex(doc["agreementId"][2:])
         doc = {**doc, "blockNumber": int(doc["block"]), "blockTimestamp": int(doc["time"]), "blockHash": str(doc["blockHash"])}
     except (KeyError, TypeError, ValueError):
@@ -229,7 +233,12 @@ def _verify_title_event(doc: dict[str, Any], rpc: Rpc) -> Report:
         same = same and kinds.get(int.from_bytes(topics[3], "big")) == doc.get("kind") and "0x" + data[:32].hex() == doc.get("documentHash")
     if "disputeId" in doc:
         same = same and "0x" + topics[3 if doc["event"] == "AgreementVoided" else 2].hex() == doc["disputeId"]
-    report.add("event", same, "the event's owners, shares, kind, document and dispute are as stated",
+    if "verifierPartyId" in doc:  # a verifier's decision on the claim: who, and the extract or reasons hashed
+        stated = doc.get("registerExtractHash") or doc.get("reasonHash")
+        same = same and int.from_bytes(topics[2], "big") == int(doc["verifierPartyId"]) and "0x" + data[:32].hex() == stated
+    if "formerOwners" in doc:  # an award struck these owners' claim
+        same = same and list(abi_decode(["uint256[]"], data)[0]) == [int(p) for p in doc["formerOwners"]]
+    report.add("event", same, "the event's owners, shares, kind, document, dispute and verifier are as stated",
                "the event on chain states something else")  # fmt: skip
     return report
 

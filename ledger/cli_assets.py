@@ -316,13 +316,74 @@ def asset_register(
     _print_json(result)
 
 
+def _decide_claim(decision: str, asset_id: int, value: str, option: str, keystore: Path | None, deadline_minutes: int,
+                  api_url: str | None) -> None:
+    """An asset verifier's confirmation or rejection of a claim: typed data fetched from the API, rebuilt and
+    compared here, signed with the verifier's own keystore, relayed by the API (which never holds the key)."""
+    digest = _hash_or_file(value, option)
+    client = api_client(settings_with(api_url=api_url))
+    asset = client.get(f"/v1/assets/{asset_id}")
+    if asset.get("status") != "claimed":
+        raise InvalidInput(f"asset {asset_id} is {asset.get('status')}: only an open claim is confirmed or rejected "
+                           "(a confirmed title changes only by an arbitral award)", field="asset_id")  # fmt: skip
+    account = _load_party_key(keystore)
+    info = client.get(f"/v1/accounts/{account.address}")
+    if not info.get("partyId"):
+        raise KeystoreError(f"{account.address} is not an account of any party; an asset verifier signs this", field="--keystore")
+    deadline = int(time.time()) + 60 * deadline_minutes
+    key = "registerExtractHash" if decision == "confirm" else "reasonHash"
+    path = "confirmation" if decision == "confirm" else "rejection"
+    typed = client.get(f"/v1/assets/{asset_id}/{path}", params={key: digest, "deadline": deadline})
+    build = ag.confirmation_message if decision == "confirm" else ag.rejection_message
+    if typed != build(_domain_of(typed), asset_id, bytes.fromhex(digest[2:]), deadline):
+        raise InvalidInput(f"the typed data from the API is not this {decision} of asset {asset_id}; refusing it")
+    body = {key: digest, "deadline": deadline, "signer": account.address, "signature": "0x" + eip712.sign(typed, account).hex()}
+    result = _post(client, f"/v1/assets/{asset_id}/{path}", body)
+    err_console.print(f"asset {asset_id} is {result.get('status')}: {result.get('statusNote')} (tx {result.get('transactionHash')})",
+                      highlight=False, markup=False)  # fmt: skip
+    _print_json(result)
+
+
+DecisionDeadlineOpt = Annotated[int, typer.Option("--deadline-minutes", min=1, max=365 * 24 * 60,
+                                                  help="The signature is void after this many minutes.")]  # fmt: skip
+
+
+@asset_app.command("confirm")
+def asset_confirm(
+    asset_id: Annotated[int, typer.Argument(help="Asset id of the claim, as printed by `asset register`.")],
+    extract: Annotated[str, typer.Option("--extract", help="The register extract checked (CNIPA, HK IPD …): a file, "
+                                         "hashed here with SHA-256 and never sent, or its SHA-256 hash.")],
+    keystore: OneKeystoreOpt = None,
+    deadline_minutes: DecisionDeadlineOpt = 60,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """As an asset verifier, confirm a claim against the patent register: from then on the asset can be assigned,
+    licensed, contributed or pledged. Signed with the verifier's own keystore (a party of kind asset_verifier,
+    admitted by governance, owning no share of the asset)."""
+    _decide_claim("confirm", asset_id, extract, "--extract", keystore, deadline_minutes, api_url)
+
+
+@asset_app.command("reject")
+def asset_reject(
+    asset_id: Annotated[int, typer.Argument(help="Asset id of the claim.")],
+    reason: Annotated[str, typer.Option("--reason", help="The verifier's reasons (e.g. the register names another "
+                                        "owner): a file, hashed here and never sent, or its SHA-256 hash.")],
+    keystore: OneKeystoreOpt = None,
+    deadline_minutes: DecisionDeadlineOpt = 60,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """As an asset verifier, reject (strike) an unconfirmed claim found false on the register: the number is
+    free for a new claim. A confirmed asset is not rejected; only an arbitral award changes its title."""
+    _decide_claim("reject", asset_id, reason, "--reason", keystore, deadline_minutes, api_url)
+
+
 @asset_app.command("show")
 def asset_show(
     asset_id: Annotated[int, typer.Argument(help="Asset id, as printed by `asset register`.")],
     as_json: JsonOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
-    """An asset: jurisdiction, kind, number, title, owners and shares."""
+    """An asset: jurisdiction, kind, number, title, status (claim or confirmed), owners and shares."""
     client = api_client(settings_with(api_url=api_url))
     asset = client.get(f"/v1/assets/{asset_id}")
     if as_json:
@@ -334,7 +395,8 @@ def asset_show(
 def _asset_line(asset: dict[str, Any]) -> str:
     d = asset.get("details") or {}
     frozen = " [FROZEN: open dispute]" if asset.get("frozen") else ""
-    return f"asset {asset['assetId']}: {asset['jurisdiction']} {asset['kind']} {d.get('number', '?')} “{d.get('title', '')}”{frozen}"
+    status = "" if asset.get("status") == "confirmed" else f" [{str(asset.get('status', '?')).upper()}: {asset.get('statusNote')}]"
+    return f"asset {asset['assetId']}: {asset['jurisdiction']} {asset['kind']} {d.get('number', '?')} “{d.get('title', '')}”{status}{frozen}"
 
 
 def _id_column(header: str) -> Column:
@@ -373,6 +435,9 @@ def asset_title(
         return
     parties = _Parties(client)
     console.print(_asset_line(client.get(f"/v1/assets/{asset_id}")) + f" — title as of {_fmt_time(report['at'])}", highlight=False, markup=False)
+    decided = report.get("statusDecidedBy") or {}
+    by = f" by asset verifier {parties.label(decided['verifierPartyId'])} on {_fmt_time(decided.get('time'))}" if decided else ""
+    console.print(f"status: {report.get('status')} — {report.get('statusNote')}{by}", highlight=False, markup=False)
     owners = Table("owner", "share", "since", _id_column("under agreement"), title="owners")
     for o in report["owners"]:
         owners.add_row(Text(parties.label(o["partyId"])), _pct(o["share"]), _fmt_time(report.get("ownersSince")),
@@ -400,6 +465,10 @@ def asset_title(
         event = e["event"] + (f" ({e['kind']})" if e.get("kind") else "")
         if e.get("owners"):
             event += ": " + ", ".join(f"{parties.label(o['partyId'])} {_pct(o['share'])}" for o in e["owners"])
+        if e.get("verifierPartyId"):
+            event += f" by {parties.label(e['verifierPartyId'])}"
+        if e.get("formerOwners"):
+            event += f": the claim of {parties.labels(e['formerOwners'])} struck by the award"
         hist.add_row(_fmt_time(e["time"]), Text(event), e.get("agreementId") or e.get("disputeId") or "", str(e["block"]))
     console.print(hist)
 

@@ -14,7 +14,7 @@ from web3.logs import DISCARD
 from ledger import eip712
 from ledger.agreements import MAX_SIGNING_WINDOW
 from ledger.eip712 import EIP712_DOMAIN_TYPE, Domain
-from ledger.errors import InvalidInput, NotFound
+from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.hashing import parse_hash
 from ledger.parties import parse_account
 from ledger.tx import SentTransaction, call
@@ -131,7 +131,9 @@ class DisputeService:
         if kind == 1:
             if not isinstance(raw, int) or raw < 1:
                 raise InvalidInput("an asset subject is an asset id", field="subjectId")
-            self.ledger.asset_service.show(raw)
+            if self.ledger.asset_service.show(raw)["status"] == "struck":
+                raise Conflict(f"asset {raw} is a claim struck by an asset verifier: its number is free, there is nothing "
+                               "left to dispute on it", field="subjectId")  # fmt: skip
             subject = raw.to_bytes(32, "big")
         else:
             subject = parse_hash(str(raw or ""), "subjectId")

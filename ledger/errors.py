@@ -172,6 +172,24 @@ class EvidenceAlreadyRegistered(ContractRevert, Conflict):
     code = "evidence_already_registered"
 
 
+class AssetNotConfirmed(ContractRevert, Conflict):
+    """The asset is a claim no asset verifier has confirmed (or a struck one): nothing is executed on it."""
+
+    code = "asset_not_confirmed"
+
+
+class AssetClaimConflict(ContractRevert, Conflict):
+    """A verifier's decision on a claim that is no longer open (confirmed, struck), frozen, or its own asset."""
+
+    code = "asset_claim_conflict"
+
+
+class NotAnAssetVerifier(ContractRevert, PermissionDenied):
+    """The account is not an account of an asset verifier party: it confirms and rejects nothing."""
+
+    code = "not_an_asset_verifier"
+
+
 class SignatureRejected(ContractRevert, InvalidInput):
     code = "signature_rejected"
 

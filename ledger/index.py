@@ -62,6 +62,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from web3 import Web3
 
+from ledger.agreements import ASSET_STATUS_NOTES
 from ledger.artifacts import SUITE, load_artifact
 from ledger.eip712 import ACCOUNT_ACTIONS
 from ledger.errors import IndexUnavailable, InvalidInput, LedgerError
@@ -177,6 +178,9 @@ assets = Table(
     Column("owners", Text, nullable=False),  # JSON [{"partyId", "share"}]
     Column("details_hash", String(66), nullable=False),
     Column("frozen", Boolean, nullable=False),
+    # claimed (not yet confirmed by an asset verifier) | confirmed | struck; the verifier that decided
+    Column("status", String(12), nullable=False, index=True),
+    Column("verifier", BigInteger),
     Column("block", BigInteger, nullable=False),
     Column("log_index", Integer, nullable=False),
     Column("time", BigInteger, nullable=False),
@@ -716,8 +720,11 @@ class Indexer:
             db.execute(insert(assets).values(
                 asset_id=int(a["assetId"]), jurisdiction=ASSET_JURISDICTIONS.get(int(a["jurisdiction"]), "OTHER"),
                 kind=ASSET_KINDS.get(int(a["kind"]), "other_patent"), number_hash=a["numberHash"], owners=json.dumps(owners),
-                details_hash=a["detailsHash"], frozen=False, **at))  # fmt: skip
+                details_hash=a["detailsHash"], frozen=False, status="claimed", **at))  # fmt: skip
             self._set_owners(db, int(a["assetId"]), owners)
+        elif name in ("AssetConfirmed", "ClaimRejected"):
+            db.execute(update(assets).where(assets.c.asset_id == int(a["assetId"])).values(
+                status="confirmed" if name == "AssetConfirmed" else "struck", verifier=int(a["verifierPartyId"])))  # fmt: skip
         elif name in ("TitleTransferred", "TitleRestored"):
             owners = [{"partyId": int(o), "share": int(s)} for o, s in zip(a["owners"], a["shares"], strict=True)]
             db.execute(update(assets).where(assets.c.asset_id == int(a["assetId"])).values(owners=json.dumps(owners)))
@@ -1044,7 +1051,7 @@ def _page(engine: Engine, table: Table, conds: list[Any], params: dict[str, str 
 NO_BLOCK = 2**62  # a block bound that nothing reaches: the time range holds no indexed block
 
 EVIDENCE_FILTERS = ("party", "from", "to", "kind", "registrant")
-ASSET_FILTERS = ("owner", "number", "jurisdiction", "kind")
+ASSET_FILTERS = ("owner", "number", "jurisdiction", "kind", "status")
 AGREEMENT_FILTERS = ("party", "type", "status", "asset", "from", "to")
 DISPUTE_FILTERS = ("party", "status", "asset")
 
@@ -1110,10 +1117,13 @@ def query_assets(engine: Engine, params: dict[str, str | None]) -> dict[str, Any
         conds.append(assets.c.jurisdiction == juris)
     if kind := _choice(params.get("kind"), "kind", ASSET_KINDS.values()):
         conds.append(assets.c.kind == kind)
+    if status := _choice(params.get("status"), "status", ASSET_STATUS_NOTES):
+        conds.append(assets.c.status == status)
 
     def shape(r: dict[str, Any]) -> dict[str, Any]:
         return {"assetId": r["asset_id"], "jurisdiction": r["jurisdiction"], "kind": r["kind"], "numberHash": r["number_hash"],
                 "owners": json.loads(r["owners"]), "detailsHash": r["details_hash"], "frozen": bool(r["frozen"]),
+                "status": r["status"], "statusNote": ASSET_STATUS_NOTES[r["status"]], "verifierPartyId": r["verifier"],
                 "blockNumber": r["block"], "time": r["time"], "transactionHash": r["tx"]}  # fmt: skip
 
     return _page(engine, assets, conds, params, [assets.c.block, assets.c.log_index], shape)

@@ -22,7 +22,7 @@ from ledger.tx import SentTransaction, TxSender
 FIRM_USCC = "91110108551385082Q"
 FIRM2_USCC = "91110000600037341L"
 
-KIND = {"firm": 1, "university": 2, "arbitration": 3, "financial": 4, "agency": 5}
+KIND = {"firm": 1, "university": 2, "arbitration": 3, "financial": 4, "agency": 5, "verifier": 6}
 JURISDICTION = {"mainland": 1, "hksar": 2, "other": 3}
 SCHEME = {"uscc": 1, "hkbrn": 2, "other": 3}
 SHA256, SM3 = 1, 2
@@ -286,15 +286,41 @@ def sign_with(chain: Chain, message: dict[str, Any], accounts: list[LocalAccount
     return [(a.address, eip712.sign(message, a)) for a in accounts]
 
 
+def asset_verifier(chain: Chain, label: str = "asset-verifier") -> tuple[LocalAccount, int]:
+    """The asset verifier party of ``label`` (admitted by governance on first use; found again after a revert)."""
+    acct = account(label)
+    pid, _ = chain.evidence.functions.partyOf(acct.address).call()
+    if pid == 0:
+        pid = chain.admit([acct.address], kind="verifier", scheme="other", identifier=f"VER-{label}".upper())
+    return acct, int(pid)
+
+
+def confirm_asset(chain: Chain, asset_id: int, *, verifier: LocalAccount | None = None,
+                  extract: bytes | None = None) -> SentTransaction:
+    """An asset verifier confirms a claim, its EIP-712 signature relayed by the operator (who holds no power)."""
+    verifier = verifier or asset_verifier(chain)[0]
+    extract = extract or keccak(text=f"register-extract:{asset_id}")
+    deadline = chain.now() + 3600
+    sig = eip712.sign(ag.confirmation_message(assets_domain(chain), asset_id, extract, deadline), verifier)
+    sent = chain.sender.send_call(chain.assets.functions.confirmAsset(asset_id, extract, verifier.address, deadline, sig))
+    assert isinstance(sent, SentTransaction)
+    return sent
+
+
 def register_asset(chain: Chain, owners: list[tuple[int, LocalAccount]], shares: list[int] | None = None,
-                   number: str = "CN201710601862.3", kind: int = 1, jurisdiction: int = 1) -> int:
+                   number: str = "CN201710601862.3", kind: int = 1, jurisdiction: int = 1, confirm: bool = True) -> int:
+    """Registers an asset signed by its owners and, unless ``confirm`` is false (a bare claim), has the test
+    asset verifier confirm it, so that agreements can be executed on it."""
     shares = shares or [10_000 // len(owners)] * len(owners)
     reg = ag.AssetRegistration(jurisdiction, kind, ag.number_hash(number), tuple(p for p, _ in owners), tuple(shares),
                                keccak(text="details:" + number), chain.now() + 3600)  # fmt: skip
     sigs = sign_with(chain, reg.message(assets_domain(chain)), [a for _, a in owners])
     sent = chain.sender.send_call(chain.assets.functions.registerAsset(reg.as_tuple(), sigs))
     assert isinstance(sent, SentTransaction)
-    return int(chain.assets.functions.assetCount().call())
+    asset_id = int(chain.assets.functions.assetCount().call())
+    if confirm:
+        confirm_asset(chain, asset_id)
+    return asset_id
 
 
 def execute(chain: Chain, terms: ag.Terms, signers: list[LocalAccount]) -> SentTransaction:

@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from api.deps import LedgerDep
 from api.openapi import errors
 from api.schemas import (
-    AgreementCreate, AssetCreate, AssetFields, AssetIdParam, ReleaseIn, SignatureIn, TerminationIn, UnixTimeParam, WithdrawalIn,
+    AgreementCreate, AssetCreate, AssetFields, AssetIdParam, ConfirmationIn, RejectionIn, ReleaseIn, SignatureIn, TerminationIn,
+    UnixTimeParam, WithdrawalIn,
 )
 
 
@@ -34,9 +35,48 @@ def register_asset(body: AssetCreate, ledger: LedgerDep) -> dict[str, Any]:
     return ledger.asset_service.register(data, signatures)
 
 
-@router.get("/v1/assets/{asset_id}", responses=errors(404), summary="An asset, its owners and shares")
+@router.get("/v1/assets/{asset_id}", responses=errors(404), summary="An asset, its owners and shares, and its status")
 def show_asset(ledger: LedgerDep, asset_id: AssetIdPath) -> dict[str, Any]:
+    """`status` is `claimed` (registered, not yet confirmed by an asset verifier: no agreement can be executed on
+    it), `confirmed` (an asset verifier checked it against the patent register) or `struck` (a verifier rejected
+    the claim; the number is free); `statusNote` says so in words."""
     return ledger.asset_service.show(asset_id)
+
+
+HashQuery = Annotated[str, Query(max_length=66, description="32 bytes hex")]
+DeadlineQuery = Annotated[UnixTimeParam, Query(description="Signing deadline, unix time (ASCII digits), at most 365 days ahead")]
+
+
+@router.get("/v1/assets/{asset_id}/confirmation", responses=errors(404, 409), summary="Typed data a verifier signs to confirm a claim")
+def confirmation_payload(ledger: LedgerDep, asset_id: AssetIdPath, registerExtractHash: HashQuery,  # noqa: N803
+                         deadline: DeadlineQuery) -> dict[str, Any]:  # fmt: skip
+    """The EIP-712 `AssetConfirmation(uint256 assetId,bytes32 registerExtractHash,uint64 deadline)` an asset
+    verifier signs with its own key after checking the claim against the patent register."""
+    return ledger.asset_service.decision_payload(asset_id, "confirm", registerExtractHash, deadline)
+
+
+@router.post("/v1/assets/{asset_id}/confirmation", responses=errors(403, 404, 409),
+             summary="Confirm a claim (an asset verifier's signed AssetConfirmation, relayed)")
+def confirm_asset(ledger: LedgerDep, asset_id: AssetIdPath, body: ConfirmationIn) -> dict[str, Any]:
+    """Relays an asset verifier's confirmation: checked first (the asset is an open claim and not frozen; the
+    signer is an account of an active asset verifier party, admitted by governance, owning no share of it; the
+    signature verifies), then re-checked by the contract. From then on the asset can be dealt in."""
+    return ledger.asset_service.decide(asset_id, "confirm", body.registerExtractHash, body.deadline, body.signer, body.signature)
+
+
+@router.get("/v1/assets/{asset_id}/rejection", responses=errors(404, 409), summary="Typed data a verifier signs to reject a claim")
+def rejection_payload(ledger: LedgerDep, asset_id: AssetIdPath, reasonHash: HashQuery,  # noqa: N803
+                      deadline: DeadlineQuery) -> dict[str, Any]:  # fmt: skip
+    """The EIP-712 `ClaimRejection(uint256 assetId,bytes32 reasonHash,uint64 deadline)`."""
+    return ledger.asset_service.decision_payload(asset_id, "reject", reasonHash, deadline)
+
+
+@router.post("/v1/assets/{asset_id}/rejection", responses=errors(403, 404, 409),
+             summary="Reject (strike) an unconfirmed claim (an asset verifier's signed ClaimRejection, relayed)")
+def reject_claim(ledger: LedgerDep, asset_id: AssetIdPath, body: RejectionIn) -> dict[str, Any]:
+    """Strikes a claim the verifier found false on the register: the number is free for a new claim. Only an
+    unconfirmed claim is rejected; a confirmed title changes only by an arbitral award."""
+    return ledger.asset_service.decide(asset_id, "reject", body.reasonHash, body.deadline, body.signer, body.signature)
 
 
 @router.get("/v1/assets/{asset_id}/title", responses=errors(404), summary="Chain of title as of a time")

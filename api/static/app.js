@@ -320,6 +320,10 @@
       (r.body.history || []).forEach(function (e) { (e.owners || []).forEach(function (o) { ids[o.partyId] = 1; }); });
       (r.body.licences || []).forEach(function (l) { ids[l.licensee] = 1; });
       (r.body.pledges || []).forEach(function (p) { ids[p.pledgee] = 1; });
+      (r.body.history || []).forEach(function (e) {
+        if (e.verifierPartyId) ids[e.verifierPartyId] = 1;
+        (e.formerOwners || []).forEach(function (p) { ids[p] = 1; });
+      });
       var keys = Object.keys(ids);
       return Promise.all(keys.map(function (k) { return party(k); })).then(function (ps) {
         var parties = {};
@@ -346,6 +350,11 @@
     }
     var ti = s.title, parties = s.parties;
     out.setAttribute("data-state", "shown");
+    if (ti.status) {
+      // a claim nobody has confirmed is marked before anything else: it cannot be dealt in
+      out.appendChild(el("p", { id: "asset-status", class: "badge " + (ti.status === "confirmed" ? "good" : "bad"),
+        "data-status": ti.status, text: t("title.status." + ti.status) }));
+    }
     out.appendChild(el("h3", { text: s.explicitAt ? t("title.ownersAt", { time: fmtLocal(ti.at) }) : t("title.ownersNow") }));
     if (ti.ownersSince) out.appendChild(el("p", { class: "meta", text: t("title.since", { time: fmtLocal(ti.ownersSince) }) }));
     out.appendChild(ownerList(ti.owners, parties));
@@ -364,6 +373,8 @@
         el("div", { class: "event", text: t("event." + e.event) + (e.kind ? " (" + t("kind." + e.kind) + ")" : "") }),
       ];
       if (e.owners) kids.push(ownerList(e.owners, parties));
+      if (e.verifierPartyId) kids.push(el("div", { text: t("title.verifier", { party: partyName(parties[e.verifierPartyId], e.verifierPartyId) }) }));
+      if (e.formerOwners) kids.push(el("div", { text: t("title.formerOwners", { parties: e.formerOwners.map(function (p) { return partyName(parties[p], p); }).join(", ") }) }));
       if (e.agreementId) kids.push(el("div", { class: "mono small", text: "agreement " + e.agreementId }));
       if (e.disputeId) kids.push(el("div", { class: "mono small", text: "dispute " + e.disputeId }));
       kids.push(el("div", { class: "mono small", text: "block " + e.block + " · tx " + e.transactionHash }));

@@ -8,6 +8,12 @@ pragma solidity ^0.8.24;
 /// party it needs; the rules of title are enforced here. The dispute effects (freeze, unfreeze, void,
 /// restore title) answer to one caller only: the dispute registry fixed when this contract was deployed.
 /// There is no administrator.
+///
+/// Registering a number records a *claim*. No agreement of any kind is executed on an asset until an asset
+/// verifier (an active party of kind `AssetVerifier`, admitted by governance, that owns no share of it) has
+/// confirmed it against the patent office's register; a verifier may instead reject a false claim, which frees
+/// the number for a new claim. A confirmed asset is never un-confirmed by a verifier: only an arbitral award
+/// changes a confirmed title.
 interface IIPAssetRegistry {
     /// @notice Where a right is granted. Values are stable and part of the ABI.
     enum AssetJurisdiction {
@@ -29,6 +35,15 @@ interface IIPAssetRegistry {
         ShortTermPatent,
         PctApplication,
         OtherPatent
+    }
+
+    /// @notice Where an asset's registration stands. `Claimed`: registered, not yet confirmed by an asset
+    /// verifier, so nothing can be executed on it. `Confirmed`: a verifier checked it against the register.
+    /// `Struck`: a verifier rejected the claim; the number is free for a new claim and this asset is dead.
+    enum AssetStatus {
+        Claimed,
+        Confirmed,
+        Struck
     }
 
     /// @notice Agreement types.
@@ -63,7 +78,8 @@ interface IIPAssetRegistry {
     }
 
     /// @notice An asset registration, signed by an account of every owner.
-    /// @param numberHash keccak-256 of the normalised number (e.g. "CN201710601862.3"); unique.
+    /// @param numberHash keccak-256 of the normalised number (e.g. "CN201710601862.3"); unique among the claims
+    /// not struck.
     /// @param owners Owner party ids, at most `MAX_OWNERS`, no repeats.
     /// @param shares Owner shares in basis points, summing to 10,000.
     /// @param detailsHash SHA-256 of the canonical JSON of title, dates and linked evidence (off chain).
@@ -153,6 +169,14 @@ interface IIPAssetRegistry {
     event AgreementVoided(bytes32 indexed agreementId, uint256 indexed assetId, bytes32 indexed disputeId);
     event TitleRestored(uint256 indexed assetId, bytes32 indexed disputeId, uint256[] owners, uint16[] shares);
     event AssetUnfrozen(uint256 indexed assetId, bytes32 indexed disputeId);
+    /// @notice An asset verifier confirmed a claim against the register (`registerExtractHash`: hash of the extract
+    /// or search result it checked, kept off chain).
+    event AssetConfirmed(uint256 indexed assetId, uint256 indexed verifierPartyId, bytes32 registerExtractHash);
+    /// @notice An asset verifier rejected an unconfirmed claim; the number is free again.
+    event ClaimRejected(uint256 indexed assetId, uint256 indexed verifierPartyId, bytes32 reasonHash);
+    /// @notice An arbitral award set aside the claim of `formerOwners` (a squatter's, for instance) and gave the
+    /// asset to the owners in the `TitleRestored` event that follows.
+    event ClaimStruck(uint256 indexed assetId, bytes32 indexed disputeId, uint256[] formerOwners);
     /// @notice A party withdrew its consent to terms before they took effect (`partyId` signed `Withdrawal`).
     event AgreementWithdrawn(bytes32 indexed agreementId, uint256 indexed assetId, uint256 indexed partyId, address signer);
 
@@ -161,7 +185,22 @@ interface IIPAssetRegistry {
         external
         returns (uint256 assetId);
 
-    /// @notice Puts an agreement into effect; all-or-nothing. Anyone may submit once every party has signed.
+    /// @notice An asset verifier confirms a claim: sent by the verifier's account itself (empty `signature`),
+    /// or relayed by anyone with the account's EIP-712 signature of
+    /// `AssetConfirmation(uint256 assetId,bytes32 registerExtractHash,uint64 deadline)`. The account belongs to an
+    /// active party of kind `AssetVerifier` that owns no share of the asset; the asset is `Claimed` and not frozen.
+    function confirmAsset(uint256 assetId, bytes32 registerExtractHash, address verifier, uint64 deadline, bytes calldata signature)
+        external;
+
+    /// @notice An asset verifier rejects an unconfirmed claim it found false (same authorisation as
+    /// `confirmAsset`, signing `ClaimRejection(uint256 assetId,bytes32 reasonHash,uint64 deadline)`); the asset is
+    /// `Struck` and its number is free for a new claim (`assetByNumber` then names the newest claim).
+    function rejectClaim(uint256 assetId, bytes32 reasonHash, address verifier, uint64 deadline, bytes calldata signature) external;
+
+    /// @notice Where an asset's registration stands (reverts `AssetUnknown` if there is no such asset).
+    function assetStatus(uint256 assetId) external view returns (AssetStatus);
+
+    /// @notice Puts an agreement into effect; all-or-nothing. The asset must be `Confirmed`. Anyone may submit once every party has signed.
     /// @return agreementId The EIP-712 struct hash of `terms`.
     function execute(Terms calldata terms, PartySignature[] calldata signatures) external returns (bytes32 agreementId);
 
@@ -195,7 +234,9 @@ interface IIPAssetRegistry {
     /// nothing, so an award is always recorded. Dispute registry only.
     function voidAgreement(bytes32 agreementId, bytes32 disputeId) external;
 
-    /// @notice Restores title to named owners by an arbitral award (shares sum to 10,000). Dispute registry only.
+    /// @notice Restores title to named owners by an arbitral award (shares sum to 10,000): the former owners'
+    /// claim is struck (`ClaimStruck`), then `TitleRestored`. The asset keeps its number and its status (a claim
+    /// given to its rightful owner still needs a verifier's confirmation). Dispute registry only.
     function restoreTitle(uint256 assetId, uint256[] calldata owners, uint16[] calldata shares, bytes32 disputeId) external;
 
     /// @notice The dispute registry: the only caller of the four dispute effects, fixed at deployment.
@@ -207,7 +248,8 @@ interface IIPAssetRegistry {
         view
         returns (AssetJurisdiction jurisdiction, AssetKind kind, uint256[] memory owners, uint16[] memory shares, bool frozen);
 
-    /// @notice The asset id registered under a number hash (0 if none).
+    /// @notice The asset id registered under a number hash (0 if none): the latest claim, a struck one's number
+    /// being free for a new claim.
     function assetByNumber(bytes32 numberHash) external view returns (uint256);
 
     /// @notice An agreement; `status == None` when unknown, `EndedWithParent` for a sublicence whose parent

@@ -40,7 +40,28 @@ def time_travel(api: Api, seconds: int) -> int:
     return api.chain.now()
 
 
-def register_asset(api: Api, owner: LocalAccount, owner_id: int, number: str, title: str) -> int:
+def api_verifier(api: Api, label: str = "api-asset-verifier") -> tuple[LocalAccount, int]:
+    """An asset verifier party (admitted by governance through the API on first use on this chain)."""
+    acct = account(label)
+    pid = int(api.ledger.evidence.functions.partyOf(acct.address).call()[0])
+    if pid == 0:
+        pid = api.admit(acct, f"VER-{label}".upper(), kind="asset_verifier", identifierScheme="other", jurisdiction="other",
+                        nameEn="Example Patent Agency")  # fmt: skip
+    return acct, pid
+
+
+def confirm_asset(api: Api, asset_id: int, verifier: LocalAccount | None = None, *, reject: bool = False) -> Any:
+    """A verifier's signed confirmation (or rejection) of a claim, relayed by the API; returns the response."""
+    verifier = verifier or api_verifier(api)[0]
+    key, path = ("reasonHash", "rejection") if reject else ("registerExtractHash", "confirmation")
+    digest, deadline = "0x" + keccak(text=f"{path}:{asset_id}").hex(), api.chain.now() + 3600
+    typed = api.client.get(f"/v1/assets/{asset_id}/{path}", params={key: digest, "deadline": deadline})
+    assert typed.status_code == 200, typed.text
+    body = {key: digest, "deadline": deadline, "signer": verifier.address, "signature": "0x" + eip712.sign(typed.json(), verifier).hex()}
+    return api.client.post(f"/v1/assets/{asset_id}/{path}", json=body)
+
+
+def register_asset(api: Api, owner: LocalAccount, owner_id: int, number: str, title: str, *, confirm: bool = True) -> int:
     fields = {"jurisdiction": "CN", "kind": "invention", "number": number, "title": title, "filingDate": "2017-07-20",
               "owners": [{"partyId": owner_id, "share": 10_000}]}  # fmt: skip
     payload = api.client.post("/v1/assets/payload", json=fields)
@@ -49,7 +70,11 @@ def register_asset(api: Api, owner: LocalAccount, owner_id: int, number: str, ti
     fields["deadline"] = payload.json()["typedData"]["message"]["deadline"]
     resp = api.client.post("/v1/assets", json={**fields, "signatures": [{"signer": owner.address, "signature": "0x" + sig.hex()}]})
     assert resp.status_code == 201, resp.text
-    return int(resp.json()["assetId"])
+    asset_id = int(resp.json()["assetId"])
+    if confirm:  # an asset verifier confirms the claim: only then can agreements be executed on it
+        done = confirm_asset(api, asset_id)
+        assert done.status_code == 200 and done.json()["status"] == "confirmed", done.text
+    return asset_id
 
 
 def propose(api: Api, body: dict[str, Any]) -> dict[str, Any]:
@@ -181,7 +206,9 @@ def test_the_agreements_scenario(api: Api) -> None:
     assert ra2["owners"] == [{"partyId": p.p_x, "share": 10_000}] and ra2["pledges"] == []
     assert [x["agreementId"] for x in rb2["licences"]] == [excl["agreementId"]]
     assert rc2["owners"] == [{"partyId": p.p_w, "share": 10_000}]
-    assert [e["event"] for e in ra2["history"]] == ["AssetRegistered", "TitleTransferred", "AgreementExecuted", "AgreementExecuted"]
+    assert [e["event"] for e in ra2["history"]] == ["AssetRegistered", "AssetConfirmed", "TitleTransferred", "AgreementExecuted",
+                                                    "AgreementExecuted"]  # fmt: skip
+    assert ra2["status"] == "confirmed" and ra2["statusDecidedBy"]["verifierPartyId"] == api_verifier(api)[1]
 
 
 def ordinary_territory(proposal: dict[str, Any]) -> int:

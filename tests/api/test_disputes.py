@@ -11,7 +11,7 @@ from eth_utils import keccak
 
 from ledger import eip712
 from tests.api.conftest import Api
-from tests.api.test_agreements_scenario import YEAR, Parties, agree, register_asset, time_travel
+from tests.api.test_agreements_scenario import YEAR, Parties, agree, confirm_asset, register_asset, time_travel
 from tests.helpers import account
 
 CLAIM = "0x" + keccak(text="statement of claim.pdf").hex()
@@ -106,6 +106,7 @@ def test_the_case_file_verifies_and_fails_when_any_item_is_altered(api: Api, tmp
     resp = api.client.post("/v1/assets", json={**fields, "deadline": payload["typedData"]["message"]["deadline"],
                                                "signatures": [{"signer": p.uni.address, "signature": "0x" + sig.hex()}]})  # fmt: skip
     b = resp.json()["assetId"]
+    assert confirm_asset(api, b).status_code == 200  # an asset verifier confirms the claim
     now = time_travel(api, 10)
     lic = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_y, "licenceType": "exclusive", "territory": ["CN"],
                       "start": now, "end": now + YEAR, "royalty": {"basis": "lump_sum", "amount": "1"}}, p.uni, p.y)  # fmt: skip

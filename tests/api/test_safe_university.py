@@ -13,6 +13,7 @@ from eth_utils import keccak
 from ledger import eip712
 from ledger import governance as gov
 from tests.api.conftest import Api
+from tests.api.test_agreements_scenario import confirm_asset
 from tests.helpers import account
 
 YEAR = 365 * 86400
@@ -49,6 +50,7 @@ def test_a_safe_university_signs_a_licence_end_to_end_and_the_certificate_verifi
         {"signer": safe, "signature": safe_sig(api, safe, [owners[0], owners[2]], payload["typedData"])}]})
     assert resp.status_code == 201, resp.text
     asset_id = int(resp.json()["assetId"])
+    assert confirm_asset(api, asset_id).status_code == 200  # an asset verifier confirms the claim
 
     now = api.chain.now()
     proposal = api.client.post("/v1/agreements", json={

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from ledger import eip712
 from ledger.hashing import HashAlgorithm, hash_bytes
+from tests.api.test_agreements_scenario import confirm_asset
 from tests.browser.conftest import Portal
 from tests.helpers import account
 
@@ -179,6 +180,12 @@ def test_an_assets_title_history_is_shown_as_a_timeline(page: Any, portal: Porta
     resp = api.client.post("/v1/assets", json={**fields, "signatures": [{"signer": uni.address, "signature": "0x" + sig.hex()}]})
     assert resp.status_code == 201, resp.text
     asset_id = int(resp.json()["assetId"])
+    # a claim is marked as such before anything else, then an asset verifier confirms it
+    open_portal(page, portal, f"?asset={asset_id}")
+    badge = page.locator("#title-result #asset-status")
+    expect(badge).to_have_attribute("data-status", "claimed")
+    expect(badge).to_contain_text("not yet confirmed by an asset verifier")
+    assert confirm_asset(api, asset_id).status_code == 200  # type: ignore[arg-type]
     proposal = api.client.post("/v1/agreements", json={"kind": "assignment", "assetId": asset_id, "documentHash": "0x" + "ab" * 32,
                                                        "assignees": [{"partyId": portal.party_id, "share": 10_000}]}).json()  # fmt: skip
     for signer in (uni, account("portal-firm")):
@@ -195,6 +202,8 @@ def test_an_assets_title_history_is_shown_as_a_timeline(page: Any, portal: Porta
     assert events.evaluate_all("els => els.map(e => e.dataset.event)")[:1] == ["AssetRegistered"]
     expect(result.locator("ol.timeline > li[data-event=AssetRegistered]")).to_contain_text("Example University of Hong Kong")
     expect(result.locator("ol.timeline > li[data-event=TitleTransferred]")).to_contain_text("Qianhai Portal Test Ltd")
+    expect(result.locator("#asset-status")).to_have_attribute("data-status", "confirmed")
+    expect(result.locator("ol.timeline > li[data-event=AssetConfirmed]")).to_contain_text("Example Patent Agency")
     page.fill("#asset-id", "424242")
     page.click("#title-button")
     expect(result).to_have_attribute("data-state", "error")

@@ -1,5 +1,5 @@
 """The licensing walkthrough, for real: `ipledger up`, three parties with their own keystores, a CN patent
-registered by an HK university, an exclusive mainland licence to a Qianhai firm signed by both and put into
+registered by an HK university and confirmed by an asset verifier, an exclusive mainland licence to a Qianhai firm signed by both and put into
 effect, the title report, a pledge to a bank, an assignment refused while the bank has not consented, and
 the pledge released by the bank. Bad input is one line on stderr and exit 1."""
 
@@ -51,8 +51,8 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     p.wait_healthy()
     env = cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_DATA_DIR=str(p.data_dir), IPLEDGER_KEYSTORE_PASSWORD=PASSWORD)
 
-    keys = {who: str(tmp_path / f"{who}.json") for who in ("uni", "firm", "bank")}
-    with ThreadPoolExecutor(3) as pool:  # scrypt is slow: the three parties make their keys at once
+    keys = {who: str(tmp_path / f"{who}.json") for who in ("uni", "firm", "bank", "verifier")}
+    with ThreadPoolExecutor(4) as pool:  # scrypt is slow: the three parties make their keys at once
         list(pool.map(lambda k: ok("keys", "new", k, env=env), keys.values()))
     address = {who: "0x" + json.loads(Path(k).read_text())["address"] for who, k in keys.items()}
 
@@ -65,6 +65,10 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
                   "--identifier", "91110000100000000R", "--name-en", "Example Bank", "--account", address["bank"])  # fmt: skip
     bank = ok_json("party", "show", "3", "--json", env=env)["partyId"]
     assert ok_json("party", "show", "3", "--json", env=env)["accounts"] == [Web3.to_checksum_address(address["bank"])]
+    # so does an asset verifier (a patent agency that checks claims against the CNIPA register)
+    council_admit(env, f"http://127.0.0.1:{p.node_port}", tmp_path / "admit-verifier.json", "--kind", "asset_verifier",
+                  "--identifier", "91440300MA5G2X1U2J", "--name-en", "Example Patent Agency", "--account", address["verifier"])  # fmt: skip
+    verifier = ok_json("party", "show", "4", "--json", env=env)["partyId"]
 
     # bad input: one line, exit 1, before any key is touched
     register = ("asset", "register", "--jurisdiction", "CN", "--kind", "invention", "--title", "一种数据存证方法")
@@ -78,7 +82,22 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     asset = ok_json(*register, "--number", f"ZL{PATENT}", "--filing-date", "2017-07-20", "--owner", f"{uni}:10000",
                     "--keystore", keys["uni"], env=env)  # fmt: skip
     assert asset["owners"] == [{"partyId": uni, "share": 10000}] and asset["details"]["number"] == f"CN{PATENT}"
+    assert asset["status"] == "claimed"
     a = str(asset["assetId"])
+
+    # a claim: shown as such, and nothing is proposed on it until an asset verifier confirms it
+    assert "CLAIMED: claim, not yet confirmed by an asset verifier" in ok("asset", "show", a, env=env).stdout
+    line = fails("agreement", "propose", "licence", "--asset", a, "--document", "ab" * 32, "--licensee", str(firm),
+                 "--type", "exclusive", "--territory", "CN", "--end", day(timedelta(days=365)), "--royalty-basis", "lump_sum",
+                 "--royalty-amount", "1", env=env)  # fmt: skip
+    assert "not yet confirmed by an asset verifier" in line and "ipledger asset confirm" in line
+    extract = tmp_path / "register-extract.pdf"
+    extract.write_bytes(b"%PDF-1.7 CNIPA register extract")
+    assert "not an account of an asset verifier" in fails("asset", "confirm", a, "--extract", str(extract), "--keystore", keys["uni"], env=env)
+    confirmed = ok_json("asset", "confirm", a, "--extract", str(extract), "--keystore", keys["verifier"], env=env)
+    assert confirmed["status"] == "confirmed" and confirmed["verifierPartyId"] == verifier
+    assert confirmed["registerExtractHash"] == "0x" + hashlib.sha256(extract.read_bytes()).hexdigest()
+    assert "only an open claim" in fails("asset", "reject", a, "--reason", "cd" * 32, "--keystore", keys["verifier"], env=env)
 
     # an exclusive licence for mainland China to the firm; the document is hashed locally
     contract = tmp_path / "licence-contract.pdf"
@@ -124,7 +143,8 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     assert ok_json("agreement", "terminate", lid, "--keystore", keys["uni"], "--keystore", keys["firm"], env=env)["status"] == "terminated"
     report = ok_json("asset", "title", a, "--json", env=env)
     assert report["owners"] == [{"partyId": firm, "share": 10000}] and report["licences"] == [] and report["pledges"] == []
-    assert [e["event"] for e in report["history"]] == ["AssetRegistered", "AgreementExecuted", "AgreementExecuted",
+    assert report["status"] == "confirmed" and report["statusDecidedBy"]["verifierPartyId"] == verifier
+    assert [e["event"] for e in report["history"]] == ["AssetRegistered", "AssetConfirmed", "AgreementExecuted", "AgreementExecuted",
                                                        "PledgeReleased", "TitleTransferred", "AgreementExecuted",
                                                        "AgreementTerminated"]  # fmt: skip
     shown = ok("agreement", "show", lid, env=env).stdout

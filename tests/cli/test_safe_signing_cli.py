@@ -18,7 +18,7 @@ from ledger import governance as gov
 from ledger.keys import write_keystore
 from ledger.tx import TxSender
 from tests.cli.conftest import UpProcess
-from tests.helpers import account, cli_env, run_cli
+from tests.helpers import account, cli_env, council_admit, run_cli
 
 PASSWORD = "safe password"
 #: anvil's development account 5 (public key material): pays for the Safe's creation
@@ -27,7 +27,7 @@ FUNDED = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba"
 
 @pytest.mark.slow
 def test_a_safe_university_signs_a_licence_from_the_cli(up, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    p: UpProcess = up(env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0"})
+    p: UpProcess = up(env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_GOVERNANCE_DELAY": "1"})
     p.wait_healthy()
     rpc = f"http://127.0.0.1:{p.node_port}"
     env = cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_DATA_DIR=str(p.data_dir), IPLEDGER_KEYSTORE_PASSWORD=PASSWORD)
@@ -59,6 +59,12 @@ def test_a_safe_university_signs_a_licence_from_the_cli(up, tmp_path: Path) -> N
     resp = httpx.post(f"{p.api}/v1/assets", json={**fields, "signatures": [{"signer": safe, "signature": "0x" + sig.hex()}]})
     assert resp.status_code == 201, resp.text
     asset = str(resp.json()["assetId"])
+    # an asset verifier, admitted by the council, confirms the claim before anything is dealt in it
+    verifier = account("cli-safe-verifier")
+    verifier_key = write_keystore(tmp_path / "verifier.json", verifier, PASSWORD, kdf="pbkdf2")
+    council_admit(env, rpc, tmp_path / "admit-verifier.json", "--kind", "asset_verifier", "--scheme", "other",
+                  "--identifier", "VERIFIER-0001", "--name-en", "Example Patent Agency", "--account", verifier.address)  # fmt: skip
+    assert json.loads(ok("asset", "confirm", asset, "--extract", "ef" * 32, "--keystore", str(verifier_key)))["status"] == "confirmed"
 
     end = (datetime.now(UTC) + timedelta(days=365)).date().isoformat()
     lid = json.loads(ok("agreement", "propose", "licence", "--asset", asset, "--document", "ab" * 32, "--licensee",

@@ -14,7 +14,7 @@ from ledger.errors import ContractRevert, SignatureRejected
 from ledger.territory import to_mask
 from ledger.tx import call
 from tests.helpers import (
-    Chain, account, admit_arbitrator, assets_domain, close_dispute, deploy_wallet, execute, open_dispute, register_asset, sign_with,
+    Chain, account, admit_arbitrator, assets_domain, close_dispute, confirm_asset, deploy_wallet, execute, open_dispute, register_asset, sign_with,
 )
 
 YEAR = 365 * 86400
@@ -311,6 +311,7 @@ def test_a_university_multisig_signs_through_erc1271(world: World) -> None:
     sig = eip712.sign_digest(eip712.digest(reg.message(assets_domain(c))), owner)
     c.sender.send_call(c.assets.functions.registerAsset(reg.as_tuple(), [(wallet.address, sig)]))
     asset = int(call(c.assets.functions.assetCount()))
+    confirm_asset(c, asset)
     t = replace(world.licence(world.p_y, ag.LicenceType.ORDINARY, territory=HK), asset_id=asset)
     msg = t.message(assets_domain(c))
     sigs = [(wallet.address, eip712.sign_digest(eip712.digest(msg), owner)), (world.y.address, eip712.sign(msg, world.y))]

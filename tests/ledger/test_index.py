@@ -17,7 +17,7 @@ from ledger.chain import free_port
 from ledger.errors import InvalidInput
 from ledger.hashing import HashAlgorithm, hash_bytes
 from tests.api.conftest import Api
-from tests.api.test_agreements_scenario import Parties, agree, register_asset
+from tests.api.test_agreements_scenario import Parties, agree, api_verifier, confirm_asset, register_asset
 from tests.helpers import account, h
 
 QUERIES: list[tuple[str, dict[str, str]]] = [
@@ -34,7 +34,7 @@ def mine(api: Api, n: int = 1) -> None:
 
 
 def scenario(api: Api) -> dict[str, Any]:
-    """Six parties, two assets, a licence, an assignment, two single registrations and a batch of five."""
+    """Six parties and an asset verifier, two assets (confirmed), a licence, an assignment, two single registrations and a batch of five."""
     p = Parties(api)
     a = register_asset(api, p.uni, p.p_uni, "201710601862.3", "一种数据存证方法")
     b = register_asset(api, p.uni, p.p_uni, "201910000003.8", "Sensor array")
@@ -80,6 +80,9 @@ def test_a_scenario_is_indexed_and_a_rebuild_from_empty_answers_the_same(api: Ap
     assert [x["assetId"] for x in assets] == [s["b"], s["a"]]
     by_a = {x["assetId"]: x for x in assets}
     assert by_a[s["a"]]["owners"] == [{"partyId": p.p_x, "share": 10_000}]  # after the assignment
+    verifier = api_verifier(api)[1]
+    assert {(x["status"], x["verifierPartyId"]) for x in assets} == {("confirmed", verifier)}
+    assert indexer.query("assets", {"status": "claimed"})["items"] == []
     assert [x["assetId"] for x in indexer.query("assets", {"owner": str(p.p_uni)})["items"]] == [s["b"]]
     assert [x["assetId"] for x in indexer.query("assets", {"number": "CN201710601862.3"})["items"]] == [s["a"]]
     assert [x["assetId"] for x in indexer.query("assets", {"number": "201710601862.3", "jurisdiction": "cn"})["items"]] == [s["a"]]
@@ -106,7 +109,28 @@ def test_a_scenario_is_indexed_and_a_rebuild_from_empty_answers_the_same(api: Ap
     indexer.rebuild()
     assert answers(indexer) == before
     status = indexer.status()
-    assert status["counts"]["evidence"] == 7 and status["counts"]["parties"] == 6 and status["behind"] == 0
+    assert status["counts"]["evidence"] == 7 and status["counts"]["parties"] == 7 and status["behind"] == 0
+
+
+def test_claims_and_the_verifiers_decisions_are_indexed(api: Api) -> None:
+    """A registration is indexed as a claim; a confirmation and a rejection change its status and name the
+    verifier; the status filter finds each."""
+    p = Parties(api)
+    claim = register_asset(api, p.x, p.p_x, "201710601862.3", "Squatted", confirm=False)
+    mine(api, api.ledger.settings.confirmations)
+    indexer = api.ledger.index
+    indexer.sync()
+    (row,) = indexer.query("assets", {})["items"]
+    assert (row["status"], row["verifierPartyId"]) == ("claimed", None) and "not yet confirmed" in row["statusNote"]
+    assert confirm_asset(api, claim, reject=True).status_code == 200
+    mine_ = register_asset(api, p.uni, p.p_uni, "201710601862.3", "Rightful")  # the number, freed, claimed again and confirmed
+    mine(api, api.ledger.settings.confirmations)
+    indexer.sync()
+    verifier = api_verifier(api)[1]
+    by_status = {st: [(x["assetId"], x["verifierPartyId"]) for x in indexer.query("assets", {"status": st})["items"]]
+                 for st in ("claimed", "confirmed", "struck")}  # fmt: skip
+    assert by_status == {"claimed": [], "confirmed": [(mine_, verifier)], "struck": [(claim, verifier)]}
+    assert [x["assetId"] for x in indexer.query("assets", {"number": "CN201710601862.3", "status": "confirmed"})["items"]] == [mine_]
 
 
 def test_bad_filters_name_the_field(api: Api) -> None:
@@ -116,7 +140,7 @@ def test_bad_filters_name_the_field(api: Api) -> None:
         ("evidence", {"cursor": ix.encode_cursor([1, 2])}, "cursor"), ("evidence", {"from": "200", "to": "100"}, "from"),
         ("evidence", {"limit": "501"}, "limit"), ("evidence", {"limit": "0"}, "limit"), ("evidence", {"kind": "x"}, "kind"),
         ("evidence", {"party": "abc"}, "party"), ("agreements", {"status": "pending"}, "status"),
-        ("assets", {"jurisdiction": "US"}, "jurisdiction"), ("disputes", {"from": "1"}, "from"),
+        ("assets", {"jurisdiction": "US"}, "jurisdiction"), ("assets", {"status": "pending"}, "status"), ("disputes", {"from": "1"}, "from"),
     ]:  # fmt: skip
         with pytest.raises(InvalidInput) as err:
             indexer.query(what, params)
