@@ -103,7 +103,7 @@ def unique_hashes(n: int, label: str) -> list[bytes]:
 
 def batch_body(svc: Service, party: LocalAccount, hashes: list[bytes], deadline: int) -> bytes:
     """Exactly tests/api/conftest.py ``Api.batch_body``, pre-encoded so the client's JSON work is not timed."""
-    req = sign_batch(party, svc.chain.domain(), hashes=hashes, algorithm=SHA256, deadline=deadline)
+    req = sign_batch(party, svc.chain.domain(), bindings=hashes, algorithm=SHA256, deadline=deadline)
     body = {"algorithm": "sha256", "hashes": ["0x" + hh.hex() for hh in hashes], "registrant": party.address,
             "deadline": deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
     return json.dumps(body, separators=(",", ":")).encode()
@@ -220,7 +220,7 @@ def relayed_singles(svc: Service, *, n: int, rounds: int, threads: int) -> tuple
     registered: list[bytes] = []
 
     def signed_single(content: bytes) -> Any:
-        return sign_single(c.party, domain, content_hash=content, algorithm=SHA256, nonce=0, deadline=deadline)
+        return sign_single(c.party, domain, binding=content, algorithm=SHA256, nonce=0, deadline=deadline)
 
     def api_job(cl: httpx.Client, body: bytes) -> None:
         resp = cl.post("/v1/evidence", content=body, headers=JSON_HEADERS)

@@ -55,7 +55,7 @@ def test_a_registration_by_a_contract_wallet_is_estimated_and_its_code_looked_at
     wallet = deploy_wallet(api.chain, owner)
     party = api.admit(account("rpc-wallet-party"), FIRM_USCC, accounts=[wallet.address])
     deadline = api.chain.now() + 3600
-    message = eip712.evidence_message(api.domain(), content_hash=h("by-wallet"), algorithm=1,
+    message = eip712.evidence_message(api.domain(), binding=h("by-wallet"), algorithm=1,
                                       registrant=wallet.address, nonce=0, deadline=deadline)  # fmt: skip
     signature = eip712.sign_digest(eip712.digest(message), owner)  # the wallet's owner signs for it (ERC-1271)
     body = {"contentHash": "0x" + h("by-wallet").hex(), "algorithm": "sha256", "registrant": wallet.address,
@@ -84,7 +84,7 @@ def test_the_simulation_refuses_what_the_contract_would_with_the_same_errors(api
 
 def test_a_deadline_passed_on_chain_since_the_head_was_read_is_refused_naming_the_deadline(api: Api, firm: LocalAccount) -> None:
     service = api.ledger.evidence_service
-    req = sign_single(firm, api.domain(), content_hash=h("late"), algorithm=1, nonce=0, deadline=1_000)
+    req = sign_single(firm, api.domain(), binding=h("late"), algorithm=1, nonce=0, deadline=1_000)
     expired = decode_revert(keccak(text="SignatureExpired(uint64,uint64)")[:4] + abi_encode(["uint64", "uint64"], [1_000, 2_000]))
     assert isinstance(expired, SignatureRejected)
     refusal = service._refusal(req, expired)  # noqa: SLF001
@@ -94,7 +94,7 @@ def test_a_deadline_passed_on_chain_since_the_head_was_read_is_refused_naming_th
 def test_relayed_registrations_from_many_threads_are_all_sent_with_consecutive_nonces(api: Api, firm: LocalAccount) -> None:
     service = api.ledger.evidence_service
     deadline = api.chain.now() + 3600
-    requests = [sign_single(firm, api.domain(), content_hash=h(f"thread {i}"), algorithm=1, nonce=0, deadline=deadline)
+    requests = [sign_single(firm, api.domain(), binding=h(f"thread {i}"), algorithm=1, nonce=0, deadline=deadline)
                 for i in range(24)]  # fmt: skip
     accepted: list[Any] = []
     lock = threading.Lock()
@@ -222,7 +222,7 @@ def test_the_pipeline_leaves_a_single_to_the_request_that_is_sending_it(api: Api
         return send(tx, **kw)
 
     relayer.send = slow_send  # type: ignore[method-assign]
-    req = sign_single(firm, api.domain(), content_hash=h("in hand"), algorithm=1, nonce=0, deadline=api.chain.now() + 3600)
+    req = sign_single(firm, api.domain(), binding=h("in hand"), algorithm=1, nonce=0, deadline=api.chain.now() + 3600)
     request = threading.Thread(target=api.ledger.evidence_service.submit_single, args=(req,))
     request.start()
     try:

@@ -137,7 +137,7 @@ def _setup(up: UpProcess) -> Context:
     nonce = int(httpx.get(up.api + f"/v1/accounts/{firm.address}", timeout=10).json()["nonce"])
     content = bytes.fromhex("c0" * 32)
     deadline = int(time.time()) + 7200
-    req = sign_single(firm, domain, content_hash=content, algorithm=1, nonce=nonce, deadline=deadline)
+    req = sign_single(firm, domain, binding=content, algorithm=1, nonce=nonce, deadline=deadline)
     r = httpx.post(up.api + "/v1/evidence", timeout=30, json={
         "contentHash": "0x" + content.hex(), "algorithm": "sha256", "registrant": firm.address, "nonce": nonce,
         "deadline": deadline, "signature": "0x" + req.signature.hex()})  # fmt: skip

@@ -109,7 +109,7 @@ def portal(anvil_chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iter
             content = hash_bytes(DOC, HashAlgorithm.SHA256)
             domain = eip712.Domain(ledger.manifest.chain_id, ledger.manifest.address("EvidenceRegistry"))
             deadline = anvil_chain.now() + 3600
-            req = sign_single(firm, domain, content_hash=content, algorithm=1, nonce=0, deadline=deadline)
+            req = sign_single(firm, domain, binding=content, algorithm=1, nonce=0, deadline=deadline)
             resp = httpx.post(url + "/v1/evidence", timeout=30, json={
                 "contentHash": "0x" + content.hex(), "algorithm": "sha256", "registrant": firm.address, "nonce": 0,
                 "deadline": deadline, "signature": "0x" + req.signature.hex()})  # fmt: skip

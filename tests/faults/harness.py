@@ -383,7 +383,7 @@ class Load:
         with httpx.Client(timeout=self.timeout) as client:
             while not self._stop.is_set():
                 content = os.urandom(32)
-                req = sign_single(self.firm, self.domain, content_hash=content, algorithm=1, nonce=0, deadline=self.deadline)
+                req = sign_single(self.firm, self.domain, binding=content, algorithm=1, nonce=0, deadline=self.deadline)
                 body = {"contentHash": "0x" + content.hex(), "algorithm": "sha256", "registrant": self.firm.address,
                         "nonce": 0, "deadline": self.deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
                 sent, resp = self._post(client, SINGLE, "/v1/evidence", body)
@@ -400,7 +400,7 @@ class Load:
         with httpx.Client(timeout=self.timeout) as client:
             while not self._stop.is_set():
                 hashes = [os.urandom(32) for _ in range(self.batch_size)]
-                req = sign_batch(self.firm, self.domain, hashes=hashes, algorithm=1, deadline=self.deadline)
+                req = sign_batch(self.firm, self.domain, bindings=hashes, algorithm=1, deadline=self.deadline)
                 root = merkle.MerkleTree(merkle.leaf_hash(x) for x in hashes).root
                 digest = eip712.digest(eip712.batch_submission_message(
                     self.domain, root=root, count=len(hashes), algorithm=1, registrant=self.firm.address,

@@ -75,7 +75,7 @@ class SendLog:
 
 
 def signed(api: Api, acct: LocalAccount, content: bytes) -> Any:
-    return sign_single(acct, api.domain(), content_hash=content, algorithm=1, nonce=0, deadline=api.chain.now() + 3600)
+    return sign_single(acct, api.domain(), binding=content, algorithm=1, nonce=0, deadline=api.chain.now() + 3600)
 
 
 def settle(api: Api, *, steps: int = 200) -> None:

@@ -136,7 +136,7 @@ def test_two_services_sharing_one_relayer_answer_every_accepted_registration(anv
 
     def submit(ledger: Ledger, labels: list[str]) -> None:
         for label in labels:
-            req = sign_single(firm_acct, anvil.domain(), content_hash=h(label), algorithm=1, nonce=0, deadline=deadline)
+            req = sign_single(firm_acct, anvil.domain(), binding=h(label), algorithm=1, nonce=0, deadline=deadline)
             try:
                 results.append(ledger.evidence_service.submit_single(req))
             except Exception as exc:  # noqa: BLE001 - collected and asserted below

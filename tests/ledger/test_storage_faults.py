@@ -107,7 +107,7 @@ def test_a_full_disk_answers_507_keeps_what_was_accepted_logs_once_and_recovers(
     deadline = anvil.now() + 3600
 
     def body(label: str) -> dict[str, object]:
-        req = sign_single(party, anvil.domain(), content_hash=h(label), algorithm=1, nonce=0, deadline=deadline)
+        req = sign_single(party, anvil.domain(), binding=h(label), algorithm=1, nonce=0, deadline=deadline)
         return {"contentHash": "0x" + h(label).hex(), "algorithm": "sha256", "registrant": party.address, "nonce": 0,
                 "deadline": deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
 
