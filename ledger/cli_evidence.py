@@ -172,17 +172,24 @@ def _wait_and_save(client: Any, entries: list[dict[str, Any]], party_id: int, re
 
 
 def _with_salt(cert: dict[str, Any], content: bytes, salt: bytes | None) -> dict[str, Any]:
+    """Completes a certificate issued for a binding with what only the party knows: the content hash, the salt."""
+    cert["evidence"]["contentHash"] = "0x" + content.hex()
     if salt is not None:
-        cert["evidence"]["contentHash"] = "0x" + content.hex()
         cert["evidence"]["salt"] = "0x" + salt.hex()
     return cert
 
 
+PartyOpt = Annotated[int | None, typer.Option("--party", min=1, max=2**24 - 1,
+                                             help="Only this party's registration; HASH may then be its binding.")]
+
+
 @evidence_app.command("show")
-def show(content_hash: Annotated[str, typer.Argument(help="Content hash (64 hex)")], api_url: ApiUrlOpt = None) -> None:
-    """Status, record and earlier versions of a hash."""
+def show(content_hash: Annotated[str, typer.Argument(help="Content hash (64 hex), or a binding with --party")],
+         party: PartyOpt = None, api_url: ApiUrlOpt = None) -> None:  # fmt: skip
+    """Who registered a content hash: the first party (block, time), every other party, and earlier versions."""
     raw = parse_hash(content_hash, "content_hash")
-    _print_json(api_client(settings_with(api_url=api_url)).get(f"/v1/evidence/0x{raw.hex()}"))
+    params = {"partyId": party} if party else None
+    _print_json(api_client(settings_with(api_url=api_url)).get(f"/v1/evidence/0x{raw.hex()}", params=params))
 
 
 @app.command("certificate")
@@ -190,17 +197,19 @@ def certificate_cmd(
     content_hash: Annotated[str, typer.Argument(help="Content hash, or registered hash of a private registration")],
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Write the JSON certificate here.")] = None,
     pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the bilingual PDF rendering here.")] = None,
-    sidecar: Annotated[Path | None, typer.Option("--sidecar", help="A FILE.ipledger.json: adds the private salt.")] = None,
+    sidecar: Annotated[Path | None, typer.Option("--sidecar", help="A FILE.ipledger.json: adds the content hash and "
+                                                 "the private salt, and names the party.")] = None,
+    party: PartyOpt = None,
     api_url: ApiUrlOpt = None,
 ) -> None:
-    """Fetch the evidence certificate of a registered hash."""
+    """Fetch the evidence certificate of the first registration of a content hash, or of one party's (--party)."""
     raw = parse_hash(content_hash, "content_hash")
     client = api_client(settings_with(api_url=api_url))
-    cert = client.get(f"/v1/evidence/0x{raw.hex()}/certificate")
-    if sidecar is not None:
-        side = json.loads(sidecar.read_text(encoding="utf-8"))
-        if side.get("salt"):
-            cert = _with_salt(cert, parse_hash(side["contentHash"]), parse_hash(side["salt"], "salt"))
+    side = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar is not None else {}
+    party = party or side.get("partyId")
+    cert = client.get(f"/v1/evidence/0x{raw.hex()}/certificate", params={"partyId": party} if party else None)
+    if side:
+        cert = _with_salt(cert, parse_hash(side["contentHash"]), parse_hash(side["salt"], "salt") if side.get("salt") else None)
     text = json.dumps(cert, indent=2, ensure_ascii=False) + "\n"
     if out:
         out.write_text(text, encoding="utf-8")
