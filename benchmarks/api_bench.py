@@ -104,7 +104,7 @@ def unique_hashes(n: int, label: str) -> list[bytes]:
 def batch_body(svc: Service, party: LocalAccount, hashes: list[bytes], deadline: int) -> bytes:
     """Exactly tests/api/conftest.py ``Api.batch_body``, pre-encoded so the client's JSON work is not timed."""
     req = sign_batch(party, svc.chain.domain(), bindings=hashes, algorithm=SHA256, deadline=deadline)
-    body = {"algorithm": "sha256", "hashes": ["0x" + hh.hex() for hh in hashes], "registrant": party.address,
+    body = {"algorithm": "sha256", "bindings": ["0x" + hh.hex() for hh in hashes], "partyId": 1, "registrant": party.address,
             "deadline": deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -240,7 +240,7 @@ def relayed_singles(svc: Service, *, n: int, rounds: int, threads: int) -> tuple
             for content in unique_hashes(per_round, f"single-api{r}"):
                 req = signed_single(content)
                 api_bodies.append(json.dumps({
-                    "contentHash": "0x" + content.hex(), "algorithm": "sha256", "registrant": c.party.address,
+                    "binding": "0x" + content.hex(), "partyId": 1, "algorithm": "sha256", "registrant": c.party.address,
                     "nonce": 0, "deadline": deadline, "signature": "0x" + req.signature.hex(),
                 }).encode())  # fmt: skip
                 registered.append(content)

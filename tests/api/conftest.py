@@ -48,6 +48,10 @@ class Api:
         address = acct if isinstance(acct, str) else acct.address
         return int(self.chain.evidence.functions.partyOf(address).call()[0])
 
+    def binding(self, acct: LocalAccount, content: bytes, algorithm: int = 1) -> bytes:
+        """The public binding of ``content`` to the account's party, as ``single_body`` and ``batch_body`` send it."""
+        return public_binding(content, self.party_of(acct) or 1, HashAlgorithm(algorithm))
+
     def single_body(self, acct: LocalAccount, content: bytes, *, algorithm: str = "sha256", deadline: int | None = None,
                     nonce: int = 0, binding: bytes | None = None, party_id: int | None = None, **extra: Any) -> dict[str, Any]:  # fmt: skip
         """The body of a relayed registration of ``content`` (a content hash): its public binding to the account's

@@ -40,7 +40,7 @@ from web3 import HTTPProvider, Web3
 
 from ledger import eip712, merkle
 from ledger.artifacts import load_artifact
-from ledger.evidence import sign_batch, sign_single
+from ledger.evidence import record_key, sign_batch, sign_single
 from ledger.verify import Rpc, verify
 from tests.helpers import IPLEDGER, cli_env
 
@@ -384,7 +384,7 @@ class Load:
             while not self._stop.is_set():
                 content = os.urandom(32)
                 req = sign_single(self.firm, self.domain, binding=content, algorithm=1, nonce=0, deadline=self.deadline)
-                body = {"contentHash": "0x" + content.hex(), "algorithm": "sha256", "registrant": self.firm.address,
+                body = {"binding": "0x" + content.hex(), "partyId": 1, "algorithm": "sha256", "registrant": self.firm.address,
                         "nonce": 0, "deadline": self.deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
                 sent, resp = self._post(client, SINGLE, "/v1/evidence", body)
                 if sent:
@@ -406,7 +406,7 @@ class Load:
                     self.domain, root=root, count=len(hashes), algorithm=1, registrant=self.firm.address,
                     deadline=self.deadline))  # fmt: skip
                 batch = SentBatch(hashes, root, digest)
-                body = {"algorithm": "sha256", "hashes": ["0x" + x.hex() for x in hashes], "registrant": self.firm.address,
+                body = {"algorithm": "sha256", "bindings": ["0x" + x.hex() for x in hashes], "partyId": 1, "registrant": self.firm.address,
                         "deadline": self.deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
                 sent, resp = self._post(client, BATCH, "/v1/evidence/batch", body)
                 if sent:
@@ -447,12 +447,14 @@ class ChainView:
     def party_of(self, account: str) -> int:
         return int(self.contract.functions.partyOf(account).call()[0])
 
-    def registration_times(self, hashes: Iterable[bytes]) -> dict[bytes, int]:
+    def registration_times(self, hashes: Iterable[bytes], party_id: int = 1) -> dict[bytes, int]:
+        """Registration times of bindings recorded by ``party_id`` (the load's firm is party 1), 0 where none."""
         out: dict[bytes, int] = {}
         todo = list(hashes)
         for i in range(0, len(todo), 500):
             chunk = todo[i : i + 500]
-            out.update(zip(chunk, (int(t) for t in self.contract.functions.registrationTimes(chunk).call())))
+            recs = self.contract.functions.records([record_key(b, party_id) for b in chunk]).call()
+            out.update(zip(chunk, (int(r[3]) for r in recs)))
         return out
 
     def _logs(self, topic: str, from_block: int) -> list[Any]:
@@ -656,7 +658,7 @@ def account(service: Service, tally: Tally, loads: list[Load], *, from_block: in
     failed = []
     for h in samples:
         try:
-            resp = httpx.get(f"{service.api}/v1/evidence/0x{h.hex()}/certificate", timeout=30)
+            resp = httpx.get(f"{service.api}/v1/evidence/0x{h.hex()}/certificate?partyId=1", timeout=30)
         except httpx.HTTPError as exc:
             failed.append(f"0x{h.hex()[:12]}: {type(exc).__name__}")
             continue

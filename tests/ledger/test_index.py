@@ -70,7 +70,8 @@ def test_a_scenario_is_indexed_and_a_rebuild_from_empty_answers_the_same(api: Ap
     p = s["p"]
 
     ev = indexer.query("evidence", {})["items"]
-    assert {e["contentHash"] for e in ev} == {"0x" + c.hex() for c in s["singles"] + s["batch"]}
+    assert {e["binding"] for e in ev} == {"0x" + api.binding(p.x, c).hex() for c in s["singles"]} | {
+        "0x" + api.binding(p.y, c).hex() for c in s["batch"]}
     batch_items = indexer.query("evidence", {"kind": "batch"})["items"]
     assert len(batch_items) == 5 and {e["partyId"] for e in batch_items} == {p.p_y} and batch_items[0]["batchRoot"]
     assert {e["partyId"] for e in indexer.query("evidence", {"party": str(p.p_x)})["items"]} == {p.p_x}
@@ -96,11 +97,11 @@ def test_a_scenario_is_indexed_and_a_rebuild_from_empty_answers_the_same(api: Ap
     seen, cursor = [], None
     while True:
         page = indexer.query("evidence", {"limit": "2", **({"cursor": cursor} if cursor else {})})
-        seen += [e["contentHash"] for e in page["items"]]
+        seen += [e["binding"] for e in page["items"]]
         cursor = page["nextCursor"]
         if cursor is None:
             break
-    assert seen == [e["contentHash"] for e in ev]
+    assert seen == [e["binding"] for e in ev]
 
     before = answers(indexer)
     indexer.rebuild()
@@ -151,7 +152,7 @@ def test_a_reorganisation_leaves_no_rows_of_the_orphaned_blocks(api: Api) -> Non
 
     assert indexer.query("assets", {})["items"] == []
     assert indexer.status()["counts"]["parties"] == newcomer == 7
-    assert [e["contentHash"] for e in indexer.query("evidence", {})["items"]] == ["0x" + other.hex()]
+    assert [e["binding"] for e in indexer.query("evidence", {})["items"]] == ["0x" + other.hex()]
     w3 = api.chain.w3
     with indexer.engine.connect() as db:
         for number, block_hash in db.execute(select(ix.blocks.c.number, ix.blocks.c.hash)).all():
@@ -181,7 +182,7 @@ def test_anvil_reorg_during_sync_leaves_no_orphaned_rows(api: Api) -> None:
         api.chain.register(p.x, content)  # one block each
     mine(api, 2)
     indexer.sync()
-    assert {e["contentHash"] for e in indexer.query("evidence", {})["items"]} == {"0x" + c.hex() for c in orphans}
+    assert {e["binding"] for e in indexer.query("evidence", {})["items"]} == {"0x" + c.hex() for c in orphans}
 
     # replace every block after the fork with a branch whose one registration is another hash
     replacement = h("replacement")
@@ -195,7 +196,7 @@ def test_anvil_reorg_during_sync_leaves_no_orphaned_rows(api: Api) -> None:
     mine(api, 2)
     indexer.sync()
 
-    assert [e["contentHash"] for e in indexer.query("evidence", {})["items"]] == ["0x" + replacement.hex()]
+    assert [e["binding"] for e in indexer.query("evidence", {})["items"]] == ["0x" + replacement.hex()]
     with indexer.engine.connect() as db:
         for number, block_hash in db.execute(select(ix.blocks.c.number, ix.blocks.c.hash)).all():
             assert block_hash == "0x" + bytes(w3.eth.get_block(number)["hash"]).hex(), number
