@@ -842,9 +842,10 @@ class CertificateBuilder:
         if content is not None:
             every = info if party_id is None else svc.lookup(content)  # every party's, not only this one's
             listed = [r for r in every["registrations"] if r["status"] in ("registered", "final")]
+            unlisted = every["registrationCount"] - len(every["registrations"])  # beyond MAX_LISTED: on record too
             registrations = {
-                "asOfBlock": svc.ledger.head.latest().number,
-                "count": every["registrationCount"],
+                "asOfBlock": max([svc.ledger.head.latest().number, *(int(r["blockNumber"]) for r in listed)]),
+                "count": len(listed) + unlisted,
                 "listed": [{k: r[k] for k in ("partyId", "binding", "method", "blockNumber", "blockTimestamp")} for r in listed],
             }
         common = {

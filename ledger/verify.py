@@ -392,23 +392,37 @@ def _check_party(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: 
 
 
 def _check_registrations(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: str, content: bytes) -> None:
-    """Each direct registration the certificate lists is the public binding of the content hash to its party,
-    recorded at the listed block and time; the list is in order, earliest first. Batched ones are listed from the
-    issuer's journal: their own certificates prove them."""
+    """The public registrations of the same content the certificate lists, as of block ``asOfBlock``:
+
+    - each listed binding is the public binding of the content hash to the listed party;
+    - each listed direct registration is recorded by the contract at the listed block and time, and the
+      certificate's own registration, if listed, at the certificate's block;
+    - the list is earliest first; ``count`` is its length unless the list is full (``MAX_LISTED_REGISTRATIONS``);
+      ``asOfBlock`` is a block of this chain, at or after every listed block and the certificate's own;
+    - no direct public registration of the content at or before ``asOfBlock`` is missing from a list that is not
+      full (every admitted party's public binding is read, in ``records(bytes32[])`` calls).
+
+    Batched ones are listed from the issuer's journal: their own certificates prove them."""
     regs = cert.raw["registrations"]
     listed = regs["listed"]
+    reg, an = cert.registrant, cert.anchor
+    as_of = int(regs["asOfBlock"])
     bad: list[str] = []
     batched = 0
     for item in listed:
         party = int(item["partyId"])
-        if bytes.fromhex(item["binding"][2:]) != public_binding(content, party, cert.algorithm):
+        binding = bytes.fromhex(item["binding"][2:])
+        if binding != public_binding(content, party, cert.algorithm):
             bad.append(f"party {party}: the binding is not the public binding of contentHash to the party")
             continue
+        if binding == cert.b32("evidence", "binding") and party == reg["partyId"]:
+            if (item["blockNumber"], item["blockTimestamp"], item["method"]) != (an["blockNumber"], an["blockTimestamp"], an["method"]):
+                bad.append("the certificate's own registration is listed at another block, time or method")
         if item["method"] != "direct":
             batched += 1
             continue
         try:
-            raw = rpc.call(contract, SEL_RECORD + bytes.fromhex(item["binding"][2:]) + party.to_bytes(32, "big"))
+            raw = rpc.call(contract, SEL_RECORD + binding + party.to_bytes(32, "big"))
             _registrant, party_id, _alg, timestamp, block_number = abi_decode(["address", "uint24", "uint8", "uint32", "uint32"], raw)
         except Exception:
             bad.append(f"party {party}: the contract does not answer record(bytes32,uint256)")
@@ -418,12 +432,46 @@ def _check_registrations(report: Report, rpc: Rpc, cert: certmod.Certificate, co
     blocks = [int(i["blockNumber"]) for i in listed]
     if blocks != sorted(blocks):
         bad.append("the list is not earliest first")
+    full = len(listed) >= certmod.MAX_LISTED_REGISTRATIONS
+    if regs["count"] < len(listed) or (not full and regs["count"] != len(listed)):
+        bad.append(f"count {regs['count']} does not match the {len(listed)} registrations listed")
+    if as_of < max([*blocks, int(an["blockNumber"])]) or rpc.block(as_of) is None:
+        bad.append(f"asOfBlock {as_of} is not a block of this chain at or after every registration listed")
+    elif not full:
+        listed_parties = {int(i["partyId"]) for i in listed}
+        try:
+            on_chain = _public_records(rpc, contract, content, cert.algorithm)
+        except Exception:
+            on_chain = []
+            bad.append(f"{contract} does not answer partyCount() and records(bytes32[]): it is not the evidence registry")
+        for party, block_number in on_chain:
+            if block_number <= as_of and party not in listed_parties:
+                bad.append(f"party {party} registered this content at block {block_number}, which is not listed")
     if not listed:
-        report.add("registrations", not bad, "no public registration of this content was known at issue time", "; ".join(bad))
+        report.add("registrations", not bad, f"no public registration of this content at block {as_of}", "; ".join(bad))
         return
     first = listed[0]
     note = f" ({batched} batched, proved by their own certificates)" if batched else ""
     report.add("registrations", not bad,
                f"party {first['partyId']} registered this content first (block {first['blockNumber']}); "
-               f"{regs['count']} public registration(s) known at block {regs['asOfBlock']}, each as listed{note}",
+               f"{regs['count']} public registration(s) at block {as_of}, each as listed{note}",
                "; ".join(bad))  # fmt: skip
+
+
+SEL_PARTY_COUNT = keccak(text="partyCount()")[:4]
+SEL_RECORDS = keccak(text="records(bytes32[])")[:4]
+#: Keys read per records(bytes32[]) call when every party's public binding is looked up.
+RECORDS_PER_CALL = 512
+
+
+def _public_records(rpc: Rpc, contract: str, content: bytes, algorithm: HashAlgorithm) -> list[tuple[int, int]]:
+    """(party, block) of every direct public registration of ``content`` now on chain, by every admitted party."""
+    (count,) = abi_decode(["uint256"], rpc.call(contract, SEL_PARTY_COUNT))
+    found: list[tuple[int, int]] = []
+    parties = list(range(1, int(count) + 1))
+    for start in range(0, len(parties), RECORDS_PER_CALL):
+        chunk = parties[start : start + RECORDS_PER_CALL]
+        keys = [keccak(public_binding(content, p, algorithm) + p.to_bytes(32, "big")) for p in chunk]
+        (recs,) = abi_decode(["(address,uint24,uint8,uint32,uint32)[]"], rpc.call(contract, SEL_RECORDS + abi_encode(["bytes32[]"], [keys])))
+        found += [(p, int(r[4])) for p, r in zip(chunk, recs, strict=True) if int(r[3]) != 0]
+    return found

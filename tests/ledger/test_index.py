@@ -124,6 +124,21 @@ def test_bad_filters_name_the_field(api: Api) -> None:
         assert err.value.field == field, (what, params, err.value.message)
 
 
+def test_a_binding_copied_by_another_party_is_indexed_as_its_own_row_beside_the_original(api: Api) -> None:
+    """A copy of a party's binding recorded by another party (a front-runner's) is another record on chain; the
+    index keeps both rows, each under its party."""
+    first, second = account("index-original"), account("index-copier")
+    p1 = api.chain.admit([first.address])
+    p2 = api.chain.admit([second.address])
+    binding = api.binding(first, h("copied"))
+    api.chain.register(second, binding)
+    api.chain.register(first, binding)
+    mine(api, api.ledger.settings.confirmations)
+    api.ledger.index.sync()
+    rows = api.ledger.index.query("evidence", {})["items"]
+    assert sorted((e["binding"], e["partyId"]) for e in rows) == sorted([("0x" + binding.hex(), p1), ("0x" + binding.hex(), p2)])
+
+
 def test_a_reorganisation_leaves_no_rows_of_the_orphaned_blocks(api: Api) -> None:
     p = Parties(api)
     indexer = api.ledger.index
