@@ -255,7 +255,7 @@ class SubmissionPublic(BaseModel):
 
 class BatchAccepted(SubmissionPublic):
     duplicates: list[dict[str, Any]] = Field(
-        description="Items already accepted earlier: they keep their earlier record (first to register wins)."
+        description="Bindings this service already accepted earlier (the same party's): they keep their earlier record."
     )
 
 

@@ -113,7 +113,7 @@ def register(
             "algorithm": algorithm.name.lower(), "bindings": ["0x" + x.hex() for x in bindings], "partyId": int(party_id),
             "registrant": account.address, "deadline": deadline, "signature": "0x" + batch_req.signature.hex()})  # fmt: skip
         for dup in accepted.get("duplicates", []):
-            err_console.print(f"already registered earlier, keeps its first record: {entries[dup['index']]['file']}")
+            err_console.print(f"already registered earlier by this party, keeps its earlier record: {entries[dup['index']]['file']}")
     for e in entries:
         _write_sidecar(e, algorithm, int(party_id), accepted["receiptId"])
         console.print(f"{e['file']}  {algorithm.name.lower()}:0x{e['content'].hex()}  receipt {accepted['receiptId']}")
