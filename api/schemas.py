@@ -239,12 +239,16 @@ class AccountPublic(BaseModel):
 
 
 class EvidenceCreate(Strict):
-    """A registration signed by a party account (EIP-712 `Evidence`), relayed by the service."""
+    """A registration signed by a party account (EIP-712 `Evidence`), relayed by the service. It carries the
+    binding of the content hash to the party (docs/certificate.md "Bindings"), never the content hash."""
 
-    contentHash: str = Hex32
+    binding: str = Field(max_length=66, description="The content hash bound to the party, computed by the party: "
+                         "ALG(\"ipledger:public:v2\\0\" ‖ partyId ‖ contentHash), or the private binding with a salt. "
+                         "64 hex characters, with or without 0x.", examples=["0x" + "ab" * 32])  # fmt: skip
+    partyId: PartyId = Field(description="The party the binding was computed for: the registrant's party (else 400).")
     algorithm: Literal["sha256", "sm3"] = "sha256"
     metadataCommitment: str | None = Field(None, max_length=66, description="SHA-256 of the canonical metadata JSON, or omitted.")
-    supersedes: str | None = Field(None, max_length=66, description="Content hash of an earlier version registered by the same party.")
+    supersedes: str | None = Field(None, max_length=66, description="Binding of an earlier version registered by the same party.")
     registrant: Address = Field(description="The signing party account.")
     nonce: Uint256 = Field(description="The registrant's current nonce (GET /v1/accounts/{address}).")
     deadline: UnixTime = Field(description="Unix time after which the signature is void.")
@@ -252,11 +256,12 @@ class EvidenceCreate(Strict):
 
 
 class EvidenceBatchCreate(Strict):
-    """Many hashes signed at once: an EIP-712 `BatchSubmission` over their RFC 9162 Merkle root."""
+    """Many bindings signed at once: an EIP-712 `BatchSubmission` over their RFC 9162 Merkle root."""
 
     algorithm: Literal["sha256", "sm3"] = "sha256"
-    hashes: list[Annotated[str, Field(max_length=66)]] = Field(
-        min_length=1, description="Content hashes (64 hex characters each), in tree order.")
+    bindings: list[Annotated[str, Field(max_length=66)]] = Field(
+        min_length=1, description="Bindings of the content hashes to the party (64 hex characters each), in tree order.")
+    partyId: PartyId = Field(description="The party the bindings were computed for: the registrant's party (else 400).")
     registrant: Address
     deadline: UnixTime
     signature: SignatureHex
@@ -279,7 +284,7 @@ class SubmissionPublic(BaseModel):
 
 class BatchAccepted(SubmissionPublic):
     duplicates: list[dict[str, Any]] = Field(
-        description="Items already accepted earlier: they keep their earlier record (first to register wins)."
+        description="Bindings this service already accepted earlier (the same party's): they keep their earlier record."
     )
 
 

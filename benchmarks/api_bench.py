@@ -29,6 +29,7 @@ from benchmarks.report import Result, ratio_result
 from ledger.chain import DEV_OPERATOR_KEY, connect, free_port
 from ledger.config import Settings
 from ledger.evidence import sign_batch, sign_single
+from ledger.hashing import HashAlgorithm, public_binding
 from ledger.service import Ledger
 from ledger.tx import TxSender
 
@@ -102,9 +103,11 @@ def unique_hashes(n: int, label: str) -> list[bytes]:
 
 
 def batch_body(svc: Service, party: LocalAccount, hashes: list[bytes], deadline: int) -> bytes:
-    """Exactly tests/api/conftest.py ``Api.batch_body``, pre-encoded so the client's JSON work is not timed."""
-    req = sign_batch(party, svc.chain.domain(), hashes=hashes, algorithm=SHA256, deadline=deadline)
-    body = {"algorithm": "sha256", "hashes": ["0x" + hh.hex() for hh in hashes], "registrant": party.address,
+    """Exactly tests/api/conftest.py ``Api.batch_body`` (the content hashes' public bindings to the bench party,
+    party 1), pre-encoded so the client's JSON work is not timed."""
+    hashes = [public_binding(hh, 1, HashAlgorithm.SHA256) for hh in hashes]
+    req = sign_batch(party, svc.chain.domain(), bindings=hashes, algorithm=SHA256, deadline=deadline)
+    body = {"algorithm": "sha256", "bindings": ["0x" + hh.hex() for hh in hashes], "partyId": 1, "registrant": party.address,
             "deadline": deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -220,7 +223,7 @@ def relayed_singles(svc: Service, *, n: int, rounds: int, threads: int) -> tuple
     registered: list[bytes] = []
 
     def signed_single(content: bytes) -> Any:
-        return sign_single(c.party, domain, content_hash=content, algorithm=SHA256, nonce=0, deadline=deadline)
+        return sign_single(c.party, domain, binding=content, algorithm=SHA256, nonce=0, deadline=deadline)
 
     def api_job(cl: httpx.Client, body: bytes) -> None:
         resp = cl.post("/v1/evidence", content=body, headers=JSON_HEADERS)
@@ -238,9 +241,10 @@ def relayed_singles(svc: Service, *, n: int, rounds: int, threads: int) -> tuple
         for r in range(rounds):
             api_bodies = []
             for content in unique_hashes(per_round, f"single-api{r}"):
-                req = signed_single(content)
+                binding = public_binding(content, 1, HashAlgorithm.SHA256)  # as the party's client computes it
+                req = signed_single(binding)
                 api_bodies.append(json.dumps({
-                    "contentHash": "0x" + content.hex(), "algorithm": "sha256", "registrant": c.party.address,
+                    "binding": "0x" + binding.hex(), "partyId": 1, "algorithm": "sha256", "registrant": c.party.address,
                     "nonce": 0, "deadline": deadline, "signature": "0x" + req.signature.hex(),
                 }).encode())  # fmt: skip
                 registered.append(content)

@@ -124,7 +124,7 @@ def relayed_vs_delegated(c: BenchChain, n: int) -> Result:
     deadline = c.now() + 3600
 
     def ours() -> int:
-        req = sign_single(c.party, c.domain(), content_hash=fresh(), algorithm=SHA256, nonce=0, deadline=deadline,
+        req = sign_single(c.party, c.domain(), binding=fresh(), algorithm=SHA256, nonce=0, deadline=deadline,
                           metadata_commitment=fresh())  # fmt: skip
         return _gas(relayer.send_call(c.evidence.functions.registerBySignature(req.as_args())))
 
@@ -224,7 +224,7 @@ def breakdown_table(c: BenchChain) -> str:
     """Markdown: the gas of rows 1 and 2 by category, ours beside EAS."""
     deadline = c.now() + 3600
     eas = EasDelegation(c)
-    req = sign_single(c.party, c.domain(), content_hash=fresh(), algorithm=SHA256, nonce=0, deadline=deadline,
+    req = sign_single(c.party, c.domain(), binding=fresh(), algorithm=SHA256, nonce=0, deadline=deadline,
                       metadata_commitment=fresh())  # fmt: skip
     columns = {
         "`register`": breakdown(c, c.evidence.functions.register((fresh(), SHA256, fresh(), ZERO32)), c.party.address),

@@ -147,7 +147,7 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
     rpc_ms = _ms_per(lambda: ledger.w3.eth.block_number, 50)
     contract_ms = _ms_per(lambda: ledger.evidence, 20)
     deadline = c.now() + 3600
-    msg = sign_single(c.party, c.domain(), content_hash=b"\x11" * 32, algorithm=1, nonce=0, deadline=deadline)
+    msg = sign_single(c.party, c.domain(), binding=b"\x11" * 32, algorithm=1, nonce=0, deadline=deadline)
     full = msg.message(c.domain())
     digest_ms = _ms_per(lambda: eip712.digest(full), 20)
     digest = eip712.digest(full)
@@ -176,7 +176,7 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
     ]
 
     # relayed single
-    reqs = [sign_single(c.party, c.domain(), content_hash=hh, algorithm=1, nonce=0, deadline=deadline)
+    reqs = [sign_single(c.party, c.domain(), binding=hh, algorithm=1, nonce=0, deadline=deadline)
             for hh in unique_hashes(2 * k, "explain-single")]  # fmt: skip
     with count_rpc(ledger.w3) as tally:
         wall = _ms_per(lambda it=iter(reqs[:k]): es.submit_single(next(it)), k)

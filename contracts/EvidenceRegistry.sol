@@ -8,16 +8,19 @@ import {PartyRegistry} from "./PartyRegistry.sol";
 import {NonceMismatch, SignatureExpired, SignatureInvalid} from "./common/Errors.sol";
 
 /// @title EvidenceRegistry
-/// @notice First-to-register evidence records and Merkle batch anchors, with the party registry built in so
-/// that a registration checks its registrant in the same contract (one storage read).
+/// @notice Evidence records and Merkle batch anchors, with the party registry built in so that a registration
+/// checks its registrant in the same contract (one storage read). A record is kept under its binding *and* its
+/// party: a copy of a pending registration sent by another party lands under that party's key, so it neither
+/// blocks nor displaces the original, and its binding (which commits to the original party's id) proves nothing
+/// for the copier.
 contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
     /// @notice Role of the aggregator accounts that anchor batch roots.
     bytes32 public constant ANCHOR_ROLE = keccak256("ANCHOR_ROLE");
 
     /// @notice EIP-712 type of a delegated registration:
-    /// Evidence(bytes32 contentHash,uint8 algorithm,bytes32 metadataCommitment,bytes32 supersedes,address registrant,uint256 nonce,uint64 deadline)
+    /// Evidence(bytes32 binding,uint8 algorithm,bytes32 metadataCommitment,bytes32 supersedes,address registrant,uint256 nonce,uint64 deadline)
     bytes32 public constant EVIDENCE_TYPEHASH = keccak256(
-        "Evidence(bytes32 contentHash,uint8 algorithm,bytes32 metadataCommitment,bytes32 supersedes,address registrant,uint256 nonce,uint64 deadline)"
+        "Evidence(bytes32 binding,uint8 algorithm,bytes32 metadataCommitment,bytes32 supersedes,address registrant,uint256 nonce,uint64 deadline)"
     );
 
     /// @notice EIP-712 type of a batch submission signed by a party account:
@@ -28,16 +31,16 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
     /// @notice Longest audit path accepted (trees of up to 2**64 leaves).
     uint256 public constant MAX_PROOF_LENGTH = 64;
 
-    error EvidenceAlreadyRegistered(bytes32 contentHash, uint256 partyId, uint32 timestamp);
+    error EvidenceAlreadyRegistered(bytes32 binding, uint256 partyId, uint32 timestamp);
     error EvidenceHashZero();
     error EvidenceAlgorithmInvalid(uint8 algorithm);
     error EvidenceSupersedesUnknown(bytes32 supersedes);
-    error EvidenceSupersedesOtherParty(bytes32 supersedes, uint256 partyId);
     error BatchRootZero();
     error BatchSizeZero();
     error BatchAlreadyAnchored(bytes32 root, uint32 timestamp);
 
-    mapping(bytes32 contentHash => Record record) private _records;
+    /// @dev Keyed by `recordKey(binding, partyId)`.
+    mapping(bytes32 key => Record record) private _records;
     mapping(bytes32 root => Batch batch) private _batches;
 
     /// @param governance Default admin and `GOVERNANCE_ROLE` (a timelock in production; see PartyRegistry).
@@ -73,7 +76,8 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
         if (!SignatureChecker.isValidSignatureNowCalldata(registrant, digest, delegated.signature)) {
             revert SignatureInvalid(registrant);
         }
-        // Replay needs no nonce increment: a content hash is registered once, so a replayed signature is refused.
+        // Replay needs no nonce increment: a party records a binding once, so a replayed signature is refused (an
+        // account that has moved to another party records the binding under that party, where it opens for no one).
         _register(delegated.request, registrant, partyId, suspended);
     }
 
@@ -99,15 +103,24 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
     }
 
     /// @inheritdoc IEvidenceRegistry
-    function record(bytes32 contentHash) external view returns (Record memory) {
-        return _records[contentHash];
+    function record(bytes32 binding, uint256 partyId) external view returns (Record memory) {
+        return _records[recordKey(binding, partyId)];
     }
 
     /// @inheritdoc IEvidenceRegistry
-    function registrationTimes(bytes32[] calldata contentHashes) external view returns (uint32[] memory times) {
-        times = new uint32[](contentHashes.length);
-        for (uint256 i = 0; i < contentHashes.length; ++i) {
-            times[i] = _records[contentHashes[i]].timestamp;
+    function records(bytes32[] calldata keys) external view returns (Record[] memory found) {
+        found = new Record[](keys.length);
+        for (uint256 i = 0; i < keys.length; ++i) {
+            found[i] = _records[keys[i]];
+        }
+    }
+
+    /// @inheritdoc IEvidenceRegistry
+    function recordKey(bytes32 binding, uint256 partyId) public pure returns (bytes32 key) {
+        assembly ("memory-safe") {
+            mstore(0x00, binding)
+            mstore(0x20, partyId)
+            key := keccak256(0x00, 0x40)
         }
     }
 
@@ -187,20 +200,20 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
     /// @dev `partyId` and `suspended` are the registrant's, as read by `_accountState`. Each field of `r` is read
     /// from calldata once (every read of an enum there is a bounds check).
     function _register(EvidenceRequest calldata r, address registrant, uint24 partyId, bool suspended) private {
-        bytes32 contentHash = r.contentHash;
+        bytes32 binding = r.binding;
         HashAlgorithm algorithm = r.algorithm;
         bytes32 supersedes = r.supersedes;
-        if (contentHash == bytes32(0)) revert EvidenceHashZero();
+        if (binding == bytes32(0)) revert EvidenceHashZero();
         if (algorithm == HashAlgorithm.None || uint8(algorithm) > uint8(HashAlgorithm.SM3)) {
             revert EvidenceAlgorithmInvalid(uint8(algorithm));
         }
         _requireActive(registrant, partyId, suspended);
-        Record storage slot = _records[contentHash];
-        if (slot.timestamp != 0) revert EvidenceAlreadyRegistered(contentHash, slot.partyId, slot.timestamp);
-        if (supersedes != bytes32(0)) {
-            Record storage earlier = _records[supersedes];
-            if (earlier.timestamp == 0) revert EvidenceSupersedesUnknown(supersedes);
-            if (earlier.partyId != partyId) revert EvidenceSupersedesOtherParty(supersedes, earlier.partyId);
+        // The key names the party: another party's record of the same binding lives elsewhere and blocks nothing.
+        Record storage slot = _records[recordKey(binding, partyId)];
+        if (slot.timestamp != 0) revert EvidenceAlreadyRegistered(binding, partyId, slot.timestamp);
+        // Looked up under this party's own key: another party's binding is unknown here.
+        if (supersedes != bytes32(0) && _records[recordKey(supersedes, partyId)].timestamp == 0) {
+            revert EvidenceSupersedesUnknown(supersedes);
         }
         // One SSTORE of the whole packed slot (the layout of `Record`, first field in the low bytes) rather than the
         // compiler's read-modify-write per field.
@@ -209,10 +222,10 @@ contract EvidenceRegistry is IEvidenceRegistry, PartyRegistry, EIP712 {
         assembly ("memory-safe") {
             sstore(slot.slot, packed)
         }
-        emit EvidenceRegistered(contentHash, partyId, registrant, algorithm, r.metadataCommitment, supersedes);
+        emit EvidenceRegistered(binding, partyId, registrant, algorithm, r.metadataCommitment, supersedes);
     }
 
-    /// @dev keccak256(abi.encode(EVIDENCE_TYPEHASH, contentHash, algorithm, metadataCommitment, supersedes,
+    /// @dev keccak256(abi.encode(EVIDENCE_TYPEHASH, binding, algorithm, metadataCommitment, supersedes,
     /// registrant, nonce, deadline)) without re-encoding: those seven fields are the first seven head words of
     /// `delegated` in calldata, in this order, so they are hashed as they stand. A registration that succeeds has
     /// read each narrow field through Solidity (deadline and registrant before the hash, algorithm in `_register`),

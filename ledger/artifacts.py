@@ -73,7 +73,7 @@ _ERROR_CLASSES: dict[str, type[ContractRevert]] = {
 }
 
 _MESSAGES: dict[str, str] = {
-    "EvidenceAlreadyRegistered": "content hash {contentHash} is already registered by party {partyId} at {timestamp}",
+    "EvidenceAlreadyRegistered": "party {partyId} already registered binding {binding} at {timestamp}",
     "SignatureInvalid": "the signature does not verify for account {signer}",
     "SignatureExpired": "the signature expired at {deadline} (chain time {timestamp})",
     "NonceMismatch": "the signature uses nonce {given}, account {signer} is at nonce {expected}",

@@ -17,8 +17,10 @@ from ledger.hashing import HashAlgorithm
 from ledger.merkle import InclusionProof, MerkleProofError
 
 FORMAT = "qianhai-ip-ledger/evidence-certificate"
-VERSION = 1
+VERSION = 2
 MAX_CERTIFICATE_BYTES = 64 * 1024
+#: Public registrations of the same content listed in a certificate, at most.
+MAX_LISTED_REGISTRATIONS = 20
 
 _HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -74,9 +76,9 @@ def hex32(value: bytes) -> str:
 
 def build(
     *,
-    content_hash: bytes,
+    content_hash: bytes | None,
     algorithm: int,
-    registered_hash: bytes,
+    binding: bytes,
     salt: bytes | None,
     metadata_commitment: bytes | None,
     supersedes: bytes | None,
@@ -91,13 +93,16 @@ def build(
     block_hash: str,
     block_timestamp: int,
     batch: dict[str, Any] | None = None,
+    registrations: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A certificate document. ``batch`` carries ``submission`` and ``batch`` sections for batched records."""
+    """A certificate document. ``batch`` carries ``submission`` and ``batch`` sections for batched records;
+    ``registrations`` the public registrations of the same content known at issue time (``asOfBlock``, ``count``,
+    ``listed``), None when the issuer does not know the content hash (a certificate looked up by binding)."""
     evidence: dict[str, Any] = {
-        "contentHash": hex32(content_hash),
+        "contentHash": hex32(content_hash) if content_hash is not None else None,
         "algorithm": HashAlgorithm(algorithm).name.lower(),
         "salt": hex32(salt) if salt is not None else None,
-        "registeredHash": hex32(registered_hash),
+        "binding": hex32(binding),
         "metadataCommitment": hex32(metadata_commitment) if metadata_commitment is not None else None,
         "supersedes": hex32(supersedes) if supersedes is not None else None,
     }
@@ -127,6 +132,7 @@ def build(
         },
         "chain": {"chainId": int(chain_id), "contract": contract},
         "anchor": anchor,
+        "registrations": registrations,
     }
 
 
@@ -137,10 +143,9 @@ def parse(doc: Any) -> Certificate:
     _expect(doc.get("format") == FORMAT, "format", f"format must be {FORMAT!r}")
     _expect(doc.get("version") == VERSION, "version", f"version {doc.get('version')!r} is not supported (expected {VERSION})")
     ev = _section(doc, "evidence")
-    _hex32(ev, "evidence", "contentHash")
     _expect(ev.get("algorithm") in ("sha256", "sm3"), "evidence.algorithm", "algorithm must be sha256 or sm3")
-    _hex32(ev, "evidence", "registeredHash")
-    for key in ("salt", "metadataCommitment", "supersedes"):
+    _hex32(ev, "evidence", "binding")
+    for key in ("contentHash", "salt", "metadataCommitment", "supersedes"):
         if ev.get(key) is not None:
             _hex32(ev, "evidence", key)
     if "metadata" in ev:
@@ -175,6 +180,22 @@ def parse(doc: Any) -> Certificate:
                 InclusionProof.from_json(section.get("proof"))  # type: ignore[arg-type]
             except MerkleProofError as exc:
                 raise CertificateMalformed(f"{name}: {exc.message}", field=name) from None
+    regs = doc.get("registrations")
+    if regs is not None:
+        _expect(isinstance(regs, dict), "registrations", "must be an object or null")
+        _int(regs, "registrations", "asOfBlock", 0, 2**63)
+        _int(regs, "registrations", "count", 0, 2**48)
+        listed = regs.get("listed")
+        _expect(isinstance(listed, list) and len(listed) <= MAX_LISTED_REGISTRATIONS, "registrations.listed",
+                f"must be a list of at most {MAX_LISTED_REGISTRATIONS}")  # fmt: skip
+        for i, item in enumerate(listed):
+            name = f"registrations.listed[{i}]"
+            _expect(isinstance(item, dict), name, "must be an object")
+            _int(item, name, "partyId", 1, 2**24 - 1)
+            _hex32(item, name, "binding")
+            _expect(item.get("method") in ("direct", "batch"), f"{name}.method", "method must be direct or batch")
+            _int(item, name, "blockNumber", 0, 2**63)
+            _int(item, name, "blockTimestamp", 0, 2**63)
     return Certificate(doc)
 
 

@@ -79,8 +79,15 @@ _KINDS = {
     "trade secret": "商业秘密",
     "trade_secret": "商业秘密",
 }
-_PRIVATE = "私密登记（加盐承诺）/ Private (salted commitment)"
-_PUBLIC = "公开登记 / Public (unsalted)"
+_PRIVATE = "私密登记（加盐绑定）/ Private (salted binding)"
+_PUBLIC = "公开登记 / Public (unsalted binding)"
+_PROVES = (
+    "本证书证明：该登记方不晚于所示区块持有内容哈希如上的文件；他人无法从待确认交易池中抢先为该登记方登记此绑定值。"
+    "本证书不证明作者身份，也不证明无他人更早持有该文件。",
+    "This certificate proves that this party held a file with the content hash above no later than the block shown, "
+    "and that no one could have recorded this party's binding earlier from the pending pool. It does not prove "
+    "authorship, nor that nobody else held the file earlier.",
+)
 _BATCH = "批量登记（默克尔树）/ Batch (Merkle tree)"
 _DIRECT = "直接登记 / Direct"
 _META_LABELS = {
@@ -191,13 +198,13 @@ def _sections(cert: certmod.Certificate) -> list[_Section]:
     algorithm = _ALGORITHMS[ev["algorithm"]]
     private = ev.get("salt") is not None
     evidence = [
-        _Row("内容哈希", "Content hash", ev["contentHash"], mono=True),
+        _Row("内容哈希", "Content hash", ev["contentHash"] or "(未随证书提供 / not included)", mono=True),
         _Row("哈希算法", "Hash algorithm", algorithm),
         _Row("登记方式", "Registration", _PRIVATE if private else _PUBLIC),
     ]
     if private:
         evidence.append(_Row("盐值", "Salt", ev["salt"], mono=True))
-    evidence.append(_Row("登记哈希（链上）", "Registered hash (on chain)", ev["registeredHash"], mono=True))
+    evidence.append(_Row("绑定值（链上）", "Binding (on chain)", ev["binding"], mono=True))
     if ev.get("metadataCommitment") is not None:
         evidence.append(_Row("元数据承诺（SHA-256）", "Metadata commitment (SHA-256)", ev["metadataCommitment"], mono=True))
     if ev.get("supersedes") is not None:
@@ -231,7 +238,21 @@ def _sections(cert: certmod.Certificate) -> list[_Section]:
         _Section("存证内容", "Evidence", tuple(evidence)),
         _Section("登记方", "Registering party", tuple(registrant)),
         _Section("区块链锚定", "Blockchain anchor", tuple(anchor)),
+        _Section("证明范围", "What this certificate proves", (_Row("证明范围", "Priority proved", _PROVES),)),
     ]
+    regs = cert.raw.get("registrations")
+    if regs is not None:
+        listed = regs["listed"]
+        rows = [_Row("截至区块", "As of block", str(regs["asOfBlock"])),
+                _Row("公开登记数", "Public registrations", str(regs["count"]))]  # fmt: skip
+        if listed:
+            first = listed[0]
+            rows.append(_Row("最先登记方", "Registered first by",
+                             f"party {first['partyId']} (block {first['blockNumber']}, {_iso(first['blockTimestamp'], UTC)})"))
+            for item in listed[1:]:
+                rows.append(_Row("其他登记方", "Also registered by",
+                                 f"party {item['partyId']} (block {item['blockNumber']}, {_iso(item['blockTimestamp'], UTC)})"))
+        sections.append(_Section("同一内容的公开登记", "Public registrations of the same content", tuple(rows)))
     if an["method"] == "batch":
         sub, bat = an["submission"], an["batch"]
         deadline = sub["deadline"]
@@ -258,14 +279,20 @@ def _how_to_verify(cert: certmod.Certificate) -> list[tuple[str, str]]:
               f"Hash the original file with {algorithm}; the result must equal the content hash.")]  # fmt: skip
     if cert.evidence.get("salt") is not None:
         steps.append((
-            "私密登记：用同一算法对 \"ipledger:private:v1\\0\" || 盐值 || 内容哈希（共 84 字节）计算哈希，结果应与“登记哈希”一致。",
-            ("Private registration: the same algorithm over \"ipledger:private:v1\\0\" || salt || content hash "
-             "(84 bytes) must give the registered hash."),
+            "私密登记：用同一算法对 \"ipledger:private:v2\\0\" || 登记方编号（32 字节）|| 盐值 || 内容哈希（共 116 字节）计算哈希，结果应与“绑定值”一致。",
+            ("Private registration: the same algorithm over \"ipledger:private:v2\\0\" || party id (32 bytes) || salt || "
+             "content hash (116 bytes) must give the binding."),
+        ))  # fmt: skip
+    else:
+        steps.append((
+            "公开登记：用同一算法对 \"ipledger:public:v2\\0\" || 登记方编号（32 字节）|| 内容哈希（共 83 字节）计算哈希，结果应与“绑定值”一致。",
+            ("Public registration: the same algorithm over \"ipledger:public:v2\\0\" || party id (32 bytes) || content hash "
+             "(83 bytes) must give the binding."),
         ))  # fmt: skip
     if cert.anchor["method"] == "batch":
         steps.append((
-            "批量登记：按 RFC 9162，SHA-256(0x00 || 登记哈希) 经提交树审计路径应得到提交根；提交的 EIP-712 摘要经批次树审计路径应得到批次根。",
-            ("Batch record: by RFC 9162, SHA-256(0x00 || registered hash) with the submission audit path must give the "
+            "批量登记：按 RFC 9162，SHA-256(0x00 || 绑定值) 经提交树审计路径应得到提交根；提交的 EIP-712 摘要经批次树审计路径应得到批次根。",
+            ("Batch record: by RFC 9162, SHA-256(0x00 || binding) with the submission audit path must give the "
              "submission root, and the submission's EIP-712 digest with the batch audit path must give the batch root."),
         ))  # fmt: skip
     steps += [
@@ -532,7 +559,7 @@ def render_pdf(
         bottomMargin=_MARGIN,
         title=f"{title_zh} / {title_en}",
         author="Qianhai IP Ledger",
-        subject=cert.evidence["contentHash"],
+        subject=cert.evidence["contentHash"] or cert.evidence["binding"],
         creator="Qianhai IP Ledger",
         invariant=1,
         lang="zh-CN",
@@ -587,7 +614,7 @@ def render_html(doc: dict[str, Any], *, verify_url: str) -> str:
         "<!DOCTYPE html>",
         '<html lang="zh-CN"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(title_zh)} / {_e(title_en)} {_e(cert.evidence['contentHash'])}</title>",
+        f"<title>{_e(title_zh)} / {_e(title_en)} {_e(cert.evidence['contentHash'] or cert.evidence['binding'])}</title>",
         f"<style>{_CSS}</style></head><body>",
         f'<h1>{_e(title_zh)}<span lang="en">{_e(title_en)}</span></h1>',
         f'<p class="format">{_e(certmod.FORMAT)} v{certmod.VERSION}</p>',

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ledger import eip712
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ledger.hashing import HashAlgorithm, public_binding
 from ledger.parties import parse_account
 from ledger.tx import call
 from ledger.vault import Envelope, LocalStorage, ReaderKey, Vault
@@ -115,10 +116,12 @@ class DocumentService:
 
     def decrypt(self, document_id: str, party: int, private_key: bytes) -> bytes:
         """Decrypts with a key the reader supplies for this request only; the plaintext must hash to a record
-        registered on chain (or accepted into the journal) — the chain's hash is the integrity check."""
+        the document's owner registered on chain (its public SHA-256 binding, or accepted into the journal) —
+        the chain's hash is the integrity check."""
         envelope = self.vault.envelope(document_id)
-        record = self.ledger.evidence_service.chain_record(envelope.content_hash)
-        if record is None and self.ledger.store.item(envelope.content_hash) is None:
+        binding = public_binding(envelope.content_hash, envelope.owner, HashAlgorithm.SHA256)
+        record = self.ledger.evidence_service.chain_record(binding, envelope.owner)
+        if record is None and self.ledger.store.item(binding) is None:
             raise Conflict("the document's hash is not registered: register it before reading through the service",
                            field="document_id")  # fmt: skip
         if len(private_key) != 32:

@@ -18,7 +18,7 @@ EVIDENCE_DOMAIN_NAME = "QianhaiIPLedger.Evidence"
 DOMAIN_VERSION = "1"
 
 EVIDENCE_TYPE = [
-    {"name": "contentHash", "type": "bytes32"},
+    {"name": "binding", "type": "bytes32"},
     {"name": "algorithm", "type": "uint8"},
     {"name": "metadataCommitment", "type": "bytes32"},
     {"name": "supersedes", "type": "bytes32"},
@@ -101,7 +101,7 @@ def _b32(value: bytes | str) -> bytes:
 def evidence_message(
     domain: Domain,
     *,
-    content_hash: bytes | str,
+    binding: bytes | str,
     algorithm: int,
     metadata_commitment: bytes | str = b"\0" * 32,
     supersedes: bytes | str = b"\0" * 32,
@@ -115,7 +115,7 @@ def evidence_message(
         "primaryType": "Evidence",
         "domain": domain.to_json(),
         "message": {
-            "contentHash": "0x" + _b32(content_hash).hex(),
+            "binding": "0x" + _b32(binding).hex(),
             "algorithm": int(algorithm),
             "metadataCommitment": "0x" + _b32(metadata_commitment).hex(),
             "supersedes": "0x" + _b32(supersedes).hex(),

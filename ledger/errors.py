@@ -167,7 +167,7 @@ class ContractRevert(LedgerError):
 
 
 class EvidenceAlreadyRegistered(ContractRevert, Conflict):
-    """The content hash is already registered; carries the first record's identity."""
+    """The party already recorded this binding; carries its record (binding, party, time)."""
 
     code = "evidence_already_registered"
 

@@ -1,5 +1,12 @@
 """Evidence: accepting party-signed registrations (single or batch), their status, and their certificates.
 
+What a registration carries is a *binding* (``ledger.hashing.public_binding`` / ``private_binding``): the
+content hash bound to the registrant's party, computed by the party. The chain keeps a record under the
+binding and the party, so a registration copied from the pending pool by another party neither blocks nor
+displaces the original and proves nothing for the copier. A lookup by content hash computes the public binding
+of every admitted party and reads their records in a few batched calls: it names the party that registered the
+content first and lists the others.
+
 The API never holds a party's key. A single registration is an EIP-712 ``Evidence`` message signed by a
 party account and relayed by the operator's relayer in one transaction. A batch is an EIP-712
 ``BatchSubmission`` over the RFC 9162 Merkle root of the party's hashes; the aggregator anchors many
@@ -25,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from eth_abi import decode as abi_decode
 from eth_account import Account
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
 
@@ -43,7 +50,7 @@ from ledger.errors import (
     StorageUnavailable,
     TransactionFailed,
 )
-from ledger.hashing import HashAlgorithm
+from ledger.hashing import HashAlgorithm, public_binding
 from ledger.inputs import DIGITS_RE, INT64_MAX
 from ledger.store import (
     ANCHORED,
@@ -82,13 +89,23 @@ ECDSA_REGISTRATION_GAS = 150_000
 #: How many final lookups are kept in memory (about 1 KB each).
 FINAL_LOOKUPS_KEPT = 65_536
 
+#: Seconds a lookup whose every registration is final is answered again from memory: its first registration can
+#: no longer change, but another party may register the same content later, so the list of others is re-read.
+FINAL_LOOKUP_TTL = 10.0
+
+#: Keys read per ``records(bytes32[])`` call when a lookup enumerates the parties' public bindings.
+RECORDS_PER_CALL = 512
+
+#: Registrations listed in a lookup answer (the count covers all of them).
+MAX_LISTED = 20
+
 #: Contract errors that the relay checks before anything else, so their field is the registrant.
 _PARTY_ERRORS = ("AccountNotAParty", "PartyNotActive")
 
 
 @dataclass(frozen=True)
 class SingleRequest:
-    content_hash: bytes
+    binding: bytes
     algorithm: int
     metadata_commitment: bytes
     supersedes: bytes
@@ -96,11 +113,13 @@ class SingleRequest:
     nonce: int
     deadline: int
     signature: bytes
+    #: The party the binding was computed for (the HTTP API requires it); refused unless it is the registrant's.
+    party_id: int | None = None
 
     def message(self, domain: eip712.Domain) -> dict[str, Any]:
         return eip712.evidence_message(
             domain,
-            content_hash=self.content_hash,
+            binding=self.binding,
             algorithm=self.algorithm,
             metadata_commitment=self.metadata_commitment,
             supersedes=self.supersedes,
@@ -111,7 +130,7 @@ class SingleRequest:
 
     def as_args(self) -> tuple[Any, ...]:
         return (
-            (self.content_hash, self.algorithm, self.metadata_commitment, self.supersedes),
+            (self.binding, self.algorithm, self.metadata_commitment, self.supersedes),
             self.registrant,
             self.nonce,
             self.deadline,
@@ -122,10 +141,11 @@ class SingleRequest:
 @dataclass(frozen=True)
 class BatchRequest:
     algorithm: int
-    hashes: list[bytes]
+    hashes: list[bytes]  # the bindings, the leaves of the submission tree
     registrant: str
     deadline: int
     signature: bytes
+    party_id: int | None = None  # the party the bindings were computed for, as in SingleRequest
 
 
 @dataclass(frozen=True)
@@ -203,6 +223,15 @@ class EvidenceService:
             raise PartyNotActive("PartyNotActive", {"partyId": party_id}, f"party {party_id} is suspended", field="registrant")
         return int(party_id)
 
+    @staticmethod
+    def _check_bound_party(claimed: int | None, party_id: int) -> None:
+        """A binding commits to a party id; recorded under another party it would open for no one."""
+        if claimed is not None and claimed != party_id:
+            raise InvalidInput(
+                f"the bindings were computed for party {claimed}, but the registrant is an account of party {party_id}",
+                field="partyId",
+            )
+
     def _codec(self, name: str) -> FunctionCodec:
         codec = self._codecs.get(name)
         if codec is None:
@@ -225,6 +254,7 @@ class EvidenceService:
         digest = eip712.digest(message)
         wallet = self._check_signature(registrant, digest, req.signature)
         party_id = self._active_party(registrant)
+        self._check_bound_party(req.party_id, party_id)
         data = self._registration_data(req)
         registration = {"from": relayer.address, "to": self.contract.address, "data": data}
         try:
@@ -251,7 +281,7 @@ class EvidenceService:
             registrant=registrant,
             party_id=party_id,
             algorithm=req.algorithm,
-            hashes=[req.content_hash],
+            hashes=[req.binding],
             root=None,
             deadline=req.deadline,
             signature=req.signature,
@@ -261,8 +291,8 @@ class EvidenceService:
         )
         if existing:
             raise Conflict(
-                f"content hash 0x{req.content_hash.hex()} was already accepted (receipt {sub.receipt_id})",
-                field="contentHash",
+                f"binding 0x{req.binding.hex()} was already accepted (receipt {sub.receipt_id})",
+                field="binding",
                 details={"receiptId": sub.receipt_id},
             )
         try:
@@ -359,18 +389,19 @@ class EvidenceService:
             return sub_id in self._unrecorded
 
     def settle_from_chain(self, sub: Submission) -> Submission | None:
-        """If the single's hash is on chain, settles its row from the record: ``anchored`` with the transaction
-        that actually carried it (found by its registration event at the record's block) when its registrant
-        registered it, ``rejected`` when another account did. None when it is not on chain."""
-        content_hash = bytes(sub.hashes)
-        record = self.chain_record(content_hash)
+        """If the single's binding is on chain under its party, settles its row from the record: ``anchored`` with
+        the transaction that actually carried it (found by its registration event at the record's block) when its
+        registrant registered it, ``rejected`` when another account of the party did. None when it is not on
+        chain. (A record of the same binding by another party is elsewhere and changes nothing here.)"""
+        binding = bytes(sub.hashes)
+        record = self.chain_record(binding, sub.party_id)
         if record is None:
             return None
         if record["registrant"] != sub.registrant:
-            error = f"the hash was registered on chain first by {record['registrant']}"
+            error = f"the binding was registered on chain first by {record['registrant']}, another account of the party"
             self.store.mark_submission(sub.id, status=REJECTED, error=error, owner=None, lease_until=None)
             return replace(sub, status=REJECTED, error=error, owner=None, lease_until=None)
-        event = self._registration_event(content_hash, record["blockNumber"])
+        event = self._registration_event(binding, sub.party_id, record["blockNumber"])
         fields: dict[str, Any] = {
             "status": ANCHORED,
             "tx_hash": event["transactionHash"] if event else sub.tx_hash,
@@ -386,7 +417,7 @@ class EvidenceService:
     def single_request(self, sub: Submission) -> SingleRequest:
         payload = json.loads(sub.payload or "{}")
         return SingleRequest(
-            content_hash=bytes(sub.hashes),
+            binding=bytes(sub.hashes),
             algorithm=sub.algorithm,
             metadata_commitment=bytes.fromhex(payload["metadataCommitment"][2:]),
             supersedes=bytes.fromhex(payload["supersedes"][2:]),
@@ -394,6 +425,7 @@ class EvidenceService:
             nonce=int(payload["nonce"]),
             deadline=sub.deadline,
             signature=bytes(sub.signature),
+            party_id=sub.party_id,
         )
 
     # --- batches ---
@@ -401,13 +433,13 @@ class EvidenceService:
     def submit_batch(self, req: BatchRequest) -> BatchAccepted:
         limit = self.ledger.settings.max_batch_request
         if not req.hashes:
-            raise InvalidInput("a batch needs at least one hash", field="hashes")
+            raise InvalidInput("a batch needs at least one binding", field="bindings")
         if len(req.hashes) > limit:
-            raise PayloadTooLarge(f"a batch holds at most {limit} hashes, this one has {len(req.hashes)}", field="hashes")
+            raise PayloadTooLarge(f"a batch holds at most {limit} bindings, this one has {len(req.hashes)}", field="bindings")
         seen: dict[bytes, int] = {}
         for i, hh in enumerate(req.hashes):
             if hh in seen:
-                raise InvalidInput(f"hashes[{i}] repeats hashes[{seen[hh]}]", field=f"hashes[{i}]")
+                raise InvalidInput(f"bindings[{i}] repeats bindings[{seen[hh]}]", field=f"bindings[{i}]")
             seen[hh] = i
         self._check_deadline(req.deadline, self.ledger.settings.min_deadline_margin)
         tree = merkle.MerkleTree(merkle.leaf_hash(hh) for hh in req.hashes)
@@ -431,6 +463,7 @@ class EvidenceService:
             raise PartyNotActive("AccountNotAParty", {"account": req.registrant}, f"account {req.registrant} is not an account of any admitted party", field="registrant")
         if not active:
             raise PartyNotActive("PartyNotActive", {"partyId": party_id}, f"party {party_id} is suspended", field="registrant")
+        self._check_bound_party(req.party_id, int(party_id))
         sub, existing = self.store.add_submission(
             kind="batch",
             registrant=to_checksum_address(req.registrant),
@@ -443,7 +476,7 @@ class EvidenceService:
             digest=digest,
         )
         duplicates = [
-            {"index": i, "contentHash": "0x" + hh.hex(), "receiptId": f"sub_{earlier}"} for i, hh, earlier in existing
+            {"index": i, "binding": "0x" + hh.hex(), "receiptId": f"sub_{earlier}"} for i, hh, earlier in existing
         ]
         return BatchAccepted(sub, tree.root, duplicates)
 
@@ -459,39 +492,111 @@ class EvidenceService:
             raise NotFound(f"no receipt {receipt_id}", field="receipt_id")
         return sub
 
-    def chain_record(self, content_hash: bytes) -> dict[str, Any] | None:
-        (rec,) = self._codec("record").call(self.ledger.w3, content_hash)
-        if int(rec[3]) == 0:
-            return None
-        return {
-            "registrant": to_checksum_address(rec[0]),
-            "partyId": int(rec[1]),
-            "algorithm": int(rec[2]),
-            "timestamp": int(rec[3]),
-            "blockNumber": int(rec[4]),
-        }
+    def chain_record(self, binding: bytes, party_id: int) -> dict[str, Any] | None:
+        """The record of ``binding`` by party ``party_id``, or None."""
+        (rec,) = self._codec("record").call(self.ledger.w3, binding, party_id)
+        return _record(rec)
 
-    def lookup(self, content_hash: bytes) -> dict[str, Any]:
-        """Status, record and version history of a content hash; the earliest registration wins.
+    def chain_records(self, keys: list[tuple[bytes, int]]) -> dict[tuple[bytes, int], dict[str, Any]]:
+        """The records among many ``(binding, partyId)`` pairs, in ``records(bytes32[])`` calls of at most
+        :data:`RECORDS_PER_CALL` keys."""
+        found: dict[tuple[bytes, int], dict[str, Any]] = {}
+        for start in range(0, len(keys), RECORDS_PER_CALL):
+            chunk = keys[start : start + RECORDS_PER_CALL]
+            (recs,) = self._codec("records").call(self.ledger.w3, [record_key(b, p) for b, p in chunk])
+            for key, rec in zip(chunk, recs, strict=True):
+                parsed = _record(rec)
+                if parsed is not None:
+                    found[key] = parsed
+        return found
 
-        An answer that can no longer change (a final record, see :meth:`_settled`) is kept in memory and given
-        again without asking the chain; any other is read from the chain and the journal each time.
+    def party_count(self) -> int:
+        (count,) = self._codec("partyCount").call(self.ledger.w3)
+        return int(count)
+
+    def _candidates(self, value: bytes, party_id: int | None) -> list[tuple[bytes, int, bytes | None, int | None]]:
+        """``(binding, party, content hash, algorithm)`` of what a lookup of ``value`` reads: the public binding of
+        ``value`` as a content hash for each party (every admitted party, or ``party_id``) and each algorithm; and,
+        with ``party_id``, ``value`` itself as that party's binding (a private registration, or a binding at hand)."""
+        parties = [party_id] if party_id is not None else range(1, self.party_count() + 1)
+        out: list[tuple[bytes, int, bytes | None, int | None]] = []
+        if party_id is not None:
+            out.append((value, party_id, None, None))
+        for p in parties:
+            for alg in HashAlgorithm:
+                out.append((public_binding(value, p, alg), p, value, int(alg)))
+        return out
+
+    def lookup(self, value: bytes, party_id: int | None = None) -> dict[str, Any]:
+        """Every registration of a content hash, the first one's record and status at the top; or, with
+        ``party_id``, that party's registration of ``value`` (its content hash or its binding).
+
+        Without ``party_id``, ``value`` is a content hash: the public binding of every admitted party is read
+        (:meth:`_candidates`), and the journal is asked for each. When none is found, ``value`` is taken as a
+        binding journalled here (a private registration sent through this service), whose party the journal
+        knows. The answer names the registration earliest on chain (block, then position in the block) and lists
+        up to :data:`MAX_LISTED` registrations, earliest first, with their count.
+
+        An answer whose every registration is final (see :meth:`_settled`) is kept in memory for
+        :data:`FINAL_LOOKUP_TTL` seconds: the first registration can no longer change, but a later one by another
+        party may be added.
         """
-        kept = self._final.get(content_hash)
+        key = bytes(value) + int(party_id or 0).to_bytes(4, "big")
+        kept = self._final.get(key)
         if kept is not None:
             return kept
-        body, settled = self._lookup(content_hash)
+        body, settled = self._lookup(value, party_id)
         if settled:
-            self._final.put(content_hash, body)  # kept as text: what the caller does with `body` stays with it
+            self._final.put(key, body)  # kept as text: what the caller does with `body` stays with it
         return body
 
-    def _lookup(self, content_hash: bytes) -> tuple[dict[str, Any], bool]:
-        record = self.chain_record(content_hash)
-        journal = self.store.item(content_hash)
-        batched = journal is not None and journal[0].kind == "batch"
+    def _lookup(self, value: bytes, party_id: int | None = None) -> tuple[dict[str, Any], bool]:
+        candidates = self._candidates(value, party_id)
+        records = self.chain_records([(b, p) for b, p, _, _ in candidates])
+        journal = self.store.items([b for b, _, _, _ in candidates])
+        found: list[tuple[bytes, int, bytes | None, dict[str, Any] | None, tuple[Submission, int] | None]] = []
+        for binding, party, content, alg in candidates:
+            rec = records.get((binding, party))
+            if rec is not None and alg is not None and rec["algorithm"] != alg:
+                rec = None  # a record of this key under the other algorithm is not this content's binding
+            item = journal.get(binding)
+            if item is not None and (item[0].party_id != party or (alg is not None and item[0].algorithm != alg)):
+                item = None
+            if rec is not None or item is not None:
+                found.append((binding, party, content, rec, item))
+        if not found and party_id is None:
+            item = self.store.item(value)
+            if item is not None:
+                found.append((value, item[0].party_id, None, self.chain_record(value, item[0].party_id), item))
+        if not found:
+            what = "registered by any party" if party_id is None else f"registered by party {party_id}"
+            raise NotFound(f"0x{value.hex()} is not {what}", field="content_hash")
+        # earliest on chain first (block numbers are known without the events); ties are ordered below
+        found.sort(key=lambda f: (_block_of(f[3], f[4]), f[1]))
         head = self.ledger.head.latest()
+        entries = [self._entry(*f, head=head) for f in found[:MAX_LISTED]]
+        entries.sort(key=lambda e: (e[0]["blockNumber"] if e[0]["blockNumber"] is not None else 2**63, e[2]))
+        body = dict(entries[0][0])
+        body["registrations"] = [_summary(e[0]) for e in entries]
+        body["registrationCount"] = len(found)
+        settled = len(found) <= MAX_LISTED and all(e[1] for e in entries)
+        return body, settled
+
+    def _entry(
+        self,
+        binding: bytes,
+        party_id: int,
+        content: bytes | None,
+        record: dict[str, Any] | None,
+        journal: tuple[Submission, int] | None,
+        *,
+        head: Head,
+    ) -> tuple[dict[str, Any], bool, int]:
+        """One registration: its answer, whether it can no longer change, and its position in its block."""
+        batched = journal is not None and journal[0].kind == "batch"
+        content_hex = "0x" + content.hex() if content is not None else None
         if record is not None:
-            event = self._registration_event(content_hash, record["blockNumber"])
+            event = self._registration_event(binding, party_id, record["blockNumber"])
             head = self._head_past(record["blockNumber"], head)
             # as the pipeline decides (ledger.pipeline): deep enough, in a whole state dump on disk (the embedded
             # node), and its block old enough
@@ -503,7 +608,8 @@ class EvidenceService:
             direct = {
                 "method": "direct",
                 "status": "final" if final else "registered",
-                "contentHash": "0x" + content_hash.hex(),
+                "contentHash": content_hex,
+                "binding": "0x" + binding.hex(),
                 "algorithm": HashAlgorithm(record["algorithm"]).name.lower(),
                 "partyId": record["partyId"],
                 "registrant": record["registrant"],
@@ -513,17 +619,17 @@ class EvidenceService:
                 "metadataCommitment": event["metadataCommitment"] if event else None,
                 "supersedes": event["supersedes"] if event else None,
                 "receiptId": journal[0].receipt_id if journal and not batched else None,
-                "versions": self._history(content_hash, event),
+                "versions": self._history(party_id, event),
             }
             if not batched or journal is None or journal[0].block_timestamp is None or journal[0].block_timestamp >= record["timestamp"]:
-                return direct, final and event is not None
-        if journal is None:
-            raise NotFound(f"content hash 0x{content_hash.hex()} is not registered", field="content_hash")
+                return direct, final and event is not None, event["logIndex"] if event else 2**31
+        assert journal is not None
         sub, index = journal
         body: dict[str, Any] = {
             "method": sub.kind if sub.kind == "batch" else "direct",
             "status": PUBLIC_STATUS.get(sub.status, sub.status),
-            "contentHash": "0x" + content_hash.hex(),
+            "contentHash": content_hex,
+            "binding": "0x" + binding.hex(),
             "algorithm": HashAlgorithm(sub.algorithm).name.lower(),
             "partyId": sub.party_id,
             "registrant": sub.registrant,
@@ -547,7 +653,7 @@ class EvidenceService:
             and head.timestamp > sub.block_timestamp
             and (record is None or record["timestamp"] > sub.block_timestamp)
         )
-        return body, settled
+        return body, settled, 2**31
 
     def _head_past(self, block_number: int, head: Head) -> Head:
         """A head that shows whether ``block_number`` is final: the one at hand if it already does (heads only
@@ -580,10 +686,10 @@ class EvidenceService:
             "nameEn": p[12],
         }
 
-    def _registration_event(self, content_hash: bytes, block_number: int) -> dict[str, Any] | None:
+    def _registration_event(self, binding: bytes, party_id: int, block_number: int) -> dict[str, Any] | None:
         topic, names, types = self._registered
         query = {"address": self.contract.address, "fromBlock": hex(block_number), "toBlock": hex(block_number),
-                 "topics": [topic, "0x" + content_hash.hex()]}  # fmt: skip
+                 "topics": [topic, "0x" + binding.hex(), "0x" + party_id.to_bytes(32, "big").hex()]}  # fmt: skip
         logs = rpc(self.ledger.w3, "eth_getLogs", [query])
         if not logs:
             return None
@@ -611,43 +717,77 @@ class EvidenceService:
         data = [i for i in event["inputs"] if not i.get("indexed")]
         return "0x" + event_abi_to_log_topic(event).hex(), [i["name"] for i in data], [i["type"] for i in data]
 
-    def _history(self, content_hash: bytes, event: dict[str, Any] | None, limit: int = 50) -> list[dict[str, Any]]:
-        """Earlier versions, newest first, by following ``supersedes`` back through the records."""
+    def _history(self, party_id: int, event: dict[str, Any] | None, limit: int = 50) -> list[dict[str, Any]]:
+        """Earlier versions, newest first, by following ``supersedes`` back through the party's records."""
         versions: list[dict[str, Any]] = []
         current = event
         while current and current["supersedes"] != "0x" + ZERO32.hex() and len(versions) < limit:
             earlier = bytes.fromhex(current["supersedes"][2:])
-            rec = self.chain_record(earlier)
+            rec = self.chain_record(earlier, party_id)
             if rec is None:
                 break
-            versions.append({"contentHash": "0x" + earlier.hex(), "blockNumber": rec["blockNumber"], "blockTimestamp": rec["timestamp"]})
-            current = self._registration_event(earlier, rec["blockNumber"])
+            versions.append({"binding": "0x" + earlier.hex(), "blockNumber": rec["blockNumber"], "blockTimestamp": rec["timestamp"]})
+            current = self._registration_event(earlier, party_id, rec["blockNumber"])
         return versions
 
 
+def record_key(binding: bytes, party_id: int) -> bytes:
+    """The contract's storage key of a record: keccak256(abi.encode(binding, partyId))."""
+    return keccak(bytes(binding) + int(party_id).to_bytes(32, "big"))
+
+
+def _record(rec: Any) -> dict[str, Any] | None:
+    if int(rec[3]) == 0:
+        return None
+    return {
+        "registrant": to_checksum_address(rec[0]),
+        "partyId": int(rec[1]),
+        "algorithm": int(rec[2]),
+        "timestamp": int(rec[3]),
+        "blockNumber": int(rec[4]),
+    }
+
+
+def _block_of(record: dict[str, Any] | None, journal: tuple[Submission, int] | None) -> int:
+    if record is not None:
+        return int(record["blockNumber"])
+    if journal is not None and journal[0].block_number is not None:
+        return int(journal[0].block_number)
+    return 2**63
+
+
+def _summary(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: entry.get(k) for k in ("partyId", "binding", "algorithm", "method", "status", "registrant", "blockNumber", "blockTimestamp")}
+
+
 class FinalLookups:
-    """Answers of lookups that can no longer change, newest use last; bounded, thread-safe.
+    """Answers of lookups that can no longer change, newest use last; bounded, thread-safe; each kept for
+    :data:`FINAL_LOOKUP_TTL` seconds.
 
     Kept as JSON text and parsed per use, so no caller can change what the next one is given.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, ttl: float = FINAL_LOOKUP_TTL) -> None:
         self.limit = limit
+        self.ttl = ttl
         self._lock = threading.Lock()
-        self._items: OrderedDict[bytes, str] = OrderedDict()
+        self._items: OrderedDict[bytes, tuple[float, str]] = OrderedDict()
 
     def get(self, key: bytes) -> dict[str, Any] | None:
         with self._lock:
-            text = self._items.get(key)
-            if text is None:
+            kept = self._items.get(key)
+            if kept is None:
+                return None
+            if time.monotonic() - kept[0] > self.ttl:
+                del self._items[key]
                 return None
             self._items.move_to_end(key)
-        return json.loads(text)  # type: ignore[no-any-return]
+        return json.loads(kept[1])  # type: ignore[no-any-return]
 
     def put(self, key: bytes, value: dict[str, Any]) -> None:
         text = json.dumps(value)
         with self._lock:
-            self._items[key] = text
+            self._items[key] = (time.monotonic(), text)
             self._items.move_to_end(key)
             while len(self._items) > self.limit:
                 self._items.popitem(last=False)
@@ -678,21 +818,39 @@ class CertificateBuilder:
             self._trees[(kind, key)] = tree
         return tree
 
-    def build(self, content_hash: bytes) -> dict[str, Any]:
+    def build(self, value: bytes, party_id: int | None = None) -> dict[str, Any]:
+        """The certificate of the first registration of content hash ``value``, or with ``party_id`` of that
+        party's registration of ``value`` (its content hash or its binding; see :meth:`EvidenceService.lookup`).
+
+        A certificate looked up by content hash lists the public registrations of that content known at issue
+        time; one looked up by binding does not know the content hash (the registrant adds it, and the salt of a
+        private registration, to its copy)."""
         svc = self.service
         manifest = svc.ledger.manifest
-        info = svc.lookup(content_hash)
+        info = svc.lookup(value, party_id)
         if info["status"] not in ("registered", "final"):
             raise Conflict(
-                f"content hash 0x{content_hash.hex()} is {info['status']}: a certificate exists once it is on chain",
+                f"0x{value.hex()} is {info['status']}: a certificate exists once it is on chain",
                 field="content_hash",
                 details={"status": info["status"]},
             )
+        binding = bytes.fromhex(info["binding"][2:])
+        content = bytes.fromhex(info["contentHash"][2:]) if info["contentHash"] else None
         party = svc.party_profile(info["partyId"])
         w3 = svc.ledger.w3
+        registrations = None
+        if content is not None:
+            every = info if party_id is None else svc.lookup(content)  # every party's, not only this one's
+            listed = [r for r in every["registrations"] if r["status"] in ("registered", "final")]
+            unlisted = every["registrationCount"] - len(every["registrations"])  # beyond MAX_LISTED: on record too
+            registrations = {
+                "asOfBlock": max([svc.ledger.head.latest().number, *(int(r["blockNumber"]) for r in listed)]),
+                "count": len(listed) + unlisted,
+                "listed": [{k: r[k] for k in ("partyId", "binding", "method", "blockNumber", "blockTimestamp")} for r in listed],
+            }
         common = {
-            "content_hash": content_hash,
-            "registered_hash": content_hash,
+            "content_hash": content,
+            "binding": binding,
             "salt": None,
             "metadata": None,
             "account": info["registrant"],
@@ -701,9 +859,10 @@ class CertificateBuilder:
             "chain_id": manifest.chain_id,
             "contract": manifest.address("EvidenceRegistry"),
             "algorithm": int(HashAlgorithm[info["algorithm"].upper()]),
+            "registrations": registrations,
         }
         if info["method"] == "direct":
-            event = svc._registration_event(content_hash, info["blockNumber"])
+            event = svc._registration_event(binding, info["partyId"], info["blockNumber"])
             if event is None:
                 raise NotFound("the registration event is not on this chain", field="content_hash")
             return certificate.build(
@@ -715,7 +874,7 @@ class CertificateBuilder:
                 block_hash=event["blockHash"],
                 block_timestamp=info["blockTimestamp"],
             )
-        journal = svc.store.item(content_hash)
+        journal = svc.store.item(binding)
         assert journal is not None
         sub, index = journal
         batch = svc.store.batch(sub.batch_id) if sub.batch_id is not None else None
@@ -764,20 +923,21 @@ def parse_signature(value: str, field: str = "signature") -> bytes:
 
 
 def sign_single(
-    account: Any, domain: eip712.Domain, *, content_hash: bytes, algorithm: int, nonce: int, deadline: int,
-    metadata_commitment: bytes = ZERO32, supersedes: bytes = ZERO32,
+    account: Any, domain: eip712.Domain, *, binding: bytes, algorithm: int, nonce: int, deadline: int,
+    metadata_commitment: bytes = ZERO32, supersedes: bytes = ZERO32, party_id: int | None = None,
 ) -> SingleRequest:  # fmt: skip
-    """A party-side helper: the signed request for one registration (used by the CLI and tests)."""
-    req = SingleRequest(content_hash, algorithm, metadata_commitment, supersedes, account.address, nonce, deadline, b"")
-    sig = eip712.sign(req.message(domain), account)
-    return SingleRequest(content_hash, algorithm, metadata_commitment, supersedes, account.address, nonce, deadline, sig)
+    """A party-side helper: the signed request for one registration of ``binding`` (computed by the party with
+    ``ledger.hashing.public_binding`` or ``private_binding`` for ``party_id``; used by the CLI and tests)."""
+    req = SingleRequest(binding, algorithm, metadata_commitment, supersedes, account.address, nonce, deadline, b"", party_id)
+    return replace(req, signature=eip712.sign(req.message(domain), account))
 
 
-def sign_batch(account: Any, domain: eip712.Domain, *, hashes: list[bytes], algorithm: int, deadline: int) -> BatchRequest:
-    """A party-side helper: the signed submission for many hashes (used by the CLI and tests)."""
-    root = merkle.MerkleTree(merkle.leaf_hash(hh) for hh in hashes).root
+def sign_batch(
+    account: Any, domain: eip712.Domain, *, bindings: list[bytes], algorithm: int, deadline: int, party_id: int | None = None
+) -> BatchRequest:
+    """A party-side helper: the signed submission for many bindings (used by the CLI and tests)."""
+    root = merkle.MerkleTree(merkle.leaf_hash(hh) for hh in bindings).root
     msg = eip712.batch_submission_message(
-        domain, root=root, count=len(hashes), algorithm=algorithm, registrant=account.address, deadline=deadline
+        domain, root=root, count=len(bindings), algorithm=algorithm, registrant=account.address, deadline=deadline
     )
-    return BatchRequest(algorithm, hashes, account.address, deadline, eip712.sign(msg, account))
-
+    return BatchRequest(algorithm, bindings, account.address, deadline, eip712.sign(msg, account), party_id)

@@ -25,7 +25,9 @@ __all__ = [
     "EVIDENCE_KINDS",
     "HASH_LENGTH",
     "METADATA_FIELDS",
-    "PRIVATE_COMMITMENT_DOMAIN",
+    "MAX_PARTY_ID",
+    "PRIVATE_BINDING_DOMAIN",
+    "PUBLIC_BINDING_DOMAIN",
     "SALT_LENGTH",
     "HashAlgorithm",
     "Hasher",
@@ -38,13 +40,19 @@ __all__ = [
     "new_salt",
     "parse_algorithm",
     "parse_hash",
-    "private_commitment",
+    "private_binding",
+    "public_binding",
     "validate_metadata",
 ]
 
 HASH_LENGTH = 32
 SALT_LENGTH = 32
-PRIVATE_COMMITMENT_DOMAIN = b"ipledger:private:v1\x00"
+#: Domain of a public registration's binding (docs/certificate.md "Bindings"): 19 bytes, ASCII then one zero byte.
+PUBLIC_BINDING_DOMAIN = b"ipledger:public:v2\x00"
+#: Domain of a private registration's binding: 20 bytes, ASCII then one zero byte.
+PRIVATE_BINDING_DOMAIN = b"ipledger:private:v2\x00"
+#: Party ids are uint24 on chain.
+MAX_PARTY_ID = 2**24 - 1
 
 
 # --- algorithms -------------------------------------------------------------------------------
@@ -536,31 +544,63 @@ def metadata_commitment(metadata: dict[str, Any]) -> bytes:
 
 
 def new_salt() -> bytes:
-    """32 bytes from the operating system's CSPRNG, for :func:`private_commitment`."""
+    """32 bytes from the operating system's CSPRNG, for :func:`private_binding`."""
     return secrets.token_bytes(SALT_LENGTH)
 
 
-def private_commitment(content_hash: bytes, salt: bytes, alg: HashAlgorithm) -> bytes:
-    """The commitment registered instead of ``content_hash`` when the registration is private.
+def _party_word(party_id: int) -> bytes:
+    if isinstance(party_id, bool) or not isinstance(party_id, int) or not 1 <= party_id <= MAX_PARTY_ID:
+        raise InvalidInput(f"a party id is an integer in 1..{MAX_PARTY_ID}", field="party_id")
+    return party_id.to_bytes(32, "big")
 
-    Exactly ``ALG(domain || salt || content_hash)``, 84 bytes in, hashed with the same algorithm
-    as the content hash:
+
+def _content(content_hash: bytes) -> bytes:
+    if not isinstance(content_hash, (bytes, bytearray)) or len(content_hash) != HASH_LENGTH:
+        raise InvalidInput(f"content_hash must be {HASH_LENGTH} bytes", field="content_hash")
+    return bytes(content_hash)
+
+
+def public_binding(content_hash: bytes, party_id: int, alg: HashAlgorithm) -> bytes:
+    """What a public registration records on chain: the content hash bound to the registering party.
+
+    Exactly ``ALG(domain || partyId || content_hash)``, 83 bytes in, hashed with the algorithm of the
+    content hash:
 
     ======  ======  ==========================================================
     offset  length  bytes
     ======  ======  ==========================================================
-    0       20      ``b"ipledger:private:v1\\x00"`` (ASCII, then one zero byte)
-    20      32      ``salt``
-    52      32      ``content_hash``
+    0       19      ``b"ipledger:public:v2\\x00"`` (ASCII, then one zero byte)
+    19      32      ``party_id``, unsigned big-endian
+    51      32      ``content_hash``
     ======  ======  ==========================================================
 
-    Both inputs are fixed-length, so the layout is unambiguous. Revealing ``salt`` and the file
-    lets anyone recompute the commitment; without the salt the content hash cannot be guessed
-    from it.
+    Anyone holding the content hash can compute the binding of every party and find its records; a
+    binding copied from the pending pool opens only for the party id inside it, and without the
+    content hash no binding can be made for another party.
     """
     alg = _algorithm(alg)
-    if not isinstance(content_hash, (bytes, bytearray)) or len(content_hash) != HASH_LENGTH:
-        raise InvalidInput(f"content_hash must be {HASH_LENGTH} bytes", field="content_hash")
+    return hash_bytes(PUBLIC_BINDING_DOMAIN + _party_word(party_id) + _content(content_hash), alg)
+
+
+def private_binding(content_hash: bytes, party_id: int, salt: bytes, alg: HashAlgorithm) -> bytes:
+    """What a private registration records on chain instead of :func:`public_binding`.
+
+    Exactly ``ALG(domain || partyId || salt || content_hash)``, 116 bytes in:
+
+    ======  ======  ==========================================================
+    offset  length  bytes
+    ======  ======  ==========================================================
+    0       20      ``b"ipledger:private:v2\\x00"`` (ASCII, then one zero byte)
+    20      32      ``party_id``, unsigned big-endian
+    52      32      ``salt``
+    84      32      ``content_hash``
+    ======  ======  ==========================================================
+
+    Every input after the domain is fixed-length, so the layout is unambiguous. Revealing ``salt``
+    and the file lets anyone recompute the binding; without the salt the content hash cannot be
+    guessed from it.
+    """
+    alg = _algorithm(alg)
     if not isinstance(salt, (bytes, bytearray)) or len(salt) != SALT_LENGTH:
         raise InvalidInput(f"salt must be {SALT_LENGTH} bytes", field="salt")
-    return hash_bytes(PRIVATE_COMMITMENT_DOMAIN + bytes(salt) + bytes(content_hash), alg)
+    return hash_bytes(PRIVATE_BINDING_DOMAIN + _party_word(party_id) + bytes(salt) + _content(content_hash), alg)

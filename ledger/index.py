@@ -100,9 +100,11 @@ events = Table(
 )
 evidence = Table(
     "evidence", metadata,
+    # the binding recorded (docs/certificate.md "Bindings"; the column keeps its name), per party: a copy of a
+    # party's binding recorded by another party is its own row
     Column("content_hash", String(66), primary_key=True),
     Column("kind", String(8), nullable=False),  # single | batch
-    Column("party_id", BigInteger, nullable=False),
+    Column("party_id", BigInteger, primary_key=True),
     Column("registrant", String(42), nullable=False),
     Column("algorithm", Integer, nullable=False),
     Column("metadata_commitment", String(66)),
@@ -258,7 +260,7 @@ index_meta = Table(
 
 #: The layout of the tables. An index written under another layout is dropped and read again from the chain
 #: when opened (it is a copy of the chain, so nothing is lost).
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 
 #: Tables derived from the event log (emptied and replayed on a reorganisation; ``evidence`` is cut back instead).
 DERIVED = (batches, parties, party_events, party_accounts, assets, asset_owners, agreements, agreement_parties,
@@ -672,7 +674,7 @@ class Indexer:
         for ev in rows:
             if ev["name"] == "EvidenceRegistered":
                 a = ev["args"]
-                run.append((a["contentHash"], "single", int(a["partyId"]), a["registrant"], int(a["algorithm"]),
+                run.append((a["binding"], "single", int(a["partyId"]), a["registrant"], int(a["algorithm"]),
                             a["metadataCommitment"], a["supersedes"], None, 0, ev["block"], ev["log_index"],
                             times[ev["block"]], ev["tx"]))  # fmt: skip
                 continue
@@ -691,7 +693,7 @@ class Indexer:
             self._party_event(db, name, a, at)
         if name == "EvidenceRegistered":
             db.execute(insert(evidence).values(
-                content_hash=a["contentHash"], kind="single", party_id=int(a["partyId"]), registrant=a["registrant"],
+                content_hash=a["binding"], kind="single", party_id=int(a["partyId"]), registrant=a["registrant"],
                 algorithm=int(a["algorithm"]), metadata_commitment=a["metadataCommitment"], supersedes=a["supersedes"],
                 batch_root=None, item_index=0, **at))  # fmt: skip
         elif name == "BatchAnchored":
@@ -819,15 +821,17 @@ class Indexer:
             return
         items: list[tuple[str, Any]] = [(_hex(content), sub) for sub in store.batch_submissions(batch.id)
                                         for content in store.submission_hashes(sub.id)]  # fmt: skip
-        taken: set[str] = set()  # registered before (singly or in an earlier batch): the earlier record stands
+        # registered before by the same party (singly or in an earlier batch): the earlier record stands
+        taken: set[tuple[str, int]] = set()
         for k in range(0, len(items), 500):
             chunk = [content for content, _ in items[k : k + 500]]
-            taken.update(db.execute(select(evidence.c.content_hash).where(evidence.c.content_hash.in_(chunk))).scalars())
+            taken.update((str(b), int(p)) for b, p in db.execute(
+                select(evidence.c.content_hash, evidence.c.party_id).where(evidence.c.content_hash.in_(chunk))))
         rows = []
         for index, (content, sub) in enumerate(items):
-            if content in taken:
+            if (content, int(sub.party_id)) in taken:
                 continue
-            taken.add(content)
+            taken.add((content, int(sub.party_id)))
             rows.append((content, "batch", int(sub.party_id), sub.registrant, int(sub.algorithm), None, None, root, index,
                          at["block"], at["log_index"], at["time"], at["tx"]))  # fmt: skip
         if rows:
@@ -1081,7 +1085,7 @@ def query_evidence(engine: Engine, params: dict[str, str | None]) -> dict[str, A
         conds.append(evidence.c.registrant == Web3.to_checksum_address(registrant))
 
     def shape(r: dict[str, Any]) -> dict[str, Any]:
-        return {"contentHash": r["content_hash"], "kind": r["kind"], "partyId": r["party_id"], "registrant": r["registrant"],
+        return {"binding": r["content_hash"], "kind": r["kind"], "partyId": r["party_id"], "registrant": r["registrant"],
                 "algorithm": ALGORITHMS.get(r["algorithm"], str(r["algorithm"])), "metadataCommitment": r["metadata_commitment"],
                 "supersedes": r["supersedes"], "batchRoot": r["batch_root"], "blockNumber": r["block"], "time": r["time"],
                 "transactionHash": r["tx"]}  # fmt: skip

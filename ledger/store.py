@@ -10,7 +10,8 @@ newest of them, and then the pipeline finds them again. Tables:
 
 - ``submissions``: one per accepted request. A *single* is a party-signed registration relayed as one
   transaction; a *batch* is a party-signed Merkle root over many hashes, anchored inside a batch tree.
-- ``items``: one per content hash (primary key: first accepted wins), pointing at its submission and its
+- ``items``: one per binding (the party-bound hash that goes on chain; column ``content_hash``; primary key:
+  first accepted wins), pointing at its submission and its
   index in the submission tree. A submission that expired gives its hashes up to a later one.
 - ``batches``: one per anchored batch tree: root, size, transaction, block, status.
 
@@ -455,6 +456,21 @@ class Store:
             (content_hash,),
         )
         return (Submission(*rows[0][:-1]), int(rows[0][-1])) if rows else None
+
+    def items(self, bindings: Sequence[bytes]) -> dict[bytes, tuple[Submission, int]]:
+        """:meth:`item` for many bindings at once (those journalled), in queries of at most 500."""
+        found: dict[bytes, tuple[Submission, int]] = {}
+        for start in range(0, len(bindings), 500):
+            chunk = list(bindings[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(
+                "SELECT s.*, i.item_index, i.content_hash FROM items i JOIN submissions s ON s.id = i.submission_id"
+                f" WHERE i.content_hash IN ({marks})",  # noqa: S608 - placeholders only
+                chunk,
+            )
+            for row in rows:
+                found[bytes(row[-1])] = (Submission(*row[:-2]), int(row[-2]))
+        return found
 
     def submission_hashes(self, sub_id: int) -> list[bytes]:
         """The hashes of a submission in tree order, including those that kept an earlier submission."""

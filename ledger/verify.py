@@ -21,13 +21,13 @@ from eth_utils import keccak, to_checksum_address
 from ledger import certificate as certmod
 from ledger import eip712, merkle
 from ledger.errors import InvalidInput
-from ledger.hashing import HashAlgorithm, canonical_json, hash_stream, private_commitment
+from ledger.hashing import HashAlgorithm, canonical_json, hash_stream, private_binding, public_binding
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 
 EVIDENCE_REGISTERED_TOPIC = keccak(text="EvidenceRegistered(bytes32,uint256,address,uint8,bytes32,bytes32)")
 BATCH_ANCHORED_TOPIC = keccak(text="BatchAnchored(bytes32,address,uint32)")
-SEL_RECORD = keccak(text="record(bytes32)")[:4]
+SEL_RECORD = keccak(text="record(bytes32,uint256)")[:4]
 SEL_BATCH = keccak(text="batch(bytes32)")[:4]
 SEL_PARTY_OF = keccak(text="partyOf(address)")[:4]
 SEL_PARTY = keccak(text="party(uint256)")[:4]
@@ -151,8 +151,8 @@ def verify(
         return report
     report.add("format", True, f"{certmod.FORMAT} version {certmod.VERSION}", "")
     ev, reg, ch, an = cert.evidence, cert.registrant, cert.chain, cert.anchor
-    content = cert.b32("evidence", "contentHash")
-    registered = cert.b32("evidence", "registeredHash")
+    content = cert.b32("evidence", "contentHash") if ev.get("contentHash") is not None else None
+    registered = cert.b32("evidence", "binding")
     account = to_checksum_address(reg["account"])
     contract = to_checksum_address(ch["contract"])
 
@@ -164,17 +164,26 @@ def verify(
             digest, size = hash_stream(file, cert.algorithm, limit=file_limit)
         else:
             digest, size = (file_hashes or {})[cert.algorithm], int(file_size or 0)
-        report.add("file", digest == content, f"{ev['algorithm']} of the file ({size} bytes) equals contentHash",
-                   f"{ev['algorithm']} of the file is 0x{digest.hex()}, not contentHash")  # fmt: skip
+        if content is None:  # a certificate issued for a binding: the file gives the content hash
+            content = digest
+            report.add("file", True, f"{ev['algorithm']} of the file ({size} bytes) is taken as the content hash", "")
+        else:
+            report.add("file", digest == content, f"{ev['algorithm']} of the file ({size} bytes) equals contentHash",
+                       f"{ev['algorithm']} of the file is 0x{digest.hex()}, not contentHash")  # fmt: skip
 
-    # 2. the registered hash
-    if ev.get("salt") is None:
-        report.add("commitment", registered == content, "public registration: registeredHash equals contentHash",
-                   "registeredHash differs from contentHash and the certificate has no salt")  # fmt: skip
+    # 2. the binding: the content hash bound to the registrant's party (and the salt)
+    if content is None:
+        report.add("binding", False, "", "the certificate carries no contentHash and no file was given: the binding opens for nothing")
+    elif ev.get("salt") is None:
+        expected = public_binding(content, reg["partyId"], cert.algorithm)
+        report.add("binding", registered == expected,
+                   f"public registration: the binding of contentHash to party {reg['partyId']} equals binding",
+                   f"the binding of contentHash to party {reg['partyId']} does not equal binding (no salt given)")  # fmt: skip
     else:
-        expected = private_commitment(content, cert.b32("evidence", "salt"), cert.algorithm)
-        report.add("commitment", registered == expected, "private registration: the salted commitment equals registeredHash",
-                   "the salted commitment of contentHash does not equal registeredHash")  # fmt: skip
+        expected = private_binding(content, reg["partyId"], cert.b32("evidence", "salt"), cert.algorithm)
+        report.add("binding", registered == expected,
+                   f"private registration: the salted binding of contentHash to party {reg['partyId']} equals binding",
+                   f"the salted binding of contentHash to party {reg['partyId']} does not equal binding")  # fmt: skip
     if "metadata" in ev:
         commitment = ev.get("metadataCommitment")
         try:
@@ -210,7 +219,7 @@ def verify(
     if receipt is None:
         report.add("transaction", False, "", "the transaction is not on this chain")
     else:
-        report.add("transaction", *_check_transaction(receipt, cert, contract, content, registered, account))
+        report.add("transaction", *_check_transaction(receipt, cert, contract, registered, account))
 
     # 6. the record (direct) or the proofs, signature and anchor (batch)
     if an["method"] == "direct":
@@ -220,10 +229,14 @@ def verify(
 
     # 7. the party
     _check_party(report, rpc, cert, contract, account)
+
+    # 8. the other public registrations of the same content listed at issue time
+    if cert.raw.get("registrations") is not None and content is not None:
+        _check_registrations(report, rpc, cert, contract, content)
     return report
 
 
-def _check_transaction(receipt: dict[str, Any], cert: certmod.Certificate, contract: str, content: bytes,
+def _check_transaction(receipt: dict[str, Any], cert: certmod.Certificate, contract: str,
                        registered: bytes, account: str) -> tuple[bool, str, str]:  # fmt: skip
     an, ev, reg = cert.anchor, cert.evidence, cert.registrant
     if _int(receipt.get("status", "0x0")) != 1:
@@ -234,7 +247,8 @@ def _check_transaction(receipt: dict[str, Any], cert: certmod.Certificate, contr
         if log["address"].lower() != contract.lower() or not log["topics"]:
             continue
         topics = [_bytes(t) for t in log["topics"]]
-        if an["method"] == "direct" and topics[0] == EVIDENCE_REGISTERED_TOPIC and topics[1] == registered:
+        if (an["method"] == "direct" and topics[0] == EVIDENCE_REGISTERED_TOPIC and topics[1] == registered
+                and int.from_bytes(topics[2], "big") == reg["partyId"]):
             algorithm, meta, supersedes = abi_decode(["uint8", "bytes32", "bytes32"], _bytes(log["data"]))
             expected_meta = bytes.fromhex((ev.get("metadataCommitment") or "0x" + "00" * 32)[2:])
             expected_sup = bytes.fromhex((ev.get("supersedes") or "0x" + "00" * 32)[2:])
@@ -245,7 +259,7 @@ def _check_transaction(receipt: dict[str, Any], cert: certmod.Certificate, contr
                 and meta == expected_meta
                 and supersedes == expected_sup
             )
-            return ok, "EvidenceRegistered by this contract names the hash, party, account, algorithm and metadata", \
+            return ok, "EvidenceRegistered by this contract names the binding, party, account, algorithm and metadata", \
                 "EvidenceRegistered in the transaction differs from the certificate (party, account, algorithm, metadata or supersedes)"
         if an["method"] == "batch" and topics[0] == BATCH_ANCHORED_TOPIC:
             if topics[1] == bytes.fromhex(an["batch"]["root"][2:]):
@@ -256,10 +270,10 @@ def _check_transaction(receipt: dict[str, Any], cert: certmod.Certificate, contr
 def _check_record(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: str, registered: bytes, account: str) -> None:
     an, reg = cert.anchor, cert.registrant
     try:
-        raw = rpc.call(contract, SEL_RECORD + registered)
+        raw = rpc.call(contract, SEL_RECORD + registered + int(reg["partyId"]).to_bytes(32, "big"))
         registrant, party_id, algorithm, timestamp, block_number = abi_decode(["address", "uint24", "uint8", "uint32", "uint32"], raw)
     except Exception:
-        report.add("record", False, "", f"{contract} does not answer record(bytes32): it is not the evidence registry")
+        report.add("record", False, "", f"{contract} does not answer record(bytes32,uint256): it is not the evidence registry")
         return
     ok = (
         to_checksum_address(registrant) == account
@@ -268,7 +282,7 @@ def _check_record(report: Report, rpc: Rpc, cert: certmod.Certificate, contract:
         and timestamp == an["blockTimestamp"]
         and block_number == an["blockNumber"]
     )
-    report.add("record", ok, "the contract's record names this account, party, algorithm, block and time (first registration)",
+    report.add("record", ok, "the party's record of the binding names this account, algorithm, block and time",
                f"the contract's record differs: account {registrant}, party {party_id}, time {timestamp}, block {block_number}")  # fmt: skip
 
 
@@ -375,3 +389,89 @@ def _check_party(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: 
     report.add("party", ok, f"the account belonged to active party {party_id} ({name_en or name_zh}) at the registration block{note}",
                f"at the registration block the account belonged to party {party_id} (active: {active}); "
                f"the certificate's party profile {'matches' if same_profile else 'does not match'} the registry{note}")  # fmt: skip
+
+
+def _check_registrations(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: str, content: bytes) -> None:
+    """The public registrations of the same content the certificate lists, as of block ``asOfBlock``:
+
+    - each listed binding is the public binding of the content hash to the listed party;
+    - each listed direct registration is recorded by the contract at the listed block and time, and the
+      certificate's own registration, if listed, at the certificate's block;
+    - the list is earliest first; ``count`` is its length unless the list is full (``MAX_LISTED_REGISTRATIONS``);
+      ``asOfBlock`` is a block of this chain, at or after every listed block and the certificate's own;
+    - no direct public registration of the content at or before ``asOfBlock`` is missing from a list that is not
+      full (every admitted party's public binding is read, in ``records(bytes32[])`` calls).
+
+    Batched ones are listed from the issuer's journal: their own certificates prove them."""
+    regs = cert.raw["registrations"]
+    listed = regs["listed"]
+    reg, an = cert.registrant, cert.anchor
+    as_of = int(regs["asOfBlock"])
+    bad: list[str] = []
+    batched = 0
+    for item in listed:
+        party = int(item["partyId"])
+        binding = bytes.fromhex(item["binding"][2:])
+        if binding != public_binding(content, party, cert.algorithm):
+            bad.append(f"party {party}: the binding is not the public binding of contentHash to the party")
+            continue
+        if binding == cert.b32("evidence", "binding") and party == reg["partyId"]:
+            if (item["blockNumber"], item["blockTimestamp"], item["method"]) != (an["blockNumber"], an["blockTimestamp"], an["method"]):
+                bad.append("the certificate's own registration is listed at another block, time or method")
+        if item["method"] != "direct":
+            batched += 1
+            continue
+        try:
+            raw = rpc.call(contract, SEL_RECORD + binding + party.to_bytes(32, "big"))
+            _registrant, party_id, _alg, timestamp, block_number = abi_decode(["address", "uint24", "uint8", "uint32", "uint32"], raw)
+        except Exception:
+            bad.append(f"party {party}: the contract does not answer record(bytes32,uint256)")
+            continue
+        if (party_id, timestamp, block_number) != (party, item["blockTimestamp"], item["blockNumber"]):
+            bad.append(f"party {party}: the contract records block {block_number}, time {timestamp}")
+    blocks = [int(i["blockNumber"]) for i in listed]
+    if blocks != sorted(blocks):
+        bad.append("the list is not earliest first")
+    full = len(listed) >= certmod.MAX_LISTED_REGISTRATIONS
+    if regs["count"] < len(listed) or (not full and regs["count"] != len(listed)):
+        bad.append(f"count {regs['count']} does not match the {len(listed)} registrations listed")
+    if as_of < max([*blocks, int(an["blockNumber"])]) or rpc.block(as_of) is None:
+        bad.append(f"asOfBlock {as_of} is not a block of this chain at or after every registration listed")
+    elif not full:
+        listed_parties = {int(i["partyId"]) for i in listed}
+        try:
+            on_chain = _public_records(rpc, contract, content, cert.algorithm)
+        except Exception:
+            on_chain = []
+            bad.append(f"{contract} does not answer partyCount() and records(bytes32[]): it is not the evidence registry")
+        for party, block_number in on_chain:
+            if block_number <= as_of and party not in listed_parties:
+                bad.append(f"party {party} registered this content at block {block_number}, which is not listed")
+    if not listed:
+        report.add("registrations", not bad, f"no public registration of this content at block {as_of}", "; ".join(bad))
+        return
+    first = listed[0]
+    note = f" ({batched} batched, proved by their own certificates)" if batched else ""
+    report.add("registrations", not bad,
+               f"party {first['partyId']} registered this content first (block {first['blockNumber']}); "
+               f"{regs['count']} public registration(s) at block {as_of}, each as listed{note}",
+               "; ".join(bad))  # fmt: skip
+
+
+SEL_PARTY_COUNT = keccak(text="partyCount()")[:4]
+SEL_RECORDS = keccak(text="records(bytes32[])")[:4]
+#: Keys read per records(bytes32[]) call when every party's public binding is looked up.
+RECORDS_PER_CALL = 512
+
+
+def _public_records(rpc: Rpc, contract: str, content: bytes, algorithm: HashAlgorithm) -> list[tuple[int, int]]:
+    """(party, block) of every direct public registration of ``content`` now on chain, by every admitted party."""
+    (count,) = abi_decode(["uint256"], rpc.call(contract, SEL_PARTY_COUNT))
+    found: list[tuple[int, int]] = []
+    parties = list(range(1, int(count) + 1))
+    for start in range(0, len(parties), RECORDS_PER_CALL):
+        chunk = parties[start : start + RECORDS_PER_CALL]
+        keys = [keccak(public_binding(content, p, algorithm) + p.to_bytes(32, "big")) for p in chunk]
+        (recs,) = abi_decode(["(address,uint24,uint8,uint32,uint32)[]"], rpc.call(contract, SEL_RECORDS + abi_encode(["bytes32[]"], [keys])))
+        found += [(p, int(r[4])) for p, r in zip(chunk, recs, strict=True) if int(r[3]) != 0]
+    return found

@@ -171,7 +171,7 @@ class Chain:
             nonce = int(self.evidence.functions.nonces(registrant).call())
         if deadline is None:
             deadline = self.now() + 3600
-        msg = eip712.evidence_message(self.domain(), content_hash=content, algorithm=algorithm,
+        msg = eip712.evidence_message(self.domain(), binding=content, algorithm=algorithm,
                                       metadata_commitment=meta, supersedes=supersedes, registrant=registrant,
                                       nonce=nonce, deadline=deadline)
         sig = eip712.sign(msg, signer or acct)

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.deps import LedgerDep
 from api.openapi import errors
-from api.schemas import BatchAccepted, EvidenceBatchCreate, EvidenceCreate, SigningDomain, SubmissionPublic
+from api.schemas import BatchAccepted, EvidenceBatchCreate, EvidenceCreate, PartyIdParam, SigningDomain, SubmissionPublic
 from ledger import eip712
 from ledger.errors import InvalidInput, PayloadTooLarge
 from ledger.evidence import BatchRequest, SingleRequest, parse_signature
@@ -20,7 +20,11 @@ from ledger.store import QUEUED, Submission
 
 router = APIRouter(tags=["evidence"])
 ZERO = b"\0" * 32
-HashPath = Annotated[str, Path(max_length=130, description="Content hash: 64 hex characters, with or without 0x")]
+HashPath = Annotated[str, Path(max_length=130, description="Content hash (or, with `partyId`, that party's binding): "
+                               "64 hex characters, with or without 0x")]
+PartyQuery = Annotated[PartyIdParam | None, Query(description="Only this party's registration: the hash is its content "
+                                                 "hash or its binding (a private registration). Without it, every "
+                                                 "party's public registration of the content hash is looked up.")]
 ReceiptPath = Annotated[str, Path(max_length=64, description="`sub_` and the receipt number in ASCII digits (at most "
                                   "2**63 − 1), as answered by POST /v1/evidence or /v1/evidence/batch; anything else is 400.")]  # fmt: skip
 
@@ -51,14 +55,16 @@ def signing_domain(ledger: LedgerDep) -> dict[str, Any]:
 
 @router.post("/v1/evidence", status_code=202, response_model=SubmissionPublic, responses=errors(403, 409),
              summary="Register one hash (relayed)",
-             description="Relays a registration signed by a party account (EIP-712 `Evidence`). Every contract rule "
-             "is checked before the request is journalled; once journalled (202) the registration is retried until "
-             "it is on chain, across restarts of the API or the node. 409 if the hash is already registered or "
-             "accepted; the body names the first record. The deadline must be at least `IPLEDGER_MIN_DEADLINE_MARGIN` "
+             description="Relays a registration signed by a party account (EIP-712 `Evidence`) of a *binding*: the "
+             "content hash bound to the party by the party itself (docs/certificate.md \"Bindings\"); the content "
+             "hash is never sent. Every contract rule is checked before the request is journalled; once journalled "
+             "(202) the registration is retried until it is on chain, across restarts of the API or the node. 400 "
+             "naming `partyId` if it is not the registrant's party; 409 if the party already registered or this "
+             "service already accepted the binding. The deadline must be at least `IPLEDGER_MIN_DEADLINE_MARGIN` "
              "seconds ahead.")  # fmt: skip
 def register(body: EvidenceCreate, ledger: LedgerDep) -> dict[str, Any]:
     req = SingleRequest(
-        content_hash=parse_hash(body.contentHash, "contentHash"),
+        binding=parse_hash(body.binding, "binding"),
         algorithm=int(parse_algorithm(body.algorithm)),
         metadata_commitment=parse_hash(body.metadataCommitment, "metadataCommitment") if body.metadataCommitment else ZERO,
         supersedes=parse_hash(body.supersedes, "supersedes") if body.supersedes else ZERO,
@@ -66,6 +72,7 @@ def register(body: EvidenceCreate, ledger: LedgerDep) -> dict[str, Any]:
         nonce=body.nonce,
         deadline=body.deadline,
         signature=parse_signature(body.signature),
+        party_id=_party(body.partyId),
     )
     sub = ledger.evidence_service.submit_single(req)
     if sub.status == QUEUED:  # sent already otherwise; the pipeline follows it on its next tick
@@ -74,27 +81,35 @@ def register(body: EvidenceCreate, ledger: LedgerDep) -> dict[str, Any]:
 
 
 @router.post("/v1/evidence/batch", status_code=202, response_model=BatchAccepted, responses=errors(403, 409),
-             summary="Register many hashes",
-             description="Up to `IPLEDGER_MAX_BATCH_REQUEST` (default 100,000) hashes signed at once by a party "
-             "account: an EIP-712 `BatchSubmission` over the RFC 9162 Merkle root of the hashes in the given order "
-             "(leaf = SHA-256(0x00 ‖ hash)). Journalled durably before the 202; anchored by the aggregator within "
-             "`IPLEDGER_BATCH_INTERVAL` seconds. Duplicates inside the request are refused (400 naming `hashes[i]`); "
-             "hashes accepted earlier keep their earlier record and are listed in `duplicates`.")  # fmt: skip
+             summary="Register many bindings",
+             description="Up to `IPLEDGER_MAX_BATCH_REQUEST` (default 100,000) bindings of content hashes to the "
+             "party, signed at once by a party account: an EIP-712 `BatchSubmission` over the RFC 9162 Merkle root "
+             "of the bindings in the given order (leaf = SHA-256(0x00 ‖ binding)). Journalled durably before the "
+             "202; anchored by the aggregator within `IPLEDGER_BATCH_INTERVAL` seconds. Duplicates inside the request "
+             "are refused (400 naming `bindings[i]`); bindings accepted earlier keep their earlier record and are "
+             "listed in `duplicates`.")  # fmt: skip
 def register_batch(body: EvidenceBatchCreate, ledger: LedgerDep) -> dict[str, Any]:
     limit = ledger.settings.max_batch_request
-    if len(body.hashes) > limit:
-        raise PayloadTooLarge(f"a batch holds at most {limit} hashes, this one has {len(body.hashes)}", field="hashes")
-    hashes = _parse_hashes(body.hashes)
+    if len(body.bindings) > limit:
+        raise PayloadTooLarge(f"a batch holds at most {limit} bindings, this one has {len(body.bindings)}", field="bindings")
+    hashes = _parse_hashes(body.bindings)
     req = BatchRequest(
         algorithm=int(parse_algorithm(body.algorithm)),
         hashes=hashes,
         registrant=parse_account(body.registrant, "registrant"),
         deadline=body.deadline,
         signature=parse_signature(body.signature),
+        party_id=_party(body.partyId),
     )
     accepted = ledger.evidence_service.submit_batch(req)
     ledger.pipeline.wake()
     return {**submission_public(accepted.submission), "duplicates": accepted.duplicates}
+
+
+def _party(value: int) -> int:
+    if value == 0:
+        raise InvalidInput("partyId must name the registrant's party (1 … 16777215)", field="partyId")
+    return value
 
 
 def _parse_hashes(values: list[str]) -> list[bytes]:
@@ -104,13 +119,13 @@ def _parse_hashes(values: list[str]) -> list[bytes]:
     for i, value in enumerate(values):
         text = value[2:] if value[:2] in ("0x", "0X") else value
         if len(text) != 64:
-            raise InvalidInput(f"hashes[{i}] must be 64 hex characters, not {len(text)}", field=f"hashes[{i}]")
+            raise InvalidInput(f"bindings[{i}] must be 64 hex characters, not {len(text)}", field=f"bindings[{i}]")
         try:
             raw = fromhex(text)
         except ValueError:
-            raise InvalidInput(f"hashes[{i}] is not hex", field=f"hashes[{i}]") from None
+            raise InvalidInput(f"bindings[{i}] is not hex", field=f"bindings[{i}]") from None
         if raw == ZERO:
-            raise InvalidInput(f"hashes[{i}] is all zeros", field=f"hashes[{i}]")
+            raise InvalidInput(f"bindings[{i}] is all zeros", field=f"bindings[{i}]")
         append(raw)
     return out
 
@@ -122,10 +137,14 @@ def receipt(receipt_id: ReceiptPath, ledger: LedgerDep) -> dict[str, Any]:
     return submission_public(ledger.evidence_service.submission(receipt_id))
 
 
-@router.get("/v1/evidence/{content_hash}", responses=errors(404), summary="Status, record and version history of a hash")
-def show(ledger: LedgerDep, content_hash: HashPath) -> dict[str, Any]:
-    """The earliest registration of the hash (direct or batched), its status and its earlier versions."""
-    return ledger.evidence_service.lookup(parse_hash(content_hash, "content_hash"))
+@router.get("/v1/evidence/{content_hash}", responses=errors(404), summary="Who registered a content hash, first and since")
+def show(ledger: LedgerDep, content_hash: HashPath, partyId: PartyQuery = None) -> dict[str, Any]:  # noqa: N803
+    """Every party's registration of the content hash (its public binding of each admitted party, read in a few
+    batched calls; direct or batched): the earliest on chain at the top (party, block, time, status, earlier
+    versions), and `registrations` listing up to 20, earliest first, with `registrationCount`. With `partyId`, only
+    that party's registration, found by content hash or by binding. A binding journalled by this service (a private
+    registration) is also found without `partyId`."""
+    return ledger.evidence_service.lookup(parse_hash(content_hash, "content_hash"), partyId)
 
 
 @router.get("/v1/evidence/{content_hash}/certificate", summary="Evidence certificate (JSON, PDF or HTML)",
@@ -134,10 +153,12 @@ def certificate(
     ledger: LedgerDep,
     content_hash: HashPath,
     format: Literal["json", "pdf", "html"] = Query("json", description="json (default), pdf or html"),  # noqa: A002
+    partyId: PartyQuery = None,  # noqa: N803
 ) -> Any:
-    """The certificate of docs/certificate.md; PDF and HTML renderings are bilingual (Chinese and English)."""
+    """The certificate of docs/certificate.md for the first registration of the content hash, or with `partyId` for
+    that party's; PDF and HTML renderings are bilingual (Chinese and English)."""
     raw = parse_hash(content_hash, "content_hash")
-    doc = ledger.certificates.build(raw)
+    doc = ledger.certificates.build(raw, partyId)
     if format == "json":
         return doc
     from ledger import certificate_pdf

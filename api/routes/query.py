@@ -50,7 +50,7 @@ def list_evidence(request: Request, ledger: LedgerDep, party: Party = None, from
                   cursor: Cursor = None, limit: Limit = None) -> dict[str, Any]:  # fmt: skip
     """Evidence records: single registrations from the chain's `EvidenceRegistered` events, and the items of
     anchored batches (`BatchAnchored` roots, items from this service's journal). Filters: `party`, `from`/`to`
-    (block time), `kind`, `registrant`. Each item: contentHash, kind, partyId, registrant, algorithm,
+    (block time), `kind`, `registrant`. Each item: binding (docs/certificate.md "Bindings"), kind, partyId, registrant, algorithm,
     metadataCommitment, supersedes, batchRoot, blockNumber, time, transactionHash."""
     return _run(ledger, "evidence", request)
 

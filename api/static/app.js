@@ -242,6 +242,19 @@
     if (r.transactionHash) rows.push(row("transaction", r.transactionHash, "mono"));
     if (r.blockNumber !== null && r.blockNumber !== undefined) rows.push(row("block", String(r.blockNumber)));
     if (r.supersedes && !/^0x0+$/.test(r.supersedes)) rows.push(row("supersedes", r.supersedes, "mono"));
+    // every party's registration of the content, earliest first: the record above is the first
+    var regs = r.registrations || [];
+    if (regs.length && regs[0].blockNumber !== null && regs[0].blockNumber !== undefined) {
+      rows.push(row("first", t("lookup.firstBy", { party: regs[0].partyId, block: regs[0].blockNumber,
+        time: fmtUtc(regs[0].blockTimestamp) })));
+    }
+    if (regs.length) {
+      var others = regs.slice(1).map(function (o) {
+        return t("lookup.otherBy", { party: o.partyId, block: o.blockNumber === null ? "–" : o.blockNumber });
+      }).join(", ") || t("lookup.noOthers");
+      if ((r.registrationCount || 0) > regs.length) others += " " + t("lookup.moreOthers", { count: r.registrationCount });
+      rows.push(row("others", others));
+    }
     out.appendChild(el("table", { class: "record" }, [el("tbody", null, rows)]));
     if (onChain) {
       var base = "/v1/evidence/" + s.hash + "/certificate";

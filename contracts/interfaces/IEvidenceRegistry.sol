@@ -2,9 +2,12 @@
 pragma solidity ^0.8.24;
 
 /// @title IEvidenceRegistry
-/// @notice First-to-register records of IP-creation evidence. A record says that a party held a document
-/// with the given content hash no later than the block that recorded it. Documents never go on chain:
-/// only their SHA-256 or SM3 hash (or, for a private registration, a salted commitment to it).
+/// @notice Records of IP-creation evidence. A record says that a party held a document with a given content hash
+/// no later than the block that recorded it. Documents and their hashes never go on chain: only a *binding* of the
+/// hash to the registering party, ALG(domain || partyId || contentHash), or for a private registration
+/// ALG(domain || partyId || salt || contentHash) (docs/certificate.md). A record is kept under its binding and its
+/// party, so the same content may be recorded by several parties, and a copy of a pending registration by another
+/// party neither blocks nor displaces the original.
 /// Large volumes are anchored as Merkle batch roots by the operator's aggregator, one root per batch.
 interface IEvidenceRegistry {
     /// @notice Hash algorithm of a content hash. Values are stable and part of the ABI.
@@ -15,12 +18,12 @@ interface IEvidenceRegistry {
     }
 
     /// @notice A registration request.
-    /// @param contentHash SHA-256 or SM3 of the document, or the salted commitment of a private registration.
-    /// @param algorithm The algorithm that produced `contentHash`.
+    /// @param binding The binding of the document's content hash to the registrant's party (public or private).
+    /// @param algorithm The algorithm of the content hash and of the binding.
     /// @param metadataCommitment SHA-256 of the canonical metadata JSON (title, kind, creators, ...), or 0.
     /// @param supersedes An earlier record of the same party that this one is a new version of, or 0.
     struct EvidenceRequest {
-        bytes32 contentHash;
+        bytes32 binding;
         HashAlgorithm algorithm;
         bytes32 metadataCommitment;
         bytes32 supersedes;
@@ -57,9 +60,9 @@ interface IEvidenceRegistry {
         uint32 blockNumber;
     }
 
-    /// @notice Emitted when a content hash is registered.
+    /// @notice Emitted when a party records a binding.
     event EvidenceRegistered(
-        bytes32 indexed contentHash,
+        bytes32 indexed binding,
         uint256 indexed partyId,
         address indexed registrant,
         HashAlgorithm algorithm,
@@ -74,7 +77,8 @@ interface IEvidenceRegistry {
     event NonceBumped(address indexed account, uint256 newNonce);
 
     /// @notice Registers evidence from a party account (the caller). The stored record is reported by
-    /// `EvidenceRegistered` and read with `record(contentHash)`; nothing is returned, to save gas.
+    /// `EvidenceRegistered` and read with `record(binding, partyId)`; nothing is returned, to save gas. Refused when
+    /// the caller's party already recorded this binding, or when `supersedes` is not a binding the party recorded.
     function register(EvidenceRequest calldata request) external;
 
     /// @notice Registers evidence signed by a party account; anyone may relay it and pay the gas. Checks, in this
@@ -91,11 +95,15 @@ interface IEvidenceRegistry {
     /// bump its nonce, whether or not it belongs to a party.
     function bumpNonce() external returns (uint256 newNonce);
 
-    /// @notice The record of a content hash; `timestamp == 0` when none.
-    function record(bytes32 contentHash) external view returns (Record memory);
+    /// @notice The record of `binding` by party `partyId`; `timestamp == 0` when none.
+    function record(bytes32 binding, uint256 partyId) external view returns (Record memory);
 
-    /// @notice Registration times of many content hashes at once (0 where not registered).
-    function registrationTimes(bytes32[] calldata contentHashes) external view returns (uint32[] memory times);
+    /// @notice Many records at once, by `recordKey` (`timestamp == 0` where none): a lookup by content hash reads
+    /// the public binding of every party in a few calls.
+    function records(bytes32[] calldata keys) external view returns (Record[] memory found);
+
+    /// @notice The storage key of a record: keccak256(abi.encode(binding, partyId)).
+    function recordKey(bytes32 binding, uint256 partyId) external pure returns (bytes32 key);
 
     /// @notice The anchored batch with this root; `timestamp == 0` when none.
     function batch(bytes32 root) external view returns (Batch memory);
@@ -133,7 +141,7 @@ interface IEvidenceRegistry {
     ) external view returns (uint256 partyId, bool active);
 
     /// @notice The account's current nonce for delegated signatures. It starts at 0, changes only by `bumpNonce`
-    /// (a registration by signature consumes none: a content hash is registered once) and belongs to the account,
+    /// (a registration by signature consumes none: a party records a binding once) and belongs to the account,
     /// not to its place in a party: suspension, reinstatement, removal, rotation (of either account) and
     /// re-admission keep it, so a signature cancelled once stays cancelled.
     function nonces(address account) external view returns (uint256);

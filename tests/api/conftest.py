@@ -17,6 +17,7 @@ from api.app import create_app
 from ledger import eip712
 from ledger.config import Settings
 from ledger.evidence import sign_batch, sign_single
+from ledger.hashing import HashAlgorithm, public_binding
 from ledger.service import Ledger
 from tests.helpers import Chain, account
 
@@ -43,24 +44,45 @@ class Api:
         assert resp.status_code == 201, resp.text
         return int(resp.json()["partyId"])
 
+    def party_of(self, acct: LocalAccount | str) -> int:
+        address = acct if isinstance(acct, str) else acct.address
+        return int(self.chain.evidence.functions.partyOf(address).call()[0])
+
+    def binding(self, acct: LocalAccount, content: bytes, algorithm: int = 1) -> bytes:
+        """The public binding of ``content`` to the account's party, as ``single_body`` and ``batch_body`` send it."""
+        return public_binding(content, self.party_of(acct) or 1, HashAlgorithm(algorithm))
+
     def single_body(self, acct: LocalAccount, content: bytes, *, algorithm: str = "sha256", deadline: int | None = None,
-                    nonce: int = 0, **extra: Any) -> dict[str, Any]:  # fmt: skip
+                    nonce: int = 0, binding: bytes | None = None, party_id: int | None = None, **extra: Any) -> dict[str, Any]:  # fmt: skip
+        """The body of a relayed registration of ``content`` (a content hash): its public binding to the account's
+        party, signed (or ``binding`` as given, for a private registration or a deliberate mismatch)."""
         deadline = deadline or self.chain.now() + 3600
-        req = sign_single(acct, self.domain(), content_hash=content, algorithm=1 if algorithm == "sha256" else 2,
-                          nonce=nonce, deadline=deadline, **extra)  # fmt: skip
-        body = {"contentHash": "0x" + content.hex(), "algorithm": algorithm, "registrant": acct.address, "nonce": nonce,
-                "deadline": deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
+        alg = 1 if algorithm == "sha256" else 2
+        own = self.party_of(acct) or 1  # an account of no party: bound to party 1, refused as no party's account
+        party = party_id if party_id is not None else own
+        if binding is None:
+            binding = public_binding(content, own, HashAlgorithm(alg))
+        if "supersedes" in extra:  # an earlier content hash of the party: its binding
+            extra["supersedes"] = public_binding(extra["supersedes"], own, HashAlgorithm(alg))
+        req = sign_single(acct, self.domain(), binding=binding, algorithm=alg, nonce=nonce, deadline=deadline, **extra)
+        body = {"binding": "0x" + binding.hex(), "partyId": party, "algorithm": algorithm, "registrant": acct.address,
+                "nonce": nonce, "deadline": deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
         if "metadata_commitment" in extra:
             body["metadataCommitment"] = "0x" + extra["metadata_commitment"].hex()
         if "supersedes" in extra:
             body["supersedes"] = "0x" + extra["supersedes"].hex()
         return body
 
-    def batch_body(self, acct: LocalAccount, hashes: list[bytes], *, algorithm: int = 1, deadline: int | None = None) -> dict[str, Any]:
+    def batch_body(self, acct: LocalAccount, hashes: list[bytes], *, algorithm: int = 1, deadline: int | None = None,
+                   bindings: list[bytes] | None = None) -> dict[str, Any]:  # fmt: skip
+        """A batch of content hashes, as their public bindings to the account's party (or ``bindings`` as given)."""
         deadline = deadline or self.chain.now() + 3600
-        req = sign_batch(acct, self.domain(), hashes=hashes, algorithm=algorithm, deadline=deadline)
-        return {"algorithm": "sha256" if algorithm == 1 else "sm3", "hashes": ["0x" + hh.hex() for hh in hashes],
-                "registrant": acct.address, "deadline": deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
+        party = self.party_of(acct) or 1
+        if bindings is None:
+            bindings = [public_binding(hh, party, HashAlgorithm(algorithm)) for hh in hashes]
+        req = sign_batch(acct, self.domain(), bindings=bindings, algorithm=algorithm, deadline=deadline)
+        return {"algorithm": "sha256" if algorithm == 1 else "sm3", "bindings": ["0x" + hh.hex() for hh in bindings],
+                "partyId": party, "registrant": acct.address, "deadline": deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
 
 
 class CountingProvider:

@@ -83,13 +83,13 @@ def build(ctx: Context) -> list[Case]:
     fresh = "0x" + "5e" * 32
 
     def single(**over: Any) -> dict[str, Any]:
-        body = {"contentHash": fresh, "algorithm": "sha256", "registrant": ctx.account, "nonce": 0,
+        body = {"binding": fresh, "partyId": ctx.party_id, "algorithm": "sha256", "registrant": ctx.account, "nonce": 0,
                 "deadline": deadline, "signature": zero_sig}  # fmt: skip
         body.update(over)
         return body
 
     def batch(**over: Any) -> dict[str, Any]:
-        body = {"algorithm": "sha256", "hashes": [fresh], "registrant": ctx.account, "deadline": deadline, "signature": zero_sig}
+        body = {"algorithm": "sha256", "bindings": [fresh], "partyId": ctx.party_id, "registrant": ctx.account, "deadline": deadline, "signature": zero_sig}
         body.update(over)
         return body
 
@@ -164,7 +164,7 @@ def build(ctx: Context) -> list[Case]:
     add(Case("chunked-verify-json-over-limit", "huge-body", "POST", "/v1/verify", (JSON,), stream=(1 << 16, 4 * 2**20),
              stream_byte=b" ", expect=frozenset({413}), code="payload_too_large", closed_ok=True, within=60))  # fmt: skip
     add(Case("too-many-batch-hashes", "huge-body", "POST", "/v1/evidence/batch", (JSON,),
-             j(batch(hashes=["0x" + f"{i + 1:064x}" for i in range(100_001)])), expect=frozenset({400, 413, 422})))  # fmt: skip
+             j(batch(bindings=["0x" + f"{i + 1:064x}" for i in range(100_001)])), expect=frozenset({400, 413, 422})))  # fmt: skip
     add(Case("huge-query-string", "huge-body", "GET", "/v1/index/evidence?party=" + "1" * 30_000, expect=frozenset({400, 414, 431})))
     add(Case("huge-header", "huge-body", "GET", "/v1/health", (("X-Big", "a" * 40_000),), expect=frozenset({400, 431})))
     add(Case("huge-header-20k", "huge-body", "GET", "/v1/health", (("X-Big", "a" * 20_000),), expect=frozenset({431}),
@@ -232,21 +232,21 @@ def build(ctx: Context) -> list[Case]:
 
     # --- malformed JSON --------------------------------------------------------------------------------------------
     for name, text in [
-        ("truncated", b'{"contentHash": "0x'), ("trailing-garbage", j(single()) + b" xyz"), ("single-quotes", b"{'a': 1}"),
+        ("truncated", b'{"binding": "0x'), ("trailing-garbage", j(single()) + b" xyz"), ("single-quotes", b"{'a': 1}"),
         ("nan-literal", j(single()).replace(b'"nonce": 0', b'"nonce": NaN')),
         ("infinity-literal", j(single()).replace(b'"nonce": 0', b'"nonce": Infinity')),
         ("neg-infinity", j(single()).replace(b'"nonce": 0', b'"nonce": -Infinity')),
-        ("bom", b"\xef\xbb\xbf" + j(single())), ("invalid-utf8", b'{"contentHash": "\xff\xfe\xfd"}'),
+        ("bom", b"\xef\xbb\xbf" + j(single())), ("invalid-utf8", b'{"binding": "\xff\xfe\xfd"}'),
         ("utf16", j(single()).decode().encode("utf-16")), ("empty", b""), ("null", b"null"), ("array", b"[1, 2]"),
         ("string", b'"hello"'), ("number", b"12"), ("comments", b'{"a": 1 /* c */}'),
-        ("lone-surrogate", b'{"contentHash": "\\ud800"}'), ("nul-byte", b'{"a": "\x00"}'),
+        ("lone-surrogate", b'{"binding": "\\ud800"}'), ("nul-byte", b'{"a": "\x00"}'),
         ("control-chars", b'{"a": "\x01\x02"}'), ("unterminated-string", b'{"a": "' + b"x" * 10_000),
         ("bare-words", b"hello world"), ("5000-digit-number", j(single()).replace(b'"nonce": 0', b'"nonce": ' + b"9" * 5000)),
         ("duplicate-keys", j(single())[:-1] + b', "nonce": 1, "nonce": 2}'),
         ("unknown-field", j(single(evil=True))), ("whitespace-only", b"   \n\t  "),
     ]:  # fmt: skip
         add(Case(f"json-{name}", "malformed-json", "POST", "/v1/evidence", (JSON,), text))
-    add(Case("json-batch-garbage", "malformed-json", "POST", "/v1/evidence/batch", (JSON,), b'{"hashes": [1, 2,'))
+    add(Case("json-batch-garbage", "malformed-json", "POST", "/v1/evidence/batch", (JSON,), b'{"bindings": [1, 2,'))
     add(Case("json-verify-garbage", "malformed-json", "POST", "/v1/verify", (JSON,), b'{"certificate": '))
     add(Case("json-verify-not-object", "malformed-json", "POST", "/v1/verify", (JSON,), b'{"certificate": 5}'))
     add(Case("json-documents-garbage", "malformed-json", "POST", "/v1/documents", (JSON,), b'{"envelope": {'))
@@ -348,7 +348,7 @@ def build(ctx: Context) -> list[Case]:
     add(Case("long-identifier", "long", "POST", "/v1/parties", (JSON, auth), j(party(103, identifier="I" * 200_000)),
              expect=frozenset({422})))  # fmt: skip
     add(Case("long-signature", "long", "POST", "/v1/evidence", (JSON,), j(single(signature="0x" + "ab" * 400_000))))
-    add(Case("long-hash", "long", "POST", "/v1/evidence", (JSON,), j(single(contentHash="0x" + "ab" * 300_000))))
+    add(Case("long-hash", "long", "POST", "/v1/evidence", (JSON,), j(single(binding="0x" + "ab" * 300_000))))
     add(Case("long-static-name", "long", "GET", "/static/" + "a" * 300, expect=frozenset({404})))
     add(Case("long-static-name-4k", "long", "GET", "/static/" + "b" * 4000 + ".js", expect=frozenset({404})))
     add(Case("long-static-segments", "long", "GET", "/static/" + "/".join(["c" * 250] * 20), expect=frozenset({404})))

@@ -26,7 +26,7 @@ from api.app import create_app
 from ledger import eip712, merkle
 from ledger.artifacts import load_artifact
 from ledger.config import Settings
-from ledger.hashing import HashAlgorithm, hash_bytes, metadata_commitment, private_commitment, validate_metadata
+from ledger.hashing import HashAlgorithm, hash_bytes, metadata_commitment, private_binding, public_binding, validate_metadata
 from ledger.service import Ledger
 from ledger.verify import FAILED, Report, Rpc, verify
 from tests.api.conftest import OPERATOR_TOKEN, Api
@@ -34,8 +34,8 @@ from tests.helpers import Chain, account
 
 KINDS = ("direct", "private", "batch", "wallet", "metadata")
 ALL_CHECKS = {
-    "format", "file", "commitment", "metadata", "chain", "block", "transaction", "record",
-    "submission-proof", "submission-signature", "submission-deadline", "batch-proof", "anchor", "party",
+    "format", "file", "binding", "metadata", "chain", "block", "transaction", "record",
+    "submission-proof", "submission-signature", "submission-deadline", "batch-proof", "anchor", "party", "registrations",
 }  # fmt: skip
 SALT = bytes.fromhex("5a" * 16 + "c3" * 16)
 META = {
@@ -108,11 +108,12 @@ def certs(api_module: Api, firm_module: LocalAccount) -> dict[str, tuple[dict[st
     _single(api, firm, hash_bytes(v2, sha), metadata_commitment=metadata_commitment(meta), supersedes=hash_bytes(v1, sha))
     direct = _certificate(api, hash_bytes(v2, sha))
 
-    # private: the chain holds only the salted commitment; the party's client completes the certificate
+    # private: the chain holds only the salted binding; the party's client completes the certificate
     secret = b"Trade secret: furnace schedule 2024\n"
-    commitment = private_commitment(hash_bytes(secret, sha), SALT, sha)
-    _single(api, firm, commitment)
+    commitment = private_binding(hash_bytes(secret, sha), api.party_of(firm), SALT, sha)
+    _single(api, firm, b"", binding=commitment)
     private = _certificate(api, commitment)
+    assert private["evidence"]["contentHash"] is None and private["registrations"] is None
     private["evidence"]["contentHash"] = "0x" + hash_bytes(secret, sha).hex()
     private["evidence"]["salt"] = "0x" + SALT.hex()
 
@@ -145,7 +146,8 @@ def certs(api_module: Api, firm_module: LocalAccount) -> dict[str, tuple[dict[st
 
 
 def _submit_from_wallet(api: Api, hashes: list[bytes]) -> None:
-    """A batch submission by a party whose account is an ERC-1271 wallet; its owner key signs the EIP-712 digest."""
+    """A batch submission of content ``hashes`` by a party whose account is an ERC-1271 wallet; its owner key signs
+    the EIP-712 digest."""
     owner, deployer = account("tamper-wallet-owner"), account("tamper-wallet-deployer")
     art = load_artifact("SingleOwnerWallet")
     factory = api.chain.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
@@ -156,12 +158,14 @@ def _submit_from_wallet(api: Api, hashes: list[bytes]) -> None:
             "nameZh": "香港示例理工大学", "nameEn": "Example Polytechnic University", "accounts": [wallet]}  # fmt: skip
     resp = api.client.post("/v1/parties", json=body, headers=api.auth)
     assert resp.status_code == 201, resp.text
+    party = int(resp.json()["partyId"])
+    hashes = [public_binding(x, party, HashAlgorithm.SHA256) for x in hashes]  # bound by the party's client
     deadline = api.chain.now() + 3600
     root = merkle.MerkleTree(merkle.leaf_hash(x) for x in hashes).root
     msg = eip712.batch_submission_message(api.domain(), root=root, count=len(hashes), algorithm=1, registrant=wallet, deadline=deadline)
     signature = eip712.sign_digest(eip712.digest(msg), owner)
-    resp = api.client.post("/v1/evidence/batch", json={"algorithm": "sha256", "hashes": ["0x" + x.hex() for x in hashes],
-                                                       "registrant": wallet, "deadline": deadline,
+    resp = api.client.post("/v1/evidence/batch", json={"algorithm": "sha256", "bindings": ["0x" + x.hex() for x in hashes],
+                                                       "partyId": party, "registrant": wallet, "deadline": deadline,
                                                        "signature": "0x" + signature.hex()})  # fmt: skip
     assert resp.status_code == 202, resp.text
 
@@ -172,39 +176,48 @@ _REGISTRANT_PROFILE = {f"registrant.{k}": {"party"} for k in ("identifierScheme"
 _COMMON = {
     "format": {"format"},
     "version": {"format"},
-    "evidence.contentHash": {"file", "commitment"},
-    "evidence.salt": {"commitment"},
+    "evidence.contentHash": {"file", "binding", "registrations"},
+    "evidence.salt": {"binding"},
     "chain.chainId": {"chain"},
     "anchor.method": {"format"},
     "anchor.transactionHash": {"transaction"},
     "anchor.blockHash": {"block", "transaction"},
     **_REGISTRANT_PROFILE,
+    # the public registrations of the content listed at issue time (docs/certificate.md, check 14)
+    "registrations.asOfBlock": {"registrations"},
+    "registrations.count": {"registrations"},
+    "registrations.listed[*].partyId": {"registrations"},
+    "registrations.listed[*].binding": {"registrations"},
+    "registrations.listed[*].method": {"format"},
+    "registrations.listed[*].blockNumber": {"registrations"},
+    "registrations.listed[*].blockTimestamp": {"registrations"},
 }
 _DIRECT = {
     **_COMMON,
-    "evidence.algorithm": {"file", "transaction", "record"},
-    "evidence.registeredHash": {"commitment", "transaction", "record"},
+    "evidence.algorithm": {"file", "binding", "transaction", "record", "registrations"},
+    "evidence.binding": {"binding", "transaction", "record"},
     "evidence.metadataCommitment": {"transaction"},
     "evidence.supersedes": {"transaction"},
     "registrant.account": {"transaction", "record", "party"},
-    "registrant.partyId": {"transaction", "record", "party"},
-    "chain.contract": {"transaction", "record", "party"},
-    "anchor.blockNumber": {"block", "transaction", "record"},
-    "anchor.blockTimestamp": {"block", "record"},
+    "registrant.partyId": {"binding", "transaction", "record", "party"},
+    "chain.contract": {"transaction", "record", "party", "registrations"},
+    "anchor.blockNumber": {"block", "transaction", "record", "registrations"},
+    "anchor.blockTimestamp": {"block", "record", "registrations"},
 }
 _BATCH = {
     **_COMMON,
     # the algorithm, account, contract and submission fields are all in the signed EIP-712 digest,
     # which is also the submission's leaf in the batch tree
-    "evidence.algorithm": {"file", "submission-signature", "batch-proof"},
-    "evidence.registeredHash": {"commitment", "submission-proof"},
+    "evidence.algorithm": {"file", "binding", "submission-signature", "batch-proof", "registrations"},
+    "evidence.binding": {"binding", "submission-proof"},
     "evidence.metadataCommitment": {"format"},  # a batched record has none
     "evidence.supersedes": {"format"},  # nor a supersedes link
     "registrant.account": {"submission-signature", "batch-proof", "party"},
-    "registrant.partyId": {"party"},
-    "chain.contract": {"transaction", "submission-signature", "batch-proof", "anchor", "party"},
-    "anchor.blockNumber": {"block", "transaction", "anchor"},
-    "anchor.blockTimestamp": {"block", "anchor"},
+    "registrant.partyId": {"binding", "party"},
+    "chain.contract": {"transaction", "submission-signature", "batch-proof", "anchor", "party", "registrations"},
+    "anchor.blockNumber": {"block", "transaction", "anchor", "registrations"},
+    "anchor.blockTimestamp": {"block", "anchor", "registrations"},
+    "anchor.method": {"format", "registrations"},
     "anchor.submission.root": {"submission-proof", "submission-signature", "batch-proof"},
     "anchor.submission.count": {"submission-proof", "submission-signature", "batch-proof"},
     "anchor.submission.deadline": {"submission-signature", "submission-deadline", "batch-proof"},
@@ -224,8 +237,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "direct": _DIRECT,
     "private": {
         **_DIRECT,
-        # the salted commitment is computed with the certificate's algorithm
-        "evidence.algorithm": {"file", "commitment", "transaction", "record"},
+        # issued for the binding: the issuer knew no content hash, so it lists no registrations
+        "registrations": {"format"},
     },
     "metadata": {
         **_DIRECT,
@@ -271,6 +284,8 @@ def _tampers(value: Any, path: str) -> Iterator[tuple[str, str, Any]]:
             yield from _tampers(sub, f"{path}[{i}]")
     elif value is None:
         yield path, path, "0x" + "11" * 32
+    elif path == "registrations.asOfBlock":  # a later block proves nothing wrong: an earlier one must fail
+        yield path, path, 0
     elif isinstance(value, bool):
         yield path, path, not value
     elif isinstance(value, int):
@@ -316,7 +331,7 @@ def _pattern(path: str) -> str:
 
 def _shape(kind: str) -> dict[str, Any]:
     """The structure of each certificate kind, known before the chain runs (for parametrisation)."""
-    ev = {"contentHash": "0x" + "aa" * 32, "algorithm": "sha256", "salt": None, "registeredHash": "0x" + "aa" * 32,
+    ev = {"contentHash": "0x" + "aa" * 32, "algorithm": "sha256", "salt": None, "binding": "0x" + "aa" * 32,
           "metadataCommitment": "0x" + "bb" * 32, "supersedes": "0x" + "cc" * 32}  # fmt: skip
     if kind == "private":
         # the issuer writes an absent metadata commitment as 32 zero bytes but an absent supersedes link as
@@ -337,14 +352,17 @@ def _shape(kind: str) -> dict[str, Any]:
                       submission={"root": "0x" + "01" * 32, "count": 5, "deadline": 1, "signature": "0x" + "02" * 65,
                                   "proof": sub_proof},
                       batch={"root": "0x" + "04" * 32, "proof": bat_proof})  # fmt: skip
+    registrations = None if kind == "private" else {"asOfBlock": 1, "count": 1, "listed": [
+        {"partyId": 1, "binding": "0x" + "aa" * 32, "method": anchor["method"], "blockNumber": 1, "blockTimestamp": 1}]}
     return {
         "format": "qianhai-ip-ledger/evidence-certificate",
-        "version": 1,
+        "version": 2,
         "evidence": ev,
         "registrant": {"account": "0x" + "ab" * 20, "partyId": 1, "identifierScheme": "USCC",
                        "identifier": "91110108551385082Q", "nameZh": "前海测试公司", "nameEn": "Qianhai Test Ltd"},  # fmt: skip
         "chain": {"chainId": 31337, "contract": "0x" + "cd" * 20},
         "anchor": anchor,
+        "registrations": registrations,
     }
 
 
@@ -385,13 +403,14 @@ def test_each_untampered_certificate_verifies(api_module: Api, certs: dict[str, 
     names = [c.name for c in report.checks]
     assert all(c.status == "passed" for c in report.checks), report.to_json()
     if kind in ("batch", "wallet"):
-        assert names == ["format", "file", "commitment", "chain", "block", "transaction", "submission-proof",
-                         "submission-signature", "submission-deadline", "batch-proof", "anchor", "party"]  # fmt: skip
+        assert names == ["format", "file", "binding", "chain", "block", "transaction", "submission-proof",
+                         "submission-signature", "submission-deadline", "batch-proof", "anchor", "party", "registrations"]  # fmt: skip
         signature = next(c.detail for c in report.checks if c.name == "submission-signature")
         assert ("ERC-1271" in signature) == (kind == "wallet"), signature
     else:
         meta = ["metadata"] if kind == "metadata" else []
-        assert names == ["format", "file", "commitment", *meta, "chain", "block", "transaction", "record", "party"]
+        listed = [] if kind == "private" else ["registrations"]
+        assert names == ["format", "file", "binding", *meta, "chain", "block", "transaction", "record", "party", *listed]
 
 
 def test_the_parametrised_tampers_cover_every_leaf_of_the_real_certificates(certs: dict[str, Any]) -> None:
@@ -445,10 +464,12 @@ def test_a_direct_registration_sent_through_a_contract_wallet_verifies(api_modul
     wallet = api.chain.w3.eth.contract(address=address, abi=art["abi"])
     body = {"kind": "university", "jurisdiction": "hksar", "identifierScheme": "hkbrn", "identifier": "31456798",
             "nameZh": "香港示例科技大学", "nameEn": "Example University of Science", "accounts": [address]}  # fmt: skip
-    assert api.client.post("/v1/parties", json=body, headers=api.auth).status_code == 201
+    resp = api.client.post("/v1/parties", json=body, headers=api.auth)
+    assert resp.status_code == 201
     file = b"registered by the university's wallet itself\n"
     content = hash_bytes(file, HashAlgorithm.SHA256)
-    call = api.chain.evidence.functions.register((content, 1, b"\0" * 32, b"\0" * 32))
+    binding = public_binding(content, int(resp.json()["partyId"]), HashAlgorithm.SHA256)
+    call = api.chain.evidence.functions.register((binding, 1, b"\0" * 32, b"\0" * 32))
     calldata = call.build_transaction({"from": address, "gas": 0, "nonce": 0})["data"]
     api.chain.as_(owner).send_call(wallet.functions.execute(api.chain.evidence.address, calldata))
     report = _verify(api, _certificate(api, content), file)

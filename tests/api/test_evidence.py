@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from ledger.hashing import HashAlgorithm, hash_bytes
+from ledger.hashing import HashAlgorithm, hash_bytes, public_binding
 from ledger.verify import Rpc, verify
 from tests.api.conftest import Api
 from tests.helpers import account, h
@@ -37,7 +37,9 @@ def test_a_relayed_registration_goes_from_pending_to_final_with_a_certificate_th
     assert cert["anchor"]["transactionHash"] == accepted["transactionHash"]
     report = verify(cert, Rpc.from_web3(api.chain.w3), file=io.BytesIO(DOC))
     assert report.passed, report.to_json()
-    assert [c.name for c in report.checks] == ["format", "file", "commitment", "chain", "block", "transaction", "record", "party"]
+    assert [c.name for c in report.checks] == ["format", "file", "binding", "chain", "block", "transaction", "record", "party", "registrations"]
+    assert cert["evidence"]["binding"] == "0x" + public_binding(content, 1, HashAlgorithm.SHA256).hex()
+    assert cert["registrations"]["count"] == 1 and cert["registrations"]["listed"][0]["partyId"] == 1
 
 
 def test_an_sm3_registration_with_metadata_and_a_supersedes_link(api: Api, firm: LocalAccount) -> None:
@@ -48,8 +50,9 @@ def test_an_sm3_registration_with_metadata_and_a_supersedes_link(api: Api, firm:
     register_single(api, firm, v2, algorithm="sm3", supersedes=v1, metadata_commitment=h("meta"))
     api.ledger.pipeline.drain()
     info = api.client.get(f"/v1/evidence/{v2.hex()}").json()
-    assert info["algorithm"] == "sm3" and info["supersedes"] == "0x" + v1.hex()
-    assert [v["contentHash"] for v in info["versions"]] == ["0x" + v1.hex()]
+    v1_binding = "0x" + public_binding(v1, 1, HashAlgorithm.SM3).hex()
+    assert info["algorithm"] == "sm3" and info["supersedes"] == v1_binding
+    assert [v["binding"] for v in info["versions"]] == [v1_binding]
     cert = api.client.get(f"/v1/evidence/{v2.hex()}/certificate").json()
     assert verify(cert, Rpc.from_web3(api.chain.w3), file=io.BytesIO(b"v2")).passed
 
@@ -85,19 +88,25 @@ def test_a_batch_is_anchored_and_each_item_has_a_certificate_that_verifies(api: 
         assert "submission-signature" in [c.name for c in report.checks]
 
 
-def test_two_submissions_share_one_batch_root_and_an_earlier_item_keeps_its_record(api: Api, firm: LocalAccount) -> None:
+def test_two_submissions_share_one_batch_root_and_the_same_content_is_recorded_for_both_parties(api: Api, firm: LocalAccount) -> None:
     other = account("api-firm-2")
     api.admit(other, "91110000600037341L")
     a = [h(f"a{i}") for i in range(5)]
     b = [h(f"b{i}") for i in range(3)] + [a[2]]
     api.client.post("/v1/evidence/batch", json=api.batch_body(firm, a))
     resp = api.client.post("/v1/evidence/batch", json=api.batch_body(other, b)).json()
-    assert resp["duplicates"] == [{"index": 3, "contentHash": "0x" + a[2].hex(), "receiptId": "sub_1"}]
+    assert resp["duplicates"] == []  # the other party's binding of a[2] is its own
+    again = api.client.post("/v1/evidence/batch", json=api.batch_body(firm, [a[2], h("new")])).json()
+    binding = "0x" + public_binding(a[2], 1, HashAlgorithm.SHA256).hex()
+    assert again["duplicates"] == [{"index": 0, "binding": binding, "receiptId": "sub_1"}]
     api.ledger.pipeline.drain()
     ca = api.client.get(f"/v1/evidence/{a[0].hex()}/certificate").json()
     cb = api.client.get(f"/v1/evidence/{b[0].hex()}/certificate").json()
     assert ca["anchor"]["batch"]["root"] == cb["anchor"]["batch"]["root"]
-    assert api.client.get(f"/v1/evidence/{a[2].hex()}").json()["partyId"] == 1
+    both = api.client.get(f"/v1/evidence/{a[2].hex()}").json()
+    assert both["partyId"] == 1 and both["registrationCount"] == 2
+    assert [r["partyId"] for r in both["registrations"]] == [1, 2]
+    assert api.client.get(f"/v1/evidence/{a[2].hex()}", params={"partyId": 2}).json()["partyId"] == 2
     for cert in (ca, cb):
         assert verify(cert, Rpc.from_web3(api.chain.w3)).passed
 
@@ -127,9 +136,11 @@ def test_an_oversized_upload_to_verify_is_refused(api: Api, firm: LocalAccount) 
 @pytest.mark.parametrize(
     ("change", "field", "status"),
     [
-        ({"contentHash": "0x1234"}, "contentHash", 400),
-        ({"contentHash": "zz" * 32}, "contentHash", 400),
-        ({"contentHash": ""}, "contentHash", 400),
+        ({"binding": "0x1234"}, "binding", 400),
+        ({"binding": "zz" * 32}, "binding", 400),
+        ({"binding": ""}, "binding", 400),
+        ({"partyId": 2}, "partyId", 400),
+        ({"partyId": 0}, "partyId", 400),
         ({"algorithm": "md5"}, "algorithm", 422),
         ({"registrant": "0xnope"}, "registrant", 400),
         ({"signature": "0x"}, "signature", 400),
@@ -169,11 +180,12 @@ def test_bad_batches_name_the_field_and_write_nothing(api: Api, firm: LocalAccou
     good = api.batch_body(firm, [h("1"), h("2")])
     dup = api.batch_body(firm, [h("1"), h("2"), h("1")])
     cases = [
-        (dup, "hashes[2]", 400),
-        ({**good, "hashes": [good["hashes"][0], "0x12"]}, "hashes[1]", 400),
-        ({**good, "hashes": [good["hashes"][0], "xy" * 32]}, "hashes[1]", 400),
-        ({**good, "hashes": []}, "hashes", 422),
-        ({**good, "hashes": list(reversed(good["hashes"]))}, "signature", 400),  # signed another root
+        (dup, "bindings[2]", 400),
+        ({**good, "bindings": [good["bindings"][0], "0x12"]}, "bindings[1]", 400),
+        ({**good, "bindings": [good["bindings"][0], "xy" * 32]}, "bindings[1]", 400),
+        ({**good, "bindings": []}, "bindings", 422),
+        ({**good, "bindings": list(reversed(good["bindings"]))}, "signature", 400),  # signed another root
+        ({**good, "partyId": 5}, "partyId", 400),
         ({**good, "algorithm": "sm3"}, "signature", 400),
         ({**good, "deadline": api.chain.now() - 1}, "deadline", 400),
     ]
@@ -183,7 +195,7 @@ def test_bad_batches_name_the_field_and_write_nothing(api: Api, firm: LocalAccou
         assert resp.json()["error"]["field"] == field, resp.json()
     api.ledger.settings.max_batch_request = 2
     resp = api.client.post("/v1/evidence/batch", json=api.batch_body(firm, [h("1"), h("2"), h("3")]))
-    assert resp.status_code == 413 and resp.json()["error"]["field"] == "hashes"
+    assert resp.status_code == 413 and resp.json()["error"]["field"] == "bindings"
     assert api.ledger.store.counts() == {}
 
 
@@ -198,3 +210,31 @@ def test_a_certificate_of_a_queued_item_is_not_issued_yet(api: Api, firm: LocalA
     api.client.post("/v1/evidence/batch", json=api.batch_body(firm, [h("q")]))
     resp = api.client.get(f"/v1/evidence/{h('q').hex()}/certificate")
     assert resp.status_code == 409 and resp.json()["error"]["details"]["status"] == "queued"
+
+
+def test_the_same_content_by_two_parties_is_recorded_for_both_and_the_lookup_names_the_first(api: Api, firm: LocalAccount) -> None:
+    other = account("api-firm-second")
+    second = api.admit(other, "91110000600037341L")
+    content = hash_bytes(DOC, HashAlgorithm.SHA256)
+    register_single(api, other, content)
+    api.ledger.pipeline.drain()
+    api.chain.w3.provider.make_request("evm_mine", [])
+    register_single(api, firm, content)
+    api.ledger.pipeline.drain()
+    info = api.client.get(f"/v1/evidence/0x{content.hex()}").json()
+    assert info["partyId"] == second and info["contentHash"] == "0x" + content.hex()
+    assert info["registrationCount"] == 2 and [r["partyId"] for r in info["registrations"]] == [second, 1]
+    assert info["registrations"][0]["blockNumber"] < info["registrations"][1]["blockNumber"]
+    mine = api.client.get(f"/v1/evidence/0x{content.hex()}/certificate", params={"partyId": 1}).json()
+    assert mine["registrant"]["partyId"] == 1
+    assert [r["partyId"] for r in mine["registrations"]["listed"]] == [second, 1]
+    report = verify(mine, Rpc.from_web3(api.chain.w3), file=io.BytesIO(DOC))
+    assert report.passed, report.to_json()
+    assert f"party {second} registered this content first" in {c.name: c.detail for c in report.checks}["registrations"]
+    # a certificate that hides the earlier registration fails its registrations check
+    hidden = json.loads(json.dumps(mine))
+    hidden["registrations"]["listed"] = hidden["registrations"]["listed"][1:]
+    hidden["registrations"]["count"] = 1
+    report = verify(hidden, Rpc.from_web3(api.chain.w3))
+    assert [c.name for c in report.checks if c.status == "failed"] == ["registrations"]
+    assert f"party {second} registered this content at block" in report.to_json()["checks"][-1]["detail"]

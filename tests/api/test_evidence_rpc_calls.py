@@ -1,5 +1,5 @@
 """The JSON-RPC calls behind the evidence routes, counted below web3's middleware: a relayed registration
-makes two calls and its transaction (it made 13), a lookup of a final record makes none (it made 5), and
+makes two calls and its transaction (it made 13), a lookup of a final record makes none within its time in memory (it made 5), and
 following the journal costs one receipt per registration once it is due to become final."""
 
 from __future__ import annotations
@@ -55,10 +55,10 @@ def test_a_registration_by_a_contract_wallet_is_estimated_and_its_code_looked_at
     wallet = deploy_wallet(api.chain, owner)
     party = api.admit(account("rpc-wallet-party"), FIRM_USCC, accounts=[wallet.address])
     deadline = api.chain.now() + 3600
-    message = eip712.evidence_message(api.domain(), content_hash=h("by-wallet"), algorithm=1,
+    message = eip712.evidence_message(api.domain(), binding=h("by-wallet"), algorithm=1,
                                       registrant=wallet.address, nonce=0, deadline=deadline)  # fmt: skip
     signature = eip712.sign_digest(eip712.digest(message), owner)  # the wallet's owner signs for it (ERC-1271)
-    body = {"contentHash": "0x" + h("by-wallet").hex(), "algorithm": "sha256", "registrant": wallet.address,
+    body = {"binding": "0x" + h("by-wallet").hex(), "partyId": party, "algorithm": "sha256", "registrant": wallet.address,
             "nonce": 0, "deadline": deadline, "signature": "0x" + signature.hex()}  # fmt: skip
     with CountingProvider(api.ledger.w3) as calls:
         accepted = post_single(api, body)
@@ -67,7 +67,7 @@ def test_a_registration_by_a_contract_wallet_is_estimated_and_its_code_looked_at
     assert api.ledger.pipeline.drain()
     info = api.client.get(f"/v1/evidence/{h('by-wallet').hex()}").json()
     assert info["registrant"] == wallet.address and info["method"] == "direct"
-    forged = {**body, "contentHash": "0x" + h("forged").hex()}  # the owner signed another hash
+    forged = {**body, "binding": "0x" + h("forged").hex()}  # the owner signed another hash
     resp = api.client.post("/v1/evidence", json=forged)
     assert resp.status_code == 400 and resp.json()["error"]["code"] == "signature_rejected"
 
@@ -84,7 +84,7 @@ def test_the_simulation_refuses_what_the_contract_would_with_the_same_errors(api
 
 def test_a_deadline_passed_on_chain_since_the_head_was_read_is_refused_naming_the_deadline(api: Api, firm: LocalAccount) -> None:
     service = api.ledger.evidence_service
-    req = sign_single(firm, api.domain(), content_hash=h("late"), algorithm=1, nonce=0, deadline=1_000)
+    req = sign_single(firm, api.domain(), binding=h("late"), algorithm=1, nonce=0, deadline=1_000)
     expired = decode_revert(keccak(text="SignatureExpired(uint64,uint64)")[:4] + abi_encode(["uint64", "uint64"], [1_000, 2_000]))
     assert isinstance(expired, SignatureRejected)
     refusal = service._refusal(req, expired)  # noqa: SLF001
@@ -94,7 +94,7 @@ def test_a_deadline_passed_on_chain_since_the_head_was_read_is_refused_naming_th
 def test_relayed_registrations_from_many_threads_are_all_sent_with_consecutive_nonces(api: Api, firm: LocalAccount) -> None:
     service = api.ledger.evidence_service
     deadline = api.chain.now() + 3600
-    requests = [sign_single(firm, api.domain(), content_hash=h(f"thread {i}"), algorithm=1, nonce=0, deadline=deadline)
+    requests = [sign_single(firm, api.domain(), binding=h(f"thread {i}"), algorithm=1, nonce=0, deadline=deadline)
                 for i in range(24)]  # fmt: skip
     accepted: list[Any] = []
     lock = threading.Lock()
@@ -126,8 +126,9 @@ def test_a_final_record_is_answered_again_without_the_chain_and_unchanged(api: A
     with CountingProvider(api.ledger.w3) as calls:
         pending = [api.client.get(path).json() for _ in range(2)]
     assert [p["status"] for p in pending] == ["registered", "registered"]
-    # not final: read from the chain each time (record, event, and the head when the one at hand is too low)
-    assert calls.count("eth_call") == 2 and calls.count("eth_getLogs") == 2 and len(calls.calls) <= 6
+    # not final: read from the chain each time (the party count, every party's record of the content in one
+    # batched call, the event, and the head when the one at hand is too low)
+    assert calls.count("eth_call") == 4 and calls.count("eth_getLogs") == 2 and len(calls.calls) <= 8
     assert not [m for m in calls.calls if m in NOT_PER_REQUEST], calls.calls
     mine(api)
     first = api.client.get(path).json()
@@ -153,7 +154,7 @@ def test_a_record_deep_enough_but_younger_than_final_after_is_not_final_and_is_r
     assert [a["status"] for a in answers] == ["registered", "registered"]
     receipt = api.client.get(f"/v1/receipts/{answers[0]['receiptId']}").json()
     assert receipt["status"] == "registered"
-    assert calls.count("eth_call") == 2
+    assert calls.count("eth_call") == 4  # partyCount and records, per lookup
 
 
 def test_a_final_batched_hash_is_answered_again_without_the_chain(api: Api, firm: LocalAccount) -> None:
@@ -206,8 +207,8 @@ def test_a_block_dropped_under_anchored_registrations_has_them_checked_and_sent_
     mine(api)
     pipeline.step()  # the head it saw is gone: every anchored registration is looked at, this one sent again
     assert pipeline.drain()
-    assert api.ledger.evidence_service.chain_record(content) is not None
-    sent = api.ledger.store.item(content)
+    assert api.ledger.evidence_service.chain_record(api.binding(firm, content), 1) is not None
+    sent = api.ledger.store.item(api.binding(firm, content))
     assert sent is not None and sent[0].status == ANCHORED
 
 
@@ -222,7 +223,7 @@ def test_the_pipeline_leaves_a_single_to_the_request_that_is_sending_it(api: Api
         return send(tx, **kw)
 
     relayer.send = slow_send  # type: ignore[method-assign]
-    req = sign_single(firm, api.domain(), content_hash=h("in hand"), algorithm=1, nonce=0, deadline=api.chain.now() + 3600)
+    req = sign_single(firm, api.domain(), binding=h("in hand"), algorithm=1, nonce=0, deadline=api.chain.now() + 3600)
     request = threading.Thread(target=api.ledger.evidence_service.submit_single, args=(req,))
     request.start()
     try:

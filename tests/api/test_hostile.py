@@ -34,6 +34,7 @@ from ledger import eip712
 from ledger.artifacts import load_artifact
 from ledger.config import Settings
 from ledger.evidence import sign_single
+from ledger.hashing import HashAlgorithm, public_binding
 from tests.api.hostile_corpus import Case, Context, build
 from tests.cli.conftest import UpProcess
 from tests.helpers import Chain, account
@@ -137,9 +138,10 @@ def _setup(up: UpProcess) -> Context:
     nonce = int(httpx.get(up.api + f"/v1/accounts/{firm.address}", timeout=10).json()["nonce"])
     content = bytes.fromhex("c0" * 32)
     deadline = int(time.time()) + 7200
-    req = sign_single(firm, domain, content_hash=content, algorithm=1, nonce=nonce, deadline=deadline)
+    binding = public_binding(content, party_id, HashAlgorithm.SHA256)  # computed by the party's client
+    req = sign_single(firm, domain, binding=binding, algorithm=1, nonce=nonce, deadline=deadline)
     r = httpx.post(up.api + "/v1/evidence", timeout=30, json={
-        "contentHash": "0x" + content.hex(), "algorithm": "sha256", "registrant": firm.address, "nonce": nonce,
+        "binding": "0x" + binding.hex(), "partyId": party_id, "algorithm": "sha256", "registrant": firm.address, "nonce": nonce,
         "deadline": deadline, "signature": "0x" + req.signature.hex()})  # fmt: skip
     assert r.status_code == 202, r.text
     receipt = r.json()["receiptId"]

@@ -32,7 +32,7 @@ def test_lists_answer_with_items_and_stable_cursors(api: Api) -> None:
     assert len(body["items"]) == 2 and body["nextCursor"]
     second = api.client.get("/v1/index/evidence", params={"limit": 2, "party": p.p_x, "cursor": body["nextCursor"]}).json()
     assert second["nextCursor"] is None
-    assert {e["contentHash"] for e in body["items"] + second["items"]} == {"0x" + x.hex() for x in hashes}
+    assert {e["binding"] for e in body["items"] + second["items"]} == {"0x" + api.binding(p.x, x).hex() for x in hashes}
 
     assets = api.client.get("/v1/index/assets", params={"owner": p.p_uni, "jurisdiction": "CN"}).json()
     assert [x["assetId"] for x in assets["items"]] == [a] and assets["nextCursor"] is None

@@ -36,7 +36,7 @@ from ledger import eip712  # noqa: E402
 from ledger.chain import free_port  # noqa: E402
 from ledger.config import Settings  # noqa: E402
 from ledger.evidence import sign_single  # noqa: E402
-from ledger.hashing import HashAlgorithm, hash_bytes  # noqa: E402
+from ledger.hashing import HashAlgorithm, hash_bytes, public_binding  # noqa: E402
 from ledger.service import Ledger  # noqa: E402
 from tests.helpers import FIRM_USCC, Chain, account  # noqa: E402
 
@@ -109,9 +109,10 @@ def portal(anvil_chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iter
             content = hash_bytes(DOC, HashAlgorithm.SHA256)
             domain = eip712.Domain(ledger.manifest.chain_id, ledger.manifest.address("EvidenceRegistry"))
             deadline = anvil_chain.now() + 3600
-            req = sign_single(firm, domain, content_hash=content, algorithm=1, nonce=0, deadline=deadline)
+            binding = public_binding(content, party_id, HashAlgorithm.SHA256)  # computed by the party's client
+            req = sign_single(firm, domain, binding=binding, algorithm=1, nonce=0, deadline=deadline)
             resp = httpx.post(url + "/v1/evidence", timeout=30, json={
-                "contentHash": "0x" + content.hex(), "algorithm": "sha256", "registrant": firm.address, "nonce": 0,
+                "binding": "0x" + binding.hex(), "partyId": party_id, "algorithm": "sha256", "registrant": firm.address, "nonce": 0,
                 "deadline": deadline, "signature": "0x" + req.signature.hex()})  # fmt: skip
             assert resp.status_code == 202, resp.text
             assert ledger.pipeline.drain()

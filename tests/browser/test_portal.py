@@ -47,6 +47,9 @@ def test_a_registered_file_dropped_in_the_page_shows_its_record_and_certificate_
     expect(result.locator("[data-field=transaction] td")).to_have_text(record["transactionHash"])
     expect(result.locator("[data-field=block] td")).to_have_text(str(record["blockNumber"]))
     expect(result.locator("[data-field=timeUtc] td")).to_contain_text("UTC")
+    # the lookup names the party that registered the content first, and the others (none here)
+    expect(result.locator("[data-field=first] td")).to_contain_text(f"party #{portal.party_id} registered it first (block {record['blockNumber']}")
+    expect(result.locator("[data-field=others] td")).to_have_text("no other party")
     with page.expect_download() as dl:
         page.click("#cert-json")
     cert = json.loads(Path(dl.value.path()).read_text())

@@ -42,9 +42,9 @@ def admit(p: UpProcess) -> Any:
 def register_batch(p: UpProcess, firm: Any, n: int = 3) -> tuple[str, list[bytes]]:
     d = httpx.get(p.api + "/v1/signing-domain", timeout=10).json()
     hashes = [os.urandom(32) for _ in range(n)]
-    req = sign_batch(firm, eip712.Domain(d["chainId"], d["verifyingContract"]), hashes=hashes, algorithm=1,
+    req = sign_batch(firm, eip712.Domain(d["chainId"], d["verifyingContract"]), bindings=hashes, algorithm=1,
                      deadline=int(time.time()) + 3600)  # fmt: skip
-    body = {"algorithm": "sha256", "hashes": ["0x" + x.hex() for x in hashes], "registrant": firm.address,
+    body = {"algorithm": "sha256", "bindings": ["0x" + x.hex() for x in hashes], "partyId": 1, "registrant": firm.address,
             "deadline": req.deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
     resp = httpx.post(p.api + "/v1/evidence/batch", json=body, timeout=30)
     assert resp.status_code == 202, resp.text

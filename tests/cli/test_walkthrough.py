@@ -44,6 +44,15 @@ def test_register_files_fetch_certificates_and_verify_them(up, tmp_path: Path) -
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "VERIFIED" in ok.stdout
 
+    # only the binding left the machine; the content hash finds the party that registered it first
+    side = json.loads(Path(str(drawing) + ".ipledger.json").read_text())
+    assert side["partyId"] == 1 and side["binding"] != side["contentHash"] and side["salt"] is None
+    shown = run_cli("evidence", "show", side["contentHash"], env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert '"registrationCount": 1' in shown.stdout and f'"binding": "{side["binding"]}"' in shown.stdout
+    mine = run_cli("evidence", "show", side["binding"], "--party", "1", env=env)
+    assert mine.returncode == 0 and '"partyId": 1' in mine.stdout, mine.stderr
+
     drawing.write_bytes(drawing.read_bytes() + b"x")
     tampered = run_cli("verify", str(cert), "--file", str(drawing), env=env)
     assert tampered.returncode == 1 and "NOT VERIFIED" in tampered.stdout
@@ -57,15 +66,15 @@ def test_register_files_fetch_certificates_and_verify_them(up, tmp_path: Path) -
     out = run_cli("evidence", "register", *files, "--keystore", str(keystore), "--alg", "sm3", "--private", "--wait", env=env)
     assert out.returncode == 0, out.stderr
     side = json.loads(Path(files[1] + ".ipledger.json").read_text())
-    assert side["salt"] and side["registeredHash"] != side["contentHash"]
+    assert side["salt"] and side["binding"] != side["contentHash"]
     ok = run_cli("verify", files[1] + ".certificate.json", "--file", files[1], env=env)
     assert ok.returncode == 0, ok.stdout
     assert "submission-signature" in ok.stdout
 
-    shown = run_cli("evidence", "show", side["registeredHash"], env=env)
+    shown = run_cli("evidence", "show", side["binding"], env=env)
     assert shown.returncode == 0 and '"method": "batch"' in shown.stdout
     pdf = tmp_path / "cert.pdf"
-    out = run_cli("certificate", side["registeredHash"], "--sidecar", files[1] + ".ipledger.json", "-o", str(tmp_path / "c.json"), "--pdf", str(pdf), env=env)
+    out = run_cli("certificate", side["binding"], "--sidecar", files[1] + ".ipledger.json", "-o", str(tmp_path / "c.json"), "--pdf", str(pdf), env=env)
     assert out.returncode == 0, out.stderr
     assert pdf.read_bytes().startswith(b"%PDF-")
     assert json.loads((tmp_path / "c.json").read_text())["evidence"]["salt"] == side["salt"]

@@ -20,23 +20,36 @@ def firm(chain: Chain):  # type: ignore[no-untyped-def]
 
 def test_a_party_account_registers_a_hash_and_the_record_is_packed_with_party_time_and_block(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
     sent = chain.register(firm, h("draft"), algorithm=SM3, meta=keccak(text="meta"))
-    rec = call(chain.evidence.functions.record(h("draft")))
+    rec = call(chain.evidence.functions.record(h("draft"), 1))
     block = chain.w3.eth.get_block(sent.block_number)
     assert tuple(rec) == (firm.address, 1, SM3, block["timestamp"], sent.block_number)
     ev = chain.evidence.events.EvidenceRegistered().process_receipt(sent.receipt)[0]["args"]
-    assert ev["contentHash"] == h("draft") and ev["partyId"] == 1 and ev["registrant"] == firm.address
+    assert ev["binding"] == h("draft") and ev["partyId"] == 1 and ev["registrant"] == firm.address
     assert ev["metadataCommitment"] == keccak(text="meta") and ev["supersedes"] == ZERO32
 
 
-def test_register_twice_is_refused_with_first_record(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_party_registering_a_binding_twice_is_refused_with_its_record(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
     first = chain.register(firm, h("draft"))
-    other = account("other-firm")
-    chain.admit([other.address])
+    second_account = account("firm-second-account")
+    chain.change_accounts(1, "add", signers=[firm], new=second_account)
     with pytest.raises(EvidenceAlreadyRegistered) as err:
-        chain.register(other, h("draft"))
+        chain.register(second_account, h("draft"))
     ts = chain.w3.eth.get_block(first.block_number)["timestamp"]
-    assert err.value.args_ == {"contentHash": "0x" + h("draft").hex(), "partyId": 1, "timestamp": ts}
-    assert call(chain.evidence.functions.record(h("draft")))[0] == firm.address
+    assert err.value.args_ == {"binding": "0x" + h("draft").hex(), "partyId": 1, "timestamp": ts}
+    assert call(chain.evidence.functions.record(h("draft"), 1))[0] == firm.address
+
+
+def test_another_partys_record_of_the_same_binding_lands_under_its_own_key(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+    other = account("other-firm")
+    pid = chain.admit([other.address])
+    chain.register(other, h("draft"))
+    chain.register(firm, h("draft"))  # not blocked by the other party's record
+    assert tuple(call(chain.evidence.functions.record(h("draft"), 1)))[:2] == (firm.address, 1)
+    assert tuple(call(chain.evidence.functions.record(h("draft"), pid)))[:2] == (other.address, pid)
+    key = keccak(h("draft") + (1).to_bytes(32, "big"))
+    assert call(chain.evidence.functions.recordKey(h("draft"), 1)) == key
+    found = call(chain.evidence.functions.records([key, keccak(h("draft") + pid.to_bytes(32, "big")), h("none")]))
+    assert [r[1] for r in found] == [1, pid, 0] and found[2][3] == 0
 
 
 @pytest.mark.parametrize(("content", "algorithm", "error"), [(ZERO32, SHA256, "EvidenceHashZero"), (b"\1" * 32, 0, "EvidenceAlgorithmInvalid")])
@@ -69,15 +82,9 @@ def test_supersedes_must_name_an_earlier_record_of_the_same_party(chain: Chain, 
     assert err.value.name == "EvidenceSupersedesUnknown"
     other = account("other")
     chain.admit([other.address])
-    with pytest.raises(ContractRevert) as err:
+    with pytest.raises(ContractRevert) as err:  # the firm's binding is not a record of this party
         chain.register(other, h("theirs"), supersedes=h("v1"))
-    assert err.value.name == "EvidenceSupersedesOtherParty"
-
-
-def test_registration_times_answers_many_hashes_at_once(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
-    sent = chain.register(firm, h("a"))
-    ts = chain.w3.eth.get_block(sent.block_number)["timestamp"]
-    assert call(chain.evidence.functions.registrationTimes([h("a"), h("b")])) == [ts, 0]
+    assert err.value.name == "EvidenceSupersedesUnknown"
 
 
 # --- delegated registration (EIP-712) ---
@@ -86,12 +93,12 @@ def test_registration_times_answers_many_hashes_at_once(chain: Chain, firm) -> N
 def test_a_relayer_submits_a_party_signed_registration(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
     req = chain.signed_request(firm, h("signed"))
     sent = chain.sender.send_call(chain.evidence.functions.registerBySignature(req))
-    rec = call(chain.evidence.functions.record(h("signed")))
+    rec = call(chain.evidence.functions.record(h("signed"), 1))
     assert rec[0] == firm.address and rec[1] == 1
     assert sent.receipt["from"] == chain.operator.address
 
 
-def test_a_replayed_signature_is_refused_as_a_duplicate(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+def test_a_replayed_signature_is_refused_as_a_duplicate_of_the_partys_record(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
     req = chain.signed_request(firm, h("signed"))
     chain.sender.send_call(chain.evidence.functions.registerBySignature(req))
     with pytest.raises(EvidenceAlreadyRegistered):
@@ -124,7 +131,7 @@ def test_a_signature_for_another_chain_or_contract_is_refused(chain: Chain, firm
     d = chain.domain()
     domain = eip712.Domain(d.chain_id + 1, d.verifying_contract) if wrong == "chain" else eip712.Domain(d.chain_id, "0x" + "11" * 20)
     deadline = chain.now() + 600
-    msg = eip712.evidence_message(domain, content_hash=h("x"), algorithm=SHA256, registrant=firm.address, nonce=0, deadline=deadline)
+    msg = eip712.evidence_message(domain, binding=h("x"), algorithm=SHA256, registrant=firm.address, nonce=0, deadline=deadline)
     req = ((h("x"), SHA256, ZERO32, ZERO32), firm.address, 0, deadline, eip712.sign(msg, firm))
     with pytest.raises(SignatureRejected):
         chain.sender.send_call(chain.evidence.functions.registerBySignature(req))
@@ -149,7 +156,7 @@ def test_a_suspended_partys_signature_is_refused(chain: Chain, firm) -> None:  #
 def test_the_typehashes_and_domain_match_the_python_typed_data(chain: Chain) -> None:
     assert call(chain.evidence.functions.EVIDENCE_TYPEHASH()) == eip712.EVIDENCE_TYPEHASH
     assert call(chain.evidence.functions.BATCH_SUBMISSION_TYPEHASH()) == eip712.BATCH_SUBMISSION_TYPEHASH
-    msg = eip712.evidence_message(chain.domain(), content_hash=h("x"), algorithm=1, registrant=account("a").address, nonce=0, deadline=1)
+    msg = eip712.evidence_message(chain.domain(), binding=h("x"), algorithm=1, registrant=account("a").address, nonce=0, deadline=1)
     from eth_account.messages import encode_typed_data
 
     assert call(chain.evidence.functions.domainSeparator()) == encode_typed_data(full_message=msg).header
@@ -160,10 +167,10 @@ def test_an_erc1271_contract_wallet_registers_by_signature(chain: Chain) -> None
     wallet = deploy_wallet(chain, owner)
     chain.admit([wallet.address], kind="university", jurisdiction="hksar", scheme="hkbrn", identifier="12345678")
     deadline = chain.now() + 600
-    msg = eip712.evidence_message(chain.domain(), content_hash=h("w"), algorithm=SHA256, registrant=wallet.address, nonce=0, deadline=deadline)
+    msg = eip712.evidence_message(chain.domain(), binding=h("w"), algorithm=SHA256, registrant=wallet.address, nonce=0, deadline=deadline)
     sig = eip712.sign_digest(eip712.digest(msg), owner)
     chain.sender.send_call(chain.evidence.functions.registerBySignature(((h("w"), SHA256, ZERO32, ZERO32), wallet.address, 0, deadline, sig)))
-    assert call(chain.evidence.functions.record(h("w")))[0] == wallet.address
+    assert call(chain.evidence.functions.record(h("w"), 1))[0] == wallet.address
     # and a signature by some other key is refused by the wallet
     bad = eip712.sign_digest(eip712.digest(msg), account("not-owner"))
     with pytest.raises(SignatureRejected):
@@ -180,7 +187,7 @@ def test_a_registration_by_signature_consumes_no_nonce_and_a_bumped_nonce_is_the
         chain.sender.send_call(chain.evidence.functions.registerBySignature(stale))
     assert err.value.args_ == {"signer": firm.address, "expected": 1, "given": 0}
     chain.sender.send_call(chain.evidence.functions.registerBySignature(chain.signed_request(firm, h("fresh"), nonce=1)))
-    assert call(chain.evidence.functions.record(h("fresh")))[0] == firm.address
+    assert call(chain.evidence.functions.record(h("fresh"), 1))[0] == firm.address
     # the party slot that now also holds the nonce still answers partyOf as before
     assert call(chain.evidence.functions.partyOf(firm.address)) == [1, True]
 
@@ -206,7 +213,7 @@ def test_a_nonce_belongs_to_the_account_and_survives_suspension_removal_rotation
         chain.sender.send_call(chain.evidence.functions.registerBySignature(cancelled))
     assert err.value.name == "NonceMismatch"
     chain.sender.send_call(chain.evidence.functions.registerBySignature(chain.signed_request(a, h("back"), nonce=2)))
-    assert tuple(call(chain.evidence.functions.record(h("back"))))[:2] == (a.address, pid)
+    assert tuple(call(chain.evidence.functions.record(h("back"), pid)))[:2] == (a.address, pid)
 
 
 def test_an_account_of_no_party_bumps_its_nonce_and_keeps_it_when_admitted(chain: Chain) -> None:
@@ -245,7 +252,7 @@ def test_an_unclean_word_is_refused_even_when_the_wallet_signed_exactly_those_wo
     with pytest.raises(ContractRevert) as err:
         chain.sender.send({"to": chain.evidence.address, "data": data[:10] + "".join(words)})
     assert err.value.name == "Reverted"  # the ABI decoder's check, not a refused signature
-    assert call(chain.evidence.functions.record(h("dirty")))[3] == 0
+    assert call(chain.evidence.functions.record(h("dirty"), 1))[3] == 0
     # the same request with clean words and the same kind of signature goes through
     words_clean = [data[10 + 64 * i : 10 + 64 * (i + 1)] for i in range((len(data) - 10) // 64)]
     digest = keccak(b"\x19\x01" + call(chain.evidence.functions.domainSeparator())

@@ -40,7 +40,8 @@ from web3 import HTTPProvider, Web3
 
 from ledger import eip712, merkle
 from ledger.artifacts import load_artifact
-from ledger.evidence import sign_batch, sign_single
+from ledger.evidence import record_key, sign_batch, sign_single
+from ledger.hashing import HashAlgorithm, public_binding
 from ledger.verify import Rpc, verify
 from tests.helpers import IPLEDGER, cli_env
 
@@ -307,6 +308,8 @@ class Load:
         self._lock = threading.Lock()
         self.sent_singles: set[bytes] = set()
         self.acked_singles: dict[bytes, str] = {}
+        # binding -> content hash: the load sends bindings (the firm is party 1), as a party's client does
+        self.contents: dict[bytes, bytes] = {}
         self.sent_batches: list[SentBatch] = []
         self.acked_batches: dict[str, SentBatch] = {}
         self.outcomes: list[Outcome] = []
@@ -382,9 +385,9 @@ class Load:
     def _singles(self) -> None:
         with httpx.Client(timeout=self.timeout) as client:
             while not self._stop.is_set():
-                content = os.urandom(32)
-                req = sign_single(self.firm, self.domain, content_hash=content, algorithm=1, nonce=0, deadline=self.deadline)
-                body = {"contentHash": "0x" + content.hex(), "algorithm": "sha256", "registrant": self.firm.address,
+                content = self._binding()
+                req = sign_single(self.firm, self.domain, binding=content, algorithm=1, nonce=0, deadline=self.deadline)
+                body = {"binding": "0x" + content.hex(), "partyId": 1, "algorithm": "sha256", "registrant": self.firm.address,
                         "nonce": 0, "deadline": self.deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
                 sent, resp = self._post(client, SINGLE, "/v1/evidence", body)
                 if sent:
@@ -396,17 +399,25 @@ class Load:
                 else:  # refused or unanswered: do not spin
                     self._stop.wait(0.1)
 
+    def _binding(self) -> bytes:
+        """A fresh content hash's public binding to the firm's party (1), remembered with its content hash."""
+        content = os.urandom(32)
+        binding = public_binding(content, 1, HashAlgorithm.SHA256)
+        with self._lock:
+            self.contents[binding] = content
+        return binding
+
     def _batches(self) -> None:
         with httpx.Client(timeout=self.timeout) as client:
             while not self._stop.is_set():
-                hashes = [os.urandom(32) for _ in range(self.batch_size)]
-                req = sign_batch(self.firm, self.domain, hashes=hashes, algorithm=1, deadline=self.deadline)
+                hashes = [self._binding() for _ in range(self.batch_size)]
+                req = sign_batch(self.firm, self.domain, bindings=hashes, algorithm=1, deadline=self.deadline)
                 root = merkle.MerkleTree(merkle.leaf_hash(x) for x in hashes).root
                 digest = eip712.digest(eip712.batch_submission_message(
                     self.domain, root=root, count=len(hashes), algorithm=1, registrant=self.firm.address,
                     deadline=self.deadline))  # fmt: skip
                 batch = SentBatch(hashes, root, digest)
-                body = {"algorithm": "sha256", "hashes": ["0x" + x.hex() for x in hashes], "registrant": self.firm.address,
+                body = {"algorithm": "sha256", "bindings": ["0x" + x.hex() for x in hashes], "partyId": 1, "registrant": self.firm.address,
                         "deadline": self.deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
                 sent, resp = self._post(client, BATCH, "/v1/evidence/batch", body)
                 if sent:
@@ -447,12 +458,14 @@ class ChainView:
     def party_of(self, account: str) -> int:
         return int(self.contract.functions.partyOf(account).call()[0])
 
-    def registration_times(self, hashes: Iterable[bytes]) -> dict[bytes, int]:
+    def registration_times(self, hashes: Iterable[bytes], party_id: int = 1) -> dict[bytes, int]:
+        """Registration times of bindings recorded by ``party_id`` (the load's firm is party 1), 0 where none."""
         out: dict[bytes, int] = {}
         todo = list(hashes)
         for i in range(0, len(todo), 500):
             chunk = todo[i : i + 500]
-            out.update(zip(chunk, (int(t) for t in self.contract.functions.registrationTimes(chunk).call())))
+            recs = self.contract.functions.records([record_key(b, party_id) for b in chunk]).call()
+            out.update(zip(chunk, (int(r[3]) for r in recs)))
         return out
 
     def _logs(self, topic: str, from_block: int) -> list[Any]:
@@ -481,7 +494,7 @@ class ChainView:
 
     def relayer_reverts(self, from_block: int) -> list[tuple[str, bytes, str]]:
         """Reverted transactions the relayer sent to the evidence contract since ``from_block``: (function, key,
-        tx hash), key being the content hash of a registration or the root of an anchor."""
+        tx hash), key being the binding of a registration or the root of an anchor."""
         relayer = self.service.relayer.lower()
         target = self.contract.address.lower()
         out = []
@@ -498,7 +511,7 @@ class ChainView:
                 if fn.fn_name == "registerBySignature":
                     delegated = args["delegated"]
                     request = delegated["request"] if isinstance(delegated, dict) else delegated[0]
-                    key = request["contentHash"] if isinstance(request, dict) else request[0]
+                    key = request["binding"] if isinstance(request, dict) else request[0]
                 elif fn.fn_name == "anchorBatch":
                     key = args["root"]
                 else:
@@ -596,7 +609,9 @@ def account(service: Service, tally: Tally, loads: list[Load], *, from_block: in
     acked_singles: dict[bytes, str] = {}
     sent_singles: set[bytes] = set()
     acked_batches: dict[str, SentBatch] = {}
+    contents: dict[bytes, bytes] = {}
     for load in loads:
+        contents.update(load.contents)
         acked_singles.update(load.acked_singles)
         sent_singles |= load.sent_singles
         acked_batches.update(load.acked_batches)
@@ -656,14 +671,17 @@ def account(service: Service, tally: Tally, loads: list[Load], *, from_block: in
     failed = []
     for h in samples:
         try:
-            resp = httpx.get(f"{service.api}/v1/evidence/0x{h.hex()}/certificate", timeout=30)
+            resp = httpx.get(f"{service.api}/v1/evidence/0x{h.hex()}/certificate?partyId=1", timeout=30)
         except httpx.HTTPError as exc:
             failed.append(f"0x{h.hex()[:12]}: {type(exc).__name__}")
             continue
         if resp.status_code != 200:
             failed.append(f"0x{h.hex()[:12]}: {resp.status_code}")
             continue
-        report = verify(resp.json(), rpc)
+        cert = resp.json()
+        if cert["evidence"]["contentHash"] is None and h in contents:  # issued for the binding: the party adds it
+            cert["evidence"]["contentHash"] = "0x" + contents[h].hex()
+        report = verify(cert, rpc)
         if not report.passed:
             checks = [f"{c.name} ({c.detail[:80]})" for c in report.checks if c.status == "failed"]
             failed.append(f"0x{h.hex()[:12]}: {checks}")

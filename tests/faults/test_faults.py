@@ -237,7 +237,7 @@ def test_the_accounting_sees_a_loss_and_a_second_send(service: Service) -> None:
     wait_for(lambda: chain.registration_times([landed])[landed] != 0, 30, "the first registration on chain")
     relayer = dev_operator()
     assert relayer.address == service.relayer
-    req = sign_single(load.firm, load.domain, content_hash=landed, algorithm=1, nonce=0, deadline=load.deadline)
+    req = sign_single(load.firm, load.domain, binding=landed, algorithm=1, nonce=0, deadline=load.deadline)
     data = chain.contract.functions.registerBySignature(req.as_args())._encode_transaction_data()
     tx = {"to": chain.contract.address, "data": data, "gas": 300_000, "chainId": chain.w3.eth.chain_id,
           "nonce": chain.w3.eth.get_transaction_count(relayer.address, "pending"),

@@ -37,7 +37,7 @@ def certificates(draw: st.DrawFn) -> dict[str, Any]:
         }
     salt = draw(st.one_of(st.none(), b32))
     return certificate.build(
-        content_hash=draw(b32), algorithm=draw(st.sampled_from([1, 2])), registered_hash=draw(b32), salt=salt,
+        content_hash=draw(st.one_of(st.none(), b32)), algorithm=draw(st.sampled_from([1, 2])), binding=draw(b32), salt=salt,
         metadata_commitment=None if batched else draw(st.one_of(st.none(), b32)),
         supersedes=None if batched else draw(st.one_of(st.none(), b32)), metadata=None, account=draw(address),
         party_id=draw(st.integers(1, 2**24 - 1)),
@@ -45,6 +45,12 @@ def certificates(draw: st.DrawFn) -> dict[str, Any]:
         chain_id=draw(st.integers(1, 2**40)), contract=draw(address), tx_hash="0x" + draw(b32).hex(),
         block_number=draw(st.integers(0, 2**40)), block_hash="0x" + draw(b32).hex(),
         block_timestamp=draw(st.integers(0, 2**40)), batch=batch,
+        registrations=draw(st.one_of(st.none(), st.builds(
+            lambda n, listed: {"asOfBlock": n, "count": len(listed), "listed": listed}, st.integers(0, 2**40),
+            st.lists(st.builds(lambda p, b, m, n, t: {"partyId": p, "binding": "0x" + b.hex(), "method": m, "blockNumber": n,
+                                                      "blockTimestamp": t},
+                               st.integers(1, 2**24 - 1), b32, st.sampled_from(["direct", "batch"]), st.integers(0, 2**40),
+                               st.integers(0, 2**40)), max_size=3)))),
     )  # fmt: skip
 
 
@@ -62,7 +68,9 @@ def test_a_certificate_survives_a_json_round_trip_and_parses(doc: dict[str, Any]
     ("path", "value", "field"),
     [
         (("format",), "other", "format"),
-        (("version",), 2, "version"),
+        (("version",), 1, "version"),
+        (("evidence", "binding"), None, "evidence.binding"),
+        (("registrations",), {"asOfBlock": 1, "count": 1, "listed": [{"partyId": 0}]}, "registrations.listed[0].partyId"),
         (("evidence", "contentHash"), "0x12", "evidence.contentHash"),
         (("evidence", "algorithm"), "md5", "evidence.algorithm"),
         (("registrant", "account"), "0xnot", "registrant.account"),
@@ -75,7 +83,7 @@ def test_a_certificate_survives_a_json_round_trip_and_parses(doc: dict[str, Any]
 )
 def test_malformed_fields_are_named(path: tuple[str, ...], value: Any, field: str) -> None:
     doc = certificate.build(
-        content_hash=b"\1" * 32, algorithm=1, registered_hash=b"\1" * 32, salt=None, metadata_commitment=None,
+        content_hash=b"\1" * 32, algorithm=1, binding=b"\1" * 32, salt=None, metadata_commitment=None,
         supersedes=None, metadata=None, account="0x" + "11" * 20, party_id=1,
         party={"identifierScheme": "USCC", "identifier": "x", "nameZh": "甲", "nameEn": "A"}, chain_id=1,
         contract="0x" + "22" * 20, tx_hash="0x" + "33" * 32, block_number=1, block_hash="0x" + "44" * 32, block_timestamp=5,
@@ -94,7 +102,7 @@ def test_a_batch_certificate_with_a_truncated_proof_is_malformed() -> None:
     proof = t.inclusion_proof(2).to_json()
     proof["path"] = proof["path"][:-1]
     doc = certificate.build(
-        content_hash=b"\1" * 32, algorithm=1, registered_hash=b"\1" * 32, salt=None, metadata_commitment=None,
+        content_hash=b"\1" * 32, algorithm=1, binding=b"\1" * 32, salt=None, metadata_commitment=None,
         supersedes=None, metadata=None, account="0x" + "11" * 20, party_id=1,
         party={"identifierScheme": "USCC", "identifier": "x", "nameZh": "甲", "nameEn": "A"}, chain_id=1,
         contract="0x" + "22" * 20, tx_hash="0x" + "33" * 32, block_number=1, block_hash="0x" + "44" * 32, block_timestamp=5,

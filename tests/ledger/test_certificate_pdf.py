@@ -19,7 +19,7 @@ from pypdf.generic import ContentStream, DictionaryObject
 from ledger import certificate
 from ledger.certificate import CertificateMalformed
 from ledger.certificate_pdf import QR_BORDER, QR_FORM_NAME, qr_matrix, render_html, render_pdf
-from ledger.hashing import HashAlgorithm, canonical_json, private_commitment
+from ledger.hashing import HashAlgorithm, canonical_json, private_binding
 from ledger.merkle import MerkleTree, leaf_hash
 
 VERIFY_URL = "https://ipledger.qianhai.example.cn/verify?cert=0x1f2e3d4c&lang=zh"
@@ -50,7 +50,7 @@ def _direct(**party: str) -> dict[str, Any]:
     return certificate.build(
         content_hash=content,
         algorithm=HashAlgorithm.SHA256,
-        registered_hash=private_commitment(content, salt, HashAlgorithm.SHA256),
+        binding=private_binding(content, 7, salt, HashAlgorithm.SHA256),
         salt=salt,
         metadata_commitment=hashlib.sha256(canonical_json(METADATA)).digest(),
         supersedes=None,
@@ -83,7 +83,7 @@ def _batch() -> dict[str, Any]:
     return certificate.build(
         content_hash=registered,
         algorithm=HashAlgorithm.SM3,
-        registered_hash=registered,
+        binding=registered,
         salt=None,
         metadata_commitment=None,
         supersedes=None,
@@ -102,6 +102,9 @@ def _batch() -> dict[str, Any]:
         block_number=99,
         block_hash=_hex("batch-block"),
         block_timestamp=BLOCK_TIME,
+        registrations={"asOfBlock": 120, "count": 2, "listed": [
+            {"partyId": 3, "binding": _hex("first"), "method": "direct", "blockNumber": 90, "blockTimestamp": BLOCK_TIME - 60},
+            {"partyId": 12, "binding": _hex("item-2"), "method": "batch", "blockNumber": 99, "blockTimestamp": BLOCK_TIME}]},
         batch={
             "submission": {
                 "root": "0x" + SUBMISSION.root.hex(),
@@ -241,13 +244,13 @@ def test_pdf_direct_shows_every_field(direct_pdf: bytes) -> None:
     text = _pdf_text(direct_pdf)
     flat = _squash(text)
     ev, an = doc["evidence"], doc["anchor"]
-    for value in (ev["contentHash"], ev["salt"], ev["registeredHash"], ev["metadataCommitment"], an["transactionHash"],
+    for value in (ev["contentHash"], ev["salt"], ev["binding"], ev["metadataCommitment"], an["transactionHash"],
                   an["blockHash"], ACCOUNT, CONTRACT, VERIFY_URL):  # fmt: skip
         assert value in flat, value
     for value in ("1234567", "31337", "SHA-256", "91110108551385082Q", "Unified Social Credit Code",
                   "Shenzhen Qianhai Example Technology Co., Ltd.", "深圳前海示例科技有限公司",
                   "一种基于区块链的专利存证方法", "发明 / invention", "李明 / Li Ming; Chan Tai Man",
-                  "2024-05-01T16:00:00Z", "2024-05-02T00:00:00+08:00", "Private (salted commitment)",
+                  "2024-05-01T16:00:00Z", "2024-05-02T00:00:00+08:00", "Private (salted binding)", "does not prove authorship",
                   "内容哈希", "Content hash", "Salt", "Direct"):  # fmt: skip
         assert value in text, value
     # how to verify, and the legal note in both languages
@@ -276,7 +279,8 @@ def test_pdf_batch_shows_roots_indexes_and_audit_paths(batch_pdf: bytes) -> None
                   "12345678", "2024-05-01T17:00:00Z"):  # fmt: skip
         assert value in text, value
     # a public registration: no salt, no salted-commitment step
-    assert "Public (unsalted)" in text
+    assert "Public (unsalted binding)" in text
+    assert "Registered first by" in text and "party 3 (block 90" in text and "party 12 (block 99" in text
     assert "盐值" not in text and "Salt" not in text
 
 

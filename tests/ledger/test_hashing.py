@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ from ledger.hashing import (
     new_salt,
     parse_algorithm,
     parse_hash,
-    private_commitment,
+    private_binding,
+    public_binding,
     validate_metadata,
 )
 
@@ -414,7 +416,7 @@ def test_metadata_commitment_of_a_known_object() -> None:
     )
 
 
-# --- private commitments ----------------------------------------------------------------------
+# --- bindings ----------------------------------------------------------------------
 
 
 def test_salts_are_32_fresh_random_bytes() -> None:
@@ -424,27 +426,44 @@ def test_salts_are_32_fresh_random_bytes() -> None:
 
 
 @pytest.mark.parametrize("alg", list(HashAlgorithm))
-def test_private_commitment_follows_the_documented_byte_layout(alg: HashAlgorithm) -> None:
+def test_bindings_follow_the_documented_byte_layout(alg: HashAlgorithm) -> None:
     salt = bytes(range(32))
-    preimage = b"ipledger:private:v1\x00" + salt + SAMPLE_HASH
-    assert len(preimage) == 84
-    assert private_commitment(SAMPLE_HASH, salt, alg) == hash_bytes(preimage, alg)
+    party = (7).to_bytes(32, "big")
+    public = b"ipledger:public:v2\x00" + party + SAMPLE_HASH
+    private = b"ipledger:private:v2\x00" + party + salt + SAMPLE_HASH
+    assert (len(public), len(private)) == (83, 116)
+    assert public_binding(SAMPLE_HASH, 7, alg) == hash_bytes(public, alg)
+    assert private_binding(SAMPLE_HASH, 7, salt, alg) == hash_bytes(private, alg)
 
 
-def test_private_commitment_differs_with_the_salt_and_equals_its_recomputation() -> None:
+def test_the_binding_test_vectors_of_docs_certificate_md() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "certificate.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| (.+?) \| `0x([0-9a-f]{64})` \|$", doc, flags=re.M))
+    salt = bytes(range(32))
+    for alg, name in ((HashAlgorithm.SHA256, "SHA-256"), (HashAlgorithm.SM3, "SM3")):
+        content = hash_bytes(b"abc", alg)
+        assert rows[f"{name} of `abc`"] == content.hex()
+        assert rows[f"its {name} public binding for party 7"] == public_binding(content, 7, alg).hex()
+        assert rows[f"its {name} private binding for party 7"] == private_binding(content, 7, salt, alg).hex()
+
+
+def test_bindings_differ_by_party_salt_and_algorithm() -> None:
     first, second = new_salt(), new_salt()
-    commitment = private_commitment(SAMPLE_HASH, first, HashAlgorithm.SHA256)
-    assert commitment == private_commitment(SAMPLE_HASH, first, HashAlgorithm.SHA256)
-    assert commitment != private_commitment(SAMPLE_HASH, second, HashAlgorithm.SHA256)
-    assert commitment != private_commitment(SAMPLE_HASH, first, HashAlgorithm.SM3)
-    assert commitment != SAMPLE_HASH
+    binding = private_binding(SAMPLE_HASH, 1, first, HashAlgorithm.SHA256)
+    assert binding == private_binding(SAMPLE_HASH, 1, first, HashAlgorithm.SHA256)
+    assert binding != private_binding(SAMPLE_HASH, 1, second, HashAlgorithm.SHA256)
+    assert binding != private_binding(SAMPLE_HASH, 2, first, HashAlgorithm.SHA256)
+    assert binding != private_binding(SAMPLE_HASH, 1, first, HashAlgorithm.SM3)
+    assert public_binding(SAMPLE_HASH, 1, HashAlgorithm.SHA256) != public_binding(SAMPLE_HASH, 2, HashAlgorithm.SHA256)
+    assert binding != SAMPLE_HASH and public_binding(SAMPLE_HASH, 1, HashAlgorithm.SHA256) != SAMPLE_HASH
 
 
 @pytest.mark.parametrize(
-    ("content_hash", "salt", "field"),
-    [(SAMPLE_HASH[:31], bytes(32), "content_hash"), (SAMPLE_HASH, bytes(16), "salt"), (SAMPLE_HASH, "s" * 32, "salt")],
+    ("content_hash", "party", "salt", "field"),
+    [(SAMPLE_HASH[:31], 1, bytes(32), "content_hash"), (SAMPLE_HASH, 1, bytes(16), "salt"), (SAMPLE_HASH, 1, "s" * 32, "salt"),
+     (SAMPLE_HASH, 0, bytes(32), "party_id"), (SAMPLE_HASH, 2**24, bytes(32), "party_id"), (SAMPLE_HASH, True, bytes(32), "party_id")],
 )
-def test_private_commitment_refuses_inputs_of_the_wrong_length(content_hash: bytes, salt: Any, field: str) -> None:
+def test_bindings_refuse_inputs_of_the_wrong_length_or_range(content_hash: bytes, party: Any, salt: Any, field: str) -> None:
     with pytest.raises(InvalidInput) as exc:
-        private_commitment(content_hash, salt, HashAlgorithm.SHA256)
+        private_binding(content_hash, party, salt, HashAlgorithm.SHA256)
     assert exc.value.field == field

@@ -70,7 +70,8 @@ def test_a_scenario_is_indexed_and_a_rebuild_from_empty_answers_the_same(api: Ap
     p = s["p"]
 
     ev = indexer.query("evidence", {})["items"]
-    assert {e["contentHash"] for e in ev} == {"0x" + c.hex() for c in s["singles"] + s["batch"]}
+    assert {e["binding"] for e in ev} == {"0x" + api.binding(p.x, c).hex() for c in s["singles"]} | {
+        "0x" + api.binding(p.y, c).hex() for c in s["batch"]}
     batch_items = indexer.query("evidence", {"kind": "batch"})["items"]
     assert len(batch_items) == 5 and {e["partyId"] for e in batch_items} == {p.p_y} and batch_items[0]["batchRoot"]
     assert {e["partyId"] for e in indexer.query("evidence", {"party": str(p.p_x)})["items"]} == {p.p_x}
@@ -99,11 +100,11 @@ def test_a_scenario_is_indexed_and_a_rebuild_from_empty_answers_the_same(api: Ap
     seen, cursor = [], None
     while True:
         page = indexer.query("evidence", {"limit": "2", **({"cursor": cursor} if cursor else {})})
-        seen += [e["contentHash"] for e in page["items"]]
+        seen += [e["binding"] for e in page["items"]]
         cursor = page["nextCursor"]
         if cursor is None:
             break
-    assert seen == [e["contentHash"] for e in ev]
+    assert seen == [e["binding"] for e in ev]
 
     before = answers(indexer)
     indexer.rebuild()
@@ -147,6 +148,21 @@ def test_bad_filters_name_the_field(api: Api) -> None:
         assert err.value.field == field, (what, params, err.value.message)
 
 
+def test_a_binding_copied_by_another_party_is_indexed_as_its_own_row_beside_the_original(api: Api) -> None:
+    """A copy of a party's binding recorded by another party (a front-runner's) is another record on chain; the
+    index keeps both rows, each under its party."""
+    first, second = account("index-original"), account("index-copier")
+    p1 = api.chain.admit([first.address])
+    p2 = api.chain.admit([second.address])
+    binding = api.binding(first, h("copied"))
+    api.chain.register(second, binding)
+    api.chain.register(first, binding)
+    mine(api, api.ledger.settings.confirmations)
+    api.ledger.index.sync()
+    rows = api.ledger.index.query("evidence", {})["items"]
+    assert sorted((e["binding"], e["partyId"]) for e in rows) == sorted([("0x" + binding.hex(), p1), ("0x" + binding.hex(), p2)])
+
+
 def test_a_reorganisation_leaves_no_rows_of_the_orphaned_blocks(api: Api) -> None:
     p = Parties(api)
     indexer = api.ledger.index
@@ -175,7 +191,7 @@ def test_a_reorganisation_leaves_no_rows_of_the_orphaned_blocks(api: Api) -> Non
 
     assert indexer.query("assets", {})["items"] == []
     assert indexer.status()["counts"]["parties"] == newcomer == 7
-    assert [e["contentHash"] for e in indexer.query("evidence", {})["items"]] == ["0x" + other.hex()]
+    assert [e["binding"] for e in indexer.query("evidence", {})["items"]] == ["0x" + other.hex()]
     w3 = api.chain.w3
     with indexer.engine.connect() as db:
         for number, block_hash in db.execute(select(ix.blocks.c.number, ix.blocks.c.hash)).all():
@@ -205,7 +221,7 @@ def test_anvil_reorg_during_sync_leaves_no_orphaned_rows(api: Api) -> None:
         api.chain.register(p.x, content)  # one block each
     mine(api, 2)
     indexer.sync()
-    assert {e["contentHash"] for e in indexer.query("evidence", {})["items"]} == {"0x" + c.hex() for c in orphans}
+    assert {e["binding"] for e in indexer.query("evidence", {})["items"]} == {"0x" + c.hex() for c in orphans}
 
     # replace every block after the fork with a branch whose one registration is another hash
     replacement = h("replacement")
@@ -219,7 +235,7 @@ def test_anvil_reorg_during_sync_leaves_no_orphaned_rows(api: Api) -> None:
     mine(api, 2)
     indexer.sync()
 
-    assert [e["contentHash"] for e in indexer.query("evidence", {})["items"]] == ["0x" + replacement.hex()]
+    assert [e["binding"] for e in indexer.query("evidence", {})["items"]] == ["0x" + replacement.hex()]
     with indexer.engine.connect() as db:
         for number, block_hash in db.execute(select(ix.blocks.c.number, ix.blocks.c.hash)).all():
             assert block_hash == "0x" + bytes(w3.eth.get_block(number)["hash"]).hex(), number

@@ -75,7 +75,7 @@ class SendLog:
 
 
 def signed(api: Api, acct: LocalAccount, content: bytes) -> Any:
-    return sign_single(acct, api.domain(), content_hash=content, algorithm=1, nonce=0, deadline=api.chain.now() + 3600)
+    return sign_single(acct, api.domain(), binding=content, algorithm=1, nonce=0, deadline=api.chain.now() + 3600)
 
 
 def settle(api: Api, *, steps: int = 200) -> None:
@@ -310,11 +310,13 @@ def test_an_accepted_registration_the_relayer_cannot_send_now_is_answered_202_an
     real_send = relayer.send
     relayer.send = lambda tx, **kw: (_ for _ in ()).throw(NotSent("the relayer's nonce kept being taken"))  # type: ignore[method-assign]
     try:
-        resp = api.client.post("/v1/evidence", json=api.single_body(firm, h("later")))
+        body = api.single_body(firm, h("later"))
+        resp = api.client.post("/v1/evidence", json=body)
     finally:
         relayer.send = real_send  # type: ignore[method-assign]
     assert resp.status_code == 202 and resp.json()["status"] == "queued"
     with SendLog(api.ledger.w3) as sends:
         settle(api)
-    assert sends.registrations(api, [h("later")]) == [h("later")]
+    binding = bytes.fromhex(body["binding"][2:])
+    assert sends.registrations(api, [binding]) == [binding]
     assert api.client.get(f"/v1/receipts/{resp.json()['receiptId']}").json()["status"] == "final"

@@ -136,7 +136,7 @@ def test_two_services_sharing_one_relayer_answer_every_accepted_registration(anv
 
     def submit(ledger: Ledger, labels: list[str]) -> None:
         for label in labels:
-            req = sign_single(firm_acct, anvil.domain(), content_hash=h(label), algorithm=1, nonce=0, deadline=deadline)
+            req = sign_single(firm_acct, anvil.domain(), binding=h(label), algorithm=1, nonce=0, deadline=deadline)
             try:
                 results.append(ledger.evidence_service.submit_single(req))
             except Exception as exc:  # noqa: BLE001 - collected and asserted below
@@ -153,7 +153,7 @@ def test_two_services_sharing_one_relayer_answer_every_accepted_registration(anv
         assert svc.pipeline.drain(60)
         svc.close()
     for r in results:
-        assert anvil.evidence.functions.record(r.hashes).call()[3] != 0  # on chain
+        assert anvil.evidence.functions.record(r.hashes, r.party_id).call()[3] != 0  # on chain
 
 
 # --- bounded waits ---------------------------------------------------------------------------------------
@@ -205,7 +205,7 @@ def test_a_suspended_node_is_answered_503_within_five_seconds(own_anvil: tuple[s
         os.kill(proc.pid, signal.SIGCONT)
     resp = api.client.post("/v1/evidence", json=body)
     assert resp.status_code == 202 and resp.json()["status"] == "pending"
-    assert ledger.store.item(h("sigstop"))[0].status == SENT  # type: ignore[index]
+    assert ledger.store.item(api.binding(party, h("sigstop")))[0].status == SENT  # type: ignore[index]
     ledger.close()
 
 

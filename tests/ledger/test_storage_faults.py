@@ -107,8 +107,8 @@ def test_a_full_disk_answers_507_keeps_what_was_accepted_logs_once_and_recovers(
     deadline = anvil.now() + 3600
 
     def body(label: str) -> dict[str, object]:
-        req = sign_single(party, anvil.domain(), content_hash=h(label), algorithm=1, nonce=0, deadline=deadline)
-        return {"contentHash": "0x" + h(label).hex(), "algorithm": "sha256", "registrant": party.address, "nonce": 0,
+        req = sign_single(party, anvil.domain(), binding=h(label), algorithm=1, nonce=0, deadline=deadline)
+        return {"binding": "0x" + h(label).hex(), "partyId": 1, "algorithm": "sha256", "registrant": party.address, "nonce": 0,
                 "deadline": deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
 
     accepted: list[str] = []
@@ -145,7 +145,7 @@ def test_a_full_disk_answers_507_keeps_what_was_accepted_logs_once_and_recovers(
     for label in accepted:
         row = ledger.store.item(h(label))
         assert row is not None and row[0].status == FINAL, (label, row)
-        assert ledger.evidence_service.chain_record(h(label)) is not None
+        assert ledger.evidence_service.chain_record(h(label), 1) is not None
     pipeline_lines = [r for r in caplog.records if r.name == "ipledger.pipeline"]
     assert not [r for r in caplog.records if r.exc_info], "no traceback"
     paused = [r for r in pipeline_lines if "paused" in r.getMessage()]
