@@ -428,26 +428,37 @@ class DisputeFields(Strict):
     claimant: PartyId
     respondent: PartyId
     claimHash: Hex = Field(description="Hash of the statement of claim (the document stays off chain).")
-    arbitrator: Address = Field(description="The arbitrator's account (of an arbitration institution party).")
+    institution: PartyId = Field(description="The arbitration institution (party id) that opens the dispute.")
     deadline: UnixTime | None = None
+
+
+class ArbitratorSignatureIn(Strict):
+    signer: Address = Field(description="An account of the arbitration institution.")
+    signature: SignatureHex = Field(description="Its EIP-712 signature (or its wallet's ERC-1271 one).")
+
+
+ArbitratorSignatures = Annotated[list[ArbitratorSignatureIn], Field(
+    min_length=1, max_length=16,
+    description="Signatures of distinct accounts of the institution, at least max(its threshold, 2), or of one "
+                "contract-wallet (ERC-1271, e.g. Safe) account of it: the act is the institution's, not one arbitrator's.")]  # fmt: skip
 
 
 class DisputeCreate(DisputeFields):
     deadline: UnixTime  # type: ignore[assignment]
-    signature: SignatureHex = Field(description="The arbitrator's EIP-712 `OpenDispute` signature.")
+    signatures: ArbitratorSignatures
 
 
 class AwardFields(Strict):
     outcome: Literal["dismissed", "agreement_voided", "title_restored"]
     awardHash: Hex
     owners: list[OwnerShare] = Field(default_factory=list, max_length=64, description="For title_restored: the owners and shares.")
-    arbitrator: Address
+    institution: PartyId | None = Field(default=None, description="The institution the dispute is before (default: that one).")
     deadline: UnixTime | None = None
 
 
 class AwardCreate(AwardFields):
     deadline: UnixTime  # type: ignore[assignment]
-    signature: SignatureHex = Field(description="The arbitrator's EIP-712 `CloseDispute` signature.")
+    signatures: ArbitratorSignatures
 
 
 # --- documents ---

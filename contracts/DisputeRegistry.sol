@@ -11,18 +11,21 @@ import {
 } from "./common/Errors.sol";
 
 /// @title DisputeRegistry
-/// @notice Disputes, freezes and awards. The asset registry was deployed bound to this contract's address:
+/// @notice Disputes, freezes and awards. Opening a dispute (which freezes the asset) and closing it with an
+/// award are acts of the arbitration institution, not of one of its accounts: distinct accounts of it, at
+/// least its own threshold and never fewer than two, sign each (one ERC-1271 wallet account suffices alone,
+/// its own m-of-n standing for the institution's), so no single arbitrator key freezes or rewrites title. The asset registry was deployed bound to this contract's address:
 /// this contract alone freezes, unfreezes, voids and restores title, so an award takes effect on the chain of
 /// title in the same transaction that records it, and nothing else (no administrator, no operator) can.
 /// A freeze is lifted only by closing the dispute that put it.
 contract DisputeRegistry is IDisputeRegistry, EIP712 {
-    /// @notice OpenDispute(uint8 kind,bytes32 subjectId,uint256 claimant,uint256 respondent,bytes32 claimHash,address arbitrator,uint64 deadline)
+    /// @notice OpenDispute(uint8 kind,bytes32 subjectId,uint256 claimant,uint256 respondent,bytes32 claimHash,uint256 institution,uint64 deadline)
     bytes32 public constant OPEN_DISPUTE_TYPEHASH = keccak256(
-        "OpenDispute(uint8 kind,bytes32 subjectId,uint256 claimant,uint256 respondent,bytes32 claimHash,address arbitrator,uint64 deadline)"
+        "OpenDispute(uint8 kind,bytes32 subjectId,uint256 claimant,uint256 respondent,bytes32 claimHash,uint256 institution,uint64 deadline)"
     );
-    /// @notice CloseDispute(bytes32 disputeId,uint8 outcome,bytes32 awardHash,uint256[] owners,uint16[] shares,address arbitrator,uint64 deadline)
+    /// @notice CloseDispute(bytes32 disputeId,uint8 outcome,bytes32 awardHash,uint256[] owners,uint16[] shares,uint256 institution,uint64 deadline)
     bytes32 public constant CLOSE_DISPUTE_TYPEHASH = keccak256(
-        "CloseDispute(bytes32 disputeId,uint8 outcome,bytes32 awardHash,uint256[] owners,uint16[] shares,address arbitrator,uint64 deadline)"
+        "CloseDispute(bytes32 disputeId,uint8 outcome,bytes32 awardHash,uint256[] owners,uint16[] shares,uint256 institution,uint64 deadline)"
     );
 
     error DisputeNotArbitrator(address account, uint256 partyId);
@@ -35,9 +38,17 @@ contract DisputeRegistry is IDisputeRegistry, EIP712 {
     error DisputeOutcomeInvalid(string reason);
     error DisputeSignatureUsed(bytes32 digest);
     error DisputeRegistryNotBound(address assets, address bound);
+    error DisputeSignerDuplicate(address signer);
+    error DisputeSignaturesTooFew(uint256 institution, uint256 given, uint256 required);
+    error DisputeSignaturesTooMany(uint256 given);
 
     /// @notice The furthest a signature's deadline may lie after the block that submits it.
     uint64 public constant MAX_SIGNING_WINDOW = 365 days;
+    /// @notice Fewest distinct EOA accounts of an institution that act for it (its own threshold if higher);
+    /// one contract-wallet account (ERC-1271, e.g. a Safe with its own m-of-n) suffices alone.
+    uint256 public constant MIN_ARBITRATORS = 2;
+    /// @notice Most signatures one act carries (a party has at most 16 accounts).
+    uint256 public constant MAX_SIGNATURES = 16;
 
     IPartyRegistry private immutable _parties;
     IIPAssetRegistry private immutable _assets;
@@ -55,37 +66,26 @@ contract DisputeRegistry is IDisputeRegistry, EIP712 {
     }
 
     /// @inheritdoc IDisputeRegistry
-    function openDispute(SubjectKind kind, bytes32 subjectId, uint256 claimant, uint256 respondent, bytes32 claimHash)
-        external
-        returns (bytes32)
-    {
-        return _open(OpenRequest(kind, subjectId, claimant, respondent, claimHash), msg.sender);
-    }
-
-    /// @inheritdoc IDisputeRegistry
-    function openDisputeBySignature(OpenRequest calldata r, address arbitrator, uint64 deadline, bytes calldata signature)
-        external
-        returns (bytes32)
-    {
+    function openDisputeBySignature(
+        OpenRequest calldata r,
+        uint256 institution,
+        uint64 deadline,
+        ArbitratorSignature[] calldata signatures
+    ) external returns (bytes32) {
         _checkDeadline(deadline);
         bytes32 digest = _hashTypedDataV4(
-            keccak256(abi.encode(OPEN_DISPUTE_TYPEHASH, r.kind, r.subjectId, r.claimant, r.respondent, r.claimHash, arbitrator, deadline))
+            keccak256(abi.encode(OPEN_DISPUTE_TYPEHASH, r.kind, r.subjectId, r.claimant, r.respondent, r.claimHash, institution, deadline))
         );
         if (_usedOpenSignatures[digest]) revert DisputeSignatureUsed(digest);
-        if (!SignatureChecker.isValidSignatureNow(arbitrator, digest, signature)) revert SignatureInvalid(arbitrator);
+        address[] memory signers = _checkInstitution(institution, digest, signatures);
         _usedOpenSignatures[digest] = true;
-        return _open(r, arbitrator);
+        return _open(r, institution, signers);
     }
 
     /// @inheritdoc IDisputeRegistry
-    function closeDispute(bytes32 disputeId, Outcome outcome, bytes32 awardHash, uint256[] calldata owners, uint16[] calldata shares)
+    function closeDisputeBySignature(CloseRequest calldata r, uint256 institution, uint64 deadline, ArbitratorSignature[] calldata signatures)
         external
     {
-        _close(CloseRequest(disputeId, outcome, awardHash, owners, shares), msg.sender);
-    }
-
-    /// @inheritdoc IDisputeRegistry
-    function closeDisputeBySignature(CloseRequest calldata r, address arbitrator, uint64 deadline, bytes calldata signature) external {
         _checkDeadline(deadline);
         bytes32 digest = _hashTypedDataV4(
             keccak256(
@@ -96,13 +96,13 @@ contract DisputeRegistry is IDisputeRegistry, EIP712 {
                     r.awardHash,
                     keccak256(abi.encodePacked(r.owners)),
                     keccak256(abi.encodePacked(r.shares)),
-                    arbitrator,
+                    institution,
                     deadline
                 )
             )
         );
-        if (!SignatureChecker.isValidSignatureNow(arbitrator, digest, signature)) revert SignatureInvalid(arbitrator);
-        _close(r, arbitrator);
+        address[] memory signers = _checkInstitution(institution, digest, signatures);
+        _close(r, institution, signers);
     }
 
     /// @notice The EIP-712 domain separator of this contract.
@@ -122,8 +122,7 @@ contract DisputeRegistry is IDisputeRegistry, EIP712 {
         }
     }
 
-    function _open(OpenRequest memory r, address arbitrator) private returns (bytes32 disputeId) {
-        uint256 institution = _arbitrator(arbitrator);
+    function _open(OpenRequest memory r, uint256 institution, address[] memory signers) private returns (bytes32 disputeId) {
         uint256 count = _parties.partyCount();
         if (r.claimant == 0 || r.respondent == 0 || r.claimant > count || r.respondent > count || r.claimant == r.respondent) {
             revert DisputePartiesInvalid();
@@ -142,14 +141,13 @@ contract DisputeRegistry is IDisputeRegistry, EIP712 {
         d.subjectId = r.subjectId;
         d.claimHash = r.claimHash;
         if (assetId != 0) _assets.freezeAsset(assetId, disputeId);
-        emit DisputeOpened(disputeId, r.kind, r.subjectId, institution, r.claimant, r.respondent, r.claimHash, arbitrator);
+        emit DisputeOpened(disputeId, r.kind, r.subjectId, institution, r.claimant, r.respondent, r.claimHash, signers);
     }
 
-    function _close(CloseRequest memory r, address arbitrator) private {
+    function _close(CloseRequest memory r, uint256 institution, address[] memory signers) private {
         Dispute storage d = _disputes[r.disputeId];
         if (d.status == DisputeStatus.None) revert DisputeUnknown(r.disputeId);
         if (d.status == DisputeStatus.Closed) revert DisputeAlreadyClosed(r.disputeId);
-        uint256 institution = _arbitrator(arbitrator);
         if (institution != d.institution) revert DisputeWrongInstitution(r.disputeId, institution);
         if (r.outcome == Outcome.None) revert DisputeOutcomeInvalid("outcome");
         if (r.awardHash == bytes32(0)) revert DisputeOutcomeInvalid("award hash");
@@ -167,7 +165,7 @@ contract DisputeRegistry is IDisputeRegistry, EIP712 {
             if (d.assetId == 0) revert DisputeOutcomeInvalid("no asset to restore");
             _assets.restoreTitle(d.assetId, r.owners, r.shares, r.disputeId);
         }
-        emit DisputeClosed(r.disputeId, r.outcome, r.awardHash, arbitrator);
+        emit DisputeClosed(r.disputeId, r.outcome, r.awardHash, institution, signers);
     }
 
     /// @inheritdoc IDisputeRegistry
@@ -180,15 +178,35 @@ contract DisputeRegistry is IDisputeRegistry, EIP712 {
         return _count;
     }
 
-    /// @dev The arbitration institution of an account of an active party of that kind; reverts otherwise.
-    function _arbitrator(address account) private view returns (uint256 partyId) {
-        bool active;
-        (partyId, active) = _parties.partyOf(account);
-        if (partyId == 0) revert AccountNotAParty(account);
-        if (!active) revert PartyNotActive(partyId);
-        if (_parties.party(partyId).kind != IPartyRegistry.PartyKind.ArbitrationInstitution) {
-            revert DisputeNotArbitrator(account, partyId);
+    /// @dev The act is the institution's: `institution` is an active arbitration institution and the signers
+    /// are distinct accounts of it, each signature valid, at least max(its threshold, MIN_ARBITRATORS) of them
+    /// unless one is a contract wallet (whose own m-of-n stands for the institution's). Returns the signers.
+    function _checkInstitution(uint256 institution, bytes32 digest, ArbitratorSignature[] calldata sigs)
+        private
+        view
+        returns (address[] memory signers)
+    {
+        IPartyRegistry.Party memory p = _parties.party(institution); // reverts PartyUnknown
+        if (p.kind != IPartyRegistry.PartyKind.ArbitrationInstitution) revert DisputeNotArbitrator(address(0), institution);
+        if (p.suspended) revert PartyNotActive(institution);
+        uint256 required = p.threshold > MIN_ARBITRATORS ? p.threshold : MIN_ARBITRATORS;
+        if (sigs.length > MAX_SIGNATURES) revert DisputeSignaturesTooMany(sigs.length);
+        signers = new address[](sigs.length);
+        bool wallet;
+        for (uint256 i = 0; i < sigs.length; ++i) {
+            address signer = sigs[i].signer;
+            for (uint256 j = 0; j < i; ++j) {
+                if (signers[j] == signer) revert DisputeSignerDuplicate(signer);
+            }
+            (uint256 pid, bool active) = _parties.partyOf(signer);
+            if (pid == 0) revert AccountNotAParty(signer);
+            if (pid != institution) revert DisputeNotArbitrator(signer, pid);
+            if (!active) revert PartyNotActive(pid);
+            if (!SignatureChecker.isValidSignatureNowCalldata(signer, digest, sigs[i].signature)) revert SignatureInvalid(signer);
+            if (signer.code.length != 0) wallet = true;
+            signers[i] = signer;
         }
+        if (!wallet && sigs.length < required) revert DisputeSignaturesTooFew(institution, sigs.length, required);
     }
 
     function _subjectAsset(SubjectKind kind, bytes32 subjectId) private view returns (uint256) {

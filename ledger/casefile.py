@@ -47,8 +47,8 @@ TITLE_EVENTS = {
     "ClaimStruck": "ClaimStruck(uint256,bytes32,uint256[])",
     "AgreementWithdrawn": "AgreementWithdrawn(bytes32,uint256,uint256,address)",
 }
-DISPUTE_OPENED = keccak(text="DisputeOpened(bytes32,uint8,bytes32,uint256,uint256,uint256,bytes32,address)")
-DISPUTE_CLOSED = keccak(text="DisputeClosed(bytes32,uint8,bytes32,address)")
+DISPUTE_OPENED = keccak(text="DisputeOpened(bytes32,uint8,bytes32,uint256,uint256,uint256,bytes32,address[])")
+DISPUTE_CLOSED = keccak(text="DisputeClosed(bytes32,uint8,bytes32,uint256,address[])")
 SEL_DISPUTE = keccak(text="dispute(bytes32)")[:4]
 DISPUTE_TUPLE = "(uint8,uint8,uint8,uint64,uint64,uint256,uint256,uint256,uint256,bytes32,bytes32,bytes32)"
 

@@ -1,20 +1,41 @@
-"""``ipledger dispute`` (arbitrators) and ``ipledger verify-case``."""
+"""``ipledger dispute`` (an arbitration institution, by its arbitrators' keystores) and ``ipledger verify-case``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ledger import eip712
-from ledger.cli import ApiUrlOpt, KeystoreOpt, RpcUrlOpt, _print_json, api_client, app, console, settings_with
+from ledger.cli import ApiUrlOpt, RpcUrlOpt, _print_json, api_client, app, console, settings_with
 from ledger.cli_evidence import _load_party_key
 from ledger.errors import InvalidInput
 
-dispute_app = typer.Typer(help="Disputes before an arbitration institution (arbitrators sign with their keystore).",
-                          no_args_is_help=True)  # fmt: skip
+dispute_app = typer.Typer(help="Disputes before an arbitration institution: its arbitrators sign with their keystores "
+                          "(at least two, or the institution's threshold), one --keystore each.", no_args_is_help=True)  # fmt: skip
 app.add_typer(dispute_app, name="dispute")
+
+ArbitratorKeystoresOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--keystore", help="An arbitrator account's keystore (v3 JSON); repeat once per arbitrator who signs: "
+                 "the institution acts by at least max(its threshold, 2) of its accounts. Password from "
+                 "IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE (one)."),
+]
+
+
+def _arbitrators(keystores: list[Path] | None, client: Any) -> tuple[list[Any], int]:
+    """The signing accounts and their institution (the party of the first; the API and the contract check
+    that every signer is an account of it)."""
+    accounts = [_load_party_key(k) for k in keystores] if keystores else [_load_party_key(None)]
+    institution = client.get(f"/v1/accounts/{accounts[0].address}")["partyId"]
+    if not institution:
+        raise InvalidInput(f"{accounts[0].address} is not an account of an admitted party", field="keystore")
+    return accounts, int(institution)
+
+
+def _sign_all(typed: dict[str, Any], accounts: list[Any]) -> list[dict[str, str]]:
+    return [{"signer": a.address, "signature": "0x" + eip712.sign(typed, a).hex()} for a in accounts]
 
 
 def _hash_arg(value: str) -> str:
@@ -33,17 +54,18 @@ def open_cmd(
     claimant: Annotated[int, typer.Option(help="Claimant party id.")],
     respondent: Annotated[int, typer.Option(help="Respondent party id.")],
     claim: Annotated[str, typer.Option(help="The statement of claim: a file (hashed locally) or its hash.")],
-    keystore: KeystoreOpt = None,
+    keystore: ArbitratorKeystoresOpt = None,
     api_url: ApiUrlOpt = None,
 ) -> None:
-    """Open a dispute (freezes the asset concerned), signed with the arbitrator's keystore."""
-    account = _load_party_key(keystore)
+    """Open a dispute (freezes the asset concerned) as the arbitration institution, signed with its arbitrators'
+    keystores (one --keystore each)."""
     client = api_client(settings_with(api_url=api_url))
+    accounts, institution = _arbitrators(keystore, client)
     body = {"subject": subject, "subjectId": int(subject_id) if subject == "asset" and subject_id.isdigit() else subject_id,
-            "claimant": claimant, "respondent": respondent, "claimHash": _hash_arg(claim), "arbitrator": account.address}  # fmt: skip
+            "claimant": claimant, "respondent": respondent, "claimHash": _hash_arg(claim), "institution": institution}  # fmt: skip
     typed = client.post("/v1/disputes/payload", json=body)["typedData"]
-    sig = eip712.sign(typed, account)
-    _print_json(client.post("/v1/disputes", json={**body, "deadline": typed["message"]["deadline"], "signature": "0x" + sig.hex()}))
+    _print_json(client.post("/v1/disputes", json={**body, "deadline": typed["message"]["deadline"],
+                                                  "signatures": _sign_all(typed, accounts)}))  # fmt: skip
 
 
 @dispute_app.command("award")
@@ -52,23 +74,23 @@ def award_cmd(
     outcome: Annotated[str, typer.Option(help="dismissed | agreement_voided | title_restored")],
     award: Annotated[str, typer.Option(help="The award document: a file (hashed locally) or its hash.")],
     owner: Annotated[list[str] | None, typer.Option(help="For title_restored: PARTY_ID:SHARE_BPS, repeatable (sum 10000).")] = None,
-    keystore: KeystoreOpt = None,
+    keystore: ArbitratorKeystoresOpt = None,
     api_url: ApiUrlOpt = None,
 ) -> None:
-    """Close a dispute with an award that takes effect on chain, signed with the arbitrator's keystore."""
+    """Close a dispute with an award that takes effect on chain, as the institution, signed with its arbitrators'
+    keystores (one --keystore each)."""
     owners = []
     for item in owner or []:
         party, _, share = item.partition(":")
         if not party.isdigit() or not share.isdigit():
             raise InvalidInput(f"--owner takes PARTY_ID:SHARE_BPS, not {item!r}", field="owner")
         owners.append({"partyId": int(party), "share": int(share)})
-    account = _load_party_key(keystore)
     client = api_client(settings_with(api_url=api_url))
-    body = {"outcome": outcome, "awardHash": _hash_arg(award), "owners": owners, "arbitrator": account.address}
+    accounts, institution = _arbitrators(keystore, client)
+    body = {"outcome": outcome, "awardHash": _hash_arg(award), "owners": owners, "institution": institution}
     typed = client.post(f"/v1/disputes/{dispute_id}/award/payload", json=body)["typedData"]
-    sig = eip712.sign(typed, account)
     _print_json(client.post(f"/v1/disputes/{dispute_id}/award", json={**body, "deadline": typed["message"]["deadline"],
-                                                                     "signature": "0x" + sig.hex()}))  # fmt: skip
+                                                                     "signatures": _sign_all(typed, accounts)}))  # fmt: skip
 
 
 @dispute_app.command("show")

@@ -1,6 +1,8 @@
-"""Disputes before an arbitration institution: typed data for the arbitrator's signatures, relaying them,
-and reading disputes back. The contract checks that the signer is an arbitrator of an active institution
-that is not a party, freezes the asset, and applies the award; this module checks inputs first.
+"""Disputes before an arbitration institution: typed data its arbitrators sign, relaying their signatures,
+and reading disputes back. Opening (which freezes the asset) and the award are acts of the institution: the
+contract requires distinct accounts of one active arbitration institution, at least max(its threshold, 2)
+of them, or one ERC-1271 wallet account of it (a Safe's own m-of-n stands for the institution's); it freezes
+the asset and applies the award. This module checks the same inputs first, naming the field at fault.
 """
 
 from __future__ import annotations
@@ -26,13 +28,16 @@ DISPUTES_DOMAIN_NAME = "QianhaiIPLedger.Disputes"
 SUBJECTS = {"asset": 1, "agreement": 2, "evidence": 3}
 OUTCOMES = {"dismissed": 1, "agreement_voided": 2, "title_restored": 3}
 STATUS = {1: "open", 2: "closed"}
+MIN_ARBITRATORS = 2  # DisputeRegistry.MIN_ARBITRATORS
+MAX_SIGNATURES = 16  # DisputeRegistry.MAX_SIGNATURES
+Signatures = list[tuple[str, bytes]]
 OPEN_TYPE = [
     {"name": "kind", "type": "uint8"},
     {"name": "subjectId", "type": "bytes32"},
     {"name": "claimant", "type": "uint256"},
     {"name": "respondent", "type": "uint256"},
     {"name": "claimHash", "type": "bytes32"},
-    {"name": "arbitrator", "type": "address"},
+    {"name": "institution", "type": "uint256"},
     {"name": "deadline", "type": "uint64"},
 ]
 CLOSE_TYPE = [
@@ -41,7 +46,7 @@ CLOSE_TYPE = [
     {"name": "awardHash", "type": "bytes32"},
     {"name": "owners", "type": "uint256[]"},
     {"name": "shares", "type": "uint16[]"},
-    {"name": "arbitrator", "type": "address"},
+    {"name": "institution", "type": "uint256"},
     {"name": "deadline", "type": "uint64"},
 ]
 OPEN_TYPEHASH = keccak(text=eip712.type_string("OpenDispute", OPEN_TYPE))
@@ -59,18 +64,19 @@ class OpenRequest:
     claimant: int
     respondent: int
     claim_hash: bytes
-    arbitrator: str
+    institution: int
     deadline: int
 
     def message(self, domain: Domain) -> dict[str, Any]:
         return {"types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "OpenDispute": OPEN_TYPE}, "primaryType": "OpenDispute",
                 "domain": domain.to_json(), "message": {
                     "kind": self.kind, "subjectId": "0x" + self.subject_id.hex(), "claimant": self.claimant,
-                    "respondent": self.respondent, "claimHash": "0x" + self.claim_hash.hex(), "arbitrator": self.arbitrator,
+                    "respondent": self.respondent, "claimHash": "0x" + self.claim_hash.hex(), "institution": self.institution,
                     "deadline": self.deadline}}  # fmt: skip
 
-    def as_args(self, signature: bytes) -> tuple[Any, ...]:
-        return ((self.kind, self.subject_id, self.claimant, self.respondent, self.claim_hash), self.arbitrator, self.deadline, signature)
+    def as_args(self, signatures: Signatures) -> tuple[Any, ...]:
+        return ((self.kind, self.subject_id, self.claimant, self.respondent, self.claim_hash), self.institution, self.deadline,
+                signatures)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,18 +86,19 @@ class CloseRequest:
     award_hash: bytes
     owners: tuple[int, ...]
     shares: tuple[int, ...]
-    arbitrator: str
+    institution: int
     deadline: int
 
     def message(self, domain: Domain) -> dict[str, Any]:
         return {"types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "CloseDispute": CLOSE_TYPE}, "primaryType": "CloseDispute",
                 "domain": domain.to_json(), "message": {
                     "disputeId": "0x" + self.dispute_id.hex(), "outcome": self.outcome, "awardHash": "0x" + self.award_hash.hex(),
-                    "owners": list(self.owners), "shares": list(self.shares), "arbitrator": self.arbitrator,
+                    "owners": list(self.owners), "shares": list(self.shares), "institution": self.institution,
                     "deadline": self.deadline}}  # fmt: skip
 
-    def as_args(self, signature: bytes) -> tuple[Any, ...]:
-        return ((self.dispute_id, self.outcome, self.award_hash, list(self.owners), list(self.shares)), self.arbitrator, self.deadline, signature)
+    def as_args(self, signatures: Signatures) -> tuple[Any, ...]:
+        return ((self.dispute_id, self.outcome, self.award_hash, list(self.owners), list(self.shares)), self.institution,
+                self.deadline, signatures)  # fmt: skip
 
 
 class DisputeService:
@@ -114,14 +121,40 @@ class DisputeService:
             raise InvalidInput(f"a signing deadline lies at most {MAX_SIGNING_WINDOW // 86400} days ahead", field="deadline")
         return deadline
 
-    def _arbitrator(self, account: str) -> str:
-        acct = parse_account(account, "arbitrator")
-        party_id, active = call(self.ledger.evidence.functions.partyOf(acct))
-        if not party_id or not active:
-            raise InvalidInput(f"{acct} is not an account of an active party", field="arbitrator")
-        if self.ledger.evidence_service.party_profile(int(party_id))["kind"] != 3:
-            raise InvalidInput(f"party {party_id} is not an arbitration institution", field="arbitrator")
-        return acct
+    def _institution(self, value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= int(call(self.ledger.evidence.functions.partyCount())):
+            raise InvalidInput("institution must be the party id of an admitted arbitration institution", field="institution")
+        profile = self.ledger.evidence_service.party_profile(value)
+        if profile["kind"] != 3:
+            raise InvalidInput(f"party {value} is not an arbitration institution", field="institution")
+        if profile["suspended"]:
+            raise InvalidInput(f"arbitration institution {value} is suspended", field="institution")
+        return value
+
+    def check_signatures(self, institution: int, signatures: Signatures) -> Signatures:
+        """The contract's rule, checked early: distinct accounts of `institution`, each active, at least
+        max(its threshold, 2) of them unless one is a contract wallet (ERC-1271). Signatures themselves are
+        verified by the contract (a wallet's only there)."""
+        if len(signatures) > MAX_SIGNATURES:
+            raise InvalidInput(f"at most {MAX_SIGNATURES} signatures", field="signatures")
+        seen: set[str] = set()
+        wallet = False
+        for signer, _ in signatures:
+            acct = parse_account(signer, "signatures")
+            if acct in seen:
+                raise InvalidInput(f"{acct} signs twice: each arbitrator counts once", field="signatures")
+            seen.add(acct)
+            party_id, active = call(self.ledger.evidence.functions.partyOf(acct))
+            if int(party_id) != institution:
+                raise InvalidInput(f"{acct} is not an account of arbitration institution {institution}", field="signatures")
+            if not active:
+                raise InvalidInput(f"{acct} is not active", field="signatures")
+            wallet = wallet or bool(self.ledger.w3.eth.get_code(acct))
+        required = max(int(self.ledger.evidence_service.party_profile(institution)["threshold"]), MIN_ARBITRATORS)
+        if not wallet and len(signatures) < required:
+            raise InvalidInput(f"institution {institution} acts by {required} distinct arbitrator accounts' signatures "
+                               f"(or one wallet account's); {len(signatures)} given", field="signatures")  # fmt: skip
+        return [(parse_account(signer, "signatures"), sig) for signer, sig in signatures]
 
     def open_request(self, body: dict[str, Any]) -> OpenRequest:
         kind = SUBJECTS.get(str(body.get("subject", "")))
@@ -148,16 +181,16 @@ class DisputeService:
             parties.append(value)
         if parties[0] == parties[1]:
             raise InvalidInput("claimant and respondent must differ", field="respondent")
-        arbitrator = self._arbitrator(str(body.get("arbitrator", "")))
-        party_id = int(call(self.ledger.evidence.functions.partyOf(arbitrator))[0])
-        if party_id in parties:
-            raise InvalidInput("an arbitrator cannot arbitrate a dispute its institution is a party to", field="arbitrator")
+        institution = self._institution(body.get("institution"))
+        if institution in parties:
+            raise InvalidInput("an institution cannot arbitrate a dispute it is a party to", field="institution")
         return OpenRequest(kind, subject, parties[0], parties[1], parse_hash(str(body.get("claimHash", "")), "claimHash"),
-                           arbitrator, self._deadline(body.get("deadline")))  # fmt: skip
+                           institution, self._deadline(body.get("deadline")))  # fmt: skip
 
-    def open(self, body: dict[str, Any], signature: bytes) -> dict[str, Any]:
+    def open(self, body: dict[str, Any], signatures: Signatures) -> dict[str, Any]:
         req = self.open_request(body)
-        sent = self._send(self.contract.functions.openDisputeBySignature(*req.as_args(signature)))
+        sigs = self.check_signatures(req.institution, signatures)
+        sent = self._send(self.contract.functions.openDisputeBySignature(*req.as_args(sigs)))
         event = self.contract.events.DisputeOpened().process_receipt(sent.receipt, errors=DISCARD)[0]
         return {**self.show("0x" + bytes(event["args"]["disputeId"]).hex()), "transactionHash": sent.tx_hash}
 
@@ -176,12 +209,16 @@ class DisputeService:
             raise InvalidInput(f"restored owners' shares sum to {sum(shares)}, not 10000 (100%)", field="owners")
         if outcome == 2 and d["subject"] != "agreement":
             raise InvalidInput("only a dispute over an agreement can void it", field="outcome")
+        institution = self._institution(body.get("institution") or d["institution"])
+        if institution != d["institution"]:
+            raise InvalidInput(f"the dispute is before institution {d['institution']}", field="institution")
         return CloseRequest(did, outcome, parse_hash(str(body.get("awardHash", "")), "awardHash"), ids, shares,
-                            self._arbitrator(str(body.get("arbitrator", ""))), self._deadline(body.get("deadline")))  # fmt: skip
+                            institution, self._deadline(body.get("deadline")))  # fmt: skip
 
-    def close(self, dispute_id: str, body: dict[str, Any], signature: bytes) -> dict[str, Any]:
+    def close(self, dispute_id: str, body: dict[str, Any], signatures: Signatures) -> dict[str, Any]:
         req = self.close_request(dispute_id, body)
-        sent = self._send(self.contract.functions.closeDisputeBySignature(*req.as_args(signature)))
+        sigs = self.check_signatures(req.institution, signatures)
+        sent = self._send(self.contract.functions.closeDisputeBySignature(*req.as_args(sigs)))
         return {**self.show(dispute_id), "transactionHash": sent.tx_hash}
 
     def show(self, dispute_id: str) -> dict[str, Any]:

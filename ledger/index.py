@@ -236,7 +236,7 @@ disputes = Table(
     Column("claimant", BigInteger, nullable=False),
     Column("respondent", BigInteger, nullable=False),
     Column("claim_hash", String(66), nullable=False),
-    Column("arbitrator", String(42), nullable=False),
+    Column("arbitrators", Text, nullable=False),  # the institution's accounts that signed the opening, comma-separated
     Column("status", String(8), nullable=False),
     Column("outcome", String(16)),
     Column("award_hash", String(66)),
@@ -260,7 +260,7 @@ index_meta = Table(
 
 #: The layout of the tables. An index written under another layout is dropped and read again from the chain
 #: when opened (it is a copy of the chain, so nothing is lost).
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 
 #: Tables derived from the event log (emptied and replayed on a reorganisation; ``evidence`` is cut back instead).
 DERIVED = (batches, parties, party_events, party_accounts, assets, asset_owners, agreements, agreement_parties,
@@ -760,7 +760,7 @@ class Indexer:
             db.execute(insert(disputes).values(
                 dispute_id=a["disputeId"], subject_kind=kind, subject_id=a["subjectId"], asset_id=asset_id,
                 institution=int(a["institution"]), claimant=int(a["claimant"]), respondent=int(a["respondent"]),
-                claim_hash=a["claimHash"], arbitrator=a["arbitrator"], status="open", **at))  # fmt: skip
+                claim_hash=a["claimHash"], arbitrators=",".join(a["arbitrators"]), status="open", **at))  # fmt: skip
         elif name == "DisputeClosed":
             db.execute(update(disputes).where(disputes.c.dispute_id == a["disputeId"]).values(
                 status="closed", outcome=OUTCOMES.get(int(a["outcome"]), "unknown"), award_hash=a["awardHash"]))  # fmt: skip
@@ -1193,7 +1193,7 @@ def query_disputes(engine: Engine, params: dict[str, str | None]) -> dict[str, A
     def shape(r: dict[str, Any]) -> dict[str, Any]:
         return {"disputeId": r["dispute_id"], "subjectKind": r["subject_kind"], "subjectId": r["subject_id"],
                 "assetId": r["asset_id"], "institution": r["institution"], "claimant": r["claimant"],
-                "respondent": r["respondent"], "claimHash": r["claim_hash"], "arbitrator": r["arbitrator"],
+                "respondent": r["respondent"], "claimHash": r["claim_hash"], "arbitrators": r["arbitrators"].split(","),
                 "status": r["status"], "outcome": r["outcome"], "awardHash": r["award_hash"], "blockNumber": r["block"],
                 "time": r["time"], "transactionHash": r["tx"]}  # fmt: skip
 

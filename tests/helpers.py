@@ -336,28 +336,62 @@ SUBJECT = {"asset": 1, "agreement": 2, "evidence": 3}
 OUTCOME = {"dismissed": 1, "agreement_voided": 2, "title_restored": 3}
 
 
+_CO_ARBITRATORS: dict[str, list[LocalAccount]] = {}
+
+
 def admit_arbitrator(chain: Chain, label: str = "arbitrator") -> tuple[LocalAccount, int]:
-    acct = account(label)
-    pid = chain.admit([acct.address], kind="arbitration", identifier=f"ARB-{label}".upper(), scheme="other")
+    """An arbitration institution with two arbitrator accounts (``label`` and ``label-2``); returns the first
+    and the party id. ``open_dispute``/``close_dispute`` given the first sign with both (the institution acts
+    by at least two of its accounts)."""
+    acct, second = account(label), account(f"{label}-2")
+    pid = chain.admit([acct.address, second.address], kind="arbitration", identifier=f"ARB-{label}".upper(), scheme="other")
+    _CO_ARBITRATORS[acct.address] = [acct, second]
     return acct, pid
 
 
-def open_dispute(chain: Chain, arbitrator: LocalAccount, subject: str, subject_id: bytes | int, claimant: int,
+def arbitrator_signatures(chain: Chain, message: dict[str, Any], arbitrators: LocalAccount | list[LocalAccount]) -> list[tuple[str, bytes]]:
+    """Signatures by ``arbitrators`` (one account: it and its co-arbitrator admitted by ``admit_arbitrator``)."""
+    signers = arbitrators if isinstance(arbitrators, list) else _CO_ARBITRATORS.get(arbitrators.address, [arbitrators])
+    return sign_with(chain, message, signers)
+
+
+def dispute_open_fn(chain: Chain, arbitrators: LocalAccount | list[LocalAccount], subject: str, subject_id: bytes | int,
+                    claimant: int, respondent: int, institution: int | None = None) -> Any:
+    from ledger.disputes import OpenRequest, disputes_domain
+
+    first = arbitrators[0] if isinstance(arbitrators, list) else arbitrators
+    inst = institution or int(chain.evidence.functions.partyOf(first.address).call()[0])
+    sid = subject_id.to_bytes(32, "big") if isinstance(subject_id, int) else subject_id
+    # a deadline that also counts the disputes so far: each opening is a new signed message (signatures are single-use)
+    deadline = chain.now() + 600 + int(chain.disputes.functions.disputeCount().call())
+    req = OpenRequest(SUBJECT[subject], sid, claimant, respondent, keccak(text="claim"), inst, deadline)
+    sigs = arbitrator_signatures(chain, req.message(disputes_domain(int(chain.w3.eth.chain_id), chain.disputes.address)), arbitrators)
+    return chain.disputes.functions.openDisputeBySignature(*req.as_args(sigs))
+
+
+def dispute_close_fn(chain: Chain, arbitrators: LocalAccount | list[LocalAccount], dispute_id: bytes, outcome: str = "dismissed",
+                     owners: list[int] | None = None, shares: list[int] | None = None, institution: int | None = None) -> Any:
+    from ledger.disputes import CloseRequest, disputes_domain
+
+    inst = institution or int(chain.disputes.functions.dispute(dispute_id).call()[5])
+    req = CloseRequest(dispute_id, OUTCOME[outcome], keccak(text="award"), tuple(owners or []), tuple(shares or []), inst, chain.now() + 600)
+    sigs = arbitrator_signatures(chain, req.message(disputes_domain(int(chain.w3.eth.chain_id), chain.disputes.address)), arbitrators)
+    return chain.disputes.functions.closeDisputeBySignature(*req.as_args(sigs))
+
+
+def open_dispute(chain: Chain, arbitrator: LocalAccount | list[LocalAccount], subject: str, subject_id: bytes | int, claimant: int,
                  respondent: int) -> bytes:
-    """Opens a dispute by an arbitrator's own transaction; returns its id (the asset concerned is frozen)."""
+    """Opens a dispute signed by the institution's arbitrators, relayed; returns its id (the asset is frozen)."""
     from web3.logs import DISCARD
 
-    sid = subject_id.to_bytes(32, "big") if isinstance(subject_id, int) else subject_id
-    fn = chain.disputes.functions.openDispute(SUBJECT[subject], sid, claimant, respondent, keccak(text="claim"))
-    sent = chain.as_(arbitrator).send_call(fn)
+    sent = chain.sender.send_call(dispute_open_fn(chain, arbitrator, subject, subject_id, claimant, respondent))
     assert isinstance(sent, SentTransaction)
     return bytes(chain.disputes.events.DisputeOpened().process_receipt(sent.receipt, errors=DISCARD)[0]["args"]["disputeId"])
 
 
-def close_dispute(chain: Chain, arbitrator: LocalAccount, dispute_id: bytes, outcome: str = "dismissed",
+def close_dispute(chain: Chain, arbitrator: LocalAccount | list[LocalAccount], dispute_id: bytes, outcome: str = "dismissed",
                   owners: list[int] | None = None, shares: list[int] | None = None) -> SentTransaction:
-    fn = chain.disputes.functions.closeDispute(dispute_id, OUTCOME[outcome], keccak(text="award"), owners or [], shares or [])
-    sent = chain.as_(arbitrator).send_call(fn)
+    sent = chain.sender.send_call(dispute_close_fn(chain, arbitrator, dispute_id, outcome, owners, shares))
     assert isinstance(sent, SentTransaction)
     return sent
 

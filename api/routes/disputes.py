@@ -1,4 +1,5 @@
-"""Disputes: opened and closed by an arbitrator's EIP-712 signature, relayed; the contract applies the award."""
+"""Disputes: opened and closed by the arbitration institution — EIP-712 signatures of distinct accounts of it,
+at least max(its threshold, 2), or of one wallet account of it — relayed; the contract applies the award."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ router = APIRouter(tags=["disputes"])
 DisputeIdPath = Annotated[str, Path(max_length=130, description="Dispute id: 32 bytes hex")]
 
 
-@router.post("/v1/disputes/payload", responses=errors(404), summary="Typed data an arbitrator signs to open a dispute")
+@router.post("/v1/disputes/payload", responses=errors(404), summary="Typed data the institution's arbitrators sign to open a dispute")
 def open_payload(body: DisputeFields, ledger: LedgerDep) -> dict[str, Any]:
     req = ledger.dispute_service.open_request(body.model_dump())
     return {"typedData": req.message(ledger.dispute_service.domain())}
@@ -24,10 +25,11 @@ def open_payload(body: DisputeFields, ledger: LedgerDep) -> dict[str, Any]:
 
 @router.post("/v1/disputes", responses=errors(403, 404, 409), status_code=201, summary="Open a dispute (freezes the asset)")
 def open_dispute(body: DisputeCreate, ledger: LedgerDep) -> dict[str, Any]:
-    """Relays the arbitrator's signed `OpenDispute`. The contract checks the arbitrator belongs to an active
-    arbitration institution that is not a party, and freezes the asset concerned until the award."""
+    """Relays the institution's signed `OpenDispute`. The contract checks the signers are distinct accounts of
+    the named active arbitration institution, enough of them (max(its threshold, 2), or one wallet account),
+    that the institution is not a party, and freezes the asset concerned until the award."""
     data = body.model_dump()
-    return ledger.dispute_service.open(data, parse_signature(data.pop("signature")))
+    return ledger.dispute_service.open(data, _signatures(data.pop("signatures")))
 
 
 @router.get("/v1/disputes/{dispute_id}", responses=errors(404), summary="A dispute")
@@ -35,7 +37,7 @@ def show(dispute_id: DisputeIdPath, ledger: LedgerDep) -> dict[str, Any]:
     return ledger.dispute_service.show(dispute_id)
 
 
-@router.post("/v1/disputes/{dispute_id}/award/payload", responses=errors(404, 409), summary="Typed data an arbitrator signs to close a dispute")
+@router.post("/v1/disputes/{dispute_id}/award/payload", responses=errors(404, 409), summary="Typed data the institution's arbitrators sign to close a dispute")
 def award_payload(dispute_id: DisputeIdPath, body: AwardFields, ledger: LedgerDep) -> dict[str, Any]:
     req = ledger.dispute_service.close_request(dispute_id, body.model_dump())
     return {"typedData": req.message(ledger.dispute_service.domain())}
@@ -46,9 +48,14 @@ def award(dispute_id: DisputeIdPath, body: AwardCreate, ledger: LedgerDep) -> di
     """dismissed: the asset is unfrozen; agreement_voided: the disputed agreement is void from now (a licence's
     sublicences end with it; a voided assignment or equity contribution that made the current title gives the
     title back to its assignors with their shares); title_restored: the asset goes to the named owners (shares
-    summing to 10000). One transaction; the freeze this dispute put is lifted by it, and only by it."""
+    summing to 10000). One transaction; the freeze this dispute put is lifted by it, and only by it. Signed like
+    the opening, by the institution the dispute is before."""
     data = body.model_dump()
-    return ledger.dispute_service.close(dispute_id, data, parse_signature(data.pop("signature")))
+    return ledger.dispute_service.close(dispute_id, data, _signatures(data.pop("signatures")))
+
+
+def _signatures(items: list[dict[str, str]]) -> list[tuple[str, bytes]]:
+    return [(item["signer"], parse_signature(item["signature"], "signatures")) for item in items]
 
 
 @router.get("/v1/disputes/{dispute_id}/case-file", summary="Case file (ZIP)",

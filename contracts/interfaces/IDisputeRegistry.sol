@@ -2,10 +2,11 @@
 pragma solidity ^0.8.24;
 
 /// @title IDisputeRegistry
-/// @notice Disputes over IP rights before an arbitration institution. An arbitrator account of an active
-/// arbitration institution opens a dispute over an asset, an agreement or an evidence record; while it is
-/// open the asset concerned is frozen. The arbitrator closes it with an award whose outcome takes effect on
-/// chain in the same transaction.
+/// @notice Disputes over IP rights before an arbitration institution. An active arbitration institution
+/// opens a dispute over an asset, an agreement or an evidence record; while it is open the asset concerned is
+/// frozen. The institution closes it with an award whose outcome takes effect on chain in the same
+/// transaction. Each act is signed by distinct accounts of the institution, at least max(its threshold, 2),
+/// or by one ERC-1271 wallet account of it; no single arbitrator key acts alone.
 interface IDisputeRegistry {
     enum SubjectKind {
         None,
@@ -44,7 +45,13 @@ interface IDisputeRegistry {
         bytes32 awardHash;
     }
 
-    /// @notice What an arbitrator signs to open a dispute through a relayer.
+    /// @notice A signature by one account of the institution (ECDSA, or whatever its ERC-1271 wallet accepts).
+    struct ArbitratorSignature {
+        address signer;
+        bytes signature;
+    }
+
+    /// @notice What the institution's arbitrators sign to open a dispute through a relayer.
     struct OpenRequest {
         SubjectKind kind;
         bytes32 subjectId;
@@ -53,7 +60,7 @@ interface IDisputeRegistry {
         bytes32 claimHash;
     }
 
-    /// @notice What an arbitrator signs to close a dispute with an award through a relayer.
+    /// @notice What the institution's arbitrators sign to close a dispute with an award through a relayer.
     struct CloseRequest {
         bytes32 disputeId;
         Outcome outcome;
@@ -62,6 +69,7 @@ interface IDisputeRegistry {
         uint16[] shares;
     }
 
+    /// @param arbitrators The institution's accounts that signed.
     event DisputeOpened(
         bytes32 indexed disputeId,
         SubjectKind indexed kind,
@@ -70,39 +78,34 @@ interface IDisputeRegistry {
         uint256 claimant,
         uint256 respondent,
         bytes32 claimHash,
-        address arbitrator
+        address[] arbitrators
     );
-    event DisputeClosed(bytes32 indexed disputeId, Outcome indexed outcome, bytes32 awardHash, address arbitrator);
+    event DisputeClosed(bytes32 indexed disputeId, Outcome indexed outcome, bytes32 awardHash, uint256 institution, address[] arbitrators);
 
-    /// @notice Opens a dispute; the caller is an account of an active arbitration institution that is neither
-    /// claimant nor respondent. Freezes the asset concerned.
+    /// @notice Opens a dispute as `institution`, an active arbitration institution that is neither claimant
+    /// nor respondent, signed (EIP-712 `OpenDispute`, naming the institution) by distinct accounts of it, at
+    /// least max(its threshold, 2), or by one ERC-1271 wallet account of it; relayed by anyone. Freezes the
+    /// asset concerned. Each set of signatures opens one dispute.
     /// @return disputeId keccak256 of the subject, the parties, the claim hash and the dispute count.
-    function openDispute(SubjectKind kind, bytes32 subjectId, uint256 claimant, uint256 respondent, bytes32 claimHash)
-        external
-        returns (bytes32 disputeId);
+    function openDisputeBySignature(
+        OpenRequest calldata request,
+        uint256 institution,
+        uint64 deadline,
+        ArbitratorSignature[] calldata signatures
+    ) external returns (bytes32 disputeId);
 
-    /// @notice Closes a dispute with an award, by an account of the institution that opened it. The outcome
-    /// takes effect here: `AgreementVoided` voids the disputed agreement (a voided transfer that made the
-    /// current title gives title back to its assignors with their shares; `owners` and `shares` are ignored);
-    /// `TitleRestored` gives the asset to `owners` with `shares` (summing to 10,000). The freeze this dispute
-    /// put on the asset is lifted in the same transaction (and only then: no one can lift it otherwise).
-    function closeDispute(
-        bytes32 disputeId,
-        Outcome outcome,
-        bytes32 awardHash,
-        uint256[] calldata owners,
-        uint16[] calldata shares
+    /// @notice Closes a dispute with an award, as the institution that opened it, signed (EIP-712
+    /// `CloseDispute`) like an opening. The outcome takes effect here: `AgreementVoided` voids the disputed
+    /// agreement (a voided transfer that made the current title gives title back to its assignors with their
+    /// shares; `owners` and `shares` are ignored); `TitleRestored` gives the asset to `owners` with `shares`
+    /// (summing to 10,000). The freeze this dispute put on the asset is lifted in the same transaction (and
+    /// only then: no one can lift it otherwise).
+    function closeDisputeBySignature(
+        CloseRequest calldata request,
+        uint256 institution,
+        uint64 deadline,
+        ArbitratorSignature[] calldata signatures
     ) external;
-
-    /// @notice `openDispute` signed (EIP-712 `OpenDispute`) by an arbitrator account and relayed by anyone;
-    /// each signature opens one dispute.
-    function openDisputeBySignature(OpenRequest calldata request, address arbitrator, uint64 deadline, bytes calldata signature)
-        external
-        returns (bytes32 disputeId);
-
-    /// @notice `closeDispute` signed (EIP-712 `CloseDispute`) by an arbitrator account and relayed by anyone.
-    function closeDisputeBySignature(CloseRequest calldata request, address arbitrator, uint64 deadline, bytes calldata signature)
-        external;
 
     function dispute(bytes32 disputeId) external view returns (Dispute memory);
 

@@ -279,10 +279,10 @@ def build(ctx: Context) -> list[Case]:
              j(agreement(royalty={"basis": "percentage", "rate": UINT256})), schema_level=True))  # fmt: skip
     add(Case("int-dispute-claimant-2^63", "integers", "POST", "/v1/disputes/payload", (JSON,),
              j({"subject": "asset", "subjectId": 1, "claimant": INT64, "respondent": 1, "claimHash": "0x" + "cc" * 32,
-                "arbitrator": ctx.account}), schema_level=True))  # fmt: skip
+                "institution": 1}), schema_level=True))  # fmt: skip
     add(Case("int-dispute-subject-2^256", "integers", "POST", "/v1/disputes/payload", (JSON,),
              j({"subject": "asset", "subjectId": UINT256, "claimant": 1, "respondent": 1, "claimHash": "0x" + "cc" * 32,
-                "arbitrator": ctx.account}), schema_level=True))  # fmt: skip
+                "institution": 1}), schema_level=True))  # fmt: skip
     add(Case("int-decrypt-party-2^64", "integers", "POST", "/v1/documents/abc/decrypt", (JSON,),
              j({"party": 2**64, "privateKey": "00" * 32}), schema_level=True))  # fmt: skip
     add(Case("int-account-change-deadline-2^256", "integers", "POST", f"/v1/parties/{ctx.party_id}/accounts", (JSON,),

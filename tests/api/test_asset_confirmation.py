@@ -104,10 +104,11 @@ def test_a_squatters_claim_is_rejected_and_the_rightful_owner_registers_the_numb
     assert rejected.json()["status"] == "struck" and "number is free" in rejected.json()["statusNote"]
     assert api.client.get(f"/v1/assets/{squat}/title").json()["history"][-1]["event"] == "ClaimRejected"
     # a struck claim is not disputed: the API says so, naming the field, before the contract does
-    arb = account("qianhai-arbitration")
-    api.admit(arb, "ARB-0001", kind="arbitration_institution", identifierScheme="other", nameEn="Arbitration Centre")
+    from tests.api.test_disputes import admit_institution
+
+    _, p_arb = admit_institution(api, nameEn="Arbitration Centre")
     body = {"subject": "asset", "subjectId": squat, "claimant": p.p_uni, "respondent": p.p_x,
-            "claimHash": "0x" + "cc" * 32, "arbitrator": arb.address}  # fmt: skip
+            "claimHash": "0x" + "cc" * 32, "institution": p_arb}  # fmt: skip
     refused(api.client.post("/v1/disputes/payload", json=body), 409, "subjectId")
 
     mine = register_asset(api, p.uni, p.p_uni, NUMBER, "一种数据存证方法")
@@ -117,22 +118,20 @@ def test_a_squatters_claim_is_rejected_and_the_rightful_owner_registers_the_numb
 
 def test_an_award_strikes_a_squatters_confirmed_claim_and_the_title_report_says_so(api: Api) -> None:
     """A verifier was misled and confirmed the squatter: the university goes to arbitration; the award (outcome
-    title_restored, relayed with the arbitrator's signature) strikes the squatter's claim and gives the asset to
+    title_restored, relayed with two arbitrators' signatures) strikes the squatter's claim and gives the asset to
     the university; the title report shows the struck claim and the restored owner."""
-    from tests.api.test_disputes import AWARD, CLAIM, signed
+    from tests.api.test_disputes import AWARD, CLAIM, admit_institution, signed
 
     p = Parties(api)
-    arb = account("qianhai-arbitration")
-    api.admit(arb, "ARB-0001", kind="arbitration_institution", identifierScheme="other", nameEn="Arbitration Centre")
+    arbs, p_arb = admit_institution(api, nameEn="Arbitration Centre")
     squat = register_asset(api, p.x, p.p_x, NUMBER, "一种数据存证方法")  # and (wrongly) confirmed
     body = {"subject": "asset", "subjectId": squat, "claimant": p.p_uni, "respondent": p.p_x, "claimHash": CLAIM,
-            "arbitrator": arb.address}  # fmt: skip
-    opened = signed(api, "/v1/disputes", body, arb)
+            "institution": p_arb}  # fmt: skip
+    opened = signed(api, "/v1/disputes", body, arbs)
     assert opened.status_code == 201, opened.text
     did = opened.json()["disputeId"]
-    award = {"outcome": "title_restored", "awardHash": AWARD, "arbitrator": arb.address,
-             "owners": [{"partyId": p.p_uni, "share": 10_000}]}  # fmt: skip
-    closed = signed(api, f"/v1/disputes/{did}/award", award, arb)
+    award = {"outcome": "title_restored", "awardHash": AWARD, "owners": [{"partyId": p.p_uni, "share": 10_000}]}
+    closed = signed(api, f"/v1/disputes/{did}/award", award, arbs)
     assert closed.status_code == 200, closed.text
 
     title = api.client.get(f"/v1/assets/{squat}/title").json()

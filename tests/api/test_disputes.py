@@ -1,6 +1,8 @@
-"""Disputes through the API: a firm disputes an exclusive licence; the arbitrator's signed opening freezes
-the patent, a licence change is refused while frozen, the signed award voids the licence in the same
-transaction, and the title report shows it void from the award's time."""
+"""Disputes through the API: a firm disputes an exclusive licence; the arbitration institution's opening,
+signed by two of its arbitrators, freezes the patent, a licence change is refused while frozen, the award,
+signed likewise, voids the licence in the same transaction, and the title report shows it void from the
+award's time. One arbitrator alone, one signing twice, or another institution's account: 400 naming
+`signatures`, before the contract."""
 
 from __future__ import annotations
 
@@ -18,35 +20,47 @@ CLAIM = "0x" + keccak(text="statement of claim.pdf").hex()
 AWARD = "0x" + keccak(text="award.pdf").hex()
 
 
-def signed(api: Api, path: str, body: dict[str, Any], signer: Any, **kw: Any) -> Any:
+def signed(api: Api, path: str, body: dict[str, Any], signers: list[Any], **kw: Any) -> Any:
     payload = api.client.post(path + "/payload", json=body)
     assert payload.status_code == 200, payload.text
     typed = payload.json()["typedData"]
-    sig = eip712.sign(typed, signer)
-    return api.client.post(path, json={**body, "deadline": typed["message"]["deadline"], "signature": "0x" + sig.hex()})
+    sigs = [{"signer": s.address, "signature": "0x" + eip712.sign(typed, s).hex()} for s in signers]
+    return api.client.post(path, json={**body, "deadline": typed["message"]["deadline"], "signatures": sigs})
+
+
+def admit_institution(api: Api, label: str = "qianhai-arbitration", **over: Any) -> tuple[list[Any], int]:
+    """An arbitration institution with two arbitrator accounts."""
+    arbs = [account(label), account(f"{label}-2")]
+    pid = api.admit(arbs[0], "ARB-0001", kind="arbitration_institution", identifierScheme="other",
+                    accounts=[a.address for a in arbs], **over)  # fmt: skip
+    return arbs, pid
 
 
 def test_a_disputed_licence_is_frozen_then_voided_by_the_award(api: Api) -> None:
     p = Parties(api)
-    arb = account("qianhai-arbitration")
-    p_arb = api.admit(arb, "ARB-0001", kind="arbitration_institution", identifierScheme="other", jurisdiction="mainland",
-                      nameZh="深圳国际仲裁院", nameEn="Shenzhen Court of International Arbitration")  # fmt: skip
+    arbs, p_arb = admit_institution(api, jurisdiction="mainland", nameZh="深圳国际仲裁院",
+                                    nameEn="Shenzhen Court of International Arbitration")  # fmt: skip
     b = register_asset(api, p.uni, p.p_uni, "201710601862.3", "Battery separator")
     now = time_travel(api, 10)
     lic = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_y, "licenceType": "exclusive", "territory": ["CN"],
                       "start": now, "end": now + 3 * YEAR, "royalty": {"basis": "lump_sum", "amount": "1000000"}}, p.uni, p.y)  # fmt: skip
 
     body = {"subject": "agreement", "subjectId": lic["agreementId"], "claimant": p.p_x, "respondent": p.p_uni,
-            "claimHash": CLAIM, "arbitrator": arb.address}  # fmt: skip
-    # a party's own account cannot open it, and an arbitrator's institution cannot be a party
-    bad = api.client.post("/v1/disputes/payload", json={**body, "arbitrator": p.x.address})
-    assert bad.status_code == 400 and bad.json()["error"]["field"] == "arbitrator"
+            "claimHash": CLAIM, "institution": p_arb}  # fmt: skip
+    # a firm is no arbitration institution, and an institution cannot be a party
+    bad = api.client.post("/v1/disputes/payload", json={**body, "institution": p.p_x})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "institution"
     bad = api.client.post("/v1/disputes/payload", json={**body, "claimant": p_arb})
-    assert bad.status_code == 400 and bad.json()["error"]["field"] == "arbitrator"
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "institution"
     # a signature may not be made to last more than a year (the contract refuses it too)
     bad = api.client.post("/v1/disputes/payload", json={**body, "deadline": now + 400 * 86400})
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "deadline"
-    opened = signed(api, "/v1/disputes", body, arb)
+    # one arbitrator alone, one signing twice, a firm's account with an arbitrator's: refused early, nothing frozen
+    for signers in ([arbs[0]], [arbs[0], arbs[0]], [arbs[0], p.x]):
+        bad = signed(api, "/v1/disputes", body, signers)
+        assert bad.status_code == 400 and bad.json()["error"]["field"] == "signatures", bad.text
+    assert api.client.get(f"/v1/assets/{b}").json()["frozen"] is False
+    opened = signed(api, "/v1/disputes", body, arbs)
     assert opened.status_code == 201, opened.text
     dispute = opened.json()
     assert dispute["status"] == "open" and dispute["assetId"] == b and dispute["institution"] == p_arb
@@ -60,10 +74,13 @@ def test_a_disputed_licence_is_frozen_then_voided_by_the_award(api: Api) -> None
 
     before_award = time_travel(api, 100)
     time_travel(api, 10)  # the award is in a later block than before_award
-    award = {"outcome": "agreement_voided", "awardHash": AWARD, "arbitrator": arb.address}
-    forged = signed(api, f"/v1/disputes/{dispute['disputeId']}/award", award, account("not-the-arbitrator"))
-    assert forged.status_code == 400
-    closed = signed(api, f"/v1/disputes/{dispute['disputeId']}/award", award, arb)
+    award = {"outcome": "agreement_voided", "awardHash": AWARD}
+    forged = signed(api, f"/v1/disputes/{dispute['disputeId']}/award", award, [account("not-the-arbitrator"), arbs[1]])
+    assert forged.status_code == 400 and forged.json()["error"]["field"] == "signatures"
+    alone = signed(api, f"/v1/disputes/{dispute['disputeId']}/award", award, [arbs[1]])
+    assert alone.status_code == 400 and alone.json()["error"]["field"] == "signatures"
+    assert api.client.get(f"/v1/agreements/{lic['agreementId']}").json()["status"] != "voided"
+    closed = signed(api, f"/v1/disputes/{dispute['disputeId']}/award", award, arbs)
     assert closed.status_code == 200, closed.text
     assert closed.json()["status"] == "closed" and closed.json()["outcome"] == "agreement_voided"
     award_time = closed.json()["closedAt"]
@@ -93,8 +110,7 @@ def test_the_case_file_verifies_and_fails_when_any_item_is_altered(api: Api, tmp
     from ledger.verify import Rpc
 
     p = Parties(api)
-    arb = account("qianhai-arbitration")
-    api.admit(arb, "ARB-0001", kind="arbitration_institution", identifierScheme="other", nameEn="Arbitration Centre")
+    arbs, p_arb = admit_institution(api, nameEn="Arbitration Centre")
     drawing = hash_bytes(b"design drawing", HashAlgorithm.SHA256)
     resp = api.client.post("/v1/evidence", json=api.single_body(p.uni, drawing))
     assert resp.status_code == 202, resp.text
@@ -111,9 +127,9 @@ def test_the_case_file_verifies_and_fails_when_any_item_is_altered(api: Api, tmp
     lic = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_y, "licenceType": "exclusive", "territory": ["CN"],
                       "start": now, "end": now + YEAR, "royalty": {"basis": "lump_sum", "amount": "1"}}, p.uni, p.y)  # fmt: skip
     body = {"subject": "agreement", "subjectId": lic["agreementId"], "claimant": p.p_x, "respondent": p.p_uni,
-            "claimHash": CLAIM, "arbitrator": arb.address}  # fmt: skip
-    did = signed(api, "/v1/disputes", body, arb).json()["disputeId"]
-    signed(api, f"/v1/disputes/{did}/award", {"outcome": "agreement_voided", "awardHash": AWARD, "arbitrator": arb.address}, arb)
+            "claimHash": CLAIM, "institution": p_arb}  # fmt: skip
+    did = signed(api, "/v1/disputes", body, arbs).json()["disputeId"]
+    signed(api, f"/v1/disputes/{did}/award", {"outcome": "agreement_voided", "awardHash": AWARD}, arbs)
 
     resp = api.client.get(f"/v1/disputes/{did}/case-file")
     assert resp.status_code == 200 and resp.headers["content-type"] == "application/zip"

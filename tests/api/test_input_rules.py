@@ -316,7 +316,7 @@ def test_validation_errors_name_the_field_wherever_it_is(api: Api) -> None:
     assert err["details"]["problems"][0]["field"] == "accounts"
     # a union (asset id or hash): the member names pydantic adds are not part of the field
     body = {"subject": "asset", "subjectId": 2**64, "claimant": 1, "respondent": 2, "claimHash": "0x" + "ab" * 32,
-            "arbitrator": account("arb").address}  # fmt: skip
+            "institution": 1}  # fmt: skip
     refused(api.client.post("/v1/disputes/payload", json=body), 422, "subjectId")
 
 

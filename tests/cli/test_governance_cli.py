@@ -42,9 +42,9 @@ def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, 
     assert powers["service"]["governance"] is None
     assert g["address"] not in (powers["service"]["relayer"], powers["service"]["registrar"])
 
-    arbitrator = "0x" + "ab" * 20
+    arbitrators = ["0x" + "ab" * 20, "0x" + "ac" * 20]  # two arbitrators: the institution acts by both (README)
     body = {"kind": "arbitration_institution", "jurisdiction": "mainland", "identifierScheme": "uscc",
-            "identifier": ARBITRATION_USCC, "nameZh": "深圳国际仲裁院", "nameEn": "SCIA", "accounts": [arbitrator]}
+            "identifier": ARBITRATION_USCC, "nameZh": "深圳国际仲裁院", "nameEn": "SCIA", "accounts": arbitrators}
     denied = httpx.post(f"{p.api}/v1/parties", json=body, headers={"Authorization": f"Bearer {p.token}"})
     assert denied.status_code == 403, denied.text
     message = denied.json()["error"]["message"]
@@ -56,7 +56,7 @@ def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, 
 
     proposal = tmp_path / "admit.json"
     out = run_cli("governance", "propose", "admit", "--kind", "arbitration_institution", "--identifier", ARBITRATION_USCC,
-                  "--account", arbitrator, "--name-zh", "深圳国际仲裁院", "--name-en", "SCIA", "-o", str(proposal),
+                  "--account", arbitrators[0], "--account", arbitrators[1], "--name-zh", "深圳国际仲裁院", "--name-en", "SCIA", "-o", str(proposal),
                   "--dev-member", "1", env=env)  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout)["state"] == "collecting"
@@ -76,7 +76,7 @@ def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, 
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout)["step"] == "executed"
     party = httpx.get(f"{p.api}/v1/parties/1").json()
-    assert party["kind"] == "arbitration_institution" and [a.lower() for a in party["accounts"]] == [arbitrator]
+    assert party["kind"] == "arbitration_institution" and sorted(a.lower() for a in party["accounts"]) == arbitrators
     out = run_cli("governance", "status", str(proposal), env=env)
     assert out.returncode == 0 and json.loads(out.stdout)["state"] == "done"
 

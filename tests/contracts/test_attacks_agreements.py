@@ -340,9 +340,9 @@ def test_a_signature_deadline_more_than_a_year_ahead_is_refused(w: Arena, act: s
     else:
         from ledger.disputes import OpenRequest, disputes_domain
 
-        req = OpenRequest(1, w.asset.to_bytes(32, "big"), w.p_x, w.p_uni, keccak(text="claim"), w.arb.address, far)
-        sig = eip712.sign(req.message(disputes_domain(int(c.w3.eth.chain_id), c.disputes.address)), w.arb)
-        fn = c.disputes.functions.openDisputeBySignature(*req.as_args(sig))
+        req = OpenRequest(1, w.asset.to_bytes(32, "big"), w.p_x, w.p_uni, keccak(text="claim"), w.p_arb, far)
+        msg = req.message(disputes_domain(int(c.w3.eth.chain_id), c.disputes.address))
+        fn = c.disputes.functions.openDisputeBySignature(*req.as_args(sign_with(c, msg, [w.arb, account("arbitrator-2")])))
     err = reverts(fn, c.sender)
     assert err.name == "SignatureDeadlineTooFar"
     assert err.args_["latest"] <= c.now() + 366 * 86400

@@ -24,7 +24,7 @@ from ledger.errors import ContractRevert
 from ledger.tx import call
 from tests.contracts.test_ip_asset_registry import World
 from tests.helpers import (
-    Chain, account, admit_arbitrator, asset_verifier, assets_domain, close_dispute, confirm_asset, execute, open_dispute,
+    Chain, account, admit_arbitrator, asset_verifier, assets_domain, close_dispute, confirm_asset, dispute_open_fn, execute, open_dispute,
     register_asset, sign_with,
 )
 
@@ -185,8 +185,8 @@ def test_a_rejected_claim_frees_the_number_and_the_rightful_owner_registers_it(s
     assert reverts(s.decision("confirm", s.claim, s.verifier), c.sender).name == "AssetStatusInvalid"
     t, signers = deal(s, "pledge", s.claim)
     assert reverts(c.assets.functions.execute(t.as_tuple(), sign_with(c, t.message(assets_domain(c)), signers)), c.sender).name == "AssetNotConfirmed"
-    fn = c.disputes.functions.openDispute(1, s.claim.to_bytes(32, "big"), s.p_uni, s.p_x, keccak(text="claim"))
-    assert reverts(fn, c.as_(s.arb)).name == "AssetStatusInvalid"
+    fn = dispute_open_fn(c, s.arb, "asset", s.claim, s.p_uni, s.p_x)
+    assert reverts(fn, c.sender).name == "AssetStatusInvalid"
     # the rightful owner claims the number, a verifier confirms, the owner licenses
     mine = register_asset(c, [(s.p_uni, s.uni)], number=NUMBER)
     assert mine != s.claim and call(c.assets.functions.assetByNumber(ag.number_hash(NUMBER))) == mine

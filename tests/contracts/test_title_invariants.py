@@ -23,7 +23,7 @@ Where the quoted rules are silent the model follows the contract's documented be
 from the moment it is registered until it ends, is released or terminated (also before its start); "exclusively
 licensed" covers exclusive and sole licences (both exclude other licensees); signatures beyond the parties
 are refused; the parties to a termination are the agreement's own grantors and grantee; the pledgee alone
-releases, and not while the asset is frozen. Disputes are opened and closed by an arbitrator (the dispute
+releases, and not while the asset is frozen. Disputes are opened and closed by an arbitration institution's two arbitrators (the dispute
 registry alone freezes, unfreezes, voids and restores; the operator's direct attempts are refused); an award
 voiding a transfer that made the standing title gives it back to the assignors; a sublicence is no broader in
 type than its parent, ends with it, and counts against its parent's own capacity (16), not the owners' (32).
@@ -55,7 +55,9 @@ from ledger import eip712
 from ledger.errors import ContractRevert
 from ledger.territory import to_mask
 from ledger.tx import TxSender, as_revert
-from tests.helpers import FIRM_USCC, Chain, account, admit_arbitrator, assets_domain, make_uscc, register_asset
+from tests.helpers import (
+    FIRM_USCC, Chain, account, admit_arbitrator, assets_domain, dispute_close_fn, dispute_open_fn, make_uscc, register_asset,
+)
 
 EXAMPLES = int(os.environ.get("IPLEDGER_HYPOTHESIS_EXAMPLES", "25"))
 STEPS = int(os.environ.get("IPLEDGER_HYPOTHESIS_STEPS", "15"))
@@ -747,7 +749,7 @@ class TitleMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def operator_acts(self, data: st.DataObject) -> None:
-        """An arbitrator opens or closes a dispute (which alone freezes, unfreezes, voids and restores), the
+        """The arbitration institution (two arbitrators' signatures) opens or closes a dispute (which alone freezes, unfreezes, voids and restores), the
         operator tries a dispute effect itself, or a party is suspended or reinstated."""
         choice = data.draw(st.integers(0, 9), label="dispute / operator's attempt / suspension")
         if choice < 5:
@@ -772,7 +774,7 @@ class TitleMachine(RuleBasedStateMachine):
             e = Expect(f"dispute over {'agreement ' + hex32(subject.id)[:10] if subject else f'asset {aid}'} opens")
             note(e.what)
             kind, sid = (2, subject.id) if subject else (1, aid.to_bytes(32, "big"))
-            fn = w.chain.disputes.functions.openDispute(kind, sid, claimant, respondent, keccak(text="claim"))
+            fn = dispute_open_fn(w.chain, w.arb, "agreement" if kind == 2 else "asset", sid, claimant, respondent)
             if self.submit(fn, e, w.arb):
                 count = w.chain.disputes.functions.disputeCount().call()
                 did = keccak(abi_encode(["uint8", "bytes32", "uint256", "uint256", "bytes32", "uint256"],
@@ -785,7 +787,7 @@ class TitleMachine(RuleBasedStateMachine):
         void = subject is not None and data.draw(st.booleans(), label="award voids the agreement?")
         e = Expect(f"award {'voiding ' + hex32(subject)[:10] if void and subject else 'dismissing'} (asset {aid})")
         note(e.what)
-        fn = w.chain.disputes.functions.closeDispute(did, 2 if void else 1, keccak(text="award"), [], [])
+        fn = dispute_close_fn(w.chain, w.arb, did, "agreement_voided" if void else "dismissed")
         if self.submit(fn, e, w.arb):
             del m.open[did]
             m.disputes[aid] -= 1

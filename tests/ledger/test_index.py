@@ -292,19 +292,17 @@ def test_the_background_indexer_follows_the_chain_until_stopped(api: Api) -> Non
 
 
 def test_a_dispute_is_followed_from_opening_to_award(api: Api) -> None:
-    from tests.api.test_disputes import AWARD, CLAIM, signed
+    from tests.api.test_disputes import AWARD, CLAIM, admit_institution, signed
 
     p = Parties(api)
-    arb = account("qianhai-arbitration")
-    p_arb = api.admit(arb, "ARB-0001", kind="arbitration_institution", identifierScheme="other", jurisdiction="mainland",
-                      nameEn="Shenzhen Court of International Arbitration")  # fmt: skip
+    arbs, p_arb = admit_institution(api, jurisdiction="mainland", nameEn="Shenzhen Court of International Arbitration")
     b = register_asset(api, p.uni, p.p_uni, "201710601862.3", "Battery separator")
     now = api.chain.now()
     lic = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_y, "licenceType": "exclusive", "territory": ["CN"],
                       "start": now, "end": now + 86400 * 365, "royalty": {"basis": "lump_sum", "amount": "1"}}, p.uni, p.y)  # fmt: skip
     body = {"subject": "agreement", "subjectId": lic["agreementId"], "claimant": p.p_x, "respondent": p.p_uni,
-            "claimHash": CLAIM, "arbitrator": arb.address}  # fmt: skip
-    opened = signed(api, "/v1/disputes", body, arb)
+            "claimHash": CLAIM, "institution": p_arb}  # fmt: skip
+    opened = signed(api, "/v1/disputes", body, arbs)
     assert opened.status_code == 201, opened.text
     dispute_id = opened.json()["disputeId"]
     mine(api, api.ledger.settings.confirmations)
@@ -315,8 +313,8 @@ def test_a_dispute_is_followed_from_opening_to_award(api: Api) -> None:
     assert indexer.query("disputes", {"asset": str(b)})["items"] == [d]
     assert indexer.query("assets", {})["items"][0]["frozen"] is True
 
-    award = {"outcome": "agreement_voided", "awardHash": AWARD, "arbitrator": arb.address}
-    assert signed(api, f"/v1/disputes/{dispute_id}/award", award, arb).status_code == 200
+    award = {"outcome": "agreement_voided", "awardHash": AWARD}
+    assert signed(api, f"/v1/disputes/{dispute_id}/award", award, arbs).status_code == 200
     mine(api, api.ledger.settings.confirmations)
     indexer.sync()
     [d] = indexer.query("disputes", {"party": str(p.p_uni)})["items"]
