@@ -192,7 +192,7 @@ contract DisputeRegistry is IDisputeRegistry, EIP712 {
         uint256 required = p.threshold > MIN_ARBITRATORS ? p.threshold : MIN_ARBITRATORS;
         if (sigs.length > MAX_SIGNATURES) revert DisputeSignaturesTooMany(sigs.length);
         signers = new address[](sigs.length);
-        bool wallet;
+        bool wallet = false;
         for (uint256 i = 0; i < sigs.length; ++i) {
             address signer = sigs[i].signer;
             for (uint256 j = 0; j < i; ++j) {
