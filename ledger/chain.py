@@ -258,6 +258,35 @@ def port_is_free(host: str, port: int) -> bool:
         return True
 
 
+def listens_on(pid: int, port: int) -> bool | None:
+    """Whether process ``pid`` holds a TCP socket listening on ``port`` (IPv4 or IPv6): ``None`` where Linux's
+    ``/proc`` cannot tell. A node that lost the race for its port to another process exits, but a probe in the
+    meantime would be answered by that other process: this tells the two apart."""
+    inodes: set[str] = set()
+    try:
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            if not os.path.exists(table):
+                continue
+            with open(table, encoding="ascii") as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    # local address "HEX_IP:HEX_PORT", state 0A = LISTEN, inode in column 10
+                    if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(fields[9])
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except (OSError, ValueError):
+        return None
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            return True
+    return False
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
@@ -630,10 +659,13 @@ class EmbeddedNode:
                 self.process = None
                 raise ChainUnavailable("the embedded node exited at start: " + " / ".join(tail))
             try:
-                if int(_json_rpc(self.rpc_url, "eth_chainId", [], timeout=1.0), 16) == self.chain_id:
+                # the answer counts only from our own process: another one may have taken the port first
+                if int(_json_rpc(self.rpc_url, "eth_chainId", [], timeout=1.0), 16) == self.chain_id and \
+                        listens_on(self.process.pid, self.port) is not False:  # fmt: skip
                     return read_head(self.rpc_url, timeout=5.0)
             except (NodeConnectionError, RuntimeError, ValueError, TypeError):
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         self._terminate(self.process)
         self.process = None
         self._close_log()

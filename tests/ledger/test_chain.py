@@ -261,3 +261,37 @@ def test_canonical_state_prefers_the_manifest_genesis_on_a_chain_at_block_0() ->
     assert dropped == 2 and [b["header"]["timestamp"] for b in kept["blocks"]] == [hex(20)]
     kept, _ = canonical_state({"best_block_number": "0x0", "blocks": list(blocks), "transactions": []})
     assert [b["header"]["timestamp"] for b in kept["blocks"]] == [hex(10)]  # the oldest: the first start's
+
+
+def test_listens_on_tells_the_process_that_holds_a_port_from_another(tmp_path: Path) -> None:
+    """What lets a starting node tell its own answer from that of a process which took its port first."""
+    from ledger.chain import listens_on
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert listens_on(os.getpid(), port) is True
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        try:
+            assert listens_on(child.pid, port) is False
+        finally:
+            child.kill()
+            child.wait()
+    assert listens_on(os.getpid(), port) is False
+
+
+def test_a_node_whose_port_another_node_answers_on_is_not_taken_for_started(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process answering eth_chainId on the port (it took the port after the free-port check) is not
+    this node: the start fails instead of handing out a connection to somebody else's chain."""
+    other = EmbeddedNode(tmp_path / "other", port=free_port())
+    other.start()
+    try:
+        mine = EmbeddedNode(tmp_path / "mine", port=other.port)
+        monkeypatch.setattr("ledger.chain.port_is_free", lambda host, port: True)  # the race: the check saw it free
+        with pytest.raises(ChainUnavailable):
+            mine.start(timeout=5)
+        assert mine.process is None
+    finally:
+        other.stop()

@@ -21,7 +21,7 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.chain import connect, find_anvil, free_port
+from ledger.chain import connect, find_anvil, free_port, listens_on
 from ledger.config import Settings
 from ledger.errors import ChainUnavailable, RelayerInUse
 from ledger.evidence import sign_single
@@ -161,22 +161,54 @@ def test_two_services_sharing_one_relayer_answer_every_accepted_registration(anv
 
 @pytest.fixture
 def own_anvil(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    proc = subprocess.Popen([str(find_anvil()), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
+    """An anvil of this test's own (to SIGSTOP), answering on a free port. A port another process (another
+    pytest-xdist worker) takes between `free_port` and anvil's bind makes this anvil exit: then another port is
+    tried, and the node is used only once this process is seen listening on the port."""
+    for _ in range(5):
+        port = free_port()
+        proc = subprocess.Popen([str(find_anvil()), "--host", "127.0.0.1", "--port", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
         for _ in range(200):
+            if proc.poll() is not None:
+                break
             try:
                 connect(url, timeout=1)
-                break
             except ChainUnavailable:
                 time.sleep(0.05)
+                continue
+            if listens_on(proc.pid, port):
+                break
+            time.sleep(0.05)
+        if proc.poll() is None and listens_on(proc.pid, port):
+            break
+        proc.kill()
+        proc.wait(10)
+    else:
+        pytest.fail("no anvil of this test's own came up on a free port")
+    try:
         yield proc, url
     finally:
         proc.send_signal(signal.SIGCONT)
         proc.kill()
         proc.wait(10)
+
+
+def _suspend(pid: int) -> None:
+    """SIGSTOP, then wait until every thread of the process is stopped: kill() returns before the kernel has
+    stopped the threads running on other cores, and one of them could still answer a request sent at once."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            states = [Path(f"/proc/{pid}/task/{t}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                      for t in os.listdir(f"/proc/{pid}/task")]  # fmt: skip
+        except (OSError, IndexError):
+            return  # no /proc: nothing more to wait for
+        if all(state in ("T", "t") for state in states):
+            return
+        time.sleep(0.01)
+    pytest.fail(f"process {pid} did not stop within 10 s of SIGSTOP")
 
 
 def test_a_suspended_node_is_answered_503_within_five_seconds(own_anvil: tuple[subprocess.Popen[bytes], str], tmp_path: Path,
@@ -192,7 +224,7 @@ def test_a_suspended_node_is_answered_503_within_five_seconds(own_anvil: tuple[s
     party = account("sigstop-firm")
     api.admit(party, "91110108551385082Q")
     body = api.single_body(party, h("sigstop"))
-    os.kill(proc.pid, signal.SIGSTOP)
+    _suspend(proc.pid)
     try:
         for method, path, kw in (("POST", "/v1/evidence", {"json": body}), ("GET", f"/v1/evidence/{h('x').hex()}", {}),
                                  ("GET", f"/v1/parties/1", {})):  # fmt: skip
@@ -212,7 +244,7 @@ def test_a_suspended_node_is_answered_503_within_five_seconds(own_anvil: tuple[s
 def test_the_connection_does_not_retry_a_timeout(own_anvil: tuple[subprocess.Popen[bytes], str]) -> None:
     proc, url = own_anvil
     w3 = connect(url, timeout=1)
-    os.kill(proc.pid, signal.SIGSTOP)
+    _suspend(proc.pid)
     try:
         started = time.monotonic()
         with pytest.raises(ChainUnavailable):
