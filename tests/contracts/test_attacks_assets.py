@@ -22,6 +22,7 @@ from ledger import agreements as ag
 from ledger import eip712
 from ledger.errors import ContractRevert
 from ledger.tx import call
+from tests.contracts.test_attacks_agreements import reverts
 from tests.contracts.test_ip_asset_registry import World
 from tests.helpers import (
     Chain, account, admit_arbitrator, asset_verifier, assets_domain, close_dispute, confirm_asset, dispute_open_fn, execute, open_dispute,
@@ -64,12 +65,6 @@ class Squat(World):
 @pytest.fixture
 def s(chain: Chain) -> Squat:
     return Squat(chain)
-
-
-def reverts(fn: Any, sender: Any) -> ContractRevert:
-    with pytest.raises(ContractRevert) as err:
-        sender.send_call(fn)
-    return err.value
 
 
 def deal(s: Squat, kind: str, asset: int) -> tuple[ag.Terms, list[LocalAccount]]:

@@ -10,25 +10,16 @@ count, the distinctness or the same-institution check makes the test fail.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from ledger import agreements as ag
-from ledger.errors import ContractRevert
-from tests.contracts.test_attacks_agreements import Arena
+from tests.contracts.test_attacks_agreements import Arena, reverts
 from tests.helpers import Chain, account, dispute_close_fn, dispute_open_fn, execute, open_dispute
 
 
 @pytest.fixture
 def w(chain: Chain) -> Arena:
     return Arena(chain)
-
-
-def reverts(fn: Any, sender: Any) -> ContractRevert:
-    with pytest.raises(ContractRevert) as err:
-        sender.send_call(fn)
-    return err.value
 
 
 def test_the_direct_single_key_entry_points_are_gone(w: Arena) -> None:
