@@ -167,3 +167,29 @@ def test_an_award_strikes_a_squatters_confirmed_claim_and_the_title_report_says_
                                                   "licenceType": "ordinary", "territory": ["CN"], "start": now, "end": now + YEAR,
                                                   "royalty": {"basis": "lump_sum", "amount": "1"}})  # fmt: skip
     assert lic.status_code == 201 and lic.json()["requiredParties"] == [p.p_uni, p.p_y]
+
+
+def test_malformed_confirmations_are_refused_naming_the_field_and_change_nothing(api: Api) -> None:
+    p = Parties(api)
+    verifier, _ = api_verifier(api)
+    claim = register_asset(api, p.uni, p.p_uni, NUMBER, "Data evidence method", confirm=False)
+    good = {"registerExtractHash": "0x" + keccak(text="extract").hex(), "deadline": api.chain.now() + 3600,
+            "signer": verifier.address, "signature": "0x" + "11" * 65}  # fmt: skip
+    bad_bodies = [
+        ({**good, "registerExtractHash": "0x1234"}, "registerExtractHash"),
+        ({**good, "registerExtractHash": "not hex"}, "registerExtractHash"),
+        ({**good, "deadline": -1}, "deadline"),
+        ({**good, "deadline": 2**64}, "deadline"),
+        ({**good, "signer": "0xnot-an-address"}, "signer"),
+        ({**good, "signature": "0x12"}, "signature"),
+        ({k: v for k, v in good.items() if k != "signature"}, "signature"),
+    ]
+    for body, field in bad_bodies:
+        resp = api.client.post(f"/v1/assets/{claim}/confirmation", json=body)
+        assert 400 <= resp.status_code < 500, (body, resp.text)
+        assert field in (resp.json()["error"].get("field") or ""), (body, resp.json())
+    # a well-formed body whose signature is not the verifier's
+    resp = api.client.post(f"/v1/assets/{claim}/confirmation", json=good)
+    assert 400 <= resp.status_code < 500, resp.text
+    assert api.client.post("/v1/assets/999999/confirmation", json=good).status_code == 404
+    assert api.client.get(f"/v1/assets/{claim}").json()["status"] == "claimed"
