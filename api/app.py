@@ -14,7 +14,7 @@ from api.openapi import DocPagesPolicy, install_openapi
 from api.routes import assets, disputes, documents, evidence, health, parties, portal, query, verify
 from ledger import __version__, limit_recursion
 from ledger.config import Settings
-from ledger.service import Ledger
+from ledger.facade import Ledger
 
 DESCRIPTION = """\
 Qianhai IP Ledger — 前海知识产权存证与交易账本.

@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 
 from ledger.config import Settings
 from ledger.errors import PermissionDenied
-from ledger.service import Ledger
+from ledger.facade import Ledger
 
 
 def get_ledger(request: Request) -> Ledger:

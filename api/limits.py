@@ -35,9 +35,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.certificate import MAX_CERTIFICATE_BYTES
+from ledger.certificates.evidence import MAX_CERTIFICATE_BYTES
 from ledger.config import Settings
-from ledger.vault import DEFAULT_MAX_DOCUMENT_BYTES
+from ledger.storage.vault import DEFAULT_MAX_DOCUMENT_BYTES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

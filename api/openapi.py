@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.schemas import ErrorEnvelope
-from ledger import inputs
+from ledger.domain import inputs
 
 ENVELOPE_REF = "#/components/schemas/ErrorEnvelope"
 DESCRIPTIONS = {

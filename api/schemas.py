@@ -1,6 +1,6 @@
 """Request and response schemas. Field names are camelCase, as in the certificate format.
 
-The input rules of ``ledger.inputs`` are applied here as annotated types, one per kind of value, so that a
+The input rules of ``ledger.domain.inputs`` are applied here as annotated types, one per kind of value, so that a
 bad value answers 422 naming the field and the OpenAPI document states each bound:
 
 * integers are JSON numbers (not strings, not floats, not booleans) bounded by the type they end in
@@ -20,7 +20,7 @@ import pydantic
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from ledger import inputs as rules
+from ledger.domain import inputs as rules
 
 
 _STRICT = pydantic.Strict()  # JSON numbers only: no strings, floats or booleans

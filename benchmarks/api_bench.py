@@ -26,12 +26,12 @@ from api.schemas import EvidenceBatchCreate
 from benchmarks.env import BenchChain
 from benchmarks.profiling import count_rpc
 from benchmarks.report import Result, ratio_result
-from ledger.chain import DEV_OPERATOR_KEY, connect, free_port
+from ledger.chain.node import DEV_OPERATOR_KEY, connect, free_port
 from ledger.config import Settings
-from ledger.evidence import sign_batch, sign_single
-from ledger.hashing import HashAlgorithm, public_binding
-from ledger.service import Ledger
-from ledger.tx import TxSender
+from ledger.services.evidence import sign_batch, sign_single
+from ledger.domain.hashing import HashAlgorithm, public_binding
+from ledger.facade import Ledger
+from ledger.chain.tx import TxSender
 
 SHA256 = 1
 OPERATOR_TOKEN = "bench-operator-token"

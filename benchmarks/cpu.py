@@ -14,8 +14,8 @@ from typing import Any
 from opentimestamps.core.timestamp import Timestamp, make_merkle_tree
 
 from benchmarks.report import Result, ratio_result
-from ledger import merkle
-from ledger.hashing import HashAlgorithm, hash_file
+from ledger.domain import merkle
+from ledger.domain.hashing import HashAlgorithm, hash_file
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -62,10 +62,10 @@ def merkle_build(n: int, n_ots: int, rounds: int) -> list[Result]:
         vs_ots.append((rate["ours"], rate["ots"]))
         vs_bare.append((rate["ours"], rate["bare"]))
     return [
-        ratio_result("4", f"Merkle tree build, {n:,} leaves (`ledger.merkle.MerkleTree`)", "leaves/s",
+        ratio_result("4", f"Merkle tree build, {n:,} leaves (`ledger.domain.merkle.MerkleTree`)", "leaves/s",
                      f"OTS `make_merkle_tree` over {n_ots:,} `Timestamp`s", ">=", 25.0, vs_ots,
                      note="per-leaf rates; OTS input objects built outside the timed region", stat="best"),
-        ratio_result("4", f"Merkle tree build, {n:,} leaves (`ledger.merkle.MerkleTree`)", "leaves/s",
+        ratio_result("4", f"Merkle tree build, {n:,} leaves (`ledger.domain.merkle.MerkleTree`)", "leaves/s",
                      "bare hashlib pairing loop, same leaves", ">=", 0.5, vs_bare,
                      note="root checked equal to the bare loop's", stat="best"),
     ]  # fmt: skip
@@ -102,7 +102,7 @@ def file_hashing(size_mb: int, rounds: int) -> list[Result]:
                     raise AssertionError(f"{name} digests differ")
                 pairs.append((mb / secs["ours"], mb / secs["bare"]))
             out.append(ratio_result(
-                "5", f"file hashing {name.upper()}, {size_mb} MiB file (`ledger.hashing.hash_file`)", "MB/s",
+                "5", f"file hashing {name.upper()}, {size_mb} MiB file (`ledger.domain.hashing.hash_file`)", "MB/s",
                 f"bare `hashlib.new('{name}')`, 1 MiB `read()` chunks", ">=", 0.9, pairs,
                 note="file in the page cache (warmed first)", stat="best",
             ))  # fmt: skip

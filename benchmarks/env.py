@@ -15,11 +15,11 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.providers.rpc import HTTPProvider
 
-from ledger import eip712
-from ledger.artifacts import load_artifact
-from ledger.chain import DEV_OPERATOR_KEY, EmbeddedNode, find_anvil, free_port
-from ledger.deployment import Manifest, deploy_suite
-from ledger.tx import SentTransaction, TxSender
+from ledger.domain import eip712
+from ledger.chain.artifacts import load_artifact
+from ledger.chain.node import DEV_OPERATOR_KEY, EmbeddedNode, find_anvil, free_port
+from ledger.chain.deployment import Manifest, deploy_suite
+from ledger.chain.tx import SentTransaction, TxSender
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EAS_ARTIFACTS = REPO_ROOT / "node_modules" / "@ethereum-attestation-service" / "eas-contracts" / "artifacts" / "contracts"
@@ -127,7 +127,7 @@ class BenchChain:
         """Admits a party of a kind that carries power (an asset verifier, 6) as the development council does: a
         Safe proposal to the timelock signed by two members, scheduled, run after the delay (the node's clock
         moved on)."""
-        from ledger import governance as gov
+        from ledger.chain import governance as gov
 
         record = self.manifest.governance or {}
         data = self.evidence.functions.admitParty((kind, 1, 3, identifier, "前海基准核验机构", "Qianhai Benchmark Verifier"),
@@ -144,7 +144,7 @@ class BenchChain:
 
     def admit(self, accounts: list[str], identifier: str) -> int:
         """Admits a party exactly as tests/helpers.py ``Chain.admit`` does (the registrar's transaction)."""
-        from ledger.powers import dev_registrar
+        from ledger.chain.powers import dev_registrar
 
         scheme = 1 if identifier == FIRM_USCC else 3  # a USCC, or an identifier of scheme other (e.g. BENCH-UNI-1)
         profile = (1, 1, scheme, identifier, "前海基准测试有限公司", "Qianhai Benchmark Ltd")

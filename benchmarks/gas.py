@@ -12,11 +12,11 @@ from eth_utils import keccak, to_checksum_address
 
 from benchmarks.env import BenchChain
 from benchmarks.report import Result
-from ledger import merkle
-from ledger.eip712 import EIP712_DOMAIN_TYPE
-from ledger.artifacts import load_artifact
-from ledger.evidence import sign_single
-from ledger.tx import SentTransaction, TxSender
+from ledger.domain import merkle
+from ledger.domain.eip712 import EIP712_DOMAIN_TYPE
+from ledger.chain.artifacts import load_artifact
+from ledger.services.evidence import sign_single
+from ledger.chain.tx import SentTransaction, TxSender
 
 SHA256 = 1
 ZERO32 = b"\0" * 32
@@ -270,9 +270,9 @@ def agreements(c: BenchChain) -> list[Result]:
     every party signing, so the peer does less)."""
     from eth_account import Account
 
-    from ledger import agreements as ag
-    from ledger import eip712
-    from ledger.territory import to_mask
+    from ledger.domain import agreements as ag
+    from ledger.domain import eip712
+    from ledger.domain.territory import to_mask
 
     assets = c.w3.eth.contract(address=c.manifest.address("IPAssetRegistry"), abi=load_artifact("IPAssetRegistry")["abi"])
     domain = ag.assets_domain(c.manifest.chain_id, assets.address)

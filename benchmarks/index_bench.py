@@ -28,9 +28,9 @@ from sqlalchemy import Engine, insert
 
 from benchmarks.env import BenchChain
 from benchmarks.report import Result, ratio_result
-from ledger import index as ix
+from ledger.index import indexer as ix
 from ledger.config import Settings
-from ledger.service import Ledger
+from ledger.facade import Ledger
 
 DAY = 86_400
 

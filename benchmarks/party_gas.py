@@ -7,7 +7,7 @@ the gas rows of the main table; these operations have no target (they are rare a
 Each figure is the receipt's ``gasUsed`` of one transaction. The registry's own functions run on a second
 deployment of the suite on the same anvil whose governance and registrar are plain accounts (as the tests
 deploy it), so that a governance act shows the registry's own cost; one more row shows what the council adds
-when the same act goes through the Safe and the timelock of the embedded default (``ledger.governance``).
+when the same act goes through the Safe and the timelock of the embedded default (``ledger.chain.governance``).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from benchmarks.env import BenchChain
-from ledger import eip712
-from ledger.artifacts import load_artifact
-from ledger.tx import SentTransaction, TxSender
+from ledger.domain import eip712
+from ledger.chain.artifacts import load_artifact
+from ledger.chain.tx import SentTransaction, TxSender
 
 HEADING = "## Gas of party operations"
 RECOVERY_DELAY = 3600
@@ -41,8 +41,8 @@ class _Registry:
     """The suite deployed again on the bench's anvil with plain governance and registrar accounts."""
 
     def __init__(self, c: BenchChain) -> None:
-        from ledger.deployment import deploy_suite
-        from ledger.powers import dev_governance, dev_registrar
+        from ledger.chain.deployment import deploy_suite
+        from ledger.chain.powers import dev_governance, dev_registrar
 
         self.c = c
         self.governance, self.registrar = dev_governance(), dev_registrar()
@@ -122,8 +122,8 @@ def measure(c: BenchChain, rounds: int = ROUNDS) -> list[tuple[str, str, list[in
 def council_overhead(c: BenchChain) -> tuple[int, int, int]:
     """``confirmSuspension`` through the embedded default's council: the Safe transaction that schedules it in
     the timelock, and the timelock's execution after its delay (the registry call included)."""
-    from ledger import governance as gov
-    from ledger.powers import dev_registrar
+    from ledger.chain import governance as gov
+    from ledger.chain.powers import dev_registrar
 
     council = gov.dev_council()
     record = c.manifest.governance or {}

@@ -130,8 +130,9 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
     from api.routes.evidence import _parse_hashes
     from api.schemas import EvidenceBatchCreate
     from benchmarks.api_bench import batch_body, unique_hashes
-    from ledger import eip712, merkle
-    from ledger.evidence import _recover, sign_single
+    from ledger.domain import eip712
+    from ledger.domain import merkle
+    from ledger.services.evidence import _recover, sign_single
 
     ledger, c = svc.ledger, svc.chain
     ledger.pipeline.stop()  # its background RPCs would be counted too
@@ -183,11 +184,11 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
         rpc = tally.summary(k)
         rpc_ms = sum(tally.seconds.values()) / k * 1000  # a mean: the counts are per request on average
     _, top, stats = profile_stats(lambda: [es.submit_single(r) for r in reqs[k:]], sort="cumulative", top=60)
-    n_contract = calls_of(stats, "ledger/service.py", "evidence") / k
-    n_recover = calls_of(stats, "ledger/evidence.py", "_recover") / k
-    n_digest = calls_of(stats, "ledger/eip712.py", "digest") / k
-    n_sign = calls_of(stats, "ledger/tx.py", "sign") / k
-    n_commit = sum(calls_of(stats, "ledger/store.py", f) for f in ("add_submission", "_update", "create_batch", "set_batch_state")) / k
+    n_contract = calls_of(stats, "ledger/facade.py", "evidence") / k
+    n_recover = calls_of(stats, "ledger/services/evidence.py", "_recover") / k
+    n_digest = calls_of(stats, "ledger/domain/eip712.py", "digest") / k
+    n_sign = calls_of(stats, "ledger/chain/tx.py", "sign") / k
+    n_commit = sum(calls_of(stats, "ledger/storage/journal.py", f) for f in ("add_submission", "_update", "create_batch", "set_batch_state")) / k
     accounted = (rpc_ms + n_contract * contract_ms + n_digest * digest_ms + n_recover * recover_ms + n_sign * sign_ms
                  + n_commit * commit_ms)  # fmt: skip
     out += [
@@ -215,7 +216,7 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
             rpc = tally.summary(2 * k)
             rpc_ms = sum(tally.seconds.values()) / (2 * k) * 1000
         _, top, stats = profile_stats(lambda: [es.lookup(direct_hash) for _ in range(2 * k)], sort="cumulative", top=60)
-        n_contract = calls_of(stats, "ledger/service.py", "evidence") / (2 * k)
+        n_contract = calls_of(stats, "ledger/facade.py", "evidence") / (2 * k)
         out += [
             f"### `EvidenceService.lookup` of a direct record (GET /v1/evidence/{{hash}}): {wall:.2f} ms per request (median)",
             "",
@@ -256,7 +257,7 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
     raw = stage("`_parse_hashes` (hex → bytes)", lambda: _parse_hashes(model.hashes))
     stage("`MerkleTree` of the leaf hashes (inside submit_batch)",
           lambda: merkle.MerkleTree(merkle.leaf_hash(hh) for hh in raw))  # fmt: skip
-    from ledger.evidence import BatchRequest
+    from ledger.services.evidence import BatchRequest
 
     req = BatchRequest(1, raw, c.party.address, deadline, bytes.fromhex(model.signature[2:]))
     with count_rpc(ledger.w3) as tally:
@@ -299,7 +300,7 @@ def journal_growth(items: int, steps: int) -> list[str]:
     import tempfile
     from pathlib import Path
 
-    from ledger.store import Store
+    from ledger.storage.journal import Store
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="ipledger-bench-journal-") as tmp:

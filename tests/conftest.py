@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.chain import EmbeddedNode, free_port
+from ledger.chain.node import EmbeddedNode, free_port
 from tests.helpers import Chain, make_anvil_chain, make_eth_tester_chain
 
 #: The fault suite's rows, in the order their scenarios ended (see tests/faults/conftest.py).

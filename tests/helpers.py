@@ -12,12 +12,12 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
-from ledger import eip712
-from ledger.artifacts import load_artifact
-from ledger.chain import DEV_OPERATOR_KEY
-from ledger.deployment import Manifest, deploy_suite
-from ledger.powers import dev_governance, dev_registrar
-from ledger.tx import SentTransaction, TxSender
+from ledger.domain import eip712
+from ledger.chain.artifacts import load_artifact
+from ledger.chain.node import DEV_OPERATOR_KEY
+from ledger.chain.deployment import Manifest, deploy_suite
+from ledger.chain.powers import dev_governance, dev_registrar
+from ledger.chain.tx import SentTransaction, TxSender
 
 FIRM_USCC = "91110108551385082Q"
 FIRM2_USCC = "91110000600037341L"
@@ -275,7 +275,7 @@ def deploy_wallet(chain: Chain, owner: LocalAccount) -> Any:
 
 # --- assets and agreements ---------------------------------------------------------------------
 
-from ledger import agreements as ag  # noqa: E402
+from ledger.domain import agreements as ag  # noqa: E402
 
 
 def assets_domain(chain: Chain) -> eip712.Domain:
@@ -357,7 +357,7 @@ def arbitrator_signatures(chain: Chain, message: dict[str, Any], arbitrators: Lo
 
 def dispute_open_fn(chain: Chain, arbitrators: LocalAccount | list[LocalAccount], subject: str, subject_id: bytes | int,
                     claimant: int, respondent: int, institution: int | None = None) -> Any:
-    from ledger.disputes import OpenRequest, disputes_domain
+    from ledger.services.disputes import OpenRequest, disputes_domain
 
     first = arbitrators[0] if isinstance(arbitrators, list) else arbitrators
     inst = institution or int(chain.evidence.functions.partyOf(first.address).call()[0])
@@ -371,7 +371,7 @@ def dispute_open_fn(chain: Chain, arbitrators: LocalAccount | list[LocalAccount]
 
 def dispute_close_fn(chain: Chain, arbitrators: LocalAccount | list[LocalAccount], dispute_id: bytes, outcome: str = "dismissed",
                      owners: list[int] | None = None, shares: list[int] | None = None, institution: int | None = None) -> Any:
-    from ledger.disputes import CloseRequest, disputes_domain
+    from ledger.services.disputes import CloseRequest, disputes_domain
 
     inst = institution or int(chain.disputes.functions.dispute(dispute_id).call()[5])
     req = CloseRequest(dispute_id, OUTCOME[outcome], keccak(text="award"), tuple(owners or []), tuple(shares or []), inst, chain.now() + 600)

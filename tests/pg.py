@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ledger.chain import free_port
+from ledger.chain.node import free_port
 
 PG_BIN = Path(os.environ.get("IPLEDGER_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 

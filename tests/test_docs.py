@@ -20,7 +20,7 @@ def test_the_readme_names_the_two_commands_and_every_cli_command_it_shows_exists
 
     from typer.main import get_command
 
-    from ledger.cli import app
+    from cli.main import app
 
     readme = (ROOT / "README.md").read_text()
     assert "make run" in readme and "make test" in readme

@@ -1,4 +1,4 @@
-"""The library and the API type-check under the mypy configuration in pyproject.toml."""
+"""The library, the API and the CLI type-check under the mypy configuration in pyproject.toml."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_library_and_api_type_check() -> None:
+def test_the_library_api_and_cli_type_check() -> None:
     # mypy keeps its cache in .mypy_cache, so a run after the first only rechecks what changed
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "ledger", "api"],
+        [sys.executable, "-m", "mypy", "ledger", "api", "cli"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -10,13 +10,13 @@ from fastapi.responses import HTMLResponse, Response
 from api.deps import LedgerDep
 from api.openapi import errors
 from api.schemas import BatchAccepted, EvidenceBatchCreate, EvidenceCreate, PartyIdParam, SigningDomain, SubmissionPublic
-from ledger import eip712
+from ledger.domain import eip712
 from ledger.errors import InvalidInput, PayloadTooLarge
-from ledger.evidence import BatchRequest, SingleRequest, parse_signature
-from ledger.hashing import parse_algorithm, parse_hash
-from ledger.parties import parse_account
-from ledger.evidence import PUBLIC_STATUS
-from ledger.store import QUEUED, Submission
+from ledger.services.evidence import BatchRequest, SingleRequest, parse_signature
+from ledger.domain.hashing import parse_algorithm, parse_hash
+from ledger.services.parties import parse_account
+from ledger.services.evidence import PUBLIC_STATUS
+from ledger.storage.journal import QUEUED, Submission
 
 router = APIRouter(tags=["evidence"])
 ZERO = b"\0" * 32
@@ -161,7 +161,7 @@ def certificate(
     doc = ledger.certificates.build(raw, partyId)
     if format == "json":
         return doc
-    from ledger import certificate_pdf
+    from ledger.certificates.render import pdf as certificate_pdf
 
     url = f"{ledger.settings.public_url.rstrip('/')}/?hash=0x{raw.hex()}"
     if format == "html":

@@ -18,10 +18,10 @@ from python_multipart.multipart import parse_options_header
 from api.deps import LedgerDep
 from api.limits import json_depth
 from api.schemas import VerifyRequest, VerifyResult
-from ledger.certificate import MAX_CERTIFICATE_BYTES
+from ledger.certificates.evidence import MAX_CERTIFICATE_BYTES
 from ledger.errors import InvalidInput, LedgerError, PayloadTooLarge
-from ledger.hashing import HashAlgorithm, new_hasher, parse_hash
-from ledger.verify import Rpc, verify
+from ledger.domain.hashing import HashAlgorithm, new_hasher, parse_hash
+from ledger.certificates.verify import Rpc, verify
 
 router = APIRouter(tags=["verify"])
 
@@ -91,7 +91,7 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
     else:
         raise InvalidInput("send application/json or multipart/form-data", field="content-type")
     if isinstance(doc, dict) and doc.get("format") == "qianhai-ip-ledger/agreement-certificate":
-        from ledger import agreement_certificate
+        from ledger.certificates import agreement as agreement_certificate
 
         return agreement_certificate.verify(doc, Rpc.from_web3(ledger.w3)).to_json()
     report = verify(doc, Rpc.from_web3(ledger.w3), file_hashes=file_hashes, file_size=size)

@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from web3 import Web3
 
 from api.app import create_app
-from ledger import eip712
+from ledger.domain import eip712
 from ledger.config import Settings
-from ledger.evidence import sign_batch, sign_single
-from ledger.hashing import HashAlgorithm, public_binding
-from ledger.service import Ledger
+from ledger.services.evidence import sign_batch, sign_single
+from ledger.domain.hashing import HashAlgorithm, public_binding
+from ledger.facade import Ledger
 from tests.helpers import Chain, account
 
 OPERATOR_TOKEN = "test-operator-token"

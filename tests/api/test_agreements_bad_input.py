@@ -16,9 +16,9 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger import eip712
+from ledger.domain import eip712
 from ledger.config import Settings
-from ledger.service import Ledger
+from ledger.facade import Ledger
 from tests.api.conftest import OPERATOR_TOKEN, Api
 from tests.api.test_agreements_scenario import DOC, YEAR, Parties, agree, propose, register_asset, sign, time_travel
 from tests.helpers import Chain, account

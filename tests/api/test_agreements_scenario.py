@@ -11,8 +11,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from ledger import agreements as ag
-from ledger import eip712
+from ledger.domain import agreements as ag
+from ledger.domain import eip712
 from ledger.errors import ContractRevert
 from tests.api.conftest import Api
 from tests.helpers import account
@@ -218,8 +218,8 @@ def ordinary_territory(proposal: dict[str, Any]) -> int:
 def test_an_agreement_certificate_verifies_and_fails_when_tampered(api: Api) -> None:
     import copy
 
-    from ledger import agreement_certificate
-    from ledger.verify import Rpc
+    from ledger.certificates import agreement as agreement_certificate
+    from ledger.certificates.verify import Rpc
 
     p = Parties(api)
     b = register_asset(api, p.uni, p.p_uni, "201710601862.3", "Battery separator")

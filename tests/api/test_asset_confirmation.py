@@ -9,7 +9,7 @@ from typing import Any
 
 from eth_utils import keccak
 
-from ledger import eip712
+from ledger.domain import eip712
 from tests.api.conftest import Api
 from tests.api.test_agreements_scenario import DOC, YEAR, Parties, api_verifier, confirm_asset, register_asset
 from tests.helpers import account
@@ -145,8 +145,8 @@ def test_an_award_strikes_a_squatters_confirmed_claim_and_the_title_report_says_
     import json
     import zipfile
 
-    from ledger.casefile import verify_case
-    from ledger.verify import Rpc
+    from ledger.certificates.casefile import verify_case
+    from ledger.certificates.verify import Rpc
 
     data = api.client.get(f"/v1/disputes/{did}/case-file").content
     report = verify_case(data, Rpc.from_web3(api.chain.w3))

@@ -23,12 +23,13 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger import eip712, merkle
-from ledger.artifacts import load_artifact
+from ledger.domain import eip712
+from ledger.domain import merkle
+from ledger.chain.artifacts import load_artifact
 from ledger.config import Settings
-from ledger.hashing import HashAlgorithm, hash_bytes, metadata_commitment, private_binding, public_binding, validate_metadata
-from ledger.service import Ledger
-from ledger.verify import FAILED, Report, Rpc, verify
+from ledger.domain.hashing import HashAlgorithm, hash_bytes, metadata_commitment, private_binding, public_binding, validate_metadata
+from ledger.facade import Ledger
+from ledger.certificates.verify import FAILED, Report, Rpc, verify
 from tests.api.conftest import OPERATOR_TOKEN, Api
 from tests.helpers import Chain, account
 

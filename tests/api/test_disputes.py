@@ -11,7 +11,7 @@ from typing import Any
 
 from eth_utils import keccak
 
-from ledger import eip712
+from ledger.domain import eip712
 from tests.api.conftest import Api
 from tests.api.test_agreements_scenario import YEAR, Parties, agree, confirm_asset, register_asset, time_travel
 from tests.helpers import account
@@ -105,9 +105,9 @@ def test_the_case_file_verifies_and_fails_when_any_item_is_altered(api: Api, tmp
     import json
     import zipfile
 
-    from ledger.casefile import verify_case
-    from ledger.hashing import HashAlgorithm, hash_bytes
-    from ledger.verify import Rpc
+    from ledger.certificates.casefile import verify_case
+    from ledger.domain.hashing import HashAlgorithm, hash_bytes
+    from ledger.certificates.verify import Rpc
 
     p = Parties(api)
     arbs, p_arb = admit_institution(api, nameEn="Arbitration Centre")

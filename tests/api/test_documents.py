@@ -10,10 +10,10 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from ledger import eip712
-from ledger.documents import payload_hash
-from ledger.hashing import HashAlgorithm, hash_bytes
-from ledger.vault import Envelope, ReaderKey, add_reader, seal
+from ledger.domain import eip712
+from ledger.services.documents import payload_hash
+from ledger.domain.hashing import HashAlgorithm, hash_bytes
+from ledger.storage.vault import Envelope, ReaderKey, add_reader, seal
 from tests.api.conftest import Api
 from tests.helpers import account
 

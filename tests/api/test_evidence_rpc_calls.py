@@ -11,11 +11,11 @@ from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from ledger import eip712
-from ledger.artifacts import decode_revert
+from ledger.domain import eip712
+from ledger.chain.artifacts import decode_revert
 from ledger.errors import InvalidInput, SignatureRejected
-from ledger.evidence import sign_single
-from ledger.store import ANCHORED, FINAL, SENDING
+from ledger.services.evidence import sign_single
+from ledger.storage.journal import ANCHORED, FINAL, SENDING
 from tests.api.conftest import Api, CountingProvider
 from tests.helpers import FIRM_USCC, account, deploy_wallet, h
 

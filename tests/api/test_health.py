@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger.config import Settings
-from ledger.service import Ledger
+from ledger.facade import Ledger
 from tests.helpers import Chain
 
 

@@ -30,11 +30,11 @@ from fastapi.testclient import TestClient
 from web3 import Web3
 
 from api.limits import BATCH_BYTES_PER_HASH, ALLOWANCE, json_depth
-from ledger import eip712
-from ledger.artifacts import load_artifact
+from ledger.domain import eip712
+from ledger.chain.artifacts import load_artifact
 from ledger.config import Settings
-from ledger.evidence import sign_single
-from ledger.hashing import HashAlgorithm, public_binding
+from ledger.services.evidence import sign_single
+from ledger.domain.hashing import HashAlgorithm, public_binding
 from tests.api.hostile_corpus import Case, Context, build
 from tests.cli.conftest import UpProcess
 from tests.helpers import Chain, account
@@ -400,7 +400,7 @@ def test_a_deep_document_does_not_crash_even_a_parser_behind_the_scan() -> None:
 
 def test_every_503_carries_retry_after(tmp_path: Path, anvil: Chain) -> None:
     from api.app import create_app
-    from ledger.service import Ledger
+    from ledger.facade import Ledger
 
     dead = Web3(Web3.HTTPProvider("http://127.0.0.1:9", request_kwargs={"timeout": 1}))
     ledger = Ledger(w3=dead, manifest=anvil.manifest, settings=Settings(data_dir=tmp_path))
@@ -440,7 +440,7 @@ def small_server() -> Iterator[int]:
     import uvicorn
 
     from api.limits import server_options
-    from ledger.chain import free_port
+    from ledger.chain.node import free_port
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -1,4 +1,4 @@
-"""The input rules (ledger/inputs.py, api/schemas.py): bounded integers, ASCII digits, safe text, strict decimals;
+"""The input rules (ledger/domain/inputs.py, api/schemas.py): bounded integers, ASCII digits, safe text, strict decimals;
 operator routes checked before the body; the bearer scheme in any case; the envelope declared in the document.
 
 Every refusal is a 4xx in the JSON envelope naming the field, and changes nothing on chain.
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from ledger import inputs
+from ledger.domain import inputs
 from ledger.errors import InvalidInput
-from ledger.parties import PartyProfile
+from ledger.services.parties import PartyProfile
 from tests.api.conftest import OPERATOR_TOKEN, Api
 from tests.helpers import account
 
@@ -361,7 +361,7 @@ def test_the_cli_refuses_unsafe_text_before_any_call(text: str) -> None:
     address where nothing listens: a connection error would mean the check came too late)."""
     from typer.testing import CliRunner
 
-    from ledger.cli import app
+    from cli.main import app
 
     nowhere = ["--api-url", "http://127.0.0.1:9"]
     result = CliRunner().invoke(app, ["party", "admit", "--kind", "firm", "--identifier", USCC, "--account",

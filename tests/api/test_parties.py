@@ -120,7 +120,7 @@ def test_suspend_confirm_and_reinstate_through_the_api(api: Api) -> None:
 
 def _change_body(api: Api, pid: int, action: str, signers: list, *, account_: str | None = None, new=None,
                  threshold: int = 1, nonce: int | None = None, deadline: int | None = None) -> dict:  # fmt: skip
-    from ledger import eip712
+    from ledger.domain import eip712
 
     party = api.client.get(f"/v1/parties/{pid}").json()
     nonce = party["accountNonce"] if nonce is None else nonce
@@ -170,7 +170,7 @@ def test_bad_account_changes_name_the_field(api: Api, change: dict, field: str, 
 
 
 def test_a_recovery_is_proposed_vetoed_and_reported_through_the_api(api: Api) -> None:
-    from ledger import eip712
+    from ledger.domain import eip712
 
     a, fresh = account("rec-a"), account("rec-fresh")
     pid = api.admit(a, "91110108551385082Q")
@@ -231,7 +231,7 @@ def test_a_party_shows_its_suspension_as_of_now_and_its_history_bounded(api: Api
     """GET /v1/parties/{id}: a registrar's suspension reads provisional, then lapsed once its period passed
     without confirmation (as the contract judges it); the history lists the party's events newest first with the
     lapse at its time, at most 50 of them, and says how many there are."""
-    from ledger.index import PARTY_HISTORY_LIMIT
+    from ledger.index.indexer import PARTY_HISTORY_LIMIT
     from tests.helpers import TEST_SUSPENSION_PERIOD
 
     a = account("hist-a")

@@ -10,8 +10,8 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from ledger import eip712
-from ledger import governance as gov
+from ledger.domain import eip712
+from ledger.chain import governance as gov
 from tests.api.conftest import Api
 from tests.api.test_agreements_scenario import confirm_asset
 from tests.helpers import account
@@ -35,8 +35,8 @@ def safe_sig(api: Api, safe: str, owners: list[LocalAccount], typed_data: dict[s
 
 
 def test_a_safe_university_signs_a_licence_end_to_end_and_the_certificate_verifies(api: Api) -> None:
-    from ledger import agreement_certificate
-    from ledger.verify import Rpc
+    from ledger.certificates import agreement as agreement_certificate
+    from ledger.certificates.verify import Rpc
 
     safe, owners, p_uni = make_safe_university(api)
     firm = account("safe-licensee")

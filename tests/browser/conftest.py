@@ -32,12 +32,12 @@ if not os.path.exists(CHROMIUM):
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'")
 
 from api.app import create_app  # noqa: E402
-from ledger import eip712  # noqa: E402
-from ledger.chain import free_port  # noqa: E402
+from ledger.domain import eip712  # noqa: E402
+from ledger.chain.node import free_port  # noqa: E402
 from ledger.config import Settings  # noqa: E402
-from ledger.evidence import sign_single  # noqa: E402
-from ledger.hashing import HashAlgorithm, hash_bytes, public_binding  # noqa: E402
-from ledger.service import Ledger  # noqa: E402
+from ledger.services.evidence import sign_single  # noqa: E402
+from ledger.domain.hashing import HashAlgorithm, hash_bytes, public_binding  # noqa: E402
+from ledger.facade import Ledger  # noqa: E402
 from tests.helpers import FIRM_USCC, Chain, account  # noqa: E402
 
 

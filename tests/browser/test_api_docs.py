@@ -17,7 +17,7 @@ from tests.helpers import Chain
 def api_url(anvil_chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from api.app import create_app
     from ledger.config import Settings
-    from ledger.service import Ledger
+    from ledger.facade import Ledger
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("docs-data"), operator_token="docs-token")
     ledger = Ledger(w3=anvil_chain.w3, manifest=anvil_chain.manifest, settings=settings)

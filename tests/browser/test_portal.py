@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from ledger import eip712
-from ledger.hashing import HashAlgorithm, hash_bytes
+from ledger.domain import eip712
+from ledger.domain.hashing import HashAlgorithm, hash_bytes
 from tests.api.test_agreements_scenario import confirm_asset
 from tests.browser.conftest import Portal
 from tests.helpers import account

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledger.chain import free_port
+from ledger.chain.node import free_port
 from tests.helpers import IPLEDGER, cli_env
 
 

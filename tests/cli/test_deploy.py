@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from ledger.keys import write_keystore
+from ledger.storage.keys import write_keystore
 from tests.helpers import Chain, cli_env, run_cli
 
 PASSWORD = "correct horse battery staple"
@@ -102,8 +102,8 @@ def test_dev_account_is_refused_off_the_dev_chain_and_url_is_required(tmp_path: 
 
 def test_deploy_creates_a_council_and_its_timelock(anvil: Chain, keystore: Path, tmp_path: Path) -> None:
     """`--council A,B,C --threshold 2`: a Safe of those owners proposing to a new timelock that alone governs."""
-    from ledger.governance import describe
-    from ledger.powers import ROLES
+    from ledger.chain.governance import describe
+    from ledger.chain.powers import ROLES
 
     owners = [Account.create().address for _ in range(3)]
     data = tmp_path / "data"

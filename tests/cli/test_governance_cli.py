@@ -12,8 +12,8 @@ import httpx
 import pytest
 from eth_account import Account
 
-from ledger.governance import dev_council
-from ledger.keys import write_keystore
+from ledger.chain.governance import dev_council
+from ledger.storage.keys import write_keystore
 from tests.cli.conftest import UpProcess
 from tests.helpers import cli_env, make_uscc, run_cli
 

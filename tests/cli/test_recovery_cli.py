@@ -15,7 +15,7 @@ import httpx
 import pytest
 from eth_account import Account
 
-from ledger.keys import write_keystore
+from ledger.storage.keys import write_keystore
 from tests.cli.conftest import UpProcess
 from tests.helpers import cli_env, run_cli
 

@@ -17,9 +17,9 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from ledger import eip712
-from ledger.artifacts import load_artifact
-from ledger.evidence import sign_batch
+from ledger.domain import eip712
+from ledger.chain.artifacts import load_artifact
+from ledger.services.evidence import sign_batch
 from tests.cli.conftest import UpProcess
 
 ENV = {"IPLEDGER_BATCH_INTERVAL": "0.3", "IPLEDGER_FINAL_AFTER": "2"}

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from web3 import Web3
 
-from ledger.chain import free_port
+from ledger.chain.node import free_port
 from tests.helpers import IPLEDGER, run_cli
 
 

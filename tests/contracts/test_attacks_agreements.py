@@ -13,11 +13,11 @@ import pytest
 from eth_utils import keccak
 from web3.logs import DISCARD
 
-from ledger import agreements as ag
-from ledger import eip712
+from ledger.domain import agreements as ag
+from ledger.domain import eip712
 from ledger.errors import ContractRevert, SignatureRejected
-from ledger.territory import to_mask
-from ledger.tx import call
+from ledger.domain.territory import to_mask
+from ledger.chain.tx import call
 from tests.contracts.test_ip_asset_registry import CN, HK, World
 from tests.helpers import (
     Chain, account, admit_arbitrator, assets_domain, close_dispute, execute, open_dispute, register_asset, sign_with,
@@ -338,7 +338,7 @@ def test_a_signature_deadline_more_than_a_year_ahead_is_refused(w: Arena, act: s
         t = w.licence(w.p_y, ag.LicenceType.ORDINARY)
         fn = f.withdraw(t.as_tuple(), far, (w.y.address, eip712.sign(ag.withdrawal_message(d, w.aid(t), far), w.y)))
     else:
-        from ledger.disputes import OpenRequest, disputes_domain
+        from ledger.services.disputes import OpenRequest, disputes_domain
 
         req = OpenRequest(1, w.asset.to_bytes(32, "big"), w.p_x, w.p_uni, keccak(text="claim"), w.p_arb, far)
         msg = req.message(disputes_domain(int(c.w3.eth.chain_id), c.disputes.address))

@@ -18,10 +18,10 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.logs import DISCARD
 
-from ledger import agreements as ag
-from ledger import eip712
+from ledger.domain import agreements as ag
+from ledger.domain import eip712
 from ledger.errors import ContractRevert
-from ledger.tx import call
+from ledger.chain.tx import call
 from tests.contracts.test_attacks_agreements import reverts
 from tests.contracts.test_ip_asset_registry import World
 from tests.helpers import (

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger import agreements as ag
+from ledger.domain import agreements as ag
 from tests.contracts.test_attacks_agreements import Arena, reverts
 from tests.helpers import Chain, account, dispute_close_fn, dispute_open_fn, execute, open_dispute
 

@@ -4,7 +4,7 @@ Measured on the old main (issue 10): whoever watches the pending pool (and the r
 registration first) could copy a registration's hash, register it first under its own party, and so block the
 victim's transaction (``EvidenceAlreadyRegistered``) and hold an earlier record for a file it never had.
 
-Now a registration carries the content hash *bound to the party* (``ledger.hashing.public_binding``) and the
+Now a registration carries the content hash *bound to the party* (``ledger.domain.hashing.public_binding``) and the
 contract keeps it under ``(binding, partyId)``. Each test fails if its protection is removed: the copier's record
 would block the victim if the key did not name the party, and would verify for the copier if the binding did not
 name the party.
@@ -20,11 +20,12 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ledger import certificate, eip712
+from ledger.certificates import evidence as certificate
+from ledger.domain import eip712
 from ledger.errors import ContractRevert, EvidenceAlreadyRegistered
-from ledger.hashing import HashAlgorithm, hash_bytes, private_binding, public_binding
-from ledger.tx import call
-from ledger.verify import FAILED, PASSED, Rpc, verify
+from ledger.domain.hashing import HashAlgorithm, hash_bytes, private_binding, public_binding
+from ledger.chain.tx import call
+from ledger.certificates.verify import FAILED, PASSED, Rpc, verify
 from tests.helpers import SHA256, ZERO32, Chain, account
 
 DRAWING = b"facade drawing, revision C\n" * 64

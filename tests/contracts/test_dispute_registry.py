@@ -9,9 +9,9 @@ import pytest
 from eth_utils import keccak
 from web3.logs import DISCARD
 
-from ledger import agreements as ag
+from ledger.domain import agreements as ag
 from ledger.errors import ContractRevert, PartyNotActive
-from ledger.tx import call
+from ledger.chain.tx import call
 from tests.contracts.test_ip_asset_registry import CN, World
 from tests.helpers import Chain, account, assets_domain, deploy_wallet, dispute_close_fn, dispute_open_fn, execute
 
@@ -154,8 +154,8 @@ def test_an_institution_whose_account_is_a_wallet_acts_by_that_wallet_alone(worl
     owner = account("arbitration-safe-owner")
     wallet = deploy_wallet(c, owner)
     p_safe = c.admit([wallet.address], kind="arbitration", identifier="ARB-SAFE", scheme="other")
-    from ledger import eip712
-    from ledger.disputes import OpenRequest, disputes_domain
+    from ledger.domain import eip712
+    from ledger.services.disputes import OpenRequest, disputes_domain
 
     req = OpenRequest(ASSET, world.asset.to_bytes(32, "big"), world.p_x, world.p_uni, keccak(text="claim"), p_safe, c.now() + 600)
     msg = req.message(disputes_domain(int(c.w3.eth.chain_id), c.disputes.address))

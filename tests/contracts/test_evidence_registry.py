@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from eth_utils import keccak
 
-from ledger import eip712
+from ledger.domain import eip712
 from ledger.errors import ContractRevert, EvidenceAlreadyRegistered, PartyNotActive, SignatureRejected
-from ledger.tx import call
+from ledger.chain.tx import call
 from tests.helpers import SHA256, SM3, ZERO32, Chain, account, deploy_wallet, h
 
 

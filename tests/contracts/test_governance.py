@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from ledger import governance as gov
-from ledger.deployment import Manifest, contract, deploy_suite
+from ledger.chain import governance as gov
+from ledger.chain.deployment import Manifest, contract, deploy_suite
 from ledger.errors import ContractRevert, TransactionFailed
-from ledger.powers import ROLES, dev_registrar
-from ledger.tx import TxSender
+from ledger.chain.powers import ROLES, dev_registrar
+from ledger.chain.tx import TxSender
 from tests.helpers import KIND, Chain, account, make_uscc
 
 DELAY = 120
@@ -199,7 +199,7 @@ def test_a_proposal_file_that_does_not_match_the_safe_is_refused(suite: Suite, c
 
 
 def test_verify_checks_the_council_code_and_that_the_timelock_is_admin(suite: Suite, chain: Chain) -> None:
-    from ledger.deployment import verify_deployment
+    from ledger.chain.deployment import verify_deployment
     from ledger.errors import DeploymentMismatch
 
     assert set(verify_deployment(chain.w3, suite.manifest)) == {"EvidenceRegistry", "IPAssetRegistry", "DisputeRegistry"}
@@ -215,7 +215,7 @@ def test_verify_checks_the_council_code_and_that_the_timelock_is_admin(suite: Su
 
 def test_the_vendored_safe_artifacts_are_the_npm_packages() -> None:
     """ledger/artifacts/safe/ holds @safe-global/safe-contracts@1.4.1's build output unchanged (bytecode and ABI)."""
-    from ledger.toolchain.compiler import REPO_ROOT
+    from ledger.chain.compiler import REPO_ROOT
 
     package = REPO_ROOT / "node_modules" / "@safe-global" / "safe-contracts"
     if not package.is_dir():

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
-from ledger import agreements as ag
-from ledger import eip712
+from ledger.domain import agreements as ag
+from ledger.domain import eip712
 from ledger.errors import ContractRevert, SignatureRejected
-from ledger.territory import to_mask
-from ledger.tx import call
+from ledger.domain.territory import to_mask
+from ledger.chain.tx import call
 from tests.helpers import (
     Chain, account, admit_arbitrator, assets_domain, close_dispute, confirm_asset, deploy_wallet, execute, open_dispute, register_asset, sign_with,
 )

@@ -6,7 +6,7 @@ import pytest
 from eth_utils import keccak
 
 from ledger.errors import ContractRevert, PartyNotActive, SignatureRejected
-from ledger.tx import call
+from ledger.chain.tx import call
 from tests.helpers import FIRM_USCC, TEST_RECOVERY_DELAY, TEST_SUSPENSION_PERIOD, Chain, account, h
 
 
@@ -97,7 +97,7 @@ def test_a_change_emits_added_removed_and_changed_events(chain: Chain) -> None:
 
 
 def test_the_typehashes_match_the_python_typed_data(chain: Chain) -> None:
-    from ledger import eip712
+    from ledger.domain import eip712
 
     assert call(chain.evidence.functions.ACCOUNT_CHANGE_TYPEHASH()) == eip712.ACCOUNT_CHANGE_TYPEHASH
     assert call(chain.evidence.functions.RECOVERY_VETO_TYPEHASH()) == eip712.RECOVERY_VETO_TYPEHASH
@@ -165,7 +165,7 @@ def test_a_threshold_of_two_needs_two_accounts(chain: Chain) -> None:
 
 
 def test_a_contract_wallet_counts_as_one_account_through_erc1271(chain: Chain) -> None:
-    from ledger import eip712
+    from ledger.domain import eip712
     from tests.helpers import deploy_wallet
 
     owner, b = account("wallet-owner"), account("b")
@@ -264,7 +264,7 @@ def test_only_governance_proposes_or_cancels_a_recovery(chain: Chain) -> None:
 
 
 def test_a_relayed_veto_needs_the_accounts_signature(chain: Chain) -> None:
-    from ledger import eip712
+    from ledger.domain import eip712
 
     a, fresh = account("a"), account("fresh")
     pid = chain.admit([a.address])

@@ -1,7 +1,7 @@
 """Slither over contracts/, through the project's own compiler; every high or medium result is explained.
 
 Guarantees:
-- The contracts are compiled by the binary ``ledger.toolchain.compiler.resolve_solc_binary`` chooses (the pinned
+- The contracts are compiled by the binary ``ledger.chain.compiler.resolve_solc_binary`` chooses (the pinned
   native solc, or the npm solcjs behind scripts/solc-shim.js), with the project's own settings (optimizer runs,
   EVM version, remappings): crytic-compile's standard-json platform runs that binary on a Standard JSON input
   built here. Nothing is downloaded (solc-select is never asked for a compiler).
@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 import solcx
 
-from ledger.toolchain import compiler
+from ledger.chain import compiler
 
 ROOT = compiler.REPO_ROOT
 SECURITY_MD = ROOT / "docs" / "security.md"

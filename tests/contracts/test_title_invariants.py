@@ -50,11 +50,11 @@ from hypothesis import HealthCheck, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
-from ledger import agreements as ag
-from ledger import eip712
+from ledger.domain import agreements as ag
+from ledger.domain import eip712
 from ledger.errors import ContractRevert
-from ledger.territory import to_mask
-from ledger.tx import TxSender, as_revert
+from ledger.domain.territory import to_mask
+from ledger.chain.tx import TxSender, as_revert
 from tests.helpers import (
     FIRM_USCC, Chain, account, admit_arbitrator, assets_domain, dispute_close_fn, dispute_open_fn, make_uscc, register_asset,
 )

@@ -38,11 +38,12 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
-from ledger import eip712, merkle
-from ledger.artifacts import load_artifact
-from ledger.evidence import record_key, sign_batch, sign_single
-from ledger.hashing import HashAlgorithm, public_binding
-from ledger.verify import Rpc, verify
+from ledger.domain import eip712
+from ledger.domain import merkle
+from ledger.chain.artifacts import load_artifact
+from ledger.services.evidence import record_key, sign_batch, sign_single
+from ledger.domain.hashing import HashAlgorithm, public_binding
+from ledger.certificates.verify import Rpc, verify
 from tests.helpers import IPLEDGER, cli_env
 
 SINGLE, BATCH = "single", "batch"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.evidence import sign_single
-from ledger.service import dev_operator
+from ledger.services.evidence import sign_single
+from ledger.facade import dev_operator
 from tests.faults.conftest import ENV
 from tests.faults.harness import (
     ChainView, HealthProbe, Load, Outcome, SentBatch, Service, Tally, account, wait_for)  # fmt: skip

@@ -1,0 +1,1 @@
+"""The ``ipledger`` command: one module per command group, the root app in :mod:`cli.main`."""

@@ -1,0 +1,137 @@
+"""``ipledger dispute`` (an arbitration institution, by its arbitrators' keystores) and ``ipledger verify-case``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ledger.domain import eip712
+from cli.main import ApiUrlOpt, RpcUrlOpt, _print_json, api_client, app, console, settings_with
+from cli.evidence import _load_party_key
+from ledger.errors import InvalidInput
+
+dispute_app = typer.Typer(help="Disputes before an arbitration institution: its arbitrators sign with their keystores "
+                          "(at least two, or the institution's threshold), one --keystore each.", no_args_is_help=True)  # fmt: skip
+app.add_typer(dispute_app, name="dispute")
+
+ArbitratorKeystoresOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--keystore", help="An arbitrator account's keystore (v3 JSON); repeat once per arbitrator who signs: "
+                 "the institution acts by at least max(its threshold, 2) of its accounts. Password from "
+                 "IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE (one)."),
+]
+
+
+def _arbitrators(keystores: list[Path] | None, client: Any) -> tuple[list[Any], int]:
+    """The signing accounts and their institution (the party of the first; the API and the contract check
+    that every signer is an account of it)."""
+    accounts = [_load_party_key(k) for k in keystores] if keystores else [_load_party_key(None)]
+    institution = client.get(f"/v1/accounts/{accounts[0].address}")["partyId"]
+    if not institution:
+        raise InvalidInput(f"{accounts[0].address} is not an account of an admitted party", field="keystore")
+    return accounts, int(institution)
+
+
+def _sign_all(typed: dict[str, Any], accounts: list[Any]) -> list[dict[str, str]]:
+    return [{"signer": a.address, "signature": "0x" + eip712.sign(typed, a).hex()} for a in accounts]
+
+
+def _hash_arg(value: str) -> str:
+    path = Path(value)
+    if path.is_file():
+        from ledger.domain.hashing import HashAlgorithm, hash_file
+
+        return "0x" + hash_file(path, HashAlgorithm.SHA256).hex()
+    return value
+
+
+@dispute_app.command("open")
+def open_cmd(
+    subject: Annotated[str, typer.Argument(help="asset | agreement | evidence")],
+    subject_id: Annotated[str, typer.Argument(help="Asset id, agreement id, or content hash.")],
+    claimant: Annotated[int, typer.Option(help="Claimant party id.")],
+    respondent: Annotated[int, typer.Option(help="Respondent party id.")],
+    claim: Annotated[str, typer.Option(help="The statement of claim: a file (hashed locally) or its hash.")],
+    keystore: ArbitratorKeystoresOpt = None,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Open a dispute (freezes the asset concerned) as the arbitration institution, signed with its arbitrators'
+    keystores (one --keystore each)."""
+    client = api_client(settings_with(api_url=api_url))
+    accounts, institution = _arbitrators(keystore, client)
+    body = {"subject": subject, "subjectId": int(subject_id) if subject == "asset" and subject_id.isdigit() else subject_id,
+            "claimant": claimant, "respondent": respondent, "claimHash": _hash_arg(claim), "institution": institution}  # fmt: skip
+    typed = client.post("/v1/disputes/payload", json=body)["typedData"]
+    _print_json(client.post("/v1/disputes", json={**body, "deadline": typed["message"]["deadline"],
+                                                  "signatures": _sign_all(typed, accounts)}))  # fmt: skip
+
+
+@dispute_app.command("award")
+def award_cmd(
+    dispute_id: Annotated[str, typer.Argument(help="The dispute id.")],
+    outcome: Annotated[str, typer.Option(help="dismissed | agreement_voided | title_restored")],
+    award: Annotated[str, typer.Option(help="The award document: a file (hashed locally) or its hash.")],
+    owner: Annotated[list[str] | None, typer.Option(help="For title_restored: PARTY_ID:SHARE_BPS, repeatable (sum 10000).")] = None,
+    keystore: ArbitratorKeystoresOpt = None,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Close a dispute with an award that takes effect on chain, as the institution, signed with its arbitrators'
+    keystores (one --keystore each)."""
+    owners = []
+    for item in owner or []:
+        party, _, share = item.partition(":")
+        if not party.isdigit() or not share.isdigit():
+            raise InvalidInput(f"--owner takes PARTY_ID:SHARE_BPS, not {item!r}", field="owner")
+        owners.append({"partyId": int(party), "share": int(share)})
+    client = api_client(settings_with(api_url=api_url))
+    accounts, institution = _arbitrators(keystore, client)
+    body = {"outcome": outcome, "awardHash": _hash_arg(award), "owners": owners, "institution": institution}
+    typed = client.post(f"/v1/disputes/{dispute_id}/award/payload", json=body)["typedData"]
+    _print_json(client.post(f"/v1/disputes/{dispute_id}/award", json={**body, "deadline": typed["message"]["deadline"],
+                                                                     "signatures": _sign_all(typed, accounts)}))  # fmt: skip
+
+
+@dispute_app.command("show")
+def show_cmd(dispute_id: str, api_url: ApiUrlOpt = None) -> None:
+    """Show a dispute."""
+    _print_json(api_client(settings_with(api_url=api_url)).get(f"/v1/disputes/{dispute_id}"))
+
+
+@dispute_app.command("case-file")
+def case_file_cmd(
+    dispute_id: str,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Where to write the ZIP.")] = Path("case.zip"),
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Export the case file: every on-chain record about the subject, with certificates and a summary PDF."""
+    data = api_client(settings_with(api_url=api_url)).get(f"/v1/disputes/{dispute_id}/case-file")
+    out.write_bytes(data)
+    console.print(f"case file written to {out} ({len(data):,} bytes)")
+
+
+@app.command("verify-case")
+def verify_case_cmd(
+    case: Annotated[Path, typer.Argument(help="The case file ZIP.")],
+    rpc_url: RpcUrlOpt = None,
+) -> None:
+    """Re-check every item of a case file against any JSON-RPC endpoint of the chain. Exit 0 if all pass."""
+    from ledger.certificates.casefile import verify_case
+    from ledger.chain.node import connect
+    from ledger.certificates.verify import Rpc
+
+    settings = settings_with(rpc_url=rpc_url)
+    if not settings.rpc_url:
+        raise InvalidInput("--rpc-url is required", field="rpc_url")
+    if not case.is_file():
+        raise InvalidInput(f"{case} is not a readable file", field="case")
+    report = verify_case(case.read_bytes(), Rpc.from_web3(connect(settings.rpc_url)))
+    for problem in report.problems:
+        console.print(f"[red]✗[/] {problem}", highlight=False)
+    for name, r in report.items:
+        mark = "[green]✓[/]" if r.passed else "[red]✗[/]"
+        failed = "; ".join(c.detail for c in r.checks if c.status == "failed")
+        console.print(f"{mark} {name}" + (f" — {failed}" if failed else ""), highlight=False)
+    console.print("[green]CASE VERIFIED[/]" if report.passed else "[red]CASE NOT VERIFIED[/]")
+    raise typer.Exit(0 if report.passed else 1)

@@ -1,0 +1,272 @@
+"""``ipledger evidence``, ``ipledger certificate`` and ``ipledger verify``.
+
+Registration signs with the party's own keystore and sends only *bindings* to the API, never a content hash:
+each file's hash is bound to the party's id on this machine (``ledger.domain.hashing.public_binding``), so a
+registration copied from the pending pool proves nothing for the copier and cannot block this one. One file is
+a single relayed registration, several files one batch submission. A private registration binds a salt too
+(``private_binding``); the salt stays on the party's machine in ``<file>.ipledger.json`` and is written into
+the party's copy of the certificate.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
+
+from ledger.domain import eip712
+from cli.main import (
+    ApiUrlOpt,
+    KeystoreOpt,
+    RpcUrlOpt,
+    _print_json,
+    api_client,
+    app,
+    console,
+    err_console,
+    keystore_password,
+    settings_with,
+)
+from ledger.errors import InvalidInput, KeystoreError
+from ledger.domain.hashing import (
+    HashAlgorithm,
+    hash_file,
+    new_salt,
+    parse_algorithm,
+    parse_hash,
+    private_binding,
+    public_binding,
+)
+
+evidence_app = typer.Typer(help="Register evidence of IP creation and look it up.", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
+
+SIDECAR = ".ipledger.json"
+
+
+def _load_party_key(keystore: Path | None) -> Any:
+    from ledger.storage.keys import load_keystore
+
+    settings = settings_with(keystore=keystore)
+    if settings.keystore is None:
+        raise KeystoreError("a party keystore is required: --keystore PATH (or IPLEDGER_KEYSTORE)", field="keystore")
+    return load_keystore(settings.keystore, keystore_password(settings, settings.keystore))
+
+
+@evidence_app.command("register")
+def register(
+    files: Annotated[list[Path], typer.Argument(help="Files to register; only their hashes leave this machine.")],
+    keystore: KeystoreOpt = None,
+    alg: Annotated[str, typer.Option("--alg", help="sha256 or sm3")] = "sha256",
+    private: Annotated[bool, typer.Option("--private", help="Register a salted binding; keep the salt locally.")] = False,
+    supersedes: Annotated[str | None, typer.Option(help="Binding of an earlier version registered by the same party "
+                                                   "(its FILE.ipledger.json `binding`; single file only).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until on chain and save each certificate beside its file.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 120.0,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Hash FILES, bind each hash to the party, sign with the party's keystore, and submit through the API's relayer.
+
+    Only the bindings leave this machine (docs/certificate.md "Bindings")."""
+    algorithm = parse_algorithm(alg)
+    for f in files:
+        if not f.is_file():
+            raise InvalidInput(f"{f} is not a readable file", field="files")
+    if supersedes and len(files) != 1:
+        raise InvalidInput("--supersedes applies to a single file", field="supersedes")
+    account = _load_party_key(keystore)
+    settings = settings_with(api_url=api_url)
+    client = api_client(settings)
+    state = client.get(f"/v1/accounts/{account.address}")
+    party_id = state.get("partyId")
+    if not party_id:
+        raise InvalidInput(f"account {account.address} is not an account of any admitted party", field="keystore")
+    entries = _hash_files(files, algorithm, private, int(party_id))
+    domain_json = client.get("/v1/signing-domain")
+    domain = eip712.Domain(int(domain_json["chainId"]), domain_json["verifyingContract"])
+    deadline = int(time.time()) + 3600
+    if len(entries) == 1:
+        from ledger.services.evidence import sign_single
+
+        entry = entries[0]
+        nonce = int(state["nonce"])
+        sup = parse_hash(supersedes, "supersedes") if supersedes else b"\0" * 32
+        req = sign_single(account, domain, binding=entry["binding"], party_id=int(party_id), algorithm=int(algorithm),
+                          nonce=nonce, deadline=deadline, supersedes=sup)  # fmt: skip
+        body = {"binding": "0x" + entry["binding"].hex(), "partyId": int(party_id), "algorithm": algorithm.name.lower(),
+                "registrant": account.address, "nonce": nonce, "deadline": deadline,
+                "signature": "0x" + req.signature.hex()}  # fmt: skip
+        if supersedes:
+            body["supersedes"] = "0x" + sup.hex()
+        accepted = client.post("/v1/evidence", json=body)
+    else:
+        from ledger.services.evidence import sign_batch
+
+        bindings = [e["binding"] for e in entries]
+        batch_req = sign_batch(account, domain, bindings=bindings, party_id=int(party_id), algorithm=int(algorithm),
+                               deadline=deadline)  # fmt: skip
+        accepted = client.post("/v1/evidence/batch", json={
+            "algorithm": algorithm.name.lower(), "bindings": ["0x" + x.hex() for x in bindings], "partyId": int(party_id),
+            "registrant": account.address, "deadline": deadline, "signature": "0x" + batch_req.signature.hex()})  # fmt: skip
+        for dup in accepted.get("duplicates", []):
+            err_console.print(f"already registered earlier by this party, keeps its earlier record: {entries[dup['index']]['file']}")
+    for e in entries:
+        _write_sidecar(e, algorithm, int(party_id), accepted["receiptId"])
+        console.print(f"{e['file']}  {algorithm.name.lower()}:0x{e['content'].hex()}  receipt {accepted['receiptId']}")
+    if wait:
+        _wait_and_save(client, entries, int(party_id), accepted["receiptId"], timeout)
+
+
+def _hash_files(files: list[Path], algorithm: HashAlgorithm, private: bool, party_id: int) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    total = sum(f.stat().st_size for f in files)
+    with Progress(TextColumn("hashing"), BarColumn(), TransferSpeedColumn(), console=err_console,
+                  disable=len(files) < 2 and total < 64 << 20, transient=True) as progress:  # fmt: skip
+        task = progress.add_task("hash", total=total)
+        for f in files:
+            content = hash_file(f, algorithm)
+            salt = new_salt() if private else None
+            if salt:
+                binding = private_binding(content, party_id, salt, algorithm)
+            else:
+                binding = public_binding(content, party_id, algorithm)
+            entries.append({"file": f, "content": content, "salt": salt, "binding": binding})
+            progress.advance(task, f.stat().st_size)
+    return entries
+
+
+def _write_sidecar(entry: dict[str, Any], algorithm: HashAlgorithm, party_id: int, receipt: str) -> None:
+    path = Path(str(entry["file"]) + SIDECAR)
+    doc = {
+        "contentHash": "0x" + entry["content"].hex(),
+        "algorithm": algorithm.name.lower(),
+        "partyId": party_id,
+        "binding": "0x" + entry["binding"].hex(),
+        "salt": "0x" + entry["salt"].hex() if entry["salt"] else None,
+        "receiptId": receipt,
+    }
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+
+def _wait_and_save(client: Any, entries: list[dict[str, Any]], party_id: int, receipt: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = client.get(f"/v1/receipts/{receipt}")
+        if status["status"] in ("registered", "final"):
+            break
+        if status["status"] == "rejected":
+            raise InvalidInput(f"the registration was rejected: {status.get('error')}")
+        if time.monotonic() > deadline:
+            raise InvalidInput(f"still {status['status']} after {timeout:.0f}s; run `ipledger certificate` later")
+        time.sleep(0.5)
+    for e in entries:
+        cert = client.get(f"/v1/evidence/0x{e['binding'].hex()}/certificate", params={"partyId": party_id})
+        cert = _with_salt(cert, e["content"], e["salt"])
+        out = Path(str(e["file"]) + ".certificate.json")
+        out.write_text(json.dumps(cert, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        console.print(f"certificate saved to {out}")
+
+
+def _with_salt(cert: dict[str, Any], content: bytes, salt: bytes | None) -> dict[str, Any]:
+    """Completes a certificate issued for a binding with what only the party knows: the content hash, the salt."""
+    cert["evidence"]["contentHash"] = "0x" + content.hex()
+    if salt is not None:
+        cert["evidence"]["salt"] = "0x" + salt.hex()
+    return cert
+
+
+PartyOpt = Annotated[int | None, typer.Option("--party", min=1, max=2**24 - 1,
+                                             help="Only this party's registration; HASH may then be its binding.")]
+
+
+@evidence_app.command("show")
+def show(content_hash: Annotated[str, typer.Argument(help="Content hash (64 hex), or a binding with --party")],
+         party: PartyOpt = None, api_url: ApiUrlOpt = None) -> None:  # fmt: skip
+    """Who registered a content hash: the first party (block, time), every other party, and earlier versions."""
+    raw = parse_hash(content_hash, "content_hash")
+    params = {"partyId": party} if party else None
+    _print_json(api_client(settings_with(api_url=api_url)).get(f"/v1/evidence/0x{raw.hex()}", params=params))
+
+
+@app.command("certificate")
+def certificate_cmd(
+    content_hash: Annotated[str, typer.Argument(help="Content hash, or registered hash of a private registration")],
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Write the JSON certificate here.")] = None,
+    pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the bilingual PDF rendering here.")] = None,
+    sidecar: Annotated[Path | None, typer.Option("--sidecar", help="A FILE.ipledger.json: adds the content hash and "
+                                                 "the private salt, and names the party.")] = None,
+    party: PartyOpt = None,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Fetch the evidence certificate of the first registration of a content hash, or of one party's (--party)."""
+    raw = parse_hash(content_hash, "content_hash")
+    client = api_client(settings_with(api_url=api_url))
+    side = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar is not None else {}
+    party = party or side.get("partyId")
+    cert = client.get(f"/v1/evidence/0x{raw.hex()}/certificate", params={"partyId": party} if party else None)
+    if side:
+        cert = _with_salt(cert, parse_hash(side["contentHash"]), parse_hash(side["salt"], "salt") if side.get("salt") else None)
+    text = json.dumps(cert, indent=2, ensure_ascii=False) + "\n"
+    if out:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"certificate written to {out}")
+    if pdf:
+        from ledger.certificates.render import pdf as certificate_pdf
+
+        url = f"{settings_with().public_url.rstrip('/')}/?hash=0x{raw.hex()}"
+        pdf.write_bytes(certificate_pdf.render_pdf(cert, verify_url=url))
+        console.print(f"PDF written to {pdf}")
+    if not out and not pdf:
+        console.print(text, highlight=False)
+
+
+@app.command("verify")
+def verify_cmd(
+    cert: Annotated[Path, typer.Argument(help="The certificate JSON.")],
+    file: Annotated[Path | None, typer.Option("--file", help="The registered file, hashed locally.")] = None,
+    rpc_url: RpcUrlOpt = None,
+) -> None:
+    """Check an evidence or agreement certificate against any JSON-RPC endpoint of its chain.
+
+    Exit 0 when every check passes, 1 otherwise."""
+    from ledger.chain.node import connect
+    from ledger.certificates.verify import FAILED, PASSED, Rpc, verify
+
+    settings = settings_with(rpc_url=rpc_url)
+    if not settings.rpc_url:
+        raise InvalidInput("--rpc-url is required (any JSON-RPC endpoint of the certificate's chain)", field="rpc_url")
+    try:
+        doc = json.loads(cert.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInput(f"{cert} not found", field="cert") from None
+    except ValueError:
+        raise InvalidInput(f"{cert} is not JSON", field="cert") from None
+    w3 = connect(settings.rpc_url)
+    if file is not None and not file.is_file():
+        raise InvalidInput(f"{file} is not a readable file", field="file")
+    if isinstance(doc, dict) and doc.get("format") == "qianhai-ip-ledger/agreement-certificate":
+        from ledger.certificates import agreement as agreement_certificate
+
+        report = agreement_certificate.verify(doc, Rpc.from_web3(w3))
+    else:
+        with (open(file, "rb") if file else _null()) as fh:
+            report = verify(doc, Rpc.from_web3(w3), file=fh)
+    marks = {PASSED: "[green]✓ passed [/]", FAILED: "[red]✗ FAILED [/]"}
+    for check in report.checks:
+        console.print(f"{marks.get(check.status, '[yellow]- skipped[/]')} {check.name:<22} {check.detail}", highlight=False)
+    verdict = "[green]VERIFIED[/]" if report.passed else "[red]NOT VERIFIED[/]"
+    console.print(f"{verdict}: {sum(c.status == PASSED for c in report.checks)} passed, "
+                  f"{sum(c.status == FAILED for c in report.checks)} failed")  # fmt: skip
+    raise typer.Exit(0 if report.passed else 1)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -1,0 +1,115 @@
+"""``ipledger keys import|list|rotate`` (``keys new`` is in cli/main.py) and ``ipledger powers``. Keys never
+leave the party's machine unencrypted: keystores are eth-account v3 (scrypt), private keys are read from a file
+or a prompt, never from the command line. A rotation is the party's own act: signed here by the old key (and the
+new one, proving it), relayed by the service, which has no say in it."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from eth_account import Account
+
+from ledger.domain import eip712
+from cli.main import ApiUrlOpt, _print_json, api_client, app, console, keys_app, keystore_password, settings_with
+from ledger.errors import InvalidInput, KeystoreError
+from ledger.storage.keys import load_keystore, write_keystore
+
+
+def _new_password() -> str:
+    settings = settings_with()
+    if settings.keystore_password is not None:
+        return settings.keystore_password.get_secret_value()
+    if sys.stdin.isatty():
+        return str(typer.prompt("New keystore password", hide_input=True, confirmation_prompt=True))
+    raise KeystoreError("set IPLEDGER_KEYSTORE_PASSWORD or run in a terminal to choose a password")
+
+
+@keys_app.command("import")
+def keys_import(
+    path: Annotated[Path, typer.Argument(help="Where to write the keystore (never overwritten).")],
+    key_file: Annotated[Path | None, typer.Option("--key-file", help="A file holding the hex private key (else a prompt).")] = None,
+) -> None:
+    """Import an existing private key into an encrypted keystore."""
+    if key_file is not None:
+        raw = key_file.read_text(encoding="utf-8").strip()
+    elif sys.stdin.isatty():
+        raw = str(typer.prompt("Private key (hex)", hide_input=True))
+    else:
+        raise KeystoreError("give --key-file or run in a terminal; a key is never read from the command line")
+    try:
+        account = Account.from_key(raw)
+    except Exception:
+        raise InvalidInput("that is not a secp256k1 private key (64 hex characters)", field="key") from None
+    write_keystore(path, account, _new_password())
+    console.print(f"{account.address} written to {path}")
+
+
+@keys_app.command("list")
+def keys_list(
+    folder: Annotated[Path, typer.Argument(help="A folder of keystores.")] = Path("."),
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """List the keystores in a folder with their addresses and, when the API answers, their party."""
+    client = api_client(settings_with(api_url=api_url))
+    for path in sorted(folder.glob("*.json")):
+        try:
+            address = "0x" + str(json.loads(path.read_text(encoding="utf-8"))["address"]).removeprefix("0x")
+        except (ValueError, KeyError, TypeError):
+            continue
+        try:
+            info = client.get(f"/v1/accounts/{address}")
+            party = f"party {info['partyId']} ({'active' if info['active'] else 'suspended'})" if info["partyId"] else "no party"
+        except Exception:  # noqa: BLE001 - the listing works without the API
+            party = "?"
+        console.print(f"{path}  {address}  {party}", highlight=False)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    keystore: Annotated[Path, typer.Option("--keystore", help="The current (old) keystore.")],
+    new: Annotated[Path, typer.Option("--new", help="The new keystore; created if it does not exist.")],
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Replace your party's account by a new one on chain: the old key signs the party's `AccountChange` (with
+    the party's nonce and a one-hour deadline) and the new key signs it too; the service relays it. No operator
+    is involved. A party whose threshold is above 1 collects its other signatures through the API instead. The
+    old keystore stays on disk for your records but no longer signs for the party."""
+    settings = settings_with(api_url=api_url)
+    old = load_keystore(keystore, keystore_password(settings, keystore))
+    client = api_client(settings)
+    info = client.get(f"/v1/accounts/{old.address}")
+    if not info.get("partyId"):
+        raise InvalidInput(f"{old.address} is not an account of any party", field="keystore")
+    party = client.get(f"/v1/parties/{int(info['partyId'])}")
+    if int(party["threshold"]) > 1:
+        raise InvalidInput(f"party {party['partyId']} needs {party['threshold']} of its accounts to sign a rotation; "
+                           "collect them and POST /v1/parties/{id}/accounts", field="keystore")  # fmt: skip
+    if new.exists():
+        fresh = load_keystore(new, keystore_password(settings, new))
+    else:
+        fresh = Account.create()
+        write_keystore(new, fresh, _new_password())
+        console.print(f"new account {fresh.address} written to {new}")
+    d = client.get("/v1/signing-domain")
+    domain = eip712.Domain(int(d["chainId"]), d["verifyingContract"])
+    deadline = int(time.time()) + 3600
+    msg = eip712.account_change_message(domain, party_id=int(party["partyId"]), action="rotate", account=old.address,
+                                        new_account=fresh.address, threshold=1, nonce=int(party["accountNonce"]),
+                                        deadline=deadline)  # fmt: skip
+    _print_json(client.post(f"/v1/parties/{int(party['partyId'])}/accounts", json={
+        "action": "rotate", "account": old.address, "newAccount": fresh.address, "threshold": 1,
+        "nonce": int(party["accountNonce"]), "deadline": deadline,
+        "signatures": [{"signer": old.address, "signature": "0x" + eip712.sign(msg, old).hex()}],
+        "newAccountSignature": "0x" + eip712.sign(msg, fresh).hex()}))  # fmt: skip
+
+
+@app.command("powers")
+def powers_cmd(api_url: ApiUrlOpt = None) -> None:
+    """Who holds each power of the deployment (role holders of every contract, read from the chain; the keys the
+    service holds): GET /v1/powers."""
+    _print_json(api_client(settings_with(api_url=api_url)).get("/v1/powers"))

@@ -1,0 +1,251 @@
+"""``ipledger party show|recovery|veto-recovery|execute-recovery`` (``party admit|suspend|reinstate`` are in
+cli/main.py): a party's state and history, and the party's side of a key recovery (docs/security.md "Key loss
+and recovery").
+
+Guarantees:
+- A veto is the party's own act: the ``RecoveryVeto`` EIP-712 message is signed here, with the party account's
+  keystore on this machine; only the signature goes to the service, which relays it and pays the gas. The
+  message names the recovery vetoed (its new account and executable time), so the signature cannot veto another.
+- Times are shown in this machine's local time zone; whether a recovery can be executed is judged by the chain's
+  latest block time (``GET /v1/health``), the clock the contract uses, not by this machine's clock.
+- Human output by default; ``--json`` prints the API's JSON. Bad input: one line on stderr and exit 1 (usage
+  errors exit 2), nothing sent.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ledger.domain import eip712
+from cli.main import ApiUrlOpt, _print_json, api_client, console, party_app, settings_with
+from cli.evidence import _load_party_key
+from ledger.errors import Conflict, LedgerError, PermissionDenied
+
+MAX_PARTY_ID = 2**24 - 1
+PartyIdArg = Annotated[int, typer.Argument(min=1, max=MAX_PARTY_ID, help="Party id (1 … 16777215).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of words.")]
+KeystoreOpt = Annotated[
+    Path | None,
+    typer.Option("--keystore", help="Your party account's keystore (v3 JSON); the key never leaves this machine. "
+                 "Password from IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE."),
+]  # fmt: skip
+
+KIND_WORDS = {"firm": "firm", "university": "university", "arbitration_institution": "arbitration institution",
+              "financial_institution": "financial institution", "service_agency": "service agency",
+              "asset_verifier": "asset verifier"}  # fmt: skip
+EVENT_WORDS = {"admitted": "admitted", "account_added": "account added", "account_removed": "account removed",
+               "accounts_changed": "accounts changed by the party", "suspended": "suspended",
+               "suspension_confirmed": "suspension confirmed by governance",
+               "suspension_lapsed": "suspension lapsed (not confirmed in time)", "reinstated": "suspension lifted",
+               "recovery_proposed": "key recovery proposed by governance", "recovery_vetoed": "key recovery vetoed",
+               "recovery_cancelled": "key recovery cancelled by governance",
+               "recovery_executed": "key recovery executed"}  # fmt: skip
+
+
+def local_time(ts: int) -> str:
+    """Unix seconds as this machine's local date and time, with its zone."""
+    moment = datetime.fromtimestamp(int(ts)).astimezone()
+    zone = moment.strftime("%Z") or moment.strftime("UTC%z")
+    return f"{moment:%Y-%m-%d %H:%M:%S} {zone}"
+
+
+def span(seconds: int) -> str:
+    """A duration in words: ``3 days 4 h``, ``2 h 5 min``, ``40 s``."""
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} day{'s' if days != 1 else ''}" + (f" {hours} h" if hours else "")
+    if hours:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    if minutes:
+        return f"{minutes} min" + (f" {secs} s" if secs else "")
+    return f"{secs} s"
+
+
+def chain_time(client: Any) -> tuple[int, bool]:
+    """The chain's latest block time (the contract's clock), and whether it came from the chain; this machine's
+    clock when the service cannot say."""
+    try:
+        return int(client.get("/v1/health")["latestBlockTime"]), True
+    except (LedgerError, KeyError, TypeError, ValueError):
+        return int(time.time()), False
+
+
+def _party(client: Any, party_id: int) -> dict[str, Any]:
+    party: dict[str, Any] = client.get(f"/v1/parties/{party_id}")
+    return party
+
+
+def _name(p: dict[str, Any]) -> str:
+    names = [n for n in (p.get("nameEn"), p.get("nameZh")) if n]
+    return " / ".join(names) or str(p.get("identifier", ""))
+
+
+def suspension_words(p: dict[str, Any]) -> str:
+    state = p.get("suspensionState") or p.get("suspension") or "none"
+    lapses = int(p.get("suspensionLapsesAt") or 0)
+    if state == "provisional":
+        return (f"SUSPENDED provisionally by the registrar since {local_time(p['suspendedAt'])}; lapses at "
+                f"{local_time(lapses)} unless governance confirms it")  # fmt: skip
+    if state == "confirmed":
+        return f"SUSPENDED (confirmed by governance; suspended since {local_time(p['suspendedAt'])})"
+    if state == "lapsed":
+        return (f"active: the registrar's suspension of {local_time(p['suspendedAt'])} lapsed at {local_time(lapses)} "
+                "without confirmation by governance")  # fmt: skip
+    if state == "reinstated":
+        return "active (an earlier suspension was lifted)"
+    return "active"
+
+
+def recovery_words(p: dict[str, Any], now: int, from_chain: bool) -> list[str]:
+    """The pending recovery in words: what it does, when, and how to veto or execute it."""
+    pending = p.get("pendingRecovery")
+    pid = p["partyId"]
+    if not pending:
+        return [f"Party {pid} has no pending key recovery."]
+    at = int(pending["executableAt"])
+    clock = "chain time" if from_chain else "this machine's clock"
+    lines = [f"Key recovery of party {pid} ({_name(p)}) proposed by governance:",
+             f"  replaces every account ({', '.join(p['accounts'])}) by {pending['newAccount']}"]  # fmt: skip
+    if now < at:
+        lines += [f"  executable by anyone from {local_time(at)} (in {span(at - now)}, by {clock})",
+                  f"  to veto it, any account of the party runs: ipledger party veto-recovery {pid} --keystore YOUR_KEYSTORE"]  # fmt: skip
+    else:
+        lines += [f"  executable now (since {local_time(at)}): ipledger party execute-recovery {pid}",
+                  f"  until it is executed, any account of the party can still veto it: ipledger party veto-recovery {pid} "
+                  "--keystore YOUR_KEYSTORE"]  # fmt: skip
+    return lines
+
+
+def history_words(item: dict[str, Any]) -> str:
+    event = str(item["event"])
+    words = EVENT_WORDS.get(event, event)
+    if event in ("account_added", "account_removed", "recovery_vetoed") and item.get("account"):
+        words += f" {'by ' if event == 'recovery_vetoed' else ''}{item['account']}"
+    if event == "accounts_changed":
+        words += f" ({item.get('action')}, nonce {item.get('nonce')}, threshold {item.get('threshold')})"
+    if event == "recovery_proposed":
+        words += f" to {item.get('newAccount')}, executable from {local_time(int(item.get('executableAt') or 0))}"
+    if event == "recovery_executed":
+        words += f": the party's account is now {item.get('newAccount')}"
+    if event == "suspended" and item.get("reasonHash"):
+        words += f" (reason hash {item['reasonHash']})"
+    where = f"  block {item['block']}, tx {item['transactionHash']}" if item.get("block") is not None else ""
+    return f"  {local_time(int(item['time']))}  {words}{where}"
+
+
+@party_app.command("show")
+def party_show(party_id: PartyIdArg, as_json: JsonOpt = False, api_url: ApiUrlOpt = None) -> None:
+    """Show a party: kind, identifier, status (a registrar's suspension is provisional and lapses unless governance
+    confirms it), accounts and threshold, a pending key recovery, and its history as the index has read it."""
+    client = api_client(settings_with(api_url=api_url))
+    p = _party(client, party_id)
+    if as_json:
+        _print_json(p)
+        return
+    now, from_chain = chain_time(client)
+    out = [f"Party {p['partyId']}: {_name(p)}",
+           f"  {KIND_WORDS.get(p['kind'], p['kind'])}, {p['jurisdiction']}, {p['identifierScheme'].upper()} {p['identifier']}, "
+           f"admitted {local_time(p['admittedAt'])}",
+           f"  status: {suspension_words(p)}",
+           f"  accounts ({p['threshold']} of {len(p['accounts'])} sign a change of accounts; next change nonce "
+           f"{p['accountNonce']}):"]  # fmt: skip
+    out += [f"    {a}" for a in p["accounts"]]
+    if p.get("pendingRecovery"):
+        out += recovery_words(p, now, from_chain)
+    history = p.get("history")
+    if history is None:
+        out.append(f"  history: unavailable ({p.get('historyNote') or 'the index cannot be read'})")
+    elif not history:
+        out.append(f"  history: none yet ({p.get('historyNote') or 'the index has not read it yet'})")
+    else:
+        total = int(p.get("historyTotal") or len(history))
+        shown = f"newest {len(history)} of {total}" if total > len(history) else "newest first"
+        out.append(f"  history ({shown}; local time):")
+        out += [history_words(item) for item in history]
+    console.print("\n".join(out), highlight=False, markup=False)
+
+
+@party_app.command("recovery")
+def party_recovery(party_id: PartyIdArg, as_json: JsonOpt = False, api_url: ApiUrlOpt = None) -> None:
+    """Show a party's pending key recovery: the account that would replace every account of the party, when
+    anyone can execute it (local time), and how an account of the party vetoes it."""
+    client = api_client(settings_with(api_url=api_url))
+    p = _party(client, party_id)
+    now, from_chain = chain_time(client)
+    if as_json:
+        pending = p.get("pendingRecovery")
+        executable = pending is not None and now >= int(pending["executableAt"])
+        _print_json({"partyId": p["partyId"], "accounts": p["accounts"], "pendingRecovery": pending, "chainTime": now,
+                     "executable": executable})  # fmt: skip
+        return
+    console.print("\n".join(recovery_words(p, now, from_chain)), highlight=False, markup=False)
+
+
+@party_app.command("veto-recovery")
+def party_veto_recovery(party_id: PartyIdArg, keystore: KeystoreOpt = None, as_json: JsonOpt = False,
+                        api_url: ApiUrlOpt = None) -> None:  # fmt: skip
+    """Veto your party's pending key recovery with one of its accounts: the `RecoveryVeto` EIP-712 message
+    (party, new account, executable time) is signed here with your keystore and relayed by the service. Any
+    single account of the party can veto, until the recovery is executed."""
+    signer = _load_party_key(keystore)
+    client = api_client(settings_with(api_url=api_url))
+    p = _party(client, party_id)
+    pending = p.get("pendingRecovery")
+    if not pending:
+        raise Conflict(f"party {party_id} has no pending key recovery: nothing to veto", field="party_id")
+    if signer.address not in p["accounts"]:
+        raise PermissionDenied(f"{signer.address} (your keystore) is not an account of party {party_id}; its accounts "
+                               f"are {', '.join(p['accounts'])}", field="keystore")  # fmt: skip
+    d = client.get("/v1/signing-domain")
+    domain = eip712.Domain(int(d["chainId"]), d["verifyingContract"])
+    message = eip712.recovery_veto_message(domain, party_id=party_id, new_account=pending["newAccount"],
+                                           executable_at=int(pending["executableAt"]))  # fmt: skip
+    signature = eip712.sign(message, signer)
+    result = client.post(f"/v1/parties/{party_id}/recovery/veto",
+                         json={"account": signer.address, "signature": "0x" + signature.hex()})  # fmt: skip
+    if as_json:
+        _print_json(result)
+        return
+    console.print(f"Vetoed: the key recovery of party {party_id} to {pending['newAccount']} will not happen "
+                  f"(veto by {signer.address}; transaction {result.get('transactionHash')}). The party keeps its "
+                  f"accounts: {', '.join(result['accounts'])}.", highlight=False, markup=False)  # fmt: skip
+
+
+@party_app.command("execute-recovery")
+def party_execute_recovery(party_id: PartyIdArg, as_json: JsonOpt = False, api_url: ApiUrlOpt = None) -> None:
+    """Carry out a party's pending key recovery once its public delay has passed (anyone may; the service pays
+    the gas). Before that it refuses, saying when (local time)."""
+    from cli.client import ApiError
+
+    client = api_client(settings_with(api_url=api_url))
+    p = _party(client, party_id)
+    pending = p.get("pendingRecovery")
+    if not pending:
+        raise Conflict(f"party {party_id} has no pending key recovery (none proposed, or it was vetoed, cancelled or "
+                       "executed already: see `ipledger party show`)", field="party_id")  # fmt: skip
+    now, from_chain = chain_time(client)
+    at = int(pending["executableAt"])
+    if now < at:
+        raise Conflict(f"the key recovery of party {party_id} can be executed from {local_time(at)}, in {span(at - now)} "
+                       f"(by {'chain time' if from_chain else 'this clock'}); until then any account of the party can "
+                       "veto it", field="party_id")  # fmt: skip
+    try:
+        result = client.post(f"/v1/parties/{party_id}/recovery/execute")
+    except ApiError as exc:  # the service judges by its own reading of the chain: say when in local time
+        when = (exc.details or {}).get("executableAt")
+        if when is None:
+            raise
+        raise Conflict(f"the key recovery of party {party_id} can be executed from {local_time(int(when))}", field="party_id") from None
+    if as_json:
+        _print_json(result)
+        return
+    console.print(f"Executed: party {party_id}'s accounts were replaced by {', '.join(result['accounts'])} (transaction "
+                  f"{result.get('transactionHash')}).", highlight=False, markup=False)  # fmt: skip

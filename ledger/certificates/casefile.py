@@ -1,0 +1,307 @@
+"""Case files: everything on chain about a dispute's subject, in time order, each item with the certificate
+or proof an arbitrator re-checks alone against any JSON-RPC endpoint (``verify_case``).
+
+A case file is a ZIP:
+
+- ``case.json``: format, the dispute, the subject, and the ordered list of items, each naming its file;
+- ``items/NNN-<kind>.json``: an evidence certificate (docs/certificate.md), an agreement certificate
+  (docs/agreements.md), a title event, or the dispute's opening and award;
+- ``summary.pdf``: a bilingual (Chinese and English) summary for reading, not evidence.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from eth_abi import decode as abi_decode
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+
+from ledger.certificates import agreement as agreement_certificate
+from ledger.certificates import verify as evidence_verify
+from ledger.errors import InvalidInput, NotFound
+from ledger.certificates.verify import Report, Rpc, _bytes, _int
+
+if TYPE_CHECKING:
+    from ledger.facade import Ledger
+
+FORMAT = "qianhai-ip-ledger/case-file"
+VERSION = 1
+MAX_CASE_BYTES = 256 * 1024 * 1024
+TITLE_EVENTS = {
+    "AssetRegistered": "AssetRegistered(uint256,bytes32,uint8,uint8,uint256[],uint16[],bytes32)",
+    "TitleTransferred": "TitleTransferred(uint256,bytes32,uint256[],uint16[])",
+    "AgreementExecuted": "AgreementExecuted(bytes32,uint256,uint8,bytes32,bytes32)",
+    "AgreementTerminated": "AgreementTerminated(bytes32,uint256)",
+    "PledgeReleased": "PledgeReleased(bytes32,uint256)",
+    "AssetFrozen": "AssetFrozen(uint256,bytes32)",
+    "AssetUnfrozen": "AssetUnfrozen(uint256,bytes32)",
+    "AgreementVoided": "AgreementVoided(bytes32,uint256,bytes32)",
+    "TitleRestored": "TitleRestored(uint256,bytes32,uint256[],uint16[])",
+    "AssetConfirmed": "AssetConfirmed(uint256,uint256,bytes32)",
+    "ClaimRejected": "ClaimRejected(uint256,uint256,bytes32)",
+    "ClaimStruck": "ClaimStruck(uint256,bytes32,uint256[])",
+    "AgreementWithdrawn": "AgreementWithdrawn(bytes32,uint256,uint256,address)",
+}
+DISPUTE_OPENED = keccak(text="DisputeOpened(bytes32,uint8,bytes32,uint256,uint256,uint256,bytes32,address[])")
+DISPUTE_CLOSED = keccak(text="DisputeClosed(bytes32,uint8,bytes32,uint256,address[])")
+SEL_DISPUTE = keccak(text="dispute(bytes32)")[:4]
+DISPUTE_TUPLE = "(uint8,uint8,uint8,uint64,uint64,uint256,uint256,uint256,uint256,bytes32,bytes32,bytes32)"
+
+
+def build_case_file(ledger: Ledger, dispute_id: str) -> bytes:
+    svc = ledger.dispute_service
+    dispute = svc.show(dispute_id)
+    w3 = ledger.w3
+    items: list[dict[str, Any]] = []
+
+    # the dispute's own transactions
+    logs = svc.contract.events.DisputeOpened().get_logs(
+        from_block=ledger.manifest.contracts["DisputeRegistry"].deploy_block,
+        argument_filters={"disputeId": bytes.fromhex(dispute["disputeId"][2:])},
+    )
+    closes = svc.contract.events.DisputeClosed().get_logs(
+        from_block=ledger.manifest.contracts["DisputeRegistry"].deploy_block,
+        argument_filters={"disputeId": bytes.fromhex(dispute["disputeId"][2:])},
+    )
+    for name, found in (("dispute-opened", logs), ("dispute-closed", closes)):
+        for log in found:
+            items.append(_tx_item(w3, name, log, {"dispute": dispute, "contract": ledger.manifest.address("DisputeRegistry"),
+                                                   "chainId": ledger.manifest.chain_id}))  # fmt: skip
+
+    asset_id = dispute.get("assetId")
+    if asset_id:
+        assets = ledger.asset_service
+        title = assets.title(asset_id)
+        for e in title["history"]:
+            e = {**e, "blockHash": Web3.to_hex(w3.eth.get_block(e["block"])["hash"])}
+            items.append({"kind": "title-event", "time": e["time"], "block": e["block"], "logIndex": e["logIndex"],
+                          "document": {"format": "qianhai-ip-ledger/title-event", "version": 1, "assetId": asset_id,
+                                       "chain": {"chainId": ledger.manifest.chain_id, "contract": ledger.manifest.address("IPAssetRegistry")},
+                                       **e}})  # fmt: skip
+            if e["event"] == "AgreementExecuted":
+                try:
+                    cert = assets.certificate(e["agreementId"])
+                except (NotFound, InvalidInput):  # executed outside this service: its terms are not stored here
+                    continue
+                items.append({"kind": "agreement-certificate", "time": e["time"], "block": e["block"], "logIndex": e["logIndex"],
+                              "document": cert})  # fmt: skip
+        details = assets.show(asset_id).get("details") or {}
+        evidence = details.get("evidence") or []
+    else:
+        evidence = [dispute["subjectId"]] if dispute["subject"] == "evidence" else []
+    for content_hash in evidence:
+        try:
+            cert = ledger.certificates.build(bytes.fromhex(str(content_hash)[2:]))
+        except Exception:  # noqa: BLE001 - not (yet) certifiable: listed without a certificate
+            continue
+        an = cert["anchor"]
+        items.append({"kind": "evidence-certificate", "time": an["blockTimestamp"], "block": an["blockNumber"], "logIndex": -1,
+                      "document": cert})  # fmt: skip
+
+    items.sort(key=lambda i: (i["block"], i["logIndex"]))
+    entries = []
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for n, item in enumerate(items, start=1):
+            name = f"items/{n:03d}-{item['kind']}.json"
+            zf.writestr(_info(name), json.dumps(item["document"], indent=1, ensure_ascii=False))
+            entries.append({"file": name, "kind": item["kind"], "time": item["time"], "block": item["block"]})
+        case = {"format": FORMAT, "version": VERSION, "dispute": dispute, "chainId": ledger.manifest.chain_id, "items": entries}
+        zf.writestr(_info("case.json"), json.dumps(case, indent=1, ensure_ascii=False))
+        zf.writestr(_info("summary.pdf"), render_summary(case))
+    return buf.getvalue()
+
+
+def _info(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))  # deterministic archives
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def _tx_item(w3: Any, kind: str, log: Any, extra: dict[str, Any]) -> dict[str, Any]:
+    block = w3.eth.get_block(log["blockNumber"])
+    return {"kind": kind, "time": int(block["timestamp"]), "block": int(log["blockNumber"]), "logIndex": int(log["logIndex"]),
+            "document": {"format": f"qianhai-ip-ledger/{kind}", "version": 1, **extra,
+                         "transactionHash": Web3.to_hex(log["transactionHash"]), "blockNumber": int(log["blockNumber"]),
+                         "blockHash": Web3.to_hex(block["hash"]), "blockTimestamp": int(block["timestamp"])}}  # fmt: skip
+
+
+@dataclass
+class CaseReport:
+    items: list[tuple[str, Report]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and bool(self.items) and all(r.passed for _, r in self.items)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verdict": "passed" if self.passed else "failed", "problems": self.problems,
+                "items": [{"file": f, **r.to_json()} for f, r in self.items]}  # fmt: skip
+
+
+def verify_case(data: bytes, rpc: Rpc) -> CaseReport:
+    """Re-checks every item of a case file against the chain; the archive must list exactly its items."""
+    report = CaseReport()
+    if len(data) > MAX_CASE_BYTES:
+        raise InvalidInput(f"a case file is at most {MAX_CASE_BYTES} bytes", field="case")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        case = json.loads(zf.read("case.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        raise InvalidInput("not a case file (a ZIP with case.json)", field="case") from None
+    if case.get("format") != FORMAT or case.get("version") != VERSION:
+        raise InvalidInput(f"case.json is not {FORMAT} version {VERSION}", field="case")
+    listed = [i["file"] for i in case.get("items", [])]
+    present = sorted(n for n in zf.namelist() if n.startswith("items/"))
+    if sorted(listed) != present:
+        report.problems.append("the archive's items differ from those listed in case.json")
+    times = [(i["block"]) for i in case.get("items", [])]
+    if times != sorted(times):
+        report.problems.append("the items are not in time order")
+    for entry in case.get("items", []):
+        try:
+            doc = json.loads(zf.read(entry["file"]))
+        except (KeyError, ValueError):
+            report.problems.append(f"{entry['file']} is missing or not JSON")
+            continue
+        fmt = doc.get("format") if isinstance(doc, dict) else None
+        if fmt == "qianhai-ip-ledger/evidence-certificate":
+            r = evidence_verify.verify(doc, rpc)
+        elif fmt == agreement_certificate.FORMAT:
+            r = agreement_certificate.verify(doc, rpc)
+        elif fmt == "qianhai-ip-ledger/title-event":
+            r = _verify_title_event(doc, rpc)
+        elif fmt in ("qianhai-ip-ledger/dispute-opened", "qianhai-ip-ledger/dispute-closed"):
+            r = _verify_dispute_tx(doc, rpc)
+        else:
+            r = Report()
+            r.add("format", False, "", f"unknown item format {fmt!r}")
+        report.items.append((entry["file"], r))
+    return report
+
+
+def _receipt_log(rpc: Rpc, doc: dict[str, Any], contract: str, topic0: bytes, topic1: bytes, report: Report) -> dict[str, Any] | None:
+    block = rpc.block(int(doc["blockNumber"]))
+    report.add("block", block is not None and str(block["hash"]).lower() == str(doc["blockHash"]).lower()
+               and _int(block["timestamp"]) == int(doc["blockTimestamp"]),
+               f"block {doc['blockNumber']} has the stated hash and time", "the block differs from the case file")  # fmt: skip
+    receipt = rpc.receipt(str(doc["transactionHash"]))
+    if receipt is None or _int(receipt.get("status", "0x0")) != 1 or str(receipt["blockHash"]).lower() != str(doc["blockHash"]).lower():
+        report.add("transaction", False, "", "the transaction is not on chain in that block")
+        return None
+    for log in receipt.get("logs", []):
+        topics = [_bytes(t) for t in log["topics"]]
+        if str(log["address"]).lower() == contract.lower() and topics and topics[0] == topic0 and topics[1] == topic1:
+            report.add("transaction", True, "the transaction carries the event from the contract", "")
+            return {"topics": topics, "data": _bytes(log["data"])}
+    report.add("transaction", False, "", "the transaction carries no such event from the contract")
+    return None
+
+
+def _verify_title_event(doc: dict[str, Any], rpc: Rpc) -> Report:
+    report = Report()
+    try:
+        signature = TITLE_EVENTS[doc["event"]]
+        contract = to_checksum_address(doc["chain"]["contract"])
+        first = int(doc["assetId"]).to_bytes(32, "big")
+        if doc["event"] in ("AgreementExecuted", "AgreementTerminated", "PledgeReleased", "AgreementVoided", "AgreementWithdrawn"):
+            first = bytes.fromhex(doc["agreementId"][2:])
+        doc = {**doc, "blockNumber": int(doc["block"]), "blockTimestamp": int(doc["time"]), "blockHash": str(doc["blockHash"])}
+    except (KeyError, TypeError, ValueError):
+        report.add("format", False, "", "the title event is malformed")
+        return report
+    report.add("format", True, "a title event", "")
+    if rpc.chain_id() != int(doc["chain"]["chainId"]):
+        report.add("chain", False, "", "the endpoint serves another chain")
+        return report
+    log = _receipt_log(rpc, doc, contract, keccak(text=signature), first, report)
+    if log is None:
+        return report
+    topics, data = log["topics"], log["data"]
+    same = True
+    if "owners" in doc:
+        owners, shares = _owners(doc["event"], data)
+        same = list(zip(owners, shares, strict=True)) == [(o["partyId"], o["share"]) for o in doc["owners"]]
+    if doc["event"] == "AgreementExecuted":
+        kinds = {1: "assignment", 2: "licence", 3: "equity_contribution", 4: "pledge"}
+        same = same and kinds.get(int.from_bytes(topics[3], "big")) == doc.get("kind") and "0x" + data[:32].hex() == doc.get("documentHash")
+    if "disputeId" in doc:
+        same = same and "0x" + topics[3 if doc["event"] == "AgreementVoided" else 2].hex() == doc["disputeId"]
+    if "verifierPartyId" in doc:  # a verifier's decision on the claim: who, and the extract or reasons hashed
+        stated = doc.get("registerExtractHash") or doc.get("reasonHash")
+        same = same and int.from_bytes(topics[2], "big") == int(doc["verifierPartyId"]) and "0x" + data[:32].hex() == stated
+    if "formerOwners" in doc:  # an award struck these owners' claim
+        same = same and list(abi_decode(["uint256[]"], data)[0]) == [int(p) for p in doc["formerOwners"]]
+    report.add("event", same, "the event's owners, shares, kind, document, dispute and verifier are as stated",
+               "the event on chain states something else")  # fmt: skip
+    return report
+
+
+def _owners(event: str, data: bytes) -> tuple[list[int], list[int]]:
+    if event == "AssetRegistered":
+        _j, _k, owners, shares, _d = abi_decode(["uint8", "uint8", "uint256[]", "uint16[]", "bytes32"], data)
+    else:
+        owners, shares = abi_decode(["uint256[]", "uint16[]"], data)
+    return list(owners), list(shares)
+
+
+def _verify_dispute_tx(doc: dict[str, Any], rpc: Rpc) -> Report:
+    report = Report()
+    try:
+        contract = to_checksum_address(doc["contract"])
+        d = doc["dispute"]
+        did = bytes.fromhex(d["disputeId"][2:])
+        topic = DISPUTE_OPENED if doc["format"].endswith("opened") else DISPUTE_CLOSED
+    except (KeyError, TypeError, ValueError):
+        report.add("format", False, "", "the dispute item is malformed")
+        return report
+    report.add("format", True, "a dispute transaction", "")
+    if rpc.chain_id() != int(doc["chainId"]):
+        report.add("chain", False, "", "the endpoint serves another chain")
+        return report
+    _receipt_log(rpc, doc, contract, topic, did, report)
+    try:
+        (rec,) = abi_decode([DISPUTE_TUPLE], rpc.call(contract, SEL_DISPUTE + did))
+        ok = (rec[5], rec[6], rec[7], "0x" + bytes(rec[10]).hex()) == (d["institution"], d["claimant"], d["respondent"], d["claimHash"])
+        if d.get("awardHash"):
+            ok = ok and "0x" + bytes(rec[11]).hex() == d["awardHash"]
+    except Exception:
+        ok = False
+    report.add("record", ok, "the dispute registry holds this dispute with these parties, claim and award",
+               "the dispute registry's record differs from the case file")  # fmt: skip
+    return report
+
+
+def render_summary(case: dict[str, Any]) -> bytes:
+    """A bilingual summary of the case for reading (the items themselves are the evidence)."""
+    from datetime import UTC, datetime
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+
+    from ledger.certificates.render import pdf as cp
+
+    cp._register_fonts()  # noqa: SLF001 - the certificates' layout
+    st = cp._Styles()  # noqa: SLF001
+    d = case["dispute"]
+    rows = [cp._Row(zh, en, str(v)) for zh, en, v in (  # noqa: SLF001
+        ("争议编号", "Dispute", d["disputeId"]), ("争议标的", "Subject", f"{d['subject']} {d['subjectId']}"),
+        ("申请人 / 被申请人", "Claimant / respondent", f"party {d['claimant']} / party {d['respondent']}"),
+        ("仲裁机构", "Institution", f"party {d['institution']}"), ("状态", "Status", f"{d['status']} {d.get('outcome') or ''}"),
+    )]  # fmt: skip
+    items = [cp._Row(datetime.fromtimestamp(int(i["time"]), UTC).strftime("%Y-%m-%d %H:%M:%S"), f"block {i['block']}",  # noqa: SLF001
+                     f"{i['kind']} — {i['file']}") for i in case["items"]]  # fmt: skip
+    story = [Paragraph("仲裁案卷摘要", st.title_zh), Paragraph("Case file summary", st.title_en), Spacer(0, 6),
+             cp._heading("争议", "Dispute", st), cp._table(rows, st),  # noqa: SLF001
+             cp._heading("记录（按时间）", "Records in time order", st), cp._table(items or [cp._Row("—", "—", "—")], st),  # noqa: SLF001
+             Paragraph(cp._mixed("核验：ipledger verify-case case.zip --rpc-url URL"), st.body_zh),  # noqa: SLF001
+             Paragraph("Verify: ipledger verify-case case.zip --rpc-url URL (each item against the chain).", st.body_en)]  # fmt: skip
+    buf = io.BytesIO()
+    SimpleDocTemplate(buf, pagesize=A4, title="Case file", invariant=1).build(story)
+    return buf.getvalue()

@@ -1,0 +1,1 @@
+"""PDF and HTML renderings of certificates and case files."""

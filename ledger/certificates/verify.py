@@ -1,0 +1,478 @@
+"""Verifies an evidence certificate against any JSON-RPC endpoint of its chain.
+
+This is the algorithm of ``docs/certificate.md``, step for step. It uses only standard JSON-RPC
+methods (``eth_chainId``, ``eth_getBlockByNumber``, ``eth_getTransactionReceipt``, ``eth_getCode``,
+``eth_call``) and hashing; nothing from the service that issued the certificate. Each check reports
+passed, failed or skipped with a reason; the verdict passes when no check failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_utils import keccak, to_checksum_address
+
+from ledger.certificates import evidence as certmod
+from ledger.domain import eip712
+from ledger.domain import merkle
+from ledger.errors import InvalidInput
+from ledger.domain.hashing import HashAlgorithm, canonical_json, hash_stream, private_binding, public_binding
+
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+
+EVIDENCE_REGISTERED_TOPIC = keccak(text="EvidenceRegistered(bytes32,uint256,address,uint8,bytes32,bytes32)")
+BATCH_ANCHORED_TOPIC = keccak(text="BatchAnchored(bytes32,address,uint32)")
+SEL_RECORD = keccak(text="record(bytes32,uint256)")[:4]
+SEL_BATCH = keccak(text="batch(bytes32)")[:4]
+SEL_PARTY_OF = keccak(text="partyOf(address)")[:4]
+SEL_PARTY = keccak(text="party(uint256)")[:4]
+SEL_VERIFY_SUBMISSION = keccak(text="verifyBatchSubmission(bytes32,uint32,uint8,address,uint64,bytes)")[:4]
+#: IPartyRegistry.Party: kind, jurisdiction, scheme, suspended, accountCount, threshold, admittedAt, accountNonce,
+#: suspension, suspendedAt, identifier, nameZh, nameEn (docs/certificate.md "party(uint256) result layout").
+PARTY_TUPLE = "(uint8,uint8,uint8,bool,uint8,uint8,uint32,uint64,uint8,uint32,string,string,string)"
+#: Index of the identifier in that tuple; nameZh and nameEn follow it.
+PARTY_IDENTIFIER = 10
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "status": self.status, "detail": self.detail}
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(c.status != FAILED for c in self.checks)
+
+    def add(self, name: str, ok: bool, passed: str, failed: str) -> bool:
+        self.checks.append(Check(name, PASSED if ok else FAILED, passed if ok else failed))
+        return ok
+
+    def skip(self, name: str, why: str) -> None:
+        self.checks.append(Check(name, SKIPPED, why))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verdict": PASSED if self.passed else FAILED, "checks": [c.to_json() for c in self.checks]}
+
+
+class Rpc:
+    """The few JSON-RPC calls verification needs, over any web3 provider."""
+
+    def __init__(self, request: Callable[[str, list[Any]], Any]) -> None:
+        self._request = request
+
+    @classmethod
+    def from_web3(cls, w3: Any) -> Rpc:
+        def request(method: str, params: list[Any]) -> Any:
+            resp = w3.provider.make_request(method, params)
+            if "error" in resp:
+                raise RpcError(str(resp["error"].get("message", resp["error"])))
+            return resp.get("result")
+
+        return cls(request)
+
+    def chain_id(self) -> int:
+        return _int(self._request("eth_chainId", []))
+
+    def block(self, number: int) -> dict[str, Any] | None:
+        return _plain(self._request("eth_getBlockByNumber", [hex(number), False]))
+
+    def receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        return _plain(self._request("eth_getTransactionReceipt", [tx_hash]))
+
+    def code(self, address: str) -> bytes:
+        return _bytes(self._request("eth_getCode", [address, "latest"]))
+
+    def call(self, to: str, data: bytes, block: int | str = "latest") -> bytes:
+        tag = hex(block) if isinstance(block, int) else block
+        return _bytes(self._request("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag]))
+
+
+class RpcError(Exception):
+    pass
+
+
+def _plain(value: Any) -> Any:
+    """Normalises web3 AttributeDicts and HexBytes into JSON-RPC's plain form (hex strings)."""
+    if value is None:
+        return None
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return hex(value)
+    return value
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return bytes.fromhex(str(value)[2:])
+
+
+def _int(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def verify(
+    doc: Any,
+    rpc: Rpc,
+    *,
+    file: BinaryIO | None = None,
+    file_limit: int | None = None,
+    file_hashes: dict[HashAlgorithm, bytes] | None = None,
+    file_size: int | None = None,
+) -> Report:
+    """Runs every check of docs/certificate.md on ``doc`` (a parsed JSON object).
+
+    The file is given as a stream (hashed here) or as ``file_hashes`` already computed while streaming.
+    """
+    report = Report()
+    try:
+        cert = certmod.parse(doc)
+    except InvalidInput as exc:
+        report.add("format", False, "", exc.message)
+        return report
+    report.add("format", True, f"{certmod.FORMAT} version {certmod.VERSION}", "")
+    ev, reg, ch, an = cert.evidence, cert.registrant, cert.chain, cert.anchor
+    content = cert.b32("evidence", "contentHash") if ev.get("contentHash") is not None else None
+    registered = cert.b32("evidence", "binding")
+    account = to_checksum_address(reg["account"])
+    contract = to_checksum_address(ch["contract"])
+
+    # 1. the file
+    if file is None and file_hashes is None:
+        report.skip("file", "no file given: the content hash is taken from the certificate")
+    else:
+        if file is not None:
+            digest, size = hash_stream(file, cert.algorithm, limit=file_limit)
+        else:
+            digest, size = (file_hashes or {})[cert.algorithm], int(file_size or 0)
+        if content is None:  # a certificate issued for a binding: the file gives the content hash
+            content = digest
+            report.add("file", True, f"{ev['algorithm']} of the file ({size} bytes) is taken as the content hash", "")
+        else:
+            report.add("file", digest == content, f"{ev['algorithm']} of the file ({size} bytes) equals contentHash",
+                       f"{ev['algorithm']} of the file is 0x{digest.hex()}, not contentHash")  # fmt: skip
+
+    # 2. the binding: the content hash bound to the registrant's party (and the salt)
+    if content is None:
+        report.add("binding", False, "", "the certificate carries no contentHash and no file was given: the binding opens for nothing")
+    elif ev.get("salt") is None:
+        expected = public_binding(content, reg["partyId"], cert.algorithm)
+        report.add("binding", registered == expected,
+                   f"public registration: the binding of contentHash to party {reg['partyId']} equals binding",
+                   f"the binding of contentHash to party {reg['partyId']} does not equal binding (no salt given)")  # fmt: skip
+    else:
+        expected = private_binding(content, reg["partyId"], cert.b32("evidence", "salt"), cert.algorithm)
+        report.add("binding", registered == expected,
+                   f"private registration: the salted binding of contentHash to party {reg['partyId']} equals binding",
+                   f"the salted binding of contentHash to party {reg['partyId']} does not equal binding")  # fmt: skip
+    if "metadata" in ev:
+        commitment = ev.get("metadataCommitment")
+        try:
+            computed = "0x" + hashlib.sha256(canonical_json(ev["metadata"])).hexdigest()
+        except InvalidInput as exc:
+            report.add("metadata", False, "", f"metadata is not canonicalisable: {exc.message}")
+        else:
+            report.add("metadata", computed == commitment, "SHA-256 of the canonical metadata equals metadataCommitment",
+                       "SHA-256 of the canonical metadata differs from metadataCommitment")  # fmt: skip
+
+    # 3. the chain
+    try:
+        chain_id = rpc.chain_id()
+    except Exception as exc:
+        report.add("chain", False, "", f"the JSON-RPC endpoint does not answer ({type(exc).__name__})")
+        return report
+    if not report.add("chain", chain_id == ch["chainId"], f"the endpoint serves chain {chain_id}",
+                      f"the endpoint serves chain {chain_id}, the certificate names chain {ch['chainId']}"):  # fmt: skip
+        return report
+
+    # 4. the block
+    block = rpc.block(an["blockNumber"])
+    if block is None:
+        report.add("block", False, "", f"block {an['blockNumber']} does not exist on this chain")
+    else:
+        same_hash = block["hash"].lower() == an["blockHash"]
+        same_time = _int(block["timestamp"]) == an["blockTimestamp"]
+        report.add("block", same_hash and same_time, f"block {an['blockNumber']} has the certificate's hash and timestamp",
+                   f"block {an['blockNumber']} has hash {block['hash']} and timestamp {_int(block['timestamp'])}")  # fmt: skip
+
+    # 5. the transaction and its event
+    receipt = rpc.receipt(an["transactionHash"])
+    if receipt is None:
+        report.add("transaction", False, "", "the transaction is not on this chain")
+    else:
+        report.add("transaction", *_check_transaction(receipt, cert, contract, registered, account))
+
+    # 6. the record (direct) or the proofs, signature and anchor (batch)
+    if an["method"] == "direct":
+        _check_record(report, rpc, cert, contract, registered, account)
+    else:
+        _check_batch(report, rpc, cert, contract, registered, account)
+
+    # 7. the party
+    _check_party(report, rpc, cert, contract, account)
+
+    # 8. the other public registrations of the same content listed at issue time
+    if cert.raw.get("registrations") is not None and content is not None:
+        _check_registrations(report, rpc, cert, contract, content)
+    return report
+
+
+def _check_transaction(receipt: dict[str, Any], cert: certmod.Certificate, contract: str,
+                       registered: bytes, account: str) -> tuple[bool, str, str]:  # fmt: skip
+    an, ev, reg = cert.anchor, cert.evidence, cert.registrant
+    if _int(receipt.get("status", "0x0")) != 1:
+        return False, "", "the transaction failed"
+    if receipt["blockHash"].lower() != an["blockHash"] or _int(receipt["blockNumber"]) != an["blockNumber"]:
+        return False, "", "the transaction is in another block than the certificate says"
+    for log in receipt.get("logs", []):
+        if log["address"].lower() != contract.lower() or not log["topics"]:
+            continue
+        topics = [_bytes(t) for t in log["topics"]]
+        if (an["method"] == "direct" and topics[0] == EVIDENCE_REGISTERED_TOPIC and topics[1] == registered
+                and int.from_bytes(topics[2], "big") == reg["partyId"]):
+            algorithm, meta, supersedes = abi_decode(["uint8", "bytes32", "bytes32"], _bytes(log["data"]))
+            expected_meta = bytes.fromhex((ev.get("metadataCommitment") or "0x" + "00" * 32)[2:])
+            expected_sup = bytes.fromhex((ev.get("supersedes") or "0x" + "00" * 32)[2:])
+            ok = (
+                int.from_bytes(topics[2], "big") == reg["partyId"]
+                and to_checksum_address(topics[3][12:]) == account
+                and algorithm == int(cert.algorithm)
+                and meta == expected_meta
+                and supersedes == expected_sup
+            )
+            return ok, "EvidenceRegistered by this contract names the binding, party, account, algorithm and metadata", \
+                "EvidenceRegistered in the transaction differs from the certificate (party, account, algorithm, metadata or supersedes)"
+        if an["method"] == "batch" and topics[0] == BATCH_ANCHORED_TOPIC:
+            if topics[1] == bytes.fromhex(an["batch"]["root"][2:]):
+                return True, "BatchAnchored by this contract names the batch root", ""
+    return False, "", "the transaction has no matching event from the certificate's contract"
+
+
+def _check_record(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: str, registered: bytes, account: str) -> None:
+    an, reg = cert.anchor, cert.registrant
+    try:
+        raw = rpc.call(contract, SEL_RECORD + registered + int(reg["partyId"]).to_bytes(32, "big"))
+        registrant, party_id, algorithm, timestamp, block_number = abi_decode(["address", "uint24", "uint8", "uint32", "uint32"], raw)
+    except Exception:
+        report.add("record", False, "", f"{contract} does not answer record(bytes32,uint256): it is not the evidence registry")
+        return
+    ok = (
+        to_checksum_address(registrant) == account
+        and party_id == reg["partyId"]
+        and algorithm == int(cert.algorithm)
+        and timestamp == an["blockTimestamp"]
+        and block_number == an["blockNumber"]
+    )
+    report.add("record", ok, "the party's record of the binding names this account, algorithm, block and time",
+               f"the contract's record differs: account {registrant}, party {party_id}, time {timestamp}, block {block_number}")  # fmt: skip
+
+
+def _check_batch(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: str, registered: bytes, account: str) -> None:
+    an, ch = cert.anchor, cert.chain
+    sub = an["submission"]
+    sub_root = bytes.fromhex(sub["root"][2:])
+    sub_proof = cert.submission_proof
+    leaf = merkle.leaf_hash(registered)
+    report.add("submission-proof", sub_proof.size == sub["count"] and sub_proof.verify(leaf, sub_root),
+               f"leaf {sub_proof.index} of {sub_proof.size} proves into the submission root",
+               "the item's audit path does not lead to the submission root (or its size is not the count)")  # fmt: skip
+
+    domain = eip712.Domain(ch["chainId"], contract)
+    message = eip712.batch_submission_message(domain, root=sub_root, count=sub["count"], algorithm=int(cert.algorithm),
+                                              registrant=account, deadline=sub["deadline"])  # fmt: skip
+    digest = eip712.digest(message)
+    signature = bytes.fromhex(sub["signature"][2:])
+    if rpc.code(account):
+        data = SEL_VERIFY_SUBMISSION + abi_encode(
+            ["bytes32", "uint32", "uint8", "address", "uint64", "bytes"],
+            [sub_root, sub["count"], int(cert.algorithm), account, sub["deadline"], signature],
+        )
+        ok, note = _wallet_accepts(rpc, contract, data, an["blockNumber"])
+        report.add("submission-signature", ok, f"the contract wallet (ERC-1271) accepts the party's signature{note}",
+                   f"the contract wallet does not accept the signature{note}")  # fmt: skip
+    else:
+        try:
+            signer = Account._recover_hash(digest, signature=signature)  # noqa: SLF001 - documented raw-hash recovery
+        except Exception:
+            signer = None
+        report.add("submission-signature", signer == account, "the registrant account signed the submission (EIP-712)",
+                   f"the submission signature recovers to {signer}, not the registrant")  # fmt: skip
+    report.add("submission-deadline", an["blockTimestamp"] <= sub["deadline"],
+               "the batch was anchored before the submission's signed deadline",
+               f"the batch was anchored at {an['blockTimestamp']}, after the signed deadline {sub['deadline']}")  # fmt: skip
+
+    bat_root = bytes.fromhex(an["batch"]["root"][2:])
+    bat_proof = cert.batch_proof
+    report.add("batch-proof", bat_proof.verify(merkle.leaf_hash(digest), bat_root),
+               f"the submission is leaf {bat_proof.index} of {bat_proof.size} under the batch root",
+               "the submission's audit path does not lead to the batch root")  # fmt: skip
+
+    try:
+        raw = rpc.call(contract, SEL_BATCH + bat_root)
+        _anchorer, size, timestamp, block_number = abi_decode(["address", "uint32", "uint32", "uint32"], raw)
+    except Exception:
+        report.add("anchor", False, "", f"{contract} does not answer batch(bytes32): it is not the evidence registry")
+        return
+    report.add("anchor", timestamp == an["blockTimestamp"] and block_number == an["blockNumber"] and size == bat_proof.size,
+               f"the contract holds the batch root since block {block_number}",
+               "the contract does not hold this batch root at the certificate's block, time and size")  # fmt: skip
+
+
+def _is_revert(exc: Exception) -> bool:
+    """Whether a failed ``eth_call`` is the contract refusing (a revert), not the node unable to run it."""
+    return "revert" in str(exc).lower()
+
+
+def _wallet_accepts(rpc: Rpc, contract: str, data: bytes, block: int) -> tuple[bool, str]:
+    """Asks the registry's ``verifyBatchSubmission`` at the anchoring block whether the wallet accepts the
+    signature. A node that keeps no state of that block (not an archive node; the embedded node after a
+    restart) answers with an error that is not a revert: the check is then made at the latest block and says so,
+    as check 13 does."""
+    try:
+        rpc.call(contract, data, block)
+        return True, ""
+    except Exception as exc:
+        if _is_revert(exc):
+            return False, ""
+    note = " (checked at the latest block: the node keeps no state of the anchoring block)"
+    try:
+        rpc.call(contract, data)
+        return True, note
+    except Exception:
+        return False, note
+
+
+def _check_party(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: str, account: str) -> None:
+    reg, an = cert.registrant, cert.anchor
+    note = ""
+    try:
+        raw = rpc.call(contract, SEL_PARTY_OF + abi_encode(["address"], [account]), an["blockNumber"])
+    except Exception:
+        try:
+            raw = rpc.call(contract, SEL_PARTY_OF + abi_encode(["address"], [account]))
+        except Exception:
+            raw = b""
+        note = " (checked at the latest block: the node keeps no state of the registration block)"
+    try:
+        party_id, active = abi_decode(["uint256", "bool"], raw)
+    except Exception:
+        report.add("party", False, "", f"{contract} does not answer partyOf(address): it is not the evidence registry")
+        return
+    try:
+        (profile,) = abi_decode([PARTY_TUPLE], rpc.call(contract, SEL_PARTY + abi_encode(["uint256"], [reg["partyId"]])))
+    except Exception:
+        report.add("party", False, "", f"party {reg['partyId']} does not exist")
+        return
+    scheme = certmod.SCHEMES.get(profile[2], "?")
+    ident, name_zh, name_en = profile[PARTY_IDENTIFIER : PARTY_IDENTIFIER + 3]
+    same_profile = (scheme, ident, name_zh, name_en) == (reg["identifierScheme"], reg["identifier"], reg["nameZh"], reg["nameEn"])
+    ok = party_id == reg["partyId"] and active and same_profile
+    report.add("party", ok, f"the account belonged to active party {party_id} ({name_en or name_zh}) at the registration block{note}",
+               f"at the registration block the account belonged to party {party_id} (active: {active}); "
+               f"the certificate's party profile {'matches' if same_profile else 'does not match'} the registry{note}")  # fmt: skip
+
+
+def _check_registrations(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: str, content: bytes) -> None:
+    """The public registrations of the same content the certificate lists, as of block ``asOfBlock``:
+
+    - each listed binding is the public binding of the content hash to the listed party;
+    - each listed direct registration is recorded by the contract at the listed block and time, and the
+      certificate's own registration, if listed, at the certificate's block;
+    - the list is earliest first; ``count`` is its length unless the list is full (``MAX_LISTED_REGISTRATIONS``);
+      ``asOfBlock`` is a block of this chain, at or after every listed block and the certificate's own;
+    - no direct public registration of the content at or before ``asOfBlock`` is missing from a list that is not
+      full (every admitted party's public binding is read, in ``records(bytes32[])`` calls).
+
+    Batched ones are listed from the issuer's journal: their own certificates prove them."""
+    regs = cert.raw["registrations"]
+    listed = regs["listed"]
+    reg, an = cert.registrant, cert.anchor
+    as_of = int(regs["asOfBlock"])
+    bad: list[str] = []
+    batched = 0
+    for item in listed:
+        party = int(item["partyId"])
+        binding = bytes.fromhex(item["binding"][2:])
+        if binding != public_binding(content, party, cert.algorithm):
+            bad.append(f"party {party}: the binding is not the public binding of contentHash to the party")
+            continue
+        if binding == cert.b32("evidence", "binding") and party == reg["partyId"]:
+            if (item["blockNumber"], item["blockTimestamp"], item["method"]) != (an["blockNumber"], an["blockTimestamp"], an["method"]):
+                bad.append("the certificate's own registration is listed at another block, time or method")
+        if item["method"] != "direct":
+            batched += 1
+            continue
+        try:
+            raw = rpc.call(contract, SEL_RECORD + binding + party.to_bytes(32, "big"))
+            _registrant, party_id, _alg, timestamp, block_number = abi_decode(["address", "uint24", "uint8", "uint32", "uint32"], raw)
+        except Exception:
+            bad.append(f"party {party}: the contract does not answer record(bytes32,uint256)")
+            continue
+        if (party_id, timestamp, block_number) != (party, item["blockTimestamp"], item["blockNumber"]):
+            bad.append(f"party {party}: the contract records block {block_number}, time {timestamp}")
+    blocks = [int(i["blockNumber"]) for i in listed]
+    if blocks != sorted(blocks):
+        bad.append("the list is not earliest first")
+    full = len(listed) >= certmod.MAX_LISTED_REGISTRATIONS
+    if regs["count"] < len(listed) or (not full and regs["count"] != len(listed)):
+        bad.append(f"count {regs['count']} does not match the {len(listed)} registrations listed")
+    if as_of < max([*blocks, int(an["blockNumber"])]) or rpc.block(as_of) is None:
+        bad.append(f"asOfBlock {as_of} is not a block of this chain at or after every registration listed")
+    elif not full:
+        listed_parties = {int(i["partyId"]) for i in listed}
+        try:
+            on_chain = _public_records(rpc, contract, content, cert.algorithm)
+        except Exception:
+            on_chain = []
+            bad.append(f"{contract} does not answer partyCount() and records(bytes32[]): it is not the evidence registry")
+        for party, block_number in on_chain:
+            if block_number <= as_of and party not in listed_parties:
+                bad.append(f"party {party} registered this content at block {block_number}, which is not listed")
+    if not listed:
+        report.add("registrations", not bad, f"no public registration of this content at block {as_of}", "; ".join(bad))
+        return
+    first = listed[0]
+    note = f" ({batched} batched, proved by their own certificates)" if batched else ""
+    report.add("registrations", not bad,
+               f"party {first['partyId']} registered this content first (block {first['blockNumber']}); "
+               f"{regs['count']} public registration(s) at block {as_of}, each as listed{note}",
+               "; ".join(bad))  # fmt: skip
+
+
+SEL_PARTY_COUNT = keccak(text="partyCount()")[:4]
+SEL_RECORDS = keccak(text="records(bytes32[])")[:4]
+#: Keys read per records(bytes32[]) call when every party's public binding is looked up.
+RECORDS_PER_CALL = 512
+
+
+def _public_records(rpc: Rpc, contract: str, content: bytes, algorithm: HashAlgorithm) -> list[tuple[int, int]]:
+    """(party, block) of every direct public registration of ``content`` now on chain, by every admitted party."""
+    (count,) = abi_decode(["uint256"], rpc.call(contract, SEL_PARTY_COUNT))
+    found: list[tuple[int, int]] = []
+    parties = list(range(1, int(count) + 1))
+    for start in range(0, len(parties), RECORDS_PER_CALL):
+        chunk = parties[start : start + RECORDS_PER_CALL]
+        keys = [keccak(public_binding(content, p, algorithm) + p.to_bytes(32, "big")) for p in chunk]
+        (recs,) = abi_decode(["(address,uint24,uint8,uint32,uint32)[]"], rpc.call(contract, SEL_RECORDS + abi_encode(["bytes32[]"], [keys])))
+        found += [(p, int(r[4])) for p, r in zip(chunk, recs, strict=True) if int(r[3]) != 0]
+    return found

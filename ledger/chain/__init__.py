@@ -1,0 +1,2 @@
+"""Everything that talks to an EVM node: connections, the embedded node, transactions (one sender), contract
+artifacts, the deployment's address book, governance through the council Safe and its timelock."""

@@ -1,0 +1,230 @@
+"""Typed data of assets and agreements (EIP-712, domain "QianhaiIPLedger.Assets"). Pure: no chain access.
+
+The type strings equal the contract's typehash comments; tests compare them with the deployed contract.
+An agreement's id is the EIP-712 struct hash of its terms, so parties and the service agree on it before
+anything is on chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak, to_checksum_address
+
+from ledger.domain.eip712 import EIP712_DOMAIN_TYPE, Domain, type_string
+
+ASSETS_DOMAIN_NAME = "QianhaiIPLedger.Assets"
+ZERO32 = b"\0" * 32
+TOTAL_SHARES = 10_000
+
+
+class AssetJurisdiction(IntEnum):
+    CN = 1
+    HK = 2
+    PCT = 3
+    OTHER = 4
+
+
+class AssetKind(IntEnum):
+    INVENTION = 1
+    UTILITY_MODEL = 2
+    DESIGN = 3
+    STANDARD_PATENT_R = 4
+    STANDARD_PATENT_O = 5
+    SHORT_TERM_PATENT = 6
+    PCT_APPLICATION = 7
+    OTHER_PATENT = 8
+
+
+class AssetStatus(IntEnum):
+    """Where an asset's registration stands: a claim until an asset verifier confirms it (or rejects it)."""
+
+    CLAIMED = 0
+    CONFIRMED = 1
+    STRUCK = 2
+
+
+#: What each status means, in the words every answer, report and page uses.
+ASSET_STATUS_NOTES = {
+    "claimed": "claim, not yet confirmed by an asset verifier: it cannot be assigned, licensed, contributed or pledged",
+    "confirmed": "confirmed by an asset verifier against the patent register",
+    "struck": "claim struck by an asset verifier: the number is free for a new claim",
+}
+
+
+class AgreementKind(IntEnum):
+    ASSIGNMENT = 1
+    LICENCE = 2
+    EQUITY_CONTRIBUTION = 3
+    PLEDGE = 4
+
+
+class LicenceType(IntEnum):
+    EXCLUSIVE = 1  # 独占
+    SOLE = 2  # 排他
+    ORDINARY = 3  # 普通
+
+
+class AgreementStatus(IntEnum):
+    NONE = 0
+    EFFECTIVE = 1
+    TERMINATED = 2
+    RELEASED = 3
+    VOIDED = 4
+    WITHDRAWN = 5  # a party withdrew its consent before execution: the terms never take effect
+    ENDED_WITH_PARENT = 6  # reported, never stored: a sublicence whose parent licence was terminated or voided
+
+
+ASSET_REGISTRATION_TYPE = [
+    {"name": "jurisdiction", "type": "uint8"},
+    {"name": "kind", "type": "uint8"},
+    {"name": "numberHash", "type": "bytes32"},
+    {"name": "owners", "type": "uint256[]"},
+    {"name": "shares", "type": "uint16[]"},
+    {"name": "detailsHash", "type": "bytes32"},
+    {"name": "deadline", "type": "uint64"},
+]
+TERMS_TYPE = [
+    {"name": "kind", "type": "uint8"},
+    {"name": "assetId", "type": "uint256"},
+    {"name": "grantees", "type": "uint256[]"},
+    {"name": "shares", "type": "uint16[]"},
+    {"name": "licenceType", "type": "uint8"},
+    {"name": "territory", "type": "uint256"},
+    {"name": "fieldOfUse", "type": "bytes32"},
+    {"name": "sublicensable", "type": "bool"},
+    {"name": "parentLicence", "type": "bytes32"},
+    {"name": "start", "type": "uint64"},
+    {"name": "end", "type": "uint64"},
+    {"name": "documentHash", "type": "bytes32"},
+    {"name": "detailsHash", "type": "bytes32"},
+    {"name": "salt", "type": "bytes32"},
+    {"name": "deadline", "type": "uint64"},
+]
+TERMINATION_TYPE = [{"name": "agreementId", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
+RELEASE_TYPE = [{"name": "agreementId", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
+WITHDRAWAL_TYPE = [{"name": "agreementId", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
+ASSET_CONFIRMATION_TYPE = [{"name": "assetId", "type": "uint256"}, {"name": "registerExtractHash", "type": "bytes32"},
+                           {"name": "deadline", "type": "uint64"}]  # fmt: skip
+CLAIM_REJECTION_TYPE = [{"name": "assetId", "type": "uint256"}, {"name": "reasonHash", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
+#: The furthest a signature's deadline may lie after the block that submits it (the contracts refuse more).
+MAX_SIGNING_WINDOW = 365 * 86400
+
+ASSET_REGISTRATION_TYPEHASH = keccak(text=type_string("AssetRegistration", ASSET_REGISTRATION_TYPE))
+TERMS_TYPEHASH = keccak(text=type_string("Terms", TERMS_TYPE))
+TERMINATION_TYPEHASH = keccak(text=type_string("Termination", TERMINATION_TYPE))
+RELEASE_TYPEHASH = keccak(text=type_string("Release", RELEASE_TYPE))
+WITHDRAWAL_TYPEHASH = keccak(text=type_string("Withdrawal", WITHDRAWAL_TYPE))
+ASSET_CONFIRMATION_TYPEHASH = keccak(text=type_string("AssetConfirmation", ASSET_CONFIRMATION_TYPE))
+CLAIM_REJECTION_TYPEHASH = keccak(text=type_string("ClaimRejection", CLAIM_REJECTION_TYPE))
+
+
+def assets_domain(chain_id: int, contract: str) -> Domain:
+    return Domain(chain_id, contract, name=ASSETS_DOMAIN_NAME)
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + bytes(b).hex()
+
+
+def _message(domain: Domain, primary: str, fields: list[dict[str, str]], message: dict[str, Any]) -> dict[str, Any]:
+    return {"types": {"EIP712Domain": EIP712_DOMAIN_TYPE, primary: fields}, "primaryType": primary,
+            "domain": domain.to_json(), "message": message}  # fmt: skip
+
+
+def struct_hash(full_message: dict[str, Any]) -> bytes:
+    return bytes(encode_typed_data(full_message=full_message).body)
+
+
+@dataclass(frozen=True)
+class AssetRegistration:
+    jurisdiction: int
+    kind: int
+    number_hash: bytes
+    owners: tuple[int, ...]
+    shares: tuple[int, ...]
+    details_hash: bytes
+    deadline: int
+
+    def message(self, domain: Domain) -> dict[str, Any]:
+        return _message(domain, "AssetRegistration", ASSET_REGISTRATION_TYPE, {
+            "jurisdiction": self.jurisdiction, "kind": self.kind, "numberHash": _hex(self.number_hash),
+            "owners": list(self.owners), "shares": list(self.shares), "detailsHash": _hex(self.details_hash),
+            "deadline": self.deadline})  # fmt: skip
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (self.jurisdiction, self.kind, self.number_hash, list(self.owners), list(self.shares), self.details_hash, self.deadline)
+
+
+@dataclass(frozen=True)
+class Terms:
+    kind: int
+    asset_id: int
+    grantees: tuple[int, ...]
+    shares: tuple[int, ...] = ()
+    licence_type: int = 0
+    territory: int = 0
+    field_of_use: bytes = ZERO32
+    sublicensable: bool = False
+    parent_licence: bytes = ZERO32
+    start: int = 0
+    end: int = 0
+    document_hash: bytes = ZERO32
+    details_hash: bytes = ZERO32
+    salt: bytes = ZERO32
+    deadline: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def message(self, domain: Domain) -> dict[str, Any]:
+        return _message(domain, "Terms", TERMS_TYPE, {
+            "kind": self.kind, "assetId": self.asset_id, "grantees": list(self.grantees), "shares": list(self.shares),
+            "licenceType": self.licence_type, "territory": self.territory, "fieldOfUse": _hex(self.field_of_use),
+            "sublicensable": self.sublicensable, "parentLicence": _hex(self.parent_licence), "start": self.start,
+            "end": self.end, "documentHash": _hex(self.document_hash), "detailsHash": _hex(self.details_hash),
+            "salt": _hex(self.salt), "deadline": self.deadline})  # fmt: skip
+
+    def agreement_id(self, domain: Domain) -> bytes:
+        """The EIP-712 struct hash of the terms: the agreement's id on chain."""
+        return struct_hash(self.message(domain))
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (self.kind, self.asset_id, list(self.grantees), list(self.shares), self.licence_type, self.territory,
+                self.field_of_use, self.sublicensable, self.parent_licence, self.start, self.end, self.document_hash,
+                self.details_hash, self.salt, self.deadline)  # fmt: skip
+
+
+def termination_message(domain: Domain, agreement_id: bytes, deadline: int) -> dict[str, Any]:
+    return _message(domain, "Termination", TERMINATION_TYPE, {"agreementId": _hex(agreement_id), "deadline": deadline})
+
+
+def release_message(domain: Domain, agreement_id: bytes, deadline: int) -> dict[str, Any]:
+    return _message(domain, "Release", RELEASE_TYPE, {"agreementId": _hex(agreement_id), "deadline": deadline})
+
+
+def withdrawal_message(domain: Domain, agreement_id: bytes, deadline: int) -> dict[str, Any]:
+    """What a party signs to withdraw its consent to terms before they take effect."""
+    return _message(domain, "Withdrawal", WITHDRAWAL_TYPE, {"agreementId": _hex(agreement_id), "deadline": deadline})
+
+
+def confirmation_message(domain: Domain, asset_id: int, register_extract_hash: bytes, deadline: int) -> dict[str, Any]:
+    """What an asset verifier signs to confirm a claim against the patent register."""
+    return _message(domain, "AssetConfirmation", ASSET_CONFIRMATION_TYPE,
+                    {"assetId": asset_id, "registerExtractHash": _hex(register_extract_hash), "deadline": deadline})  # fmt: skip
+
+
+def rejection_message(domain: Domain, asset_id: int, reason_hash: bytes, deadline: int) -> dict[str, Any]:
+    """What an asset verifier signs to reject (strike) an unconfirmed claim."""
+    return _message(domain, "ClaimRejection", CLAIM_REJECTION_TYPE,
+                    {"assetId": asset_id, "reasonHash": _hex(reason_hash), "deadline": deadline})  # fmt: skip
+
+
+def number_hash(normalised_number: str) -> bytes:
+    """keccak-256 of the normalised number with its jurisdiction prefix, e.g. ``CN201710601862.3``."""
+    return bytes(keccak(text=normalised_number))
+
+
+def signature_tuple(account: str, signature: bytes) -> tuple[str, bytes]:
+    return (to_checksum_address(account), signature)

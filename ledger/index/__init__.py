@@ -1,0 +1,1 @@
+"""The read model: an SQL index of the contracts' events, kept in step with the chain (reorgs included)."""

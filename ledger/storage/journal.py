@@ -1,0 +1,557 @@
+"""The durable journal of accepted evidence: SQLite in WAL mode with synchronous=FULL in the data dir.
+
+Nothing is acknowledged before its row is committed here, so an API crash loses nothing that was
+acknowledged; the pipeline (``ledger.services.pipeline``) drives every row to the chain and on to finality, and on
+restart picks up where it stopped. A single registration's later states (sent, anchored, final) are facts
+the pipeline reads again from the chain, so they are committed without waiting for the disk
+(``durable=False``: synchronous=NORMAL for that transaction). WAL keeps them through a crash of the
+process, and a later durable commit makes them durable too; only a crash of the machine can undo the
+newest of them, and then the pipeline finds them again. Tables:
+
+- ``submissions``: one per accepted request. A *single* is a party-signed registration relayed as one
+  transaction; a *batch* is a party-signed Merkle root over many hashes, anchored inside a batch tree.
+- ``items``: one per binding (the party-bound hash that goes on chain; column ``content_hash``; primary key:
+  first accepted wins), pointing at its submission and its
+  index in the submission tree. A submission that expired gives its hashes up to a later one.
+- ``batches``: one per anchored batch tree: root, size, transaction, block, status.
+
+One owner per single: a single is sent only by whoever holds it in the ``sending`` state, recorded in
+its row (``owner``: the process, ``lease_until``: when others may take it over). A request journals its
+single directly as ``sending``, owned by its process; the pipeline takes a ``queued`` row, or a
+``sending`` row whose owner died or whose lease ran out, only by a compare-and-set on the row
+(:meth:`Store.claim`), so two senders of one registration can never both hold it.
+
+Storage faults are answered, not raised raw: a full disk (or database size limit) raises
+:class:`~ledger.errors.StorageFull`, a write lock held by another process past the busy timeout
+:class:`~ledger.errors.StorageBusy`; the write is rolled back whole and can be retried.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import StorageBusy, StorageFull, StorageUnavailable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('single', 'batch')),
+    registrant TEXT NOT NULL,
+    party_id INTEGER NOT NULL,
+    algorithm INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    root BLOB,
+    hashes BLOB NOT NULL,
+    deadline INTEGER NOT NULL,
+    signature BLOB NOT NULL,
+    digest BLOB,
+    payload TEXT,
+    created_at REAL NOT NULL,
+    status TEXT NOT NULL,
+    batch_id INTEGER REFERENCES batches(id),
+    batch_index INTEGER,
+    tx_hash TEXT,
+    block_number INTEGER,
+    block_hash TEXT,
+    block_timestamp INTEGER,
+    error TEXT,
+    owner TEXT,
+    lease_until REAL
+);
+CREATE INDEX IF NOT EXISTS submissions_status ON submissions(status, kind);
+CREATE INDEX IF NOT EXISTS submissions_batch ON submissions(batch_id, batch_index);
+CREATE TABLE IF NOT EXISTS items (
+    content_hash BLOB PRIMARY KEY,
+    submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    item_index INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_submission ON items(submission_id, item_index);
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY,
+    root BLOB NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    item_count INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    status TEXT NOT NULL,
+    tx_hash TEXT,
+    block_number INTEGER,
+    block_hash TEXT,
+    block_timestamp INTEGER
+);
+CREATE INDEX IF NOT EXISTS batches_status ON batches(status);
+"""
+
+# Submission and batch states. A submission moves queued -> sent -> anchored -> final; a single is "sending"
+# while its owner sends it (journalled so by its request, or claimed from "queued" by the pipeline).
+# "rejected" is final for a single the chain refused (for example a hash registered directly on chain first),
+# "expired" for a submission that was not on chain within its age limit (IPLEDGER_SUBMISSION_MAX_AGE).
+QUEUED, SENDING, SENT, ANCHORED, FINAL = "queued", "sending", "sent", "anchored", "final"
+REJECTED, EXPIRED = "rejected", "expired"
+
+#: Columns added to ``submissions`` after its first layout (added to older journals when opened).
+_ADDED_COLUMNS = (("owner", "TEXT"), ("lease_until", "REAL"))
+
+#: Seconds a sender holds a single before the pipeline may take it over (its owner must have sent it, or given
+#: it back, well within this: see ``SEND_WITHIN``).
+LEASE_SECONDS = 60.0
+#: Seconds after claiming a single within which its owner may still start sending it; after that it gives it
+#: back unsent. Half the lease: a send that starts in time has ended (bounded by the RPC timeout) before the
+#: lease runs out.
+SEND_WITHIN = LEASE_SECONDS / 2
+
+#: Seconds SQLite waits for another connection's write lock before the write fails as StorageBusy.
+BUSY_TIMEOUT = 5.0
+
+_owner: tuple[int, str] | None = None
+
+
+def process_owner() -> str:
+    """This process's owner token: its PID and a random part, so a later process with the same PID (a restarted
+    container) is told apart from this one."""
+    global _owner
+    pid = os.getpid()
+    if _owner is None or _owner[0] != pid:
+        _owner = (pid, f"{pid}:{secrets.token_hex(6)}")
+    return _owner[1]
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Whether the process that holds ``owner`` may still be running on this host: this process, or another
+    live PID. A previous incarnation with this process's PID is dead."""
+    if not owner:
+        return False
+    if owner == process_owner():
+        return True
+    try:
+        pid = int(owner.split(":", 1)[0])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False  # an earlier process that had this PID
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def storage_error(exc: BaseException) -> StorageUnavailable | None:
+    """The ledger error a SQLite or OS error stands for, if it is a resource fault (full, locked)."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        text = str(exc).lower()
+        if code == sqlite3.SQLITE_FULL or "database or disk is full" in text:
+            return StorageFull("the journal's disk is full: nothing was written; retry once space is freed")
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text or "is locked" in text:
+            return StorageBusy("the journal is locked by another process; try again shortly")
+        if code is not None and (code & 0xFF) == sqlite3.SQLITE_IOERR:
+            return StorageUnavailable(f"the journal could not be written ({getattr(exc, 'sqlite_errorname', 'I/O error')})")
+        return None
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFull("the journal's disk is full: nothing was written; retry once space is freed")
+    return None
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turns resource faults of SQLite and the file system into :class:`StorageUnavailable` errors."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        err = storage_error(exc)
+        if err is None:
+            raise
+        raise err from None
+
+
+@dataclass(frozen=True)
+class Submission:
+    id: int
+    kind: str
+    registrant: str
+    party_id: int
+    algorithm: int
+    count: int
+    root: bytes | None
+    hashes: bytes
+    deadline: int
+    signature: bytes
+    digest: bytes | None
+    payload: str | None
+    created_at: float
+    status: str
+    batch_id: int | None
+    batch_index: int | None
+    tx_hash: str | None
+    block_number: int | None
+    block_hash: str | None
+    block_timestamp: int | None
+    error: str | None
+    owner: str | None = None
+    lease_until: float | None = None
+
+    @property
+    def receipt_id(self) -> str:
+        return f"sub_{self.id}"
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    root: bytes
+    size: int
+    item_count: int
+    created_at: float
+    status: str
+    tx_hash: str | None
+    block_number: int | None
+    block_hash: str | None
+    block_timestamp: int | None
+
+
+class Store:
+    """Thread-safe access to the journal. Each write is one transaction, committed durably."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        with storage_errors():
+            db = self._conn()
+            db.executescript(SCHEMA)
+            have = {str(r[1]) for r in db.execute("PRAGMA table_info(submissions)")}
+            for name, kind in _ADDED_COLUMNS:
+                if name not in have:
+                    db.execute(f"ALTER TABLE submissions ADD COLUMN {name} {kind}")
+            db.execute("CREATE INDEX IF NOT EXISTS submissions_open ON submissions(status, created_at)")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+                conn.execute("PRAGMA cache_size=-65536")
+            except BaseException:
+                conn.close()
+                raise
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction. A durable one is on disk when this returns (fsync); one that is not is
+        written to the WAL, safe from a crash of the process but not of the machine. A full disk or a lock held
+        elsewhere rolls it back whole and raises a :class:`StorageUnavailable`."""
+        with self._write_lock, storage_errors():
+            db = self._conn()
+            if not durable:
+                db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        try:
+                            db.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            self._drop()  # a connection SQLite could not roll back is not used again
+                    raise
+            finally:
+                if not durable and getattr(self._local, "conn", None) is db:
+                    try:
+                        db.execute("PRAGMA synchronous=FULL")
+                    except sqlite3.Error:
+                        self._drop()
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with storage_errors():
+            return self._conn().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # --- writes ---
+
+    def add_submission(
+        self,
+        *,
+        kind: str,
+        registrant: str,
+        party_id: int,
+        algorithm: int,
+        hashes: Sequence[bytes],
+        root: bytes | None,
+        deadline: int,
+        signature: bytes,
+        digest: bytes | None,
+        payload: str | None = None,
+        owner: str | None = None,
+    ) -> tuple[Submission, list[tuple[int, bytes, int]]]:
+        """Journals a submission and its items in one transaction.
+
+        Returns the submission and the items that were already journalled, as ``(index, hash,
+        earlier_submission_id)``; those keep their earlier submission (first accepted wins, unless it expired).
+        A single whose hash is already journalled is not written at all (the caller reports the conflict). A
+        single with an ``owner`` is journalled as ``sending``, held by that owner for ``LEASE_SECONDS``.
+        """
+        with self.transaction() as db:
+            replaces = False
+            if kind == "single":
+                row = db.execute(
+                    "SELECT i.submission_id, s.status FROM items i JOIN submissions s ON s.id = i.submission_id"
+                    " WHERE i.content_hash = ?", (hashes[0],),
+                ).fetchone()  # fmt: skip
+                if row and row[1] != EXPIRED:
+                    return self._submission_by_id(db, int(row[0])), [(0, hashes[0], int(row[0]))]
+                replaces = row is not None
+            created = time.time()
+            status, lease = (SENDING, created + LEASE_SECONDS) if owner is not None and kind == "single" else (QUEUED, None)
+            owner = owner if status == SENDING else None
+            blob = b"".join(hashes)
+            cur = db.execute(
+                "INSERT INTO submissions (kind, registrant, party_id, algorithm, count, root, hashes, deadline,"
+                " signature, digest, payload, created_at, status, owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (kind, registrant, party_id, algorithm, len(hashes), root, blob, deadline, signature,
+                 digest, payload, created, status, owner, lease),
+            )  # fmt: skip
+            sub_id = int(cur.lastrowid or 0)
+            if kind == "single":  # its one item is free (or expired): checked above, in this same transaction
+                if replaces:
+                    db.execute("UPDATE items SET submission_id = ?, item_index = 0 WHERE content_hash = ?", (sub_id, hashes[0]))
+                else:
+                    db.execute("INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,0)", (hashes[0], sub_id))
+                return Submission(sub_id, kind, registrant, party_id, algorithm, 1, root, blob, deadline, signature, digest,
+                                  payload, created, status, None, None, None, None, None, None, None, owner, lease), []  # fmt: skip
+            db.executemany(
+                "INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,?) ON CONFLICT(content_hash)"
+                " DO UPDATE SET submission_id = excluded.submission_id, item_index = excluded.item_index"
+                " WHERE (SELECT status FROM submissions WHERE id = items.submission_id) = 'expired'",
+                ((hh, sub_id, i) for i, hh in enumerate(hashes)),
+            )
+            (written,) = db.execute("SELECT COUNT(*) FROM items WHERE submission_id = ?", (sub_id,)).fetchone()
+            existing: list[tuple[int, bytes, int]] = []
+            if written < len(hashes):
+                mine = {r[0] for r in db.execute("SELECT item_index FROM items WHERE submission_id = ?", (sub_id,))}
+                for i, hh in enumerate(hashes):
+                    if i not in mine:
+                        (earlier,) = db.execute("SELECT submission_id FROM items WHERE content_hash = ?", (hh,)).fetchone()
+                        existing.append((i, hh, int(earlier)))
+            return self._submission_by_id(db, sub_id), existing
+
+    def mark_submission(self, sub_id: int, *, durable: bool = True, **fields: Any) -> None:
+        """Updates a submission; ``durable=False`` for states the pipeline can read again from the chain."""
+        self._update("submissions", sub_id, fields, durable=durable)
+
+    def mark_batch(self, batch_id: int, **fields: Any) -> None:
+        self._update("batches", batch_id, fields)
+
+    def _update(self, table: str, row_id: int, fields: dict[str, Any], *, durable: bool = True) -> None:
+        if not fields:
+            return
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction(durable=durable) as db:
+            db.execute(f"UPDATE {table} SET {cols} WHERE id = ?", (*fields.values(), row_id))  # noqa: S608 - fixed names
+
+    # --- ownership of singles (compare-and-set on the row) ---
+
+    def claim(self, sub_id: int, owner: str, *, status: str, held_by: str | None) -> Submission | None:
+        """Takes a single to send it: only if it is still in ``status`` held by ``held_by`` (as its claimant saw
+        it). Returns the claimed row, or None if someone else changed it first."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE submissions SET status = ?, owner = ?, lease_until = ? WHERE id = ? AND status = ? AND owner IS ?",
+                (SENDING, owner, time.time() + LEASE_SECONDS, sub_id, status, held_by),
+            )
+            if cur.rowcount != 1:
+                return None
+            return self._submission_by_id(db, sub_id)
+
+    def release(self, sub_id: int, owner: str) -> None:
+        """Gives a single back unsent (``queued``, no owner) for the pipeline to send later."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE submissions SET status = ?, owner = NULL, lease_until = NULL WHERE id = ? AND status = ? AND owner = ?",
+                (QUEUED, sub_id, SENDING, owner),
+            )
+
+    def mark_sent(self, sub_id: int, tx_hash: str) -> None:
+        """Records the transaction that carries a single; its owner's hold ends."""
+        self.mark_submission(sub_id, status=SENT, tx_hash=tx_hash, owner=None, lease_until=None, durable=False)
+
+    def expire(self, sub_id: int, reason: str, *, status: str, held_by: str | None) -> bool:
+        """Gives a submission up as ``expired`` if it is still in ``status`` held by ``held_by``."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE submissions SET status = ?, error = ?, owner = NULL, lease_until = NULL"
+                " WHERE id = ? AND status = ? AND owner IS ? AND batch_id IS NULL",
+                (EXPIRED, reason, sub_id, status, held_by),
+            )
+            return cur.rowcount == 1
+
+    def create_batch(self, root: bytes, submission_ids: Sequence[int], item_count: int) -> Batch:
+        """Fixes a batch's composition (its submissions in tree order) before anything is sent."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO batches (root, size, item_count, created_at, status) VALUES (?,?,?,?,?)",
+                (root, len(submission_ids), item_count, time.time(), QUEUED),
+            )
+            batch_id = int(cur.lastrowid or 0)
+            db.executemany(
+                "UPDATE submissions SET batch_id = ?, batch_index = ?, status = ? WHERE id = ? AND status = ?",
+                ((batch_id, i, SENT, sid, QUEUED) for i, sid in enumerate(submission_ids)),
+            )
+            return self._batch(db, "id", batch_id)  # type: ignore[return-value]
+
+    def set_batch_state(self, batch_id: int, status: str, **fields: Any) -> None:
+        """Moves a batch and all its submissions to ``status`` together."""
+        with self.transaction() as db:
+            cols = ", ".join(f"{k} = ?" for k in ("status", *fields))
+            db.execute(f"UPDATE batches SET {cols} WHERE id = ?", (status, *fields.values(), batch_id))  # noqa: S608
+            sub_fields = {k: v for k, v in fields.items() if k in ("tx_hash", "block_number", "block_hash", "block_timestamp")}
+            cols = ", ".join(f"{k} = ?" for k in ("status", *sub_fields))
+            db.execute(f"UPDATE submissions SET {cols} WHERE batch_id = ?", (status, *sub_fields.values(), batch_id))  # noqa: S608
+
+    # --- reads ---
+
+    def submission(self, sub_id: int) -> Submission | None:
+        rows = self._read("SELECT * FROM submissions WHERE id = ?", (sub_id,))
+        return Submission(*rows[0]) if rows else None
+
+    def _submission_by_id(self, db: sqlite3.Connection, sub_id: int) -> Submission:
+        return Submission(*db.execute("SELECT * FROM submissions WHERE id = ?", (sub_id,)).fetchone())
+
+    def item(self, content_hash: bytes) -> tuple[Submission, int] | None:
+        rows = self._read(
+            "SELECT s.*, i.item_index FROM items i JOIN submissions s ON s.id = i.submission_id WHERE i.content_hash = ?",
+            (content_hash,),
+        )
+        return (Submission(*rows[0][:-1]), int(rows[0][-1])) if rows else None
+
+    def items(self, bindings: Sequence[bytes]) -> dict[bytes, tuple[Submission, int]]:
+        """:meth:`item` for many bindings at once (those journalled), in queries of at most 500."""
+        found: dict[bytes, tuple[Submission, int]] = {}
+        for start in range(0, len(bindings), 500):
+            chunk = list(bindings[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(
+                "SELECT s.*, i.item_index, i.content_hash FROM items i JOIN submissions s ON s.id = i.submission_id"
+                f" WHERE i.content_hash IN ({marks})",  # noqa: S608 - placeholders only
+                chunk,
+            )
+            for row in rows:
+                found[bytes(row[-1])] = (Submission(*row[:-2]), int(row[-2]))
+        return found
+
+    def submission_hashes(self, sub_id: int) -> list[bytes]:
+        """The hashes of a submission in tree order, including those that kept an earlier submission."""
+        sub = self.submission(sub_id)
+        if sub is None:
+            return []
+        blob = bytes(sub.hashes)
+        return [blob[i : i + 32] for i in range(0, len(blob), 32)]
+
+    def queued(self, kind: str, limit: int = 1_000_000) -> list[Submission]:
+        rows = self._read(
+            "SELECT * FROM submissions WHERE status = ? AND kind = ? ORDER BY id LIMIT ?", (QUEUED, kind, limit)
+        )
+        return [Submission(*r) for r in rows]
+
+    def claimable_singles(self, owner: str, now: float) -> list[Submission]:
+        """Singles the pipeline may claim: queued ones, and ``sending`` ones not held by ``owner`` or whose lease
+        ran out (the caller checks whether their owner still lives)."""
+        rows = self._read(
+            "SELECT * FROM submissions WHERE kind = 'single' AND ((status = ? AND owner IS NULL)"
+            " OR (status = ? AND (owner IS NULL OR owner != ? OR lease_until < ?))) ORDER BY id",
+            (QUEUED, SENDING, owner, now),
+        )
+        return [Submission(*r) for r in rows]
+
+    def overdue(self, max_created: float, max_deadline: float) -> list[Submission]:
+        """Submissions not yet on chain (queued, or a single sent) accepted before ``max_created`` or whose
+        deadline is before ``max_deadline``."""
+        rows = self._read(
+            "SELECT * FROM submissions WHERE status IN (?, ?) AND batch_id IS NULL AND (created_at < ? OR deadline < ?)"
+            " ORDER BY id",
+            (QUEUED, SENT, max_created, max_deadline),
+        )
+        return [Submission(*r) for r in rows]
+
+    def in_flight_singles(self) -> list[Submission]:
+        rows = self._read(
+            "SELECT * FROM submissions WHERE kind = 'single' AND status IN (?, ?) ORDER BY id", (SENT, ANCHORED)
+        )
+        return [Submission(*r) for r in rows]
+
+    def singles(self, status: str) -> list[Submission]:
+        rows = self._read("SELECT * FROM submissions WHERE status = ? AND kind = 'single' ORDER BY id", (status,))
+        return [Submission(*r) for r in rows]
+
+    def anchored_singles_due(self, max_block: int, max_timestamp: float) -> list[Submission]:
+        """Anchored singles whose block is at most ``max_block`` and no later than ``max_timestamp``: those that
+        may have become final."""
+        rows = self._read(
+            "SELECT * FROM submissions WHERE status = ? AND kind = 'single' AND block_number <= ?"
+            " AND (block_timestamp IS NULL OR block_timestamp <= ?) ORDER BY id",
+            (ANCHORED, max_block, max_timestamp),
+        )
+        return [Submission(*r) for r in rows]
+
+    def has_in_flight(self) -> bool:
+        """Whether any batch or single is on its way to the chain or to finality."""
+        if self._read("SELECT 1 FROM submissions WHERE status IN (?, ?) LIMIT 1", (SENT, ANCHORED)):
+            return True
+        return bool(self._read("SELECT 1 FROM batches WHERE status IN (?, ?, ?) LIMIT 1", (QUEUED, SENT, ANCHORED)))
+
+    def batch(self, batch_id: int) -> Batch | None:
+        with storage_errors():
+            return self._batch(self._conn(), "id", batch_id)
+
+    def batch_by_root(self, root: bytes) -> Batch | None:
+        with storage_errors():
+            return self._batch(self._conn(), "root", root)
+
+    def _batch(self, db: sqlite3.Connection, col: str, value: Any) -> Batch | None:
+        row = db.execute(f"SELECT * FROM batches WHERE {col} = ?", (value,)).fetchone()  # noqa: S608 - fixed names
+        return Batch(*row) if row else None
+
+    def open_batches(self) -> list[Batch]:
+        rows = self._read("SELECT * FROM batches WHERE status IN (?, ?, ?) ORDER BY id", (QUEUED, SENT, ANCHORED))
+        return [Batch(*r) for r in rows]
+
+    def batch_submissions(self, batch_id: int) -> list[Submission]:
+        rows = self._read("SELECT * FROM submissions WHERE batch_id = ? ORDER BY batch_index", (batch_id,))
+        return [Submission(*r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        rows = self._read("SELECT status, SUM(count) FROM submissions GROUP BY status")
+        return {str(s): int(n or 0) for s, n in rows}

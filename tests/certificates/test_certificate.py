@@ -1,0 +1,114 @@
+"""Certificates: build → JSON → parse round trips exactly, and malformed documents name their field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.certificates import evidence as certificate
+from ledger.domain.merkle import MerkleTree, leaf_hash
+
+b32 = st.binary(min_size=32, max_size=32)
+address = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())
+text = st.text(max_size=40)
+
+
+@st.composite
+def certificates(draw: st.DrawFn) -> dict[str, Any]:
+    batched = draw(st.booleans())
+    batch = None
+    if batched:
+        n = draw(st.integers(1, 40))
+        leaves = [leaf_hash(draw(b32)) for _ in range(n)]
+        i = draw(st.integers(0, n - 1))
+        m = draw(st.integers(1, 9))
+        bl = [leaf_hash(draw(b32)) for _ in range(m)]
+        j = draw(st.integers(0, m - 1))
+        t1, t2 = MerkleTree(leaves), MerkleTree(bl)
+        batch = {
+            "submission": {"root": "0x" + t1.root.hex(), "count": n, "deadline": draw(st.integers(0, 2**40)),
+                           "signature": "0x" + draw(st.binary(min_size=65, max_size=65)).hex(),
+                           "proof": t1.inclusion_proof(i).to_json()},  # fmt: skip
+            "batch": {"root": "0x" + t2.root.hex(), "proof": t2.inclusion_proof(j).to_json()},
+        }
+    salt = draw(st.one_of(st.none(), b32))
+    return certificate.build(
+        content_hash=draw(st.one_of(st.none(), b32)), algorithm=draw(st.sampled_from([1, 2])), binding=draw(b32), salt=salt,
+        metadata_commitment=None if batched else draw(st.one_of(st.none(), b32)),
+        supersedes=None if batched else draw(st.one_of(st.none(), b32)), metadata=None, account=draw(address),
+        party_id=draw(st.integers(1, 2**24 - 1)),
+        party={"identifierScheme": "USCC", "identifier": draw(text), "nameZh": draw(text), "nameEn": draw(text)},
+        chain_id=draw(st.integers(1, 2**40)), contract=draw(address), tx_hash="0x" + draw(b32).hex(),
+        block_number=draw(st.integers(0, 2**40)), block_hash="0x" + draw(b32).hex(),
+        block_timestamp=draw(st.integers(0, 2**40)), batch=batch,
+        registrations=draw(st.one_of(st.none(), st.builds(
+            lambda n, listed: {"asOfBlock": n, "count": len(listed), "listed": listed}, st.integers(0, 2**40),
+            st.lists(st.builds(lambda p, b, m, n, t: {"partyId": p, "binding": "0x" + b.hex(), "method": m, "blockNumber": n,
+                                                      "blockTimestamp": t},
+                               st.integers(1, 2**24 - 1), b32, st.sampled_from(["direct", "batch"]), st.integers(0, 2**40),
+                               st.integers(0, 2**40)), max_size=3)))),
+    )  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(certificates())
+def test_a_certificate_survives_a_json_round_trip_and_parses(doc: dict[str, Any]) -> None:
+    again = json.loads(json.dumps(doc, ensure_ascii=False))
+    assert again == doc
+    assert certificate.parse(again).raw == doc
+    if doc["anchor"]["method"] == "batch":
+        assert certificate.parse(again).submission_proof.to_json() == doc["anchor"]["submission"]["proof"]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("format",), "other", "format"),
+        (("version",), 1, "version"),
+        (("evidence", "binding"), None, "evidence.binding"),
+        (("registrations",), {"asOfBlock": 1, "count": 1, "listed": [{"partyId": 0}]}, "registrations.listed[0].partyId"),
+        (("evidence", "contentHash"), "0x12", "evidence.contentHash"),
+        (("evidence", "algorithm"), "md5", "evidence.algorithm"),
+        (("registrant", "account"), "0xnot", "registrant.account"),
+        (("registrant", "partyId"), 0, "registrant.partyId"),
+        (("chain", "chainId"), "1", "chain.chainId"),
+        (("anchor", "method"), "other", "anchor.method"),
+        (("anchor", "blockNumber"), -1, "anchor.blockNumber"),
+        (("anchor", "blockHash"), "0x" + "AB" * 32, "anchor.blockHash"),
+    ],
+)
+def test_malformed_fields_are_named(path: tuple[str, ...], value: Any, field: str) -> None:
+    doc = certificate.build(
+        content_hash=b"\1" * 32, algorithm=1, binding=b"\1" * 32, salt=None, metadata_commitment=None,
+        supersedes=None, metadata=None, account="0x" + "11" * 20, party_id=1,
+        party={"identifierScheme": "USCC", "identifier": "x", "nameZh": "甲", "nameEn": "A"}, chain_id=1,
+        contract="0x" + "22" * 20, tx_hash="0x" + "33" * 32, block_number=1, block_hash="0x" + "44" * 32, block_timestamp=5,
+    )  # fmt: skip
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(certificate.CertificateMalformed) as err:
+        certificate.parse(doc)
+    assert err.value.field == field
+
+
+def test_a_batch_certificate_with_a_truncated_proof_is_malformed() -> None:
+    t = MerkleTree([leaf_hash(bytes([i]) * 32) for i in range(5)])
+    proof = t.inclusion_proof(2).to_json()
+    proof["path"] = proof["path"][:-1]
+    doc = certificate.build(
+        content_hash=b"\1" * 32, algorithm=1, binding=b"\1" * 32, salt=None, metadata_commitment=None,
+        supersedes=None, metadata=None, account="0x" + "11" * 20, party_id=1,
+        party={"identifierScheme": "USCC", "identifier": "x", "nameZh": "甲", "nameEn": "A"}, chain_id=1,
+        contract="0x" + "22" * 20, tx_hash="0x" + "33" * 32, block_number=1, block_hash="0x" + "44" * 32, block_timestamp=5,
+        batch={"submission": {"root": "0x" + t.root.hex(), "count": 5, "deadline": 9, "signature": "0x00", "proof": proof},
+               "batch": {"root": "0x" + t.root.hex(), "proof": t.inclusion_proof(0).to_json()}},
+    )  # fmt: skip
+    with pytest.raises(certificate.CertificateMalformed) as err:
+        certificate.parse(doc)
+    assert err.value.field == "anchor.submission.proof"

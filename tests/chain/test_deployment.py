@@ -1,0 +1,48 @@
+"""The deployment manifest: round trips, and refuses a chain that is not the one it was deployed on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ledger.chain.deployment import Manifest, check_chain, load_or_deploy, manifest_path, verify_deployment
+from ledger.errors import ChainMismatch, DeploymentMissing
+from tests.helpers import Chain
+
+
+def test_the_manifest_round_trips_through_json(anvil: Chain, tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    anvil.manifest.save(path)
+    assert Manifest.load(path) == anvil.manifest
+    assert json.loads(path.read_text())["format"] == "ipledger-deployment/1"
+
+
+def test_a_manifest_for_another_chain_id_is_refused(anvil: Chain) -> None:
+    other = replace(anvil.manifest, chain_id=anvil.manifest.chain_id + 1)
+    with pytest.raises(ChainMismatch) as err:
+        check_chain(anvil.w3, other)
+    assert "chain id" in err.value.message
+
+
+def test_a_manifest_for_another_genesis_is_refused(anvil: Chain) -> None:
+    with pytest.raises(ChainMismatch):
+        check_chain(anvil.w3, replace(anvil.manifest, genesis_hash="0x" + "00" * 32))
+
+
+def test_the_deployed_code_matches_the_artifacts_on_both_evms(chain: Chain) -> None:
+    assert verify_deployment(chain.w3, chain.manifest) == {"EvidenceRegistry": True, "IPAssetRegistry": True, "DisputeRegistry": True}
+
+
+def test_a_missing_or_unreadable_manifest_is_reported(tmp_path: Path, anvil: Chain) -> None:
+    with pytest.raises(DeploymentMissing):
+        Manifest.load(tmp_path / "none.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    with pytest.raises(DeploymentMissing):
+        Manifest.load(bad)
+    with pytest.raises(DeploymentMissing):
+        load_or_deploy(anvil.w3, tmp_path, None)
+    assert not manifest_path(tmp_path, anvil.manifest.chain_id).exists()

@@ -1,0 +1,117 @@
+"""The lean transaction path of ledger.tx: the same bytes as web3 and eth-account, fewer round trips, and
+nonces that stay consecutive when several threads send at once."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+from ledger.chain.artifacts import load_artifact
+from ledger.errors import EvidenceAlreadyRegistered, SignatureRejected
+from ledger.services.evidence import ECDSA_REGISTRATION_GAS
+from ledger.chain.tx import ChainHead, FunctionCodec, SentTransaction, TxSender, rpc
+from tests.api.conftest import CountingProvider
+from tests.helpers import Chain, account, h
+
+ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+@pytest.mark.parametrize(
+    "tx",
+    [
+        {"to": ADDRESS, "data": "0x" + "ab" * 420, "value": 0, "gas": 150_000, "nonce": 7, "chainId": 31337,
+         "maxFeePerGas": 2_000_000_001, "maxPriorityFeePerGas": 1_000_000_000},
+        {"to": account("tx-sink").address, "data": "0x", "value": 10**18, "gas": 21_000, "nonce": 0, "chainId": 1,
+         "maxFeePerGas": 0, "maxPriorityFeePerGas": 0},
+        {"data": "0x6080604052", "gas": 3_000_000, "nonce": 2**40, "chainId": 131277322940537,
+         "maxFeePerGas": 10**12, "maxPriorityFeePerGas": 10**9},  # contract creation
+        {"to": ADDRESS, "data": "0x1234", "value": 0, "gas": 50_000, "nonce": 3, "chainId": 31337, "gasPrice": 10**9},
+    ],
+)
+def test_a_transaction_signed_by_the_sender_is_byte_for_byte_what_eth_account_signs(tx: dict[str, Any]) -> None:
+    acct = account("tx-signer")
+    sender = TxSender(Web3(), acct)
+    for i in range(5):
+        t = {**tx, "nonce": tx["nonce"] + i, "from": acct.address}
+        assert sender.sign(t) == bytes(Account.sign_transaction({k: v for k, v in t.items() if k != "from"}, acct.key).raw_transaction)
+
+
+def test_a_function_codec_encodes_what_web3_encodes_and_decodes_what_it_decodes() -> None:
+    evidence = Web3().eth.contract(address=ADDRESS, abi=load_artifact("EvidenceRegistry")["abi"])
+    args = ((h("c"), 2, h("m"), b"\0" * 32), account("x").address, 5, 2**63, b"\x01" * 65)
+    codec = FunctionCodec(evidence, "registerBySignature")
+    assert codec.encode(args) == evidence.functions.registerBySignature(args)._encode_transaction_data()
+    party_of = FunctionCodec(evidence, "partyOf")
+    assert party_of.encode(account("y").address) == evidence.functions.partyOf(account("y").address)._encode_transaction_data()
+    assert party_of.decode("0x" + (7).to_bytes(32, "big").hex() + (1).to_bytes(32, "big").hex()) == (7, True)
+    with pytest.raises(ValueError, match="exactly one function"):
+        FunctionCodec(evidence, "noSuchFunction")
+
+
+def test_reverts_of_a_call_sent_past_web3_come_back_decoded(chain: Chain) -> None:
+    firm = account("tx-firm")
+    chain.admit([firm.address])
+    chain.register(firm, h("taken"))
+    codec = FunctionCodec(chain.evidence, "registerBySignature")
+    data = codec.encode(chain.signed_request(firm, h("taken")))
+    with pytest.raises(EvidenceAlreadyRegistered) as err:
+        rpc(chain.w3, "eth_call", [{"from": chain.operator.address, "to": codec.address, "data": data}, "latest"])
+    assert err.value.args_["partyId"] == 1
+    data = codec.encode(chain.signed_request(firm, h("fresh"), signer=account("someone else")))
+    with pytest.raises(SignatureRejected):
+        rpc(chain.w3, "eth_call", [{"to": codec.address, "data": data}, "latest"])
+
+
+def test_the_worst_relayed_registration_by_an_ecdsa_signature_uses_under_half_its_gas_limit(chain: Chain) -> None:
+    """ECDSA_REGISTRATION_GAS is given to relayed registrations without an estimate: keep a wide margin."""
+    firm = account("gas-firm")
+    chain.admit([firm.address])
+    chain.register(firm, h("v1"))
+    request = chain.signed_request(firm, b"\xff" * 32, algorithm=2, meta=b"\xff" * 32, supersedes=h("v1"),
+                                   deadline=2**64 - 1)  # fmt: skip
+    sent = chain.sender.send_call(chain.evidence.functions.registerBySignature(request), gas=ECDSA_REGISTRATION_GAS)
+    assert isinstance(sent, SentTransaction) and sent.status == 1
+    assert sent.gas_used * 2 <= ECDSA_REGISTRATION_GAS, sent.gas_used
+
+
+def test_threads_sending_at_once_use_consecutive_nonces_and_every_transaction_is_mined(anvil: Chain) -> None:
+    sender = TxSender(anvil.w3, account("tx-threads"))
+    anvil.fund(sender.address)
+    start = anvil.w3.eth.get_transaction_count(sender.address)
+    hashes: list[str] = []
+    lock = threading.Lock()
+
+    def send(n: int) -> None:
+        for _ in range(n):
+            tx_hash = sender.send({"to": account("tx-sink").address, "value": 1}, gas=21_000, wait=False)
+            with lock:
+                hashes.append(str(tx_hash))
+
+    threads = [threading.Thread(target=send, args=(6,)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    receipts = [anvil.w3.eth.wait_for_transaction_receipt(x) for x in hashes]
+    assert all(r["status"] == 1 for r in receipts)
+    nonces = sorted(anvil.w3.eth.get_transaction(x)["nonce"] for x in hashes)
+    assert nonces == list(range(start, start + 36))
+
+
+def test_a_sender_whose_nonce_was_used_elsewhere_recovers_and_prices_from_a_shared_head(anvil: Chain) -> None:
+    acct = account("tx-shared")
+    anvil.fund(acct.address)
+    head = ChainHead(anvil.w3)
+    first, second = (TxSender(anvil.w3, acct, head=head, fee_max_age=3600) for _ in range(2))
+    first.send({"to": acct.address, "value": 0}, gas=21_000)
+    second.send({"to": acct.address, "value": 0}, gas=21_000)
+    with CountingProvider(anvil.w3) as rpc_calls:
+        sent = first.send({"to": acct.address, "value": 0}, gas=21_000, wait=False)  # its nonce was taken by `second`
+    assert anvil.w3.eth.wait_for_transaction_receipt(sent)["status"] == 1
+    # the refused send, the nonce read and the retry; the fees came from the shared head, no chain id asked
+    assert rpc_calls.count("eth_sendRawTransaction") == 2 and rpc_calls.count("eth_getTransactionCount") == 1
+    assert rpc_calls.count("eth_getBlockByNumber") == 0 and rpc_calls.count("eth_chainId") == 0

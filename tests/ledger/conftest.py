@@ -1,4 +1,0 @@
-"""Fixtures of tests/ledger: the API fixture (app, ledger and relayer over the session anvil) for the tests
-that build a scenario through the API and then look at the library (the event index)."""
-
-from tests.api.conftest import api  # noqa: F401 - re-exported fixture

@@ -1,0 +1,322 @@
+"""The relay pipeline's guarantees (ledger/services/pipeline.py, ledger/storage/journal.py, ledger/services/evidence.py), on a real anvil:
+
+- one owner per single: the request thread and the pipeline never both send one registration, and a single whose
+  sender died is taken over once;
+- a record that lands on chain through another transaction than the journal's settles to final with the
+  transaction that carried it;
+- no submission stays non-final forever: the age limit expires it, with one log line;
+- an accepted registration that cannot be sent now is answered 202 and sent later by the pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from typing import Any
+
+import pytest
+import rlp
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from ledger.services.evidence import sign_single
+from ledger.storage.journal import ANCHORED, EXPIRED, FINAL, QUEUED, SENDING, SENT, process_owner
+from ledger.chain.tx import FunctionCodec, NotSent, SentTransaction, as_int, rpc
+from tests.api.conftest import Api, firm  # noqa: F401 - the admitted party fixture
+from tests.helpers import h
+
+LOG = "ipledger.pipeline"
+
+
+class SendLog:
+    """Records every raw transaction a Web3 sends (eth_sendRawTransaction), below web3's middleware."""
+
+    def __init__(self, w3: Web3) -> None:
+        self.w3 = w3
+        self.raw: list[bytes] = []
+        self.hashes: list[str] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> SendLog:
+        provider = self.w3.provider
+        self._original = provider.make_request
+
+        def logged(method: Any, params: Any) -> Any:
+            answer = self._original(method, params)
+            if method == "eth_sendRawTransaction":
+                with self._lock:
+                    self.raw.append(bytes.fromhex(str(params[0]).removeprefix("0x")))
+                    if answer.get("result"):
+                        self.hashes.append(str(answer["result"]))
+            return answer
+
+        provider.make_request = logged  # type: ignore[method-assign]
+        provider._request_func_cache = (None, None)  # noqa: SLF001 - rebuild web3's middleware over the wrapper
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.w3.provider.make_request = self._original  # type: ignore[method-assign]
+        self.w3.provider._request_func_cache = (None, None)  # noqa: SLF001
+
+    def registrations(self, api: Api, contents: list[bytes]) -> list[bytes]:
+        """Which of ``contents`` every registerBySignature broadcast carried (accepted by the node or not)."""
+        selector = FunctionCodec(api.ledger.evidence, "registerBySignature").selector
+        out = []
+        for raw in self.raw:
+            assert raw[0] == 2, "a dynamic-fee transaction"
+            data = bytes(rlp.decode(raw[1:])[7])
+            if data[:4] == selector:
+                carried = [c for c in contents if c in data]
+                assert len(carried) == 1, "a registration of one of the hashes of the test"
+                out.append(carried[0])
+        return out
+
+
+def signed(api: Api, acct: LocalAccount, content: bytes) -> Any:
+    return sign_single(acct, api.domain(), binding=content, algorithm=1, nonce=0, deadline=api.chain.now() + 3600)
+
+
+def settle(api: Api, *, steps: int = 200) -> None:
+    """Steps the pipeline (mining a block now and then) until nothing is queued, sending, sent or anchored."""
+    for _ in range(steps):
+        api.ledger.pipeline.step(force_batch=True)
+        counts = api.ledger.store.counts()
+        if not any(counts.get(s) for s in (QUEUED, SENDING, SENT, ANCHORED)):
+            return
+        rpc(api.ledger.w3, "evm_mine", [])
+        time.sleep(0.02)
+    raise AssertionError(f"the journal did not settle: {api.ledger.store.counts()}")
+
+
+# --- one owner per single -----------------------------------------------------------------------------
+
+
+def test_the_request_and_the_pipeline_never_both_send_one_registration(api: Api, firm: LocalAccount) -> None:
+    ledger = api.ledger
+    relayer, pipeline, svc = ledger.relayer, ledger.pipeline, ledger.evidence_service
+    assert relayer is not None
+    real_send = relayer.send
+
+    def slow_send(tx: dict[str, Any], **kw: Any) -> Any:  # widens the moment between journalling and sending
+        time.sleep(random.uniform(0.02, 0.08))
+        return real_send(tx, **kw)
+
+    relayer.send = slow_send  # type: ignore[method-assign]
+    contents = [h(f"hammer {i}") for i in range(48)]
+    errors: list[BaseException] = []
+
+    def submit(chunk: list[bytes]) -> None:
+        for content in chunk:
+            try:
+                svc.submit_single(signed(api, firm, content))
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+    pipeline.tick = 0.001  # the pipeline looks at the journal as often as it can meanwhile
+    with SendLog(ledger.w3) as sends:
+        pipeline.start()
+        try:
+            threads = [threading.Thread(target=submit, args=(contents[i::6],)) for i in range(6)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+        finally:
+            pipeline.stop()
+        relayer.send = real_send  # type: ignore[method-assign]
+        settle(api)
+    assert errors == []
+    sent = sends.registrations(api, contents)
+    assert sorted(sent) == sorted(contents), "every registration sent exactly once"
+    for tx_hash in sends.hashes:
+        assert as_int(rpc(ledger.w3, "eth_getTransactionReceipt", [tx_hash])["status"]) == 1, "no reverted registration"
+    for content in contents:
+        item = ledger.store.item(content)
+        assert item is not None and item[0].status == FINAL and item[0].tx_hash in sends.hashes
+        assert api.client.get(f"/v1/receipts/{item[0].receipt_id}").json()["transactionHash"] == item[0].tx_hash
+
+
+def test_a_single_held_by_a_live_sender_is_left_alone_and_one_whose_sender_died_is_taken_over_once(
+    api: Api, firm: LocalAccount
+) -> None:
+    ledger, store = api.ledger, api.ledger.store
+    relayer = ledger.relayer
+    assert relayer is not None
+    real_send, inside, release = relayer.send, threading.Event(), threading.Event()
+
+    def stuck_send(tx: dict[str, Any], **kw: Any) -> Any:
+        inside.set()
+        release.wait(30)
+        raise NotSent("the process died here")  # what a crash looks like to the journal: sent by nobody
+
+    relayer.send = stuck_send  # type: ignore[method-assign]
+    request = threading.Thread(target=lambda: ledger.evidence_service.submit_single(signed(api, firm, h("orphan"))))
+    request.start()
+    assert inside.wait(30)
+    relayer.send = real_send  # type: ignore[method-assign]
+    sub = store.item(h("orphan"))[0]  # type: ignore[index]
+    assert sub.status == SENDING and sub.owner == process_owner()
+    with SendLog(ledger.w3) as sends:
+        ledger.pipeline.step()  # held by a live sender within its lease: not touched
+        assert sends.raw == []
+        # The same row as a process that died would leave it: another incarnation's owner token.
+        store.mark_submission(sub.id, owner=f"{process_owner().split(':')[0]}:previous")
+        ledger.pipeline.step()
+        ledger.pipeline.step()
+    assert sends.registrations(api, [h("orphan")]) == [h("orphan")]
+    release.set()
+    request.join(30)
+    assert store.submission(sub.id).status in (SENT, ANCHORED)  # type: ignore[union-attr]
+    settle(api)
+    assert store.submission(sub.id).status == FINAL  # type: ignore[union-attr]
+
+
+def test_a_sender_out_of_its_lease_loses_the_single_to_the_pipeline(api: Api, firm: LocalAccount) -> None:
+    store = api.ledger.store
+    sub, _ = store.add_submission(kind="single", registrant=firm.address, party_id=1, algorithm=1, hashes=[h("lease")],
+                                  root=None, deadline=api.chain.now() + 3600, signature=b"\1" * 65, digest=None,
+                                  payload=None, owner="1:alive-elsewhere")  # fmt: skip
+    # PID 1 is alive: only its lease protects its row
+    assert store.claimable_singles(process_owner(), time.time())[0].id == sub.id
+    api.ledger.pipeline._send_queued_singles()  # noqa: SLF001 - one pass of the sending step
+    assert store.submission(sub.id).owner == "1:alive-elsewhere"  # type: ignore[union-attr]
+    store.mark_submission(sub.id, lease_until=time.time() - 1)
+    assert store.claim(sub.id, "me", status=SENDING, held_by="1:alive-elsewhere") is not None
+    assert store.claim(sub.id, "someone else", status=SENDING, held_by="1:alive-elsewhere") is None  # one owner
+
+
+# --- a record carried by another transaction ----------------------------------------------------------
+
+
+def test_a_record_carried_by_another_transaction_settles_final_with_that_transaction(api: Api, firm: LocalAccount) -> None:
+    ledger, w3 = api.ledger, api.ledger.w3
+    req = signed(api, firm, h("carried elsewhere"))
+    rpc(w3, "evm_setAutomine", [False])
+    try:
+        sub = ledger.evidence_service.submit_single(req)  # the relayer's transaction waits in the pool
+        assert sub.status == SENT and sub.tx_hash is not None
+        rpc(w3, "anvil_dropTransaction", [sub.tx_hash])  # ... and the node loses it
+    finally:
+        rpc(w3, "evm_setAutomine", [True])
+    # The party relays its own signature itself: the record lands through a transaction the journal never held.
+    carrying = api.chain.as_(firm).send_call(api.chain.evidence.functions.registerBySignature(req.as_args()))
+    assert isinstance(carrying, SentTransaction) and carrying.status == 1
+    with SendLog(w3) as sends:
+        settle(api, steps=60)
+    assert sends.raw == [], "nothing sent again"
+    row = ledger.store.submission(sub.id)
+    assert row is not None and row.status == FINAL
+    assert row.tx_hash == carrying.tx_hash and row.block_number == carrying.block_number
+    body = api.client.get(f"/v1/receipts/{sub.receipt_id}").json()
+    assert body["status"] == "final" and body["transactionHash"] == carrying.tx_hash
+
+
+def test_a_journalled_transaction_that_reverts_behind_the_carrying_one_is_replaced_by_it(api: Api, firm: LocalAccount) -> None:
+    ledger, w3 = api.ledger, api.ledger.w3
+    req = signed(api, firm, h("raced"))
+    party = api.chain.as_(firm)  # funded while blocks are still mined
+    rpc(w3, "evm_setAutomine", [False])
+    try:
+        sub = ledger.evidence_service.submit_single(req)
+        fn = api.chain.evidence.functions.registerBySignature(req.as_args())
+        tx = {"to": fn.address, "data": fn._encode_transaction_data(), "value": 0}
+        fees = {"maxFeePerGas": 10**12, "maxPriorityFeePerGas": 10**11}  # ahead of the relayer's in the block
+        carrying = party.sign({**tx, **fees, "from": firm.address, "chainId": w3.eth.chain_id, "gas": 300_000,
+                               "nonce": w3.eth.get_transaction_count(firm.address)})  # fmt: skip
+        carrying_hash = Web3.to_hex(w3.eth.send_raw_transaction(carrying))
+        rpc(w3, "evm_mine", [])
+    finally:
+        rpc(w3, "evm_setAutomine", [True])
+    assert w3.eth.get_transaction_receipt(sub.tx_hash)["status"] == 0  # the journal's transaction reverted
+    settle(api, steps=60)
+    row = ledger.store.submission(sub.id)
+    assert row is not None and row.status == FINAL and row.tx_hash == carrying_hash
+
+
+# --- the age limit -----------------------------------------------------------------------------------------
+
+
+def test_a_single_that_cannot_be_sent_expires_at_the_age_limit_with_one_log_line(
+    api: Api, firm: LocalAccount, caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger = api.ledger
+    relayer = ledger.relayer
+    assert relayer is not None
+    real_send = relayer.send
+    relayer.send = lambda tx, **kw: (_ for _ in ()).throw(NotSent("the chain node does not answer"))  # type: ignore[method-assign]
+    try:
+        sub = ledger.evidence_service.submit_single(signed(api, firm, h("too old")))
+    finally:
+        relayer.send = real_send  # type: ignore[method-assign]
+    assert sub.status == QUEUED  # accepted, given back to the pipeline
+    ledger.settings.submission_max_age = 1
+    time.sleep(1.2)
+    with caplog.at_level(logging.INFO, logger=LOG), SendLog(ledger.w3) as sends:
+        for _ in range(3):
+            ledger.pipeline.step()
+            ledger.pipeline._expiry_at = 0  # noqa: SLF001 - look again at once
+    assert sends.raw == []
+    row = ledger.store.submission(sub.id)
+    assert row is not None and row.status == EXPIRED and "after it was accepted" in (row.error or "")
+    assert len([r for r in caplog.records if "expired" in r.getMessage()]) == 1
+    body = api.client.get(f"/v1/receipts/{sub.receipt_id}").json()
+    assert body["status"] == "expired" and body["error"]
+    # the hash is free again for a new signed request
+    ledger.settings.submission_max_age = 3600
+    again = ledger.evidence_service.submit_single(signed(api, firm, h("too old")))
+    assert again.id != sub.id and again.status == SENT
+
+
+def test_a_sent_single_the_node_lost_expires_instead_of_being_sent_again_past_the_age_limit(
+    api: Api, firm: LocalAccount
+) -> None:
+    ledger, w3 = api.ledger, api.ledger.w3
+    rpc(w3, "evm_setAutomine", [False])
+    try:
+        sub = ledger.evidence_service.submit_single(signed(api, firm, h("lost and old")))
+        rpc(w3, "anvil_dropTransaction", [sub.tx_hash])
+    finally:
+        rpc(w3, "evm_setAutomine", [True])
+    ledger.relayer.resync()  # type: ignore[union-attr]
+    ledger.settings.submission_max_age = 1
+    time.sleep(1.2)
+    with SendLog(w3) as sends:
+        for _ in range(12):
+            ledger.pipeline.step()
+            rpc(w3, "evm_mine", [])
+    assert sends.raw == []
+    assert ledger.store.submission(sub.id).status == EXPIRED  # type: ignore[union-attr]
+
+
+def test_a_queued_batch_submission_expires_at_the_age_limit(api: Api, firm: LocalAccount) -> None:
+    body = api.batch_body(firm, [h("batch old 1"), h("batch old 2")])
+    resp = api.client.post("/v1/evidence/batch", json=body)
+    assert resp.status_code == 202, resp.text
+    api.ledger.settings.submission_max_age = 1
+    api.ledger.settings.batch_interval = 3600
+    time.sleep(1.2)
+    api.ledger.pipeline.step()
+    assert api.client.get(f"/v1/receipts/{resp.json()['receiptId']}").json()["status"] == "expired"
+
+
+# --- accepted means answered 202 -------------------------------------------------------------------------
+
+
+def test_an_accepted_registration_the_relayer_cannot_send_now_is_answered_202_and_sent_later(api: Api, firm: LocalAccount) -> None:
+    relayer = api.ledger.relayer
+    assert relayer is not None
+    real_send = relayer.send
+    relayer.send = lambda tx, **kw: (_ for _ in ()).throw(NotSent("the relayer's nonce kept being taken"))  # type: ignore[method-assign]
+    try:
+        body = api.single_body(firm, h("later"))
+        resp = api.client.post("/v1/evidence", json=body)
+    finally:
+        relayer.send = real_send  # type: ignore[method-assign]
+    assert resp.status_code == 202 and resp.json()["status"] == "queued"
+    with SendLog(api.ledger.w3) as sends:
+        settle(api)
+    binding = bytes.fromhex(body["binding"][2:])
+    assert sends.registrations(api, [binding]) == [binding]
+    assert api.client.get(f"/v1/receipts/{resp.json()['receiptId']}").json()["status"] == "final"
