@@ -15,13 +15,8 @@ arrive), and *executed* in one transaction carrying every signature. Details tha
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
-import sqlite3
-import threading
-import time
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eth_typing import ChecksumAddress
@@ -75,21 +70,6 @@ EXECUTE_REVERT_FIELDS = {"AssetNotConfirmed": "assetId", "SignatureExpired": "de
                          "AgreementSignerNotActive": "signatures", "AgreementSignerNotAParty": "signatures",
                          "AgreementSignatureDuplicate": "signatures", "AgreementSignatureInvalid": "signatures",
                          "AgreementSignatureMissing": "signatures"}  # fmt: skip
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS proposals (
-    agreement_id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    asset_id INTEGER NOT NULL,
-    terms TEXT NOT NULL,
-    details TEXT NOT NULL,
-    signatures TEXT NOT NULL DEFAULT '{}',
-    status TEXT NOT NULL DEFAULT 'proposed',
-    tx_hash TEXT,
-    created_at REAL NOT NULL
-);
-"""
-
 
 def normalise_number(jurisdiction: str, kind: str, number: str) -> tuple[str, str]:
     """The normalised number (with its jurisdiction prefix, the form hashed on chain) and the asset kind."""
@@ -166,12 +146,7 @@ def field_of_use_hash(text: str | None) -> bytes:
 class AssetService:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
-        path = Path(ledger.settings.data_dir) / "journal.sqlite3"
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        self.journal = ledger.store  # asset details and proposals (ledger.storage.journal)
 
     @property
     def contract(self) -> Any:
@@ -242,22 +217,15 @@ class AssetService:
         sent = self._send(self.contract.functions.registerAsset(reg.as_tuple(), sigs))
         event = self.contract.events.AssetRegistered().process_receipt(sent.receipt, errors=DISCARD)[0]
         asset_id = int(event["args"]["assetId"])
-        self._store_details(f"asset:{asset_id}", details)
+        self.journal.put_asset_details(asset_id, details)
         return {**self.show(asset_id), "transactionHash": sent.tx_hash}
-
-    def _store_details(self, key: str, details: dict[str, Any]) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO proposals (agreement_id, kind, asset_id, terms, details, status, created_at) VALUES (?,?,?,?,?,?,?)",
-                (key, "asset", 0, "{}", json.dumps(details), "registered", time.time()),
-            )
 
     def show(self, asset_id: int) -> dict[str, Any]:
         if asset_id < 1 or asset_id > int(call(self.contract.functions.assetCount())):
             raise NotFound(f"no asset {asset_id}", field="asset_id")
         jurisdiction, kind, owners, shares, frozen = call(self.contract.functions.asset(asset_id))
         status = ASSET_STATUS_NAMES[int(call(self.contract.functions.assetStatus(asset_id)))]
-        row = self._db.execute("SELECT details FROM proposals WHERE agreement_id = ?", (f"asset:{asset_id}",)).fetchone()
+        details = self.journal.asset_details(asset_id)
         return {
             "assetId": asset_id,
             "jurisdiction": ag.AssetJurisdiction(jurisdiction).name,
@@ -266,7 +234,7 @@ class AssetService:
             "statusNote": ASSET_STATUS_NOTES[status],
             "owners": [{"partyId": int(p), "share": int(s)} for p, s in zip(owners, shares, strict=True)],
             "frozen": bool(frozen),
-            "details": json.loads(row[0]) if row else None,
+            "details": details,
         }
 
     # --- a verifier's decision on a claim ---
@@ -335,14 +303,8 @@ class AssetService:
     def propose(self, body: dict[str, Any]) -> dict[str, Any]:
         terms, details = self._terms(body)
         aid = terms.agreement_id(self.domain())
-        with self._lock:
-            try:
-                self._db.execute(
-                    "INSERT INTO proposals (agreement_id, kind, asset_id, terms, details, created_at) VALUES (?,?,?,?,?,?)",
-                    ("0x" + aid.hex(), body["kind"], terms.asset_id, json.dumps(_terms_json(terms)), json.dumps(details), time.time()),
-                )
-            except sqlite3.IntegrityError:
-                raise Conflict("an agreement with these exact terms was already proposed", field="salt") from None
+        if not self.journal.add_proposal("0x" + aid.hex(), body["kind"], terms.asset_id, _terms_json(terms), details):
+            raise Conflict("an agreement with these exact terms was already proposed", field="salt")
         return self.agreement("0x" + aid.hex())
 
     def _terms(self, body: dict[str, Any]) -> tuple[ag.Terms, dict[str, Any]]:
@@ -483,10 +445,10 @@ class AssetService:
             aid = "0x" + parse_hash(agreement_id, "agreement_id").hex()
         except InvalidInput:
             raise InvalidInput(f"{agreement_id!r} is not an agreement id (32 bytes hex)", field="agreement_id") from None
-        row = self._db.execute("SELECT terms, details, signatures, status, tx_hash FROM proposals WHERE agreement_id = ?", (aid,)).fetchone()
+        row = self.journal.proposal(aid)
         if row is None:
             raise NotFound(f"no agreement {aid}", field="agreement_id")
-        return _terms_from_json(json.loads(row[0])), json.loads(row[1]), json.loads(row[2]), row[3], row[4]
+        return _terms_from_json(row.terms), row.details, row.signatures, row.status, row.tx_hash
 
     def required_parties(self, terms: ag.Terms) -> list[int]:
         owners = [o["partyId"] for o in self.show(terms.asset_id)["owners"]]
@@ -559,13 +521,9 @@ class AssetService:
             raise SignatureRejected("AgreementSignatureInvalid", {"signer": account},
                                     "the signature does not verify for these terms and this account", field="signature")  # fmt: skip
         key = "0x" + terms.agreement_id(self.domain()).hex()
-        with self._lock:  # re-read under the lock: two parties signing at once both keep their signature
-            (current,) = self._db.execute("SELECT signatures FROM proposals WHERE agreement_id = ?", (key,)).fetchone()
-            stored = json.loads(current)
-            if str(party_id) in stored:
-                raise Conflict(f"party {party_id} has already signed", field="signer")
-            stored[str(party_id)] = {"signer": account, "signature": "0x" + sig.hex()}
-            self._db.execute("UPDATE proposals SET signatures = ? WHERE agreement_id = ?", (json.dumps(stored), key))
+        # read and written in one journal transaction: two parties signing at once both keep their signature
+        if not self.journal.add_proposal_signature(key, int(party_id), account, "0x" + sig.hex()):
+            raise Conflict(f"party {party_id} has already signed", field="signer")
         return self.agreement(agreement_id)
 
     def execute(self, agreement_id: str) -> dict[str, Any]:
@@ -583,9 +541,7 @@ class AssetService:
         except ContractRevert as exc:
             exc.field = exc.field or EXECUTE_REVERT_FIELDS.get(exc.name)
             raise
-        with self._lock:
-            self._db.execute("UPDATE proposals SET status = 'executed', tx_hash = ? WHERE agreement_id = ?",
-                             (sent.tx_hash, "0x" + terms.agreement_id(self.domain()).hex()))  # fmt: skip
+        self.journal.close_proposal("0x" + terms.agreement_id(self.domain()).hex(), "executed", sent.tx_hash)
         return self.agreement(agreement_id)
 
     def termination_payload(self, agreement_id: str, deadline: int) -> dict[str, Any]:
@@ -642,9 +598,7 @@ class AssetService:
             exc.field = exc.field or {"AgreementWithdrawnByParty": "agreement_id", "AgreementAlreadyExecuted": "agreement_id",
                                       "SignatureExpired": "deadline", "SignatureDeadlineTooFar": "deadline"}.get(exc.name)  # fmt: skip
             raise
-        with self._lock:
-            self._db.execute("UPDATE proposals SET status = 'withdrawn', tx_hash = ? WHERE agreement_id = ?",
-                             (sent.tx_hash, "0x" + aid.hex()))  # fmt: skip
+        self.journal.close_proposal("0x" + aid.hex(), "withdrawn", sent.tx_hash)
         return {**self.agreement(agreement_id), "withdrawnBy": int(party_id), "transactionHash": sent.tx_hash}
 
     def _parse_signatures(self, signatures: list[dict[str, str]], message: dict[str, Any], parties: set[int]) -> list[tuple[ChecksumAddress, bytes]]:

@@ -7,8 +7,6 @@ the reader's machine, or here only when the reader sends its own key for that on
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,16 +21,6 @@ from ledger.storage.vault import Envelope, LocalStorage, ReaderKey, Vault
 if TYPE_CHECKING:
     from ledger.facade import Ledger
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS document_keys (
-    party_id INTEGER PRIMARY KEY,
-    public_key BLOB NOT NULL,
-    account TEXT NOT NULL,
-    updated_at REAL NOT NULL
-);
-"""
-
-
 def payload_hash(*parts: bytes) -> bytes:
     h = hashlib.sha256()
     for part in parts:
@@ -44,11 +32,7 @@ class DocumentService:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.vault = Vault(LocalStorage.in_data_dir(Path(ledger.settings.data_dir)))
-        self._db = sqlite3.connect(Path(ledger.settings.data_dir) / "journal.sqlite3", timeout=30, isolation_level=None,
-                                   check_same_thread=False)  # fmt: skip
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        self.journal = ledger.store  # published document keys (ledger.storage.journal)
 
     def authorise(self, action: str, document_id: str, payload: bytes, account: str, deadline: int, signature: bytes) -> int:
         """The active party whose account signed this action, or an error naming the problem."""
@@ -69,15 +53,14 @@ class DocumentService:
         if len(public_key) != 32:
             raise InvalidInput("an X25519 public key is 32 bytes", field="publicKey")
         party = self.authorise("publish-key", "", payload_hash(public_key), account, deadline, signature)
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO document_keys VALUES (?,?,?,?)", (party, public_key, parse_account(account), time.time()))
+        self.journal.put_document_key(party, public_key, parse_account(account))
         return self.key(party)
 
     def key(self, party_id: int) -> dict[str, Any]:
-        row = self._db.execute("SELECT public_key, account, updated_at FROM document_keys WHERE party_id = ?", (party_id,)).fetchone()
+        row = self.journal.document_key(party_id)
         if row is None:
             raise NotFound(f"party {party_id} has published no document key", field="party_id")
-        return {"partyId": party_id, "publicKey": "0x" + bytes(row[0]).hex(), "account": row[1], "updatedAt": int(row[2])}
+        return {"partyId": party_id, "publicKey": "0x" + row.public_key.hex(), "account": row.account, "updatedAt": int(row.updated_at)}
 
     # --- documents ---
 

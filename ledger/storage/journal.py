@@ -1,4 +1,5 @@
-"""The durable journal of accepted evidence: SQLite in WAL mode with synchronous=FULL in the data dir.
+"""The durable journal of the data directory: accepted evidence, and what the asset and document services keep
+(``journal.sqlite3``, SQLite in WAL mode with synchronous=FULL).
 
 Nothing is acknowledged before its row is committed here, so an API crash loses nothing that was
 acknowledged; the pipeline (``ledger.services.pipeline``) drives every row to the chain and on to finality, and on
@@ -24,25 +25,57 @@ single directly as ``sending``, owned by its process; the pipeline takes a ``que
 Storage faults are answered, not raised raw: a full disk (or database size limit) raises
 :class:`~ledger.errors.StorageFull`, a write lock held by another process past the busy timeout
 :class:`~ledger.errors.StorageBusy`; the write is rolled back whole and can be retried.
+
+This module is the only code that opens ``journal.sqlite3`` (:data:`JOURNAL_FILE` in the data directory), so
+everything in it shares the one connection policy of :class:`Store`: one SQLite connection per thread, WAL,
+``synchronous=FULL`` (each write transaction is on disk when it returns, except the ``durable=False`` ones
+above), ``foreign_keys=ON``, a busy timeout of :data:`BUSY_TIMEOUT` seconds, writes serialised in this process
+by a lock and across processes by ``BEGIN IMMEDIATE``. Besides the evidence tables it keeps, for the asset and
+document services:
+
+- ``asset_details``: the off-chain details of a registered asset (number, title, dates, evidence; JSON), one
+  row per asset id, committed by the SHA-256 the chain holds.
+- ``proposals``: one per proposed agreement (id = the EIP-712 struct hash of its terms): kind, asset, terms and
+  details (JSON), the signatures collected so far (JSON by party id), status (proposed, executed, withdrawn)
+  and the transaction that closed it.
+- ``document_keys``: the X25519 document key a party published, with the account that published it.
+
+Schema and migrations. The layout has one version, :data:`SCHEMA_VERSION`, kept in SQLite's
+``PRAGMA user_version`` (0 in journals written before versioning). Opening a journal applies, in one
+``BEGIN IMMEDIATE`` transaction, every migration of :data:`MIGRATIONS` above its version, in order, and then
+sets the version: a crash or a full disk midway leaves the journal at its old version, untouched, and the next
+open does it again; two processes opening at once migrate once (the second re-reads the version under the write
+lock). Migrations only add (tables, columns, indexes) and move rows; none drops data. A journal whose version
+is newer than this code knows is refused (:class:`~ledger.errors.DataDirError`) without a write: an older
+release must not write a layout it does not know. A change of layout is a new migration appended to
+:data:`MIGRATIONS` with a test that opens a journal of the previous version, never an edit of an old one.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger.errors import StorageBusy, StorageFull, StorageUnavailable
+from ledger.errors import DataDirError, StorageBusy, StorageFull, StorageUnavailable
 
-SCHEMA = """
+#: The journal's file name in the data directory.
+JOURNAL_FILE = "journal.sqlite3"
+
+# The tables as journals before versioning (user_version 0) had them: the evidence journal's (with the columns
+# added later, see ``ADDED_COLUMNS``), the asset service's ``proposals`` (which also held asset details as
+# "asset:N" rows) and the document service's ``document_keys``. Version 1 is this layout, whichever of its parts
+# an old journal already had.
+BASELINE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ('single', 'batch')),
@@ -89,6 +122,23 @@ CREATE TABLE IF NOT EXISTS batches (
     block_timestamp INTEGER
 );
 CREATE INDEX IF NOT EXISTS batches_status ON batches(status);
+CREATE TABLE IF NOT EXISTS proposals (
+    agreement_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    asset_id INTEGER NOT NULL,
+    terms TEXT NOT NULL,
+    details TEXT NOT NULL,
+    signatures TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL DEFAULT 'proposed',
+    tx_hash TEXT,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS document_keys (
+    party_id INTEGER PRIMARY KEY,
+    public_key BLOB NOT NULL,
+    account TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
 """
 
 # Submission and batch states. A submission moves queued -> sent -> anchored -> final; a single is "sending"
@@ -98,8 +148,53 @@ CREATE INDEX IF NOT EXISTS batches_status ON batches(status);
 QUEUED, SENDING, SENT, ANCHORED, FINAL = "queued", "sending", "sent", "anchored", "final"
 REJECTED, EXPIRED = "rejected", "expired"
 
-#: Columns added to ``submissions`` after its first layout (added to older journals when opened).
-_ADDED_COLUMNS = (("owner", "TEXT"), ("lease_until", "REAL"))
+#: Columns added to ``submissions`` after its first layout, before versioning (added by migration 1 when missing).
+ADDED_COLUMNS = (("owner", "TEXT"), ("lease_until", "REAL"))
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a schema script (no literal in these scripts holds a semicolon)."""
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def _migrate_to_1(db: sqlite3.Connection) -> None:
+    """The three unversioned layouts in one: creates whichever tables, columns and indexes are missing."""
+    for statement in _statements(BASELINE_SCHEMA):
+        db.execute(statement)
+    have = {str(r[1]) for r in db.execute("PRAGMA table_info(submissions)")}
+    for name, kind in ADDED_COLUMNS:
+        if name not in have:
+            db.execute(f"ALTER TABLE submissions ADD COLUMN {name} {kind}")
+    db.execute("CREATE INDEX IF NOT EXISTS submissions_open ON submissions(status, created_at)")
+
+
+def _migrate_to_2(db: sqlite3.Connection) -> None:
+    """Asset details move from "asset:N" rows of ``proposals`` to a table of their own (their JSON unchanged)."""
+    db.execute(
+        "CREATE TABLE asset_details (asset_id INTEGER PRIMARY KEY, details TEXT NOT NULL, recorded_at REAL NOT NULL)"
+    )
+    db.execute(
+        "INSERT INTO asset_details (asset_id, details, recorded_at) SELECT CAST(substr(agreement_id, 7) AS INTEGER),"
+        " details, created_at FROM proposals WHERE substr(agreement_id, 1, 6) = 'asset:'"
+    )
+    db.execute("DELETE FROM proposals WHERE substr(agreement_id, 1, 6) = 'asset:'")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the journal's layout: applied to a journal of version ``version - 1``."""
+
+    version: int
+    summary: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+#: Every migration, in order; the last one's version is :data:`SCHEMA_VERSION`. Append only.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "the evidence, proposal and document-key tables of unversioned journals", _migrate_to_1),
+    Migration(2, "asset details in their own table, out of the proposals", _migrate_to_2),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
 
 #: Seconds a sender holds a single before the pipeline may take it over (its owner must have sent it, or given
 #: it back, well within this: see ``SEND_WITHIN``).
@@ -221,22 +316,81 @@ class Batch:
     block_timestamp: int | None
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed agreement as journalled: its terms and details as the asset service wrote them (JSON objects),
+    the signatures collected so far by party id (``{"signer", "signature"}``), its status and closing
+    transaction."""
+
+    agreement_id: str
+    kind: str
+    asset_id: int
+    terms: dict[str, Any]
+    details: dict[str, Any]
+    signatures: dict[str, dict[str, str]]
+    status: str
+    tx_hash: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class DocumentKey:
+    """The X25519 document key a party published, and the account that published it."""
+
+    party_id: int
+    public_key: bytes
+    account: str
+    updated_at: float
+
+
+def journal_version(db: sqlite3.Connection) -> int:
+    """The layout version recorded in a journal (0: written before versioning, or new)."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    return int(version)
+
+
 class Store:
-    """Thread-safe access to the journal. Each write is one transaction, committed durably."""
+    """Thread-safe access to the journal. Each write is one transaction, committed durably.
+
+    Opening a journal brings its layout to :data:`SCHEMA_VERSION` (see the module's header), or refuses a newer
+    one with :class:`~ledger.errors.DataDirError`."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path) -> Store:
+        """The journal of a data directory (``DATA_DIR/journal.sqlite3``)."""
+        return cls(Path(data_dir) / JOURNAL_FILE)
+
+    def _migrate(self) -> None:
         with storage_errors():
             db = self._conn()
-            db.executescript(SCHEMA)
-            have = {str(r[1]) for r in db.execute("PRAGMA table_info(submissions)")}
-            for name, kind in _ADDED_COLUMNS:
-                if name not in have:
-                    db.execute(f"ALTER TABLE submissions ADD COLUMN {name} {kind}")
-            db.execute("CREATE INDEX IF NOT EXISTS submissions_open ON submissions(status, created_at)")
+            if self._check_version(journal_version(db)) == SCHEMA_VERSION:
+                return
+        with self.transaction() as db:
+            version = self._check_version(journal_version(db))  # again under the write lock: another may have done it
+            for migration in MIGRATIONS:
+                if migration.version > version:
+                    migration.apply(db)
+                    db.execute(f"PRAGMA user_version = {int(migration.version)}")
+
+    def _check_version(self, version: int) -> int:
+        if version > SCHEMA_VERSION:
+            raise DataDirError(
+                f"{self.path} has journal layout version {version}, newer than this release knows ({SCHEMA_VERSION}):"
+                " it was written by a later release; run that release (or a later one) on this data directory",
+                field="data_dir",
+            )
+        return version
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -555,3 +709,81 @@ class Store:
     def counts(self) -> dict[str, int]:
         rows = self._read("SELECT status, SUM(count) FROM submissions GROUP BY status")
         return {str(s): int(n or 0) for s, n in rows}
+
+    # --- asset details (the asset service) ---
+
+    def put_asset_details(self, asset_id: int, details: dict[str, Any]) -> None:
+        """Records (or replaces) the off-chain details of a registered asset."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO asset_details (asset_id, details, recorded_at) VALUES (?,?,?)",
+                (asset_id, json.dumps(details), time.time()),
+            )
+
+    def asset_details(self, asset_id: int) -> dict[str, Any] | None:
+        rows = self._read("SELECT details FROM asset_details WHERE asset_id = ?", (asset_id,))
+        return dict(json.loads(rows[0][0])) if rows else None
+
+    # --- agreement proposals (the asset service) ---
+
+    def add_proposal(self, agreement_id: str, kind: str, asset_id: int, terms: dict[str, Any], details: dict[str, Any]) -> bool:
+        """Journals a new proposal (status ``proposed``, no signature). False, writing nothing, if a proposal with
+        this id is already journalled."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO proposals (agreement_id, kind, asset_id, terms, details, created_at) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT(agreement_id) DO NOTHING",
+                (agreement_id, kind, asset_id, json.dumps(terms), json.dumps(details), time.time()),
+            )
+            return cur.rowcount == 1
+
+    def proposal(self, agreement_id: str) -> Proposal | None:
+        rows = self._read("SELECT * FROM proposals WHERE agreement_id = ?", (agreement_id,))
+        return _proposal(rows[0]) if rows else None
+
+    def proposals(self) -> list[Proposal]:
+        """Every journalled proposal, by agreement id."""
+        return [_proposal(r) for r in self._read("SELECT * FROM proposals ORDER BY agreement_id")]
+
+    def add_proposal_signature(self, agreement_id: str, party_id: int, signer: str, signature: str) -> bool:
+        """Adds a party's signature to a proposal, reading and writing in one transaction (two parties signing at
+        once both keep theirs). False, writing nothing, if that party has already signed or there is no such
+        proposal."""
+        with self.transaction() as db:
+            row = db.execute("SELECT signatures FROM proposals WHERE agreement_id = ?", (agreement_id,)).fetchone()
+            if row is None:
+                return False
+            stored = json.loads(row[0])
+            if str(party_id) in stored:
+                return False
+            stored[str(party_id)] = {"signer": signer, "signature": signature}
+            db.execute("UPDATE proposals SET signatures = ? WHERE agreement_id = ?", (json.dumps(stored), agreement_id))
+            return True
+
+    def close_proposal(self, agreement_id: str, status: str, tx_hash: str) -> None:
+        """Records how a proposal ended (``executed``, ``withdrawn``) and the transaction that ended it."""
+        with self.transaction() as db:
+            db.execute("UPDATE proposals SET status = ?, tx_hash = ? WHERE agreement_id = ?", (status, tx_hash, agreement_id))
+
+    # --- document keys (the document service) ---
+
+    def put_document_key(self, party_id: int, public_key: bytes, account: str) -> None:
+        """Records (or replaces) a party's published document key."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO document_keys (party_id, public_key, account, updated_at) VALUES (?,?,?,?)",
+                (party_id, public_key, account, time.time()),
+            )
+
+    def document_key(self, party_id: int) -> DocumentKey | None:
+        rows = self._read("SELECT party_id, public_key, account, updated_at FROM document_keys WHERE party_id = ?", (party_id,))
+        if not rows:
+            return None
+        party, public_key, account, updated_at = rows[0]
+        return DocumentKey(int(party), bytes(public_key), str(account), float(updated_at))
+
+
+def _proposal(row: Sequence[Any]) -> Proposal:
+    agreement_id, kind, asset_id, terms, details, signatures, status, tx_hash, created_at = row
+    return Proposal(str(agreement_id), str(kind), int(asset_id), json.loads(terms), json.loads(details), json.loads(signatures),
+                    str(status), tx_hash, float(created_at))  # fmt: skip

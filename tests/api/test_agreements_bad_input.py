@@ -31,9 +31,7 @@ UNKNOWN_ID = "0x" + "ab" * 32
 
 def state(api: Api) -> tuple[int, list[Any]]:
     """What a refusal must leave untouched: the chain's height and every journal row."""
-    rows = api.ledger.asset_service._db.execute(
-        "SELECT agreement_id, kind, asset_id, signatures, status, tx_hash FROM proposals ORDER BY agreement_id"
-    ).fetchall()
+    rows = [(p.agreement_id, p.kind, p.asset_id, p.signatures, p.status, p.tx_hash) for p in api.ledger.store.proposals()]
     return api.chain.w3.eth.block_number, rows
 
 
