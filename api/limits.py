@@ -37,7 +37,7 @@ from typing import Any
 
 from ledger.certificates.evidence import MAX_CERTIFICATE_BYTES
 from ledger.config import Settings
-from ledger.storage.vault import DEFAULT_MAX_DOCUMENT_BYTES
+from ledger.storage.vault.envelope import DEFAULT_MAX_DOCUMENT_BYTES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -16,7 +16,10 @@ from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from ledger.services.parties import parse_account
 from ledger.chain.tx import call
-from ledger.storage.vault import Envelope, LocalStorage, ReaderKey, Vault
+from ledger.storage.vault.envelope import Envelope
+from ledger.storage.vault.keys import ReaderKey
+from ledger.storage.vault.service import Vault
+from ledger.storage.vault.storage import LocalStorage
 
 if TYPE_CHECKING:
     from ledger.facade import Ledger
@@ -78,7 +81,7 @@ class DocumentService:
         return self.vault.ciphertext(document_id)
 
     def grant(self, document_id: str, new_json: dict[str, Any], account: str, deadline: int, signature: bytes) -> dict[str, Any]:
-        """A reader adds a recipient it wrapped on its own machine (``ledger.storage.vault.add_reader``)."""
+        """A reader adds a recipient it wrapped on its own machine (``ledger.storage.vault.crypto.add_reader``)."""
         new = Envelope.from_json(new_json)
         party = self.authorise("grant", document_id, payload_hash(new.to_bytes()), account, deadline, signature)
         old_raw = self.vault.storage.get_envelope(document_id)

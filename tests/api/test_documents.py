@@ -13,7 +13,9 @@ from eth_account.signers.local import LocalAccount
 from ledger.domain import eip712
 from ledger.services.documents import payload_hash
 from ledger.domain.hashing import HashAlgorithm, hash_bytes
-from ledger.storage.vault import Envelope, ReaderKey, add_reader, seal
+from ledger.storage.vault.crypto import add_reader, seal
+from ledger.storage.vault.envelope import Envelope
+from ledger.storage.vault.keys import ReaderKey
 from tests.api.conftest import Api
 from tests.helpers import account
 

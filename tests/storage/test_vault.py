@@ -22,25 +22,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import Conflict, InvalidInput, KeystoreError, NotFound, PayloadTooLarge, PermissionDenied
-from ledger.storage.vault import (
-    MAX_RECIPIENTS,
-    Envelope,
-    LocalStorage,
-    MemoryStorage,
+from ledger.storage.vault.crypto import open_sealed, seal, unwrap_document_key
+from ledger.storage.vault.envelope import MAX_RECIPIENTS, Envelope, VaultIntegrityError
+from ledger.storage.vault.keys import (
     ReaderKey,
-    Vault,
-    VaultIntegrityError,
-    VaultStorageError,
     derive_reader_key,
     load_reader_keystore,
-    open_sealed,
     public_key_bytes,
     reader_key_from_eth_keystore,
     reader_keystore_path,
-    seal,
-    unwrap_document_key,
     write_reader_keystore,
 )
+from ledger.storage.vault.service import Vault
+from ledger.storage.vault.storage import LocalStorage, MemoryStorage, VaultStorageError
 
 ROOT = Path(__file__).resolve().parents[2]
 
