@@ -33,7 +33,7 @@ from api.limits import BATCH_BYTES_PER_HASH, ALLOWANCE, json_depth
 from ledger.domain import eip712
 from ledger.chain.artifacts import load_artifact
 from ledger.config import Settings
-from ledger.services.evidence import sign_single
+from ledger.domain.evidence import sign_single
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from tests.api.hostile_corpus import Case, Context, build
 from tests.cli.conftest import UpProcess
