@@ -28,7 +28,7 @@ from benchmarks.profiling import count_rpc
 from benchmarks.report import Result, ratio_result
 from ledger.chain.node import DEV_OPERATOR_KEY, connect, free_port
 from ledger.config import Settings
-from ledger.services.evidence import sign_batch, sign_single
+from ledger.domain.evidence import sign_batch, sign_single
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from ledger.facade import Ledger
 from ledger.chain.tx import TxSender

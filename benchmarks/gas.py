@@ -15,7 +15,7 @@ from benchmarks.report import Result
 from ledger.domain import merkle
 from ledger.domain.eip712 import EIP712_DOMAIN_TYPE
 from ledger.chain.artifacts import load_artifact
-from ledger.services.evidence import sign_single
+from ledger.domain.evidence import sign_single
 from ledger.chain.tx import SentTransaction, TxSender
 
 SHA256 = 1

@@ -132,7 +132,7 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
     from benchmarks.api_bench import batch_body, unique_hashes
     from ledger.domain import eip712
     from ledger.domain import merkle
-    from ledger.services.evidence import _recover, sign_single
+    from ledger.domain.evidence import recover_digest, sign_single
 
     ledger, c = svc.ledger, svc.chain
     ledger.pipeline.stop()  # its background RPCs would be counted too
@@ -152,7 +152,7 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
     full = msg.message(c.domain())
     digest_ms = _ms_per(lambda: eip712.digest(full), 20)
     digest = eip712.digest(full)
-    recover_ms = _ms_per(lambda: _recover(digest, msg.signature), 20)
+    recover_ms = _ms_per(lambda: recover_digest(digest, msg.signature), 20)
     tx = {"to": c.evidence.address, "data": "0x", "value": 0, "gas": 100_000, "nonce": 0, "chainId": c.manifest.chain_id,
           "maxFeePerGas": 10**9, "maxPriorityFeePerGas": 10**9}  # fmt: skip
     sign_ms = _ms_per(lambda: ledger.relayer.sign(tx), 20)
@@ -167,7 +167,7 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
         "Unit costs in this process (medians of 20-50 calls each):",
         "",
         f"- one JSON-RPC round trip to anvil through web3 (`eth_blockNumber`): **{rpc_ms:.2f} ms**",
-        f"- one access to `Ledger.evidence` (a web3 contract object, built once per ledger): **{contract_ms:.2f} ms**",
+        f"- one access to `Connection.evidence` (a web3 contract object, built once per connection): **{contract_ms:.2f} ms**",
         f"- one EIP-712 digest of an `Evidence` message (`eip712.digest`, eth-account): **{digest_ms:.2f} ms**",
         f"- one signature recovery from that digest (eth-account over coincurve): **{recover_ms:.2f} ms**",
         f"- one transaction signed by the relayer (`TxSender.sign`, coincurve): **{sign_ms:.2f} ms**",
@@ -184,8 +184,8 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
         rpc = tally.summary(k)
         rpc_ms = sum(tally.seconds.values()) / k * 1000  # a mean: the counts are per request on average
     _, top, stats = profile_stats(lambda: [es.submit_single(r) for r in reqs[k:]], sort="cumulative", top=60)
-    n_contract = calls_of(stats, "ledger/facade.py", "evidence") / k
-    n_recover = calls_of(stats, "ledger/services/evidence.py", "_recover") / k
+    n_contract = calls_of(stats, "ledger/chain/connection.py", "evidence") / k
+    n_recover = calls_of(stats, "ledger/domain/evidence.py", "recover_digest") / k
     n_digest = calls_of(stats, "ledger/domain/eip712.py", "digest") / k
     n_sign = calls_of(stats, "ledger/chain/tx.py", "sign") / k
     n_commit = sum(calls_of(stats, "ledger/storage/journal.py", f) for f in ("add_submission", "_update", "create_batch", "set_batch_state")) / k
@@ -216,7 +216,7 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
             rpc = tally.summary(2 * k)
             rpc_ms = sum(tally.seconds.values()) / (2 * k) * 1000
         _, top, stats = profile_stats(lambda: [es.lookup(direct_hash) for _ in range(2 * k)], sort="cumulative", top=60)
-        n_contract = calls_of(stats, "ledger/facade.py", "evidence") / (2 * k)
+        n_contract = calls_of(stats, "ledger/chain/connection.py", "evidence") / (2 * k)
         out += [
             f"### `EvidenceService.lookup` of a direct record (GET /v1/evidence/{{hash}}): {wall:.2f} ms per request (median)",
             "",
@@ -257,7 +257,7 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
     raw = stage("`_parse_hashes` (hex → bytes)", lambda: _parse_hashes(model.hashes))
     stage("`MerkleTree` of the leaf hashes (inside submit_batch)",
           lambda: merkle.MerkleTree(merkle.leaf_hash(hh) for hh in raw))  # fmt: skip
-    from ledger.services.evidence import BatchRequest
+    from ledger.domain.evidence import BatchRequest
 
     req = BatchRequest(1, raw, c.party.address, deadline, bytes.fromhex(model.signature[2:]))
     with count_rpc(ledger.w3) as tally:

@@ -768,7 +768,7 @@ def agreement_sign(
     owners: list[Any] = []
     account: Any
     if safe is not None:
-        from ledger.services.parties import parse_account
+        from ledger.domain.parties import parse_account
 
         account = _SafeSigner(str(parse_account(safe, "--safe")))
         owners = _load_keys(keystore)

@@ -90,7 +90,7 @@ def register(
     domain = eip712.Domain(int(domain_json["chainId"]), domain_json["verifyingContract"])
     deadline = int(time.time()) + 3600
     if len(entries) == 1:
-        from ledger.services.evidence import sign_single
+        from ledger.domain.evidence import sign_single
 
         entry = entries[0]
         nonce = int(state["nonce"])
@@ -104,7 +104,7 @@ def register(
             body["supersedes"] = "0x" + sup.hex()
         accepted = client.post("/v1/evidence", json=body)
     else:
-        from ledger.services.evidence import sign_batch
+        from ledger.domain.evidence import sign_batch
 
         bindings = [e["binding"] for e in entries]
         batch_req = sign_batch(account, domain, bindings=bindings, party_id=int(party_id), algorithm=int(algorithm),

@@ -125,7 +125,7 @@ def propose_admit(
     rpc_url: RpcUrlOpt = None,
 ) -> None:
     """Propose admitting a party of a kind that carries power (the registrar admits the others)."""
-    from ledger.services.parties import MAX_ACCOUNTS, PartyProfile, parse_account
+    from ledger.domain.parties import MAX_ACCOUNTS, PartyProfile, parse_account
 
     profile = PartyProfile(kind, jurisdiction, scheme, identifier, name_zh, name_en).validated()
     accounts = [parse_account(a, f"account[{i}]") for i, a in enumerate(account[: MAX_ACCOUNTS + 1])]
@@ -159,7 +159,7 @@ def propose_recovery(party_id: int, new_account: Annotated[str, typer.Option("--
                      out: OutOpt, keystore: KeystoreOpt = None, dev_member: DevMemberOpt = None,
                      api_url: ApiUrlOpt = None, rpc_url: RpcUrlOpt = None) -> None:  # fmt: skip
     """Propose a key recovery for a party that lost every key (then its own public delay and veto apply)."""
-    from ledger.services.parties import parse_account
+    from ledger.domain.parties import parse_account
 
     new = parse_account(new_account, "new_account")
     settings = settings_with(api_url=api_url, rpc_url=rpc_url)
@@ -175,7 +175,7 @@ def propose_call(target: Annotated[str, typer.Option("--target", help="The contr
                  out: OutOpt, keystore: KeystoreOpt = None, dev_member: DevMemberOpt = None,
                  api_url: ApiUrlOpt = None, rpc_url: RpcUrlOpt = None) -> None:  # fmt: skip
     """Propose any call by the timelock (role grants, or a call the API prepared)."""
-    from ledger.services.parties import parse_account
+    from ledger.domain.parties import parse_account
 
     to = parse_account(target, "target")
     if len(data) > 200_000:

@@ -206,7 +206,7 @@ def deploy_cmd(
         account = load_keystore(settings.keystore, keystore_password(settings, settings.keystore))
     owners = [o.strip() for o in council.split(",") if o.strip()] if council else None
     if owners is not None:
-        from ledger.services.parties import parse_account
+        from ledger.domain.parties import parse_account
 
         owners = [str(parse_account(o, "council")) for o in owners[:65]]
     manifest = deploy_suite(TxSender(w3, account), registrar=registrar, governance=governance or settings.governance_address,
@@ -421,7 +421,7 @@ def party_admit(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Admit a party (operator). The USCC check character is verified before anything is sent."""
-    from ledger.services.parties import PartyProfile
+    from ledger.domain.parties import PartyProfile
 
     PartyProfile(kind, jurisdiction, scheme, identifier, name_zh, name_en).validated()  # clear errors before the call
     settings = settings_with(api_url=api_url, data_dir=data_dir)

@@ -1,9 +1,14 @@
-"""The Ledger facade: what the API and the CLI call. One object per chain connection and deployment."""
+"""The Ledger facade: what the API and the CLI call. One object per chain connection and deployment.
+
+It only wires: it opens the chain :class:`~ledger.chain.connection.Connection`, the journal
+(:class:`~ledger.storage.journal.Store`), the index, and constructs each service with the collaborators it uses
+(parties <- evidence <- documents; parties <- assets <- disputes <- case files; evidence <- pipeline), each on
+first use. Nothing in ``ledger/`` imports this module: only ``api/`` and ``cli/`` do.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,47 +19,54 @@ from web3 import Web3
 
 from ledger import __version__
 from ledger.chain.artifacts import artifact_version
+from ledger.chain.connection import Connection
+from ledger.chain.deployment import Manifest, check_chain, load_or_deploy, manifest_path
+from ledger.chain.tx import ChainHead, TxSender
 from ledger.config import Settings
-from ledger.chain.deployment import Manifest, check_chain, contract, load_or_deploy, manifest_path
-from ledger.services.disputes import DisputeService
-from ledger.errors import ChainUnavailable, PermissionDenied
+from ledger.errors import ChainUnavailable
 from ledger.services.assets import AssetService
+from ledger.services.casefiles import CaseFileService
+from ledger.services.disputes import DisputeService
 from ledger.services.evidence import CertificateBuilder, EvidenceService
 from ledger.services.parties import PartyService
 from ledger.services.pipeline import Pipeline
 from ledger.storage.journal import Store
-from ledger.chain.tx import ChainHead, TxSender
 
 if TYPE_CHECKING:
     from ledger.services.documents import DocumentService
     from ledger.index.indexer import Indexer
 
 
-@dataclass
 class Ledger:
-    """A connection to one chain and one deployment of the contract suite.
+    """A connection to one chain and one deployment of the contract suite, and the services over it.
 
     ``relayer`` is the operator's account that pays gas for relayed signatures and anchors batches; it
     never signs for a party and holds no other power. ``registrar`` (admits firms, universities and service
     agencies; suspends provisionally) and ``governance`` (powerful kinds, confirmations, recoveries; only in the
-    embedded default, where it is a local development key) are separate keys (docs/security.md).
+    embedded default, where it is a local development key) are separate keys (docs/security.md). The chain-level
+    members (``w3``, ``manifest``, the senders, ``head``, the contract handles, ``require_*``, ``durable``) are the
+    :attr:`connection`'s, shown here for the API and the CLI.
     """
 
-    w3: Web3
-    manifest: Manifest
-    settings: Settings
-    relayer: TxSender | None = None
-    registrar: TxSender | None = None
-    governance: TxSender | None = None
-    #: What the embedded node's supervisor reports (set by `ipledger up`); :meth:`health` includes it.
-    node_status: Callable[[], dict[str, Any]] | None = None
-    #: Whether a block is in the embedded node's state dump on disk (set by `ipledger up`); see :meth:`durable`.
-    node_durable: Callable[[int], bool] | None = None
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        w3: Web3,
+        manifest: Manifest,
+        settings: Settings,
+        relayer: TxSender | None = None,
+        registrar: TxSender | None = None,
+        governance: TxSender | None = None,
+        node_status: Callable[[], dict[str, Any]] | None = None,
+        node_durable: Callable[[int], bool] | None = None,
+    ) -> None:
         from ledger.chain.node import remember_chain_id
 
-        remember_chain_id(self.w3)
+        self.connection = Connection(w3=w3, manifest=manifest, relayer=relayer, registrar=registrar, governance=governance,
+                                     node_durable=node_durable)  # fmt: skip
+        self.settings = settings
+        #: What the embedded node's supervisor reports (set by `ipledger up`); :meth:`health` includes it.
+        self.node_status = node_status
+        remember_chain_id(w3)
 
     @classmethod
     def open(
@@ -80,10 +92,88 @@ class Ledger:
                    registrar=TxSender(w3, registrar) if registrar is not None else None,
                    governance=TxSender(w3, governance) if governance is not None else None)  # fmt: skip
 
-    @cached_property
+    # --- the connection's members, for the API and the CLI -------------------------------------------
+
+    @property
+    def w3(self) -> Web3:
+        return self.connection.w3
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.connection.manifest
+
+    @property
+    def relayer(self) -> TxSender | None:
+        return self.connection.relayer
+
+    @relayer.setter
+    def relayer(self, sender: TxSender | None) -> None:
+        self.connection.relayer = sender
+
+    @property
+    def registrar(self) -> TxSender | None:
+        return self.connection.registrar
+
+    @registrar.setter
+    def registrar(self, sender: TxSender | None) -> None:
+        self.connection.registrar = sender
+
+    @property
+    def governance(self) -> TxSender | None:
+        return self.connection.governance
+
+    @governance.setter
+    def governance(self, sender: TxSender | None) -> None:
+        self.connection.governance = sender
+
+    @property
+    def node_durable(self) -> Callable[[int], bool] | None:
+        """Whether a block is in the embedded node's state dump on disk (set by `ipledger up`); see :meth:`durable`."""
+        return self.connection.node_durable
+
+    @node_durable.setter
+    def node_durable(self, durable: Callable[[int], bool] | None) -> None:
+        self.connection.node_durable = durable
+
+    @property
     def head(self) -> ChainHead:
         """The latest block as last read, shared by the relayer (fees), the request paths and the pipeline."""
-        return self.relayer.head if self.relayer is not None else ChainHead(self.w3)
+        return self.connection.head
+
+    @property
+    def evidence(self) -> Any:
+        return self.connection.evidence
+
+    @property
+    def assets(self) -> Any:
+        return self.connection.assets
+
+    @property
+    def disputes(self) -> Any:
+        return self.connection.disputes
+
+    def require_relayer(self) -> TxSender:
+        return self.connection.require_relayer()
+
+    def require_registrar(self) -> TxSender:
+        return self.connection.require_registrar()
+
+    def require_governance(self, what: str, fn: Any = None) -> TxSender:
+        return self.connection.require_governance(what, fn)
+
+    def role_accounts(self) -> dict[str, str]:
+        return self.connection.role_accounts()
+
+    def durable(self, block_number: int) -> bool:
+        return self.connection.durable(block_number)
+
+    def powers(self) -> dict[str, Any]:
+        """Who holds each power in this deployment, read from the chain (:func:`ledger.chain.powers.powers`)."""
+        from ledger.chain.powers import powers
+
+        return powers(self.connection)
+
+    # --- the journal, the index and the services, each opened on first use --------------------------
 
     @cached_property
     def store(self) -> Store:
@@ -93,17 +183,12 @@ class Ledger:
         return Store(Path(self.settings.data_dir) / "journal.sqlite3")
 
     @cached_property
-    def evidence_service(self) -> EvidenceService:
-        return EvidenceService(self, self.store)
-
-    @cached_property
     def parties(self) -> PartyService:
-        return PartyService(self)
+        return PartyService(self.connection, index=lambda: self.index)
 
     @cached_property
-    def asset_service(self) -> AssetService:
-        self.store  # noqa: B018 - creates the data dir and the journal first
-        return AssetService(self)
+    def evidence_service(self) -> EvidenceService:
+        return EvidenceService(self.connection, self.store, self.settings, self.parties)
 
     @cached_property
     def certificates(self) -> CertificateBuilder:
@@ -111,7 +196,25 @@ class Ledger:
 
     @cached_property
     def pipeline(self) -> Pipeline:
-        return Pipeline(self.evidence_service, self.store)
+        return Pipeline(self.evidence_service, self.store, self.connection)
+
+    @cached_property
+    def asset_service(self) -> AssetService:
+        return AssetService(self.connection, self.parties, self.store)
+
+    @cached_property
+    def dispute_service(self) -> DisputeService:
+        return DisputeService(self.connection, self.asset_service, self.parties)
+
+    @cached_property
+    def casefiles(self) -> CaseFileService:
+        return CaseFileService(self.connection, self.dispute_service, self.asset_service, self.certificates)
+
+    @cached_property
+    def documents(self) -> DocumentService:
+        from ledger.services.documents import DocumentService
+
+        return DocumentService(self.connection, self.store, self.evidence_service, self.parties, self.settings)
 
     @cached_property
     def index(self) -> Indexer:
@@ -127,67 +230,6 @@ class Ledger:
             self.index.engine.dispose()
         if "store" in self.__dict__:
             self.store.close()
-
-    def require_relayer(self) -> TxSender:
-        if self.relayer is None:
-            raise PermissionDenied("this service runs without a relayer account and cannot submit transactions")
-        return self.relayer
-
-    def require_registrar(self) -> TxSender:
-        if self.registrar is None:
-            raise PermissionDenied("this service runs without the registrar key (IPLEDGER_REGISTRAR_KEYSTORE) and cannot "
-                                   "admit or suspend parties")  # fmt: skip
-        return self.registrar
-
-    def require_governance(self, what: str, fn: Any = None) -> TxSender:
-        """The governance sender, when this service holds a plain governance key (test suites); otherwise
-        403 naming the call the council schedules through its timelock (``ipledger governance propose``)."""
-        if self.governance is None:
-            prepared, details = "", {}
-            if fn is not None:
-                calldata = str(fn._encode_transaction_data())
-                prepared = (f" — the call to schedule: target {fn.address}, calldata {calldata}, "
-                            "predecessor 0x0, any salt (`ipledger governance propose call --target … --data …`)")
-                details = {"governanceCall": {"target": fn.address, "value": 0, "calldata": calldata,
-                                              "predecessor": "0x" + "00" * 32}}  # fmt: skip
-            raise PermissionDenied(f"{what} needs governance (the consortium council through its timelock); this "
-                                   f"service holds no governance key: propose it to the council{prepared}",
-                                   details=details)  # fmt: skip
-        return self.governance
-
-    def role_accounts(self) -> dict[str, str]:
-        """The service's own keys by address: none of them may become a party's account."""
-        keys = (("relayer", self.relayer), ("registrar", self.registrar), ("governance", self.governance))
-        return {s.address: name for name, s in keys if s is not None}
-
-    @cached_property
-    def evidence(self) -> Any:
-        return contract(self.w3, self.manifest, "EvidenceRegistry")
-
-    @cached_property
-    def disputes(self) -> Any:
-        return contract(self.w3, self.manifest, "DisputeRegistry")
-
-    @cached_property
-    def documents(self) -> DocumentService:
-        from ledger.services.documents import DocumentService
-
-        self.store  # noqa: B018 - creates the data dir and the journal first
-        return DocumentService(self)
-
-    @cached_property
-    def dispute_service(self) -> DisputeService:
-        return DisputeService(self)
-
-    @cached_property
-    def assets(self) -> Any:
-        return contract(self.w3, self.manifest, "IPAssetRegistry")
-
-    def durable(self, block_number: int) -> bool:
-        """Whether block ``block_number`` survives a crash of the node: always on an external chain (its own
-        consensus decides, with ``confirmations``); on the embedded node, once the block is in the whole, fsynced
-        state dump on disk. The pipeline calls nothing final before."""
-        return self.node_durable is None or self.node_durable(block_number)
 
     def health(self) -> dict[str, Any]:
         """The chain's head, the deployment, the versions and (embedded) the node's supervisor status.

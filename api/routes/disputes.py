@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from api.deps import LedgerDep
 from api.openapi import errors
 from api.schemas import AwardCreate, AwardFields, DisputeCreate, DisputeFields
-from ledger.services.evidence import parse_signature
+from ledger.domain.evidence import parse_signature
 
 router = APIRouter(tags=["disputes"])
 DisputeIdPath = Annotated[str, Path(max_length=130, description="Dispute id: 32 bytes hex")]
@@ -64,8 +64,6 @@ def case_file(dispute_id: DisputeIdPath, ledger: LedgerDep) -> Response:
     """Every on-chain record about the dispute's subject in time order — evidence and agreement certificates,
     title events, the dispute's opening and award — each re-checkable with `ipledger verify-case`, and a
     bilingual summary PDF."""
-    from ledger.certificates.casefile import build_case_file
-
-    data = build_case_file(ledger, dispute_id)
+    data = ledger.casefiles.build(dispute_id)
     return Response(data, media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="case-{dispute_id[2:14]}.zip"'})  # fmt: skip

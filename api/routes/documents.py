@@ -13,7 +13,7 @@ from api.deps import LedgerDep
 from api.openapi import errors
 from api.schemas import DocumentDecrypt, DocumentGrant, DocumentKeyPublish, DocumentRevoke, DocumentStore, PartyIdParam
 from ledger.errors import InvalidInput
-from ledger.services.evidence import parse_signature
+from ledger.domain.evidence import parse_signature
 
 router = APIRouter(tags=["documents"])
 DocumentIdPath = Annotated[str, Path(max_length=128, description="Document id")]

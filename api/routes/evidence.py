@@ -12,10 +12,10 @@ from api.openapi import errors
 from api.schemas import BatchAccepted, EvidenceBatchCreate, EvidenceCreate, PartyIdParam, SigningDomain, SubmissionPublic
 from ledger.domain import eip712
 from ledger.errors import InvalidInput, PayloadTooLarge
-from ledger.services.evidence import BatchRequest, SingleRequest, parse_signature
+from ledger.domain.evidence import BatchRequest, SingleRequest, parse_signature
 from ledger.domain.hashing import parse_algorithm, parse_hash
-from ledger.services.parties import parse_account
-from ledger.services.evidence import PUBLIC_STATUS
+from ledger.domain.parties import parse_account
+from ledger.domain.evidence import PUBLIC_STATUS
 from ledger.storage.journal import QUEUED, Submission
 
 router = APIRouter(tags=["evidence"])

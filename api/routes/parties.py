@@ -13,7 +13,7 @@ from api.deps import LedgerDep, OperatorDep, OperatorFirstRoute
 from api.openapi import errors
 from api.schemas import (AccountChangeSigned, AccountPublic, PartyCreate, PartyIdParam, PartyPublic, PartySuspend,
                          RecoveryPropose, RecoveryVetoIn)  # fmt: skip
-from ledger.services.parties import PartyProfile
+from ledger.domain.parties import PartyProfile
 
 # OperatorFirstRoute: operator routes check the token before the body or any parameter is read
 router = APIRouter(tags=["parties"], route_class=OperatorFirstRoute)
@@ -72,7 +72,7 @@ def confirm_suspension(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, An
              "with the party's `accountNonce` and a deadline at most a year ahead. No operator token: the service "
              "only relays; neither the operator nor governance can change a party's accounts.")  # fmt: skip
 def change_accounts(body: AccountChangeSigned, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
-    from ledger.services.evidence import parse_signature
+    from ledger.domain.evidence import parse_signature
 
     sigs = [(s.signer, parse_signature(s.signature, f"signatures[{i}].signature")) for i, s in enumerate(body.signatures)]
     joined = parse_signature(body.newAccountSignature, "newAccountSignature") if body.newAccountSignature else b""
@@ -94,7 +94,7 @@ def propose_recovery(body: RecoveryPropose, ledger: LedgerDep, party_id: PartyId
              description="Signed EIP-712 `RecoveryVeto(partyId, newAccount, executableAt)` by any account of the "
              "party; relayed by the service.")  # fmt: skip
 def veto_recovery(body: RecoveryVetoIn, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
-    from ledger.services.evidence import parse_signature
+    from ledger.domain.evidence import parse_signature
 
     return ledger.parties.veto_recovery(party_id, body.account, parse_signature(body.signature, "signature"))
 
@@ -113,9 +113,7 @@ def execute_recovery(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]
                         "threshold); and the keys this service holds (relayer, registrar; governance only in test "
                         "suites).")  # fmt: skip
 def powers(ledger: LedgerDep) -> dict[str, Any]:
-    from ledger.chain.powers import powers as read
-
-    return read(ledger)
+    return ledger.powers()
 
 
 @router.get("/v1/accounts/{account}", response_model=AccountPublic, summary="An account's party and signing nonce")

@@ -1,5 +1,6 @@
 """Case files: everything on chain about a dispute's subject, in time order, each item with the certificate
-or proof an arbitrator re-checks alone against any JSON-RPC endpoint (``verify_case``).
+or proof an arbitrator re-checks alone against any JSON-RPC endpoint (``verify_case``). This module reads and
+verifies case files with JSON-RPC only; they are assembled by ``ledger.services.casefiles``.
 
 A case file is a ZIP:
 
@@ -15,19 +16,15 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
-from web3 import Web3
 
 from ledger.certificates import agreement as agreement_certificate
 from ledger.certificates import verify as evidence_verify
-from ledger.errors import InvalidInput, NotFound
+from ledger.errors import InvalidInput
 from ledger.certificates.verify import Report, Rpc, _bytes, _int
-
-if TYPE_CHECKING:
-    from ledger.facade import Ledger
 
 FORMAT = "qianhai-ip-ledger/case-file"
 VERSION = 1
@@ -51,84 +48,6 @@ DISPUTE_OPENED = keccak(text="DisputeOpened(bytes32,uint8,bytes32,uint256,uint25
 DISPUTE_CLOSED = keccak(text="DisputeClosed(bytes32,uint8,bytes32,uint256,address[])")
 SEL_DISPUTE = keccak(text="dispute(bytes32)")[:4]
 DISPUTE_TUPLE = "(uint8,uint8,uint8,uint64,uint64,uint256,uint256,uint256,uint256,bytes32,bytes32,bytes32)"
-
-
-def build_case_file(ledger: Ledger, dispute_id: str) -> bytes:
-    svc = ledger.dispute_service
-    dispute = svc.show(dispute_id)
-    w3 = ledger.w3
-    items: list[dict[str, Any]] = []
-
-    # the dispute's own transactions
-    logs = svc.contract.events.DisputeOpened().get_logs(
-        from_block=ledger.manifest.contracts["DisputeRegistry"].deploy_block,
-        argument_filters={"disputeId": bytes.fromhex(dispute["disputeId"][2:])},
-    )
-    closes = svc.contract.events.DisputeClosed().get_logs(
-        from_block=ledger.manifest.contracts["DisputeRegistry"].deploy_block,
-        argument_filters={"disputeId": bytes.fromhex(dispute["disputeId"][2:])},
-    )
-    for name, found in (("dispute-opened", logs), ("dispute-closed", closes)):
-        for log in found:
-            items.append(_tx_item(w3, name, log, {"dispute": dispute, "contract": ledger.manifest.address("DisputeRegistry"),
-                                                   "chainId": ledger.manifest.chain_id}))  # fmt: skip
-
-    asset_id = dispute.get("assetId")
-    if asset_id:
-        assets = ledger.asset_service
-        title = assets.title(asset_id)
-        for e in title["history"]:
-            e = {**e, "blockHash": Web3.to_hex(w3.eth.get_block(e["block"])["hash"])}
-            items.append({"kind": "title-event", "time": e["time"], "block": e["block"], "logIndex": e["logIndex"],
-                          "document": {"format": "qianhai-ip-ledger/title-event", "version": 1, "assetId": asset_id,
-                                       "chain": {"chainId": ledger.manifest.chain_id, "contract": ledger.manifest.address("IPAssetRegistry")},
-                                       **e}})  # fmt: skip
-            if e["event"] == "AgreementExecuted":
-                try:
-                    cert = assets.certificate(e["agreementId"])
-                except (NotFound, InvalidInput):  # executed outside this service: its terms are not stored here
-                    continue
-                items.append({"kind": "agreement-certificate", "time": e["time"], "block": e["block"], "logIndex": e["logIndex"],
-                              "document": cert})  # fmt: skip
-        details = assets.show(asset_id).get("details") or {}
-        evidence = details.get("evidence") or []
-    else:
-        evidence = [dispute["subjectId"]] if dispute["subject"] == "evidence" else []
-    for content_hash in evidence:
-        try:
-            cert = ledger.certificates.build(bytes.fromhex(str(content_hash)[2:]))
-        except Exception:  # noqa: BLE001 - not (yet) certifiable: listed without a certificate
-            continue
-        an = cert["anchor"]
-        items.append({"kind": "evidence-certificate", "time": an["blockTimestamp"], "block": an["blockNumber"], "logIndex": -1,
-                      "document": cert})  # fmt: skip
-
-    items.sort(key=lambda i: (i["block"], i["logIndex"]))
-    entries = []
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for n, item in enumerate(items, start=1):
-            name = f"items/{n:03d}-{item['kind']}.json"
-            zf.writestr(_info(name), json.dumps(item["document"], indent=1, ensure_ascii=False))
-            entries.append({"file": name, "kind": item["kind"], "time": item["time"], "block": item["block"]})
-        case = {"format": FORMAT, "version": VERSION, "dispute": dispute, "chainId": ledger.manifest.chain_id, "items": entries}
-        zf.writestr(_info("case.json"), json.dumps(case, indent=1, ensure_ascii=False))
-        zf.writestr(_info("summary.pdf"), render_summary(case))
-    return buf.getvalue()
-
-
-def _info(name: str) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))  # deterministic archives
-    info.compress_type = zipfile.ZIP_DEFLATED
-    return info
-
-
-def _tx_item(w3: Any, kind: str, log: Any, extra: dict[str, Any]) -> dict[str, Any]:
-    block = w3.eth.get_block(log["blockNumber"])
-    return {"kind": kind, "time": int(block["timestamp"]), "block": int(log["blockNumber"]), "logIndex": int(log["logIndex"]),
-            "document": {"format": f"qianhai-ip-ledger/{kind}", "version": 1, **extra,
-                         "transactionHash": Web3.to_hex(log["transactionHash"]), "blockNumber": int(log["blockNumber"]),
-                         "blockHash": Web3.to_hex(block["hash"]), "blockTimestamp": int(block["timestamp"])}}  # fmt: skip
 
 
 @dataclass

@@ -13,15 +13,32 @@ Guarantees:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
-if TYPE_CHECKING:
-    from ledger.facade import Ledger
+
+class Deployed(Protocol):
+    """What :func:`powers` reads: a :class:`ledger.chain.connection.Connection` (declared here so that this module,
+    which the deployment imports for its development keys, imports neither)."""
+
+    @property
+    def w3(self) -> Web3: ...
+    @property
+    def manifest(self) -> Any: ...
+    @property
+    def evidence(self) -> Any: ...
+    @property
+    def relayer(self) -> Any: ...
+    @property
+    def registrar(self) -> Any: ...
+    @property
+    def governance(self) -> Any: ...
+    def contract(self, name: str) -> Any: ...
+
 
 #: Anvil's development mnemonic, account index 8: the registrar of the embedded default (public key material).
 DEV_REGISTRAR_KEY: Final = "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97"
@@ -90,14 +107,12 @@ def role_holders(w3: Web3, contract: Any, from_block: int) -> dict[str, list[str
     return holders
 
 
-def powers(ledger: Ledger) -> dict[str, Any]:
-    """Who holds each power in this deployment, read from the chain."""
+def powers(conn: Deployed) -> dict[str, Any]:
+    """Who holds each power in this deployment, read from the chain over ``conn`` (its senders are the service's keys)."""
     contracts: dict[str, Any] = {}
-    for name, deployed in ledger.manifest.contracts.items():
-        from ledger.chain.deployment import contract as bind
-
-        c = bind(ledger.w3, ledger.manifest, name)
-        entry: dict[str, Any] = {"address": deployed.address, "roles": role_holders(ledger.w3, c, deployed.deploy_block)}
+    for name, deployed in conn.manifest.contracts.items():
+        c = conn.contract(name)
+        entry: dict[str, Any] = {"address": deployed.address, "roles": role_holders(conn.w3, c, deployed.deploy_block)}
         fns = _function_names(c)
         if "disputeRegistry" in fns:
             entry["disputeEffectsBoundTo"] = Web3.to_checksum_address(c.functions.disputeRegistry().call())
@@ -109,15 +124,15 @@ def powers(ledger: Ledger) -> dict[str, Any]:
         contracts[name] = entry
     from ledger.chain.governance import describe, governance_address
 
-    record = dict(ledger.manifest.governance or {})
-    holder = record.get("timelock") or governance_address(ledger.w3, ledger.evidence)
+    record = dict(conn.manifest.governance or {})
+    holder = record.get("timelock") or governance_address(conn.w3, conn.evidence)
     governance: dict[str, Any] | None = None
     if holder:
-        governance = describe(ledger.w3, str(holder), int(record.get("deployBlock") or ledger.manifest.deploy_block))
+        governance = describe(conn.w3, str(holder), int(record.get("deployBlock") or conn.manifest.deploy_block))
         governance["createdByThisDeployment"] = "safe" in record
     service = {
-        "relayer": ledger.relayer.address if ledger.relayer else None,
-        "registrar": ledger.registrar.address if ledger.registrar else None,
-        "governance": ledger.governance.address if ledger.governance else None,
+        "relayer": conn.relayer.address if conn.relayer else None,
+        "registrar": conn.registrar.address if conn.registrar else None,
+        "governance": conn.governance.address if conn.governance else None,
     }
     return {"contracts": contracts, "governance": governance, "service": service, "rolePowers": dict(ROLE_POWERS)}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eth_typing import ChecksumAddress
 from eth_utils import keccak
@@ -27,18 +27,18 @@ from web3.logs import DISCARD
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
 from ledger.errors import (
-    AssetClaimConflict, AssetNotConfirmed, Conflict, ContractRevert, InvalidInput, NotAnAssetVerifier, NotFound, PartyNotActive,
+    AssetClaimConflict, AssetNotConfirmed, Conflict, ContractRevert, InvalidInput, NotAnAssetVerifier, NotFound,
     SignatureRejected,
 )
 from ledger.domain.hashing import canonical_json, parse_hash
 from ledger.domain.identifiers import parse_cn_patent_number, validate_hk_patent_number, validate_other_identifier
 from ledger.domain.inputs import FIELD_OF_USE_MAX, SHORT_TEXT_MAX, TITLE_MAX, check_text, parse_decimal
-from ledger.services.parties import parse_account
+from ledger.domain.parties import as_cosigner, as_signer, as_verifier, parse_account
 from ledger.domain.territory import from_mask, to_mask
+from ledger.chain.connection import Connection
 from ledger.chain.tx import SentTransaction, call
-
-if TYPE_CHECKING:
-    from ledger.facade import Ledger
+from ledger.storage.journal import Store
+from ledger.services.parties import PartyService
 
 JURISDICTIONS = {"CN": ag.AssetJurisdiction.CN, "HK": ag.AssetJurisdiction.HK, "PCT": ag.AssetJurisdiction.PCT, "OTHER": ag.AssetJurisdiction.OTHER}
 KINDS = {k.name.lower(): k for k in ag.AssetKind}
@@ -144,27 +144,31 @@ def field_of_use_hash(text: str | None) -> bytes:
 
 
 class AssetService:
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.journal = ledger.store  # asset details and proposals (ledger.storage.journal)
+    """Assets, claims and agreements. Receives the chain connection, the party service (owners, signers, verifiers,
+    institutions' profiles) and the journal (asset details and agreement proposals)."""
+
+    def __init__(self, conn: Connection, parties: PartyService, journal: Store) -> None:
+        self.conn = conn
+        self.parties = parties
+        self.journal = journal
 
     @property
     def contract(self) -> Any:
-        return self.ledger.assets
+        return self.conn.assets
 
     def domain(self) -> eip712.Domain:
-        return ag.assets_domain(self.ledger.manifest.chain_id, self.ledger.manifest.address("IPAssetRegistry"))
+        return ag.assets_domain(self.conn.manifest.chain_id, self.conn.manifest.address("IPAssetRegistry"))
 
     def _send(self, fn: Any) -> SentTransaction:
-        sent = self.ledger.require_relayer().send_call(fn)
+        sent = self.conn.require_relayer().send_call(fn)
         assert isinstance(sent, SentTransaction)
         return sent
 
     def _chain_time(self) -> int:
-        return int(self.ledger.w3.eth.get_block("latest")["timestamp"])
+        return self.conn.latest_time()
 
     def _party_count(self) -> int:
-        return int(call(self.ledger.evidence.functions.partyCount()))
+        return self.parties.count()
 
     def _check_party(self, party_id: Any, field: str) -> int:
         if not isinstance(party_id, int) or isinstance(party_id, bool) or not 1 <= party_id <= self._party_count():
@@ -260,22 +264,21 @@ class AssetService:
             raise InvalidInput("the signing deadline has passed", field="deadline")
         _check_window(deadline, now)
         account = parse_account(signer, "signer")
-        party_id, active = call(self.ledger.evidence.functions.partyOf(account))
-        party_id = int(party_id)
-        if party_id == 0 or self.ledger.evidence_service.party_profile(party_id)["kind"] != ASSET_VERIFIER_KIND:
-            raise NotAnAssetVerifier("AssetVerifierInvalid", {"account": account, "partyId": party_id},
-                                     f"{account} is not an account of an asset verifier party (admitted by governance)",
-                                     field="signer")  # fmt: skip
-        if not active:
-            raise PartyNotActive("AgreementSignerNotActive", {"signer": account}, f"asset verifier party {party_id} is suspended",
-                                 field="signer")  # fmt: skip
+
+        def verifier(party_id: int) -> None:
+            if party_id == 0 or self.parties.profile(party_id)["kind"] != ASSET_VERIFIER_KIND:
+                raise NotAnAssetVerifier("AssetVerifierInvalid", {"account": account, "partyId": party_id},
+                                         f"{account} is not an account of an asset verifier party (admitted by governance)",
+                                         field="signer")  # fmt: skip
+
+        party_id = self.parties.active_party(account, field="signer", refuse=as_verifier, among=verifier)
         if party_id in {o["partyId"] for o in asset["owners"]}:
             raise AssetClaimConflict("AssetVerifierIsOwner", {"assetId": asset_id, "partyId": party_id},
                                      f"party {party_id} owns a share of asset {asset_id}: a verifier cannot decide its own claim",
                                      field="signer")  # fmt: skip
         sig = _parse_sig(signature)
         build = ag.confirmation_message if decision == "confirm" else ag.rejection_message
-        if not self.ledger.w3.eth.get_code(account) and eip712.recover(build(self.domain(), asset_id, digest, deadline), sig) != account:
+        if not self.conn.w3.eth.get_code(account) and eip712.recover(build(self.domain(), asset_id, digest, deadline), sig) != account:
             raise SignatureRejected("AgreementSignatureInvalid", {"signer": account},
                                     f"the signature does not verify for this {decision} of asset {asset_id} by {account}",
                                     field="signature")  # fmt: skip
@@ -326,7 +329,7 @@ class AssetService:
         if asset["frozen"]:
             raise Conflict(f"asset {asset_id} is frozen by an open dispute", field="assetId")
         document_hash = parse_hash(str(body.get("documentHash", "")), "documentHash")
-        now = int(self.ledger.w3.eth.get_block("latest")["timestamp"])
+        now = self.conn.latest_time()
         deadline = int(body.get("deadline") or now + DEFAULT_SIGNING_WINDOW)
         if deadline <= now:
             raise InvalidInput("the signing deadline has passed", field="deadline")
@@ -348,7 +351,7 @@ class AssetService:
                     raise InvalidInput(f"assignee shares sum to {sum(shares)}, not 10000 (100%)", field="assignees")
             else:
                 company = self._check_party(body.get("company"), "company")
-                profile = self.ledger.evidence_service.party_profile(company)
+                profile = self.parties.profile(company)
                 if profile["identifierScheme"] != "USCC":
                     raise InvalidInput("the company of an equity contribution is identified by a USCC", field="company")
                 grantees, shares = [company], [10_000]
@@ -402,7 +405,7 @@ class AssetService:
                     raise InvalidInput("the licensee already holds the right it would be licensed", field="licensee")
             else:
                 grantee = self._check_party(body.get("pledgee"), "pledgee")
-                if self.ledger.evidence_service.party_profile(grantee)["kind"] != 4:
+                if self.parties.profile(grantee)["kind"] != 4:
                     raise InvalidInput("the pledgee must be a financial institution party", field="pledgee")
                 existing = call(self.contract.functions.pledgeOf(asset_id))
                 if existing != b"\0" * 32:
@@ -501,20 +504,17 @@ class AssetService:
             raise Conflict(f"the agreement is {status}", field="agreement_id")
         account = parse_account(signer, "signer")
         sig = _parse_sig(signature)
-        party_id, active = call(self.ledger.evidence.functions.partyOf(account))
-        if not active:
-            raise SignatureRejected("AgreementSignerNotActive", {"signer": account},
-                                    f"{account} is not an account of an active party", field="signer")  # fmt: skip
+        party_id = self.parties.active_party(account, field="signer", refuse=as_signer)
         required = self.required_parties(terms)
         if party_id not in required:
             raise InvalidInput(f"party {party_id} is not a party to this agreement (parties: {required})", field="signer")
         if str(party_id) in sigs:
             raise Conflict(f"party {party_id} has already signed", field="signer")
         message = terms.message(self.domain())
-        if self.ledger.w3.eth.get_code(account):  # a contract wallet (a Safe): asked through ERC-1271, as the contract will
+        if self.conn.w3.eth.get_code(account):  # a contract wallet (a Safe): asked through ERC-1271, as the contract will
             from ledger.chain.governance import erc1271_accepts
 
-            valid = erc1271_accepts(self.ledger.w3, account, eip712.digest(message), sig)
+            valid = erc1271_accepts(self.conn.w3, account, eip712.digest(message), sig)
         else:
             valid = eip712.recover(message, sig) == account
         if not valid:
@@ -585,11 +585,11 @@ class AssetService:
         _check_window(deadline, self._chain_time())
         account = parse_account(signer, "signer")
         sig = _parse_sig(signature)
-        party_id, _active = call(self.ledger.evidence.functions.partyOf(account))
+        party_id, _active = self.parties.party_of(account)
         parties = set(self.required_parties(terms)) | set(terms.grantees)
-        if int(party_id) not in parties:
+        if party_id not in parties:
             raise InvalidInput(f"{account} is not an account of a party to this agreement (parties: {sorted(parties)})", field="signer")
-        if not self.ledger.w3.eth.get_code(account) and eip712.recover(ag.withdrawal_message(self.domain(), aid, deadline), sig) != account:
+        if not self.conn.w3.eth.get_code(account) and eip712.recover(ag.withdrawal_message(self.domain(), aid, deadline), sig) != account:
             raise SignatureRejected("AgreementSignatureInvalid", {"signer": account},
                                     "the signature does not verify for this withdrawal and this account", field="signature")  # fmt: skip
         try:
@@ -608,17 +608,17 @@ class AssetService:
         for i, s in enumerate(signatures):
             account = parse_account(str(s.get("signer", "")), f"signatures[{i}].signer")
             sig = _parse_sig(str(s.get("signature", "")), f"signatures[{i}].signature")
-            party_id, active = call(self.ledger.evidence.functions.partyOf(account))
-            if int(party_id) not in parties:
-                raise InvalidInput(f"signatures[{i}] is by {account}, not an account of the parties {sorted(parties)}",
-                                   field=f"signatures[{i}].signer")  # fmt: skip
-            if not active:
-                raise SignatureRejected("AgreementSignerNotActive", {"signer": account}, f"party {party_id} is suspended",
-                                        field=f"signatures[{i}].signer")  # fmt: skip
-            if int(party_id) in seen:
+
+            def of_parties(party_id: int, i: int = i, account: str = account) -> None:
+                if party_id not in parties:
+                    raise InvalidInput(f"signatures[{i}] is by {account}, not an account of the parties {sorted(parties)}",
+                                       field=f"signatures[{i}].signer")  # fmt: skip
+
+            party_id = self.parties.active_party(account, field=f"signatures[{i}].signer", refuse=as_cosigner, among=of_parties)
+            if party_id in seen:
                 raise Conflict(f"party {party_id} signed twice", field=f"signatures[{i}].signer")
-            seen.add(int(party_id))
-            if not self.ledger.w3.eth.get_code(account) and eip712.recover(message, sig) != account:
+            seen.add(party_id)
+            if not self.conn.w3.eth.get_code(account) and eip712.recover(message, sig) != account:
                 raise SignatureRejected("SignatureInvalid", {"signer": account}, f"signatures[{i}] does not verify for {account}",
                                         field=f"signatures[{i}].signature")  # fmt: skip
             out.append((account, sig))
@@ -632,17 +632,17 @@ class AssetService:
         if status != "executed" or not tx_hash:
             raise Conflict(f"the agreement is {status}: a certificate exists once it is in effect", field="agreement_id",
                            details={"status": status})  # fmt: skip
-        receipt = self.ledger.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        block = self.ledger.w3.eth.get_block(receipt["blockNumber"])
-        profiles = {int(pid): self.ledger.evidence_service.party_profile(int(pid)) for pid in sigs}
+        receipt = self.conn.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        block = self.conn.w3.eth.get_block(receipt["blockNumber"])
+        profiles = {int(pid): self.parties.profile(int(pid)) for pid in sigs}
         return agreement_certificate.build(
             agreement_id="0x" + terms.agreement_id(self.domain()).hex(),
             terms=_terms_json(terms),
             details=details,
             signatures=sigs,
             parties=profiles,
-            chain_id=self.ledger.manifest.chain_id,
-            contract=self.ledger.manifest.address("IPAssetRegistry"),
+            chain_id=self.conn.manifest.chain_id,
+            contract=self.conn.manifest.address("IPAssetRegistry"),
             tx_hash=Web3.to_hex(receipt["transactionHash"]),
             block_number=int(receipt["blockNumber"]),
             block_hash=Web3.to_hex(block["hash"]),
@@ -711,13 +711,13 @@ class AssetService:
 
     def _history(self, asset_id: int) -> list[dict[str, Any]]:
         c = self.contract
-        start = self.ledger.manifest.contracts["IPAssetRegistry"].deploy_block
+        start = self.conn.manifest.contracts["IPAssetRegistry"].deploy_block
         out: list[dict[str, Any]] = []
         times: dict[int, int] = {}
 
         def block_time(n: int) -> int:
             if n not in times:
-                times[n] = int(self.ledger.w3.eth.get_block(n)["timestamp"])
+                times[n] = int(self.conn.w3.eth.get_block(n)["timestamp"])
             return times[n]
 
         for name in ("AssetRegistered", "AssetConfirmed", "ClaimRejected", "ClaimStruck", "TitleTransferred", "AgreementExecuted",

@@ -8,7 +8,7 @@ the asset and applies the award. This module checks the same inputs first, namin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eth_utils import keccak
 from web3.logs import DISCARD
@@ -18,11 +18,11 @@ from ledger.domain.agreements import MAX_SIGNING_WINDOW
 from ledger.domain.eip712 import EIP712_DOMAIN_TYPE, Domain
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.domain.hashing import parse_hash
-from ledger.services.parties import parse_account
+from ledger.domain.parties import as_arbitrator, parse_account
+from ledger.chain.connection import Connection
 from ledger.chain.tx import SentTransaction, call
-
-if TYPE_CHECKING:
-    from ledger.facade import Ledger
+from ledger.services.assets import AssetService
+from ledger.services.parties import PartyService
 
 DISPUTES_DOMAIN_NAME = "QianhaiIPLedger.Disputes"
 SUBJECTS = {"asset": 1, "agreement": 2, "evidence": 3}
@@ -102,18 +102,23 @@ class CloseRequest:
 
 
 class DisputeService:
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
+    """Disputes' use cases. Receives the chain connection, the asset service (a disputed asset's status) and the
+    party service (institutions, their arbitrators' accounts)."""
+
+    def __init__(self, conn: Connection, assets: AssetService, parties: PartyService) -> None:
+        self.conn = conn
+        self.assets = assets
+        self.parties = parties
 
     @property
     def contract(self) -> Any:
-        return self.ledger.disputes
+        return self.conn.disputes
 
     def domain(self) -> Domain:
-        return disputes_domain(self.ledger.manifest.chain_id, self.ledger.manifest.address("DisputeRegistry"))
+        return disputes_domain(self.conn.manifest.chain_id, self.conn.manifest.address("DisputeRegistry"))
 
     def _deadline(self, value: Any) -> int:
-        now = int(self.ledger.w3.eth.get_block("latest")["timestamp"])
+        now = self.conn.latest_time()
         deadline = int(value or now + 3600)
         if deadline <= now:
             raise InvalidInput("the deadline has passed", field="deadline")
@@ -122,9 +127,9 @@ class DisputeService:
         return deadline
 
     def _institution(self, value: Any) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= int(call(self.ledger.evidence.functions.partyCount())):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= self.parties.count():
             raise InvalidInput("institution must be the party id of an admitted arbitration institution", field="institution")
-        profile = self.ledger.evidence_service.party_profile(value)
+        profile = self.parties.profile(value)
         if profile["kind"] != 3:
             raise InvalidInput(f"party {value} is not an arbitration institution", field="institution")
         if profile["suspended"]:
@@ -144,13 +149,14 @@ class DisputeService:
             if acct in seen:
                 raise InvalidInput(f"{acct} signs twice: each arbitrator counts once", field="signatures")
             seen.add(acct)
-            party_id, active = call(self.ledger.evidence.functions.partyOf(acct))
-            if int(party_id) != institution:
-                raise InvalidInput(f"{acct} is not an account of arbitration institution {institution}", field="signatures")
-            if not active:
-                raise InvalidInput(f"{acct} is not active", field="signatures")
-            wallet = wallet or bool(self.ledger.w3.eth.get_code(acct))
-        required = max(int(self.ledger.evidence_service.party_profile(institution)["threshold"]), MIN_ARBITRATORS)
+
+            def of_institution(party_id: int, acct: str = acct) -> None:
+                if party_id != institution:
+                    raise InvalidInput(f"{acct} is not an account of arbitration institution {institution}", field="signatures")
+
+            self.parties.active_party(acct, field="signatures", refuse=as_arbitrator, among=of_institution)
+            wallet = wallet or bool(self.conn.w3.eth.get_code(acct))
+        required = max(int(self.parties.profile(institution)["threshold"]), MIN_ARBITRATORS)
         if not wallet and len(signatures) < required:
             raise InvalidInput(f"institution {institution} acts by {required} distinct arbitrator accounts' signatures "
                                f"(or one wallet account's); {len(signatures)} given", field="signatures")  # fmt: skip
@@ -164,15 +170,15 @@ class DisputeService:
         if kind == 1:
             if not isinstance(raw, int) or raw < 1:
                 raise InvalidInput("an asset subject is an asset id", field="subjectId")
-            if self.ledger.asset_service.show(raw)["status"] == "struck":
+            if self.assets.show(raw)["status"] == "struck":
                 raise Conflict(f"asset {raw} is a claim struck by an asset verifier: its number is free, there is nothing "
                                "left to dispute on it", field="subjectId")  # fmt: skip
             subject = raw.to_bytes(32, "big")
         else:
             subject = parse_hash(str(raw or ""), "subjectId")
-            if kind == 2 and call(self.ledger.assets.functions.agreement(subject))[1] == 0:
+            if kind == 2 and call(self.conn.assets.functions.agreement(subject))[1] == 0:
                 raise NotFound("no agreement in effect with that id", field="subjectId")
-        count = int(call(self.ledger.evidence.functions.partyCount()))
+        count = self.parties.count()
         parties = []
         for name in ("claimant", "respondent"):
             value = body.get(name)
@@ -244,6 +250,6 @@ class DisputeService:
         }
 
     def _send(self, fn: Any) -> SentTransaction:
-        sent = self.ledger.require_relayer().send_call(fn)
+        sent = self.conn.require_relayer().send_call(fn)
         assert isinstance(sent, SentTransaction)
         return sent

@@ -9,20 +9,23 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ledger.chain.connection import Connection
+from ledger.config import Settings
 from ledger.domain import eip712
+from ledger.domain.parties import as_actor, parse_account
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ledger.domain.hashing import HashAlgorithm, public_binding
-from ledger.services.parties import parse_account
 from ledger.chain.tx import call
 from ledger.storage.vault.envelope import Envelope
 from ledger.storage.vault.keys import ReaderKey
 from ledger.storage.vault.service import Vault
 from ledger.storage.vault.storage import LocalStorage
 
-if TYPE_CHECKING:
-    from ledger.facade import Ledger
+from ledger.services.evidence import EvidenceService
+from ledger.services.parties import PartyService
+from ledger.storage.journal import Store
 
 def payload_hash(*parts: bytes) -> bytes:
     h = hashlib.sha256()
@@ -32,23 +35,27 @@ def payload_hash(*parts: bytes) -> bytes:
 
 
 class DocumentService:
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.vault = Vault(LocalStorage.in_data_dir(Path(ledger.settings.data_dir)))
-        self.journal = ledger.store  # published document keys (ledger.storage.journal)
+    """The document vault's use cases. Receives the chain connection, the journal (what a document's owner
+    registered), the evidence service (the chain's records and the signatures' domain), the party service (the
+    signer's active party) and the settings (the data directory)."""
+
+    def __init__(self, conn: Connection, store: Store, evidence: EvidenceService, parties: PartyService,
+                 settings: Settings) -> None:  # fmt: skip
+        self.conn = conn
+        self.journal = store
+        self.evidence = evidence
+        self.parties = parties
+        self.vault = Vault(LocalStorage.in_data_dir(Path(settings.data_dir)))
 
     def authorise(self, action: str, document_id: str, payload: bytes, account: str, deadline: int, signature: bytes) -> int:
         """The active party whose account signed this action, or an error naming the problem."""
         acct = parse_account(account, "account")
-        if deadline <= max(int(time.time()), int(self.ledger.w3.eth.get_block("latest")["timestamp"])):
+        if deadline <= max(int(time.time()), self.conn.latest_time()):
             raise InvalidInput("the signature's deadline has passed", field="deadline")
-        message = eip712.document_action_message(self.ledger.evidence_service.domain(), action, document_id, payload, deadline)
+        message = eip712.document_action_message(self.evidence.domain(), action, document_id, payload, deadline)
         if eip712.recover(message, signature) != acct:
             raise PermissionDenied(f"the signature does not verify for {acct} and this {action}", field="signature")
-        party_id, active = call(self.ledger.evidence.functions.partyOf(acct))
-        if not party_id or not active:
-            raise PermissionDenied(f"{acct} is not an account of an active party", field="account")
-        return int(party_id)
+        return self.parties.active_party(acct, field="account", refuse=as_actor)
 
     # --- keys ---
 
@@ -106,8 +113,8 @@ class DocumentService:
         the chain's hash is the integrity check."""
         envelope = self.vault.envelope(document_id)
         binding = public_binding(envelope.content_hash, envelope.owner, HashAlgorithm.SHA256)
-        record = self.ledger.evidence_service.chain_record(binding, envelope.owner)
-        if record is None and self.ledger.store.item(binding) is None:
+        record = self.evidence.chain_record(binding, envelope.owner)
+        if record is None and self.journal.item(binding) is None:
             raise Conflict("the document's hash is not registered: register it before reading through the service",
                            field="document_id")  # fmt: skip
         if len(private_key) != 32:

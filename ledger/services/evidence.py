@@ -28,17 +28,20 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
 
 from ledger.certificates import evidence as certificate
+from ledger.chain.connection import Connection
+from ledger.config import Settings
 from ledger.domain import eip712
 from ledger.domain import merkle
+from ledger.domain.evidence import PUBLIC_STATUS, ZERO32, BatchRequest, SingleRequest, recover_digest
+from ledger.domain.parties import as_registrant, ensure_active
 from ledger.errors import (
     ChainUnavailable,
     Conflict,
@@ -46,7 +49,6 @@ from ledger.errors import (
     InvalidInput,
     LedgerError,
     NotFound,
-    PartyNotActive,
     PayloadTooLarge,
     SignatureRejected,
     StorageUnavailable,
@@ -61,24 +63,15 @@ from ledger.storage.journal import (
     QUEUED,
     REJECTED,
     SEND_WITHIN,
-    SENDING,
     SENT,
     Store,
     Submission,
     process_owner,
 )
-from ledger.chain.tx import FunctionCodec, Head, SendUncertain, as_hex, as_int, as_revert, call, rpc
-
-if TYPE_CHECKING:
-    from ledger.facade import Ledger
-
-ZERO32 = b"\0" * 32
+from ledger.chain.tx import FunctionCodec, Head, SendUncertain, as_hex, as_int, as_revert, rpc
+from ledger.services.parties import PartyService
 
 log = logging.getLogger("ipledger.evidence")
-
-#: Status names shown to users, by journal state.
-PUBLIC_STATUS = {QUEUED: "queued", SENDING: "queued", SENT: "pending", ANCHORED: "registered", FINAL: "final",
-                 REJECTED: "rejected", EXPIRED: "expired"}  # fmt: skip
 
 #: Gas limit of a relayed registration whose signature is an ECDSA signature of the registrant. For an
 #: account without code that path has a fixed shape (65-byte signature, no loops, no external call: OpenZeppelin's
@@ -106,51 +99,6 @@ _PARTY_ERRORS = ("AccountNotAParty", "PartyNotActive")
 
 
 @dataclass(frozen=True)
-class SingleRequest:
-    binding: bytes
-    algorithm: int
-    metadata_commitment: bytes
-    supersedes: bytes
-    registrant: str
-    nonce: int
-    deadline: int
-    signature: bytes
-    #: The party the binding was computed for (the HTTP API requires it); refused unless it is the registrant's.
-    party_id: int | None = None
-
-    def message(self, domain: eip712.Domain) -> dict[str, Any]:
-        return eip712.evidence_message(
-            domain,
-            binding=self.binding,
-            algorithm=self.algorithm,
-            metadata_commitment=self.metadata_commitment,
-            supersedes=self.supersedes,
-            registrant=self.registrant,
-            nonce=self.nonce,
-            deadline=self.deadline,
-        )
-
-    def as_args(self) -> tuple[Any, ...]:
-        return (
-            (self.binding, self.algorithm, self.metadata_commitment, self.supersedes),
-            self.registrant,
-            self.nonce,
-            self.deadline,
-            self.signature,
-        )
-
-
-@dataclass(frozen=True)
-class BatchRequest:
-    algorithm: int
-    hashes: list[bytes]  # the bindings, the leaves of the submission tree
-    registrant: str
-    deadline: int
-    signature: bytes
-    party_id: int | None = None  # the party the bindings were computed for, as in SingleRequest
-
-
-@dataclass(frozen=True)
 class BatchAccepted:
     submission: Submission
     root: bytes
@@ -158,9 +106,17 @@ class BatchAccepted:
 
 
 class EvidenceService:
-    def __init__(self, ledger: Ledger, store: Store) -> None:
-        self.ledger = ledger
+    """Accepts, sends and reads evidence registrations (see the module's header).
+
+    Receives the chain :class:`~ledger.chain.connection.Connection`, the journal (``store``), the settings (deadline
+    margin, batch size, confirmations, ``final_after``) and the party service (the registrant's party).
+    """
+
+    def __init__(self, conn: Connection, store: Store, settings: Settings, parties: PartyService) -> None:
+        self.conn = conn
         self.store = store
+        self.settings = settings
+        self.parties = parties
         self._codecs: dict[str, FunctionCodec] = {}
         self._final = FinalLookups(FINAL_LOOKUPS_KEPT)
         # submission id -> hash of the transaction that carries it, sent but not yet recorded (the journal
@@ -170,19 +126,15 @@ class EvidenceService:
 
     @property
     def contract(self) -> Any:
-        return self.ledger.evidence
+        return self.conn.evidence
 
     def domain(self) -> eip712.Domain:
-        return self._domain
-
-    @cached_property
-    def _domain(self) -> eip712.Domain:
-        return eip712.Domain(self.ledger.manifest.chain_id, self.ledger.manifest.address("EvidenceRegistry"))
+        return self.conn.evidence_domain
 
     # --- checks shared by both paths ---
 
     def _chain_time(self) -> int:
-        return self.ledger.head.latest().timestamp
+        return self.conn.head.latest().timestamp
 
     def _check_deadline(self, deadline: int, margin: int, chain_time: int | None = None) -> None:
         now = max(self._chain_time() if chain_time is None else chain_time, int(time.time()))
@@ -203,7 +155,7 @@ class EvidenceService:
         if len(signature) == 0:
             raise InvalidInput("the signature is empty", field="signature")
         account = to_checksum_address(registrant)
-        if len(signature) == 65 and _recover(digest, signature) == account:
+        if len(signature) == 65 and recover_digest(digest, signature) == account:
             return False
         if self._has_code(account):
             return True  # checked by the contract through SignatureChecker (simulation or view)
@@ -215,15 +167,10 @@ class EvidenceService:
         )
 
     def _has_code(self, account: str) -> bool:
-        return as_hex(rpc(self.ledger.w3, "eth_getCode", [account, "latest"])) not in ("0x", "0x0", "")
+        return as_hex(rpc(self.conn.w3, "eth_getCode", [account, "latest"])) not in ("0x", "0x0", "")
 
     def _active_party(self, registrant: str) -> int:
-        party_id, active = self._codec("partyOf").call(self.ledger.w3, to_checksum_address(registrant))
-        if party_id == 0:
-            raise PartyNotActive("AccountNotAParty", {"account": registrant}, f"account {registrant} is not an account of any admitted party", field="registrant")
-        if not active:
-            raise PartyNotActive("PartyNotActive", {"partyId": party_id}, f"party {party_id} is suspended", field="registrant")
-        return int(party_id)
+        return self.parties.active_party(registrant, field="registrant", refuse=as_registrant)
 
     @staticmethod
     def _check_bound_party(claimed: int | None, party_id: int) -> None:
@@ -249,8 +196,8 @@ class EvidenceService:
         transaction; the head block (deadline, fees) is read at most once a second for all requests, and a
         registrant's code only when its signature is not its own ECDSA signature.
         """
-        relayer = self.ledger.require_relayer()
-        self._check_deadline(req.deadline, self.ledger.settings.min_deadline_margin)
+        relayer = self.conn.require_relayer()
+        self._check_deadline(req.deadline, self.settings.min_deadline_margin)
         registrant = to_checksum_address(req.registrant)
         message = req.message(self.domain())
         digest = eip712.digest(message)
@@ -264,7 +211,7 @@ class EvidenceService:
                 gas = int(relayer.estimate(registration) * relayer.gas_margin) + 10_000
             else:
                 # The simulation runs every contract rule (deadline, nonce, signature, duplicate, supersedes).
-                rpc(self.ledger.w3, "eth_call", [registration, "latest"])
+                rpc(self.conn.w3, "eth_call", [registration, "latest"])
                 gas = ECDSA_REGISTRATION_GAS
         except ContractRevert as exc:
             raise self._refusal(req, exc) from None
@@ -335,7 +282,7 @@ class EvidenceService:
         is given back (``queued``) and the error raised; a refusal by the contract settles the row: on chain
         already (read back with the transaction that carried it), expired, or rejected.
         """
-        relayer = self.ledger.require_relayer()
+        relayer = self.conn.require_relayer()
         req = request or self.single_request(sub)
         tx = {"to": self.contract.address, "data": data or self._registration_data(req), "value": 0}
         try:
@@ -433,7 +380,7 @@ class EvidenceService:
     # --- batches ---
 
     def submit_batch(self, req: BatchRequest) -> BatchAccepted:
-        limit = self.ledger.settings.max_batch_request
+        limit = self.settings.max_batch_request
         if not req.hashes:
             raise InvalidInput("a batch needs at least one binding", field="bindings")
         if len(req.hashes) > limit:
@@ -443,7 +390,7 @@ class EvidenceService:
             if hh in seen:
                 raise InvalidInput(f"bindings[{i}] repeats bindings[{seen[hh]}]", field=f"bindings[{i}]")
             seen[hh] = i
-        self._check_deadline(req.deadline, self.ledger.settings.min_deadline_margin)
+        self._check_deadline(req.deadline, self.settings.min_deadline_margin)
         tree = merkle.MerkleTree(merkle.leaf_hash(hh) for hh in req.hashes)
         message = eip712.batch_submission_message(
             self.domain(), root=tree.root, count=len(req.hashes), algorithm=req.algorithm,
@@ -461,11 +408,8 @@ class EvidenceService:
             if isinstance(err, SignatureRejected):
                 err.field = "signature"
             raise err from None
-        if party_id == 0:
-            raise PartyNotActive("AccountNotAParty", {"account": req.registrant}, f"account {req.registrant} is not an account of any admitted party", field="registrant")
-        if not active:
-            raise PartyNotActive("PartyNotActive", {"partyId": party_id}, f"party {party_id} is suspended", field="registrant")
-        self._check_bound_party(req.party_id, int(party_id))
+        party_id = ensure_active(req.registrant, int(party_id), bool(active), field="registrant", refuse=as_registrant)
+        self._check_bound_party(req.party_id, party_id)
         sub, existing = self.store.add_submission(
             kind="batch",
             registrant=to_checksum_address(req.registrant),
@@ -496,7 +440,7 @@ class EvidenceService:
 
     def chain_record(self, binding: bytes, party_id: int) -> dict[str, Any] | None:
         """The record of ``binding`` by party ``party_id``, or None."""
-        (rec,) = self._codec("record").call(self.ledger.w3, binding, party_id)
+        (rec,) = self._codec("record").call(self.conn.w3, binding, party_id)
         return _record(rec)
 
     def chain_records(self, keys: list[tuple[bytes, int]]) -> dict[tuple[bytes, int], dict[str, Any]]:
@@ -505,7 +449,7 @@ class EvidenceService:
         found: dict[tuple[bytes, int], dict[str, Any]] = {}
         for start in range(0, len(keys), RECORDS_PER_CALL):
             chunk = keys[start : start + RECORDS_PER_CALL]
-            (recs,) = self._codec("records").call(self.ledger.w3, [record_key(b, p) for b, p in chunk])
+            (recs,) = self._codec("records").call(self.conn.w3, [record_key(b, p) for b, p in chunk])
             for key, rec in zip(chunk, recs, strict=True):
                 parsed = _record(rec)
                 if parsed is not None:
@@ -513,8 +457,7 @@ class EvidenceService:
         return found
 
     def party_count(self) -> int:
-        (count,) = self._codec("partyCount").call(self.ledger.w3)
-        return int(count)
+        return self.parties.count()
 
     def _candidates(self, value: bytes, party_id: int | None) -> list[tuple[bytes, int, bytes | None, int | None]]:
         """``(binding, party, content hash, algorithm)`` of what a lookup of ``value`` reads: the public binding of
@@ -575,7 +518,7 @@ class EvidenceService:
             raise NotFound(f"0x{value.hex()} is not {what}", field="content_hash")
         # earliest on chain first (block numbers are known without the events); ties are ordered below
         found.sort(key=lambda f: (_block_of(f[3], f[4]), f[1]))
-        head = self.ledger.head.latest()
+        head = self.conn.head.latest()
         entries = [self._entry(*f, head=head) for f in found[:MAX_LISTED]]
         entries.sort(key=lambda e: (e[0]["blockNumber"] if e[0]["blockNumber"] is not None else 2**63, e[2]))
         body = dict(entries[0][0])
@@ -603,8 +546,8 @@ class EvidenceService:
             # as the pipeline decides (ledger.pipeline): deep enough, in a whole state dump on disk (the embedded
             # node), and its block old enough
             final = (
-                head.number - record["blockNumber"] >= self.ledger.settings.confirmations
-                and self.ledger.durable(record["blockNumber"])
+                head.number - record["blockNumber"] >= self.settings.confirmations
+                and self.conn.durable(record["blockNumber"])
                 and self._settled(record["timestamp"])
             )
             direct = {
@@ -660,39 +603,24 @@ class EvidenceService:
     def _head_past(self, block_number: int, head: Head) -> Head:
         """A head that shows whether ``block_number`` is final: the one at hand if it already does (heads only
         grow), otherwise the node's current head."""
-        if head.number - block_number >= self.ledger.settings.confirmations:
+        if head.number - block_number >= self.settings.confirmations:
             return head
-        return self.ledger.head.refresh()
+        return self.conn.head.refresh()
 
     def _settled(self, block_timestamp: int) -> bool:
         """Whether a final record's block is also older than ``final_after`` seconds, as the pipeline requires
         before it calls anything final (a node restarted within its state interval loses its newest blocks)."""
-        return time.time() - block_timestamp >= self.ledger.settings.final_after
+        return time.time() - block_timestamp >= self.settings.final_after
 
     def party_profile(self, party_id: int) -> dict[str, Any]:
-        p = call(self.contract.functions.party(party_id))
-        return {
-            "partyId": party_id,
-            "kind": int(p[0]),
-            "jurisdiction": int(p[1]),
-            "identifierScheme": certificate.SCHEMES.get(int(p[2]), "OTHER"),
-            "suspended": bool(p[3]),  # in force now (a lapsed provisional suspension reads false)
-            "accountCount": int(p[4]),
-            "threshold": int(p[5]),
-            "admittedAt": int(p[6]),
-            "accountNonce": int(p[7]),
-            "suspension": ("none", "provisional", "confirmed")[int(p[8])],
-            "suspendedAt": int(p[9]) or None,
-            "identifier": p[10],
-            "nameZh": p[11],
-            "nameEn": p[12],
-        }
+        """The party's record (:meth:`ledger.services.parties.PartyService.profile`)."""
+        return self.parties.profile(party_id)
 
     def _registration_event(self, binding: bytes, party_id: int, block_number: int) -> dict[str, Any] | None:
         topic, names, types = self._registered
         query = {"address": self.contract.address, "fromBlock": hex(block_number), "toBlock": hex(block_number),
                  "topics": [topic, "0x" + binding.hex(), "0x" + party_id.to_bytes(32, "big").hex()]}  # fmt: skip
-        logs = rpc(self.ledger.w3, "eth_getLogs", [query])
+        logs = rpc(self.conn.w3, "eth_getLogs", [query])
         if not logs:
             return None
         log = logs[0]
@@ -795,15 +723,6 @@ class FinalLookups:
                 self._items.popitem(last=False)
 
 
-def _recover(digest: bytes, signature: bytes) -> str | None:
-    """The account whose key made ``signature`` over an EIP-712 digest, or None if it is malformed
-    (what ``eip712.recover`` answers for the message, without hashing the message again)."""
-    try:
-        return str(Account._recover_hash(digest, signature=signature))  # noqa: SLF001 - eth-account's raw-hash recovery
-    except Exception:
-        return None
-
-
 class CertificateBuilder:
     """Assembles certificates from the chain (direct records) and the journal (batched records)."""
 
@@ -828,7 +747,7 @@ class CertificateBuilder:
         time; one looked up by binding does not know the content hash (the registrant adds it, and the salt of a
         private registration, to its copy)."""
         svc = self.service
-        manifest = svc.ledger.manifest
+        manifest = svc.conn.manifest
         info = svc.lookup(value, party_id)
         if info["status"] not in ("registered", "final"):
             raise Conflict(
@@ -839,14 +758,14 @@ class CertificateBuilder:
         binding = bytes.fromhex(info["binding"][2:])
         content = bytes.fromhex(info["contentHash"][2:]) if info["contentHash"] else None
         party = svc.party_profile(info["partyId"])
-        w3 = svc.ledger.w3
+        w3 = svc.conn.w3
         registrations = None
         if content is not None:
             every = info if party_id is None else svc.lookup(content)  # every party's, not only this one's
             listed = [r for r in every["registrations"] if r["status"] in ("registered", "final")]
             unlisted = every["registrationCount"] - len(every["registrations"])  # beyond MAX_LISTED: on record too
             registrations = {
-                "asOfBlock": max([svc.ledger.head.latest().number, *(int(r["blockNumber"]) for r in listed)]),
+                "asOfBlock": max([svc.conn.head.latest().number, *(int(r["blockNumber"]) for r in listed)]),
                 "count": len(listed) + unlisted,
                 "listed": [{k: r[k] for k in ("partyId", "binding", "method", "blockNumber", "blockTimestamp")} for r in listed],
             }
@@ -909,37 +828,3 @@ class CertificateBuilder:
                 },
             },
         )
-
-
-def parse_signature(value: str, field: str = "signature") -> bytes:
-    text = value.removeprefix("0x")
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raise InvalidInput("the signature is not hex", field=field) from None
-    if not raw:
-        raise InvalidInput("the signature is empty", field=field)
-    if len(raw) > 4096:
-        raise InvalidInput("the signature is longer than 4096 bytes", field=field)
-    return raw
-
-
-def sign_single(
-    account: Any, domain: eip712.Domain, *, binding: bytes, algorithm: int, nonce: int, deadline: int,
-    metadata_commitment: bytes = ZERO32, supersedes: bytes = ZERO32, party_id: int | None = None,
-) -> SingleRequest:  # fmt: skip
-    """A party-side helper: the signed request for one registration of ``binding`` (computed by the party with
-    ``ledger.domain.hashing.public_binding`` or ``private_binding`` for ``party_id``; used by the CLI and tests)."""
-    req = SingleRequest(binding, algorithm, metadata_commitment, supersedes, account.address, nonce, deadline, b"", party_id)
-    return replace(req, signature=eip712.sign(req.message(domain), account))
-
-
-def sign_batch(
-    account: Any, domain: eip712.Domain, *, bindings: list[bytes], algorithm: int, deadline: int, party_id: int | None = None
-) -> BatchRequest:
-    """A party-side helper: the signed submission for many bindings (used by the CLI and tests)."""
-    root = merkle.MerkleTree(merkle.leaf_hash(hh) for hh in bindings).root
-    msg = eip712.batch_submission_message(
-        domain, root=root, count=len(bindings), algorithm=algorithm, registrant=account.address, deadline=deadline
-    )
-    return BatchRequest(algorithm, bindings, account.address, deadline, eip712.sign(msg, account), party_id)

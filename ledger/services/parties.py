@@ -15,100 +15,113 @@ Guarantees:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from eth_typing import ChecksumAddress
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from web3.logs import DISCARD
 
+from ledger.certificates import evidence as certificate
+from ledger.chain.connection import Connection
+from ledger.chain.tx import FunctionCodec, SentTransaction, call
 from ledger.domain import eip712
-from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from ledger.domain.identifiers import canonical_identifier
 from ledger.domain.inputs import REASON_MAX, check_text
-from ledger.chain.tx import SentTransaction, call
+from ledger.domain.parties import (
+    JURISDICTIONS, KINDS, MAX_ACCOUNTS, MAX_NAME, SCHEMES, PartyProfile, Refusal, as_actor, ensure_active, parse_account,
+)
+from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
-if TYPE_CHECKING:
-    from ledger.facade import Ledger
+__all__ = ["JURISDICTIONS", "KINDS", "MAX_ACCOUNTS", "MAX_NAME", "SCHEMES", "PartyProfile", "PartyService", "parse_account"]
 
-KINDS = {"firm": 1, "university": 2, "arbitration_institution": 3, "financial_institution": 4, "service_agency": 5,
-         "asset_verifier": 6}  # fmt: skip
 #: Kinds that carry power over other parties' rights: admitted by governance only.
 POWERFUL_KINDS = ("arbitration_institution", "financial_institution", "asset_verifier")
 #: Furthest ahead an account-change signature's deadline may be (the contract's MAX_SIGNATURE_WINDOW).
 MAX_SIGNATURE_WINDOW = 365 * 24 * 3600
-JURISDICTIONS = {"mainland": 1, "hksar": 2, "other": 3}
-SCHEMES = {"uscc": 1, "hkbrn": 2, "other": 3}
-MAX_ACCOUNTS = 16
-MAX_NAME = 200
 
 
-@dataclass(frozen=True)
-class PartyProfile:
-    kind: str
-    jurisdiction: str
-    identifier_scheme: str
-    identifier: str
-    name_zh: str
-    name_en: str
+class PartyHistory(Protocol):
+    """What the party service reads of the index: a party's suspension, recovery and account history."""
 
-    def validated(self) -> PartyProfile:
-        if self.kind not in KINDS:
-            raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", field="kind")
-        if self.jurisdiction not in JURISDICTIONS:
-            raise InvalidInput(f"jurisdiction must be one of {', '.join(JURISDICTIONS)}", field="jurisdiction")
-        if self.identifier_scheme not in SCHEMES:
-            raise InvalidInput(f"identifierScheme must be one of {', '.join(SCHEMES)}", field="identifierScheme")
-        check_text(self.identifier, "identifier", max_length=64)
-        try:
-            identifier = canonical_identifier(self.identifier_scheme, self.identifier)
-        except InvalidInput as exc:
-            raise InvalidInput(exc.message, field="identifier") from None
-        if self.identifier_scheme == "uscc" and self.jurisdiction != "mainland":
-            raise InvalidInput("a USCC identifies a mainland entity: jurisdiction must be mainland", field="jurisdiction")
-        for field, value in (("nameZh", self.name_zh), ("nameEn", self.name_en)):
-            check_text(value, field, max_length=MAX_NAME)  # NFC, no control, bidi or zero-width characters
-        name_zh, name_en = self.name_zh.strip(), self.name_en.strip()
-        if not name_zh and not name_en:
-            raise InvalidInput("a party needs a name in Chinese or English", field="nameZh")
-        for field, value in (("nameZh", name_zh), ("nameEn", name_en)):
-            if len(value) > MAX_NAME:
-                raise InvalidInput(f"{field} is longer than {MAX_NAME} characters", field=field)
-        return PartyProfile(self.kind, self.jurisdiction, self.identifier_scheme, identifier, name_zh, name_en)
-
-    def as_tuple(self) -> tuple[Any, ...]:
-        return (
-            KINDS[self.kind],
-            JURISDICTIONS[self.jurisdiction],
-            SCHEMES[self.identifier_scheme],
-            self.identifier,
-            self.name_zh,
-            self.name_en,
-        )
-
-
-def parse_account(value: str, field: str = "account") -> ChecksumAddress:
-    if not isinstance(value, str) or not is_address(value):
-        raise InvalidInput(f"{value!r} is not an account address (0x and 40 hex characters)", field=field)
-    body = value[2:]
-    if body != body.lower() and body != body.upper() and to_checksum_address(value) != value:
-        raise InvalidInput(f"{value} has a wrong EIP-55 checksum", field=field)
-    return to_checksum_address(value)
+    def party(self, party_id: int) -> dict[str, Any] | None: ...
 
 
 class PartyService:
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
+    """Admissions, suspensions, account changes and recoveries of parties; and the one check that an account is of
+    an active party (:meth:`active_party`), which every other service asks.
+
+    Receives the chain :class:`~ledger.chain.connection.Connection` and, for :meth:`show` with ``history``, a
+    callable that opens the index (called on first use only: the index is a database of its own).
+    """
+
+    def __init__(self, conn: Connection, *, index: Callable[[], PartyHistory] | None = None) -> None:
+        self.conn = conn
+        self._index = index
+        self._codecs: dict[str, FunctionCodec] = {}
 
     @property
     def contract(self) -> Any:
-        return self.ledger.evidence
+        return self.conn.evidence
+
+    def _codec(self, name: str) -> FunctionCodec:
+        codec = self._codecs.get(name)
+        if codec is None:
+            codec = self._codecs[name] = FunctionCodec(self.contract, name)
+        return codec
 
     def _send(self, fn: Any, sender: Any = None) -> SentTransaction:
-        sent = (sender or self.ledger.require_relayer()).send_call(fn)
+        sent = (sender or self.conn.require_relayer()).send_call(fn)
         assert isinstance(sent, SentTransaction)
         return sent
+
+    # --- reads every service shares -----------------------------------------------------------------
+
+    def party_of(self, account: str) -> tuple[int, bool]:
+        """The chain's ``partyOf(account)``: the party id (0 for none) and whether the party is active now (one
+        ``eth_call``)."""
+        party_id, active = self._codec("partyOf").call(self.conn.w3, to_checksum_address(account))
+        return int(party_id), bool(active)
+
+    def active_party(self, account: str, *, field: str = "account", refuse: Refusal = as_actor,
+                     among: Callable[[int], None] | None = None) -> int:  # fmt: skip
+        """The id of the active party ``account`` belongs to: the one check of "an account of an active party".
+
+        Reads ``partyOf(account)`` once; ``among(party_id)``, when given, runs first and raises the caller's own
+        error for a party it does not expect (not a party to the agreement, not the institution, not a verifier);
+        then an account of no party or of a suspended party is refused with ``refuse`` (the caller's words,
+        :mod:`ledger.domain.parties`) naming ``field``.
+        """
+        party_id, active = self.party_of(account)
+        if among is not None:
+            among(party_id)
+        return ensure_active(account, party_id, active, field=field, refuse=refuse)
+
+    def count(self) -> int:
+        """How many parties were admitted (ids run from 1 to this)."""
+        (count,) = self._codec("partyCount").call(self.conn.w3)
+        return int(count)
+
+    def profile(self, party_id: int) -> dict[str, Any]:
+        """The party's record as the contract reads it now (codes as numbers; see :meth:`show` for names)."""
+        p = call(self.contract.functions.party(party_id))
+        return {
+            "partyId": party_id,
+            "kind": int(p[0]),
+            "jurisdiction": int(p[1]),
+            "identifierScheme": certificate.SCHEMES.get(int(p[2]), "OTHER"),
+            "suspended": bool(p[3]),  # in force now (a lapsed provisional suspension reads false)
+            "accountCount": int(p[4]),
+            "threshold": int(p[5]),
+            "admittedAt": int(p[6]),
+            "accountNonce": int(p[7]),
+            "suspension": ("none", "provisional", "confirmed")[int(p[8])],
+            "suspendedAt": int(p[9]) or None,
+            "identifier": p[10],
+            "nameZh": p[11],
+            "nameEn": p[12],
+        }
+
+    # --- admission ------------------------------------------------------------------------------------
 
     def admit(self, profile: PartyProfile, accounts: list[str]) -> dict[str, Any]:
         given = profile.identifier
@@ -125,9 +138,9 @@ class PartyService:
             spelled = "" if given == profile.identifier else f" (the canonical form of {given!r})"
             raise Conflict(f"identifier {profile.identifier}{spelled} already belongs to party {holder}", field="identifier",
                            details={"partyId": int(holder), "canonical": profile.identifier})  # fmt: skip
-        held = self.ledger.role_accounts()
+        held = self.conn.role_accounts()
         for i, acct in enumerate(parsed):
-            pid, _ = call(self.contract.functions.partyOf(acct))
+            pid, _ = self.party_of(acct)
             if pid:
                 raise Conflict(f"account {acct} already belongs to party {pid}", field=f"accounts[{i}]", details={"partyId": int(pid)})
             if acct in held:
@@ -135,9 +148,9 @@ class PartyService:
                                    field=f"accounts[{i}]")  # fmt: skip
         fn = self.contract.functions.admitParty(profile.as_tuple(), parsed)
         if profile.kind in POWERFUL_KINDS:
-            sender = self.ledger.require_governance(f"admitting a party of kind {profile.kind}", fn)
+            sender = self.conn.require_governance(f"admitting a party of kind {profile.kind}", fn)
         else:
-            sender = self.ledger.require_registrar()
+            sender = self.conn.require_registrar()
         sent = self._send(fn, sender)
         event = self.contract.events.PartyAdmitted().process_receipt(sent.receipt, errors=DISCARD)[0]
         return {**self.show(int(event["args"]["partyId"])), "transactionHash": sent.tx_hash}
@@ -150,7 +163,7 @@ class PartyService:
         count = int(call(self.contract.functions.partyCount()))
         if party_id < 1 or party_id > count:
             raise NotFound(f"no party {party_id}", field="party_id")
-        profile = self.ledger.evidence_service.party_profile(party_id)
+        profile = self.profile(party_id)
         kind = {v: k for k, v in KINDS.items()}[profile.pop("kind")]
         jurisdiction = {v: k for k, v in JURISDICTIONS.items()}[profile.pop("jurisdiction")]
         new_account, executable_at = call(self.contract.functions.pendingRecovery(party_id))
@@ -180,8 +193,10 @@ class PartyService:
         from ledger.errors import LedgerError
         from ledger.index.indexer import PARTY_HISTORY_LIMIT
 
+        if self._index is None:
+            return {"history": None, "historyNote": "this service reads no index"}
         try:
-            record = self.ledger.index.party(party_id)
+            record = self._index().party(party_id)
         except LedgerError as exc:  # the index database is down: the party still shows, without its history
             return {"history": None, "historyNote": exc.message}
         if record is None:
@@ -205,13 +220,13 @@ class PartyService:
         if not isinstance(reason, str) or not reason.strip():
             raise InvalidInput("a suspension needs a reason (its hash goes on chain)", field="reason")
         check_text(reason, "reason", max_length=REASON_MAX)
-        sent = self._send(self.contract.functions.suspendParty(party_id, keccak(text=reason)), self.ledger.require_registrar())
+        sent = self._send(self.contract.functions.suspendParty(party_id, keccak(text=reason)), self.conn.require_registrar())
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
     def confirm_suspension(self, party_id: int) -> dict[str, Any]:
         self.show(party_id)
         fn = self.contract.functions.confirmSuspension(party_id)
-        sent = self._send(fn, self.ledger.require_governance("confirming a suspension", fn))
+        sent = self._send(fn, self.conn.require_governance("confirming a suspension", fn))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
     def reinstate(self, party_id: int) -> dict[str, Any]:
@@ -219,9 +234,9 @@ class PartyService:
         # the registrar lifts its own provisional suspension while in force; anything else is governance's
         fn = self.contract.functions.reinstateParty(party_id)
         if shown["suspension"] == "provisional" and shown["suspended"]:
-            sender = self.ledger.registrar or self.ledger.require_governance("lifting a suspension", fn)
+            sender = self.conn.registrar or self.conn.require_governance("lifting a suspension", fn)
         else:
-            sender = self.ledger.require_governance("lifting a confirmed or lapsed suspension", fn)
+            sender = self.conn.require_governance("lifting a confirmed or lapsed suspension", fn)
         sent = self._send(fn, sender)
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
@@ -246,7 +261,7 @@ class PartyService:
         if nonce != shown["accountNonce"]:
             raise Conflict(f"the party's account nonce is {shown['accountNonce']}, the change carries {nonce} (already "
                            "used, or not yet)", field="nonce", details={"expected": shown["accountNonce"]})  # fmt: skip
-        now = int(self.ledger.head.latest(max_age=0).timestamp)
+        now = int(self.conn.head.latest(max_age=0).timestamp)
         if deadline < now:
             raise InvalidInput("the signatures' deadline has passed", field="deadline")
         if deadline > now + MAX_SIGNATURE_WINDOW:
@@ -256,7 +271,7 @@ class PartyService:
         if len(signatures) < shown["threshold"]:
             raise PermissionDenied(f"party {party_id} needs {shown['threshold']} of its accounts to sign, {len(signatures)} did",
                                    field="signatures")  # fmt: skip
-        message = eip712.account_change_message(self.ledger.evidence_service.domain(), party_id=party_id, action=action,
+        message = eip712.account_change_message(self.conn.evidence_domain, party_id=party_id, action=action,
                                                 account=acct, new_account=new, threshold=threshold, nonce=nonce,
                                                 deadline=deadline)  # fmt: skip
         ordered: list[tuple[str, bytes]] = []
@@ -281,7 +296,7 @@ class PartyService:
     def _check_signature(self, message: dict[str, Any], signer: str, signature: bytes, field: str) -> None:
         if not signature:
             raise InvalidInput(f"{field} is missing", field=field)
-        if not self.ledger.w3.eth.get_code(to_checksum_address(signer)) and eip712.recover(message, signature) != signer:
+        if not self.conn.w3.eth.get_code(to_checksum_address(signer)) and eip712.recover(message, signature) != signer:
             raise InvalidInput(f"{field} does not verify for {signer}", field=field)
 
     # --- recovery of a lost key: governance proposes, the party may veto, anyone executes -----------
@@ -289,11 +304,11 @@ class PartyService:
     def propose_recovery(self, party_id: int, new_account: str) -> dict[str, Any]:
         self.show(party_id)
         new = parse_account(new_account, "newAccount")
-        pid, _ = call(self.contract.functions.partyOf(new))
+        pid, _ = self.party_of(new)
         if pid and pid != party_id:
             raise Conflict(f"account {new} already belongs to party {pid}", field="newAccount", details={"partyId": int(pid)})
         fn = self.contract.functions.proposeRecovery(party_id, new)
-        sent = self._send(fn, self.ledger.require_governance("proposing a key recovery", fn))
+        sent = self._send(fn, self.conn.require_governance("proposing a key recovery", fn))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
     def veto_recovery(self, party_id: int, account: str, signature: bytes) -> dict[str, Any]:
@@ -304,7 +319,7 @@ class PartyService:
             raise Conflict(f"party {party_id} has no pending recovery", field="party_id")
         if acct not in shown["accounts"]:
             raise PermissionDenied(f"{acct} is not an account of party {party_id}", field="account")
-        message = eip712.recovery_veto_message(self.ledger.evidence_service.domain(), party_id=party_id,
+        message = eip712.recovery_veto_message(self.conn.evidence_domain, party_id=party_id,
                                                new_account=pending["newAccount"], executable_at=pending["executableAt"])  # fmt: skip
         self._check_signature(message, acct, signature, "signature")
         sent = self._send(self.contract.functions.vetoRecovery(party_id, acct, signature))
@@ -314,7 +329,7 @@ class PartyService:
         pending = self.show(party_id)["pendingRecovery"]
         if pending is None:
             raise Conflict(f"party {party_id} has no pending recovery", field="party_id")
-        if int(self.ledger.head.latest(max_age=0).timestamp) < pending["executableAt"]:
+        if int(self.conn.head.latest(max_age=0).timestamp) < pending["executableAt"]:
             raise Conflict(f"the recovery of party {party_id} can be executed from {pending['executableAt']} (unix time)",
                            field="party_id", details={"executableAt": pending["executableAt"]})  # fmt: skip
         sent = self._send(self.contract.functions.executeRecovery(party_id))
@@ -322,10 +337,10 @@ class PartyService:
 
     def account(self, account: str) -> dict[str, Any]:
         acct = parse_account(account)
-        pid, active = call(self.contract.functions.partyOf(acct))
+        pid, active = self.party_of(acct)
         return {
             "account": acct,
-            "partyId": int(pid) or None,
+            "partyId": pid or None,
             "active": bool(active),
             "nonce": int(call(self.contract.functions.nonces(acct))),
         }

@@ -41,7 +41,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 
 
@@ -63,8 +63,8 @@ from ledger.storage.journal import (
 )
 from ledger.chain.tx import Head, as_hex, as_int, call, claim_relayer, receipt, release_relayer, rpc, transaction_known
 
-if TYPE_CHECKING:
-    from ledger.services.evidence import EvidenceService
+from ledger.chain.connection import Connection
+from ledger.services.evidence import EvidenceService
 
 log = logging.getLogger("ipledger.pipeline")
 
@@ -86,11 +86,13 @@ EXPIRY_EVERY = 1.0
 
 
 class Pipeline:
-    def __init__(self, service: EvidenceService, store: Store, *, tick: float = 0.2) -> None:
+    def __init__(self, service: EvidenceService, store: Store, conn: Connection, *, tick: float = 0.2) -> None:
+        """``service`` sends and settles singles, ``store`` is the journal, ``conn`` the chain it anchors on (the
+        evidence service's); the settings are the evidence service's."""
         self.service = service
         self.store = store
-        self.ledger = service.ledger
-        self.settings = service.ledger.settings
+        self.conn = conn
+        self.settings = service.settings
         self.tick = tick
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -110,8 +112,8 @@ class Pipeline:
         """Starts the background thread; first takes the relayer's host-wide lock (``RelayerInUse`` if another
         process sends from the same account on the same chain)."""
         if self._thread is None:
-            if self.ledger.relayer is not None:
-                claim_relayer(self.ledger.relayer, self.settings.relayer_lock_dir)
+            if self.conn.relayer is not None:
+                claim_relayer(self.conn.relayer, self.settings.relayer_lock_dir)
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="ipledger-pipeline", daemon=True)
             self._thread.start()
@@ -122,8 +124,8 @@ class Pipeline:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-            if self.ledger.relayer is not None:
-                release_relayer(self.ledger.relayer)
+            if self.conn.relayer is not None:
+                release_relayer(self.conn.relayer)
 
     def wake(self) -> None:
         self._wake.set()
@@ -167,7 +169,7 @@ class Pipeline:
         if not self.store.has_in_flight():
             return
         self._blocks = {}
-        head = self.ledger.head.refresh()
+        head = self.conn.head.refresh()
         recheck = self._chain_moved(head)
         for batch in self.store.open_batches():
             self._follow_batch(batch, head)
@@ -250,7 +252,7 @@ class Pipeline:
             if self.service.settle_from_chain(sub) is not None:
                 continue
             if sub.status == SENT and sub.tx_hash is not None and sub.deadline >= time.time() - DEADLINE_GRACE:
-                if receipt(self.ledger.w3, sub.tx_hash) is None and transaction_known(self.ledger.w3, sub.tx_hash):
+                if receipt(self.conn.w3, sub.tx_hash) is None and transaction_known(self.conn.w3, sub.tx_hash):
                     continue  # still in the node's pool and its signature still valid: it may yet land
             self._expire(sub, status=sub.status, held_by=None)
 
@@ -272,10 +274,10 @@ class Pipeline:
         start = max(0, head.number - LOG_WINDOW + 1)
         if self._log_cursor is not None:
             start = max(start, self._log_cursor + 1)
-        contract = self.ledger.evidence
+        contract = self.conn.evidence
         query = {"address": contract.address, "topics": [self.service.registered_topic], "fromBlock": hex(start), "toBlock": hex(head.number)}
         try:
-            logs = rpc(self.ledger.w3, "eth_getLogs", [query])
+            logs = rpc(self.conn.w3, "eth_getLogs", [query])
         except LedgerError as exc:
             log.info("registration events unreadable (%s); following sent singles by their receipts", exc.message)
             self._log_cursor = None
@@ -293,7 +295,7 @@ class Pipeline:
 
     def _block(self, number: int) -> Head | None:
         if number not in self._blocks:
-            self._blocks[number] = self.ledger.head.block(number)
+            self._blocks[number] = self.conn.head.block(number)
         return self._blocks[number]
 
     def _maybe_batch(self, *, force: bool) -> None:
@@ -321,7 +323,7 @@ class Pipeline:
         deadline has passed (an outage longer than IPLEDGER_MIN_DEADLINE_MARGIN) is rejected, not anchored."""
         if not waiting:
             return waiting
-        now = max(int(time.time()), self.ledger.head.latest().timestamp)
+        now = max(int(time.time()), self.conn.head.latest().timestamp)
         keep = []
         for sub in waiting:
             if sub.deadline <= now + 30:
@@ -332,12 +334,12 @@ class Pipeline:
         return keep
 
     def _anchor(self, batch: Batch) -> None:
-        relayer = self.ledger.require_relayer()
-        onchain = call(self.ledger.evidence.functions.batch(batch.root))
+        relayer = self.conn.require_relayer()
+        onchain = call(self.conn.evidence.functions.batch(batch.root))
         if int(onchain[2]) != 0:  # already anchored (a previous run sent it): read it back, never twice
             self._record_anchor_from_chain(batch)
             return
-        fn = self.ledger.evidence.functions.anchorBatch(batch.root, batch.size)
+        fn = self.conn.evidence.functions.anchorBatch(batch.root, batch.size)
         try:
             tx_hash = relayer.send_call(fn, wait=False)
         except ContractRevert as exc:
@@ -348,9 +350,9 @@ class Pipeline:
         self.store.set_batch_state(batch.id, SENT, tx_hash=str(tx_hash))
 
     def _record_anchor_from_chain(self, batch: Batch) -> None:
-        b = call(self.ledger.evidence.functions.batch(batch.root))
+        b = call(self.conn.evidence.functions.batch(batch.root))
         block_number = int(b[3])
-        logs = self.ledger.evidence.events.BatchAnchored().get_logs(
+        logs = self.conn.evidence.events.BatchAnchored().get_logs(
             from_block=block_number, to_block=block_number, argument_filters={"root": batch.root}
         )
         if not logs:
@@ -368,7 +370,7 @@ class Pipeline:
         )
 
     def _follow_batch(self, batch: Batch, head: Head) -> None:
-        w3 = self.ledger.w3
+        w3 = self.conn.w3
         if batch.status == QUEUED or batch.tx_hash is None:
             self._anchor(batch)
             return
@@ -377,7 +379,7 @@ class Pipeline:
             if rcpt is None:
                 if not transaction_known(w3, batch.tx_hash):
                     log.info("batch %s: transaction lost by the node, anchoring again", batch.id)
-                    self.ledger.require_relayer().resync()
+                    self.conn.require_relayer().resync()
                     self._anchor(batch)
                 return
             if as_int(rcpt["status"]) != 1:
@@ -396,11 +398,11 @@ class Pipeline:
             elif state == "lost":
                 log.info("batch %s: anchor lost from the chain, anchoring again", batch.id)
                 self.store.set_batch_state(batch.id, SENT, block_number=None, block_hash=None, block_timestamp=None)
-                self.ledger.require_relayer().resync()
+                self.conn.require_relayer().resync()
                 self._anchor(self.store.batch(batch.id))  # type: ignore[arg-type]
 
     def _follow_sent_single(self, sub: Submission, head: Head) -> None:
-        w3 = self.ledger.w3
+        w3 = self.conn.w3
         if sub.tx_hash is None:
             return
         found = self._recent.get(sub.tx_hash.lower())
@@ -459,7 +461,7 @@ class Pipeline:
             self._expire(claimed, status=SENDING, held_by=process_owner())
             return
         log.info("single %s: transaction lost by the node, sending again", sub.id)
-        self.ledger.require_relayer().resync()
+        self.conn.require_relayer().resync()
         self._send_claimed(claimed, check_chain=False)
 
     def _settle_failed_single(self, sub: Submission) -> None:
@@ -480,7 +482,7 @@ class Pipeline:
         if head.number < block_number:
             return "lost"  # the chain is shorter than it was
         if tx_hash:
-            rcpt = receipt(self.ledger.w3, tx_hash)
+            rcpt = receipt(self.conn.w3, tx_hash)
             if rcpt is None or as_int(rcpt["blockNumber"]) != block_number:
                 return "lost"
             if block_hash and as_hex(rcpt["blockHash"]) != block_hash:
@@ -495,7 +497,7 @@ class Pipeline:
         old_enough = block_timestamp is not None and time.time() - block_timestamp >= self.settings.final_after
         deep = head.number - block_number >= self.settings.confirmations
         # On the embedded node, also in a whole state dump on disk (Ledger.durable; docs/operations.md).
-        return "final" if deep and old_enough and self.ledger.durable(block_number) else "pending"
+        return "final" if deep and old_enough and self.conn.durable(block_number) else "pending"
 
     def drain(self, timeout: float = 60.0) -> bool:
         """Steps until nothing is queued or in flight short of anchoring (tests and shutdown)."""

@@ -33,7 +33,7 @@ from api.limits import BATCH_BYTES_PER_HASH, ALLOWANCE, json_depth
 from ledger.domain import eip712
 from ledger.chain.artifacts import load_artifact
 from ledger.config import Settings
-from ledger.services.evidence import sign_single
+from ledger.domain.evidence import sign_single
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from tests.api.hostile_corpus import Case, Context, build
 from tests.cli.conftest import UpProcess
@@ -385,7 +385,7 @@ def test_json_depth_is_linear_on_adversarial_strings() -> None:
 
 def test_no_entry_point_raises_the_recursion_limit() -> None:
     """py_ecc raises it to 100,000 at import; with that, a deep document crashed the process (C stack)."""
-    code = ("import sys; import ledger.cli, api.app, ledger.service, web3, eth_account, py_ecc; "
+    code = ("import sys; import cli.main, api.app, ledger.facade, web3, eth_account, py_ecc; "
             "from api.app import create_app; print(sys.getrecursionlimit())")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "1000"

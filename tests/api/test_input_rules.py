@@ -14,7 +14,7 @@ import pytest
 
 from ledger.domain import inputs
 from ledger.errors import InvalidInput
-from ledger.services.parties import PartyProfile
+from ledger.domain.parties import PartyProfile
 from tests.api.conftest import OPERATOR_TOKEN, Api
 from tests.helpers import account
 

@@ -35,7 +35,7 @@ from api.app import create_app  # noqa: E402
 from ledger.domain import eip712  # noqa: E402
 from ledger.chain.node import free_port  # noqa: E402
 from ledger.config import Settings  # noqa: E402
-from ledger.services.evidence import sign_single  # noqa: E402
+from ledger.domain.evidence import sign_single  # noqa: E402
 from ledger.domain.hashing import HashAlgorithm, hash_bytes, public_binding  # noqa: E402
 from ledger.facade import Ledger  # noqa: E402
 from tests.helpers import FIRM_USCC, Chain, account  # noqa: E402

@@ -24,7 +24,7 @@ from api.app import create_app
 from ledger.chain.node import connect, find_anvil, free_port, listens_on
 from ledger.config import Settings
 from ledger.errors import ChainUnavailable, RelayerInUse
-from ledger.services.evidence import sign_single
+from ledger.domain.evidence import sign_single
 from ledger.services.pipeline import Pipeline
 from ledger.facade import Ledger
 from ledger.storage.journal import SENT

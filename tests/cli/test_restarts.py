@@ -19,7 +19,7 @@ from web3 import Web3
 
 from ledger.domain import eip712
 from ledger.chain.artifacts import load_artifact
-from ledger.services.evidence import sign_batch
+from ledger.domain.evidence import sign_batch
 from tests.cli.conftest import UpProcess
 
 ENV = {"IPLEDGER_BATCH_INTERVAL": "0.3", "IPLEDGER_FINAL_AFTER": "2"}

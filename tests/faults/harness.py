@@ -41,7 +41,8 @@ from web3 import HTTPProvider, Web3
 from ledger.domain import eip712
 from ledger.domain import merkle
 from ledger.chain.artifacts import load_artifact
-from ledger.services.evidence import record_key, sign_batch, sign_single
+from ledger.domain.evidence import sign_batch, sign_single
+from ledger.services.evidence import record_key
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from ledger.certificates.verify import Rpc, verify
 from tests.helpers import IPLEDGER, cli_env

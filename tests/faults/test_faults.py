@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.services.evidence import sign_single
+from ledger.domain.evidence import sign_single
 from ledger.facade import dev_operator
 from tests.faults.conftest import ENV
 from tests.faults.harness import (

@@ -429,9 +429,9 @@ def test_an_index_written_under_another_layout_is_read_again_from_the_chain(api:
 
 
 def test_a_node_that_stops_answering_is_not_taken_for_a_reorganisation(api: Api) -> None:
-    import dataclasses
-
     from web3 import HTTPProvider
+
+    from ledger.facade import Ledger
 
     from ledger.errors import ChainUnavailable
 
@@ -439,7 +439,8 @@ def test_a_node_that_stops_answering_is_not_taken_for_a_reorganisation(api: Api)
     indexer = api.ledger.index
     indexer.sync()
     before, status = answers(indexer), indexer.status()
-    gone = dataclasses.replace(api.ledger, w3=Web3(HTTPProvider(f"http://127.0.0.1:{free_port()}", request_kwargs={"timeout": 2})))
+    gone = Ledger(w3=Web3(HTTPProvider(f"http://127.0.0.1:{free_port()}", request_kwargs={"timeout": 2})),
+                  manifest=api.ledger.manifest, settings=api.ledger.settings, relayer=api.ledger.relayer)
     cut_off = ix.Indexer(gone, indexer.engine)
     with pytest.raises(ChainUnavailable):
         cut_off.sync()

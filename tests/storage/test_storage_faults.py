@@ -21,7 +21,7 @@ from api.app import create_app
 from api.errors import status_for
 from ledger.config import Settings
 from ledger.errors import StorageBusy, StorageFull
-from ledger.services.evidence import sign_single
+from ledger.domain.evidence import sign_single
 from ledger.facade import Ledger
 from ledger.storage.journal import BUSY_TIMEOUT, FINAL, Store
 from tests.api.conftest import OPERATOR_TOKEN, Api, firm  # noqa: F401 - the admitted party fixture

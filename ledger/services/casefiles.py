@@ -1,0 +1,113 @@
+"""Case files as the service assembles them: everything on chain about a dispute's subject, in time order, each
+item with the certificate or proof an arbitrator re-checks alone against any JSON-RPC endpoint
+(``ledger.certificates.casefile.verify_case``, which also documents the ZIP's layout).
+
+Guarantees: items are ordered by block and log index, the ZIP's entries carry fixed timestamps; an evidence hash
+that cannot be certified (yet) and an agreement executed outside this service are left out rather than failing
+the whole file. Everything is read from the chain (and the proposals this service keeps) at build time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+from web3 import Web3
+
+from ledger.certificates.casefile import FORMAT, VERSION, render_summary
+from ledger.chain.connection import Connection
+from ledger.errors import InvalidInput, NotFound
+from ledger.services.assets import AssetService
+from ledger.services.disputes import DisputeService
+from ledger.services.evidence import CertificateBuilder
+
+
+class CaseFileService:
+    """Builds a dispute's case file. Receives the chain connection, the dispute and asset services (the dispute,
+    the asset's title history, agreement certificates) and the evidence certificate builder."""
+
+    def __init__(self, conn: Connection, disputes: DisputeService, assets: AssetService, certificates: CertificateBuilder) -> None:
+        self.conn = conn
+        self.disputes = disputes
+        self.assets = assets
+        self.certificates = certificates
+
+    def build(self, dispute_id: str) -> bytes:
+        """The case file of dispute ``dispute_id`` (a ZIP; see :mod:`ledger.certificates.casefile`)."""
+        svc = self.disputes
+        dispute = svc.show(dispute_id)
+        w3 = self.conn.w3
+        items: list[dict[str, Any]] = []
+
+        # the dispute's own transactions
+        logs = svc.contract.events.DisputeOpened().get_logs(
+            from_block=self.conn.manifest.contracts["DisputeRegistry"].deploy_block,
+            argument_filters={"disputeId": bytes.fromhex(dispute["disputeId"][2:])},
+        )
+        closes = svc.contract.events.DisputeClosed().get_logs(
+            from_block=self.conn.manifest.contracts["DisputeRegistry"].deploy_block,
+            argument_filters={"disputeId": bytes.fromhex(dispute["disputeId"][2:])},
+        )
+        for name, found in (("dispute-opened", logs), ("dispute-closed", closes)):
+            for log in found:
+                items.append(_tx_item(w3, name, log, {"dispute": dispute, "contract": self.conn.manifest.address("DisputeRegistry"),
+                                                       "chainId": self.conn.manifest.chain_id}))  # fmt: skip
+
+        asset_id = dispute.get("assetId")
+        if asset_id:
+            assets = self.assets
+            title = assets.title(asset_id)
+            for e in title["history"]:
+                e = {**e, "blockHash": Web3.to_hex(w3.eth.get_block(e["block"])["hash"])}
+                items.append({"kind": "title-event", "time": e["time"], "block": e["block"], "logIndex": e["logIndex"],
+                              "document": {"format": "qianhai-ip-ledger/title-event", "version": 1, "assetId": asset_id,
+                                           "chain": {"chainId": self.conn.manifest.chain_id, "contract": self.conn.manifest.address("IPAssetRegistry")},
+                                           **e}})  # fmt: skip
+                if e["event"] == "AgreementExecuted":
+                    try:
+                        cert = assets.certificate(e["agreementId"])
+                    except (NotFound, InvalidInput):  # executed outside this service: its terms are not stored here
+                        continue
+                    items.append({"kind": "agreement-certificate", "time": e["time"], "block": e["block"], "logIndex": e["logIndex"],
+                                  "document": cert})  # fmt: skip
+            details = assets.show(asset_id).get("details") or {}
+            evidence = details.get("evidence") or []
+        else:
+            evidence = [dispute["subjectId"]] if dispute["subject"] == "evidence" else []
+        for content_hash in evidence:
+            try:
+                cert = self.certificates.build(bytes.fromhex(str(content_hash)[2:]))
+            except Exception:  # noqa: BLE001 - not (yet) certifiable: listed without a certificate
+                continue
+            an = cert["anchor"]
+            items.append({"kind": "evidence-certificate", "time": an["blockTimestamp"], "block": an["blockNumber"], "logIndex": -1,
+                          "document": cert})  # fmt: skip
+
+        items.sort(key=lambda i: (i["block"], i["logIndex"]))
+        entries = []
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for n, item in enumerate(items, start=1):
+                name = f"items/{n:03d}-{item['kind']}.json"
+                zf.writestr(_info(name), json.dumps(item["document"], indent=1, ensure_ascii=False))
+                entries.append({"file": name, "kind": item["kind"], "time": item["time"], "block": item["block"]})
+            case = {"format": FORMAT, "version": VERSION, "dispute": dispute, "chainId": self.conn.manifest.chain_id, "items": entries}
+            zf.writestr(_info("case.json"), json.dumps(case, indent=1, ensure_ascii=False))
+            zf.writestr(_info("summary.pdf"), render_summary(case))
+        return buf.getvalue()
+
+
+def _info(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))  # deterministic archives
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def _tx_item(w3: Any, kind: str, log: Any, extra: dict[str, Any]) -> dict[str, Any]:
+    block = w3.eth.get_block(log["blockNumber"])
+    return {"kind": kind, "time": int(block["timestamp"]), "block": int(log["blockNumber"]), "logIndex": int(log["logIndex"]),
+            "document": {"format": f"qianhai-ip-ledger/{kind}", "version": 1, **extra,
+                         "transactionHash": Web3.to_hex(log["transactionHash"]), "blockNumber": int(log["blockNumber"]),
+                         "blockHash": Web3.to_hex(block["hash"]), "blockTimestamp": int(block["timestamp"])}}  # fmt: skip
