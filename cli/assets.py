@@ -29,7 +29,8 @@ from ledger.domain import eip712
 from cli.main import ApiUrlOpt, _print_json, api_client, app, console, err_console, settings_with
 from cli.evidence import _load_party_key
 from ledger.errors import InvalidInput, KeystoreError, LedgerError
-from ledger.domain.hashing import HashAlgorithm, canonical_json, hash_file, parse_hash
+from ledger.domain.canonical_json import canonical_json
+from ledger.domain.hashing import HashAlgorithm, hash_file, parse_hash
 
 asset_app = typer.Typer(help="Register IP assets (patents) signed by every owner; show them and their chain of title.",
                         no_args_is_help=True)  # fmt: skip
@@ -39,10 +40,8 @@ app.add_typer(asset_app, name="asset")
 app.add_typer(agreement_app, name="agreement")
 
 TOTAL = ag.TOTAL_SHARES
-KIND_ALIASES = {"licence": "licence", "license": "licence", "assignment": "assignment", "pledge": "pledge",
-                "equity_contribution": "equity_contribution", "equity": "equity_contribution"}  # fmt: skip
-ROLES = {"assignment": ("assignor", "assignee"), "licence": ("licensor", "licensee"),
-         "equity_contribution": ("contributor", "company"), "pledge": ("pledgor", "pledgee")}  # fmt: skip
+KIND_ALIASES = {**{k.word: k.word for k in ag.AgreementKind.choices()}, "license": "licence", "equity": "equity_contribution"}
+ROLES = {k.word: k.roles for k in ag.AgreementKind.choices()}
 
 KeystoresOpt = Annotated[
     list[Path] | None,
@@ -580,7 +579,7 @@ def agreement_propose(
             raise InvalidInput("--end must be after --start", field="--end")
         if name == "licence":
             ltype = str(licence_type).strip().lower()
-            if ltype not in ("exclusive", "sole", "ordinary"):
+            if ltype not in ag.LicenceType.words():
                 raise InvalidInput(f"--type is exclusive, sole or ordinary, not {licence_type!r}", field="--type")
             basis = str(royalty_basis).strip().lower()
             if basis not in ("lump_sum", "percentage", "per_unit", "minimum_annual"):

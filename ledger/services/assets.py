@@ -31,11 +31,13 @@ from web3.logs import DISCARD
 
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
+from ledger.domain.codes import IdentifierScheme, PartyKind
 from ledger.errors import (
     AssetClaimConflict, AssetNotConfirmed, Conflict, ContractRevert, InvalidInput, NotAnAssetVerifier, NotFound, PartyNotActive,
     SignatureRejected,
 )
-from ledger.domain.hashing import canonical_json, parse_hash
+from ledger.domain.canonical_json import canonical_json
+from ledger.domain.hashing import parse_hash
 from ledger.domain.identifiers import parse_cn_patent_number, validate_hk_patent_number, validate_other_identifier
 from ledger.domain.inputs import FIELD_OF_USE_MAX, SHORT_TEXT_MAX, TITLE_MAX, check_text, parse_decimal
 from ledger.services.parties import parse_account
@@ -45,23 +47,25 @@ from ledger.chain.tx import SentTransaction, call
 if TYPE_CHECKING:
     from ledger.facade import Ledger
 
-JURISDICTIONS = {"CN": ag.AssetJurisdiction.CN, "HK": ag.AssetJurisdiction.HK, "PCT": ag.AssetJurisdiction.PCT, "OTHER": ag.AssetJurisdiction.OTHER}
-KINDS = {k.name.lower(): k for k in ag.AssetKind}
-ALLOWED_KINDS = {
-    "CN": {"invention", "utility_model", "design"},
-    "HK": {"standard_patent_r", "standard_patent_o", "short_term_patent"},
-    "PCT": {"pct_application"},
-    "OTHER": {"invention", "utility_model", "design", "other_patent"},
-}
-CN_TYPE_KIND = {1: "invention", 2: "utility_model", 3: "design", 8: "invention", 9: "utility_model"}
-AGREEMENT_KINDS = {"assignment": ag.AgreementKind.ASSIGNMENT, "licence": ag.AgreementKind.LICENCE,
-                   "equity_contribution": ag.AgreementKind.EQUITY_CONTRIBUTION, "pledge": ag.AgreementKind.PLEDGE}  # fmt: skip
-LICENCE_TYPES = {"exclusive": ag.LicenceType.EXCLUSIVE, "sole": ag.LicenceType.SOLE, "ordinary": ag.LicenceType.ORDINARY}
+JURISDICTIONS = {j.name: j for j in ag.AssetJurisdiction.choices()}
+KINDS = {k.word: k for k in ag.AssetKind.choices()}
+_AJ, _AK = ag.AssetJurisdiction, ag.AssetKind
+#: The kinds each jurisdiction admits (the registry refuses others: AssetFault.JurisdictionAndKind), by their words.
+ALLOWED_KINDS = {j.name: {k.word for k in kinds} for j, kinds in {
+    _AJ.CN: (_AK.INVENTION, _AK.UTILITY_MODEL, _AK.DESIGN),
+    _AJ.HK: (_AK.STANDARD_PATENT_R, _AK.STANDARD_PATENT_O, _AK.SHORT_TERM_PATENT),
+    _AJ.PCT: (_AK.PCT_APPLICATION,),
+    _AJ.OTHER: (_AK.INVENTION, _AK.UTILITY_MODEL, _AK.DESIGN, _AK.OTHER_PATENT),
+}.items()}
+#: The kind a CNIPA application number's type digit stands for (8 and 9: PCT applications entering China).
+CN_TYPE_KIND = {1: _AK.INVENTION.word, 2: _AK.UTILITY_MODEL.word, 3: _AK.DESIGN.word, 8: _AK.INVENTION.word, 9: _AK.UTILITY_MODEL.word}
+AGREEMENT_KINDS = {k.word: k for k in ag.AgreementKind.choices()}
+LICENCE_TYPES = {t.word: t for t in ag.LicenceType.choices()}
 ROYALTY_BASES = {"lump_sum", "percentage", "per_unit", "minimum_annual"}
-STATUS_NAMES = {1: "effective", 2: "terminated", 3: "released", 4: "voided", 5: "withdrawn", 6: "ended_with_parent"}
+STATUS_NAMES = {int(s): s.word for s in ag.AgreementStatus.choices()}
 DEFAULT_SIGNING_WINDOW = 7 * 86400
-ASSET_VERIFIER_KIND = 6  # PartyKind.AssetVerifier
-ASSET_STATUS_NAMES = {int(v): v.name.lower() for v in ag.AssetStatus}
+ASSET_VERIFIER_KIND = PartyKind.ASSET_VERIFIER
+ASSET_STATUS_NAMES = {int(v): v.word for v in ag.AssetStatus}
 ASSET_STATUS_NOTES = ag.ASSET_STATUS_NOTES
 # The input a verifier's refused decision is about.
 DECISION_REVERT_FIELDS = {"AssetStatusInvalid": "asset_id", "AssetIsFrozen": "asset_id", "AssetVerifierInvalid": "signer",
@@ -261,7 +265,7 @@ class AssetService:
         return {
             "assetId": asset_id,
             "jurisdiction": ag.AssetJurisdiction(jurisdiction).name,
-            "kind": ag.AssetKind(kind).name.lower(),
+            "kind": ag.AssetKind(kind).word,
             "status": status,
             "statusNote": ASSET_STATUS_NOTES[status],
             "owners": [{"partyId": int(p), "share": int(s)} for p, s in zip(owners, shares, strict=True)],
@@ -387,7 +391,7 @@ class AssetService:
             else:
                 company = self._check_party(body.get("company"), "company")
                 profile = self.ledger.evidence_service.party_profile(company)
-                if profile["identifierScheme"] != "USCC":
+                if profile["identifierScheme"] != IdentifierScheme.USCC.name:
                     raise InvalidInput("the company of an equity contribution is identified by a USCC", field="company")
                 grantees, shares = [company], [10_000]
                 e = body.get("equity") or {}
@@ -440,7 +444,7 @@ class AssetService:
                     raise InvalidInput("the licensee already holds the right it would be licensed", field="licensee")
             else:
                 grantee = self._check_party(body.get("pledgee"), "pledgee")
-                if self.ledger.evidence_service.party_profile(grantee)["kind"] != 4:
+                if self.ledger.evidence_service.party_profile(grantee)["kind"] != PartyKind.FINANCIAL_INSTITUTION:
                     raise InvalidInput("the pledgee must be a financial institution party", field="pledgee")
                 existing = call(self.contract.functions.pledgeOf(asset_id))
                 if existing != b"\0" * 32:
@@ -467,8 +471,8 @@ class AssetService:
         if parent[5] <= self._chain_time():
             raise InvalidInput("the parent licence has ended", field="parentLicence")
         if terms.licence_type < parent[2]:  # Exclusive 1 < Sole 2 < Ordinary 3: same or narrower
-            raise InvalidInput(f"a sublicence under a {ag.LicenceType(parent[2]).name.lower()} licence is "
-                               f"{' or '.join(t.name.lower() for t in ag.LicenceType if t >= parent[2] and t != 0)}",
+            raise InvalidInput(f"a sublicence under a {ag.LicenceType(parent[2]).word} licence is "
+                               f"{' or '.join(t.word for t in ag.LicenceType.choices() if t >= parent[2])}",
                                field="licenceType")  # fmt: skip
         if terms.territory & ~int(parent[9]):
             raise InvalidInput("a sublicence must stay inside the parent licence's territory", field="territory")
@@ -507,7 +511,7 @@ class AssetService:
         onchain = call(self.contract.functions.agreement(aid))
         body: dict[str, Any] = {
             "agreementId": "0x" + aid.hex(),
-            "kind": ag.AgreementKind(terms.kind).name.lower(),
+            "kind": ag.AgreementKind(terms.kind).word,
             "assetId": terms.asset_id,
             "terms": _terms_json(terms),
             "details": details,
@@ -517,7 +521,7 @@ class AssetService:
         }
         if terms.kind == ag.AgreementKind.LICENCE:
             body["territory"] = from_mask(terms.territory)
-            body["licenceType"] = ag.LicenceType(terms.licence_type).name.lower()
+            body["licenceType"] = ag.LicenceType(terms.licence_type).word
         if onchain[1] != 0:
             body["status"] = STATUS_NAMES[onchain[1]]
             if onchain[1] == ag.AgreementStatus.ENDED_WITH_PARENT:
@@ -734,7 +738,7 @@ class AssetService:
                 continue
             entry = {"agreementId": aid, "party": int(g[13][0]), "start": int(g[4]), "end": int(g[5]), "effectiveAt": int(g[6])}
             if e["kind"] == "licence":
-                entry |= {"licensee": entry.pop("party"), "licenceType": ag.LicenceType(g[2]).name.lower(), "territory": from_mask(int(g[9])),
+                entry |= {"licensee": entry.pop("party"), "licenceType": ag.LicenceType(g[2]).word, "territory": from_mask(int(g[9])),
                           "sublicence": g[11] != b"\0" * 32, "licensors": [int(p) for p in g[12]]}  # fmt: skip
                 licences.append(entry)
             else:
@@ -778,7 +782,7 @@ class AssetService:
                 if "owners" in args:
                     e["owners"] = [{"partyId": int(p), "share": int(s)} for p, s in zip(args["owners"], args["shares"], strict=True)]
                 if name == "AgreementExecuted":
-                    e["kind"] = ag.AgreementKind(args["kind"]).name.lower()
+                    e["kind"] = ag.AgreementKind(args["kind"]).word
                     e["documentHash"] = "0x" + bytes(args["documentHash"]).hex()
                 if "disputeId" in args:
                     e["disputeId"] = "0x" + bytes(args["disputeId"]).hex()

@@ -52,6 +52,7 @@ from ledger.errors import (
     StorageUnavailable,
     TransactionFailed,
 )
+from ledger.domain.codes import SuspensionState
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from ledger.domain.inputs import DIGITS_RE, INT64_MAX
 from ledger.storage.journal import (
@@ -525,7 +526,7 @@ class EvidenceService:
         if party_id is not None:
             out.append((value, party_id, None, None))
         for p in parties:
-            for alg in HashAlgorithm:
+            for alg in HashAlgorithm.choices():
                 out.append((public_binding(value, p, alg), p, value, int(alg)))
         return out
 
@@ -612,7 +613,7 @@ class EvidenceService:
                 "status": "final" if final else "registered",
                 "contentHash": content_hex,
                 "binding": "0x" + binding.hex(),
-                "algorithm": HashAlgorithm(record["algorithm"]).name.lower(),
+                "algorithm": HashAlgorithm(record["algorithm"]).word,
                 "partyId": record["partyId"],
                 "registrant": record["registrant"],
                 "blockNumber": record["blockNumber"],
@@ -632,7 +633,7 @@ class EvidenceService:
             "status": PUBLIC_STATUS.get(sub.status, sub.status),
             "contentHash": content_hex,
             "binding": "0x" + binding.hex(),
-            "algorithm": HashAlgorithm(sub.algorithm).name.lower(),
+            "algorithm": HashAlgorithm(sub.algorithm).word,
             "partyId": sub.party_id,
             "registrant": sub.registrant,
             "receiptId": sub.receipt_id,
@@ -681,7 +682,7 @@ class EvidenceService:
             "threshold": int(p[5]),
             "admittedAt": int(p[6]),
             "accountNonce": int(p[7]),
-            "suspension": ("none", "provisional", "confirmed")[int(p[8])],
+            "suspension": SuspensionState(int(p[8])).word,
             "suspendedAt": int(p[9]) or None,
             "identifier": p[10],
             "nameZh": p[11],

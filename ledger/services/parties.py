@@ -24,6 +24,7 @@ from eth_utils import is_address, keccak, to_checksum_address
 from web3.logs import DISCARD
 
 from ledger.domain import eip712
+from ledger.domain.codes import AccountAction, IdentifierScheme, Jurisdiction, PartyKind, SuspensionState
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ledger.domain.identifiers import canonical_identifier
 from ledger.domain.inputs import REASON_MAX, check_text
@@ -32,14 +33,13 @@ from ledger.chain.tx import SentTransaction, call
 if TYPE_CHECKING:
     from ledger.facade import Ledger
 
-KINDS = {"firm": 1, "university": 2, "arbitration_institution": 3, "financial_institution": 4, "service_agency": 5,
-         "asset_verifier": 6}  # fmt: skip
+KINDS = {k.word: k for k in PartyKind.choices()}
 #: Kinds that carry power over other parties' rights: admitted by governance only.
-POWERFUL_KINDS = ("arbitration_institution", "financial_institution", "asset_verifier")
+POWERFUL_KINDS = tuple(k.word for k in (PartyKind.ARBITRATION_INSTITUTION, PartyKind.FINANCIAL_INSTITUTION, PartyKind.ASSET_VERIFIER))
 #: Furthest ahead an account-change signature's deadline may be (the contract's MAX_SIGNATURE_WINDOW).
 MAX_SIGNATURE_WINDOW = 365 * 24 * 3600
-JURISDICTIONS = {"mainland": 1, "hksar": 2, "other": 3}
-SCHEMES = {"uscc": 1, "hkbrn": 2, "other": 3}
+JURISDICTIONS = {j.word: j for j in Jurisdiction.choices()}
+SCHEMES = {s.word: s for s in IdentifierScheme.choices()}
 MAX_ACCOUNTS = 16
 MAX_NAME = 200
 
@@ -65,7 +65,7 @@ class PartyProfile:
             identifier = canonical_identifier(self.identifier_scheme, self.identifier)
         except InvalidInput as exc:
             raise InvalidInput(exc.message, field="identifier") from None
-        if self.identifier_scheme == "uscc" and self.jurisdiction != "mainland":
+        if self.identifier_scheme == IdentifierScheme.USCC.word and self.jurisdiction != Jurisdiction.MAINLAND.word:
             raise InvalidInput("a USCC identifies a mainland entity: jurisdiction must be mainland", field="jurisdiction")
         for field, value in (("nameZh", self.name_zh), ("nameEn", self.name_en)):
             check_text(value, field, max_length=MAX_NAME)  # NFC, no control, bidi or zero-width characters
@@ -79,9 +79,9 @@ class PartyProfile:
 
     def as_tuple(self) -> tuple[Any, ...]:
         return (
-            KINDS[self.kind],
-            JURISDICTIONS[self.jurisdiction],
-            SCHEMES[self.identifier_scheme],
+            int(KINDS[self.kind]),
+            int(JURISDICTIONS[self.jurisdiction]),
+            int(SCHEMES[self.identifier_scheme]),
             self.identifier,
             self.name_zh,
             self.name_en,
@@ -120,7 +120,7 @@ class PartyService:
         parsed = [parse_account(a, f"accounts[{i}]") for i, a in enumerate(accounts)]
         if len(set(parsed)) != len(parsed):
             raise InvalidInput("the same account is listed twice", field="accounts")
-        holder = call(self.contract.functions.partyByIdentifier(SCHEMES[profile.identifier_scheme], profile.identifier))
+        holder = call(self.contract.functions.partyByIdentifier(int(SCHEMES[profile.identifier_scheme]), profile.identifier))
         if holder:
             spelled = "" if given == profile.identifier else f" (the canonical form of {given!r})"
             raise Conflict(f"identifier {profile.identifier}{spelled} already belongs to party {holder}", field="identifier",
@@ -151,14 +151,14 @@ class PartyService:
         if party_id < 1 or party_id > count:
             raise NotFound(f"no party {party_id}", field="party_id")
         profile = self.ledger.evidence_service.party_profile(party_id)
-        kind = {v: k for k, v in KINDS.items()}[profile.pop("kind")]
-        jurisdiction = {v: k for k, v in JURISDICTIONS.items()}[profile.pop("jurisdiction")]
+        kind = PartyKind(profile.pop("kind")).word
+        jurisdiction = Jurisdiction(profile.pop("jurisdiction")).word
         new_account, executable_at = call(self.contract.functions.pendingRecovery(party_id))
         lapses_at = None
         state = profile["suspension"]  # none | provisional | confirmed, as stored
-        if state == "provisional":
+        if state == SuspensionState.PROVISIONAL.word:
             lapses_at = int(profile["suspendedAt"] or 0) + int(call(self.contract.functions.suspensionConfirmationPeriod()))
-            state = "provisional" if profile["suspended"] else "lapsed"  # the contract's judgement, at its latest block
+            state = SuspensionState.PROVISIONAL.word if profile["suspended"] else "lapsed"  # the contract's judgement, at its latest block
         shown: dict[str, Any] = {
             **profile,
             "kind": kind,
@@ -218,7 +218,7 @@ class PartyService:
         shown = self.show(party_id)
         # the registrar lifts its own provisional suspension while in force; anything else is governance's
         fn = self.contract.functions.reinstateParty(party_id)
-        if shown["suspension"] == "provisional" and shown["suspended"]:
+        if shown["suspension"] == SuspensionState.PROVISIONAL.word and shown["suspended"]:
             sender = self.ledger.registrar or self.ledger.require_governance("lifting a suspension", fn)
         else:
             sender = self.ledger.require_governance("lifting a confirmed or lapsed suspension", fn)
@@ -237,11 +237,11 @@ class PartyService:
             raise InvalidInput(f"action must be one of {', '.join(eip712.ACCOUNT_ACTIONS)}", field="action")
         acct = parse_account(account, "account") if account else None
         new = parse_account(new_account, "newAccount") if new_account else None
-        if action in ("add", "remove", "rotate") and acct is None:
+        if action in (AccountAction.ADD.word, AccountAction.REMOVE.word, AccountAction.ROTATE.word) and acct is None:
             raise InvalidInput(f"{action} needs the account", field="account")
-        if (action == "rotate") != (new is not None):
+        if (action == AccountAction.ROTATE.word) != (new is not None):
             raise InvalidInput("newAccount is given for rotate only", field="newAccount")
-        if action == "set_threshold" and acct is not None:
+        if action == AccountAction.SET_THRESHOLD.word and acct is not None:
             raise InvalidInput("set_threshold names no account", field="account")
         if nonce != shown["accountNonce"]:
             raise Conflict(f"the party's account nonce is {shown['accountNonce']}, the change carries {nonce} (already "
@@ -270,7 +270,7 @@ class PartyService:
         ordered.sort(key=lambda item: int(item[0], 16))
         if len({w for w, _ in ordered}) != len(ordered):
             raise InvalidInput("an account signed twice", field="signatures")
-        joiner = acct if action == "add" else new
+        joiner = acct if action == AccountAction.ADD.word else new
         if joiner is not None:
             self._check_signature(message, joiner, new_account_signature, "newAccountSignature")
         change = (party_id, eip712.ACCOUNT_ACTIONS[action], acct or eip712.ZERO_ADDRESS, new or eip712.ZERO_ADDRESS,

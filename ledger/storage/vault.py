@@ -53,7 +53,8 @@ from ledger.errors import (
     PayloadTooLarge,
     PermissionDenied,
 )
-from ledger.domain.hashing import HashAlgorithm, canonical_json, hash_bytes, parse_hash
+from ledger.domain.canonical_json import canonical_json
+from ledger.domain.hashing import HashAlgorithm, hash_bytes, parse_hash
 
 __all__ = [
     "DEFAULT_MAX_DOCUMENT_BYTES",
