@@ -224,14 +224,6 @@ def _domain_of(typed_data: dict[str, Any]) -> eip712.Domain:
     return ag.assets_domain(int(d["chainId"]), str(d["verifyingContract"]))
 
 
-def _terms_of(t: dict[str, Any]) -> ag.Terms:
-    b = lambda k: bytes.fromhex(str(t[k])[2:])  # noqa: E731
-    return ag.Terms(int(t["kind"]), int(t["assetId"]), tuple(int(x) for x in t["grantees"]), tuple(int(x) for x in t["shares"]),
-                    int(t["licenceType"]), int(str(t["territory"]), 16), b("fieldOfUse"), bool(t["sublicensable"]),
-                    b("parentLicence"), int(t["start"]), int(t["end"]), b("documentHash"), b("detailsHash"), b("salt"),
-                    int(t["deadline"]))  # fmt: skip
-
-
 def _field_of_use_hash(text: str | None) -> bytes:
     """As ``ledger.services.assets.field_of_use_hash`` (a test keeps them equal), without importing web3 into the CLI."""
     if text is None or text.strip() == "" or text.strip().lower() == "all":
@@ -243,7 +235,7 @@ def _checked(agreement: dict[str, Any]) -> ag.Terms:
     """The agreement's terms, after checking that the typed data, the id and the details all follow from them."""
     typed = agreement["typedData"]
     domain = _domain_of(typed)
-    terms = _terms_of(agreement["terms"])
+    terms = ag.Terms.from_json(agreement["terms"])
     if terms.message(domain) != typed:
         raise InvalidInput("the typed data from the API does not match the agreement's terms; refusing it")
     if "0x" + terms.agreement_id(domain).hex() != str(agreement["agreementId"]).lower():

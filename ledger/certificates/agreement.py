@@ -51,20 +51,12 @@ def build(*, agreement_id: str, terms: dict[str, Any], details: dict[str, Any], 
     }
 
 
-def _terms(d: dict[str, Any]) -> ag.Terms:
-    b = lambda k: bytes.fromhex(str(d[k])[2:])  # noqa: E731
-    return ag.Terms(int(d["kind"]), int(d["assetId"]), tuple(int(x) for x in d["grantees"]), tuple(int(x) for x in d["shares"]),
-                    int(d["licenceType"]), int(str(d["territory"]), 16), b("fieldOfUse"), bool(d["sublicensable"]),
-                    b("parentLicence"), int(d["start"]), int(d["end"]), b("documentHash"), b("detailsHash"), b("salt"),
-                    int(d["deadline"]))  # fmt: skip
-
-
 def verify(doc: Any, rpc: Rpc) -> Report:
     report = Report()
     try:
         if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("version") != VERSION:
             raise InvalidInput(f"format must be {FORMAT!r} version {VERSION}", field="format")
-        terms = _terms(doc["agreement"]["terms"])
+        terms = ag.Terms.from_json(doc["agreement"]["terms"])
         agreement_id = bytes.fromhex(str(doc["agreement"]["id"])[2:])
         details = doc["agreement"]["details"]
         sigs = [(int(s["partyId"]), to_checksum_address(s["signer"]), bytes.fromhex(str(s["signature"])[2:])) for s in doc["signatures"]]
@@ -143,7 +135,7 @@ def verify(doc: Any, rpc: Rpc) -> Report:
 
     try:
         (g,) = abi_decode([AGREEMENT_TUPLE], rpc.call(contract, SEL_AGREEMENT + agreement_id))
-        ok = g[0] == terms.kind and g[1] != 0 and g[6] == block_time and g[8] == terms.asset_id
+        ok = g[0] == terms.kind and g[1] != ag.AgreementStatus.NONE and g[6] == block_time and g[8] == terms.asset_id
     except Exception:
         ok = False
     report.add("record", ok, "the contract holds the agreement as effective from this block",

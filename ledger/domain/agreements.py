@@ -7,6 +7,7 @@ anything is on chain.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,6 +143,33 @@ class Terms:
             "sublicensable": self.sublicensable, "parentLicence": _hex(self.parent_licence), "start": self.start,
             "end": self.end, "documentHash": _hex(self.document_hash), "detailsHash": _hex(self.details_hash),
             "salt": _hex(self.salt), "deadline": self.deadline})  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        """The terms as JSON: what the journal keeps, the API answers (``terms``) and certificates carry.
+
+        Integers as numbers except ``territory`` (a 256-bit mask: ``"0x…"`` hex), byte strings as ``"0x…"`` hex,
+        keys as in :data:`TERMS_TYPE`. :meth:`from_json` reads it back to equal terms."""
+        return {
+            "kind": self.kind, "assetId": self.asset_id, "grantees": list(self.grantees), "shares": list(self.shares),
+            "licenceType": self.licence_type, "territory": hex(self.territory), "fieldOfUse": _hex(self.field_of_use),
+            "sublicensable": self.sublicensable, "parentLicence": _hex(self.parent_licence), "start": self.start,
+            "end": self.end, "documentHash": _hex(self.document_hash), "detailsHash": _hex(self.details_hash),
+            "salt": _hex(self.salt), "deadline": self.deadline,
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Terms:
+        """The terms of a :meth:`to_json` object (from the journal, an API answer or a certificate).
+
+        Every field is required. A missing key raises ``KeyError``; a value of the wrong shape ``ValueError`` or
+        ``TypeError``: callers that read untrusted JSON (a certificate) turn these into their own refusal."""
+        def b(key: str) -> bytes:
+            return bytes.fromhex(str(d[key])[2:])
+
+        return cls(int(d["kind"]), int(d["assetId"]), tuple(int(x) for x in d["grantees"]), tuple(int(x) for x in d["shares"]),
+                   int(d["licenceType"]), int(str(d["territory"]), 16), b("fieldOfUse"), bool(d["sublicensable"]),
+                   b("parentLicence"), int(d["start"]), int(d["end"]), b("documentHash"), b("detailsHash"), b("salt"),
+                   int(d["deadline"]))  # fmt: skip
 
     def agreement_id(self, domain: Domain) -> bytes:
         """The EIP-712 struct hash of the terms: the agreement's id on chain."""

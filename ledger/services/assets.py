@@ -343,7 +343,7 @@ class AssetService:
             try:
                 self._db.execute(
                     "INSERT INTO proposals (agreement_id, kind, asset_id, terms, details, created_at) VALUES (?,?,?,?,?,?)",
-                    ("0x" + aid.hex(), body["kind"], terms.asset_id, json.dumps(_terms_json(terms)), json.dumps(details), time.time()),
+                    ("0x" + aid.hex(), body["kind"], terms.asset_id, json.dumps(terms.to_json()), json.dumps(details), time.time()),
                 )
             except sqlite3.IntegrityError:
                 raise Conflict("an agreement with these exact terms was already proposed", field="salt") from None
@@ -490,7 +490,7 @@ class AssetService:
         row = self._db.execute("SELECT terms, details, signatures, status, tx_hash FROM proposals WHERE agreement_id = ?", (aid,)).fetchone()
         if row is None:
             raise NotFound(f"no agreement {aid}", field="agreement_id")
-        return _terms_from_json(json.loads(row[0])), json.loads(row[1]), json.loads(row[2]), row[3], row[4]
+        return ag.Terms.from_json(json.loads(row[0])), json.loads(row[1]), json.loads(row[2]), row[3], row[4]
 
     def required_parties(self, terms: ag.Terms) -> list[int]:
         owners = [o["partyId"] for o in self.show(terms.asset_id)["owners"]]
@@ -513,7 +513,7 @@ class AssetService:
             "agreementId": "0x" + aid.hex(),
             "kind": ag.AgreementKind(terms.kind).word,
             "assetId": terms.asset_id,
-            "terms": _terms_json(terms),
+            "terms": terms.to_json(),
             "details": details,
             "typedData": terms.message(self.domain()),
             "signatures": sigs,
@@ -522,7 +522,7 @@ class AssetService:
         if terms.kind == ag.AgreementKind.LICENCE:
             body["territory"] = from_mask(terms.territory)
             body["licenceType"] = ag.LicenceType(terms.licence_type).word
-        if onchain[1] != 0:
+        if onchain[1] != ag.AgreementStatus.NONE:
             body["status"] = STATUS_NAMES[onchain[1]]
             if onchain[1] == ag.AgreementStatus.ENDED_WITH_PARENT:
                 body["endedWithParent"] = "0x" + bytes(onchain[11]).hex()
@@ -628,7 +628,7 @@ class AssetService:
         party's signed ``Withdrawal``; a suspended party may withdraw."""
         terms, _, _, status, _ = self._proposal(agreement_id)
         aid = terms.agreement_id(self.domain())
-        if status != "proposed" or call(self.contract.functions.agreement(aid))[1] != 0:
+        if status != "proposed" or call(self.contract.functions.agreement(aid))[1] != ag.AgreementStatus.NONE:
             raise Conflict(f"the agreement is {status}: only a proposal is withdrawn", field="agreement_id")
         _check_window(deadline, self._chain_time())
         account = parse_account(signer, "signer")
@@ -687,7 +687,7 @@ class AssetService:
         profiles = {int(pid): self.ledger.evidence_service.party_profile(int(pid)) for pid in sigs}
         return agreement_certificate.build(
             agreement_id="0x" + terms.agreement_id(self.domain()).hex(),
-            terms=_terms_json(terms),
+            terms=terms.to_json(),
             details=details,
             signatures=sigs,
             parties=profiles,
@@ -721,7 +721,7 @@ class AssetService:
                               **{k: e[k] for k in ("registerExtractHash", "reasonHash") if k in e}}  # fmt: skip
             elif e["event"] in ("AssetRegistered", "TitleTransferred", "TitleRestored"):
                 owners, owners_since, title_agreement = e["owners"], e["time"], e.get("agreementId") or e.get("disputeId")
-            elif e["event"] == "AgreementExecuted" and e["kind"] in ("licence", "pledge"):
+            elif e["event"] == "AgreementExecuted" and e["kind"] in {k.word for k in ag.AgreementKind.choices() if k.termed}:
                 effective[e["agreementId"]] = e
             elif e["event"] in ("AgreementTerminated", "PledgeReleased", "AgreementVoided"):
                 effective.pop(e["agreementId"], None)
@@ -729,7 +729,7 @@ class AssetService:
         for aid, e in effective.items():
             g = call(self.contract.functions.agreement(bytes.fromhex(aid[2:])))
             parent = "0x" + bytes(g[11]).hex()
-            if e["kind"] == "licence" and g[11] != b"\0" * 32 and parent not in effective and int(g[7]) <= at:
+            if e["kind"] == ag.AgreementKind.LICENCE.word and g[11] != b"\0" * 32 and parent not in effective and int(g[7]) <= at:
                 # the parent licence was terminated or voided by `at`: its sublicences ended with it
                 ended.append({"agreementId": aid, "licensee": int(g[13][0]), "endedAt": int(g[7]), "parentLicence": parent,
                               "reason": f"ended with parent licence {parent}"})  # fmt: skip
@@ -737,7 +737,7 @@ class AssetService:
             if not (int(g[4]) <= at < int(g[5])):
                 continue
             entry = {"agreementId": aid, "party": int(g[13][0]), "start": int(g[4]), "end": int(g[5]), "effectiveAt": int(g[6])}
-            if e["kind"] == "licence":
+            if e["kind"] == ag.AgreementKind.LICENCE.word:
                 entry |= {"licensee": entry.pop("party"), "licenceType": ag.LicenceType(g[2]).word, "territory": from_mask(int(g[9])),
                           "sublicence": g[11] != b"\0" * 32, "licensors": [int(p) for p in g[12]]}  # fmt: skip
                 licences.append(entry)
@@ -818,19 +818,4 @@ def _parse_sig(value: str, field: str = "signature") -> bytes:
     return raw
 
 
-def _terms_json(t: ag.Terms) -> dict[str, Any]:
-    return {
-        "kind": t.kind, "assetId": t.asset_id, "grantees": list(t.grantees), "shares": list(t.shares),
-        "licenceType": t.licence_type, "territory": hex(t.territory), "fieldOfUse": "0x" + t.field_of_use.hex(),
-        "sublicensable": t.sublicensable, "parentLicence": "0x" + t.parent_licence.hex(), "start": t.start, "end": t.end,
-        "documentHash": "0x" + t.document_hash.hex(), "detailsHash": "0x" + t.details_hash.hex(), "salt": "0x" + t.salt.hex(),
-        "deadline": t.deadline,
-    }  # fmt: skip
-
-
-def _terms_from_json(d: dict[str, Any]) -> ag.Terms:
-    b = lambda k: bytes.fromhex(d[k][2:])  # noqa: E731
-    return ag.Terms(d["kind"], d["assetId"], tuple(d["grantees"]), tuple(d["shares"]), d["licenceType"], int(d["territory"], 16),
-                    b("fieldOfUse"), d["sublicensable"], b("parentLicence"), d["start"], d["end"], b("documentHash"),
-                    b("detailsHash"), b("salt"), d["deadline"])  # fmt: skip
 

@@ -173,3 +173,12 @@ def test_the_api_schemas_offer_exactly_the_codes_words() -> None:
     assert seen >= 8
     algorithms = {_literal(m, f) for m, f in fields("algorithm")}
     assert algorithms == {codes.HashAlgorithm.words()}
+
+
+def test_every_reason_code_of_the_asset_registry_has_words() -> None:
+    from ledger.chain.artifacts import REASONS
+
+    assert {name: type(next(iter(texts))) for name, texts in REASONS.items()} == {
+        "AssetInvalid": codes.AssetFault, "AgreementInvalid": codes.AgreementFault, "SublicenceOutsideParent": codes.SublicenceFault}
+    for texts in REASONS.values():
+        assert list(texts) == list(type(next(iter(texts)))), "a reason without words, or out of the enum's order"
