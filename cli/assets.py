@@ -29,7 +29,8 @@ from ledger.domain import eip712
 from cli.main import ApiUrlOpt, _print_json, api_client, app, console, err_console, settings_with
 from cli.evidence import _load_party_key
 from ledger.errors import InvalidInput, KeystoreError, LedgerError
-from ledger.domain.hashing import HashAlgorithm, canonical_json, hash_file, parse_hash
+from ledger.domain.canonical_json import canonical_json
+from ledger.domain.hashing import HashAlgorithm, hash_file, parse_hash
 
 asset_app = typer.Typer(help="Register IP assets (patents) signed by every owner; show them and their chain of title.",
                         no_args_is_help=True)  # fmt: skip
@@ -39,10 +40,8 @@ app.add_typer(asset_app, name="asset")
 app.add_typer(agreement_app, name="agreement")
 
 TOTAL = ag.TOTAL_SHARES
-KIND_ALIASES = {"licence": "licence", "license": "licence", "assignment": "assignment", "pledge": "pledge",
-                "equity_contribution": "equity_contribution", "equity": "equity_contribution"}  # fmt: skip
-ROLES = {"assignment": ("assignor", "assignee"), "licence": ("licensor", "licensee"),
-         "equity_contribution": ("contributor", "company"), "pledge": ("pledgor", "pledgee")}  # fmt: skip
+KIND_ALIASES = {**{k.word: k.word for k in ag.AgreementKind.choices()}, "license": "licence", "equity": "equity_contribution"}
+ROLES = {k.word: k.roles for k in ag.AgreementKind.choices()}
 
 KeystoresOpt = Annotated[
     list[Path] | None,
@@ -225,14 +224,6 @@ def _domain_of(typed_data: dict[str, Any]) -> eip712.Domain:
     return ag.assets_domain(int(d["chainId"]), str(d["verifyingContract"]))
 
 
-def _terms_of(t: dict[str, Any]) -> ag.Terms:
-    b = lambda k: bytes.fromhex(str(t[k])[2:])  # noqa: E731
-    return ag.Terms(int(t["kind"]), int(t["assetId"]), tuple(int(x) for x in t["grantees"]), tuple(int(x) for x in t["shares"]),
-                    int(t["licenceType"]), int(str(t["territory"]), 16), b("fieldOfUse"), bool(t["sublicensable"]),
-                    b("parentLicence"), int(t["start"]), int(t["end"]), b("documentHash"), b("detailsHash"), b("salt"),
-                    int(t["deadline"]))  # fmt: skip
-
-
 def _field_of_use_hash(text: str | None) -> bytes:
     """As ``ledger.services.assets.field_of_use_hash`` (a test keeps them equal), without importing web3 into the CLI."""
     if text is None or text.strip() == "" or text.strip().lower() == "all":
@@ -244,7 +235,7 @@ def _checked(agreement: dict[str, Any]) -> ag.Terms:
     """The agreement's terms, after checking that the typed data, the id and the details all follow from them."""
     typed = agreement["typedData"]
     domain = _domain_of(typed)
-    terms = _terms_of(agreement["terms"])
+    terms = ag.Terms.from_json(agreement["terms"])
     if terms.message(domain) != typed:
         raise InvalidInput("the typed data from the API does not match the agreement's terms; refusing it")
     if "0x" + terms.agreement_id(domain).hex() != str(agreement["agreementId"]).lower():
@@ -580,7 +571,7 @@ def agreement_propose(
             raise InvalidInput("--end must be after --start", field="--end")
         if name == "licence":
             ltype = str(licence_type).strip().lower()
-            if ltype not in ("exclusive", "sole", "ordinary"):
+            if ltype not in ag.LicenceType.words():
                 raise InvalidInput(f"--type is exclusive, sole or ordinary, not {licence_type!r}", field="--type")
             basis = str(royalty_basis).strip().lower()
             if basis not in ("lump_sum", "percentage", "per_unit", "minimum_annual"):

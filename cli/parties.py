@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from ledger.domain import eip712
+from ledger.domain.codes import PartyKind
 from cli.main import ApiUrlOpt, _print_json, api_client, console, party_app, settings_with
 from cli.evidence import _load_party_key
 from ledger.errors import Conflict, LedgerError, PermissionDenied
@@ -35,9 +36,7 @@ KeystoreOpt = Annotated[
                  "Password from IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE."),
 ]  # fmt: skip
 
-KIND_WORDS = {"firm": "firm", "university": "university", "arbitration_institution": "arbitration institution",
-              "financial_institution": "financial institution", "service_agency": "service agency",
-              "asset_verifier": "asset verifier"}  # fmt: skip
+KIND_WORDS = {k.word: k.word.replace("_", " ") for k in PartyKind.choices()}
 EVENT_WORDS = {"admitted": "admitted", "account_added": "account added", "account_removed": "account removed",
                "accounts_changed": "accounts changed by the party", "suspended": "suspended",
                "suspension_confirmed": "suspension confirmed by governance",

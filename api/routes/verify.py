@@ -102,7 +102,7 @@ async def _stream_multipart(request: Request, boundary: bytes, limit: int) -> tu
     state: dict[str, Any] = {"name": None, "header_field": b"", "header_value": b"", "headers": {}, "parts": set(),
                              "complete": False}  # fmt: skip
     cert = bytearray()
-    hashers = {alg: new_hasher(alg) for alg in HashAlgorithm}
+    hashers = {alg: new_hasher(alg) for alg in HashAlgorithm.choices()}
     seen_file = False
     size = 0
 

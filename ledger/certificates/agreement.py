@@ -23,7 +23,7 @@ from eth_utils import keccak, to_checksum_address
 from ledger.domain import agreements as ag
 from ledger.certificates.evidence import SCHEMES
 from ledger.errors import InvalidInput
-from ledger.domain.hashing import canonical_json
+from ledger.domain.canonical_json import canonical_json
 from ledger.certificates.verify import PARTY_IDENTIFIER, PARTY_TUPLE, SEL_PARTY, SEL_PARTY_OF, Report, Rpc, _bytes, _int
 
 FORMAT = "qianhai-ip-ledger/agreement-certificate"
@@ -42,7 +42,7 @@ def build(*, agreement_id: str, terms: dict[str, Any], details: dict[str, Any], 
     return {
         "format": FORMAT,
         "version": VERSION,
-        "agreement": {"id": agreement_id, "kind": ag.AgreementKind(terms["kind"]).name.lower(), "terms": terms, "details": details},
+        "agreement": {"id": agreement_id, "kind": ag.AgreementKind(terms["kind"]).word, "terms": terms, "details": details},
         "signatures": [{"partyId": int(pid), **sig} for pid, sig in sorted(signatures.items(), key=lambda kv: int(kv[0]))],
         "parties": [{"partyId": pid, **{k: p[k] for k in ("identifierScheme", "identifier", "nameZh", "nameEn")}} for pid, p in sorted(parties.items())],
         "chain": {"chainId": chain_id, "contract": contract},
@@ -51,20 +51,12 @@ def build(*, agreement_id: str, terms: dict[str, Any], details: dict[str, Any], 
     }
 
 
-def _terms(d: dict[str, Any]) -> ag.Terms:
-    b = lambda k: bytes.fromhex(str(d[k])[2:])  # noqa: E731
-    return ag.Terms(int(d["kind"]), int(d["assetId"]), tuple(int(x) for x in d["grantees"]), tuple(int(x) for x in d["shares"]),
-                    int(d["licenceType"]), int(str(d["territory"]), 16), b("fieldOfUse"), bool(d["sublicensable"]),
-                    b("parentLicence"), int(d["start"]), int(d["end"]), b("documentHash"), b("detailsHash"), b("salt"),
-                    int(d["deadline"]))  # fmt: skip
-
-
 def verify(doc: Any, rpc: Rpc) -> Report:
     report = Report()
     try:
         if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("version") != VERSION:
             raise InvalidInput(f"format must be {FORMAT!r} version {VERSION}", field="format")
-        terms = _terms(doc["agreement"]["terms"])
+        terms = ag.Terms.from_json(doc["agreement"]["terms"])
         agreement_id = bytes.fromhex(str(doc["agreement"]["id"])[2:])
         details = doc["agreement"]["details"]
         sigs = [(int(s["partyId"]), to_checksum_address(s["signer"]), bytes.fromhex(str(s["signature"])[2:])) for s in doc["signatures"]]
@@ -143,7 +135,7 @@ def verify(doc: Any, rpc: Rpc) -> Report:
 
     try:
         (g,) = abi_decode([AGREEMENT_TUPLE], rpc.call(contract, SEL_AGREEMENT + agreement_id))
-        ok = g[0] == terms.kind and g[1] != 0 and g[6] == block_time and g[8] == terms.asset_id
+        ok = g[0] == terms.kind and g[1] != ag.AgreementStatus.NONE and g[6] == block_time and g[8] == terms.asset_id
     except Exception:
         ok = False
     report.add("record", ok, "the contract holds the agreement as effective from this block",
@@ -195,7 +187,13 @@ LABELS = [
     ("anchor.transactionHash", "交易哈希", "Transaction"), ("anchor.blockNumber", "区块高度", "Block"),
     ("anchor.blockHash", "区块哈希", "Block hash"), ("anchor.blockTimestamp", "生效时间 (Unix)", "Took effect (Unix time)"),
 ]  # fmt: skip
-KIND_ZH = {"assignment": "转让", "licence": "许可", "equity_contribution": "作价入股", "pledge": "质押"}
+KIND_ZH = {ag.AgreementKind.ASSIGNMENT: "转让", ag.AgreementKind.LICENCE: "许可", ag.AgreementKind.EQUITY_CONTRIBUTION: "作价入股",
+           ag.AgreementKind.PLEDGE: "质押"}  # fmt: skip
+
+
+def kind_zh(word: str) -> str:
+    """The Chinese caption of an agreement kind given by its word (``"licence"``); empty for an unknown word."""
+    return next((zh for kind, zh in KIND_ZH.items() if kind.word == word), "")
 
 
 def render_html(doc: dict[str, Any]) -> str:
@@ -211,7 +209,7 @@ def render_html(doc: dict[str, Any]) -> str:
         return value
 
     rows = [(zh, en, str(get(path))) for path, zh, en in LABELS]
-    rows[1] = (rows[1][0], rows[1][1], f"{KIND_ZH.get(rows[1][2], '')} / {rows[1][2]}")
+    rows[1] = (rows[1][0], rows[1][1], f"{kind_zh(rows[1][2])} / {rows[1][2]}")
     when = datetime.fromtimestamp(int(doc["anchor"]["blockTimestamp"]), UTC).isoformat()
     rows.append(("生效时间 (UTC)", "Took effect (UTC)", when))
     for s in doc["signatures"]:
@@ -251,7 +249,7 @@ def render_pdf(doc: dict[str, Any], *, verify_url: str) -> bytes:
     when = int(doc["anchor"]["blockTimestamp"])
     rows = [
         cp._Row("协议编号", "Agreement id", a["id"], mono=True),  # noqa: SLF001
-        cp._Row("协议类型", "Type", f"{KIND_ZH.get(a['kind'], '')} / {a['kind']}"),  # noqa: SLF001
+        cp._Row("协议类型", "Type", f"{kind_zh(a['kind'])} / {a['kind']}"),  # noqa: SLF001
         cp._Row("资产编号", "Asset id", str(a["terms"]["assetId"])),  # noqa: SLF001
         cp._Row("生效时间", "Took effect", datetime.fromtimestamp(when, UTC).isoformat()),  # noqa: SLF001
         cp._Row("链标识 / 合约", "Chain id / contract", f"{doc['chain']['chainId']} / {doc['chain']['contract']}", mono=True),  # noqa: SLF001

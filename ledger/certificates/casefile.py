@@ -23,6 +23,7 @@ from eth_utils import keccak, to_checksum_address
 
 from ledger.certificates import agreement as agreement_certificate
 from ledger.certificates import verify as evidence_verify
+from ledger.domain.codes import AgreementKind
 from ledger.errors import InvalidInput
 from ledger.certificates.verify import Report, Rpc, _bytes, _int
 
@@ -148,8 +149,9 @@ def _verify_title_event(doc: dict[str, Any], rpc: Rpc) -> Report:
         owners, shares = _owners(doc["event"], data)
         same = list(zip(owners, shares, strict=True)) == [(o["partyId"], o["share"]) for o in doc["owners"]]
     if doc["event"] == "AgreementExecuted":
-        kinds = {1: "assignment", 2: "licence", 3: "equity_contribution", 4: "pledge"}
-        same = same and kinds.get(int.from_bytes(topics[3], "big")) == doc.get("kind") and "0x" + data[:32].hex() == doc.get("documentHash")
+        code = int.from_bytes(topics[3], "big")
+        kind = AgreementKind(code).word if code in {int(k) for k in AgreementKind.choices()} else None
+        same = same and kind == doc.get("kind") and "0x" + data[:32].hex() == doc.get("documentHash")
     if "disputeId" in doc:
         same = same and "0x" + topics[3 if doc["event"] == "AgreementVoided" else 2].hex() == doc["disputeId"]
     if "verifierPartyId" in doc:  # a verifier's decision on the claim: who, and the extract or reasons hashed

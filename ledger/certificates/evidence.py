@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.errors import InvalidInput
-from ledger.domain.hashing import HashAlgorithm
+from ledger.domain.codes import HashAlgorithm, IdentifierScheme
 from ledger.domain.merkle import InclusionProof, MerkleProofError
 
 FORMAT = "qianhai-ip-ledger/evidence-certificate"
@@ -25,7 +25,8 @@ MAX_LISTED_REGISTRATIONS = 20
 _HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _HEXBYTES = re.compile(r"^0x([0-9a-f]{2})*$")
-SCHEMES = {1: "USCC", 2: "HKBRN", 3: "OTHER"}
+#: A party's identifier scheme as certificates write it: the member's name (``USCC``, ``HKBRN``, ``OTHER``).
+SCHEMES = {int(s): s.name for s in IdentifierScheme.choices()}
 
 
 class CertificateMalformed(InvalidInput):
@@ -56,7 +57,7 @@ class Certificate:
 
     @property
     def algorithm(self) -> HashAlgorithm:
-        return HashAlgorithm.SM3 if self.evidence["algorithm"] == "sm3" else HashAlgorithm.SHA256
+        return HashAlgorithm.SM3 if self.evidence["algorithm"] == HashAlgorithm.SM3.word else HashAlgorithm.SHA256
 
     def b32(self, section: str, key: str) -> bytes:
         return bytes.fromhex(self.raw[section][key][2:])
@@ -100,7 +101,7 @@ def build(
     ``listed``), None when the issuer does not know the content hash (a certificate looked up by binding)."""
     evidence: dict[str, Any] = {
         "contentHash": hex32(content_hash) if content_hash is not None else None,
-        "algorithm": HashAlgorithm(algorithm).name.lower(),
+        "algorithm": HashAlgorithm(algorithm).word,
         "salt": hex32(salt) if salt is not None else None,
         "binding": hex32(binding),
         "metadataCommitment": hex32(metadata_commitment) if metadata_commitment is not None else None,
@@ -143,7 +144,7 @@ def parse(doc: Any) -> Certificate:
     _expect(doc.get("format") == FORMAT, "format", f"format must be {FORMAT!r}")
     _expect(doc.get("version") == VERSION, "version", f"version {doc.get('version')!r} is not supported (expected {VERSION})")
     ev = _section(doc, "evidence")
-    _expect(ev.get("algorithm") in ("sha256", "sm3"), "evidence.algorithm", "algorithm must be sha256 or sm3")
+    _expect(ev.get("algorithm") in HashAlgorithm.words(), "evidence.algorithm", "algorithm must be sha256 or sm3")
     _hex32(ev, "evidence", "binding")
     for key in ("contentHash", "salt", "metadataCommitment", "supersedes"):
         if ev.get(key) is not None:

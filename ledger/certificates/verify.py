@@ -22,7 +22,8 @@ from ledger.certificates import evidence as certmod
 from ledger.domain import eip712
 from ledger.domain import merkle
 from ledger.errors import InvalidInput
-from ledger.domain.hashing import HashAlgorithm, canonical_json, hash_stream, private_binding, public_binding
+from ledger.domain.canonical_json import canonical_json
+from ledger.domain.hashing import HashAlgorithm, hash_stream, private_binding, public_binding
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 

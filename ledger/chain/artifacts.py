@@ -11,6 +11,7 @@ from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
 from ledger import errors
+from ledger.domain.codes import AgreementFault, AssetFault, Code, SublicenceFault
 from ledger.errors import ContractRevert, ToolchainError
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
@@ -91,24 +92,31 @@ _MESSAGES: dict[str, str] = {
 }
 
 
-# The asset registry's reason codes (enums AssetFault, AgreementFault, SublicenceFault in IPAssetRegistry.sol,
-# in their order): the contract reverts with the code, the client names the reason.
-_REASONS: dict[str, tuple[str, ...]] = {
-    "AssetInvalid": ("jurisdiction and kind", "number", "registry full", "owners and shares", "unknown owner",
-                     "owner listed twice"),
-    "AgreementInvalid": ("only licences and pledges are terminated; title moves back by a new assignment", "not a pledge",
-                         "an equity contribution goes to one company", "the company must be identified by a USCC",
-                         "one grantee, no shares", "unknown grantee", "end must be after start", "the term has ended",
-                         "licence type", "territory", "the pledgee must be a financial institution", "kind",
-                         "parent licence", "a grantor cannot also be a grantee"),
-    "SublicenceOutsideParent": ("no such licence of this asset", "parent not in force", "parent not sublicensable",
-                                "no sublicence of a sublicence", "licence type", "territory", "field of use", "term"),
+# The asset registry's reason codes (ledger.domain.codes: AssetFault, AgreementFault, SublicenceFault): the contract
+# reverts with the code, the client names the reason.
+_AF, _GF, _SF = AssetFault, AgreementFault, SublicenceFault
+REASONS: dict[str, dict[Code, str]] = {
+    "AssetInvalid": {_AF.JURISDICTION_AND_KIND: "jurisdiction and kind", _AF.NUMBER: "number", _AF.REGISTRY_FULL: "registry full",
+                     _AF.OWNERS_AND_SHARES: "owners and shares", _AF.UNKNOWN_OWNER: "unknown owner",
+                     _AF.OWNER_LISTED_TWICE: "owner listed twice"},
+    "AgreementInvalid": {
+        _GF.ONLY_LICENCES_AND_PLEDGES_TERMINATE: "only licences and pledges are terminated; title moves back by a new assignment",
+        _GF.NOT_A_PLEDGE: "not a pledge", _GF.EQUITY_TO_ONE_COMPANY: "an equity contribution goes to one company",
+        _GF.COMPANY_NEEDS_USCC: "the company must be identified by a USCC", _GF.ONE_GRANTEE_NO_SHARES: "one grantee, no shares",
+        _GF.UNKNOWN_GRANTEE: "unknown grantee", _GF.END_BEFORE_START: "end must be after start",
+        _GF.TERM_ENDED: "the term has ended", _GF.LICENCE_TYPE: "licence type", _GF.TERRITORY: "territory",
+        _GF.PLEDGEE_NOT_FINANCIAL: "the pledgee must be a financial institution", _GF.KIND: "kind",
+        _GF.PARENT_LICENCE: "parent licence", _GF.GRANTOR_IS_GRANTEE: "a grantor cannot also be a grantee"},
+    "SublicenceOutsideParent": {
+        _SF.NO_SUCH_LICENCE: "no such licence of this asset", _SF.PARENT_NOT_IN_FORCE: "parent not in force",
+        _SF.PARENT_NOT_SUBLICENSABLE: "parent not sublicensable", _SF.SUBLICENCE_OF_SUBLICENCE: "no sublicence of a sublicence",
+        _SF.LICENCE_TYPE: "licence type", _SF.TERRITORY: "territory", _SF.FIELD_OF_USE: "field of use", _SF.TERM: "term"},
 }  # fmt: skip
 
 
 def _reason(name: str, code: Any) -> str:
-    texts = _REASONS[name]
-    return texts[code] if isinstance(code, int) and 0 <= code < len(texts) else f"reason code {code}"
+    texts = REASONS[name]
+    return next((text for fault, text in texts.items() if isinstance(code, int) and fault == code), f"reason code {code}")
 
 
 def decode_revert(data: str | bytes | None) -> ContractRevert:
@@ -132,7 +140,7 @@ def decode_revert(data: str | bytes | None) -> ContractRevert:
     except Exception:
         return ContractRevert(name, {}, f"the contract reverted with {name}")
     args = {n: _normalise(v, t) for n, v, t in zip(names, values, types, strict=True)}
-    if name in _REASONS:  # a reason code: keep the code, name the reason
+    if name in REASONS:  # a reason code: keep the code, name the reason
         args["code"], args["reason"] = args["reason"], _reason(name, args["reason"])
     cls = _ERROR_CLASSES.get(name, ContractRevert)
     template = _MESSAGES.get(name)

@@ -7,13 +7,20 @@ anything is on chain.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
 
+# The enums of assets and terms are declared once, in ledger.domain.codes; named here too for this module's callers.
+from ledger.domain.codes import AgreementKind as AgreementKind
+from ledger.domain.codes import AgreementStatus as AgreementStatus
+from ledger.domain.codes import AssetJurisdiction as AssetJurisdiction
+from ledger.domain.codes import AssetKind as AssetKind
+from ledger.domain.codes import AssetStatus as AssetStatus
+from ledger.domain.codes import LicenceType as LicenceType
 from ledger.domain.eip712 import EIP712_DOMAIN_TYPE, Domain, type_string
 
 ASSETS_DOMAIN_NAME = "QianhaiIPLedger.Assets"
@@ -21,61 +28,12 @@ ZERO32 = b"\0" * 32
 TOTAL_SHARES = 10_000
 
 
-class AssetJurisdiction(IntEnum):
-    CN = 1
-    HK = 2
-    PCT = 3
-    OTHER = 4
-
-
-class AssetKind(IntEnum):
-    INVENTION = 1
-    UTILITY_MODEL = 2
-    DESIGN = 3
-    STANDARD_PATENT_R = 4
-    STANDARD_PATENT_O = 5
-    SHORT_TERM_PATENT = 6
-    PCT_APPLICATION = 7
-    OTHER_PATENT = 8
-
-
-class AssetStatus(IntEnum):
-    """Where an asset's registration stands: a claim until an asset verifier confirms it (or rejects it)."""
-
-    CLAIMED = 0
-    CONFIRMED = 1
-    STRUCK = 2
-
-
 #: What each status means, in the words every answer, report and page uses.
 ASSET_STATUS_NOTES = {
-    "claimed": "claim, not yet confirmed by an asset verifier: it cannot be assigned, licensed, contributed or pledged",
-    "confirmed": "confirmed by an asset verifier against the patent register",
-    "struck": "claim struck by an asset verifier: the number is free for a new claim",
+    AssetStatus.CLAIMED.word: "claim, not yet confirmed by an asset verifier: it cannot be assigned, licensed, contributed or pledged",
+    AssetStatus.CONFIRMED.word: "confirmed by an asset verifier against the patent register",
+    AssetStatus.STRUCK.word: "claim struck by an asset verifier: the number is free for a new claim",
 }
-
-
-class AgreementKind(IntEnum):
-    ASSIGNMENT = 1
-    LICENCE = 2
-    EQUITY_CONTRIBUTION = 3
-    PLEDGE = 4
-
-
-class LicenceType(IntEnum):
-    EXCLUSIVE = 1  # 独占
-    SOLE = 2  # 排他
-    ORDINARY = 3  # 普通
-
-
-class AgreementStatus(IntEnum):
-    NONE = 0
-    EFFECTIVE = 1
-    TERMINATED = 2
-    RELEASED = 3
-    VOIDED = 4
-    WITHDRAWN = 5  # a party withdrew its consent before execution: the terms never take effect
-    ENDED_WITH_PARENT = 6  # reported, never stored: a sublicence whose parent licence was terminated or voided
 
 
 ASSET_REGISTRATION_TYPE = [
@@ -185,6 +143,33 @@ class Terms:
             "sublicensable": self.sublicensable, "parentLicence": _hex(self.parent_licence), "start": self.start,
             "end": self.end, "documentHash": _hex(self.document_hash), "detailsHash": _hex(self.details_hash),
             "salt": _hex(self.salt), "deadline": self.deadline})  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        """The terms as JSON: what the journal keeps, the API answers (``terms``) and certificates carry.
+
+        Integers as numbers except ``territory`` (a 256-bit mask: ``"0x…"`` hex), byte strings as ``"0x…"`` hex,
+        keys as in :data:`TERMS_TYPE`. :meth:`from_json` reads it back to equal terms."""
+        return {
+            "kind": self.kind, "assetId": self.asset_id, "grantees": list(self.grantees), "shares": list(self.shares),
+            "licenceType": self.licence_type, "territory": hex(self.territory), "fieldOfUse": _hex(self.field_of_use),
+            "sublicensable": self.sublicensable, "parentLicence": _hex(self.parent_licence), "start": self.start,
+            "end": self.end, "documentHash": _hex(self.document_hash), "detailsHash": _hex(self.details_hash),
+            "salt": _hex(self.salt), "deadline": self.deadline,
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Terms:
+        """The terms of a :meth:`to_json` object (from the journal, an API answer or a certificate).
+
+        Every field is required. A missing key raises ``KeyError``; a value of the wrong shape ``ValueError`` or
+        ``TypeError``: callers that read untrusted JSON (a certificate) turn these into their own refusal."""
+        def b(key: str) -> bytes:
+            return bytes.fromhex(str(d[key])[2:])
+
+        return cls(int(d["kind"]), int(d["assetId"]), tuple(int(x) for x in d["grantees"]), tuple(int(x) for x in d["shares"]),
+                   int(d["licenceType"]), int(str(d["territory"]), 16), b("fieldOfUse"), bool(d["sublicensable"]),
+                   b("parentLicence"), int(d["start"]), int(d["end"]), b("documentHash"), b("detailsHash"), b("salt"),
+                   int(d["deadline"]))  # fmt: skip
 
     def agreement_id(self, domain: Domain) -> bytes:
         """The EIP-712 struct hash of the terms: the agreement's id on chain."""

@@ -14,6 +14,8 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
+from ledger.domain.codes import AccountAction
+
 EVIDENCE_DOMAIN_NAME = "QianhaiIPLedger.Evidence"
 DOMAIN_VERSION = "1"
 
@@ -48,7 +50,7 @@ RECOVERY_VETO_TYPE = [
     {"name": "executableAt", "type": "uint64"},
 ]
 #: `AccountChange.action` values (IPartyRegistry.AccountAction).
-ACCOUNT_ACTIONS = {"add": 1, "remove": 2, "rotate": 3, "set_threshold": 4}
+ACCOUNT_ACTIONS = {a.word: int(a) for a in AccountAction.choices()}
 ZERO_ADDRESS = "0x" + "00" * 20
 DOCUMENT_ACTION_TYPE = [
     {"name": "action", "type": "string"},

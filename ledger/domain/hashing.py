@@ -1,48 +1,40 @@
-"""Content hashing, hash parsing, canonical JSON and the commitments built from them.
+"""Content hashing: the algorithms, streaming digests, hash parsing, salts and the on-chain bindings.
 
 Pure functions only: nothing here touches the chain, the network or any file it was not handed.
-Every refusal is an :class:`~ledger.errors.InvalidInput` naming the offending field.
+Every refusal is an :class:`~ledger.errors.InvalidInput` naming the offending field. Canonical JSON is in
+:mod:`ledger.domain.canonical_json`, the evidence metadata schema in :mod:`ledger.domain.metadata`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import secrets
-import unicodedata
-from collections.abc import Mapping
-from datetime import date, datetime
-from enum import IntEnum
 from os import PathLike
-from typing import Any, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
 from cryptography.hazmat.primitives import hashes
 
+from ledger.domain.codes import HashAlgorithm
 from ledger.errors import InvalidInput, PayloadTooLarge
 
 __all__ = [
-    "EVIDENCE_KINDS",
     "HASH_LENGTH",
-    "METADATA_FIELDS",
     "MAX_PARTY_ID",
     "PRIVATE_BINDING_DOMAIN",
     "PUBLIC_BINDING_DOMAIN",
     "SALT_LENGTH",
     "HashAlgorithm",
     "Hasher",
-    "canonical_json",
     "hash_bytes",
     "hash_file",
     "hash_stream",
-    "metadata_commitment",
     "new_hasher",
     "new_salt",
     "parse_algorithm",
     "parse_hash",
     "private_binding",
     "public_binding",
-    "validate_metadata",
 ]
 
 HASH_LENGTH = 32
@@ -56,13 +48,6 @@ MAX_PARTY_ID = 2**24 - 1
 
 
 # --- algorithms -------------------------------------------------------------------------------
-
-
-class HashAlgorithm(IntEnum):
-    """Content hash algorithms; the values are those of ``IEvidenceRegistry.HashAlgorithm``."""
-
-    SHA256 = 1
-    SM3 = 2
 
 
 _ALGORITHM_NAMES = {
@@ -138,9 +123,12 @@ def _algorithm(alg: HashAlgorithm | int | str) -> HashAlgorithm:
     if isinstance(alg, str):
         return parse_algorithm(alg)
     try:
-        return HashAlgorithm(alg)
+        chosen = HashAlgorithm(alg)
     except ValueError:
-        raise InvalidInput(f"unknown hash algorithm {alg!r}", field="algorithm") from None
+        chosen = HashAlgorithm.NONE
+    if chosen is HashAlgorithm.NONE:  # the contract's "unset": no content is hashed with it
+        raise InvalidInput(f"unknown hash algorithm {alg!r}", field="algorithm")
+    return chosen
 
 
 def new_hasher(alg: HashAlgorithm) -> Hasher:
@@ -247,297 +235,6 @@ def parse_hash(value: str, field: str = "content_hash") -> bytes:
     if digest == bytes(HASH_LENGTH):
         raise InvalidInput(f"{field} is all zeros, which is not a hash of anything", field=field)
     return digest
-
-
-# --- canonical JSON ---------------------------------------------------------------------------
-
-# Integers beyond this lose precision as IEEE 754 doubles, so a JCS implementation in another
-# language would print them differently; refusing them keeps our bytes identical to theirs.
-MAX_SAFE_INTEGER = 2**53 - 1
-MAX_JSON_DEPTH = 64
-
-_JCS_ESCAPES: dict[int, str] = {c: f"\\u{c:04x}" for c in range(0x20)}
-_JCS_ESCAPES.update({0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"})
-_JCS_ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\"})
-
-
-def canonical_json(obj: object, *, field: str | None = None) -> bytes:
-    """Serialise ``obj`` as RFC 8785 (JSON Canonicalization Scheme) UTF-8 bytes.
-
-    Objects have their members sorted by the UTF-16 code units of their names, there is no
-    whitespace, strings are escaped minimally (``"``, ``\\``, the short escapes ``\\b \\t \\n \\f
-    \\r`` and ``\\u00xx`` with lower-case hex for other control characters; everything else,
-    including ``/``, DEL and non-ASCII, is written as UTF-8).
-
-    Accepted values: ``dict`` with ``str`` keys, ``list`` / ``tuple``, ``str``, ``bool``, ``None``,
-    ``int`` within ±(2**53 - 1), and ``float`` only when finite and integral within that range
-    (written as an integer, as ES6 would). Full ES6 formatting of fractional and very large numbers
-    is deliberately not implemented: such values are refused instead, so any accepted input
-    canonicalises to exactly the bytes a complete JCS implementation would produce. Strings must be
-    valid Unicode (no lone surrogates). Nesting is limited to 64 levels.
-
-    Errors are :class:`~ledger.errors.InvalidInput`; their field is ``field`` extended with the
-    path to the offending value (``metadata.creators[2]``), or ``None`` when ``field`` is ``None``.
-    """
-    parts: list[str] = []
-    _encode(obj, parts, field, "", 0)
-    text = "".join(parts)
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as exc:  # a lone surrogate; _encode checks, so this is a backstop
-        raise InvalidInput("JSON text is not valid Unicode", field=field) from exc
-
-
-def _json_error(message: str, field: str | None, path: str) -> InvalidInput:
-    location = f"{field}{path}" if field else f"${path}"
-    return InvalidInput(
-        f"{message} (at {location})",
-        field=f"{field}{path}" if field else None,
-        details={"path": f"${path}"},
-    )
-
-
-def _encode_string(value: str, field: str | None, path: str) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise _json_error("string contains a lone surrogate, which is not valid Unicode", field, path) from exc
-    return '"' + value.translate(_JCS_ESCAPES) + '"'
-
-
-def _utf16_key(name: str) -> bytes:
-    # Big-endian UTF-16 bytes compare exactly like the sequence of 16-bit code units.
-    return name.encode("utf-16-be")
-
-
-def _encode(obj: object, out: list[str], field: str | None, path: str, depth: int) -> None:
-    if depth > MAX_JSON_DEPTH:
-        raise _json_error(f"JSON is nested more than {MAX_JSON_DEPTH} levels deep", field, path)
-    if obj is None:
-        out.append("null")
-    elif obj is True:
-        out.append("true")
-    elif obj is False:
-        out.append("false")
-    elif isinstance(obj, str):
-        out.append(_encode_string(obj, field, path))
-    elif isinstance(obj, int):
-        if not -MAX_SAFE_INTEGER <= obj <= MAX_SAFE_INTEGER:
-            raise _json_error("integer is outside ±(2**53 - 1); write it as a string", field, path)
-        out.append(str(int(obj)))
-    elif isinstance(obj, float):
-        if not math.isfinite(obj):
-            raise _json_error("NaN and infinity have no JSON form", field, path)
-        if not obj.is_integer():
-            raise _json_error("fractional numbers are not supported; write it as a string", field, path)
-        if not -MAX_SAFE_INTEGER <= obj <= MAX_SAFE_INTEGER:
-            raise _json_error("number is outside ±(2**53 - 1); write it as a string", field, path)
-        out.append(str(int(obj)))
-    elif isinstance(obj, Mapping):
-        keyed: list[tuple[bytes, str, object]] = []
-        for name, value in obj.items():
-            if not isinstance(name, str):
-                raise _json_error(f"object key {name!r} is not a string", field, path)
-            try:
-                sort_key = _utf16_key(name)
-            except UnicodeEncodeError as exc:
-                raise _json_error(f"object key {name!r} is not valid Unicode", field, path) from exc
-            keyed.append((sort_key, name, value))
-        keyed.sort(key=lambda item: item[0])
-        out.append("{")
-        for i, (_, name, value) in enumerate(keyed):
-            if i:
-                out.append(",")
-            out.append(_encode_string(name, field, path))
-            out.append(":")
-            _encode(value, out, field, f"{path}.{name}", depth + 1)
-        out.append("}")
-    elif isinstance(obj, (list, tuple)):
-        out.append("[")
-        for i, value in enumerate(obj):
-            if i:
-                out.append(",")
-            _encode(value, out, field, f"{path}[{i}]", depth + 1)
-        out.append("]")
-    else:
-        raise _json_error(f"{type(obj).__name__} has no JSON form", field, path)
-
-
-# --- evidence metadata ------------------------------------------------------------------------
-
-EVIDENCE_KINDS = (
-    "invention",
-    "utility_model",
-    "design",
-    "software",
-    "copyright_work",
-    "data_set",
-    "trade_secret",
-)
-METADATA_FIELDS = ("title", "kind", "creators", "created_at", "language", "description")
-
-MAX_TITLE_LENGTH = 500
-MAX_DESCRIPTION_LENGTH = 5000
-MAX_CREATORS = 100
-MAX_CREATOR_LENGTH = 200
-MAX_LANGUAGE_LENGTH = 35
-
-# BCP 47 shape only: a 2-3 letter language then up to 8-character alphanumeric subtags.
-_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
-# Tabs and line breaks are allowed in descriptions; every other control character is refused.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_CONTROL_EXCEPT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-def validate_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Check evidence metadata and return its normalised form (commit to that, not the input).
-
-    Fields, all optional, unknown ones refused:
-
-    - ``title``: non-empty string, at most 500 characters, no control characters;
-    - ``kind``: one of :data:`EVIDENCE_KINDS` (case, spaces and hyphens are normalised:
-      ``"Utility model"`` becomes ``"utility_model"``);
-    - ``creators``: non-empty list of at most 100 non-empty names (each at most 200 characters);
-    - ``created_at``: ISO 8601 date or date-time; normalised to extended form (``2024-03-01``,
-      ``2024-03-01T09:30:00+08:00``);
-    - ``language``: BCP 47-shaped tag, ``_`` accepted for ``-``; normalised to conventional case
-      (``zh-Hant-HK``);
-    - ``description``: at most 5000 characters; tabs and line breaks allowed.
-
-    Strings are stripped and put in Unicode NFC so that the same text typed on different systems
-    gives the same commitment. Errors are :class:`~ledger.errors.InvalidInput` with fields such as
-    ``metadata.kind``.
-    """
-    if not isinstance(metadata, Mapping):
-        raise InvalidInput("metadata must be a JSON object", field="metadata")
-    unknown = sorted(str(k) for k in metadata if k not in METADATA_FIELDS)
-    if unknown:
-        raise InvalidInput(
-            f"unknown metadata field {unknown[0]!r}; allowed fields are {', '.join(METADATA_FIELDS)}",
-            field=f"metadata.{unknown[0]}",
-            details={"unknown": unknown},
-        )
-    normalised: dict[str, Any] = {}
-    for name in METADATA_FIELDS:
-        if name in metadata:
-            normalised[name] = _METADATA_VALIDATORS[name](metadata[name], f"metadata.{name}")
-    return normalised
-
-
-def _text(value: object, field: str, *, max_length: int, allow_lines: bool = False) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be a string", field=field)
-    text = unicodedata.normalize("NFC", value.strip())
-    if not text:
-        raise InvalidInput(f"{field} is empty; leave it out instead", field=field)
-    if len(text) > max_length:
-        raise InvalidInput(
-            f"{field} has {len(text)} characters; at most {max_length} are allowed",
-            field=field,
-            details={"length": len(text), "max_length": max_length},
-        )
-    control = (_CONTROL_EXCEPT_LINES if allow_lines else _CONTROL).search(text)
-    if control is not None:
-        raise InvalidInput(
-            f"{field} contains the control character U+{ord(control.group()):04X}",
-            field=field,
-        )
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInput(f"{field} is not valid Unicode", field=field) from exc
-    return text
-
-
-def _title(value: object, field: str) -> str:
-    return _text(value, field, max_length=MAX_TITLE_LENGTH)
-
-
-def _description(value: object, field: str) -> str:
-    return _text(value, field, max_length=MAX_DESCRIPTION_LENGTH, allow_lines=True)
-
-
-def _kind(value: object, field: str) -> str:
-    if isinstance(value, str):
-        kind = re.sub(r"[\s-]+", "_", value.strip().lower())
-        if kind in EVIDENCE_KINDS:
-            return kind
-    raise InvalidInput(
-        f"{field} {value!r} is not one of {', '.join(EVIDENCE_KINDS)}",
-        field=field,
-        details={"allowed": list(EVIDENCE_KINDS)},
-    )
-
-
-def _creators(value: object, field: str) -> list[str]:
-    if not isinstance(value, (list, tuple)):
-        raise InvalidInput(f"{field} must be a list of names", field=field)
-    if not value:
-        raise InvalidInput(f"{field} is empty; leave it out instead", field=field)
-    if len(value) > MAX_CREATORS:
-        raise InvalidInput(
-            f"{field} has {len(value)} entries; at most {MAX_CREATORS} are allowed",
-            field=field,
-            details={"count": len(value), "max_count": MAX_CREATORS},
-        )
-    return [_text(name, f"{field}[{i}]", max_length=MAX_CREATOR_LENGTH) for i, name in enumerate(value)]
-
-
-def _created_at(value: object, field: str) -> str:
-    if not isinstance(value, str) or not 0 < len(value.strip()) <= 64:
-        raise InvalidInput(f"{field} must be an ISO 8601 date or date-time string", field=field)
-    text = value.strip()
-    try:
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text).isoformat()
-    except ValueError:
-        raise InvalidInput(
-            f"{field} {text!r} is not an ISO 8601 date (2024-03-01) or date-time (2024-03-01T09:30:00+08:00)",
-            field=field,
-        ) from None
-
-
-def _language(value: object, field: str) -> str:
-    if isinstance(value, str):
-        tag = value.strip().replace("_", "-")
-        if len(tag) <= MAX_LANGUAGE_LENGTH and _LANGUAGE_TAG.fullmatch(tag):
-            return "-".join(_case_subtag(s, i) for i, s in enumerate(tag.split("-")))
-    raise InvalidInput(
-        f"{field} {value!r} is not a language tag such as en, zh-CN or zh-Hant-HK",
-        field=field,
-    )
-
-
-def _case_subtag(subtag: str, position: int) -> str:
-    if position > 0 and len(subtag) == 4 and subtag.isalpha():
-        return subtag.title()  # script: Hant
-    if position > 0 and len(subtag) == 2 and subtag.isalpha():
-        return subtag.upper()  # region: HK
-    return subtag.lower()
-
-
-_METADATA_VALIDATORS = {
-    "title": _title,
-    "kind": _kind,
-    "creators": _creators,
-    "created_at": _created_at,
-    "language": _language,
-    "description": _description,
-}
-
-
-def metadata_commitment(metadata: dict[str, Any]) -> bytes:
-    """SHA-256 of :func:`canonical_json` of ``metadata``.
-
-    It does not validate: pass the output of :func:`validate_metadata` so that equal metadata
-    always gives the same commitment.
-    """
-    if not isinstance(metadata, Mapping):
-        raise InvalidInput("metadata must be a JSON object", field="metadata")
-    return hashlib.sha256(canonical_json(metadata, field="metadata")).digest()
 
 
 # --- private (salted) registration ------------------------------------------------------------

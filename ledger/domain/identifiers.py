@@ -13,6 +13,7 @@ from typing import Final
 from stdnum.cn import uscc
 from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
 
+from ledger.domain.codes import IdentifierScheme
 from ledger.errors import InvalidInput
 
 __all__ = [
@@ -28,7 +29,7 @@ __all__ = [
     "validate_uscc",
 ]
 
-IDENTIFIER_SCHEMES: Final = ("uscc", "hkbrn", "other")
+IDENTIFIER_SCHEMES: Final = IdentifierScheme.words()
 
 
 # --- party identifiers ------------------------------------------------------------------------
@@ -102,9 +103,9 @@ def validate_other_identifier(value: str) -> str:
 
 
 _IDENTIFIER_VALIDATORS = {
-    "uscc": validate_uscc,
-    "hkbrn": validate_hk_brn,
-    "other": validate_other_identifier,
+    IdentifierScheme.USCC.word: validate_uscc,
+    IdentifierScheme.HKBRN.word: validate_hk_brn,
+    IdentifierScheme.OTHER.word: validate_other_identifier,
 }
 
 
@@ -133,11 +134,11 @@ def canonical_identifier(scheme: str, value: str) -> str:
         raise InvalidInput("identifier must be a string", field="identifier")
     text = unicodedata.normalize("NFKC", value).strip().upper()
     key = scheme.strip().lower().replace("_", "").replace("-", "") if isinstance(scheme, str) else ""
-    if key == "uscc":
+    if key == IdentifierScheme.USCC.word:
         return validate_uscc(text)
-    if key == "hkbrn":
+    if key == IdentifierScheme.HKBRN.word:
         return validate_hk_brn(text)
-    if key != "other":
+    if key != IdentifierScheme.OTHER.word:
         return validate_identifier(scheme, value)  # raises: unknown scheme
     text = " ".join(text.split())
     if not text.isascii():

@@ -15,14 +15,14 @@ from typing import Any
 from eth_typing import ChecksumAddress
 from eth_utils import is_address, to_checksum_address
 
+from ledger.domain.codes import IdentifierScheme, Jurisdiction, PartyKind
 from ledger.domain.identifiers import canonical_identifier
 from ledger.domain.inputs import check_text
 from ledger.errors import InvalidInput, LedgerError, PartyNotActive, PermissionDenied, SignatureRejected
 
-KINDS = {"firm": 1, "university": 2, "arbitration_institution": 3, "financial_institution": 4, "service_agency": 5,
-         "asset_verifier": 6}  # fmt: skip
-JURISDICTIONS = {"mainland": 1, "hksar": 2, "other": 3}
-SCHEMES = {"uscc": 1, "hkbrn": 2, "other": 3}
+KINDS = {k.word: k for k in PartyKind.choices()}
+JURISDICTIONS = {j.word: j for j in Jurisdiction.choices()}
+SCHEMES = {s.word: s for s in IdentifierScheme.choices()}
 MAX_ACCOUNTS = 16
 MAX_NAME = 200
 
@@ -48,7 +48,7 @@ class PartyProfile:
             identifier = canonical_identifier(self.identifier_scheme, self.identifier)
         except InvalidInput as exc:
             raise InvalidInput(exc.message, field="identifier") from None
-        if self.identifier_scheme == "uscc" and self.jurisdiction != "mainland":
+        if self.identifier_scheme == IdentifierScheme.USCC.word and self.jurisdiction != Jurisdiction.MAINLAND.word:
             raise InvalidInput("a USCC identifies a mainland entity: jurisdiction must be mainland", field="jurisdiction")
         for field, value in (("nameZh", self.name_zh), ("nameEn", self.name_en)):
             check_text(value, field, max_length=MAX_NAME)  # NFC, no control, bidi or zero-width characters
@@ -62,9 +62,9 @@ class PartyProfile:
 
     def as_tuple(self) -> tuple[Any, ...]:
         return (
-            KINDS[self.kind],
-            JURISDICTIONS[self.jurisdiction],
-            SCHEMES[self.identifier_scheme],
+            int(KINDS[self.kind]),
+            int(JURISDICTIONS[self.jurisdiction]),
+            int(SCHEMES[self.identifier_scheme]),
             self.identifier,
             self.name_zh,
             self.name_en,

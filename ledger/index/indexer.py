@@ -62,6 +62,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from web3 import Web3
 
+from ledger.domain import codes
 from ledger.domain.agreements import ASSET_STATUS_NOTES
 from ledger.chain.artifacts import SUITE, load_artifact
 from ledger.domain.eip712 import ACCOUNT_ACTIONS
@@ -266,16 +267,15 @@ SCHEMA_VERSION = "6"
 DERIVED = (batches, parties, party_events, party_accounts, assets, asset_owners, agreements, agreement_parties,
            pending_signatures, disputes)  # fmt: skip
 
-ASSET_JURISDICTIONS = {1: "CN", 2: "HK", 3: "PCT", 4: "OTHER"}
-ASSET_KINDS = {1: "invention", 2: "utility_model", 3: "design", 4: "standard_patent_r", 5: "standard_patent_o",
-               6: "short_term_patent", 7: "pct_application", 8: "other_patent"}  # fmt: skip
-AGREEMENT_KINDS = {1: "assignment", 2: "licence", 3: "equity_contribution", 4: "pledge"}
-TERMED_KINDS = frozenset({2, 4})  # licences and pledges have a term; transfers are complete once in effect
-ROLES = {"assignment": ("assignor", "assignee"), "licence": ("licensor", "licensee"),
-         "equity_contribution": ("contributor", "company"), "pledge": ("pledgor", "pledgee")}  # fmt: skip
-SUBJECT_KINDS = {1: "asset", 2: "agreement", 3: "evidence"}
-OUTCOMES = {1: "dismissed", 2: "agreement_voided", 3: "title_restored"}
-ALGORITHMS = {1: "sha256", 2: "sm3"}
+# The index stores each on-chain code as its word (ledger.domain.codes); jurisdictions as their upper-case names.
+ASSET_JURISDICTIONS = {int(j): j.name for j in codes.AssetJurisdiction.choices()}
+ASSET_KINDS = {int(k): k.word for k in codes.AssetKind.choices()}
+AGREEMENT_KINDS = {int(k): k.word for k in codes.AgreementKind.choices()}
+TERMED_KINDS = frozenset(int(k) for k in codes.AgreementKind.choices() if k.termed)  # transfers are complete once in effect
+ROLES = {k.word: k.roles for k in codes.AgreementKind.choices()}
+SUBJECT_KINDS = {int(s): s.word for s in codes.SubjectKind.choices()}
+OUTCOMES = {int(o): o.word for o in codes.Outcome.choices()}
+ALGORITHMS = {int(a): a.word for a in codes.HashAlgorithm.choices()}
 
 
 #: A party's events as its history names them (``party_events``).
@@ -1185,7 +1185,7 @@ def query_disputes(engine: Engine, params: dict[str, str | None]) -> dict[str, A
     conds: list[Any] = []
     if (party := _int(params.get("party"), "party")) is not None:
         conds.append(or_(disputes.c.claimant == party, disputes.c.respondent == party, disputes.c.institution == party))
-    if status := _choice(params.get("status"), "status", ("open", "closed")):
+    if status := _choice(params.get("status"), "status", codes.DisputeStatus.words()):
         conds.append(disputes.c.status == status)
     if (asset := _int(params.get("asset"), "asset")) is not None:
         conds.append(disputes.c.asset_id == asset)

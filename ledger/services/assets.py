@@ -26,11 +26,13 @@ from web3.logs import DISCARD
 
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
+from ledger.domain.codes import IdentifierScheme, PartyKind
 from ledger.errors import (
     AssetClaimConflict, AssetNotConfirmed, Conflict, ContractRevert, InvalidInput, NotAnAssetVerifier, NotFound,
     SignatureRejected,
 )
-from ledger.domain.hashing import canonical_json, parse_hash
+from ledger.domain.canonical_json import canonical_json
+from ledger.domain.hashing import parse_hash
 from ledger.domain.identifiers import parse_cn_patent_number, validate_hk_patent_number, validate_other_identifier
 from ledger.domain.inputs import FIELD_OF_USE_MAX, SHORT_TEXT_MAX, TITLE_MAX, check_text, parse_decimal
 from ledger.domain.parties import as_cosigner, as_signer, as_verifier, parse_account
@@ -40,23 +42,25 @@ from ledger.chain.tx import SentTransaction, call
 from ledger.storage.journal import Store
 from ledger.services.parties import PartyService
 
-JURISDICTIONS = {"CN": ag.AssetJurisdiction.CN, "HK": ag.AssetJurisdiction.HK, "PCT": ag.AssetJurisdiction.PCT, "OTHER": ag.AssetJurisdiction.OTHER}
-KINDS = {k.name.lower(): k for k in ag.AssetKind}
-ALLOWED_KINDS = {
-    "CN": {"invention", "utility_model", "design"},
-    "HK": {"standard_patent_r", "standard_patent_o", "short_term_patent"},
-    "PCT": {"pct_application"},
-    "OTHER": {"invention", "utility_model", "design", "other_patent"},
-}
-CN_TYPE_KIND = {1: "invention", 2: "utility_model", 3: "design", 8: "invention", 9: "utility_model"}
-AGREEMENT_KINDS = {"assignment": ag.AgreementKind.ASSIGNMENT, "licence": ag.AgreementKind.LICENCE,
-                   "equity_contribution": ag.AgreementKind.EQUITY_CONTRIBUTION, "pledge": ag.AgreementKind.PLEDGE}  # fmt: skip
-LICENCE_TYPES = {"exclusive": ag.LicenceType.EXCLUSIVE, "sole": ag.LicenceType.SOLE, "ordinary": ag.LicenceType.ORDINARY}
+JURISDICTIONS = {j.name: j for j in ag.AssetJurisdiction.choices()}
+KINDS = {k.word: k for k in ag.AssetKind.choices()}
+_AJ, _AK = ag.AssetJurisdiction, ag.AssetKind
+#: The kinds each jurisdiction admits (the registry refuses others: AssetFault.JurisdictionAndKind), by their words.
+ALLOWED_KINDS = {j.name: {k.word for k in kinds} for j, kinds in {
+    _AJ.CN: (_AK.INVENTION, _AK.UTILITY_MODEL, _AK.DESIGN),
+    _AJ.HK: (_AK.STANDARD_PATENT_R, _AK.STANDARD_PATENT_O, _AK.SHORT_TERM_PATENT),
+    _AJ.PCT: (_AK.PCT_APPLICATION,),
+    _AJ.OTHER: (_AK.INVENTION, _AK.UTILITY_MODEL, _AK.DESIGN, _AK.OTHER_PATENT),
+}.items()}
+#: The kind a CNIPA application number's type digit stands for (8 and 9: PCT applications entering China).
+CN_TYPE_KIND = {1: _AK.INVENTION.word, 2: _AK.UTILITY_MODEL.word, 3: _AK.DESIGN.word, 8: _AK.INVENTION.word, 9: _AK.UTILITY_MODEL.word}
+AGREEMENT_KINDS = {k.word: k for k in ag.AgreementKind.choices()}
+LICENCE_TYPES = {t.word: t for t in ag.LicenceType.choices()}
 ROYALTY_BASES = {"lump_sum", "percentage", "per_unit", "minimum_annual"}
-STATUS_NAMES = {1: "effective", 2: "terminated", 3: "released", 4: "voided", 5: "withdrawn", 6: "ended_with_parent"}
+STATUS_NAMES = {int(s): s.word for s in ag.AgreementStatus.choices()}
 DEFAULT_SIGNING_WINDOW = 7 * 86400
-ASSET_VERIFIER_KIND = 6  # PartyKind.AssetVerifier
-ASSET_STATUS_NAMES = {int(v): v.name.lower() for v in ag.AssetStatus}
+ASSET_VERIFIER_KIND = PartyKind.ASSET_VERIFIER
+ASSET_STATUS_NAMES = {int(v): v.word for v in ag.AssetStatus}
 ASSET_STATUS_NOTES = ag.ASSET_STATUS_NOTES
 # The input a verifier's refused decision is about.
 DECISION_REVERT_FIELDS = {"AssetStatusInvalid": "asset_id", "AssetIsFrozen": "asset_id", "AssetVerifierInvalid": "signer",
@@ -233,7 +237,7 @@ class AssetService:
         return {
             "assetId": asset_id,
             "jurisdiction": ag.AssetJurisdiction(jurisdiction).name,
-            "kind": ag.AssetKind(kind).name.lower(),
+            "kind": ag.AssetKind(kind).word,
             "status": status,
             "statusNote": ASSET_STATUS_NOTES[status],
             "owners": [{"partyId": int(p), "share": int(s)} for p, s in zip(owners, shares, strict=True)],
@@ -306,7 +310,7 @@ class AssetService:
     def propose(self, body: dict[str, Any]) -> dict[str, Any]:
         terms, details = self._terms(body)
         aid = terms.agreement_id(self.domain())
-        if not self.journal.add_proposal("0x" + aid.hex(), body["kind"], terms.asset_id, _terms_json(terms), details):
+        if not self.journal.add_proposal("0x" + aid.hex(), body["kind"], terms.asset_id, terms.to_json(), details):
             raise Conflict("an agreement with these exact terms was already proposed", field="salt")
         return self.agreement("0x" + aid.hex())
 
@@ -352,7 +356,7 @@ class AssetService:
             else:
                 company = self._check_party(body.get("company"), "company")
                 profile = self.parties.profile(company)
-                if profile["identifierScheme"] != "USCC":
+                if profile["identifierScheme"] != IdentifierScheme.USCC.name:
                     raise InvalidInput("the company of an equity contribution is identified by a USCC", field="company")
                 grantees, shares = [company], [10_000]
                 e = body.get("equity") or {}
@@ -405,7 +409,7 @@ class AssetService:
                     raise InvalidInput("the licensee already holds the right it would be licensed", field="licensee")
             else:
                 grantee = self._check_party(body.get("pledgee"), "pledgee")
-                if self.parties.profile(grantee)["kind"] != 4:
+                if self.parties.profile(grantee)["kind"] != PartyKind.FINANCIAL_INSTITUTION:
                     raise InvalidInput("the pledgee must be a financial institution party", field="pledgee")
                 existing = call(self.contract.functions.pledgeOf(asset_id))
                 if existing != b"\0" * 32:
@@ -432,8 +436,8 @@ class AssetService:
         if parent[5] <= self._chain_time():
             raise InvalidInput("the parent licence has ended", field="parentLicence")
         if terms.licence_type < parent[2]:  # Exclusive 1 < Sole 2 < Ordinary 3: same or narrower
-            raise InvalidInput(f"a sublicence under a {ag.LicenceType(parent[2]).name.lower()} licence is "
-                               f"{' or '.join(t.name.lower() for t in ag.LicenceType if t >= parent[2] and t != 0)}",
+            raise InvalidInput(f"a sublicence under a {ag.LicenceType(parent[2]).word} licence is "
+                               f"{' or '.join(t.word for t in ag.LicenceType.choices() if t >= parent[2])}",
                                field="licenceType")  # fmt: skip
         if terms.territory & ~int(parent[9]):
             raise InvalidInput("a sublicence must stay inside the parent licence's territory", field="territory")
@@ -451,7 +455,7 @@ class AssetService:
         row = self.journal.proposal(aid)
         if row is None:
             raise NotFound(f"no agreement {aid}", field="agreement_id")
-        return _terms_from_json(row.terms), row.details, row.signatures, row.status, row.tx_hash
+        return ag.Terms.from_json(row.terms), row.details, row.signatures, row.status, row.tx_hash
 
     def required_parties(self, terms: ag.Terms) -> list[int]:
         owners = [o["partyId"] for o in self.show(terms.asset_id)["owners"]]
@@ -472,9 +476,9 @@ class AssetService:
         onchain = call(self.contract.functions.agreement(aid))
         body: dict[str, Any] = {
             "agreementId": "0x" + aid.hex(),
-            "kind": ag.AgreementKind(terms.kind).name.lower(),
+            "kind": ag.AgreementKind(terms.kind).word,
             "assetId": terms.asset_id,
-            "terms": _terms_json(terms),
+            "terms": terms.to_json(),
             "details": details,
             "typedData": terms.message(self.domain()),
             "signatures": sigs,
@@ -482,8 +486,8 @@ class AssetService:
         }
         if terms.kind == ag.AgreementKind.LICENCE:
             body["territory"] = from_mask(terms.territory)
-            body["licenceType"] = ag.LicenceType(terms.licence_type).name.lower()
-        if onchain[1] != 0:
+            body["licenceType"] = ag.LicenceType(terms.licence_type).word
+        if onchain[1] != ag.AgreementStatus.NONE:
             body["status"] = STATUS_NAMES[onchain[1]]
             if onchain[1] == ag.AgreementStatus.ENDED_WITH_PARENT:
                 body["endedWithParent"] = "0x" + bytes(onchain[11]).hex()
@@ -580,7 +584,7 @@ class AssetService:
         party's signed ``Withdrawal``; a suspended party may withdraw."""
         terms, _, _, status, _ = self._proposal(agreement_id)
         aid = terms.agreement_id(self.domain())
-        if status != "proposed" or call(self.contract.functions.agreement(aid))[1] != 0:
+        if status != "proposed" or call(self.contract.functions.agreement(aid))[1] != ag.AgreementStatus.NONE:
             raise Conflict(f"the agreement is {status}: only a proposal is withdrawn", field="agreement_id")
         _check_window(deadline, self._chain_time())
         account = parse_account(signer, "signer")
@@ -637,7 +641,7 @@ class AssetService:
         profiles = {int(pid): self.parties.profile(int(pid)) for pid in sigs}
         return agreement_certificate.build(
             agreement_id="0x" + terms.agreement_id(self.domain()).hex(),
-            terms=_terms_json(terms),
+            terms=terms.to_json(),
             details=details,
             signatures=sigs,
             parties=profiles,
@@ -671,7 +675,7 @@ class AssetService:
                               **{k: e[k] for k in ("registerExtractHash", "reasonHash") if k in e}}  # fmt: skip
             elif e["event"] in ("AssetRegistered", "TitleTransferred", "TitleRestored"):
                 owners, owners_since, title_agreement = e["owners"], e["time"], e.get("agreementId") or e.get("disputeId")
-            elif e["event"] == "AgreementExecuted" and e["kind"] in ("licence", "pledge"):
+            elif e["event"] == "AgreementExecuted" and e["kind"] in {k.word for k in ag.AgreementKind.choices() if k.termed}:
                 effective[e["agreementId"]] = e
             elif e["event"] in ("AgreementTerminated", "PledgeReleased", "AgreementVoided"):
                 effective.pop(e["agreementId"], None)
@@ -679,7 +683,7 @@ class AssetService:
         for aid, e in effective.items():
             g = call(self.contract.functions.agreement(bytes.fromhex(aid[2:])))
             parent = "0x" + bytes(g[11]).hex()
-            if e["kind"] == "licence" and g[11] != b"\0" * 32 and parent not in effective and int(g[7]) <= at:
+            if e["kind"] == ag.AgreementKind.LICENCE.word and g[11] != b"\0" * 32 and parent not in effective and int(g[7]) <= at:
                 # the parent licence was terminated or voided by `at`: its sublicences ended with it
                 ended.append({"agreementId": aid, "licensee": int(g[13][0]), "endedAt": int(g[7]), "parentLicence": parent,
                               "reason": f"ended with parent licence {parent}"})  # fmt: skip
@@ -687,8 +691,8 @@ class AssetService:
             if not (int(g[4]) <= at < int(g[5])):
                 continue
             entry = {"agreementId": aid, "party": int(g[13][0]), "start": int(g[4]), "end": int(g[5]), "effectiveAt": int(g[6])}
-            if e["kind"] == "licence":
-                entry |= {"licensee": entry.pop("party"), "licenceType": ag.LicenceType(g[2]).name.lower(), "territory": from_mask(int(g[9])),
+            if e["kind"] == ag.AgreementKind.LICENCE.word:
+                entry |= {"licensee": entry.pop("party"), "licenceType": ag.LicenceType(g[2]).word, "territory": from_mask(int(g[9])),
                           "sublicence": g[11] != b"\0" * 32, "licensors": [int(p) for p in g[12]]}  # fmt: skip
                 licences.append(entry)
             else:
@@ -732,7 +736,7 @@ class AssetService:
                 if "owners" in args:
                     e["owners"] = [{"partyId": int(p), "share": int(s)} for p, s in zip(args["owners"], args["shares"], strict=True)]
                 if name == "AgreementExecuted":
-                    e["kind"] = ag.AgreementKind(args["kind"]).name.lower()
+                    e["kind"] = ag.AgreementKind(args["kind"]).word
                     e["documentHash"] = "0x" + bytes(args["documentHash"]).hex()
                 if "disputeId" in args:
                     e["disputeId"] = "0x" + bytes(args["disputeId"]).hex()
@@ -768,19 +772,4 @@ def _parse_sig(value: str, field: str = "signature") -> bytes:
     return raw
 
 
-def _terms_json(t: ag.Terms) -> dict[str, Any]:
-    return {
-        "kind": t.kind, "assetId": t.asset_id, "grantees": list(t.grantees), "shares": list(t.shares),
-        "licenceType": t.licence_type, "territory": hex(t.territory), "fieldOfUse": "0x" + t.field_of_use.hex(),
-        "sublicensable": t.sublicensable, "parentLicence": "0x" + t.parent_licence.hex(), "start": t.start, "end": t.end,
-        "documentHash": "0x" + t.document_hash.hex(), "detailsHash": "0x" + t.details_hash.hex(), "salt": "0x" + t.salt.hex(),
-        "deadline": t.deadline,
-    }  # fmt: skip
-
-
-def _terms_from_json(d: dict[str, Any]) -> ag.Terms:
-    b = lambda k: bytes.fromhex(d[k][2:])  # noqa: E731
-    return ag.Terms(d["kind"], d["assetId"], tuple(d["grantees"]), tuple(d["shares"]), d["licenceType"], int(d["territory"], 16),
-                    b("fieldOfUse"), d["sublicensable"], b("parentLicence"), d["start"], d["end"], b("documentHash"),
-                    b("detailsHash"), b("salt"), d["deadline"])  # fmt: skip
 

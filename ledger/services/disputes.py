@@ -17,6 +17,7 @@ from ledger.domain import eip712
 from ledger.domain.agreements import MAX_SIGNING_WINDOW
 from ledger.domain.eip712 import EIP712_DOMAIN_TYPE, Domain
 from ledger.errors import Conflict, InvalidInput, NotFound
+from ledger.domain.codes import AgreementStatus, AssetStatus, DisputeStatus, Outcome, PartyKind, SubjectKind
 from ledger.domain.hashing import parse_hash
 from ledger.domain.parties import as_arbitrator, parse_account
 from ledger.chain.connection import Connection
@@ -25,9 +26,8 @@ from ledger.services.assets import AssetService
 from ledger.services.parties import PartyService
 
 DISPUTES_DOMAIN_NAME = "QianhaiIPLedger.Disputes"
-SUBJECTS = {"asset": 1, "agreement": 2, "evidence": 3}
-OUTCOMES = {"dismissed": 1, "agreement_voided": 2, "title_restored": 3}
-STATUS = {1: "open", 2: "closed"}
+SUBJECTS = {s.word: s for s in SubjectKind.choices()}
+OUTCOMES = {o.word: o for o in Outcome.choices()}
 MIN_ARBITRATORS = 2  # DisputeRegistry.MIN_ARBITRATORS
 MAX_SIGNATURES = 16  # DisputeRegistry.MAX_SIGNATURES
 Signatures = list[tuple[str, bytes]]
@@ -130,7 +130,7 @@ class DisputeService:
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= self.parties.count():
             raise InvalidInput("institution must be the party id of an admitted arbitration institution", field="institution")
         profile = self.parties.profile(value)
-        if profile["kind"] != 3:
+        if profile["kind"] != PartyKind.ARBITRATION_INSTITUTION:
             raise InvalidInput(f"party {value} is not an arbitration institution", field="institution")
         if profile["suspended"]:
             raise InvalidInput(f"arbitration institution {value} is suspended", field="institution")
@@ -167,16 +167,16 @@ class DisputeService:
         if kind is None:
             raise InvalidInput(f"subject must be one of {', '.join(SUBJECTS)}", field="subject")
         raw = body.get("subjectId")
-        if kind == 1:
+        if kind == SubjectKind.ASSET:
             if not isinstance(raw, int) or raw < 1:
                 raise InvalidInput("an asset subject is an asset id", field="subjectId")
-            if self.assets.show(raw)["status"] == "struck":
+            if self.assets.show(raw)["status"] == AssetStatus.STRUCK.word:
                 raise Conflict(f"asset {raw} is a claim struck by an asset verifier: its number is free, there is nothing "
                                "left to dispute on it", field="subjectId")  # fmt: skip
             subject = raw.to_bytes(32, "big")
         else:
             subject = parse_hash(str(raw or ""), "subjectId")
-            if kind == 2 and call(self.conn.assets.functions.agreement(subject))[1] == 0:
+            if kind == SubjectKind.AGREEMENT and call(self.conn.assets.functions.agreement(subject))[1] == AgreementStatus.NONE:
                 raise NotFound("no agreement in effect with that id", field="subjectId")
         count = self.parties.count()
         parties = []
@@ -190,7 +190,7 @@ class DisputeService:
         institution = self._institution(body.get("institution"))
         if institution in parties:
             raise InvalidInput("an institution cannot arbitrate a dispute it is a party to", field="institution")
-        return OpenRequest(kind, subject, parties[0], parties[1], parse_hash(str(body.get("claimHash", "")), "claimHash"),
+        return OpenRequest(int(kind), subject, parties[0], parties[1], parse_hash(str(body.get("claimHash", "")), "claimHash"),
                            institution, self._deadline(body.get("deadline")))  # fmt: skip
 
     def open(self, body: dict[str, Any], signatures: Signatures) -> dict[str, Any]:
@@ -203,7 +203,7 @@ class DisputeService:
     def close_request(self, dispute_id: str, body: dict[str, Any]) -> CloseRequest:
         did = parse_hash(dispute_id, "dispute_id")
         d = self.show("0x" + did.hex())
-        if d["status"] != "open":
+        if d["status"] != DisputeStatus.OPEN.word:
             raise InvalidInput("the dispute is already closed", field="dispute_id")
         outcome = OUTCOMES.get(str(body.get("outcome", "")))
         if outcome is None:
@@ -211,14 +211,14 @@ class DisputeService:
         owners = body.get("owners") or []
         ids = tuple(int(o["partyId"]) for o in owners)
         shares = tuple(int(o["share"]) for o in owners)
-        if outcome == 3 and sum(shares) != 10_000:
+        if outcome == Outcome.TITLE_RESTORED and sum(shares) != 10_000:
             raise InvalidInput(f"restored owners' shares sum to {sum(shares)}, not 10000 (100%)", field="owners")
-        if outcome == 2 and d["subject"] != "agreement":
+        if outcome == Outcome.AGREEMENT_VOIDED and d["subject"] != SubjectKind.AGREEMENT.word:
             raise InvalidInput("only a dispute over an agreement can void it", field="outcome")
         institution = self._institution(body.get("institution") or d["institution"])
         if institution != d["institution"]:
             raise InvalidInput(f"the dispute is before institution {d['institution']}", field="institution")
-        return CloseRequest(did, outcome, parse_hash(str(body.get("awardHash", "")), "awardHash"), ids, shares,
+        return CloseRequest(did, int(outcome), parse_hash(str(body.get("awardHash", "")), "awardHash"), ids, shares,
                             institution, self._deadline(body.get("deadline")))  # fmt: skip
 
     def close(self, dispute_id: str, body: dict[str, Any], signatures: Signatures) -> dict[str, Any]:
@@ -230,15 +230,15 @@ class DisputeService:
     def show(self, dispute_id: str) -> dict[str, Any]:
         did = parse_hash(dispute_id, "dispute_id")
         d = call(self.contract.functions.dispute(did))
-        if d[1] == 0:
+        if d[1] == DisputeStatus.NONE:
             raise NotFound(f"no dispute 0x{did.hex()}", field="dispute_id")
-        subject = {v: k for k, v in SUBJECTS.items()}[int(d[0])]
+        subject = SubjectKind(int(d[0])).word
         return {
             "disputeId": "0x" + did.hex(),
             "subject": subject,
-            "subjectId": int.from_bytes(d[9], "big") if subject == "asset" else "0x" + bytes(d[9]).hex(),
-            "status": STATUS[int(d[1])],
-            "outcome": {v: k for k, v in OUTCOMES.items()}.get(int(d[2])),
+            "subjectId": int.from_bytes(d[9], "big") if subject == SubjectKind.ASSET.word else "0x" + bytes(d[9]).hex(),
+            "status": DisputeStatus(int(d[1])).word,
+            "outcome": Outcome(int(d[2])).word if int(d[2]) else None,
             "openedAt": int(d[3]),
             "closedAt": int(d[4]) or None,
             "institution": int(d[5]),
@@ -246,7 +246,7 @@ class DisputeService:
             "respondent": int(d[7]),
             "assetId": int(d[8]) or None,
             "claimHash": "0x" + bytes(d[10]).hex(),
-            "awardHash": "0x" + bytes(d[11]).hex() if int(d[1]) == 2 else None,
+            "awardHash": "0x" + bytes(d[11]).hex() if int(d[1]) == DisputeStatus.CLOSED else None,
         }
 
     def _send(self, fn: Any) -> SentTransaction:

@@ -17,7 +17,6 @@ from ledger.domain import eip712
 from ledger.domain.parties import as_actor, parse_account
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ledger.domain.hashing import HashAlgorithm, public_binding
-from ledger.chain.tx import call
 from ledger.storage.vault.envelope import Envelope
 from ledger.storage.vault.keys import ReaderKey
 from ledger.storage.vault.service import Vault

@@ -468,7 +468,7 @@ class EvidenceService:
         if party_id is not None:
             out.append((value, party_id, None, None))
         for p in parties:
-            for alg in HashAlgorithm:
+            for alg in HashAlgorithm.choices():
                 out.append((public_binding(value, p, alg), p, value, int(alg)))
         return out
 
@@ -555,7 +555,7 @@ class EvidenceService:
                 "status": "final" if final else "registered",
                 "contentHash": content_hex,
                 "binding": "0x" + binding.hex(),
-                "algorithm": HashAlgorithm(record["algorithm"]).name.lower(),
+                "algorithm": HashAlgorithm(record["algorithm"]).word,
                 "partyId": record["partyId"],
                 "registrant": record["registrant"],
                 "blockNumber": record["blockNumber"],
@@ -575,7 +575,7 @@ class EvidenceService:
             "status": PUBLIC_STATUS.get(sub.status, sub.status),
             "contentHash": content_hex,
             "binding": "0x" + binding.hex(),
-            "algorithm": HashAlgorithm(sub.algorithm).name.lower(),
+            "algorithm": HashAlgorithm(sub.algorithm).word,
             "partyId": sub.party_id,
             "registrant": sub.registrant,
             "receiptId": sub.receipt_id,

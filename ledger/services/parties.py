@@ -26,6 +26,7 @@ from ledger.certificates import evidence as certificate
 from ledger.chain.connection import Connection
 from ledger.chain.tx import FunctionCodec, SentTransaction, call
 from ledger.domain import eip712
+from ledger.domain.codes import AccountAction, Jurisdiction, PartyKind, SuspensionState
 from ledger.domain.inputs import REASON_MAX, check_text
 from ledger.domain.parties import (
     JURISDICTIONS, KINDS, MAX_ACCOUNTS, MAX_NAME, SCHEMES, PartyProfile, Refusal, as_actor, ensure_active, parse_account,
@@ -35,7 +36,7 @@ from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 __all__ = ["JURISDICTIONS", "KINDS", "MAX_ACCOUNTS", "MAX_NAME", "SCHEMES", "PartyProfile", "PartyService", "parse_account"]
 
 #: Kinds that carry power over other parties' rights: admitted by governance only.
-POWERFUL_KINDS = ("arbitration_institution", "financial_institution", "asset_verifier")
+POWERFUL_KINDS = tuple(k.word for k in (PartyKind.ARBITRATION_INSTITUTION, PartyKind.FINANCIAL_INSTITUTION, PartyKind.ASSET_VERIFIER))
 #: Furthest ahead an account-change signature's deadline may be (the contract's MAX_SIGNATURE_WINDOW).
 MAX_SIGNATURE_WINDOW = 365 * 24 * 3600
 
@@ -114,7 +115,7 @@ class PartyService:
             "threshold": int(p[5]),
             "admittedAt": int(p[6]),
             "accountNonce": int(p[7]),
-            "suspension": ("none", "provisional", "confirmed")[int(p[8])],
+            "suspension": SuspensionState(int(p[8])).word,
             "suspendedAt": int(p[9]) or None,
             "identifier": p[10],
             "nameZh": p[11],
@@ -133,7 +134,7 @@ class PartyService:
         parsed = [parse_account(a, f"accounts[{i}]") for i, a in enumerate(accounts)]
         if len(set(parsed)) != len(parsed):
             raise InvalidInput("the same account is listed twice", field="accounts")
-        holder = call(self.contract.functions.partyByIdentifier(SCHEMES[profile.identifier_scheme], profile.identifier))
+        holder = call(self.contract.functions.partyByIdentifier(int(SCHEMES[profile.identifier_scheme]), profile.identifier))
         if holder:
             spelled = "" if given == profile.identifier else f" (the canonical form of {given!r})"
             raise Conflict(f"identifier {profile.identifier}{spelled} already belongs to party {holder}", field="identifier",
@@ -164,14 +165,14 @@ class PartyService:
         if party_id < 1 or party_id > count:
             raise NotFound(f"no party {party_id}", field="party_id")
         profile = self.profile(party_id)
-        kind = {v: k for k, v in KINDS.items()}[profile.pop("kind")]
-        jurisdiction = {v: k for k, v in JURISDICTIONS.items()}[profile.pop("jurisdiction")]
+        kind = PartyKind(profile.pop("kind")).word
+        jurisdiction = Jurisdiction(profile.pop("jurisdiction")).word
         new_account, executable_at = call(self.contract.functions.pendingRecovery(party_id))
         lapses_at = None
         state = profile["suspension"]  # none | provisional | confirmed, as stored
-        if state == "provisional":
+        if state == SuspensionState.PROVISIONAL.word:
             lapses_at = int(profile["suspendedAt"] or 0) + int(call(self.contract.functions.suspensionConfirmationPeriod()))
-            state = "provisional" if profile["suspended"] else "lapsed"  # the contract's judgement, at its latest block
+            state = SuspensionState.PROVISIONAL.word if profile["suspended"] else "lapsed"  # the contract's judgement, at its latest block
         shown: dict[str, Any] = {
             **profile,
             "kind": kind,
@@ -233,7 +234,7 @@ class PartyService:
         shown = self.show(party_id)
         # the registrar lifts its own provisional suspension while in force; anything else is governance's
         fn = self.contract.functions.reinstateParty(party_id)
-        if shown["suspension"] == "provisional" and shown["suspended"]:
+        if shown["suspension"] == SuspensionState.PROVISIONAL.word and shown["suspended"]:
             sender = self.conn.registrar or self.conn.require_governance("lifting a suspension", fn)
         else:
             sender = self.conn.require_governance("lifting a confirmed or lapsed suspension", fn)
@@ -252,11 +253,11 @@ class PartyService:
             raise InvalidInput(f"action must be one of {', '.join(eip712.ACCOUNT_ACTIONS)}", field="action")
         acct = parse_account(account, "account") if account else None
         new = parse_account(new_account, "newAccount") if new_account else None
-        if action in ("add", "remove", "rotate") and acct is None:
+        if action in (AccountAction.ADD.word, AccountAction.REMOVE.word, AccountAction.ROTATE.word) and acct is None:
             raise InvalidInput(f"{action} needs the account", field="account")
-        if (action == "rotate") != (new is not None):
+        if (action == AccountAction.ROTATE.word) != (new is not None):
             raise InvalidInput("newAccount is given for rotate only", field="newAccount")
-        if action == "set_threshold" and acct is not None:
+        if action == AccountAction.SET_THRESHOLD.word and acct is not None:
             raise InvalidInput("set_threshold names no account", field="account")
         if nonce != shown["accountNonce"]:
             raise Conflict(f"the party's account nonce is {shown['accountNonce']}, the change carries {nonce} (already "
@@ -285,7 +286,7 @@ class PartyService:
         ordered.sort(key=lambda item: int(item[0], 16))
         if len({w for w, _ in ordered}) != len(ordered):
             raise InvalidInput("an account signed twice", field="signatures")
-        joiner = acct if action == "add" else new
+        joiner = acct if action == AccountAction.ADD.word else new
         if joiner is not None:
             self._check_signature(message, joiner, new_account_signature, "newAccountSignature")
         change = (party_id, eip712.ACCOUNT_ACTIONS[action], acct or eip712.ZERO_ADDRESS, new or eip712.ZERO_ADDRESS,

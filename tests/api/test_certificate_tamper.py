@@ -27,7 +27,8 @@ from ledger.domain import eip712
 from ledger.domain import merkle
 from ledger.chain.artifacts import load_artifact
 from ledger.config import Settings
-from ledger.domain.hashing import HashAlgorithm, hash_bytes, metadata_commitment, private_binding, public_binding, validate_metadata
+from ledger.domain.hashing import HashAlgorithm, hash_bytes, private_binding, public_binding
+from ledger.domain.metadata import metadata_commitment, validate_metadata
 from ledger.facade import Ledger
 from ledger.certificates.verify import FAILED, Report, Rpc, verify
 from tests.api.conftest import OPERATOR_TOKEN, Api

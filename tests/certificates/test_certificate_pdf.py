@@ -19,7 +19,8 @@ from pypdf.generic import ContentStream, DictionaryObject
 from ledger.certificates import evidence as certificate
 from ledger.certificates.evidence import CertificateMalformed
 from ledger.certificates.render.pdf import QR_BORDER, QR_FORM_NAME, qr_matrix, render_html, render_pdf
-from ledger.domain.hashing import HashAlgorithm, canonical_json, private_binding
+from ledger.domain.canonical_json import canonical_json
+from ledger.domain.hashing import HashAlgorithm, private_binding
 from ledger.domain.merkle import MerkleTree, leaf_hash
 
 VERIFY_URL = "https://ipledger.qianhai.example.cn/verify?cert=0x1f2e3d4c&lang=zh"

@@ -38,6 +38,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ledger.certificates import evidence as certmod
+from ledger.domain.codes import HashAlgorithm, IdentifierScheme
 
 __all__ = ["LEGAL_NOTE_EN", "LEGAL_NOTE_ZH", "QR_BORDER", "QR_FORM_NAME", "VERIFY_COMMAND", "qr_matrix", "render_html", "render_pdf"]
 
@@ -59,11 +60,11 @@ _CELL_PAD = 4.0
 # Courier glyphs are all 600/1000 em wide, so a hex line's width is known exactly.
 _MONO_CHARS = int((_VALUE_W - 2 * _CELL_PAD) // (0.6 * MONO_SIZE))
 
-_ALGORITHMS = {"sha256": "SHA-256", "sm3": "SM3 (GB/T 32905-2016)"}
+_ALGORITHMS = {HashAlgorithm.SHA256: "SHA-256", HashAlgorithm.SM3: "SM3 (GB/T 32905-2016)"}
 _SCHEMES = {
-    "USCC": ("统一社会信用代码", "Unified Social Credit Code (USCC)"),
-    "HKBRN": ("香港商业登记号码", "Hong Kong Business Registration No."),
-    "OTHER": ("其他", "Other"),
+    IdentifierScheme.USCC: ("统一社会信用代码", "Unified Social Credit Code (USCC)"),
+    IdentifierScheme.HKBRN: ("香港商业登记号码", "Hong Kong Business Registration No."),
+    IdentifierScheme.OTHER: ("其他", "Other"),
 }
 _KINDS = {
     "invention": "发明",
@@ -195,7 +196,7 @@ def _proof_rows(zh: str, en: str, proof: dict[str, Any]) -> list[_Row]:
 
 def _sections(cert: certmod.Certificate) -> list[_Section]:
     ev, reg, ch, an = cert.evidence, cert.registrant, cert.chain, cert.anchor
-    algorithm = _ALGORITHMS[ev["algorithm"]]
+    algorithm = _ALGORITHMS[HashAlgorithm.from_word(ev["algorithm"])]
     private = ev.get("salt") is not None
     evidence = [
         _Row("内容哈希", "Content hash", ev["contentHash"] or "(未随证书提供 / not included)", mono=True),
@@ -212,7 +213,8 @@ def _sections(cert: certmod.Certificate) -> list[_Section]:
     if isinstance(ev.get("metadata"), dict):
         evidence.extend(_metadata_rows(ev["metadata"]))
 
-    scheme_zh, scheme_en = _SCHEMES.get(reg["identifierScheme"], (reg["identifierScheme"], reg["identifierScheme"]))
+    scheme_zh, scheme_en = _SCHEMES.get(IdentifierScheme.__members__.get(reg["identifierScheme"], IdentifierScheme.NONE),
+                                      (reg["identifierScheme"], reg["identifierScheme"]))
     registrant = [
         _Row("名称（中文）", "Name (Chinese)", reg["nameZh"] or "-"),
         _Row("名称（英文）", "Name (English)", reg["nameEn"] or "-"),
@@ -274,7 +276,7 @@ VERIFY_COMMAND = "ipledger verify cert.json --file FILE --rpc-url URL"
 
 def _how_to_verify(cert: certmod.Certificate) -> list[tuple[str, str]]:
     """Numbered (Chinese, English) steps; the command itself is :data:`VERIFY_COMMAND`."""
-    algorithm = _ALGORITHMS[cert.evidence["algorithm"]]
+    algorithm = _ALGORITHMS[HashAlgorithm.from_word(cert.evidence["algorithm"])]
     steps = [(f"用 {algorithm} 计算原始文件的哈希值，结果应与“内容哈希”一致。",
               f"Hash the original file with {algorithm}; the result must equal the content hash.")]  # fmt: skip
     if cert.evidence.get("salt") is not None:

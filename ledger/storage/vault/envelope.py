@@ -14,7 +14,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.domain.hashing import canonical_json, parse_hash
+from ledger.domain.canonical_json import canonical_json
+from ledger.domain.hashing import parse_hash
 from ledger.errors import InvalidInput
 
 # --- constants (all of them are part of the documented format) ----------------------------------
