@@ -23,6 +23,7 @@ from ledger.services.evidence import CertificateBuilder, EvidenceService
 from ledger.services.parties import PartyService
 from ledger.services.pipeline import Pipeline
 from ledger.storage.journal import Store
+from ledger.domain.results import HealthView
 from ledger.chain.tx import ChainHead, TxSender
 
 if TYPE_CHECKING:
@@ -189,7 +190,7 @@ class Ledger:
         state dump on disk. The pipeline calls nothing final before."""
         return self.node_durable is None or self.node_durable(block_number)
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> HealthView:
         """The chain's head, the deployment, the versions and (embedded) the node's supervisor status.
 
         The node is asked once, each socket operation bounded by :data:`HEALTH_TIMEOUT` seconds and nothing
@@ -204,7 +205,7 @@ class Ledger:
             head = probe_head(self.w3, timeout=HEALTH_TIMEOUT)
         except Exception:
             raise ChainUnavailable(_waiting_for(node), details={"node": node} if node else None) from None
-        body: dict[str, Any] = {
+        body: HealthView = {
             "status": "ok",
             "version": __version__,
             "artifactVersion": artifact_version(),

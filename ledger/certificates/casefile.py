@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -90,7 +91,7 @@ def build_case_file(ledger: Ledger, dispute_id: str) -> bytes:
                     continue
                 items.append({"kind": "agreement-certificate", "time": e["time"], "block": e["block"], "logIndex": e["logIndex"],
                               "document": cert})  # fmt: skip
-        details = assets.show(asset_id).get("details") or {}
+        details: Mapping[str, Any] = assets.show(asset_id).get("details") or {}
         evidence = details.get("evidence") or []
     else:
         evidence = [dispute["subjectId"]] if dispute["subject"] == "evidence" else []

@@ -20,6 +20,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
+from ledger.domain.results import PowersView
+
 if TYPE_CHECKING:
     from ledger.facade import Ledger
 
@@ -90,7 +92,7 @@ def role_holders(w3: Web3, contract: Any, from_block: int) -> dict[str, list[str
     return holders
 
 
-def powers(ledger: Ledger) -> dict[str, Any]:
+def powers(ledger: Ledger) -> PowersView:
     """Who holds each power in this deployment, read from the chain."""
     contracts: dict[str, Any] = {}
     for name, deployed in ledger.manifest.contracts.items():

@@ -67,6 +67,7 @@ from ledger.chain.artifacts import SUITE, load_artifact
 from ledger.domain.eip712 import ACCOUNT_ACTIONS
 from ledger.errors import IndexUnavailable, InvalidInput, LedgerError
 from ledger.domain.inputs import DIGITS_RE, INT64_MAX, UNIX_TIME_MAX, parse_uint
+from ledger.domain.results import IndexStatus
 from ledger.chain.tx import FunctionCodec, NodeRefused, as_hex, as_int, rpc
 
 if TYPE_CHECKING:
@@ -839,7 +840,7 @@ class Indexer:
 
     # --- status and background running -----------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> IndexStatus:
         with _database_errors(), self.engine.connect() as db:
             last, last_hash = self._cursor(db)
             counts = {t.name: int(db.execute(select(func.count()).select_from(t)).scalar() or 0)

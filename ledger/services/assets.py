@@ -40,6 +40,7 @@ from ledger.domain.identifiers import parse_cn_patent_number, validate_hk_patent
 from ledger.domain.inputs import FIELD_OF_USE_MAX, SHORT_TEXT_MAX, TITLE_MAX, check_text, parse_decimal
 from ledger.services.parties import parse_account
 from ledger.domain.territory import from_mask, to_mask
+from ledger.domain.results import AgreementView, AssetView, OwnerShareView, TitleView
 from ledger.chain.tx import SentTransaction, call
 
 if TYPE_CHECKING:
@@ -236,7 +237,7 @@ class AssetService:
                            "reject it, or an arbitral award give it to its rightful owner", field="number")  # fmt: skip
         return reg, details
 
-    def register(self, body: dict[str, Any], signatures: list[dict[str, str]]) -> dict[str, Any]:
+    def register(self, body: dict[str, Any], signatures: list[dict[str, str]]) -> AssetView:
         reg, details = self.registration(body)
         sigs = self._parse_signatures(signatures, reg.message(self.domain()), set(reg.owners))
         sent = self._send(self.contract.functions.registerAsset(reg.as_tuple(), sigs))
@@ -252,7 +253,7 @@ class AssetService:
                 (key, "asset", 0, "{}", json.dumps(details), "registered", time.time()),
             )
 
-    def show(self, asset_id: int) -> dict[str, Any]:
+    def show(self, asset_id: int) -> AssetView:
         if asset_id < 1 or asset_id > int(call(self.contract.functions.assetCount())):
             raise NotFound(f"no asset {asset_id}", field="asset_id")
         jurisdiction, kind, owners, shares, frozen = call(self.contract.functions.asset(asset_id))
@@ -319,7 +320,7 @@ class AssetService:
             raise
         return {**self.show(asset_id), "verifierPartyId": party_id, hash_field: "0x" + digest.hex(), "transactionHash": sent.tx_hash}
 
-    def _open_claim(self, asset_id: int) -> dict[str, Any]:
+    def _open_claim(self, asset_id: int) -> AssetView:
         asset = self.show(asset_id)
         if asset["status"] != "claimed":
             raise AssetClaimConflict("AssetStatusInvalid", {"assetId": asset_id, "status": asset["status"]},
@@ -332,7 +333,7 @@ class AssetService:
 
     # --- agreements ---
 
-    def propose(self, body: dict[str, Any]) -> dict[str, Any]:
+    def propose(self, body: dict[str, Any]) -> AgreementView:
         terms, details = self._terms(body)
         aid = terms.agreement_id(self.domain())
         with self._lock:
@@ -501,11 +502,11 @@ class AssetService:
                 required.append(pledgee)
         return required
 
-    def agreement(self, agreement_id: str) -> dict[str, Any]:
+    def agreement(self, agreement_id: str) -> AgreementView:
         terms, details, sigs, status, tx_hash = self._proposal(agreement_id)
         aid = terms.agreement_id(self.domain())
         onchain = call(self.contract.functions.agreement(aid))
-        body: dict[str, Any] = {
+        body: AgreementView = {
             "agreementId": "0x" + aid.hex(),
             "kind": ag.AgreementKind(terms.kind).name.lower(),
             "assetId": terms.asset_id,
@@ -533,7 +534,7 @@ class AssetService:
             body["missingParties"] = [p for p in required if str(p) not in sigs]
         return body
 
-    def add_signature(self, agreement_id: str, signer: str, signature: str) -> dict[str, Any]:
+    def add_signature(self, agreement_id: str, signer: str, signature: str) -> AgreementView:
         terms, _, sigs, status, _ = self._proposal(agreement_id)
         if status != "proposed":
             raise Conflict(f"the agreement is {status}", field="agreement_id")
@@ -568,7 +569,7 @@ class AssetService:
             self._db.execute("UPDATE proposals SET signatures = ? WHERE agreement_id = ?", (json.dumps(stored), key))
         return self.agreement(agreement_id)
 
-    def execute(self, agreement_id: str) -> dict[str, Any]:
+    def execute(self, agreement_id: str) -> AgreementView:
         terms, _, sigs, status, _ = self._proposal(agreement_id)
         if status != "proposed":
             raise Conflict(f"the agreement is {status}", field="agreement_id")
@@ -592,7 +593,7 @@ class AssetService:
         terms, *_ = self._proposal(agreement_id)
         return ag.termination_message(self.domain(), terms.agreement_id(self.domain()), deadline)
 
-    def terminate(self, agreement_id: str, deadline: int, signatures: list[dict[str, str]]) -> dict[str, Any]:
+    def terminate(self, agreement_id: str, deadline: int, signatures: list[dict[str, str]]) -> AgreementView:
         terms, *_ = self._proposal(agreement_id)
         _check_window(deadline, self._chain_time())
         aid = terms.agreement_id(self.domain())
@@ -604,7 +605,7 @@ class AssetService:
         self._send(self.contract.functions.terminate(aid, deadline, sigs))
         return self.agreement(agreement_id)
 
-    def release(self, agreement_id: str, deadline: int, signer: str, signature: str) -> dict[str, Any]:
+    def release(self, agreement_id: str, deadline: int, signer: str, signature: str) -> AgreementView:
         terms, *_ = self._proposal(agreement_id)
         aid = terms.agreement_id(self.domain())
         _check_window(deadline, self._chain_time())
@@ -618,7 +619,7 @@ class AssetService:
         terms, *_ = self._proposal(agreement_id)
         return ag.withdrawal_message(self.domain(), terms.agreement_id(self.domain()), deadline)
 
-    def withdraw(self, agreement_id: str, deadline: int, signer: str, signature: str) -> dict[str, Any]:
+    def withdraw(self, agreement_id: str, deadline: int, signer: str, signature: str) -> AgreementView:
         """A party withdraws its consent before execution, on chain: the terms can then never take effect, so no
         signature already given (and visible in the proposal) can be used. The relayer only carries the
         party's signed ``Withdrawal``; a suspended party may withdraw."""
@@ -697,12 +698,12 @@ class AssetService:
 
     # --- the chain of title ---
 
-    def title(self, asset_id: int, at: int | None = None) -> dict[str, Any]:
+    def title(self, asset_id: int, at: int | None = None) -> TitleView:
         """Owners, licences and pledges in force at ``at`` (default now), and the full history in time order."""
         self.show(asset_id)
         events = self._history(asset_id)
         at = int(at if at is not None else self._chain_time())
-        owners: list[dict[str, Any]] = []
+        owners: list[OwnerShareView] = []
         owners_since: int | None = None
         title_agreement: str | None = None
         effective: dict[str, dict[str, Any]] = {}

@@ -18,6 +18,7 @@ from ledger.domain.agreements import MAX_SIGNING_WINDOW
 from ledger.domain.eip712 import EIP712_DOMAIN_TYPE, Domain
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.domain.hashing import parse_hash
+from ledger.domain.results import DisputeView
 from ledger.services.parties import parse_account
 from ledger.chain.tx import SentTransaction, call
 
@@ -187,7 +188,7 @@ class DisputeService:
         return OpenRequest(kind, subject, parties[0], parties[1], parse_hash(str(body.get("claimHash", "")), "claimHash"),
                            institution, self._deadline(body.get("deadline")))  # fmt: skip
 
-    def open(self, body: dict[str, Any], signatures: Signatures) -> dict[str, Any]:
+    def open(self, body: dict[str, Any], signatures: Signatures) -> DisputeView:
         req = self.open_request(body)
         sigs = self.check_signatures(req.institution, signatures)
         sent = self._send(self.contract.functions.openDisputeBySignature(*req.as_args(sigs)))
@@ -215,13 +216,13 @@ class DisputeService:
         return CloseRequest(did, outcome, parse_hash(str(body.get("awardHash", "")), "awardHash"), ids, shares,
                             institution, self._deadline(body.get("deadline")))  # fmt: skip
 
-    def close(self, dispute_id: str, body: dict[str, Any], signatures: Signatures) -> dict[str, Any]:
+    def close(self, dispute_id: str, body: dict[str, Any], signatures: Signatures) -> DisputeView:
         req = self.close_request(dispute_id, body)
         sigs = self.check_signatures(req.institution, signatures)
         sent = self._send(self.contract.functions.closeDisputeBySignature(*req.as_args(sigs)))
         return {**self.show(dispute_id), "transactionHash": sent.tx_hash}
 
-    def show(self, dispute_id: str) -> dict[str, Any]:
+    def show(self, dispute_id: str) -> DisputeView:
         did = parse_hash(dispute_id, "dispute_id")
         d = call(self.contract.functions.dispute(did))
         if d[1] == 0:

@@ -19,6 +19,7 @@ from ledger.domain.hashing import HashAlgorithm, public_binding
 from ledger.services.parties import parse_account
 from ledger.chain.tx import call
 from ledger.storage.vault import Envelope, LocalStorage, ReaderKey, Vault
+from ledger.domain.results import DocumentKeyView, EnvelopeView
 
 if TYPE_CHECKING:
     from ledger.facade import Ledger
@@ -65,7 +66,7 @@ class DocumentService:
 
     # --- keys ---
 
-    def publish_key(self, public_key: bytes, account: str, deadline: int, signature: bytes) -> dict[str, Any]:
+    def publish_key(self, public_key: bytes, account: str, deadline: int, signature: bytes) -> DocumentKeyView:
         if len(public_key) != 32:
             raise InvalidInput("an X25519 public key is 32 bytes", field="publicKey")
         party = self.authorise("publish-key", "", payload_hash(public_key), account, deadline, signature)
@@ -73,7 +74,7 @@ class DocumentService:
             self._db.execute("INSERT OR REPLACE INTO document_keys VALUES (?,?,?,?)", (party, public_key, parse_account(account), time.time()))
         return self.key(party)
 
-    def key(self, party_id: int) -> dict[str, Any]:
+    def key(self, party_id: int) -> DocumentKeyView:
         row = self._db.execute("SELECT public_key, account, updated_at FROM document_keys WHERE party_id = ?", (party_id,)).fetchone()
         if row is None:
             raise NotFound(f"party {party_id} has published no document key", field="party_id")
@@ -81,20 +82,20 @@ class DocumentService:
 
     # --- documents ---
 
-    def store(self, envelope_json: dict[str, Any], ciphertext: bytes, account: str, deadline: int, signature: bytes) -> dict[str, Any]:
+    def store(self, envelope_json: dict[str, Any], ciphertext: bytes, account: str, deadline: int, signature: bytes) -> EnvelopeView:
         envelope = Envelope.from_json(envelope_json)
         party = self.authorise("store", envelope.document_id, payload_hash(envelope.to_bytes(), ciphertext), account, deadline, signature)
         if party != envelope.owner:
             raise PermissionDenied(f"party {party} cannot store a document owned by party {envelope.owner}", field="envelope.owner")
         return self.vault.put_sealed(envelope, ciphertext).to_json()
 
-    def envelope(self, document_id: str) -> dict[str, Any]:
+    def envelope(self, document_id: str) -> EnvelopeView:
         return self.vault.envelope(document_id).to_json()
 
     def ciphertext(self, document_id: str) -> bytes:
         return self.vault.ciphertext(document_id)
 
-    def grant(self, document_id: str, new_json: dict[str, Any], account: str, deadline: int, signature: bytes) -> dict[str, Any]:
+    def grant(self, document_id: str, new_json: dict[str, Any], account: str, deadline: int, signature: bytes) -> EnvelopeView:
         """A reader adds a recipient it wrapped on its own machine (``ledger.storage.vault.add_reader``)."""
         new = Envelope.from_json(new_json)
         party = self.authorise("grant", document_id, payload_hash(new.to_bytes()), account, deadline, signature)
@@ -110,7 +111,7 @@ class DocumentService:
         self.vault.storage.put_envelope(document_id, new.to_bytes(), expected=old_raw)
         return new.to_json()
 
-    def revoke(self, document_id: str, reader: int, account: str, deadline: int, signature: bytes) -> dict[str, Any]:
+    def revoke(self, document_id: str, reader: int, account: str, deadline: int, signature: bytes) -> EnvelopeView:
         party = self.authorise("revoke", document_id, payload_hash(str(reader).encode()), account, deadline, signature)
         return self.vault.revoke(document_id, party, reader).to_json()
 

@@ -27,6 +27,7 @@ from ledger.domain import eip712
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ledger.domain.identifiers import canonical_identifier
 from ledger.domain.inputs import REASON_MAX, check_text
+from ledger.domain.results import AccountView
 from ledger.chain.tx import SentTransaction, call
 
 if TYPE_CHECKING:
@@ -320,7 +321,7 @@ class PartyService:
         sent = self._send(self.contract.functions.executeRecovery(party_id))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
-    def account(self, account: str) -> dict[str, Any]:
+    def account(self, account: str) -> AccountView:
         acct = parse_account(account)
         pid, active = call(self.contract.functions.partyOf(acct))
         return {

@@ -54,6 +54,7 @@ from ledger.errors import (
     PermissionDenied,
 )
 from ledger.domain.hashing import HashAlgorithm, canonical_json, hash_bytes, parse_hash
+from ledger.domain.results import EnvelopeRecipient, EnvelopeView
 
 __all__ = [
     "DEFAULT_MAX_DOCUMENT_BYTES",
@@ -454,7 +455,7 @@ class Recipient:
     wrap_nonce: bytes
     wrapped_key: bytes
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> EnvelopeRecipient:
         return {
             "partyId": self.party_id,
             "publicKey": _hex(self.public_key),
@@ -497,7 +498,7 @@ class Envelope:
     def _index(self, party_id: int) -> int:
         return next(i for i, r in enumerate(self.recipients) if r.party_id == party_id)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> EnvelopeView:
         return {
             "format": ENVELOPE_FORMAT,
             "version": ENVELOPE_VERSION,
