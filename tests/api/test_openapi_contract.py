@@ -28,8 +28,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute
 
 import api.routes as api_routes
-from tests.api import test_agreements_withdrawal, test_asset_confirmation, test_disputes, test_documents, test_evidence
-from tests.api import test_parties, test_query
+from ledger.domain import agreements as ag
+from ledger.domain import eip712
+from tests.api import test_agreements_scenario, test_agreements_withdrawal, test_asset_confirmation, test_disputes
+from tests.api import test_documents, test_evidence, test_parties, test_query
 from tests.api.conftest import Api
 from tests.helpers import account
 
@@ -91,14 +93,14 @@ def contract(api: Api, monkeypatch: pytest.MonkeyPatch) -> Contract:
 
     def request(method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
         resp = send(method, url, *args, **kwargs)
-        if 200 <= resp.status_code < 300 and resp.request.url.path not in ("/", "/openapi.json") and \
-                not resp.request.url.path.startswith(("/static/", "/docs", "/redoc")):  # fmt: skip
-            checker.check(method.upper(), resp.request.url.path, resp.status_code,
-                          resp.headers.get("content-type", ""), resp.json() if resp.headers.get("content-type", "").startswith(JSON) else None)  # fmt: skip
+        path, ctype = resp.request.url.path, resp.headers.get("content-type", "")
+        if 200 <= resp.status_code < 300 and path not in ("/", "/openapi.json") and not path.startswith(("/static/", "/docs", "/redoc")):
+            checker.check(method.upper(), path, resp.status_code, ctype, resp.json() if ctype.startswith(JSON) else None)
         return resp
 
     monkeypatch.setattr(api.client, "request", request)
-    monkeypatch.setattr(fastapi.routing, "serialize_response", unchanged_by_the_model(fastapi.routing.serialize_response, checker))
+    watched = unchanged_by_the_model(fastapi.routing.serialize_response, checker)
+    monkeypatch.setattr(fastapi.routing, "serialize_response", watched)
     return checker
 
 
@@ -195,6 +197,37 @@ def _recovery(api: Api) -> None:
     test_parties.test_a_recovery_is_proposed_vetoed_and_reported_through_the_api(api)
 
 
+def _dispute(api: Api) -> None:
+    test_disputes.test_a_disputed_licence_is_frozen_then_voided_by_the_award(api)
+    api.chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    api.ledger.index.sync()
+    listed = api.client.get("/v1/index/disputes")
+    assert listed.status_code == 200 and listed.json()["items"], listed.text
+    assert api.client.get(f"/v1/disputes/{listed.json()['items'][0]['disputeId']}").status_code == 200
+
+
+def _termination_and_release(api: Api) -> None:
+    """A licence terminated by its parties and a pledge released by its pledgee (no other suite relays them)."""
+    p = test_agreements_scenario.Parties(api)
+    a = test_agreements_scenario.register_asset(api, p.uni, p.p_uni, "201710601862.3", "Battery separator")
+    now = api.chain.now()
+    lic = test_agreements_scenario.agree(api, {"kind": "licence", "assetId": a, "licensee": p.p_y, "licenceType": "ordinary",
+                                               "territory": ["HK"], "start": now, "end": now + 86400,
+                                               "royalty": {"basis": "lump_sum", "amount": "1"}}, p.uni, p.y)  # fmt: skip
+    deadline = now + 3600
+    typed = api.client.get(f"/v1/agreements/{lic['agreementId']}/termination", params={"deadline": deadline})
+    assert typed.status_code == 200, typed.text
+    sigs = [{"signer": s.address, "signature": "0x" + eip712.sign(typed.json(), s).hex()} for s in (p.uni, p.y)]
+    done = api.client.post(f"/v1/agreements/{lic['agreementId']}/terminate", json={"deadline": deadline, "signatures": sigs})
+    assert done.status_code == 200 and done.json()["status"] == "terminated", done.text
+    pledge = test_agreements_scenario.agree(api, {"kind": "pledge", "assetId": a, "pledgee": p.p_bank, "start": now,
+                                                  "end": now + 86400, "amount": "1000"}, p.uni, p.bank)  # fmt: skip
+    message = ag.release_message(api.ledger.asset_service.domain(), bytes.fromhex(pledge["agreementId"][2:]), deadline)
+    body = {"deadline": deadline, "signer": p.bank.address, "signature": "0x" + eip712.sign(message, p.bank).hex()}
+    released = api.client.post(f"/v1/agreements/{pledge['agreementId']}/release", json=body)
+    assert released.status_code == 200 and released.json()["status"] == "released", released.text
+
+
 def _withdrawal(api: Api) -> None:
     test_agreements_withdrawal.test_a_party_withdraws_and_the_collected_signatures_can_no_longer_execute(
         test_agreements_withdrawal.World(api))
@@ -219,8 +252,9 @@ SCENARIOS: dict[str, tuple[Callable[[Api], None], set[tuple[str, str]]]] = {
                ("POST", "/v1/agreements/{agreement_id}/signatures"), ("POST", "/v1/agreements/{agreement_id}/execute"),
                ("GET", "/v1/index/status"), ("GET", "/v1/index/evidence"), ("GET", "/v1/index/assets"),
                ("GET", "/v1/index/agreements"), ("GET", "/v1/index/disputes")}),
-    "dispute": (test_disputes.test_a_disputed_licence_is_frozen_then_voided_by_the_award,
-                {("POST", "/v1/disputes/payload"), ("POST", "/v1/disputes"),
+    "dispute": (_dispute,
+                {("POST", "/v1/disputes/payload"), ("POST", "/v1/disputes"), ("GET", "/v1/disputes/{dispute_id}"),
+                 ("GET", "/v1/index/disputes"),
                  ("POST", "/v1/disputes/{dispute_id}/award/payload"), ("POST", "/v1/disputes/{dispute_id}/award"),
                  ("GET", "/v1/assets/{asset_id}/title")}),
     "rejection": (test_asset_confirmation.test_a_squatters_claim_is_rejected_and_the_rightful_owner_registers_the_number,
@@ -229,6 +263,9 @@ SCENARIOS: dict[str, tuple[Callable[[Api], None], set[tuple[str, str]]]] = {
     "documents": (test_documents.test_a_document_for_two_parties_granted_to_the_arbitrator_is_readable_by_exactly_those_three,
                   {("POST", "/v1/document-keys"), ("GET", "/v1/parties/{party_id}/document-key"), ("POST", "/v1/documents"),
                    ("GET", "/v1/documents/{document_id}"), ("POST", "/v1/documents/{document_id}/grants")}),
+    "termination": (_termination_and_release, {("GET", "/v1/agreements/{agreement_id}/termination"),
+                                               ("POST", "/v1/agreements/{agreement_id}/terminate"),
+                                               ("POST", "/v1/agreements/{agreement_id}/release")}),
     "withdrawal": (_withdrawal, {("GET", "/v1/agreements/{agreement_id}/withdrawal"),
                                  ("POST", "/v1/agreements/{agreement_id}/withdraw"), ("GET", "/v1/agreements/{agreement_id}")}),
 }  # fmt: skip
