@@ -40,7 +40,7 @@ from ledger.domain.identifiers import parse_cn_patent_number, validate_hk_patent
 from ledger.domain.inputs import FIELD_OF_USE_MAX, SHORT_TEXT_MAX, TITLE_MAX, check_text, parse_decimal
 from ledger.services.parties import parse_account
 from ledger.domain.territory import from_mask, to_mask
-from ledger.domain.results import AgreementView, AssetView, OwnerShareView, TitleView
+from ledger.domain.results import AgreementView, AssetView, CertificateDocument, OwnerShareView, TitleView
 from ledger.chain.tx import SentTransaction, call
 
 if TYPE_CHECKING:
@@ -671,7 +671,7 @@ class AssetService:
             out.append((account, sig))
         return out
 
-    def certificate(self, agreement_id: str) -> dict[str, Any]:
+    def certificate(self, agreement_id: str) -> CertificateDocument:
         """The agreement certificate (ledger/certificates/agreement.py) of an agreement in effect."""
         from ledger.certificates import agreement as agreement_certificate
 

@@ -54,6 +54,7 @@ from ledger.errors import (
 )
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from ledger.domain.inputs import DIGITS_RE, INT64_MAX
+from ledger.domain.results import CertificateDocument
 from ledger.storage.journal import (
     ANCHORED,
     EXPIRED,
@@ -820,7 +821,7 @@ class CertificateBuilder:
             self._trees[(kind, key)] = tree
         return tree
 
-    def build(self, value: bytes, party_id: int | None = None) -> dict[str, Any]:
+    def build(self, value: bytes, party_id: int | None = None) -> CertificateDocument:
         """The certificate of the first registration of content hash ``value``, or with ``party_id`` of that
         party's registration of ``value`` (its content hash or its binding; see :meth:`EvidenceService.lookup`).
 
