@@ -11,7 +11,17 @@ from fastapi_offline import FastAPIOffline
 from api.errors import install_error_handlers
 from api.limits import RequestLimits, server_options
 from api.openapi import DocPagesPolicy, install_openapi
-from api.routes import assets, disputes, documents, evidence, health, parties, portal, query, verify
+from api.routes import (
+    assets,
+    disputes,
+    documents,
+    evidence,
+    health,
+    parties,
+    portal,
+    query,
+    verify,
+)
 from ledger import __version__, limit_recursion
 from ledger.config import Settings
 from ledger.facade import Ledger

@@ -46,6 +46,21 @@ RETRY_AFTER_HEADER = {
 }
 
 
+#: The 200 of a route that answers a certificate as JSON (its schema comes from the route's ``response_model``),
+#: PDF or HTML (``?format=``).
+CERTIFICATE_RESPONSE: dict[str, Any] = {
+    "description": "The certificate: JSON (`format=json`, the default), a PDF (`format=pdf`, an attachment) or an "
+    "HTML page (`format=html`); the renderings are bilingual (Chinese and English).",
+    "content": {"application/json": {}, "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                "text/html": {"schema": {"type": "string"}}},
+}
+
+
+def binary(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` 200 entry of a route that answers raw bytes of ``media_type`` (no JSON body)."""
+    return {200: {"description": description, "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}}
+
+
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` of a route that can also answer ``statuses`` (beyond those every operation declares)."""
     return {status: {"model": ErrorEnvelope, "description": DESCRIPTIONS[status]} for status in statuses}

@@ -17,11 +17,17 @@ from typing import Annotated, Any, Literal
 
 import annotated_types
 import pydantic
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from pydantic_core import PydanticCustomError
 
 from ledger.domain import inputs as rules
-
 
 _STRICT = pydantic.Strict()  # JSON numbers only: no strings, floats or booleans
 

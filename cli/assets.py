@@ -24,13 +24,21 @@ from eth_utils import keccak
 from rich.table import Column, Table
 from rich.text import Text
 
+from cli.evidence import _load_party_key
+from cli.main import (
+    ApiUrlOpt,
+    _print_json,
+    api_client,
+    app,
+    console,
+    err_console,
+    settings_with,
+)
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
-from cli.main import ApiUrlOpt, _print_json, api_client, app, console, err_console, settings_with
-from cli.evidence import _load_party_key
-from ledger.errors import InvalidInput, KeystoreError, LedgerError
 from ledger.domain.canonical_json import canonical_json
 from ledger.domain.hashing import HashAlgorithm, hash_file, parse_hash
+from ledger.errors import InvalidInput, KeystoreError, LedgerError
 
 asset_app = typer.Typer(help="Register IP assets (patents) signed by every owner; show them and their chain of title.",
                         no_args_is_help=True)  # fmt: skip

@@ -7,9 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger.domain import eip712
-from cli.main import ApiUrlOpt, RpcUrlOpt, _print_json, api_client, app, console, settings_with
 from cli.evidence import _load_party_key
+from cli.main import (
+    ApiUrlOpt,
+    RpcUrlOpt,
+    _print_json,
+    api_client,
+    app,
+    console,
+    settings_with,
+)
+from ledger.domain import eip712
 from ledger.errors import InvalidInput
 
 dispute_app = typer.Typer(help="Disputes before an arbitration institution: its arbitrators sign with their keystores "
@@ -118,8 +126,8 @@ def verify_case_cmd(
 ) -> None:
     """Re-check every item of a case file against any JSON-RPC endpoint of the chain. Exit 0 if all pass."""
     from ledger.certificates.casefile import verify_case
-    from ledger.chain.node import connect
     from ledger.certificates.verify import Rpc
+    from ledger.chain.node import connect
 
     settings = settings_with(rpc_url=rpc_url)
     if not settings.rpc_url:

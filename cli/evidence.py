@@ -18,7 +18,6 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
-from ledger.domain import eip712
 from cli.main import (
     ApiUrlOpt,
     KeystoreOpt,
@@ -31,7 +30,7 @@ from cli.main import (
     keystore_password,
     settings_with,
 )
-from ledger.errors import InvalidInput, KeystoreError
+from ledger.domain import eip712
 from ledger.domain.hashing import (
     HashAlgorithm,
     hash_file,
@@ -41,6 +40,7 @@ from ledger.domain.hashing import (
     private_binding,
     public_binding,
 )
+from ledger.errors import InvalidInput, KeystoreError
 
 evidence_app = typer.Typer(help="Register evidence of IP creation and look it up.", no_args_is_help=True)
 app.add_typer(evidence_app, name="evidence")
@@ -233,8 +233,8 @@ def verify_cmd(
     """Check an evidence or agreement certificate against any JSON-RPC endpoint of its chain.
 
     Exit 0 when every check passes, 1 otherwise."""
-    from ledger.chain.node import connect
     from ledger.certificates.verify import FAILED, PASSED, Rpc, verify
+    from ledger.chain.node import connect
 
     settings = settings_with(rpc_url=rpc_url)
     if not settings.rpc_url:

@@ -18,7 +18,6 @@ import typer
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger.chain import governance as gov
 from cli.main import (
     AccountsOpt,
     ApiUrlOpt,
@@ -35,8 +34,15 @@ from cli.main import (
     keystore_password,
     settings_with,
 )
+from ledger.chain import governance as gov
 from ledger.config import Settings
-from ledger.errors import ConfigurationError, ContractRevert, InvalidInput, KeystoreError, TransactionFailed
+from ledger.errors import (
+    ConfigurationError,
+    ContractRevert,
+    InvalidInput,
+    KeystoreError,
+    TransactionFailed,
+)
 
 governance_app = typer.Typer(help="The council's acts through the governance timelock: propose, approve, execute.",
                              no_args_is_help=True)  # fmt: skip

@@ -14,8 +14,17 @@ from typing import Annotated
 import typer
 from eth_account import Account
 
+from cli.main import (
+    ApiUrlOpt,
+    _print_json,
+    api_client,
+    app,
+    console,
+    keys_app,
+    keystore_password,
+    settings_with,
+)
 from ledger.domain import eip712
-from cli.main import ApiUrlOpt, _print_json, api_client, app, console, keys_app, keystore_password, settings_with
 from ledger.errors import InvalidInput, KeystoreError
 from ledger.storage.keys import load_keystore, write_keystore
 

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
-from rich.console import Console
-
 from pydantic import SecretStr
+from rich.console import Console
 
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, KeystoreError, LedgerError
@@ -177,11 +176,17 @@ def deploy_cmd(
     ] = False,
 ) -> None:
     """Deploy the contract suite to any EVM JSON-RPC chain and write the deployment manifest."""
+    from ledger.chain.deployment import (
+        Manifest,
+        deploy_suite,
+        manifest_path,
+        refuse_overwrite,
+        verify_deployment,
+    )
     from ledger.chain.node import DEV_CHAIN_ID, connect, ensure_writable_dir
-    from ledger.chain.deployment import Manifest, deploy_suite, manifest_path, refuse_overwrite, verify_deployment
-    from ledger.storage.keys import load_keystore
-    from ledger.facade import dev_operator
     from ledger.chain.tx import TxSender
+    from ledger.facade import dev_operator
+    from ledger.storage.keys import load_keystore
 
     settings = settings_with(rpc_url=rpc_url, data_dir=data_dir, keystore=keystore)
     if not settings.rpc_url:
@@ -243,7 +248,13 @@ def up_cmd(
     everything it started. While it runs the data directory is locked: a second `up` (or `node`) on it
     exits at once, naming this process; the embedded node is restarted with backoff if it dies.
     """
-    from ledger.chain.node import DataDirLock, EmbeddedNode, NodeSupervisor, connect, port_is_free
+    from ledger.chain.node import (
+        DataDirLock,
+        EmbeddedNode,
+        NodeSupervisor,
+        connect,
+        port_is_free,
+    )
 
     settings = settings_with(rpc_url=rpc_url, data_dir=data_dir, host=host, port=port, node_port=node_port)
     # One process per data directory, for this process's life (docs/operations.md "One instance per data directory").
@@ -253,10 +264,10 @@ def up_cmd(
     import uvicorn
 
     from api.app import create_app
-    from ledger.errors import PortInUse
-    from ledger.storage.keys import load_keystore
     from ledger.chain.powers import dev_registrar
+    from ledger.errors import PortInUse
     from ledger.facade import Ledger, dev_operator
+    from ledger.storage.keys import load_keystore
 
     if not port_is_free(settings.host, settings.port):
         raise PortInUse(f"port {settings.port} on {settings.host} is already in use (choose another with --port)")
@@ -490,14 +501,13 @@ def main() -> None:
 
 
 # Command groups defined in their own modules register themselves on `app`.
-from cli import evidence as _cli_evidence  # noqa: E402,F401
 from cli import assets as _cli_assets  # noqa: E402,F401
 from cli import disputes as _cli_disputes  # noqa: E402,F401
-from cli import keys as _cli_keys  # noqa: E402,F401
-from cli import index as _cli_index  # noqa: E402,F401
+from cli import evidence as _cli_evidence  # noqa: E402,F401
 from cli import governance as _cli_governance  # noqa: E402,F401
+from cli import index as _cli_index  # noqa: E402,F401
+from cli import keys as _cli_keys  # noqa: E402,F401
 from cli import parties as _cli_parties  # noqa: E402,F401
-
 
 if __name__ == "__main__":
     main()

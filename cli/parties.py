@@ -21,10 +21,17 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.evidence import _load_party_key
+from cli.main import (
+    ApiUrlOpt,
+    _print_json,
+    api_client,
+    console,
+    party_app,
+    settings_with,
+)
 from ledger.domain import eip712
 from ledger.domain.codes import PartyKind
-from cli.main import ApiUrlOpt, _print_json, api_client, console, party_app, settings_with
-from cli.evidence import _load_party_key
 from ledger.errors import Conflict, LedgerError, PermissionDenied
 
 MAX_PARTY_ID = 2**24 - 1

@@ -23,6 +23,7 @@ from ledger.chain.connection import Connection
 from ledger.chain.deployment import Manifest, check_chain, load_or_deploy, manifest_path
 from ledger.chain.tx import ChainHead, TxSender
 from ledger.config import Settings
+from ledger.domain.results import HealthView, PowersView
 from ledger.errors import ChainUnavailable
 from ledger.services.assets import AssetService
 from ledger.services.casefiles import CaseFileService
@@ -33,8 +34,8 @@ from ledger.services.pipeline import Pipeline
 from ledger.storage.journal import Store
 
 if TYPE_CHECKING:
-    from ledger.services.documents import DocumentService
     from ledger.index.indexer import Indexer
+    from ledger.services.documents import DocumentService
 
 
 class Ledger:
@@ -167,7 +168,7 @@ class Ledger:
     def durable(self, block_number: int) -> bool:
         return self.connection.durable(block_number)
 
-    def powers(self) -> dict[str, Any]:
+    def powers(self) -> PowersView:
         """Who holds each power in this deployment, read from the chain (:func:`ledger.chain.powers.powers`)."""
         from ledger.chain.powers import powers
 
@@ -231,7 +232,7 @@ class Ledger:
         if "store" in self.__dict__:
             self.store.close()
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> HealthView:
         """The chain's head, the deployment, the versions and (embedded) the node's supervisor status.
 
         The node is asked once, each socket operation bounded by :data:`HEALTH_TIMEOUT` seconds and nothing
@@ -246,7 +247,7 @@ class Ledger:
             head = probe_head(self.w3, timeout=HEALTH_TIMEOUT)
         except Exception:
             raise ChainUnavailable(_waiting_for(node), details={"node": node} if node else None) from None
-        body: dict[str, Any] = {
+        body: HealthView = {
             "status": "ok",
             "version": __version__,
             "artifactVersion": artifact_version(),

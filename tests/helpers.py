@@ -12,12 +12,12 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
-from ledger.domain import eip712
 from ledger.chain.artifacts import load_artifact
-from ledger.chain.node import DEV_OPERATOR_KEY
 from ledger.chain.deployment import Manifest, deploy_suite
+from ledger.chain.node import DEV_OPERATOR_KEY
 from ledger.chain.powers import dev_governance, dev_registrar
 from ledger.chain.tx import SentTransaction, TxSender
+from ledger.domain import eip712
 
 FIRM_USCC = "91110108551385082Q"
 FIRM2_USCC = "91110000600037341L"

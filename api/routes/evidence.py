@@ -8,14 +8,26 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import LedgerDep
-from api.openapi import errors
-from api.schemas import BatchAccepted, EvidenceBatchCreate, EvidenceCreate, PartyIdParam, SigningDomain, SubmissionPublic
+from api.openapi import CERTIFICATE_RESPONSE, errors
+from api.schemas import (
+    BatchAccepted,
+    EvidenceBatchCreate,
+    EvidenceCreate,
+    PartyIdParam,
+    SigningDomain,
+    SubmissionPublic,
+)
 from ledger.domain import eip712
-from ledger.errors import InvalidInput, PayloadTooLarge
-from ledger.domain.evidence import BatchRequest, SingleRequest, parse_signature
+from ledger.domain.evidence import (
+    PUBLIC_STATUS,
+    BatchRequest,
+    SingleRequest,
+    parse_signature,
+)
 from ledger.domain.hashing import parse_algorithm, parse_hash
 from ledger.domain.parties import parse_account
-from ledger.domain.evidence import PUBLIC_STATUS
+from ledger.domain.results import CertificateDocument, EvidenceLookup
+from ledger.errors import InvalidInput, PayloadTooLarge
 from ledger.storage.journal import QUEUED, Submission
 
 router = APIRouter(tags=["evidence"])
@@ -137,7 +149,7 @@ def receipt(receipt_id: ReceiptPath, ledger: LedgerDep) -> dict[str, Any]:
     return submission_public(ledger.evidence_service.submission(receipt_id))
 
 
-@router.get("/v1/evidence/{content_hash}", responses=errors(404), summary="Who registered a content hash, first and since")
+@router.get("/v1/evidence/{content_hash}", response_model=EvidenceLookup, responses=errors(404), summary="Who registered a content hash, first and since")
 def show(ledger: LedgerDep, content_hash: HashPath, partyId: PartyQuery = None) -> dict[str, Any]:  # noqa: N803
     """Every party's registration of the content hash (its public binding of each admitted party, read in a few
     batched calls; direct or batched): the earliest on chain at the top (party, block, time, status, earlier
@@ -148,7 +160,7 @@ def show(ledger: LedgerDep, content_hash: HashPath, partyId: PartyQuery = None) 
 
 
 @router.get("/v1/evidence/{content_hash}/certificate", summary="Evidence certificate (JSON, PDF or HTML)",
-            responses={200: {"content": {"application/json": {}, "application/pdf": {}, "text/html": {}}}, **errors(404)})  # fmt: skip
+            response_model=CertificateDocument, responses={200: CERTIFICATE_RESPONSE, **errors(404)})  # fmt: skip
 def certificate(
     ledger: LedgerDep,
     content_hash: HashPath,

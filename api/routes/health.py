@@ -3,17 +3,17 @@ seconds whatever the node does (one bounded probe, no retries; see ``Ledger.heal
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from api.deps import LedgerDep
+from ledger.domain.results import HealthView
 
 router = APIRouter(tags=["health"])
 
 
 @router.get(
     "/v1/health",
+    response_model=HealthView,
     summary="Service and chain status",
     description="Chain id, latest block, contract addresses and software/artifact versions; with the embedded "
     "node, a `node` section: `state` (running, restarting), `restarts`, `attempts` and `lastError` of the current "
@@ -22,5 +22,5 @@ router = APIRouter(tags=["health"])
     "does: 503 with the error envelope when the node does not answer, its message saying what the service waits "
     "for and `details.node` the same `node` section.",
 )
-def health(ledger: LedgerDep) -> dict[str, Any]:
+def health(ledger: LedgerDep) -> HealthView:
     return ledger.health()

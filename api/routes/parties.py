@@ -11,9 +11,18 @@ from fastapi import APIRouter, Path
 
 from api.deps import LedgerDep, OperatorDep, OperatorFirstRoute
 from api.openapi import errors
-from api.schemas import (AccountChangeSigned, AccountPublic, PartyCreate, PartyIdParam, PartyPublic, PartySuspend,
-                         RecoveryPropose, RecoveryVetoIn)  # fmt: skip
+from api.schemas import (
+    AccountChangeSigned,
+    AccountPublic,
+    PartyCreate,
+    PartyIdParam,
+    PartyPublic,
+    PartySuspend,
+    RecoveryPropose,  # fmt: skip
+    RecoveryVetoIn,
+)
 from ledger.domain.parties import PartyProfile
+from ledger.domain.results import AccountView, PowersView
 
 # OperatorFirstRoute: operator routes check the token before the body or any parameter is read
 router = APIRouter(tags=["parties"], route_class=OperatorFirstRoute)
@@ -105,17 +114,17 @@ def execute_recovery(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]
     return ledger.parties.execute_recovery(party_id)
 
 
-@router.get("/v1/powers", summary="Who holds each power",
+@router.get("/v1/powers", response_model=PowersView, summary="Who holds each power",
             description="For every contract of the deployment, the current holders of each role (read from the "
                         "chain: RoleGranted events since deployment, checked with hasRole), the binding of the "
                         "dispute effects, the recovery and suspension-confirmation delays; governance as the chain "
                         "shows it (the timelock, its delay, its proposers: the council Safe with its owners and "
                         "threshold); and the keys this service holds (relayer, registrar; governance only in test "
                         "suites).")  # fmt: skip
-def powers(ledger: LedgerDep) -> dict[str, Any]:
+def powers(ledger: LedgerDep) -> PowersView:
     return ledger.powers()
 
 
 @router.get("/v1/accounts/{account}", response_model=AccountPublic, summary="An account's party and signing nonce")
-def account(ledger: LedgerDep, account: AccountPath) -> dict[str, Any]:
+def account(ledger: LedgerDep, account: AccountPath) -> AccountView:
     return ledger.parties.account(account)

@@ -17,6 +17,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from api.deps import LedgerDep
+from ledger.domain.results import (
+    IndexedAgreementPage,
+    IndexedAssetPage,
+    IndexedDisputePage,
+    IndexedEvidencePage,
+    IndexStatus,
+)
 from ledger.errors import InvalidInput
 from ledger.facade import Ledger
 
@@ -43,7 +50,7 @@ def _run(ledger: Ledger, what: str, request: Request) -> dict[str, Any]:
     return ledger.index.query(what, _params(request))
 
 
-@router.get("/v1/index/evidence", summary="List and search registered evidence")
+@router.get("/v1/index/evidence", response_model=IndexedEvidencePage, summary="List and search registered evidence")
 def list_evidence(request: Request, ledger: LedgerDep, party: Party = None, from_: From = None, to: To = None,
                   kind: Annotated[str | None, Query(description="`single` (registered alone) or `batch` (a Merkle batch item).")] = None,
                   registrant: Annotated[str | None, Query(description="The registering account (address).")] = None,
@@ -55,7 +62,7 @@ def list_evidence(request: Request, ledger: LedgerDep, party: Party = None, from
     return _run(ledger, "evidence", request)
 
 
-@router.get("/v1/index/assets", summary="List and search IP assets")
+@router.get("/v1/index/assets", response_model=IndexedAssetPage, summary="List and search IP assets")
 def list_assets(request: Request, ledger: LedgerDep,
                 owner: Annotated[str | None, Query(description="A current owner's party id (ASCII digits).")] = None,
                 number: Annotated[str | None, Query(description="Patent/application number, e.g. `201710601862.3` or `CN201710601862.3`.")] = None,
@@ -67,7 +74,7 @@ def list_assets(request: Request, ledger: LedgerDep,
     return _run(ledger, "assets", request)
 
 
-@router.get("/v1/index/agreements", summary="List and search agreements")
+@router.get("/v1/index/agreements", response_model=IndexedAgreementPage, summary="List and search agreements")
 def list_agreements(request: Request, ledger: LedgerDep, party: Party = None,
                     type: Annotated[str | None, Query(description="`assignment`, `licence`, `equity_contribution` or `pledge`.")] = None,
                     status: Annotated[str | None, Query(description="`effective`, `expired` (a licence or pledge past its end), `terminated`, `released`, `voided` or `ended_with_parent` (a sublicence whose parent licence was terminated or voided).")] = None,
@@ -80,7 +87,7 @@ def list_agreements(request: Request, ledger: LedgerDep, party: Party = None,
     return _run(ledger, "agreements", request)
 
 
-@router.get("/v1/index/disputes", summary="List and search disputes")
+@router.get("/v1/index/disputes", response_model=IndexedDisputePage, summary="List and search disputes")
 def list_disputes(request: Request, ledger: LedgerDep, party: Party = None,
                   status: Annotated[str | None, Query(description="`open` or `closed`.")] = None,
                   asset: Annotated[str | None, Query(description="The asset concerned (frozen by the dispute), ASCII digits.")] = None,
@@ -90,8 +97,8 @@ def list_disputes(request: Request, ledger: LedgerDep, party: Party = None,
     return _run(ledger, "disputes", request)
 
 
-@router.get("/v1/index/status", summary="How far the index has read")
-def index_status(request: Request, ledger: LedgerDep) -> dict[str, Any]:
+@router.get("/v1/index/status", response_model=IndexStatus, summary="How far the index has read")
+def index_status(request: Request, ledger: LedgerDep) -> IndexStatus:
     """The last indexed block and its hash, the chain head, the confirmations waited, how many blocks the
     index is behind, row counts, and whether the background indexer runs. Takes no parameters."""
     params = _params(request)

@@ -19,9 +19,9 @@ from api.deps import LedgerDep
 from api.limits import json_depth
 from api.schemas import VerifyRequest, VerifyResult
 from ledger.certificates.evidence import MAX_CERTIFICATE_BYTES
-from ledger.errors import InvalidInput, LedgerError, PayloadTooLarge
-from ledger.domain.hashing import HashAlgorithm, new_hasher, parse_hash
 from ledger.certificates.verify import Rpc, verify
+from ledger.domain.hashing import HashAlgorithm, new_hasher, parse_hash
+from ledger.errors import InvalidInput, LedgerError, PayloadTooLarge
 
 router = APIRouter(tags=["verify"])
 

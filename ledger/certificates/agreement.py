@@ -20,11 +20,20 @@ from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
-from ledger.domain import agreements as ag
 from ledger.certificates.evidence import SCHEMES
-from ledger.errors import InvalidInput
+from ledger.certificates.verify import (
+    PARTY_IDENTIFIER,
+    PARTY_TUPLE,
+    SEL_PARTY,
+    SEL_PARTY_OF,
+    Report,
+    Rpc,
+    _bytes,
+    _int,
+)
+from ledger.domain import agreements as ag
 from ledger.domain.canonical_json import canonical_json
-from ledger.certificates.verify import PARTY_IDENTIFIER, PARTY_TUPLE, SEL_PARTY, SEL_PARTY_OF, Report, Rpc, _bytes, _int
+from ledger.errors import InvalidInput
 
 FORMAT = "qianhai-ip-ledger/agreement-certificate"
 VERSION = 1
@@ -198,9 +207,9 @@ def kind_zh(word: str) -> str:
 
 def render_html(doc: dict[str, Any]) -> str:
     """A bilingual, self-contained HTML rendering of an agreement certificate; every value is escaped."""
+    import json
     from datetime import UTC, datetime
     from html import escape
-    import json
 
     def get(path: str) -> Any:
         value: Any = doc

@@ -23,9 +23,9 @@ from eth_utils import keccak, to_checksum_address
 
 from ledger.certificates import agreement as agreement_certificate
 from ledger.certificates import verify as evidence_verify
+from ledger.certificates.verify import Report, Rpc, _bytes, _int
 from ledger.domain.codes import AgreementKind
 from ledger.errors import InvalidInput
-from ledger.certificates.verify import Report, Rpc, _bytes, _int
 
 FORMAT = "qianhai-ip-ledger/case-file"
 VERSION = 1

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.errors import InvalidInput
 from ledger.domain.codes import HashAlgorithm, IdentifierScheme
 from ledger.domain.merkle import InclusionProof, MerkleProofError
+from ledger.errors import InvalidInput
 
 FORMAT = "qianhai-ip-ledger/evidence-certificate"
 VERSION = 2

@@ -19,11 +19,15 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
 from ledger.certificates import evidence as certmod
-from ledger.domain import eip712
-from ledger.domain import merkle
-from ledger.errors import InvalidInput
+from ledger.domain import eip712, merkle
 from ledger.domain.canonical_json import canonical_json
-from ledger.domain.hashing import HashAlgorithm, hash_stream, private_binding, public_binding
+from ledger.domain.hashing import (
+    HashAlgorithm,
+    hash_stream,
+    private_binding,
+    public_binding,
+)
+from ledger.errors import InvalidInput
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 

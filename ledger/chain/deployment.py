@@ -20,8 +20,13 @@ from web3.contract import Contract
 
 from ledger import __version__
 from ledger.chain.artifacts import SUITE, artifact_version, load_artifact
-from ledger.errors import ChainMismatch, DeploymentExists, DeploymentMismatch, DeploymentMissing
 from ledger.chain.tx import SentTransaction, TxSender
+from ledger.errors import (
+    ChainMismatch,
+    DeploymentExists,
+    DeploymentMismatch,
+    DeploymentMissing,
+)
 
 MANIFEST_FORMAT = "ipledger-deployment/1"
 
@@ -161,7 +166,12 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None, registrar: st
     if not governance and (council or int(w3.eth.chain_id) == 31337):
         # the registrar is checked before the council is created, so that a refused deployment sends nothing
         _party_roles(int(w3.eth.chain_id), operator, registrar, "0x" + "ee" * 20, recovery_delay, suspension_period)
-        from ledger.chain.governance import DEV_COUNCIL_THRESHOLD, DEV_GOVERNANCE_DELAY, deploy_council, dev_council
+        from ledger.chain.governance import (
+            DEV_COUNCIL_THRESHOLD,
+            DEV_GOVERNANCE_DELAY,
+            deploy_council,
+            dev_council,
+        )
 
         owners = council or [a.address for a in dev_council()]
         made = deploy_council(sender, owners, threshold or (len(owners) // 2 + 1 if council else DEV_COUNCIL_THRESHOLD),
@@ -203,8 +213,12 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None, registrar: st
 def _party_roles(chain_id: int, operator: str, registrar: str | None, governance: str | None,
                  recovery_delay: int | None, suspension_period: int | None) -> tuple[Any, ...]:  # fmt: skip
     """The evidence (and party) registry's constructor arguments: governance, registrar, anchorer, delays."""
+    from ledger.chain.powers import (
+        RECOVERY_DELAY,
+        SUSPENSION_CONFIRMATION_PERIOD,
+        dev_registrar,
+    )
     from ledger.errors import ConfigurationError
-    from ledger.chain.powers import RECOVERY_DELAY, SUSPENSION_CONFIRMATION_PERIOD, dev_registrar
 
     if chain_id == 31337:
         registrar = registrar or dev_registrar().address

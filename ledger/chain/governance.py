@@ -45,8 +45,13 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from ledger.chain.artifacts import ARTIFACTS_DIR, load_artifact
-from ledger.errors import ConfigurationError, ContractRevert, InvalidInput, ToolchainError
 from ledger.chain.tx import SentTransaction, TxSender
+from ledger.errors import (
+    ConfigurationError,
+    ContractRevert,
+    InvalidInput,
+    ToolchainError,
+)
 
 SAFE_ARTIFACTS_DIR: Final = ARTIFACTS_DIR / "safe"
 SAFE_PACKAGE: Final = "@safe-global/safe-contracts@1.4.1"

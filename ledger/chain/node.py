@@ -36,7 +36,14 @@ from web3.middleware import Web3Middleware
 from web3.providers.rpc import HTTPProvider
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
-from ledger.errors import ChainUnavailable, DataDirError, DataDirInUse, LedgerError, PortInUse, ToolchainError
+from ledger.errors import (
+    ChainUnavailable,
+    DataDirError,
+    DataDirInUse,
+    LedgerError,
+    PortInUse,
+    ToolchainError,
+)
 
 log = logging.getLogger("ipledger.node")
 

@@ -20,6 +20,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
+from ledger.domain.results import PowersView
+
 
 class Deployed(Protocol):
     """What :func:`powers` reads: a :class:`ledger.chain.connection.Connection` (declared here so that this module,
@@ -107,7 +109,7 @@ def role_holders(w3: Web3, contract: Any, from_block: int) -> dict[str, list[str
     return holders
 
 
-def powers(conn: Deployed) -> dict[str, Any]:
+def powers(conn: Deployed) -> PowersView:
     """Who holds each power in this deployment, read from the chain over ``conn`` (its senders are the service's keys)."""
     contracts: dict[str, Any] = {}
     for name, deployed in conn.manifest.contracts.items():

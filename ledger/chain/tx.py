@@ -24,8 +24,8 @@ import random
 import tempfile
 import threading
 import time
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import coincurve
@@ -34,14 +34,24 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_canonical_address
-from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types, get_abi_output_types
+from eth_utils.abi import (
+    function_abi_to_4byte_selector,
+    get_abi_input_types,
+    get_abi_output_types,
+)
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted
 from web3.providers.base import JSONBaseProvider
 from web3.types import TxParams
 
 from ledger.chain.artifacts import decode_revert
-from ledger.errors import ChainUnavailable, ContractRevert, LedgerError, RelayerInUse, TransactionFailed
+from ledger.errors import (
+    ChainUnavailable,
+    ContractRevert,
+    LedgerError,
+    RelayerInUse,
+    TransactionFailed,
+)
 
 #: How old a head block may be when its base fee prices a transaction (seconds).
 FEE_MAX_AGE = 1.0

@@ -18,7 +18,13 @@ from eth_utils import is_address, to_checksum_address
 from ledger.domain.codes import IdentifierScheme, Jurisdiction, PartyKind
 from ledger.domain.identifiers import canonical_identifier
 from ledger.domain.inputs import check_text
-from ledger.errors import InvalidInput, LedgerError, PartyNotActive, PermissionDenied, SignatureRejected
+from ledger.errors import (
+    InvalidInput,
+    LedgerError,
+    PartyNotActive,
+    PermissionDenied,
+    SignatureRejected,
+)
 
 KINDS = {k.word: k for k in PartyKind.choices()}
 JURISDICTIONS = {j.word: j for j in Jurisdiction.choices()}

@@ -25,9 +25,9 @@ import functools
 import json
 import logging
 import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,13 +62,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from web3 import Web3
 
+from ledger.chain.artifacts import SUITE, load_artifact
+from ledger.chain.tx import FunctionCodec, NodeRefused, as_hex, as_int, rpc
 from ledger.domain import codes
 from ledger.domain.agreements import ASSET_STATUS_NOTES
-from ledger.chain.artifacts import SUITE, load_artifact
 from ledger.domain.eip712 import ACCOUNT_ACTIONS
-from ledger.errors import IndexUnavailable, InvalidInput, LedgerError
 from ledger.domain.inputs import DIGITS_RE, INT64_MAX, UNIX_TIME_MAX, parse_uint
-from ledger.chain.tx import FunctionCodec, NodeRefused, as_hex, as_int, rpc
+from ledger.domain.results import IndexStatus
+from ledger.errors import IndexUnavailable, InvalidInput, LedgerError
 
 if TYPE_CHECKING:
     from ledger.config import Settings
@@ -839,7 +840,7 @@ class Indexer:
 
     # --- status and background running -----------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> IndexStatus:
         with _database_errors(), self.engine.connect() as db:
             last, last_hash = self._cursor(db)
             counts = {t.name: int(db.execute(select(func.count()).select_from(t)).scalar() or 0)

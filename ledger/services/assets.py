@@ -17,30 +17,54 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from eth_typing import ChecksumAddress
 from eth_utils import keccak
 from web3 import Web3
 from web3.logs import DISCARD
 
-from ledger.domain import agreements as ag
-from ledger.domain import eip712
-from ledger.domain.codes import IdentifierScheme, PartyKind
-from ledger.errors import (
-    AssetClaimConflict, AssetNotConfirmed, Conflict, ContractRevert, InvalidInput, NotAnAssetVerifier, NotFound,
-    SignatureRejected,
-)
-from ledger.domain.canonical_json import canonical_json
-from ledger.domain.hashing import parse_hash
-from ledger.domain.identifiers import parse_cn_patent_number, validate_hk_patent_number, validate_other_identifier
-from ledger.domain.inputs import FIELD_OF_USE_MAX, SHORT_TEXT_MAX, TITLE_MAX, check_text, parse_decimal
-from ledger.domain.parties import as_cosigner, as_signer, as_verifier, parse_account
-from ledger.domain.territory import from_mask, to_mask
 from ledger.chain.connection import Connection
 from ledger.chain.tx import SentTransaction, call
-from ledger.storage.journal import Store
+from ledger.domain import agreements as ag
+from ledger.domain import eip712
+from ledger.domain.canonical_json import canonical_json
+from ledger.domain.codes import IdentifierScheme, PartyKind
+from ledger.domain.hashing import parse_hash
+from ledger.domain.identifiers import (
+    parse_cn_patent_number,
+    validate_hk_patent_number,
+    validate_other_identifier,
+)
+from ledger.domain.inputs import (
+    FIELD_OF_USE_MAX,
+    SHORT_TEXT_MAX,
+    TITLE_MAX,
+    check_text,
+    parse_decimal,
+)
+from ledger.domain.parties import as_cosigner, as_signer, as_verifier, parse_account
+from ledger.domain.results import (
+    AgreementView,
+    AssetDetails,
+    AssetView,
+    CertificateDocument,
+    OwnerShareView,
+    TitleView,
+)
+from ledger.domain.territory import from_mask, to_mask
+from ledger.errors import (
+    AssetClaimConflict,
+    AssetNotConfirmed,
+    Conflict,
+    ContractRevert,
+    InvalidInput,
+    NotAnAssetVerifier,
+    NotFound,
+    SignatureRejected,
+)
 from ledger.services.parties import PartyService
+from ledger.storage.journal import Store
 
 JURISDICTIONS = {j.name: j for j in ag.AssetJurisdiction.choices()}
 KINDS = {k.word: k for k in ag.AssetKind.choices()}
@@ -219,7 +243,7 @@ class AssetService:
                            "reject it, or an arbitral award give it to its rightful owner", field="number")  # fmt: skip
         return reg, details
 
-    def register(self, body: dict[str, Any], signatures: list[dict[str, str]]) -> dict[str, Any]:
+    def register(self, body: dict[str, Any], signatures: list[dict[str, str]]) -> AssetView:
         reg, details = self.registration(body)
         sigs = self._parse_signatures(signatures, reg.message(self.domain()), set(reg.owners))
         sent = self._send(self.contract.functions.registerAsset(reg.as_tuple(), sigs))
@@ -228,12 +252,13 @@ class AssetService:
         self.journal.put_asset_details(asset_id, details)
         return {**self.show(asset_id), "transactionHash": sent.tx_hash}
 
-    def show(self, asset_id: int) -> dict[str, Any]:
+    def show(self, asset_id: int) -> AssetView:
         if asset_id < 1 or asset_id > int(call(self.contract.functions.assetCount())):
             raise NotFound(f"no asset {asset_id}", field="asset_id")
         jurisdiction, kind, owners, shares, frozen = call(self.contract.functions.asset(asset_id))
         status = ASSET_STATUS_NAMES[int(call(self.contract.functions.assetStatus(asset_id)))]
-        details = self.journal.asset_details(asset_id)
+        # what register() wrote (the journal keeps it as JSON)
+        details = cast("AssetDetails | None", self.journal.asset_details(asset_id))
         return {
             "assetId": asset_id,
             "jurisdiction": ag.AssetJurisdiction(jurisdiction).name,
@@ -294,7 +319,7 @@ class AssetService:
             raise
         return {**self.show(asset_id), "verifierPartyId": party_id, hash_field: "0x" + digest.hex(), "transactionHash": sent.tx_hash}
 
-    def _open_claim(self, asset_id: int) -> dict[str, Any]:
+    def _open_claim(self, asset_id: int) -> AssetView:
         asset = self.show(asset_id)
         if asset["status"] != "claimed":
             raise AssetClaimConflict("AssetStatusInvalid", {"assetId": asset_id, "status": asset["status"]},
@@ -307,7 +332,7 @@ class AssetService:
 
     # --- agreements ---
 
-    def propose(self, body: dict[str, Any]) -> dict[str, Any]:
+    def propose(self, body: dict[str, Any]) -> AgreementView:
         terms, details = self._terms(body)
         aid = terms.agreement_id(self.domain())
         if not self.journal.add_proposal("0x" + aid.hex(), body["kind"], terms.asset_id, terms.to_json(), details):
@@ -470,11 +495,11 @@ class AssetService:
                 required.append(pledgee)
         return required
 
-    def agreement(self, agreement_id: str) -> dict[str, Any]:
+    def agreement(self, agreement_id: str) -> AgreementView:
         terms, details, sigs, status, tx_hash = self._proposal(agreement_id)
         aid = terms.agreement_id(self.domain())
         onchain = call(self.contract.functions.agreement(aid))
-        body: dict[str, Any] = {
+        body: AgreementView = {
             "agreementId": "0x" + aid.hex(),
             "kind": ag.AgreementKind(terms.kind).word,
             "assetId": terms.asset_id,
@@ -502,7 +527,7 @@ class AssetService:
             body["missingParties"] = [p for p in required if str(p) not in sigs]
         return body
 
-    def add_signature(self, agreement_id: str, signer: str, signature: str) -> dict[str, Any]:
+    def add_signature(self, agreement_id: str, signer: str, signature: str) -> AgreementView:
         terms, _, sigs, status, _ = self._proposal(agreement_id)
         if status != "proposed":
             raise Conflict(f"the agreement is {status}", field="agreement_id")
@@ -530,7 +555,7 @@ class AssetService:
             raise Conflict(f"party {party_id} has already signed", field="signer")
         return self.agreement(agreement_id)
 
-    def execute(self, agreement_id: str) -> dict[str, Any]:
+    def execute(self, agreement_id: str) -> AgreementView:
         terms, _, sigs, status, _ = self._proposal(agreement_id)
         if status != "proposed":
             raise Conflict(f"the agreement is {status}", field="agreement_id")
@@ -552,7 +577,7 @@ class AssetService:
         terms, *_ = self._proposal(agreement_id)
         return ag.termination_message(self.domain(), terms.agreement_id(self.domain()), deadline)
 
-    def terminate(self, agreement_id: str, deadline: int, signatures: list[dict[str, str]]) -> dict[str, Any]:
+    def terminate(self, agreement_id: str, deadline: int, signatures: list[dict[str, str]]) -> AgreementView:
         terms, *_ = self._proposal(agreement_id)
         _check_window(deadline, self._chain_time())
         aid = terms.agreement_id(self.domain())
@@ -564,7 +589,7 @@ class AssetService:
         self._send(self.contract.functions.terminate(aid, deadline, sigs))
         return self.agreement(agreement_id)
 
-    def release(self, agreement_id: str, deadline: int, signer: str, signature: str) -> dict[str, Any]:
+    def release(self, agreement_id: str, deadline: int, signer: str, signature: str) -> AgreementView:
         terms, *_ = self._proposal(agreement_id)
         aid = terms.agreement_id(self.domain())
         _check_window(deadline, self._chain_time())
@@ -578,7 +603,7 @@ class AssetService:
         terms, *_ = self._proposal(agreement_id)
         return ag.withdrawal_message(self.domain(), terms.agreement_id(self.domain()), deadline)
 
-    def withdraw(self, agreement_id: str, deadline: int, signer: str, signature: str) -> dict[str, Any]:
+    def withdraw(self, agreement_id: str, deadline: int, signer: str, signature: str) -> AgreementView:
         """A party withdraws its consent before execution, on chain: the terms can then never take effect, so no
         signature already given (and visible in the proposal) can be used. The relayer only carries the
         party's signed ``Withdrawal``; a suspended party may withdraw."""
@@ -628,7 +653,7 @@ class AssetService:
             out.append((account, sig))
         return out
 
-    def certificate(self, agreement_id: str) -> dict[str, Any]:
+    def certificate(self, agreement_id: str) -> CertificateDocument:
         """The agreement certificate (ledger/certificates/agreement.py) of an agreement in effect."""
         from ledger.certificates import agreement as agreement_certificate
 
@@ -655,12 +680,12 @@ class AssetService:
 
     # --- the chain of title ---
 
-    def title(self, asset_id: int, at: int | None = None) -> dict[str, Any]:
+    def title(self, asset_id: int, at: int | None = None) -> TitleView:
         """Owners, licences and pledges in force at ``at`` (default now), and the full history in time order."""
         self.show(asset_id)
         events = self._history(asset_id)
         at = int(at if at is not None else self._chain_time())
-        owners: list[dict[str, Any]] = []
+        owners: list[OwnerShareView] = []
         owners_since: int | None = None
         title_agreement: str | None = None
         effective: dict[str, dict[str, Any]] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Mapping
 from typing import Any
 
 from web3 import Web3
@@ -72,7 +73,7 @@ class CaseFileService:
                         continue
                     items.append({"kind": "agreement-certificate", "time": e["time"], "block": e["block"], "logIndex": e["logIndex"],
                                   "document": cert})  # fmt: skip
-            details = assets.show(asset_id).get("details") or {}
+            details: Mapping[str, Any] = assets.show(asset_id).get("details") or {}
             evidence = details.get("evidence") or []
         else:
             evidence = [dispute["subjectId"]] if dispute["subject"] == "evidence" else []

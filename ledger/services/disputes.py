@@ -13,15 +13,23 @@ from typing import Any
 from eth_utils import keccak
 from web3.logs import DISCARD
 
-from ledger.domain import eip712
-from ledger.domain.agreements import MAX_SIGNING_WINDOW
-from ledger.domain.eip712 import EIP712_DOMAIN_TYPE, Domain
-from ledger.errors import Conflict, InvalidInput, NotFound
-from ledger.domain.codes import AgreementStatus, AssetStatus, DisputeStatus, Outcome, PartyKind, SubjectKind
-from ledger.domain.hashing import parse_hash
-from ledger.domain.parties import as_arbitrator, parse_account
 from ledger.chain.connection import Connection
 from ledger.chain.tx import SentTransaction, call
+from ledger.domain import eip712
+from ledger.domain.agreements import MAX_SIGNING_WINDOW
+from ledger.domain.codes import (
+    AgreementStatus,
+    AssetStatus,
+    DisputeStatus,
+    Outcome,
+    PartyKind,
+    SubjectKind,
+)
+from ledger.domain.eip712 import EIP712_DOMAIN_TYPE, Domain
+from ledger.domain.hashing import parse_hash
+from ledger.domain.parties import as_arbitrator, parse_account
+from ledger.domain.results import DisputeView
+from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.services.assets import AssetService
 from ledger.services.parties import PartyService
 
@@ -193,7 +201,7 @@ class DisputeService:
         return OpenRequest(int(kind), subject, parties[0], parties[1], parse_hash(str(body.get("claimHash", "")), "claimHash"),
                            institution, self._deadline(body.get("deadline")))  # fmt: skip
 
-    def open(self, body: dict[str, Any], signatures: Signatures) -> dict[str, Any]:
+    def open(self, body: dict[str, Any], signatures: Signatures) -> DisputeView:
         req = self.open_request(body)
         sigs = self.check_signatures(req.institution, signatures)
         sent = self._send(self.contract.functions.openDisputeBySignature(*req.as_args(sigs)))
@@ -221,13 +229,13 @@ class DisputeService:
         return CloseRequest(did, int(outcome), parse_hash(str(body.get("awardHash", "")), "awardHash"), ids, shares,
                             institution, self._deadline(body.get("deadline")))  # fmt: skip
 
-    def close(self, dispute_id: str, body: dict[str, Any], signatures: Signatures) -> dict[str, Any]:
+    def close(self, dispute_id: str, body: dict[str, Any], signatures: Signatures) -> DisputeView:
         req = self.close_request(dispute_id, body)
         sigs = self.check_signatures(req.institution, signatures)
         sent = self._send(self.contract.functions.closeDisputeBySignature(*req.as_args(sigs)))
         return {**self.show(dispute_id), "transactionHash": sent.tx_hash}
 
-    def show(self, dispute_id: str) -> dict[str, Any]:
+    def show(self, dispute_id: str) -> DisputeView:
         did = parse_hash(dispute_id, "dispute_id")
         d = call(self.contract.functions.dispute(did))
         if d[1] == DisputeStatus.NONE:

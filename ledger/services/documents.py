@@ -14,17 +14,18 @@ from typing import Any
 from ledger.chain.connection import Connection
 from ledger.config import Settings
 from ledger.domain import eip712
-from ledger.domain.parties import as_actor, parse_account
-from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ledger.domain.hashing import HashAlgorithm, public_binding
+from ledger.domain.parties import as_actor, parse_account
+from ledger.domain.results import DocumentKeyView, EnvelopeView
+from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ledger.services.evidence import EvidenceService
+from ledger.services.parties import PartyService
+from ledger.storage.journal import Store
 from ledger.storage.vault.envelope import Envelope
 from ledger.storage.vault.keys import ReaderKey
 from ledger.storage.vault.service import Vault
 from ledger.storage.vault.storage import LocalStorage
 
-from ledger.services.evidence import EvidenceService
-from ledger.services.parties import PartyService
-from ledger.storage.journal import Store
 
 def payload_hash(*parts: bytes) -> bytes:
     h = hashlib.sha256()
@@ -58,14 +59,14 @@ class DocumentService:
 
     # --- keys ---
 
-    def publish_key(self, public_key: bytes, account: str, deadline: int, signature: bytes) -> dict[str, Any]:
+    def publish_key(self, public_key: bytes, account: str, deadline: int, signature: bytes) -> DocumentKeyView:
         if len(public_key) != 32:
             raise InvalidInput("an X25519 public key is 32 bytes", field="publicKey")
         party = self.authorise("publish-key", "", payload_hash(public_key), account, deadline, signature)
         self.journal.put_document_key(party, public_key, parse_account(account))
         return self.key(party)
 
-    def key(self, party_id: int) -> dict[str, Any]:
+    def key(self, party_id: int) -> DocumentKeyView:
         row = self.journal.document_key(party_id)
         if row is None:
             raise NotFound(f"party {party_id} has published no document key", field="party_id")
@@ -73,20 +74,20 @@ class DocumentService:
 
     # --- documents ---
 
-    def store(self, envelope_json: dict[str, Any], ciphertext: bytes, account: str, deadline: int, signature: bytes) -> dict[str, Any]:
+    def store(self, envelope_json: dict[str, Any], ciphertext: bytes, account: str, deadline: int, signature: bytes) -> EnvelopeView:
         envelope = Envelope.from_json(envelope_json)
         party = self.authorise("store", envelope.document_id, payload_hash(envelope.to_bytes(), ciphertext), account, deadline, signature)
         if party != envelope.owner:
             raise PermissionDenied(f"party {party} cannot store a document owned by party {envelope.owner}", field="envelope.owner")
         return self.vault.put_sealed(envelope, ciphertext).to_json()
 
-    def envelope(self, document_id: str) -> dict[str, Any]:
+    def envelope(self, document_id: str) -> EnvelopeView:
         return self.vault.envelope(document_id).to_json()
 
     def ciphertext(self, document_id: str) -> bytes:
         return self.vault.ciphertext(document_id)
 
-    def grant(self, document_id: str, new_json: dict[str, Any], account: str, deadline: int, signature: bytes) -> dict[str, Any]:
+    def grant(self, document_id: str, new_json: dict[str, Any], account: str, deadline: int, signature: bytes) -> EnvelopeView:
         """A reader adds a recipient it wrapped on its own machine (``ledger.storage.vault.crypto.add_reader``)."""
         new = Envelope.from_json(new_json)
         party = self.authorise("grant", document_id, payload_hash(new.to_bytes()), account, deadline, signature)
@@ -102,7 +103,7 @@ class DocumentService:
         self.vault.storage.put_envelope(document_id, new.to_bytes(), expected=old_raw)
         return new.to_json()
 
-    def revoke(self, document_id: str, reader: int, account: str, deadline: int, signature: bytes) -> dict[str, Any]:
+    def revoke(self, document_id: str, reader: int, account: str, deadline: int, signature: bytes) -> EnvelopeView:
         party = self.authorise("revoke", document_id, payload_hash(str(reader).encode()), account, deadline, signature)
         return self.vault.revoke(document_id, party, reader).to_json()
 

@@ -37,11 +37,28 @@ from web3 import Web3
 
 from ledger.certificates import evidence as certificate
 from ledger.chain.connection import Connection
+from ledger.chain.tx import (
+    FunctionCodec,
+    Head,
+    SendUncertain,
+    as_hex,
+    as_int,
+    as_revert,
+    rpc,
+)
 from ledger.config import Settings
-from ledger.domain import eip712
-from ledger.domain import merkle
-from ledger.domain.evidence import PUBLIC_STATUS, ZERO32, BatchRequest, SingleRequest, recover_digest
+from ledger.domain import eip712, merkle
+from ledger.domain.evidence import (
+    PUBLIC_STATUS,
+    ZERO32,
+    BatchRequest,
+    SingleRequest,
+    recover_digest,
+)
+from ledger.domain.hashing import HashAlgorithm, public_binding
+from ledger.domain.inputs import DIGITS_RE, INT64_MAX
 from ledger.domain.parties import as_registrant, ensure_active
+from ledger.domain.results import CertificateDocument
 from ledger.errors import (
     ChainUnavailable,
     Conflict,
@@ -54,8 +71,7 @@ from ledger.errors import (
     StorageUnavailable,
     TransactionFailed,
 )
-from ledger.domain.hashing import HashAlgorithm, public_binding
-from ledger.domain.inputs import DIGITS_RE, INT64_MAX
+from ledger.services.parties import PartyService
 from ledger.storage.journal import (
     ANCHORED,
     EXPIRED,
@@ -68,8 +84,6 @@ from ledger.storage.journal import (
     Submission,
     process_owner,
 )
-from ledger.chain.tx import FunctionCodec, Head, SendUncertain, as_hex, as_int, as_revert, rpc
-from ledger.services.parties import PartyService
 
 log = logging.getLogger("ipledger.evidence")
 
@@ -739,7 +753,7 @@ class CertificateBuilder:
             self._trees[(kind, key)] = tree
         return tree
 
-    def build(self, value: bytes, party_id: int | None = None) -> dict[str, Any]:
+    def build(self, value: bytes, party_id: int | None = None) -> CertificateDocument:
         """The certificate of the first registration of content hash ``value``, or with ``party_id`` of that
         party's registration of ``value`` (its content hash or its binding; see :meth:`EvidenceService.lookup`).
 

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from eth_utils import keccak, to_checksum_address
-
 from web3.logs import DISCARD
 
 from ledger.certificates import evidence as certificate
@@ -29,8 +28,18 @@ from ledger.domain import eip712
 from ledger.domain.codes import AccountAction, Jurisdiction, PartyKind, SuspensionState
 from ledger.domain.inputs import REASON_MAX, check_text
 from ledger.domain.parties import (
-    JURISDICTIONS, KINDS, MAX_ACCOUNTS, MAX_NAME, SCHEMES, PartyProfile, Refusal, as_actor, ensure_active, parse_account,
+    JURISDICTIONS,
+    KINDS,
+    MAX_ACCOUNTS,
+    MAX_NAME,
+    SCHEMES,
+    PartyProfile,
+    Refusal,
+    as_actor,
+    ensure_active,
+    parse_account,
 )
+from ledger.domain.results import AccountView
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 __all__ = ["JURISDICTIONS", "KINDS", "MAX_ACCOUNTS", "MAX_NAME", "SCHEMES", "PartyProfile", "PartyService", "parse_account"]
@@ -336,7 +345,7 @@ class PartyService:
         sent = self._send(self.contract.functions.executeRecovery(party_id))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
-    def account(self, account: str) -> dict[str, Any]:
+    def account(self, account: str) -> AccountView:
         acct = parse_account(account)
         pid, active = self.party_of(acct)
         return {

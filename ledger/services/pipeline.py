@@ -43,10 +43,21 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-
-
+from ledger.chain.connection import Connection
+from ledger.chain.tx import (
+    Head,
+    as_hex,
+    as_int,
+    call,
+    claim_relayer,
+    receipt,
+    release_relayer,
+    rpc,
+    transaction_known,
+)
 from ledger.domain import merkle
 from ledger.errors import ContractRevert, LedgerError
+from ledger.services.evidence import EvidenceService
 from ledger.storage.journal import (
     ANCHORED,
     FINAL,
@@ -61,10 +72,6 @@ from ledger.storage.journal import (
     owner_alive,
     process_owner,
 )
-from ledger.chain.tx import Head, as_hex, as_int, call, claim_relayer, receipt, release_relayer, rpc, transaction_known
-
-from ledger.chain.connection import Connection
-from ledger.services.evidence import EvidenceService
 
 log = logging.getLogger("ipledger.pipeline")
 

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from web3 import Web3
 
 from api.app import create_app
-from ledger.domain import eip712
 from ledger.config import Settings
+from ledger.domain import eip712
 from ledger.domain.evidence import sign_batch, sign_single
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from ledger.facade import Ledger

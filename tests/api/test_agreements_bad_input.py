@@ -16,11 +16,20 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.domain import eip712
 from ledger.config import Settings
+from ledger.domain import eip712
 from ledger.facade import Ledger
 from tests.api.conftest import OPERATOR_TOKEN, Api
-from tests.api.test_agreements_scenario import DOC, YEAR, Parties, agree, propose, register_asset, sign, time_travel
+from tests.api.test_agreements_scenario import (
+    DOC,
+    YEAR,
+    Parties,
+    agree,
+    propose,
+    register_asset,
+    sign,
+    time_travel,
+)
 from tests.helpers import Chain, account
 
 NUMBER_A = "201710601862.3"  # a valid CN invention application number (DOMAIN.md)

@@ -11,7 +11,14 @@ import pytest
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
 from ledger.errors import ContractRevert
-from tests.api.test_agreements_bad_input import World, execute, onchain_status, refused, shared_world, world  # noqa: F401
+from tests.api.test_agreements_bad_input import (  # noqa: F401
+    World,
+    execute,
+    onchain_status,
+    refused,
+    shared_world,
+    world,
+)
 from tests.api.test_agreements_scenario import propose, sign
 
 

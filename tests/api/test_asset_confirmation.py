@@ -11,7 +11,14 @@ from eth_utils import keccak
 
 from ledger.domain import eip712
 from tests.api.conftest import Api
-from tests.api.test_agreements_scenario import DOC, YEAR, Parties, api_verifier, confirm_asset, register_asset
+from tests.api.test_agreements_scenario import (
+    DOC,
+    YEAR,
+    Parties,
+    api_verifier,
+    confirm_asset,
+    register_asset,
+)
 from tests.helpers import account
 
 NUMBER = "201710601862.3"

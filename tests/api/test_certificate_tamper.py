@@ -23,14 +23,18 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.domain import eip712
-from ledger.domain import merkle
+from ledger.certificates.verify import FAILED, Report, Rpc, verify
 from ledger.chain.artifacts import load_artifact
 from ledger.config import Settings
-from ledger.domain.hashing import HashAlgorithm, hash_bytes, private_binding, public_binding
+from ledger.domain import eip712, merkle
+from ledger.domain.hashing import (
+    HashAlgorithm,
+    hash_bytes,
+    private_binding,
+    public_binding,
+)
 from ledger.domain.metadata import metadata_commitment, validate_metadata
 from ledger.facade import Ledger
-from ledger.certificates.verify import FAILED, Report, Rpc, verify
 from tests.api.conftest import OPERATOR_TOKEN, Api
 from tests.helpers import Chain, account
 

@@ -13,7 +13,14 @@ from eth_utils import keccak
 
 from ledger.domain import eip712
 from tests.api.conftest import Api
-from tests.api.test_agreements_scenario import YEAR, Parties, agree, confirm_asset, register_asset, time_travel
+from tests.api.test_agreements_scenario import (
+    YEAR,
+    Parties,
+    agree,
+    confirm_asset,
+    register_asset,
+    time_travel,
+)
 from tests.helpers import account
 
 CLAIM = "0x" + keccak(text="statement of claim.pdf").hex()
@@ -106,8 +113,8 @@ def test_the_case_file_verifies_and_fails_when_any_item_is_altered(api: Api, tmp
     import zipfile
 
     from ledger.certificates.casefile import verify_case
-    from ledger.domain.hashing import HashAlgorithm, hash_bytes
     from ledger.certificates.verify import Rpc
+    from ledger.domain.hashing import HashAlgorithm, hash_bytes
 
     p = Parties(api)
     arbs, p_arb = admit_institution(api, nameEn="Arbitration Centre")

@@ -11,8 +11,8 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from ledger.domain import eip712
-from ledger.services.documents import payload_hash
 from ledger.domain.hashing import HashAlgorithm, hash_bytes
+from ledger.services.documents import payload_hash
 from ledger.storage.vault.crypto import add_reader, seal
 from ledger.storage.vault.envelope import Envelope
 from ledger.storage.vault.keys import ReaderKey

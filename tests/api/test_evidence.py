@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from ledger.domain.hashing import HashAlgorithm, hash_bytes, public_binding
 from ledger.certificates.verify import Rpc, verify
+from ledger.domain.hashing import HashAlgorithm, hash_bytes, public_binding
 from tests.api.conftest import Api
 from tests.helpers import account, h
 

@@ -11,10 +11,10 @@ from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from ledger.domain import eip712
 from ledger.chain.artifacts import decode_revert
-from ledger.errors import InvalidInput, SignatureRejected
+from ledger.domain import eip712
 from ledger.domain.evidence import sign_single
+from ledger.errors import InvalidInput, SignatureRejected
 from ledger.storage.journal import ANCHORED, FINAL, SENDING
 from tests.api.conftest import Api, CountingProvider
 from tests.helpers import FIRM_USCC, account, deploy_wallet, h

@@ -29,10 +29,10 @@ import pytest
 from fastapi.testclient import TestClient
 from web3 import Web3
 
-from api.limits import BATCH_BYTES_PER_HASH, ALLOWANCE, json_depth
-from ledger.domain import eip712
+from api.limits import ALLOWANCE, BATCH_BYTES_PER_HASH, json_depth
 from ledger.chain.artifacts import load_artifact
 from ledger.config import Settings
+from ledger.domain import eip712
 from ledger.domain.evidence import sign_single
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from tests.api.hostile_corpus import Case, Context, build

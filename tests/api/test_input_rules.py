@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from ledger.domain import inputs
-from ledger.errors import InvalidInput
 from ledger.domain.parties import PartyProfile
+from ledger.errors import InvalidInput
 from tests.api.conftest import OPERATOR_TOKEN, Api
 from tests.helpers import account
 

@@ -10,8 +10,8 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from ledger.domain import eip712
 from ledger.chain import governance as gov
+from ledger.domain import eip712
 from tests.api.conftest import Api
 from tests.api.test_agreements_scenario import confirm_asset
 from tests.helpers import account

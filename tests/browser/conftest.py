@@ -32,9 +32,9 @@ if not os.path.exists(CHROMIUM):
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'")
 
 from api.app import create_app  # noqa: E402
-from ledger.domain import eip712  # noqa: E402
 from ledger.chain.node import free_port  # noqa: E402
 from ledger.config import Settings  # noqa: E402
+from ledger.domain import eip712  # noqa: E402
 from ledger.domain.evidence import sign_single  # noqa: E402
 from ledger.domain.hashing import HashAlgorithm, hash_bytes, public_binding  # noqa: E402
 from ledger.facade import Ledger  # noqa: E402

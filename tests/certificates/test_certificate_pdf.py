@@ -18,7 +18,13 @@ from pypdf.generic import ContentStream, DictionaryObject
 
 from ledger.certificates import evidence as certificate
 from ledger.certificates.evidence import CertificateMalformed
-from ledger.certificates.render.pdf import QR_BORDER, QR_FORM_NAME, qr_matrix, render_html, render_pdf
+from ledger.certificates.render.pdf import (
+    QR_BORDER,
+    QR_FORM_NAME,
+    qr_matrix,
+    render_html,
+    render_pdf,
+)
 from ledger.domain.canonical_json import canonical_json
 from ledger.domain.hashing import HashAlgorithm, private_binding
 from ledger.domain.merkle import MerkleTree, leaf_hash

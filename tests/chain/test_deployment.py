@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from ledger.chain.deployment import Manifest, check_chain, load_or_deploy, manifest_path, verify_deployment
+from ledger.chain.deployment import (
+    Manifest,
+    check_chain,
+    load_or_deploy,
+    manifest_path,
+    verify_deployment,
+)
 from ledger.errors import ChainMismatch, DeploymentMissing
 from tests.helpers import Chain
 

@@ -17,18 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger.chain.node import connect, find_anvil, free_port, listens_on
+from ledger.chain.tx import TxSender, claim_relayer, release_relayer, rpc
 from ledger.config import Settings
-from ledger.errors import ChainUnavailable, RelayerInUse
 from ledger.domain.evidence import sign_single
-from ledger.services.pipeline import Pipeline
+from ledger.errors import ChainUnavailable, RelayerInUse
 from ledger.facade import Ledger
 from ledger.storage.journal import SENT
-from ledger.chain.tx import TxSender, claim_relayer, release_relayer, rpc
 from tests.api.conftest import OPERATOR_TOKEN, Api, firm  # noqa: F401 - the admitted party fixture
 from tests.helpers import Chain, account, h, make_anvil_chain
 
@@ -227,7 +225,7 @@ def test_a_suspended_node_is_answered_503_within_five_seconds(own_anvil: tuple[s
     _suspend(proc.pid)
     try:
         for method, path, kw in (("POST", "/v1/evidence", {"json": body}), ("GET", f"/v1/evidence/{h('x').hex()}", {}),
-                                 ("GET", f"/v1/parties/1", {})):  # fmt: skip
+                                 ("GET", "/v1/parties/1", {})):  # fmt: skip
             started = time.monotonic()
             resp = api.client.request(method, path, **kw)
             took = time.monotonic() - started

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.errors import ArtifactsOutOfDate, CompilationError
 from ledger.chain import compiler
+from ledger.errors import ArtifactsOutOfDate, CompilationError
 
 ROOT = compiler.REPO_ROOT
 

@@ -11,9 +11,9 @@ from eth_account import Account
 from web3 import Web3
 
 from ledger.chain.artifacts import load_artifact
+from ledger.chain.tx import ChainHead, FunctionCodec, SentTransaction, TxSender, rpc
 from ledger.errors import EvidenceAlreadyRegistered, SignatureRejected
 from ledger.services.evidence import ECDSA_REGISTRATION_GAS
-from ledger.chain.tx import ChainHead, FunctionCodec, SentTransaction, TxSender, rpc
 from tests.api.conftest import CountingProvider
 from tests.helpers import Chain, account, h
 

@@ -17,8 +17,8 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from ledger.domain import eip712
 from ledger.chain.artifacts import load_artifact
+from ledger.domain import eip712
 from ledger.domain.evidence import sign_batch
 from tests.cli.conftest import UpProcess
 

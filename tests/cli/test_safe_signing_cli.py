@@ -13,10 +13,10 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from ledger.domain import eip712
 from ledger.chain import governance as gov
-from ledger.storage.keys import write_keystore
 from ledger.chain.tx import TxSender
+from ledger.domain import eip712
+from ledger.storage.keys import write_keystore
 from tests.cli.conftest import UpProcess
 from tests.helpers import account, cli_env, council_admit, run_cli
 

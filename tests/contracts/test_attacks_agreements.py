@@ -13,14 +13,22 @@ import pytest
 from eth_utils import keccak
 from web3.logs import DISCARD
 
+from ledger.chain.tx import call
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
-from ledger.errors import ContractRevert, SignatureRejected
 from ledger.domain.territory import to_mask
-from ledger.chain.tx import call
+from ledger.errors import ContractRevert, SignatureRejected
 from tests.contracts.test_ip_asset_registry import CN, HK, World
 from tests.helpers import (
-    Chain, account, admit_arbitrator, assets_domain, close_dispute, execute, open_dispute, register_asset, sign_with,
+    Chain,
+    account,
+    admit_arbitrator,
+    assets_domain,
+    close_dispute,
+    execute,
+    open_dispute,
+    register_asset,
+    sign_with,
 )
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141

@@ -18,15 +18,25 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.logs import DISCARD
 
+from ledger.chain.tx import call
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
 from ledger.errors import ContractRevert
-from ledger.chain.tx import call
 from tests.contracts.test_attacks_agreements import reverts
 from tests.contracts.test_ip_asset_registry import World
 from tests.helpers import (
-    Chain, account, admit_arbitrator, asset_verifier, assets_domain, close_dispute, confirm_asset, dispute_open_fn, execute, open_dispute,
-    register_asset, sign_with,
+    Chain,
+    account,
+    admit_arbitrator,
+    asset_verifier,
+    assets_domain,
+    close_dispute,
+    confirm_asset,
+    dispute_open_fn,
+    execute,
+    open_dispute,
+    register_asset,
+    sign_with,
 )
 
 ZERO = b"\0" * 32

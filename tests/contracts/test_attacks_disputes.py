@@ -14,7 +14,14 @@ import pytest
 
 from ledger.domain import agreements as ag
 from tests.contracts.test_attacks_agreements import Arena, reverts
-from tests.helpers import Chain, account, dispute_close_fn, dispute_open_fn, execute, open_dispute
+from tests.helpers import (
+    Chain,
+    account,
+    dispute_close_fn,
+    dispute_open_fn,
+    execute,
+    open_dispute,
+)
 
 
 @pytest.fixture

@@ -21,11 +21,16 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.certificates import evidence as certificate
-from ledger.domain import eip712
-from ledger.errors import ContractRevert, EvidenceAlreadyRegistered
-from ledger.domain.hashing import HashAlgorithm, hash_bytes, private_binding, public_binding
-from ledger.chain.tx import call
 from ledger.certificates.verify import FAILED, PASSED, Rpc, verify
+from ledger.chain.tx import call
+from ledger.domain import eip712
+from ledger.domain.hashing import (
+    HashAlgorithm,
+    hash_bytes,
+    private_binding,
+    public_binding,
+)
+from ledger.errors import ContractRevert, EvidenceAlreadyRegistered
 from tests.helpers import SHA256, ZERO32, Chain, account
 
 DRAWING = b"facade drawing, revision C\n" * 64

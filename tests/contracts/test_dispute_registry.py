@@ -9,11 +9,19 @@ import pytest
 from eth_utils import keccak
 from web3.logs import DISCARD
 
+from ledger.chain.tx import call
 from ledger.domain import agreements as ag
 from ledger.errors import ContractRevert, PartyNotActive
-from ledger.chain.tx import call
 from tests.contracts.test_ip_asset_registry import CN, World
-from tests.helpers import Chain, account, assets_domain, deploy_wallet, dispute_close_fn, dispute_open_fn, execute
+from tests.helpers import (
+    Chain,
+    account,
+    assets_domain,
+    deploy_wallet,
+    dispute_close_fn,
+    dispute_open_fn,
+    execute,
+)
 
 ASSET, AGREEMENT, EVIDENCE = 1, 2, 3
 DISMISSED, VOIDED, RESTORED = 1, 2, 3

@@ -5,9 +5,14 @@ from __future__ import annotations
 import pytest
 from eth_utils import keccak
 
-from ledger.domain import eip712
-from ledger.errors import ContractRevert, EvidenceAlreadyRegistered, PartyNotActive, SignatureRejected
 from ledger.chain.tx import call
+from ledger.domain import eip712
+from ledger.errors import (
+    ContractRevert,
+    EvidenceAlreadyRegistered,
+    PartyNotActive,
+    SignatureRejected,
+)
 from tests.helpers import SHA256, SM3, ZERO32, Chain, account, deploy_wallet, h
 
 

@@ -8,13 +8,23 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
+from ledger.chain.tx import call
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
-from ledger.errors import ContractRevert, SignatureRejected
 from ledger.domain.territory import to_mask
-from ledger.chain.tx import call
+from ledger.errors import ContractRevert, SignatureRejected
 from tests.helpers import (
-    Chain, account, admit_arbitrator, assets_domain, close_dispute, confirm_asset, deploy_wallet, execute, open_dispute, register_asset, sign_with,
+    Chain,
+    account,
+    admit_arbitrator,
+    assets_domain,
+    close_dispute,
+    confirm_asset,
+    deploy_wallet,
+    execute,
+    open_dispute,
+    register_asset,
+    sign_with,
 )
 
 YEAR = 365 * 86400

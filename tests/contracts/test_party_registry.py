@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 from eth_utils import keccak
 
-from ledger.errors import ContractRevert, PartyNotActive, SignatureRejected
 from ledger.chain.tx import call
-from tests.helpers import FIRM_USCC, TEST_RECOVERY_DELAY, TEST_SUSPENSION_PERIOD, Chain, account, h
+from ledger.errors import ContractRevert, PartyNotActive, SignatureRejected
+from tests.helpers import (
+    FIRM_USCC,
+    TEST_RECOVERY_DELAY,
+    TEST_SUSPENSION_PERIOD,
+    Chain,
+    account,
+    h,
+)
 
 
 def test_the_registrar_admits_a_party_with_its_accounts_and_profile(chain: Chain) -> None:

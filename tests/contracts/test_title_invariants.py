@@ -48,15 +48,30 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from hypothesis import HealthCheck, note, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
+from ledger.chain.tx import TxSender, as_revert
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
-from ledger.errors import ContractRevert
 from ledger.domain.territory import to_mask
-from ledger.chain.tx import TxSender, as_revert
+from ledger.errors import ContractRevert
 from tests.helpers import (
-    FIRM_USCC, Chain, account, admit_arbitrator, assets_domain, dispute_close_fn, dispute_open_fn, make_uscc, register_asset,
+    FIRM_USCC,
+    Chain,
+    account,
+    admit_arbitrator,
+    assets_domain,
+    dispute_close_fn,
+    dispute_open_fn,
+    make_uscc,
+    register_asset,
 )
 
 EXAMPLES = int(os.environ.get("IPLEDGER_HYPOTHESIS_EXAMPLES", "25"))

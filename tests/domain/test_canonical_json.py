@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from ledger.domain.canonical_json import canonical_json
 from ledger.errors import InvalidInput
 
-
 # --- canonical JSON ---------------------------------------------------------------------------
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from ledger.domain import eip712
-from ledger.domain.evidence import PUBLIC_STATUS, parse_signature, recover_digest, sign_batch, sign_single
+from ledger.domain.evidence import (
+    PUBLIC_STATUS,
+    parse_signature,
+    recover_digest,
+    sign_batch,
+    sign_single,
+)
 from ledger.errors import InvalidInput
 from ledger.storage import journal
 from tests.helpers import account, h

@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.domain import hashing
-from ledger.errors import InvalidInput, PayloadTooLarge
 from ledger.domain.hashing import (
     HashAlgorithm,
     hash_bytes,
@@ -24,6 +23,7 @@ from ledger.domain.hashing import (
     private_binding,
     public_binding,
 )
+from ledger.errors import InvalidInput, PayloadTooLarge
 
 SM3_ABC = "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
 SHA256_ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import InvalidInput
 from ledger.domain.identifiers import (
     CnPatentNumber,
     parse_cn_patent_number,
@@ -16,6 +15,7 @@ from ledger.domain.identifiers import (
     validate_other_identifier,
     validate_uscc,
 )
+from ledger.errors import InvalidInput
 
 # --- USCC -------------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import InvalidInput
 from ledger.domain.merkle import (
     EmptyTree,
     InclusionProof,
@@ -22,6 +21,7 @@ from ledger.domain.merkle import (
     node_hash,
     verify_inclusion,
 )
+from ledger.errors import InvalidInput
 
 # --- a straightforward reference: RFC 9162 section 2.1.1 and 2.1.3.1, recursively -------------
 

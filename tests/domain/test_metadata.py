@@ -11,7 +11,6 @@ from ledger.domain.canonical_json import canonical_json
 from ledger.domain.metadata import metadata_commitment, validate_metadata
 from ledger.errors import InvalidInput
 
-
 # --- metadata ---------------------------------------------------------------------------------
 
 

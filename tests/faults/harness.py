@@ -38,13 +38,12 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
-from ledger.domain import eip712
-from ledger.domain import merkle
-from ledger.chain.artifacts import load_artifact
-from ledger.domain.evidence import sign_batch, sign_single
-from ledger.services.evidence import record_key
-from ledger.domain.hashing import HashAlgorithm, public_binding
 from ledger.certificates.verify import Rpc, verify
+from ledger.chain.artifacts import load_artifact
+from ledger.domain import eip712, merkle
+from ledger.domain.evidence import sign_batch, sign_single
+from ledger.domain.hashing import HashAlgorithm, public_binding
+from ledger.services.evidence import record_key
 from tests.helpers import IPLEDGER, cli_env
 
 SINGLE, BATCH = "single", "batch"

@@ -20,7 +20,16 @@ from ledger.domain.evidence import sign_single
 from ledger.facade import dev_operator
 from tests.faults.conftest import ENV
 from tests.faults.harness import (
-    ChainView, HealthProbe, Load, Outcome, SentBatch, Service, Tally, account, wait_for)  # fmt: skip
+    ChainView,  # fmt: skip
+    HealthProbe,
+    Load,
+    Outcome,
+    SentBatch,
+    Service,
+    Tally,
+    account,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 

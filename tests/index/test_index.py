@@ -8,16 +8,21 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-
 from web3 import Web3
 
-from ledger.index import indexer as ix
 from ledger.chain.artifacts import load_artifact
 from ledger.chain.node import free_port
-from ledger.errors import InvalidInput
 from ledger.domain.hashing import HashAlgorithm, hash_bytes
+from ledger.errors import InvalidInput
+from ledger.index import indexer as ix
 from tests.api.conftest import Api
-from tests.api.test_agreements_scenario import Parties, agree, api_verifier, confirm_asset, register_asset
+from tests.api.test_agreements_scenario import (
+    Parties,
+    agree,
+    api_verifier,
+    confirm_asset,
+    register_asset,
+)
 from tests.helpers import account, h
 
 QUERIES: list[tuple[str, dict[str, str]]] = [
@@ -431,9 +436,8 @@ def test_an_index_written_under_another_layout_is_read_again_from_the_chain(api:
 def test_a_node_that_stops_answering_is_not_taken_for_a_reorganisation(api: Api) -> None:
     from web3 import HTTPProvider
 
-    from ledger.facade import Ledger
-
     from ledger.errors import ChainUnavailable
+    from ledger.facade import Ledger
 
     scenario(api)
     indexer = api.ledger.index

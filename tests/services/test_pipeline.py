@@ -21,9 +21,17 @@ import rlp
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger.domain.evidence import sign_single
-from ledger.storage.journal import ANCHORED, EXPIRED, FINAL, QUEUED, SENDING, SENT, process_owner
 from ledger.chain.tx import FunctionCodec, NotSent, SentTransaction, as_int, rpc
+from ledger.domain.evidence import sign_single
+from ledger.storage.journal import (
+    ANCHORED,
+    EXPIRED,
+    FINAL,
+    QUEUED,
+    SENDING,
+    SENT,
+    process_owner,
+)
 from tests.api.conftest import Api, firm  # noqa: F401 - the admitted party fixture
 from tests.helpers import h
 

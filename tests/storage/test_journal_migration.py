@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 
 from ledger.errors import DataDirError
-from ledger.storage.journal import JOURNAL_FILE, MIGRATIONS, SCHEMA_VERSION, Store, journal_version
+from ledger.storage.journal import (
+    JOURNAL_FILE,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Store,
+    journal_version,
+)
 
 # --- the unversioned journal, exactly as commit 02d2678 wrote it ----------------------------------------------
 # The three schemas are copied verbatim from that commit: ledger/storage/journal.py (Store), ledger/services/

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.errors import status_for
 from ledger.config import Settings
-from ledger.errors import StorageBusy, StorageFull
 from ledger.domain.evidence import sign_single
+from ledger.errors import StorageBusy, StorageFull
 from ledger.facade import Ledger
 from ledger.storage.journal import BUSY_TIMEOUT, FINAL, Store
 from tests.api.conftest import OPERATOR_TOKEN, Api, firm  # noqa: F401 - the admitted party fixture
@@ -51,6 +51,7 @@ def test_a_full_database_refuses_the_write_whole_with_storage_full_and_recovers(
 
 
 def test_a_database_locked_by_another_process_answers_503_storage_busy(api: Api, firm: LocalAccount) -> None:
+    assert api.ledger.store.counts() is not None  # the service's journal exists before another process locks it
     other = sqlite3.connect(Path(api.ledger.settings.data_dir) / "journal.sqlite3", isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:

@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import (
+    X25519PrivateKey,
+    X25519PublicKey,
+)
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -21,7 +24,14 @@ from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import Conflict, InvalidInput, KeystoreError, NotFound, PayloadTooLarge, PermissionDenied
+from ledger.errors import (
+    Conflict,
+    InvalidInput,
+    KeystoreError,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+)
 from ledger.storage.vault.crypto import open_sealed, seal, unwrap_document_key
 from ledger.storage.vault.envelope import MAX_RECIPIENTS, Envelope, VaultIntegrityError
 from ledger.storage.vault.keys import (

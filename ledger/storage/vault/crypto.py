@@ -15,7 +15,10 @@ from collections.abc import Callable, Mapping
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import (
+    X25519PrivateKey,
+    X25519PublicKey,
+)
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -39,7 +42,12 @@ from ledger.storage.vault.envelope import (
     party_arg,
     to_hex,
 )
-from ledger.storage.vault.keys import ReaderKey, private_key_arg, public_key_arg, raw_public_key
+from ledger.storage.vault.keys import (
+    ReaderKey,
+    private_key_arg,
+    public_key_arg,
+    raw_public_key,
+)
 
 WRAP_INFO_PREFIX = b"qianhai-ip-ledger/vault/wrap/v1"
 

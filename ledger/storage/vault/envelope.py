@@ -12,10 +12,10 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from ledger.domain.canonical_json import canonical_json
 from ledger.domain.hashing import parse_hash
+from ledger.domain.results import EnvelopeRecipient, EnvelopeView
 from ledger.errors import InvalidInput
 
 # --- constants (all of them are part of the documented format) ----------------------------------
@@ -117,7 +117,7 @@ class Recipient:
     wrap_nonce: bytes
     wrapped_key: bytes
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> EnvelopeRecipient:
         return {
             "partyId": self.party_id,
             "publicKey": to_hex(self.public_key),
@@ -160,7 +160,7 @@ class Envelope:
     def index_of(self, party_id: int) -> int:
         return next(i for i, r in enumerate(self.recipients) if r.party_id == party_id)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> EnvelopeView:
         return {
             "format": ENVELOPE_FORMAT,
             "version": ENVELOPE_VERSION,

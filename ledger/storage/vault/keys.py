@@ -19,14 +19,30 @@ from typing import TypeGuard
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import (
+    X25519PrivateKey,
+    X25519PublicKey,
+)
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 from ledger.errors import InvalidInput, KeystoreError
-from ledger.storage.vault.envelope import CIPHER, HEX_PATTERN, NONCE_LENGTH, PUBLIC_KEY_LENGTH, TAG_LENGTH, bytes_arg, to_hex
+from ledger.storage.vault.envelope import (
+    CIPHER,
+    HEX_PATTERN,
+    NONCE_LENGTH,
+    PUBLIC_KEY_LENGTH,
+    TAG_LENGTH,
+    bytes_arg,
+    to_hex,
+)
 from ledger.storage.vault.storage import fsync_dir, write_temp_file
 
 # --- constants (part of the documented format) --------------------------------------------------

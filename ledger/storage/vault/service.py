@@ -11,8 +11,21 @@ from contextlib import suppress
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from ledger.errors import Conflict, InvalidInput, LedgerError, NotFound, PayloadTooLarge, PermissionDenied
-from ledger.storage.vault.crypto import Random, add_reader, decrypt_document, seal, unwrap_document_key
+from ledger.errors import (
+    Conflict,
+    InvalidInput,
+    LedgerError,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+)
+from ledger.storage.vault.crypto import (
+    Random,
+    add_reader,
+    decrypt_document,
+    seal,
+    unwrap_document_key,
+)
 from ledger.storage.vault.envelope import (
     DEFAULT_MAX_DOCUMENT_BYTES,
     MAX_DOCUMENT_BYTES_CEILING,
@@ -26,6 +39,7 @@ from ledger.storage.vault.envelope import (
 )
 from ledger.storage.vault.keys import ReaderKey, public_key_arg
 from ledger.storage.vault.storage import Storage
+
 
 class Vault:
     """Store, share, revoke, rotate and read encrypted documents kept by a :class:`Storage`.
