@@ -233,7 +233,7 @@ def verify_cmd(
     """Check an evidence or agreement certificate against any JSON-RPC endpoint of its chain.
 
     Exit 0 when every check passes, 1 otherwise."""
-    from ledger.chain.node import connect
+    from ledger.chain.rpc import connect
     from ledger.certificates.verify import FAILED, PASSED, Rpc, verify
 
     settings = settings_with(rpc_url=rpc_url)

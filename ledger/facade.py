@@ -23,11 +23,12 @@ from ledger.services.evidence import CertificateBuilder, EvidenceService
 from ledger.services.parties import PartyService
 from ledger.services.pipeline import Pipeline
 from ledger.storage.journal import Store
-from ledger.chain.tx import ChainHead, TxSender
+from ledger.chain.head import ChainHead
+from ledger.chain.sender import TxSender
 
 if TYPE_CHECKING:
     from ledger.services.documents import DocumentService
-    from ledger.index.indexer import Indexer
+    from ledger.index.sync import Indexer
 
 
 @dataclass
@@ -52,7 +53,7 @@ class Ledger:
     node_durable: Callable[[int], bool] | None = None
 
     def __post_init__(self) -> None:
-        from ledger.chain.node import remember_chain_id
+        from ledger.chain.rpc import remember_chain_id
 
         remember_chain_id(self.w3)
 
@@ -115,9 +116,9 @@ class Ledger:
 
     @cached_property
     def index(self) -> Indexer:
-        from ledger.index.indexer import open_index
+        from ledger.index.sync import open_index
 
-        return open_index(self)
+        return open_index(self.w3, self.manifest, self.settings, journal=lambda: self.store)
 
     def close(self) -> None:
         if "pipeline" in self.__dict__:
@@ -197,7 +198,7 @@ class Ledger:
         :class:`ChainUnavailable` says what the service is waiting for (the node restarting: attempt, last
         error, next retry; or a node that runs but does not answer), with the node's status in ``details``.
         """
-        from ledger.chain.node import probe_head
+        from ledger.chain.rpc import probe_head
 
         node = self.node_status() if self.node_status is not None else None
         try:

@@ -17,7 +17,7 @@ from ledger.chain.artifacts import load_artifact
 from ledger.chain.node import DEV_OPERATOR_KEY
 from ledger.chain.deployment import Manifest, deploy_suite
 from ledger.chain.powers import dev_governance, dev_registrar
-from ledger.chain.tx import SentTransaction, TxSender
+from ledger.chain.sender import SentTransaction, TxSender
 
 FIRM_USCC = "91110108551385082Q"
 FIRM2_USCC = "91110000600037341L"

@@ -21,7 +21,7 @@ from web3.contract import Contract
 from ledger import __version__
 from ledger.chain.artifacts import SUITE, artifact_version, load_artifact
 from ledger.errors import ChainMismatch, DeploymentExists, DeploymentMismatch, DeploymentMissing
-from ledger.chain.tx import SentTransaction, TxSender
+from ledger.chain.sender import SentTransaction, TxSender
 
 MANIFEST_FORMAT = "ipledger-deployment/1"
 

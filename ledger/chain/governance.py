@@ -46,7 +46,7 @@ from web3.logs import DISCARD
 
 from ledger.chain.artifacts import ARTIFACTS_DIR, load_artifact
 from ledger.errors import ConfigurationError, ContractRevert, InvalidInput, ToolchainError
-from ledger.chain.tx import SentTransaction, TxSender
+from ledger.chain.sender import SentTransaction, TxSender
 
 SAFE_ARTIFACTS_DIR: Final = ARTIFACTS_DIR / "safe"
 SAFE_PACKAGE: Final = "@safe-global/safe-contracts@1.4.1"

@@ -36,11 +36,12 @@ from ledger.errors import (
     SignatureRejected,
 )
 from ledger.domain.hashing import canonical_json, parse_hash
-from ledger.domain.identifiers import parse_cn_patent_number, validate_hk_patent_number, validate_other_identifier
+from ledger.domain.identifiers import normalise_number
 from ledger.domain.inputs import FIELD_OF_USE_MAX, SHORT_TEXT_MAX, TITLE_MAX, check_text, parse_decimal
 from ledger.services.parties import parse_account
 from ledger.domain.territory import from_mask, to_mask
-from ledger.chain.tx import SentTransaction, call
+from ledger.chain.codec import call
+from ledger.chain.sender import SentTransaction
 
 if TYPE_CHECKING:
     from ledger.facade import Ledger
@@ -53,7 +54,6 @@ ALLOWED_KINDS = {
     "PCT": {"pct_application"},
     "OTHER": {"invention", "utility_model", "design", "other_patent"},
 }
-CN_TYPE_KIND = {1: "invention", 2: "utility_model", 3: "design", 8: "invention", 9: "utility_model"}
 AGREEMENT_KINDS = {"assignment": ag.AgreementKind.ASSIGNMENT, "licence": ag.AgreementKind.LICENCE,
                    "equity_contribution": ag.AgreementKind.EQUITY_CONTRIBUTION, "pledge": ag.AgreementKind.PLEDGE}  # fmt: skip
 LICENCE_TYPES = {"exclusive": ag.LicenceType.EXCLUSIVE, "sole": ag.LicenceType.SOLE, "ordinary": ag.LicenceType.ORDINARY}
@@ -89,35 +89,6 @@ CREATE TABLE IF NOT EXISTS proposals (
     created_at REAL NOT NULL
 );
 """
-
-
-def normalise_number(jurisdiction: str, kind: str, number: str) -> tuple[str, str]:
-    """The normalised number (with its jurisdiction prefix, the form hashed on chain) and the asset kind."""
-    if jurisdiction == "CN":
-        try:
-            parsed = parse_cn_patent_number(number)
-        except InvalidInput as exc:
-            raise InvalidInput(exc.message, field="number") from None
-        expected = CN_TYPE_KIND[parsed.type_digit]
-        if kind != expected:
-            raise InvalidInput(f"{parsed.normalised} is a {parsed.type_name} number; kind must be {expected}", field="kind")
-        return "CN" + parsed.normalised, kind
-    if jurisdiction == "HK":
-        try:
-            return "HK" + validate_hk_patent_number(number), kind
-        except InvalidInput as exc:
-            raise InvalidInput(exc.message, field="number") from None
-    if jurisdiction == "PCT":
-        text = number.strip().upper().replace(" ", "")
-        import re
-
-        if not re.fullmatch(r"PCT/[A-Z]{2}[0-9]{4}/[0-9]{6}", text):  # ASCII digits only
-            raise InvalidInput("a PCT application number looks like PCT/CN2023/123456", field="number")
-        return text, kind
-    try:
-        return "OTHER:" + validate_other_identifier(number), kind
-    except InvalidInput as exc:
-        raise InvalidInput(exc.message, field="number") from None
 
 
 def _date(value: str | None, field: str) -> str | None:

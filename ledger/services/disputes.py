@@ -19,7 +19,8 @@ from ledger.domain.eip712 import EIP712_DOMAIN_TYPE, Domain
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.domain.hashing import parse_hash
 from ledger.services.parties import parse_account
-from ledger.chain.tx import SentTransaction, call
+from ledger.chain.codec import call
+from ledger.chain.sender import SentTransaction
 
 if TYPE_CHECKING:
     from ledger.facade import Ledger

@@ -17,7 +17,7 @@ from ledger.domain import eip712
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from ledger.services.parties import parse_account
-from ledger.chain.tx import call
+from ledger.chain.codec import call
 from ledger.storage.vault import Envelope, LocalStorage, ReaderKey, Vault
 
 if TYPE_CHECKING:

@@ -67,7 +67,10 @@ from ledger.storage.journal import (
     Submission,
     process_owner,
 )
-from ledger.chain.tx import FunctionCodec, Head, SendUncertain, as_hex, as_int, as_revert, call, rpc
+from ledger.chain.codec import as_revert, call
+from ledger.chain.head import Head
+from ledger.chain.rpc import FunctionCodec, as_hex, as_int, rpc
+from ledger.chain.sender import SendUncertain
 
 if TYPE_CHECKING:
     from ledger.facade import Ledger

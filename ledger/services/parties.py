@@ -27,7 +27,8 @@ from ledger.domain import eip712
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ledger.domain.identifiers import canonical_identifier
 from ledger.domain.inputs import REASON_MAX, check_text
-from ledger.chain.tx import SentTransaction, call
+from ledger.chain.codec import call
+from ledger.chain.sender import SentTransaction
 
 if TYPE_CHECKING:
     from ledger.facade import Ledger
@@ -146,7 +147,7 @@ class PartyService:
         """The party as the contract reads it now (its suspension judged by the contract: a provisional one that
         lapsed reads ``suspended: false``, ``suspensionState: "lapsed"``); with ``history``, its suspension,
         recovery and account events as the index has read them (newest first, at most
-        :data:`ledger.index.indexer.PARTY_HISTORY_LIMIT`; None when the index cannot be read)."""
+        :data:`ledger.index.queries.PARTY_HISTORY_LIMIT`; None when the index cannot be read)."""
         count = int(call(self.contract.functions.partyCount()))
         if party_id < 1 or party_id > count:
             raise NotFound(f"no party {party_id}", field="party_id")
@@ -178,7 +179,7 @@ class PartyService:
         """The index's history of the party, its lapse entry (which has no event) set by the contract's
         judgement rather than the index's, and "reinstated" for a party whose last suspension was lifted."""
         from ledger.errors import LedgerError
-        from ledger.index.indexer import PARTY_HISTORY_LIMIT
+        from ledger.index.queries import PARTY_HISTORY_LIMIT
 
         try:
             record = self.ledger.index.party(party_id)

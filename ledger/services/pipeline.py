@@ -61,7 +61,10 @@ from ledger.storage.journal import (
     owner_alive,
     process_owner,
 )
-from ledger.chain.tx import Head, as_hex, as_int, call, claim_relayer, receipt, release_relayer, rpc, transaction_known
+from ledger.chain.codec import call
+from ledger.chain.head import Head
+from ledger.chain.rpc import as_hex, as_int, rpc
+from ledger.chain.sender import claim_relayer, receipt, release_relayer, transaction_known
 
 if TYPE_CHECKING:
     from ledger.services.evidence import EvidenceService

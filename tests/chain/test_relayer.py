@@ -1,4 +1,4 @@
-"""The relayer account and the chain connection (ledger/chain/tx.py, ledger/chain/node.py), on real anvil nodes:
+"""The relayer account and the chain connection (ledger/chain/sender.py, ledger/chain/rpc.py), on real anvil nodes:
 
 - one process per relayer account and chain: a second process is refused at start, naming the holder's PID;
 - a nonce taken by another sender of the account is cured and the transaction sent, never an error;
@@ -21,22 +21,24 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.chain.node import connect, find_anvil, free_port, listens_on
+from ledger.chain.node import find_anvil, free_port, listens_on
+from ledger.chain.rpc import connect
 from ledger.config import Settings
 from ledger.errors import ChainUnavailable, RelayerInUse
 from ledger.services.evidence import sign_single
 from ledger.services.pipeline import Pipeline
 from ledger.facade import Ledger
 from ledger.storage.journal import SENT
-from ledger.chain.tx import TxSender, claim_relayer, release_relayer, rpc
+from ledger.chain.rpc import rpc
+from ledger.chain.sender import TxSender, claim_relayer, release_relayer
 from tests.api.conftest import OPERATOR_TOKEN, Api, firm  # noqa: F401 - the admitted party fixture
 from tests.helpers import Chain, account, h, make_anvil_chain
 
 HOLD = """
 import sys, time
 from eth_account import Account
-from ledger.chain.node import connect
-from ledger.chain.tx import TxSender, claim_relayer
+from ledger.chain.rpc import connect
+from ledger.chain.sender import TxSender, claim_relayer
 sender = TxSender(connect(sys.argv[1]), Account.from_key(sys.argv[2]))
 claim_relayer(sender, sys.argv[3])
 print("held", flush=True)

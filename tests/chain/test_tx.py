@@ -13,7 +13,9 @@ from web3 import Web3
 from ledger.chain.artifacts import load_artifact
 from ledger.errors import EvidenceAlreadyRegistered, SignatureRejected
 from ledger.services.evidence import ECDSA_REGISTRATION_GAS
-from ledger.chain.tx import ChainHead, FunctionCodec, SentTransaction, TxSender, rpc
+from ledger.chain.head import ChainHead
+from ledger.chain.rpc import FunctionCodec, rpc
+from ledger.chain.sender import SentTransaction, TxSender
 from tests.api.conftest import CountingProvider
 from tests.helpers import Chain, account, h
 

@@ -16,7 +16,7 @@ from web3 import Web3
 from ledger.domain import eip712
 from ledger.chain import governance as gov
 from ledger.storage.keys import write_keystore
-from ledger.chain.tx import TxSender
+from ledger.chain.sender import TxSender
 from tests.cli.conftest import UpProcess
 from tests.helpers import account, cli_env, council_admit, run_cli
 

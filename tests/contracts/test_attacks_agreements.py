@@ -17,7 +17,7 @@ from ledger.domain import agreements as ag
 from ledger.domain import eip712
 from ledger.errors import ContractRevert, SignatureRejected
 from ledger.domain.territory import to_mask
-from ledger.chain.tx import call
+from ledger.chain.codec import call
 from tests.contracts.test_ip_asset_registry import CN, HK, World
 from tests.helpers import (
     Chain, account, admit_arbitrator, assets_domain, close_dispute, execute, open_dispute, register_asset, sign_with,

@@ -21,7 +21,7 @@ from web3.logs import DISCARD
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
 from ledger.errors import ContractRevert
-from ledger.chain.tx import call
+from ledger.chain.codec import call
 from tests.contracts.test_attacks_agreements import reverts
 from tests.contracts.test_ip_asset_registry import World
 from tests.helpers import (

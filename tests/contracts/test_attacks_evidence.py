@@ -24,7 +24,7 @@ from ledger.certificates import evidence as certificate
 from ledger.domain import eip712
 from ledger.errors import ContractRevert, EvidenceAlreadyRegistered
 from ledger.domain.hashing import HashAlgorithm, hash_bytes, private_binding, public_binding
-from ledger.chain.tx import call
+from ledger.chain.codec import call
 from ledger.certificates.verify import FAILED, PASSED, Rpc, verify
 from tests.helpers import SHA256, ZERO32, Chain, account
 

@@ -12,7 +12,7 @@ import pytest
 from eth_utils import function_signature_to_4byte_selector, keccak
 
 from ledger.errors import ContractRevert, PartyNotActive, SignatureRejected
-from ledger.chain.tx import SentTransaction, TxSender
+from ledger.chain.sender import SentTransaction, TxSender
 from tests.helpers import FIRM_USCC, TEST_RECOVERY_DELAY, TEST_SUSPENSION_PERIOD, Chain, account, h
 
 ATTACKER = "operator-controlled"

@@ -11,7 +11,7 @@ from web3.logs import DISCARD
 
 from ledger.domain import agreements as ag
 from ledger.errors import ContractRevert, PartyNotActive
-from ledger.chain.tx import call
+from ledger.chain.codec import call
 from tests.contracts.test_ip_asset_registry import CN, World
 from tests.helpers import Chain, account, assets_domain, deploy_wallet, dispute_close_fn, dispute_open_fn, execute
 

@@ -7,7 +7,7 @@ from eth_utils import keccak
 
 from ledger.domain import eip712
 from ledger.errors import ContractRevert, EvidenceAlreadyRegistered, PartyNotActive, SignatureRejected
-from ledger.chain.tx import call
+from ledger.chain.codec import call
 from tests.helpers import SHA256, SM3, ZERO32, Chain, account, deploy_wallet, h
 
 

@@ -20,7 +20,7 @@ from ledger.chain import governance as gov
 from ledger.chain.deployment import Manifest, contract, deploy_suite
 from ledger.errors import ContractRevert, TransactionFailed
 from ledger.chain.powers import ROLES, dev_registrar
-from ledger.chain.tx import TxSender
+from ledger.chain.sender import TxSender
 from tests.helpers import KIND, Chain, account, make_uscc
 
 DELAY = 120

@@ -6,7 +6,7 @@ import pytest
 from eth_utils import keccak
 
 from ledger.errors import ContractRevert, PartyNotActive, SignatureRejected
-from ledger.chain.tx import call
+from ledger.chain.codec import call
 from tests.helpers import FIRM_USCC, TEST_RECOVERY_DELAY, TEST_SUSPENSION_PERIOD, Chain, account, h
 
 

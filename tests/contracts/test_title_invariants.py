@@ -54,7 +54,8 @@ from ledger.domain import agreements as ag
 from ledger.domain import eip712
 from ledger.errors import ContractRevert
 from ledger.domain.territory import to_mask
-from ledger.chain.tx import TxSender, as_revert
+from ledger.chain.codec import as_revert
+from ledger.chain.sender import TxSender
 from tests.helpers import (
     FIRM_USCC, Chain, account, admit_arbitrator, assets_domain, dispute_close_fn, dispute_open_fn, make_uscc, register_asset,
 )

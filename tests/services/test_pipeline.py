@@ -23,7 +23,8 @@ from web3 import Web3
 
 from ledger.services.evidence import sign_single
 from ledger.storage.journal import ANCHORED, EXPIRED, FINAL, QUEUED, SENDING, SENT, process_owner
-from ledger.chain.tx import FunctionCodec, NotSent, SentTransaction, as_int, rpc
+from ledger.chain.rpc import FunctionCodec, as_int, rpc
+from ledger.chain.sender import NotSent, SentTransaction
 from tests.api.conftest import Api, firm  # noqa: F401 - the admitted party fixture
 from tests.helpers import h
 
