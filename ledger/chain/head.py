@@ -1,11 +1,8 @@
 """The chain's head as last read, shared by the threads of one connection (:class:`ChainHead`).
 
-A chain's head only moves forward, so a head read a moment ago is a lower bound of the chain's height and
-clock: good enough to price a transaction, to check a deadline against, or to show that a record is
-``confirmations`` blocks deep. One read at a time goes to the node; threads that asked meanwhile take its
-answer, and while the node does not answer they fail at once with ``ChainUnavailable`` instead of each
-waiting out its own timeout.
-"""
+One read at a time goes to the node: threads that asked meanwhile take its answer, and while the node does not
+answer they fail at once with ``ChainUnavailable`` instead of each waiting out its own timeout. The sender
+prices transactions from it, the request paths check deadlines and confirmations against it."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ millisecond of Python per call, more than the node takes to answer an ``eth_call
 (relaying a registration, looking one up, following the journal) send requests straight to the provider
 with :func:`rpc` and encode calls with :class:`FunctionCodec`; they read the head through
 ``ledger.chain.head.ChainHead`` and sign with ``ledger.chain.sender.TxSender``. What a node raises is turned
-into ledger errors by ``ledger.chain.codec``.
+into ledger errors by ``ledger.chain.codec``, below this module; :class:`FunctionCodec` is here, beside
+:func:`rpc`, because its :meth:`~FunctionCodec.call` sends through it.
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ parties = Table(
     Column("recovery_account", String(42)),
     Column("recovery_at", BigInteger),
 )
-party_events = Table(  # a party's history: suspensions, recoveries, account changes (ledger.parties.PARTY_EVENTS)
+party_events = Table(  # a party's history: suspensions, recoveries, account changes (PARTY_EVENTS)
     "party_events", metadata,
     Column("party_id", BigInteger, primary_key=True, autoincrement=False),
     Column("block", BigInteger, primary_key=True, autoincrement=False),
@@ -235,6 +235,7 @@ SCHEMA_VERSION = "6"
 DERIVED = (batches, parties, party_events, party_accounts, assets, asset_owners, agreements, agreement_parties,
            pending_signatures, disputes)  # fmt: skip
 
+#: The words the columns hold for the contracts' enum codes (read by the sync, accepted by the queries).
 ASSET_JURISDICTIONS = {1: "CN", 2: "HK", 3: "PCT", 4: "OTHER"}
 ASSET_KINDS = {1: "invention", 2: "utility_model", 3: "design", 4: "standard_patent_r", 5: "standard_patent_o",
                6: "short_term_patent", 7: "pct_application", 8: "other_patent"}  # fmt: skip
@@ -255,7 +256,7 @@ PARTY_EVENTS = {"PartyAdmitted": "admitted", "PartyAccountAdded": "account_added
                 "RecoveryCancelled": "recovery_cancelled", "RecoveryExecuted": "recovery_executed"}  # fmt: skip
 ACCOUNT_ACTION_NAMES = {v: k for k, v in ACCOUNT_ACTIONS.items()}
 
-
+#: The columns of an evidence row, in the order :func:`insert_many` takes them.
 EVIDENCE_COLUMNS = ("content_hash", "kind", "party_id", "registrant", "algorithm", "metadata_commitment", "supersedes",
                     "batch_root", "item_index", "block", "log_index", "time", "tx")  # fmt: skip
 
