@@ -26,12 +26,13 @@ from api.schemas import EvidenceBatchCreate
 from benchmarks.env import BenchChain
 from benchmarks.profiling import count_rpc
 from benchmarks.report import Result, ratio_result
-from ledger.chain.node import DEV_OPERATOR_KEY, connect, free_port
+from ledger.chain.node import DEV_OPERATOR_KEY, free_port
+from ledger.chain.rpc import connect
 from ledger.config import Settings
 from ledger.domain.evidence import sign_batch, sign_single
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from ledger.facade import Ledger
-from ledger.chain.tx import TxSender
+from ledger.chain.sender import TxSender
 
 SHA256 = 1
 OPERATOR_TOKEN = "bench-operator-token"

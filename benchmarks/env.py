@@ -19,7 +19,7 @@ from ledger.domain import eip712
 from ledger.chain.artifacts import load_artifact
 from ledger.chain.node import DEV_OPERATOR_KEY, EmbeddedNode, find_anvil, free_port
 from ledger.chain.deployment import Manifest, deploy_suite
-from ledger.chain.tx import SentTransaction, TxSender
+from ledger.chain.sender import SentTransaction, TxSender
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EAS_ARTIFACTS = REPO_ROOT / "node_modules" / "@ethereum-attestation-service" / "eas-contracts" / "artifacts" / "contracts"

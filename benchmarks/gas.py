@@ -16,7 +16,7 @@ from ledger.domain import merkle
 from ledger.domain.eip712 import EIP712_DOMAIN_TYPE
 from ledger.chain.artifacts import load_artifact
 from ledger.domain.evidence import sign_single
-from ledger.chain.tx import SentTransaction, TxSender
+from ledger.chain.sender import SentTransaction, TxSender
 
 SHA256 = 1
 ZERO32 = b"\0" * 32

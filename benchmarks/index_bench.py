@@ -28,9 +28,10 @@ from sqlalchemy import Engine, insert
 
 from benchmarks.env import BenchChain
 from benchmarks.report import Result, ratio_result
-from ledger.index import indexer as ix
+from ledger.index import schema, sync
+from ledger.index.decoder import checksum
+from ledger.index.sync import Indexer
 from ledger.config import Settings
-from ledger.facade import Ledger
 
 DAY = 86_400
 
@@ -70,8 +71,8 @@ def fill_chain(
 
 def _raw_get_logs(client: httpx.Client, url: str, addresses: list[str], frm: int, to: int) -> int:
     count = 0
-    for start in range(frm, to + 1, ix.CHUNK):
-        params = {"address": addresses, "fromBlock": hex(start), "toBlock": hex(min(to, start + ix.CHUNK - 1))}
+    for start in range(frm, to + 1, sync.CHUNK):
+        params = {"address": addresses, "fromBlock": hex(start), "toBlock": hex(min(to, start + sync.CHUNK - 1))}
         count += len(rpc_call(client, url, "eth_getLogs", [params]))
     return count
 
@@ -83,12 +84,11 @@ def catch_up(chain: BenchChain, *, events: int, rounds: int) -> Result:
     counted = 0
     with tempfile.TemporaryDirectory(prefix="ipledger-bench-index-") as tmp, httpx.Client(timeout=120) as client:
         settings = Settings(data_dir=Path(tmp), confirmations=0)
-        ledger = Ledger(w3=chain.w3, manifest=chain.manifest, settings=settings)
         for r in range(rounds):
             db = Path(tmp) / f"round-{r}.sqlite3"
-            engine = ix.make_engine(f"sqlite:///{db}")
-            indexer = ix.Indexer(ledger, engine)
-            addresses = [ix._checksum(a) for a in indexer.addresses]
+            engine = schema.make_engine(f"sqlite:///{db}")
+            indexer = Indexer(chain.w3, chain.manifest, settings, engine)
+            addresses = [checksum(a) for a in indexer.addresses]
 
             def peer() -> float:
                 t = time.perf_counter()
@@ -113,7 +113,7 @@ def catch_up(chain: BenchChain, *, events: int, rounds: int) -> Result:
             engine.dispose()
     return ratio_result(
         "10", f"index catch-up from an empty SQLite database ({counted:,} events, {head - chain.manifest.deploy_block + 1:,} blocks)",
-        "events/s", f"raw `eth_getLogs` of the same blocks, ≤ {ix.CHUNK:,} blocks a request, JSON parsed", ">=", 0.5, pairs,
+        "events/s", f"raw `eth_getLogs` of the same blocks, ≤ {sync.CHUNK:,} blocks a request, JSON parsed", ">=", 0.5, pairs,
         note=(f"{events:,} registrations, 100 to a block; ours = `Indexer.sync` (fetch, decode, write, cursor; the "
               "next range fetched while one is written) into a fresh database each round; the peer only fetches "
               "and parses"),
@@ -127,14 +127,14 @@ def load_evidence(engine: Engine, n: int, *, parties: int = 200, per_block: int 
     """``n`` evidence rows (a tenth of them batch items) over ``n / per_block`` blocks a minute apart, with
     their blocks, straight into the index schema."""
     rnd = random.Random(7)
-    registrants = [ix._checksum("0x" + keccak(text=f"registrant {p}")[:20].hex()) for p in range(parties)]
+    registrants = [checksum("0x" + keccak(text=f"registrant {p}")[:20].hex()) for p in range(parties)]
     blocks_n = n // per_block
     is_pg = engine.dialect.name == "postgresql"
-    ix.metadata.drop_all(engine)
-    ix.metadata.create_all(engine)
+    schema.metadata.drop_all(engine)
+    schema.metadata.create_all(engine)
     step = 50_000
     with engine.begin() as db:
-        db.execute(insert(ix.blocks), [{"number": b, "hash": "0x" + keccak(b.to_bytes(8, "big")).hex(), "timestamp": t0 + 60 * b}
+        db.execute(insert(schema.blocks), [{"number": b, "hash": "0x" + keccak(b.to_bytes(8, "big")).hex(), "timestamp": t0 + 60 * b}
                                        for b in range(1, blocks_n + 1)])  # fmt: skip
     for start in range(0, n, step):
         rows = []
@@ -148,11 +148,11 @@ def load_evidence(engine: Engine, n: int, *, parties: int = 200, per_block: int 
         with engine.begin() as db:
             if is_pg:  # COPY: loading is not what is measured
                 raw = db.connection.driver_connection
-                with raw.cursor() as cur, cur.copy(f"COPY evidence ({', '.join(ix.EVIDENCE_COLUMNS)}) FROM STDIN") as copy:
+                with raw.cursor() as cur, cur.copy(f"COPY evidence ({', '.join(schema.EVIDENCE_COLUMNS)}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
             else:
-                ix._insert_many(db, ix.evidence, ix.EVIDENCE_COLUMNS, rows)
+                schema.insert_many(db, schema.evidence, schema.EVIDENCE_COLUMNS, rows)
     if is_pg:
         with engine.begin() as db:
             db.exec_driver_sql("ANALYZE")
@@ -178,7 +178,7 @@ def query_mix(facts: dict[str, Any], rnd: random.Random) -> list[dict[str, str]]
     ]
 
 
-def query_latencies(indexer: ix.Indexer, facts: dict[str, Any], rounds: int) -> list[float]:
+def query_latencies(indexer: Indexer, facts: dict[str, Any], rounds: int) -> list[float]:
     rnd = random.Random(11)
     times: list[float] = []
     for _ in range(rounds):
@@ -202,8 +202,7 @@ def query_p99(chain: BenchChain, engine: Engine, label: str, *, n: int, rounds: 
     facts = load_evidence(engine, n)
     load_s = time.perf_counter() - t
     with tempfile.TemporaryDirectory(prefix="ipledger-bench-query-") as tmp:
-        ledger = Ledger(w3=chain.w3, manifest=chain.manifest, settings=Settings(data_dir=Path(tmp)))
-        indexer = ix.Indexer(ledger, engine)
+        indexer = Indexer(chain.w3, chain.manifest, Settings(data_dir=Path(tmp)), engine)
         query_latencies(indexer, facts, 2)  # warm the caches as a running service has them
         times = query_latencies(indexer, facts, rounds)
     worst, median = p99(times), statistics.median(times)
@@ -220,7 +219,7 @@ def query_p99(chain: BenchChain, engine: Engine, label: str, *, n: int, rounds: 
 @contextmanager
 def sqlite_engine() -> Iterator[Engine]:
     with tempfile.TemporaryDirectory(prefix="ipledger-bench-sqlite-") as tmp:
-        engine = ix.make_engine(f"sqlite:///{Path(tmp) / 'index.sqlite3'}")
+        engine = schema.make_engine(f"sqlite:///{Path(tmp) / 'index.sqlite3'}")
         try:
             yield engine
         finally:
@@ -234,7 +233,7 @@ def postgres_engine() -> Iterator[Engine | None]:
 
     try:
         with temporary_postgres() as url:
-            engine = ix.make_engine(url)
+            engine = schema.make_engine(url)
             try:
                 yield engine
             finally:

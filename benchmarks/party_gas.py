@@ -24,7 +24,7 @@ from eth_utils import keccak
 from benchmarks.env import BenchChain
 from ledger.domain import eip712
 from ledger.chain.artifacts import load_artifact
-from ledger.chain.tx import SentTransaction, TxSender
+from ledger.chain.sender import SentTransaction, TxSender
 
 HEADING = "## Gas of party operations"
 RECOVERY_DELAY = 3600

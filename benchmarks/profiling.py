@@ -187,7 +187,7 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
     n_contract = calls_of(stats, "ledger/chain/connection.py", "evidence") / k
     n_recover = calls_of(stats, "ledger/domain/evidence.py", "recover_digest") / k
     n_digest = calls_of(stats, "ledger/domain/eip712.py", "digest") / k
-    n_sign = calls_of(stats, "ledger/chain/tx.py", "sign") / k
+    n_sign = calls_of(stats, "ledger/chain/sender.py", "sign") / k
     n_commit = sum(calls_of(stats, "ledger/storage/journal.py", f) for f in ("add_submission", "_update", "create_batch", "set_batch_state")) / k
     accounted = (rpc_ms + n_contract * contract_ms + n_digest * digest_ms + n_recover * recover_ms + n_sign * sign_ms
                  + n_commit * commit_ms)  # fmt: skip

@@ -127,7 +127,7 @@ def verify_case_cmd(
     """Re-check every item of a case file against any JSON-RPC endpoint of the chain. Exit 0 if all pass."""
     from ledger.certificates.casefile import verify_case
     from ledger.certificates.verify import Rpc
-    from ledger.chain.node import connect
+    from ledger.chain.rpc import connect
 
     settings = settings_with(rpc_url=rpc_url)
     if not settings.rpc_url:

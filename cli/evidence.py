@@ -234,7 +234,7 @@ def verify_cmd(
 
     Exit 0 when every check passes, 1 otherwise."""
     from ledger.certificates.verify import FAILED, PASSED, Rpc, verify
-    from ledger.chain.node import connect
+    from ledger.chain.rpc import connect
 
     settings = settings_with(rpc_url=rpc_url)
     if not settings.rpc_url:

@@ -58,7 +58,7 @@ WAIT_LIMIT = 3600.0
 
 
 def _w3(settings: Settings) -> Web3:
-    from ledger.chain.node import connect
+    from ledger.chain.rpc import connect
 
     return connect(settings.rpc_url or f"http://127.0.0.1:{settings.node_port}")
 
@@ -233,7 +233,7 @@ def governance_execute(
     rpc_url: RpcUrlOpt = None,
 ) -> None:
     """The proposal's next step: schedule it (once the Safe's threshold signed), or run it (after the delay)."""
-    from ledger.chain.tx import TxSender
+    from ledger.chain.sender import TxSender
 
     settings = settings_with(rpc_url=rpc_url)
     w3 = _w3(settings)

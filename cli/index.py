@@ -1,4 +1,4 @@
-"""``ipledger index sync|status|rebuild``: the event index (ledger/index/indexer.py) from the command line.
+"""``ipledger index sync|status|rebuild``: the event index (ledger/index/) from the command line.
 
 The chain is ``--rpc-url`` (or IPLEDGER_RPC_URL), else the embedded node of ``ipledger up`` on loopback at
 IPLEDGER_NODE_PORT; the deployment is the manifest in the data directory; the database is IPLEDGER_INDEX_URL
@@ -31,7 +31,7 @@ ToBlockOpt = Annotated[int | None, typer.Option("--to-block", help="Stop at this
 
 
 def _open(rpc_url: str | None, data_dir: Any, index_url: str | None) -> Any:
-    from ledger.chain.node import connect
+    from ledger.chain.rpc import connect
     from ledger.facade import Ledger
 
     settings = settings_with(rpc_url=rpc_url, data_dir=data_dir, index_url=index_url)

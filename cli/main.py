@@ -183,8 +183,9 @@ def deploy_cmd(
         refuse_overwrite,
         verify_deployment,
     )
-    from ledger.chain.node import DEV_CHAIN_ID, connect, ensure_writable_dir
-    from ledger.chain.tx import TxSender
+    from ledger.chain.node import DEV_CHAIN_ID, ensure_writable_dir
+    from ledger.chain.rpc import connect
+    from ledger.chain.sender import TxSender
     from ledger.facade import dev_operator
     from ledger.storage.keys import load_keystore
 
@@ -248,13 +249,8 @@ def up_cmd(
     everything it started. While it runs the data directory is locked: a second `up` (or `node`) on it
     exits at once, naming this process; the embedded node is restarted with backoff if it dies.
     """
-    from ledger.chain.node import (
-        DataDirLock,
-        EmbeddedNode,
-        NodeSupervisor,
-        connect,
-        port_is_free,
-    )
+    from ledger.chain.node import DataDirLock, EmbeddedNode, NodeSupervisor, port_is_free
+    from ledger.chain.rpc import connect
 
     settings = settings_with(rpc_url=rpc_url, data_dir=data_dir, host=host, port=port, node_port=node_port)
     # One process per data directory, for this process's life (docs/operations.md "One instance per data directory").
@@ -315,7 +311,7 @@ def up_cmd(
         ledger = Ledger.open(w3, settings, relayer=relayer, deploy_if_missing=True, registrar=registrar,
                              governance=governance, governance_address=settings.governance_address)  # fmt: skip
         if ledger.relayer is not None:  # one process per relayer account and chain: refused here, before serving
-            from ledger.chain.tx import claim_relayer
+            from ledger.chain.sender import claim_relayer
 
             claim_relayer(ledger.relayer, settings.relayer_lock_dir)
         if supervisor is not None and node is not None:

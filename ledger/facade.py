@@ -21,7 +21,8 @@ from ledger import __version__
 from ledger.chain.artifacts import artifact_version
 from ledger.chain.connection import Connection
 from ledger.chain.deployment import Manifest, check_chain, load_or_deploy, manifest_path
-from ledger.chain.tx import ChainHead, TxSender
+from ledger.chain.head import ChainHead
+from ledger.chain.sender import TxSender
 from ledger.config import Settings
 from ledger.domain.results import HealthView, PowersView
 from ledger.errors import ChainUnavailable
@@ -34,7 +35,7 @@ from ledger.services.pipeline import Pipeline
 from ledger.storage.journal import Store
 
 if TYPE_CHECKING:
-    from ledger.index.indexer import Indexer
+    from ledger.index.sync import Indexer
     from ledger.services.documents import DocumentService
 
 
@@ -60,7 +61,7 @@ class Ledger:
         node_status: Callable[[], dict[str, Any]] | None = None,
         node_durable: Callable[[int], bool] | None = None,
     ) -> None:
-        from ledger.chain.node import remember_chain_id
+        from ledger.chain.rpc import remember_chain_id
 
         self.connection = Connection(w3=w3, manifest=manifest, relayer=relayer, registrar=registrar, governance=governance,
                                      node_durable=node_durable)  # fmt: skip
@@ -219,9 +220,9 @@ class Ledger:
 
     @cached_property
     def index(self) -> Indexer:
-        from ledger.index.indexer import open_index
+        from ledger.index.sync import open_index
 
-        return open_index(self)
+        return open_index(self.w3, self.manifest, self.settings, journal=lambda: self.store)
 
     def close(self) -> None:
         if "pipeline" in self.__dict__:
@@ -240,7 +241,7 @@ class Ledger:
         :class:`ChainUnavailable` says what the service is waiting for (the node restarting: attempt, last
         error, next retry; or a node that runs but does not answer), with the node's status in ``details``.
         """
-        from ledger.chain.node import probe_head
+        from ledger.chain.rpc import probe_head
 
         node = self.node_status() if self.node_status is not None else None
         try:

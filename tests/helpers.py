@@ -16,7 +16,7 @@ from ledger.chain.artifacts import load_artifact
 from ledger.chain.deployment import Manifest, deploy_suite
 from ledger.chain.node import DEV_OPERATOR_KEY
 from ledger.chain.powers import dev_governance, dev_registrar
-from ledger.chain.tx import SentTransaction, TxSender
+from ledger.chain.sender import SentTransaction, TxSender
 from ledger.domain import eip712
 
 FIRM_USCC = "91110108551385082Q"

@@ -1,11 +1,11 @@
-"""Listing and search over the event index (``ledger.index.indexer``): evidence, assets, agreements, disputes.
+"""Listing and search over the event index (``ledger.index``): evidence, assets, agreements, disputes.
 
 Every list answers ``{"items": [...], "nextCursor": "..." | null}``, newest first (by block and log index).
 ``nextCursor`` is opaque and stable: pass it back as ``cursor`` for the next page; rows added meanwhile do
 not shift pages. ``limit`` is 1–500 (default 50). Unknown parameters, repeated parameters, malformed
 cursors, ``from`` after ``to`` and out-of-range limits answer 400 with ``error.field`` naming the input.
 Numbers (ids, limits, unix seconds) are ASCII digits only and at most 2**63 − 1 (the index's BIGINT); the
-parsing lives in ``ledger.index.indexer`` so that the CLI's ``ipledger index`` applies the same rules.
+parsing lives in ``ledger.index.queries`` so that the CLI's ``ipledger index`` applies the same rules.
 Times are unix seconds or ISO-8601 (UTC unless an offset is given) and refer to the block time. The index
 trails the chain by ``IPLEDGER_CONFIRMATIONS`` blocks; ``/v1/index/status`` says how far it has read.
 """

@@ -2,7 +2,7 @@
 
 A :class:`Connection` is what a service receives instead of the whole facade (``ledger.facade.Ledger`` opens one
 and hands it to each service). It owns nothing durable and signs nothing itself: transactions are signed by its
-:class:`~ledger.chain.tx.TxSender` objects, one per key, each with its own policy (nonces, fees, revert decoding).
+:class:`~ledger.chain.sender.TxSender` objects, one per key, each with its own policy (nonces, fees, revert decoding).
 
 Guarantees (what each member promises; the pattern of the vault's ``Storage`` protocol):
 
@@ -15,7 +15,7 @@ Guarantees (what each member promises; the pattern of the vault's ``Storage`` pr
   :class:`~ledger.errors.PermissionDenied` (403) saying which key is missing; ``require_governance`` names the call
   the council schedules through its timelock when it is given the prepared contract call.
 - :meth:`role_accounts` maps each of the service's own addresses to its role: none of them may become a party's.
-- ``head`` is the one :class:`~ledger.chain.tx.ChainHead` of the connection (the relayer's when there is one), so
+- ``head`` is the one :class:`~ledger.chain.head.ChainHead` of the connection (the relayer's when there is one), so
   fees, deadlines and the pipeline read the same, at most a second old, head.
 - :meth:`contract` binds any contract of the manifest; ``evidence``, ``assets`` and ``disputes`` are the web3 contract handles of the deployment's ``EvidenceRegistry``
   (which also holds the parties), ``IPAssetRegistry`` and ``DisputeRegistry``; built once, on first use.
@@ -34,7 +34,8 @@ from typing import Any
 from web3 import Web3
 
 from ledger.chain.deployment import Manifest, contract
-from ledger.chain.tx import ChainHead, TxSender
+from ledger.chain.head import ChainHead
+from ledger.chain.sender import TxSender
 from ledger.domain import eip712
 from ledger.errors import PermissionDenied
 

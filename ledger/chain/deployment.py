@@ -20,7 +20,7 @@ from web3.contract import Contract
 
 from ledger import __version__
 from ledger.chain.artifacts import SUITE, artifact_version, load_artifact
-from ledger.chain.tx import SentTransaction, TxSender
+from ledger.chain.sender import SentTransaction, TxSender
 from ledger.errors import (
     ChainMismatch,
     DeploymentExists,

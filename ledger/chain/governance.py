@@ -45,7 +45,7 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from ledger.chain.artifacts import ARTIFACTS_DIR, load_artifact
-from ledger.chain.tx import SentTransaction, TxSender
+from ledger.chain.sender import SentTransaction, TxSender
 from ledger.errors import (
     ConfigurationError,
     ContractRevert,

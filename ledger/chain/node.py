@@ -1,16 +1,15 @@
-"""Connections to EVM JSON-RPC chains, and the embedded single-node chain (anvil) with persisted state.
+"""The embedded single-node chain (anvil) with persisted state, and its development keys.
 
 The embedded node keeps one chain for any number of restarts (clean or killed): its state is written by us,
 atomically and only when a block was mined, and reduced to its canonical chain before each start. One process
 at a time owns a data directory (:class:`DataDirLock`); :class:`NodeSupervisor` restarts a node that dies.
+Connections to a node (the embedded one or any other) are ``ledger.chain.rpc``'s.
 """
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import gzip
-import http.client
 import json
 import logging
 import os
@@ -21,29 +20,16 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
 
-import requests
 import rlp
 from eth_utils import keccak
-from web3 import Web3
-from web3.middleware import Web3Middleware
-from web3.providers.rpc import HTTPProvider
-from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
-from ledger.errors import (
-    ChainUnavailable,
-    DataDirError,
-    DataDirInUse,
-    LedgerError,
-    PortInUse,
-    ToolchainError,
-)
+from ledger.chain.rpc import NodeConnectionError, NodeHead, json_rpc, read_head
+from ledger.errors import ChainUnavailable, DataDirError, DataDirInUse, LedgerError, PortInUse, ToolchainError
 
 log = logging.getLogger("ipledger.node")
 
@@ -54,188 +40,6 @@ DEV_MNEMONIC = "test test test test test test test test test test test junk"
 #: Private key of the first development account (operator and relayer on the embedded node).
 DEV_OPERATOR_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DEV_CHAIN_ID = 31337
-
-
-#: Seconds one JSON-RPC call may take when IPLEDGER_RPC_TIMEOUT is unset or unreadable.
-DEFAULT_RPC_TIMEOUT = 3.0
-
-
-def rpc_timeout() -> float:
-    """IPLEDGER_RPC_TIMEOUT (seconds one JSON-RPC call may take), else ``DEFAULT_RPC_TIMEOUT``."""
-    from ledger.config import Settings
-
-    try:
-        return float(Settings().rpc_timeout)
-    except Exception:  # noqa: BLE001 - a malformed environment is reported where the settings are used
-        return DEFAULT_RPC_TIMEOUT
-
-
-def connect(rpc_url: str, *, timeout: float | None = None) -> Web3:
-    """A Web3 connected to ``rpc_url``; raises :class:`ChainUnavailable` when it does not answer.
-
-    Every JSON-RPC call over it is bounded by ``timeout`` (default IPLEDGER_RPC_TIMEOUT): a hung node is
-    answered with ``ChainUnavailable`` after one timeout, never retried into several (only a refused
-    connection, which fails at once, is retried).
-    """
-    timeout = rpc_timeout() if timeout is None else timeout
-    w3 = Web3(PooledHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
-    remember_chain_id(w3)
-    try:
-        w3.eth.chain_id  # noqa: B018 - a cheap round trip that proves the endpoint answers
-    except Exception as exc:
-        raise ChainUnavailable(f"no EVM JSON-RPC node answers at {_redact(rpc_url)} ({type(exc).__name__})") from None
-    return w3
-
-
-class NodeConnectionError(ConnectionError):
-    """The node could not be reached, or it dropped the connection, or it did not answer in time."""
-
-
-class NodeUnreachable(NodeConnectionError):
-    """Nothing listens at the node's address (the connection was refused): nothing was sent, so a call may be
-    retried at once."""
-
-
-class NodeTimeout(NodeConnectionError):
-    """The node did not answer within the timeout (hung, suspended, overloaded): never retried."""
-
-
-class _KeptConnections:
-    """Posts JSON-RPC requests over one kept-alive HTTP connection per thread (``http.client``).
-
-    It stands in for web3's ``requests`` session, which spends most of a millisecond of CPU per request
-    (settings merged from the environment, a ``.netrc`` look-up, a new TLS context) where the node itself
-    answers an ``eth_call`` in less. It answers web3's session manager's ``make_post_request`` and raises what
-    web3's retry configuration expects (``ConnectionError`` subclasses, ``requests.HTTPError``).
-    """
-
-    def __init__(self, endpoint_uri: str) -> None:
-        parts = urlsplit(endpoint_uri)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {_redact(endpoint_uri)}")
-        self.https = parts.scheme == "https"
-        self.host = parts.hostname
-        self.port = parts.port or (443 if self.https else 80)
-        self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self.auth: str | None = None
-        if parts.username is not None:
-            token = f"{parts.username}:{parts.password or ''}".encode()
-            self.auth = "Basic " + base64.b64encode(token).decode()
-        self._local = threading.local()
-
-    def _connection(self, timeout: float) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            if self.https:
-                conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout)
-            else:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-            self._local.conn = conn
-        return conn
-
-    def _drop(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
-    def make_post_request(self, endpoint_uri: str, data: bytes, **kwargs: Any) -> bytes:
-        timeout = kwargs.get("timeout") or 10.0
-        timeout = timeout[-1] if isinstance(timeout, tuple) else timeout
-        headers = {k: v for k, v in (kwargs.get("headers") or {}).items()}
-        headers.setdefault("Content-Type", "application/json")
-        if self.auth is not None:
-            headers.setdefault("Authorization", self.auth)
-        body = data if isinstance(data, bytes) else json.dumps(data).encode()
-        for attempt in (1, 2):
-            reused = getattr(self._local, "conn", None) is not None
-            conn = self._connection(float(timeout))
-            try:
-                conn.request("POST", self.target, body=body, headers=headers)
-                response = conn.getresponse()
-                content = response.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                self._drop()
-                if reused and attempt == 1:
-                    continue  # the node closed a kept-alive connection: once more on a new one
-                raise NodeConnectionError(f"the node dropped the connection ({type(exc).__name__})") from None
-            except ConnectionRefusedError:
-                self._drop()
-                raise NodeUnreachable("the node refuses connections") from None
-            except TimeoutError:
-                self._drop()
-                raise NodeTimeout(f"the node did not answer within {float(timeout):g} s") from None
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop()
-                raise NodeConnectionError(f"the node does not answer ({type(exc).__name__})") from None
-            if response.will_close:
-                self._drop()
-            if response.status >= 400:
-                raise requests.HTTPError(f"{response.status} {response.reason} from the node")
-            return content
-        raise NodeConnectionError("the node dropped the connection")  # pragma: no cover - the loop returns or raises
-
-
-class PooledHTTPProvider(HTTPProvider):
-    """web3's ``HTTPProvider`` over :class:`_KeptConnections`: the same requests, retries and answers, at a
-    fraction of the CPU per request. An endpoint reached through a proxy from the environment keeps web3's
-    ``requests`` session, which honours it."""
-
-    def __init__(self, endpoint_uri: str, **kwargs: Any) -> None:
-        # web3 retries a failed call 5 times by default, timeouts included: a hung node would cost five
-        # timeouts. Only a refused connection (no time spent, nothing sent) is retried here.
-        kwargs.setdefault(
-            "exception_retry_configuration",
-            ExceptionRetryConfiguration(errors=(NodeUnreachable,), retries=3, backoff_factor=0.1),
-        )
-        super().__init__(endpoint_uri, **kwargs)
-        host = urlsplit(str(endpoint_uri)).hostname or ""
-        proxied = any(k in urllib.request.getproxies() for k in ("http", "https", "all")) and not urllib.request.proxy_bypass(host)
-        if not proxied:
-            self._request_session_manager = _KeptConnections(str(endpoint_uri))  # type: ignore[assignment]
-
-
-CHAIN_ID_MIDDLEWARE = "ipledger_chain_id"
-
-
-def remember_chain_id(w3: Web3) -> None:
-    """Answers ``eth_chainId`` on this connection from memory once the node has answered it.
-
-    web3 asks for the chain id before every ``eth_call`` and gas estimate (to validate the transaction's
-    chain); a node's chain id never changes, and the ledger checks it against its deployment manifest when it
-    opens. Installing it twice on one Web3 is a no-op.
-    """
-    if CHAIN_ID_MIDDLEWARE in w3.middleware_onion:
-        return
-    remembered: dict[str, Any] = {}
-
-    class ChainIdMemo(Web3Middleware):
-        def wrap_make_request(self, make_request: Any) -> Any:
-            def middleware(method: Any, params: Any) -> Any:
-                if method != "eth_chainId":
-                    return make_request(method, params)
-                answer = remembered.get("answer")
-                if answer is None:
-                    answer = make_request(method, params)
-                    if answer.get("result") is None or answer.get("error") is not None:
-                        return answer
-                    remembered["answer"] = answer
-                return dict(answer)
-
-            return middleware
-
-    w3.middleware_onion.inject(ChainIdMemo, name=CHAIN_ID_MIDDLEWARE, layer=0)
-
-
-def _redact(url: str) -> str:
-    """The URL without credentials (user:password@ or an API key in the query)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def find_anvil() -> Path:
@@ -391,64 +195,6 @@ class DataDirLock:
             except OSError:
                 pass
             os.close(fd)  # closing the only descriptor releases the flock
-
-
-def _json_rpc(url: str, method: str, params: list[Any], *, timeout: float) -> Any:
-    """One JSON-RPC call on a new connection, bounded by ``timeout`` per socket operation and not retried; raises
-    :class:`NodeConnectionError` when the node does not answer, ``RuntimeError`` for an error answer."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=timeout)
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
-    try:
-        conn.request("POST", parts.path or "/", body=body, headers={"Content-Type": "application/json"})
-        response = conn.getresponse()
-        content = response.read()
-    except (OSError, http.client.HTTPException) as exc:
-        raise NodeConnectionError(f"the node does not answer ({type(exc).__name__})") from None
-    finally:
-        conn.close()
-    try:
-        answer = json.loads(content)
-    except ValueError:
-        raise NodeConnectionError(f"the node answered {response.status} without JSON") from None
-    if answer.get("error") is not None:
-        raise RuntimeError(f"{method}: {answer['error']}")
-    return answer.get("result")
-
-
-@dataclass(frozen=True)
-class NodeHead:
-    number: int
-    hash: str
-    timestamp: int
-
-
-def read_head(url: str, *, timeout: float) -> NodeHead:
-    """The node's latest block, asked once with a short timeout (no retries): for health and the state guard."""
-    block = _json_rpc(url, "eth_getBlockByNumber", ["latest", False], timeout=timeout)
-    if not isinstance(block, dict):
-        raise NodeConnectionError("the node has no latest block")
-    return NodeHead(int(block["number"], 16), str(block["hash"]), int(block["timestamp"], 16))
-
-
-def probe_head(w3: Web3, *, timeout: float) -> NodeHead:
-    """The latest block of the node behind ``w3``, asked once, each socket operation bounded by ``timeout`` and
-    nothing retried (web3's provider retries a failed request for many seconds): `/v1/health` answers in time
-    whatever the node does. An in-process provider (eth-tester) is asked through web3."""
-    provider = w3.provider
-    url = getattr(provider, "endpoint_uri", None)
-    if not isinstance(provider, HTTPProvider) or not url:
-        block = w3.eth.get_block("latest")
-        return NodeHead(int(block["number"]), "0x" + bytes(block["hash"]).hex(), int(block["timestamp"]))
-    payload: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber", "params": ["latest", False]}
-    try:
-        response = requests.post(str(url), json=payload, timeout=(timeout, timeout))
-        latest: Any = response.json().get("result")
-    except (requests.RequestException, ValueError, AttributeError) as exc:
-        raise NodeConnectionError(f"the node does not answer ({type(exc).__name__})") from None
-    if not isinstance(latest, dict):
-        raise NodeConnectionError("the node has no latest block")
-    return NodeHead(int(latest["number"], 16), str(latest["hash"]), int(latest["timestamp"], 16))
 
 
 # Header fields in RLP order (London to Prague); the optional ones end the list when absent.
@@ -667,7 +413,7 @@ class EmbeddedNode:
                 raise ChainUnavailable("the embedded node exited at start: " + " / ".join(tail))
             try:
                 # the answer counts only from our own process: another one may have taken the port first
-                if int(_json_rpc(self.rpc_url, "eth_chainId", [], timeout=1.0), 16) == self.chain_id and \
+                if int(json_rpc(self.rpc_url, "eth_chainId", [], timeout=1.0), 16) == self.chain_id and \
                         listens_on(self.process.pid, self.port) is not False:  # fmt: skip
                     return read_head(self.rpc_url, timeout=5.0)
             except (NodeConnectionError, RuntimeError, ValueError, TypeError):
@@ -818,15 +564,15 @@ class EmbeddedNode:
             for attempt in range(3):
                 paused = attempt == 2 and not self.block_time
                 if paused:
-                    _json_rpc(self.rpc_url, "evm_setAutomine", [False], timeout=5.0)
+                    json_rpc(self.rpc_url, "evm_setAutomine", [False], timeout=5.0)
                 try:
                     if paused:
                         before = read_head(self.rpc_url, timeout=5.0)
-                    blob = _json_rpc(self.rpc_url, "anvil_dumpState", [], timeout=DUMP_TIMEOUT)
+                    blob = json_rpc(self.rpc_url, "anvil_dumpState", [], timeout=DUMP_TIMEOUT)
                     after = read_head(self.rpc_url, timeout=5.0)
                 finally:
                     if paused:
-                        _json_rpc(self.rpc_url, "evm_setAutomine", [True], timeout=5.0)
+                        json_rpc(self.rpc_url, "evm_setAutomine", [True], timeout=5.0)
                 if (after.number, after.hash) == (before.number, before.hash):
                     data = bytes.fromhex(str(blob)[2:])
                     self._write_atomically(data)

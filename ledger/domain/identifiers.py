@@ -19,8 +19,10 @@ from ledger.errors import InvalidInput
 __all__ = [
     "CN_PATENT_TYPES",
     "IDENTIFIER_SCHEMES",
+    "CN_TYPE_KIND",
     "CnPatentNumber",
     "canonical_identifier",
+    "normalise_number",
     "parse_cn_patent_number",
     "validate_hk_brn",
     "validate_hk_patent_number",
@@ -270,3 +272,37 @@ def validate_hk_patent_number(value: str) -> str:
             field="number",
         )
     return text
+
+
+# --- asset numbers ----------------------------------------------------------------------------
+
+
+#: The asset kind of each CN patent number's type digit.
+CN_TYPE_KIND = {1: "invention", 2: "utility_model", 3: "design", 8: "invention", 9: "utility_model"}
+
+
+def normalise_number(jurisdiction: str, kind: str, number: str) -> tuple[str, str]:
+    """The normalised number (with its jurisdiction prefix, the form hashed on chain) and the asset kind."""
+    if jurisdiction == "CN":
+        try:
+            parsed = parse_cn_patent_number(number)
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, field="number") from None
+        expected = CN_TYPE_KIND[parsed.type_digit]
+        if kind != expected:
+            raise InvalidInput(f"{parsed.normalised} is a {parsed.type_name} number; kind must be {expected}", field="kind")
+        return "CN" + parsed.normalised, kind
+    if jurisdiction == "HK":
+        try:
+            return "HK" + validate_hk_patent_number(number), kind
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, field="number") from None
+    if jurisdiction == "PCT":
+        text = number.strip().upper().replace(" ", "")
+        if not re.fullmatch(r"PCT/[A-Z]{2}[0-9]{4}/[0-9]{6}", text):  # ASCII digits only
+            raise InvalidInput("a PCT application number looks like PCT/CN2023/123456", field="number")
+        return text, kind
+    try:
+        return "OTHER:" + validate_other_identifier(number), kind
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, field="number") from None

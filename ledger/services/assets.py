@@ -25,7 +25,8 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from ledger.chain.connection import Connection
-from ledger.chain.tx import SentTransaction, call
+from ledger.chain.codec import call
+from ledger.chain.sender import SentTransaction
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
 from ledger.domain.canonical_json import canonical_json

@@ -14,7 +14,8 @@ from eth_utils import keccak
 from web3.logs import DISCARD
 
 from ledger.chain.connection import Connection
-from ledger.chain.tx import SentTransaction, call
+from ledger.chain.codec import call
+from ledger.chain.sender import SentTransaction
 from ledger.domain import eip712
 from ledger.domain.agreements import MAX_SIGNING_WINDOW
 from ledger.domain.codes import (

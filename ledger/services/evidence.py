@@ -37,15 +37,10 @@ from web3 import Web3
 
 from ledger.certificates import evidence as certificate
 from ledger.chain.connection import Connection
-from ledger.chain.tx import (
-    FunctionCodec,
-    Head,
-    SendUncertain,
-    as_hex,
-    as_int,
-    as_revert,
-    rpc,
-)
+from ledger.chain.codec import as_revert
+from ledger.chain.head import Head
+from ledger.chain.rpc import FunctionCodec, as_hex, as_int, rpc
+from ledger.chain.sender import SendUncertain
 from ledger.config import Settings
 from ledger.domain import eip712, merkle
 from ledger.domain.evidence import (

@@ -23,7 +23,9 @@ from web3.logs import DISCARD
 
 from ledger.certificates import evidence as certificate
 from ledger.chain.connection import Connection
-from ledger.chain.tx import FunctionCodec, SentTransaction, call
+from ledger.chain.codec import call
+from ledger.chain.rpc import FunctionCodec
+from ledger.chain.sender import SentTransaction
 from ledger.domain import eip712
 from ledger.domain.codes import AccountAction, Jurisdiction, PartyKind, SuspensionState
 from ledger.domain.inputs import REASON_MAX, check_text
@@ -169,7 +171,7 @@ class PartyService:
         """The party as the contract reads it now (its suspension judged by the contract: a provisional one that
         lapsed reads ``suspended: false``, ``suspensionState: "lapsed"``); with ``history``, its suspension,
         recovery and account events as the index has read them (newest first, at most
-        :data:`ledger.index.indexer.PARTY_HISTORY_LIMIT`; None when the index cannot be read)."""
+        :data:`ledger.index.queries.PARTY_HISTORY_LIMIT`; None when the index cannot be read)."""
         count = int(call(self.contract.functions.partyCount()))
         if party_id < 1 or party_id > count:
             raise NotFound(f"no party {party_id}", field="party_id")
@@ -201,7 +203,7 @@ class PartyService:
         """The index's history of the party, its lapse entry (which has no event) set by the contract's
         judgement rather than the index's, and "reinstated" for a party whose last suspension was lifted."""
         from ledger.errors import LedgerError
-        from ledger.index.indexer import PARTY_HISTORY_LIMIT
+        from ledger.index.queries import PARTY_HISTORY_LIMIT
 
         if self._index is None:
             return {"history": None, "historyNote": "this service reads no index"}

@@ -44,17 +44,10 @@ from collections import OrderedDict
 from typing import Any
 
 from ledger.chain.connection import Connection
-from ledger.chain.tx import (
-    Head,
-    as_hex,
-    as_int,
-    call,
-    claim_relayer,
-    receipt,
-    release_relayer,
-    rpc,
-    transaction_known,
-)
+from ledger.chain.codec import call
+from ledger.chain.head import Head
+from ledger.chain.rpc import as_hex, as_int, rpc
+from ledger.chain.sender import claim_relayer, receipt, release_relayer, transaction_known
 from ledger.domain import merkle
 from ledger.errors import ContractRevert, LedgerError
 from ledger.services.evidence import EvidenceService

@@ -231,7 +231,7 @@ def test_a_party_shows_its_suspension_as_of_now_and_its_history_bounded(api: Api
     """GET /v1/parties/{id}: a registrar's suspension reads provisional, then lapsed once its period passed
     without confirmation (as the contract judges it); the history lists the party's events newest first with the
     lapse at its time, at most 50 of them, and says how many there are."""
-    from ledger.index.indexer import PARTY_HISTORY_LIMIT
+    from ledger.index.queries import PARTY_HISTORY_LIMIT
     from tests.helpers import TEST_SUSPENSION_PERIOD
 
     a = account("hist-a")

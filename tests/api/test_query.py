@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.index.indexer import encode_cursor
+from ledger.index.queries import encode_cursor
 from tests.api.conftest import Api
 from tests.api.test_agreements_scenario import Parties, agree, register_asset
 from tests.helpers import h

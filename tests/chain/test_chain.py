@@ -16,15 +16,7 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from ledger.chain.node import (
-    DataDirLock,
-    EmbeddedNode,
-    NodeSupervisor,
-    canonical_state,
-    find_anvil,
-    free_port,
-    header_hash,
-)
+from ledger.chain.node import DataDirLock, EmbeddedNode, NodeSupervisor, canonical_state, find_anvil, free_port, header_hash
 from ledger.errors import ChainUnavailable, DataDirInUse
 
 

@@ -1,4 +1,4 @@
-"""The relayer account and the chain connection (ledger/chain/tx.py, ledger/chain/node.py), on real anvil nodes:
+"""The relayer account and the chain connection (ledger/chain/sender.py, ledger/chain/rpc.py), on real anvil nodes:
 
 - one process per relayer account and chain: a second process is refused at start, naming the holder's PID;
 - a nonce taken by another sender of the account is cured and the transaction sent, never an error;
@@ -20,8 +20,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.chain.node import connect, find_anvil, free_port, listens_on
-from ledger.chain.tx import TxSender, claim_relayer, release_relayer, rpc
+from ledger.chain.node import find_anvil, free_port, listens_on
+from ledger.chain.rpc import connect
+from ledger.chain.rpc import rpc
+from ledger.chain.sender import TxSender, claim_relayer, release_relayer
 from ledger.config import Settings
 from ledger.domain.evidence import sign_single
 from ledger.errors import ChainUnavailable, RelayerInUse
@@ -33,8 +35,8 @@ from tests.helpers import Chain, account, h, make_anvil_chain
 HOLD = """
 import sys, time
 from eth_account import Account
-from ledger.chain.node import connect
-from ledger.chain.tx import TxSender, claim_relayer
+from ledger.chain.rpc import connect
+from ledger.chain.sender import TxSender, claim_relayer
 sender = TxSender(connect(sys.argv[1]), Account.from_key(sys.argv[2]))
 claim_relayer(sender, sys.argv[3])
 print("held", flush=True)

@@ -11,7 +11,9 @@ from eth_account import Account
 from web3 import Web3
 
 from ledger.chain.artifacts import load_artifact
-from ledger.chain.tx import ChainHead, FunctionCodec, SentTransaction, TxSender, rpc
+from ledger.chain.head import ChainHead
+from ledger.chain.rpc import FunctionCodec, rpc
+from ledger.chain.sender import SentTransaction, TxSender
 from ledger.errors import EvidenceAlreadyRegistered, SignatureRejected
 from ledger.services.evidence import ECDSA_REGISTRATION_GAS
 from tests.api.conftest import CountingProvider

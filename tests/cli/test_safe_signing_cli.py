@@ -14,7 +14,7 @@ from eth_account import Account
 from web3 import Web3
 
 from ledger.chain import governance as gov
-from ledger.chain.tx import TxSender
+from ledger.chain.sender import TxSender
 from ledger.domain import eip712
 from ledger.storage.keys import write_keystore
 from tests.cli.conftest import UpProcess

@@ -18,7 +18,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.logs import DISCARD
 
-from ledger.chain.tx import call
+from ledger.chain.codec import call
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
 from ledger.errors import ContractRevert

@@ -22,7 +22,7 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.certificates import evidence as certificate
 from ledger.certificates.verify import FAILED, PASSED, Rpc, verify
-from ledger.chain.tx import call
+from ledger.chain.codec import call
 from ledger.domain import eip712
 from ledger.domain.hashing import (
     HashAlgorithm,

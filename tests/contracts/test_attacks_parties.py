@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from eth_utils import function_signature_to_4byte_selector, keccak
 
-from ledger.chain.tx import SentTransaction, TxSender
+from ledger.chain.sender import SentTransaction, TxSender
 from ledger.errors import ContractRevert, PartyNotActive, SignatureRejected
 from tests.helpers import (
     FIRM_USCC,

@@ -9,7 +9,7 @@ import pytest
 from eth_utils import keccak
 from web3.logs import DISCARD
 
-from ledger.chain.tx import call
+from ledger.chain.codec import call
 from ledger.domain import agreements as ag
 from ledger.errors import ContractRevert, PartyNotActive
 from tests.contracts.test_ip_asset_registry import CN, World

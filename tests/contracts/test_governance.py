@@ -19,7 +19,7 @@ from eth_account.signers.local import LocalAccount
 from ledger.chain import governance as gov
 from ledger.chain.deployment import Manifest, contract, deploy_suite
 from ledger.chain.powers import ROLES, dev_registrar
-from ledger.chain.tx import TxSender
+from ledger.chain.sender import TxSender
 from ledger.errors import ContractRevert, TransactionFailed
 from tests.helpers import KIND, Chain, account, make_uscc
 

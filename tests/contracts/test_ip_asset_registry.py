@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
-from ledger.chain.tx import call
+from ledger.chain.codec import call
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
 from ledger.domain.territory import to_mask

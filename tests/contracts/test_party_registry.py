@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from eth_utils import keccak
 
-from ledger.chain.tx import call
+from ledger.chain.codec import call
 from ledger.errors import ContractRevert, PartyNotActive, SignatureRejected
 from tests.helpers import (
     FIRM_USCC,

@@ -57,7 +57,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from ledger.chain.tx import TxSender, as_revert
+from ledger.chain.codec import as_revert
+from ledger.chain.sender import TxSender
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
 from ledger.domain.territory import to_mask

@@ -7,22 +7,20 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+
 from web3 import Web3
 
 from ledger.chain.artifacts import load_artifact
 from ledger.chain.node import free_port
-from ledger.domain.hashing import HashAlgorithm, hash_bytes
 from ledger.errors import InvalidInput
-from ledger.index import indexer as ix
+from ledger.facade import Ledger
+from ledger.index import schema
+from ledger.index.queries import encode_cursor
+from ledger.index.sync import Indexer
+from ledger.domain.hashing import HashAlgorithm, hash_bytes
 from tests.api.conftest import Api
-from tests.api.test_agreements_scenario import (
-    Parties,
-    agree,
-    api_verifier,
-    confirm_asset,
-    register_asset,
-)
+from tests.api.test_agreements_scenario import Parties, agree, api_verifier, confirm_asset, register_asset
 from tests.helpers import account, h
 
 QUERIES: list[tuple[str, dict[str, str]]] = [
@@ -62,7 +60,12 @@ def scenario(api: Api) -> dict[str, Any]:
             "singles": singles, "batch": batch}  # fmt: skip
 
 
-def answers(indexer: ix.Indexer) -> list[dict[str, Any]]:
+def indexer_of(ledger: Ledger, engine: Engine) -> Indexer:
+    """An indexer of ``ledger``'s deployment on ``engine``, wired as the facade wires its own."""
+    return Indexer(ledger.w3, ledger.manifest, ledger.settings, engine, journal=lambda: ledger.store)
+
+
+def answers(indexer: Indexer) -> list[dict[str, Any]]:
     return [indexer.query(what, dict(params)) for what, params in QUERIES]
 
 
@@ -143,7 +146,7 @@ def test_bad_filters_name_the_field(api: Api) -> None:
     indexer = api.ledger.index
     for what, params, field in [
         ("evidence", {"colour": "red"}, "colour"), ("evidence", {"cursor": "!!not-base64"}, "cursor"),
-        ("evidence", {"cursor": ix.encode_cursor([1, 2])}, "cursor"), ("evidence", {"from": "200", "to": "100"}, "from"),
+        ("evidence", {"cursor": encode_cursor([1, 2])}, "cursor"), ("evidence", {"from": "200", "to": "100"}, "from"),
         ("evidence", {"limit": "501"}, "limit"), ("evidence", {"limit": "0"}, "limit"), ("evidence", {"kind": "x"}, "kind"),
         ("evidence", {"party": "abc"}, "party"), ("agreements", {"status": "pending"}, "status"),
         ("assets", {"jurisdiction": "US"}, "jurisdiction"), ("assets", {"status": "pending"}, "status"), ("disputes", {"from": "1"}, "from"),
@@ -199,15 +202,15 @@ def test_a_reorganisation_leaves_no_rows_of_the_orphaned_blocks(api: Api) -> Non
     assert [e["binding"] for e in indexer.query("evidence", {})["items"]] == ["0x" + other.hex()]
     w3 = api.chain.w3
     with indexer.engine.connect() as db:
-        for number, block_hash in db.execute(select(ix.blocks.c.number, ix.blocks.c.hash)).all():
+        for number, block_hash in db.execute(select(schema.blocks.c.number, schema.blocks.c.hash)).all():
             assert block_hash == "0x" + bytes(w3.eth.get_block(number)["hash"]).hex(), number
-        for table in (ix.events, ix.evidence, ix.assets, ix.parties, ix.agreements, ix.batches, ix.disputes):
+        for table in (schema.events, schema.evidence, schema.assets, schema.parties, schema.agreements, schema.batches, schema.disputes):
             for row in db.execute(select(table.c.block)).scalars():
                 if row in orphaned_blocks:
-                    got = db.execute(select(ix.blocks.c.hash).where(ix.blocks.c.number == row)).scalar()
+                    got = db.execute(select(schema.blocks.c.hash).where(schema.blocks.c.number == row)).scalar()
                     assert got == "0x" + bytes(w3.eth.get_block(row)["hash"]).hex()
-        names = [r.name for r in db.execute(select(ix.events).where(ix.events.c.block > fork)).all()]
-        registered = db.execute(select(ix.evidence.c.content_hash).where(ix.evidence.c.block > fork)).scalars().all()
+        names = [r.name for r in db.execute(select(schema.events).where(schema.events.c.block > fork)).all()]
+        registered = db.execute(select(schema.evidence.c.content_hash).where(schema.evidence.c.block > fork)).scalars().all()
     assert "PartyAdmitted" in names and "AssetRegistered" not in names
     assert registered == ["0x" + other.hex()]
 
@@ -242,10 +245,10 @@ def test_anvil_reorg_during_sync_leaves_no_orphaned_rows(api: Api) -> None:
 
     assert [e["binding"] for e in indexer.query("evidence", {})["items"]] == ["0x" + replacement.hex()]
     with indexer.engine.connect() as db:
-        for number, block_hash in db.execute(select(ix.blocks.c.number, ix.blocks.c.hash)).all():
+        for number, block_hash in db.execute(select(schema.blocks.c.number, schema.blocks.c.hash)).all():
             assert block_hash == "0x" + bytes(w3.eth.get_block(number)["hash"]).hex(), number
-        assert db.execute(select(ix.events.c.name).where(ix.events.c.block > fork)).scalars().all() == []
-        after = db.execute(select(ix.evidence.c.content_hash).where(ix.evidence.c.block > fork)).scalars().all()
+        assert db.execute(select(schema.events.c.name).where(schema.events.c.block > fork)).scalars().all() == []
+        after = db.execute(select(schema.evidence.c.content_hash).where(schema.evidence.c.block > fork)).scalars().all()
         assert after == ["0x" + replacement.hex()]
 
 
@@ -267,7 +270,7 @@ def test_ipledger_index_rebuild_from_an_empty_database_answers_the_same(api: Api
     done = run_cli("index", "rebuild", *common, env=env)
     assert done.returncode == 0, done.stderr
     assert "rebuilt to block" in done.stdout
-    fresh = ix.Indexer(api.ledger, ix.make_engine(ix.default_url(settings)))
+    fresh = indexer_of(api.ledger, schema.make_engine(schema.default_url(settings)))
     assert answers(fresh) == before
     status = run_cli("index", "status", *common, env=env)
     assert status.returncode == 0, status.stderr
@@ -280,7 +283,7 @@ def test_the_background_indexer_follows_the_chain_until_stopped(api: Api) -> Non
     import time
 
     indexer = api.ledger.index
-    indexer.ledger.settings.index_poll = 0.05
+    indexer.settings.index_poll = 0.05
     indexer.start()
     try:
         p = Parties(api)
@@ -425,9 +428,9 @@ def test_an_index_written_under_another_layout_is_read_again_from_the_chain(api:
     indexer.sync()
     before = answers(indexer)
     with indexer.engine.begin() as db:
-        db.execute(ix.index_meta.update().values(value="1"))
-        db.execute(ix.evidence.delete())  # a stale copy under the old layout
-    reopened = ix.Indexer(api.ledger, indexer.engine)
+        db.execute(schema.index_meta.update().values(value="1"))
+        db.execute(schema.evidence.delete())  # a stale copy under the old layout
+    reopened = indexer_of(api.ledger, indexer.engine)
     assert reopened.status()["lastBlock"] is None  # dropped and created afresh
     reopened.sync()
     assert answers(reopened) == before
@@ -437,15 +440,13 @@ def test_a_node_that_stops_answering_is_not_taken_for_a_reorganisation(api: Api)
     from web3 import HTTPProvider
 
     from ledger.errors import ChainUnavailable
-    from ledger.facade import Ledger
 
     scenario(api)
     indexer = api.ledger.index
     indexer.sync()
     before, status = answers(indexer), indexer.status()
-    gone = Ledger(w3=Web3(HTTPProvider(f"http://127.0.0.1:{free_port()}", request_kwargs={"timeout": 2})),
-                  manifest=api.ledger.manifest, settings=api.ledger.settings, relayer=api.ledger.relayer)
-    cut_off = ix.Indexer(gone, indexer.engine)
+    gone = Web3(HTTPProvider(f"http://127.0.0.1:{free_port()}", request_kwargs={"timeout": 2}))
+    cut_off = Indexer(gone, api.ledger.manifest, api.ledger.settings, indexer.engine)
     with pytest.raises(ChainUnavailable):
         cut_off.sync()
     assert answers(indexer) == before  # nothing rolled back
@@ -456,7 +457,7 @@ def test_a_licence_whose_block_state_the_node_no_longer_keeps_is_indexed_from_th
     """The embedded node keeps the states of its last ``HISTORY_STATES`` blocks only (and none from before a
     restart): a licence's term, read at the event's block, is then read from the latest state."""
     from ledger.chain.node import HISTORY_STATES
-    from ledger.chain.tx import NodeRefused, rpc
+    from ledger.chain.rpc import NodeRefused, rpc
 
     p = Parties(api)
     asset = register_asset(api, p.uni, p.p_uni, "201910000003.8", "Sensor array")
@@ -595,7 +596,7 @@ def test_a_partys_suspension_lapses_or_is_confirmed_and_its_recoveries_are_index
     changed = next(e for e in record["history"] if e["event"] == "accounts_changed")
     assert (changed["action"], changed["nonce"], changed["threshold"]) == ("add", 0, 1)
     with indexer.engine.connect() as db:
-        held = set(db.execute(select(ix.party_accounts.c.account).where(ix.party_accounts.c.party_id == pid)).scalars())
+        held = set(db.execute(select(schema.party_accounts.c.account).where(schema.party_accounts.c.party_id == pid)).scalars())
     assert held == {later.address}
 
     # bounded: the newest entries only, the total counted

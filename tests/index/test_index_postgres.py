@@ -7,10 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger.index.indexer import Indexer, make_engine
+from ledger.index.schema import make_engine
+from ledger.index.sync import Indexer
 from tests.api.conftest import Api
 from tests.helpers import env_flag
-from tests.ledger.test_index import answers, scenario
+from tests.index.test_index import answers, indexer_of, scenario
 from tests.pg import PostgresUnavailable, temporary_postgres
 
 
@@ -31,7 +32,7 @@ def test_postgresql_answers_as_sqlite_and_a_rebuild_answers_the_same(api: Api, p
     sqlite.sync()
     engine = make_engine(postgres_url)
     try:
-        pg = Indexer(api.ledger, engine)
+        pg = indexer_of(api.ledger, engine)
         pg.rebuild()  # the database may hold a previous run's tables
         assert engine.dialect.name == "postgresql"
         on_sqlite = answers(sqlite)
@@ -53,9 +54,9 @@ def test_two_replicas_catching_up_at_once_write_every_range_once(api: Api, postg
     sqlite.sync()
     engines = [make_engine(postgres_url), make_engine(postgres_url)]
     try:
-        first = Indexer(api.ledger, engines[0])
+        first = indexer_of(api.ledger, engines[0])
         first.rebuild(to_block=api.ledger.manifest.deploy_block)  # empty past the deployment block
-        replicas = [first, Indexer(api.ledger, engines[1])]
+        replicas = [first, indexer_of(api.ledger, engines[1])]
         errors: list[BaseException] = []
 
         def run(indexer: Indexer) -> None:

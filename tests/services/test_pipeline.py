@@ -21,7 +21,8 @@ import rlp
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger.chain.tx import FunctionCodec, NotSent, SentTransaction, as_int, rpc
+from ledger.chain.rpc import FunctionCodec, as_int, rpc
+from ledger.chain.sender import NotSent, SentTransaction
 from ledger.domain.evidence import sign_single
 from ledger.storage.journal import (
     ANCHORED,
