@@ -37,7 +37,7 @@ from typing import Any
 
 from ledger.certificates.evidence import MAX_CERTIFICATE_BYTES
 from ledger.config import Settings
-from ledger.storage.vault.envelope import DEFAULT_MAX_DOCUMENT_BYTES
+from ledger.domain.inputs import DOCUMENT_MAX_BYTES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -78,7 +78,7 @@ def body_policy(settings: Settings, method: str, path: str, content_type: str) -
         return BodyPolicy(max(limit, settings.max_body_bytes), False, "IPLEDGER_MAX_BATCH_REQUEST")
     if path == "/v1/documents":
         # the ciphertext travels as base64 (4 bytes per 3) next to an envelope of at most 64 recipients
-        limit = (DEFAULT_MAX_DOCUMENT_BYTES + 2) // 3 * 4 + 16 * ALLOWANCE
+        limit = (DOCUMENT_MAX_BYTES + 2) // 3 * 4 + 16 * ALLOWANCE
         return BodyPolicy(max(limit, settings.max_body_bytes), False, "the vault's largest document")
     if path == "/v1/verify":
         if content_type.split(";", 1)[0].strip().lower() == "multipart/form-data":

@@ -19,6 +19,8 @@ from api.schemas import (
 )
 from ledger.domain import eip712
 from ledger.domain.evidence import (
+    QUEUED,
+    Submission,
     PUBLIC_STATUS,
     BatchRequest,
     SingleRequest,
@@ -28,7 +30,6 @@ from ledger.domain.hashing import parse_algorithm, parse_hash
 from ledger.domain.parties import parse_account
 from ledger.domain.results import CertificateDocument, EvidenceLookup
 from ledger.errors import InvalidInput, PayloadTooLarge
-from ledger.storage.journal import QUEUED, Submission
 
 router = APIRouter(tags=["evidence"])
 ZERO = b"\0" * 32

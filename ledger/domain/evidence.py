@@ -18,13 +18,52 @@ from ledger.errors import InvalidInput
 
 ZERO32: Final = b"\0" * 32
 
-#: Status names shown to users, by journal state (the states of ``ledger.storage.journal``: queued, sending, sent,
-#: anchored, final, rejected, expired; a test keeps the two equal).
-PUBLIC_STATUS: Final = {"queued": "queued", "sending": "queued", "sent": "pending", "anchored": "registered", "final": "final",
-                        "rejected": "rejected", "expired": "expired"}  # fmt: skip
+# Submission and batch states, as the journal (ledger.storage.journal) keeps them. A submission moves queued -> sent -> anchored -> final; a single is "sending"
+# while its owner sends it (journalled so by its request, or claimed from "queued" by the pipeline).
+# "rejected" is final for a single the chain refused (for example a hash registered directly on chain first),
+# "expired" for a submission that was not on chain within its age limit (IPLEDGER_SUBMISSION_MAX_AGE).
+QUEUED, SENDING, SENT, ANCHORED, FINAL = "queued", "sending", "sent", "anchored", "final"
+REJECTED, EXPIRED = "rejected", "expired"
+
+#: Status names shown to users, by journal state.
+PUBLIC_STATUS: Final = {QUEUED: "queued", SENDING: "queued", SENT: "pending", ANCHORED: "registered", FINAL: "final",
+                        REJECTED: "rejected", EXPIRED: "expired"}  # fmt: skip
 
 #: Longest signature accepted (an ERC-1271 wallet's may be long; an account's is 65 bytes).
 MAX_SIGNATURE_BYTES: Final = 4096
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A registration request as the journal keeps it: one signed single or batch, its state and where it landed."""
+
+    id: int
+    kind: str
+    registrant: str
+    party_id: int
+    algorithm: int
+    count: int
+    root: bytes | None
+    hashes: bytes
+    deadline: int
+    signature: bytes
+    digest: bytes | None
+    payload: str | None
+    created_at: float
+    status: str
+    batch_id: int | None
+    batch_index: int | None
+    tx_hash: str | None
+    block_number: int | None
+    block_hash: str | None
+    block_timestamp: int | None
+    error: str | None
+    owner: str | None = None
+    lease_until: float | None = None
+
+    @property
+    def receipt_id(self) -> str:
+        return f"sub_{self.id}"
 
 
 @dataclass(frozen=True)

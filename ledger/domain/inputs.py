@@ -34,6 +34,8 @@ INT64_MAX = 2**63 - 1  # SQLite INTEGER and PostgreSQL BIGINT
 UNIX_TIME_MAX = INT64_MAX  # uint64 on chain, BIGINT in the journal and the index: the smaller bound
 PARTY_ID_MAX = UINT24_MAX  # the contracts keep party ids in a uint24
 BASIS_POINTS_MAX = 10_000
+#: Largest document the vault stores by default (the API sizes its upload limit from it).
+DOCUMENT_MAX_BYTES = 64 * 2**20
 
 DIGITS_RE = re.compile(r"[0-9]+")
 DECIMAL_PATTERN = r"^[0-9]{1,30}(\.[0-9]{1,18})?$"

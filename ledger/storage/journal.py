@@ -66,6 +66,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger.domain.evidence import ANCHORED, EXPIRED, FINAL, QUEUED, REJECTED, SENDING, SENT, Submission
 from ledger.errors import DataDirError, StorageBusy, StorageFull, StorageUnavailable
 
 #: The journal's file name in the data directory.
@@ -141,12 +142,6 @@ CREATE TABLE IF NOT EXISTS document_keys (
 );
 """
 
-# Submission and batch states. A submission moves queued -> sent -> anchored -> final; a single is "sending"
-# while its owner sends it (journalled so by its request, or claimed from "queued" by the pipeline).
-# "rejected" is final for a single the chain refused (for example a hash registered directly on chain first),
-# "expired" for a submission that was not on chain within its age limit (IPLEDGER_SUBMISSION_MAX_AGE).
-QUEUED, SENDING, SENT, ANCHORED, FINAL = "queued", "sending", "sent", "anchored", "final"
-REJECTED, EXPIRED = "rejected", "expired"
 
 #: Columns added to ``submissions`` after its first layout, before versioning (added by migration 1 when missing).
 ADDED_COLUMNS = (("owner", "TEXT"), ("lease_until", "REAL"))
@@ -269,37 +264,6 @@ def storage_errors() -> Iterator[None]:
         if err is None:
             raise
         raise err from None
-
-
-@dataclass(frozen=True)
-class Submission:
-    id: int
-    kind: str
-    registrant: str
-    party_id: int
-    algorithm: int
-    count: int
-    root: bytes | None
-    hashes: bytes
-    deadline: int
-    signature: bytes
-    digest: bytes | None
-    payload: str | None
-    created_at: float
-    status: str
-    batch_id: int | None
-    batch_index: int | None
-    tx_hash: str | None
-    block_number: int | None
-    block_hash: str | None
-    block_timestamp: int | None
-    error: str | None
-    owner: str | None = None
-    lease_until: float | None = None
-
-    @property
-    def receipt_id(self) -> str:
-        return f"sub_{self.id}"
 
 
 @dataclass(frozen=True)

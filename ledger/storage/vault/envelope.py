@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ledger.domain.canonical_json import canonical_json
 from ledger.domain.hashing import parse_hash
+from ledger.domain.inputs import DOCUMENT_MAX_BYTES
 from ledger.domain.results import EnvelopeRecipient, EnvelopeView
 from ledger.errors import InvalidInput
 
@@ -34,7 +35,7 @@ PARTY_ID_LENGTH = 32  # party ids enter AADs as 32-byte big-endian integers (Sol
 MAX_PARTY_ID = 2**53 - 1  # JSON-safe; the chain's ids start at 1
 
 MAX_RECIPIENTS = 64
-DEFAULT_MAX_DOCUMENT_BYTES = 64 * 2**20
+DEFAULT_MAX_DOCUMENT_BYTES = DOCUMENT_MAX_BYTES
 MAX_DOCUMENT_BYTES_CEILING = 2**30
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
