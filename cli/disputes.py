@@ -1,4 +1,5 @@
-"""``ipledger dispute`` (an arbitration institution, by its arbitrators' keystores) and ``ipledger verify-case``."""
+"""``ipledger dispute open|award|show|case-file`` (an arbitration institution, by its arbitrators' keystores) and
+the top-level ``ipledger verify-case``."""
 
 from __future__ import annotations
 
@@ -7,22 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.evidence import _load_party_key
-from cli.main import (
-    ApiUrlOpt,
-    RpcUrlOpt,
-    _print_json,
-    api_client,
-    app,
-    console,
-    settings_with,
-)
 from ledger.domain import eip712
+from cli.common import ApiUrlOpt, RpcUrlOpt, api_client, console, load_party_keys, print_json, settings_with
 from ledger.errors import InvalidInput
 
-dispute_app = typer.Typer(help="Disputes before an arbitration institution: its arbitrators sign with their keystores "
-                          "(at least two, or the institution's threshold), one --keystore each.", no_args_is_help=True)  # fmt: skip
-app.add_typer(dispute_app, name="dispute")
+app = typer.Typer(help="Disputes before an arbitration institution: its arbitrators sign with their keystores "
+                  "(at least two, or the institution's threshold), one --keystore each.", no_args_is_help=True)  # fmt: skip
 
 ArbitratorKeystoresOpt = Annotated[
     list[Path] | None,
@@ -35,7 +26,7 @@ ArbitratorKeystoresOpt = Annotated[
 def _arbitrators(keystores: list[Path] | None, client: Any) -> tuple[list[Any], int]:
     """The signing accounts and their institution (the party of the first; the API and the contract check
     that every signer is an account of it)."""
-    accounts = [_load_party_key(k) for k in keystores] if keystores else [_load_party_key(None)]
+    accounts = load_party_keys(keystores)
     institution = client.get(f"/v1/accounts/{accounts[0].address}")["partyId"]
     if not institution:
         raise InvalidInput(f"{accounts[0].address} is not an account of an admitted party", field="keystore")
@@ -55,7 +46,7 @@ def _hash_arg(value: str) -> str:
     return value
 
 
-@dispute_app.command("open")
+@app.command("open")
 def open_cmd(
     subject: Annotated[str, typer.Argument(help="asset | agreement | evidence")],
     subject_id: Annotated[str, typer.Argument(help="Asset id, agreement id, or content hash.")],
@@ -72,11 +63,11 @@ def open_cmd(
     body = {"subject": subject, "subjectId": int(subject_id) if subject == "asset" and subject_id.isdigit() else subject_id,
             "claimant": claimant, "respondent": respondent, "claimHash": _hash_arg(claim), "institution": institution}  # fmt: skip
     typed = client.post("/v1/disputes/payload", json=body)["typedData"]
-    _print_json(client.post("/v1/disputes", json={**body, "deadline": typed["message"]["deadline"],
-                                                  "signatures": _sign_all(typed, accounts)}))  # fmt: skip
+    print_json(client.post("/v1/disputes", json={**body, "deadline": typed["message"]["deadline"],
+                                                 "signatures": _sign_all(typed, accounts)}))  # fmt: skip
 
 
-@dispute_app.command("award")
+@app.command("award")
 def award_cmd(
     dispute_id: Annotated[str, typer.Argument(help="The dispute id.")],
     outcome: Annotated[str, typer.Option(help="dismissed | agreement_voided | title_restored")],
@@ -97,17 +88,17 @@ def award_cmd(
     accounts, institution = _arbitrators(keystore, client)
     body = {"outcome": outcome, "awardHash": _hash_arg(award), "owners": owners, "institution": institution}
     typed = client.post(f"/v1/disputes/{dispute_id}/award/payload", json=body)["typedData"]
-    _print_json(client.post(f"/v1/disputes/{dispute_id}/award", json={**body, "deadline": typed["message"]["deadline"],
-                                                                     "signatures": _sign_all(typed, accounts)}))  # fmt: skip
+    print_json(client.post(f"/v1/disputes/{dispute_id}/award", json={**body, "deadline": typed["message"]["deadline"],
+                                                                    "signatures": _sign_all(typed, accounts)}))  # fmt: skip
 
 
-@dispute_app.command("show")
+@app.command("show")
 def show_cmd(dispute_id: str, api_url: ApiUrlOpt = None) -> None:
     """Show a dispute."""
-    _print_json(api_client(settings_with(api_url=api_url)).get(f"/v1/disputes/{dispute_id}"))
+    print_json(api_client(settings_with(api_url=api_url)).get(f"/v1/disputes/{dispute_id}"))
 
 
-@dispute_app.command("case-file")
+@app.command("case-file")
 def case_file_cmd(
     dispute_id: str,
     out: Annotated[Path, typer.Option("-o", "--out", help="Where to write the ZIP.")] = Path("case.zip"),
@@ -119,15 +110,14 @@ def case_file_cmd(
     console.print(f"case file written to {out} ({len(data):,} bytes)")
 
 
-@app.command("verify-case")
 def verify_case_cmd(
     case: Annotated[Path, typer.Argument(help="The case file ZIP.")],
     rpc_url: RpcUrlOpt = None,
 ) -> None:
     """Re-check every item of a case file against any JSON-RPC endpoint of the chain. Exit 0 if all pass."""
     from ledger.certificates.casefile import verify_case
-    from ledger.certificates.verify import Rpc
     from ledger.chain.rpc import connect
+    from ledger.certificates.verify import Rpc
 
     settings = settings_with(rpc_url=rpc_url)
     if not settings.rpc_url:

@@ -1,4 +1,4 @@
-"""``ipledger evidence``, ``ipledger certificate`` and ``ipledger verify``.
+"""``ipledger evidence register|show``, and the top-level ``ipledger certificate`` and ``ipledger verify``.
 
 Registration signs with the party's own keystore and sends only *bindings* to the API, never a content hash:
 each file's hash is bound to the party's id on this machine (``ledger.domain.hashing.public_binding``), so a
@@ -18,19 +18,19 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
-from cli.main import (
+from ledger.domain import eip712
+from cli.common import (
     ApiUrlOpt,
     KeystoreOpt,
     RpcUrlOpt,
-    _print_json,
     api_client,
-    app,
     console,
     err_console,
-    keystore_password,
+    load_party_key,
+    print_json,
     settings_with,
 )
-from ledger.domain import eip712
+from ledger.errors import InvalidInput
 from ledger.domain.hashing import (
     HashAlgorithm,
     hash_file,
@@ -40,24 +40,13 @@ from ledger.domain.hashing import (
     private_binding,
     public_binding,
 )
-from ledger.errors import InvalidInput, KeystoreError
 
-evidence_app = typer.Typer(help="Register evidence of IP creation and look it up.", no_args_is_help=True)
-app.add_typer(evidence_app, name="evidence")
+app = typer.Typer(help="Register evidence of IP creation and look it up.", no_args_is_help=True)
 
 SIDECAR = ".ipledger.json"
 
 
-def _load_party_key(keystore: Path | None) -> Any:
-    from ledger.storage.keys import load_keystore
-
-    settings = settings_with(keystore=keystore)
-    if settings.keystore is None:
-        raise KeystoreError("a party keystore is required: --keystore PATH (or IPLEDGER_KEYSTORE)", field="keystore")
-    return load_keystore(settings.keystore, keystore_password(settings, settings.keystore))
-
-
-@evidence_app.command("register")
+@app.command("register")
 def register(
     files: Annotated[list[Path], typer.Argument(help="Files to register; only their hashes leave this machine.")],
     keystore: KeystoreOpt = None,
@@ -78,7 +67,7 @@ def register(
             raise InvalidInput(f"{f} is not a readable file", field="files")
     if supersedes and len(files) != 1:
         raise InvalidInput("--supersedes applies to a single file", field="supersedes")
-    account = _load_party_key(keystore)
+    account = load_party_key(keystore)
     settings = settings_with(api_url=api_url)
     client = api_client(settings)
     state = client.get(f"/v1/accounts/{account.address}")
@@ -183,16 +172,15 @@ PartyOpt = Annotated[int | None, typer.Option("--party", min=1, max=2**24 - 1,
                                              help="Only this party's registration; HASH may then be its binding.")]
 
 
-@evidence_app.command("show")
+@app.command("show")
 def show(content_hash: Annotated[str, typer.Argument(help="Content hash (64 hex), or a binding with --party")],
          party: PartyOpt = None, api_url: ApiUrlOpt = None) -> None:  # fmt: skip
     """Who registered a content hash: the first party (block, time), every other party, and earlier versions."""
     raw = parse_hash(content_hash, "content_hash")
     params = {"partyId": party} if party else None
-    _print_json(api_client(settings_with(api_url=api_url)).get(f"/v1/evidence/0x{raw.hex()}", params=params))
+    print_json(api_client(settings_with(api_url=api_url)).get(f"/v1/evidence/0x{raw.hex()}", params=params))
 
 
-@app.command("certificate")
 def certificate_cmd(
     content_hash: Annotated[str, typer.Argument(help="Content hash, or registered hash of a private registration")],
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Write the JSON certificate here.")] = None,
@@ -224,7 +212,6 @@ def certificate_cmd(
         console.print(text, highlight=False)
 
 
-@app.command("verify")
 def verify_cmd(
     cert: Annotated[Path, typer.Argument(help="The certificate JSON.")],
     file: Annotated[Path | None, typer.Option("--file", help="The registered file, hashed locally.")] = None,
@@ -233,8 +220,8 @@ def verify_cmd(
     """Check an evidence or agreement certificate against any JSON-RPC endpoint of its chain.
 
     Exit 0 when every check passes, 1 otherwise."""
-    from ledger.certificates.verify import FAILED, PASSED, Rpc, verify
     from ledger.chain.rpc import connect
+    from ledger.certificates.verify import FAILED, PASSED, Rpc, verify
 
     settings = settings_with(rpc_url=rpc_url)
     if not settings.rpc_url:

@@ -18,7 +18,8 @@ import typer
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from cli.main import (
+from ledger.chain import governance as gov
+from cli.common import (
     AccountsOpt,
     ApiUrlOpt,
     IdentifierOpt,
@@ -27,28 +28,19 @@ from cli.main import (
     NameZhOpt,
     RpcUrlOpt,
     SchemeOpt,
-    _print_json,
     api_client,
-    app,
     err_console,
     keystore_password,
+    print_json,
     settings_with,
 )
-from ledger.chain import governance as gov
 from ledger.config import Settings
-from ledger.errors import (
-    ConfigurationError,
-    ContractRevert,
-    InvalidInput,
-    KeystoreError,
-    TransactionFailed,
-)
+from ledger.errors import ConfigurationError, ContractRevert, InvalidInput, KeystoreError, TransactionFailed
 
-governance_app = typer.Typer(help="The council's acts through the governance timelock: propose, approve, execute.",
-                             no_args_is_help=True)  # fmt: skip
-app.add_typer(governance_app, name="governance")
+app = typer.Typer(help="The council's acts through the governance timelock: propose, approve, execute.",
+                  no_args_is_help=True)  # fmt: skip
 propose_app = typer.Typer(help="Write a proposal file (and sign it) for an act of governance.", no_args_is_help=True)
-governance_app.add_typer(propose_app, name="propose")
+app.add_typer(propose_app, name="propose")
 
 KeystoreOpt = Annotated[Path | None, typer.Option("--keystore", help="Your council member keystore (v3 JSON).")]
 DevMemberOpt = Annotated[int | None, typer.Option("--dev-member", min=1, max=3, help="Sign with the embedded "
@@ -102,7 +94,7 @@ def _new_proposal(settings: Settings, out: Path, keystore: Path | None, dev_memb
                            description=description)  # fmt: skip
     gov.approve(w3, proposal, signer)
     proposal.save(out)
-    _print_json({"proposal": str(out), **gov.status(w3, proposal)})
+    print_json({"proposal": str(out), **gov.status(w3, proposal)})
 
 
 def _registry_call(name: str, *args: Any) -> Any:
@@ -194,7 +186,7 @@ def propose_call(target: Annotated[str, typer.Option("--target", help="The contr
     _new_proposal(settings, out, keystore, dev_member, description[:500], lambda _w3, _ev: (to, data))
 
 
-@governance_app.command("cancel")
+@app.command("cancel")
 def governance_cancel(proposal: Annotated[Path, typer.Argument(help="The proposal whose scheduled operation to cancel.")],
                       out: OutOpt, keystore: KeystoreOpt = None, dev_member: DevMemberOpt = None,
                       rpc_url: RpcUrlOpt = None) -> None:  # fmt: skip
@@ -207,10 +199,10 @@ def governance_cancel(proposal: Annotated[Path, typer.Argument(help="The proposa
     cancel = gov.propose_cancel(w3, gov.Proposal.load(proposal))
     gov.approve(w3, cancel, signer)
     cancel.save(out)
-    _print_json({"proposal": str(out), **gov.status(w3, cancel)})
+    print_json({"proposal": str(out), **gov.status(w3, cancel)})
 
 
-@governance_app.command("approve")
+@app.command("approve")
 def governance_approve(proposal: Annotated[Path, typer.Argument(help="The proposal file; your signature is added to it.")],
                        keystore: KeystoreOpt = None, dev_member: DevMemberOpt = None, rpc_url: RpcUrlOpt = None) -> None:  # fmt: skip
     """Sign a proposal as a council member (checked against the chain first: the Safe's own transaction hash)."""
@@ -219,10 +211,10 @@ def governance_approve(proposal: Annotated[Path, typer.Argument(help="The propos
     signer = _signer(settings, w3, keystore, dev_member)
     p = gov.approve(w3, gov.Proposal.load(proposal), signer)
     p.save(proposal)
-    _print_json(gov.status(w3, p))
+    print_json(gov.status(w3, p))
 
 
-@governance_app.command("execute")
+@app.command("execute")
 def governance_execute(
     proposal: Annotated[Path, typer.Argument(help="The proposal file.")],
     keystore: Annotated[Path | None, typer.Option("--keystore", help="Pays the gas (any account; executing adds no "
@@ -259,11 +251,11 @@ def governance_execute(
     elif result["state"] == "waiting" and "step" not in result:
         raise InvalidInput(f"scheduled; the timelock runs it at {result['readyAt']} (chain time {result['chainTime']}); "
                            "run again then, or with --wait", field="proposal")  # fmt: skip
-    _print_json(result)
+    print_json(result)
 
 
-@governance_app.command("status")
+@app.command("status")
 def governance_status(proposal: Annotated[Path, typer.Argument(help="The proposal file.")], rpc_url: RpcUrlOpt = None) -> None:
     """Where a proposal stands, read from the chain."""
     w3 = _w3(settings_with(rpc_url=rpc_url))
-    _print_json(gov.status(w3, gov.Proposal.load(proposal)))
+    print_json(gov.status(w3, gov.Proposal.load(proposal)))

@@ -19,10 +19,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from cli.main import DataDirOpt, RpcUrlOpt, app, console, settings_with
+from cli.common import DataDirOpt, RpcUrlOpt, console, settings_with
 
-index_app = typer.Typer(help="The event index behind /v1/index/*: catch up, inspect, rebuild.", no_args_is_help=True)
-app.add_typer(index_app, name="index")
+app = typer.Typer(help="The event index behind /v1/index/*: catch up, inspect, rebuild.", no_args_is_help=True)
 
 IndexUrlOpt = Annotated[
     str | None, typer.Option("--index-url", help="SQLAlchemy URL of the index database. Env: IPLEDGER_INDEX_URL.")
@@ -60,21 +59,21 @@ def _catch_up(rpc_url: str | None, data_dir: Any, index_url: str | None, to_bloc
         ledger.close()
 
 
-@index_app.command("sync")
+@app.command("sync")
 def index_sync(rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None, index_url: IndexUrlOpt = None,
                to_block: ToBlockOpt = None) -> None:  # fmt: skip
     """Catch up with the chain (to `confirmations` blocks behind the head), rolling back a reorganisation."""
     _catch_up(rpc_url, data_dir, index_url, to_block, rebuild=False)
 
 
-@index_app.command("rebuild")
+@app.command("rebuild")
 def index_rebuild(rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None, index_url: IndexUrlOpt = None,
                   to_block: ToBlockOpt = None) -> None:  # fmt: skip
     """Drop the index and read every event again from the deployment block."""
     _catch_up(rpc_url, data_dir, index_url, to_block, rebuild=True)
 
 
-@index_app.command("status")
+@app.command("status")
 def index_status(rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None, index_url: IndexUrlOpt = None) -> None:
     """How far the index has read, how far behind the head it is, and its row counts (JSON)."""
     ledger = _open(rpc_url, data_dir, index_url)

@@ -1,4 +1,4 @@
-"""``ipledger keys import|list|rotate`` (``keys new`` is in cli/main.py) and ``ipledger powers``. Keys never
+"""``ipledger keys new|import|list|rotate`` and ``ipledger powers`` (a top-level command). Keys never
 leave the party's machine unencrypted: keystores are eth-account v3 (scrypt), private keys are read from a file
 or a prompt, never from the command line. A rotation is the party's own act: signed here by the old key (and the
 new one, proving it), relayed by the service, which has no say in it."""
@@ -14,19 +14,12 @@ from typing import Annotated
 import typer
 from eth_account import Account
 
-from cli.main import (
-    ApiUrlOpt,
-    _print_json,
-    api_client,
-    app,
-    console,
-    keys_app,
-    keystore_password,
-    settings_with,
-)
 from ledger.domain import eip712
+from cli.common import ApiUrlOpt, api_client, console, keystore_password, print_json, settings_with
 from ledger.errors import InvalidInput, KeystoreError
 from ledger.storage.keys import load_keystore, write_keystore
+
+app = typer.Typer(help="Party account keys in encrypted keystores (eth-account v3, scrypt).", no_args_is_help=True)
 
 
 def _new_password() -> str:
@@ -38,7 +31,16 @@ def _new_password() -> str:
     raise KeystoreError("set IPLEDGER_KEYSTORE_PASSWORD or run in a terminal to choose a password")
 
 
-@keys_app.command("import")
+@app.command("new")
+def keys_new(path: Annotated[Path, typer.Argument(help="Where to write the keystore (never overwritten).")]) -> None:
+    """Create a new account and write it encrypted; the password comes from IPLEDGER_KEYSTORE_PASSWORD or a prompt."""
+    password = _new_password()
+    account = Account.create()
+    write_keystore(path, account, password)
+    console.print(f"{account.address} written to {path}")
+
+
+@app.command("import")
 def keys_import(
     path: Annotated[Path, typer.Argument(help="Where to write the keystore (never overwritten).")],
     key_file: Annotated[Path | None, typer.Option("--key-file", help="A file holding the hex private key (else a prompt).")] = None,
@@ -58,7 +60,7 @@ def keys_import(
     console.print(f"{account.address} written to {path}")
 
 
-@keys_app.command("list")
+@app.command("list")
 def keys_list(
     folder: Annotated[Path, typer.Argument(help="A folder of keystores.")] = Path("."),
     api_url: ApiUrlOpt = None,
@@ -78,7 +80,7 @@ def keys_list(
         console.print(f"{path}  {address}  {party}", highlight=False)
 
 
-@keys_app.command("rotate")
+@app.command("rotate")
 def keys_rotate(
     keystore: Annotated[Path, typer.Option("--keystore", help="The current (old) keystore.")],
     new: Annotated[Path, typer.Option("--new", help="The new keystore; created if it does not exist.")],
@@ -110,15 +112,14 @@ def keys_rotate(
     msg = eip712.account_change_message(domain, party_id=int(party["partyId"]), action="rotate", account=old.address,
                                         new_account=fresh.address, threshold=1, nonce=int(party["accountNonce"]),
                                         deadline=deadline)  # fmt: skip
-    _print_json(client.post(f"/v1/parties/{int(party['partyId'])}/accounts", json={
+    print_json(client.post(f"/v1/parties/{int(party['partyId'])}/accounts", json={
         "action": "rotate", "account": old.address, "newAccount": fresh.address, "threshold": 1,
         "nonce": int(party["accountNonce"]), "deadline": deadline,
         "signatures": [{"signer": old.address, "signature": "0x" + eip712.sign(msg, old).hex()}],
         "newAccountSignature": "0x" + eip712.sign(msg, fresh).hex()}))  # fmt: skip
 
 
-@app.command("powers")
 def powers_cmd(api_url: ApiUrlOpt = None) -> None:
     """Who holds each power of the deployment (role holders of every contract, read from the chain; the keys the
     service holds): GET /v1/powers."""
-    _print_json(api_client(settings_with(api_url=api_url)).get("/v1/powers"))
+    print_json(api_client(settings_with(api_url=api_url)).get("/v1/powers"))

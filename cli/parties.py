@@ -1,6 +1,6 @@
-"""``ipledger party show|recovery|veto-recovery|execute-recovery`` (``party admit|suspend|reinstate`` are in
-cli/main.py): a party's state and history, and the party's side of a key recovery (docs/security.md "Key loss
-and recovery").
+"""``ipledger party admit|suspend|reinstate|show|recovery|veto-recovery|execute-recovery``: the operator's admission
+and suspension of ordinary parties, a party's state and history, and the party's side of a key recovery
+(docs/security.md "Key loss and recovery").
 
 Guarantees:
 - A veto is the party's own act: the ``RecoveryVeto`` EIP-712 message is signed here, with the party account's
@@ -15,24 +15,33 @@ Guarantees:
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from cli.evidence import _load_party_key
-from cli.main import (
+from ledger.domain.codes import PartyKind
+from ledger.domain import eip712
+from cli.common import (
+    AccountsOpt,
     ApiUrlOpt,
-    _print_json,
+    DataDirOpt,
+    IdentifierOpt,
+    JurisdictionOpt,
+    NameEnOpt,
+    NameZhOpt,
+    SchemeOpt,
     api_client,
     console,
-    party_app,
+    load_party_key,
+    print_json,
     settings_with,
 )
-from ledger.domain import eip712
-from ledger.domain.codes import PartyKind
+from cli.render import local_time, span
 from ledger.errors import Conflict, LedgerError, PermissionDenied
+
+app = typer.Typer(help="Admit and manage parties (operator), look them up, and a party's side of a key recovery "
+                  "(veto, execute).", no_args_is_help=True)  # fmt: skip
 
 MAX_PARTY_ID = 2**24 - 1
 PartyIdArg = Annotated[int, typer.Argument(min=1, max=MAX_PARTY_ID, help="Party id (1 … 16777215).")]
@@ -51,28 +60,6 @@ EVENT_WORDS = {"admitted": "admitted", "account_added": "account added", "accoun
                "recovery_proposed": "key recovery proposed by governance", "recovery_vetoed": "key recovery vetoed",
                "recovery_cancelled": "key recovery cancelled by governance",
                "recovery_executed": "key recovery executed"}  # fmt: skip
-
-
-def local_time(ts: int) -> str:
-    """Unix seconds as this machine's local date and time, with its zone."""
-    moment = datetime.fromtimestamp(int(ts)).astimezone()
-    zone = moment.strftime("%Z") or moment.strftime("UTC%z")
-    return f"{moment:%Y-%m-%d %H:%M:%S} {zone}"
-
-
-def span(seconds: int) -> str:
-    """A duration in words: ``3 days 4 h``, ``2 h 5 min``, ``40 s``."""
-    seconds = max(0, int(seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} day{'s' if days != 1 else ''}" + (f" {hours} h" if hours else "")
-    if hours:
-        return f"{hours} h" + (f" {minutes} min" if minutes else "")
-    if minutes:
-        return f"{minutes} min" + (f" {secs} s" if secs else "")
-    return f"{secs} s"
 
 
 def chain_time(client: Any) -> tuple[int, bool]:
@@ -147,14 +134,55 @@ def history_words(item: dict[str, Any]) -> str:
     return f"  {local_time(int(item['time']))}  {words}{where}"
 
 
-@party_app.command("show")
+@app.command("admit")
+def party_admit(
+    kind: Annotated[str, typer.Option(help="firm | university | arbitration_institution | financial_institution | service_agency")],
+    identifier: IdentifierOpt,
+    account: AccountsOpt,
+    jurisdiction: JurisdictionOpt = "mainland",
+    scheme: SchemeOpt = "uscc",
+    name_zh: NameZhOpt = "",
+    name_en: NameEnOpt = "",
+    api_url: ApiUrlOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Admit a party (operator). The USCC check character is verified before anything is sent."""
+    from ledger.domain.parties import PartyProfile
+
+    PartyProfile(kind, jurisdiction, scheme, identifier, name_zh, name_en).validated()  # clear errors before the call
+    settings = settings_with(api_url=api_url, data_dir=data_dir)
+    body = {"kind": kind, "jurisdiction": jurisdiction, "identifierScheme": scheme, "identifier": identifier,
+            "nameZh": name_zh, "nameEn": name_en, "accounts": account}  # fmt: skip
+    print_json(api_client(settings, operator=True).post("/v1/parties", json=body))
+
+
+@app.command("suspend")
+def party_suspend(
+    party_id: int,
+    reason: Annotated[str, typer.Option(help="Why (its hash is recorded on chain).")],
+    api_url: ApiUrlOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Suspend a party (operator): its accounts can no longer register or sign."""
+    settings = settings_with(api_url=api_url, data_dir=data_dir)
+    print_json(api_client(settings, operator=True).post(f"/v1/parties/{party_id}/suspend", json={"reason": reason}))
+
+
+@app.command("reinstate")
+def party_reinstate(party_id: int, api_url: ApiUrlOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Lift a party's suspension (operator)."""
+    settings = settings_with(api_url=api_url, data_dir=data_dir)
+    print_json(api_client(settings, operator=True).post(f"/v1/parties/{party_id}/reinstate"))
+
+
+@app.command("show")
 def party_show(party_id: PartyIdArg, as_json: JsonOpt = False, api_url: ApiUrlOpt = None) -> None:
     """Show a party: kind, identifier, status (a registrar's suspension is provisional and lapses unless governance
     confirms it), accounts and threshold, a pending key recovery, and its history as the index has read it."""
     client = api_client(settings_with(api_url=api_url))
     p = _party(client, party_id)
     if as_json:
-        _print_json(p)
+        print_json(p)
         return
     now, from_chain = chain_time(client)
     out = [f"Party {p['partyId']}: {_name(p)}",
@@ -179,7 +207,7 @@ def party_show(party_id: PartyIdArg, as_json: JsonOpt = False, api_url: ApiUrlOp
     console.print("\n".join(out), highlight=False, markup=False)
 
 
-@party_app.command("recovery")
+@app.command("recovery")
 def party_recovery(party_id: PartyIdArg, as_json: JsonOpt = False, api_url: ApiUrlOpt = None) -> None:
     """Show a party's pending key recovery: the account that would replace every account of the party, when
     anyone can execute it (local time), and how an account of the party vetoes it."""
@@ -189,19 +217,19 @@ def party_recovery(party_id: PartyIdArg, as_json: JsonOpt = False, api_url: ApiU
     if as_json:
         pending = p.get("pendingRecovery")
         executable = pending is not None and now >= int(pending["executableAt"])
-        _print_json({"partyId": p["partyId"], "accounts": p["accounts"], "pendingRecovery": pending, "chainTime": now,
-                     "executable": executable})  # fmt: skip
+        print_json({"partyId": p["partyId"], "accounts": p["accounts"], "pendingRecovery": pending, "chainTime": now,
+                    "executable": executable})  # fmt: skip
         return
     console.print("\n".join(recovery_words(p, now, from_chain)), highlight=False, markup=False)
 
 
-@party_app.command("veto-recovery")
+@app.command("veto-recovery")
 def party_veto_recovery(party_id: PartyIdArg, keystore: KeystoreOpt = None, as_json: JsonOpt = False,
                         api_url: ApiUrlOpt = None) -> None:  # fmt: skip
     """Veto your party's pending key recovery with one of its accounts: the `RecoveryVeto` EIP-712 message
     (party, new account, executable time) is signed here with your keystore and relayed by the service. Any
     single account of the party can veto, until the recovery is executed."""
-    signer = _load_party_key(keystore)
+    signer = load_party_key(keystore)
     client = api_client(settings_with(api_url=api_url))
     p = _party(client, party_id)
     pending = p.get("pendingRecovery")
@@ -218,14 +246,14 @@ def party_veto_recovery(party_id: PartyIdArg, keystore: KeystoreOpt = None, as_j
     result = client.post(f"/v1/parties/{party_id}/recovery/veto",
                          json={"account": signer.address, "signature": "0x" + signature.hex()})  # fmt: skip
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     console.print(f"Vetoed: the key recovery of party {party_id} to {pending['newAccount']} will not happen "
                   f"(veto by {signer.address}; transaction {result.get('transactionHash')}). The party keeps its "
                   f"accounts: {', '.join(result['accounts'])}.", highlight=False, markup=False)  # fmt: skip
 
 
-@party_app.command("execute-recovery")
+@app.command("execute-recovery")
 def party_execute_recovery(party_id: PartyIdArg, as_json: JsonOpt = False, api_url: ApiUrlOpt = None) -> None:
     """Carry out a party's pending key recovery once its public delay has passed (anyone may; the service pays
     the gas). Before that it refuses, saying when (local time)."""
@@ -251,7 +279,7 @@ def party_execute_recovery(party_id: PartyIdArg, as_json: JsonOpt = False, api_u
             raise
         raise Conflict(f"the key recovery of party {party_id} can be executed from {local_time(int(when))}", field="party_id") from None
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     console.print(f"Executed: party {party_id}'s accounts were replaced by {', '.join(result['accounts'])} (transaction "
                   f"{result.get('transactionHash')}).", highlight=False, markup=False)  # fmt: skip

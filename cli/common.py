@@ -1,0 +1,246 @@
+"""What every command group of ``ipledger`` shares: the consoles, the shared options, the settings, the API client,
+key loading, and the parsing of the values several groups take (shares, hashes, times).
+
+Guarantees:
+- Settings come from ``IPLEDGER_*`` (see ``docs/configuration.md``) with the command's non-None options on top
+  (:func:`settings_with`); an invalid environment is a :class:`~ledger.errors.ConfigurationError` naming the
+  variable, never a traceback.
+- A keystore password is read from ``IPLEDGER_KEYSTORE_PASSWORD`` or, in a terminal only, a hidden prompt; a key
+  is never read from the command line, and it never leaves this machine (:func:`load_party_key`).
+- Every parsing helper raises :class:`~ledger.errors.InvalidInput` naming the option before anything is sent.
+- This module imports no command group and nothing of ``cli.main``: groups import it, never the other way round.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+from ledger.config import Settings
+from ledger.domain import agreements as ag
+from ledger.domain import eip712
+from ledger.domain.hashing import HashAlgorithm, hash_file, parse_hash
+from ledger.errors import ConfigurationError, InvalidInput, KeystoreError
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+# --- options shared by several groups ---------------------------------------------------------------
+
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (chain state, manifest, queue). Env: IPLEDGER_DATA_DIR.")
+]
+RpcUrlOpt = Annotated[
+    str | None, typer.Option("--rpc-url", help="JSON-RPC URL of the chain. Env: IPLEDGER_RPC_URL.")
+]
+ApiUrlOpt = Annotated[str | None, typer.Option("--api-url", help="API address. Env: IPLEDGER_API_URL.")]
+KeystoreOpt = Annotated[
+    Path | None, typer.Option("--keystore", help="The party account's keystore (v3 JSON). Env: IPLEDGER_KEYSTORE.")
+]
+# A party's profile, as `party admit` and `governance propose admit` take it.
+IdentifierOpt = Annotated[str, typer.Option(help="USCC, HK BRN or other registration number.")]
+AccountsOpt = Annotated[list[str], typer.Option("--account", help="Party account address; repeat for several.")]
+JurisdictionOpt = Annotated[str, typer.Option(help="mainland | hksar | other")]
+SchemeOpt = Annotated[str, typer.Option(help="uscc | hkbrn | other")]
+NameZhOpt = Annotated[str, typer.Option("--name-zh", help="Name in Chinese.")]
+NameEnOpt = Annotated[str, typer.Option("--name-en", help="Name in English.")]
+# The signing keystores of `asset` and `agreement` commands.
+KeystoresOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--keystore", help="A signing party account's keystore (v3 JSON); repeat for several. "
+                 "Password from IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE (one)."),
+]  # fmt: skip
+OneKeystoreOpt = Annotated[
+    Path | None,
+    typer.Option("--keystore", help="The signing party account's keystore (v3 JSON). Password from "
+                 "IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE."),
+]  # fmt: skip
+# `--json` of the `asset` and `agreement` commands (the `party` commands say "words" instead of "tables").
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of tables.")]
+
+
+# --- settings, keys, the API ------------------------------------------------------------------------
+
+
+def settings_with(**overrides: Any) -> Settings:
+    """Settings from the environment, with the CLI's non-None options on top."""
+    try:
+        base = Settings()
+    except Exception as exc:  # pydantic's ValidationError names the variable
+        raise ConfigurationError(f"invalid IPLEDGER_* environment: {str(exc).splitlines()[0]}") from None
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return base.model_copy(update=values)
+
+
+def keystore_password(settings: Settings, keystore: Path) -> str:
+    """The password of ``keystore``: IPLEDGER_KEYSTORE_PASSWORD, else a hidden prompt (in a terminal only)."""
+    if settings.keystore_password is not None:
+        return settings.keystore_password.get_secret_value()
+    if not sys.stdin.isatty():
+        raise KeystoreError(f"no password for keystore {keystore}: set IPLEDGER_KEYSTORE_PASSWORD or run in a terminal")
+    return str(typer.prompt(f"Password for {keystore}", hide_input=True))
+
+
+def load_party_key(keystore: Path | None) -> LocalAccount:
+    """The party account of ``keystore`` (else IPLEDGER_KEYSTORE), decrypted on this machine."""
+    from ledger.storage.keys import load_keystore
+
+    settings = settings_with(keystore=keystore)
+    if settings.keystore is None:
+        raise KeystoreError("a party keystore is required: --keystore PATH (or IPLEDGER_KEYSTORE)", field="keystore")
+    return load_keystore(settings.keystore, keystore_password(settings, settings.keystore))
+
+
+def load_party_keys(keystores: list[Path] | None) -> list[LocalAccount]:
+    """One account per ``--keystore``; none given: IPLEDGER_KEYSTORE, or the "--keystore is required" error."""
+    if keystores:
+        return [load_party_key(k) for k in keystores]
+    return [load_party_key(None)]
+
+
+def operator_token(settings: Settings, *, create: bool = False) -> str | None:
+    """The operator's bearer token: IPLEDGER_OPERATOR_TOKEN, else DATA_DIR/operator.token (created by `up`)."""
+    if settings.operator_token is not None:
+        return settings.operator_token.get_secret_value()
+    path = Path(settings.data_dir) / "operator.token"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    if not create:
+        return None
+    import os
+    import secrets
+
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token + "\n")
+    return token
+
+
+def api_client(settings: Settings, *, operator: bool = False) -> Any:
+    """A client of the API at ``settings.api_url``; with ``operator``, carrying the operator's token (required)."""
+    from cli.client import ApiClient
+
+    token = operator_token(settings) if operator else None
+    if operator and not token:
+        raise ConfigurationError("operator commands need IPLEDGER_OPERATOR_TOKEN (or DATA_DIR/operator.token written by `ipledger up`)")
+    return ApiClient(settings.api_url, token=token)
+
+
+def print_json(obj: Any) -> None:
+    """``obj`` as JSON on stdout (non-ASCII kept as is)."""
+    console.print_json(json.dumps(obj, ensure_ascii=False))
+
+
+def active_party_of(client: Any, address: str) -> int | None:
+    """The id of the active party ``address`` is an account of, else None."""
+    info = client.get(f"/v1/accounts/{address}")
+    return int(info["partyId"]) if info.get("partyId") and info.get("active") else None
+
+
+def post_explained(client: Any, path: str, body: dict[str, Any] | None = None) -> Any:
+    """POST, with the contract's signature reverts told in words (party names instead of bare ids)."""
+    from cli.client import ApiError
+    from cli.render import PartyLabels
+
+    try:
+        return client.post(path, json=body)
+    except ApiError as exc:
+        d = exc.details or {}
+        parties = PartyLabels(client)
+        said = {
+            "AgreementSignatureMissing": lambda: f"{parties.label(d['partyId'])} has not signed: add its signature",
+            "AgreementSignerNotAParty": lambda: f"{d.get('signer')} signs for {parties.label(d['partyId'])}, which is "
+                                                "not one of the parties whose signatures this needs",
+            "AgreementSignerNotActive": lambda: f"{d.get('signer')} is not an account of an active party",
+            "SignatureExpired": lambda: "the signing deadline has passed; sign again",
+        }.get(str(d.get("revert")))  # fmt: skip
+        try:
+            text = said() if said is not None else None
+        except KeyError:  # not the arguments expected: the API's own message will do
+            text = None
+        if text is None:
+            raise
+        raise ApiError(f"refused by the contract ({d['revert']}): {text}", field=exc.field, details=d) from None
+
+
+# --- checking what the API asks us to sign ----------------------------------------------------------
+
+
+def assets_domain_of(typed_data: dict[str, Any]) -> eip712.Domain:
+    """The EIP-712 domain of typed data from the API, refused unless it is the asset registry's."""
+    d = typed_data.get("domain") or {}
+    if d.get("name") != ag.ASSETS_DOMAIN_NAME or d.get("version") != eip712.DOMAIN_VERSION:
+        raise InvalidInput(f"the API's typed data is not for the {ag.ASSETS_DOMAIN_NAME} domain; refusing it")
+    return ag.assets_domain(int(d["chainId"]), str(d["verifyingContract"]))
+
+
+# --- parsing the command line -----------------------------------------------------------------------
+
+TOTAL = ag.TOTAL_SHARES
+
+
+def party_share(text: str, option: str) -> dict[str, int]:
+    """``PARTY_ID:SHARE_BPS`` -> ``{"partyId", "share"}``, with a message naming the option on any mistake."""
+    m = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", text)
+    if m is None:
+        raise InvalidInput(f"{option} expects PARTY_ID:SHARE_BPS (e.g. 3:10000 for all of it), not {text!r}", field=option)
+    party, share = int(m[1]), int(m[2])
+    if party < 1:
+        raise InvalidInput(f"{option} {text}: party ids start at 1", field=option)
+    if not 1 <= share <= TOTAL:
+        raise InvalidInput(f"{option} {text}: a share is 1..{TOTAL} basis points ({TOTAL} = 100%)", field=option)
+    return {"partyId": party, "share": share}
+
+
+def shares(values: list[str], option: str, what: str) -> list[dict[str, int]]:
+    """Every ``PARTY_ID:SHARE_BPS`` of ``option``: distinct parties whose shares sum to 100%."""
+    entries = [party_share(v, option) for v in values]
+    ids = [e["partyId"] for e in entries]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput(f"{option}: a party is listed twice", field=option)
+    total = sum(e["share"] for e in entries)
+    if total != TOTAL:
+        raise InvalidInput(f"{what} shares sum to {total} basis points, not {TOTAL} (100%): give every {what} with "
+                           f"{option} PARTY_ID:SHARE_BPS", field=option)  # fmt: skip
+    return entries
+
+
+def hash_or_file(value: str, option: str) -> str:
+    """A readable file is hashed locally with SHA-256 (never sent); otherwise the value must be a 64-hex hash."""
+    path = Path(value).expanduser()
+    if path.is_file():
+        return "0x" + hash_file(path, HashAlgorithm.SHA256).hex()
+    if re.fullmatch(r"(0[xX])?[0-9a-fA-F]{64}", value.strip()):
+        return "0x" + parse_hash(value, option).hex()
+    raise InvalidInput(f"{option} {value!r} is neither a readable file nor a SHA-256 hash (64 hex characters)", field=option)
+
+
+def unix_time(value: str | None, option: str) -> int | None:
+    """Unix seconds, an ISO date (00:00 UTC) or an ISO datetime (UTC unless it carries an offset)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if re.fullmatch(r"\d+", text):
+        return int(text)
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            moment = datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=timezone.utc)
+        else:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise InvalidInput(f"{option} {value!r} is not a time: give YYYY-MM-DD, an ISO datetime or unix seconds",
+                           field=option) from None  # fmt: skip
+    return int(moment.timestamp())

@@ -1,0 +1,291 @@
+"""``ipledger compile``, ``node``, ``deploy`` and ``up``: build the contracts, run the chain, deploy the suite and
+start the service. Registered on the root app by cli/main.py (they are top-level commands, not a group).
+
+Guarantees:
+- ``node`` and ``up`` lock the data directory for their whole life: a second one on it exits at once, naming the
+  holder; the embedded node is restarted with backoff if it dies; Ctrl-C (and SIGTERM for ``node``) stops
+  everything they started, writing the chain state.
+- ``up`` is the only command that imports the API (``api.app``), inside its function, after the lock is taken.
+- ``deploy`` never overwrites a deployment manifest unless ``--force``; ``--dev`` is refused off the
+  development chain (id 31337).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from pydantic import SecretStr
+
+from cli.common import DataDirOpt, RpcUrlOpt, console, err_console, keystore_password, operator_token, settings_with
+from ledger.errors import ConfigurationError, KeystoreError
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+
+# --- compile ----------------------------------------------------------------------------------
+
+
+def compile_cmd(
+    check: Annotated[
+        bool, typer.Option("--check", help="Compile and compare with the committed artifacts; exit 1 if they differ.")
+    ] = False,
+) -> None:
+    """Compile the contracts (pinned solc via py-solc-x) into ledger/artifacts/."""
+    from ledger.chain import compiler
+
+    result = compiler.compile_contracts()
+    if check:
+        compiler.check_artifacts(result)
+        console.print(f"artifacts up to date ({result.build_info['artifactVersion']}, solc {result.build_info['compiler']['version']})")
+        return
+    written = compiler.write_artifacts(result)
+    console.print(f"wrote {len(written)} artifacts ({result.build_info['artifactVersion']}) to {compiler.ARTIFACTS_DIR}")
+
+
+# --- node ---------------------------------------------------------------------------------------
+
+
+def node_cmd(
+    data_dir: DataDirOpt = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to listen on. Env: IPLEDGER_NODE_PORT.")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1). Use 0.0.0.0 "
+                    "only inside a container network: anvil's test methods (anvil_setBalance, evm_revert ...) "
+                    "answer anyone who reaches the port. Env: IPLEDGER_NODE_HOST.")] = None,  # fmt: skip
+) -> None:
+    """Run the embedded chain (anvil, on loopback unless --host says otherwise) with its state persisted in
+    DATA_DIR/chain until Ctrl-C or SIGTERM.
+
+    The data directory is locked while it runs: a second `ipledger node` or `ipledger up` on it exits at once,
+    naming this process. The node is restarted (with backoff) if it dies. The container layout's `node` service
+    (docker-compose.yml) runs this command.
+    """
+    import ipaddress
+
+    from ledger.chain.node import DataDirLock, EmbeddedNode, NodeSupervisor
+
+    settings = settings_with(data_dir=data_dir, node_port=port, node_host=host)
+    try:
+        ipaddress.ip_address(settings.node_host)
+    except ValueError:
+        raise ConfigurationError(f"--host / IPLEDGER_NODE_HOST must be an IP address, not {settings.node_host!r}") from None
+    # SIGTERM (what `docker compose stop` sends) is caught from here on, so one that arrives while the node is
+    # still starting stops it cleanly once it has started, instead of killing this process half way.
+    stop = _stop_on_sigterm()
+    lock = DataDirLock.acquire(settings.data_dir, purpose="ipledger node")
+    node = EmbeddedNode(
+        settings.data_dir,
+        port=settings.node_port,
+        host=settings.node_host,
+        state_interval=settings.node_state_interval,
+        block_time=settings.node_block_time or None,
+        lock=lock,
+    )
+    url = node.start()
+    supervisor = NodeSupervisor(node, report=lambda message: err_console.print(message)).start()
+    where = url if node.host == "127.0.0.1" else f"{url}, listening on {node.host}"
+    console.print(f"embedded node on {where} (state in {node.state_file}); Ctrl-C stops it")
+    try:
+        _wait_for_signal(stop)
+    finally:
+        supervisor.stop()
+        node.stop()
+        lock.release()
+        console.print("node stopped; state written")
+
+
+def _stop_on_sigterm() -> threading.Event:
+    """An event that SIGTERM sets (instead of ending the process at once)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return stop
+
+
+def _wait_for_signal(stop: threading.Event) -> None:
+    """Returns once SIGTERM has set ``stop`` (see :func:`_stop_on_sigterm`), or at Ctrl-C."""
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+# --- deploy -------------------------------------------------------------------------------------
+
+
+def deploy_cmd(
+    rpc_url: RpcUrlOpt = None,
+    data_dir: DataDirOpt = None,
+    keystore: Annotated[
+        Path | None, typer.Option("--keystore", help="Deployer keystore (v3 JSON). Env: IPLEDGER_KEYSTORE.")
+    ] = None,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Use the well-known development account (only on a dev chain, id 31337).")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Deploy even if a manifest for this chain exists.")] = False,
+    registrar: Annotated[str | None, typer.Option("--registrar", help="Registrar address (admits ordinary parties, "
+                         "suspends provisionally); not the deployer. Default on --dev: anvil account 8.")] = None,
+    governance: Annotated[str | None, typer.Option("--governance", help="An existing governance timelock's address. "
+                          "Env: IPLEDGER_GOVERNANCE_ADDRESS. Or create one with --council.")] = None,
+    council: Annotated[str | None, typer.Option("--council", help="Create the governance: a Safe of these owners "
+                       "(comma-separated addresses) proposing to a new timelock (delay IPLEDGER_GOVERNANCE_DELAY). "
+                       "Default on the development chain: a 2-of-3 Safe of anvil accounts 9, 10, 11.")] = None,
+    threshold: Annotated[int | None, typer.Option("--threshold", min=1, max=64, help="Signatures the council Safe "
+                         "needs (default: a majority of --council).")] = None,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Deploy nothing; check the runtime code on chain against the artifacts.")
+    ] = False,
+) -> None:
+    """Deploy the contract suite to any EVM JSON-RPC chain and write the deployment manifest."""
+    from ledger.chain.node import DEV_CHAIN_ID, ensure_writable_dir
+    from ledger.chain.rpc import connect
+    from ledger.chain.deployment import Manifest, deploy_suite, manifest_path, refuse_overwrite, verify_deployment
+    from ledger.storage.keys import load_keystore
+    from ledger.facade import dev_operator
+    from ledger.chain.sender import TxSender
+
+    settings = settings_with(rpc_url=rpc_url, data_dir=data_dir, keystore=keystore)
+    if not settings.rpc_url:
+        raise ConfigurationError("--rpc-url is required (or IPLEDGER_RPC_URL)", field="rpc_url")
+    w3 = connect(settings.rpc_url)
+    chain_id = int(w3.eth.chain_id)
+    path = manifest_path(settings.data_dir, chain_id)
+    if verify:
+        manifest = Manifest.load(path)
+        for name in verify_deployment(w3, manifest):
+            console.print(f"[green]✓[/] {name} at {manifest.address(name)} matches artifact {manifest.artifact_version}")
+        return
+    ensure_writable_dir(settings.data_dir)
+    refuse_overwrite(path, force)
+    if dev:
+        if chain_id != DEV_CHAIN_ID:
+            raise ConfigurationError(f"--dev is only for a development chain (id {DEV_CHAIN_ID}); this is {chain_id}")
+        account = dev_operator()
+    else:
+        if settings.keystore is None:
+            raise KeystoreError("a deployer keystore is required: --keystore PATH (or IPLEDGER_KEYSTORE)", field="keystore")
+        account = load_keystore(settings.keystore, keystore_password(settings, settings.keystore))
+    owners = [o.strip() for o in council.split(",") if o.strip()] if council else None
+    if owners is not None:
+        from ledger.domain.parties import parse_account
+
+        owners = [str(parse_account(o, "council")) for o in owners[:65]]
+    manifest = deploy_suite(TxSender(w3, account), registrar=registrar, governance=governance or settings.governance_address,
+                            council=owners, threshold=threshold, governance_delay=settings.governance_delay)  # fmt: skip
+    manifest.save(path)
+    for name, c in manifest.contracts.items():
+        console.print(f"{name} deployed at {c.address} (block {c.deploy_block})")
+    if manifest.governance and "safe" in manifest.governance:
+        g = manifest.governance
+        console.print(f"governance: timelock {g['timelock']} (delay {g['delaySeconds']} s), proposed to by the council "
+                      f"Safe {g['safe']} ({g['threshold']} of {len(g['owners'])}: {', '.join(g['owners'])})")  # fmt: skip
+    elif manifest.governance:
+        console.print(f"governance: {manifest.governance['timelock']}")
+    console.print(f"manifest written to {path}")
+
+
+# --- up -----------------------------------------------------------------------------------------
+
+
+def up_cmd(
+    rpc_url: RpcUrlOpt = None,
+    data_dir: DataDirOpt = None,
+    host: Annotated[str | None, typer.Option("--host", help="API address. Env: IPLEDGER_HOST.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="API port. Env: IPLEDGER_PORT.")] = None,
+    node_port: Annotated[
+        int | None, typer.Option("--node-port", help="Embedded node port. Env: IPLEDGER_NODE_PORT.")
+    ] = None,
+) -> None:
+    """Start everything: the embedded node (unless --rpc-url), deployment if none, the API and the
+    event index behind /v1/index/* (kept current in the background).
+
+    Running it again on the same data directory reuses the chain and the deployment. Ctrl-C stops
+    everything it started. While it runs the data directory is locked: a second `up` (or `node`) on it
+    exits at once, naming this process; the embedded node is restarted with backoff if it dies.
+    """
+    from ledger.chain.node import DataDirLock, EmbeddedNode, NodeSupervisor, port_is_free
+    from ledger.chain.rpc import connect
+
+    settings = settings_with(rpc_url=rpc_url, data_dir=data_dir, host=host, port=port, node_port=node_port)
+    # One process per data directory, for this process's life (docs/operations.md "One instance per data directory").
+    # Taken before the API's imports, so that a second start is refused at once.
+    lock = DataDirLock.acquire(settings.data_dir, purpose="ipledger up")
+
+    import uvicorn
+
+    from api.app import create_app
+    from ledger.errors import PortInUse
+    from ledger.storage.keys import load_keystore
+    from ledger.chain.powers import dev_registrar
+    from ledger.facade import Ledger, dev_operator
+
+    if not port_is_free(settings.host, settings.port):
+        raise PortInUse(f"port {settings.port} on {settings.host} is already in use (choose another with --port)")
+    node: EmbeddedNode | None = None
+    supervisor: NodeSupervisor | None = None
+    relayer: LocalAccount | None
+    registrar: LocalAccount | None
+    governance: LocalAccount | None
+    try:
+        if settings.rpc_url is None:
+            node = EmbeddedNode(
+                settings.data_dir,
+                port=settings.node_port,
+                state_interval=settings.node_state_interval,
+                block_time=settings.node_block_time or None,
+                lock=lock,
+            )
+            w3 = connect(node.start())
+            supervisor = NodeSupervisor(node, report=lambda message: err_console.print(message)).start()
+            relayer = dev_operator()
+            # three powers (docs/security.md): the relayer pays gas and anchors, nothing else; the registrar admits
+            # ordinary parties; governance is the council Safe's timelock, whose keys the service never holds
+            registrar, governance = dev_registrar(), None
+            if "confirmations" not in settings.model_fields_set:
+                # A single node without empty blocks: a record is final once its block is in a whole state dump on
+                # disk, which IPLEDGER_FINAL_AFTER covers (docs/operations.md "What final means on the embedded node").
+                settings = settings.model_copy(update={"confirmations": 0})
+        else:
+            w3 = connect(settings.rpc_url)
+            relayer = (
+                load_keystore(settings.keystore, keystore_password(settings, settings.keystore))
+                if settings.keystore
+                else None
+            )
+            registrar = (
+                load_keystore(settings.registrar_keystore, keystore_password(settings, settings.registrar_keystore))
+                if settings.registrar_keystore
+                else None
+            )
+            governance = None  # on a real chain governance is a timelock; its key is never the service's
+        if settings.operator_token is None:
+            token = operator_token(settings, create=True)
+            settings = settings.model_copy(update={"operator_token": SecretStr(token or "")})
+            console.print(f"operator token in {Path(settings.data_dir) / 'operator.token'}")
+        ledger = Ledger.open(w3, settings, relayer=relayer, deploy_if_missing=True, registrar=registrar,
+                             governance=governance, governance_address=settings.governance_address)  # fmt: skip
+        if ledger.relayer is not None:  # one process per relayer account and chain: refused here, before serving
+            from ledger.chain.sender import claim_relayer
+
+            claim_relayer(ledger.relayer, settings.relayer_lock_dir)
+        if supervisor is not None and node is not None:
+            ledger.node_status, ledger.node_durable = supervisor.status, node.durable
+        health = ledger.health()
+        console.print(
+            f"chain {health['chainId']} at block {health['latestBlock']}; "
+            f"EvidenceRegistry {health['contracts'].get('EvidenceRegistry')}"
+        )
+        console.print(f"API on http://{settings.host}:{settings.port} (OpenAPI at /docs); Ctrl-C stops")
+        app_ = create_app(ledger, settings, run_indexer=True)
+        uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning",
+                    **app_.state.server_options)  # fmt: skip
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+        if node is not None:
+            node.stop()
+        lock.release()
