@@ -106,8 +106,8 @@ def document(app: FastAPI) -> dict[str, Any]:
     components["ErrorEnvelope"] = envelope
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
-    for path, item in schema.get("paths", {}).items():
-        for method, op in item.items():
+    for item in schema.get("paths", {}).values():
+        for op in item.values():
             if not isinstance(op, dict) or "responses" not in op:
                 continue
             responses: dict[str, Any] = op["responses"]

@@ -57,7 +57,7 @@ def merkle_build(n: int, n_ots: int, rounds: int) -> list[Result]:
             secs[name], roots[name] = _timed(runs[name])
         if roots["ours"] != roots["bare"]:
             raise AssertionError("MerkleTree root differs from the bare pairing loop")
-        del ots_input, roots
+        del roots
         rate = {"ours": n / secs["ours"], "bare": n / secs["bare"], "ots": n_ots / secs["ots"]}
         vs_ots.append((rate["ours"], rate["ots"]))
         vs_bare.append((rate["ours"], rate["bare"]))

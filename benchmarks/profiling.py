@@ -180,7 +180,8 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
     reqs = [sign_single(c.party, c.domain(), binding=hh, algorithm=1, nonce=0, deadline=deadline)
             for hh in unique_hashes(2 * k, "explain-single")]  # fmt: skip
     with count_rpc(ledger.w3) as tally:
-        wall = _ms_per(lambda it=iter(reqs[:k]): es.submit_single(next(it)), k)
+        it = iter(reqs[:k])
+        wall = _ms_per(lambda: es.submit_single(next(it)), k)
         rpc = tally.summary(k)
         rpc_ms = sum(tally.seconds.values()) / k * 1000  # a mean: the counts are per request on average
     _, top, stats = profile_stats(lambda: [es.submit_single(r) for r in reqs[k:]], sort="cumulative", top=60)

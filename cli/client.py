@@ -27,7 +27,7 @@ class ApiClient:
         if resp.status_code >= 400:
             try:
                 err = resp.json()["error"]
-            except Exception:
+            except (ValueError, KeyError, TypeError):  # not JSON, or not our error envelope
                 raise ApiError(f"the API answered {resp.status_code}") from None
             field = f" [{err['field']}]" if err.get("field") else ""
             raise ApiError(f"{err.get('message', 'error')}{field}", field=err.get("field"), details=err.get("details"))

@@ -76,7 +76,7 @@ def settings_with(**overrides: Any) -> Settings:
     """Settings from the environment, with the CLI's non-None options on top."""
     try:
         base = Settings()
-    except Exception as exc:  # pydantic's ValidationError names the variable
+    except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError or SettingsError; both name the variable
         raise ConfigurationError(f"invalid IPLEDGER_* environment: {str(exc).splitlines()[0]}") from None
     values = {k: v for k, v in overrides.items() if v is not None}
     return base.model_copy(update=values)

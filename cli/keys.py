@@ -54,7 +54,7 @@ def keys_import(
         raise KeystoreError("give --key-file or run in a terminal; a key is never read from the command line")
     try:
         account = Account.from_key(raw)
-    except Exception:
+    except Exception:  # noqa: BLE001 - eth-keys raises several classes for a bad key
         raise InvalidInput("that is not a secp256k1 private key (64 hex characters)", field="key") from None
     write_keystore(path, account, _new_password())
     console.print(f"{account.address} written to {path}")

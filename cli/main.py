@@ -84,7 +84,7 @@ def main() -> None:
     except OSError as exc:
         err_console.print(f"[red]error:[/] {escape(str(exc.strerror or exc))}", highlight=False)
         sys.exit(1)
-    except Exception as exc:  # a defect: still one line for the user, never a traceback
+    except Exception as exc:  # noqa: BLE001 - a defect: still one line for the user, never a traceback
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         err_console.print(f"[red]error:[/] unexpected {type(exc).__name__}: {escape(first)}", highlight=False)
         sys.exit(1)

@@ -246,7 +246,7 @@ class Ledger:
         node = self.node_status() if self.node_status is not None else None
         try:
             head = probe_head(self.w3, timeout=HEALTH_TIMEOUT)
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever the probe raises, the answer is a 503 saying what we wait for
             raise ChainUnavailable(_waiting_for(node), details={"node": node} if node else None) from None
         body: HealthView = {
             "status": "ok",

@@ -137,7 +137,7 @@ def decode_revert(data: str | bytes | None) -> ContractRevert:
     name, names, types = entry
     try:
         values = abi_decode(types, body)
-    except Exception:
+    except Exception:  # noqa: BLE001 - revert data from the node is untrusted bytes: any decoding failure
         return ContractRevert(name, {}, f"the contract reverted with {name}")
     args = {n: _normalise(v, t) for n, v, t in zip(names, values, types, strict=True)}
     if name in REASONS:  # a reason code: keep the code, name the reason

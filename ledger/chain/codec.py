@@ -64,7 +64,7 @@ def call(fn: Any, block: Any = "latest") -> Any:
     """Runs a view (``contract.functions.f(...)``) and decodes a revert into a ledger error."""
     try:
         return fn.call(block_identifier=block)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - each provider raises its own classes; as_revert classifies them
         raise as_revert(exc) from None
 
 

@@ -59,7 +59,7 @@ def resolve_solc_binary(root: Path = REPO_ROOT) -> Path:
         return path
     try:
         installed = {str(v) for v in solcx.get_installed_solc_versions()}
-    except Exception:  # py-solc-x's install folder may not exist; that only means "none installed"
+    except Exception:  # noqa: BLE001 - py-solc-x's install folder may not exist; that only means "none installed"
         installed = set()
     if SOLC_VERSION in installed:
         return Path(get_executable(SOLC_VERSION))

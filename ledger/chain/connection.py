@@ -74,7 +74,7 @@ class Connection:
         if self.governance is None:
             prepared, details = "", {}
             if fn is not None:
-                calldata = str(fn._encode_transaction_data())
+                calldata = str(fn._encode_transaction_data())  # noqa: SLF001 - web3 calldata, no estimation
                 prepared = (f" — the call to schedule: target {fn.address}, calldata {calldata}, "
                             "predecessor 0x0, any salt (`ipledger governance propose call --target … --data …`)")
                 details = {"governanceCall": {"target": fn.address, "value": 0, "calldata": calldata,

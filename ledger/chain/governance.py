@@ -264,7 +264,7 @@ def sign_typed(full_message: dict[str, Any], account: LocalAccount) -> bytes:
 def recover_typed(full_message: dict[str, Any], signature: bytes) -> str | None:
     try:
         return str(Account.recover_message(encode_typed_data(full_message=full_message), signature=signature))
-    except Exception:  # a malformed signature recovers nobody
+    except Exception:  # noqa: BLE001 - a malformed signature recovers nobody
         return None
 
 
@@ -294,7 +294,7 @@ def erc1271_accepts(w3: Web3, wallet: str, digest: bytes, signature: bytes) -> b
     data = ERC1271_MAGIC + abi_encode(["bytes32", "bytes"], [digest, signature])
     try:
         ret = bytes(w3.eth.call({"to": to_checksum_address(wallet), "data": "0x" + data.hex()}))  # type: ignore[typeddict-item]
-    except Exception:  # a revert (a Safe refusing: GS026, GS020 ...) or no such function
+    except Exception:  # noqa: BLE001 - a revert (a Safe refusing: GS026, GS020 ...) or no such function
         return False
     return len(ret) >= 32 and ret[:4] == ERC1271_MAGIC
 
@@ -430,7 +430,7 @@ def council_state(w3: Web3, timelock: str, safe: str) -> CouncilState:
         return _council_state(w3, timelock, safe)
     except (RequestException, OSError):
         raise  # the node did not answer: not a verdict on the addresses
-    except Exception as exc:  # a revert or an undecodable answer (each EVM client raises its own class): not a Safe
+    except Exception as exc:  # noqa: BLE001 - a revert or an undecodable answer (each EVM client raises its own class): not a Safe
         raise GovernanceError(f"{safe} is not a Safe or {timelock} is not a timelock on this chain "
                               f"({exc.__class__.__name__})", field="proposal") from None
 
@@ -558,7 +558,7 @@ def next_block_time(w3: Web3) -> int:
     latest = int(w3.eth.get_block("latest")["timestamp"])
     try:
         pending = w3.eth.get_block("pending")
-    except Exception:  # a node without a pending block (some permissioned clients)
+    except Exception:  # noqa: BLE001 - a node without a pending block (some permissioned clients)
         return max(latest, int(time.time()))
     if pending is None or pending.get("timestamp") is None:
         return max(latest, int(time.time()))
@@ -599,7 +599,7 @@ def governance_address(w3: Web3, evidence: Any) -> str | None:
     """The single holder of the party registry's GOVERNANCE_ROLE (the timelock), from its default admin."""
     try:
         return to_checksum_address(evidence.functions.defaultAdmin().call())
-    except Exception:  # a contract without AccessControlDefaultAdminRules
+    except Exception:  # noqa: BLE001 - a contract without AccessControlDefaultAdminRules
         return None
 
 
@@ -614,7 +614,7 @@ def describe(w3: Web3, address: str, from_block: int) -> dict[str, Any]:
     t = timelock_contract(w3, address)
     try:
         out["delaySeconds"] = int(t.functions.getMinDelay().call())
-    except Exception:  # not a timelock
+    except Exception:  # noqa: BLE001 - not a timelock
         out["kind"] = "contract (not a TimelockController)"
         return out
     out["kind"] = "TimelockController"
@@ -632,7 +632,7 @@ def describe(w3: Web3, address: str, from_block: int) -> dict[str, Any]:
             s = safe_contract(w3, p)
             entry.update(kind="Safe", owners=[to_checksum_address(o) for o in s.functions.getOwners().call()],
                          threshold=int(s.functions.getThreshold().call()), version=str(s.functions.VERSION().call()))  # fmt: skip
-        except Exception:  # a proposer that is not a Safe
+        except Exception:  # noqa: BLE001 - a proposer that is not a Safe
             entry["kind"] = "account"
         council.append(entry)
     out["proposers"] = council

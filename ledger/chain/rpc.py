@@ -69,7 +69,7 @@ def connect(rpc_url: str, *, timeout: float | None = None) -> Web3:
     remember_chain_id(w3)
     try:
         w3.eth.chain_id  # noqa: B018 - a cheap round trip that proves the endpoint answers
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever the transport raises, the answer is: no node here
         raise ChainUnavailable(f"no EVM JSON-RPC node answers at {_redact(rpc_url)} ({type(exc).__name__})") from None
     return w3
 
@@ -310,7 +310,7 @@ def rpc(w3: Web3, method: str, params: list[Any]) -> Any:
             response = provider.make_request(method, params)  # type: ignore[arg-type]
         else:  # an in-process provider formats requests in its own middleware
             response = provider.request_func(w3, w3.middleware_onion)(method, params)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - each provider raises its own classes; as_revert classifies them
         err = as_revert(exc)
         if type(err) is TransactionFailed:
             raise NodeRefused(method, short_error(exc)) from None

@@ -138,12 +138,14 @@ class TxSender:
         try:
             # the sender keeps transactions as plain dicts; their keys are TxParams's
             return int(self.w3.eth.estimate_gas(cast(TxParams, tx)))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - each provider raises its own classes; as_revert classifies them
             raise as_revert(exc) from None
 
     def send_call(self, fn: Any, *, gas: int | None = None, wait: bool = True) -> SentTransaction | str:
         """Builds, estimates, signs and sends a contract function call (``contract.functions.f(...)``)."""
-        return self.send({"to": fn.address, "data": fn._encode_transaction_data(), "value": 0}, gas=gas, wait=wait)
+        # web3's calldata encoder: build_transaction would estimate gas, which send() does itself
+        data = fn._encode_transaction_data()  # noqa: SLF001
+        return self.send({"to": fn.address, "data": data, "value": 0}, gas=gas, wait=wait)
 
     def send(
         self, tx: dict[str, Any], *, gas: int | None = None, wait: bool = True, not_after: float | None = None
@@ -265,7 +267,7 @@ class TxSender:
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout, poll_latency=0.05)
         except TimeExhausted:
             raise TransactionFailed(f"no receipt for {Web3.to_hex(tx_hash)} within {self.receipt_timeout:.0f}s") from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any transport failure while waiting means the node is gone
             raise ChainUnavailable(f"lost the node while waiting for a receipt: {short_error(exc)}") from None
         sent = SentTransaction(
             tx_hash=Web3.to_hex(receipt["transactionHash"]),
@@ -285,7 +287,7 @@ class TxSender:
             call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
             try:
                 self.w3.eth.call(call, sent.block_number - 1)  # type: ignore[arg-type]
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - replaying to read the revert: any failure is classified below
                 if revert_data(exc) is not None:
                     return decode_revert(revert_data(exc))
         return TransactionFailed(f"transaction {sent.tx_hash} failed in block {sent.block_number}")

@@ -203,5 +203,5 @@ def recover(full_message: dict[str, Any], signature: bytes) -> str | None:
     """The address that produced ``signature`` over the message, or None if it is malformed."""
     try:
         return str(Account.recover_message(encode_typed_data(full_message=full_message), signature=signature))
-    except Exception:
+    except Exception:  # noqa: BLE001 - a malformed signature recovers nobody (eth-keys raises several classes)
         return None

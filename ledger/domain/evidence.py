@@ -130,7 +130,7 @@ def recover_digest(digest: bytes, signature: bytes) -> str | None:
     (what ``eip712.recover`` answers for the message, without hashing the message again)."""
     try:
         return str(Account._recover_hash(digest, signature=signature))  # noqa: SLF001 - eth-account's raw-hash recovery
-    except Exception:
+    except Exception:  # noqa: BLE001 - a malformed signature recovers nobody (eth-keys raises several classes)
         return None
 
 

@@ -60,7 +60,7 @@ def decode_cursor(text: str, size: int) -> list[int]:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         key = json.loads(raw)
-    except Exception:
+    except ValueError:  # bad base64, bytes that are not UTF-8, or not JSON
         raise InvalidInput("cursor is malformed (use nextCursor from a previous page)", field="cursor") from None
     if not (isinstance(key, list) and len(key) == size and all(type(k) is int and 0 <= k <= INT64_MAX for k in key)):
         raise InvalidInput("cursor is malformed (use nextCursor from a previous page)", field="cursor")
@@ -200,7 +200,7 @@ def _number_hashes(number: str) -> list[str]:
         for kind in kinds:
             try:
                 found.add(as_hex(number_hash(normalise_number(juris, kind, text)[0])))
-            except Exception:  # noqa: S112 - not a number of that jurisdiction/kind
+            except InvalidInput:  # not a number of that jurisdiction/kind
                 continue
     return sorted(found)
 

@@ -480,7 +480,7 @@ class Indexer:
         try:
             store = self.journal()
             batch = store.batch_by_root(bytes.fromhex(root[2:]))
-        except Exception:  # no journal here: the batch is indexed without its items
+        except Exception:  # noqa: BLE001 - no journal here: the batch is indexed without its items
             return
         if batch is None:
             return
@@ -511,7 +511,7 @@ class Indexer:
                       for t in (evidence, batches, parties, assets, agreements, disputes)}  # fmt: skip
         try:
             head: int | None = int(self.w3.eth.block_number)
-        except Exception:
+        except Exception:  # noqa: BLE001 - the status still answers while the node does not
             head = None
         conf = int(self.settings.confirmations)
         return {
@@ -534,7 +534,7 @@ class Indexer:
             try:
                 self.sync()
                 self.last_error = None
-            except Exception as exc:  # a node restart or a database hiccup: try again next round
+            except Exception as exc:  # noqa: BLE001 - a node restart or a database hiccup: try again next round
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("index sync failed: %s", self.last_error)
             stop.wait(interval)

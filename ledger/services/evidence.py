@@ -359,7 +359,7 @@ class EvidenceService:
             error = f"the binding was registered on chain first by {record['registrant']}, another account of the party"
             self.store.mark_submission(sub.id, status=REJECTED, error=error, owner=None, lease_until=None)
             return replace(sub, status=REJECTED, error=error, owner=None, lease_until=None)
-        event = self._registration_event(binding, sub.party_id, record["blockNumber"])
+        event = self.registration_event(binding, sub.party_id, record["blockNumber"])
         fields: dict[str, Any] = {
             "status": ANCHORED,
             "tx_hash": event["transactionHash"] if event else sub.tx_hash,
@@ -412,7 +412,7 @@ class EvidenceService:
             party_id, active = self.contract.functions.verifyBatchSubmission(
                 tree.root, len(req.hashes), req.algorithm, to_checksum_address(req.registrant), req.deadline, req.signature
             ).call()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - each provider raises its own classes; as_revert classifies them
             err = as_revert(exc)
             if isinstance(err, SignatureRejected):
                 err.field = "signature"
@@ -550,7 +550,7 @@ class EvidenceService:
         batched = journal is not None and journal[0].kind == "batch"
         content_hex = "0x" + content.hex() if content is not None else None
         if record is not None:
-            event = self._registration_event(binding, party_id, record["blockNumber"])
+            event = self.registration_event(binding, party_id, record["blockNumber"])
             head = self._head_past(record["blockNumber"], head)
             # as the pipeline decides (ledger.pipeline): deep enough, in a whole state dump on disk (the embedded
             # node), and its block old enough
@@ -625,7 +625,7 @@ class EvidenceService:
         """The party's record (:meth:`ledger.services.parties.PartyService.profile`)."""
         return self.parties.profile(party_id)
 
-    def _registration_event(self, binding: bytes, party_id: int, block_number: int) -> dict[str, Any] | None:
+    def registration_event(self, binding: bytes, party_id: int, block_number: int) -> dict[str, Any] | None:
         topic, names, types = self._registered
         query = {"address": self.contract.address, "fromBlock": hex(block_number), "toBlock": hex(block_number),
                  "topics": [topic, "0x" + binding.hex(), "0x" + party_id.to_bytes(32, "big").hex()]}  # fmt: skip
@@ -666,7 +666,7 @@ class EvidenceService:
             if rec is None:
                 break
             versions.append({"binding": "0x" + earlier.hex(), "blockNumber": rec["blockNumber"], "blockTimestamp": rec["timestamp"]})
-            current = self._registration_event(earlier, party_id, rec["blockNumber"])
+            current = self.registration_event(earlier, party_id, rec["blockNumber"])
         return versions
 
 
@@ -792,7 +792,7 @@ class CertificateBuilder:
             "registrations": registrations,
         }
         if info["method"] == "direct":
-            event = svc._registration_event(binding, info["partyId"], info["blockNumber"])
+            event = svc.registration_event(binding, info["partyId"], info["blockNumber"])
             if event is None:
                 raise NotFound("the registration event is not on this chain", field="content_hash")
             return certificate.build(

@@ -29,7 +29,7 @@ def load_keystore(path: Path, password: str | None) -> LocalAccount:
         key = Account.decrypt(data, password)
     except ValueError:
         raise KeystoreError(f"wrong password for keystore {path}", field="keystore_password") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - eth-account raises many classes for a malformed keystore
         raise KeystoreError(f"keystore {path} is not a valid v3 keystore ({type(exc).__name__})") from None
     return Account.from_key(key)
 

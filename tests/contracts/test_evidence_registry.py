@@ -67,7 +67,7 @@ def test_malformed_requests_are_refused(chain: Chain, firm, content: bytes, algo
 def test_an_algorithm_outside_the_enum_is_refused(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
     # the ABI encoder refuses 3 for a uint8 enum only at the EVM: send raw calldata
     data = chain.evidence.functions.register((h("x"), SM3, ZERO32, ZERO32))._encode_transaction_data()
-    data = data[: 2 + 8 + 64 * 1] + "%064x" % 3 + data[2 + 8 + 64 * 2 :]
+    data = data[: 2 + 8 + 64 * 1] + f"{3:064x}" + data[2 + 8 + 64 * 2 :]
     with pytest.raises(ContractRevert):
         chain.as_(firm).send({"to": chain.evidence.address, "data": data})
 
@@ -249,7 +249,7 @@ def test_an_unclean_word_is_refused_even_when_the_wallet_signed_exactly_those_wo
         value |= int(words[5], 16)
     elif word == 7:
         value |= deadline
-    words[word] = "%064x" % value
+    words[word] = f"{value:064x}"
     struct_hash = keccak(eip712.EVIDENCE_TYPEHASH + bytes.fromhex("".join(words[1:8])))
     digest = keccak(b"\x19\x01" + call(chain.evidence.functions.domainSeparator()) + struct_hash)
     sig = eip712.sign_digest(digest, owner)

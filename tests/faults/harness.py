@@ -466,7 +466,7 @@ class ChainView:
         for i in range(0, len(todo), 500):
             chunk = todo[i : i + 500]
             recs = self.contract.functions.records([record_key(b, party_id) for b in chunk]).call()
-            out.update(zip(chunk, (int(r[3]) for r in recs)))
+            out.update(zip(chunk, (int(r[3]) for r in recs), strict=True))
         return out
 
     def _logs(self, topic: str, from_block: int) -> list[Any]:
