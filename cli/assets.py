@@ -233,7 +233,7 @@ def _domain_of(typed_data: dict[str, Any]) -> eip712.Domain:
 
 
 def _field_of_use_hash(text: str | None) -> bytes:
-    """As ``ledger.services.assets.field_of_use_hash`` (a test keeps them equal), without importing web3 into the CLI."""
+    """As ``ledger.services.agreements.field_of_use_hash`` (a test keeps them equal), without importing web3 into the CLI."""
     if text is None or text.strip() == "" or text.strip().lower() == "all":
         return ag.ZERO32
     return bytes(keccak(text=" ".join(text.strip().lower().split())))

@@ -164,7 +164,7 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
 
 def test_the_cli_hashes_a_field_of_use_as_the_service_does() -> None:
     from cli.assets import _field_of_use_hash
-    from ledger.services.assets import field_of_use_hash
+    from ledger.services.agreements import field_of_use_hash
 
     for text in (None, "", "all", " ALL ", "Lithium  battery\nseparators", "锂电池隔膜"):
         assert _field_of_use_hash(text) == field_of_use_hash(text)
