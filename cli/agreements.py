@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from eth_utils import keccak
 
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
@@ -87,13 +86,6 @@ def _agreement_id(value: str) -> str:
 # --- checking the API's agreement against its terms -----------------------------------------------
 
 
-def field_of_use_hash(text: str | None) -> bytes:
-    """As ``ledger.services.assets.field_of_use_hash`` (a test keeps them equal), without importing web3 into the CLI."""
-    if text is None or text.strip() == "" or text.strip().lower() == "all":
-        return ag.ZERO32
-    return bytes(keccak(text=" ".join(text.strip().lower().split())))
-
-
 def _checked(agreement: dict[str, Any]) -> ag.Terms:
     """The agreement's terms, after checking that the typed data, the id and the details all follow from them."""
     typed = agreement["typedData"]
@@ -106,7 +98,7 @@ def _checked(agreement: dict[str, Any]) -> ag.Terms:
     details = agreement.get("details") or {}
     if hashlib.sha256(canonical_json(details)).digest() != terms.details_hash:
         raise InvalidInput("the agreement's details do not match the detailsHash its terms commit to; refusing it")
-    if terms.kind == ag.AgreementKind.LICENCE and field_of_use_hash(details.get("fieldOfUse")) != terms.field_of_use:
+    if terms.kind == ag.AgreementKind.LICENCE and ag.field_of_use_hash(details.get("fieldOfUse")) != terms.field_of_use:
         raise InvalidInput("the field of use shown does not match the one the terms commit to; refusing it")
     return terms
 

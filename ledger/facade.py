@@ -26,6 +26,7 @@ from ledger.chain.sender import TxSender
 from ledger.config import Settings
 from ledger.domain.results import HealthView, PowersView
 from ledger.errors import ChainUnavailable
+from ledger.services.agreements import AgreementService
 from ledger.services.assets import AssetService
 from ledger.services.casefiles import CaseFileService
 from ledger.services.disputes import DisputeService
@@ -205,12 +206,16 @@ class Ledger:
         return AssetService(self.connection, self.parties, self.store)
 
     @cached_property
+    def agreement_service(self) -> AgreementService:
+        return AgreementService(self.connection, self.asset_service, self.parties, self.store)
+
+    @cached_property
     def dispute_service(self) -> DisputeService:
         return DisputeService(self.connection, self.asset_service, self.parties)
 
     @cached_property
     def casefiles(self) -> CaseFileService:
-        return CaseFileService(self.connection, self.dispute_service, self.asset_service, self.certificates)
+        return CaseFileService(self.connection, self.dispute_service, self.asset_service, self.agreement_service, self.certificates)
 
     @cached_property
     def documents(self) -> DocumentService:

@@ -107,25 +107,25 @@ def title(ledger: LedgerDep, asset_id: AssetIdPath,
 def propose(body: AgreementCreate, ledger: LedgerDep) -> AgreementView:
     """Stores the terms off chain and returns the agreement id (the EIP-712 struct hash of the terms), the
     typed data each party signs, and the parties whose signatures are needed."""
-    return ledger.asset_service.propose(body.model_dump(exclude_none=True))
+    return ledger.agreement_service.propose(body.model_dump(exclude_none=True))
 
 
 @router.get("/v1/agreements/{agreement_id}", response_model=AgreementView, responses=errors(404), summary="An agreement: terms, signatures, status")
 def show_agreement(agreement_id: AgreementIdPath, ledger: LedgerDep) -> AgreementView:
-    return ledger.asset_service.agreement(agreement_id)
+    return ledger.agreement_service.agreement(agreement_id)
 
 
 @router.post("/v1/agreements/{agreement_id}/signatures", response_model=AgreementView, responses=errors(403, 404, 409), summary="Add a party's signature")
 def sign(agreement_id: AgreementIdPath, body: SignatureIn, ledger: LedgerDep) -> AgreementView:
     """Checked at once: the signer must be an account of an active party to the agreement and the signature
     must verify for these terms."""
-    return ledger.asset_service.add_signature(agreement_id, body.signer, body.signature)
+    return ledger.agreement_service.add_signature(agreement_id, body.signer, body.signature)
 
 
 @router.post("/v1/agreements/{agreement_id}/execute", response_model=AgreementView, responses=errors(403, 404, 409), summary="Put the agreement into effect")
 def execute(agreement_id: AgreementIdPath, ledger: LedgerDep) -> AgreementView:
     """Submits every signature in one transaction, all-or-nothing; the contract re-checks every rule."""
-    return ledger.asset_service.execute(agreement_id)
+    return ledger.agreement_service.execute(agreement_id)
 
 
 @router.get("/v1/agreements/{agreement_id}/certificate", summary="Agreement certificate (JSON, PDF or HTML)",
@@ -135,7 +135,7 @@ def agreement_certificate(agreement_id: AgreementIdPath, ledger: LedgerDep,
     """Everything an arbitrator needs to check alone that the agreement took effect on chain, when, on which
     terms and signed by whom: the terms and details, every party's signature, the transaction and block.
     Verify with `POST /v1/verify` or `ipledger verify`; the checks are described in docs/agreements.md."""
-    doc = ledger.asset_service.certificate(agreement_id)
+    doc = ledger.agreement_service.certificate(agreement_id)
     if format == "html":
         from ledger.certificates.agreement import render_html
 
@@ -152,17 +152,17 @@ def agreement_certificate(agreement_id: AgreementIdPath, ledger: LedgerDep,
 @router.get("/v1/agreements/{agreement_id}/termination", response_model=TypedData, responses=errors(404, 409), summary="Typed data to sign a termination")
 def termination_payload(agreement_id: AgreementIdPath, ledger: LedgerDep,
                         deadline: Annotated[UnixTimeParam, Query(description="Signing deadline, unix time (ASCII digits)")]) -> dict[str, Any]:
-    return ledger.asset_service.termination_payload(agreement_id, deadline)
+    return ledger.agreement_service.termination_payload(agreement_id, deadline)
 
 
 @router.post("/v1/agreements/{agreement_id}/terminate", response_model=AgreementView, responses=errors(403, 404, 409), summary="Terminate a licence or pledge by all its parties")
 def terminate(agreement_id: AgreementIdPath, body: TerminationIn, ledger: LedgerDep) -> AgreementView:
-    return ledger.asset_service.terminate(agreement_id, body.deadline, [s.model_dump() for s in body.signatures])
+    return ledger.agreement_service.terminate(agreement_id, body.deadline, [s.model_dump() for s in body.signatures])
 
 
 @router.post("/v1/agreements/{agreement_id}/release", response_model=AgreementView, responses=errors(403, 404, 409), summary="Release a pledge (pledgee's signature)")
 def release(agreement_id: AgreementIdPath, body: ReleaseIn, ledger: LedgerDep) -> AgreementView:
-    return ledger.asset_service.release(agreement_id, body.deadline, body.signer, body.signature)
+    return ledger.agreement_service.release(agreement_id, body.deadline, body.signer, body.signature)
 
 
 @router.get("/v1/agreements/{agreement_id}/withdrawal", response_model=TypedData, responses=errors(404, 409), summary="Typed data a party signs to withdraw")
@@ -170,7 +170,7 @@ def withdrawal_payload(agreement_id: AgreementIdPath, ledger: LedgerDep,
                        deadline: Annotated[UnixTimeParam, Query(description="Signing deadline, unix time (ASCII digits)")]) -> dict[str, Any]:  # fmt: skip
     """The EIP-712 `Withdrawal(bytes32 agreementId,uint64 deadline)` a party signs with its own key to withdraw
     its consent before the agreement takes effect (deadline at most 365 days ahead)."""
-    return ledger.asset_service.withdrawal_payload(agreement_id, deadline)
+    return ledger.agreement_service.withdrawal_payload(agreement_id, deadline)
 
 
 @router.post("/v1/agreements/{agreement_id}/withdraw", response_model=AgreementView, responses=errors(403, 404, 409),
@@ -179,4 +179,4 @@ def withdraw(agreement_id: AgreementIdPath, body: WithdrawalIn, ledger: LedgerDe
     """Records on chain that a party to the terms (a grantee, a current owner, the parent licensee or the
     pledgee) withdrew: the terms can never take effect, so a signature given earlier cannot be used. The API
     relays the party's signature; it never holds a party's key. Sign new terms (another salt) to agree again."""
-    return ledger.asset_service.withdraw(agreement_id, body.deadline, body.signer, body.signature)
+    return ledger.agreement_service.withdraw(agreement_id, body.deadline, body.signer, body.signature)

@@ -2,13 +2,15 @@
 
 The type strings equal the contract's typehash comments; tests compare them with the deployed contract.
 An agreement's id is the EIP-712 struct hash of its terms, so parties and the service agree on it before
-anything is on chain.
+anything is on chain. The input checks both asset registrations and agreements apply (signing window, signature
+bytes, dates, basis points) are here too, so the two services give the same errors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from eth_account.messages import encode_typed_data
@@ -22,6 +24,7 @@ from ledger.domain.codes import AssetKind as AssetKind
 from ledger.domain.codes import AssetStatus as AssetStatus
 from ledger.domain.codes import LicenceType as LicenceType
 from ledger.domain.eip712 import EIP712_DOMAIN_TYPE, Domain, type_string
+from ledger.errors import InvalidInput
 
 ASSETS_DOMAIN_NAME = "QianhaiIPLedger.Assets"
 ZERO32 = b"\0" * 32
@@ -70,6 +73,8 @@ ASSET_CONFIRMATION_TYPE = [{"name": "assetId", "type": "uint256"}, {"name": "reg
 CLAIM_REJECTION_TYPE = [{"name": "assetId", "type": "uint256"}, {"name": "reasonHash", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
 #: The furthest a signature's deadline may lie after the block that submits it (the contracts refuse more).
 MAX_SIGNING_WINDOW = 365 * 86400
+#: The deadline a registration or proposal gets when its body names none: a week after the latest block.
+DEFAULT_SIGNING_WINDOW = 7 * 86400
 
 ASSET_REGISTRATION_TYPEHASH = keccak(text=type_string("AssetRegistration", ASSET_REGISTRATION_TYPE))
 TERMS_TYPEHASH = keccak(text=type_string("Terms", TERMS_TYPE))
@@ -213,3 +218,49 @@ def number_hash(normalised_number: str) -> bytes:
 
 def signature_tuple(account: str, signature: bytes) -> tuple[str, bytes]:
     return (to_checksum_address(account), signature)
+
+
+# --- input checks shared by asset registrations and agreements (ledger.services.assets and .agreements) ---
+
+
+def check_signing_window(deadline: int, now: int) -> None:
+    """Refuses (field ``deadline``) a deadline further than MAX_SIGNING_WINDOW after ``now``, as the contracts would."""
+    if deadline > now + MAX_SIGNING_WINDOW:
+        raise InvalidInput(f"a signing deadline lies at most {MAX_SIGNING_WINDOW // 86400} days ahead "
+                           f"(latest now: {now + MAX_SIGNING_WINDOW})", field="deadline")  # fmt: skip
+
+
+def parse_signature(value: str, field: str = "signature") -> bytes:
+    """The signature's bytes: hex (0x optional), 1 to 4096 bytes; otherwise InvalidInput naming ``field``."""
+    try:
+        raw = bytes.fromhex(value.removeprefix("0x"))
+    except ValueError:
+        raise InvalidInput("the signature is not hex", field=field) from None
+    if not 0 < len(raw) <= 4096:
+        raise InvalidInput("the signature is empty or too long", field=field)
+    return raw
+
+
+def parse_date(value: str | None, field: str) -> str | None:
+    """An optional ISO date (YYYY-MM-DD), normalised; None when absent or empty."""
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise InvalidInput(f"{value!r} is not a date (YYYY-MM-DD)", field=field) from None
+
+
+def parse_bps(value: Any, field: str) -> int:
+    """A share or percentage in basis points: an int in 1..10000 (not a bool)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 10_000:
+        raise InvalidInput("a share or percentage is given in basis points: 1..10000 (100% = 10000)", field=field)
+    return value
+
+
+def field_of_use_hash(text: str | None) -> bytes:
+    """What a licence's ``fieldOfUse`` commits to: zero for every field (no text, blank or "all"); otherwise
+    keccak-256 of the text trimmed, lower-cased and with its runs of white space made one space."""
+    if text is None or text.strip() == "" or text.strip().lower() == "all":
+        return ZERO32
+    return bytes(keccak(text=" ".join(text.strip().lower().split())))

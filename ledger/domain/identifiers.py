@@ -13,7 +13,7 @@ from typing import Final
 from stdnum.cn import uscc
 from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
 
-from ledger.domain.codes import IdentifierScheme
+from ledger.domain.codes import AssetKind, IdentifierScheme
 from ledger.errors import InvalidInput
 
 __all__ = [
@@ -278,7 +278,8 @@ def validate_hk_patent_number(value: str) -> str:
 
 
 #: The asset kind of each CN patent number's type digit.
-CN_TYPE_KIND = {1: "invention", 2: "utility_model", 3: "design", 8: "invention", 9: "utility_model"}
+_K = AssetKind
+CN_TYPE_KIND = {1: _K.INVENTION.word, 2: _K.UTILITY_MODEL.word, 3: _K.DESIGN.word, 8: _K.INVENTION.word, 9: _K.UTILITY_MODEL.word}
 
 
 def normalise_number(jurisdiction: str, kind: str, number: str) -> tuple[str, str]:

@@ -20,19 +20,23 @@ from web3 import Web3
 from ledger.certificates.casefile import FORMAT, VERSION, render_summary
 from ledger.chain.connection import Connection
 from ledger.errors import InvalidInput, NotFound
+from ledger.services.agreements import AgreementService
 from ledger.services.assets import AssetService
 from ledger.services.disputes import DisputeService
 from ledger.services.evidence import CertificateBuilder
 
 
 class CaseFileService:
-    """Builds a dispute's case file. Receives the chain connection, the dispute and asset services (the dispute,
-    the asset's title history, agreement certificates) and the evidence certificate builder."""
+    """Builds a dispute's case file. Receives the chain connection, the dispute service (the dispute), the asset
+    service (the asset's title history and details), the agreement service (agreement certificates) and the
+    evidence certificate builder."""
 
-    def __init__(self, conn: Connection, disputes: DisputeService, assets: AssetService, certificates: CertificateBuilder) -> None:
+    def __init__(self, conn: Connection, disputes: DisputeService, assets: AssetService, agreements: AgreementService,
+                 certificates: CertificateBuilder) -> None:  # fmt: skip
         self.conn = conn
         self.disputes = disputes
         self.assets = assets
+        self.agreements = agreements
         self.certificates = certificates
 
     def build(self, dispute_id: str) -> bytes:
@@ -68,7 +72,7 @@ class CaseFileService:
                                            **e}})  # fmt: skip
                 if e["event"] == "AgreementExecuted":
                     try:
-                        cert = assets.certificate(e["agreementId"])
+                        cert = self.agreements.certificate(e["agreementId"])
                     except (NotFound, InvalidInput):  # executed outside this service: its terms are not stored here
                         continue
                     items.append({"kind": "agreement-certificate", "time": e["time"], "block": e["block"], "logIndex": e["logIndex"],

@@ -67,18 +67,8 @@ from ledger.errors import (
     TransactionFailed,
 )
 from ledger.services.parties import PartyService
-from ledger.storage.journal import (
-    ANCHORED,
-    EXPIRED,
-    FINAL,
-    QUEUED,
-    REJECTED,
-    SEND_WITHIN,
-    SENT,
-    Store,
-    Submission,
-    process_owner,
-)
+from ledger.storage.journal import SEND_WITHIN, Store, process_owner
+from ledger.domain.evidence import ANCHORED, EXPIRED, FINAL, QUEUED, REJECTED, SENT, Submission
 
 log = logging.getLogger("ipledger.evidence")
 

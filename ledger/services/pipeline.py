@@ -51,20 +51,8 @@ from ledger.chain.sender import claim_relayer, receipt, release_relayer, transac
 from ledger.domain import merkle
 from ledger.errors import ContractRevert, LedgerError
 from ledger.services.evidence import EvidenceService
-from ledger.storage.journal import (
-    ANCHORED,
-    FINAL,
-    QUEUED,
-    REJECTED,
-    SEND_WITHIN,
-    SENDING,
-    SENT,
-    Batch,
-    Store,
-    Submission,
-    owner_alive,
-    process_owner,
-)
+from ledger.storage.journal import SEND_WITHIN, Batch, Store, owner_alive, process_owner
+from ledger.domain.evidence import ANCHORED, FINAL, QUEUED, REJECTED, SENDING, SENT, Submission
 
 log = logging.getLogger("ipledger.pipeline")
 

@@ -66,7 +66,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger.domain.evidence import ANCHORED, EXPIRED, FINAL, QUEUED, REJECTED, SENDING, SENT, Submission
+from ledger.domain.evidence import ANCHORED, EXPIRED, QUEUED, SENDING, SENT, Submission
 from ledger.errors import DataDirError, StorageBusy, StorageFull, StorageUnavailable
 
 #: The journal's file name in the data directory.

@@ -167,7 +167,7 @@ def test_the_agreements_scenario(api: Api) -> None:
     forged = ag.Terms(int(ag.AgreementKind.LICENCE), b, (p.p_x,), (), int(ag.LicenceType.ORDINARY), ordinary_territory(ordinary),
                       b"\0" * 32, False, bytes.fromhex(ordinary["agreementId"][2:]), now, now + YEAR, b"\1" * 32, b"\2" * 32,
                       b"\3" * 32, api.chain.now() + 600)  # fmt: skip
-    msg = forged.message(api.ledger.asset_service.domain())
+    msg = forged.message(api.ledger.agreement_service.domain())
     with pytest.raises(ContractRevert) as e:
         api.ledger.require_relayer().send_call(api.ledger.assets.functions.execute(
             forged.as_tuple(), [(p.z.address, eip712.sign(msg, p.z)), (p.x.address, eip712.sign(msg, p.x))]))

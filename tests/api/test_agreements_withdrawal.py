@@ -47,7 +47,7 @@ def test_a_party_withdraws_and_the_collected_signatures_can_no_longer_execute(wo
     # and straight to the contract, with the signatures the proposal shows, it is refused too
     shown = api.client.get(f"/v1/agreements/{proposal['agreementId']}").json()
     sigs = [(x["signer"], bytes.fromhex(x["signature"][2:])) for x in shown["signatures"].values()]
-    terms = api.ledger.asset_service._proposal(proposal["agreementId"])[0]
+    terms = ag.Terms.from_json(shown["terms"])
     with pytest.raises(ContractRevert) as err:
         api.chain.sender.send_call(api.ledger.assets.functions.execute(terms.as_tuple(), sigs))
     assert err.value.name == "AgreementWithdrawnByParty"

@@ -15,7 +15,7 @@ from ledger.chain.artifacts import decode_revert
 from ledger.domain import eip712
 from ledger.domain.evidence import sign_single
 from ledger.errors import InvalidInput, SignatureRejected
-from ledger.storage.journal import ANCHORED, FINAL, SENDING
+from ledger.domain.evidence import ANCHORED, FINAL, SENDING
 from tests.api.conftest import Api, CountingProvider
 from tests.helpers import FIRM_USCC, account, deploy_wallet, h
 

@@ -230,7 +230,7 @@ def _termination_and_release(api: Api) -> None:
     assert done.status_code == 200 and done.json()["status"] == "terminated", done.text
     pledge = test_agreements_scenario.agree(api, {"kind": "pledge", "assetId": a, "pledgee": p.p_bank, "start": now,
                                                   "end": now + 86400, "amount": "1000"}, p.uni, p.bank)  # fmt: skip
-    message = ag.release_message(api.ledger.asset_service.domain(), bytes.fromhex(pledge["agreementId"][2:]), deadline)
+    message = ag.release_message(api.ledger.agreement_service.domain(), bytes.fromhex(pledge["agreementId"][2:]), deadline)
     body = {"deadline": deadline, "signer": p.bank.address, "signature": "0x" + eip712.sign(message, p.bank).hex()}
     released = api.client.post(f"/v1/agreements/{pledge['agreementId']}/release", json=body)
     assert released.status_code == 200 and released.json()["status"] == "released", released.text

@@ -28,7 +28,7 @@ from ledger.config import Settings
 from ledger.domain.evidence import sign_single
 from ledger.errors import ChainUnavailable, RelayerInUse
 from ledger.facade import Ledger
-from ledger.storage.journal import SENT
+from ledger.domain.evidence import SENT
 from tests.api.conftest import OPERATOR_TOKEN, Api, firm  # noqa: F401 - the admitted party fixture
 from tests.helpers import Chain, account, h, make_anvil_chain
 

@@ -160,11 +160,3 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     assert withdrawn["status"] == "withdrawn" and withdrawn["withdrawnBy"] == uni
     assert "withdrawn" in fails("agreement", "execute", back, env=env)
     p.interrupt()
-
-
-def test_the_cli_hashes_a_field_of_use_as_the_service_does() -> None:
-    from ledger.services.assets import field_of_use_hash
-    from cli.agreements import field_of_use_hash as cli_field_of_use_hash
-
-    for text in (None, "", "all", " ALL ", "Lithium  battery\nseparators", "锂电池隔膜"):
-        assert cli_field_of_use_hash(text) == field_of_use_hash(text)

@@ -7,6 +7,7 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from eth_utils import keccak
 
 from ledger.domain import agreements as ag
 from ledger.domain.codes import AgreementKind, LicenceType
@@ -48,3 +49,11 @@ def test_malformed_terms_json_raises_what_a_certificate_verifier_catches(key: st
     del doc["salt"]
     with pytest.raises(KeyError):
         ag.Terms.from_json(doc)
+
+
+def test_a_field_of_use_commits_to_its_words_whatever_their_case_and_spacing() -> None:
+    for every in (None, "", "  ", "all", " ALL "):
+        assert ag.field_of_use_hash(every) == ag.ZERO32
+    assert ag.field_of_use_hash(" Lithium  battery\nseparators ") == keccak(text="lithium battery separators")
+    assert ag.field_of_use_hash("锂电池隔膜") == keccak(text="锂电池隔膜")
+    assert ag.field_of_use_hash("batteries") != ag.field_of_use_hash("battery")

@@ -13,12 +13,12 @@ from ledger.domain.evidence import (
     sign_single,
 )
 from ledger.errors import InvalidInput
-from ledger.storage import journal
+from ledger.domain import evidence
 from tests.helpers import account, h
 
 
 def test_every_journal_state_has_a_public_status_name() -> None:
-    states = {journal.QUEUED, journal.SENDING, journal.SENT, journal.ANCHORED, journal.FINAL, journal.REJECTED, journal.EXPIRED}
+    states = {evidence.QUEUED, evidence.SENDING, evidence.SENT, evidence.ANCHORED, evidence.FINAL, evidence.REJECTED, evidence.EXPIRED}
     assert set(PUBLIC_STATUS) == states
 
 

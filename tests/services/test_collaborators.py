@@ -22,7 +22,8 @@ from ledger.errors import InvalidInput, PartyNotActive, PermissionDenied
 from ledger.services.evidence import CertificateBuilder, EvidenceService
 from ledger.services.parties import PartyService
 from ledger.services.pipeline import Pipeline
-from ledger.storage.journal import ANCHORED, SENT, Store
+from ledger.storage.journal import Store
+from ledger.domain.evidence import ANCHORED, SENT
 from tests.helpers import Chain, account, h
 
 
@@ -189,12 +190,14 @@ def test_the_facade_only_wires_one_connection_into_every_service(anvil: Chain, t
                     governance=anvil.governance_sender)  # fmt: skip
     try:
         conn = ledger.connection
-        services = (ledger.parties, ledger.evidence_service, ledger.asset_service, ledger.dispute_service, ledger.documents,
-                    ledger.casefiles, ledger.pipeline)  # fmt: skip
+        services = (ledger.parties, ledger.evidence_service, ledger.asset_service, ledger.agreement_service, ledger.dispute_service,
+                    ledger.documents, ledger.casefiles, ledger.pipeline)  # fmt: skip
         assert all(s.conn is conn for s in services)
         assert ledger.evidence_service.parties is ledger.parties and ledger.asset_service.parties is ledger.parties
         assert ledger.documents.evidence is ledger.evidence_service and ledger.pipeline.service is ledger.evidence_service
         assert ledger.dispute_service.assets is ledger.asset_service and ledger.casefiles.disputes is ledger.dispute_service
+        assert ledger.agreement_service.assets is ledger.asset_service and ledger.agreement_service.parties is ledger.parties
+        assert ledger.casefiles.assets is ledger.asset_service and ledger.casefiles.agreements is ledger.agreement_service
         pid = anvil.admit([account("svc-wired").address])
         ledger.governance = None  # replaced on the facade: every service sees it (the API's tests rely on it)
         assert conn.governance is None

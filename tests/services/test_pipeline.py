@@ -24,15 +24,8 @@ from web3 import Web3
 from ledger.chain.rpc import FunctionCodec, as_int, rpc
 from ledger.chain.sender import NotSent, SentTransaction
 from ledger.domain.evidence import sign_single
-from ledger.storage.journal import (
-    ANCHORED,
-    EXPIRED,
-    FINAL,
-    QUEUED,
-    SENDING,
-    SENT,
-    process_owner,
-)
+from ledger.storage.journal import process_owner
+from ledger.domain.evidence import ANCHORED, EXPIRED, FINAL, QUEUED, SENDING, SENT
 from tests.api.conftest import Api, firm  # noqa: F401 - the admitted party fixture
 from tests.helpers import h
 

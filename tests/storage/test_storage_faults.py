@@ -23,7 +23,8 @@ from ledger.config import Settings
 from ledger.domain.evidence import sign_single
 from ledger.errors import StorageBusy, StorageFull
 from ledger.facade import Ledger
-from ledger.storage.journal import BUSY_TIMEOUT, FINAL, Store
+from ledger.storage.journal import BUSY_TIMEOUT, Store
+from ledger.domain.evidence import FINAL
 from tests.api.conftest import OPERATOR_TOKEN, Api, firm  # noqa: F401 - the admitted party fixture
 from tests.helpers import Chain, account, h
 
