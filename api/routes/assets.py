@@ -137,11 +137,11 @@ def agreement_certificate(agreement_id: AgreementIdPath, ledger: LedgerDep,
     Verify with `POST /v1/verify` or `ipledger verify`; the checks are described in docs/agreements.md."""
     doc = ledger.agreement_service.certificate(agreement_id)
     if format == "html":
-        from ledger.certificates.agreement import render_html
+        from ledger.certificates.render.agreement import render_html
 
         return HTMLResponse(render_html(doc))
     if format == "pdf":
-        from ledger.certificates.agreement import render_pdf
+        from ledger.certificates.render.agreement import render_pdf
 
         url = f"{ledger.settings.public_url.rstrip('/')}/?agreement={doc['agreement']['id']}"
         return Response(render_pdf(doc, verify_url=url), media_type="application/pdf",

@@ -7,6 +7,8 @@ equals the terms' detailsHash), agreement-id (EIP-712 struct hash of the terms),
 EIP-712 signature over the terms; ERC-1271 wallets through eth_call), chain, block, transaction
 (AgreementExecuted and one AgreementSigned per signature from the contract), record (the contract's stored
 agreement), parties (each signer belonged to its active party at the block; profiles match).
+
+The PDF and HTML renderings are in ``ledger.certificates.render.agreement``.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from ledger.certificates.verify import (
     SEL_PARTY_OF,
     Report,
     Rpc,
-    _bytes,
-    _int,
+    rpc_bytes,
+    rpc_int,
 )
 from ledger.domain import agreements as ag
 from ledger.domain.canonical_json import canonical_json
@@ -122,20 +124,20 @@ def verify(doc: Any, rpc: Rpc) -> Report:
                f"the signatures of parties {bad} do not verify for these terms")  # fmt: skip
 
     block = rpc.block(block_number)
-    ok = block is not None and str(block["hash"]).lower() == block_hash and _int(block["timestamp"]) == block_time
+    ok = block is not None and str(block["hash"]).lower() == block_hash and rpc_int(block["timestamp"]) == block_time
     report.add("block", ok, f"block {block_number} has the certificate's hash and timestamp", f"block {block_number} differs from the certificate")
 
     receipt = rpc.receipt(tx_hash)
     executed, signed = False, set()
-    if receipt is not None and _int(receipt.get("status", "0x0")) == 1 and str(receipt["blockHash"]).lower() == block_hash:
+    if receipt is not None and rpc_int(receipt.get("status", "0x0")) == 1 and str(receipt["blockHash"]).lower() == block_hash:
         for log in receipt.get("logs", []):
             if str(log["address"]).lower() != contract.lower():
                 continue
-            topics = [_bytes(t) for t in log["topics"]]
+            topics = [rpc_bytes(t) for t in log["topics"]]
             if topics[0] == AGREEMENT_EXECUTED_TOPIC and topics[1] == agreement_id:
                 executed = int.from_bytes(topics[2], "big") == terms.asset_id and int.from_bytes(topics[3], "big") == terms.kind
             if topics[0] == AGREEMENT_SIGNED_TOPIC and topics[1] == agreement_id:
-                signer = to_checksum_address(abi_decode(["address"], _bytes(log["data"]))[0])
+                signer = to_checksum_address(abi_decode(["address"], rpc_bytes(log["data"]))[0])
                 signed.add((int.from_bytes(topics[2], "big"), signer))
     expected = {(pid, signer) for pid, signer, _ in sigs}
     report.add("transaction", executed and signed == expected,
@@ -188,108 +190,3 @@ def _check_parties(report: Report, rpc: Rpc, contract: str, sigs: Sequence[tuple
             problems.append(pid)
     report.add("parties", not problems, "every signer belonged to its active party at the block, as the certificate names them",
                f"parties {problems} do not match the registry at the block")  # fmt: skip
-
-
-LABELS = [
-    ("agreement.id", "协议编号", "Agreement id"), ("agreement.kind", "协议类型", "Type"),
-    ("chain.chainId", "链标识", "Chain id"), ("chain.contract", "合约地址", "Contract"),
-    ("anchor.transactionHash", "交易哈希", "Transaction"), ("anchor.blockNumber", "区块高度", "Block"),
-    ("anchor.blockHash", "区块哈希", "Block hash"), ("anchor.blockTimestamp", "生效时间 (Unix)", "Took effect (Unix time)"),
-]  # fmt: skip
-KIND_ZH = {ag.AgreementKind.ASSIGNMENT: "转让", ag.AgreementKind.LICENCE: "许可", ag.AgreementKind.EQUITY_CONTRIBUTION: "作价入股",
-           ag.AgreementKind.PLEDGE: "质押"}  # fmt: skip
-
-
-def kind_zh(word: str) -> str:
-    """The Chinese caption of an agreement kind given by its word (``"licence"``); empty for an unknown word."""
-    return next((zh for kind, zh in KIND_ZH.items() if kind.word == word), "")
-
-
-def render_html(doc: dict[str, Any]) -> str:
-    """A bilingual, self-contained HTML rendering of an agreement certificate; every value is escaped."""
-    import json
-    from datetime import UTC, datetime
-    from html import escape
-
-    def get(path: str) -> Any:
-        value: Any = doc
-        for part in path.split("."):
-            value = value[part]
-        return value
-
-    rows = [(zh, en, str(get(path))) for path, zh, en in LABELS]
-    rows[1] = (rows[1][0], rows[1][1], f"{kind_zh(rows[1][2])} / {rows[1][2]}")
-    when = datetime.fromtimestamp(int(doc["anchor"]["blockTimestamp"]), UTC).isoformat()
-    rows.append(("生效时间 (UTC)", "Took effect (UTC)", when))
-    for s in doc["signatures"]:
-        party: dict[str, Any] = next((p for p in doc["parties"] if p["partyId"] == s["partyId"]), {})
-        rows.append(("签署方", "Signed by", f"{party.get('nameZh', '')} / {party.get('nameEn', '')} (party {s['partyId']}, {s['signer']})"))
-    body = "".join(f"<tr><th>{escape(zh)}<br><small>{escape(en)}</small></th><td><code>{escape(v)}</code></td></tr>" for zh, en, v in rows)
-    terms = escape(json.dumps(doc["agreement"]["terms"], ensure_ascii=False, indent=1))
-    details = escape(json.dumps(doc["agreement"]["details"], ensure_ascii=False, indent=1))
-    return (
-        "<!doctype html><html lang=\"zh-Hans\"><head><meta charset=\"utf-8\"><title>知识产权协议证书 / IP Agreement Certificate</title>"
-        "<style>body{font-family:sans-serif;max-width:60rem;margin:2rem auto}th{text-align:left;vertical-align:top;padding:.3rem 1rem .3rem 0}"
-        "code,pre{word-break:break-all;white-space:pre-wrap}</style></head><body>"
-        "<h1>知识产权协议证书<br><small>IP Agreement Certificate</small></h1>"
-        f"<table>{body}</table><h2>条款 / Terms</h2><pre>{terms}</pre><h2>条款详情 / Details</h2><pre>{details}</pre>"
-        "<p>核验：以任一区块链节点执行 <code>ipledger verify certificate.json --rpc-url URL</code>；算法见 docs/agreements.md。<br>"
-        "To verify: <code>ipledger verify certificate.json --rpc-url URL</code> against any JSON-RPC endpoint of the chain; "
-        "the algorithm is in docs/agreements.md.</p></body></html>"
-    )
-
-
-def render_pdf(doc: dict[str, Any], *, verify_url: str) -> bytes:
-    """A bilingual A4 PDF of an agreement certificate (deterministic for the same input), with the
-    verification page's address as text and QR code. Uses the evidence certificate's layout helpers."""
-    import io
-    import json
-    from datetime import UTC, datetime
-
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
-
-    from ledger.certificates.render import pdf as cp
-
-    cp._register_fonts()  # noqa: SLF001 - shared layout of the two certificate kinds
-    st = cp._Styles()  # noqa: SLF001
-    a = doc["agreement"]
-    when = int(doc["anchor"]["blockTimestamp"])
-    rows = [
-        cp._Row("协议编号", "Agreement id", a["id"], mono=True),  # noqa: SLF001
-        cp._Row("协议类型", "Type", f"{kind_zh(a['kind'])} / {a['kind']}"),  # noqa: SLF001
-        cp._Row("资产编号", "Asset id", str(a["terms"]["assetId"])),  # noqa: SLF001
-        cp._Row("生效时间", "Took effect", datetime.fromtimestamp(when, UTC).isoformat()),  # noqa: SLF001
-        cp._Row("链标识 / 合约", "Chain id / contract", f"{doc['chain']['chainId']} / {doc['chain']['contract']}", mono=True),  # noqa: SLF001
-        cp._Row("交易哈希", "Transaction", doc["anchor"]["transactionHash"], mono=True),  # noqa: SLF001
-        cp._Row("区块", "Block", f"{doc['anchor']['blockNumber']} {doc['anchor']['blockHash']}", mono=True),  # noqa: SLF001
-    ]
-    parties = []
-    for s in doc["signatures"]:
-        p: dict[str, Any] = next((x for x in doc["parties"] if x["partyId"] == s["partyId"]), {})
-        parties.append(cp._Row("签署方", "Signed by", f"{p.get('nameZh', '')} / {p.get('nameEn', '')} — party {s['partyId']}, "  # noqa: SLF001
-                               f"{p.get('identifierScheme', '')} {p.get('identifier', '')}, account {s['signer']}"))  # fmt: skip
-    terms = [cp._Row(k, k, json.dumps(v, ensure_ascii=False), mono=True) for k, v in a["terms"].items()]  # noqa: SLF001
-    details = [cp._Row(k, k, json.dumps(v, ensure_ascii=False)) for k, v in a["details"].items()]  # noqa: SLF001
-    story = [
-        Paragraph("知识产权协议证书", st.title_zh),
-        Paragraph("IP Agreement Certificate", st.title_en),
-        Paragraph(f"{FORMAT} v{VERSION}", st.subtitle),
-        Spacer(0, 4),
-        cp._heading("协议", "Agreement", st), cp._table(rows, st),  # noqa: SLF001
-        cp._heading("签署方", "Parties", st), cp._table(parties, st),  # noqa: SLF001
-        cp._heading("条款", "Terms (signed, EIP-712)", st), cp._table(terms, st),  # noqa: SLF001
-        cp._heading("条款详情", "Details (committed by detailsHash)", st), cp._table(details or [cp._Row("—", "—", "—")], st),  # noqa: SLF001
-        cp._heading("如何验证", "How to verify", st),
-        Paragraph(cp._mixed("以任一区块链节点核验：ipledger verify certificate.json --rpc-url URL；算法见 docs/agreements.md。"), st.body_zh),  # noqa: SLF001
-        Paragraph("Against any JSON-RPC endpoint of the chain: ipledger verify certificate.json --rpc-url URL; "
-                  "the algorithm is in docs/agreements.md.", st.body_en),  # fmt: skip
-        Paragraph(verify_url, st.url),
-        cp._QrFlowable(cp.qr_matrix(verify_url), 30 * mm),  # noqa: SLF001
-    ]  # fmt: skip
-    buf = io.BytesIO()
-    template = SimpleDocTemplate(buf, pagesize=A4, leftMargin=cp._MARGIN, rightMargin=cp._MARGIN, topMargin=cp._MARGIN,  # noqa: SLF001
-                                 bottomMargin=cp._MARGIN, title="知识产权协议证书 / IP Agreement Certificate", invariant=1)  # noqa: SLF001  # fmt: skip
-    template.build(story)
-    return buf.getvalue()

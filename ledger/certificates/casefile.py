@@ -23,7 +23,7 @@ from eth_utils import keccak, to_checksum_address
 
 from ledger.certificates import agreement as agreement_certificate
 from ledger.certificates import verify as evidence_verify
-from ledger.certificates.verify import Report, Rpc, _bytes, _int
+from ledger.certificates.verify import Report, Rpc, rpc_bytes, rpc_int
 from ledger.domain.codes import AgreementKind
 from ledger.errors import InvalidInput
 
@@ -109,17 +109,17 @@ def verify_case(data: bytes, rpc: Rpc) -> CaseReport:
 def _receipt_log(rpc: Rpc, doc: dict[str, Any], contract: str, topic0: bytes, topic1: bytes, report: Report) -> dict[str, Any] | None:
     block = rpc.block(int(doc["blockNumber"]))
     report.add("block", block is not None and str(block["hash"]).lower() == str(doc["blockHash"]).lower()
-               and _int(block["timestamp"]) == int(doc["blockTimestamp"]),
+               and rpc_int(block["timestamp"]) == int(doc["blockTimestamp"]),
                f"block {doc['blockNumber']} has the stated hash and time", "the block differs from the case file")  # fmt: skip
     receipt = rpc.receipt(str(doc["transactionHash"]))
-    if receipt is None or _int(receipt.get("status", "0x0")) != 1 or str(receipt["blockHash"]).lower() != str(doc["blockHash"]).lower():
+    if receipt is None or rpc_int(receipt.get("status", "0x0")) != 1 or str(receipt["blockHash"]).lower() != str(doc["blockHash"]).lower():
         report.add("transaction", False, "", "the transaction is not on chain in that block")
         return None
     for log in receipt.get("logs", []):
-        topics = [_bytes(t) for t in log["topics"]]
+        topics = [rpc_bytes(t) for t in log["topics"]]
         if str(log["address"]).lower() == contract.lower() and topics and topics[0] == topic0 and topics[1] == topic1:
             report.add("transaction", True, "the transaction carries the event from the contract", "")
-            return {"topics": topics, "data": _bytes(log["data"])}
+            return {"topics": topics, "data": rpc_bytes(log["data"])}
     report.add("transaction", False, "", "the transaction carries no such event from the contract")
     return None
 
@@ -200,29 +200,9 @@ def _verify_dispute_tx(doc: dict[str, Any], rpc: Rpc) -> Report:
 
 
 def render_summary(case: dict[str, Any]) -> bytes:
-    """A bilingual summary of the case for reading (the items themselves are the evidence)."""
-    from datetime import UTC, datetime
+    """A bilingual summary of the case for reading (the items themselves are the evidence); laid out by
+    :func:`ledger.certificates.render.casefile.render_summary`, imported here on first use so that reading and
+    verifying case files never loads reportlab."""
+    from ledger.certificates.render.casefile import render_summary as render
 
-    from reportlab.lib.pagesizes import A4
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
-
-    from ledger.certificates.render import pdf as cp
-
-    cp._register_fonts()  # noqa: SLF001 - the certificates' layout
-    st = cp._Styles()  # noqa: SLF001
-    d = case["dispute"]
-    rows = [cp._Row(zh, en, str(v)) for zh, en, v in (  # noqa: SLF001
-        ("争议编号", "Dispute", d["disputeId"]), ("争议标的", "Subject", f"{d['subject']} {d['subjectId']}"),
-        ("申请人 / 被申请人", "Claimant / respondent", f"party {d['claimant']} / party {d['respondent']}"),
-        ("仲裁机构", "Institution", f"party {d['institution']}"), ("状态", "Status", f"{d['status']} {d.get('outcome') or ''}"),
-    )]  # fmt: skip
-    items = [cp._Row(datetime.fromtimestamp(int(i["time"]), UTC).strftime("%Y-%m-%d %H:%M:%S"), f"block {i['block']}",  # noqa: SLF001
-                     f"{i['kind']} — {i['file']}") for i in case["items"]]  # fmt: skip
-    story = [Paragraph("仲裁案卷摘要", st.title_zh), Paragraph("Case file summary", st.title_en), Spacer(0, 6),
-             cp._heading("争议", "Dispute", st), cp._table(rows, st),  # noqa: SLF001
-             cp._heading("记录（按时间）", "Records in time order", st), cp._table(items or [cp._Row("—", "—", "—")], st),  # noqa: SLF001
-             Paragraph(cp._mixed("核验：ipledger verify-case case.zip --rpc-url URL"), st.body_zh),  # noqa: SLF001
-             Paragraph("Verify: ipledger verify-case case.zip --rpc-url URL (each item against the chain).", st.body_en)]  # fmt: skip
-    buf = io.BytesIO()
-    SimpleDocTemplate(buf, pagesize=A4, title="Case file", invariant=1).build(story)
-    return buf.getvalue()
+    return render(case)

@@ -91,7 +91,7 @@ class Rpc:
         return cls(request)
 
     def chain_id(self) -> int:
-        return _int(self._request("eth_chainId", []))
+        return rpc_int(self._request("eth_chainId", []))
 
     def block(self, number: int) -> dict[str, Any] | None:
         return _plain(self._request("eth_getBlockByNumber", [hex(number), False]))
@@ -100,11 +100,11 @@ class Rpc:
         return _plain(self._request("eth_getTransactionReceipt", [tx_hash]))
 
     def code(self, address: str) -> bytes:
-        return _bytes(self._request("eth_getCode", [address, "latest"]))
+        return rpc_bytes(self._request("eth_getCode", [address, "latest"]))
 
     def call(self, to: str, data: bytes, block: int | str = "latest") -> bytes:
         tag = hex(block) if isinstance(block, int) else block
-        return _bytes(self._request("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag]))
+        return rpc_bytes(self._request("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag]))
 
 
 class RpcError(Exception):
@@ -126,13 +126,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _bytes(value: Any) -> bytes:
+def rpc_bytes(value: Any) -> bytes:
+    """A JSON-RPC data value (``"0x..."`` hex, or bytes as web3 gives them) as bytes."""
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
     return bytes.fromhex(str(value)[2:])
 
 
-def _int(value: Any) -> int:
+def rpc_int(value: Any) -> int:
+    """A JSON-RPC quantity (``"0x..."`` hex, or an int as web3 gives it) as an int."""
     return int(value, 16) if isinstance(value, str) else int(value)
 
 
@@ -216,9 +218,9 @@ def verify(
         report.add("block", False, "", f"block {an['blockNumber']} does not exist on this chain")
     else:
         same_hash = block["hash"].lower() == an["blockHash"]
-        same_time = _int(block["timestamp"]) == an["blockTimestamp"]
+        same_time = rpc_int(block["timestamp"]) == an["blockTimestamp"]
         report.add("block", same_hash and same_time, f"block {an['blockNumber']} has the certificate's hash and timestamp",
-                   f"block {an['blockNumber']} has hash {block['hash']} and timestamp {_int(block['timestamp'])}")  # fmt: skip
+                   f"block {an['blockNumber']} has hash {block['hash']} and timestamp {rpc_int(block['timestamp'])}")  # fmt: skip
 
     # 5. the transaction and its event
     receipt = rpc.receipt(an["transactionHash"])
@@ -245,17 +247,17 @@ def verify(
 def _check_transaction(receipt: dict[str, Any], cert: certmod.Certificate, contract: str,
                        registered: bytes, account: str) -> tuple[bool, str, str]:  # fmt: skip
     an, ev, reg = cert.anchor, cert.evidence, cert.registrant
-    if _int(receipt.get("status", "0x0")) != 1:
+    if rpc_int(receipt.get("status", "0x0")) != 1:
         return False, "", "the transaction failed"
-    if receipt["blockHash"].lower() != an["blockHash"] or _int(receipt["blockNumber"]) != an["blockNumber"]:
+    if receipt["blockHash"].lower() != an["blockHash"] or rpc_int(receipt["blockNumber"]) != an["blockNumber"]:
         return False, "", "the transaction is in another block than the certificate says"
     for log in receipt.get("logs", []):
         if log["address"].lower() != contract.lower() or not log["topics"]:
             continue
-        topics = [_bytes(t) for t in log["topics"]]
+        topics = [rpc_bytes(t) for t in log["topics"]]
         if (an["method"] == "direct" and topics[0] == EVIDENCE_REGISTERED_TOPIC and topics[1] == registered
                 and int.from_bytes(topics[2], "big") == reg["partyId"]):
-            algorithm, meta, supersedes = abi_decode(["uint8", "bytes32", "bytes32"], _bytes(log["data"]))
+            algorithm, meta, supersedes = abi_decode(["uint8", "bytes32", "bytes32"], rpc_bytes(log["data"]))
             expected_meta = bytes.fromhex((ev.get("metadataCommitment") or "0x" + "00" * 32)[2:])
             expected_sup = bytes.fromhex((ev.get("supersedes") or "0x" + "00" * 32)[2:])
             ok = (

@@ -7,10 +7,10 @@ registration, the registering party, the chain, contract, transaction and block,
 of a batched record -- together with how to verify, the verification page (as text and QR code) and a
 short note on the Supreme People's Court Online Litigation Rules.
 
-Both renderings are deterministic: the same certificate and URL give the same bytes. The PDF uses
-reportlab's built-in CID font ``STSong-Light`` for Chinese (no font file needed), Helvetica for Latin
-text and Courier for hex. The QR code is drawn as vector modules in a PDF form XObject named
-``FormXob.qr`` (and as an inline SVG in the HTML), both from :func:`qr_matrix`.
+Both renderings are deterministic: the same certificate and URL give the same bytes. The PDF is laid out
+with the kit of :mod:`ledger.certificates.render.layout` (fonts, styles, tables, ``invariant=1``); the QR code
+is drawn as vector modules in a PDF form XObject named ``FormXob.qr`` (and as an inline SVG in the HTML),
+both from :func:`~ledger.certificates.render.layout.qr_matrix`.
 """
 
 from __future__ import annotations
@@ -18,55 +18,42 @@ from __future__ import annotations
 import html
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from xml.sax.saxutils import escape as _xml_escape
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import qrcode
-import qrcode.constants
-from qrcode.exceptions import DataOverflowError
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import (
-    Flowable,
-    KeepTogether,
-    Paragraph,
-    SimpleDocTemplate,
-    Spacer,
-    Table,
-    TableStyle,
-)
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ledger.certificates import evidence as certmod
+from ledger.certificates.render.layout import (
+    CJK_FONT,
+    LATIN_FONT,
+    MARGIN,
+    MONO_FONT,
+    PAGE_W,
+    QR_BORDER,
+    QR_FORM_NAME,
+    QrFlowable,
+    Row,
+    Styles,
+    document,
+    heading,
+    mixed,
+    qr_matrix,
+    qr_runs,
+    register_fonts,
+    table,
+)
 from ledger.domain.codes import HashAlgorithm, IdentifierScheme
 
 __all__ = ["LEGAL_NOTE_EN", "LEGAL_NOTE_ZH", "QR_BORDER", "QR_FORM_NAME", "VERIFY_COMMAND", "qr_matrix", "render_html", "render_pdf"]
-
-CJK_FONT = "STSong-Light"
-LATIN_FONT = "Helvetica"
-LATIN_BOLD = "Helvetica-Bold"
-MONO_FONT = "Courier"
-MONO_SIZE = 7.5
-#: Quiet zone around the QR symbol, in modules (ISO/IEC 18004 asks for 4).
-QR_BORDER = 4
-#: The name given to the QR code's form XObject in the PDF (reportlab prefixes it with ``FormXob.``).
-QR_FORM_NAME = "qr"
-
-_PAGE_W, _PAGE_H = A4
-_MARGIN = 18 * mm
-_LABEL_W = 150.0
-_VALUE_W = _PAGE_W - 2 * _MARGIN - _LABEL_W
-_CELL_PAD = 4.0
-# Courier glyphs are all 600/1000 em wide, so a hex line's width is known exactly.
-_MONO_CHARS = int((_VALUE_W - 2 * _CELL_PAD) // (0.6 * MONO_SIZE))
 
 _ALGORITHMS = {HashAlgorithm.SHA256: "SHA-256", HashAlgorithm.SM3: "SM3 (GB/T 32905-2016)"}
 _SCHEMES = {
@@ -127,18 +114,10 @@ LEGAL_NOTE_EN = (
 
 
 @dataclass(frozen=True)
-class _Row:
-    zh: str
-    en: str
-    value: str | tuple[str, ...]
-    mono: bool = False  # hex and other machine values: Courier, wrapped at fixed width
-
-
-@dataclass(frozen=True)
 class _Section:
     zh: str
     en: str
-    rows: tuple[_Row, ...] = field(default_factory=tuple)
+    rows: tuple[Row, ...] = field(default_factory=tuple)
 
 
 def _shanghai() -> tzinfo:
@@ -176,8 +155,8 @@ def _creators(value: Any) -> str:
     return "; ".join(names)
 
 
-def _metadata_rows(metadata: dict[str, Any]) -> list[_Row]:
-    rows: list[_Row] = []
+def _metadata_rows(metadata: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
     for key, (zh, en) in _META_LABELS.items():
         if key not in metadata:
             continue
@@ -188,17 +167,17 @@ def _metadata_rows(metadata: dict[str, Any]) -> list[_Row]:
             text = f"{_KINDS[value.lower()]} / {value}"
         else:
             text = _text(value)
-        rows.append(_Row(zh, en, text))
+        rows.append(Row(zh, en, text))
     for key in sorted(k for k in metadata if k not in _META_LABELS):
-        rows.append(_Row("元数据", key, _text(metadata[key])))
+        rows.append(Row("元数据", key, _text(metadata[key])))
     return rows
 
 
-def _proof_rows(zh: str, en: str, proof: dict[str, Any]) -> list[_Row]:
+def _proof_rows(zh: str, en: str, proof: dict[str, Any]) -> list[Row]:
     path = tuple(f"[{i}] {node}" for i, node in enumerate(proof["path"])) or ("(空 / empty)",)
     return [
-        _Row(f"{zh}叶序号 / 树大小", f"{en} leaf index / tree size", f"{proof['index']} / {proof['size']}"),
-        _Row(f"{zh}审计路径（自下而上）", f"{en} audit path (bottom-up)", path, mono=True),
+        Row(f"{zh}叶序号 / 树大小", f"{en} leaf index / tree size", f"{proof['index']} / {proof['size']}"),
+        Row(f"{zh}审计路径（自下而上）", f"{en} audit path (bottom-up)", path, mono=True),
     ]
 
 
@@ -207,72 +186,72 @@ def _sections(cert: certmod.Certificate) -> list[_Section]:
     algorithm = _ALGORITHMS[HashAlgorithm.from_word(ev["algorithm"])]
     private = ev.get("salt") is not None
     evidence = [
-        _Row("内容哈希", "Content hash", ev["contentHash"] or "(未随证书提供 / not included)", mono=True),
-        _Row("哈希算法", "Hash algorithm", algorithm),
-        _Row("登记方式", "Registration", _PRIVATE if private else _PUBLIC),
+        Row("内容哈希", "Content hash", ev["contentHash"] or "(未随证书提供 / not included)", mono=True),
+        Row("哈希算法", "Hash algorithm", algorithm),
+        Row("登记方式", "Registration", _PRIVATE if private else _PUBLIC),
     ]
     if private:
-        evidence.append(_Row("盐值", "Salt", ev["salt"], mono=True))
-    evidence.append(_Row("绑定值（链上）", "Binding (on chain)", ev["binding"], mono=True))
+        evidence.append(Row("盐值", "Salt", ev["salt"], mono=True))
+    evidence.append(Row("绑定值（链上）", "Binding (on chain)", ev["binding"], mono=True))
     if ev.get("metadataCommitment") is not None:
-        evidence.append(_Row("元数据承诺（SHA-256）", "Metadata commitment (SHA-256)", ev["metadataCommitment"], mono=True))
+        evidence.append(Row("元数据承诺（SHA-256）", "Metadata commitment (SHA-256)", ev["metadataCommitment"], mono=True))
     if ev.get("supersedes") is not None:
-        evidence.append(_Row("取代的早期版本", "Supersedes (earlier version)", ev["supersedes"], mono=True))
+        evidence.append(Row("取代的早期版本", "Supersedes (earlier version)", ev["supersedes"], mono=True))
     if isinstance(ev.get("metadata"), dict):
         evidence.extend(_metadata_rows(ev["metadata"]))
 
     scheme_zh, scheme_en = _SCHEMES.get(IdentifierScheme.__members__.get(reg["identifierScheme"], IdentifierScheme.NONE),
                                       (reg["identifierScheme"], reg["identifierScheme"]))
     registrant = [
-        _Row("名称（中文）", "Name (Chinese)", reg["nameZh"] or "-"),
-        _Row("名称（英文）", "Name (English)", reg["nameEn"] or "-"),
-        _Row("证件类型", "Identifier scheme", f"{scheme_zh} / {scheme_en}"),
-        _Row("证件号码", "Identifier", reg["identifier"], mono=True),
-        _Row("登记方编号", "Party id", str(reg["partyId"])),
-        _Row("登记账户", "Registering account", reg["account"], mono=True),
+        Row("名称（中文）", "Name (Chinese)", reg["nameZh"] or "-"),
+        Row("名称（英文）", "Name (English)", reg["nameEn"] or "-"),
+        Row("证件类型", "Identifier scheme", f"{scheme_zh} / {scheme_en}"),
+        Row("证件号码", "Identifier", reg["identifier"], mono=True),
+        Row("登记方编号", "Party id", str(reg["partyId"])),
+        Row("登记账户", "Registering account", reg["account"], mono=True),
     ]
 
     ts = an["blockTimestamp"]
     anchor = [
-        _Row("链标识", "Chain id", str(ch["chainId"])),
-        _Row("合约地址", "Contract address", ch["contract"], mono=True),
-        _Row("锚定方式", "Anchoring method", _BATCH if an["method"] == "batch" else _DIRECT),
-        _Row("交易哈希", "Transaction hash", an["transactionHash"], mono=True),
-        _Row("区块号", "Block number", str(an["blockNumber"])),
-        _Row("区块哈希", "Block hash", an["blockHash"], mono=True),
-        _Row("区块时间（UTC）", "Block time (UTC)", f"{_iso(ts, UTC)}  (Unix {ts})"),
-        _Row("区块时间（北京时间）", "Block time (Asia/Shanghai)", _iso(ts, _shanghai())),
+        Row("链标识", "Chain id", str(ch["chainId"])),
+        Row("合约地址", "Contract address", ch["contract"], mono=True),
+        Row("锚定方式", "Anchoring method", _BATCH if an["method"] == "batch" else _DIRECT),
+        Row("交易哈希", "Transaction hash", an["transactionHash"], mono=True),
+        Row("区块号", "Block number", str(an["blockNumber"])),
+        Row("区块哈希", "Block hash", an["blockHash"], mono=True),
+        Row("区块时间（UTC）", "Block time (UTC)", f"{_iso(ts, UTC)}  (Unix {ts})"),
+        Row("区块时间（北京时间）", "Block time (Asia/Shanghai)", _iso(ts, _shanghai())),
     ]
 
     sections = [
         _Section("存证内容", "Evidence", tuple(evidence)),
         _Section("登记方", "Registering party", tuple(registrant)),
         _Section("区块链锚定", "Blockchain anchor", tuple(anchor)),
-        _Section("证明范围", "What this certificate proves", (_Row("证明范围", "Priority proved", _PROVES),)),
+        _Section("证明范围", "What this certificate proves", (Row("证明范围", "Priority proved", _PROVES),)),
     ]
     regs = cert.raw.get("registrations")
     if regs is not None:
         listed = regs["listed"]
-        rows = [_Row("截至区块", "As of block", str(regs["asOfBlock"])),
-                _Row("公开登记数", "Public registrations", str(regs["count"]))]  # fmt: skip
+        rows = [Row("截至区块", "As of block", str(regs["asOfBlock"])),
+                Row("公开登记数", "Public registrations", str(regs["count"]))]  # fmt: skip
         if listed:
             first = listed[0]
-            rows.append(_Row("最先登记方", "Registered first by",
+            rows.append(Row("最先登记方", "Registered first by",
                              f"party {first['partyId']} (block {first['blockNumber']}, {_iso(first['blockTimestamp'], UTC)})"))
             for item in listed[1:]:
-                rows.append(_Row("其他登记方", "Also registered by",
+                rows.append(Row("其他登记方", "Also registered by",
                                  f"party {item['partyId']} (block {item['blockNumber']}, {_iso(item['blockTimestamp'], UTC)})"))
         sections.append(_Section("同一内容的公开登记", "Public registrations of the same content", tuple(rows)))
     if an["method"] == "batch":
         sub, bat = an["submission"], an["batch"]
         deadline = sub["deadline"]
         rows = [
-            _Row("提交根", "Submission root", sub["root"], mono=True),
-            _Row("提交条目数", "Submission item count", str(sub["count"])),
-            _Row("签名截止时间", "Signature deadline", f"{_iso(deadline, UTC)}  (Unix {deadline})"),
-            _Row("登记方签名（EIP-712）", "Party signature (EIP-712)", sub["signature"], mono=True),
+            Row("提交根", "Submission root", sub["root"], mono=True),
+            Row("提交条目数", "Submission item count", str(sub["count"])),
+            Row("签名截止时间", "Signature deadline", f"{_iso(deadline, UTC)}  (Unix {deadline})"),
+            Row("登记方签名（EIP-712）", "Party signature (EIP-712)", sub["signature"], mono=True),
             *_proof_rows("提交树", "Submission tree", sub["proof"]),
-            _Row("批次根（链上）", "Batch root (on chain)", bat["root"], mono=True),
+            Row("批次根（链上）", "Batch root (on chain)", bat["root"], mono=True),
             *_proof_rows("批次树", "Batch tree", bat["proof"]),
         ]
         sections.append(_Section("批量证明（RFC 9162 默克尔树）", "Batch proofs (RFC 9162 Merkle trees)", tuple(rows)))
@@ -315,194 +294,21 @@ def _how_to_verify(cert: certmod.Certificate) -> list[tuple[str, str]]:
     return [(f"{i}. {zh}", f"{i}. {en}") for i, (zh, en) in enumerate(steps, 1)]
 
 
-# --- the QR code --------------------------------------------------------------------------------
-
-
-def qr_matrix(url: str) -> list[list[bool]]:
-    """The QR code of ``url`` as rows of modules (``True`` is dark), without the quiet zone.
-
-    Error correction level M, the smallest version that fits; both renderings draw exactly this
-    matrix with a quiet zone of :data:`QR_BORDER` modules. Raises ``ValueError`` when ``url`` is longer
-    than a QR code holds (about 2,300 bytes at level M).
-    """
-    qr = qrcode.QRCode(version=None, error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
-    qr.add_data(url)
-    try:
-        qr.make(fit=True)
-    except (DataOverflowError, ValueError):  # qrcode 8 reports "Invalid version" past version 40
-        raise ValueError(f"the verification address ({len(url)} characters) is too long for a QR code") from None
-    return [[bool(m) for m in row] for row in qr.get_matrix()]
-
-
-def _runs(row: Sequence[bool]) -> list[tuple[int, int]]:
-    """(start, length) of each horizontal run of dark modules."""
-    runs: list[tuple[int, int]] = []
-    x = 0
-    while x < len(row):
-        if row[x]:
-            start = x
-            while x < len(row) and row[x]:
-                x += 1
-            runs.append((start, x - start))
-        else:
-            x += 1
-    return runs
-
-
-class _QrFlowable(Flowable):  # type: ignore[misc]
-    """Draws a QR matrix as vector modules inside a form XObject, ``size`` points square with its quiet zone."""
-
-    def __init__(self, matrix: list[list[bool]], size: float) -> None:
-        super().__init__()
-        self.matrix = matrix
-        self.size = size
-        self.width = self.height = size
-
-    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
-        return self.size, self.size
-
-    def draw(self) -> None:
-        canv: Canvas = self.canv
-        n = len(self.matrix) + 2 * QR_BORDER
-        canv.beginForm(QR_FORM_NAME, 0, 0, n, n)
-        canv.setFillColor(colors.white)
-        canv.rect(0, 0, n, n, stroke=0, fill=1)
-        canv.setFillColor(colors.black)
-        for y, row in enumerate(self.matrix):
-            for x, length in _runs(row):
-                # PDF y grows upwards; module row 0 is the top row of the symbol.
-                canv.rect(QR_BORDER + x, n - QR_BORDER - y - 1, length, 1, stroke=0, fill=1)
-        canv.endForm()
-        canv.saveState()
-        canv.scale(self.size / n, self.size / n)
-        canv.doForm(QR_FORM_NAME)
-        canv.restoreState()
-
-
-def _qr_svg(matrix: list[list[bool]], size_px: int) -> str:
-    n = len(matrix) + 2 * QR_BORDER
-    path = "".join(
-        f"M{QR_BORDER + x},{QR_BORDER + y}h{length}v1h-{length}z" for y, row in enumerate(matrix) for x, length in _runs(row)
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="qr" width="{size_px}" height="{size_px}" '
-        f'viewBox="0 0 {n} {n}" shape-rendering="crispEdges" role="img" aria-label="QR code">'
-        f'<rect width="{n}" height="{n}" fill="#fff"/><path fill="#000" d="{path}"/></svg>'
-    )
-
-
 # --- PDF ----------------------------------------------------------------------------------------
-
-_fonts_registered = False
-
-
-def _register_fonts() -> None:
-    global _fonts_registered
-    if not _fonts_registered:
-        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
-        _fonts_registered = True
-
-
-def _latin1ish(ch: str) -> bool:
-    try:
-        ch.encode("cp1252")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _mixed(text: str) -> str:
-    """Paragraph markup for ``text``: escaped, with runs Helvetica cannot draw set in the CJK font."""
-    out: list[str] = []
-    run: list[str] = []
-    run_latin = True
-    for ch in text:
-        latin = _latin1ish(ch)
-        if run and latin != run_latin:
-            out.append(_font_run("".join(run), run_latin))
-            run = []
-        run.append(ch)
-        run_latin = latin
-    if run:
-        out.append(_font_run("".join(run), run_latin))
-    return "".join(out)
-
-
-def _font_run(text: str, latin: bool) -> str:
-    escaped = _xml_escape(text).replace("\n", "<br/>")
-    return escaped if latin else f'<font name="{CJK_FONT}">{escaped}</font>'
-
-
-def _mono_lines(value: str | tuple[str, ...]) -> list[str]:
-    """Fixed-width lines: each item on its own line, cut at the column width."""
-    items = (value,) if isinstance(value, str) else value
-    lines: list[str] = []
-    for item in items:
-        lines.extend(item[i : i + _MONO_CHARS] for i in range(0, max(len(item), 1), _MONO_CHARS))
-    return lines
-
-
-class _Styles:
-    def __init__(self) -> None:
-        self.title_zh = ParagraphStyle("title_zh", fontName=CJK_FONT, fontSize=20, leading=26, alignment=1)
-        self.title_en = ParagraphStyle("title_en", fontName=LATIN_BOLD, fontSize=14, leading=18, alignment=1)
-        self.subtitle = ParagraphStyle("subtitle", fontName=LATIN_FONT, fontSize=7.5, leading=10, alignment=1,
-                                       textColor=colors.HexColor("#555555"))  # fmt: skip
-        self.heading = ParagraphStyle("heading", fontName=LATIN_BOLD, fontSize=10.5, leading=14, spaceBefore=8,
-                                      spaceAfter=3, textColor=colors.HexColor("#1f3a5f"))  # fmt: skip
-        self.label = ParagraphStyle("label", fontName=LATIN_FONT, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#333333"))
-        self.value = ParagraphStyle("value", fontName=LATIN_FONT, fontSize=8.5, leading=11)
-        self.mono = ParagraphStyle("mono", fontName=MONO_FONT, fontSize=MONO_SIZE, leading=MONO_SIZE + 2)
-        self.body_zh = ParagraphStyle("body_zh", fontName=LATIN_FONT, fontSize=8.5, leading=12.5, wordWrap="CJK", spaceBefore=3)
-        self.body_en = ParagraphStyle("body_en", fontName=LATIN_FONT, fontSize=8.5, leading=11)
-        self.note_zh = ParagraphStyle("note_zh", fontName=CJK_FONT, fontSize=8.5, leading=12.5, wordWrap="CJK")
-        self.note_en = ParagraphStyle("note_en", fontName=LATIN_FONT, fontSize=8.5, leading=11.5, spaceBefore=3)
-        self.command = ParagraphStyle("command", fontName=MONO_FONT, fontSize=8, leading=10, spaceBefore=3, leftIndent=10)
-        self.url = ParagraphStyle("url", fontName=MONO_FONT, fontSize=8, leading=10, spaceBefore=4)
-
-
-def _heading(zh: str, en: str, st: _Styles) -> Paragraph:
-    return Paragraph(f'<font name="{CJK_FONT}">{_xml_escape(zh)}</font>  /  {_xml_escape(en)}', st.heading)
-
-
-def _table(rows: Sequence[_Row], st: _Styles) -> Table:
-    data: list[list[Paragraph]] = []
-    for row in rows:
-        label = Paragraph(f'<font name="{CJK_FONT}">{_xml_escape(row.zh)}</font><br/>{_xml_escape(row.en)}', st.label)
-        if row.mono:
-            value = Paragraph("<br/>".join(_xml_escape(line) for line in _mono_lines(row.value)), st.mono)
-        else:
-            text = row.value if isinstance(row.value, str) else "\n".join(row.value)
-            value = Paragraph(_mixed(text), st.value)
-        data.append([label, value])
-    table = Table(data, colWidths=[_LABEL_W, _VALUE_W], splitInRow=1)
-    table.setStyle(
-        TableStyle([
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PAD),
-            ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PAD),
-            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
-            ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f1f4f8")),
-            ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#c9d1dc")),
-            ("BOX", (0, 0), (-1, -1), 0.5, colors.HexColor("#8a99ad")),
-        ])
-    )  # fmt: skip
-    return table
 
 
 def _footer(tx_hash: str) -> Callable[[Canvas, SimpleDocTemplate], None]:
     def draw(canv: Canvas, doc: SimpleDocTemplate) -> None:
         canv.saveState()
         canv.setFillColor(colors.HexColor("#666666"))
-        y = _MARGIN / 2
+        y = MARGIN / 2
         page_zh = f"第 {doc.page} 页"
         canv.setFont(CJK_FONT, 7)
-        canv.drawString(_MARGIN, y, page_zh)
+        canv.drawString(MARGIN, y, page_zh)
         canv.setFont(LATIN_FONT, 7)
-        canv.drawString(_MARGIN + pdfmetrics.stringWidth(page_zh, CJK_FONT, 7) + 3, y, f"/ Page {doc.page}")
+        canv.drawString(MARGIN + pdfmetrics.stringWidth(page_zh, CJK_FONT, 7) + 3, y, f"/ Page {doc.page}")
         canv.setFont(MONO_FONT, 6.5)
-        canv.drawRightString(_PAGE_W - _MARGIN, y, f"tx {tx_hash}")
+        canv.drawRightString(PAGE_W - MARGIN, y, f"tx {tx_hash}")
         canv.restoreState()
 
     return draw
@@ -521,23 +327,23 @@ def render_pdf(
     ``verify_url`` is printed and drawn as a QR code.
     """
     cert = certmod.parse(doc)
-    _register_fonts()
-    st = _Styles()
+    register_fonts()
+    st = Styles()
     story: list[Flowable] = [
         Paragraph(_xml_escape(title_zh), st.title_zh) if title_zh else Spacer(0, 0),
-        Paragraph(_mixed(title_en), st.title_en) if title_en else Spacer(0, 0),
+        Paragraph(mixed(title_en), st.title_en) if title_en else Spacer(0, 0),
         Paragraph(_xml_escape(f"{certmod.FORMAT} v{certmod.VERSION}"), st.subtitle),
         Spacer(0, 4),
     ]
     for section in _sections(cert):
-        story.append(_heading(section.zh, section.en, st))
-        story.append(_table(section.rows, st))
+        story.append(heading(section.zh, section.en, st))
+        story.append(table(section.rows, st))
 
     qr_size = 34 * mm
-    text_w = _PAGE_W - 2 * _MARGIN - qr_size - 8
+    text_w = PAGE_W - 2 * MARGIN - qr_size - 8
     verify_text: list[Flowable] = []
     for zh, en in _how_to_verify(cert):
-        verify_text += [Paragraph(_mixed(zh), st.body_zh), Paragraph(_xml_escape(en), st.body_en)]
+        verify_text += [Paragraph(mixed(zh), st.body_zh), Paragraph(_xml_escape(en), st.body_en)]
     url_chars = int(text_w // (0.6 * 8))
     verify_text += [
         Paragraph(_xml_escape(VERIFY_COMMAND), st.command),
@@ -547,31 +353,25 @@ def render_pdf(
             st.url,
         ),
     ]
-    verify_table = Table([[verify_text, _QrFlowable(qr_matrix(verify_url), qr_size)]], colWidths=[text_w, qr_size + 8])
+    verify_table = Table([[verify_text, QrFlowable(qr_matrix(verify_url), qr_size)]], colWidths=[text_w, qr_size + 8])
     verify_table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                       ("RIGHTPADDING", (0, 0), (-1, -1), 0), ("LEFTPADDING", (1, 0), (1, 0), 8)]))  # fmt: skip
-    story.append(KeepTogether([_heading("如何验证", "How to verify", st), verify_table]))
+    story.append(KeepTogether([heading("如何验证", "How to verify", st), verify_table]))
     story.append(
         KeepTogether([
-            _heading("法律说明", "Legal note", st),
+            heading("法律说明", "Legal note", st),
             Paragraph(_xml_escape(LEGAL_NOTE_ZH), st.note_zh),
             Paragraph(_xml_escape(LEGAL_NOTE_EN), st.note_en),
         ])
     )  # fmt: skip
 
     buf = io.BytesIO()
-    template = SimpleDocTemplate(
+    template = document(
         buf,
-        pagesize=A4,
-        leftMargin=_MARGIN,
-        rightMargin=_MARGIN,
-        topMargin=_MARGIN,
-        bottomMargin=_MARGIN,
         title=f"{title_zh} / {title_en}",
         author="Qianhai IP Ledger",
         subject=cert.evidence["contentHash"] or cert.evidence["binding"],
         creator="Qianhai IP Ledger",
-        invariant=1,
         lang="zh-CN",
     )
     footer = _footer(cert.anchor["transactionHash"])
@@ -602,6 +402,18 @@ p.step{margin:6px 0}
 pre{background:#f1f4f8;padding:6px 8px;font-size:12px;white-space:pre-wrap}
 @media print{body{margin:0}}
 """.strip()
+
+
+def _qr_svg(matrix: list[list[bool]], size_px: int) -> str:
+    n = len(matrix) + 2 * QR_BORDER
+    path = "".join(
+        f"M{QR_BORDER + x},{QR_BORDER + y}h{length}v1h-{length}z" for y, row in enumerate(matrix) for x, length in qr_runs(row)
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="qr" width="{size_px}" height="{size_px}" '
+        f'viewBox="0 0 {n} {n}" shape-rendering="crispEdges" role="img" aria-label="QR code">'
+        f'<rect width="{n}" height="{n}" fill="#fff"/><path fill="#000" d="{path}"/></svg>'
+    )
 
 
 def _e(text: str) -> str:

@@ -1,0 +1,279 @@
+"""The layout kit shared by every PDF the ledger prints: the evidence certificate (``render.pdf``), the
+agreement certificate (``render.agreement``) and the case file summary (``render.casefile``).
+
+What it guarantees:
+
+- Deterministic output: :func:`document` always sets reportlab's ``invariant=1`` (no creation date, no random
+  document id), and nothing here reads the clock, the environment or a font file, so the same story gives
+  the same bytes on every machine.
+- Fonts: Chinese is set in reportlab's built-in CID font :data:`CJK_FONT` (``STSong-Light``, no font file to
+  ship), Latin text in Helvetica, hex and other machine values in Courier (:data:`MONO_FONT`), whose glyphs
+  are all 0.6 em wide so a value's line breaks are known exactly (:func:`mono_lines`).
+  :func:`register_fonts` must run before a story is built; it is idempotent.
+- Text is escaped: :func:`mixed`, :func:`heading` and :func:`table` escape every value for reportlab's
+  paragraph markup, so a name such as ``<b>`` or ``&`` is printed, never interpreted.
+- The QR code: :func:`qr_matrix` is the one encoder (error correction M, smallest version), drawn by
+  :class:`QrFlowable` as vector modules in a form XObject named ``FormXob.qr`` with a quiet zone of
+  :data:`QR_BORDER` modules; :func:`qr_runs` gives the dark runs an SVG drawing uses.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+
+import qrcode
+import qrcode.constants
+from qrcode.exceptions import DataOverflowError
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
+
+__all__ = [
+    "CELL_PAD",
+    "CJK_FONT",
+    "LABEL_W",
+    "LATIN_BOLD",
+    "LATIN_FONT",
+    "MARGIN",
+    "MONO_CHARS",
+    "MONO_FONT",
+    "MONO_SIZE",
+    "PAGE_H",
+    "PAGE_W",
+    "QR_BORDER",
+    "QR_FORM_NAME",
+    "VALUE_W",
+    "QrFlowable",
+    "Row",
+    "Styles",
+    "document",
+    "heading",
+    "mixed",
+    "mono_lines",
+    "qr_matrix",
+    "qr_runs",
+    "register_fonts",
+    "table",
+]
+
+CJK_FONT = "STSong-Light"
+LATIN_FONT = "Helvetica"
+LATIN_BOLD = "Helvetica-Bold"
+MONO_FONT = "Courier"
+MONO_SIZE = 7.5
+#: Quiet zone around the QR symbol, in modules (ISO/IEC 18004 asks for 4).
+QR_BORDER = 4
+#: The name given to the QR code's form XObject in the PDF (reportlab prefixes it with ``FormXob.``).
+QR_FORM_NAME = "qr"
+
+PAGE_W, PAGE_H = A4
+#: The page margin of the certificates, on every side.
+MARGIN = 18 * mm
+#: The widths of a :func:`table`'s label and value columns; together they fill the page between the margins.
+LABEL_W = 150.0
+VALUE_W = PAGE_W - 2 * MARGIN - LABEL_W
+CELL_PAD = 4.0
+#: Characters of :data:`MONO_FONT` that fit on one line of a value cell (Courier glyphs are 600/1000 em wide).
+MONO_CHARS = int((VALUE_W - 2 * CELL_PAD) // (0.6 * MONO_SIZE))
+
+
+# --- fonts and text -----------------------------------------------------------------------------
+
+_fonts_registered = False
+
+
+def register_fonts() -> None:
+    """Registers :data:`CJK_FONT` with reportlab (once per process; later calls do nothing)."""
+    global _fonts_registered
+    if not _fonts_registered:
+        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
+        _fonts_registered = True
+
+
+def _latin1ish(ch: str) -> bool:
+    try:
+        ch.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def mixed(text: str) -> str:
+    """Paragraph markup for ``text``: escaped, with runs Helvetica cannot draw set in the CJK font."""
+    out: list[str] = []
+    run: list[str] = []
+    run_latin = True
+    for ch in text:
+        latin = _latin1ish(ch)
+        if run and latin != run_latin:
+            out.append(_font_run("".join(run), run_latin))
+            run = []
+        run.append(ch)
+        run_latin = latin
+    if run:
+        out.append(_font_run("".join(run), run_latin))
+    return "".join(out)
+
+
+def _font_run(text: str, latin: bool) -> str:
+    escaped = xml_escape(text).replace("\n", "<br/>")
+    return escaped if latin else f'<font name="{CJK_FONT}">{escaped}</font>'
+
+
+def mono_lines(value: str | tuple[str, ...]) -> list[str]:
+    """Fixed-width lines: each item on its own line, cut at :data:`MONO_CHARS`."""
+    items = (value,) if isinstance(value, str) else value
+    lines: list[str] = []
+    for item in items:
+        lines.extend(item[i : i + MONO_CHARS] for i in range(0, max(len(item), 1), MONO_CHARS))
+    return lines
+
+
+class Styles:
+    """The paragraph styles of the certificates (titles, headings, table cells, body text, notes, URLs)."""
+
+    def __init__(self) -> None:
+        self.title_zh = ParagraphStyle("title_zh", fontName=CJK_FONT, fontSize=20, leading=26, alignment=1)
+        self.title_en = ParagraphStyle("title_en", fontName=LATIN_BOLD, fontSize=14, leading=18, alignment=1)
+        self.subtitle = ParagraphStyle("subtitle", fontName=LATIN_FONT, fontSize=7.5, leading=10, alignment=1,
+                                       textColor=colors.HexColor("#555555"))  # fmt: skip
+        self.heading = ParagraphStyle("heading", fontName=LATIN_BOLD, fontSize=10.5, leading=14, spaceBefore=8,
+                                      spaceAfter=3, textColor=colors.HexColor("#1f3a5f"))  # fmt: skip
+        self.label = ParagraphStyle("label", fontName=LATIN_FONT, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#333333"))
+        self.value = ParagraphStyle("value", fontName=LATIN_FONT, fontSize=8.5, leading=11)
+        self.mono = ParagraphStyle("mono", fontName=MONO_FONT, fontSize=MONO_SIZE, leading=MONO_SIZE + 2)
+        self.body_zh = ParagraphStyle("body_zh", fontName=LATIN_FONT, fontSize=8.5, leading=12.5, wordWrap="CJK", spaceBefore=3)
+        self.body_en = ParagraphStyle("body_en", fontName=LATIN_FONT, fontSize=8.5, leading=11)
+        self.note_zh = ParagraphStyle("note_zh", fontName=CJK_FONT, fontSize=8.5, leading=12.5, wordWrap="CJK")
+        self.note_en = ParagraphStyle("note_en", fontName=LATIN_FONT, fontSize=8.5, leading=11.5, spaceBefore=3)
+        self.command = ParagraphStyle("command", fontName=MONO_FONT, fontSize=8, leading=10, spaceBefore=3, leftIndent=10)
+        self.url = ParagraphStyle("url", fontName=MONO_FONT, fontSize=8, leading=10, spaceBefore=4)
+
+
+# --- headings and tables ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a :func:`table`: a bilingual label and its value (a tuple prints one item per line)."""
+
+    zh: str
+    en: str
+    value: str | tuple[str, ...]
+    mono: bool = False  # hex and other machine values: Courier, wrapped at fixed width
+
+
+def heading(zh: str, en: str, st: Styles) -> Paragraph:
+    """A section heading ``zh  /  en``."""
+    return Paragraph(f'<font name="{CJK_FONT}">{xml_escape(zh)}</font>  /  {xml_escape(en)}', st.heading)
+
+
+def table(rows: Sequence[Row], st: Styles) -> Table:
+    """A two-column table (shaded bilingual labels, values) as wide as the page between the margins."""
+    data: list[list[Paragraph]] = []
+    for row in rows:
+        label = Paragraph(f'<font name="{CJK_FONT}">{xml_escape(row.zh)}</font><br/>{xml_escape(row.en)}', st.label)
+        if row.mono:
+            value = Paragraph("<br/>".join(xml_escape(line) for line in mono_lines(row.value)), st.mono)
+        else:
+            text = row.value if isinstance(row.value, str) else "\n".join(row.value)
+            value = Paragraph(mixed(text), st.value)
+        data.append([label, value])
+    result = Table(data, colWidths=[LABEL_W, VALUE_W], splitInRow=1)
+    result.setStyle(
+        TableStyle([
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), CELL_PAD),
+            ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PAD),
+            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+            ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f1f4f8")),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#c9d1dc")),
+            ("BOX", (0, 0), (-1, -1), 0.5, colors.HexColor("#8a99ad")),
+        ])
+    )  # fmt: skip
+    return result
+
+
+# --- the QR code --------------------------------------------------------------------------------
+
+
+def qr_matrix(url: str) -> list[list[bool]]:
+    """The QR code of ``url`` as rows of modules (``True`` is dark), without the quiet zone.
+
+    Error correction level M, the smallest version that fits; every rendering draws exactly this
+    matrix with a quiet zone of :data:`QR_BORDER` modules. Raises ``ValueError`` when ``url`` is longer
+    than a QR code holds (about 2,300 bytes at level M).
+    """
+    qr = qrcode.QRCode(version=None, error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
+    qr.add_data(url)
+    try:
+        qr.make(fit=True)
+    except (DataOverflowError, ValueError):  # qrcode 8 reports "Invalid version" past version 40
+        raise ValueError(f"the verification address ({len(url)} characters) is too long for a QR code") from None
+    return [[bool(m) for m in row] for row in qr.get_matrix()]
+
+
+def qr_runs(row: Sequence[bool]) -> list[tuple[int, int]]:
+    """(start, length) of each horizontal run of dark modules."""
+    runs: list[tuple[int, int]] = []
+    x = 0
+    while x < len(row):
+        if row[x]:
+            start = x
+            while x < len(row) and row[x]:
+                x += 1
+            runs.append((start, x - start))
+        else:
+            x += 1
+    return runs
+
+
+class QrFlowable(Flowable):  # type: ignore[misc]
+    """Draws a QR matrix as vector modules inside a form XObject, ``size`` points square with its quiet zone."""
+
+    def __init__(self, matrix: list[list[bool]], size: float) -> None:
+        super().__init__()
+        self.matrix = matrix
+        self.size = size
+        self.width = self.height = size
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        return self.size, self.size
+
+    def draw(self) -> None:
+        canv: Canvas = self.canv
+        n = len(self.matrix) + 2 * QR_BORDER
+        canv.beginForm(QR_FORM_NAME, 0, 0, n, n)
+        canv.setFillColor(colors.white)
+        canv.rect(0, 0, n, n, stroke=0, fill=1)
+        canv.setFillColor(colors.black)
+        for y, row in enumerate(self.matrix):
+            for x, length in qr_runs(row):
+                # PDF y grows upwards; module row 0 is the top row of the symbol.
+                canv.rect(QR_BORDER + x, n - QR_BORDER - y - 1, length, 1, stroke=0, fill=1)
+        canv.endForm()
+        canv.saveState()
+        canv.scale(self.size / n, self.size / n)
+        canv.doForm(QR_FORM_NAME)
+        canv.restoreState()
+
+
+# --- the document -------------------------------------------------------------------------------
+
+
+def document(buf: io.BytesIO, *, title: str, margin: float = MARGIN, **info: Any) -> SimpleDocTemplate:
+    """An A4 document template writing to ``buf``, with ``margin`` on every side and ``invariant=1`` (the
+    same story gives the same bytes). ``info`` passes further document properties (``author``,
+    ``subject``, ``creator``, ``lang``) to reportlab."""
+    return SimpleDocTemplate(buf, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=margin,
+                             bottomMargin=margin, title=title, invariant=1, **info)  # fmt: skip
