@@ -6,6 +6,9 @@ methods (``eth_chainId``, ``eth_getBlockByNumber``, ``eth_getTransactionReceipt`
 passed, failed or skipped with a reason; the verdict passes when no check failed.
 """
 
+# ruff: noqa: BLE001 - a verifier reads an untrusted document and asks an untrusted endpoint: whatever either does,
+# the check it was making fails in the report (with what went wrong); it never raises to its caller
+
 from __future__ import annotations
 
 import hashlib
