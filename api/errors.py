@@ -40,7 +40,9 @@ STATUS_BY_ERROR: list[tuple[type[e.LedgerError], int]] = [
 ]
 
 
-def error_body(code: str, message: str, field: str | None = None, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, field: str | None = None, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"code": code, "message": message}
     if field:
         body["field"] = field
@@ -103,8 +105,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if status == 500:
             log.error("unhandled ledger error on %s %s: %s", request.method, request.url.path, exc.code)
             return JSONResponse(error_body("internal_error", "the server could not complete the request"), 500)
-        return JSONResponse(error_body(exc.code, exc.message, exc.field, exc.details or None), status,
-                            headers=retry_after(status))  # fmt: skip
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.field, exc.details or None), status, headers=retry_after(status)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -121,8 +124,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if _is_connection_error(exc):
             log.warning("chain node unreachable on %s %s", request.method, request.url.path)
-            return JSONResponse(error_body("chain_unavailable", "the chain node does not answer; try again shortly"), 503,
-                                headers=retry_after(503))  # fmt: skip
+            return JSONResponse(
+                error_body("chain_unavailable", "the chain node does not answer; try again shortly"),
+                503,
+                headers=retry_after(503),
+            )
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal_error", "the server could not complete the request"), 500)
 
@@ -136,7 +142,10 @@ def _is_connection_error(exc: BaseException) -> bool:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, (requests.ConnectionError, requests.Timeout, ProviderConnectionError, TimeExhausted, ConnectionError)):
+        if isinstance(
+            current,
+            (requests.ConnectionError, requests.Timeout, ProviderConnectionError, TimeExhausted, ConnectionError),
+        ):
             return True
         current = current.__cause__ or current.__context__
     return False

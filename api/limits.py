@@ -135,14 +135,19 @@ class _Disconnected(Exception):
     pass
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None,
-                   headers: dict[str, str] | None = None) -> tuple[list[tuple[bytes, bytes]], bytes]:  # fmt: skip
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """Headers and body of an answer in the API's error envelope; the connection closes after it."""
     error: dict[str, str] = {"code": code, "message": message}
     if field:
         error["field"] = field
     body = json.dumps({"error": error}, ensure_ascii=False).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
     raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
     return raw, body
 
@@ -161,8 +166,12 @@ class RequestLimits:
         head_size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
         head_size += sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
         if head_size > MAX_HEAD_BYTES:
-            raw, body = error_response(431, "headers_too_large", f"the request line and headers take {head_size} bytes; "
-                                       f"at most {MAX_HEAD_BYTES} are accepted", "headers")  # fmt: skip
+            raw, body = error_response(
+                431,
+                "headers_too_large",
+                f"the request line and headers take {head_size} bytes; at most {MAX_HEAD_BYTES} are accepted",
+                "headers",
+            )
             await send({"type": "http.response.start", "status": 431, "headers": raw})
             await send({"type": "http.response.body", "body": body, "more_body": False})
             return
@@ -200,8 +209,13 @@ class RequestLimits:
             if body and ctype not in ("multipart/form-data", "application/x-www-form-urlencoded"):
                 depth = json_depth(body, at_most=self.settings.max_json_depth)
                 if depth > self.settings.max_json_depth:
-                    await answer(400, "json_too_deep", f"the body nests arrays and objects {depth} deep; at most "
-                                 f"{self.settings.max_json_depth} levels are accepted", "body")  # fmt: skip
+                    await answer(
+                        400,
+                        "json_too_deep",
+                        f"the body nests arrays and objects {depth} deep; at most "
+                        f"{self.settings.max_json_depth} levels are accepted",
+                        "body",
+                    )
                     return
             await self.app(scope, _replay(body, receive), send_tracked)
         except _BodyTooLarge as exc:
@@ -248,7 +262,7 @@ class RequestLimits:
 async def _receive_within(receive: Receive, seconds: float, settings: Settings) -> Message:
     try:
         return await asyncio.wait_for(receive(), timeout=max(seconds, 0.0))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise _BodyTimeout(
             f"the request body did not arrive in time (IPLEDGER_READ_TIMEOUT {settings.read_timeout:g} s between "
             f"chunks, IPLEDGER_BODY_TIMEOUT {settings.body_timeout:g} s in all)"
@@ -317,9 +331,15 @@ def http_protocol(settings: Settings) -> type[asyncio.Protocol]:
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             if len(self.connections) > max_connections:
-                self.logger.warning("refused a connection: %d open (IPLEDGER_MAX_CONNECTIONS)", len(self.connections) - 1)
-                self._answer_and_close(503, "server_busy", "too many open connections; try again shortly",
-                                       {"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
+                self.logger.warning(
+                    "refused a connection: %d open (IPLEDGER_MAX_CONNECTIONS)", len(self.connections) - 1
+                )
+                self._answer_and_close(
+                    503,
+                    "server_busy",
+                    "too many open connections; try again shortly",
+                    {"Retry-After": str(RETRY_AFTER_SECONDS)},
+                )
                 return
             self._arm_head_timer()
 
@@ -354,13 +374,20 @@ def http_protocol(settings: Settings) -> type[asyncio.Protocol]:
             if self.conn.their_state is h11.IDLE and not self.conn.trailing_data[0]:
                 self.transport.close()  # idle, nothing of a next request: closed silently, like keep-alive
                 return
-            self._answer_and_close(408, "request_timeout",
-                                   f"the request head did not arrive within {head_timeout:g} s (IPLEDGER_READ_TIMEOUT)")  # fmt: skip
+            self._answer_and_close(
+                408,
+                "request_timeout",
+                f"the request head did not arrive within {head_timeout:g} s (IPLEDGER_READ_TIMEOUT)",
+            )
 
-        def _answer_and_close(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        def _answer_and_close(
+            self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+        ) -> None:
             raw, body = error_response(status, code, message, None, headers)
             reason = {400: b"Bad Request", 408: b"Request Timeout", 503: b"Service Unavailable"}[status]
-            head = b"HTTP/1.1 %d %s\r\n" % (status, reason) + b"".join(k + b": " + v + b"\r\n" for k, v in raw) + b"\r\n"
+            head = (
+                b"HTTP/1.1 %d %s\r\n" % (status, reason) + b"".join(k + b": " + v + b"\r\n" for k, v in raw) + b"\r\n"
+            )
             if not self.transport.is_closing():
                 self.transport.write(head + body)
                 self.transport.close()

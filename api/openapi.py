@@ -51,14 +51,19 @@ RETRY_AFTER_HEADER = {
 CERTIFICATE_RESPONSE: dict[str, Any] = {
     "description": "The certificate: JSON (`format=json`, the default), a PDF (`format=pdf`, an attachment) or an "
     "HTML page (`format=html`); the renderings are bilingual (Chinese and English).",
-    "content": {"application/json": {}, "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-                "text/html": {"schema": {"type": "string"}}},
+    "content": {
+        "application/json": {},
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+        "text/html": {"schema": {"type": "string"}},
+    },
 }
 
 
 def binary(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` 200 entry of a route that answers raw bytes of ``media_type`` (no JSON body)."""
-    return {200: {"description": description, "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}}
+    return {
+        200: {"description": description, "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}
+    }
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -97,8 +102,13 @@ def _exact_bounds(node: Any) -> None:
 
 def document(app: FastAPI) -> dict[str, Any]:
     """The app's OpenAPI document with the envelope declared on every error status of every operation."""
-    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes,
-                         openapi_version=app.openapi_version)  # fmt: skip
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        openapi_version=app.openapi_version,
+    )
     _exact_bounds(schema)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     envelope = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -114,7 +124,10 @@ def document(app: FastAPI) -> dict[str, Any]:
             statuses = set(COMMON)
             if op.get("parameters") or op.get("requestBody"):
                 statuses.add(422)
-            if any(p.get("in") == "header" and str(p.get("name", "")).lower() == "authorization" for p in op.get("parameters", [])):
+            if any(
+                p.get("in") == "header" and str(p.get("name", "")).lower() == "authorization"
+                for p in op.get("parameters", [])
+            ):
                 statuses.add(403)  # an operator route (api.deps.require_operator declares the header)
             statuses |= {int(code) for code in responses if code.isdigit() and int(code) >= 400}
             for status in sorted(statuses):
@@ -160,8 +173,10 @@ class DocPagesPolicy:
 
         async def send_with_policy(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []),
-                                      (b"content-security-policy", DOC_PAGES_POLICY.encode())]  # fmt: skip
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"content-security-policy", DOC_PAGES_POLICY.encode()),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_policy)

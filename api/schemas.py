@@ -32,14 +32,31 @@ from ledger.domain import inputs as rules
 _STRICT = pydantic.Strict()  # JSON numbers only: no strings, floats or booleans
 
 Uint256 = Annotated[int, _STRICT, Field(ge=0, le=rules.UINT256_MAX, description="uint256: 0 … 2**256 − 1.")]
-UnixTime = Annotated[int, _STRICT, Field(ge=0, le=rules.UNIX_TIME_MAX, description="Unix time in seconds, "
-                                         "0 … 2**63 − 1 (uint64 on chain, BIGINT in the journal).", examples=[4102444800])]  # fmt: skip
+UnixTime = Annotated[
+    int,
+    _STRICT,
+    Field(
+        ge=0,
+        le=rules.UNIX_TIME_MAX,
+        description="Unix time in seconds, 0 … 2**63 − 1 (uint64 on chain, BIGINT in the journal).",
+        examples=[4102444800],
+    ),
+]
 # The schema bounds are those of the type; the ledger then checks the value (an admitted party, 1‥10000
 # basis points, an existing asset) and answers 400 naming the field.
-PartyId = Annotated[int, _STRICT, Field(ge=0, le=rules.PARTY_ID_MAX, description="A party id (uint24 on chain: at most 16777215).")]
+PartyId = Annotated[
+    int, _STRICT, Field(ge=0, le=rules.PARTY_ID_MAX, description="A party id (uint24 on chain: at most 16777215).")
+]
 AssetId = Annotated[int, _STRICT, Field(ge=0, le=rules.INT64_MAX, description="An asset id (at most 2**63 − 1).")]
-BasisPoints = Annotated[int, _STRICT, Field(ge=0, le=rules.UINT16_MAX, description="Basis points (uint16 on chain); "
-                                            "the ledger accepts 1 … 10000 (100% = 10000).")]  # fmt: skip
+BasisPoints = Annotated[
+    int,
+    _STRICT,
+    Field(
+        ge=0,
+        le=rules.UINT16_MAX,
+        description="Basis points (uint16 on chain); the ledger accepts 1 … 10000 (100% = 10000).",
+    ),
+]
 
 
 def _ascii_int(value: Any) -> Any:
@@ -73,9 +90,13 @@ def _text(max_length: int, min_length: int = 0) -> AfterValidator:
 
 
 def _text_field(max_length: int, min_length: int = 0, description: str = "") -> Any:
-    return Field(min_length=min_length, max_length=max_length, description=(description + " " if description else "")
-                 + f"NFC text of at most {max_length} characters, without control, bidi-control, zero-width or other "
-                 "format characters.")  # fmt: skip
+    return Field(
+        min_length=min_length,
+        max_length=max_length,
+        description=(description + " " if description else "")
+        + f"NFC text of at most {max_length} characters, without control, bidi-control, zero-width or other "
+        "format characters.",
+    )
 
 
 # Human text that ends on chain or on a certificate
@@ -89,20 +110,42 @@ IdentifierText = Annotated[str, _text_field(64, 1), _text(64, 1)]
 DecimalAmount = Annotated[
     str,
     StringConstraints(pattern=rules.DECIMAL_PATTERN, max_length=rules.DECIMAL_MAX_LENGTH),
-    Field(description="A non-negative decimal as a string: up to 30 digits, optionally `.` and up to 18 digits; "
-          "no sign, exponent, spaces, `inf` or `nan`.", examples=["1250000.00"]),
-]  # fmt: skip
+    Field(
+        description="A non-negative decimal as a string: up to 30 digits, optionally `.` and up to 18 digits; "
+        "no sign, exponent, spaces, `inf` or `nan`.",
+        examples=["1250000.00"],
+    ),
+]
 
 # Opaque strings checked by the ledger (addresses, hex, codes): bounded here so that nothing unbounded is read.
-Address = Annotated[str, Field(max_length=64, description="An account address: 0x and 40 hex characters (EIP-55 checksum if mixed case).",
-                               examples=["0x5B38Da6a701c568545dCfcB03FcB875f56beddC4"])]  # fmt: skip
-Hex = Annotated[str, Field(max_length=130, description="32 bytes as 64 hex characters, with or without 0x.", examples=["0x" + "cd" * 32])]
-SignatureHex = Annotated[str, Field(max_length=2 + 2 * 4096, description="0x and the signature's bytes in hex (at most 4096 bytes).",
-                                    examples=["0x" + "1b" * 65])]  # fmt: skip
+Address = Annotated[
+    str,
+    Field(
+        max_length=64,
+        description="An account address: 0x and 40 hex characters (EIP-55 checksum if mixed case).",
+        examples=["0x5B38Da6a701c568545dCfcB03FcB875f56beddC4"],
+    ),
+]
+Hex = Annotated[
+    str,
+    Field(
+        max_length=130, description="32 bytes as 64 hex characters, with or without 0x.", examples=["0x" + "cd" * 32]
+    ),
+]
+SignatureHex = Annotated[
+    str,
+    Field(
+        max_length=2 + 2 * 4096,
+        description="0x and the signature's bytes in hex (at most 4096 bytes).",
+        examples=["0x" + "1b" * 65],
+    ),
+]
 ShortCode = Annotated[str, Field(max_length=16)]
 DateText = Annotated[str, Field(max_length=10, description="A date, YYYY-MM-DD.", examples=["2024-05-01"])]
 
-Hex32 = Field(max_length=66, description="32 bytes as 64 hex characters, with or without 0x", examples=["0x" + "ab" * 32])
+Hex32 = Field(
+    max_length=66, description="32 bytes as 64 hex characters, with or without 0x", examples=["0x" + "ab" * 32]
+)
 
 
 class Strict(BaseModel):
@@ -115,11 +158,18 @@ class Strict(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    code: str = Field(description="Stable machine-readable code, e.g. `invalid_input`, `not_found`, `chain_unavailable`.")
+    code: str = Field(
+        description="Stable machine-readable code, e.g. `invalid_input`, `not_found`, `chain_unavailable`."
+    )
     message: str = Field(description="What went wrong, for a human.")
-    field: str | None = Field(None, description="The input at fault, when one is: a body field (`owners[0].share`), "
-                              "a path or query parameter, `body` or `authorization`.")
-    details: dict[str, Any] | None = Field(None, description="Structured details, e.g. the first record of a duplicate.")
+    field: str | None = Field(
+        None,
+        description="The input at fault, when one is: a body field (`owners[0].share`), "
+        "a path or query parameter, `body` or `authorization`.",
+    )
+    details: dict[str, Any] | None = Field(
+        None, description="Structured details, e.g. the first record of a duplicate."
+    )
 
 
 class ErrorEnvelope(BaseModel):
@@ -132,11 +182,14 @@ class ErrorEnvelope(BaseModel):
 
 
 class PartyCreate(Strict):
-    kind: Literal["firm", "university", "arbitration_institution", "financial_institution", "service_agency",
-                  "asset_verifier"] = Field(description="Arbitration institutions, financial institutions and asset "
-                                            "verifiers carry power and are admitted by governance, the council "
-                                            "through its timelock (`ipledger governance propose admit`); this route "
-                                            "then answers 403 `permission_denied` naming the call to schedule.")  # fmt: skip
+    kind: Literal[
+        "firm", "university", "arbitration_institution", "financial_institution", "service_agency", "asset_verifier"
+    ] = Field(
+        description="Arbitration institutions, financial institutions and asset "
+        "verifiers carry power and are admitted by governance, the council "
+        "through its timelock (`ipledger governance propose admit`); this route "
+        "then answers 403 `permission_denied` naming the call to schedule."
+    )
     jurisdiction: Literal["mainland", "hksar", "other"]
     identifierScheme: Literal["uscc", "hkbrn", "other"] = Field(
         description="uscc: Unified Social Credit Code (check character verified); hkbrn: HK Business Registration "
@@ -146,16 +199,30 @@ class PartyCreate(Strict):
     identifier: IdentifierText = Field(examples=["91110108551385082Q"])
     nameZh: Name = ""
     nameEn: Name = ""
-    accounts: list[Address] = Field(min_length=1, max_length=16, description="Account addresses (EOA or ERC-1271 wallet).")
+    accounts: list[Address] = Field(
+        min_length=1, max_length=16, description="Account addresses (EOA or ERC-1271 wallet)."
+    )
 
 
 class PartyHistoryItem(BaseModel):
     """One event of a party's history."""
 
-    event: Literal["admitted", "account_added", "account_removed", "accounts_changed", "suspended",
-                   "suspension_confirmed", "suspension_lapsed", "reinstated", "recovery_proposed", "recovery_vetoed",
-                   "recovery_cancelled", "recovery_executed"] = Field(
-        description="`suspension_lapsed` has no event on chain: it is the moment a provisional suspension lapsed.")  # fmt: skip
+    event: Literal[
+        "admitted",
+        "account_added",
+        "account_removed",
+        "accounts_changed",
+        "suspended",
+        "suspension_confirmed",
+        "suspension_lapsed",
+        "reinstated",
+        "recovery_proposed",
+        "recovery_vetoed",
+        "recovery_cancelled",
+        "recovery_executed",
+    ] = Field(
+        description="`suspension_lapsed` has no event on chain: it is the moment a provisional suspension lapsed."
+    )
     time: int = Field(description="Block time (unix seconds); for a lapse, when it lapsed.")
     block: int | None = None
     transactionHash: str | None = None
@@ -182,21 +249,30 @@ class PartyPublic(BaseModel):
     threshold: int = Field(description="How many of the party's accounts must sign a change of its accounts.")
     accountNonce: int = Field(description="The nonce the party's next account change must carry.")
     suspension: Literal["none", "provisional", "confirmed"] = Field(
-        description="provisional: by the registrar, lapses at suspensionLapsesAt unless governance confirms it.")
+        description="provisional: by the registrar, lapses at suspensionLapsesAt unless governance confirms it."
+    )
     suspensionState: Literal["none", "provisional", "confirmed", "lapsed", "reinstated"] = Field(
         description="The suspension as of the chain's latest block, by the contract's rule: `provisional` (in force "
         "until `suspensionLapsesAt`), `confirmed` by governance (in force until lifted), `lapsed` (a provisional "
         "suspension governance did not confirm in time: not in force), `reinstated` (lifted; shown with the history "
-        "only), `none`.")  # fmt: skip
+        "only), `none`."
+    )
     suspendedAt: int | None = None
-    suspensionLapsesAt: int | None = Field(None, description="Unix time a provisional suspension lapses (or lapsed) "
-                                           "unless confirmed.")  # fmt: skip
-    pendingRecovery: dict[str, Any] | None = Field(None, description="A governance recovery waiting for its delay "
-                                                   "(newAccount, executableAt); any account of the party may veto it.")  # fmt: skip
+    suspensionLapsesAt: int | None = Field(
+        None, description="Unix time a provisional suspension lapses (or lapsed) unless confirmed."
+    )
+    pendingRecovery: dict[str, Any] | None = Field(
+        None,
+        description="A governance recovery waiting for its delay "
+        "(newAccount, executableAt); any account of the party may veto it.",
+    )
     admittedAt: int
     accounts: list[str]
-    history: list[PartyHistoryItem] | None = Field(None, description="GET only: the party's events as the index has "
-        "read them, newest first, at most 50 (null when the index cannot be read).")  # fmt: skip
+    history: list[PartyHistoryItem] | None = Field(
+        None,
+        description="GET only: the party's events as the index has "
+        "read them, newest first, at most 50 (null when the index cannot be read).",
+    )
     historyTotal: int | None = Field(None, description="How many history entries there are in all.")
     historyNote: str | None = Field(None, description="Why the history is missing or empty, if it is.")
     transactionHash: str | None = None
@@ -218,11 +294,14 @@ class AccountChangeSigned(Strict):
     account: Address | None = Field(None, description="The account added, removed or rotated out.")
     newAccount: Address | None = Field(None, description="The account rotated in (rotate only).")
     threshold: int = Field(ge=1, le=16, strict=True, description="The party's threshold after the change.")
-    nonce: int = Field(ge=0, le=rules.UINT64_MAX, strict=True, description="The party's accountNonce (GET /v1/parties/{id}).")
+    nonce: int = Field(
+        ge=0, le=rules.UINT64_MAX, strict=True, description="The party's accountNonce (GET /v1/parties/{id})."
+    )
     deadline: UnixTime = Field(description="Last second the signatures are valid; at most a year ahead.")
     signatures: list[AccountSignatureIn] = Field(min_length=1, max_length=16)
-    newAccountSignature: SignatureHex | None = Field(None, description="The incoming account's signature of the same "
-                                                     "message (add and rotate): proof of its key.")  # fmt: skip
+    newAccountSignature: SignatureHex | None = Field(
+        None, description="The incoming account's signature of the same message (add and rotate): proof of its key."
+    )
 
 
 class RecoveryPropose(Strict):
@@ -231,7 +310,9 @@ class RecoveryPropose(Strict):
 
 class RecoveryVetoIn(Strict):
     account: Address = Field(description="An account of the party.")
-    signature: SignatureHex = Field(description="Its EIP-712 `RecoveryVeto(partyId, newAccount, executableAt)` signature.")
+    signature: SignatureHex = Field(
+        description="Its EIP-712 `RecoveryVeto(partyId, newAccount, executableAt)` signature."
+    )
 
 
 class AccountPublic(BaseModel):
@@ -248,13 +329,21 @@ class EvidenceCreate(Strict):
     """A registration signed by a party account (EIP-712 `Evidence`), relayed by the service. It carries the
     binding of the content hash to the party (docs/certificate.md "Bindings"), never the content hash."""
 
-    binding: str = Field(max_length=66, description="The content hash bound to the party, computed by the party: "
-                         "ALG(\"ipledger:public:v2\\0\" ‖ partyId ‖ contentHash), or the private binding with a salt. "
-                         "64 hex characters, with or without 0x.", examples=["0x" + "ab" * 32])  # fmt: skip
+    binding: str = Field(
+        max_length=66,
+        description="The content hash bound to the party, computed by the party: "
+        'ALG("ipledger:public:v2\\0" ‖ partyId ‖ contentHash), or the private binding with a salt. '
+        "64 hex characters, with or without 0x.",
+        examples=["0x" + "ab" * 32],
+    )
     partyId: PartyId = Field(description="The party the binding was computed for: the registrant's party (else 400).")
     algorithm: Literal["sha256", "sm3"] = "sha256"
-    metadataCommitment: str | None = Field(None, max_length=66, description="SHA-256 of the canonical metadata JSON, or omitted.")
-    supersedes: str | None = Field(None, max_length=66, description="Binding of an earlier version registered by the same party.")
+    metadataCommitment: str | None = Field(
+        None, max_length=66, description="SHA-256 of the canonical metadata JSON, or omitted."
+    )
+    supersedes: str | None = Field(
+        None, max_length=66, description="Binding of an earlier version registered by the same party."
+    )
     registrant: Address = Field(description="The signing party account.")
     nonce: Uint256 = Field(description="The registrant's current nonce (GET /v1/accounts/{address}).")
     deadline: UnixTime = Field(description="Unix time after which the signature is void.")
@@ -266,7 +355,8 @@ class EvidenceBatchCreate(Strict):
 
     algorithm: Literal["sha256", "sm3"] = "sha256"
     bindings: list[Annotated[str, Field(max_length=66)]] = Field(
-        min_length=1, description="Bindings of the content hashes to the party (64 hex characters each), in tree order.")
+        min_length=1, description="Bindings of the content hashes to the party (64 hex characters each), in tree order."
+    )
     partyId: PartyId = Field(description="The party the bindings were computed for: the registrant's party (else 400).")
     registrant: Address
     deadline: UnixTime
@@ -333,16 +423,22 @@ class SignatureIn(Strict):
 
 class AssetFields(Strict):
     jurisdiction: Literal["CN", "HK", "PCT", "OTHER"]
-    kind: Annotated[str, Field(max_length=32)] = Field(description="CN: invention | utility_model | design; HK: standard_patent_r | standard_patent_o | "
-                      "short_term_patent; PCT: pct_application; OTHER: invention | utility_model | design | other_patent")
-    number: Annotated[str, Field(max_length=100)] = Field(description="CN: application number with check digit (ZL prefix accepted); HK: patent number; "
-                        "PCT: PCT/CN2023/123456; OTHER: free string", examples=["ZL201710601862.3"])
+    kind: Annotated[str, Field(max_length=32)] = Field(
+        description="CN: invention | utility_model | design; HK: standard_patent_r | standard_patent_o | "
+        "short_term_patent; PCT: pct_application; OTHER: invention | utility_model | design | other_patent"
+    )
+    number: Annotated[str, Field(max_length=100)] = Field(
+        description="CN: application number with check digit (ZL prefix accepted); HK: patent number; "
+        "PCT: PCT/CN2023/123456; OTHER: free string",
+        examples=["ZL201710601862.3"],
+    )
     title: Title
     filingDate: DateText | None = None
     grantDate: DateText | None = None
     owners: list[OwnerShare] = Field(max_length=64)
     evidence: list[Annotated[str, Field(max_length=66)]] = Field(
-        default_factory=list, max_length=256, description="Content hashes of linked evidence records.")
+        default_factory=list, max_length=256, description="Content hashes of linked evidence records."
+    )
     deadline: UnixTime | None = Field(None, description="Signing deadline (unix time); default now + 7 days.")
 
 
@@ -381,8 +477,9 @@ class AgreementCreate(Strict):
     equity: EquityIn | None = None
     licensee: PartyId | None = None
     licenceType: Literal["exclusive", "sole", "ordinary"] | None = None
-    territory: list[ShortCode] | None = Field(None, max_length=300,
-                                              description="ISO 3166-1 alpha-2 codes (CN = mainland, HK distinct) or WORLD.")  # fmt: skip
+    territory: list[ShortCode] | None = Field(
+        None, max_length=300, description="ISO 3166-1 alpha-2 codes (CN = mainland, HK distinct) or WORLD."
+    )
     fieldOfUse: FieldOfUse | None = Field(None, description="Free text; omitted or 'all' = every field.")
     start: UnixTime | None = None
     end: UnixTime | None = None
@@ -422,7 +519,9 @@ class ConfirmationIn(ReleaseIn):
 class RejectionIn(ReleaseIn):
     """An asset verifier's EIP-712 `ClaimRejection(uint256 assetId,bytes32 reasonHash,uint64 deadline)`."""
 
-    reasonHash: Hex = Field(description="Hash of the verifier's reasons (the register shows another owner, no such number …).")
+    reasonHash: Hex = Field(
+        description="Hash of the verifier's reasons (the register shows another owner, no such number …)."
+    )
 
 
 # --- disputes ---
@@ -443,10 +542,15 @@ class ArbitratorSignatureIn(Strict):
     signature: SignatureHex = Field(description="Its EIP-712 signature (or its wallet's ERC-1271 one).")
 
 
-ArbitratorSignatures = Annotated[list[ArbitratorSignatureIn], Field(
-    min_length=1, max_length=16,
-    description="Signatures of distinct accounts of the institution, at least max(its threshold, 2), or of one "
-                "contract-wallet (ERC-1271, e.g. Safe) account of it: the act is the institution's, not one arbitrator's.")]  # fmt: skip
+ArbitratorSignatures = Annotated[
+    list[ArbitratorSignatureIn],
+    Field(
+        min_length=1,
+        max_length=16,
+        description="Signatures of distinct accounts of the institution, at least max(its threshold, 2), or of one "
+        "contract-wallet (ERC-1271, e.g. Safe) account of it: the act is the institution's, not one arbitrator's.",
+    ),
+]
 
 
 class DisputeCreate(DisputeFields):
@@ -457,8 +561,12 @@ class DisputeCreate(DisputeFields):
 class AwardFields(Strict):
     outcome: Literal["dismissed", "agreement_voided", "title_restored"]
     awardHash: Hex
-    owners: list[OwnerShare] = Field(default_factory=list, max_length=64, description="For title_restored: the owners and shares.")
-    institution: PartyId | None = Field(default=None, description="The institution the dispute is before (default: that one).")
+    owners: list[OwnerShare] = Field(
+        default_factory=list, max_length=64, description="For title_restored: the owners and shares."
+    )
+    institution: PartyId | None = Field(
+        default=None, description="The institution the dispute is before (default: that one)."
+    )
     deadline: UnixTime | None = None
 
 
@@ -473,7 +581,9 @@ class AwardCreate(AwardFields):
 class SignedAction(Strict):
     account: Address = Field(description="The acting party account.")
     deadline: UnixTime
-    signature: SignatureHex = Field(description="EIP-712 `DocumentAction(action, documentId, payloadHash, deadline)` by the account.")
+    signature: SignatureHex = Field(
+        description="EIP-712 `DocumentAction(action, documentId, payloadHash, deadline)` by the account."
+    )
 
 
 class DocumentKeyPublish(SignedAction):
@@ -495,4 +605,6 @@ class DocumentRevoke(SignedAction):
 
 class DocumentDecrypt(Strict):
     party: PartyId
-    privateKey: Hex = Field(description="The reader's X25519 private key (hex), used for this request only and never stored.")
+    privateKey: Hex = Field(
+        description="The reader's X25519 private key (hex), used for this request only and never stored."
+    )

@@ -28,11 +28,11 @@ from benchmarks.profiling import count_rpc
 from benchmarks.report import Result, ratio_result
 from ledger.chain.node import DEV_OPERATOR_KEY, free_port
 from ledger.chain.rpc import connect
+from ledger.chain.sender import TxSender
 from ledger.config import Settings
 from ledger.domain.evidence import sign_batch, sign_single
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from ledger.facade import Ledger
-from ledger.chain.sender import TxSender
 
 SHA256 = 1
 OPERATOR_TOKEN = "bench-operator-token"
@@ -55,9 +55,12 @@ def running_service(chain: BenchChain, *, batch_interval: float = 0.1) -> Iterat
     """The real app (create_app, pipeline on) served by uvicorn on 127.0.0.1:<free port>; stopped on exit."""
     with tempfile.TemporaryDirectory(prefix="ipledger-bench-api-") as tmp:
         settings = Settings(
-            data_dir=Path(tmp) / "data", operator_token=OPERATOR_TOKEN, confirmations=1,
-            batch_interval=batch_interval, public_url="http://127.0.0.1",
-        )  # fmt: skip
+            data_dir=Path(tmp) / "data",
+            operator_token=OPERATOR_TOKEN,
+            confirmations=1,
+            batch_interval=batch_interval,
+            public_url="http://127.0.0.1",
+        )
         w3 = connect(chain.rpc_url, timeout=60)  # the service's own connection, as `ipledger up` opens it
         relayer = TxSender(w3, Account.from_key(DEV_OPERATOR_KEY))
         ledger = Ledger(w3=w3, manifest=chain.manifest, settings=settings, relayer=relayer)
@@ -73,8 +76,15 @@ def running_service(chain: BenchChain, *, batch_interval: float = 0.1) -> Iterat
         # benchmark-only: the HTTP and FastAPI share of POST /v1/evidence/batch (same body model, no work)
         app.add_api_route("/bench/batch-parse", batch_parse, methods=["POST"])
         port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                                lifespan="on", timeout_keep_alive=60)  # fmt: skip
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_keep_alive=60,
+        )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="bench-uvicorn", daemon=True)
         thread.start()
@@ -108,8 +118,14 @@ def batch_body(svc: Service, party: LocalAccount, hashes: list[bytes], deadline:
     party 1), pre-encoded so the client's JSON work is not timed."""
     hashes = [public_binding(hh, 1, HashAlgorithm.SHA256) for hh in hashes]
     req = sign_batch(party, svc.chain.domain(), bindings=hashes, algorithm=SHA256, deadline=deadline)
-    body = {"algorithm": "sha256", "bindings": ["0x" + hh.hex() for hh in hashes], "partyId": 1, "registrant": party.address,
-            "deadline": deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
+    body = {
+        "algorithm": "sha256",
+        "bindings": ["0x" + hh.hex() for hh in hashes],
+        "partyId": 1,
+        "registrant": party.address,
+        "deadline": deadline,
+        "signature": "0x" + req.signature.hex(),
+    }
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -161,27 +177,58 @@ def bulk_ingest(svc: Service, *, items: int, posts: int) -> tuple[list[Result], 
     anchor_gas = None
     if sub is not None and sub.tx_hash:
         anchor_gas = int(c.w3.eth.get_transaction_receipt(sub.tx_hash)["gasUsed"])
-    extra = {"first_hash": all_hashes[0][0], "accepted_rates": accepted, "anchored_rate": anchored_rate, "anchor_gas": anchor_gas, "items": items}
+    extra = {
+        "first_hash": all_hashes[0][0],
+        "accepted_rates": accepted,
+        "anchored_rate": anchored_rate,
+        "anchor_gas": anchor_gas,
+        "items": items,
+    }
     med = statistics.median(accepted)
     results = [
-        Result("6", f"bulk ingest over HTTP: hashes accepted/s (POST /v1/evidence/batch, {items:,} hashes × {posts})",
-               ours=med, unit="hashes/s", peer=100_000, peer_label="", kind="limit", op=">=", target=1.0,
-               ratio=med / 100_000, rounds=[a / 100_000 for a in accepted], stat="median",
-               note="request wall time per POST; median of the POSTs"),
-        Result("6", f"bulk ingest over HTTP: hashes anchored/s with proofs kept ({items * posts:,} hashes)",
-               ours=anchored_rate, unit="hashes/s", peer=50_000, peer_label="", kind="limit", op=">=", target=1.0,
-               ratio=anchored_rate / 50_000,
-               note="from the first POST to every receipt `registered`"
-               + (f"; one anchor = {anchor_gas:,} gas = {anchor_gas / items:.3g} gas/item" if anchor_gas else "")),
-    ]  # fmt: skip
+        Result(
+            "6",
+            f"bulk ingest over HTTP: hashes accepted/s (POST /v1/evidence/batch, {items:,} hashes × {posts})",
+            ours=med,
+            unit="hashes/s",
+            peer=100_000,
+            peer_label="",
+            kind="limit",
+            op=">=",
+            target=1.0,
+            ratio=med / 100_000,
+            rounds=[a / 100_000 for a in accepted],
+            stat="median",
+            note="request wall time per POST; median of the POSTs",
+        ),
+        Result(
+            "6",
+            f"bulk ingest over HTTP: hashes anchored/s with proofs kept ({items * posts:,} hashes)",
+            ours=anchored_rate,
+            unit="hashes/s",
+            peer=50_000,
+            peer_label="",
+            kind="limit",
+            op=">=",
+            target=1.0,
+            ratio=anchored_rate / 50_000,
+            note="from the first POST to every receipt `registered`"
+            + (f"; one anchor = {anchor_gas:,} gas = {anchor_gas / items:.3g} gas/item" if anchor_gas else ""),
+        ),
+    ]
     return results, extra
 
 
 # --- 7: relayed single registrations --------------------------------------------------------------------
 
 
-def _pool_run(url: str, threads: int, jobs: list[Any], fn: Callable[[httpx.Client, Any], None],
-              warm: Callable[[httpx.Client], Any]) -> float:
+def _pool_run(
+    url: str,
+    threads: int,
+    jobs: list[Any],
+    fn: Callable[[httpx.Client, Any], None],
+    warm: Callable[[httpx.Client], Any],
+) -> float:
     """Runs ``fn(client, job)`` for every job on ``threads`` threads, one httpx client each; wall seconds."""
     chunks = [jobs[i::threads] for i in range(threads)]
     clients = [client(url) for _ in range(threads)]
@@ -244,16 +291,32 @@ def relayed_singles(svc: Service, *, n: int, rounds: int, threads: int) -> tuple
             for content in unique_hashes(per_round, f"single-api{r}"):
                 binding = public_binding(content, 1, HashAlgorithm.SHA256)  # as the party's client computes it
                 req = signed_single(binding)
-                api_bodies.append(json.dumps({
-                    "binding": "0x" + binding.hex(), "partyId": 1, "algorithm": "sha256", "registrant": c.party.address,
-                    "nonce": 0, "deadline": deadline, "signature": "0x" + req.signature.hex(),
-                }).encode())  # fmt: skip
+                api_bodies.append(
+                    json.dumps(
+                        {
+                            "binding": "0x" + binding.hex(),
+                            "partyId": 1,
+                            "algorithm": "sha256",
+                            "registrant": c.party.address,
+                            "nonce": 0,
+                            "deadline": deadline,
+                            "signature": "0x" + req.signature.hex(),
+                        }
+                    ).encode()
+                )
                 registered.append(content)
             raws = []
             for content in unique_hashes(per_round, f"single-raw{r}"):
                 fn = c.evidence.functions.registerBySignature(signed_single(content).as_args())
-                tx = fn.build_transaction({"from": peer_acct.address, "nonce": peer_nonce, "gas": 200_000,
-                                           "chainId": c.manifest.chain_id, **fees})  # fmt: skip
+                tx = fn.build_transaction(
+                    {
+                        "from": peer_acct.address,
+                        "nonce": peer_nonce,
+                        "gas": 200_000,
+                        "chainId": c.manifest.chain_id,
+                        **fees,
+                    }
+                )
                 raws.append("0x" + bytes(peer_acct.sign_transaction(tx).raw_transaction).hex())
                 peer_nonce += 1
             runs = {
@@ -268,13 +331,18 @@ def relayed_singles(svc: Service, *, n: int, rounds: int, threads: int) -> tuple
     total = per_round * rounds
     req_calls = sum(tally.calls.values()) - tally.pipeline_calls
     result = ratio_result(
-        "7", f"relayed single registrations over HTTP (POST /v1/evidence, {total} in {rounds} rounds, "
-        f"{threads} client threads)", "req/s",
-        f"`eth_sendRawTransaction` of the same calls pre-signed, same node, {threads} threads", ">=", 0.5, pairs,
+        "7",
+        f"relayed single registrations over HTTP (POST /v1/evidence, {total} in {rounds} rounds, "
+        f"{threads} client threads)",
+        "req/s",
+        f"`eth_sendRawTransaction` of the same calls pre-signed, same node, {threads} threads",
+        ">=",
+        0.5,
+        pairs,
         note="each side's transactions are mined by the automining node; 202 = journalled and sent. During this "
         f"measure the service made {req_calls / total:.1f} JSON-RPC calls per request from its request threads, "
         f"and its pipeline thread {tally.pipeline_calls / total:.1f} more per request (following in-flight singles)",
-    )  # fmt: skip
+    )
     return result, {"registered": registered}
 
 
@@ -342,10 +410,15 @@ def lookups(svc: Service, *, label: str, key: str, content: bytes, n: int, round
     lookups_made = n * rounds + 1
     req_calls = sum(tally.calls.values()) - tally.pipeline_calls
     return ratio_result(
-        key, f"GET /v1/evidence/{{hash}}, {label} ({n} sequential requests × {rounds} rounds)", "req/s",
-        "GET /bench/ping: trivial route added to the same app, same client", ">=", 0.5, pairs,
+        key,
+        f"GET /v1/evidence/{{hash}}, {label} ({n} sequential requests × {rounds} rounds)",
+        "req/s",
+        "GET /bench/ping: trivial route added to the same app, same client",
+        ">=",
+        0.5,
+        pairs,
         note=f"status of the looked-up hash: {first.json().get('method')}/{first.json().get('status')}, looked up once "
         f"its receipt was final (an untimed wait); "
         f"{req_calls / lookups_made:.1f} JSON-RPC calls per lookup; the pipeline thread made "
         f"{tally.pipeline_calls / elapsed:.0f} calls/s in the background meanwhile",
-    )  # fmt: skip
+    )

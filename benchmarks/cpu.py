@@ -62,13 +62,29 @@ def merkle_build(n: int, n_ots: int, rounds: int) -> list[Result]:
         vs_ots.append((rate["ours"], rate["ots"]))
         vs_bare.append((rate["ours"], rate["bare"]))
     return [
-        ratio_result("4", f"Merkle tree build, {n:,} leaves (`ledger.domain.merkle.MerkleTree`)", "leaves/s",
-                     f"OTS `make_merkle_tree` over {n_ots:,} `Timestamp`s", ">=", 25.0, vs_ots,
-                     note="per-leaf rates; OTS input objects built outside the timed region", stat="best"),
-        ratio_result("4", f"Merkle tree build, {n:,} leaves (`ledger.domain.merkle.MerkleTree`)", "leaves/s",
-                     "bare hashlib pairing loop, same leaves", ">=", 0.5, vs_bare,
-                     note="root checked equal to the bare loop's", stat="best"),
-    ]  # fmt: skip
+        ratio_result(
+            "4",
+            f"Merkle tree build, {n:,} leaves (`ledger.domain.merkle.MerkleTree`)",
+            "leaves/s",
+            f"OTS `make_merkle_tree` over {n_ots:,} `Timestamp`s",
+            ">=",
+            25.0,
+            vs_ots,
+            note="per-leaf rates; OTS input objects built outside the timed region",
+            stat="best",
+        ),
+        ratio_result(
+            "4",
+            f"Merkle tree build, {n:,} leaves (`ledger.domain.merkle.MerkleTree`)",
+            "leaves/s",
+            "bare hashlib pairing loop, same leaves",
+            ">=",
+            0.5,
+            vs_bare,
+            note="root checked equal to the bare loop's",
+            stat="best",
+        ),
+    ]
 
 
 def _bare_hash(path: Path, name: str) -> bytes:
@@ -101,9 +117,17 @@ def file_hashing(size_mb: int, rounds: int) -> list[Result]:
                 if digests["ours"] != digests["bare"]:
                     raise AssertionError(f"{name} digests differ")
                 pairs.append((mb / secs["ours"], mb / secs["bare"]))
-            out.append(ratio_result(
-                "5", f"file hashing {name.upper()}, {size_mb} MiB file (`ledger.domain.hashing.hash_file`)", "MB/s",
-                f"bare `hashlib.new('{name}')`, 1 MiB `read()` chunks", ">=", 0.9, pairs,
-                note="file in the page cache (warmed first)", stat="best",
-            ))  # fmt: skip
+            out.append(
+                ratio_result(
+                    "5",
+                    f"file hashing {name.upper()}, {size_mb} MiB file (`ledger.domain.hashing.hash_file`)",
+                    "MB/s",
+                    f"bare `hashlib.new('{name}')`, 1 MiB `read()` chunks",
+                    ">=",
+                    0.9,
+                    pairs,
+                    note="file in the page cache (warmed first)",
+                    stat="best",
+                )
+            )
     return out

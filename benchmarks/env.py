@@ -15,14 +15,16 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.providers.rpc import HTTPProvider
 
-from ledger.domain import eip712
 from ledger.chain.artifacts import load_artifact
-from ledger.chain.node import DEV_OPERATOR_KEY, EmbeddedNode, find_anvil, free_port
 from ledger.chain.deployment import Manifest, deploy_suite
+from ledger.chain.node import DEV_OPERATOR_KEY, EmbeddedNode, find_anvil, free_port
 from ledger.chain.sender import SentTransaction, TxSender
+from ledger.domain import eip712
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-EAS_ARTIFACTS = REPO_ROOT / "node_modules" / "@ethereum-attestation-service" / "eas-contracts" / "artifacts" / "contracts"
+EAS_ARTIFACTS = (
+    REPO_ROOT / "node_modules" / "@ethereum-attestation-service" / "eas-contracts" / "artifacts" / "contracts"
+)
 #: The EAS schema that carries the same fields as our registration.
 EAS_SCHEMA = "bytes32 contentHash,uint8 algorithm,bytes32 metadata"
 FIRM_USCC = "91110108551385082Q"
@@ -76,7 +78,9 @@ class BenchChain:
         operator = Account.from_key(DEV_OPERATOR_KEY)
         sender = TxSender(w3, operator)
         manifest = deploy_suite(sender)
-        evidence = w3.eth.contract(address=manifest.address("EvidenceRegistry"), abi=load_artifact("EvidenceRegistry")["abi"])
+        evidence = w3.eth.contract(
+            address=manifest.address("EvidenceRegistry"), abi=load_artifact("EvidenceRegistry")["abi"]
+        )
 
         reg_art, eas_art = eas_artifact("SchemaRegistry"), eas_artifact("EAS")
         reg_addr = _deploy(sender, reg_art, [])
@@ -89,8 +93,21 @@ class BenchChain:
 
         funder = w3.eth.accounts[1]
         party = Account.from_key(keccak(text="ipledger-bench:party"))
-        chain = cls(node, w3, operator, sender, manifest, evidence, eas, registry, schema_uid, party,
-                    TxSender(w3, party), funder, tmp)  # fmt: skip
+        chain = cls(
+            node,
+            w3,
+            operator,
+            sender,
+            manifest,
+            evidence,
+            eas,
+            registry,
+            schema_uid,
+            party,
+            TxSender(w3, party),
+            funder,
+            tmp,
+        )
         chain.fund(party.address)
         chain.admit([party.address], FIRM_USCC)
         return chain
@@ -130,10 +147,17 @@ class BenchChain:
         from ledger.chain import governance as gov
 
         record = self.manifest.governance or {}
-        data = self.evidence.functions.admitParty((kind, 1, 3, identifier, "前海基准核验机构", "Qianhai Benchmark Verifier"),
-                                                  accounts)._encode_transaction_data()  # fmt: skip
-        proposal = gov.propose(self.w3, record["timelock"], record["safe"], target=self.evidence.address,
-                               data=bytes.fromhex(data[2:]), description=f"admit {identifier}")  # fmt: skip
+        data = self.evidence.functions.admitParty(
+            (kind, 1, 3, identifier, "前海基准核验机构", "Qianhai Benchmark Verifier"), accounts
+        )._encode_transaction_data()
+        proposal = gov.propose(
+            self.w3,
+            record["timelock"],
+            record["safe"],
+            target=self.evidence.address,
+            data=bytes.fromhex(data[2:]),
+            description=f"admit {identifier}",
+        )
         for member in gov.dev_council()[:2]:
             proposal = gov.approve(self.w3, proposal, member)
         gov.execute(self.sender, proposal)  # scheduled

@@ -12,11 +12,11 @@ from eth_utils import keccak, to_checksum_address
 
 from benchmarks.env import BenchChain
 from benchmarks.report import Result
+from ledger.chain.artifacts import load_artifact
+from ledger.chain.sender import SentTransaction, TxSender
 from ledger.domain import merkle
 from ledger.domain.eip712 import EIP712_DOMAIN_TYPE
-from ledger.chain.artifacts import load_artifact
 from ledger.domain.evidence import sign_single
-from ledger.chain.sender import SentTransaction, TxSender
 
 SHA256 = 1
 ZERO32 = b"\0" * 32
@@ -58,11 +58,17 @@ def direct_vs_timestamp(c: BenchChain, n: int) -> Result:
         for f, out in ((reg, ours), (stamp, peer)) if i % 2 == 0 else ((stamp, peer), (reg, ours)):
             out.append(f())
     return Result(
-        "1", "gas, one registration by a party account (`register`)",
-        ours=statistics.mean(ours), unit="gas", peer=statistics.mean(peer),
-        peer_label="EAS `timestamp(bytes32)`", kind="peer", op="<=", target=1.15,
+        "1",
+        "gas, one registration by a party account (`register`)",
+        ours=statistics.mean(ours),
+        unit="gas",
+        peer=statistics.mean(peer),
+        peer_label="EAS `timestamp(bytes32)`",
+        kind="peer",
+        op="<=",
+        target=1.15,
         note=f"mean of {n} fresh hashes each (first write to the slot); all: ours {sorted(set(ours))}, EAS {sorted(set(peer))}",
-    )  # fmt: skip
+    )
 
 
 # --- 2: relayed registration by signature vs EAS attestByDelegation -----------------------------------
@@ -85,9 +91,10 @@ class EasDelegation:
             raise RuntimeError("EAS attest typehash differs from the type used here")
         separator = keccak(
             keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-            + keccak(text=self.domain["name"]) + keccak(text=self.domain["version"])
+            + keccak(text=self.domain["name"])
+            + keccak(text=self.domain["version"])
             + abi_encode(["uint256", "address"], [self.domain["chainId"], self.domain["verifyingContract"]])
-        )  # fmt: skip
+        )
         if separator != bytes(eas.functions.getDomainSeparator().call()):
             raise RuntimeError("EAS domain separator differs from the domain used here")
 
@@ -99,9 +106,17 @@ class EasDelegation:
         eas = self.c.eas
         nonce = int(eas.functions.getNonce(attester.address).call())
         message = {
-            "attester": attester.address, "schema": schema_uid, "recipient": ZERO_ADDR, "expirationTime": 0,
-            "revocable": True, "refUID": ZERO32, "data": data, "value": 0, "nonce": nonce, "deadline": deadline,
-        }  # fmt: skip
+            "attester": attester.address,
+            "schema": schema_uid,
+            "recipient": ZERO_ADDR,
+            "expirationTime": 0,
+            "revocable": True,
+            "refUID": ZERO32,
+            "data": data,
+            "value": 0,
+            "nonce": nonce,
+            "deadline": deadline,
+        }
         full = {
             "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "Attest": EAS_ATTEST_TYPE},
             "primaryType": "Attest",
@@ -124,8 +139,15 @@ def relayed_vs_delegated(c: BenchChain, n: int) -> Result:
     deadline = c.now() + 3600
 
     def ours() -> int:
-        req = sign_single(c.party, c.domain(), binding=fresh(), algorithm=SHA256, nonce=0, deadline=deadline,
-                          metadata_commitment=fresh())  # fmt: skip
+        req = sign_single(
+            c.party,
+            c.domain(),
+            binding=fresh(),
+            algorithm=SHA256,
+            nonce=0,
+            deadline=deadline,
+            metadata_commitment=fresh(),
+        )
         return _gas(relayer.send_call(c.evidence.functions.registerBySignature(req.as_args())))
 
     def peer() -> int:
@@ -138,12 +160,18 @@ def relayed_vs_delegated(c: BenchChain, n: int) -> Result:
         for f, out in ((ours, o), (peer, p)) if i % 2 == 0 else ((peer, p), (ours, o)):
             out.append(f())
     return Result(
-        "2", "gas, one registration by signature (`registerBySignature`, relayed)",
-        ours=statistics.mean(o), unit="gas", peer=statistics.mean(p),
-        peer_label="EAS `attestByDelegation`, same fields as schema data", kind="peer", op="<=", target=0.25,
+        "2",
+        "gas, one registration by signature (`registerBySignature`, relayed)",
+        ours=statistics.mean(o),
+        unit="gas",
+        peer=statistics.mean(p),
+        peer_label="EAS `attestByDelegation`, same fields as schema data",
+        kind="peer",
+        op="<=",
+        target=0.25,
         note=f"mean of {n} each, relayed by the operator; EAS schema `{c.schema_uid.hex()[:10]}…` "
         f"(revocable, no resolver); all: ours {sorted(set(o))}, EAS {sorted(set(p))}",
-    )  # fmt: skip
+    )
 
 
 # --- 3: batch anchors per item vs EAS multiTimestamp ------------------------------------------------
@@ -168,13 +196,21 @@ def batch_per_item(c: BenchChain, sizes: list[tuple[int, float]], eas_items: int
     out = []
     for size, limit in sizes:
         per_item, gas = anchor_per_item(c, size)
-        out.append(Result(
-            "3", f"gas per item, batch of {size:,} items (one `anchorBatch`)",
-            ours=per_item, unit="gas/item", peer=limit,
-            peer_label=f"EAS `multiTimestamp` ({eas_items} items): {eas:,.0f} gas/item",
-            kind="limit", op="<=", target=1.0, ratio=per_item / limit,
-            note=f"anchor transaction {gas:,} gas for the root of a {size:,}-leaf tree",
-        ))  # fmt: skip
+        out.append(
+            Result(
+                "3",
+                f"gas per item, batch of {size:,} items (one `anchorBatch`)",
+                ours=per_item,
+                unit="gas/item",
+                peer=limit,
+                peer_label=f"EAS `multiTimestamp` ({eas_items} items): {eas:,.0f} gas/item",
+                kind="limit",
+                op="<=",
+                target=1.0,
+                ratio=per_item / limit,
+                note=f"anchor transaction {gas:,} gas for the root of a {size:,}-leaf tree",
+            )
+        )
     return out
 
 
@@ -224,14 +260,19 @@ def breakdown_table(c: BenchChain) -> str:
     """Markdown: the gas of rows 1 and 2 by category, ours beside EAS."""
     deadline = c.now() + 3600
     eas = EasDelegation(c)
-    req = sign_single(c.party, c.domain(), binding=fresh(), algorithm=SHA256, nonce=0, deadline=deadline,
-                      metadata_commitment=fresh())  # fmt: skip
+    req = sign_single(
+        c.party, c.domain(), binding=fresh(), algorithm=SHA256, nonce=0, deadline=deadline, metadata_commitment=fresh()
+    )
     columns = {
         "`register`": breakdown(c, c.evidence.functions.register((fresh(), SHA256, fresh(), ZERO32)), c.party.address),
         "EAS `timestamp`": breakdown(c, c.eas.functions.timestamp(fresh()), c.party.address),
-        "`registerBySignature`": breakdown(c, c.evidence.functions.registerBySignature(req.as_args()), c.sender.address),
+        "`registerBySignature`": breakdown(
+            c, c.evidence.functions.registerBySignature(req.as_args()), c.sender.address
+        ),
         "EAS `attestByDelegation`": breakdown(
-            c, c.eas.functions.attestByDelegation(eas.request(c.party, fresh(), SHA256, fresh(), deadline)), c.sender.address
+            c,
+            c.eas.functions.attestByDelegation(eas.request(c.party, fresh(), SHA256, fresh(), deadline)),
+            c.sender.address,
         ),
     }
     cats: list[str] = []
@@ -260,8 +301,21 @@ TERMS_SCHEMA = (
     "bytes32 fieldOfUse,bool sublicensable,bytes32 parentLicence,uint64 start,uint64 end,bytes32 documentHash,"
     "bytes32 detailsHash"
 )
-TERMS_ABI = ["uint8", "uint256", "uint256[]", "uint16[]", "uint8", "uint256", "bytes32", "bool", "bytes32", "uint64",
-             "uint64", "bytes32", "bytes32"]  # fmt: skip
+TERMS_ABI = [
+    "uint8",
+    "uint256",
+    "uint256[]",
+    "uint16[]",
+    "uint8",
+    "uint256",
+    "bytes32",
+    "bool",
+    "bytes32",
+    "uint64",
+    "uint64",
+    "bytes32",
+    "bytes32",
+]
 
 
 def agreements(c: BenchChain) -> list[Result]:
@@ -274,7 +328,9 @@ def agreements(c: BenchChain) -> list[Result]:
     from ledger.domain import eip712
     from ledger.domain.territory import to_mask
 
-    assets = c.w3.eth.contract(address=c.manifest.address("IPAssetRegistry"), abi=load_artifact("IPAssetRegistry")["abi"])
+    assets = c.w3.eth.contract(
+        address=c.manifest.address("IPAssetRegistry"), abi=load_artifact("IPAssetRegistry")["abi"]
+    )
     domain = ag.assets_domain(c.manifest.chain_id, assets.address)
     uni, firm = Account.from_key(keccak(text="bench:uni")), Account.from_key(keccak(text="bench:firm"))
     p_uni, p_firm = c.admit([uni.address], "BENCH-UNI-1"), c.admit([firm.address], "BENCH-FIRM-1")
@@ -286,54 +342,115 @@ def agreements(c: BenchChain) -> list[Result]:
     confirmations: list[int] = []
 
     def new_asset(i: int) -> int:
-        reg = ag.AssetRegistration(1, 1, keccak(text=f"bench-asset-{i}-{fresh().hex()}"), (p_uni,), (10_000,), fresh(), now + 3600)
-        c.sender.send_call(assets.functions.registerAsset(reg.as_tuple(), [(uni.address, eip712.sign(reg.message(domain), uni))]))
+        reg = ag.AssetRegistration(
+            1, 1, keccak(text=f"bench-asset-{i}-{fresh().hex()}"), (p_uni,), (10_000,), fresh(), now + 3600
+        )
+        c.sender.send_call(
+            assets.functions.registerAsset(reg.as_tuple(), [(uni.address, eip712.sign(reg.message(domain), uni))])
+        )
         asset = int(assets.functions.assetCount().call())
         # the verifier's confirmation, relayed: nothing is executed on an unconfirmed claim
         extract = fresh()
         sig = eip712.sign(ag.confirmation_message(domain, asset, extract, now + 3600), verifier)
-        confirmations.append(_gas(c.sender.send_call(assets.functions.confirmAsset(asset, extract, verifier.address, now + 3600, sig))))
+        confirmations.append(
+            _gas(c.sender.send_call(assets.functions.confirmAsset(asset, extract, verifier.address, now + 3600, sig)))
+        )
         return asset
 
     def ours(kind: int, asset: int) -> int:
         if kind == ag.AgreementKind.LICENCE:
-            t = ag.Terms(kind, asset, (p_firm,), (), int(ag.LicenceType.EXCLUSIVE), to_mask(["CN"]), ZERO32, False, ZERO32,
-                         now, now + 365 * 86400, fresh(), fresh(), fresh(), now + 3600)  # fmt: skip
+            t = ag.Terms(
+                kind,
+                asset,
+                (p_firm,),
+                (),
+                int(ag.LicenceType.EXCLUSIVE),
+                to_mask(["CN"]),
+                ZERO32,
+                False,
+                ZERO32,
+                now,
+                now + 365 * 86400,
+                fresh(),
+                fresh(),
+                fresh(),
+                now + 3600,
+            )
         else:
-            t = ag.Terms(kind, asset, (p_firm,), (10_000,), document_hash=fresh(), details_hash=fresh(), salt=fresh(), deadline=now + 3600)
+            t = ag.Terms(
+                kind,
+                asset,
+                (p_firm,),
+                (10_000,),
+                document_hash=fresh(),
+                details_hash=fresh(),
+                salt=fresh(),
+                deadline=now + 3600,
+            )
         msg = t.message(domain)
         sigs = [(uni.address, eip712.sign(msg, uni)), (firm.address, eip712.sign(msg, firm))]
         return _gas(c.sender.send_call(assets.functions.execute(t.as_tuple(), sigs)))
 
     def peer(kind: int, asset: int) -> int:
-        values = [kind, asset, [p_firm], [10_000] if kind == ag.AgreementKind.ASSIGNMENT else [],
-                  int(ag.LicenceType.EXCLUSIVE) if kind == ag.AgreementKind.LICENCE else 0, to_mask(["CN"]), ZERO32, False,
-                  ZERO32, now, now + 365 * 86400, fresh(), fresh()]  # fmt: skip
+        values = [
+            kind,
+            asset,
+            [p_firm],
+            [10_000] if kind == ag.AgreementKind.ASSIGNMENT else [],
+            int(ag.LicenceType.EXCLUSIVE) if kind == ag.AgreementKind.LICENCE else 0,
+            to_mask(["CN"]),
+            ZERO32,
+            False,
+            ZERO32,
+            now,
+            now + 365 * 86400,
+            fresh(),
+            fresh(),
+        ]
         data = abi_encode(TERMS_ABI, values)
         req = eas.request_data(uni, schema_uid, data, now + 3600)
         return _gas(c.sender.send_call(c.eas.functions.attestByDelegation(req)))
 
     out = []
-    for kind, label, limit in ((ag.AgreementKind.LICENCE, "a two-party exclusive licence taking effect", 250_000),
-                               (ag.AgreementKind.ASSIGNMENT, "an assignment taking effect", 200_000)):  # fmt: skip
+    for kind, label, limit in (
+        (ag.AgreementKind.LICENCE, "a two-party exclusive licence taking effect", 250_000),
+        (ag.AgreementKind.ASSIGNMENT, "an assignment taking effect", 200_000),
+    ):
         ours(kind, new_asset(0)), peer(kind, 0)  # warm-up
         o = [ours(kind, new_asset(i)) for i in range(1, 4)]
         p = [peer(kind, i) for i in range(1, 4)]
-        out.append(Result(
-            "9", f"gas, {label} (`execute`, both parties' EIP-712 signatures, relayed)",
-            ours=statistics.mean(o), unit="gas", peer=float(limit),
-            peer_label=f"EAS `attestByDelegation` of the same terms (one signer): {statistics.mean(p):,.0f} gas",
-            kind="limit", op="<=", target=1.0, ratio=statistics.mean(o) / limit,
-            note=f"ours ÷ EAS = {statistics.mean(o) / statistics.mean(p):.2f}× (EAS records one attester's statement; ours "
-            f"checks both parties' signatures and the title rules and moves or encumbers the title)",
-        ))  # fmt: skip
+        out.append(
+            Result(
+                "9",
+                f"gas, {label} (`execute`, both parties' EIP-712 signatures, relayed)",
+                ours=statistics.mean(o),
+                unit="gas",
+                peer=float(limit),
+                peer_label=f"EAS `attestByDelegation` of the same terms (one signer): {statistics.mean(p):,.0f} gas",
+                kind="limit",
+                op="<=",
+                target=1.0,
+                ratio=statistics.mean(o) / limit,
+                note=f"ours ÷ EAS = {statistics.mean(o) / statistics.mean(p):.2f}× (EAS records one attester's statement; ours "
+                f"checks both parties' signatures and the title rules and moves or encumbers the title)",
+            )
+        )
     measured = confirmations[1:]  # the first one (warm-up) also pays for the verifier's first touches
-    out.append(Result(
-        "9", "gas, an asset verifier confirming a claim (`confirmAsset`, its EIP-712 signature, relayed)",
-        ours=statistics.mean(measured), unit="gas", peer=100_000.0, peer_label="limit 100,000 gas (no peer operation)",
-        kind="limit", op="<=", target=1.0, ratio=statistics.mean(measured) / 100_000,
-        note=f"reported beside the agreements: a claim is confirmed once before anything is executed on it; all: {measured}",
-    ))  # fmt: skip
+    out.append(
+        Result(
+            "9",
+            "gas, an asset verifier confirming a claim (`confirmAsset`, its EIP-712 signature, relayed)",
+            ours=statistics.mean(measured),
+            unit="gas",
+            peer=100_000.0,
+            peer_label="limit 100,000 gas (no peer operation)",
+            kind="limit",
+            op="<=",
+            target=1.0,
+            ratio=statistics.mean(measured) / 100_000,
+            note=f"reported beside the agreements: a claim is confirmed once before anything is executed on it; all: {measured}",
+        )
+    )
     return out
 
 

@@ -28,10 +28,10 @@ from sqlalchemy import Engine, insert
 
 from benchmarks.env import BenchChain
 from benchmarks.report import Result, ratio_result
+from ledger.config import Settings
 from ledger.index import schema, sync
 from ledger.index.decoder import checksum
 from ledger.index.sync import Indexer
-from ledger.config import Settings
 
 DAY = 86_400
 
@@ -57,8 +57,16 @@ def fill_chain(
             for start in range(first, n, per_block):
                 batch = []
                 for i in range(start, min(n, start + per_block)):
-                    data = ev.encode_abi("register", args=[(keccak(text=f"{label} {i}"), 1, keccak(text=f"meta {i}"), b"\0" * 32)])
-                    tx = {"from": party, "to": ev.address, "data": data, "gas": hex(150_000), "nonce": hex(nonce + i - first)}
+                    data = ev.encode_abi(
+                        "register", args=[(keccak(text=f"{label} {i}"), 1, keccak(text=f"meta {i}"), b"\0" * 32)]
+                    )
+                    tx = {
+                        "from": party,
+                        "to": ev.address,
+                        "data": data,
+                        "gas": hex(150_000),
+                        "nonce": hex(nonce + i - first),
+                    }
                     batch.append({"jsonrpc": "2.0", "id": i, "method": "eth_sendTransaction", "params": [tx]})
                 errors = [a for a in client.post(url, json=batch).json() if "error" in a]
                 if errors:
@@ -112,18 +120,27 @@ def catch_up(chain: BenchChain, *, events: int, rounds: int) -> Result:
             pairs.append((o, p))
             engine.dispose()
     return ratio_result(
-        "10", f"index catch-up from an empty SQLite database ({counted:,} events, {head - chain.manifest.deploy_block + 1:,} blocks)",
-        "events/s", f"raw `eth_getLogs` of the same blocks, ≤ {sync.CHUNK:,} blocks a request, JSON parsed", ">=", 0.5, pairs,
-        note=(f"{events:,} registrations, 100 to a block; ours = `Indexer.sync` (fetch, decode, write, cursor; the "
-              "next range fetched while one is written) into a fresh database each round; the peer only fetches "
-              "and parses"),
-    )  # fmt: skip
+        "10",
+        f"index catch-up from an empty SQLite database ({counted:,} events, {head - chain.manifest.deploy_block + 1:,} blocks)",
+        "events/s",
+        f"raw `eth_getLogs` of the same blocks, ≤ {sync.CHUNK:,} blocks a request, JSON parsed",
+        ">=",
+        0.5,
+        pairs,
+        note=(
+            f"{events:,} registrations, 100 to a block; ours = `Indexer.sync` (fetch, decode, write, cursor; the "
+            "next range fetched while one is written) into a fresh database each round; the peer only fetches "
+            "and parses"
+        ),
+    )
 
 
 # --- query latency at scale ---------------------------------------------------------------------------
 
 
-def load_evidence(engine: Engine, n: int, *, parties: int = 200, per_block: int = 40, t0: int = 1_767_225_600) -> dict[str, Any]:
+def load_evidence(
+    engine: Engine, n: int, *, parties: int = 200, per_block: int = 40, t0: int = 1_767_225_600
+) -> dict[str, Any]:
     """``n`` evidence rows (a tenth of them batch items) over ``n / per_block`` blocks a minute apart, with
     their blocks, straight into the index schema."""
     rnd = random.Random(7)
@@ -134,21 +151,43 @@ def load_evidence(engine: Engine, n: int, *, parties: int = 200, per_block: int 
     schema.metadata.create_all(engine)
     step = 50_000
     with engine.begin() as db:
-        db.execute(insert(schema.blocks), [{"number": b, "hash": "0x" + keccak(b.to_bytes(8, "big")).hex(), "timestamp": t0 + 60 * b}
-                                       for b in range(1, blocks_n + 1)])  # fmt: skip
+        db.execute(
+            insert(schema.blocks),
+            [
+                {"number": b, "hash": "0x" + keccak(b.to_bytes(8, "big")).hex(), "timestamp": t0 + 60 * b}
+                for b in range(1, blocks_n + 1)
+            ],
+        )
     for start in range(0, n, step):
         rows = []
         for i in range(start, min(n, start + step)):
             block, pos = 1 + i // per_block, i % per_block
             party = rnd.randrange(parties)
             batch = pos >= per_block - per_block // 10
-            rows.append(("0x" + keccak(i.to_bytes(8, "big")).hex(), "batch" if batch else "single", party + 1,
-                         registrants[party], 1, None, None, ("0x" + "ab" * 32) if batch else None,
-                         pos if batch else 0, block, 0 if batch else pos, t0 + 60 * block, "0x" + "cd" * 32))  # fmt: skip
+            rows.append(
+                (
+                    "0x" + keccak(i.to_bytes(8, "big")).hex(),
+                    "batch" if batch else "single",
+                    party + 1,
+                    registrants[party],
+                    1,
+                    None,
+                    None,
+                    ("0x" + "ab" * 32) if batch else None,
+                    pos if batch else 0,
+                    block,
+                    0 if batch else pos,
+                    t0 + 60 * block,
+                    "0x" + "cd" * 32,
+                )
+            )
         with engine.begin() as db:
             if is_pg:  # COPY: loading is not what is measured
                 raw = db.connection.driver_connection
-                with raw.cursor() as cur, cur.copy(f"COPY evidence ({', '.join(schema.EVIDENCE_COLUMNS)}) FROM STDIN") as copy:
+                with (
+                    raw.cursor() as cur,
+                    cur.copy(f"COPY evidence ({', '.join(schema.EVIDENCE_COLUMNS)}) FROM STDIN") as copy,
+                ):
                     for row in rows:
                         copy.write_row(row)
             else:
@@ -207,13 +246,23 @@ def query_p99(chain: BenchChain, engine: Engine, label: str, *, n: int, rounds: 
         times = query_latencies(indexer, facts, rounds)
     worst, median = p99(times), statistics.median(times)
     return Result(
-        "11", f"indexed query p99, {n:,} evidence records, {label}", ours=worst, unit="ms", peer=20.0, peer_label="",
-        kind="limit", op="<=", target=1.0, ratio=worst / 20.0,
-        note=(f"{len(times):,} queries (`Indexer.query('evidence', …)`: {len(query_mix(facts, random.Random(0)))} "
-              f"kinds — no filter, limit 500, party, party + month, a day, kind, kind + party, registrant, "
-              f"up to a time — each first page and its next page); median {median:.2f} ms, max {max(times):.1f} ms; "
-              f"loading took {load_s:.0f} s"),
-    )  # fmt: skip
+        "11",
+        f"indexed query p99, {n:,} evidence records, {label}",
+        ours=worst,
+        unit="ms",
+        peer=20.0,
+        peer_label="",
+        kind="limit",
+        op="<=",
+        target=1.0,
+        ratio=worst / 20.0,
+        note=(
+            f"{len(times):,} queries (`Indexer.query('evidence', …)`: {len(query_mix(facts, random.Random(0)))} "
+            f"kinds — no filter, limit 500, party, party + month, a day, kind, kind + party, registrant, "
+            f"up to a time — each first page and its next page); median {median:.2f} ms, max {max(times):.1f} ms; "
+            f"loading took {load_s:.0f} s"
+        ),
+    )
 
 
 @contextmanager

@@ -71,8 +71,10 @@ def measure(counts: tuple[int, ...] = COUNTS, log: Callable[[str], None] = print
             assert int(chain.w3.eth.block_number) == blocks, "the restart lost blocks"
             row = Row(count, blocks, fill_rate, state_gz, state_json, dump_s, restart_s, rss)
             rows.append(row)
-            log(f"  {count:,} registrations: state {state_gz / 1e6:.1f} MB gz ({state_json / 1e6:.1f} MB JSON), "
-                f"dump {dump_s:.2f} s, restart {restart_s:.2f} s, anvil RSS {rss:.0f} MB, fill {fill_rate:.0f}/s")
+            log(
+                f"  {count:,} registrations: state {state_gz / 1e6:.1f} MB gz ({state_json / 1e6:.1f} MB JSON), "
+                f"dump {dump_s:.2f} s, restart {restart_s:.2f} s, anvil RSS {rss:.0f} MB, fill {fill_rate:.0f}/s"
+            )
     return rows
 
 
@@ -104,7 +106,7 @@ def render(rows: list[Row]) -> str:
         "The state is anvil's JSON of every block, transaction, receipt and storage slot, so it grows linearly with "
         "the registrations, and so do a dump, a restart and the node's memory; anvil also copies its whole state "
         "once per block (its history of states), which is why the fill rate falls as the state grows. "
-        "docs/operations.md (\"When to move to a consortium node\") turns these figures into the point at which a "
+        'docs/operations.md ("When to move to a consortium node") turns these figures into the point at which a '
         "user should move to a consortium chain.",
         "",
     ]
@@ -122,7 +124,9 @@ def write_section(out: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.node_bench", description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default=",".join(str(c) for c in COUNTS), help="registrations to measure at")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md", help="markdown file to update")
+    parser.add_argument(
+        "--out", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md", help="markdown file to update"
+    )
     args = parser.parse_args(argv)
     counts = tuple(int(c) for c in args.counts.split(","))
     rows = measure(counts)

@@ -17,14 +17,15 @@ import re
 import statistics
 import sys
 from pathlib import Path
+
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from benchmarks.env import BenchChain
-from ledger.domain import eip712
 from ledger.chain.artifacts import load_artifact
 from ledger.chain.sender import SentTransaction, TxSender
+from ledger.domain import eip712
 
 HEADING = "## Gas of party operations"
 RECOVERY_DELAY = 3600
@@ -48,8 +49,13 @@ class _Registry:
         self.governance, self.registrar = dev_governance(), dev_registrar()
         for acct in (self.governance, self.registrar):
             c.fund(acct.address)
-        manifest = deploy_suite(c.sender, registrar=self.registrar.address, governance=self.governance.address,
-                                recovery_delay=RECOVERY_DELAY, suspension_period=SUSPENSION_PERIOD)  # fmt: skip
+        manifest = deploy_suite(
+            c.sender,
+            registrar=self.registrar.address,
+            governance=self.governance.address,
+            recovery_delay=RECOVERY_DELAY,
+            suspension_period=SUSPENSION_PERIOD,
+        )
         self.address = manifest.address("EvidenceRegistry")
         self.contract = c.w3.eth.contract(address=self.address, abi=load_artifact("EvidenceRegistry")["abi"])
         self.domain = eip712.Domain(manifest.chain_id, self.address)
@@ -62,18 +68,40 @@ class _Registry:
         self.reg.send_call(self.contract.functions.admitParty(profile, [a.address for a in accounts]))
         return int(self.contract.functions.partyCount().call())
 
-    def change(self, party_id: int, action: str, signers: list[LocalAccount], *, account: str | None = None,
-               new: LocalAccount | None = None, threshold: int) -> int:  # fmt: skip
+    def change(
+        self,
+        party_id: int,
+        action: str,
+        signers: list[LocalAccount],
+        *,
+        account: str | None = None,
+        new: LocalAccount | None = None,
+        threshold: int,
+    ) -> int:
         p = self.contract.functions.party(party_id).call()
         deadline = self.c.now() + 600
         target = new.address if action == "add" and new is not None else account
-        msg = eip712.account_change_message(self.domain, party_id=party_id, action=action, account=target,
-                                            new_account=new.address if action == "rotate" and new else None,
-                                            threshold=threshold, nonce=int(p[7]), deadline=deadline)  # fmt: skip
+        msg = eip712.account_change_message(
+            self.domain,
+            party_id=party_id,
+            action=action,
+            account=target,
+            new_account=new.address if action == "rotate" and new else None,
+            threshold=threshold,
+            nonce=int(p[7]),
+            deadline=deadline,
+        )
         sigs = sorted(((a.address, eip712.sign(msg, a)) for a in signers), key=lambda x: int(x[0], 16))
         joined = eip712.sign(msg, new) if new is not None else b""
-        change = (party_id, eip712.ACCOUNT_ACTIONS[action], target or eip712.ZERO_ADDRESS,
-                  new.address if action == "rotate" and new else eip712.ZERO_ADDRESS, threshold, int(p[7]), deadline)  # fmt: skip
+        change = (
+            party_id,
+            eip712.ACCOUNT_ACTIONS[action],
+            target or eip712.ZERO_ADDRESS,
+            new.address if action == "rotate" and new else eip712.ZERO_ADDRESS,
+            threshold,
+            int(p[7]),
+            deadline,
+        )
         return _gas(self.c.sender.send_call(self.contract.functions.changeAccounts(change, sigs, joined)))
 
 
@@ -93,28 +121,55 @@ def measure(c: BenchChain, rounds: int = ROUNDS) -> list[tuple[str, str, list[in
         # 1-of-1: the party's only account rotates to a new one (`ipledger keys rotate`)
         old, new = _key(f"solo-{i}"), _key(f"solo-new-{i}")
         solo = r.admit([old])
-        add("`changeAccounts` rotate, 1-of-1 (the old key and the new one sign)", "relayer", r.change(solo, "rotate", [old], account=old.address, new=new, threshold=1))
+        add(
+            "`changeAccounts` rotate, 1-of-1 (the old key and the new one sign)",
+            "relayer",
+            r.change(solo, "rotate", [old], account=old.address, new=new, threshold=1),
+        )
         # 2-of-3: a party of three accounts with threshold 2 rotates one of them
         trio = [_key(f"trio-{i}-{j}") for j in range(3)]
         multi = r.admit(trio)
-        add("`changeAccounts` set threshold 2 of 3 (the party's threshold was 1: one signature)", "relayer",
-            r.change(multi, "set_threshold", [trio[0]], threshold=2))
+        add(
+            "`changeAccounts` set threshold 2 of 3 (the party's threshold was 1: one signature)",
+            "relayer",
+            r.change(multi, "set_threshold", [trio[0]], threshold=2),
+        )
         rotated = _key(f"trio-new-{i}")
-        add("`changeAccounts` rotate, 2-of-3 (two accounts and the new one sign)", "relayer",
-            r.change(multi, "rotate", trio[:2], account=trio[2].address, new=rotated, threshold=2))
+        add(
+            "`changeAccounts` rotate, 2-of-3 (two accounts and the new one sign)",
+            "relayer",
+            r.change(multi, "rotate", trio[:2], account=trio[2].address, new=rotated, threshold=2),
+        )
         # recovery: proposed by governance, vetoed (relayed signature), proposed again, executed after the delay
         fresh = _key(f"recovered-{i}")
-        add("`proposeRecovery`", "governance", _gas(r.gov.send_call(r.contract.functions.proposeRecovery(solo, fresh.address))))
+        add(
+            "`proposeRecovery`",
+            "governance",
+            _gas(r.gov.send_call(r.contract.functions.proposeRecovery(solo, fresh.address))),
+        )
         executable_at = int(r.contract.functions.pendingRecovery(solo).call()[1])
-        veto = eip712.recovery_veto_message(r.domain, party_id=solo, new_account=fresh.address, executable_at=executable_at)
-        add("`vetoRecovery`, relayed with the account's EIP-712 signature", "relayer",
-            _gas(c.sender.send_call(r.contract.functions.vetoRecovery(solo, new.address, eip712.sign(veto, new)))))
+        veto = eip712.recovery_veto_message(
+            r.domain, party_id=solo, new_account=fresh.address, executable_at=executable_at
+        )
+        add(
+            "`vetoRecovery`, relayed with the account's EIP-712 signature",
+            "relayer",
+            _gas(c.sender.send_call(r.contract.functions.vetoRecovery(solo, new.address, eip712.sign(veto, new)))),
+        )
         r.gov.send_call(r.contract.functions.proposeRecovery(multi, fresh.address))
         c.w3.provider.make_request("evm_increaseTime", [RECOVERY_DELAY + 1])  # type: ignore[arg-type]
         c.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-        add("`executeRecovery`, party of 3 accounts → 1", "anyone (relayer)", _gas(c.sender.send_call(r.contract.functions.executeRecovery(multi))))
+        add(
+            "`executeRecovery`, party of 3 accounts → 1",
+            "anyone (relayer)",
+            _gas(c.sender.send_call(r.contract.functions.executeRecovery(multi))),
+        )
         # suspension: provisional by the registrar, confirmed by governance within the period
-        add("`suspendParty` (registrar, provisional)", "registrar", _gas(r.reg.send_call(r.contract.functions.suspendParty(solo, keccak(text=f"reason {i}")))))
+        add(
+            "`suspendParty` (registrar, provisional)",
+            "registrar",
+            _gas(r.reg.send_call(r.contract.functions.suspendParty(solo, keccak(text=f"reason {i}")))),
+        )
         add("`confirmSuspension`", "governance", _gas(r.gov.send_call(r.contract.functions.confirmSuspension(solo))))
     return [(name, who, gas) for name, (who, gas) in rows.items()]
 
@@ -132,7 +187,9 @@ def council_overhead(c: BenchChain) -> tuple[int, int, int]:
     party = c.admit([victim.address], "BENCH-COUNCIL-1")
     TxSender(c.w3, dev_registrar()).send_call(c.evidence.functions.suspendParty(party, keccak(text="council")))
     data = bytes.fromhex(str(c.evidence.encode_abi("confirmSuspension", [party]))[2:])
-    p = gov.propose(c.w3, timelock, safe, target=c.evidence.address, data=data, description="bench: confirm a suspension")
+    p = gov.propose(
+        c.w3, timelock, safe, target=c.evidence.address, data=data, description="bench: confirm a suspension"
+    )
     for member in council[: int(gov.safe_contract(c.w3, safe).functions.getThreshold().call())]:
         p = gov.approve(c.w3, p, member)
     payer = c.sender
@@ -162,10 +219,12 @@ def render(rows: list[tuple[str, str, list[int]]], council: tuple[int, int, int]
         lines.append(f"| {name} | {who} | {statistics.mean(gas):,.0f} | {', '.join(f'{g:,}' for g in gas)} |")
     if council is not None:
         schedule, execute, delay = council
-        lines += [f"| `confirmSuspension` through the council: the Safe transaction that schedules it (2 of 3 owners' "
-                  f"signatures) | any payer | {schedule:,} | {schedule:,} |",
-                  f"| … and the timelock's `execute` after its {delay}-second delay (the registry call included) | anyone "
-                  f"| {execute:,} | {execute:,} |"]  # fmt: skip
+        lines += [
+            f"| `confirmSuspension` through the council: the Safe transaction that schedules it (2 of 3 owners' "
+            f"signatures) | any payer | {schedule:,} | {schedule:,} |",
+            f"| … and the timelock's `execute` after its {delay}-second delay (the registry call included) | anyone "
+            f"| {execute:,} | {execute:,} |",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -178,7 +237,7 @@ def update(doc: Path, section: str) -> None:
     if pattern.search(text):
         text = pattern.sub(lambda _m: section.rstrip("\n") + "\n", text, count=1)
     elif after is not None:
-        text = text[: after.end()].rstrip("\n") + "\n\n" + section + text[after.end():]
+        text = text[: after.end()].rstrip("\n") + "\n\n" + section + text[after.end() :]
     else:
         text = text.rstrip("\n") + "\n\n" + section
     doc.write_text(text, encoding="utf-8")

@@ -122,16 +122,22 @@ def _filtered(top: str, keep: tuple[str, ...], limit: int = 16) -> str:
     return "\n".join(head + body[:limit])
 
 
-def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 10,
-            http_batch_ms: float | None = None, growth_steps: int = 0) -> str:  # fmt: skip
+def explain(
+    svc: Any,
+    *,
+    direct_hash: bytes | None,
+    batch_items: int,
+    k: int = 10,
+    http_batch_ms: float | None = None,
+    growth_steps: int = 0,
+) -> str:
     """Markdown: where a relayed single, a lookup and a bulk batch spend their time (pipeline stopped)."""
     import json
 
     from api.routes.evidence import _parse_hashes
     from api.schemas import EvidenceBatchCreate
     from benchmarks.api_bench import batch_body, unique_hashes
-    from ledger.domain import eip712
-    from ledger.domain import merkle
+    from ledger.domain import eip712, merkle
     from ledger.domain.evidence import recover_digest, sign_single
 
     ledger, c = svc.ledger, svc.chain
@@ -153,15 +159,25 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
     digest_ms = _ms_per(lambda: eip712.digest(full), 20)
     digest = eip712.digest(full)
     recover_ms = _ms_per(lambda: recover_digest(digest, msg.signature), 20)
-    tx = {"to": c.evidence.address, "data": "0x", "value": 0, "gas": 100_000, "nonce": 0, "chainId": c.manifest.chain_id,
-          "maxFeePerGas": 10**9, "maxPriorityFeePerGas": 10**9}  # fmt: skip
+    tx = {
+        "to": c.evidence.address,
+        "data": "0x",
+        "value": 0,
+        "gas": 100_000,
+        "nonce": 0,
+        "chainId": c.manifest.chain_id,
+        "maxFeePerGas": 10**9,
+        "maxPriorityFeePerGas": 10**9,
+    }
     sign_ms = _ms_per(lambda: ledger.relayer.sign(tx), 20)
     last = ledger.store.queued("single") or ledger.store.in_flight_singles()
     commit_ms = lazy_ms = float("nan")
     if last:  # a changed value each time: SQLite writes nothing for an UPDATE that changes nothing
         seq = iter(range(10**6))
         commit_ms = _ms_per(lambda: ledger.store.mark_submission(last[-1].id, error=f"bench {next(seq)}"), 20)
-        lazy_ms = _ms_per(lambda: ledger.store.mark_submission(last[-1].id, error=f"bench {next(seq)}", durable=False), 20)
+        lazy_ms = _ms_per(
+            lambda: ledger.store.mark_submission(last[-1].id, error=f"bench {next(seq)}", durable=False), 20
+        )
         ledger.store.mark_submission(last[-1].id, error=last[-1].error)
     out += [
         "Unit costs in this process (medians of 20-50 calls each):",
@@ -177,8 +193,10 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
     ]
 
     # relayed single
-    reqs = [sign_single(c.party, c.domain(), binding=hh, algorithm=1, nonce=0, deadline=deadline)
-            for hh in unique_hashes(2 * k, "explain-single")]  # fmt: skip
+    reqs = [
+        sign_single(c.party, c.domain(), binding=hh, algorithm=1, nonce=0, deadline=deadline)
+        for hh in unique_hashes(2 * k, "explain-single")
+    ]
     with count_rpc(ledger.w3) as tally:
         it = iter(reqs[:k])
         wall = _ms_per(lambda: es.submit_single(next(it)), k)
@@ -189,9 +207,21 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
     n_recover = calls_of(stats, "ledger/domain/evidence.py", "recover_digest") / k
     n_digest = calls_of(stats, "ledger/domain/eip712.py", "digest") / k
     n_sign = calls_of(stats, "ledger/chain/sender.py", "sign") / k
-    n_commit = sum(calls_of(stats, "ledger/storage/journal.py", f) for f in ("add_submission", "_update", "create_batch", "set_batch_state")) / k
-    accounted = (rpc_ms + n_contract * contract_ms + n_digest * digest_ms + n_recover * recover_ms + n_sign * sign_ms
-                 + n_commit * commit_ms)  # fmt: skip
+    n_commit = (
+        sum(
+            calls_of(stats, "ledger/storage/journal.py", f)
+            for f in ("add_submission", "_update", "create_batch", "set_batch_state")
+        )
+        / k
+    )
+    accounted = (
+        rpc_ms
+        + n_contract * contract_ms
+        + n_digest * digest_ms
+        + n_recover * recover_ms
+        + n_sign * sign_ms
+        + n_commit * commit_ms
+    )
     out += [
         f"### `EvidenceService.submit_single` (the body of POST /v1/evidence): {wall:.1f} ms per request (median)",
         "",
@@ -256,8 +286,10 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
     data = stage("json.loads of the body", lambda: json.loads(body))
     model = stage("pydantic `EvidenceBatchCreate` validation", lambda: EvidenceBatchCreate.model_validate(data))
     raw = stage("`_parse_hashes` (hex → bytes)", lambda: _parse_hashes(model.hashes))
-    stage("`MerkleTree` of the leaf hashes (inside submit_batch)",
-          lambda: merkle.MerkleTree(merkle.leaf_hash(hh) for hh in raw))  # fmt: skip
+    stage(
+        "`MerkleTree` of the leaf hashes (inside submit_batch)",
+        lambda: merkle.MerkleTree(merkle.leaf_hash(hh) for hh in raw),
+    )
     from ledger.domain.evidence import BatchRequest
 
     req = BatchRequest(1, raw, c.party.address, deadline, bytes.fromhex(model.signature[2:]))
@@ -279,8 +311,14 @@ def explain(svc: Any, *, direct_hash: bytes | None, batch_items: int, k: int = 1
         f"| sum (without the separate tree row) | {total * 1000:.0f} | {batch_items / total:,.0f} |",
         f"| over HTTP, a benchmark-only route taking the same body model and doing nothing else (median of 3) "
         f"| {echo_s * 1000:.0f} | {batch_items / echo_s:,.0f} |",
-        *([f"| over HTTP, the real POST /v1/evidence/batch (row 6, median) | {http_batch_ms:.0f} | "
-           f"{batch_items / http_batch_ms * 1000:,.0f} |"] if http_batch_ms else []),
+        *(
+            [
+                f"| over HTTP, the real POST /v1/evidence/batch (row 6, median) | {http_batch_ms:.0f} | "
+                f"{batch_items / http_batch_ms * 1000:,.0f} |"
+            ]
+            if http_batch_ms
+            else []
+        ),
         "",
         f"- submit_batch: {rpc}",
         "",
@@ -310,9 +348,17 @@ def journal_growth(items: int, steps: int) -> list[str]:
             for i in range(steps):
                 hashes = [os.urandom(32) for _ in range(items)]
                 t0 = time.perf_counter()
-                store.add_submission(kind="batch", registrant="0x" + "11" * 20, party_id=1, algorithm=1,
-                                     hashes=hashes, root=os.urandom(32), deadline=1, signature=b"s",
-                                     digest=os.urandom(32))  # fmt: skip
+                store.add_submission(
+                    kind="batch",
+                    registrant="0x" + "11" * 20,
+                    party_id=1,
+                    algorithm=1,
+                    hashes=hashes,
+                    root=os.urandom(32),
+                    deadline=1,
+                    signature=b"s",
+                    digest=os.urandom(32),
+                )
                 secs = time.perf_counter() - t0
                 rows.append(f"| {i * items:,} | {secs * 1000:.0f} | {items / secs:,.0f} |")
         finally:

@@ -46,8 +46,17 @@ class Result:
         return f"{sym} {self.target:g}× peer"
 
 
-def ratio_result(key: str, name: str, unit: str, peer_label: str, op: str, target: float,
-                 pairs: list[tuple[float, float]], note: str = "", stat: str = "median") -> Result:  # fmt: skip
+def ratio_result(
+    key: str,
+    name: str,
+    unit: str,
+    peer_label: str,
+    op: str,
+    target: float,
+    pairs: list[tuple[float, float]],
+    note: str = "",
+    stat: str = "median",
+) -> Result:
     """A peer comparison of rates (higher is better) from interleaved rounds of (ours, peer) run side by side.
 
     ``stat="median"``: the median of the per-round ratios (each round pairs both under the same conditions).
@@ -61,17 +70,20 @@ def ratio_result(key: str, name: str, unit: str, peer_label: str, op: str, targe
         ours, peer = statistics.median(o for o, _ in pairs), statistics.median(p for _, p in pairs)
         ratio = statistics.median(ratios)
     return Result(
-        key, name,
+        key,
+        name,
         ours=ours,
         unit=unit,
         peer=peer,
         peer_label=peer_label,
-        kind="peer", op=op, target=target,
+        kind="peer",
+        op=op,
+        target=target,
         ratio=ratio,
         rounds=ratios,
         note=note,
         stat=stat,
-    )  # fmt: skip
+    )
 
 
 def fmt(x: float) -> str:

@@ -15,7 +15,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import api_bench, cpu, gas, index_bench, node_bench, party_gas
@@ -49,14 +49,49 @@ class Plan:
     node_counts: tuple[int, ...] = node_bench.COUNTS
 
 
-FULL = Plan(gas_n=5, merkle_n=1_000_000, merkle_ots_n=50_000, merkle_rounds=5, file_mb=256, hash_rounds=7,
-            batch_items=100_000, batch_posts=5, singles=200, single_rounds=4, threads=4, lookups=100,
-            lookup_rounds=5, profile_k=20, growth_steps=11, index_events=20_000, index_rounds=5,
-            query_rows=1_000_000, query_rounds=20)  # fmt: skip
-QUICK = Plan(gas_n=2, merkle_n=100_000, merkle_ots_n=10_000, merkle_rounds=3, file_mb=64, hash_rounds=3,
-             batch_items=10_000, batch_posts=2, singles=50, single_rounds=2, threads=4, lookups=30,
-             lookup_rounds=3, profile_k=10, growth_steps=3, index_events=5_000, index_rounds=3,
-             query_rows=100_000, query_rounds=5, node_counts=(1_000, 10_000))  # fmt: skip
+FULL = Plan(
+    gas_n=5,
+    merkle_n=1_000_000,
+    merkle_ots_n=50_000,
+    merkle_rounds=5,
+    file_mb=256,
+    hash_rounds=7,
+    batch_items=100_000,
+    batch_posts=5,
+    singles=200,
+    single_rounds=4,
+    threads=4,
+    lookups=100,
+    lookup_rounds=5,
+    profile_k=20,
+    growth_steps=11,
+    index_events=20_000,
+    index_rounds=5,
+    query_rows=1_000_000,
+    query_rounds=20,
+)
+QUICK = Plan(
+    gas_n=2,
+    merkle_n=100_000,
+    merkle_ots_n=10_000,
+    merkle_rounds=3,
+    file_mb=64,
+    hash_rounds=3,
+    batch_items=10_000,
+    batch_posts=2,
+    singles=50,
+    single_rounds=2,
+    threads=4,
+    lookups=30,
+    lookup_rounds=3,
+    profile_k=10,
+    growth_steps=3,
+    index_events=5_000,
+    index_rounds=3,
+    query_rows=100_000,
+    query_rounds=5,
+    node_counts=(1_000, 10_000),
+)
 
 
 def log(msg: str) -> None:
@@ -120,17 +155,39 @@ def run(plan: Plan, *, profile: bool) -> tuple[list[Result], str, dict[str, str]
             results.append(r7)
             log("8: lookups")
             direct = x7["registered"][0]
-            results.append(api_bench.lookups(svc, label="hash registered directly (relayed single)", key="8",
-                                             content=direct, n=plan.lookups, rounds=plan.lookup_rounds))  # fmt: skip
-            results.append(api_bench.lookups(svc, label="hash in an anchored batch", key="8b",
-                                             content=x6["first_hash"], n=plan.lookups, rounds=plan.lookup_rounds))  # fmt: skip
+            results.append(
+                api_bench.lookups(
+                    svc,
+                    label="hash registered directly (relayed single)",
+                    key="8",
+                    content=direct,
+                    n=plan.lookups,
+                    rounds=plan.lookup_rounds,
+                )
+            )
+            results.append(
+                api_bench.lookups(
+                    svc,
+                    label="hash in an anchored batch",
+                    key="8b",
+                    content=x6["first_hash"],
+                    n=plan.lookups,
+                    rounds=plan.lookup_rounds,
+                )
+            )
             if profile:
                 log("profiling the request paths")
                 from benchmarks.profiling import explain
 
                 http_ms = plan.batch_items / statistics.median(x6["accepted_rates"]) * 1000
-                profile_md = explain(svc, direct_hash=direct, batch_items=plan.batch_items, k=plan.profile_k,
-                                     http_batch_ms=http_ms, growth_steps=plan.growth_steps)  # fmt: skip
+                profile_md = explain(
+                    svc,
+                    direct_hash=direct,
+                    batch_items=plan.batch_items,
+                    k=plan.profile_k,
+                    http_batch_ms=http_ms,
+                    growth_steps=plan.growth_steps,
+                )
         log(f"10: index catch-up ({plan.index_events:,} registrations, {plan.index_rounds} rounds)")
         results.append(index_bench.catch_up(chain, events=plan.index_events, rounds=plan.index_rounds))
         log(f"11: indexed queries at {plan.query_rows:,} evidence records (SQLite, then PostgreSQL)")
@@ -142,7 +199,9 @@ def run(plan: Plan, *, profile: bool) -> tuple[list[Result], str, dict[str, str]
                     version = pg.dialect.server_version_info
                 label = f"PostgreSQL {version[0] if version else ''}".strip()
                 results.append(index_bench.query_p99(chain, pg, label, n=plan.query_rows, rounds=plan.query_rounds))
-    log(f"12: the embedded node at {', '.join(f'{c:,}' for c in plan.node_counts)} registrations (state, dump, restart)")
+    log(
+        f"12: the embedded node at {', '.join(f'{c:,}' for c in plan.node_counts)} registrations (state, dump, restart)"
+    )
     info["node_md"] = node_bench.render(node_bench.measure(plan.node_counts, log=log))
     info["load_end"] = loadavg()
     info["elapsed"] = f"{time.monotonic() - t_all:.0f} s"
@@ -215,7 +274,7 @@ LIMITS = {
 def render(results: list[Result], profile_md: str, info: dict[str, str], plan: Plan, quick: bool) -> str:
     m = machine()
     met = sum(r.met for r in results)
-    now = datetime.now(timezone.utc).astimezone()
+    now = datetime.now(UTC).astimezone()
     lines = [
         "# Benchmarks",
         "",

@@ -20,8 +20,6 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger.domain import agreements as ag
-from ledger.domain import eip712
 from cli.common import (
     TOTAL,
     ApiUrlOpt,
@@ -43,14 +41,23 @@ from cli.common import (
     unix_time,
 )
 from cli.render import PartyLabels, asset_line, fmt_time, pct
-from ledger.errors import InvalidInput, KeystoreError, LedgerError
+from ledger.domain import agreements as ag
+from ledger.domain import eip712
 from ledger.domain.canonical_json import canonical_json
 from ledger.domain.hashing import parse_hash
+from ledger.errors import InvalidInput, KeystoreError, LedgerError
 
-app = typer.Typer(help="Propose, sign, withdraw, execute, terminate and release IP agreements "
-                  "(assignment, licence, equity contribution, pledge).", no_args_is_help=True)  # fmt: skip
+app = typer.Typer(
+    help="Propose, sign, withdraw, execute, terminate and release IP agreements "
+    "(assignment, licence, equity contribution, pledge).",
+    no_args_is_help=True,
+)
 
-KIND_ALIASES = {**{k.word: k.word for k in ag.AgreementKind.choices()}, "license": "licence", "equity": "equity_contribution"}
+KIND_ALIASES = {
+    **{k.word: k.word for k in ag.AgreementKind.choices()},
+    "license": "licence",
+    "equity": "equity_contribution",
+}
 ROLES = {k.word: k.roles for k in ag.AgreementKind.choices()}
 
 AgreementIdArg = Annotated[str, typer.Argument(help="Agreement id (0x + 64 hex), as printed by `agreement propose`.")]
@@ -70,8 +77,10 @@ def _territory(values: list[str]) -> list[str]:
 
     codes = [c.strip().upper() for v in values for c in v.split(",") if c.strip()]
     if not codes:
-        raise InvalidInput("a licence needs --territory: ISO 3166-1 codes (CN = mainland China, HK = Hong Kong) or WORLD",
-                           field="--territory")  # fmt: skip
+        raise InvalidInput(
+            "a licence needs --territory: ISO 3166-1 codes (CN = mainland China, HK = Hong Kong) or WORLD",
+            field="--territory",
+        )
     to_mask(codes, "--territory")  # unknown codes are named before anything is sent
     return codes
 
@@ -108,19 +117,49 @@ def _checked(agreement: dict[str, Any]) -> ag.Terms:
 # which options each kind takes (the common ones, --asset --document --contract-date --deadline, always apply)
 KIND_OPTIONS = {
     "assignment": {"assignee"},
-    "licence": {"licensee", "licence_type", "territory", "field", "start", "end", "royalty_basis", "royalty_amount",
-                "royalty_rate", "minimum_annual", "currency", "sublicensable", "parent", "recordation_number", "recordation_date"},
-    "equity_contribution": {"company", "appraiser", "appraisal_report", "appraised_value", "agreed_value", "capital_amount",
-                            "equity_share", "currency"},
+    "licence": {
+        "licensee",
+        "licence_type",
+        "territory",
+        "field",
+        "start",
+        "end",
+        "royalty_basis",
+        "royalty_amount",
+        "royalty_rate",
+        "minimum_annual",
+        "currency",
+        "sublicensable",
+        "parent",
+        "recordation_number",
+        "recordation_date",
+    },
+    "equity_contribution": {
+        "company",
+        "appraiser",
+        "appraisal_report",
+        "appraised_value",
+        "agreed_value",
+        "capital_amount",
+        "equity_share",
+        "currency",
+    },
     "pledge": {"pledgee", "amount", "currency", "start", "end", "registration_number"},
-}  # fmt: skip
+}
 REQUIRED = {
     "assignment": ["assignee"],
     "licence": ["licensee", "licence_type", "territory", "end", "royalty_basis"],
-    "equity_contribution": ["company", "appraiser", "appraisal_report", "appraised_value", "agreed_value",
-                            "capital_amount", "equity_share"],
+    "equity_contribution": [
+        "company",
+        "appraiser",
+        "appraisal_report",
+        "appraised_value",
+        "agreed_value",
+        "capital_amount",
+        "equity_share",
+    ],
     "pledge": ["pledgee", "amount", "end"],
-}  # fmt: skip
+}
 
 
 def _flag(name: str) -> str:
@@ -131,53 +170,135 @@ def _flag(name: str) -> str:
 def agreement_propose(
     kind: Annotated[str, typer.Argument(help="assignment | licence | equity_contribution | pledge")],
     asset: Annotated[int, typer.Option("--asset", help="Id of the asset the agreement is about.")],
-    document: Annotated[str, typer.Option("--document", help="The signed contract document: a file (hashed locally "
-                                          "with SHA-256, never uploaded) or its 64-hex SHA-256.")],
-    contract_date: Annotated[str | None, typer.Option("--contract-date", help="Date of the contract, YYYY-MM-DD.")] = None,
-    deadline: Annotated[str | None, typer.Option("--deadline", help="Signing deadline (YYYY-MM-DD, ISO datetime or unix "
-                                                 "seconds); the agreement must be executed by then. Default: 7 days.")] = None,
-    assignee: Annotated[list[str] | None, typer.Option("--assignee", help="assignment: a new owner as "
-                                                       "PARTY_ID:SHARE_BPS; repeat, shares summing to 10000.")] = None,
+    document: Annotated[
+        str,
+        typer.Option(
+            "--document",
+            help="The signed contract document: a file (hashed locally "
+            "with SHA-256, never uploaded) or its 64-hex SHA-256.",
+        ),
+    ],
+    contract_date: Annotated[
+        str | None, typer.Option("--contract-date", help="Date of the contract, YYYY-MM-DD.")
+    ] = None,
+    deadline: Annotated[
+        str | None,
+        typer.Option(
+            "--deadline",
+            help="Signing deadline (YYYY-MM-DD, ISO datetime or unix "
+            "seconds); the agreement must be executed by then. Default: 7 days.",
+        ),
+    ] = None,
+    assignee: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--assignee", help="assignment: a new owner as PARTY_ID:SHARE_BPS; repeat, shares summing to 10000."
+        ),
+    ] = None,
     licensee: Annotated[int | None, typer.Option("--licensee", help="licence: the licensee's party id.")] = None,
-    licence_type: Annotated[str | None, typer.Option("--type", help="licence: exclusive (独占) | sole (排他) | ordinary (普通).")] = None,
-    territory: Annotated[list[str] | None, typer.Option("--territory", help="licence: ISO 3166-1 code (CN = mainland "
-                                                        "China, HK = Hong Kong, MO, TW distinct), repeat or comma-separate; or WORLD.")] = None,
-    field: Annotated[str | None, typer.Option("--field", help="licence: field of use, free text; default all fields.")] = None,
-    start: Annotated[str | None, typer.Option("--start", help="licence, pledge: start of the term (YYYY-MM-DD = 00:00 "
-                                              "UTC, ISO datetime or unix seconds); default now.")] = None,
-    end: Annotated[str | None, typer.Option("--end", help="licence, pledge: end of the term (YYYY-MM-DD = 00:00 UTC, "
-                                            "ISO datetime or unix seconds).")] = None,
-    royalty_basis: Annotated[str | None, typer.Option("--royalty-basis", help="licence: lump_sum | percentage | per_unit | "
-                                                      "minimum_annual.")] = None,
-    royalty_amount: Annotated[str | None, typer.Option("--royalty-amount", help="licence: royalty amount, a decimal "
-                                                       "(lump_sum, per_unit, minimum_annual).")] = None,
-    royalty_rate: Annotated[int | None, typer.Option("--royalty-rate", help="licence: royalty rate in basis points of "
-                                                     "sales (percentage; 300 = 3%).")] = None,
-    minimum_annual: Annotated[str | None, typer.Option("--minimum-annual", help="licence: minimum annual royalty, a decimal.")] = None,
-    currency: Annotated[str | None, typer.Option("--currency", help="licence (royalty), equity_contribution, pledge: "
-                                                 "ISO 4217 currency code; default CNY.")] = None,
-    sublicensable: Annotated[bool, typer.Option("--sublicensable", help="licence: the licensee may grant sublicences.")] = False,
-    parent: Annotated[str | None, typer.Option("--parent", help="licence: agreement id of the parent licence, for a "
-                                               "sublicence granted by its licensee.")] = None,
-    recordation_number: Annotated[str | None, typer.Option("--recordation-number", help="licence: CNIPA recordation "
-                                                           "(备案) number.")] = None,
-    recordation_date: Annotated[str | None, typer.Option("--recordation-date", help="licence: recordation date, YYYY-MM-DD.")] = None,
-    company: Annotated[int | None, typer.Option("--company", help="equity_contribution: party id of the company "
-                                                "(identified by a USCC) receiving the asset.")] = None,
-    appraiser: Annotated[str | None, typer.Option("--appraiser", help="equity_contribution: the asset appraisal firm.")] = None,
-    appraisal_report: Annotated[str | None, typer.Option("--appraisal-report", help="equity_contribution: the appraisal "
-                                                         "report, a file (hashed locally) or its 64-hex SHA-256.")] = None,
-    appraised_value: Annotated[str | None, typer.Option("--appraised-value", help="equity_contribution: appraised value, a decimal.")] = None,
-    agreed_value: Annotated[str | None, typer.Option("--agreed-value", help="equity_contribution: value agreed by the "
-                                                     "shareholders, a decimal.")] = None,
-    capital_amount: Annotated[str | None, typer.Option("--capital-amount", help="equity_contribution: registered "
-                                                       "capital subscribed, a decimal.")] = None,
-    equity_share: Annotated[int | None, typer.Option("--equity-share", help="equity_contribution: equity received, in "
-                                                     "basis points (500 = 5%).")] = None,
-    pledgee: Annotated[int | None, typer.Option("--pledgee", help="pledge: party id of the pledgee (a financial institution).")] = None,
+    licence_type: Annotated[
+        str | None, typer.Option("--type", help="licence: exclusive (独占) | sole (排他) | ordinary (普通).")
+    ] = None,
+    territory: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--territory",
+            help="licence: ISO 3166-1 code (CN = mainland "
+            "China, HK = Hong Kong, MO, TW distinct), repeat or comma-separate; or WORLD.",
+        ),
+    ] = None,
+    field: Annotated[
+        str | None, typer.Option("--field", help="licence: field of use, free text; default all fields.")
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            help="licence, pledge: start of the term (YYYY-MM-DD = 00:00 "
+            "UTC, ISO datetime or unix seconds); default now.",
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--end", help="licence, pledge: end of the term (YYYY-MM-DD = 00:00 UTC, ISO datetime or unix seconds)."
+        ),
+    ] = None,
+    royalty_basis: Annotated[
+        str | None, typer.Option("--royalty-basis", help="licence: lump_sum | percentage | per_unit | minimum_annual.")
+    ] = None,
+    royalty_amount: Annotated[
+        str | None,
+        typer.Option(
+            "--royalty-amount", help="licence: royalty amount, a decimal (lump_sum, per_unit, minimum_annual)."
+        ),
+    ] = None,
+    royalty_rate: Annotated[
+        int | None,
+        typer.Option("--royalty-rate", help="licence: royalty rate in basis points of sales (percentage; 300 = 3%)."),
+    ] = None,
+    minimum_annual: Annotated[
+        str | None, typer.Option("--minimum-annual", help="licence: minimum annual royalty, a decimal.")
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            "--currency", help="licence (royalty), equity_contribution, pledge: ISO 4217 currency code; default CNY."
+        ),
+    ] = None,
+    sublicensable: Annotated[
+        bool, typer.Option("--sublicensable", help="licence: the licensee may grant sublicences.")
+    ] = False,
+    parent: Annotated[
+        str | None,
+        typer.Option(
+            "--parent", help="licence: agreement id of the parent licence, for a sublicence granted by its licensee."
+        ),
+    ] = None,
+    recordation_number: Annotated[
+        str | None, typer.Option("--recordation-number", help="licence: CNIPA recordation (备案) number.")
+    ] = None,
+    recordation_date: Annotated[
+        str | None, typer.Option("--recordation-date", help="licence: recordation date, YYYY-MM-DD.")
+    ] = None,
+    company: Annotated[
+        int | None,
+        typer.Option(
+            "--company", help="equity_contribution: party id of the company (identified by a USCC) receiving the asset."
+        ),
+    ] = None,
+    appraiser: Annotated[
+        str | None, typer.Option("--appraiser", help="equity_contribution: the asset appraisal firm.")
+    ] = None,
+    appraisal_report: Annotated[
+        str | None,
+        typer.Option(
+            "--appraisal-report",
+            help="equity_contribution: the appraisal report, a file (hashed locally) or its 64-hex SHA-256.",
+        ),
+    ] = None,
+    appraised_value: Annotated[
+        str | None, typer.Option("--appraised-value", help="equity_contribution: appraised value, a decimal.")
+    ] = None,
+    agreed_value: Annotated[
+        str | None,
+        typer.Option("--agreed-value", help="equity_contribution: value agreed by the shareholders, a decimal."),
+    ] = None,
+    capital_amount: Annotated[
+        str | None,
+        typer.Option("--capital-amount", help="equity_contribution: registered capital subscribed, a decimal."),
+    ] = None,
+    equity_share: Annotated[
+        int | None,
+        typer.Option("--equity-share", help="equity_contribution: equity received, in basis points (500 = 5%)."),
+    ] = None,
+    pledgee: Annotated[
+        int | None, typer.Option("--pledgee", help="pledge: party id of the pledgee (a financial institution).")
+    ] = None,
     amount: Annotated[str | None, typer.Option("--amount", help="pledge: the secured amount, a decimal.")] = None,
-    registration_number: Annotated[str | None, typer.Option("--registration-number", help="pledge: CNIPA pledge "
-                                                            "registration number.")] = None,
+    registration_number: Annotated[
+        str | None, typer.Option("--registration-number", help="pledge: CNIPA pledge registration number.")
+    ] = None,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """Propose an agreement about an asset. Prints its id, the parties whose signatures are needed, and the JSON.
@@ -186,24 +307,41 @@ def agreement_propose(
     """
     name = KIND_ALIASES.get(kind.strip().lower().replace("-", "_"))
     if name is None:
-        raise InvalidInput(f"{kind!r} is not an agreement kind: assignment, licence, equity_contribution or pledge", field="kind")
-    given = {k: v for k, v in locals().items() if k in set().union(*KIND_OPTIONS.values()) and v not in (None, False, [])}
+        raise InvalidInput(
+            f"{kind!r} is not an agreement kind: assignment, licence, equity_contribution or pledge", field="kind"
+        )
+    given = {
+        k: v for k, v in locals().items() if k in set().union(*KIND_OPTIONS.values()) and v not in (None, False, [])
+    }
     stray = [_flag(k) for k in given if k not in KIND_OPTIONS[name]]
     if stray:
         verb = "does" if len(stray) == 1 else "do"
-        raise InvalidInput(f"{', '.join(stray)} {verb} not apply to {'an' if name[0] in 'ae' else 'a'} {name}", field=stray[0])
+        raise InvalidInput(
+            f"{', '.join(stray)} {verb} not apply to {'an' if name[0] in 'ae' else 'a'} {name}", field=stray[0]
+        )
     missing = [_flag(k) for k in REQUIRED[name] if k not in given]
     if missing:
         raise InvalidInput(f"{'an' if name[0] in 'ae' else 'a'} {name} needs {', '.join(missing)}", field=missing[0])
-    body: dict[str, Any] = {"kind": name, "assetId": asset, "documentHash": hash_or_file(document, "--document"),
-                            "contractDate": contract_date, "deadline": unix_time(deadline, "--deadline")}  # fmt: skip
+    body: dict[str, Any] = {
+        "kind": name,
+        "assetId": asset,
+        "documentHash": hash_or_file(document, "--document"),
+        "contractDate": contract_date,
+        "deadline": unix_time(deadline, "--deadline"),
+    }
     if name == "assignment":
         body["assignees"] = shares(assignee or [], "--assignee", "assignee")
     elif name == "equity_contribution":
         body["company"] = company
-        body["equity"] = {"appraiser": appraiser, "appraisalReportHash": hash_or_file(str(appraisal_report), "--appraisal-report"),
-                          "appraisedValue": appraised_value, "agreedValue": agreed_value, "capitalAmount": capital_amount,
-                          "currency": (currency or "CNY").upper(), "equityShare": _bps(equity_share, "--equity-share")}  # fmt: skip
+        body["equity"] = {
+            "appraiser": appraiser,
+            "appraisalReportHash": hash_or_file(str(appraisal_report), "--appraisal-report"),
+            "appraisedValue": appraised_value,
+            "agreedValue": agreed_value,
+            "capitalAmount": capital_amount,
+            "currency": (currency or "CNY").upper(),
+            "equityShare": _bps(equity_share, "--equity-share"),
+        }
     else:
         body["start"], body["end"] = unix_time(start, "--start"), unix_time(end, "--end")
         if body["start"] is not None and body["end"] <= body["start"]:
@@ -214,30 +352,59 @@ def agreement_propose(
                 raise InvalidInput(f"--type is exclusive, sole or ordinary, not {licence_type!r}", field="--type")
             basis = str(royalty_basis).strip().lower()
             if basis not in ("lump_sum", "percentage", "per_unit", "minimum_annual"):
-                raise InvalidInput(f"--royalty-basis is lump_sum, percentage, per_unit or minimum_annual, not {royalty_basis!r}",
-                                   field="--royalty-basis")  # fmt: skip
+                raise InvalidInput(
+                    f"--royalty-basis is lump_sum, percentage, per_unit or minimum_annual, not {royalty_basis!r}",
+                    field="--royalty-basis",
+                )
             if basis == "percentage" and royalty_rate is None:
-                raise InvalidInput("a percentage royalty needs --royalty-rate (basis points of sales, 300 = 3%)", field="--royalty-rate")
+                raise InvalidInput(
+                    "a percentage royalty needs --royalty-rate (basis points of sales, 300 = 3%)",
+                    field="--royalty-rate",
+                )
             if basis != "percentage" and royalty_amount is None:
                 raise InvalidInput(f"a {basis} royalty needs --royalty-amount", field="--royalty-amount")
             if basis != "percentage" and royalty_rate is not None:
                 raise InvalidInput("--royalty-rate applies to --royalty-basis percentage", field="--royalty-rate")
-            royalty = {"basis": basis, "amount": royalty_amount, "rate": _bps(royalty_rate, "--royalty-rate"),
-                       "minimumAnnual": minimum_annual, "currency": (currency or "CNY").upper()}  # fmt: skip
-            body |= {"licensee": licensee, "licenceType": ltype, "territory": _territory(territory or []), "fieldOfUse": field,
-                     "royalty": {k: v for k, v in royalty.items() if v is not None}, "sublicensable": sublicensable,
-                     "parentLicence": _agreement_id(parent) if parent else None, "recordationNumber": recordation_number,
-                     "recordationDate": recordation_date}  # fmt: skip
+            royalty = {
+                "basis": basis,
+                "amount": royalty_amount,
+                "rate": _bps(royalty_rate, "--royalty-rate"),
+                "minimumAnnual": minimum_annual,
+                "currency": (currency or "CNY").upper(),
+            }
+            body |= {
+                "licensee": licensee,
+                "licenceType": ltype,
+                "territory": _territory(territory or []),
+                "fieldOfUse": field,
+                "royalty": {k: v for k, v in royalty.items() if v is not None},
+                "sublicensable": sublicensable,
+                "parentLicence": _agreement_id(parent) if parent else None,
+                "recordationNumber": recordation_number,
+                "recordationDate": recordation_date,
+            }
         else:
-            body |= {"pledgee": pledgee, "amount": amount, "currency": (currency or "CNY").upper(),
-                     "registrationNumber": registration_number}  # fmt: skip
+            body |= {
+                "pledgee": pledgee,
+                "amount": amount,
+                "currency": (currency or "CNY").upper(),
+                "registrationNumber": registration_number,
+            }
     client = api_client(settings_with(api_url=api_url))
     proposal = client.post("/v1/agreements", json={k: v for k, v in body.items() if v is not None})
     parties = PartyLabels(client)
-    err_console.print(f"agreement {proposal['agreementId']} proposed: {name} of asset {asset}", highlight=False, markup=False)
+    err_console.print(
+        f"agreement {proposal['agreementId']} proposed: {name} of asset {asset}", highlight=False, markup=False
+    )
     owners = _owners_of(client, asset)
-    err_console.print(f"signatures needed from: {_with_roles(proposal, parties, owners)}", highlight=False, markup=False)
-    err_console.print(f"each signs with `ipledger agreement sign {proposal['agreementId']} --keystore ...`", highlight=False, markup=False)
+    err_console.print(
+        f"signatures needed from: {_with_roles(proposal, parties, owners)}", highlight=False, markup=False
+    )
+    err_console.print(
+        f"each signs with `ipledger agreement sign {proposal['agreementId']} --keystore ...`",
+        highlight=False,
+        markup=False,
+    )
     print_json(proposal)
 
 
@@ -260,12 +427,16 @@ def _role(agreement: dict[str, Any], party: int, owners: list[int] | None) -> st
     return "pledgee of the asset, consenting"
 
 
-def _with_roles(agreement: dict[str, Any], parties: PartyLabels, owners: list[int] | None, ids: list[int] | None = None) -> str:
+def _with_roles(
+    agreement: dict[str, Any], parties: PartyLabels, owners: list[int] | None, ids: list[int] | None = None
+) -> str:
     ids = [int(p) for p in (agreement.get("requiredParties", []) if ids is None else ids)]
     return ", ".join(f"{parties.label(p)} ({_role(agreement, p, owners)})" for p in ids) or "—"
 
 
-def _summary(agreement: dict[str, Any], terms: ag.Terms, parties: PartyLabels, asset: dict[str, Any] | None) -> list[str]:
+def _summary(
+    agreement: dict[str, Any], terms: ag.Terms, parties: PartyLabels, asset: dict[str, Any] | None
+) -> list[str]:
     """The terms in words, one ``key  value`` line each (never truncated): what a party reads before signing."""
     d = agreement.get("details") or {}
     kind = agreement["kind"]
@@ -279,7 +450,10 @@ def _summary(agreement: dict[str, Any], terms: ag.Terms, parties: PartyLabels, a
     row("kind", kind.replace("_", " ") + (f" — {agreement.get('licenceType')} licence" if kind == "licence" else ""))
     row("asset", asset_line(asset) if asset else f"asset {terms.asset_id}")
     if kind in ("assignment",):
-        row(grantee + "s", ", ".join(f"{parties.label(p)} {pct(s)}" for p, s in zip(terms.grantees, terms.shares, strict=True)))
+        row(
+            grantee + "s",
+            ", ".join(f"{parties.label(p)} {pct(s)}" for p, s in zip(terms.grantees, terms.shares, strict=True)),
+        )
     else:
         row(grantee, parties.label(terms.grantees[0]))
     owners = _owner_ids(asset)
@@ -314,8 +488,11 @@ def _summary(agreement: dict[str, Any], terms: ag.Terms, parties: PartyLabels, a
         cur = d.get("currency", "")
         row("appraiser", str(d.get("appraiser")))
         row("appraisal report", str(d.get("appraisalReportHash")))
-        row("values", f"appraised {d.get('appraisedValue')} {cur}, agreed {d.get('agreedValue')} {cur}, "
-                      f"capital {d.get('capitalAmount')} {cur}")  # fmt: skip
+        row(
+            "values",
+            f"appraised {d.get('appraisedValue')} {cur}, agreed {d.get('agreedValue')} {cur}, "
+            f"capital {d.get('capitalAmount')} {cur}",
+        )
         row("equity received", pct(int(d.get("equityShare", 0))))
     if d.get("contractDate"):
         row("contract date", str(d["contractDate"]))
@@ -375,12 +552,26 @@ class _SafeSigner:
 @app.command("sign")
 def agreement_sign(
     agreement_id: AgreementIdArg,
-    keystore: Annotated[list[Path] | None, typer.Option("--keystore", help="The signing party account's keystore (v3 "
-                        "JSON); with --safe, one keystore per Safe owner who signs (repeat up to the Safe's "
-                        "threshold). Password from IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE.")] = None,
-    safe: Annotated[str | None, typer.Option("--safe", help="Sign for the party's Safe multisig account at this address: "
-                    "each --keystore owner signs the Safe message of the terms' EIP-712 digest (ERC-1271).")] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Sign without asking for confirmation (only asked in a terminal).")] = False,
+    keystore: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--keystore",
+            help="The signing party account's keystore (v3 "
+            "JSON); with --safe, one keystore per Safe owner who signs (repeat up to the Safe's "
+            "threshold). Password from IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE.",
+        ),
+    ] = None,
+    safe: Annotated[
+        str | None,
+        typer.Option(
+            "--safe",
+            help="Sign for the party's Safe multisig account at this address: "
+            "each --keystore owner signs the Safe message of the terms' EIP-712 digest (ERC-1271).",
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Sign without asking for confirmation (only asked in a terminal).")
+    ] = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """Show the terms, then sign them with the party's keystore (or its Safe owners' keystores, with --safe) and add
@@ -389,7 +580,9 @@ def agreement_sign(
     aid = _agreement_id(agreement_id)
     agreement = client.get(f"/v1/agreements/{aid}")
     if agreement.get("status") != "proposed":
-        raise InvalidInput(f"agreement {aid} is {agreement.get('status')}; only a proposed agreement is signed", field="agreement_id")
+        raise InvalidInput(
+            f"agreement {aid} is {agreement.get('status')}; only a proposed agreement is signed", field="agreement_id"
+        )
     terms = _checked(agreement)
     parties = PartyLabels(client)
     asset = _asset_or_none(client, terms.asset_id)
@@ -411,21 +604,34 @@ def agreement_sign(
     if party is None:
         raise InvalidInput(f"{account.address} is not an account of an active party", field="--keystore")
     if party not in required:
-        raise InvalidInput(f"{account.address} belongs to {parties.label(party)}, which is not a party to this agreement "
-                           f"(parties: {parties.labels(required)})", field="--keystore")  # fmt: skip
+        raise InvalidInput(
+            f"{account.address} belongs to {parties.label(party)}, which is not a party to this agreement "
+            f"(parties: {parties.labels(required)})",
+            field="--keystore",
+        )
     if str(party) in (agreement.get("signatures") or {}):
         raise InvalidInput(f"{parties.label(party)} has already signed this agreement", field="--keystore")
-    if not yes and sys.stdin.isatty() and not typer.confirm(f"Sign these terms as {parties.label(party)}?", default=False):
+    if (
+        not yes
+        and sys.stdin.isatty()
+        and not typer.confirm(f"Sign these terms as {parties.label(party)}?", default=False)
+    ):
         raise typer.Exit(1)
     if safe is not None:
         from ledger.chain import governance
 
         chain_id = int(agreement["typedData"]["domain"]["chainId"])
-        signature = governance.safe_wallet_signature(owners, chain_id, account.address, eip712.digest(agreement["typedData"]))
+        signature = governance.safe_wallet_signature(
+            owners, chain_id, account.address, eip712.digest(agreement["typedData"])
+        )
     else:
         signature = eip712.sign(agreement["typedData"], account)
-    result = client.post(f"/v1/agreements/{aid}/signatures", json={"signer": account.address, "signature": "0x" + signature.hex()})
-    console.print(f"signature of {parties.label(party)} added (account {account.address})", highlight=False, markup=False)
+    result = client.post(
+        f"/v1/agreements/{aid}/signatures", json={"signer": account.address, "signature": "0x" + signature.hex()}
+    )
+    console.print(
+        f"signature of {parties.label(party)} added (account {account.address})", highlight=False, markup=False
+    )
     for line in _status_lines(result, parties, _owner_ids(asset))[1:]:
         console.print(line, highlight=False, markup=False)
 
@@ -444,10 +650,17 @@ def agreement_execute(agreement_id: AgreementIdArg, api_url: ApiUrlOpt = None) -
         if not missing:
             raise
         agreement = client.get(f"/v1/agreements/{aid}")
-        who = _with_roles(agreement, PartyLabels(client), _owners_of(client, agreement["assetId"]), [int(p) for p in missing])
-        raise InvalidInput(f"not executed: {who} must sign first (`ipledger agreement sign {aid} --keystore ...`)",
-                           field="signatures", details={"missingParties": missing}) from None  # fmt: skip
-    err_console.print(f"agreement {aid} is {result.get('status')} (tx {result.get('transactionHash')})", highlight=False, markup=False)
+        who = _with_roles(
+            agreement, PartyLabels(client), _owners_of(client, agreement["assetId"]), [int(p) for p in missing]
+        )
+        raise InvalidInput(
+            f"not executed: {who} must sign first (`ipledger agreement sign {aid} --keystore ...`)",
+            field="signatures",
+            details={"missingParties": missing},
+        ) from None
+    err_console.print(
+        f"agreement {aid} is {result.get('status')} (tx {result.get('transactionHash')})", highlight=False, markup=False
+    )
     print_json(result)
 
 
@@ -455,8 +668,10 @@ def agreement_execute(agreement_id: AgreementIdArg, api_url: ApiUrlOpt = None) -
 def agreement_terminate(
     agreement_id: AgreementIdArg,
     keystore: KeystoresOpt = None,
-    deadline_minutes: Annotated[int, typer.Option("--deadline-minutes", min=1, help="The termination signatures are "
-                                                  "void after this many minutes.")] = 60,
+    deadline_minutes: Annotated[
+        int,
+        typer.Option("--deadline-minutes", min=1, help="The termination signatures are void after this many minutes."),
+    ] = 60,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """End an effective licence or pledge by all its parties: one --keystore per party (licensors/pledgors and grantee)."""
@@ -464,10 +679,16 @@ def agreement_terminate(
     aid = _agreement_id(agreement_id)
     agreement = client.get(f"/v1/agreements/{aid}")
     if agreement["kind"] not in ("licence", "pledge"):
-        raise InvalidInput(f"only licences and pledges are terminated; this is an {agreement['kind']} "
-                           "(title moves back by a new assignment)", field="agreement_id")  # fmt: skip
+        raise InvalidInput(
+            f"only licences and pledges are terminated; this is an {agreement['kind']} "
+            "(title moves back by a new assignment)",
+            field="agreement_id",
+        )
     if agreement.get("status") != "effective":
-        raise InvalidInput(f"agreement {aid} is {agreement.get('status')}; only an effective agreement is terminated", field="agreement_id")
+        raise InvalidInput(
+            f"agreement {aid} is {agreement.get('status')}; only an effective agreement is terminated",
+            field="agreement_id",
+        )
     deadline = int(time.time()) + 60 * deadline_minutes
     typed = client.get(f"/v1/agreements/{aid}/termination", params={"deadline": deadline})
     expected = ag.termination_message(assets_domain_of(agreement["typedData"]), bytes.fromhex(aid[2:]), deadline)
@@ -485,8 +706,9 @@ def agreement_terminate(
 def agreement_release(
     agreement_id: AgreementIdArg,
     keystore: OneKeystoreOpt = None,
-    deadline_minutes: Annotated[int, typer.Option("--deadline-minutes", min=1, help="The release signature is void "
-                                                  "after this many minutes.")] = 60,
+    deadline_minutes: Annotated[
+        int, typer.Option("--deadline-minutes", min=1, help="The release signature is void after this many minutes.")
+    ] = 60,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """Release a pledge: signed by the pledgee alone (e.g. once the loan is repaid)."""
@@ -496,14 +718,19 @@ def agreement_release(
     if agreement["kind"] != "pledge":
         raise InvalidInput(f"only a pledge is released; this is a {agreement['kind']}", field="agreement_id")
     if agreement.get("status") != "effective":
-        raise InvalidInput(f"pledge {aid} is {agreement.get('status')}; only an effective pledge is released", field="agreement_id")
+        raise InvalidInput(
+            f"pledge {aid} is {agreement.get('status')}; only an effective pledge is released", field="agreement_id"
+        )
     account = load_party_key(keystore)
     pledgee = int(agreement["terms"]["grantees"][0])
     party = active_party_of(client, account.address)
     if party != pledgee:
         parties = PartyLabels(client)
-        raise KeystoreError(f"{account.address} is not an account of the pledgee {parties.label(pledgee)}; "
-                            "the pledgee releases a pledge", field="--keystore")  # fmt: skip
+        raise KeystoreError(
+            f"{account.address} is not an account of the pledgee {parties.label(pledgee)}; "
+            "the pledgee releases a pledge",
+            field="--keystore",
+        )
     deadline = int(time.time()) + 60 * deadline_minutes
     message = ag.release_message(assets_domain_of(agreement["typedData"]), bytes.fromhex(aid[2:]), deadline)
     body = {"deadline": deadline, "signer": account.address, "signature": "0x" + eip712.sign(message, account).hex()}
@@ -516,8 +743,15 @@ def agreement_release(
 def agreement_withdraw(
     agreement_id: AgreementIdArg,
     keystore: OneKeystoreOpt = None,
-    deadline_minutes: Annotated[int, typer.Option("--deadline-minutes", min=1, max=365 * 24 * 60,
-                                                  help="The withdrawal signature is void after this many minutes.")] = 60,
+    deadline_minutes: Annotated[
+        int,
+        typer.Option(
+            "--deadline-minutes",
+            min=1,
+            max=365 * 24 * 60,
+            help="The withdrawal signature is void after this many minutes.",
+        ),
+    ] = 60,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """Withdraw your party's consent to a proposal before it takes effect (signed with your own key, recorded on
@@ -526,7 +760,9 @@ def agreement_withdraw(
     aid = _agreement_id(agreement_id)
     agreement = client.get(f"/v1/agreements/{aid}")
     if agreement.get("status") != "proposed":
-        raise InvalidInput(f"agreement {aid} is {agreement.get('status')}; only a proposal is withdrawn", field="agreement_id")
+        raise InvalidInput(
+            f"agreement {aid} is {agreement.get('status')}; only a proposal is withdrawn", field="agreement_id"
+        )
     account = load_party_key(keystore)
     deadline = int(time.time()) + 60 * deadline_minutes
     typed = client.get(f"/v1/agreements/{aid}/withdrawal", params={"deadline": deadline})

@@ -19,8 +19,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ledger.domain import agreements as ag
-from ledger.domain import eip712
 from cli.common import (
     ApiUrlOpt,
     JsonOpt,
@@ -41,29 +39,53 @@ from cli.common import (
     unix_time,
 )
 from cli.render import PartyLabels, asset_line, fmt_time, id_column, pct, term
-from ledger.errors import InvalidInput, KeystoreError
+from ledger.domain import agreements as ag
+from ledger.domain import eip712
 from ledger.domain.canonical_json import canonical_json
 from ledger.domain.hashing import parse_hash
+from ledger.errors import InvalidInput, KeystoreError
 
-app = typer.Typer(help="Register IP assets (patents) signed by every owner; show them and their chain of title.",
-                  no_args_is_help=True)  # fmt: skip
+app = typer.Typer(
+    help="Register IP assets (patents) signed by every owner; show them and their chain of title.", no_args_is_help=True
+)
 
 
 @app.command("register")
 def asset_register(
-    number: Annotated[str, typer.Option("--number", help="Patent number. CN: application number with check digit "
-                                        "(e.g. 201710601862.3, ZL prefix accepted); HK: patent number; PCT: PCT/CN2023/123456.")],
+    number: Annotated[
+        str,
+        typer.Option(
+            "--number",
+            help="Patent number. CN: application number with check digit "
+            "(e.g. 201710601862.3, ZL prefix accepted); HK: patent number; PCT: PCT/CN2023/123456.",
+        ),
+    ],
     title: Annotated[str, typer.Option("--title", help="Title of the invention (1-500 characters).")],
-    owner: Annotated[list[str], typer.Option("--owner", help="An owner as PARTY_ID:SHARE_BPS (10000 = 100%); "
-                                             "repeat for co-owners, shares summing to 10000.")],
+    owner: Annotated[
+        list[str],
+        typer.Option(
+            "--owner",
+            help="An owner as PARTY_ID:SHARE_BPS (10000 = 100%); repeat for co-owners, shares summing to 10000.",
+        ),
+    ],
     keystore: KeystoresOpt = None,
     jurisdiction: Annotated[str, typer.Option("--jurisdiction", help="CN | HK | PCT | OTHER")] = "CN",
-    kind: Annotated[str, typer.Option("--kind", help="CN: invention | utility_model | design; HK: standard_patent_r | "
-                                      "standard_patent_o | short_term_patent; PCT: pct_application; OTHER: other_patent …")] = "invention",
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            help="CN: invention | utility_model | design; HK: standard_patent_r | "
+            "standard_patent_o | short_term_patent; PCT: pct_application; OTHER: other_patent …",
+        ),
+    ] = "invention",
     filing_date: Annotated[str | None, typer.Option("--filing-date", help="Filing date, YYYY-MM-DD.")] = None,
     grant_date: Annotated[str | None, typer.Option("--grant-date", help="Grant date, YYYY-MM-DD.")] = None,
-    evidence: Annotated[list[str] | None, typer.Option("--evidence", help="Content hash of a registered evidence "
-                                                       "record to link (64 hex); repeat for several.")] = None,
+    evidence: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--evidence", help="Content hash of a registered evidence record to link (64 hex); repeat for several."
+        ),
+    ] = None,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """Register a patent signed by every owner: one --keystore per owner account. Prints the asset as JSON."""
@@ -73,15 +95,25 @@ def asset_register(
 
     check_text(title, "title", max_length=TITLE_MAX, min_length=1)  # NFC, no control/bidi/zero-width, before any call
     client = api_client(settings_with(api_url=api_url))
-    fields: dict[str, Any] = {"jurisdiction": jurisdiction.strip().upper(), "kind": kind.strip().lower(), "number": number,
-                              "title": title, "filingDate": filing_date, "grantDate": grant_date, "owners": owners,
-                              "evidence": links}  # fmt: skip
+    fields: dict[str, Any] = {
+        "jurisdiction": jurisdiction.strip().upper(),
+        "kind": kind.strip().lower(),
+        "number": number,
+        "title": title,
+        "filingDate": filing_date,
+        "grantDate": grant_date,
+        "owners": owners,
+        "evidence": links,
+    }
     payload = client.post("/v1/assets/payload", json=fields)  # validates the number, the parties, the shares
     typed, details = payload["typedData"], payload["details"]
     msg = typed["message"]
-    if (msg["owners"] != [o["partyId"] for o in owners] or msg["shares"] != [o["share"] for o in owners]
-            or msg["numberHash"] != "0x" + ag.number_hash(details["number"]).hex()
-            or msg["detailsHash"] != "0x" + hashlib.sha256(canonical_json(details)).hexdigest()):  # fmt: skip
+    if (
+        msg["owners"] != [o["partyId"] for o in owners]
+        or msg["shares"] != [o["share"] for o in owners]
+        or msg["numberHash"] != "0x" + ag.number_hash(details["number"]).hex()
+        or msg["detailsHash"] != "0x" + hashlib.sha256(canonical_json(details)).hexdigest()
+    ):
         raise InvalidInput("the typed data from the API does not match this registration; refusing it")
     assets_domain_of(typed)
     signatures: list[dict[str, str]] = []
@@ -91,34 +123,55 @@ def asset_register(
         party = active_party_of(client, acct.address)
         if party is None or party not in msg["owners"]:
             who = f"party {party}" if party else "no active party"
-            raise InvalidInput(f"keystore {ks or acct.address} is account {acct.address} of {who}, not one of the owners "
-                               f"{msg['owners']}", field="--keystore")  # fmt: skip
+            raise InvalidInput(
+                f"keystore {ks or acct.address} is account {acct.address} of {who}, not one of the owners "
+                f"{msg['owners']}",
+                field="--keystore",
+            )
         if party in signed:
             raise InvalidInput(f"owner {party} is signed for twice ({signed[party]} and {ks})", field="--keystore")
         signed[party] = ks
         signatures.append({"signer": acct.address, "signature": "0x" + eip712.sign(typed, acct).hex()})
     missing = [p for p in msg["owners"] if p not in signed]
     if missing:
-        raise InvalidInput(f"every owner signs a registration: no --keystore for owner(s) {missing}", field="--keystore")
+        raise InvalidInput(
+            f"every owner signs a registration: no --keystore for owner(s) {missing}", field="--keystore"
+        )
     result = post_explained(client, "/v1/assets", {**fields, "deadline": msg["deadline"], "signatures": signatures})
-    err_console.print(f"asset {result['assetId']} registered: {details['number']} (tx {result.get('transactionHash')})", highlight=False, markup=False)
+    err_console.print(
+        f"asset {result['assetId']} registered: {details['number']} (tx {result.get('transactionHash')})",
+        highlight=False,
+        markup=False,
+    )
     print_json(result)
 
 
-def _decide_claim(decision: str, asset_id: int, value: str, option: str, keystore: Path | None, deadline_minutes: int,
-                  api_url: str | None) -> None:
+def _decide_claim(
+    decision: str,
+    asset_id: int,
+    value: str,
+    option: str,
+    keystore: Path | None,
+    deadline_minutes: int,
+    api_url: str | None,
+) -> None:
     """An asset verifier's confirmation or rejection of a claim: typed data fetched from the API, rebuilt and
     compared here, signed with the verifier's own keystore, relayed by the API (which never holds the key)."""
     digest = hash_or_file(value, option)
     client = api_client(settings_with(api_url=api_url))
     asset = client.get(f"/v1/assets/{asset_id}")
     if asset.get("status") != "claimed":
-        raise InvalidInput(f"asset {asset_id} is {asset.get('status')}: only an open claim is confirmed or rejected "
-                           "(a confirmed title changes only by an arbitral award)", field="asset_id")  # fmt: skip
+        raise InvalidInput(
+            f"asset {asset_id} is {asset.get('status')}: only an open claim is confirmed or rejected "
+            "(a confirmed title changes only by an arbitral award)",
+            field="asset_id",
+        )
     account = load_party_key(keystore)
     info = client.get(f"/v1/accounts/{account.address}")
     if not info.get("partyId"):
-        raise KeystoreError(f"{account.address} is not an account of any party; an asset verifier signs this", field="--keystore")
+        raise KeystoreError(
+            f"{account.address} is not an account of any party; an asset verifier signs this", field="--keystore"
+        )
     deadline = int(time.time()) + 60 * deadline_minutes
     key = "registerExtractHash" if decision == "confirm" else "reasonHash"
     path = "confirmation" if decision == "confirm" else "rejection"
@@ -126,22 +179,38 @@ def _decide_claim(decision: str, asset_id: int, value: str, option: str, keystor
     build = ag.confirmation_message if decision == "confirm" else ag.rejection_message
     if typed != build(assets_domain_of(typed), asset_id, bytes.fromhex(digest[2:]), deadline):
         raise InvalidInput(f"the typed data from the API is not this {decision} of asset {asset_id}; refusing it")
-    body = {key: digest, "deadline": deadline, "signer": account.address, "signature": "0x" + eip712.sign(typed, account).hex()}
+    body = {
+        key: digest,
+        "deadline": deadline,
+        "signer": account.address,
+        "signature": "0x" + eip712.sign(typed, account).hex(),
+    }
     result = post_explained(client, f"/v1/assets/{asset_id}/{path}", body)
-    err_console.print(f"asset {asset_id} is {result.get('status')}: {result.get('statusNote')} (tx {result.get('transactionHash')})",
-                      highlight=False, markup=False)  # fmt: skip
+    err_console.print(
+        f"asset {asset_id} is {result.get('status')}: {result.get('statusNote')} (tx {result.get('transactionHash')})",
+        highlight=False,
+        markup=False,
+    )
     print_json(result)
 
 
-DecisionDeadlineOpt = Annotated[int, typer.Option("--deadline-minutes", min=1, max=365 * 24 * 60,
-                                                  help="The signature is void after this many minutes.")]  # fmt: skip
+DecisionDeadlineOpt = Annotated[
+    int,
+    typer.Option("--deadline-minutes", min=1, max=365 * 24 * 60, help="The signature is void after this many minutes."),
+]
 
 
 @app.command("confirm")
 def asset_confirm(
     asset_id: Annotated[int, typer.Argument(help="Asset id of the claim, as printed by `asset register`.")],
-    extract: Annotated[str, typer.Option("--extract", help="The register extract checked (CNIPA, HK IPD …): a file, "
-                                         "hashed here with SHA-256 and never sent, or its SHA-256 hash.")],
+    extract: Annotated[
+        str,
+        typer.Option(
+            "--extract",
+            help="The register extract checked (CNIPA, HK IPD …): a file, "
+            "hashed here with SHA-256 and never sent, or its SHA-256 hash.",
+        ),
+    ],
     keystore: OneKeystoreOpt = None,
     deadline_minutes: DecisionDeadlineOpt = 60,
     api_url: ApiUrlOpt = None,
@@ -155,8 +224,14 @@ def asset_confirm(
 @app.command("reject")
 def asset_reject(
     asset_id: Annotated[int, typer.Argument(help="Asset id of the claim.")],
-    reason: Annotated[str, typer.Option("--reason", help="The verifier's reasons (e.g. the register names another "
-                                        "owner): a file, hashed here and never sent, or its SHA-256 hash.")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason",
+            help="The verifier's reasons (e.g. the register names another "
+            "owner): a file, hashed here and never sent, or its SHA-256 hash.",
+        ),
+    ],
     keystore: OneKeystoreOpt = None,
     deadline_minutes: DecisionDeadlineOpt = 60,
     api_url: ApiUrlOpt = None,
@@ -185,7 +260,11 @@ def _print_asset(asset: dict[str, Any], parties: PartyLabels) -> None:
     d = asset.get("details") or {}
     console.print(asset_line(asset), highlight=False, markup=False)
     grid = Table.grid(padding=(0, 2))
-    for k, v in (("filed", d.get("filingDate")), ("granted", d.get("grantDate")), ("evidence", ", ".join(d.get("evidence") or []))):
+    for k, v in (
+        ("filed", d.get("filingDate")),
+        ("granted", d.get("grantDate")),
+        ("evidence", ", ".join(d.get("evidence") or [])),
+    ):
         if v:
             grid.add_row(k, Text(v))
     console.print(grid)
@@ -198,8 +277,12 @@ def _print_asset(asset: dict[str, Any], parties: PartyLabels) -> None:
 @app.command("title")
 def asset_title(
     asset_id: Annotated[int, typer.Argument(help="Asset id.")],
-    at: Annotated[str | None, typer.Option("--at", help="As of this time: unix seconds, YYYY-MM-DD (00:00 UTC) or an "
-                                           "ISO datetime; default now.")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at", help="As of this time: unix seconds, YYYY-MM-DD (00:00 UTC) or an ISO datetime; default now."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
@@ -211,29 +294,50 @@ def asset_title(
         print_json(report)
         return
     parties = PartyLabels(client)
-    console.print(asset_line(client.get(f"/v1/assets/{asset_id}")) + f" — title as of {fmt_time(report['at'])}", highlight=False, markup=False)
+    console.print(
+        asset_line(client.get(f"/v1/assets/{asset_id}")) + f" — title as of {fmt_time(report['at'])}",
+        highlight=False,
+        markup=False,
+    )
     decided = report.get("statusDecidedBy") or {}
-    by = f" by asset verifier {parties.label(decided['verifierPartyId'])} on {fmt_time(decided.get('time'))}" if decided else ""
+    by = (
+        f" by asset verifier {parties.label(decided['verifierPartyId'])} on {fmt_time(decided.get('time'))}"
+        if decided
+        else ""
+    )
     console.print(f"status: {report.get('status')} — {report.get('statusNote')}{by}", highlight=False, markup=False)
     owners = Table("owner", "share", "since", id_column("under agreement"), title="owners")
     for o in report["owners"]:
-        owners.add_row(Text(parties.label(o["partyId"])), pct(o["share"]), fmt_time(report.get("ownersSince")),
-                       report.get("underAgreement") or "registration")  # fmt: skip
+        owners.add_row(
+            Text(parties.label(o["partyId"])),
+            pct(o["share"]),
+            fmt_time(report.get("ownersSince")),
+            report.get("underAgreement") or "registration",
+        )
     console.print(owners)
     if report["licences"]:
         lic = Table(id_column("licence"), "licensee", "type", "territory", "term", title="licences in force")
         for x in report["licences"]:
             kind = x["licenceType"] + (" (sublicence)" if x.get("sublicence") else "")
-            lic.add_row(x["agreementId"], Text(parties.label(x["licensee"])), kind, " ".join(x["territory"]),
-                        term(x["start"], x["end"]))  # fmt: skip
+            lic.add_row(
+                x["agreementId"],
+                Text(parties.label(x["licensee"])),
+                kind,
+                " ".join(x["territory"]),
+                term(x["start"], x["end"]),
+            )
         console.print(lic)
     else:
         console.print("no licence in force")
     if report["pledges"]:
         pl = Table(id_column("pledge"), "pledgee", "pledgors", "term", title="pledges in force")
         for x in report["pledges"]:
-            pl.add_row(x["agreementId"], Text(parties.label(x["pledgee"])), Text(parties.labels(x["pledgors"])),
-                       term(x["start"], x["end"]))  # fmt: skip
+            pl.add_row(
+                x["agreementId"],
+                Text(parties.label(x["pledgee"])),
+                Text(parties.labels(x["pledgors"])),
+                term(x["start"], x["end"]),
+            )
         console.print(pl)
     else:
         console.print("no pledge in force")
@@ -246,5 +350,7 @@ def asset_title(
             event += f" by {parties.label(e['verifierPartyId'])}"
         if e.get("formerOwners"):
             event += f": the claim of {parties.labels(e['formerOwners'])} struck by the award"
-        hist.add_row(fmt_time(e["time"]), Text(event), e.get("agreementId") or e.get("disputeId") or "", str(e["block"]))
+        hist.add_row(
+            fmt_time(e["time"]), Text(event), e.get("agreementId") or e.get("disputeId") or "", str(e["block"])
+        )
     console.print(hist)

@@ -23,7 +23,9 @@ class ApiClient:
         try:
             resp = self._http.request(method, path, **kw)
         except httpx.HTTPError as exc:
-            raise ChainUnavailable(f"the API at {self.base_url} does not answer ({type(exc).__name__}); is `ipledger up` running?") from None
+            raise ChainUnavailable(
+                f"the API at {self.base_url} does not answer ({type(exc).__name__}); is `ipledger up` running?"
+            ) from None
         if resp.status_code >= 400:
             try:
                 err = resp.json()["error"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -38,11 +38,10 @@ err_console = Console(stderr=True, soft_wrap=True)
 # --- options shared by several groups ---------------------------------------------------------------
 
 DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (chain state, manifest, queue). Env: IPLEDGER_DATA_DIR.")
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (chain state, manifest, queue). Env: IPLEDGER_DATA_DIR."),
 ]
-RpcUrlOpt = Annotated[
-    str | None, typer.Option("--rpc-url", help="JSON-RPC URL of the chain. Env: IPLEDGER_RPC_URL.")
-]
+RpcUrlOpt = Annotated[str | None, typer.Option("--rpc-url", help="JSON-RPC URL of the chain. Env: IPLEDGER_RPC_URL.")]
 ApiUrlOpt = Annotated[str | None, typer.Option("--api-url", help="API address. Env: IPLEDGER_API_URL.")]
 KeystoreOpt = Annotated[
     Path | None, typer.Option("--keystore", help="The party account's keystore (v3 JSON). Env: IPLEDGER_KEYSTORE.")
@@ -57,14 +56,20 @@ NameEnOpt = Annotated[str, typer.Option("--name-en", help="Name in English.")]
 # The signing keystores of `asset` and `agreement` commands.
 KeystoresOpt = Annotated[
     list[Path] | None,
-    typer.Option("--keystore", help="A signing party account's keystore (v3 JSON); repeat for several. "
-                 "Password from IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE (one)."),
-]  # fmt: skip
+    typer.Option(
+        "--keystore",
+        help="A signing party account's keystore (v3 JSON); repeat for several. "
+        "Password from IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE (one).",
+    ),
+]
 OneKeystoreOpt = Annotated[
     Path | None,
-    typer.Option("--keystore", help="The signing party account's keystore (v3 JSON). Password from "
-                 "IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE."),
-]  # fmt: skip
+    typer.Option(
+        "--keystore",
+        help="The signing party account's keystore (v3 JSON). Password from "
+        "IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE.",
+    ),
+]
 # `--json` of the `asset` and `agreement` commands (the `party` commands say "words" instead of "tables").
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of tables.")]
 
@@ -133,7 +138,9 @@ def api_client(settings: Settings, *, operator: bool = False) -> Any:
 
     token = operator_token(settings) if operator else None
     if operator and not token:
-        raise ConfigurationError("operator commands need IPLEDGER_OPERATOR_TOKEN (or DATA_DIR/operator.token written by `ipledger up`)")
+        raise ConfigurationError(
+            "operator commands need IPLEDGER_OPERATOR_TOKEN (or DATA_DIR/operator.token written by `ipledger up`)"
+        )
     return ApiClient(settings.api_url, token=token)
 
 
@@ -160,11 +167,13 @@ def post_explained(client: Any, path: str, body: dict[str, Any] | None = None) -
         parties = PartyLabels(client)
         said = {
             "AgreementSignatureMissing": lambda: f"{parties.label(d['partyId'])} has not signed: add its signature",
-            "AgreementSignerNotAParty": lambda: f"{d.get('signer')} signs for {parties.label(d['partyId'])}, which is "
-                                                "not one of the parties whose signatures this needs",
+            "AgreementSignerNotAParty": lambda: (
+                f"{d.get('signer')} signs for {parties.label(d['partyId'])}, which is "
+                "not one of the parties whose signatures this needs"
+            ),
             "AgreementSignerNotActive": lambda: f"{d.get('signer')} is not an account of an active party",
             "SignatureExpired": lambda: "the signing deadline has passed; sign again",
-        }.get(str(d.get("revert")))  # fmt: skip
+        }.get(str(d.get("revert")))
         try:
             text = said() if said is not None else None
         except KeyError:  # not the arguments expected: the API's own message will do
@@ -194,7 +203,9 @@ def party_share(text: str, option: str) -> dict[str, int]:
     """``PARTY_ID:SHARE_BPS`` -> ``{"partyId", "share"}``, with a message naming the option on any mistake."""
     m = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", text)
     if m is None:
-        raise InvalidInput(f"{option} expects PARTY_ID:SHARE_BPS (e.g. 3:10000 for all of it), not {text!r}", field=option)
+        raise InvalidInput(
+            f"{option} expects PARTY_ID:SHARE_BPS (e.g. 3:10000 for all of it), not {text!r}", field=option
+        )
     party, share = int(m[1]), int(m[2])
     if party < 1:
         raise InvalidInput(f"{option} {text}: party ids start at 1", field=option)
@@ -211,8 +222,11 @@ def shares(values: list[str], option: str, what: str) -> list[dict[str, int]]:
         raise InvalidInput(f"{option}: a party is listed twice", field=option)
     total = sum(e["share"] for e in entries)
     if total != TOTAL:
-        raise InvalidInput(f"{what} shares sum to {total} basis points, not {TOTAL} (100%): give every {what} with "
-                           f"{option} PARTY_ID:SHARE_BPS", field=option)  # fmt: skip
+        raise InvalidInput(
+            f"{what} shares sum to {total} basis points, not {TOTAL} (100%): give every {what} with "
+            f"{option} PARTY_ID:SHARE_BPS",
+            field=option,
+        )
     return entries
 
 
@@ -223,7 +237,9 @@ def hash_or_file(value: str, option: str) -> str:
         return "0x" + hash_file(path, HashAlgorithm.SHA256).hex()
     if re.fullmatch(r"(0[xX])?[0-9a-fA-F]{64}", value.strip()):
         return "0x" + parse_hash(value, option).hex()
-    raise InvalidInput(f"{option} {value!r} is neither a readable file nor a SHA-256 hash (64 hex characters)", field=option)
+    raise InvalidInput(
+        f"{option} {value!r} is neither a readable file nor a SHA-256 hash (64 hex characters)", field=option
+    )
 
 
 def unix_time(value: str | None, option: str) -> int | None:
@@ -235,12 +251,13 @@ def unix_time(value: str | None, option: str) -> int | None:
         return int(text)
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            moment = datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=timezone.utc)
+            moment = datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=UTC)
         else:
             moment = datetime.fromisoformat(text)
             if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
+                moment = moment.replace(tzinfo=UTC)
     except ValueError:
-        raise InvalidInput(f"{option} {value!r} is not a time: give YYYY-MM-DD, an ISO datetime or unix seconds",
-                           field=option) from None  # fmt: skip
+        raise InvalidInput(
+            f"{option} {value!r} is not a time: give YYYY-MM-DD, an ISO datetime or unix seconds", field=option
+        ) from None
     return int(moment.timestamp())

@@ -8,18 +8,24 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger.domain import eip712
 from cli.common import ApiUrlOpt, RpcUrlOpt, api_client, console, load_party_keys, print_json, settings_with
+from ledger.domain import eip712
 from ledger.errors import InvalidInput
 
-app = typer.Typer(help="Disputes before an arbitration institution: its arbitrators sign with their keystores "
-                  "(at least two, or the institution's threshold), one --keystore each.", no_args_is_help=True)  # fmt: skip
+app = typer.Typer(
+    help="Disputes before an arbitration institution: its arbitrators sign with their keystores "
+    "(at least two, or the institution's threshold), one --keystore each.",
+    no_args_is_help=True,
+)
 
 ArbitratorKeystoresOpt = Annotated[
     list[Path] | None,
-    typer.Option("--keystore", help="An arbitrator account's keystore (v3 JSON); repeat once per arbitrator who signs: "
-                 "the institution acts by at least max(its threshold, 2) of its accounts. Password from "
-                 "IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE (one)."),
+    typer.Option(
+        "--keystore",
+        help="An arbitrator account's keystore (v3 JSON); repeat once per arbitrator who signs: "
+        "the institution acts by at least max(its threshold, 2) of its accounts. Password from "
+        "IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE (one).",
+    ),
 ]
 
 
@@ -60,11 +66,21 @@ def open_cmd(
     keystores (one --keystore each)."""
     client = api_client(settings_with(api_url=api_url))
     accounts, institution = _arbitrators(keystore, client)
-    body = {"subject": subject, "subjectId": int(subject_id) if subject == "asset" and subject_id.isdigit() else subject_id,
-            "claimant": claimant, "respondent": respondent, "claimHash": _hash_arg(claim), "institution": institution}  # fmt: skip
+    body = {
+        "subject": subject,
+        "subjectId": int(subject_id) if subject == "asset" and subject_id.isdigit() else subject_id,
+        "claimant": claimant,
+        "respondent": respondent,
+        "claimHash": _hash_arg(claim),
+        "institution": institution,
+    }
     typed = client.post("/v1/disputes/payload", json=body)["typedData"]
-    print_json(client.post("/v1/disputes", json={**body, "deadline": typed["message"]["deadline"],
-                                                 "signatures": _sign_all(typed, accounts)}))  # fmt: skip
+    print_json(
+        client.post(
+            "/v1/disputes",
+            json={**body, "deadline": typed["message"]["deadline"], "signatures": _sign_all(typed, accounts)},
+        )
+    )
 
 
 @app.command("award")
@@ -72,7 +88,9 @@ def award_cmd(
     dispute_id: Annotated[str, typer.Argument(help="The dispute id.")],
     outcome: Annotated[str, typer.Option(help="dismissed | agreement_voided | title_restored")],
     award: Annotated[str, typer.Option(help="The award document: a file (hashed locally) or its hash.")],
-    owner: Annotated[list[str] | None, typer.Option(help="For title_restored: PARTY_ID:SHARE_BPS, repeatable (sum 10000).")] = None,
+    owner: Annotated[
+        list[str] | None, typer.Option(help="For title_restored: PARTY_ID:SHARE_BPS, repeatable (sum 10000).")
+    ] = None,
     keystore: ArbitratorKeystoresOpt = None,
     api_url: ApiUrlOpt = None,
 ) -> None:
@@ -88,8 +106,12 @@ def award_cmd(
     accounts, institution = _arbitrators(keystore, client)
     body = {"outcome": outcome, "awardHash": _hash_arg(award), "owners": owners, "institution": institution}
     typed = client.post(f"/v1/disputes/{dispute_id}/award/payload", json=body)["typedData"]
-    print_json(client.post(f"/v1/disputes/{dispute_id}/award", json={**body, "deadline": typed["message"]["deadline"],
-                                                                    "signatures": _sign_all(typed, accounts)}))  # fmt: skip
+    print_json(
+        client.post(
+            f"/v1/disputes/{dispute_id}/award",
+            json={**body, "deadline": typed["message"]["deadline"], "signatures": _sign_all(typed, accounts)},
+        )
+    )
 
 
 @app.command("show")
@@ -116,8 +138,8 @@ def verify_case_cmd(
 ) -> None:
     """Re-check every item of a case file against any JSON-RPC endpoint of the chain. Exit 0 if all pass."""
     from ledger.certificates.casefile import verify_case
-    from ledger.chain.rpc import connect
     from ledger.certificates.verify import Rpc
+    from ledger.chain.rpc import connect
 
     settings = settings_with(rpc_url=rpc_url)
     if not settings.rpc_url:

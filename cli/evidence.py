@@ -18,7 +18,6 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
-from ledger.domain import eip712
 from cli.common import (
     ApiUrlOpt,
     KeystoreOpt,
@@ -30,7 +29,7 @@ from cli.common import (
     print_json,
     settings_with,
 )
-from ledger.errors import InvalidInput
+from ledger.domain import eip712
 from ledger.domain.hashing import (
     HashAlgorithm,
     hash_file,
@@ -40,6 +39,7 @@ from ledger.domain.hashing import (
     private_binding,
     public_binding,
 )
+from ledger.errors import InvalidInput
 
 app = typer.Typer(help="Register evidence of IP creation and look it up.", no_args_is_help=True)
 
@@ -51,10 +51,19 @@ def register(
     files: Annotated[list[Path], typer.Argument(help="Files to register; only their hashes leave this machine.")],
     keystore: KeystoreOpt = None,
     alg: Annotated[str, typer.Option("--alg", help="sha256 or sm3")] = "sha256",
-    private: Annotated[bool, typer.Option("--private", help="Register a salted binding; keep the salt locally.")] = False,
-    supersedes: Annotated[str | None, typer.Option(help="Binding of an earlier version registered by the same party "
-                                                   "(its FILE.ipledger.json `binding`; single file only).")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Wait until on chain and save each certificate beside its file.")] = False,
+    private: Annotated[
+        bool, typer.Option("--private", help="Register a salted binding; keep the salt locally.")
+    ] = False,
+    supersedes: Annotated[
+        str | None,
+        typer.Option(
+            help="Binding of an earlier version registered by the same party "
+            "(its FILE.ipledger.json `binding`; single file only)."
+        ),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until on chain and save each certificate beside its file.")
+    ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 120.0,
     api_url: ApiUrlOpt = None,
 ) -> None:
@@ -84,11 +93,25 @@ def register(
         entry = entries[0]
         nonce = int(state["nonce"])
         sup = parse_hash(supersedes, "supersedes") if supersedes else b"\0" * 32
-        req = sign_single(account, domain, binding=entry["binding"], party_id=int(party_id), algorithm=int(algorithm),
-                          nonce=nonce, deadline=deadline, supersedes=sup)  # fmt: skip
-        body = {"binding": "0x" + entry["binding"].hex(), "partyId": int(party_id), "algorithm": algorithm.name.lower(),
-                "registrant": account.address, "nonce": nonce, "deadline": deadline,
-                "signature": "0x" + req.signature.hex()}  # fmt: skip
+        req = sign_single(
+            account,
+            domain,
+            binding=entry["binding"],
+            party_id=int(party_id),
+            algorithm=int(algorithm),
+            nonce=nonce,
+            deadline=deadline,
+            supersedes=sup,
+        )
+        body = {
+            "binding": "0x" + entry["binding"].hex(),
+            "partyId": int(party_id),
+            "algorithm": algorithm.name.lower(),
+            "registrant": account.address,
+            "nonce": nonce,
+            "deadline": deadline,
+            "signature": "0x" + req.signature.hex(),
+        }
         if supersedes:
             body["supersedes"] = "0x" + sup.hex()
         accepted = client.post("/v1/evidence", json=body)
@@ -96,13 +119,24 @@ def register(
         from ledger.domain.evidence import sign_batch
 
         bindings = [e["binding"] for e in entries]
-        batch_req = sign_batch(account, domain, bindings=bindings, party_id=int(party_id), algorithm=int(algorithm),
-                               deadline=deadline)  # fmt: skip
-        accepted = client.post("/v1/evidence/batch", json={
-            "algorithm": algorithm.name.lower(), "bindings": ["0x" + x.hex() for x in bindings], "partyId": int(party_id),
-            "registrant": account.address, "deadline": deadline, "signature": "0x" + batch_req.signature.hex()})  # fmt: skip
+        batch_req = sign_batch(
+            account, domain, bindings=bindings, party_id=int(party_id), algorithm=int(algorithm), deadline=deadline
+        )
+        accepted = client.post(
+            "/v1/evidence/batch",
+            json={
+                "algorithm": algorithm.name.lower(),
+                "bindings": ["0x" + x.hex() for x in bindings],
+                "partyId": int(party_id),
+                "registrant": account.address,
+                "deadline": deadline,
+                "signature": "0x" + batch_req.signature.hex(),
+            },
+        )
         for dup in accepted.get("duplicates", []):
-            err_console.print(f"already registered earlier by this party, keeps its earlier record: {entries[dup['index']]['file']}")
+            err_console.print(
+                f"already registered earlier by this party, keeps its earlier record: {entries[dup['index']]['file']}"
+            )
     for e in entries:
         _write_sidecar(e, algorithm, int(party_id), accepted["receiptId"])
         console.print(f"{e['file']}  {algorithm.name.lower()}:0x{e['content'].hex()}  receipt {accepted['receiptId']}")
@@ -113,8 +147,14 @@ def register(
 def _hash_files(files: list[Path], algorithm: HashAlgorithm, private: bool, party_id: int) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     total = sum(f.stat().st_size for f in files)
-    with Progress(TextColumn("hashing"), BarColumn(), TransferSpeedColumn(), console=err_console,
-                  disable=len(files) < 2 and total < 64 << 20, transient=True) as progress:  # fmt: skip
+    with Progress(
+        TextColumn("hashing"),
+        BarColumn(),
+        TransferSpeedColumn(),
+        console=err_console,
+        disable=len(files) < 2 and total < 64 << 20,
+        transient=True,
+    ) as progress:
         task = progress.add_task("hash", total=total)
         for f in files:
             content = hash_file(f, algorithm)
@@ -168,13 +208,18 @@ def _with_salt(cert: dict[str, Any], content: bytes, salt: bytes | None) -> dict
     return cert
 
 
-PartyOpt = Annotated[int | None, typer.Option("--party", min=1, max=2**24 - 1,
-                                             help="Only this party's registration; HASH may then be its binding.")]
+PartyOpt = Annotated[
+    int | None,
+    typer.Option("--party", min=1, max=2**24 - 1, help="Only this party's registration; HASH may then be its binding."),
+]
 
 
 @app.command("show")
-def show(content_hash: Annotated[str, typer.Argument(help="Content hash (64 hex), or a binding with --party")],
-         party: PartyOpt = None, api_url: ApiUrlOpt = None) -> None:  # fmt: skip
+def show(
+    content_hash: Annotated[str, typer.Argument(help="Content hash (64 hex), or a binding with --party")],
+    party: PartyOpt = None,
+    api_url: ApiUrlOpt = None,
+) -> None:
     """Who registered a content hash: the first party (block, time), every other party, and earlier versions."""
     raw = parse_hash(content_hash, "content_hash")
     params = {"partyId": party} if party else None
@@ -185,8 +230,12 @@ def certificate_cmd(
     content_hash: Annotated[str, typer.Argument(help="Content hash, or registered hash of a private registration")],
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Write the JSON certificate here.")] = None,
     pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the bilingual PDF rendering here.")] = None,
-    sidecar: Annotated[Path | None, typer.Option("--sidecar", help="A FILE.ipledger.json: adds the content hash and "
-                                                 "the private salt, and names the party.")] = None,
+    sidecar: Annotated[
+        Path | None,
+        typer.Option(
+            "--sidecar", help="A FILE.ipledger.json: adds the content hash and the private salt, and names the party."
+        ),
+    ] = None,
     party: PartyOpt = None,
     api_url: ApiUrlOpt = None,
 ) -> None:
@@ -197,7 +246,9 @@ def certificate_cmd(
     party = party or side.get("partyId")
     cert = client.get(f"/v1/evidence/0x{raw.hex()}/certificate", params={"partyId": party} if party else None)
     if side:
-        cert = _with_salt(cert, parse_hash(side["contentHash"]), parse_hash(side["salt"], "salt") if side.get("salt") else None)
+        cert = _with_salt(
+            cert, parse_hash(side["contentHash"]), parse_hash(side["salt"], "salt") if side.get("salt") else None
+        )
     text = json.dumps(cert, indent=2, ensure_ascii=False) + "\n"
     if out:
         out.write_text(text, encoding="utf-8")
@@ -220,8 +271,8 @@ def verify_cmd(
     """Check an evidence or agreement certificate against any JSON-RPC endpoint of its chain.
 
     Exit 0 when every check passes, 1 otherwise."""
-    from ledger.chain.rpc import connect
     from ledger.certificates.verify import FAILED, PASSED, Rpc, verify
+    from ledger.chain.rpc import connect
 
     settings = settings_with(rpc_url=rpc_url)
     if not settings.rpc_url:
@@ -240,14 +291,18 @@ def verify_cmd(
 
         report = agreement_certificate.verify(doc, Rpc.from_web3(w3))
     else:
-        with (open(file, "rb") if file else _null()) as fh:
+        with open(file, "rb") if file else _null() as fh:
             report = verify(doc, Rpc.from_web3(w3), file=fh)
     marks = {PASSED: "[green]✓ passed [/]", FAILED: "[red]✗ FAILED [/]"}
     for check in report.checks:
-        console.print(f"{marks.get(check.status, '[yellow]- skipped[/]')} {check.name:<22} {check.detail}", highlight=False)
+        console.print(
+            f"{marks.get(check.status, '[yellow]- skipped[/]')} {check.name:<22} {check.detail}", highlight=False
+        )
     verdict = "[green]VERIFIED[/]" if report.passed else "[red]NOT VERIFIED[/]"
-    console.print(f"{verdict}: {sum(c.status == PASSED for c in report.checks)} passed, "
-                  f"{sum(c.status == FAILED for c in report.checks)} failed")  # fmt: skip
+    console.print(
+        f"{verdict}: {sum(c.status == PASSED for c in report.checks)} passed, "
+        f"{sum(c.status == FAILED for c in report.checks)} failed"
+    )
     raise typer.Exit(0 if report.passed else 1)
 
 

@@ -18,7 +18,6 @@ import typer
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger.chain import governance as gov
 from cli.common import (
     AccountsOpt,
     ApiUrlOpt,
@@ -34,17 +33,27 @@ from cli.common import (
     print_json,
     settings_with,
 )
+from ledger.chain import governance as gov
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, ContractRevert, InvalidInput, KeystoreError, TransactionFailed
 
-app = typer.Typer(help="The council's acts through the governance timelock: propose, approve, execute.",
-                  no_args_is_help=True)  # fmt: skip
+app = typer.Typer(
+    help="The council's acts through the governance timelock: propose, approve, execute.", no_args_is_help=True
+)
 propose_app = typer.Typer(help="Write a proposal file (and sign it) for an act of governance.", no_args_is_help=True)
 app.add_typer(propose_app, name="propose")
 
 KeystoreOpt = Annotated[Path | None, typer.Option("--keystore", help="Your council member keystore (v3 JSON).")]
-DevMemberOpt = Annotated[int | None, typer.Option("--dev-member", min=1, max=3, help="Sign with the embedded "
-                         "default's council member 1, 2 or 3 (public anvil keys 9-11; development chain only).")]  # fmt: skip
+DevMemberOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--dev-member",
+        min=1,
+        max=3,
+        help="Sign with the embedded "
+        "default's council member 1, 2 or 3 (public anvil keys 9-11; development chain only).",
+    ),
+]
 OutOpt = Annotated[Path, typer.Option("-o", "--out", help="Where to write the proposal file (never overwritten).")]
 WAIT_LIMIT = 3600.0
 
@@ -63,11 +72,15 @@ def _signer(settings: Settings, w3: Web3, keystore: Path | None, dev_member: int
         raise InvalidInput("give --keystore or --dev-member, not both", field="keystore")
     if dev_member is not None:
         if int(w3.eth.chain_id) != DEV_CHAIN_ID:
-            raise ConfigurationError(f"--dev-member is only for a development chain (id {DEV_CHAIN_ID})", field="dev_member")
+            raise ConfigurationError(
+                f"--dev-member is only for a development chain (id {DEV_CHAIN_ID})", field="dev_member"
+            )
         return gov.dev_council()[dev_member - 1]
     if keystore is None:
-        raise KeystoreError("a council member's keystore is needed: --keystore PATH (or --dev-member N on the "
-                            "development chain)", field="keystore")  # fmt: skip
+        raise KeystoreError(
+            "a council member's keystore is needed: --keystore PATH (or --dev-member N on the development chain)",
+            field="keystore",
+        )
     return load_keystore(keystore, keystore_password(settings, keystore))
 
 
@@ -77,21 +90,25 @@ def _addresses(settings: Settings) -> tuple[str, str, str]:
     g = powers.get("governance") or {}
     safes = [p for p in g.get("proposers") or [] if p.get("kind") == "Safe"]
     if g.get("kind") != "TimelockController" or len(safes) != 1:
-        raise ConfigurationError("this deployment's governance is not a timelock with one council Safe as proposer "
-                                 "(GET /v1/powers)", field="governance")  # fmt: skip
+        raise ConfigurationError(
+            "this deployment's governance is not a timelock with one council Safe as proposer (GET /v1/powers)",
+            field="governance",
+        )
     return str(g["address"]), str(safes[0]["address"]), str(powers["contracts"]["EvidenceRegistry"]["address"])
 
 
-def _new_proposal(settings: Settings, out: Path, keystore: Path | None, dev_member: int | None, description: str,
-                  build: Any) -> None:  # fmt: skip
+def _new_proposal(
+    settings: Settings, out: Path, keystore: Path | None, dev_member: int | None, description: str, build: Any
+) -> None:
     if out.exists():
         raise InvalidInput(f"{out} exists; a proposal file is never overwritten", field="out")
     w3 = _w3(settings)
     signer = _signer(settings, w3, keystore, dev_member)
     timelock, safe, evidence = _addresses(settings)
     target, data = build(w3, evidence)
-    proposal = gov.propose(w3, timelock, safe, target=target, data=bytes.fromhex(data.removeprefix("0x")),
-                           description=description)  # fmt: skip
+    proposal = gov.propose(
+        w3, timelock, safe, target=target, data=bytes.fromhex(data.removeprefix("0x")), description=description
+    )
     gov.approve(w3, proposal, signer)
     proposal.save(out)
     print_json({"proposal": str(out), **gov.status(w3, proposal)})
@@ -130,48 +147,99 @@ def propose_admit(
     if not accounts or len(accounts) > MAX_ACCOUNTS:
         raise InvalidInput(f"a party has 1 … {MAX_ACCOUNTS} accounts", field="account")
     settings = settings_with(api_url=api_url, rpc_url=rpc_url)
-    _new_proposal(settings, out, keystore, dev_member, f"admit {profile.kind} {profile.identifier}",
-                  _registry_call("admitParty", profile.as_tuple(), accounts))  # fmt: skip
+    _new_proposal(
+        settings,
+        out,
+        keystore,
+        dev_member,
+        f"admit {profile.kind} {profile.identifier}",
+        _registry_call("admitParty", profile.as_tuple(), accounts),
+    )
 
 
 @propose_app.command("confirm-suspension")
-def propose_confirm_suspension(party_id: int, out: OutOpt, keystore: KeystoreOpt = None, dev_member: DevMemberOpt = None,
-                               api_url: ApiUrlOpt = None, rpc_url: RpcUrlOpt = None) -> None:  # fmt: skip
+def propose_confirm_suspension(
+    party_id: int,
+    out: OutOpt,
+    keystore: KeystoreOpt = None,
+    dev_member: DevMemberOpt = None,
+    api_url: ApiUrlOpt = None,
+    rpc_url: RpcUrlOpt = None,
+) -> None:
     """Propose confirming a registrar's provisional suspension (else it lapses)."""
     settings = settings_with(api_url=api_url, rpc_url=rpc_url)
-    _new_proposal(settings, out, keystore, dev_member, f"confirm the suspension of party {party_id}",
-                  _registry_call("confirmSuspension", party_id))  # fmt: skip
+    _new_proposal(
+        settings,
+        out,
+        keystore,
+        dev_member,
+        f"confirm the suspension of party {party_id}",
+        _registry_call("confirmSuspension", party_id),
+    )
 
 
 @propose_app.command("reinstate")
-def propose_reinstate(party_id: int, out: OutOpt, keystore: KeystoreOpt = None, dev_member: DevMemberOpt = None,
-                      api_url: ApiUrlOpt = None, rpc_url: RpcUrlOpt = None) -> None:  # fmt: skip
+def propose_reinstate(
+    party_id: int,
+    out: OutOpt,
+    keystore: KeystoreOpt = None,
+    dev_member: DevMemberOpt = None,
+    api_url: ApiUrlOpt = None,
+    rpc_url: RpcUrlOpt = None,
+) -> None:
     """Propose lifting a confirmed or lapsed suspension."""
     settings = settings_with(api_url=api_url, rpc_url=rpc_url)
-    _new_proposal(settings, out, keystore, dev_member, f"reinstate party {party_id}", _registry_call("reinstateParty", party_id))
+    _new_proposal(
+        settings, out, keystore, dev_member, f"reinstate party {party_id}", _registry_call("reinstateParty", party_id)
+    )
 
 
 @propose_app.command("recovery")
-def propose_recovery(party_id: int, new_account: Annotated[str, typer.Option("--new-account", help="The account that "
-                     "replaces every account of the party after the recovery delay, unless the party vetoes.")],
-                     out: OutOpt, keystore: KeystoreOpt = None, dev_member: DevMemberOpt = None,
-                     api_url: ApiUrlOpt = None, rpc_url: RpcUrlOpt = None) -> None:  # fmt: skip
+def propose_recovery(
+    party_id: int,
+    new_account: Annotated[
+        str,
+        typer.Option(
+            "--new-account",
+            help="The account that "
+            "replaces every account of the party after the recovery delay, unless the party vetoes.",
+        ),
+    ],
+    out: OutOpt,
+    keystore: KeystoreOpt = None,
+    dev_member: DevMemberOpt = None,
+    api_url: ApiUrlOpt = None,
+    rpc_url: RpcUrlOpt = None,
+) -> None:
     """Propose a key recovery for a party that lost every key (then its own public delay and veto apply)."""
     from ledger.domain.parties import parse_account
 
     new = parse_account(new_account, "new_account")
     settings = settings_with(api_url=api_url, rpc_url=rpc_url)
-    _new_proposal(settings, out, keystore, dev_member, f"recover party {party_id} to {new}",
-                  _registry_call("proposeRecovery", party_id, new))  # fmt: skip
+    _new_proposal(
+        settings,
+        out,
+        keystore,
+        dev_member,
+        f"recover party {party_id} to {new}",
+        _registry_call("proposeRecovery", party_id, new),
+    )
 
 
 @propose_app.command("call")
-def propose_call(target: Annotated[str, typer.Option("--target", help="The contract the timelock calls.")],
-                 data: Annotated[str, typer.Option("--data", help="The calldata (hex), e.g. as a 403 'needs governance' "
-                                                   "answer of the API names it.")],
-                 description: Annotated[str, typer.Option("--description", help="What the act is, for the council.")],
-                 out: OutOpt, keystore: KeystoreOpt = None, dev_member: DevMemberOpt = None,
-                 api_url: ApiUrlOpt = None, rpc_url: RpcUrlOpt = None) -> None:  # fmt: skip
+def propose_call(
+    target: Annotated[str, typer.Option("--target", help="The contract the timelock calls.")],
+    data: Annotated[
+        str,
+        typer.Option("--data", help="The calldata (hex), e.g. as a 403 'needs governance' answer of the API names it."),
+    ],
+    description: Annotated[str, typer.Option("--description", help="What the act is, for the council.")],
+    out: OutOpt,
+    keystore: KeystoreOpt = None,
+    dev_member: DevMemberOpt = None,
+    api_url: ApiUrlOpt = None,
+    rpc_url: RpcUrlOpt = None,
+) -> None:
     """Propose any call by the timelock (role grants, or a call the API prepared)."""
     from ledger.domain.parties import parse_account
 
@@ -187,9 +255,13 @@ def propose_call(target: Annotated[str, typer.Option("--target", help="The contr
 
 
 @app.command("cancel")
-def governance_cancel(proposal: Annotated[Path, typer.Argument(help="The proposal whose scheduled operation to cancel.")],
-                      out: OutOpt, keystore: KeystoreOpt = None, dev_member: DevMemberOpt = None,
-                      rpc_url: RpcUrlOpt = None) -> None:  # fmt: skip
+def governance_cancel(
+    proposal: Annotated[Path, typer.Argument(help="The proposal whose scheduled operation to cancel.")],
+    out: OutOpt,
+    keystore: KeystoreOpt = None,
+    dev_member: DevMemberOpt = None,
+    rpc_url: RpcUrlOpt = None,
+) -> None:
     """Write (and sign) a proposal that cancels a scheduled operation before it runs."""
     if out.exists():
         raise InvalidInput(f"{out} exists; a proposal file is never overwritten", field="out")
@@ -203,8 +275,12 @@ def governance_cancel(proposal: Annotated[Path, typer.Argument(help="The proposa
 
 
 @app.command("approve")
-def governance_approve(proposal: Annotated[Path, typer.Argument(help="The proposal file; your signature is added to it.")],
-                       keystore: KeystoreOpt = None, dev_member: DevMemberOpt = None, rpc_url: RpcUrlOpt = None) -> None:  # fmt: skip
+def governance_approve(
+    proposal: Annotated[Path, typer.Argument(help="The proposal file; your signature is added to it.")],
+    keystore: KeystoreOpt = None,
+    dev_member: DevMemberOpt = None,
+    rpc_url: RpcUrlOpt = None,
+) -> None:
     """Sign a proposal as a council member (checked against the chain first: the Safe's own transaction hash)."""
     settings = settings_with(rpc_url=rpc_url)
     w3 = _w3(settings)
@@ -217,11 +293,14 @@ def governance_approve(proposal: Annotated[Path, typer.Argument(help="The propos
 @app.command("execute")
 def governance_execute(
     proposal: Annotated[Path, typer.Argument(help="The proposal file.")],
-    keystore: Annotated[Path | None, typer.Option("--keystore", help="Pays the gas (any account; executing adds no "
-                        "power).")] = None,  # fmt: skip
+    keystore: Annotated[
+        Path | None, typer.Option("--keystore", help="Pays the gas (any account; executing adds no power).")
+    ] = None,
     dev_member: DevMemberOpt = None,
-    wait: Annotated[bool, typer.Option("--wait", help="If the operation is scheduled, wait for its delay (at most an "
-                    "hour) and run it.")] = False,  # fmt: skip
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="If the operation is scheduled, wait for its delay (at most an hour) and run it."),
+    ] = False,
     rpc_url: RpcUrlOpt = None,
 ) -> None:
     """The proposal's next step: schedule it (once the Safe's threshold signed), or run it (after the delay)."""
@@ -238,7 +317,9 @@ def governance_execute(
             st = gov.status(w3, p)
             if st["state"] != "waiting":
                 break
-            err_console.print(f"waiting for the timelock: runs at {st['readyAt']}, chain time {st['chainTime']}", highlight=False)
+            err_console.print(
+                f"waiting for the timelock: runs at {st['readyAt']}, chain time {st['chainTime']}", highlight=False
+            )
             time.sleep(min(5.0, max(1.0, st["readyAt"] - st["chainTime"])))
         for attempt in range(5):  # the node's next block may carry a time a second behind the clock: retry briefly
             try:
@@ -249,13 +330,18 @@ def governance_execute(
                     raise
                 time.sleep(1.0)
     elif result["state"] == "waiting" and "step" not in result:
-        raise InvalidInput(f"scheduled; the timelock runs it at {result['readyAt']} (chain time {result['chainTime']}); "
-                           "run again then, or with --wait", field="proposal")  # fmt: skip
+        raise InvalidInput(
+            f"scheduled; the timelock runs it at {result['readyAt']} (chain time {result['chainTime']}); "
+            "run again then, or with --wait",
+            field="proposal",
+        )
     print_json(result)
 
 
 @app.command("status")
-def governance_status(proposal: Annotated[Path, typer.Argument(help="The proposal file.")], rpc_url: RpcUrlOpt = None) -> None:
+def governance_status(
+    proposal: Annotated[Path, typer.Argument(help="The proposal file.")], rpc_url: RpcUrlOpt = None
+) -> None:
     """Where a proposal stands, read from the chain."""
     w3 = _w3(settings_with(rpc_url=rpc_url))
     print_json(gov.status(w3, gov.Proposal.load(proposal)))

@@ -26,7 +26,9 @@ app = typer.Typer(help="The event index behind /v1/index/*: catch up, inspect, r
 IndexUrlOpt = Annotated[
     str | None, typer.Option("--index-url", help="SQLAlchemy URL of the index database. Env: IPLEDGER_INDEX_URL.")
 ]
-ToBlockOpt = Annotated[int | None, typer.Option("--to-block", help="Stop at this block (default: head minus confirmations).")]
+ToBlockOpt = Annotated[
+    int | None, typer.Option("--to-block", help="Stop at this block (default: head minus confirmations).")
+]
 
 
 def _open(rpc_url: str | None, data_dir: Any, index_url: str | None) -> Any:
@@ -39,8 +41,15 @@ def _open(rpc_url: str | None, data_dir: Any, index_url: str | None) -> Any:
 
 
 def _run_with_progress(step: Any, label: str) -> int:
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("blocks"),
-                  TimeRemainingColumn(), console=console, transient=False) as bar:  # fmt: skip
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("blocks"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
         task = bar.add_task(label, total=None)
 
         def progress(done: int, total: int) -> None:
@@ -49,26 +58,32 @@ def _run_with_progress(step: Any, label: str) -> int:
         return int(step(progress))
 
 
-def _catch_up(rpc_url: str | None, data_dir: Any, index_url: str | None, to_block: int | None, *, rebuild: bool) -> None:
+def _catch_up(
+    rpc_url: str | None, data_dir: Any, index_url: str | None, to_block: int | None, *, rebuild: bool
+) -> None:
     ledger = _open(rpc_url, data_dir, index_url)
     try:
         step = ledger.index.rebuild if rebuild else ledger.index.sync
-        last = _run_with_progress(lambda p: step(progress=p, to_block=to_block), "rebuilding" if rebuild else "indexing")
+        last = _run_with_progress(
+            lambda p: step(progress=p, to_block=to_block), "rebuilding" if rebuild else "indexing"
+        )
         console.print(f"{'rebuilt' if rebuild else 'indexed'} to block {last}")
     finally:
         ledger.close()
 
 
 @app.command("sync")
-def index_sync(rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None, index_url: IndexUrlOpt = None,
-               to_block: ToBlockOpt = None) -> None:  # fmt: skip
+def index_sync(
+    rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None, index_url: IndexUrlOpt = None, to_block: ToBlockOpt = None
+) -> None:
     """Catch up with the chain (to `confirmations` blocks behind the head), rolling back a reorganisation."""
     _catch_up(rpc_url, data_dir, index_url, to_block, rebuild=False)
 
 
 @app.command("rebuild")
-def index_rebuild(rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None, index_url: IndexUrlOpt = None,
-                  to_block: ToBlockOpt = None) -> None:  # fmt: skip
+def index_rebuild(
+    rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None, index_url: IndexUrlOpt = None, to_block: ToBlockOpt = None
+) -> None:
     """Drop the index and read every event again from the deployment block."""
     _catch_up(rpc_url, data_dir, index_url, to_block, rebuild=True)
 

@@ -14,8 +14,8 @@ from typing import Annotated
 import typer
 from eth_account import Account
 
-from ledger.domain import eip712
 from cli.common import ApiUrlOpt, api_client, console, keystore_password, print_json, settings_with
+from ledger.domain import eip712
 from ledger.errors import InvalidInput, KeystoreError
 from ledger.storage.keys import load_keystore, write_keystore
 
@@ -43,7 +43,9 @@ def keys_new(path: Annotated[Path, typer.Argument(help="Where to write the keyst
 @app.command("import")
 def keys_import(
     path: Annotated[Path, typer.Argument(help="Where to write the keystore (never overwritten).")],
-    key_file: Annotated[Path | None, typer.Option("--key-file", help="A file holding the hex private key (else a prompt).")] = None,
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="A file holding the hex private key (else a prompt).")
+    ] = None,
 ) -> None:
     """Import an existing private key into an encrypted keystore."""
     if key_file is not None:
@@ -74,7 +76,11 @@ def keys_list(
             continue
         try:
             info = client.get(f"/v1/accounts/{address}")
-            party = f"party {info['partyId']} ({'active' if info['active'] else 'suspended'})" if info["partyId"] else "no party"
+            party = (
+                f"party {info['partyId']} ({'active' if info['active'] else 'suspended'})"
+                if info["partyId"]
+                else "no party"
+            )
         except Exception:  # noqa: BLE001 - the listing works without the API
             party = "?"
         console.print(f"{path}  {address}  {party}", highlight=False)
@@ -98,8 +104,11 @@ def keys_rotate(
         raise InvalidInput(f"{old.address} is not an account of any party", field="keystore")
     party = client.get(f"/v1/parties/{int(info['partyId'])}")
     if int(party["threshold"]) > 1:
-        raise InvalidInput(f"party {party['partyId']} needs {party['threshold']} of its accounts to sign a rotation; "
-                           "collect them and POST /v1/parties/{id}/accounts", field="keystore")  # fmt: skip
+        raise InvalidInput(
+            f"party {party['partyId']} needs {party['threshold']} of its accounts to sign a rotation; "
+            "collect them and POST /v1/parties/{id}/accounts",
+            field="keystore",
+        )
     if new.exists():
         fresh = load_keystore(new, keystore_password(settings, new))
     else:
@@ -109,14 +118,31 @@ def keys_rotate(
     d = client.get("/v1/signing-domain")
     domain = eip712.Domain(int(d["chainId"]), d["verifyingContract"])
     deadline = int(time.time()) + 3600
-    msg = eip712.account_change_message(domain, party_id=int(party["partyId"]), action="rotate", account=old.address,
-                                        new_account=fresh.address, threshold=1, nonce=int(party["accountNonce"]),
-                                        deadline=deadline)  # fmt: skip
-    print_json(client.post(f"/v1/parties/{int(party['partyId'])}/accounts", json={
-        "action": "rotate", "account": old.address, "newAccount": fresh.address, "threshold": 1,
-        "nonce": int(party["accountNonce"]), "deadline": deadline,
-        "signatures": [{"signer": old.address, "signature": "0x" + eip712.sign(msg, old).hex()}],
-        "newAccountSignature": "0x" + eip712.sign(msg, fresh).hex()}))  # fmt: skip
+    msg = eip712.account_change_message(
+        domain,
+        party_id=int(party["partyId"]),
+        action="rotate",
+        account=old.address,
+        new_account=fresh.address,
+        threshold=1,
+        nonce=int(party["accountNonce"]),
+        deadline=deadline,
+    )
+    print_json(
+        client.post(
+            f"/v1/parties/{int(party['partyId'])}/accounts",
+            json={
+                "action": "rotate",
+                "account": old.address,
+                "newAccount": fresh.address,
+                "threshold": 1,
+                "nonce": int(party["accountNonce"]),
+                "deadline": deadline,
+                "signatures": [{"signer": old.address, "signature": "0x" + eip712.sign(msg, old).hex()}],
+                "newAccountSignature": "0x" + eip712.sign(msg, fresh).hex(),
+            },
+        )
+    )
 
 
 def powers_cmd(api_url: ApiUrlOpt = None) -> None:

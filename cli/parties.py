@@ -20,8 +20,6 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger.domain.codes import PartyKind
-from ledger.domain import eip712
 from cli.common import (
     AccountsOpt,
     ApiUrlOpt,
@@ -38,28 +36,42 @@ from cli.common import (
     settings_with,
 )
 from cli.render import local_time, span
+from ledger.domain import eip712
+from ledger.domain.codes import PartyKind
 from ledger.errors import Conflict, LedgerError, PermissionDenied
 
-app = typer.Typer(help="Admit and manage parties (operator), look them up, and a party's side of a key recovery "
-                  "(veto, execute).", no_args_is_help=True)  # fmt: skip
+app = typer.Typer(
+    help="Admit and manage parties (operator), look them up, and a party's side of a key recovery (veto, execute).",
+    no_args_is_help=True,
+)
 
 MAX_PARTY_ID = 2**24 - 1
 PartyIdArg = Annotated[int, typer.Argument(min=1, max=MAX_PARTY_ID, help="Party id (1 … 16777215).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of words.")]
 KeystoreOpt = Annotated[
     Path | None,
-    typer.Option("--keystore", help="Your party account's keystore (v3 JSON); the key never leaves this machine. "
-                 "Password from IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE."),
-]  # fmt: skip
+    typer.Option(
+        "--keystore",
+        help="Your party account's keystore (v3 JSON); the key never leaves this machine. "
+        "Password from IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE.",
+    ),
+]
 
 KIND_WORDS = {k.word: k.word.replace("_", " ") for k in PartyKind.choices()}
-EVENT_WORDS = {"admitted": "admitted", "account_added": "account added", "account_removed": "account removed",
-               "accounts_changed": "accounts changed by the party", "suspended": "suspended",
-               "suspension_confirmed": "suspension confirmed by governance",
-               "suspension_lapsed": "suspension lapsed (not confirmed in time)", "reinstated": "suspension lifted",
-               "recovery_proposed": "key recovery proposed by governance", "recovery_vetoed": "key recovery vetoed",
-               "recovery_cancelled": "key recovery cancelled by governance",
-               "recovery_executed": "key recovery executed"}  # fmt: skip
+EVENT_WORDS = {
+    "admitted": "admitted",
+    "account_added": "account added",
+    "account_removed": "account removed",
+    "accounts_changed": "accounts changed by the party",
+    "suspended": "suspended",
+    "suspension_confirmed": "suspension confirmed by governance",
+    "suspension_lapsed": "suspension lapsed (not confirmed in time)",
+    "reinstated": "suspension lifted",
+    "recovery_proposed": "key recovery proposed by governance",
+    "recovery_vetoed": "key recovery vetoed",
+    "recovery_cancelled": "key recovery cancelled by governance",
+    "recovery_executed": "key recovery executed",
+}
 
 
 def chain_time(client: Any) -> tuple[int, bool]:
@@ -85,13 +97,17 @@ def suspension_words(p: dict[str, Any]) -> str:
     state = p.get("suspensionState") or p.get("suspension") or "none"
     lapses = int(p.get("suspensionLapsesAt") or 0)
     if state == "provisional":
-        return (f"SUSPENDED provisionally by the registrar since {local_time(p['suspendedAt'])}; lapses at "
-                f"{local_time(lapses)} unless governance confirms it")  # fmt: skip
+        return (
+            f"SUSPENDED provisionally by the registrar since {local_time(p['suspendedAt'])}; lapses at "
+            f"{local_time(lapses)} unless governance confirms it"
+        )
     if state == "confirmed":
         return f"SUSPENDED (confirmed by governance; suspended since {local_time(p['suspendedAt'])})"
     if state == "lapsed":
-        return (f"active: the registrar's suspension of {local_time(p['suspendedAt'])} lapsed at {local_time(lapses)} "
-                "without confirmation by governance")  # fmt: skip
+        return (
+            f"active: the registrar's suspension of {local_time(p['suspendedAt'])} lapsed at {local_time(lapses)} "
+            "without confirmation by governance"
+        )
     if state == "reinstated":
         return "active (an earlier suspension was lifted)"
     return "active"
@@ -105,15 +121,21 @@ def recovery_words(p: dict[str, Any], now: int, from_chain: bool) -> list[str]:
         return [f"Party {pid} has no pending key recovery."]
     at = int(pending["executableAt"])
     clock = "chain time" if from_chain else "this machine's clock"
-    lines = [f"Key recovery of party {pid} ({_name(p)}) proposed by governance:",
-             f"  replaces every account ({', '.join(p['accounts'])}) by {pending['newAccount']}"]  # fmt: skip
+    lines = [
+        f"Key recovery of party {pid} ({_name(p)}) proposed by governance:",
+        f"  replaces every account ({', '.join(p['accounts'])}) by {pending['newAccount']}",
+    ]
     if now < at:
-        lines += [f"  executable by anyone from {local_time(at)} (in {span(at - now)}, by {clock})",
-                  f"  to veto it, any account of the party runs: ipledger party veto-recovery {pid} --keystore YOUR_KEYSTORE"]  # fmt: skip
+        lines += [
+            f"  executable by anyone from {local_time(at)} (in {span(at - now)}, by {clock})",
+            f"  to veto it, any account of the party runs: ipledger party veto-recovery {pid} --keystore YOUR_KEYSTORE",
+        ]
     else:
-        lines += [f"  executable now (since {local_time(at)}): ipledger party execute-recovery {pid}",
-                  f"  until it is executed, any account of the party can still veto it: ipledger party veto-recovery {pid} "
-                  "--keystore YOUR_KEYSTORE"]  # fmt: skip
+        lines += [
+            f"  executable now (since {local_time(at)}): ipledger party execute-recovery {pid}",
+            f"  until it is executed, any account of the party can still veto it: ipledger party veto-recovery {pid} "
+            "--keystore YOUR_KEYSTORE",
+        ]
     return lines
 
 
@@ -136,7 +158,9 @@ def history_words(item: dict[str, Any]) -> str:
 
 @app.command("admit")
 def party_admit(
-    kind: Annotated[str, typer.Option(help="firm | university | arbitration_institution | financial_institution | service_agency")],
+    kind: Annotated[
+        str, typer.Option(help="firm | university | arbitration_institution | financial_institution | service_agency")
+    ],
     identifier: IdentifierOpt,
     account: AccountsOpt,
     jurisdiction: JurisdictionOpt = "mainland",
@@ -151,8 +175,15 @@ def party_admit(
 
     PartyProfile(kind, jurisdiction, scheme, identifier, name_zh, name_en).validated()  # clear errors before the call
     settings = settings_with(api_url=api_url, data_dir=data_dir)
-    body = {"kind": kind, "jurisdiction": jurisdiction, "identifierScheme": scheme, "identifier": identifier,
-            "nameZh": name_zh, "nameEn": name_en, "accounts": account}  # fmt: skip
+    body = {
+        "kind": kind,
+        "jurisdiction": jurisdiction,
+        "identifierScheme": scheme,
+        "identifier": identifier,
+        "nameZh": name_zh,
+        "nameEn": name_en,
+        "accounts": account,
+    }
     print_json(api_client(settings, operator=True).post("/v1/parties", json=body))
 
 
@@ -185,12 +216,14 @@ def party_show(party_id: PartyIdArg, as_json: JsonOpt = False, api_url: ApiUrlOp
         print_json(p)
         return
     now, from_chain = chain_time(client)
-    out = [f"Party {p['partyId']}: {_name(p)}",
-           f"  {KIND_WORDS.get(p['kind'], p['kind'])}, {p['jurisdiction']}, {p['identifierScheme'].upper()} {p['identifier']}, "
-           f"admitted {local_time(p['admittedAt'])}",
-           f"  status: {suspension_words(p)}",
-           f"  accounts ({p['threshold']} of {len(p['accounts'])} sign a change of accounts; next change nonce "
-           f"{p['accountNonce']}):"]  # fmt: skip
+    out = [
+        f"Party {p['partyId']}: {_name(p)}",
+        f"  {KIND_WORDS.get(p['kind'], p['kind'])}, {p['jurisdiction']}, {p['identifierScheme'].upper()} {p['identifier']}, "
+        f"admitted {local_time(p['admittedAt'])}",
+        f"  status: {suspension_words(p)}",
+        f"  accounts ({p['threshold']} of {len(p['accounts'])} sign a change of accounts; next change nonce "
+        f"{p['accountNonce']}):",
+    ]
     out += [f"    {a}" for a in p["accounts"]]
     if p.get("pendingRecovery"):
         out += recovery_words(p, now, from_chain)
@@ -217,15 +250,23 @@ def party_recovery(party_id: PartyIdArg, as_json: JsonOpt = False, api_url: ApiU
     if as_json:
         pending = p.get("pendingRecovery")
         executable = pending is not None and now >= int(pending["executableAt"])
-        print_json({"partyId": p["partyId"], "accounts": p["accounts"], "pendingRecovery": pending, "chainTime": now,
-                    "executable": executable})  # fmt: skip
+        print_json(
+            {
+                "partyId": p["partyId"],
+                "accounts": p["accounts"],
+                "pendingRecovery": pending,
+                "chainTime": now,
+                "executable": executable,
+            }
+        )
         return
     console.print("\n".join(recovery_words(p, now, from_chain)), highlight=False, markup=False)
 
 
 @app.command("veto-recovery")
-def party_veto_recovery(party_id: PartyIdArg, keystore: KeystoreOpt = None, as_json: JsonOpt = False,
-                        api_url: ApiUrlOpt = None) -> None:  # fmt: skip
+def party_veto_recovery(
+    party_id: PartyIdArg, keystore: KeystoreOpt = None, as_json: JsonOpt = False, api_url: ApiUrlOpt = None
+) -> None:
     """Veto your party's pending key recovery with one of its accounts: the `RecoveryVeto` EIP-712 message
     (party, new account, executable time) is signed here with your keystore and relayed by the service. Any
     single account of the party can veto, until the recovery is executed."""
@@ -236,21 +277,30 @@ def party_veto_recovery(party_id: PartyIdArg, keystore: KeystoreOpt = None, as_j
     if not pending:
         raise Conflict(f"party {party_id} has no pending key recovery: nothing to veto", field="party_id")
     if signer.address not in p["accounts"]:
-        raise PermissionDenied(f"{signer.address} (your keystore) is not an account of party {party_id}; its accounts "
-                               f"are {', '.join(p['accounts'])}", field="keystore")  # fmt: skip
+        raise PermissionDenied(
+            f"{signer.address} (your keystore) is not an account of party {party_id}; its accounts "
+            f"are {', '.join(p['accounts'])}",
+            field="keystore",
+        )
     d = client.get("/v1/signing-domain")
     domain = eip712.Domain(int(d["chainId"]), d["verifyingContract"])
-    message = eip712.recovery_veto_message(domain, party_id=party_id, new_account=pending["newAccount"],
-                                           executable_at=int(pending["executableAt"]))  # fmt: skip
+    message = eip712.recovery_veto_message(
+        domain, party_id=party_id, new_account=pending["newAccount"], executable_at=int(pending["executableAt"])
+    )
     signature = eip712.sign(message, signer)
-    result = client.post(f"/v1/parties/{party_id}/recovery/veto",
-                         json={"account": signer.address, "signature": "0x" + signature.hex()})  # fmt: skip
+    result = client.post(
+        f"/v1/parties/{party_id}/recovery/veto", json={"account": signer.address, "signature": "0x" + signature.hex()}
+    )
     if as_json:
         print_json(result)
         return
-    console.print(f"Vetoed: the key recovery of party {party_id} to {pending['newAccount']} will not happen "
-                  f"(veto by {signer.address}; transaction {result.get('transactionHash')}). The party keeps its "
-                  f"accounts: {', '.join(result['accounts'])}.", highlight=False, markup=False)  # fmt: skip
+    console.print(
+        f"Vetoed: the key recovery of party {party_id} to {pending['newAccount']} will not happen "
+        f"(veto by {signer.address}; transaction {result.get('transactionHash')}). The party keeps its "
+        f"accounts: {', '.join(result['accounts'])}.",
+        highlight=False,
+        markup=False,
+    )
 
 
 @app.command("execute-recovery")
@@ -263,23 +313,35 @@ def party_execute_recovery(party_id: PartyIdArg, as_json: JsonOpt = False, api_u
     p = _party(client, party_id)
     pending = p.get("pendingRecovery")
     if not pending:
-        raise Conflict(f"party {party_id} has no pending key recovery (none proposed, or it was vetoed, cancelled or "
-                       "executed already: see `ipledger party show`)", field="party_id")  # fmt: skip
+        raise Conflict(
+            f"party {party_id} has no pending key recovery (none proposed, or it was vetoed, cancelled or "
+            "executed already: see `ipledger party show`)",
+            field="party_id",
+        )
     now, from_chain = chain_time(client)
     at = int(pending["executableAt"])
     if now < at:
-        raise Conflict(f"the key recovery of party {party_id} can be executed from {local_time(at)}, in {span(at - now)} "
-                       f"(by {'chain time' if from_chain else 'this clock'}); until then any account of the party can "
-                       "veto it", field="party_id")  # fmt: skip
+        raise Conflict(
+            f"the key recovery of party {party_id} can be executed from {local_time(at)}, in {span(at - now)} "
+            f"(by {'chain time' if from_chain else 'this clock'}); until then any account of the party can "
+            "veto it",
+            field="party_id",
+        )
     try:
         result = client.post(f"/v1/parties/{party_id}/recovery/execute")
     except ApiError as exc:  # the service judges by its own reading of the chain: say when in local time
         when = (exc.details or {}).get("executableAt")
         if when is None:
             raise
-        raise Conflict(f"the key recovery of party {party_id} can be executed from {local_time(int(when))}", field="party_id") from None
+        raise Conflict(
+            f"the key recovery of party {party_id} can be executed from {local_time(int(when))}", field="party_id"
+        ) from None
     if as_json:
         print_json(result)
         return
-    console.print(f"Executed: party {party_id}'s accounts were replaced by {', '.join(result['accounts'])} (transaction "
-                  f"{result.get('transactionHash')}).", highlight=False, markup=False)  # fmt: skip
+    console.print(
+        f"Executed: party {party_id}'s accounts were replaced by {', '.join(result['accounts'])} (transaction "
+        f"{result.get('transactionHash')}).",
+        highlight=False,
+        markup=False,
+    )

@@ -11,7 +11,7 @@ Guarantees:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.table import Column
@@ -23,7 +23,7 @@ def fmt_time(ts: int | None, *, day: bool = False) -> str:
     """Unix seconds in UTC (``—`` for none); with ``day``, a midnight shows as the date alone."""
     if not ts:
         return "—"
-    moment = datetime.fromtimestamp(int(ts), tz=timezone.utc)
+    moment = datetime.fromtimestamp(int(ts), tz=UTC)
     return moment.strftime("%Y-%m-%d" if day and moment.time() == datetime.min.time() else "%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -68,7 +68,11 @@ def asset_line(asset: dict[str, Any]) -> str:
     """One line for an asset (as the API gives it): id, jurisdiction, kind, number, title, a claim's status, a freeze."""
     d = asset.get("details") or {}
     frozen = " [FROZEN: open dispute]" if asset.get("frozen") else ""
-    status = "" if asset.get("status") == "confirmed" else f" [{str(asset.get('status', '?')).upper()}: {asset.get('statusNote')}]"
+    status = (
+        ""
+        if asset.get("status") == "confirmed"
+        else f" [{str(asset.get('status', '?')).upper()}: {asset.get('statusNote')}]"
+    )
     return f"asset {asset['assetId']}: {asset['jurisdiction']} {asset['kind']} {d.get('number', '?')} “{d.get('title', '')}”{status}{frozen}"
 
 

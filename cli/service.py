@@ -41,10 +41,14 @@ def compile_cmd(
     result = compiler.compile_contracts()
     if check:
         compiler.check_artifacts(result)
-        console.print(f"artifacts up to date ({result.build_info['artifactVersion']}, solc {result.build_info['compiler']['version']})")
+        console.print(
+            f"artifacts up to date ({result.build_info['artifactVersion']}, solc {result.build_info['compiler']['version']})"
+        )
         return
     written = compiler.write_artifacts(result)
-    console.print(f"wrote {len(written)} artifacts ({result.build_info['artifactVersion']}) to {compiler.ARTIFACTS_DIR}")
+    console.print(
+        f"wrote {len(written)} artifacts ({result.build_info['artifactVersion']}) to {compiler.ARTIFACTS_DIR}"
+    )
 
 
 # --- node ---------------------------------------------------------------------------------------
@@ -53,9 +57,15 @@ def compile_cmd(
 def node_cmd(
     data_dir: DataDirOpt = None,
     port: Annotated[int | None, typer.Option("--port", help="Port to listen on. Env: IPLEDGER_NODE_PORT.")] = None,
-    host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1). Use 0.0.0.0 "
-                    "only inside a container network: anvil's test methods (anvil_setBalance, evm_revert ...) "
-                    "answer anyone who reaches the port. Env: IPLEDGER_NODE_HOST.")] = None,  # fmt: skip
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host",
+            help="Address to listen on (default 127.0.0.1). Use 0.0.0.0 "
+            "only inside a container network: anvil's test methods (anvil_setBalance, evm_revert ...) "
+            "answer anyone who reaches the port. Env: IPLEDGER_NODE_HOST.",
+        ),
+    ] = None,
 ) -> None:
     """Run the embedded chain (anvil, on loopback unless --host says otherwise) with its state persisted in
     DATA_DIR/chain until Ctrl-C or SIGTERM.
@@ -72,7 +82,9 @@ def node_cmd(
     try:
         ipaddress.ip_address(settings.node_host)
     except ValueError:
-        raise ConfigurationError(f"--host / IPLEDGER_NODE_HOST must be an IP address, not {settings.node_host!r}") from None
+        raise ConfigurationError(
+            f"--host / IPLEDGER_NODE_HOST must be an IP address, not {settings.node_host!r}"
+        ) from None
     # SIGTERM (what `docker compose stop` sends) is caught from here on, so one that arrives while the node is
     # still starting stops it cleanly once it has started, instead of killing this process half way.
     stop = _stop_on_sigterm()
@@ -127,26 +139,48 @@ def deploy_cmd(
         bool, typer.Option("--dev", help="Use the well-known development account (only on a dev chain, id 31337).")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Deploy even if a manifest for this chain exists.")] = False,
-    registrar: Annotated[str | None, typer.Option("--registrar", help="Registrar address (admits ordinary parties, "
-                         "suspends provisionally); not the deployer. Default on --dev: anvil account 8.")] = None,
-    governance: Annotated[str | None, typer.Option("--governance", help="An existing governance timelock's address. "
-                          "Env: IPLEDGER_GOVERNANCE_ADDRESS. Or create one with --council.")] = None,
-    council: Annotated[str | None, typer.Option("--council", help="Create the governance: a Safe of these owners "
-                       "(comma-separated addresses) proposing to a new timelock (delay IPLEDGER_GOVERNANCE_DELAY). "
-                       "Default on the development chain: a 2-of-3 Safe of anvil accounts 9, 10, 11.")] = None,
-    threshold: Annotated[int | None, typer.Option("--threshold", min=1, max=64, help="Signatures the council Safe "
-                         "needs (default: a majority of --council).")] = None,
+    registrar: Annotated[
+        str | None,
+        typer.Option(
+            "--registrar",
+            help="Registrar address (admits ordinary parties, "
+            "suspends provisionally); not the deployer. Default on --dev: anvil account 8.",
+        ),
+    ] = None,
+    governance: Annotated[
+        str | None,
+        typer.Option(
+            "--governance",
+            help="An existing governance timelock's address. "
+            "Env: IPLEDGER_GOVERNANCE_ADDRESS. Or create one with --council.",
+        ),
+    ] = None,
+    council: Annotated[
+        str | None,
+        typer.Option(
+            "--council",
+            help="Create the governance: a Safe of these owners "
+            "(comma-separated addresses) proposing to a new timelock (delay IPLEDGER_GOVERNANCE_DELAY). "
+            "Default on the development chain: a 2-of-3 Safe of anvil accounts 9, 10, 11.",
+        ),
+    ] = None,
+    threshold: Annotated[
+        int | None,
+        typer.Option(
+            "--threshold", min=1, max=64, help="Signatures the council Safe needs (default: a majority of --council)."
+        ),
+    ] = None,
     verify: Annotated[
         bool, typer.Option("--verify", help="Deploy nothing; check the runtime code on chain against the artifacts.")
     ] = False,
 ) -> None:
     """Deploy the contract suite to any EVM JSON-RPC chain and write the deployment manifest."""
+    from ledger.chain.deployment import Manifest, deploy_suite, manifest_path, refuse_overwrite, verify_deployment
     from ledger.chain.node import DEV_CHAIN_ID, ensure_writable_dir
     from ledger.chain.rpc import connect
-    from ledger.chain.deployment import Manifest, deploy_suite, manifest_path, refuse_overwrite, verify_deployment
-    from ledger.storage.keys import load_keystore
-    from ledger.facade import dev_operator
     from ledger.chain.sender import TxSender
+    from ledger.facade import dev_operator
+    from ledger.storage.keys import load_keystore
 
     settings = settings_with(rpc_url=rpc_url, data_dir=data_dir, keystore=keystore)
     if not settings.rpc_url:
@@ -157,7 +191,9 @@ def deploy_cmd(
     if verify:
         manifest = Manifest.load(path)
         for name in verify_deployment(w3, manifest):
-            console.print(f"[green]✓[/] {name} at {manifest.address(name)} matches artifact {manifest.artifact_version}")
+            console.print(
+                f"[green]✓[/] {name} at {manifest.address(name)} matches artifact {manifest.artifact_version}"
+            )
         return
     ensure_writable_dir(settings.data_dir)
     refuse_overwrite(path, force)
@@ -167,22 +203,32 @@ def deploy_cmd(
         account = dev_operator()
     else:
         if settings.keystore is None:
-            raise KeystoreError("a deployer keystore is required: --keystore PATH (or IPLEDGER_KEYSTORE)", field="keystore")
+            raise KeystoreError(
+                "a deployer keystore is required: --keystore PATH (or IPLEDGER_KEYSTORE)", field="keystore"
+            )
         account = load_keystore(settings.keystore, keystore_password(settings, settings.keystore))
     owners = [o.strip() for o in council.split(",") if o.strip()] if council else None
     if owners is not None:
         from ledger.domain.parties import parse_account
 
         owners = [str(parse_account(o, "council")) for o in owners[:65]]
-    manifest = deploy_suite(TxSender(w3, account), registrar=registrar, governance=governance or settings.governance_address,
-                            council=owners, threshold=threshold, governance_delay=settings.governance_delay)  # fmt: skip
+    manifest = deploy_suite(
+        TxSender(w3, account),
+        registrar=registrar,
+        governance=governance or settings.governance_address,
+        council=owners,
+        threshold=threshold,
+        governance_delay=settings.governance_delay,
+    )
     manifest.save(path)
     for name, c in manifest.contracts.items():
         console.print(f"{name} deployed at {c.address} (block {c.deploy_block})")
     if manifest.governance and "safe" in manifest.governance:
         g = manifest.governance
-        console.print(f"governance: timelock {g['timelock']} (delay {g['delaySeconds']} s), proposed to by the council "
-                      f"Safe {g['safe']} ({g['threshold']} of {len(g['owners'])}: {', '.join(g['owners'])})")  # fmt: skip
+        console.print(
+            f"governance: timelock {g['timelock']} (delay {g['delaySeconds']} s), proposed to by the council "
+            f"Safe {g['safe']} ({g['threshold']} of {len(g['owners'])}: {', '.join(g['owners'])})"
+        )
     elif manifest.governance:
         console.print(f"governance: {manifest.governance['timelock']}")
     console.print(f"manifest written to {path}")
@@ -218,10 +264,10 @@ def up_cmd(
     import uvicorn
 
     from api.app import create_app
-    from ledger.errors import PortInUse
-    from ledger.storage.keys import load_keystore
     from ledger.chain.powers import dev_registrar
+    from ledger.errors import PortInUse
     from ledger.facade import Ledger, dev_operator
+    from ledger.storage.keys import load_keystore
 
     if not port_is_free(settings.host, settings.port):
         raise PortInUse(f"port {settings.port} on {settings.host} is already in use (choose another with --port)")
@@ -266,8 +312,15 @@ def up_cmd(
             token = operator_token(settings, create=True)
             settings = settings.model_copy(update={"operator_token": SecretStr(token or "")})
             console.print(f"operator token in {Path(settings.data_dir) / 'operator.token'}")
-        ledger = Ledger.open(w3, settings, relayer=relayer, deploy_if_missing=True, registrar=registrar,
-                             governance=governance, governance_address=settings.governance_address)  # fmt: skip
+        ledger = Ledger.open(
+            w3,
+            settings,
+            relayer=relayer,
+            deploy_if_missing=True,
+            registrar=registrar,
+            governance=governance,
+            governance_address=settings.governance_address,
+        )
         if ledger.relayer is not None:  # one process per relayer account and chain: refused here, before serving
             from ledger.chain.sender import claim_relayer
 
@@ -281,8 +334,7 @@ def up_cmd(
         )
         console.print(f"API on http://{settings.host}:{settings.port} (OpenAPI at /docs); Ctrl-C stops")
         app_ = create_app(ledger, settings, run_indexer=True)
-        uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning",
-                    **app_.state.server_options)  # fmt: skip
+        uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning", **app_.state.server_options)
     finally:
         if supervisor is not None:
             supervisor.stop()

@@ -29,12 +29,16 @@ class Settings(BaseSettings):
         "JSON-RPC includes test methods (anvil_setBalance, evm_revert ...) that anyone who reaches it can call.",
     )
     node_state_interval: int = Field(
-        1, ge=1, le=3600,
+        1,
+        ge=1,
+        le=3600,
         description="Least seconds between two writes of the embedded node's state; it is written only after a new "
         "block, and once more at a clean stop.",
     )
     node_block_time: float = Field(
-        0.0, ge=0, le=60,
+        0.0,
+        ge=0,
+        le=60,
         description="Block interval of the embedded node in seconds; 0 (the default) mines a block only when a "
         "transaction arrives, so an idle node mines nothing and writes nothing.",
     )
@@ -45,15 +49,19 @@ class Settings(BaseSettings):
         None, description="Password of that keystore; prompted for when unset and a terminal is attached."
     )
     registrar_keystore: Path | None = Field(
-        None, description="Keystore of the registrar account (admits firms, universities and service agencies; "
-        "suspends provisionally) for a non-embedded chain; never the relayer's key. Same password setting."
+        None,
+        description="Keystore of the registrar account (admits firms, universities and service agencies; "
+        "suspends provisionally) for a non-embedded chain; never the relayer's key. Same password setting.",
     )
     governance_address: str | None = Field(
-        None, description="Governance address (a timelock or council wallet) given to a deployment made by "
-        "`ipledger up --rpc-url` or `ipledger deploy`; the service never holds its key on such a chain."
+        None,
+        description="Governance address (a timelock or council wallet) given to a deployment made by "
+        "`ipledger up --rpc-url` or `ipledger deploy`; the service never holds its key on such a chain.",
     )
     governance_delay: int = Field(
-        60, ge=1, le=30 * 24 * 3600,
+        60,
+        ge=1,
+        le=30 * 24 * 3600,
         description="Minimum delay (seconds) of the governance timelock a deployment creates (the embedded default's "
         "council, or `ipledger deploy --council`): every act of governance waits this long in public after the "
         "council schedules it. 60 s on the embedded default; days on a consortium chain.",
@@ -62,12 +70,16 @@ class Settings(BaseSettings):
         None, description="Bearer token that authorises operator-only API calls (party admission, suspension)."
     )
     confirmations: int = Field(
-        2, ge=0, le=1000,
+        2,
+        ge=0,
+        le=1000,
         description="Blocks after which an anchored record counts as final; `ipledger up` on the embedded node uses 0 "
         "unless this is set (docs/operations.md: what final means there).",
     )
     final_after: float = Field(
-        5.0, ge=0, le=86_400,
+        5.0,
+        ge=0,
+        le=86_400,
         description="Seconds a block must also be old before its records count as final (covers the embedded "
         "node's state interval: a node killed within it restarts without the newest blocks).",
     )
@@ -79,20 +91,29 @@ class Settings(BaseSettings):
     )
     # --- limits on requests (api/limits.py; docs/operations.md "Limits on requests") ---
     max_body_bytes: int = Field(
-        1 << 20, ge=1024, le=1 << 30,
+        1 << 20,
+        ge=1024,
+        le=1 << 30,
         description="Largest request body of an API call, in bytes (413 beyond); POST /v1/evidence/batch, "
         "POST /v1/documents and POST /v1/verify have their own limits, derived from their settings.",
     )
     max_json_depth: int = Field(
-        64, ge=4, le=256, description="Deepest nesting of arrays and objects in a JSON body, checked before parsing (400 beyond)."
+        64,
+        ge=4,
+        le=256,
+        description="Deepest nesting of arrays and objects in a JSON body, checked before parsing (400 beyond).",
     )
     read_timeout: float = Field(
-        30.0, gt=0, le=3600,
+        30.0,
+        gt=0,
+        le=3600,
         description="Seconds the API waits for the next bytes of a request (its head or its body) before answering "
         "408 (or closing the connection).",
     )
     body_timeout: float = Field(
-        120.0, gt=0, le=86_400,
+        120.0,
+        gt=0,
+        le=86_400,
         description="Seconds within which a whole request body must arrive (POST /v1/verify's streamed file excepted: "
         "it is bounded by IPLEDGER_READ_TIMEOUT between chunks).",
     )
@@ -104,12 +125,16 @@ class Settings(BaseSettings):
     )
     # --- the relay pipeline and the chain connection (docs/operations.md "The pipeline") ---
     rpc_timeout: float = Field(
-        3.0, gt=0, le=60,
+        3.0,
+        gt=0,
+        le=60,
         description="Seconds one JSON-RPC call may take before the node counts as unavailable (503); a hung or "
         "dead node is answered within about this time.",
     )
     submission_max_age: float = Field(
-        7 * 86_400, ge=1, le=10 * 365 * 86_400,
+        7 * 86_400,
+        ge=1,
+        le=10 * 365 * 86_400,
         description="Seconds after acceptance when a submission not yet on chain is given up as `expired`; one "
         "whose signed deadline passed more than 10 minutes ago expires sooner (it can no longer land).",
     )
@@ -119,8 +144,9 @@ class Settings(BaseSettings):
         "means $XDG_RUNTIME_DIR/ipledger, else /tmp/ipledger-locks.",
     )
     index_url: str | None = Field(
-        None, description="SQLAlchemy URL of the event index (e.g. postgresql+psycopg://user@host/db); unset means "
-        "SQLite at DATA_DIR/index.sqlite3."
+        None,
+        description="SQLAlchemy URL of the event index (e.g. postgresql+psycopg://user@host/db); unset means "
+        "SQLite at DATA_DIR/index.sqlite3.",
     )
     index_poll: float = Field(2.0, gt=0, le=3600, description="Seconds between index syncs while `ipledger up` runs.")
     api_url: str = Field("http://127.0.0.1:8000", description="Where CLI commands reach the API.")

@@ -64,8 +64,14 @@ class Ledger:
     ) -> None:
         from ledger.chain.rpc import remember_chain_id
 
-        self.connection = Connection(w3=w3, manifest=manifest, relayer=relayer, registrar=registrar, governance=governance,
-                                     node_durable=node_durable)  # fmt: skip
+        self.connection = Connection(
+            w3=w3,
+            manifest=manifest,
+            relayer=relayer,
+            registrar=registrar,
+            governance=governance,
+            node_durable=node_durable,
+        )
         self.settings = settings
         #: What the embedded node's supervisor reports (set by `ipledger up`); :meth:`health` includes it.
         self.node_status = node_status
@@ -85,15 +91,25 @@ class Ledger:
     ) -> Ledger:
         sender = TxSender(w3, relayer) if relayer is not None else None
         if deploy_if_missing:
-            manifest, _ = load_or_deploy(w3, settings.data_dir, sender, registrar=registrar.address if registrar else None,
-                                         governance=governance.address if governance else governance_address,
-                                         governance_delay=settings.governance_delay)  # fmt: skip
+            manifest, _ = load_or_deploy(
+                w3,
+                settings.data_dir,
+                sender,
+                registrar=registrar.address if registrar else None,
+                governance=governance.address if governance else governance_address,
+                governance_delay=settings.governance_delay,
+            )
         else:
             manifest = Manifest.load(manifest_path(settings.data_dir, int(w3.eth.chain_id)))
             check_chain(w3, manifest)
-        return cls(w3=w3, manifest=manifest, settings=settings, relayer=sender,
-                   registrar=TxSender(w3, registrar) if registrar is not None else None,
-                   governance=TxSender(w3, governance) if governance is not None else None)  # fmt: skip
+        return cls(
+            w3=w3,
+            manifest=manifest,
+            settings=settings,
+            relayer=sender,
+            registrar=TxSender(w3, registrar) if registrar is not None else None,
+            governance=TxSender(w3, governance) if governance is not None else None,
+        )
 
     # --- the connection's members, for the API and the CLI -------------------------------------------
 
@@ -215,7 +231,9 @@ class Ledger:
 
     @cached_property
     def casefiles(self) -> CaseFileService:
-        return CaseFileService(self.connection, self.dispute_service, self.asset_service, self.agreement_service, self.certificates)
+        return CaseFileService(
+            self.connection, self.dispute_service, self.asset_service, self.agreement_service, self.certificates
+        )
 
     @cached_property
     def documents(self) -> DocumentService:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -63,15 +64,21 @@ class Chain:
 
     @property
     def evidence(self) -> Any:
-        return self.w3.eth.contract(address=self.manifest.address("EvidenceRegistry"), abi=load_artifact("EvidenceRegistry")["abi"])
+        return self.w3.eth.contract(
+            address=self.manifest.address("EvidenceRegistry"), abi=load_artifact("EvidenceRegistry")["abi"]
+        )
 
     @property
     def disputes(self) -> Any:
-        return self.w3.eth.contract(address=self.manifest.address("DisputeRegistry"), abi=load_artifact("DisputeRegistry")["abi"])
+        return self.w3.eth.contract(
+            address=self.manifest.address("DisputeRegistry"), abi=load_artifact("DisputeRegistry")["abi"]
+        )
 
     @property
     def assets(self) -> Any:
-        return self.w3.eth.contract(address=self.manifest.address("IPAssetRegistry"), abi=load_artifact("IPAssetRegistry")["abi"])
+        return self.w3.eth.contract(
+            address=self.manifest.address("IPAssetRegistry"), abi=load_artifact("IPAssetRegistry")["abi"]
+        )
 
     @property
     def registrar_sender(self) -> TxSender:
@@ -119,8 +126,11 @@ class Chain:
         name_zh: str = "前海测试科技有限公司",
         name_en: str = "Qianhai Test Technology Co., Ltd.",
     ) -> int:
-        identifier = identifier or (make_uscc(",".join(accounts)) if scheme == "uscc" else
-                                    f"ID-{keccak(text=','.join(accounts)).hex()[:12].upper()}")  # fmt: skip
+        identifier = identifier or (
+            make_uscc(",".join(accounts))
+            if scheme == "uscc"
+            else f"ID-{keccak(text=','.join(accounts)).hex()[:12].upper()}"
+        )
         profile = (KIND[kind], JURISDICTION[jurisdiction], SCHEME[scheme], identifier, name_zh, name_en)
         # ordinary kinds are admitted by the registrar, kinds that carry power by governance
         admitter = self.governance_sender if kind in ("arbitration", "financial", "verifier") else self.registrar_sender
@@ -128,9 +138,19 @@ class Chain:
         assert isinstance(sent, SentTransaction)
         return int(self.evidence.functions.partyCount().call())
 
-    def account_change(self, party_id: int, action: str, *, signers: list[LocalAccount], account: str | None = None,
-                       new: LocalAccount | None = None, threshold: int | None = None, nonce: int | None = None,
-                       deadline: int | None = None, new_signer: LocalAccount | None = None) -> tuple[Any, ...]:
+    def account_change(
+        self,
+        party_id: int,
+        action: str,
+        *,
+        signers: list[LocalAccount],
+        account: str | None = None,
+        new: LocalAccount | None = None,
+        threshold: int | None = None,
+        nonce: int | None = None,
+        deadline: int | None = None,
+        new_signer: LocalAccount | None = None,
+    ) -> tuple[Any, ...]:
         """The arguments of ``changeAccounts``: the change, its signatures (ascending signer) and the incoming
         account's signature. ``threshold`` defaults to the party's, clipped to its account count after the change."""
         p = self.evidence.functions.party(party_id).call()
@@ -142,38 +162,79 @@ class Chain:
         new_address = new.address if new is not None and action == "rotate" else None
         if action == "add" and new is not None:
             account = new.address
-        msg = eip712.account_change_message(self.domain(), party_id=party_id, action=action, account=account,
-                                            new_account=new_address, threshold=threshold, nonce=nonce, deadline=deadline)  # fmt: skip
+        msg = eip712.account_change_message(
+            self.domain(),
+            party_id=party_id,
+            action=action,
+            account=account,
+            new_account=new_address,
+            threshold=threshold,
+            nonce=nonce,
+            deadline=deadline,
+        )
         sigs = sorted(((a.address, eip712.sign(msg, a)) for a in signers), key=lambda x: int(x[0], 16))
         joiner = new_signer or new
         joined = eip712.sign(msg, joiner) if joiner is not None and action in ("add", "rotate") else b""
-        change = (party_id, eip712.ACCOUNT_ACTIONS[action], account or eip712.ZERO_ADDRESS,
-                  new_address or eip712.ZERO_ADDRESS, threshold, nonce, deadline)  # fmt: skip
+        change = (
+            party_id,
+            eip712.ACCOUNT_ACTIONS[action],
+            account or eip712.ZERO_ADDRESS,
+            new_address or eip712.ZERO_ADDRESS,
+            threshold,
+            nonce,
+            deadline,
+        )
         return change, sigs, joined
 
     def change_accounts(self, party_id: int, action: str, **kw: Any) -> SentTransaction:
         """A party's own account change, relayed by the relayer (who holds no power over it)."""
-        sent = self.sender.send_call(self.evidence.functions.changeAccounts(*self.account_change(party_id, action, **kw)))
+        sent = self.sender.send_call(
+            self.evidence.functions.changeAccounts(*self.account_change(party_id, action, **kw))
+        )
         assert isinstance(sent, SentTransaction)
         return sent
 
-    def register(self, acct: LocalAccount, content: bytes, *, algorithm: int = SHA256, meta: bytes = ZERO32,
-                 supersedes: bytes = ZERO32) -> SentTransaction:
+    def register(
+        self,
+        acct: LocalAccount,
+        content: bytes,
+        *,
+        algorithm: int = SHA256,
+        meta: bytes = ZERO32,
+        supersedes: bytes = ZERO32,
+    ) -> SentTransaction:
         sent = self.as_(acct).send_call(self.evidence.functions.register((content, algorithm, meta, supersedes)))
         assert isinstance(sent, SentTransaction)
         return sent
 
-    def signed_request(self, acct: LocalAccount, content: bytes, *, algorithm: int = SHA256, meta: bytes = ZERO32,
-                       supersedes: bytes = ZERO32, deadline: int | None = None, nonce: int | None = None,
-                       signer: LocalAccount | None = None, registrant: str | None = None) -> tuple:
+    def signed_request(
+        self,
+        acct: LocalAccount,
+        content: bytes,
+        *,
+        algorithm: int = SHA256,
+        meta: bytes = ZERO32,
+        supersedes: bytes = ZERO32,
+        deadline: int | None = None,
+        nonce: int | None = None,
+        signer: LocalAccount | None = None,
+        registrant: str | None = None,
+    ) -> tuple:
         registrant = registrant or acct.address
         if nonce is None:
             nonce = int(self.evidence.functions.nonces(registrant).call())
         if deadline is None:
             deadline = self.now() + 3600
-        msg = eip712.evidence_message(self.domain(), binding=content, algorithm=algorithm,
-                                      metadata_commitment=meta, supersedes=supersedes, registrant=registrant,
-                                      nonce=nonce, deadline=deadline)
+        msg = eip712.evidence_message(
+            self.domain(),
+            binding=content,
+            algorithm=algorithm,
+            metadata_commitment=meta,
+            supersedes=supersedes,
+            registrant=registrant,
+            nonce=nonce,
+            deadline=deadline,
+        )
         sig = eip712.sign(msg, signer or acct)
         return ((content, algorithm, meta, supersedes), registrant, nonce, deadline, sig)
 
@@ -181,8 +242,13 @@ class Chain:
 def make_anvil_chain(rpc_url: str) -> Chain:
     w3 = Web3(Web3.HTTPProvider(rpc_url))
     operator = Account.from_key(DEV_OPERATOR_KEY)
-    manifest = deploy_suite(TxSender(w3, operator), registrar=dev_registrar().address, governance=dev_governance().address,
-                            recovery_delay=TEST_RECOVERY_DELAY, suspension_period=TEST_SUSPENSION_PERIOD)  # fmt: skip
+    manifest = deploy_suite(
+        TxSender(w3, operator),
+        registrar=dev_registrar().address,
+        governance=dev_governance().address,
+        recovery_delay=TEST_RECOVERY_DELAY,
+        suspension_period=TEST_SUSPENSION_PERIOD,
+    )
 
     def advance(seconds: int) -> None:
         w3.provider.make_request("evm_increaseTime", [seconds])
@@ -210,12 +276,20 @@ def make_eth_tester_chain() -> Chain:
     operator = Account.from_key(DEV_OPERATOR_KEY)
     funder = w3.eth.accounts[0]
     for holder in (operator, dev_registrar(), dev_governance()):
-        w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": funder, "to": holder.address, "value": 10**22}))
-    manifest = deploy_suite(TxSender(w3, operator), registrar=dev_registrar().address, governance=dev_governance().address,
-                            recovery_delay=TEST_RECOVERY_DELAY, suspension_period=TEST_SUSPENSION_PERIOD)  # fmt: skip
+        w3.eth.wait_for_transaction_receipt(
+            w3.eth.send_transaction({"from": funder, "to": holder.address, "value": 10**22})
+        )
+    manifest = deploy_suite(
+        TxSender(w3, operator),
+        registrar=dev_registrar().address,
+        governance=dev_governance().address,
+        recovery_delay=TEST_RECOVERY_DELAY,
+        suspension_period=TEST_SUSPENSION_PERIOD,
+    )
 
     def advance(seconds: int) -> None:
         tester.time_travel(int(w3.eth.get_block("latest")["timestamp"]) + seconds)
+
     return Chain(
         name="eth-tester",
         w3=w3,
@@ -268,7 +342,9 @@ def deploy_wallet(chain: Chain, owner: LocalAccount) -> Any:
     """Deploys the test ERC-1271 wallet owned by ``owner`` and returns the contract."""
     art = load_artifact("SingleOwnerWallet")
     factory = chain.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-    data = factory.constructor(owner.address).build_transaction({"from": chain.operator.address, "gas": 0, "nonce": 0})["data"]
+    data = factory.constructor(owner.address).build_transaction({"from": chain.operator.address, "gas": 0, "nonce": 0})[
+        "data"
+    ]
     sent = chain.sender.send({"data": data})
     return chain.w3.eth.contract(address=sent.receipt["contractAddress"], abi=art["abi"])
 
@@ -295,25 +371,42 @@ def asset_verifier(chain: Chain, label: str = "asset-verifier") -> tuple[LocalAc
     return acct, int(pid)
 
 
-def confirm_asset(chain: Chain, asset_id: int, *, verifier: LocalAccount | None = None,
-                  extract: bytes | None = None) -> SentTransaction:
+def confirm_asset(
+    chain: Chain, asset_id: int, *, verifier: LocalAccount | None = None, extract: bytes | None = None
+) -> SentTransaction:
     """An asset verifier confirms a claim, its EIP-712 signature relayed by the operator (who holds no power)."""
     verifier = verifier or asset_verifier(chain)[0]
     extract = extract or keccak(text=f"register-extract:{asset_id}")
     deadline = chain.now() + 3600
     sig = eip712.sign(ag.confirmation_message(assets_domain(chain), asset_id, extract, deadline), verifier)
-    sent = chain.sender.send_call(chain.assets.functions.confirmAsset(asset_id, extract, verifier.address, deadline, sig))
+    sent = chain.sender.send_call(
+        chain.assets.functions.confirmAsset(asset_id, extract, verifier.address, deadline, sig)
+    )
     assert isinstance(sent, SentTransaction)
     return sent
 
 
-def register_asset(chain: Chain, owners: list[tuple[int, LocalAccount]], shares: list[int] | None = None,
-                   number: str = "CN201710601862.3", kind: int = 1, jurisdiction: int = 1, confirm: bool = True) -> int:
+def register_asset(
+    chain: Chain,
+    owners: list[tuple[int, LocalAccount]],
+    shares: list[int] | None = None,
+    number: str = "CN201710601862.3",
+    kind: int = 1,
+    jurisdiction: int = 1,
+    confirm: bool = True,
+) -> int:
     """Registers an asset signed by its owners and, unless ``confirm`` is false (a bare claim), has the test
     asset verifier confirm it, so that agreements can be executed on it."""
     shares = shares or [10_000 // len(owners)] * len(owners)
-    reg = ag.AssetRegistration(jurisdiction, kind, ag.number_hash(number), tuple(p for p, _ in owners), tuple(shares),
-                               keccak(text="details:" + number), chain.now() + 3600)  # fmt: skip
+    reg = ag.AssetRegistration(
+        jurisdiction,
+        kind,
+        ag.number_hash(number),
+        tuple(p for p, _ in owners),
+        tuple(shares),
+        keccak(text="details:" + number),
+        chain.now() + 3600,
+    )
     sigs = sign_with(chain, reg.message(assets_domain(chain)), [a for _, a in owners])
     sent = chain.sender.send_call(chain.assets.functions.registerAsset(reg.as_tuple(), sigs))
     assert isinstance(sent, SentTransaction)
@@ -344,19 +437,30 @@ def admit_arbitrator(chain: Chain, label: str = "arbitrator") -> tuple[LocalAcco
     and the party id. ``open_dispute``/``close_dispute`` given the first sign with both (the institution acts
     by at least two of its accounts)."""
     acct, second = account(label), account(f"{label}-2")
-    pid = chain.admit([acct.address, second.address], kind="arbitration", identifier=f"ARB-{label}".upper(), scheme="other")
+    pid = chain.admit(
+        [acct.address, second.address], kind="arbitration", identifier=f"ARB-{label}".upper(), scheme="other"
+    )
     _CO_ARBITRATORS[acct.address] = [acct, second]
     return acct, pid
 
 
-def arbitrator_signatures(chain: Chain, message: dict[str, Any], arbitrators: LocalAccount | list[LocalAccount]) -> list[tuple[str, bytes]]:
+def arbitrator_signatures(
+    chain: Chain, message: dict[str, Any], arbitrators: LocalAccount | list[LocalAccount]
+) -> list[tuple[str, bytes]]:
     """Signatures by ``arbitrators`` (one account: it and its co-arbitrator admitted by ``admit_arbitrator``)."""
     signers = arbitrators if isinstance(arbitrators, list) else _CO_ARBITRATORS.get(arbitrators.address, [arbitrators])
     return sign_with(chain, message, signers)
 
 
-def dispute_open_fn(chain: Chain, arbitrators: LocalAccount | list[LocalAccount], subject: str, subject_id: bytes | int,
-                    claimant: int, respondent: int, institution: int | None = None) -> Any:
+def dispute_open_fn(
+    chain: Chain,
+    arbitrators: LocalAccount | list[LocalAccount],
+    subject: str,
+    subject_id: bytes | int,
+    claimant: int,
+    respondent: int,
+    institution: int | None = None,
+) -> Any:
     from ledger.services.disputes import OpenRequest, disputes_domain
 
     first = arbitrators[0] if isinstance(arbitrators, list) else arbitrators
@@ -365,32 +469,65 @@ def dispute_open_fn(chain: Chain, arbitrators: LocalAccount | list[LocalAccount]
     # a deadline that also counts the disputes so far: each opening is a new signed message (signatures are single-use)
     deadline = chain.now() + 600 + int(chain.disputes.functions.disputeCount().call())
     req = OpenRequest(SUBJECT[subject], sid, claimant, respondent, keccak(text="claim"), inst, deadline)
-    sigs = arbitrator_signatures(chain, req.message(disputes_domain(int(chain.w3.eth.chain_id), chain.disputes.address)), arbitrators)
+    sigs = arbitrator_signatures(
+        chain, req.message(disputes_domain(int(chain.w3.eth.chain_id), chain.disputes.address)), arbitrators
+    )
     return chain.disputes.functions.openDisputeBySignature(*req.as_args(sigs))
 
 
-def dispute_close_fn(chain: Chain, arbitrators: LocalAccount | list[LocalAccount], dispute_id: bytes, outcome: str = "dismissed",
-                     owners: list[int] | None = None, shares: list[int] | None = None, institution: int | None = None) -> Any:
+def dispute_close_fn(
+    chain: Chain,
+    arbitrators: LocalAccount | list[LocalAccount],
+    dispute_id: bytes,
+    outcome: str = "dismissed",
+    owners: list[int] | None = None,
+    shares: list[int] | None = None,
+    institution: int | None = None,
+) -> Any:
     from ledger.services.disputes import CloseRequest, disputes_domain
 
     inst = institution or int(chain.disputes.functions.dispute(dispute_id).call()[5])
-    req = CloseRequest(dispute_id, OUTCOME[outcome], keccak(text="award"), tuple(owners or []), tuple(shares or []), inst, chain.now() + 600)
-    sigs = arbitrator_signatures(chain, req.message(disputes_domain(int(chain.w3.eth.chain_id), chain.disputes.address)), arbitrators)
+    req = CloseRequest(
+        dispute_id,
+        OUTCOME[outcome],
+        keccak(text="award"),
+        tuple(owners or []),
+        tuple(shares or []),
+        inst,
+        chain.now() + 600,
+    )
+    sigs = arbitrator_signatures(
+        chain, req.message(disputes_domain(int(chain.w3.eth.chain_id), chain.disputes.address)), arbitrators
+    )
     return chain.disputes.functions.closeDisputeBySignature(*req.as_args(sigs))
 
 
-def open_dispute(chain: Chain, arbitrator: LocalAccount | list[LocalAccount], subject: str, subject_id: bytes | int, claimant: int,
-                 respondent: int) -> bytes:
+def open_dispute(
+    chain: Chain,
+    arbitrator: LocalAccount | list[LocalAccount],
+    subject: str,
+    subject_id: bytes | int,
+    claimant: int,
+    respondent: int,
+) -> bytes:
     """Opens a dispute signed by the institution's arbitrators, relayed; returns its id (the asset is frozen)."""
     from web3.logs import DISCARD
 
     sent = chain.sender.send_call(dispute_open_fn(chain, arbitrator, subject, subject_id, claimant, respondent))
     assert isinstance(sent, SentTransaction)
-    return bytes(chain.disputes.events.DisputeOpened().process_receipt(sent.receipt, errors=DISCARD)[0]["args"]["disputeId"])
+    return bytes(
+        chain.disputes.events.DisputeOpened().process_receipt(sent.receipt, errors=DISCARD)[0]["args"]["disputeId"]
+    )
 
 
-def close_dispute(chain: Chain, arbitrator: LocalAccount | list[LocalAccount], dispute_id: bytes, outcome: str = "dismissed",
-                  owners: list[int] | None = None, shares: list[int] | None = None) -> SentTransaction:
+def close_dispute(
+    chain: Chain,
+    arbitrator: LocalAccount | list[LocalAccount],
+    dispute_id: bytes,
+    outcome: str = "dismissed",
+    owners: list[int] | None = None,
+    shares: list[int] | None = None,
+) -> SentTransaction:
     sent = chain.sender.send_call(dispute_close_fn(chain, arbitrator, dispute_id, outcome, owners, shares))
     assert isinstance(sent, SentTransaction)
     return sent
@@ -400,9 +537,12 @@ def council_admit(env: dict[str, str], rpc_url: str, proposal: Path, *admit_args
     """Admits a party of a kind that carries power on an embedded `ipledger up` the way its council does:
     `ipledger governance propose admit` (member 1), `approve` (member 2), `execute` (scheduled), `execute --wait`
     (after IPLEDGER_GOVERNANCE_DELAY, which the test sets short)."""
-    steps = [("propose", "admit", *admit_args, "-o", str(proposal), "--dev-member", "1"),
-             ("approve", str(proposal), "--dev-member", "2"), ("execute", str(proposal), "--dev-member", "1"),
-             ("execute", str(proposal), "--dev-member", "1", "--wait")]  # fmt: skip
+    steps = [
+        ("propose", "admit", *admit_args, "-o", str(proposal), "--dev-member", "1"),
+        ("approve", str(proposal), "--dev-member", "2"),
+        ("execute", str(proposal), "--dev-member", "1"),
+        ("execute", str(proposal), "--dev-member", "1", "--wait"),
+    ]
     for step in steps:
         out = run_cli("governance", *step, "--rpc-url", rpc_url, env=env)
         assert out.returncode == 0, f"ipledger governance {' '.join(step)}\n{out.stdout}\n{out.stderr}"

@@ -44,7 +44,9 @@ def temporary_postgres() -> Iterator[str]:
         runuser = shutil.which("runuser")
         if runuser is None:
             shutil.rmtree(root, ignore_errors=True)
-            raise PostgresUnavailable("running as root without runuser: cannot start PostgreSQL as an unprivileged user")
+            raise PostgresUnavailable(
+                "running as root without runuser: cannot start PostgreSQL as an unprivileged user"
+            )
         os.chown(root, 65534, 65534)
         prefix = [runuser, "-u", "nobody", "--"]
     data, port = root / "data", free_port()
@@ -55,8 +57,19 @@ def temporary_postgres() -> Iterator[str]:
 
     try:
         run(initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
-        run(pg_ctl, "-D", str(data), "-l", str(root / "server.log"), "-w", "-t", "30", "-o",
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")  # fmt: skip
+        run(
+            pg_ctl,
+            "-D",
+            str(data),
+            "-l",
+            str(root / "server.log"),
+            "-w",
+            "-t",
+            "30",
+            "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
     except subprocess.CalledProcessError as exc:
         log = (root / "server.log").read_text(errors="replace") if (root / "server.log").exists() else ""
         shutil.rmtree(root, ignore_errors=True)
@@ -64,6 +77,12 @@ def temporary_postgres() -> Iterator[str]:
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], check=False,
-                       capture_output=True, env=env, cwd=root, timeout=60)  # fmt: skip
+        subprocess.run(
+            [*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
+            check=False,
+            capture_output=True,
+            env=env,
+            cwd=root,
+            timeout=60,
+        )
         shutil.rmtree(root, ignore_errors=True)

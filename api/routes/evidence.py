@@ -19,11 +19,11 @@ from api.schemas import (
 )
 from ledger.domain import eip712
 from ledger.domain.evidence import (
-    QUEUED,
-    Submission,
     PUBLIC_STATUS,
+    QUEUED,
     BatchRequest,
     SingleRequest,
+    Submission,
     parse_signature,
 )
 from ledger.domain.hashing import parse_algorithm, parse_hash
@@ -33,13 +33,29 @@ from ledger.errors import InvalidInput, PayloadTooLarge
 
 router = APIRouter(tags=["evidence"])
 ZERO = b"\0" * 32
-HashPath = Annotated[str, Path(max_length=130, description="Content hash (or, with `partyId`, that party's binding): "
-                               "64 hex characters, with or without 0x")]
-PartyQuery = Annotated[PartyIdParam | None, Query(description="Only this party's registration: the hash is its content "
-                                                 "hash or its binding (a private registration). Without it, every "
-                                                 "party's public registration of the content hash is looked up.")]
-ReceiptPath = Annotated[str, Path(max_length=64, description="`sub_` and the receipt number in ASCII digits (at most "
-                                  "2**63 − 1), as answered by POST /v1/evidence or /v1/evidence/batch; anything else is 400.")]  # fmt: skip
+HashPath = Annotated[
+    str,
+    Path(
+        max_length=130,
+        description="Content hash (or, with `partyId`, that party's binding): 64 hex characters, with or without 0x",
+    ),
+]
+PartyQuery = Annotated[
+    PartyIdParam | None,
+    Query(
+        description="Only this party's registration: the hash is its content "
+        "hash or its binding (a private registration). Without it, every "
+        "party's public registration of the content hash is looked up."
+    ),
+]
+ReceiptPath = Annotated[
+    str,
+    Path(
+        max_length=64,
+        description="`sub_` and the receipt number in ASCII digits (at most "
+        "2**63 − 1), as answered by POST /v1/evidence or /v1/evidence/batch; anything else is 400.",
+    ),
+]
 
 
 def submission_public(sub: Submission) -> dict[str, Any]:
@@ -66,20 +82,27 @@ def signing_domain(ledger: LedgerDep) -> dict[str, Any]:
     return {**d, "types": {"Evidence": eip712.EVIDENCE_TYPE, "BatchSubmission": eip712.BATCH_SUBMISSION_TYPE}}
 
 
-@router.post("/v1/evidence", status_code=202, response_model=SubmissionPublic, responses=errors(403, 409),
-             summary="Register one hash (relayed)",
-             description="Relays a registration signed by a party account (EIP-712 `Evidence`) of a *binding*: the "
-             "content hash bound to the party by the party itself (docs/certificate.md \"Bindings\"); the content "
-             "hash is never sent. Every contract rule is checked before the request is journalled; once journalled "
-             "(202) the registration is retried until it is on chain, across restarts of the API or the node. 400 "
-             "naming `partyId` if it is not the registrant's party; 409 if the party already registered or this "
-             "service already accepted the binding. The deadline must be at least `IPLEDGER_MIN_DEADLINE_MARGIN` "
-             "seconds ahead.")  # fmt: skip
+@router.post(
+    "/v1/evidence",
+    status_code=202,
+    response_model=SubmissionPublic,
+    responses=errors(403, 409),
+    summary="Register one hash (relayed)",
+    description="Relays a registration signed by a party account (EIP-712 `Evidence`) of a *binding*: the "
+    'content hash bound to the party by the party itself (docs/certificate.md "Bindings"); the content '
+    "hash is never sent. Every contract rule is checked before the request is journalled; once journalled "
+    "(202) the registration is retried until it is on chain, across restarts of the API or the node. 400 "
+    "naming `partyId` if it is not the registrant's party; 409 if the party already registered or this "
+    "service already accepted the binding. The deadline must be at least `IPLEDGER_MIN_DEADLINE_MARGIN` "
+    "seconds ahead.",
+)
 def register(body: EvidenceCreate, ledger: LedgerDep) -> dict[str, Any]:
     req = SingleRequest(
         binding=parse_hash(body.binding, "binding"),
         algorithm=int(parse_algorithm(body.algorithm)),
-        metadata_commitment=parse_hash(body.metadataCommitment, "metadataCommitment") if body.metadataCommitment else ZERO,
+        metadata_commitment=parse_hash(body.metadataCommitment, "metadataCommitment")
+        if body.metadataCommitment
+        else ZERO,
         supersedes=parse_hash(body.supersedes, "supersedes") if body.supersedes else ZERO,
         registrant=parse_account(body.registrant, "registrant"),
         nonce=body.nonce,
@@ -93,18 +116,25 @@ def register(body: EvidenceCreate, ledger: LedgerDep) -> dict[str, Any]:
     return submission_public(sub)
 
 
-@router.post("/v1/evidence/batch", status_code=202, response_model=BatchAccepted, responses=errors(403, 409),
-             summary="Register many bindings",
-             description="Up to `IPLEDGER_MAX_BATCH_REQUEST` (default 100,000) bindings of content hashes to the "
-             "party, signed at once by a party account: an EIP-712 `BatchSubmission` over the RFC 9162 Merkle root "
-             "of the bindings in the given order (leaf = SHA-256(0x00 ‖ binding)). Journalled durably before the "
-             "202; anchored by the aggregator within `IPLEDGER_BATCH_INTERVAL` seconds. Duplicates inside the request "
-             "are refused (400 naming `bindings[i]`); bindings accepted earlier keep their earlier record and are "
-             "listed in `duplicates`.")  # fmt: skip
+@router.post(
+    "/v1/evidence/batch",
+    status_code=202,
+    response_model=BatchAccepted,
+    responses=errors(403, 409),
+    summary="Register many bindings",
+    description="Up to `IPLEDGER_MAX_BATCH_REQUEST` (default 100,000) bindings of content hashes to the "
+    "party, signed at once by a party account: an EIP-712 `BatchSubmission` over the RFC 9162 Merkle root "
+    "of the bindings in the given order (leaf = SHA-256(0x00 ‖ binding)). Journalled durably before the "
+    "202; anchored by the aggregator within `IPLEDGER_BATCH_INTERVAL` seconds. Duplicates inside the request "
+    "are refused (400 naming `bindings[i]`); bindings accepted earlier keep their earlier record and are "
+    "listed in `duplicates`.",
+)
 def register_batch(body: EvidenceBatchCreate, ledger: LedgerDep) -> dict[str, Any]:
     limit = ledger.settings.max_batch_request
     if len(body.bindings) > limit:
-        raise PayloadTooLarge(f"a batch holds at most {limit} bindings, this one has {len(body.bindings)}", field="bindings")
+        raise PayloadTooLarge(
+            f"a batch holds at most {limit} bindings, this one has {len(body.bindings)}", field="bindings"
+        )
     hashes = _parse_hashes(body.bindings)
     req = BatchRequest(
         algorithm=int(parse_algorithm(body.algorithm)),
@@ -143,14 +173,23 @@ def _parse_hashes(values: list[str]) -> list[bytes]:
     return out
 
 
-@router.get("/v1/receipts/{receipt_id}", response_model=SubmissionPublic, responses=errors(404),
-            summary="Status of an accepted request")
+@router.get(
+    "/v1/receipts/{receipt_id}",
+    response_model=SubmissionPublic,
+    responses=errors(404),
+    summary="Status of an accepted request",
+)
 def receipt(receipt_id: ReceiptPath, ledger: LedgerDep) -> dict[str, Any]:
     """queued → pending (sent) → registered (in a block) → final (after `IPLEDGER_CONFIRMATIONS` blocks)."""
     return submission_public(ledger.evidence_service.submission(receipt_id))
 
 
-@router.get("/v1/evidence/{content_hash}", response_model=EvidenceLookup, responses=errors(404), summary="Who registered a content hash, first and since")
+@router.get(
+    "/v1/evidence/{content_hash}",
+    response_model=EvidenceLookup,
+    responses=errors(404),
+    summary="Who registered a content hash, first and since",
+)
 def show(ledger: LedgerDep, content_hash: HashPath, partyId: PartyQuery = None) -> dict[str, Any]:  # noqa: N803
     """Every party's registration of the content hash (its public binding of each admitted party, read in a few
     batched calls; direct or batched): the earliest on chain at the top (party, block, time, status, earlier
@@ -160,8 +199,12 @@ def show(ledger: LedgerDep, content_hash: HashPath, partyId: PartyQuery = None) 
     return ledger.evidence_service.lookup(parse_hash(content_hash, "content_hash"), partyId)
 
 
-@router.get("/v1/evidence/{content_hash}/certificate", summary="Evidence certificate (JSON, PDF or HTML)",
-            response_model=CertificateDocument, responses={200: CERTIFICATE_RESPONSE, **errors(404)})  # fmt: skip
+@router.get(
+    "/v1/evidence/{content_hash}/certificate",
+    summary="Evidence certificate (JSON, PDF or HTML)",
+    response_model=CertificateDocument,
+    responses={200: CERTIFICATE_RESPONSE, **errors(404)},
+)
 def certificate(
     ledger: LedgerDep,
     content_hash: HashPath,
@@ -180,6 +223,8 @@ def certificate(
     if format == "html":
         return HTMLResponse(certificate_pdf.render_html(doc, verify_url=url))
     pdf = certificate_pdf.render_pdf(doc, verify_url=url)
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="certificate-{raw.hex()[:16]}.pdf"'})  # fmt: skip
-
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="certificate-{raw.hex()[:16]}.pdf"'},
+    )

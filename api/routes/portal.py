@@ -65,16 +65,29 @@ def _read(name: str) -> bytes:
         raise NotFound(f"no static file {shown!r}", field="path") from None
 
 
-@router.get("/", response_class=HTMLResponse, response_model=None,
-            responses={200: {"description": "The verification portal's page.", "content": {"text/html": {}}}})
+@router.get(
+    "/",
+    response_class=HTMLResponse,
+    response_model=None,
+    responses={200: {"description": "The verification portal's page.", "content": {"text/html": {}}}},
+)
 def index() -> Response:
-    return Response(_read("index.html"), media_type=MEDIA_TYPES[".html"],
-                    headers={"Cache-Control": PAGE_CACHE, **SECURITY_HEADERS})  # fmt: skip
+    return Response(
+        _read("index.html"), media_type=MEDIA_TYPES[".html"], headers={"Cache-Control": PAGE_CACHE, **SECURITY_HEADERS}
+    )
 
 
-@router.get("/static/{name:path}", response_class=Response, response_model=None,
-            responses={200: {"description": "A file of the portal (HTML, JS, CSS, JSON, SVG, PNG or ICO, by its suffix).",
-                             "content": {media: {} for media in MEDIA_TYPES.values()}}})  # fmt: skip
+@router.get(
+    "/static/{name:path}",
+    response_class=Response,
+    response_model=None,
+    responses={
+        200: {
+            "description": "A file of the portal (HTML, JS, CSS, JSON, SVG, PNG or ICO, by its suffix).",
+            "content": {media: {} for media in MEDIA_TYPES.values()},
+        }
+    },
+)
 def static(name: str) -> Response:
     body = _read(name)
     media = MEDIA_TYPES.get(PurePosixPath(name).suffix.lower(), "application/octet-stream")

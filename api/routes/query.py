@@ -31,9 +31,17 @@ router = APIRouter(tags=["index"])
 
 Cursor = Annotated[str | None, Query(description="`nextCursor` of the previous page.")]
 Limit = Annotated[str | None, Query(description="Page size, 1–500 (default 50), ASCII digits.")]
-From = Annotated[str | None, Query(alias="from", description="Earliest block time (unix seconds in ASCII digits, at most "
-                                  "2**63 − 1, or ISO-8601), inclusive.")]  # fmt: skip
-To = Annotated[str | None, Query(description="Latest block time (unix seconds in ASCII digits or ISO-8601), inclusive; not before `from`.")]
+From = Annotated[
+    str | None,
+    Query(
+        alias="from",
+        description="Earliest block time (unix seconds in ASCII digits, at most 2**63 − 1, or ISO-8601), inclusive.",
+    ),
+]
+To = Annotated[
+    str | None,
+    Query(description="Latest block time (unix seconds in ASCII digits or ISO-8601), inclusive; not before `from`."),
+]
 Party = Annotated[str | None, Query(description="A party id (ASCII digits, at most 2**63 − 1).")]
 
 
@@ -51,10 +59,19 @@ def _run(ledger: Ledger, what: str, request: Request) -> dict[str, Any]:
 
 
 @router.get("/v1/index/evidence", response_model=IndexedEvidencePage, summary="List and search registered evidence")
-def list_evidence(request: Request, ledger: LedgerDep, party: Party = None, from_: From = None, to: To = None,
-                  kind: Annotated[str | None, Query(description="`single` (registered alone) or `batch` (a Merkle batch item).")] = None,
-                  registrant: Annotated[str | None, Query(description="The registering account (address).")] = None,
-                  cursor: Cursor = None, limit: Limit = None) -> dict[str, Any]:  # fmt: skip
+def list_evidence(
+    request: Request,
+    ledger: LedgerDep,
+    party: Party = None,
+    from_: From = None,
+    to: To = None,
+    kind: Annotated[
+        str | None, Query(description="`single` (registered alone) or `batch` (a Merkle batch item).")
+    ] = None,
+    registrant: Annotated[str | None, Query(description="The registering account (address).")] = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
+) -> dict[str, Any]:
     """Evidence records: single registrations from the chain's `EvidenceRegistered` events, and the items of
     anchored batches (`BatchAnchored` roots, items from this service's journal). Filters: `party`, `from`/`to`
     (block time), `kind`, `registrant`. Each item: binding (docs/certificate.md "Bindings"), kind, partyId, registrant, algorithm,
@@ -63,23 +80,43 @@ def list_evidence(request: Request, ledger: LedgerDep, party: Party = None, from
 
 
 @router.get("/v1/index/assets", response_model=IndexedAssetPage, summary="List and search IP assets")
-def list_assets(request: Request, ledger: LedgerDep,
-                owner: Annotated[str | None, Query(description="A current owner's party id (ASCII digits).")] = None,
-                number: Annotated[str | None, Query(description="Patent/application number, e.g. `201710601862.3` or `CN201710601862.3`.")] = None,
-                jurisdiction: Annotated[str | None, Query(description="`CN`, `HK`, `PCT` or `OTHER`.")] = None,
-                kind: Annotated[str | None, Query(description="Asset kind, e.g. `invention`.")] = None,
-                cursor: Cursor = None, limit: Limit = None) -> dict[str, Any]:  # fmt: skip
+def list_assets(
+    request: Request,
+    ledger: LedgerDep,
+    owner: Annotated[str | None, Query(description="A current owner's party id (ASCII digits).")] = None,
+    number: Annotated[
+        str | None, Query(description="Patent/application number, e.g. `201710601862.3` or `CN201710601862.3`.")
+    ] = None,
+    jurisdiction: Annotated[str | None, Query(description="`CN`, `HK`, `PCT` or `OTHER`.")] = None,
+    kind: Annotated[str | None, Query(description="Asset kind, e.g. `invention`.")] = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
+) -> dict[str, Any]:
     """Registered assets with their current owners (after transfers and restorations) and whether a dispute
     freezes them. Filters: `owner`, `number` (matched by its on-chain hash), `jurisdiction`, `kind`."""
     return _run(ledger, "assets", request)
 
 
 @router.get("/v1/index/agreements", response_model=IndexedAgreementPage, summary="List and search agreements")
-def list_agreements(request: Request, ledger: LedgerDep, party: Party = None,
-                    type: Annotated[str | None, Query(description="`assignment`, `licence`, `equity_contribution` or `pledge`.")] = None,
-                    status: Annotated[str | None, Query(description="`effective`, `expired` (a licence or pledge past its end), `terminated`, `released`, `voided` or `ended_with_parent` (a sublicence whose parent licence was terminated or voided).")] = None,
-                    asset: Annotated[str | None, Query(description="An asset id (ASCII digits, at most 2**63 − 1).")] = None,
-                    from_: From = None, to: To = None, cursor: Cursor = None, limit: Limit = None) -> dict[str, Any]:  # fmt: skip
+def list_agreements(
+    request: Request,
+    ledger: LedgerDep,
+    party: Party = None,
+    type: Annotated[
+        str | None, Query(description="`assignment`, `licence`, `equity_contribution` or `pledge`.")
+    ] = None,
+    status: Annotated[
+        str | None,
+        Query(
+            description="`effective`, `expired` (a licence or pledge past its end), `terminated`, `released`, `voided` or `ended_with_parent` (a sublicence whose parent licence was terminated or voided)."
+        ),
+    ] = None,
+    asset: Annotated[str | None, Query(description="An asset id (ASCII digits, at most 2**63 − 1).")] = None,
+    from_: From = None,
+    to: To = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
+) -> dict[str, Any]:
     """Executed agreements with their parties (from the `AgreementSigned` events of the executing transaction;
     role by whether the party owned the asset then), their term (`start`, `end`: licences and pledges) and
     status: the stored one, or `expired` for a licence or pledge past its end at the last indexed block.
@@ -88,10 +125,17 @@ def list_agreements(request: Request, ledger: LedgerDep, party: Party = None,
 
 
 @router.get("/v1/index/disputes", response_model=IndexedDisputePage, summary="List and search disputes")
-def list_disputes(request: Request, ledger: LedgerDep, party: Party = None,
-                  status: Annotated[str | None, Query(description="`open` or `closed`.")] = None,
-                  asset: Annotated[str | None, Query(description="The asset concerned (frozen by the dispute), ASCII digits.")] = None,
-                  cursor: Cursor = None, limit: Limit = None) -> dict[str, Any]:  # fmt: skip
+def list_disputes(
+    request: Request,
+    ledger: LedgerDep,
+    party: Party = None,
+    status: Annotated[str | None, Query(description="`open` or `closed`.")] = None,
+    asset: Annotated[
+        str | None, Query(description="The asset concerned (frozen by the dispute), ASCII digits.")
+    ] = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
+) -> dict[str, Any]:
     """Disputes with their institution, claimant, respondent, status and outcome. Filters: `party` (any of
     the three), `status`, `asset`."""
     return _run(ledger, "disputes", request)

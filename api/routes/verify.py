@@ -36,7 +36,7 @@ MAX_BOUNDARY = 70
     "/v1/verify",
     response_model=VerifyResult,
     summary="Verify a certificate against the chain",
-    description="Either `application/json` with `{\"certificate\": {...}, \"fileHash\"?: \"0x…\"}`, or "
+    description='Either `application/json` with `{"certificate": {...}, "fileHash"?: "0x…"}`, or '
     "`multipart/form-data` with a `certificate` part (the JSON) and optionally a `file` part. The file is "
     "hashed (SHA-256 and SM3) as it streams in and never stored; its size is limited by "
     "`IPLEDGER_MAX_UPLOAD_BYTES`. Each check of docs/certificate.md is reported with its outcome; the "
@@ -48,7 +48,10 @@ MAX_BOUNDARY = 70
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
-                        "properties": {"certificate": {"type": "string"}, "file": {"type": "string", "format": "binary"}},
+                        "properties": {
+                            "certificate": {"type": "string"},
+                            "file": {"type": "string", "format": "binary"},
+                        },
                         "required": ["certificate"],
                     }
                 },
@@ -67,7 +70,9 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
         if not boundary:
             raise InvalidInput("multipart body without a boundary", field="content-type")
         if len(boundary) > MAX_BOUNDARY:
-            raise InvalidInput(f"a multipart boundary has at most {MAX_BOUNDARY} characters (RFC 2046)", field="content-type")
+            raise InvalidInput(
+                f"a multipart boundary has at most {MAX_BOUNDARY} characters (RFC 2046)", field="content-type"
+            )
         cert_bytes, file_hashes, size = await _stream_multipart(request, boundary, limit)
         depth_limit = ledger.settings.max_json_depth
         if json_depth(cert_bytes, at_most=depth_limit) > depth_limit:
@@ -83,7 +88,9 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
         try:
             req = VerifyRequest.model_validate_json(body)
         except ValueError as exc:
-            raise InvalidInput(f"the body is not a verify request: {str(exc).splitlines()[0]}", field="certificate") from None
+            raise InvalidInput(
+                f"the body is not a verify request: {str(exc).splitlines()[0]}", field="certificate"
+            ) from None
         doc = req.certificate
         if req.fileHash is not None:
             digest = parse_hash(req.fileHash, "fileHash")
@@ -98,9 +105,17 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
     return report.to_json()
 
 
-async def _stream_multipart(request: Request, boundary: bytes, limit: int) -> tuple[bytes, dict[HashAlgorithm, bytes] | None, int]:
-    state: dict[str, Any] = {"name": None, "header_field": b"", "header_value": b"", "headers": {}, "parts": set(),
-                             "complete": False}  # fmt: skip
+async def _stream_multipart(
+    request: Request, boundary: bytes, limit: int
+) -> tuple[bytes, dict[HashAlgorithm, bytes] | None, int]:
+    state: dict[str, Any] = {
+        "name": None,
+        "header_field": b"",
+        "header_value": b"",
+        "headers": {},
+        "parts": set(),
+        "complete": False,
+    }
     cert = bytearray()
     hashers = {alg: new_hasher(alg) for alg in HashAlgorithm.choices()}
     seen_file = False
@@ -150,11 +165,20 @@ async def _stream_multipart(request: Request, boundary: bytes, limit: int) -> tu
             for h in hashers.values():
                 h.update(chunk)
 
-    parser = MultipartParser(boundary, {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
-        "on_end": on_end,
-    }, max_header_count=MAX_PART_HEADERS, max_header_size=MAX_PART_HEADER_BYTES)  # fmt: skip
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_end": on_end,
+        },
+        max_header_count=MAX_PART_HEADERS,
+        max_header_size=MAX_PART_HEADER_BYTES,
+    )
     try:
         async for chunk in request.stream():
             parser.write(chunk)

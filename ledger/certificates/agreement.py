@@ -47,21 +47,48 @@ AGREEMENT_SIGNED_TOPIC = keccak(text="AgreementSigned(bytes32,uint256,address)")
 SEL_PARTY_REGISTRY = keccak(text="partyRegistry()")[:4]
 SEL_AGREEMENT = keccak(text="agreement(bytes32)")[:4]
 SEL_IS_VALID_SIGNATURE = bytes.fromhex("1626ba7e")
-AGREEMENT_TUPLE = "(uint8,uint8,uint8,bool,uint64,uint64,uint64,uint64,uint256,uint256,bytes32,bytes32,uint256[],uint256[])"
+AGREEMENT_TUPLE = (
+    "(uint8,uint8,uint8,bool,uint64,uint64,uint64,uint64,uint256,uint256,bytes32,bytes32,uint256[],uint256[])"
+)
 
 
-def build(*, agreement_id: str, terms: dict[str, Any], details: dict[str, Any], signatures: dict[str, dict[str, str]],
-          parties: dict[int, dict[str, Any]], chain_id: int, contract: str, tx_hash: str, block_number: int,
-          block_hash: str, block_timestamp: int) -> dict[str, Any]:  # fmt: skip
+def build(
+    *,
+    agreement_id: str,
+    terms: dict[str, Any],
+    details: dict[str, Any],
+    signatures: dict[str, dict[str, str]],
+    parties: dict[int, dict[str, Any]],
+    chain_id: int,
+    contract: str,
+    tx_hash: str,
+    block_number: int,
+    block_hash: str,
+    block_timestamp: int,
+) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
-        "agreement": {"id": agreement_id, "kind": ag.AgreementKind(terms["kind"]).word, "terms": terms, "details": details},
-        "signatures": [{"partyId": int(pid), **sig} for pid, sig in sorted(signatures.items(), key=lambda kv: int(kv[0]))],
-        "parties": [{"partyId": pid, **{k: p[k] for k in ("identifierScheme", "identifier", "nameZh", "nameEn")}} for pid, p in sorted(parties.items())],
+        "agreement": {
+            "id": agreement_id,
+            "kind": ag.AgreementKind(terms["kind"]).word,
+            "terms": terms,
+            "details": details,
+        },
+        "signatures": [
+            {"partyId": int(pid), **sig} for pid, sig in sorted(signatures.items(), key=lambda kv: int(kv[0]))
+        ],
+        "parties": [
+            {"partyId": pid, **{k: p[k] for k in ("identifierScheme", "identifier", "nameZh", "nameEn")}}
+            for pid, p in sorted(parties.items())
+        ],
         "chain": {"chainId": chain_id, "contract": contract},
-        "anchor": {"transactionHash": tx_hash.lower(), "blockNumber": block_number, "blockHash": block_hash.lower(),
-                   "blockTimestamp": block_timestamp},  # fmt: skip
+        "anchor": {
+            "transactionHash": tx_hash.lower(),
+            "blockNumber": block_number,
+            "blockHash": block_hash.lower(),
+            "blockTimestamp": block_timestamp,
+        },
     }
 
 
@@ -73,11 +100,18 @@ def verify(doc: Any, rpc: Rpc) -> Report:
         terms = ag.Terms.from_json(doc["agreement"]["terms"])
         agreement_id = bytes.fromhex(str(doc["agreement"]["id"])[2:])
         details = doc["agreement"]["details"]
-        sigs = [(int(s["partyId"]), to_checksum_address(s["signer"]), bytes.fromhex(str(s["signature"])[2:])) for s in doc["signatures"]]
+        sigs = [
+            (int(s["partyId"]), to_checksum_address(s["signer"]), bytes.fromhex(str(s["signature"])[2:]))
+            for s in doc["signatures"]
+        ]
         parties = {int(p["partyId"]): p for p in doc["parties"]}
         chain_id, contract = int(doc["chain"]["chainId"]), to_checksum_address(doc["chain"]["contract"])
         an = doc["anchor"]
-        block_number, block_hash, block_time = int(an["blockNumber"]), str(an["blockHash"]).lower(), int(an["blockTimestamp"])
+        block_number, block_hash, block_time = (
+            int(an["blockNumber"]),
+            str(an["blockHash"]).lower(),
+            int(an["blockTimestamp"]),
+        )
         tx_hash = str(an["transactionHash"])
         if len(agreement_id) != 32 or not sigs:
             raise ValueError("agreement id or signatures")
@@ -92,11 +126,19 @@ def verify(doc: Any, rpc: Rpc) -> Report:
         computed = b""
         report.add("details", False, "", f"details are not canonicalisable: {exc.message}")
     else:
-        report.add("details", computed == terms.details_hash, "SHA-256 of the canonical details equals the terms' detailsHash",
-                   "the details do not hash to the terms' detailsHash")  # fmt: skip
+        report.add(
+            "details",
+            computed == terms.details_hash,
+            "SHA-256 of the canonical details equals the terms' detailsHash",
+            "the details do not hash to the terms' detailsHash",
+        )
     domain = ag.assets_domain(chain_id, contract)
-    report.add("agreement-id", terms.agreement_id(domain) == agreement_id, "the EIP-712 struct hash of the terms is the agreement id",
-               "the terms do not hash to the agreement id")  # fmt: skip
+    report.add(
+        "agreement-id",
+        terms.agreement_id(domain) == agreement_id,
+        "the EIP-712 struct hash of the terms is the agreement id",
+        "the terms do not hash to the agreement id",
+    )
     digest = keccak(b"\x19\x01" + _domain_separator(domain) + terms.agreement_id(domain))
 
     try:
@@ -112,7 +154,9 @@ def verify(doc: Any, rpc: Rpc) -> Report:
     for pid, signer, sig in sigs:
         if rpc.code(signer):
             try:
-                ret = rpc.call(signer, SEL_IS_VALID_SIGNATURE + abi_encode(["bytes32", "bytes"], [digest, sig]), block_number)
+                ret = rpc.call(
+                    signer, SEL_IS_VALID_SIGNATURE + abi_encode(["bytes32", "bytes"], [digest, sig]), block_number
+                )
                 ok = ret[:4] == SEL_IS_VALID_SIGNATURE
             except Exception:
                 ok = False
@@ -123,52 +167,84 @@ def verify(doc: Any, rpc: Rpc) -> Report:
                 ok = False
         if not ok:
             bad.append(pid)
-    report.add("signatures", not bad, f"all {len(sigs)} parties signed these exact terms (EIP-712)",
-               f"the signatures of parties {bad} do not verify for these terms")  # fmt: skip
+    report.add(
+        "signatures",
+        not bad,
+        f"all {len(sigs)} parties signed these exact terms (EIP-712)",
+        f"the signatures of parties {bad} do not verify for these terms",
+    )
 
     block = rpc.block(block_number)
     ok = block is not None and str(block["hash"]).lower() == block_hash and rpc_int(block["timestamp"]) == block_time
-    report.add("block", ok, f"block {block_number} has the certificate's hash and timestamp", f"block {block_number} differs from the certificate")
+    report.add(
+        "block",
+        ok,
+        f"block {block_number} has the certificate's hash and timestamp",
+        f"block {block_number} differs from the certificate",
+    )
 
     receipt = rpc.receipt(tx_hash)
     executed, signed = False, set()
-    if receipt is not None and rpc_int(receipt.get("status", "0x0")) == 1 and str(receipt["blockHash"]).lower() == block_hash:
+    if (
+        receipt is not None
+        and rpc_int(receipt.get("status", "0x0")) == 1
+        and str(receipt["blockHash"]).lower() == block_hash
+    ):
         for log in receipt.get("logs", []):
             if str(log["address"]).lower() != contract.lower():
                 continue
             topics = [rpc_bytes(t) for t in log["topics"]]
             if topics[0] == AGREEMENT_EXECUTED_TOPIC and topics[1] == agreement_id:
-                executed = int.from_bytes(topics[2], "big") == terms.asset_id and int.from_bytes(topics[3], "big") == terms.kind
+                executed = (
+                    int.from_bytes(topics[2], "big") == terms.asset_id
+                    and int.from_bytes(topics[3], "big") == terms.kind
+                )
             if topics[0] == AGREEMENT_SIGNED_TOPIC and topics[1] == agreement_id:
                 signer = to_checksum_address(abi_decode(["address"], rpc_bytes(log["data"]))[0])
                 signed.add((int.from_bytes(topics[2], "big"), signer))
     expected = {(pid, signer) for pid, signer, _ in sigs}
-    report.add("transaction", executed and signed == expected,
-               "AgreementExecuted and one AgreementSigned per party are in the transaction, from the contract",
-               "the transaction does not carry AgreementExecuted and exactly these parties' AgreementSigned events")  # fmt: skip
+    report.add(
+        "transaction",
+        executed and signed == expected,
+        "AgreementExecuted and one AgreementSigned per party are in the transaction, from the contract",
+        "the transaction does not carry AgreementExecuted and exactly these parties' AgreementSigned events",
+    )
 
     try:
         (g,) = abi_decode([AGREEMENT_TUPLE], rpc.call(contract, SEL_AGREEMENT + agreement_id))
         ok = g[0] == terms.kind and g[1] != ag.AgreementStatus.NONE and g[6] == block_time and g[8] == terms.asset_id
     except Exception:
         ok = False
-    report.add("record", ok, "the contract holds the agreement as effective from this block",
-               "the contract does not hold this agreement as effective from the certificate's block")  # fmt: skip
+    report.add(
+        "record",
+        ok,
+        "the contract holds the agreement as effective from this block",
+        "the contract does not hold this agreement as effective from the certificate's block",
+    )
 
     _check_parties(report, rpc, contract, sigs, parties, block_number)
     return report
 
 
 def _domain_separator(domain: Any) -> bytes:
-    return bytes(keccak(
-        keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-        + keccak(text=domain.name) + keccak(text=domain.version)
-        + abi_encode(["uint256", "address"], [domain.chain_id, to_checksum_address(domain.verifying_contract)])
-    ))  # fmt: skip
+    return bytes(
+        keccak(
+            keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+            + keccak(text=domain.name)
+            + keccak(text=domain.version)
+            + abi_encode(["uint256", "address"], [domain.chain_id, to_checksum_address(domain.verifying_contract)])
+        )
+    )
 
 
-def _check_parties(report: Report, rpc: Rpc, contract: str, sigs: Sequence[tuple[int, str, bytes]],
-                   parties: dict[int, dict[str, Any]], block_number: int) -> None:  # fmt: skip
+def _check_parties(
+    report: Report,
+    rpc: Rpc,
+    contract: str,
+    sigs: Sequence[tuple[int, str, bytes]],
+    parties: dict[int, dict[str, Any]],
+    block_number: int,
+) -> None:
     try:
         registry = to_checksum_address(abi_decode(["address"], rpc.call(contract, SEL_PARTY_REGISTRY))[0])
     except Exception:
@@ -188,8 +264,16 @@ def _check_parties(report: Report, rpc: Rpc, contract: str, sigs: Sequence[tuple
             continue
         stated = parties.get(pid, {})
         same = (SCHEMES.get(profile[2], "?"), *profile[PARTY_IDENTIFIER : PARTY_IDENTIFIER + 3]) == (
-            stated.get("identifierScheme"), stated.get("identifier"), stated.get("nameZh"), stated.get("nameEn"))
+            stated.get("identifierScheme"),
+            stated.get("identifier"),
+            stated.get("nameZh"),
+            stated.get("nameEn"),
+        )
         if got != pid or not active or not same:
             problems.append(pid)
-    report.add("parties", not problems, "every signer belonged to its active party at the block, as the certificate names them",
-               f"parties {problems} do not match the registry at the block")  # fmt: skip
+    report.add(
+        "parties",
+        not problems,
+        "every signer belonged to its active party at the block, as the certificate names them",
+        f"parties {problems} do not match the registry at the block",
+    )

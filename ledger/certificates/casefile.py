@@ -64,8 +64,11 @@ class CaseReport:
         return not self.problems and bool(self.items) and all(r.passed for _, r in self.items)
 
     def to_json(self) -> dict[str, Any]:
-        return {"verdict": "passed" if self.passed else "failed", "problems": self.problems,
-                "items": [{"file": f, **r.to_json()} for f, r in self.items]}  # fmt: skip
+        return {
+            "verdict": "passed" if self.passed else "failed",
+            "problems": self.problems,
+            "items": [{"file": f, **r.to_json()} for f, r in self.items],
+        }
 
 
 def verify_case(data: bytes, rpc: Rpc) -> CaseReport:
@@ -109,13 +112,24 @@ def verify_case(data: bytes, rpc: Rpc) -> CaseReport:
     return report
 
 
-def _receipt_log(rpc: Rpc, doc: dict[str, Any], contract: str, topic0: bytes, topic1: bytes, report: Report) -> dict[str, Any] | None:
+def _receipt_log(
+    rpc: Rpc, doc: dict[str, Any], contract: str, topic0: bytes, topic1: bytes, report: Report
+) -> dict[str, Any] | None:
     block = rpc.block(int(doc["blockNumber"]))
-    report.add("block", block is not None and str(block["hash"]).lower() == str(doc["blockHash"]).lower()
-               and rpc_int(block["timestamp"]) == int(doc["blockTimestamp"]),
-               f"block {doc['blockNumber']} has the stated hash and time", "the block differs from the case file")  # fmt: skip
+    report.add(
+        "block",
+        block is not None
+        and str(block["hash"]).lower() == str(doc["blockHash"]).lower()
+        and rpc_int(block["timestamp"]) == int(doc["blockTimestamp"]),
+        f"block {doc['blockNumber']} has the stated hash and time",
+        "the block differs from the case file",
+    )
     receipt = rpc.receipt(str(doc["transactionHash"]))
-    if receipt is None or rpc_int(receipt.get("status", "0x0")) != 1 or str(receipt["blockHash"]).lower() != str(doc["blockHash"]).lower():
+    if (
+        receipt is None
+        or rpc_int(receipt.get("status", "0x0")) != 1
+        or str(receipt["blockHash"]).lower() != str(doc["blockHash"]).lower()
+    ):
         report.add("transaction", False, "", "the transaction is not on chain in that block")
         return None
     for log in receipt.get("logs", []):
@@ -133,9 +147,20 @@ def _verify_title_event(doc: dict[str, Any], rpc: Rpc) -> Report:
         signature = TITLE_EVENTS[doc["event"]]
         contract = to_checksum_address(doc["chain"]["contract"])
         first = int(doc["assetId"]).to_bytes(32, "big")
-        if doc["event"] in ("AgreementExecuted", "AgreementTerminated", "PledgeReleased", "AgreementVoided", "AgreementWithdrawn"):
+        if doc["event"] in (
+            "AgreementExecuted",
+            "AgreementTerminated",
+            "PledgeReleased",
+            "AgreementVoided",
+            "AgreementWithdrawn",
+        ):
             first = bytes.fromhex(doc["agreementId"][2:])
-        doc = {**doc, "blockNumber": int(doc["block"]), "blockTimestamp": int(doc["time"]), "blockHash": str(doc["blockHash"])}
+        doc = {
+            **doc,
+            "blockNumber": int(doc["block"]),
+            "blockTimestamp": int(doc["time"]),
+            "blockHash": str(doc["blockHash"]),
+        }
     except (KeyError, TypeError, ValueError):
         report.add("format", False, "", "the title event is malformed")
         return report
@@ -159,11 +184,19 @@ def _verify_title_event(doc: dict[str, Any], rpc: Rpc) -> Report:
         same = same and "0x" + topics[3 if doc["event"] == "AgreementVoided" else 2].hex() == doc["disputeId"]
     if "verifierPartyId" in doc:  # a verifier's decision on the claim: who, and the extract or reasons hashed
         stated = doc.get("registerExtractHash") or doc.get("reasonHash")
-        same = same and int.from_bytes(topics[2], "big") == int(doc["verifierPartyId"]) and "0x" + data[:32].hex() == stated
+        same = (
+            same
+            and int.from_bytes(topics[2], "big") == int(doc["verifierPartyId"])
+            and "0x" + data[:32].hex() == stated
+        )
     if "formerOwners" in doc:  # an award struck these owners' claim
         same = same and list(abi_decode(["uint256[]"], data)[0]) == [int(p) for p in doc["formerOwners"]]
-    report.add("event", same, "the event's owners, shares, kind, document, dispute and verifier are as stated",
-               "the event on chain states something else")  # fmt: skip
+    report.add(
+        "event",
+        same,
+        "the event's owners, shares, kind, document, dispute and verifier are as stated",
+        "the event on chain states something else",
+    )
     return report
 
 
@@ -192,13 +225,22 @@ def _verify_dispute_tx(doc: dict[str, Any], rpc: Rpc) -> Report:
     _receipt_log(rpc, doc, contract, topic, did, report)
     try:
         (rec,) = abi_decode([DISPUTE_TUPLE], rpc.call(contract, SEL_DISPUTE + did))
-        ok = (rec[5], rec[6], rec[7], "0x" + bytes(rec[10]).hex()) == (d["institution"], d["claimant"], d["respondent"], d["claimHash"])
+        ok = (rec[5], rec[6], rec[7], "0x" + bytes(rec[10]).hex()) == (
+            d["institution"],
+            d["claimant"],
+            d["respondent"],
+            d["claimHash"],
+        )
         if d.get("awardHash"):
             ok = ok and "0x" + bytes(rec[11]).hex() == d["awardHash"]
     except Exception:
         ok = False
-    report.add("record", ok, "the dispute registry holds this dispute with these parties, claim and award",
-               "the dispute registry's record differs from the case file")  # fmt: skip
+    report.add(
+        "record",
+        ok,
+        "the dispute registry holds this dispute with these parties, claim and award",
+        "the dispute registry's record differs from the case file",
+    )
     return report
 
 

@@ -142,7 +142,11 @@ def parse(doc: Any) -> Certificate:
     if not isinstance(doc, dict):
         raise CertificateMalformed("a certificate is a JSON object", field="certificate")
     _expect(doc.get("format") == FORMAT, "format", f"format must be {FORMAT!r}")
-    _expect(doc.get("version") == VERSION, "version", f"version {doc.get('version')!r} is not supported (expected {VERSION})")
+    _expect(
+        doc.get("version") == VERSION,
+        "version",
+        f"version {doc.get('version')!r} is not supported (expected {VERSION})",
+    )
     ev = _section(doc, "evidence")
     _expect(ev.get("algorithm") in HashAlgorithm.words(), "evidence.algorithm", "algorithm must be sha256 or sm3")
     _hex32(ev, "evidence", "binding")
@@ -152,13 +156,19 @@ def parse(doc: Any) -> Certificate:
     if "metadata" in ev:
         _expect(isinstance(ev["metadata"], dict), "evidence.metadata", "metadata must be an object")
     reg = _section(doc, "registrant")
-    _expect(isinstance(reg.get("account"), str) and bool(_ADDRESS.match(reg["account"])), "registrant.account", "not an address")
+    _expect(
+        isinstance(reg.get("account"), str) and bool(_ADDRESS.match(reg["account"])),
+        "registrant.account",
+        "not an address",
+    )
     _int(reg, "registrant", "partyId", 1, 2**24 - 1)
     for key in ("identifierScheme", "identifier", "nameZh", "nameEn"):
         _expect(isinstance(reg.get(key), str), f"registrant.{key}", "must be a string")
     ch = _section(doc, "chain")
     _int(ch, "chain", "chainId", 1, 2**63)
-    _expect(isinstance(ch.get("contract"), str) and bool(_ADDRESS.match(ch["contract"])), "chain.contract", "not an address")
+    _expect(
+        isinstance(ch.get("contract"), str) and bool(_ADDRESS.match(ch["contract"])), "chain.contract", "not an address"
+    )
     an = _section(doc, "anchor")
     _expect(an.get("method") in ("direct", "batch"), "anchor.method", "method must be direct or batch")
     _hex32(an, "anchor", "transactionHash")
@@ -166,14 +176,23 @@ def parse(doc: Any) -> Certificate:
     _int(an, "anchor", "blockNumber", 0, 2**63)
     _int(an, "anchor", "blockTimestamp", 0, 2**63)
     if an["method"] == "batch":
-        _expect(ev.get("metadataCommitment") is None, "evidence.metadataCommitment", "batched records carry no metadata commitment")
+        _expect(
+            ev.get("metadataCommitment") is None,
+            "evidence.metadataCommitment",
+            "batched records carry no metadata commitment",
+        )
         _expect(ev.get("supersedes") is None, "evidence.supersedes", "batched records carry no supersedes link")
         sub = _section(an, "submission", "anchor.")
         _hex32(sub, "anchor.submission", "root")
         _int(sub, "anchor.submission", "count", 1, 2**32 - 1)
         _int(sub, "anchor.submission", "deadline", 0, 2**64 - 1)
-        _expect(isinstance(sub.get("signature"), str) and bool(_HEXBYTES.match(sub["signature"])) and len(sub["signature"]) <= 2 + 8192,
-                "anchor.submission.signature", "must be 0x-prefixed lower-case hex")  # fmt: skip
+        _expect(
+            isinstance(sub.get("signature"), str)
+            and bool(_HEXBYTES.match(sub["signature"]))
+            and len(sub["signature"]) <= 2 + 8192,
+            "anchor.submission.signature",
+            "must be 0x-prefixed lower-case hex",
+        )
         bat = _section(an, "batch", "anchor.")
         _hex32(bat, "anchor.batch", "root")
         for name, section in (("anchor.submission.proof", sub), ("anchor.batch.proof", bat)):
@@ -187,8 +206,11 @@ def parse(doc: Any) -> Certificate:
         _int(regs, "registrations", "asOfBlock", 0, 2**63)
         _int(regs, "registrations", "count", 0, 2**48)
         listed = regs.get("listed")
-        _expect(isinstance(listed, list) and len(listed) <= MAX_LISTED_REGISTRATIONS, "registrations.listed",
-                f"must be a list of at most {MAX_LISTED_REGISTRATIONS}")  # fmt: skip
+        _expect(
+            isinstance(listed, list) and len(listed) <= MAX_LISTED_REGISTRATIONS,
+            "registrations.listed",
+            f"must be a list of at most {MAX_LISTED_REGISTRATIONS}",
+        )
         for i, item in enumerate(listed):
             name = f"registrations.listed[{i}]"
             _expect(isinstance(item, dict), name, "must be an object")
@@ -213,9 +235,17 @@ def _section(doc: dict[str, Any], key: str, prefix: str = "") -> dict[str, Any]:
 
 def _hex32(section: dict[str, Any], name: str, key: str) -> None:
     value = section.get(key)
-    _expect(isinstance(value, str) and bool(_HEX32.match(value)), f"{name}.{key}", "must be 0x and 64 lower-case hex characters")
+    _expect(
+        isinstance(value, str) and bool(_HEX32.match(value)),
+        f"{name}.{key}",
+        "must be 0x and 64 lower-case hex characters",
+    )
 
 
 def _int(section: dict[str, Any], name: str, key: str, lo: int, hi: int) -> None:
     value = section.get(key)
-    _expect(isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi, f"{name}.{key}", f"must be an integer in {lo}..{hi}")
+    _expect(
+        isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi,
+        f"{name}.{key}",
+        f"must be an integer in {lo}..{hi}",
+    )

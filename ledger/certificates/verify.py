@@ -179,22 +179,37 @@ def verify(
             content = digest
             report.add("file", True, f"{ev['algorithm']} of the file ({size} bytes) is taken as the content hash", "")
         else:
-            report.add("file", digest == content, f"{ev['algorithm']} of the file ({size} bytes) equals contentHash",
-                       f"{ev['algorithm']} of the file is 0x{digest.hex()}, not contentHash")  # fmt: skip
+            report.add(
+                "file",
+                digest == content,
+                f"{ev['algorithm']} of the file ({size} bytes) equals contentHash",
+                f"{ev['algorithm']} of the file is 0x{digest.hex()}, not contentHash",
+            )
 
     # 2. the binding: the content hash bound to the registrant's party (and the salt)
     if content is None:
-        report.add("binding", False, "", "the certificate carries no contentHash and no file was given: the binding opens for nothing")
+        report.add(
+            "binding",
+            False,
+            "",
+            "the certificate carries no contentHash and no file was given: the binding opens for nothing",
+        )
     elif ev.get("salt") is None:
         expected = public_binding(content, reg["partyId"], cert.algorithm)
-        report.add("binding", registered == expected,
-                   f"public registration: the binding of contentHash to party {reg['partyId']} equals binding",
-                   f"the binding of contentHash to party {reg['partyId']} does not equal binding (no salt given)")  # fmt: skip
+        report.add(
+            "binding",
+            registered == expected,
+            f"public registration: the binding of contentHash to party {reg['partyId']} equals binding",
+            f"the binding of contentHash to party {reg['partyId']} does not equal binding (no salt given)",
+        )
     else:
         expected = private_binding(content, reg["partyId"], cert.b32("evidence", "salt"), cert.algorithm)
-        report.add("binding", registered == expected,
-                   f"private registration: the salted binding of contentHash to party {reg['partyId']} equals binding",
-                   f"the salted binding of contentHash to party {reg['partyId']} does not equal binding")  # fmt: skip
+        report.add(
+            "binding",
+            registered == expected,
+            f"private registration: the salted binding of contentHash to party {reg['partyId']} equals binding",
+            f"the salted binding of contentHash to party {reg['partyId']} does not equal binding",
+        )
     if "metadata" in ev:
         commitment = ev.get("metadataCommitment")
         try:
@@ -202,8 +217,12 @@ def verify(
         except InvalidInput as exc:
             report.add("metadata", False, "", f"metadata is not canonicalisable: {exc.message}")
         else:
-            report.add("metadata", computed == commitment, "SHA-256 of the canonical metadata equals metadataCommitment",
-                       "SHA-256 of the canonical metadata differs from metadataCommitment")  # fmt: skip
+            report.add(
+                "metadata",
+                computed == commitment,
+                "SHA-256 of the canonical metadata equals metadataCommitment",
+                "SHA-256 of the canonical metadata differs from metadataCommitment",
+            )
 
     # 3. the chain
     try:
@@ -211,8 +230,12 @@ def verify(
     except Exception as exc:
         report.add("chain", False, "", f"the JSON-RPC endpoint does not answer ({type(exc).__name__})")
         return report
-    if not report.add("chain", chain_id == ch["chainId"], f"the endpoint serves chain {chain_id}",
-                      f"the endpoint serves chain {chain_id}, the certificate names chain {ch['chainId']}"):  # fmt: skip
+    if not report.add(
+        "chain",
+        chain_id == ch["chainId"],
+        f"the endpoint serves chain {chain_id}",
+        f"the endpoint serves chain {chain_id}, the certificate names chain {ch['chainId']}",
+    ):
         return report
 
     # 4. the block
@@ -222,8 +245,12 @@ def verify(
     else:
         same_hash = block["hash"].lower() == an["blockHash"]
         same_time = rpc_int(block["timestamp"]) == an["blockTimestamp"]
-        report.add("block", same_hash and same_time, f"block {an['blockNumber']} has the certificate's hash and timestamp",
-                   f"block {an['blockNumber']} has hash {block['hash']} and timestamp {rpc_int(block['timestamp'])}")  # fmt: skip
+        report.add(
+            "block",
+            same_hash and same_time,
+            f"block {an['blockNumber']} has the certificate's hash and timestamp",
+            f"block {an['blockNumber']} has hash {block['hash']} and timestamp {rpc_int(block['timestamp'])}",
+        )
 
     # 5. the transaction and its event
     receipt = rpc.receipt(an["transactionHash"])
@@ -247,8 +274,9 @@ def verify(
     return report
 
 
-def _check_transaction(receipt: dict[str, Any], cert: certmod.Certificate, contract: str,
-                       registered: bytes, account: str) -> tuple[bool, str, str]:  # fmt: skip
+def _check_transaction(
+    receipt: dict[str, Any], cert: certmod.Certificate, contract: str, registered: bytes, account: str
+) -> tuple[bool, str, str]:
     an, ev, reg = cert.anchor, cert.evidence, cert.registrant
     if rpc_int(receipt.get("status", "0x0")) != 1:
         return False, "", "the transaction failed"
@@ -258,8 +286,12 @@ def _check_transaction(receipt: dict[str, Any], cert: certmod.Certificate, contr
         if log["address"].lower() != contract.lower() or not log["topics"]:
             continue
         topics = [rpc_bytes(t) for t in log["topics"]]
-        if (an["method"] == "direct" and topics[0] == EVIDENCE_REGISTERED_TOPIC and topics[1] == registered
-                and int.from_bytes(topics[2], "big") == reg["partyId"]):
+        if (
+            an["method"] == "direct"
+            and topics[0] == EVIDENCE_REGISTERED_TOPIC
+            and topics[1] == registered
+            and int.from_bytes(topics[2], "big") == reg["partyId"]
+        ):
             algorithm, meta, supersedes = abi_decode(["uint8", "bytes32", "bytes32"], rpc_bytes(log["data"]))
             expected_meta = bytes.fromhex((ev.get("metadataCommitment") or "0x" + "00" * 32)[2:])
             expected_sup = bytes.fromhex((ev.get("supersedes") or "0x" + "00" * 32)[2:])
@@ -270,21 +302,30 @@ def _check_transaction(receipt: dict[str, Any], cert: certmod.Certificate, contr
                 and meta == expected_meta
                 and supersedes == expected_sup
             )
-            return ok, "EvidenceRegistered by this contract names the binding, party, account, algorithm and metadata", \
-                "EvidenceRegistered in the transaction differs from the certificate (party, account, algorithm, metadata or supersedes)"
+            return (
+                ok,
+                "EvidenceRegistered by this contract names the binding, party, account, algorithm and metadata",
+                "EvidenceRegistered in the transaction differs from the certificate (party, account, algorithm, metadata or supersedes)",
+            )
         if an["method"] == "batch" and topics[0] == BATCH_ANCHORED_TOPIC:
             if topics[1] == bytes.fromhex(an["batch"]["root"][2:]):
                 return True, "BatchAnchored by this contract names the batch root", ""
     return False, "", "the transaction has no matching event from the certificate's contract"
 
 
-def _check_record(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: str, registered: bytes, account: str) -> None:
+def _check_record(
+    report: Report, rpc: Rpc, cert: certmod.Certificate, contract: str, registered: bytes, account: str
+) -> None:
     an, reg = cert.anchor, cert.registrant
     try:
         raw = rpc.call(contract, SEL_RECORD + registered + int(reg["partyId"]).to_bytes(32, "big"))
-        registrant, party_id, algorithm, timestamp, block_number = abi_decode(["address", "uint24", "uint8", "uint32", "uint32"], raw)
+        registrant, party_id, algorithm, timestamp, block_number = abi_decode(
+            ["address", "uint24", "uint8", "uint32", "uint32"], raw
+        )
     except Exception:
-        report.add("record", False, "", f"{contract} does not answer record(bytes32,uint256): it is not the evidence registry")
+        report.add(
+            "record", False, "", f"{contract} does not answer record(bytes32,uint256): it is not the evidence registry"
+        )
         return
     ok = (
         to_checksum_address(registrant) == account
@@ -293,23 +334,38 @@ def _check_record(report: Report, rpc: Rpc, cert: certmod.Certificate, contract:
         and timestamp == an["blockTimestamp"]
         and block_number == an["blockNumber"]
     )
-    report.add("record", ok, "the party's record of the binding names this account, algorithm, block and time",
-               f"the contract's record differs: account {registrant}, party {party_id}, time {timestamp}, block {block_number}")  # fmt: skip
+    report.add(
+        "record",
+        ok,
+        "the party's record of the binding names this account, algorithm, block and time",
+        f"the contract's record differs: account {registrant}, party {party_id}, time {timestamp}, block {block_number}",
+    )
 
 
-def _check_batch(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: str, registered: bytes, account: str) -> None:
+def _check_batch(
+    report: Report, rpc: Rpc, cert: certmod.Certificate, contract: str, registered: bytes, account: str
+) -> None:
     an, ch = cert.anchor, cert.chain
     sub = an["submission"]
     sub_root = bytes.fromhex(sub["root"][2:])
     sub_proof = cert.submission_proof
     leaf = merkle.leaf_hash(registered)
-    report.add("submission-proof", sub_proof.size == sub["count"] and sub_proof.verify(leaf, sub_root),
-               f"leaf {sub_proof.index} of {sub_proof.size} proves into the submission root",
-               "the item's audit path does not lead to the submission root (or its size is not the count)")  # fmt: skip
+    report.add(
+        "submission-proof",
+        sub_proof.size == sub["count"] and sub_proof.verify(leaf, sub_root),
+        f"leaf {sub_proof.index} of {sub_proof.size} proves into the submission root",
+        "the item's audit path does not lead to the submission root (or its size is not the count)",
+    )
 
     domain = eip712.Domain(ch["chainId"], contract)
-    message = eip712.batch_submission_message(domain, root=sub_root, count=sub["count"], algorithm=int(cert.algorithm),
-                                              registrant=account, deadline=sub["deadline"])  # fmt: skip
+    message = eip712.batch_submission_message(
+        domain,
+        root=sub_root,
+        count=sub["count"],
+        algorithm=int(cert.algorithm),
+        registrant=account,
+        deadline=sub["deadline"],
+    )
     digest = eip712.digest(message)
     signature = bytes.fromhex(sub["signature"][2:])
     if rpc.code(account):
@@ -318,24 +374,38 @@ def _check_batch(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: 
             [sub_root, sub["count"], int(cert.algorithm), account, sub["deadline"], signature],
         )
         ok, note = _wallet_accepts(rpc, contract, data, an["blockNumber"])
-        report.add("submission-signature", ok, f"the contract wallet (ERC-1271) accepts the party's signature{note}",
-                   f"the contract wallet does not accept the signature{note}")  # fmt: skip
+        report.add(
+            "submission-signature",
+            ok,
+            f"the contract wallet (ERC-1271) accepts the party's signature{note}",
+            f"the contract wallet does not accept the signature{note}",
+        )
     else:
         try:
             signer = Account._recover_hash(digest, signature=signature)  # noqa: SLF001 - documented raw-hash recovery
         except Exception:
             signer = None
-        report.add("submission-signature", signer == account, "the registrant account signed the submission (EIP-712)",
-                   f"the submission signature recovers to {signer}, not the registrant")  # fmt: skip
-    report.add("submission-deadline", an["blockTimestamp"] <= sub["deadline"],
-               "the batch was anchored before the submission's signed deadline",
-               f"the batch was anchored at {an['blockTimestamp']}, after the signed deadline {sub['deadline']}")  # fmt: skip
+        report.add(
+            "submission-signature",
+            signer == account,
+            "the registrant account signed the submission (EIP-712)",
+            f"the submission signature recovers to {signer}, not the registrant",
+        )
+    report.add(
+        "submission-deadline",
+        an["blockTimestamp"] <= sub["deadline"],
+        "the batch was anchored before the submission's signed deadline",
+        f"the batch was anchored at {an['blockTimestamp']}, after the signed deadline {sub['deadline']}",
+    )
 
     bat_root = bytes.fromhex(an["batch"]["root"][2:])
     bat_proof = cert.batch_proof
-    report.add("batch-proof", bat_proof.verify(merkle.leaf_hash(digest), bat_root),
-               f"the submission is leaf {bat_proof.index} of {bat_proof.size} under the batch root",
-               "the submission's audit path does not lead to the batch root")  # fmt: skip
+    report.add(
+        "batch-proof",
+        bat_proof.verify(merkle.leaf_hash(digest), bat_root),
+        f"the submission is leaf {bat_proof.index} of {bat_proof.size} under the batch root",
+        "the submission's audit path does not lead to the batch root",
+    )
 
     try:
         raw = rpc.call(contract, SEL_BATCH + bat_root)
@@ -343,9 +413,12 @@ def _check_batch(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: 
     except Exception:
         report.add("anchor", False, "", f"{contract} does not answer batch(bytes32): it is not the evidence registry")
         return
-    report.add("anchor", timestamp == an["blockTimestamp"] and block_number == an["blockNumber"] and size == bat_proof.size,
-               f"the contract holds the batch root since block {block_number}",
-               "the contract does not hold this batch root at the certificate's block, time and size")  # fmt: skip
+    report.add(
+        "anchor",
+        timestamp == an["blockTimestamp"] and block_number == an["blockNumber"] and size == bat_proof.size,
+        f"the contract holds the batch root since block {block_number}",
+        "the contract does not hold this batch root at the certificate's block, time and size",
+    )
 
 
 def _is_revert(exc: Exception) -> bool:
@@ -389,17 +462,28 @@ def _check_party(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: 
         report.add("party", False, "", f"{contract} does not answer partyOf(address): it is not the evidence registry")
         return
     try:
-        (profile,) = abi_decode([PARTY_TUPLE], rpc.call(contract, SEL_PARTY + abi_encode(["uint256"], [reg["partyId"]])))
+        (profile,) = abi_decode(
+            [PARTY_TUPLE], rpc.call(contract, SEL_PARTY + abi_encode(["uint256"], [reg["partyId"]]))
+        )
     except Exception:
         report.add("party", False, "", f"party {reg['partyId']} does not exist")
         return
     scheme = certmod.SCHEMES.get(profile[2], "?")
     ident, name_zh, name_en = profile[PARTY_IDENTIFIER : PARTY_IDENTIFIER + 3]
-    same_profile = (scheme, ident, name_zh, name_en) == (reg["identifierScheme"], reg["identifier"], reg["nameZh"], reg["nameEn"])
+    same_profile = (scheme, ident, name_zh, name_en) == (
+        reg["identifierScheme"],
+        reg["identifier"],
+        reg["nameZh"],
+        reg["nameEn"],
+    )
     ok = party_id == reg["partyId"] and active and same_profile
-    report.add("party", ok, f"the account belonged to active party {party_id} ({name_en or name_zh}) at the registration block{note}",
-               f"at the registration block the account belonged to party {party_id} (active: {active}); "
-               f"the certificate's party profile {'matches' if same_profile else 'does not match'} the registry{note}")  # fmt: skip
+    report.add(
+        "party",
+        ok,
+        f"the account belonged to active party {party_id} ({name_en or name_zh}) at the registration block{note}",
+        f"at the registration block the account belonged to party {party_id} (active: {active}); "
+        f"the certificate's party profile {'matches' if same_profile else 'does not match'} the registry{note}",
+    )
 
 
 def _check_registrations(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: str, content: bytes) -> None:
@@ -427,14 +511,20 @@ def _check_registrations(report: Report, rpc: Rpc, cert: certmod.Certificate, co
             bad.append(f"party {party}: the binding is not the public binding of contentHash to the party")
             continue
         if binding == cert.b32("evidence", "binding") and party == reg["partyId"]:
-            if (item["blockNumber"], item["blockTimestamp"], item["method"]) != (an["blockNumber"], an["blockTimestamp"], an["method"]):
+            if (item["blockNumber"], item["blockTimestamp"], item["method"]) != (
+                an["blockNumber"],
+                an["blockTimestamp"],
+                an["method"],
+            ):
                 bad.append("the certificate's own registration is listed at another block, time or method")
         if item["method"] != "direct":
             batched += 1
             continue
         try:
             raw = rpc.call(contract, SEL_RECORD + binding + party.to_bytes(32, "big"))
-            _registrant, party_id, _alg, timestamp, block_number = abi_decode(["address", "uint24", "uint8", "uint32", "uint32"], raw)
+            _registrant, party_id, _alg, timestamp, block_number = abi_decode(
+                ["address", "uint24", "uint8", "uint32", "uint32"], raw
+            )
         except Exception:
             bad.append(f"party {party}: the contract does not answer record(bytes32,uint256)")
             continue
@@ -454,7 +544,9 @@ def _check_registrations(report: Report, rpc: Rpc, cert: certmod.Certificate, co
             on_chain = _public_records(rpc, contract, content, cert.algorithm)
         except Exception:
             on_chain = []
-            bad.append(f"{contract} does not answer partyCount() and records(bytes32[]): it is not the evidence registry")
+            bad.append(
+                f"{contract} does not answer partyCount() and records(bytes32[]): it is not the evidence registry"
+            )
         for party, block_number in on_chain:
             if block_number <= as_of and party not in listed_parties:
                 bad.append(f"party {party} registered this content at block {block_number}, which is not listed")
@@ -463,10 +555,13 @@ def _check_registrations(report: Report, rpc: Rpc, cert: certmod.Certificate, co
         return
     first = listed[0]
     note = f" ({batched} batched, proved by their own certificates)" if batched else ""
-    report.add("registrations", not bad,
-               f"party {first['partyId']} registered this content first (block {first['blockNumber']}); "
-               f"{regs['count']} public registration(s) at block {as_of}, each as listed{note}",
-               "; ".join(bad))  # fmt: skip
+    report.add(
+        "registrations",
+        not bad,
+        f"party {first['partyId']} registered this content first (block {first['blockNumber']}); "
+        f"{regs['count']} public registration(s) at block {as_of}, each as listed{note}",
+        "; ".join(bad),
+    )
 
 
 SEL_PARTY_COUNT = keccak(text="partyCount()")[:4]
@@ -483,6 +578,9 @@ def _public_records(rpc: Rpc, contract: str, content: bytes, algorithm: HashAlgo
     for start in range(0, len(parties), RECORDS_PER_CALL):
         chunk = parties[start : start + RECORDS_PER_CALL]
         keys = [keccak(public_binding(content, p, algorithm) + p.to_bytes(32, "big")) for p in chunk]
-        (recs,) = abi_decode(["(address,uint24,uint8,uint32,uint32)[]"], rpc.call(contract, SEL_RECORDS + abi_encode(["bytes32[]"], [keys])))
+        (recs,) = abi_decode(
+            ["(address,uint24,uint8,uint32,uint32)[]"],
+            rpc.call(contract, SEL_RECORDS + abi_encode(["bytes32[]"], [keys])),
+        )
         found += [(p, int(r[4])) for p, r in zip(chunk, recs, strict=True) if int(r[3]) != 0]
     return found

@@ -96,27 +96,48 @@ _MESSAGES: dict[str, str] = {
 # reverts with the code, the client names the reason.
 _AF, _GF, _SF = AssetFault, AgreementFault, SublicenceFault
 REASONS: dict[str, dict[Code, str]] = {
-    "AssetInvalid": {_AF.JURISDICTION_AND_KIND: "jurisdiction and kind", _AF.NUMBER: "number", _AF.REGISTRY_FULL: "registry full",
-                     _AF.OWNERS_AND_SHARES: "owners and shares", _AF.UNKNOWN_OWNER: "unknown owner",
-                     _AF.OWNER_LISTED_TWICE: "owner listed twice"},
+    "AssetInvalid": {
+        _AF.JURISDICTION_AND_KIND: "jurisdiction and kind",
+        _AF.NUMBER: "number",
+        _AF.REGISTRY_FULL: "registry full",
+        _AF.OWNERS_AND_SHARES: "owners and shares",
+        _AF.UNKNOWN_OWNER: "unknown owner",
+        _AF.OWNER_LISTED_TWICE: "owner listed twice",
+    },
     "AgreementInvalid": {
         _GF.ONLY_LICENCES_AND_PLEDGES_TERMINATE: "only licences and pledges are terminated; title moves back by a new assignment",
-        _GF.NOT_A_PLEDGE: "not a pledge", _GF.EQUITY_TO_ONE_COMPANY: "an equity contribution goes to one company",
-        _GF.COMPANY_NEEDS_USCC: "the company must be identified by a USCC", _GF.ONE_GRANTEE_NO_SHARES: "one grantee, no shares",
-        _GF.UNKNOWN_GRANTEE: "unknown grantee", _GF.END_BEFORE_START: "end must be after start",
-        _GF.TERM_ENDED: "the term has ended", _GF.LICENCE_TYPE: "licence type", _GF.TERRITORY: "territory",
-        _GF.PLEDGEE_NOT_FINANCIAL: "the pledgee must be a financial institution", _GF.KIND: "kind",
-        _GF.PARENT_LICENCE: "parent licence", _GF.GRANTOR_IS_GRANTEE: "a grantor cannot also be a grantee"},
+        _GF.NOT_A_PLEDGE: "not a pledge",
+        _GF.EQUITY_TO_ONE_COMPANY: "an equity contribution goes to one company",
+        _GF.COMPANY_NEEDS_USCC: "the company must be identified by a USCC",
+        _GF.ONE_GRANTEE_NO_SHARES: "one grantee, no shares",
+        _GF.UNKNOWN_GRANTEE: "unknown grantee",
+        _GF.END_BEFORE_START: "end must be after start",
+        _GF.TERM_ENDED: "the term has ended",
+        _GF.LICENCE_TYPE: "licence type",
+        _GF.TERRITORY: "territory",
+        _GF.PLEDGEE_NOT_FINANCIAL: "the pledgee must be a financial institution",
+        _GF.KIND: "kind",
+        _GF.PARENT_LICENCE: "parent licence",
+        _GF.GRANTOR_IS_GRANTEE: "a grantor cannot also be a grantee",
+    },
     "SublicenceOutsideParent": {
-        _SF.NO_SUCH_LICENCE: "no such licence of this asset", _SF.PARENT_NOT_IN_FORCE: "parent not in force",
-        _SF.PARENT_NOT_SUBLICENSABLE: "parent not sublicensable", _SF.SUBLICENCE_OF_SUBLICENCE: "no sublicence of a sublicence",
-        _SF.LICENCE_TYPE: "licence type", _SF.TERRITORY: "territory", _SF.FIELD_OF_USE: "field of use", _SF.TERM: "term"},
-}  # fmt: skip
+        _SF.NO_SUCH_LICENCE: "no such licence of this asset",
+        _SF.PARENT_NOT_IN_FORCE: "parent not in force",
+        _SF.PARENT_NOT_SUBLICENSABLE: "parent not sublicensable",
+        _SF.SUBLICENCE_OF_SUBLICENCE: "no sublicence of a sublicence",
+        _SF.LICENCE_TYPE: "licence type",
+        _SF.TERRITORY: "territory",
+        _SF.FIELD_OF_USE: "field of use",
+        _SF.TERM: "term",
+    },
+}
 
 
 def _reason(name: str, code: Any) -> str:
     texts = REASONS[name]
-    return next((text for fault, text in texts.items() if isinstance(code, int) and fault == code), f"reason code {code}")
+    return next(
+        (text for fault, text in texts.items() if isinstance(code, int) and fault == code), f"reason code {code}"
+    )
 
 
 def decode_revert(data: str | bytes | None) -> ContractRevert:

@@ -44,7 +44,15 @@ def compiler_settings() -> dict[str, Any]:
         "remappings": REMAPPINGS,
         "metadata": {"bytecodeHash": "ipfs"},
         "outputSelection": {
-            "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.deployedBytecode.immutableReferences", "metadata"]},
+            "*": {
+                "*": [
+                    "abi",
+                    "evm.bytecode.object",
+                    "evm.deployedBytecode.object",
+                    "evm.deployedBytecode.immutableReferences",
+                    "metadata",
+                ]
+            },
         },
     }
 

@@ -64,8 +64,10 @@ class Connection:
 
     def require_registrar(self) -> TxSender:
         if self.registrar is None:
-            raise PermissionDenied("this service runs without the registrar key (IPLEDGER_REGISTRAR_KEYSTORE) and cannot "
-                                   "admit or suspend parties")  # fmt: skip
+            raise PermissionDenied(
+                "this service runs without the registrar key (IPLEDGER_REGISTRAR_KEYSTORE) and cannot "
+                "admit or suspend parties"
+            )
         return self.registrar
 
     def require_governance(self, what: str, fn: Any = None) -> TxSender:
@@ -75,13 +77,23 @@ class Connection:
             prepared, details = "", {}
             if fn is not None:
                 calldata = str(fn._encode_transaction_data())  # noqa: SLF001 - web3 calldata, no estimation
-                prepared = (f" — the call to schedule: target {fn.address}, calldata {calldata}, "
-                            "predecessor 0x0, any salt (`ipledger governance propose call --target … --data …`)")
-                details = {"governanceCall": {"target": fn.address, "value": 0, "calldata": calldata,
-                                              "predecessor": "0x" + "00" * 32}}  # fmt: skip
-            raise PermissionDenied(f"{what} needs governance (the consortium council through its timelock); this "
-                                   f"service holds no governance key: propose it to the council{prepared}",
-                                   details=details)  # fmt: skip
+                prepared = (
+                    f" — the call to schedule: target {fn.address}, calldata {calldata}, "
+                    "predecessor 0x0, any salt (`ipledger governance propose call --target … --data …`)"
+                )
+                details = {
+                    "governanceCall": {
+                        "target": fn.address,
+                        "value": 0,
+                        "calldata": calldata,
+                        "predecessor": "0x" + "00" * 32,
+                    }
+                }
+            raise PermissionDenied(
+                f"{what} needs governance (the consortium council through its timelock); this "
+                f"service holds no governance key: propose it to the council{prepared}",
+                details=details,
+            )
         return self.governance
 
     def role_accounts(self) -> dict[str, str]:
@@ -123,4 +135,3 @@ class Connection:
         consensus decides, with ``confirmations``); on the embedded node, once the block is in the whole, fsynced
         state dump on disk. The pipeline calls nothing final before."""
         return self.node_durable is None or self.node_durable(block_number)
-

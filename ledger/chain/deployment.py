@@ -137,10 +137,18 @@ def create_address(deployer: str, nonce: int) -> str:
     return Web3.to_checksum_address(raw[12:])
 
 
-def deploy_suite(sender: TxSender, *, operator: str | None = None, registrar: str | None = None,
-                 governance: str | None = None, recovery_delay: int | None = None,
-                 suspension_period: int | None = None, council: list[str] | None = None, threshold: int | None = None,
-                 governance_delay: int | None = None) -> Manifest:  # fmt: skip
+def deploy_suite(
+    sender: TxSender,
+    *,
+    operator: str | None = None,
+    registrar: str | None = None,
+    governance: str | None = None,
+    recovery_delay: int | None = None,
+    suspension_period: int | None = None,
+    council: list[str] | None = None,
+    threshold: int | None = None,
+    governance_delay: int | None = None,
+) -> Manifest:
     """Deploys every contract of the suite with the powers separated (docs/security.md "Roles"):
     ``operator`` (default: the deployer) is the relayer that anchors batch roots and holds nothing else;
     ``registrar`` admits ordinary parties; ``governance`` (an address a timelock can hold) is the party
@@ -161,8 +169,9 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None, registrar: st
     if governance and council:
         from ledger.errors import ConfigurationError
 
-        raise ConfigurationError("give either an existing governance address or a council to create, not both",
-                                 field="governance")  # fmt: skip
+        raise ConfigurationError(
+            "give either an existing governance address or a council to create, not both", field="governance"
+        )
     if not governance and (council or int(w3.eth.chain_id) == 31337):
         # the registrar is checked before the council is created, so that a refused deployment sends nothing
         _party_roles(int(w3.eth.chain_id), operator, registrar, "0x" + "ee" * 20, recovery_delay, suspension_period)
@@ -174,8 +183,12 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None, registrar: st
         )
 
         owners = council or [a.address for a in dev_council()]
-        made = deploy_council(sender, owners, threshold or (len(owners) // 2 + 1 if council else DEV_COUNCIL_THRESHOLD),
-                              governance_delay or DEV_GOVERNANCE_DELAY)  # fmt: skip
+        made = deploy_council(
+            sender,
+            owners,
+            threshold or (len(owners) // 2 + 1 if council else DEV_COUNCIL_THRESHOLD),
+            governance_delay or DEV_GOVERNANCE_DELAY,
+        )
         governance, governance_record = made.timelock, made.to_json()
     elif governance:
         governance_record = {"timelock": Web3.to_checksum_address(governance)}
@@ -187,8 +200,10 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None, registrar: st
         factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
         if name == "IPAssetRegistry":  # the dispute registry is the very next transaction of the deployer
             nonce = int(w3.eth.get_transaction_count(Web3.to_checksum_address(sender.address), "pending"))
-            predicted = {"IPAssetRegistry": create_address(sender.address, nonce),
-                         "DisputeRegistry": create_address(sender.address, nonce + 1)}  # fmt: skip
+            predicted = {
+                "IPAssetRegistry": create_address(sender.address, nonce),
+                "DisputeRegistry": create_address(sender.address, nonce + 1),
+            }
         args = _constructor_args(name, roles, deployed, predicted)
         data = factory.constructor(*args).build_transaction({"from": sender.address, "gas": 0, "nonce": 0})["data"]
         sent = sender.send({"data": data})
@@ -197,8 +212,10 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None, registrar: st
         code = bytes(w3.eth.get_code(address))
         deployed[name] = DeployedContract(name, address, sent.block_number, sent.tx_hash, "0x" + keccak(code).hex())
         if name in predicted and predicted[name] != address:
-            raise DeploymentMismatch(f"{name} was deployed at {address}, not at the address {predicted[name]} the asset "
-                                     "registry was bound to (another transaction of the deployer came in between)")  # fmt: skip
+            raise DeploymentMismatch(
+                f"{name} was deployed at {address}, not at the address {predicted[name]} the asset "
+                "registry was bound to (another transaction of the deployer came in between)"
+            )
     return Manifest(
         chain_id=int(w3.eth.chain_id),
         genesis_hash=genesis_hash(w3),
@@ -210,8 +227,14 @@ def deploy_suite(sender: TxSender, *, operator: str | None = None, registrar: st
     )
 
 
-def _party_roles(chain_id: int, operator: str, registrar: str | None, governance: str | None,
-                 recovery_delay: int | None, suspension_period: int | None) -> tuple[Any, ...]:  # fmt: skip
+def _party_roles(
+    chain_id: int,
+    operator: str,
+    registrar: str | None,
+    governance: str | None,
+    recovery_delay: int | None,
+    suspension_period: int | None,
+) -> tuple[Any, ...]:
     """The evidence (and party) registry's constructor arguments: governance, registrar, anchorer, delays."""
     from ledger.chain.powers import (
         RECOVERY_DELAY,
@@ -223,17 +246,28 @@ def _party_roles(chain_id: int, operator: str, registrar: str | None, governance
     if chain_id == 31337:
         registrar = registrar or dev_registrar().address
     if not registrar or not governance:
-        raise ConfigurationError("deploying needs a registrar and a governance address (the governance address is "
-                                 "a timelock or council wallet; neither may be the relayer)", field="governance")  # fmt: skip
+        raise ConfigurationError(
+            "deploying needs a registrar and a governance address (the governance address is "
+            "a timelock or council wallet; neither may be the relayer)",
+            field="governance",
+        )
     registrar, governance = Web3.to_checksum_address(registrar), Web3.to_checksum_address(governance)
     if len({operator, registrar, governance}) != 3:
-        raise ConfigurationError("the relayer, the registrar and governance must be three different accounts",
-                                 field="governance")  # fmt: skip
-    return (governance, registrar, operator, recovery_delay or RECOVERY_DELAY,
-            suspension_period or SUSPENSION_CONFIRMATION_PERIOD)  # fmt: skip
+        raise ConfigurationError(
+            "the relayer, the registrar and governance must be three different accounts", field="governance"
+        )
+    return (
+        governance,
+        registrar,
+        operator,
+        recovery_delay or RECOVERY_DELAY,
+        suspension_period or SUSPENSION_CONFIRMATION_PERIOD,
+    )
 
 
-def _constructor_args(name: str, roles: tuple[Any, ...], deployed: dict[str, DeployedContract], predicted: dict[str, str]) -> tuple[Any, ...]:
+def _constructor_args(
+    name: str, roles: tuple[Any, ...], deployed: dict[str, DeployedContract], predicted: dict[str, str]
+) -> tuple[Any, ...]:
     if name == "IPAssetRegistry":  # parties are resolved through the evidence contract's party registry
         return (deployed["EvidenceRegistry"].address, predicted["DisputeRegistry"])
     if name == "DisputeRegistry":
@@ -287,8 +321,10 @@ def _check_governance(w3: Web3, manifest: Manifest) -> None:
         return
     from ledger.chain.governance import load_safe_artifact
 
-    checks = {"Timelock": (timelock, load_artifact("Timelock")),
-              "Safe": (record["safeSingleton"], load_safe_artifact("Safe"))}  # fmt: skip
+    checks = {
+        "Timelock": (timelock, load_artifact("Timelock")),
+        "Safe": (record["safeSingleton"], load_safe_artifact("Safe")),
+    }
     for name, (address, art) in checks.items():
         code = bytes(w3.eth.get_code(Web3.to_checksum_address(address)))
         if not code or not _strip_immutables(art, code):
@@ -307,9 +343,12 @@ def _check_binding(w3: Web3, manifest: Manifest) -> None:
     bound = contract(w3, manifest, "IPAssetRegistry").functions.disputeRegistry().call()
     back = contract(w3, manifest, "DisputeRegistry").functions.assetRegistry().call()
     if Web3.to_checksum_address(bound) != Web3.to_checksum_address(manifest.address("DisputeRegistry")) or (
-            Web3.to_checksum_address(back) != Web3.to_checksum_address(manifest.address("IPAssetRegistry"))):
-        raise DeploymentMismatch(f"the asset registry answers to {bound} for disputes, not to the manifest's dispute "
-                                 f"registry {manifest.address('DisputeRegistry')}")  # fmt: skip
+        Web3.to_checksum_address(back) != Web3.to_checksum_address(manifest.address("IPAssetRegistry"))
+    ):
+        raise DeploymentMismatch(
+            f"the asset registry answers to {bound} for disputes, not to the manifest's dispute "
+            f"registry {manifest.address('DisputeRegistry')}"
+        )
 
 
 def _strip_immutables(artifact: dict[str, Any], onchain: bytes) -> bool:
@@ -330,8 +369,15 @@ def _strip_immutables(artifact: dict[str, Any], onchain: bytes) -> bool:
     return expected == actual
 
 
-def load_or_deploy(w3: Web3, data_dir: Path, sender: TxSender | None, *, registrar: str | None = None,
-                   governance: str | None = None, governance_delay: int | None = None) -> tuple[Manifest, bool]:  # fmt: skip
+def load_or_deploy(
+    w3: Web3,
+    data_dir: Path,
+    sender: TxSender | None,
+    *,
+    registrar: str | None = None,
+    governance: str | None = None,
+    governance_delay: int | None = None,
+) -> tuple[Manifest, bool]:
     """The manifest for this chain, deploying the suite first when there is none and a sender is given
     (``registrar`` and ``governance`` as for :func:`deploy_suite`)."""
     path = manifest_path(data_dir, int(w3.eth.chain_id))

@@ -115,7 +115,9 @@ def safe_contract(w3: Web3, address: str) -> Any:
 
 
 def handler_contract(w3: Web3, address: str) -> Any:
-    return w3.eth.contract(address=to_checksum_address(address), abi=load_safe_artifact("CompatibilityFallbackHandler")["abi"])
+    return w3.eth.contract(
+        address=to_checksum_address(address), abi=load_safe_artifact("CompatibilityFallbackHandler")["abi"]
+    )
 
 
 def timelock_contract(w3: Web3, address: str) -> Any:
@@ -141,9 +143,18 @@ class Council:
     deploy_block: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"timelock": self.timelock, "safe": self.safe, "owners": list(self.owners), "threshold": self.threshold,
-                "delaySeconds": self.delay, "safeSingleton": self.safe_singleton, "safeProxyFactory": self.proxy_factory,
-                "fallbackHandler": self.fallback_handler, "deployBlock": self.deploy_block, "safePackage": SAFE_PACKAGE}  # fmt: skip
+        return {
+            "timelock": self.timelock,
+            "safe": self.safe,
+            "owners": list(self.owners),
+            "threshold": self.threshold,
+            "delaySeconds": self.delay,
+            "safeSingleton": self.safe_singleton,
+            "safeProxyFactory": self.proxy_factory,
+            "fallbackHandler": self.fallback_handler,
+            "deployBlock": self.deploy_block,
+            "safePackage": SAFE_PACKAGE,
+        }
 
 
 def _deploy(sender: TxSender, abi: list[Any], bytecode: str, *args: Any) -> SentTransaction:
@@ -178,28 +189,39 @@ def check_council(owners: Sequence[str], threshold: int, delay: int | None = Non
     """Raises :class:`ConfigurationError` for an owner list, threshold or delay a council cannot have."""
     addresses = [to_checksum_address(o) for o in owners]
     if not addresses or len(set(addresses)) != len(addresses) or ZERO_ADDRESS in addresses:
-        raise ConfigurationError("a Safe needs at least one owner, each listed once, none the zero address", field="council")
+        raise ConfigurationError(
+            "a Safe needs at least one owner, each listed once, none the zero address", field="council"
+        )
     if not 1 <= threshold <= len(addresses):
         raise ConfigurationError(f"the threshold must be 1 … {len(addresses)}", field="threshold")
     if delay is not None and not 0 < delay <= MAX_GOVERNANCE_DELAY:
-        raise ConfigurationError(f"the governance delay must be 1 … {MAX_GOVERNANCE_DELAY} seconds", field="governance_delay")
+        raise ConfigurationError(
+            f"the governance delay must be 1 … {MAX_GOVERNANCE_DELAY} seconds", field="governance_delay"
+        )
 
 
-def create_safe(sender: TxSender, factory: SafeFactory, owners: Sequence[str], threshold: int, *, salt_nonce: int = 0) -> str:
+def create_safe(
+    sender: TxSender, factory: SafeFactory, owners: Sequence[str], threshold: int, *, salt_nonce: int = 0
+) -> str:
     """A new Safe proxy with ``owners`` and ``threshold`` (and the compatibility fallback handler, for ERC-1271)."""
     check_council(owners, threshold)
     owners = [to_checksum_address(o) for o in owners]
     w3 = sender.w3
     singleton = safe_contract(w3, factory.singleton)
-    setup = singleton.encode_abi("setup", [owners, threshold, ZERO_ADDRESS, b"", factory.fallback_handler, ZERO_ADDRESS, 0,
-                                           ZERO_ADDRESS])  # fmt: skip
-    proxy_factory = w3.eth.contract(address=to_checksum_address(factory.proxy_factory),
-                                    abi=load_safe_artifact("SafeProxyFactory")["abi"])  # fmt: skip
+    setup = singleton.encode_abi(
+        "setup", [owners, threshold, ZERO_ADDRESS, b"", factory.fallback_handler, ZERO_ADDRESS, 0, ZERO_ADDRESS]
+    )
+    proxy_factory = w3.eth.contract(
+        address=to_checksum_address(factory.proxy_factory), abi=load_safe_artifact("SafeProxyFactory")["abi"]
+    )
     sent = sender.send_call(proxy_factory.functions.createProxyWithNonce(factory.singleton, setup, salt_nonce))
     assert isinstance(sent, SentTransaction)
     # The receipt also holds the new Safe's own setup events: decode only the factory's (DISCARD: no warning).
-    events = [e for e in proxy_factory.events.ProxyCreation().process_receipt(sent.receipt, errors=DISCARD)
-              if e["address"] == proxy_factory.address]  # fmt: skip
+    events = [
+        e
+        for e in proxy_factory.events.ProxyCreation().process_receipt(sent.receipt, errors=DISCARD)
+        if e["address"] == proxy_factory.address
+    ]
     return to_checksum_address(events[0]["args"]["proxy"])
 
 
@@ -207,10 +229,19 @@ def deploy_timelock(sender: TxSender, delay: int, proposers: Sequence[str]) -> S
     """An OpenZeppelin TimelockController: ``proposers`` propose and cancel, anyone executes after ``delay``,
     no admin (the timelock administers itself)."""
     if not 0 < delay <= MAX_GOVERNANCE_DELAY:
-        raise ConfigurationError(f"the governance delay must be 1 … {MAX_GOVERNANCE_DELAY} seconds", field="governance_delay")
+        raise ConfigurationError(
+            f"the governance delay must be 1 … {MAX_GOVERNANCE_DELAY} seconds", field="governance_delay"
+        )
     art = load_artifact("Timelock")
-    return _deploy(sender, art["abi"], art["bytecode"], delay, [to_checksum_address(p) for p in proposers],
-                   [ZERO_ADDRESS], ZERO_ADDRESS)  # fmt: skip
+    return _deploy(
+        sender,
+        art["abi"],
+        art["bytecode"],
+        delay,
+        [to_checksum_address(p) for p in proposers],
+        [ZERO_ADDRESS],
+        ZERO_ADDRESS,
+    )
 
 
 def deploy_council(sender: TxSender, owners: Sequence[str], threshold: int, delay: int) -> Council:
@@ -221,8 +252,17 @@ def deploy_council(sender: TxSender, owners: Sequence[str], threshold: int, dela
     safe = create_safe(sender, factory, owners, threshold)
     sent = deploy_timelock(sender, delay, [safe])
     timelock = to_checksum_address(sent.receipt["contractAddress"])
-    return Council(timelock, safe, tuple(to_checksum_address(o) for o in owners), threshold, delay, factory.singleton,
-                   factory.proxy_factory, factory.fallback_handler, factory.deploy_block)  # fmt: skip
+    return Council(
+        timelock,
+        safe,
+        tuple(to_checksum_address(o) for o in owners),
+        threshold,
+        delay,
+        factory.singleton,
+        factory.proxy_factory,
+        factory.fallback_handler,
+        factory.deploy_block,
+    )
 
 
 # --- Safe transactions and messages (EIP-712) ------------------------------------------------------------------
@@ -235,21 +275,34 @@ def safe_domain(chain_id: int, safe: str) -> dict[str, Any]:
 def safe_tx_typed_data(chain_id: int, safe: str, tx: dict[str, Any]) -> dict[str, Any]:
     """The full EIP-712 message of a Safe transaction (Safe 1.4.1 ``SAFE_TX_TYPEHASH``)."""
     message = {
-        "to": to_checksum_address(tx["to"]), "value": int(tx.get("value", 0)), "data": _bytes(tx["data"]),
-        "operation": int(tx.get("operation", 0)), "safeTxGas": int(tx.get("safeTxGas", 0)),
-        "baseGas": int(tx.get("baseGas", 0)), "gasPrice": int(tx.get("gasPrice", 0)),
+        "to": to_checksum_address(tx["to"]),
+        "value": int(tx.get("value", 0)),
+        "data": _bytes(tx["data"]),
+        "operation": int(tx.get("operation", 0)),
+        "safeTxGas": int(tx.get("safeTxGas", 0)),
+        "baseGas": int(tx.get("baseGas", 0)),
+        "gasPrice": int(tx.get("gasPrice", 0)),
         "gasToken": to_checksum_address(tx.get("gasToken", ZERO_ADDRESS)),
-        "refundReceiver": to_checksum_address(tx.get("refundReceiver", ZERO_ADDRESS)), "nonce": int(tx["nonce"]),
-    }  # fmt: skip
-    return {"types": {"EIP712Domain": SAFE_DOMAIN_TYPE, "SafeTx": SAFE_TX_TYPE}, "primaryType": "SafeTx",
-            "domain": safe_domain(chain_id, safe), "message": message}  # fmt: skip
+        "refundReceiver": to_checksum_address(tx.get("refundReceiver", ZERO_ADDRESS)),
+        "nonce": int(tx["nonce"]),
+    }
+    return {
+        "types": {"EIP712Domain": SAFE_DOMAIN_TYPE, "SafeTx": SAFE_TX_TYPE},
+        "primaryType": "SafeTx",
+        "domain": safe_domain(chain_id, safe),
+        "message": message,
+    }
 
 
 def safe_message_typed_data(chain_id: int, safe: str, message: bytes) -> dict[str, Any]:
     """The EIP-712 ``SafeMessage(bytes message)`` that a Safe's owners sign for ERC-1271. For
     ``isValidSignature(bytes32 digest, bytes)`` the message is the 32-byte digest itself (``abi.encode(digest)``)."""
-    return {"types": {"EIP712Domain": SAFE_DOMAIN_TYPE, "SafeMessage": SAFE_MESSAGE_TYPE}, "primaryType": "SafeMessage",
-            "domain": safe_domain(chain_id, safe), "message": {"message": bytes(message)}}  # fmt: skip
+    return {
+        "types": {"EIP712Domain": SAFE_DOMAIN_TYPE, "SafeMessage": SAFE_MESSAGE_TYPE},
+        "primaryType": "SafeMessage",
+        "domain": safe_domain(chain_id, safe),
+        "message": {"message": bytes(message)},
+    }
 
 
 def typed_digest(full_message: dict[str, Any]) -> bytes:
@@ -304,8 +357,14 @@ def erc1271_accepts(w3: Web3, wallet: str, digest: bytes, signature: bytes) -> b
 
 def operation_id(target: str, value: int, data: bytes, predecessor: bytes, salt: bytes) -> bytes:
     """``TimelockController.hashOperation``."""
-    return bytes(keccak(abi_encode(["address", "uint256", "bytes", "bytes32", "bytes32"],
-                                   [to_checksum_address(target), value, data, predecessor, salt])))  # fmt: skip
+    return bytes(
+        keccak(
+            abi_encode(
+                ["address", "uint256", "bytes", "bytes32", "bytes32"],
+                [to_checksum_address(target), value, data, predecessor, salt],
+            )
+        )
+    )
 
 
 def _bytes(value: Any) -> bytes:
@@ -348,7 +407,9 @@ class Proposal:
     def safe_tx(self) -> dict[str, Any]:
         timelock = timelock_contract(Web3(), self.timelock)
         if self.action == "schedule":
-            data = timelock.encode_abi("schedule", [self.target, self.value, self.data, self.predecessor, self.salt, self.delay])
+            data = timelock.encode_abi(
+                "schedule", [self.target, self.value, self.data, self.predecessor, self.salt, self.delay]
+            )
         else:
             data = timelock.encode_abi("cancel", [self.operation_id])
         return {"to": self.timelock, "value": 0, "data": _bytes(data), "operation": 0, "nonce": self.safe_nonce}
@@ -358,14 +419,25 @@ class Proposal:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "format": PROPOSAL_FORMAT, "chainId": self.chain_id, "safe": self.safe, "timelock": self.timelock,
-            "description": self.description, "action": self.action,
-            "call": {"target": self.target, "value": self.value, "data": _hex(self.data),
-                     "predecessor": _hex(self.predecessor), "salt": _hex(self.salt), "delay": self.delay},
-            "operationId": _hex(self.operation_id), "safeNonce": self.safe_nonce,
+            "format": PROPOSAL_FORMAT,
+            "chainId": self.chain_id,
+            "safe": self.safe,
+            "timelock": self.timelock,
+            "description": self.description,
+            "action": self.action,
+            "call": {
+                "target": self.target,
+                "value": self.value,
+                "data": _hex(self.data),
+                "predecessor": _hex(self.predecessor),
+                "salt": _hex(self.salt),
+                "delay": self.delay,
+            },
+            "operationId": _hex(self.operation_id),
+            "safeNonce": self.safe_nonce,
             "safeTxHash": _hex(self.safe_tx_hash()),
             "signatures": {o: _hex(s) for o, s in sorted(self.signatures.items())},
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> Proposal:
@@ -374,22 +446,40 @@ class Proposal:
         try:
             call = data["call"]
             proposal = cls(
-                chain_id=int(data["chainId"]), safe=to_checksum_address(data["safe"]),
-                timelock=to_checksum_address(data["timelock"]), description=str(data.get("description", ""))[:500],
-                action=str(data["action"]), target=to_checksum_address(call["target"]), value=int(call["value"]),
-                data=_bytes(call["data"]), predecessor=_bytes(call["predecessor"]), salt=_bytes(call["salt"]),
-                delay=int(call["delay"]), safe_nonce=int(data["safeNonce"]),
+                chain_id=int(data["chainId"]),
+                safe=to_checksum_address(data["safe"]),
+                timelock=to_checksum_address(data["timelock"]),
+                description=str(data.get("description", ""))[:500],
+                action=str(data["action"]),
+                target=to_checksum_address(call["target"]),
+                value=int(call["value"]),
+                data=_bytes(call["data"]),
+                predecessor=_bytes(call["predecessor"]),
+                salt=_bytes(call["salt"]),
+                delay=int(call["delay"]),
+                safe_nonce=int(data["safeNonce"]),
                 signatures={to_checksum_address(o): _bytes(s) for o, s in dict(data.get("signatures") or {}).items()},
-            )  # fmt: skip
+            )
         except (KeyError, TypeError, ValueError) as exc:
-            raise GovernanceError(f"the proposal is malformed ({exc.__class__.__name__}: {exc})", field="proposal") from None
-        if not (0 <= proposal.value < 2**256 and 0 <= proposal.delay <= MAX_GOVERNANCE_DELAY and 0 <= proposal.safe_nonce < 2**64
-                and 0 < proposal.chain_id < 2**64 and len(proposal.data) <= 100_000):
-            raise GovernanceError("the proposal's value, delay, nonce, chain id or calldata is out of range", field="proposal")
+            raise GovernanceError(
+                f"the proposal is malformed ({exc.__class__.__name__}: {exc})", field="proposal"
+            ) from None
+        if not (
+            0 <= proposal.value < 2**256
+            and 0 <= proposal.delay <= MAX_GOVERNANCE_DELAY
+            and 0 <= proposal.safe_nonce < 2**64
+            and 0 < proposal.chain_id < 2**64
+            and len(proposal.data) <= 100_000
+        ):
+            raise GovernanceError(
+                "the proposal's value, delay, nonce, chain id or calldata is out of range", field="proposal"
+            )
         if proposal.action not in ("schedule", "cancel") or len(proposal.predecessor) != 32 or len(proposal.salt) != 32:
             raise GovernanceError("the proposal's action, predecessor or salt is malformed", field="proposal")
         if len(proposal.signatures) > 64 or any(len(s) != 65 for s in proposal.signatures.values()):
-            raise GovernanceError("the proposal's signatures are malformed (65 bytes each, at most 64)", field="signatures")
+            raise GovernanceError(
+                "the proposal's signatures are malformed (65 bytes each, at most 64)", field="signatures"
+            )
         return proposal
 
     def save(self, path: Path) -> None:
@@ -431,20 +521,38 @@ def council_state(w3: Web3, timelock: str, safe: str) -> CouncilState:
     except (RequestException, OSError):
         raise  # the node did not answer: not a verdict on the addresses
     except Exception as exc:  # noqa: BLE001 - a revert or an undecodable answer (each EVM client raises its own class): not a Safe
-        raise GovernanceError(f"{safe} is not a Safe or {timelock} is not a timelock on this chain "
-                              f"({exc.__class__.__name__})", field="proposal") from None
+        raise GovernanceError(
+            f"{safe} is not a Safe or {timelock} is not a timelock on this chain ({exc.__class__.__name__})",
+            field="proposal",
+        ) from None
 
 
 def _council_state(w3: Web3, timelock: str, safe: str) -> CouncilState:
     s = safe_contract(w3, safe)
     t = timelock_contract(w3, timelock)
-    return CouncilState(to_checksum_address(safe), [to_checksum_address(o) for o in s.functions.getOwners().call()],
-                        int(s.functions.getThreshold().call()), int(s.functions.nonce().call()),
-                        to_checksum_address(timelock), int(t.functions.getMinDelay().call()))  # fmt: skip
+    return CouncilState(
+        to_checksum_address(safe),
+        [to_checksum_address(o) for o in s.functions.getOwners().call()],
+        int(s.functions.getThreshold().call()),
+        int(s.functions.nonce().call()),
+        to_checksum_address(timelock),
+        int(t.functions.getMinDelay().call()),
+    )
 
 
-def propose(w3: Web3, timelock: str, safe: str, *, target: str, data: bytes, description: str, value: int = 0,
-            predecessor: bytes = ZERO_WORD, salt: bytes | None = None, delay: int | None = None) -> Proposal:  # fmt: skip
+def propose(
+    w3: Web3,
+    timelock: str,
+    safe: str,
+    *,
+    target: str,
+    data: bytes,
+    description: str,
+    value: int = 0,
+    predecessor: bytes = ZERO_WORD,
+    salt: bytes | None = None,
+    delay: int | None = None,
+) -> Proposal:
     """A new proposal (no signature yet) to schedule ``target.call(data)`` through the timelock, for the Safe's
     next nonce. ``salt`` defaults to the hash of the description and the Safe nonce, so that the same act can be
     proposed again; ``delay`` to the timelock's minimum."""
@@ -454,8 +562,21 @@ def propose(w3: Web3, timelock: str, safe: str, *, target: str, data: bytes, des
         raise GovernanceError(f"the timelock's minimum delay is {state.delay} s", field="delay")
     if salt is None:
         salt = bytes(keccak(text=f"{description}\n{state.nonce}"))
-    proposal = Proposal(int(w3.eth.chain_id), state.safe, state.timelock, description[:500], "schedule",
-                        to_checksum_address(target), value, data, predecessor, salt, delay, state.nonce, {})  # fmt: skip
+    proposal = Proposal(
+        int(w3.eth.chain_id),
+        state.safe,
+        state.timelock,
+        description[:500],
+        "schedule",
+        to_checksum_address(target),
+        value,
+        data,
+        predecessor,
+        salt,
+        delay,
+        state.nonce,
+        {},
+    )
     _check_against_chain(w3, proposal)
     return proposal
 
@@ -464,21 +585,39 @@ def propose_cancel(w3: Web3, scheduled: Proposal) -> Proposal:
     """A new proposal (no signature yet) whose Safe transaction cancels the operation ``scheduled`` put in the
     timelock (same call, so the same operation id)."""
     state = council_state(w3, scheduled.timelock, scheduled.safe)
-    proposal = Proposal(scheduled.chain_id, scheduled.safe, scheduled.timelock, f"cancel: {scheduled.description}"[:500],
-                        "cancel", scheduled.target, scheduled.value, scheduled.data, scheduled.predecessor,
-                        scheduled.salt, scheduled.delay, state.nonce, {})  # fmt: skip
+    proposal = Proposal(
+        scheduled.chain_id,
+        scheduled.safe,
+        scheduled.timelock,
+        f"cancel: {scheduled.description}"[:500],
+        "cancel",
+        scheduled.target,
+        scheduled.value,
+        scheduled.data,
+        scheduled.predecessor,
+        scheduled.salt,
+        scheduled.delay,
+        state.nonce,
+        {},
+    )
     _check_against_chain(w3, proposal)
     return proposal
 
 
 def _check_against_chain(w3: Web3, proposal: Proposal) -> CouncilState:
     if int(w3.eth.chain_id) != proposal.chain_id:
-        raise GovernanceError(f"the proposal is for chain {proposal.chain_id}, the node is chain {w3.eth.chain_id}",
-                              field="proposal")  # fmt: skip
+        raise GovernanceError(
+            f"the proposal is for chain {proposal.chain_id}, the node is chain {w3.eth.chain_id}", field="proposal"
+        )
     state = council_state(w3, proposal.timelock, proposal.safe)
     tx = proposal.safe_tx()
-    onchain = bytes(safe_contract(w3, proposal.safe).functions.getTransactionHash(
-        tx["to"], 0, tx["data"], 0, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS, proposal.safe_nonce).call())  # fmt: skip
+    onchain = bytes(
+        safe_contract(w3, proposal.safe)
+        .functions.getTransactionHash(
+            tx["to"], 0, tx["data"], 0, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS, proposal.safe_nonce
+        )
+        .call()
+    )
     if onchain != proposal.safe_tx_hash():
         raise GovernanceError("the proposal's Safe transaction hash differs from the Safe's own", field="proposal")
     return state
@@ -489,8 +628,11 @@ def approve(w3: Web3, proposal: Proposal, account: LocalAccount) -> Proposal:
     ``account`` is an owner of the Safe."""
     state = _check_against_chain(w3, proposal)
     if state.nonce != proposal.safe_nonce:
-        raise GovernanceError(f"the Safe is at nonce {state.nonce}, the proposal was made for nonce {proposal.safe_nonce} "
-                              "(another proposal was executed first: propose again)", field="proposal")  # fmt: skip
+        raise GovernanceError(
+            f"the Safe is at nonce {state.nonce}, the proposal was made for nonce {proposal.safe_nonce} "
+            "(another proposal was executed first: propose again)",
+            field="proposal",
+        )
     owner = to_checksum_address(account.address)
     if owner not in state.owners:
         raise GovernanceError(f"{owner} is not an owner of the council Safe {state.safe}", field="keystore")
@@ -512,29 +654,43 @@ def execute(sender: TxSender, proposal: Proposal) -> dict[str, Any]:
     w3 = sender.w3
     st = status(w3, proposal)
     if st["state"] == "collecting":
-        raise GovernanceError(f"{st['validSignatures']} of {st['threshold']} council signatures: not enough to "
-                              "execute", field="signatures")  # fmt: skip
+        raise GovernanceError(
+            f"{st['validSignatures']} of {st['threshold']} council signatures: not enough to execute",
+            field="signatures",
+        )
     if st["state"] == "stale":
-        raise GovernanceError("the Safe moved past this proposal's nonce without executing it: propose again", field="proposal")
+        raise GovernanceError(
+            "the Safe moved past this proposal's nonce without executing it: propose again", field="proposal"
+        )
     if st["state"] == "ready-to-schedule":
         signers = valid_signers(w3, proposal)[: st["threshold"]]
         packed = pack_signatures({o: proposal.signatures[o] for o in signers})
         tx = proposal.safe_tx()
         safe = safe_contract(w3, proposal.safe)
-        sent = sender.send_call(safe.functions.execTransaction(tx["to"], 0, tx["data"], 0, 0, 0, 0, ZERO_ADDRESS,
-                                                               ZERO_ADDRESS, packed))  # fmt: skip
+        sent = sender.send_call(
+            safe.functions.execTransaction(tx["to"], 0, tx["data"], 0, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS, packed)
+        )
         assert isinstance(sent, SentTransaction)
         # Only this Safe's ExecutionSuccess counts (the timelock's events in the receipt are not decoded).
-        executed = [e for e in safe.events.ExecutionSuccess().process_receipt(sent.receipt, errors=DISCARD)
-                    if e["address"] == safe.address]  # fmt: skip
+        executed = [
+            e
+            for e in safe.events.ExecutionSuccess().process_receipt(sent.receipt, errors=DISCARD)
+            if e["address"] == safe.address
+        ]
         if not executed:
-            raise GovernanceError("the Safe executed the transaction but the timelock refused it (ExecutionFailure)",
-                                  field="proposal")  # fmt: skip
-        return {"step": "scheduled" if proposal.action == "schedule" else "cancelled", "transactionHash": sent.tx_hash,
-                **status(w3, proposal)}  # fmt: skip
+            raise GovernanceError(
+                "the Safe executed the transaction but the timelock refused it (ExecutionFailure)", field="proposal"
+            )
+        return {
+            "step": "scheduled" if proposal.action == "schedule" else "cancelled",
+            "transactionHash": sent.tx_hash,
+            **status(w3, proposal),
+        }
     if st["state"] == "ready":
         timelock = timelock_contract(w3, proposal.timelock)
-        fn = timelock.functions.execute(proposal.target, proposal.value, proposal.data, proposal.predecessor, proposal.salt)
+        fn = timelock.functions.execute(
+            proposal.target, proposal.value, proposal.data, proposal.predecessor, proposal.salt
+        )
         try:
             sent = sender.send_call(fn)
         except ContractRevert as exc:
@@ -546,8 +702,10 @@ def execute(sender: TxSender, proposal: Proposal) -> dict[str, Any]:
         assert isinstance(sent, SentTransaction)
         return {"step": "executed", "transactionHash": sent.tx_hash, **status(w3, proposal)}
     if st["state"] == "waiting":
-        raise GovernanceError(f"the operation is scheduled; the timelock lets it run at {st['readyAt']} (chain time "
-                              f"{st['chainTime']})", field="proposal")  # fmt: skip
+        raise GovernanceError(
+            f"the operation is scheduled; the timelock lets it run at {st['readyAt']} (chain time {st['chainTime']})",
+            field="proposal",
+        )
     raise GovernanceError(f"nothing left to do: the proposal is {st['state']}", field="proposal")
 
 
@@ -575,9 +733,17 @@ def status(w3: Web3, proposal: Proposal) -> dict[str, Any]:
     chain_time = next_block_time(w3)
     signers = valid_signers(w3, proposal)
     if proposal.action == "cancel":
-        label = "cancelled" if ts == 0 and state.nonce > proposal.safe_nonce else (
-            "stale" if state.nonce > proposal.safe_nonce else
-            "ready-to-schedule" if len(signers) >= state.threshold else "collecting")  # fmt: skip
+        label = (
+            "cancelled"
+            if ts == 0 and state.nonce > proposal.safe_nonce
+            else (
+                "stale"
+                if state.nonce > proposal.safe_nonce
+                else "ready-to-schedule"
+                if len(signers) >= state.threshold
+                else "collecting"
+            )
+        )
     elif ts == 1:
         label = "done"
     elif ts > 1:
@@ -586,10 +752,21 @@ def status(w3: Web3, proposal: Proposal) -> dict[str, Any]:
         label = "stale"  # the nonce moved on and the operation is not (or no longer) scheduled: cancelled or replaced
     else:
         label = "ready-to-schedule" if len(signers) >= state.threshold else "collecting"
-    return {"state": label, "description": proposal.description, "operationId": _hex(op),
-            "target": proposal.target, "data": _hex(proposal.data), "safe": proposal.safe, "timelock": proposal.timelock,
-            "threshold": state.threshold, "validSignatures": len(signers), "signers": signers,
-            "readyAt": ts if ts > 1 else None, "chainTime": chain_time, "delaySeconds": proposal.delay}  # fmt: skip
+    return {
+        "state": label,
+        "description": proposal.description,
+        "operationId": _hex(op),
+        "target": proposal.target,
+        "data": _hex(proposal.data),
+        "safe": proposal.safe,
+        "timelock": proposal.timelock,
+        "threshold": state.threshold,
+        "validSignatures": len(signers),
+        "signers": signers,
+        "readyAt": ts if ts > 1 else None,
+        "chainTime": chain_time,
+        "delaySeconds": proposal.delay,
+    }
 
 
 # --- reading governance from the chain -----------------------------------------------------------------------
@@ -630,8 +807,12 @@ def describe(w3: Web3, address: str, from_block: int) -> dict[str, Any]:
         entry: dict[str, Any] = {"address": p}
         try:
             s = safe_contract(w3, p)
-            entry.update(kind="Safe", owners=[to_checksum_address(o) for o in s.functions.getOwners().call()],
-                         threshold=int(s.functions.getThreshold().call()), version=str(s.functions.VERSION().call()))  # fmt: skip
+            entry.update(
+                kind="Safe",
+                owners=[to_checksum_address(o) for o in s.functions.getOwners().call()],
+                threshold=int(s.functions.getThreshold().call()),
+                version=str(s.functions.VERSION().call()),
+            )
         except Exception:  # noqa: BLE001 - a proposer that is not a Safe
             entry["kind"] = "account"
         council.append(entry)

@@ -199,11 +199,31 @@ class DataDirLock:
 
 # Header fields in RLP order (London to Prague); the optional ones end the list when absent.
 _HEADER_FIELDS = (
-    "parentHash", "sha3Uncles", "miner", "stateRoot", "transactionsRoot", "receiptsRoot", "logsBloom",
-    "difficulty", "number", "gasLimit", "gasUsed", "timestamp", "extraData", "mixHash", "nonce",
-    "baseFeePerGas", "withdrawalsRoot", "blobGasUsed", "excessBlobGas", "parentBeaconBlockRoot", "requestsHash",
-)  # fmt: skip
-_HEADER_INTS = frozenset({"difficulty", "number", "gasLimit", "gasUsed", "timestamp", "baseFeePerGas", "blobGasUsed", "excessBlobGas"})
+    "parentHash",
+    "sha3Uncles",
+    "miner",
+    "stateRoot",
+    "transactionsRoot",
+    "receiptsRoot",
+    "logsBloom",
+    "difficulty",
+    "number",
+    "gasLimit",
+    "gasUsed",
+    "timestamp",
+    "extraData",
+    "mixHash",
+    "nonce",
+    "baseFeePerGas",
+    "withdrawalsRoot",
+    "blobGasUsed",
+    "excessBlobGas",
+    "parentBeaconBlockRoot",
+    "requestsHash",
+)
+_HEADER_INTS = frozenset(
+    {"difficulty", "number", "gasLimit", "gasUsed", "timestamp", "baseFeePerGas", "blobGasUsed", "excessBlobGas"}
+)
 
 
 def header_hash(header: dict[str, Any]) -> str:
@@ -345,13 +365,18 @@ class EmbeddedNode:
     def command(self, load: Path | None = None) -> list[str]:
         cmd = [
             str(find_anvil()),
-            "--host", self.host,
-            "--port", str(self.port),
-            "--chain-id", str(self.chain_id),
-            "--mnemonic", DEV_MNEMONIC,
-            "--prune-history", str(self.history),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--chain-id",
+            str(self.chain_id),
+            "--mnemonic",
+            DEV_MNEMONIC,
+            "--prune-history",
+            str(self.history),
             "--quiet",  # no line per request in anvil.log (errors at start are still printed)
-        ]  # fmt: skip
+        ]
         if load is not None:
             cmd += ["--load-state", str(load)]
         if self.block_time:
@@ -413,8 +438,10 @@ class EmbeddedNode:
                 raise ChainUnavailable("the embedded node exited at start: " + " / ".join(tail))
             try:
                 # the answer counts only from our own process: another one may have taken the port first
-                if int(json_rpc(self.rpc_url, "eth_chainId", [], timeout=1.0), 16) == self.chain_id and \
-                        listens_on(self.process.pid, self.port) is not False:  # fmt: skip
+                if (
+                    int(json_rpc(self.rpc_url, "eth_chainId", [], timeout=1.0), 16) == self.chain_id
+                    and listens_on(self.process.pid, self.port) is not False
+                ):
                     return read_head(self.rpc_url, timeout=5.0)
             except (NodeConnectionError, RuntimeError, ValueError, TypeError):
                 pass
@@ -577,7 +604,9 @@ class EmbeddedNode:
                     data = bytes.fromhex(str(blob)[2:])
                     self._write_atomically(data)
                     self._dumped = (after.number, after.hash)
-                    self.last_dump = DumpInfo(after.number, after.hash, time.time(), time.monotonic() - started, len(data))
+                    self.last_dump = DumpInfo(
+                        after.number, after.hash, time.time(), time.monotonic() - started, len(data)
+                    )
                     self.last_dump_error = None
                     self._drop_legacy_files()
                     return True
@@ -664,9 +693,11 @@ class EmbeddedNode:
                 "writtenAgo": round(now - dump.written_at, 3),
                 "seconds": round(dump.seconds, 3),
                 "bytes": dump.bytes,
-            } if dump is not None else None,
+            }
+            if dump is not None
+            else None,
             "stateFileError": self.last_dump_error,
-        }  # fmt: skip
+        }
 
     def __enter__(self) -> EmbeddedNode:
         self.start()
@@ -735,14 +766,18 @@ class NodeSupervisor:
                     self.last_error = getattr(exc, "message", None) or str(exc) or type(exc).__name__
                     wait = self.delay(self.attempts)
                     self.next_retry = time.time() + wait
-                    self.report(f"could not restart the embedded node (attempt {self.attempts}): {self.last_error}; "
-                                f"next try in {wait:.0f} s")  # fmt: skip
+                    self.report(
+                        f"could not restart the embedded node (attempt {self.attempts}): {self.last_error}; "
+                        f"next try in {wait:.0f} s"
+                    )
                     if self._stop.wait(wait):
                         return
                     continue
                 self.restarts += 1
                 self.state, self.next_retry = "running", None
-                self.report(f"the embedded node is running again (attempt {self.attempts}, pid {self.node.status()['pid']})")
+                self.report(
+                    f"the embedded node is running again (attempt {self.attempts}, pid {self.node.status()['pid']})"
+                )
                 break
 
     def status(self) -> dict[str, Any]:
@@ -753,7 +788,9 @@ class NodeSupervisor:
             "restarts": self.restarts,
             "attempts": self.attempts if self.state == "restarting" else 0,
             "lastError": self.last_error,
-            "nextRetryIn": round(max(0.0, self.next_retry - now), 3) if self.next_retry is not None and self.state == "restarting" else None,
-        }  # fmt: skip
+            "nextRetryIn": round(max(0.0, self.next_retry - now), 3)
+            if self.next_retry is not None and self.state == "restarting"
+            else None,
+        }
         body.update(self.node.status())
         return body

@@ -66,9 +66,9 @@ ROLES: Final = {
 ROLE_POWERS: Final = {
     "DEFAULT_ADMIN_ROLE": "grants and revokes the roles below; handed over only after the contract's delay",
     "GOVERNANCE_ROLE": "admits arbitration institutions, financial institutions and asset verifiers; confirms or "
-                       "lifts suspensions; proposes key recoveries (public delay, party veto)",
+    "lifts suspensions; proposes key recoveries (public delay, party veto)",
     "REGISTRAR_ROLE": "admits firms, universities and service agencies; suspends provisionally (lapses unless "
-                      "governance confirms it)",
+    "governance confirms it)",
     "ANCHOR_ROLE": "anchors batch roots (the relayer); nothing else",
     "DISPUTE_ROLE": "freezes, unfreezes, voids agreements and restores title",
 }

@@ -40,7 +40,6 @@ from ledger.chain.artifacts import decode_revert
 from ledger.chain.codec import as_revert, short_error
 from ledger.errors import ChainUnavailable, TransactionFailed
 
-
 # --- connections -----------------------------------------------------------------------------------------
 
 #: Seconds one JSON-RPC call may take when IPLEDGER_RPC_TIMEOUT is unset or unreadable.
@@ -177,7 +176,9 @@ class PooledHTTPProvider(HTTPProvider):
         )
         super().__init__(endpoint_uri, **kwargs)
         host = urlsplit(str(endpoint_uri)).hostname or ""
-        proxied = any(k in urllib.request.getproxies() for k in ("http", "https", "all")) and not urllib.request.proxy_bypass(host)
+        proxied = any(
+            k in urllib.request.getproxies() for k in ("http", "https", "all")
+        ) and not urllib.request.proxy_bypass(host)
         if not proxied:
             self._request_session_manager = _KeptConnections(str(endpoint_uri))  # type: ignore[assignment]
 

@@ -44,8 +44,16 @@ FEE_MAX_AGE = 1.0
 SEND_ATTEMPTS = 6
 
 #: Words of a node's refusal that mean another transaction took the nonce (another process uses the account).
-_NONCE_TAKEN = ("nonce too low", "replacement transaction underpriced", "already known", "known transaction",
-                "alreadyknown", "already imported", "nonce has already been used", "replacement")  # fmt: skip
+_NONCE_TAKEN = (
+    "nonce too low",
+    "replacement transaction underpriced",
+    "already known",
+    "known transaction",
+    "alreadyknown",
+    "already imported",
+    "nonce has already been used",
+    "replacement",
+)
 #: Words of a refusal that say the node holds a transaction with this very hash already.
 _ALREADY_HELD = ("known", "already imported")
 _FEES_LOW = ("base fee", "basefee", "underpriced", "fee cap", "feecap", "max fee per gas less than")
@@ -266,7 +274,9 @@ class TxSender:
         try:
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout, poll_latency=0.05)
         except TimeExhausted:
-            raise TransactionFailed(f"no receipt for {Web3.to_hex(tx_hash)} within {self.receipt_timeout:.0f}s") from None
+            raise TransactionFailed(
+                f"no receipt for {Web3.to_hex(tx_hash)} within {self.receipt_timeout:.0f}s"
+            ) from None
         except Exception as exc:  # noqa: BLE001 - any transport failure while waiting means the node is gone
             raise ChainUnavailable(f"lost the node while waiting for a receipt: {short_error(exc)}") from None
         sent = SentTransaction(
@@ -306,7 +316,6 @@ class TxSender:
             fees = {"maxFeePerGas": head.base_fee * 2 + tip, "maxPriorityFeePerGas": tip}
         self._fees_of = (head, fees)
         return fees
-
 
 
 # --- one process per relayer account and chain ----------------------------------------------------------
@@ -369,7 +378,8 @@ class RelayerLock:
             except OSError as exc:
                 raise RelayerInUse(
                     f"cannot create the relayer lock {self.path} ({exc.strerror or exc}); set IPLEDGER_RELAYER_LOCK_DIR "
-                    "to a writable directory", field="relayer_lock_dir",
+                    "to a writable directory",
+                    field="relayer_lock_dir",
                 ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -68,9 +68,16 @@ TERMS_TYPE = [
 TERMINATION_TYPE = [{"name": "agreementId", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
 RELEASE_TYPE = [{"name": "agreementId", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
 WITHDRAWAL_TYPE = [{"name": "agreementId", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
-ASSET_CONFIRMATION_TYPE = [{"name": "assetId", "type": "uint256"}, {"name": "registerExtractHash", "type": "bytes32"},
-                           {"name": "deadline", "type": "uint64"}]  # fmt: skip
-CLAIM_REJECTION_TYPE = [{"name": "assetId", "type": "uint256"}, {"name": "reasonHash", "type": "bytes32"}, {"name": "deadline", "type": "uint64"}]
+ASSET_CONFIRMATION_TYPE = [
+    {"name": "assetId", "type": "uint256"},
+    {"name": "registerExtractHash", "type": "bytes32"},
+    {"name": "deadline", "type": "uint64"},
+]
+CLAIM_REJECTION_TYPE = [
+    {"name": "assetId", "type": "uint256"},
+    {"name": "reasonHash", "type": "bytes32"},
+    {"name": "deadline", "type": "uint64"},
+]
 #: The furthest a signature's deadline may lie after the block that submits it (the contracts refuse more).
 MAX_SIGNING_WINDOW = 365 * 86400
 #: The deadline a registration or proposal gets when its body names none: a week after the latest block.
@@ -94,8 +101,12 @@ def _hex(b: bytes) -> str:
 
 
 def _message(domain: Domain, primary: str, fields: list[dict[str, str]], message: dict[str, Any]) -> dict[str, Any]:
-    return {"types": {"EIP712Domain": EIP712_DOMAIN_TYPE, primary: fields}, "primaryType": primary,
-            "domain": domain.to_json(), "message": message}  # fmt: skip
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, primary: fields},
+        "primaryType": primary,
+        "domain": domain.to_json(),
+        "message": message,
+    }
 
 
 def struct_hash(full_message: dict[str, Any]) -> bytes:
@@ -113,13 +124,31 @@ class AssetRegistration:
     deadline: int
 
     def message(self, domain: Domain) -> dict[str, Any]:
-        return _message(domain, "AssetRegistration", ASSET_REGISTRATION_TYPE, {
-            "jurisdiction": self.jurisdiction, "kind": self.kind, "numberHash": _hex(self.number_hash),
-            "owners": list(self.owners), "shares": list(self.shares), "detailsHash": _hex(self.details_hash),
-            "deadline": self.deadline})  # fmt: skip
+        return _message(
+            domain,
+            "AssetRegistration",
+            ASSET_REGISTRATION_TYPE,
+            {
+                "jurisdiction": self.jurisdiction,
+                "kind": self.kind,
+                "numberHash": _hex(self.number_hash),
+                "owners": list(self.owners),
+                "shares": list(self.shares),
+                "detailsHash": _hex(self.details_hash),
+                "deadline": self.deadline,
+            },
+        )
 
     def as_tuple(self) -> tuple[Any, ...]:
-        return (self.jurisdiction, self.kind, self.number_hash, list(self.owners), list(self.shares), self.details_hash, self.deadline)
+        return (
+            self.jurisdiction,
+            self.kind,
+            self.number_hash,
+            list(self.owners),
+            list(self.shares),
+            self.details_hash,
+            self.deadline,
+        )
 
 
 @dataclass(frozen=True)
@@ -142,12 +171,28 @@ class Terms:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def message(self, domain: Domain) -> dict[str, Any]:
-        return _message(domain, "Terms", TERMS_TYPE, {
-            "kind": self.kind, "assetId": self.asset_id, "grantees": list(self.grantees), "shares": list(self.shares),
-            "licenceType": self.licence_type, "territory": self.territory, "fieldOfUse": _hex(self.field_of_use),
-            "sublicensable": self.sublicensable, "parentLicence": _hex(self.parent_licence), "start": self.start,
-            "end": self.end, "documentHash": _hex(self.document_hash), "detailsHash": _hex(self.details_hash),
-            "salt": _hex(self.salt), "deadline": self.deadline})  # fmt: skip
+        return _message(
+            domain,
+            "Terms",
+            TERMS_TYPE,
+            {
+                "kind": self.kind,
+                "assetId": self.asset_id,
+                "grantees": list(self.grantees),
+                "shares": list(self.shares),
+                "licenceType": self.licence_type,
+                "territory": self.territory,
+                "fieldOfUse": _hex(self.field_of_use),
+                "sublicensable": self.sublicensable,
+                "parentLicence": _hex(self.parent_licence),
+                "start": self.start,
+                "end": self.end,
+                "documentHash": _hex(self.document_hash),
+                "detailsHash": _hex(self.details_hash),
+                "salt": _hex(self.salt),
+                "deadline": self.deadline,
+            },
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The terms as JSON: what the journal keeps, the API answers (``terms``) and certificates carry.
@@ -155,12 +200,22 @@ class Terms:
         Integers as numbers except ``territory`` (a 256-bit mask: ``"0x…"`` hex), byte strings as ``"0x…"`` hex,
         keys as in :data:`TERMS_TYPE`. :meth:`from_json` reads it back to equal terms."""
         return {
-            "kind": self.kind, "assetId": self.asset_id, "grantees": list(self.grantees), "shares": list(self.shares),
-            "licenceType": self.licence_type, "territory": hex(self.territory), "fieldOfUse": _hex(self.field_of_use),
-            "sublicensable": self.sublicensable, "parentLicence": _hex(self.parent_licence), "start": self.start,
-            "end": self.end, "documentHash": _hex(self.document_hash), "detailsHash": _hex(self.details_hash),
-            "salt": _hex(self.salt), "deadline": self.deadline,
-        }  # fmt: skip
+            "kind": self.kind,
+            "assetId": self.asset_id,
+            "grantees": list(self.grantees),
+            "shares": list(self.shares),
+            "licenceType": self.licence_type,
+            "territory": hex(self.territory),
+            "fieldOfUse": _hex(self.field_of_use),
+            "sublicensable": self.sublicensable,
+            "parentLicence": _hex(self.parent_licence),
+            "start": self.start,
+            "end": self.end,
+            "documentHash": _hex(self.document_hash),
+            "detailsHash": _hex(self.details_hash),
+            "salt": _hex(self.salt),
+            "deadline": self.deadline,
+        }
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Terms:
@@ -168,22 +223,50 @@ class Terms:
 
         Every field is required. A missing key raises ``KeyError``; a value of the wrong shape ``ValueError`` or
         ``TypeError``: callers that read untrusted JSON (a certificate) turn these into their own refusal."""
+
         def b(key: str) -> bytes:
             return bytes.fromhex(str(d[key])[2:])
 
-        return cls(int(d["kind"]), int(d["assetId"]), tuple(int(x) for x in d["grantees"]), tuple(int(x) for x in d["shares"]),
-                   int(d["licenceType"]), int(str(d["territory"]), 16), b("fieldOfUse"), bool(d["sublicensable"]),
-                   b("parentLicence"), int(d["start"]), int(d["end"]), b("documentHash"), b("detailsHash"), b("salt"),
-                   int(d["deadline"]))  # fmt: skip
+        return cls(
+            int(d["kind"]),
+            int(d["assetId"]),
+            tuple(int(x) for x in d["grantees"]),
+            tuple(int(x) for x in d["shares"]),
+            int(d["licenceType"]),
+            int(str(d["territory"]), 16),
+            b("fieldOfUse"),
+            bool(d["sublicensable"]),
+            b("parentLicence"),
+            int(d["start"]),
+            int(d["end"]),
+            b("documentHash"),
+            b("detailsHash"),
+            b("salt"),
+            int(d["deadline"]),
+        )
 
     def agreement_id(self, domain: Domain) -> bytes:
         """The EIP-712 struct hash of the terms: the agreement's id on chain."""
         return struct_hash(self.message(domain))
 
     def as_tuple(self) -> tuple[Any, ...]:
-        return (self.kind, self.asset_id, list(self.grantees), list(self.shares), self.licence_type, self.territory,
-                self.field_of_use, self.sublicensable, self.parent_licence, self.start, self.end, self.document_hash,
-                self.details_hash, self.salt, self.deadline)  # fmt: skip
+        return (
+            self.kind,
+            self.asset_id,
+            list(self.grantees),
+            list(self.shares),
+            self.licence_type,
+            self.territory,
+            self.field_of_use,
+            self.sublicensable,
+            self.parent_licence,
+            self.start,
+            self.end,
+            self.document_hash,
+            self.details_hash,
+            self.salt,
+            self.deadline,
+        )
 
 
 def termination_message(domain: Domain, agreement_id: bytes, deadline: int) -> dict[str, Any]:
@@ -201,14 +284,22 @@ def withdrawal_message(domain: Domain, agreement_id: bytes, deadline: int) -> di
 
 def confirmation_message(domain: Domain, asset_id: int, register_extract_hash: bytes, deadline: int) -> dict[str, Any]:
     """What an asset verifier signs to confirm a claim against the patent register."""
-    return _message(domain, "AssetConfirmation", ASSET_CONFIRMATION_TYPE,
-                    {"assetId": asset_id, "registerExtractHash": _hex(register_extract_hash), "deadline": deadline})  # fmt: skip
+    return _message(
+        domain,
+        "AssetConfirmation",
+        ASSET_CONFIRMATION_TYPE,
+        {"assetId": asset_id, "registerExtractHash": _hex(register_extract_hash), "deadline": deadline},
+    )
 
 
 def rejection_message(domain: Domain, asset_id: int, reason_hash: bytes, deadline: int) -> dict[str, Any]:
     """What an asset verifier signs to reject (strike) an unconfirmed claim."""
-    return _message(domain, "ClaimRejection", CLAIM_REJECTION_TYPE,
-                    {"assetId": asset_id, "reasonHash": _hex(reason_hash), "deadline": deadline})  # fmt: skip
+    return _message(
+        domain,
+        "ClaimRejection",
+        CLAIM_REJECTION_TYPE,
+        {"assetId": asset_id, "reasonHash": _hex(reason_hash), "deadline": deadline},
+    )
 
 
 def number_hash(normalised_number: str) -> bytes:
@@ -226,8 +317,11 @@ def signature_tuple(account: str, signature: bytes) -> tuple[str, bytes]:
 def check_signing_window(deadline: int, now: int) -> None:
     """Refuses (field ``deadline``) a deadline further than MAX_SIGNING_WINDOW after ``now``, as the contracts would."""
     if deadline > now + MAX_SIGNING_WINDOW:
-        raise InvalidInput(f"a signing deadline lies at most {MAX_SIGNING_WINDOW // 86400} days ahead "
-                           f"(latest now: {now + MAX_SIGNING_WINDOW})", field="deadline")  # fmt: skip
+        raise InvalidInput(
+            f"a signing deadline lies at most {MAX_SIGNING_WINDOW // 86400} days ahead "
+            f"(latest now: {now + MAX_SIGNING_WINDOW})",
+            field="deadline",
+        )
 
 
 def parse_signature(value: str, field: str = "signature") -> bytes:

@@ -181,8 +181,12 @@ class AgreementKind(Code):
         return _ROLES.get(self, ("grantor", "grantee"))
 
 
-_ROLES = {AgreementKind.ASSIGNMENT: ("assignor", "assignee"), AgreementKind.LICENCE: ("licensor", "licensee"),
-          AgreementKind.EQUITY_CONTRIBUTION: ("contributor", "company"), AgreementKind.PLEDGE: ("pledgor", "pledgee")}  # fmt: skip
+_ROLES = {
+    AgreementKind.ASSIGNMENT: ("assignor", "assignee"),
+    AgreementKind.LICENCE: ("licensor", "licensee"),
+    AgreementKind.EQUITY_CONTRIBUTION: ("contributor", "company"),
+    AgreementKind.PLEDGE: ("pledgor", "pledgee"),
+}
 
 
 class LicenceType(Code):

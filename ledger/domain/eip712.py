@@ -145,18 +145,32 @@ def batch_submission_message(
     }
 
 
-def account_change_message(domain: Domain, *, party_id: int, action: str, account: str | None, new_account: str | None,
-                           threshold: int, nonce: int, deadline: int) -> dict[str, Any]:  # fmt: skip
+def account_change_message(
+    domain: Domain,
+    *,
+    party_id: int,
+    action: str,
+    account: str | None,
+    new_account: str | None,
+    threshold: int,
+    nonce: int,
+    deadline: int,
+) -> dict[str, Any]:
     """What a party's accounts (``threshold`` of them) and, for add and rotate, the incoming account sign to change
     the party's accounts (evidence domain; ``action`` one of :data:`ACCOUNT_ACTIONS`)."""
     return {
         "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "AccountChange": ACCOUNT_CHANGE_TYPE},
         "primaryType": "AccountChange",
         "domain": domain.to_json(),
-        "message": {"partyId": int(party_id), "action": ACCOUNT_ACTIONS[action],
-                    "account": to_checksum_address(account or ZERO_ADDRESS),
-                    "newAccount": to_checksum_address(new_account or ZERO_ADDRESS), "threshold": int(threshold),
-                    "nonce": int(nonce), "deadline": int(deadline)},  # fmt: skip
+        "message": {
+            "partyId": int(party_id),
+            "action": ACCOUNT_ACTIONS[action],
+            "account": to_checksum_address(account or ZERO_ADDRESS),
+            "newAccount": to_checksum_address(new_account or ZERO_ADDRESS),
+            "threshold": int(threshold),
+            "nonce": int(nonce),
+            "deadline": int(deadline),
+        },
     }
 
 
@@ -166,19 +180,28 @@ def recovery_veto_message(domain: Domain, *, party_id: int, new_account: str, ex
         "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "RecoveryVeto": RECOVERY_VETO_TYPE},
         "primaryType": "RecoveryVeto",
         "domain": domain.to_json(),
-        "message": {"partyId": int(party_id), "newAccount": to_checksum_address(new_account),
-                    "executableAt": int(executable_at)},  # fmt: skip
+        "message": {
+            "partyId": int(party_id),
+            "newAccount": to_checksum_address(new_account),
+            "executableAt": int(executable_at),
+        },
     }
 
 
-def document_action_message(domain: Domain, action: str, document_id: str, payload_hash: bytes, deadline: int) -> dict[str, Any]:
+def document_action_message(
+    domain: Domain, action: str, document_id: str, payload_hash: bytes, deadline: int
+) -> dict[str, Any]:
     """What a party account signs to act on the document vault (off chain; the evidence domain)."""
     return {
         "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "DocumentAction": DOCUMENT_ACTION_TYPE},
         "primaryType": "DocumentAction",
         "domain": domain.to_json(),
-        "message": {"action": action, "documentId": document_id, "payloadHash": "0x" + _b32(payload_hash).hex(),
-                    "deadline": int(deadline)},  # fmt: skip
+        "message": {
+            "action": action,
+            "documentId": document_id,
+            "payloadHash": "0x" + _b32(payload_hash).hex(),
+            "deadline": int(deadline),
+        },
     }
 
 

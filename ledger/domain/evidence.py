@@ -26,8 +26,15 @@ QUEUED, SENDING, SENT, ANCHORED, FINAL = "queued", "sending", "sent", "anchored"
 REJECTED, EXPIRED = "rejected", "expired"
 
 #: Status names shown to users, by journal state.
-PUBLIC_STATUS: Final = {QUEUED: "queued", SENDING: "queued", SENT: "pending", ANCHORED: "registered", FINAL: "final",
-                        REJECTED: "rejected", EXPIRED: "expired"}  # fmt: skip
+PUBLIC_STATUS: Final = {
+    QUEUED: "queued",
+    SENDING: "queued",
+    SENT: "pending",
+    ANCHORED: "registered",
+    FINAL: "final",
+    REJECTED: "rejected",
+    EXPIRED: "expired",
+}
 
 #: Longest signature accepted (an ERC-1271 wallet's may be long; an account's is 65 bytes).
 MAX_SIGNATURE_BYTES: Final = 4096
@@ -135,17 +142,33 @@ def recover_digest(digest: bytes, signature: bytes) -> str | None:
 
 
 def sign_single(
-    account: Any, domain: eip712.Domain, *, binding: bytes, algorithm: int, nonce: int, deadline: int,
-    metadata_commitment: bytes = ZERO32, supersedes: bytes = ZERO32, party_id: int | None = None,
-) -> SingleRequest:  # fmt: skip
+    account: Any,
+    domain: eip712.Domain,
+    *,
+    binding: bytes,
+    algorithm: int,
+    nonce: int,
+    deadline: int,
+    metadata_commitment: bytes = ZERO32,
+    supersedes: bytes = ZERO32,
+    party_id: int | None = None,
+) -> SingleRequest:
     """A party-side helper: the signed request for one registration of ``binding`` (computed by the party with
     ``ledger.domain.hashing.public_binding`` or ``private_binding`` for ``party_id``; used by the CLI and tests)."""
-    req = SingleRequest(binding, algorithm, metadata_commitment, supersedes, account.address, nonce, deadline, b"", party_id)
+    req = SingleRequest(
+        binding, algorithm, metadata_commitment, supersedes, account.address, nonce, deadline, b"", party_id
+    )
     return replace(req, signature=eip712.sign(req.message(domain), account))
 
 
 def sign_batch(
-    account: Any, domain: eip712.Domain, *, bindings: list[bytes], algorithm: int, deadline: int, party_id: int | None = None
+    account: Any,
+    domain: eip712.Domain,
+    *,
+    bindings: list[bytes],
+    algorithm: int,
+    deadline: int,
+    party_id: int | None = None,
 ) -> BatchRequest:
     """A party-side helper: the signed submission for many bindings (used by the CLI and tests)."""
     root = merkle.MerkleTree(merkle.leaf_hash(hh) for hh in bindings).root

@@ -144,8 +144,10 @@ def canonical_identifier(scheme: str, value: str) -> str:
         return validate_identifier(scheme, value)  # raises: unknown scheme
     text = " ".join(text.split())
     if not text.isascii():
-        raise InvalidInput("an identifier of scheme other must be ASCII letters, digits and punctuation "
-                           "(after NFKC normalisation)", field="identifier")  # fmt: skip
+        raise InvalidInput(
+            "an identifier of scheme other must be ASCII letters, digits and punctuation (after NFKC normalisation)",
+            field="identifier",
+        )
     return validate_other_identifier(text)
 
 
@@ -279,7 +281,13 @@ def validate_hk_patent_number(value: str) -> str:
 
 #: The asset kind of each CN patent number's type digit.
 _K = AssetKind
-CN_TYPE_KIND = {1: _K.INVENTION.word, 2: _K.UTILITY_MODEL.word, 3: _K.DESIGN.word, 8: _K.INVENTION.word, 9: _K.UTILITY_MODEL.word}
+CN_TYPE_KIND = {
+    1: _K.INVENTION.word,
+    2: _K.UTILITY_MODEL.word,
+    3: _K.DESIGN.word,
+    8: _K.INVENTION.word,
+    9: _K.UTILITY_MODEL.word,
+}
 
 
 def normalise_number(jurisdiction: str, kind: str, number: str) -> tuple[str, str]:
@@ -291,7 +299,9 @@ def normalise_number(jurisdiction: str, kind: str, number: str) -> tuple[str, st
             raise InvalidInput(exc.message, field="number") from None
         expected = CN_TYPE_KIND[parsed.type_digit]
         if kind != expected:
-            raise InvalidInput(f"{parsed.normalised} is a {parsed.type_name} number; kind must be {expected}", field="kind")
+            raise InvalidInput(
+                f"{parsed.normalised} is a {parsed.type_name} number; kind must be {expected}", field="kind"
+            )
         return "CN" + parsed.normalised, kind
     if jurisdiction == "HK":
         try:

@@ -45,8 +45,15 @@ DECIMAL_MAX_LENGTH = 49  # 30 digits, the point, 18 digits
 # Character categories refused in human text: control, format (bidi controls, zero-width, soft hyphen),
 # surrogate, private use, unassigned, line and paragraph separators.
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-CATEGORY_NAMES = {"Cc": "control", "Cf": "format (invisible)", "Cs": "surrogate", "Co": "private-use",
-                  "Cn": "unassigned", "Zl": "line separator", "Zp": "paragraph separator"}  # fmt: skip
+CATEGORY_NAMES = {
+    "Cc": "control",
+    "Cf": "format (invisible)",
+    "Cs": "surrogate",
+    "Co": "private-use",
+    "Cn": "unassigned",
+    "Zl": "line separator",
+    "Zp": "paragraph separator",
+}
 
 # Length limits of the human texts (characters, after NFC).
 NAME_MAX = 200
@@ -107,15 +114,17 @@ def check_text(value: object, field: str, *, max_length: int, min_length: int = 
 
 def decimal_problem(value: str) -> str | None:
     if not DECIMAL_RE.fullmatch(value):
-        return ("must be a plain decimal number: up to 30 digits, optionally a point and up to 18 digits "
-                "(no sign, exponent, spaces or separators)")  # fmt: skip
+        return (
+            "must be a plain decimal number: up to 30 digits, optionally a point and up to 18 digits "
+            "(no sign, exponent, spaces or separators)"
+        )
     return None
 
 
 def parse_decimal(value: object, field: str) -> str:
     """A non-negative decimal amount as a plain string (``DECIMAL_PATTERN``); returned unchanged."""
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be a decimal number written as a string, e.g. \"1250.50\"", field=field)
+        raise InvalidInput(f'{field} must be a decimal number written as a string, e.g. "1250.50"', field=field)
     problem = decimal_problem(value)
     if problem is not None:
         raise InvalidInput(f"{field} {problem}", field=field)

@@ -55,7 +55,9 @@ class PartyProfile:
         except InvalidInput as exc:
             raise InvalidInput(exc.message, field="identifier") from None
         if self.identifier_scheme == IdentifierScheme.USCC.word and self.jurisdiction != Jurisdiction.MAINLAND.word:
-            raise InvalidInput("a USCC identifies a mainland entity: jurisdiction must be mainland", field="jurisdiction")
+            raise InvalidInput(
+                "a USCC identifies a mainland entity: jurisdiction must be mainland", field="jurisdiction"
+            )
         for field, value in (("nameZh", self.name_zh), ("nameEn", self.name_en)):
             check_text(value, field, max_length=MAX_NAME)  # NFC, no control, bidi or zero-width characters
         name_zh, name_en = self.name_zh.strip(), self.name_en.strip()
@@ -97,8 +99,12 @@ Refusal = Callable[[str, int, str], LedgerError]
 def as_registrant(account: str, party_id: int, field: str) -> LedgerError:
     """A registrant of evidence: the contract's own errors (``AccountNotAParty``, ``PartyNotActive``)."""
     if not party_id:
-        return PartyNotActive("AccountNotAParty", {"account": account}, f"account {account} is not an account of any admitted party",
-                              field=field)  # fmt: skip
+        return PartyNotActive(
+            "AccountNotAParty",
+            {"account": account},
+            f"account {account} is not an account of any admitted party",
+            field=field,
+        )
     return PartyNotActive("PartyNotActive", {"partyId": party_id}, f"party {party_id} is suspended", field=field)
 
 
@@ -109,19 +115,23 @@ def as_actor(account: str, party_id: int, field: str) -> LedgerError:
 
 def as_signer(account: str, party_id: int, field: str) -> LedgerError:
     """A signer of an agreement's terms (the contract's ``AgreementSignerNotActive``)."""
-    return SignatureRejected("AgreementSignerNotActive", {"signer": account}, f"{account} is not an account of an active party",
-                             field=field)  # fmt: skip
+    return SignatureRejected(
+        "AgreementSignerNotActive", {"signer": account}, f"{account} is not an account of an active party", field=field
+    )
 
 
 def as_cosigner(account: str, party_id: int, field: str) -> LedgerError:
     """A signer among known parties (registration, termination): its party is one of them but suspended."""
-    return SignatureRejected("AgreementSignerNotActive", {"signer": account}, f"party {party_id} is suspended", field=field)
+    return SignatureRejected(
+        "AgreementSignerNotActive", {"signer": account}, f"party {party_id} is suspended", field=field
+    )
 
 
 def as_verifier(account: str, party_id: int, field: str) -> LedgerError:
     """An asset verifier deciding a claim: its party is a verifier but suspended."""
-    return PartyNotActive("AgreementSignerNotActive", {"signer": account}, f"asset verifier party {party_id} is suspended",
-                          field=field)  # fmt: skip
+    return PartyNotActive(
+        "AgreementSignerNotActive", {"signer": account}, f"asset verifier party {party_id} is suspended", field=field
+    )
 
 
 def as_arbitrator(account: str, party_id: int, field: str) -> LedgerError:

@@ -32,19 +32,43 @@ describes the routes whose whole body is typed data.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from pydantic import ConfigDict, Field, with_config
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 __all__ = [
-    "AccountView", "AgreementView", "AssetDetails", "AssetPayload", "AssetView", "CertificateDocument", "DisputePayload",
-    "DisputeView", "DocumentKeyView", "EnvelopeRecipient", "EnvelopeView", "EvidenceLookup", "EvidenceLookupDirect",
-    "EvidenceLookupJournal", "EvidenceRegistrationSummary", "HealthView", "IndexStatus", "IndexedAgreement",
-    "IndexedAgreementPage", "IndexedAsset", "IndexedAssetPage", "IndexedDispute", "IndexedDisputePage",
-    "IndexedEvidence", "IndexedEvidencePage", "OwnerShareView", "PowersView", "SignatureView", "TitleView",
+    "AccountView",
+    "AgreementView",
+    "AssetDetails",
+    "AssetPayload",
+    "AssetView",
+    "CertificateDocument",
+    "DisputePayload",
+    "DisputeView",
+    "DocumentKeyView",
+    "EnvelopeRecipient",
+    "EnvelopeView",
+    "EvidenceLookup",
+    "EvidenceLookupDirect",
+    "EvidenceLookupJournal",
+    "EvidenceRegistrationSummary",
+    "HealthView",
+    "IndexStatus",
+    "IndexedAgreement",
+    "IndexedAgreementPage",
+    "IndexedAsset",
+    "IndexedAssetPage",
+    "IndexedDispute",
+    "IndexedDisputePage",
+    "IndexedEvidence",
+    "IndexedEvidencePage",
+    "OwnerShareView",
+    "PowersView",
+    "SignatureView",
+    "TitleView",
     "TypedData",
-]  # fmt: skip
+]
 
 _ALLOW = ConfigDict(extra="allow")
 
@@ -116,11 +140,19 @@ class AssetView(TypedDict):
     statusNote: Annotated[str, _d("The status in words.")]
     owners: Annotated[list[OwnerShareView], _d("The current owners and their shares.")]
     frozen: Annotated[bool, _d("Whether an open dispute freezes the asset (no agreement can be executed on it).")]
-    details: Annotated[AssetDetails | None, _d("The details stored by this service at registration (null if it holds none).")]
-    verifierPartyId: NotRequired[Annotated[int, _d("Confirmation or rejection: the asset verifier party that decided.")]]
-    registerExtractHash: NotRequired[Annotated[str, _d("Confirmation: hash of the register extract the verifier checked.")]]
+    details: Annotated[
+        AssetDetails | None, _d("The details stored by this service at registration (null if it holds none).")
+    ]
+    verifierPartyId: NotRequired[
+        Annotated[int, _d("Confirmation or rejection: the asset verifier party that decided.")]
+    ]
+    registerExtractHash: NotRequired[
+        Annotated[str, _d("Confirmation: hash of the register extract the verifier checked.")]
+    ]
     reasonHash: NotRequired[Annotated[str, _d("Rejection: hash of the verifier's reasons.")]]
-    transactionHash: NotRequired[Annotated[str, _d("The transaction that registered, confirmed or rejected the asset.")]]
+    transactionHash: NotRequired[
+        Annotated[str, _d("The transaction that registered, confirmed or rejected the asset.")]
+    ]
 
 
 @with_config(_ALLOW)
@@ -131,17 +163,36 @@ class TitleView(TypedDict):
     at: Annotated[int, _d("The time the title is stated for (unix seconds).")]
     status: Annotated[str, _d("The claim's status at `at`: `claimed`, `confirmed` or `struck`.")]
     statusNote: Annotated[str, _d("The status in words.")]
-    statusDecidedBy: Annotated[dict[str, Any] | None, _d("The verifier's decision standing at `at`: verifierPartyId, "
-                                                         "time, transactionHash, registerExtractHash or reasonHash.")]  # fmt: skip
+    statusDecidedBy: Annotated[
+        dict[str, Any] | None,
+        _d(
+            "The verifier's decision standing at `at`: verifierPartyId, "
+            "time, transactionHash, registerExtractHash or reasonHash."
+        ),
+    ]
     owners: Annotated[list[OwnerShareView], _d("The owners at `at` and their shares.")]
     ownersSince: Annotated[int | None, _d("Since when (unix seconds) they own it.")]
-    underAgreement: Annotated[str | None, _d("The agreement (or dispute, for a restored title) that gave them the title.")]
-    licences: Annotated[list[dict[str, Any]], _d("Licences in force at `at`: agreementId, licensee, start, end, "
-                                                 "effectiveAt, licenceType, territory, sublicence, licensors.")]  # fmt: skip
-    pledges: Annotated[list[dict[str, Any]], _d("Pledges in force at `at`: agreementId, pledgee, start, end, effectiveAt, pledgors.")]
+    underAgreement: Annotated[
+        str | None, _d("The agreement (or dispute, for a restored title) that gave them the title.")
+    ]
+    licences: Annotated[
+        list[dict[str, Any]],
+        _d(
+            "Licences in force at `at`: agreementId, licensee, start, end, "
+            "effectiveAt, licenceType, territory, sublicence, licensors."
+        ),
+    ]
+    pledges: Annotated[
+        list[dict[str, Any]], _d("Pledges in force at `at`: agreementId, pledgee, start, end, effectiveAt, pledgors.")
+    ]
     endedWithParent: Annotated[list[dict[str, Any]], _d("Sublicences that ended with their parent licence by `at`.")]
-    history: Annotated[list[dict[str, Any]], _d("Every event of the asset in time order: event, block, logIndex, time, "
-                                                "transactionHash and the event's own fields.")]  # fmt: skip
+    history: Annotated[
+        list[dict[str, Any]],
+        _d(
+            "Every event of the asset in time order: event, block, logIndex, time, "
+            "transactionHash and the event's own fields."
+        ),
+    ]
 
 
 # --- agreements --------------------------------------------------------------------------------------
@@ -155,18 +206,29 @@ class AgreementView(TypedDict):
     kind: Annotated[str, _d("`assignment`, `licence`, `equity_contribution` or `pledge`.")]
     assetId: Annotated[int, _d("The asset the agreement deals in.")]
     terms: Annotated[dict[str, Any], _d("The terms as signed (the EIP-712 `Terms` struct's values).")]
-    details: Annotated[dict[str, Any], _d("The off-chain details the terms commit to (royalty, equity, amounts, dates).")]
+    details: Annotated[
+        dict[str, Any], _d("The off-chain details the terms commit to (royalty, equity, amounts, dates).")
+    ]
     typedData: Annotated[dict[str, Any], _d("The EIP-712 `Terms` each party signs (as `TypedData`).")]
     signatures: Annotated[dict[str, SignatureView], _d("The signatures collected so far, by party id.")]
     transactionHash: Annotated[str | None, _d("The executing (or withdrawing) transaction, once there is one.")]
     territory: NotRequired[Annotated[list[str], _d("Licence: ISO 3166-1 alpha-2 codes of the territory (or WORLD).")]]
     licenceType: NotRequired[Annotated[str, _d("Licence: `exclusive`, `sole` or `ordinary`.")]]
     # always present; NotRequired only because the service sets it after building the rest
-    status: NotRequired[Annotated[str, _d("Always present: `proposed`, `withdrawn`, or on chain `effective`, `expired`, "
-                                          "`terminated`, `released`, `voided`, `ended_with_parent`.")]]  # fmt: skip
+    status: NotRequired[
+        Annotated[
+            str,
+            _d(
+                "Always present: `proposed`, `withdrawn`, or on chain `effective`, `expired`, "
+                "`terminated`, `released`, `voided`, `ended_with_parent`."
+            ),
+        ]
+    ]
     endedWithParent: NotRequired[Annotated[str, _d("`ended_with_parent`: the parent licence it ended with.")]]
     effectiveAt: NotRequired[Annotated[int, _d("Executed: when it took effect (unix seconds).")]]
-    closedAt: NotRequired[Annotated[int | None, _d("Executed: when it ended (terminated, released, voided), if it did.")]]
+    closedAt: NotRequired[
+        Annotated[int | None, _d("Executed: when it ended (terminated, released, voided), if it did.")]
+    ]
     requiredParties: NotRequired[Annotated[list[int], _d("Not yet executed: the parties whose signatures are needed.")]]
     missingParties: NotRequired[Annotated[list[int], _d("Not yet executed: those that have not signed yet.")]]
     withdrawnBy: NotRequired[Annotated[int, _d("Withdrawal: the party that withdrew its consent.")]]
@@ -174,8 +236,13 @@ class AgreementView(TypedDict):
 
 #: A certificate (evidence: docs/certificate.md; agreement: docs/agreements.md). Its shape is owned by
 #: ``ledger.certificates``, which builds and parses it; verify it with ``POST /v1/verify``.
-CertificateDocument = Annotated[dict[str, Any], _d("The certificate: `format`, `version` and the sections "
-                                                   "docs/certificate.md (evidence) or docs/agreements.md (agreements) describe.")]  # fmt: skip
+CertificateDocument = Annotated[
+    dict[str, Any],
+    _d(
+        "The certificate: `format`, `version` and the sections "
+        "docs/certificate.md (evidence) or docs/agreements.md (agreements) describe."
+    ),
+]
 
 
 # --- disputes ----------------------------------------------------------------------------------------
@@ -275,7 +342,7 @@ class EvidenceLookupDirect(TypedDict):
     method: Annotated[str, _d("`direct`.")]
     status: Annotated[str, _d("`registered`, or `final` once deep enough and settled.")]
     contentHash: Annotated[str | None, _d("The content hash, when the lookup was by content hash.")]
-    binding: Annotated[str, _d("The party's binding of the content hash (docs/certificate.md \"Bindings\").")]
+    binding: Annotated[str, _d('The party\'s binding of the content hash (docs/certificate.md "Bindings").')]
     algorithm: Annotated[str, _d("`sha256` or `sm3`.")]
     partyId: Annotated[int, _d("The registering party.")]
     registrant: Annotated[str, _d("The registering account.")]
@@ -285,7 +352,9 @@ class EvidenceLookupDirect(TypedDict):
     metadataCommitment: Annotated[str | None, _d("SHA-256 of the canonical metadata JSON (zero if none).")]
     supersedes: Annotated[str | None, _d("The binding of the earlier version it supersedes (zero if none).")]
     receiptId: Annotated[str | None, _d("This service's receipt, if it relayed the registration.")]
-    versions: Annotated[list[dict[str, Any]], _d("Earlier versions it supersedes: binding, blockNumber, blockTimestamp.")]
+    versions: Annotated[
+        list[dict[str, Any]], _d("Earlier versions it supersedes: binding, blockNumber, blockTimestamp.")
+    ]
     registrations: Annotated[list[EvidenceRegistrationSummary], _d("Up to 20 registrations, earliest first.")]
     registrationCount: Annotated[int, _d("How many registrations there are in all.")]
 
@@ -332,8 +401,12 @@ class HealthView(TypedDict):
     latestBlockTime: Annotated[int, _d("Its time (unix seconds).")]
     contracts: Annotated[dict[str, str], _d("The deployed contracts' addresses, by name.")]
     relayer: Annotated[str | None, _d("The account that pays for relayed transactions (null: read-only service).")]
-    node: NotRequired[Annotated[dict[str, Any], _d("Embedded node only: state, restarts, attempts, lastError, "
-                                                   "nextRetryIn, pid, lastAnswerAgo, stateFile.")]]  # fmt: skip
+    node: NotRequired[
+        Annotated[
+            dict[str, Any],
+            _d("Embedded node only: state, restarts, attempts, lastError, nextRetryIn, pid, lastAnswerAgo, stateFile."),
+        ]
+    ]
 
 
 @with_config(_ALLOW)
@@ -341,9 +414,15 @@ class PowersView(TypedDict):
     """Who holds each power, read from the chain."""
 
     contracts: Annotated[dict[str, Any], _d("For each contract: its address and the holders of each role.")]
-    governance: Annotated[dict[str, Any] | None, _d("Governance as the chain shows it: the timelock, its delay, its "
-                                                    "proposers (null when no timelock is known).")]  # fmt: skip
-    service: Annotated[dict[str, Any], _d("The keys this service holds: relayer, registrar, governance (null if none).")]
+    governance: Annotated[
+        dict[str, Any] | None,
+        _d(
+            "Governance as the chain shows it: the timelock, its delay, its proposers (null when no timelock is known)."
+        ),
+    ]
+    service: Annotated[
+        dict[str, Any], _d("The keys this service holds: relayer, registrar, governance (null if none).")
+    ]
     rolePowers: Annotated[dict[str, Any], _d("What each role may do, in words.")]
 
 
@@ -364,7 +443,7 @@ _CURSOR = "Pass back as `cursor` for the next page; null on the last page."
 
 @with_config(_ALLOW)
 class IndexedEvidence(TypedDict):
-    binding: Annotated[str, _d("The binding registered (docs/certificate.md \"Bindings\").")]
+    binding: Annotated[str, _d('The binding registered (docs/certificate.md "Bindings").')]
     kind: Annotated[str, _d("`single` or `batch`.")]
     partyId: Annotated[int | None, _d("The registering party.")]
     registrant: Annotated[str | None, _d("The registering account.")]

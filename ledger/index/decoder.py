@@ -99,7 +99,13 @@ class EventDecoder:
         fields = ", ".join(f"{item['name']!r}: {expr}" for item, expr in zip(inputs, exprs, strict=True))
         head = "" if static else "    body = _abi_decode(types, bytes.fromhex(data[2:]))\n"
         source = f"def decode(topics, data):\n{head}    return {{{fields}}}\n"
-        namespace: dict[str, Any] = {"_checksum": checksum, "_signed": _signed, "_from_abi": _from_abi,
-                                     "_abi_decode": abi_decode, "types": self.data_types, "items": data}  # fmt: skip
+        namespace: dict[str, Any] = {
+            "_checksum": checksum,
+            "_signed": _signed,
+            "_from_abi": _from_abi,
+            "_abi_decode": abi_decode,
+            "types": self.data_types,
+            "items": data,
+        }
         exec(compile(source, f"<decoder {contract}.{self.name}>", "exec"), namespace)  # noqa: S102 - source built above from the ABI
         self.decode: Callable[[list[str], str], dict[str, Any]] = namespace["decode"]

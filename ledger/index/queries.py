@@ -134,8 +134,14 @@ def check_params(params: dict[str, Any], allowed: Iterable[str]) -> None:
             raise InvalidInput(f"unknown query parameter {key!r} (allowed: {', '.join(sorted(allowed))})", field=key)
 
 
-def _page(engine: Engine, table: Table, conds: list[Any], params: dict[str, str | None], key_cols: list[Any],
-          shape: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+def _page(
+    engine: Engine,
+    table: Table,
+    conds: list[Any],
+    params: dict[str, str | None],
+    key_cols: list[Any],
+    shape: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
     limit = _limit(params.get("limit"))
     if params.get("cursor"):
         key = decode_cursor(str(params["cursor"]), len(key_cols))
@@ -184,19 +190,34 @@ def query_evidence(engine: Engine, params: dict[str, str | None]) -> dict[str, A
         conds.append(evidence.c.registrant == Web3.to_checksum_address(registrant))
 
     def shape(r: dict[str, Any]) -> dict[str, Any]:
-        return {"binding": r["content_hash"], "kind": r["kind"], "partyId": r["party_id"], "registrant": r["registrant"],
-                "algorithm": ALGORITHMS.get(r["algorithm"], str(r["algorithm"])), "metadataCommitment": r["metadata_commitment"],
-                "supersedes": r["supersedes"], "batchRoot": r["batch_root"], "blockNumber": r["block"], "time": r["time"],
-                "transactionHash": r["tx"]}  # fmt: skip
+        return {
+            "binding": r["content_hash"],
+            "kind": r["kind"],
+            "partyId": r["party_id"],
+            "registrant": r["registrant"],
+            "algorithm": ALGORITHMS.get(r["algorithm"], str(r["algorithm"])),
+            "metadataCommitment": r["metadata_commitment"],
+            "supersedes": r["supersedes"],
+            "batchRoot": r["batch_root"],
+            "blockNumber": r["block"],
+            "time": r["time"],
+            "transactionHash": r["tx"],
+        }
 
-    return _page(engine, evidence, conds, params, [evidence.c.block, evidence.c.log_index, evidence.c.item_index], shape)
+    return _page(
+        engine, evidence, conds, params, [evidence.c.block, evidence.c.log_index, evidence.c.item_index], shape
+    )
 
 
 def _number_hashes(number: str) -> list[str]:
     text = number.strip()
     found = {as_hex(number_hash(text)), as_hex(number_hash(text.upper()))}
-    for juris, kinds in (("CN", ("invention", "utility_model", "design")), ("HK", ("standard_patent_r",)),
-                         ("PCT", ("pct_application",)), ("OTHER", ("other_patent",))):  # fmt: skip
+    for juris, kinds in (
+        ("CN", ("invention", "utility_model", "design")),
+        ("HK", ("standard_patent_r",)),
+        ("PCT", ("pct_application",)),
+        ("OTHER", ("other_patent",)),
+    ):
         for kind in kinds:
             try:
                 found.add(as_hex(number_hash(normalise_number(juris, kind, text)[0])))
@@ -221,10 +242,21 @@ def query_assets(engine: Engine, params: dict[str, str | None]) -> dict[str, Any
         conds.append(assets.c.status == status)
 
     def shape(r: dict[str, Any]) -> dict[str, Any]:
-        return {"assetId": r["asset_id"], "jurisdiction": r["jurisdiction"], "kind": r["kind"], "numberHash": r["number_hash"],
-                "owners": json.loads(r["owners"]), "detailsHash": r["details_hash"], "frozen": bool(r["frozen"]),
-                "status": r["status"], "statusNote": ASSET_STATUS_NOTES[r["status"]], "verifierPartyId": r["verifier"],
-                "blockNumber": r["block"], "time": r["time"], "transactionHash": r["tx"]}  # fmt: skip
+        return {
+            "assetId": r["asset_id"],
+            "jurisdiction": r["jurisdiction"],
+            "kind": r["kind"],
+            "numberHash": r["number_hash"],
+            "owners": json.loads(r["owners"]),
+            "detailsHash": r["details_hash"],
+            "frozen": bool(r["frozen"]),
+            "status": r["status"],
+            "statusNote": ASSET_STATUS_NOTES[r["status"]],
+            "verifierPartyId": r["verifier"],
+            "blockNumber": r["block"],
+            "time": r["time"],
+            "transactionHash": r["tx"],
+        }
 
     return _page(engine, assets, conds, params, [assets.c.block, assets.c.log_index], shape)
 
@@ -243,15 +275,21 @@ def query_agreements(engine: Engine, params: dict[str, str | None]) -> dict[str,
     check_params(params, AGREEMENT_FILTERS)
     conds: list[Any] = []
     if (party := _int(params.get("party"), "party")) is not None:
-        conds.append(agreements.c.agreement_id.in_(
-            select(agreement_parties.c.agreement_id).where(agreement_parties.c.party_id == party)))
+        conds.append(
+            agreements.c.agreement_id.in_(
+                select(agreement_parties.c.agreement_id).where(agreement_parties.c.party_id == party)
+            )
+        )
     if kind := _choice(params.get("type"), "type", AGREEMENT_KINDS.values()):
         conds.append(agreements.c.kind == kind)
     now = _indexed_time(engine)
     end = func.coalesce(agreements.c.end_time, 0)  # NULL (a transfer) would make NOT(...) unknown
     lapsed = and_(end > 0, end <= now)
-    status = _choice(params.get("status"), "status", ("effective", "expired", "terminated", "released", "voided",
-                                                      "ended_with_parent"))  # fmt: skip
+    status = _choice(
+        params.get("status"),
+        "status",
+        ("effective", "expired", "terminated", "released", "voided", "ended_with_parent"),
+    )
     if status == "effective":
         conds += [agreements.c.status == "effective", ~lapsed]
     elif status == "expired":
@@ -268,10 +306,21 @@ def query_agreements(engine: Engine, params: dict[str, str | None]) -> dict[str,
 
     def shape(r: dict[str, Any]) -> dict[str, Any]:
         expired = r["status"] == "effective" and bool(r["end_time"]) and r["end_time"] <= now
-        return {"agreementId": r["agreement_id"], "assetId": r["asset_id"], "type": r["kind"],
-                "status": "expired" if expired else r["status"], "start": r["start_time"], "end": r["end_time"],
-                "documentHash": r["document_hash"], "detailsHash": r["details_hash"], "parties": json.loads(r["parties"]),
-                "parentLicence": r["parent_licence"], "blockNumber": r["block"], "time": r["time"], "transactionHash": r["tx"]}  # fmt: skip
+        return {
+            "agreementId": r["agreement_id"],
+            "assetId": r["asset_id"],
+            "type": r["kind"],
+            "status": "expired" if expired else r["status"],
+            "start": r["start_time"],
+            "end": r["end_time"],
+            "documentHash": r["document_hash"],
+            "detailsHash": r["details_hash"],
+            "parties": json.loads(r["parties"]),
+            "parentLicence": r["parent_licence"],
+            "blockNumber": r["block"],
+            "time": r["time"],
+            "transactionHash": r["tx"],
+        }
 
     return _page(engine, agreements, conds, params, [agreements.c.block, agreements.c.log_index], shape)
 
@@ -287,17 +336,32 @@ def query_disputes(engine: Engine, params: dict[str, str | None]) -> dict[str, A
         conds.append(disputes.c.asset_id == asset)
 
     def shape(r: dict[str, Any]) -> dict[str, Any]:
-        return {"disputeId": r["dispute_id"], "subjectKind": r["subject_kind"], "subjectId": r["subject_id"],
-                "assetId": r["asset_id"], "institution": r["institution"], "claimant": r["claimant"],
-                "respondent": r["respondent"], "claimHash": r["claim_hash"], "arbitrators": r["arbitrators"].split(","),
-                "status": r["status"], "outcome": r["outcome"], "awardHash": r["award_hash"], "blockNumber": r["block"],
-                "time": r["time"], "transactionHash": r["tx"]}  # fmt: skip
+        return {
+            "disputeId": r["dispute_id"],
+            "subjectKind": r["subject_kind"],
+            "subjectId": r["subject_id"],
+            "assetId": r["asset_id"],
+            "institution": r["institution"],
+            "claimant": r["claimant"],
+            "respondent": r["respondent"],
+            "claimHash": r["claim_hash"],
+            "arbitrators": r["arbitrators"].split(","),
+            "status": r["status"],
+            "outcome": r["outcome"],
+            "awardHash": r["award_hash"],
+            "blockNumber": r["block"],
+            "time": r["time"],
+            "transactionHash": r["tx"],
+        }
 
     return _page(engine, disputes, conds, params, [disputes.c.block, disputes.c.log_index], shape)
 
 
 QUERIES: dict[str, Callable[[Engine, dict[str, str | None]], dict[str, Any]]] = {
-    "evidence": query_evidence, "assets": query_assets, "agreements": query_agreements, "disputes": query_disputes,
+    "evidence": query_evidence,
+    "assets": query_assets,
+    "agreements": query_agreements,
+    "disputes": query_disputes,
 }
 
 
@@ -315,17 +379,24 @@ def suspension_state(suspension: str | None, suspended_at: int | None, period: i
 
 def party_history_item(row: Mapping[str, Any]) -> dict[str, Any]:
     """One ``party_events`` row as the API shows it."""
-    item: dict[str, Any] = {"event": row["event"], "time": int(row["time"]), "block": int(row["block"]),
-                            "transactionHash": row["tx"]}  # fmt: skip
+    item: dict[str, Any] = {
+        "event": row["event"],
+        "time": int(row["time"]),
+        "block": int(row["block"]),
+        "transactionHash": row["tx"],
+    }
     if row["account"]:
-        item["newAccount" if row["event"].startswith("recovery_") and row["event"] != "recovery_vetoed" else "account"] = row["account"]
+        item[
+            "newAccount" if row["event"].startswith("recovery_") and row["event"] != "recovery_vetoed" else "account"
+        ] = row["account"]
     if row["detail"]:
         item.update(json.loads(row["detail"]))
     return item
 
 
-def party_record(engine: Engine, party_id: int, *, period: int, now: int | None = None,
-                 limit: int = PARTY_HISTORY_LIMIT) -> dict[str, Any] | None:  # fmt: skip
+def party_record(
+    engine: Engine, party_id: int, *, period: int, now: int | None = None, limit: int = PARTY_HISTORY_LIMIT
+) -> dict[str, Any] | None:
     """A party as the index has read it: its suspension judged at ``now`` (default: the time of the last indexed
     block) by the contract's rule, so that a registrar's suspension reads "lapsed" once its confirmation period
     has passed without a confirmation, and "reinstated" once lifted; its pending recovery; and its history, newest
@@ -336,11 +407,27 @@ def party_record(engine: Engine, party_id: int, *, period: int, now: int | None 
         row = db.execute(select(parties).where(parties.c.party_id == party_id)).mappings().first()
         if row is None:
             return None
-        total = int(db.execute(select(func.count()).select_from(party_events).where(party_events.c.party_id == party_id)).scalar() or 0)
-        rows = db.execute(select(party_events).where(party_events.c.party_id == party_id)
-                          .order_by(party_events.c.block.desc(), party_events.c.log_index.desc()).limit(limit)).mappings().all()  # fmt: skip
-        last_lift = db.execute(select(func.max(party_events.c.block)).where(and_(party_events.c.party_id == party_id,
-                                                                                 party_events.c.event == "reinstated"))).scalar()  # fmt: skip
+        total = int(
+            db.execute(
+                select(func.count()).select_from(party_events).where(party_events.c.party_id == party_id)
+            ).scalar()
+            or 0
+        )
+        rows = (
+            db.execute(
+                select(party_events)
+                .where(party_events.c.party_id == party_id)
+                .order_by(party_events.c.block.desc(), party_events.c.log_index.desc())
+                .limit(limit)
+            )
+            .mappings()
+            .all()
+        )
+        last_lift = db.execute(
+            select(func.max(party_events.c.block)).where(
+                and_(party_events.c.party_id == party_id, party_events.c.event == "reinstated")
+            )
+        ).scalar()
     now = _indexed_time(engine) if now is None else int(now)
     state, lapses_at = suspension_state(row["suspension"], row["suspended_at"], period, now)
     if state == "none" and last_lift is not None:
@@ -351,7 +438,17 @@ def party_record(engine: Engine, party_id: int, *, period: int, now: int | None 
         history.sort(key=lambda e: (e["time"], e["block"] if e["block"] is not None else -1), reverse=True)
         history = history[:limit]
         total += 1
-    recovery = ({"newAccount": row["recovery_account"], "executableAt": int(row["recovery_at"])}
-                if row["recovery_at"] is not None else None)  # fmt: skip
-    return {"partyId": party_id, "suspensionState": state, "suspensionLapsesAt": lapses_at, "pendingRecovery": recovery,
-            "history": history, "historyTotal": total, "asOf": now}  # fmt: skip
+    recovery = (
+        {"newAccount": row["recovery_account"], "executableAt": int(row["recovery_at"])}
+        if row["recovery_at"] is not None
+        else None
+    )
+    return {
+        "partyId": party_id,
+        "suspensionState": state,
+        "suspensionLapsesAt": lapses_at,
+        "pendingRecovery": recovery,
+        "history": history,
+        "historyTotal": total,
+        "asOf": now,
+    }

@@ -54,13 +54,15 @@ log = logging.getLogger("ipledger.index")
 metadata = MetaData()
 
 blocks = Table(
-    "blocks", metadata,
+    "blocks",
+    metadata,
     Column("number", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", String(66), nullable=False),
     Column("timestamp", BigInteger, nullable=False, index=True),
 )
 events = Table(
-    "events", metadata,
+    "events",
+    metadata,
     Column("block", BigInteger, primary_key=True, autoincrement=False),
     Column("log_index", Integer, primary_key=True, autoincrement=False),
     Column("tx", String(66), nullable=False),
@@ -69,7 +71,8 @@ events = Table(
     Column("args", Text, nullable=False),
 )
 evidence = Table(
-    "evidence", metadata,
+    "evidence",
+    metadata,
     # the binding recorded (docs/certificate.md "Bindings"; the column keeps its name), per party: a copy of a
     # party's binding recorded by another party is its own row
     Column("content_hash", String(66), primary_key=True),
@@ -93,7 +96,8 @@ evidence = Table(
     Index("ix_evidence_registrant", "registrant", "block", "log_index", "item_index"),
 )
 batches = Table(
-    "batches", metadata,
+    "batches",
+    metadata,
     Column("root", String(66), primary_key=True),
     Column("anchorer", String(42), nullable=False),
     Column("size", Integer, nullable=False),
@@ -103,7 +107,8 @@ batches = Table(
     Column("tx", String(66), nullable=False),
 )
 parties = Table(
-    "parties", metadata,
+    "parties",
+    metadata,
     Column("party_id", BigInteger, primary_key=True, autoincrement=False),
     Column("kind", Integer, nullable=False),
     Column("jurisdiction", Integer, nullable=False),
@@ -125,7 +130,8 @@ parties = Table(
     Column("recovery_at", BigInteger),
 )
 party_events = Table(  # a party's history: suspensions, recoveries, account changes (PARTY_EVENTS)
-    "party_events", metadata,
+    "party_events",
+    metadata,
     Column("party_id", BigInteger, primary_key=True, autoincrement=False),
     Column("block", BigInteger, primary_key=True, autoincrement=False),
     Column("log_index", Integer, primary_key=True, autoincrement=False),
@@ -136,13 +142,15 @@ party_events = Table(  # a party's history: suspensions, recoveries, account cha
     Column("tx", String(66), nullable=False),
 )
 party_accounts = Table(
-    "party_accounts", metadata,
+    "party_accounts",
+    metadata,
     Column("party_id", BigInteger, primary_key=True, autoincrement=False),
     Column("account", String(42), primary_key=True),
     Column("block", BigInteger, nullable=False),
 )
 assets = Table(
-    "assets", metadata,
+    "assets",
+    metadata,
     Column("asset_id", BigInteger, primary_key=True, autoincrement=False),
     Column("jurisdiction", String(8), nullable=False, index=True),
     Column("kind", String(24), nullable=False),
@@ -159,13 +167,15 @@ assets = Table(
     Column("tx", String(66), nullable=False),
 )
 asset_owners = Table(
-    "asset_owners", metadata,
+    "asset_owners",
+    metadata,
     Column("asset_id", BigInteger, primary_key=True, autoincrement=False),
     Column("party_id", BigInteger, primary_key=True, autoincrement=False, index=True),
     Column("share", Integer, nullable=False),
 )
 agreements = Table(
-    "agreements", metadata,
+    "agreements",
+    metadata,
     Column("agreement_id", String(66), primary_key=True),
     Column("asset_id", BigInteger, nullable=False, index=True),
     Column("kind", String(24), nullable=False),
@@ -185,19 +195,22 @@ agreements = Table(
     Column("parent_licence", String(66), index=True),
 )
 agreement_parties = Table(
-    "agreement_parties", metadata,
+    "agreement_parties",
+    metadata,
     Column("agreement_id", String(66), primary_key=True),
     Column("party_id", BigInteger, primary_key=True, autoincrement=False, index=True),
     Column("role", String(16), nullable=False),
 )
 pending_signatures = Table(  # AgreementSigned precedes AgreementExecuted in the same transaction
-    "pending_signatures", metadata,
+    "pending_signatures",
+    metadata,
     Column("agreement_id", String(66), primary_key=True),
     Column("party_id", BigInteger, primary_key=True, autoincrement=False),
     Column("signer", String(42), nullable=False),
 )
 disputes = Table(
-    "disputes", metadata,
+    "disputes",
+    metadata,
     Column("dispute_id", String(66), primary_key=True),
     Column("subject_kind", String(12), nullable=False),
     Column("subject_id", String(66), nullable=False),
@@ -216,14 +229,16 @@ disputes = Table(
     Column("tx", String(66), nullable=False),
 )
 cursor_table = Table(
-    "cursor", metadata,
+    "cursor",
+    metadata,
     Column("contract", String(42), primary_key=True),  # "suite": one cursor for the suite's addresses
     Column("last_block", BigInteger, nullable=False),
     Column("last_hash", String(66), nullable=False),
 )
 
 index_meta = Table(
-    "index_meta", metadata,
+    "index_meta",
+    metadata,
     Column("key", String(32), primary_key=True),
     Column("value", String(64), nullable=False),
 )
@@ -233,15 +248,27 @@ index_meta = Table(
 SCHEMA_VERSION = "6"
 
 #: Tables derived from the event log (emptied and replayed on a reorganisation; ``evidence`` is cut back instead).
-DERIVED = (batches, parties, party_events, party_accounts, assets, asset_owners, agreements, agreement_parties,
-           pending_signatures, disputes)  # fmt: skip
+DERIVED = (
+    batches,
+    parties,
+    party_events,
+    party_accounts,
+    assets,
+    asset_owners,
+    agreements,
+    agreement_parties,
+    pending_signatures,
+    disputes,
+)
 
 #: The words the columns hold for the contracts' enum codes (read by the sync, accepted by the queries).
 # The index stores each on-chain code as its word (ledger.domain.codes); jurisdictions as their upper-case names.
 ASSET_JURISDICTIONS = {int(j): j.name for j in codes.AssetJurisdiction.choices()}
 ASSET_KINDS = {int(k): k.word for k in codes.AssetKind.choices()}
 AGREEMENT_KINDS = {int(k): k.word for k in codes.AgreementKind.choices()}
-TERMED_KINDS = frozenset(int(k) for k in codes.AgreementKind.choices() if k.termed)  # transfers are complete once in effect
+TERMED_KINDS = frozenset(
+    int(k) for k in codes.AgreementKind.choices() if k.termed
+)  # transfers are complete once in effect
 ROLES = {k.word: k.roles for k in codes.AgreementKind.choices()}
 SUBJECT_KINDS = {int(s): s.word for s in codes.SubjectKind.choices()}
 OUTCOMES = {int(o): o.word for o in codes.Outcome.choices()}
@@ -249,16 +276,37 @@ ALGORITHMS = {int(a): a.word for a in codes.HashAlgorithm.choices()}
 
 
 #: A party's events as its history names them (``party_events``).
-PARTY_EVENTS = {"PartyAdmitted": "admitted", "PartyAccountAdded": "account_added", "PartyAccountRemoved": "account_removed",
-                "PartyAccountsChanged": "accounts_changed", "PartySuspended": "suspended",
-                "PartySuspensionConfirmed": "suspension_confirmed", "PartyReinstated": "reinstated",
-                "RecoveryProposed": "recovery_proposed", "RecoveryVetoed": "recovery_vetoed",
-                "RecoveryCancelled": "recovery_cancelled", "RecoveryExecuted": "recovery_executed"}  # fmt: skip
+PARTY_EVENTS = {
+    "PartyAdmitted": "admitted",
+    "PartyAccountAdded": "account_added",
+    "PartyAccountRemoved": "account_removed",
+    "PartyAccountsChanged": "accounts_changed",
+    "PartySuspended": "suspended",
+    "PartySuspensionConfirmed": "suspension_confirmed",
+    "PartyReinstated": "reinstated",
+    "RecoveryProposed": "recovery_proposed",
+    "RecoveryVetoed": "recovery_vetoed",
+    "RecoveryCancelled": "recovery_cancelled",
+    "RecoveryExecuted": "recovery_executed",
+}
 ACCOUNT_ACTION_NAMES = {v: k for k, v in ACCOUNT_ACTIONS.items()}
 
 #: The columns of an evidence row, in the order :func:`insert_many` takes them.
-EVIDENCE_COLUMNS = ("content_hash", "kind", "party_id", "registrant", "algorithm", "metadata_commitment", "supersedes",
-                    "batch_root", "item_index", "block", "log_index", "time", "tx")  # fmt: skip
+EVIDENCE_COLUMNS = (
+    "content_hash",
+    "kind",
+    "party_id",
+    "registrant",
+    "algorithm",
+    "metadata_commitment",
+    "supersedes",
+    "batch_root",
+    "item_index",
+    "block",
+    "log_index",
+    "time",
+    "tx",
+)
 
 
 def insert_many(db: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
@@ -299,7 +347,9 @@ def open_schema(engine: Engine) -> None:
         with engine.connect() as db:
             version = db.execute(select(index_meta.c.value).where(index_meta.c.key == "schema")).scalar()
     if version != SCHEMA_VERSION and any(inspector.has_table(t.name) for t in metadata.sorted_tables):
-        log.warning("the index was written under layout %s, not %s: rebuilding it from the chain", version, SCHEMA_VERSION)
+        log.warning(
+            "the index was written under layout %s, not %s: rebuilding it from the chain", version, SCHEMA_VERSION
+        )
         metadata.drop_all(engine)
     metadata.create_all(engine)
     with engine.begin() as db:

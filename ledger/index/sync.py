@@ -96,8 +96,15 @@ class Indexer:
     without it (or when it cannot be opened) a batch is indexed without its items.
     """
 
-    def __init__(self, w3: Web3, manifest: Manifest, settings: Settings, engine: Engine, *,
-                 journal: Callable[[], Store] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        w3: Web3,
+        manifest: Manifest,
+        settings: Settings,
+        engine: Engine,
+        *,
+        journal: Callable[[], Store] | None = None,
+    ) -> None:
         self.w3 = w3
         self.manifest = manifest
         self.settings = settings
@@ -195,8 +202,10 @@ class Indexer:
         between and the sync starts over. Block hashes come with the logs; block times too where the node
         sends ``blockTimestamp`` in logs (anvil, geth), else from the headers."""
         last_hash, last_time = self._header(to)
-        logs = self._rpc("eth_getLogs", [{"address": [checksum(a) for a in self.addresses],
-                                          "fromBlock": hex(frm), "toBlock": hex(to)}])  # fmt: skip
+        logs = self._rpc(
+            "eth_getLogs",
+            [{"address": [checksum(a) for a in self.addresses], "fromBlock": hex(frm), "toBlock": hex(to)}],
+        )
         if self._header(to)[0] != last_hash:
             raise _Moved()
         block_rows: dict[int, dict[str, Any]] = {to: {"number": to, "hash": last_hash, "timestamp": last_time}}
@@ -212,15 +221,26 @@ class Indexer:
             known = block_rows.get(number)
             if known is None:
                 stamp = entry.get("blockTimestamp")
-                known = block_rows[number] = {"number": number, "hash": entry["blockHash"],
-                                              "timestamp": int(stamp, 16) if stamp else None}  # fmt: skip
+                known = block_rows[number] = {
+                    "number": number,
+                    "hash": entry["blockHash"],
+                    "timestamp": int(stamp, 16) if stamp else None,
+                }
             elif known["hash"] != entry["blockHash"]:  # logs of two branches in one answer
                 raise _Moved()
             args = decoder.decode(topics, entry["data"])
             if decoder.name == "AgreementExecuted" and int(args["kind"]) in TERMED_KINDS:
                 args.update(self._term(args["agreementId"], entry["blockHash"]))
-            rows.append({"block": number, "log_index": int(entry["logIndex"], 16), "tx": entry["transactionHash"],
-                         "contract": decoder.contract, "name": decoder.name, "args": args})  # fmt: skip
+            rows.append(
+                {
+                    "block": number,
+                    "log_index": int(entry["logIndex"], 16),
+                    "tx": entry["transactionHash"],
+                    "contract": decoder.contract,
+                    "name": decoder.name,
+                    "args": args,
+                }
+            )
         for number, row in block_rows.items():
             if row["timestamp"] is None:
                 block_hash, row["timestamp"] = self._header(number)
@@ -260,8 +280,18 @@ class Indexer:
             if new_blocks:
                 db.execute(insert(blocks), new_blocks)
             if f.rows:
-                logged = [(r["block"], r["log_index"], r["tx"], r["contract"], r["name"],
-                           json.dumps(r["args"], separators=(",", ":"))) for r in f.rows if r["name"] not in UNLOGGED]  # fmt: skip
+                logged = [
+                    (
+                        r["block"],
+                        r["log_index"],
+                        r["tx"],
+                        r["contract"],
+                        r["name"],
+                        json.dumps(r["args"], separators=(",", ":")),
+                    )
+                    for r in f.rows
+                    if r["name"] not in UNLOGGED
+                ]
                 if logged:
                     insert_many(db, events, ("block", "log_index", "tx", "contract", "name", "args"), logged)
                 self._apply_all(db, f.rows, {n: int(r["timestamp"]) for n, r in f.block_rows.items()})
@@ -315,8 +345,10 @@ class Indexer:
         for table in DERIVED:
             db.execute(delete(table))
         times = {int(n): int(t) for n, t in db.execute(select(blocks.c.number, blocks.c.timestamp)).all()}
-        rows = [{**row, "args": json.loads(row["args"])}
-                for row in db.execute(select(events).order_by(events.c.block, events.c.log_index)).mappings()]  # fmt: skip
+        rows = [
+            {**row, "args": json.loads(row["args"])}
+            for row in db.execute(select(events).order_by(events.c.block, events.c.log_index)).mappings()
+        ]
         self._apply_all(db, rows, times, replay=True)
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None, to_block: int | None = None) -> int:
@@ -328,8 +360,9 @@ class Indexer:
 
     # --- applying one event to the query tables ------------------------------------------------
 
-    def _apply_all(self, db: Connection, rows: list[dict[str, Any]], times: Mapping[int, int], *,
-                   replay: bool = False) -> None:  # fmt: skip
+    def _apply_all(
+        self, db: Connection, rows: list[dict[str, Any]], times: Mapping[int, int], *, replay: bool = False
+    ) -> None:
         """Applies decoded events in log order; runs of single registrations (the bulk of a catch-up) are
         inserted together, anything else one by one in between. A ``replay`` (after a reorganisation) leaves
         the evidence rows alone: those of the kept blocks are still there."""
@@ -337,9 +370,23 @@ class Indexer:
         for ev in rows:
             if ev["name"] == "EvidenceRegistered":
                 a = ev["args"]
-                run.append((a["binding"], "single", int(a["partyId"]), a["registrant"], int(a["algorithm"]),
-                            a["metadataCommitment"], a["supersedes"], None, 0, ev["block"], ev["log_index"],
-                            times[ev["block"]], ev["tx"]))  # fmt: skip
+                run.append(
+                    (
+                        a["binding"],
+                        "single",
+                        int(a["partyId"]),
+                        a["registrant"],
+                        int(a["algorithm"]),
+                        a["metadataCommitment"],
+                        a["supersedes"],
+                        None,
+                        0,
+                        ev["block"],
+                        ev["log_index"],
+                        times[ev["block"]],
+                        ev["tx"],
+                    )
+                )
                 continue
             if run:
                 insert_many(db, evidence, EVIDENCE_COLUMNS, run)
@@ -355,10 +402,20 @@ class Indexer:
         if name in PARTY_EVENTS:
             self._party_event(db, name, a, at)
         if name == "EvidenceRegistered":
-            db.execute(insert(evidence).values(
-                content_hash=a["binding"], kind="single", party_id=int(a["partyId"]), registrant=a["registrant"],
-                algorithm=int(a["algorithm"]), metadata_commitment=a["metadataCommitment"], supersedes=a["supersedes"],
-                batch_root=None, item_index=0, **at))  # fmt: skip
+            db.execute(
+                insert(evidence).values(
+                    content_hash=a["binding"],
+                    kind="single",
+                    party_id=int(a["partyId"]),
+                    registrant=a["registrant"],
+                    algorithm=int(a["algorithm"]),
+                    metadata_commitment=a["metadataCommitment"],
+                    supersedes=a["supersedes"],
+                    batch_root=None,
+                    item_index=0,
+                    **at,
+                )
+            )
         elif name == "BatchAnchored":
             db.execute(insert(batches).values(root=a["root"], anchorer=a["anchorer"], size=int(a["size"]), **at))
             if not replay:
@@ -368,50 +425,101 @@ class Indexer:
             if isinstance(prof, dict):
                 prof = [prof[k] for k in ("kind", "jurisdiction", "scheme", "identifier", "nameZh", "nameEn")]
             kind, juris, scheme, identifier, name_zh, name_en = prof
-            db.execute(insert(parties).values(
-                party_id=int(a["partyId"]), kind=int(kind), jurisdiction=int(juris), scheme=int(scheme), identifier=identifier,
-                identifier_commitment=a["identifierCommitment"], name_zh=name_zh, name_en=name_en, status="active", **at))  # fmt: skip
+            db.execute(
+                insert(parties).values(
+                    party_id=int(a["partyId"]),
+                    kind=int(kind),
+                    jurisdiction=int(juris),
+                    scheme=int(scheme),
+                    identifier=identifier,
+                    identifier_commitment=a["identifierCommitment"],
+                    name_zh=name_zh,
+                    name_en=name_en,
+                    status="active",
+                    **at,
+                )
+            )
         elif name == "PartyAccountAdded":
             db.execute(delete(party_accounts).where(party_accounts.c.account == a["account"]))
-            db.execute(insert(party_accounts).values(party_id=int(a["partyId"]), account=a["account"], block=ev["block"]))
+            db.execute(
+                insert(party_accounts).values(party_id=int(a["partyId"]), account=a["account"], block=ev["block"])
+            )
         elif name == "PartyAccountRemoved":
-            db.execute(delete(party_accounts).where(and_(party_accounts.c.party_id == int(a["partyId"]),
-                                                         party_accounts.c.account == a["account"])))  # fmt: skip
+            db.execute(
+                delete(party_accounts).where(
+                    and_(party_accounts.c.party_id == int(a["partyId"]), party_accounts.c.account == a["account"])
+                )
+            )
         elif name in ("PartySuspended", "PartyReinstated"):
             status = "suspended" if name == "PartySuspended" else "active"
             db.execute(update(parties).where(parties.c.party_id == int(a["partyId"])).values(status=status))
         elif name == "AssetRegistered":
             owners = [{"partyId": int(o), "share": int(s)} for o, s in zip(a["owners"], a["shares"], strict=True)]
-            db.execute(insert(assets).values(
-                asset_id=int(a["assetId"]), jurisdiction=ASSET_JURISDICTIONS.get(int(a["jurisdiction"]), "OTHER"),
-                kind=ASSET_KINDS.get(int(a["kind"]), "other_patent"), number_hash=a["numberHash"], owners=json.dumps(owners),
-                details_hash=a["detailsHash"], frozen=False, status="claimed", **at))  # fmt: skip
+            db.execute(
+                insert(assets).values(
+                    asset_id=int(a["assetId"]),
+                    jurisdiction=ASSET_JURISDICTIONS.get(int(a["jurisdiction"]), "OTHER"),
+                    kind=ASSET_KINDS.get(int(a["kind"]), "other_patent"),
+                    number_hash=a["numberHash"],
+                    owners=json.dumps(owners),
+                    details_hash=a["detailsHash"],
+                    frozen=False,
+                    status="claimed",
+                    **at,
+                )
+            )
             self._set_owners(db, int(a["assetId"]), owners)
         elif name in ("AssetConfirmed", "ClaimRejected"):
-            db.execute(update(assets).where(assets.c.asset_id == int(a["assetId"])).values(
-                status="confirmed" if name == "AssetConfirmed" else "struck", verifier=int(a["verifierPartyId"])))  # fmt: skip
+            db.execute(
+                update(assets)
+                .where(assets.c.asset_id == int(a["assetId"]))
+                .values(
+                    status="confirmed" if name == "AssetConfirmed" else "struck", verifier=int(a["verifierPartyId"])
+                )
+            )
         elif name in ("TitleTransferred", "TitleRestored"):
             owners = [{"partyId": int(o), "share": int(s)} for o, s in zip(a["owners"], a["shares"], strict=True)]
             db.execute(update(assets).where(assets.c.asset_id == int(a["assetId"])).values(owners=json.dumps(owners)))
             self._set_owners(db, int(a["assetId"]), owners)
         elif name == "AgreementSigned":
-            db.execute(delete(pending_signatures).where(and_(pending_signatures.c.agreement_id == a["agreementId"],
-                                                             pending_signatures.c.party_id == int(a["partyId"]))))  # fmt: skip
-            db.execute(insert(pending_signatures).values(agreement_id=a["agreementId"], party_id=int(a["partyId"]), signer=a["signer"]))
+            db.execute(
+                delete(pending_signatures).where(
+                    and_(
+                        pending_signatures.c.agreement_id == a["agreementId"],
+                        pending_signatures.c.party_id == int(a["partyId"]),
+                    )
+                )
+            )
+            db.execute(
+                insert(pending_signatures).values(
+                    agreement_id=a["agreementId"], party_id=int(a["partyId"]), signer=a["signer"]
+                )
+            )
         elif name == "AgreementExecuted":
             self._agreement(db, a, at)
         elif name in ("AgreementTerminated", "PledgeReleased", "AgreementVoided"):
-            status = {"AgreementTerminated": "terminated", "PledgeReleased": "released", "AgreementVoided": "voided"}[name]
-            db.execute(update(agreements).where(agreements.c.agreement_id == a["agreementId"])
-                       .values(status=status, closed_block=ev["block"]))  # fmt: skip
+            status = {"AgreementTerminated": "terminated", "PledgeReleased": "released", "AgreementVoided": "voided"}[
+                name
+            ]
+            db.execute(
+                update(agreements)
+                .where(agreements.c.agreement_id == a["agreementId"])
+                .values(status=status, closed_block=ev["block"])
+            )
             if name != "PledgeReleased":  # a licence's sublicences end with it (the contract derives the same)
-                db.execute(update(agreements).where(and_(agreements.c.parent_licence == a["agreementId"],
-                                                         agreements.c.status == "effective"))
-                           .values(status="ended_with_parent", closed_block=ev["block"]))  # fmt: skip
+                db.execute(
+                    update(agreements)
+                    .where(and_(agreements.c.parent_licence == a["agreementId"], agreements.c.status == "effective"))
+                    .values(status="ended_with_parent", closed_block=ev["block"])
+                )
         elif name in ("AssetFrozen", "AssetUnfrozen"):
-            db.execute(update(assets).where(assets.c.asset_id == int(a["assetId"])).values(frozen=name == "AssetFrozen"))
+            db.execute(
+                update(assets).where(assets.c.asset_id == int(a["assetId"])).values(frozen=name == "AssetFrozen")
+            )
             if name == "AssetFrozen":
-                db.execute(update(disputes).where(disputes.c.dispute_id == a["disputeId"]).values(asset_id=int(a["assetId"])))
+                db.execute(
+                    update(disputes).where(disputes.c.dispute_id == a["disputeId"]).values(asset_id=int(a["assetId"]))
+                )
         elif name == "DisputeOpened":
             kind = SUBJECT_KINDS.get(int(a["kind"]), "unknown")
             asset_id: int | None = None
@@ -419,14 +527,30 @@ class Indexer:
                 asset_id = int(a["subjectId"], 16)
                 asset_id = asset_id if asset_id < 2**63 else None
             elif kind == "agreement":
-                asset_id = db.execute(select(agreements.c.asset_id).where(agreements.c.agreement_id == a["subjectId"])).scalar()
-            db.execute(insert(disputes).values(
-                dispute_id=a["disputeId"], subject_kind=kind, subject_id=a["subjectId"], asset_id=asset_id,
-                institution=int(a["institution"]), claimant=int(a["claimant"]), respondent=int(a["respondent"]),
-                claim_hash=a["claimHash"], arbitrators=",".join(a["arbitrators"]), status="open", **at))  # fmt: skip
+                asset_id = db.execute(
+                    select(agreements.c.asset_id).where(agreements.c.agreement_id == a["subjectId"])
+                ).scalar()
+            db.execute(
+                insert(disputes).values(
+                    dispute_id=a["disputeId"],
+                    subject_kind=kind,
+                    subject_id=a["subjectId"],
+                    asset_id=asset_id,
+                    institution=int(a["institution"]),
+                    claimant=int(a["claimant"]),
+                    respondent=int(a["respondent"]),
+                    claim_hash=a["claimHash"],
+                    arbitrators=",".join(a["arbitrators"]),
+                    status="open",
+                    **at,
+                )
+            )
         elif name == "DisputeClosed":
-            db.execute(update(disputes).where(disputes.c.dispute_id == a["disputeId"]).values(
-                status="closed", outcome=OUTCOMES.get(int(a["outcome"]), "unknown"), award_hash=a["awardHash"]))  # fmt: skip
+            db.execute(
+                update(disputes)
+                .where(disputes.c.dispute_id == a["disputeId"])
+                .values(status="closed", outcome=OUTCOMES.get(int(a["outcome"]), "unknown"), award_hash=a["awardHash"])
+            )
 
     def _party_event(self, db: Connection, name: str, a: dict[str, Any], at: dict[str, Any]) -> None:
         """A party's suspension, recovery and account events: one history row each, and the party's suspension
@@ -434,11 +558,22 @@ class Indexer:
         time, not of an event: :func:`party_record` judges it at the index's time, by the contract's rule)."""
         party_id = int(a["partyId"])
         account = a.get("account") or a.get("newAccount")
-        detail = {k: (int(v) if isinstance(v, int) else v) for k, v in a.items() if k in ("executableAt", "nonce", "threshold", "reasonHash")}
+        detail = {
+            k: (int(v) if isinstance(v, int) else v)
+            for k, v in a.items()
+            if k in ("executableAt", "nonce", "threshold", "reasonHash")
+        }
         if name == "PartyAccountsChanged":
             detail["action"] = ACCOUNT_ACTION_NAMES.get(int(a["action"]), "unknown")
-        db.execute(insert(party_events).values(party_id=party_id, event=PARTY_EVENTS[name], account=account,
-                                               detail=json.dumps(detail) if detail else None, **at))  # fmt: skip
+        db.execute(
+            insert(party_events).values(
+                party_id=party_id,
+                event=PARTY_EVENTS[name],
+                account=account,
+                detail=json.dumps(detail) if detail else None,
+                **at,
+            )
+        )
         row = parties.c.party_id == party_id
         if name == "PartySuspended":
             db.execute(update(parties).where(row).values(suspension="provisional", suspended_at=at["time"]))
@@ -447,7 +582,9 @@ class Indexer:
         elif name == "PartyReinstated":
             db.execute(update(parties).where(row).values(suspension=None, suspended_at=None))
         elif name == "RecoveryProposed":
-            db.execute(update(parties).where(row).values(recovery_account=a["newAccount"], recovery_at=int(a["executableAt"])))
+            db.execute(
+                update(parties).where(row).values(recovery_account=a["newAccount"], recovery_at=int(a["executableAt"]))
+            )
         elif name in ("RecoveryVetoed", "RecoveryCancelled", "RecoveryExecuted"):
             db.execute(update(parties).where(row).values(recovery_account=None, recovery_at=None))
 
@@ -460,17 +597,39 @@ class Indexer:
         agreement_id, asset_id = a["agreementId"], int(a["assetId"])
         kind = AGREEMENT_KINDS.get(int(a["kind"]), "unknown")
         grantor_role, grantee_role = ROLES.get(kind, ("grantor", "grantee"))
-        owners = {int(p) for p in db.execute(select(asset_owners.c.party_id).where(asset_owners.c.asset_id == asset_id)).scalars()}
-        sigs = db.execute(select(pending_signatures.c.party_id, pending_signatures.c.signer)
-                          .where(pending_signatures.c.agreement_id == agreement_id)
-                          .order_by(pending_signatures.c.party_id)).all()  # fmt: skip
-        members = [{"partyId": int(p), "role": grantor_role if int(p) in owners else grantee_role, "signer": s} for p, s in sigs]
-        db.execute(insert(agreements).values(
-            agreement_id=agreement_id, asset_id=asset_id, kind=kind, status="effective", document_hash=a["documentHash"],
-            details_hash=a["detailsHash"], parties=json.dumps(members), closed_block=None, start_time=a.get("start"),
-            end_time=a.get("end"), parent_licence=a.get("parent"), **at))  # fmt: skip
+        owners = {
+            int(p)
+            for p in db.execute(select(asset_owners.c.party_id).where(asset_owners.c.asset_id == asset_id)).scalars()
+        }
+        sigs = db.execute(
+            select(pending_signatures.c.party_id, pending_signatures.c.signer)
+            .where(pending_signatures.c.agreement_id == agreement_id)
+            .order_by(pending_signatures.c.party_id)
+        ).all()
+        members = [
+            {"partyId": int(p), "role": grantor_role if int(p) in owners else grantee_role, "signer": s}
+            for p, s in sigs
+        ]
+        db.execute(
+            insert(agreements).values(
+                agreement_id=agreement_id,
+                asset_id=asset_id,
+                kind=kind,
+                status="effective",
+                document_hash=a["documentHash"],
+                details_hash=a["detailsHash"],
+                parties=json.dumps(members),
+                closed_block=None,
+                start_time=a.get("start"),
+                end_time=a.get("end"),
+                parent_licence=a.get("parent"),
+                **at,
+            )
+        )
         for m in members:
-            db.execute(insert(agreement_parties).values(agreement_id=agreement_id, party_id=m["partyId"], role=m["role"]))
+            db.execute(
+                insert(agreement_parties).values(agreement_id=agreement_id, party_id=m["partyId"], role=m["role"])
+            )
         db.execute(delete(pending_signatures).where(pending_signatures.c.agreement_id == agreement_id))
 
     def _batch_items(self, db: Connection, root: str, at: dict[str, Any]) -> None:
@@ -484,21 +643,43 @@ class Indexer:
             return
         if batch is None:
             return
-        items: list[tuple[str, Any]] = [(as_hex(content), sub) for sub in store.batch_submissions(batch.id)
-                                        for content in store.submission_hashes(sub.id)]  # fmt: skip
+        items: list[tuple[str, Any]] = [
+            (as_hex(content), sub)
+            for sub in store.batch_submissions(batch.id)
+            for content in store.submission_hashes(sub.id)
+        ]
         # registered before by the same party (singly or in an earlier batch): the earlier record stands
         taken: set[tuple[str, int]] = set()
         for k in range(0, len(items), 500):
             chunk = [content for content, _ in items[k : k + 500]]
-            taken.update((str(b), int(p)) for b, p in db.execute(
-                select(evidence.c.content_hash, evidence.c.party_id).where(evidence.c.content_hash.in_(chunk))))
+            taken.update(
+                (str(b), int(p))
+                for b, p in db.execute(
+                    select(evidence.c.content_hash, evidence.c.party_id).where(evidence.c.content_hash.in_(chunk))
+                )
+            )
         rows = []
         for index, (content, sub) in enumerate(items):
             if (content, int(sub.party_id)) in taken:
                 continue
             taken.add((content, int(sub.party_id)))
-            rows.append((content, "batch", int(sub.party_id), sub.registrant, int(sub.algorithm), None, None, root, index,
-                         at["block"], at["log_index"], at["time"], at["tx"]))  # fmt: skip
+            rows.append(
+                (
+                    content,
+                    "batch",
+                    int(sub.party_id),
+                    sub.registrant,
+                    int(sub.algorithm),
+                    None,
+                    None,
+                    root,
+                    index,
+                    at["block"],
+                    at["log_index"],
+                    at["time"],
+                    at["tx"],
+                )
+            )
         if rows:
             insert_many(db, evidence, EVIDENCE_COLUMNS, rows)
 
@@ -507,8 +688,10 @@ class Indexer:
     def status(self) -> IndexStatus:
         with database_errors(), self.engine.connect() as db:
             last, last_hash = self._cursor(db)
-            counts = {t.name: int(db.execute(select(func.count()).select_from(t)).scalar() or 0)
-                      for t in (evidence, batches, parties, assets, agreements, disputes)}  # fmt: skip
+            counts = {
+                t.name: int(db.execute(select(func.count()).select_from(t)).scalar() or 0)
+                for t in (evidence, batches, parties, assets, agreements, disputes)
+            }
         try:
             head: int | None = int(self.w3.eth.block_number)
         except Exception:  # noqa: BLE001 - the status still answers while the node does not
@@ -563,7 +746,9 @@ class Indexer:
         """The party registry's ``suspensionConfirmationPeriod()`` (immutable: read once)."""
         return int(contract(self.w3, self.manifest, "EvidenceRegistry").functions.suspensionConfirmationPeriod().call())
 
-    def party(self, party_id: int, *, now: int | None = None, limit: int = PARTY_HISTORY_LIMIT) -> dict[str, Any] | None:
+    def party(
+        self, party_id: int, *, now: int | None = None, limit: int = PARTY_HISTORY_LIMIT
+    ) -> dict[str, Any] | None:
         """:func:`party_record` of ``party_id`` (None if not indexed yet)."""
         period = self.suspension_period
         with database_errors():
@@ -600,7 +785,9 @@ class _Moved(LedgerError):
         super().__init__("the chain reorganised while the index read it; try again")
 
 
-def open_index(w3: Web3, manifest: Manifest, settings: Settings, *, journal: Callable[[], Store] | None = None) -> Indexer:
+def open_index(
+    w3: Web3, manifest: Manifest, settings: Settings, *, journal: Callable[[], Store] | None = None
+) -> Indexer:
     """The indexer of the deployment ``manifest`` on ``w3``, on Settings.index_url (default SQLite in the data
     dir); ``journal`` as :class:`Indexer` takes it."""
     if not getattr(settings, "index_url", None):

@@ -39,12 +39,20 @@ LICENCE_TYPES = {t.word: t for t in ag.LicenceType.choices()}
 ROYALTY_BASES = {"lump_sum", "percentage", "per_unit", "minimum_annual"}
 STATUS_NAMES = {int(s): s.word for s in ag.AgreementStatus.choices()}
 # The input a contract refusal at execution is about (the contract's errors name no field).
-EXECUTE_REVERT_FIELDS = {"AssetNotConfirmed": "assetId", "SignatureExpired": "deadline", "AssetIsFrozen": "assetId", "AssetPledged": "assetId",
-                         "SignatureDeadlineTooFar": "deadline", "AgreementWithdrawnByParty": "agreement_id",
-                         "SublicenceLimitReached": "parentLicence",
-                         "AgreementSignerNotActive": "signatures", "AgreementSignerNotAParty": "signatures",
-                         "AgreementSignatureDuplicate": "signatures", "AgreementSignatureInvalid": "signatures",
-                         "AgreementSignatureMissing": "signatures"}  # fmt: skip
+EXECUTE_REVERT_FIELDS = {
+    "AssetNotConfirmed": "assetId",
+    "SignatureExpired": "deadline",
+    "AssetIsFrozen": "assetId",
+    "AssetPledged": "assetId",
+    "SignatureDeadlineTooFar": "deadline",
+    "AgreementWithdrawnByParty": "agreement_id",
+    "SublicenceLimitReached": "parentLicence",
+    "AgreementSignerNotActive": "signatures",
+    "AgreementSignerNotAParty": "signatures",
+    "AgreementSignatureDuplicate": "signatures",
+    "AgreementSignatureInvalid": "signatures",
+    "AgreementSignatureMissing": "signatures",
+}
 
 
 def _amount(value: Any, field: str) -> str:
@@ -70,7 +78,6 @@ def _currency(value: Any, field: str) -> str:
 
 def _missing(field: str) -> str:
     raise InvalidInput(f"{field} is required", field=field)
-
 
 
 class AgreementService:
@@ -120,9 +127,13 @@ class AgreementService:
         except NotFound as exc:
             raise NotFound(exc.message, field="assetId") from None
         if asset["status"] != "confirmed":
-            raise AssetNotConfirmed("AssetNotConfirmed", {"assetId": asset_id},
-                                    f"asset {asset_id} is a {ag.ASSET_STATUS_NOTES[asset['status']]}; an asset verifier confirms "
-                                    "it first (ipledger asset confirm)", field="assetId")  # fmt: skip
+            raise AssetNotConfirmed(
+                "AssetNotConfirmed",
+                {"assetId": asset_id},
+                f"asset {asset_id} is a {ag.ASSET_STATUS_NOTES[asset['status']]}; an asset verifier confirms "
+                "it first (ipledger asset confirm)",
+                field="assetId",
+            )
         if asset["frozen"]:
             raise Conflict(f"asset {asset_id} is frozen by an open dispute", field="assetId")
         document_hash = parse_hash(str(body.get("documentHash", "")), "documentHash")
@@ -140,7 +151,9 @@ class AgreementService:
                 entries = body.get("assignees") or []
                 if not entries:
                     raise InvalidInput("an assignment needs at least one assignee", field="assignees")
-                grantees = [self.assets.check_party(e.get("partyId"), f"assignees[{i}].partyId") for i, e in enumerate(entries)]
+                grantees = [
+                    self.assets.check_party(e.get("partyId"), f"assignees[{i}].partyId") for i, e in enumerate(entries)
+                ]
                 if len(set(grantees)) != len(grantees):
                     raise InvalidInput("an assignee is listed twice", field="assignees")
                 shares = [ag.parse_bps(e.get("share"), f"assignees[{i}].share") for i, e in enumerate(entries)]
@@ -154,8 +167,10 @@ class AgreementService:
                 grantees, shares = [company], [10_000]
                 e = body.get("equity") or {}
                 details |= {
-                    "appraiser": _text(e.get("appraiser"), "equity.appraiser", SHORT_TEXT_MAX) or _missing("equity.appraiser"),
-                    "appraisalReportHash": "0x" + parse_hash(str(e.get("appraisalReportHash", "")), "equity.appraisalReportHash").hex(),
+                    "appraiser": _text(e.get("appraiser"), "equity.appraiser", SHORT_TEXT_MAX)
+                    or _missing("equity.appraiser"),
+                    "appraisalReportHash": "0x"
+                    + parse_hash(str(e.get("appraisalReportHash", "")), "equity.appraisalReportHash").hex(),
                     "appraisedValue": _amount(e.get("appraisedValue"), "equity.appraisedValue"),
                     "agreedValue": _amount(e.get("agreedValue"), "equity.agreedValue"),
                     "capitalAmount": _amount(e.get("capitalAmount"), "equity.capitalAmount"),
@@ -165,8 +180,15 @@ class AgreementService:
             overlap = set(grantees) & set(owners)
             if overlap:
                 raise InvalidInput(f"party {overlap.pop()} already owns the asset", field=key)
-            terms = ag.Terms(int(kind), asset_id, tuple(grantees), tuple(shares), document_hash=document_hash,
-                             salt=salt, deadline=deadline)  # fmt: skip
+            terms = ag.Terms(
+                int(kind),
+                asset_id,
+                tuple(grantees),
+                tuple(shares),
+                document_hash=document_hash,
+                salt=salt,
+                deadline=deadline,
+            )
         else:
             start, end = int(body.get("start") or now), body.get("end")
             if not isinstance(end, int) or end <= start:
@@ -183,20 +205,43 @@ class AgreementService:
                 royalty = body.get("royalty") or {}
                 basis = royalty.get("basis")
                 if basis not in ROYALTY_BASES:
-                    raise InvalidInput(f"royalty.basis must be one of {', '.join(sorted(ROYALTY_BASES))}", field="royalty.basis")
-                r: dict[str, Any] = {"basis": basis, "currency": _currency(royalty.get("currency", "CNY"), "royalty.currency")}
+                    raise InvalidInput(
+                        f"royalty.basis must be one of {', '.join(sorted(ROYALTY_BASES))}", field="royalty.basis"
+                    )
+                r: dict[str, Any] = {
+                    "basis": basis,
+                    "currency": _currency(royalty.get("currency", "CNY"), "royalty.currency"),
+                }
                 if basis == "percentage":
                     r["rate"] = ag.parse_bps(royalty.get("rate"), "royalty.rate")
                 else:
                     r["amount"] = _amount(royalty.get("amount"), "royalty.amount")
                 if royalty.get("minimumAnnual") is not None:
                     r["minimumAnnual"] = _amount(royalty.get("minimumAnnual"), "royalty.minimumAnnual")
-                details |= {"royalty": r, "fieldOfUse": field_text or "all",
-                            "recordationNumber": _text(body.get("recordationNumber"), "recordationNumber", SHORT_TEXT_MAX),
-                            "recordationDate": ag.parse_date(body.get("recordationDate"), "recordationDate")}  # fmt: skip
+                details |= {
+                    "royalty": r,
+                    "fieldOfUse": field_text or "all",
+                    "recordationNumber": _text(body.get("recordationNumber"), "recordationNumber", SHORT_TEXT_MAX),
+                    "recordationDate": ag.parse_date(body.get("recordationDate"), "recordationDate"),
+                }
                 parent = parse_hash(body["parentLicence"], "parentLicence") if body.get("parentLicence") else b"\0" * 32
-                terms = ag.Terms(int(kind), asset_id, (grantee,), (), int(ltype), territory, ag.field_of_use_hash(field_text),
-                                 bool(body.get("sublicensable", False)), parent, start, end, document_hash, b"", salt, deadline)  # fmt: skip
+                terms = ag.Terms(
+                    int(kind),
+                    asset_id,
+                    (grantee,),
+                    (),
+                    int(ltype),
+                    territory,
+                    ag.field_of_use_hash(field_text),
+                    bool(body.get("sublicensable", False)),
+                    parent,
+                    start,
+                    end,
+                    document_hash,
+                    b"",
+                    salt,
+                    deadline,
+                )
                 grantors = self._licence_grantors(terms, owners)
                 if grantee in grantors:
                     raise InvalidInput("the licensee already holds the right it would be licensed", field="licensee")
@@ -206,10 +251,24 @@ class AgreementService:
                     raise InvalidInput("the pledgee must be a financial institution party", field="pledgee")
                 existing = call(self.contract.functions.pledgeOf(asset_id))
                 if existing != b"\0" * 32:
-                    raise Conflict(f"asset {asset_id} is already pledged under 0x{bytes(existing).hex()}", field="assetId")
-                details |= {"amount": _amount(body.get("amount"), "amount"), "currency": _currency(body.get("currency", "CNY"), "currency"),
-                            "registrationNumber": _text(body.get("registrationNumber"), "registrationNumber", SHORT_TEXT_MAX)}  # fmt: skip
-                terms = ag.Terms(int(kind), asset_id, (grantee,), start=start, end=end, document_hash=document_hash, salt=salt, deadline=deadline)
+                    raise Conflict(
+                        f"asset {asset_id} is already pledged under 0x{bytes(existing).hex()}", field="assetId"
+                    )
+                details |= {
+                    "amount": _amount(body.get("amount"), "amount"),
+                    "currency": _currency(body.get("currency", "CNY"), "currency"),
+                    "registrationNumber": _text(body.get("registrationNumber"), "registrationNumber", SHORT_TEXT_MAX),
+                }
+                terms = ag.Terms(
+                    int(kind),
+                    asset_id,
+                    (grantee,),
+                    start=start,
+                    end=end,
+                    document_hash=document_hash,
+                    salt=salt,
+                    deadline=deadline,
+                )
         details = {k: v for k, v in details.items() if v is not None}
         from dataclasses import replace
 
@@ -220,18 +279,27 @@ class AgreementService:
         if terms.parent_licence == b"\0" * 32:
             return owners
         parent = call(self.contract.functions.agreement(terms.parent_licence))
-        if parent[1] != ag.AgreementStatus.EFFECTIVE or parent[0] != ag.AgreementKind.LICENCE or parent[8] != terms.asset_id:
+        if (
+            parent[1] != ag.AgreementStatus.EFFECTIVE
+            or parent[0] != ag.AgreementKind.LICENCE
+            or parent[8] != terms.asset_id
+        ):
             raise InvalidInput("the parent licence is not an effective licence of this asset", field="parentLicence")
         if not parent[3]:
             raise InvalidInput("the parent licence does not allow sublicensing", field="parentLicence")
         if parent[11] != b"\0" * 32:
-            raise InvalidInput("a sublicence is granted under a licence from the owners, not under another sublicence", field="parentLicence")
+            raise InvalidInput(
+                "a sublicence is granted under a licence from the owners, not under another sublicence",
+                field="parentLicence",
+            )
         if parent[5] <= self._chain_time():
             raise InvalidInput("the parent licence has ended", field="parentLicence")
         if terms.licence_type < parent[2]:  # Exclusive 1 < Sole 2 < Ordinary 3: same or narrower
-            raise InvalidInput(f"a sublicence under a {ag.LicenceType(parent[2]).word} licence is "
-                               f"{' or '.join(t.word for t in ag.LicenceType.choices() if t >= parent[2])}",
-                               field="licenceType")  # fmt: skip
+            raise InvalidInput(
+                f"a sublicence under a {ag.LicenceType(parent[2]).word} licence is "
+                f"{' or '.join(t.word for t in ag.LicenceType.choices() if t >= parent[2])}",
+                field="licenceType",
+            )
         if terms.territory & ~int(parent[9]):
             raise InvalidInput("a sublicence must stay inside the parent licence's territory", field="territory")
         if terms.start < parent[4] or terms.end > parent[5]:
@@ -244,7 +312,9 @@ class AgreementService:
         try:
             aid = "0x" + parse_hash(agreement_id, "agreement_id").hex()
         except InvalidInput:
-            raise InvalidInput(f"{agreement_id!r} is not an agreement id (32 bytes hex)", field="agreement_id") from None
+            raise InvalidInput(
+                f"{agreement_id!r} is not an agreement id (32 bytes hex)", field="agreement_id"
+            ) from None
         row = self.journal.proposal(aid)
         if row is None:
             raise NotFound(f"no agreement {aid}", field="agreement_id")
@@ -256,7 +326,8 @@ class AgreementService:
         required = list(dict.fromkeys([*grantors, *terms.grantees]))
         pledge = call(self.contract.functions.pledgeOf(terms.asset_id))
         needs = terms.kind in (ag.AgreementKind.ASSIGNMENT, ag.AgreementKind.EQUITY_CONTRIBUTION) or (
-            terms.kind == ag.AgreementKind.LICENCE and terms.licence_type != ag.LicenceType.ORDINARY)
+            terms.kind == ag.AgreementKind.LICENCE and terms.licence_type != ag.LicenceType.ORDINARY
+        )
         if pledge != b"\0" * 32 and needs:
             pledgee = int(call(self.contract.functions.agreement(pledge))[13][0])
             if pledgee not in required:
@@ -304,19 +375,27 @@ class AgreementService:
         party_id = self.parties.active_party(account, field="signer", refuse=as_signer)
         required = self.required_parties(terms)
         if party_id not in required:
-            raise InvalidInput(f"party {party_id} is not a party to this agreement (parties: {required})", field="signer")
+            raise InvalidInput(
+                f"party {party_id} is not a party to this agreement (parties: {required})", field="signer"
+            )
         if str(party_id) in sigs:
             raise Conflict(f"party {party_id} has already signed", field="signer")
         message = terms.message(self.domain())
-        if self.conn.w3.eth.get_code(account):  # a contract wallet (a Safe): asked through ERC-1271, as the contract will
+        if self.conn.w3.eth.get_code(
+            account
+        ):  # a contract wallet (a Safe): asked through ERC-1271, as the contract will
             from ledger.chain.governance import erc1271_accepts
 
             valid = erc1271_accepts(self.conn.w3, account, eip712.digest(message), sig)
         else:
             valid = eip712.recover(message, sig) == account
         if not valid:
-            raise SignatureRejected("AgreementSignatureInvalid", {"signer": account},
-                                    "the signature does not verify for these terms and this account", field="signature")  # fmt: skip
+            raise SignatureRejected(
+                "AgreementSignatureInvalid",
+                {"signer": account},
+                "the signature does not verify for these terms and this account",
+                field="signature",
+            )
         key = "0x" + terms.agreement_id(self.domain()).hex()
         # read and written in one journal transaction: two parties signing at once both keep their signature
         if not self.journal.add_proposal_signature(key, int(party_id), account, "0x" + sig.hex()):
@@ -330,7 +409,9 @@ class AgreementService:
         required = self.required_parties(terms)
         missing = [p for p in required if str(p) not in sigs]
         if missing:
-            raise InvalidInput(f"signatures missing from parties {missing}", field="signatures", details={"missingParties": missing})
+            raise InvalidInput(
+                f"signatures missing from parties {missing}", field="signatures", details={"missingParties": missing}
+            )
         # only the parties needed now: a pledgee's consent collected before its pledge was released is not sent
         tuples = [(sigs[str(p)]["signer"], bytes.fromhex(sigs[str(p)]["signature"][2:])) for p in required]
         try:
@@ -362,9 +443,15 @@ class AgreementService:
         aid = terms.agreement_id(self.domain())
         ag.check_signing_window(deadline, self._chain_time())
         if self.assets.show(terms.asset_id)["frozen"]:
-            raise Conflict(f"asset {terms.asset_id} is frozen by an open dispute: the pledge is released after the award",
-                           field="agreement_id")  # fmt: skip
-        self._send(self.contract.functions.releasePledge(aid, deadline, (parse_account(signer, "signer"), ag.parse_signature(signature))))
+            raise Conflict(
+                f"asset {terms.asset_id} is frozen by an open dispute: the pledge is released after the award",
+                field="agreement_id",
+            )
+        self._send(
+            self.contract.functions.releasePledge(
+                aid, deadline, (parse_account(signer, "signer"), ag.parse_signature(signature))
+            )
+        )
         return self.agreement(agreement_id)
 
     def withdrawal_payload(self, agreement_id: str, deadline: int) -> dict[str, Any]:
@@ -385,19 +472,31 @@ class AgreementService:
         party_id, _active = self.parties.party_of(account)
         parties = set(self.required_parties(terms)) | set(terms.grantees)
         if party_id not in parties:
-            raise InvalidInput(f"{account} is not an account of a party to this agreement (parties: {sorted(parties)})", field="signer")
-        if not self.conn.w3.eth.get_code(account) and eip712.recover(ag.withdrawal_message(self.domain(), aid, deadline), sig) != account:
-            raise SignatureRejected("AgreementSignatureInvalid", {"signer": account},
-                                    "the signature does not verify for this withdrawal and this account", field="signature")  # fmt: skip
+            raise InvalidInput(
+                f"{account} is not an account of a party to this agreement (parties: {sorted(parties)})", field="signer"
+            )
+        if (
+            not self.conn.w3.eth.get_code(account)
+            and eip712.recover(ag.withdrawal_message(self.domain(), aid, deadline), sig) != account
+        ):
+            raise SignatureRejected(
+                "AgreementSignatureInvalid",
+                {"signer": account},
+                "the signature does not verify for this withdrawal and this account",
+                field="signature",
+            )
         try:
             sent = self._send(self.contract.functions.withdraw(terms.as_tuple(), deadline, (account, sig)))
         except ContractRevert as exc:
-            exc.field = exc.field or {"AgreementWithdrawnByParty": "agreement_id", "AgreementAlreadyExecuted": "agreement_id",
-                                      "SignatureExpired": "deadline", "SignatureDeadlineTooFar": "deadline"}.get(exc.name)  # fmt: skip
+            exc.field = exc.field or {
+                "AgreementWithdrawnByParty": "agreement_id",
+                "AgreementAlreadyExecuted": "agreement_id",
+                "SignatureExpired": "deadline",
+                "SignatureDeadlineTooFar": "deadline",
+            }.get(exc.name)
             raise
         self.journal.close_proposal("0x" + aid.hex(), "withdrawn", sent.tx_hash)
         return {**self.agreement(agreement_id), "withdrawnBy": int(party_id), "transactionHash": sent.tx_hash}
-
 
     def certificate(self, agreement_id: str) -> CertificateDocument:
         """The agreement certificate (ledger/certificates/agreement.py) of an agreement in effect."""
@@ -405,8 +504,11 @@ class AgreementService:
 
         terms, details, sigs, status, tx_hash = self._proposal(agreement_id)
         if status != "executed" or not tx_hash:
-            raise Conflict(f"the agreement is {status}: a certificate exists once it is in effect", field="agreement_id",
-                           details={"status": status})  # fmt: skip
+            raise Conflict(
+                f"the agreement is {status}: a certificate exists once it is in effect",
+                field="agreement_id",
+                details={"status": status},
+            )
         receipt = self.conn.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
         block = self.conn.w3.eth.get_block(receipt["blockNumber"])
         profiles = {int(pid): self.parties.profile(int(pid)) for pid in sigs}

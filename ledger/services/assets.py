@@ -17,8 +17,8 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.logs import DISCARD
 
-from ledger.chain.connection import Connection
 from ledger.chain.codec import call
+from ledger.chain.connection import Connection
 from ledger.chain.sender import SentTransaction
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
@@ -53,21 +53,30 @@ JURISDICTIONS = {j.name: j for j in ag.AssetJurisdiction.choices()}
 KINDS = {k.word: k for k in ag.AssetKind.choices()}
 _AJ, _AK = ag.AssetJurisdiction, ag.AssetKind
 #: The kinds each jurisdiction admits (the registry refuses others: AssetFault.JurisdictionAndKind), by their words.
-ALLOWED_KINDS = {j.name: {k.word for k in kinds} for j, kinds in {
-    _AJ.CN: (_AK.INVENTION, _AK.UTILITY_MODEL, _AK.DESIGN),
-    _AJ.HK: (_AK.STANDARD_PATENT_R, _AK.STANDARD_PATENT_O, _AK.SHORT_TERM_PATENT),
-    _AJ.PCT: (_AK.PCT_APPLICATION,),
-    _AJ.OTHER: (_AK.INVENTION, _AK.UTILITY_MODEL, _AK.DESIGN, _AK.OTHER_PATENT),
-}.items()}
+ALLOWED_KINDS = {
+    j.name: {k.word for k in kinds}
+    for j, kinds in {
+        _AJ.CN: (_AK.INVENTION, _AK.UTILITY_MODEL, _AK.DESIGN),
+        _AJ.HK: (_AK.STANDARD_PATENT_R, _AK.STANDARD_PATENT_O, _AK.SHORT_TERM_PATENT),
+        _AJ.PCT: (_AK.PCT_APPLICATION,),
+        _AJ.OTHER: (_AK.INVENTION, _AK.UTILITY_MODEL, _AK.DESIGN, _AK.OTHER_PATENT),
+    }.items()
+}
 #: The kind a CNIPA application number's type digit stands for (8 and 9: PCT applications entering China).
 ASSET_VERIFIER_KIND = PartyKind.ASSET_VERIFIER
 ASSET_STATUS_NAMES = {int(v): v.word for v in ag.AssetStatus}
 ASSET_STATUS_NOTES = ag.ASSET_STATUS_NOTES
 # The input a verifier's refused decision is about.
-DECISION_REVERT_FIELDS = {"AssetStatusInvalid": "asset_id", "AssetIsFrozen": "asset_id", "AssetVerifierInvalid": "signer",
-                          "AssetVerifierIsOwner": "signer", "AgreementSignerNotActive": "signer",
-                          "AgreementSignatureInvalid": "signature", "SignatureExpired": "deadline",
-                          "SignatureDeadlineTooFar": "deadline"}  # fmt: skip
+DECISION_REVERT_FIELDS = {
+    "AssetStatusInvalid": "asset_id",
+    "AssetIsFrozen": "asset_id",
+    "AssetVerifierInvalid": "signer",
+    "AssetVerifierIsOwner": "signer",
+    "AgreementSignerNotActive": "signer",
+    "AgreementSignatureInvalid": "signature",
+    "SignatureExpired": "deadline",
+    "SignatureDeadlineTooFar": "deadline",
+}
 
 
 class AssetService:
@@ -112,7 +121,9 @@ class AssetService:
             raise InvalidInput("jurisdiction must be CN, HK, PCT or OTHER", field="jurisdiction")
         kind = str(body.get("kind", "")).lower()
         if kind not in ALLOWED_KINDS[jurisdiction]:
-            raise InvalidInput(f"kind must be one of {', '.join(sorted(ALLOWED_KINDS[jurisdiction]))} for {jurisdiction}", field="kind")
+            raise InvalidInput(
+                f"kind must be one of {', '.join(sorted(ALLOWED_KINDS[jurisdiction]))} for {jurisdiction}", field="kind"
+            )
         number, kind = normalise_number(jurisdiction, kind, str(body.get("number", "")))
         owners = body.get("owners") or []
         if not owners or len(owners) > 8:
@@ -123,10 +134,15 @@ class AssetService:
         shares = [ag.parse_bps(o.get("share"), f"owners[{i}].share") for i, o in enumerate(owners)]
         if sum(shares) != 10_000:
             raise InvalidInput(f"shares sum to {sum(shares)} basis points, not 10000 (100%)", field="owners")
-        title = check_text(body.get("title") or "", "title", max_length=TITLE_MAX).strip()  # NFC, no control/bidi/zero-width
+        title = check_text(
+            body.get("title") or "", "title", max_length=TITLE_MAX
+        ).strip()  # NFC, no control/bidi/zero-width
         if not title:
             raise InvalidInput(f"a title of 1 to {TITLE_MAX} characters is required", field="title")
-        filing, grant = ag.parse_date(body.get("filingDate"), "filingDate"), ag.parse_date(body.get("grantDate"), "grantDate")
+        filing, grant = (
+            ag.parse_date(body.get("filingDate"), "filingDate"),
+            ag.parse_date(body.get("grantDate"), "grantDate"),
+        )
         if filing and grant and grant < filing:
             raise InvalidInput("the grant date is before the filing date", field="grantDate")
         evidence = [("0x" + parse_hash(h, f"evidence[{i}]").hex()) for i, h in enumerate(body.get("evidence") or [])]
@@ -134,13 +150,23 @@ class AssetService:
         deadline = int(body.get("deadline") or 0) or self._chain_time() + ag.DEFAULT_SIGNING_WINDOW
         ag.check_signing_window(deadline, self._chain_time())
         reg = ag.AssetRegistration(
-            int(JURISDICTIONS[jurisdiction]), int(KINDS[kind]), ag.number_hash(number), tuple(ids), tuple(shares),
-            hashlib.sha256(canonical_json(details)).digest(), deadline,
-        )  # fmt: skip
+            int(JURISDICTIONS[jurisdiction]),
+            int(KINDS[kind]),
+            ag.number_hash(number),
+            tuple(ids),
+            tuple(shares),
+            hashlib.sha256(canonical_json(details)).digest(),
+            deadline,
+        )
         taken = int(call(self.contract.functions.assetByNumber(reg.number_hash)))
-        if taken and int(call(self.contract.functions.assetStatus(taken))) != ag.AssetStatus.STRUCK:  # a struck claim frees it
-            raise Conflict(f"{number} is already registered (asset {taken}); if that claim is false, an asset verifier can "
-                           "reject it, or an arbitral award give it to its rightful owner", field="number")  # fmt: skip
+        if (
+            taken and int(call(self.contract.functions.assetStatus(taken))) != ag.AssetStatus.STRUCK
+        ):  # a struck claim frees it
+            raise Conflict(
+                f"{number} is already registered (asset {taken}); if that claim is false, an asset verifier can "
+                "reject it, or an arbitral award give it to its rightful owner",
+                field="number",
+            )
         return reg, details
 
     def register(self, body: dict[str, Any], signatures: list[dict[str, str]]) -> AssetView:
@@ -181,7 +207,9 @@ class AssetService:
         build = ag.confirmation_message if decision == "confirm" else ag.rejection_message
         return build(self.domain(), asset_id, digest, deadline)
 
-    def decide(self, asset_id: int, decision: str, hash_value: str, deadline: int, signer: str, signature: str) -> dict[str, Any]:
+    def decide(
+        self, asset_id: int, decision: str, hash_value: str, deadline: int, signer: str, signature: str
+    ) -> dict[str, Any]:
         """Relays an asset verifier's signed confirmation or rejection of a claim, after checking it here: the
         claim is open (neither confirmed nor struck) and not frozen, the signer is an account of an active
         verifier party that owns no share of the asset, and the signature verifies."""
@@ -196,43 +224,70 @@ class AssetService:
 
         def verifier(party_id: int) -> None:
             if party_id == 0 or self.parties.profile(party_id)["kind"] != ASSET_VERIFIER_KIND:
-                raise NotAnAssetVerifier("AssetVerifierInvalid", {"account": account, "partyId": party_id},
-                                         f"{account} is not an account of an asset verifier party (admitted by governance)",
-                                         field="signer")  # fmt: skip
+                raise NotAnAssetVerifier(
+                    "AssetVerifierInvalid",
+                    {"account": account, "partyId": party_id},
+                    f"{account} is not an account of an asset verifier party (admitted by governance)",
+                    field="signer",
+                )
 
         party_id = self.parties.active_party(account, field="signer", refuse=as_verifier, among=verifier)
         if party_id in {o["partyId"] for o in asset["owners"]}:
-            raise AssetClaimConflict("AssetVerifierIsOwner", {"assetId": asset_id, "partyId": party_id},
-                                     f"party {party_id} owns a share of asset {asset_id}: a verifier cannot decide its own claim",
-                                     field="signer")  # fmt: skip
+            raise AssetClaimConflict(
+                "AssetVerifierIsOwner",
+                {"assetId": asset_id, "partyId": party_id},
+                f"party {party_id} owns a share of asset {asset_id}: a verifier cannot decide its own claim",
+                field="signer",
+            )
         sig = ag.parse_signature(signature)
         build = ag.confirmation_message if decision == "confirm" else ag.rejection_message
-        if not self.conn.w3.eth.get_code(account) and eip712.recover(build(self.domain(), asset_id, digest, deadline), sig) != account:
-            raise SignatureRejected("AgreementSignatureInvalid", {"signer": account},
-                                    f"the signature does not verify for this {decision} of asset {asset_id} by {account}",
-                                    field="signature")  # fmt: skip
+        if (
+            not self.conn.w3.eth.get_code(account)
+            and eip712.recover(build(self.domain(), asset_id, digest, deadline), sig) != account
+        ):
+            raise SignatureRejected(
+                "AgreementSignatureInvalid",
+                {"signer": account},
+                f"the signature does not verify for this {decision} of asset {asset_id} by {account}",
+                field="signature",
+            )
         fn = self.contract.functions.confirmAsset if decision == "confirm" else self.contract.functions.rejectClaim
         try:
             sent = self._send(fn(asset_id, digest, account, deadline, sig))
         except ContractRevert as exc:
             exc.field = exc.field or DECISION_REVERT_FIELDS.get(exc.name)
             raise
-        return {**self.show(asset_id), "verifierPartyId": party_id, hash_field: "0x" + digest.hex(), "transactionHash": sent.tx_hash}
+        return {
+            **self.show(asset_id),
+            "verifierPartyId": party_id,
+            hash_field: "0x" + digest.hex(),
+            "transactionHash": sent.tx_hash,
+        }
 
     def _open_claim(self, asset_id: int) -> AssetView:
         asset = self.show(asset_id)
         if asset["status"] != "claimed":
-            raise AssetClaimConflict("AssetStatusInvalid", {"assetId": asset_id, "status": asset["status"]},
-                                     f"asset {asset_id} is {asset['status']}, not an open claim: a confirmed title changes only "
-                                     "by an arbitral award", field="asset_id")  # fmt: skip
+            raise AssetClaimConflict(
+                "AssetStatusInvalid",
+                {"assetId": asset_id, "status": asset["status"]},
+                f"asset {asset_id} is {asset['status']}, not an open claim: a confirmed title changes only "
+                "by an arbitral award",
+                field="asset_id",
+            )
         if asset["frozen"]:
-            raise AssetClaimConflict("AssetIsFrozen", {"assetId": asset_id},
-                                     f"asset {asset_id} is frozen by an open dispute: the award decides it", field="asset_id")  # fmt: skip
+            raise AssetClaimConflict(
+                "AssetIsFrozen",
+                {"assetId": asset_id},
+                f"asset {asset_id} is frozen by an open dispute: the award decides it",
+                field="asset_id",
+            )
         return asset
 
     # --- signatures of parties, checked before they are relayed (registrations here, terminations in agreements) ---
 
-    def parse_signatures(self, signatures: list[dict[str, str]], message: dict[str, Any], parties: set[int]) -> list[tuple[ChecksumAddress, bytes]]:
+    def parse_signatures(
+        self, signatures: list[dict[str, str]], message: dict[str, Any], parties: set[int]
+    ) -> list[tuple[ChecksumAddress, bytes]]:
         """Checks each signature early: a known account of one of ``parties``, once each, verifying for ``message``."""
         out = []
         seen: set[int] = set()
@@ -242,16 +297,24 @@ class AssetService:
 
             def of_parties(party_id: int, i: int = i, account: str = account) -> None:
                 if party_id not in parties:
-                    raise InvalidInput(f"signatures[{i}] is by {account}, not an account of the parties {sorted(parties)}",
-                                       field=f"signatures[{i}].signer")  # fmt: skip
+                    raise InvalidInput(
+                        f"signatures[{i}] is by {account}, not an account of the parties {sorted(parties)}",
+                        field=f"signatures[{i}].signer",
+                    )
 
-            party_id = self.parties.active_party(account, field=f"signatures[{i}].signer", refuse=as_cosigner, among=of_parties)
+            party_id = self.parties.active_party(
+                account, field=f"signatures[{i}].signer", refuse=as_cosigner, among=of_parties
+            )
             if party_id in seen:
                 raise Conflict(f"party {party_id} signed twice", field=f"signatures[{i}].signer")
             seen.add(party_id)
             if not self.conn.w3.eth.get_code(account) and eip712.recover(message, sig) != account:
-                raise SignatureRejected("SignatureInvalid", {"signer": account}, f"signatures[{i}] does not verify for {account}",
-                                        field=f"signatures[{i}].signature")  # fmt: skip
+                raise SignatureRejected(
+                    "SignatureInvalid",
+                    {"signer": account},
+                    f"signatures[{i}] does not verify for {account}",
+                    field=f"signatures[{i}].signature",
+                )
             out.append((account, sig))
         return out
 
@@ -273,11 +336,21 @@ class AssetService:
                 break
             if e["event"] in ("AssetConfirmed", "ClaimRejected"):
                 status = "confirmed" if e["event"] == "AssetConfirmed" else "struck"
-                decided_by = {"verifierPartyId": e["verifierPartyId"], "time": e["time"], "transactionHash": e["transactionHash"],
-                              **{k: e[k] for k in ("registerExtractHash", "reasonHash") if k in e}}  # fmt: skip
+                decided_by = {
+                    "verifierPartyId": e["verifierPartyId"],
+                    "time": e["time"],
+                    "transactionHash": e["transactionHash"],
+                    **{k: e[k] for k in ("registerExtractHash", "reasonHash") if k in e},
+                }
             elif e["event"] in ("AssetRegistered", "TitleTransferred", "TitleRestored"):
-                owners, owners_since, title_agreement = e["owners"], e["time"], e.get("agreementId") or e.get("disputeId")
-            elif e["event"] == "AgreementExecuted" and e["kind"] in {k.word for k in ag.AgreementKind.choices() if k.termed}:
+                owners, owners_since, title_agreement = (
+                    e["owners"],
+                    e["time"],
+                    e.get("agreementId") or e.get("disputeId"),
+                )
+            elif e["event"] == "AgreementExecuted" and e["kind"] in {
+                k.word for k in ag.AgreementKind.choices() if k.termed
+            }:
                 effective[e["agreementId"]] = e
             elif e["event"] in ("AgreementTerminated", "PledgeReleased", "AgreementVoided"):
                 effective.pop(e["agreementId"], None)
@@ -285,17 +358,40 @@ class AssetService:
         for aid, e in effective.items():
             g = call(self.contract.functions.agreement(bytes.fromhex(aid[2:])))
             parent = "0x" + bytes(g[11]).hex()
-            if e["kind"] == ag.AgreementKind.LICENCE.word and g[11] != b"\0" * 32 and parent not in effective and int(g[7]) <= at:
+            if (
+                e["kind"] == ag.AgreementKind.LICENCE.word
+                and g[11] != b"\0" * 32
+                and parent not in effective
+                and int(g[7]) <= at
+            ):
                 # the parent licence was terminated or voided by `at`: its sublicences ended with it
-                ended.append({"agreementId": aid, "licensee": int(g[13][0]), "endedAt": int(g[7]), "parentLicence": parent,
-                              "reason": f"ended with parent licence {parent}"})  # fmt: skip
+                ended.append(
+                    {
+                        "agreementId": aid,
+                        "licensee": int(g[13][0]),
+                        "endedAt": int(g[7]),
+                        "parentLicence": parent,
+                        "reason": f"ended with parent licence {parent}",
+                    }
+                )
                 continue
             if not (int(g[4]) <= at < int(g[5])):
                 continue
-            entry = {"agreementId": aid, "party": int(g[13][0]), "start": int(g[4]), "end": int(g[5]), "effectiveAt": int(g[6])}
+            entry = {
+                "agreementId": aid,
+                "party": int(g[13][0]),
+                "start": int(g[4]),
+                "end": int(g[5]),
+                "effectiveAt": int(g[6]),
+            }
             if e["kind"] == ag.AgreementKind.LICENCE.word:
-                entry |= {"licensee": entry.pop("party"), "licenceType": ag.LicenceType(g[2]).word, "territory": from_mask(int(g[9])),
-                          "sublicence": g[11] != b"\0" * 32, "licensors": [int(p) for p in g[12]]}  # fmt: skip
+                entry |= {
+                    "licensee": entry.pop("party"),
+                    "licenceType": ag.LicenceType(g[2]).word,
+                    "territory": from_mask(int(g[9])),
+                    "sublicence": g[11] != b"\0" * 32,
+                    "licensors": [int(p) for p in g[12]],
+                }
                 licences.append(entry)
             else:
                 entry |= {"pledgee": entry.pop("party"), "pledgors": [int(p) for p in g[12]]}
@@ -326,17 +422,37 @@ class AssetService:
                 times[n] = int(self.conn.w3.eth.get_block(n)["timestamp"])
             return times[n]
 
-        for name in ("AssetRegistered", "AssetConfirmed", "ClaimRejected", "ClaimStruck", "TitleTransferred", "AgreementExecuted",
-                     "AgreementTerminated", "PledgeReleased", "AssetFrozen", "AssetUnfrozen", "AgreementVoided", "TitleRestored",
-                     "AgreementWithdrawn"):  # fmt: skip
+        for name in (
+            "AssetRegistered",
+            "AssetConfirmed",
+            "ClaimRejected",
+            "ClaimStruck",
+            "TitleTransferred",
+            "AgreementExecuted",
+            "AgreementTerminated",
+            "PledgeReleased",
+            "AssetFrozen",
+            "AssetUnfrozen",
+            "AgreementVoided",
+            "TitleRestored",
+            "AgreementWithdrawn",
+        ):
             for log in getattr(c.events, name)().get_logs(from_block=start, argument_filters={"assetId": asset_id}):
                 args = log["args"]
-                e: dict[str, Any] = {"event": name, "block": int(log["blockNumber"]), "logIndex": int(log["logIndex"]),
-                                     "time": block_time(int(log["blockNumber"])), "transactionHash": Web3.to_hex(log["transactionHash"])}  # fmt: skip
+                e: dict[str, Any] = {
+                    "event": name,
+                    "block": int(log["blockNumber"]),
+                    "logIndex": int(log["logIndex"]),
+                    "time": block_time(int(log["blockNumber"])),
+                    "transactionHash": Web3.to_hex(log["transactionHash"]),
+                }
                 if "agreementId" in args:
                     e["agreementId"] = "0x" + bytes(args["agreementId"]).hex()
                 if "owners" in args:
-                    e["owners"] = [{"partyId": int(p), "share": int(s)} for p, s in zip(args["owners"], args["shares"], strict=True)]
+                    e["owners"] = [
+                        {"partyId": int(p), "share": int(s)}
+                        for p, s in zip(args["owners"], args["shares"], strict=True)
+                    ]
                 if name == "AgreementExecuted":
                     e["kind"] = ag.AgreementKind(args["kind"]).word
                     e["documentHash"] = "0x" + bytes(args["documentHash"]).hex()

@@ -31,8 +31,14 @@ class CaseFileService:
     service (the asset's title history and details), the agreement service (agreement certificates) and the
     evidence certificate builder."""
 
-    def __init__(self, conn: Connection, disputes: DisputeService, assets: AssetService, agreements: AgreementService,
-                 certificates: CertificateBuilder) -> None:  # fmt: skip
+    def __init__(
+        self,
+        conn: Connection,
+        disputes: DisputeService,
+        assets: AssetService,
+        agreements: AgreementService,
+        certificates: CertificateBuilder,
+    ) -> None:
         self.conn = conn
         self.disputes = disputes
         self.assets = assets
@@ -57,8 +63,18 @@ class CaseFileService:
         )
         for name, found in (("dispute-opened", logs), ("dispute-closed", closes)):
             for log in found:
-                items.append(_tx_item(w3, name, log, {"dispute": dispute, "contract": self.conn.manifest.address("DisputeRegistry"),
-                                                       "chainId": self.conn.manifest.chain_id}))  # fmt: skip
+                items.append(
+                    _tx_item(
+                        w3,
+                        name,
+                        log,
+                        {
+                            "dispute": dispute,
+                            "contract": self.conn.manifest.address("DisputeRegistry"),
+                            "chainId": self.conn.manifest.chain_id,
+                        },
+                    )
+                )
 
         asset_id = dispute.get("assetId")
         if asset_id:
@@ -66,17 +82,38 @@ class CaseFileService:
             title = assets.title(asset_id)
             for e in title["history"]:
                 e = {**e, "blockHash": Web3.to_hex(w3.eth.get_block(e["block"])["hash"])}
-                items.append({"kind": "title-event", "time": e["time"], "block": e["block"], "logIndex": e["logIndex"],
-                              "document": {"format": "qianhai-ip-ledger/title-event", "version": 1, "assetId": asset_id,
-                                           "chain": {"chainId": self.conn.manifest.chain_id, "contract": self.conn.manifest.address("IPAssetRegistry")},
-                                           **e}})  # fmt: skip
+                items.append(
+                    {
+                        "kind": "title-event",
+                        "time": e["time"],
+                        "block": e["block"],
+                        "logIndex": e["logIndex"],
+                        "document": {
+                            "format": "qianhai-ip-ledger/title-event",
+                            "version": 1,
+                            "assetId": asset_id,
+                            "chain": {
+                                "chainId": self.conn.manifest.chain_id,
+                                "contract": self.conn.manifest.address("IPAssetRegistry"),
+                            },
+                            **e,
+                        },
+                    }
+                )
                 if e["event"] == "AgreementExecuted":
                     try:
                         cert = self.agreements.certificate(e["agreementId"])
                     except (NotFound, InvalidInput):  # executed outside this service: its terms are not stored here
                         continue
-                    items.append({"kind": "agreement-certificate", "time": e["time"], "block": e["block"], "logIndex": e["logIndex"],
-                                  "document": cert})  # fmt: skip
+                    items.append(
+                        {
+                            "kind": "agreement-certificate",
+                            "time": e["time"],
+                            "block": e["block"],
+                            "logIndex": e["logIndex"],
+                            "document": cert,
+                        }
+                    )
             details: Mapping[str, Any] = assets.show(asset_id).get("details") or {}
             evidence = details.get("evidence") or []
         else:
@@ -87,8 +124,15 @@ class CaseFileService:
             except Exception:  # noqa: BLE001 - not (yet) certifiable: listed without a certificate
                 continue
             an = cert["anchor"]
-            items.append({"kind": "evidence-certificate", "time": an["blockTimestamp"], "block": an["blockNumber"], "logIndex": -1,
-                          "document": cert})  # fmt: skip
+            items.append(
+                {
+                    "kind": "evidence-certificate",
+                    "time": an["blockTimestamp"],
+                    "block": an["blockNumber"],
+                    "logIndex": -1,
+                    "document": cert,
+                }
+            )
 
         items.sort(key=lambda i: (i["block"], i["logIndex"]))
         entries = []
@@ -98,7 +142,13 @@ class CaseFileService:
                 name = f"items/{n:03d}-{item['kind']}.json"
                 zf.writestr(_info(name), json.dumps(item["document"], indent=1, ensure_ascii=False))
                 entries.append({"file": name, "kind": item["kind"], "time": item["time"], "block": item["block"]})
-            case = {"format": FORMAT, "version": VERSION, "dispute": dispute, "chainId": self.conn.manifest.chain_id, "items": entries}
+            case = {
+                "format": FORMAT,
+                "version": VERSION,
+                "dispute": dispute,
+                "chainId": self.conn.manifest.chain_id,
+                "items": entries,
+            }
             zf.writestr(_info("case.json"), json.dumps(case, indent=1, ensure_ascii=False))
             zf.writestr(_info("summary.pdf"), render_summary(case))
         return buf.getvalue()
@@ -112,7 +162,18 @@ def _info(name: str) -> zipfile.ZipInfo:
 
 def _tx_item(w3: Any, kind: str, log: Any, extra: dict[str, Any]) -> dict[str, Any]:
     block = w3.eth.get_block(log["blockNumber"])
-    return {"kind": kind, "time": int(block["timestamp"]), "block": int(log["blockNumber"]), "logIndex": int(log["logIndex"]),
-            "document": {"format": f"qianhai-ip-ledger/{kind}", "version": 1, **extra,
-                         "transactionHash": Web3.to_hex(log["transactionHash"]), "blockNumber": int(log["blockNumber"]),
-                         "blockHash": Web3.to_hex(block["hash"]), "blockTimestamp": int(block["timestamp"])}}  # fmt: skip
+    return {
+        "kind": kind,
+        "time": int(block["timestamp"]),
+        "block": int(log["blockNumber"]),
+        "logIndex": int(log["logIndex"]),
+        "document": {
+            "format": f"qianhai-ip-ledger/{kind}",
+            "version": 1,
+            **extra,
+            "transactionHash": Web3.to_hex(log["transactionHash"]),
+            "blockNumber": int(log["blockNumber"]),
+            "blockHash": Web3.to_hex(block["hash"]),
+            "blockTimestamp": int(block["timestamp"]),
+        },
+    }

@@ -13,8 +13,8 @@ from typing import Any
 from eth_utils import keccak
 from web3.logs import DISCARD
 
-from ledger.chain.connection import Connection
 from ledger.chain.codec import call
+from ledger.chain.connection import Connection
 from ledger.chain.sender import SentTransaction
 from ledger.domain import eip712
 from ledger.domain.agreements import MAX_SIGNING_WINDOW
@@ -77,15 +77,28 @@ class OpenRequest:
     deadline: int
 
     def message(self, domain: Domain) -> dict[str, Any]:
-        return {"types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "OpenDispute": OPEN_TYPE}, "primaryType": "OpenDispute",
-                "domain": domain.to_json(), "message": {
-                    "kind": self.kind, "subjectId": "0x" + self.subject_id.hex(), "claimant": self.claimant,
-                    "respondent": self.respondent, "claimHash": "0x" + self.claim_hash.hex(), "institution": self.institution,
-                    "deadline": self.deadline}}  # fmt: skip
+        return {
+            "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "OpenDispute": OPEN_TYPE},
+            "primaryType": "OpenDispute",
+            "domain": domain.to_json(),
+            "message": {
+                "kind": self.kind,
+                "subjectId": "0x" + self.subject_id.hex(),
+                "claimant": self.claimant,
+                "respondent": self.respondent,
+                "claimHash": "0x" + self.claim_hash.hex(),
+                "institution": self.institution,
+                "deadline": self.deadline,
+            },
+        }
 
     def as_args(self, signatures: Signatures) -> tuple[Any, ...]:
-        return ((self.kind, self.subject_id, self.claimant, self.respondent, self.claim_hash), self.institution, self.deadline,
-                signatures)  # fmt: skip
+        return (
+            (self.kind, self.subject_id, self.claimant, self.respondent, self.claim_hash),
+            self.institution,
+            self.deadline,
+            signatures,
+        )
 
 
 @dataclass(frozen=True)
@@ -99,15 +112,28 @@ class CloseRequest:
     deadline: int
 
     def message(self, domain: Domain) -> dict[str, Any]:
-        return {"types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "CloseDispute": CLOSE_TYPE}, "primaryType": "CloseDispute",
-                "domain": domain.to_json(), "message": {
-                    "disputeId": "0x" + self.dispute_id.hex(), "outcome": self.outcome, "awardHash": "0x" + self.award_hash.hex(),
-                    "owners": list(self.owners), "shares": list(self.shares), "institution": self.institution,
-                    "deadline": self.deadline}}  # fmt: skip
+        return {
+            "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "CloseDispute": CLOSE_TYPE},
+            "primaryType": "CloseDispute",
+            "domain": domain.to_json(),
+            "message": {
+                "disputeId": "0x" + self.dispute_id.hex(),
+                "outcome": self.outcome,
+                "awardHash": "0x" + self.award_hash.hex(),
+                "owners": list(self.owners),
+                "shares": list(self.shares),
+                "institution": self.institution,
+                "deadline": self.deadline,
+            },
+        }
 
     def as_args(self, signatures: Signatures) -> tuple[Any, ...]:
-        return ((self.dispute_id, self.outcome, self.award_hash, list(self.owners), list(self.shares)), self.institution,
-                self.deadline, signatures)  # fmt: skip
+        return (
+            (self.dispute_id, self.outcome, self.award_hash, list(self.owners), list(self.shares)),
+            self.institution,
+            self.deadline,
+            signatures,
+        )
 
 
 class DisputeService:
@@ -132,12 +158,16 @@ class DisputeService:
         if deadline <= now:
             raise InvalidInput("the deadline has passed", field="deadline")
         if deadline > now + MAX_SIGNING_WINDOW:  # the contract refuses it too (SignatureDeadlineTooFar)
-            raise InvalidInput(f"a signing deadline lies at most {MAX_SIGNING_WINDOW // 86400} days ahead", field="deadline")
+            raise InvalidInput(
+                f"a signing deadline lies at most {MAX_SIGNING_WINDOW // 86400} days ahead", field="deadline"
+            )
         return deadline
 
     def _institution(self, value: Any) -> int:
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= self.parties.count():
-            raise InvalidInput("institution must be the party id of an admitted arbitration institution", field="institution")
+            raise InvalidInput(
+                "institution must be the party id of an admitted arbitration institution", field="institution"
+            )
         profile = self.parties.profile(value)
         if profile["kind"] != PartyKind.ARBITRATION_INSTITUTION:
             raise InvalidInput(f"party {value} is not an arbitration institution", field="institution")
@@ -161,14 +191,19 @@ class DisputeService:
 
             def of_institution(party_id: int, acct: str = acct) -> None:
                 if party_id != institution:
-                    raise InvalidInput(f"{acct} is not an account of arbitration institution {institution}", field="signatures")
+                    raise InvalidInput(
+                        f"{acct} is not an account of arbitration institution {institution}", field="signatures"
+                    )
 
             self.parties.active_party(acct, field="signatures", refuse=as_arbitrator, among=of_institution)
             wallet = wallet or bool(self.conn.w3.eth.get_code(acct))
         required = max(int(self.parties.profile(institution)["threshold"]), MIN_ARBITRATORS)
         if not wallet and len(signatures) < required:
-            raise InvalidInput(f"institution {institution} acts by {required} distinct arbitrator accounts' signatures "
-                               f"(or one wallet account's); {len(signatures)} given", field="signatures")  # fmt: skip
+            raise InvalidInput(
+                f"institution {institution} acts by {required} distinct arbitrator accounts' signatures "
+                f"(or one wallet account's); {len(signatures)} given",
+                field="signatures",
+            )
         return [(parse_account(signer, "signatures"), sig) for signer, sig in signatures]
 
     def open_request(self, body: dict[str, Any]) -> OpenRequest:
@@ -180,12 +215,18 @@ class DisputeService:
             if not isinstance(raw, int) or raw < 1:
                 raise InvalidInput("an asset subject is an asset id", field="subjectId")
             if self.assets.show(raw)["status"] == AssetStatus.STRUCK.word:
-                raise Conflict(f"asset {raw} is a claim struck by an asset verifier: its number is free, there is nothing "
-                               "left to dispute on it", field="subjectId")  # fmt: skip
+                raise Conflict(
+                    f"asset {raw} is a claim struck by an asset verifier: its number is free, there is nothing "
+                    "left to dispute on it",
+                    field="subjectId",
+                )
             subject = raw.to_bytes(32, "big")
         else:
             subject = parse_hash(str(raw or ""), "subjectId")
-            if kind == SubjectKind.AGREEMENT and call(self.conn.assets.functions.agreement(subject))[1] == AgreementStatus.NONE:
+            if (
+                kind == SubjectKind.AGREEMENT
+                and call(self.conn.assets.functions.agreement(subject))[1] == AgreementStatus.NONE
+            ):
                 raise NotFound("no agreement in effect with that id", field="subjectId")
         count = self.parties.count()
         parties = []
@@ -199,8 +240,15 @@ class DisputeService:
         institution = self._institution(body.get("institution"))
         if institution in parties:
             raise InvalidInput("an institution cannot arbitrate a dispute it is a party to", field="institution")
-        return OpenRequest(int(kind), subject, parties[0], parties[1], parse_hash(str(body.get("claimHash", "")), "claimHash"),
-                           institution, self._deadline(body.get("deadline")))  # fmt: skip
+        return OpenRequest(
+            int(kind),
+            subject,
+            parties[0],
+            parties[1],
+            parse_hash(str(body.get("claimHash", "")), "claimHash"),
+            institution,
+            self._deadline(body.get("deadline")),
+        )
 
     def open(self, body: dict[str, Any], signatures: Signatures) -> DisputeView:
         req = self.open_request(body)
@@ -227,8 +275,15 @@ class DisputeService:
         institution = self._institution(body.get("institution") or d["institution"])
         if institution != d["institution"]:
             raise InvalidInput(f"the dispute is before institution {d['institution']}", field="institution")
-        return CloseRequest(did, int(outcome), parse_hash(str(body.get("awardHash", "")), "awardHash"), ids, shares,
-                            institution, self._deadline(body.get("deadline")))  # fmt: skip
+        return CloseRequest(
+            did,
+            int(outcome),
+            parse_hash(str(body.get("awardHash", "")), "awardHash"),
+            ids,
+            shares,
+            institution,
+            self._deadline(body.get("deadline")),
+        )
 
     def close(self, dispute_id: str, body: dict[str, Any], signatures: Signatures) -> DisputeView:
         req = self.close_request(dispute_id, body)

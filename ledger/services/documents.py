@@ -39,15 +39,18 @@ class DocumentService:
     registered), the evidence service (the chain's records and the signatures' domain), the party service (the
     signer's active party) and the settings (the data directory)."""
 
-    def __init__(self, conn: Connection, store: Store, evidence: EvidenceService, parties: PartyService,
-                 settings: Settings) -> None:  # fmt: skip
+    def __init__(
+        self, conn: Connection, store: Store, evidence: EvidenceService, parties: PartyService, settings: Settings
+    ) -> None:
         self.conn = conn
         self.journal = store
         self.evidence = evidence
         self.parties = parties
         self.vault = Vault(LocalStorage.in_data_dir(Path(settings.data_dir)))
 
-    def authorise(self, action: str, document_id: str, payload: bytes, account: str, deadline: int, signature: bytes) -> int:
+    def authorise(
+        self, action: str, document_id: str, payload: bytes, account: str, deadline: int, signature: bytes
+    ) -> int:
         """The active party whose account signed this action, or an error naming the problem."""
         acct = parse_account(account, "account")
         if deadline <= max(int(time.time()), self.conn.latest_time()):
@@ -70,15 +73,26 @@ class DocumentService:
         row = self.journal.document_key(party_id)
         if row is None:
             raise NotFound(f"party {party_id} has published no document key", field="party_id")
-        return {"partyId": party_id, "publicKey": "0x" + row.public_key.hex(), "account": row.account, "updatedAt": int(row.updated_at)}
+        return {
+            "partyId": party_id,
+            "publicKey": "0x" + row.public_key.hex(),
+            "account": row.account,
+            "updatedAt": int(row.updated_at),
+        }
 
     # --- documents ---
 
-    def store(self, envelope_json: dict[str, Any], ciphertext: bytes, account: str, deadline: int, signature: bytes) -> EnvelopeView:
+    def store(
+        self, envelope_json: dict[str, Any], ciphertext: bytes, account: str, deadline: int, signature: bytes
+    ) -> EnvelopeView:
         envelope = Envelope.from_json(envelope_json)
-        party = self.authorise("store", envelope.document_id, payload_hash(envelope.to_bytes(), ciphertext), account, deadline, signature)
+        party = self.authorise(
+            "store", envelope.document_id, payload_hash(envelope.to_bytes(), ciphertext), account, deadline, signature
+        )
         if party != envelope.owner:
-            raise PermissionDenied(f"party {party} cannot store a document owned by party {envelope.owner}", field="envelope.owner")
+            raise PermissionDenied(
+                f"party {party} cannot store a document owned by party {envelope.owner}", field="envelope.owner"
+            )
         return self.vault.put_sealed(envelope, ciphertext).to_json()
 
     def envelope(self, document_id: str) -> EnvelopeView:
@@ -87,7 +101,9 @@ class DocumentService:
     def ciphertext(self, document_id: str) -> bytes:
         return self.vault.ciphertext(document_id)
 
-    def grant(self, document_id: str, new_json: dict[str, Any], account: str, deadline: int, signature: bytes) -> EnvelopeView:
+    def grant(
+        self, document_id: str, new_json: dict[str, Any], account: str, deadline: int, signature: bytes
+    ) -> EnvelopeView:
         """A reader adds a recipient it wrapped on its own machine (``ledger.storage.vault.crypto.add_reader``)."""
         new = Envelope.from_json(new_json)
         party = self.authorise("grant", document_id, payload_hash(new.to_bytes()), account, deadline, signature)
@@ -96,7 +112,12 @@ class DocumentService:
         if party not in old.readers:
             raise PermissionDenied(f"party {party} is not a reader of document {document_id}", field="account")
         added = new.readers - old.readers
-        unchanged = (new.document_id, new.owner, new.nonce, new.content_hash) == (old.document_id, old.owner, old.nonce, old.content_hash)
+        unchanged = (new.document_id, new.owner, new.nonce, new.content_hash) == (
+            old.document_id,
+            old.owner,
+            old.nonce,
+            old.content_hash,
+        )
         kept = all(new.recipient(r.party_id) == r for r in old.recipients)
         if not unchanged or not kept or len(added) != 1 or len(new.recipients) != len(old.recipients) + 1:
             raise InvalidInput("a grant adds exactly one recipient and changes nothing else", field="envelope")
@@ -115,8 +136,10 @@ class DocumentService:
         binding = public_binding(envelope.content_hash, envelope.owner, HashAlgorithm.SHA256)
         record = self.evidence.chain_record(binding, envelope.owner)
         if record is None and self.journal.item(binding) is None:
-            raise Conflict("the document's hash is not registered: register it before reading through the service",
-                           field="document_id")  # fmt: skip
+            raise Conflict(
+                "the document's hash is not registered: register it before reading through the service",
+                field="document_id",
+            )
         if len(private_key) != 32:
             raise InvalidInput("an X25519 private key is 32 bytes", field="privateKey")
         return self.vault.read(document_id, party, ReaderKey.from_private_bytes(private_key), envelope.content_hash)

@@ -36,18 +36,25 @@ from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
 
 from ledger.certificates import evidence as certificate
-from ledger.chain.connection import Connection
 from ledger.chain.codec import as_revert
+from ledger.chain.connection import Connection
 from ledger.chain.head import Head
 from ledger.chain.rpc import FunctionCodec, as_hex, as_int, rpc
 from ledger.chain.sender import SendUncertain
 from ledger.config import Settings
 from ledger.domain import eip712, merkle
 from ledger.domain.evidence import (
+    ANCHORED,
+    EXPIRED,
+    FINAL,
     PUBLIC_STATUS,
+    QUEUED,
+    REJECTED,
+    SENT,
     ZERO32,
     BatchRequest,
     SingleRequest,
+    Submission,
     recover_digest,
 )
 from ledger.domain.hashing import HashAlgorithm, public_binding
@@ -68,7 +75,6 @@ from ledger.errors import (
 )
 from ledger.services.parties import PartyService
 from ledger.storage.journal import SEND_WITHIN, Store, process_owner
-from ledger.domain.evidence import ANCHORED, EXPIRED, FINAL, QUEUED, REJECTED, SENT, Submission
 
 log = logging.getLogger("ipledger.evidence")
 
@@ -161,7 +167,9 @@ class EvidenceService:
         if len(signature) != 65:
             raise SignatureRejected("SignatureInvalid", {"signer": registrant}, "an account signature is 65 bytes")
         raise SignatureRejected(
-            "SignatureInvalid", {"signer": registrant}, f"the signature does not verify for account {registrant}",
+            "SignatureInvalid",
+            {"signer": registrant},
+            f"the signature does not verify for account {registrant}",
             field="signature",
         )
 
@@ -244,7 +252,9 @@ class EvidenceService:
                 details={"receiptId": sub.receipt_id},
             )
         try:
-            return self.send_single(sub, owner=owner, gas=gas, request=req, data=data, not_after=time.monotonic() + SEND_WITHIN)
+            return self.send_single(
+                sub, owner=owner, gas=gas, request=req, data=data, not_after=time.monotonic() + SEND_WITHIN
+            )
         except (ChainUnavailable, TransactionFailed) as exc:
             # accepted and journalled: not an error for the client; the pipeline sends it when it can
             log.info("single %s accepted but not sent now (%s); left queued for the pipeline", sub.id, exc.message)
@@ -295,8 +305,13 @@ class EvidenceService:
                     return settled  # an earlier send of this submission (or the party itself) put it on chain
                 raise exc from None
             if exc.name == "SignatureExpired":
-                self.store.mark_submission(sub.id, status=EXPIRED, error="the signature's deadline passed before it was on chain",
-                                           owner=None, lease_until=None)  # fmt: skip
+                self.store.mark_submission(
+                    sub.id,
+                    status=EXPIRED,
+                    error="the signature's deadline passed before it was on chain",
+                    owner=None,
+                    lease_until=None,
+                )
                 log.warning("submission %s expired: its signed deadline passed before it was on chain", sub.id)
             else:
                 self.store.mark_submission(sub.id, status=REJECTED, error=exc.message, owner=None, lease_until=None)
@@ -383,7 +398,9 @@ class EvidenceService:
         if not req.hashes:
             raise InvalidInput("a batch needs at least one binding", field="bindings")
         if len(req.hashes) > limit:
-            raise PayloadTooLarge(f"a batch holds at most {limit} bindings, this one has {len(req.hashes)}", field="bindings")
+            raise PayloadTooLarge(
+                f"a batch holds at most {limit} bindings, this one has {len(req.hashes)}", field="bindings"
+            )
         seen: dict[bytes, int] = {}
         for i, hh in enumerate(req.hashes):
             if hh in seen:
@@ -392,15 +409,24 @@ class EvidenceService:
         self._check_deadline(req.deadline, self.settings.min_deadline_margin)
         tree = merkle.MerkleTree(merkle.leaf_hash(hh) for hh in req.hashes)
         message = eip712.batch_submission_message(
-            self.domain(), root=tree.root, count=len(req.hashes), algorithm=req.algorithm,
-            registrant=req.registrant, deadline=req.deadline,
-        )  # fmt: skip
+            self.domain(),
+            root=tree.root,
+            count=len(req.hashes),
+            algorithm=req.algorithm,
+            registrant=req.registrant,
+            deadline=req.deadline,
+        )
         digest = eip712.digest(message)
         self._check_signature(req.registrant, digest, req.signature)
         # The contract's view checks ECDSA and ERC-1271 alike and returns the party.
         try:
             party_id, active = self.contract.functions.verifyBatchSubmission(
-                tree.root, len(req.hashes), req.algorithm, to_checksum_address(req.registrant), req.deadline, req.signature
+                tree.root,
+                len(req.hashes),
+                req.algorithm,
+                to_checksum_address(req.registrant),
+                req.deadline,
+                req.signature,
             ).call()
         except Exception as exc:  # noqa: BLE001 - each provider raises its own classes; as_revert classifies them
             err = as_revert(exc)
@@ -565,7 +591,12 @@ class EvidenceService:
                 "receiptId": journal[0].receipt_id if journal and not batched else None,
                 "versions": self._history(party_id, event),
             }
-            if not batched or journal is None or journal[0].block_timestamp is None or journal[0].block_timestamp >= record["timestamp"]:
+            if (
+                not batched
+                or journal is None
+                or journal[0].block_timestamp is None
+                or journal[0].block_timestamp >= record["timestamp"]
+            ):
                 return direct, final and event is not None, event["logIndex"] if event else 2**31
         assert journal is not None
         sub, index = journal
@@ -617,8 +648,12 @@ class EvidenceService:
 
     def registration_event(self, binding: bytes, party_id: int, block_number: int) -> dict[str, Any] | None:
         topic, names, types = self._registered
-        query = {"address": self.contract.address, "fromBlock": hex(block_number), "toBlock": hex(block_number),
-                 "topics": [topic, "0x" + binding.hex(), "0x" + party_id.to_bytes(32, "big").hex()]}  # fmt: skip
+        query = {
+            "address": self.contract.address,
+            "fromBlock": hex(block_number),
+            "toBlock": hex(block_number),
+            "topics": [topic, "0x" + binding.hex(), "0x" + party_id.to_bytes(32, "big").hex()],
+        }
         logs = rpc(self.conn.w3, "eth_getLogs", [query])
         if not logs:
             return None
@@ -655,7 +690,9 @@ class EvidenceService:
             rec = self.chain_record(earlier, party_id)
             if rec is None:
                 break
-            versions.append({"binding": "0x" + earlier.hex(), "blockNumber": rec["blockNumber"], "blockTimestamp": rec["timestamp"]})
+            versions.append(
+                {"binding": "0x" + earlier.hex(), "blockNumber": rec["blockNumber"], "blockTimestamp": rec["timestamp"]}
+            )
             current = self.registration_event(earlier, party_id, rec["blockNumber"])
         return versions
 
@@ -686,7 +723,10 @@ def _block_of(record: dict[str, Any] | None, journal: tuple[Submission, int] | N
 
 
 def _summary(entry: dict[str, Any]) -> dict[str, Any]:
-    return {k: entry.get(k) for k in ("partyId", "binding", "algorithm", "method", "status", "registrant", "blockNumber", "blockTimestamp")}
+    return {
+        k: entry.get(k)
+        for k in ("partyId", "binding", "algorithm", "method", "status", "registrant", "blockNumber", "blockTimestamp")
+    }
 
 
 class FinalLookups:
@@ -766,7 +806,9 @@ class CertificateBuilder:
             registrations = {
                 "asOfBlock": max([svc.conn.head.latest().number, *(int(r["blockNumber"]) for r in listed)]),
                 "count": len(listed) + unlisted,
-                "listed": [{k: r[k] for k in ("partyId", "binding", "method", "blockNumber", "blockTimestamp")} for r in listed],
+                "listed": [
+                    {k: r[k] for k in ("partyId", "binding", "method", "blockNumber", "blockTimestamp")} for r in listed
+                ],
             }
         common = {
             "content_hash": content,
@@ -787,8 +829,12 @@ class CertificateBuilder:
                 raise NotFound("the registration event is not on this chain", field="content_hash")
             return certificate.build(
                 **common,
-                metadata_commitment=None if event["metadataCommitment"] == "0x" + ZERO32.hex() else bytes.fromhex(event["metadataCommitment"][2:]),
-                supersedes=None if event["supersedes"] == "0x" + ZERO32.hex() else bytes.fromhex(event["supersedes"][2:]),
+                metadata_commitment=None
+                if event["metadataCommitment"] == "0x" + ZERO32.hex()
+                else bytes.fromhex(event["metadataCommitment"][2:]),
+                supersedes=None
+                if event["supersedes"] == "0x" + ZERO32.hex()
+                else bytes.fromhex(event["supersedes"][2:]),
                 tx_hash=event["transactionHash"],
                 block_number=info["blockNumber"],
                 block_hash=event["blockHash"],

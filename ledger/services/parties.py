@@ -22,8 +22,8 @@ from eth_utils import keccak, to_checksum_address
 from web3.logs import DISCARD
 
 from ledger.certificates import evidence as certificate
-from ledger.chain.connection import Connection
 from ledger.chain.codec import call
+from ledger.chain.connection import Connection
 from ledger.chain.rpc import FunctionCodec
 from ledger.chain.sender import SentTransaction
 from ledger.domain import eip712
@@ -44,10 +44,21 @@ from ledger.domain.parties import (
 from ledger.domain.results import AccountView
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
-__all__ = ["JURISDICTIONS", "KINDS", "MAX_ACCOUNTS", "MAX_NAME", "SCHEMES", "PartyProfile", "PartyService", "parse_account"]
+__all__ = [
+    "JURISDICTIONS",
+    "KINDS",
+    "MAX_ACCOUNTS",
+    "MAX_NAME",
+    "SCHEMES",
+    "PartyProfile",
+    "PartyService",
+    "parse_account",
+]
 
 #: Kinds that carry power over other parties' rights: admitted by governance only.
-POWERFUL_KINDS = tuple(k.word for k in (PartyKind.ARBITRATION_INSTITUTION, PartyKind.FINANCIAL_INSTITUTION, PartyKind.ASSET_VERIFIER))
+POWERFUL_KINDS = tuple(
+    k.word for k in (PartyKind.ARBITRATION_INSTITUTION, PartyKind.FINANCIAL_INSTITUTION, PartyKind.ASSET_VERIFIER)
+)
 #: Furthest ahead an account-change signature's deadline may be (the contract's MAX_SIGNATURE_WINDOW).
 MAX_SIGNATURE_WINDOW = 365 * 24 * 3600
 
@@ -94,8 +105,14 @@ class PartyService:
         party_id, active = self._codec("partyOf").call(self.conn.w3, to_checksum_address(account))
         return int(party_id), bool(active)
 
-    def active_party(self, account: str, *, field: str = "account", refuse: Refusal = as_actor,
-                     among: Callable[[int], None] | None = None) -> int:  # fmt: skip
+    def active_party(
+        self,
+        account: str,
+        *,
+        field: str = "account",
+        refuse: Refusal = as_actor,
+        among: Callable[[int], None] | None = None,
+    ) -> int:
         """The id of the active party ``account`` belongs to: the one check of "an account of an active party".
 
         Reads ``partyOf(account)`` once; ``among(party_id)``, when given, runs first and raises the caller's own
@@ -145,19 +162,30 @@ class PartyService:
         parsed = [parse_account(a, f"accounts[{i}]") for i, a in enumerate(accounts)]
         if len(set(parsed)) != len(parsed):
             raise InvalidInput("the same account is listed twice", field="accounts")
-        holder = call(self.contract.functions.partyByIdentifier(int(SCHEMES[profile.identifier_scheme]), profile.identifier))
+        holder = call(
+            self.contract.functions.partyByIdentifier(int(SCHEMES[profile.identifier_scheme]), profile.identifier)
+        )
         if holder:
             spelled = "" if given == profile.identifier else f" (the canonical form of {given!r})"
-            raise Conflict(f"identifier {profile.identifier}{spelled} already belongs to party {holder}", field="identifier",
-                           details={"partyId": int(holder), "canonical": profile.identifier})  # fmt: skip
+            raise Conflict(
+                f"identifier {profile.identifier}{spelled} already belongs to party {holder}",
+                field="identifier",
+                details={"partyId": int(holder), "canonical": profile.identifier},
+            )
         held = self.conn.role_accounts()
         for i, acct in enumerate(parsed):
             pid, _ = self.party_of(acct)
             if pid:
-                raise Conflict(f"account {acct} already belongs to party {pid}", field=f"accounts[{i}]", details={"partyId": int(pid)})
+                raise Conflict(
+                    f"account {acct} already belongs to party {pid}",
+                    field=f"accounts[{i}]",
+                    details={"partyId": int(pid)},
+                )
             if acct in held:
-                raise InvalidInput(f"account {acct} is a service key ({held[acct]}); it cannot be a party's account",
-                                   field=f"accounts[{i}]")  # fmt: skip
+                raise InvalidInput(
+                    f"account {acct} is a service key ({held[acct]}); it cannot be a party's account",
+                    field=f"accounts[{i}]",
+                )
         fn = self.contract.functions.admitParty(profile.as_tuple(), parsed)
         if profile.kind in POWERFUL_KINDS:
             sender = self.conn.require_governance(f"admitting a party of kind {profile.kind}", fn)
@@ -182,8 +210,12 @@ class PartyService:
         lapses_at = None
         state = profile["suspension"]  # none | provisional | confirmed, as stored
         if state == SuspensionState.PROVISIONAL.word:
-            lapses_at = int(profile["suspendedAt"] or 0) + int(call(self.contract.functions.suspensionConfirmationPeriod()))
-            state = SuspensionState.PROVISIONAL.word if profile["suspended"] else "lapsed"  # the contract's judgement, at its latest block
+            lapses_at = int(profile["suspendedAt"] or 0) + int(
+                call(self.contract.functions.suspensionConfirmationPeriod())
+            )
+            state = (
+                SuspensionState.PROVISIONAL.word if profile["suspended"] else "lapsed"
+            )  # the contract's judgement, at its latest block
         shown: dict[str, Any] = {
             **profile,
             "kind": kind,
@@ -192,7 +224,9 @@ class PartyService:
             "status": "suspended" if profile["suspended"] else "active",
             "suspensionState": state,
             "suspensionLapsesAt": lapses_at,
-            "pendingRecovery": {"newAccount": new_account, "executableAt": int(executable_at)} if executable_at else None,
+            "pendingRecovery": {"newAccount": new_account, "executableAt": int(executable_at)}
+            if executable_at
+            else None,
             "accounts": list(call(self.contract.functions.partyAccounts(party_id))),
         }
         if history:
@@ -232,7 +266,9 @@ class PartyService:
         if not isinstance(reason, str) or not reason.strip():
             raise InvalidInput("a suspension needs a reason (its hash goes on chain)", field="reason")
         check_text(reason, "reason", max_length=REASON_MAX)
-        sent = self._send(self.contract.functions.suspendParty(party_id, keccak(text=reason)), self.conn.require_registrar())
+        sent = self._send(
+            self.contract.functions.suspendParty(party_id, keccak(text=reason)), self.conn.require_registrar()
+        )
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
     def confirm_suspension(self, party_id: int) -> dict[str, Any]:
@@ -254,9 +290,19 @@ class PartyService:
 
     # --- the party's own account changes ----------------------------------------------------------
 
-    def change_accounts(self, party_id: int, *, action: str, account: str | None, new_account: str | None, threshold: int,
-                        nonce: int, deadline: int, signatures: list[tuple[str, bytes]],
-                        new_account_signature: bytes) -> dict[str, Any]:  # fmt: skip
+    def change_accounts(
+        self,
+        party_id: int,
+        *,
+        action: str,
+        account: str | None,
+        new_account: str | None,
+        threshold: int,
+        nonce: int,
+        deadline: int,
+        signatures: list[tuple[str, bytes]],
+        new_account_signature: bytes,
+    ) -> dict[str, Any]:
         """Relays a party's own account change, signed by ``threshold`` of its accounts (and, for add and rotate,
         by the incoming account). Anyone may submit it; the relayer only pays the gas."""
         shown = self.show(party_id)
@@ -271,8 +317,12 @@ class PartyService:
         if action == AccountAction.SET_THRESHOLD.word and acct is not None:
             raise InvalidInput("set_threshold names no account", field="account")
         if nonce != shown["accountNonce"]:
-            raise Conflict(f"the party's account nonce is {shown['accountNonce']}, the change carries {nonce} (already "
-                           "used, or not yet)", field="nonce", details={"expected": shown["accountNonce"]})  # fmt: skip
+            raise Conflict(
+                f"the party's account nonce is {shown['accountNonce']}, the change carries {nonce} (already "
+                "used, or not yet)",
+                field="nonce",
+                details={"expected": shown["accountNonce"]},
+            )
         now = int(self.conn.head.latest(max_age=0).timestamp)
         if deadline < now:
             raise InvalidInput("the signatures' deadline has passed", field="deadline")
@@ -281,17 +331,28 @@ class PartyService:
         if not 1 <= len(signatures) <= MAX_ACCOUNTS:
             raise InvalidInput(f"1 to {MAX_ACCOUNTS} signatures of the party's accounts are needed", field="signatures")
         if len(signatures) < shown["threshold"]:
-            raise PermissionDenied(f"party {party_id} needs {shown['threshold']} of its accounts to sign, {len(signatures)} did",
-                                   field="signatures")  # fmt: skip
-        message = eip712.account_change_message(self.conn.evidence_domain, party_id=party_id, action=action,
-                                                account=acct, new_account=new, threshold=threshold, nonce=nonce,
-                                                deadline=deadline)  # fmt: skip
+            raise PermissionDenied(
+                f"party {party_id} needs {shown['threshold']} of its accounts to sign, {len(signatures)} did",
+                field="signatures",
+            )
+        message = eip712.account_change_message(
+            self.conn.evidence_domain,
+            party_id=party_id,
+            action=action,
+            account=acct,
+            new_account=new,
+            threshold=threshold,
+            nonce=nonce,
+            deadline=deadline,
+        )
         ordered: list[tuple[str, bytes]] = []
         for i, (signer, sig) in enumerate(signatures):
             who = parse_account(signer, f"signatures[{i}].signer")
             if who not in shown["accounts"]:
-                raise PermissionDenied(f"{who} is not an account of party {party_id}: only the party changes its accounts",
-                                       field=f"signatures[{i}].signer")  # fmt: skip
+                raise PermissionDenied(
+                    f"{who} is not an account of party {party_id}: only the party changes its accounts",
+                    field=f"signatures[{i}].signer",
+                )
             self._check_signature(message, who, sig, f"signatures[{i}].signature")
             ordered.append((who, sig))
         ordered.sort(key=lambda item: int(item[0], 16))
@@ -300,8 +361,15 @@ class PartyService:
         joiner = acct if action == AccountAction.ADD.word else new
         if joiner is not None:
             self._check_signature(message, joiner, new_account_signature, "newAccountSignature")
-        change = (party_id, eip712.ACCOUNT_ACTIONS[action], acct or eip712.ZERO_ADDRESS, new or eip712.ZERO_ADDRESS,
-                  threshold, nonce, deadline)  # fmt: skip
+        change = (
+            party_id,
+            eip712.ACCOUNT_ACTIONS[action],
+            acct or eip712.ZERO_ADDRESS,
+            new or eip712.ZERO_ADDRESS,
+            threshold,
+            nonce,
+            deadline,
+        )
         sent = self._send(self.contract.functions.changeAccounts(change, ordered, new_account_signature or b""))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
@@ -318,7 +386,9 @@ class PartyService:
         new = parse_account(new_account, "newAccount")
         pid, _ = self.party_of(new)
         if pid and pid != party_id:
-            raise Conflict(f"account {new} already belongs to party {pid}", field="newAccount", details={"partyId": int(pid)})
+            raise Conflict(
+                f"account {new} already belongs to party {pid}", field="newAccount", details={"partyId": int(pid)}
+            )
         fn = self.contract.functions.proposeRecovery(party_id, new)
         sent = self._send(fn, self.conn.require_governance("proposing a key recovery", fn))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
@@ -331,8 +401,12 @@ class PartyService:
             raise Conflict(f"party {party_id} has no pending recovery", field="party_id")
         if acct not in shown["accounts"]:
             raise PermissionDenied(f"{acct} is not an account of party {party_id}", field="account")
-        message = eip712.recovery_veto_message(self.conn.evidence_domain, party_id=party_id,
-                                               new_account=pending["newAccount"], executable_at=pending["executableAt"])  # fmt: skip
+        message = eip712.recovery_veto_message(
+            self.conn.evidence_domain,
+            party_id=party_id,
+            new_account=pending["newAccount"],
+            executable_at=pending["executableAt"],
+        )
         self._check_signature(message, acct, signature, "signature")
         sent = self._send(self.contract.functions.vetoRecovery(party_id, acct, signature))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
@@ -342,8 +416,11 @@ class PartyService:
         if pending is None:
             raise Conflict(f"party {party_id} has no pending recovery", field="party_id")
         if int(self.conn.head.latest(max_age=0).timestamp) < pending["executableAt"]:
-            raise Conflict(f"the recovery of party {party_id} can be executed from {pending['executableAt']} (unix time)",
-                           field="party_id", details={"executableAt": pending["executableAt"]})  # fmt: skip
+            raise Conflict(
+                f"the recovery of party {party_id} can be executed from {pending['executableAt']} (unix time)",
+                field="party_id",
+                details={"executableAt": pending["executableAt"]},
+            )
         sent = self._send(self.contract.functions.executeRecovery(party_id))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 

@@ -43,16 +43,16 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from ledger.chain.connection import Connection
 from ledger.chain.codec import call
+from ledger.chain.connection import Connection
 from ledger.chain.head import Head
 from ledger.chain.rpc import as_hex, as_int, rpc
 from ledger.chain.sender import claim_relayer, receipt, release_relayer, transaction_known
 from ledger.domain import merkle
+from ledger.domain.evidence import ANCHORED, FINAL, QUEUED, REJECTED, SENDING, SENT, Submission
 from ledger.errors import ContractRevert, LedgerError
 from ledger.services.evidence import EvidenceService
 from ledger.storage.journal import SEND_WITHIN, Batch, Store, owner_alive, process_owner
-from ledger.domain.evidence import ANCHORED, FINAL, QUEUED, REJECTED, SENDING, SENT, Submission
 
 log = logging.getLogger("ipledger.pipeline")
 
@@ -263,7 +263,12 @@ class Pipeline:
         if self._log_cursor is not None:
             start = max(start, self._log_cursor + 1)
         contract = self.conn.evidence
-        query = {"address": contract.address, "topics": [self.service.registered_topic], "fromBlock": hex(start), "toBlock": hex(head.number)}
+        query = {
+            "address": contract.address,
+            "topics": [self.service.registered_topic],
+            "fromBlock": hex(start),
+            "toBlock": hex(head.number),
+        }
         try:
             logs = rpc(self.conn.w3, "eth_getLogs", [query])
         except LedgerError as exc:
@@ -275,7 +280,9 @@ class Pipeline:
                 continue
             stamp = entry.get("blockTimestamp")
             self._recent[as_hex(entry["transactionHash"]).lower()] = (
-                as_int(entry["blockNumber"]), as_hex(entry["blockHash"]), None if stamp is None else as_int(stamp)
+                as_int(entry["blockNumber"]),
+                as_hex(entry["blockHash"]),
+                None if stamp is None else as_int(stamp),
             )
         while len(self._recent) > RECENT_KEPT:
             self._recent.popitem(last=False)
@@ -380,7 +387,9 @@ class Pipeline:
             self._mark_anchored(batch, rcpt["transactionHash"], number, rcpt["blockHash"], block.timestamp)
             return
         if batch.status == ANCHORED:
-            state = self._confirmation_state(head, batch.block_number, batch.block_hash, batch.block_timestamp, batch.tx_hash)
+            state = self._confirmation_state(
+                head, batch.block_number, batch.block_hash, batch.block_timestamp, batch.tx_hash
+            )
             if state == "final":
                 self.store.set_batch_state(batch.id, FINAL)
             elif state == "lost":
@@ -405,7 +414,9 @@ class Pipeline:
             return
         unseen = self._unseen.get(sub.id, 0) + 1
         self._unseen[sub.id] = unseen
-        due = unseen == RECEIPT_AFTER_STEPS or (unseen > RECEIPT_AFTER_STEPS and (unseen - RECEIPT_AFTER_STEPS) % RECEIPT_EVERY_STEPS == 0)
+        due = unseen == RECEIPT_AFTER_STEPS or (
+            unseen > RECEIPT_AFTER_STEPS and (unseen - RECEIPT_AFTER_STEPS) % RECEIPT_EVERY_STEPS == 0
+        )
         if self._log_cursor is not None and not due:
             return
         rcpt = receipt(w3, sub.tx_hash)
@@ -425,7 +436,12 @@ class Pipeline:
     def _mark_single_anchored(self, sub: Submission, number: int, block_hash: str, timestamp: int) -> None:
         self._unseen.pop(sub.id, None)
         self.store.mark_submission(
-            sub.id, status=ANCHORED, block_number=number, block_hash=block_hash, block_timestamp=timestamp, durable=False
+            sub.id,
+            status=ANCHORED,
+            block_number=number,
+            block_hash=block_hash,
+            block_timestamp=timestamp,
+            durable=False,
         )
 
     def _follow_anchored_single(self, sub: Submission, head: Head) -> None:
@@ -457,9 +473,13 @@ class Pipeline:
             self.store.mark_submission(sub.id, status=REJECTED, error="the registration transaction reverted")
 
     def _confirmation_state(
-        self, head: Head, block_number: int | None, block_hash: str | None, block_timestamp: int | None,
+        self,
+        head: Head,
+        block_number: int | None,
+        block_hash: str | None,
+        block_timestamp: int | None,
         tx_hash: str | None,
-    ) -> str:  # fmt: skip
+    ) -> str:
         """'final', 'pending' or 'lost' (the block or the transaction is no longer on the chain).
 
         A transaction's receipt names the block that holds it on the chain as it is now, so one receipt read

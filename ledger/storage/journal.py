@@ -247,7 +247,9 @@ def storage_error(exc: BaseException) -> StorageUnavailable | None:
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text or "is locked" in text:
             return StorageBusy("the journal is locked by another process; try again shortly")
         if code is not None and (code & 0xFF) == sqlite3.SQLITE_IOERR:
-            return StorageUnavailable(f"the journal could not be written ({getattr(exc, 'sqlite_errorname', 'I/O error')})")
+            return StorageUnavailable(
+                f"the journal could not be written ({getattr(exc, 'sqlite_errorname', 'I/O error')})"
+            )
         return None
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return StorageFull("the journal's disk is full: nothing was written; retry once space is freed")
@@ -447,29 +449,75 @@ class Store:
             if kind == "single":
                 row = db.execute(
                     "SELECT i.submission_id, s.status FROM items i JOIN submissions s ON s.id = i.submission_id"
-                    " WHERE i.content_hash = ?", (hashes[0],),
-                ).fetchone()  # fmt: skip
+                    " WHERE i.content_hash = ?",
+                    (hashes[0],),
+                ).fetchone()
                 if row and row[1] != EXPIRED:
                     return self._submission_by_id(db, int(row[0])), [(0, hashes[0], int(row[0]))]
                 replaces = row is not None
             created = time.time()
-            status, lease = (SENDING, created + LEASE_SECONDS) if owner is not None and kind == "single" else (QUEUED, None)
+            status, lease = (
+                (SENDING, created + LEASE_SECONDS) if owner is not None and kind == "single" else (QUEUED, None)
+            )
             owner = owner if status == SENDING else None
             blob = b"".join(hashes)
             cur = db.execute(
                 "INSERT INTO submissions (kind, registrant, party_id, algorithm, count, root, hashes, deadline,"
                 " signature, digest, payload, created_at, status, owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (kind, registrant, party_id, algorithm, len(hashes), root, blob, deadline, signature,
-                 digest, payload, created, status, owner, lease),
-            )  # fmt: skip
+                (
+                    kind,
+                    registrant,
+                    party_id,
+                    algorithm,
+                    len(hashes),
+                    root,
+                    blob,
+                    deadline,
+                    signature,
+                    digest,
+                    payload,
+                    created,
+                    status,
+                    owner,
+                    lease,
+                ),
+            )
             sub_id = int(cur.lastrowid or 0)
             if kind == "single":  # its one item is free (or expired): checked above, in this same transaction
                 if replaces:
-                    db.execute("UPDATE items SET submission_id = ?, item_index = 0 WHERE content_hash = ?", (sub_id, hashes[0]))
+                    db.execute(
+                        "UPDATE items SET submission_id = ?, item_index = 0 WHERE content_hash = ?", (sub_id, hashes[0])
+                    )
                 else:
-                    db.execute("INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,0)", (hashes[0], sub_id))
-                return Submission(sub_id, kind, registrant, party_id, algorithm, 1, root, blob, deadline, signature, digest,
-                                  payload, created, status, None, None, None, None, None, None, None, owner, lease), []  # fmt: skip
+                    db.execute(
+                        "INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,0)",
+                        (hashes[0], sub_id),
+                    )
+                return Submission(
+                    sub_id,
+                    kind,
+                    registrant,
+                    party_id,
+                    algorithm,
+                    1,
+                    root,
+                    blob,
+                    deadline,
+                    signature,
+                    digest,
+                    payload,
+                    created,
+                    status,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    owner,
+                    lease,
+                ), []
             db.executemany(
                 "INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,?) ON CONFLICT(content_hash)"
                 " DO UPDATE SET submission_id = excluded.submission_id, item_index = excluded.item_index"
@@ -482,7 +530,9 @@ class Store:
                 mine = {r[0] for r in db.execute("SELECT item_index FROM items WHERE submission_id = ?", (sub_id,))}
                 for i, hh in enumerate(hashes):
                     if i not in mine:
-                        (earlier,) = db.execute("SELECT submission_id FROM items WHERE content_hash = ?", (hh,)).fetchone()
+                        (earlier,) = db.execute(
+                            "SELECT submission_id FROM items WHERE content_hash = ?", (hh,)
+                        ).fetchone()
                         existing.append((i, hh, int(earlier)))
             return self._submission_by_id(db, sub_id), existing
 
@@ -555,7 +605,9 @@ class Store:
         with self.transaction() as db:
             cols = ", ".join(f"{k} = ?" for k in ("status", *fields))
             db.execute(f"UPDATE batches SET {cols} WHERE id = ?", (status, *fields.values(), batch_id))  # noqa: S608
-            sub_fields = {k: v for k, v in fields.items() if k in ("tx_hash", "block_number", "block_hash", "block_timestamp")}
+            sub_fields = {
+                k: v for k, v in fields.items() if k in ("tx_hash", "block_number", "block_hash", "block_timestamp")
+            }
             cols = ", ".join(f"{k} = ?" for k in ("status", *sub_fields))
             db.execute(f"UPDATE submissions SET {cols} WHERE batch_id = ?", (status, *sub_fields.values(), batch_id))  # noqa: S608
 
@@ -690,7 +742,9 @@ class Store:
 
     # --- agreement proposals (the asset service) ---
 
-    def add_proposal(self, agreement_id: str, kind: str, asset_id: int, terms: dict[str, Any], details: dict[str, Any]) -> bool:
+    def add_proposal(
+        self, agreement_id: str, kind: str, asset_id: int, terms: dict[str, Any], details: dict[str, Any]
+    ) -> bool:
         """Journals a new proposal (status ``proposed``, no signature). False, writing nothing, if a proposal with
         this id is already journalled."""
         with self.transaction() as db:
@@ -727,7 +781,9 @@ class Store:
     def close_proposal(self, agreement_id: str, status: str, tx_hash: str) -> None:
         """Records how a proposal ended (``executed``, ``withdrawn``) and the transaction that ended it."""
         with self.transaction() as db:
-            db.execute("UPDATE proposals SET status = ?, tx_hash = ? WHERE agreement_id = ?", (status, tx_hash, agreement_id))
+            db.execute(
+                "UPDATE proposals SET status = ?, tx_hash = ? WHERE agreement_id = ?", (status, tx_hash, agreement_id)
+            )
 
     # --- document keys (the document service) ---
 
@@ -740,7 +796,9 @@ class Store:
             )
 
     def document_key(self, party_id: int) -> DocumentKey | None:
-        rows = self._read("SELECT party_id, public_key, account, updated_at FROM document_keys WHERE party_id = ?", (party_id,))
+        rows = self._read(
+            "SELECT party_id, public_key, account, updated_at FROM document_keys WHERE party_id = ?", (party_id,)
+        )
         if not rows:
             return None
         party, public_key, account, updated_at = rows[0]
@@ -749,5 +807,14 @@ class Store:
 
 def _proposal(row: Sequence[Any]) -> Proposal:
     agreement_id, kind, asset_id, terms, details, signatures, status, tx_hash, created_at = row
-    return Proposal(str(agreement_id), str(kind), int(asset_id), json.loads(terms), json.loads(details), json.loads(signatures),
-                    str(status), tx_hash, float(created_at))  # fmt: skip
+    return Proposal(
+        str(agreement_id),
+        str(kind),
+        int(asset_id),
+        json.loads(terms),
+        json.loads(details),
+        json.loads(signatures),
+        str(status),
+        tx_hash,
+        float(created_at),
+    )

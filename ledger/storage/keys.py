@@ -34,7 +34,9 @@ def load_keystore(path: Path, password: str | None) -> LocalAccount:
     return Account.from_key(key)
 
 
-def write_keystore(path: Path, account: LocalAccount, password: str, *, kdf: Literal["scrypt", "pbkdf2"] = "scrypt") -> Path:
+def write_keystore(
+    path: Path, account: LocalAccount, password: str, *, kdf: Literal["scrypt", "pbkdf2"] = "scrypt"
+) -> Path:
     """Writes ``account`` encrypted under ``password`` (mode 0600, never overwriting)."""
     if not password:
         raise KeystoreError("a keystore password must not be empty", field="password")

@@ -38,8 +38,16 @@ class Api:
         return eip712.Domain(self.ledger.manifest.chain_id, self.ledger.manifest.address("EvidenceRegistry"))
 
     def admit(self, acct: LocalAccount, identifier: str, **over: Any) -> int:
-        body = {"kind": "firm", "jurisdiction": "mainland", "identifierScheme": "uscc", "identifier": identifier,
-                "nameZh": "前海测试公司", "nameEn": "Qianhai Test Ltd", "accounts": [acct.address], **over}  # fmt: skip
+        body = {
+            "kind": "firm",
+            "jurisdiction": "mainland",
+            "identifierScheme": "uscc",
+            "identifier": identifier,
+            "nameZh": "前海测试公司",
+            "nameEn": "Qianhai Test Ltd",
+            "accounts": [acct.address],
+            **over,
+        }
         resp = self.client.post("/v1/parties", json=body, headers=self.auth)
         assert resp.status_code == 201, resp.text
         return int(resp.json()["partyId"])
@@ -52,8 +60,18 @@ class Api:
         """The public binding of ``content`` to the account's party, as ``single_body`` and ``batch_body`` send it."""
         return public_binding(content, self.party_of(acct) or 1, HashAlgorithm(algorithm))
 
-    def single_body(self, acct: LocalAccount, content: bytes, *, algorithm: str = "sha256", deadline: int | None = None,
-                    nonce: int = 0, binding: bytes | None = None, party_id: int | None = None, **extra: Any) -> dict[str, Any]:  # fmt: skip
+    def single_body(
+        self,
+        acct: LocalAccount,
+        content: bytes,
+        *,
+        algorithm: str = "sha256",
+        deadline: int | None = None,
+        nonce: int = 0,
+        binding: bytes | None = None,
+        party_id: int | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         """The body of a relayed registration of ``content`` (a content hash): its public binding to the account's
         party, signed (or ``binding`` as given, for a private registration or a deliberate mismatch)."""
         deadline = deadline or self.chain.now() + 3600
@@ -65,24 +83,44 @@ class Api:
         if "supersedes" in extra:  # an earlier content hash of the party: its binding
             extra["supersedes"] = public_binding(extra["supersedes"], own, HashAlgorithm(alg))
         req = sign_single(acct, self.domain(), binding=binding, algorithm=alg, nonce=nonce, deadline=deadline, **extra)
-        body = {"binding": "0x" + binding.hex(), "partyId": party, "algorithm": algorithm, "registrant": acct.address,
-                "nonce": nonce, "deadline": deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
+        body = {
+            "binding": "0x" + binding.hex(),
+            "partyId": party,
+            "algorithm": algorithm,
+            "registrant": acct.address,
+            "nonce": nonce,
+            "deadline": deadline,
+            "signature": "0x" + req.signature.hex(),
+        }
         if "metadata_commitment" in extra:
             body["metadataCommitment"] = "0x" + extra["metadata_commitment"].hex()
         if "supersedes" in extra:
             body["supersedes"] = "0x" + extra["supersedes"].hex()
         return body
 
-    def batch_body(self, acct: LocalAccount, hashes: list[bytes], *, algorithm: int = 1, deadline: int | None = None,
-                   bindings: list[bytes] | None = None) -> dict[str, Any]:  # fmt: skip
+    def batch_body(
+        self,
+        acct: LocalAccount,
+        hashes: list[bytes],
+        *,
+        algorithm: int = 1,
+        deadline: int | None = None,
+        bindings: list[bytes] | None = None,
+    ) -> dict[str, Any]:
         """A batch of content hashes, as their public bindings to the account's party (or ``bindings`` as given)."""
         deadline = deadline or self.chain.now() + 3600
         party = self.party_of(acct) or 1
         if bindings is None:
             bindings = [public_binding(hh, party, HashAlgorithm(algorithm)) for hh in hashes]
         req = sign_batch(acct, self.domain(), bindings=bindings, algorithm=algorithm, deadline=deadline)
-        return {"algorithm": "sha256" if algorithm == 1 else "sm3", "bindings": ["0x" + hh.hex() for hh in bindings],
-                "partyId": party, "registrant": acct.address, "deadline": deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
+        return {
+            "algorithm": "sha256" if algorithm == 1 else "sm3",
+            "bindings": ["0x" + hh.hex() for hh in bindings],
+            "partyId": party,
+            "registrant": acct.address,
+            "deadline": deadline,
+            "signature": "0x" + req.signature.hex(),
+        }
 
 
 class CountingProvider:
@@ -116,10 +154,21 @@ class CountingProvider:
 
 @pytest.fixture
 def api(anvil: Chain, tmp_path: Path) -> Iterator[Api]:
-    settings = Settings(data_dir=tmp_path / "data", operator_token=OPERATOR_TOKEN, confirmations=1, final_after=0,
-                        public_url="http://127.0.0.1:8000")  # fmt: skip
-    ledger = Ledger(w3=anvil.w3, manifest=anvil.manifest, settings=settings, relayer=anvil.sender,
-                    registrar=anvil.registrar_sender, governance=anvil.governance_sender)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        operator_token=OPERATOR_TOKEN,
+        confirmations=1,
+        final_after=0,
+        public_url="http://127.0.0.1:8000",
+    )
+    ledger = Ledger(
+        w3=anvil.w3,
+        manifest=anvil.manifest,
+        settings=settings,
+        relayer=anvil.sender,
+        registrar=anvil.registrar_sender,
+        governance=anvil.governance_sender,
+    )
     app = create_app(ledger, settings, run_pipeline=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, ledger, anvil)

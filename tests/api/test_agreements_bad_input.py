@@ -40,7 +40,9 @@ UNKNOWN_ID = "0x" + "ab" * 32
 
 def state(api: Api) -> tuple[int, list[Any]]:
     """What a refusal must leave untouched: the chain's height and every journal row."""
-    rows = [(p.agreement_id, p.kind, p.asset_id, p.signatures, p.status, p.tx_hash) for p in api.ledger.store.proposals()]
+    rows = [
+        (p.agreement_id, p.kind, p.asset_id, p.signatures, p.status, p.tx_hash) for p in api.ledger.store.proposals()
+    ]
     return api.chain.w3.eth.block_number, rows
 
 
@@ -73,7 +75,9 @@ def execute(api: Api, agreement_id: str) -> Any:
 
 def post_signature(api: Api, agreement_id: str, signer: Any, typed_data: dict[str, Any]) -> Any:
     sig = eip712.sign(typed_data, signer)
-    return api.client.post(f"/v1/agreements/{agreement_id}/signatures", json={"signer": signer.address, "signature": "0x" + sig.hex()})
+    return api.client.post(
+        f"/v1/agreements/{agreement_id}/signatures", json={"signer": signer.address, "signature": "0x" + sig.hex()}
+    )
 
 
 def assert_not_executed(api: Api, proposal: dict[str, Any], asset_id: int, owners_before: list[dict[str, int]]) -> None:
@@ -95,20 +99,48 @@ class World:
         self.now = time_travel(api, 1)
 
     def assignment(self, **over: Any) -> dict[str, Any]:
-        return {"kind": "assignment", "assetId": self.a, "assignees": [{"partyId": self.p.p_x, "share": 10_000}], **over}
+        return {
+            "kind": "assignment",
+            "assetId": self.a,
+            "assignees": [{"partyId": self.p.p_x, "share": 10_000}],
+            **over,
+        }
 
     def licence(self, **over: Any) -> dict[str, Any]:
-        return {"kind": "licence", "assetId": self.a, "licensee": self.p.p_y, "licenceType": "ordinary", "territory": ["CN"],
-                "start": self.now, "end": self.now + YEAR, "royalty": {"basis": "lump_sum", "amount": "100000"}, **over}  # fmt: skip
+        return {
+            "kind": "licence",
+            "assetId": self.a,
+            "licensee": self.p.p_y,
+            "licenceType": "ordinary",
+            "territory": ["CN"],
+            "start": self.now,
+            "end": self.now + YEAR,
+            "royalty": {"basis": "lump_sum", "amount": "100000"},
+            **over,
+        }
 
     def equity(self, **over: Any) -> dict[str, Any]:
-        equity = {"appraiser": "深圳某资产评估有限公司", "appraisalReportHash": "0x" + keccak(text="appraisal").hex(),
-                  "appraisedValue": "8000000", "agreedValue": "7500000", "capitalAmount": "500000", "equityShare": 500}  # fmt: skip
+        equity = {
+            "appraiser": "深圳某资产评估有限公司",
+            "appraisalReportHash": "0x" + keccak(text="appraisal").hex(),
+            "appraisedValue": "8000000",
+            "agreedValue": "7500000",
+            "capitalAmount": "500000",
+            "equityShare": 500,
+        }
         return {"kind": "equity_contribution", "assetId": self.a, "company": self.p.p_w, "equity": equity, **over}
 
     def pledge(self, **over: Any) -> dict[str, Any]:
-        return {"kind": "pledge", "assetId": self.a, "pledgee": self.p.p_bank, "start": self.now, "end": self.now + YEAR,
-                "amount": "3000000", "currency": "CNY", **over}  # fmt: skip
+        return {
+            "kind": "pledge",
+            "assetId": self.a,
+            "pledgee": self.p.p_bank,
+            "start": self.now,
+            "end": self.now + YEAR,
+            "amount": "3000000",
+            "currency": "CNY",
+            **over,
+        }
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +149,21 @@ def shared_world(anvil_chain: Chain, tmp_path_factory: pytest.TempPathFactory) -
     test runs in its own chain snapshot, see ``world``. The journal is shared, but every check here
     compares it before and after a request, and every proposal has its own random salt."""
     start = anvil_chain.snapshot()
-    settings = Settings(data_dir=tmp_path_factory.mktemp("bad-input") / "data", operator_token=OPERATOR_TOKEN, confirmations=1,
-                        final_after=0, public_url="http://127.0.0.1:8000")  # fmt: skip
-    ledger = Ledger(w3=anvil_chain.w3, manifest=anvil_chain.manifest, settings=settings, relayer=anvil_chain.sender,
-                    registrar=anvil_chain.registrar_sender, governance=anvil_chain.governance_sender)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("bad-input") / "data",
+        operator_token=OPERATOR_TOKEN,
+        confirmations=1,
+        final_after=0,
+        public_url="http://127.0.0.1:8000",
+    )
+    ledger = Ledger(
+        w3=anvil_chain.w3,
+        manifest=anvil_chain.manifest,
+        settings=settings,
+        relayer=anvil_chain.sender,
+        registrar=anvil_chain.registrar_sender,
+        governance=anvil_chain.governance_sender,
+    )
     try:
         with TestClient(create_app(ledger, settings, run_pipeline=False), raise_server_exceptions=False) as client:
             yield World(Api(client, ledger, anvil_chain))
@@ -148,66 +191,205 @@ def world(shared_world: World) -> Iterator[World]:
 
 
 def _asset(w: World, **over: Any) -> dict[str, Any]:
-    return {"jurisdiction": "CN", "kind": "invention", "number": "201810000001.4", "title": "Battery separator",
-            "owners": [{"partyId": w.p.p_uni, "share": 10_000}], **over}  # fmt: skip
+    return {
+        "jurisdiction": "CN",
+        "kind": "invention",
+        "number": "201810000001.4",
+        "title": "Battery separator",
+        "owners": [{"partyId": w.p.p_uni, "share": 10_000}],
+        **over,
+    }
 
 
 # (id, body, status, field, a fragment of the message saying what is wrong)
 ASSET_CASES: list[tuple[str, Callable[[World], dict[str, Any]], int, str, str]] = [
     ("cn-wrong-check-digit", lambda w: _asset(w, number="201710601862.4"), 400, "number", "check digit"),
     ("cn-wrong-check-digit-zl", lambda w: _asset(w, number="ZL201810000001.5"), 400, "number", "check digit"),
-    ("cn-type-digit-4", lambda w: _asset(w, number="201740601862.X"), 400, "number", "type digit 4"),  # check digit right, type 4 unknown
+    (
+        "cn-type-digit-4",
+        lambda w: _asset(w, number="201740601862.X"),
+        400,
+        "number",
+        "type digit 4",
+    ),  # check digit right, type 4 unknown
     ("cn-type-digit-0", lambda w: _asset(w, number="201700601862.8"), 400, "number", "type digit 0"),
     ("cn-format-11-digits", lambda w: _asset(w, number="20171060186.3"), 400, "number", "is not a CN patent number"),
     ("cn-format-letters", lambda w: _asset(w, number="2017A0601862.3"), 400, "number", "is not a CN patent number"),
     ("cn-format-hyphen", lambda w: _asset(w, number="2017-10601862.3"), 400, "number", "is not a CN patent number"),
     ("cn-format-empty", lambda w: _asset(w, number=""), 400, "number", "is not a CN patent number"),
     ("cn-year-before-2003", lambda w: _asset(w, number="200210601862.0"), 400, "number", "predates"),
-    ("cn-invention-as-utility-model", lambda w: _asset(w, kind="utility_model", number=NUMBER_A), 400, "kind", "kind must be invention"),
-    ("cn-design-as-invention", lambda w: _asset(w, kind="invention", number="201730601862.4"), 400, "kind", "kind must be design"),
-    ("cn-utility-model-as-design", lambda w: _asset(w, kind="design", number="201720601862.9"), 400, "kind", "kind must be utility_model"),
+    (
+        "cn-invention-as-utility-model",
+        lambda w: _asset(w, kind="utility_model", number=NUMBER_A),
+        400,
+        "kind",
+        "kind must be invention",
+    ),
+    (
+        "cn-design-as-invention",
+        lambda w: _asset(w, kind="invention", number="201730601862.4"),
+        400,
+        "kind",
+        "kind must be design",
+    ),
+    (
+        "cn-utility-model-as-design",
+        lambda w: _asset(w, kind="design", number="201720601862.9"),
+        400,
+        "kind",
+        "kind must be utility_model",
+    ),
     ("cn-pct-kind", lambda w: _asset(w, kind="pct_application"), 400, "kind", "for CN"),
-    ("hk-bad-character", lambda w: _asset(w, jurisdiction="HK", kind="short_term_patent", number="HK#1234567"), 400, "number", "HK patent number"),
-    ("hk-empty", lambda w: _asset(w, jurisdiction="HK", kind="standard_patent_r", number="  "), 400, "number", "HK patent number"),
-    ("hk-too-long", lambda w: _asset(w, jurisdiction="HK", kind="standard_patent_o", number="1" * 33), 400, "number", "HK patent number"),
-    ("hk-non-ascii", lambda w: _asset(w, jurisdiction="HK", kind="short_term_patent", number="１２３４５６７"), 400, "number", "HK patent number"),
+    (
+        "hk-bad-character",
+        lambda w: _asset(w, jurisdiction="HK", kind="short_term_patent", number="HK#1234567"),
+        400,
+        "number",
+        "HK patent number",
+    ),
+    (
+        "hk-empty",
+        lambda w: _asset(w, jurisdiction="HK", kind="standard_patent_r", number="  "),
+        400,
+        "number",
+        "HK patent number",
+    ),
+    (
+        "hk-too-long",
+        lambda w: _asset(w, jurisdiction="HK", kind="standard_patent_o", number="1" * 33),
+        400,
+        "number",
+        "HK patent number",
+    ),
+    (
+        "hk-non-ascii",
+        lambda w: _asset(w, jurisdiction="HK", kind="short_term_patent", number="１２３４５６７"),
+        400,
+        "number",
+        "HK patent number",
+    ),
     ("hk-cn-kind", lambda w: _asset(w, jurisdiction="HK", kind="invention", number="HK1234567"), 400, "kind", "for HK"),
-    ("pct-short-year", lambda w: _asset(w, jurisdiction="PCT", kind="pct_application", number="PCT/CN23/123456"), 400, "number", "PCT/CN2023/123456"),
-    ("pct-no-prefix", lambda w: _asset(w, jurisdiction="PCT", kind="pct_application", number="CN2023/123456"), 400, "number", "PCT/CN2023/123456"),
-    ("pct-short-serial", lambda w: _asset(w, jurisdiction="PCT", kind="pct_application", number="PCT/CN2023/12345"), 400, "number", "PCT/CN2023/123456"),
-    ("pct-cn-kind", lambda w: _asset(w, jurisdiction="PCT", kind="invention", number="PCT/CN2023/123456"), 400, "kind", "for PCT"),
-    ("unknown-owner", lambda w: _asset(w, owners=[{"partyId": 99, "share": 10_000}]), 400, "owners[0].partyId", "not an admitted party"),
-    ("owner-zero", lambda w: _asset(w, owners=[{"partyId": 0, "share": 10_000}]), 400, "owners[0].partyId", "not an admitted party"),
-    ("unknown-co-owner", lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 5_000}, {"partyId": 99, "share": 5_000}]),
-     400, "owners[1].partyId", "not an admitted party"),
-    ("share-over-100", lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 10_001}]), 400, "owners[0].share", "basis points"),
-    ("share-zero", lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 0}, {"partyId": w.p.p_x, "share": 10_000}]),
-     400, "owners[0].share", "basis points"),
+    (
+        "pct-short-year",
+        lambda w: _asset(w, jurisdiction="PCT", kind="pct_application", number="PCT/CN23/123456"),
+        400,
+        "number",
+        "PCT/CN2023/123456",
+    ),
+    (
+        "pct-no-prefix",
+        lambda w: _asset(w, jurisdiction="PCT", kind="pct_application", number="CN2023/123456"),
+        400,
+        "number",
+        "PCT/CN2023/123456",
+    ),
+    (
+        "pct-short-serial",
+        lambda w: _asset(w, jurisdiction="PCT", kind="pct_application", number="PCT/CN2023/12345"),
+        400,
+        "number",
+        "PCT/CN2023/123456",
+    ),
+    (
+        "pct-cn-kind",
+        lambda w: _asset(w, jurisdiction="PCT", kind="invention", number="PCT/CN2023/123456"),
+        400,
+        "kind",
+        "for PCT",
+    ),
+    (
+        "unknown-owner",
+        lambda w: _asset(w, owners=[{"partyId": 99, "share": 10_000}]),
+        400,
+        "owners[0].partyId",
+        "not an admitted party",
+    ),
+    (
+        "owner-zero",
+        lambda w: _asset(w, owners=[{"partyId": 0, "share": 10_000}]),
+        400,
+        "owners[0].partyId",
+        "not an admitted party",
+    ),
+    (
+        "unknown-co-owner",
+        lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 5_000}, {"partyId": 99, "share": 5_000}]),
+        400,
+        "owners[1].partyId",
+        "not an admitted party",
+    ),
+    (
+        "share-over-100",
+        lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 10_001}]),
+        400,
+        "owners[0].share",
+        "basis points",
+    ),
+    (
+        "share-zero",
+        lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 0}, {"partyId": w.p.p_x, "share": 10_000}]),
+        400,
+        "owners[0].share",
+        "basis points",
+    ),
     # below the type's range (uint16): refused by the schema (docs/operations.md, "Input rules")
-    ("share-negative", lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": -1}, {"partyId": w.p.p_x, "share": 10_001}]),
-     422, "owners.0.share", "greater than or equal to 0"),
-    ("shares-sum-90", lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 5_000}, {"partyId": w.p.p_x, "share": 4_000}]),
-     400, "owners", "sum to 9000"),
-    ("shares-sum-110", lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 6_000}, {"partyId": w.p.p_x, "share": 5_000}]),
-     400, "owners", "sum to 11000"),
-    ("duplicate-owner", lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 5_000}, {"partyId": w.p.p_uni, "share": 5_000}]),
-     400, "owners", "twice"),
+    (
+        "share-negative",
+        lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": -1}, {"partyId": w.p.p_x, "share": 10_001}]),
+        422,
+        "owners.0.share",
+        "greater than or equal to 0",
+    ),
+    (
+        "shares-sum-90",
+        lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 5_000}, {"partyId": w.p.p_x, "share": 4_000}]),
+        400,
+        "owners",
+        "sum to 9000",
+    ),
+    (
+        "shares-sum-110",
+        lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 6_000}, {"partyId": w.p.p_x, "share": 5_000}]),
+        400,
+        "owners",
+        "sum to 11000",
+    ),
+    (
+        "duplicate-owner",
+        lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 5_000}, {"partyId": w.p.p_uni, "share": 5_000}]),
+        400,
+        "owners",
+        "twice",
+    ),
     ("no-owner", lambda w: _asset(w, owners=[]), 400, "owners", "1 to 8 owners"),
     ("number-taken", lambda w: _asset(w, number="ZL" + NUMBER_A), 409, "number", "already registered"),
     ("jurisdiction-unknown", lambda w: _asset(w, jurisdiction="US"), 422, "jurisdiction", ""),
-    ("owner-unknown-field", lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 10_000, "role": "lead"}]), 422, "owners.0.role", ""),
+    (
+        "owner-unknown-field",
+        lambda w: _asset(w, owners=[{"partyId": w.p.p_uni, "share": 10_000, "role": "lead"}]),
+        422,
+        "owners.0.role",
+        "",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("build", "status", "field", "says"), [c[1:] for c in ASSET_CASES], ids=[c[0] for c in ASSET_CASES])
-def test_asset_registration_refused(world: World, build: Callable[[World], dict[str, Any]], status: int, field: str, says: str) -> None:
+@pytest.mark.parametrize(
+    ("build", "status", "field", "says"), [c[1:] for c in ASSET_CASES], ids=[c[0] for c in ASSET_CASES]
+)
+def test_asset_registration_refused(
+    world: World, build: Callable[[World], dict[str, Any]], status: int, field: str, says: str
+) -> None:
     api, body = world.api, build(world)
     before = state(api)
     err = refused(api.client.post("/v1/assets/payload", json=body), status, field)
     assert says in err["message"], err
     # the same body with a (well-formed) owner signature, straight to registration
-    signed = {"deadline": api.chain.now() + 3600, **body,
-              "signatures": [{"signer": world.p.uni.address, "signature": "0x" + "11" * 65}]}  # fmt: skip
+    signed = {
+        "deadline": api.chain.now() + 3600,
+        **body,
+        "signatures": [{"signer": world.p.uni.address, "signature": "0x" + "11" * 65}],
+    }
     assert refused(api.client.post("/v1/assets", json=signed), status, field) == err
     assert state(api) == before
     assert api.ledger.assets.functions.assetCount().call() == 1
@@ -215,11 +397,15 @@ def test_asset_registration_refused(world: World, build: Callable[[World], dict[
 
 @pytest.mark.parametrize(
     "over",
-    [{}, {"jurisdiction": "HK", "kind": "short_term_patent", "number": "HK1234567"},
-     {"jurisdiction": "PCT", "kind": "pct_application", "number": "PCT/CN2023/123456"},
-     {"kind": "design", "number": "201730601862.4"}, {"kind": "utility_model", "number": "201720601862.9"}],
+    [
+        {},
+        {"jurisdiction": "HK", "kind": "short_term_patent", "number": "HK1234567"},
+        {"jurisdiction": "PCT", "kind": "pct_application", "number": "PCT/CN2023/123456"},
+        {"kind": "design", "number": "201730601862.4"},
+        {"kind": "utility_model", "number": "201720601862.9"},
+    ],
     ids=["cn", "hk", "pct", "cn-design", "cn-utility-model"],
-)  # fmt: skip
+)
 def test_the_valid_asset_bodies_are_accepted(world: World, over: dict[str, Any]) -> None:
     """The bases the refusals above are derived from pass validation, so each refusal is due to its one change."""
     resp = world.api.client.post("/v1/assets/payload", json=_asset(world, **over))
@@ -231,30 +417,75 @@ def test_the_valid_asset_bodies_are_accepted(world: World, over: dict[str, Any])
 
 PROPOSE_CASES: list[tuple[str, Callable[[World], dict[str, Any]], int, str]] = [
     # unknown parties
-    ("unknown-assignee", lambda w: w.assignment(assignees=[{"partyId": 99, "share": 10_000}]), 400, "assignees[0].partyId"),
+    (
+        "unknown-assignee",
+        lambda w: w.assignment(assignees=[{"partyId": 99, "share": 10_000}]),
+        400,
+        "assignees[0].partyId",
+    ),
     ("assignee-zero", lambda w: w.assignment(assignees=[{"partyId": 0, "share": 10_000}]), 400, "assignees[0].partyId"),
-    ("unknown-second-assignee", lambda w: w.assignment(assignees=[{"partyId": w.p.p_x, "share": 5_000}, {"partyId": 99, "share": 5_000}]),
-     400, "assignees[1].partyId"),
+    (
+        "unknown-second-assignee",
+        lambda w: w.assignment(assignees=[{"partyId": w.p.p_x, "share": 5_000}, {"partyId": 99, "share": 5_000}]),
+        400,
+        "assignees[1].partyId",
+    ),
     ("unknown-licensee", lambda w: w.licence(licensee=99), 400, "licensee"),
     ("licensee-negative", lambda w: w.licence(licensee=-1), 422, "licensee"),  # below uint24: the schema refuses it
     ("unknown-company", lambda w: w.equity(company=99), 400, "company"),
     ("unknown-pledgee", lambda w: w.pledge(pledgee=99), 400, "pledgee"),
     ("missing-licensee", lambda w: {k: v for k, v in w.licence().items() if k != "licensee"}, 400, "licensee"),
     # percentages and shares
-    ("assignee-share-over-100", lambda w: w.assignment(assignees=[{"partyId": w.p.p_x, "share": 10_001}]), 400, "assignees[0].share"),
-    ("assignee-share-zero", lambda w: w.assignment(assignees=[{"partyId": w.p.p_x, "share": 0}, {"partyId": w.p.p_y, "share": 10_000}]),
-     400, "assignees[0].share"),
-    ("assignee-shares-sum-90", lambda w: w.assignment(assignees=[{"partyId": w.p.p_x, "share": 6_000}, {"partyId": w.p.p_y, "share": 3_000}]),
-     400, "assignees"),
-    ("duplicate-assignee", lambda w: w.assignment(assignees=[{"partyId": w.p.p_x, "share": 5_000}, {"partyId": w.p.p_x, "share": 5_000}]),
-     400, "assignees"),
-    ("royalty-rate-over-100", lambda w: w.licence(royalty={"basis": "percentage", "rate": 10_001}), 400, "royalty.rate"),
+    (
+        "assignee-share-over-100",
+        lambda w: w.assignment(assignees=[{"partyId": w.p.p_x, "share": 10_001}]),
+        400,
+        "assignees[0].share",
+    ),
+    (
+        "assignee-share-zero",
+        lambda w: w.assignment(assignees=[{"partyId": w.p.p_x, "share": 0}, {"partyId": w.p.p_y, "share": 10_000}]),
+        400,
+        "assignees[0].share",
+    ),
+    (
+        "assignee-shares-sum-90",
+        lambda w: w.assignment(assignees=[{"partyId": w.p.p_x, "share": 6_000}, {"partyId": w.p.p_y, "share": 3_000}]),
+        400,
+        "assignees",
+    ),
+    (
+        "duplicate-assignee",
+        lambda w: w.assignment(assignees=[{"partyId": w.p.p_x, "share": 5_000}, {"partyId": w.p.p_x, "share": 5_000}]),
+        400,
+        "assignees",
+    ),
+    (
+        "royalty-rate-over-100",
+        lambda w: w.licence(royalty={"basis": "percentage", "rate": 10_001}),
+        400,
+        "royalty.rate",
+    ),
     ("royalty-rate-missing", lambda w: w.licence(royalty={"basis": "percentage"}), 400, "royalty.rate"),
     ("royalty-missing", lambda w: {k: v for k, v in w.licence().items() if k != "royalty"}, 400, "royalty.basis"),
-    ("royalty-amount-negative", lambda w: w.licence(royalty={"basis": "lump_sum", "amount": "-1"}), 422, "royalty.amount"),  # no sign
-    ("royalty-currency-unknown", lambda w: w.licence(royalty={"basis": "lump_sum", "amount": "1", "currency": "RMB"}),
-     400, "royalty.currency"),
-    ("equity-share-over-100", lambda w: w.equity(equity={**w.equity()["equity"], "equityShare": 10_001}), 400, "equity.equityShare"),
+    (
+        "royalty-amount-negative",
+        lambda w: w.licence(royalty={"basis": "lump_sum", "amount": "-1"}),
+        422,
+        "royalty.amount",
+    ),  # no sign
+    (
+        "royalty-currency-unknown",
+        lambda w: w.licence(royalty={"basis": "lump_sum", "amount": "1", "currency": "RMB"}),
+        400,
+        "royalty.currency",
+    ),
+    (
+        "equity-share-over-100",
+        lambda w: w.equity(equity={**w.equity()["equity"], "equityShare": 10_001}),
+        400,
+        "equity.equityShare",
+    ),
     # terms in time
     ("end-before-start", lambda w: w.licence(start=w.now + YEAR, end=w.now + 100), 400, "end"),
     ("end-equals-start", lambda w: w.licence(start=w.now + YEAR, end=w.now + YEAR), 400, "end"),
@@ -274,7 +505,12 @@ PROPOSE_CASES: list[tuple[str, Callable[[World], dict[str, Any]], int, str]] = [
     ("equity-to-hk-university", lambda w: w.equity(company=w.p.p_uni), 400, "company"),
     ("pledge-to-firm", lambda w: w.pledge(pledgee=w.p.p_y), 400, "pledgee"),
     ("licence-to-owner", lambda w: w.licence(licensee=w.p.p_uni), 400, "licensee"),
-    ("assignment-to-owner", lambda w: w.assignment(assignees=[{"partyId": w.p.p_uni, "share": 10_000}]), 400, "assignees"),
+    (
+        "assignment-to-owner",
+        lambda w: w.assignment(assignees=[{"partyId": w.p.p_uni, "share": 10_000}]),
+        400,
+        "assignees",
+    ),
     # references and hashes
     ("unknown-asset", lambda w: w.assignment(assetId=99), 404, "assetId"),
     ("asset-zero", lambda w: w.assignment(assetId=0), 400, "assetId"),
@@ -284,18 +520,34 @@ PROPOSE_CASES: list[tuple[str, Callable[[World], dict[str, Any]], int, str]] = [
     ("contract-date-invalid", lambda w: w.assignment(contractDate="2024-02-30"), 400, "contractDate"),
     # the schema (422): unknown fields, wrong types, unknown kinds
     ("unknown-field", lambda w: w.licence(licencee=w.p.p_y), 422, "licencee"),
-    ("unknown-nested-field", lambda w: w.licence(royalty={"basis": "lump_sum", "amount": "1", "rat": 5}), 422, "royalty.rat"),
-    ("unknown-assignee-field", lambda w: w.assignment(assignees=[{"partyId": w.p.p_x, "share": 10_000, "name": "X"}]),
-     422, "assignees.0.name"),
+    (
+        "unknown-nested-field",
+        lambda w: w.licence(royalty={"basis": "lump_sum", "amount": "1", "rat": 5}),
+        422,
+        "royalty.rat",
+    ),
+    (
+        "unknown-assignee-field",
+        lambda w: w.assignment(assignees=[{"partyId": w.p.p_x, "share": 10_000, "name": "X"}]),
+        422,
+        "assignees.0.name",
+    ),
     ("asset-id-not-int", lambda w: w.assignment(assetId="A"), 422, "assetId"),
     ("unknown-kind", lambda w: w.assignment(kind="sale"), 422, "kind"),
     ("unknown-licence-type", lambda w: w.licence(licenceType="semi-exclusive"), 422, "licenceType"),
     ("territory-not-a-list", lambda w: w.licence(territory="CN"), 422, "territory"),
-    ("document-hash-missing", lambda w: {k: v for k, v in w.assignment().items()} | {"documentHash": None}, 422, "documentHash"),
+    (
+        "document-hash-missing",
+        lambda w: {k: v for k, v in w.assignment().items()} | {"documentHash": None},
+        422,
+        "documentHash",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("build", "status", "field"), [c[1:] for c in PROPOSE_CASES], ids=[c[0] for c in PROPOSE_CASES])
+@pytest.mark.parametrize(
+    ("build", "status", "field"), [c[1:] for c in PROPOSE_CASES], ids=[c[0] for c in PROPOSE_CASES]
+)
 def test_proposal_refused(world: World, build: Callable[[World], dict[str, Any]], status: int, field: str) -> None:
     api = world.api
     body = {"documentHash": DOC, **build(world)}
@@ -316,14 +568,20 @@ def test_the_valid_agreement_bodies_are_accepted(world: World) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [('{"kind": "assignment", "assetId": 1,', "JSON decode error"), ("not json", "JSON decode error"),
-     ("[]", "valid dictionary"), ("", "required")],
+    [
+        ('{"kind": "assignment", "assetId": 1,', "JSON decode error"),
+        ("not json", "JSON decode error"),
+        ("[]", "valid dictionary"),
+        ("", "required"),
+    ],
     ids=["truncated", "text", "array", "empty"],
-)  # fmt: skip
+)
 def test_malformed_json_bodies(world: World, content: str, message: str) -> None:
     api = world.api
     before = state(api)
-    err = refused(api.client.post("/v1/agreements", content=content, headers={"Content-Type": "application/json"}), 422, None)
+    err = refused(
+        api.client.post("/v1/agreements", content=content, headers={"Content-Type": "application/json"}), 422, None
+    )
     assert err["code"] == "invalid_input" and message in err["message"], err
     assert state(api) == before
 
@@ -331,14 +589,23 @@ def test_malformed_json_bodies(world: World, content: str, message: str) -> None
 # --- agreement ids ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("aid", ["xyz", "0x" + "ab" * 31, "0x" + "ab" * 33, "0x" + "zz" * 32], ids=["word", "31-bytes", "33-bytes", "not-hex"])
+@pytest.mark.parametrize(
+    "aid",
+    ["xyz", "0x" + "ab" * 31, "0x" + "ab" * 33, "0x" + "zz" * 32],
+    ids=["word", "31-bytes", "33-bytes", "not-hex"],
+)
 def test_malformed_agreement_ids(world: World, aid: str) -> None:
     api = world.api
     before = state(api)
     refused(api.client.get(f"/v1/agreements/{aid}"), 400, "agreement_id")
     refused(api.client.post(f"/v1/agreements/{aid}/execute"), 400, "agreement_id")
-    refused(api.client.post(f"/v1/agreements/{aid}/signatures", json={"signer": world.p.uni.address, "signature": "0x" + "11" * 65}),
-            400, "agreement_id")  # fmt: skip
+    refused(
+        api.client.post(
+            f"/v1/agreements/{aid}/signatures", json={"signer": world.p.uni.address, "signature": "0x" + "11" * 65}
+        ),
+        400,
+        "agreement_id",
+    )
     assert state(api) == before
 
 
@@ -347,8 +614,14 @@ def test_unknown_agreement_ids(world: World) -> None:
     before = state(api)
     refused(api.client.get(f"/v1/agreements/{UNKNOWN_ID}"), 404, "agreement_id")
     refused(api.client.post(f"/v1/agreements/{UNKNOWN_ID}/execute"), 404, "agreement_id")
-    refused(api.client.post(f"/v1/agreements/{UNKNOWN_ID}/signatures", json={"signer": world.p.uni.address, "signature": "0x" + "11" * 65}),
-            404, "agreement_id")  # fmt: skip
+    refused(
+        api.client.post(
+            f"/v1/agreements/{UNKNOWN_ID}/signatures",
+            json={"signer": world.p.uni.address, "signature": "0x" + "11" * 65},
+        ),
+        404,
+        "agreement_id",
+    )
     assert state(api) == before
 
 
@@ -403,8 +676,12 @@ SIGNATURE_CASES: list[tuple[str, Callable[[World, dict[str, Any]], dict[str, str
     ("bank-not-to-the-agreement", lambda w, pr: _sig(w.p.bank, pr["typedData"]), 400, "signer"),
     ("account-of-no-party", lambda w, pr: _sig(account("stranger"), pr["typedData"]), 400, "signer"),
     ("other-terms", lambda w, pr: _sig(w.p.uni, _other_terms(w, pr)), 400, "signature"),
-    ("other-domain-chain", lambda w, pr: _sig(w.p.uni, {**pr["typedData"], "domain": {**pr["typedData"]["domain"], "chainId": 1}}),
-     400, "signature"),
+    (
+        "other-domain-chain",
+        lambda w, pr: _sig(w.p.uni, {**pr["typedData"], "domain": {**pr["typedData"]["domain"], "chainId": 1}}),
+        400,
+        "signature",
+    ),
     ("another-partys-key", lambda w, pr: _sig(w.p.x, pr["typedData"], claimed=w.p.uni.address), 400, "signature"),
     ("signature-not-hex", lambda w, pr: {"signer": w.p.uni.address, "signature": "0x" + "zz" * 65}, 400, "signature"),
     ("signature-empty", lambda w, pr: {"signer": w.p.uni.address, "signature": "0x"}, 400, "signature"),
@@ -419,8 +696,12 @@ def _sig(signer: Any, typed: dict[str, Any], claimed: str | None = None) -> dict
     return {"signer": claimed or signer.address, "signature": "0x" + eip712.sign(typed, signer).hex()}
 
 
-@pytest.mark.parametrize(("build", "status", "field"), [c[1:] for c in SIGNATURE_CASES], ids=[c[0] for c in SIGNATURE_CASES])
-def test_signature_refused(world: World, build: Callable[[World, dict[str, Any]], dict[str, str]], status: int, field: str) -> None:
+@pytest.mark.parametrize(
+    ("build", "status", "field"), [c[1:] for c in SIGNATURE_CASES], ids=[c[0] for c in SIGNATURE_CASES]
+)
+def test_signature_refused(
+    world: World, build: Callable[[World, dict[str, Any]], dict[str, str]], status: int, field: str
+) -> None:
     api = world.api
     proposal = propose(api, world.assignment())
     before = state(api)
@@ -548,6 +829,8 @@ def test_a_pledged_asset_is_not_pledged_again(world: World) -> None:
 
 
 def test_malformed_json_names_the_body(world: World) -> None:
-    resp = world.api.client.post("/v1/agreements", content='{"kind": "assignment", "assetId": 1,', headers={"Content-Type": "application/json"})
+    resp = world.api.client.post(
+        "/v1/agreements", content='{"kind": "assignment", "assetId": 1,', headers={"Content-Type": "application/json"}
+    )
     err = refused(resp, 422, "body")
     assert err["message"].startswith("the body is not valid JSON"), err

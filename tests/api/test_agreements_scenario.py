@@ -25,8 +25,15 @@ class Parties:
     def __init__(self, api: Api) -> None:
         self.api = api
         self.uni, self.x, self.y, self.z, self.w, self.bank = (account(n) for n in ("hku", "x", "y", "z", "w", "bank"))
-        self.p_uni = api.admit(self.uni, "12345678", kind="university", jurisdiction="hksar", identifierScheme="hkbrn",
-                               nameZh="香港示例大學", nameEn="Example University of Hong Kong")  # fmt: skip
+        self.p_uni = api.admit(
+            self.uni,
+            "12345678",
+            kind="university",
+            jurisdiction="hksar",
+            identifierScheme="hkbrn",
+            nameZh="香港示例大學",
+            nameEn="Example University of Hong Kong",
+        )
         self.p_x = api.admit(self.x, "91110108551385082Q", nameZh="前海甲科技", nameEn="Qianhai X Tech")
         self.p_y = api.admit(self.y, "91110000600037341L", nameZh="前海乙科技", nameEn="Qianhai Y Tech")
         self.p_z = api.admit(self.z, "Z-0001", identifierScheme="other", jurisdiction="other", nameEn="Z Ltd")
@@ -45,8 +52,14 @@ def api_verifier(api: Api, label: str = "api-asset-verifier") -> tuple[LocalAcco
     acct = account(label)
     pid = int(api.ledger.evidence.functions.partyOf(acct.address).call()[0])
     if pid == 0:
-        pid = api.admit(acct, f"VER-{label}".upper(), kind="asset_verifier", identifierScheme="other", jurisdiction="other",
-                        nameEn="Example Patent Agency")  # fmt: skip
+        pid = api.admit(
+            acct,
+            f"VER-{label}".upper(),
+            kind="asset_verifier",
+            identifierScheme="other",
+            jurisdiction="other",
+            nameEn="Example Patent Agency",
+        )
     return acct, pid
 
 
@@ -57,18 +70,33 @@ def confirm_asset(api: Api, asset_id: int, verifier: LocalAccount | None = None,
     digest, deadline = "0x" + keccak(text=f"{path}:{asset_id}").hex(), api.chain.now() + 3600
     typed = api.client.get(f"/v1/assets/{asset_id}/{path}", params={key: digest, "deadline": deadline})
     assert typed.status_code == 200, typed.text
-    body = {key: digest, "deadline": deadline, "signer": verifier.address, "signature": "0x" + eip712.sign(typed.json(), verifier).hex()}
+    body = {
+        key: digest,
+        "deadline": deadline,
+        "signer": verifier.address,
+        "signature": "0x" + eip712.sign(typed.json(), verifier).hex(),
+    }
     return api.client.post(f"/v1/assets/{asset_id}/{path}", json=body)
 
 
-def register_asset(api: Api, owner: LocalAccount, owner_id: int, number: str, title: str, *, confirm: bool = True) -> int:
-    fields = {"jurisdiction": "CN", "kind": "invention", "number": number, "title": title, "filingDate": "2017-07-20",
-              "owners": [{"partyId": owner_id, "share": 10_000}]}  # fmt: skip
+def register_asset(
+    api: Api, owner: LocalAccount, owner_id: int, number: str, title: str, *, confirm: bool = True
+) -> int:
+    fields = {
+        "jurisdiction": "CN",
+        "kind": "invention",
+        "number": number,
+        "title": title,
+        "filingDate": "2017-07-20",
+        "owners": [{"partyId": owner_id, "share": 10_000}],
+    }
     payload = api.client.post("/v1/assets/payload", json=fields)
     assert payload.status_code == 200, payload.text
     sig = eip712.sign(payload.json()["typedData"], owner)
     fields["deadline"] = payload.json()["typedData"]["message"]["deadline"]
-    resp = api.client.post("/v1/assets", json={**fields, "signatures": [{"signer": owner.address, "signature": "0x" + sig.hex()}]})
+    resp = api.client.post(
+        "/v1/assets", json={**fields, "signatures": [{"signer": owner.address, "signature": "0x" + sig.hex()}]}
+    )
     assert resp.status_code == 201, resp.text
     asset_id = int(resp.json()["assetId"])
     if confirm:  # an asset verifier confirms the claim: only then can agreements be executed on it
@@ -87,8 +115,12 @@ def sign(api: Api, proposal: dict[str, Any], *signers: LocalAccount) -> list[Any
     responses = []
     for s in signers:
         sig = eip712.sign(proposal["typedData"], s)
-        responses.append(api.client.post(f"/v1/agreements/{proposal['agreementId']}/signatures",
-                                         json={"signer": s.address, "signature": "0x" + sig.hex()}))  # fmt: skip
+        responses.append(
+            api.client.post(
+                f"/v1/agreements/{proposal['agreementId']}/signatures",
+                json={"signer": s.address, "signature": "0x" + sig.hex()},
+            )
+        )
     return responses
 
 
@@ -104,14 +136,25 @@ def agree(api: Api, body: dict[str, Any], *signers: LocalAccount) -> dict[str, A
 
 def direct(api: Api, proposal: dict[str, Any], *signers: LocalAccount) -> ContractRevert:
     """Submits the terms straight to the contract (no API pre-checks) and returns the revert."""
-    terms = ag.Terms(**{
-        "kind": proposal["terms"]["kind"], "asset_id": proposal["terms"]["assetId"], "grantees": tuple(proposal["terms"]["grantees"]),
-        "shares": tuple(proposal["terms"]["shares"]), "licence_type": proposal["terms"]["licenceType"],
-        "territory": int(proposal["terms"]["territory"], 16), "field_of_use": bytes.fromhex(proposal["terms"]["fieldOfUse"][2:]),
-        "sublicensable": proposal["terms"]["sublicensable"], "parent_licence": bytes.fromhex(proposal["terms"]["parentLicence"][2:]),
-        "start": proposal["terms"]["start"], "end": proposal["terms"]["end"], "document_hash": bytes.fromhex(proposal["terms"]["documentHash"][2:]),
-        "details_hash": bytes.fromhex(proposal["terms"]["detailsHash"][2:]), "salt": bytes.fromhex(proposal["terms"]["salt"][2:]),
-        "deadline": proposal["terms"]["deadline"]})  # fmt: skip
+    terms = ag.Terms(
+        **{
+            "kind": proposal["terms"]["kind"],
+            "asset_id": proposal["terms"]["assetId"],
+            "grantees": tuple(proposal["terms"]["grantees"]),
+            "shares": tuple(proposal["terms"]["shares"]),
+            "licence_type": proposal["terms"]["licenceType"],
+            "territory": int(proposal["terms"]["territory"], 16),
+            "field_of_use": bytes.fromhex(proposal["terms"]["fieldOfUse"][2:]),
+            "sublicensable": proposal["terms"]["sublicensable"],
+            "parent_licence": bytes.fromhex(proposal["terms"]["parentLicence"][2:]),
+            "start": proposal["terms"]["start"],
+            "end": proposal["terms"]["end"],
+            "document_hash": bytes.fromhex(proposal["terms"]["documentHash"][2:]),
+            "details_hash": bytes.fromhex(proposal["terms"]["detailsHash"][2:]),
+            "salt": bytes.fromhex(proposal["terms"]["salt"][2:]),
+            "deadline": proposal["terms"]["deadline"],
+        }
+    )
     sigs = [(s.address, eip712.sign(proposal["typedData"], s)) for s in signers]
     with pytest.raises(ContractRevert) as err:
         api.ledger.require_relayer().send_call(api.ledger.assets.functions.execute(terms.as_tuple(), sigs))
@@ -129,22 +172,85 @@ def test_the_agreements_scenario(api: Api) -> None:
 
     # the university assigns A to X, licenses B (exclusive CN to Y, ordinary HK to Z), contributes C to W for 5%
     agree(api, {"kind": "assignment", "assetId": a, "assignees": [{"partyId": p.p_x, "share": 10_000}]}, p.uni, p.x)
-    excl = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_y, "licenceType": "exclusive", "territory": ["CN"],
-                       "fieldOfUse": "all", "start": now, "end": now + 3 * YEAR,
-                       "royalty": {"basis": "percentage", "rate": 300, "minimumAnnual": "100000", "currency": "CNY"}}, p.uni, p.y)  # fmt: skip
-    ordinary = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_z, "licenceType": "ordinary", "territory": ["HK"],
-                           "start": now, "end": now + 2 * YEAR, "royalty": {"basis": "lump_sum", "amount": "500000", "currency": "HKD"}},
-                     p.uni, p.z)  # fmt: skip
-    equity = agree(api, {"kind": "equity_contribution", "assetId": c, "company": p.p_w, "equity": {
-        "appraiser": "深圳某资产评估有限公司", "appraisalReportHash": "0x" + keccak(text="appraisal").hex(), "appraisedValue": "8000000",
-        "agreedValue": "7500000", "capitalAmount": "500000", "equityShare": 500}}, p.uni, p.w)  # fmt: skip
-    pledge = agree(api, {"kind": "pledge", "assetId": a, "pledgee": p.p_bank, "start": now, "end": now + YEAR,
-                         "amount": "3000000", "currency": "CNY"}, p.x, p.bank)  # fmt: skip
+    excl = agree(
+        api,
+        {
+            "kind": "licence",
+            "assetId": b,
+            "licensee": p.p_y,
+            "licenceType": "exclusive",
+            "territory": ["CN"],
+            "fieldOfUse": "all",
+            "start": now,
+            "end": now + 3 * YEAR,
+            "royalty": {"basis": "percentage", "rate": 300, "minimumAnnual": "100000", "currency": "CNY"},
+        },
+        p.uni,
+        p.y,
+    )
+    ordinary = agree(
+        api,
+        {
+            "kind": "licence",
+            "assetId": b,
+            "licensee": p.p_z,
+            "licenceType": "ordinary",
+            "territory": ["HK"],
+            "start": now,
+            "end": now + 2 * YEAR,
+            "royalty": {"basis": "lump_sum", "amount": "500000", "currency": "HKD"},
+        },
+        p.uni,
+        p.z,
+    )
+    equity = agree(
+        api,
+        {
+            "kind": "equity_contribution",
+            "assetId": c,
+            "company": p.p_w,
+            "equity": {
+                "appraiser": "深圳某资产评估有限公司",
+                "appraisalReportHash": "0x" + keccak(text="appraisal").hex(),
+                "appraisedValue": "8000000",
+                "agreedValue": "7500000",
+                "capitalAmount": "500000",
+                "equityShare": 500,
+            },
+        },
+        p.uni,
+        p.w,
+    )
+    pledge = agree(
+        api,
+        {
+            "kind": "pledge",
+            "assetId": a,
+            "pledgee": p.p_bank,
+            "start": now,
+            "end": now + YEAR,
+            "amount": "3000000",
+            "currency": "CNY",
+        },
+        p.x,
+        p.bank,
+    )
     t1 = time_travel(api, 10)
 
     # refusals: a second exclusive mainland licence of B overlapping Y's term
-    second = propose(api, {"kind": "licence", "assetId": b, "licensee": p.p_x, "licenceType": "exclusive", "territory": ["CN"],
-                           "start": now + YEAR, "end": now + 4 * YEAR, "royalty": {"basis": "lump_sum", "amount": "1"}})  # fmt: skip
+    second = propose(
+        api,
+        {
+            "kind": "licence",
+            "assetId": b,
+            "licensee": p.p_x,
+            "licenceType": "exclusive",
+            "territory": ["CN"],
+            "start": now + YEAR,
+            "end": now + 4 * YEAR,
+            "royalty": {"basis": "lump_sum", "amount": "1"},
+        },
+    )
     sign(api, second, p.uni, p.x)
     resp = api.client.post(f"/v1/agreements/{second['agreementId']}/execute")
     assert resp.status_code == 400 and resp.json()["error"]["details"]["revert"] == "LicenceOverlaps"
@@ -160,22 +266,62 @@ def test_the_agreements_scenario(api: Api) -> None:
     assert err.name == "AgreementSignatureMissing" and err.args_["partyId"] == p.p_bank
 
     # Z sublicensing B (its ordinary licence is not sublicensable)
-    resp = api.client.post("/v1/agreements", json={"documentHash": DOC, "kind": "licence", "assetId": b, "licensee": p.p_x,
-                                                   "licenceType": "ordinary", "territory": ["HK"], "start": now, "end": now + YEAR,
-                                                   "royalty": {"basis": "lump_sum", "amount": "1"}, "parentLicence": ordinary["agreementId"]})  # fmt: skip
+    resp = api.client.post(
+        "/v1/agreements",
+        json={
+            "documentHash": DOC,
+            "kind": "licence",
+            "assetId": b,
+            "licensee": p.p_x,
+            "licenceType": "ordinary",
+            "territory": ["HK"],
+            "start": now,
+            "end": now + YEAR,
+            "royalty": {"basis": "lump_sum", "amount": "1"},
+            "parentLicence": ordinary["agreementId"],
+        },
+    )
     assert resp.status_code == 400 and resp.json()["error"]["field"] == "parentLicence"
-    forged = ag.Terms(int(ag.AgreementKind.LICENCE), b, (p.p_x,), (), int(ag.LicenceType.ORDINARY), ordinary_territory(ordinary),
-                      b"\0" * 32, False, bytes.fromhex(ordinary["agreementId"][2:]), now, now + YEAR, b"\1" * 32, b"\2" * 32,
-                      b"\3" * 32, api.chain.now() + 600)  # fmt: skip
+    forged = ag.Terms(
+        int(ag.AgreementKind.LICENCE),
+        b,
+        (p.p_x,),
+        (),
+        int(ag.LicenceType.ORDINARY),
+        ordinary_territory(ordinary),
+        b"\0" * 32,
+        False,
+        bytes.fromhex(ordinary["agreementId"][2:]),
+        now,
+        now + YEAR,
+        b"\1" * 32,
+        b"\2" * 32,
+        b"\3" * 32,
+        api.chain.now() + 600,
+    )
     msg = forged.message(api.ledger.agreement_service.domain())
     with pytest.raises(ContractRevert) as e:
-        api.ledger.require_relayer().send_call(api.ledger.assets.functions.execute(
-            forged.as_tuple(), [(p.z.address, eip712.sign(msg, p.z)), (p.x.address, eip712.sign(msg, p.x))]))
+        api.ledger.require_relayer().send_call(
+            api.ledger.assets.functions.execute(
+                forged.as_tuple(), [(p.z.address, eip712.sign(msg, p.z)), (p.x.address, eip712.sign(msg, p.x))]
+            )
+        )
     assert e.value.name == "SublicenceOutsideParent" and e.value.args_["reason"] == "parent not sublicensable"
 
     # a licence of C signed by the university after it contributed C
-    late = propose(api, {"kind": "licence", "assetId": c, "licensee": p.p_y, "licenceType": "ordinary", "territory": ["CN"],
-                         "start": now, "end": now + YEAR, "royalty": {"basis": "lump_sum", "amount": "1"}})  # fmt: skip
+    late = propose(
+        api,
+        {
+            "kind": "licence",
+            "assetId": c,
+            "licensee": p.p_y,
+            "licenceType": "ordinary",
+            "territory": ["CN"],
+            "start": now,
+            "end": now + YEAR,
+            "royalty": {"basis": "lump_sum", "amount": "1"},
+        },
+    )
     assert late["requiredParties"] == [p.p_w, p.p_y]
     uni_sig = sign(api, late, p.uni)[0]
     assert uni_sig.status_code == 400 and uni_sig.json()["error"]["field"] == "signer"
@@ -198,16 +344,24 @@ def test_the_agreements_scenario(api: Api) -> None:
     assert [(x["agreementId"], x["pledgee"]) for x in ra["pledges"]] == [(pledge["agreementId"], p.p_bank)]
     rb = title(b, t1)
     assert rb["owners"] == uni_only and rb["pledges"] == []
-    assert sorted((x["agreementId"], x["licensee"], x["licenceType"], tuple(x["territory"])) for x in rb["licences"]) == sorted(
-        [(excl["agreementId"], p.p_y, "exclusive", ("CN",)), (ordinary["agreementId"], p.p_z, "ordinary", ("HK",))])
+    assert sorted(
+        (x["agreementId"], x["licensee"], x["licenceType"], tuple(x["territory"])) for x in rb["licences"]
+    ) == sorted(
+        [(excl["agreementId"], p.p_y, "exclusive", ("CN",)), (ordinary["agreementId"], p.p_z, "ordinary", ("HK",))]
+    )
     rc = title(c, t1)
     assert rc["owners"] == [{"partyId": p.p_w, "share": 10_000}] and rc["underAgreement"] == equity["agreementId"]
     ra2, rb2, rc2 = title(a, t2), title(b, t2), title(c, t2)
     assert ra2["owners"] == [{"partyId": p.p_x, "share": 10_000}] and ra2["pledges"] == []
     assert [x["agreementId"] for x in rb2["licences"]] == [excl["agreementId"]]
     assert rc2["owners"] == [{"partyId": p.p_w, "share": 10_000}]
-    assert [e["event"] for e in ra2["history"]] == ["AssetRegistered", "AssetConfirmed", "TitleTransferred", "AgreementExecuted",
-                                                    "AgreementExecuted"]  # fmt: skip
+    assert [e["event"] for e in ra2["history"]] == [
+        "AssetRegistered",
+        "AssetConfirmed",
+        "TitleTransferred",
+        "AgreementExecuted",
+        "AgreementExecuted",
+    ]
     assert ra2["status"] == "confirmed" and ra2["statusDecidedBy"]["verifierPartyId"] == api_verifier(api)[1]
 
 
@@ -224,13 +378,36 @@ def test_an_agreement_certificate_verifies_and_fails_when_tampered(api: Api) -> 
     p = Parties(api)
     b = register_asset(api, p.uni, p.p_uni, "201710601862.3", "Battery separator")
     now = api.chain.now()
-    lic = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_y, "licenceType": "exclusive", "territory": ["CN", "HK"],
-                      "start": now, "end": now + YEAR, "royalty": {"basis": "percentage", "rate": 250, "currency": "CNY"}}, p.uni, p.y)  # fmt: skip
+    lic = agree(
+        api,
+        {
+            "kind": "licence",
+            "assetId": b,
+            "licensee": p.p_y,
+            "licenceType": "exclusive",
+            "territory": ["CN", "HK"],
+            "start": now,
+            "end": now + YEAR,
+            "royalty": {"basis": "percentage", "rate": 250, "currency": "CNY"},
+        },
+        p.uni,
+        p.y,
+    )
     cert = api.client.get(f"/v1/agreements/{lic['agreementId']}/certificate").json()
     rpc = Rpc.from_web3(api.chain.w3)
     report = agreement_certificate.verify(cert, rpc)
     assert report.passed, report.to_json()
-    assert [c.name for c in report.checks] == ["format", "details", "agreement-id", "chain", "signatures", "block", "transaction", "record", "parties"]
+    assert [c.name for c in report.checks] == [
+        "format",
+        "details",
+        "agreement-id",
+        "chain",
+        "signatures",
+        "block",
+        "transaction",
+        "record",
+        "parties",
+    ]
     via_api = api.client.post("/v1/verify", json={"certificate": cert}).json()
     assert via_api["verdict"] == "passed"
     html = api.client.get(f"/v1/agreements/{lic['agreementId']}/certificate", params={"format": "html"}).text

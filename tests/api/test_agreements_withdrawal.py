@@ -30,8 +30,10 @@ def _withdraw(w: World, proposal: dict[str, Any], signer: Any, deadline: int | N
     assert typed.status_code == 200, typed.text
     assert typed.json()["primaryType"] == "Withdrawal"
     sig = eip712.sign(typed.json(), signer)
-    return api.client.post(f"/v1/agreements/{aid}/withdraw",
-                           json={"deadline": deadline, "signer": signer.address, "signature": "0x" + sig.hex()})  # fmt: skip
+    return api.client.post(
+        f"/v1/agreements/{aid}/withdraw",
+        json={"deadline": deadline, "signer": signer.address, "signature": "0x" + sig.hex()},
+    )
 
 
 def test_a_party_withdraws_and_the_collected_signatures_can_no_longer_execute(world: World) -> None:

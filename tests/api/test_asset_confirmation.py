@@ -33,15 +33,27 @@ def refused(resp: Any, status: int, field: str, code: str | None = None) -> dict
     return err
 
 
-def decision(api: Api, asset_id: int, signer: Any, *, reject: bool = False, account_: str | None = None,
-             hash_: str | None = None, deadline: int | None = None) -> Any:
+def decision(
+    api: Api,
+    asset_id: int,
+    signer: Any,
+    *,
+    reject: bool = False,
+    account_: str | None = None,
+    hash_: str | None = None,
+    deadline: int | None = None,
+) -> Any:
     key, path = ("reasonHash", "rejection") if reject else ("registerExtractHash", "confirmation")
     digest, deadline = hash_ or "0x" + keccak(text="extract").hex(), deadline or api.chain.now() + 3600
     typed = api.client.get(f"/v1/assets/{asset_id}/{path}", params={key: digest, "deadline": deadline})
     if typed.status_code != 200:  # refused already when the typed data is asked for
         return typed
-    body = {key: digest, "deadline": deadline, "signer": account_ or signer.address,
-            "signature": "0x" + eip712.sign(typed.json(), signer).hex()}  # fmt: skip
+    body = {
+        key: digest,
+        "deadline": deadline,
+        "signer": account_ or signer.address,
+        "signature": "0x" + eip712.sign(typed.json(), signer).hex(),
+    }
     return api.client.post(f"/v1/assets/{asset_id}/{path}", json=body)
 
 
@@ -56,8 +68,17 @@ def test_a_claim_is_marked_refused_for_dealing_and_confirmed_by_a_verifier_only(
     assert title["status"] == "claimed" and title["statusDecidedBy"] is None
 
     now = api.chain.now()
-    licence = {"documentHash": DOC, "kind": "licence", "assetId": a, "licensee": p.p_y, "licenceType": "ordinary",
-               "territory": ["CN"], "start": now, "end": now + YEAR, "royalty": {"basis": "lump_sum", "amount": "1"}}  # fmt: skip
+    licence = {
+        "documentHash": DOC,
+        "kind": "licence",
+        "assetId": a,
+        "licensee": p.p_y,
+        "licenceType": "ordinary",
+        "territory": ["CN"],
+        "start": now,
+        "end": now + YEAR,
+        "royalty": {"basis": "lump_sum", "amount": "1"},
+    }
     err = refused(api.client.post("/v1/agreements", json=licence), 409, "assetId", "asset_not_confirmed")
     assert "not yet confirmed by an asset verifier" in err["message"]
 
@@ -66,16 +87,33 @@ def test_a_claim_is_marked_refused_for_dealing_and_confirmed_by_a_verifier_only(
         refused(decision(api, a, who), 403, "signer", "not_an_asset_verifier")
     refused(decision(api, a, account("impostor"), account_=verifier.address), 400, "signature", "signature_rejected")
     past = api.chain.now() - 10
-    refused(api.client.post(f"/v1/assets/{a}/confirmation", json={"registerExtractHash": "0x" + "11" * 32, "deadline": past,
-                                                                 "signer": verifier.address, "signature": "0x" + "22" * 65}),
-            400, "deadline")  # fmt: skip
-    refused(api.client.get(f"/v1/assets/{a}/confirmation", params={"registerExtractHash": "xyz", "deadline": now + 60}),
-            400, "registerExtractHash")  # fmt: skip
+    refused(
+        api.client.post(
+            f"/v1/assets/{a}/confirmation",
+            json={
+                "registerExtractHash": "0x" + "11" * 32,
+                "deadline": past,
+                "signer": verifier.address,
+                "signature": "0x" + "22" * 65,
+            },
+        ),
+        400,
+        "deadline",
+    )
+    refused(
+        api.client.get(f"/v1/assets/{a}/confirmation", params={"registerExtractHash": "xyz", "deadline": now + 60}),
+        400,
+        "registerExtractHash",
+    )
     assert api.client.get(f"/v1/assets/{a}").json()["status"] == "claimed"
 
     done = decision(api, a, verifier)
     assert done.status_code == 200, done.text
-    assert done.json()["status"] == "confirmed" and done.json()["verifierPartyId"] == p_ver and done.json()["transactionHash"]
+    assert (
+        done.json()["status"] == "confirmed"
+        and done.json()["verifierPartyId"] == p_ver
+        and done.json()["transactionHash"]
+    )
     title = api.client.get(f"/v1/assets/{a}/title").json()
     assert title["status"] == "confirmed" and title["statusDecidedBy"]["verifierPartyId"] == p_ver
     assert [e["event"] for e in title["history"]] == ["AssetRegistered", "AssetConfirmed"]
@@ -84,8 +122,13 @@ def test_a_claim_is_marked_refused_for_dealing_and_confirmed_by_a_verifier_only(
     # a confirmed asset is neither confirmed again nor rejected: only an award changes its title
     refused(decision(api, a, verifier), 409, "asset_id", "asset_claim_conflict")
     refused(decision(api, a, verifier, reject=True), 409, "asset_id", "asset_claim_conflict")
-    refused(api.client.get("/v1/assets/99/confirmation", params={"registerExtractHash": "0x" + "11" * 32, "deadline": now + 60}),
-            404, "asset_id")  # fmt: skip
+    refused(
+        api.client.get(
+            "/v1/assets/99/confirmation", params={"registerExtractHash": "0x" + "11" * 32, "deadline": now + 60}
+        ),
+        404,
+        "asset_id",
+    )
 
 
 def test_a_verifier_does_not_decide_its_own_claim_nor_while_suspended(api: Api) -> None:
@@ -101,8 +144,13 @@ def test_a_verifier_does_not_decide_its_own_claim_nor_while_suspended(api: Api) 
 def test_a_squatters_claim_is_rejected_and_the_rightful_owner_registers_the_number(api: Api) -> None:
     p = Parties(api)
     squat = register_asset(api, p.x, p.p_x, NUMBER, "一种数据存证方法", confirm=False)
-    fields = {"jurisdiction": "CN", "kind": "invention", "number": "ZL" + NUMBER, "title": "一种数据存证方法",
-              "owners": [{"partyId": p.p_uni, "share": 10_000}]}  # fmt: skip
+    fields = {
+        "jurisdiction": "CN",
+        "kind": "invention",
+        "number": "ZL" + NUMBER,
+        "title": "一种数据存证方法",
+        "owners": [{"partyId": p.p_uni, "share": 10_000}],
+    }
     err = refused(api.client.post("/v1/assets/payload", json=fields), 409, "number")
     assert "asset verifier can reject it" in err["message"]
 
@@ -114,8 +162,14 @@ def test_a_squatters_claim_is_rejected_and_the_rightful_owner_registers_the_numb
     from tests.api.test_disputes import admit_institution
 
     _, p_arb = admit_institution(api, nameEn="Arbitration Centre")
-    body = {"subject": "asset", "subjectId": squat, "claimant": p.p_uni, "respondent": p.p_x,
-            "claimHash": "0x" + "cc" * 32, "institution": p_arb}  # fmt: skip
+    body = {
+        "subject": "asset",
+        "subjectId": squat,
+        "claimant": p.p_uni,
+        "respondent": p.p_x,
+        "claimHash": "0x" + "cc" * 32,
+        "institution": p_arb,
+    }
     refused(api.client.post("/v1/disputes/payload", json=body), 409, "subjectId")
 
     mine = register_asset(api, p.uni, p.p_uni, NUMBER, "一种数据存证方法")
@@ -132,8 +186,14 @@ def test_an_award_strikes_a_squatters_confirmed_claim_and_the_title_report_says_
     p = Parties(api)
     arbs, p_arb = admit_institution(api, nameEn="Arbitration Centre")
     squat = register_asset(api, p.x, p.p_x, NUMBER, "一种数据存证方法")  # and (wrongly) confirmed
-    body = {"subject": "asset", "subjectId": squat, "claimant": p.p_uni, "respondent": p.p_x, "claimHash": CLAIM,
-            "institution": p_arb}  # fmt: skip
+    body = {
+        "subject": "asset",
+        "subjectId": squat,
+        "claimant": p.p_uni,
+        "respondent": p.p_x,
+        "claimHash": CLAIM,
+        "institution": p_arb,
+    }
     opened = signed(api, "/v1/disputes", body, arbs)
     assert opened.status_code == 201, opened.text
     did = opened.json()["disputeId"]
@@ -170,9 +230,20 @@ def test_an_award_strikes_a_squatters_confirmed_claim_and_the_title_report_says_
         assert not verify_case(out.getvalue(), Rpc.from_web3(api.chain.w3)).passed, event
     # the university now licenses; the squatter's proposals need the university's signature, not its own
     now = api.chain.now()
-    lic = api.client.post("/v1/agreements", json={"documentHash": DOC, "kind": "licence", "assetId": squat, "licensee": p.p_y,
-                                                  "licenceType": "ordinary", "territory": ["CN"], "start": now, "end": now + YEAR,
-                                                  "royalty": {"basis": "lump_sum", "amount": "1"}})  # fmt: skip
+    lic = api.client.post(
+        "/v1/agreements",
+        json={
+            "documentHash": DOC,
+            "kind": "licence",
+            "assetId": squat,
+            "licensee": p.p_y,
+            "licenceType": "ordinary",
+            "territory": ["CN"],
+            "start": now,
+            "end": now + YEAR,
+            "royalty": {"basis": "lump_sum", "amount": "1"},
+        },
+    )
     assert lic.status_code == 201 and lic.json()["requiredParties"] == [p.p_uni, p.p_y]
 
 
@@ -180,8 +251,12 @@ def test_malformed_confirmations_are_refused_naming_the_field_and_change_nothing
     p = Parties(api)
     verifier, _ = api_verifier(api)
     claim = register_asset(api, p.uni, p.p_uni, NUMBER, "Data evidence method", confirm=False)
-    good = {"registerExtractHash": "0x" + keccak(text="extract").hex(), "deadline": api.chain.now() + 3600,
-            "signer": verifier.address, "signature": "0x" + "11" * 65}  # fmt: skip
+    good = {
+        "registerExtractHash": "0x" + keccak(text="extract").hex(),
+        "deadline": api.chain.now() + 3600,
+        "signer": verifier.address,
+        "signature": "0x" + "11" * 65,
+    }
     bad_bodies = [
         ({**good, "registerExtractHash": "0x1234"}, "registerExtractHash"),
         ({**good, "registerExtractHash": "not hex"}, "registerExtractHash"),

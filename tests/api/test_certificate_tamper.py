@@ -40,9 +40,22 @@ from tests.helpers import Chain, account
 
 KINDS = ("direct", "private", "batch", "wallet", "metadata")
 ALL_CHECKS = {
-    "format", "file", "binding", "metadata", "chain", "block", "transaction", "record",
-    "submission-proof", "submission-signature", "submission-deadline", "batch-proof", "anchor", "party", "registrations",
-}  # fmt: skip
+    "format",
+    "file",
+    "binding",
+    "metadata",
+    "chain",
+    "block",
+    "transaction",
+    "record",
+    "submission-proof",
+    "submission-signature",
+    "submission-deadline",
+    "batch-proof",
+    "anchor",
+    "party",
+    "registrations",
+}
 SALT = bytes.fromhex("5a" * 16 + "c3" * 16)
 META = {
     "title": "前海大厦幕墙设计图 Facade drawing",
@@ -71,10 +84,20 @@ def anvil_module(anvil_chain: Chain) -> Iterator[Chain]:
 @pytest.fixture(scope="module")
 def api_module(anvil_module: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """As ``tests/api/conftest.py::api``, for the whole module."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("tamper") / "data", operator_token=OPERATOR_TOKEN,
-                        confirmations=1, public_url="http://127.0.0.1:8000")  # fmt: skip
-    ledger = Ledger(w3=anvil_module.w3, manifest=anvil_module.manifest, settings=settings, relayer=anvil_module.sender,
-                    registrar=anvil_module.registrar_sender, governance=anvil_module.governance_sender)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("tamper") / "data",
+        operator_token=OPERATOR_TOKEN,
+        confirmations=1,
+        public_url="http://127.0.0.1:8000",
+    )
+    ledger = Ledger(
+        w3=anvil_module.w3,
+        manifest=anvil_module.manifest,
+        settings=settings,
+        relayer=anvil_module.sender,
+        registrar=anvil_module.registrar_sender,
+        governance=anvil_module.governance_sender,
+    )
     app = create_app(ledger, settings, run_pipeline=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, ledger, anvil_module)
@@ -111,7 +134,9 @@ def certs(api_module: Api, firm_module: LocalAccount) -> dict[str, tuple[dict[st
     v1, v2 = b"Facade drawing, revision A\n", b"Facade drawing, revision B\n"
     meta = validate_metadata(META)
     _single(api, firm, hash_bytes(v1, sha))
-    _single(api, firm, hash_bytes(v2, sha), metadata_commitment=metadata_commitment(meta), supersedes=hash_bytes(v1, sha))
+    _single(
+        api, firm, hash_bytes(v2, sha), metadata_commitment=metadata_commitment(meta), supersedes=hash_bytes(v1, sha)
+    )
     direct = _certificate(api, hash_bytes(v2, sha))
 
     # private: the chain holds only the salted binding; the party's client completes the certificate
@@ -127,11 +152,20 @@ def certs(api_module: Api, firm_module: LocalAccount) -> dict[str, tuple[dict[st
     # a party whose account is an ERC-1271 contract wallet) anchored under one batch root
     files = [f"src/module_{i}.py: print({i})\n".encode() for i in range(5)]
     other = account("api-firm-tamper-2")
-    api.admit(other, "31456712", kind="university", jurisdiction="hksar", identifierScheme="hkbrn",
-              nameZh="香港示例大学", nameEn="Example University of Hong Kong")  # fmt: skip
-    for acct, hashes in ((firm, [hash_bytes(f, sha) for f in files]),
-                         (other, [hash_bytes(b"other party", sha)]),
-                         (firm, [hash_bytes(b"second submission", sha), hash_bytes(b"third", sha)])):  # fmt: skip
+    api.admit(
+        other,
+        "31456712",
+        kind="university",
+        jurisdiction="hksar",
+        identifierScheme="hkbrn",
+        nameZh="香港示例大学",
+        nameEn="Example University of Hong Kong",
+    )
+    for acct, hashes in (
+        (firm, [hash_bytes(f, sha) for f in files]),
+        (other, [hash_bytes(b"other party", sha)]),
+        (firm, [hash_bytes(b"second submission", sha), hash_bytes(b"third", sha)]),
+    ):
         resp = api.client.post("/v1/evidence/batch", json=api.batch_body(acct, hashes))
         assert resp.status_code == 202, resp.text
     wallet_files = [b"wallet item 0\n", b"wallet item 1\n", b"wallet item 2\n"]
@@ -147,8 +181,13 @@ def certs(api_module: Api, firm_module: LocalAccount) -> dict[str, tuple[dict[st
     # metadata: the direct certificate with the metadata whose canonical SHA-256 was registered
     with_metadata = copy.deepcopy(direct)
     with_metadata["evidence"]["metadata"] = meta
-    return {"direct": (direct, v2), "private": (private, secret), "batch": (batch, files[2]),
-            "wallet": (wallet, wallet_files[1]), "metadata": (with_metadata, v2)}  # fmt: skip
+    return {
+        "direct": (direct, v2),
+        "private": (private, secret),
+        "batch": (batch, files[2]),
+        "wallet": (wallet, wallet_files[1]),
+        "metadata": (with_metadata, v2),
+    }
 
 
 def _submit_from_wallet(api: Api, hashes: list[bytes]) -> None:
@@ -157,22 +196,41 @@ def _submit_from_wallet(api: Api, hashes: list[bytes]) -> None:
     owner, deployer = account("tamper-wallet-owner"), account("tamper-wallet-deployer")
     art = load_artifact("SingleOwnerWallet")
     factory = api.chain.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-    data = factory.constructor(owner.address).build_transaction({"from": deployer.address, "gas": 0, "nonce": 0})["data"]
+    data = factory.constructor(owner.address).build_transaction({"from": deployer.address, "gas": 0, "nonce": 0})[
+        "data"
+    ]
     # deployed from its own account: the operator key is the API relayer's, whose nonce the relayer tracks
     wallet = api.chain.as_(deployer).send({"data": data}).receipt["contractAddress"]
-    body = {"kind": "university", "jurisdiction": "hksar", "identifierScheme": "hkbrn", "identifier": "31456799",
-            "nameZh": "香港示例理工大学", "nameEn": "Example Polytechnic University", "accounts": [wallet]}  # fmt: skip
+    body = {
+        "kind": "university",
+        "jurisdiction": "hksar",
+        "identifierScheme": "hkbrn",
+        "identifier": "31456799",
+        "nameZh": "香港示例理工大学",
+        "nameEn": "Example Polytechnic University",
+        "accounts": [wallet],
+    }
     resp = api.client.post("/v1/parties", json=body, headers=api.auth)
     assert resp.status_code == 201, resp.text
     party = int(resp.json()["partyId"])
     hashes = [public_binding(x, party, HashAlgorithm.SHA256) for x in hashes]  # bound by the party's client
     deadline = api.chain.now() + 3600
     root = merkle.MerkleTree(merkle.leaf_hash(x) for x in hashes).root
-    msg = eip712.batch_submission_message(api.domain(), root=root, count=len(hashes), algorithm=1, registrant=wallet, deadline=deadline)
+    msg = eip712.batch_submission_message(
+        api.domain(), root=root, count=len(hashes), algorithm=1, registrant=wallet, deadline=deadline
+    )
     signature = eip712.sign_digest(eip712.digest(msg), owner)
-    resp = api.client.post("/v1/evidence/batch", json={"algorithm": "sha256", "bindings": ["0x" + x.hex() for x in hashes],
-                                                       "partyId": party, "registrant": wallet, "deadline": deadline,
-                                                       "signature": "0x" + signature.hex()})  # fmt: skip
+    resp = api.client.post(
+        "/v1/evidence/batch",
+        json={
+            "algorithm": "sha256",
+            "bindings": ["0x" + x.hex() for x in hashes],
+            "partyId": party,
+            "registrant": wallet,
+            "deadline": deadline,
+            "signature": "0x" + signature.hex(),
+        },
+    )
     assert resp.status_code == 202, resp.text
 
 
@@ -337,8 +395,14 @@ def _pattern(path: str) -> str:
 
 def _shape(kind: str) -> dict[str, Any]:
     """The structure of each certificate kind, known before the chain runs (for parametrisation)."""
-    ev = {"contentHash": "0x" + "aa" * 32, "algorithm": "sha256", "salt": None, "binding": "0x" + "aa" * 32,
-          "metadataCommitment": "0x" + "bb" * 32, "supersedes": "0x" + "cc" * 32}  # fmt: skip
+    ev = {
+        "contentHash": "0x" + "aa" * 32,
+        "algorithm": "sha256",
+        "salt": None,
+        "binding": "0x" + "aa" * 32,
+        "metadataCommitment": "0x" + "bb" * 32,
+        "supersedes": "0x" + "cc" * 32,
+    }
     if kind == "private":
         # the issuer writes an absent metadata commitment as 32 zero bytes but an absent supersedes link as
         # null; _leaves counts both as "none"
@@ -347,25 +411,61 @@ def _shape(kind: str) -> dict[str, Any]:
         ev.update(metadataCommitment=None, supersedes=None)
     if kind == "metadata":
         ev["metadata"] = validate_metadata(META)
-    anchor: dict[str, Any] = {"method": "direct", "transactionHash": "0x" + "ee" * 32, "blockNumber": 1,
-                              "blockHash": "0x" + "ff" * 32, "blockTimestamp": 1}  # fmt: skip
+    anchor: dict[str, Any] = {
+        "method": "direct",
+        "transactionHash": "0x" + "ee" * 32,
+        "blockNumber": 1,
+        "blockHash": "0x" + "ff" * 32,
+        "blockTimestamp": 1,
+    }
     if kind in ("batch", "wallet"):
         # batch: leaf 2 of the firm's 5 items, submission 0 of 4; wallet: leaf 1 of 3, submission 3 of 4
-        sub_proof = {"index": 2, "size": 5, "path": ["0x" + "03" * 32] * 3} if kind == "batch" else \
-            {"index": 1, "size": 3, "path": ["0x" + "03" * 32] * 2}
+        sub_proof = (
+            {"index": 2, "size": 5, "path": ["0x" + "03" * 32] * 3}
+            if kind == "batch"
+            else {"index": 1, "size": 3, "path": ["0x" + "03" * 32] * 2}
+        )
         bat_proof = {"index": 0 if kind == "batch" else 3, "size": 4, "path": ["0x" + "05" * 32] * 2}
-        anchor.update(method="batch",
-                      submission={"root": "0x" + "01" * 32, "count": 5, "deadline": 1, "signature": "0x" + "02" * 65,
-                                  "proof": sub_proof},
-                      batch={"root": "0x" + "04" * 32, "proof": bat_proof})  # fmt: skip
-    registrations = None if kind == "private" else {"asOfBlock": 1, "count": 1, "listed": [
-        {"partyId": 1, "binding": "0x" + "aa" * 32, "method": anchor["method"], "blockNumber": 1, "blockTimestamp": 1}]}
+        anchor.update(
+            method="batch",
+            submission={
+                "root": "0x" + "01" * 32,
+                "count": 5,
+                "deadline": 1,
+                "signature": "0x" + "02" * 65,
+                "proof": sub_proof,
+            },
+            batch={"root": "0x" + "04" * 32, "proof": bat_proof},
+        )
+    registrations = (
+        None
+        if kind == "private"
+        else {
+            "asOfBlock": 1,
+            "count": 1,
+            "listed": [
+                {
+                    "partyId": 1,
+                    "binding": "0x" + "aa" * 32,
+                    "method": anchor["method"],
+                    "blockNumber": 1,
+                    "blockTimestamp": 1,
+                }
+            ],
+        }
+    )
     return {
         "format": "qianhai-ip-ledger/evidence-certificate",
         "version": 2,
         "evidence": ev,
-        "registrant": {"account": "0x" + "ab" * 20, "partyId": 1, "identifierScheme": "USCC",
-                       "identifier": "91110108551385082Q", "nameZh": "前海测试公司", "nameEn": "Qianhai Test Ltd"},  # fmt: skip
+        "registrant": {
+            "account": "0x" + "ab" * 20,
+            "partyId": 1,
+            "identifierScheme": "USCC",
+            "identifier": "91110108551385082Q",
+            "nameZh": "前海测试公司",
+            "nameEn": "Qianhai Test Ltd",
+        },
         "chain": {"chainId": 31337, "contract": "0x" + "cd" * 20},
         "anchor": anchor,
         "registrations": registrations,
@@ -398,7 +498,9 @@ def _verify(api: Api, cert: dict[str, Any], file: bytes) -> Report:
 def test_the_expectations_name_real_checks_and_every_check_owns_some_field() -> None:
     owned = set().union(*(checks for table in EXPECTED.values() for checks in table.values()))
     assert owned <= ALL_CHECKS
-    assert owned | {"file"} == ALL_CHECKS  # the file check is exercised by test_a_changed_file_fails_only_the_file_check
+    assert (
+        owned | {"file"} == ALL_CHECKS
+    )  # the file check is exercised by test_a_changed_file_fails_only_the_file_check
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -409,14 +511,38 @@ def test_each_untampered_certificate_verifies(api_module: Api, certs: dict[str, 
     names = [c.name for c in report.checks]
     assert all(c.status == "passed" for c in report.checks), report.to_json()
     if kind in ("batch", "wallet"):
-        assert names == ["format", "file", "binding", "chain", "block", "transaction", "submission-proof",
-                         "submission-signature", "submission-deadline", "batch-proof", "anchor", "party", "registrations"]  # fmt: skip
+        assert names == [
+            "format",
+            "file",
+            "binding",
+            "chain",
+            "block",
+            "transaction",
+            "submission-proof",
+            "submission-signature",
+            "submission-deadline",
+            "batch-proof",
+            "anchor",
+            "party",
+            "registrations",
+        ]
         signature = next(c.detail for c in report.checks if c.name == "submission-signature")
         assert ("ERC-1271" in signature) == (kind == "wallet"), signature
     else:
         meta = ["metadata"] if kind == "metadata" else []
         listed = [] if kind == "private" else ["registrations"]
-        assert names == ["format", "file", "binding", *meta, "chain", "block", "transaction", "record", "party", *listed]
+        assert names == [
+            "format",
+            "file",
+            "binding",
+            *meta,
+            "chain",
+            "block",
+            "transaction",
+            "record",
+            "party",
+            *listed,
+        ]
 
 
 def test_the_parametrised_tampers_cover_every_leaf_of_the_real_certificates(certs: dict[str, Any]) -> None:
@@ -426,7 +552,9 @@ def test_the_parametrised_tampers_cover_every_leaf_of_the_real_certificates(cert
 
 
 @pytest.mark.parametrize(("kind", "case_id"), _cases())
-def test_tampering_with_a_field_fails_the_check_that_owns_it(api_module: Api, certs: dict[str, Any], kind: str, case_id: str) -> None:
+def test_tampering_with_a_field_fails_the_check_that_owns_it(
+    api_module: Api, certs: dict[str, Any], kind: str, case_id: str
+) -> None:
     cert, file = certs[kind]
     tampers = {cid: (path, value) for cid, path, value in _tampers(cert, "")}
     path, value = tampers[case_id]
@@ -441,7 +569,9 @@ def test_tampering_with_a_field_fails_the_check_that_owns_it(api_module: Api, ce
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("where", [0, -1])
-def test_a_changed_file_fails_only_the_file_check(api_module: Api, certs: dict[str, Any], kind: str, where: int) -> None:
+def test_a_changed_file_fails_only_the_file_check(
+    api_module: Api, certs: dict[str, Any], kind: str, where: int
+) -> None:
     cert, file = certs[kind]
     changed = bytearray(file)
     changed[where] ^= 0x01
@@ -465,11 +595,20 @@ def test_a_direct_registration_sent_through_a_contract_wallet_verifies(api_modul
     owner, deployer = account("tamper-direct-wallet-owner"), account("tamper-direct-wallet-deployer")
     art = load_artifact("SingleOwnerWallet")
     factory = api.chain.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-    data = factory.constructor(owner.address).build_transaction({"from": deployer.address, "gas": 0, "nonce": 0})["data"]
+    data = factory.constructor(owner.address).build_transaction({"from": deployer.address, "gas": 0, "nonce": 0})[
+        "data"
+    ]
     address = api.chain.as_(deployer).send({"data": data}).receipt["contractAddress"]
     wallet = api.chain.w3.eth.contract(address=address, abi=art["abi"])
-    body = {"kind": "university", "jurisdiction": "hksar", "identifierScheme": "hkbrn", "identifier": "31456798",
-            "nameZh": "香港示例科技大学", "nameEn": "Example University of Science", "accounts": [address]}  # fmt: skip
+    body = {
+        "kind": "university",
+        "jurisdiction": "hksar",
+        "identifierScheme": "hkbrn",
+        "identifier": "31456798",
+        "nameZh": "香港示例科技大学",
+        "nameEn": "Example University of Science",
+        "accounts": [address],
+    }
     resp = api.client.post("/v1/parties", json=body, headers=api.auth)
     assert resp.status_code == 201
     file = b"registered by the university's wallet itself\n"

@@ -38,22 +38,48 @@ def signed(api: Api, path: str, body: dict[str, Any], signers: list[Any], **kw: 
 def admit_institution(api: Api, label: str = "qianhai-arbitration", **over: Any) -> tuple[list[Any], int]:
     """An arbitration institution with two arbitrator accounts."""
     arbs = [account(label), account(f"{label}-2")]
-    pid = api.admit(arbs[0], "ARB-0001", kind="arbitration_institution", identifierScheme="other",
-                    accounts=[a.address for a in arbs], **over)  # fmt: skip
+    pid = api.admit(
+        arbs[0],
+        "ARB-0001",
+        kind="arbitration_institution",
+        identifierScheme="other",
+        accounts=[a.address for a in arbs],
+        **over,
+    )
     return arbs, pid
 
 
 def test_a_disputed_licence_is_frozen_then_voided_by_the_award(api: Api) -> None:
     p = Parties(api)
-    arbs, p_arb = admit_institution(api, jurisdiction="mainland", nameZh="深圳国际仲裁院",
-                                    nameEn="Shenzhen Court of International Arbitration")  # fmt: skip
+    arbs, p_arb = admit_institution(
+        api, jurisdiction="mainland", nameZh="深圳国际仲裁院", nameEn="Shenzhen Court of International Arbitration"
+    )
     b = register_asset(api, p.uni, p.p_uni, "201710601862.3", "Battery separator")
     now = time_travel(api, 10)
-    lic = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_y, "licenceType": "exclusive", "territory": ["CN"],
-                      "start": now, "end": now + 3 * YEAR, "royalty": {"basis": "lump_sum", "amount": "1000000"}}, p.uni, p.y)  # fmt: skip
+    lic = agree(
+        api,
+        {
+            "kind": "licence",
+            "assetId": b,
+            "licensee": p.p_y,
+            "licenceType": "exclusive",
+            "territory": ["CN"],
+            "start": now,
+            "end": now + 3 * YEAR,
+            "royalty": {"basis": "lump_sum", "amount": "1000000"},
+        },
+        p.uni,
+        p.y,
+    )
 
-    body = {"subject": "agreement", "subjectId": lic["agreementId"], "claimant": p.p_x, "respondent": p.p_uni,
-            "claimHash": CLAIM, "institution": p_arb}  # fmt: skip
+    body = {
+        "subject": "agreement",
+        "subjectId": lic["agreementId"],
+        "claimant": p.p_x,
+        "respondent": p.p_uni,
+        "claimHash": CLAIM,
+        "institution": p_arb,
+    }
     # a firm is no arbitration institution, and an institution cannot be a party
     bad = api.client.post("/v1/disputes/payload", json={**body, "institution": p.p_x})
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "institution"
@@ -74,9 +100,20 @@ def test_a_disputed_licence_is_frozen_then_voided_by_the_award(api: Api) -> None
     assert api.client.get(f"/v1/assets/{b}").json()["frozen"] is True
 
     # a licence change is refused while frozen
-    resp = api.client.post("/v1/agreements", json={"documentHash": CLAIM, "kind": "licence", "assetId": b, "licensee": p.p_z,
-                                                   "licenceType": "ordinary", "territory": ["HK"], "start": now, "end": now + YEAR,
-                                                   "royalty": {"basis": "lump_sum", "amount": "1"}})  # fmt: skip
+    resp = api.client.post(
+        "/v1/agreements",
+        json={
+            "documentHash": CLAIM,
+            "kind": "licence",
+            "assetId": b,
+            "licensee": p.p_z,
+            "licenceType": "ordinary",
+            "territory": ["HK"],
+            "start": now,
+            "end": now + YEAR,
+            "royalty": {"basis": "lump_sum", "amount": "1"},
+        },
+    )
     assert resp.status_code == 409 and resp.json()["error"]["field"] == "assetId"
 
     before_award = time_travel(api, 100)
@@ -99,7 +136,11 @@ def test_a_disputed_licence_is_frozen_then_voided_by_the_award(api: Api) -> None
     title_after = api.client.get(f"/v1/assets/{b}/title", params={"at": award_time}).json()
     assert title_after["licences"] == []
     events = [e["event"] for e in title_after["history"]]
-    assert events[-3:] == ["AssetFrozen", "AssetUnfrozen", "AgreementVoided"] or events[-3:] == ["AssetFrozen", "AgreementVoided", "AssetUnfrozen"]
+    assert events[-3:] == ["AssetFrozen", "AssetUnfrozen", "AgreementVoided"] or events[-3:] == [
+        "AssetFrozen",
+        "AgreementVoided",
+        "AssetUnfrozen",
+    ]
 
     resp = api.client.post(f"/v1/disputes/{dispute['disputeId']}/award/payload", json=award)
     assert resp.status_code == 400 and resp.json()["error"]["field"] == "dispute_id"
@@ -122,19 +163,50 @@ def test_the_case_file_verifies_and_fails_when_any_item_is_altered(api: Api, tmp
     resp = api.client.post("/v1/evidence", json=api.single_body(p.uni, drawing))
     assert resp.status_code == 202, resp.text
     api.ledger.pipeline.drain()
-    fields = {"jurisdiction": "CN", "kind": "invention", "number": "201710601862.3", "title": "Battery separator",
-              "owners": [{"partyId": p.p_uni, "share": 10_000}], "evidence": ["0x" + drawing.hex()]}  # fmt: skip
+    fields = {
+        "jurisdiction": "CN",
+        "kind": "invention",
+        "number": "201710601862.3",
+        "title": "Battery separator",
+        "owners": [{"partyId": p.p_uni, "share": 10_000}],
+        "evidence": ["0x" + drawing.hex()],
+    }
     payload = api.client.post("/v1/assets/payload", json=fields).json()
     sig = eip712.sign(payload["typedData"], p.uni)
-    resp = api.client.post("/v1/assets", json={**fields, "deadline": payload["typedData"]["message"]["deadline"],
-                                               "signatures": [{"signer": p.uni.address, "signature": "0x" + sig.hex()}]})  # fmt: skip
+    resp = api.client.post(
+        "/v1/assets",
+        json={
+            **fields,
+            "deadline": payload["typedData"]["message"]["deadline"],
+            "signatures": [{"signer": p.uni.address, "signature": "0x" + sig.hex()}],
+        },
+    )
     b = resp.json()["assetId"]
     assert confirm_asset(api, b).status_code == 200  # an asset verifier confirms the claim
     now = time_travel(api, 10)
-    lic = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_y, "licenceType": "exclusive", "territory": ["CN"],
-                      "start": now, "end": now + YEAR, "royalty": {"basis": "lump_sum", "amount": "1"}}, p.uni, p.y)  # fmt: skip
-    body = {"subject": "agreement", "subjectId": lic["agreementId"], "claimant": p.p_x, "respondent": p.p_uni,
-            "claimHash": CLAIM, "institution": p_arb}  # fmt: skip
+    lic = agree(
+        api,
+        {
+            "kind": "licence",
+            "assetId": b,
+            "licensee": p.p_y,
+            "licenceType": "exclusive",
+            "territory": ["CN"],
+            "start": now,
+            "end": now + YEAR,
+            "royalty": {"basis": "lump_sum", "amount": "1"},
+        },
+        p.uni,
+        p.y,
+    )
+    body = {
+        "subject": "agreement",
+        "subjectId": lic["agreementId"],
+        "claimant": p.p_x,
+        "respondent": p.p_uni,
+        "claimHash": CLAIM,
+        "institution": p_arb,
+    }
     did = signed(api, "/v1/disputes", body, arbs).json()["disputeId"]
     signed(api, f"/v1/disputes/{did}/award", {"outcome": "agreement_voided", "awardHash": AWARD}, arbs)
 
@@ -153,7 +225,9 @@ def test_the_case_file_verifies_and_fails_when_any_item_is_altered(api: Api, tmp
     out = run_cli("verify-case", str(case_zip), "--rpc-url", api.chain.node_url, env=cli_env())
     assert out.returncode == 0 and "CASE VERIFIED" in out.stdout, out.stdout + out.stderr
     kinds = [i["kind"] for i in json.loads(zipfile.ZipFile(io.BytesIO(data)).read("case.json"))["items"]]
-    assert {"evidence-certificate", "agreement-certificate", "title-event", "dispute-opened", "dispute-closed"} <= set(kinds)
+    assert {"evidence-certificate", "agreement-certificate", "title-event", "dispute-opened", "dispute-closed"} <= set(
+        kinds
+    )
     assert zipfile.ZipFile(io.BytesIO(data)).read("summary.pdf").startswith(b"%PDF-")
 
     def altered(name: str, change: Any) -> bytes:

@@ -34,21 +34,38 @@ def test_a_document_for_two_parties_granted_to_the_arbitrator_is_readable_by_exa
     p_firm = api.admit(firm, "91110108551385082Q")
     p_arb = api.admit(arb, "ARB-1", kind="arbitration_institution", identifierScheme="other", nameEn="Arbitration")
     p_other = api.admit(other, "91110000600037341L")
-    keys = {p: ReaderKey.from_eth_private_key(bytes(a.key)) for p, a in ((p_uni, uni), (p_firm, firm), (p_arb, arb), (p_other, other))}
+    keys = {
+        p: ReaderKey.from_eth_private_key(bytes(a.key))
+        for p, a in ((p_uni, uni), (p_firm, firm), (p_arb, arb), (p_other, other))
+    }
     for p, a in ((p_uni, uni), (p_firm, firm), (p_arb, arb)):
         pub = keys[p].public_bytes()
-        resp = api.client.post("/v1/document-keys", json={"publicKey": "0x" + pub.hex(), **act(api, a, "publish-key", "", payload_hash(pub))})
+        resp = api.client.post(
+            "/v1/document-keys",
+            json={"publicKey": "0x" + pub.hex(), **act(api, a, "publish-key", "", payload_hash(pub))},
+        )
         assert resp.status_code == 200, resp.text
-    published = {p: bytes.fromhex(api.client.get(f"/v1/parties/{p}/document-key").json()["publicKey"][2:]) for p in (p_uni, p_firm)}
+    published = {
+        p: bytes.fromhex(api.client.get(f"/v1/parties/{p}/document-key").json()["publicKey"][2:])
+        for p in (p_uni, p_firm)
+    }
 
     # the university seals on its own machine and registers the document's hash as evidence
     envelope, blob = seal(CONTRACT, p_uni, published)
-    body = {"envelope": envelope.to_json(), "ciphertext": base64.b64encode(blob).decode(),
-            **act(api, uni, "store", envelope.document_id, payload_hash(envelope.to_bytes(), blob))}  # fmt: skip
+    body = {
+        "envelope": envelope.to_json(),
+        "ciphertext": base64.b64encode(blob).decode(),
+        **act(api, uni, "store", envelope.document_id, payload_hash(envelope.to_bytes(), blob)),
+    }
     wrong_owner = {**body, **act(api, firm, "store", envelope.document_id, payload_hash(envelope.to_bytes(), blob))}
     assert api.client.post("/v1/documents", json=wrong_owner).status_code == 403
     assert api.client.post("/v1/documents", json=body).status_code == 201
-    assert api.client.post("/v1/evidence", json=api.single_body(uni, hash_bytes(CONTRACT, HashAlgorithm.SHA256))).status_code == 202
+    assert (
+        api.client.post(
+            "/v1/evidence", json=api.single_body(uni, hash_bytes(CONTRACT, HashAlgorithm.SHA256))
+        ).status_code
+        == 202
+    )
     api.ledger.pipeline.drain()
     doc = envelope.document_id
 
@@ -56,15 +73,21 @@ def test_a_document_for_two_parties_granted_to_the_arbitrator_is_readable_by_exa
     arb_pub = bytes.fromhex(api.client.get(f"/v1/parties/{p_arb}/document-key").json()["publicKey"][2:])
     current = Envelope.from_json(api.client.get(f"/v1/documents/{doc}").json())
     granted = add_reader(current, p_firm, keys[p_firm], p_arb, arb_pub)
-    outsider = api.client.post(f"/v1/documents/{doc}/grants", json={"envelope": granted.to_json(),
-                               **act(api, other, "grant", doc, payload_hash(granted.to_bytes()))})  # fmt: skip
+    outsider = api.client.post(
+        f"/v1/documents/{doc}/grants",
+        json={"envelope": granted.to_json(), **act(api, other, "grant", doc, payload_hash(granted.to_bytes()))},
+    )
     assert outsider.status_code == 403
-    resp = api.client.post(f"/v1/documents/{doc}/grants", json={"envelope": granted.to_json(),
-                           **act(api, firm, "grant", doc, payload_hash(granted.to_bytes()))})  # fmt: skip
+    resp = api.client.post(
+        f"/v1/documents/{doc}/grants",
+        json={"envelope": granted.to_json(), **act(api, firm, "grant", doc, payload_hash(granted.to_bytes()))},
+    )
     assert resp.status_code == 200, resp.text
 
     def read(p: int) -> Any:
-        return api.client.post(f"/v1/documents/{doc}/decrypt", json={"party": p, "privateKey": "0x" + keys[p].private_bytes().hex()})
+        return api.client.post(
+            f"/v1/documents/{doc}/decrypt", json={"party": p, "privateKey": "0x" + keys[p].private_bytes().hex()}
+        )
 
     for p in (p_uni, p_firm, p_arb):
         r = read(p)

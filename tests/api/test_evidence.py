@@ -23,7 +23,9 @@ def register_single(api: Api, firm: LocalAccount, content: bytes, **kw: Any) -> 
     return resp.json()
 
 
-def test_a_relayed_registration_goes_from_pending_to_final_with_a_certificate_that_verifies(api: Api, firm: LocalAccount) -> None:
+def test_a_relayed_registration_goes_from_pending_to_final_with_a_certificate_that_verifies(
+    api: Api, firm: LocalAccount
+) -> None:
     content = hash_bytes(DOC, HashAlgorithm.SHA256)
     accepted = register_single(api, firm, content)
     assert accepted["status"] == "pending" and accepted["transactionHash"].startswith("0x")
@@ -37,7 +39,17 @@ def test_a_relayed_registration_goes_from_pending_to_final_with_a_certificate_th
     assert cert["anchor"]["transactionHash"] == accepted["transactionHash"]
     report = verify(cert, Rpc.from_web3(api.chain.w3), file=io.BytesIO(DOC))
     assert report.passed, report.to_json()
-    assert [c.name for c in report.checks] == ["format", "file", "binding", "chain", "block", "transaction", "record", "party", "registrations"]
+    assert [c.name for c in report.checks] == [
+        "format",
+        "file",
+        "binding",
+        "chain",
+        "block",
+        "transaction",
+        "record",
+        "party",
+        "registrations",
+    ]
     assert cert["evidence"]["binding"] == "0x" + public_binding(content, 1, HashAlgorithm.SHA256).hex()
     assert cert["registrations"]["count"] == 1 and cert["registrations"]["listed"][0]["partyId"] == 1
 
@@ -88,7 +100,9 @@ def test_a_batch_is_anchored_and_each_item_has_a_certificate_that_verifies(api: 
         assert "submission-signature" in [c.name for c in report.checks]
 
 
-def test_two_submissions_share_one_batch_root_and_the_same_content_is_recorded_for_both_parties(api: Api, firm: LocalAccount) -> None:
+def test_two_submissions_share_one_batch_root_and_the_same_content_is_recorded_for_both_parties(
+    api: Api, firm: LocalAccount
+) -> None:
     other = account("api-firm-2")
     api.admit(other, "91110000600037341L")
     a = [h(f"a{i}") for i in range(5)]
@@ -116,13 +130,20 @@ def test_the_verify_endpoint_streams_the_file_and_reports_each_check(api: Api, f
     register_single(api, firm, content)
     api.ledger.pipeline.drain()
     cert = api.client.get(f"/v1/evidence/{content.hex()}/certificate").json()
-    ok = api.client.post("/v1/verify", files={"certificate": ("c.json", json.dumps(cert)), "file": ("f.bin", DOC)}).json()
+    ok = api.client.post(
+        "/v1/verify", files={"certificate": ("c.json", json.dumps(cert)), "file": ("f.bin", DOC)}
+    ).json()
     assert ok["verdict"] == "passed"
-    bad = api.client.post("/v1/verify", files={"certificate": ("c.json", json.dumps(cert)), "file": ("f.bin", DOC + b"!")}).json()
+    bad = api.client.post(
+        "/v1/verify", files={"certificate": ("c.json", json.dumps(cert)), "file": ("f.bin", DOC + b"!")}
+    ).json()
     assert bad["verdict"] == "failed" and [c["name"] for c in bad["checks"] if c["status"] == "failed"] == ["file"]
     plain = api.client.post("/v1/verify", json={"certificate": cert}).json()
-    assert plain["verdict"] == "passed" and plain["checks"][1] == {"name": "file", "status": "skipped",
-                                                                     "detail": "no file given: the content hash is taken from the certificate"}  # fmt: skip
+    assert plain["verdict"] == "passed" and plain["checks"][1] == {
+        "name": "file",
+        "status": "skipped",
+        "detail": "no file given: the content hash is taken from the certificate",
+    }
     malformed = api.client.post("/v1/verify", json={"certificate": {"format": "nope"}}).json()
     assert malformed["verdict"] == "failed" and malformed["checks"][0]["name"] == "format"
 
@@ -149,7 +170,9 @@ def test_an_oversized_upload_to_verify_is_refused(api: Api, firm: LocalAccount) 
         ({"extra": True}, "extra", 422),
     ],
 )
-def test_bad_single_registrations_name_the_field_and_write_nothing(api: Api, firm: LocalAccount, change: dict, field: str, status: int) -> None:
+def test_bad_single_registrations_name_the_field_and_write_nothing(
+    api: Api, firm: LocalAccount, change: dict, field: str, status: int
+) -> None:
     body = {**api.single_body(firm, h("bad")), **change}
     resp = api.client.post("/v1/evidence", json=body)
     assert resp.status_code == status, resp.text
@@ -212,7 +235,9 @@ def test_a_certificate_of_a_queued_item_is_not_issued_yet(api: Api, firm: LocalA
     assert resp.status_code == 409 and resp.json()["error"]["details"]["status"] == "queued"
 
 
-def test_the_same_content_by_two_parties_is_recorded_for_both_and_the_lookup_names_the_first(api: Api, firm: LocalAccount) -> None:
+def test_the_same_content_by_two_parties_is_recorded_for_both_and_the_lookup_names_the_first(
+    api: Api, firm: LocalAccount
+) -> None:
     other = account("api-firm-second")
     second = api.admit(other, "91110000600037341L")
     content = hash_bytes(DOC, HashAlgorithm.SHA256)

@@ -13,9 +13,8 @@ from eth_utils import keccak
 
 from ledger.chain.artifacts import decode_revert
 from ledger.domain import eip712
-from ledger.domain.evidence import sign_single
+from ledger.domain.evidence import ANCHORED, FINAL, SENDING, sign_single
 from ledger.errors import InvalidInput, SignatureRejected
-from ledger.domain.evidence import ANCHORED, FINAL, SENDING
 from tests.api.conftest import Api, CountingProvider
 from tests.helpers import FIRM_USCC, account, deploy_wallet, h
 
@@ -55,11 +54,19 @@ def test_a_registration_by_a_contract_wallet_is_estimated_and_its_code_looked_at
     wallet = deploy_wallet(api.chain, owner)
     party = api.admit(account("rpc-wallet-party"), FIRM_USCC, accounts=[wallet.address])
     deadline = api.chain.now() + 3600
-    message = eip712.evidence_message(api.domain(), binding=h("by-wallet"), algorithm=1,
-                                      registrant=wallet.address, nonce=0, deadline=deadline)  # fmt: skip
+    message = eip712.evidence_message(
+        api.domain(), binding=h("by-wallet"), algorithm=1, registrant=wallet.address, nonce=0, deadline=deadline
+    )
     signature = eip712.sign_digest(eip712.digest(message), owner)  # the wallet's owner signs for it (ERC-1271)
-    body = {"binding": "0x" + h("by-wallet").hex(), "partyId": party, "algorithm": "sha256", "registrant": wallet.address,
-            "nonce": 0, "deadline": deadline, "signature": "0x" + signature.hex()}  # fmt: skip
+    body = {
+        "binding": "0x" + h("by-wallet").hex(),
+        "partyId": party,
+        "algorithm": "sha256",
+        "registrant": wallet.address,
+        "nonce": 0,
+        "deadline": deadline,
+        "signature": "0x" + signature.hex(),
+    }
     with CountingProvider(api.ledger.w3) as calls:
         accepted = post_single(api, body)
     assert accepted["partyId"] == party
@@ -78,24 +85,34 @@ def test_the_simulation_refuses_what_the_contract_would_with_the_same_errors(api
     assert resp.json()["error"]["details"]["revert"] == "EvidenceSupersedesUnknown"
     resp = api.client.post("/v1/evidence", json=api.single_body(firm, h("n"), nonce=3))  # signed, for a future nonce
     err = resp.json()["error"]
-    assert resp.status_code == 400 and err["code"] == "signature_rejected" and err["details"]["revert"] == "NonceMismatch"
+    assert (
+        resp.status_code == 400 and err["code"] == "signature_rejected" and err["details"]["revert"] == "NonceMismatch"
+    )
     assert api.ledger.store.counts() == {}
 
 
-def test_a_deadline_passed_on_chain_since_the_head_was_read_is_refused_naming_the_deadline(api: Api, firm: LocalAccount) -> None:
+def test_a_deadline_passed_on_chain_since_the_head_was_read_is_refused_naming_the_deadline(
+    api: Api, firm: LocalAccount
+) -> None:
     service = api.ledger.evidence_service
     req = sign_single(firm, api.domain(), binding=h("late"), algorithm=1, nonce=0, deadline=1_000)
-    expired = decode_revert(keccak(text="SignatureExpired(uint64,uint64)")[:4] + abi_encode(["uint64", "uint64"], [1_000, 2_000]))
+    expired = decode_revert(
+        keccak(text="SignatureExpired(uint64,uint64)")[:4] + abi_encode(["uint64", "uint64"], [1_000, 2_000])
+    )
     assert isinstance(expired, SignatureRejected)
     refusal = service._refusal(req, expired)  # noqa: SLF001
     assert isinstance(refusal, InvalidInput) and refusal.field == "deadline" and "has passed" in refusal.message
 
 
-def test_relayed_registrations_from_many_threads_are_all_sent_with_consecutive_nonces(api: Api, firm: LocalAccount) -> None:
+def test_relayed_registrations_from_many_threads_are_all_sent_with_consecutive_nonces(
+    api: Api, firm: LocalAccount
+) -> None:
     service = api.ledger.evidence_service
     deadline = api.chain.now() + 3600
-    requests = [sign_single(firm, api.domain(), binding=h(f"thread {i}"), algorithm=1, nonce=0, deadline=deadline)
-                for i in range(24)]  # fmt: skip
+    requests = [
+        sign_single(firm, api.domain(), binding=h(f"thread {i}"), algorithm=1, nonce=0, deadline=deadline)
+        for i in range(24)
+    ]
     accepted: list[Any] = []
     lock = threading.Lock()
 
@@ -173,7 +190,9 @@ def test_a_final_batched_hash_is_answered_again_without_the_chain(api: Api, firm
     assert calls.calls == [] and again == [first] * 3
 
 
-def test_following_anchored_registrations_costs_one_receipt_each_once_they_are_due(api: Api, firm: LocalAccount) -> None:
+def test_following_anchored_registrations_costs_one_receipt_each_once_they_are_due(
+    api: Api, firm: LocalAccount
+) -> None:
     pipeline = api.ledger.pipeline
     api.ledger.settings.final_after = 3600
     for i in range(5):
@@ -194,7 +213,9 @@ def test_following_anchored_registrations_costs_one_receipt_each_once_they_are_d
     assert api.ledger.store.counts() == {FINAL: 5}
 
 
-def test_a_block_dropped_under_anchored_registrations_has_them_checked_and_sent_again(api: Api, firm: LocalAccount) -> None:
+def test_a_block_dropped_under_anchored_registrations_has_them_checked_and_sent_again(
+    api: Api, firm: LocalAccount
+) -> None:
     pipeline = api.ledger.pipeline
     snapshot = api.chain.snapshot()
     content = h("dropped")

@@ -49,10 +49,25 @@ BATCH_LIMIT = 100_000 * BATCH_BYTES_PER_HASH + ALLOWANCE
 RSS_GROWTH_BOUND = 200 * 2**20  # generous: the largest buffered bodies are a few MB
 
 
-def _context(party_id: int = 1, account_: str = "0x" + "00" * 20, evidence_hash: str = "0x" + "00" * 32,
-             receipt_id: str = "r", now: int = 0) -> Context:  # fmt: skip
-    return Context(TOKEN, party_id, account_, evidence_hash, receipt_id, now or int(time.time()), READ_TIMEOUT,
-                   BODY_TIMEOUT, MAX_BODY, BATCH_LIMIT)  # fmt: skip
+def _context(
+    party_id: int = 1,
+    account_: str = "0x" + "00" * 20,
+    evidence_hash: str = "0x" + "00" * 32,
+    receipt_id: str = "r",
+    now: int = 0,
+) -> Context:
+    return Context(
+        TOKEN,
+        party_id,
+        account_,
+        evidence_hash,
+        receipt_id,
+        now or int(time.time()),
+        READ_TIMEOUT,
+        BODY_TIMEOUT,
+        MAX_BODY,
+        BATCH_LIMIT,
+    )
 
 
 # The ids of the cases, known at collection; the cases themselves are rebuilt over the server's real ids.
@@ -78,7 +93,11 @@ class Server:
             "relayer_nonce": self.w3.eth.get_transaction_count(self.relayer, "latest"),
             "relayer_pending": self.w3.eth.get_transaction_count(self.relayer, "pending"),
         }
-        for name, fn in (("EvidenceRegistry", "partyCount"), ("IPAssetRegistry", "assetCount"), ("DisputeRegistry", "disputeCount")):
+        for name, fn in (
+            ("EvidenceRegistry", "partyCount"),
+            ("IPAssetRegistry", "assetCount"),
+            ("DisputeRegistry", "disputeCount"),
+        ):
             state[f"{name}.{fn}"] = self.contracts[name].functions[fn]().call()
         db = sqlite3.connect(f"file:{self.up.data_dir / 'journal.sqlite3'}?mode=ro", uri=True, timeout=10)
         try:
@@ -104,14 +123,21 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"IPLEDGER_OPERATOR_TOKEN": TOKEN, "IPLEDGER_READ_TIMEOUT": str(READ_TIMEOUT),
-           "IPLEDGER_BODY_TIMEOUT": str(BODY_TIMEOUT), "IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0"}  # fmt: skip
+    env = {
+        "IPLEDGER_OPERATOR_TOKEN": TOKEN,
+        "IPLEDGER_READ_TIMEOUT": str(READ_TIMEOUT),
+        "IPLEDGER_BODY_TIMEOUT": str(BODY_TIMEOUT),
+        "IPLEDGER_CONFIRMATIONS": "0",
+        "IPLEDGER_FINAL_AFTER": "0",
+    }
     up = UpProcess(tmp_path_factory.mktemp("hostile") / "data", env=env)
     try:
         health = up.wait_healthy()
         w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{up.node_port}", request_kwargs={"timeout": 10}))
-        contracts = {name: w3.eth.contract(address=addr, abi=load_artifact(name)["abi"])
-                     for name, addr in health["contracts"].items()}  # fmt: skip
+        contracts = {
+            name: w3.eth.contract(address=addr, abi=load_artifact(name)["abi"])
+            for name, addr in health["contracts"].items()
+        }
         ctx = _setup(up)
         srv = Server(up, w3, ctx, health["relayer"], contracts, build(ctx))
         assert [c.name for c in srv.cases] != [] and len(srv.cases) == len(CASE_NAMES)
@@ -128,8 +154,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def _setup(up: UpProcess) -> Context:
     """One party and one final registration, so that the corpus meets real rows."""
     firm = account("hostile-firm")
-    body = {"kind": "firm", "jurisdiction": "mainland", "identifierScheme": "uscc", "identifier": "91110108551385082Q",
-            "nameZh": "前海测试公司", "nameEn": "Qianhai Test Ltd", "accounts": [firm.address]}  # fmt: skip
+    body = {
+        "kind": "firm",
+        "jurisdiction": "mainland",
+        "identifierScheme": "uscc",
+        "identifier": "91110108551385082Q",
+        "nameZh": "前海测试公司",
+        "nameEn": "Qianhai Test Ltd",
+        "accounts": [firm.address],
+    }
     r = httpx.post(up.api + "/v1/parties", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
     assert r.status_code == 201, r.text
     party_id = int(r.json()["partyId"])
@@ -140,9 +173,19 @@ def _setup(up: UpProcess) -> Context:
     deadline = int(time.time()) + 7200
     binding = public_binding(content, party_id, HashAlgorithm.SHA256)  # computed by the party's client
     req = sign_single(firm, domain, binding=binding, algorithm=1, nonce=nonce, deadline=deadline)
-    r = httpx.post(up.api + "/v1/evidence", timeout=30, json={
-        "binding": "0x" + binding.hex(), "partyId": party_id, "algorithm": "sha256", "registrant": firm.address, "nonce": nonce,
-        "deadline": deadline, "signature": "0x" + req.signature.hex()})  # fmt: skip
+    r = httpx.post(
+        up.api + "/v1/evidence",
+        timeout=30,
+        json={
+            "binding": "0x" + binding.hex(),
+            "partyId": party_id,
+            "algorithm": "sha256",
+            "registrant": firm.address,
+            "nonce": nonce,
+            "deadline": deadline,
+            "signature": "0x" + req.signature.hex(),
+        },
+    )
     assert r.status_code == 202, r.text
     receipt = r.json()["receiptId"]
     limit = time.monotonic() + 60
@@ -339,7 +382,9 @@ def test_hostile_request(server: Server, index: int) -> None:
         changed = {k: (before[k], after.get(k)) for k in before if before[k] != after.get(k)}
         problems.append(f"state changed: {changed}")
     owner = " (schema-level input rules)" if case.schema_level else ""
-    assert not problems, f"{case.category}/{case.name}{owner}: " + "; ".join(problems) + f" — answer {out.status} {out.body[:300]!r}"
+    assert not problems, (
+        f"{case.category}/{case.name}{owner}: " + "; ".join(problems) + f" — answer {out.status} {out.body[:300]!r}"
+    )
 
 
 def test_afterwards_the_process_lives_with_bounded_memory_and_unchanged_state(server: Server) -> None:
@@ -355,9 +400,27 @@ def test_afterwards_the_process_lives_with_bounded_memory_and_unchanged_state(se
 
 def test_the_corpus_covers_every_category() -> None:
     categories = {c.category for c in build(_context())}
-    assert {"deep-json", "huge-body", "missing-body", "slow", "multipart", "malformed-json", "content-type", "integers",
-            "params", "unicode-digits", "text", "long", "decimals", "non-finite", "traversal", "bearer", "operator",
-            "routes", "malformed-http"} <= categories  # fmt: skip
+    assert {
+        "deep-json",
+        "huge-body",
+        "missing-body",
+        "slow",
+        "multipart",
+        "malformed-json",
+        "content-type",
+        "integers",
+        "params",
+        "unicode-digits",
+        "text",
+        "long",
+        "decimals",
+        "non-finite",
+        "traversal",
+        "bearer",
+        "operator",
+        "routes",
+        "malformed-http",
+    } <= categories
 
 
 # --- the protections underneath -----------------------------------------------------------------------------------------
@@ -366,11 +429,21 @@ def test_the_corpus_covers_every_category() -> None:
 @pytest.mark.parametrize(
     ("body", "depth"),
     [
-        (b"", 0), (b"{}", 1), (b"[[]]", 2), (b'{"a": [1, {"b": []}]}', 4), (b'["[[[[", "]]]]"]', 1),
-        (b'["\\"[[[[["]', 1), (b'["\\\\", [[]]]', 3), (b"[" * 100_000, 100_000), (b"[" * 1000 + b"]" * 1000, 1000),
-        (b'"[[[[[' + b"[" * 1000, 0), (b"]]]][", 3), (b"]" * 1000 + b"[" * 1000, 1000), (b'{"a": "\\u005b\\u005b"}', 1),
+        (b"", 0),
+        (b"{}", 1),
+        (b"[[]]", 2),
+        (b'{"a": [1, {"b": []}]}', 4),
+        (b'["[[[[", "]]]]"]', 1),
+        (b'["\\"[[[[["]', 1),
+        (b'["\\\\", [[]]]', 3),
+        (b"[" * 100_000, 100_000),
+        (b"[" * 1000 + b"]" * 1000, 1000),
+        (b'"[[[[[' + b"[" * 1000, 0),
+        (b"]]]][", 3),
+        (b"]" * 1000 + b"[" * 1000, 1000),
+        (b'{"a": "\\u005b\\u005b"}', 1),
     ],
-)  # fmt: skip
+)
 def test_json_depth_counts_nesting_outside_strings(body: bytes, depth: int) -> None:
     assert json_depth(body) == depth
 
@@ -385,8 +458,10 @@ def test_json_depth_is_linear_on_adversarial_strings() -> None:
 
 def test_no_entry_point_raises_the_recursion_limit() -> None:
     """py_ecc raises it to 100,000 at import; with that, a deep document crashed the process (C stack)."""
-    code = ("import sys; import cli.main, api.app, ledger.facade, web3, eth_account, py_ecc; "
-            "from api.app import create_app; print(sys.getrecursionlimit())")  # fmt: skip
+    code = (
+        "import sys; import cli.main, api.app, ledger.facade, web3, eth_account, py_ecc; "
+        "from api.app import create_app; print(sys.getrecursionlimit())"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "1000"
 
@@ -450,7 +525,9 @@ def small_server() -> Iterator[int]:
 
     port = free_port()
     settings = Settings(read_timeout=1.0, max_connections=3)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off", **server_options(settings))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="error", lifespan="off", **server_options(settings)
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
@@ -506,8 +583,13 @@ def test_a_full_batch_fits_its_body_limit(api: Any) -> None:
     reach the route (refused there for its signature, not for its size); one byte over the limit does not."""
     settings = api.ledger.settings
     hashes = ["0x" + f"{i + 1:064x}" for i in range(settings.max_batch_request)]
-    body = {"algorithm": "sha256", "hashes": hashes, "registrant": "0x" + "11" * 20, "deadline": int(time.time()) + 3600,
-            "signature": "0x" + "00" * 65}  # fmt: skip
+    body = {
+        "algorithm": "sha256",
+        "hashes": hashes,
+        "registrant": "0x" + "11" * 20,
+        "deadline": int(time.time()) + 3600,
+        "signature": "0x" + "00" * 65,
+    }
     raw = json.dumps(body, indent=2).encode()
     resp = api.client.post("/v1/evidence/batch", content=raw, headers={"Content-Type": "application/json"})
     assert resp.status_code in (400, 403, 422), resp.text[:300]

@@ -38,8 +38,16 @@ def party_count(api: Api) -> int:
 
 
 def party_body(**over: Any) -> dict[str, Any]:
-    return {"kind": "firm", "jurisdiction": "mainland", "identifierScheme": "uscc", "identifier": USCC,
-            "nameZh": "前海测试公司", "nameEn": "Qianhai Test Ltd", "accounts": [account("rules-firm").address], **over}  # fmt: skip
+    return {
+        "kind": "firm",
+        "jurisdiction": "mainland",
+        "identifierScheme": "uscc",
+        "identifier": USCC,
+        "nameZh": "前海测试公司",
+        "nameEn": "Qianhai Test Ltd",
+        "accounts": [account("rules-firm").address],
+        **over,
+    }
 
 
 # --- integers bounded by the type they end in -----------------------------------------------------------
@@ -63,9 +71,17 @@ def evidence_body(api: Api, **over: Any) -> dict[str, Any]:
         ({"deadline": 2**64}, "deadline"),
         ({"deadline": -5}, "deadline"),
     ],
-    ids=["nonce-2^256", "nonce-negative", "nonce-string", "nonce-float", "nonce-bool", "deadline-2^63", "deadline-2^64",
-         "deadline-negative"],
-)  # fmt: skip
+    ids=[
+        "nonce-2^256",
+        "nonce-negative",
+        "nonce-string",
+        "nonce-float",
+        "nonce-bool",
+        "deadline-2^63",
+        "deadline-2^64",
+        "deadline-negative",
+    ],
+)
 def test_evidence_integers_out_of_their_type_answer_422(api: Api, over: dict[str, Any], field: str) -> None:
     err = refused(api.client.post("/v1/evidence", json=evidence_body(api, **over)), 422, field)
     assert err["code"] == "invalid_input"
@@ -80,9 +96,12 @@ def test_largest_uint256_nonce_passes_the_schema_and_is_refused_by_the_ledger(ap
 @pytest.mark.parametrize(
     "path",
     [
-        "/v1/parties/{n}", "/v1/parties/{n}/document-key", "/v1/assets/{n}", "/v1/assets/{n}/title",
+        "/v1/parties/{n}",
+        "/v1/parties/{n}/document-key",
+        "/v1/assets/{n}",
+        "/v1/assets/{n}/title",
     ],
-)  # fmt: skip
+)
 @pytest.mark.parametrize("n", [2**63, 2**64, 2**256, 10**400], ids=["2^63", "2^64", "2^256", "10^400"])
 def test_path_ids_beyond_their_type_answer_422(api: Api, path: str, n: int) -> None:
     refused(api.client.get(path.format(n=n)), 422, "party_id" if "parties" in path else "asset_id")
@@ -90,8 +109,11 @@ def test_path_ids_beyond_their_type_answer_422(api: Api, path: str, n: int) -> N
 
 def test_query_integers_beyond_bigint(api: Api) -> None:
     assert refused(api.client.get("/v1/assets/1/title", params={"at": str(2**64)}), 422, "at")
-    assert refused(api.client.get("/v1/agreements/0x" + "ab" * 32 + "/termination", params={"deadline": str(2**63)}),
-                   422, "deadline")  # fmt: skip
+    assert refused(
+        api.client.get("/v1/agreements/0x" + "ab" * 32 + "/termination", params={"deadline": str(2**63)}),
+        422,
+        "deadline",
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,16 +126,28 @@ def test_query_integers_beyond_bigint(api: Api) -> None:
         ("/v1/index/evidence", {"from": str(2**63)}, "from"),
         ("/v1/index/agreements", {"to": "9" * 30}, "to"),
         ("/v1/index/evidence", {"limit": "9" * 5000}, "limit"),
-        ("/v1/index/evidence", {"cursor": base64.urlsafe_b64encode(json.dumps([2**63, 0]).encode()).decode()}, "cursor"),
-        ("/v1/index/evidence", {"cursor": base64.urlsafe_b64encode(json.dumps([10**30, 1]).encode()).decode()}, "cursor"),
+        (
+            "/v1/index/evidence",
+            {"cursor": base64.urlsafe_b64encode(json.dumps([2**63, 0]).encode()).decode()},
+            "cursor",
+        ),
+        (
+            "/v1/index/evidence",
+            {"cursor": base64.urlsafe_b64encode(json.dumps([10**30, 1]).encode()).decode()},
+            "cursor",
+        ),
         ("/v1/index/evidence", {"cursor": "A" * 5000}, "cursor"),
     ],
-)  # fmt: skip
-def test_index_filters_and_cursors_beyond_bigint_answer_400(api: Api, path: str, params: dict[str, str], field: str) -> None:
+)
+def test_index_filters_and_cursors_beyond_bigint_answer_400(
+    api: Api, path: str, params: dict[str, str], field: str
+) -> None:
     refused(api.client.get(path, params=params), 400, field)
 
 
-@pytest.mark.parametrize("rid", ["sub_" + "9" * 19, "sub_" + str(2**63), "sub_" + "9" * 5000, "sub_-1", "sub_ 1", "sub_1_0"])
+@pytest.mark.parametrize(
+    "rid", ["sub_" + "9" * 19, "sub_" + str(2**63), "sub_" + "9" * 5000, "sub_-1", "sub_ 1", "sub_1_0"]
+)
 def test_receipt_ids_beyond_bigint_or_malformed_answer_4xx(api: Api, rid: str) -> None:
     resp = api.client.get(f"/v1/receipts/{rid}")
     assert resp.status_code in (400, 422), resp.text
@@ -196,11 +230,25 @@ def test_good_text_is_accepted(api: Api) -> None:
 @pytest.mark.parametrize("text", [BAD_TEXT["rlo"], BAD_TEXT["nul"], BAD_TEXT["not-nfc"]], ids=["rlo", "nul", "not-nfc"])
 def test_other_texts_on_chain_must_be_safe(api: Api, firm: Any, text: str) -> None:
     refused(api.client.post("/v1/parties/1/suspend", json={"reason": text}, headers=api.auth), 422, "reason")
-    asset = {"jurisdiction": "CN", "kind": "invention", "number": "201710601862.3", "title": text,
-             "owners": [{"partyId": 1, "share": 10_000}]}  # fmt: skip
+    asset = {
+        "jurisdiction": "CN",
+        "kind": "invention",
+        "number": "201710601862.3",
+        "title": text,
+        "owners": [{"partyId": 1, "share": 10_000}],
+    }
     refused(api.client.post("/v1/assets/payload", json=asset), 422, "title")
-    licence = {"kind": "licence", "assetId": 1, "documentHash": "0x" + "ab" * 32, "licensee": 1, "licenceType": "ordinary",
-               "territory": ["CN"], "fieldOfUse": text, "end": 4102444800, "royalty": {"basis": "lump_sum", "amount": "1"}}  # fmt: skip
+    licence = {
+        "kind": "licence",
+        "assetId": 1,
+        "documentHash": "0x" + "ab" * 32,
+        "licensee": 1,
+        "licenceType": "ordinary",
+        "territory": ["CN"],
+        "fieldOfUse": text,
+        "end": 4102444800,
+        "royalty": {"basis": "lump_sum", "amount": "1"},
+    }
     refused(api.client.post("/v1/agreements", json=licence), 422, "fieldOfUse")
     assert api.client.get("/v1/parties/1").json()["status"] == "active"
 
@@ -217,8 +265,13 @@ def test_the_ledger_refuses_the_same_text_before_sending(text: str) -> None:
 
 
 def test_the_ledger_refuses_an_unsafe_asset_title(api: Api, firm: Any) -> None:
-    body = {"jurisdiction": "CN", "kind": "invention", "number": "201710601862.3", "title": "Battery \u202eseparator",
-            "owners": [{"partyId": 1, "share": 10_000}]}  # fmt: skip
+    body = {
+        "jurisdiction": "CN",
+        "kind": "invention",
+        "number": "201710601862.3",
+        "title": "Battery \u202eseparator",
+        "owners": [{"partyId": 1, "share": 10_000}],
+    }
     with pytest.raises(InvalidInput) as exc:
         api.ledger.asset_service.registration(body)
     assert exc.value.field == "title"
@@ -233,27 +286,74 @@ def test_the_ledger_refuses_an_unsafe_suspension_reason(api: Api, firm: Any) -> 
 
 # --- decimal amounts -------------------------------------------------------------------------------------
 
-BAD_DECIMALS = ["1e999", "1E5", "inf", "Infinity", "NaN", "-1", "+1", "1,000", " 1", "1 ", "1.", ".5", "0x10", "١٢",
-                "１", "1_000", "1" * 31, "1." + "1" * 19, ""]  # fmt: skip
+BAD_DECIMALS = [
+    "1e999",
+    "1E5",
+    "inf",
+    "Infinity",
+    "NaN",
+    "-1",
+    "+1",
+    "1,000",
+    " 1",
+    "1 ",
+    "1.",
+    ".5",
+    "0x10",
+    "١٢",
+    "１",
+    "1_000",
+    "1" * 31,
+    "1." + "1" * 19,
+    "",
+]
 
 
 @pytest.mark.parametrize("amount", BAD_DECIMALS)
 def test_royalty_amounts_are_plain_decimals(api: Api, amount: str) -> None:
-    body = {"kind": "licence", "assetId": 1, "documentHash": "0x" + "ab" * 32, "licensee": 1, "licenceType": "ordinary",
-            "territory": ["CN"], "end": 4102444800, "royalty": {"basis": "lump_sum", "amount": amount}}  # fmt: skip
+    body = {
+        "kind": "licence",
+        "assetId": 1,
+        "documentHash": "0x" + "ab" * 32,
+        "licensee": 1,
+        "licenceType": "ordinary",
+        "territory": ["CN"],
+        "end": 4102444800,
+        "royalty": {"basis": "lump_sum", "amount": amount},
+    }
     refused(api.client.post("/v1/agreements", json=body), 422, "royalty.amount")
 
 
 @pytest.mark.parametrize("field", ["appraisedValue", "agreedValue", "capitalAmount"])
 def test_equity_values_are_plain_decimals(api: Api, field: str) -> None:
-    equity = {"appraiser": "Shenzhen Appraisal Co", "appraisalReportHash": "0x" + "cd" * 32, "appraisedValue": "1000",
-              "agreedValue": "1000", "capitalAmount": "1000", "equityShare": 1000, field: "1e999"}  # fmt: skip
-    body = {"kind": "equity_contribution", "assetId": 1, "documentHash": "0x" + "ab" * 32, "company": 1, "equity": equity}
+    equity = {
+        "appraiser": "Shenzhen Appraisal Co",
+        "appraisalReportHash": "0x" + "cd" * 32,
+        "appraisedValue": "1000",
+        "agreedValue": "1000",
+        "capitalAmount": "1000",
+        "equityShare": 1000,
+        field: "1e999",
+    }
+    body = {
+        "kind": "equity_contribution",
+        "assetId": 1,
+        "documentHash": "0x" + "ab" * 32,
+        "company": 1,
+        "equity": equity,
+    }
     refused(api.client.post("/v1/agreements", json=body), 422, f"equity.{field}")
 
 
 def test_pledge_amount_is_a_plain_decimal(api: Api) -> None:
-    body = {"kind": "pledge", "assetId": 1, "documentHash": "0x" + "ab" * 32, "pledgee": 1, "end": 4102444800, "amount": "1e999"}
+    body = {
+        "kind": "pledge",
+        "assetId": 1,
+        "documentHash": "0x" + "ab" * 32,
+        "pledgee": 1,
+        "end": 4102444800,
+        "amount": "1e999",
+    }
     refused(api.client.post("/v1/agreements", json=body), 422, "amount")
 
 
@@ -281,20 +381,31 @@ OPERATOR_CALLS = [
 @pytest.mark.parametrize(("method", "path"), OPERATOR_CALLS)
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {OPERATOR_TOKEN}"}, {"Authorization": OPERATOR_TOKEN}],
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {OPERATOR_TOKEN}"},
+        {"Authorization": OPERATOR_TOKEN},
+    ],
     ids=["none", "wrong-token", "basic", "no-scheme"],
-)  # fmt: skip
-def test_operator_routes_refuse_before_reading_the_body(api: Api, method: str, path: str, headers: dict[str, str]) -> None:
+)
+def test_operator_routes_refuse_before_reading_the_body(
+    api: Api, method: str, path: str, headers: dict[str, str]
+) -> None:
     before = party_count(api)
     for content in (b"{not json", b'{"kind": ' * 50 + b"1", json.dumps({"reason": "\u202e" * 3000}).encode()):
-        resp = api.client.request(method.upper(), path, content=content, headers={"Content-Type": "application/json", **headers})
+        resp = api.client.request(
+            method.upper(), path, content=content, headers={"Content-Type": "application/json", **headers}
+        )
         err = refused(resp, 403, "authorization")
         assert err["code"] == "permission_denied"
     assert party_count(api) == before
 
 
 def test_with_the_token_the_same_malformed_body_is_a_422(api: Api) -> None:
-    resp = api.client.post("/v1/parties", content=b"{not json", headers={"Content-Type": "application/json", **api.auth})
+    resp = api.client.post(
+        "/v1/parties", content=b"{not json", headers={"Content-Type": "application/json", **api.auth}
+    )
     refused(resp, 422, "body")
 
 
@@ -309,14 +420,22 @@ def test_the_bearer_scheme_is_case_insensitive(api: Api, scheme: str) -> None:
 
 def test_validation_errors_name_the_field_wherever_it_is(api: Api) -> None:
     refused(api.client.get("/v1/parties/x"), 422, "party_id")  # path
-    refused(api.client.get("/v1/evidence/0x" + "ab" * 32 + "/certificate", params={"format": "doc"}), 422, "format")  # query
+    refused(
+        api.client.get("/v1/evidence/0x" + "ab" * 32 + "/certificate", params={"format": "doc"}), 422, "format"
+    )  # query
     refused(api.client.post("/v1/evidence", content=b"[1,", headers={"Content-Type": "application/json"}), 422, "body")
     refused(api.client.post("/v1/evidence", content=b"", headers={"Content-Type": "application/json"}), 422, "body")
     err = refused(api.client.post("/v1/parties", json=party_body(accounts=[]), headers=api.auth), 422, "accounts")
     assert err["details"]["problems"][0]["field"] == "accounts"
     # a union (asset id or hash): the member names pydantic adds are not part of the field
-    body = {"subject": "asset", "subjectId": 2**64, "claimant": 1, "respondent": 2, "claimHash": "0x" + "ab" * 32,
-            "institution": 1}  # fmt: skip
+    body = {
+        "subject": "asset",
+        "subjectId": 2**64,
+        "claimant": 1,
+        "respondent": 2,
+        "claimHash": "0x" + "ab" * 32,
+        "institution": 1,
+    }
     refused(api.client.post("/v1/disputes/payload", json=body), 422, "subjectId")
 
 
@@ -344,7 +463,9 @@ def test_the_document_declares_the_envelope_for_every_error(api: Api) -> None:
         assert "Retry-After" in responses["503"]["headers"]
     ops = {(path, method): op for path, method, op in operations}
     for method, path in OPERATOR_CALLS[:-1]:
-        template = path.replace("/1/", "/{party_id}/").replace("0x0000000000000000000000000000000000000001", "{account}")
+        template = path.replace("/1/", "/{party_id}/").replace(
+            "0x0000000000000000000000000000000000000001", "{account}"
+        )
         assert "403" in ops[(template, method)]["responses"], template
     # the bounds are stated
     nonce = schemas["EvidenceCreate"]["properties"]["nonce"]
@@ -355,7 +476,9 @@ def test_the_document_declares_the_envelope_for_every_error(api: Api) -> None:
     assert amount["pattern"] == inputs.DECIMAL_PATTERN
 
 
-@pytest.mark.parametrize("text", [BAD_TEXT["rlo"], BAD_TEXT["zwsp"], BAD_TEXT["not-nfc"]], ids=["rlo", "zwsp", "not-nfc"])
+@pytest.mark.parametrize(
+    "text", [BAD_TEXT["rlo"], BAD_TEXT["zwsp"], BAD_TEXT["not-nfc"]], ids=["rlo", "zwsp", "not-nfc"]
+)
 def test_the_cli_refuses_unsafe_text_before_any_call(text: str) -> None:
     """`ipledger party admit` and `ipledger asset register` check the text before they contact the API (here an
     address where nothing listens: a connection error would mean the check came too late)."""
@@ -364,9 +487,24 @@ def test_the_cli_refuses_unsafe_text_before_any_call(text: str) -> None:
     from cli.main import app
 
     nowhere = ["--api-url", "http://127.0.0.1:9"]
-    result = CliRunner().invoke(app, ["party", "admit", "--kind", "firm", "--identifier", USCC, "--account",
-                                      account("cli-firm").address, "--name-en", text, *nowhere])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "party",
+            "admit",
+            "--kind",
+            "firm",
+            "--identifier",
+            USCC,
+            "--account",
+            account("cli-firm").address,
+            "--name-en",
+            text,
+            *nowhere,
+        ],
+    )
     assert isinstance(result.exception, InvalidInput) and result.exception.field == "nameEn", result.output
-    result = CliRunner().invoke(app, ["asset", "register", "--number", "201710601862.3", "--title", text,
-                                      "--owner", "1:10000", *nowhere])  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["asset", "register", "--number", "201710601862.3", "--title", text, "--owner", "1:10000", *nowhere]
+    )
     assert isinstance(result.exception, InvalidInput) and result.exception.field == "title", result.output

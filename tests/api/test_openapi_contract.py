@@ -102,8 +102,14 @@ def contract(api: Api, monkeypatch: pytest.MonkeyPatch) -> Contract:
     def request(method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
         resp = send(method, url, *args, **kwargs)
         path, ctype = resp.request.url.path, resp.headers.get("content-type", "")
-        if 200 <= resp.status_code < 300 and path not in ("/", "/openapi.json") and not path.startswith(("/static/", "/docs", "/redoc")):
-            checker.check(method.upper(), path, resp.status_code, ctype, resp.json() if ctype.startswith(JSON) else None)
+        if (
+            200 <= resp.status_code < 300
+            and path not in ("/", "/openapi.json")
+            and not path.startswith(("/static/", "/docs", "/redoc"))
+        ):
+            checker.check(
+                method.upper(), path, resp.status_code, ctype, resp.json() if ctype.startswith(JSON) else None
+            )
         return resp
 
     monkeypatch.setattr(api.client, "request", request)
@@ -124,7 +130,8 @@ def unchanged_by_the_model(serialize: Any, checker: Contract) -> Any:
         if field is not None and not (isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel)):
             answered = json.loads(out) if isinstance(out, (bytes, str)) else out
             assert json.dumps(answered) == json.dumps(jsonable_encoder(response_content)), (
-                f"the response model {annotation} changed the body:\n{answered}\n!=\n{response_content}")
+                f"the response model {annotation} changed the body:\n{answered}\n!=\n{response_content}"
+            )
             checker.unchanged += 1
         return out
 
@@ -219,18 +226,38 @@ def _termination_and_release(api: Api) -> None:
     p = test_agreements_scenario.Parties(api)
     a = test_agreements_scenario.register_asset(api, p.uni, p.p_uni, "201710601862.3", "Battery separator")
     now = api.chain.now()
-    lic = test_agreements_scenario.agree(api, {"kind": "licence", "assetId": a, "licensee": p.p_y, "licenceType": "ordinary",
-                                               "territory": ["HK"], "start": now, "end": now + 86400,
-                                               "royalty": {"basis": "lump_sum", "amount": "1"}}, p.uni, p.y)  # fmt: skip
+    lic = test_agreements_scenario.agree(
+        api,
+        {
+            "kind": "licence",
+            "assetId": a,
+            "licensee": p.p_y,
+            "licenceType": "ordinary",
+            "territory": ["HK"],
+            "start": now,
+            "end": now + 86400,
+            "royalty": {"basis": "lump_sum", "amount": "1"},
+        },
+        p.uni,
+        p.y,
+    )
     deadline = now + 3600
     typed = api.client.get(f"/v1/agreements/{lic['agreementId']}/termination", params={"deadline": deadline})
     assert typed.status_code == 200, typed.text
     sigs = [{"signer": s.address, "signature": "0x" + eip712.sign(typed.json(), s).hex()} for s in (p.uni, p.y)]
-    done = api.client.post(f"/v1/agreements/{lic['agreementId']}/terminate", json={"deadline": deadline, "signatures": sigs})
+    done = api.client.post(
+        f"/v1/agreements/{lic['agreementId']}/terminate", json={"deadline": deadline, "signatures": sigs}
+    )
     assert done.status_code == 200 and done.json()["status"] == "terminated", done.text
-    pledge = test_agreements_scenario.agree(api, {"kind": "pledge", "assetId": a, "pledgee": p.p_bank, "start": now,
-                                                  "end": now + 86400, "amount": "1000"}, p.uni, p.bank)  # fmt: skip
-    message = ag.release_message(api.ledger.agreement_service.domain(), bytes.fromhex(pledge["agreementId"][2:]), deadline)
+    pledge = test_agreements_scenario.agree(
+        api,
+        {"kind": "pledge", "assetId": a, "pledgee": p.p_bank, "start": now, "end": now + 86400, "amount": "1000"},
+        p.uni,
+        p.bank,
+    )
+    message = ag.release_message(
+        api.ledger.agreement_service.domain(), bytes.fromhex(pledge["agreementId"][2:]), deadline
+    )
     body = {"deadline": deadline, "signer": p.bank.address, "signature": "0x" + eip712.sign(message, p.bank).hex()}
     released = api.client.post(f"/v1/agreements/{pledge['agreementId']}/release", json=body)
     assert released.status_code == 200 and released.json()["status"] == "released", released.text
@@ -238,45 +265,109 @@ def _termination_and_release(api: Api) -> None:
 
 def _withdrawal(api: Api) -> None:
     test_agreements_withdrawal.test_a_party_withdraws_and_the_collected_signatures_can_no_longer_execute(
-        test_agreements_withdrawal.World(api))
+        test_agreements_withdrawal.World(api)
+    )
 
 
 # Each runs one scenario of the API suites (a function of theirs, so that the scenario is theirs to keep right)
 # and names operations whose bodies it must have checked.
 SCENARIOS: dict[str, tuple[Callable[[Api], None], set[tuple[str, str]]]] = {
-    "evidence": (_evidence_single, {("POST", "/v1/evidence"), ("GET", "/v1/evidence/{content_hash}"),
-                                    ("GET", "/v1/evidence/{content_hash}/certificate"), ("GET", "/v1/receipts/{receipt_id}"),
-                                    ("GET", "/v1/health"), ("GET", "/v1/signing-domain"), ("GET", "/v1/accounts/{account}")}),
+    "evidence": (
+        _evidence_single,
+        {
+            ("POST", "/v1/evidence"),
+            ("GET", "/v1/evidence/{content_hash}"),
+            ("GET", "/v1/evidence/{content_hash}/certificate"),
+            ("GET", "/v1/receipts/{receipt_id}"),
+            ("GET", "/v1/health"),
+            ("GET", "/v1/signing-domain"),
+            ("GET", "/v1/accounts/{account}"),
+        },
+    ),
     "batch": (_evidence_batch, {("POST", "/v1/evidence/batch"), ("GET", "/v1/evidence/{content_hash}")}),
     "verify": (_verify, {("POST", "/v1/verify")}),
-    "parties": (_parties, {("POST", "/v1/parties"), ("POST", "/v1/parties/{party_id}/suspend"), ("GET", "/v1/powers"),
-                           ("POST", "/v1/parties/{party_id}/reinstate"), ("GET", "/v1/parties/{party_id}")}),
-    "accounts": (test_parties.test_a_party_rotates_its_own_account_through_the_api_and_the_operator_cannot,
-                 {("POST", "/v1/parties/{party_id}/accounts")}),
-    "recovery": (_recovery, {("POST", "/v1/parties/{party_id}/recovery"), ("POST", "/v1/parties/{party_id}/recovery/veto")}),
-    "index": (test_query.test_lists_answer_with_items_and_stable_cursors,
-              {("POST", "/v1/assets/payload"), ("POST", "/v1/assets"), ("GET", "/v1/assets/{asset_id}/confirmation"),
-               ("POST", "/v1/assets/{asset_id}/confirmation"), ("POST", "/v1/agreements"),
-               ("POST", "/v1/agreements/{agreement_id}/signatures"), ("POST", "/v1/agreements/{agreement_id}/execute"),
-               ("GET", "/v1/index/status"), ("GET", "/v1/index/evidence"), ("GET", "/v1/index/assets"),
-               ("GET", "/v1/index/agreements"), ("GET", "/v1/index/disputes")}),
-    "dispute": (_dispute,
-                {("POST", "/v1/disputes/payload"), ("POST", "/v1/disputes"), ("GET", "/v1/disputes/{dispute_id}"),
-                 ("GET", "/v1/index/disputes"),
-                 ("POST", "/v1/disputes/{dispute_id}/award/payload"), ("POST", "/v1/disputes/{dispute_id}/award"),
-                 ("GET", "/v1/assets/{asset_id}/title")}),
-    "rejection": (test_asset_confirmation.test_a_squatters_claim_is_rejected_and_the_rightful_owner_registers_the_number,
-                  {("GET", "/v1/assets/{asset_id}/rejection"), ("POST", "/v1/assets/{asset_id}/rejection"),
-                   ("GET", "/v1/assets/{asset_id}")}),
-    "documents": (test_documents.test_a_document_for_two_parties_granted_to_the_arbitrator_is_readable_by_exactly_those_three,
-                  {("POST", "/v1/document-keys"), ("GET", "/v1/parties/{party_id}/document-key"), ("POST", "/v1/documents"),
-                   ("GET", "/v1/documents/{document_id}"), ("POST", "/v1/documents/{document_id}/grants")}),
-    "termination": (_termination_and_release, {("GET", "/v1/agreements/{agreement_id}/termination"),
-                                               ("POST", "/v1/agreements/{agreement_id}/terminate"),
-                                               ("POST", "/v1/agreements/{agreement_id}/release")}),
-    "withdrawal": (_withdrawal, {("GET", "/v1/agreements/{agreement_id}/withdrawal"),
-                                 ("POST", "/v1/agreements/{agreement_id}/withdraw"), ("GET", "/v1/agreements/{agreement_id}")}),
-}  # fmt: skip
+    "parties": (
+        _parties,
+        {
+            ("POST", "/v1/parties"),
+            ("POST", "/v1/parties/{party_id}/suspend"),
+            ("GET", "/v1/powers"),
+            ("POST", "/v1/parties/{party_id}/reinstate"),
+            ("GET", "/v1/parties/{party_id}"),
+        },
+    ),
+    "accounts": (
+        test_parties.test_a_party_rotates_its_own_account_through_the_api_and_the_operator_cannot,
+        {("POST", "/v1/parties/{party_id}/accounts")},
+    ),
+    "recovery": (
+        _recovery,
+        {("POST", "/v1/parties/{party_id}/recovery"), ("POST", "/v1/parties/{party_id}/recovery/veto")},
+    ),
+    "index": (
+        test_query.test_lists_answer_with_items_and_stable_cursors,
+        {
+            ("POST", "/v1/assets/payload"),
+            ("POST", "/v1/assets"),
+            ("GET", "/v1/assets/{asset_id}/confirmation"),
+            ("POST", "/v1/assets/{asset_id}/confirmation"),
+            ("POST", "/v1/agreements"),
+            ("POST", "/v1/agreements/{agreement_id}/signatures"),
+            ("POST", "/v1/agreements/{agreement_id}/execute"),
+            ("GET", "/v1/index/status"),
+            ("GET", "/v1/index/evidence"),
+            ("GET", "/v1/index/assets"),
+            ("GET", "/v1/index/agreements"),
+            ("GET", "/v1/index/disputes"),
+        },
+    ),
+    "dispute": (
+        _dispute,
+        {
+            ("POST", "/v1/disputes/payload"),
+            ("POST", "/v1/disputes"),
+            ("GET", "/v1/disputes/{dispute_id}"),
+            ("GET", "/v1/index/disputes"),
+            ("POST", "/v1/disputes/{dispute_id}/award/payload"),
+            ("POST", "/v1/disputes/{dispute_id}/award"),
+            ("GET", "/v1/assets/{asset_id}/title"),
+        },
+    ),
+    "rejection": (
+        test_asset_confirmation.test_a_squatters_claim_is_rejected_and_the_rightful_owner_registers_the_number,
+        {
+            ("GET", "/v1/assets/{asset_id}/rejection"),
+            ("POST", "/v1/assets/{asset_id}/rejection"),
+            ("GET", "/v1/assets/{asset_id}"),
+        },
+    ),
+    "documents": (
+        test_documents.test_a_document_for_two_parties_granted_to_the_arbitrator_is_readable_by_exactly_those_three,
+        {
+            ("POST", "/v1/document-keys"),
+            ("GET", "/v1/parties/{party_id}/document-key"),
+            ("POST", "/v1/documents"),
+            ("GET", "/v1/documents/{document_id}"),
+            ("POST", "/v1/documents/{document_id}/grants"),
+        },
+    ),
+    "termination": (
+        _termination_and_release,
+        {
+            ("GET", "/v1/agreements/{agreement_id}/termination"),
+            ("POST", "/v1/agreements/{agreement_id}/terminate"),
+            ("POST", "/v1/agreements/{agreement_id}/release"),
+        },
+    ),
+    "withdrawal": (
+        _withdrawal,
+        {
+            ("GET", "/v1/agreements/{agreement_id}/withdrawal"),
+            ("POST", "/v1/agreements/{agreement_id}/withdraw"),
+            ("GET", "/v1/agreements/{agreement_id}"),
+        },
+    ),
+}
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))

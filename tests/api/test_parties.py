@@ -11,26 +11,54 @@ from tests.helpers import account
 
 def test_the_operator_admits_a_firm_with_a_valid_uscc(api: Api) -> None:
     a = account("p1")
-    resp = api.client.post("/v1/parties", headers=api.auth, json={
-        "kind": "firm", "jurisdiction": "mainland", "identifierScheme": "uscc", "identifier": "91110108551385082q",
-        "nameZh": "前海甲公司", "nameEn": "Qianhai A", "accounts": [a.address.lower()]})  # fmt: skip
+    resp = api.client.post(
+        "/v1/parties",
+        headers=api.auth,
+        json={
+            "kind": "firm",
+            "jurisdiction": "mainland",
+            "identifierScheme": "uscc",
+            "identifier": "91110108551385082q",
+            "nameZh": "前海甲公司",
+            "nameEn": "Qianhai A",
+            "accounts": [a.address.lower()],
+        },
+    )
     assert resp.status_code == 201, resp.text
     body = resp.json()
     assert body["partyId"] == 1 and body["identifier"] == "91110108551385082Q" and body["status"] == "active"
     assert body["accounts"] == [a.address] and body["transactionHash"].startswith("0x")
     assert api.client.get("/v1/parties/1").json()["nameZh"] == "前海甲公司"
-    assert api.client.get(f"/v1/accounts/{a.address}").json() == {"account": a.address, "partyId": 1, "active": True, "nonce": 0}
+    assert api.client.get(f"/v1/accounts/{a.address}").json() == {
+        "account": a.address,
+        "partyId": 1,
+        "active": True,
+        "nonce": 0,
+    }
 
 
 def test_a_university_with_a_hk_brn_is_admitted(api: Api) -> None:
-    pid = api.admit(account("u"), "12345678", kind="university", jurisdiction="hksar", identifierScheme="hkbrn",
-                    nameZh="香港某大學", nameEn="A University of Hong Kong")  # fmt: skip
+    pid = api.admit(
+        account("u"),
+        "12345678",
+        kind="university",
+        jurisdiction="hksar",
+        identifierScheme="hkbrn",
+        nameZh="香港某大學",
+        nameEn="A University of Hong Kong",
+    )
     assert api.client.get(f"/v1/parties/{pid}").json()["kind"] == "university"
 
 
 def test_admission_without_the_operator_token_is_refused_and_writes_nothing(api: Api) -> None:
-    body = {"kind": "firm", "jurisdiction": "mainland", "identifierScheme": "uscc", "identifier": "91110108551385082Q",
-            "nameEn": "A", "accounts": [account("x").address]}  # fmt: skip
+    body = {
+        "kind": "firm",
+        "jurisdiction": "mainland",
+        "identifierScheme": "uscc",
+        "identifier": "91110108551385082Q",
+        "nameEn": "A",
+        "accounts": [account("x").address],
+    }
     for headers in ({}, {"Authorization": "Bearer wrong"}):
         resp = api.client.post("/v1/parties", json=body, headers=headers)
         assert resp.status_code == 403 and resp.json()["error"]["code"] == "permission_denied"
@@ -39,8 +67,14 @@ def test_admission_without_the_operator_token_is_refused_and_writes_nothing(api:
 
 def test_bad_party_input_names_the_field(api: Api) -> None:
     a = account("bad").address
-    base = {"kind": "firm", "jurisdiction": "mainland", "identifierScheme": "uscc", "identifier": "91110108551385082Q",
-            "nameEn": "A", "accounts": [a]}  # fmt: skip
+    base = {
+        "kind": "firm",
+        "jurisdiction": "mainland",
+        "identifierScheme": "uscc",
+        "identifier": "91110108551385082Q",
+        "nameEn": "A",
+        "accounts": [a],
+    }
     cases = [
         ({"identifier": "91110000600037341M"}, "identifier", 400),  # wrong check character
         ({"identifierScheme": "hkbrn", "identifier": "1234567", "jurisdiction": "hksar"}, "identifier", 400),
@@ -61,19 +95,33 @@ def test_bad_party_input_names_the_field(api: Api) -> None:
 def test_a_taken_identifier_or_account_answers_409(api: Api) -> None:
     a = account("first")
     api.admit(a, "91110108551385082Q")
-    body = {"kind": "firm", "jurisdiction": "mainland", "identifierScheme": "uscc", "identifier": "91110108551385082Q",
-            "nameEn": "B", "accounts": [account("second").address]}  # fmt: skip
+    body = {
+        "kind": "firm",
+        "jurisdiction": "mainland",
+        "identifierScheme": "uscc",
+        "identifier": "91110108551385082Q",
+        "nameEn": "B",
+        "accounts": [account("second").address],
+    }
     resp = api.client.post("/v1/parties", json=body, headers=api.auth)
     assert resp.status_code == 409 and resp.json()["error"]["field"] == "identifier"
-    resp = api.client.post("/v1/parties", json={**body, "identifier": "91110000600037341L", "accounts": [a.address]}, headers=api.auth)
+    resp = api.client.post(
+        "/v1/parties", json={**body, "identifier": "91110000600037341L", "accounts": [a.address]}, headers=api.auth
+    )
     assert resp.status_code == 409 and resp.json()["error"]["field"] == "accounts[0]"
 
 
 def test_a_lookalike_identifier_answers_409_naming_the_canonical_form(api: Api) -> None:
     api.admit(account("first"), "91110108551385082Q")
     for lookalike in ("91110108551385082q", " 91110108551385082Q ", "９１１１０１０８５５１３８５０８２Ｑ"):
-        body = {"kind": "firm", "jurisdiction": "mainland", "identifierScheme": "uscc", "identifier": lookalike,
-                "nameEn": "Copy", "accounts": [account("copy").address]}  # fmt: skip
+        body = {
+            "kind": "firm",
+            "jurisdiction": "mainland",
+            "identifierScheme": "uscc",
+            "identifier": lookalike,
+            "nameEn": "Copy",
+            "accounts": [account("copy").address],
+        }
         resp = api.client.post("/v1/parties", json=body, headers=api.auth)
         assert resp.status_code == 409, resp.text
         error = resp.json()["error"]
@@ -81,8 +129,14 @@ def test_a_lookalike_identifier_answers_409_naming_the_canonical_form(api: Api) 
 
 
 def test_powerful_kinds_are_admitted_with_the_governance_key_and_refused_without_it(api: Api) -> None:
-    body = {"kind": "arbitration_institution", "jurisdiction": "mainland", "identifierScheme": "other",
-            "identifier": "ARB-0001", "nameEn": "Arbitration Centre", "accounts": [account("arb").address]}  # fmt: skip
+    body = {
+        "kind": "arbitration_institution",
+        "jurisdiction": "mainland",
+        "identifierScheme": "other",
+        "identifier": "ARB-0001",
+        "nameEn": "Arbitration Centre",
+        "accounts": [account("arb").address],
+    }
     governance, api.ledger.governance = api.ledger.governance, None
     try:
         resp = api.client.post("/v1/parties", json=body, headers=api.auth)
@@ -96,8 +150,14 @@ def test_powerful_kinds_are_admitted_with_the_governance_key_and_refused_without
 
 
 def test_a_service_key_cannot_be_admitted_as_a_partys_account(api: Api) -> None:
-    body = {"kind": "firm", "jurisdiction": "mainland", "identifierScheme": "uscc", "identifier": "91110108551385082Q",
-            "nameEn": "A", "accounts": [api.chain.operator.address]}  # fmt: skip
+    body = {
+        "kind": "firm",
+        "jurisdiction": "mainland",
+        "identifierScheme": "uscc",
+        "identifier": "91110108551385082Q",
+        "nameEn": "A",
+        "accounts": [api.chain.operator.address],
+    }
     resp = api.client.post("/v1/parties", json=body, headers=api.auth)
     assert resp.status_code == 400 and resp.json()["error"]["field"] == "accounts[0]"
 
@@ -118,19 +178,42 @@ def test_suspend_confirm_and_reinstate_through_the_api(api: Api) -> None:
     assert api.client.get("/v1/parties/0").status_code == 422
 
 
-def _change_body(api: Api, pid: int, action: str, signers: list, *, account_: str | None = None, new=None,
-                 threshold: int = 1, nonce: int | None = None, deadline: int | None = None) -> dict:  # fmt: skip
+def _change_body(
+    api: Api,
+    pid: int,
+    action: str,
+    signers: list,
+    *,
+    account_: str | None = None,
+    new=None,
+    threshold: int = 1,
+    nonce: int | None = None,
+    deadline: int | None = None,
+) -> dict:
     from ledger.domain import eip712
 
     party = api.client.get(f"/v1/parties/{pid}").json()
     nonce = party["accountNonce"] if nonce is None else nonce
     deadline = deadline or api.chain.now() + 600
     acct = new.address if action == "add" else account_
-    msg = eip712.account_change_message(api.ledger.evidence_service.domain(), party_id=pid, action=action, account=acct,
-                                        new_account=new.address if action == "rotate" else None, threshold=threshold,
-                                        nonce=nonce, deadline=deadline)  # fmt: skip
-    body = {"action": action, "account": acct, "threshold": threshold, "nonce": nonce, "deadline": deadline,
-            "signatures": [{"signer": s.address, "signature": "0x" + eip712.sign(msg, s).hex()} for s in signers]}  # fmt: skip
+    msg = eip712.account_change_message(
+        api.ledger.evidence_service.domain(),
+        party_id=pid,
+        action=action,
+        account=acct,
+        new_account=new.address if action == "rotate" else None,
+        threshold=threshold,
+        nonce=nonce,
+        deadline=deadline,
+    )
+    body = {
+        "action": action,
+        "account": acct,
+        "threshold": threshold,
+        "nonce": nonce,
+        "deadline": deadline,
+        "signatures": [{"signer": s.address, "signature": "0x" + eip712.sign(msg, s).hex()} for s in signers],
+    }
     if action == "rotate":
         body["newAccount"] = new.address
     if new is not None:
@@ -152,13 +235,16 @@ def test_a_party_rotates_its_own_account_through_the_api_and_the_operator_cannot
     assert again.status_code == 409 and again.json()["error"]["field"] == "nonce"
 
 
-@pytest.mark.parametrize(("change", "field", "status"), [
-    ({"deadline": 1}, "deadline", 400),
-    ({"action": "steal"}, "action", 422),
-    ({"signatures": []}, "signatures", 422),
-    ({"newAccountSignature": "0x" + "11" * 65}, "newAccountSignature", 400),
-    ({"threshold": 0}, "threshold", 422),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("change", "field", "status"),
+    [
+        ({"deadline": 1}, "deadline", 400),
+        ({"action": "steal"}, "action", 422),
+        ({"signatures": []}, "signatures", 422),
+        ({"newAccountSignature": "0x" + "11" * 65}, "newAccountSignature", 400),
+        ({"threshold": 0}, "threshold", 422),
+    ],
+)
 def test_bad_account_changes_name_the_field(api: Api, change: dict, field: str, status: int) -> None:
     old, new = account("bad-old"), account("bad-new")
     pid = api.admit(old, "91110108551385082Q")
@@ -180,8 +266,12 @@ def test_a_recovery_is_proposed_vetoed_and_reported_through_the_api(api: Api) ->
     assert pending["newAccount"] == fresh.address
     early = api.client.post(f"/v1/parties/{pid}/recovery/execute")
     assert early.status_code == 409
-    msg = eip712.recovery_veto_message(api.ledger.evidence_service.domain(), party_id=pid, new_account=fresh.address,
-                                       executable_at=pending["executableAt"])  # fmt: skip
+    msg = eip712.recovery_veto_message(
+        api.ledger.evidence_service.domain(),
+        party_id=pid,
+        new_account=fresh.address,
+        executable_at=pending["executableAt"],
+    )
     veto = {"account": a.address, "signature": "0x" + eip712.sign(msg, a).hex()}
     resp = api.client.post(f"/v1/parties/{pid}/recovery/veto", json=veto)
     assert resp.status_code == 200 and resp.json()["pendingRecovery"] is None and resp.json()["accounts"] == [a.address]
@@ -196,16 +286,25 @@ def test_powers_lists_the_role_holders_of_every_contract(api: Api) -> None:
     relayer = api.chain.operator.address
     held = [r for c in body["contracts"].values() for r, holders in c["roles"].items() if relayer in holders]
     assert held == ["ANCHOR_ROLE"]  # the relayer anchors and holds nothing else
-    assert body["service"] == {"relayer": relayer, "registrar": api.chain.registrar.address,
-                               "governance": api.chain.governance.address}  # fmt: skip
+    assert body["service"] == {
+        "relayer": relayer,
+        "registrar": api.chain.registrar.address,
+        "governance": api.chain.governance.address,
+    }
 
 
 def test_without_a_governance_key_the_governance_routes_answer_403_with_the_call_to_schedule(api: Api) -> None:
     """The embedded default and every real deployment: governance is the council's timelock, not the service's."""
     api.ledger.governance = None
     arb = account("arb-403").address
-    body = {"kind": "arbitration_institution", "jurisdiction": "mainland", "identifierScheme": "uscc",
-            "identifier": "91110108551385082Q", "nameEn": "An arbitration institution", "accounts": [arb]}  # fmt: skip
+    body = {
+        "kind": "arbitration_institution",
+        "jurisdiction": "mainland",
+        "identifierScheme": "uscc",
+        "identifier": "91110108551385082Q",
+        "nameEn": "An arbitration institution",
+        "accounts": [arb],
+    }
     resp = api.client.post("/v1/parties", json=body, headers=api.auth)
     assert resp.status_code == 403, resp.text
     err = resp.json()["error"]
@@ -216,10 +315,17 @@ def test_without_a_governance_key_the_governance_routes_answer_403_with_the_call
     assert fn.fn_name == "admitParty" and args["accounts"] == [arb]
     assert api.client.get("/v1/parties/1").status_code == 404
     pid = api.admit(account("firm-403"), "91110000600037341L")
-    assert api.client.post(f"/v1/parties/{pid}/suspend", json={"reason": "stolen key"}, headers=api.auth).status_code == 200
-    for path, name in ((f"/v1/parties/{pid}/suspension/confirm", "confirmSuspension"), (f"/v1/parties/{pid}/recovery", "proposeRecovery")):
-        resp = api.client.post(path, json={"newAccount": account("new-403").address} if "recovery" in path else None,
-                               headers=api.auth)  # fmt: skip
+    assert (
+        api.client.post(f"/v1/parties/{pid}/suspend", json={"reason": "stolen key"}, headers=api.auth).status_code
+        == 200
+    )
+    for path, name in (
+        (f"/v1/parties/{pid}/suspension/confirm", "confirmSuspension"),
+        (f"/v1/parties/{pid}/recovery", "proposeRecovery"),
+    ):
+        resp = api.client.post(
+            path, json={"newAccount": account("new-403").address} if "recovery" in path else None, headers=api.auth
+        )
         assert resp.status_code == 403, resp.text
         call = resp.json()["error"]["details"]["governanceCall"]
         assert call["target"] == api.chain.evidence.address
@@ -260,13 +366,22 @@ def test_a_party_shows_its_suspension_as_of_now_and_its_history_bounded(api: Api
 
     # many changes later, the answer still carries the newest 50 only
     for _ in range(PARTY_HISTORY_LIMIT):
-        api.chain.sender.send_call(api.chain.evidence.functions.changeAccounts(
-            *api.chain.account_change(pid, "set_threshold", signers=[a], threshold=1)))  # fmt: skip
+        api.chain.sender.send_call(
+            api.chain.evidence.functions.changeAccounts(
+                *api.chain.account_change(pid, "set_threshold", signers=[a], threshold=1)
+            )
+        )
     api.chain.w3.provider.make_request("evm_mine", [])
     api.ledger.index.sync()
     shown = api.client.get(f"/v1/parties/{pid}").json()
-    assert len(shown["history"]) == PARTY_HISTORY_LIMIT and shown["historyTotal"] == PARTY_HISTORY_LIMIT + 5  # 4 events and the lapse
-    assert shown["history"][0] == {**shown["history"][0], "event": "accounts_changed", "action": "set_threshold",
-                                   "nonce": PARTY_HISTORY_LIMIT - 1}  # fmt: skip
+    assert (
+        len(shown["history"]) == PARTY_HISTORY_LIMIT and shown["historyTotal"] == PARTY_HISTORY_LIMIT + 5
+    )  # 4 events and the lapse
+    assert shown["history"][0] == {
+        **shown["history"][0],
+        "event": "accounts_changed",
+        "action": "set_threshold",
+        "nonce": PARTY_HISTORY_LIMIT - 1,
+    }
     # actions answer the party without its history
     assert api.client.post(f"/v1/parties/{pid}/reinstate", headers=api.auth).json()["history"] is None

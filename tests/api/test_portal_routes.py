@@ -32,8 +32,9 @@ def test_the_page_loads_nothing_from_elsewhere() -> None:
         assert "http://" not in text and "https://" not in text and "//cdn" not in text, f.name
 
 
-@pytest.mark.parametrize("path", ["/static/nope.js", "/static/../app.py", "/static/%2e%2e/app.py", "/static/.hidden",
-                                  "/nope", "/static/"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path", ["/static/nope.js", "/static/../app.py", "/static/%2e%2e/app.py", "/static/.hidden", "/nope", "/static/"]
+)
 def test_unknown_paths_answer_the_json_error_envelope(api: Api, path: str) -> None:
     resp = api.client.get(path)
     assert resp.status_code == 404, (path, resp.text)

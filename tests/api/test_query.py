@@ -14,9 +14,21 @@ def test_lists_answer_with_items_and_stable_cursors(api: Api) -> None:
     p = Parties(api)
     a = register_asset(api, p.uni, p.p_uni, "201710601862.3", "一种数据存证方法")
     now = api.chain.now()
-    lic = agree(api, {"kind": "licence", "assetId": a, "licensee": p.p_y, "licenceType": "ordinary", "territory": ["HK"],
-                      "start": now, "end": now + 86400, "royalty": {"basis": "lump_sum", "amount": "1", "currency": "HKD"}},
-                p.uni, p.y)  # fmt: skip
+    lic = agree(
+        api,
+        {
+            "kind": "licence",
+            "assetId": a,
+            "licensee": p.p_y,
+            "licenceType": "ordinary",
+            "territory": ["HK"],
+            "start": now,
+            "end": now + 86400,
+            "royalty": {"basis": "lump_sum", "amount": "1", "currency": "HKD"},
+        },
+        p.uni,
+        p.y,
+    )
     hashes = [h(f"q{i}") for i in range(3)]
     assert api.client.post("/v1/evidence/batch", json=api.batch_body(p.x, hashes)).status_code == 202
     assert api.ledger.pipeline.drain()
@@ -30,17 +42,31 @@ def test_lists_answer_with_items_and_stable_cursors(api: Api) -> None:
     assert first.status_code == 200, first.text
     body = first.json()
     assert len(body["items"]) == 2 and body["nextCursor"]
-    second = api.client.get("/v1/index/evidence", params={"limit": 2, "party": p.p_x, "cursor": body["nextCursor"]}).json()
+    second = api.client.get(
+        "/v1/index/evidence", params={"limit": 2, "party": p.p_x, "cursor": body["nextCursor"]}
+    ).json()
     assert second["nextCursor"] is None
     assert {e["binding"] for e in body["items"] + second["items"]} == {"0x" + api.binding(p.x, x).hex() for x in hashes}
 
     assets = api.client.get("/v1/index/assets", params={"owner": p.p_uni, "jurisdiction": "CN"}).json()
     assert [x["assetId"] for x in assets["items"]] == [a] and assets["nextCursor"] is None
     assert api.client.get("/v1/index/assets", params={"number": "201910000003.8"}).json()["items"] == []
-    agreements = api.client.get("/v1/index/agreements", params={"party": p.p_y, "type": "licence", "status": "effective",
-                                                               "asset": a, "from": now - 60, "to": now + 3600}).json()  # fmt: skip
+    agreements = api.client.get(
+        "/v1/index/agreements",
+        params={
+            "party": p.p_y,
+            "type": "licence",
+            "status": "effective",
+            "asset": a,
+            "from": now - 60,
+            "to": now + 3600,
+        },
+    ).json()
     assert [x["agreementId"] for x in agreements["items"]] == [lic["agreementId"]]
-    assert api.client.get("/v1/index/disputes", params={"party": p.p_y, "status": "open"}).json() == {"items": [], "nextCursor": None}
+    assert api.client.get("/v1/index/disputes", params={"party": p.p_y, "status": "open"}).json() == {
+        "items": [],
+        "nextCursor": None,
+    }
 
 
 @pytest.mark.parametrize(
@@ -81,7 +107,13 @@ def test_a_repeated_parameter_is_refused(api: Api) -> None:
 
 def test_the_routes_are_documented(api: Api) -> None:
     spec = api.client.get("/openapi.json").json()
-    for path in ("/v1/index/evidence", "/v1/index/assets", "/v1/index/agreements", "/v1/index/disputes", "/v1/index/status"):
+    for path in (
+        "/v1/index/evidence",
+        "/v1/index/assets",
+        "/v1/index/agreements",
+        "/v1/index/disputes",
+        "/v1/index/status",
+    ):
         op = spec["paths"][path]["get"]
         assert op["description"] and op["summary"], path
     names = {p["name"] for p in spec["paths"]["/v1/index/evidence"]["get"]["parameters"]}

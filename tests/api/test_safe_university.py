@@ -24,8 +24,16 @@ def make_safe_university(api: Api) -> tuple[str, list[LocalAccount], int]:
     owners = [account(f"hku-officer-{i}") for i in range(3)]
     factory = gov.deploy_safe_factory(api.chain.sender)
     safe = gov.create_safe(api.chain.sender, factory, [o.address for o in owners], 2)
-    pid = api.admit(owners[0], "12345678", kind="university", jurisdiction="hksar", identifierScheme="hkbrn",
-                    nameZh="香港示例大學", nameEn="Example University of Hong Kong", accounts=[safe])  # fmt: skip
+    pid = api.admit(
+        owners[0],
+        "12345678",
+        kind="university",
+        jurisdiction="hksar",
+        identifierScheme="hkbrn",
+        nameZh="香港示例大學",
+        nameEn="Example University of Hong Kong",
+        accounts=[safe],
+    )
     return safe, owners, pid
 
 
@@ -42,21 +50,44 @@ def test_a_safe_university_signs_a_licence_end_to_end_and_the_certificate_verifi
     firm = account("safe-licensee")
     p_firm = api.admit(firm, "91110108551385082Q", nameZh="前海甲科技", nameEn="Qianhai X Tech")
 
-    fields = {"jurisdiction": "CN", "kind": "invention", "number": "201710601862.3", "title": "Battery separator",
-              "filingDate": "2017-07-20", "owners": [{"partyId": p_uni, "share": 10_000}]}  # fmt: skip
+    fields = {
+        "jurisdiction": "CN",
+        "kind": "invention",
+        "number": "201710601862.3",
+        "title": "Battery separator",
+        "filingDate": "2017-07-20",
+        "owners": [{"partyId": p_uni, "share": 10_000}],
+    }
     payload = api.client.post("/v1/assets/payload", json=fields).json()
     fields["deadline"] = payload["typedData"]["message"]["deadline"]
-    resp = api.client.post("/v1/assets", json={**fields, "signatures": [
-        {"signer": safe, "signature": safe_sig(api, safe, [owners[0], owners[2]], payload["typedData"])}]})
+    resp = api.client.post(
+        "/v1/assets",
+        json={
+            **fields,
+            "signatures": [
+                {"signer": safe, "signature": safe_sig(api, safe, [owners[0], owners[2]], payload["typedData"])}
+            ],
+        },
+    )
     assert resp.status_code == 201, resp.text
     asset_id = int(resp.json()["assetId"])
     assert confirm_asset(api, asset_id).status_code == 200  # an asset verifier confirms the claim
 
     now = api.chain.now()
-    proposal = api.client.post("/v1/agreements", json={
-        "documentHash": DOC, "kind": "licence", "assetId": asset_id, "licensee": p_firm, "licenceType": "exclusive",
-        "territory": ["CN"], "start": now, "end": now + YEAR,
-        "royalty": {"basis": "percentage", "rate": 250, "currency": "CNY"}})  # fmt: skip
+    proposal = api.client.post(
+        "/v1/agreements",
+        json={
+            "documentHash": DOC,
+            "kind": "licence",
+            "assetId": asset_id,
+            "licensee": p_firm,
+            "licenceType": "exclusive",
+            "territory": ["CN"],
+            "start": now,
+            "end": now + YEAR,
+            "royalty": {"basis": "percentage", "rate": 250, "currency": "CNY"},
+        },
+    )
     assert proposal.status_code == 201, proposal.text
     typed, aid = proposal.json()["typedData"], proposal.json()["agreementId"]
     url = f"/v1/agreements/{aid}/signatures"

@@ -39,8 +39,13 @@ from tests.api.conftest import Api
 from tests.helpers import account
 
 EXAMPLES = int(os.environ.get("IPLEDGER_SCHEMATHESIS_EXAMPLES", "30"))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance]  # fmt: skip
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 
 
 @pytest.fixture

@@ -20,7 +20,12 @@ import httpx
 import pytest
 
 CHROMIUM = os.environ.get("IPLEDGER_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-dev-shm-usage",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 OPERATOR_TOKEN = "browser-operator-token"
 DOC = "前海设计图纸 v1 — design drawing for the portal test\n".encode()
@@ -29,7 +34,9 @@ if not os.path.exists(CHROMIUM):
     if os.environ.get("IPLEDGER_TEST_STRICT", "") not in ("", "0"):  # CI: a missing browser is a failure
         raise pytest.UsageError(f"{CHROMIUM} is not installed and IPLEDGER_TEST_STRICT is set")
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); CI installs it", allow_module_level=True)
-playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'")
+playwright_sync = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'"
+)
 
 from api.app import create_app  # noqa: E402
 from ledger.chain.node import free_port  # noqa: E402
@@ -55,9 +62,19 @@ class Portal:
         return httpx.Client(base_url=self.url, timeout=30)
 
     def admit(self, acct: Any, identifier: str, **over: Any) -> int:
-        body = {"kind": "firm", "jurisdiction": "mainland", "identifierScheme": "uscc", "identifier": identifier,
-                "nameZh": "前海门户测试有限公司", "nameEn": "Qianhai Portal Test Ltd", "accounts": [acct.address], **over}  # fmt: skip
-        resp = httpx.post(self.url + "/v1/parties", json=body, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=30)
+        body = {
+            "kind": "firm",
+            "jurisdiction": "mainland",
+            "identifierScheme": "uscc",
+            "identifier": identifier,
+            "nameZh": "前海门户测试有限公司",
+            "nameEn": "Qianhai Portal Test Ltd",
+            "accounts": [acct.address],
+            **over,
+        }
+        resp = httpx.post(
+            self.url + "/v1/parties", json=body, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=30
+        )
         assert resp.status_code == 201, resp.text
         return int(resp.json()["partyId"])
 
@@ -93,17 +110,39 @@ class _Server:
 def portal(anvil_chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     """The API and portal on a real port, with one party admitted and one document registered and anchored."""
     snap = anvil_chain.snapshot()
-    settings = Settings(data_dir=tmp_path_factory.mktemp("portal-data"), operator_token=OPERATOR_TOKEN, confirmations=1,
-                        final_after=0, public_url="http://127.0.0.1:8000")  # fmt: skip
-    ledger = Ledger(w3=anvil_chain.w3, manifest=anvil_chain.manifest, settings=settings, relayer=anvil_chain.sender,
-                    registrar=anvil_chain.registrar_sender, governance=anvil_chain.governance_sender)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("portal-data"),
+        operator_token=OPERATOR_TOKEN,
+        confirmations=1,
+        final_after=0,
+        public_url="http://127.0.0.1:8000",
+    )
+    ledger = Ledger(
+        w3=anvil_chain.w3,
+        manifest=anvil_chain.manifest,
+        settings=settings,
+        relayer=anvil_chain.sender,
+        registrar=anvil_chain.registrar_sender,
+        governance=anvil_chain.governance_sender,
+    )
     app = create_app(ledger, settings, run_pipeline=False)
     try:
         with _Server(app) as url:
             firm = account("portal-firm")
-            resp = httpx.post(url + "/v1/parties", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=30, json={
-                "kind": "firm", "jurisdiction": "mainland", "identifierScheme": "uscc", "identifier": FIRM_USCC,
-                "nameZh": "前海门户测试有限公司", "nameEn": "Qianhai Portal Test Ltd", "accounts": [firm.address]})  # fmt: skip
+            resp = httpx.post(
+                url + "/v1/parties",
+                headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+                timeout=30,
+                json={
+                    "kind": "firm",
+                    "jurisdiction": "mainland",
+                    "identifierScheme": "uscc",
+                    "identifier": FIRM_USCC,
+                    "nameZh": "前海门户测试有限公司",
+                    "nameEn": "Qianhai Portal Test Ltd",
+                    "accounts": [firm.address],
+                },
+            )
             assert resp.status_code == 201, resp.text
             party_id = int(resp.json()["partyId"])
             content = hash_bytes(DOC, HashAlgorithm.SHA256)
@@ -111,9 +150,19 @@ def portal(anvil_chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iter
             deadline = anvil_chain.now() + 3600
             binding = public_binding(content, party_id, HashAlgorithm.SHA256)  # computed by the party's client
             req = sign_single(firm, domain, binding=binding, algorithm=1, nonce=0, deadline=deadline)
-            resp = httpx.post(url + "/v1/evidence", timeout=30, json={
-                "binding": "0x" + binding.hex(), "partyId": party_id, "algorithm": "sha256", "registrant": firm.address, "nonce": 0,
-                "deadline": deadline, "signature": "0x" + req.signature.hex()})  # fmt: skip
+            resp = httpx.post(
+                url + "/v1/evidence",
+                timeout=30,
+                json={
+                    "binding": "0x" + binding.hex(),
+                    "partyId": party_id,
+                    "algorithm": "sha256",
+                    "registrant": firm.address,
+                    "nonce": 0,
+                    "deadline": deadline,
+                    "signature": "0x" + req.signature.hex(),
+                },
+            )
             assert resp.status_code == 202, resp.text
             assert ledger.pipeline.drain()
             p = Portal(url, ledger, anvil_chain, party_id, DOC, content)

@@ -31,7 +31,9 @@ def drop_file(page: Any, name: str, data: bytes, mime: str = "application/octet-
     page.set_input_files("#file-input", files=[{"name": name, "mimeType": mime, "buffer": data}])
 
 
-def test_a_registered_file_dropped_in_the_page_shows_its_record_and_certificate_links(page: Any, portal: Portal) -> None:
+def test_a_registered_file_dropped_in_the_page_shows_its_record_and_certificate_links(
+    page: Any, portal: Portal
+) -> None:
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     open_portal(page, portal)
@@ -48,13 +50,17 @@ def test_a_registered_file_dropped_in_the_page_shows_its_record_and_certificate_
     expect(result.locator("[data-field=block] td")).to_have_text(str(record["blockNumber"]))
     expect(result.locator("[data-field=timeUtc] td")).to_contain_text("UTC")
     # the lookup names the party that registered the content first, and the others (none here)
-    expect(result.locator("[data-field=first] td")).to_contain_text(f"party #{portal.party_id} registered it first (block {record['blockNumber']}")
+    expect(result.locator("[data-field=first] td")).to_contain_text(
+        f"party #{portal.party_id} registered it first (block {record['blockNumber']}"
+    )
     expect(result.locator("[data-field=others] td")).to_have_text("no other party")
     with page.expect_download() as dl:
         page.click("#cert-json")
     cert = json.loads(Path(dl.value.path()).read_text())
     assert cert["evidence"]["contentHash"] == "0x" + portal.content_hash.hex()
-    expect(page.locator("#cert-pdf")).to_have_attribute("href", f"/v1/evidence/0x{portal.content_hash.hex()}/certificate?format=pdf")
+    expect(page.locator("#cert-pdf")).to_have_attribute(
+        "href", f"/v1/evidence/0x{portal.content_hash.hex()}/certificate?format=pdf"
+    )
     # Only the hash went to the server: every request is to this origin and none carries the file.
     assert all(u.startswith(portal.url) for u in requests), requests
     assert not any("drawing" in u for u in requests)
@@ -65,10 +71,12 @@ def test_an_unregistered_file_is_reported_as_not_registered(page: Any, portal: P
     open_portal(page, portal)
     data = b"never registered " + os.urandom(16)
     # A real drop event this time (the other tests pick the file through the input).
-    page.locator("#drop").evaluate("(el, bytes) => { const dt = new DataTransfer();"
-                                   " dt.items.add(new File([new Uint8Array(bytes)], 'other.bin'));"
-                                   " el.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})); }",
-                                   list(data))  # fmt: skip
+    page.locator("#drop").evaluate(
+        "(el, bytes) => { const dt = new DataTransfer();"
+        " dt.items.add(new File([new Uint8Array(bytes)], 'other.bin'));"
+        " el.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})); }",
+        list(data),
+    )
     expect(page.locator("#lookup-result")).to_have_attribute("data-state", "not-registered")
     expect(page.locator("#lookup-status")).to_contain_text("Not registered")
     expect(page.locator("#cert-json")).to_have_count(0)
@@ -148,10 +156,12 @@ def test_sm3_and_sha256_in_the_browser_equal_pythons(page: Any, portal: Portal) 
     rng = random.Random(32905)
     for size in (0, 1, 55, 56, 63, 64, 65, 119, 1000, 4099):
         data = rng.randbytes(size)
-        js = page.evaluate("([b, step]) => { const u = new Uint8Array(b); const h = new SM3(), s = new SHA256();"
-                           " for (let i = 0; i < u.length || i === 0; i += step) { h.update(u.subarray(i, i + step));"
-                           " s.update(u.subarray(i, i + step)); } return [SM3.toHex(h.digest()), SM3.toHex(s.digest())]; }",
-                           [list(data), rng.randint(1, 97)])  # fmt: skip
+        js = page.evaluate(
+            "([b, step]) => { const u = new Uint8Array(b); const h = new SM3(), s = new SHA256();"
+            " for (let i = 0; i < u.length || i === 0; i += step) { h.update(u.subarray(i, i + step));"
+            " s.update(u.subarray(i, i + step)); } return [SM3.toHex(h.digest()), SM3.toHex(s.digest())]; }",
+            [list(data), rng.randint(1, 97)],
+        )
         assert js == [hash_bytes(data, HashAlgorithm.SM3).hex(), hash_bytes(data, HashAlgorithm.SHA256).hex()], size
     # A file larger than one 4 MiB chunk, streamed through File.slice by the page and hashed with SM3.
     big = rng.randbytes(4 * 1024 * 1024 + 12345)
@@ -160,27 +170,46 @@ def test_sm3_and_sha256_in_the_browser_equal_pythons(page: Any, portal: Portal) 
     expect(page.locator("#lookup-result")).to_have_attribute("data-state", "not-registered", timeout=30_000)
     assert page.input_value("#hash-input") == "0x" + hash_bytes(big, HashAlgorithm.SM3).hex()
     page.select_option("#algorithm", "sha256")  # re-hashes the chosen file, through WebCrypto
-    expect(page.locator("#hash-input")).to_have_value("0x" + hash_bytes(big, HashAlgorithm.SHA256).hex(), timeout=30_000)
+    expect(page.locator("#hash-input")).to_have_value(
+        "0x" + hash_bytes(big, HashAlgorithm.SHA256).hex(), timeout=30_000
+    )
     # Above the WebCrypto limit SHA-256 streams through sha256.js; lower the limit to take that path.
     page.evaluate("Portal.settings.webCryptoMax = 1024")
     page.fill("#hash-input", "")
     drop_file(page, "big2.bin", big[:-1])
-    expect(page.locator("#hash-input")).to_have_value("0x" + hash_bytes(big[:-1], HashAlgorithm.SHA256).hex(), timeout=30_000)
+    expect(page.locator("#hash-input")).to_have_value(
+        "0x" + hash_bytes(big[:-1], HashAlgorithm.SHA256).hex(), timeout=30_000
+    )
 
 
 def test_an_assets_title_history_is_shown_as_a_timeline(page: Any, portal: Portal) -> None:
     api = portal
     uni = account("portal-university")
-    p_uni = api.admit(uni, "12345678", kind="university", jurisdiction="hksar", identifierScheme="hkbrn",
-                      nameZh="香港示例大學", nameEn="Example University of Hong Kong")  # fmt: skip
-    fields = {"jurisdiction": "CN", "kind": "invention", "number": "201710601862.3", "title": "一种数据存证方法 / A method of data attestation",
-              "filingDate": "2017-07-20", "owners": [{"partyId": p_uni, "share": 10_000}]}  # fmt: skip
+    p_uni = api.admit(
+        uni,
+        "12345678",
+        kind="university",
+        jurisdiction="hksar",
+        identifierScheme="hkbrn",
+        nameZh="香港示例大學",
+        nameEn="Example University of Hong Kong",
+    )
+    fields = {
+        "jurisdiction": "CN",
+        "kind": "invention",
+        "number": "201710601862.3",
+        "title": "一种数据存证方法 / A method of data attestation",
+        "filingDate": "2017-07-20",
+        "owners": [{"partyId": p_uni, "share": 10_000}],
+    }
     resp = api.client.post("/v1/assets/payload", json=fields)
     assert resp.status_code == 200, resp.text
     payload = resp.json()
     fields["deadline"] = payload["typedData"]["message"]["deadline"]
     sig = eip712.sign(payload["typedData"], uni)
-    resp = api.client.post("/v1/assets", json={**fields, "signatures": [{"signer": uni.address, "signature": "0x" + sig.hex()}]})
+    resp = api.client.post(
+        "/v1/assets", json={**fields, "signatures": [{"signer": uni.address, "signature": "0x" + sig.hex()}]}
+    )
     assert resp.status_code == 201, resp.text
     asset_id = int(resp.json()["assetId"])
     # a claim is marked as such before anything else, then an asset verifier confirms it
@@ -189,11 +218,21 @@ def test_an_assets_title_history_is_shown_as_a_timeline(page: Any, portal: Porta
     expect(badge).to_have_attribute("data-status", "claimed")
     expect(badge).to_contain_text("not yet confirmed by an asset verifier")
     assert confirm_asset(api, asset_id).status_code == 200  # type: ignore[arg-type]
-    proposal = api.client.post("/v1/agreements", json={"kind": "assignment", "assetId": asset_id, "documentHash": "0x" + "ab" * 32,
-                                                       "assignees": [{"partyId": portal.party_id, "share": 10_000}]}).json()  # fmt: skip
+    proposal = api.client.post(
+        "/v1/agreements",
+        json={
+            "kind": "assignment",
+            "assetId": asset_id,
+            "documentHash": "0x" + "ab" * 32,
+            "assignees": [{"partyId": portal.party_id, "share": 10_000}],
+        },
+    ).json()
     for signer in (uni, account("portal-firm")):
         s = eip712.sign(proposal["typedData"], signer)
-        r = api.client.post(f"/v1/agreements/{proposal['agreementId']}/signatures", json={"signer": signer.address, "signature": "0x" + s.hex()})
+        r = api.client.post(
+            f"/v1/agreements/{proposal['agreementId']}/signatures",
+            json={"signer": signer.address, "signature": "0x" + s.hex()},
+        )
         assert r.status_code == 200, r.text
     assert api.client.post(f"/v1/agreements/{proposal['agreementId']}/execute").status_code == 200
 
@@ -203,7 +242,9 @@ def test_an_assets_title_history_is_shown_as_a_timeline(page: Any, portal: Porta
     expect(result.locator("ul.owners").first).to_contain_text("Qianhai Portal Test Ltd")
     events = result.locator("ol.timeline > li")
     assert events.evaluate_all("els => els.map(e => e.dataset.event)")[:1] == ["AssetRegistered"]
-    expect(result.locator("ol.timeline > li[data-event=AssetRegistered]")).to_contain_text("Example University of Hong Kong")
+    expect(result.locator("ol.timeline > li[data-event=AssetRegistered]")).to_contain_text(
+        "Example University of Hong Kong"
+    )
     expect(result.locator("ol.timeline > li[data-event=TitleTransferred]")).to_contain_text("Qianhai Portal Test Ltd")
     expect(result.locator("#asset-status")).to_have_attribute("data-status", "confirmed")
     expect(result.locator("ol.timeline > li[data-event=AssetConfirmed]")).to_contain_text("Example Patent Agency")
@@ -216,10 +257,16 @@ def test_a_partys_lapsed_suspension_pending_recovery_and_history_are_shown(page:
     from tests.helpers import TEST_SUSPENSION_PERIOD
 
     auth = {"Authorization": "Bearer browser-operator-token"}
-    pid = portal.admit(account("portal-recovering"), "91110000600037341L", nameEn="Recovering Ltd", nameZh="恢复测试有限公司")
-    assert portal.client.post(f"/v1/parties/{pid}/suspend", json={"reason": "lost key"}, headers=auth).status_code == 200
+    pid = portal.admit(
+        account("portal-recovering"), "91110000600037341L", nameEn="Recovering Ltd", nameZh="恢复测试有限公司"
+    )
+    assert (
+        portal.client.post(f"/v1/parties/{pid}/suspend", json={"reason": "lost key"}, headers=auth).status_code == 200
+    )
     fresh = account("portal-recovery-new").address
-    assert portal.client.post(f"/v1/parties/{pid}/recovery", json={"newAccount": fresh}, headers=auth).status_code == 200
+    assert (
+        portal.client.post(f"/v1/parties/{pid}/recovery", json={"newAccount": fresh}, headers=auth).status_code == 200
+    )
     portal.chain.advance(TEST_SUSPENSION_PERIOD + 1)  # no confirmation within the period: the suspension lapses
     portal.ledger.index.sync()
 
@@ -241,7 +288,9 @@ def test_a_partys_lapsed_suspension_pending_recovery_and_history_are_shown(page:
     assert not page.js_errors
 
 
-@pytest.mark.skipif(not os.environ.get("IPLEDGER_PORTAL_SCREENSHOT"), reason="set IPLEDGER_PORTAL_SCREENSHOT=docs/portal.png to retake")
+@pytest.mark.skipif(
+    not os.environ.get("IPLEDGER_PORTAL_SCREENSHOT"), reason="set IPLEDGER_PORTAL_SCREENSHOT=docs/portal.png to retake"
+)
 def test_take_the_readme_screenshot(page: Any, portal: Portal) -> None:
     page.set_viewport_size({"width": 1100, "height": 900})
     open_portal(page, portal)

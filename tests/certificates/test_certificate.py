@@ -30,28 +30,61 @@ def certificates(draw: st.DrawFn) -> dict[str, Any]:
         j = draw(st.integers(0, m - 1))
         t1, t2 = MerkleTree(leaves), MerkleTree(bl)
         batch = {
-            "submission": {"root": "0x" + t1.root.hex(), "count": n, "deadline": draw(st.integers(0, 2**40)),
-                           "signature": "0x" + draw(st.binary(min_size=65, max_size=65)).hex(),
-                           "proof": t1.inclusion_proof(i).to_json()},  # fmt: skip
+            "submission": {
+                "root": "0x" + t1.root.hex(),
+                "count": n,
+                "deadline": draw(st.integers(0, 2**40)),
+                "signature": "0x" + draw(st.binary(min_size=65, max_size=65)).hex(),
+                "proof": t1.inclusion_proof(i).to_json(),
+            },
             "batch": {"root": "0x" + t2.root.hex(), "proof": t2.inclusion_proof(j).to_json()},
         }
     salt = draw(st.one_of(st.none(), b32))
     return certificate.build(
-        content_hash=draw(st.one_of(st.none(), b32)), algorithm=draw(st.sampled_from([1, 2])), binding=draw(b32), salt=salt,
+        content_hash=draw(st.one_of(st.none(), b32)),
+        algorithm=draw(st.sampled_from([1, 2])),
+        binding=draw(b32),
+        salt=salt,
         metadata_commitment=None if batched else draw(st.one_of(st.none(), b32)),
-        supersedes=None if batched else draw(st.one_of(st.none(), b32)), metadata=None, account=draw(address),
+        supersedes=None if batched else draw(st.one_of(st.none(), b32)),
+        metadata=None,
+        account=draw(address),
         party_id=draw(st.integers(1, 2**24 - 1)),
         party={"identifierScheme": "USCC", "identifier": draw(text), "nameZh": draw(text), "nameEn": draw(text)},
-        chain_id=draw(st.integers(1, 2**40)), contract=draw(address), tx_hash="0x" + draw(b32).hex(),
-        block_number=draw(st.integers(0, 2**40)), block_hash="0x" + draw(b32).hex(),
-        block_timestamp=draw(st.integers(0, 2**40)), batch=batch,
-        registrations=draw(st.one_of(st.none(), st.builds(
-            lambda n, listed: {"asOfBlock": n, "count": len(listed), "listed": listed}, st.integers(0, 2**40),
-            st.lists(st.builds(lambda p, b, m, n, t: {"partyId": p, "binding": "0x" + b.hex(), "method": m, "blockNumber": n,
-                                                      "blockTimestamp": t},
-                               st.integers(1, 2**24 - 1), b32, st.sampled_from(["direct", "batch"]), st.integers(0, 2**40),
-                               st.integers(0, 2**40)), max_size=3)))),
-    )  # fmt: skip
+        chain_id=draw(st.integers(1, 2**40)),
+        contract=draw(address),
+        tx_hash="0x" + draw(b32).hex(),
+        block_number=draw(st.integers(0, 2**40)),
+        block_hash="0x" + draw(b32).hex(),
+        block_timestamp=draw(st.integers(0, 2**40)),
+        batch=batch,
+        registrations=draw(
+            st.one_of(
+                st.none(),
+                st.builds(
+                    lambda n, listed: {"asOfBlock": n, "count": len(listed), "listed": listed},
+                    st.integers(0, 2**40),
+                    st.lists(
+                        st.builds(
+                            lambda p, b, m, n, t: {
+                                "partyId": p,
+                                "binding": "0x" + b.hex(),
+                                "method": m,
+                                "blockNumber": n,
+                                "blockTimestamp": t,
+                            },
+                            st.integers(1, 2**24 - 1),
+                            b32,
+                            st.sampled_from(["direct", "batch"]),
+                            st.integers(0, 2**40),
+                            st.integers(0, 2**40),
+                        ),
+                        max_size=3,
+                    ),
+                ),
+            )
+        ),
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -70,7 +103,11 @@ def test_a_certificate_survives_a_json_round_trip_and_parses(doc: dict[str, Any]
         (("format",), "other", "format"),
         (("version",), 1, "version"),
         (("evidence", "binding"), None, "evidence.binding"),
-        (("registrations",), {"asOfBlock": 1, "count": 1, "listed": [{"partyId": 0}]}, "registrations.listed[0].partyId"),
+        (
+            ("registrations",),
+            {"asOfBlock": 1, "count": 1, "listed": [{"partyId": 0}]},
+            "registrations.listed[0].partyId",
+        ),
         (("evidence", "contentHash"), "0x12", "evidence.contentHash"),
         (("evidence", "algorithm"), "md5", "evidence.algorithm"),
         (("registrant", "account"), "0xnot", "registrant.account"),
@@ -83,11 +120,23 @@ def test_a_certificate_survives_a_json_round_trip_and_parses(doc: dict[str, Any]
 )
 def test_malformed_fields_are_named(path: tuple[str, ...], value: Any, field: str) -> None:
     doc = certificate.build(
-        content_hash=b"\1" * 32, algorithm=1, binding=b"\1" * 32, salt=None, metadata_commitment=None,
-        supersedes=None, metadata=None, account="0x" + "11" * 20, party_id=1,
-        party={"identifierScheme": "USCC", "identifier": "x", "nameZh": "甲", "nameEn": "A"}, chain_id=1,
-        contract="0x" + "22" * 20, tx_hash="0x" + "33" * 32, block_number=1, block_hash="0x" + "44" * 32, block_timestamp=5,
-    )  # fmt: skip
+        content_hash=b"\1" * 32,
+        algorithm=1,
+        binding=b"\1" * 32,
+        salt=None,
+        metadata_commitment=None,
+        supersedes=None,
+        metadata=None,
+        account="0x" + "11" * 20,
+        party_id=1,
+        party={"identifierScheme": "USCC", "identifier": "x", "nameZh": "甲", "nameEn": "A"},
+        chain_id=1,
+        contract="0x" + "22" * 20,
+        tx_hash="0x" + "33" * 32,
+        block_number=1,
+        block_hash="0x" + "44" * 32,
+        block_timestamp=5,
+    )
     target = doc
     for key in path[:-1]:
         target = target[key]
@@ -102,13 +151,27 @@ def test_a_batch_certificate_with_a_truncated_proof_is_malformed() -> None:
     proof = t.inclusion_proof(2).to_json()
     proof["path"] = proof["path"][:-1]
     doc = certificate.build(
-        content_hash=b"\1" * 32, algorithm=1, binding=b"\1" * 32, salt=None, metadata_commitment=None,
-        supersedes=None, metadata=None, account="0x" + "11" * 20, party_id=1,
-        party={"identifierScheme": "USCC", "identifier": "x", "nameZh": "甲", "nameEn": "A"}, chain_id=1,
-        contract="0x" + "22" * 20, tx_hash="0x" + "33" * 32, block_number=1, block_hash="0x" + "44" * 32, block_timestamp=5,
-        batch={"submission": {"root": "0x" + t.root.hex(), "count": 5, "deadline": 9, "signature": "0x00", "proof": proof},
-               "batch": {"root": "0x" + t.root.hex(), "proof": t.inclusion_proof(0).to_json()}},
-    )  # fmt: skip
+        content_hash=b"\1" * 32,
+        algorithm=1,
+        binding=b"\1" * 32,
+        salt=None,
+        metadata_commitment=None,
+        supersedes=None,
+        metadata=None,
+        account="0x" + "11" * 20,
+        party_id=1,
+        party={"identifierScheme": "USCC", "identifier": "x", "nameZh": "甲", "nameEn": "A"},
+        chain_id=1,
+        contract="0x" + "22" * 20,
+        tx_hash="0x" + "33" * 32,
+        block_number=1,
+        block_hash="0x" + "44" * 32,
+        block_timestamp=5,
+        batch={
+            "submission": {"root": "0x" + t.root.hex(), "count": 5, "deadline": 9, "signature": "0x00", "proof": proof},
+            "batch": {"root": "0x" + t.root.hex(), "proof": t.inclusion_proof(0).to_json()},
+        },
+    )
     with pytest.raises(certificate.CertificateMalformed) as err:
         certificate.parse(doc)
     assert err.value.field == "anchor.submission.proof"

@@ -109,9 +109,26 @@ def _batch() -> dict[str, Any]:
         block_number=99,
         block_hash=_hex("batch-block"),
         block_timestamp=BLOCK_TIME,
-        registrations={"asOfBlock": 120, "count": 2, "listed": [
-            {"partyId": 3, "binding": _hex("first"), "method": "direct", "blockNumber": 90, "blockTimestamp": BLOCK_TIME - 60},
-            {"partyId": 12, "binding": _hex("item-2"), "method": "batch", "blockNumber": 99, "blockTimestamp": BLOCK_TIME}]},
+        registrations={
+            "asOfBlock": 120,
+            "count": 2,
+            "listed": [
+                {
+                    "partyId": 3,
+                    "binding": _hex("first"),
+                    "method": "direct",
+                    "blockNumber": 90,
+                    "blockTimestamp": BLOCK_TIME - 60,
+                },
+                {
+                    "partyId": 12,
+                    "binding": _hex("item-2"),
+                    "method": "batch",
+                    "blockNumber": 99,
+                    "blockTimestamp": BLOCK_TIME,
+                },
+            ],
+        },
         batch={
             "submission": {
                 "root": "0x" + SUBMISSION.root.hex(),
@@ -240,7 +257,9 @@ def test_pdf_is_deterministic_and_depends_on_the_input(direct_pdf: bytes, batch_
 def test_pdf_uses_builtin_cid_font_without_embedding(direct_pdf: bytes) -> None:
     reader = PdfReader(io.BytesIO(direct_pdf))
     fonts = {
-        f.get_object()["/BaseFont"] for page in reader.pages for f in cast(DictionaryObject, _resources(page)["/Font"]).values()
+        f.get_object()["/BaseFont"]
+        for page in reader.pages
+        for f in cast(DictionaryObject, _resources(page)["/Font"]).values()
     }
     assert {"/STSong-Light", "/Helvetica", "/Courier"} <= fonts
     assert b"/FontFile" not in direct_pdf
@@ -251,18 +270,49 @@ def test_pdf_direct_shows_every_field(direct_pdf: bytes) -> None:
     text = _pdf_text(direct_pdf)
     flat = _squash(text)
     ev, an = doc["evidence"], doc["anchor"]
-    for value in (ev["contentHash"], ev["salt"], ev["binding"], ev["metadataCommitment"], an["transactionHash"],
-                  an["blockHash"], ACCOUNT, CONTRACT, VERIFY_URL):  # fmt: skip
+    for value in (
+        ev["contentHash"],
+        ev["salt"],
+        ev["binding"],
+        ev["metadataCommitment"],
+        an["transactionHash"],
+        an["blockHash"],
+        ACCOUNT,
+        CONTRACT,
+        VERIFY_URL,
+    ):
         assert value in flat, value
-    for value in ("1234567", "31337", "SHA-256", "91110108551385082Q", "Unified Social Credit Code",
-                  "Shenzhen Qianhai Example Technology Co., Ltd.", "深圳前海示例科技有限公司",
-                  "一种基于区块链的专利存证方法", "发明 / invention", "李明 / Li Ming; Chan Tai Man",
-                  "2024-05-01T16:00:00Z", "2024-05-02T00:00:00+08:00", "Private (salted binding)", "does not prove authorship",
-                  "内容哈希", "Content hash", "Salt", "Direct"):  # fmt: skip
+    for value in (
+        "1234567",
+        "31337",
+        "SHA-256",
+        "91110108551385082Q",
+        "Unified Social Credit Code",
+        "Shenzhen Qianhai Example Technology Co., Ltd.",
+        "深圳前海示例科技有限公司",
+        "一种基于区块链的专利存证方法",
+        "发明 / invention",
+        "李明 / Li Ming; Chan Tai Man",
+        "2024-05-01T16:00:00Z",
+        "2024-05-02T00:00:00+08:00",
+        "Private (salted binding)",
+        "does not prove authorship",
+        "内容哈希",
+        "Content hash",
+        "Salt",
+        "Direct",
+    ):
         assert value in text, value
     # how to verify, and the legal note in both languages
-    for value in ("ipledger verify cert.json --file FILE --rpc-url URL", "docs/certificate.md", "JSON-RPC",
-                  "Online Litigation Rules", "Art. 16", "在线诉讼规则", "第十六条"):  # fmt: skip
+    for value in (
+        "ipledger verify cert.json --file FILE --rpc-url URL",
+        "docs/certificate.md",
+        "JSON-RPC",
+        "Online Litigation Rules",
+        "Art. 16",
+        "在线诉讼规则",
+        "第十六条",
+    ):
         assert value in text, value
     assert "Submission root" not in text and "audit path" not in text
 
@@ -282,8 +332,16 @@ def test_pdf_batch_shows_roots_indexes_and_audit_paths(batch_pdf: bytes) -> None
         *bat["proof"]["path"],
     ):
         assert value in flat, value
-    for value in ("2 / 5", "9 / 11", "Batch (Merkle tree)", "SM3", "香港示例大学", "Example University of Hong Kong",
-                  "12345678", "2024-05-01T17:00:00Z"):  # fmt: skip
+    for value in (
+        "2 / 5",
+        "9 / 11",
+        "Batch (Merkle tree)",
+        "SM3",
+        "香港示例大学",
+        "Example University of Hong Kong",
+        "12345678",
+        "2024-05-01T17:00:00Z",
+    ):
         assert value in text, value
     # a public registration: no salt, no salted-commitment step
     assert "Public (unsalted binding)" in text
@@ -366,11 +424,23 @@ def test_html_has_the_same_content() -> None:
     page = render_html(_batch(), verify_url=VERIFY_URL)
     doc = _batch()
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-    for value in (doc["evidence"]["contentHash"], doc["anchor"]["transactionHash"], doc["anchor"]["blockHash"],
-                  doc["anchor"]["submission"]["root"], doc["anchor"]["batch"]["root"], SIGNATURE,
-                  *doc["anchor"]["batch"]["proof"]["path"], "香港示例大学", "Example University of Hong Kong", "2 / 5",
-                  "9 / 11", "2024-05-02T00:00:00+08:00", "在线诉讼规则", "Online Litigation Rules",
-                  "ipledger verify cert.json --file FILE --rpc-url URL"):  # fmt: skip
+    for value in (
+        doc["evidence"]["contentHash"],
+        doc["anchor"]["transactionHash"],
+        doc["anchor"]["blockHash"],
+        doc["anchor"]["submission"]["root"],
+        doc["anchor"]["batch"]["root"],
+        SIGNATURE,
+        *doc["anchor"]["batch"]["proof"]["path"],
+        "香港示例大学",
+        "Example University of Hong Kong",
+        "2 / 5",
+        "9 / 11",
+        "2024-05-02T00:00:00+08:00",
+        "在线诉讼规则",
+        "Online Litigation Rules",
+        "ipledger verify cert.json --file FILE --rpc-url URL",
+    ):
         assert value in page, value
     assert '<a class="url" href="https://ipledger.qianhai.example.cn/verify?cert=0x1f2e3d4c&amp;lang=zh">' in page
     assert render_html(_batch(), verify_url=VERIFY_URL) == page
@@ -388,7 +458,9 @@ def test_html_escapes_data() -> None:
     evil_en = "<script>alert('x')</script> & <img src=x onerror=alert(1)>"
     doc = _direct(nameZh=evil_zh, nameEn=evil_en)
     doc["evidence"]["metadata"] = {"title": '"><script>t()</script>', "kind": "software"}
-    doc["evidence"]["metadataCommitment"] = "0x" + hashlib.sha256(canonical_json(doc["evidence"]["metadata"])).hexdigest()
+    doc["evidence"]["metadataCommitment"] = (
+        "0x" + hashlib.sha256(canonical_json(doc["evidence"]["metadata"])).hexdigest()
+    )
     page = render_html(doc, verify_url='https://v.example/?a="><script>u()</script>')
     assert "<script" not in page.lower()
     assert "<img" not in page.lower()

@@ -27,22 +27,50 @@ def _agreement() -> dict[str, Any]:
     return {
         "format": "qianhai-ip-ledger/agreement-certificate",
         "version": 1,
-        "agreement": {"id": AGREEMENT_ID, "kind": "licence",
-                      "terms": {"assetId": 3, "kind": 1, "documentHash": "0x" + "11" * 32},
-                      "details": {"royalty": "5% of <net> & more"}},  # fmt: skip
-        "signatures": [{"partyId": 2, "signer": "0xd9145CCE52D386f254917e481eB44e9943F39138", "signature": "0x" + "33" * 65}],
-        "parties": [{"partyId": 2, "identifierScheme": "HKBRN", "identifier": "12345678", "nameZh": "", "nameEn": "Firm <b>& Co"}],
+        "agreement": {
+            "id": AGREEMENT_ID,
+            "kind": "licence",
+            "terms": {"assetId": 3, "kind": 1, "documentHash": "0x" + "11" * 32},
+            "details": {"royalty": "5% of <net> & more"},
+        },
+        "signatures": [
+            {"partyId": 2, "signer": "0xd9145CCE52D386f254917e481eB44e9943F39138", "signature": "0x" + "33" * 65}
+        ],
+        "parties": [
+            {
+                "partyId": 2,
+                "identifierScheme": "HKBRN",
+                "identifier": "12345678",
+                "nameZh": "",
+                "nameEn": "Firm <b>& Co",
+            }
+        ],
         "chain": {"chainId": 31337, "contract": "0xd9145CCE52D386f254917e481eB44e9943F39138"},
-        "anchor": {"transactionHash": TX, "blockNumber": 12, "blockHash": "0x" + "55" * 32, "blockTimestamp": 1714579200},
+        "anchor": {
+            "transactionHash": TX,
+            "blockNumber": 12,
+            "blockHash": "0x" + "55" * 32,
+            "blockTimestamp": 1714579200,
+        },
     }
 
 
 def _case() -> dict[str, Any]:
     return {
-        "dispute": {"disputeId": "0x" + "66" * 32, "subject": "asset", "subjectId": 3, "claimant": 1, "respondent": 2,
-                    "institution": 4, "status": "closed", "outcome": "upheld"},  # fmt: skip
-        "items": [{"time": 1714579200 + 3600 * i, "block": 10 + i, "kind": kind, "file": f"items/{i:03}-{kind}.json"}
-                  for i, kind in enumerate(["evidence", "agreement", "dispute-opened"])],  # fmt: skip
+        "dispute": {
+            "disputeId": "0x" + "66" * 32,
+            "subject": "asset",
+            "subjectId": 3,
+            "claimant": 1,
+            "respondent": 2,
+            "institution": 4,
+            "status": "closed",
+            "outcome": "upheld",
+        },
+        "items": [
+            {"time": 1714579200 + 3600 * i, "block": 10 + i, "kind": kind, "file": f"items/{i:03}-{kind}.json"}
+            for i, kind in enumerate(["evidence", "agreement", "dispute-opened"])
+        ],
     }
 
 
@@ -93,7 +121,9 @@ def test_the_layout_kit_wraps_hex_at_the_column_width_and_sets_cjk_runs_in_the_c
 
 
 def test_reading_and_verifying_certificates_and_case_files_never_loads_reportlab() -> None:
-    code = ("import sys, ledger.certificates.agreement, ledger.certificates.casefile, ledger.certificates.verify; "
-            "print(any(m.startswith('reportlab') for m in sys.modules))")  # fmt: skip
+    code = (
+        "import sys, ledger.certificates.agreement, ledger.certificates.casefile, ledger.certificates.verify; "
+        "print(any(m.startswith('reportlab') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

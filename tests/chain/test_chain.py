@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from ledger.chain.node import DataDirLock, EmbeddedNode, NodeSupervisor, canonical_state, find_anvil, free_port, header_hash
+from ledger.chain.node import (
+    DataDirLock,
+    EmbeddedNode,
+    NodeSupervisor,
+    canonical_state,
+    find_anvil,
+    free_port,
+    header_hash,
+)
 from ledger.errors import ChainUnavailable, DataDirInUse
 
 
@@ -97,8 +105,9 @@ def _legacy_data_dir(tmp_path: Path) -> tuple[Path, bytes, bytes]:
     genesis = tx = b""
     for start in range(3):
         port = free_port()
-        proc = subprocess.Popen([str(find_anvil()), "--port", str(port), "--state", str(state), "--quiet",
-                                 "--preserve-historical-states"])  # fmt: skip
+        proc = subprocess.Popen(
+            [str(find_anvil()), "--port", str(port), "--state", str(state), "--quiet", "--preserve-historical-states"]
+        )
         try:
             w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
             wait_for(lambda: w3.is_connected())
@@ -240,16 +249,31 @@ def _bind(sock: socket.socket, port: int) -> bool:
 
 def test_canonical_state_prefers_the_manifest_genesis_on_a_chain_at_block_0() -> None:
     def header(ts: int) -> dict[str, object]:
-        return {"parentHash": "0x" + "00" * 32, "sha3Uncles": "0x" + "11" * 32, "miner": "0x" + "00" * 20,
-                "stateRoot": "0x" + "22" * 32, "transactionsRoot": "0x" + "22" * 32, "receiptsRoot": "0x" + "22" * 32,
-                "logsBloom": "0x" + "00" * 256, "difficulty": "0x0", "number": "0x0", "gasLimit": "0x1c9c380",
-                "gasUsed": "0x0", "timestamp": hex(ts), "extraData": "0x", "mixHash": "0x" + "00" * 32,
-                "nonce": "0x0000000000000000", "baseFeePerGas": "0x3b9aca00"}  # fmt: skip
+        return {
+            "parentHash": "0x" + "00" * 32,
+            "sha3Uncles": "0x" + "11" * 32,
+            "miner": "0x" + "00" * 20,
+            "stateRoot": "0x" + "22" * 32,
+            "transactionsRoot": "0x" + "22" * 32,
+            "receiptsRoot": "0x" + "22" * 32,
+            "logsBloom": "0x" + "00" * 256,
+            "difficulty": "0x0",
+            "number": "0x0",
+            "gasLimit": "0x1c9c380",
+            "gasUsed": "0x0",
+            "timestamp": hex(ts),
+            "extraData": "0x",
+            "mixHash": "0x" + "00" * 32,
+            "nonce": "0x0000000000000000",
+            "baseFeePerGas": "0x3b9aca00",
+        }
 
     blocks = [{"header": header(ts)} for ts in (30, 10, 20)]
     random.shuffle(blocks)
     hint = header_hash(header(20))
-    kept, dropped = canonical_state({"best_block_number": 0, "blocks": list(blocks), "transactions": []}, genesis_hint=hint)
+    kept, dropped = canonical_state(
+        {"best_block_number": 0, "blocks": list(blocks), "transactions": []}, genesis_hint=hint
+    )
     assert dropped == 2 and [b["header"]["timestamp"] for b in kept["blocks"]] == [hex(20)]
     kept, _ = canonical_state({"best_block_number": "0x0", "blocks": list(blocks), "transactions": []})
     assert [b["header"]["timestamp"] for b in kept["blocks"]] == [hex(10)]  # the oldest: the first start's
@@ -273,15 +297,18 @@ def test_listens_on_tells_the_process_that_holds_a_port_from_another(tmp_path: P
     assert listens_on(os.getpid(), port) is False
 
 
-def test_a_node_whose_port_another_node_answers_on_is_not_taken_for_started(tmp_path: Path,
-                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_node_whose_port_another_node_answers_on_is_not_taken_for_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Another process answering eth_chainId on the port (it took the port after the free-port check) is not
     this node: the start fails instead of handing out a connection to somebody else's chain."""
     other = EmbeddedNode(tmp_path / "other", port=free_port())
     other.start()
     try:
         mine = EmbeddedNode(tmp_path / "mine", port=other.port)
-        monkeypatch.setattr("ledger.chain.node.port_is_free", lambda host, port: True)  # the race: the check saw it free
+        monkeypatch.setattr(
+            "ledger.chain.node.port_is_free", lambda host, port: True
+        )  # the race: the check saw it free
         with pytest.raises(ChainUnavailable):
             mine.start(timeout=5)
         assert mine.process is None

@@ -39,7 +39,11 @@ def test_a_manifest_for_another_genesis_is_refused(anvil: Chain) -> None:
 
 
 def test_the_deployed_code_matches_the_artifacts_on_both_evms(chain: Chain) -> None:
-    assert verify_deployment(chain.w3, chain.manifest) == {"EvidenceRegistry": True, "IPAssetRegistry": True, "DisputeRegistry": True}
+    assert verify_deployment(chain.w3, chain.manifest) == {
+        "EvidenceRegistry": True,
+        "IPAssetRegistry": True,
+        "DisputeRegistry": True,
+    }
 
 
 def test_a_missing_or_unreadable_manifest_is_reported(tmp_path: Path, anvil: Chain) -> None:

@@ -21,14 +21,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger.chain.node import find_anvil, free_port, listens_on
-from ledger.chain.rpc import connect
-from ledger.chain.rpc import rpc
+from ledger.chain.rpc import connect, rpc
 from ledger.chain.sender import TxSender, claim_relayer, release_relayer
 from ledger.config import Settings
-from ledger.domain.evidence import sign_single
+from ledger.domain.evidence import SENT, sign_single
 from ledger.errors import ChainUnavailable, RelayerInUse
 from ledger.facade import Ledger
-from ledger.domain.evidence import SENT
 from tests.api.conftest import OPERATOR_TOKEN, Api, firm  # noqa: F401 - the admitted party fixture
 from tests.helpers import Chain, account, h, make_anvil_chain
 
@@ -49,8 +47,9 @@ def holder(anvil: Chain, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     """Another process holding the operator's relayer lock on the session anvil."""
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLD, anvil.node_url, anvil.operator.key.hex(), str(tmp_path / "locks")],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
         yield proc
@@ -130,7 +129,9 @@ def test_two_services_sharing_one_relayer_answer_every_accepted_registration(anv
     services = []
     for name in ("a", "b"):
         settings = Settings(data_dir=tmp_path / name, confirmations=0, final_after=0)
-        services.append(Ledger(w3=anvil.w3, manifest=anvil.manifest, settings=settings, relayer=TxSender(anvil.w3, anvil.operator)))
+        services.append(
+            Ledger(w3=anvil.w3, manifest=anvil.manifest, settings=settings, relayer=TxSender(anvil.w3, anvil.operator))
+        )
     deadline = anvil.now() + 3600
     results: list[Any] = []
 
@@ -142,8 +143,13 @@ def test_two_services_sharing_one_relayer_answer_every_accepted_registration(anv
             except Exception as exc:  # noqa: BLE001 - collected and asserted below
                 results.append(exc)
 
-    threads = [threading.Thread(target=submit, args=(svc, [f"shared {svc.settings.data_dir.name} {i}" for i in range(k, 30, 3)]))
-               for svc in services for k in range(3)]  # fmt: skip
+    threads = [
+        threading.Thread(
+            target=submit, args=(svc, [f"shared {svc.settings.data_dir.name} {i}" for i in range(k, 30, 3)])
+        )
+        for svc in services
+        for k in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -166,8 +172,11 @@ def own_anvil(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     tried, and the node is used only once this process is seen listening on the port."""
     for _ in range(5):
         port = free_port()
-        proc = subprocess.Popen([str(find_anvil()), "--host", "127.0.0.1", "--port", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        proc = subprocess.Popen(
+            [str(find_anvil()), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         for _ in range(200):
             if proc.poll() is not None:
@@ -201,8 +210,10 @@ def _suspend(pid: int) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            states = [Path(f"/proc/{pid}/task/{t}/stat").read_text().rsplit(")", 1)[1].split()[0]
-                      for t in os.listdir(f"/proc/{pid}/task")]  # fmt: skip
+            states = [
+                Path(f"/proc/{pid}/task/{t}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                for t in os.listdir(f"/proc/{pid}/task")
+            ]
         except (OSError, IndexError):
             return  # no /proc: nothing more to wait for
         if all(state in ("T", "t") for state in states):
@@ -211,23 +222,34 @@ def _suspend(pid: int) -> None:
     pytest.fail(f"process {pid} did not stop within 10 s of SIGSTOP")
 
 
-def test_a_suspended_node_is_answered_503_within_five_seconds(own_anvil: tuple[subprocess.Popen[bytes], str], tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_a_suspended_node_is_answered_503_within_five_seconds(
+    own_anvil: tuple[subprocess.Popen[bytes], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     proc, url = own_anvil
     chain = make_anvil_chain(url)
     monkeypatch.setenv("IPLEDGER_RPC_TIMEOUT", "2")
     w3 = connect(url)  # the service's own connection, bounded by IPLEDGER_RPC_TIMEOUT
     settings = Settings(data_dir=tmp_path / "data", operator_token=OPERATOR_TOKEN, confirmations=0, final_after=0)
-    ledger = Ledger(w3=w3, manifest=chain.manifest, settings=settings, relayer=TxSender(w3, chain.operator),
-                    registrar=TxSender(w3, chain.registrar))
-    api = Api(TestClient(create_app(ledger, settings, run_pipeline=False), raise_server_exceptions=False), ledger, chain)
+    ledger = Ledger(
+        w3=w3,
+        manifest=chain.manifest,
+        settings=settings,
+        relayer=TxSender(w3, chain.operator),
+        registrar=TxSender(w3, chain.registrar),
+    )
+    api = Api(
+        TestClient(create_app(ledger, settings, run_pipeline=False), raise_server_exceptions=False), ledger, chain
+    )
     party = account("sigstop-firm")
     api.admit(party, "91110108551385082Q")
     body = api.single_body(party, h("sigstop"))
     _suspend(proc.pid)
     try:
-        for method, path, kw in (("POST", "/v1/evidence", {"json": body}), ("GET", f"/v1/evidence/{h('x').hex()}", {}),
-                                 ("GET", "/v1/parties/1", {})):  # fmt: skip
+        for method, path, kw in (
+            ("POST", "/v1/evidence", {"json": body}),
+            ("GET", f"/v1/evidence/{h('x').hex()}", {}),
+            ("GET", "/v1/parties/1", {}),
+        ):
             started = time.monotonic()
             resp = api.client.request(method, path, **kw)
             took = time.monotonic() - started

@@ -97,7 +97,9 @@ def test_cli_compile_check_exits_zero_on_main() -> None:
     assert "up to date" in out.stdout
 
 
-def test_a_solc_installed_by_py_solc_x_is_preferred_to_the_shim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_solc_installed_by_py_solc_x_is_preferred_to_the_shim(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Resolution order: $SOLC_BINARY, then a py-solc-x installed solc of the pinned version, then the shim.
     The shim stands in for the installed binary here (no download on this machine): py-solc-x knows its
     installs by file name in its install folder."""

@@ -25,12 +25,34 @@ ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 @pytest.mark.parametrize(
     "tx",
     [
-        {"to": ADDRESS, "data": "0x" + "ab" * 420, "value": 0, "gas": 150_000, "nonce": 7, "chainId": 31337,
-         "maxFeePerGas": 2_000_000_001, "maxPriorityFeePerGas": 1_000_000_000},
-        {"to": account("tx-sink").address, "data": "0x", "value": 10**18, "gas": 21_000, "nonce": 0, "chainId": 1,
-         "maxFeePerGas": 0, "maxPriorityFeePerGas": 0},
-        {"data": "0x6080604052", "gas": 3_000_000, "nonce": 2**40, "chainId": 131277322940537,
-         "maxFeePerGas": 10**12, "maxPriorityFeePerGas": 10**9},  # contract creation
+        {
+            "to": ADDRESS,
+            "data": "0x" + "ab" * 420,
+            "value": 0,
+            "gas": 150_000,
+            "nonce": 7,
+            "chainId": 31337,
+            "maxFeePerGas": 2_000_000_001,
+            "maxPriorityFeePerGas": 1_000_000_000,
+        },
+        {
+            "to": account("tx-sink").address,
+            "data": "0x",
+            "value": 10**18,
+            "gas": 21_000,
+            "nonce": 0,
+            "chainId": 1,
+            "maxFeePerGas": 0,
+            "maxPriorityFeePerGas": 0,
+        },
+        {
+            "data": "0x6080604052",
+            "gas": 3_000_000,
+            "nonce": 2**40,
+            "chainId": 131277322940537,
+            "maxFeePerGas": 10**12,
+            "maxPriorityFeePerGas": 10**9,
+        },  # contract creation
         {"to": ADDRESS, "data": "0x1234", "value": 0, "gas": 50_000, "nonce": 3, "chainId": 31337, "gasPrice": 10**9},
     ],
 )
@@ -39,7 +61,9 @@ def test_a_transaction_signed_by_the_sender_is_byte_for_byte_what_eth_account_si
     sender = TxSender(Web3(), acct)
     for i in range(5):
         t = {**tx, "nonce": tx["nonce"] + i, "from": acct.address}
-        assert sender.sign(t) == bytes(Account.sign_transaction({k: v for k, v in t.items() if k != "from"}, acct.key).raw_transaction)
+        assert sender.sign(t) == bytes(
+            Account.sign_transaction({k: v for k, v in t.items() if k != "from"}, acct.key).raw_transaction
+        )
 
 
 def test_a_function_codec_encodes_what_web3_encodes_and_decodes_what_it_decodes() -> None:
@@ -48,7 +72,10 @@ def test_a_function_codec_encodes_what_web3_encodes_and_decodes_what_it_decodes(
     codec = FunctionCodec(evidence, "registerBySignature")
     assert codec.encode(args) == evidence.functions.registerBySignature(args)._encode_transaction_data()
     party_of = FunctionCodec(evidence, "partyOf")
-    assert party_of.encode(account("y").address) == evidence.functions.partyOf(account("y").address)._encode_transaction_data()
+    assert (
+        party_of.encode(account("y").address)
+        == evidence.functions.partyOf(account("y").address)._encode_transaction_data()
+    )
     assert party_of.decode("0x" + (7).to_bytes(32, "big").hex() + (1).to_bytes(32, "big").hex()) == (7, True)
     with pytest.raises(ValueError, match="exactly one function"):
         FunctionCodec(evidence, "noSuchFunction")
@@ -73,8 +100,9 @@ def test_the_worst_relayed_registration_by_an_ecdsa_signature_uses_under_half_it
     firm = account("gas-firm")
     chain.admit([firm.address])
     chain.register(firm, h("v1"))
-    request = chain.signed_request(firm, b"\xff" * 32, algorithm=2, meta=b"\xff" * 32, supersedes=h("v1"),
-                                   deadline=2**64 - 1)  # fmt: skip
+    request = chain.signed_request(
+        firm, b"\xff" * 32, algorithm=2, meta=b"\xff" * 32, supersedes=h("v1"), deadline=2**64 - 1
+    )
     sent = chain.sender.send_call(chain.evidence.functions.registerBySignature(request), gas=ECDSA_REGISTRATION_GAS)
     assert isinstance(sent, SentTransaction) and sent.status == 1
     assert sent.gas_used * 2 <= ECDSA_REGISTRATION_GAS, sent.gas_used

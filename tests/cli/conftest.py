@@ -26,7 +26,17 @@ class UpProcess:
         self.port = free_port()
         self.node_port = free_port()
         self.proc = subprocess.Popen(
-            [IPLEDGER, "up", "--data-dir", str(data_dir), "--port", str(self.port), "--node-port", str(self.node_port), *extra],
+            [
+                IPLEDGER,
+                "up",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(self.port),
+                "--node-port",
+                str(self.node_port),
+                *extra,
+            ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             text=True,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +42,14 @@ def fails(*args: str, env: dict[str, str]) -> str:
 
 
 def day(delta: timedelta) -> str:
-    return (datetime.now(timezone.utc) + delta).date().isoformat()
+    return (datetime.now(UTC) + delta).date().isoformat()
 
 
 @pytest.mark.slow
 def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    p: UpProcess = up(env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_GOVERNANCE_DELAY": "1"})
+    p: UpProcess = up(
+        env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_GOVERNANCE_DELAY": "1"}
+    )
     p.wait_healthy()
     env = cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_DATA_DIR=str(p.data_dir), IPLEDGER_KEYSTORE_PASSWORD=PASSWORD)
 
@@ -56,55 +58,161 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
         list(pool.map(lambda k: ok("keys", "new", k, env=env), keys.values()))
     address = {who: "0x" + json.loads(Path(k).read_text())["address"] for who, k in keys.items()}
 
-    uni = ok_json("party", "admit", "--kind", "university", "--identifier", "12345678", "--jurisdiction", "hksar",
-                  "--scheme", "hkbrn", "--name-en", "Example University of Hong Kong", "--account", address["uni"], env=env)["partyId"]  # fmt: skip
-    firm = ok_json("party", "admit", "--kind", "firm", "--identifier", "91110108551385082Q", "--name-zh", "前海示例科技",
-                   "--name-en", "Qianhai Example Tech", "--account", address["firm"], env=env)["partyId"]  # fmt: skip
+    uni = ok_json(
+        "party",
+        "admit",
+        "--kind",
+        "university",
+        "--identifier",
+        "12345678",
+        "--jurisdiction",
+        "hksar",
+        "--scheme",
+        "hkbrn",
+        "--name-en",
+        "Example University of Hong Kong",
+        "--account",
+        address["uni"],
+        env=env,
+    )["partyId"]
+    firm = ok_json(
+        "party",
+        "admit",
+        "--kind",
+        "firm",
+        "--identifier",
+        "91110108551385082Q",
+        "--name-zh",
+        "前海示例科技",
+        "--name-en",
+        "Qianhai Example Tech",
+        "--account",
+        address["firm"],
+        env=env,
+    )["partyId"]
     # a bank carries power over others' rights: the council admits it through the timelock
-    council_admit(env, f"http://127.0.0.1:{p.node_port}", tmp_path / "admit-bank.json", "--kind", "financial_institution",
-                  "--identifier", "91110000100000000R", "--name-en", "Example Bank", "--account", address["bank"])  # fmt: skip
+    council_admit(
+        env,
+        f"http://127.0.0.1:{p.node_port}",
+        tmp_path / "admit-bank.json",
+        "--kind",
+        "financial_institution",
+        "--identifier",
+        "91110000100000000R",
+        "--name-en",
+        "Example Bank",
+        "--account",
+        address["bank"],
+    )
     bank = ok_json("party", "show", "3", "--json", env=env)["partyId"]
     assert ok_json("party", "show", "3", "--json", env=env)["accounts"] == [Web3.to_checksum_address(address["bank"])]
     # so does an asset verifier (a patent agency that checks claims against the CNIPA register)
-    council_admit(env, f"http://127.0.0.1:{p.node_port}", tmp_path / "admit-verifier.json", "--kind", "asset_verifier",
-                  "--identifier", "91440300MA5G2X1U2J", "--name-en", "Example Patent Agency", "--account", address["verifier"])  # fmt: skip
+    council_admit(
+        env,
+        f"http://127.0.0.1:{p.node_port}",
+        tmp_path / "admit-verifier.json",
+        "--kind",
+        "asset_verifier",
+        "--identifier",
+        "91440300MA5G2X1U2J",
+        "--name-en",
+        "Example Patent Agency",
+        "--account",
+        address["verifier"],
+    )
     verifier = ok_json("party", "show", "4", "--json", env=env)["partyId"]
 
     # bad input: one line, exit 1, before any key is touched
     register = ("asset", "register", "--jurisdiction", "CN", "--kind", "invention", "--title", "一种数据存证方法")
     with ThreadPoolExecutor(2) as pool:
-        bad_digit, bad_shares = pool.map(lambda args: fails(*register, *args, "--keystore", keys["uni"], env=env), [
-            ("--number", "201710601862.4", "--owner", f"{uni}:10000"), ("--number", PATENT, "--owner", f"{uni}:5000")])
+        bad_digit, bad_shares = pool.map(
+            lambda args: fails(*register, *args, "--keystore", keys["uni"], env=env),
+            [("--number", "201710601862.4", "--owner", f"{uni}:10000"), ("--number", PATENT, "--owner", f"{uni}:5000")],
+        )
     assert "check digit" in bad_digit and "expected 3" in bad_digit
     assert "10000" in bad_shares
 
     # the university registers its patent
-    asset = ok_json(*register, "--number", f"ZL{PATENT}", "--filing-date", "2017-07-20", "--owner", f"{uni}:10000",
-                    "--keystore", keys["uni"], env=env)  # fmt: skip
+    asset = ok_json(
+        *register,
+        "--number",
+        f"ZL{PATENT}",
+        "--filing-date",
+        "2017-07-20",
+        "--owner",
+        f"{uni}:10000",
+        "--keystore",
+        keys["uni"],
+        env=env,
+    )
     assert asset["owners"] == [{"partyId": uni, "share": 10000}] and asset["details"]["number"] == f"CN{PATENT}"
     assert asset["status"] == "claimed"
     a = str(asset["assetId"])
 
     # a claim: shown as such, and nothing is proposed on it until an asset verifier confirms it
     assert "CLAIMED: claim, not yet confirmed by an asset verifier" in ok("asset", "show", a, env=env).stdout
-    line = fails("agreement", "propose", "licence", "--asset", a, "--document", "ab" * 32, "--licensee", str(firm),
-                 "--type", "exclusive", "--territory", "CN", "--end", day(timedelta(days=365)), "--royalty-basis", "lump_sum",
-                 "--royalty-amount", "1", env=env)  # fmt: skip
+    line = fails(
+        "agreement",
+        "propose",
+        "licence",
+        "--asset",
+        a,
+        "--document",
+        "ab" * 32,
+        "--licensee",
+        str(firm),
+        "--type",
+        "exclusive",
+        "--territory",
+        "CN",
+        "--end",
+        day(timedelta(days=365)),
+        "--royalty-basis",
+        "lump_sum",
+        "--royalty-amount",
+        "1",
+        env=env,
+    )
     assert "not yet confirmed by an asset verifier" in line and "ipledger asset confirm" in line
     extract = tmp_path / "register-extract.pdf"
     extract.write_bytes(b"%PDF-1.7 CNIPA register extract")
-    assert "not an account of an asset verifier" in fails("asset", "confirm", a, "--extract", str(extract), "--keystore", keys["uni"], env=env)
+    assert "not an account of an asset verifier" in fails(
+        "asset", "confirm", a, "--extract", str(extract), "--keystore", keys["uni"], env=env
+    )
     confirmed = ok_json("asset", "confirm", a, "--extract", str(extract), "--keystore", keys["verifier"], env=env)
     assert confirmed["status"] == "confirmed" and confirmed["verifierPartyId"] == verifier
     assert confirmed["registerExtractHash"] == "0x" + hashlib.sha256(extract.read_bytes()).hexdigest()
-    assert "only an open claim" in fails("asset", "reject", a, "--reason", "cd" * 32, "--keystore", keys["verifier"], env=env)
+    assert "only an open claim" in fails(
+        "asset", "reject", a, "--reason", "cd" * 32, "--keystore", keys["verifier"], env=env
+    )
 
     # an exclusive licence for mainland China to the firm; the document is hashed locally
     contract = tmp_path / "licence-contract.pdf"
     contract.write_bytes(b"%PDF-1.7 licence contract")
-    licence = ok_json("agreement", "propose", "licence", "--asset", a, "--document", str(contract), "--licensee", str(firm),
-                      "--type", "exclusive", "--territory", "CN", "--end", day(timedelta(days=3 * 365)),
-                      "--royalty-basis", "percentage", "--royalty-rate", "300", "--minimum-annual", "100000", env=env)  # fmt: skip
+    licence = ok_json(
+        "agreement",
+        "propose",
+        "licence",
+        "--asset",
+        a,
+        "--document",
+        str(contract),
+        "--licensee",
+        str(firm),
+        "--type",
+        "exclusive",
+        "--territory",
+        "CN",
+        "--end",
+        day(timedelta(days=3 * 365)),
+        "--royalty-basis",
+        "percentage",
+        "--royalty-rate",
+        "300",
+        "--minimum-annual",
+        "100000",
+        env=env,
+    )
     lid = licence["agreementId"]
     assert licence["requiredParties"] == [uni, firm] and licence["territory"] == ["CN"]
     assert licence["terms"]["documentHash"] == "0x" + hashlib.sha256(contract.read_bytes()).hexdigest()
@@ -120,15 +228,39 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     assert "exclusive" in title and f"#{firm} Qianhai" in title and "no pledge in force" in title
 
     # the university pledges the patent to the bank
-    pledge = ok_json("agreement", "propose", "pledge", "--asset", a, "--document", "ab" * 32, "--pledgee", str(bank),
-                     "--amount", "3000000", "--end", day(timedelta(days=365)), env=env)["agreementId"]  # fmt: skip
+    pledge = ok_json(
+        "agreement",
+        "propose",
+        "pledge",
+        "--asset",
+        a,
+        "--document",
+        "ab" * 32,
+        "--pledgee",
+        str(bank),
+        "--amount",
+        "3000000",
+        "--end",
+        day(timedelta(days=365)),
+        env=env,
+    )["agreementId"]
     ok("agreement", "sign", pledge, "--keystore", keys["uni"], env=env)
     ok("agreement", "sign", pledge, "--keystore", keys["bank"], env=env)
     ok("agreement", "execute", pledge, env=env)
 
     # an assignment needs the bank's consent while the pledge is in force
-    sale = ok_json("agreement", "propose", "assignment", "--asset", a, "--document", "cd" * 32,
-                   "--assignee", f"{firm}:10000", env=env)  # fmt: skip
+    sale = ok_json(
+        "agreement",
+        "propose",
+        "assignment",
+        "--asset",
+        a,
+        "--document",
+        "cd" * 32,
+        "--assignee",
+        f"{firm}:10000",
+        env=env,
+    )
     assert sale["requiredParties"] == [uni, firm, bank]
     ok("agreement", "sign", sale["agreementId"], "--keystore", keys["uni"], env=env)
     ok("agreement", "sign", sale["agreementId"], "--keystore", keys["firm"], env=env)
@@ -140,20 +272,51 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     assert ok_json("agreement", "execute", sale["agreementId"], env=env)["status"] == "effective"
 
     # the licence is ended by both its parties
-    assert ok_json("agreement", "terminate", lid, "--keystore", keys["uni"], "--keystore", keys["firm"], env=env)["status"] == "terminated"
+    assert (
+        ok_json("agreement", "terminate", lid, "--keystore", keys["uni"], "--keystore", keys["firm"], env=env)["status"]
+        == "terminated"
+    )
     report = ok_json("asset", "title", a, "--json", env=env)
-    assert report["owners"] == [{"partyId": firm, "share": 10000}] and report["licences"] == [] and report["pledges"] == []
+    assert (
+        report["owners"] == [{"partyId": firm, "share": 10000}] and report["licences"] == [] and report["pledges"] == []
+    )
     assert report["status"] == "confirmed" and report["statusDecidedBy"]["verifierPartyId"] == verifier
-    assert [e["event"] for e in report["history"]] == ["AssetRegistered", "AssetConfirmed", "AgreementExecuted", "AgreementExecuted",
-                                                       "PledgeReleased", "TitleTransferred", "AgreementExecuted",
-                                                       "AgreementTerminated"]  # fmt: skip
+    assert [e["event"] for e in report["history"]] == [
+        "AssetRegistered",
+        "AssetConfirmed",
+        "AgreementExecuted",
+        "AgreementExecuted",
+        "PledgeReleased",
+        "TitleTransferred",
+        "AgreementExecuted",
+        "AgreementTerminated",
+    ]
     shown = ok("agreement", "show", lid, env=env).stdout
     assert "status: terminated" in shown and "exclusive" in shown and "3% of sales" in shown
 
     # a licence back to the university: the firm (now the owner) signs, then the university withdraws
-    back = ok_json("agreement", "propose", "licence", "--asset", a, "--document", "ef" * 32, "--licensee", str(uni),
-                   "--type", "ordinary", "--territory", "HK", "--end", day(timedelta(days=365)),
-                   "--royalty-basis", "lump_sum", "--royalty-amount", "1", env=env)["agreementId"]  # fmt: skip
+    back = ok_json(
+        "agreement",
+        "propose",
+        "licence",
+        "--asset",
+        a,
+        "--document",
+        "ef" * 32,
+        "--licensee",
+        str(uni),
+        "--type",
+        "ordinary",
+        "--territory",
+        "HK",
+        "--end",
+        day(timedelta(days=365)),
+        "--royalty-basis",
+        "lump_sum",
+        "--royalty-amount",
+        "1",
+        env=env,
+    )["agreementId"]
     ok("agreement", "sign", back, "--keystore", keys["firm"], env=env)
     assert "not an account of a party" in fails("agreement", "withdraw", back, "--keystore", keys["bank"], env=env)
     withdrawn = ok_json("agreement", "withdraw", back, "--keystore", keys["uni"], env=env)

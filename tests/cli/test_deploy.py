@@ -43,7 +43,9 @@ def test_deploy_writes_a_manifest_and_verify_confirms_the_code(anvil: Chain, key
     assert "matches artifact" in verified.stdout
 
 
-def test_deploy_refuses_to_overwrite_an_existing_manifest_unless_forced(anvil: Chain, keystore: Path, tmp_path: Path) -> None:
+def test_deploy_refuses_to_overwrite_an_existing_manifest_unless_forced(
+    anvil: Chain, keystore: Path, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     assert deploy(anvil, data, "--keystore", str(keystore)).returncode == 0
     before = (data / "deployments" / "31337.json").read_text()
@@ -114,9 +116,20 @@ def test_deploy_creates_a_council_and_its_timelock(anvil: Chain, keystore: Path,
     assert anvil.w3.eth.get_transaction_count(anvil.w3.to_checksum_address(deployer)) == nonce  # nothing was sent
     both = deploy(anvil, data, "--keystore", str(keystore), "--council", ",".join(owners), "--governance", owners[0])
     assert both.returncode == 1 and "not both" in both.stderr
-    out = run_cli("deploy", "--rpc-url", anvil.node_url, "--data-dir", str(data), "--keystore", str(keystore),
-                  "--council", ",".join(owners), "--threshold", "2",
-                  env=cli_env(IPLEDGER_KEYSTORE_PASSWORD=PASSWORD, IPLEDGER_GOVERNANCE_DELAY="172800"))  # fmt: skip
+    out = run_cli(
+        "deploy",
+        "--rpc-url",
+        anvil.node_url,
+        "--data-dir",
+        str(data),
+        "--keystore",
+        str(keystore),
+        "--council",
+        ",".join(owners),
+        "--threshold",
+        "2",
+        env=cli_env(IPLEDGER_KEYSTORE_PASSWORD=PASSWORD, IPLEDGER_GOVERNANCE_DELAY="172800"),
+    )
     assert out.returncode == 0, out.stderr
     assert "2 of 3" in out.stdout
     g = json.loads((data / "deployments" / "31337.json").read_text())["governance"]
@@ -124,7 +137,11 @@ def test_deploy_creates_a_council_and_its_timelock(anvil: Chain, keystore: Path,
     described = describe(anvil.w3, g["timelock"], g["deployBlock"])
     assert described["delaySeconds"] == 172800 and described["proposers"][0]["address"] == g["safe"]
     assert sorted(described["proposers"][0]["owners"]) == sorted(owners)
-    evidence = anvil.w3.eth.contract(address=json.loads((data / "deployments" / "31337.json").read_text())
-                                     ["contracts"]["EvidenceRegistry"]["address"], abi=anvil.evidence.abi)  # fmt: skip
+    evidence = anvil.w3.eth.contract(
+        address=json.loads((data / "deployments" / "31337.json").read_text())["contracts"]["EvidenceRegistry"][
+            "address"
+        ],
+        abi=anvil.evidence.abi,
+    )
     assert evidence.functions.hasRole(ROLES["GOVERNANCE_ROLE"], g["timelock"]).call()
     assert deploy(anvil, data, "--verify").returncode == 0

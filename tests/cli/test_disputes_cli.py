@@ -20,7 +20,9 @@ PASSWORD = "disputes password"
 
 @pytest.mark.slow
 def test_an_arbitration_institution_opens_and_awards_by_two_arbitrators(up, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    p: UpProcess = up(env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_GOVERNANCE_DELAY": "1"})
+    p: UpProcess = up(
+        env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_GOVERNANCE_DELAY": "1"}
+    )
     p.wait_healthy()
     env = cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_DATA_DIR=str(p.data_dir), IPLEDGER_KEYSTORE_PASSWORD=PASSWORD)
     keys = {who: str(tmp_path / f"{who}.json") for who in ("uni", "firm", "arbitrator-1", "arbitrator-2")}
@@ -28,29 +30,107 @@ def test_an_arbitration_institution_opens_and_awards_by_two_arbitrators(up, tmp_
         list(pool.map(lambda k: ok("keys", "new", k, env=env), keys.values()))
     address = {who: "0x" + json.loads(Path(k).read_text())["address"] for who, k in keys.items()}
 
-    uni = ok_json("party", "admit", "--kind", "university", "--identifier", "12345678", "--jurisdiction", "hksar",
-                  "--scheme", "hkbrn", "--name-en", "Example University of Hong Kong", "--account", address["uni"], env=env)["partyId"]  # fmt: skip
-    firm = ok_json("party", "admit", "--kind", "firm", "--identifier", "91110108551385082Q", "--name-zh", "前海示例科技",
-                   "--name-en", "Qianhai Example Tech", "--account", address["firm"], env=env)["partyId"]  # fmt: skip
-    council_admit(env, f"http://127.0.0.1:{p.node_port}", tmp_path / "admit-arbitration.json", "--kind", "arbitration_institution",
-                  "--identifier", "91440300MA5G2X1U2J", "--name-zh", "深圳国际仲裁院",
-                  "--account", address["arbitrator-1"], "--account", address["arbitrator-2"])  # fmt: skip
-    asset = ok_json("asset", "register", "--jurisdiction", "CN", "--kind", "invention", "--title", "一种数据存证方法",
-                    "--number", "201710601862.3", "--owner", f"{firm}:10000", "--keystore", keys["firm"], env=env)["assetId"]  # fmt: skip
+    uni = ok_json(
+        "party",
+        "admit",
+        "--kind",
+        "university",
+        "--identifier",
+        "12345678",
+        "--jurisdiction",
+        "hksar",
+        "--scheme",
+        "hkbrn",
+        "--name-en",
+        "Example University of Hong Kong",
+        "--account",
+        address["uni"],
+        env=env,
+    )["partyId"]
+    firm = ok_json(
+        "party",
+        "admit",
+        "--kind",
+        "firm",
+        "--identifier",
+        "91110108551385082Q",
+        "--name-zh",
+        "前海示例科技",
+        "--name-en",
+        "Qianhai Example Tech",
+        "--account",
+        address["firm"],
+        env=env,
+    )["partyId"]
+    council_admit(
+        env,
+        f"http://127.0.0.1:{p.node_port}",
+        tmp_path / "admit-arbitration.json",
+        "--kind",
+        "arbitration_institution",
+        "--identifier",
+        "91440300MA5G2X1U2J",
+        "--name-zh",
+        "深圳国际仲裁院",
+        "--account",
+        address["arbitrator-1"],
+        "--account",
+        address["arbitrator-2"],
+    )
+    asset = ok_json(
+        "asset",
+        "register",
+        "--jurisdiction",
+        "CN",
+        "--kind",
+        "invention",
+        "--title",
+        "一种数据存证方法",
+        "--number",
+        "201710601862.3",
+        "--owner",
+        f"{firm}:10000",
+        "--keystore",
+        keys["firm"],
+        env=env,
+    )["assetId"]
     claim, award = tmp_path / "claim.pdf", tmp_path / "award.pdf"
     claim.write_bytes(b"%PDF-1.7 statement of claim")
     award.write_bytes(b"%PDF-1.7 award")
 
-    opening = ("dispute", "open", "asset", str(asset), "--claimant", str(uni), "--respondent", str(firm), "--claim", str(claim))
+    opening = (
+        "dispute",
+        "open",
+        "asset",
+        str(asset),
+        "--claimant",
+        str(uni),
+        "--respondent",
+        str(firm),
+        "--claim",
+        str(claim),
+    )
     line = fails(*opening, "--keystore", keys["arbitrator-1"], env=env)  # one arbitrator alone
     assert "2 distinct arbitrator accounts" in line, line
-    line = fails(*opening, "--keystore", keys["arbitrator-1"], "--keystore", keys["firm"], env=env)  # a party's key with it
+    line = fails(
+        *opening, "--keystore", keys["arbitrator-1"], "--keystore", keys["firm"], env=env
+    )  # a party's key with it
     assert "not an account of arbitration institution" in line, line
     assert ok_json("asset", "show", str(asset), "--json", env=env)["frozen"] is False
     dispute = ok_json(*opening, "--keystore", keys["arbitrator-1"], "--keystore", keys["arbitrator-2"], env=env)
     assert dispute["status"] == "open" and ok_json("asset", "show", str(asset), "--json", env=env)["frozen"] is True
 
-    closing = ("dispute", "award", dispute["disputeId"], "--outcome", "title_restored", "--award", str(award), "--owner", f"{uni}:10000")
+    closing = (
+        "dispute",
+        "award",
+        dispute["disputeId"],
+        "--outcome",
+        "title_restored",
+        "--award",
+        str(award),
+        "--owner",
+        f"{uni}:10000",
+    )
     assert "2 distinct arbitrator accounts" in fails(*closing, "--keystore", keys["arbitrator-2"], env=env)
     closed = ok_json(*closing, "--keystore", keys["arbitrator-1"], "--keystore", keys["arbitrator-2"], env=env)
     assert closed["status"] == "closed" and closed["outcome"] == "title_restored"

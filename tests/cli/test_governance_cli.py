@@ -23,10 +23,16 @@ ARBITRATION_USCC = make_uscc("governance-cli-arbitration")
 
 @pytest.mark.slow
 def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    p: UpProcess = up(env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_GOVERNANCE_DELAY": "4"})
+    p: UpProcess = up(
+        env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_GOVERNANCE_DELAY": "4"}
+    )
     p.wait_healthy()
-    env = cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_DATA_DIR=str(p.data_dir), IPLEDGER_KEYSTORE_PASSWORD=PASSWORD,
-                  IPLEDGER_RPC_URL=f"http://127.0.0.1:{p.node_port}")  # fmt: skip
+    env = cli_env(
+        IPLEDGER_API_URL=p.api,
+        IPLEDGER_DATA_DIR=str(p.data_dir),
+        IPLEDGER_KEYSTORE_PASSWORD=PASSWORD,
+        IPLEDGER_RPC_URL=f"http://127.0.0.1:{p.node_port}",
+    )
     members = dev_council()
 
     out = run_cli("powers", env=env)
@@ -43,8 +49,15 @@ def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, 
     assert g["address"] not in (powers["service"]["relayer"], powers["service"]["registrar"])
 
     arbitrators = ["0x" + "ab" * 20, "0x" + "ac" * 20]  # two arbitrators: the institution acts by both (README)
-    body = {"kind": "arbitration_institution", "jurisdiction": "mainland", "identifierScheme": "uscc",
-            "identifier": ARBITRATION_USCC, "nameZh": "深圳国际仲裁院", "nameEn": "SCIA", "accounts": arbitrators}
+    body = {
+        "kind": "arbitration_institution",
+        "jurisdiction": "mainland",
+        "identifierScheme": "uscc",
+        "identifier": ARBITRATION_USCC,
+        "nameZh": "深圳国际仲裁院",
+        "nameEn": "SCIA",
+        "accounts": arbitrators,
+    }
     denied = httpx.post(f"{p.api}/v1/parties", json=body, headers={"Authorization": f"Bearer {p.token}"})
     assert denied.status_code == 403, denied.text
     message = denied.json()["error"]["message"]
@@ -55,9 +68,28 @@ def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, 
     assert httpx.get(f"{p.api}/v1/parties/1").status_code == 404
 
     proposal = tmp_path / "admit.json"
-    out = run_cli("governance", "propose", "admit", "--kind", "arbitration_institution", "--identifier", ARBITRATION_USCC,
-                  "--account", arbitrators[0], "--account", arbitrators[1], "--name-zh", "深圳国际仲裁院", "--name-en", "SCIA", "-o", str(proposal),
-                  "--dev-member", "1", env=env)  # fmt: skip
+    out = run_cli(
+        "governance",
+        "propose",
+        "admit",
+        "--kind",
+        "arbitration_institution",
+        "--identifier",
+        ARBITRATION_USCC,
+        "--account",
+        arbitrators[0],
+        "--account",
+        arbitrators[1],
+        "--name-zh",
+        "深圳国际仲裁院",
+        "--name-en",
+        "SCIA",
+        "-o",
+        str(proposal),
+        "--dev-member",
+        "1",
+        env=env,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout)["state"] == "collecting"
     # one signature of two: the Safe cannot schedule
@@ -82,7 +114,10 @@ def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, 
 
     # a scheduled act is cancelled by the council before it runs
     second = tmp_path / "reinstate.json"
-    assert run_cli("governance", "propose", "reinstate", "1", "-o", str(second), "--dev-member", "2", env=env).returncode == 0
+    assert (
+        run_cli("governance", "propose", "reinstate", "1", "-o", str(second), "--dev-member", "2", env=env).returncode
+        == 0
+    )
     assert run_cli("governance", "approve", str(second), "--dev-member", "3", env=env).returncode == 0
     assert run_cli("governance", "execute", str(second), "--dev-member", "1", env=env).returncode == 0
     cancel = tmp_path / "cancel.json"
@@ -98,14 +133,19 @@ def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, 
     outsider = write_keystore(tmp_path / "outsider.json", Account.create(), PASSWORD, kdf="pbkdf2")
     garbage = tmp_path / "garbage.json"
     garbage.write_text("{not json")
-    for args, expected in ((("approve", str(tmp_path / "missing.json"), "--dev-member", "2"), "cannot read"),
-                           (("approve", str(garbage), "--dev-member", "2"), "not JSON"),
-                           (("approve", str(second), "--keystore", str(outsider)), "nonce"),
-                           (("propose", "reinstate", "1", "-o", str(second), "--dev-member", "1"), "never overwritten")):
+    for args, expected in (
+        (("approve", str(tmp_path / "missing.json"), "--dev-member", "2"), "cannot read"),
+        (("approve", str(garbage), "--dev-member", "2"), "not JSON"),
+        (("approve", str(second), "--keystore", str(outsider)), "nonce"),
+        (("propose", "reinstate", "1", "-o", str(second), "--dev-member", "1"), "never overwritten"),
+    ):
         out = run_cli("governance", *args, env=env)
         assert out.returncode == 1 and expected in out.stderr and "Traceback" not in out.stderr, out.stderr
     fresh = tmp_path / "fresh.json"
-    assert run_cli("governance", "propose", "reinstate", "1", "-o", str(fresh), "--dev-member", "1", env=env).returncode == 0
+    assert (
+        run_cli("governance", "propose", "reinstate", "1", "-o", str(fresh), "--dev-member", "1", env=env).returncode
+        == 0
+    )
     out = run_cli("governance", "approve", str(fresh), "--keystore", str(outsider), env=env)
     assert out.returncode == 1 and "not an owner" in out.stderr and "Traceback" not in out.stderr
     p.interrupt()

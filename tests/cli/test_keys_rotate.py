@@ -24,12 +24,30 @@ def test_a_party_rotates_its_key_from_the_cli_and_powers_are_separated(up, tmp_p
     old, new = tmp_path / "old.json", tmp_path / "new.json"
     assert run_cli("keys", "new", str(old), env=env).returncode == 0
     address = "0x" + json.loads(old.read_text())["address"]
-    out = run_cli("party", "admit", "--kind", "firm", "--identifier", "91110108551385082Q", "--account", address,
-                  "--name-en", "Qianhai Example Technology", env=env)  # fmt: skip
+    out = run_cli(
+        "party",
+        "admit",
+        "--kind",
+        "firm",
+        "--identifier",
+        "91110108551385082Q",
+        "--account",
+        address,
+        "--name-en",
+        "Qianhai Example Technology",
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     # the rotation needs no operator token: run it without the data directory that holds it
-    out = run_cli("keys", "rotate", "--keystore", str(old), "--new", str(new),
-                  env=cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_KEYSTORE_PASSWORD=PASSWORD))  # fmt: skip
+    out = run_cli(
+        "keys",
+        "rotate",
+        "--keystore",
+        str(old),
+        "--new",
+        str(new),
+        env=cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_KEYSTORE_PASSWORD=PASSWORD),
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     fresh = "0x" + json.loads(new.read_text())["address"]
     party = httpx.get(f"{p.api}/v1/parties/1").json()

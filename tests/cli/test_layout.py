@@ -61,8 +61,24 @@ def test_every_command_and_option_of_the_snapshot_exists() -> None:
 def test_the_snapshot_is_not_empty_and_names_every_group() -> None:
     snapshot = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     groups = {path.split()[1] for path in snapshot if len(path.split()) > 1}
-    assert {"keys", "party", "evidence", "asset", "agreement", "dispute", "index", "governance", "up", "node",
-            "deploy", "compile", "certificate", "verify", "verify-case", "powers"} <= groups  # fmt: skip
+    assert {
+        "keys",
+        "party",
+        "evidence",
+        "asset",
+        "agreement",
+        "dispute",
+        "index",
+        "governance",
+        "up",
+        "node",
+        "deploy",
+        "compile",
+        "certificate",
+        "verify",
+        "verify-case",
+        "powers",
+    } <= groups
     assert "--data-dir" in snapshot["ipledger up"] and "--out -o" in snapshot["ipledger agreement certificate"]
 
 
@@ -107,7 +123,7 @@ def test_the_cli_modules_import_each_other_without_a_cycle() -> None:
 
     def visit(node: str, stack: list[str]) -> None:
         if node in stack:
-            pytest.fail(f"import cycle: {' -> '.join([*stack[stack.index(node):], node])}")
+            pytest.fail(f"import cycle: {' -> '.join([*stack[stack.index(node) :], node])}")
         if node in done:
             return
         for dep in sorted(graph[node]):
@@ -120,14 +136,22 @@ def test_the_cli_modules_import_each_other_without_a_cycle() -> None:
 
 
 def test_no_private_name_is_imported_across_cli_modules() -> None:
-    crossing = [f"{name} imports {module}.{n}"
-                for name, path in _cli_modules().items()
-                for module, names, _ in _imports(path) if module.startswith(("cli", "ledger", "api"))
-                for n in names if n.startswith("_")]  # fmt: skip
+    crossing = [
+        f"{name} imports {module}.{n}"
+        for name, path in _cli_modules().items()
+        for module, names, _ in _imports(path)
+        if module.startswith(("cli", "ledger", "api"))
+        for n in names
+        if n.startswith("_")
+    ]
     assert not crossing, crossing
 
 
 def test_the_api_is_imported_only_inside_the_command_that_starts_the_server() -> None:
-    where = [(name, module, top) for name, path in _cli_modules().items()
-             for module, _, top in _imports(path) if module == "api" or module.startswith("api.")]  # fmt: skip
+    where = [
+        (name, module, top)
+        for name, path in _cli_modules().items()
+        for module, _, top in _imports(path)
+        if module == "api" or module.startswith("api.")
+    ]
     assert where == [("cli.service", "api.app", False)], where

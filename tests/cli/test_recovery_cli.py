@@ -26,8 +26,19 @@ WEEK = 7 * 24 * 3600  # the embedded default's recovery delay
 def _recover(env: dict[str, str], tmp_path: Path, name: str, new_account: str) -> None:
     """The council (members 1 and 3 of the embedded default) proposes a recovery through the timelock."""
     proposal = tmp_path / f"{name}.json"
-    out = run_cli("governance", "propose", "recovery", "1", "--new-account", new_account, "-o", str(proposal),
-                  "--dev-member", "1", env=env)  # fmt: skip
+    out = run_cli(
+        "governance",
+        "propose",
+        "recovery",
+        "1",
+        "--new-account",
+        new_account,
+        "-o",
+        str(proposal),
+        "--dev-member",
+        "1",
+        env=env,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert run_cli("governance", "approve", str(proposal), "--dev-member", "3", env=env).returncode == 0
     assert run_cli("governance", "execute", str(proposal), "--dev-member", "1", env=env).returncode == 0
@@ -49,32 +60,55 @@ def _history(env: dict[str, str], event: str) -> list[dict]:
 
 @pytest.mark.slow
 def test_a_party_sees_vetoes_and_after_the_delay_anyone_executes_a_recovery(up, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    p: UpProcess = up(env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_GOVERNANCE_DELAY": "4"})
+    p: UpProcess = up(
+        env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_GOVERNANCE_DELAY": "4"}
+    )
     p.wait_healthy()
     node = f"http://127.0.0.1:{p.node_port}"
-    env = cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_DATA_DIR=str(p.data_dir), IPLEDGER_KEYSTORE_PASSWORD=PASSWORD,
-                  IPLEDGER_RPC_URL=node)  # fmt: skip
+    env = cli_env(
+        IPLEDGER_API_URL=p.api,
+        IPLEDGER_DATA_DIR=str(p.data_dir),
+        IPLEDGER_KEYSTORE_PASSWORD=PASSWORD,
+        IPLEDGER_RPC_URL=node,
+    )
     # the party's own commands run without the operator's data directory (and its token)
     party_env = cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_KEYSTORE_PASSWORD=PASSWORD)
     key = tmp_path / "party.json"
     assert run_cli("keys", "new", str(key), env=env).returncode == 0
     own = Account.from_key(Account.decrypt(json.loads(key.read_text()), PASSWORD)).address
-    out = run_cli("party", "admit", "--kind", "firm", "--identifier", "91110108551385082Q", "--account", own,
-                  "--name-en", "Qianhai Example Technology", env=env)  # fmt: skip
+    out = run_cli(
+        "party",
+        "admit",
+        "--kind",
+        "firm",
+        "--identifier",
+        "91110108551385082Q",
+        "--account",
+        own,
+        "--name-en",
+        "Qianhai Example Technology",
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
 
     out = run_cli("party", "recovery", "1", env=party_env)
     assert out.returncode == 0 and "Party 1 has no pending key recovery." in out.stdout, out.stdout + out.stderr
     for args in (("veto-recovery", "1", "--keystore", str(key)), ("execute-recovery", "1")):
         out = run_cli("party", *args, env=party_env)
-        assert out.returncode == 1 and "no pending key recovery" in out.stderr and "Traceback" not in out.stderr, out.stderr
+        assert out.returncode == 1 and "no pending key recovery" in out.stderr and "Traceback" not in out.stderr, (
+            out.stderr
+        )
 
     # governance proposes to replace the party's key; the party sees it, with the time it becomes executable
     stranger = Account.create().address
     _recover(env, tmp_path, "first", stranger)
     out = run_cli("party", "recovery", "1", env=party_env)
     assert out.returncode == 0, out.stderr
-    assert stranger in out.stdout and "executable by anyone from" in out.stdout and re.search(r"\(in (7 days|6 days 23 h), by chain time\)", out.stdout), out.stdout
+    assert (
+        stranger in out.stdout
+        and "executable by anyone from" in out.stdout
+        and re.search(r"\(in (7 days|6 days 23 h), by chain time\)", out.stdout)
+    ), out.stdout
     assert "ipledger party veto-recovery 1 --keystore" in out.stdout
     shown = json.loads(run_cli("party", "recovery", "1", "--json", env=party_env).stdout)
     assert shown["pendingRecovery"]["newAccount"] == stranger and shown["executable"] is False
@@ -82,14 +116,20 @@ def test_a_party_sees_vetoes_and_after_the_delay_anyone_executes_a_recovery(up, 
 
     # nobody executes it early; an outsider's key cannot veto it; bad input is one line, nothing sent
     out = run_cli("party", "execute-recovery", "1", env=party_env)
-    assert out.returncode == 1 and "can be executed from" in out.stderr and re.search(r"in (7 days|6 days 23 h)", out.stderr), out.stderr
+    assert (
+        out.returncode == 1
+        and "can be executed from" in out.stderr
+        and re.search(r"in (7 days|6 days 23 h)", out.stderr)
+    ), out.stderr
     outsider = write_keystore(tmp_path / "outsider.json", Account.create(), PASSWORD, kdf="pbkdf2")
     out = run_cli("party", "veto-recovery", "1", "--keystore", str(outsider), env=party_env)
     assert out.returncode == 1 and "is not an account of party 1" in out.stderr and "Traceback" not in out.stderr
-    for args, expected in ((("veto-recovery", "1"), "keystore is required"),
-                           (("veto-recovery", "1", "--keystore", str(tmp_path / "missing.json")), "missing.json"),
-                           (("veto-recovery", "0", "--keystore", str(key)), "party_id"),
-                           (("recovery", "2"), "no party 2")):  # fmt: skip
+    for args, expected in (
+        (("veto-recovery", "1"), "keystore is required"),
+        (("veto-recovery", "1", "--keystore", str(tmp_path / "missing.json")), "missing.json"),
+        (("veto-recovery", "0", "--keystore", str(key)), "party_id"),
+        (("recovery", "2"), "no party 2"),
+    ):
         out = run_cli("party", *args, env=party_env)
         assert out.returncode in (1, 2) and expected in out.stderr and "Traceback" not in out.stderr, (args, out.stderr)
     assert httpx.get(f"{p.api}/v1/parties/1").json()["pendingRecovery"]["newAccount"] == stranger

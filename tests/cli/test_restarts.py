@@ -26,15 +26,29 @@ ENV = {"IPLEDGER_BATCH_INTERVAL": "0.3", "IPLEDGER_FINAL_AFTER": "2"}
 
 
 def node_rpc(p: UpProcess, method: str, params: list[Any]) -> Any:
-    r = httpx.post(f"http://127.0.0.1:{p.node_port}", json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=10)
+    r = httpx.post(
+        f"http://127.0.0.1:{p.node_port}",
+        json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params},
+        timeout=10,
+    )
     return r.json()["result"]
 
 
 def admit(p: UpProcess) -> Any:
     firm = Account.create()
-    resp = httpx.post(p.api + "/v1/parties", headers={"Authorization": f"Bearer {p.token}"}, timeout=30, json={
-        "kind": "firm", "jurisdiction": "mainland", "identifierScheme": "uscc", "identifier": "91110108551385082Q",
-        "nameEn": "Restart Test Ltd", "accounts": [firm.address]})  # fmt: skip
+    resp = httpx.post(
+        p.api + "/v1/parties",
+        headers={"Authorization": f"Bearer {p.token}"},
+        timeout=30,
+        json={
+            "kind": "firm",
+            "jurisdiction": "mainland",
+            "identifierScheme": "uscc",
+            "identifier": "91110108551385082Q",
+            "nameEn": "Restart Test Ltd",
+            "accounts": [firm.address],
+        },
+    )
     assert resp.status_code == 201, resp.text
     return firm
 
@@ -42,10 +56,21 @@ def admit(p: UpProcess) -> Any:
 def register_batch(p: UpProcess, firm: Any, n: int = 3) -> tuple[str, list[bytes]]:
     d = httpx.get(p.api + "/v1/signing-domain", timeout=10).json()
     hashes = [os.urandom(32) for _ in range(n)]
-    req = sign_batch(firm, eip712.Domain(d["chainId"], d["verifyingContract"]), bindings=hashes, algorithm=1,
-                     deadline=int(time.time()) + 3600)  # fmt: skip
-    body = {"algorithm": "sha256", "bindings": ["0x" + x.hex() for x in hashes], "partyId": 1, "registrant": firm.address,
-            "deadline": req.deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
+    req = sign_batch(
+        firm,
+        eip712.Domain(d["chainId"], d["verifyingContract"]),
+        bindings=hashes,
+        algorithm=1,
+        deadline=int(time.time()) + 3600,
+    )
+    body = {
+        "algorithm": "sha256",
+        "bindings": ["0x" + x.hex() for x in hashes],
+        "partyId": 1,
+        "registrant": firm.address,
+        "deadline": req.deadline,
+        "signature": "0x" + req.signature.hex(),
+    }
     resp = httpx.post(p.api + "/v1/evidence/batch", json=body, timeout=30)
     assert resp.status_code == 202, resp.text
     return resp.json()["receiptId"], hashes
@@ -74,7 +99,9 @@ def wait_final(p: UpProcess, receipts: list[str], timeout: float = 90) -> None:
 
 
 @pytest.mark.slow
-def test_restart_cycles_clean_and_killed_keep_the_chain_deployment_every_dumped_block_and_everything_acknowledged(up) -> None:  # type: ignore[no-untyped-def]
+def test_restart_cycles_clean_and_killed_keep_the_chain_deployment_every_dumped_block_and_everything_acknowledged(
+    up,
+) -> None:  # type: ignore[no-untyped-def]
     first: dict[str, Any] = {}
     genesis = None
     dumped: list[tuple[int, str]] = []  # (block, hash) on disk before each stop
@@ -90,7 +117,9 @@ def test_restart_cycles_clean_and_killed_keep_the_chain_deployment_every_dumped_
         assert health["contracts"] == first["contracts"], f"cycle {cycle}: the deployment changed"
         assert block0 == genesis, f"cycle {cycle}: the genesis block changed"
         for number, block_hash in dumped:
-            assert node_rpc(p, "eth_getBlockByNumber", [hex(number), False])["hash"] == block_hash, f"cycle {cycle}: lost block {number}"
+            assert node_rpc(p, "eth_getBlockByNumber", [hex(number), False])["hash"] == block_hash, (
+                f"cycle {cycle}: lost block {number}"
+            )
         receipt, hashes = register_batch(p, firm)
         receipts[receipt] = hashes
         if cycle % 3 == 2:  # killed right after the acknowledgement: it may be on disk in the journal only
@@ -111,7 +140,9 @@ def test_restart_cycles_clean_and_killed_keep_the_chain_deployment_every_dumped_
             body = httpx.get(f"{p.api}/v1/evidence/0x{content.hex()}", timeout=10).json()
             assert body["status"] == "final" and body["receiptId"] == receipt, body
     w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{p.node_port}"))
-    evidence = w3.eth.contract(address=first["contracts"]["EvidenceRegistry"], abi=load_artifact("EvidenceRegistry")["abi"])
+    evidence = w3.eth.contract(
+        address=first["contracts"]["EvidenceRegistry"], abi=load_artifact("EvidenceRegistry")["abi"]
+    )
     roots = [bytes(log["args"]["root"]) for log in evidence.events.BatchAnchored().get_logs(from_block=0)]
     assert len(roots) == len(set(roots)) >= len(receipts), "a batch was anchored twice"
     assert p.interrupt() == 0
@@ -140,7 +171,9 @@ def test_an_idle_service_mines_nothing_and_writes_no_state(running: UpProcess) -
     assert (running.data_dir / "chain" / "anvil.log").stat().st_size == log_size, "the node log grows while idle"
 
 
-def test_a_second_instance_on_the_data_directory_is_refused_naming_the_first(running: UpProcess, tmp_path: Path) -> None:
+def test_a_second_instance_on_the_data_directory_is_refused_naming_the_first(
+    running: UpProcess, tmp_path: Path
+) -> None:
     before = running.anvil_pid()
     second = UpProcess(running.data_dir, env=ENV)
     try:

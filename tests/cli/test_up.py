@@ -93,7 +93,15 @@ def test_up_refuses_a_data_dir_that_is_not_writable(tmp_path: Path) -> None:
 
 
 def test_up_refuses_an_unreachable_rpc_url(tmp_path: Path) -> None:
-    out = run_cli("up", "--data-dir", str(tmp_path), "--rpc-url", "http://user:pw@127.0.0.1:9/x?key=secret", "--port", str(free_port()))
+    out = run_cli(
+        "up",
+        "--data-dir",
+        str(tmp_path),
+        "--rpc-url",
+        "http://user:pw@127.0.0.1:9/x?key=secret",
+        "--port",
+        str(free_port()),
+    )
     assert out.returncode == 1
     assert "no EVM JSON-RPC node answers at http://127.0.0.1:9/x" in out.stderr
     assert "secret" not in out.stderr and "pw" not in out.stderr and "Traceback" not in out.stderr
@@ -111,10 +119,11 @@ def test_node_listens_where_host_says_and_sigterm_writes_the_state(tmp_path: Pat
         pytest.skip("this machine has no non-loopback IPv4 address")
     port = free_port()
     proc = subprocess.Popen(
-        [IPLEDGER, "node", "--data-dir", str(tmp_path / "d"), "--host", "0.0.0.0",
-         "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [IPLEDGER, "node", "--data-dir", str(tmp_path / "d"), "--host", "0.0.0.0", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         w3 = Web3(Web3.HTTPProvider(f"http://{address}:{port}", request_kwargs={"timeout": 2}))
         deadline = time.monotonic() + 60

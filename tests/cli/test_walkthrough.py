@@ -16,7 +16,9 @@ PASSWORD = "walkthrough password"
 
 @pytest.mark.slow
 def test_register_files_fetch_certificates_and_verify_them(up, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    p: UpProcess = up(env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_BATCH_INTERVAL": "0.3"})
+    p: UpProcess = up(
+        env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_BATCH_INTERVAL": "0.3"}
+    )
     p.wait_healthy()
     env = cli_env(
         IPLEDGER_API_URL=p.api,
@@ -29,10 +31,25 @@ def test_register_files_fetch_certificates_and_verify_them(up, tmp_path: Path) -
     assert out.returncode == 0, out.stderr
     address = json.loads(keystore.read_text())["address"]
 
-    out = run_cli("party", "admit", "--kind", "firm", "--identifier", "91110108551385082Q", "--account", "0x" + address,
-                  "--name-zh", "前海示例科技有限公司", "--name-en", "Qianhai Example Technology", env=env)  # fmt: skip
+    out = run_cli(
+        "party",
+        "admit",
+        "--kind",
+        "firm",
+        "--identifier",
+        "91110108551385082Q",
+        "--account",
+        "0x" + address,
+        "--name-zh",
+        "前海示例科技有限公司",
+        "--name-en",
+        "Qianhai Example Technology",
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
-    bad = run_cli("party", "admit", "--kind", "firm", "--identifier", "91110000600037341M", "--account", "0x" + address, env=env)
+    bad = run_cli(
+        "party", "admit", "--kind", "firm", "--identifier", "91110000600037341M", "--account", "0x" + address, env=env
+    )
     assert bad.returncode == 1 and "check" in bad.stderr.lower() and "Traceback" not in bad.stderr
 
     drawing = tmp_path / "drawing.dwg"
@@ -63,7 +80,9 @@ def test_register_files_fetch_certificates_and_verify_them(up, tmp_path: Path) -
         f = tmp_path / f"source-{i}.py"
         f.write_text(f"print({i})\n")
         files.append(str(f))
-    out = run_cli("evidence", "register", *files, "--keystore", str(keystore), "--alg", "sm3", "--private", "--wait", env=env)
+    out = run_cli(
+        "evidence", "register", *files, "--keystore", str(keystore), "--alg", "sm3", "--private", "--wait", env=env
+    )
     assert out.returncode == 0, out.stderr
     side = json.loads(Path(files[1] + ".ipledger.json").read_text())
     assert side["salt"] and side["binding"] != side["contentHash"]
@@ -74,7 +93,17 @@ def test_register_files_fetch_certificates_and_verify_them(up, tmp_path: Path) -
     shown = run_cli("evidence", "show", side["binding"], env=env)
     assert shown.returncode == 0 and '"method": "batch"' in shown.stdout
     pdf = tmp_path / "cert.pdf"
-    out = run_cli("certificate", side["binding"], "--sidecar", files[1] + ".ipledger.json", "-o", str(tmp_path / "c.json"), "--pdf", str(pdf), env=env)
+    out = run_cli(
+        "certificate",
+        side["binding"],
+        "--sidecar",
+        files[1] + ".ipledger.json",
+        "-o",
+        str(tmp_path / "c.json"),
+        "--pdf",
+        str(pdf),
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     assert pdf.read_bytes().startswith(b"%PDF-")
     assert json.loads((tmp_path / "c.json").read_text())["evidence"]["salt"] == side["salt"]

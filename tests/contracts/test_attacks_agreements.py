@@ -73,10 +73,12 @@ def test_the_operator_cannot_apply_a_dispute_effect_without_a_dispute(w: Arena, 
     lic = w.licence(w.p_y, ag.LicenceType.ORDINARY)
     execute(c, lic, [w.uni, w.y])
     f = c.assets.functions
-    call_ = {"restoreTitle": f.restoreTitle(w.asset, [w.p_x], [10_000], keccak(text="no dispute")),
-             "voidAgreement": f.voidAgreement(w.aid(lic), keccak(text="no dispute")),
-             "unfreezeAsset": f.unfreezeAsset(w.asset, keccak(text="no dispute")),
-             "freezeAsset": f.freezeAsset(w.asset, keccak(text="no dispute"))}[effect]  # fmt: skip
+    call_ = {
+        "restoreTitle": f.restoreTitle(w.asset, [w.p_x], [10_000], keccak(text="no dispute")),
+        "voidAgreement": f.voidAgreement(w.aid(lic), keccak(text="no dispute")),
+        "unfreezeAsset": f.unfreezeAsset(w.asset, keccak(text="no dispute")),
+        "freezeAsset": f.freezeAsset(w.asset, keccak(text="no dispute")),
+    }[effect]
     for sender in (c.sender, c.as_(w.arb), c.as_(w.uni)):  # the operator, an arbitrator's own key, an owner
         err = reverts(call_, sender)
         assert err.name == "CallerNotDisputeRegistry"
@@ -86,7 +88,12 @@ def test_the_operator_cannot_apply_a_dispute_effect_without_a_dispute(w: Arena, 
 def test_no_admin_exists_to_re_grant_the_dispute_power(w: Arena) -> None:
     """Measured before: the default admin (0-second delay) could grant DISPUTE_ROLE to any key at any time."""
     c = w.chain
-    grant = keccak(text="grantRole(bytes32,address)")[:4] + keccak(text="DISPUTE_ROLE") + bytes(12) + bytes.fromhex(c.operator.address[2:])
+    grant = (
+        keccak(text="grantRole(bytes32,address)")[:4]
+        + keccak(text="DISPUTE_ROLE")
+        + bytes(12)
+        + bytes.fromhex(c.operator.address[2:])
+    )
     with pytest.raises(Exception):  # no such function: the call falls through to a revert (no fallback)
         c.sender.send({"to": c.assets.address, "data": "0x" + grant.hex()})
     assert call(c.assets.functions.disputeRegistry()) == c.manifest.address("DisputeRegistry")
@@ -154,13 +161,18 @@ def test_a_suspended_pledgee_still_releases_and_only_the_pledgee_does(w: Arena) 
     assert c.evidence.functions.partyOf(w.bank.address).call()[1] is False
     deadline = c.now() + 600
     digest = ag.release_message(assets_domain(c), w.aid(pledge), deadline)
-    err = reverts(c.assets.functions.releasePledge(w.aid(pledge), deadline, (w.uni.address, eip712.sign(digest, w.uni))),
-                  c.sender)  # fmt: skip
+    err = reverts(
+        c.assets.functions.releasePledge(w.aid(pledge), deadline, (w.uni.address, eip712.sign(digest, w.uni))), c.sender
+    )
     assert err.name == "AgreementSignerNotAParty"
-    err = reverts(c.assets.functions.releasePledge(w.aid(pledge), deadline, (w.bank.address, eip712.sign(digest, w.uni))),
-                  c.sender)  # fmt: skip
+    err = reverts(
+        c.assets.functions.releasePledge(w.aid(pledge), deadline, (w.bank.address, eip712.sign(digest, w.uni))),
+        c.sender,
+    )
     assert err.name == "AgreementSignatureInvalid"
-    c.sender.send_call(c.assets.functions.releasePledge(w.aid(pledge), deadline, (w.bank.address, eip712.sign(digest, w.bank))))
+    c.sender.send_call(
+        c.assets.functions.releasePledge(w.aid(pledge), deadline, (w.bank.address, eip712.sign(digest, w.bank)))
+    )
     assert w.status(w.aid(pledge)) == ag.AgreementStatus.RELEASED
 
 
@@ -183,7 +195,9 @@ def test_an_award_voiding_a_transfer_restores_the_assignors_with_their_shares(w:
     assert restored[0]["args"]["disputeId"] == did and list(restored[0]["args"]["owners"]) == [w.p_uni, w.p_uni2]
 
 
-def test_voiding_transfers_in_turn_walks_title_back_and_a_superseded_transfer_is_voided_in_the_record_only(w: Arena) -> None:
+def test_voiding_transfers_in_turn_walks_title_back_and_a_superseded_transfer_is_voided_in_the_record_only(
+    w: Arena,
+) -> None:
     c = w.chain
     a_to_x = w.terms(ag.AgreementKind.ASSIGNMENT, [w.p_x])
     execute(c, a_to_x, [w.uni, w.x])
@@ -213,9 +227,14 @@ def test_after_a_restored_transfer_the_earlier_one_can_be_voided_back_to_the_fir
 # --- 5. sublicences lie inside their parent, end with it, and have their own capacity -----------------
 
 
-@pytest.mark.parametrize(("parent_type", "sub_type"), [(ag.LicenceType.ORDINARY, ag.LicenceType.EXCLUSIVE),
-                                                        (ag.LicenceType.ORDINARY, ag.LicenceType.SOLE),
-                                                        (ag.LicenceType.SOLE, ag.LicenceType.EXCLUSIVE)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("parent_type", "sub_type"),
+    [
+        (ag.LicenceType.ORDINARY, ag.LicenceType.EXCLUSIVE),
+        (ag.LicenceType.ORDINARY, ag.LicenceType.SOLE),
+        (ag.LicenceType.SOLE, ag.LicenceType.EXCLUSIVE),
+    ],
+)
 def test_a_licensee_cannot_grant_a_broader_type_of_sublicence(w: Arena, parent_type: int, sub_type: int) -> None:
     """Measured before: an ordinary licensee granted an exclusive sublicence, which then blocked the owner."""
     c = w.chain
@@ -227,7 +246,9 @@ def test_a_licensee_cannot_grant_a_broader_type_of_sublicence(w: Arena, parent_t
     assert err.value.name == "SublicenceOutsideParent" and err.value.args_["reason"] == "licence type"
     execute(c, replace(sub, licence_type=ag.LicenceType.ORDINARY), [w.y, w.z])  # the same, ordinary: granted
     # the owner still licenses outside the parent's scope
-    execute(c, w.licence(w.p_x, ag.LicenceType.ORDINARY, territory=to_mask(["SG"]), salt=keccak(text="owner")), [w.uni, w.x])
+    execute(
+        c, w.licence(w.p_x, ag.LicenceType.ORDINARY, territory=to_mask(["SG"]), salt=keccak(text="owner")), [w.uni, w.x]
+    )
 
 
 @pytest.mark.parametrize("end", ["terminated", "voided"])
@@ -263,14 +284,25 @@ def test_sublicences_cannot_exhaust_the_owners_licence_capacity(w: Arena) -> Non
     parent = w.licence(w.p_y, ag.LicenceType.ORDINARY, territory=CN | HK, sublicensable=True)
     execute(c, parent, [w.uni, w.y])
     for i in range(limit):
-        execute(c, w.licence(w.p_z, ag.LicenceType.ORDINARY, territory=CN, parent_licence=w.aid(parent),
-                             salt=keccak(text=f"sub-{i}")), [w.y, w.z])  # fmt: skip
+        execute(
+            c,
+            w.licence(
+                w.p_z, ag.LicenceType.ORDINARY, territory=CN, parent_licence=w.aid(parent), salt=keccak(text=f"sub-{i}")
+            ),
+            [w.y, w.z],
+        )
     with pytest.raises(ContractRevert) as err:
-        execute(c, w.licence(w.p_x, ag.LicenceType.ORDINARY, parent_licence=w.aid(parent), salt=keccak(text="one more")), [w.y, w.x])
+        execute(
+            c,
+            w.licence(w.p_x, ag.LicenceType.ORDINARY, parent_licence=w.aid(parent), salt=keccak(text="one more")),
+            [w.y, w.x],
+        )
     assert err.value.name == "SublicenceLimitReached"
     # the owner still grants: its capacity counts its own licences only
     for i in range(3):
-        execute(c, w.licence(w.p_x, ag.LicenceType.ORDINARY, territory=HK, salt=keccak(text=f"owner-{i}")), [w.uni, w.x])
+        execute(
+            c, w.licence(w.p_x, ag.LicenceType.ORDINARY, territory=HK, salt=keccak(text=f"owner-{i}")), [w.uni, w.x]
+        )
     assert len(call(c.assets.functions.licencesInForce(w.asset, c.now()))) == 1 + limit + 3
 
 
@@ -341,7 +373,9 @@ def test_a_signature_deadline_more_than_a_year_ahead_is_refused(w: Arena, act: s
         if act == "terminate":
             fn = f.terminate(w.aid(t), far, sign_with(c, ag.termination_message(d, w.aid(t), far), [w.uni, w.y]))
         else:
-            fn = f.releasePledge(w.aid(t), far, (w.bank.address, eip712.sign(ag.release_message(d, w.aid(t), far), w.bank)))
+            fn = f.releasePledge(
+                w.aid(t), far, (w.bank.address, eip712.sign(ag.release_message(d, w.aid(t), far), w.bank))
+            )
     elif act == "withdraw":
         t = w.licence(w.p_y, ag.LicenceType.ORDINARY)
         fn = f.withdraw(t.as_tuple(), far, (w.y.address, eip712.sign(ag.withdrawal_message(d, w.aid(t), far), w.y)))
@@ -350,7 +384,9 @@ def test_a_signature_deadline_more_than_a_year_ahead_is_refused(w: Arena, act: s
 
         req = OpenRequest(1, w.asset.to_bytes(32, "big"), w.p_x, w.p_uni, keccak(text="claim"), w.p_arb, far)
         msg = req.message(disputes_domain(int(c.w3.eth.chain_id), c.disputes.address))
-        fn = c.disputes.functions.openDisputeBySignature(*req.as_args(sign_with(c, msg, [w.arb, account("arbitrator-2")])))
+        fn = c.disputes.functions.openDisputeBySignature(
+            *req.as_args(sign_with(c, msg, [w.arb, account("arbitrator-2")]))
+        )
     err = reverts(fn, c.sender)
     assert err.name == "SignatureDeadlineTooFar"
     assert err.args_["latest"] <= c.now() + 366 * 86400
@@ -363,8 +399,10 @@ def test_signatures_for_another_chain_or_deployment_are_refused(w: Arena) -> Non
     c = w.chain
     t = w.licence(w.p_y, ag.LicenceType.ORDINARY)
     here = assets_domain(c)
-    for domain in (ag.assets_domain(here.chain_id + 1, c.assets.address),  # same contract, other chain id
-                   ag.assets_domain(here.chain_id, c.disputes.address)):  # same chain, other deployment address
+    for domain in (
+        ag.assets_domain(here.chain_id + 1, c.assets.address),  # same contract, other chain id
+        ag.assets_domain(here.chain_id, c.disputes.address),
+    ):  # same chain, other deployment address
         sigs = sign_with(c, t.message(domain), [w.uni, w.y])
         with pytest.raises((ContractRevert, SignatureRejected)) as err:
             c.sender.send_call(c.assets.functions.execute(t.as_tuple(), sigs))

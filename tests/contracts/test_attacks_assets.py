@@ -59,8 +59,17 @@ class Squat(World):
     def owners_of(self, asset: int) -> list[int]:
         return list(call(self.chain.assets.functions.asset(asset))[2])
 
-    def decision(self, act: str, asset: int, signer: LocalAccount, *, as_account: str | None = None, hash_: bytes | None = None,
-                 deadline: int | None = None, sign_asset: int | None = None) -> Any:
+    def decision(
+        self,
+        act: str,
+        asset: int,
+        signer: LocalAccount,
+        *,
+        as_account: str | None = None,
+        hash_: bytes | None = None,
+        deadline: int | None = None,
+        sign_asset: int | None = None,
+    ) -> Any:
         """The call of a verifier's decision on ``asset`` ("confirm" or "reject") relayed with ``signer``'s signature,
         claimed to be by ``as_account`` (default: the signer)."""
         d = assets_domain(self.chain)
@@ -93,7 +102,9 @@ def test_a_squatters_unconfirmed_claim_cannot_be_assigned_licensed_contributed_o
     """Measured before: the squatter pledged the patent it had just registered to a bank, with no check at all."""
     c = s.chain
     t, signers = deal(s, kind, s.claim)
-    err = reverts(c.assets.functions.execute(t.as_tuple(), sign_with(c, t.message(assets_domain(c)), signers)), c.sender)
+    err = reverts(
+        c.assets.functions.execute(t.as_tuple(), sign_with(c, t.message(assets_domain(c)), signers)), c.sender
+    )
     assert err.name == "AssetNotConfirmed" and err.args_["assetId"] == s.claim
     assert s.status(s.claim) == ag.AssetStatus.CLAIMED and s.owners_of(s.claim) == [s.p_x]
     # the same terms take effect once a verifier has confirmed the asset: the confirmation is what stood in the way
@@ -106,8 +117,15 @@ def test_only_an_asset_verifier_confirms_or_rejects_a_claim(s: Squat, who: str) 
     """Neither the claimant, another party of any other kind, nor the relayer, the registrar or the governance key
     (which admits verifiers but is none) can confirm or reject a claim, directly or by a relayed signature."""
     c = s.chain
-    key = {"claimant": s.x, "other-firm": s.y, "bank": s.bank, "arbitrator": s.arb, "operator": c.operator,
-           "registrar": c.registrar, "governance": c.governance}[who]  # fmt: skip
+    key = {
+        "claimant": s.x,
+        "other-firm": s.y,
+        "bank": s.bank,
+        "arbitrator": s.arb,
+        "operator": c.operator,
+        "registrar": c.registrar,
+        "governance": c.governance,
+    }[who]
     for act in ("confirm", "reject"):
         relayed = reverts(s.decision(act, s.claim, key), c.sender)
         fn = c.assets.functions.confirmAsset if act == "confirm" else c.assets.functions.rejectClaim
@@ -127,9 +145,15 @@ def test_a_verifier_acts_directly_or_by_its_own_relayed_signature_only(s: Squat)
         (s.decision("confirm", s.claim, impostor, as_account=s.verifier.address), "AgreementSignatureInvalid"),
         (s.decision("confirm", s.claim, s.verifier, sign_asset=s.asset), "AgreementSignatureInvalid"),
         (s.decision("confirm", s.claim, s.verifier, deadline=c.now() - 1), "SignatureExpired"),
-        (s.decision("confirm", s.claim, s.verifier, deadline=c.now() + ag.MAX_SIGNING_WINDOW + 3600), "SignatureDeadlineTooFar"),
+        (
+            s.decision("confirm", s.claim, s.verifier, deadline=c.now() + ag.MAX_SIGNING_WINDOW + 3600),
+            "SignatureDeadlineTooFar",
+        ),
         # a relayer sending the verifier's address with no signature is not the verifier's own call
-        (c.assets.functions.confirmAsset(s.claim, keccak(text="x"), s.verifier.address, c.now() + 600, b""), "AgreementSignatureInvalid"),
+        (
+            c.assets.functions.confirmAsset(s.claim, keccak(text="x"), s.verifier.address, c.now() + 600, b""),
+            "AgreementSignatureInvalid",
+        ),
     ]
     for fn, name in cases:
         assert reverts(fn, c.sender).name == name
@@ -141,9 +165,15 @@ def test_a_verifier_acts_directly_or_by_its_own_relayed_signature_only(s: Squat)
     assert reverts(bad, c.sender).name == "AgreementSignatureInvalid"
     assert s.status(s.claim) == ag.AssetStatus.CLAIMED
     # the verifier's own transaction, no signature
-    sent = c.as_(s.verifier).send_call(c.assets.functions.confirmAsset(s.claim, keccak(text="extract-a"), s.verifier.address, deadline, b""))
+    sent = c.as_(s.verifier).send_call(
+        c.assets.functions.confirmAsset(s.claim, keccak(text="extract-a"), s.verifier.address, deadline, b"")
+    )
     ev = c.assets.events.AssetConfirmed().process_receipt(sent.receipt, errors=DISCARD)[0]["args"]  # type: ignore[union-attr]
-    assert (ev["assetId"], ev["verifierPartyId"], bytes(ev["registerExtractHash"])) == (s.claim, s.p_ver, keccak(text="extract-a"))
+    assert (ev["assetId"], ev["verifierPartyId"], bytes(ev["registerExtractHash"])) == (
+        s.claim,
+        s.p_ver,
+        keccak(text="extract-a"),
+    )
     assert s.status(s.claim) == ag.AssetStatus.CONFIRMED
     again = c.assets.functions.confirmAsset(s.claim, keccak(text="extract-a"), s.verifier.address, deadline, sig)
     err = reverts(again, c.sender)
@@ -152,7 +182,9 @@ def test_a_verifier_acts_directly_or_by_its_own_relayed_signature_only(s: Squat)
 
 def test_a_verifier_cannot_confirm_an_asset_it_owns(s: Squat) -> None:
     c = s.chain
-    own = register_asset(c, [(s.p_ver, s.verifier), (s.p_y, s.y)], [5000, 5000], number="CN202310000002.X", confirm=False)
+    own = register_asset(
+        c, [(s.p_ver, s.verifier), (s.p_y, s.y)], [5000, 5000], number="CN202310000002.X", confirm=False
+    )
     for act in ("confirm", "reject"):
         err = reverts(s.decision(act, own, s.verifier), c.sender)
         assert err.name == "AssetVerifierIsOwner" and err.args_["partyId"] == s.p_ver
@@ -181,7 +213,9 @@ def test_a_rejected_claim_frees_the_number_and_the_rightful_owner_registers_it(s
     with pytest.raises(ContractRevert) as taken:
         register_asset(c, [(s.p_uni, s.uni)], number=NUMBER, confirm=False)
     assert taken.value.name == "AssetNumberTaken"
-    sent = c.sender.send_call(s.decision("reject", s.claim, s.verifier, hash_=keccak(text="CNIPA register names the university")))
+    sent = c.sender.send_call(
+        s.decision("reject", s.claim, s.verifier, hash_=keccak(text="CNIPA register names the university"))
+    )
     ev = c.assets.events.ClaimRejected().process_receipt(sent.receipt, errors=DISCARD)[0]["args"]  # type: ignore[union-attr]
     assert (ev["assetId"], ev["verifierPartyId"]) == (s.claim, s.p_ver)
     assert bytes(ev["reasonHash"]) == keccak(text="CNIPA register names the university")
@@ -189,7 +223,12 @@ def test_a_rejected_claim_frees_the_number_and_the_rightful_owner_registers_it(s
     # the struck claim is dead: never confirmed, never dealt in, never disputed
     assert reverts(s.decision("confirm", s.claim, s.verifier), c.sender).name == "AssetStatusInvalid"
     t, signers = deal(s, "pledge", s.claim)
-    assert reverts(c.assets.functions.execute(t.as_tuple(), sign_with(c, t.message(assets_domain(c)), signers)), c.sender).name == "AssetNotConfirmed"
+    assert (
+        reverts(
+            c.assets.functions.execute(t.as_tuple(), sign_with(c, t.message(assets_domain(c)), signers)), c.sender
+        ).name
+        == "AssetNotConfirmed"
+    )
     fn = dispute_open_fn(c, s.arb, "asset", s.claim, s.p_uni, s.p_x)
     assert reverts(fn, c.sender).name == "AssetStatusInvalid"
     # the rightful owner claims the number, a verifier confirms, the owner licenses
@@ -219,7 +258,9 @@ def test_a_verifier_cannot_un_confirm_an_asset_nor_decide_a_frozen_claim(s: Squa
 
 
 @pytest.mark.parametrize("confirmed", [True, False], ids=["confirmed-claim", "unconfirmed-claim"])
-def test_an_award_strikes_a_squatters_claim_and_gives_the_asset_to_the_rightful_owner(s: Squat, confirmed: bool) -> None:
+def test_an_award_strikes_a_squatters_claim_and_gives_the_asset_to_the_rightful_owner(
+    s: Squat, confirmed: bool
+) -> None:
     """A verifier was misled and confirmed the squatter's claim (or none has decided yet): the university goes to
     arbitration; the award strikes the squatter's claim (ClaimStruck) and gives the number to the university,
     which then deals in it while the squatter can no longer."""
@@ -229,11 +270,16 @@ def test_an_award_strikes_a_squatters_claim_and_gives_the_asset_to_the_rightful_
     dispute = open_dispute(c, s.arb, "asset", s.claim, s.p_uni, s.p_x)
     t, signers = deal(s, "pledge", s.claim)
     msg = t.message(assets_domain(c))
-    assert reverts(c.assets.functions.execute(t.as_tuple(), sign_with(c, msg, signers)), c.sender).name in ("AssetIsFrozen", "AssetNotConfirmed")
+    assert reverts(c.assets.functions.execute(t.as_tuple(), sign_with(c, msg, signers)), c.sender).name in (
+        "AssetIsFrozen",
+        "AssetNotConfirmed",
+    )
     sent = close_dispute(c, s.arb, dispute, "title_restored", owners=[s.p_uni], shares=[10_000])
     struck = c.assets.events.ClaimStruck().process_receipt(sent.receipt, errors=DISCARD)
     restored = c.assets.events.TitleRestored().process_receipt(sent.receipt, errors=DISCARD)
-    assert [(e["args"]["assetId"], list(e["args"]["formerOwners"]), bytes(e["args"]["disputeId"])) for e in struck] == [(s.claim, [s.p_x], dispute)]
+    assert [(e["args"]["assetId"], list(e["args"]["formerOwners"]), bytes(e["args"]["disputeId"])) for e in struck] == [
+        (s.claim, [s.p_x], dispute)
+    ]
     assert [list(e["args"]["owners"]) for e in restored] == [[s.p_uni]]
     assert s.owners_of(s.claim) == [s.p_uni]
     assert call(c.assets.functions.assetByNumber(ag.number_hash(NUMBER))) == s.claim  # the number stays with the asset

@@ -43,11 +43,19 @@ def test_one_rogue_arbitrator_cannot_freeze_an_asset(w: Arena, signers: str) -> 
     execute(c, lic, [w.uni, w.y])
     outsider = account("outside-institution-arbitrator")
     if signers.endswith("institution's"):
-        c.admit([outsider.address, account("outside-institution-arbitrator-2").address], kind="arbitration",
-                identifier="ARB-OUTSIDE", scheme="other")  # fmt: skip
-    by = {"one key": [w.arb], "one key twice": [w.arb, w.arb], "one key and another institution's": [w.arb, outsider]}[signers]
+        c.admit(
+            [outsider.address, account("outside-institution-arbitrator-2").address],
+            kind="arbitration",
+            identifier="ARB-OUTSIDE",
+            scheme="other",
+        )
+    by = {"one key": [w.arb], "one key twice": [w.arb, w.arb], "one key and another institution's": [w.arb, outsider]}[
+        signers
+    ]
     err = reverts(dispute_open_fn(c, by, "agreement", w.aid(lic), w.p_x, w.p_uni, institution=w.p_arb), c.sender)
-    assert err.name == {"one key": "DisputeSignaturesTooFew", "one key twice": "DisputeSignerDuplicate"}.get(signers, "DisputeNotArbitrator")
+    assert err.name == {"one key": "DisputeSignaturesTooFew", "one key twice": "DisputeSignerDuplicate"}.get(
+        signers, "DisputeNotArbitrator"
+    )
     assert not w.frozen()
     # the licensee's acts go on: the licence is still in effect and the owner can still deal
     assert w.status(w.aid(lic)) == ag.AgreementStatus.EFFECTIVE

@@ -46,9 +46,17 @@ def _raw_tx(chain: Chain, sender: LocalAccount, data: str, tip: int) -> str:
     """Signs and broadcasts a type-2 transaction to the registry with the given priority fee (no waiting)."""
     w3 = chain.w3
     base = int(w3.eth.get_block("latest")["baseFeePerGas"])
-    tx = {"to": chain.evidence.address, "data": data, "value": 0, "gas": 300_000, "chainId": int(w3.eth.chain_id),
-          "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
-          "maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip, "type": 2}  # fmt: skip
+    tx = {
+        "to": chain.evidence.address,
+        "data": data,
+        "value": 0,
+        "gas": 300_000,
+        "chainId": int(w3.eth.chain_id),
+        "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
+        "maxFeePerGas": 2 * base + tip,
+        "maxPriorityFeePerGas": tip,
+        "type": 2,
+    }
     return str(w3.eth.send_raw_transaction(Account.sign_transaction(tx, sender.key).raw_transaction).to_0x_hex())
 
 
@@ -85,24 +93,48 @@ def _rpc(chain: Chain) -> Rpc:
     return Rpc(request)
 
 
-def _copier_certificate(chain: Chain, copier: LocalAccount, copier_party: int, binding: bytes, tx_hash: str,
-                        content: bytes | None, salt: bytes | None = None) -> dict[str, Any]:  # fmt: skip
+def _copier_certificate(
+    chain: Chain,
+    copier: LocalAccount,
+    copier_party: int,
+    binding: bytes,
+    tx_hash: str,
+    content: bytes | None,
+    salt: bytes | None = None,
+) -> dict[str, Any]:
     """The certificate the copier would show for its record: its account, party, transaction and block, the
     binding it copied, and the content hash (the file's, should the copier later obtain the file)."""
     receipt = chain.w3.eth.get_transaction_receipt(tx_hash)
     block = chain.w3.eth.get_block(receipt["blockNumber"])
     p = call(chain.evidence.functions.party(copier_party))
     return certificate.build(
-        content_hash=content, algorithm=SHA256, binding=binding, salt=salt, metadata_commitment=None, supersedes=None,
-        metadata=None, account=copier.address, party_id=copier_party,
-        party={"identifierScheme": certificate.SCHEMES[int(p[2])], "identifier": p[10], "nameZh": p[11], "nameEn": p[12]},
-        chain_id=int(chain.w3.eth.chain_id), contract=chain.evidence.address, tx_hash=tx_hash,
-        block_number=int(receipt["blockNumber"]), block_hash=block["hash"].to_0x_hex(), block_timestamp=int(block["timestamp"]),
-    )  # fmt: skip
+        content_hash=content,
+        algorithm=SHA256,
+        binding=binding,
+        salt=salt,
+        metadata_commitment=None,
+        supersedes=None,
+        metadata=None,
+        account=copier.address,
+        party_id=copier_party,
+        party={
+            "identifierScheme": certificate.SCHEMES[int(p[2])],
+            "identifier": p[10],
+            "nameZh": p[11],
+            "nameEn": p[12],
+        },
+        chain_id=int(chain.w3.eth.chain_id),
+        contract=chain.evidence.address,
+        tx_hash=tx_hash,
+        block_number=int(receipt["blockNumber"]),
+        block_hash=block["hash"].to_0x_hex(),
+        block_timestamp=int(block["timestamp"]),
+    )
 
 
-def _assert_copy_proves_nothing(chain: Chain, copier: LocalAccount, copier_party: int, victim_party: int,
-                                binding: bytes, copy_tx: str) -> None:  # fmt: skip
+def _assert_copy_proves_nothing(
+    chain: Chain, copier: LocalAccount, copier_party: int, victim_party: int, binding: bytes, copy_tx: str
+) -> None:
     """The copier's record exists, names the copier, and opens for no content the copier can name."""
     rec = call(chain.evidence.functions.record(binding, copier_party))
     assert rec[0] == copier.address and rec[1] == copier_party and rec[3] != 0
@@ -116,7 +148,12 @@ def _assert_copy_proves_nothing(chain: Chain, copier: LocalAccount, copier_party
         assert not report.passed
     assert public_binding(CONTENT, victim_party, HashAlgorithm.SHA256) == binding
     # the copier's own binding of the content was never recorded, so it holds no earlier record of the content
-    assert call(chain.evidence.functions.record(public_binding(CONTENT, copier_party, HashAlgorithm.SHA256), copier_party))[3] == 0
+    assert (
+        call(
+            chain.evidence.functions.record(public_binding(CONTENT, copier_party, HashAlgorithm.SHA256), copier_party)
+        )[3]
+        == 0
+    )
 
 
 def test_a_copy_mined_before_the_relayed_registration_neither_blocks_it_nor_proves_anything(anvil: Chain) -> None:
@@ -126,14 +163,21 @@ def test_a_copy_mined_before_the_relayed_registration_neither_blocks_it_nor_prov
     binding = public_binding(CONTENT, victim_party, HashAlgorithm.SHA256)
     request = chain.signed_request(victim, binding)
     with no_automine(chain):
-        relayed = _raw_tx(chain, chain.operator, chain.evidence.functions.registerBySignature(request)._encode_transaction_data(), tip=10**9)
+        relayed = _raw_tx(
+            chain,
+            chain.operator,
+            chain.evidence.functions.registerBySignature(request)._encode_transaction_data(),
+            tip=10**9,
+        )
         # the copier reads the pending transaction, decodes the binding and sends it as its own, paying more
         pending = chain.w3.eth.get_transaction(relayed)
         _fn, args = chain.evidence.decode_function_input(pending["input"])
         r = args["delegated"]["request"]
         copied = (r["binding"], r["algorithm"], r["metadataCommitment"], r["supersedes"])
         assert copied[0] == binding
-        copy = _raw_tx(chain, copier, chain.evidence.functions.register(copied)._encode_transaction_data(), tip=50 * 10**9)
+        copy = _raw_tx(
+            chain, copier, chain.evidence.functions.register(copied)._encode_transaction_data(), tip=50 * 10**9
+        )
         chain.w3.provider.make_request("evm_mine", [])
     first, second = (chain.w3.eth.get_transaction_receipt(t) for t in (copy, relayed))
     assert first["blockNumber"] == second["blockNumber"] and first["transactionIndex"] < second["transactionIndex"]
@@ -184,11 +228,18 @@ def test_two_parties_record_the_same_content_and_each_record_opens_for_its_own_p
     first, first_party, second, second_party = _parties(chain)
     a = chain.register(first, public_binding(CONTENT, first_party, HashAlgorithm.SHA256))
     b = chain.register(second, public_binding(CONTENT, second_party, HashAlgorithm.SHA256))
-    recs = call(chain.evidence.functions.records([
-        chain.evidence.functions.recordKey(public_binding(CONTENT, p, HashAlgorithm.SHA256), p).call()
-        for p in (first_party, second_party)
-    ]))  # fmt: skip
-    assert [(r[0], r[1], r[4]) for r in recs] == [(first.address, first_party, a.block_number), (second.address, second_party, b.block_number)]
+    recs = call(
+        chain.evidence.functions.records(
+            [
+                chain.evidence.functions.recordKey(public_binding(CONTENT, p, HashAlgorithm.SHA256), p).call()
+                for p in (first_party, second_party)
+            ]
+        )
+    )
+    assert [(r[0], r[1], r[4]) for r in recs] == [
+        (first.address, first_party, a.block_number),
+        (second.address, second_party, b.block_number),
+    ]
     assert a.block_number <= b.block_number
 
 
@@ -203,7 +254,9 @@ def test_the_same_party_cannot_record_a_binding_twice_and_supersedes_stays_withi
         chain.sender.send_call(chain.evidence.functions.registerBySignature(request))
     # another party cannot link its record as a new version of the victim's
     with pytest.raises(ContractRevert) as err:
-        chain.as_(copier).send_call(chain.evidence.functions.register((hash_bytes(b"v2", HashAlgorithm.SHA256), SHA256, ZERO32, binding)))
+        chain.as_(copier).send_call(
+            chain.evidence.functions.register((hash_bytes(b"v2", HashAlgorithm.SHA256), SHA256, ZERO32, binding))
+        )
     assert err.value.name == "EvidenceSupersedesUnknown"
 
 

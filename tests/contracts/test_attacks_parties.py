@@ -111,7 +111,10 @@ def test_the_relayer_holds_no_admission_or_suspension_power(chain: Chain) -> Non
         chain.sender.send_call(chain.evidence.functions.admitParty((1, 1, 1, FIRM_USCC, "甲", "A"), [firm.address]))
     assert err.value.name == "AccessControlUnauthorizedAccount"
     pid = chain.admit([firm.address], identifier=FIRM_USCC)
-    for fn in (chain.evidence.functions.suspendParty(pid, b"\0" * 32), chain.evidence.functions.proposeRecovery(pid, account(ATTACKER).address)):
+    for fn in (
+        chain.evidence.functions.suspendParty(pid, b"\0" * 32),
+        chain.evidence.functions.proposeRecovery(pid, account(ATTACKER).address),
+    ):
         with pytest.raises(ContractRevert) as err:
             chain.sender.send_call(fn)
         assert err.value.name == "AccessControlUnauthorizedAccount"
@@ -133,14 +136,18 @@ def test_the_relayer_holds_no_admission_or_suspension_power(chain: Chain) -> Non
 )
 def test_a_lookalike_identifier_is_refused_on_chain(chain: Chain, scheme: int, lookalike: str) -> None:
     real = {1: FIRM_USCC, 2: "12345678", 3: "ARB-0001"}[scheme]
-    chain.registrar_sender.send_call(chain.evidence.functions.admitParty((1, 1, scheme, real, "真", "Real"), [account("real").address]))
+    chain.registrar_sender.send_call(
+        chain.evidence.functions.admitParty((1, 1, scheme, real, "真", "Real"), [account("real").address])
+    )
     with pytest.raises(ContractRevert) as err:
         chain.registrar_sender.send_call(
-            chain.evidence.functions.admitParty((1, 1, scheme, lookalike, "假", "Lookalike"), [account("copy").address]))
+            chain.evidence.functions.admitParty((1, 1, scheme, lookalike, "假", "Lookalike"), [account("copy").address])
+        )
     assert err.value.name == "PartyIdentifierNotCanonical"
     with pytest.raises(ContractRevert) as dup:  # and the canonical identifier itself is taken
         chain.registrar_sender.send_call(
-            chain.evidence.functions.admitParty((1, 1, scheme, real, "假", "Copy"), [account("copy").address]))
+            chain.evidence.functions.admitParty((1, 1, scheme, real, "假", "Copy"), [account("copy").address])
+        )
     assert dup.value.name == "PartyIdentifierTaken" and dup.value.args_["partyId"] == 1
 
 

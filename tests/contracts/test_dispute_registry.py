@@ -33,7 +33,9 @@ def world(chain: Chain) -> World:
     w.arb = account("arbitrator")  # type: ignore[attr-defined]
     w.arb2 = account("arbitrator-2")  # type: ignore[attr-defined]
     w.arbs = [w.arb, w.arb2]  # type: ignore[attr-defined]
-    w.p_arb = chain.admit([w.arb.address, w.arb2.address], kind="arbitration", identifier="ARB-QIANHAI-1", scheme="other")  # type: ignore[attr-defined]
+    w.p_arb = chain.admit(
+        [w.arb.address, w.arb2.address], kind="arbitration", identifier="ARB-QIANHAI-1", scheme="other"
+    )  # type: ignore[attr-defined]
     return w
 
 
@@ -41,10 +43,14 @@ KINDS = {ASSET: "asset", AGREEMENT: "agreement", EVIDENCE: "evidence"}
 OUTS = {DISMISSED: "dismissed", VOIDED: "agreement_voided", RESTORED: "title_restored"}
 
 
-def open_dispute(w: World, kind: int, subject: bytes, claimant: int, respondent: int, by=None, institution=None) -> bytes:  # type: ignore[no-untyped-def]
+def open_dispute(
+    w: World, kind: int, subject: bytes, claimant: int, respondent: int, by=None, institution=None
+) -> bytes:  # type: ignore[no-untyped-def]
     fn = dispute_open_fn(w.chain, by or w.arbs, KINDS[kind], subject, claimant, respondent, institution)  # type: ignore[attr-defined]
     sent = w.chain.sender.send_call(fn)
-    return bytes(w.chain.disputes.events.DisputeOpened().process_receipt(sent.receipt, errors=DISCARD)[0]["args"]["disputeId"])
+    return bytes(
+        w.chain.disputes.events.DisputeOpened().process_receipt(sent.receipt, errors=DISCARD)[0]["args"]["disputeId"]
+    )
 
 
 def close(w: World, did: bytes, outcome: int, owners=(), shares=(), by=None, institution=None):  # type: ignore[no-untyped-def]
@@ -101,7 +107,9 @@ def test_only_an_active_arbitration_institution_opens_and_closes(world: World) -
         open_dispute(world, ASSET, asset, world.p_y, world.p_uni, by=[world.x, world.arb])
     assert err.value.name == "DisputeNotArbitrator"
     with pytest.raises(ContractRevert) as err:
-        open_dispute(world, ASSET, asset, world.p_x, world.p_uni, by=[account("nobody"), world.arb], institution=world.p_arb)  # type: ignore[attr-defined]
+        open_dispute(
+            world, ASSET, asset, world.p_x, world.p_uni, by=[account("nobody"), world.arb], institution=world.p_arb
+        )  # type: ignore[attr-defined]
     assert err.value.name == "AccountNotAParty"
     did = open_dispute(world, ASSET, asset, world.p_x, world.p_uni)
     other, other2 = account("other-arbitrator"), account("other-arbitrator-2")
@@ -165,12 +173,18 @@ def test_an_institution_whose_account_is_a_wallet_acts_by_that_wallet_alone(worl
     from ledger.domain import eip712
     from ledger.services.disputes import OpenRequest, disputes_domain
 
-    req = OpenRequest(ASSET, world.asset.to_bytes(32, "big"), world.p_x, world.p_uni, keccak(text="claim"), p_safe, c.now() + 600)
+    req = OpenRequest(
+        ASSET, world.asset.to_bytes(32, "big"), world.p_x, world.p_uni, keccak(text="claim"), p_safe, c.now() + 600
+    )
     msg = req.message(disputes_domain(int(c.w3.eth.chain_id), c.disputes.address))
     with pytest.raises(ContractRevert) as err:  # the wallet's signature must be valid for the wallet
-        c.sender.send_call(c.disputes.functions.openDisputeBySignature(*req.as_args([(wallet.address, eip712.sign(msg, world.arb))])))  # type: ignore[attr-defined]
+        c.sender.send_call(
+            c.disputes.functions.openDisputeBySignature(*req.as_args([(wallet.address, eip712.sign(msg, world.arb))]))
+        )  # type: ignore[attr-defined]
     assert err.value.name == "SignatureInvalid"
-    sent = c.sender.send_call(c.disputes.functions.openDisputeBySignature(*req.as_args([(wallet.address, eip712.sign(msg, owner))])))
+    sent = c.sender.send_call(
+        c.disputes.functions.openDisputeBySignature(*req.as_args([(wallet.address, eip712.sign(msg, owner))]))
+    )
     ev = c.disputes.events.DisputeOpened().process_receipt(sent.receipt, errors=DISCARD)[0]["args"]
     assert ev["institution"] == p_safe and list(ev["arbitrators"]) == [wallet.address]
     assert call(c.assets.functions.asset(world.asset))[4] is True
@@ -229,4 +243,10 @@ def test_the_asset_registry_answers_to_this_dispute_registry_alone(world: World)
     assert call(c.assets.functions.disputeRegistry()) == c.manifest.address("DisputeRegistry")
     assert call(c.disputes.functions.assetRegistry()) == c.manifest.address("IPAssetRegistry")
     names = {item.get("name") for item in c.assets.abi}
-    assert not names & {"grantRole", "hasRole", "DISPUTE_ROLE", "beginDefaultAdminTransfer", "owner"}  # no admin to re-grant
+    assert not names & {
+        "grantRole",
+        "hasRole",
+        "DISPUTE_ROLE",
+        "beginDefaultAdminTransfer",
+        "owner",
+    }  # no admin to re-grant

@@ -23,7 +23,9 @@ def firm(chain: Chain):  # type: ignore[no-untyped-def]
     return acct
 
 
-def test_a_party_account_registers_a_hash_and_the_record_is_packed_with_party_time_and_block(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+def test_a_party_account_registers_a_hash_and_the_record_is_packed_with_party_time_and_block(
+    chain: Chain, firm
+) -> None:  # type: ignore[no-untyped-def]
     sent = chain.register(firm, h("draft"), algorithm=SM3, meta=keccak(text="meta"))
     rec = call(chain.evidence.functions.record(h("draft"), 1))
     block = chain.w3.eth.get_block(sent.block_number)
@@ -57,7 +59,10 @@ def test_another_partys_record_of_the_same_binding_lands_under_its_own_key(chain
     assert [r[1] for r in found] == [1, pid, 0] and found[2][3] == 0
 
 
-@pytest.mark.parametrize(("content", "algorithm", "error"), [(ZERO32, SHA256, "EvidenceHashZero"), (b"\1" * 32, 0, "EvidenceAlgorithmInvalid")])
+@pytest.mark.parametrize(
+    ("content", "algorithm", "error"),
+    [(ZERO32, SHA256, "EvidenceHashZero"), (b"\1" * 32, 0, "EvidenceAlgorithmInvalid")],
+)
 def test_malformed_requests_are_refused(chain: Chain, firm, content: bytes, algorithm: int, error: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ContractRevert) as err:
         chain.register(firm, content, algorithm=algorithm)
@@ -134,9 +139,15 @@ def test_a_signature_for_other_terms_is_refused(chain: Chain, firm) -> None:  # 
 @pytest.mark.parametrize("wrong", ["chain", "contract"])
 def test_a_signature_for_another_chain_or_contract_is_refused(chain: Chain, firm, wrong: str) -> None:  # type: ignore[no-untyped-def]
     d = chain.domain()
-    domain = eip712.Domain(d.chain_id + 1, d.verifying_contract) if wrong == "chain" else eip712.Domain(d.chain_id, "0x" + "11" * 20)
+    domain = (
+        eip712.Domain(d.chain_id + 1, d.verifying_contract)
+        if wrong == "chain"
+        else eip712.Domain(d.chain_id, "0x" + "11" * 20)
+    )
     deadline = chain.now() + 600
-    msg = eip712.evidence_message(domain, binding=h("x"), algorithm=SHA256, registrant=firm.address, nonce=0, deadline=deadline)
+    msg = eip712.evidence_message(
+        domain, binding=h("x"), algorithm=SHA256, registrant=firm.address, nonce=0, deadline=deadline
+    )
     req = ((h("x"), SHA256, ZERO32, ZERO32), firm.address, 0, deadline, eip712.sign(msg, firm))
     with pytest.raises(SignatureRejected):
         chain.sender.send_call(chain.evidence.functions.registerBySignature(req))
@@ -161,7 +172,9 @@ def test_a_suspended_partys_signature_is_refused(chain: Chain, firm) -> None:  #
 def test_the_typehashes_and_domain_match_the_python_typed_data(chain: Chain) -> None:
     assert call(chain.evidence.functions.EVIDENCE_TYPEHASH()) == eip712.EVIDENCE_TYPEHASH
     assert call(chain.evidence.functions.BATCH_SUBMISSION_TYPEHASH()) == eip712.BATCH_SUBMISSION_TYPEHASH
-    msg = eip712.evidence_message(chain.domain(), binding=h("x"), algorithm=1, registrant=account("a").address, nonce=0, deadline=1)
+    msg = eip712.evidence_message(
+        chain.domain(), binding=h("x"), algorithm=1, registrant=account("a").address, nonce=0, deadline=1
+    )
     from eth_account.messages import encode_typed_data
 
     assert call(chain.evidence.functions.domainSeparator()) == encode_typed_data(full_message=msg).header
@@ -172,26 +185,43 @@ def test_an_erc1271_contract_wallet_registers_by_signature(chain: Chain) -> None
     wallet = deploy_wallet(chain, owner)
     chain.admit([wallet.address], kind="university", jurisdiction="hksar", scheme="hkbrn", identifier="12345678")
     deadline = chain.now() + 600
-    msg = eip712.evidence_message(chain.domain(), binding=h("w"), algorithm=SHA256, registrant=wallet.address, nonce=0, deadline=deadline)
+    msg = eip712.evidence_message(
+        chain.domain(), binding=h("w"), algorithm=SHA256, registrant=wallet.address, nonce=0, deadline=deadline
+    )
     sig = eip712.sign_digest(eip712.digest(msg), owner)
-    chain.sender.send_call(chain.evidence.functions.registerBySignature(((h("w"), SHA256, ZERO32, ZERO32), wallet.address, 0, deadline, sig)))
+    chain.sender.send_call(
+        chain.evidence.functions.registerBySignature(
+            ((h("w"), SHA256, ZERO32, ZERO32), wallet.address, 0, deadline, sig)
+        )
+    )
     assert call(chain.evidence.functions.record(h("w"), 1))[0] == wallet.address
     # and a signature by some other key is refused by the wallet
     bad = eip712.sign_digest(eip712.digest(msg), account("not-owner"))
     with pytest.raises(SignatureRejected):
-        chain.sender.send_call(chain.evidence.functions.registerBySignature(((h("w2"), SHA256, ZERO32, ZERO32), wallet.address, 0, deadline, bad)))
+        chain.sender.send_call(
+            chain.evidence.functions.registerBySignature(
+                ((h("w2"), SHA256, ZERO32, ZERO32), wallet.address, 0, deadline, bad)
+            )
+        )
 
 
-def test_a_registration_by_signature_consumes_no_nonce_and_a_bumped_nonce_is_the_one_to_sign(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
+def test_a_registration_by_signature_consumes_no_nonce_and_a_bumped_nonce_is_the_one_to_sign(
+    chain: Chain, firm
+) -> None:  # type: ignore[no-untyped-def]
     chain.sender.send_call(chain.evidence.functions.registerBySignature(chain.signed_request(firm, h("first"))))
     assert call(chain.evidence.functions.nonces(firm.address)) == 0
     stale = chain.signed_request(firm, h("stale"))
     sent = chain.as_(firm).send_call(chain.evidence.functions.bumpNonce())
-    assert chain.evidence.events.NonceBumped().process_receipt(sent.receipt)[0]["args"] == {"account": firm.address, "newNonce": 1}
+    assert chain.evidence.events.NonceBumped().process_receipt(sent.receipt)[0]["args"] == {
+        "account": firm.address,
+        "newNonce": 1,
+    }
     with pytest.raises(SignatureRejected) as err:
         chain.sender.send_call(chain.evidence.functions.registerBySignature(stale))
     assert err.value.args_ == {"signer": firm.address, "expected": 1, "given": 0}
-    chain.sender.send_call(chain.evidence.functions.registerBySignature(chain.signed_request(firm, h("fresh"), nonce=1)))
+    chain.sender.send_call(
+        chain.evidence.functions.registerBySignature(chain.signed_request(firm, h("fresh"), nonce=1))
+    )
     assert call(chain.evidence.functions.record(h("fresh"), 1))[0] == firm.address
     # the party slot that now also holds the nonce still answers partyOf as before
     assert call(chain.evidence.functions.partyOf(firm.address)) == [1, True]
@@ -208,7 +238,9 @@ def test_a_nonce_belongs_to_the_account_and_survives_suspension_removal_rotation
     assert call(chain.evidence.functions.nonces(a.address)) == 2
     chain.change_accounts(pid, "rotate", signers=[b], account=a.address, new=c)
     assert call(chain.evidence.functions.partyOf(a.address)) == [0, False]
-    assert call(chain.evidence.functions.nonces(a.address)) == 2 and call(chain.evidence.functions.nonces(c.address)) == 0
+    assert (
+        call(chain.evidence.functions.nonces(a.address)) == 2 and call(chain.evidence.functions.nonces(c.address)) == 0
+    )
     chain.change_accounts(pid, "remove", signers=[b], account=c.address)
     chain.change_accounts(pid, "add", signers=[b], new=a)
     assert call(chain.evidence.functions.partyOf(a.address)) == [pid, True]
@@ -228,12 +260,16 @@ def test_an_account_of_no_party_bumps_its_nonce_and_keeps_it_when_admitted(chain
     chain.admit([newcomer.address])
     assert call(chain.evidence.functions.nonces(newcomer.address)) == 1
     with pytest.raises(SignatureRejected):
-        chain.sender.send_call(chain.evidence.functions.registerBySignature(chain.signed_request(newcomer, h("n"), nonce=0)))
+        chain.sender.send_call(
+            chain.evidence.functions.registerBySignature(chain.signed_request(newcomer, h("n"), nonce=0))
+        )
     chain.sender.send_call(chain.evidence.functions.registerBySignature(chain.signed_request(newcomer, h("n"))))
 
 
 @pytest.mark.parametrize(("word", "value"), [(2, 3), (2, 0x101), (5, (1 << 200) | 0), (7, 1 << 64)])
-def test_an_unclean_word_is_refused_even_when_the_wallet_signed_exactly_those_words(chain: Chain, word: int, value: int) -> None:
+def test_an_unclean_word_is_refused_even_when_the_wallet_signed_exactly_those_words(
+    chain: Chain, word: int, value: int
+) -> None:
     """The struct hash is taken over the calldata words as they stand; a word that is not the clean encoding of
     its field (algorithm, registrant, deadline) must still be refused, even by a wallet that approves anything
     its owner signed."""
@@ -260,10 +296,17 @@ def test_an_unclean_word_is_refused_even_when_the_wallet_signed_exactly_those_wo
     assert call(chain.evidence.functions.record(h("dirty"), 1))[3] == 0
     # the same request with clean words and the same kind of signature goes through
     words_clean = [data[10 + 64 * i : 10 + 64 * (i + 1)] for i in range((len(data) - 10) // 64)]
-    digest = keccak(b"\x19\x01" + call(chain.evidence.functions.domainSeparator())
-                    + keccak(eip712.EVIDENCE_TYPEHASH + bytes.fromhex("".join(words_clean[1:8]))))
+    digest = keccak(
+        b"\x19\x01"
+        + call(chain.evidence.functions.domainSeparator())
+        + keccak(eip712.EVIDENCE_TYPEHASH + bytes.fromhex("".join(words_clean[1:8])))
+    )
     sig = eip712.sign_digest(digest, owner)
-    chain.sender.send_call(chain.evidence.functions.registerBySignature(((h("dirty"), SHA256, ZERO32, ZERO32), wallet.address, 0, deadline, sig)))
+    chain.sender.send_call(
+        chain.evidence.functions.registerBySignature(
+            ((h("dirty"), SHA256, ZERO32, ZERO32), wallet.address, 0, deadline, sig)
+        )
+    )
 
 
 # --- batches ---
@@ -273,7 +316,12 @@ def test_the_aggregator_anchors_a_root_once(chain: Chain) -> None:
     root = keccak(text="root")
     sent = chain.sender.send_call(chain.evidence.functions.anchorBatch(root, 1000))
     b = call(chain.evidence.functions.batch(root))
-    assert tuple(b) == (chain.operator.address, 1000, chain.w3.eth.get_block(sent.block_number)["timestamp"], sent.block_number)
+    assert tuple(b) == (
+        chain.operator.address,
+        1000,
+        chain.w3.eth.get_block(sent.block_number)["timestamp"],
+        sent.block_number,
+    )
     with pytest.raises(ContractRevert) as err:
         chain.sender.send_call(chain.evidence.functions.anchorBatch(root, 1000))
     assert err.value.name == "BatchAlreadyAnchored"
@@ -293,9 +341,16 @@ def test_only_the_anchor_role_anchors_and_empty_batches_are_refused(chain: Chain
 
 def test_verify_batch_submission_recovers_the_party(chain: Chain, firm) -> None:  # type: ignore[no-untyped-def]
     root, deadline = keccak(text="sub"), chain.now() + 600
-    msg = eip712.batch_submission_message(chain.domain(), root=root, count=3, algorithm=SHA256, registrant=firm.address, deadline=deadline)
-    assert call(chain.evidence.functions.batchSubmissionDigest(root, 3, SHA256, firm.address, deadline)) == eip712.digest(msg)
+    msg = eip712.batch_submission_message(
+        chain.domain(), root=root, count=3, algorithm=SHA256, registrant=firm.address, deadline=deadline
+    )
+    assert call(
+        chain.evidence.functions.batchSubmissionDigest(root, 3, SHA256, firm.address, deadline)
+    ) == eip712.digest(msg)
     sig = eip712.sign(msg, firm)
-    assert call(chain.evidence.functions.verifyBatchSubmission(root, 3, SHA256, firm.address, deadline, sig)) == [1, True]
+    assert call(chain.evidence.functions.verifyBatchSubmission(root, 3, SHA256, firm.address, deadline, sig)) == [
+        1,
+        True,
+    ]
     with pytest.raises(SignatureRejected):
         call(chain.evidence.functions.verifyBatchSubmission(root, 4, SHA256, firm.address, deadline, sig))

@@ -33,9 +33,13 @@ class Suite:
         self.chain = chain
         self.members: list[LocalAccount] = [account(f"council-{i}") for i in range(3)]
         self.outsider = account("council-outsider")
-        self.manifest: Manifest = deploy_suite(chain.sender, registrar=dev_registrar().address,
-                                               council=[m.address for m in self.members], threshold=2,
-                                               governance_delay=DELAY)  # fmt: skip
+        self.manifest: Manifest = deploy_suite(
+            chain.sender,
+            registrar=dev_registrar().address,
+            council=[m.address for m in self.members],
+            threshold=2,
+            governance_delay=DELAY,
+        )
         assert self.manifest.governance is not None
         self.timelock = str(self.manifest.governance["timelock"])
         self.safe = str(self.manifest.governance["safe"])
@@ -44,10 +48,23 @@ class Suite:
 
     def admit_arbitration(self, label: str = "arb") -> gov.Proposal:
         arb = account(label)
-        profile = (KIND["arbitration"], 1, 1, make_uscc(label), "深圳国际仲裁院", "Shenzhen Court of International Arbitration")
+        profile = (
+            KIND["arbitration"],
+            1,
+            1,
+            make_uscc(label),
+            "深圳国际仲裁院",
+            "Shenzhen Court of International Arbitration",
+        )
         data = bytes.fromhex(self.evidence.encode_abi("admitParty", [profile, [arb.address]])[2:])
-        return gov.propose(self.chain.w3, self.timelock, self.safe, target=self.evidence.address, data=data,
-                           description=f"admit arbitration institution {label}")  # fmt: skip
+        return gov.propose(
+            self.chain.w3,
+            self.timelock,
+            self.safe,
+            target=self.evidence.address,
+            data=data,
+            description=f"admit arbitration institution {label}",
+        )
 
     def party_count(self) -> int:
         return int(self.evidence.functions.partyCount().call())
@@ -77,8 +94,11 @@ def test_relayer_registrar_members_and_the_safe_cannot_act_as_governance(suite: 
     proposal = suite.admit_arbitration()
     for sender in (chain.sender, TxSender(chain.w3, dev_registrar()), chain.as_(suite.members[0])):
         with pytest.raises((ContractRevert, TransactionFailed)):
-            sender.send_call(suite.evidence.functions.admitParty(
-                (KIND["arbitration"], 1, 1, make_uscc("arb"), "x", "x"), [account("arb").address]))  # fmt: skip
+            sender.send_call(
+                suite.evidence.functions.admitParty(
+                    (KIND["arbitration"], 1, 1, make_uscc("arb"), "x", "x"), [account("arb").address]
+                )
+            )
     # the council Safe calling the registry directly (skipping the timelock) fails inside the Safe
     direct = replace(proposal, target=suite.evidence.address)
     tx = {"to": suite.evidence.address, "value": 0, "data": proposal.data, "operation": 0, "nonce": direct.safe_nonce}
@@ -87,13 +107,18 @@ def test_relayer_registrar_members_and_the_safe_cannot_act_as_governance(suite: 
     safe = gov.safe_contract(chain.w3, suite.safe)
     # (safeTxGas 0: the Safe reverts with GS013 when its call fails; the registry refused the Safe)
     with pytest.raises(ContractRevert) as err:
-        suite.executor.send_call(safe.functions.execTransaction(suite.evidence.address, 0, proposal.data, 0, 0, 0, 0,
-                                                                gov.ZERO_ADDRESS, gov.ZERO_ADDRESS, packed))  # fmt: skip
+        suite.executor.send_call(
+            safe.functions.execTransaction(
+                suite.evidence.address, 0, proposal.data, 0, 0, 0, 0, gov.ZERO_ADDRESS, gov.ZERO_ADDRESS, packed
+            )
+        )
     assert "GS013" in str(err.value)
     assert suite.party_count() == 0
 
 
-def test_only_the_timelock_after_its_delay_admits_an_arbitration_institution(suite: Suite, chain: Chain, tmp_path: Path) -> None:
+def test_only_the_timelock_after_its_delay_admits_an_arbitration_institution(
+    suite: Suite, chain: Chain, tmp_path: Path
+) -> None:
     proposal = suite.admit_arbitration()
     # the hash we sign is the Safe's own
     assert gov.status(chain.w3, proposal)["state"] == "collecting"
@@ -112,8 +137,10 @@ def test_only_the_timelock_after_its_delay_admits_an_arbitration_institution(sui
         gov.execute(suite.executor, proposal)
     timelock = gov.timelock_contract(chain.w3, suite.timelock)
     with pytest.raises((ContractRevert, TransactionFailed)):
-        suite.executor.send_call(timelock.functions.execute(proposal.target, 0, proposal.data, proposal.predecessor,
-                                                            proposal.salt), gas=1_000_000)  # fmt: skip
+        suite.executor.send_call(
+            timelock.functions.execute(proposal.target, 0, proposal.data, proposal.predecessor, proposal.salt),
+            gas=1_000_000,
+        )
     assert suite.party_count() == 0
     chain.advance(DELAY + 1)
     done = gov.execute(suite.executor, proposal)
@@ -142,9 +169,21 @@ def test_the_council_below_threshold_cannot_schedule(suite: Suite, chain: Chain)
     tx = proposal.safe_tx()
     safe = gov.safe_contract(chain.w3, suite.safe)
     with pytest.raises((ContractRevert, TransactionFailed)):
-        suite.executor.send_call(safe.functions.execTransaction(tx["to"], 0, tx["data"], 0, 0, 0, 0, gov.ZERO_ADDRESS,
-                                                                gov.ZERO_ADDRESS, gov.pack_signatures(proposal.signatures)),
-                                 gas=1_000_000)  # fmt: skip
+        suite.executor.send_call(
+            safe.functions.execTransaction(
+                tx["to"],
+                0,
+                tx["data"],
+                0,
+                0,
+                0,
+                0,
+                gov.ZERO_ADDRESS,
+                gov.ZERO_ADDRESS,
+                gov.pack_signatures(proposal.signatures),
+            ),
+            gas=1_000_000,
+        )
     timelock = gov.timelock_contract(chain.w3, suite.timelock)
     assert timelock.functions.getTimestamp(proposal.operation_id).call() == 0
 
@@ -165,8 +204,10 @@ def test_a_cancelled_operation_never_runs(suite: Suite, chain: Chain) -> None:
         gov.execute(suite.executor, proposal)
     timelock = gov.timelock_contract(chain.w3, suite.timelock)
     with pytest.raises((ContractRevert, TransactionFailed)):
-        suite.executor.send_call(timelock.functions.execute(proposal.target, 0, proposal.data, proposal.predecessor,
-                                                            proposal.salt), gas=1_000_000)  # fmt: skip
+        suite.executor.send_call(
+            timelock.functions.execute(proposal.target, 0, proposal.data, proposal.predecessor, proposal.salt),
+            gas=1_000_000,
+        )
     assert suite.party_count() == 0
 
 
@@ -176,8 +217,10 @@ def test_the_timelock_cannot_be_reached_by_a_member_directly(suite: Suite, chain
     timelock = gov.timelock_contract(chain.w3, suite.timelock)
     member = chain.as_(suite.members[0])
     with pytest.raises((ContractRevert, TransactionFailed)):
-        member.send_call(timelock.functions.schedule(proposal.target, 0, proposal.data, proposal.predecessor,
-                                                     proposal.salt, DELAY), gas=1_000_000)  # fmt: skip
+        member.send_call(
+            timelock.functions.schedule(proposal.target, 0, proposal.data, proposal.predecessor, proposal.salt, DELAY),
+            gas=1_000_000,
+        )
     assert timelock.functions.getTimestamp(proposal.operation_id).call() == 0
 
 
@@ -191,9 +234,16 @@ def test_a_proposal_file_that_does_not_match_the_safe_is_refused(suite: Suite, c
     with pytest.raises(gov.GovernanceError):
         gov.approve(chain.w3, gov.Proposal.from_json(not_a_safe), suite.members[0])
     good = proposal.to_json()
-    for bad in ({}, {"format": gov.PROPOSAL_FORMAT}, {**good, "signatures": {"0x" + "11" * 20: "0x00"}},
-                {**good, "call": {**good["call"], "value": 2**256}}, {**good, "call": {**good["call"], "delay": -1}},
-                {**good, "safeNonce": "x"}, {**good, "signatures": {"not an address": "0x" + "00" * 65}}, [1, 2]):
+    for bad in (
+        {},
+        {"format": gov.PROPOSAL_FORMAT},
+        {**good, "signatures": {"0x" + "11" * 20: "0x00"}},
+        {**good, "call": {**good["call"], "value": 2**256}},
+        {**good, "call": {**good["call"], "delay": -1}},
+        {**good, "safeNonce": "x"},
+        {**good, "signatures": {"not an address": "0x" + "00" * 65}},
+        [1, 2],
+    ):
         with pytest.raises(gov.GovernanceError):
             gov.Proposal.from_json(bad)
 
@@ -202,7 +252,11 @@ def test_verify_checks_the_council_code_and_that_the_timelock_is_admin(suite: Su
     from ledger.chain.deployment import verify_deployment
     from ledger.errors import DeploymentMismatch
 
-    assert set(verify_deployment(chain.w3, suite.manifest)) == {"EvidenceRegistry", "IPAssetRegistry", "DisputeRegistry"}
+    assert set(verify_deployment(chain.w3, suite.manifest)) == {
+        "EvidenceRegistry",
+        "IPAssetRegistry",
+        "DisputeRegistry",
+    }
     # a manifest naming another governance (here: the Safe itself) is caught
     other = replace(suite.manifest, governance={**(suite.manifest.governance or {}), "timelock": suite.safe})
     with pytest.raises(DeploymentMismatch):
@@ -221,9 +275,16 @@ def test_the_vendored_safe_artifacts_are_the_npm_packages() -> None:
     if not package.is_dir():
         pytest.skip("node_modules not installed (npm ci)")
     assert json.loads((package / "package.json").read_text())["version"] == "1.4.1"
-    paths = {"Safe": "Safe.sol/Safe.json", "SafeProxyFactory": "proxies/SafeProxyFactory.sol/SafeProxyFactory.json",
-             "CompatibilityFallbackHandler": "handler/CompatibilityFallbackHandler.sol/CompatibilityFallbackHandler.json"}
+    paths = {
+        "Safe": "Safe.sol/Safe.json",
+        "SafeProxyFactory": "proxies/SafeProxyFactory.sol/SafeProxyFactory.json",
+        "CompatibilityFallbackHandler": "handler/CompatibilityFallbackHandler.sol/CompatibilityFallbackHandler.json",
+    }
     for name, rel in paths.items():
         npm = json.loads((package / "build" / "artifacts" / "contracts" / rel).read_text())
         ours = gov.load_safe_artifact(name)
-        assert (ours["bytecode"], ours["deployedBytecode"], ours["abi"]) == (npm["bytecode"], npm["deployedBytecode"], npm["abi"])
+        assert (ours["bytecode"], ours["deployedBytecode"], ours["abi"]) == (
+            npm["bytecode"],
+            npm["deployedBytecode"],
+            npm["abi"],
+        )

@@ -40,8 +40,12 @@ class World:
         self.x, self.y, self.z = account("firm-x"), account("firm-y"), account("firm-z")
         self.w = account("company-w")
         self.bank = account("bank")
-        self.p_uni = chain.admit([self.uni.address], kind="university", jurisdiction="hksar", scheme="hkbrn", identifier="11111111")
-        self.p_uni2 = chain.admit([self.uni2.address], kind="university", jurisdiction="hksar", scheme="hkbrn", identifier="22222222")
+        self.p_uni = chain.admit(
+            [self.uni.address], kind="university", jurisdiction="hksar", scheme="hkbrn", identifier="11111111"
+        )
+        self.p_uni2 = chain.admit(
+            [self.uni2.address], kind="university", jurisdiction="hksar", scheme="hkbrn", identifier="22222222"
+        )
         self.p_x = chain.admit([self.x.address], identifier="91110108551385082Q")
         self.p_y = chain.admit([self.y.address], identifier="91110000600037341L")
         self.p_z = chain.admit([self.z.address], identifier="Z-0001", scheme="other")
@@ -51,13 +55,26 @@ class World:
         self.now = chain.now()
 
     def terms(self, kind: int, grantees: list[int], **kw: Any) -> ag.Terms:
-        base: dict[str, Any] = {"deadline": self.chain.now() + 3600, "document_hash": keccak(text="contract.pdf"), "salt": keccak(text=str(kw))}
+        base: dict[str, Any] = {
+            "deadline": self.chain.now() + 3600,
+            "document_hash": keccak(text="contract.pdf"),
+            "salt": keccak(text=str(kw)),
+        }
         if kind in (ag.AgreementKind.LICENCE, ag.AgreementKind.PLEDGE):
             base |= {"start": self.now, "end": self.now + YEAR}
         if kind in (ag.AgreementKind.ASSIGNMENT, ag.AgreementKind.EQUITY_CONTRIBUTION):
-            base |= {"shares": (10_000,) * len(grantees) if len(grantees) == 1 else tuple([10_000 // len(grantees)] * len(grantees))}
+            base |= {
+                "shares": (10_000,) * len(grantees)
+                if len(grantees) == 1
+                else tuple([10_000 // len(grantees)] * len(grantees))
+            }
         base |= kw
-        return ag.Terms(kind=kind, asset_id=kw.pop("asset_id", self.asset), grantees=tuple(grantees), **{k: v for k, v in base.items() if k != "asset_id"})
+        return ag.Terms(
+            kind=kind,
+            asset_id=kw.pop("asset_id", self.asset),
+            grantees=tuple(grantees),
+            **{k: v for k, v in base.items() if k != "asset_id"},
+        )
 
     def licence(self, licensee: int, licence_type: int, territory: int = CN, **kw: Any) -> ag.Terms:
         return self.terms(ag.AgreementKind.LICENCE, [licensee], licence_type=licence_type, territory=territory, **kw)
@@ -82,7 +99,9 @@ def test_the_typehashes_match_the_python_typed_data(chain: Chain) -> None:
 
 def test_an_asset_is_registered_by_all_its_owners_with_shares_summing_to_100_percent(world: World) -> None:
     c = world.chain
-    a2 = register_asset(c, [(world.p_uni, world.uni), (world.p_uni2, world.uni2)], [6000, 4000], number="CN201810000001.X")
+    a2 = register_asset(
+        c, [(world.p_uni, world.uni), (world.p_uni2, world.uni2)], [6000, 4000], number="CN201810000001.X"
+    )
     _, _, owners, shares, frozen = call(c.assets.functions.asset(a2))
     assert list(owners) == [world.p_uni, world.p_uni2] and list(shares) == [6000, 4000] and frozen is False
     assert call(c.assets.functions.assetByNumber(ag.number_hash("CN201810000001.X"))) == a2
@@ -100,7 +119,9 @@ def test_a_number_is_registered_once_and_every_owner_must_sign(world: World) -> 
     with pytest.raises(ContractRevert) as err:
         register_asset(c, [(world.p_uni, world.uni)])
     assert err.value.name == "AssetNumberTaken"
-    reg = ag.AssetRegistration(1, 1, ag.number_hash("CN3"), (world.p_uni, world.p_uni2), (5000, 5000), b"\0" * 32, c.now() + 600)
+    reg = ag.AssetRegistration(
+        1, 1, ag.number_hash("CN3"), (world.p_uni, world.p_uni2), (5000, 5000), b"\0" * 32, c.now() + 600
+    )
     sigs = sign_with(c, reg.message(assets_domain(c)), [world.uni])
     with pytest.raises(ContractRevert) as err:
         c.sender.send_call(c.assets.functions.registerAsset(reg.as_tuple(), sigs))
@@ -117,7 +138,11 @@ def test_an_assignment_moves_title_to_the_assignee(world: World) -> None:
 
 
 def test_an_assignment_to_co_assignees_splits_the_shares(world: World) -> None:
-    execute(world.chain, world.terms(ag.AgreementKind.ASSIGNMENT, [world.p_x, world.p_y], shares=(7000, 3000)), [world.uni, world.x, world.y])
+    execute(
+        world.chain,
+        world.terms(ag.AgreementKind.ASSIGNMENT, [world.p_x, world.p_y], shares=(7000, 3000)),
+        [world.uni, world.x, world.y],
+    )
     assert world.owners() == ([world.p_x, world.p_y], [7000, 3000])
 
 
@@ -136,9 +161,14 @@ def test_bad_signatures_are_refused(world: World, problem: str) -> None:
     t = world.licence(world.p_y, ag.LicenceType.ORDINARY)
     msg = t.message(assets_domain(c))
     sigs = sign_with(c, msg, [world.uni, world.y])
-    expected = {"missing": "AgreementSignatureMissing", "duplicate": "AgreementSignatureDuplicate",
-                "wrong-account": "AgreementSignatureInvalid", "other-terms": "AgreementSignatureInvalid",
-                "expired": "SignatureExpired", "suspended": "AgreementSignerNotActive"}[problem]  # fmt: skip
+    expected = {
+        "missing": "AgreementSignatureMissing",
+        "duplicate": "AgreementSignatureDuplicate",
+        "wrong-account": "AgreementSignatureInvalid",
+        "other-terms": "AgreementSignatureInvalid",
+        "expired": "SignatureExpired",
+        "suspended": "AgreementSignerNotActive",
+    }[problem]
     if problem == "missing":
         sigs = sigs[:1]
     elif problem == "duplicate":
@@ -181,7 +211,9 @@ def test_a_two_party_licence_costs_at_most_250k_gas(world: World) -> None:
         (ag.LicenceType.ORDINARY, ag.LicenceType.ORDINARY, False),
     ],
 )
-def test_exclusive_and_sole_licences_exclude_overlapping_licences(world: World, first: int, second: int, overlap: bool) -> None:
+def test_exclusive_and_sole_licences_exclude_overlapping_licences(
+    world: World, first: int, second: int, overlap: bool
+) -> None:
     execute(world.chain, world.licence(world.p_y, first), [world.uni, world.y])
     t = world.licence(world.p_z, second, salt=keccak(text="second"))
     if overlap:
@@ -195,15 +227,23 @@ def test_exclusive_and_sole_licences_exclude_overlapping_licences(world: World, 
 @pytest.mark.parametrize("disjoint", ["territory", "term", "field"])
 def test_exclusive_licences_that_do_not_overlap_coexist(world: World, disjoint: str) -> None:
     field_a, field_b = keccak(text="medical devices"), keccak(text="automotive")
-    first = world.licence(world.p_y, ag.LicenceType.EXCLUSIVE, field_of_use=field_a if disjoint == "field" else b"\0" * 32)
+    first = world.licence(
+        world.p_y, ag.LicenceType.EXCLUSIVE, field_of_use=field_a if disjoint == "field" else b"\0" * 32
+    )
     execute(world.chain, first, [world.uni, world.y])
     change: dict[str, Any] = {
         "territory": {"territory": HK},
         "term": {"start": world.now + YEAR, "end": world.now + 2 * YEAR},
         "field": {"field_of_use": field_b},
     }[disjoint]
-    execute(world.chain, world.licence(world.p_z, ag.LicenceType.EXCLUSIVE, salt=keccak(text="b"), **change), [world.uni, world.z])
-    assert len(call(world.chain.assets.functions.licencesInForce(world.asset, world.now + 10))) == (1 if disjoint == "term" else 2)
+    execute(
+        world.chain,
+        world.licence(world.p_z, ag.LicenceType.EXCLUSIVE, salt=keccak(text="b"), **change),
+        [world.uni, world.z],
+    )
+    assert len(call(world.chain.assets.functions.licencesInForce(world.asset, world.now + 10))) == (
+        1 if disjoint == "term" else 2
+    )
 
 
 def test_a_sublicence_needs_a_sublicensable_parent_and_stays_inside_it(world: World) -> None:
@@ -227,7 +267,9 @@ def test_a_licensee_without_a_sublicensable_licence_cannot_sublicense(world: Wor
     c = world.chain
     parent = world.licence(world.p_z, ag.LicenceType.ORDINARY, territory=HK)
     execute(c, parent, [world.uni, world.z])
-    sub = world.licence(world.p_x, ag.LicenceType.ORDINARY, territory=HK, parent_licence=parent.agreement_id(assets_domain(c)))
+    sub = world.licence(
+        world.p_x, ag.LicenceType.ORDINARY, territory=HK, parent_licence=parent.agreement_id(assets_domain(c))
+    )
     with pytest.raises(ContractRevert) as err:
         execute(c, sub, [world.z, world.x])
     assert err.value.args_["reason"] == "parent not sublicensable"
@@ -246,7 +288,9 @@ def test_a_pledged_asset_moves_only_with_the_pledgees_signature_and_is_freed_by_
     exclusive = world.licence(world.p_y, ag.LicenceType.EXCLUSIVE)
     with pytest.raises(ContractRevert):
         execute(c, exclusive, [world.uni, world.y])
-    execute(c, world.licence(world.p_z, ag.LicenceType.ORDINARY, territory=HK), [world.uni, world.z])  # no consent needed
+    execute(
+        c, world.licence(world.p_z, ag.LicenceType.ORDINARY, territory=HK), [world.uni, world.z]
+    )  # no consent needed
     second = world.terms(ag.AgreementKind.PLEDGE, [world.p_bank], salt=keccak(text="2"))
     with pytest.raises(ContractRevert) as err:
         execute(c, second, [world.uni, world.bank])
@@ -298,7 +342,11 @@ def test_a_frozen_asset_changes_nothing(world: World) -> None:
     deadline = c.now() + 600
     msg = ag.termination_message(assets_domain(c), t.agreement_id(assets_domain(c)), deadline)
     with pytest.raises(ContractRevert) as err:
-        c.sender.send_call(c.assets.functions.terminate(t.agreement_id(assets_domain(c)), deadline, sign_with(c, msg, [world.uni, world.y])))
+        c.sender.send_call(
+            c.assets.functions.terminate(
+                t.agreement_id(assets_domain(c)), deadline, sign_with(c, msg, [world.uni, world.y])
+            )
+        )
     assert err.value.name == "AssetIsFrozen"
     close_dispute(c, arb, did)
     execute(c, world.terms(ag.AgreementKind.ASSIGNMENT, [world.p_x]), [world.uni, world.x])
@@ -324,6 +372,9 @@ def test_a_university_multisig_signs_through_erc1271(world: World) -> None:
     confirm_asset(c, asset)
     t = replace(world.licence(world.p_y, ag.LicenceType.ORDINARY, territory=HK), asset_id=asset)
     msg = t.message(assets_domain(c))
-    sigs = [(wallet.address, eip712.sign_digest(eip712.digest(msg), owner)), (world.y.address, eip712.sign(msg, world.y))]
+    sigs = [
+        (wallet.address, eip712.sign_digest(eip712.digest(msg), owner)),
+        (world.y.address, eip712.sign(msg, world.y)),
+    ]
     c.sender.send_call(c.assets.functions.execute(t.as_tuple(), sigs))
     assert len(call(c.assets.functions.licencesInForce(asset, c.now()))) == 1

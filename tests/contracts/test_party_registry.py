@@ -22,7 +22,9 @@ def test_the_registrar_admits_a_party_with_its_accounts_and_profile(chain: Chain
     pid = chain.admit([a.address, b.address], identifier=FIRM_USCC, name_zh="前海甲公司", name_en="Qianhai A Ltd")
     party = chain.evidence.functions.party(pid).call()
     assert party[0] == 1 and party[1] == 1 and party[2] == 1  # firm, mainland, USCC
-    assert party[3] is False and party[4] == 2 and party[5] == 1 and party[7] == 0  # active, 2 accounts, 1-of-2, nonce 0
+    assert (
+        party[3] is False and party[4] == 2 and party[5] == 1 and party[7] == 0
+    )  # active, 2 accounts, 1-of-2, nonce 0
     assert tuple(party[10:]) == (FIRM_USCC, "前海甲公司", "Qianhai A Ltd")
     assert chain.evidence.functions.partyAccounts(pid).call() == [a.address, b.address]
     assert chain.evidence.functions.partyOf(b.address).call() == [pid, True]
@@ -44,7 +46,9 @@ def test_admission_emits_party_admitted_and_account_added_events(chain: Chain) -
 def test_only_a_registrar_admits_parties(chain: Chain) -> None:
     outsider = account("outsider")
     with pytest.raises(ContractRevert) as err:
-        chain.as_(outsider).send_call(chain.evidence.functions.admitParty((1, 1, 1, FIRM_USCC, "甲", "A"), [outsider.address]))
+        chain.as_(outsider).send_call(
+            chain.evidence.functions.admitParty((1, 1, 1, FIRM_USCC, "甲", "A"), [outsider.address])
+        )
     assert err.value.name == "AccessControlUnauthorizedAccount"
 
 
@@ -110,8 +114,20 @@ def test_the_typehashes_match_the_python_typed_data(chain: Chain) -> None:
     assert call(chain.evidence.functions.RECOVERY_VETO_TYPEHASH()) == eip712.RECOVERY_VETO_TYPEHASH
 
 
-@pytest.mark.parametrize("problem", ["stranger-signs", "joiner-missing", "joiner-wrong", "expired", "too-far",
-                                     "wrong-nonce", "wrong-party", "unordered", "zero-threshold"])  # fmt: skip
+@pytest.mark.parametrize(
+    "problem",
+    [
+        "stranger-signs",
+        "joiner-missing",
+        "joiner-wrong",
+        "expired",
+        "too-far",
+        "wrong-nonce",
+        "wrong-party",
+        "unordered",
+        "zero-threshold",
+    ],
+)
 def test_an_account_change_needs_the_partys_consent_in_time_with_its_nonce(chain: Chain, problem: str) -> None:
     a, b, new = account("a"), account("b"), account("new")
     pid = chain.admit([a.address, b.address])
@@ -144,10 +160,17 @@ def test_an_account_change_needs_the_partys_consent_in_time_with_its_nonce(chain
         args = (args[0], list(reversed(args[1])), args[2])
     with pytest.raises((ContractRevert, SignatureRejected)) as err:
         chain.sender.send_call(chain.evidence.functions.changeAccounts(*args))
-    expected = {"stranger-signs": "PartyAccountNotOfParty", "joiner-missing": "SignatureInvalid",
-                "joiner-wrong": "SignatureInvalid", "expired": "SignatureExpired", "too-far": "PartyDeadlineTooFar",
-                "wrong-nonce": "PartyNonceMismatch", "wrong-party": "PartyAccountNotOfParty",
-                "unordered": "PartySignersUnordered", "zero-threshold": "PartyThresholdInvalid"}[problem]  # fmt: skip
+    expected = {
+        "stranger-signs": "PartyAccountNotOfParty",
+        "joiner-missing": "SignatureInvalid",
+        "joiner-wrong": "SignatureInvalid",
+        "expired": "SignatureExpired",
+        "too-far": "PartyDeadlineTooFar",
+        "wrong-nonce": "PartyNonceMismatch",
+        "wrong-party": "PartyAccountNotOfParty",
+        "unordered": "PartySignersUnordered",
+        "zero-threshold": "PartyThresholdInvalid",
+    }[problem]
     assert err.value.name == expected
     assert sorted(chain.evidence.functions.partyAccounts(pid).call()) == sorted([a.address, b.address])
 
@@ -179,8 +202,16 @@ def test_a_contract_wallet_counts_as_one_account_through_erc1271(chain: Chain) -
     wallet = deploy_wallet(chain, owner)
     pid = chain.admit([wallet.address])
     change, _, joined = chain.account_change(pid, "add", signers=[], new=b)
-    msg = eip712.account_change_message(chain.domain(), party_id=pid, action="add", account=b.address, new_account=None,
-                                        threshold=1, nonce=0, deadline=change[6])  # fmt: skip
+    msg = eip712.account_change_message(
+        chain.domain(),
+        party_id=pid,
+        action="add",
+        account=b.address,
+        new_account=None,
+        threshold=1,
+        nonce=0,
+        deadline=change[6],
+    )
     sig = eip712.sign_digest(eip712.digest(msg), owner)
     chain.sender.send_call(chain.evidence.functions.changeAccounts(change, [(wallet.address, sig)], joined))
     assert sorted(chain.evidence.functions.partyAccounts(pid).call()) == sorted([wallet.address, b.address])
@@ -247,7 +278,9 @@ def test_a_recovery_executes_after_its_delay_and_replaces_every_account(chain: C
     assert early.value.name == "RecoveryNotYet"
     chain.advance(TEST_RECOVERY_DELAY + 1)
     sent = chain.sender.send_call(chain.evidence.functions.executeRecovery(pid))  # anyone may carry it out
-    assert chain.evidence.events.RecoveryExecuted().process_receipt(sent.receipt)[0]["args"]["newAccount"] == fresh.address
+    assert (
+        chain.evidence.events.RecoveryExecuted().process_receipt(sent.receipt)[0]["args"]["newAccount"] == fresh.address
+    )
     assert chain.evidence.functions.partyAccounts(pid).call() == [fresh.address]
     party = chain.evidence.functions.party(pid).call()
     assert party[5] == 1 and party[7] == 2  # threshold back to 1; the nonce moved on
@@ -277,7 +310,9 @@ def test_a_relayed_veto_needs_the_accounts_signature(chain: Chain) -> None:
     pid = chain.admit([a.address])
     chain.governance_sender.send_call(chain.evidence.functions.proposeRecovery(pid, fresh.address))
     new_account, executable_at = chain.evidence.functions.pendingRecovery(pid).call()
-    msg = eip712.recovery_veto_message(chain.domain(), party_id=pid, new_account=new_account, executable_at=executable_at)
+    msg = eip712.recovery_veto_message(
+        chain.domain(), party_id=pid, new_account=new_account, executable_at=executable_at
+    )
     with pytest.raises((ContractRevert, SignatureRejected)) as err:
         chain.sender.send_call(chain.evidence.functions.vetoRecovery(pid, a.address, eip712.sign(msg, fresh)))
     assert err.value.name == "SignatureInvalid"

@@ -54,8 +54,13 @@ class Finding:
     detail: str
 
     def row(self) -> str:
-        cells = [f"`{self.detector}`", self.impact, self.contract, f"`{self.element}`",
-                 f"`{self.detail}`" if self.detail else NO_DETAIL]
+        cells = [
+            f"`{self.detector}`",
+            self.impact,
+            self.contract,
+            f"`{self.element}`",
+            f"`{self.detail}`" if self.detail else NO_DETAIL,
+        ]
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " | <why it is accepted> |"
 
 
@@ -74,7 +79,7 @@ class Comparison:
             )
         if self.stale:
             parts.append(
-                f"{len(self.stale)} row(s) of docs/security.md \"{SECTION[3:]}\" name a result Slither no longer "
+                f'{len(self.stale)} row(s) of docs/security.md "{SECTION[3:]}" name a result Slither no longer '
                 "reports: remove them so the table stays true:\n" + "\n".join(f.row() for f in self.stale)
             )
         return "\n\n".join(parts)
@@ -115,16 +120,23 @@ def run_slither(root: Path, sources: list[str], work: Path) -> list[dict[str, An
     (work / "slither.config.json").write_text("{}", encoding="utf-8")
     out = work / "slither.json"
     cmd = [
-        str(slither_executable()), str(work / "input.json"),
-        "--compile-force-framework", "solc-json",
-        "--solc", str(solc),
-        "--solc-working-dir", str(root),
-        "--filter-paths", FILTER_PATHS,
+        str(slither_executable()),
+        str(work / "input.json"),
+        "--compile-force-framework",
+        "solc-json",
+        "--solc",
+        str(solc),
+        "--solc-working-dir",
+        str(root),
+        "--filter-paths",
+        FILTER_PATHS,
         "--show-ignored-findings",
-        "--config-file", str(work / "slither.config.json"),
+        "--config-file",
+        str(work / "slither.config.json"),
         "--fail-none",
         "--disable-color",
-        "--json", str(out),
+        "--json",
+        str(out),
     ]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=SLITHER_TIMEOUT_S, check=False)
     assert out.exists(), f"slither wrote no report (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
@@ -174,11 +186,17 @@ def parse_table(markdown: str) -> dict[Finding, str]:
     """The rows of the section's table: Detector | Impact | Contract | Element | Detail | Why it is accepted."""
     start = markdown.find("\n" + SECTION + "\n")
     assert start >= 0, f'docs/security.md has no section "{SECTION}"'
-    body = markdown[start + len(SECTION) + 2:]
+    body = markdown[start + len(SECTION) + 2 :]
     end = re.search(r"^#{1,2} ", body, re.M)
     rows = [line for line in body[: end.start() if end else None].splitlines() if line.lstrip().startswith("|")]
-    assert len(rows) >= 2 and _cells(rows[0])[:6] == ["Detector", "Impact", "Contract", "Element", "Detail",
-                                                       "Why it is accepted"], f"unexpected table header: {rows[:1]}"
+    assert len(rows) >= 2 and _cells(rows[0])[:6] == [
+        "Detector",
+        "Impact",
+        "Contract",
+        "Element",
+        "Detail",
+        "Why it is accepted",
+    ], f"unexpected table header: {rows[:1]}"
     table: dict[Finding, str] = {}
     for line in rows[2:]:
         cells = _cells(line)
@@ -208,8 +226,12 @@ def contract_results(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str,
 def test_every_high_or_medium_slither_result_is_explained_in_security_md(
     contract_results: list[dict[str, Any]],
 ) -> None:
-    analysed = {e["source_mapping"]["filename_relative"] for r in contract_results for e in r["elements"]
-                if "source_mapping" in e}
+    analysed = {
+        e["source_mapping"]["filename_relative"]
+        for r in contract_results
+        for e in r["elements"]
+        if "source_mapping" in e
+    }
     assert any(f.startswith("contracts/") for f in analysed), "slither reported nothing about contracts/"
     assert not any(re.search(FILTER_PATHS, f) for f in analysed), "dependency results were not filtered"
     result = compare(reported(contract_results), parse_table(SECURITY_MD.read_text(encoding="utf-8")))

@@ -135,7 +135,9 @@ class World:
         self.parties: dict[int, Party] = {}
         for name, kind, jurisdiction, scheme, identifier in PARTY_SPECS:
             acct = account(f"title-invariants:{name}")
-            pid = chain.admit([acct.address], kind=kind, jurisdiction=jurisdiction, scheme=scheme, identifier=identifier)
+            pid = chain.admit(
+                [acct.address], kind=kind, jurisdiction=jurisdiction, scheme=scheme, identifier=identifier
+            )
             self.parties[pid] = Party(pid, name, acct, kind == "financial", scheme == "uscc")
         self.pids = sorted(self.parties)
         by = {p.name: p for p in self.parties.values()}
@@ -203,8 +205,16 @@ class Deal:
     title_seq: int = 0
 
 
-def conflicts(a_type: int, a_id: bytes, a_parent: bytes, a_scope: tuple[int, int, int, bytes],
-              b_type: int, b_id: bytes, b_parent: bytes, b_scope: tuple[int, int, int, bytes]) -> bool:
+def conflicts(
+    a_type: int,
+    a_id: bytes,
+    a_parent: bytes,
+    a_scope: tuple[int, int, int, bytes],
+    b_type: int,
+    b_id: bytes,
+    b_parent: bytes,
+    b_scope: tuple[int, int, int, bytes],
+) -> bool:
     """The overlap rule: exclusive or sole licences exclude every licence overlapping them in term, territory
     and field; two ordinary licences never conflict; a sublicence does not conflict with its own parent.
     A scope is (start, end, territory, field) with ``end`` exclusive and field 0 = every field."""
@@ -214,8 +224,12 @@ def conflicts(a_type: int, a_id: bytes, a_parent: bytes, a_scope: tuple[int, int
         return False
     a_start, a_end, a_terr, a_field = a_scope
     b_start, b_end, b_terr, b_field = b_scope
-    return (a_start < b_end and b_start < a_end and a_terr & b_terr != 0
-            and (a_field == ZERO32 or b_field == ZERO32 or a_field == b_field))  # fmt: skip
+    return (
+        a_start < b_end
+        and b_start < a_end
+        and a_terr & b_terr != 0
+        and (a_field == ZERO32 or b_field == ZERO32 or a_field == b_field)
+    )
 
 
 class Model:
@@ -294,7 +308,9 @@ class Expect:
         return alternatives is self.ANY or any(err.args_.get(k) == v for k, v in alternatives)
 
     def describe(self) -> str:
-        return ", ".join(n if a is None else f"{n}({' | '.join(f'{k}={v}' for k, v in a)})" for n, a in self.faults.items())
+        return ", ".join(
+            n if a is None else f"{n}({' | '.join(f'{k}={v}' for k, v in a)})" for n, a in self.faults.items()
+        )
 
 
 Sig = tuple[int, bool]  # (party id, signed with a wrong key)
@@ -332,7 +348,9 @@ class TitleMachine(RuleBasedStateMachine):
         self.sender = TxSender(w.chain.w3, w.chain.operator)
         self.origin = w.chain.now() - NOON  # day 0 starts here; the chain is at its midday
         self.salt = 0
-        self.frozen_since: dict[int, tuple[list[int], int]] = {}  # asset -> (owners, last block before it was seen frozen)
+        self.frozen_since: dict[
+            int, tuple[list[int], int]
+        ] = {}  # asset -> (owners, last block before it was seen frozen)
         for aid, (owners, shares) in w.initial.items():  # the revert really restored the registered title
             _, _, chain_owners, chain_shares, frozen = w.chain.assets.functions.asset(aid).call()
             assert (tuple(chain_owners), tuple(chain_shares), frozen) == (owners, shares, False)
@@ -351,9 +369,15 @@ class TitleMachine(RuleBasedStateMachine):
     def new_terms(self, kind: int, aid: int, grantees: list[int], expired: bool, **kw: Any) -> ag.Terms:
         self.salt += 1
         now = self.w.chain.now()
-        return ag.Terms(kind=kind, asset_id=aid, grantees=tuple(grantees), document_hash=keccak(text=f"contract-{self.salt}.pdf"),
-                        salt=keccak(text=f"title-invariants-salt:{self.salt}"), deadline=now - 1 if expired else now + 3600,
-                        **kw)  # fmt: skip
+        return ag.Terms(
+            kind=kind,
+            asset_id=aid,
+            grantees=tuple(grantees),
+            document_hash=keccak(text=f"contract-{self.salt}.pdf"),
+            salt=keccak(text=f"title-invariants-salt:{self.salt}"),
+            deadline=now - 1 if expired else now + 3600,
+            **kw,
+        )
 
     def sign(self, message: dict[str, Any], sigs: list[Sig]) -> list[tuple[str, bytes]]:
         digest = eip712.digest(message)
@@ -375,7 +399,9 @@ class TitleMachine(RuleBasedStateMachine):
                 raise err from exc
             note(f"  contract: {err.name} {err.args_}")
             assert not expect.ok, f"{expect.what}: the contract refused it ({err}) but the rules allow it"
-            assert expect.matches(err), f"{expect.what}: the contract refused with {err}; the rules expect {expect.describe()}"
+            assert expect.matches(err), (
+                f"{expect.what}: the contract refused with {err}; the rules expect {expect.describe()}"
+            )
             return False
         note("  contract: accepted")
         assert expect.ok, f"{expect.what}: the contract accepted it but the rules refuse it ({expect.describe()})"
@@ -406,8 +432,9 @@ class TitleMachine(RuleBasedStateMachine):
             sigs = list(data.draw(st.permutations(sigs), label="signature order"))
         return sigs, expired
 
-    def signature_faults(self, e: Expect, required: list[int], sigs: list[Sig], expired: bool, *,
-                         suspension_blocks: bool = True) -> None:  # fmt: skip
+    def signature_faults(
+        self, e: Expect, required: list[int], sigs: list[Sig], expired: bool, *, suspension_blocks: bool = True
+    ) -> None:
         if expired:
             e.fault("SignatureExpired")
         seen: set[int] = set()
@@ -446,17 +473,39 @@ class TitleMachine(RuleBasedStateMachine):
 
     def record(self, terms: ag.Terms, grantors: tuple[int, ...], **scope: Any) -> Deal:
         """Adds an agreement that took effect to the model and checks what the contract stored for it."""
-        deal = Deal(terms.agreement_id(self.w.domain), terms.kind, terms.asset_id, terms, grantors, terms.grantees, **scope)
+        deal = Deal(
+            terms.agreement_id(self.w.domain), terms.kind, terms.asset_id, terms, grantors, terms.grantees, **scope
+        )
         self.m.deals[deal.id] = deal
         g = self.w.chain.assets.functions.agreement(deal.id).call()
-        kind, status, licence_type, sublicensable, start, end, _eff, _closed, asset_id, territory, field, parent, g_grantors, g_grantees = g
+        (
+            kind,
+            status,
+            licence_type,
+            sublicensable,
+            start,
+            end,
+            _eff,
+            _closed,
+            asset_id,
+            territory,
+            field,
+            parent,
+            g_grantors,
+            g_grantees,
+        ) = g
         assert (kind, status, asset_id) == (deal.kind, ST.EFFECTIVE, deal.asset)
         if deal.kind in (AK.LICENCE, AK.PLEDGE):
             assert (tuple(g_grantors), tuple(g_grantees)) == (grantors, terms.grantees)
             assert (start, end) == (terms.start, terms.end)
         if deal.kind == AK.LICENCE:
             assert (licence_type, sublicensable, territory, bytes(field), bytes(parent)) == (
-                deal.licence_type, deal.sublicensable, deal.territory, deal.field, deal.parent)
+                deal.licence_type,
+                deal.sublicensable,
+                deal.territory,
+                deal.field,
+                deal.parent,
+            )
         return deal
 
     # --- title: assignment and equity contribution ---
@@ -514,8 +563,11 @@ class TitleMachine(RuleBasedStateMachine):
     # --- licences and sublicences ---
 
     def draw_scope(self, data: st.DataObject) -> tuple[int, bytes, int, int]:
-        codes = [] if data.draw(st.integers(0, 14), label="no territory?") == 14 else data.draw(
-            st.lists(st.sampled_from(CODES), min_size=1, max_size=3, unique=True), label="territory")
+        codes = (
+            []
+            if data.draw(st.integers(0, 14), label="no territory?") == 14
+            else data.draw(st.lists(st.sampled_from(CODES), min_size=1, max_size=3, unique=True), label="territory")
+        )
         field = data.draw(st.sampled_from(FIELDS), label="field of use")
         start, end = self.draw_term(data)
         return to_mask(codes) if codes else 0, field, start, end
@@ -541,7 +593,9 @@ class TitleMachine(RuleBasedStateMachine):
         licensee = self.pick(data, [p for p in self.w.pids if p != parent.grantees[0]], self.w.pids, "sublicensee")
         licence_type = data.draw(st.sampled_from(LICENCE_TYPES), label="licence type")
         if data.draw(st.integers(0, 3), label="inside parent?") < 3:
-            codes = data.draw(st.lists(st.sampled_from(codes_of(parent.territory)), min_size=1, unique=True), label="territory")
+            codes = data.draw(
+                st.lists(st.sampled_from(codes_of(parent.territory)), min_size=1, unique=True), label="territory"
+            )
             territory = to_mask(codes)
             field = parent.field if parent.field != ZERO32 else data.draw(st.sampled_from(FIELDS), label="field of use")
             start = data.draw(st.integers(parent.start, parent.end - 1), label="start (day)")
@@ -550,8 +604,19 @@ class TitleMachine(RuleBasedStateMachine):
             territory, field, start, end = self.draw_scope(data)
         self.licence(data, aid, parent, licensee, licence_type, territory, field, start, end, False)
 
-    def licence(self, data: st.DataObject, aid: int, parent: Deal | None, licensee: int, licence_type: int,
-                territory: int, field: bytes, start: int, end: int, sublicensable: bool) -> None:
+    def licence(
+        self,
+        data: st.DataObject,
+        aid: int,
+        parent: Deal | None,
+        licensee: int,
+        licence_type: int,
+        territory: int,
+        field: bytes,
+        start: int,
+        end: int,
+        sublicensable: bool,
+    ) -> None:
         m, w = self.m, self.w
         grantors = m.owners[aid][0] if parent is None else parent.grantees
         pledge = m.encumbrance(aid)
@@ -561,10 +626,12 @@ class TitleMachine(RuleBasedStateMachine):
             required.append(pledgee)  # not exclusively licensed without the pledgee's signature
         sigs, expired = self.draw_signers(data, required, pledgee)
         what = "sublicence" if parent is not None else "licence"
-        e = Expect(f"{LT(licence_type).name} {what} of asset {aid} from {self.names(grantors)} to {w.name(licensee)}: "
-                   f"{codes_of(territory)} field={FIELDS.index(field) if field in FIELDS else '?'} days [{start}, {end}) "
-                   f"today={m.day}{' sublicensable' if sublicensable else ''}"
-                   f"{f' under {hex32(parent.id)[:10]}' if parent else ''}")  # fmt: skip
+        e = Expect(
+            f"{LT(licence_type).name} {what} of asset {aid} from {self.names(grantors)} to {w.name(licensee)}: "
+            f"{codes_of(territory)} field={FIELDS.index(field) if field in FIELDS else '?'} days [{start}, {end}) "
+            f"today={m.day}{' sublicensable' if sublicensable else ''}"
+            f"{f' under {hex32(parent.id)[:10]}' if parent else ''}"
+        )
         note(f"{e.what}, signed by {self.names([p for p, _ in sigs])}{' (expired)' if expired else ''}")
         if m.frozen(aid):
             e.fault("AssetIsFrozen")
@@ -600,19 +667,46 @@ class TitleMachine(RuleBasedStateMachine):
         parent_id = parent.id if parent is not None else ZERO32
         live = [d for d in m.licences(aid) if m.live(d)]
         for other in live:
-            if conflicts(licence_type, b"", parent_id, (start, end, territory, field),
-                         other.licence_type, other.id, other.parent, (other.start, other.end, other.territory, other.field)):
+            if conflicts(
+                licence_type,
+                b"",
+                parent_id,
+                (start, end, territory, field),
+                other.licence_type,
+                other.id,
+                other.parent,
+                (other.start, other.end, other.territory, other.field),
+            ):
                 e.fault("LicenceOverlaps", existing=other.id)
         if parent is None and len([d for d in live if d.parent == ZERO32]) >= MAX_LICENCES:
             e.fault("AssetLicenceLimitReached")
         if parent is not None and len([d for d in live if d.parent == parent.id]) >= MAX_SUBLICENCES:
             e.fault("SublicenceLimitReached")  # sublicences have their own capacity, per parent
-        terms = self.new_terms(AK.LICENCE, aid, [licensee], expired, licence_type=licence_type, territory=territory,
-                               field_of_use=field, sublicensable=sublicensable, parent_licence=parent_id,
-                               start=self.ts(start), end=self.ts(end))  # fmt: skip
+        terms = self.new_terms(
+            AK.LICENCE,
+            aid,
+            [licensee],
+            expired,
+            licence_type=licence_type,
+            territory=territory,
+            field_of_use=field,
+            sublicensable=sublicensable,
+            parent_licence=parent_id,
+            start=self.ts(start),
+            end=self.ts(end),
+        )
         if self.submit(w.chain.assets.functions.execute(terms.as_tuple(), self.sign(terms.message(w.domain), sigs)), e):
-            self.record(terms, tuple(grantors), start=start, end=end, licence_type=licence_type, territory=territory,
-                        field=field, sublicensable=sublicensable, parent=parent_id)  # fmt: skip
+            self.record(
+                terms,
+                tuple(grantors),
+                start=start,
+                end=end,
+                licence_type=licence_type,
+                territory=territory,
+                field=field,
+                sublicensable=sublicensable,
+                parent=parent_id,
+            )
 
     # --- pledges; termination, release, replay ---
 
@@ -626,7 +720,9 @@ class TitleMachine(RuleBasedStateMachine):
         current = m.encumbrance(aid)
         required = list(owners) + ([pledgee] if pledgee not in owners else [])
         sigs, expired = self.draw_signers(data, required, current.grantees[0] if current else None)
-        e = Expect(f"pledge of asset {aid} by {self.names(owners)} to {w.name(pledgee)} days [{start}, {end}) today={m.day}")
+        e = Expect(
+            f"pledge of asset {aid} by {self.names(owners)} to {w.name(pledgee)} days [{start}, {end}) today={m.day}"
+        )
         note(f"{e.what}, signed by {self.names([p for p, _ in sigs])}{' (expired)' if expired else ''}")
         if m.frozen(aid):
             e.fault("AssetIsFrozen")
@@ -665,7 +761,9 @@ class TitleMachine(RuleBasedStateMachine):
             return None
         if ended and data.draw(st.integers(0, 2), label=f"{label}: an ended one?") == 0:
             return data.draw(st.sampled_from(ended), label=label)
-        return self.pick(data, [d for d in deals if d.status == ST.EFFECTIVE and d.kind in (AK.LICENCE, AK.PLEDGE)], deals, label)
+        return self.pick(
+            data, [d for d in deals if d.status == ST.EFFECTIVE and d.kind in (AK.LICENCE, AK.PLEDGE)], deals, label
+        )
 
     def release_pledge(self, data: st.DataObject) -> None:
         """The pledgee releases (any pledge the model knows, also ended or closed ones; rarely a licence)."""
@@ -679,8 +777,10 @@ class TitleMachine(RuleBasedStateMachine):
         signer, wrong, expired = pledgee, mode == 6, mode == 8
         if mode == 7:
             signer = data.draw(st.sampled_from([p for p in w.pids if p != pledgee]), label="not the pledgee")
-        e = Expect(f"release of {AK(deal.kind).name} {hex32(deal.id)[:10]} (asset {deal.asset}, status {ST(deal.status).name}, "
-                   f"days [{deal.start}, {deal.end}) today={m.day}) signed by {w.name(signer)}")  # fmt: skip
+        e = Expect(
+            f"release of {AK(deal.kind).name} {hex32(deal.id)[:10]} (asset {deal.asset}, status {ST(deal.status).name}, "
+            f"days [{deal.start}, {deal.end}) today={m.day}) signed by {w.name(signer)}"
+        )
         note(e.what)
         if deal.status != ST.EFFECTIVE:
             e.fault("AgreementNotEffective")
@@ -704,9 +804,14 @@ class TitleMachine(RuleBasedStateMachine):
         agreement_id = deal.id if deal is not None else keccak(text=f"no such agreement {self.salt}")
         required = list(deal.grantors + deal.grantees) if deal is not None else []
         sigs, expired = self.draw_signers(data, required, None)
-        e = Expect(f"termination of {AK(deal.kind).name + ' ' if deal else 'unknown '}{hex32(agreement_id)[:10]}"
-                   + (f" (asset {deal.asset}, status {ST(deal.status).name}, days [{deal.start}, {deal.end}) today={m.day})"
-                      if deal else ""))  # fmt: skip
+        e = Expect(
+            f"termination of {AK(deal.kind).name + ' ' if deal else 'unknown '}{hex32(agreement_id)[:10]}"
+            + (
+                f" (asset {deal.asset}, status {ST(deal.status).name}, days [{deal.start}, {deal.end}) today={m.day})"
+                if deal
+                else ""
+            )
+        )
         note(f"{e.what}, signed by {self.names([p for p, _ in sigs])}{' (expired)' if expired else ''}")
         if deal is None:
             e.fault("AgreementUnknown")
@@ -714,7 +819,10 @@ class TitleMachine(RuleBasedStateMachine):
             if not m.effective(deal):
                 e.fault("AgreementNotEffective")
             if deal.kind not in (AK.LICENCE, AK.PLEDGE):
-                e.fault("AgreementInvalid", reason="only licences and pledges are terminated; title moves back by a new assignment")
+                e.fault(
+                    "AgreementInvalid",
+                    reason="only licences and pledges are terminated; title moves back by a new assignment",
+                )
             if m.frozen(deal.asset):
                 e.fault("AssetIsFrozen")
         self.signature_faults(e, required, sigs, expired)
@@ -731,7 +839,9 @@ class TitleMachine(RuleBasedStateMachine):
         note(e.what)
         e.fault("AgreementAlreadyExecuted", agreementId=deal.id)
         sigs = [(p, False) for p in dict.fromkeys(deal.grantors + deal.grantees)]
-        self.submit(w.chain.assets.functions.execute(deal.terms.as_tuple(), self.sign(deal.terms.message(w.domain), sigs)), e)
+        self.submit(
+            w.chain.assets.functions.execute(deal.terms.as_tuple(), self.sign(deal.terms.message(w.domain), sigs)), e
+        )
 
     @rule(data=st.data())
     def withdraw_proposal(self, data: st.DataObject) -> None:
@@ -741,8 +851,16 @@ class TitleMachine(RuleBasedStateMachine):
         aid = self.draw_asset(data)
         owners = m.owners[aid][0]
         licensee = self.pick(data, [p for p in w.pids if p not in owners], w.pids, "licensee")
-        terms = self.new_terms(AK.LICENCE, aid, [licensee], False, licence_type=LT.ORDINARY, territory=MASK["MO"],
-                               start=self.ts(m.day), end=self.ts(m.day + 2))  # fmt: skip
+        terms = self.new_terms(
+            AK.LICENCE,
+            aid,
+            [licensee],
+            False,
+            licence_type=LT.ORDINARY,
+            territory=MASK["MO"],
+            start=self.ts(m.day),
+            end=self.ts(m.day + 2),
+        )
         pledge = m.encumbrance(aid)
         parties = set(owners) | {licensee} | ({pledge.grantees[0]} if pledge is not None else set())
         who = data.draw(st.sampled_from(w.pids), label="who withdraws")
@@ -784,8 +902,11 @@ class TitleMachine(RuleBasedStateMachine):
             opening = True
         if opening:
             deals = [d for d in m.deals.values() if d.asset == aid]
-            subject = data.draw(st.sampled_from(deals), label="disputed agreement") if deals and data.draw(
-                st.booleans(), label="over an agreement?") else None  # fmt: skip
+            subject = (
+                data.draw(st.sampled_from(deals), label="disputed agreement")
+                if deals and data.draw(st.booleans(), label="over an agreement?")
+                else None
+            )
             claimant, respondent = data.draw(st.permutations(w.pids), label="claimant, respondent")[:2]
             e = Expect(f"dispute over {'agreement ' + hex32(subject.id)[:10] if subject else f'asset {aid}'} opens")
             note(e.what)
@@ -793,8 +914,12 @@ class TitleMachine(RuleBasedStateMachine):
             fn = dispute_open_fn(w.chain, w.arb, "agreement" if kind == 2 else "asset", sid, claimant, respondent)
             if self.submit(fn, e, w.arb):
                 count = w.chain.disputes.functions.disputeCount().call()
-                did = keccak(abi_encode(["uint8", "bytes32", "uint256", "uint256", "bytes32", "uint256"],
-                                        [kind, sid, claimant, respondent, keccak(text="claim"), count]))  # fmt: skip
+                did = keccak(
+                    abi_encode(
+                        ["uint8", "bytes32", "uint256", "uint256", "bytes32", "uint256"],
+                        [kind, sid, claimant, respondent, keccak(text="claim"), count],
+                    )
+                )
                 m.open[did] = (aid, subject.id if subject else None)
                 m.disputes[aid] += 1
             return
@@ -827,9 +952,12 @@ class TitleMachine(RuleBasedStateMachine):
         aid = self.draw_asset(data)
         f = w.chain.assets.functions
         effect = data.draw(st.sampled_from(["freeze", "unfreeze", "restore", "void"]), label="effect")
-        fn = {"freeze": f.freezeAsset(aid, keccak(text="no dispute")), "unfreeze": f.unfreezeAsset(aid, keccak(text="no dispute")),
-              "restore": f.restoreTitle(aid, [w.pids[0]], [TOTAL], keccak(text="no dispute")),
-              "void": f.voidAgreement(keccak(text="any"), keccak(text="no dispute"))}[effect]  # fmt: skip
+        fn = {
+            "freeze": f.freezeAsset(aid, keccak(text="no dispute")),
+            "unfreeze": f.unfreezeAsset(aid, keccak(text="no dispute")),
+            "restore": f.restoreTitle(aid, [w.pids[0]], [TOTAL], keccak(text="no dispute")),
+            "void": f.voidAgreement(keccak(text="any"), keccak(text="no dispute")),
+        }[effect]
         e = Expect(f"the operator calls {effect} on asset {aid} itself")
         note(e.what)
         e.fault("CallerNotDisputeRegistry")
@@ -875,37 +1003,57 @@ class TitleMachine(RuleBasedStateMachine):
             if deal.kind in (AK.LICENCE, AK.PLEDGE):
                 statuses[deal.id] = f.agreement(deal.id).call()
                 expected = ST.ENDED_WITH_PARENT if m.ended_with_parent(deal) else deal.status
-                assert statuses[deal.id][1] == expected, f"status of {hex32(deal.id)[:10]}: {statuses[deal.id][1]} != {expected}"
+                assert statuses[deal.id][1] == expected, (
+                    f"status of {hex32(deal.id)[:10]}: {statuses[deal.id][1]} != {expected}"
+                )
         for aid in w.asset_ids:
             _, _, owners, shares, frozen = f.asset(aid).call()
             # shares always sum to 100%; owners are distinct and are who the model says
             assert sum(shares) == TOTAL and all(s > 0 for s in shares) and len(owners) == len(shares)
             assert len(set(owners)) == len(owners)
-            assert (tuple(owners), tuple(shares)) == m.owners[aid], f"asset {aid}: title {owners} {shares} != model {m.owners[aid]}"
+            assert (tuple(owners), tuple(shares)) == m.owners[aid], (
+                f"asset {aid}: title {owners} {shares} != model {m.owners[aid]}"
+            )
             assert frozen == m.frozen(aid)
             in_force = [bytes(x) for x in f.licencesInForce(aid, now).call()]
             assert len(set(in_force)) == len(in_force)
             assert set(in_force) == m.licences_in_force(aid), f"asset {aid}: licences in force differ from the model"
             pledge = bytes(f.pledgeInForce(aid, now).call())
-            assert pledge == m.pledge_in_force(aid), f"asset {aid}: pledge in force {hex32(pledge)} != model {hex32(m.pledge_in_force(aid))}"
+            assert pledge == m.pledge_in_force(aid), (
+                f"asset {aid}: pledge in force {hex32(pledge)} != model {hex32(m.pledge_in_force(aid))}"
+            )
             # at most one pledge in force, judged from every pledge's own record on chain
-            pledges = [d.id for d in m.pledges(aid) if statuses[d.id][1] == ST.EFFECTIVE and statuses[d.id][4] <= now < statuses[d.id][5]]
-            assert len(pledges) <= 1 and (pledges == [pledge] if pledges else pledge == ZERO32), f"asset {aid}: pledges {pledges}"
+            pledges = [
+                d.id
+                for d in m.pledges(aid)
+                if statuses[d.id][1] == ST.EFFECTIVE and statuses[d.id][4] <= now < statuses[d.id][5]
+            ]
+            assert len(pledges) <= 1 and (pledges == [pledge] if pledges else pledge == ZERO32), (
+                f"asset {aid}: pledges {pledges}"
+            )
             # no two licences in force conflict (exclusive/sole vs anything overlapping; sublicence vs own parent exempt)
             scopes = [(i, statuses[i]) for i in in_force]
             for x, (a_id, a) in enumerate(scopes):
                 assert a[8] == aid and a[0] == AK.LICENCE
-                for b_id, b in scopes[x + 1:]:
-                    assert not conflicts(a[2], a_id, bytes(a[11]), (a[4], a[5], a[9], bytes(a[10])),
-                                         b[2], b_id, bytes(b[11]), (b[4], b[5], b[9], bytes(b[10]))), (
-                        f"asset {aid}: licences {hex32(a_id)[:10]} and {hex32(b_id)[:10]} in force overlap")  # fmt: skip
+                for b_id, b in scopes[x + 1 :]:
+                    assert not conflicts(
+                        a[2],
+                        a_id,
+                        bytes(a[11]),
+                        (a[4], a[5], a[9], bytes(a[10])),
+                        b[2],
+                        b_id,
+                        bytes(b[11]),
+                        (b[4], b[5], b[9], bytes(b[10])),
+                    ), f"asset {aid}: licences {hex32(a_id)[:10]} and {hex32(b_id)[:10]} in force overlap"
             # a frozen asset never changes owners nor gets a new agreement (no AgreementExecuted event since it froze)
             if frozen and aid in self.frozen_since:
                 before_owners, since_block = self.frozen_since[aid]
                 assert list(owners) == before_owners, f"frozen asset {aid} changed owners"
                 if block > since_block:
                     executed = w.chain.assets.events.AgreementExecuted.get_logs(
-                        from_block=since_block + 1, to_block=block, argument_filters={"assetId": aid})
+                        from_block=since_block + 1, to_block=block, argument_filters={"assetId": aid}
+                    )
                     assert not executed, f"frozen asset {aid} got a new agreement: {executed}"
             elif frozen:
                 self.frozen_since[aid] = (list(owners), block)
@@ -937,7 +1085,9 @@ def test_rules_of_title_hold_under_random_agreements(request: pytest.FixtureRequ
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("close", ["release", "terminate"])
-def test_closing_an_ended_pledge_leaves_the_newer_pledge_in_force(request: pytest.FixtureRequest, close: str, backend: str) -> None:
+def test_closing_an_ended_pledge_leaves_the_newer_pledge_in_force(
+    request: pytest.FixtureRequest, close: str, backend: str
+) -> None:
     """Closing a pledge that has ended, after a newer pledge took the asset, leaves the newer one encumbering it
     (found by the state machine: the slot used to be cleared unconditionally)."""
     chain: Chain = request.getfixturevalue(FIXTURES[backend])
@@ -949,8 +1099,15 @@ def test_closing_an_ended_pledge_leaves_the_newer_pledge_in_force(request: pytes
         aid, f = w.asset_ids[0], chain.assets.functions  # owned by uni-1 alone
 
         def pledge(start: int, end: int, salt: str) -> bytes:
-            terms = ag.Terms(kind=AK.PLEDGE, asset_id=aid, grantees=(bank.pid,), start=start, end=end, salt=keccak(text=salt),
-                             deadline=chain.now() + 3600)  # fmt: skip
+            terms = ag.Terms(
+                kind=AK.PLEDGE,
+                asset_id=aid,
+                grantees=(bank.pid,),
+                start=start,
+                end=end,
+                salt=keccak(text=salt),
+                deadline=chain.now() + 3600,
+            )
             sigs = [(a.address, eip712.sign(terms.message(w.domain), a)) for a in (uni.acct, bank.acct)]
             chain.sender.send_call(f.execute(terms.as_tuple(), sigs))
             return terms.agreement_id(w.domain)
@@ -972,8 +1129,14 @@ def test_closing_an_ended_pledge_leaves_the_newer_pledge_in_force(request: pytes
         assert f.agreement(second).call()[1] == ST.EFFECTIVE
         assert f.pledgeInForce(aid, chain.now()).call() == second, "closing the ended pledge cleared the newer one"
         # ... and so the pledged asset could be assigned without the pledgee's signature
-        assign = ag.Terms(kind=AK.ASSIGNMENT, asset_id=aid, grantees=(firm.pid,), shares=(TOTAL,), salt=keccak(text="assign"),
-                          deadline=chain.now() + 3600)  # fmt: skip
+        assign = ag.Terms(
+            kind=AK.ASSIGNMENT,
+            asset_id=aid,
+            grantees=(firm.pid,),
+            shares=(TOTAL,),
+            salt=keccak(text="assign"),
+            deadline=chain.now() + 3600,
+        )
         sigs = [(a.address, eip712.sign(assign.message(w.domain), a)) for a in (uni.acct, firm.acct)]
         with pytest.raises(ContractRevert) as err:
             chain.sender.send_call(f.execute(assign.as_tuple(), sigs))

@@ -77,7 +77,9 @@ def test_the_sources_read_are_the_ones_the_committed_artifacts_were_compiled_fro
     ours = {n: h for n, h in _source_hashes().items() if n.startswith("contracts/")}
     assert "contracts/interfaces/IPartyRegistry.sol" in ours
     for name, expected in ours.items():
-        assert "0x" + keccak((ROOT / name).read_bytes()).hex() == expected, f"{name} changed since the artifacts were built"
+        assert "0x" + keccak((ROOT / name).read_bytes()).hex() == expected, (
+            f"{name} changed since the artifacts were built"
+        )
 
 
 def test_every_solidity_enum_has_one_python_enum_with_the_same_members_in_order() -> None:
@@ -112,9 +114,16 @@ def test_every_enum_the_abis_name_is_declared_in_codes() -> None:
 
 @pytest.mark.parametrize(
     ("solidity", "python"),
-    [("StandardPatentR", "STANDARD_PATENT_R"), ("SHA256", "SHA256"), ("HKSAR", "HKSAR"), ("PctApplication", "PCT_APPLICATION"),
-     ("CompanyNeedsUscc", "COMPANY_NEEDS_USCC"), ("EndedWithParent", "ENDED_WITH_PARENT"), ("SM3", "SM3")],
-)  # fmt: skip
+    [
+        ("StandardPatentR", "STANDARD_PATENT_R"),
+        ("SHA256", "SHA256"),
+        ("HKSAR", "HKSAR"),
+        ("PctApplication", "PCT_APPLICATION"),
+        ("CompanyNeedsUscc", "COMPANY_NEEDS_USCC"),
+        ("EndedWithParent", "ENDED_WITH_PARENT"),
+        ("SM3", "SM3"),
+    ],
+)
 def test_solidity_names_are_compared_in_upper_snake_case(solidity: str, python: str) -> None:
     assert _upper_snake(solidity) == python
 
@@ -122,7 +131,9 @@ def test_solidity_names_are_compared_in_upper_snake_case(solidity: str, python: 
 def test_a_member_renamed_or_reordered_on_either_side_is_caught() -> None:
     members = _solidity_enums()["IIPAssetRegistry.LicenceType"]
     assert [m.name for m in codes.LicenceType] == [_upper_snake(m) for m in members]
-    assert [m.name for m in codes.LicenceType] != [_upper_snake(m) for m in [members[0], members[2], members[1], members[3]]]
+    assert [m.name for m in codes.LicenceType] != [
+        _upper_snake(m) for m in [members[0], members[2], members[1], members[3]]
+    ]
     text = "interface IX {\n enum Colour { None, Red /* , Blue */, Green } // Yellow\n}"
     assert [m.strip() for m in ENUM.search(_strip_comments(text)).group(2).split(",")] == ["None", "Red", "Green"]  # type: ignore[union-attr]
 
@@ -149,13 +160,20 @@ def test_the_api_schemas_offer_exactly_the_codes_words() -> None:
     from api import schemas
 
     def fields(name: str) -> list[tuple[type, str]]:
-        return [(m, name) for m in vars(schemas).values()
-                if inspect.isclass(m) and name in getattr(m, "model_fields", {}) and m.__module__ == schemas.__name__]  # fmt: skip
+        return [
+            (m, name)
+            for m in vars(schemas).values()
+            if inspect.isclass(m) and name in getattr(m, "model_fields", {}) and m.__module__ == schemas.__name__
+        ]
 
     checks = {
-        "kind": None, "jurisdiction": None, "identifierScheme": codes.IdentifierScheme.words(),
-        "licenceType": codes.LicenceType.words(), "subject": codes.SubjectKind.words(), "outcome": codes.Outcome.words(),
-    }  # fmt: skip
+        "kind": None,
+        "jurisdiction": None,
+        "identifierScheme": codes.IdentifierScheme.words(),
+        "licenceType": codes.LicenceType.words(),
+        "subject": codes.SubjectKind.words(),
+        "outcome": codes.Outcome.words(),
+    }
     seen = 0
     for name, expected in checks.items():
         for model, field in fields(name):
@@ -164,8 +182,13 @@ def test_the_api_schemas_offer_exactly_the_codes_words() -> None:
             except AssertionError:
                 continue
             if expected is None:  # several enums are called "kind" / "jurisdiction": match by members
-                candidates = [codes.PartyKind.words(), codes.Jurisdiction.words(), codes.AgreementKind.words(),
-                              tuple(m.name for m in codes.AssetJurisdiction.choices()), ("single", "batch")]  # fmt: skip
+                candidates = [
+                    codes.PartyKind.words(),
+                    codes.Jurisdiction.words(),
+                    codes.AgreementKind.words(),
+                    tuple(m.name for m in codes.AssetJurisdiction.choices()),
+                    ("single", "batch"),
+                ]
                 assert offered in candidates, f"{model.__name__}.{field} offers {offered}"
             else:
                 assert offered == expected, f"{model.__name__}.{field} offers {offered}"
@@ -179,6 +202,9 @@ def test_every_reason_code_of_the_asset_registry_has_words() -> None:
     from ledger.chain.artifacts import REASONS
 
     assert {name: type(next(iter(texts))) for name, texts in REASONS.items()} == {
-        "AssetInvalid": codes.AssetFault, "AgreementInvalid": codes.AgreementFault, "SublicenceOutsideParent": codes.SublicenceFault}
+        "AssetInvalid": codes.AssetFault,
+        "AgreementInvalid": codes.AgreementFault,
+        "SublicenceOutsideParent": codes.SublicenceFault,
+    }
     for texts in REASONS.values():
         assert list(texts) == list(type(next(iter(texts)))), "a reason without words, or out of the enum's order"

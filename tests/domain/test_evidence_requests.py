@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.domain import eip712
+from ledger.domain import eip712, evidence
 from ledger.domain.evidence import (
     PUBLIC_STATUS,
     parse_signature,
@@ -13,16 +13,25 @@ from ledger.domain.evidence import (
     sign_single,
 )
 from ledger.errors import InvalidInput
-from ledger.domain import evidence
 from tests.helpers import account, h
 
 
 def test_every_journal_state_has_a_public_status_name() -> None:
-    states = {evidence.QUEUED, evidence.SENDING, evidence.SENT, evidence.ANCHORED, evidence.FINAL, evidence.REJECTED, evidence.EXPIRED}
+    states = {
+        evidence.QUEUED,
+        evidence.SENDING,
+        evidence.SENT,
+        evidence.ANCHORED,
+        evidence.FINAL,
+        evidence.REJECTED,
+        evidence.EXPIRED,
+    }
     assert set(PUBLIC_STATUS) == states
 
 
-@pytest.mark.parametrize(("value", "why"), [("0xzz", "not hex"), ("0x", "empty"), ("0x" + "00" * 4097, "longer than 4096")])
+@pytest.mark.parametrize(
+    ("value", "why"), [("0xzz", "not hex"), ("0x", "empty"), ("0x" + "00" * 4097, "longer than 4096")]
+)
 def test_a_malformed_signature_is_refused_naming_the_field(value: str, why: str) -> None:
     with pytest.raises(InvalidInput, match=why) as refused:
         parse_signature(value, "signatures[0].signature")

@@ -218,10 +218,18 @@ def test_bindings_differ_by_party_salt_and_algorithm() -> None:
 
 @pytest.mark.parametrize(
     ("content_hash", "party", "salt", "field"),
-    [(SAMPLE_HASH[:31], 1, bytes(32), "content_hash"), (SAMPLE_HASH, 1, bytes(16), "salt"), (SAMPLE_HASH, 1, "s" * 32, "salt"),
-     (SAMPLE_HASH, 0, bytes(32), "party_id"), (SAMPLE_HASH, 2**24, bytes(32), "party_id"), (SAMPLE_HASH, True, bytes(32), "party_id")],
+    [
+        (SAMPLE_HASH[:31], 1, bytes(32), "content_hash"),
+        (SAMPLE_HASH, 1, bytes(16), "salt"),
+        (SAMPLE_HASH, 1, "s" * 32, "salt"),
+        (SAMPLE_HASH, 0, bytes(32), "party_id"),
+        (SAMPLE_HASH, 2**24, bytes(32), "party_id"),
+        (SAMPLE_HASH, True, bytes(32), "party_id"),
+    ],
 )
-def test_bindings_refuse_inputs_of_the_wrong_length_or_range(content_hash: bytes, party: Any, salt: Any, field: str) -> None:
+def test_bindings_refuse_inputs_of_the_wrong_length_or_range(
+    content_hash: bytes, party: Any, salt: Any, field: str
+) -> None:
     with pytest.raises(InvalidInput) as exc:
         private_binding(content_hash, party, salt, HashAlgorithm.SHA256)
     assert exc.value.field == field

@@ -126,7 +126,11 @@ def test_the_canonical_metadata_example_of_docs_certificate_md() -> None:
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "certificate.md").read_text(encoding="utf-8")
-    match = re.search(r"canonicalises to these exact bytes:\s*```\n(.+?)\n```\s*The SHA-256 of those bytes is `0x([0-9a-f]{64})`", doc, flags=re.S)
+    match = re.search(
+        r"canonicalises to these exact bytes:\s*```\n(.+?)\n```\s*The SHA-256 of those bytes is `0x([0-9a-f]{64})`",
+        doc,
+        flags=re.S,
+    )
     assert match, "docs/certificate.md §4.3 no longer shows the canonical metadata example"
     text, digest = match.group(1), match.group(2)
     metadata = json.loads(text)

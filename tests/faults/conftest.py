@@ -67,4 +67,3 @@ def scenario(request: pytest.FixtureRequest) -> Iterator[Callable[[str], Tally]]
             message = crash.message if crash is not None else str(report.longrepr)
             tally.notes.append("stopped: " + message.splitlines()[-1][:300] if message else "stopped")
         request.node.user_properties.append((ROW_PROPERTY, tally.row()))
-

@@ -108,8 +108,16 @@ class Service:
         log = open(log_path, "w")  # noqa: SIM115 - the child holds it; closed here right after the fork
         try:
             proc = subprocess.Popen(
-                [IPLEDGER, "up", "--data-dir", str(self.data_dir), "--port", str(port or self.port),
-                 "--node-port", str(node_port or self.node_port)],  # fmt: skip
+                [
+                    IPLEDGER,
+                    "up",
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--port",
+                    str(port or self.port),
+                    "--node-port",
+                    str(node_port or self.node_port),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 text=True,
@@ -211,7 +219,9 @@ class Service:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill_all()
-            raise AssertionError(f"ipledger up did not stop within {timeout:.0f}s of SIGINT: {self.log_tail()}") from None
+            raise AssertionError(
+                f"ipledger up did not stop within {timeout:.0f}s of SIGINT: {self.log_tail()}"
+            ) from None
 
     def kill_api(self) -> None:
         """SIGKILL of the API's process group (its node, in its own session, is told by the kernel)."""
@@ -259,9 +269,19 @@ class Service:
         if self.firm is not None:
             return self.firm
         firm: LocalAccount = Account.create()
-        resp = httpx.post(self.api + "/v1/parties", headers={"Authorization": f"Bearer {self.token}"}, timeout=30, json={
-            "kind": "firm", "jurisdiction": "mainland", "identifierScheme": "uscc", "identifier": "91110108551385082Q",
-            "nameEn": "Fault Suite Ltd", "accounts": [firm.address]})  # fmt: skip
+        resp = httpx.post(
+            self.api + "/v1/parties",
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+            json={
+                "kind": "firm",
+                "jurisdiction": "mainland",
+                "identifierScheme": "uscc",
+                "identifier": "91110108551385082Q",
+                "nameEn": "Fault Suite Ltd",
+                "accounts": [firm.address],
+            },
+        )
         assert resp.status_code == 201, resp.text
         chain = ChainView(self)
         wait_for(lambda: chain.party_of(firm.address) != 0, 30, "the admission on chain")
@@ -297,8 +317,9 @@ class Load:
     """Worker threads posting signed relayed singles (POST /v1/evidence) and batches (POST /v1/evidence/batch)
     to ``service`` until stopped; records every hash sent, every hash acknowledged and every answer."""
 
-    def __init__(self, service: Service, *, singles: int = 2, batches: int = 0, batch_size: int = 200,
-                 timeout: float = 20.0) -> None:  # fmt: skip
+    def __init__(
+        self, service: Service, *, singles: int = 2, batches: int = 0, batch_size: int = 200, timeout: float = 20.0
+    ) -> None:
         self.service = service
         self.firm = service.admit_firm()
         d = httpx.get(service.api + "/v1/signing-domain", timeout=10).json()
@@ -316,8 +337,12 @@ class Load:
         self.outcomes: list[Outcome] = []
         self.connect_failures = 0
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._singles, daemon=True, name=f"load-single-{i}") for i in range(singles)]
-        self._threads += [threading.Thread(target=self._batches, daemon=True, name=f"load-batch-{i}") for i in range(batches)]
+        self._threads = [
+            threading.Thread(target=self._singles, daemon=True, name=f"load-single-{i}") for i in range(singles)
+        ]
+        self._threads += [
+            threading.Thread(target=self._batches, daemon=True, name=f"load-batch-{i}") for i in range(batches)
+        ]
 
     def start(self) -> Load:
         for t in self._threads:
@@ -352,7 +377,11 @@ class Load:
             return list(self.acked_singles.values()) + list(self.acked_batches)
 
     def wait_acked(self, requests: int, timeout: float = 60) -> None:
-        wait_for(lambda: self.acked_requests >= requests, timeout, f"{requests} acknowledged requests (have {self.acked_requests})")
+        wait_for(
+            lambda: self.acked_requests >= requests,
+            timeout,
+            f"{requests} acknowledged requests (have {self.acked_requests})",
+        )
 
     def during(self, start: float, end: float) -> list[Outcome]:
         with self._lock:
@@ -360,7 +389,9 @@ class Load:
 
     # -- workers --
 
-    def _post(self, client: httpx.Client, kind: str, path: str, body: dict[str, Any]) -> tuple[bool, httpx.Response | None]:
+    def _post(
+        self, client: httpx.Client, kind: str, path: str, body: dict[str, Any]
+    ) -> tuple[bool, httpx.Response | None]:
         """(sent, response): sent is False only when the connection was refused (nothing reached the API)."""
         t0 = time.monotonic()
         try:
@@ -380,7 +411,9 @@ class Load:
             except (ValueError, KeyError, TypeError):
                 code = "<no error envelope>"
         with self._lock:
-            self.outcomes.append(Outcome(kind, t0, time.monotonic() - t0, resp.status_code, code, resp.headers.get("retry-after")))
+            self.outcomes.append(
+                Outcome(kind, t0, time.monotonic() - t0, resp.status_code, code, resp.headers.get("retry-after"))
+            )
         return True, resp
 
     def _singles(self) -> None:
@@ -388,8 +421,15 @@ class Load:
             while not self._stop.is_set():
                 content = self._binding()
                 req = sign_single(self.firm, self.domain, binding=content, algorithm=1, nonce=0, deadline=self.deadline)
-                body = {"binding": "0x" + content.hex(), "partyId": 1, "algorithm": "sha256", "registrant": self.firm.address,
-                        "nonce": 0, "deadline": self.deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
+                body = {
+                    "binding": "0x" + content.hex(),
+                    "partyId": 1,
+                    "algorithm": "sha256",
+                    "registrant": self.firm.address,
+                    "nonce": 0,
+                    "deadline": self.deadline,
+                    "signature": "0x" + req.signature.hex(),
+                }
                 sent, resp = self._post(client, SINGLE, "/v1/evidence", body)
                 if sent:
                     with self._lock:
@@ -414,12 +454,25 @@ class Load:
                 hashes = [self._binding() for _ in range(self.batch_size)]
                 req = sign_batch(self.firm, self.domain, bindings=hashes, algorithm=1, deadline=self.deadline)
                 root = merkle.MerkleTree(merkle.leaf_hash(x) for x in hashes).root
-                digest = eip712.digest(eip712.batch_submission_message(
-                    self.domain, root=root, count=len(hashes), algorithm=1, registrant=self.firm.address,
-                    deadline=self.deadline))  # fmt: skip
+                digest = eip712.digest(
+                    eip712.batch_submission_message(
+                        self.domain,
+                        root=root,
+                        count=len(hashes),
+                        algorithm=1,
+                        registrant=self.firm.address,
+                        deadline=self.deadline,
+                    )
+                )
                 batch = SentBatch(hashes, root, digest)
-                body = {"algorithm": "sha256", "bindings": ["0x" + x.hex() for x in hashes], "partyId": 1, "registrant": self.firm.address,
-                        "deadline": self.deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
+                body = {
+                    "algorithm": "sha256",
+                    "bindings": ["0x" + x.hex() for x in hashes],
+                    "partyId": 1,
+                    "registrant": self.firm.address,
+                    "deadline": self.deadline,
+                    "signature": "0x" + req.signature.hex(),
+                }
                 sent, resp = self._post(client, BATCH, "/v1/evidence/batch", body)
                 if sent:
                     with self._lock:
@@ -470,8 +523,11 @@ class ChainView:
         return out
 
     def _logs(self, topic: str, from_block: int) -> list[Any]:
-        return list(self.w3.eth.get_logs({"address": self.contract.address, "fromBlock": from_block, "toBlock": "latest",
-                                          "topics": [topic]}))  # fmt: skip
+        return list(
+            self.w3.eth.get_logs(
+                {"address": self.contract.address, "fromBlock": from_block, "toBlock": "latest", "topics": [topic]}
+            )
+        )
 
     def registrations(self, from_block: int = 0) -> tuple[Counter[bytes], dict[bytes, str]]:
         """EvidenceRegistered events: how many per content hash, and the registrant of each."""
@@ -560,12 +616,17 @@ class Tally:
             status = "INCOMPLETE"
         else:
             status = "FAIL" if self.failed or self.lost or self.duplicated else "ok"
-        return (f"{self.scenario:<34} {self.sent:>7} {self.acked:>7} {self.on_chain:>8} {self.lost:>5} {self.duplicated:>5} "
-                f"{self.unsettled:>9} {self.seconds:>6.0f}s  {status}" + ("  " + "; ".join(self.notes) if self.notes else ""))  # fmt: skip
+        return (
+            f"{self.scenario:<34} {self.sent:>7} {self.acked:>7} {self.on_chain:>8} {self.lost:>5} {self.duplicated:>5} "
+            f"{self.unsettled:>9} {self.seconds:>6.0f}s  {status}"
+            + ("  " + "; ".join(self.notes) if self.notes else "")
+        )
 
 
-HEADER = (f"{'scenario':<34} {'sent':>7} {'acked':>7} {'on chain':>8} {'lost':>5} {'dup':>5} {'unsettled':>9} {'time':>7}  "
-          "result / notes")  # fmt: skip
+HEADER = (
+    f"{'scenario':<34} {'sent':>7} {'acked':>7} {'on chain':>8} {'lost':>5} {'dup':>5} {'unsettled':>9} {'time':>7}  "
+    "result / notes"
+)
 
 
 def drain(service: Service, receipts: list[str], timeout: float = 90) -> list[str]:
@@ -579,7 +640,11 @@ def drain(service: Service, receipts: list[str], timeout: float = 90) -> list[st
                     resp = client.get(f"{service.api}/v1/receipts/{r}")
                 except httpx.HTTPError:
                     break
-                status = resp.json().get("status", f"http {resp.status_code}") if resp.status_code == 200 else f"http {resp.status_code}"
+                status = (
+                    resp.json().get("status", f"http {resp.status_code}")
+                    if resp.status_code == 200
+                    else f"http {resp.status_code}"
+                )
                 if status == "final":
                     del pending[r]
                 else:
@@ -604,8 +669,15 @@ def journal_batches(service: Service) -> dict[bytes, list[bytes]]:
     return {batches[i]: members.get(i, []) for i in batches}
 
 
-def account(service: Service, tally: Tally, loads: list[Load], *, from_block: int, drain_timeout: float = 90,
-            certificates: int = 3) -> Tally:  # fmt: skip
+def account(
+    service: Service,
+    tally: Tally,
+    loads: list[Load],
+    *,
+    from_block: int,
+    drain_timeout: float = 90,
+    certificates: int = 3,
+) -> Tally:
     """Drains the acknowledged receipts, then counts from the chain. Fills ``tally`` (also on failure)."""
     acked_singles: dict[bytes, str] = {}
     sent_singles: set[bytes] = set()
@@ -655,9 +727,11 @@ def account(service: Service, tally: Tally, loads: list[Load], *, from_block: in
     tally.duplicated = sum(c - 1 for c in twice.values()) + twice_batched + roots_twice + len(ours) + orphans
     if tally.lost:
         missing = [h for h in acked_singles if h not in singles_on_chain][:2]
-        tally.notes.append(f"lost: {len(acked_singles) - len(singles_on_chain)} singles "
-                           f"{[acked_singles[h] for h in missing]}, "
-                           f"{len(acked_batches) - len(batch_on_chain)} batch requests")  # fmt: skip
+        tally.notes.append(
+            f"lost: {len(acked_singles) - len(singles_on_chain)} singles "
+            f"{[acked_singles[h] for h in missing]}, "
+            f"{len(acked_batches) - len(batch_on_chain)} batch requests"
+        )
     if ours:
         tally.notes.append(f"reverted second sends: {[(f, '0x' + k.hex()[:12], t[:12]) for f, k, t in ours[:3]]}")
     if orphans:
@@ -717,8 +791,11 @@ class HealthProbe:
                 t0 = time.monotonic()
                 try:
                     r = client.get(self.service.api + "/v1/health")
-                    self.outcomes.append(Outcome("health", t0, time.monotonic() - t0, r.status_code,
-                                                 retry_after=r.headers.get("retry-after")))  # fmt: skip
+                    self.outcomes.append(
+                        Outcome(
+                            "health", t0, time.monotonic() - t0, r.status_code, retry_after=r.headers.get("retry-after")
+                        )
+                    )
                 except httpx.HTTPError as exc:
                     self.outcomes.append(Outcome("health", t0, time.monotonic() - t0, None, error=type(exc).__name__))
                 self._stop.wait(0.25)

@@ -20,7 +20,7 @@ from ledger.domain.evidence import sign_single
 from ledger.facade import dev_operator
 from tests.faults.conftest import ENV
 from tests.faults.harness import (
-    ChainView,  # fmt: skip
+    ChainView,
     HealthProbe,
     Load,
     Outcome,
@@ -180,7 +180,9 @@ def test_a_second_instance_on_the_same_data_directory(service: Service, scenario
     account(service, tally, [load], from_block=start)
     assert rc is not None, "the second instance was still running after 20 s"
     assert rc != 0, f"the second instance exited 0: {output[-1500:]}"
-    assert str(holder.pid) in output, f"the second instance does not name the holder's PID {holder.pid}: {output[-1500:]}"
+    assert str(holder.pid) in output, (
+        f"the second instance does not name the holder's PID {holder.pid}: {output[-1500:]}"
+    )
     tally.check()
 
 
@@ -248,9 +250,15 @@ def test_the_accounting_sees_a_loss_and_a_second_send(service: Service) -> None:
     assert relayer.address == service.relayer
     req = sign_single(load.firm, load.domain, binding=landed, algorithm=1, nonce=0, deadline=load.deadline)
     data = chain.contract.functions.registerBySignature(req.as_args())._encode_transaction_data()
-    tx = {"to": chain.contract.address, "data": data, "gas": 300_000, "chainId": chain.w3.eth.chain_id,
-          "nonce": chain.w3.eth.get_transaction_count(relayer.address, "pending"),
-          "maxFeePerGas": 10 * chain.w3.eth.gas_price + 10**9, "maxPriorityFeePerGas": 10**9}  # fmt: skip
+    tx = {
+        "to": chain.contract.address,
+        "data": data,
+        "gas": 300_000,
+        "chainId": chain.w3.eth.chain_id,
+        "nonce": chain.w3.eth.get_transaction_count(relayer.address, "pending"),
+        "maxFeePerGas": 10 * chain.w3.eth.gas_price + 10**9,
+        "maxPriorityFeePerGas": 10**9,
+    }
     tx_hash = chain.w3.eth.send_raw_transaction(relayer.sign_transaction(tx).raw_transaction)
     assert chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)["status"] == 0
     # and a batch root anchored by the relayer that no journalled batch accounts for
@@ -278,8 +286,12 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mnt.mkdir()
     if not shutil.which("mount"):
         pytest.skip("no mount command: cannot make a small file system to fill")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(mnt)],
-                          capture_output=True, text=True, timeout=30)  # fmt: skip
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(mnt)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({(done.stderr or done.stdout).strip()}): disk-full scenario skipped")
     try:
@@ -330,9 +342,14 @@ def test_disk_full_under_load(small_disk: Path, scenario: Scenario, tmp_path: Pa
         finally:
             load.stop()
         during = load.during(full_at, freed_at)
-        bad = [f"{o.kind}: {o.status} {o.code} ({o.error})" for o in during
-               if not (o.status == 202 or (o.status in (503, 507) and o.code and o.code != "<no error envelope>"
-                                           and "internal" not in o.code))]  # fmt: skip
+        bad = [
+            f"{o.kind}: {o.status} {o.code} ({o.error})"
+            for o in during
+            if not (
+                o.status == 202
+                or (o.status in (503, 507) and o.code and o.code != "<no error envelope>" and "internal" not in o.code)
+            )
+        ]
         codes = sorted({f"{o.status} {o.code}" for o in refused_while_full})
         tally.notes.append(f"while full: {len(during)} answers, refused with {codes}")
         assert svc.running(), f"ipledger up died on a full disk: {svc.log_tail()}"

@@ -8,27 +8,36 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
-
 from web3 import Web3
 
 from ledger.chain.artifacts import load_artifact
 from ledger.chain.node import free_port
+from ledger.domain.hashing import HashAlgorithm, hash_bytes
 from ledger.errors import InvalidInput
 from ledger.facade import Ledger
 from ledger.index import schema
 from ledger.index.queries import encode_cursor
 from ledger.index.sync import Indexer
-from ledger.domain.hashing import HashAlgorithm, hash_bytes
 from tests.api.conftest import Api
 from tests.api.test_agreements_scenario import Parties, agree, api_verifier, confirm_asset, register_asset
 from tests.helpers import account, h
 
 QUERIES: list[tuple[str, dict[str, str]]] = [
-    ("evidence", {}), ("evidence", {"kind": "batch"}), ("evidence", {"kind": "single"}), ("evidence", {"party": "2"}),
-    ("evidence", {"limit": "3"}), ("assets", {}), ("assets", {"owner": "1"}), ("assets", {"number": "201710601862.3"}),
-    ("assets", {"jurisdiction": "CN"}), ("agreements", {}), ("agreements", {"type": "licence"}),
-    ("agreements", {"party": "3"}), ("agreements", {"status": "effective"}), ("disputes", {}),
-]  # fmt: skip
+    ("evidence", {}),
+    ("evidence", {"kind": "batch"}),
+    ("evidence", {"kind": "single"}),
+    ("evidence", {"party": "2"}),
+    ("evidence", {"limit": "3"}),
+    ("assets", {}),
+    ("assets", {"owner": "1"}),
+    ("assets", {"number": "201710601862.3"}),
+    ("assets", {"jurisdiction": "CN"}),
+    ("agreements", {}),
+    ("agreements", {"type": "licence"}),
+    ("agreements", {"party": "3"}),
+    ("agreements", {"status": "effective"}),
+    ("disputes", {}),
+]
 
 
 def mine(api: Api, n: int = 1) -> None:
@@ -42,10 +51,24 @@ def scenario(api: Api) -> dict[str, Any]:
     a = register_asset(api, p.uni, p.p_uni, "201710601862.3", "一种数据存证方法")
     b = register_asset(api, p.uni, p.p_uni, "201910000003.8", "Sensor array")
     now = api.chain.now()
-    lic = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_y, "licenceType": "ordinary", "territory": ["CN"],
-                      "start": now, "end": now + 86400 * 365, "royalty": {"basis": "lump_sum", "amount": "1", "currency": "CNY"}},
-                p.uni, p.y)  # fmt: skip
-    assign = agree(api, {"kind": "assignment", "assetId": a, "assignees": [{"partyId": p.p_x, "share": 10_000}]}, p.uni, p.x)
+    lic = agree(
+        api,
+        {
+            "kind": "licence",
+            "assetId": b,
+            "licensee": p.p_y,
+            "licenceType": "ordinary",
+            "territory": ["CN"],
+            "start": now,
+            "end": now + 86400 * 365,
+            "royalty": {"basis": "lump_sum", "amount": "1", "currency": "CNY"},
+        },
+        p.uni,
+        p.y,
+    )
+    assign = agree(
+        api, {"kind": "assignment", "assetId": a, "assignees": [{"partyId": p.p_x, "share": 10_000}]}, p.uni, p.x
+    )
     singles = [hash_bytes(f"single {i}".encode(), HashAlgorithm.SHA256) for i in range(2)]
     for content in singles:
         resp = api.client.post("/v1/evidence", json=api.single_body(p.x, content))
@@ -56,8 +79,15 @@ def scenario(api: Api) -> dict[str, Any]:
     assert resp.status_code == 202, resp.text
     assert api.ledger.pipeline.drain()
     mine(api, api.ledger.settings.confirmations)
-    return {"p": p, "a": a, "b": b, "licence": lic["agreementId"], "assignment": assign["agreementId"],
-            "singles": singles, "batch": batch}  # fmt: skip
+    return {
+        "p": p,
+        "a": a,
+        "b": b,
+        "licence": lic["agreementId"],
+        "assignment": assign["agreementId"],
+        "singles": singles,
+        "batch": batch,
+    }
 
 
 def indexer_of(ledger: Ledger, engine: Engine) -> Indexer:
@@ -79,7 +109,8 @@ def test_a_scenario_is_indexed_and_a_rebuild_from_empty_answers_the_same(api: Ap
 
     ev = indexer.query("evidence", {})["items"]
     assert {e["binding"] for e in ev} == {"0x" + api.binding(p.x, c).hex() for c in s["singles"]} | {
-        "0x" + api.binding(p.y, c).hex() for c in s["batch"]}
+        "0x" + api.binding(p.y, c).hex() for c in s["batch"]
+    }
     batch_items = indexer.query("evidence", {"kind": "batch"})["items"]
     assert len(batch_items) == 5 and {e["partyId"] for e in batch_items} == {p.p_y} and batch_items[0]["batchRoot"]
     assert {e["partyId"] for e in indexer.query("evidence", {"party": str(p.p_x)})["items"]} == {p.p_x}
@@ -94,7 +125,9 @@ def test_a_scenario_is_indexed_and_a_rebuild_from_empty_answers_the_same(api: Ap
     assert indexer.query("assets", {"status": "claimed"})["items"] == []
     assert [x["assetId"] for x in indexer.query("assets", {"owner": str(p.p_uni)})["items"]] == [s["b"]]
     assert [x["assetId"] for x in indexer.query("assets", {"number": "CN201710601862.3"})["items"]] == [s["a"]]
-    assert [x["assetId"] for x in indexer.query("assets", {"number": "201710601862.3", "jurisdiction": "cn"})["items"]] == [s["a"]]
+    assert [
+        x["assetId"] for x in indexer.query("assets", {"number": "201710601862.3", "jurisdiction": "cn"})["items"]
+    ] == [s["a"]]
 
     licences = indexer.query("agreements", {"type": "licence"})["items"]
     assert [x["agreementId"] for x in licences] == [s["licence"]]
@@ -132,25 +165,38 @@ def test_claims_and_the_verifiers_decisions_are_indexed(api: Api) -> None:
     (row,) = indexer.query("assets", {})["items"]
     assert (row["status"], row["verifierPartyId"]) == ("claimed", None) and "not yet confirmed" in row["statusNote"]
     assert confirm_asset(api, claim, reject=True).status_code == 200
-    mine_ = register_asset(api, p.uni, p.p_uni, "201710601862.3", "Rightful")  # the number, freed, claimed again and confirmed
+    mine_ = register_asset(
+        api, p.uni, p.p_uni, "201710601862.3", "Rightful"
+    )  # the number, freed, claimed again and confirmed
     mine(api, api.ledger.settings.confirmations)
     indexer.sync()
     verifier = api_verifier(api)[1]
-    by_status = {st: [(x["assetId"], x["verifierPartyId"]) for x in indexer.query("assets", {"status": st})["items"]]
-                 for st in ("claimed", "confirmed", "struck")}  # fmt: skip
+    by_status = {
+        st: [(x["assetId"], x["verifierPartyId"]) for x in indexer.query("assets", {"status": st})["items"]]
+        for st in ("claimed", "confirmed", "struck")
+    }
     assert by_status == {"claimed": [], "confirmed": [(mine_, verifier)], "struck": [(claim, verifier)]}
-    assert [x["assetId"] for x in indexer.query("assets", {"number": "CN201710601862.3", "status": "confirmed"})["items"]] == [mine_]
+    assert [
+        x["assetId"] for x in indexer.query("assets", {"number": "CN201710601862.3", "status": "confirmed"})["items"]
+    ] == [mine_]
 
 
 def test_bad_filters_name_the_field(api: Api) -> None:
     indexer = api.ledger.index
     for what, params, field in [
-        ("evidence", {"colour": "red"}, "colour"), ("evidence", {"cursor": "!!not-base64"}, "cursor"),
-        ("evidence", {"cursor": encode_cursor([1, 2])}, "cursor"), ("evidence", {"from": "200", "to": "100"}, "from"),
-        ("evidence", {"limit": "501"}, "limit"), ("evidence", {"limit": "0"}, "limit"), ("evidence", {"kind": "x"}, "kind"),
-        ("evidence", {"party": "abc"}, "party"), ("agreements", {"status": "pending"}, "status"),
-        ("assets", {"jurisdiction": "US"}, "jurisdiction"), ("assets", {"status": "pending"}, "status"), ("disputes", {"from": "1"}, "from"),
-    ]:  # fmt: skip
+        ("evidence", {"colour": "red"}, "colour"),
+        ("evidence", {"cursor": "!!not-base64"}, "cursor"),
+        ("evidence", {"cursor": encode_cursor([1, 2])}, "cursor"),
+        ("evidence", {"from": "200", "to": "100"}, "from"),
+        ("evidence", {"limit": "501"}, "limit"),
+        ("evidence", {"limit": "0"}, "limit"),
+        ("evidence", {"kind": "x"}, "kind"),
+        ("evidence", {"party": "abc"}, "party"),
+        ("agreements", {"status": "pending"}, "status"),
+        ("assets", {"jurisdiction": "US"}, "jurisdiction"),
+        ("assets", {"status": "pending"}, "status"),
+        ("disputes", {"from": "1"}, "from"),
+    ]:
         with pytest.raises(InvalidInput) as err:
             indexer.query(what, params)
         assert err.value.field == field, (what, params, err.value.message)
@@ -168,7 +214,9 @@ def test_a_binding_copied_by_another_party_is_indexed_as_its_own_row_beside_the_
     mine(api, api.ledger.settings.confirmations)
     api.ledger.index.sync()
     rows = api.ledger.index.query("evidence", {})["items"]
-    assert sorted((e["binding"], e["partyId"]) for e in rows) == sorted([("0x" + binding.hex(), p1), ("0x" + binding.hex(), p2)])
+    assert sorted((e["binding"], e["partyId"]) for e in rows) == sorted(
+        [("0x" + binding.hex(), p1), ("0x" + binding.hex(), p2)]
+    )
 
 
 def test_a_reorganisation_leaves_no_rows_of_the_orphaned_blocks(api: Api) -> None:
@@ -204,13 +252,23 @@ def test_a_reorganisation_leaves_no_rows_of_the_orphaned_blocks(api: Api) -> Non
     with indexer.engine.connect() as db:
         for number, block_hash in db.execute(select(schema.blocks.c.number, schema.blocks.c.hash)).all():
             assert block_hash == "0x" + bytes(w3.eth.get_block(number)["hash"]).hex(), number
-        for table in (schema.events, schema.evidence, schema.assets, schema.parties, schema.agreements, schema.batches, schema.disputes):
+        for table in (
+            schema.events,
+            schema.evidence,
+            schema.assets,
+            schema.parties,
+            schema.agreements,
+            schema.batches,
+            schema.disputes,
+        ):
             for row in db.execute(select(table.c.block)).scalars():
                 if row in orphaned_blocks:
                     got = db.execute(select(schema.blocks.c.hash).where(schema.blocks.c.number == row)).scalar()
                     assert got == "0x" + bytes(w3.eth.get_block(row)["hash"]).hex()
         names = [r.name for r in db.execute(select(schema.events).where(schema.events.c.block > fork)).all()]
-        registered = db.execute(select(schema.evidence.c.content_hash).where(schema.evidence.c.block > fork)).scalars().all()
+        registered = (
+            db.execute(select(schema.evidence.c.content_hash).where(schema.evidence.c.block > fork)).scalars().all()
+        )
     assert "PartyAdmitted" in names and "AssetRegistered" not in names
     assert registered == ["0x" + other.hex()]
 
@@ -235,7 +293,8 @@ def test_anvil_reorg_during_sync_leaves_no_orphaned_rows(api: Api) -> None:
     replacement = h("replacement")
     nonce = int(w3.eth.get_transaction_count(p.x.address, fork))
     tx = api.chain.evidence.functions.register((replacement, 1, b"\0" * 32, b"\0" * 32)).build_transaction(
-        {"from": p.x.address, "nonce": nonce, "gas": 500_000, "chainId": int(w3.eth.chain_id)})
+        {"from": p.x.address, "nonce": nonce, "gas": 500_000, "chainId": int(w3.eth.chain_id)}
+    )
     raw = "0x" + bytes(p.x.sign_transaction(tx).raw_transaction).hex()
     depth = int(w3.eth.block_number) - fork
     resp = w3.provider.make_request("anvil_reorg", [depth, [[raw, 1]]])
@@ -306,10 +365,29 @@ def test_a_dispute_is_followed_from_opening_to_award(api: Api) -> None:
     arbs, p_arb = admit_institution(api, jurisdiction="mainland", nameEn="Shenzhen Court of International Arbitration")
     b = register_asset(api, p.uni, p.p_uni, "201710601862.3", "Battery separator")
     now = api.chain.now()
-    lic = agree(api, {"kind": "licence", "assetId": b, "licensee": p.p_y, "licenceType": "exclusive", "territory": ["CN"],
-                      "start": now, "end": now + 86400 * 365, "royalty": {"basis": "lump_sum", "amount": "1"}}, p.uni, p.y)  # fmt: skip
-    body = {"subject": "agreement", "subjectId": lic["agreementId"], "claimant": p.p_x, "respondent": p.p_uni,
-            "claimHash": CLAIM, "institution": p_arb}  # fmt: skip
+    lic = agree(
+        api,
+        {
+            "kind": "licence",
+            "assetId": b,
+            "licensee": p.p_y,
+            "licenceType": "exclusive",
+            "territory": ["CN"],
+            "start": now,
+            "end": now + 86400 * 365,
+            "royalty": {"basis": "lump_sum", "amount": "1"},
+        },
+        p.uni,
+        p.y,
+    )
+    body = {
+        "subject": "agreement",
+        "subjectId": lic["agreementId"],
+        "claimant": p.p_x,
+        "respondent": p.p_uni,
+        "claimHash": CLAIM,
+        "institution": p_arb,
+    }
     opened = signed(api, "/v1/disputes", body, arbs)
     assert opened.status_code == 201, opened.text
     dispute_id = opened.json()["disputeId"]
@@ -329,7 +407,9 @@ def test_a_dispute_is_followed_from_opening_to_award(api: Api) -> None:
     assert d["status"] == "closed" and d["outcome"] == "agreement_voided" and d["awardHash"] == AWARD
     assert indexer.query("disputes", {"status": "open"})["items"] == []
     assert indexer.query("assets", {})["items"][0]["frozen"] is False
-    assert [x["agreementId"] for x in indexer.query("agreements", {"status": "voided"})["items"]] == [lic["agreementId"]]
+    assert [x["agreementId"] for x in indexer.query("agreements", {"status": "voided"})["items"]] == [
+        lic["agreementId"]
+    ]
     before = answers(indexer)
     indexer.rebuild()
     assert answers(indexer) == before
@@ -354,20 +434,30 @@ def test_the_event_decoder_reads_every_log_as_web3_does(api: Api) -> None:
     indexer = api.ledger.index
     w3 = api.chain.w3
     addresses = [Web3.to_checksum_address(a) for a in indexer.addresses]
-    raw = w3.provider.make_request("eth_getLogs", [{"address": addresses, "fromBlock": "0x0", "toBlock": "latest"}])["result"]
+    raw = w3.provider.make_request("eth_getLogs", [{"address": addresses, "fromBlock": "0x0", "toBlock": "latest"}])[
+        "result"
+    ]
     formatted = w3.eth.get_logs({"address": addresses, "fromBlock": 0, "toBlock": "latest"})
     assert len(raw) == len(formatted) > 0
     seen: set[str] = set()
     for entry, log in zip(raw, formatted, strict=True):
         decoder = indexer._decoders[(entry["address"].lower(), entry["topics"][0])]
         ours = decoder.decode(entry["topics"], entry["data"])
-        abi = next(e for e in load_artifact(decoder.contract)["abi"] if e["type"] == "event" and e["name"] == decoder.name)
+        abi = next(
+            e for e in load_artifact(decoder.contract)["abi"] if e["type"] == "event" and e["name"] == decoder.name
+        )
         theirs = get_event_data(w3.codec, abi, log)
         assert ours == _jsonable(dict(theirs["args"])), decoder.name
         seen.add(decoder.name)
     # static (read from the words) and dynamic (strings, arrays, a struct: through eth-abi) events both covered
-    assert {"EvidenceRegistered", "BatchAnchored", "AgreementSigned", "PartyAdmitted", "AssetRegistered",
-            "TitleTransferred"} <= seen  # fmt: skip
+    assert {
+        "EvidenceRegistered",
+        "BatchAnchored",
+        "AgreementSigned",
+        "PartyAdmitted",
+        "AssetRegistered",
+        "TitleTransferred",
+    } <= seen
 
 
 def test_a_failing_index_database_is_a_503_and_one_cli_line(api: Api) -> None:
@@ -384,8 +474,17 @@ def test_a_failing_index_database_is_a_503_and_one_cli_line(api: Api) -> None:
 
     settings = api.ledger.settings
     api.ledger.manifest.save(manifest_path(settings.data_dir, api.ledger.manifest.chain_id))
-    out = run_cli("index", "status", "--rpc-url", api.chain.node_url, "--data-dir", str(settings.data_dir),
-                  "--index-url", unreachable, env=cli_env())  # fmt: skip
+    out = run_cli(
+        "index",
+        "status",
+        "--rpc-url",
+        api.chain.node_url,
+        "--data-dir",
+        str(settings.data_dir),
+        "--index-url",
+        unreachable,
+        env=cli_env(),
+    )
     assert out.returncode == 1
     assert out.stderr.startswith("error: the index database failed") and "Traceback" not in out.stderr, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
@@ -397,10 +496,24 @@ def test_a_licence_past_its_end_lists_as_expired_with_its_term(api: Api) -> None
     p = Parties(api)
     a = register_asset(api, p.uni, p.p_uni, "201710601862.3", "一种数据存证方法")
     now = api.chain.now()
-    lic = agree(api, {"kind": "licence", "assetId": a, "licensee": p.p_y, "licenceType": "ordinary", "territory": ["HK"],
-                      "start": now, "end": now + 3 * 86400, "royalty": {"basis": "lump_sum", "amount": "1", "currency": "HKD"}},
-                p.uni, p.y)  # fmt: skip
-    assign = agree(api, {"kind": "assignment", "assetId": a, "assignees": [{"partyId": p.p_x, "share": 10_000}]}, p.uni, p.x)
+    lic = agree(
+        api,
+        {
+            "kind": "licence",
+            "assetId": a,
+            "licensee": p.p_y,
+            "licenceType": "ordinary",
+            "territory": ["HK"],
+            "start": now,
+            "end": now + 3 * 86400,
+            "royalty": {"basis": "lump_sum", "amount": "1", "currency": "HKD"},
+        },
+        p.uni,
+        p.y,
+    )
+    assign = agree(
+        api, {"kind": "assignment", "assetId": a, "assignees": [{"partyId": p.p_x, "share": 10_000}]}, p.uni, p.x
+    )
     mine(api, api.ledger.settings.confirmations)
     indexer = api.ledger.index
     indexer.sync()
@@ -414,7 +527,9 @@ def test_a_licence_past_its_end_lists_as_expired_with_its_term(api: Api) -> None
     indexer.sync()
     expired = indexer.query("agreements", {"status": "expired"})["items"]
     assert [x["agreementId"] for x in expired] == [lic["agreementId"]] and expired[0]["status"] == "expired"
-    assert [x["agreementId"] for x in indexer.query("agreements", {"status": "effective"})["items"]] == [assign["agreementId"]]
+    assert [x["agreementId"] for x in indexer.query("agreements", {"status": "effective"})["items"]] == [
+        assign["agreementId"]
+    ]
     # the term was kept with the event: a replay (as after a reorganisation) needs no chain and gives the same
     before = answers(indexer)
     with indexer.engine.begin() as db:
@@ -462,17 +577,35 @@ def test_a_licence_whose_block_state_the_node_no_longer_keeps_is_indexed_from_th
     p = Parties(api)
     asset = register_asset(api, p.uni, p.p_uni, "201910000003.8", "Sensor array")
     now = api.chain.now()
-    lic = agree(api, {"kind": "licence", "assetId": asset, "licensee": p.p_y, "licenceType": "ordinary", "territory": ["CN"],
-                      "start": now + 5, "end": now + 86400, "royalty": {"basis": "lump_sum", "amount": "1", "currency": "CNY"}},
-                p.uni, p.y)  # fmt: skip
+    lic = agree(
+        api,
+        {
+            "kind": "licence",
+            "assetId": asset,
+            "licensee": p.p_y,
+            "licenceType": "ordinary",
+            "territory": ["CN"],
+            "start": now + 5,
+            "end": now + 86400,
+            "royalty": {"basis": "lump_sum", "amount": "1", "currency": "CNY"},
+        },
+        p.uni,
+        p.y,
+    )
     executed = api.chain.w3.eth.block_number
     mine(api, HISTORY_STATES + 2)
     old = api.chain.w3.eth.get_block(executed)["hash"].to_0x_hex()
     with pytest.raises(NodeRefused):  # the premise: that block's state is gone
-        rpc(api.chain.w3, "eth_call", [{"to": api.ledger.manifest.address("IPAssetRegistry"), "data": "0x"}, {"blockHash": old}])
+        rpc(
+            api.chain.w3,
+            "eth_call",
+            [{"to": api.ledger.manifest.address("IPAssetRegistry"), "data": "0x"}, {"blockHash": old}],
+        )
     indexer = api.ledger.index
     indexer.sync()
-    (row,) = [x for x in indexer.query("agreements", {"type": "licence"})["items"] if x["agreementId"] == lic["agreementId"]]
+    (row,) = [
+        x for x in indexer.query("agreements", {"type": "licence"})["items"] if x["agreementId"] == lic["agreementId"]
+    ]
     assert (row["start"], row["end"]) == (now + 5, now + 86400)
 
 
@@ -485,28 +618,47 @@ def test_a_sublicence_ends_with_its_parent_in_the_index_and_the_title_report(api
     p = Parties(api)
     b = register_asset(api, p.uni, p.p_uni, "201710601862.3", "Battery separator")
     now = api.chain.now()
-    licence = {"kind": "licence", "assetId": b, "licenceType": "exclusive", "territory": ["CN"], "start": now,
-               "end": now + 86400 * 365, "royalty": {"basis": "lump_sum", "amount": "1"}}  # fmt: skip
+    licence = {
+        "kind": "licence",
+        "assetId": b,
+        "licenceType": "exclusive",
+        "territory": ["CN"],
+        "start": now,
+        "end": now + 86400 * 365,
+        "royalty": {"basis": "lump_sum", "amount": "1"},
+    }
     parent = agree(api, {**licence, "licensee": p.p_y, "sublicensable": True}, p.uni, p.y)
-    sub = agree(api, {**licence, "licensee": p.p_z, "licenceType": "ordinary", "parentLicence": parent["agreementId"]}, p.y, p.z)
+    sub = agree(
+        api, {**licence, "licensee": p.p_z, "licenceType": "ordinary", "parentLicence": parent["agreementId"]}, p.y, p.z
+    )
     deadline = api.chain.now() + 600
-    msg = ag.termination_message(ag.assets_domain(api.ledger.manifest.chain_id, api.ledger.assets.address),
-                                 bytes.fromhex(parent["agreementId"][2:]), deadline)  # fmt: skip
+    msg = ag.termination_message(
+        ag.assets_domain(api.ledger.manifest.chain_id, api.ledger.assets.address),
+        bytes.fromhex(parent["agreementId"][2:]),
+        deadline,
+    )
     sigs = [{"signer": a.address, "signature": "0x" + eip712.sign(msg, a).hex()} for a in (p.uni, p.y)]
-    resp = api.client.post(f"/v1/agreements/{parent['agreementId']}/terminate", json={"deadline": deadline, "signatures": sigs})
+    resp = api.client.post(
+        f"/v1/agreements/{parent['agreementId']}/terminate", json={"deadline": deadline, "signatures": sigs}
+    )
     assert resp.status_code == 200, resp.text
     shown = api.client.get(f"/v1/agreements/{sub['agreementId']}").json()
     assert shown["status"] == "ended_with_parent" and shown["endedWithParent"] == parent["agreementId"]
     title = api.client.get(f"/v1/assets/{b}/title").json()
     assert title["licences"] == []
     [ended] = title["endedWithParent"]
-    assert ended["agreementId"] == sub["agreementId"] and ended["reason"] == f"ended with parent licence {parent['agreementId']}"
+    assert (
+        ended["agreementId"] == sub["agreementId"]
+        and ended["reason"] == f"ended with parent licence {parent['agreementId']}"
+    )
     mine(api, api.ledger.settings.confirmations)
     indexer = api.ledger.index
     indexer.sync()
     [row] = indexer.query("agreements", {"status": "ended_with_parent"})["items"]
     assert row["agreementId"] == sub["agreementId"] and row["parentLicence"] == parent["agreementId"]
-    assert [x["agreementId"] for x in indexer.query("agreements", {"status": "terminated"})["items"]] == [parent["agreementId"]]
+    assert [x["agreementId"] for x in indexer.query("agreements", {"status": "terminated"})["items"]] == [
+        parent["agreementId"]
+    ]
     before = answers(indexer)
     indexer.rebuild()
     assert answers(indexer) == before
@@ -542,7 +694,12 @@ def test_a_partys_suspension_lapses_or_is_confirmed_and_its_recoveries_are_index
     record = synced()
     assert record["suspensionState"] == "lapsed"
     lapse = record["history"][0]
-    assert lapse == {"event": "suspension_lapsed", "time": record["suspensionLapsesAt"], "block": None, "transactionHash": None}
+    assert lapse == {
+        "event": "suspension_lapsed",
+        "time": record["suspensionLapsesAt"],
+        "block": None,
+        "transactionHash": None,
+    }
     # judged at another time, the same record is still provisional: the rule, not a stored flag
     earlier = indexer.party(pid, now=record["suspensionLapsesAt"] - 1)
     assert earlier is not None and earlier["suspensionState"] == "provisional"
@@ -562,27 +719,55 @@ def test_a_partys_suspension_lapses_or_is_confirmed_and_its_recoveries_are_index
     # the party adds an account (its own signature and the newcomer's)
     party = api.client.get(f"/v1/parties/{pid}").json()
     deadline = api.chain.now() + 600
-    msg = eip712.account_change_message(api.ledger.evidence_service.domain(), party_id=pid, action="add", account=b.address,
-                                        new_account=None, threshold=1, nonce=party["accountNonce"], deadline=deadline)  # fmt: skip
-    body = {"action": "add", "account": b.address, "threshold": 1, "nonce": party["accountNonce"], "deadline": deadline,
-            "signatures": [{"signer": a.address, "signature": "0x" + eip712.sign(msg, a).hex()}],
-            "newAccountSignature": "0x" + eip712.sign(msg, b).hex()}  # fmt: skip
+    msg = eip712.account_change_message(
+        api.ledger.evidence_service.domain(),
+        party_id=pid,
+        action="add",
+        account=b.address,
+        new_account=None,
+        threshold=1,
+        nonce=party["accountNonce"],
+        deadline=deadline,
+    )
+    body = {
+        "action": "add",
+        "account": b.address,
+        "threshold": 1,
+        "nonce": party["accountNonce"],
+        "deadline": deadline,
+        "signatures": [{"signer": a.address, "signature": "0x" + eip712.sign(msg, a).hex()}],
+        "newAccountSignature": "0x" + eip712.sign(msg, b).hex(),
+    }
     assert api.client.post(f"/v1/parties/{pid}/accounts", json=body).status_code == 200
 
     # a recovery vetoed by the party's second account, one cancelled by governance, one executed
-    proposed = api.client.post(f"/v1/parties/{pid}/recovery", json={"newAccount": fresh.address}, headers=api.auth).json()
+    proposed = api.client.post(
+        f"/v1/parties/{pid}/recovery", json={"newAccount": fresh.address}, headers=api.auth
+    ).json()
     record = synced()
     assert record["pendingRecovery"] == proposed["pendingRecovery"]
-    assert record["history"][0] == {**record["history"][0], "event": "recovery_proposed", "newAccount": fresh.address,
-                                    "executableAt": proposed["pendingRecovery"]["executableAt"]}  # fmt: skip
-    veto = eip712.recovery_veto_message(api.ledger.evidence_service.domain(), party_id=pid, new_account=fresh.address,
-                                        executable_at=proposed["pendingRecovery"]["executableAt"])  # fmt: skip
-    resp = api.client.post(f"/v1/parties/{pid}/recovery/veto",
-                           json={"account": b.address, "signature": "0x" + eip712.sign(veto, b).hex()})  # fmt: skip
+    assert record["history"][0] == {
+        **record["history"][0],
+        "event": "recovery_proposed",
+        "newAccount": fresh.address,
+        "executableAt": proposed["pendingRecovery"]["executableAt"],
+    }
+    veto = eip712.recovery_veto_message(
+        api.ledger.evidence_service.domain(),
+        party_id=pid,
+        new_account=fresh.address,
+        executable_at=proposed["pendingRecovery"]["executableAt"],
+    )
+    resp = api.client.post(
+        f"/v1/parties/{pid}/recovery/veto", json={"account": b.address, "signature": "0x" + eip712.sign(veto, b).hex()}
+    )
     assert resp.status_code == 200, resp.text
     record = synced()
     assert record["pendingRecovery"] is None
-    assert {k: record["history"][0][k] for k in ("event", "account")} == {"event": "recovery_vetoed", "account": b.address}
+    assert {k: record["history"][0][k] for k in ("event", "account")} == {
+        "event": "recovery_vetoed",
+        "account": b.address,
+    }
     api.client.post(f"/v1/parties/{pid}/recovery", json={"newAccount": fresh.address}, headers=api.auth)
     api.chain.governance_sender.send_call(api.chain.evidence.functions.cancelRecovery(pid))
     assert synced()["history"][0]["event"] == "recovery_cancelled"
@@ -596,11 +781,17 @@ def test_a_partys_suspension_lapses_or_is_confirmed_and_its_recoveries_are_index
     changed = next(e for e in record["history"] if e["event"] == "accounts_changed")
     assert (changed["action"], changed["nonce"], changed["threshold"]) == ("add", 0, 1)
     with indexer.engine.connect() as db:
-        held = set(db.execute(select(schema.party_accounts.c.account).where(schema.party_accounts.c.party_id == pid)).scalars())
+        held = set(
+            db.execute(select(schema.party_accounts.c.account).where(schema.party_accounts.c.party_id == pid)).scalars()
+        )
     assert held == {later.address}
 
     # bounded: the newest entries only, the total counted
     short = indexer.party(pid, limit=3)
-    assert short is not None and short["history"] == record["history"][:3] and short["historyTotal"] == record["historyTotal"]
+    assert (
+        short is not None
+        and short["history"] == record["history"][:3]
+        and short["historyTotal"] == record["historyTotal"]
+    )
     indexer.rebuild()
     assert indexer.party(pid) == record

@@ -15,7 +15,7 @@ from eth_utils import keccak
 
 from ledger.chain.connection import Connection
 from ledger.config import Settings
-from ledger.domain.evidence import sign_batch, sign_single
+from ledger.domain.evidence import ANCHORED, SENT, sign_batch, sign_single
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from ledger.domain.parties import as_actor, as_registrant, ensure_active
 from ledger.errors import InvalidInput, PartyNotActive, PermissionDenied
@@ -23,14 +23,17 @@ from ledger.services.evidence import CertificateBuilder, EvidenceService
 from ledger.services.parties import PartyService
 from ledger.services.pipeline import Pipeline
 from ledger.storage.journal import Store
-from ledger.domain.evidence import ANCHORED, SENT
 from tests.helpers import Chain, account, h
 
 
 def connection(chain: Chain, *, relayer: bool = True, registrar: bool = False, governance: bool = False) -> Connection:
-    return Connection(w3=chain.w3, manifest=chain.manifest, relayer=chain.sender if relayer else None,
-                      registrar=chain.registrar_sender if registrar else None,
-                      governance=chain.governance_sender if governance else None)  # fmt: skip
+    return Connection(
+        w3=chain.w3,
+        manifest=chain.manifest,
+        relayer=chain.sender if relayer else None,
+        registrar=chain.registrar_sender if registrar else None,
+        governance=chain.governance_sender if governance else None,
+    )
 
 
 @pytest.fixture
@@ -66,8 +69,11 @@ def test_a_connection_names_its_keys_and_binds_the_deployment(anvil: Chain) -> N
     conn = connection(anvil, registrar=True, governance=True)
     relayer = conn.require_relayer()
     assert relayer.address == anvil.operator.address
-    assert conn.role_accounts() == {anvil.operator.address: "relayer", anvil.registrar.address: "registrar",
-                                    anvil.governance.address: "governance"}  # fmt: skip
+    assert conn.role_accounts() == {
+        anvil.operator.address: "relayer",
+        anvil.registrar.address: "registrar",
+        anvil.governance.address: "governance",
+    }
     assert conn.evidence.address == anvil.manifest.address("EvidenceRegistry")
     assert conn.assets.address == anvil.manifest.address("IPAssetRegistry")
     assert conn.disputes.address == anvil.manifest.address("DisputeRegistry")
@@ -143,7 +149,9 @@ def test_the_evidence_service_relays_a_registration_and_certifies_it_without_the
     pid = anvil.admit([firm.address])
     svc = evidence_service(anvil, journal, tmp_path)
     binding = public_binding(h("svc-evidence"), pid, HashAlgorithm.SHA256)
-    req = sign_single(firm, svc.domain(), binding=binding, algorithm=1, nonce=0, deadline=anvil.now() + 3600, party_id=pid)
+    req = sign_single(
+        firm, svc.domain(), binding=binding, algorithm=1, nonce=0, deadline=anvil.now() + 3600, party_id=pid
+    )
     sub = svc.submit_single(req)
     assert sub.status == SENT and sub.party_id == pid
     record = svc.chain_record(binding, pid)
@@ -159,7 +167,9 @@ def test_the_evidence_service_refuses_a_registrant_of_no_party_before_journallin
 ) -> None:
     stranger = account("svc-evidence-stranger")
     svc = evidence_service(anvil, journal, tmp_path)
-    req = sign_single(stranger, svc.domain(), binding=h("svc-stranger"), algorithm=1, nonce=0, deadline=anvil.now() + 3600)
+    req = sign_single(
+        stranger, svc.domain(), binding=h("svc-stranger"), algorithm=1, nonce=0, deadline=anvil.now() + 3600
+    )
     with pytest.raises(PartyNotActive) as refused:
         svc.submit_single(req)
     assert refused.value.name == "AccountNotAParty" and refused.value.field == "registrant"
@@ -186,18 +196,41 @@ def test_the_pipeline_anchors_a_batch_over_the_evidence_service_and_the_journal_
 def test_the_facade_only_wires_one_connection_into_every_service(anvil: Chain, tmp_path: Path) -> None:
     from ledger.facade import Ledger
 
-    ledger = Ledger(w3=anvil.w3, manifest=anvil.manifest, settings=Settings(data_dir=tmp_path / "data"), relayer=anvil.sender,
-                    governance=anvil.governance_sender)  # fmt: skip
+    ledger = Ledger(
+        w3=anvil.w3,
+        manifest=anvil.manifest,
+        settings=Settings(data_dir=tmp_path / "data"),
+        relayer=anvil.sender,
+        governance=anvil.governance_sender,
+    )
     try:
         conn = ledger.connection
-        services = (ledger.parties, ledger.evidence_service, ledger.asset_service, ledger.agreement_service, ledger.dispute_service,
-                    ledger.documents, ledger.casefiles, ledger.pipeline)  # fmt: skip
+        services = (
+            ledger.parties,
+            ledger.evidence_service,
+            ledger.asset_service,
+            ledger.agreement_service,
+            ledger.dispute_service,
+            ledger.documents,
+            ledger.casefiles,
+            ledger.pipeline,
+        )
         assert all(s.conn is conn for s in services)
         assert ledger.evidence_service.parties is ledger.parties and ledger.asset_service.parties is ledger.parties
-        assert ledger.documents.evidence is ledger.evidence_service and ledger.pipeline.service is ledger.evidence_service
-        assert ledger.dispute_service.assets is ledger.asset_service and ledger.casefiles.disputes is ledger.dispute_service
-        assert ledger.agreement_service.assets is ledger.asset_service and ledger.agreement_service.parties is ledger.parties
-        assert ledger.casefiles.assets is ledger.asset_service and ledger.casefiles.agreements is ledger.agreement_service
+        assert (
+            ledger.documents.evidence is ledger.evidence_service and ledger.pipeline.service is ledger.evidence_service
+        )
+        assert (
+            ledger.dispute_service.assets is ledger.asset_service
+            and ledger.casefiles.disputes is ledger.dispute_service
+        )
+        assert (
+            ledger.agreement_service.assets is ledger.asset_service
+            and ledger.agreement_service.parties is ledger.parties
+        )
+        assert (
+            ledger.casefiles.assets is ledger.asset_service and ledger.casefiles.agreements is ledger.agreement_service
+        )
         pid = anvil.admit([account("svc-wired").address])
         ledger.governance = None  # replaced on the facade: every service sees it (the API's tests rely on it)
         assert conn.governance is None

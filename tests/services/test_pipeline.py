@@ -23,9 +23,8 @@ from web3 import Web3
 
 from ledger.chain.rpc import FunctionCodec, as_int, rpc
 from ledger.chain.sender import NotSent, SentTransaction
-from ledger.domain.evidence import sign_single
+from ledger.domain.evidence import ANCHORED, EXPIRED, FINAL, QUEUED, SENDING, SENT, sign_single
 from ledger.storage.journal import process_owner
-from ledger.domain.evidence import ANCHORED, EXPIRED, FINAL, QUEUED, SENDING, SENT
 from tests.api.conftest import Api, firm  # noqa: F401 - the admitted party fixture
 from tests.helpers import h
 
@@ -177,9 +176,19 @@ def test_a_single_held_by_a_live_sender_is_left_alone_and_one_whose_sender_died_
 
 def test_a_sender_out_of_its_lease_loses_the_single_to_the_pipeline(api: Api, firm: LocalAccount) -> None:
     store = api.ledger.store
-    sub, _ = store.add_submission(kind="single", registrant=firm.address, party_id=1, algorithm=1, hashes=[h("lease")],
-                                  root=None, deadline=api.chain.now() + 3600, signature=b"\1" * 65, digest=None,
-                                  payload=None, owner="1:alive-elsewhere")  # fmt: skip
+    sub, _ = store.add_submission(
+        kind="single",
+        registrant=firm.address,
+        party_id=1,
+        algorithm=1,
+        hashes=[h("lease")],
+        root=None,
+        deadline=api.chain.now() + 3600,
+        signature=b"\1" * 65,
+        digest=None,
+        payload=None,
+        owner="1:alive-elsewhere",
+    )
     # PID 1 is alive: only its lease protects its row
     assert store.claimable_singles(process_owner(), time.time())[0].id == sub.id
     api.ledger.pipeline._send_queued_singles()  # noqa: SLF001 - one pass of the sending step
@@ -192,7 +201,9 @@ def test_a_sender_out_of_its_lease_loses_the_single_to_the_pipeline(api: Api, fi
 # --- a record carried by another transaction ----------------------------------------------------------
 
 
-def test_a_record_carried_by_another_transaction_settles_final_with_that_transaction(api: Api, firm: LocalAccount) -> None:
+def test_a_record_carried_by_another_transaction_settles_final_with_that_transaction(
+    api: Api, firm: LocalAccount
+) -> None:
     ledger, w3 = api.ledger, api.ledger.w3
     req = signed(api, firm, h("carried elsewhere"))
     rpc(w3, "evm_setAutomine", [False])
@@ -215,7 +226,9 @@ def test_a_record_carried_by_another_transaction_settles_final_with_that_transac
     assert body["status"] == "final" and body["transactionHash"] == carrying.tx_hash
 
 
-def test_a_journalled_transaction_that_reverts_behind_the_carrying_one_is_replaced_by_it(api: Api, firm: LocalAccount) -> None:
+def test_a_journalled_transaction_that_reverts_behind_the_carrying_one_is_replaced_by_it(
+    api: Api, firm: LocalAccount
+) -> None:
     ledger, w3 = api.ledger, api.ledger.w3
     req = signed(api, firm, h("raced"))
     party = api.chain.as_(firm)  # funded while blocks are still mined
@@ -225,8 +238,16 @@ def test_a_journalled_transaction_that_reverts_behind_the_carrying_one_is_replac
         fn = api.chain.evidence.functions.registerBySignature(req.as_args())
         tx = {"to": fn.address, "data": fn._encode_transaction_data(), "value": 0}
         fees = {"maxFeePerGas": 10**12, "maxPriorityFeePerGas": 10**11}  # ahead of the relayer's in the block
-        carrying = party.sign({**tx, **fees, "from": firm.address, "chainId": w3.eth.chain_id, "gas": 300_000,
-                               "nonce": w3.eth.get_transaction_count(firm.address)})  # fmt: skip
+        carrying = party.sign(
+            {
+                **tx,
+                **fees,
+                "from": firm.address,
+                "chainId": w3.eth.chain_id,
+                "gas": 300_000,
+                "nonce": w3.eth.get_transaction_count(firm.address),
+            }
+        )
         carrying_hash = Web3.to_hex(w3.eth.send_raw_transaction(carrying))
         rpc(w3, "evm_mine", [])
     finally:
@@ -306,7 +327,9 @@ def test_a_queued_batch_submission_expires_at_the_age_limit(api: Api, firm: Loca
 # --- accepted means answered 202 -------------------------------------------------------------------------
 
 
-def test_an_accepted_registration_the_relayer_cannot_send_now_is_answered_202_and_sent_later(api: Api, firm: LocalAccount) -> None:
+def test_an_accepted_registration_the_relayer_cannot_send_now_is_answered_202_and_sent_later(
+    api: Api, firm: LocalAccount
+) -> None:
     relayer = api.ledger.relayer
     assert relayer is not None
     real_send = relayer.send

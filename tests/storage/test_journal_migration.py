@@ -103,8 +103,20 @@ CREATE TABLE IF NOT EXISTS document_keys (
 OLDEST_SUBMISSIONS = OLD_STORE_SCHEMA.replace(",\n    owner TEXT,\n    lease_until REAL\n", "\n")
 
 ASSET_DETAILS = {
-    1: {"number": "CN201710601862.3", "title": "A method", "filingDate": "2017-07-21", "grantDate": None, "evidence": []},
-    7: {"number": "HK1234567", "title": "Another", "filingDate": None, "grantDate": None, "evidence": ["0x" + "ab" * 32]},
+    1: {
+        "number": "CN201710601862.3",
+        "title": "A method",
+        "filingDate": "2017-07-21",
+        "grantDate": None,
+        "evidence": [],
+    },
+    7: {
+        "number": "HK1234567",
+        "title": "Another",
+        "filingDate": None,
+        "grantDate": None,
+        "evidence": ["0x" + "ab" * 32],
+    },
 }
 AGREEMENT_ID = "0x" + "cd" * 32
 SIGNATURES = {"1": {"signer": "0x" + "11" * 20, "signature": "0x" + "22" * 65}}
@@ -124,20 +136,53 @@ def old_store(path: Path, *, oldest: bool = False) -> None:
     db.execute(
         "INSERT INTO submissions (kind, registrant, party_id, algorithm, count, root, hashes, deadline, signature, digest,"
         f" payload, created_at, status{owner_cols}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?{marks})",
-        ("single", "0x" + "33" * 20, 1, 1, 1, None, b"\x01" * 32, 2**40, b"\x02" * 65, b"\x03" * 32, '{"a": 1}', 1.5,
-         "sending" if not oldest else "queued", *owner_vals),
+        (
+            "single",
+            "0x" + "33" * 20,
+            1,
+            1,
+            1,
+            None,
+            b"\x01" * 32,
+            2**40,
+            b"\x02" * 65,
+            b"\x03" * 32,
+            '{"a": 1}',
+            1.5,
+            "sending" if not oldest else "queued",
+            *owner_vals,
+        ),
     )
     db.execute("INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,0)", (b"\x01" * 32, 1))
-    db.execute("INSERT INTO batches (root, size, item_count, created_at, status, tx_hash) VALUES (?,?,?,?,?,?)",
-               (b"\x04" * 32, 1, 2, 2.5, "anchored", "0x" + "55" * 32))
+    db.execute(
+        "INSERT INTO batches (root, size, item_count, created_at, status, tx_hash) VALUES (?,?,?,?,?,?)",
+        (b"\x04" * 32, 1, 2, 2.5, "anchored", "0x" + "55" * 32),
+    )
     db.execute(
         "INSERT INTO submissions (kind, registrant, party_id, algorithm, count, root, hashes, deadline, signature, digest,"
         " payload, created_at, status, batch_id, batch_index) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        ("batch", "0x" + "33" * 20, 2, 1, 2, b"\x04" * 32, b"\x05" * 32 + b"\x06" * 32, 2**40, b"\x07" * 65, None, None, 3.5,
-         "anchored", 1, 0),
+        (
+            "batch",
+            "0x" + "33" * 20,
+            2,
+            1,
+            2,
+            b"\x04" * 32,
+            b"\x05" * 32 + b"\x06" * 32,
+            2**40,
+            b"\x07" * 65,
+            None,
+            None,
+            3.5,
+            "anchored",
+            1,
+            0,
+        ),
     )
-    db.executemany("INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,?)",
-                   [(b"\x05" * 32, 2, 0), (b"\x06" * 32, 2, 1)])
+    db.executemany(
+        "INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,?)",
+        [(b"\x05" * 32, 2, 0), (b"\x06" * 32, 2, 1)],
+    )
     db.close()
 
 
@@ -161,7 +206,10 @@ def old_assets(path: Path) -> None:
         "INSERT INTO proposals (agreement_id, kind, asset_id, terms, details, created_at) VALUES (?,?,?,?,?,?)",
         ("0x" + "ef" * 32, "assignment", 7, json.dumps({"kind": 1, "assetId": 7}), json.dumps({}), 21.0),
     )
-    db.execute("UPDATE proposals SET status = 'executed', tx_hash = ? WHERE agreement_id = ?", ("0x" + "66" * 32, "0x" + "ef" * 32))
+    db.execute(
+        "UPDATE proposals SET status = 'executed', tx_hash = ? WHERE agreement_id = ?",
+        ("0x" + "66" * 32, "0x" + "ef" * 32),
+    )
     db.close()
 
 
@@ -209,7 +257,9 @@ def test_the_migrations_are_numbered_one_by_one_up_to_the_current_version() -> N
 
 
 @pytest.mark.parametrize("oldest", [False, True], ids=["02d2678", "before-owner-columns"])
-def test_an_unversioned_journal_of_three_schemas_migrates_on_first_open_without_losing_a_row(tmp_path: Path, oldest: bool) -> None:
+def test_an_unversioned_journal_of_three_schemas_migrates_on_first_open_without_losing_a_row(
+    tmp_path: Path, oldest: bool
+) -> None:
     path = old_journal(tmp_path, oldest=oldest)
     before = dump(path)
     assert version_of(path) == 0
@@ -231,13 +281,20 @@ def test_an_unversioned_journal_of_three_schemas_migrates_on_first_open_without_
         found = store.item(b"\x06" * 32)
         assert found is not None and found[0].id == 2 and found[1] == 1
         batch = store.batch_by_root(b"\x04" * 32)
-        assert batch is not None and batch.status == "anchored" and [s.id for s in store.batch_submissions(batch.id)] == [2]
+        assert (
+            batch is not None
+            and batch.status == "anchored"
+            and [s.id for s in store.batch_submissions(batch.id)] == [2]
+        )
         assert store.counts() == {"anchored": 2, "queued" if oldest else "sending": 1}
         # asset details: out of the proposals, in their own table, the JSON unchanged
         for asset_id, details in ASSET_DETAILS.items():
             assert store.asset_details(asset_id) == details
         assert store.asset_details(2) is None
-        assert after["asset_details"] == [(1, json.dumps(ASSET_DETAILS[1]), 11.0), (7, json.dumps(ASSET_DETAILS[7]), 17.0)]
+        assert after["asset_details"] == [
+            (1, json.dumps(ASSET_DETAILS[1]), 11.0),
+            (7, json.dumps(ASSET_DETAILS[7]), 17.0),
+        ]
         # proposals: the agreements only, every column as written
         assert after["proposals"] == [r for r in before["proposals"] if not str(r[0]).startswith("asset:")]
         assert [p.agreement_id for p in store.proposals()] == [AGREEMENT_ID, "0x" + "ef" * 32]
@@ -248,7 +305,11 @@ def test_an_unversioned_journal_of_three_schemas_migrates_on_first_open_without_
         assert executed is not None and (executed.status, executed.tx_hash) == ("executed", "0x" + "66" * 32)
         # document keys
         key = store.document_key(3)
-        assert key is not None and (key.public_key, key.account, key.updated_at) == (b"\x09" * 32, "0x" + "44" * 20, 30.0)
+        assert key is not None and (key.public_key, key.account, key.updated_at) == (
+            b"\x09" * 32,
+            "0x" + "44" * 20,
+            30.0,
+        )
         assert after["document_keys"] == before["document_keys"]
         # and the migrated journal takes writes through the new methods
         assert store.add_proposal_signature(AGREEMENT_ID, 2, "0x" + "77" * 20, "0x" + "88" * 65)
@@ -275,7 +336,14 @@ def test_a_new_journal_is_created_at_the_current_version_with_every_table(tmp_pa
     try:
         assert store.path == tmp_path / JOURNAL_FILE
         assert journal_version(store._conn()) == SCHEMA_VERSION  # noqa: SLF001
-        assert set(dump(store.path)) == {"submissions", "items", "batches", "proposals", "asset_details", "document_keys"}
+        assert set(dump(store.path)) == {
+            "submissions",
+            "items",
+            "batches",
+            "proposals",
+            "asset_details",
+            "document_keys",
+        }
         assert store.add_proposal("0x01", "licence", 1, {"a": 1}, {})
         assert not store.add_proposal("0x01", "pledge", 2, {}, {})  # the id is taken: nothing written
         assert store.proposal("0x01") == store.proposals()[0] and store.proposals()[0].kind == "licence"
@@ -301,13 +369,17 @@ def test_a_journal_of_a_newer_version_is_refused_with_a_clear_error_and_left_unt
     with pytest.raises(DataDirError) as refused:
         Store(path)
     message = str(refused.value)
-    assert f"version {SCHEMA_VERSION + 1}" in message and f"({SCHEMA_VERSION})" in message and "later release" in message
+    assert (
+        f"version {SCHEMA_VERSION + 1}" in message and f"({SCHEMA_VERSION})" in message and "later release" in message
+    )
     assert refused.value.field == "data_dir"
     assert dump(path) == before
     assert version_of(path) == SCHEMA_VERSION + 1
 
 
-def test_a_migration_that_fails_midway_leaves_the_old_journal_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_migration_that_fails_midway_leaves_the_old_journal_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = old_journal(tmp_path)
     before = dump(path)
 

@@ -20,18 +20,26 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.errors import status_for
 from ledger.config import Settings
-from ledger.domain.evidence import sign_single
+from ledger.domain.evidence import FINAL, sign_single
 from ledger.errors import StorageBusy, StorageFull
 from ledger.facade import Ledger
 from ledger.storage.journal import BUSY_TIMEOUT, Store
-from ledger.domain.evidence import FINAL
 from tests.api.conftest import OPERATOR_TOKEN, Api, firm  # noqa: F401 - the admitted party fixture
 from tests.helpers import Chain, account, h
 
 
 def _submission(store: Store, content: bytes) -> None:
-    store.add_submission(kind="batch", registrant="0x" + "11" * 20, party_id=1, algorithm=1, hashes=[content],
-                         root=content, deadline=2**40, signature=b"\1" * 65, digest=content)  # fmt: skip
+    store.add_submission(
+        kind="batch",
+        registrant="0x" + "11" * 20,
+        party_id=1,
+        algorithm=1,
+        hashes=[content],
+        root=content,
+        deadline=2**40,
+        signature=b"\1" * 65,
+        digest=content,
+    )
 
 
 def test_a_full_database_refuses_the_write_whole_with_storage_full_and_recovers(tmp_path: Path) -> None:
@@ -101,8 +109,14 @@ def test_a_full_disk_answers_507_keeps_what_was_accepted_logs_once_and_recovers(
     anvil: Chain, small_disk: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = Settings(data_dir=small_disk / "data", operator_token=OPERATOR_TOKEN, confirmations=0, final_after=0)
-    ledger = Ledger(w3=anvil.w3, manifest=anvil.manifest, settings=settings, relayer=anvil.sender,
-                    registrar=anvil.registrar_sender, governance=anvil.governance_sender)
+    ledger = Ledger(
+        w3=anvil.w3,
+        manifest=anvil.manifest,
+        settings=settings,
+        relayer=anvil.sender,
+        registrar=anvil.registrar_sender,
+        governance=anvil.governance_sender,
+    )
     ledger.pipeline.tick = 0.05
     party = account("disk-full-firm")
     anvil.admit([party.address])
@@ -110,12 +124,22 @@ def test_a_full_disk_answers_507_keeps_what_was_accepted_logs_once_and_recovers(
 
     def body(label: str) -> dict[str, object]:
         req = sign_single(party, anvil.domain(), binding=h(label), algorithm=1, nonce=0, deadline=deadline)
-        return {"binding": "0x" + h(label).hex(), "partyId": 1, "algorithm": "sha256", "registrant": party.address, "nonce": 0,
-                "deadline": deadline, "signature": "0x" + req.signature.hex()}  # fmt: skip
+        return {
+            "binding": "0x" + h(label).hex(),
+            "partyId": 1,
+            "algorithm": "sha256",
+            "registrant": party.address,
+            "nonce": 0,
+            "deadline": deadline,
+            "signature": "0x" + req.signature.hex(),
+        }
 
     accepted: list[str] = []
     statuses: list[int] = []
-    with caplog.at_level(logging.INFO), TestClient(create_app(ledger, settings), raise_server_exceptions=False) as client:
+    with (
+        caplog.at_level(logging.INFO),
+        TestClient(create_app(ledger, settings), raise_server_exceptions=False) as client,
+    ):
         for i in range(5):
             resp = client.post("/v1/evidence", json=body(f"disk {i}"))
             assert resp.status_code == 202, resp.text

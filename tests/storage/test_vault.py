@@ -132,9 +132,7 @@ def test_the_storage_holds_no_plaintext(vault: Vault, storage: LocalStorage, key
         assert b"licence agreement" not in path.read_bytes(), path.name
 
 
-def test_revoked_reader_can_no_longer_read_and_only_the_owner_revokes(
-    vault: Vault, keys: dict[int, ReaderKey]
-) -> None:
+def test_revoked_reader_can_no_longer_read_and_only_the_owner_revokes(vault: Vault, keys: dict[int, ReaderKey]) -> None:
     env = _shared_with_arbitrator(vault, keys)
     with pytest.raises(PermissionDenied) as not_owner:
         vault.revoke(env.document_id, FIRM, ARBITRATOR)
@@ -351,7 +349,11 @@ def test_an_envelope_moved_to_another_document_id_is_refused(
     ],
 )
 def test_malformed_envelopes_are_refused_with_the_field(
-    vault: Vault, storage: LocalStorage, keys: dict[int, ReaderKey], edit, field: str  # type: ignore[no-untyped-def]
+    vault: Vault,
+    storage: LocalStorage,
+    keys: dict[int, ReaderKey],
+    edit,
+    field: str,  # type: ignore[no-untyped-def]
 ) -> None:
     env = _store_for_two(vault, keys)
     _edit_envelope(storage, env.document_id, edit)

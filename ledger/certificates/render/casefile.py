@@ -24,18 +24,35 @@ def render_summary(case: dict[str, Any]) -> bytes:
     register_fonts()
     st = Styles()
     d = case["dispute"]
-    rows = [Row(zh, en, str(v)) for zh, en, v in (
-        ("争议编号", "Dispute", d["disputeId"]), ("争议标的", "Subject", f"{d['subject']} {d['subjectId']}"),
-        ("申请人 / 被申请人", "Claimant / respondent", f"party {d['claimant']} / party {d['respondent']}"),
-        ("仲裁机构", "Institution", f"party {d['institution']}"), ("状态", "Status", f"{d['status']} {d.get('outcome') or ''}"),
-    )]  # fmt: skip
-    items = [Row(datetime.fromtimestamp(int(i["time"]), UTC).strftime("%Y-%m-%d %H:%M:%S"), f"block {i['block']}",
-                 f"{i['kind']} — {i['file']}") for i in case["items"]]  # fmt: skip
-    story: list[Flowable] = [Paragraph("仲裁案卷摘要", st.title_zh), Paragraph("Case file summary", st.title_en), Spacer(0, 6),
-             heading("争议", "Dispute", st), table(rows, st),
-             heading("记录（按时间）", "Records in time order", st), table(items or [Row("—", "—", "—")], st),
-             Paragraph(mixed("核验：ipledger verify-case case.zip --rpc-url URL"), st.body_zh),
-             Paragraph("Verify: ipledger verify-case case.zip --rpc-url URL (each item against the chain).", st.body_en)]  # fmt: skip
+    rows = [
+        Row(zh, en, str(v))
+        for zh, en, v in (
+            ("争议编号", "Dispute", d["disputeId"]),
+            ("争议标的", "Subject", f"{d['subject']} {d['subjectId']}"),
+            ("申请人 / 被申请人", "Claimant / respondent", f"party {d['claimant']} / party {d['respondent']}"),
+            ("仲裁机构", "Institution", f"party {d['institution']}"),
+            ("状态", "Status", f"{d['status']} {d.get('outcome') or ''}"),
+        )
+    ]
+    items = [
+        Row(
+            datetime.fromtimestamp(int(i["time"]), UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            f"block {i['block']}",
+            f"{i['kind']} — {i['file']}",
+        )
+        for i in case["items"]
+    ]
+    story: list[Flowable] = [
+        Paragraph("仲裁案卷摘要", st.title_zh),
+        Paragraph("Case file summary", st.title_en),
+        Spacer(0, 6),
+        heading("争议", "Dispute", st),
+        table(rows, st),
+        heading("记录（按时间）", "Records in time order", st),
+        table(items or [Row("—", "—", "—")], st),
+        Paragraph(mixed("核验：ipledger verify-case case.zip --rpc-url URL"), st.body_zh),
+        Paragraph("Verify: ipledger verify-case case.zip --rpc-url URL (each item against the chain).", st.body_en),
+    ]
     buf = io.BytesIO()
     document(buf, title="Case file", margin=inch).build(story)
     return buf.getvalue()

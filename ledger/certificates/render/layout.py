@@ -144,18 +144,32 @@ class Styles:
     def __init__(self) -> None:
         self.title_zh = ParagraphStyle("title_zh", fontName=CJK_FONT, fontSize=20, leading=26, alignment=1)
         self.title_en = ParagraphStyle("title_en", fontName=LATIN_BOLD, fontSize=14, leading=18, alignment=1)
-        self.subtitle = ParagraphStyle("subtitle", fontName=LATIN_FONT, fontSize=7.5, leading=10, alignment=1,
-                                       textColor=colors.HexColor("#555555"))  # fmt: skip
-        self.heading = ParagraphStyle("heading", fontName=LATIN_BOLD, fontSize=10.5, leading=14, spaceBefore=8,
-                                      spaceAfter=3, textColor=colors.HexColor("#1f3a5f"))  # fmt: skip
-        self.label = ParagraphStyle("label", fontName=LATIN_FONT, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#333333"))
+        self.subtitle = ParagraphStyle(
+            "subtitle", fontName=LATIN_FONT, fontSize=7.5, leading=10, alignment=1, textColor=colors.HexColor("#555555")
+        )
+        self.heading = ParagraphStyle(
+            "heading",
+            fontName=LATIN_BOLD,
+            fontSize=10.5,
+            leading=14,
+            spaceBefore=8,
+            spaceAfter=3,
+            textColor=colors.HexColor("#1f3a5f"),
+        )
+        self.label = ParagraphStyle(
+            "label", fontName=LATIN_FONT, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#333333")
+        )
         self.value = ParagraphStyle("value", fontName=LATIN_FONT, fontSize=8.5, leading=11)
         self.mono = ParagraphStyle("mono", fontName=MONO_FONT, fontSize=MONO_SIZE, leading=MONO_SIZE + 2)
-        self.body_zh = ParagraphStyle("body_zh", fontName=LATIN_FONT, fontSize=8.5, leading=12.5, wordWrap="CJK", spaceBefore=3)
+        self.body_zh = ParagraphStyle(
+            "body_zh", fontName=LATIN_FONT, fontSize=8.5, leading=12.5, wordWrap="CJK", spaceBefore=3
+        )
         self.body_en = ParagraphStyle("body_en", fontName=LATIN_FONT, fontSize=8.5, leading=11)
         self.note_zh = ParagraphStyle("note_zh", fontName=CJK_FONT, fontSize=8.5, leading=12.5, wordWrap="CJK")
         self.note_en = ParagraphStyle("note_en", fontName=LATIN_FONT, fontSize=8.5, leading=11.5, spaceBefore=3)
-        self.command = ParagraphStyle("command", fontName=MONO_FONT, fontSize=8, leading=10, spaceBefore=3, leftIndent=10)
+        self.command = ParagraphStyle(
+            "command", fontName=MONO_FONT, fontSize=8, leading=10, spaceBefore=3, leftIndent=10
+        )
         self.url = ParagraphStyle("url", fontName=MONO_FONT, fontSize=8, leading=10, spaceBefore=4)
 
 
@@ -190,17 +204,19 @@ def table(rows: Sequence[Row], st: Styles) -> Table:
         data.append([label, value])
     result = Table(data, colWidths=[LABEL_W, VALUE_W], splitInRow=1)
     result.setStyle(
-        TableStyle([
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LEFTPADDING", (0, 0), (-1, -1), CELL_PAD),
-            ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PAD),
-            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
-            ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f1f4f8")),
-            ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#c9d1dc")),
-            ("BOX", (0, 0), (-1, -1), 0.5, colors.HexColor("#8a99ad")),
-        ])
-    )  # fmt: skip
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), CELL_PAD),
+                ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PAD),
+                ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+                ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f1f4f8")),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#c9d1dc")),
+                ("BOX", (0, 0), (-1, -1), 0.5, colors.HexColor("#8a99ad")),
+            ]
+        )
+    )
     return result
 
 
@@ -275,5 +291,14 @@ def document(buf: io.BytesIO, *, title: str, margin: float = MARGIN, **info: Any
     """An A4 document template writing to ``buf``, with ``margin`` on every side and ``invariant=1`` (the
     same story gives the same bytes). ``info`` passes further document properties (``author``,
     ``subject``, ``creator``, ``lang``) to reportlab."""
-    return SimpleDocTemplate(buf, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=margin,
-                             bottomMargin=margin, title=title, invariant=1, **info)  # fmt: skip
+    return SimpleDocTemplate(
+        buf,
+        pagesize=A4,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=margin,
+        title=title,
+        invariant=1,
+        **info,
+    )

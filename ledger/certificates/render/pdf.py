@@ -53,7 +53,16 @@ from ledger.certificates.render.layout import (
 )
 from ledger.domain.codes import HashAlgorithm, IdentifierScheme
 
-__all__ = ["LEGAL_NOTE_EN", "LEGAL_NOTE_ZH", "QR_BORDER", "QR_FORM_NAME", "VERIFY_COMMAND", "qr_matrix", "render_html", "render_pdf"]
+__all__ = [
+    "LEGAL_NOTE_EN",
+    "LEGAL_NOTE_ZH",
+    "QR_BORDER",
+    "QR_FORM_NAME",
+    "VERIFY_COMMAND",
+    "qr_matrix",
+    "render_html",
+    "render_pdf",
+]
 
 _ALGORITHMS = {HashAlgorithm.SHA256: "SHA-256", HashAlgorithm.SM3: "SM3 (GB/T 32905-2016)"}
 _SCHEMES = {
@@ -194,14 +203,18 @@ def _sections(cert: certmod.Certificate) -> list[_Section]:
         evidence.append(Row("盐值", "Salt", ev["salt"], mono=True))
     evidence.append(Row("绑定值（链上）", "Binding (on chain)", ev["binding"], mono=True))
     if ev.get("metadataCommitment") is not None:
-        evidence.append(Row("元数据承诺（SHA-256）", "Metadata commitment (SHA-256)", ev["metadataCommitment"], mono=True))
+        evidence.append(
+            Row("元数据承诺（SHA-256）", "Metadata commitment (SHA-256)", ev["metadataCommitment"], mono=True)
+        )
     if ev.get("supersedes") is not None:
         evidence.append(Row("取代的早期版本", "Supersedes (earlier version)", ev["supersedes"], mono=True))
     if isinstance(ev.get("metadata"), dict):
         evidence.extend(_metadata_rows(ev["metadata"]))
 
-    scheme_zh, scheme_en = _SCHEMES.get(IdentifierScheme.__members__.get(reg["identifierScheme"], IdentifierScheme.NONE),
-                                      (reg["identifierScheme"], reg["identifierScheme"]))
+    scheme_zh, scheme_en = _SCHEMES.get(
+        IdentifierScheme.__members__.get(reg["identifierScheme"], IdentifierScheme.NONE),
+        (reg["identifierScheme"], reg["identifierScheme"]),
+    )
     registrant = [
         Row("名称（中文）", "Name (Chinese)", reg["nameZh"] or "-"),
         Row("名称（英文）", "Name (English)", reg["nameEn"] or "-"),
@@ -232,15 +245,27 @@ def _sections(cert: certmod.Certificate) -> list[_Section]:
     regs = cert.raw.get("registrations")
     if regs is not None:
         listed = regs["listed"]
-        rows = [Row("截至区块", "As of block", str(regs["asOfBlock"])),
-                Row("公开登记数", "Public registrations", str(regs["count"]))]  # fmt: skip
+        rows = [
+            Row("截至区块", "As of block", str(regs["asOfBlock"])),
+            Row("公开登记数", "Public registrations", str(regs["count"])),
+        ]
         if listed:
             first = listed[0]
-            rows.append(Row("最先登记方", "Registered first by",
-                             f"party {first['partyId']} (block {first['blockNumber']}, {_iso(first['blockTimestamp'], UTC)})"))
+            rows.append(
+                Row(
+                    "最先登记方",
+                    "Registered first by",
+                    f"party {first['partyId']} (block {first['blockNumber']}, {_iso(first['blockTimestamp'], UTC)})",
+                )
+            )
             for item in listed[1:]:
-                rows.append(Row("其他登记方", "Also registered by",
-                                 f"party {item['partyId']} (block {item['blockNumber']}, {_iso(item['blockTimestamp'], UTC)})"))
+                rows.append(
+                    Row(
+                        "其他登记方",
+                        "Also registered by",
+                        f"party {item['partyId']} (block {item['blockNumber']}, {_iso(item['blockTimestamp'], UTC)})",
+                    )
+                )
         sections.append(_Section("同一内容的公开登记", "Public registrations of the same content", tuple(rows)))
     if an["method"] == "batch":
         sub, bat = an["submission"], an["batch"]
@@ -264,33 +289,55 @@ VERIFY_COMMAND = "ipledger verify cert.json --file FILE --rpc-url URL"
 def _how_to_verify(cert: certmod.Certificate) -> list[tuple[str, str]]:
     """Numbered (Chinese, English) steps; the command itself is :data:`VERIFY_COMMAND`."""
     algorithm = _ALGORITHMS[HashAlgorithm.from_word(cert.evidence["algorithm"])]
-    steps = [(f"用 {algorithm} 计算原始文件的哈希值，结果应与“内容哈希”一致。",
-              f"Hash the original file with {algorithm}; the result must equal the content hash.")]  # fmt: skip
+    steps = [
+        (
+            f"用 {algorithm} 计算原始文件的哈希值，结果应与“内容哈希”一致。",
+            f"Hash the original file with {algorithm}; the result must equal the content hash.",
+        )
+    ]
     if cert.evidence.get("salt") is not None:
-        steps.append((
-            "私密登记：用同一算法对 \"ipledger:private:v2\\0\" || 登记方编号（32 字节）|| 盐值 || 内容哈希（共 116 字节）计算哈希，结果应与“绑定值”一致。",
-            ("Private registration: the same algorithm over \"ipledger:private:v2\\0\" || party id (32 bytes) || salt || "
-             "content hash (116 bytes) must give the binding."),
-        ))  # fmt: skip
+        steps.append(
+            (
+                '私密登记：用同一算法对 "ipledger:private:v2\\0" || 登记方编号（32 字节）|| 盐值 || 内容哈希（共 116 字节）计算哈希，结果应与“绑定值”一致。',
+                (
+                    'Private registration: the same algorithm over "ipledger:private:v2\\0" || party id (32 bytes) || salt || '
+                    "content hash (116 bytes) must give the binding."
+                ),
+            )
+        )
     else:
-        steps.append((
-            "公开登记：用同一算法对 \"ipledger:public:v2\\0\" || 登记方编号（32 字节）|| 内容哈希（共 83 字节）计算哈希，结果应与“绑定值”一致。",
-            ("Public registration: the same algorithm over \"ipledger:public:v2\\0\" || party id (32 bytes) || content hash "
-             "(83 bytes) must give the binding."),
-        ))  # fmt: skip
+        steps.append(
+            (
+                '公开登记：用同一算法对 "ipledger:public:v2\\0" || 登记方编号（32 字节）|| 内容哈希（共 83 字节）计算哈希，结果应与“绑定值”一致。',
+                (
+                    'Public registration: the same algorithm over "ipledger:public:v2\\0" || party id (32 bytes) || content hash '
+                    "(83 bytes) must give the binding."
+                ),
+            )
+        )
     if cert.anchor["method"] == "batch":
-        steps.append((
-            "批量登记：按 RFC 9162，SHA-256(0x00 || 绑定值) 经提交树审计路径应得到提交根；提交的 EIP-712 摘要经批次树审计路径应得到批次根。",
-            ("Batch record: by RFC 9162, SHA-256(0x00 || binding) with the submission audit path must give the "
-             "submission root, and the submission's EIP-712 digest with the batch audit path must give the batch root."),
-        ))  # fmt: skip
+        steps.append(
+            (
+                "批量登记：按 RFC 9162，SHA-256(0x00 || 绑定值) 经提交树审计路径应得到提交根；提交的 EIP-712 摘要经批次树审计路径应得到批次根。",
+                (
+                    "Batch record: by RFC 9162, SHA-256(0x00 || binding) with the submission audit path must give the "
+                    "submission root, and the submission's EIP-712 digest with the batch audit path must give the batch root."
+                ),
+            )
+        )
     steps += [
-        ("在该链的任一 JSON-RPC 节点上查询上述交易与区块，核对区块号、区块哈希、区块时间，以及合约发出的事件和存储的记录。",
-         ("On any JSON-RPC endpoint of the chain, look up the transaction and the block; check the block number, "
-          "block hash and time, and the contract's event and stored record.")),
-        ("或运行以下命令自动完成全部检查（完整算法见 docs/certificate.md）：",
-         "Or run every check with the command below (the full algorithm is in docs/certificate.md):"),
-    ]  # fmt: skip
+        (
+            "在该链的任一 JSON-RPC 节点上查询上述交易与区块，核对区块号、区块哈希、区块时间，以及合约发出的事件和存储的记录。",
+            (
+                "On any JSON-RPC endpoint of the chain, look up the transaction and the block; check the block number, "
+                "block hash and time, and the contract's event and stored record."
+            ),
+        ),
+        (
+            "或运行以下命令自动完成全部检查（完整算法见 docs/certificate.md）：",
+            "Or run every check with the command below (the full algorithm is in docs/certificate.md):",
+        ),
+    ]
     return [(f"{i}. {zh}", f"{i}. {en}") for i, (zh, en) in enumerate(steps, 1)]
 
 
@@ -354,16 +401,26 @@ def render_pdf(
         ),
     ]
     verify_table = Table([[verify_text, QrFlowable(qr_matrix(verify_url), qr_size)]], colWidths=[text_w, qr_size + 8])
-    verify_table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                                      ("RIGHTPADDING", (0, 0), (-1, -1), 0), ("LEFTPADDING", (1, 0), (1, 0), 8)]))  # fmt: skip
+    verify_table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("LEFTPADDING", (1, 0), (1, 0), 8),
+            ]
+        )
+    )
     story.append(KeepTogether([heading("如何验证", "How to verify", st), verify_table]))
     story.append(
-        KeepTogether([
-            heading("法律说明", "Legal note", st),
-            Paragraph(_xml_escape(LEGAL_NOTE_ZH), st.note_zh),
-            Paragraph(_xml_escape(LEGAL_NOTE_EN), st.note_en),
-        ])
-    )  # fmt: skip
+        KeepTogether(
+            [
+                heading("法律说明", "Legal note", st),
+                Paragraph(_xml_escape(LEGAL_NOTE_ZH), st.note_zh),
+                Paragraph(_xml_escape(LEGAL_NOTE_EN), st.note_en),
+            ]
+        )
+    )
 
     buf = io.BytesIO()
     template = document(
@@ -407,7 +464,9 @@ pre{background:#f1f4f8;padding:6px 8px;font-size:12px;white-space:pre-wrap}
 def _qr_svg(matrix: list[list[bool]], size_px: int) -> str:
     n = len(matrix) + 2 * QR_BORDER
     path = "".join(
-        f"M{QR_BORDER + x},{QR_BORDER + y}h{length}v1h-{length}z" for y, row in enumerate(matrix) for x, length in qr_runs(row)
+        f"M{QR_BORDER + x},{QR_BORDER + y}h{length}v1h-{length}z"
+        for y, row in enumerate(matrix)
+        for x, length in qr_runs(row)
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="qr" width="{size_px}" height="{size_px}" '
