@@ -23,8 +23,8 @@ from eth_utils import keccak
 
 from api.app import create_app
 from api.schemas import EvidenceBatchCreate
+from benchmarks.common import count_rpc
 from benchmarks.env import BenchChain
-from benchmarks.profiling import count_rpc
 from benchmarks.report import Result, ratio_result
 from ledger.chain.node import DEV_OPERATOR_KEY, free_port
 from ledger.chain.rpc import connect
