@@ -5,7 +5,7 @@ party's signatures are the authority), public reads, and who holds each power.""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 
@@ -22,7 +22,7 @@ from api.schemas import (
     RecoveryVetoIn,
 )
 from ledger.domain.parties import PartyProfile
-from ledger.domain.results import AccountView, PowersView
+from ledger.domain.results import AccountView, PartyView, PowersView
 
 # OperatorFirstRoute: operator routes check the token before the body or any parameter is read
 router = APIRouter(tags=["parties"], route_class=OperatorFirstRoute)
@@ -47,7 +47,7 @@ AccountPath = Annotated[str, Path(max_length=64, description="Account address (0
     "or account already held by a party answers 409. Arbitration institutions, financial institutions and "
     "asset verifiers are admitted by governance: " + GOVERNANCE + " " + OPERATOR,
 )
-def admit(body: PartyCreate, ledger: LedgerDep) -> dict[str, Any]:
+def admit(body: PartyCreate, ledger: LedgerDep) -> PartyView:
     profile = PartyProfile(
         body.kind, body.jurisdiction, body.identifierScheme, body.identifier, body.nameZh, body.nameEn
     )
@@ -66,7 +66,7 @@ def admit(body: PartyCreate, ledger: LedgerDep) -> dict[str, Any]:
     "(newest first, at most 50; `historyTotal` counts them all; the index trails the chain by "
     "`IPLEDGER_CONFIRMATIONS` blocks).",
 )
-def show(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
+def show(ledger: LedgerDep, party_id: PartyIdPath) -> PartyView:
     return ledger.parties.show(party_id, history=True)
 
 
@@ -78,7 +78,7 @@ def show(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
     summary="Suspend a party",
     description="Its accounts can no longer register or sign. " + OPERATOR,
 )
-def suspend(body: PartySuspend, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
+def suspend(body: PartySuspend, ledger: LedgerDep, party_id: PartyIdPath) -> PartyView:
     return ledger.parties.suspend(party_id, body.reason)
 
 
@@ -90,7 +90,7 @@ def suspend(body: PartySuspend, ledger: LedgerDep, party_id: PartyIdPath) -> dic
     summary="Lift a suspension",
     description=OPERATOR,
 )
-def reinstate(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
+def reinstate(ledger: LedgerDep, party_id: PartyIdPath) -> PartyView:
     return ledger.parties.reinstate(party_id)
 
 
@@ -103,7 +103,7 @@ def reinstate(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
     description="A registrar's suspension lapses unless governance confirms it within the confirmation "
     "period. " + GOVERNANCE + " " + OPERATOR,
 )
-def confirm_suspension(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
+def confirm_suspension(ledger: LedgerDep, party_id: PartyIdPath) -> PartyView:
     return ledger.parties.confirm_suspension(party_id)
 
 
@@ -117,7 +117,7 @@ def confirm_suspension(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, An
     "with the party's `accountNonce` and a deadline at most a year ahead. No operator token: the service "
     "only relays; neither the operator nor governance can change a party's accounts.",
 )
-def change_accounts(body: AccountChangeSigned, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
+def change_accounts(body: AccountChangeSigned, ledger: LedgerDep, party_id: PartyIdPath) -> PartyView:
     from ledger.domain.evidence import parse_signature
 
     sigs = [
@@ -146,7 +146,7 @@ def change_accounts(body: AccountChangeSigned, ledger: LedgerDep, party_id: Part
     description="Replaces every account of the party by `newAccount` after the public recovery delay, "
     "unless an account of the party vetoes it first. " + GOVERNANCE + " " + OPERATOR,
 )
-def propose_recovery(body: RecoveryPropose, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
+def propose_recovery(body: RecoveryPropose, ledger: LedgerDep, party_id: PartyIdPath) -> PartyView:
     return ledger.parties.propose_recovery(party_id, body.newAccount)
 
 
@@ -158,7 +158,7 @@ def propose_recovery(body: RecoveryPropose, ledger: LedgerDep, party_id: PartyId
     description="Signed EIP-712 `RecoveryVeto(partyId, newAccount, executableAt)` by any account of the "
     "party; relayed by the service.",
 )
-def veto_recovery(body: RecoveryVetoIn, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
+def veto_recovery(body: RecoveryVetoIn, ledger: LedgerDep, party_id: PartyIdPath) -> PartyView:
     from ledger.domain.evidence import parse_signature
 
     return ledger.parties.veto_recovery(party_id, body.account, parse_signature(body.signature, "signature"))
@@ -171,7 +171,7 @@ def veto_recovery(body: RecoveryVetoIn, ledger: LedgerDep, party_id: PartyIdPath
     summary="Carry out a recovery whose delay has passed",
     description="Anyone may ask; 409 before its time.",
 )
-def execute_recovery(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
+def execute_recovery(ledger: LedgerDep, party_id: PartyIdPath) -> PartyView:
     return ledger.parties.execute_recovery(party_id)
 
 

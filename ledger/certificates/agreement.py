@@ -17,7 +17,7 @@ The PDF and HTML renderings are in ``ledger.certificates.render.agreement``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eth_abi import decode as abi_decode
@@ -58,7 +58,7 @@ def build(
     terms: dict[str, Any],
     details: dict[str, Any],
     signatures: dict[str, dict[str, str]],
-    parties: dict[int, dict[str, Any]],
+    parties: Mapping[int, Mapping[str, Any]],
     chain_id: int,
     contract: str,
     tx_hash: str,
@@ -242,7 +242,7 @@ def _check_parties(
     rpc: Rpc,
     contract: str,
     sigs: Sequence[tuple[int, str, bytes]],
-    parties: dict[int, dict[str, Any]],
+    parties: Mapping[int, Mapping[str, Any]],
     block_number: int,
 ) -> None:
     try:

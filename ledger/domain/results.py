@@ -64,6 +64,10 @@ __all__ = [
     "IndexedEvidence",
     "IndexedEvidencePage",
     "OwnerShareView",
+    "PartyHistoryExtra",
+    "PartyRecord",
+    "PartyView",
+    "PendingRecoveryView",
     "PowersView",
     "SignatureView",
     "TitleView",
@@ -424,6 +428,82 @@ class PowersView(TypedDict):
         dict[str, Any], _d("The keys this service holds: relayer, registrar, governance (null if none).")
     ]
     rolePowers: Annotated[dict[str, Any], _d("What each role may do, in words.")]
+
+
+@with_config(_ALLOW)
+class PartyRecord(TypedDict):
+    """A party's record as the contract reads it now, codes as numbers (``PartyService.profile``)."""
+
+    partyId: Annotated[int, _d("The party id.")]
+    # always present; NotRequired only because ``show`` pops them to turn the codes into words
+    kind: NotRequired[Annotated[int, _d("Always present: the kind's code.")]]
+    jurisdiction: NotRequired[Annotated[int, _d("Always present: the jurisdiction's code.")]]
+    identifierScheme: Annotated[str, _d("The identifier scheme, e.g. `USCC`.")]
+    suspended: Annotated[bool, _d("Whether a suspension is in force now (a lapsed provisional one reads false).")]
+    accountCount: Annotated[int, _d("How many accounts the party holds.")]
+    threshold: Annotated[int, _d("How many of its accounts must sign a change of its accounts.")]
+    admittedAt: Annotated[int, _d("When it was admitted (unix seconds).")]
+    accountNonce: Annotated[int, _d("The nonce its next account change must carry.")]
+    suspension: Annotated[str, _d("The suspension as stored: `none`, `provisional` or `confirmed`.")]
+    suspendedAt: Annotated[int | None, _d("When it was suspended, if it is.")]
+    identifier: Annotated[str, _d("The canonical identifier.")]
+    nameZh: Annotated[str, _d("The Chinese name.")]
+    nameEn: Annotated[str, _d("The English name.")]
+
+
+@with_config(_ALLOW)
+class PendingRecoveryView(TypedDict):
+    """A governance recovery of a party's key waiting for its delay."""
+
+    newAccount: Annotated[str, _d("The account the recovery adds.")]
+    executableAt: Annotated[int, _d("From when it can be executed (unix seconds).")]
+
+
+@with_config(_ALLOW)
+class PartyHistoryExtra(TypedDict):
+    """The keys ``PartyService.show`` adds with ``history``."""
+
+    # always present; NotRequired so that it matches ``PartyView.history`` (``shown.update(extra)``)
+    history: NotRequired[
+        Annotated[list[dict[str, Any]] | None, _d("Always present: the party's events, newest first (null: no index).")]
+    ]
+    historyTotal: NotRequired[Annotated[int, _d("How many history entries there are in all.")]]
+    historyNote: NotRequired[Annotated[str, _d("Why the history is missing or empty, if it is.")]]
+    suspensionState: NotRequired[Annotated[str, _d("`reinstated` for a party whose last suspension was lifted.")]]
+
+
+@with_config(_ALLOW)
+class PartyView(TypedDict):
+    """A party as ``PartyService.show`` builds it (the API answers it through ``PartyPublic``, which fills
+    absent keys with null)."""
+
+    partyId: Annotated[int, _d("The party id.")]
+    identifierScheme: Annotated[str, _d("The identifier scheme, lower case, e.g. `uscc`.")]
+    suspended: Annotated[bool, _d("Whether a suspension is in force now.")]
+    accountCount: Annotated[int, _d("How many accounts the party holds.")]
+    threshold: Annotated[int, _d("How many of its accounts must sign a change of its accounts.")]
+    admittedAt: Annotated[int, _d("When it was admitted (unix seconds).")]
+    accountNonce: Annotated[int, _d("The nonce its next account change must carry.")]
+    suspension: Annotated[str, _d("The suspension as stored: `none`, `provisional` or `confirmed`.")]
+    suspendedAt: Annotated[int | None, _d("When it was suspended, if it is.")]
+    identifier: Annotated[str, _d("The canonical identifier.")]
+    nameZh: Annotated[str, _d("The Chinese name.")]
+    nameEn: Annotated[str, _d("The English name.")]
+    kind: Annotated[str, _d("The party kind, e.g. `firm`.")]
+    jurisdiction: Annotated[str, _d("`CN`, `HK`, `PCT` or `OTHER`.")]
+    status: Annotated[str, _d("`active` or `suspended`.")]
+    suspensionState: Annotated[
+        str, _d("`none`, `provisional`, `confirmed`, `lapsed`, or `reinstated` (with the history only).")
+    ]
+    suspensionLapsesAt: Annotated[int | None, _d("When a provisional suspension lapses (or lapsed) unless confirmed.")]
+    pendingRecovery: Annotated[PendingRecoveryView | None, _d("A governance recovery waiting for its delay.")]
+    accounts: Annotated[list[str], _d("The party's accounts.")]
+    history: NotRequired[
+        Annotated[list[dict[str, Any]] | None, _d("With history: its events, newest first (null: no index).")]
+    ]
+    historyTotal: NotRequired[Annotated[int, _d("With history: how many entries there are in all.")]]
+    historyNote: NotRequired[Annotated[str, _d("With history: why it is missing or empty, if it is.")]]
+    transactionHash: NotRequired[Annotated[str, _d("The transaction that changed the party.")]]
 
 
 @with_config(_ALLOW)

@@ -60,7 +60,7 @@ from ledger.domain.evidence import (
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from ledger.domain.inputs import DIGITS_RE, INT64_MAX
 from ledger.domain.parties import as_registrant, ensure_active
-from ledger.domain.results import CertificateDocument
+from ledger.domain.results import CertificateDocument, PartyRecord
 from ledger.errors import (
     ChainUnavailable,
     Conflict,
@@ -642,7 +642,7 @@ class EvidenceService:
         before it calls anything final (a node restarted within its state interval loses its newest blocks)."""
         return time.time() - block_timestamp >= self.settings.final_after
 
-    def party_profile(self, party_id: int) -> dict[str, Any]:
+    def party_profile(self, party_id: int) -> PartyRecord:
         """The party's record (:meth:`ledger.services.parties.PartyService.profile`)."""
         return self.parties.profile(party_id)
 

@@ -41,7 +41,7 @@ from ledger.domain.parties import (
     ensure_active,
     parse_account,
 )
-from ledger.domain.results import AccountView
+from ledger.domain.results import AccountView, PartyHistoryExtra, PartyRecord, PartyView
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 __all__ = [
@@ -130,7 +130,7 @@ class PartyService:
         (count,) = self._codec("partyCount").call(self.conn.w3)
         return int(count)
 
-    def profile(self, party_id: int) -> dict[str, Any]:
+    def profile(self, party_id: int) -> PartyRecord:
         """The party's record as the contract reads it now (codes as numbers; see :meth:`show` for names)."""
         p = call(self.contract.functions.party(party_id))
         return {
@@ -152,7 +152,7 @@ class PartyService:
 
     # --- admission ------------------------------------------------------------------------------------
 
-    def admit(self, profile: PartyProfile, accounts: list[str]) -> dict[str, Any]:
+    def admit(self, profile: PartyProfile, accounts: list[str]) -> PartyView:
         given = profile.identifier
         profile = profile.validated()
         if not accounts:
@@ -195,7 +195,7 @@ class PartyService:
         event = self.contract.events.PartyAdmitted().process_receipt(sent.receipt, errors=DISCARD)[0]
         return {**self.show(int(event["args"]["partyId"])), "transactionHash": sent.tx_hash}
 
-    def show(self, party_id: int, *, history: bool = False) -> dict[str, Any]:
+    def show(self, party_id: int, *, history: bool = False) -> PartyView:
         """The party as the contract reads it now (its suspension judged by the contract: a provisional one that
         lapsed reads ``suspended: false``, ``suspensionState: "lapsed"``); with ``history``, its suspension,
         recovery and account events as the index has read them (newest first, at most
@@ -216,8 +216,9 @@ class PartyService:
             state = (
                 SuspensionState.PROVISIONAL.word if profile["suspended"] else "lapsed"
             )  # the contract's judgement, at its latest block
-        shown: dict[str, Any] = {
-            **profile,
+        # mypy wants each optional key of the literal in a ** item; they come with ``history`` and the callers
+        shown: PartyView = {
+            **profile,  # type: ignore[typeddict-item]
             "kind": kind,
             "jurisdiction": jurisdiction,
             "identifierScheme": profile["identifierScheme"].lower(),
@@ -230,10 +231,11 @@ class PartyService:
             "accounts": list(call(self.contract.functions.partyAccounts(party_id))),
         }
         if history:
-            shown.update(self._history(party_id, state, lapses_at))
+            # ``PartyHistoryExtra`` declares exactly the keys of ``PartyView`` it sets; mypy's update wants them all
+            shown.update(self._history(party_id, state, lapses_at))  # type: ignore[typeddict-item]
         return shown
 
-    def _history(self, party_id: int, state: str, lapses_at: int | None) -> dict[str, Any]:
+    def _history(self, party_id: int, state: str, lapses_at: int | None) -> PartyHistoryExtra:
         """The index's history of the party, its lapse entry (which has no event) set by the contract's
         judgement rather than the index's, and "reinstated" for a party whose last suspension was lifted."""
         from ledger.errors import LedgerError
@@ -254,14 +256,14 @@ class PartyService:
             items.sort(key=lambda e: (e["time"], e["block"] if e["block"] is not None else -1), reverse=True)
             items = items[:PARTY_HISTORY_LIMIT]
             total += 1
-        extra: dict[str, Any] = {"history": items, "historyTotal": total}
+        extra: PartyHistoryExtra = {"history": items, "historyTotal": total}
         if state == "none" and record["suspensionState"] == "reinstated":
             extra["suspensionState"] = "reinstated"
         return extra
 
     # --- suspension: registrar provisionally, governance confirms ---------------------------------
 
-    def suspend(self, party_id: int, reason: str) -> dict[str, Any]:
+    def suspend(self, party_id: int, reason: str) -> PartyView:
         self.show(party_id)
         if not isinstance(reason, str) or not reason.strip():
             raise InvalidInput("a suspension needs a reason (its hash goes on chain)", field="reason")
@@ -271,13 +273,13 @@ class PartyService:
         )
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
-    def confirm_suspension(self, party_id: int) -> dict[str, Any]:
+    def confirm_suspension(self, party_id: int) -> PartyView:
         self.show(party_id)
         fn = self.contract.functions.confirmSuspension(party_id)
         sent = self._send(fn, self.conn.require_governance("confirming a suspension", fn))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
-    def reinstate(self, party_id: int) -> dict[str, Any]:
+    def reinstate(self, party_id: int) -> PartyView:
         shown = self.show(party_id)
         # the registrar lifts its own provisional suspension while in force; anything else is governance's
         fn = self.contract.functions.reinstateParty(party_id)
@@ -302,7 +304,7 @@ class PartyService:
         deadline: int,
         signatures: list[tuple[str, bytes]],
         new_account_signature: bytes,
-    ) -> dict[str, Any]:
+    ) -> PartyView:
         """Relays a party's own account change, signed by ``threshold`` of its accounts (and, for add and rotate,
         by the incoming account). Anyone may submit it; the relayer only pays the gas."""
         shown = self.show(party_id)
@@ -381,7 +383,7 @@ class PartyService:
 
     # --- recovery of a lost key: governance proposes, the party may veto, anyone executes -----------
 
-    def propose_recovery(self, party_id: int, new_account: str) -> dict[str, Any]:
+    def propose_recovery(self, party_id: int, new_account: str) -> PartyView:
         self.show(party_id)
         new = parse_account(new_account, "newAccount")
         pid, _ = self.party_of(new)
@@ -393,7 +395,7 @@ class PartyService:
         sent = self._send(fn, self.conn.require_governance("proposing a key recovery", fn))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
-    def veto_recovery(self, party_id: int, account: str, signature: bytes) -> dict[str, Any]:
+    def veto_recovery(self, party_id: int, account: str, signature: bytes) -> PartyView:
         shown = self.show(party_id)
         acct = parse_account(account, "account")
         pending = shown["pendingRecovery"]
@@ -411,7 +413,7 @@ class PartyService:
         sent = self._send(self.contract.functions.vetoRecovery(party_id, acct, signature))
         return {**self.show(party_id), "transactionHash": sent.tx_hash}
 
-    def execute_recovery(self, party_id: int) -> dict[str, Any]:
+    def execute_recovery(self, party_id: int) -> PartyView:
         pending = self.show(party_id)["pendingRecovery"]
         if pending is None:
             raise Conflict(f"party {party_id} has no pending recovery", field="party_id")
