@@ -403,9 +403,28 @@ class CheckPublic(BaseModel):
     detail: str
 
 
+class LegalStatusPublic(BaseModel):
+    """An agreement's legal status at ``at`` (docs/agreements.md, "Legal status"); apart from authenticity."""
+
+    state: str = Field(
+        description="in_force, not_yet_in_force, expired, terminated, released, voided, withdrawn, "
+        "ended_with_parent, not_yet_executed or unknown"
+    )
+    inForce: bool
+    at: int = Field(description="The moment (unix seconds) the status is for: now.")
+    block: int | None = Field(description="The block whose state was read.")
+    since: int | None = Field(description="When it took that state (unix seconds).")
+    until: int | None = Field(description="When a term in force ends (unix seconds).")
+    disputeId: str | None = Field(description="The dispute whose award voided it.")
+    detail: str
+
+
 class VerifyResult(BaseModel):
     verdict: Literal["passed", "failed"]
     checks: list[CheckPublic]
+    status: LegalStatusPublic | None = Field(
+        default=None, description="Agreement certificates that passed every check: the legal status now."
+    )
 
 
 # --- assets and agreements ---

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
@@ -28,6 +28,7 @@ from cli.common import (
     load_party_key,
     print_json,
     settings_with,
+    unix_time,
 )
 from ledger.domain import eip712
 from ledger.domain.hashing import (
@@ -40,6 +41,9 @@ from ledger.domain.hashing import (
     public_binding,
 )
 from ledger.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from ledger.certificates.verify import LegalStatus
 
 app = typer.Typer(help="Register evidence of IP creation and look it up.", no_args_is_help=True)
 
@@ -263,14 +267,45 @@ def certificate_cmd(
         console.print(text, highlight=False)
 
 
+VERIFY_EXIT_NOT_IN_FORCE = 3  # click takes 2 for usage errors
+#: Case-file items (docs/disputes.md): `ipledger verify` refuses --file for them rather than ignore it.
+NO_FILE_FORMATS = (
+    "qianhai-ip-ledger/title-event",
+    "qianhai-ip-ledger/dispute-opened",
+    "qianhai-ip-ledger/dispute-closed",
+    "qianhai-ip-ledger/case-file",
+)
+
+
 def verify_cmd(
     cert: Annotated[Path, typer.Argument(help="The certificate JSON.")],
-    file: Annotated[Path | None, typer.Option("--file", help="The registered file, hashed locally.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="Evidence certificate: the registered file. Agreement certificate: the signed contract "
+            "document (its SHA-256 must be the terms' documentHash). Hashed locally.",
+        ),
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Agreement certificate: give its legal status at this moment (YYYY-MM-DD, an ISO datetime, "
+            "UTC unless it carries an offset, or unix seconds) instead of now.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of words.")] = False,
     rpc_url: RpcUrlOpt = None,
 ) -> None:
     """Check an evidence or agreement certificate against any JSON-RPC endpoint of its chain.
 
-    Exit 0 when every check passes, 1 otherwise."""
+    For an agreement certificate, it says apart whether the certificate is authentic and whether the
+    agreement is in force now (or at --at): in force, not yet in force, expired, terminated, released,
+    voided by an arbitral award, withdrawn, ended with its parent licence.
+
+    Exit 0: authentic (and, for an agreement, in force). Exit 1: a check failed, not authentic. Exit 3: an
+    authentic agreement that is not in force (or whose status the node could not give). Exit 2: bad usage."""
     from ledger.certificates.verify import FAILED, PASSED, Rpc, verify
     from ledger.chain.rpc import connect
 
@@ -278,32 +313,89 @@ def verify_cmd(
     if not settings.rpc_url:
         raise InvalidInput("--rpc-url is required (any JSON-RPC endpoint of the certificate's chain)", field="rpc_url")
     try:
-        doc = json.loads(cert.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        raw = cert.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
         raise InvalidInput(f"{cert} not found", field="cert") from None
+    if raw.startswith(b"PK\x03\x04"):
+        raise InvalidInput(
+            f"{cert} is a case file (ZIP): check it with `ipledger verify-case {cert}`"
+            + ("; --file does not apply to case files (each item carries its own hashes)" if file else ""),
+            field="cert",
+        )
+    try:
+        doc = json.loads(raw)
     except ValueError:
         raise InvalidInput(f"{cert} is not JSON", field="cert") from None
-    w3 = connect(settings.rpc_url)
+    fmt = doc.get("format") if isinstance(doc, dict) else None
+    is_agreement = fmt == "qianhai-ip-ledger/agreement-certificate"
+    if file is not None and fmt in NO_FILE_FORMATS:
+        raise InvalidInput(
+            f"--file does not apply to {cert} (a {fmt.rsplit('/', 1)[-1]} of a case file, which carries its own "
+            "hashes): it checks a file against an evidence certificate or the contract document against an "
+            "agreement certificate",
+            field="file",
+        )
+    if at is not None and not is_agreement:
+        raise InvalidInput("--at applies to agreement certificates only (their legal status at a date)", field="at")
+    moment = unix_time(at, "--at")
     if file is not None and not file.is_file():
         raise InvalidInput(f"{file} is not a readable file", field="file")
-    if isinstance(doc, dict) and doc.get("format") == "qianhai-ip-ledger/agreement-certificate":
-        from ledger.certificates import agreement as agreement_certificate
+    w3 = connect(settings.rpc_url)
+    with open(file, "rb") if file else _null() as fh:
+        if is_agreement:
+            from ledger.certificates import agreement as agreement_certificate
 
-        report = agreement_certificate.verify(doc, Rpc.from_web3(w3))
-    else:
-        with open(file, "rb") if file else _null() as fh:
+            report = agreement_certificate.verify(doc, Rpc.from_web3(w3), document=fh, at=moment)
+        else:
             report = verify(doc, Rpc.from_web3(w3), file=fh)
+    code = 1 if not report.passed else 0
+    if report.status is not None and not report.status.in_force:
+        code = VERIFY_EXIT_NOT_IN_FORCE if report.passed else 1
+    if as_json:
+        print_json({**report.to_json(), "exitCode": code})
+        raise typer.Exit(code)
     marks = {PASSED: "[green]✓ passed [/]", FAILED: "[red]✗ FAILED [/]"}
     for check in report.checks:
         console.print(
             f"{marks.get(check.status, '[yellow]- skipped[/]')} {check.name:<22} {check.detail}", highlight=False
         )
     verdict = "[green]VERIFIED[/]" if report.passed else "[red]NOT VERIFIED[/]"
+    what = " (authentic)" if is_agreement and report.passed else ""
     console.print(
-        f"{verdict}: {sum(c.status == PASSED for c in report.checks)} passed, "
-        f"{sum(c.status == FAILED for c in report.checks)} failed"
+        f"{verdict}{what}: {sum(c.status == PASSED for c in report.checks)} passed, "
+        f"{sum(c.status == FAILED for c in report.checks)} failed",
+        highlight=False,
     )
-    raise typer.Exit(0 if report.passed else 1)
+    if report.status is not None:
+        console.print(_status_line(report.status, given=moment is not None), highlight=False)
+    elif is_agreement:
+        console.print("LEGAL STATUS: not assessed, the certificate is not authentic", highlight=False)
+    raise typer.Exit(code)
+
+
+def _status_line(status: LegalStatus, *, given: bool) -> str:
+    """The agreement's legal status in words, with this machine's local times."""
+    from cli.render import local_time
+
+    when = f"at {local_time(status.at)}" if given else "now"
+    since = local_time(status.since) if status.since else "?"
+    words = {
+        "in_force": "[green]in force[/]" + (f" until {local_time(status.until)}" if status.until else ""),
+        "not_yet_in_force": f"[yellow]NOT YET IN FORCE[/]: its term starts {since}",
+        "expired": f"[yellow]EXPIRED[/]: its term ended {since}",
+        "terminated": f"[yellow]TERMINATED[/] on {since}",
+        "released": f"[yellow]RELEASED[/] (the pledge was released) on {since}",
+        "withdrawn": f"[yellow]WITHDRAWN[/] on {since}",
+        "ended_with_parent": f"[yellow]ENDED WITH ITS PARENT LICENCE[/] on {since}",
+        "not_yet_executed": f"[yellow]NOT YET IN EFFECT[/]: the parties put it into effect on {since}",
+        "voided": f"[red]VOIDED by arbitral award[/] on {since}"
+        + (
+            f" (dispute {status.dispute_id}; see `ipledger dispute show {status.dispute_id}`)"
+            if status.dispute_id
+            else " (see `ipledger dispute show`)"
+        ),
+    }
+    return f"LEGAL STATUS {when}: " + words.get(status.state, f"[yellow]UNKNOWN[/]: {status.detail}")
 
 
 class _null:

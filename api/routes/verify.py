@@ -100,7 +100,8 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
     if isinstance(doc, dict) and doc.get("format") == "qianhai-ip-ledger/agreement-certificate":
         from ledger.certificates import agreement as agreement_certificate
 
-        return agreement_certificate.verify(doc, Rpc.from_web3(ledger.w3)).to_json()
+        document = (file_hashes or {}).get(HashAlgorithm.SHA256)
+        return agreement_certificate.verify(doc, Rpc.from_web3(ledger.w3), document_hash=document).to_json()
     report = verify(doc, Rpc.from_web3(ledger.w3), file_hashes=file_hashes, file_size=size)
     return report.to_json()
 

@@ -6,7 +6,13 @@ Checks (each passed/failed, like evidence certificates): format, details (SHA-25
 equals the terms' detailsHash), agreement-id (EIP-712 struct hash of the terms), signatures (each party's
 EIP-712 signature over the terms; ERC-1271 wallets through eth_call), chain, block, transaction
 (AgreementExecuted and one AgreementSigned per signature from the contract), record (the contract's stored
-agreement), parties (each signer belonged to its active party at the block; profiles match).
+agreement), parties (each signer belonged to its active party at the block; profiles match); with a file,
+document (its SHA-256 is the terms' documentHash).
+
+Apart from those checks, which say whether the certificate is authentic, a report that passed them carries the
+agreement's legal status (:class:`~ledger.certificates.verify.LegalStatus`) now or at a moment given: read with
+``eth_call agreement(id)`` at the latest block at or before that moment (found by bisection over block
+timestamps), its term compared with the moment, and for an award the ``AgreementVoided`` log naming the dispute.
 
 The PDF and HTML renderings are in ``ledger.certificates.render.agreement``.
 """
@@ -17,8 +23,10 @@ The PDF and HTML renderings are in ``ledger.certificates.render.agreement``.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -31,6 +39,7 @@ from ledger.certificates.verify import (
     PARTY_TUPLE,
     SEL_PARTY,
     SEL_PARTY_OF,
+    LegalStatus,
     Report,
     Rpc,
     rpc_bytes,
@@ -38,12 +47,15 @@ from ledger.certificates.verify import (
 )
 from ledger.domain import agreements as ag
 from ledger.domain.canonical_json import canonical_json
+from ledger.domain.codes import AgreementStatus
+from ledger.domain.hashing import HashAlgorithm, hash_stream
 from ledger.errors import InvalidInput
 
 FORMAT = "qianhai-ip-ledger/agreement-certificate"
 VERSION = 1
 AGREEMENT_EXECUTED_TOPIC = keccak(text="AgreementExecuted(bytes32,uint256,uint8,bytes32,bytes32)")
 AGREEMENT_SIGNED_TOPIC = keccak(text="AgreementSigned(bytes32,uint256,address)")
+AGREEMENT_VOIDED_TOPIC = keccak(text="AgreementVoided(bytes32,uint256,bytes32)")
 SEL_PARTY_REGISTRY = keccak(text="partyRegistry()")[:4]
 SEL_AGREEMENT = keccak(text="agreement(bytes32)")[:4]
 SEL_IS_VALID_SIGNATURE = bytes.fromhex("1626ba7e")
@@ -92,7 +104,18 @@ def build(
     }
 
 
-def verify(doc: Any, rpc: Rpc) -> Report:
+def verify(
+    doc: Any,
+    rpc: Rpc,
+    *,
+    document: BinaryIO | None = None,
+    document_hash: bytes | None = None,
+    at: int | None = None,
+    file_limit: int | None = None,
+) -> Report:
+    """Runs the checks of docs/agreements.md on ``doc``; with ``document`` (a stream, hashed here) or
+    ``document_hash`` (its SHA-256), also the ``document`` check. When every check passed, ``report.status`` is
+    the legal status at ``at`` (unix seconds; now when None)."""
     report = Report()
     try:
         if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("version") != VERSION:
@@ -119,6 +142,24 @@ def verify(doc: Any, rpc: Rpc) -> Report:
         report.add("format", False, "", f"the certificate is malformed ({exc})")
         return report
     report.add("format", True, f"{FORMAT} version {VERSION}", "")
+
+    if document is not None or document_hash is not None:
+        size = ""
+        if document is not None:
+            try:
+                document_hash, n = hash_stream(document, HashAlgorithm.SHA256, limit=file_limit)
+                size = f" ({n:,} bytes)"
+            except Exception as exc:
+                document_hash = None
+                report.add("document", False, "", f"the file could not be read ({type(exc).__name__})")
+        if document_hash is not None:
+            report.add(
+                "document",
+                document_hash == terms.document_hash,
+                f"SHA-256 of the file{size} is the documentHash the parties signed: it is the contract document",
+                f"SHA-256 of the file{size} is 0x{document_hash.hex()}, not the signed documentHash "
+                f"0x{terms.document_hash.hex()}: it is not the contract document of these terms",
+            )
 
     try:
         computed = hashlib.sha256(canonical_json(details)).digest()
@@ -218,12 +259,97 @@ def verify(doc: Any, rpc: Rpc) -> Report:
     report.add(
         "record",
         ok,
-        "the contract holds the agreement as effective from this block",
-        "the contract does not hold this agreement as effective from the certificate's block",
+        "the contract records that the agreement took effect in this block (where it stands now is told apart)",
+        "the contract does not record this agreement as taking effect in the certificate's block",
     )
 
     _check_parties(report, rpc, contract, sigs, parties, block_number)
+    if report.passed:
+        report.status = legal_status(rpc, contract, agreement_id, block_number, block_time, at=at)
     return report
+
+
+def _utc(ts: int) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _block_at(rpc: Rpc, moment: int, low: int) -> int:
+    """The latest block whose timestamp is at or before ``moment``, knowing block ``low`` is."""
+    high = rpc.block_number()
+    if rpc_int((rpc.block(high) or {})["timestamp"]) <= moment:
+        return high
+    while low + 1 < high:  # block low is at or before the moment, block high after it
+        mid = (low + high) // 2
+        if rpc_int((rpc.block(mid) or {})["timestamp"]) <= moment:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def legal_status(
+    rpc: Rpc, contract: str, agreement_id: bytes, anchor_block: int, anchor_time: int, *, at: int | None = None
+) -> LegalStatus:
+    """The agreement's legal status at ``at`` (unix seconds; now when None: this machine's clock, or the latest
+    block's time if later), as the contract records it at the latest block at or before then; never raises
+    (``unknown`` says what went wrong)."""
+    try:
+        if at is None:  # now: this machine's clock, or the latest block's time if the chain runs ahead of it
+            block = rpc.block_number()
+            moment = max(int(time.time()), rpc_int((rpc.block(block) or {})["timestamp"]))
+        else:
+            moment = int(at)
+            if moment < anchor_time:
+                return LegalStatus(
+                    "not_yet_executed",
+                    False,
+                    moment,
+                    f"not yet in effect at {_utc(moment)}: the parties put it into effect at {_utc(anchor_time)}",
+                    since=anchor_time,
+                )
+            block = _block_at(rpc, moment, anchor_block)
+        (g,) = abi_decode([AGREEMENT_TUPLE], rpc.call(contract, SEL_AGREEMENT + agreement_id, block))
+    except Exception as exc:
+        return LegalStatus(
+            "unknown",
+            False,
+            int(time.time()) if at is None else int(at),
+            f"the node could not give the agreement's state at that time ({type(exc).__name__}); "
+            "an archive node keeps the state of past blocks",
+        )
+    stored, start, end, closed = AgreementStatus(g[1]), int(g[4]), int(g[5]), int(g[7])
+    if stored == AgreementStatus.EFFECTIVE:
+        if moment < start:
+            return LegalStatus(
+                "not_yet_in_force", False, moment, f"not yet in force: its term starts {_utc(start)}", block, start
+            )
+        if end and moment >= end:
+            return LegalStatus("expired", False, moment, f"expired: its term ended {_utc(end)}", block, end)
+        until = f" until {_utc(end)}" if end else ""
+        return LegalStatus(
+            "in_force", True, moment, f"in force{until}", block, max(start, anchor_time), until=end or None
+        )
+    words = {
+        AgreementStatus.TERMINATED: "terminated",
+        AgreementStatus.RELEASED: "released (the pledge was released)",
+        AgreementStatus.WITHDRAWN: "withdrawn",
+        AgreementStatus.ENDED_WITH_PARENT: "ended with its parent licence",
+    }
+    if stored != AgreementStatus.VOIDED:
+        when = f" on {_utc(closed)}" if closed else ""
+        return LegalStatus(stored.word, False, moment, f"{words.get(stored, stored.word)}{when}", block, closed or None)
+    dispute = None
+    try:
+        logs = rpc.logs(contract, ["0x" + AGREEMENT_VOIDED_TOPIC.hex(), "0x" + agreement_id.hex()], anchor_block, block)
+        dispute = "0x" + rpc_bytes(logs[-1]["topics"][3]).hex() if logs else None
+    except Exception:
+        dispute = None
+    detail = f"voided by an arbitral award on {_utc(closed)}" + (
+        f" in dispute {dispute} (see `ipledger dispute show {dispute}`)"
+        if dispute
+        else " (see `ipledger dispute show`)"
+    )
+    return LegalStatus("voided", False, moment, detail, block, closed or None, dispute)
 
 
 def _domain_separator(domain: Any) -> bytes:

@@ -59,8 +59,44 @@ class Check:
 
 
 @dataclass
+class LegalStatus:
+    """Where a record stands in law at a moment, apart from whether it is authentic (agreement certificates).
+
+    ``state`` is ``in_force``, ``not_yet_in_force`` (its term starts later), ``expired`` (its term ended), a word
+    of :class:`ledger.domain.codes.AgreementStatus` for a closed agreement (``terminated``, ``released``,
+    ``voided``, ``withdrawn``, ``ended_with_parent``), ``not_yet_executed`` (the moment is before it took effect)
+    or ``unknown`` (the node could not say). ``at`` is the moment (unix seconds), ``block`` the block whose state
+    was read (the latest at or before ``at``), ``since`` when it took that state, ``until`` when a term in force
+    ends, ``dispute_id`` the dispute whose award voided it.
+    """
+
+    state: str
+    in_force: bool
+    at: int
+    detail: str
+    block: int | None = None
+    since: int | None = None
+    dispute_id: str | None = None
+    until: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "inForce": self.in_force,
+            "at": self.at,
+            "block": self.block,
+            "since": self.since,
+            "until": self.until,
+            "disputeId": self.dispute_id,
+            "detail": self.detail,
+        }
+
+
+@dataclass
 class Report:
     checks: list[Check] = field(default_factory=list)
+    #: The legal status (agreement certificates, once every authenticity check passed); None otherwise.
+    status: LegalStatus | None = None
 
     @property
     def passed(self) -> bool:
@@ -74,7 +110,13 @@ class Report:
         self.checks.append(Check(name, SKIPPED, why))
 
     def to_json(self) -> dict[str, Any]:
-        return {"verdict": PASSED if self.passed else FAILED, "checks": [c.to_json() for c in self.checks]}
+        out: dict[str, Any] = {
+            "verdict": PASSED if self.passed else FAILED,
+            "checks": [c.to_json() for c in self.checks],
+        }
+        if self.status is not None:
+            out["status"] = self.status.to_json()
+        return out
 
 
 class Rpc:
@@ -101,6 +143,13 @@ class Rpc:
 
     def receipt(self, tx_hash: str) -> dict[str, Any] | None:
         return _plain(self._request("eth_getTransactionReceipt", [tx_hash]))
+
+    def block_number(self) -> int:
+        return rpc_int(self._request("eth_blockNumber", []))
+
+    def logs(self, address: str, topics: list[str | None], from_block: int, to_block: int) -> list[dict[str, Any]]:
+        params = {"address": address, "topics": topics, "fromBlock": hex(from_block), "toBlock": hex(to_block)}
+        return list(_plain(self._request("eth_getLogs", [params])) or [])
 
     def code(self, address: str) -> bytes:
         return rpc_bytes(self._request("eth_getCode", [address, "latest"]))
