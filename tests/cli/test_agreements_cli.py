@@ -41,23 +41,16 @@ def fails(*args: str, env: dict[str, str]) -> str:
     return lines[0]
 
 
-def day(delta: timedelta) -> str:
-    return (datetime.now(UTC) + delta).date().isoformat()
-
-
-@pytest.mark.slow
-def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    p: UpProcess = up(
-        env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_GOVERNANCE_DELAY": "1"}
-    )
-    p.wait_healthy()
-    env = cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_DATA_DIR=str(p.data_dir), IPLEDGER_KEYSTORE_PASSWORD=PASSWORD)
-
-    keys = {who: str(tmp_path / f"{who}.json") for who in ("uni", "firm", "bank", "verifier")}
-    with ThreadPoolExecutor(4) as pool:  # scrypt is slow: the three parties make their keys at once
+def new_keys(tmp_path: Path, names: tuple[str, ...], env: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """A keystore per name, made at once (scrypt is slow): the keystore paths and the accounts' addresses."""
+    keys = {who: str(tmp_path / f"{who}.json") for who in names}
+    with ThreadPoolExecutor(len(keys)) as pool:
         list(pool.map(lambda k: ok("keys", "new", k, env=env), keys.values()))
-    address = {who: "0x" + json.loads(Path(k).read_text())["address"] for who, k in keys.items()}
+    return keys, {who: "0x" + json.loads(Path(k).read_text())["address"] for who, k in keys.items()}
 
+
+def admit_university_and_firm(address: dict[str, str], env: dict[str, str]) -> tuple[int, int]:
+    """The operator admits the example university (HK business registration) and firm (USCC); their party ids."""
     uni = ok_json(
         "party",
         "admit",
@@ -90,6 +83,23 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
         address["firm"],
         env=env,
     )["partyId"]
+    return uni, firm
+
+
+def day(delta: timedelta) -> str:
+    return (datetime.now(UTC) + delta).date().isoformat()
+
+
+@pytest.mark.slow
+def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p: UpProcess = up(
+        env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_GOVERNANCE_DELAY": "1"}
+    )
+    p.wait_healthy()
+    env = cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_DATA_DIR=str(p.data_dir), IPLEDGER_KEYSTORE_PASSWORD=PASSWORD)
+
+    keys, address = new_keys(tmp_path, ("uni", "firm", "bank", "verifier"), env)
+    uni, firm = admit_university_and_firm(address, env)
     # a bank carries power over others' rights: the council admits it through the timelock
     council_admit(
         env,

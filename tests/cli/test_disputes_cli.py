@@ -5,14 +5,12 @@ title; the case file verifies against the node."""
 
 from __future__ import annotations
 
-import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.cli.conftest import UpProcess
-from tests.cli.test_agreements_cli import fails, ok, ok_json
+from tests.cli.test_agreements_cli import admit_university_and_firm, fails, new_keys, ok_json
 from tests.helpers import cli_env, council_admit
 
 PASSWORD = "disputes password"
@@ -25,43 +23,8 @@ def test_an_arbitration_institution_opens_and_awards_by_two_arbitrators(up, tmp_
     )
     p.wait_healthy()
     env = cli_env(IPLEDGER_API_URL=p.api, IPLEDGER_DATA_DIR=str(p.data_dir), IPLEDGER_KEYSTORE_PASSWORD=PASSWORD)
-    keys = {who: str(tmp_path / f"{who}.json") for who in ("uni", "firm", "arbitrator-1", "arbitrator-2")}
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda k: ok("keys", "new", k, env=env), keys.values()))
-    address = {who: "0x" + json.loads(Path(k).read_text())["address"] for who, k in keys.items()}
-
-    uni = ok_json(
-        "party",
-        "admit",
-        "--kind",
-        "university",
-        "--identifier",
-        "12345678",
-        "--jurisdiction",
-        "hksar",
-        "--scheme",
-        "hkbrn",
-        "--name-en",
-        "Example University of Hong Kong",
-        "--account",
-        address["uni"],
-        env=env,
-    )["partyId"]
-    firm = ok_json(
-        "party",
-        "admit",
-        "--kind",
-        "firm",
-        "--identifier",
-        "91110108551385082Q",
-        "--name-zh",
-        "前海示例科技",
-        "--name-en",
-        "Qianhai Example Tech",
-        "--account",
-        address["firm"],
-        env=env,
-    )["partyId"]
+    keys, address = new_keys(tmp_path, ("uni", "firm", "arbitrator-1", "arbitrator-2"), env)
+    uni, firm = admit_university_and_firm(address, env)
     council_admit(
         env,
         f"http://127.0.0.1:{p.node_port}",
