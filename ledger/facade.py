@@ -199,7 +199,7 @@ class Ledger:
         from ledger.chain.node import ensure_writable_dir
 
         ensure_writable_dir(Path(self.settings.data_dir))
-        return Store(Path(self.settings.data_dir) / "journal.sqlite3")
+        return Store.in_data_dir(Path(self.settings.data_dir))
 
     @cached_property
     def parties(self) -> PartyService:

@@ -60,7 +60,7 @@ from ledger.domain.evidence import (
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from ledger.domain.inputs import DIGITS_RE, INT64_MAX
 from ledger.domain.parties import as_registrant, ensure_active
-from ledger.domain.results import CertificateDocument, PartyRecord
+from ledger.domain.results import CertificateDocument
 from ledger.errors import (
     ChainUnavailable,
     Conflict,
@@ -481,14 +481,11 @@ class EvidenceService:
                     found[key] = parsed
         return found
 
-    def party_count(self) -> int:
-        return self.parties.count()
-
     def _candidates(self, value: bytes, party_id: int | None) -> list[tuple[bytes, int, bytes | None, int | None]]:
         """``(binding, party, content hash, algorithm)`` of what a lookup of ``value`` reads: the public binding of
         ``value`` as a content hash for each party (every admitted party, or ``party_id``) and each algorithm; and,
         with ``party_id``, ``value`` itself as that party's binding (a private registration, or a binding at hand)."""
-        parties = [party_id] if party_id is not None else range(1, self.party_count() + 1)
+        parties = [party_id] if party_id is not None else range(1, self.parties.count() + 1)
         out: list[tuple[bytes, int, bytes | None, int | None]] = []
         if party_id is not None:
             out.append((value, party_id, None, None))
@@ -642,10 +639,6 @@ class EvidenceService:
         before it calls anything final (a node restarted within its state interval loses its newest blocks)."""
         return time.time() - block_timestamp >= self.settings.final_after
 
-    def party_profile(self, party_id: int) -> PartyRecord:
-        """The party's record (:meth:`ledger.services.parties.PartyService.profile`)."""
-        return self.parties.profile(party_id)
-
     def registration_event(self, binding: bytes, party_id: int, block_number: int) -> dict[str, Any] | None:
         topic, names, types = self._registered
         query = {
@@ -796,7 +789,7 @@ class CertificateBuilder:
             )
         binding = bytes.fromhex(info["binding"][2:])
         content = bytes.fromhex(info["contentHash"][2:]) if info["contentHash"] else None
-        party = svc.party_profile(info["partyId"])
+        party = svc.parties.profile(info["partyId"])
         w3 = svc.conn.w3
         registrations = None
         if content is not None:

@@ -30,10 +30,7 @@ from ledger.domain import eip712
 from ledger.domain.codes import AccountAction, Jurisdiction, PartyKind, SuspensionState
 from ledger.domain.inputs import REASON_MAX, check_text
 from ledger.domain.parties import (
-    JURISDICTIONS,
-    KINDS,
     MAX_ACCOUNTS,
-    MAX_NAME,
     SCHEMES,
     PartyProfile,
     Refusal,
@@ -43,17 +40,6 @@ from ledger.domain.parties import (
 )
 from ledger.domain.results import AccountView, PartyHistoryExtra, PartyRecord, PartyView
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-
-__all__ = [
-    "JURISDICTIONS",
-    "KINDS",
-    "MAX_ACCOUNTS",
-    "MAX_NAME",
-    "SCHEMES",
-    "PartyProfile",
-    "PartyService",
-    "parse_account",
-]
 
 #: Kinds that carry power over other parties' rights: admitted by governance only.
 POWERFUL_KINDS = tuple(
