@@ -12,7 +12,7 @@ trails the chain by ``IPLEDGER_CONFIRMATIONS`` blocks; ``/v1/index/status`` says
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
@@ -22,6 +22,7 @@ from ledger.domain.results import (
     IndexedAssetPage,
     IndexedDisputePage,
     IndexedEvidencePage,
+    IndexPage,
     IndexStatus,
 )
 from ledger.errors import InvalidInput
@@ -54,7 +55,7 @@ def _params(request: Request) -> dict[str, str | None]:
     return params
 
 
-def _run(ledger: Ledger, what: str, request: Request) -> dict[str, Any]:
+def _run(ledger: Ledger, what: str, request: Request) -> IndexPage:
     return ledger.index.query(what, _params(request))
 
 
@@ -71,7 +72,7 @@ def list_evidence(
     registrant: Annotated[str | None, Query(description="The registering account (address).")] = None,
     cursor: Cursor = None,
     limit: Limit = None,
-) -> dict[str, Any]:
+) -> IndexPage:
     """Evidence records: single registrations from the chain's `EvidenceRegistered` events, and the items of
     anchored batches (`BatchAnchored` roots, items from this service's journal). Filters: `party`, `from`/`to`
     (block time), `kind`, `registrant`. Each item: binding (docs/certificate.md "Bindings"), kind, partyId, registrant, algorithm,
@@ -91,7 +92,7 @@ def list_assets(
     kind: Annotated[str | None, Query(description="Asset kind, e.g. `invention`.")] = None,
     cursor: Cursor = None,
     limit: Limit = None,
-) -> dict[str, Any]:
+) -> IndexPage:
     """Registered assets with their current owners (after transfers and restorations) and whether a dispute
     freezes them. Filters: `owner`, `number` (matched by its on-chain hash), `jurisdiction`, `kind`."""
     return _run(ledger, "assets", request)
@@ -116,7 +117,7 @@ def list_agreements(
     to: To = None,
     cursor: Cursor = None,
     limit: Limit = None,
-) -> dict[str, Any]:
+) -> IndexPage:
     """Executed agreements with their parties (from the `AgreementSigned` events of the executing transaction;
     role by whether the party owned the asset then), their term (`start`, `end`: licences and pledges) and
     status: the stored one, or `expired` for a licence or pledge past its end at the last indexed block.
@@ -135,7 +136,7 @@ def list_disputes(
     ] = None,
     cursor: Cursor = None,
     limit: Limit = None,
-) -> dict[str, Any]:
+) -> IndexPage:
     """Disputes with their institution, claimant, respondent, status and outcome. Filters: `party` (any of
     the three), `status`, `asset`."""
     return _run(ledger, "disputes", request)

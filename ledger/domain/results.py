@@ -613,6 +613,10 @@ class IndexedDisputePage(TypedDict):
     nextCursor: Annotated[str | None, _d(_CURSOR)]
 
 
+#: Any page of the index (each list answers its own kind of item).
+IndexPage = IndexedEvidencePage | IndexedAssetPage | IndexedAgreementPage | IndexedDisputePage
+
+
 @with_config(_ALLOW)
 class IndexStatus(TypedDict):
     """How far the event index has read."""

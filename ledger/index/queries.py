@@ -13,7 +13,7 @@ import base64
 import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Table, and_, func, or_, select, tuple_
 from web3 import Web3
@@ -23,6 +23,17 @@ from ledger.domain import codes
 from ledger.domain.agreements import ASSET_STATUS_NOTES, number_hash
 from ledger.domain.identifiers import normalise_number
 from ledger.domain.inputs import DIGITS_RE, INT64_MAX, UNIX_TIME_MAX, parse_uint
+from ledger.domain.results import (
+    IndexedAgreement,
+    IndexedAgreementPage,
+    IndexedAsset,
+    IndexedAssetPage,
+    IndexedDispute,
+    IndexedDisputePage,
+    IndexedEvidence,
+    IndexedEvidencePage,
+    IndexPage,
+)
 from ledger.errors import InvalidInput
 from ledger.index.schema import (
     AGREEMENT_KINDS,
@@ -127,6 +138,9 @@ def _hash(value: str | None, field: str) -> str | None:
     return text
 
 
+T = TypeVar("T")
+
+
 def check_params(params: dict[str, Any], allowed: Iterable[str]) -> None:
     allowed = set(allowed) | {"cursor", "limit"}
     for key in params:
@@ -140,8 +154,10 @@ def _page(
     conds: list[Any],
     params: dict[str, str | None],
     key_cols: list[Any],
-    shape: Callable[[dict[str, Any]], dict[str, Any]],
-) -> dict[str, Any]:
+    shape: Callable[[dict[str, Any]], T],
+) -> tuple[list[T], str | None]:
+    """One page of ``table``'s rows matching ``conds``, newest first, each shaped by ``shape``; and the cursor of the
+    next page (None on the last)."""
     limit = _limit(params.get("limit"))
     if params.get("cursor"):
         key = decode_cursor(str(params["cursor"]), len(key_cols))
@@ -154,7 +170,7 @@ def _page(
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor([int(rows[-1][c.name]) for c in key_cols]) if more and rows else None
-    return {"items": [shape(r) for r in rows], "nextCursor": next_cursor}
+    return [shape(r) for r in rows], next_cursor
 
 
 NO_BLOCK = 2**62  # a block bound that nothing reaches: the time range holds no indexed block
@@ -165,7 +181,7 @@ AGREEMENT_FILTERS = ("party", "type", "status", "asset", "from", "to")
 DISPUTE_FILTERS = ("party", "status", "asset")
 
 
-def query_evidence(engine: Engine, params: dict[str, str | None]) -> dict[str, Any]:
+def query_evidence(engine: Engine, params: dict[str, str | None]) -> IndexedEvidencePage:
     check_params(params, EVIDENCE_FILTERS)
     conds: list[Any] = []
     if (party := _int(params.get("party"), "party")) is not None:
@@ -189,7 +205,7 @@ def query_evidence(engine: Engine, params: dict[str, str | None]) -> dict[str, A
             raise InvalidInput("registrant must be an address", field="registrant")
         conds.append(evidence.c.registrant == Web3.to_checksum_address(registrant))
 
-    def shape(r: dict[str, Any]) -> dict[str, Any]:
+    def shape(r: dict[str, Any]) -> IndexedEvidence:
         return {
             "binding": r["content_hash"],
             "kind": r["kind"],
@@ -204,9 +220,10 @@ def query_evidence(engine: Engine, params: dict[str, str | None]) -> dict[str, A
             "transactionHash": r["tx"],
         }
 
-    return _page(
+    items, next_cursor = _page(
         engine, evidence, conds, params, [evidence.c.block, evidence.c.log_index, evidence.c.item_index], shape
     )
+    return {"items": items, "nextCursor": next_cursor}
 
 
 def _number_hashes(number: str) -> list[str]:
@@ -226,7 +243,7 @@ def _number_hashes(number: str) -> list[str]:
     return sorted(found)
 
 
-def query_assets(engine: Engine, params: dict[str, str | None]) -> dict[str, Any]:
+def query_assets(engine: Engine, params: dict[str, str | None]) -> IndexedAssetPage:
     check_params(params, ASSET_FILTERS)
     conds: list[Any] = []
     if (owner := _int(params.get("owner"), "owner")) is not None:
@@ -241,7 +258,7 @@ def query_assets(engine: Engine, params: dict[str, str | None]) -> dict[str, Any
     if status := _choice(params.get("status"), "status", ASSET_STATUS_NOTES):
         conds.append(assets.c.status == status)
 
-    def shape(r: dict[str, Any]) -> dict[str, Any]:
+    def shape(r: dict[str, Any]) -> IndexedAsset:
         return {
             "assetId": r["asset_id"],
             "jurisdiction": r["jurisdiction"],
@@ -258,7 +275,8 @@ def query_assets(engine: Engine, params: dict[str, str | None]) -> dict[str, Any
             "transactionHash": r["tx"],
         }
 
-    return _page(engine, assets, conds, params, [assets.c.block, assets.c.log_index], shape)
+    items, next_cursor = _page(engine, assets, conds, params, [assets.c.block, assets.c.log_index], shape)
+    return {"items": items, "nextCursor": next_cursor}
 
 
 def _indexed_time(engine: Engine) -> int:
@@ -271,7 +289,7 @@ def _indexed_time(engine: Engine) -> int:
         return int(db.execute(select(blocks.c.timestamp).where(blocks.c.number == last)).scalar() or 0)
 
 
-def query_agreements(engine: Engine, params: dict[str, str | None]) -> dict[str, Any]:
+def query_agreements(engine: Engine, params: dict[str, str | None]) -> IndexedAgreementPage:
     check_params(params, AGREEMENT_FILTERS)
     conds: list[Any] = []
     if (party := _int(params.get("party"), "party")) is not None:
@@ -304,7 +322,7 @@ def query_agreements(engine: Engine, params: dict[str, str | None]) -> dict[str,
     if to is not None:
         conds.append(agreements.c.time <= to)
 
-    def shape(r: dict[str, Any]) -> dict[str, Any]:
+    def shape(r: dict[str, Any]) -> IndexedAgreement:
         expired = r["status"] == "effective" and bool(r["end_time"]) and r["end_time"] <= now
         return {
             "agreementId": r["agreement_id"],
@@ -322,10 +340,11 @@ def query_agreements(engine: Engine, params: dict[str, str | None]) -> dict[str,
             "transactionHash": r["tx"],
         }
 
-    return _page(engine, agreements, conds, params, [agreements.c.block, agreements.c.log_index], shape)
+    items, next_cursor = _page(engine, agreements, conds, params, [agreements.c.block, agreements.c.log_index], shape)
+    return {"items": items, "nextCursor": next_cursor}
 
 
-def query_disputes(engine: Engine, params: dict[str, str | None]) -> dict[str, Any]:
+def query_disputes(engine: Engine, params: dict[str, str | None]) -> IndexedDisputePage:
     check_params(params, DISPUTE_FILTERS)
     conds: list[Any] = []
     if (party := _int(params.get("party"), "party")) is not None:
@@ -335,7 +354,7 @@ def query_disputes(engine: Engine, params: dict[str, str | None]) -> dict[str, A
     if (asset := _int(params.get("asset"), "asset")) is not None:
         conds.append(disputes.c.asset_id == asset)
 
-    def shape(r: dict[str, Any]) -> dict[str, Any]:
+    def shape(r: dict[str, Any]) -> IndexedDispute:
         return {
             "disputeId": r["dispute_id"],
             "subjectKind": r["subject_kind"],
@@ -354,10 +373,11 @@ def query_disputes(engine: Engine, params: dict[str, str | None]) -> dict[str, A
             "transactionHash": r["tx"],
         }
 
-    return _page(engine, disputes, conds, params, [disputes.c.block, disputes.c.log_index], shape)
+    items, next_cursor = _page(engine, disputes, conds, params, [disputes.c.block, disputes.c.log_index], shape)
+    return {"items": items, "nextCursor": next_cursor}
 
 
-QUERIES: dict[str, Callable[[Engine, dict[str, str | None]], dict[str, Any]]] = {
+QUERIES: dict[str, Callable[[Engine, dict[str, str | None]], IndexPage]] = {
     "evidence": query_evidence,
     "assets": query_assets,
     "agreements": query_agreements,

@@ -37,7 +37,7 @@ from ledger.chain.artifacts import SUITE, load_artifact
 from ledger.chain.deployment import Manifest, contract
 from ledger.chain.node import ensure_writable_dir
 from ledger.chain.rpc import FunctionCodec, NodeRefused, as_hex, as_int, rpc
-from ledger.domain.results import IndexStatus
+from ledger.domain.results import IndexPage, IndexStatus
 from ledger.errors import LedgerError
 from ledger.index.decoder import EventDecoder, checksum
 from ledger.index.queries import PARTY_HISTORY_LIMIT, QUERIES, party_record
@@ -737,7 +737,7 @@ class Indexer:
 
     # --- queries -----------------------------------------------------------------------------------
 
-    def query(self, what: str, params: dict[str, str | None]) -> dict[str, Any]:
+    def query(self, what: str, params: dict[str, str | None]) -> IndexPage:
         with database_errors():
             return QUERIES[what](self.engine, params)
 
