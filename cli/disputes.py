@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import ApiUrlOpt, RpcUrlOpt, api_client, console, load_party_keys, print_json, settings_with
+from cli.common import (
+    ApiUrlOpt,
+    RpcUrlOpt,
+    api_client,
+    console,
+    hash_or_file,
+    load_party_keys,
+    print_json,
+    settings_with,
+)
 from ledger.domain import eip712
 from ledger.errors import InvalidInput
 
@@ -43,12 +52,10 @@ def _sign_all(typed: dict[str, Any], accounts: list[Any]) -> list[dict[str, str]
     return [{"signer": a.address, "signature": "0x" + eip712.sign(typed, a).hex()} for a in accounts]
 
 
-def _hash_arg(value: str) -> str:
+def _hash_arg(value: str, option: str) -> str:
     path = Path(value)
     if path.is_file():
-        from ledger.domain.hashing import HashAlgorithm, hash_file
-
-        return "0x" + hash_file(path, HashAlgorithm.SHA256).hex()
+        return hash_or_file(value, option)
     return value
 
 
@@ -64,6 +71,7 @@ def open_cmd(
 ) -> None:
     """Open a dispute (freezes the asset concerned) as the arbitration institution, signed with its arbitrators'
     keystores (one --keystore each)."""
+    claim_hash = _hash_arg(claim, "--claim")  # hashed (or refused) before anything is sent
     client = api_client(settings_with(api_url=api_url))
     accounts, institution = _arbitrators(keystore, client)
     body = {
@@ -71,7 +79,7 @@ def open_cmd(
         "subjectId": int(subject_id) if subject == "asset" and subject_id.isdigit() else subject_id,
         "claimant": claimant,
         "respondent": respondent,
-        "claimHash": _hash_arg(claim),
+        "claimHash": claim_hash,
         "institution": institution,
     }
     typed = client.post("/v1/disputes/payload", json=body)["typedData"]
@@ -102,9 +110,10 @@ def award_cmd(
         if not party.isdigit() or not share.isdigit():
             raise InvalidInput(f"--owner takes PARTY_ID:SHARE_BPS, not {item!r}", field="owner")
         owners.append({"partyId": int(party), "share": int(share)})
+    award_hash = _hash_arg(award, "--award")  # hashed (or refused) before anything is sent
     client = api_client(settings_with(api_url=api_url))
     accounts, institution = _arbitrators(keystore, client)
-    body = {"outcome": outcome, "awardHash": _hash_arg(award), "owners": owners, "institution": institution}
+    body = {"outcome": outcome, "awardHash": award_hash, "owners": owners, "institution": institution}
     typed = client.post(f"/v1/disputes/{dispute_id}/award/payload", json=body)["typedData"]
     print_json(
         client.post(

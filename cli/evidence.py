@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
 from cli.common import (
     ApiUrlOpt,
@@ -25,8 +24,10 @@ from cli.common import (
     api_client,
     console,
     err_console,
+    hashing_progress,
     load_party_key,
     print_json,
+    refuse_empty,
     settings_with,
 )
 from ledger.domain import eip712
@@ -54,6 +55,15 @@ def register(
     private: Annotated[
         bool, typer.Option("--private", help="Register a salted binding; keep the salt locally.")
     ] = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty",
+            help="Register a 0-byte file too. Refused otherwise: its hash is that of nothing, the same for every "
+            "empty file, and once registered every other party is refused for it. A rule of this command: the API "
+            "receives bindings only and cannot know a file's size.",
+        ),
+    ] = False,
     supersedes: Annotated[
         str | None,
         typer.Option(
@@ -69,11 +79,14 @@ def register(
 ) -> None:
     """Hash FILES, bind each hash to the party, sign with the party's keystore, and submit through the API's relayer.
 
-    Only the bindings leave this machine (docs/certificate.md "Bindings")."""
+    Only the bindings leave this machine (docs/certificate.md "Bindings"). An empty (0-byte) file is refused
+    unless --allow-empty; a file bigger than 64 MiB shows a progress bar on stderr in a terminal."""
     algorithm = parse_algorithm(alg)
     for f in files:
         if not f.is_file():
             raise InvalidInput(f"{f} is not a readable file", field="files")
+        if not allow_empty:
+            refuse_empty(f, "files", allow="--allow-empty")
     if supersedes and len(files) != 1:
         raise InvalidInput("--supersedes applies to a single file", field="supersedes")
     account = load_party_key(keystore)
@@ -146,25 +159,15 @@ def register(
 
 def _hash_files(files: list[Path], algorithm: HashAlgorithm, private: bool, party_id: int) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
-    total = sum(f.stat().st_size for f in files)
-    with Progress(
-        TextColumn("hashing"),
-        BarColumn(),
-        TransferSpeedColumn(),
-        console=err_console,
-        disable=len(files) < 2 and total < 64 << 20,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("hash", total=total)
+    with hashing_progress(sum(f.stat().st_size for f in files)) as advance:
         for f in files:
-            content = hash_file(f, algorithm)
+            content = hash_file(f, algorithm, advance)
             salt = new_salt() if private else None
             if salt:
                 binding = private_binding(content, party_id, salt, algorithm)
             else:
                 binding = public_binding(content, party_id, algorithm)
             entries.append({"file": f, "content": content, "salt": salt, "binding": binding})
-            progress.advance(task, f.stat().st_size)
     return entries
 
 
