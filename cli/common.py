@@ -75,6 +75,11 @@ OneKeystoreOpt = Annotated[
 ]
 # `--json` of the `asset` and `agreement` commands (the `party` commands say "words" instead of "tables").
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of tables.")]
+# `--json` of the commands that change something: a summary in words by default; with --json, the API's JSON on
+# stdout and the summary on stderr (so `... --json | jq` works and a person still reads what happened).
+JsonResultOpt = Annotated[
+    bool, typer.Option("--json", help="Print the API's JSON on stdout instead of a summary in words (then on stderr).")
+]
 
 
 # --- settings, keys, the API ------------------------------------------------------------------------
@@ -150,6 +155,16 @@ def api_client(settings: Settings, *, operator: bool = False) -> Any:
 def print_json(obj: Any) -> None:
     """``obj`` as JSON on stdout (non-ASCII kept as is)."""
     console.print_json(json.dumps(obj, ensure_ascii=False))
+
+
+def report(lines: list[str], result: Any, as_json: bool) -> None:
+    """What a command did: ``lines`` in words on stdout; with ``as_json``, ``result`` as JSON on stdout and the lines
+    on stderr."""
+    out = err_console if as_json else console
+    for line in lines:
+        out.print(line, highlight=False, markup=False)
+    if as_json:
+        print_json(result)
 
 
 def active_party_of(client: Any, address: str) -> int | None:

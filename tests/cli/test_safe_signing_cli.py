@@ -127,6 +127,7 @@ def test_a_safe_university_signs_a_licence_from_the_cli(up, tmp_path: Path) -> N
         ok(
             "agreement",
             "propose",
+            "--json",
             "licence",
             "--asset",
             asset,
@@ -158,7 +159,7 @@ def test_a_safe_university_signs_a_licence_from_the_cli(up, tmp_path: Path) -> N
     )
     assert "still to sign" in signed
     ok("agreement", "sign", lid, "--keystore", str(firm_key), "--yes")
-    assert json.loads(ok("agreement", "execute", lid))["status"] == "effective"
+    assert json.loads(ok("agreement", "execute", lid, "--json"))["status"] == "effective"
 
     cert = tmp_path / "licence.json"
     ok("agreement", "certificate", lid, "-o", str(cert))
