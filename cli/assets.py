@@ -38,7 +38,7 @@ from cli.common import (
     shares,
     unix_time,
 )
-from cli.render import PartyLabels, asset_line, fmt_time, id_column, pct, term
+from cli.render import PartyLabels, asset_line, id_column, local_time, pct, term
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
 from ledger.domain.canonical_json import canonical_json
@@ -295,13 +295,13 @@ def asset_title(
         return
     parties = PartyLabels(client)
     console.print(
-        asset_line(client.get(f"/v1/assets/{asset_id}")) + f" — title as of {fmt_time(report['at'])}",
+        asset_line(client.get(f"/v1/assets/{asset_id}")) + f" — title as of {local_time(report['at'])}",
         highlight=False,
         markup=False,
     )
     decided = report.get("statusDecidedBy") or {}
     by = (
-        f" by asset verifier {parties.label(decided['verifierPartyId'])} on {fmt_time(decided.get('time'))}"
+        f" by asset verifier {parties.label(decided['verifierPartyId'])} on {local_time(decided.get('time'))}"
         if decided
         else ""
     )
@@ -311,7 +311,7 @@ def asset_title(
         owners.add_row(
             Text(parties.label(o["partyId"])),
             pct(o["share"]),
-            fmt_time(report.get("ownersSince")),
+            local_time(report.get("ownersSince")),
             report.get("underAgreement") or "registration",
         )
     console.print(owners)
@@ -351,6 +351,6 @@ def asset_title(
         if e.get("formerOwners"):
             event += f": the claim of {parties.labels(e['formerOwners'])} struck by the award"
         hist.add_row(
-            fmt_time(e["time"]), Text(event), e.get("agreementId") or e.get("disputeId") or "", str(e["block"])
+            local_time(e["time"]), Text(event), e.get("agreementId") or e.get("disputeId") or "", str(e["block"])
         )
     console.print(hist)

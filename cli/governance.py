@@ -33,6 +33,7 @@ from cli.common import (
     print_json,
     settings_with,
 )
+from cli.render import local_time, span
 from ledger.chain import governance as gov
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, ContractRevert, InvalidInput, KeystoreError, TransactionFailed
@@ -318,7 +319,9 @@ def governance_execute(
             if st["state"] != "waiting":
                 break
             err_console.print(
-                f"waiting for the timelock: runs at {st['readyAt']}, chain time {st['chainTime']}", highlight=False
+                f"waiting for the timelock: runs at {local_time(st['readyAt'])}, "
+                f"in {span(int(st['readyAt']) - int(st['chainTime']))} of chain time",
+                highlight=False,
             )
             time.sleep(min(5.0, max(1.0, st["readyAt"] - st["chainTime"])))
         for attempt in range(5):  # the node's next block may carry a time a second behind the clock: retry briefly
@@ -331,7 +334,8 @@ def governance_execute(
                 time.sleep(1.0)
     elif result["state"] == "waiting" and "step" not in result:
         raise InvalidInput(
-            f"scheduled; the timelock runs it at {result['readyAt']} (chain time {result['chainTime']}); "
+            f"scheduled; the timelock runs it at {local_time(result['readyAt'])} "
+            f"(in {span(int(result['readyAt']) - int(result['chainTime']))} of chain time); "
             "run again then, or with --wait",
             field="proposal",
         )

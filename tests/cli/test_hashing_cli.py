@@ -30,13 +30,16 @@ PASSWORD = "hashing password"
 class Recorder(ThreadingHTTPServer):
     def __init__(self) -> None:
         self.requests: list[str] = []
+        #: The status and JSON body of every answer.
+        self.reply: tuple[int, dict[str, Any]] = (200, {"partyId": None, "active": False, "nonce": 0})
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 recorder.requests.append(f"GET {self.path}")
-                body = json.dumps({"partyId": None, "active": False, "nonce": 0}).encode()
-                self.send_response(200)
+                status, reply = recorder.reply
+                body = json.dumps(reply).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
