@@ -75,6 +75,8 @@ OneKeystoreOpt = Annotated[
 ]
 # `--json` of the `asset` and `agreement` commands (the `party` commands say "words" instead of "tables").
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of tables.")]
+# `--json` of the commands that show something in words (not tables).
+JsonWordsOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of words.")]
 # `--json` of the commands that change something: a summary in words by default; with --json, the API's JSON on
 # stdout and the summary on stderr (so `... --json | jq` works and a person still reads what happened).
 JsonResultOpt = Annotated[

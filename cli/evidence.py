@@ -19,6 +19,7 @@ import typer
 
 from cli.common import (
     ApiUrlOpt,
+    JsonWordsOpt,
     KeystoreOpt,
     RpcUrlOpt,
     api_client,
@@ -30,6 +31,7 @@ from cli.common import (
     refuse_empty,
     settings_with,
 )
+from cli.render import PartyLabels, local_time
 from ledger.domain import eip712
 from ledger.domain.hashing import (
     HashAlgorithm,
@@ -221,12 +223,54 @@ PartyOpt = Annotated[
 def show(
     content_hash: Annotated[str, typer.Argument(help="Content hash (64 hex), or a binding with --party")],
     party: PartyOpt = None,
+    as_json: JsonWordsOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
-    """Who registered a content hash: the first party (block, time), every other party, and earlier versions."""
+    """Who registered a content hash: the first party (block, local time), every other party, and earlier versions,
+    in words (the API's JSON with --json)."""
     raw = parse_hash(content_hash, "content_hash")
     params = {"partyId": party} if party else None
-    print_json(api_client(settings_with(api_url=api_url)).get(f"/v1/evidence/0x{raw.hex()}", params=params))
+    client = api_client(settings_with(api_url=api_url))
+    found = client.get(f"/v1/evidence/0x{raw.hex()}", params=params)
+    if as_json:
+        print_json(found)
+        return
+    for line in _lookup_lines(found, PartyLabels(client)):
+        console.print(line, highlight=False, markup=False)
+
+
+def _when(item: dict[str, Any]) -> str:
+    if item.get("blockNumber") is None:
+        return "not yet on chain"
+    return f"{local_time(item.get('blockTimestamp'))}, block {item['blockNumber']}"
+
+
+def _lookup_lines(found: dict[str, Any], parties: PartyLabels) -> list[str]:
+    """An evidence lookup in words: the registration found, every registration of the content, earlier versions."""
+    lines = []
+    if found.get("contentHash"):
+        lines.append(f"content hash {found['contentHash']} ({found.get('algorithm')})")
+    lines += [
+        f"binding      {found.get('binding')}",
+        f"registered by {parties.label(found['partyId'])} (account {found.get('registrant')}), "
+        f"{found.get('method')}, {found.get('status')}",
+        f"on chain     {_when(found)}",
+    ]
+    if found.get("acceptedAt"):
+        lines.append(f"accepted     {local_time(found['acceptedAt'])} (receipt {found.get('receiptId')})")
+    if found.get("error"):
+        lines.append(f"rejected     {found['error']}")
+    regs = found.get("registrations") or []
+    if regs:
+        lines.append(
+            f"registrations of this content, earliest first ({found.get('registrationCount', len(regs))} in all):"
+        )
+        for r in regs:
+            who = parties.label(r["partyId"]) if r.get("partyId") else "?"
+            lines.append(f"  {who}: {_when(r)}, {r.get('method')}, {r.get('status')}")
+    for v in found.get("versions") or []:
+        lines.append(f"supersedes   {v.get('binding')} ({_when(v)})")
+    return lines
 
 
 def certificate_cmd(

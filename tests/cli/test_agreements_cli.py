@@ -136,6 +136,7 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     # the university registers its patent
     asset = ok_json(
         *register,
+        "--json",
         "--number",
         f"ZL{PATENT}",
         "--filing-date",
@@ -180,7 +181,9 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     assert "not an account of an asset verifier" in fails(
         "asset", "confirm", a, "--extract", str(extract), "--keystore", keys["uni"], env=env
     )
-    confirmed = ok_json("asset", "confirm", a, "--extract", str(extract), "--keystore", keys["verifier"], env=env)
+    confirmed = ok_json(
+        "asset", "confirm", a, "--extract", str(extract), "--keystore", keys["verifier"], "--json", env=env
+    )
     assert confirmed["status"] == "confirmed" and confirmed["verifierPartyId"] == verifier
     assert confirmed["registerExtractHash"] == "0x" + hashlib.sha256(extract.read_bytes()).hexdigest()
     assert "only an open claim" in fails(

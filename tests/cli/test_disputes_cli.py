@@ -6,6 +6,7 @@ title; the case file verifies against the node."""
 from __future__ import annotations
 
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -80,6 +81,7 @@ def test_an_arbitration_institution_opens_and_awards_by_two_arbitrators(up, tmp_
     asset = ok_json(
         "asset",
         "register",
+        "--json",
         "--jurisdiction",
         "CN",
         "--kind",
@@ -117,7 +119,9 @@ def test_an_arbitration_institution_opens_and_awards_by_two_arbitrators(up, tmp_
     )  # a party's key with it
     assert "not an account of arbitration institution" in line, line
     assert ok_json("asset", "show", str(asset), "--json", env=env)["frozen"] is False
-    dispute = ok_json(*opening, "--keystore", keys["arbitrator-1"], "--keystore", keys["arbitrator-2"], env=env)
+    dispute = ok_json(
+        *opening, "--keystore", keys["arbitrator-1"], "--keystore", keys["arbitrator-2"], "--json", env=env
+    )
     assert dispute["status"] == "open" and ok_json("asset", "show", str(asset), "--json", env=env)["frozen"] is True
 
     closing = (
@@ -132,7 +136,14 @@ def test_an_arbitration_institution_opens_and_awards_by_two_arbitrators(up, tmp_
         f"{uni}:10000",
     )
     assert "2 distinct arbitrator accounts" in fails(*closing, "--keystore", keys["arbitrator-2"], env=env)
-    closed = ok_json(*closing, "--keystore", keys["arbitrator-1"], "--keystore", keys["arbitrator-2"], env=env)
+    closed = ok_json(
+        *closing, "--keystore", keys["arbitrator-1"], "--keystore", keys["arbitrator-2"], "--json", env=env
+    )
     assert closed["status"] == "closed" and closed["outcome"] == "title_restored"
+    words = ok("dispute", "show", dispute["disputeId"], env=env).stdout
+    assert f"dispute {dispute['disputeId']} is closed: title restored" in words and "{" not in words, words
+    assert re.search(r"^closed: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+$", words, re.M), words
+    as_json = ok_json("dispute", "show", dispute["disputeId"], "--json", env=env)
+    assert as_json["status"] == "closed" and as_json["closedAt"] == closed["closedAt"]
     shown = ok_json("asset", "show", str(asset), "--json", env=env)
     assert shown["owners"] == [{"partyId": uni, "share": 10000}] and shown["frozen"] is False

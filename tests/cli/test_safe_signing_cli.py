@@ -118,7 +118,9 @@ def test_a_safe_university_signs_a_licence_from_the_cli(up, tmp_path: Path) -> N
         verifier.address,
     )
     assert (
-        json.loads(ok("asset", "confirm", asset, "--extract", "ef" * 32, "--keystore", str(verifier_key)))["status"]
+        json.loads(ok("asset", "confirm", asset, "--extract", "ef" * 32, "--keystore", str(verifier_key), "--json"))[
+            "status"
+        ]
         == "confirmed"
     )
 
