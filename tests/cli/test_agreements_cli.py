@@ -62,6 +62,7 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     uni = ok_json(
         "party",
         "admit",
+        "--json",
         "--kind",
         "university",
         "--identifier",
@@ -79,6 +80,7 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     firm = ok_json(
         "party",
         "admit",
+        "--json",
         "--kind",
         "firm",
         "--identifier",

@@ -34,6 +34,7 @@ def test_an_arbitration_institution_opens_and_awards_by_two_arbitrators(up, tmp_
     uni = ok_json(
         "party",
         "admit",
+        "--json",
         "--kind",
         "university",
         "--identifier",
@@ -51,6 +52,7 @@ def test_an_arbitration_institution_opens_and_awards_by_two_arbitrators(up, tmp_
     firm = ok_json(
         "party",
         "admit",
+        "--json",
         "--kind",
         "firm",
         "--identifier",

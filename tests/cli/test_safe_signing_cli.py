@@ -53,6 +53,7 @@ def test_a_safe_university_signs_a_licence_from_the_cli(up, tmp_path: Path) -> N
         ok(
             "party",
             "admit",
+            "--json",
             "--kind",
             "university",
             "--identifier",
@@ -71,6 +72,7 @@ def test_a_safe_university_signs_a_licence_from_the_cli(up, tmp_path: Path) -> N
         ok(
             "party",
             "admit",
+            "--json",
             "--kind",
             "firm",
             "--identifier",
