@@ -6,8 +6,9 @@ the CLI rebuilds the EIP-712 typed data from the terms it shows and refuses if t
 (or if the off-chain details shown are not the ones the terms commit to), so what a party reads is what it
 signs. Contract documents are never uploaded: ``--document FILE`` sends only the file's SHA-256.
 
-Human summaries go to stderr and JSON to stdout, so ``ipledger agreement propose ... | jq -r .agreementId``
-works; ``show`` prints the terms in words unless ``--json``.
+Every command prints a short summary in words; with ``--json`` it prints the API's JSON on stdout and the summary
+on stderr instead, so ``ipledger agreement propose ... --json | jq -r .agreementId`` works. Times are this
+machine's local time with its zone (unix seconds only in the JSON).
 """
 
 from __future__ import annotations
@@ -24,23 +25,24 @@ from cli.common import (
     TOTAL,
     ApiUrlOpt,
     JsonOpt,
+    JsonResultOpt,
     KeystoresOpt,
     OneKeystoreOpt,
     active_party_of,
     api_client,
     assets_domain_of,
     console,
-    err_console,
     hash_or_file,
     load_party_key,
     load_party_keys,
     post_explained,
     print_json,
+    report,
     settings_with,
     shares,
     unix_time,
 )
-from cli.render import PartyLabels, asset_line, fmt_time, pct
+from cli.render import PartyLabels, asset_line, fmt_time, local_time, pct
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
 from ledger.domain.canonical_json import canonical_json
@@ -299,9 +301,11 @@ def agreement_propose(
     registration_number: Annotated[
         str | None, typer.Option("--registration-number", help="pledge: CNIPA pledge registration number.")
     ] = None,
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
-    """Propose an agreement about an asset. Prints its id, the parties whose signatures are needed, and the JSON.
+    """Propose an agreement about an asset. Prints its id, its kind, the parties whose signatures are needed, the
+    signing deadline and what comes next (the API's JSON with --json).
 
     Each party then runs `ipledger agreement sign ID --keystore ...`, and anyone `ipledger agreement execute ID`.
     """
@@ -393,19 +397,25 @@ def agreement_propose(
     client = api_client(settings_with(api_url=api_url))
     proposal = client.post("/v1/agreements", json={k: v for k, v in body.items() if v is not None})
     parties = PartyLabels(client)
-    err_console.print(
-        f"agreement {proposal['agreementId']} proposed: {name} of asset {asset}", highlight=False, markup=False
-    )
-    owners = _owners_of(client, asset)
-    err_console.print(
-        f"signatures needed from: {_with_roles(proposal, parties, owners)}", highlight=False, markup=False
-    )
-    err_console.print(
-        f"each signs with `ipledger agreement sign {proposal['agreementId']} --keystore ...`",
-        highlight=False,
-        markup=False,
-    )
-    print_json(proposal)
+    aid = proposal["agreementId"]
+    lines = [
+        f"agreement {aid} proposed: {_kind_words(proposal)} of asset {asset}",
+        f"signatures needed from: {_with_roles(proposal, parties, _owners_of(client, asset))}",
+    ]
+    deadline_ts = int(proposal.get("terms", {}).get("deadline") or 0)
+    if deadline_ts:
+        lines.append(f"sign by: {local_time(deadline_ts)}")
+    lines += [
+        f"next: each signs with `ipledger agreement sign {aid} --keystore ...`, "
+        f"then anyone runs `ipledger agreement execute {aid}`",
+    ]
+    report(lines, proposal, as_json)
+
+
+def _kind_words(agreement: dict[str, Any]) -> str:
+    """``exclusive licence``, ``equity contribution``, ``pledge`` …"""
+    kind = str(agreement.get("kind", "?")).replace("_", " ")
+    return f"{agreement['licenceType']} {kind}" if agreement.get("licenceType") else kind
 
 
 def _owner_ids(asset: dict[str, Any] | None) -> list[int] | None:
@@ -497,7 +507,7 @@ def _summary(
     if d.get("contractDate"):
         row("contract date", str(d["contractDate"]))
     row("document", "0x" + terms.document_hash.hex() + " (SHA-256)")
-    row("sign by", fmt_time(terms.deadline))
+    row("sign by", local_time(terms.deadline))
     return lines
 
 
@@ -505,9 +515,9 @@ def _status_lines(agreement: dict[str, Any], parties: PartyLabels, owners: list[
     status = agreement.get("status", "?")
     lines = [f"status: {status}"]
     if agreement.get("effectiveAt"):
-        lines.append(f"effective since {fmt_time(agreement['effectiveAt'])}")
+        lines.append(f"effective since {local_time(agreement['effectiveAt'])}")
     if agreement.get("closedAt"):
-        lines.append(f"closed at {fmt_time(agreement['closedAt'])}")
+        lines.append(f"closed at {local_time(agreement['closedAt'])}")
     sigs = agreement.get("signatures") or {}
     if sigs:
         lines.append("signed by: " + ", ".join(f"{parties.label(int(p))} ({s['signer']})" for p, s in sigs.items()))
@@ -637,8 +647,9 @@ def agreement_sign(
 
 
 @app.command("execute")
-def agreement_execute(agreement_id: AgreementIdArg, api_url: ApiUrlOpt = None) -> None:
-    """Put a fully signed agreement into effect: every signature in one transaction, all or nothing."""
+def agreement_execute(agreement_id: AgreementIdArg, as_json: JsonResultOpt = False, api_url: ApiUrlOpt = None) -> None:
+    """Put a fully signed agreement into effect: every signature in one transaction, all or nothing. Prints its
+    status, since when, the transaction and how to fetch its certificate (the API's JSON with --json)."""
     from cli.client import ApiError
 
     client = api_client(settings_with(api_url=api_url))
@@ -658,10 +669,15 @@ def agreement_execute(agreement_id: AgreementIdArg, api_url: ApiUrlOpt = None) -
             field="signatures",
             details={"missingParties": missing},
         ) from None
-    err_console.print(
-        f"agreement {aid} is {result.get('status')} (tx {result.get('transactionHash')})", highlight=False, markup=False
+    lines = [f"agreement {aid} ({_kind_words(result)} of asset {result.get('assetId')}) is {result.get('status')}"]
+    if result.get("effectiveAt"):
+        lines.append(f"effective since: {local_time(result['effectiveAt'])}")
+    if result.get("transactionHash"):
+        lines.append(f"transaction: {result['transactionHash']}")
+    lines.append(
+        f"next: its certificate with `ipledger agreement certificate {aid} -o agreement.json --pdf agreement.pdf`"
     )
-    print_json(result)
+    report(lines, result, as_json)
 
 
 @app.command("terminate")
@@ -672,6 +688,7 @@ def agreement_terminate(
         int,
         typer.Option("--deadline-minutes", min=1, help="The termination signatures are void after this many minutes."),
     ] = 60,
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """End an effective licence or pledge by all its parties: one --keystore per party (licensors/pledgors and grantee)."""
@@ -698,8 +715,7 @@ def agreement_terminate(
     for account in load_party_keys(keystore):
         signatures.append({"signer": account.address, "signature": "0x" + eip712.sign(typed, account).hex()})
     result = post_explained(client, f"/v1/agreements/{aid}/terminate", {"deadline": deadline, "signatures": signatures})
-    err_console.print(f"agreement {aid} is {result.get('status')}", highlight=False, markup=False)
-    print_json(result)
+    report(_closed_lines(aid, result), result, as_json)
 
 
 @app.command("release")
@@ -709,6 +725,7 @@ def agreement_release(
     deadline_minutes: Annotated[
         int, typer.Option("--deadline-minutes", min=1, help="The release signature is void after this many minutes.")
     ] = 60,
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """Release a pledge: signed by the pledgee alone (e.g. once the loan is repaid)."""
@@ -735,8 +752,7 @@ def agreement_release(
     message = ag.release_message(assets_domain_of(agreement["typedData"]), bytes.fromhex(aid[2:]), deadline)
     body = {"deadline": deadline, "signer": account.address, "signature": "0x" + eip712.sign(message, account).hex()}
     result = post_explained(client, f"/v1/agreements/{aid}/release", body)
-    err_console.print(f"pledge {aid} is {result.get('status')}", highlight=False, markup=False)
-    print_json(result)
+    report(_closed_lines(aid, result), result, as_json)
 
 
 @app.command("withdraw")
@@ -752,6 +768,7 @@ def agreement_withdraw(
             help="The withdrawal signature is void after this many minutes.",
         ),
     ] = 60,
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """Withdraw your party's consent to a proposal before it takes effect (signed with your own key, recorded on
@@ -771,8 +788,17 @@ def agreement_withdraw(
         raise InvalidInput("the withdrawal typed data from the API is not for this agreement; refusing it")
     body = {"deadline": deadline, "signer": account.address, "signature": "0x" + eip712.sign(typed, account).hex()}
     result = post_explained(client, f"/v1/agreements/{aid}/withdraw", body)
-    err_console.print(f"agreement {aid} is {result.get('status')}", highlight=False, markup=False)
-    print_json(result)
+    report(_closed_lines(aid, result), result, as_json)
+
+
+def _closed_lines(aid: str, result: dict[str, Any]) -> list[str]:
+    """The summary of a termination, release or withdrawal: the new status, when, and the transaction."""
+    lines = [f"agreement {aid} ({_kind_words(result)} of asset {result.get('assetId')}) is {result.get('status')}"]
+    if result.get("closedAt"):
+        lines.append(f"since: {local_time(result['closedAt'])}")
+    if result.get("transactionHash"):
+        lines.append(f"transaction: {result['transactionHash']}")
+    return lines
 
 
 @app.command("certificate")

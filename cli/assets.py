@@ -5,7 +5,8 @@ the CLI checks that the API's EIP-712 typed data is the registration asked for (
 hashes), and an asset verifier's confirmation or rejection is rebuilt here before it is signed. A register
 extract or a reason given as a file is hashed here and never sent.
 
-Human summaries go to stderr and JSON to stdout; ``show`` and ``title`` print tables unless ``--json``.
+Every command answers in words (tables for ``show`` and ``title``, local times); with ``--json`` it prints the API's
+JSON on stdout instead, and a command that changes something still says what it did on stderr.
 """
 
 from __future__ import annotations
@@ -22,23 +23,24 @@ from rich.text import Text
 from cli.common import (
     ApiUrlOpt,
     JsonOpt,
+    JsonResultOpt,
     KeystoresOpt,
     OneKeystoreOpt,
     active_party_of,
     api_client,
     assets_domain_of,
     console,
-    err_console,
     hash_or_file,
     load_party_key,
     load_party_keys,
     post_explained,
     print_json,
+    report,
     settings_with,
     shares,
     unix_time,
 )
-from cli.render import PartyLabels, asset_line, fmt_time, id_column, pct, term
+from cli.render import PartyLabels, asset_line, id_column, local_time, pct, term
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
 from ledger.domain.canonical_json import canonical_json
@@ -86,9 +88,11 @@ def asset_register(
             "--evidence", help="Content hash of a registered evidence record to link (64 hex); repeat for several."
         ),
     ] = None,
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
-    """Register a patent signed by every owner: one --keystore per owner account. Prints the asset as JSON."""
+    """Register a patent signed by every owner: one --keystore per owner account. Prints the asset in words (the
+    API's JSON with --json)."""
     owners = shares(owner, "--owner", "owner")
     links = ["0x" + parse_hash(h, "--evidence").hex() for h in evidence or []]
     from ledger.domain.inputs import TITLE_MAX, check_text
@@ -138,12 +142,19 @@ def asset_register(
             f"every owner signs a registration: no --keystore for owner(s) {missing}", field="--keystore"
         )
     result = post_explained(client, "/v1/assets", {**fields, "deadline": msg["deadline"], "signatures": signatures})
-    err_console.print(
-        f"asset {result['assetId']} registered: {details['number']} (tx {result.get('transactionHash')})",
-        highlight=False,
-        markup=False,
-    )
-    print_json(result)
+    parties = PartyLabels(client)
+    lines = [
+        f"registered: {asset_line(result)}",
+        "owners: " + ", ".join(f"{parties.label(o['partyId'])} {pct(o['share'])}" for o in result.get("owners", [])),
+    ]
+    if result.get("transactionHash"):
+        lines.append(f"transaction: {result['transactionHash']}")
+    if result.get("status") == "claimed":
+        lines.append(
+            f"next: an asset verifier checks the register and confirms it (`ipledger asset confirm {result['assetId']} "
+            "--extract EXTRACT --keystore verifier.json`); until then it cannot be dealt in"
+        )
+    report(lines, result, as_json)
 
 
 def _decide_claim(
@@ -154,6 +165,7 @@ def _decide_claim(
     keystore: Path | None,
     deadline_minutes: int,
     api_url: str | None,
+    as_json: bool,
 ) -> None:
     """An asset verifier's confirmation or rejection of a claim: typed data fetched from the API, rebuilt and
     compared here, signed with the verifier's own keystore, relayed by the API (which never holds the key)."""
@@ -186,12 +198,12 @@ def _decide_claim(
         "signature": "0x" + eip712.sign(typed, account).hex(),
     }
     result = post_explained(client, f"/v1/assets/{asset_id}/{path}", body)
-    err_console.print(
-        f"asset {asset_id} is {result.get('status')}: {result.get('statusNote')} (tx {result.get('transactionHash')})",
-        highlight=False,
-        markup=False,
-    )
-    print_json(result)
+    lines = [f"asset {asset_id} is {result.get('status')}: {result.get('statusNote')}"]
+    if result.get("transactionHash"):
+        lines.append(f"transaction: {result['transactionHash']}")
+    if result.get("status") == "confirmed":
+        lines.append("next: it can now be assigned, licensed, contributed or pledged (`ipledger agreement propose`)")
+    report(lines, result, as_json)
 
 
 DecisionDeadlineOpt = Annotated[
@@ -213,12 +225,13 @@ def asset_confirm(
     ],
     keystore: OneKeystoreOpt = None,
     deadline_minutes: DecisionDeadlineOpt = 60,
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """As an asset verifier, confirm a claim against the patent register: from then on the asset can be assigned,
     licensed, contributed or pledged. Signed with the verifier's own keystore (a party of kind asset_verifier,
     admitted by governance, owning no share of the asset)."""
-    _decide_claim("confirm", asset_id, extract, "--extract", keystore, deadline_minutes, api_url)
+    _decide_claim("confirm", asset_id, extract, "--extract", keystore, deadline_minutes, api_url, as_json)
 
 
 @app.command("reject")
@@ -234,11 +247,12 @@ def asset_reject(
     ],
     keystore: OneKeystoreOpt = None,
     deadline_minutes: DecisionDeadlineOpt = 60,
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """As an asset verifier, reject (strike) an unconfirmed claim found false on the register: the number is
     free for a new claim. A confirmed asset is not rejected; only an arbitral award changes its title."""
-    _decide_claim("reject", asset_id, reason, "--reason", keystore, deadline_minutes, api_url)
+    _decide_claim("reject", asset_id, reason, "--reason", keystore, deadline_minutes, api_url, as_json)
 
 
 @app.command("show")
@@ -295,13 +309,13 @@ def asset_title(
         return
     parties = PartyLabels(client)
     console.print(
-        asset_line(client.get(f"/v1/assets/{asset_id}")) + f" — title as of {fmt_time(report['at'])}",
+        asset_line(client.get(f"/v1/assets/{asset_id}")) + f" — title as of {local_time(report['at'])}",
         highlight=False,
         markup=False,
     )
     decided = report.get("statusDecidedBy") or {}
     by = (
-        f" by asset verifier {parties.label(decided['verifierPartyId'])} on {fmt_time(decided.get('time'))}"
+        f" by asset verifier {parties.label(decided['verifierPartyId'])} on {local_time(decided.get('time'))}"
         if decided
         else ""
     )
@@ -311,7 +325,7 @@ def asset_title(
         owners.add_row(
             Text(parties.label(o["partyId"])),
             pct(o["share"]),
-            fmt_time(report.get("ownersSince")),
+            local_time(report.get("ownersSince")),
             report.get("underAgreement") or "registration",
         )
     console.print(owners)
@@ -351,6 +365,6 @@ def asset_title(
         if e.get("formerOwners"):
             event += f": the claim of {parties.labels(e['formerOwners'])} struck by the award"
         hist.add_row(
-            fmt_time(e["time"]), Text(event), e.get("agreementId") or e.get("disputeId") or "", str(e["block"])
+            local_time(e["time"]), Text(event), e.get("agreementId") or e.get("disputeId") or "", str(e["block"])
         )
     console.print(hist)

@@ -16,12 +16,15 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from ledger.config import Settings
 from ledger.domain import agreements as ag
@@ -72,6 +75,13 @@ OneKeystoreOpt = Annotated[
 ]
 # `--json` of the `asset` and `agreement` commands (the `party` commands say "words" instead of "tables").
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of tables.")]
+# `--json` of the commands that show something in words (not tables).
+JsonWordsOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of words.")]
+# `--json` of the commands that change something: a summary in words by default; with --json, the API's JSON on
+# stdout and the summary on stderr (so `... --json | jq` works and a person still reads what happened).
+JsonResultOpt = Annotated[
+    bool, typer.Option("--json", help="Print the API's JSON on stdout instead of a summary in words (then on stderr).")
+]
 
 
 # --- settings, keys, the API ------------------------------------------------------------------------
@@ -147,6 +157,16 @@ def api_client(settings: Settings, *, operator: bool = False) -> Any:
 def print_json(obj: Any) -> None:
     """``obj`` as JSON on stdout (non-ASCII kept as is)."""
     console.print_json(json.dumps(obj, ensure_ascii=False))
+
+
+def report(lines: list[str], result: Any, as_json: bool) -> None:
+    """What a command did: ``lines`` in words on stdout; with ``as_json``, ``result`` as JSON on stdout and the lines
+    on stderr."""
+    out = err_console if as_json else console
+    for line in lines:
+        out.print(line, highlight=False, markup=False)
+    if as_json:
+        print_json(result)
 
 
 def active_party_of(client: Any, address: str) -> int | None:
@@ -230,11 +250,60 @@ def shares(values: list[str], option: str, what: str) -> list[dict[str, int]]:
     return entries
 
 
+#: Hashing shows a progress bar on stderr from this many bytes on (in a terminal only).
+PROGRESS_FROM = 64 << 20
+
+
+@contextmanager
+def hashing_progress(total: int, *, quiet: bool = False) -> Iterator[Callable[[int], None]]:
+    """A callback for :func:`~ledger.domain.hashing.hash_file` that advances a progress bar on stderr.
+
+    The bar shows only for ``total`` bytes of at least :data:`PROGRESS_FROM`, when stderr is a terminal and not
+    ``quiet`` (``--json``); otherwise the callback does nothing. The bar disappears once hashing is done."""
+    if quiet or total < PROGRESS_FROM or not err_console.is_terminal:
+        yield lambda _n: None
+        return
+    with Progress(
+        TextColumn("hashing"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("hash", total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def refuse_empty(path: Path, option: str, *, allow: str | None = None) -> None:
+    """Refuses a 0-byte file: its hash is the hash of nothing, the same for every empty file on every machine.
+
+    ``allow`` names the option that accepts it anyway; without one, the message says to give the hash itself."""
+    if path.stat().st_size:
+        return
+    if allow:
+        how = f"pass {allow} if you mean to register an empty file"
+    else:
+        how = f"give its hash (SHA-256 of nothing, {EMPTY_SHA256}) instead of the file if you mean it"
+    named = f"{option} {path}" if option.startswith("--") else str(path)
+    raise InvalidInput(f"{named} is empty (0 bytes): {how}", field=option)
+
+
+#: The SHA-256 of zero bytes, which a file name in a hash option must not silently become.
+EMPTY_SHA256 = "0xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
 def hash_or_file(value: str, option: str) -> str:
-    """A readable file is hashed locally with SHA-256 (never sent); otherwise the value must be a 64-hex hash."""
+    """A readable file is hashed locally with SHA-256 (never sent); otherwise the value must be a 64-hex hash.
+
+    An empty file is refused (:func:`refuse_empty`): a name that points at an empty file is a mistake far more
+    often than a commitment to nothing; its hash, given as such, is accepted."""
     path = Path(value).expanduser()
     if path.is_file():
-        return "0x" + hash_file(path, HashAlgorithm.SHA256).hex()
+        refuse_empty(path, option)
+        with hashing_progress(path.stat().st_size) as advance:
+            return "0x" + hash_file(path, HashAlgorithm.SHA256, advance).hex()
     if re.fullmatch(r"(0[xX])?[0-9a-fA-F]{64}", value.strip()):
         return "0x" + parse_hash(value, option).hex()
     raise InvalidInput(

@@ -8,7 +8,20 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import ApiUrlOpt, RpcUrlOpt, api_client, console, load_party_keys, print_json, settings_with
+from cli.common import (
+    ApiUrlOpt,
+    JsonResultOpt,
+    JsonWordsOpt,
+    RpcUrlOpt,
+    api_client,
+    console,
+    hash_or_file,
+    load_party_keys,
+    print_json,
+    report,
+    settings_with,
+)
+from cli.render import PartyLabels, local_time
 from ledger.domain import eip712
 from ledger.errors import InvalidInput
 
@@ -43,12 +56,10 @@ def _sign_all(typed: dict[str, Any], accounts: list[Any]) -> list[dict[str, str]
     return [{"signer": a.address, "signature": "0x" + eip712.sign(typed, a).hex()} for a in accounts]
 
 
-def _hash_arg(value: str) -> str:
+def _hash_arg(value: str, option: str) -> str:
     path = Path(value)
     if path.is_file():
-        from ledger.domain.hashing import HashAlgorithm, hash_file
-
-        return "0x" + hash_file(path, HashAlgorithm.SHA256).hex()
+        return hash_or_file(value, option)
     return value
 
 
@@ -60,10 +71,12 @@ def open_cmd(
     respondent: Annotated[int, typer.Option(help="Respondent party id.")],
     claim: Annotated[str, typer.Option(help="The statement of claim: a file (hashed locally) or its hash.")],
     keystore: ArbitratorKeystoresOpt = None,
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """Open a dispute (freezes the asset concerned) as the arbitration institution, signed with its arbitrators'
     keystores (one --keystore each)."""
+    claim_hash = _hash_arg(claim, "--claim")  # hashed (or refused) before anything is sent
     client = api_client(settings_with(api_url=api_url))
     accounts, institution = _arbitrators(keystore, client)
     body = {
@@ -71,16 +84,15 @@ def open_cmd(
         "subjectId": int(subject_id) if subject == "asset" and subject_id.isdigit() else subject_id,
         "claimant": claimant,
         "respondent": respondent,
-        "claimHash": _hash_arg(claim),
+        "claimHash": claim_hash,
         "institution": institution,
     }
     typed = client.post("/v1/disputes/payload", json=body)["typedData"]
-    print_json(
-        client.post(
-            "/v1/disputes",
-            json={**body, "deadline": typed["message"]["deadline"], "signatures": _sign_all(typed, accounts)},
-        )
+    result = client.post(
+        "/v1/disputes",
+        json={**body, "deadline": typed["message"]["deadline"], "signatures": _sign_all(typed, accounts)},
     )
+    report(_dispute_lines(client, result), result, as_json)
 
 
 @app.command("award")
@@ -92,6 +104,7 @@ def award_cmd(
         list[str] | None, typer.Option(help="For title_restored: PARTY_ID:SHARE_BPS, repeatable (sum 10000).")
     ] = None,
     keystore: ArbitratorKeystoresOpt = None,
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """Close a dispute with an award that takes effect on chain, as the institution, signed with its arbitrators'
@@ -102,22 +115,49 @@ def award_cmd(
         if not party.isdigit() or not share.isdigit():
             raise InvalidInput(f"--owner takes PARTY_ID:SHARE_BPS, not {item!r}", field="owner")
         owners.append({"partyId": int(party), "share": int(share)})
+    award_hash = _hash_arg(award, "--award")  # hashed (or refused) before anything is sent
     client = api_client(settings_with(api_url=api_url))
     accounts, institution = _arbitrators(keystore, client)
-    body = {"outcome": outcome, "awardHash": _hash_arg(award), "owners": owners, "institution": institution}
+    body = {"outcome": outcome, "awardHash": award_hash, "owners": owners, "institution": institution}
     typed = client.post(f"/v1/disputes/{dispute_id}/award/payload", json=body)["typedData"]
-    print_json(
-        client.post(
-            f"/v1/disputes/{dispute_id}/award",
-            json={**body, "deadline": typed["message"]["deadline"], "signatures": _sign_all(typed, accounts)},
-        )
+    result = client.post(
+        f"/v1/disputes/{dispute_id}/award",
+        json={**body, "deadline": typed["message"]["deadline"], "signatures": _sign_all(typed, accounts)},
     )
+    report(_dispute_lines(client, result), result, as_json)
+
+
+def _dispute_lines(client: Any, dispute: dict[str, Any]) -> list[str]:
+    """A dispute in words: who against whom, before which institution, its subject, its status and times."""
+    parties = PartyLabels(client)
+    lines = [
+        f"dispute {dispute['disputeId']} is {dispute.get('status')}"
+        + (f": {str(dispute['outcome']).replace('_', ' ')}" if dispute.get("outcome") else ""),
+        f"before: {parties.label(dispute['institution'])}",
+        f"claimant: {parties.label(dispute['claimant'])}; respondent: {parties.label(dispute['respondent'])}",
+        f"subject: {dispute.get('subject')} {dispute.get('subjectId')}",
+        f"opened: {local_time(dispute.get('openedAt'))}",
+    ]
+    if dispute.get("closedAt"):
+        lines.append(f"closed: {local_time(dispute['closedAt'])}")
+    if dispute.get("assetId") is not None:
+        frozen = dispute.get("status") == "open"
+        lines.append(f"asset {dispute['assetId']} is {'frozen until the award' if frozen else 'no longer frozen'}")
+    if dispute.get("transactionHash"):
+        lines.append(f"transaction: {dispute['transactionHash']}")
+    return lines
 
 
 @app.command("show")
-def show_cmd(dispute_id: str, api_url: ApiUrlOpt = None) -> None:
-    """Show a dispute."""
-    print_json(api_client(settings_with(api_url=api_url)).get(f"/v1/disputes/{dispute_id}"))
+def show_cmd(dispute_id: str, as_json: JsonWordsOpt = False, api_url: ApiUrlOpt = None) -> None:
+    """Show a dispute: its parties, subject, status and times, in words (the API's JSON with --json)."""
+    client = api_client(settings_with(api_url=api_url))
+    dispute = client.get(f"/v1/disputes/{dispute_id}")
+    if as_json:
+        print_json(dispute)
+        return
+    for line in _dispute_lines(client, dispute):
+        console.print(line, highlight=False, markup=False)
 
 
 @app.command("case-file")

@@ -16,20 +16,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
 from cli.common import (
     ApiUrlOpt,
+    JsonWordsOpt,
     KeystoreOpt,
     RpcUrlOpt,
     api_client,
     console,
     err_console,
+    hashing_progress,
     load_party_key,
     print_json,
+    refuse_empty,
     settings_with,
     unix_time,
 )
+from cli.render import PartyLabels, local_time
 from ledger.domain import eip712
 from ledger.domain.hashing import (
     HashAlgorithm,
@@ -58,6 +61,15 @@ def register(
     private: Annotated[
         bool, typer.Option("--private", help="Register a salted binding; keep the salt locally.")
     ] = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty",
+            help="Register a 0-byte file too. Refused otherwise: its hash is that of nothing, the same for every "
+            "empty file, and once registered every other party is refused for it. A rule of this command: the API "
+            "receives bindings only and cannot know a file's size.",
+        ),
+    ] = False,
     supersedes: Annotated[
         str | None,
         typer.Option(
@@ -73,11 +85,14 @@ def register(
 ) -> None:
     """Hash FILES, bind each hash to the party, sign with the party's keystore, and submit through the API's relayer.
 
-    Only the bindings leave this machine (docs/certificate.md "Bindings")."""
+    Only the bindings leave this machine (docs/certificate.md "Bindings"). An empty (0-byte) file is refused
+    unless --allow-empty; a file bigger than 64 MiB shows a progress bar on stderr in a terminal."""
     algorithm = parse_algorithm(alg)
     for f in files:
         if not f.is_file():
             raise InvalidInput(f"{f} is not a readable file", field="files")
+        if not allow_empty:
+            refuse_empty(f, "files", allow="--allow-empty")
     if supersedes and len(files) != 1:
         raise InvalidInput("--supersedes applies to a single file", field="supersedes")
     account = load_party_key(keystore)
@@ -150,25 +165,15 @@ def register(
 
 def _hash_files(files: list[Path], algorithm: HashAlgorithm, private: bool, party_id: int) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
-    total = sum(f.stat().st_size for f in files)
-    with Progress(
-        TextColumn("hashing"),
-        BarColumn(),
-        TransferSpeedColumn(),
-        console=err_console,
-        disable=len(files) < 2 and total < 64 << 20,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("hash", total=total)
+    with hashing_progress(sum(f.stat().st_size for f in files)) as advance:
         for f in files:
-            content = hash_file(f, algorithm)
+            content = hash_file(f, algorithm, advance)
             salt = new_salt() if private else None
             if salt:
                 binding = private_binding(content, party_id, salt, algorithm)
             else:
                 binding = public_binding(content, party_id, algorithm)
             entries.append({"file": f, "content": content, "salt": salt, "binding": binding})
-            progress.advance(task, f.stat().st_size)
     return entries
 
 
@@ -222,12 +227,54 @@ PartyOpt = Annotated[
 def show(
     content_hash: Annotated[str, typer.Argument(help="Content hash (64 hex), or a binding with --party")],
     party: PartyOpt = None,
+    as_json: JsonWordsOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
-    """Who registered a content hash: the first party (block, time), every other party, and earlier versions."""
+    """Who registered a content hash: the first party (block, local time), every other party, and earlier versions,
+    in words (the API's JSON with --json)."""
     raw = parse_hash(content_hash, "content_hash")
     params = {"partyId": party} if party else None
-    print_json(api_client(settings_with(api_url=api_url)).get(f"/v1/evidence/0x{raw.hex()}", params=params))
+    client = api_client(settings_with(api_url=api_url))
+    found = client.get(f"/v1/evidence/0x{raw.hex()}", params=params)
+    if as_json:
+        print_json(found)
+        return
+    for line in _lookup_lines(found, PartyLabels(client)):
+        console.print(line, highlight=False, markup=False)
+
+
+def _when(item: dict[str, Any]) -> str:
+    if item.get("blockNumber") is None:
+        return "not yet on chain"
+    return f"{local_time(item.get('blockTimestamp'))}, block {item['blockNumber']}"
+
+
+def _lookup_lines(found: dict[str, Any], parties: PartyLabels) -> list[str]:
+    """An evidence lookup in words: the registration found, every registration of the content, earlier versions."""
+    lines = []
+    if found.get("contentHash"):
+        lines.append(f"content hash {found['contentHash']} ({found.get('algorithm')})")
+    lines += [
+        f"binding      {found.get('binding')}",
+        f"registered by {parties.label(found['partyId'])} (account {found.get('registrant')}), "
+        f"{found.get('method')}, {found.get('status')}",
+        f"on chain     {_when(found)}",
+    ]
+    if found.get("acceptedAt"):
+        lines.append(f"accepted     {local_time(found['acceptedAt'])} (receipt {found.get('receiptId')})")
+    if found.get("error"):
+        lines.append(f"rejected     {found['error']}")
+    regs = found.get("registrations") or []
+    if regs:
+        lines.append(
+            f"registrations of this content, earliest first ({found.get('registrationCount', len(regs))} in all):"
+        )
+        for r in regs:
+            who = parties.label(r["partyId"]) if r.get("partyId") else "?"
+            lines.append(f"  {who}: {_when(r)}, {r.get('method')}, {r.get('status')}")
+    for v in found.get("versions") or []:
+        lines.append(f"supersedes   {v.get('binding')} ({_when(v)})")
+    return lines
 
 
 def certificate_cmd(

@@ -22,17 +22,22 @@ from cli.common import (
     AccountsOpt,
     ApiUrlOpt,
     IdentifierOpt,
+    JsonResultOpt,
+    JsonWordsOpt,
     JurisdictionOpt,
     NameEnOpt,
     NameZhOpt,
     RpcUrlOpt,
     SchemeOpt,
     api_client,
+    console,
     err_console,
     keystore_password,
     print_json,
+    report,
     settings_with,
 )
+from cli.render import local_time, span
 from ledger.chain import governance as gov
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, ContractRevert, InvalidInput, KeystoreError, TransactionFailed
@@ -98,7 +103,13 @@ def _addresses(settings: Settings) -> tuple[str, str, str]:
 
 
 def _new_proposal(
-    settings: Settings, out: Path, keystore: Path | None, dev_member: int | None, description: str, build: Any
+    settings: Settings,
+    out: Path,
+    keystore: Path | None,
+    dev_member: int | None,
+    description: str,
+    build: Any,
+    as_json: bool,
 ) -> None:
     if out.exists():
         raise InvalidInput(f"{out} exists; a proposal file is never overwritten", field="out")
@@ -111,7 +122,12 @@ def _new_proposal(
     )
     gov.approve(w3, proposal, signer)
     proposal.save(out)
-    print_json({"proposal": str(out), **gov.status(w3, proposal)})
+    st = gov.status(w3, proposal)
+    report(
+        [f"proposal written to {out}: {st['description']}", *_state_lines(st, out)],
+        {"proposal": str(out), **st},
+        as_json,
+    )
 
 
 def _registry_call(name: str, *args: Any) -> Any:
@@ -136,6 +152,7 @@ def propose_admit(
     name_en: NameEnOpt = "",
     keystore: KeystoreOpt = None,
     dev_member: DevMemberOpt = None,
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
     rpc_url: RpcUrlOpt = None,
 ) -> None:
@@ -154,6 +171,7 @@ def propose_admit(
         dev_member,
         f"admit {profile.kind} {profile.identifier}",
         _registry_call("admitParty", profile.as_tuple(), accounts),
+        as_json,
     )
 
 
@@ -163,6 +181,7 @@ def propose_confirm_suspension(
     out: OutOpt,
     keystore: KeystoreOpt = None,
     dev_member: DevMemberOpt = None,
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
     rpc_url: RpcUrlOpt = None,
 ) -> None:
@@ -175,6 +194,7 @@ def propose_confirm_suspension(
         dev_member,
         f"confirm the suspension of party {party_id}",
         _registry_call("confirmSuspension", party_id),
+        as_json,
     )
 
 
@@ -184,13 +204,20 @@ def propose_reinstate(
     out: OutOpt,
     keystore: KeystoreOpt = None,
     dev_member: DevMemberOpt = None,
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
     rpc_url: RpcUrlOpt = None,
 ) -> None:
     """Propose lifting a confirmed or lapsed suspension."""
     settings = settings_with(api_url=api_url, rpc_url=rpc_url)
     _new_proposal(
-        settings, out, keystore, dev_member, f"reinstate party {party_id}", _registry_call("reinstateParty", party_id)
+        settings,
+        out,
+        keystore,
+        dev_member,
+        f"reinstate party {party_id}",
+        _registry_call("reinstateParty", party_id),
+        as_json,
     )
 
 
@@ -208,6 +235,7 @@ def propose_recovery(
     out: OutOpt,
     keystore: KeystoreOpt = None,
     dev_member: DevMemberOpt = None,
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
     rpc_url: RpcUrlOpt = None,
 ) -> None:
@@ -223,6 +251,7 @@ def propose_recovery(
         dev_member,
         f"recover party {party_id} to {new}",
         _registry_call("proposeRecovery", party_id, new),
+        as_json,
     )
 
 
@@ -237,6 +266,7 @@ def propose_call(
     out: OutOpt,
     keystore: KeystoreOpt = None,
     dev_member: DevMemberOpt = None,
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
     rpc_url: RpcUrlOpt = None,
 ) -> None:
@@ -251,7 +281,7 @@ def propose_call(
     except ValueError:
         raise InvalidInput("the calldata is not hex", field="data") from None
     settings = settings_with(api_url=api_url, rpc_url=rpc_url)
-    _new_proposal(settings, out, keystore, dev_member, description[:500], lambda _w3, _ev: (to, data))
+    _new_proposal(settings, out, keystore, dev_member, description[:500], lambda _w3, _ev: (to, data), as_json)
 
 
 @app.command("cancel")
@@ -260,6 +290,7 @@ def governance_cancel(
     out: OutOpt,
     keystore: KeystoreOpt = None,
     dev_member: DevMemberOpt = None,
+    as_json: JsonResultOpt = False,
     rpc_url: RpcUrlOpt = None,
 ) -> None:
     """Write (and sign) a proposal that cancels a scheduled operation before it runs."""
@@ -271,7 +302,12 @@ def governance_cancel(
     cancel = gov.propose_cancel(w3, gov.Proposal.load(proposal))
     gov.approve(w3, cancel, signer)
     cancel.save(out)
-    print_json({"proposal": str(out), **gov.status(w3, cancel)})
+    st = gov.status(w3, cancel)
+    report(
+        [f"proposal written to {out}: {st['description']}", *_state_lines(st, out)],
+        {"proposal": str(out), **st},
+        as_json,
+    )
 
 
 @app.command("approve")
@@ -279,6 +315,7 @@ def governance_approve(
     proposal: Annotated[Path, typer.Argument(help="The proposal file; your signature is added to it.")],
     keystore: KeystoreOpt = None,
     dev_member: DevMemberOpt = None,
+    as_json: JsonResultOpt = False,
     rpc_url: RpcUrlOpt = None,
 ) -> None:
     """Sign a proposal as a council member (checked against the chain first: the Safe's own transaction hash)."""
@@ -287,7 +324,8 @@ def governance_approve(
     signer = _signer(settings, w3, keystore, dev_member)
     p = gov.approve(w3, gov.Proposal.load(proposal), signer)
     p.save(proposal)
-    print_json(gov.status(w3, p))
+    st = gov.status(w3, p)
+    report([f"signed by {signer.address}", *_state_lines(st, proposal)], st, as_json)
 
 
 @app.command("execute")
@@ -301,6 +339,7 @@ def governance_execute(
         bool,
         typer.Option("--wait", help="If the operation is scheduled, wait for its delay (at most an hour) and run it."),
     ] = False,
+    as_json: JsonResultOpt = False,
     rpc_url: RpcUrlOpt = None,
 ) -> None:
     """The proposal's next step: schedule it (once the Safe's threshold signed), or run it (after the delay)."""
@@ -318,7 +357,9 @@ def governance_execute(
             if st["state"] != "waiting":
                 break
             err_console.print(
-                f"waiting for the timelock: runs at {st['readyAt']}, chain time {st['chainTime']}", highlight=False
+                f"waiting for the timelock: runs at {local_time(st['readyAt'])}, "
+                f"in {span(int(st['readyAt']) - int(st['chainTime']))} of chain time",
+                highlight=False,
             )
             time.sleep(min(5.0, max(1.0, st["readyAt"] - st["chainTime"])))
         for attempt in range(5):  # the node's next block may carry a time a second behind the clock: retry briefly
@@ -331,17 +372,45 @@ def governance_execute(
                 time.sleep(1.0)
     elif result["state"] == "waiting" and "step" not in result:
         raise InvalidInput(
-            f"scheduled; the timelock runs it at {result['readyAt']} (chain time {result['chainTime']}); "
+            f"scheduled; the timelock runs it at {local_time(result['readyAt'])} "
+            f"(in {span(int(result['readyAt']) - int(result['chainTime']))} of chain time); "
             "run again then, or with --wait",
             field="proposal",
         )
-    print_json(result)
+    lines = [f"{result['step']} (transaction {result.get('transactionHash')})"] if result.get("step") else []
+    report(lines + _state_lines(result, proposal), result, as_json)
 
 
 @app.command("status")
 def governance_status(
-    proposal: Annotated[Path, typer.Argument(help="The proposal file.")], rpc_url: RpcUrlOpt = None
+    proposal: Annotated[Path, typer.Argument(help="The proposal file.")],
+    as_json: JsonWordsOpt = False,
+    rpc_url: RpcUrlOpt = None,
 ) -> None:
-    """Where a proposal stands, read from the chain."""
+    """Where a proposal stands, read from the chain, in words (the JSON with --json)."""
     w3 = _w3(settings_with(rpc_url=rpc_url))
-    print_json(gov.status(w3, gov.Proposal.load(proposal)))
+    st = gov.status(w3, gov.Proposal.load(proposal))
+    if as_json:
+        print_json(st)
+        return
+    for line in [f"proposal {proposal}: {st['description']}", *_state_lines(st, proposal)]:
+        console.print(line, highlight=False, markup=False)
+
+
+def _state_lines(st: dict[str, Any], path: Path) -> list[str]:
+    """Where a proposal stands, in words, with the next step (times in local time)."""
+    state = st["state"]
+    ready_at = st.get("readyAt")
+    words = {
+        "collecting": f"{st.get('validSignatures')} of {st.get('threshold')} council signatures; another member "
+        f"signs with `ipledger governance approve {path}`",
+        "ready-to-schedule": f"enough signatures: `ipledger governance execute {path}` schedules it",
+        "waiting": f"scheduled; the timelock runs it at {local_time(ready_at)}"
+        + (f" (in {span(int(ready_at) - int(st['chainTime']))} of chain time)" if ready_at else "")
+        + f": `ipledger governance execute {path} --wait`",
+        "ready": f"the delay has passed: `ipledger governance execute {path}` runs it",
+        "done": "executed",
+        "cancelled": "cancelled before it ran",
+        "stale": "stale: the council's Safe has moved on (the act was cancelled or replaced)",
+    }
+    return [f"state: {state} — {words.get(state, state)}", f"operation: {st.get('operationId')}"]

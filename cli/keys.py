@@ -14,7 +14,17 @@ from typing import Annotated
 import typer
 from eth_account import Account
 
-from cli.common import ApiUrlOpt, api_client, console, keystore_password, print_json, settings_with
+from cli.common import (
+    ApiUrlOpt,
+    JsonResultOpt,
+    api_client,
+    console,
+    err_console,
+    keystore_password,
+    print_json,
+    report,
+    settings_with,
+)
 from ledger.domain import eip712
 from ledger.errors import InvalidInput, KeystoreError
 from ledger.storage.keys import load_keystore, write_keystore
@@ -90,12 +100,14 @@ def keys_list(
 def keys_rotate(
     keystore: Annotated[Path, typer.Option("--keystore", help="The current (old) keystore.")],
     new: Annotated[Path, typer.Option("--new", help="The new keystore; created if it does not exist.")],
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """Replace your party's account by a new one on chain: the old key signs the party's `AccountChange` (with
     the party's nonce and a one-hour deadline) and the new key signs it too; the service relays it. No operator
     is involved. A party whose threshold is above 1 collects its other signatures through the API instead. The
-    old keystore stays on disk for your records but no longer signs for the party."""
+    old keystore stays on disk for your records but no longer signs for the party. Prints the party's accounts in
+    words (the API's JSON with --json)."""
     settings = settings_with(api_url=api_url)
     old = load_keystore(keystore, keystore_password(settings, keystore))
     client = api_client(settings)
@@ -114,7 +126,7 @@ def keys_rotate(
     else:
         fresh = Account.create()
         write_keystore(new, fresh, _new_password())
-        console.print(f"new account {fresh.address} written to {new}")
+        (err_console if as_json else console).print(f"new account {fresh.address} written to {new}")
     d = client.get("/v1/signing-domain")
     domain = eip712.Domain(int(d["chainId"]), d["verifyingContract"])
     deadline = int(time.time()) + 3600
@@ -128,21 +140,26 @@ def keys_rotate(
         nonce=int(party["accountNonce"]),
         deadline=deadline,
     )
-    print_json(
-        client.post(
-            f"/v1/parties/{int(party['partyId'])}/accounts",
-            json={
-                "action": "rotate",
-                "account": old.address,
-                "newAccount": fresh.address,
-                "threshold": 1,
-                "nonce": int(party["accountNonce"]),
-                "deadline": deadline,
-                "signatures": [{"signer": old.address, "signature": "0x" + eip712.sign(msg, old).hex()}],
-                "newAccountSignature": "0x" + eip712.sign(msg, fresh).hex(),
-            },
-        )
+    result = client.post(
+        f"/v1/parties/{int(party['partyId'])}/accounts",
+        json={
+            "action": "rotate",
+            "account": old.address,
+            "newAccount": fresh.address,
+            "threshold": 1,
+            "nonce": int(party["accountNonce"]),
+            "deadline": deadline,
+            "signatures": [{"signer": old.address, "signature": "0x" + eip712.sign(msg, old).hex()}],
+            "newAccountSignature": "0x" + eip712.sign(msg, fresh).hex(),
+        },
     )
+    lines = [
+        f"party {result['partyId']}: account {old.address} replaced by {fresh.address}",
+        "accounts now: " + ", ".join(result.get("accounts", [])),
+    ]
+    if result.get("transactionHash"):
+        lines.append(f"transaction: {result['transactionHash']}")
+    report(lines, result, as_json)
 
 
 def powers_cmd(api_url: ApiUrlOpt = None) -> None:

@@ -3,7 +3,8 @@ top-level commands and adds one group per module, and :func:`main` (the console 
 one line and an exit code.
 
 Every command reads its defaults from ``IPLEDGER_*`` environment variables (see ``docs/configuration.md``);
-options override them. Errors print one line to stderr and exit non-zero, never a traceback.
+options override them. Errors print one line to stderr and exit non-zero, never a traceback; a unix time in an
+error's message is written as this machine's local time with its zone.
 
 Layout (Typer's one file per command group): shared options, consoles, settings and the API client in
 ``cli/common.py``; human-readable output in ``cli/render.py``; each group in its own module, owning its
@@ -19,6 +20,7 @@ import typer
 
 from cli import agreements, assets, disputes, evidence, governance, index, keys, parties, service
 from cli.common import err_console
+from cli.render import humane_times
 from ledger.errors import LedgerError
 
 app = typer.Typer(
@@ -79,7 +81,7 @@ def main() -> None:
         err_console.print("interrupted")
         sys.exit(130)
     except LedgerError as exc:
-        err_console.print(f"[red]error:[/] {escape(exc.message)}", highlight=False)
+        err_console.print(f"[red]error:[/] {escape(humane_times(exc.message))}", highlight=False)
         sys.exit(1)
     except OSError as exc:
         err_console.print(f"[red]error:[/] {escape(str(exc.strerror or exc))}", highlight=False)

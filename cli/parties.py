@@ -25,6 +25,7 @@ from cli.common import (
     ApiUrlOpt,
     DataDirOpt,
     IdentifierOpt,
+    JsonResultOpt,
     JurisdictionOpt,
     NameEnOpt,
     NameZhOpt,
@@ -33,6 +34,7 @@ from cli.common import (
     console,
     load_party_key,
     print_json,
+    report,
     settings_with,
 )
 from cli.render import local_time, span
@@ -167,10 +169,12 @@ def party_admit(
     scheme: SchemeOpt = "uscc",
     name_zh: NameZhOpt = "",
     name_en: NameEnOpt = "",
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Admit a party (operator). The USCC check character is verified before anything is sent."""
+    """Admit a party (operator). The USCC check character is verified before anything is sent. Prints the party in
+    words (the API's JSON with --json)."""
     from ledger.domain.parties import PartyProfile
 
     PartyProfile(kind, jurisdiction, scheme, identifier, name_zh, name_en).validated()  # clear errors before the call
@@ -184,26 +188,43 @@ def party_admit(
         "nameEn": name_en,
         "accounts": account,
     }
-    print_json(api_client(settings, operator=True).post("/v1/parties", json=body))
+    p = api_client(settings, operator=True).post("/v1/parties", json=body)
+    lines = [
+        f"party {p['partyId']} admitted: {_name(p)}",
+        f"{KIND_WORDS.get(p['kind'], p['kind'])}, {p['jurisdiction']}, {p['identifierScheme'].upper()} {p['identifier']}",
+        "accounts: " + ", ".join(p["accounts"]),
+        "next: the party signs with its own keystore, e.g. `ipledger evidence register FILE --keystore KEY.json`",
+    ]
+    report(lines + _tx(p), p, as_json)
+
+
+def _tx(p: dict[str, Any]) -> list[str]:
+    return [f"transaction: {p['transactionHash']}"] if p.get("transactionHash") else []
 
 
 @app.command("suspend")
 def party_suspend(
     party_id: int,
     reason: Annotated[str, typer.Option(help="Why (its hash is recorded on chain).")],
+    as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Suspend a party (operator): its accounts can no longer register or sign."""
+    """Suspend a party (operator): its accounts can no longer register or sign. Prints its status in words (local
+    times; the API's JSON with --json)."""
     settings = settings_with(api_url=api_url, data_dir=data_dir)
-    print_json(api_client(settings, operator=True).post(f"/v1/parties/{party_id}/suspend", json={"reason": reason}))
+    p = api_client(settings, operator=True).post(f"/v1/parties/{party_id}/suspend", json={"reason": reason})
+    report([f"party {p['partyId']} ({_name(p)}): {suspension_words(p)}", *_tx(p)], p, as_json)
 
 
 @app.command("reinstate")
-def party_reinstate(party_id: int, api_url: ApiUrlOpt = None, data_dir: DataDirOpt = None) -> None:
-    """Lift a party's suspension (operator)."""
+def party_reinstate(
+    party_id: int, as_json: JsonResultOpt = False, api_url: ApiUrlOpt = None, data_dir: DataDirOpt = None
+) -> None:
+    """Lift a party's suspension (operator). Prints its status in words (the API's JSON with --json)."""
     settings = settings_with(api_url=api_url, data_dir=data_dir)
-    print_json(api_client(settings, operator=True).post(f"/v1/parties/{party_id}/reinstate"))
+    p = api_client(settings, operator=True).post(f"/v1/parties/{party_id}/reinstate")
+    report([f"party {p['partyId']} ({_name(p)}): {suspension_words(p)}", *_tx(p)], p, as_json)
 
 
 @app.command("show")

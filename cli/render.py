@@ -4,13 +4,15 @@ and table columns.
 Guarantees:
 - Pure formatting: nothing here writes to a console; the one helper that asks the API (:class:`PartyLabels`)
   falls back to the bare id when the API cannot say, so output never fails for a label.
-- UTC where a time is part of a record's terms (:func:`fmt_time`), this machine's time zone, named, where a
-  person waits for something (:func:`local_time`).
+- UTC where a time is part of a record's terms, such as a licence's term in days (:func:`fmt_time`, :func:`term`);
+  everywhere else this machine's local time with its zone named (:func:`local_time`), in error messages too
+  (:func:`humane_times`). Unix seconds appear only in ``--json`` output.
 - Imports nothing of the other ``cli`` modules.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,11 +39,26 @@ def pct(bps: int) -> str:
     return f"{bps / 100:g}%"
 
 
-def local_time(ts: int) -> str:
-    """Unix seconds as this machine's local date and time, with its zone."""
+def local_time(ts: int | None) -> str:
+    """Unix seconds as this machine's local date and time, with its zone (``—`` for none)."""
+    if not ts:
+        return "—"
     moment = datetime.fromtimestamp(int(ts)).astimezone()
     zone = moment.strftime("%Z") or moment.strftime("UTC%z")
     return f"{moment:%Y-%m-%d %H:%M:%S} {zone}"
+
+
+# A unix time in a message: ten digits after a word that introduces a moment, optionally followed by "(unix time)".
+_MOMENT = re.compile(
+    r"\b(?P<word>deadline|now|from|at|until|since|after|before|latest now|time|executableAt|readyAt)"
+    r"(?P<sep>:?\s+)(?P<ts>1\d{9})\b(?:\s*\(unix (?:time|seconds)\))?"
+)
+
+
+def humane_times(message: str) -> str:
+    """A message (the API's, an error's) with each unix time after a word such as ``deadline``, ``now`` or ``at``
+    written as :func:`local_time`; other numbers (amounts, ids, blocks) are left alone."""
+    return _MOMENT.sub(lambda m: f"{m['word']}{m['sep']}{local_time(int(m['ts']))}", message)
 
 
 def span(seconds: int) -> str:

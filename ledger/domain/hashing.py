@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from os import PathLike
 from typing import BinaryIO, Protocol
 
@@ -153,12 +154,14 @@ def hash_stream(
     alg: HashAlgorithm,
     chunk_size: int = 1 << 20,
     limit: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[bytes, int]:
     """Hash a binary stream to its end; return ``(digest, number of bytes read)``.
 
     Reads into one reusable buffer (no per-chunk allocation), so it runs at the speed of bare
     hashlib. With ``limit``, stops as soon as more than ``limit`` bytes have been read and raises
-    :class:`~ledger.errors.PayloadTooLarge` (field ``file``).
+    :class:`~ledger.errors.PayloadTooLarge` (field ``file``). With ``progress``, calls it with the
+    number of bytes of each chunk once that chunk is hashed (a front door draws a progress bar with it).
     """
     if chunk_size <= 0:
         raise ValueError("chunk_size must be positive")
@@ -176,6 +179,8 @@ def hash_stream(
             if limit is not None and total > limit:
                 raise _too_large(limit)
             update(view[:n])
+            if progress is not None:
+                progress(n)
     else:
         read = fileobj.read
         while chunk := read(chunk_size):
@@ -183,6 +188,8 @@ def hash_stream(
             if limit is not None and total > limit:
                 raise _too_large(limit)
             update(chunk)
+            if progress is not None:
+                progress(len(chunk))
     return hasher.digest(), total
 
 
@@ -194,10 +201,10 @@ def _too_large(limit: int) -> PayloadTooLarge:
     )
 
 
-def hash_file(path: str | PathLike[str], alg: HashAlgorithm) -> bytes:
-    """The ``alg`` digest of the file at ``path``."""
+def hash_file(path: str | PathLike[str], alg: HashAlgorithm, progress: Callable[[int], None] | None = None) -> bytes:
+    """The ``alg`` digest of the file at ``path``; ``progress`` as in :func:`hash_stream`."""
     with open(path, "rb", buffering=0) as f:
-        digest, _ = hash_stream(f, alg)
+        digest, _ = hash_stream(f, alg, progress=progress)
     return digest
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,6 +55,7 @@ def admit_university_and_firm(address: dict[str, str], env: dict[str, str]) -> t
     uni = ok_json(
         "party",
         "admit",
+        "--json",
         "--kind",
         "university",
         "--identifier",
@@ -71,6 +73,7 @@ def admit_university_and_firm(address: dict[str, str], env: dict[str, str]) -> t
     firm = ok_json(
         "party",
         "admit",
+        "--json",
         "--kind",
         "firm",
         "--identifier",
@@ -145,6 +148,7 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     # the university registers its patent
     asset = ok_json(
         *register,
+        "--json",
         "--number",
         f"ZL{PATENT}",
         "--filing-date",
@@ -189,7 +193,9 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     assert "not an account of an asset verifier" in fails(
         "asset", "confirm", a, "--extract", str(extract), "--keystore", keys["uni"], env=env
     )
-    confirmed = ok_json("asset", "confirm", a, "--extract", str(extract), "--keystore", keys["verifier"], env=env)
+    confirmed = ok_json(
+        "asset", "confirm", a, "--extract", str(extract), "--keystore", keys["verifier"], "--json", env=env
+    )
     assert confirmed["status"] == "confirmed" and confirmed["verifierPartyId"] == verifier
     assert confirmed["registerExtractHash"] == "0x" + hashlib.sha256(extract.read_bytes()).hexdigest()
     assert "only an open claim" in fails(
@@ -202,6 +208,7 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     licence = ok_json(
         "agreement",
         "propose",
+        "--json",
         "licence",
         "--asset",
         a,
@@ -232,13 +239,14 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     assert "still to sign" in signed
     assert "not a party" in fails("agreement", "sign", lid, "--keystore", keys["bank"], env=env)
     ok("agreement", "sign", lid, "--keystore", keys["firm"], env=env)
-    assert ok_json("agreement", "execute", lid, env=env)["status"] == "effective"
+    assert ok_json("agreement", "execute", lid, "--json", env=env)["status"] == "effective"
 
     title = ok("asset", "title", a, env=env).stdout
     assert "exclusive" in title and f"#{firm} Qianhai" in title and "no pledge in force" in title
 
     # the university pledges the patent to the bank
-    pledge = ok_json(
+    # (without --json: a short summary in words, local times, no JSON)
+    proposed = ok(
         "agreement",
         "propose",
         "pledge",
@@ -253,15 +261,25 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
         "--end",
         day(timedelta(days=365)),
         env=env,
-    )["agreementId"]
+    ).stdout
+    found = re.search(r"^agreement (0x[0-9a-f]{64}) proposed: pledge of asset " + a + "$", proposed, re.M)
+    assert found, proposed
+    pledge = found[1]
+    assert "{" not in proposed and len(proposed.splitlines()) <= 5, proposed
+    assert "Example Bank" in proposed and "pledgee" in proposed and f"agreement sign {pledge}" in proposed
+    assert re.search(r"^sign by: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+$", proposed, re.M), proposed
     ok("agreement", "sign", pledge, "--keystore", keys["uni"], env=env)
     ok("agreement", "sign", pledge, "--keystore", keys["bank"], env=env)
-    ok("agreement", "execute", pledge, env=env)
+    executed = ok("agreement", "execute", pledge, env=env).stdout
+    assert f"agreement {pledge} (pledge of asset {a}) is effective" in executed and "{" not in executed, executed
+    assert re.search(r"^effective since: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+$", executed, re.M), executed
+    assert f"ipledger agreement certificate {pledge}" in executed
 
     # an assignment needs the bank's consent while the pledge is in force
     sale = ok_json(
         "agreement",
         "propose",
+        "--json",
         "assignment",
         "--asset",
         a,
@@ -278,12 +296,16 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     assert "Example Bank" in line and f"#{bank}" in line and "must sign" in line
 
     # the bank releases the pledge; the assignment can now be executed with the two signatures it has
-    assert ok_json("agreement", "release", pledge, "--keystore", keys["bank"], env=env)["status"] == "released"
-    assert ok_json("agreement", "execute", sale["agreementId"], env=env)["status"] == "effective"
+    assert (
+        ok_json("agreement", "release", pledge, "--json", "--keystore", keys["bank"], env=env)["status"] == "released"
+    )
+    assert ok_json("agreement", "execute", sale["agreementId"], "--json", env=env)["status"] == "effective"
 
     # the licence is ended by both its parties
     assert (
-        ok_json("agreement", "terminate", lid, "--keystore", keys["uni"], "--keystore", keys["firm"], env=env)["status"]
+        ok_json(
+            "agreement", "terminate", lid, "--json", "--keystore", keys["uni"], "--keystore", keys["firm"], env=env
+        )["status"]
         == "terminated"
     )
     report = ok_json("asset", "title", a, "--json", env=env)
@@ -308,6 +330,7 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     back = ok_json(
         "agreement",
         "propose",
+        "--json",
         "licence",
         "--asset",
         a,
@@ -329,7 +352,7 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
     )["agreementId"]
     ok("agreement", "sign", back, "--keystore", keys["firm"], env=env)
     assert "not an account of a party" in fails("agreement", "withdraw", back, "--keystore", keys["bank"], env=env)
-    withdrawn = ok_json("agreement", "withdraw", back, "--keystore", keys["uni"], env=env)
+    withdrawn = ok_json("agreement", "withdraw", back, "--json", "--keystore", keys["uni"], env=env)
     assert withdrawn["status"] == "withdrawn" and withdrawn["withdrawnBy"] == uni
     assert "withdrawn" in fails("agreement", "execute", back, env=env)
     p.interrupt()

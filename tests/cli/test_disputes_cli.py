@@ -5,12 +5,13 @@ title; the case file verifies against the node."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.cli.conftest import UpProcess
-from tests.cli.test_agreements_cli import admit_university_and_firm, fails, new_keys, ok_json
+from tests.cli.test_agreements_cli import admit_university_and_firm, fails, new_keys, ok, ok_json
 from tests.helpers import cli_env, council_admit
 
 PASSWORD = "disputes password"
@@ -43,6 +44,7 @@ def test_an_arbitration_institution_opens_and_awards_by_two_arbitrators(up, tmp_
     asset = ok_json(
         "asset",
         "register",
+        "--json",
         "--jurisdiction",
         "CN",
         "--kind",
@@ -80,7 +82,9 @@ def test_an_arbitration_institution_opens_and_awards_by_two_arbitrators(up, tmp_
     )  # a party's key with it
     assert "not an account of arbitration institution" in line, line
     assert ok_json("asset", "show", str(asset), "--json", env=env)["frozen"] is False
-    dispute = ok_json(*opening, "--keystore", keys["arbitrator-1"], "--keystore", keys["arbitrator-2"], env=env)
+    dispute = ok_json(
+        *opening, "--keystore", keys["arbitrator-1"], "--keystore", keys["arbitrator-2"], "--json", env=env
+    )
     assert dispute["status"] == "open" and ok_json("asset", "show", str(asset), "--json", env=env)["frozen"] is True
 
     closing = (
@@ -95,7 +99,14 @@ def test_an_arbitration_institution_opens_and_awards_by_two_arbitrators(up, tmp_
         f"{uni}:10000",
     )
     assert "2 distinct arbitrator accounts" in fails(*closing, "--keystore", keys["arbitrator-2"], env=env)
-    closed = ok_json(*closing, "--keystore", keys["arbitrator-1"], "--keystore", keys["arbitrator-2"], env=env)
+    closed = ok_json(
+        *closing, "--keystore", keys["arbitrator-1"], "--keystore", keys["arbitrator-2"], "--json", env=env
+    )
     assert closed["status"] == "closed" and closed["outcome"] == "title_restored"
+    words = ok("dispute", "show", dispute["disputeId"], env=env).stdout
+    assert f"dispute {dispute['disputeId']} is closed: title restored" in words and "{" not in words, words
+    assert re.search(r"^closed: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+$", words, re.M), words
+    as_json = ok_json("dispute", "show", dispute["disputeId"], "--json", env=env)
+    assert as_json["status"] == "closed" and as_json["closedAt"] == closed["closedAt"]
     shown = ok_json("asset", "show", str(asset), "--json", env=env)
     assert shown["owners"] == [{"partyId": uni, "share": 10000}] and shown["frozen"] is False

@@ -6,6 +6,7 @@ signatures and only after the delay; `ipledger powers` shows the timelock, its d
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -88,6 +89,7 @@ def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, 
         str(proposal),
         "--dev-member",
         "1",
+        "--json",
         env=env,
     )
     assert out.returncode == 0, out.stdout + out.stderr
@@ -97,20 +99,22 @@ def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, 
     assert out.returncode == 1 and "not enough" in out.stderr and "Traceback" not in out.stderr
     # the second member signs with its own keystore
     keystore = write_keystore(tmp_path / "member3.json", members[2], PASSWORD)
-    out = run_cli("governance", "approve", str(proposal), "--keystore", str(keystore), env=env)
+    out = run_cli("governance", "approve", str(proposal), "--keystore", str(keystore), "--json", env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout)["state"] == "ready-to-schedule"
-    out = run_cli("governance", "execute", str(proposal), "--dev-member", "1", env=env)
+    out = run_cli("governance", "execute", str(proposal), "--dev-member", "1", "--json", env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout)["step"] == "scheduled"
     assert httpx.get(f"{p.api}/v1/parties/1").status_code == 404  # not before the delay
-    out = run_cli("governance", "execute", str(proposal), "--dev-member", "1", "--wait", env=env)
+    out = run_cli("governance", "execute", str(proposal), "--dev-member", "1", "--wait", "--json", env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout)["step"] == "executed"
     party = httpx.get(f"{p.api}/v1/parties/1").json()
     assert party["kind"] == "arbitration_institution" and sorted(a.lower() for a in party["accounts"]) == arbitrators
-    out = run_cli("governance", "status", str(proposal), env=env)
+    out = run_cli("governance", "status", str(proposal), "--json", env=env)
     assert out.returncode == 0 and json.loads(out.stdout)["state"] == "done"
+    out = run_cli("governance", "status", str(proposal), env=env)
+    assert out.returncode == 0 and "state: done — executed" in out.stdout and "{" not in out.stdout, out.stdout
 
     # a scheduled act is cancelled by the council before it runs
     second = tmp_path / "reinstate.json"
@@ -119,14 +123,20 @@ def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, 
         == 0
     )
     assert run_cli("governance", "approve", str(second), "--dev-member", "3", env=env).returncode == 0
-    assert run_cli("governance", "execute", str(second), "--dev-member", "1", env=env).returncode == 0
+    out = run_cli("governance", "execute", str(second), "--dev-member", "1", env=env)
+    assert out.returncode == 0 and out.stdout.startswith("scheduled (transaction 0x"), out.stdout + out.stderr
+    assert re.search(
+        r"^state: waiting — scheduled; the timelock runs it at \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+ \(in ",
+        out.stdout,
+        re.M,
+    ), out.stdout
     cancel = tmp_path / "cancel.json"
     out = run_cli("governance", "cancel", str(second), "-o", str(cancel), "--dev-member", "1", env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert run_cli("governance", "approve", str(cancel), "--dev-member", "3", env=env).returncode == 0
-    out = run_cli("governance", "execute", str(cancel), "--dev-member", "1", env=env)
+    out = run_cli("governance", "execute", str(cancel), "--dev-member", "1", "--json", env=env)
     assert out.returncode == 0 and json.loads(out.stdout)["step"] == "cancelled", out.stdout + out.stderr
-    out = run_cli("governance", "status", str(second), env=env)
+    out = run_cli("governance", "status", str(second), "--json", env=env)
     assert json.loads(out.stdout)["state"] == "stale"
 
     # bad input: one line on stderr, exit 1, nothing signed

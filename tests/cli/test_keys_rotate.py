@@ -5,6 +5,7 @@ the council's timelock)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -38,6 +39,7 @@ def test_a_party_rotates_its_key_from_the_cli_and_powers_are_separated(up, tmp_p
         env=env,
     )
     assert out.returncode == 0, out.stderr
+    assert "party 1 admitted: Qianhai Example Technology" in out.stdout and "{" not in out.stdout, out.stdout
     # the rotation needs no operator token: run it without the data directory that holds it
     out = run_cli(
         "keys",
@@ -50,10 +52,24 @@ def test_a_party_rotates_its_key_from_the_cli_and_powers_are_separated(up, tmp_p
     )
     assert out.returncode == 0, out.stdout + out.stderr
     fresh = "0x" + json.loads(new.read_text())["address"]
+    assert f"replaced by {fresh}".lower() in out.stdout.lower() and "{" not in out.stdout, out.stdout
     party = httpx.get(f"{p.api}/v1/parties/1").json()
     assert [a.lower() for a in party["accounts"]] == [fresh.lower()] and party["accountNonce"] == 1
     again = run_cli("keys", "rotate", "--keystore", str(old), "--new", str(tmp_path / "third.json"), env=env)
     assert again.returncode == 1 and "not an account of any party" in again.stderr and "Traceback" not in again.stderr
+
+    # the registrar suspends the party and lifts it: said in words with local times, or the JSON with --json
+    out = run_cli("party", "suspend", "1", "--reason", "key reported stolen", env=env)
+    assert out.returncode == 0 and "{" not in out.stdout, out.stdout + out.stderr
+    assert re.search(
+        r"^party 1 \(Qianhai Example Technology\): SUSPENDED provisionally by the registrar since "
+        r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+; lapses at ",
+        out.stdout,
+        re.M,
+    ), out.stdout
+    out = run_cli("party", "reinstate", "1", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["partyId"] == 1 and "party 1 (Qianhai Example Technology): active" in out.stderr
 
     out = run_cli("powers", env=env)
     assert out.returncode == 0, out.stderr

@@ -42,7 +42,7 @@ def _recover(env: dict[str, str], tmp_path: Path, name: str, new_account: str) -
     assert out.returncode == 0, out.stdout + out.stderr
     assert run_cli("governance", "approve", str(proposal), "--dev-member", "3", env=env).returncode == 0
     assert run_cli("governance", "execute", str(proposal), "--dev-member", "1", env=env).returncode == 0
-    out = run_cli("governance", "execute", str(proposal), "--dev-member", "1", "--wait", env=env)
+    out = run_cli("governance", "execute", str(proposal), "--dev-member", "1", "--wait", "--json", env=env)
     assert out.returncode == 0 and json.loads(out.stdout)["step"] == "executed", out.stdout + out.stderr
 
 

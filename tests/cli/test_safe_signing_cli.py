@@ -53,6 +53,7 @@ def test_a_safe_university_signs_a_licence_from_the_cli(up, tmp_path: Path) -> N
         ok(
             "party",
             "admit",
+            "--json",
             "--kind",
             "university",
             "--identifier",
@@ -71,6 +72,7 @@ def test_a_safe_university_signs_a_licence_from_the_cli(up, tmp_path: Path) -> N
         ok(
             "party",
             "admit",
+            "--json",
             "--kind",
             "firm",
             "--identifier",
@@ -118,7 +120,9 @@ def test_a_safe_university_signs_a_licence_from_the_cli(up, tmp_path: Path) -> N
         verifier.address,
     )
     assert (
-        json.loads(ok("asset", "confirm", asset, "--extract", "ef" * 32, "--keystore", str(verifier_key)))["status"]
+        json.loads(ok("asset", "confirm", asset, "--extract", "ef" * 32, "--keystore", str(verifier_key), "--json"))[
+            "status"
+        ]
         == "confirmed"
     )
 
@@ -127,6 +131,7 @@ def test_a_safe_university_signs_a_licence_from_the_cli(up, tmp_path: Path) -> N
         ok(
             "agreement",
             "propose",
+            "--json",
             "licence",
             "--asset",
             asset,
@@ -158,7 +163,7 @@ def test_a_safe_university_signs_a_licence_from_the_cli(up, tmp_path: Path) -> N
     )
     assert "still to sign" in signed
     ok("agreement", "sign", lid, "--keystore", str(firm_key), "--yes")
-    assert json.loads(ok("agreement", "execute", lid))["status"] == "effective"
+    assert json.loads(ok("agreement", "execute", lid, "--json"))["status"] == "effective"
 
     cert = tmp_path / "licence.json"
     ok("agreement", "certificate", lid, "-o", str(cert))

@@ -4,6 +4,7 @@ keystore, certificates fetched and checked with `ipledger verify` — and refuse
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -64,10 +65,14 @@ def test_register_files_fetch_certificates_and_verify_them(up, tmp_path: Path) -
     # only the binding left the machine; the content hash finds the party that registered it first
     side = json.loads(Path(str(drawing) + ".ipledger.json").read_text())
     assert side["partyId"] == 1 and side["binding"] != side["contentHash"] and side["salt"] is None
-    shown = run_cli("evidence", "show", side["contentHash"], env=env)
+    shown = run_cli("evidence", "show", side["contentHash"], "--json", env=env)
     assert shown.returncode == 0, shown.stderr
     assert '"registrationCount": 1' in shown.stdout and f'"binding": "{side["binding"]}"' in shown.stdout
-    mine = run_cli("evidence", "show", side["binding"], "--party", "1", env=env)
+    words = run_cli("evidence", "show", side["contentHash"], env=env)
+    assert words.returncode == 0 and "{" not in words.stdout, words.stdout + words.stderr
+    assert f"binding      {side['binding']}" in words.stdout and "registered by #1 " in words.stdout, words.stdout
+    assert re.search(r"^on chain     \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+, block \d+$", words.stdout, re.M)
+    mine = run_cli("evidence", "show", side["binding"], "--party", "1", "--json", env=env)
     assert mine.returncode == 0 and '"partyId": 1' in mine.stdout, mine.stderr
 
     drawing.write_bytes(drawing.read_bytes() + b"x")
@@ -90,7 +95,7 @@ def test_register_files_fetch_certificates_and_verify_them(up, tmp_path: Path) -
     assert ok.returncode == 0, ok.stdout
     assert "submission-signature" in ok.stdout
 
-    shown = run_cli("evidence", "show", side["binding"], env=env)
+    shown = run_cli("evidence", "show", side["binding"], "--json", env=env)
     assert shown.returncode == 0 and '"method": "batch"' in shown.stdout
     pdf = tmp_path / "cert.pdf"
     out = run_cli(
