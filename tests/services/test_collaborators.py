@@ -153,7 +153,9 @@ def test_the_evidence_service_relays_a_registration_and_certifies_it_without_the
         firm, svc.domain(), binding=binding, algorithm=1, nonce=0, deadline=anvil.now() + 3600, party_id=pid
     )
     sub = svc.submit_single(req)
-    assert sub.status == SENT and sub.party_id == pid
+    assert sub.status == SENT and sub.party_id == pid and sub.tx_hash is not None
+    # SENT means handed to the node: anvil answers eth_sendRawTransaction before it has mined the block
+    anvil.w3.eth.wait_for_transaction_receipt(sub.tx_hash, timeout=30)
     record = svc.chain_record(binding, pid)
     assert record is not None and record["registrant"] == firm.address
     found = svc.lookup(h("svc-evidence"))
