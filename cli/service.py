@@ -241,7 +241,14 @@ def up_cmd(
     rpc_url: RpcUrlOpt = None,
     data_dir: DataDirOpt = None,
     host: Annotated[str | None, typer.Option("--host", help="API address. Env: IPLEDGER_HOST.")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="API port. Env: IPLEDGER_PORT.")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            help="API port; the printed links and certificate QR codes follow it unless IPLEDGER_PUBLIC_URL is "
+            "set. Env: IPLEDGER_PORT (which the CLI's commands follow too).",
+        ),
+    ] = None,
     node_port: Annotated[
         int | None, typer.Option("--node-port", help="Embedded node port. Env: IPLEDGER_NODE_PORT.")
     ] = None,
@@ -333,6 +340,9 @@ def up_cmd(
             f"EvidenceRegistry {health['contracts'].get('EvidenceRegistry')}"
         )
         console.print(f"API on http://{settings.host}:{settings.port} (OpenAPI at /docs); Ctrl-C stops")
+        console.print(
+            f"CLI commands reach it at {settings.api_url}; links and certificate QR codes use {settings.public_url}"
+        )
         app_ = create_app(ledger, settings, run_indexer=True)
         uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning", **app_.state.server_options)
     finally:
