@@ -13,16 +13,22 @@ import csv
 import json
 import subprocess
 import zipfile
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from eth_account import Account
+from rich.console import Console
 
+import cli.common
+from cli.bundle import Target
+from cli.common import PROGRESS_FILES, hashing_progress, settings_with, status_progress
 from ledger.certificates.verify import Rpc, verify
 from ledger.chain.rpc import connect
 from ledger.domain.hashing import HashAlgorithm, hash_file, public_binding
+from ledger.errors import ConfigurationError, InvalidInput
 from tests.cli.conftest import UpProcess
 from tests.helpers import IPLEDGER, cli_env
 
@@ -163,3 +169,74 @@ def test_bulk_registration_writes_one_bundle_on_a_port_set_by_one_setting(up, tm
         assert verify(cert, rpc, file=fh).passed
     assert not any(x.name.endswith((".ipledger.json", ".certificate.json")) for x in work.iterdir())
     p.interrupt()
+
+
+# --- without a service ------------------------------------------------------------------------------------------
+
+
+def test_one_setting_derives_the_api_and_public_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("IPLEDGER_PORT", "IPLEDGER_HOST", "IPLEDGER_API_URL", "IPLEDGER_PUBLIC_URL"):
+        monkeypatch.delenv(name, raising=False)
+    s = settings_with()
+    assert (s.port, s.api_url, s.public_url) == (8000, "http://127.0.0.1:8000", "http://127.0.0.1:8000")
+    monkeypatch.setenv("IPLEDGER_PORT", "9123")
+    s = settings_with()
+    assert (s.port, s.api_url, s.public_url) == (9123, "http://127.0.0.1:9123", "http://127.0.0.1:9123")
+    s = settings_with(port=9124, host="0.0.0.0")  # `ipledger up --port 9124 --host 0.0.0.0`
+    assert (s.port, s.api_url, s.public_url) == (9124, "http://127.0.0.1:9124", "http://127.0.0.1:9124")
+    s = settings_with(api_url="http://ledger.example:8443")  # a CLI reaching a service elsewhere
+    assert (s.port, s.api_url, s.public_url) == (9123, "http://ledger.example:8443", "http://ledger.example:8443")
+    monkeypatch.delenv("IPLEDGER_PORT")
+    monkeypatch.setenv("IPLEDGER_API_URL", "http://localhost:9125")  # a loopback API URL sets the port too
+    monkeypatch.setenv("IPLEDGER_PUBLIC_URL", "https://ledger.example")  # explicit wins
+    s = settings_with()
+    assert (s.port, s.api_url, s.public_url) == (9125, "http://localhost:9125", "https://ledger.example")
+    monkeypatch.setenv("IPLEDGER_API_URL", "ledger.example:9000")
+    with pytest.raises(ConfigurationError, match="IPLEDGER_API_URL must be an http"):
+        settings_with()
+    with pytest.raises(ConfigurationError, match="IPLEDGER_PORT"):
+        settings_with(api_url="http://127.0.0.1:1", port=70000)
+
+
+def test_a_bad_out_is_refused_before_anything_is_created(tmp_path: Path) -> None:
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "old.zip").write_bytes(b"PK")
+    before = listing(tmp_path)
+    for bad, said in [
+        ("full", "not empty"),
+        ("file", "is a file"),
+        ("file/sub", "cannot be created"),
+        ("file/sub.zip", "cannot be created"),
+        ("old.zip", "already exists"),
+    ]:
+        with pytest.raises(InvalidInput, match=said) as exc:
+            Target.parse(tmp_path / bad)
+        assert exc.value.field == "out"
+    assert listing(tmp_path) == before
+    (tmp_path / "empty").mkdir()
+    assert Target.parse(tmp_path / "empty") == Target(tmp_path / "empty", False)
+    assert Target.parse(tmp_path / "new" / "deeper" / "b.ZIP").archive
+    assert listing(tmp_path) == sorted([*before, str(tmp_path / "empty")])
+
+
+def test_bulk_progress_bars_show_in_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    def drawn(*, terminal: bool, quiet: bool = False, files: int = PROGRESS_FILES) -> str:
+        out = StringIO()
+        monkeypatch.setattr(cli.common, "err_console", Console(file=out, force_terminal=terminal, width=120))
+        with hashing_progress(100, quiet=quiet, files=files) as advance:
+            advance(100)
+        with status_progress("waiting for the chain", total=None, quiet=quiet) as tick:
+            tick(0, "queued")
+        with status_progress("fetching certificates", total=files, quiet=quiet) as tick:
+            for _ in range(files):
+                tick(1, None)
+        return out.getvalue()
+
+    shown = drawn(terminal=True)
+    assert f"hashing {PROGRESS_FILES} files" in shown and "waiting for the chain" in shown and "queued" in shown
+    assert f"{PROGRESS_FILES}/{PROGRESS_FILES}" in shown
+    assert drawn(terminal=False) == ""
+    assert drawn(terminal=True, quiet=True) == ""
+    assert "hashing" not in drawn(terminal=True, files=PROGRESS_FILES - 1)
