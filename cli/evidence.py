@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -331,12 +332,21 @@ def _collect_certificates(client: Any, b: bundle.Bundle, receipt: str, timeout: 
             f"still {state} after {timeout:.0f} s: the index holds each binding and salt; fetch the certificates "
             f"later with `ipledger certificate BINDING --party {b.meta['partyId']}` (receipt {receipt})"
         )
-    with status_progress("fetching certificates", total=len(b.entries), quiet=quiet) as tick:
-        for e in b.entries:
-            try:
-                cert = client.get(f"/v1/evidence/0x{e['binding'].hex()}/certificate", params={"partyId": e["partyId"]})
-            except LedgerError as exc:
-                e["status"], e["error"] = "failed", exc.message
+
+    def fetch(e: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        try:
+            return e, client.get(f"/v1/evidence/0x{e['binding'].hex()}/certificate", params={"partyId": e["partyId"]})
+        except LedgerError as exc:
+            return e, exc
+
+    # a few requests at once: the service answers each from the chain, so most of a request's time is waiting
+    with (
+        status_progress("fetching certificates", total=len(b.entries), quiet=quiet) as tick,
+        ThreadPoolExecutor(FETCHERS) as pool,
+    ):
+        for e, cert in pool.map(fetch, b.entries):
+            if isinstance(cert, LedgerError):
+                e["status"], e["error"] = "failed", cert.message
             else:
                 b.save_certificate(e, _with_salt(cert, e["content"], e["salt"]))
                 if e["status"] != "duplicate":
@@ -344,6 +354,10 @@ def _collect_certificates(client: Any, b: bundle.Bundle, receipt: str, timeout: 
                     e["blockNumber"], e["blockTimestamp"] = status.get("blockNumber"), status.get("blockTimestamp")
             tick(1, None)
     return None
+
+
+#: Certificates fetched at once by a bulk registration.
+FETCHERS = 4
 
 
 def _bundle_summary(
