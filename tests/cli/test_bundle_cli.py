@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from eth_account import Account
+from pypdf import PdfReader
 from rich.console import Console
 
 import cli.common
@@ -149,6 +150,13 @@ def test_bulk_registration_writes_one_bundle_on_a_port_set_by_one_setting(up, tm
         timeout=30,
     )
     assert html.status_code == 200 and f"{link_base}/?hash=" in html.text, html.text[:500]
+    # ... and so do the links the CLI prints
+    pdf = work / "one.pdf"
+    out = ipledger("certificate", index["entries"][0]["binding"], "--party", "1", "--pdf", str(pdf), env=env, cwd=work)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = "".join("".join(page.extract_text().split()) for page in PdfReader(pdf).pages)
+    assert f"{link_base}/?hash=" in text, text[:2000]
+    pdf.unlink()
 
     # private, into an archive, with --json: the machine summary; the salts are in the archive's index
     more = [work / f"more-{i}.bin" for i in range(3)]
