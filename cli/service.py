@@ -16,11 +16,13 @@ import signal
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import typer
 from pydantic import SecretStr
 
 from cli.common import DataDirOpt, RpcUrlOpt, console, err_console, keystore_password, operator_token, settings_with
+from ledger.config import LOOPBACK
 from ledger.errors import ConfigurationError, KeystoreError
 
 if TYPE_CHECKING:
@@ -343,6 +345,12 @@ def up_cmd(
         console.print(
             f"CLI commands reach it at {settings.api_url}; links and certificate QR codes use {settings.public_url}"
         )
+        given = urlsplit(settings.api_url)
+        if given.hostname in LOOPBACK and given.port not in (None, settings.port):
+            err_console.print(
+                f"note: IPLEDGER_API_URL ({settings.api_url}) names port {given.port}, not this service's "
+                f"{settings.port}: set one of them only (docs/configuration.md)"
+            )
         app_ = create_app(ledger, settings, run_indexer=True)
         uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning", **app_.state.server_options)
     finally:
