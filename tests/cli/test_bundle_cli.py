@@ -158,6 +158,19 @@ def test_bulk_registration_writes_one_bundle_on_a_port_set_by_one_setting(up, tm
     assert f"{link_base}/?hash=" in text, text[:2000]
     pdf.unlink()
 
+    # two files registered again and a new one: the earlier records' certificates, counted apart
+    again = [files[0], files[1], work / "new.txt"]
+    again[2].write_text("new\n")
+    out = ipledger("evidence", "register", *map(str, again), "--keystore", str(keystore), "--wait", "--out", "again",
+                   env=env, cwd=work)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.startswith("3 files: 1 registered, 2 already registered earlier by this party, 0 pending"), out
+    entries = json.loads((work / "again" / "index.json").read_text())["entries"]
+    assert [e["status"] for e in entries][:2] == ["duplicate", "duplicate"]
+    assert json.loads((work / "again" / entries[0]["certificate"]).read_text()) == json.loads(
+        (bundle / names[0]).read_text()
+    )
+
     # private, into an archive, with --json: the machine summary; the salts are in the archive's index
     more = [work / f"more-{i}.bin" for i in range(3)]
     for i, f in enumerate(more):
