@@ -102,7 +102,9 @@ def register(
     ] = None,
     as_json: Annotated[
         bool,
-        typer.Option("--json", help="Several files: print the bundle's summary as JSON (no progress bars)."),
+        typer.Option(
+            "--json", help="Print the bundle's summary as JSON (no progress bars); several files, or one with --out."
+        ),
     ] = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
@@ -121,6 +123,8 @@ def register(
             refuse_empty(f, "files", allow="--allow-empty")
     if supersedes and len(files) != 1:
         raise InvalidInput("--supersedes applies to a single file", field="supersedes")
+    if as_json and out is None and len(files) == 1:
+        raise InvalidInput("--json applies to a bundle: several files, or one with --out", field="json")
     target = bundle.Target.parse(out) if out is not None or len(files) > 1 else None
     quiet = as_json or not (console.is_terminal and err_console.is_terminal)
     account = load_party_key(keystore)

@@ -261,3 +261,11 @@ def test_bulk_progress_bars_show_in_a_terminal_only(monkeypatch: pytest.MonkeyPa
     assert drawn(terminal=False) == ""
     assert drawn(terminal=True, quiet=True) == ""
     assert "hashing" not in drawn(terminal=True, files=PROGRESS_FILES - 1)
+
+
+def test_json_of_one_file_without_a_bundle_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "one.txt"
+    f.write_text("one\n")
+    out = ipledger("evidence", "register", str(f), "--json", env=cli_env(IPLEDGER_PORT="9"), cwd=tmp_path)
+    assert out.returncode == 1 and "--json applies to a bundle" in out.stderr and "Traceback" not in out.stderr
+    assert listing(tmp_path) == [str(f)]
