@@ -463,7 +463,7 @@
   function regionName(code) {
     if (code === "WORLD") return lang === "en" ? "worldwide" : "全世界";
     try {
-      return new Intl.DisplayNames([lang === "en" ? "en" : "zh-Hans"], { type: "region" }).of(code) + " (" + code + ")";
+      return new Intl.DisplayNames([lang === "en" ? "en" : "zh-Hans"], { type: "region" }).of(code) + (lang === "en" ? " (" + code + ")" : "（" + code + "）");
     } catch (e) { return code; }
   }
 
@@ -557,10 +557,10 @@
         (e.formerOwners || []).forEach(function (p) { ids[p] = 1; });
       });
       var keys = Object.keys(ids);
-      return Promise.all(keys.map(function (k) { return party(k); })).then(function (ps) {
+      return Promise.all([api("GET", "/v1/assets/" + id)].concat(keys.map(function (k) { return party(k); }))).then(function (ps) {
         var parties = {};
-        keys.forEach(function (k, i) { parties[k] = ps[i]; });
-        lastTitle = { title: r.body, parties: parties, explicitAt: !!atText };
+        keys.forEach(function (k, i) { parties[k] = ps[i + 1]; });
+        lastTitle = { title: r.body, parties: parties, explicitAt: !!atText, asset: ps[0].ok ? ps[0].body : null };
         renderTitle(lastTitle);
       });
     });
@@ -586,6 +586,8 @@
     }
     var ti = s.title, parties = s.parties;
     out.setAttribute("data-state", "shown");
+    // the patent itself first: number, title, jurisdiction and kind (the title view /?asset=<id> opens)
+    out.appendChild(el("h3", { id: "asset-line", text: assetLine(s.asset, ti.assetId) }));
     if (ti.status) {
       // a claim nobody has confirmed is marked before anything else: it cannot be dealt in
       out.appendChild(el("p", { id: "asset-status", class: "badge " + (ti.status === "confirmed" ? "good" : "bad"),

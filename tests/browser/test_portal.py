@@ -471,7 +471,7 @@ def test_an_agreement_from_its_qr_link_its_certificate_and_its_status_in_both_la
     expect(result.locator("[data-field=period] td")).to_have_text(
         f"{shanghai(lic.start)[:10]} → {until[:10]}（北京时间）"
     )
-    expect(result.locator("[data-field=territory] td")).to_contain_text("中国 (CN)")
+    expect(result.locator("[data-field=territory] td")).to_have_text("中国（CN）、香港（HK）")
     expect(result.locator("[data-field=royalty] td")).to_have_text("净销售额的 2.50%，以 CNY 支付")
     zh.click("#lang-toggle")
     expect(result.locator("#agreement-kind")).to_have_text("exclusive licence")
@@ -488,8 +488,19 @@ def test_an_agreement_from_its_qr_link_its_certificate_and_its_status_in_both_la
     title = zh.locator("#title-result")
     expect(title).to_have_attribute("data-state", "shown")
     expect(title.locator(f"li[data-agreement='{lic.agreement_id}']")).to_contain_text("exclusive licence")
+    expect(title.locator("#asset-line")).to_have_text(
+        f"Chinese invention patent CN201910123456.X, \u201c一种电池隔膜\u201d (asset {lic.asset_id})"
+    )
     zh.locator(f"li[data-agreement='{lic.agreement_id}'] a").click()
     expect(zh.locator("#agreement-result")).to_have_attribute("data-state", "shown")
+    zh_title = make_page("zh-CN")
+    open_portal(zh_title, portal, f"?asset={lic.asset_id}")
+    expect(zh_title.locator("#asset-line")).to_have_text(
+        f"中国内地发明专利 CN201910123456.X《一种电池隔膜》（资产编号 {lic.asset_id}）"
+    )
+    expect(zh_title.locator(f"#title-result li[data-agreement='{lic.agreement_id}']")).to_contain_text(
+        f"独占许可 · {shanghai(lic.start)[:10]} → {until[:10]} · 协议 {lic.agreement_id}"
+    )
 
     # the agreement certificate with the signed contract file: authentic, and in force now, in Chinese words
     cert = portal.get(f"/v1/agreements/{lic.agreement_id}/certificate")
