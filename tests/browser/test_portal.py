@@ -301,6 +301,77 @@ def test_a_partys_lapsed_suspension_pending_recovery_and_history_are_shown(page:
     assert not page.js_errors
 
 
+def test_a_licence_voided_by_an_award_is_authentic_but_voided_in_both_languages(
+    make_page: Any, portal: Portal, licence: Licence
+) -> None:
+    from tests.api.test_agreements_scenario import time_travel
+    from tests.api.test_disputes import AWARD, CLAIM, admit_institution, signed
+
+    firm = account("portal-firm")
+    arbs, p_arb = admit_institution(
+        portal,  # type: ignore[arg-type]
+        "portal-arbitration",
+        jurisdiction="mainland",
+        nameZh="深圳国际仲裁院",
+        nameEn="Shenzhen Court of International Arbitration",
+    )
+    asset_id = register_asset(portal, licence.licensor, licence.licensor_id, "202010654321.9", "一种储能装置")  # type: ignore[arg-type]
+    now = portal.chain.now()
+    lic = agree(
+        portal,  # type: ignore[arg-type]
+        {
+            "kind": "licence",
+            "assetId": asset_id,
+            "licensee": portal.party_id,
+            "licenceType": "ordinary",
+            "territory": ["CN"],
+            "start": now,
+            "end": now + YEAR,
+            "royalty": {"basis": "percentage", "rate": 300, "currency": "CNY"},
+        },
+        licence.licensor,
+        firm,
+    )
+    body = {
+        "subject": "agreement",
+        "subjectId": lic["agreementId"],
+        "claimant": portal.party_id,
+        "respondent": licence.licensor_id,
+        "claimHash": CLAIM,
+        "institution": p_arb,
+    }
+    opened = signed(portal, "/v1/disputes", body, arbs)  # type: ignore[arg-type]
+    assert opened.status_code == 201, opened.text
+    did = opened.json()["disputeId"]
+    time_travel(portal, 100)  # type: ignore[arg-type]
+    closed = signed(portal, f"/v1/disputes/{did}/award", {"outcome": "agreement_voided", "awardHash": AWARD}, arbs)  # type: ignore[arg-type]
+    assert closed.status_code == 200, closed.text
+    voided_at = shanghai(closed.json()["closedAt"])
+
+    page = make_page("en-GB")
+    open_portal(page, portal, f"?agreement={lic['agreementId']}")
+    status = page.locator("#agreement-status")
+    expect(status).to_have_attribute("data-status", "voided")
+    expect(status).to_have_text(f"Status: voided by an arbitral award ({voided_at}, Asia/Shanghai)")
+    expect(page.locator("#agreement-kind")).to_have_text("ordinary (non-exclusive) licence")
+    cert = portal.get(f"/v1/agreements/{lic['agreementId']}/certificate")
+    page.fill("#cert-text", json.dumps(cert))
+    page.click("#verify-button")
+    expect(page.locator("#verdict")).to_have_attribute("data-verdict", "passed")
+    legal = page.locator("#legal-status")
+    expect(legal).to_have_attribute("data-state", "voided")
+    expect(legal).to_have_attribute("data-in-force", "false")
+    expect(legal).to_have_text(
+        f"Legal status now: voided by an arbitral award ({voided_at}, Asia/Shanghai) in dispute {did}"
+    )
+    page.click("#lang-toggle")
+    expect(status).to_have_text(f"状态：已被仲裁裁决撤销（{voided_at}，北京时间）")
+    expect(page.locator("#agreement-kind")).to_have_text("普通许可")
+    expect(page.locator("#verdict")).to_have_text("真实：记录与链上一致，全部检查通过")
+    expect(legal).to_have_text(f"当前法律状态：已被仲裁裁决撤销（{voided_at}，北京时间），争议编号 {did}")
+    assert not page.js_errors
+
+
 @pytest.mark.skipif(
     not os.environ.get("IPLEDGER_PORTAL_SCREENSHOT"), reason="set IPLEDGER_PORTAL_SCREENSHOT=docs/portal.png to retake"
 )
