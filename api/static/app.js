@@ -501,6 +501,11 @@
     var inForce = a.status === "effective";
     out.appendChild(el("p", { id: "agreement-status", class: "badge " + (inForce ? "good" : a.status === "proposed" ? "warn" : "bad"),
       "data-status": a.status, text: t("agreement.status") + (lang === "en" ? ": " : "：") + agreementStatusText(a) }));
+    if (s.asset && s.asset.status && s.asset.status !== "confirmed") {
+      // an agreement on a claim nobody confirmed cannot take effect: said before the terms
+      out.appendChild(el("p", { id: "agreement-asset-status", class: "badge bad", "data-status": s.asset.status,
+        text: t("legal.unconfirmed_asset") + (lang === "en" ? ": " : "：") + t("title.status." + s.asset.status) }));
+    }
     var grantees = (terms.grantees || []).map(String);
     var signers = Object.keys(a.signatures || {}).concat((a.requiredParties || []).map(String));
     var grantors = signers.filter(function (p, i) { return grantees.indexOf(p) < 0 && signers.indexOf(p) === i; });
