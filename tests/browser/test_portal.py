@@ -372,6 +372,19 @@ def test_a_licence_voided_by_an_award_is_authentic_but_voided_in_both_languages(
     assert not page.js_errors
 
 
+def test_every_check_the_verifiers_report_has_a_name_in_both_languages(page: Any, portal: Portal) -> None:
+    ids: set[str] = set()
+    for path in (ROOT / "ledger" / "certificates").glob("*.py"):
+        ids |= set(re.findall(r"\.(?:add|skip)\(\s*\"([a-z][a-z-]*)\"", path.read_text()))
+    assert {"format", "file", "block", "registrations", "agreement-id", "event"} <= ids, ids
+    open_portal(page, portal)
+    names = page.evaluate("window.I18N_CHECKS")
+    for language in ("zh-Hans", "en"):
+        missing = sorted(ids - set(names[language]))
+        assert not missing, f"{language}: no name for the checks {missing} in api/static/i18n.js"
+    assert all(CJK.search(n) for n in names["zh-Hans"].values())
+
+
 @pytest.mark.skipif(
     not os.environ.get("IPLEDGER_PORTAL_SCREENSHOT"), reason="set IPLEDGER_PORTAL_SCREENSHOT=docs/portal.png to retake"
 )
