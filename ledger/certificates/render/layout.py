@@ -3,13 +3,14 @@ agreement certificate (``render.agreement``) and the case file summary (``render
 
 What it guarantees:
 
-- Deterministic output: :func:`document` always sets reportlab's ``invariant=1`` (no creation date, no random
-  document id), and nothing here reads the clock, the environment or a font file, so the same story gives
-  the same bytes on every machine.
-- Fonts: Chinese is set in reportlab's built-in CID font :data:`CJK_FONT` (``STSong-Light``, no font file to
-  ship), Latin text in Helvetica, hex and other machine values in Courier (:data:`MONO_FONT`), whose glyphs
-  are all 0.6 em wide so a value's line breaks are known exactly (:func:`mono_lines`).
-  :func:`register_fonts` must run before a story is built; it is idempotent.
+- Deterministic output: :func:`document` always sets reportlab's ``invariant=1`` (no random document id), dates
+  the PDF (``CreationDate``, ``ModDate``) with the ``issued`` time it is given, and nothing here reads the clock
+  or the environment, so the same story gives the same bytes on every machine.
+- Fonts, all embedded as subsets (:mod:`ledger.certificates.render.fonts`): Chinese in Noto Sans SC
+  (:data:`CJK_FONT`), Latin text in Bitstream Vera Sans, hex and other machine values in Source Code Pro
+  (:data:`MONO_FONT`), whose glyphs are all 0.6 em wide so a value's line breaks are known exactly
+  (:func:`mono_lines`). :func:`register_fonts` must run before a story is built; it is idempotent. The document
+  built by :func:`document` embeds a CJK font holding exactly the characters of its story.
 - Text is escaped: :func:`mixed`, :func:`heading` and :func:`table` escape every value for reportlab's
   paragraph markup, so a name such as ``<b>`` or ``&`` is printed, never interpreted.
 - The QR code: :func:`qr_matrix` is the one encoder (error correction M, smallest version), drawn by
@@ -22,6 +23,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
@@ -32,10 +34,11 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
+
+from ledger.certificates.render import fonts
+from ledger.certificates.render.fonts import CJK_FONT, LATIN_BOLD, LATIN_FONT, MONO_FONT
 
 __all__ = [
     "CELL_PAD",
@@ -48,6 +51,7 @@ __all__ = [
     "MONO_FONT",
     "MONO_SIZE",
     "PAGE_H",
+    "PRODUCER",
     "PAGE_W",
     "QR_BORDER",
     "QR_FORM_NAME",
@@ -59,16 +63,15 @@ __all__ = [
     "heading",
     "mixed",
     "mono_lines",
+    "story_text",
     "qr_matrix",
     "qr_runs",
     "register_fonts",
     "table",
 ]
 
-CJK_FONT = "STSong-Light"
-LATIN_FONT = "Helvetica"
-LATIN_BOLD = "Helvetica-Bold"
-MONO_FONT = "Courier"
+#: The PDF producer named in every document's information dictionary.
+PRODUCER = "Qianhai IP Ledger (reportlab)"
 MONO_SIZE = 7.5
 #: Quiet zone around the QR symbol, in modules (ISO/IEC 18004 asks for 4).
 QR_BORDER = 4
@@ -82,21 +85,16 @@ MARGIN = 18 * mm
 LABEL_W = 150.0
 VALUE_W = PAGE_W - 2 * MARGIN - LABEL_W
 CELL_PAD = 4.0
-#: Characters of :data:`MONO_FONT` that fit on one line of a value cell (Courier glyphs are 600/1000 em wide).
+#: Characters of :data:`MONO_FONT` that fit on one line of a value cell (its glyphs are 600/1000 em wide).
 MONO_CHARS = int((VALUE_W - 2 * CELL_PAD) // (0.6 * MONO_SIZE))
 
 
 # --- fonts and text -----------------------------------------------------------------------------
 
-_fonts_registered = False
-
 
 def register_fonts() -> None:
-    """Registers :data:`CJK_FONT` with reportlab (once per process; later calls do nothing)."""
-    global _fonts_registered
-    if not _fonts_registered:
-        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
-        _fonts_registered = True
+    """Registers the embedded fonts with reportlab (once per process; later calls do nothing)."""
+    fonts.register_fonts()
 
 
 def _latin1ish(ch: str) -> bool:
@@ -207,6 +205,7 @@ def table(rows: Sequence[Row], st: Styles) -> Table:
         TableStyle(
             [
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("FONT", (0, 0), (-1, -1), LATIN_FONT),  # the cells' base font (reportlab's default is Helvetica)
                 ("LEFTPADDING", (0, 0), (-1, -1), CELL_PAD),
                 ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PAD),
                 ("TOPPADDING", (0, 0), (-1, -1), 2.5),
@@ -287,12 +286,76 @@ class QrFlowable(Flowable):  # type: ignore[misc]
 # --- the document -------------------------------------------------------------------------------
 
 
-def document(buf: io.BytesIO, *, title: str, margin: float = MARGIN, **info: Any) -> SimpleDocTemplate:
+def story_text(items: Any) -> list[str]:
+    """Every string a story (flowables, tables, nested lists) may print: the markup of its paragraphs, the values of
+    its table cells. Used to choose the characters of a document's CJK font."""
+    out: list[str] = []
+    stack = [items]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, Flowable):
+            for attr in ("text", "_cellvalues", "_content", "lines", "_flowables"):
+                value = getattr(item, attr, None)
+                if value is not None:
+                    stack.append(value)
+    return out
+
+
+def _pdf_date(ts: int) -> str:
+    moment = datetime.fromtimestamp(ts, UTC)
+    return moment.strftime("D:%Y%m%d%H%M%S+00'00'")
+
+
+class _Document(SimpleDocTemplate):  # type: ignore[misc]
+    """A template whose build embeds a CJK font made for its story and dates the PDF with ``issued``."""
+
+    def __init__(self, buf: io.BytesIO, *, issued: int | None, extra_text: str, **kwargs: Any) -> None:
+        super().__init__(buf, **kwargs)
+        self._issued = issued
+        self._extra_text = extra_text
+
+    def build(self, flowables: list[Flowable], *args: Any, **kwargs: Any) -> None:
+        register_fonts()
+        text = story_text(flowables)
+        text.append(self._extra_text)
+        text.extend(str(getattr(self, key, "") or "") for key in ("title", "subject", "author"))
+        with fonts.LOCK:
+            fonts.use_cjk_font(text)
+            kwargs.setdefault("canvasmaker", self._canvas)
+            super().build(flowables, *args, **kwargs)
+
+    def _canvas(self, *args: Any, **kwargs: Any) -> Canvas:
+        canv = Canvas(*args, **kwargs)
+        if self._issued is not None:
+            stamp = _pdf_date(self._issued)
+            canv.setDateFormatter(lambda *_: stamp)
+        return canv
+
+
+def document(
+    buf: io.BytesIO,
+    *,
+    title: str,
+    margin: float = MARGIN,
+    issued: int | None = None,
+    extra_text: str = "",
+    **info: Any,
+) -> SimpleDocTemplate:
     """An A4 document template writing to ``buf``, with ``margin`` on every side and ``invariant=1`` (the
-    same story gives the same bytes). ``info`` passes further document properties (``author``,
-    ``subject``, ``creator``, ``lang``) to reportlab."""
-    return SimpleDocTemplate(
+    same story gives the same bytes). ``issued`` (Unix seconds) is the PDF's creation and modification date:
+    the certificate's issue time (without it reportlab's invariant date is written). ``extra_text`` names
+    characters drawn outside the story (page decorations) that the CJK font must hold. ``info`` passes further
+    document properties (``author``, ``subject``, ``creator``, ``keywords``, ``lang``) to reportlab; the
+    producer is :data:`PRODUCER`."""
+    info.setdefault("producer", PRODUCER)
+    return _Document(
         buf,
+        issued=issued,
+        extra_text=extra_text,
         pagesize=A4,
         leftMargin=margin,
         rightMargin=margin,
@@ -300,5 +363,6 @@ def document(buf: io.BytesIO, *, title: str, margin: float = MARGIN, **info: Any
         bottomMargin=margin,
         title=title,
         invariant=1,
+        initialFontName=LATIN_FONT,
         **info,
     )

@@ -405,6 +405,7 @@ def render_pdf(
         TableStyle(
             [
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("FONT", (0, 0), (-1, -1), LATIN_FONT),  # the cells' base font (reportlab's default is Helvetica)
                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
                 ("RIGHTPADDING", (0, 0), (-1, -1), 0),
                 ("LEFTPADDING", (1, 0), (1, 0), 8),
@@ -429,7 +430,9 @@ def render_pdf(
         author="Qianhai IP Ledger",
         subject=cert.evidence["contentHash"] or cert.evidence["binding"],
         creator="Qianhai IP Ledger",
+        keywords="知识产权存证, IP evidence, blockchain",
         lang="zh-CN",
+        issued=cert.anchor["blockTimestamp"],
     )
     footer = _footer(cert.anchor["transactionHash"])
     template.build(story, onFirstPage=footer, onLaterPages=footer)
