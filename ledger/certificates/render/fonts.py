@@ -31,7 +31,7 @@ from fontTools.pens.cu2quPen import Cu2QuPen
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTFont as FtFont
 from fontTools.varLib import instancer
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfmetrics, ttfonts
 from reportlab.pdfbase.ttfonts import TTFont
 
 __all__ = [
@@ -91,6 +91,7 @@ def _instance(path: Path, axes: dict[str, float], family: str, style: str, ps_na
             names.removeNames(nameID=record.nameID)
     for name_id, value in ((1, family), (2, style), (3, ps_name), (4, f"{family} {style}"), (6, ps_name)):
         names.setName(value, name_id, 3, 1, 0x409)
+    static.recalcTimestamp = False  # keep the source's dates: the same bytes on every run
     buf = io.BytesIO()
     static.save(buf)
     return buf.getvalue()
@@ -177,6 +178,7 @@ class _CjkSource:
         fb.setupPost()
         fb.setupHead(unitsPerEm=self.upm, **self.head)
         fb.setupMaxp()
+        fb.font.recalcTimestamp = False  # keep the source's dates: the same bytes on every run
         buf = io.BytesIO()
         fb.save(buf)
         return buf.getvalue()
@@ -214,6 +216,20 @@ def _install(font: TTFont) -> None:
     pdfmetrics._fonts[font.fontName] = font  # noqa: SLF001 (no public way to replace a registered font)
     pdfmetrics._dynFaceNames[font.face.name] = font  # noqa: SLF001
 
+
+def _to_unicode_cmap(fontname: str, subset: list[int]) -> str:
+    """reportlab's ToUnicode CMap of a TrueType subset, with characters beyond the BMP (Chinese names use CJK
+    Extension B to H, such as 𬭚) written as UTF-16 surrogate pairs, as the PDF specification asks (reportlab
+    writes ``<2CB5A>``, which readers take as U+2CB5)."""
+    text = _reportlab_to_unicode_cmap(fontname, [min(v, 0xFFFF) for v in subset])
+    for i, v in enumerate(subset):
+        if v > 0xFFFF:
+            text = text.replace(f"<{i:02X}> <FFFF>", f"<{i:02X}> <{chr(v).encode('utf-16-be').hex().upper()}>", 1)
+    return text
+
+
+_reportlab_to_unicode_cmap = ttfonts.makeToUnicodeCMap
+ttfonts.makeToUnicodeCMap = _to_unicode_cmap
 
 _registered = False
 

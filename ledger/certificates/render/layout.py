@@ -42,6 +42,7 @@ from ledger.certificates.render.fonts import CJK_FONT, LATIN_BOLD, LATIN_FONT, M
 
 __all__ = [
     "CELL_PAD",
+    "EndMarker",
     "CJK_FONT",
     "LABEL_W",
     "LATIN_BOLD",
@@ -137,11 +138,19 @@ def mono_lines(value: str | tuple[str, ...]) -> list[str]:
 
 
 class Styles:
-    """The paragraph styles of the certificates (titles, headings, table cells, body text, notes, URLs)."""
+    """The paragraph styles of the certificates (titles, headings, table cells, body text, notes, URLs).
 
-    def __init__(self) -> None:
-        self.title_zh = ParagraphStyle("title_zh", fontName=CJK_FONT, fontSize=20, leading=26, alignment=1)
-        self.title_en = ParagraphStyle("title_en", fontName=LATIN_BOLD, fontSize=14, leading=18, alignment=1)
+    ``compact`` tightens the leading and the spacing (same type sizes) by about a tenth: a renderer whose last page
+    would hold only a few lines lays the document out again with it (:class:`EndMarker`)."""
+
+    def __init__(self, compact: bool = False) -> None:
+        register_fonts()  # the styles name the fonts; a paragraph cannot be made before they are registered
+        k = 0.88 if compact else 1.0
+        self.compact = compact
+        #: The top and bottom padding of a :func:`table`'s cells.
+        self.cell_pad_v = 1.5 if compact else 2.5
+        self.title_zh = ParagraphStyle("title_zh", fontName=CJK_FONT, fontSize=20, leading=26 * k, alignment=1)
+        self.title_en = ParagraphStyle("title_en", fontName=LATIN_BOLD, fontSize=14, leading=18 * k, alignment=1)
         self.subtitle = ParagraphStyle(
             "subtitle", fontName=LATIN_FONT, fontSize=7.5, leading=10, alignment=1, textColor=colors.HexColor("#555555")
         )
@@ -149,26 +158,51 @@ class Styles:
             "heading",
             fontName=LATIN_BOLD,
             fontSize=10.5,
-            leading=14,
-            spaceBefore=8,
+            leading=14 * k,
+            spaceBefore=8 * k,
             spaceAfter=3,
             textColor=colors.HexColor("#1f3a5f"),
         )
         self.label = ParagraphStyle(
-            "label", fontName=LATIN_FONT, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#333333")
+            "label", fontName=LATIN_FONT, fontSize=7.5, leading=9.5 * k, textColor=colors.HexColor("#333333")
         )
-        self.value = ParagraphStyle("value", fontName=LATIN_FONT, fontSize=8.5, leading=11)
-        self.mono = ParagraphStyle("mono", fontName=MONO_FONT, fontSize=MONO_SIZE, leading=MONO_SIZE + 2)
+        self.value = ParagraphStyle("value", fontName=LATIN_FONT, fontSize=8.5, leading=11 * k)
+        self.mono = ParagraphStyle("mono", fontName=MONO_FONT, fontSize=MONO_SIZE, leading=MONO_SIZE + 2 * k)
         self.body_zh = ParagraphStyle(
-            "body_zh", fontName=LATIN_FONT, fontSize=8.5, leading=12.5, wordWrap="CJK", spaceBefore=3
+            "body_zh", fontName=LATIN_FONT, fontSize=8.5, leading=12.5 * k, wordWrap="CJK", spaceBefore=3 * k
         )
-        self.body_en = ParagraphStyle("body_en", fontName=LATIN_FONT, fontSize=8.5, leading=11)
-        self.note_zh = ParagraphStyle("note_zh", fontName=CJK_FONT, fontSize=8.5, leading=12.5, wordWrap="CJK")
-        self.note_en = ParagraphStyle("note_en", fontName=LATIN_FONT, fontSize=8.5, leading=11.5, spaceBefore=3)
+        self.body_en = ParagraphStyle("body_en", fontName=LATIN_FONT, fontSize=8.5, leading=11 * k)
+        self.note_zh = ParagraphStyle("note_zh", fontName=CJK_FONT, fontSize=8.5, leading=12.5 * k, wordWrap="CJK")
+        self.note_en = ParagraphStyle("note_en", fontName=LATIN_FONT, fontSize=8.5, leading=11.5 * k, spaceBefore=3 * k)
         self.command = ParagraphStyle(
-            "command", fontName=MONO_FONT, fontSize=8, leading=10, spaceBefore=3, leftIndent=10
+            "command", fontName=MONO_FONT, fontSize=8, leading=10 * k, spaceBefore=3 * k, leftIndent=10
         )
-        self.url = ParagraphStyle("url", fontName=MONO_FONT, fontSize=8, leading=10, spaceBefore=4)
+        self.url = ParagraphStyle("url", fontName=MONO_FONT, fontSize=8, leading=10 * k, spaceBefore=4 * k)
+
+
+class EndMarker(Flowable):  # type: ignore[misc]
+    """Placed last in a story, it records how full the last page is: :attr:`pages` and :attr:`fill` (the share of
+    the frame's height used on the last page, 0 to 1) once the document is built."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.width = self.height = 0
+        self.available = 0.0
+        self.pages = 0
+        self.fill = 1.0
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        self.available = available_height
+        return 0, 0
+
+    def draw(self) -> None:
+        self.pages = self.canv.getPageNumber()
+        frame = PAGE_H - 2 * MARGIN - 12  # the frame's height inside its 6-point paddings
+        self.fill = max(0.0, min(1.0, 1 - self.available / frame))
+
+    def sparse(self, minimum: float = 0.4) -> bool:
+        """Whether the document has more than one page and its last page is less than ``minimum`` full."""
+        return self.pages > 1 and self.fill < minimum
 
 
 # --- headings and tables ------------------------------------------------------------------------
@@ -184,9 +218,28 @@ class Row:
     mono: bool = False  # hex and other machine values: Courier, wrapped at fixed width
 
 
+#: The space a :func:`heading` wants below it on its page (about three table rows), or it starts the next page.
+HEADING_ROOM = 42.0
+
+
+class _Heading(Paragraph):  # type: ignore[misc]
+    """A heading that is never the last thing on a page: with less than :data:`HEADING_ROOM` below it, it does
+    not fit (and cannot be split), so the frame moves it to the next page."""
+
+    _fits = True
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        width, height = super().wrap(available_width, available_height)
+        self._fits = height + HEADING_ROOM <= available_height
+        return width, height if self._fits else available_height + 1
+
+    def split(self, available_width: float, available_height: float) -> list[Flowable]:
+        return [] if not self._fits else list(super().split(available_width, available_height))
+
+
 def heading(zh: str, en: str, st: Styles) -> Paragraph:
-    """A section heading ``zh  /  en``."""
-    return Paragraph(f'<font name="{CJK_FONT}">{xml_escape(zh)}</font>  /  {xml_escape(en)}', st.heading)
+    """A section heading ``zh  /  en``, kept with what follows it (never alone at the foot of a page)."""
+    return _Heading(f'<font name="{CJK_FONT}">{xml_escape(zh)}</font>  /  {xml_escape(en)}', st.heading)
 
 
 def table(rows: Sequence[Row], st: Styles) -> Table:
@@ -208,8 +261,8 @@ def table(rows: Sequence[Row], st: Styles) -> Table:
                 ("FONT", (0, 0), (-1, -1), LATIN_FONT),  # the cells' base font (reportlab's default is Helvetica)
                 ("LEFTPADDING", (0, 0), (-1, -1), CELL_PAD),
                 ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PAD),
-                ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+                ("TOPPADDING", (0, 0), (-1, -1), st.cell_pad_v),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), st.cell_pad_v),
                 ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f1f4f8")),
                 ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#c9d1dc")),
                 ("BOX", (0, 0), (-1, -1), 0.5, colors.HexColor("#8a99ad")),
