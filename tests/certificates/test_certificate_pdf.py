@@ -387,7 +387,7 @@ def test_pdf_long_values_wrap_and_long_cells_split_over_pages() -> None:
     assert len(PdfReader(io.BytesIO(pdf)).pages) >= 3
     # the signature's lines, in order, leaving out the page footers between them
     assert "".join(line for line in lines if re.fullmatch(r"(0x)?[ab]+", line)) == "0x" + "ab" * 4096
-    # every hex line fits the value column (Courier 7.5 pt: 74 characters)
+    # every hex line fits the value column (the mono font at 7.5 pt: 74 characters)
     assert max(len(line) for line in lines if re.fullmatch(r"(0x)?[0-9a-f]+", line)) <= 74
 
 

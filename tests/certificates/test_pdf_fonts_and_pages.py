@@ -157,3 +157,21 @@ def test_a_fresh_process_prints_the_same_bytes() -> None:
     )
     fresh = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120).stdout
     assert fresh == here
+
+
+def test_the_layout_kit_sets_chinese_in_machine_values_in_the_cjk_font(poppler: Path) -> None:
+    import io
+
+    from ledger.certificates.render.layout import Row, Styles, document, heading, table
+
+    st = Styles()
+    buf = io.BytesIO()
+    rows = [
+        Row("条款", "Terms", '{"fieldOfUse": "医疗器械 / medical devices"}', mono=True),
+        Row("名称", "Name", "甲乙"),
+    ]
+    document(buf, title="测试 / Test", issued=1714579200).build([heading("条款", "Terms", st), table(rows, st)])
+    path = _write(poppler, buf.getvalue())
+    assert all((emb, sub) == ("yes", "yes") for _, emb, sub in _fonts(path))
+    text = "".join(_pages(path))
+    assert '"fieldOfUse": "医疗器械 / medical devices"' in text and "甲乙" in text

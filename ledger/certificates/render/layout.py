@@ -107,7 +107,8 @@ def _latin1ish(ch: str) -> bool:
 
 
 def mixed(text: str) -> str:
-    """Paragraph markup for ``text``: escaped, with runs Helvetica cannot draw set in the CJK font."""
+    """Paragraph markup for ``text``: escaped, with runs outside Windows-1252 (all the Latin and mono fonts
+    hold) set in the CJK font."""
     out: list[str] = []
     run: list[str] = []
     run_latin = True
@@ -215,7 +216,7 @@ class Row:
     zh: str
     en: str
     value: str | tuple[str, ...]
-    mono: bool = False  # hex and other machine values: Courier, wrapped at fixed width
+    mono: bool = False  # hex and other machine values: the mono font, wrapped at fixed width
 
 
 #: The space a :func:`heading` wants below it on its page (about three table rows), or it starts the next page.
@@ -248,7 +249,8 @@ def table(rows: Sequence[Row], st: Styles) -> Table:
     for row in rows:
         label = Paragraph(f'<font name="{CJK_FONT}">{xml_escape(row.zh)}</font><br/>{xml_escape(row.en)}', st.label)
         if row.mono:
-            value = Paragraph("<br/>".join(xml_escape(line) for line in mono_lines(row.value)), st.mono)
+            # Chinese in a machine value (a JSON string, say) is set in the CJK font, the rest in the mono font
+            value = Paragraph("<br/>".join(mixed(line) for line in mono_lines(row.value)), st.mono)
         else:
             text = row.value if isinstance(row.value, str) else "\n".join(row.value)
             value = Paragraph(mixed(text), st.value)
