@@ -7,6 +7,7 @@ skipped with a reason, and fail under ``IPLEDGER_TEST_STRICT``.
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -92,9 +93,14 @@ DOCUMENTS: dict[str, Callable[[], bytes]] = {
 }
 
 
+@functools.cache
+def _pdf(name: str) -> bytes:
+    return DOCUMENTS[name]()
+
+
 @pytest.mark.parametrize("name", DOCUMENTS)
 def test_every_font_is_embedded_as_a_subset(poppler: Path, name: str) -> None:
-    fonts = _fonts(_write(poppler, DOCUMENTS[name]()))
+    fonts = _fonts(_write(poppler, _pdf(name)))
     assert fonts
     for font, emb, sub in fonts:
         assert (emb, sub) == ("yes", "yes"), f"{name}: {font} emb {emb} sub {sub}"
@@ -103,7 +109,7 @@ def test_every_font_is_embedded_as_a_subset(poppler: Path, name: str) -> None:
 
 @pytest.mark.parametrize("name", DOCUMENTS)
 def test_no_page_of_a_longer_document_holds_only_a_few_lines(poppler: Path, name: str) -> None:
-    pages = _pages(_write(poppler, DOCUMENTS[name]()))
+    pages = _pages(_write(poppler, _pdf(name)))
     lines = [_lines(text) for text in pages]
     if len(pages) > 1:
         assert min(lines) >= MIN_LINES, f"{name}: lines of text per page {lines}"
@@ -112,11 +118,11 @@ def test_no_page_of_a_longer_document_holds_only_a_few_lines(poppler: Path, name
 
 def test_the_batch_certificate_fits_on_two_pages(poppler: Path) -> None:
     # laid out at the normal spacing, its last page would hold the last rows of the batch proofs only
-    assert len(_pages(_write(poppler, DOCUMENTS["evidence, batch"]()))) == 2
+    assert len(_pages(_write(poppler, _pdf("evidence, batch")))) == 2
 
 
 def test_chinese_text_extracts_as_written(poppler: Path) -> None:
-    text = "".join(_pages(_write(poppler, DOCUMENTS["evidence, rare characters"]())))
+    text = "".join(_pages(_write(poppler, _pdf("evidence, rare characters"))))
     for label in (
         "知识产权存证证书",
         "存证内容",
@@ -134,12 +140,12 @@ def test_chinese_text_extracts_as_written(poppler: Path) -> None:
     ):
         assert label in text, label
     assert "\ufffd" not in text
-    assert "知识产权协议证书" in "".join(_pages(_write(poppler, DOCUMENTS["agreement"]())))
-    assert "仲裁案卷摘要" in "".join(_pages(_write(poppler, DOCUMENTS["case file"]())))
+    assert "知识产权协议证书" in "".join(_pages(_write(poppler, _pdf("agreement"))))
+    assert "仲裁案卷摘要" in "".join(_pages(_write(poppler, _pdf("case file"))))
 
 
 def test_the_pdf_is_dated_at_the_block_time(poppler: Path) -> None:
-    info = _run("pdfinfo", "-isodates", _write(poppler, DOCUMENTS["evidence, direct"]()))
+    info = _run("pdfinfo", "-isodates", _write(poppler, _pdf("evidence, direct")))
     assert re.search(r"^CreationDate:\s+2024-05-01T16:00:00(Z|\+00)", info, re.M), info
     assert re.search(r"^ModDate:\s+2024-05-01T16:00:00(Z|\+00)", info, re.M), info
     assert re.search(r"^Producer:\s+Qianhai IP Ledger", info, re.M), info
@@ -175,3 +181,14 @@ def test_the_layout_kit_sets_chinese_in_machine_values_in_the_cjk_font(poppler: 
     assert all((emb, sub) == ("yes", "yes") for _, emb, sub in _fonts(path))
     text = "".join(_pages(path))
     assert '"fieldOfUse": "医疗器械 / medical devices"' in text and "甲乙" in text
+
+
+def test_documents_printed_at_once_in_threads_are_the_same_as_one_by_one() -> None:
+    # the CJK font is registered per document under one name: building is serialised, nothing is mixed up
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = ["evidence, direct", "evidence, rare characters", "agreement", "case file"] * 2
+    alone = {name: DOCUMENTS[name]() for name in names}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda name: DOCUMENTS[name](), names))
+    assert together == [alone[name] for name in names]
