@@ -264,7 +264,7 @@ def test_pdf_embeds_a_subset_of_every_font_it_uses(direct_pdf: bytes, batch_pdf:
             if (font := f.get_object())
         }
         families = {str(name).split("+", 1)[-1] for name in fonts}
-        assert {"NotoSansSC-Regular", "BitstreamVeraSans-Roman", "SourceCodePro-Regular"} <= families, families
+        assert {"NotoSansSC-Regular", "BitstreamVeraSans-Roman", "IBMPlexMono-Regular"} <= families, families
         for name, font in fonts.items():
             # a subset carries a six-letter tag (PDF 32000-1, 9.6.4); its program is embedded
             assert re.fullmatch(r"/[A-Z]{6}\+[\w-]+", str(name)), name

@@ -1,13 +1,14 @@
-"""The fonts every PDF of the ledger embeds: all packaged, all SIL Open Font License 1.1, each embedded as a subset.
+"""The fonts every PDF of the ledger embeds: all packaged with its Python dependencies, each embedded as a subset,
+each under a licence that allows embedding and redistribution.
 
-- Chinese: Noto Sans SC Regular (package ``pylopdf-fonts-zh-cn``, an OpenType/CFF font). reportlab embeds TrueType
+- Chinese: Noto Sans SC Regular (package ``pylopdf-fonts-zh-cn``, SIL Open Font License 1.1; OpenType/CFF). reportlab embeds TrueType
   outlines only, so for each document :func:`cjk_font` converts the glyphs of the characters that document uses
   (cubic to quadratic curves, fontTools ``cu2qu``) into a small TrueType font; reportlab then embeds the subset of
   it the pages draw. Converted glyphs are kept for the life of the process.
 - Latin: Bitstream Vera Sans and Vera Sans Bold, the TrueType fonts reportlab ships (``reportlab/fonts``, Bitstream
   Vera Fonts licence: free to use, embed and redistribute).
-- Machine values (hex, commands, URLs): Source Code Pro at weight 400 (package ``fontpkg-source-code-pro``), whose
-  glyphs are all 600/1000 em wide.
+- Machine values (hex, commands, URLs): IBM Plex Mono Regular (package ``fontpkg-ibm-plex-mono``, SIL Open Font
+  License 1.1), whose glyphs are all 600/1000 em wide.
 
 Nothing here reads the clock or the environment: the font of a document depends only on the characters it uses,
 so the same document gives the same bytes on every machine. The fonts' copyright and licence notices travel in
@@ -23,14 +24,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import fontpkg_source_code_pro
+import fontpkg_ibm_plex_mono
 import pylopdf_fonts_zh_cn
-from fontTools import subset as ftsubset
 from fontTools.fontBuilder import FontBuilder
 from fontTools.pens.cu2quPen import Cu2QuPen
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTFont as FtFont
-from fontTools.varLib import instancer
 from reportlab.pdfbase import pdfmetrics, ttfonts
 from reportlab.pdfbase.ttfonts import TTFont
 
@@ -48,17 +47,13 @@ __all__ = [
 CJK_FONT = "NotoSansSC"
 LATIN_FONT = "Vera"
 LATIN_BOLD = "Vera-Bold"
-MONO_FONT = "SourceCodePro"
+MONO_FONT = "IBMPlexMono"
 
 #: Held while a document is built: the CJK font registered under :data:`CJK_FONT` is that document's.
 LOCK = threading.RLock()
 
 #: Characters every CJK font has, whatever the document: ASCII, common CJK punctuation, and the footer's words.
 _BASE_CJK = "".join(chr(c) for c in range(0x20, 0x7F)) + "，。、；：？！（）《》“”‘’—…·「」【】〔〕第页共"
-#: The characters of the Latin and mono fonts: printable Windows-1252 (what ``layout.mixed`` sets in Latin).
-_LATIN_CHARS = "".join(
-    ch for ch in (bytes([b]).decode("cp1252", errors="ignore") for b in range(0x20, 0x100)) if ch and ch.isprintable()
-)
 _ZH_NAME_IDS = (0, 7, 8, 9, 10, 11, 12, 13, 14)  # copyright, trademark, vendor, designer, ..., licence, licence URL
 
 
@@ -68,44 +63,6 @@ def _cjk_path() -> Path:
 
 def _package_file(package: Any, name: str) -> Path:
     return Path(package.__file__).parent / "files" / name
-
-
-# --- mono: a static instance of a variable TrueType font, made once -----------------------
-
-
-def _instance(path: Path, axes: dict[str, float], family: str, style: str, ps_name: str) -> bytes:
-    font = FtFont(path)
-    options = ftsubset.Options()
-    options.layout_features = []
-    options.hinting = False
-    options.name_IDs = ["*"]
-    options.notdef_outline = True
-    options.drop_tables += ["GSUB", "GPOS", "GDEF", "STAT", "MVAR", "HVAR"]
-    sub = ftsubset.Subsetter(options)
-    sub.populate(text=_LATIN_CHARS)
-    sub.subset(font)
-    static = instancer.instantiateVariableFont(font, axes, updateFontNames=False)
-    names = static["name"]
-    for record in list(names.names):
-        if record.nameID in (1, 2, 3, 4, 6, 16, 17, 25):
-            names.removeNames(nameID=record.nameID)
-    for name_id, value in ((1, family), (2, style), (3, ps_name), (4, f"{family} {style}"), (6, ps_name)):
-        names.setName(value, name_id, 3, 1, 0x409)
-    static.recalcTimestamp = False  # keep the source's dates: the same bytes on every run
-    buf = io.BytesIO()
-    static.save(buf)
-    return buf.getvalue()
-
-
-@functools.cache
-def _mono_bytes() -> bytes:
-    return _instance(
-        _package_file(fontpkg_source_code_pro, "SourceCodePro[wght].ttf"),
-        {"wght": 400},
-        "Source Code Pro",
-        "Regular",
-        "SourceCodePro-Regular",
-    )
 
 
 # --- Chinese: Noto Sans SC, converted glyph by glyph ------------------------------------------------
@@ -242,7 +199,7 @@ def register_fonts() -> None:
             return
         pdfmetrics.registerFont(TTFont(LATIN_FONT, "Vera.ttf"))
         pdfmetrics.registerFont(TTFont(LATIN_BOLD, "VeraBd.ttf"))
-        pdfmetrics.registerFont(TTFont(MONO_FONT, io.BytesIO(_mono_bytes())))
+        pdfmetrics.registerFont(TTFont(MONO_FONT, str(_package_file(fontpkg_ibm_plex_mono, "IBMPlexMono-Regular.ttf"))))
         pdfmetrics.registerFontFamily(LATIN_FONT, normal=LATIN_FONT, bold=LATIN_BOLD)
         pdfmetrics.registerFontFamily(MONO_FONT, normal=MONO_FONT)
         pdfmetrics.registerFontFamily(CJK_FONT, normal=CJK_FONT)

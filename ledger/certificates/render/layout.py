@@ -7,7 +7,7 @@ What it guarantees:
   the PDF (``CreationDate``, ``ModDate``) with the ``issued`` time it is given, and nothing here reads the clock
   or the environment, so the same story gives the same bytes on every machine.
 - Fonts, all embedded as subsets (:mod:`ledger.certificates.render.fonts`): Chinese in Noto Sans SC
-  (:data:`CJK_FONT`), Latin text in Bitstream Vera Sans, hex and other machine values in Source Code Pro
+  (:data:`CJK_FONT`), Latin text in Bitstream Vera Sans, hex and other machine values in IBM Plex Mono
   (:data:`MONO_FONT`), whose glyphs are all 0.6 em wide so a value's line breaks are known exactly
   (:func:`mono_lines`). :func:`register_fonts` must run before a story is built; it is idempotent. The document
   built by :func:`document` embeds a CJK font holding exactly the characters of its story.
