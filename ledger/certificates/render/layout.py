@@ -21,7 +21,7 @@ What it guarantees:
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +57,7 @@ __all__ = [
     "QR_BORDER",
     "QR_FORM_NAME",
     "VALUE_W",
+    "build_pdf",
     "QrFlowable",
     "Row",
     "Styles",
@@ -389,6 +390,36 @@ class _Document(SimpleDocTemplate):  # type: ignore[misc]
             stamp = _pdf_date(self._issued)
             canv.setDateFormatter(lambda *_: stamp)
         return canv
+
+
+def build_pdf(
+    story: Callable[[Styles], list[Flowable]],
+    *,
+    title: str,
+    on_page: Callable[[Canvas, SimpleDocTemplate], None] | None = None,
+    **options: Any,
+) -> bytes:
+    """The PDF of the story ``story(Styles())``, built by :func:`document` (``options`` go to it: ``margin``,
+    ``issued``, ``extra_text``, ``author``...) with ``on_page`` drawn on every page. When its last page would hold
+    only a few lines (:meth:`EndMarker.sparse`), the story is made again with ``Styles(compact=True)`` and that is
+    built instead. Deterministic: the same story gives the same bytes."""
+    pdf, end = _build_once(story(Styles()), title, on_page, options)
+    if end.sparse():
+        pdf, end = _build_once(story(Styles(compact=True)), title, on_page, options)
+    return pdf
+
+
+def _build_once(
+    story: list[Flowable],
+    title: str,
+    on_page: Callable[[Canvas, SimpleDocTemplate], None] | None,
+    options: dict[str, Any],
+) -> tuple[bytes, EndMarker]:
+    buf = io.BytesIO()
+    end = EndMarker()
+    pages: dict[str, Any] = {"onFirstPage": on_page, "onLaterPages": on_page} if on_page else {}
+    document(buf, title=title, **options).build([*story, end], **pages)
+    return buf.getvalue(), end
 
 
 def document(

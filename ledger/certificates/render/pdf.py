@@ -16,7 +16,6 @@ both from :func:`~ledger.certificates.render.layout.qr_matrix`.
 from __future__ import annotations
 
 import html
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,11 +39,10 @@ from ledger.certificates.render.layout import (
     PAGE_W,
     QR_BORDER,
     QR_FORM_NAME,
-    EndMarker,
     QrFlowable,
     Row,
     Styles,
-    document,
+    build_pdf,
     heading,
     mixed,
     qr_matrix,
@@ -383,15 +381,20 @@ def render_pdf(
     """
     cert = certmod.parse(doc)
     register_fonts()
-    pdf, end = _build(cert, verify_url, title_zh, title_en, Styles())
-    if end.sparse():  # a last page of a few lines: lay it out again, tighter
-        pdf, end = _build(cert, verify_url, title_zh, title_en, Styles(compact=True))
-    return pdf
+    return build_pdf(
+        lambda st: _story(cert, verify_url, title_zh, title_en, st),
+        title=f"{title_zh} / {title_en}",
+        on_page=_footer(cert.anchor["transactionHash"]),
+        author="Qianhai IP Ledger",
+        subject=cert.evidence["contentHash"] or cert.evidence["binding"],
+        creator="Qianhai IP Ledger",
+        keywords="知识产权存证, IP evidence, blockchain",
+        lang="zh-CN",
+        issued=cert.anchor["blockTimestamp"],
+    )
 
 
-def _build(
-    cert: certmod.Certificate, verify_url: str, title_zh: str, title_en: str, st: Styles
-) -> tuple[bytes, EndMarker]:
+def _story(cert: certmod.Certificate, verify_url: str, title_zh: str, title_en: str, st: Styles) -> list[Flowable]:
     story: list[Flowable] = [
         Paragraph(_xml_escape(title_zh), st.title_zh) if title_zh else Spacer(0, 0),
         Paragraph(mixed(title_en), st.title_en) if title_en else Spacer(0, 0),
@@ -444,21 +447,7 @@ def _build(
         story.append(heading(section.zh, section.en, st))
         story.append(table(section.rows, st))
 
-    buf = io.BytesIO()
-    template = document(
-        buf,
-        title=f"{title_zh} / {title_en}",
-        author="Qianhai IP Ledger",
-        subject=cert.evidence["contentHash"] or cert.evidence["binding"],
-        creator="Qianhai IP Ledger",
-        keywords="知识产权存证, IP evidence, blockchain",
-        lang="zh-CN",
-        issued=cert.anchor["blockTimestamp"],
-    )
-    footer = _footer(cert.anchor["transactionHash"])
-    end = EndMarker()
-    template.build([*story, end], onFirstPage=footer, onLaterPages=footer)
-    return buf.getvalue(), end
+    return story
 
 
 # --- HTML ---------------------------------------------------------------------------------------
