@@ -236,7 +236,11 @@ def _submit_from_wallet(api: Api, hashes: list[bytes]) -> None:
 
 # --- which check owns which field ----------------------------------------------------------------
 
-_REGISTRANT_PROFILE = {f"registrant.{k}": {"party"} for k in ("identifierScheme", "identifier", "nameZh", "nameEn")}
+_REGISTRANT_PROFILE = {
+    **{f"registrant.{k}": {"party"} for k in ("identifier", "nameZh", "nameEn")},
+    # one of USCC, HKBRN, OTHER (docs/certificate.md §3.3): another word is malformed
+    "registrant.identifierScheme": {"format", "party"},
+}
 _COMMON = {
     "format": {"format"},
     "version": {"format"},
@@ -265,7 +269,7 @@ _DIRECT = {
     "registrant.account": {"transaction", "record", "party"},
     "registrant.partyId": {"binding", "transaction", "record", "party"},
     "chain.contract": {"transaction", "record", "party", "registrations"},
-    "anchor.blockNumber": {"block", "transaction", "record", "registrations"},
+    "anchor.blockNumber": {"block", "transaction", "record", "party", "registrations"},
     "anchor.blockTimestamp": {"block", "record", "registrations"},
 }
 _BATCH = {
@@ -279,8 +283,8 @@ _BATCH = {
     "registrant.account": {"submission-signature", "batch-proof", "party"},
     "registrant.partyId": {"binding", "party"},
     "chain.contract": {"transaction", "submission-signature", "batch-proof", "anchor", "party", "registrations"},
-    "anchor.blockNumber": {"block", "transaction", "anchor", "registrations"},
-    "anchor.blockTimestamp": {"block", "anchor", "registrations"},
+    "anchor.blockNumber": {"block", "transaction", "submission-signature", "anchor", "party", "registrations"},
+    "anchor.blockTimestamp": {"block", "submission-deadline", "anchor", "registrations"},
     "anchor.method": {"format", "registrations"},
     "anchor.submission.root": {"submission-proof", "submission-signature", "batch-proof"},
     "anchor.submission.count": {"submission-proof", "submission-signature", "batch-proof"},
