@@ -103,3 +103,26 @@ def test_ipledger_verify_gives_the_committed_verdicts(
     assert [{"name": c["name"], "status": c["status"]} for c in report["checks"]] == VECTORS[name]["checks"]
     if detail is not None:
         assert any(detail in c["detail"] for c in report["checks"] if c["status"] == "failed"), report
+
+
+@pytest.mark.slow
+def test_regenerating_the_vectors_on_a_new_chain_gives_the_committed_verdicts(tmp_path: Path) -> None:
+    """``python -m tests.vectors.make`` still runs, and a fresh chain gives every vector the committed verdicts
+    (hashes and times differ from run to run; the vectors, their checks and statuses do not)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.vectors.make", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=DIR.parents[1],
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    fresh = json.loads((tmp_path / "vectors.json").read_text(encoding="utf-8"))["vectors"]
+
+    def essentials(v: dict[str, Any]) -> tuple[Any, ...]:
+        return v["name"], v["kind"], v["verdict"], v.get("status"), json.dumps(v["checks"]), v["file"] is None
+
+    assert [essentials(v) for v in fresh] == [essentials(v) for v in INDEX["vectors"]]
