@@ -408,8 +408,8 @@ def _shape(kind: str) -> dict[str, Any]:
         "supersedes": "0x" + "cc" * 32,
     }
     if kind == "private":
-        # the issuer writes an absent metadata commitment as 32 zero bytes but an absent supersedes link as
-        # null; _leaves counts both as "none"
+        # the issuer writes an absent metadata commitment and an absent supersedes link as null (a verifier also
+        # reads 32 zero bytes as "none"); _leaves counts both as "none"
         ev.update(salt="0x" + "dd" * 32, metadataCommitment=None, supersedes=None)
     if kind in ("batch", "wallet"):
         ev.update(metadataCommitment=None, supersedes=None)
