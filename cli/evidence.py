@@ -540,8 +540,13 @@ def verify_cmd(
             + ("; --file does not apply to case files (each item carries its own hashes)" if file else ""),
             field="cert",
         )
+    from ledger.certificates.evidence import CertificateMalformed, loads
+
+    malformed: CertificateMalformed | None = None
     try:
-        doc = json.loads(raw)
+        doc = loads(raw)
+    except CertificateMalformed as exc:  # JSON, but against the specification's rules: a failed format check
+        doc, malformed = None, exc
     except ValueError:
         raise InvalidInput(f"{cert} is not JSON", field="cert") from None
     fmt = doc.get("format") if isinstance(doc, dict) else None
@@ -560,7 +565,12 @@ def verify_cmd(
         raise InvalidInput(f"{file} is not a readable file", field="file")
     w3 = connect(settings.rpc_url)
     with open(file, "rb") if file else _null() as fh:
-        if is_agreement:
+        if malformed is not None:
+            from ledger.certificates.verify import Report
+
+            report = Report()
+            report.add("format", False, "", malformed.message)
+        elif is_agreement:
             from ledger.certificates import agreement as agreement_certificate
 
             report = agreement_certificate.verify(doc, Rpc.from_web3(w3), document=fh, at=moment)
