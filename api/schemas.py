@@ -404,11 +404,12 @@ class CheckPublic(BaseModel):
 
 
 class LegalStatusPublic(BaseModel):
-    """An agreement's legal status at ``at`` (docs/agreements.md, "Legal status"); apart from authenticity."""
+    """Where the record stands at ``at``, apart from authenticity: an agreement's legal status (docs/agreements.md,
+    "Legal status"), or whether an evidence record is current or superseded (docs/certificate.md §6.1)."""
 
     state: str = Field(
-        description="in_force, not_yet_in_force, expired, terminated, released, voided, withdrawn, "
-        "ended_with_parent, not_yet_executed or unknown"
+        description="Agreements: in_force, not_yet_in_force, expired, terminated, released, voided, withdrawn, "
+        "ended_with_parent, not_yet_executed or unknown. Evidence: current, superseded, not_yet_registered or unknown."
     )
     inForce: bool
     at: int = Field(description="The moment (unix seconds) the status is for: now.")
@@ -416,6 +417,9 @@ class LegalStatusPublic(BaseModel):
     since: int | None = Field(description="When it took that state (unix seconds).")
     until: int | None = Field(description="When a term in force ends (unix seconds).")
     disputeId: str | None = Field(description="The dispute whose award voided it.")
+    supersededBy: str | None = Field(
+        default=None, description="Evidence: the binding of the party's later record that superseded it."
+    )
     detail: str
 
 
@@ -423,7 +427,9 @@ class VerifyResult(BaseModel):
     verdict: Literal["passed", "failed"]
     checks: list[CheckPublic]
     status: LegalStatusPublic | None = Field(
-        default=None, description="Agreement certificates that passed every check: the legal status now."
+        default=None,
+        description="Certificates that passed every check: an agreement's legal status now, or whether an "
+        "evidence record is current or superseded by a later record of its party.",
     )
 
 

@@ -509,8 +509,9 @@ def verify_cmd(
         str | None,
         typer.Option(
             "--at",
-            help="Agreement certificate: give its legal status at this moment (YYYY-MM-DD, an ISO datetime, "
-            "UTC unless it carries an offset, or unix seconds) instead of now.",
+            help="Give the status at this moment (YYYY-MM-DD, an ISO datetime, UTC unless it carries an offset, "
+            "or unix seconds) instead of now: an agreement's legal status, or whether an evidence record was "
+            "already superseded then.",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of words.")] = False,
@@ -518,12 +519,14 @@ def verify_cmd(
 ) -> None:
     """Check an evidence or agreement certificate against any JSON-RPC endpoint of its chain.
 
-    For an agreement certificate, it says apart whether the certificate is authentic and whether the
-    agreement is in force now (or at --at): in force, not yet in force, expired, terminated, released,
-    voided by an arbitral award, withdrawn, ended with its parent licence.
+    It says apart whether the certificate is authentic and where the record stands now (or at --at). An
+    agreement: in force, not yet in force, expired, terminated, released, voided by an arbitral award,
+    withdrawn, ended with its parent licence. An evidence record: current, or superseded by a later record of
+    the same party (it still proves the content existed when it was registered).
 
-    Exit 0: authentic (and, for an agreement, in force). Exit 1: a check failed, not authentic. Exit 3: an
-    authentic agreement that is not in force (or whose status the node could not give). Exit 2: bad usage."""
+    Exit 0: authentic, and in force (an agreement) or current (evidence). Exit 1: a check failed, not
+    authentic. Exit 3: authentic, but not in force or superseded (or the node could not give the status).
+    Exit 2: bad usage."""
     from ledger.certificates.verify import FAILED, PASSED, Rpc, verify
     from ledger.chain.rpc import connect
 
@@ -558,8 +561,11 @@ def verify_cmd(
             "agreement certificate",
             field="file",
         )
-    if at is not None and not is_agreement:
-        raise InvalidInput("--at applies to agreement certificates only (their legal status at a date)", field="at")
+    if at is not None and fmt in NO_FILE_FORMATS:
+        raise InvalidInput(
+            "--at applies to evidence and agreement certificates (their status at a date), not to case files",
+            field="at",
+        )
     moment = unix_time(at, "--at")
     if file is not None and not file.is_file():
         raise InvalidInput(f"{file} is not a readable file", field="file")
@@ -575,7 +581,7 @@ def verify_cmd(
 
             report = agreement_certificate.verify(doc, Rpc.from_web3(w3), document=fh, at=moment)
         else:
-            report = verify(doc, Rpc.from_web3(w3), file=fh)
+            report = verify(doc, Rpc.from_web3(w3), file=fh, at=moment)
     code = 1 if not report.passed else 0
     if report.status is not None and not report.status.in_force:
         code = VERIFY_EXIT_NOT_IN_FORCE if report.passed else 1
@@ -595,14 +601,16 @@ def verify_cmd(
         highlight=False,
     )
     if report.status is not None:
-        console.print(_status_line(report.status, given=moment is not None), highlight=False)
+        label = "LEGAL STATUS" if is_agreement else "STATUS"
+        console.print(_status_line(report.status, given=moment is not None, label=label), highlight=False)
     elif is_agreement:
         console.print("LEGAL STATUS: not assessed, the certificate is not authentic", highlight=False)
     raise typer.Exit(code)
 
 
-def _status_line(status: LegalStatus, *, given: bool) -> str:
-    """The agreement's legal status in words, with this machine's local times."""
+def _status_line(status: LegalStatus, *, given: bool, label: str = "LEGAL STATUS") -> str:
+    """The record's status (an agreement's legal status, or an evidence record's version) in words, with this
+    machine's local times."""
     from cli.render import local_time
 
     when = f"at {local_time(status.at)}" if given else "now"
@@ -616,6 +624,10 @@ def _status_line(status: LegalStatus, *, given: bool) -> str:
         "withdrawn": f"[yellow]WITHDRAWN[/] on {since}",
         "ended_with_parent": f"[yellow]ENDED WITH ITS PARENT LICENCE[/] on {since}",
         "not_yet_executed": f"[yellow]NOT YET IN EFFECT[/]: the parties put it into effect on {since}",
+        "current": "[green]current[/]: no later record of the party supersedes it",
+        "superseded": f"[yellow]SUPERSEDED[/] on {since} by the party's later record {status.superseded_by}; "
+        "it still proves the content existed when it was registered",
+        "not_yet_registered": f"[yellow]NOT YET REGISTERED[/]: it was registered on {since}",
         "voided": f"[red]VOIDED by arbitral award[/] on {since}"
         + (
             f" (dispute {status.dispute_id}; see `ipledger dispute show {status.dispute_id}`)"
@@ -623,7 +635,7 @@ def _status_line(status: LegalStatus, *, given: bool) -> str:
             else " (see `ipledger dispute show`)"
         ),
     }
-    return f"LEGAL STATUS {when}: " + words.get(status.state, f"[yellow]UNKNOWN[/]: {status.detail}")
+    return f"{label} {when}: " + words.get(status.state, f"[yellow]UNKNOWN[/]: {status.detail}")
 
 
 class _null:

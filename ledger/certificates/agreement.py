@@ -26,7 +26,6 @@ import hashlib
 import re
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from eth_abi import decode as abi_decode
@@ -46,6 +45,7 @@ from ledger.certificates.verify import (
     Rpc,
     rpc_bytes,
     rpc_int,
+    utc_text,
 )
 from ledger.domain import agreements as ag
 from ledger.domain.canonical_json import canonical_json
@@ -384,10 +384,6 @@ def parse(doc: Any) -> dict[str, Any]:
     return doc
 
 
-def _utc(ts: int) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def _block_at(rpc: Rpc, moment: int, low: int) -> int:
     """The latest block whose timestamp is at or before ``moment``, knowing block ``low`` is."""
     high = rpc.block_number()
@@ -419,7 +415,7 @@ def legal_status(
                     "not_yet_executed",
                     False,
                     moment,
-                    f"not yet in effect at {_utc(moment)}: the parties put it into effect at {_utc(anchor_time)}",
+                    f"not yet in effect at {utc_text(moment)}: the parties put it into effect at {utc_text(anchor_time)}",
                     since=anchor_time,
                 )
             block = _block_at(rpc, moment, anchor_block)
@@ -436,11 +432,11 @@ def legal_status(
     if stored == AgreementStatus.EFFECTIVE:
         if moment < start:
             return LegalStatus(
-                "not_yet_in_force", False, moment, f"not yet in force: its term starts {_utc(start)}", block, start
+                "not_yet_in_force", False, moment, f"not yet in force: its term starts {utc_text(start)}", block, start
             )
         if end and moment >= end:
-            return LegalStatus("expired", False, moment, f"expired: its term ended {_utc(end)}", block, end)
-        until = f" until {_utc(end)}" if end else ""
+            return LegalStatus("expired", False, moment, f"expired: its term ended {utc_text(end)}", block, end)
+        until = f" until {utc_text(end)}" if end else ""
         return LegalStatus(
             "in_force", True, moment, f"in force{until}", block, max(start, anchor_time), until=end or None
         )
@@ -451,7 +447,7 @@ def legal_status(
         AgreementStatus.ENDED_WITH_PARENT: "ended with its parent licence",
     }
     if stored != AgreementStatus.VOIDED:
-        when = f" on {_utc(closed)}" if closed else ""
+        when = f" on {utc_text(closed)}" if closed else ""
         return LegalStatus(stored.word, False, moment, f"{words.get(stored, stored.word)}{when}", block, closed or None)
     dispute = None
     try:
@@ -459,7 +455,7 @@ def legal_status(
         dispute = "0x" + rpc_bytes(logs[-1]["topics"][3]).hex() if logs else None
     except Exception:
         dispute = None
-    detail = f"voided by an arbitral award on {_utc(closed)}" + (
+    detail = f"voided by an arbitral award on {utc_text(closed)}" + (
         f" in dispute {dispute} (see `ipledger dispute show {dispute}`)"
         if dispute
         else " (see `ipledger dispute show`)"

@@ -12,8 +12,10 @@ passed, failed or skipped with a reason; the verdict passes when no check failed
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from eth_abi import decode as abi_decode
@@ -60,9 +62,11 @@ class Check:
 
 @dataclass
 class LegalStatus:
-    """Where a record stands in law at a moment, apart from whether it is authentic (agreement certificates).
+    """Where a record stands at a moment, apart from whether it is authentic.
 
-    ``state`` is ``in_force``, ``not_yet_in_force`` (its term starts later), ``expired`` (its term ended), a word
+    For an evidence record (:func:`evidence_status`), ``state`` is ``current``, ``superseded`` (a later record of
+    the party names it in ``supersedes``: ``superseded_by``), ``not_yet_registered`` (the moment is before its
+    block) or ``unknown``. For an agreement (``ledger.certificates.agreement.legal_status``), ``state`` is ``in_force``, ``not_yet_in_force`` (its term starts later), ``expired`` (its term ended), a word
     of :class:`ledger.domain.codes.AgreementStatus` for a closed agreement (``terminated``, ``released``,
     ``voided``, ``withdrawn``, ``ended_with_parent``), ``not_yet_executed`` (the moment is before it took effect)
     or ``unknown`` (the node could not say). ``at`` is the moment (unix seconds), ``block`` the block whose state
@@ -78,6 +82,7 @@ class LegalStatus:
     since: int | None = None
     dispute_id: str | None = None
     until: int | None = None
+    superseded_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,6 +93,7 @@ class LegalStatus:
             "since": self.since,
             "until": self.until,
             "disputeId": self.dispute_id,
+            "supersededBy": self.superseded_by,
             "detail": self.detail,
         }
 
@@ -198,8 +204,10 @@ def verify(
     file_limit: int | None = None,
     file_hashes: dict[HashAlgorithm, bytes] | None = None,
     file_size: int | None = None,
+    at: int | None = None,
 ) -> Report:
-    """Runs every check of docs/certificate.md on ``doc`` (a parsed JSON object).
+    """Runs every check of docs/certificate.md on ``doc`` (a parsed JSON object), and when every check passes,
+    gives the record's status at ``at`` (now when None): current or superseded (:func:`evidence_status`).
 
     The file is given as a stream (hashed here) or as ``file_hashes`` already computed while streaming.
     """
@@ -320,7 +328,95 @@ def verify(
     # 8. the other public registrations of the same content listed at issue time
     if cert.raw.get("registrations") is not None and content is not None:
         _check_registrations(report, rpc, cert, contract, content)
+    if report.passed:  # where the record stands now (or at ``at``): its own version, or superseded by a later one
+        report.status = evidence_status(
+            rpc, contract, registered, reg["partyId"], an["blockNumber"], an["blockTimestamp"], at=at
+        )
     return report
+
+
+#: Most blocks one ``eth_getLogs`` request of :func:`evidence_status` spans (nodes bound a query's range), and
+#: most requests it makes: a record older than ``LOG_SPAN * LOG_REQUESTS`` blocks gets the state ``unknown``.
+LOG_SPAN = 50_000
+LOG_REQUESTS = 200
+
+
+def utc_text(ts: int) -> str:
+    """``ts`` (unix seconds) as "YYYY-MM-DD HH:MM:SS UTC"."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def evidence_status(
+    rpc: Rpc,
+    contract: str,
+    binding: bytes,
+    party_id: int,
+    anchor_block: int,
+    anchor_time: int,
+    *,
+    at: int | None = None,
+) -> LegalStatus:
+    """Whether an authentic evidence record is the party's current version at ``at`` (unix seconds; now when
+    None) or was superseded by a later record of the same party naming it in ``supersedes``
+    (docs/certificate.md §6.1). Reads the party's ``EvidenceRegistered`` events after the anchor block, at most
+    :data:`LOG_REQUESTS` requests of :data:`LOG_SPAN` blocks; never raises (``unknown`` says what went wrong).
+
+    A superseded record still proves that its content existed at its block's time: superseding says only that
+    the party registered a later version (docs/certificate.md)."""
+    moment = int(time.time()) if at is None else int(at)
+    if at is None:  # now: this machine's clock, or the latest block's time if the chain runs ahead of it
+        try:
+            moment = max(moment, rpc_int((rpc.block(rpc.block_number()) or {})["timestamp"]))
+        except Exception:
+            pass
+    if at is not None and moment < anchor_time:
+        return LegalStatus(
+            "not_yet_registered",
+            False,
+            moment,
+            f"not yet registered at {utc_text(moment)}: it was registered at {utc_text(anchor_time)}",
+            since=anchor_time,
+        )
+    party_topic = "0x" + int(party_id).to_bytes(32, "big").hex()
+    try:
+        latest = rpc.block_number()
+        if latest - anchor_block > LOG_SPAN * LOG_REQUESTS:
+            raise ValueError("too many blocks to read")
+        start = anchor_block
+        while start <= latest:
+            end = min(latest, start + LOG_SPAN - 1)
+            logs = rpc.logs(contract, ["0x" + EVIDENCE_REGISTERED_TOPIC.hex(), None, party_topic], start, end)
+            for log in logs:
+                (_, _, supersedes) = abi_decode(["uint8", "bytes32", "bytes32"], rpc_bytes(log["data"]))
+                if supersedes != binding:
+                    continue
+                block = rpc_int(log["blockNumber"])
+                when = rpc_int((rpc.block(block) or {})["timestamp"])
+                if when > moment:
+                    break
+                later = "0x" + rpc_bytes(log["topics"][1]).hex()
+                return LegalStatus(
+                    "superseded",
+                    False,
+                    moment,
+                    f"superseded on {utc_text(when)} by the party's later record {later} (block {block}); "
+                    "it still proves the content existed when it was registered",
+                    block,
+                    when,
+                    superseded_by=later,
+                )
+            start = end + 1
+    except Exception as exc:
+        return LegalStatus(
+            "unknown",
+            False,
+            moment,
+            f"the node could not list the party's later records ({type(exc).__name__}); "
+            "whether a later version supersedes this one is not known",
+        )
+    return LegalStatus(
+        "current", True, moment, "current: no later record of the party supersedes it", since=anchor_time
+    )
 
 
 def _check_transaction(

@@ -655,7 +655,7 @@ def _doc_field_table() -> list[tuple[str, dict[str, set[str]]]]:
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "certificate.md").read_text(encoding="utf-8")
-    table = text.split("**Which check owns which field.**")[1].split("### 6.1")[0]
+    table = text.split("**Which check owns which field.**")[1].split("### 6.1 Status")[0]
     rows = []
     for line in table.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]

@@ -59,6 +59,7 @@ def test_an_sm3_registration_with_metadata_and_a_supersedes_link(api: Api, firm:
     v2 = hash_bytes(b"v2", HashAlgorithm.SM3)
     register_single(api, firm, v1, algorithm="sm3")
     api.ledger.pipeline.drain()
+    api.chain.advance(60)  # the later version in a later second, so that a moment between them exists
     register_single(api, firm, v2, algorithm="sm3", supersedes=v1, metadata_commitment=h("meta"))
     api.ledger.pipeline.drain()
     info = api.client.get(f"/v1/evidence/{v2.hex()}").json()
@@ -66,7 +67,28 @@ def test_an_sm3_registration_with_metadata_and_a_supersedes_link(api: Api, firm:
     assert info["algorithm"] == "sm3" and info["supersedes"] == v1_binding
     assert [v["binding"] for v in info["versions"]] == [v1_binding]
     cert = api.client.get(f"/v1/evidence/{v2.hex()}/certificate").json()
-    assert verify(cert, Rpc.from_web3(api.chain.w3), file=io.BytesIO(b"v2")).passed
+    rpc = Rpc.from_web3(api.chain.w3)
+    later = verify(cert, rpc, file=io.BytesIO(b"v2"))
+    assert later.passed and later.status is not None and later.status.state == "current" and later.status.in_force
+    # the earlier version stays authentic; its status says a later record of the same party superseded it
+    old = api.client.get(f"/v1/evidence/{v1.hex()}/certificate").json()
+    earlier = verify(old, rpc, file=io.BytesIO(b"v1"))
+    assert earlier.passed and earlier.status is not None
+    assert (earlier.status.state, earlier.status.in_force) == ("superseded", False)
+    assert earlier.status.superseded_by == "0x" + public_binding(v2, 1, HashAlgorithm.SM3).hex()
+    assert earlier.status.block is not None and earlier.status.since is not None
+    assert earlier.status.since >= old["anchor"]["blockTimestamp"]
+    # asked at the moment it was registered, before the later version existed, it was current
+    then = verify(old, rpc, at=old["anchor"]["blockTimestamp"])
+    assert then.passed and then.status is not None and then.status.state == "current"
+    before = verify(old, rpc, at=old["anchor"]["blockTimestamp"] - 1)
+    assert before.status is not None and before.status.state == "not_yet_registered"
+    answer = api.client.post("/v1/verify", json={"certificate": old}).json()
+    assert answer["verdict"] == "passed" and answer["status"]["state"] == "superseded"
+    assert answer["status"]["supersededBy"] == earlier.status.superseded_by and answer["status"]["inForce"] is False
+    # a tampered certificate gets no status: authenticity comes first
+    forged = verify({**old, "chain": {**old["chain"], "chainId": 5}}, rpc)
+    assert not forged.passed and forged.status is None
 
 
 def test_registering_a_hash_twice_answers_409_naming_the_first(api: Api, firm: LocalAccount) -> None:

@@ -131,6 +131,7 @@ def _produce(api: Api) -> tuple[dict[str, tuple[dict[str, Any], bytes | None]], 
     single(hash_bytes(v2, sha), metadata_commitment=metadata_commitment(meta), supersedes=hash_bytes(v1, sha))
     direct = cert("0x" + hash_bytes(v2, sha).hex())
     direct["evidence"]["metadata"] = meta
+    superseded = cert("0x" + hash_bytes(v1, sha).hex())
 
     notebook = "实验记录 2024-05-02: 电池隔膜涂层 Battery separator coating, run 17\n".encode()
     single(hash_bytes(notebook, sm3), algorithm="sm3")
@@ -177,6 +178,7 @@ def _produce(api: Api) -> tuple[dict[str, tuple[dict[str, Any], bytes | None]], 
     return (
         {
             "direct": (direct, v2),
+            "superseded": (superseded, v1),
             "sm3": (sm3_cert, notebook),
             "private": (private, secret),
             "batch": (batch, files[1]),
@@ -188,6 +190,7 @@ def _produce(api: Api) -> tuple[dict[str, tuple[dict[str, Any], bytes | None]], 
 
 def _vectors(genuine: dict[str, tuple[dict[str, Any], bytes | None]], moment: int) -> list[Vector]:
     direct, v2 = genuine["direct"]
+    superseded, v1 = genuine["superseded"]
     sm3_cert, notebook = genuine["sm3"]
     private, secret = genuine["private"]
     batch, item = genuine["batch"]
@@ -199,6 +202,13 @@ def _vectors(genuine: dict[str, tuple[dict[str, Any], bytes | None]], moment: in
             "evidence",
             _text(direct),
             v2,
+        ),
+        Vector(
+            "superseded",
+            "the earlier version the direct registration supersedes: authentic, its status superseded",
+            "evidence",
+            _text(superseded),
+            v1,
         ),
         Vector(
             "direct-hash-only",
@@ -609,8 +619,7 @@ def _write(out: Path, results: list[tuple[Vector, Report]], exchanges: list[dict
             "verdict": "passed" if report.passed else "failed",
             "checks": [{"name": c.name, "status": c.status} for c in report.checks],
         }
-        if v.kind == "agreement":
-            entry["status"] = report.status.state if report.status is not None else None
+        entry["status"] = report.status.state if report.status is not None else None
         index.append(entry)
     (out / "vectors.json").write_text(
         json.dumps({"chainId": chain_id, "vectors": index}, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
