@@ -295,7 +295,8 @@ def test_pdf_direct_shows_every_field(direct_pdf: bytes) -> None:
         "李明 / Li Ming; Chan Tai Man",
         "2024-05-01T16:00:00Z",
         "2024-05-02T00:00:00+08:00",
-        "Private (salted binding)",
+        "私密登记（加盐）",
+        "Private (salted)",
         "does not prove authorship",
         "内容哈希",
         "Content hash",
@@ -344,7 +345,7 @@ def test_pdf_batch_shows_roots_indexes_and_audit_paths(batch_pdf: bytes) -> None
     ):
         assert value in text, value
     # a public registration: no salt, no salted-commitment step
-    assert "Public (unsalted binding)" in text
+    assert "Public (unsalted)" in text and "公开登记（不加盐）" in text
     assert "Registered first by" in text and "party 3 (block 90" in text and "party 12 (block 99" in text
     assert "盐值" not in text and "Salt" not in text
 
