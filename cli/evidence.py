@@ -465,6 +465,9 @@ def verify_cmd(
 ) -> None:
     """Check an evidence or agreement certificate against any JSON-RPC endpoint of its chain.
 
+    An evidence certificate of a private (salted) registration that lacks its content hash or salt is completed
+    from the sidecar written when it was registered: FILE.ipledger.json beside --file, or --sidecar PATH.
+
     For an agreement certificate, it says apart whether the certificate is authentic and whether the
     agreement is in force now (or at --at): in force, not yet in force, expired, terminated, released,
     voided by an arbitral award, withdrawn, ended with its parent licence.
