@@ -98,6 +98,8 @@ def register(
             refuse_empty(f, "files", allow="--allow-empty")
     if supersedes and len(files) != 1:
         raise InvalidInput("--supersedes applies to a single file", field="supersedes")
+    for f in files:
+        _keep_earlier_salt(f)
     account = load_party_key(keystore)
     settings = settings_with(api_url=api_url)
     client = api_client(settings)
@@ -188,6 +190,23 @@ def _hash_files(files: list[Path], algorithm: HashAlgorithm, private: bool, part
                 binding = public_binding(content, party_id, algorithm)
             entries.append({"file": f, "content": content, "salt": salt, "binding": binding})
     return entries
+
+
+def _keep_earlier_salt(file: Path) -> None:
+    """Refuses to register ``file`` again while its sidecar holds the salt of an earlier private registration: the
+    new sidecar would replace it, and nothing else keeps that salt."""
+    path = Path(str(file) + SIDECAR)
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(earlier, dict) and earlier.get("salt"):
+        raise InvalidInput(
+            f"{path} holds the salt of an earlier private registration of {file} (binding {earlier.get('binding')}); "
+            "registering again would replace it, and without it that registration cannot be verified: move the "
+            "sidecar elsewhere first (and give it with --sidecar when you need it)",
+            field="files",
+        )
 
 
 def _write_sidecar(entry: dict[str, Any], algorithm: HashAlgorithm, party_id: int, receipt: str) -> None:

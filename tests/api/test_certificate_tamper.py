@@ -584,6 +584,27 @@ def test_a_changed_file_fails_only_the_file_check(
     assert _failed(report) == {"file"}, report.to_json()
 
 
+def test_a_private_certificate_without_its_salt_fails_only_the_binding_check_naming_the_sidecar(
+    api_module: Api, certs: dict[str, Any]
+) -> None:
+    cert, file = certs["private"]
+    stripped = copy.deepcopy(cert)
+    stripped["evidence"]["salt"] = None
+    report = _verify(api_module, stripped, file)
+    assert _failed(report) == {"binding"}, report.to_json()
+    detail = next(c.detail for c in report.checks if c.name == "binding")
+    assert "private registration" in detail and "--sidecar" in detail
+    # issued for the binding (the service's own certificate): the file alone does not open it either, and the
+    # check says a private registration needs its salt
+    issued = copy.deepcopy(cert)
+    issued["evidence"].update(contentHash=None, salt=None, privacy=None)
+    report = _verify(api_module, issued, file)
+    assert _failed(report) == {"binding"}, report.to_json()
+    assert "sidecar" in next(c.detail for c in report.checks if c.name == "binding")
+    # and with the salt given back, it passes
+    assert _verify(api_module, complete(issued, bytes.fromhex(cert["evidence"]["contentHash"][2:]), SALT), file).passed
+
+
 def test_a_certificate_checked_on_another_chain_fails_the_chain_check(
     certs: dict[str, Any], eth_tester_chain: Chain
 ) -> None:

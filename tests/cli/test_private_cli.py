@@ -61,6 +61,11 @@ def test_a_private_registration_looks_up_certifies_and_verifies_with_its_sidecar
     assert printed and printed.group(1) == side["binding"], out.stdout
     assert f"{secret}.ipledger.json" in out.stdout.replace("\n", "")
     assert side["contentHash"] not in out.stdout
+    # registering it again would replace the only copy of the salt: refused before anything is sent
+    before = sidecar.read_text()
+    again = run_cli("evidence", "register", str(secret), "--keystore", str(keystore), "--private", env=env)
+    assert again.returncode == 1 and "holds the salt of an earlier private registration" in again.stderr
+    assert sidecar.read_text() == before and "Traceback" not in again.stderr
 
     # the printed hash looks up, without --party
     shown = run_cli("evidence", "show", printed.group(1), env=env)
