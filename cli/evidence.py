@@ -566,17 +566,18 @@ def verify_cmd(
 
 def _salted(doc: Any, file: Path | None, sidecar: Path | None) -> Any:
     """An evidence certificate completed from its sidecar when it lacks the content hash or the salt: ``sidecar``, or
-    else ``FILE.ipledger.json`` beside ``file`` when there is one. A private one refused when the salt is nowhere."""
+    else ``FILE.ipledger.json`` beside ``file`` when there is one. Only what is missing is filled in: a sidecar that
+    disagrees with what the certificate says is refused. A private one is refused when the salt is nowhere."""
     from ledger.certificates.evidence import PRIVATE, privacy_of
 
     ev = doc.get("evidence") if isinstance(doc, dict) else None
-    if not isinstance(ev, dict) or ev.get("salt") is not None:
+    if not isinstance(ev, dict):
         return doc
-    privacy = privacy_of(ev)
     beside = Path(str(file) + SIDECAR) if file is not None else None
     path = sidecar if sidecar is not None else (beside if beside is not None and beside.is_file() else None)
-    if path is None or (privacy != PRIVATE and ev.get("contentHash") is not None):
-        if privacy == PRIVATE:
+    incomplete = ev.get("salt") is None and (privacy_of(ev) == PRIVATE or ev.get("contentHash") is None)
+    if path is None or (sidecar is None and not incomplete):
+        if incomplete and privacy_of(ev) == PRIVATE:
             raise InvalidInput(
                 "this certificate is of a private registration and carries no salt; give the sidecar written when "
                 f"it was registered: --sidecar FILE{SIDECAR} (beside the registered file)",
@@ -588,6 +589,11 @@ def _salted(doc: Any, file: Path | None, sidecar: Path | None) -> Any:
         if sidecar is None:
             return doc  # a sidecar of another registration of the file: not this certificate's
         raise InvalidInput(f"{path} is of binding 0x{side.binding.hex()}, not the certificate's", field="sidecar")
+    for key, value in (("contentHash", side.content), ("salt", side.salt)):
+        if ev.get(key) is not None and value is not None and ev[key] != "0x" + value.hex():
+            raise InvalidInput(f"{path} gives another {key} than the certificate", field="sidecar")
+    if not incomplete:
+        return doc
     return complete_certificate(doc, side.content, side.salt)
 
 

@@ -128,6 +128,15 @@ def test_a_private_registration_looks_up_certifies_and_verifies_with_its_sidecar
     ok = run_cli("verify", str(stripped), "--file", str(secret), "--sidecar", str(kept), env=env)
     assert ok.returncode == 0 and "VERIFIED" in ok.stdout, ok.stdout + ok.stderr
 
+    # a sidecar of another registration, or one that contradicts the certificate, is refused, not silently used
+    alien = tmp_path / "alien.ipledger.json"
+    alien.write_text(json.dumps({**json.loads(kept.read_text()), "binding": "0x" + "ab" * 32}))
+    refused = run_cli("verify", str(stripped), "--file", str(secret), "--sidecar", str(alien), env=env)
+    assert refused.returncode == 1 and "not the certificate's" in refused.stderr, refused.stderr
+    alien.write_text(json.dumps({**json.loads(kept.read_text()), "contentHash": "0x" + "cd" * 32}))
+    refused = run_cli("verify", str(full), "--file", str(secret), "--sidecar", str(alien), env=env)
+    assert refused.returncode == 1 and "another contentHash" in refused.stderr, refused.stderr
+
     # another file fails, with the certificate and with the sidecar
     other = tmp_path / "other.txt"
     other.write_bytes(b"Trade secret: furnace schedule, 1180 C for 45 min\n" * 50)
