@@ -487,3 +487,23 @@ def test_leaf_hash_of_sample_is_in_submission_tree() -> None:
     """The sample batch certificate is internally consistent (so the PDF tests print real proofs)."""
     proof = certificate.parse(_batch()).submission_proof
     assert proof.verify(leaf_hash(_h("item-2")), SUBMISSION.root)
+
+
+def test_the_registration_kind_reads_the_same_in_html_and_pdf() -> None:
+    private, public = _direct(), _batch()
+    issued_for_binding = _batch()
+    issued_for_binding["evidence"].update(contentHash=None, privacy=None)
+    for doc, zh, en in (
+        (private, "私密登记（加盐）", "Private (salted)"),
+        (public, "公开登记（不加盐）", "Public (unsalted)"),
+        (issued_for_binding, "公开或私密未知", "Public or private not known"),
+    ):
+        page = render_html(doc, verify_url=VERIFY_URL)
+        text = _pdf_text(render_pdf(doc, verify_url=VERIFY_URL))
+        for rendering in (page, text):
+            assert zh in rendering and en in rendering, (zh, en)
+    assert "--sidecar" in render_html(issued_for_binding, verify_url=VERIFY_URL)
+    # a private certificate from which the salt was taken out says where the salt is
+    stripped = _direct()
+    stripped["evidence"]["salt"] = None
+    assert "sidecar" in render_html(stripped, verify_url=VERIFY_URL)
