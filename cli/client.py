@@ -11,6 +11,8 @@ from ledger.errors import ChainUnavailable, LedgerError
 
 class ApiError(LedgerError):
     code = "api_error"
+    #: The API's HTTP status (404: not found).
+    status: int = 0
 
 
 class ApiClient:
@@ -32,7 +34,11 @@ class ApiClient:
             except (ValueError, KeyError, TypeError):  # not JSON, or not our error envelope
                 raise ApiError(f"the API answered {resp.status_code}") from None
             field = f" [{err['field']}]" if err.get("field") else ""
-            raise ApiError(f"{err.get('message', 'error')}{field}", field=err.get("field"), details=err.get("details"))
+            error = ApiError(
+                f"{err.get('message', 'error')}{field}", field=err.get("field"), details=err.get("details")
+            )
+            error.status = resp.status_code
+            raise error
         if resp.headers.get("content-type", "").startswith("application/json"):
             return resp.json()
         return resp.content

@@ -4,8 +4,10 @@ Registration signs with the party's own keystore and sends only *bindings* to th
 each file's hash is bound to the party's id on this machine (``ledger.domain.hashing.public_binding``), so a
 registration copied from the pending pool proves nothing for the copier and cannot block this one. One file is
 a single relayed registration, several files one batch submission. A private registration binds a salt too
-(``private_binding``); the salt stays on the party's machine in ``<file>.ipledger.json`` and is written into
-the party's copy of the certificate.
+(``private_binding``); the salt stays on the party's machine in the *sidecar* ``<file>.ipledger.json`` (content
+hash, algorithm, party id, binding, salt, receipt) and is written into the party's copy of the certificate. The
+service never learns the content hash of a private registration: it is looked up by its binding (which
+``register`` prints), or by either hash with ``--sidecar``, which also completes and verifies its certificate.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from cli.common import (
     unix_time,
 )
 from cli.render import PartyLabels, local_time
+from ledger.certificates.evidence import complete as complete_certificate
 from ledger.domain import eip712
 from ledger.domain.hashing import (
     HashAlgorithm,
@@ -47,7 +50,7 @@ from ledger.domain.hashing import (
     private_binding,
     public_binding,
 )
-from ledger.errors import InvalidInput, LedgerError
+from ledger.errors import InvalidInput, LedgerError, NotFound
 
 if TYPE_CHECKING:
     from ledger.certificates.verify import LegalStatus
@@ -127,6 +130,8 @@ def register(
         raise InvalidInput("--json applies to a bundle: several files, or one with --out", field="json")
     target = bundle.Target.parse(out) if out is not None or len(files) > 1 else None
     quiet = as_json or not (console.is_terminal and err_console.is_terminal)
+    if target is None:  # the sidecar goes beside the file
+        _keep_earlier_salt(files[0])
     account = load_party_key(keystore)
     settings = settings_with(api_url=api_url)
     client = api_client(settings)
@@ -191,7 +196,17 @@ def register(
         return
     for e in entries:
         _write_sidecar(e, algorithm, int(party_id), accepted["receiptId"])
-        console.print(f"{e['file']}  {algorithm.name.lower()}:0x{e['content'].hex()}  receipt {accepted['receiptId']}")
+        if e["salt"] is None:
+            console.print(
+                f"{e['file']}  {algorithm.name.lower()}:0x{e['content'].hex()}  receipt {accepted['receiptId']}"
+            )
+        else:  # the content hash of a private registration is found by no one without the salt: print the binding
+            console.print(
+                f"{e['file']}  private (salted), binding 0x{e['binding'].hex()}  receipt {accepted['receiptId']}  "
+                f"(content hash and salt kept in {e['file']}{SIDECAR})",
+                highlight=False,
+                markup=False,
+            )
     if wait:
         _wait_and_save(client, entries, int(party_id), accepted["receiptId"], timeout)
 
@@ -210,6 +225,23 @@ def _hash_files(
                 binding = public_binding(content, party_id, algorithm)
             entries.append({"file": f, "content": content, "salt": salt, "binding": binding})
     return entries
+
+
+def _keep_earlier_salt(file: Path) -> None:
+    """Refuses to register ``file`` again while its sidecar holds the salt of an earlier private registration: the
+    new sidecar would replace it, and nothing else keeps that salt."""
+    path = Path(str(file) + SIDECAR)
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(earlier, dict) and earlier.get("salt"):
+        raise InvalidInput(
+            f"{path} holds the salt of an earlier private registration of {file} (binding {earlier.get('binding')}); "
+            "registering again would replace it, and without it that registration cannot be verified: move the "
+            "sidecar elsewhere first (and give it with --sidecar when you need it)",
+            field="files",
+        )
 
 
 def _write_sidecar(entry: dict[str, Any], algorithm: HashAlgorithm, party_id: int, receipt: str) -> None:
@@ -238,18 +270,92 @@ def _wait_and_save(client: Any, entries: list[dict[str, Any]], party_id: int, re
         time.sleep(0.5)
     for e in entries:
         cert = client.get(f"/v1/evidence/0x{e['binding'].hex()}/certificate", params={"partyId": party_id})
-        cert = _with_salt(cert, e["content"], e["salt"])
+        cert = complete_certificate(cert, e["content"], e["salt"])
         out = Path(str(e["file"]) + ".certificate.json")
         out.write_text(json.dumps(cert, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         console.print(f"certificate saved to {out}")
 
 
-def _with_salt(cert: dict[str, Any], content: bytes, salt: bytes | None) -> dict[str, Any]:
-    """Completes a certificate issued for a binding with what only the party knows: the content hash, the salt."""
-    cert["evidence"]["contentHash"] = "0x" + content.hex()
-    if salt is not None:
-        cert["evidence"]["salt"] = "0x" + salt.hex()
-    return cert
+SidecarOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--sidecar",
+        help="The FILE.ipledger.json written beside FILE when it was registered: it holds the content hash, the "
+        "party, the binding and the salt of a private registration (which nothing else keeps).",
+    ),
+]
+
+
+class Sidecar:
+    """A registration's sidecar file, ``FILE.ipledger.json``: what only the registrant's machine keeps."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InvalidInput(
+                f"{path} not found (the sidecar is FILE{SIDECAR}, beside the file)", field="sidecar"
+            ) from None
+        except (OSError, ValueError):
+            raise InvalidInput(
+                f"{path} is not a sidecar file (JSON written by `evidence register`)", field="sidecar"
+            ) from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("partyId"), int):
+            raise InvalidInput(f"{path} is not a sidecar file (no partyId)", field="sidecar")
+        try:
+            self.content = parse_hash(str(doc.get("contentHash")), "sidecar")
+            self.binding = parse_hash(str(doc.get("binding")), "sidecar")
+            self.salt = parse_hash(doc["salt"], "sidecar") if doc.get("salt") is not None else None
+        except InvalidInput:
+            raise InvalidInput(
+                f"{path}: contentHash, binding and salt must be 32-byte hex (salt null when public)", field="sidecar"
+            ) from None
+        self.path = path
+        self.party_id: int = doc["partyId"]
+        self.algorithm = str(doc.get("algorithm"))
+
+    @property
+    def words(self) -> str:
+        return "private (salted)" if self.salt is not None else "public (unsalted)"
+
+    def key(self, value: bytes | None) -> bytes:
+        """The binding to look up for ``value`` (the content hash or the binding in this sidecar, or None)."""
+        if value is not None and value not in (self.content, self.binding):
+            raise InvalidInput(
+                f"0x{value.hex()} is neither the content hash nor the binding in {self.path}", field="sidecar"
+            )
+        return self.binding
+
+
+def _sidecar_of(path: Path | None) -> Sidecar | None:
+    return Sidecar(path) if path is not None else None
+
+
+def _lookup_key(content_hash: str | None, side: Sidecar | None, party: int | None) -> tuple[bytes, int | None]:
+    """What to ask the API for: HASH as given, or with a sidecar its binding under the sidecar's party."""
+    if side is None:
+        if content_hash is None:
+            raise InvalidInput("give a HASH, or --sidecar FILE.ipledger.json", field="content_hash")
+        return parse_hash(content_hash, "content_hash"), party
+    if party is not None and party != side.party_id:
+        raise InvalidInput(f"--party {party}, but {side.path} is of party {side.party_id}", field="party")
+    return side.key(parse_hash(content_hash, "content_hash") if content_hash else None), side.party_id
+
+
+def _get_evidence(client: Any, path: str, party: int | None) -> Any:
+    """GET an evidence route; a content hash found for no one says how a private registration is found."""
+    from cli.client import ApiError
+
+    try:
+        return client.get(path, params={"partyId": party} if party else None)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        raise NotFound(
+            f"{exc.message}. A private (salted) registration is found by the binding `evidence register` printed, "
+            f"or by either hash with --sidecar FILE{SIDECAR} (written beside the file when it was registered)",
+            field="content_hash",
+        ) from None
 
 
 def _register_bundle(
@@ -352,7 +458,7 @@ def _collect_certificates(client: Any, b: bundle.Bundle, receipt: str, timeout: 
             if isinstance(cert, LedgerError):
                 e["status"], e["error"] = "failed", cert.message
             else:
-                b.save_certificate(e, _with_salt(cert, e["content"], e["salt"]))
+                b.save_certificate(e, complete_certificate(cert, e["content"], e["salt"]))
                 if e["status"] != "duplicate":
                     e["status"] = state
                     e["blockNumber"], e["blockTimestamp"] = status.get("blockNumber"), status.get("blockTimestamp")
@@ -396,21 +502,34 @@ PartyOpt = Annotated[
 
 @app.command("show")
 def show(
-    content_hash: Annotated[str, typer.Argument(help="Content hash (64 hex), or a binding with --party")],
+    content_hash: Annotated[
+        str | None,
+        typer.Argument(
+            help="Content hash (64 hex), or the binding `evidence register` printed for a private registration; "
+            "optional with --sidecar"
+        ),
+    ] = None,
     party: PartyOpt = None,
+    sidecar: SidecarOpt = None,
     as_json: JsonWordsOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """Who registered a content hash: the first party (block, local time), every other party, and earlier versions,
-    in words (the API's JSON with --json)."""
-    raw = parse_hash(content_hash, "content_hash")
-    params = {"partyId": party} if party else None
+    in words (the API's JSON with --json).
+
+    A private (salted) registration is found by its binding, or by its content hash with --sidecar (the service
+    never learns the content hash of a private registration)."""
+    side = _sidecar_of(sidecar)
+    raw, party = _lookup_key(content_hash, side, party)
     client = api_client(settings_with(api_url=api_url))
-    found = client.get(f"/v1/evidence/0x{raw.hex()}", params=params)
+    found = _get_evidence(client, f"/v1/evidence/0x{raw.hex()}", party)
     if as_json:
         print_json(found)
         return
-    for line in _lookup_lines(found, PartyLabels(client)):
+    lines = _lookup_lines(found, PartyLabels(client))
+    if side is not None and not found.get("contentHash"):
+        lines.insert(0, f"content hash 0x{side.content.hex()} ({side.algorithm}, {side.words}; from {side.path})")
+    for line in lines:
         console.print(line, highlight=False, markup=False)
 
 
@@ -449,27 +568,37 @@ def _lookup_lines(found: dict[str, Any], parties: PartyLabels) -> list[str]:
 
 
 def certificate_cmd(
-    content_hash: Annotated[str, typer.Argument(help="Content hash, or registered hash of a private registration")],
-    out: Annotated[Path | None, typer.Option("-o", "--out", help="Write the JSON certificate here.")] = None,
-    pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the bilingual PDF rendering here.")] = None,
-    sidecar: Annotated[
-        Path | None,
-        typer.Option(
-            "--sidecar", help="A FILE.ipledger.json: adds the content hash and the private salt, and names the party."
+    content_hash: Annotated[
+        str | None,
+        typer.Argument(
+            help="Content hash, or the binding `evidence register` printed for a private registration; "
+            "optional with --sidecar"
         ),
     ] = None,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Write the JSON certificate here.")] = None,
+    pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the bilingual PDF rendering here.")] = None,
+    sidecar: SidecarOpt = None,
     party: PartyOpt = None,
     api_url: ApiUrlOpt = None,
 ) -> None:
-    """Fetch the evidence certificate of the first registration of a content hash, or of one party's (--party)."""
-    raw = parse_hash(content_hash, "content_hash")
+    """Fetch the evidence certificate of the first registration of a content hash, or of one party's (--party).
+
+    The certificate of a private (salted) registration is complete only with --sidecar: the service issues it for
+    the binding, and the sidecar adds the content hash and the salt (and says "private (salted)")."""
+    side = _sidecar_of(sidecar)
+    raw, party = _lookup_key(content_hash, side, party)
     client = api_client(settings_with(api_url=api_url))
-    side = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar is not None else {}
-    party = party or side.get("partyId")
-    cert = client.get(f"/v1/evidence/0x{raw.hex()}/certificate", params={"partyId": party} if party else None)
-    if side:
-        cert = _with_salt(
-            cert, parse_hash(side["contentHash"]), parse_hash(side["salt"], "salt") if side.get("salt") else None
+    cert = _get_evidence(client, f"/v1/evidence/0x{raw.hex()}/certificate", party)
+    if side is not None:
+        if cert["evidence"]["binding"] != "0x" + side.binding.hex():
+            raise InvalidInput(f"the certificate is not of the binding in {side.path}", field="sidecar")
+        cert = complete_certificate(cert, side.content, side.salt)
+    elif cert["evidence"].get("contentHash") is None:
+        err_console.print(
+            "issued for a binding: the service cannot tell a public from a private registration by it. Complete it "
+            f"with the content hash (and the salt of a private registration): --sidecar FILE{SIDECAR}",
+            highlight=False,
+            markup=False,
         )
     text = json.dumps(cert, indent=2, ensure_ascii=False) + "\n"
     if out:
@@ -514,10 +643,21 @@ def verify_cmd(
             "already superseded then.",
         ),
     ] = None,
+    sidecar: Annotated[
+        Path | None,
+        typer.Option(
+            "--sidecar",
+            help="Evidence certificate of a private (salted) registration without its salt: the FILE.ipledger.json "
+            "written when it was registered (default: the one beside --file, if any).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of words.")] = False,
     rpc_url: RpcUrlOpt = None,
 ) -> None:
     """Check an evidence or agreement certificate against any JSON-RPC endpoint of its chain.
+
+    An evidence certificate of a private (salted) registration that lacks its content hash or salt is completed
+    from the sidecar written when it was registered: FILE.ipledger.json beside --file, or --sidecar PATH.
 
     It says apart whether the certificate is authentic and where the record stands now (or at --at). An
     agreement: in force, not yet in force, expired, terminated, released, voided by an arbitral award,
@@ -569,6 +709,10 @@ def verify_cmd(
     moment = unix_time(at, "--at")
     if file is not None and not file.is_file():
         raise InvalidInput(f"{file} is not a readable file", field="file")
+    if sidecar is not None and fmt != "qianhai-ip-ledger/evidence-certificate":
+        raise InvalidInput("--sidecar applies to evidence certificates only", field="sidecar")
+    if fmt == "qianhai-ip-ledger/evidence-certificate":
+        doc = _salted(doc, file, sidecar)
     w3 = connect(settings.rpc_url)
     with open(file, "rb") if file else _null() as fh:
         if malformed is not None:
@@ -606,6 +750,39 @@ def verify_cmd(
     elif is_agreement:
         console.print("LEGAL STATUS: not assessed, the certificate is not authentic", highlight=False)
     raise typer.Exit(code)
+
+
+def _salted(doc: Any, file: Path | None, sidecar: Path | None) -> Any:
+    """An evidence certificate completed from its sidecar when it lacks the content hash or the salt: ``sidecar``, or
+    else ``FILE.ipledger.json`` beside ``file`` when there is one. Only what is missing is filled in: a sidecar that
+    disagrees with what the certificate says is refused. A private one is refused when the salt is nowhere."""
+    from ledger.certificates.evidence import PRIVATE, privacy_of
+
+    ev = doc.get("evidence") if isinstance(doc, dict) else None
+    if not isinstance(ev, dict):
+        return doc
+    beside = Path(str(file) + SIDECAR) if file is not None else None
+    path = sidecar if sidecar is not None else (beside if beside is not None and beside.is_file() else None)
+    incomplete = ev.get("salt") is None and (privacy_of(ev) == PRIVATE or ev.get("contentHash") is None)
+    if path is None or (sidecar is None and not incomplete):
+        if incomplete and privacy_of(ev) == PRIVATE:
+            raise InvalidInput(
+                "this certificate is of a private registration and carries no salt; give the sidecar written when "
+                f"it was registered: --sidecar FILE{SIDECAR} (beside the registered file)",
+                field="sidecar",
+            )
+        return doc
+    side = Sidecar(path)
+    if ev.get("binding") != "0x" + side.binding.hex():
+        if sidecar is None:
+            return doc  # a sidecar of another registration of the file: not this certificate's
+        raise InvalidInput(f"{path} is of binding 0x{side.binding.hex()}, not the certificate's", field="sidecar")
+    for key, value in (("contentHash", side.content), ("salt", side.salt)):
+        if ev.get(key) is not None and value is not None and ev[key] != "0x" + value.hex():
+            raise InvalidInput(f"{path} gives another {key} than the certificate", field="sidecar")
+    if not incomplete:
+        return doc
+    return complete_certificate(doc, side.content, side.salt)
 
 
 def _status_line(status: LegalStatus, *, given: bool, label: str = "LEGAL STATUS") -> str:

@@ -212,7 +212,12 @@ def certificate(
     partyId: PartyQuery = None,  # noqa: N803
 ) -> Any:
     """The certificate of docs/certificate.md for the first registration of the content hash, or with `partyId` for
-    that party's; PDF and HTML renderings are bilingual (Chinese and English)."""
+    that party's; PDF and HTML renderings are bilingual (Chinese and English).
+
+    A private (salted) registration is found by its binding (this service never learns its content hash): the
+    certificate is then issued for the binding, with `evidence.contentHash`, `salt` and `privacy` null (public or
+    private cannot be told by a binding), and the registrant completes it from the sidecar its client wrote at
+    registration (docs/certificate.md §4.2; `ipledger certificate --sidecar FILE.ipledger.json`)."""
     raw = parse_hash(content_hash, "content_hash")
     doc = ledger.certificates.build(raw, partyId)
     if format == "json":

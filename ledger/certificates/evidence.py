@@ -34,6 +34,38 @@ class CertificateMalformed(InvalidInput):
     code = "certificate_malformed"
 
 
+#: ``evidence.privacy``: a public (unsalted) or a private (salted) registration. ``None`` in a certificate issued
+#: for a binding whose content hash the issuer did not know: the service cannot tell the two apart there, the
+#: registrant's client writes the word when it adds the content hash (and the salt) from its sidecar file.
+PUBLIC, PRIVATE = "public", "private"
+#: The registration kind in words, Chinese and English, as the renderings and the CLI print it.
+PRIVACY_WORDS = {
+    PRIVATE: ("私密登记（加盐）", "private (salted)"),
+    PUBLIC: ("公开登记（不加盐）", "public (unsalted)"),
+    None: ("公开或私密未知：本证书按绑定值出具", "public or private not known: issued for a binding"),
+}
+
+
+def privacy_of(evidence: dict[str, Any]) -> str | None:
+    """The registration kind a (parsed) ``evidence`` section states: its ``privacy`` member, or, in a certificate
+    written before that member existed, what its ``salt`` and ``contentHash`` imply."""
+    if "privacy" in evidence:
+        return evidence["privacy"]  # type: ignore[no-any-return]
+    if evidence.get("salt") is not None:
+        return PRIVATE
+    return PUBLIC if evidence.get("contentHash") is not None else None
+
+
+def complete(doc: dict[str, Any], content_hash: bytes, salt: bytes | None) -> dict[str, Any]:
+    """A certificate issued for a binding, completed with what only the registrant keeps (its sidecar file): the
+    content hash, the salt of a private registration, and the word for which it is. Returns ``doc``, changed."""
+    ev = doc["evidence"]
+    ev["contentHash"] = hex32(content_hash)
+    ev["salt"] = hex32(salt) if salt is not None else None
+    ev["privacy"] = PRIVATE if salt is not None else PUBLIC
+    return doc
+
+
 @dataclass(frozen=True)
 class Certificate:
     """A parsed, shape-checked certificate. ``raw`` is the JSON it came from."""
@@ -104,6 +136,7 @@ def build(
         "contentHash": hex32(content_hash) if content_hash is not None else None,
         "algorithm": HashAlgorithm(algorithm).word,
         "salt": hex32(salt) if salt is not None else None,
+        "privacy": PRIVATE if salt is not None else (PUBLIC if content_hash is not None else None),
         "binding": hex32(binding),
         "metadataCommitment": hex32(metadata_commitment) if metadata_commitment is not None else None,
         "supersedes": hex32(supersedes) if supersedes is not None else None,
@@ -220,6 +253,8 @@ def parse(doc: Any) -> Certificate:
             check_hex32(ev, "evidence", key)
     if "metadata" in ev:
         expect(isinstance(ev["metadata"], dict), "evidence.metadata", "metadata must be an object")
+    if "privacy" in ev:
+        _privacy(ev)
     reg = object_member(doc, "registrant")
     members(reg, "registrant", REGISTRANT_MEMBERS)
     expect(
@@ -301,6 +336,23 @@ def parse(doc: Any) -> Certificate:
             check_int(item, name, "blockNumber", 0, INT63)
             check_int(item, name, "blockTimestamp", 0, INT63)
     return Certificate(doc)
+
+
+def _privacy(ev: dict[str, Any]) -> None:
+    """``evidence.privacy`` agrees with the salt: a salt only with ``"private"``, ``null`` only in a certificate
+    issued for a binding (no content hash, no salt). A ``"private"`` certificate without its salt is well formed
+    but fails the binding check (its holder has to give the salt)."""
+    word = ev["privacy"]
+    expect(word in (PUBLIC, PRIVATE, None), "evidence.privacy", 'privacy must be "public", "private" or null')
+    salted = ev.get("salt") is not None
+    if word == PUBLIC:
+        expect(not salted, "evidence.privacy", '"public" but a salt is given')
+    elif word is None:
+        expect(
+            not salted and ev.get("contentHash") is None,
+            "evidence.privacy",
+            "null only in a certificate issued for a binding (no contentHash, no salt)",
+        )
 
 
 def members(section: dict[str, Any], name: str, required: tuple[str, ...]) -> None:

@@ -24,6 +24,7 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
 from ledger.certificates import evidence as certmod
+from ledger.certificates.evidence import PRIVATE, privacy_of
 from ledger.domain import eip712, merkle
 from ledger.domain.canonical_json import canonical_json
 from ledger.domain.hashing import (
@@ -35,6 +36,13 @@ from ledger.domain.hashing import (
 from ledger.errors import InvalidInput
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+
+#: Where the salt of a private registration is: the sidecar file its registrant's client wrote beside the file.
+SALT_HINT = (
+    "give the salt from the sidecar written when it was registered: "
+    "`ipledger verify CERT --file FILE --sidecar FILE.ipledger.json`"
+)
+PRIVATE_WITHOUT_SALT = f"this certificate is of a private registration and carries no salt; {SALT_HINT}"
 
 EVIDENCE_REGISTERED_TOPIC = keccak(text="EvidenceRegistered(bytes32,uint256,address,uint8,bytes32,bytes32)")
 BATCH_ANCHORED_TOPIC = keccak(text="BatchAnchored(bytes32,address,uint32)")
@@ -251,13 +259,16 @@ def verify(
             "",
             "the certificate carries no contentHash and no file was given: the binding opens for nothing",
         )
+    elif ev.get("salt") is None and privacy_of(ev) == PRIVATE:
+        report.add("binding", False, "", PRIVATE_WITHOUT_SALT)
     elif ev.get("salt") is None:
         expected = public_binding(content, reg["partyId"], cert.algorithm)
         report.add(
             "binding",
             registered == expected,
             f"public registration: the binding of contentHash to party {reg['partyId']} equals binding",
-            f"the binding of contentHash to party {reg['partyId']} does not equal binding (no salt given)",
+            f"the binding of contentHash to party {reg['partyId']} does not equal binding (no salt given)"
+            + ("" if privacy_of(ev) is not None else f": another file, or a private registration ({SALT_HINT})"),
         )
     else:
         expected = private_binding(content, reg["partyId"], cert.b32("evidence", "salt"), cert.algorithm)

@@ -23,6 +23,7 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from ledger.certificates.evidence import complete
 from ledger.certificates.verify import FAILED, Report, Rpc, verify
 from ledger.chain.artifacts import load_artifact
 from ledger.config import Settings
@@ -145,8 +146,9 @@ def certs(api_module: Api, firm_module: LocalAccount) -> dict[str, tuple[dict[st
     _single(api, firm, b"", binding=commitment)
     private = _certificate(api, commitment)
     assert private["evidence"]["contentHash"] is None and private["registrations"] is None
-    private["evidence"]["contentHash"] = "0x" + hash_bytes(secret, sha).hex()
-    private["evidence"]["salt"] = "0x" + SALT.hex()
+    assert private["evidence"]["privacy"] is None  # the service cannot tell public from private by a binding
+    private = complete(private, hash_bytes(secret, sha), SALT)
+    assert private["evidence"]["privacy"] == "private"
 
     # batch: the firm's five items and three other submissions (another party's, the firm's, and one signed by
     # a party whose account is an ERC-1271 contract wallet) anchored under one batch root
@@ -245,7 +247,9 @@ _COMMON = {
     "format": {"format"},
     "version": {"format"},
     "evidence.contentHash": {"file", "binding", "registrations"},
-    "evidence.salt": {"binding"},
+    # a salt flipped no longer opens the binding; a salt added to a public certificate contradicts its label
+    "evidence.salt": {"binding", "format"},
+    "evidence.privacy": {"format"},
     "chain.chainId": {"chain"},
     "anchor.method": {"format"},
     "anchor.transactionHash": {"transaction"},
@@ -403,6 +407,7 @@ def _shape(kind: str) -> dict[str, Any]:
         "contentHash": "0x" + "aa" * 32,
         "algorithm": "sha256",
         "salt": None,
+        "privacy": "public",
         "binding": "0x" + "aa" * 32,
         "metadataCommitment": "0x" + "bb" * 32,
         "supersedes": "0x" + "cc" * 32,
@@ -410,7 +415,7 @@ def _shape(kind: str) -> dict[str, Any]:
     if kind == "private":
         # the issuer writes an absent metadata commitment and an absent supersedes link as null (a verifier also
         # reads 32 zero bytes as "none"); _leaves counts both as "none"
-        ev.update(salt="0x" + "dd" * 32, metadataCommitment=None, supersedes=None)
+        ev.update(salt="0x" + "dd" * 32, privacy="private", metadataCommitment=None, supersedes=None)
     if kind in ("batch", "wallet"):
         ev.update(metadataCommitment=None, supersedes=None)
     if kind == "metadata":
@@ -581,6 +586,27 @@ def test_a_changed_file_fails_only_the_file_check(
     changed[where] ^= 0x01
     report = _verify(api_module, cert, bytes(changed))
     assert _failed(report) == {"file"}, report.to_json()
+
+
+def test_a_private_certificate_without_its_salt_fails_only_the_binding_check_naming_the_sidecar(
+    api_module: Api, certs: dict[str, Any]
+) -> None:
+    cert, file = certs["private"]
+    stripped = copy.deepcopy(cert)
+    stripped["evidence"]["salt"] = None
+    report = _verify(api_module, stripped, file)
+    assert _failed(report) == {"binding"}, report.to_json()
+    detail = next(c.detail for c in report.checks if c.name == "binding")
+    assert "private registration" in detail and "--sidecar" in detail
+    # issued for the binding (the service's own certificate): the file alone does not open it either, and the
+    # check says a private registration needs its salt
+    issued = copy.deepcopy(cert)
+    issued["evidence"].update(contentHash=None, salt=None, privacy=None)
+    report = _verify(api_module, issued, file)
+    assert _failed(report) == {"binding"}, report.to_json()
+    assert "sidecar" in next(c.detail for c in report.checks if c.name == "binding")
+    # and with the salt given back, it passes
+    assert _verify(api_module, complete(issued, bytes.fromhex(cert["evidence"]["contentHash"][2:]), SALT), file).passed
 
 
 def test_a_certificate_checked_on_another_chain_fails_the_chain_check(

@@ -256,3 +256,62 @@ def test_the_json_text_rules() -> None:
     with pytest.raises(certificate.CertificateMalformed, match="65,536 bytes"):
         certificate.loads(over)
     assert certificate.loads(b'{"unknown": 1}') == {"unknown": 1}
+
+
+def _direct(content: bytes | None, salt: bytes | None) -> dict[str, Any]:
+    return certificate.build(
+        content_hash=content,
+        algorithm=1,
+        binding=b"\1" * 32,
+        salt=salt,
+        metadata_commitment=None,
+        supersedes=None,
+        metadata=None,
+        account="0x" + "11" * 20,
+        party_id=1,
+        party={"identifierScheme": "USCC", "identifier": "x", "nameZh": "甲", "nameEn": "A"},
+        chain_id=1,
+        contract="0x" + "22" * 20,
+        tx_hash="0x" + "33" * 32,
+        block_number=1,
+        block_hash="0x" + "44" * 32,
+        block_timestamp=5,
+    )
+
+
+def test_privacy_says_what_the_issuer_knows_and_completing_from_a_sidecar_sets_it() -> None:
+    assert _direct(b"\2" * 32, None)["evidence"]["privacy"] == "public"
+    assert _direct(b"\2" * 32, b"\3" * 32)["evidence"]["privacy"] == "private"
+    issued_for_binding = _direct(None, None)
+    assert issued_for_binding["evidence"]["privacy"] is None
+    done = certificate.complete(issued_for_binding, b"\2" * 32, b"\3" * 32)
+    ev = certificate.parse(done).evidence
+    assert (ev["privacy"], ev["salt"], ev["contentHash"]) == ("private", "0x" + "03" * 32, "0x" + "02" * 32)
+    assert certificate.complete(_direct(None, None), b"\2" * 32, None)["evidence"]["privacy"] == "public"
+
+
+@pytest.mark.parametrize(
+    ("content", "salt", "privacy"),
+    [
+        (b"\2" * 32, b"\3" * 32, "public"),  # a salt under the word public
+        (b"\2" * 32, None, None),  # null once the content hash is known
+        (None, b"\3" * 32, None),  # null with a salt
+        (b"\2" * 32, None, "salted"),  # not a word of the format
+        (b"\2" * 32, None, True),
+    ],
+)
+def test_a_privacy_that_contradicts_the_salt_is_malformed(
+    content: bytes | None, salt: bytes | None, privacy: Any
+) -> None:
+    doc = _direct(content, salt)
+    doc["evidence"]["privacy"] = privacy
+    with pytest.raises(certificate.CertificateMalformed) as err:
+        certificate.parse(doc)
+    assert err.value.field == "evidence.privacy"
+
+
+def test_privacy_of_a_certificate_written_before_the_member() -> None:
+    for content, salt, word in ((b"\2" * 32, None, "public"), (b"\2" * 32, b"\3" * 32, "private"), (None, None, None)):
+        doc = _direct(content, salt)
+        del doc["evidence"]["privacy"]
+        assert certificate.privacy_of(certificate.parse(doc).evidence) == word

@@ -312,7 +312,8 @@ def test_pdf_direct_shows_every_field(direct_pdf: bytes) -> None:
         "李明 / Li Ming; Chan Tai Man",
         "2024-05-01T16:00:00Z",
         "2024-05-02T00:00:00+08:00",
-        "Private (salted binding)",
+        "私密登记（加盐）",
+        "Private (salted)",
         "does not prove authorship",
         "内容哈希",
         "Content hash",
@@ -361,7 +362,7 @@ def test_pdf_batch_shows_roots_indexes_and_audit_paths(batch_pdf: bytes) -> None
     ):
         assert value in text, value
     # a public registration: no salt, no salted-commitment step
-    assert "Public (unsalted binding)" in text
+    assert "Public (unsalted)" in text and "公开登记（不加盐）" in text
     assert "Registered first by" in text and "party 3 (block 90" in text and "party 12 (block 99" in text
     assert "盐值" not in text and "Salt" not in text
 
@@ -503,3 +504,23 @@ def test_leaf_hash_of_sample_is_in_submission_tree() -> None:
     """The sample batch certificate is internally consistent (so the PDF tests print real proofs)."""
     proof = certificate.parse(_batch()).submission_proof
     assert proof.verify(leaf_hash(_h("item-2")), SUBMISSION.root)
+
+
+def test_the_registration_kind_reads_the_same_in_html_and_pdf() -> None:
+    private, public = _direct(), _batch()
+    issued_for_binding = _batch()
+    issued_for_binding["evidence"].update(contentHash=None, privacy=None)
+    for doc, zh, en in (
+        (private, "私密登记（加盐）", "Private (salted)"),
+        (public, "公开登记（不加盐）", "Public (unsalted)"),
+        (issued_for_binding, "公开或私密未知", "Public or private not known"),
+    ):
+        page = render_html(doc, verify_url=VERIFY_URL)
+        text = _pdf_text(render_pdf(doc, verify_url=VERIFY_URL))
+        for rendering in (page, text):
+            assert zh in rendering and en in rendering, (zh, en)
+    assert "--sidecar" in render_html(issued_for_binding, verify_url=VERIFY_URL)
+    # a private certificate from which the salt was taken out says where the salt is
+    stripped = _direct()
+    stripped["evidence"]["salt"] = None
+    assert "sidecar" in render_html(stripped, verify_url=VERIFY_URL)

@@ -32,7 +32,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger.certificates import agreement as agreement_certificate
-from ledger.certificates.evidence import loads
+from ledger.certificates.evidence import complete, loads
 from ledger.certificates.verify import FAILED, Report, Rpc, RpcError, verify
 from ledger.chain.node import EmbeddedNode, free_port
 from ledger.config import Settings
@@ -141,8 +141,7 @@ def _produce(api: Api) -> tuple[dict[str, tuple[dict[str, Any], bytes | None]], 
     binding = private_binding(hash_bytes(secret, sha), api.party_of(firm), SALT, sha)
     single(b"", binding=binding)
     private = cert("0x" + binding.hex())
-    private["evidence"]["contentHash"] = "0x" + hash_bytes(secret, sha).hex()
-    private["evidence"]["salt"] = "0x" + SALT.hex()
+    private = complete(private, hash_bytes(secret, sha), SALT)  # what the party's client adds from its sidecar
 
     files = [f"src/module_{i}.py: print({i})\n".encode() for i in range(3)]
     for acct, hashes in ((firm, [hash_bytes(f, sha) for f in files]), (uni, [hash_bytes(b"thesis chapter 3\n", sha)])):

@@ -83,8 +83,6 @@ _KINDS = {
     "trade secret": "商业秘密",
     "trade_secret": "商业秘密",
 }
-_PRIVATE = "私密登记（加盐绑定）/ Private (salted binding)"
-_PUBLIC = "公开登记 / Public (unsalted binding)"
 _PROVES = (
     "本证书证明：该登记方不晚于所示区块持有内容哈希如上的文件；他人无法从待确认交易池中抢先为该登记方登记此绑定值。"
     "本证书不证明作者身份，也不证明无他人更早持有该文件。",
@@ -193,14 +191,33 @@ def _proof_rows(zh: str, en: str, proof: dict[str, Any]) -> list[Row]:
 def _sections(cert: certmod.Certificate) -> list[_Section]:
     ev, reg, ch, an = cert.evidence, cert.registrant, cert.chain, cert.anchor
     algorithm = _ALGORITHMS[HashAlgorithm.from_word(ev["algorithm"])]
-    private = ev.get("salt") is not None
+    privacy = certmod.privacy_of(ev)
+    zh, en = certmod.PRIVACY_WORDS[privacy]
     evidence = [
         Row("内容哈希", "Content hash", ev["contentHash"] or "(未随证书提供 / not included)", mono=True),
         Row("哈希算法", "Hash algorithm", algorithm),
-        Row("登记方式", "Registration", _PRIVATE if private else _PUBLIC),
+        Row("登记方式", "Registration", f"{zh} / {en[0].upper()}{en[1:]}"),
     ]
-    if private:
-        evidence.append(Row("盐值", "Salt", ev["salt"], mono=True))
+    if privacy == certmod.PRIVATE:
+        evidence.append(
+            Row(
+                "盐值",
+                "Salt",
+                ev["salt"]
+                or "(未随证书提供：见登记时写下的附属文件 / not included: see the sidecar file written at registration)",
+                mono=True,
+            )
+        )
+    elif privacy is None:
+        evidence.append(
+            Row(
+                "补全",
+                "To complete",
+                "登记方用登记时写下的附属文件（FILE.ipledger.json）补入内容哈希与盐值 / the registrant adds the "
+                "content hash (and the salt of a private registration) from the sidecar file written at "
+                "registration (FILE.ipledger.json): ipledger certificate HASH --sidecar FILE.ipledger.json",
+            )
+        )
     evidence.append(Row("绑定值（链上）", "Binding (on chain)", ev["binding"], mono=True))
     if ev.get("metadataCommitment") is not None:
         evidence.append(
@@ -301,7 +318,7 @@ def _how_to_verify(cert: certmod.Certificate) -> list[tuple[str, str]]:
             f"Hash the original file with {algorithm}; the result must equal the content hash.",
         )
     ]
-    if cert.evidence.get("salt") is not None:
+    if certmod.privacy_of(cert.evidence) == certmod.PRIVATE:
         steps.append(
             (
                 '私密登记：用同一算法对 "ipledger:private:v2\\0" || 登记方编号（32 字节）|| 盐值 || 内容哈希（共 116 字节）计算哈希，结果应与“绑定值”一致。',
