@@ -220,14 +220,12 @@ def agreement_certificate(
     terms and signed by whom: the terms and details, every party's signature, the transaction and block.
     Verify with `POST /v1/verify` or `ipledger verify`; the checks are described in docs/agreements.md."""
     doc = ledger.agreement_service.certificate(agreement_id)
-    if format == "html":
-        from ledger.certificates.render.agreement import render_html
+    if format in ("html", "pdf"):
+        from ledger.certificates.render.agreement import portal_url, render_html, render_pdf
 
-        return HTMLResponse(render_html(doc))
-    if format == "pdf":
-        from ledger.certificates.render.agreement import render_pdf
-
-        url = f"{ledger.settings.public_url.rstrip('/')}/?agreement={doc['agreement']['id']}"
+        url = portal_url(ledger.settings.public_url, doc["agreement"]["id"])
+        if format == "html":
+            return HTMLResponse(render_html(doc, verify_url=url))
         return Response(
             render_pdf(doc, verify_url=url),
             media_type="application/pdf",
