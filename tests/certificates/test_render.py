@@ -174,3 +174,181 @@ def test_reading_and_verifying_certificates_and_case_files_never_loads_reportlab
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def _certificate(kind: int, word: str, details: dict[str, Any], **terms: Any) -> dict[str, Any]:
+    doc = _agreement()
+    doc["agreement"] = {
+        "id": AGREEMENT_ID,
+        "kind": word,
+        "terms": {
+            "kind": kind,
+            "assetId": 3,
+            "grantees": [5],
+            "shares": [],
+            "licenceType": 0,
+            "territory": "0x0",
+            "start": 1714579200,
+            "end": 1714579200 + 365 * 86400,
+            "documentHash": "0x" + "11" * 32,
+            **terms,
+        },
+        "details": details,
+    }
+    doc["signatures"].append({"partyId": 5, "signer": "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4", "signature": "0x"})
+    doc["parties"].append(
+        {
+            "partyId": 5,
+            "identifierScheme": "USCC",
+            "identifier": "91110000100000000R",
+            "nameZh": "",
+            "nameEn": "Example Bank",
+        }
+    )
+    doc["asset"] = {
+        "assetId": 3,
+        "jurisdiction": "HK",
+        "kind": "short_term_patent",
+        "number": "HK1234567",
+        "title": "Valve",
+    }
+    return doc
+
+
+def test_every_agreement_type_reads_in_words_in_both_languages() -> None:
+    pledge = _certificate(4, "pledge", {"amount": "5000000.5", "currency": "HKD", "registrationNumber": "ZX-1"})
+    text = _text(agreement_render.render_pdf(pledge, verify_url=VERIFY_URL))
+    for phrase in (
+        'Firm <b>& Co (HK Business Registration No. 12345678) pledged short-term patent HK1234567 "Valve" to '
+        "Example Bank (Unified Social Credit Code 91110000100000000R) to secure HKD 5,000,000.50",
+        "将短期专利 HK1234567《Valve》出质给Example Bank",
+        "HKD 5,000,000.50（港币伍佰万元伍角整）",
+        "质押Pledge",
+        "出质人Pledgor",
+        "质权人Pledgee",
+        "中国香港（知识产权署）Hong Kong SAR (Intellectual Property Department)",
+    ):
+        assert re.sub(r"\s+", "", phrase) in text, phrase
+
+    equity = _certificate(
+        3,
+        "equity_contribution",
+        {
+            "agreedValue": "1000000",
+            "appraisedValue": "1200000",
+            "capitalAmount": "800000",
+            "currency": "CNY",
+            "equityShare": 1250,
+            "appraiser": "Example Appraisal",
+        },
+        grantees=[5],
+        shares=[10000],
+    )
+    text = _text(agreement_render.render_pdf(equity, verify_url=VERIFY_URL))
+    for phrase in (
+        "作价入股Equity contribution",
+        "作价 CNY 1,000,000.00（人民币壹佰万元整）",
+        "12.5%",
+        "出资方Contributor",
+    ):
+        assert re.sub(r"\s+", "", phrase) in text, phrase
+
+    assignment = _certificate(1, "assignment", {"contractDate": "2026-01-02"}, grantees=[5], shares=[10000])
+    text = _text(agreement_render.render_pdf(assignment, verify_url=VERIFY_URL))
+    for phrase in ("assigned short-term patent HK1234567", "转让方Assignor", "Example Bank: 100%", "2026-01-02"):
+        assert re.sub(r"\s+", "", phrase) in text, phrase
+
+    for ltype, zh, en in ((2, "排他许可", "Sole licence"), (3, "普通许可", "Non-exclusive licence")):
+        licence = _certificate(
+            2,
+            "licence",
+            {"royalty": {"basis": "per_unit", "amount": "12", "currency": "USD"}, "fieldOfUse": "EV batteries"},
+            licenceType=ltype,
+            territory=hex(1 << 47),
+            sublicensable=True,
+            parentLicence="0x" + "00" * 32,
+        )
+        text = _text(agreement_render.render_pdf(licence, verify_url=VERIFY_URL))
+        for phrase in (zh + en, "USD 12.00 (twelve USD) per unit", "EV batteries", "允许Allowed", "中国大陆 (CN)"):
+            assert re.sub(r"\s+", "", phrase) in text, phrase
+
+
+def _story_case(outcome: str | None, status: str = "closed") -> tuple[dict[str, Any], dict[str, Any]]:
+    case = _case()
+    case["dispute"] = {
+        **case["dispute"],
+        "subject": "asset",
+        "subjectId": 3,
+        "assetId": 3,
+        "status": status,
+        "outcome": outcome,
+        "openedAt": 1714579200,
+        "closedAt": 1714579200 + 86400 if status == "closed" else None,
+        "claimHash": "0x" + "77" * 32,
+        "awardHash": "0x" + "88" * 32 if status == "closed" else None,
+    }
+    case["parties"] = [
+        {
+            "partyId": 1,
+            "kind": "firm",
+            "identifierScheme": "USCC",
+            "identifier": "91110108551385082Q",
+            "nameZh": "前海甲科技",
+            "nameEn": "Qianhai X Tech",
+        },
+        {
+            "partyId": 2,
+            "kind": "firm",
+            "identifierScheme": "OTHER",
+            "identifier": "Z-1",
+            "nameZh": "",
+            "nameEn": "Z Ltd",
+        },
+        {
+            "partyId": 4,
+            "kind": "arbitration_institution",
+            "identifierScheme": "OTHER",
+            "identifier": "ARB-1",
+            "nameZh": "深圳国际仲裁院",
+            "nameEn": "",
+        },
+    ]
+    case["asset"] = {
+        "assetId": 3,
+        "jurisdiction": "CN",
+        "kind": "invention",
+        "number": "CN201710601862.3",
+        "title": "Battery separator",
+    }
+    case["items"] = [
+        {"time": 1714579200 + 86400, "block": 20, "kind": "title-event", "file": "items/001-title-event.json"}
+    ]
+    documents = {
+        "items/001-title-event.json": {
+            "event": "TitleRestored",
+            "owners": [{"partyId": 1, "share": 10000}],
+            "disputeId": case["dispute"]["disputeId"],
+        }
+    }
+    return case, documents
+
+
+def test_the_case_summary_tells_who_claimed_against_whom_and_what_the_award_did() -> None:
+    case, documents = _story_case("title_restored")
+    text = _text(casefile_render.render_summary(case, documents))
+    for phrase in (
+        "申请人前海甲科技（统一社会信用代码 91110108551385082Q）",
+        "向深圳国际仲裁院（其他标识 ARB-1）申请仲裁，被申请人为Z Ltd（其他标识 Z-1）",
+        "争议标的为专利：发明专利 CN201710601862.3《Battery separator》",
+        "裁决恢复权属：发明专利 CN201710601862.3《Battery separator》归前海甲科技 100%",
+        "Qianhai X Tech (Unified Social Credit Code 91110108551385082Q) brought a claim against Z Ltd (Identifier Z-1) "
+        "before 深圳国际仲裁院 (Identifier ARB-1)",
+        'The award restored the title: invention patent CN201710601862.3 "Battery separator" belongs to Qianhai X Tech 100%',
+        "裁决恢复权属Title restored by award",
+    ):
+        assert re.sub(r"\s+", "", phrase) in text, phrase
+    assert "/Z" not in text
+    dismissed = _text(casefile_render.render_summary(*_story_case("dismissed")))
+    assert re.sub(r"\s+", "", "The award dismissed the claim; the records stand.") in dismissed
+    open_case = _text(casefile_render.render_summary(*_story_case(None, "open")))
+    assert "Thedisputeisopen" in open_case and "审理中" in open_case
