@@ -102,7 +102,8 @@ def test_the_agreement_pdf_prints_the_id_the_transaction_the_signer_and_escaped_
 def test_the_agreement_html_escapes_every_value_and_names_the_kind_in_words() -> None:
     page = agreement_render.render_html(_agreement(), verify_url=VERIFY_URL + "&x=<1>")
     assert "Firm &lt;b&gt;&amp; Co" in page and "<b>&" not in page
-    assert "<td>许可<br>Licence</td>" in page
+    # the kind the parties signed (terms.kind 1, an assignment), not the certificate's label ("licence")
+    assert "<td>转让<br>Assignment</td>" in page and "<td>许可<br>Licence</td>" not in page
     assert "&amp;x=&lt;1&gt;" in page
 
 

@@ -37,9 +37,9 @@ from ledger.certificates.render.layout import (
     register_fonts,
     table,
 )
-from ledger.domain.codes import AgreementKind
+from ledger.domain.codes import AgreementKind, LicenceType
 
-__all__ = ["Section", "portal_url", "render_html", "render_pdf", "sections", "statement"]
+__all__ = ["Section", "kind_word", "portal_url", "render_html", "render_pdf", "sections", "statement"]
 
 ZERO32 = "0x" + "00" * 32
 
@@ -105,12 +105,21 @@ def _patent(doc: Mapping[str, Any]) -> tuple[str, str]:
     )
 
 
+def kind_word(doc: Mapping[str, Any]) -> str:
+    """The agreement's kind as the parties signed it (``terms.kind``), not as the certificate's label says: a
+    label changed after signing does not change what the document prints. The label only when the terms' code
+    is not a kind."""
+    a = doc["agreement"]
+    try:
+        return AgreementKind(int(a["terms"]["kind"])).word
+    except (KeyError, TypeError, ValueError):
+        return str(a.get("kind"))
+
+
 def _licence_type(terms: Mapping[str, Any]) -> str | None:
     try:
-        from ledger.domain.codes import LicenceType
-
         return LicenceType(int(terms.get("licenceType", 0))).word
-    except ValueError:
+    except (TypeError, ValueError):
         return None
 
 
@@ -121,7 +130,7 @@ def statement(doc: Mapping[str, Any]) -> tuple[str, str]:
     grantors, grantees, _ = _roles(doc)
     (bzh, ben), (tozh, toen) = _who(doc, grantors), _who(doc, grantees)
     pzh, pen = _patent(doc)
-    kind = a.get("kind")
+    kind = kind_word(doc)
     if kind == "licence":
         tzh, ten = w.agreement_type("licence", _licence_type(terms))
         zh_where, en_where = w.territory_names(terms.get("territory", "0x0"))
@@ -153,7 +162,7 @@ def statement(doc: Mapping[str, Any]) -> tuple[str, str]:
 def _terms_rows(doc: Mapping[str, Any]) -> list[Row]:
     a = doc["agreement"]
     terms, details = a["terms"], a.get("details") or {}
-    kind = a.get("kind")
+    kind = kind_word(doc)
     rows: list[Row] = []
     if kind in ("licence", "pledge"):
         start, end = int(terms.get("start") or 0), int(terms.get("end") or 0)
@@ -233,7 +242,7 @@ def sections(doc: Mapping[str, Any]) -> list[Section]:
     an, chain = doc["anchor"], doc["chain"]
     status = doc.get("status") or {}
     agreement_rows = [
-        Row("协议类型", "Agreement type", _pair(w.agreement_type(str(a.get("kind")), _licence_type(terms)))),
+        Row("协议类型", "Agreement type", _pair(w.agreement_type(kind_word(doc), _licence_type(terms)))),
     ]
     if status:
         szh, sen = w.word(w.LEGAL_STATUS, status.get("state"))

@@ -21,8 +21,9 @@ from reportlab.lib.units import inch
 from reportlab.platypus import Flowable, Paragraph, Spacer
 
 from ledger.certificates.render import words as w
-from ledger.certificates.render.agreement import statement
+from ledger.certificates.render.agreement import kind_word, statement
 from ledger.certificates.render.layout import Row, Styles, document, heading, mixed, register_fonts, table
+from ledger.domain.codes import LicenceType
 
 __all__ = ["render_summary", "story"]
 
@@ -84,9 +85,10 @@ class _Case:
             return f"{zh} {agreement_id}", f"{en.lower()} {agreement_id}"
         terms = doc["agreement"]["terms"]
         ltype = None
-        if doc["agreement"].get("kind") == "licence":
-            ltype = {1: "exclusive", 2: "sole", 3: "ordinary"}.get(int(terms.get("licenceType", 0)))
-        tzh, ten = w.agreement_type(str(doc["agreement"].get("kind")), ltype)
+        kind = kind_word(doc)
+        if kind == "licence":
+            ltype = {int(t): t.word for t in LicenceType.choices()}.get(int(terms.get("licenceType", 0)))
+        tzh, ten = w.agreement_type(kind, ltype)
         grantees = [int(g) for g in terms.get("grantees", [])]
         grantors = [int(s["partyId"]) for s in doc.get("signatures", []) if int(s["partyId"]) not in grantees]
         by = [self.name(p) for p in grantors]
