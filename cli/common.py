@@ -24,7 +24,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from ledger.config import Settings
 from ledger.domain import agreements as ag
@@ -45,7 +55,14 @@ DataDirOpt = Annotated[
     typer.Option("--data-dir", help="Data directory (chain state, manifest, queue). Env: IPLEDGER_DATA_DIR."),
 ]
 RpcUrlOpt = Annotated[str | None, typer.Option("--rpc-url", help="JSON-RPC URL of the chain. Env: IPLEDGER_RPC_URL.")]
-ApiUrlOpt = Annotated[str | None, typer.Option("--api-url", help="API address. Env: IPLEDGER_API_URL.")]
+ApiUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url",
+        help="API address (also the base of printed links unless IPLEDGER_PUBLIC_URL is set). Env: IPLEDGER_API_URL; "
+        "default http://127.0.0.1:IPLEDGER_PORT.",
+    ),
+]
 KeystoreOpt = Annotated[
     Path | None, typer.Option("--keystore", help="The party account's keystore (v3 JSON). Env: IPLEDGER_KEYSTORE.")
 ]
@@ -88,13 +105,23 @@ JsonResultOpt = Annotated[
 
 
 def settings_with(**overrides: Any) -> Settings:
-    """Settings from the environment, with the CLI's non-None options on top."""
-    try:
-        base = Settings()
-    except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError or SettingsError; both name the variable
-        raise ConfigurationError(f"invalid IPLEDGER_* environment: {str(exc).splitlines()[0]}") from None
+    """Settings from the environment, with the CLI's non-None options on top.
+
+    Validated as a whole, so that what is derived (the API URL and the public URL from ``--port``) follows the
+    options too."""
+    from pydantic import ValidationError
+
     values = {k: v for k, v in overrides.items() if v is not None}
-    return base.model_copy(update=values)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        said = f"invalid setting IPLEDGER_{where.upper()}: {message}" if where else f"invalid settings: {message}"
+        raise ConfigurationError(said, field=where or None) from None
+    except Exception as exc:  # noqa: BLE001 - pydantic-settings' SettingsError (a value it cannot parse) names the variable
+        raise ConfigurationError(f"invalid IPLEDGER_* environment: {str(exc).splitlines()[0]}") from None
 
 
 def keystore_password(settings: Settings, keystore: Path) -> str:
@@ -252,19 +279,22 @@ def shares(values: list[str], option: str, what: str) -> list[dict[str, int]]:
 
 #: Hashing shows a progress bar on stderr from this many bytes on (in a terminal only).
 PROGRESS_FROM = 64 << 20
+#: ... or from this many files on.
+PROGRESS_FILES = 20
 
 
 @contextmanager
-def hashing_progress(total: int, *, quiet: bool = False) -> Iterator[Callable[[int], None]]:
+def hashing_progress(total: int, *, quiet: bool = False, files: int = 1) -> Iterator[Callable[[int], None]]:
     """A callback for :func:`~ledger.domain.hashing.hash_file` that advances a progress bar on stderr.
 
-    The bar shows only for ``total`` bytes of at least :data:`PROGRESS_FROM`, when stderr is a terminal and not
-    ``quiet`` (``--json``); otherwise the callback does nothing. The bar disappears once hashing is done."""
-    if quiet or total < PROGRESS_FROM or not err_console.is_terminal:
+    The bar shows only for ``total`` bytes of at least :data:`PROGRESS_FROM` (or at least :data:`PROGRESS_FILES`
+    ``files``), when stderr is a terminal and not ``quiet`` (``--json``); otherwise the callback does nothing. The
+    bar disappears once hashing is done."""
+    if quiet or (total < PROGRESS_FROM and files < PROGRESS_FILES) or not err_console.is_terminal:
         yield lambda _n: None
         return
     with Progress(
-        TextColumn("hashing"),
+        TextColumn(f"hashing {files} files" if files > 1 else "hashing"),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
@@ -274,6 +304,30 @@ def hashing_progress(total: int, *, quiet: bool = False) -> Iterator[Callable[[i
     ) as progress:
         task = progress.add_task("hash", total=total)
         yield lambda n: progress.advance(task, n)
+
+
+@contextmanager
+def status_progress(
+    what: str, *, total: int | None, quiet: bool = False
+) -> Iterator[Callable[[int, str | None], None]]:
+    """A callback ``tick(advance, status)`` for a long wait: a bar of ``total`` steps (a spinner with the latest
+    ``status`` when ``total`` is None) on stderr, in a terminal and not ``quiet`` only; it disappears when done."""
+    if quiet or not err_console.is_terminal:
+        yield lambda _n, _s: None
+        return
+    columns = [SpinnerColumn(), TextColumn(what), TextColumn("{task.fields[status]}")]
+    if total is not None:
+        columns += [BarColumn(), MofNCompleteColumn()]
+    with Progress(*columns, TimeElapsedColumn(), console=err_console, transient=True) as progress:
+        task = progress.add_task(what, total=total, status="")
+
+        def tick(n: int, status: str | None) -> None:
+            if status is None:
+                progress.update(task, advance=n)
+            else:
+                progress.update(task, advance=n, status=status)
+
+        yield tick
 
 
 def refuse_empty(path: Path, option: str, *, allow: str | None = None) -> None:

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cli import bundle
 from cli.common import (
     ApiUrlOpt,
     JsonWordsOpt,
@@ -30,6 +33,7 @@ from cli.common import (
     print_json,
     refuse_empty,
     settings_with,
+    status_progress,
     unix_time,
 )
 from cli.render import PartyLabels, local_time
@@ -43,7 +47,7 @@ from ledger.domain.hashing import (
     private_binding,
     public_binding,
 )
-from ledger.errors import InvalidInput
+from ledger.errors import InvalidInput, LedgerError
 
 if TYPE_CHECKING:
     from ledger.certificates.verify import LegalStatus
@@ -78,15 +82,39 @@ def register(
         ),
     ] = None,
     wait: Annotated[
-        bool, typer.Option("--wait", help="Wait until on chain and save each certificate beside its file.")
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait until on chain and save the certificates: in the bundle for several files (or --out), "
+            "beside the file for one.",
+        ),
     ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 120.0,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--out",
+            help="The certificate bundle of several files: a new (or empty) directory, or NAME.zip for an archive; "
+            "default ./certificates-<local time>/. Holds index.json, index.csv and one certificate per file; "
+            "nothing is written beside the files. Given for one file, that file gets a bundle too.",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print the bundle's summary as JSON (no progress bars); several files, or one with --out."
+        ),
+    ] = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
     """Hash FILES, bind each hash to the party, sign with the party's keystore, and submit through the API's relayer.
 
-    Only the bindings leave this machine (docs/certificate.md "Bindings"). An empty (0-byte) file is refused
-    unless --allow-empty; a file bigger than 64 MiB shows a progress bar on stderr in a terminal."""
+    Only the bindings leave this machine (docs/certificate.md "Bindings"). One file: its record (binding, salt,
+    receipt) goes to FILE.ipledger.json and, with --wait, its certificate to FILE.certificate.json. Several files
+    (or --out): one signed batch, and one certificate bundle (a directory or a ZIP archive with an index) instead of
+    files beside the inputs; the output is a short summary. An empty (0-byte) file is refused unless --allow-empty;
+    in a terminal, progress bars show the hashing (many files, or over 64 MiB) and the wait for the chain."""
     algorithm = parse_algorithm(alg)
     for f in files:
         if not f.is_file():
@@ -95,6 +123,10 @@ def register(
             refuse_empty(f, "files", allow="--allow-empty")
     if supersedes and len(files) != 1:
         raise InvalidInput("--supersedes applies to a single file", field="supersedes")
+    if as_json and out is None and len(files) == 1:
+        raise InvalidInput("--json applies to a bundle: several files, or one with --out", field="json")
+    target = bundle.Target.parse(out) if out is not None or len(files) > 1 else None
+    quiet = as_json or not (console.is_terminal and err_console.is_terminal)
     account = load_party_key(keystore)
     settings = settings_with(api_url=api_url)
     client = api_client(settings)
@@ -102,7 +134,7 @@ def register(
     party_id = state.get("partyId")
     if not party_id:
         raise InvalidInput(f"account {account.address} is not an account of any admitted party", field="keystore")
-    entries = _hash_files(files, algorithm, private, int(party_id))
+    entries = _hash_files(files, algorithm, private, int(party_id), quiet=quiet)
     domain_json = client.get("/v1/signing-domain")
     domain = eip712.Domain(int(domain_json["chainId"]), domain_json["verifyingContract"])
     deadline = int(time.time()) + 3600
@@ -152,10 +184,11 @@ def register(
                 "signature": "0x" + batch_req.signature.hex(),
             },
         )
-        for dup in accepted.get("duplicates", []):
-            err_console.print(
-                f"already registered earlier by this party, keeps its earlier record: {entries[dup['index']]['file']}"
-            )
+    if target is not None:
+        _register_bundle(
+            target, client, entries, accepted, algorithm, account.address, int(party_id), wait, timeout, quiet, as_json
+        )
+        return
     for e in entries:
         _write_sidecar(e, algorithm, int(party_id), accepted["receiptId"])
         console.print(f"{e['file']}  {algorithm.name.lower()}:0x{e['content'].hex()}  receipt {accepted['receiptId']}")
@@ -163,9 +196,11 @@ def register(
         _wait_and_save(client, entries, int(party_id), accepted["receiptId"], timeout)
 
 
-def _hash_files(files: list[Path], algorithm: HashAlgorithm, private: bool, party_id: int) -> list[dict[str, Any]]:
+def _hash_files(
+    files: list[Path], algorithm: HashAlgorithm, private: bool, party_id: int, *, quiet: bool = False
+) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
-    with hashing_progress(sum(f.stat().st_size for f in files)) as advance:
+    with hashing_progress(sum(f.stat().st_size for f in files), quiet=quiet, files=len(files)) as advance:
         for f in files:
             content = hash_file(f, algorithm, advance)
             salt = new_salt() if private else None
@@ -215,6 +250,142 @@ def _with_salt(cert: dict[str, Any], content: bytes, salt: bytes | None) -> dict
     if salt is not None:
         cert["evidence"]["salt"] = "0x" + salt.hex()
     return cert
+
+
+def _register_bundle(
+    target: bundle.Target,
+    client: Any,
+    entries: list[dict[str, Any]],
+    accepted: dict[str, Any],
+    algorithm: HashAlgorithm,
+    registrant: str,
+    party_id: int,
+    wait: bool,
+    timeout: float,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Several files: one bundle with the index (written at once: it holds any salts) and, with ``wait``, every
+    certificate; then a short summary (with ``as_json``, the machine summary). Exit 1 if any file failed or is
+    still pending after ``wait``."""
+    receipt = accepted["receiptId"]
+    duplicates = {int(d["index"]) for d in accepted.get("duplicates", [])}
+    for i, e in enumerate(entries):
+        e.update(
+            algorithm=algorithm.name.lower(),
+            partyId=party_id,
+            receiptId=receipt,
+            status="duplicate" if i in duplicates else "accepted",
+        )
+    b = bundle.Bundle(
+        target,
+        entries,
+        {
+            "createdAt": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "partyId": party_id,
+            "registrant": registrant,
+            "algorithm": algorithm.name.lower(),
+            "private": any(e["salt"] for e in entries),
+            "receiptId": receipt,
+        },
+    )
+    problem = None
+    try:
+        b.write_index()
+        if wait:
+            problem = _collect_certificates(client, b, receipt, timeout, quiet)
+            b.write_index()
+    finally:
+        b.close()
+    counts = b.counts()
+    failed = [
+        {"path": str(e["file"]), "error": e.get("error")} for e in entries if e["status"] in ("failed", "rejected")
+    ]
+    if as_json:
+        print_json({"bundle": str(b.where), "receiptId": receipt, "counts": counts, "failed": failed})
+    else:
+        for line in _bundle_summary(b, counts, failed, wait, problem):
+            console.print(line, highlight=False, markup=False)
+    if wait and (counts["failed"] or counts["pending"]):
+        raise typer.Exit(1)
+
+
+def _collect_certificates(client: Any, b: bundle.Bundle, receipt: str, timeout: float, quiet: bool) -> str | None:
+    """Waits for the batch (a spinner in a terminal), then fetches every certificate into the bundle (a bar);
+    returns why the wait ended without certificates, if it did."""
+    deadline = time.monotonic() + timeout
+    with status_progress("waiting for the chain", total=None, quiet=quiet) as tick:
+        while True:
+            status = client.get(f"/v1/receipts/{receipt}")
+            tick(0, status["status"])
+            if status["status"] in ("registered", "final", "rejected", "expired"):
+                break
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    state = status["status"]
+    if state in ("rejected", "expired"):
+        for e in b.entries:
+            e["status"], e["error"] = "failed", f"the batch was {state}: {status.get('error')}"
+        return f"the registration was {state}: {status.get('error')}"
+    if state not in ("registered", "final"):
+        for e in b.entries:
+            if e["status"] != "duplicate":
+                e["status"] = "pending"
+        return (
+            f"still {state} after {timeout:.0f} s: the index holds each binding and salt; fetch the certificates "
+            f"later with `ipledger certificate BINDING --party {b.meta['partyId']}` (receipt {receipt})"
+        )
+
+    def fetch(e: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        try:
+            return e, client.get(f"/v1/evidence/0x{e['binding'].hex()}/certificate", params={"partyId": e["partyId"]})
+        except LedgerError as exc:
+            return e, exc
+
+    # a few requests at once: the service answers each from the chain, so most of a request's time is waiting
+    with (
+        status_progress("fetching certificates", total=len(b.entries), quiet=quiet) as tick,
+        ThreadPoolExecutor(FETCHERS) as pool,
+    ):
+        for e, cert in pool.map(fetch, b.entries):
+            if isinstance(cert, LedgerError):
+                e["status"], e["error"] = "failed", cert.message
+            else:
+                b.save_certificate(e, _with_salt(cert, e["content"], e["salt"]))
+                if e["status"] != "duplicate":
+                    e["status"] = state
+                    e["blockNumber"], e["blockTimestamp"] = status.get("blockNumber"), status.get("blockTimestamp")
+            tick(1, None)
+    return None
+
+
+#: Certificates fetched at once by a bulk registration.
+FETCHERS = 4
+
+
+def _bundle_summary(
+    b: bundle.Bundle, counts: dict[str, int], failed: list[dict[str, Any]], wait: bool, problem: str | None
+) -> list[str]:
+    kind = "archive" if b.target.archive else "directory"
+    if not wait:
+        head = (
+            f"{counts['files']} files accepted in one signed batch (receipt {b.meta['receiptId']}), not yet on chain; "
+            "certificates with --wait"
+        )
+    else:
+        head = (
+            f"{counts['files']} files: {counts['registered']} registered, {counts['duplicates']} already registered "
+            f"earlier by this party, {counts['pending']} pending, {counts['failed']} failed; "
+            f"{counts['certificates']} certificates"
+        )
+    lines = [head, f"bundle: {b.where} ({kind}: index.json, index.csv, certificates/)"]
+    if problem:
+        lines.append(problem)
+    if failed:
+        lines.append("failed:")
+        lines += [f"  {f['path']}: {f['error']}" for f in failed]
+    return lines
 
 
 PartyOpt = Annotated[
@@ -307,7 +478,7 @@ def certificate_cmd(
     if pdf:
         from ledger.certificates.render import pdf as certificate_pdf
 
-        url = f"{settings_with().public_url.rstrip('/')}/?hash=0x{raw.hex()}"
+        url = f"{settings_with(api_url=api_url).public_url.rstrip('/')}/?hash=0x{raw.hex()}"
         pdf.write_bytes(certificate_pdf.render_pdf(cert, verify_url=url))
         console.print(f"PDF written to {pdf}")
     if not out and not pdf:
@@ -369,8 +540,13 @@ def verify_cmd(
             + ("; --file does not apply to case files (each item carries its own hashes)" if file else ""),
             field="cert",
         )
+    from ledger.certificates.evidence import CertificateMalformed, loads
+
+    malformed: CertificateMalformed | None = None
     try:
-        doc = json.loads(raw)
+        doc = loads(raw)
+    except CertificateMalformed as exc:  # JSON, but against the specification's rules: a failed format check
+        doc, malformed = None, exc
     except ValueError:
         raise InvalidInput(f"{cert} is not JSON", field="cert") from None
     fmt = doc.get("format") if isinstance(doc, dict) else None
@@ -389,7 +565,12 @@ def verify_cmd(
         raise InvalidInput(f"{file} is not a readable file", field="file")
     w3 = connect(settings.rpc_url)
     with open(file, "rb") if file else _null() as fh:
-        if is_agreement:
+        if malformed is not None:
+            from ledger.certificates.verify import Report
+
+            report = Report()
+            report.add("format", False, "", malformed.message)
+        elif is_agreement:
             from ledger.certificates import agreement as agreement_certificate
 
             report = agreement_certificate.verify(doc, Rpc.from_web3(w3), document=fh, at=moment)

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from eth_account.signers.local import LocalAccount
-from web3 import Web3
 
 from cli.common import (
     AccountsOpt,
@@ -38,9 +36,26 @@ from cli.common import (
     settings_with,
 )
 from cli.render import local_time, span
-from ledger.chain import governance as gov
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, ContractRevert, InvalidInput, KeystoreError, TransactionFailed
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+    from web3 import Web3
+
+    from ledger.chain import governance as gov
+else:
+
+    class _Governance:
+        """ledger.chain.governance, imported when a command first uses it: web3 is not loaded for every
+        `ipledger` command (the CLI's start-up time)."""
+
+        def __getattr__(self, name: str) -> Any:
+            from ledger.chain import governance
+
+            return getattr(governance, name)
+
+    gov = _Governance()
 
 app = typer.Typer(
     help="The council's acts through the governance timelock: propose, approve, execute.", no_args_is_help=True
@@ -134,6 +149,8 @@ def _registry_call(name: str, *args: Any) -> Any:
     from ledger.chain.artifacts import load_artifact
 
     def build(w3: Web3, evidence: str) -> tuple[str, str]:
+        from web3 import Web3
+
         c = w3.eth.contract(address=Web3.to_checksum_address(evidence), abi=load_artifact("EvidenceRegistry")["abi"])
         return evidence, str(c.encode_abi(name, list(args)))
 

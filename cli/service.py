@@ -16,11 +16,13 @@ import signal
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import typer
 from pydantic import SecretStr
 
 from cli.common import DataDirOpt, RpcUrlOpt, console, err_console, keystore_password, operator_token, settings_with
+from ledger.config import LOOPBACK
 from ledger.errors import ConfigurationError, KeystoreError
 
 if TYPE_CHECKING:
@@ -241,7 +243,14 @@ def up_cmd(
     rpc_url: RpcUrlOpt = None,
     data_dir: DataDirOpt = None,
     host: Annotated[str | None, typer.Option("--host", help="API address. Env: IPLEDGER_HOST.")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="API port. Env: IPLEDGER_PORT.")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            help="API port; the printed links and certificate QR codes follow it unless IPLEDGER_PUBLIC_URL is "
+            "set. Env: IPLEDGER_PORT (which the CLI's commands follow too).",
+        ),
+    ] = None,
     node_port: Annotated[
         int | None, typer.Option("--node-port", help="Embedded node port. Env: IPLEDGER_NODE_PORT.")
     ] = None,
@@ -333,6 +342,15 @@ def up_cmd(
             f"EvidenceRegistry {health['contracts'].get('EvidenceRegistry')}"
         )
         console.print(f"API on http://{settings.host}:{settings.port} (OpenAPI at /docs); Ctrl-C stops")
+        console.print(
+            f"CLI commands reach it at {settings.api_url}; links and certificate QR codes use {settings.public_url}"
+        )
+        given = urlsplit(settings.api_url)
+        if given.hostname in LOOPBACK and given.port not in (None, settings.port):
+            err_console.print(
+                f"note: IPLEDGER_API_URL ({settings.api_url}) names port {given.port}, not this service's "
+                f"{settings.port}: set one of them only (docs/configuration.md)"
+            )
         app_ = create_app(ledger, settings, run_indexer=True)
         uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning", **app_.state.server_options)
     finally:

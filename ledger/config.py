@@ -6,8 +6,10 @@ docs/configuration.md lists every setting; the CLI's options override them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,7 +23,12 @@ class Settings(BaseSettings):
         None, description="JSON-RPC endpoint of the chain; unset means the embedded node (anvil) in data_dir."
     )
     host: str = Field("127.0.0.1", description="Address the API listens on.")
-    port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
+    port: int = Field(
+        8000,
+        ge=1,
+        le=65535,
+        description="Port the API listens on; the API URL and the public URL are derived from it unless set.",
+    )
     node_port: int = Field(8545, ge=1, le=65535, description="Port of the embedded node (loopback only).")
     node_host: str = Field(
         "127.0.0.1",
@@ -149,10 +156,45 @@ class Settings(BaseSettings):
         "SQLite at DATA_DIR/index.sqlite3.",
     )
     index_poll: float = Field(2.0, gt=0, le=3600, description="Seconds between index syncs while `ipledger up` runs.")
-    api_url: str = Field("http://127.0.0.1:8000", description="Where CLI commands reach the API.")
-    public_url: str = Field("http://127.0.0.1:8000", description="Address printed on certificates for verification.")
+    api_url: str = Field(
+        "",
+        description="Where CLI commands reach the API; unset: http://HOST:PORT (127.0.0.1 for a wildcard HOST). "
+        "Set to a loopback URL with a port and PORT unset, it sets PORT too.",
+    )
+    public_url: str = Field(
+        "",
+        description="Base URL of the links the service and the CLI print and of certificate QR codes; unset: "
+        "the API URL.",
+    )
+
+    @model_validator(mode="after")
+    def _one_port(self) -> Self:
+        """One setting moves the API: PORT (or a loopback API_URL's port) drives the service's port, the CLI's
+        API_URL and the PUBLIC_URL of printed links, unless each is set explicitly."""
+        if self.api_url:
+            given = urlsplit(self.api_url)
+            if given.scheme not in ("http", "https") or not given.hostname:
+                raise ValueError(f"IPLEDGER_API_URL must be an http(s) URL, not {self.api_url!r}")
+            if "port" not in self.model_fields_set and given.hostname in LOOPBACK and given.port:
+                self.port = given.port
+        else:
+            self.api_url = f"http://{_client_host(self.host)}:{self.port}"
+        if not self.public_url:
+            self.public_url = self.api_url
+        return self
 
     @field_validator("rpc_url", "index_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+
+#: Host names of this machine: an API URL naming one of them describes the service `ipledger up` runs here.
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _client_host(host: str) -> str:
+    """The address a client on this machine uses for a service listening on ``host``."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host

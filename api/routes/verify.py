@@ -18,8 +18,14 @@ from python_multipart.multipart import parse_options_header
 from api.deps import LedgerDep
 from api.limits import json_depth
 from api.schemas import VerifyRequest, VerifyResult
-from ledger.certificates.evidence import MAX_CERTIFICATE_BYTES
-from ledger.certificates.verify import Rpc, verify
+from ledger.certificates.evidence import (
+    MAX_CERTIFICATE_BYTES,
+    CertificateMalformed,
+    DuplicateMember,
+    loads,
+    no_duplicates,
+)
+from ledger.certificates.verify import Report, Rpc, verify
 from ledger.domain.hashing import HashAlgorithm, new_hasher, parse_hash
 from ledger.errors import InvalidInput, LedgerError, PayloadTooLarge
 
@@ -78,7 +84,9 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
         if json_depth(cert_bytes, at_most=depth_limit) > depth_limit:
             raise InvalidInput(f"the certificate nests more than {depth_limit} levels deep", field="certificate")
         try:
-            doc = json.loads(cert_bytes)
+            doc = loads(cert_bytes)
+        except CertificateMalformed as exc:  # JSON against the specification's rules (a member named twice)
+            return _malformed(exc)
         except ValueError:  # not JSON, not UTF-8
             raise InvalidInput("the certificate part is not JSON", field="certificate") from None
     elif ctype in (b"application/json", b""):
@@ -86,7 +94,15 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
         if len(body) > MAX_CERTIFICATE_BYTES * 2:
             raise PayloadTooLarge("the request is larger than a certificate can be", field="certificate")
         try:
-            req = VerifyRequest.model_validate_json(body)
+            parsed = json.loads(body, object_pairs_hook=no_duplicates)
+        except DuplicateMember as exc:
+            return _malformed(
+                CertificateMalformed(f"an object names the member {exc.args[0]!r} twice", field="certificate")
+            )
+        except ValueError:
+            parsed = None
+        try:
+            req = VerifyRequest.model_validate_json(body) if parsed is None else VerifyRequest.model_validate(parsed)
         except ValueError as exc:
             raise InvalidInput(
                 f"the body is not a verify request: {str(exc).splitlines()[0]}", field="certificate"
@@ -103,6 +119,13 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
         document = (file_hashes or {}).get(HashAlgorithm.SHA256)
         return agreement_certificate.verify(doc, Rpc.from_web3(ledger.w3), document_hash=document).to_json()
     report = verify(doc, Rpc.from_web3(ledger.w3), file_hashes=file_hashes, file_size=size)
+    return report.to_json()
+
+
+def _malformed(exc: CertificateMalformed) -> dict[str, Any]:
+    """The answer for a certificate that breaks the specification's JSON rules: a failed ``format`` check."""
+    report = Report()
+    report.add("format", False, "", exc.message)
     return report.to_json()
 
 

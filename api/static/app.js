@@ -13,6 +13,7 @@
   var lastVerify = null;
   var lastTitle = null;
   var lastParty = null;
+  var lastAgreement = null;
   var lookupSeq = 0;      // a newer lookup wins over a slower older one
 
   function $(id) { return document.getElementById(id); }
@@ -43,6 +44,7 @@
     if (lastVerify) renderVerify(lastVerify);
     if (lastTitle) renderTitle(lastTitle);
     if (lastParty) renderParty(lastParty);
+    if (lastAgreement) renderAgreement(lastAgreement);
   }
 
   function toggleLanguage() {
@@ -75,6 +77,69 @@
     return new Date(ts * 1000).toLocaleString(lang === "en" ? "en-GB" : "zh-CN", { timeZoneName: "short" });
   }
   function fmtUtc(ts) { return new Date(ts * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC"; }
+  /** YYYY-MM-DD HH:MM:SS in Beijing time (Asia/Shanghai, UTC+8 all year: no daylight saving since 1991). */
+  function fmtSh(ts) { return new Date((ts + 8 * 3600) * 1000).toISOString().replace("T", " ").slice(0, 19); }
+  function fmtShDate(ts) { return fmtSh(ts).slice(0, 10); }
+
+  /** A byte count in binary units with the exact count: "195.3 KiB (200,000 bytes)" / "195.3 KiB（200,000 字节）". */
+  function fmtBytes(n) {
+    var exact = Number(n).toLocaleString("en-US");
+    if (n < 1024) return t("size.bytes", { n: exact });
+    var units = ["KiB", "MiB", "GiB", "TiB"], v = n / 1024, i = 0;
+    while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+    return t("size.human", { h: (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + " " + units[i], n: exact });
+  }
+
+  /** A party by its name in the interface's language (the other one if it has none) and its number. */
+  function partyLabel(p, id) {
+    var n = t("partyN", { id: id });
+    if (!p) return n;
+    var name = (lang === "en" ? p.nameEn || p.nameZh : p.nameZh || p.nameEn) || "";
+    if (!name) return n;
+    return lang === "en" ? name + " (" + n + ")" : name + "（" + n + "）";
+  }
+
+  function checkName(id) { return (window.I18N_CHECKS[lang] || {})[id] || (window.I18N_CHECKS.en[id]) || id; }
+
+  var SIZE = "\u0000size\u0000";
+
+  /** The verifier's English detail in the interface's language (see I18N_DETAILS); ctx.size is the byte count
+   * of the file hashed in this page, which the server does not know (only the hash is sent). */
+  function translateDetail(detail, ctx) {
+    if (!detail) return "";
+    ctx = ctx || {};
+    var whole = translatePiece(detail, ctx, true);
+    if (whole !== null) return whole;
+    return detail.split("; ").map(function (piece) { return translatePiece(piece, ctx); }).join(lang === "en" ? "; " : "；");
+  }
+
+  /** One detail (or one "; "-separated piece of it); with onlyIfKnown, null when no pattern matches. */
+  function translatePiece(piece, ctx, onlyIfKnown) {
+    var text = piece.replace(/ \((\d[\d,]*) bytes\)/, function (m, n) {
+      ctx = Object.assign({}, ctx, { size: ctx.size !== undefined && ctx.size !== null ? ctx.size : parseInt(n.replace(/,/g, ""), 10) });
+      return " (" + SIZE + ")";
+    });
+    var suffix = "";
+    var note = / \(checked at the latest block: [^)]*\)$/.exec(text);
+    if (note && note.index > 0) { suffix = translatePiece(note[0], ctx); text = text.slice(0, note.index); }
+    var table = window.I18N_DETAILS;
+    for (var i = 0; i < table.length; i++) {
+      var m = table[i][0].exec(text);
+      if (!m) continue;
+      var tmpl = lang === "en" ? table[i][2] : table[i][1];
+      if (!tmpl) return piece;  // English as the verifier wrote it
+      var out = tmpl.replace(/\{([tn]?)(\d)\}/g, function (all, f, k) {
+        var g = m[+k];
+        if (g === SIZE || (g === undefined && ctx.size !== undefined && ctx.size !== null && /file/.test(text))) return fmtBytes(ctx.size);
+        if (g === undefined) return "";
+        if (f === "t") return fmtSh(parseInt(g, 10)) + (lang === "en" ? " (Asia/Shanghai)" : "（北京时间）");
+        if (f === "n") return t("partyN", { id: g });
+        return g;
+      });
+      return out.replace("文件（）", "文件").replace(" ()", "") + suffix;
+    }
+    return onlyIfKnown ? null : piece;
+  }
 
   function errorMessage(body, status) {
     if (body && body.error && body.error.message) return body.error.message;
@@ -210,8 +275,8 @@
   function renderLookup(s) {
     var out = clear($("lookup-result"));
     var head = [];
-    if (s.file) head.push(el("div", { class: "meta" }, [t("lookup.file") + ": " + s.file.name + " (" + s.file.size + " B)"]));
-    if (s.hash) head.push(el("div", { class: "meta mono" }, [t("lookup.hash") + ": " + s.hash]));
+    if (s.file) head.push(el("div", { class: "meta" }, [t("lookup.fileLine", { name: s.file.name, size: fmtBytes(s.file.size) })]));
+    if (s.hash) head.push(el("div", { class: "meta mono" }, [t("lookup.hash") + (lang === "en" ? ": " : "：") + s.hash]));
     head.forEach(function (n) { out.appendChild(n); });
     if (s.status === 404) {
       out.setAttribute("data-state", "not-registered");
@@ -229,6 +294,10 @@
     var badge = onChain ? t("lookup.registered") : r.status === "rejected" ? t("lookup.rejected") : t("lookup.pending");
     out.setAttribute("data-state", onChain ? "registered" : r.status);
     out.appendChild(el("p", { id: "lookup-status", class: "badge " + (onChain ? "good" : "warn"), text: badge }));
+    if (r.blockTimestamp) {
+      out.appendChild(el("p", { id: "lookup-headline", class: "headline", text: t("headline.registered", {
+        time: fmtSh(r.blockTimestamp), party: partyLabel(s.party, r.partyId) }) }));
+    }
     var rows = [row("status", t("status." + r.status))];
     if (r.blockTimestamp) {
       rows.push(row("timeLocal", fmtLocal(r.blockTimestamp)));
@@ -280,13 +349,15 @@
     out.setAttribute("data-state", "loading");
     var original = $("orig-file").files[0];
     var alg = doc && doc.evidence && doc.evidence.algorithm === "sm3" ? "sm3" : "sha256";
+    if (doc && doc.format === "qianhai-ip-ledger/agreement-certificate") alg = "sha256";  // the signed document hash
     var hashed = original ? hashFile(original, alg) : Promise.resolve(null);
     return hashed.then(function (fileHash) {
       var body = { certificate: doc };
       if (fileHash) body.fileHash = "0x" + fileHash;
       return api("POST", "/v1/verify", body);
     }).then(function (r) {
-      lastVerify = r.ok ? { report: r.body } : { message: errorMessage(r.body, r.status) };
+      lastVerify = r.ok ? { report: r.body, doc: doc, fileSize: original ? original.size : null }
+        : { message: errorMessage(r.body, r.status) };
       renderVerify(lastVerify);
     }, function (err) {
       lastVerify = { message: String(err && err.message || err) };
@@ -301,20 +372,173 @@
       out.appendChild(el("p", { class: "badge bad", id: "verdict", text: s.error ? t(s.error) : s.message }));
       return;
     }
-    var rep = s.report, passed = rep.verdict === "passed";
+    var rep = s.report, passed = rep.verdict === "passed", doc = s.doc || {};
     out.setAttribute("data-state", rep.verdict);
     out.appendChild(el("p", { id: "verdict", class: "badge " + (passed ? "good" : "bad"), "data-verdict": rep.verdict,
-      text: passed ? t("verify.passed") : t("verify.failed") }));
-    var failed = rep.checks.filter(function (c) { return c.status === "failed"; }).map(function (c) { return c.name; });
-    if (failed.length) out.appendChild(el("p", { id: "failed-checks", text: t("verify.failedChecks", { names: failed.join(", ") }) }));
+      text: passed ? t("verify.authentic") : t("verify.notAuthentic") }));
+    var headline = verifyHeadline(doc);
+    if (headline) out.appendChild(el("p", { id: "verify-headline", class: "headline", text: headline }));
+    if (rep.status) out.appendChild(legalStatus(rep.status));
+    var failed = rep.checks.filter(function (c) { return c.status === "failed"; }).map(function (c) { return checkName(c.name); });
+    if (failed.length) out.appendChild(el("p", { id: "failed-checks", text: t("verify.failedChecks", { names: failed.join(lang === "en" ? ", " : "、") }) }));
+    var ctx = { size: s.fileSize };
     out.appendChild(el("ul", { class: "checks" }, rep.checks.map(function (c) {
       return el("li", { class: "check " + c.status, "data-name": c.name, "data-status": c.status }, [
         el("span", { class: "mark", text: c.status === "passed" ? "✓" : c.status === "failed" ? "✗" : "–" }),
-        el("strong", { text: c.name }), " ",
+        el("strong", { text: checkName(c.name) }), " ",
         el("span", { class: "status", text: t("check." + c.status) }),
-        c.detail ? el("div", { class: "detail", text: c.detail }) : null,
+        c.detail ? el("div", { class: "detail", text: translateDetail(c.detail, ctx) }) : null,
       ]);
     })));
+  }
+
+  /** "Registered at … by …" for an evidence certificate, "Put into effect at … by …" for an agreement's. */
+  function verifyHeadline(doc) {
+    var an = doc.anchor || {};
+    if (typeof an.blockTimestamp !== "number") return null;
+    if (doc.registrant && doc.registrant.partyId) {
+      return t("headline.registered", { time: fmtSh(an.blockTimestamp), party: partyLabel(doc.registrant, doc.registrant.partyId) });
+    }
+    if (Array.isArray(doc.parties) && doc.parties.length) {
+      return t("headline.executed", { time: fmtSh(an.blockTimestamp),
+        parties: doc.parties.map(function (p) { return partyLabel(p, p.partyId); }).join(t("headline.and")) });
+    }
+    return null;
+  }
+
+  /** The legal status the verifier reports apart from authenticity: in force, expired, voided… */
+  function legalText(st) {
+    var args = { since: st.since ? fmtSh(st.since) : "", until: st.until ? fmtSh(st.until) : "", dispute: st.disputeId || "" };
+    if (st.state === "in_force" && st.until) return t("legal.in_force.until", args);
+    if (st.state === "voided" && st.disputeId) return t("legal.voided.dispute", args);
+    var key = "legal." + st.state;
+    return window.I18N.en[key] ? t(key, args) : st.detail;
+  }
+
+  function legalStatus(st) {
+    var head = t("verify.statusNow");
+    return el("p", { id: "legal-status", class: "badge " + (st.inForce ? "good" : "warn"), "data-state": st.state,
+      "data-in-force": String(!!st.inForce) }, [head + (lang === "en" ? ": " : "：") + legalText(st)]);
+  }
+
+  // --- an agreement (the agreement certificate's QR code opens /?agreement=<id>) --------------------------
+
+  function showAgreement() {
+    var id = String($("agreement-id").value || "").trim().toLowerCase();
+    if (!/^0x[0-9a-f]{64}$/.test(id)) {
+      lastAgreement = { message: t("agreement.badId") };
+      renderAgreement(lastAgreement);
+      return Promise.resolve();
+    }
+    $("agreement-result").setAttribute("data-state", "loading");
+    return api("GET", "/v1/agreements/" + id).then(function (r) {
+      if (!r.ok) { lastAgreement = { message: errorMessage(r.body, r.status) }; renderAgreement(lastAgreement); return; }
+      var a = r.body;
+      var ids = {};
+      (a.terms.grantees || []).forEach(function (p) { ids[p] = 1; });
+      Object.keys(a.signatures || {}).forEach(function (p) { ids[p] = 1; });
+      (a.requiredParties || []).forEach(function (p) { ids[p] = 1; });
+      var keys = Object.keys(ids);
+      return Promise.all([api("GET", "/v1/assets/" + a.assetId)].concat(keys.map(function (k) { return party(k); })))
+        .then(function (res) {
+          var parties = {};
+          keys.forEach(function (k, i) { parties[k] = res[i + 1]; });
+          lastAgreement = { agreement: a, asset: res[0].ok ? res[0].body : null, parties: parties };
+          renderAgreement(lastAgreement);
+        });
+    });
+  }
+
+  function agreementKind(a) {
+    return a.kind === "licence" && a.licenceType ? t("licType." + a.licenceType) : t("agrKind." + a.kind);
+  }
+
+  function assetLine(asset, id) {
+    if (!asset) return t("partyN", { id: id }).replace(/^\D+/, "#");
+    var d = asset.details || {};
+    return t("asset.line", { jur: t("asset.jur." + asset.jurisdiction), kind: t("asset.kind." + asset.kind) || asset.kind,
+      number: d.number || "?", title: d.title || "", id: asset.assetId }).replace(/^ /, "");
+  }
+
+  function regionName(code) {
+    if (code === "WORLD") return lang === "en" ? "worldwide" : "全世界";
+    try {
+      return new Intl.DisplayNames([lang === "en" ? "en" : "zh-Hans"], { type: "region" }).of(code) + (lang === "en" ? " (" + code + ")" : "（" + code + "）");
+    } catch (e) { return code; }
+  }
+
+  function royaltyText(r) {
+    if (!r) return null;
+    if (r.basis === "percentage" && typeof r.rate === "number") {
+      return lang === "en" ? (r.rate / 100).toFixed(2) + "% of net sales" + (r.currency ? ", paid in " + r.currency : "")
+        : "净销售额的 " + (r.rate / 100).toFixed(2) + "%" + (r.currency ? "，以 " + r.currency + " 支付" : "");
+    }
+    return JSON.stringify(r);
+  }
+
+  function agreementStatusText(a) {
+    var key = "agrStatus." + a.status;
+    var text = window.I18N.en[key] ? t(key) : a.status;
+    var end = a.terms && a.terms.end;
+    if (a.status === "effective" && end) {
+      text = t("legal.in_force.until", { until: fmtSh(end) });
+    } else if (a.closedAt && a.status !== "effective") {
+      text += lang === "en" ? " (" + fmtSh(a.closedAt) + ", Asia/Shanghai)" : "（" + fmtSh(a.closedAt) + "，北京时间）";
+    }
+    return text;
+  }
+
+  function renderAgreement(s) {
+    var out = clear($("agreement-result"));
+    if (s.message) {
+      out.setAttribute("data-state", "error");
+      out.appendChild(el("p", { class: "badge bad", text: s.message }));
+      return;
+    }
+    var a = s.agreement, terms = a.terms || {}, parties = s.parties;
+    out.setAttribute("data-state", "shown");
+    out.appendChild(el("h3", { id: "agreement-kind", text: agreementKind(a) }));
+    var inForce = a.status === "effective";
+    out.appendChild(el("p", { id: "agreement-status", class: "badge " + (inForce ? "good" : a.status === "proposed" ? "warn" : "bad"),
+      "data-status": a.status, text: t("agreement.status") + (lang === "en" ? ": " : "：") + agreementStatusText(a) }));
+    if (s.asset && s.asset.status && s.asset.status !== "confirmed") {
+      // an agreement on a claim nobody confirmed cannot take effect: said before the terms
+      out.appendChild(el("p", { id: "agreement-asset-status", class: "badge bad", "data-status": s.asset.status,
+        text: t("legal.unconfirmed_asset") + (lang === "en" ? ": " : "：") + t("title.status." + s.asset.status) }));
+    }
+    var grantees = (terms.grantees || []).map(String);
+    var signers = Object.keys(a.signatures || {}).concat((a.requiredParties || []).map(String));
+    var grantors = signers.filter(function (p, i) { return grantees.indexOf(p) < 0 && signers.indexOf(p) === i; });
+    function names(list) {
+      return list.map(function (p, i) {
+        var share = terms.shares && terms.shares.length > 1 && grantees.indexOf(p) >= 0 ? " — " + t("title.share", { pct: (terms.shares[i] / 100).toFixed(2) }) : "";
+        return partyLabel(parties[p], p) + share;
+      }).join(lang === "en" ? "; " : "；");
+    }
+    function r(key, value, cls) {
+      return el("tr", { "data-field": key }, [el("th", { text: t("agreement." + key) }), el("td", { class: cls || null }, [value])]);
+    }
+    var assetLink = el("a", { href: "/?asset=" + a.assetId, id: "agreement-asset", text: assetLine(s.asset, a.assetId) });
+    var rows = [r("kind", agreementKind(a)), r("asset", assetLink), r("grantors", names(grantors)), r("grantees", names(grantees))];
+    if (terms.start || terms.end) {
+      rows.push(r("period", terms.end ? fmtShDate(terms.start) + " → " + fmtShDate(terms.end) + (lang === "en" ? " (Asia/Shanghai)" : "（北京时间）")
+        : t("agreement.periodOpen", { start: fmtShDate(terms.start) })));
+    }
+    if (a.territory) rows.push(r("territory", a.territory.map(regionName).join(lang === "en" ? ", " : "、")));
+    if (a.kind === "licence") rows.push(r("sublicensable", t(terms.sublicensable ? "agreement.yes" : "agreement.no")));
+    var roy = royaltyText((a.details || {}).royalty);
+    if (roy) rows.push(r("royalty", roy));
+    if (a.effectiveAt) rows.push(r("effectiveAt", fmtSh(a.effectiveAt) + (lang === "en" ? " (Asia/Shanghai)" : "（北京时间）")));
+    if (a.closedAt) rows.push(r("closedAt", fmtSh(a.closedAt) + (lang === "en" ? " (Asia/Shanghai)" : "（北京时间）")));
+    rows.push(r("document", terms.documentHash || "", "mono"));
+    rows.push(r("id", a.agreementId, "mono"));
+    out.appendChild(el("table", { class: "record" }, [el("tbody", null, rows)]));
+    var actions = [el("a", { class: "button", id: "agreement-title", href: "/?asset=" + a.assetId, text: t("agreement.toTitle") })];
+    if (a.effectiveAt) {
+      actions.push(el("a", { class: "button", id: "agreement-pdf", href: "/v1/agreements/" + a.agreementId + "/certificate?format=pdf",
+        download: "agreement-" + a.agreementId.slice(2, 18) + ".pdf", text: t("agreement.certificate") }));
+    }
+    out.appendChild(el("p", { class: "actions" }, actions));
   }
 
   // --- chain of title ---------------------------------------------------------------------
@@ -338,13 +562,17 @@
         (e.formerOwners || []).forEach(function (p) { ids[p] = 1; });
       });
       var keys = Object.keys(ids);
-      return Promise.all(keys.map(function (k) { return party(k); })).then(function (ps) {
+      return Promise.all([api("GET", "/v1/assets/" + id)].concat(keys.map(function (k) { return party(k); }))).then(function (ps) {
         var parties = {};
-        keys.forEach(function (k, i) { parties[k] = ps[i]; });
-        lastTitle = { title: r.body, parties: parties, explicitAt: !!atText };
+        keys.forEach(function (k, i) { parties[k] = ps[i + 1]; });
+        lastTitle = { title: r.body, parties: parties, explicitAt: !!atText, asset: ps[0].ok ? ps[0].body : null };
         renderTitle(lastTitle);
       });
     });
+  }
+
+  function agreementLink(id) {
+    return el("a", { class: "mono", href: "/?agreement=" + id, text: t("ref.agreement", { id: id }) });
   }
 
   function ownerList(owners, parties) {
@@ -363,6 +591,8 @@
     }
     var ti = s.title, parties = s.parties;
     out.setAttribute("data-state", "shown");
+    // the patent itself first: number, title, jurisdiction and kind (the title view /?asset=<id> opens)
+    out.appendChild(el("h3", { id: "asset-line", text: assetLine(s.asset, ti.assetId) }));
     if (ti.status) {
       // a claim nobody has confirmed is marked before anything else: it cannot be dealt in
       out.appendChild(el("p", { id: "asset-status", class: "badge " + (ti.status === "confirmed" ? "good" : "bad"),
@@ -373,11 +603,13 @@
     out.appendChild(ownerList(ti.owners, parties));
     out.appendChild(el("h3", { text: t("title.licences") }));
     out.appendChild(ti.licences.length ? el("ul", null, ti.licences.map(function (l) {
-      return el("li", null, [partyName(parties[l.licensee], l.licensee) + " · " + l.licenceType + " · " + fmtUtc(l.start).slice(0, 10) + " → " + fmtUtc(l.end).slice(0, 10)]);
+      return el("li", { "data-agreement": l.agreementId }, [partyName(parties[l.licensee], l.licensee) + " · " + t("licType." + l.licenceType) + " · "
+        + fmtShDate(l.start) + " → " + fmtShDate(l.end) + " · ", agreementLink(l.agreementId)]);
     })) : el("p", { text: t("title.none") }));
     out.appendChild(el("h3", { text: t("title.pledges") }));
     out.appendChild(ti.pledges.length ? el("ul", null, ti.pledges.map(function (p) {
-      return el("li", null, [partyName(parties[p.pledgee], p.pledgee) + " · " + fmtUtc(p.start).slice(0, 10) + " → " + fmtUtc(p.end).slice(0, 10)]);
+      return el("li", { "data-agreement": p.agreementId }, [partyName(parties[p.pledgee], p.pledgee) + " · " + fmtShDate(p.start) + " → "
+        + fmtShDate(p.end) + " · ", agreementLink(p.agreementId)]);
     })) : el("p", { text: t("title.none") }));
     out.appendChild(el("h3", { text: t("title.history") }));
     out.appendChild(el("ol", { class: "timeline" }, ti.history.map(function (e) {
@@ -388,9 +620,9 @@
       if (e.owners) kids.push(ownerList(e.owners, parties));
       if (e.verifierPartyId) kids.push(el("div", { text: t("title.verifier", { party: partyName(parties[e.verifierPartyId], e.verifierPartyId) }) }));
       if (e.formerOwners) kids.push(el("div", { text: t("title.formerOwners", { parties: e.formerOwners.map(function (p) { return partyName(parties[p], p); }).join(", ") }) }));
-      if (e.agreementId) kids.push(el("div", { class: "mono small", text: "agreement " + e.agreementId }));
-      if (e.disputeId) kids.push(el("div", { class: "mono small", text: "dispute " + e.disputeId }));
-      kids.push(el("div", { class: "mono small", text: "block " + e.block + " · tx " + e.transactionHash }));
+      if (e.agreementId) kids.push(el("div", { class: "small" }, [agreementLink(e.agreementId)]));
+      if (e.disputeId) kids.push(el("div", { class: "mono small", text: t("ref.dispute", { id: e.disputeId }) }));
+      kids.push(el("div", { class: "mono small", text: t("ref.block", { block: e.block, tx: e.transactionHash }) }));
       return el("li", { "data-event": e.event }, kids);
     })));
   }
@@ -455,7 +687,7 @@
         el("div", { class: "event", text: partyEventText(e) }),
       ];
       if (e.block !== null && e.block !== undefined) {
-        kids.push(el("div", { class: "mono small", text: "block " + e.block + " · tx " + e.transactionHash }));
+        kids.push(el("div", { class: "mono small", text: t("ref.block", { block: e.block, tx: e.transactionHash }) }));
       }
       return el("li", { "data-event": e.event }, kids);
     })));
@@ -491,11 +723,18 @@
     $("title-button").addEventListener("click", showTitle);
     $("asset-id").addEventListener("keydown", function (ev) { if (ev.key === "Enter") showTitle(); });
     $("party-button").addEventListener("click", showParty);
+    $("agreement-button").addEventListener("click", showAgreement);
+    $("agreement-id").addEventListener("keydown", function (ev) { if (ev.key === "Enter") showAgreement(); });
     $("party-id").addEventListener("keydown", function (ev) { if (ev.key === "Enter") showParty(); });
 
     var q = new URLSearchParams(location.search);
     var qh = normaliseHash(q.get("hash"));
     if (qh) { $("hash-input").value = "0x" + qh; lookupHash(qh, null); }
+    if (q.get("agreement")) {
+      $("agreement-id").value = q.get("agreement");
+      showAgreement();
+      $("agreement").scrollIntoView();
+    }
     if (q.get("asset")) { $("asset-id").value = q.get("asset"); showTitle(); }
     if (q.get("party")) { $("party-id").value = q.get("party"); showParty(); }
   }

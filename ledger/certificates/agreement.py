@@ -23,6 +23,7 @@ The PDF and HTML renderings are in ``ledger.certificates.render.agreement``.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -33,7 +34,8 @@ from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
-from ledger.certificates.evidence import SCHEMES
+from ledger.certificates import evidence as ev
+from ledger.certificates.evidence import SCHEMES, CertificateMalformed
 from ledger.certificates.verify import (
     PARTY_IDENTIFIER,
     PARTY_TUPLE,
@@ -131,28 +133,21 @@ def verify(
     the legal status at ``at`` (unix seconds; now when None)."""
     report = Report()
     try:
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("version") != VERSION:
-            raise InvalidInput(f"format must be {FORMAT!r} version {VERSION}", field="format")
+        parse(doc)
         terms = ag.Terms.from_json(doc["agreement"]["terms"])
-        agreement_id = bytes.fromhex(str(doc["agreement"]["id"])[2:])
+        agreement_id = bytes.fromhex(doc["agreement"]["id"][2:])
         details = doc["agreement"]["details"]
         sigs = [
-            (int(s["partyId"]), to_checksum_address(s["signer"]), bytes.fromhex(str(s["signature"])[2:]))
+            (s["partyId"], to_checksum_address(s["signer"]), bytes.fromhex(s["signature"][2:]))
             for s in doc["signatures"]
         ]
-        parties = {int(p["partyId"]): p for p in doc["parties"]}
-        chain_id, contract = int(doc["chain"]["chainId"]), to_checksum_address(doc["chain"]["contract"])
+        parties = {p["partyId"]: p for p in doc["parties"]}
+        chain_id, contract = doc["chain"]["chainId"], to_checksum_address(doc["chain"]["contract"])
         an = doc["anchor"]
-        block_number, block_hash, block_time = (
-            int(an["blockNumber"]),
-            str(an["blockHash"]).lower(),
-            int(an["blockTimestamp"]),
-        )
-        tx_hash = str(an["transactionHash"])
-        if len(agreement_id) != 32 or not sigs:
-            raise ValueError("agreement id or signatures")
-    except (InvalidInput, KeyError, TypeError, ValueError) as exc:
-        report.add("format", False, "", f"the certificate is malformed ({exc})")
+        block_number, block_hash, block_time = an["blockNumber"], an["blockHash"], an["blockTimestamp"]
+        tx_hash = an["transactionHash"]
+    except InvalidInput as exc:
+        report.add("format", False, "", exc.message)
         return report
     report.add("format", True, f"{FORMAT} version {VERSION}", "")
 
@@ -187,11 +182,24 @@ def verify(
             "the details do not hash to the terms' detailsHash",
         )
     domain = ag.assets_domain(chain_id, contract)
+    kind_word = ag.AgreementKind(terms.kind).word
+    labels_agree = doc["agreement"]["kind"] == kind_word
+    same_id = terms.agreement_id(domain) == agreement_id
     report.add(
         "agreement-id",
-        terms.agreement_id(domain) == agreement_id,
-        "the EIP-712 struct hash of the terms is the agreement id",
-        "the terms do not hash to the agreement id",
+        same_id and labels_agree,
+        f"the EIP-712 struct hash of the terms is the agreement id; agreement.kind {kind_word!r} is the signed kind",
+        "; ".join(
+            ([] if same_id else ["the terms do not hash to the agreement id"])
+            + (
+                []
+                if labels_agree
+                else [
+                    f"agreement.kind {doc['agreement']['kind']!r} disagrees with the signed terms "
+                    f"(terms.kind {terms.kind} = {kind_word!r})"
+                ]
+            )
+        ),
     )
     digest = keccak(b"\x19\x01" + _domain_separator(domain) + terms.agreement_id(domain))
 
@@ -280,6 +288,113 @@ def verify(
     if report.passed:
         report.status = legal_status(rpc, contract, agreement_id, block_number, block_time, at=at)
     return report
+
+
+#: The members of the signed ``Terms`` in a certificate, every one required (docs/agreements.md).
+TERMS_MEMBERS = tuple(f["name"] for f in ag.TERMS_TYPE)
+_HEX_MASK = re.compile(r"^0x[0-9a-f]{1,64}$")
+
+
+def parse(doc: Any) -> dict[str, Any]:
+    """Checks an agreement certificate against every rule of docs/agreements.md "Agreement certificates" (the
+    JSON rules of docs/certificate.md §3 apply too); raises :class:`CertificateMalformed` naming the first bad
+    field. Members not named there are ignored."""
+    if not isinstance(doc, dict):
+        raise CertificateMalformed("a certificate is a JSON object", field="certificate")
+    ev.members(doc, "", ("format", "version", "agreement", "signatures", "parties", "chain", "anchor"))
+    ev.expect(doc["format"] == FORMAT, "format", f"format must be {FORMAT!r}")
+    ev.expect(
+        ev.is_json_int(doc["version"]) and doc["version"] == VERSION,
+        "version",
+        f"version {doc['version']!r} is not supported (expected the integer {VERSION})",
+    )
+    agr = ev.object_member(doc, "agreement")
+    ev.members(agr, "agreement", ("id", "kind", "terms", "details"))
+    ev.check_hex32(agr, "agreement", "id")
+    words = [k.word for k in ag.AgreementKind.choices() if k != ag.AgreementKind.NONE]
+    ev.expect(agr["kind"] in words, "agreement.kind", f"must be one of {', '.join(words)}")
+    ev.expect(isinstance(agr["details"], dict), "agreement.details", "must be an object")
+    terms = ev.object_member(agr, "terms", "agreement.")
+    name = "agreement.terms"
+    ev.members(terms, name, TERMS_MEMBERS)
+    ev.check_int(terms, name, "kind", 1, len(words))
+    ev.check_int(terms, name, "assetId", 1, 2**256 - 1)
+    ev.check_int(terms, name, "licenceType", 0, max(int(t) for t in ag.LicenceType.choices()))
+    for key in ("start", "end", "deadline"):
+        ev.check_int(terms, name, key, 0, 2**64 - 1)
+    for key, hi in (("grantees", 2**256 - 1), ("shares", 2**16 - 1)):
+        values = terms[key]
+        ev.expect(isinstance(values, list) and len(values) <= 8, f"{name}.{key}", "must be a list of at most 8")
+        for i, value in enumerate(values):
+            ev.expect(
+                ev.is_json_int(value) and (0 if key == "shares" else 1) <= value <= hi,
+                f"{name}.{key}[{i}]",
+                f"must be an integer in {0 if key == 'shares' else 1}..{hi}",
+            )
+    ev.expect(
+        isinstance(terms["territory"], str) and bool(_HEX_MASK.match(terms["territory"])),
+        f"{name}.territory",
+        "must be 0x and 1 to 64 lower-case hex digits (a 256-bit mask)",
+    )
+    ev.expect(isinstance(terms["sublicensable"], bool), f"{name}.sublicensable", "must be true or false")
+    for key in ("fieldOfUse", "parentLicence", "documentHash", "detailsHash", "salt"):
+        ev.check_hex32(terms, name, key)
+    sigs = doc["signatures"]
+    ev.expect(isinstance(sigs, list) and 1 <= len(sigs) <= 64, "signatures", "must be a list of 1 to 64 objects")
+    for i, sig in enumerate(sigs):
+        where = f"signatures[{i}]"
+        ev.expect(isinstance(sig, dict), where, "must be an object")
+        ev.members(sig, where, ("partyId", "signer", "signature"))
+        ev.check_int(sig, where, "partyId", 1, 2**24 - 1)
+        ev.expect(
+            isinstance(sig["signer"], str) and bool(ev.ADDRESS.match(sig["signer"])),
+            f"{where}.signer",
+            "not an address",
+        )
+        ev.expect(
+            isinstance(sig["signature"], str)
+            and bool(ev.HEXBYTES.match(sig["signature"]))
+            and 4 <= len(sig["signature"]) <= 2 + 8192,
+            f"{where}.signature",
+            "must be 0x-prefixed lower-case hex of 1 to 4096 bytes",
+        )
+    signers = [sig["partyId"] for sig in sigs]
+    ev.expect(len(set(signers)) == len(signers), "signatures", "a party signs once")
+    listed = doc["parties"]
+    ev.expect(isinstance(listed, list), "parties", "must be a list")
+    for i, party in enumerate(listed):
+        where = f"parties[{i}]"
+        ev.expect(isinstance(party, dict), where, "must be an object")
+        ev.members(party, where, ("partyId", "identifierScheme", "identifier", "nameZh", "nameEn"))
+        ev.check_int(party, where, "partyId", 1, 2**24 - 1)
+        for key in ("identifierScheme", "identifier", "nameZh", "nameEn"):
+            ev.expect(isinstance(party[key], str), f"{where}.{key}", "must be a string")
+        ev.expect(
+            party["identifierScheme"] in ev.SCHEMES.values(),
+            f"{where}.identifierScheme",
+            f"must be one of {', '.join(ev.SCHEMES.values())}",
+        )
+    named = [party["partyId"] for party in listed]
+    ev.expect(
+        sorted(named) == sorted(signers),
+        "parties",
+        "must name each signing party exactly once (the partyIds of signatures)",
+    )
+    chain = ev.object_member(doc, "chain")
+    ev.members(chain, "chain", ("chainId", "contract"))
+    ev.check_int(chain, "chain", "chainId", 1, ev.INT63)
+    ev.expect(
+        isinstance(chain["contract"], str) and bool(ev.ADDRESS.match(chain["contract"])),
+        "chain.contract",
+        "not an address",
+    )
+    anchor = ev.object_member(doc, "anchor")
+    ev.members(anchor, "anchor", ("transactionHash", "blockNumber", "blockHash", "blockTimestamp"))
+    ev.check_hex32(anchor, "anchor", "transactionHash")
+    ev.check_hex32(anchor, "anchor", "blockHash")
+    ev.check_int(anchor, "anchor", "blockNumber", 0, ev.INT63)
+    ev.check_int(anchor, "anchor", "blockTimestamp", 0, ev.INT63)
+    return doc
 
 
 def _utc(ts: int) -> str:

@@ -28,6 +28,7 @@ from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
 from ledger.certificates import agreement as agreement_certificate
+from ledger.certificates import evidence as evidence_certificate
 from ledger.certificates import verify as evidence_verify
 from ledger.certificates.verify import Report, Rpc, rpc_bytes, rpc_int
 from ledger.domain.codes import AgreementKind
@@ -95,7 +96,12 @@ def verify_case(data: bytes, rpc: Rpc) -> CaseReport:
         report.problems.append("the items are not in time order")
     for entry in case.get("items", []):
         try:
-            doc = json.loads(zf.read(entry["file"]))
+            doc = evidence_certificate.loads(zf.read(entry["file"]))  # the JSON rules of docs/certificate.md §3
+        except evidence_certificate.CertificateMalformed as exc:
+            malformed = Report()
+            malformed.add("format", False, "", exc.message)
+            report.items.append((entry["file"], malformed))
+            continue
         except (KeyError, ValueError):
             report.problems.append(f"{entry['file']} is missing or not JSON")
             continue

@@ -8,9 +8,10 @@ limits and raises :class:`CertificateMalformed` naming the field.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from ledger.domain.codes import HashAlgorithm, IdentifierScheme
 from ledger.domain.merkle import InclusionProof, MerkleProofError
@@ -23,8 +24,8 @@ MAX_CERTIFICATE_BYTES = 64 * 1024
 MAX_LISTED_REGISTRATIONS = 20
 
 _HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-_HEXBYTES = re.compile(r"^0x([0-9a-f]{2})*$")
+ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+HEXBYTES = re.compile(r"^0x([0-9a-f]{2})*$")
 #: A party's identifier scheme as certificates write it: the member's name (``USCC``, ``HKBRN``, ``OTHER``).
 SCHEMES = {int(s): s.name for s in IdentifierScheme.choices()}
 
@@ -137,115 +138,206 @@ def build(
     }
 
 
+#: Largest value of a JSON-RPC quantity a certificate states (block numbers, times, chain ids): int64's maximum.
+INT63 = 2**63 - 1
+#: Members of each object: (required, optional). A required member MUST be present (its value may be null where
+#: the specification says so); a member named for the other method (``submission``/``batch`` of a direct
+#: certificate) MUST NOT be present; any other member is ignored and proves nothing (docs/certificate.md §3).
+TOP_MEMBERS = ("format", "version", "evidence", "registrant", "chain", "anchor", "registrations")
+EVIDENCE_MEMBERS = ("contentHash", "algorithm", "salt", "binding", "metadataCommitment", "supersedes")
+REGISTRANT_MEMBERS = ("account", "partyId", "identifierScheme", "identifier", "nameZh", "nameEn")
+CHAIN_MEMBERS = ("chainId", "contract")
+ANCHOR_MEMBERS = ("method", "transactionHash", "blockNumber", "blockHash", "blockTimestamp")
+BATCH_ONLY_ANCHOR_MEMBERS = ("submission", "batch")
+SUBMISSION_MEMBERS = ("root", "count", "deadline", "signature", "proof")
+BATCH_MEMBERS = ("root", "proof")
+REGISTRATIONS_MEMBERS = ("asOfBlock", "count", "listed")
+LISTED_MEMBERS = ("partyId", "binding", "method", "blockNumber", "blockTimestamp")
+
+
+class DuplicateMember(ValueError):
+    """A JSON object names a member twice (RFC 8259 leaves the meaning open; certificates refuse it)."""
+
+
+def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateMember(key)
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(raw: bytes | str) -> Any:
+    """Reads a certificate's JSON text strictly (docs/certificate.md §3): at most 65,536 bytes of UTF-8 (no byte
+    order mark), RFC 8259 (no ``NaN``/``Infinity``), no object naming a member twice.
+
+    Raises :class:`CertificateMalformed` (field ``certificate``) for a document that breaks a rule of the
+    specification, and ``ValueError`` for text that is not JSON at all."""
+    data = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+    if len(data) > MAX_CERTIFICATE_BYTES:
+        raise CertificateMalformed(
+            f"a certificate is at most {MAX_CERTIFICATE_BYTES:,} bytes of UTF-8; this one has {len(data):,}",
+            field="certificate",
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8") from None
+    if text.startswith("\ufeff"):
+        raise CertificateMalformed("a certificate does not begin with a byte order mark", field="certificate")
+    try:
+        return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=_no_constant)
+    except DuplicateMember as exc:
+        raise CertificateMalformed(
+            f"an object names the member {exc.args[0]!r} twice: a certificate's members are unique",
+            field="certificate",
+        ) from None
+
+
 def parse(doc: Any) -> Certificate:
-    """Checks the shape of a certificate; raises :class:`CertificateMalformed` naming the first bad field."""
+    """Checks a certificate against every rule of docs/certificate.md §3; raises :class:`CertificateMalformed`
+    naming the first bad field."""
     if not isinstance(doc, dict):
         raise CertificateMalformed("a certificate is a JSON object", field="certificate")
-    _expect(doc.get("format") == FORMAT, "format", f"format must be {FORMAT!r}")
-    _expect(
-        doc.get("version") == VERSION,
+    members(doc, "", TOP_MEMBERS)
+    expect(doc["format"] == FORMAT, "format", f"format must be {FORMAT!r}")
+    expect(
+        is_json_int(doc["version"]) and doc["version"] == VERSION,
         "version",
-        f"version {doc.get('version')!r} is not supported (expected {VERSION})",
+        f"version {doc['version']!r} is not supported (expected the integer {VERSION})",
     )
-    ev = _section(doc, "evidence")
-    _expect(ev.get("algorithm") in HashAlgorithm.words(), "evidence.algorithm", "algorithm must be sha256 or sm3")
-    _hex32(ev, "evidence", "binding")
+    ev = object_member(doc, "evidence")
+    members(ev, "evidence", EVIDENCE_MEMBERS)
+    expect(ev["algorithm"] in HashAlgorithm.words(), "evidence.algorithm", "algorithm must be sha256 or sm3")
+    check_hex32(ev, "evidence", "binding")
     for key in ("contentHash", "salt", "metadataCommitment", "supersedes"):
-        if ev.get(key) is not None:
-            _hex32(ev, "evidence", key)
+        if ev[key] is not None:
+            check_hex32(ev, "evidence", key)
     if "metadata" in ev:
-        _expect(isinstance(ev["metadata"], dict), "evidence.metadata", "metadata must be an object")
-    reg = _section(doc, "registrant")
-    _expect(
-        isinstance(reg.get("account"), str) and bool(_ADDRESS.match(reg["account"])),
+        expect(isinstance(ev["metadata"], dict), "evidence.metadata", "metadata must be an object")
+    reg = object_member(doc, "registrant")
+    members(reg, "registrant", REGISTRANT_MEMBERS)
+    expect(
+        isinstance(reg["account"], str) and bool(ADDRESS.match(reg["account"])),
         "registrant.account",
         "not an address",
     )
-    _int(reg, "registrant", "partyId", 1, 2**24 - 1)
+    check_int(reg, "registrant", "partyId", 1, 2**24 - 1)
     for key in ("identifierScheme", "identifier", "nameZh", "nameEn"):
-        _expect(isinstance(reg.get(key), str), f"registrant.{key}", "must be a string")
-    ch = _section(doc, "chain")
-    _int(ch, "chain", "chainId", 1, 2**63)
-    _expect(
-        isinstance(ch.get("contract"), str) and bool(_ADDRESS.match(ch["contract"])), "chain.contract", "not an address"
+        expect(isinstance(reg[key], str), f"registrant.{key}", "must be a string")
+    expect(
+        reg["identifierScheme"] in SCHEMES.values(),
+        "registrant.identifierScheme",
+        f"must be one of {', '.join(SCHEMES.values())}",
     )
-    an = _section(doc, "anchor")
-    _expect(an.get("method") in ("direct", "batch"), "anchor.method", "method must be direct or batch")
-    _hex32(an, "anchor", "transactionHash")
-    _hex32(an, "anchor", "blockHash")
-    _int(an, "anchor", "blockNumber", 0, 2**63)
-    _int(an, "anchor", "blockTimestamp", 0, 2**63)
-    if an["method"] == "batch":
-        _expect(
-            ev.get("metadataCommitment") is None,
+    ch = object_member(doc, "chain")
+    members(ch, "chain", CHAIN_MEMBERS)
+    check_int(ch, "chain", "chainId", 1, INT63)
+    expect(isinstance(ch["contract"], str) and bool(ADDRESS.match(ch["contract"])), "chain.contract", "not an address")
+    an = object_member(doc, "anchor")
+    members(an, "anchor", ANCHOR_MEMBERS)
+    expect(an["method"] in ("direct", "batch"), "anchor.method", "method must be direct or batch")
+    check_hex32(an, "anchor", "transactionHash")
+    check_hex32(an, "anchor", "blockHash")
+    check_int(an, "anchor", "blockNumber", 0, INT63)
+    check_int(an, "anchor", "blockTimestamp", 0, INT63)
+    if an["method"] == "direct":
+        for key in BATCH_ONLY_ANCHOR_MEMBERS:
+            expect(key not in an, f"anchor.{key}", "a direct certificate has no batch members")
+    else:
+        members(an, "anchor", BATCH_ONLY_ANCHOR_MEMBERS)
+        expect(
+            ev["metadataCommitment"] is None,
             "evidence.metadataCommitment",
-            "batched records carry no metadata commitment",
+            "batched records carry no metadata commitment (must be null)",
         )
-        _expect(ev.get("supersedes") is None, "evidence.supersedes", "batched records carry no supersedes link")
-        sub = _section(an, "submission", "anchor.")
-        _hex32(sub, "anchor.submission", "root")
-        _int(sub, "anchor.submission", "count", 1, 2**32 - 1)
-        _int(sub, "anchor.submission", "deadline", 0, 2**64 - 1)
-        _expect(
-            isinstance(sub.get("signature"), str)
-            and bool(_HEXBYTES.match(sub["signature"]))
+        expect(
+            ev["supersedes"] is None, "evidence.supersedes", "batched records carry no supersedes link (must be null)"
+        )
+        sub = object_member(an, "submission", "anchor.")
+        members(sub, "anchor.submission", SUBMISSION_MEMBERS)
+        check_hex32(sub, "anchor.submission", "root")
+        check_int(sub, "anchor.submission", "count", 1, 2**32 - 1)
+        check_int(sub, "anchor.submission", "deadline", 0, 2**64 - 1)
+        expect(
+            isinstance(sub["signature"], str)
+            and bool(HEXBYTES.match(sub["signature"]))
             and len(sub["signature"]) <= 2 + 8192,
             "anchor.submission.signature",
-            "must be 0x-prefixed lower-case hex",
+            "must be 0x-prefixed lower-case hex of at most 4096 bytes",
         )
-        bat = _section(an, "batch", "anchor.")
-        _hex32(bat, "anchor.batch", "root")
+        bat = object_member(an, "batch", "anchor.")
+        members(bat, "anchor.batch", BATCH_MEMBERS)
+        check_hex32(bat, "anchor.batch", "root")
         for name, section in (("anchor.submission.proof", sub), ("anchor.batch.proof", bat)):
             try:
-                InclusionProof.from_json(section.get("proof"))  # type: ignore[arg-type]
+                InclusionProof.from_json(section["proof"])
             except MerkleProofError as exc:
                 raise CertificateMalformed(f"{name}: {exc.message}", field=name) from None
-    regs = doc.get("registrations")
+    regs = doc["registrations"]
     if regs is not None:
-        _expect(isinstance(regs, dict), "registrations", "must be an object or null")
-        _int(regs, "registrations", "asOfBlock", 0, 2**63)
-        _int(regs, "registrations", "count", 0, 2**48)
-        listed = regs.get("listed")
-        _expect(
+        expect(isinstance(regs, dict), "registrations", "must be an object or null")
+        members(regs, "registrations", REGISTRATIONS_MEMBERS)
+        check_int(regs, "registrations", "asOfBlock", 0, INT63)
+        check_int(regs, "registrations", "count", 0, 2**48)
+        listed = regs["listed"]
+        expect(
             isinstance(listed, list) and len(listed) <= MAX_LISTED_REGISTRATIONS,
             "registrations.listed",
             f"must be a list of at most {MAX_LISTED_REGISTRATIONS}",
         )
         for i, item in enumerate(listed):
             name = f"registrations.listed[{i}]"
-            _expect(isinstance(item, dict), name, "must be an object")
-            _int(item, name, "partyId", 1, 2**24 - 1)
-            _hex32(item, name, "binding")
-            _expect(item.get("method") in ("direct", "batch"), f"{name}.method", "method must be direct or batch")
-            _int(item, name, "blockNumber", 0, 2**63)
-            _int(item, name, "blockTimestamp", 0, 2**63)
+            expect(isinstance(item, dict), name, "must be an object")
+            members(item, name, LISTED_MEMBERS)
+            check_int(item, name, "partyId", 1, 2**24 - 1)
+            check_hex32(item, name, "binding")
+            expect(item["method"] in ("direct", "batch"), f"{name}.method", "method must be direct or batch")
+            check_int(item, name, "blockNumber", 0, INT63)
+            check_int(item, name, "blockTimestamp", 0, INT63)
     return Certificate(doc)
 
 
-def _expect(ok: bool, field: str, message: str) -> None:
+def members(section: dict[str, Any], name: str, required: tuple[str, ...]) -> None:
+    """Every required member is present (a missing member is not the same as null)."""
+    for key in required:
+        expect(key in section, f"{name}.{key}" if name else key, "required member missing")
+
+
+def is_json_int(value: Any) -> TypeGuard[int]:
+    """A JSON integer: never a boolean (Python's ``True`` is an ``int``), a float or a string."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def expect(ok: bool, field: str, message: str) -> None:
     if not ok:
         raise CertificateMalformed(f"{field}: {message}", field=field)
 
 
-def _section(doc: dict[str, Any], key: str, prefix: str = "") -> dict[str, Any]:
+def object_member(doc: dict[str, Any], key: str, prefix: str = "") -> dict[str, Any]:
     value = doc.get(key)
-    _expect(isinstance(value, dict), prefix + key, "missing or not an object")
+    expect(isinstance(value, dict), prefix + key, "missing or not an object")
     return value  # type: ignore[return-value]
 
 
-def _hex32(section: dict[str, Any], name: str, key: str) -> None:
+def check_hex32(section: dict[str, Any], name: str, key: str) -> None:
     value = section.get(key)
-    _expect(
+    expect(
         isinstance(value, str) and bool(_HEX32.match(value)),
         f"{name}.{key}",
         "must be 0x and 64 lower-case hex characters",
     )
 
 
-def _int(section: dict[str, Any], name: str, key: str, lo: int, hi: int) -> None:
+def check_int(section: dict[str, Any], name: str, key: str, lo: int, hi: int) -> None:
     value = section.get(key)
-    _expect(
-        isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi,
+    expect(
+        is_json_int(value) and lo <= value <= hi,
         f"{name}.{key}",
         f"must be an integer in {lo}..{hi}",
     )

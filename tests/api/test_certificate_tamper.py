@@ -236,7 +236,11 @@ def _submit_from_wallet(api: Api, hashes: list[bytes]) -> None:
 
 # --- which check owns which field ----------------------------------------------------------------
 
-_REGISTRANT_PROFILE = {f"registrant.{k}": {"party"} for k in ("identifierScheme", "identifier", "nameZh", "nameEn")}
+_REGISTRANT_PROFILE = {
+    **{f"registrant.{k}": {"party"} for k in ("identifier", "nameZh", "nameEn")},
+    # one of USCC, HKBRN, OTHER (docs/certificate.md §3.3): another word is malformed
+    "registrant.identifierScheme": {"format", "party"},
+}
 _COMMON = {
     "format": {"format"},
     "version": {"format"},
@@ -265,7 +269,7 @@ _DIRECT = {
     "registrant.account": {"transaction", "record", "party"},
     "registrant.partyId": {"binding", "transaction", "record", "party"},
     "chain.contract": {"transaction", "record", "party", "registrations"},
-    "anchor.blockNumber": {"block", "transaction", "record", "registrations"},
+    "anchor.blockNumber": {"block", "transaction", "record", "party", "registrations"},
     "anchor.blockTimestamp": {"block", "record", "registrations"},
 }
 _BATCH = {
@@ -279,9 +283,9 @@ _BATCH = {
     "registrant.account": {"submission-signature", "batch-proof", "party"},
     "registrant.partyId": {"binding", "party"},
     "chain.contract": {"transaction", "submission-signature", "batch-proof", "anchor", "party", "registrations"},
-    "anchor.blockNumber": {"block", "transaction", "anchor", "registrations"},
-    "anchor.blockTimestamp": {"block", "anchor", "registrations"},
-    "anchor.method": {"format", "registrations"},
+    "anchor.blockNumber": {"block", "transaction", "submission-signature", "anchor", "party", "registrations"},
+    "anchor.blockTimestamp": {"block", "submission-deadline", "anchor", "registrations"},
+    "anchor.method": {"format"},  # relabelled direct, its batch members are forbidden
     "anchor.submission.root": {"submission-proof", "submission-signature", "batch-proof"},
     "anchor.submission.count": {"submission-proof", "submission-signature", "batch-proof"},
     "anchor.submission.deadline": {"submission-signature", "submission-deadline", "batch-proof"},
@@ -404,8 +408,8 @@ def _shape(kind: str) -> dict[str, Any]:
         "supersedes": "0x" + "cc" * 32,
     }
     if kind == "private":
-        # the issuer writes an absent metadata commitment as 32 zero bytes but an absent supersedes link as
-        # null; _leaves counts both as "none"
+        # the issuer writes an absent metadata commitment and an absent supersedes link as null (a verifier also
+        # reads 32 zero bytes as "none"); _leaves counts both as "none"
         ev.update(salt="0x" + "dd" * 32, metadataCommitment=None, supersedes=None)
     if kind in ("batch", "wallet"):
         ev.update(metadataCommitment=None, supersedes=None)
@@ -644,3 +648,52 @@ def test_a_wallet_certificate_verifies_on_a_node_that_kept_no_state_of_its_block
         assert "submission-signature" in _failed(report), report.to_json()
     finally:
         chain.revert(snap)
+
+
+def _doc_field_table() -> list[tuple[str, dict[str, set[str]]]]:
+    """docs/certificate.md §6 "Which check owns which field": (field cell, {"direct": checks, "batch": checks})."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "certificate.md").read_text(encoding="utf-8")
+    table = text.split("**Which check owns which field.**")[1].split("### 6.1")[0]
+    rows = []
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or cells[0] in ("field", "---"):
+            continue
+        checks = {
+            col: {w for w in re.findall(r"[a-z][a-z-]*", cell) if w in ALL_CHECKS}
+            for col, cell in (("direct", cells[1]), ("batch", cells[2]))
+        }
+        rows.append((cells[0], checks))
+    return rows
+
+
+def _doc_row(rows: list[tuple[str, dict[str, set[str]]]], pattern: str) -> dict[str, set[str]] | None:
+    """The row of the documented table that names ``pattern`` (a field path, list indices as [*])."""
+    parts = pattern.split(".")
+    head, last = parts[0], parts[-1]
+    for cell, checks in rows:
+        names = re.findall(r"`([^`]+)`", cell)
+        if f"`{pattern}`" in cell or any(n.endswith(".*") and pattern.startswith(n[:-1]) for n in names):
+            return checks
+    for cell, checks in rows:  # a row listing siblings: `section.first`, `.second` or `second`
+        names = re.findall(r"`([^`]+)`", cell)
+        if names and names[0].startswith(head) and any(n.lstrip(".") in (last, last + "[*]") for n in names):
+            return checks
+    return None
+
+
+def test_the_documented_field_table_allows_every_check_the_tampers_may_fail() -> None:
+    """docs/certificate.md §6 lists, for each field, the checks a change of it may fail: every check this test
+    allows (:data:`EXPECTED`) is in the documented row, so the text and the tampers cannot drift apart."""
+    rows = _doc_field_table()
+    missing = []
+    for kind, column in (("direct", "direct"), ("batch", "batch")):
+        for pattern, allowed in EXPECTED[kind].items():
+            row = _doc_row(rows, pattern)
+            if row is None:
+                missing.append(f"{pattern}: no row")
+            elif not allowed <= row[column]:
+                missing.append(f"{pattern} ({column}): {sorted(allowed - row[column])} not documented")
+    assert not missing, missing

@@ -146,6 +146,25 @@ def test_the_verify_endpoint_streams_the_file_and_reports_each_check(api: Api, f
     }
     malformed = api.client.post("/v1/verify", json={"certificate": {"format": "nope"}}).json()
     assert malformed["verdict"] == "failed" and malformed["checks"][0]["name"] == "format"
+    # a member named twice (docs/certificate.md §3), in the JSON body or in the multipart part: a failed format
+    # check naming it, never the last value silently taken
+    text = json.dumps(cert).replace('"version": 2,', '"version": 2, "version": 2,', 1)
+    for resp in (
+        api.client.post(
+            "/v1/verify",
+            content=b'{"certificate": ' + text.encode() + b"}",
+            headers={"Content-Type": "application/json"},
+        ),
+        api.client.post("/v1/verify", files={"certificate": ("c.json", text), "file": ("f.bin", DOC)}),
+    ):
+        assert resp.status_code == 200, resp.text
+        report = resp.json()
+        assert report["verdict"] == "failed" and [c["name"] for c in report["checks"]] == ["format"]
+        assert "'version' twice" in report["checks"][0]["detail"]
+    # a boolean is not an integer
+    flagged = {**cert, "version": True}
+    report = api.client.post("/v1/verify", json={"certificate": flagged}).json()
+    assert report["verdict"] == "failed" and "version" in report["checks"][0]["detail"]
 
 
 def test_an_oversized_upload_to_verify_is_refused(api: Api, firm: LocalAccount) -> None:

@@ -4,22 +4,35 @@ switch language, and SM3/SHA-256 in JavaScript agree with Python's."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
 from ledger.domain import eip712
 from ledger.domain.hashing import HashAlgorithm, hash_bytes
-from tests.api.test_agreements_scenario import confirm_asset
+from tests.api.test_agreements_scenario import YEAR, agree, confirm_asset, register_asset
 from tests.browser.conftest import Portal
 from tests.helpers import account
 
 ROOT = Path(__file__).resolve().parents[2]
+CJK = re.compile(r"[\u4e00-\u9fff]")
+CONTRACT = "独占许可合同 — exclusive licence contract of the portal test\n".encode() * 40
+
+
+def shanghai(ts: int) -> str:
+    """A block time as the portal writes it: YYYY-MM-DD HH:MM:SS in Asia/Shanghai (computed here with zoneinfo)."""
+    return datetime.fromtimestamp(ts, ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def open_portal(page: Any, portal: Portal, query: str = "") -> None:
@@ -95,7 +108,7 @@ def test_a_good_certificate_verifies_with_every_check_passed(page: Any, portal: 
     page.set_input_files("#orig-file", files=[{"name": "drawing.txt", "mimeType": "text/plain", "buffer": portal.doc}])
     page.click("#verify-button")
     expect(page.locator("#verdict")).to_have_attribute("data-verdict", "passed")
-    expect(page.locator("#verdict")).to_have_text("Verification passed")
+    expect(page.locator("#verdict")).to_have_text("Authentic: the record matches the chain, every check passed")
     expect(page.locator("li.check[data-name=file]")).to_have_attribute("data-status", "passed")
     expect(page.locator("li.check[data-status=failed]")).to_have_count(0)
 
@@ -114,7 +127,7 @@ def test_a_tampered_certificate_fails_and_names_the_failing_check(page: Any, por
     expect(failed.first).to_be_visible()
     names = failed.evaluate_all("els => els.map(e => e.dataset.name)")
     assert "block" in names, names
-    expect(page.locator("#failed-checks")).to_contain_text("block")
+    expect(page.locator("#failed-checks")).to_contain_text("Block")
 
 
 def test_a_wrong_original_file_fails_the_file_check(page: Any, portal: Portal) -> None:
@@ -288,6 +301,90 @@ def test_a_partys_lapsed_suspension_pending_recovery_and_history_are_shown(page:
     assert not page.js_errors
 
 
+def test_a_licence_voided_by_an_award_is_authentic_but_voided_in_both_languages(
+    make_page: Any, portal: Portal, licence: Licence
+) -> None:
+    from tests.api.test_agreements_scenario import time_travel
+    from tests.api.test_disputes import AWARD, CLAIM, admit_institution, signed
+
+    firm = account("portal-firm")
+    arbs, p_arb = admit_institution(
+        portal,  # type: ignore[arg-type]
+        "portal-arbitration",
+        jurisdiction="mainland",
+        nameZh="深圳国际仲裁院",
+        nameEn="Shenzhen Court of International Arbitration",
+    )
+    asset_id = register_asset(portal, licence.licensor, licence.licensor_id, "202010654321.9", "一种储能装置")  # type: ignore[arg-type]
+    now = portal.chain.now()
+    lic = agree(
+        portal,  # type: ignore[arg-type]
+        {
+            "kind": "licence",
+            "assetId": asset_id,
+            "licensee": portal.party_id,
+            "licenceType": "ordinary",
+            "territory": ["CN"],
+            "start": now,
+            "end": now + YEAR,
+            "royalty": {"basis": "percentage", "rate": 300, "currency": "CNY"},
+        },
+        licence.licensor,
+        firm,
+    )
+    body = {
+        "subject": "agreement",
+        "subjectId": lic["agreementId"],
+        "claimant": portal.party_id,
+        "respondent": licence.licensor_id,
+        "claimHash": CLAIM,
+        "institution": p_arb,
+    }
+    opened = signed(portal, "/v1/disputes", body, arbs)  # type: ignore[arg-type]
+    assert opened.status_code == 201, opened.text
+    did = opened.json()["disputeId"]
+    time_travel(portal, 100)  # type: ignore[arg-type]
+    closed = signed(portal, f"/v1/disputes/{did}/award", {"outcome": "agreement_voided", "awardHash": AWARD}, arbs)  # type: ignore[arg-type]
+    assert closed.status_code == 200, closed.text
+    voided_at = shanghai(closed.json()["closedAt"])
+
+    page = make_page("en-GB")
+    open_portal(page, portal, f"?agreement={lic['agreementId']}")
+    status = page.locator("#agreement-status")
+    expect(status).to_have_attribute("data-status", "voided")
+    expect(status).to_have_text(f"Status: voided by an arbitral award ({voided_at}, Asia/Shanghai)")
+    expect(page.locator("#agreement-kind")).to_have_text("ordinary (non-exclusive) licence")
+    cert = portal.get(f"/v1/agreements/{lic['agreementId']}/certificate")
+    page.fill("#cert-text", json.dumps(cert))
+    page.click("#verify-button")
+    expect(page.locator("#verdict")).to_have_attribute("data-verdict", "passed")
+    legal = page.locator("#legal-status")
+    expect(legal).to_have_attribute("data-state", "voided")
+    expect(legal).to_have_attribute("data-in-force", "false")
+    expect(legal).to_have_text(
+        f"Legal status now: voided by an arbitral award ({voided_at}, Asia/Shanghai) in dispute {did}"
+    )
+    page.click("#lang-toggle")
+    expect(status).to_have_text(f"状态：已被仲裁裁决撤销（{voided_at}，北京时间）")
+    expect(page.locator("#agreement-kind")).to_have_text("普通许可")
+    expect(page.locator("#verdict")).to_have_text("真实：记录与链上一致，全部检查通过")
+    expect(legal).to_have_text(f"当前法律状态：已被仲裁裁决撤销（{voided_at}，北京时间），争议编号 {did}")
+    assert not page.js_errors
+
+
+def test_every_check_the_verifiers_report_has_a_name_in_both_languages(page: Any, portal: Portal) -> None:
+    ids: set[str] = set()
+    for path in (ROOT / "ledger" / "certificates").glob("*.py"):
+        ids |= set(re.findall(r"\.(?:add|skip)\(\s*\"([a-z][a-z-]*)\"", path.read_text()))
+    assert {"format", "file", "block", "registrations", "agreement-id", "event"} <= ids, ids
+    open_portal(page, portal)
+    names = page.evaluate("window.I18N_CHECKS")
+    for language in ("zh-Hans", "en"):
+        missing = sorted(ids - set(names[language]))
+        assert not missing, f"{language}: no name for the checks {missing} in api/static/i18n.js"
+    assert all(CJK.search(n) for n in names["zh-Hans"].values())
+
+
 @pytest.mark.skipif(
     not os.environ.get("IPLEDGER_PORTAL_SCREENSHOT"), reason="set IPLEDGER_PORTAL_SCREENSHOT=docs/portal.png to retake"
 )
@@ -298,3 +395,244 @@ def test_take_the_readme_screenshot(page: Any, portal: Portal) -> None:
     expect(page.locator("#lookup-result")).to_have_attribute("data-state", "registered")
     page.locator("main").evaluate("m => { Array.from(m.children).slice(1).forEach(c => { c.hidden = true; }); }")
     page.screenshot(path=str(ROOT / os.environ["IPLEDGER_PORTAL_SCREENSHOT"]), full_page=True)
+
+
+# --- the portal in words, in both languages: sizes, headlines, check names and details, agreements, status -----
+
+
+def test_a_lookup_states_when_and_by_whom_in_both_languages_with_the_real_size(make_page: Any, portal: Portal) -> None:
+    record = portal.get(f"/v1/evidence/0x{portal.content_hash.hex()}")
+    when = shanghai(record["blockTimestamp"])
+    zh = make_page("zh-CN")
+    open_portal(zh, portal)
+    drop_file(zh, "drawing.txt", portal.doc, "text/plain")
+    expect(zh.locator("#lookup-headline")).to_have_text(
+        f"登记于 {when}（北京时间）由前海门户测试有限公司（参与方 {portal.party_id}）登记"
+    )
+    expect(zh.locator("#lookup-result .meta").first).to_have_text(f"文件：drawing.txt，{len(portal.doc)} 字节")
+    zh.click("#lang-toggle")
+    expect(zh.locator("#lookup-headline")).to_have_text(
+        f"Registered at {when} (Asia/Shanghai) by Qianhai Portal Test Ltd (party {portal.party_id})"
+    )
+    # a 200,000-byte file (not registered) is given in binary units with its exact byte count
+    en = make_page("en-GB")
+    open_portal(en, portal)
+    drop_file(en, "scan.bin", os.urandom(200_000))
+    expect(en.locator("#lookup-result")).to_have_attribute("data-state", "not-registered")
+    expect(en.locator("#lookup-result .meta").first).to_have_text("File: scan.bin, 195 KiB (200,000 bytes)")
+    assert not zh.js_errors and not en.js_errors
+
+
+def test_an_evidence_certificate_verifies_in_chinese_words_with_the_files_real_size(
+    make_page: Any, portal: Portal
+) -> None:
+    cert = portal.get(f"/v1/evidence/0x{portal.content_hash.hex()}/certificate")
+    page = make_page("zh-CN")
+    open_portal(page, portal)
+    page.fill("#cert-text", json.dumps(cert))
+    page.set_input_files("#orig-file", files=[{"name": "d.txt", "mimeType": "text/plain", "buffer": portal.doc}])
+    page.click("#verify-button")
+    expect(page.locator("#verdict")).to_have_attribute("data-verdict", "passed")
+    expect(page.locator("#verdict")).to_have_text("真实：记录与链上一致，全部检查通过")
+    when = shanghai(cert["anchor"]["blockTimestamp"])
+    expect(page.locator("#verify-headline")).to_have_text(
+        f"登记于 {when}（北京时间）由前海门户测试有限公司（参与方 {portal.party_id}）登记"
+    )
+    expect(page.locator("li.check[data-name=file] .detail")).to_have_text(
+        f"文件（{len(portal.doc)} 字节）的 sha256 哈希与证书的内容哈希一致"
+    )
+    expect(page.locator("li.check[data-name=block] strong")).to_have_text("区块")
+    checks = page.locator("li.check")
+    assert checks.count() >= 8
+    # every check's name and detail is in Chinese: none is left as the verifier's English
+    for name, detail in zip(
+        checks.locator("strong").all_inner_texts(), checks.locator(".detail").all_inner_texts(), strict=True
+    ):
+        assert CJK.search(name), name
+        assert CJK.search(detail), detail
+    page.click("#lang-toggle")
+    expect(page.locator("li.check[data-name=file] .detail")).to_have_text(
+        f"sha256 of the file ({len(portal.doc)} bytes) equals the certificate's content hash"
+    )
+    expect(page.locator("li.check[data-name=block] strong")).to_have_text("Block")
+    expect(page.locator("#verify-headline")).to_contain_text(f"Registered at {when} (Asia/Shanghai)")
+    # a tampered timestamp fails in words, the time shown as a date in both languages
+    cert["anchor"]["blockTimestamp"] += 3600
+    page.fill("#cert-text", json.dumps(cert))
+    page.click("#verify-button")
+    expect(page.locator("#verdict")).to_have_attribute("data-verdict", "failed")
+    expect(page.locator("#failed-checks")).to_contain_text("Block")
+    block = portal.ledger.w3.eth.get_block(cert["anchor"]["blockNumber"])
+    expect(page.locator("li.check[data-name=block] .detail")).to_contain_text(
+        f"time {shanghai(block['timestamp'])} (Asia/Shanghai)"
+    )
+    page.click("#lang-toggle")
+    expect(page.locator("#failed-checks")).to_contain_text("未通过的检查：区块")
+    for detail in page.locator("li.check[data-status=failed] .detail").all_inner_texts():
+        assert CJK.search(detail), detail  # failures are in words too, with their values
+    expect(page.locator("li.check[data-name=block] .detail")).to_contain_text(
+        f"时间为 {shanghai(block['timestamp'])}（北京时间）"
+    )
+    assert not page.js_errors
+
+
+@dataclass
+class Licence:
+    agreement_id: str
+    asset_id: int
+    licensor: Any
+    licensor_id: int
+    start: int
+    end: int
+
+
+@pytest.fixture(scope="module")
+def licence(portal: Portal) -> Iterator[Licence]:
+    """An exclusive licence, in force, of a confirmed patent from a university to the portal's firm."""
+    uni = account("portal-licensor")
+    p_uni = portal.admit(
+        uni,
+        "87654321",
+        kind="university",
+        jurisdiction="hksar",
+        identifierScheme="hkbrn",
+        nameZh="示例理工大學",
+        nameEn="Example Polytechnic University",
+    )
+    asset_id = register_asset(portal, uni, p_uni, "201910123456.X", "一种电池隔膜")  # type: ignore[arg-type]
+    now = portal.chain.now()
+    lic = agree(
+        portal,  # type: ignore[arg-type]
+        {
+            "kind": "licence",
+            "assetId": asset_id,
+            "licensee": portal.party_id,
+            "licenceType": "exclusive",
+            "territory": ["CN", "HK"],
+            "start": now,
+            "end": now + YEAR,
+            "royalty": {"basis": "percentage", "rate": 250, "currency": "CNY"},
+            "documentHash": "0x" + hashlib.sha256(CONTRACT).hexdigest(),
+        },
+        uni,
+        account("portal-firm"),
+    )
+    yield Licence(lic["agreementId"], asset_id, uni, p_uni, now, now + YEAR)
+
+
+def terminate(portal: Portal, lic: Licence) -> None:
+    deadline = portal.chain.now() + 3600
+    typed = portal.client.get(f"/v1/agreements/{lic.agreement_id}/termination", params={"deadline": deadline})
+    assert typed.status_code == 200, typed.text
+    sigs = [
+        {"signer": s.address, "signature": "0x" + eip712.sign(typed.json(), s).hex()}
+        for s in (lic.licensor, account("portal-firm"))
+    ]
+    done = portal.client.post(
+        f"/v1/agreements/{lic.agreement_id}/terminate", json={"deadline": deadline, "signatures": sigs}
+    )
+    assert done.status_code == 200 and done.json()["status"] == "terminated", done.text
+
+
+def test_an_agreement_from_its_qr_link_its_certificate_and_its_status_in_both_languages(
+    make_page: Any, portal: Portal, licence: Licence
+) -> None:
+    lic = licence
+    until = shanghai(lic.end)
+    # the agreement certificate's QR code opens /?agreement=<id>: the agreement in words
+    zh = make_page("zh-CN")
+    open_portal(zh, portal, f"?agreement={lic.agreement_id}")
+    result = zh.locator("#agreement-result")
+    expect(result).to_have_attribute("data-state", "shown")
+    expect(result.locator("#agreement-kind")).to_have_text("独占许可")
+    expect(result.locator("#agreement-status")).to_have_attribute("data-status", "effective")
+    expect(result.locator("#agreement-status")).to_have_text(f"状态：有效，至 {until}（北京时间）")
+    expect(result.locator("[data-field=grantors] td")).to_have_text(f"示例理工大學（参与方 {lic.licensor_id}）")
+    expect(result.locator("[data-field=grantees] td")).to_have_text(f"前海门户测试有限公司（参与方 {portal.party_id}）")
+    expect(result.locator("[data-field=asset] td")).to_have_text(
+        f"中国内地发明专利 CN201910123456.X《一种电池隔膜》（资产编号 {lic.asset_id}）"
+    )
+    expect(result.locator("[data-field=period] td")).to_have_text(
+        f"{shanghai(lic.start)[:10]} → {until[:10]}（北京时间）"
+    )
+    expect(result.locator("[data-field=territory] td")).to_have_text("中国（CN）、香港（HK）")
+    expect(result.locator("[data-field=royalty] td")).to_have_text("净销售额的 2.50%，以 CNY 支付")
+    zh.click("#lang-toggle")
+    expect(result.locator("#agreement-kind")).to_have_text("exclusive licence")
+    expect(result.locator("#agreement-status")).to_have_text(f"Status: in force until {until} (Asia/Shanghai)")
+    expect(result.locator("[data-field=grantors] td")).to_have_text(
+        f"Example Polytechnic University (party {lic.licensor_id})"
+    )
+    expect(result.locator("[data-field=asset] td")).to_have_text(
+        f"Chinese invention patent CN201910123456.X, \u201c一种电池隔膜\u201d (asset {lic.asset_id})"
+    )
+    # the title view is one click (and one QR-style link) away, and links back to the agreement
+    zh.click("#agreement-title")
+    expect(zh).to_have_url(re.compile(rf"/\?asset={lic.asset_id}$"))
+    title = zh.locator("#title-result")
+    expect(title).to_have_attribute("data-state", "shown")
+    expect(title.locator(f"li[data-agreement='{lic.agreement_id}']")).to_contain_text("exclusive licence")
+    expect(title.locator("#asset-line")).to_have_text(
+        f"Chinese invention patent CN201910123456.X, \u201c一种电池隔膜\u201d (asset {lic.asset_id})"
+    )
+    zh.locator(f"li[data-agreement='{lic.agreement_id}'] a").click()
+    expect(zh.locator("#agreement-result")).to_have_attribute("data-state", "shown")
+    zh_title = make_page("zh-CN")
+    open_portal(zh_title, portal, f"?asset={lic.asset_id}")
+    expect(zh_title.locator("#asset-line")).to_have_text(
+        f"中国内地发明专利 CN201910123456.X《一种电池隔膜》（资产编号 {lic.asset_id}）"
+    )
+    expect(zh_title.locator(f"#title-result li[data-agreement='{lic.agreement_id}']")).to_contain_text(
+        f"独占许可 · {shanghai(lic.start)[:10]} → {until[:10]} · 协议 {lic.agreement_id}"
+    )
+
+    # the agreement certificate with the signed contract file: authentic, and in force now, in Chinese words
+    cert = portal.get(f"/v1/agreements/{lic.agreement_id}/certificate")
+    page = make_page("zh-CN")
+    open_portal(page, portal)
+
+    def verify() -> None:
+        page.fill("#cert-text", json.dumps(cert))
+        page.set_input_files("#orig-file", files=[{"name": "c.txt", "mimeType": "text/plain", "buffer": CONTRACT}])
+        page.click("#verify-button")
+        expect(page.locator("#verdict")).to_have_attribute("data-verdict", "passed")
+
+    verify()
+    expect(page.locator("#verdict")).to_have_text("真实：记录与链上一致，全部检查通过")
+    expect(page.locator("#verify-headline")).to_have_text(
+        f"于 {shanghai(cert['anchor']['blockTimestamp'])}（北京时间）经"
+        + "、".join(f"{p['nameZh'] or p['nameEn']}（参与方 {p['partyId']}）" for p in cert["parties"])
+        + "签署生效"
+    )
+    expect(page.locator("#legal-status")).to_have_attribute("data-state", "in_force")
+    expect(page.locator("#legal-status")).to_have_text(f"当前法律状态：有效，至 {until}（北京时间）")
+    expect(page.locator("li.check[data-name=document] .detail")).to_contain_text(f"（{len(CONTRACT):,} 字节）")
+    checks = page.locator("li.check")
+    for name, detail in zip(
+        checks.locator("strong").all_inner_texts(), checks.locator(".detail").all_inner_texts(), strict=True
+    ):
+        assert CJK.search(name), name
+        assert CJK.search(detail), detail
+
+    # terminated by its parties: still authentic, no longer in force, in both views and both languages
+    terminate(portal, lic)
+    verify()
+    expect(page.locator("#legal-status")).to_have_attribute("data-state", "terminated")
+    expect(page.locator("#legal-status")).to_contain_text("当前法律状态：已终止")
+    page.click("#lang-toggle")
+    expect(page.locator("#verdict")).to_have_text("Authentic: the record matches the chain, every check passed")
+    expect(page.locator("#legal-status")).to_contain_text("Legal status now: terminated")
+    expect(page.locator("li.check[data-name=document] .detail")).to_contain_text(f"({len(CONTRACT):,} bytes)")
+    open_portal(zh, portal, f"?agreement={lic.agreement_id}")
+    expect(zh.locator("#agreement-status")).to_have_attribute("data-status", "terminated")
+    expect(zh.locator("#agreement-status")).to_contain_text("Status: terminated")
+    zh.click("#lang-toggle")
+    expect(zh.locator("#agreement-status")).to_contain_text("状态：已终止")
+    # a malformed or unknown id is an error, not an empty page
+    zh.fill("#agreement-id", "0x1234")
+    zh.click("#agreement-button")
+    expect(zh.locator("#agreement-result")).to_have_attribute("data-state", "error")
+    zh.fill("#agreement-id", "0x" + "ab" * 32)
+    zh.click("#agreement-button")
+    expect(zh.locator("#agreement-result")).to_have_attribute("data-state", "error")
+    assert not zh.js_errors and not page.js_errors

@@ -105,7 +105,19 @@ def test_a_certificate_survives_a_json_round_trip_and_parses(doc: dict[str, Any]
         (("evidence", "binding"), None, "evidence.binding"),
         (
             ("registrations",),
-            {"asOfBlock": 1, "count": 1, "listed": [{"partyId": 0}]},
+            {
+                "asOfBlock": 1,
+                "count": 1,
+                "listed": [
+                    {
+                        "partyId": 0,
+                        "binding": "0x" + "01" * 32,
+                        "method": "direct",
+                        "blockNumber": 1,
+                        "blockTimestamp": 5,
+                    }
+                ],
+            },
             "registrations.listed[0].partyId",
         ),
         (("evidence", "contentHash"), "0x12", "evidence.contentHash"),
@@ -116,6 +128,15 @@ def test_a_certificate_survives_a_json_round_trip_and_parses(doc: dict[str, Any]
         (("anchor", "method"), "other", "anchor.method"),
         (("anchor", "blockNumber"), -1, "anchor.blockNumber"),
         (("anchor", "blockHash"), "0x" + "AB" * 32, "anchor.blockHash"),
+        # a boolean is not an integer (Python's True == 1 and isinstance(True, int))
+        (("version",), True, "version"),
+        (("registrant", "partyId"), True, "registrant.partyId"),
+        (("anchor", "blockNumber"), True, "anchor.blockNumber"),
+        (("chain", "chainId"), 2**63, "chain.chainId"),
+        (("registrant", "identifierScheme"), "UNKNOWN", "registrant.identifierScheme"),
+        # batch-only members are forbidden in a direct certificate
+        (("anchor", "submission"), {}, "anchor.submission"),
+        (("anchor", "batch"), {}, "anchor.batch"),
     ],
 )
 def test_malformed_fields_are_named(path: tuple[str, ...], value: Any, field: str) -> None:
@@ -175,3 +196,63 @@ def test_a_batch_certificate_with_a_truncated_proof_is_malformed() -> None:
     with pytest.raises(certificate.CertificateMalformed) as err:
         certificate.parse(doc)
     assert err.value.field == "anchor.submission.proof"
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (("registrations",), "registrations"),
+        (("evidence", "salt"), "evidence.salt"),
+        (("evidence", "metadataCommitment"), "evidence.metadataCommitment"),
+        (("evidence", "contentHash"), "evidence.contentHash"),
+        (("registrant", "nameZh"), "registrant.nameZh"),
+        (("anchor", "blockTimestamp"), "anchor.blockTimestamp"),
+    ],
+)
+def test_a_missing_member_is_not_null(path: tuple[str, ...], field: str) -> None:
+    """A required member must be present even where its value may be null (docs/certificate.md §3)."""
+    doc = certificate.build(
+        content_hash=b"\1" * 32,
+        algorithm=1,
+        binding=b"\1" * 32,
+        salt=None,
+        metadata_commitment=None,
+        supersedes=None,
+        metadata=None,
+        account="0x" + "11" * 20,
+        party_id=1,
+        party={"identifierScheme": "USCC", "identifier": "x", "nameZh": "甲", "nameEn": "A"},
+        chain_id=1,
+        contract="0x" + "22" * 20,
+        tx_hash="0x" + "33" * 32,
+        block_number=1,
+        block_hash="0x" + "44" * 32,
+        block_timestamp=5,
+    )
+    certificate.parse(doc)  # genuine shape
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    del target[path[-1]]
+    with pytest.raises(certificate.CertificateMalformed) as err:
+        certificate.parse(doc)
+    assert err.value.field == field and "required member missing" in err.value.message
+
+
+def test_the_json_text_rules() -> None:
+    """Duplicate member names, NaN and texts over 65,536 bytes of UTF-8 are refused; unknown members are kept."""
+    with pytest.raises(certificate.CertificateMalformed, match="'version' twice"):
+        certificate.loads(b'{"format": "x", "version": 2, "version": 2}')
+    with pytest.raises(certificate.CertificateMalformed, match="'a' twice"):
+        certificate.loads(b'{"evidence": {"a": 1, "a": 1}}')
+    with pytest.raises(ValueError, match="not JSON"):
+        certificate.loads(b'{"version": NaN}')
+    exact = b'{"x": "' + b"a" * (certificate.MAX_CERTIFICATE_BYTES - 9) + b'"}'
+    assert len(exact) == certificate.MAX_CERTIFICATE_BYTES == 65_536
+    assert certificate.loads(exact)["x"].startswith("a")
+    # counted in bytes of UTF-8, not characters: 3 bytes per 甲
+    over = '{"x": "' + "甲" * (certificate.MAX_CERTIFICATE_BYTES // 3) + '"}'
+    assert len(over) < certificate.MAX_CERTIFICATE_BYTES
+    with pytest.raises(certificate.CertificateMalformed, match="65,536 bytes"):
+        certificate.loads(over)
+    assert certificate.loads(b'{"unknown": 1}') == {"unknown": 1}

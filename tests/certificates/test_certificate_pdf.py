@@ -254,15 +254,32 @@ def test_pdf_is_deterministic_and_depends_on_the_input(direct_pdf: bytes, batch_
     assert direct_pdf != batch_pdf
 
 
-def test_pdf_uses_builtin_cid_font_without_embedding(direct_pdf: bytes) -> None:
-    reader = PdfReader(io.BytesIO(direct_pdf))
-    fonts = {
-        f.get_object()["/BaseFont"]
-        for page in reader.pages
-        for f in cast(DictionaryObject, _resources(page)["/Font"]).values()
-    }
-    assert {"/STSong-Light", "/Helvetica", "/Courier"} <= fonts
-    assert b"/FontFile" not in direct_pdf
+def test_pdf_embeds_a_subset_of_every_font_it_uses(direct_pdf: bytes, batch_pdf: bytes) -> None:
+    for pdf in (direct_pdf, batch_pdf):
+        reader = PdfReader(io.BytesIO(pdf))
+        fonts = {
+            font["/BaseFont"]: font
+            for page in reader.pages
+            for f in cast(DictionaryObject, _resources(page)["/Font"]).values()
+            if (font := f.get_object())
+        }
+        families = {str(name).split("+", 1)[-1] for name in fonts}
+        assert {"NotoSansSC-Regular", "BitstreamVeraSans-Roman", "IBMPlexMono-Regular"} <= families, families
+        for name, font in fonts.items():
+            # a subset carries a six-letter tag (PDF 32000-1, 9.6.4); its program is embedded
+            assert re.fullmatch(r"/[A-Z]{6}\+[\w-]+", str(name)), name
+            descriptor = font["/FontDescriptor"].get_object()
+            assert "/FontFile2" in descriptor, name
+        assert b"/Helvetica" not in pdf and b"/STSong-Light" not in pdf and b"/Courier" not in pdf
+
+
+def test_pdf_is_dated_at_the_block_time_and_names_itself(direct_pdf: bytes) -> None:
+    meta = PdfReader(io.BytesIO(direct_pdf)).metadata
+    assert meta is not None
+    assert meta["/CreationDate"] == meta["/ModDate"] == "D:20240501160000+00'00'"
+    assert meta.title == "知识产权存证证书 / IP Evidence Certificate"
+    assert meta.subject == _direct()["evidence"]["contentHash"]
+    assert meta.producer is not None and "Qianhai IP Ledger" in meta.producer
 
 
 def test_pdf_direct_shows_every_field(direct_pdf: bytes) -> None:
@@ -370,7 +387,7 @@ def test_pdf_long_values_wrap_and_long_cells_split_over_pages() -> None:
     assert len(PdfReader(io.BytesIO(pdf)).pages) >= 3
     # the signature's lines, in order, leaving out the page footers between them
     assert "".join(line for line in lines if re.fullmatch(r"(0x)?[ab]+", line)) == "0x" + "ab" * 4096
-    # every hex line fits the value column (Courier 7.5 pt: 74 characters)
+    # every hex line fits the value column (the mono font at 7.5 pt: 74 characters)
     assert max(len(line) for line in lines if re.fullmatch(r"(0x)?[0-9a-f]+", line)) <= 74
 
 

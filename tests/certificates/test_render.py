@@ -165,7 +165,7 @@ def test_the_layout_kit_wraps_hex_at_the_column_width_and_sets_cjk_runs_in_the_c
     value = "0x" + "ab" * 100
     lines = mono_lines(value)
     assert "".join(lines) == value and all(len(line) <= MONO_CHARS for line in lines) and len(lines) > 1
-    assert mixed("A & 中文 <b>") == 'A &amp; <font name="STSong-Light">中文</font> &lt;b&gt;'
+    assert mixed("A & 中文 <b>") == 'A &amp; <font name="NotoSansSC">中文</font> &lt;b&gt;'
 
 
 def test_reading_and_verifying_certificates_and_case_files_never_loads_reportlab() -> None:

@@ -17,7 +17,9 @@ from tests.helpers import IPLEDGER, cli_env
 
 
 class UpProcess:
-    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *extra: str, env: dict[str, str] | None = None, port_by_env: bool = False
+    ) -> None:
         self.data_dir = data_dir
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         # a file, not a pipe: an undrained pipe would block the server once its buffer fills
@@ -31,8 +33,7 @@ class UpProcess:
                 "up",
                 "--data-dir",
                 str(data_dir),
-                "--port",
-                str(self.port),
+                *([] if port_by_env else ["--port", str(self.port)]),
                 "--node-port",
                 str(self.node_port),
                 *extra,
@@ -40,7 +41,10 @@ class UpProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             text=True,
-            env=cli_env(**{"IPLEDGER_NODE_BLOCK_TIME": "0", **(env or {})}),
+            env=cli_env(
+                **{"IPLEDGER_NODE_BLOCK_TIME": "0", **(env or {})},
+                **({"IPLEDGER_PORT": str(self.port)} if port_by_env else {}),
+            ),
             start_new_session=True,
         )
 
@@ -89,8 +93,8 @@ class UpProcess:
 def up(tmp_path: Path) -> Iterator[UpProcess]:
     procs: list[UpProcess] = []
 
-    def start(*extra: str, env: dict[str, str] | None = None) -> UpProcess:
-        p = UpProcess(tmp_path / "data", *extra, env=env)
+    def start(*extra: str, env: dict[str, str] | None = None, port_by_env: bool = False) -> UpProcess:
+        p = UpProcess(tmp_path / "data", *extra, env=env, port_by_env=port_by_env)
         procs.append(p)
         return p
 

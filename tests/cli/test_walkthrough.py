@@ -79,19 +79,24 @@ def test_register_files_fetch_certificates_and_verify_them(up, tmp_path: Path) -
     tampered = run_cli("verify", str(cert), "--file", str(drawing), env=env)
     assert tampered.returncode == 1 and "NOT VERIFIED" in tampered.stdout
 
-    # several files, SM3, private: one batch submission; the salts stay in the sidecar files
+    # several files, SM3, private: one batch submission; the salts stay in the bundle's index
     files = []
     for i in range(3):
         f = tmp_path / f"source-{i}.py"
         f.write_text(f"print({i})\n")
         files.append(str(f))
+    bundle_dir = tmp_path / "bundle"
     out = run_cli(
-        "evidence", "register", *files, "--keystore", str(keystore), "--alg", "sm3", "--private", "--wait", env=env
-    )
+        "evidence", "register", *files, "--keystore", str(keystore), "--alg", "sm3", "--private", "--wait",
+        "--out", str(bundle_dir), env=env,
+    )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    side = json.loads(Path(files[1] + ".ipledger.json").read_text())
-    assert side["salt"] and side["binding"] != side["contentHash"]
-    ok = run_cli("verify", files[1] + ".certificate.json", "--file", files[1], env=env)
+    entry = json.loads((bundle_dir / "index.json").read_text())["entries"][1]
+    assert entry["path"] == files[1] and entry["salt"] and entry["binding"] != entry["contentHash"]
+    side = {"partyId": entry["partyId"], "contentHash": entry["contentHash"], "salt": entry["salt"]}
+    side["binding"] = entry["binding"]
+    (tmp_path / "source-1.ipledger.json").write_text(json.dumps(side))
+    ok = run_cli("verify", str(bundle_dir / entry["certificate"]), "--file", files[1], env=env)
     assert ok.returncode == 0, ok.stdout
     assert "submission-signature" in ok.stdout
 
@@ -102,7 +107,7 @@ def test_register_files_fetch_certificates_and_verify_them(up, tmp_path: Path) -
         "certificate",
         side["binding"],
         "--sidecar",
-        files[1] + ".ipledger.json",
+        str(tmp_path / "source-1.ipledger.json"),
         "-o",
         str(tmp_path / "c.json"),
         "--pdf",

@@ -16,7 +16,6 @@ both from :func:`~ledger.certificates.render.layout.qr_matrix`.
 from __future__ import annotations
 
 import html
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from ledger.certificates.render.layout import (
     QrFlowable,
     Row,
     Styles,
-    document,
+    build_pdf,
     heading,
     mixed,
     qr_matrix,
@@ -93,6 +92,7 @@ _PROVES = (
     "and that no one could have recorded this party's binding earlier from the pending pool. It does not prove "
     "authorship, nor that nobody else held the file earlier.",
 )
+_PROVES_SECTION = ("证明范围", "What this certificate proves")
 _BATCH = "批量登记（默克尔树）/ Batch (Merkle tree)"
 _DIRECT = "直接登记 / Direct"
 _META_LABELS = {
@@ -240,7 +240,7 @@ def _sections(cert: certmod.Certificate) -> list[_Section]:
         _Section("存证内容", "Evidence", tuple(evidence)),
         _Section("登记方", "Registering party", tuple(registrant)),
         _Section("区块链锚定", "Blockchain anchor", tuple(anchor)),
-        _Section("证明范围", "What this certificate proves", (Row("证明范围", "Priority proved", _PROVES),)),
+        _Section(*_PROVES_SECTION, (Row("证明范围", "Priority proved", _PROVES),)),
     ]
     regs = cert.raw.get("registrations")
     if regs is not None:
@@ -281,6 +281,12 @@ def _sections(cert: certmod.Certificate) -> list[_Section]:
         ]
         sections.append(_Section("批量证明（RFC 9162 默克尔树）", "Batch proofs (RFC 9162 Merkle trees)", tuple(rows)))
     return sections
+
+
+def _split_sections(sections: list[_Section]) -> tuple[list[_Section], list[_Section]]:
+    """The sections up to what the certificate proves, and the appendix after it."""
+    at = next(i for i, section in enumerate(sections) if section.en == _PROVES_SECTION[1]) + 1
+    return sections[:at], sections[at:]
 
 
 VERIFY_COMMAND = "ipledger verify cert.json --file FILE --rpc-url URL"
@@ -375,16 +381,40 @@ def render_pdf(
     """
     cert = certmod.parse(doc)
     register_fonts()
-    st = Styles()
+    return build_pdf(
+        lambda st: _story(cert, verify_url, title_zh, title_en, st),
+        title=f"{title_zh} / {title_en}",
+        on_page=_footer(cert.anchor["transactionHash"]),
+        author="Qianhai IP Ledger",
+        subject=cert.evidence["contentHash"] or cert.evidence["binding"],
+        creator="Qianhai IP Ledger",
+        keywords="知识产权存证, IP evidence, blockchain",
+        lang="zh-CN",
+        issued=cert.anchor["blockTimestamp"],
+    )
+
+
+def _story(cert: certmod.Certificate, verify_url: str, title_zh: str, title_en: str, st: Styles) -> list[Flowable]:
     story: list[Flowable] = [
         Paragraph(_xml_escape(title_zh), st.title_zh) if title_zh else Spacer(0, 0),
         Paragraph(mixed(title_en), st.title_en) if title_en else Spacer(0, 0),
         Paragraph(_xml_escape(f"{certmod.FORMAT} v{certmod.VERSION}"), st.subtitle),
         Spacer(0, 4),
     ]
-    for section in _sections(cert):
-        story.append(heading(section.zh, section.en, st))
-        story.append(table(section.rows, st))
+    # Each section is kept with its heading. What the certificate proves is followed by the legal note and how to
+    # verify; the public registrations and the batch proofs follow as an appendix, so that no page holds a few lines.
+    main, appendix = _split_sections(_sections(cert))
+    for section in main:
+        story.append(KeepTogether([heading(section.zh, section.en, st), table(section.rows, st)]))
+    story.append(
+        KeepTogether(
+            [
+                heading("法律说明", "Legal note", st),
+                Paragraph(_xml_escape(LEGAL_NOTE_ZH), st.note_zh),
+                Paragraph(_xml_escape(LEGAL_NOTE_EN), st.note_en),
+            ]
+        )
+    )
 
     qr_size = 34 * mm
     text_w = PAGE_W - 2 * MARGIN - qr_size - 8
@@ -405,6 +435,7 @@ def render_pdf(
         TableStyle(
             [
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("FONT", (0, 0), (-1, -1), LATIN_FONT),  # the cells' base font (reportlab's default is Helvetica)
                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
                 ("RIGHTPADDING", (0, 0), (-1, -1), 0),
                 ("LEFTPADDING", (1, 0), (1, 0), 8),
@@ -412,28 +443,11 @@ def render_pdf(
         )
     )
     story.append(KeepTogether([heading("如何验证", "How to verify", st), verify_table]))
-    story.append(
-        KeepTogether(
-            [
-                heading("法律说明", "Legal note", st),
-                Paragraph(_xml_escape(LEGAL_NOTE_ZH), st.note_zh),
-                Paragraph(_xml_escape(LEGAL_NOTE_EN), st.note_en),
-            ]
-        )
-    )
+    for section in appendix:
+        story.append(heading(section.zh, section.en, st))
+        story.append(table(section.rows, st))
 
-    buf = io.BytesIO()
-    template = document(
-        buf,
-        title=f"{title_zh} / {title_en}",
-        author="Qianhai IP Ledger",
-        subject=cert.evidence["contentHash"] or cert.evidence["binding"],
-        creator="Qianhai IP Ledger",
-        lang="zh-CN",
-    )
-    footer = _footer(cert.anchor["transactionHash"])
-    template.build(story, onFirstPage=footer, onLaterPages=footer)
-    return buf.getvalue()
+    return story
 
 
 # --- HTML ---------------------------------------------------------------------------------------
@@ -512,6 +526,12 @@ def render_html(doc: dict[str, Any], *, verify_url: str) -> str:
                 value = "<td>" + _e(text).replace("\n", "<br>") + "</td>"
             parts.append(f"<tr>{label}{value}</tr>")
         parts.append("</table>")
+        if section.en == _PROVES_SECTION[1]:
+            parts += [
+                '<h2>法律说明 / <span lang="en">Legal note</span></h2>',
+                f"<p>{_e(LEGAL_NOTE_ZH)}</p>",
+                f'<p lang="en">{_e(LEGAL_NOTE_EN)}</p>',
+            ]
     parts.append('<h2>如何验证 / <span lang="en">How to verify</span></h2><div class="verify"><div class="text">')
     for zh, en in _how_to_verify(cert):
         parts.append(f'<p class="step">{_e(zh)}<br><span lang="en">{_e(en)}</span></p>')
@@ -521,9 +541,6 @@ def render_html(doc: dict[str, Any], *, verify_url: str) -> str:
         "</div>",
         _qr_svg(qr_matrix(verify_url), 160),
         "</div>",
-        '<h2>法律说明 / <span lang="en">Legal note</span></h2>',
-        f"<p>{_e(LEGAL_NOTE_ZH)}</p>",
-        f'<p lang="en">{_e(LEGAL_NOTE_EN)}</p>',
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
