@@ -31,8 +31,25 @@ def _agreement() -> dict[str, Any]:
         "agreement": {
             "id": AGREEMENT_ID,
             "kind": "licence",
-            "terms": {"assetId": 3, "kind": 1, "documentHash": "0x" + "11" * 32},
-            "details": {"royalty": "5% of <net> & more"},
+            # a whole certificate's terms (15 members), but the signed kind is 1: the renderings print an assignment
+            "terms": {
+                "kind": 1,
+                "assetId": 3,
+                "grantees": [7],
+                "shares": [10000],
+                "licenceType": 0,
+                "territory": "0x0",
+                "fieldOfUse": "0x" + "00" * 32,
+                "sublicensable": False,
+                "parentLicence": "0x" + "00" * 32,
+                "start": 0,
+                "end": 0,
+                "documentHash": "0x" + "11" * 32,
+                "detailsHash": "0x" + "22" * 32,
+                "salt": "0x" + "33" * 32,
+                "deadline": 1714579200 + 86400,
+            },
+            "details": {"royalty": "5% of <net> & more", "contractDate": "2024-04-30"},
         },
         "signatures": [
             {"partyId": 2, "signer": "0xd9145CCE52D386f254917e481eB44e9943F39138", "signature": "0x" + "33" * 65}
@@ -53,6 +70,15 @@ def _agreement() -> dict[str, Any]:
             "blockHash": "0x" + "55" * 32,
             "blockTimestamp": 1714579200,
         },
+        "asset": {
+            "assetId": 3,
+            "jurisdiction": "CN",
+            "kind": "invention",
+            "number": "CN201710601862.3",
+            "title": "Battery <separator>",
+            "filingDate": "2017-07-20",
+        },
+        "status": {"state": "in_force", "at": 1714579200 + 3600},
     }
 
 

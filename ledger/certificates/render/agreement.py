@@ -13,7 +13,6 @@ the same bytes); the PDF is laid out with :mod:`ledger.certificates.render.layou
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from ledger.certificates.render.layout import (
     QrFlowable,
     Row,
     Styles,
-    document,
+    build_pdf,
     heading,
     mixed,
     qr_matrix,
@@ -365,7 +364,19 @@ def render_pdf(doc: dict[str, Any], *, verify_url: str) -> bytes:
     """A bilingual A4 PDF of an agreement certificate (deterministic for the same input), with the portal's
     address of the agreement (:func:`portal_url`) as text and QR code."""
     register_fonts()
-    st = Styles()
+    return build_pdf(
+        lambda st: _story(doc, verify_url, st),
+        title="知识产权协议证书 / IP Agreement Certificate",
+        author="Qianhai IP Ledger",
+        subject=str(doc["agreement"]["id"]),
+        creator="Qianhai IP Ledger",
+        keywords="知识产权协议, IP agreement, blockchain",
+        lang="zh-CN",
+        issued=int(doc["anchor"]["blockTimestamp"]),
+    )
+
+
+def _story(doc: dict[str, Any], verify_url: str, st: Styles) -> list[Flowable]:
     zh, en = statement(doc)
     story: list[Flowable] = [
         Paragraph("知识产权协议证书", st.title_zh),
@@ -386,6 +397,4 @@ def render_pdf(doc: dict[str, Any], *, verify_url: str) -> bytes:
     ]
     for s in _appendix(doc):
         story += [heading(s.zh, s.en, st), table(s.rows or [Row("—", "—", "—")], st)]
-    buf = io.BytesIO()
-    document(buf, title="知识产权协议证书 / IP Agreement Certificate").build(story)
-    return buf.getvalue()
+    return story

@@ -13,7 +13,6 @@ It is for reading, not evidence: the items are. Deterministic (the same case giv
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +21,7 @@ from reportlab.platypus import Flowable, Paragraph, Spacer
 
 from ledger.certificates.render import words as w
 from ledger.certificates.render.agreement import kind_word, statement
-from ledger.certificates.render.layout import Row, Styles, document, heading, mixed, register_fonts, table
+from ledger.certificates.render.layout import Row, Styles, build_pdf, heading, mixed, register_fonts, table
 from ledger.domain.codes import LicenceType
 
 __all__ = ["render_summary", "story"]
@@ -246,8 +245,21 @@ def render_summary(case: dict[str, Any], documents: Mapping[str, Mapping[str, An
     """A bilingual summary of the case ``case`` (the ``case.json`` of a case file; ``documents`` are its items'
     documents by file name, which give the records their names and descriptions) as an A4 PDF."""
     register_fonts()
-    st = Styles()
     c = _Case(case, documents or {})
+    d = c.dispute
+    return build_pdf(
+        lambda st: _summary_story(case, c, st),
+        title="仲裁案卷摘要 / Case file summary",
+        margin=inch,
+        author="Qianhai IP Ledger",
+        subject=str(d["disputeId"]),
+        creator="Qianhai IP Ledger",
+        lang="zh-CN",
+        issued=int(d.get("closedAt") or d.get("openedAt") or 0) or None,
+    )
+
+
+def _summary_story(case: Mapping[str, Any], c: _Case, st: Styles) -> list[Flowable]:
     d = c.dispute
     szh, sen = c.story()
     status = w.word(w.DISPUTE_STATUS, d.get("status"))
@@ -323,6 +335,4 @@ def render_summary(case: dict[str, Any], documents: Mapping[str, Mapping[str, An
             st.body_en,
         ),
     ]
-    buf = io.BytesIO()
-    document(buf, title="仲裁案卷摘要 / Case file summary", margin=inch).build(body)
-    return buf.getvalue()
+    return body
