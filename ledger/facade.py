@@ -232,7 +232,12 @@ class Ledger:
     @cached_property
     def casefiles(self) -> CaseFileService:
         return CaseFileService(
-            self.connection, self.dispute_service, self.asset_service, self.agreement_service, self.certificates
+            self.connection,
+            self.dispute_service,
+            self.asset_service,
+            self.agreement_service,
+            self.certificates,
+            self.parties,
         )
 
     @cached_property

@@ -218,16 +218,17 @@ def agreement_certificate(
 ) -> Any:  # noqa: A002
     """Everything an arbitrator needs to check alone that the agreement took effect on chain, when, on which
     terms and signed by whom: the terms and details, every party's signature, the transaction and block.
-    Verify with `POST /v1/verify` or `ipledger verify`; the checks are described in docs/agreements.md."""
+    Verify with `POST /v1/verify` or `ipledger verify`; the checks are described in docs/agreements.md.
+    `pdf` and `html` print it in words, Chinese and English side by side (the patent, the parties, the type,
+    territory, term, royalty and status when issued; raw values in an appendix), with the portal's link to the
+    agreement (`/?agreement=0x…`) as text and, in the PDF, a QR code."""
     doc = ledger.agreement_service.certificate(agreement_id)
-    if format == "html":
-        from ledger.certificates.render.agreement import render_html
+    if format in ("html", "pdf"):
+        from ledger.certificates.render.agreement import portal_url, render_html, render_pdf
 
-        return HTMLResponse(render_html(doc))
-    if format == "pdf":
-        from ledger.certificates.render.agreement import render_pdf
-
-        url = f"{ledger.settings.public_url.rstrip('/')}/?agreement={doc['agreement']['id']}"
+        url = portal_url(ledger.settings.public_url, doc["agreement"]["id"])
+        if format == "html":
+            return HTMLResponse(render_html(doc, verify_url=url))
         return Response(
             render_pdf(doc, verify_url=url),
             media_type="application/pdf",

@@ -61,6 +61,8 @@ AGREEMENT_VOIDED_TOPIC = keccak(text="AgreementVoided(bytes32,uint256,bytes32)")
 SEL_PARTY_REGISTRY = keccak(text="partyRegistry()")[:4]
 SEL_AGREEMENT = keccak(text="agreement(bytes32)")[:4]
 SEL_IS_VALID_SIGNATURE = bytes.fromhex("1626ba7e")
+#: The members of a certificate's ``asset`` description, as ``GET /v1/assets/{id}`` and its details give them.
+ASSET_MEMBERS = ("assetId", "jurisdiction", "kind", "number", "title", "filingDate", "grantDate")
 AGREEMENT_TUPLE = (
     "(uint8,uint8,uint8,bool,uint64,uint64,uint64,uint64,uint256,uint256,bytes32,bytes32,uint256[],uint256[])"
 )
@@ -79,8 +81,14 @@ def build(
     block_number: int,
     block_hash: str,
     block_timestamp: int,
+    asset: Mapping[str, Any] | None = None,
+    status: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """The certificate (docs/agreements.md). ``asset`` describes the patent (``assetId``, ``jurisdiction``,
+    ``kind``, ``number``, ``title``, ``filingDate``, ``grantDate``: what its owners registered) and ``status`` is
+    where the agreement stood when the certificate was issued (``state``, ``at``, ``closedAt``): both are for
+    reading; the verifier ignores them and tells the status at the moment it is asked."""
+    doc: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "agreement": {
@@ -104,6 +112,11 @@ def build(
             "blockTimestamp": block_timestamp,
         },
     }
+    if asset is not None:
+        doc["asset"] = {k: asset[k] for k in ASSET_MEMBERS if asset.get(k) is not None}
+    if status is not None:
+        doc["status"] = {k: status[k] for k in ("state", "at", "closedAt") if status.get(k) is not None}
+    return doc
 
 
 def verify(

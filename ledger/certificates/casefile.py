@@ -4,7 +4,9 @@ verifies case files with JSON-RPC only; they are assembled by ``ledger.services.
 
 A case file is a ZIP:
 
-- ``case.json``: format, the dispute, the subject, and the ordered list of items, each naming its file;
+- ``case.json``: format, the dispute, the ordered list of items (each naming its file), the parties the case names
+  (``parties``: id, kind, identifier and names, for reading) and, for a dispute about an asset, the patent
+  (``asset``: number, title, jurisdiction, kind);
 - ``items/NNN-<kind>.json``: an evidence certificate (docs/certificate.md), an agreement certificate
   (docs/agreements.md), a title event, or the dispute's opening and award;
 - ``summary.pdf``: a bilingual (Chinese and English) summary for reading, not evidence.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -250,10 +253,11 @@ def _verify_dispute_tx(doc: dict[str, Any], rpc: Rpc) -> Report:
     return report
 
 
-def render_summary(case: dict[str, Any]) -> bytes:
-    """A bilingual summary of the case for reading (the items themselves are the evidence); laid out by
+def render_summary(case: dict[str, Any], documents: Mapping[str, dict[str, Any]] | None = None) -> bytes:
+    """A bilingual summary of the case for reading (the items themselves are the evidence): ``case`` is the
+    ``case.json``, ``documents`` the items' documents by file name. Laid out by
     :func:`ledger.certificates.render.casefile.render_summary`, imported here on first use so that reading and
     verifying case files never loads reportlab."""
     from ledger.certificates.render.casefile import render_summary as render
 
-    return render(case)
+    return render(case, documents)

@@ -512,6 +512,12 @@ class AgreementService:
         receipt = self.conn.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
         block = self.conn.w3.eth.get_block(receipt["blockNumber"])
         profiles = {int(pid): self.parties.profile(int(pid)) for pid in sigs}
+        asset_view = self.assets.show(terms.asset_id)
+        view = self.agreement(agreement_id)
+        now = self._chain_time()
+        state = "in_force" if view.get("status") == "effective" else str(view.get("status"))
+        if state == "in_force" and terms.start > now:
+            state = "not_yet_in_force"
         return agreement_certificate.build(
             agreement_id="0x" + terms.agreement_id(self.domain()).hex(),
             terms=terms.to_json(),
@@ -524,4 +530,11 @@ class AgreementService:
             block_number=int(receipt["blockNumber"]),
             block_hash=Web3.to_hex(block["hash"]),
             block_timestamp=int(block["timestamp"]),
+            asset={
+                "assetId": terms.asset_id,
+                "jurisdiction": asset_view["jurisdiction"],
+                "kind": asset_view["kind"],
+                **(asset_view.get("details") or {}),
+            },
+            status={"state": state, "at": now, "closedAt": view.get("closedAt")},
         )

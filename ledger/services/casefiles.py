@@ -19,17 +19,19 @@ from web3 import Web3
 
 from ledger.certificates.casefile import FORMAT, VERSION, render_summary
 from ledger.chain.connection import Connection
+from ledger.domain.codes import PartyKind
 from ledger.errors import InvalidInput, NotFound
 from ledger.services.agreements import AgreementService
 from ledger.services.assets import AssetService
 from ledger.services.disputes import DisputeService
 from ledger.services.evidence import CertificateBuilder
+from ledger.services.parties import PartyService
 
 
 class CaseFileService:
     """Builds a dispute's case file. Receives the chain connection, the dispute service (the dispute), the asset
-    service (the asset's title history and details), the agreement service (agreement certificates) and the
-    evidence certificate builder."""
+    service (the asset's title history and details), the agreement service (agreement certificates), the
+    evidence certificate builder and the party service (the names of the parties the case names)."""
 
     def __init__(
         self,
@@ -38,12 +40,14 @@ class CaseFileService:
         assets: AssetService,
         agreements: AgreementService,
         certificates: CertificateBuilder,
+        parties: PartyService,
     ) -> None:
         self.conn = conn
         self.disputes = disputes
         self.assets = assets
         self.agreements = agreements
         self.certificates = certificates
+        self.parties = parties
 
     def build(self, dispute_id: str) -> bytes:
         """The case file of dispute ``dispute_id`` (a ZIP; see :mod:`ledger.certificates.casefile`)."""
@@ -135,6 +139,8 @@ class CaseFileService:
             )
 
         items.sort(key=lambda i: (i["block"], i["logIndex"]))
+        asset_view = self.assets.show(asset_id) if asset_id else None
+        parties = self._parties(dispute, [i["document"] for i in items], asset_view)
         entries = []
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -148,10 +154,51 @@ class CaseFileService:
                 "dispute": dispute,
                 "chainId": self.conn.manifest.chain_id,
                 "items": entries,
+                "parties": parties,
             }
+            if asset_view is not None:
+                case["asset"] = {
+                    "assetId": asset_view["assetId"],
+                    "jurisdiction": asset_view["jurisdiction"],
+                    "kind": asset_view["kind"],
+                    **{
+                        k: v
+                        for k, v in (asset_view.get("details") or {}).items()
+                        if k in ("number", "title", "filingDate", "grantDate")
+                    },
+                }
             zf.writestr(_info("case.json"), json.dumps(case, indent=1, ensure_ascii=False))
-            zf.writestr(_info("summary.pdf"), render_summary(case))
+            documents = {e["file"]: item["document"] for e, item in zip(entries, items, strict=True)}
+            zf.writestr(_info("summary.pdf"), render_summary(case, documents))
         return buf.getvalue()
+
+    def _parties(
+        self, dispute: Mapping[str, Any], documents: list[dict[str, Any]], asset: Mapping[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        """Every party the case names (the dispute's, the owners, grantees, signers and verifiers of its records),
+        by id, kind, identifier and names, as the party registry reads now: so the summary names them."""
+        ids: set[int] = {int(dispute[k]) for k in ("claimant", "respondent", "institution") if dispute.get(k)}
+        for o in (asset or {}).get("owners", []):
+            ids.add(int(o["partyId"]))
+        for doc in documents:
+            ids.update(int(o["partyId"]) for o in doc.get("owners", []))
+            ids.update(int(p) for p in doc.get("formerOwners", []))
+            if doc.get("verifierPartyId"):
+                ids.add(int(doc["verifierPartyId"]))
+            ids.update(int(p["partyId"]) for p in doc.get("parties", []))
+            if isinstance(doc.get("registrant"), dict):
+                ids.add(int(doc["registrant"]["partyId"]))
+        out = []
+        for pid in sorted(ids):
+            p = self.parties.profile(pid)
+            out.append(
+                {
+                    "partyId": pid,
+                    "kind": PartyKind(int(p["kind"])).word,
+                    **{k: p[k] for k in ("identifierScheme", "identifier", "nameZh", "nameEn")},
+                }
+            )
+        return out
 
 
 def _info(name: str) -> zipfile.ZipInfo:

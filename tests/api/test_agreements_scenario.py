@@ -411,7 +411,9 @@ def test_an_agreement_certificate_verifies_and_fails_when_tampered(api: Api) -> 
     via_api = api.client.post("/v1/verify", json={"certificate": cert}).json()
     assert via_api["verdict"] == "passed"
     html = api.client.get(f"/v1/agreements/{lic['agreementId']}/certificate", params={"format": "html"}).text
-    assert "许可 / licence" in html and lic["agreementId"] in html
+    assert "独占许可<br>Exclusive licence" in html and lic["agreementId"] in html
+    assert "中国大陆 (CN)、中国香港特别行政区 (HK)<br>Mainland China (CN), Hong Kong SAR (HK)" in html
+    assert "净销售额的 2.5%<br>2.5% of net sales" in html and "<br>In force, as of " in html
     pdf = api.client.get(f"/v1/agreements/{lic['agreementId']}/certificate", params={"format": "pdf"})
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     import io
@@ -420,6 +422,7 @@ def test_an_agreement_certificate_verifies_and_fails_when_tampered(api: Api) -> 
 
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "IP Agreement Certificate" in text and cert["anchor"]["transactionHash"][:20] in text.replace("\n", "")
+    assert "for a royalty of 2.5% of net sales" in " ".join(text.split())
 
     tampers = {
         ("agreement", "details", "royalty", "rate"): ("details", 300),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 from web3 import Web3
 
 from tests.cli.conftest import UpProcess
@@ -243,6 +244,25 @@ def test_register_license_pledge_and_release_a_patent(up, tmp_path: Path) -> Non
 
     title = ok("asset", "title", a, env=env).stdout
     assert "exclusive" in title and f"#{firm} Qianhai" in title and "no pledge in force" in title
+
+    # the licence certificate the CLI writes reads in words, in both languages; the university, which has no
+    # Chinese name, is named in English in both
+    pdf = tmp_path / "licence-certificate.pdf"
+    ok("agreement", "certificate", lid, "--pdf", str(pdf), env=env)
+    text = re.sub(r"\s+", "", "".join(page.extract_text() for page in PdfReader(pdf).pages))
+    for phrase in (
+        f"Example University of Hong Kong（香港商业登记号码 12345678）以独占许可方式，将发明专利 CN{PATENT}"
+        "《一种数据存证方法》许可给前海示例科技（统一社会信用代码 91110108551385082Q）实施；地域：中国大陆 (CN)",
+        "Example University of Hong Kong (HK Business Registration No. 12345678) granted Qianhai Example Tech "
+        f"(Unified Social Credit Code 91110108551385082Q) an exclusive licence of invention patent CN{PATENT} "
+        '"一种数据存证方法" for Mainland China (CN)',
+        "许可费Royalty净销售额的 3%；每年最低 CNY 100,000.00（人民币壹拾万元整）",
+        "3% of net sales; minimum annual royalty CNY 100,000.00 (one hundred thousand CNY)",
+        "出具时法律状态Legal status when issued有效",
+        "In force, as of",
+    ):
+        assert re.sub(r"\s+", "", phrase) in text, phrase
+    assert "/Example" not in text
 
     # the university pledges the patent to the bank
     # (without --json: a short summary in words, local times, no JSON)

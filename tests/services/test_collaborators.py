@@ -233,6 +233,7 @@ def test_the_facade_only_wires_one_connection_into_every_service(anvil: Chain, t
         assert (
             ledger.casefiles.assets is ledger.asset_service and ledger.casefiles.agreements is ledger.agreement_service
         )
+        assert ledger.casefiles.parties is ledger.parties
         pid = anvil.admit([account("svc-wired").address])
         ledger.governance = None  # replaced on the facade: every service sees it (the API's tests rely on it)
         assert conn.governance is None
