@@ -183,17 +183,26 @@ class ErrorEnvelope(BaseModel):
 
 class PartyCreate(Strict):
     kind: Literal[
-        "firm", "university", "arbitration_institution", "financial_institution", "service_agency", "asset_verifier"
+        "firm",
+        "university",
+        "arbitration_institution",
+        "financial_institution",
+        "service_agency",
+        "asset_verifier",
+        "individual",
     ] = Field(
         description="Arbitration institutions, financial institutions and asset "
         "verifiers carry power and are admitted by governance, the council "
         "through its timelock (`ipledger governance propose admit`); this route "
-        "then answers 403 `permission_denied` naming the call to schedule."
+        "then answers 403 `permission_denied` naming the call to schedule. An `individual` (natural person) is "
+        "admitted with `POST /v1/parties/individuals` instead (its identity document stays off chain): here it "
+        "answers 422."
     )
     jurisdiction: Literal["mainland", "hksar", "other"]
-    identifierScheme: Literal["uscc", "hkbrn", "other"] = Field(
+    identifierScheme: Literal["uscc", "hkbrn", "other", "person_commitment"] = Field(
         description="uscc: Unified Social Credit Code (check character verified); hkbrn: HK Business Registration "
-        "number (8 digits); other: 1-64 printable ASCII characters. The identifier is canonicalised first (NFKC, "
+        "number (8 digits); other: 1-64 printable ASCII characters; person_commitment: an individual's, set by "
+        "`POST /v1/parties/individuals` only. The identifier is canonicalised first (NFKC, "
         "trimmed, upper case): a lower-case, padded or full-width copy of an admitted identifier answers 409."
     )
     identifier: IdentifierText = Field(examples=["91110108551385082Q"])

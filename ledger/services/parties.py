@@ -138,8 +138,16 @@ class PartyService:
 
     # --- admission ------------------------------------------------------------------------------------
 
-    def admit(self, profile: PartyProfile, accounts: list[str]) -> PartyView:
+    def admit(self, profile: PartyProfile, accounts: list[str], *, individual: bool = False) -> PartyView:
+        """Admits an organisation; an individual only when called by :class:`ledger.services.persons.PersonService`
+        (``individual``), which keeps the person's identity off chain and gives the commitment."""
         given = profile.identifier
+        if profile.kind == PartyKind.INDIVIDUAL.word and not individual:
+            raise InvalidInput(
+                "a natural person is admitted with its identity document (POST /v1/parties/individuals, "
+                "`ipledger party admit --kind individual`): the service keeps it off chain",
+                field="kind",
+            )
         profile = profile.validated()
         if not accounts:
             raise InvalidInput("a party needs at least one account", field="accounts")
