@@ -123,18 +123,35 @@ def build(
         "format": FORMAT,
         "version": VERSION,
         "evidence": evidence,
-        "registrant": {
-            "account": account,
-            "partyId": int(party_id),
-            "identifierScheme": party["identifierScheme"],
-            "identifier": party["identifier"],
-            "nameZh": party["nameZh"],
-            "nameEn": party["nameEn"],
-        },
+        "registrant": registrant_section(account, party_id, party),
         "chain": {"chainId": int(chain_id), "contract": contract},
         "anchor": anchor,
         "registrations": registrations,
     }
+
+
+#: How a natural person is named wherever their own copy is not (docs/privacy.md): by party number, never by name.
+NATURAL_PERSON = {"en": "natural person, party {n}", "zh": "自然人，第 {n} 号当事人"}
+
+
+def natural_person(party_id: int) -> dict[str, str]:
+    return {lang: text.format(n=int(party_id)) for lang, text in NATURAL_PERSON.items()}
+
+
+def registrant_section(account: str, party_id: int, party: dict[str, Any]) -> dict[str, Any]:
+    """The registrant as the chain knows it; a natural person (scheme ``PERSON_COMMITMENT``: no name on chain) also
+    carries ``naturalPerson``, the words that stand for their name."""
+    section: dict[str, Any] = {
+        "account": account,
+        "partyId": int(party_id),
+        "identifierScheme": party["identifierScheme"],
+        "identifier": party["identifier"],
+        "nameZh": party["nameZh"],
+        "nameEn": party["nameEn"],
+    }
+    if party["identifierScheme"] == IdentifierScheme.PERSON_COMMITMENT.name:
+        section["naturalPerson"] = natural_person(party_id)
+    return section
 
 
 def parse(doc: Any) -> Certificate:

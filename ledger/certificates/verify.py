@@ -526,10 +526,12 @@ def _check_party(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: 
         reg["nameEn"],
     )
     ok = party_id == reg["partyId"] and active and same_profile
+    # a natural person has no name on chain: they are "natural person, party N" (docs/privacy.md)
+    who = certmod.natural_person(party_id)["en"] if scheme == "PERSON_COMMITMENT" else name_en or name_zh
     report.add(
         "party",
         ok,
-        f"the account belonged to active party {party_id} ({name_en or name_zh}) at the registration block{note}",
+        f"the account belonged to active party {party_id} ({who}) at the registration block{note}",
         f"at the registration block the account belonged to party {party_id} (active: {active}); "
         f"the certificate's party profile {'matches' if same_profile else 'does not match'} the registry{note}",
     )
