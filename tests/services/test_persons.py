@@ -16,7 +16,7 @@ from ledger.domain import eip712
 from ledger.domain.codes import IdentifierScheme
 from ledger.domain.evidence import sign_single
 from ledger.domain.hashing import HashAlgorithm, public_binding
-from ledger.domain.parties import PersonIdentity, person_commitment
+from ledger.domain.parties import PartyProfile, PersonIdentity, person_commitment
 from ledger.errors import Conflict, InvalidInput, PermissionDenied
 from ledger.services.evidence import CertificateBuilder, EvidenceService
 from ledger.services.parties import PartyService
@@ -72,6 +72,14 @@ def test_an_individual_is_admitted_with_its_identity_off_chain_and_once_only(anv
         svc.admit(identity(" A123456 (3) ", name_en="Someone Else"), "hksar", [account("svc-person-2").address])
     assert dup.value.details == {"partyId": pid} and HKID not in dup.value.message
     assert svc.parties.count() == before + 1
+
+
+def test_the_party_service_alone_does_not_admit_an_individual(anvil: Chain, tmp_path: Path) -> None:
+    svc, _, _ = wire(anvil, tmp_path)
+    profile = PartyProfile("individual", "hksar", "person_commitment", "0x" + "ab" * 32, "", "")
+    with pytest.raises(InvalidInput) as refused:
+        svc.parties.admit(profile, [account("svc-person-direct").address])
+    assert refused.value.field == "kind"
 
 
 def test_a_failed_admission_leaves_no_personal_data(anvil: Chain, tmp_path: Path) -> None:
