@@ -244,6 +244,11 @@ class PartyHistoryItem(BaseModel):
     reasonHash: str | None = Field(None, description="suspended: keccak-256 of the reason.")
 
 
+class NaturalPersonLabel(BaseModel):
+    en: str = Field(examples=["natural person, party 7"])
+    zh: str = Field(examples=["自然人，第 7 号当事人"])
+
+
 class PartyPublic(BaseModel):
     partyId: int
     kind: str
@@ -285,6 +290,11 @@ class PartyPublic(BaseModel):
     historyTotal: int | None = Field(None, description="How many history entries there are in all.")
     historyNote: str | None = Field(None, description="Why the history is missing or empty, if it is.")
     transactionHash: str | None = None
+    naturalPerson: NaturalPersonLabel | None = Field(
+        default=None,
+        description="For a natural person (kind `individual`): the words that stand for their name; no name is on "
+        "chain or shown (docs/privacy.md).",
+    )
 
 
 class PartySuspend(Strict):
@@ -349,13 +359,8 @@ class IndividualCreate(Strict):
     accounts: list[Address] = Field(min_length=1, max_length=16, description="The person's account addresses.")
 
 
-class NaturalPersonLabel(BaseModel):
-    en: str
-    zh: str
-
-
 class IndividualPublic(PartyPublic):
-    naturalPerson: NaturalPersonLabel = Field(
+    naturalPerson: NaturalPersonLabel | None = Field(
         description="How the person is named wherever their own copy is not: by party number, never by name."
     )
 

@@ -224,6 +224,8 @@ class PartyService:
             else None,
             "accounts": list(call(self.contract.functions.partyAccounts(party_id))),
         }
+        if kind == PartyKind.INDIVIDUAL.word:
+            shown["naturalPerson"] = certificate.natural_person(party_id)  # never a name (docs/privacy.md)
         if history:
             # ``PartyHistoryExtra`` declares exactly the keys of ``PartyView`` it sets; mypy's update wants them all
             shown.update(self._history(party_id, state, lapses_at))  # type: ignore[typeddict-item]

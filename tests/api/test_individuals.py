@@ -51,6 +51,18 @@ def test_a_person_is_admitted_shown_by_number_and_sees_and_erases_their_data(api
     public = api.client.get(f"/v1/parties/{pid}").json()
     assert public["kind"] == "individual" and public["nameEn"] == "" and NAME_EN not in str(public)
     assert HKID not in str(public)
+    assert public["naturalPerson"] == {"en": f"natural person, party {pid}", "zh": f"自然人，第 {pid} 号当事人"}
+    # the index decodes PartyAdmitted: for a person it sees only the commitment
+    from sqlalchemy import select
+
+    from ledger.index.schema import parties
+
+    api.chain.w3.provider.make_request("evm_mine", [])  # the index reads up to head - 1 confirmation
+    api.ledger.index.sync()
+    with api.ledger.index.engine.connect() as db:
+        row = db.execute(select(parties).where(parties.c.party_id == pid)).mappings().one()
+    assert (row["kind"], row["name_zh"], row["name_en"]) == (7, "", "")
+    assert row["identifier"] == public["identifier"] and row["identifier"].startswith("0x")
     dup = api.client.post("/v1/parties/individuals", json=body(accounts=[account("x").address]), headers=api.auth)
     assert dup.status_code == 409 and dup.json()["error"]["field"] == "identifier"
     assert "K987654" not in dup.text and NAME_EN not in dup.text

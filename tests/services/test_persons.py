@@ -160,6 +160,11 @@ def test_after_erasure_nothing_personal_remains_and_the_certificate_still_verifi
     assert own["holder"]["nameEn"] == NAME_EN and own["holder"]["nameZh"] == NAME_ZH
     public = svc.certificates.build(content)
     assert NAME_EN not in str(public) and "natural person, party" in str(public["registrant"])
+    from ledger.certificates.render.pdf import render_html
+
+    public_html, own_html = render_html(public, verify_url="http://x"), render_html(own, verify_url="http://x")
+    assert f"自然人，第 {pid} 号当事人" in public_html and NAME_EN not in public_html
+    assert NAME_EN in own_html and NAME_ZH in own_html
 
     before = (tmp_path / "personal.sqlite3").read_bytes()
     assert NAME_EN.encode() in before and b"AB987654" in before  # what the search below must not find any more
