@@ -94,6 +94,8 @@ def _party(client: Any, party_id: int) -> dict[str, Any]:
 
 
 def _name(p: dict[str, Any]) -> str:
+    if p.get("naturalPerson"):  # a natural person is named by number, never by name (docs/privacy.md)
+        return f"{p['naturalPerson']['en']} / {p['naturalPerson']['zh']}"
     names = [n for n in (p.get("nameEn"), p.get("nameZh")) if n]
     return " / ".join(names) or str(p.get("identifier", ""))
 

@@ -132,3 +132,25 @@ def test_a_person_needs_a_name_and_consent() -> None:
     with pytest.raises(InvalidInput) as err:
         PersonIdentity("hkid", "A123456(3)", "", "Chan", " ", "1").validated()
     assert err.value.field == "consent"
+
+
+def test_creators_may_be_parties_with_their_roles_and_never_carry_a_persons_name() -> None:
+    from ledger.domain.metadata import metadata_commitment, validate_metadata
+
+    meta = validate_metadata(
+        {
+            "title": "Desk lamp",
+            "creators": [{"partyId": 7, "role": "designer"}, " Studio Ltd ", {"role": "inventor", "partyId": 2}],
+        }
+    )
+    assert meta["creators"] == [{"partyId": 7, "role": "designer"}, "Studio Ltd", {"partyId": 2, "role": "inventor"}]
+    assert metadata_commitment(meta) != metadata_commitment({**meta, "creators": [{"partyId": 7, "role": "author"}]})
+    for creator, field in [
+        ({"partyId": 0, "role": "designer"}, "metadata.creators[0].partyId"),
+        ({"partyId": True, "role": "designer"}, "metadata.creators[0].partyId"),
+        ({"partyId": 7, "role": "owner"}, "metadata.creators[0].role"),
+        ({"partyId": 7, "role": "designer", "name": "Chan Tai Man"}, "metadata.creators[0]"),
+    ]:
+        with pytest.raises(InvalidInput) as err:
+            validate_metadata({"creators": [creator]})
+        assert err.value.field == field

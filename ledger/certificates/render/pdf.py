@@ -157,7 +157,9 @@ def _creators(value: Any) -> str:
         return _text(value)
     names: list[str] = []
     for item in value:
-        if isinstance(item, dict):
+        if isinstance(item, dict) and isinstance(item.get("partyId"), int) and "role" in item:
+            names.append(f"第 {item['partyId']} 号当事人 / party {item['partyId']} ({_text(item['role'])})")
+        elif isinstance(item, dict):
             parts = [str(item[k]) for k in ("nameZh", "nameEn", "name") if isinstance(item.get(k), str) and item[k]]
             names.append(" / ".join(parts) if parts else _text(item))
         else:
