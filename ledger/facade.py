@@ -218,7 +218,7 @@ class Ledger:
         service = PersonService(
             self.connection, self.parties, PersonalStore(Path(self.settings.data_dir)), self.certificates
         )
-        service.settle()
+        service.settle(min_age=0)  # one API process per data directory (the lock of `ipledger up`): none is in flight
         return service
 
     @cached_property

@@ -44,7 +44,8 @@ from ledger.services.evidence import CertificateBuilder
 from ledger.services.parties import PartyService
 from ledger.storage.personal import PersonalStore, PersonRecord
 
-#: Seconds a pending record may be in flight before a restart's settlement judges it (an admission being sent).
+#: Seconds a pending record may be in flight before :meth:`PersonService.settle` judges it by default (an admission
+#: being sent by this process); the facade settles every pending record when it opens the service (0).
 SETTLE_AFTER = 600
 #: Furthest ahead a request's deadline may be.
 MAX_REQUEST_WINDOW = 24 * 3600
