@@ -101,3 +101,26 @@ def test_a_hong_kong_resident_registers_in_their_own_name_and_is_erased(up, tmp_
         data = f.read_bytes()
         for needle in needles:
             assert needle not in data, f"{needle!r} remains in {f.relative_to(tmp_path)}"
+
+
+def test_governance_does_not_propose_admitting_a_natural_person(tmp_path: Path) -> None:
+    out = run_cli(
+        "governance",
+        "propose",
+        "admit",
+        "--kind",
+        "individual",
+        "--jurisdiction",
+        "hksar",
+        "--scheme",
+        "person_commitment",
+        "--identifier",
+        "0x" + "ab" * 32,
+        "--account",
+        "0x" + "11" * 20,
+        "-o",
+        str(tmp_path / "p.json"),
+        env=cli_env(IPLEDGER_DATA_DIR=str(tmp_path)),
+    )
+    assert out.returncode == 1 and "admitted by the registrar" in out.stderr, out.stdout + out.stderr
+    assert not (tmp_path / "p.json").exists()
