@@ -183,17 +183,26 @@ class ErrorEnvelope(BaseModel):
 
 class PartyCreate(Strict):
     kind: Literal[
-        "firm", "university", "arbitration_institution", "financial_institution", "service_agency", "asset_verifier"
+        "firm",
+        "university",
+        "arbitration_institution",
+        "financial_institution",
+        "service_agency",
+        "asset_verifier",
+        "individual",
     ] = Field(
         description="Arbitration institutions, financial institutions and asset "
         "verifiers carry power and are admitted by governance, the council "
         "through its timelock (`ipledger governance propose admit`); this route "
-        "then answers 403 `permission_denied` naming the call to schedule."
+        "then answers 403 `permission_denied` naming the call to schedule. An `individual` (natural person) is "
+        "admitted with `POST /v1/parties/individuals` instead (its identity document stays off chain): here it "
+        "answers 422."
     )
     jurisdiction: Literal["mainland", "hksar", "other"]
-    identifierScheme: Literal["uscc", "hkbrn", "other"] = Field(
+    identifierScheme: Literal["uscc", "hkbrn", "other", "person_commitment"] = Field(
         description="uscc: Unified Social Credit Code (check character verified); hkbrn: HK Business Registration "
-        "number (8 digits); other: 1-64 printable ASCII characters. The identifier is canonicalised first (NFKC, "
+        "number (8 digits); other: 1-64 printable ASCII characters; person_commitment: an individual's, set by "
+        "`POST /v1/parties/individuals` only. The identifier is canonicalised first (NFKC, "
         "trimmed, upper case): a lower-case, padded or full-width copy of an admitted identifier answers 409."
     )
     identifier: IdentifierText = Field(examples=["91110108551385082Q"])
@@ -233,6 +242,11 @@ class PartyHistoryItem(BaseModel):
     nonce: int | None = None
     threshold: int | None = None
     reasonHash: str | None = Field(None, description="suspended: keccak-256 of the reason.")
+
+
+class NaturalPersonLabel(BaseModel):
+    en: str = Field(examples=["natural person, party 7"])
+    zh: str = Field(examples=["自然人，第 7 号当事人"])
 
 
 class PartyPublic(BaseModel):
@@ -276,6 +290,11 @@ class PartyPublic(BaseModel):
     historyTotal: int | None = Field(None, description="How many history entries there are in all.")
     historyNote: str | None = Field(None, description="Why the history is missing or empty, if it is.")
     transactionHash: str | None = None
+    naturalPerson: NaturalPersonLabel | None = Field(
+        default=None,
+        description="For a natural person (kind `individual`): the words that stand for their name; no name is on "
+        "chain or shown (docs/privacy.md).",
+    )
 
 
 class PartySuspend(Strict):
@@ -313,6 +332,80 @@ class RecoveryVetoIn(Strict):
     signature: SignatureHex = Field(
         description="Its EIP-712 `RecoveryVeto(partyId, newAccount, executableAt)` signature."
     )
+
+
+# --- natural persons (docs/privacy.md) ---
+
+PersonalText = Annotated[str, _text_field(rules.NAME_MAX), _text(rules.NAME_MAX)]
+
+
+class IndividualCreate(Strict):
+    """A natural person's admission: the identity document and names stay with the service (off chain); the chain
+    gets the salted commitment only."""
+
+    jurisdiction: Literal["mainland", "hksar", "other"] = Field(description="Where the person resides.")
+    idScheme: Literal["hkid", "cnric", "moid", "twid", "passport"] = Field(
+        description="hkid: Hong Kong Identity Card (check character verified); cnric: mainland Resident Identity "
+        "Card (18 characters, ISO 7064 MOD 11-2); moid: Macao resident identity card; twid: Taiwan residents' "
+        "document; passport: `ISO3:NUMBER`, e.g. `GBR:123456789`. Errors never repeat the value."
+    )
+    identifier: IdentifierText = Field(examples=["A123456(3)"])
+    nameZh: PersonalText = ""
+    nameEn: PersonalText = ""
+    consent: Annotated[str, _text_field(4000, 1), _text(4000, 1)] = Field(
+        description="The consent the person gave to the processing of their personal information (its text)."
+    )
+    consentVersion: Annotated[str, Field(max_length=64)] = "1"
+    accounts: list[Address] = Field(min_length=1, max_length=16, description="The person's account addresses.")
+
+
+class IndividualPublic(PartyPublic):
+    naturalPerson: NaturalPersonLabel | None = Field(
+        description="How the person is named wherever their own copy is not: by party number, never by name."
+    )
+
+
+class PersonalDataRequest(Strict):
+    """A natural person's own request, signed by an account of their party (EIP-712 `PersonalDataRequest(string
+    action,uint256 partyId,bytes32 subject,uint256 nonce,uint64 deadline)`, the evidence registry's domain)."""
+
+    account: Address = Field(description="The account of the party that signed.")
+    nonce: int = Field(ge=0, le=2**64, description="The party's request nonce (`GET .../personal-data/nonce`).")
+    deadline: int = Field(ge=0, le=2**64 - 1, description="Unix seconds; at most a day ahead.")
+    signature: SignatureHex
+
+
+class OwnCertificateRequest(PersonalDataRequest):
+    contentHash: str = Hex32
+
+
+class PersonalConsent(BaseModel):
+    text: str | None
+    version: str | None
+    givenAt: int | None
+
+
+class PersonalDataPublic(BaseModel):
+    """What the service holds about the person (shown only to the person). After erasure every personal field is
+    null; the party id and its on-chain commitment remain."""
+
+    partyId: int | None
+    state: Literal["pending", "admitted", "erased"]
+    commitment: str
+    idScheme: str | None
+    identifier: str | None
+    nameZh: str | None
+    nameEn: str | None
+    salt: str | None = Field(description="The commitment's salt: reveal it with the identifier to prove who you are.")
+    consent: PersonalConsent
+    createdAt: int
+    erasedAt: int | None
+    naturalPerson: NaturalPersonLabel
+
+
+class RequestNonce(BaseModel):
+    partyId: int
+    nonce: int
 
 
 class AccountPublic(BaseModel):

@@ -176,6 +176,12 @@ def propose_admit(
     """Propose admitting a party of a kind that carries power (the registrar admits the others)."""
     from ledger.domain.parties import MAX_ACCOUNTS, PartyProfile, parse_account
 
+    if kind == "individual":
+        raise InvalidInput(
+            "a natural person is admitted by the registrar (`ipledger party admit --kind individual`), whose service "
+            "keeps the identity off chain; governance admits the kinds that carry power",
+            field="kind",
+        )
     profile = PartyProfile(kind, jurisdiction, scheme, identifier, name_zh, name_en).validated()
     accounts = [parse_account(a, f"account[{i}]") for i, a in enumerate(account[: MAX_ACCOUNTS + 1])]
     if not accounts or len(accounts) > MAX_ACCOUNTS:

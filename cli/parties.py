@@ -14,6 +14,8 @@ Guarantees:
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +31,7 @@ from cli.common import (
     JurisdictionOpt,
     NameEnOpt,
     NameZhOpt,
+    RpcUrlOpt,
     SchemeOpt,
     api_client,
     console,
@@ -40,7 +43,7 @@ from cli.common import (
 from cli.render import local_time, span
 from ledger.domain import eip712
 from ledger.domain.codes import PartyKind
-from ledger.errors import Conflict, LedgerError, PermissionDenied
+from ledger.errors import Conflict, InvalidInput, LedgerError, PermissionDenied
 
 app = typer.Typer(
     help="Admit and manage parties (operator), look them up, and a party's side of a key recovery (veto, execute).",
@@ -91,6 +94,8 @@ def _party(client: Any, party_id: int) -> dict[str, Any]:
 
 
 def _name(p: dict[str, Any]) -> str:
+    if p.get("naturalPerson"):  # a natural person is named by number, never by name (docs/privacy.md)
+        return f"{p['naturalPerson']['en']} / {p['naturalPerson']['zh']}"
     names = [n for n in (p.get("nameEn"), p.get("nameZh")) if n]
     return " / ".join(names) or str(p.get("identifier", ""))
 
@@ -161,24 +166,48 @@ def history_words(item: dict[str, Any]) -> str:
 @app.command("admit")
 def party_admit(
     kind: Annotated[
-        str, typer.Option(help="firm | university | arbitration_institution | financial_institution | service_agency")
+        str,
+        typer.Option(
+            help="firm | university | arbitration_institution | financial_institution | service_agency | individual "
+            "(a natural person: give --id-scheme, --identifier, a name and --consent; kept off chain)"
+        ),
     ],
     identifier: IdentifierOpt,
     account: AccountsOpt,
     jurisdiction: JurisdictionOpt = "mainland",
     scheme: SchemeOpt = "uscc",
+    id_scheme: Annotated[
+        str | None,
+        typer.Option(
+            "--id-scheme",
+            help="A natural person's identity document: hkid | cnric | moid | twid | passport (ISO3:NUMBER).",
+        ),
+    ] = None,
+    consent: Annotated[
+        str | None,
+        typer.Option(help="A natural person's consent to the processing of their personal information (its text)."),
+    ] = None,
+    consent_version: Annotated[str, typer.Option("--consent-version", help="Version of the consent text.")] = "1",
     name_zh: NameZhOpt = "",
     name_en: NameEnOpt = "",
     as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Admit a party (operator). The USCC check character is verified before anything is sent. Prints the party in
-    words (the API's JSON with --json)."""
+    """Admit a party (operator). The USCC or HKID check character is verified before anything is sent. A natural
+    person (--kind individual) goes on chain only as a salted commitment; their document number, names and consent
+    stay with the service (docs/privacy.md). Prints the party in words (the API's JSON with --json)."""
+    settings = settings_with(api_url=api_url, data_dir=data_dir)
+    if kind == PartyKind.INDIVIDUAL.word:
+        _admit_individual(
+            settings, identifier, account, jurisdiction, id_scheme, consent, consent_version, name_zh, name_en, as_json
+        )
+        return
+    if id_scheme is not None or consent is not None:
+        raise InvalidInput("--id-scheme and --consent are for --kind individual (a natural person)", field="id_scheme")
     from ledger.domain.parties import PartyProfile
 
     PartyProfile(kind, jurisdiction, scheme, identifier, name_zh, name_en).validated()  # clear errors before the call
-    settings = settings_with(api_url=api_url, data_dir=data_dir)
     body = {
         "kind": kind,
         "jurisdiction": jurisdiction,
@@ -196,6 +225,238 @@ def party_admit(
         "next: the party signs with its own keystore, e.g. `ipledger evidence register FILE --keystore KEY.json`",
     ]
     report(lines + _tx(p), p, as_json)
+
+
+def _admit_individual(
+    settings: Any,
+    identifier: str,
+    accounts: list[str],
+    jurisdiction: str,
+    id_scheme: str | None,
+    consent: str | None,
+    consent_version: str,
+    name_zh: str,
+    name_en: str,
+    as_json: bool,
+) -> None:
+    from ledger.domain.parties import PersonIdentity
+
+    if id_scheme is None:
+        raise InvalidInput(
+            "a natural person needs --id-scheme (hkid, cnric, moid, twid or passport)", field="id_scheme"
+        )
+    if consent is None:
+        raise InvalidInput("a natural person's --consent (the text they agreed to) is required", field="consent")
+    PersonIdentity(id_scheme, identifier, name_zh, name_en, consent, consent_version).validated()  # before the call
+    body = {
+        "jurisdiction": jurisdiction,
+        "idScheme": id_scheme,
+        "identifier": identifier,
+        "nameZh": name_zh,
+        "nameEn": name_en,
+        "consent": consent,
+        "consentVersion": consent_version,
+        "accounts": accounts,
+    }
+    p = api_client(settings, operator=True).post("/v1/parties/individuals", json=body)
+    lines = [
+        f"party {p['partyId']} admitted: {p['naturalPerson']['en']} / {p['naturalPerson']['zh']}, {p['jurisdiction']}",
+        f"on chain only its commitment {p['identifier']}; the document number, names and consent are kept by the "
+        "service off chain (docs/privacy.md)",
+        "accounts: " + ", ".join(p["accounts"]),
+        "next: the person signs with their own keystore, e.g. `ipledger evidence register FILE --keystore KEY.json`; "
+        f"`ipledger party personal-data show {p['partyId']} --keystore KEY.json` shows what is held about them",
+    ]
+    report(lines + _tx(p), p, as_json)
+
+
+# --- a natural person's own requests (signed here with their keystore) ---------------------------------------
+
+
+def _person_request(
+    client: Any, signer: Any, action: str, party_id: int, subject: str = "0x" + "00" * 32
+) -> dict[str, Any]:
+    """The signed body of a `PersonalDataRequest` (docs/privacy.md): the party's request nonce, a deadline ten
+    minutes after the chain's latest block time, signed with the person's key on this machine."""
+    nonce = int(client.get(f"/v1/parties/{party_id}/personal-data/nonce")["nonce"])
+    now, _ = chain_time(client)
+    d = client.get("/v1/signing-domain")
+    domain = eip712.Domain(int(d["chainId"]), d["verifyingContract"])
+    deadline = now + 600
+    message = eip712.personal_data_request_message(
+        domain, action=action, party_id=party_id, subject=subject, nonce=nonce, deadline=deadline
+    )
+    return {
+        "account": signer.address,
+        "nonce": nonce,
+        "deadline": deadline,
+        "signature": "0x" + eip712.sign(message, signer).hex(),
+    }
+
+
+def _person_lines(d: dict[str, Any]) -> list[str]:
+    if d["state"] == "erased":
+        return [
+            f"party {d['partyId']} ({d['naturalPerson']['en']}): personal data erased at {local_time(int(d['erasedAt']))}",
+            f"what remains: the party, its accounts, its records and the on-chain commitment {d['commitment']}, "
+            "which without the salt says nothing about the person",
+        ]
+    consent = d.get("consent") or {}
+    return [
+        f"party {d['partyId']} ({d['naturalPerson']['en']}), held by the service since {local_time(int(d['createdAt']))}:",
+        f"  names: {d.get('nameEn') or '-'} / {d.get('nameZh') or '-'}",
+        f"  identity document: {d.get('idScheme')} {d.get('identifier')}",
+        f"  salt of the on-chain commitment: {d.get('salt')}",
+        f"  commitment on chain: {d['commitment']}",
+        f"  consent (version {consent.get('version')}, given {local_time(int(consent.get('givenAt') or 0))}): "
+        f"{consent.get('text')}",
+    ]
+
+
+personal_app = typer.Typer(
+    help="A natural person's personal data held by the service (docs/privacy.md): see it; erase it with "
+    "`ipledger party erase`.",
+    no_args_is_help=True,
+)
+app.add_typer(personal_app, name="personal-data")
+
+
+@personal_app.command("show")
+def party_personal_data(
+    party_id: PartyIdArg, keystore: KeystoreOpt = None, as_json: JsonOpt = False, api_url: ApiUrlOpt = None
+) -> None:
+    """A natural person sees what the service holds about them (document number, names, salt, consent): a request
+    signed here with their party account's keystore."""
+    signer = load_party_key(keystore)
+    client = api_client(settings_with(api_url=api_url))
+    d = client.post(f"/v1/parties/{party_id}/personal-data", json=_person_request(client, signer, "show", party_id))
+    report(_person_lines(d), d, as_json)
+
+
+@app.command("erase")
+def party_erase(
+    party_id: PartyIdArg,
+    keystore: KeystoreOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOpt = False,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """A natural person erases the personal data the service holds about them (names, document number, salt): a
+    request signed here with their party account's keystore. The party, its accounts and records remain, verifiable
+    as registered by "natural person, party N"; the on-chain commitment cannot be erased but without the salt says
+    nothing about them. Keep `ipledger party prove` output first if you may need to prove who you are later."""
+    signer = load_party_key(keystore)
+    if not yes and not typer.confirm(f"Erase the personal data of party {party_id}? This cannot be undone"):
+        raise typer.Exit(1)
+    client = api_client(settings_with(api_url=api_url))
+    d = client.post(
+        f"/v1/parties/{party_id}/personal-data/erase", json=_person_request(client, signer, "erase", party_id)
+    )
+    report(_person_lines(d), d, as_json)
+
+
+@app.command("certificate")
+def party_certificate(
+    party_id: PartyIdArg,
+    content_hash: Annotated[str, typer.Argument(help="The content hash of your registration (64 hex).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the certificate JSON.")],
+    keystore: KeystoreOpt = None,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """A natural person's own copy of the certificate of their registration, naming them (a `holder` section):
+    signed here with their keystore. The public certificate shows only "natural person, party N"."""
+    from ledger.domain.hashing import parse_hash
+
+    content = "0x" + parse_hash(content_hash, "content_hash").hex()
+    signer = load_party_key(keystore)
+    client = api_client(settings_with(api_url=api_url))
+    body = {**_person_request(client, signer, "certificate", party_id, content), "contentHash": content}
+    doc = client.post(f"/v1/parties/{party_id}/certificate", json=body)
+    out.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    holder = doc.get("holder") or {}
+    console.print(
+        f"wrote {out}: your copy of the certificate, naming {holder.get('nameEn') or holder.get('nameZh')} as party "
+        f"{party_id}; check it with `ipledger verify {out} --rpc-url URL`",
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command("prove")
+def party_prove(
+    party_id: PartyIdArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the proof (keep it private).")],
+    keystore: KeystoreOpt = None,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """A natural person writes the proof that they are party N: their document number, its scheme and the salt of
+    the on-chain commitment (a signed request to the service). Hand it to an arbitrator, who checks it with
+    `ipledger party verify-person`, and show them the identity document. It reveals your document number to whoever
+    holds it; it still works after an erasure of the service's copy."""
+    from ledger.certificates.verify import PERSON_PROOF_FORMAT
+
+    signer = load_party_key(keystore)
+    client = api_client(settings_with(api_url=api_url))
+    d = client.post(f"/v1/parties/{party_id}/personal-data", json=_person_request(client, signer, "show", party_id))
+    if d["state"] != "admitted":
+        raise Conflict(
+            f"the personal data of party {party_id} was erased: there is nothing to prove with", field="party_id"
+        )
+    proof = {
+        "format": PERSON_PROOF_FORMAT,
+        "partyId": party_id,
+        "idScheme": d["idScheme"],
+        "identifier": d["identifier"],
+        "salt": d["salt"],
+        "commitment": d["commitment"],
+    }
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(proof, fh, indent=2)
+    console.print(f"wrote {out} (mode 0600): the proof that you are party {party_id}", highlight=False, markup=False)
+
+
+@app.command("verify-person")
+def party_verify_person(
+    proof: Annotated[Path, typer.Argument(help="The person's proof (from `ipledger party prove`).")],
+    certificate: Annotated[
+        Path, typer.Option("--certificate", help="The certificate whose registrant the person claims to be.")
+    ],
+    as_json: JsonOpt = False,
+    rpc_url: RpcUrlOpt = None,
+) -> None:
+    """An arbitrator confirms that the person before them is the certificate's registrant: the commitment recomputed
+    from their document number and salt must be the party's on-chain identifier (JSON-RPC only; no service). Then
+    compare the document number in the proof with the identity document the person shows. Exit 0: confirmed."""
+    from ledger.certificates.verify import PASSED, Rpc, verify_person
+    from ledger.chain.rpc import connect
+
+    settings = settings_with(rpc_url=rpc_url)
+    if not settings.rpc_url:
+        raise InvalidInput("--rpc-url is required (any JSON-RPC endpoint of the certificate's chain)", field="rpc_url")
+    try:
+        doc = json.loads(certificate.read_text(encoding="utf-8"))
+        given = json.loads(proof.read_text(encoding="utf-8"))
+        party_id, contract = int(doc["registrant"]["partyId"]), str(doc["chain"]["contract"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(
+            f"the certificate or the proof cannot be read ({type(exc).__name__})", field="proof"
+        ) from None
+    result = verify_person(given, Rpc.from_web3(connect(settings.rpc_url)), contract, party_id)
+    code = 0 if result.passed else 1
+    if as_json:
+        print_json({**result.to_json(), "exitCode": code})
+        raise typer.Exit(code)
+    for check in result.checks:
+        mark = "✓ passed" if check.status == PASSED else "✗ FAILED"
+        console.print(f"{mark} {check.name:<12} {check.detail}", highlight=False, markup=False)
+    verdict = "CONFIRMED" if result.passed else "NOT CONFIRMED"
+    console.print(
+        f"{verdict}: the person's proof {'is' if result.passed else 'is not'} party {party_id}'s commitment",
+        highlight=False,
+        markup=False,
+    )
+    raise typer.Exit(code)
 
 
 def _tx(p: dict[str, Any]) -> list[str]:

@@ -8,7 +8,8 @@ import {AccountNotAParty, PartyNotActive, PartyUnknown, SignatureExpired, Signat
 
 /// @title PartyRegistry
 /// @notice Parties and their accounts, with the powers over them separated (docs/security.md):
-/// - `REGISTRAR_ROLE` (the zone registry service) admits firms, universities and service agencies, changes
+/// - `REGISTRAR_ROLE` (the zone registry service) admits firms, universities, service agencies and individuals
+///   (natural persons, known on chain only by a salted commitment), changes
 ///   kinds among those, and suspends provisionally;
 /// - `GOVERNANCE_ROLE` (an address a timelock can hold; also the default admin, handed over only after a delay)
 ///   admits and re-kinds arbitration institutions, financial institutions and asset verifiers, confirms
@@ -58,6 +59,8 @@ abstract contract PartyRegistry is IPartyRegistry, AccessControlDefaultAdminRule
     error PartyIdentifierNotCanonical(uint8 scheme);
     error PartyIdentifierTaken(uint256 partyId);
     error PartyNameMissing();
+    /// @dev An individual's profile carries a name: personal data never goes on chain (docs/privacy.md).
+    error PartyPersonalDataOnChain();
     error PartyAccountsInvalid(uint256 count);
     error PartyAccountZero();
     error PartyAccountTaken(address account, uint256 partyId);
@@ -128,9 +131,18 @@ abstract contract PartyRegistry is IPartyRegistry, AccessControlDefaultAdminRule
     function admitParty(PartyProfile calldata profile, address[] calldata accounts) external returns (uint256 partyId) {
         _requireAdmitter(profile.kind);
         if (profile.jurisdiction == Jurisdiction.None) revert PartyJurisdictionInvalid(uint8(profile.jurisdiction));
-        if (profile.scheme == IdentifierScheme.None) revert PartyIdentifierInvalid();
-        _requireCanonical(profile.scheme, bytes(profile.identifier));
-        if (bytes(profile.nameZh).length == 0 && bytes(profile.nameEn).length == 0) revert PartyNameMissing();
+        IdentifierScheme scheme = profile.scheme;
+        // an individual, and only an individual, is identified by a person commitment, and carries no name
+        // (EvidenceRegistry is within a few bytes of the 24,576-byte limit: the checks below are written for size)
+        bool person = profile.kind == PartyKind.Individual;
+        if (person != (scheme == IdentifierScheme.PersonCommitment)) {
+            revert PartyIdentifierInvalid();
+        }
+        _requireCanonical(scheme, bytes(profile.identifier));
+        if ((bytes(profile.nameZh).length == 0 && bytes(profile.nameEn).length == 0) != person) {
+            if (person) revert PartyPersonalDataOnChain();
+            revert PartyNameMissing();
+        }
         if (accounts.length == 0 || accounts.length > MAX_ACCOUNTS) revert PartyAccountsInvalid(accounts.length);
         bytes32 commitment = _identifierCommitment(profile.scheme, profile.identifier);
         uint256 holder = _partyByIdentifier[commitment];
@@ -482,8 +494,9 @@ abstract contract PartyRegistry is IPartyRegistry, AccessControlDefaultAdminRule
 
     /// @dev One spelling per identifier, so that uniqueness by commitment cannot be dodged by a lookalike:
     /// USCC: 18 characters of the GB 32100-2015 alphabet (upper case) with the right check character;
-    /// HK BRN: 8 ASCII digits; other: 1-64 printable ASCII characters, no lower-case letter, no leading,
-    /// trailing or doubled space. Off chain, `ledger.identifiers.canonical_identifier` produces this form.
+    /// HK BRN: 8 ASCII digits; person commitment: "0x" and 64 lower-case hex digits; other: 1-64 printable ASCII
+    /// characters, no lower-case letter, no leading, trailing or doubled space; no scheme: `PartyIdentifierInvalid`.
+    /// Off chain, `ledger.identifiers.canonical_identifier` produces this form.
     function _requireCanonical(IdentifierScheme scheme, bytes calldata id) private pure {
         uint256 n = id.length;
         if (scheme == IdentifierScheme.USCC) {
@@ -498,11 +511,25 @@ abstract contract PartyRegistry is IPartyRegistry, AccessControlDefaultAdminRule
                 weight = (weight * 3) % 31;
             }
             if (value != (31 - (sum % 31)) % 31) revert PartyIdentifierNotCanonical(uint8(scheme));
+        } else if (scheme == IdentifierScheme.PersonCommitment) {
+            bool ok = n == 66;
+            // "0x", then 64 characters each 0-9 or a-f (assembly: the same check in a fraction of the code size)
+            assembly ("memory-safe") {
+                let p := id.offset
+                ok := and(ok, eq(shr(240, calldataload(p)), 0x3078))
+                for { let i := 2 } and(ok, lt(i, 66)) { i := add(i, 1) } {
+                    let c := byte(0, calldataload(add(p, i)))
+                    ok := or(lt(sub(c, 48), 10), lt(sub(c, 97), 6))
+                }
+            }
+            if (!ok) revert PartyIdentifierNotCanonical(uint8(scheme));
         } else if (scheme == IdentifierScheme.HKBRN) {
             if (n != 8) revert PartyIdentifierNotCanonical(uint8(scheme));
             for (uint256 i = 0; i < 8; ++i) {
                 if (id[i] < "0" || id[i] > "9") revert PartyIdentifierNotCanonical(uint8(scheme));
             }
+        } else if (scheme == IdentifierScheme.None) {
+            revert PartyIdentifierInvalid();
         } else {
             if (n == 0 || n > 64 || id[0] == " " || id[n - 1] == " ") revert PartyIdentifierNotCanonical(uint8(scheme));
             for (uint256 i = 0; i < n; ++i) {

@@ -38,6 +38,7 @@ from ledger.storage.journal import Store
 if TYPE_CHECKING:
     from ledger.index.sync import Indexer
     from ledger.services.documents import DocumentService
+    from ledger.services.persons import PersonService
 
 
 class Ledger:
@@ -204,6 +205,21 @@ class Ledger:
     @cached_property
     def parties(self) -> PartyService:
         return PartyService(self.connection, index=lambda: self.index)
+
+    @cached_property
+    def persons(self) -> PersonService:
+        """Natural persons' admission, access and erasure, over the personal-data store of the data directory; opening
+        it settles the admissions a crash left pending (docs/privacy.md)."""
+        from ledger.chain.node import ensure_writable_dir
+        from ledger.services.persons import PersonService
+        from ledger.storage.personal import PersonalStore
+
+        ensure_writable_dir(Path(self.settings.data_dir))
+        service = PersonService(
+            self.connection, self.parties, PersonalStore(Path(self.settings.data_dir)), self.certificates
+        )
+        service.settle(min_age=0)  # one API process per data directory (the lock of `ipledger up`): none is in flight
+        return service
 
     @cached_property
     def evidence_service(self) -> EvidenceService:

@@ -5,7 +5,7 @@ party's signatures are the authority), public reads, and who holds each power.""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
@@ -14,15 +14,23 @@ from api.openapi import errors
 from api.schemas import (
     AccountChangeSigned,
     AccountPublic,
+    IndividualCreate,
+    IndividualPublic,
+    OwnCertificateRequest,
     PartyCreate,
     PartyIdParam,
     PartyPublic,
     PartySuspend,
+    PersonalDataPublic,
+    PersonalDataRequest,
     RecoveryPropose,
     RecoveryVetoIn,
+    RequestNonce,
 )
-from ledger.domain.parties import PartyProfile
-from ledger.domain.results import AccountView, PartyView, PowersView
+from ledger.domain.evidence import parse_signature
+from ledger.domain.hashing import parse_hash
+from ledger.domain.parties import PartyProfile, PersonIdentity
+from ledger.domain.results import AccountView, CertificateDocument, PartyView, PowersView
 
 # OperatorFirstRoute: operator routes check the token before the body or any parameter is read
 router = APIRouter(tags=["parties"], route_class=OperatorFirstRoute)
@@ -52,6 +60,88 @@ def admit(body: PartyCreate, ledger: LedgerDep) -> PartyView:
         body.kind, body.jurisdiction, body.identifierScheme, body.identifier, body.nameZh, body.nameEn
     )
     return ledger.parties.admit(profile, body.accounts)
+
+
+PERSON = (
+    "A natural person's own request: no operator token, an EIP-712 `PersonalDataRequest(string action,uint256 "
+    "partyId,bytes32 subject,uint256 nonce,uint64 deadline)` signed by an account of their party (evidence "
+    "registry domain), with the party's request nonce (`GET /v1/parties/{party_id}/personal-data/nonce`) and a "
+    "deadline at most a day ahead. docs/privacy.md."
+)
+
+
+@router.post(
+    "/v1/parties/individuals",
+    status_code=201,
+    response_model=IndividualPublic,
+    dependencies=[OperatorDep],
+    responses=errors(409),
+    summary="Admit a natural person",
+    description="Admits a natural person (a Hong Kong or mainland resident, an inventor, a designer) with their "
+    "accounts. The identity document is validated (HKID check character, RIC ISO 7064 MOD 11-2, free strings for "
+    "Macao, Taiwan and passports) and a person already admitted (the same document, however written) answers 409 "
+    "before anything is sent; errors never repeat the document or names. The chain receives only a salted "
+    "commitment; the identifier, names, salt and consent are kept by the service off chain (docs/privacy.md). "
+    "The party shows as `natural person, party N`. " + OPERATOR,
+)
+def admit_individual(body: IndividualCreate, ledger: LedgerDep) -> dict[str, Any]:
+    identity = PersonIdentity(
+        body.idScheme, body.identifier, body.nameZh, body.nameEn, body.consent, body.consentVersion
+    )
+    return ledger.persons.admit(identity, body.jurisdiction, body.accounts)
+
+
+@router.get(
+    "/v1/parties/{party_id}/personal-data/nonce",
+    response_model=RequestNonce,
+    summary="The request nonce of a natural person",
+    description="The nonce the person's next signed personal-data request must carry (0 for none yet). Reveals "
+    "nothing personal.",
+)
+def personal_data_nonce(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, int]:
+    return {"partyId": party_id, "nonce": ledger.persons.nonce(party_id)}
+
+
+@router.post(
+    "/v1/parties/{party_id}/personal-data",
+    response_model=PersonalDataPublic,
+    responses=errors(403, 404, 409),
+    summary="A natural person sees what is held about them",
+    description="Everything the service holds about the person: document, names, the commitment's salt, their "
+    "consent and its date. Action `show`, subject zero. " + PERSON,
+)
+def personal_data(body: PersonalDataRequest, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
+    sig = parse_signature(body.signature)
+    return ledger.persons.show(party_id, body.account, body.nonce, body.deadline, sig)
+
+
+@router.post(
+    "/v1/parties/{party_id}/personal-data/erase",
+    response_model=PersonalDataPublic,
+    responses=errors(403, 404, 409),
+    summary="A natural person erases their personal data",
+    description="Deletes the document, names, salt and keyed hash the service holds (crypto-shredding: without "
+    "the salt the on-chain commitment says nothing about the person). The party, its accounts and every record "
+    "it made remain, verifiable as registered by `natural person, party N`. Action `erase`, subject zero. " + PERSON,
+)
+def erase_personal_data(body: PersonalDataRequest, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
+    sig = parse_signature(body.signature)
+    return ledger.persons.erase(party_id, body.account, body.nonce, body.deadline, sig)
+
+
+@router.post(
+    "/v1/parties/{party_id}/certificate",
+    responses=errors(403, 404, 409),
+    summary="A natural person's own copy of a certificate (named)",
+    description="The certificate of the person's registration of `contentHash`, with a `holder` section naming "
+    "them: issued only to the person. The public certificate (`GET /v1/evidence/{content_hash}/certificate`) "
+    "shows `natural person, party N`; verification needs no personal data. Action `certificate`, subject the "
+    "content hash. " + PERSON,
+)
+def own_certificate(body: OwnCertificateRequest, ledger: LedgerDep, party_id: PartyIdPath) -> CertificateDocument:
+    sig = parse_signature(body.signature)
+    content = parse_hash(body.contentHash, "contentHash")
+    return ledger.persons.own_certificate(content, party_id, body.account, body.nonce, body.deadline, sig)
 
 
 @router.get(

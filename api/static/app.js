@@ -171,6 +171,8 @@
 
   function partyName(p, id) {
     if (!p) return "#" + id;
+    // a natural person is shown by number, never by name (docs/privacy.md)
+    if (p.naturalPerson) return (lang === "en" ? p.naturalPerson.en : p.naturalPerson.zh) + " (#" + p.partyId + ")";
     var names = lang === "en" ? [p.nameEn, p.nameZh] : [p.nameZh, p.nameEn];
     return names.filter(Boolean).join(" / ") + " (#" + p.partyId + ")";
   }

@@ -15,6 +15,9 @@ interface IPartyRegistry {
     /// @notice What a party is. Values are stable and part of the ABI. Arbitration institutions, financial
     /// institutions and asset verifiers carry power over other parties' rights and are admitted by governance.
     /// A party's kind is fixed at admission: no function changes it (re-kinding is a new admission).
+    /// An individual (a natural person) is admitted by the registrar; on chain it is only a salted commitment to
+    /// its identity document (scheme `PersonCommitment`) and its accounts: no name, no plaintext identifier
+    /// (docs/privacy.md).
     enum PartyKind {
         None,
         Firm,
@@ -22,7 +25,8 @@ interface IPartyRegistry {
         ArbitrationInstitution,
         FinancialInstitution,
         ServiceAgency,
-        AssetVerifier
+        AssetVerifier,
+        Individual
     }
 
     /// @notice Where a party is constituted.
@@ -33,12 +37,15 @@ interface IPartyRegistry {
         Other
     }
 
-    /// @notice Which kind of registration number identifies the party.
+    /// @notice Which kind of registration number identifies the party. `PersonCommitment` is an individual's
+    /// salted commitment to its identity document, the only scheme an individual may use and one no other kind
+    /// may use (docs/privacy.md gives its exact bytes).
     enum IdentifierScheme {
         None,
         USCC,
         HKBRN,
-        Other
+        Other,
+        PersonCommitment
     }
 
     /// @notice What a party's own account change does.
@@ -61,7 +68,9 @@ interface IPartyRegistry {
     /// @notice What the admitting role states about a party.
     /// @param identifier The registration number in its canonical form (USCC: 18 characters of the GB 32100
     /// alphabet with a valid check character; HK BRN: 8 digits; other: printable ASCII without lower-case
-    /// letters, surrounding or doubled spaces). Unique here by its commitment.
+    /// letters, surrounding or doubled spaces; person commitment: "0x" and 64 lower-case hex digits). Unique
+    /// here by its commitment.
+    /// @param nameZh Chinese name; at least one name for an organisation, both empty for an individual.
     struct PartyProfile {
         PartyKind kind;
         Jurisdiction jurisdiction;
@@ -136,8 +145,8 @@ interface IPartyRegistry {
     /// @notice Emitted when a recovery takes effect: every account of the party is replaced by `newAccount`.
     event RecoveryExecuted(uint256 indexed partyId, address indexed newAccount);
 
-    /// @notice Admits a new party with its first accounts: registrar role for firms, universities and service
-    /// agencies; governance role for arbitration institutions, financial institutions and asset verifiers.
+    /// @notice Admits a new party with its first accounts: registrar role for firms, universities, service
+    /// agencies and individuals; governance role for arbitration institutions, financial institutions and asset verifiers.
     /// @param profile Kind, jurisdiction, canonical identifier and names; the identifier must not be held by
     /// another party.
     /// @param accounts One to `MAX_ACCOUNTS` accounts, none attached to a party, none holding a role.

@@ -157,14 +157,7 @@ def build(
         "format": FORMAT,
         "version": VERSION,
         "evidence": evidence,
-        "registrant": {
-            "account": account,
-            "partyId": int(party_id),
-            "identifierScheme": party["identifierScheme"],
-            "identifier": party["identifier"],
-            "nameZh": party["nameZh"],
-            "nameEn": party["nameEn"],
-        },
+        "registrant": registrant_section(account, party_id, party),
         "chain": {"chainId": int(chain_id), "contract": contract},
         "anchor": anchor,
         "registrations": registrations,
@@ -230,6 +223,30 @@ def loads(raw: bytes | str) -> Any:
             f"an object names the member {exc.args[0]!r} twice: a certificate's members are unique",
             field="certificate",
         ) from None
+
+
+#: How a natural person is named wherever their own copy is not (docs/privacy.md): by party number, never by name.
+NATURAL_PERSON = {"en": "natural person, party {n}", "zh": "自然人，第 {n} 号当事人"}
+
+
+def natural_person(party_id: int) -> dict[str, str]:
+    return {lang: text.format(n=int(party_id)) for lang, text in NATURAL_PERSON.items()}
+
+
+def registrant_section(account: str, party_id: int, party: dict[str, Any]) -> dict[str, Any]:
+    """The registrant as the chain knows it; a natural person (scheme ``PERSON_COMMITMENT``: no name on chain) also
+    carries ``naturalPerson``, the words that stand for their name."""
+    section: dict[str, Any] = {
+        "account": account,
+        "partyId": int(party_id),
+        "identifierScheme": party["identifierScheme"],
+        "identifier": party["identifier"],
+        "nameZh": party["nameZh"],
+        "nameEn": party["nameEn"],
+    }
+    if party["identifierScheme"] == IdentifierScheme.PERSON_COMMITMENT.name:
+        section["naturalPerson"] = natural_person(party_id)
+    return section
 
 
 def parse(doc: Any) -> Certificate:

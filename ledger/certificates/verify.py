@@ -27,12 +27,14 @@ from ledger.certificates import evidence as certmod
 from ledger.certificates.evidence import PRIVATE, privacy_of
 from ledger.domain import eip712, merkle
 from ledger.domain.canonical_json import canonical_json
+from ledger.domain.codes import PartyKind
 from ledger.domain.hashing import (
     HashAlgorithm,
     hash_stream,
     private_binding,
     public_binding,
 )
+from ledger.domain.parties import person_commitment
 from ledger.errors import InvalidInput
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
@@ -633,10 +635,12 @@ def _check_party(report: Report, rpc: Rpc, cert: certmod.Certificate, contract: 
         reg["nameEn"],
     )
     ok = party_id == reg["partyId"] and active and same_profile
+    # a natural person has no name on chain: they are "natural person, party N" (docs/privacy.md)
+    who = certmod.natural_person(party_id)["en"] if scheme == "PERSON_COMMITMENT" else name_en or name_zh
     report.add(
         "party",
         ok,
-        f"the account belonged to active party {party_id} ({name_en or name_zh}) at the registration block{note}",
+        f"the account belonged to active party {party_id} ({who}) at the registration block{note}",
         f"at the registration block the account belonged to party {party_id} (active: {active}); "
         f"the certificate's party profile {'matches' if same_profile else 'does not match'} the registry{note}",
     )
@@ -740,3 +744,48 @@ def _public_records(rpc: Rpc, contract: str, content: bytes, algorithm: HashAlgo
         )
         found += [(p, int(r[4])) for p, r in zip(chunk, recs, strict=True) if int(r[3]) != 0]
     return found
+
+
+# --- a natural person before an arbitrator (docs/certificate.md "Confirming a natural person") -----------
+
+PERSON_PROOF_FORMAT = "qianhai-ip-ledger/person-proof"
+
+
+def verify_person(proof: Any, rpc: Rpc, contract: str, party_id: int | None = None) -> Report:
+    """Whether the person who hands over ``proof`` (their identity document number, its scheme and the commitment's
+    salt, from ``ipledger party prove``) is party ``party_id`` (the proof's own when None) of the evidence registry at
+    ``contract``: the commitment recomputed from the proof must be the party's on-chain identifier, and the party an
+    individual. Only JSON-RPC and the proof are used; the arbitrator then compares the document number with the
+    identity document the person shows."""
+    report = Report()
+    try:
+        if not isinstance(proof, dict) or proof.get("format") != PERSON_PROOF_FORMAT:
+            raise ValueError(f"format must be {PERSON_PROOF_FORMAT!r}")
+        pid = int(proof["partyId"])
+        salt = bytes.fromhex(str(proof["salt"]).removeprefix("0x"))
+        recomputed = person_commitment(str(proof["idScheme"]), str(proof["identifier"]), salt)
+    except (KeyError, TypeError, ValueError, InvalidInput) as exc:
+        report.add("format", False, "", f"the proof is malformed: {getattr(exc, 'message', exc)}")
+        return report
+    report.add("format", True, f"{PERSON_PROOF_FORMAT} of party {pid}", "")
+    if party_id is not None and not report.add(
+        "party", pid == party_id, f"the proof is of party {party_id}", f"the proof is of party {pid}, not {party_id}"
+    ):
+        return report
+    try:
+        (profile,) = abi_decode([PARTY_TUPLE], rpc.call(contract, SEL_PARTY + abi_encode(["uint256"], [pid])))
+    except Exception:
+        report.add("commitment", False, "", f"party {pid} does not exist at {contract}")
+        return report
+    individual = int(profile[0]) == int(PartyKind.INDIVIDUAL)
+    on_chain = str(profile[PARTY_IDENTIFIER])
+    report.add(
+        "commitment",
+        individual and on_chain == recomputed,
+        f"SHA-256 of the document number and salt is the on-chain identifier of party {pid} "
+        f"({certmod.natural_person(pid)['en']}): {recomputed}",
+        f"the recomputed commitment {recomputed} is not the on-chain identifier of party {pid} ({on_chain})"
+        if individual
+        else f"party {pid} is not a natural person",
+    )
+    return report

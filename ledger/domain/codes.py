@@ -77,6 +77,7 @@ class PartyKind(Code):
     FINANCIAL_INSTITUTION = 4
     SERVICE_AGENCY = 5
     ASSET_VERIFIER = 6
+    INDIVIDUAL = 7
 
 
 class Jurisdiction(Code):
@@ -95,6 +96,7 @@ class IdentifierScheme(Code):
     USCC = 1
     HKBRN = 2
     OTHER = 3
+    PERSON_COMMITMENT = 4
 
 
 class AccountAction(Code):

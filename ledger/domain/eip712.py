@@ -58,6 +58,13 @@ DOCUMENT_ACTION_TYPE = [
     {"name": "payloadHash", "type": "bytes32"},
     {"name": "deadline", "type": "uint64"},
 ]
+PERSONAL_DATA_REQUEST_TYPE = [
+    {"name": "action", "type": "string"},
+    {"name": "partyId", "type": "uint256"},
+    {"name": "subject", "type": "bytes32"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint64"},
+]
 EIP712_DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
     {"name": "version", "type": "string"},
@@ -200,6 +207,26 @@ def document_action_message(
             "action": action,
             "documentId": document_id,
             "payloadHash": "0x" + _b32(payload_hash).hex(),
+            "deadline": int(deadline),
+        },
+    }
+
+
+def personal_data_request_message(
+    domain: Domain, *, action: str, party_id: int, subject: bytes | str, nonce: int, deadline: int
+) -> dict[str, Any]:
+    """What an account of a natural person's party signs to see (``show``), erase (``erase``) the personal data the
+    service holds, or to receive their own named copy of a certificate (``certificate``, ``subject`` the content
+    hash; zero otherwise). Off chain; the evidence domain; ``nonce`` the party's request nonce."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "PersonalDataRequest": PERSONAL_DATA_REQUEST_TYPE},
+        "primaryType": "PersonalDataRequest",
+        "domain": domain.to_json(),
+        "message": {
+            "action": action,
+            "partyId": int(party_id),
+            "subject": "0x" + _b32(subject).hex(),
+            "nonce": int(nonce),
             "deadline": int(deadline),
         },
     }

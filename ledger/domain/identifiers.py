@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from stdnum.cn import uscc
+from stdnum.cn import ric, uscc
 from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
 
 from ledger.domain.codes import AssetKind, IdentifierScheme
@@ -29,6 +29,11 @@ __all__ = [
     "validate_identifier",
     "validate_other_identifier",
     "validate_uscc",
+    "PERSON_SCHEMES",
+    "canonical_person_identifier",
+    "hkid_check_digit",
+    "validate_cn_ric",
+    "validate_hkid",
 ]
 
 IDENTIFIER_SCHEMES: Final = IdentifierScheme.words()
@@ -149,6 +154,124 @@ def canonical_identifier(scheme: str, value: str) -> str:
             field="identifier",
         )
     return validate_other_identifier(text)
+
+
+# --- natural persons' identity documents -----------------------------------------------------
+#
+# Personal data: no message below repeats the value it refuses (errors reach logs and HTTP answers).
+
+#: The identity documents a natural person may be admitted with (the word of the API and CLI, and its description).
+PERSON_SCHEMES: Final = {
+    "hkid": "Hong Kong Identity Card number (check digit, mod 11)",
+    "cnric": "mainland Resident Identity Card number (18 characters, ISO 7064 MOD 11-2)",
+    "moid": "Macao resident identity card number (validated free string)",
+    "twid": "Taiwan residents' document number (identity card or Mainland Travel Permit; validated free string)",
+    "passport": "passport: issuing state (ISO 3166-1 alpha-3), a colon, the number, e.g. GBR:123456789",
+}
+
+_HKID = re.compile(r"([A-Z]{1,2})([0-9]{6})\(?([0-9A])\)?")
+
+
+def hkid_check_digit(prefix: str, digits: str) -> str:
+    """The check character of a Hong Kong Identity Card number: letters count A=10 … Z=35 and a one-letter number is
+    padded in front with a space counting 36; the 8 values are weighted 9, 8, …, 2; the check value is
+    (11 − sum mod 11) mod 11, written ``A`` for 10."""
+    chars = prefix.rjust(2)
+    values = [36 if c == " " else ord(c) - ord("A") + 10 for c in chars] + [int(d) for d in digits]
+    total = sum(v * w for v, w in zip(values, range(9, 1, -1), strict=True))
+    check = (11 - total % 11) % 11
+    return "A" if check == 10 else str(check)
+
+
+def validate_hkid(value: str) -> str:
+    """A Hong Kong Identity Card number in its canonical form ``A123456(3)``: one or two letters, six digits and the
+    check character in brackets (given with or without brackets, spaces or lower case)."""
+    text = value.replace(" ", "").upper() if isinstance(value, str) else ""
+    match = _HKID.fullmatch(text)
+    if match is None or ("(" in text) != (")" in text):
+        raise InvalidInput(
+            "HKID format is wrong: one or two letters, six digits and a check character 0-9 or A, e.g. A123456(3)",
+            field="identifier",
+        )
+    prefix, digits, check = match.groups()
+    if hkid_check_digit(prefix, digits) != check:
+        raise InvalidInput(
+            "HKID check character is wrong (mod 11 rule of the Immigration Department)", field="identifier"
+        )
+    return f"{prefix}{digits}({check})"
+
+
+def validate_cn_ric(value: str) -> str:
+    """A mainland Resident Identity Card number: 18 characters, the last a check character 0-9 or X (ISO 7064
+    MOD 11-2), a valid birth date inside (``stdnum.cn.ric``)."""
+    text = value.replace(" ", "").upper() if isinstance(value, str) else ""
+    if len(text) != 18 or not text.isascii():
+        raise InvalidInput(
+            "resident identity card number must be 18 characters (17 digits and 0-9 or X)", field="identifier"
+        )
+    try:
+        return str(ric.validate(text))
+    except InvalidChecksum:
+        raise InvalidInput(
+            "resident identity card number has the wrong check character (ISO 7064 MOD 11-2)", field="identifier"
+        ) from None
+    except ValidationError:
+        raise InvalidInput(
+            "resident identity card number is malformed: 17 digits with a valid birth date, then 0-9 or X",
+            field="identifier",
+        ) from None
+
+
+_FREE_DOC = re.compile(r"[A-Z0-9][A-Z0-9()/\-]{3,23}")
+_PASSPORT = re.compile(r"([A-Z]{3}):([A-Z0-9]{5,20})")
+
+
+def _free_document(value: str, what: str) -> str:
+    text = value.replace(" ", "").upper() if isinstance(value, str) else ""
+    if not text.isascii() or not _FREE_DOC.fullmatch(text):
+        raise InvalidInput(
+            f"{what} must be 4 to 24 characters of A-Z, 0-9, '(', ')', '/', '-' (spaces are dropped)",
+            field="identifier",
+        )
+    return text
+
+
+def canonical_person_identifier(scheme: str, value: str) -> str:
+    """The one spelling of a natural person's document number under ``scheme`` (:data:`PERSON_SCHEMES`): NFKC,
+    spaces dropped, upper case, then the scheme's own check. This spelling (never sent on chain) enters the person's
+    commitment and the service's keyed hash, so that a differently written copy of the same number is the same
+    person."""
+    import unicodedata
+
+    if not isinstance(scheme, str) or scheme not in PERSON_SCHEMES:
+        raise InvalidInput(
+            f"identifier scheme of a person must be one of {', '.join(PERSON_SCHEMES)}", field="idScheme"
+        )
+    if not isinstance(value, str):
+        raise InvalidInput("identifier must be a string", field="identifier")
+    text = unicodedata.normalize("NFKC", value).strip().upper()
+    if len(text) > 64:
+        raise InvalidInput("identifier is longer than 64 characters", field="identifier")
+    if scheme == "hkid":
+        return validate_hkid(text)
+    if scheme == "cnric":
+        return validate_cn_ric(text)
+    if scheme == "moid":
+        return _free_document(text, "a Macao resident identity card number")
+    if scheme == "twid":
+        return _free_document(text, "a Taiwan residents' document number")
+    match = _PASSPORT.fullmatch(text.replace(" ", ""))
+    if match is None:
+        raise InvalidInput(
+            "a passport is written as the issuing state's ISO 3166-1 alpha-3 code, a colon and the 5-20 letters and "
+            "digits of its number, e.g. GBR:123456789",
+            field="identifier",
+        )
+    import pycountry
+
+    if pycountry.countries.get(alpha_3=match[1]) is None:
+        raise InvalidInput("the passport's issuing state is not an ISO 3166-1 alpha-3 code", field="identifier")
+    return f"{match[1]}:{match[2]}"
 
 
 # --- patent numbers ---------------------------------------------------------------------------

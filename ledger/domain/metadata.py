@@ -51,7 +51,8 @@ def validate_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     - ``title``: non-empty string, at most 500 characters, no control characters;
     - ``kind``: one of :data:`EVIDENCE_KINDS` (case, spaces and hyphens are normalised:
       ``"Utility model"`` becomes ``"utility_model"``);
-    - ``creators``: non-empty list of at most 100 non-empty names (each at most 200 characters);
+    - ``creators``: non-empty list of at most 100 creators, each a non-empty name (at most 200 characters) or a
+      party with its role, ``{"partyId": 7, "role": "designer"}`` (roles: :data:`CREATOR_ROLES`);
     - ``created_at``: ISO 8601 date or date-time; normalised to extended form (``2024-03-01``,
       ``2024-03-01T09:30:00+08:00``);
     - ``language``: BCP 47-shaped tag, ``_`` accepted for ``-``; normalised to conventional case
@@ -123,9 +124,31 @@ def _kind(value: object, field: str) -> str:
     )
 
 
-def _creators(value: object, field: str) -> list[str]:
+#: What a creator named as a party did (issue 15: creators linked to parties).
+CREATOR_ROLES = ("inventor", "designer", "author", "contributor")
+_MAX_PARTY_ID = 2**24 - 1
+
+
+def _creator(value: object, field: str) -> str | dict[str, Any]:
+    """A creator: a name (free text), or a party with its role, ``{"partyId": N, "role": "designer"}`` — a natural
+    person named by number, never by name (docs/privacy.md)."""
+    if not isinstance(value, Mapping):
+        return _text(value, field, max_length=MAX_CREATOR_LENGTH)
+    extra = sorted(set(value) - {"partyId", "role"})
+    if extra:
+        raise InvalidInput(f"{field} names a party by partyId and role only; {extra[0]} is not allowed", field=field)
+    party = value.get("partyId")
+    if not isinstance(party, int) or isinstance(party, bool) or not 1 <= party <= _MAX_PARTY_ID:
+        raise InvalidInput(f"{field}.partyId must be a party id (1 … {_MAX_PARTY_ID})", field=f"{field}.partyId")
+    role = value.get("role")
+    if role not in CREATOR_ROLES:
+        raise InvalidInput(f"{field}.role must be one of {', '.join(CREATOR_ROLES)}", field=f"{field}.role")
+    return {"partyId": party, "role": role}
+
+
+def _creators(value: object, field: str) -> list[str | dict[str, Any]]:
     if not isinstance(value, (list, tuple)):
-        raise InvalidInput(f"{field} must be a list of names", field=field)
+        raise InvalidInput(f"{field} must be a list of names or parties", field=field)
     if not value:
         raise InvalidInput(f"{field} is empty; leave it out instead", field=field)
     if len(value) > MAX_CREATORS:
@@ -134,7 +157,7 @@ def _creators(value: object, field: str) -> list[str]:
             field=field,
             details={"count": len(value), "max_count": MAX_CREATORS},
         )
-    return [_text(name, f"{field}[{i}]", max_length=MAX_CREATOR_LENGTH) for i, name in enumerate(value)]
+    return [_creator(item, f"{field}[{i}]") for i, item in enumerate(value)]
 
 
 def _created_at(value: object, field: str) -> str:

@@ -8,6 +8,10 @@ Pure: the chain's answer (``partyOf(account)``: the party id, 0 for none, and wh
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +20,7 @@ from eth_typing import ChecksumAddress
 from eth_utils import is_address, to_checksum_address
 
 from ledger.domain.codes import IdentifierScheme, Jurisdiction, PartyKind
-from ledger.domain.identifiers import canonical_identifier
+from ledger.domain.identifiers import PERSON_SCHEMES, canonical_identifier, canonical_person_identifier
 from ledger.domain.inputs import check_text
 from ledger.errors import (
     InvalidInput,
@@ -45,6 +49,21 @@ class PartyProfile:
     def validated(self) -> PartyProfile:
         if self.kind not in KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", field="kind")
+        person = self.kind == PartyKind.INDIVIDUAL.word
+        if person != (self.identifier_scheme == IdentifierScheme.PERSON_COMMITMENT.word):
+            raise InvalidInput(
+                "an individual, and only an individual, is identified by a person commitment (admit a natural person "
+                "with its identity document: the service keeps it off chain)",
+                field="identifierScheme",
+            )
+        if person:
+            if self.name_zh or self.name_en:
+                raise InvalidInput("an individual's name never goes on chain", field="nameZh")
+            if self.jurisdiction not in JURISDICTIONS:
+                raise InvalidInput(f"jurisdiction must be one of {', '.join(JURISDICTIONS)}", field="jurisdiction")
+            if not COMMITMENT_RE.fullmatch(self.identifier):
+                raise InvalidInput("a person commitment is 0x and 64 lower-case hex digits", field="identifier")
+            return self
         if self.jurisdiction not in JURISDICTIONS:
             raise InvalidInput(f"jurisdiction must be one of {', '.join(JURISDICTIONS)}", field="jurisdiction")
         if self.identifier_scheme not in SCHEMES:
@@ -76,6 +95,69 @@ class PartyProfile:
             self.identifier,
             self.name_zh,
             self.name_en,
+        )
+
+
+# --- natural persons: identity kept off chain -------------------------------------------------------
+
+COMMITMENT_RE = re.compile(r"0x[0-9a-f]{64}")
+#: Domain separation tag of a person commitment (docs/privacy.md, "The commitment").
+COMMITMENT_TAG = b"QianhaiIPLedger.PersonCommitment.v1"
+SALT_BYTES = 32
+
+
+def person_commitment(scheme: str, identifier: str, salt: bytes) -> str:
+    """The on-chain identifier of a natural person: ``"0x"`` + lower-case hex of
+    SHA-256(tag ‖ 0x00 ‖ u8 len(scheme) ‖ scheme ‖ u16be len(identifier) ‖ identifier ‖ salt), with the tag
+    ``QianhaiIPLedger.PersonCommitment.v1``, the scheme word and the canonical identifier in ASCII, and a 32-byte
+    salt. Without the salt it says nothing about the person; with identifier and salt anyone recomputes it."""
+    if scheme not in PERSON_SCHEMES:
+        raise InvalidInput(
+            f"identifier scheme of a person must be one of {', '.join(PERSON_SCHEMES)}", field="idScheme"
+        )
+    if len(salt) != SALT_BYTES:
+        raise InvalidInput(f"a salt is {SALT_BYTES} bytes (64 hex digits)", field="salt")
+    s, i = scheme.encode("ascii"), identifier.encode("ascii")
+    data = COMMITMENT_TAG + b"\x00" + len(s).to_bytes(1, "big") + s + len(i).to_bytes(2, "big") + i + salt
+    return "0x" + hashlib.sha256(data).hexdigest()
+
+
+def new_salt() -> bytes:
+    return secrets.token_bytes(SALT_BYTES)
+
+
+def person_keyed_hash(service_key: bytes, scheme: str, identifier: str) -> str:
+    """HMAC-SHA256(service key, scheme ‖ "|" ‖ canonical identifier), hex: how the service finds a person admitted
+    twice without keeping a searchable plaintext index, and without the public commitment (salted) telling."""
+    return hmac.new(service_key, f"{scheme}|{identifier}".encode("ascii"), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class PersonIdentity:
+    """What a natural person gives the service at admission: never sent on chain (docs/privacy.md)."""
+
+    id_scheme: str
+    identifier: str
+    name_zh: str
+    name_en: str
+    consent_text: str
+    consent_version: str
+
+    def validated(self) -> PersonIdentity:
+        identifier = canonical_person_identifier(self.id_scheme, self.identifier)
+        for field, value in (("nameZh", self.name_zh), ("nameEn", self.name_en)):
+            check_text(value, field, max_length=MAX_NAME)
+        name_zh, name_en = self.name_zh.strip(), self.name_en.strip()
+        if not name_zh and not name_en:
+            raise InvalidInput("a person needs a name in Chinese or English", field="nameEn")
+        check_text(self.consent_text, "consent", max_length=4000)
+        if not self.consent_text.strip():
+            raise InvalidInput(
+                "the person's consent to the processing of their personal information is required", field="consent"
+            )
+        check_text(self.consent_version, "consentVersion", max_length=64)
+        return PersonIdentity(
+            self.id_scheme, identifier, name_zh, name_en, self.consent_text.strip(), self.consent_version.strip() or "1"
         )
 
 

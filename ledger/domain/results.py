@@ -504,6 +504,12 @@ class PartyView(TypedDict):
     historyTotal: NotRequired[Annotated[int, _d("With history: how many entries there are in all.")]]
     historyNote: NotRequired[Annotated[str, _d("With history: why it is missing or empty, if it is.")]]
     transactionHash: NotRequired[Annotated[str, _d("The transaction that changed the party.")]]
+    naturalPerson: NotRequired[
+        Annotated[
+            dict[str, str],
+            _d("A natural person: `{en, zh}` words that stand for their name (no name is on chain or shown)."),
+        ]
+    ]
 
 
 @with_config(_ALLOW)

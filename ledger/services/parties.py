@@ -138,8 +138,16 @@ class PartyService:
 
     # --- admission ------------------------------------------------------------------------------------
 
-    def admit(self, profile: PartyProfile, accounts: list[str]) -> PartyView:
+    def admit(self, profile: PartyProfile, accounts: list[str], *, individual: bool = False) -> PartyView:
+        """Admits an organisation; an individual only when called by :class:`ledger.services.persons.PersonService`
+        (``individual``), which keeps the person's identity off chain and gives the commitment."""
         given = profile.identifier
+        if profile.kind == PartyKind.INDIVIDUAL.word and not individual:
+            raise InvalidInput(
+                "a natural person is admitted with its identity document (POST /v1/parties/individuals, "
+                "`ipledger party admit --kind individual`): the service keeps it off chain",
+                field="kind",
+            )
         profile = profile.validated()
         if not accounts:
             raise InvalidInput("a party needs at least one account", field="accounts")
@@ -216,6 +224,8 @@ class PartyService:
             else None,
             "accounts": list(call(self.contract.functions.partyAccounts(party_id))),
         }
+        if kind == PartyKind.INDIVIDUAL.word:
+            shown["naturalPerson"] = certificate.natural_person(party_id)  # never a name (docs/privacy.md)
         if history:
             # ``PartyHistoryExtra`` declares exactly the keys of ``PartyView`` it sets; mypy's update wants them all
             shown.update(self._history(party_id, state, lapses_at))  # type: ignore[typeddict-item]

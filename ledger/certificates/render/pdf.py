@@ -68,6 +68,7 @@ _SCHEMES = {
     IdentifierScheme.USCC: ("统一社会信用代码", "Unified Social Credit Code (USCC)"),
     IdentifierScheme.HKBRN: ("香港商业登记号码", "Hong Kong Business Registration No."),
     IdentifierScheme.OTHER: ("其他", "Other"),
+    IdentifierScheme.PERSON_COMMITMENT: ("自然人身份承诺（加盐哈希）", "Natural person's commitment (salted hash)"),
 }
 _KINDS = {
     "invention": "发明",
@@ -154,7 +155,9 @@ def _creators(value: Any) -> str:
         return _text(value)
     names: list[str] = []
     for item in value:
-        if isinstance(item, dict):
+        if isinstance(item, dict) and isinstance(item.get("partyId"), int) and "role" in item:
+            names.append(f"第 {item['partyId']} 号当事人 / party {item['partyId']} ({_text(item['role'])})")
+        elif isinstance(item, dict):
             parts = [str(item[k]) for k in ("nameZh", "nameEn", "name") if isinstance(item.get(k), str) and item[k]]
             names.append(" / ".join(parts) if parts else _text(item))
         else:
@@ -235,6 +238,15 @@ def _sections(cert: certmod.Certificate) -> list[_Section]:
     registrant = [
         Row("名称（中文）", "Name (Chinese)", reg["nameZh"] or "-"),
         Row("名称（英文）", "Name (English)", reg["nameEn"] or "-"),
+    ]
+    person = reg.get("naturalPerson")
+    if isinstance(person, dict):  # a natural person: by number, never by name (docs/privacy.md)
+        registrant = [Row("登记方", "Registering party", f"{person.get('zh', '')} / {person.get('en', '')}")]
+        holder = cert.raw.get("holder")
+        if isinstance(holder, dict):  # the person's own copy: named, at their signed request
+            names = " / ".join(str(holder[k]) for k in ("nameZh", "nameEn") if holder.get(k))
+            registrant.append(Row("本人姓名（本人副本）", "Name (the person's own copy)", names or "-"))
+    registrant += [
         Row("证件类型", "Identifier scheme", f"{scheme_zh} / {scheme_en}"),
         Row("证件号码", "Identifier", reg["identifier"], mono=True),
         Row("登记方编号", "Party id", str(reg["partyId"])),

@@ -1,0 +1,233 @@
+"""Natural persons as parties: admission with the personal data kept off chain, the person's access to what the
+service holds about them, and erasure (docs/privacy.md).
+
+Guarantees:
+- On chain an individual is only ``PartyKind.Individual`` with scheme ``PersonCommitment`` and identifier the
+  salted commitment (:func:`ledger.domain.parties.person_commitment`); names are empty (the contract refuses
+  anything else, ``PartyPersonalDataOnChain``).
+- The identity document is validated (:func:`ledger.domain.identifiers.canonical_person_identifier`) and a duplicate
+  person refused by the keyed hash (HMAC-SHA256 under the service key) before anything is sent.
+- Crash safety: the personal record is committed as ``pending`` before the admission is sent and marked
+  ``admitted`` once it is mined; if the admission fails the pending record is deleted. A pending record left by a
+  crash is settled by :meth:`PersonService.settle` when the service next opens: kept (admitted) if the chain holds a
+  party with its commitment, deleted otherwise. So no personal data outlives a restart without its party. (An
+  admission still unmined at that moment and mined later leaves a party the service holds nothing about; the
+  person is then re-admitted under a new commitment.)
+- A person's access and erasure requests are EIP-712 ``PersonalDataRequest`` messages signed by an account of their
+  party (active or suspended: the rights do not depend on standing), with the party's request nonce (consumed by
+  each accepted request) and a deadline.
+- Errors and logs never carry a name or an identifier.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ledger.certificates.evidence import natural_person
+from ledger.chain.codec import call
+from ledger.chain.connection import Connection
+from ledger.domain import eip712
+from ledger.domain.codes import IdentifierScheme, PartyKind
+from ledger.domain.parties import (
+    JURISDICTIONS,
+    PartyProfile,
+    PersonIdentity,
+    new_salt,
+    parse_account,
+    person_commitment,
+    person_keyed_hash,
+)
+from ledger.domain.results import CertificateDocument
+from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ledger.services.evidence import CertificateBuilder
+from ledger.services.parties import PartyService
+from ledger.storage.personal import PersonalStore, PersonRecord
+
+#: Seconds a pending record may be in flight before :meth:`PersonService.settle` judges it by default (an admission
+#: being sent by this process); the facade settles every pending record when it opens the service (0).
+SETTLE_AFTER = 600
+#: Furthest ahead a request's deadline may be.
+MAX_REQUEST_WINDOW = 24 * 3600
+REQUEST_ACTIONS = ("show", "erase", "certificate")
+
+natural_person_label = natural_person
+
+
+class PersonService:
+    """Admission of natural persons, access and erasure of their personal data. Receives the chain connection, the
+    party service (accounts, sending an admission) and the personal-data store."""
+
+    def __init__(
+        self, conn: Connection, parties: PartyService, store: PersonalStore, certificates: CertificateBuilder
+    ) -> None:
+        self.conn = conn
+        self.parties = parties
+        self.store = store
+        self.certificates = certificates
+
+    # --- admission ----------------------------------------------------------------------------------
+
+    def admit(self, identity: PersonIdentity, jurisdiction: str, accounts: list[str]) -> dict[str, Any]:
+        person = identity.validated()
+        if jurisdiction not in JURISDICTIONS:
+            raise InvalidInput(f"jurisdiction must be one of {', '.join(JURISDICTIONS)}", field="jurisdiction")
+        keyed = person_keyed_hash(self.store.service_key, person.id_scheme, person.identifier)
+        held = self.store.holder(keyed)
+        if held is not None:
+            state, party_id = held
+            if state == "pending":
+                raise Conflict("an admission of this person is already in progress", field="identifier")
+            raise Conflict(
+                f"this identity document already belongs to party {party_id}",
+                field="identifier",
+                details={"partyId": int(party_id or 0)},
+            )
+        salt = new_salt()
+        commitment = person_commitment(person.id_scheme, person.identifier, salt)
+        profile = PartyProfile(
+            PartyKind.INDIVIDUAL.word, jurisdiction, IdentifierScheme.PERSON_COMMITMENT.word, commitment, "", ""
+        )
+        self.store.add_pending(
+            commitment=commitment,
+            keyed_hash=keyed,
+            id_scheme=person.id_scheme,
+            identifier=person.identifier,
+            name_zh=person.name_zh,
+            name_en=person.name_en,
+            salt=salt,
+            consent_text=person.consent_text,
+            consent_version=person.consent_version,
+        )
+        try:
+            shown = self.parties.admit(profile, accounts, individual=True)
+        except BaseException:
+            self._settle_one(commitment)
+            raise
+        self.store.mark_admitted(commitment, int(shown["partyId"]))
+        return {**shown, "naturalPerson": natural_person_label(int(shown["partyId"]))}
+
+    def _holder_on_chain(self, commitment: str) -> int:
+        scheme = int(IdentifierScheme.PERSON_COMMITMENT)
+        return int(call(self.parties.contract.functions.partyByIdentifier(scheme, commitment)))
+
+    def _settle_one(self, commitment: str) -> None:
+        holder = self._holder_on_chain(commitment)
+        if holder:
+            self.store.mark_admitted(commitment, holder)
+        else:
+            self.store.drop_pending(commitment)
+
+    def settle(self, min_age: int = SETTLE_AFTER) -> int:
+        """Settles the pending records older than ``min_age`` seconds (left by a crash between sending an admission
+        and recording its party): admitted if the chain holds their commitment, deleted otherwise. Returns how many
+        it settled."""
+        pending = self.store.pending(older_than=int(time.time()) - min_age)
+        for commitment in pending:
+            self._settle_one(commitment)
+        return len(pending)
+
+    # --- the person's signed requests ---------------------------------------------------------------
+
+    def request_message(
+        self, action: str, party_id: int, nonce: int, deadline: int, subject: bytes | str = b"\0" * 32
+    ) -> dict[str, Any]:
+        return eip712.personal_data_request_message(
+            self.conn.evidence_domain, action=action, party_id=party_id, subject=subject, nonce=nonce, deadline=deadline
+        )
+
+    def nonce(self, party_id: int) -> int:
+        return self.store.request_nonce(party_id)
+
+    def authorise(
+        self,
+        action: str,
+        party_id: int,
+        account: str,
+        nonce: int,
+        deadline: int,
+        signature: bytes,
+        subject: bytes | str = b"\0" * 32,
+    ) -> PersonRecord:
+        """The record of ``party_id`` if ``account`` (an account of that party) signed this request with the party's
+        current request nonce and a deadline not passed; consumes the nonce."""
+        if action not in REQUEST_ACTIONS:
+            raise InvalidInput(f"action must be one of {', '.join(REQUEST_ACTIONS)}", field="action")
+        acct = parse_account(account, "account")
+        now = max(int(time.time()), self.conn.latest_time())
+        if deadline <= now:
+            raise InvalidInput("the request's deadline has passed", field="deadline")
+        if deadline > now + MAX_REQUEST_WINDOW:
+            raise InvalidInput("the request's deadline is more than a day ahead", field="deadline")
+        message = self.request_message(action, party_id, nonce, deadline, subject)
+        if eip712.recover(message, signature) != acct:
+            raise PermissionDenied("the signature does not verify for this account and request", field="signature")
+        holder, _ = self.parties.party_of(acct)
+        if holder != party_id:
+            raise PermissionDenied(f"the signer is not an account of party {party_id}", field="account")
+        record = self.store.by_party(party_id)
+        if record is None:
+            raise NotFound(f"the service holds no personal data of party {party_id}", field="party_id")
+        if not self.store.use_nonce(party_id, nonce):
+            raise Conflict(
+                f"the request nonce of party {party_id} is {self.store.request_nonce(party_id)}",
+                field="nonce",
+                details={"expected": self.store.request_nonce(party_id)},
+            )
+        return record
+
+    def show(self, party_id: int, account: str, nonce: int, deadline: int, signature: bytes) -> dict[str, Any]:
+        """What the service holds about the person (their own signed request)."""
+        return person_view(self.authorise("show", party_id, account, nonce, deadline, signature))
+
+    def erase(self, party_id: int, account: str, nonce: int, deadline: int, signature: bytes) -> dict[str, Any]:
+        """Erases the person's names, identifier, salt and keyed hash (their own signed request). The chain keeps
+        the commitment, which without the salt says nothing about them; their records stay "registered by party N"."""
+        record = self.authorise("erase", party_id, account, nonce, deadline, signature)
+        if record.state == "erased":
+            raise Conflict(f"the personal data of party {party_id} was already erased", field="party_id")
+        self.store.erase(party_id)
+        erased = self.store.by_party(party_id)
+        assert erased is not None
+        return person_view(erased)
+
+    def own_certificate(
+        self, content_hash: bytes, party_id: int, account: str, nonce: int, deadline: int, signature: bytes
+    ) -> CertificateDocument:
+        """The person's own copy of the certificate of their registration of ``content_hash``: the public certificate
+        plus a ``holder`` section naming them (their signed ``certificate`` request, ``subject`` the content hash).
+        Verification reads only the public sections: the holder section is the issuer's statement to the person."""
+        record = self.authorise("certificate", party_id, account, nonce, deadline, signature, subject=content_hash)
+        if record.state != "admitted":
+            raise Conflict(
+                f"the personal data of party {party_id} was erased: only the public copy remains", field="party_id"
+            )
+        doc = self.certificates.build(content_hash, party_id)
+        doc["holder"] = {
+            "partyId": party_id,
+            "nameZh": record.name_zh or "",
+            "nameEn": record.name_en or "",
+            "idScheme": record.id_scheme,
+            "issuedTo": f"the natural person of party {party_id}, at their signed request",
+            "note": "names are held by the service off chain; the chain knows this party only by its commitment",
+        }
+        return doc
+
+
+def person_view(record: PersonRecord) -> dict[str, Any]:
+    """The person's record as shown to the person: everything held, the salt in hex (the person needs it to prove
+    to an arbitrator that the commitment is theirs)."""
+    return {
+        "partyId": record.party_id,
+        "state": record.state,
+        "commitment": record.commitment,
+        "idScheme": record.id_scheme,
+        "identifier": record.identifier,
+        "nameZh": record.name_zh,
+        "nameEn": record.name_en,
+        "salt": "0x" + record.salt.hex() if record.salt is not None else None,
+        "consent": {"text": record.consent_text, "version": record.consent_version, "givenAt": record.consent_at},
+        "createdAt": record.created_at,
+        "erasedAt": record.erased_at,
+        "naturalPerson": natural_person_label(int(record.party_id or 0)),
+    }

@@ -1,0 +1,187 @@
+"""Natural persons as parties, wired by hand on the session anvil (ledger/services/persons.py,
+ledger/storage/personal.py): admission with the identity kept off chain, duplicate refusal by the keyed hash, crash
+settlement, the person's signed access and erasure, and certificates that still verify after erasure."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from ledger.certificates.verify import Rpc, verify
+from ledger.config import Settings
+from ledger.domain import eip712
+from ledger.domain.codes import IdentifierScheme
+from ledger.domain.evidence import sign_single
+from ledger.domain.hashing import HashAlgorithm, public_binding
+from ledger.domain.parties import PartyProfile, PersonIdentity, person_commitment
+from ledger.errors import Conflict, InvalidInput, PermissionDenied
+from ledger.services.evidence import CertificateBuilder, EvidenceService
+from ledger.services.parties import PartyService
+from ledger.services.persons import PersonService
+from ledger.storage.journal import Store
+from ledger.storage.personal import KEY_FILE, PersonalStore
+from tests.helpers import Chain, account, h
+from tests.services.test_collaborators import connection
+
+NAME_EN, NAME_ZH, HKID = "Chan Siu Ming", "陳小明", "A123456(3)"
+
+
+def identity(hkid: str = "a1234563", name_en: str = NAME_EN, name_zh: str = NAME_ZH) -> PersonIdentity:
+    return PersonIdentity(
+        "hkid", hkid, name_zh, name_en, "I consent to the processing described in docs/privacy.md", "1"
+    )
+
+
+def wire(chain: Chain, data: Path) -> tuple[PersonService, EvidenceService, Store]:
+    conn = connection(chain, registrar=True)
+    journal = Store(data / "journal.sqlite3")
+    parties = PartyService(conn)
+    evidence = EvidenceService(conn, journal, Settings(data_dir=data, confirmations=0, final_after=0), parties)
+    return PersonService(conn, parties, PersonalStore(data), CertificateBuilder(evidence)), evidence, journal
+
+
+def signed(svc: PersonService, who: LocalAccount, action: str, pid: int, chain: Chain, subject: bytes = bytes(32)):
+    nonce, deadline = svc.nonce(pid), chain.now() + 600
+    sig = eip712.sign(svc.request_message(action, pid, nonce, deadline, subject), who)
+    return {"account": who.address, "nonce": nonce, "deadline": deadline, "signature": sig}
+
+
+def every_file(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_an_individual_is_admitted_with_its_identity_off_chain_and_once_only(anvil: Chain, tmp_path: Path) -> None:
+    svc, _, _ = wire(anvil, tmp_path)
+    person = account("svc-person")
+    before = svc.parties.count()
+    shown = svc.admit(identity(), "hksar", [person.address])
+    pid = shown["partyId"]
+    assert shown["kind"] == "individual" and shown["identifierScheme"] == "person_commitment"
+    assert (shown["nameZh"], shown["nameEn"]) == ("", "")
+    assert shown["naturalPerson"] == {"en": f"natural person, party {pid}", "zh": f"自然人，第 {pid} 号当事人"}
+    record = svc.store.by_party(pid)
+    assert record is not None and record.state == "admitted" and record.identifier == HKID
+    assert shown["identifier"] == person_commitment("hkid", HKID, bytes(record.salt or b""))
+    key = tmp_path / KEY_FILE
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_bytes()) == 32
+    # the same card, written otherwise, is refused before anything is sent; the message names no personal data
+    with pytest.raises(Conflict) as dup:
+        svc.admit(identity(" A123456 (3) ", name_en="Someone Else"), "hksar", [account("svc-person-2").address])
+    assert dup.value.details == {"partyId": pid} and HKID not in dup.value.message
+    assert svc.parties.count() == before + 1
+
+
+def test_the_party_service_alone_does_not_admit_an_individual(anvil: Chain, tmp_path: Path) -> None:
+    svc, _, _ = wire(anvil, tmp_path)
+    profile = PartyProfile("individual", "hksar", "person_commitment", "0x" + "ab" * 32, "", "")
+    with pytest.raises(InvalidInput) as refused:
+        svc.parties.admit(profile, [account("svc-person-direct").address])
+    assert refused.value.field == "kind"
+
+
+def test_a_failed_admission_leaves_no_personal_data(anvil: Chain, tmp_path: Path) -> None:
+    svc, _, _ = wire(anvil, tmp_path)
+    taken = account("svc-person-taken")
+    anvil.admit([taken.address])
+    with pytest.raises(Conflict, match="already belongs to party"):
+        svc.admit(identity("G123456(A)"), "hksar", [taken.address])
+    assert svc.store.rows() == []
+    with pytest.raises(InvalidInput) as bad:
+        svc.admit(identity("A123456(4)"), "hksar", [account("svc-person-x").address])
+    assert bad.value.field == "identifier" and "A123456" not in bad.value.message
+
+
+def test_a_crash_between_sending_and_recording_is_settled_on_restart(anvil: Chain, tmp_path: Path) -> None:
+    svc, _, _ = wire(anvil, tmp_path)
+    common = {"id_scheme": "hkid", "name_zh": "", "consent_text": "yes", "consent_version": "1"}
+    mined = person_commitment("hkid", "AB987654(3)", bytes(32))
+    lost = person_commitment("hkid", "G123456(A)", bytes(32))
+    svc.store.add_pending(
+        commitment=mined, keyed_hash="k1", identifier="AB987654(3)", name_en="Mined", salt=bytes(32), now=0, **common
+    )
+    svc.store.add_pending(
+        commitment=lost, keyed_hash="k2", identifier="G123456(A)", name_en="Lost", salt=bytes(32), now=0, **common
+    )
+    # the admission of the first was mined before the crash; the second was never sent
+    anvil.registrar_sender.send_call(
+        anvil.evidence.functions.admitParty(
+            (7, 2, int(IdentifierScheme.PERSON_COMMITMENT), mined, "", ""), [account("svc-crash").address]
+        )
+    )
+    restarted, _, _ = wire(anvil, tmp_path)
+    assert restarted.settle(min_age=0) == 2
+    rows = {r["commitment"]: r for r in restarted.store.rows()}
+    assert set(rows) == {mined} and rows[mined]["state"] == "admitted"
+    assert rows[mined]["party_id"] == restarted.parties.count()
+    assert b"Lost" not in (tmp_path / "personal.sqlite3").read_bytes()
+
+
+def test_only_an_account_of_the_party_sees_its_personal_data_once_per_nonce(anvil: Chain, tmp_path: Path) -> None:
+    svc, _, _ = wire(anvil, tmp_path)
+    person, stranger = account("svc-person-see"), account("svc-person-stranger")
+    pid = svc.admit(identity("G123456(A)"), "hksar", [person.address])["partyId"]
+    req = signed(svc, person, "show", pid, anvil)
+    seen = svc.show(pid, **req)
+    assert (seen["identifier"], seen["nameEn"], seen["state"]) == ("G123456(A)", NAME_EN, "admitted")
+    assert seen["commitment"] == person_commitment("hkid", "G123456(A)", bytes.fromhex(seen["salt"][2:]))
+    with pytest.raises(Conflict) as replay:
+        svc.show(pid, **req)
+    assert replay.value.field == "nonce"
+    forged = signed(svc, stranger, "show", pid, anvil)
+    with pytest.raises(PermissionDenied):
+        svc.show(pid, **forged)
+    wrong_action = signed(svc, person, "show", pid, anvil)
+    with pytest.raises(PermissionDenied, match="does not verify"):
+        svc.erase(pid, **wrong_action)  # a "show" signature does not erase
+    late = signed(svc, person, "show", pid, anvil)
+    late["deadline"] = anvil.now() - 1
+    with pytest.raises(InvalidInput):
+        svc.show(pid, **late)
+
+
+def test_after_erasure_nothing_personal_remains_and_the_certificate_still_verifies(
+    anvil: Chain, tmp_path: Path
+) -> None:
+    svc, evidence, journal = wire(anvil, tmp_path)
+    person = account("svc-person-erase")
+    pid = svc.admit(identity("AB987654(3)"), "hksar", [person.address])["partyId"]
+    content = h("a design draft of a lamp")
+    binding = public_binding(content, pid, HashAlgorithm.SHA256)
+    req = sign_single(
+        person, evidence.domain(), binding=binding, algorithm=1, nonce=0, deadline=anvil.now() + 3600, party_id=pid
+    )
+    sub = evidence.submit_single(req)
+    assert sub.tx_hash is not None
+    anvil.w3.eth.wait_for_transaction_receipt(sub.tx_hash, timeout=30)
+    own = svc.own_certificate(content, pid, **signed(svc, person, "certificate", pid, anvil, content))
+    assert own["holder"]["nameEn"] == NAME_EN and own["holder"]["nameZh"] == NAME_ZH
+    public = svc.certificates.build(content)
+    assert NAME_EN not in str(public) and "natural person, party" in str(public["registrant"])
+    from ledger.certificates.render.pdf import render_html
+
+    public_html, own_html = render_html(public, verify_url="http://x"), render_html(own, verify_url="http://x")
+    assert f"自然人，第 {pid} 号当事人" in public_html and NAME_EN not in public_html
+    assert NAME_EN in own_html and NAME_ZH in own_html
+
+    before = (tmp_path / "personal.sqlite3").read_bytes()
+    assert NAME_EN.encode() in before and b"AB987654" in before  # what the search below must not find any more
+    erased = svc.erase(pid, **signed(svc, person, "erase", pid, anvil))
+    assert erased["state"] == "erased" and erased["identifier"] is None and erased["salt"] is None
+    journal.close()
+    needles = [NAME_EN.encode(), NAME_ZH.encode(), b"AB987654", NAME_EN.encode("utf-16-le")]
+    files = every_file(tmp_path)
+    assert any(f.name == "personal.sqlite3" for f in files)
+    for f in files:
+        data = f.read_bytes()
+        for needle in needles:
+            assert needle not in data, f"{needle!r} remains in {f.name}"
+    # the public certificate still verifies: registered by natural person, party N
+    report = verify(svc.certificates.build(content), Rpc.from_web3(anvil.w3))
+    assert report.passed, report.to_json()
+    party = next(c for c in report.checks if c.name == "party")
+    assert f"natural person, party {pid}" in party.detail
+    with pytest.raises(Conflict):
+        svc.own_certificate(content, pid, **signed(svc, person, "certificate", pid, anvil, content))
