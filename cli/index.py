@@ -89,10 +89,39 @@ def index_rebuild(
 
 
 @app.command("status")
-def index_status(rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None, index_url: IndexUrlOpt = None) -> None:
-    """How far the index has read, how far behind the head it is, and its row counts (JSON)."""
+def index_status(
+    rpc_url: RpcUrlOpt = None,
+    data_dir: DataDirOpt = None,
+    index_url: IndexUrlOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON instead of words.")] = False,
+) -> None:
+    """How far the index has read, how far behind the head it is, and its row counts, in words (--json: JSON)."""
     ledger = _open(rpc_url, data_dir, index_url)
     try:
-        console.print_json(json.dumps(ledger.index.status()))
+        status = ledger.index.status()
     finally:
         ledger.close()
+    if as_json:
+        console.print_json(json.dumps(status))
+        return
+    for line in status_lines(status):
+        console.print(line, highlight=False, markup=False)
+
+
+def status_lines(status: Any) -> list[str]:
+    """The index's status (``Indexer.status``) in words."""
+    last, head, behind = status.get("lastBlock"), status.get("head"), status.get("behind")
+    read = f"read to block {last}" if last is not None else "nothing read yet"
+    lines = [f"index ({status.get('database')}): {read} of the chain since block {status.get('deployBlock')}"]
+    if head is None:
+        lines.append("the node does not answer: how far behind is not known")
+    else:
+        lag = "up to date" if behind == 0 else f"{behind} block{'s' if behind != 1 else ''} behind"
+        lines.append(f"head {head}, {status.get('confirmations')} confirmations kept back: {lag}")
+    counts = status.get("counts") or {}
+    lines.append("rows: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+    if status.get("running") is not None:
+        lines.append("following the chain in the background" if status["running"] else "not following the chain")
+    if status.get("lastError"):
+        lines.append(f"last error: {status['lastError']}")
+    return lines

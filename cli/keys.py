@@ -9,13 +9,14 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from eth_account import Account
 
 from cli.common import (
     ApiUrlOpt,
+    JsonOpt,
     JsonResultOpt,
     api_client,
     console,
@@ -162,7 +163,55 @@ def keys_rotate(
     report(lines, result, as_json)
 
 
-def powers_cmd(api_url: ApiUrlOpt = None) -> None:
+def powers_cmd(api_url: ApiUrlOpt = None, as_json: JsonOpt = False) -> None:
     """Who holds each power of the deployment (role holders of every contract, read from the chain; the keys the
-    service holds): GET /v1/powers."""
-    print_json(api_client(settings_with(api_url=api_url)).get("/v1/powers"))
+    service holds), in words; --json prints GET /v1/powers as it is."""
+    powers = api_client(settings_with(api_url=api_url)).get("/v1/powers")
+    if as_json:
+        print_json(powers)
+        return
+    for line in powers_lines(powers):
+        console.print(line, highlight=False, markup=False)
+
+
+def powers_lines(powers: dict[str, Any]) -> list[str]:
+    """The powers of a deployment (GET /v1/powers) in words: governance and who proposes to it, the service's own
+    keys, then each contract's role holders with what the role may do."""
+    from cli.render import span
+
+    lines: list[str] = []
+    g = powers.get("governance")
+    if not g:
+        lines.append("governance: none found (no account holds GOVERNANCE_ROLE)")
+    else:
+        delay = f", changes wait {span(int(g['delaySeconds']))} after they are scheduled" if "delaySeconds" in g else ""
+        anyone = "; anyone may execute a change once due" if g.get("anyoneExecutes") else ""
+        lines.append(f"governance: {g.get('kind', '?')} {g.get('address')}{delay}{anyone}")
+        for p in g.get("proposers") or []:
+            if p.get("kind") == "Safe":
+                owners = p.get("owners") or []
+                lines.append(
+                    f"  proposer: Safe {p.get('address')}, {p.get('threshold')} of {len(owners)} owners must sign: "
+                    + ", ".join(owners)
+                )
+            else:
+                lines.append(f"  proposer: {p.get('kind', 'account')} {p.get('address')}")
+    service = powers.get("service") or {}
+    held = [f"{role} {addr}" for role, addr in service.items() if addr]
+    lines.append("the service holds: " + (", ".join(held) if held else "no key") + " (never a party's key)")
+    words = powers.get("rolePowers") or {}
+    for name, c in (powers.get("contracts") or {}).items():
+        lines.append(f"{name} {c.get('address')}")
+        for role, holders in (c.get("roles") or {}).items():
+            what = f" ({words[role]})" if role in words else ""
+            lines.append(f"  {role}: {', '.join(holders) if holders else 'nobody'}{what}")
+        for key, label in (
+            ("recoveryDelaySeconds", "a key recovery waits"),
+            ("suspensionConfirmationSeconds", "a registrar's suspension lapses unless confirmed within"),
+            ("adminHandoverDelaySeconds", "handing over the admin role waits"),
+        ):
+            if key in c:
+                lines.append(f"  {label} {span(int(c[key]))}")
+        if c.get("disputeEffectsBoundTo"):
+            lines.append(f"  awards take effect only from the dispute registry {c['disputeEffectsBoundTo']}")
+    return lines

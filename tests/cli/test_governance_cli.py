@@ -36,7 +36,7 @@ def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, 
     )
     members = dev_council()
 
-    out = run_cli("powers", env=env)
+    out = run_cli("powers", "--json", env=env)
     assert out.returncode == 0, out.stderr
     powers = json.loads(out.stdout)
     g = powers["governance"]
@@ -48,6 +48,12 @@ def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, 
     assert roles["GOVERNANCE_ROLE"] == [g["address"]] and roles["DEFAULT_ADMIN_ROLE"] == [g["address"]]
     assert powers["service"]["governance"] is None
     assert g["address"] not in (powers["service"]["relayer"], powers["service"]["registrar"])
+    words = run_cli("powers", env=env)
+    assert words.returncode == 0, words.stderr
+    assert f"governance: TimelockController {g['address']}, changes wait 4 s" in words.stdout
+    assert f"proposer: Safe {council['address']}, 2 of 3 owners must sign" in words.stdout
+    assert f"GOVERNANCE_ROLE: {g['address']} (admits arbitration institutions" in words.stdout
+    assert "never a party's key" in words.stdout and "{" not in words.stdout
 
     arbitrators = ["0x" + "ab" * 20, "0x" + "ac" * 20]  # two arbitrators: the institution acts by both (README)
     body = {

@@ -71,7 +71,7 @@ def test_a_party_rotates_its_key_from_the_cli_and_powers_are_separated(up, tmp_p
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["partyId"] == 1 and "party 1 (Qianhai Example Technology): active" in out.stderr
 
-    out = run_cli("powers", env=env)
+    out = run_cli("powers", "--json", env=env)
     assert out.returncode == 0, out.stderr
     powers = json.loads(out.stdout)
     service = powers["service"]

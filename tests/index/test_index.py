@@ -331,9 +331,12 @@ def test_ipledger_index_rebuild_from_an_empty_database_answers_the_same(api: Api
     assert "rebuilt to block" in done.stdout
     fresh = indexer_of(api.ledger, schema.make_engine(schema.default_url(settings)))
     assert answers(fresh) == before
-    status = run_cli("index", "status", *common, env=env)
+    status = run_cli("index", "status", *common, "--json", env=env)
     assert status.returncode == 0, status.stderr
     assert '"behind": 0' in status.stdout and '"evidence": 7' in status.stdout
+    words = run_cli("index", "status", *common, env=env)
+    assert words.returncode == 0, words.stderr
+    assert "up to date" in words.stdout and "7 evidence" in words.stdout and "{" not in words.stdout
     synced = run_cli("index", "sync", *common, env=env)
     assert synced.returncode == 0 and "indexed to block" in synced.stdout, synced.stderr
 
