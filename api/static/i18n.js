@@ -416,7 +416,7 @@ window.I18N_CHECKS = {
     "submission-proof": "提交内的证明", "submission-signature": "提交签名", "submission-deadline": "提交截止时间",
     "batch-proof": "批次内的证明", "anchor": "批次锚定", "party": "登记方", "parties": "协议各方",
     "registrations": "同一内容的其他登记", "details": "协议细节", "agreement-id": "协议编号",
-    "signatures": "各方签名", "event": "链上事件"
+    "signatures": "各方签名", "event": "链上事件", "commitment": "自然人身份承诺"
   },
   "en": {
     "format": "Certificate format", "file": "Original file", "document": "Contract document",
@@ -426,7 +426,7 @@ window.I18N_CHECKS = {
     "batch-proof": "Proof into the batch", "anchor": "Batch anchor", "party": "Registering party",
     "parties": "Parties to the agreement", "registrations": "Other registrations of the content",
     "details": "Agreement details", "agreement-id": "Agreement id", "signatures": "Signatures",
-    "event": "Event on the chain"
+    "event": "Event on the chain", "commitment": "Natural person's identity commitment"
   }
 };
 

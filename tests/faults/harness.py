@@ -38,6 +38,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
+from ledger.certificates.evidence import complete as complete_certificate
 from ledger.certificates.verify import Rpc, verify
 from ledger.chain.artifacts import load_artifact
 from ledger.domain import eip712, merkle
@@ -755,7 +756,7 @@ def account(
             continue
         cert = resp.json()
         if cert["evidence"]["contentHash"] is None and h in contents:  # issued for the binding: the party adds it
-            cert["evidence"]["contentHash"] = "0x" + contents[h].hex()
+            complete_certificate(cert, contents[h], None)
         report = verify(cert, rpc)
         if not report.passed:
             checks = [f"{c.name} ({c.detail[:80]})" for c in report.checks if c.status == "failed"]

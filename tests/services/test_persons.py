@@ -5,6 +5,7 @@ settlement, the person's signed access and erasure, and certificates that still 
 from __future__ import annotations
 
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def wire(chain: Chain, data: Path) -> tuple[PersonService, EvidenceService, Stor
 
 
 def signed(svc: PersonService, who: LocalAccount, action: str, pid: int, chain: Chain, subject: bytes = bytes(32)):
-    nonce, deadline = svc.nonce(pid), chain.now() + 600
+    nonce, deadline = svc.nonce(pid), max(chain.now(), int(time.time())) + 600
     sig = eip712.sign(svc.request_message(action, pid, nonce, deadline, subject), who)
     return {"account": who.address, "nonce": nonce, "deadline": deadline, "signature": sig}
 
