@@ -51,8 +51,6 @@ SETTLE_AFTER = 600
 MAX_REQUEST_WINDOW = 24 * 3600
 REQUEST_ACTIONS = ("show", "erase", "certificate")
 
-natural_person_label = natural_person
-
 
 class PersonService:
     """Admission of natural persons, access and erasure of their personal data. Receives the chain connection, the
@@ -105,7 +103,7 @@ class PersonService:
             self._settle_one(commitment)
             raise
         self.store.mark_admitted(commitment, int(shown["partyId"]))
-        return {**shown, "naturalPerson": natural_person_label(int(shown["partyId"]))}
+        return {**shown, "naturalPerson": natural_person(int(shown["partyId"]))}
 
     def _holder_on_chain(self, commitment: str) -> int:
         scheme = int(IdentifierScheme.PERSON_COMMITMENT)
@@ -229,5 +227,5 @@ def person_view(record: PersonRecord) -> dict[str, Any]:
         "consent": {"text": record.consent_text, "version": record.consent_version, "givenAt": record.consent_at},
         "createdAt": record.created_at,
         "erasedAt": record.erased_at,
-        "naturalPerson": natural_person_label(int(record.party_id or 0)),
+        "naturalPerson": natural_person(int(record.party_id or 0)),
     }

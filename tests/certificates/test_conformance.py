@@ -87,6 +87,8 @@ def _cli(url: str, name: str, *extra: str) -> Any:
     [
         ("licence", 0, None),
         ("batch", 0, None),
+        ("direct", 0, None),
+        ("superseded", 3, None),
         ("licence-kind-label", 1, "agreement.kind 'pledge' disagrees with the signed terms"),
         ("direct-version-true", 1, "version True is not supported"),
         ("direct-duplicate-member", 1, "names the member 'version' twice"),
@@ -103,6 +105,16 @@ def test_ipledger_verify_gives_the_committed_verdicts(
     assert [{"name": c["name"], "status": c["status"]} for c in report["checks"]] == VECTORS[name]["checks"]
     if detail is not None:
         assert any(detail in c["detail"] for c in report["checks"] if c["status"] == "failed"), report
+    assert (report.get("status") or {}).get("state") == VECTORS[name]["status"]
+
+
+def test_ipledger_verify_refuses_a_moment_that_is_not_a_time_for_an_evidence_certificate(
+    node: tuple[str, Replay],
+) -> None:
+    url, _ = node
+    out, report = _cli(url, "superseded", "--at", "soon")
+    assert out.returncode != 0 and report is None and out.stdout == "", out.stdout + out.stderr
+    assert "not a time" in out.stderr and "Traceback" not in out.stderr
 
 
 @pytest.mark.slow

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
 
 from ledger.chain.node import free_port
 from tests.helpers import IPLEDGER, cli_env
@@ -55,6 +57,35 @@ class UpProcess:
     @property
     def api(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def cli_env(self, password: str) -> dict[str, str]:
+        """The environment of a CLI command against this service: its API, data directory (the operator token) and
+        node, and the keystores' password."""
+        return cli_env(
+            IPLEDGER_API_URL=self.api,
+            IPLEDGER_DATA_DIR=str(self.data_dir),
+            IPLEDGER_KEYSTORE_PASSWORD=password,
+            IPLEDGER_RPC_URL=f"http://127.0.0.1:{self.node_port}",
+        )
+
+    def admit_firm(self, name_en: str) -> LocalAccount:
+        """Admits a firm with a fresh account through the API, as the operator; returns the account."""
+        firm = Account.create()
+        resp = httpx.post(
+            self.api + "/v1/parties",
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+            json={
+                "kind": "firm",
+                "jurisdiction": "mainland",
+                "identifierScheme": "uscc",
+                "identifier": "91110108551385082Q",
+                "nameEn": name_en,
+                "accounts": [firm.address],
+            },
+        )
+        assert resp.status_code == 201, resp.text
+        return firm
 
     def wait_healthy(self, timeout: float = 60) -> dict:
         deadline = time.monotonic() + timeout

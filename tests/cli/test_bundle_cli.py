@@ -55,23 +55,9 @@ def test_bulk_registration_writes_one_bundle_on_a_port_set_by_one_setting(up, tm
     link_base = f"http://127.0.0.1:{p.port}"
     assert f"links and certificate QR codes use {link_base}" in p.output(), p.output()
 
-    firm = Account.create()
+    firm = p.admit_firm("Bundle Test Ltd")
     keystore = tmp_path / "firm.json"
     keystore.write_text(json.dumps(Account.encrypt(firm.key, PASSWORD, kdf="pbkdf2", iterations=1000)))
-    admitted = httpx.post(
-        p.api + "/v1/parties",
-        headers={"Authorization": f"Bearer {p.token}"},
-        timeout=30,
-        json={
-            "kind": "firm",
-            "jurisdiction": "mainland",
-            "identifierScheme": "uscc",
-            "identifier": "91110108551385082Q",
-            "nameEn": "Bundle Test Ltd",
-            "accounts": [firm.address],
-        },
-    )
-    assert admitted.status_code == 201, admitted.text
     # the CLI knows the API's port from the same one setting, nothing else
     env = cli_env(IPLEDGER_PORT=str(p.port), IPLEDGER_KEYSTORE_PASSWORD=PASSWORD)
 

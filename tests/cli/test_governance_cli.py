@@ -16,7 +16,7 @@ from eth_account import Account
 from ledger.chain.governance import dev_council
 from ledger.storage.keys import write_keystore
 from tests.cli.conftest import UpProcess
-from tests.helpers import cli_env, make_uscc, run_cli
+from tests.helpers import make_uscc, run_cli
 
 PASSWORD = "council password"
 ARBITRATION_USCC = make_uscc("governance-cli-arbitration")
@@ -28,12 +28,7 @@ def test_the_council_admits_an_arbitration_institution_through_the_timelock(up, 
         env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_GOVERNANCE_DELAY": "4"}
     )
     p.wait_healthy()
-    env = cli_env(
-        IPLEDGER_API_URL=p.api,
-        IPLEDGER_DATA_DIR=str(p.data_dir),
-        IPLEDGER_KEYSTORE_PASSWORD=PASSWORD,
-        IPLEDGER_RPC_URL=f"http://127.0.0.1:{p.node_port}",
-    )
+    env = p.cli_env(PASSWORD)
     members = dev_council()
 
     out = run_cli("powers", "--json", env=env)

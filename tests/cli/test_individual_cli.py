@@ -22,12 +22,7 @@ NAME_EN, NAME_ZH, HKID = "Wong Mei Ling", "黃美玲", "AB987654(3)"
 def test_a_hong_kong_resident_registers_in_their_own_name_and_is_erased(up, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     p: UpProcess = up(env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0"})
     p.wait_healthy()
-    env = cli_env(
-        IPLEDGER_API_URL=p.api,
-        IPLEDGER_DATA_DIR=str(p.data_dir),
-        IPLEDGER_KEYSTORE_PASSWORD=PASSWORD,
-        IPLEDGER_RPC_URL=f"http://127.0.0.1:{p.node_port}",
-    )
+    env = p.cli_env(PASSWORD)
     keystore = tmp_path / "person.json"
     assert run_cli("keys", "new", str(keystore), env=env).returncode == 0
     address = "0x" + json.loads(keystore.read_text())["address"]

@@ -16,7 +16,7 @@ import pytest
 from pypdf import PdfReader
 
 from tests.cli.conftest import UpProcess
-from tests.helpers import cli_env, run_cli
+from tests.helpers import run_cli
 
 PASSWORD = "private registration password"
 
@@ -25,12 +25,7 @@ PASSWORD = "private registration password"
 def test_a_private_registration_looks_up_certifies_and_verifies_with_its_sidecar(up, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     p: UpProcess = up(env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0"})
     p.wait_healthy()
-    env = cli_env(
-        IPLEDGER_API_URL=p.api,
-        IPLEDGER_DATA_DIR=str(p.data_dir),
-        IPLEDGER_KEYSTORE_PASSWORD=PASSWORD,
-        IPLEDGER_RPC_URL=f"http://127.0.0.1:{p.node_port}",
-    )
+    env = p.cli_env(PASSWORD)
     keystore = tmp_path / "firm.json"
     assert run_cli("keys", "new", str(keystore), env=env).returncode == 0
     address = json.loads(keystore.read_text())["address"]

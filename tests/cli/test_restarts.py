@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from eth_account import Account
 from web3 import Web3
 
 from ledger.chain.artifacts import load_artifact
@@ -35,22 +34,7 @@ def node_rpc(p: UpProcess, method: str, params: list[Any]) -> Any:
 
 
 def admit(p: UpProcess) -> Any:
-    firm = Account.create()
-    resp = httpx.post(
-        p.api + "/v1/parties",
-        headers={"Authorization": f"Bearer {p.token}"},
-        timeout=30,
-        json={
-            "kind": "firm",
-            "jurisdiction": "mainland",
-            "identifierScheme": "uscc",
-            "identifier": "91110108551385082Q",
-            "nameEn": "Restart Test Ltd",
-            "accounts": [firm.address],
-        },
-    )
-    assert resp.status_code == 201, resp.text
-    return firm
+    return p.admit_firm("Restart Test Ltd")
 
 
 def register_batch(p: UpProcess, firm: Any, n: int = 3) -> tuple[str, list[bytes]]:

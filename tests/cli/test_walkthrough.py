@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import UpProcess
-from tests.helpers import cli_env, run_cli
+from tests.helpers import run_cli
 
 PASSWORD = "walkthrough password"
 
@@ -21,12 +21,7 @@ def test_register_files_fetch_certificates_and_verify_them(up, tmp_path: Path) -
         env={"IPLEDGER_CONFIRMATIONS": "0", "IPLEDGER_FINAL_AFTER": "0", "IPLEDGER_BATCH_INTERVAL": "0.3"}
     )
     p.wait_healthy()
-    env = cli_env(
-        IPLEDGER_API_URL=p.api,
-        IPLEDGER_DATA_DIR=str(p.data_dir),
-        IPLEDGER_KEYSTORE_PASSWORD=PASSWORD,
-        IPLEDGER_RPC_URL=f"http://127.0.0.1:{p.node_port}",
-    )
+    env = p.cli_env(PASSWORD)
     keystore = tmp_path / "firm.json"
     out = run_cli("keys", "new", str(keystore), env=env)
     assert out.returncode == 0, out.stderr
