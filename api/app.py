@@ -13,6 +13,7 @@ from api.limits import RequestLimits, server_options
 from api.openapi import DocPagesPolicy, install_openapi
 from api.routes import (
     assets,
+    creators,
     disputes,
     documents,
     evidence,
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(parties.router)
     app.include_router(evidence.router)
+    app.include_router(creators.router)
     app.include_router(verify.router)
     app.include_router(assets.router)
     app.include_router(disputes.router)

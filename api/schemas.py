@@ -434,6 +434,14 @@ class EvidenceCreate(Strict):
     metadataCommitment: str | None = Field(
         None, max_length=66, description="SHA-256 of the canonical metadata JSON, or omitted."
     )
+    metadata: dict[str, Any] | None = Field(
+        None,
+        description="The metadata itself (title, kind, creators, created_at, language, description; "
+        "docs/certificate.md §3.2), to be checked before anything is sent: it must be valid, name only admitted "
+        'parties as creators (`{"partyId": 7, "role": "designer"}`), and its commitment must equal '
+        "`metadataCommitment` (which is taken from it when omitted; the signature covers the commitment). The service "
+        "does not keep it: the registrant's copy of the certificate carries it.",
+    )
     supersedes: str | None = Field(
         None, max_length=66, description="Binding of an earlier version registered by the same party."
     )
@@ -475,6 +483,43 @@ class BatchAccepted(SubmissionPublic):
     duplicates: list[dict[str, Any]] = Field(
         description="Bindings this service already accepted earlier (the same party's): they keep their earlier record."
     )
+
+
+class EndorsementCreate(Strict):
+    """A creator's endorsement of a record registered by another party, signed by an account of the creator's
+    party (EIP-712 `CreatorEndorsement` in the creator registry's domain, GET /v1/creators/signing-domain)."""
+
+    registrantPartyId: PartyId = Field(description="The party that registered the record (the binding's party).")
+    role: Literal["inventor", "designer", "author", "contributor"] = Field(description="What the creator did.")
+    creator: Address = Field(description="The signing account of the creator's party.")
+    nonce: Uint256 = Field(description="The creator account's current nonce (GET /v1/accounts/{address}).")
+    deadline: UnixTime = Field(description="Unix time after which the signature is void (at most 365 days ahead).")
+    signature: SignatureHex = Field(description="0x-hex signature over the EIP-712 CreatorEndorsement message.")
+
+
+class EndorsementPublic(BaseModel):
+    """An endorsement on chain: the creator's party as certificates describe it (a natural person by number, never by
+    name), the role, and where it was recorded."""
+
+    account: str
+    partyId: int
+    identifierScheme: str
+    identifier: str
+    nameZh: str
+    nameEn: str
+    naturalPerson: dict[str, str] | None = None
+    role: str
+    contract: str
+    transactionHash: str
+    blockNumber: int
+    blockHash: str
+    blockTimestamp: int
+
+
+class EndorsementList(BaseModel):
+    """A record's endorsements, oldest first."""
+
+    endorsements: list[EndorsementPublic]
 
 
 class SigningDomain(BaseModel):

@@ -50,6 +50,7 @@ from ledger.domain.hashing import (
     private_binding,
     public_binding,
 )
+from ledger.domain.metadata import CREATOR_ROLES, EVIDENCE_KINDS, metadata_commitment, validate_metadata
 from ledger.errors import InvalidInput, LedgerError, NotFound
 
 if TYPE_CHECKING:
@@ -82,6 +83,39 @@ def register(
         typer.Option(
             help="Binding of an earlier version registered by the same party "
             "(its FILE.ipledger.json `binding`; single file only)."
+        ),
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="Metadata: the work's title (single file only).")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="Metadata: " + ", ".join(EVIDENCE_KINDS) + " (single file only)."),
+    ] = None,
+    creator: Annotated[
+        list[str] | None,
+        typer.Option("--creator", help="Metadata: a creator named in words (repeatable; single file only)."),
+    ] = None,
+    creator_party: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--creator-party",
+            help="Metadata: a creator who is an admitted party, as PARTY_ID:ROLE with ROLE one of "
+            + ", ".join(CREATOR_ROLES)
+            + " (repeatable; a natural person is named by number only). They can add their own signature with "
+            "`ipledger evidence endorse`.",
+        ),
+    ] = None,
+    created_at: Annotated[
+        str | None, typer.Option("--created-at", help="Metadata: when the work was made (ISO 8601 date or time).")
+    ] = None,
+    language: Annotated[str | None, typer.Option(help="Metadata: the work's language (zh-CN, en, zh-Hant-HK).")] = None,
+    description: Annotated[str | None, typer.Option(help="Metadata: a description (at most 5,000 characters).")] = None,
+    metadata_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--metadata",
+            help="Metadata from a JSON object (docs/certificate.md §3.2); the options above add to or replace its "
+            "members. Its SHA-256 commitment goes on chain; the metadata itself stays in FILE.ipledger.json and "
+            "the certificates saved here.",
         ),
     ] = None,
     wait: Annotated[
@@ -126,6 +160,16 @@ def register(
             refuse_empty(f, "files", allow="--allow-empty")
     if supersedes and len(files) != 1:
         raise InvalidInput("--supersedes applies to a single file", field="supersedes")
+    metadata = _metadata_of(
+        metadata_file,
+        {"title": title, "kind": kind, "created_at": created_at, "language": language, "description": description},
+        creator or [],
+        creator_party or [],
+    )
+    if metadata is not None and len(files) != 1:
+        raise InvalidInput(
+            "metadata applies to a single file (batched records carry no metadata commitment)", field="metadata"
+        )
     if as_json and out is None and len(files) == 1:
         raise InvalidInput("--json applies to a bundle: several files, or one with --out", field="json")
     target = bundle.Target.parse(out) if out is not None or len(files) > 1 else None
@@ -139,7 +183,11 @@ def register(
     party_id = state.get("partyId")
     if not party_id:
         raise InvalidInput(f"account {account.address} is not an account of any admitted party", field="keystore")
+    if metadata is not None:
+        _check_creator_parties(client, metadata)
     entries = _hash_files(files, algorithm, private, int(party_id), quiet=quiet)
+    if metadata is not None:
+        entries[0]["metadata"] = metadata
     domain_json = client.get("/v1/signing-domain")
     domain = eip712.Domain(int(domain_json["chainId"]), domain_json["verifyingContract"])
     deadline = int(time.time()) + 3600
@@ -158,6 +206,7 @@ def register(
             nonce=nonce,
             deadline=deadline,
             supersedes=sup,
+            metadata_commitment=metadata_commitment(metadata) if metadata is not None else b"\0" * 32,
         )
         body = {
             "binding": "0x" + entry["binding"].hex(),
@@ -170,6 +219,8 @@ def register(
         }
         if supersedes:
             body["supersedes"] = "0x" + sup.hex()
+        if metadata is not None:  # the commitment only: the metadata stays on this machine (sidecar, certificate)
+            body["metadataCommitment"] = "0x" + req.metadata_commitment.hex()
         accepted = client.post("/v1/evidence", json=body)
     else:
         from ledger.domain.evidence import sign_batch
@@ -244,6 +295,58 @@ def _keep_earlier_salt(file: Path) -> None:
         )
 
 
+#: Largest --metadata file read.
+MAX_METADATA_FILE = 256 * 1024
+
+
+def _metadata_of(
+    file: Path | None, options: dict[str, str | None], names: list[str], parties: list[str]
+) -> dict[str, Any] | None:
+    """The normalised metadata of ``--metadata`` and the metadata options (which add to or replace its members), or
+    None when none is given. Refused with the field at fault (``metadata.kind``, ``creator-party``)."""
+    metadata: dict[str, Any] = {}
+    if file is not None:
+        try:
+            if file.stat().st_size > MAX_METADATA_FILE:
+                raise InvalidInput(f"{file} is over {MAX_METADATA_FILE // 1024} KiB", field="metadata")
+            metadata = json.loads(file.read_text(encoding="utf-8"))
+        except OSError:
+            raise InvalidInput(f"{file} is not a readable file", field="metadata") from None
+        except ValueError:
+            raise InvalidInput(f"{file} is not JSON", field="metadata") from None
+        if not isinstance(metadata, dict):
+            raise InvalidInput(f"{file} must hold a JSON object", field="metadata")
+    metadata.update({k: v for k, v in options.items() if v is not None})
+    creators: list[Any] = [*names]
+    for text in parties:
+        party, _, role = text.partition(":")
+        if not party.strip().isdigit() or not role.strip():
+            raise InvalidInput(
+                f"--creator-party {text!r}: give PARTY_ID:ROLE, such as 7:designer", field="creator-party"
+            )
+        creators.append({"partyId": int(party), "role": role.strip().lower()})
+    if creators:
+        metadata["creators"] = creators
+    return validate_metadata(metadata) if metadata else None
+
+
+def _check_creator_parties(client: Any, metadata: dict[str, Any]) -> None:
+    """Every creator named as a party is an admitted party (asked of the API before anything is signed)."""
+    from cli.client import ApiError
+
+    for i, c in enumerate(metadata.get("creators", [])):
+        if isinstance(c, dict):
+            try:
+                client.get(f"/v1/parties/{c['partyId']}")
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                raise InvalidInput(
+                    f"creator {i + 1} names party {c['partyId']}, which is not admitted",
+                    field=f"metadata.creators[{i}].partyId",
+                ) from None
+
+
 def _write_sidecar(entry: dict[str, Any], algorithm: HashAlgorithm, party_id: int, receipt: str) -> None:
     path = Path(str(entry["file"]) + SIDECAR)
     doc = {
@@ -254,6 +357,8 @@ def _write_sidecar(entry: dict[str, Any], algorithm: HashAlgorithm, party_id: in
         "salt": "0x" + entry["salt"].hex() if entry["salt"] else None,
         "receiptId": receipt,
     }
+    if entry.get("metadata") is not None:
+        doc["metadata"] = entry["metadata"]
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 
@@ -270,7 +375,7 @@ def _wait_and_save(client: Any, entries: list[dict[str, Any]], party_id: int, re
         time.sleep(0.5)
     for e in entries:
         cert = client.get(f"/v1/evidence/0x{e['binding'].hex()}/certificate", params={"partyId": party_id})
-        cert = complete_certificate(cert, e["content"], e["salt"])
+        cert = complete_certificate(cert, e["content"], e["salt"], e.get("metadata"))
         out = Path(str(e["file"]) + ".certificate.json")
         out.write_text(json.dumps(cert, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         console.print(f"certificate saved to {out}")
@@ -310,6 +415,10 @@ class Sidecar:
             raise InvalidInput(
                 f"{path}: contentHash, binding and salt must be 32-byte hex (salt null when public)", field="sidecar"
             ) from None
+        metadata = doc.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise InvalidInput(f"{path}: metadata must be a JSON object", field="sidecar")
+        self.metadata: dict[str, Any] | None = metadata
         self.path = path
         self.party_id: int = doc["partyId"]
         self.algorithm = str(doc.get("algorithm"))
@@ -458,7 +567,7 @@ def _collect_certificates(client: Any, b: bundle.Bundle, receipt: str, timeout: 
             if isinstance(cert, LedgerError):
                 e["status"], e["error"] = "failed", cert.message
             else:
-                b.save_certificate(e, complete_certificate(cert, e["content"], e["salt"]))
+                b.save_certificate(e, complete_certificate(cert, e["content"], e["salt"], e.get("metadata")))
                 if e["status"] != "duplicate":
                     e["status"] = state
                     e["blockNumber"], e["blockTimestamp"] = status.get("blockNumber"), status.get("blockTimestamp")
@@ -498,6 +607,95 @@ PartyOpt = Annotated[
     int | None,
     typer.Option("--party", min=1, max=2**24 - 1, help="Only this party's registration; HASH may then be its binding."),
 ]
+
+
+@app.command("endorse")
+def endorse(
+    binding: Annotated[
+        str | None,
+        typer.Argument(
+            help="The record's binding (the registrant's FILE.ipledger.json `binding`, or what `evidence register` "
+            "printed); or give --file for a public registration."
+        ),
+    ] = None,
+    registrant_party: Annotated[
+        int, typer.Option("--registrant-party", help="The party that registered the record (employer, university).")
+    ] = 0,
+    role: Annotated[str, typer.Option(help="What you did: " + ", ".join(CREATOR_ROLES) + ".")] = "",
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="The registered file, hashed here: its public binding to the registrant's party is the record "
+            "(a private registration is endorsed by its binding).",
+        ),
+    ] = None,
+    alg: Annotated[str, typer.Option("--alg", help="With --file: sha256 or sm3.")] = "sha256",
+    keystore: KeystoreOpt = None,
+    as_json: JsonWordsOpt = False,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Add your own signature, as a creator, to a record your employer or university registered.
+
+    Signed with your party's keystore (EIP-712 `CreatorEndorsement`) and relayed by the service; it answers once the
+    endorsement is on chain. The record's certificate then lists you (a natural person by party number, never by
+    name) with your role, and a verifier checks it against the chain. An endorsement is permanent."""
+    if registrant_party < 1:
+        raise InvalidInput(
+            "--registrant-party is required (the party that registered the record)", field="registrant-party"
+        )
+    if role.strip().lower() not in CREATOR_ROLES:
+        raise InvalidInput(f"--role must be one of {', '.join(CREATOR_ROLES)}", field="role")
+    if (binding is None) == (file is None):
+        raise InvalidInput("give the record's BINDING or --file (one of them)", field="binding")
+    if file is not None:
+        if not file.is_file():
+            raise InvalidInput(f"{file} is not a readable file", field="file")
+        algorithm = parse_algorithm(alg)
+        key = public_binding(hash_file(file, algorithm), registrant_party, algorithm)
+    else:
+        key = parse_hash(str(binding), "binding")
+    account = load_party_key(keystore)
+    client = api_client(settings_with(api_url=api_url))
+    state = client.get(f"/v1/accounts/{account.address}")
+    if not state.get("partyId"):
+        raise InvalidInput(f"account {account.address} is not an account of any admitted party", field="keystore")
+    domain_json = client.get("/v1/creators/signing-domain")
+    domain = eip712.Domain(int(domain_json["chainId"]), domain_json["verifyingContract"], name=domain_json["name"])
+    deadline = int(time.time()) + 3600
+    nonce = int(state["nonce"])
+    from ledger.domain.codes import CreatorRole
+
+    word = role.strip().lower()
+    message = eip712.creator_endorsement_message(
+        domain,
+        binding=key,
+        registrant_party_id=registrant_party,
+        role=int(CreatorRole.from_word(word)),
+        creator=account.address,
+        nonce=nonce,
+        deadline=deadline,
+    )
+    body = {
+        "registrantPartyId": registrant_party,
+        "role": word,
+        "creator": account.address,
+        "nonce": nonce,
+        "deadline": deadline,
+        "signature": "0x" + eip712.sign(message, account).hex(),
+    }
+    with status_progress("waiting for the chain", total=None, quiet=as_json):
+        done = client.post(f"/v1/evidence/0x{key.hex()}/endorsements", json=body)
+    if as_json:
+        print_json(done)
+        return
+    labels = PartyLabels(client)
+    console.print(
+        f"{labels.label(done['partyId'])} endorsed, as {done['role']}, the record 0x{key.hex()} of "
+        f"{labels.label(registrant_party)}: block {done['blockNumber']}, {local_time(done['blockTimestamp'])}",
+        highlight=False,
+        markup=False,
+    )
 
 
 @app.command("show")
@@ -592,7 +790,7 @@ def certificate_cmd(
     if side is not None:
         if cert["evidence"]["binding"] != "0x" + side.binding.hex():
             raise InvalidInput(f"the certificate is not of the binding in {side.path}", field="sidecar")
-        cert = complete_certificate(cert, side.content, side.salt)
+        cert = complete_certificate(cert, side.content, side.salt, side.metadata)
     elif cert["evidence"].get("contentHash") is None:
         err_console.print(
             "issued for a binding: the service cannot tell a public from a private registration by it. Complete it "
@@ -764,7 +962,7 @@ def _salted(doc: Any, file: Path | None, sidecar: Path | None) -> Any:
     beside = Path(str(file) + SIDECAR) if file is not None else None
     path = sidecar if sidecar is not None else (beside if beside is not None and beside.is_file() else None)
     incomplete = ev.get("salt") is None and (privacy_of(ev) == PRIVATE or ev.get("contentHash") is None)
-    if path is None or (sidecar is None and not incomplete):
+    if path is None:
         if incomplete and privacy_of(ev) == PRIVATE:
             raise InvalidInput(
                 "this certificate is of a private registration and carries no salt; give the sidecar written when "
@@ -772,7 +970,12 @@ def _salted(doc: Any, file: Path | None, sidecar: Path | None) -> Any:
                 field="sidecar",
             )
         return doc
-    side = Sidecar(path)
+    try:
+        side = Sidecar(path)
+    except InvalidInput:
+        if sidecar is None and not incomplete:
+            return doc  # an unreadable file beside a complete certificate: not needed
+        raise
     if ev.get("binding") != "0x" + side.binding.hex():
         if sidecar is None:
             return doc  # a sidecar of another registration of the file: not this certificate's
@@ -781,8 +984,10 @@ def _salted(doc: Any, file: Path | None, sidecar: Path | None) -> Any:
         if ev.get(key) is not None and value is not None and ev[key] != "0x" + value.hex():
             raise InvalidInput(f"{path} gives another {key} than the certificate", field="sidecar")
     if not incomplete:
+        if side.metadata is not None and "metadata" not in ev:
+            ev["metadata"] = side.metadata
         return doc
-    return complete_certificate(doc, side.content, side.salt)
+    return complete_certificate(doc, side.content, side.salt, side.metadata)
 
 
 def _status_line(status: LegalStatus, *, given: bool, label: str = "LEGAL STATUS") -> str:

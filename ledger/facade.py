@@ -37,6 +37,7 @@ from ledger.storage.journal import Store
 
 if TYPE_CHECKING:
     from ledger.index.sync import Indexer
+    from ledger.services.creators import CreatorService
     from ledger.services.documents import DocumentService
     from ledger.services.persons import PersonService
 
@@ -226,8 +227,15 @@ class Ledger:
         return EvidenceService(self.connection, self.store, self.settings, self.parties)
 
     @cached_property
+    def creators(self) -> CreatorService:
+        """Creators' endorsements of records registered by another party (the creator registry)."""
+        from ledger.services.creators import CreatorService
+
+        return CreatorService(self.connection, self.parties)
+
+    @cached_property
     def certificates(self) -> CertificateBuilder:
-        return CertificateBuilder(self.evidence_service)
+        return CertificateBuilder(self.evidence_service, self.creators.endorsements)
 
     @cached_property
     def pipeline(self) -> Pipeline:

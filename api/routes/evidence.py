@@ -27,6 +27,7 @@ from ledger.domain.evidence import (
     parse_signature,
 )
 from ledger.domain.hashing import parse_algorithm, parse_hash
+from ledger.domain.metadata import metadata_commitment, validate_metadata
 from ledger.domain.parties import parse_account
 from ledger.domain.results import CertificateDocument, EvidenceLookup
 from ledger.errors import InvalidInput, PayloadTooLarge
@@ -97,12 +98,13 @@ def signing_domain(ledger: LedgerDep) -> dict[str, Any]:
     "seconds ahead.",
 )
 def register(body: EvidenceCreate, ledger: LedgerDep) -> dict[str, Any]:
+    commitment = parse_hash(body.metadataCommitment, "metadataCommitment") if body.metadataCommitment else None
+    if body.metadata is not None:
+        commitment = _checked_metadata(body.metadata, commitment, ledger.parties.count())
     req = SingleRequest(
         binding=parse_hash(body.binding, "binding"),
         algorithm=int(parse_algorithm(body.algorithm)),
-        metadata_commitment=parse_hash(body.metadataCommitment, "metadataCommitment")
-        if body.metadataCommitment
-        else ZERO,
+        metadata_commitment=commitment or ZERO,
         supersedes=parse_hash(body.supersedes, "supersedes") if body.supersedes else ZERO,
         registrant=parse_account(body.registrant, "registrant"),
         nonce=body.nonce,
@@ -147,6 +149,25 @@ def register_batch(body: EvidenceBatchCreate, ledger: LedgerDep) -> dict[str, An
     accepted = ledger.evidence_service.submit_batch(req)
     ledger.pipeline.wake()
     return {**submission_public(accepted.submission), "duplicates": accepted.duplicates}
+
+
+def _checked_metadata(metadata: dict[str, Any], commitment: bytes | None, parties: int) -> bytes:
+    """The commitment of ``metadata`` once it is valid, names admitted parties only, and equals ``commitment`` when
+    one is given."""
+    normalised = validate_metadata(metadata)
+    for i, creator in enumerate(normalised.get("creators", [])):
+        if isinstance(creator, dict) and creator["partyId"] > parties:
+            raise InvalidInput(
+                f"metadata.creators[{i}] names party {creator['partyId']}, which is not admitted",
+                field=f"metadata.creators[{i}].partyId",
+            )
+    computed = metadata_commitment(normalised)
+    if commitment is not None and commitment != computed:
+        raise InvalidInput(
+            "metadataCommitment is not the SHA-256 of the canonical metadata (0x" + computed.hex() + ")",
+            field="metadataCommitment",
+        )
+    return computed
 
 
 def _party(value: int) -> int:

@@ -56,13 +56,18 @@ def privacy_of(evidence: dict[str, Any]) -> str | None:
     return PUBLIC if evidence.get("contentHash") is not None else None
 
 
-def complete(doc: dict[str, Any], content_hash: bytes, salt: bytes | None) -> dict[str, Any]:
+def complete(
+    doc: dict[str, Any], content_hash: bytes, salt: bytes | None, metadata: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A certificate issued for a binding, completed with what only the registrant keeps (its sidecar file): the
-    content hash, the salt of a private registration, and the word for which it is. Returns ``doc``, changed."""
+    content hash, the salt of a private registration, the word for which it is, and the metadata the record commits
+    to (when kept). Returns ``doc``, changed."""
     ev = doc["evidence"]
     ev["contentHash"] = hex32(content_hash)
     ev["salt"] = hex32(salt) if salt is not None else None
     ev["privacy"] = PRIVATE if salt is not None else PUBLIC
+    if metadata is not None and "metadata" not in ev:
+        ev["metadata"] = metadata
     return doc
 
 

@@ -337,6 +337,10 @@ def verify(
 
     # 7. the party
     _check_party(report, rpc, cert, contract, account)
+    if "endorsements" in cert.raw:  # 7a. the creators' own signatures on the record (§5.9)
+        from ledger.certificates import endorsements
+
+        endorsements.check(report, rpc, cert.raw, contract)
 
     # 8. the other public registrations of the same content listed at issue time
     if cert.raw.get("registrations") is not None and content is not None:

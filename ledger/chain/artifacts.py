@@ -17,7 +17,7 @@ from ledger.errors import ContractRevert, ToolchainError
 ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
 
 #: The contracts the service deploys, in deployment order.
-SUITE = ("EvidenceRegistry", "IPAssetRegistry", "DisputeRegistry")
+SUITE = ("EvidenceRegistry", "IPAssetRegistry", "DisputeRegistry", "CreatorRegistry")
 
 
 @cache

@@ -196,21 +196,14 @@ def deploy_suite(
     deployed: dict[str, DeployedContract] = {}
     predicted: dict[str, str] = {}
     for name in SUITE:
-        art = load_artifact(name)
-        factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
         if name == "IPAssetRegistry":  # the dispute registry is the very next transaction of the deployer
             nonce = int(w3.eth.get_transaction_count(Web3.to_checksum_address(sender.address), "pending"))
             predicted = {
                 "IPAssetRegistry": create_address(sender.address, nonce),
                 "DisputeRegistry": create_address(sender.address, nonce + 1),
             }
-        args = _constructor_args(name, roles, deployed, predicted)
-        data = factory.constructor(*args).build_transaction({"from": sender.address, "gas": 0, "nonce": 0})["data"]
-        sent = sender.send({"data": data})
-        assert isinstance(sent, SentTransaction)
-        address = Web3.to_checksum_address(sent.receipt["contractAddress"])
-        code = bytes(w3.eth.get_code(address))
-        deployed[name] = DeployedContract(name, address, sent.block_number, sent.tx_hash, "0x" + keccak(code).hex())
+        deployed[name] = _deploy_one(sender, name, _constructor_args(name, roles, deployed, predicted))
+        address = deployed[name].address
         if name in predicted and predicted[name] != address:
             raise DeploymentMismatch(
                 f"{name} was deployed at {address}, not at the address {predicted[name]} the asset "
@@ -272,7 +265,48 @@ def _constructor_args(
         return (deployed["EvidenceRegistry"].address, predicted["DisputeRegistry"])
     if name == "DisputeRegistry":
         return (deployed["EvidenceRegistry"].address, deployed["IPAssetRegistry"].address)
+    if name == "CreatorRegistry":  # no administrator: it reads the evidence registry's records and parties
+        return (deployed["EvidenceRegistry"].address,)
     return roles
+
+
+#: Contracts a deployment made before they existed gets on its next start (they hold no power and depend only on
+#: contracts already deployed), in deployment order.
+ADDABLE = ("CreatorRegistry",)
+
+
+def _deploy_one(sender: TxSender, name: str, args: tuple[Any, ...]) -> DeployedContract:
+    w3 = sender.w3
+    art = load_artifact(name)
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    data = factory.constructor(*args).build_transaction({"from": sender.address, "gas": 0, "nonce": 0})["data"]
+    sent = sender.send({"data": data})
+    assert isinstance(sent, SentTransaction)
+    address = Web3.to_checksum_address(sent.receipt["contractAddress"])
+    code = bytes(w3.eth.get_code(address))
+    return DeployedContract(name, address, sent.block_number, sent.tx_hash, "0x" + keccak(code).hex())
+
+
+def complete_suite(sender: TxSender, manifest: Manifest, path: Path) -> Manifest:
+    """Deploys the :data:`ADDABLE` contracts ``manifest`` lacks (a deployment made by an earlier version) and saves
+    the manifest with them; returns it unchanged when nothing is missing."""
+    missing = [n for n in ADDABLE if n not in manifest.contracts]
+    if not missing:
+        return manifest
+    deployed = dict(manifest.contracts)
+    for name in missing:
+        deployed[name] = _deploy_one(sender, name, _constructor_args(name, (), deployed, {}))
+    completed = Manifest(
+        chain_id=manifest.chain_id,
+        genesis_hash=manifest.genesis_hash,
+        contracts=deployed,
+        artifact_version=manifest.artifact_version,
+        deployer=manifest.deployer,
+        deployed_at=manifest.deployed_at,
+        governance=manifest.governance,
+    )
+    completed.save(path)
+    return completed
 
 
 def check_chain(w3: Web3, manifest: Manifest) -> None:
@@ -337,7 +371,15 @@ def _check_governance(w3: Web3, manifest: Manifest) -> None:
 
 def _check_binding(w3: Web3, manifest: Manifest) -> None:
     """The immutables that carry power, which the code comparison masks: the asset registry's dispute registry
-    (the only caller of freeze, unfreeze, void and restore) is the manifest's, and it points back."""
+    (the only caller of freeze, unfreeze, void and restore) is the manifest's, and it points back; the creator
+    registry reads the manifest's evidence registry."""
+    if "CreatorRegistry" in manifest.contracts:
+        read = contract(w3, manifest, "CreatorRegistry").functions.evidenceRegistry().call()
+        if Web3.to_checksum_address(read) != Web3.to_checksum_address(manifest.address("EvidenceRegistry")):
+            raise DeploymentMismatch(
+                f"the creator registry reads the evidence registry {read}, not the manifest's "
+                f"{manifest.address('EvidenceRegistry')}"
+            )
     if "IPAssetRegistry" not in manifest.contracts or "DisputeRegistry" not in manifest.contracts:
         return
     bound = contract(w3, manifest, "IPAssetRegistry").functions.disputeRegistry().call()
@@ -384,6 +426,8 @@ def load_or_deploy(
     if path.exists():
         manifest = Manifest.load(path)
         check_chain(w3, manifest)
+        if sender is not None:
+            manifest = complete_suite(sender, manifest, path)
         return manifest, False
     if sender is None:
         raise DeploymentMissing(f"no deployment for chain {w3.eth.chain_id} in {data_dir} (run `ipledger deploy`)")

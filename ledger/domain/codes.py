@@ -27,6 +27,7 @@ __all__ = [
     "AssetKind",
     "AssetStatus",
     "Code",
+    "CreatorRole",
     "DisputeStatus",
     "HashAlgorithm",
     "IdentifierScheme",
@@ -126,6 +127,19 @@ class HashAlgorithm(Code):
     NONE = 0
     SHA256 = 1
     SM3 = 2
+
+
+# --- ICreatorRegistry.sol ---------------------------------------------------------------------
+
+
+class CreatorRole(Code):
+    """``ICreatorRegistry.CreatorRole``: what a creator named in a registration did (metadata ``creators[].role``)."""
+
+    NONE = 0
+    INVENTOR = 1
+    DESIGNER = 2
+    AUTHOR = 3
+    CONTRIBUTOR = 4
 
 
 # --- IIPAssetRegistry.sol ---------------------------------------------------------------------

@@ -49,6 +49,15 @@ RECOVERY_VETO_TYPE = [
     {"name": "newAccount", "type": "address"},
     {"name": "executableAt", "type": "uint64"},
 ]
+CREATORS_DOMAIN_NAME = "QianhaiIPLedger.Creators"
+CREATOR_ENDORSEMENT_TYPE = [
+    {"name": "binding", "type": "bytes32"},
+    {"name": "registrantPartyId", "type": "uint256"},
+    {"name": "role", "type": "uint8"},
+    {"name": "creator", "type": "address"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint64"},
+]
 #: `AccountChange.action` values (IPartyRegistry.AccountAction).
 ACCOUNT_ACTIONS = {a.word: int(a) for a in AccountAction.choices()}
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -81,6 +90,7 @@ EVIDENCE_TYPEHASH = keccak(text=type_string("Evidence", EVIDENCE_TYPE))
 BATCH_SUBMISSION_TYPEHASH = keccak(text=type_string("BatchSubmission", BATCH_SUBMISSION_TYPE))
 ACCOUNT_CHANGE_TYPEHASH = keccak(text=type_string("AccountChange", ACCOUNT_CHANGE_TYPE))
 RECOVERY_VETO_TYPEHASH = keccak(text=type_string("RecoveryVeto", RECOVERY_VETO_TYPE))
+CREATOR_ENDORSEMENT_TYPEHASH = keccak(text=type_string("CreatorEndorsement", CREATOR_ENDORSEMENT_TYPE))
 
 
 @dataclass(frozen=True)
@@ -191,6 +201,34 @@ def recovery_veto_message(domain: Domain, *, party_id: int, new_account: str, ex
             "partyId": int(party_id),
             "newAccount": to_checksum_address(new_account),
             "executableAt": int(executable_at),
+        },
+    }
+
+
+def creator_endorsement_message(
+    domain: Domain,
+    *,
+    binding: bytes | str,
+    registrant_party_id: int,
+    role: int,
+    creator: str,
+    nonce: int,
+    deadline: int,
+) -> dict[str, Any]:
+    """What an account of a creator's party signs to endorse a record registered by another party (the creator
+    registry's domain, ``QianhaiIPLedger.Creators``; ``nonce`` the creator account's nonce in the evidence
+    registry; ``role`` a :class:`~ledger.domain.codes.CreatorRole`)."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "CreatorEndorsement": CREATOR_ENDORSEMENT_TYPE},
+        "primaryType": "CreatorEndorsement",
+        "domain": domain.to_json(),
+        "message": {
+            "binding": "0x" + _b32(binding).hex(),
+            "registrantPartyId": int(registrant_party_id),
+            "role": int(role),
+            "creator": to_checksum_address(creator),
+            "nonce": int(nonce),
+            "deadline": int(deadline),
         },
     }
 

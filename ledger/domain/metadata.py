@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ledger.domain.canonical_json import canonical_json
+from ledger.domain.codes import CreatorRole
 from ledger.errors import InvalidInput
 
 __all__ = ["EVIDENCE_KINDS", "METADATA_FIELDS", "metadata_commitment", "validate_metadata"]
@@ -125,7 +126,7 @@ def _kind(value: object, field: str) -> str:
 
 
 #: What a creator named as a party did (issue 15: creators linked to parties).
-CREATOR_ROLES = ("inventor", "designer", "author", "contributor")
+CREATOR_ROLES = CreatorRole.words()  # inventor, designer, author, contributor: the creator registry's roles
 _MAX_PARTY_ID = 2**24 - 1
 
 

@@ -26,6 +26,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -758,8 +759,14 @@ class FinalLookups:
 class CertificateBuilder:
     """Assembles certificates from the chain (direct records) and the journal (batched records)."""
 
-    def __init__(self, service: EvidenceService) -> None:
+    def __init__(
+        self,
+        service: EvidenceService,
+        endorsements: Callable[[bytes, int], list[dict[str, Any]]] | None = None,
+    ) -> None:
         self.service = service
+        #: The creators' endorsements of a direct record (``CreatorService.endorsements``), added to its certificate.
+        self.endorsements = endorsements
         self._trees: dict[tuple[str, int], merkle.MerkleTree] = {}
 
     def _tree(self, kind: str, key: int, leaves: Any) -> merkle.MerkleTree:
@@ -820,7 +827,7 @@ class CertificateBuilder:
             event = svc.registration_event(binding, info["partyId"], info["blockNumber"])
             if event is None:
                 raise NotFound("the registration event is not on this chain", field="content_hash")
-            return certificate.build(
+            doc = certificate.build(
                 **common,
                 metadata_commitment=None
                 if event["metadataCommitment"] == "0x" + ZERO32.hex()
@@ -833,6 +840,10 @@ class CertificateBuilder:
                 block_hash=event["blockHash"],
                 block_timestamp=info["blockTimestamp"],
             )
+            endorsed = self.endorsements(binding, info["partyId"]) if self.endorsements is not None else []
+            if endorsed:
+                doc["endorsements"] = endorsed
+            return doc
         journal = svc.store.item(binding)
         assert journal is not None
         sub, index = journal

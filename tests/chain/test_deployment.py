@@ -43,7 +43,27 @@ def test_the_deployed_code_matches_the_artifacts_on_both_evms(chain: Chain) -> N
         "EvidenceRegistry": True,
         "IPAssetRegistry": True,
         "DisputeRegistry": True,
+        "CreatorRegistry": True,
     }
+
+
+def test_a_deployment_made_before_the_creator_registry_gets_it_on_its_next_start(anvil: Chain, tmp_path: Path) -> None:
+    """An earlier version's manifest lacks the creator registry: loading it with the relayer deploys one bound to
+    the deployment's evidence registry and saves the manifest; loading again deploys nothing more."""
+    older = replace(
+        anvil.manifest, contracts={k: v for k, v in anvil.manifest.contracts.items() if k != "CreatorRegistry"}
+    )
+    path = manifest_path(tmp_path, older.chain_id)
+    older.save(path)
+    without, _ = load_or_deploy(anvil.w3, tmp_path, None)  # no sender: read as it is
+    assert "CreatorRegistry" not in without.contracts
+    completed, deployed = load_or_deploy(anvil.w3, tmp_path, anvil.sender)
+    assert not deployed and "CreatorRegistry" in completed.contracts
+    assert completed.address("CreatorRegistry") != anvil.manifest.address("CreatorRegistry")
+    assert Manifest.load(path) == completed
+    assert verify_deployment(anvil.w3, completed)["CreatorRegistry"]
+    again, _ = load_or_deploy(anvil.w3, tmp_path, anvil.sender)
+    assert again == completed
 
 
 def test_a_missing_or_unreadable_manifest_is_reported(tmp_path: Path, anvil: Chain) -> None:
