@@ -105,6 +105,9 @@ class PartyLabels:
         if party_id not in self._cache:
             try:
                 p = self.client.get(f"/v1/parties/{party_id}")
+                if isinstance(p.get("naturalPerson"), dict):  # no name on chain: the words that stand for it
+                    self._cache[party_id] = f"#{party_id} ({p['naturalPerson'].get('en', 'natural person')})"
+                    return self._cache[party_id]
                 name = p.get("nameEn") or p.get("nameZh") or p.get("identifier") or ""
                 if p.get("nameEn") and p.get("nameZh"):
                     name = f"{p['nameEn']} / {p['nameZh']}"

@@ -105,6 +105,12 @@ def test_a_designer_adds_her_own_signature_to_her_employers_registration_and_the
     assert report.passed, report.to_json()
     assert "endorsements" in [c.name for c in report.checks] and "metadata" in [c.name for c in report.checks]
 
+    from ledger.certificates.render.pdf import render_html
+
+    page = render_html(cert, verify_url="http://127.0.0.1:8000/")
+    assert "Creators&#x27; own signatures" in page or "Creators' own signatures" in page
+    assert f"natural person, party {person}: 设计人 / designer" in page
+
     # tampering with what the endorsement says is caught against the chain
     for key, value in (
         ("role", "author"),

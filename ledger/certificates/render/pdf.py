@@ -183,6 +183,35 @@ def _metadata_rows(metadata: dict[str, Any]) -> list[Row]:
     return rows
 
 
+_ROLES = {"inventor": "发明人", "designer": "设计人", "author": "作者", "contributor": "贡献者"}
+
+
+def _endorsement_rows(entries: list[Any]) -> list[Row]:
+    """Each creator's endorsement: who (a natural person by number), in which role, when, and where on chain."""
+    rows: list[Row] = []
+    for e in entries:
+        if not isinstance(e, dict):
+            continue
+        person = e.get("naturalPerson")
+        if isinstance(person, dict):
+            who = f"{person.get('zh', '')} / {person.get('en', '')}"
+        else:
+            who = " / ".join(str(e[k]) for k in ("nameZh", "nameEn") if e.get(k)) or f"party {e.get('partyId')}"
+        role = str(e.get("role", ""))
+        stamp = e.get("blockTimestamp")
+        ts = stamp if isinstance(stamp, int) else 0
+        rows.append(Row("创作者", "Creator", f"{who}: {_ROLES.get(role, role)} / {role}"))
+        rows.append(
+            Row(
+                "签署时间与交易",
+                "Signed at, transaction",
+                f"{_iso(ts, _shanghai())} (block {e.get('blockNumber')}) {e.get('transactionHash', '')}",
+                mono=True,
+            )
+        )
+    return rows
+
+
 def _proof_rows(zh: str, en: str, proof: dict[str, Any]) -> list[Row]:
     path = tuple(f"[{i}] {node}" for i, node in enumerate(proof["path"])) or ("(空 / empty)",)
     return [
@@ -296,6 +325,9 @@ def _sections(cert: certmod.Certificate) -> list[_Section]:
                     )
                 )
         sections.append(_Section("同一内容的公开登记", "Public registrations of the same content", tuple(rows)))
+    endorsed = cert.raw.get("endorsements")
+    if isinstance(endorsed, list) and endorsed:
+        sections.append(_Section("创作者本人签名", "Creators' own signatures", tuple(_endorsement_rows(endorsed))))
     if an["method"] == "batch":
         sub, bat = an["submission"], an["batch"]
         deadline = sub["deadline"]
