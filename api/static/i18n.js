@@ -416,7 +416,8 @@ window.I18N_CHECKS = {
     "submission-proof": "提交内的证明", "submission-signature": "提交签名", "submission-deadline": "提交截止时间",
     "batch-proof": "批次内的证明", "anchor": "批次锚定", "party": "登记方", "parties": "协议各方",
     "registrations": "同一内容的其他登记", "details": "协议细节", "agreement-id": "协议编号",
-    "signatures": "各方签名", "event": "链上事件", "commitment": "自然人身份承诺"
+    "signatures": "各方签名", "event": "链上事件", "commitment": "自然人身份承诺",
+    "endorsements": "创作者本人签名"
   },
   "en": {
     "format": "Certificate format", "file": "Original file", "document": "Contract document",
@@ -426,7 +427,8 @@ window.I18N_CHECKS = {
     "batch-proof": "Proof into the batch", "anchor": "Batch anchor", "party": "Registering party",
     "parties": "Parties to the agreement", "registrations": "Other registrations of the content",
     "details": "Agreement details", "agreement-id": "Agreement id", "signatures": "Signatures",
-    "event": "Event on the chain", "commitment": "Natural person's identity commitment"
+    "event": "Event on the chain", "commitment": "Natural person's identity commitment",
+    "endorsements": "Creators' own signatures"
   }
 };
 
@@ -479,6 +481,8 @@ window.I18N_DETAILS = [
   [/^the account belonged to active party (\d+) \((.*)\) at the registration block(.*)$/, "登记时该账户属于状态正常的{n1}（{2}）{3}"],
   [/^at the registration block the account belonged to party (\d+) \(active: (\w+)\); the certificate's party profile (matches|does not match) the registry(.*)$/, "登记时该账户属于{n1}（状态正常：{2}）；证书所载的参与方资料{3}登记簿{4}"],
   [/^party (\d+) does not exist$/, "{n1}不存在"],
+  [/^the creators' own signatures are on chain: (.*)$/, "创作者本人的签名已记录在链上：{1}"],
+  [/^endorsement (\d+) \(party (\d+)\): (.*)$/, "第 {1} 项创作者签名（{n2}）未通过核对：{3}"],
   [/^ \(checked at the latest block: the node keeps no state of the (registration|anchoring) block\)$/, "（按最新区块核对：节点未保留当时区块的状态）"],
   [/^no public registration of this content at block (\d+)$/, "截至区块 {1}，该内容没有公开登记"],
   [/^party (\d+) registered this content first \(block (\d+)\); (\d+) public registration\(s\) at block (\d+), each as listed(?: \((\d+) batched, proved by their own certificates\))?$/, "{n1}最先登记该内容（区块 {2}）；截至区块 {4} 共 {3} 个公开登记，均与所列一致"],
