@@ -41,6 +41,7 @@ from ledger.domain.metadata import metadata_commitment, validate_metadata
 from ledger.facade import Ledger
 from tests.api.conftest import OPERATOR_TOKEN, Api
 from tests.api.test_agreements_scenario import YEAR, agree, register_asset
+from tests.api.test_creators import endorsement
 from tests.helpers import account, make_anvil_chain
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,7 +130,15 @@ def _produce(api: Api) -> tuple[dict[str, tuple[dict[str, Any], bytes | None]], 
     meta = validate_metadata(META)
     single(hash_bytes(v1, sha))
     single(hash_bytes(v2, sha), metadata_commitment=metadata_commitment(meta), supersedes=hash_bytes(v1, sha))
+    # the university, a creator of the drawing, adds its own signature to the firm's record (§3.7)
+    v2_binding = api.binding(firm, hash_bytes(v2, sha))
+    endorsed = api.client.post(
+        f"/v1/evidence/0x{v2_binding.hex()}/endorsements",
+        json=endorsement(api, uni, v2_binding, api.party_of(firm), "contributor"),
+    )
+    assert endorsed.status_code == 201, endorsed.text
     direct = cert("0x" + hash_bytes(v2, sha).hex())
+    assert [e["partyId"] for e in direct["endorsements"]] == [p_uni]
     direct["evidence"]["metadata"] = meta
     superseded = cert("0x" + hash_bytes(v1, sha).hex())
 
@@ -197,7 +206,7 @@ def _vectors(genuine: dict[str, tuple[dict[str, Any], bytes | None]], moment: in
     out = [
         Vector(
             "direct",
-            "direct SHA-256 registration superseding an earlier version, metadata disclosed",
+            "direct SHA-256 registration superseding an earlier version, metadata disclosed, endorsed by a creator",
             "evidence",
             _text(direct),
             v2,
@@ -242,6 +251,22 @@ def _vectors(genuine: dict[str, tuple[dict[str, Any], bytes | None]], moment: in
     evidence_tampers: list[tuple[str, dict[str, Any], bytes | None, str, Callable[..., None] | bytes, set[str]]] = [
         ("direct-version-true", direct, v2, "version is true, not the integer 2", _set("version", True), {"format"}),
         ("direct-version-string", direct, v2, 'version is "2"', _set("version", "2"), {"format"}),
+        (
+            "direct-endorsement-role",
+            direct,
+            v2,
+            "the university's endorsement says author; it signed as contributor",
+            _set("endorsements.0.role", "author"),
+            {"endorsements"},
+        ),
+        (
+            "direct-endorsement-party",
+            direct,
+            v2,
+            "the endorsement is attributed to the registrant's own party",
+            _set("endorsements.0.partyId", 1),
+            {"endorsements"},
+        ),
         (
             "direct-missing-registrations",
             direct,
@@ -296,7 +321,7 @@ def _vectors(genuine: dict[str, tuple[dict[str, Any], bytes | None]], moment: in
             v2,
             "evidence.binding, last hex digit changed",
             _set("evidence.binding", _flip),
-            {"binding", "transaction", "record"},
+            {"binding", "transaction", "record", "endorsements"},
         ),
         (
             "direct-metadatacommitment-null",
@@ -328,7 +353,7 @@ def _vectors(genuine: dict[str, tuple[dict[str, Any], bytes | None]], moment: in
             v2,
             "registrant.partyId + 1 (another admitted party)",
             _set("registrant.partyId", lambda p: p + 1),
-            {"binding", "transaction", "record", "party"},
+            {"binding", "transaction", "record", "party", "endorsements"},
         ),
         (
             "direct-nameen",
