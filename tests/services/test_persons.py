@@ -278,6 +278,10 @@ def test_a_recipient_obtains_the_named_copy_with_the_persons_signed_consent_and_
     assert holder["consent"]["digest"] == recorded["digest"] and holder["consent"]["signer"] == person.address
     assert "only in this copy" in holder["note"] and f"party {other_pid}" in holder["issuedTo"]
     assert verify(doc, Rpc.from_web3(anvil.w3)).passed
+    from ledger.certificates.render.pdf import render_html
+
+    html = render_html(doc, verify_url="http://x")
+    assert "Issued to" in html and signed_consent.recipient in html and recorded["digest"] in html
     seen = svc.show(pid, **signed(svc, person, "show", pid, anvil))
     assert seen["consents"][0]["digest"] == recorded["digest"] and seen["consents"][0]["issued"] == 1
 
