@@ -379,6 +379,56 @@ class OwnCertificateRequest(PersonalDataRequest):
     contentHash: str = Hex32
 
 
+class ConsentSigned(Strict):
+    """A natural person's consent for a named recipient to obtain the named copy of the certificates of the listed
+    registrations: EIP-712 `CertificateConsent(uint256 partyId,string recipient,uint256 recipientParty,bytes32[]
+    bindings,string purpose,uint64 expires,uint256 nonce,uint64 deadline)` in the evidence registry's domain, signed
+    by an account of the person's party (docs/privacy.md "Consent to a named recipient")."""
+
+    partyId: int = Field(ge=1, le=2**24 - 1, description="The person's party.")
+    recipient: Annotated[str, _text_field(200, 1), _text(200, 1)] = Field(
+        description="The recipient's name, as the copy will state it (e.g. an arbitration institution, a licensee)."
+    )
+    recipientParty: int = Field(0, ge=0, le=2**24 - 1, description="The recipient's party id, 0 for none.")
+    bindings: list[Annotated[str, Hex32]] = Field(
+        min_length=1, max_length=16, description="The bindings of the person's registrations the consent covers."
+    )
+    purpose: Annotated[str, _text_field(1000, 1), _text(1000, 1)] = Field(description="The purpose, in words.")
+    expires: int = Field(ge=0, le=2**64 - 1, description="Unix seconds; at most two years ahead when recorded.")
+    nonce: int = Field(ge=0, le=2**64, description="The party's request nonce, consumed when the consent is recorded.")
+    deadline: int = Field(ge=0, le=2**64 - 1, description="Unix seconds; the consent must be recorded before it.")
+    account: Address = Field(description="The account of the party that signed.")
+    signature: SignatureHex
+
+
+class ConsentedCertificateRequest(Strict):
+    """A recipient presents the person's signed consent (as recorded) to obtain the named copy."""
+
+    consent: ConsentSigned
+    registration: str = Field(
+        max_length=66,
+        description="The content hash, or the binding, of the registration: one the consent covers.",
+        examples=["0x" + "ab" * 32],
+    )
+
+
+class ConsentPublic(BaseModel):
+    """A consent as the service recorded it (shown to the person and on recording or revoking)."""
+
+    digest: str = Field(description="The EIP-712 digest of the signed consent: how it is named and revoked.")
+    partyId: int
+    account: str = Field(description="The account that signed it.")
+    recipient: str
+    recipientParty: int | None
+    bindings: list[str]
+    purpose: str
+    expires: int
+    recordedAt: int
+    revokedAt: int | None
+    issued: int = Field(description="How many copies were issued under it.")
+    lastIssuedAt: int | None
+
+
 class PersonalConsent(BaseModel):
     text: str | None
     version: str | None
@@ -401,6 +451,9 @@ class PersonalDataPublic(BaseModel):
     createdAt: int
     erasedAt: int | None
     naturalPerson: NaturalPersonLabel
+    consents: list[ConsentPublic] = Field(
+        default_factory=list, description="The consents the person gave for named recipients (deleted on erasure)."
+    )
 
 
 class RequestNonce(BaseModel):

@@ -302,6 +302,18 @@ def _person_lines(d: dict[str, Any]) -> list[str]:
             "which without the salt says nothing about the person",
         ]
     consent = d.get("consent") or {}
+    given = [
+        f"  consent {c['digest']} to {c['recipient']}"
+        + (f" (party {c['recipientParty']})" if c.get("recipientParty") else "")
+        + f", recorded {local_time(int(c['recordedAt']))}, "
+        + (
+            f"revoked {local_time(int(c['revokedAt']))}"
+            if c.get("revokedAt")
+            else f"until {local_time(int(c['expires']))}"
+        )
+        + f", {c['issued']} cop{'y' if c['issued'] == 1 else 'ies'} issued"
+        for c in d.get("consents") or []
+    ]
     return [
         f"party {d['partyId']} ({d['naturalPerson']['en']}), held by the service since {local_time(int(d['createdAt']))}:",
         f"  names: {d.get('nameEn') or '-'} / {d.get('nameZh') or '-'}",
@@ -310,6 +322,7 @@ def _person_lines(d: dict[str, Any]) -> list[str]:
         f"  commitment on chain: {d['commitment']}",
         f"  consent (version {consent.get('version')}, given {local_time(int(consent.get('givenAt') or 0))}): "
         f"{consent.get('text')}",
+        *given,
     ]
 
 
@@ -331,6 +344,26 @@ def party_personal_data(
     client = api_client(settings_with(api_url=api_url))
     d = client.post(f"/v1/parties/{party_id}/personal-data", json=_person_request(client, signer, "show", party_id))
     report(_person_lines(d), d, as_json)
+
+
+@personal_app.command("sign")
+def party_personal_data_sign(
+    party_id: PartyIdArg,
+    keystore: KeystoreOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the JSON here instead of printing it.")] = None,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Print a signed `show` request (JSON) without sending it: paste it into the portal's "my registrations" view
+    when the browser has no wallet. Valid once, for ten minutes; it carries no personal data."""
+    signer = load_party_key(keystore)
+    client = api_client(settings_with(api_url=api_url))
+    body = {"partyId": party_id, **_person_request(client, signer, "show", party_id)}
+    text = json.dumps(body, indent=2)
+    if out is None:
+        print(text)
+        return
+    out.write_text(text + "\n", encoding="utf-8")
+    console.print(f'wrote {out}: paste it into the portal\'s "my registrations" view', highlight=False, markup=False)
 
 
 @app.command("erase")
@@ -358,21 +391,48 @@ def party_erase(
 @app.command("certificate")
 def party_certificate(
     party_id: PartyIdArg,
-    content_hash: Annotated[str, typer.Argument(help="The content hash of your registration (64 hex).")],
+    content_hash: Annotated[
+        str, typer.Argument(help="The content hash of the registration (64 hex); with --consent, or its binding.")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the certificate JSON.")],
     keystore: KeystoreOpt = None,
+    consent: Annotated[
+        Path | None,
+        typer.Option(
+            "--consent",
+            help="A recipient's request: the consent file the person gave you (`ipledger party consent`). No "
+            "keystore is needed; the copy states that it was issued to you under that consent.",
+        ),
+    ] = None,
     api_url: ApiUrlOpt = None,
 ) -> None:
-    """A natural person's own copy of the certificate of their registration, naming them (a `holder` section):
-    signed here with their keystore. The public certificate shows only "natural person, party N"."""
+    """The named copy of the certificate of a natural person's registration (a `holder` section naming them): the
+    person's own, signed here with their keystore; or, with --consent, the copy for the recipient the person's
+    signed consent names. The public certificate shows only "natural person, party N"."""
     from ledger.domain.hashing import parse_hash
 
     content = "0x" + parse_hash(content_hash, "content_hash").hex()
-    signer = load_party_key(keystore)
     client = api_client(settings_with(api_url=api_url))
+    if consent is not None:
+        given = _read_consent(consent)
+        body = {"consent": given, "registration": content}
+        doc = client.post(f"/v1/parties/{party_id}/certificate/consented", json=body)
+        _write_json(out, doc)
+        holder = doc.get("holder") or {}
+        consent_seen = holder.get("consent") or {}
+        console.print(
+            f"wrote {out}: the copy issued to {holder.get('recipient', {}).get('name')} under consent "
+            f"{consent_seen.get('digest')} (signed by {consent_seen.get('signer')}, recorded "
+            f"{local_time(int(consent_seen.get('recordedAt') or 0))}), naming {holder.get('nameEn') or holder.get('nameZh')} "
+            f"as party {party_id}; the name appears only in this copy. Check it with `ipledger verify {out} --rpc-url URL`",
+            highlight=False,
+            markup=False,
+        )
+        return
+    signer = load_party_key(keystore)
     body = {**_person_request(client, signer, "certificate", party_id, content), "contentHash": content}
     doc = client.post(f"/v1/parties/{party_id}/certificate", json=body)
-    out.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _write_json(out, doc)
     holder = doc.get("holder") or {}
     console.print(
         f"wrote {out}: your copy of the certificate, naming {holder.get('nameEn') or holder.get('nameZh')} as party "
@@ -380,6 +440,158 @@ def party_certificate(
         highlight=False,
         markup=False,
     )
+
+
+def _write_json(out: Path, doc: Any) -> None:
+    out.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+CONSENT_FORMAT = "qianhai-ip-ledger/certificate-consent"
+CONSENT_FIELDS = (
+    "partyId",
+    "recipient",
+    "recipientParty",
+    "bindings",
+    "purpose",
+    "expires",
+    "nonce",
+    "deadline",
+    "account",
+    "signature",
+)
+MAX_CONSENT_FILE = 64 * 1024
+
+
+def _read_consent(path: Path) -> dict[str, Any]:
+    """The signed consent in a consent file (bounded size; only the signed fields are sent)."""
+    try:
+        if path.stat().st_size > MAX_CONSENT_FILE:
+            raise InvalidInput(f"{path.name} is larger than a consent file can be", field="consent")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"the consent file cannot be read ({type(exc).__name__})", field="consent") from None
+    if not isinstance(data, dict) or data.get("format") != CONSENT_FORMAT:
+        raise InvalidInput(f"{path.name} is not a consent file ({CONSENT_FORMAT})", field="consent")
+    missing = [k for k in CONSENT_FIELDS if k not in data]
+    if missing:
+        raise InvalidInput(f"the consent file lacks {', '.join(missing)}", field="consent")
+    return {k: data[k] for k in CONSENT_FIELDS}
+
+
+def _expiry(value: str, now: int) -> int:
+    """``90d`` (days from the chain's time), YYYY-MM-DD, an ISO datetime or unix seconds."""
+    from cli.common import unix_time
+
+    text = value.strip()
+    if text.endswith("d") and text[:-1].isdigit() and len(text) <= 5:
+        return now + int(text[:-1]) * 86400
+    moment = unix_time(text, "expires")
+    assert moment is not None
+    return moment
+
+
+@app.command("consent")
+def party_consent(
+    party_id: PartyIdArg,
+    to: Annotated[str, typer.Option("--to", help="The recipient's name, as the copy will state it.")],
+    binding: Annotated[
+        list[str],
+        typer.Option(
+            "--binding",
+            help="The binding of your registration the consent covers (its certificate's evidence.binding); "
+            "repeat for several (at most 16).",
+        ),
+    ],
+    purpose: Annotated[str, typer.Option("--purpose", help="The purpose, in words (e.g. the arbitration case).")],
+    expires: Annotated[
+        str,
+        typer.Option(
+            "--expires", help="Until when: e.g. 90d (days), 2027-06-30 (00:00 UTC), an ISO datetime; at most two years."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the consent file for the recipient.")],
+    to_party: Annotated[
+        int, typer.Option("--to-party", min=0, max=MAX_PARTY_ID, help="The recipient's party id, if they are one.")
+    ] = 0,
+    keystore: KeystoreOpt = None,
+    as_json: JsonOpt = False,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """A natural person consents that a named recipient (an arbitrator, a licensee) obtains the copy of the
+    certificates of the listed registrations naming them, for a purpose, until an expiry: signed here with your
+    keystore (EIP-712 CertificateConsent), recorded by the service with its date, and written to a file you give
+    the recipient, who runs `ipledger party certificate N HASH --consent FILE -o OUT`. Revoke it with
+    `ipledger party revoke-consent N DIGEST`."""
+    from ledger.domain.hashing import parse_hash
+
+    bindings = ["0x" + parse_hash(b, f"binding[{i}]").hex() for i, b in enumerate(binding)]
+    signer = load_party_key(keystore)
+    client = api_client(settings_with(api_url=api_url))
+    nonce = int(client.get(f"/v1/parties/{party_id}/personal-data/nonce")["nonce"])
+    now, _ = chain_time(client)
+    until = _expiry(expires, now)
+    d = client.get("/v1/signing-domain")
+    domain = eip712.Domain(int(d["chainId"]), d["verifyingContract"])
+    fields: dict[str, Any] = {
+        "partyId": party_id,
+        "recipient": to,
+        "recipientParty": to_party,
+        "bindings": bindings,
+        "purpose": purpose,
+        "expires": until,
+        "nonce": nonce,
+        "deadline": now + 600,
+    }
+    message = eip712.certificate_consent_message(
+        domain,
+        party_id=party_id,
+        recipient=to,
+        recipient_party=to_party,
+        bindings=bindings,
+        purpose=purpose,
+        expires=until,
+        nonce=nonce,
+        deadline=now + 600,
+    )
+    body = {**fields, "account": signer.address, "signature": "0x" + eip712.sign(message, signer).hex()}
+    recorded = client.post(f"/v1/parties/{party_id}/consents", json=body)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(
+            {"format": CONSENT_FORMAT, **body, "digest": recorded["digest"], "recordedAt": recorded["recordedAt"]},
+            fh,
+            ensure_ascii=False,
+            indent=2,
+        )
+    who = to + (f" (party {to_party})" if to_party else "")
+    lines = [
+        f"consent {recorded['digest']} recorded {local_time(int(recorded['recordedAt']))}: {who} may obtain the copy "
+        f"naming you of {len(bindings)} registration(s) until {local_time(until)}, for: {purpose}",
+        f"wrote {out} (mode 0600): give it to the recipient; they run `ipledger party certificate {party_id} HASH "
+        f"--consent {out.name} -o COPY.json`",
+        f"revoke it before then with `ipledger party revoke-consent {party_id} {recorded['digest']} --keystore KEY.json`",
+    ]
+    report(lines, recorded, as_json)
+
+
+@app.command("revoke-consent")
+def party_revoke_consent(
+    party_id: PartyIdArg,
+    digest: Annotated[str, typer.Argument(help="The consent's digest (printed by `ipledger party consent`).")],
+    keystore: KeystoreOpt = None,
+    as_json: JsonOpt = False,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """A natural person revokes a consent they gave: no copy is issued under it any more (copies already issued
+    remain with their holders). A request signed here with your keystore."""
+    from ledger.domain.hashing import parse_hash
+
+    key = "0x" + parse_hash(digest, "digest").hex()
+    signer = load_party_key(keystore)
+    client = api_client(settings_with(api_url=api_url))
+    body = _person_request(client, signer, "revoke-consent", party_id, key)
+    d = client.post(f"/v1/parties/{party_id}/consents/{key}/revoke", json=body)
+    report([f"consent {d['digest']} to {d['recipient']} revoked {local_time(int(d['revokedAt']))}"], d, as_json)
 
 
 @app.command("prove")

@@ -14,6 +14,9 @@ from api.openapi import errors
 from api.schemas import (
     AccountChangeSigned,
     AccountPublic,
+    ConsentedCertificateRequest,
+    ConsentPublic,
+    ConsentSigned,
     IndividualCreate,
     IndividualPublic,
     OwnCertificateRequest,
@@ -27,10 +30,12 @@ from api.schemas import (
     RecoveryVetoIn,
     RequestNonce,
 )
+from ledger.domain.consent import SignedConsent
 from ledger.domain.evidence import parse_signature
 from ledger.domain.hashing import parse_hash
 from ledger.domain.parties import PartyProfile, PersonIdentity
 from ledger.domain.results import AccountView, CertificateDocument, PartyView, PowersView
+from ledger.errors import InvalidInput
 
 # OperatorFirstRoute: operator routes check the token before the body or any parameter is read
 router = APIRouter(tags=["parties"], route_class=OperatorFirstRoute)
@@ -108,7 +113,7 @@ def personal_data_nonce(ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, i
     responses=errors(403, 404, 409),
     summary="A natural person sees what is held about them",
     description="Everything the service holds about the person: document, names, the commitment's salt, their "
-    "consent and its date. Action `show`, subject zero. " + PERSON,
+    "consent and its date, and the consents they gave for named recipients. Action `show`, subject zero. " + PERSON,
 )
 def personal_data(body: PersonalDataRequest, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
     sig = parse_signature(body.signature)
@@ -142,6 +147,84 @@ def own_certificate(body: OwnCertificateRequest, ledger: LedgerDep, party_id: Pa
     sig = parse_signature(body.signature)
     content = parse_hash(body.contentHash, "contentHash")
     return ledger.persons.own_certificate(content, party_id, body.account, body.nonce, body.deadline, sig)
+
+
+def _consent(body: ConsentSigned, prefix: str = "") -> SignedConsent:
+    return SignedConsent(
+        party_id=body.partyId,
+        recipient=body.recipient,
+        recipient_party=body.recipientParty,
+        bindings=tuple(parse_hash(b, f"{prefix}bindings[{i}]") for i, b in enumerate(body.bindings)),
+        purpose=body.purpose,
+        expires=body.expires,
+        nonce=body.nonce,
+        deadline=body.deadline,
+        account=body.account,
+        signature=parse_signature(body.signature, prefix + "signature"),
+    )
+
+
+CONSENT = (
+    "The consent is the person's EIP-712 `CertificateConsent(uint256 partyId,string recipient,uint256 "
+    "recipientParty,bytes32[] bindings,string purpose,uint64 expires,uint256 nonce,uint64 deadline)`, evidence "
+    "registry domain, signed by an account of their party; the service's keys cannot make one. docs/privacy.md."
+)
+
+
+@router.post(
+    "/v1/parties/{party_id}/consents",
+    status_code=201,
+    response_model=ConsentPublic,
+    responses=errors(403, 404, 409),
+    summary="A natural person consents to a named recipient receiving their named certificate copy",
+    description="Records the person's signed consent: the recipient (name, optional party id), the bindings of "
+    "the person's registrations it covers (each must be theirs), the purpose and the expiry (at most two years "
+    "ahead). It carries the party's request nonce (consumed here) and a deadline at most a day ahead. The recipient "
+    "then presents it to `POST /v1/parties/{party_id}/certificate/consented`. Kept with the person's data and "
+    "deleted on erasure. No operator token. " + CONSENT,
+)
+def record_consent(body: ConsentSigned, ledger: LedgerDep, party_id: PartyIdPath) -> dict[str, Any]:
+    if body.partyId != party_id:
+        raise InvalidInput(f"the consent is for party {body.partyId}, not party {party_id}", field="partyId")
+    return ledger.persons.record_consent(_consent(body))
+
+
+@router.post(
+    "/v1/parties/{party_id}/consents/{digest}/revoke",
+    response_model=ConsentPublic,
+    responses=errors(403, 404, 409),
+    summary="A natural person revokes a consent",
+    description="No copy is issued under the consent afterwards (409 to its recipient). Action `revoke-consent`, "
+    "subject the consent's digest. " + PERSON,
+)
+def revoke_consent(
+    body: PersonalDataRequest,
+    ledger: LedgerDep,
+    party_id: PartyIdPath,
+    digest: Annotated[str, Path(max_length=66, description="The consent's digest (0x and 64 hex).")],
+) -> dict[str, Any]:
+    sig = parse_signature(body.signature)
+    key = parse_hash(digest, "digest")
+    return ledger.persons.revoke_consent(party_id, key, body.account, body.nonce, body.deadline, sig)
+
+
+@router.post(
+    "/v1/parties/{party_id}/certificate/consented",
+    responses=errors(403, 404, 409),
+    summary="A recipient's named certificate copy, under the person's signed consent",
+    description="The recipient (an arbitrator, a licensee) presents the consent the person signed and recorded. "
+    "The answer is the certificate of the registration with a `holder` section naming the person, the recipient "
+    "and the consent (digest, signer, date): the name appears only in this copy. Refused: a consent altered or "
+    "not signed by an account of the party (403 `consent.signature`, `consent.account`), another person's (403 "
+    "`consent.partyId`), not covering the registration (403 `registration`), expired (403 `consent.expires`), "
+    "never recorded (404 `consent`), revoked (409 `consent`), or a person whose data was erased (409 `party_id`). "
+    "No operator token: the consent is the authority. " + CONSENT,
+)
+def consented_certificate(
+    body: ConsentedCertificateRequest, ledger: LedgerDep, party_id: PartyIdPath
+) -> CertificateDocument:
+    registration = parse_hash(body.registration, "registration")
+    return ledger.persons.consented_certificate(party_id, _consent(body.consent, "consent."), registration)
 
 
 @router.get(

@@ -14,6 +14,7 @@
   var lastTitle = null;
   var lastParty = null;
   var lastAgreement = null;
+  var lastMine = null;
   var lookupSeq = 0;      // a newer lookup wins over a slower older one
 
   function $(id) { return document.getElementById(id); }
@@ -45,6 +46,7 @@
     if (lastTitle) renderTitle(lastTitle);
     if (lastParty) renderParty(lastParty);
     if (lastAgreement) renderAgreement(lastAgreement);
+    if (lastMine) renderMine(lastMine);
   }
 
   function toggleLanguage() {
@@ -695,6 +697,201 @@
     })));
   }
 
+  // --- my registrations: a natural person's own view, with a request they sign (docs/portal.md) ------------
+  // The request is the EIP-712 PersonalDataRequest of docs/privacy.md, signed by the person's wallet
+  // (eth_signTypedData_v4) or pasted from `ipledger party personal-data sign`. Nothing here is logged or stored.
+
+  var PDR_TYPES = {
+    EIP712Domain: [
+      { name: "name", type: "string" }, { name: "version", type: "string" },
+      { name: "chainId", type: "uint256" }, { name: "verifyingContract", type: "address" },
+    ],
+    PersonalDataRequest: [
+      { name: "action", type: "string" }, { name: "partyId", type: "uint256" }, { name: "subject", type: "bytes32" },
+      { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint64" },
+    ],
+  };
+  var ZERO32 = "0x" + new Array(65).join("0");
+  var MAX_PARTY = 16777215;
+
+  function mineParty() {
+    var id = parseInt($("mine-party").value, 10);
+    return id >= 1 && id <= MAX_PARTY ? id : null;
+  }
+
+  /** The later of this machine's clock and the chain's latest block time (the service judges deadlines so). */
+  function requestNow() {
+    return api("GET", "/v1/health").then(function (r) {
+      var local = Math.floor(Date.now() / 1000);
+      var chain = r.ok && r.body && r.body.latestBlockTime ? Number(r.body.latestBlockTime) : 0;
+      return Math.max(local, chain);
+    });
+  }
+
+  /** Has the wallet sign a PersonalDataRequest; resolves to the request's body (account, nonce, deadline,
+   * signature). Rejects with {api: response} when the service answers an error, or with the wallet's error. */
+  function walletRequest(action, partyId, subject) {
+    var eth = window.ethereum, account;
+    return eth.request({ method: "eth_requestAccounts" }).then(function (accounts) {
+      account = accounts && accounts[0];
+      return Promise.all([
+        api("GET", "/v1/parties/" + partyId + "/personal-data/nonce"), api("GET", "/v1/signing-domain"), requestNow(),
+      ]);
+    }).then(function (res) {
+      if (!res[0].ok) throw { api: res[0] };
+      if (!res[1].ok) throw { api: res[1] };
+      var d = res[1].body;
+      var typed = {
+        types: PDR_TYPES, primaryType: "PersonalDataRequest",
+        domain: { name: d.name, version: d.version, chainId: d.chainId, verifyingContract: d.verifyingContract },
+        message: { action: action, partyId: partyId, subject: subject || ZERO32, nonce: res[0].body.nonce, deadline: res[2] + 600 },
+      };
+      return eth.request({ method: "eth_signTypedData_v4", params: [account, JSON.stringify(typed)] }).then(function (sig) {
+        return { account: account, nonce: typed.message.nonce, deadline: typed.message.deadline, signature: sig };
+      });
+    });
+  }
+
+  function showMine() {
+    var id = mineParty();
+    if (!id) return Promise.resolve();
+    var out = $("mine-result");
+    if (!window.ethereum) {
+      $("mine-paste").hidden = false;
+      lastMine = null;
+      clear(out).setAttribute("data-state", "no-wallet");
+      return Promise.resolve();
+    }
+    out.setAttribute("data-state", "signing");
+    clear(out).appendChild(el("p", { class: "hint", text: t("mine.signing") }));
+    return walletRequest("show", id).then(function (body) { return fetchMine(id, body, true); }, function (err) { mineFailed(id, err); });
+  }
+
+  function sendPasted() {
+    var req = null;
+    try { req = JSON.parse($("mine-request").value); } catch (e) { req = null; }
+    var id = req && typeof req === "object" ? parseInt(req.partyId, 10) : NaN;
+    if (!(id >= 1 && id <= MAX_PARTY)) {
+      lastMine = { party: null, error: "badPaste" };
+      renderMine(lastMine);
+      return Promise.resolve();
+    }
+    $("mine-party").value = id;
+    var body = { account: req.account, nonce: req.nonce, deadline: req.deadline, signature: req.signature };
+    return fetchMine(id, body, false);
+  }
+
+  function fetchMine(id, body, wallet) {
+    return api("POST", "/v1/parties/" + id + "/personal-data", body).then(function (r) {
+      if (!r.ok) { mineFailed(id, { api: r }); return null; }
+      return api("GET", "/v1/index/evidence?party=" + id + "&limit=100").then(function (list) {
+        lastMine = { party: id, data: r.body, registrations: list.ok ? list.body.items : [], wallet: wallet };
+        renderMine(lastMine);
+      });
+    });
+  }
+
+  /** A refusal in the interface's language: 403 (another key, an altered request), 404 (no person's data),
+   * a spent nonce or a passed deadline; other answers with the service's own words. */
+  function mineFailed(id, err) {
+    var r = err && err.api, key = null;
+    var field = r && r.body && r.body.error ? r.body.error.field : null;
+    if (!r) key = "walletRefused";
+    else if (r.status === 403) key = "refused";
+    else if (r.status === 404) key = "notFound";
+    else if (field === "nonce" || field === "deadline") key = "expired";
+    lastMine = { party: id, error: key, message: r ? errorMessage(r.body, r.status) : (err && err.message) || String(err) };
+    renderMine(lastMine);
+  }
+
+  /** An identity document number with all but its first character and its last three hidden. */
+  function maskId(s) {
+    if (!s) return "-";
+    if (s.length <= 4) return new Array(s.length + 1).join("•");
+    return s.charAt(0) + new Array(s.length - 3).join("•") + s.slice(-3);
+  }
+
+  function mineRow(field, label, value, cls) {
+    return el("tr", { "data-field": field }, [el("th", { text: label }), el("td", { class: cls, text: value })]);
+  }
+
+  function renderMine(s) {
+    var out = clear($("mine-result"));
+    if (s.error !== undefined) {
+      out.setAttribute("data-state", "error");
+      var text = s.error ? t("mine." + s.error, { party: s.party, message: s.message || "" }) : s.message;
+      out.appendChild(el("p", { id: "mine-error", class: "badge bad", "data-error": s.error || "other", text: text }));
+      return;
+    }
+    var d = s.data, id = s.party;
+    out.setAttribute("data-state", "shown");
+    out.appendChild(el("h3", { text: t("mine.held") + " · " + (lang === "en" ? d.naturalPerson.en : d.naturalPerson.zh) }));
+    if (d.state === "erased") {
+      out.appendChild(el("p", { id: "mine-erased", class: "badge warn", text: t("mine.erased", { time: fmtLocal(d.erasedAt), party: id }) }));
+    } else {
+      var names = (lang === "en" ? [d.nameEn, d.nameZh] : [d.nameZh, d.nameEn]).filter(Boolean).join(" / ");
+      var c = d.consent || {};
+      out.appendChild(el("table", { class: "record", id: "mine-held" }, [el("tbody", null, [
+        mineRow("name", t("mine.name"), names || "-"),
+        mineRow("document", t("mine.document"), (d.idScheme || "").toUpperCase() + " " + maskId(d.identifier), "mono"),
+        mineRow("commitment", t("mine.commitment"), d.commitment, "mono"),
+        mineRow("consent", t("mine.consent"), t("mine.consentLine", { version: c.version, time: c.givenAt ? fmtLocal(c.givenAt) : "-", text: c.text || "" })),
+        mineRow("since", t("mine.since"), fmtLocal(d.createdAt)),
+      ])]));
+      out.appendChild(el("h3", { text: t("mine.consents") }));
+      var given = d.consents || [];
+      out.appendChild(given.length ? el("ul", { id: "mine-consents" }, given.map(function (g) {
+        var who = g.recipient + (g.recipientParty ? " (#" + g.recipientParty + ")" : "");
+        var until = g.revokedAt ? t("mine.consentRevoked", { time: fmtLocal(g.revokedAt) }) : t("mine.consentUntil", { time: fmtLocal(g.expires) });
+        return el("li", { "data-digest": g.digest }, [t("mine.consentItem", { recipient: who, purpose: g.purpose, time: fmtLocal(g.recordedAt), until: until, issued: g.issued })]);
+      })) : el("p", { class: "hint", text: t("mine.noConsents") }));
+    }
+    var regs = s.registrations || [];
+    out.appendChild(el("h3", { text: t("mine.registrations", { n: regs.length }) }));
+    if (!regs.length) { out.appendChild(el("p", { class: "hint", text: t("mine.noRegistrations") })); return; }
+    out.appendChild(el("ol", { class: "timeline", id: "mine-registrations" }, regs.map(function (g) {
+      var base = "/v1/evidence/" + g.binding + "/certificate?partyId=" + id;
+      var links = el("div", null, [
+        el("a", { class: "button", href: base, download: "certificate-" + g.binding.slice(2, 14) + ".json", text: t("mine.certificate") }),
+        el("a", { class: "button", href: base + "&format=pdf", text: t("mine.certificatePdf") }),
+      ]);
+      var kids = [
+        el("time", { datetime: new Date(g.time * 1000).toISOString(), text: fmtLocal(g.time) + " · " + fmtUtc(g.time) }),
+        el("div", { class: "mono small", text: g.binding }),
+        links,
+      ];
+      if (d.state !== "erased") {
+        if (s.wallet && window.ethereum) {
+          var b = el("button", { type: "button", class: "named", text: t("mine.named") });
+          b.addEventListener("click", function () { downloadNamed(id, g.binding, b); });
+          links.appendChild(b);
+        } else {
+          kids.push(el("div", { class: "hint", text: t("mine.namedCli", { party: id, binding: g.binding }) }));
+        }
+      }
+      return el("li", { "data-binding": g.binding }, kids);
+    })));
+  }
+
+  /** The person's named copy of one registration's certificate: one more signature ("certificate", subject the
+   * binding), then the JSON is saved by the browser; it never leaves this page otherwise. */
+  function downloadNamed(id, binding, button) {
+    button.disabled = true;
+    return walletRequest("certificate", id, binding).then(function (body) {
+      body.contentHash = binding;
+      return api("POST", "/v1/parties/" + id + "/certificate", body);
+    }).then(function (r) {
+      button.disabled = false;
+      if (!r.ok) { mineFailed(id, { api: r }); return; }
+      var url = URL.createObjectURL(new Blob([JSON.stringify(r.body, null, 2)], { type: "application/json" }));
+      var a = el("a", { href: url, download: "certificate-party-" + id + "-named.json" });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      button.textContent = t("mine.namedDone");
+    }, function (err) { button.disabled = false; mineFailed(id, err); });
+  }
+
   // --- wiring -----------------------------------------------------------------------------
 
   function init() {
@@ -728,6 +925,9 @@
     $("agreement-button").addEventListener("click", showAgreement);
     $("agreement-id").addEventListener("keydown", function (ev) { if (ev.key === "Enter") showAgreement(); });
     $("party-id").addEventListener("keydown", function (ev) { if (ev.key === "Enter") showParty(); });
+    $("mine-button").addEventListener("click", showMine);
+    $("mine-party").addEventListener("keydown", function (ev) { if (ev.key === "Enter") showMine(); });
+    $("mine-send").addEventListener("click", sendPasted);
 
     var q = new URLSearchParams(location.search);
     var qh = normaliseHash(q.get("hash"));

@@ -74,6 +74,16 @@ PERSONAL_DATA_REQUEST_TYPE = [
     {"name": "nonce", "type": "uint256"},
     {"name": "deadline", "type": "uint64"},
 ]
+CERTIFICATE_CONSENT_TYPE = [
+    {"name": "partyId", "type": "uint256"},
+    {"name": "recipient", "type": "string"},
+    {"name": "recipientParty", "type": "uint256"},
+    {"name": "bindings", "type": "bytes32[]"},
+    {"name": "purpose", "type": "string"},
+    {"name": "expires", "type": "uint64"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint64"},
+]
 EIP712_DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
     {"name": "version", "type": "string"},
@@ -264,6 +274,40 @@ def personal_data_request_message(
             "action": action,
             "partyId": int(party_id),
             "subject": "0x" + _b32(subject).hex(),
+            "nonce": int(nonce),
+            "deadline": int(deadline),
+        },
+    }
+
+
+def certificate_consent_message(
+    domain: Domain,
+    *,
+    party_id: int,
+    recipient: str,
+    recipient_party: int,
+    bindings: list[bytes] | list[str],
+    purpose: str,
+    expires: int,
+    nonce: int,
+    deadline: int,
+) -> dict[str, Any]:
+    """What an account of a natural person's party signs to let a named recipient (``recipient_party`` their party
+    id, 0 for none) obtain a copy of the certificates of ``bindings`` naming the person, for ``purpose``, until
+    ``expires`` (unix seconds). Off chain; the evidence domain; ``nonce`` the party's request nonce, consumed when the
+    service records the consent, and ``deadline`` bounds that recording (docs/privacy.md "Consent to a named
+    recipient")."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "CertificateConsent": CERTIFICATE_CONSENT_TYPE},
+        "primaryType": "CertificateConsent",
+        "domain": domain.to_json(),
+        "message": {
+            "partyId": int(party_id),
+            "recipient": recipient,
+            "recipientParty": int(recipient_party),
+            "bindings": ["0x" + _b32(b).hex() for b in bindings],
+            "purpose": purpose,
+            "expires": int(expires),
             "nonce": int(nonce),
             "deadline": int(deadline),
         },

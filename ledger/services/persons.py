@@ -29,6 +29,7 @@ from ledger.chain.codec import call
 from ledger.chain.connection import Connection
 from ledger.domain import eip712
 from ledger.domain.codes import IdentifierScheme, PartyKind
+from ledger.domain.consent import MAX_CONSENT_WINDOW, MAX_CONSENTS_PER_PARTY, SignedConsent
 from ledger.domain.parties import (
     JURISDICTIONS,
     PartyProfile,
@@ -42,14 +43,14 @@ from ledger.domain.results import CertificateDocument
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ledger.services.evidence import CertificateBuilder
 from ledger.services.parties import PartyService
-from ledger.storage.personal import PersonalStore, PersonRecord
+from ledger.storage.personal import ConsentRecord, PersonalStore, PersonRecord
 
 #: Seconds a pending record may be in flight before :meth:`PersonService.settle` judges it by default (an admission
 #: being sent by this process); the facade settles every pending record when it opens the service (0).
 SETTLE_AFTER = 600
 #: Furthest ahead a request's deadline may be.
 MAX_REQUEST_WINDOW = 24 * 3600
-REQUEST_ACTIONS = ("show", "erase", "certificate")
+REQUEST_ACTIONS = ("show", "erase", "certificate", "revoke-consent")
 
 
 class PersonService:
@@ -137,6 +138,37 @@ class PersonService:
     def nonce(self, party_id: int) -> int:
         return self.store.request_nonce(party_id)
 
+    def _now(self) -> int:
+        return max(int(time.time()), self.conn.latest_time())
+
+    def _signed_by_party(
+        self, message: dict[str, Any], party_id: int, account: str, deadline: int, signature: bytes, field: str = ""
+    ) -> str:
+        """The checksummed signer if ``account`` signed ``message``, is an account of ``party_id`` and the deadline
+        is neither passed nor more than a day ahead."""
+        acct = parse_account(account, field + "account")
+        now = self._now()
+        if deadline <= now:
+            raise InvalidInput("the request's deadline has passed", field=field + "deadline")
+        if deadline > now + MAX_REQUEST_WINDOW:
+            raise InvalidInput("the request's deadline is more than a day ahead", field=field + "deadline")
+        if eip712.recover(message, signature) != acct:
+            raise PermissionDenied(
+                "the signature does not verify for this account and request", field=field + "signature"
+            )
+        holder, _ = self.parties.party_of(acct)
+        if holder != party_id:
+            raise PermissionDenied(f"the signer is not an account of party {party_id}", field=field + "account")
+        return acct
+
+    def _use_nonce(self, party_id: int, nonce: int, field: str = "") -> None:
+        if not self.store.use_nonce(party_id, nonce):
+            raise Conflict(
+                f"the request nonce of party {party_id} is {self.store.request_nonce(party_id)}",
+                field=field + "nonce",
+                details={"expected": self.store.request_nonce(party_id)},
+            )
+
     def authorise(
         self,
         action: str,
@@ -151,32 +183,18 @@ class PersonService:
         current request nonce and a deadline not passed; consumes the nonce."""
         if action not in REQUEST_ACTIONS:
             raise InvalidInput(f"action must be one of {', '.join(REQUEST_ACTIONS)}", field="action")
-        acct = parse_account(account, "account")
-        now = max(int(time.time()), self.conn.latest_time())
-        if deadline <= now:
-            raise InvalidInput("the request's deadline has passed", field="deadline")
-        if deadline > now + MAX_REQUEST_WINDOW:
-            raise InvalidInput("the request's deadline is more than a day ahead", field="deadline")
         message = self.request_message(action, party_id, nonce, deadline, subject)
-        if eip712.recover(message, signature) != acct:
-            raise PermissionDenied("the signature does not verify for this account and request", field="signature")
-        holder, _ = self.parties.party_of(acct)
-        if holder != party_id:
-            raise PermissionDenied(f"the signer is not an account of party {party_id}", field="account")
+        self._signed_by_party(message, party_id, account, deadline, signature)
         record = self.store.by_party(party_id)
         if record is None:
             raise NotFound(f"the service holds no personal data of party {party_id}", field="party_id")
-        if not self.store.use_nonce(party_id, nonce):
-            raise Conflict(
-                f"the request nonce of party {party_id} is {self.store.request_nonce(party_id)}",
-                field="nonce",
-                details={"expected": self.store.request_nonce(party_id)},
-            )
+        self._use_nonce(party_id, nonce)
         return record
 
     def show(self, party_id: int, account: str, nonce: int, deadline: int, signature: bytes) -> dict[str, Any]:
         """What the service holds about the person (their own signed request)."""
-        return person_view(self.authorise("show", party_id, account, nonce, deadline, signature))
+        record = self.authorise("show", party_id, account, nonce, deadline, signature)
+        return {**person_view(record), "consents": [consent_view(c) for c in self.store.consents(party_id)]}
 
     def erase(self, party_id: int, account: str, nonce: int, deadline: int, signature: bytes) -> dict[str, Any]:
         """Erases the person's names, identifier, salt and keyed hash (their own signed request). The chain keeps
@@ -210,6 +228,162 @@ class PersonService:
             "note": "names are held by the service off chain; the chain knows this party only by its commitment",
         }
         return doc
+
+    # --- consent to a named recipient ------------------------------------------------------------------
+
+    def record_consent(self, consent: SignedConsent) -> dict[str, Any]:
+        """Records the person's signed consent for a named recipient to obtain the named copy of the certificates of
+        the registrations it lists (each must be the party's), until its expiry. The consent carries the party's
+        request nonce (consumed here) and a deadline at most a day ahead; the expiry is at most two years ahead. Only
+        an account of the party can sign one: the service's keys sign nothing for the person."""
+        c = consent.validated()
+        now = self._now()
+        if c.expires <= now:
+            raise InvalidInput("the consent's expiry has passed", field="expires")
+        if c.expires > now + MAX_CONSENT_WINDOW:
+            raise InvalidInput("the consent's expiry is more than two years ahead", field="expires")
+        message = c.message(self.conn.evidence_domain)
+        signer = self._signed_by_party(message, c.party_id, c.account, c.deadline, c.signature)
+        record = self.store.by_party(c.party_id)
+        if record is None:
+            raise NotFound(f"the service holds no personal data of party {c.party_id}", field="partyId")
+        if record.state != "admitted":
+            raise Conflict(
+                f"the personal data of party {c.party_id} was erased: nothing to consent to", field="partyId"
+            )
+        if c.recipient_party and c.recipient_party > self.parties.count():
+            raise NotFound(f"party {c.recipient_party} does not exist", field="recipientParty")
+        for i, b in enumerate(c.bindings):
+            try:
+                self.certificates.service.lookup(b, c.party_id)
+            except NotFound:
+                raise NotFound(f"0x{b.hex()} is not registered by party {c.party_id}", field=f"bindings[{i}]") from None
+        self._use_nonce(c.party_id, c.nonce)
+        digest = "0x" + eip712.digest(message).hex()
+        self.store.add_consent(
+            ConsentRecord(
+                digest=digest,
+                party_id=c.party_id,
+                account=signer,
+                recipient=c.recipient,
+                recipient_party=c.recipient_party,
+                bindings=tuple("0x" + b.hex() for b in c.bindings),
+                purpose=c.purpose,
+                expires=c.expires,
+                signature=c.signature,
+                recorded_at=int(time.time()),
+                revoked_at=None,
+                issued=0,
+                last_issued_at=None,
+            ),
+            MAX_CONSENTS_PER_PARTY,
+        )
+        stored = self.store.consent(digest)
+        assert stored is not None
+        return consent_view(stored)
+
+    def revoke_consent(
+        self, party_id: int, digest: bytes, account: str, nonce: int, deadline: int, signature: bytes
+    ) -> dict[str, Any]:
+        """Revokes a consent before its expiry (the person's signed ``revoke-consent`` request, ``subject`` the
+        consent's digest): no copy is issued under it any more."""
+        key = "0x" + digest.hex()
+        stored = self.store.consent(key)
+        if stored is None or stored.party_id != party_id:
+            raise NotFound(f"no consent of party {party_id} with this digest is on record", field="digest")
+        self.authorise("revoke-consent", party_id, account, nonce, deadline, signature, subject=digest)
+        if stored.revoked_at is not None:
+            raise Conflict("this consent was already revoked", field="digest")
+        self.store.revoke_consent(key)
+        revoked = self.store.consent(key)
+        assert revoked is not None
+        return consent_view(revoked)
+
+    def consented_certificate(self, party_id: int, consent: SignedConsent, registration: bytes) -> CertificateDocument:
+        """The named copy of the certificate of the person's registration ``registration`` (its content hash or
+        binding), issued to the recipient a consent names, on presentation of that consent: it must verify for the
+        account that signed it, be the person's (an account of ``party_id``), be recorded, unrevoked and unexpired,
+        and cover the registration; the person's data must not be erased. The copy's ``holder`` section names the
+        person, the recipient and the consent (digest, signer, date)."""
+        c = consent.validated()
+        if c.party_id != party_id:
+            raise PermissionDenied(
+                f"the consent is party {c.party_id}'s, not party {party_id}'s", field="consent.partyId"
+            )
+        acct = parse_account(c.account, "consent.account")
+        message = c.message(self.conn.evidence_domain)
+        if eip712.recover(message, c.signature) != acct:
+            raise PermissionDenied(
+                "the consent's signature does not verify: it was altered or signed by another key",
+                field="consent.signature",
+            )
+        holder, _ = self.parties.party_of(acct)
+        if holder != party_id:
+            raise PermissionDenied(
+                f"the consent's signer is not an account of party {party_id}", field="consent.account"
+            )
+        record = self.store.by_party(party_id)
+        if record is None:
+            raise NotFound(f"the service holds no personal data of party {party_id}", field="party_id")
+        if record.state != "admitted":
+            raise Conflict(
+                f"the personal data of party {party_id} was erased, and its consents with it: only the public copy "
+                "remains",
+                field="party_id",
+            )
+        digest = "0x" + eip712.digest(message).hex()
+        stored = self.store.consent(digest)
+        if stored is None or stored.party_id != party_id:
+            raise NotFound("this consent is not on record: the person records it when signing it", field="consent")
+        if stored.revoked_at is not None:
+            raise Conflict(f"the person revoked this consent at {stored.revoked_at} (unix)", field="consent")
+        if stored.expires <= self._now():
+            raise PermissionDenied(f"the consent expired at {stored.expires} (unix)", field="consent.expires")
+        doc = self.certificates.build(registration, party_id)
+        binding = str(doc["evidence"]["binding"])
+        if binding not in stored.bindings:
+            raise PermissionDenied(
+                f"the consent does not cover the registration {binding} of party {party_id}", field="registration"
+            )
+        self.store.consent_issued(digest)
+        recipient = stored.recipient + (f" (party {stored.recipient_party})" if stored.recipient_party else "")
+        doc["holder"] = {
+            "partyId": party_id,
+            "nameZh": record.name_zh or "",
+            "nameEn": record.name_en or "",
+            "idScheme": record.id_scheme,
+            "issuedTo": f"{recipient}, with the signed consent of the natural person of party {party_id}",
+            "recipient": {"name": stored.recipient, "partyId": stored.recipient_party or None},
+            "consent": {
+                "digest": digest,
+                "signer": stored.account,
+                "recordedAt": stored.recorded_at,
+                "expires": stored.expires,
+                "purpose": stored.purpose,
+            },
+            "note": "the person's name appears only in this copy, issued to the recipient above under the person's "
+            "consent; the public certificate names natural person, party "
+            f"{party_id}, and verification needs no personal data",
+        }
+        return doc
+
+
+def consent_view(c: ConsentRecord) -> dict[str, Any]:
+    """A recorded consent as shown to the person and returned when recording or revoking it."""
+    return {
+        "digest": c.digest,
+        "partyId": c.party_id,
+        "account": c.account,
+        "recipient": c.recipient,
+        "recipientParty": c.recipient_party or None,
+        "bindings": list(c.bindings),
+        "purpose": c.purpose,
+        "expires": c.expires,
+        "recordedAt": c.recorded_at,
+        "revokedAt": c.revoked_at,
+        "issued": c.issued,
+        "lastIssuedAt": c.last_issued_at,
+    }
 
 
 def person_view(record: PersonRecord) -> dict[str, Any]:

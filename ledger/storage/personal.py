@@ -22,6 +22,12 @@ sent, and marked admitted after it is mined. A crash between the two leaves a pe
 pending` lists them and the service settles each on restart against the chain: admitted if the commitment is
 held by a party, deleted otherwise. A pending row never outlives the next start of the service without a party.
 
+Table ``consents``: the consents a person signed for a named recipient to obtain a copy of their certificates
+naming them (docs/privacy.md "Consent to a named recipient"): the EIP-712 digest (primary key), party, signing
+account, recipient's name and optional party id, the bindings covered (JSON list of hex), the purpose, the expiry,
+the signature, when it was recorded and revoked, and how many copies were issued under it (and the last time).
+Every consent of a party is deleted with the party's personal data on erasure.
+
 Table ``request_nonces``: per party, the nonce the person's next signed request (access, erasure) must carry; it
 holds no personal data and outlives an erasure, so that an old signed request cannot be replayed.
 
@@ -31,6 +37,7 @@ loses duplicate detection for the persons admitted before.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sqlite3
@@ -66,6 +73,22 @@ CREATE TABLE IF NOT EXISTS persons (
     created_at INTEGER NOT NULL,
     erased_at INTEGER
 );
+CREATE TABLE IF NOT EXISTS consents (
+    digest TEXT PRIMARY KEY,
+    party_id INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    recipient_party INTEGER NOT NULL,
+    bindings TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    expires INTEGER NOT NULL,
+    signature BLOB NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    issued INTEGER NOT NULL DEFAULT 0,
+    last_issued_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS consents_party ON consents (party_id);
 CREATE TABLE IF NOT EXISTS request_nonces (
     party_id INTEGER PRIMARY KEY,
     nonce INTEGER NOT NULL
@@ -90,6 +113,37 @@ class PersonRecord:
     consent_at: int | None
     created_at: int
     erased_at: int | None
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    """One row of ``consents``."""
+
+    digest: str
+    party_id: int
+    account: str
+    recipient: str
+    recipient_party: int
+    bindings: tuple[str, ...]
+    purpose: str
+    expires: int
+    signature: bytes
+    recorded_at: int
+    revoked_at: int | None
+    issued: int
+    last_issued_at: int | None
+
+
+_CONSENT_COLUMNS = (
+    "digest, party_id, account, recipient, recipient_party, bindings, purpose, expires, signature, recorded_at, "
+    "revoked_at, issued, last_issued_at"
+)
+
+
+def _consent(row: Any) -> ConsentRecord:
+    values = list(row)
+    values[5] = tuple(json.loads(values[5]))
+    return ConsentRecord(*values)
 
 
 _COLUMNS = (
@@ -260,11 +314,67 @@ class PersonalStore:
             )
             return True
 
+    # --- consents to named recipients --------------------------------------------------------------
+
+    def add_consent(self, consent: ConsentRecord, max_per_party: int) -> None:
+        """Records a consent (its digest unique); :class:`Conflict` if it is recorded already or the party holds
+        ``max_per_party`` consents."""
+        with self._db() as db:
+            if db.execute("SELECT 1 FROM consents WHERE digest = ?", (consent.digest,)).fetchone() is not None:
+                raise Conflict("this consent is already recorded", field="signature")
+            (count,) = db.execute("SELECT COUNT(*) FROM consents WHERE party_id = ?", (consent.party_id,)).fetchone()
+            if int(count) >= max_per_party:
+                raise Conflict(
+                    f"party {consent.party_id} holds {max_per_party} consents, the most kept", field="party_id"
+                )
+            db.execute(
+                f"INSERT INTO consents ({_CONSENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    consent.digest,
+                    consent.party_id,
+                    consent.account,
+                    consent.recipient,
+                    consent.recipient_party,
+                    json.dumps(list(consent.bindings)),
+                    consent.purpose,
+                    consent.expires,
+                    consent.signature,
+                    consent.recorded_at,
+                    consent.revoked_at,
+                    consent.issued,
+                    consent.last_issued_at,
+                ),
+            )
+
+    def consent(self, digest: str) -> ConsentRecord | None:
+        with self._db() as db:
+            row = db.execute(f"SELECT {_CONSENT_COLUMNS} FROM consents WHERE digest = ?", (digest,)).fetchone()
+        return _consent(row) if row is not None else None
+
+    def consents(self, party_id: int) -> list[ConsentRecord]:
+        with self._db() as db:
+            rows = db.execute(
+                f"SELECT {_CONSENT_COLUMNS} FROM consents WHERE party_id = ? ORDER BY recorded_at, digest",
+                (int(party_id),),
+            ).fetchall()
+        return [_consent(r) for r in rows]
+
+    def revoke_consent(self, digest: str, now: int | None = None) -> None:
+        at = int(now if now is not None else time.time())
+        with self._db() as db:
+            db.execute("UPDATE consents SET revoked_at = ? WHERE digest = ? AND revoked_at IS NULL", (at, digest))
+
+    def consent_issued(self, digest: str, now: int | None = None) -> None:
+        at = int(now if now is not None else time.time())
+        with self._db() as db:
+            db.execute("UPDATE consents SET issued = issued + 1, last_issued_at = ? WHERE digest = ?", (at, digest))
+
     # --- erasure -----------------------------------------------------------------------------------
 
     def erase(self, party_id: int, now: int | None = None) -> bool:
-        """Deletes every personal column of the party's row (names, identifier, salt, keyed hash, consent text), keeps
-        the party id, commitment and dates, and vacuums. False if there was nothing to erase."""
+        """Deletes every personal column of the party's row (names, identifier, salt, keyed hash, consent text) and
+        every consent the person gave to a named recipient, keeps the party id, commitment and dates, and vacuums.
+        False if there was nothing to erase."""
         at = int(now if now is not None else time.time())
         with self._db() as db:
             cur = db.execute(
@@ -274,6 +384,8 @@ class PersonalStore:
                 (at, int(party_id)),
             )
             changed = cur.rowcount > 0
+            if changed:
+                db.execute("DELETE FROM consents WHERE party_id = ?", (int(party_id),))
         self.vacuum()
         return changed
 

@@ -114,3 +114,77 @@ def test_a_stranger_cannot_read_a_persons_data(api: Api) -> None:
     stranger = account("api-stranger")
     refused = api.client.post(f"/v1/parties/{pid}/personal-data", json=signed(api, stranger, "show", pid))
     assert refused.status_code == 403 and NAME_EN not in refused.text
+
+
+def consent_body(api: Api, who: Any, pid: int, bindings: list[str], **over: Any) -> dict[str, Any]:
+    from ledger.domain import eip712
+
+    now = max(api.chain.now(), int(time.time()))
+    fields: dict[str, Any] = {
+        "partyId": pid,
+        "recipient": "Hong Kong International Arbitration Centre",
+        "recipientParty": 0,
+        "bindings": bindings,
+        "purpose": "arbitration of a design dispute",
+        "expires": now + 7 * 86400,
+        "nonce": api.client.get(f"/v1/parties/{pid}/personal-data/nonce").json()["nonce"],
+        "deadline": now + 600,
+        **over,
+    }
+    message = eip712.certificate_consent_message(
+        api.domain(),
+        party_id=fields["partyId"],
+        recipient=fields["recipient"],
+        recipient_party=fields["recipientParty"],
+        bindings=fields["bindings"],
+        purpose=fields["purpose"],
+        expires=fields["expires"],
+        nonce=fields["nonce"],
+        deadline=fields["deadline"],
+    )
+    return {**fields, "account": who.address, "signature": "0x" + eip712.sign(message, who).hex()}
+
+
+def test_a_recipient_gets_the_named_copy_with_the_persons_consent_until_it_is_revoked(api: Api) -> None:
+    person, stranger = account("api-person"), account("api-consent-stranger")
+    pid = api.client.post("/v1/parties/individuals", json=body(), headers=api.auth).json()["partyId"]
+    content = bytes.fromhex("ab" * 32)
+    assert api.client.post("/v1/evidence", json=api.single_body(person, content)).status_code == 202
+    api.ledger.pipeline.drain()
+    binding = "0x" + api.binding(person, content).hex()
+
+    by_stranger = api.client.post(f"/v1/parties/{pid}/consents", json=consent_body(api, stranger, pid, [binding]))
+    assert by_stranger.status_code == 403 and by_stranger.json()["error"]["field"] == "account"
+    bad = api.client.post(
+        f"/v1/parties/{pid}/consents", json=consent_body(api, person, pid, [binding], expires=1, recipient="")
+    )
+    assert bad.status_code in (400, 422) and bad.json()["error"]["field"] in ("recipient", "expires"), bad.text
+    signed_consent = consent_body(api, person, pid, [binding])
+    recorded = api.client.post(f"/v1/parties/{pid}/consents", json=signed_consent)
+    assert recorded.status_code == 201, recorded.text
+    digest = recorded.json()["digest"]
+
+    path = f"/v1/parties/{pid}/certificate/consented"
+    copy = api.client.post(path, json={"consent": signed_consent, "registration": "0x" + content.hex()})
+    assert copy.status_code == 200, copy.text
+    holder = copy.json()["holder"]
+    assert holder["nameEn"] == NAME_EN and holder["consent"]["digest"] == digest
+    assert holder["recipient"]["name"] == "Hong Kong International Arbitration Centre"
+    assert api.client.post("/v1/verify", json={"certificate": copy.json()}).json()["verdict"] == "passed"
+    public = api.client.get(f"/v1/evidence/0x{content.hex()}/certificate").json()
+    assert "holder" not in public and NAME_EN not in str(public)
+
+    altered = {**signed_consent, "purpose": "anything at all"}
+    refused = api.client.post(path, json={"consent": altered, "registration": "0x" + content.hex()})
+    assert refused.status_code == 403 and refused.json()["error"]["field"] == "consent.signature"
+    assert NAME_EN not in refused.text
+    extra = api.client.post(path, json={"consent": signed_consent, "registration": binding, "name": "x"})
+    assert extra.status_code in (400, 422)
+
+    revoke = signed(api, person, "revoke-consent", pid, digest)
+    revoked = api.client.post(f"/v1/parties/{pid}/consents/{digest}/revoke", json=revoke)
+    assert revoked.status_code == 200 and revoked.json()["revokedAt"] is not None, revoked.text
+    after = api.client.post(path, json={"consent": signed_consent, "registration": "0x" + content.hex()})
+    assert after.status_code == 409 and after.json()["error"]["field"] == "consent"
+    seen = api.client.post(f"/v1/parties/{pid}/personal-data", json=signed(api, person, "show", pid)).json()
+    assert [(c["digest"], c["issued"]) for c in seen["consents"]] == [(digest, 1)]

@@ -636,3 +636,144 @@ def test_an_agreement_from_its_qr_link_its_certificate_and_its_status_in_both_la
     zh.click("#agreement-button")
     expect(zh.locator("#agreement-result")).to_have_attribute("data-state", "error")
     assert not zh.js_errors and not page.js_errors
+
+
+PERSON_EN, PERSON_ZH, PERSON_HKID = "Ho Wing Sze", "何詠詩", "K987654(5)"
+
+
+def inject_wallet(page: Any, key: Any) -> None:
+    """An EIP-1193 provider in the page whose ``eth_signTypedData_v4`` is signed in Python by ``key`` (eth-account):
+    the page's code path is the one a real wallet drives."""
+    from eth_account.messages import encode_typed_data
+
+    def sign(address: str, typed: str) -> str:
+        assert address.lower() == key.address.lower()
+        return "0x" + bytes(key.sign_message(encode_typed_data(full_message=json.loads(typed))).signature).hex()
+
+    page.expose_function("pyWalletSign", sign)
+    page.add_init_script(
+        "window.ethereum = { isTestWallet: true, request: async ({ method, params }) => {"
+        f"  if (method === 'eth_requestAccounts' || method === 'eth_accounts') return ['{key.address.lower()}'];"
+        "  if (method === 'eth_signTypedData_v4') return await window.pyWalletSign(params[0], params[1]);"
+        "  throw new Error('unsupported ' + method); } };"
+    )
+
+
+def test_a_person_sees_their_own_data_and_registrations_with_a_signed_request(
+    make_page: Any, portal: Portal, tmp_path: Path
+) -> None:
+    from eth_account import Account
+
+    from ledger.domain.evidence import sign_single
+    from ledger.domain.hashing import public_binding
+    from tests.helpers import cli_env, run_cli
+
+    person, stranger = account("portal-person"), account("portal-person-stranger")
+    resp = portal.client.post(
+        "/v1/parties/individuals",
+        headers={"Authorization": "Bearer browser-operator-token"},
+        json={
+            "jurisdiction": "hksar",
+            "idScheme": "hkid",
+            "identifier": PERSON_HKID,
+            "nameZh": PERSON_ZH,
+            "nameEn": PERSON_EN,
+            "consent": "I consent to the processing described in docs/privacy.md",
+            "accounts": [person.address],
+        },
+    )
+    assert resp.status_code == 201, resp.text
+    pid = int(resp.json()["partyId"])
+    content = hash_bytes(b"a lamp design drawn by a Hong Kong designer", HashAlgorithm.SHA256)
+    binding = public_binding(content, pid, HashAlgorithm.SHA256)
+    domain = eip712.Domain(portal.ledger.manifest.chain_id, portal.ledger.manifest.address("EvidenceRegistry"))
+    nonce = portal.get(f"/v1/accounts/{person.address}")["nonce"]
+    req = sign_single(person, domain, binding=binding, algorithm=1, nonce=nonce, deadline=portal.chain.now() + 3600)
+    resp = portal.client.post(
+        "/v1/evidence",
+        json={
+            "binding": "0x" + binding.hex(),
+            "partyId": pid,
+            "algorithm": "sha256",
+            "registrant": person.address,
+            "nonce": nonce,
+            "deadline": req.deadline,
+            "signature": "0x" + req.signature.hex(),
+        },
+    )
+    assert resp.status_code == 202, resp.text
+    assert portal.ledger.pipeline.drain()
+    portal.chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    portal.ledger.index.sync()
+
+    page = make_page("en-GB")
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text))
+    inject_wallet(page, person)
+    open_portal(page, portal)
+    page.fill("#mine-party", str(pid))
+    page.click("#mine-button")
+    result = page.locator("#mine-result")
+    expect(result).to_have_attribute("data-state", "shown")
+    expect(result.locator("[data-field=name] td")).to_have_text(f"{PERSON_EN} / {PERSON_ZH}")
+    expect(result.locator("[data-field=document] td")).to_have_text("HKID K••••••(5)")  # masked: docs/portal.md
+    expect(result.locator("[data-field=consent] td")).to_contain_text("docs/privacy.md")
+    item = result.locator(f"#mine-registrations li[data-binding='0x{binding.hex()}']")
+    expect(item).to_be_visible()
+    expect(item.locator("a").first).to_have_attribute(
+        "href", f"/v1/evidence/0x{binding.hex()}/certificate?partyId={pid}"
+    )
+    public = portal.get(f"/v1/evidence/0x{binding.hex()}/certificate?partyId={pid}")
+    assert public["registrant"]["partyId"] == pid and PERSON_EN not in json.dumps(public)
+    with page.expect_download() as dl:
+        item.locator("button.named").click()
+    named = json.loads(Path(dl.value.path()).read_text())
+    assert named["holder"]["nameEn"] == PERSON_EN and named["evidence"]["binding"] == "0x" + binding.hex()
+    page.click("#lang-toggle")
+    expect(result.locator("[data-field=name] th")).to_have_text("姓名")
+    expect(result.locator("[data-field=name] td")).to_have_text(f"{PERSON_ZH} / {PERSON_EN}")
+    assert not page.js_errors
+    assert not any(PERSON_EN in line or "987654" in line for line in console), console
+
+    # a request signed by another key is refused, in both languages, and shows nothing
+    other = make_page("zh-CN")
+    inject_wallet(other, stranger)
+    open_portal(other, portal)
+    other.fill("#mine-party", str(pid))
+    other.click("#mine-button")
+    error = other.locator("#mine-error")
+    expect(error).to_have_attribute("data-error", "refused")
+    expect(error).to_contain_text(f"签名并非第 {pid} 号当事人账户所作")
+    other.click("#lang-toggle")
+    expect(error).to_contain_text(f"it is not signed by an account of party {pid}")
+    expect(other.locator("#mine-result")).not_to_contain_text(PERSON_EN)
+
+    # no wallet: the page says so and takes a request signed by the CLI
+    keystore = tmp_path / "person.json"
+    keystore.write_text(json.dumps(Account.encrypt(person.key, "pw", iterations=2)))
+    signed = run_cli(
+        "party",
+        "personal-data",
+        "sign",
+        str(pid),
+        "--keystore",
+        str(keystore),
+        "--api-url",
+        portal.url,
+        env=cli_env(IPLEDGER_KEYSTORE_PASSWORD="pw"),
+    )
+    assert signed.returncode == 0, signed.stderr
+    bare = make_page("en-GB")
+    open_portal(bare, portal)
+    bare.fill("#mine-party", str(pid))
+    bare.click("#mine-button")
+    expect(bare.locator("#mine-no-wallet")).to_contain_text("no Ethereum wallet")
+    bare.fill("#mine-request", signed.stdout)
+    bare.click("#mine-send")
+    expect(bare.locator("#mine-result")).to_have_attribute("data-state", "shown")
+    expect(bare.locator("#mine-result [data-field=name] td")).to_contain_text(PERSON_EN)
+    expect(bare.locator(f"#mine-registrations li[data-binding='0x{binding.hex()}']")).to_contain_text(
+        "ipledger party certificate"
+    )
+    bare.click("#mine-send")  # the same request again: its nonce is spent
+    expect(bare.locator("#mine-error")).to_have_attribute("data-error", "expired")

@@ -69,6 +69,37 @@ def test_a_hong_kong_resident_registers_in_their_own_name_and_is_erased(up, tmp_
     ok = run_cli("verify", str(own), "--file", str(draft), env=env)
     assert ok.returncode == 0 and "natural person, party 1" in ok.stdout, ok.stdout + ok.stderr
 
+    # a named copy for an arbitrator, with the person's signed consent; refused once altered or revoked
+    binding = json.loads(public.read_text())["evidence"]["binding"]
+    consent = tmp_path / "consent.json"
+    give = ["party", "consent", "1", "--to", "HKIAC", "--binding", binding, "--purpose", "arbitration of the lamp"]
+    out = run_cli(*give, "--expires", "30d", "-o", str(consent), "--keystore", str(keystore), env=env)
+    assert out.returncode == 0 and "recorded" in out.stdout, out.stdout + out.stderr
+    copy = tmp_path / "arbitrator-copy.json"
+    out = run_cli("party", "certificate", "1", content, "-o", str(copy), "--consent", str(consent), env=env)
+    assert out.returncode == 0 and "only in this copy" in out.stdout, out.stdout + out.stderr
+    holder = json.loads(copy.read_text())["holder"]
+    assert holder["nameEn"] == NAME_EN and holder["recipient"]["name"] == "HKIAC"
+    assert holder["consent"]["digest"] == json.loads(consent.read_text())["digest"]
+    altered = tmp_path / "altered.json"
+    altered.write_text(json.dumps(json.loads(consent.read_text()) | {"recipient": "Someone Else"}))
+    out = run_cli(
+        "party", "certificate", "1", content, "-o", str(tmp_path / "x.json"), "--consent", str(altered), env=env
+    )
+    assert out.returncode == 1 and "does not verify" in out.stderr and NAME_EN not in out.stderr, out.stderr
+    later = tmp_path / "later.json"
+    out = run_cli(*give, "--expires", "2d", "-o", str(later), "--keystore", str(keystore), "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    digest = json.loads(out.stdout)["digest"]
+    out = run_cli("party", "revoke-consent", "1", digest, "--keystore", str(keystore), env=env)
+    assert out.returncode == 0 and "revoked" in out.stdout, out.stderr
+    out = run_cli(
+        "party", "certificate", "1", content, "-o", str(tmp_path / "y.json"), "--consent", str(later), env=env
+    )
+    assert out.returncode == 1 and "revoked" in out.stderr, out.stderr
+    signed_request = run_cli("party", "personal-data", "sign", "1", "--keystore", str(keystore), env=env)
+    assert signed_request.returncode == 0 and json.loads(signed_request.stdout)["partyId"] == 1
+
     # the arbitrator confirms that the person before them is party 1
     proof = tmp_path / "proof.json"
     out = run_cli("party", "prove", "1", "-o", str(proof), "--keystore", str(keystore), env=env)
@@ -87,9 +118,13 @@ def test_a_hong_kong_resident_registers_in_their_own_name_and_is_erased(up, tmp_
     assert out.returncode == 0 and "erased" in out.stdout, out.stderr
     again = run_cli("verify", str(public), "--file", str(draft), env=env)
     assert again.returncode == 0 and "natural person, party 1" in again.stdout, again.stdout
+    out = run_cli(
+        "party", "certificate", "1", content, "-o", str(tmp_path / "z.json"), "--consent", str(consent), env=env
+    )
+    assert out.returncode == 1 and "erased" in out.stderr, out.stderr
 
     assert p.interrupt() == 0
-    needles = [NAME_EN.encode(), NAME_ZH.encode(), b"AB987654", NAME_EN.encode("utf-16-le")]
+    needles = [NAME_EN.encode(), NAME_ZH.encode(), b"AB987654", NAME_EN.encode("utf-16-le"), b"HKIAC", b"of the lamp"]
     files = [f for f in p.data_dir.rglob("*") if f.is_file()] + [p.log_path]
     assert len(files) > 3
     for f in files:

@@ -4,6 +4,7 @@ settlement, the person's signed access and erasure, and certificates that still 
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 import time
 from pathlib import Path
@@ -15,10 +16,11 @@ from ledger.certificates.verify import Rpc, verify
 from ledger.config import Settings
 from ledger.domain import eip712
 from ledger.domain.codes import IdentifierScheme
+from ledger.domain.consent import SignedConsent
 from ledger.domain.evidence import sign_single
 from ledger.domain.hashing import HashAlgorithm, public_binding
 from ledger.domain.parties import PartyProfile, PersonIdentity, person_commitment
-from ledger.errors import Conflict, InvalidInput, PermissionDenied
+from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ledger.services.evidence import CertificateBuilder, EvidenceService
 from ledger.services.parties import PartyService
 from ledger.services.persons import PersonService
@@ -186,3 +188,149 @@ def test_after_erasure_nothing_personal_remains_and_the_certificate_still_verifi
     assert f"natural person, party {pid}" in party.detail
     with pytest.raises(Conflict):
         svc.own_certificate(content, pid, **signed(svc, person, "certificate", pid, anvil, content))
+
+
+def consent_for(
+    svc: PersonService,
+    who: LocalAccount,
+    pid: int,
+    bindings: list[bytes],
+    chain: Chain,
+    *,
+    recipient: str = "Shenzhen Court of International Arbitration",
+    recipient_party: int = 0,
+    expires: int | None = None,
+    purpose: str = "arbitration of case SCIA-2026-17",
+) -> SignedConsent:
+    now = max(chain.now(), int(time.time()))
+    fields = {
+        "party_id": pid,
+        "recipient": recipient,
+        "recipient_party": recipient_party,
+        "bindings": tuple(bindings),
+        "purpose": purpose,
+        "expires": expires if expires is not None else now + 30 * 86400,
+        "nonce": svc.nonce(pid),
+        "deadline": now + 600,
+    }
+    unsigned = SignedConsent(**fields, account=who.address, signature=b"")  # type: ignore[arg-type]
+    sig = eip712.sign(unsigned.message(svc.conn.evidence_domain), who)
+    return SignedConsent(**fields, account=who.address, signature=sig)  # type: ignore[arg-type]
+
+
+def register(
+    svc: PersonService, evidence: EvidenceService, chain: Chain, who: LocalAccount, pid: int, text: str
+) -> tuple[bytes, bytes]:
+    content = h(text)
+    binding = public_binding(content, pid, HashAlgorithm.SHA256)
+    req = sign_single(
+        who,
+        evidence.domain(),
+        binding=binding,
+        algorithm=1,
+        nonce=svc.parties.account(who.address)["nonce"],
+        deadline=chain.now() + 3600,
+        party_id=pid,
+    )
+    sub = evidence.submit_single(req)
+    assert sub.tx_hash is not None
+    chain.w3.eth.wait_for_transaction_receipt(sub.tx_hash, timeout=30)
+    return content, binding
+
+
+def test_a_recipient_obtains_the_named_copy_with_the_persons_signed_consent_and_nothing_else_does(
+    anvil: Chain, tmp_path: Path
+) -> None:
+    svc, evidence, journal = wire(anvil, tmp_path)
+    person, other = account("svc-consent-person"), account("svc-consent-other")
+    pid = svc.admit(identity("AB987654(3)"), "hksar", [person.address])["partyId"]
+    other_pid = svc.admit(identity("G123456(A)", name_en="Other Person"), "hksar", [other.address])["partyId"]
+    content, binding = register(svc, evidence, anvil, person, pid, "a design draft of a chair")
+    other_content, other_binding = register(svc, evidence, anvil, other, other_pid, "someone else's draft")
+    content2, binding2 = register(svc, evidence, anvil, person, pid, "a second draft, not consented")
+
+    # the operator's keys cannot consent for the person; nor can another person; nor for bindings not theirs
+    with pytest.raises(PermissionDenied) as by_operator:
+        svc.record_consent(consent_for(svc, anvil.registrar, pid, [binding], anvil))
+    assert by_operator.value.field == "account"
+    with pytest.raises(PermissionDenied):
+        svc.record_consent(consent_for(svc, other, pid, [binding], anvil))
+    with pytest.raises(NotFound) as not_theirs:
+        svc.record_consent(consent_for(svc, person, pid, [other_binding], anvil))
+    assert not_theirs.value.field == "bindings[0]"
+    with pytest.raises(InvalidInput) as too_late:
+        svc.record_consent(consent_for(svc, person, pid, [binding], anvil, expires=anvil.now() + 3 * 366 * 86400))
+    assert too_late.value.field == "expires"
+
+    signed_consent = consent_for(svc, person, pid, [binding], anvil, recipient_party=other_pid)
+    recorded = svc.record_consent(signed_consent)
+    assert recorded["recipient"].startswith("Shenzhen") and recorded["bindings"] == ["0x" + binding.hex()]
+    with pytest.raises(Conflict) as replayed:
+        svc.record_consent(signed_consent)
+    assert replayed.value.field == "nonce"
+
+    doc = svc.consented_certificate(pid, signed_consent, content)
+    holder = doc["holder"]
+    assert holder["nameEn"] == NAME_EN and holder["recipient"] == {
+        "name": signed_consent.recipient,
+        "partyId": other_pid,
+    }
+    assert holder["consent"]["digest"] == recorded["digest"] and holder["consent"]["signer"] == person.address
+    assert "only in this copy" in holder["note"] and f"party {other_pid}" in holder["issuedTo"]
+    assert verify(doc, Rpc.from_web3(anvil.w3)).passed
+    from ledger.certificates.render.pdf import render_html
+
+    html = render_html(doc, verify_url="http://x")
+    assert "Issued to" in html and signed_consent.recipient in html and recorded["digest"] in html
+    seen = svc.show(pid, **signed(svc, person, "show", pid, anvil))
+    assert seen["consents"][0]["digest"] == recorded["digest"] and seen["consents"][0]["issued"] == 1
+
+    # refusals: not covered, altered, another person's, another party's path, expired
+    with pytest.raises(PermissionDenied) as uncovered:
+        svc.consented_certificate(pid, signed_consent, content2)
+    assert uncovered.value.field == "registration"
+    altered = dataclasses.replace(signed_consent, recipient="Someone Else Ltd")
+    with pytest.raises(PermissionDenied) as bad_sig:
+        svc.consented_certificate(pid, altered, content)
+    assert bad_sig.value.field == "consent.signature"
+    widened = dataclasses.replace(signed_consent, bindings=(binding, binding2))
+    with pytest.raises(PermissionDenied):
+        svc.consented_certificate(pid, widened, content2)
+    with pytest.raises(PermissionDenied) as elsewhere:
+        svc.consented_certificate(other_pid, signed_consent, other_content)
+    assert elsewhere.value.field == "consent.partyId"
+    never_recorded = consent_for(svc, person, pid, [binding], anvil, recipient="Unrecorded Licensee")
+    with pytest.raises(NotFound) as unrecorded:
+        svc.consented_certificate(pid, never_recorded, content)
+    assert unrecorded.value.field == "consent"
+    short = consent_for(svc, person, pid, [binding2], anvil, expires=max(anvil.now(), int(time.time())) + 5)
+    svc.record_consent(short)
+    anvil.w3.provider.make_request("evm_increaseTime", [60])  # type: ignore[arg-type]
+    anvil.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    with pytest.raises(PermissionDenied) as expired:
+        svc.consented_certificate(pid, short, content2)
+    assert expired.value.field == "consent.expires"
+
+    # the person revokes: refused afterwards; a stranger cannot revoke
+    digest = bytes.fromhex(recorded["digest"][2:])
+    with pytest.raises(PermissionDenied):
+        svc.revoke_consent(pid, digest, **signed(svc, other, "revoke-consent", pid, anvil, digest))
+    revoked = svc.revoke_consent(pid, digest, **signed(svc, person, "revoke-consent", pid, anvil, digest))
+    assert revoked["revokedAt"] is not None
+    with pytest.raises(Conflict) as refused:
+        svc.consented_certificate(pid, signed_consent, content)
+    assert refused.value.field == "consent"
+
+    # erasure takes the consents with it: the recipient's name and the purpose are gone too
+    again = consent_for(svc, person, pid, [binding], anvil, recipient="Kowloon Licensing Partner")
+    svc.record_consent(again)
+    assert b"Kowloon Licensing Partner" in (tmp_path / "personal.sqlite3").read_bytes()
+    svc.erase(pid, **signed(svc, person, "erase", pid, anvil))
+    assert svc.store.consents(pid) == []
+    journal.close()
+    for f in every_file(tmp_path):
+        for needle in (b"Kowloon Licensing Partner", b"SCIA-2026-17", NAME_EN.encode()):
+            assert needle not in f.read_bytes(), f"{needle!r} remains in {f.name}"
+    with pytest.raises(Conflict) as erased:
+        svc.consented_certificate(pid, again, content)
+    assert erased.value.field == "party_id"

@@ -274,7 +274,26 @@ def _sections(cert: certmod.Certificate) -> list[_Section]:
         holder = cert.raw.get("holder")
         if isinstance(holder, dict):  # the person's own copy: named, at their signed request
             names = " / ".join(str(holder[k]) for k in ("nameZh", "nameEn") if holder.get(k))
-            registrant.append(Row("本人姓名（本人副本）", "Name (the person's own copy)", names or "-"))
+            recipient = holder.get("recipient")
+            if isinstance(recipient, dict):  # issued to a named recipient under the person's signed consent
+                given = holder.get("consent")
+                consent: dict[str, Any] = given if isinstance(given, dict) else {}
+                to = str(recipient.get("name") or "-")
+                if recipient.get("partyId"):
+                    to += f" (party {recipient['partyId']})"
+                registrant.append(Row("本人姓名（仅见于本副本）", "Name (appears only in this copy)", names or "-"))
+                registrant.append(Row("签发对象", "Issued to", to))
+                registrant.append(
+                    Row(
+                        "本人同意书",
+                        "Under the person's consent",
+                        f"{consent.get('digest', '-')} · {consent.get('signer', '-')} · "
+                        f"{_iso(int(consent.get('recordedAt') or 0), UTC)}",
+                        mono=True,
+                    )
+                )
+            else:
+                registrant.append(Row("本人姓名（本人副本）", "Name (the person's own copy)", names or "-"))
     registrant += [
         Row("证件类型", "Identifier scheme", f"{scheme_zh} / {scheme_en}"),
         Row("证件号码", "Identifier", reg["identifier"], mono=True),
