@@ -78,9 +78,23 @@ def submission_public(sub: Submission) -> dict[str, Any]:
 
 @router.get("/v1/signing-domain", response_model=SigningDomain, summary="EIP-712 domain and types to sign")
 def signing_domain(ledger: LedgerDep) -> dict[str, Any]:
-    """The EIP-712 domain of the evidence contract on this chain, and the `Evidence` and `BatchSubmission` types."""
+    """The EIP-712 domain of the evidence (and party) registry on this chain, and the types signed in it: `Evidence`,
+    `BatchSubmission`, `AccountChange`, `RecoveryVeto`, `DocumentAction`, `PersonalDataRequest` and
+    `CertificateConsent` (creators' endorsements are signed in the creator registry's domain,
+    GET /v1/creators/signing-domain)."""
     d = eip712.Domain(ledger.manifest.chain_id, ledger.manifest.address("EvidenceRegistry")).to_json()
-    return {**d, "types": {"Evidence": eip712.EVIDENCE_TYPE, "BatchSubmission": eip712.BATCH_SUBMISSION_TYPE}}
+    return {
+        **d,
+        "types": {
+            "Evidence": eip712.EVIDENCE_TYPE,
+            "BatchSubmission": eip712.BATCH_SUBMISSION_TYPE,
+            "AccountChange": eip712.ACCOUNT_CHANGE_TYPE,
+            "RecoveryVeto": eip712.RECOVERY_VETO_TYPE,
+            "DocumentAction": eip712.DOCUMENT_ACTION_TYPE,
+            "PersonalDataRequest": eip712.PERSONAL_DATA_REQUEST_TYPE,
+            "CertificateConsent": eip712.CERTIFICATE_CONSENT_TYPE,
+        },
+    }
 
 
 @router.post(

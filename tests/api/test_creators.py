@@ -216,3 +216,19 @@ def test_metadata_given_to_the_api_is_checked_before_anything_is_sent(api: Api, 
     resp = api.client.post("/v1/evidence", json=body)
     assert resp.status_code == 400 and resp.json()["error"]["field"] == "metadata.creators[0].role", resp.text
     assert api.client.get(f"/v1/evidence/{content.hex()}").status_code == 404
+
+
+def test_the_signing_domains_publish_every_type_signed_in_them(api: Api) -> None:
+    evidence = api.client.get("/v1/signing-domain").json()
+    assert evidence["verifyingContract"] == api.ledger.manifest.address("EvidenceRegistry")
+    assert evidence["types"]["PersonalDataRequest"] == eip712.PERSONAL_DATA_REQUEST_TYPE
+    assert evidence["types"]["CertificateConsent"] == eip712.CERTIFICATE_CONSENT_TYPE
+    assert evidence["types"]["Evidence"] == eip712.EVIDENCE_TYPE
+    creators = api.client.get("/v1/creators/signing-domain").json()
+    assert (creators["name"], creators["verifyingContract"]) == (
+        eip712.CREATORS_DOMAIN_NAME,
+        api.ledger.manifest.address("CreatorRegistry"),
+    )
+    assert creators["types"] == {"CreatorEndorsement": eip712.CREATOR_ENDORSEMENT_TYPE}
+    typehash = api.ledger.connection.contract("CreatorRegistry").functions.ENDORSEMENT_TYPEHASH().call()
+    assert bytes(typehash) == eip712.CREATOR_ENDORSEMENT_TYPEHASH
