@@ -219,7 +219,7 @@ class Ledger:
         service = PersonService(
             self.connection, self.parties, PersonalStore(Path(self.settings.data_dir)), self.certificates
         )
-        service.settle(min_age=0)  # one API process per data directory (the lock of `ipledger up`): none is in flight
+        service.settle(min_age=0)  # none of this process is in flight; one sent before a restart waits (settle)
         return service
 
     @cached_property

@@ -24,9 +24,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 from ledger.certificates.evidence import natural_person
 from ledger.chain.codec import call
 from ledger.chain.connection import Connection
+from ledger.chain.sender import NotSent
 from ledger.domain import eip712
 from ledger.domain.codes import IdentifierScheme, PartyKind
 from ledger.domain.consent import MAX_CONSENT_WINDOW, MAX_CONSENTS_PER_PARTY, SignedConsent
@@ -40,7 +43,15 @@ from ledger.domain.parties import (
     person_keyed_hash,
 )
 from ledger.domain.results import CertificateDocument
-from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ledger.errors import (
+    ChainUnavailable,
+    Conflict,
+    InvalidInput,
+    LedgerError,
+    NotFound,
+    PermissionDenied,
+    TransactionFailed,
+)
 from ledger.services.evidence import CertificateBuilder
 from ledger.services.parties import PartyService
 from ledger.storage.personal import ConsentRecord, PersonalStore, PersonRecord
@@ -72,6 +83,7 @@ class PersonService:
         if jurisdiction not in JURISDICTIONS:
             raise InvalidInput(f"jurisdiction must be one of {', '.join(JURISDICTIONS)}", field="jurisdiction")
         keyed = person_keyed_hash(self.store.service_key, person.id_scheme, person.identifier)
+        self.settle()  # earlier admissions whose outcome was not known, once they are old enough to be decided
         held = self.store.holder(keyed)
         if held is not None:
             state, party_id = held
@@ -100,8 +112,11 @@ class PersonService:
         )
         try:
             shown = self.parties.admit(profile, accounts, individual=True)
-        except BaseException:
-            self._settle_one(commitment)
+        except BaseException as exc:
+            # Refused before anything reached the node (its checks, the node's refusal, an estimate that reverts):
+            # nothing can be mined, and the row goes. Otherwise the admission may be in the node's pool: the row
+            # stays pending until the chain decides (:meth:`settle`), so that a late admission finds its record.
+            self._settle_one(commitment, may_drop=isinstance(exc, (LedgerError, NotSent)) and not _uncertain(exc))
             raise
         self.store.mark_admitted(commitment, int(shown["partyId"]))
         return {**shown, "naturalPerson": natural_person(int(shown["partyId"]))}
@@ -110,21 +125,35 @@ class PersonService:
         scheme = int(IdentifierScheme.PERSON_COMMITMENT)
         return int(call(self.parties.contract.functions.partyByIdentifier(scheme, commitment)))
 
-    def _settle_one(self, commitment: str) -> None:
+    def _settle_one(self, commitment: str, *, may_drop: bool = True) -> bool:
+        """Admitted when the chain holds the commitment; else deleted when ``may_drop`` and no admission can still
+        be mined; else left pending. Returns whether it was settled."""
         holder = self._holder_on_chain(commitment)
         if holder:
             self.store.mark_admitted(commitment, holder)
-        else:
+            return True
+        if may_drop and not self._registrar_busy():
             self.store.drop_pending(commitment)
+            return True
+        return False
+
+    def _registrar_busy(self) -> bool:
+        """Whether the registrar has transactions the node has not mined yet (one of them may be an admission). A
+        service without the registrar's key cannot tell, and says no: its pending rows are older than its start."""
+        sender = self.conn.registrar
+        if sender is None:
+            return False
+        count = self.conn.w3.eth.get_transaction_count
+        address = to_checksum_address(sender.address)
+        return int(count(address, "pending")) > int(count(address, "latest"))
 
     def settle(self, min_age: int = SETTLE_AFTER) -> int:
         """Settles the pending records older than ``min_age`` seconds (left by a crash between sending an admission
-        and recording its party): admitted if the chain holds their commitment, deleted otherwise. Returns how many
-        it settled."""
+        and recording its party, or by an admission whose outcome was not known): admitted if the chain holds their
+        commitment; deleted otherwise, unless the registrar still has unmined transactions (an admission sent before
+        a crash may be in the node's pool: its row waits for the next settlement). Returns how many it settled."""
         pending = self.store.pending(older_than=int(time.time()) - min_age)
-        for commitment in pending:
-            self._settle_one(commitment)
-        return len(pending)
+        return sum(1 for commitment in pending if self._settle_one(commitment))
 
     # --- the person's signed requests ---------------------------------------------------------------
 
@@ -204,7 +233,8 @@ class PersonService:
             raise Conflict(f"the personal data of party {party_id} was already erased", field="party_id")
         self.store.erase(party_id)
         erased = self.store.by_party(party_id)
-        assert erased is not None
+        if erased is None:  # the store keeps the erased row (state, party, dates): its absence is a broken store
+            raise NotFound(f"party {party_id} has no personal record", field="party_id")
         return person_view(erased)
 
     def own_certificate(
@@ -366,6 +396,15 @@ class PersonService:
             f"{party_id}, and verification needs no personal data",
         }
         return doc
+
+
+def _uncertain(exc: BaseException) -> bool:
+    """An admission that may have reached the node's pool: a lost answer, a lost node, or no receipt in time."""
+    from ledger.chain.sender import SendUncertain
+
+    return isinstance(exc, (SendUncertain, TransactionFailed)) or (
+        isinstance(exc, ChainUnavailable) and not isinstance(exc, NotSent)
+    )
 
 
 def consent_view(c: ConsentRecord) -> dict[str, Any]:

@@ -122,6 +122,37 @@ def test_a_crash_between_sending_and_recording_is_settled_on_restart(anvil: Chai
     assert b"Lost" not in (tmp_path / "personal.sqlite3").read_bytes()
 
 
+def test_an_admission_still_in_the_nodes_pool_at_a_restart_keeps_its_personal_record(
+    anvil: Chain, tmp_path: Path
+) -> None:
+    """A crash after the admission reached the node but before it was mined: the restart must not delete the
+    personal record (the salt with it), or the party it becomes would have no person behind it."""
+    svc, _, _ = wire(anvil, tmp_path)
+    common = {"id_scheme": "hkid", "name_zh": "", "consent_text": "yes", "consent_version": "1"}
+    commitment = person_commitment("hkid", "AB987654(3)", bytes(32))
+    svc.store.add_pending(
+        commitment=commitment, keyed_hash="k1", identifier="AB987654(3)", name_en="Pooled", salt=bytes(32), now=0,
+        **common,
+    )  # fmt: skip
+    anvil.w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        anvil.registrar_sender.send_call(
+            anvil.evidence.functions.admitParty(
+                (7, 2, int(IdentifierScheme.PERSON_COMMITMENT), commitment, "", ""), [account("svc-pooled").address]
+            ),
+            wait=False,
+        )  # broadcast, not mined: then the process "crashes"
+        restarted, _, _ = wire(anvil, tmp_path)
+        assert restarted.settle(min_age=0) == 0
+        assert [r["state"] for r in restarted.store.rows()] == ["pending"]
+    finally:
+        anvil.w3.provider.make_request("evm_setAutomine", [True])
+    anvil.w3.provider.make_request("evm_mine", [])
+    assert restarted.settle(min_age=0) == 1
+    (row,) = restarted.store.rows()
+    assert (row["state"], row["party_id"]) == ("admitted", restarted.parties.count())
+
+
 def test_only_an_account_of_the_party_sees_its_personal_data_once_per_nonce(anvil: Chain, tmp_path: Path) -> None:
     svc, _, _ = wire(anvil, tmp_path)
     person, stranger = account("svc-person-see"), account("svc-person-stranger")
