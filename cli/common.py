@@ -150,6 +150,57 @@ def load_party_keys(keystores: list[Path] | None) -> list[LocalAccount]:
     return [load_party_key(None)]
 
 
+# `--keystore` of a command a party may do from a Safe multisig account: one key, or (with --safe) its owners'.
+PartyKeystoresOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--keystore",
+        help="The party account's keystore (v3 JSON); with --safe, one keystore per Safe owner who signs (repeat up to "
+        "the Safe's threshold). Password from IPLEDGER_KEYSTORE_PASSWORD or a prompt. Env: IPLEDGER_KEYSTORE.",
+    ),
+]
+SafeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--safe",
+        help="Act for the party's Safe multisig account at this address: each --keystore is an owner, and the Safe's "
+        "signature (its owners' signatures of the Safe message, ERC-1271) goes to the API.",
+    ),
+]
+
+
+class SafeSigner:
+    """A party account that is a Safe: signs like an ``eth_account`` account (``address``, ``sign_message``), with
+    the owners' keys over the Safe message of the EIP-712 digest, which the Safe accepts under ERC-1271."""
+
+    def __init__(self, address: str, owners: list[LocalAccount], chain_id: int) -> None:
+        self.address = address
+        self.owners = owners
+        self.chain_id = chain_id
+
+    def sign_message(self, signable: Any) -> Any:
+        from types import SimpleNamespace
+
+        from eth_utils import keccak
+
+        from ledger.chain.governance import safe_wallet_signature
+
+        digest = bytes(keccak(b"\x19" + signable.version + signable.header + signable.body))
+        return SimpleNamespace(signature=safe_wallet_signature(self.owners, self.chain_id, self.address, digest))
+
+
+def party_signer(keystores: list[Path] | None, safe: str | None, chain_id: Callable[[], int]) -> Any:
+    """The account that signs for the party: the one --keystore's key, or with --safe the Safe, signed by the
+    owners whose keystores are given (``chain_id`` is asked only then)."""
+    if safe is None:
+        if keystores is not None and len(keystores) > 1:
+            raise InvalidInput("several --keystore are for the owners of a Safe: add --safe ADDRESS", field="keystore")
+        return load_party_key(keystores[0] if keystores else None)
+    from ledger.domain.parties import parse_account
+
+    return SafeSigner(str(parse_account(safe, "safe")), load_party_keys(keystores), chain_id())
+
+
 def operator_token(settings: Settings, *, create: bool = False) -> str | None:
     """The operator's bearer token: IPLEDGER_OPERATOR_TOKEN, else DATA_DIR/operator.token (created by `up`)."""
     if settings.operator_token is not None:

@@ -42,10 +42,16 @@ ArbitratorKeystoresOpt = Annotated[
 ]
 
 
-def _arbitrators(keystores: list[Path] | None, client: Any) -> tuple[list[Any], int]:
+def _arbitrators(keystores: list[Path] | None, client: Any, safe: str | None = None) -> tuple[list[Any], int]:
     """The signing accounts and their institution (the party of the first; the API and the contract check
-    that every signer is an account of it)."""
-    accounts = load_party_keys(keystores)
+    that every signer is an account of it). With ``safe``: the institution's Safe account alone, signed by its
+    owners (the keystores), which the contract accepts under ERC-1271 as the institution's act."""
+    if safe is not None:
+        from cli.common import party_signer
+
+        accounts = [party_signer(keystores, safe, lambda: int(client.get("/v1/signing-domain")["chainId"]))]
+    else:
+        accounts = load_party_keys(keystores)
     institution = client.get(f"/v1/accounts/{accounts[0].address}")["partyId"]
     if not institution:
         raise InvalidInput(f"{accounts[0].address} is not an account of an admitted party", field="keystore")
@@ -71,6 +77,14 @@ def open_cmd(
     respondent: Annotated[int, typer.Option(help="Respondent party id.")],
     claim: Annotated[str, typer.Option(help="The statement of claim: a file (hashed locally) or its hash.")],
     keystore: ArbitratorKeystoresOpt = None,
+    safe: Annotated[
+        str | None,
+        typer.Option(
+            "--safe",
+            help="Act through the institution's Safe multisig account at this address instead: each --keystore is "
+            "an owner of the Safe (repeat up to its threshold), and the Safe's signature (ERC-1271) is the act.",
+        ),
+    ] = None,
     as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
@@ -78,7 +92,7 @@ def open_cmd(
     keystores (one --keystore each)."""
     claim_hash = _hash_arg(claim, "--claim")  # hashed (or refused) before anything is sent
     client = api_client(settings_with(api_url=api_url))
-    accounts, institution = _arbitrators(keystore, client)
+    accounts, institution = _arbitrators(keystore, client, safe)
     body = {
         "subject": subject,
         "subjectId": int(subject_id) if subject == "asset" and subject_id.isdigit() else subject_id,
@@ -104,6 +118,14 @@ def award_cmd(
         list[str] | None, typer.Option(help="For title_restored: PARTY_ID:SHARE_BPS, repeatable (sum 10000).")
     ] = None,
     keystore: ArbitratorKeystoresOpt = None,
+    safe: Annotated[
+        str | None,
+        typer.Option(
+            "--safe",
+            help="Act through the institution's Safe multisig account at this address instead: each --keystore is "
+            "an owner of the Safe (repeat up to its threshold), and the Safe's signature (ERC-1271) is the act.",
+        ),
+    ] = None,
     as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
@@ -117,7 +139,7 @@ def award_cmd(
         owners.append({"partyId": int(party), "share": int(share)})
     award_hash = _hash_arg(award, "--award")  # hashed (or refused) before anything is sent
     client = api_client(settings_with(api_url=api_url))
-    accounts, institution = _arbitrators(keystore, client)
+    accounts, institution = _arbitrators(keystore, client, safe)
     body = {"outcome": outcome, "awardHash": award_hash, "owners": owners, "institution": institution}
     typed = client.post(f"/v1/disputes/{dispute_id}/award/payload", json=body)["typedData"]
     result = client.post(

@@ -25,13 +25,14 @@ from cli import bundle
 from cli.common import (
     ApiUrlOpt,
     JsonWordsOpt,
-    KeystoreOpt,
+    PartyKeystoresOpt,
     RpcUrlOpt,
+    SafeOpt,
     api_client,
     console,
     err_console,
     hashing_progress,
-    load_party_key,
+    party_signer,
     print_json,
     refuse_empty,
     settings_with,
@@ -64,7 +65,8 @@ SIDECAR = ".ipledger.json"
 @app.command("register")
 def register(
     files: Annotated[list[Path], typer.Argument(help="Files to register; only their hashes leave this machine.")],
-    keystore: KeystoreOpt = None,
+    keystore: PartyKeystoresOpt = None,
+    safe: SafeOpt = None,
     alg: Annotated[str, typer.Option("--alg", help="sha256 or sm3")] = "sha256",
     private: Annotated[
         bool, typer.Option("--private", help="Register a salted binding; keep the salt locally.")
@@ -176,9 +178,9 @@ def register(
     quiet = as_json or not (console.is_terminal and err_console.is_terminal)
     if target is None:  # the sidecar goes beside the file
         _keep_earlier_salt(files[0])
-    account = load_party_key(keystore)
     settings = settings_with(api_url=api_url)
     client = api_client(settings)
+    account = party_signer(keystore, safe, lambda: int(client.get("/v1/signing-domain")["chainId"]))
     state = client.get(f"/v1/accounts/{account.address}")
     party_id = state.get("partyId")
     if not party_id:
@@ -631,7 +633,8 @@ def endorse(
         ),
     ] = None,
     alg: Annotated[str, typer.Option("--alg", help="With --file: sha256 or sm3.")] = "sha256",
-    keystore: KeystoreOpt = None,
+    keystore: PartyKeystoresOpt = None,
+    safe: SafeOpt = None,
     as_json: JsonWordsOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
@@ -655,12 +658,12 @@ def endorse(
         key = public_binding(hash_file(file, algorithm), registrant_party, algorithm)
     else:
         key = parse_hash(str(binding), "binding")
-    account = load_party_key(keystore)
     client = api_client(settings_with(api_url=api_url))
+    domain_json = client.get("/v1/creators/signing-domain")
+    account = party_signer(keystore, safe, lambda: int(domain_json["chainId"]))
     state = client.get(f"/v1/accounts/{account.address}")
     if not state.get("partyId"):
         raise InvalidInput(f"account {account.address} is not an account of any admitted party", field="keystore")
-    domain_json = client.get("/v1/creators/signing-domain")
     domain = eip712.Domain(int(domain_json["chainId"]), domain_json["verifyingContract"], name=domain_json["name"])
     deadline = int(time.time()) + 3600
     nonce = int(state["nonce"])

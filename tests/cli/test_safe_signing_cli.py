@@ -170,4 +170,23 @@ def test_a_safe_university_signs_a_licence_from_the_cli(up, tmp_path: Path) -> N
     assert any(s["signer"] == safe for s in json.loads(cert.read_text())["signatures"])
     verified = run_cli("verify", str(cert), "--rpc-url", rpc, env=env)
     assert verified.returncode == 0 and "VERIFIED" in verified.stdout, verified.stdout + verified.stderr
+
+    # the Safe university registers evidence, singly and as a batch, signed by two of its three officers
+    thesis = tmp_path / "thesis.pdf"
+    thesis.write_bytes(b"%PDF-1.4 a thesis chapter on battery separators\n")
+    one_owner = run_cli("evidence", "register", str(thesis), "--safe", safe, "--keystore", str(keys[1]), env=env)
+    assert one_owner.returncode == 1 and "Traceback" not in one_owner.stderr, one_owner.stdout + one_owner.stderr
+    ok("evidence", "register", str(thesis), "--safe", safe, "--keystore", str(keys[1]), "--keystore", str(keys[2]),
+       "--wait")  # fmt: skip
+    registered = Path(str(thesis) + ".certificate.json")
+    assert json.loads(registered.read_text())["registrant"]["account"] == safe
+    checked = run_cli("verify", str(registered), "--file", str(thesis), "--rpc-url", rpc, env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    chapters = [tmp_path / f"chapter{i}.txt" for i in range(2)]
+    for i, f in enumerate(chapters):
+        f.write_text(f"chapter {i}\n")
+    bundle = tmp_path / "chapters"
+    ok("evidence", "register", *map(str, chapters), "--safe", safe, "--keystore", str(keys[0]), "--keystore",
+       str(keys[1]), "--wait", "--out", str(bundle))  # fmt: skip
+    assert len(list(bundle.rglob("*.certificate.json"))) == 2
     p.interrupt()
