@@ -256,6 +256,7 @@ def test_verify_checks_the_council_code_and_that_the_timelock_is_admin(suite: Su
         "EvidenceRegistry",
         "IPAssetRegistry",
         "DisputeRegistry",
+        "CreatorRegistry",
     }
     # a manifest naming another governance (here: the Safe itself) is caught
     other = replace(suite.manifest, governance={**(suite.manifest.governance or {}), "timelock": suite.safe})
