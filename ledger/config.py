@@ -155,6 +155,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the event index (e.g. postgresql+psycopg://user@host/db); unset means "
         "SQLite at DATA_DIR/index.sqlite3.",
     )
+    journal_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of a shared journal on PostgreSQL (e.g. postgresql+psycopg://user@host/db); "
+        "unset means SQLite at DATA_DIR/journal.sqlite3. Move an existing journal with `ipledger journal migrate`.",
+    )
     index_poll: float = Field(2.0, gt=0, le=3600, description="Seconds between index syncs while `ipledger up` runs.")
     api_url: str = Field(
         "",
@@ -183,7 +188,7 @@ class Settings(BaseSettings):
             self.public_url = self.api_url
         return self
 
-    @field_validator("rpc_url", "index_url")
+    @field_validator("rpc_url", "index_url", "journal_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
