@@ -1,5 +1,7 @@
 """The durable journal of the data directory: accepted evidence, and what the asset and document services keep
-(``journal.sqlite3``, SQLite in WAL mode with synchronous=FULL).
+(``journal.sqlite3``, SQLite in WAL mode with synchronous=FULL; or, with ``IPLEDGER_JOURNAL_URL``, a PostgreSQL
+database shared by several processes: :mod:`ledger.storage.journal_pg` says what holds there, and
+:mod:`ledger.storage.journal_copy` moves a SQLite journal into it).
 
 Nothing is acknowledged before its row is committed here, so an API crash loses nothing that was
 acknowledged; the pipeline (``ledger.services.pipeline``) drives every row to the chain and on to finality, and on
@@ -328,6 +330,23 @@ def journal_version(db: sqlite3.Connection) -> int:
     return int(version)
 
 
+def _unmigrated_rows(path: Path) -> int:
+    """How many rows a data directory's SQLite journal holds (0 if there is none), read without writing."""
+    if not path.is_file():
+        return 0
+    with storage_errors():
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
+        try:
+            names = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            return sum(
+                int(db.execute(f"SELECT COUNT(*) FROM {t.name}").fetchone()[0])  # noqa: S608 - fixed names
+                for t in journal_pg.TABLES
+                if t.name in names
+            )
+        finally:
+            db.close()
+
+
 def moved_to(data_dir: Path) -> str | None:
     """Where the data directory's journal was moved (its :data:`MOVED_FILE` marker's text), if it was."""
     try:
@@ -372,6 +391,14 @@ class Store:
         """The journal of a data directory: the PostgreSQL database at ``url`` when given
         (``IPLEDGER_JOURNAL_URL``), else ``DATA_DIR/journal.sqlite3``."""
         if url:
+            left = _unmigrated_rows(Path(data_dir) / JOURNAL_FILE) if moved_to(data_dir) is None else 0
+            if left:
+                raise DataDirError(
+                    f"{Path(data_dir) / JOURNAL_FILE} holds {left} rows that are not in the journal database:"
+                    " move them first with `ipledger journal migrate --to URL` (the service stopped), or unset"
+                    " IPLEDGER_JOURNAL_URL; nothing was opened",
+                    field="journal_url",
+                )
             return cls(url=url)
         moved = moved_to(data_dir)
         if moved is not None:

@@ -185,3 +185,28 @@ def test_a_url_that_is_not_postgresql_is_refused(tmp_path: Path) -> None:
         with pytest.raises(DataDirError) as refused:
             Store(url=url)
         assert refused.value.field == "journal_url"
+
+
+def test_a_data_directory_whose_sqlite_journal_holds_rows_does_not_open_on_postgresql_unmigrated(
+    tmp_path: Path, postgres_db: str
+) -> None:
+    empty = Store.in_data_dir(tmp_path)  # a SQLite journal with no rows: nothing to lose
+    empty.close()
+    Store.in_data_dir(tmp_path, postgres_db).close()
+    sqlite = Store.in_data_dir(tmp_path)
+    single(sqlite, 9)
+    sqlite.close()
+    with pytest.raises(DataDirError) as refused:
+        Store.in_data_dir(tmp_path, postgres_db)
+    assert "2 rows" in str(refused.value) and "ipledger journal migrate" in str(refused.value)
+    pg = Store(url=postgres_db)
+    assert pg.table_counts()["submissions"] == 0
+    pg.close()
+
+
+def test_the_journal_and_the_index_cannot_share_one_database() -> None:
+    from ledger.config import Settings
+
+    with pytest.raises(ValueError, match="same database"):
+        Settings(journal_url="postgresql+psycopg://a:pw@db:5432/ipledger", index_url="postgresql://b@db:5432/ipledger")
+    assert Settings(journal_url="postgresql://a@db/journal", index_url="postgresql://a@db/index").journal_url
