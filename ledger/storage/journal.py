@@ -59,6 +59,7 @@ import errno
 import json
 import os
 import secrets
+import socket
 import sqlite3
 import threading
 import time
@@ -213,27 +214,36 @@ SEND_WITHIN = LEASE_SECONDS / 2
 BUSY_TIMEOUT = 5.0
 
 _owner: tuple[int, str] | None = None
+#: This host's name in owner tokens (bounded: the journal keeps it in every held row).
+_HOST = socket.gethostname()[:64] or "localhost"
 
 
 def process_owner() -> str:
     """This process's owner token: its PID and a random part, so a later process with the same PID (a restarted
-    container) is told apart from this one."""
+    container) is told apart from this one, and its host, so that processes of other hosts sharing a PostgreSQL
+    journal are not judged by this host's PIDs."""
     global _owner
     pid = os.getpid()
     if _owner is None or _owner[0] != pid:
-        _owner = (pid, f"{pid}:{secrets.token_hex(6)}")
+        _owner = (pid, f"{pid}:{secrets.token_hex(6)}@{_HOST}")
     return _owner[1]
 
 
 def owner_alive(owner: str | None) -> bool:
-    """Whether the process that holds ``owner`` may still be running on this host: this process, or another
-    live PID. A previous incarnation with this process's PID is dead."""
+    """Whether the process that holds ``owner`` may still be running: this process, or another live PID of this
+    host. A previous incarnation with this process's PID is dead. A process of another host (a replica sharing a
+    PostgreSQL journal) cannot be looked at from here: it counts as alive, and its lease decides (``LEASE_SECONDS``;
+    the hosts' clocks must agree to well within ``SEND_WITHIN``). Tokens without a host (written before hosts were
+    recorded) are of this host."""
     if not owner:
         return False
     if owner == process_owner():
         return True
+    token, _, host = owner.partition("@")
+    if host and host != _HOST:
+        return True
     try:
-        pid = int(owner.split(":", 1)[0])
+        pid = int(token.split(":", 1)[0])
     except ValueError:
         return False
     if pid == os.getpid():

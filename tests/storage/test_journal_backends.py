@@ -210,3 +210,15 @@ def test_the_journal_and_the_index_cannot_share_one_database() -> None:
     with pytest.raises(ValueError, match="same database"):
         Settings(journal_url="postgresql+psycopg://a:pw@db:5432/ipledger", index_url="postgresql://b@db:5432/ipledger")
     assert Settings(journal_url="postgresql://a@db/journal", index_url="postgresql://a@db/index").journal_url
+
+
+def test_an_owner_of_another_host_counts_as_alive_and_one_of_this_host_by_its_pid() -> None:
+    from ledger.storage.journal import owner_alive, process_owner
+
+    me = process_owner()
+    pid, host = me.partition(":")[0], me.partition("@")[2]
+    assert host and owner_alive(me)
+    assert owner_alive(f"{pid}:other@{host}-replica")  # another host: its lease decides, not this host's PIDs
+    assert not owner_alive(f"{pid}:previous@{host}")  # an earlier process of this host with this PID
+    assert not owner_alive(f"{pid}:previous")  # a token written before hosts were recorded: this host
+    assert not owner_alive(f"{2**22 + 1}:gone@{host}")  # no such PID here
