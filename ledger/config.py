@@ -155,6 +155,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the event index (e.g. postgresql+psycopg://user@host/db); unset means "
         "SQLite at DATA_DIR/index.sqlite3.",
     )
+    journal_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of a shared journal on PostgreSQL (e.g. postgresql+psycopg://user@host/db); "
+        "unset means SQLite at DATA_DIR/journal.sqlite3. Move an existing journal with `ipledger journal migrate`.",
+    )
     index_poll: float = Field(2.0, gt=0, le=3600, description="Seconds between index syncs while `ipledger up` runs.")
     api_url: str = Field(
         "",
@@ -181,12 +186,31 @@ class Settings(BaseSettings):
             self.api_url = f"http://{_client_host(self.host)}:{self.port}"
         if not self.public_url:
             self.public_url = self.api_url
+        if self.journal_url and self.index_url and _same_database(self.journal_url, self.index_url):
+            # the index drops and rebuilds its tables (one of them named like the journal's `batches`)
+            raise ValueError(
+                "IPLEDGER_JOURNAL_URL and IPLEDGER_INDEX_URL name the same database: give the journal a database of"
+                " its own (the index is rebuilt from the chain, the journal is not)"
+            )
         return self
 
-    @field_validator("rpc_url", "index_url")
+    @field_validator("rpc_url", "index_url", "journal_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+
+def _same_database(a: str, b: str) -> bool:
+    """Whether two database URLs name one database (host, port and database name; user and options aside)."""
+
+    def where(url: str) -> tuple[str, int | None, str]:
+        parts = urlsplit(url.split("+", 1)[-1] if "+" in url.split("://", 1)[0] else url)
+        return (parts.hostname or "", parts.port, parts.path.strip("/"))
+
+    try:
+        return where(a) == where(b)
+    except ValueError:
+        return False
 
 
 #: Host names of this machine: an API URL naming one of them describes the service `ipledger up` runs here.

@@ -201,7 +201,7 @@ class Ledger:
         from ledger.chain.node import ensure_writable_dir
 
         ensure_writable_dir(Path(self.settings.data_dir))
-        return Store.in_data_dir(Path(self.settings.data_dir))
+        return Store.in_data_dir(Path(self.settings.data_dir), self.settings.journal_url)
 
     @cached_property
     def parties(self) -> PartyService:

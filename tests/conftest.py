@@ -75,3 +75,36 @@ def anvil(anvil_chain: Chain) -> Iterator[Chain]:
         yield anvil_chain
     finally:
         anvil_chain.revert(snap)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL server for the session (tests/pg.py); skipped where its binaries are missing, unless
+    IPLEDGER_TEST_STRICT is set (CI installs PostgreSQL: there, its absence is a failure)."""
+    from tests.helpers import env_flag
+    from tests.pg import PostgresUnavailable, temporary_postgres
+
+    try:
+        with temporary_postgres() as url:
+            yield url
+    except PostgresUnavailable as exc:
+        if env_flag("IPLEDGER_TEST_STRICT"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def postgres_db(postgres_server: str) -> str:
+    """The URL of a new, empty database on the session's PostgreSQL server."""
+    from tests.pg import fresh_database
+
+    return fresh_database(postgres_server)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def journal_url(request: pytest.FixtureRequest) -> str | None:
+    """The journal's backend: None (SQLite in the data directory) or a new PostgreSQL database. A test module
+    marked ``usefixtures("journal_url")`` runs on both, and the ``api`` fixture opens its journal there."""
+    if request.param == "sqlite":
+        return None
+    return str(request.getfixturevalue("postgres_db"))

@@ -86,3 +86,19 @@ def temporary_postgres() -> Iterator[str]:
             timeout=60,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def fresh_database(server_url: str) -> str:
+    """A new, empty database on the server at ``server_url`` (one per test: tests share the server, not data)."""
+    import secrets
+
+    from sqlalchemy import create_engine
+
+    name = f"t_{secrets.token_hex(6)}"
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    finally:
+        engine.dispose()
+    return server_url.rsplit("/", 1)[0] + "/" + name

@@ -349,6 +349,16 @@ def check_api_urls(compose: Compose) -> list[str]:
                 problems.append(f"{name}: IPLEDGER_INDEX_URL host {index_host} is not a service in the file")
             elif index_host not in depends_on(service):
                 problems.append(f"{name} does not depend on its index database {index_host}")
+        journal_url = env.get("IPLEDGER_JOURNAL_URL")
+        if journal_url:
+            journal = urlsplit(_without_variables(journal_url))
+            if journal.hostname not in found:
+                problems.append(f"{name}: IPLEDGER_JOURNAL_URL host {journal.hostname} is not a service in the file")
+            elif journal.hostname not in depends_on(service):
+                problems.append(f"{name} does not depend on its journal database {journal.hostname}")
+            index = urlsplit(_without_variables(index_url or ""))
+            if index_url and (index.hostname, index.port, index.path) == (journal.hostname, journal.port, journal.path):
+                problems.append(f"{name}: IPLEDGER_JOURNAL_URL and IPLEDGER_INDEX_URL name the same database")
         if env.get("IPLEDGER_DATA_DIR") != "/data":
             problems.append(f"{name}: IPLEDGER_DATA_DIR is not /data")
         keystore = env.get("IPLEDGER_KEYSTORE", "")
@@ -502,6 +512,12 @@ def test_postgres(compose: Compose) -> None:
     assert "pg_isready" in " ".join(pg["healthcheck"]["test"])
     assert any(m["source"] == "pg-data" for m in volume_mounts(pg))
     assert is_variable_reference(environment(pg)["POSTGRES_PASSWORD"])
+    # the journal's database, created when the volume is first initialised, and named by the API's journal URL
+    init = [m for m in volume_mounts(pg) if str(m["target"]).startswith("/docker-entrypoint-initdb.d/")]
+    assert [m["read_only"] for m in init] == [True]
+    assert "CREATE DATABASE ipledger_journal" in (ROOT / str(init[0]["source"])).read_text(encoding="utf-8")
+    journal = environment(services(compose)["api-consortium"])["IPLEDGER_JOURNAL_URL"]
+    assert journal.endswith("@postgres:5432/ipledger_journal")
 
 
 def test_qbft_config() -> None:
@@ -648,8 +664,19 @@ def test_rpc_url_to_validator_without_rpc_is_reported(broken: Compose) -> None:
 
 def test_missing_bind_mount_is_reported(broken: Compose, tmp_path: Path) -> None:
     assert check_bind_mounts(broken, tmp_path) == [
-        f"{name} bind-mounts ./deploy/besu, which does not exist" for name in VALIDATORS
+        *(f"{name} bind-mounts ./deploy/besu, which does not exist" for name in VALIDATORS),
+        "postgres bind-mounts ./deploy/postgres/10-journal.sql, which does not exist",
     ]
+
+
+def test_a_journal_sharing_the_index_database_is_reported(broken: Compose) -> None:
+    env = broken["services"]["api-consortium"]["environment"]
+    env["IPLEDGER_JOURNAL_URL"] = env["IPLEDGER_INDEX_URL"]
+    assert "api-consortium: IPLEDGER_JOURNAL_URL and IPLEDGER_INDEX_URL name the same database" in check_api_urls(
+        broken
+    )
+    env["IPLEDGER_JOURNAL_URL"] = "postgresql+psycopg://ipledger:${POSTGRES_PASSWORD}@elsewhere:5432/ipledger_journal"
+    assert "api-consortium: IPLEDGER_JOURNAL_URL host elsewhere is not a service in the file" in check_api_urls(broken)
 
 
 def test_literal_password_is_reported(broken: Compose) -> None:

@@ -1,5 +1,7 @@
 """The durable journal of the data directory: accepted evidence, and what the asset and document services keep
-(``journal.sqlite3``, SQLite in WAL mode with synchronous=FULL).
+(``journal.sqlite3``, SQLite in WAL mode with synchronous=FULL; or, with ``IPLEDGER_JOURNAL_URL``, a PostgreSQL
+database shared by several processes: :mod:`ledger.storage.journal_pg` says what holds there, and
+:mod:`ledger.storage.journal_copy` moves a SQLite journal into it).
 
 Nothing is acknowledged before its row is committed here, so an API crash loses nothing that was
 acknowledged; the pipeline (``ledger.services.pipeline``) drives every row to the chain and on to finality, and on
@@ -57,6 +59,7 @@ import errno
 import json
 import os
 import secrets
+import socket
 import sqlite3
 import threading
 import time
@@ -66,11 +69,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from ledger.domain.evidence import ANCHORED, EXPIRED, QUEUED, SENDING, SENT, Submission
 from ledger.errors import DataDirError, StorageBusy, StorageFull, StorageUnavailable
+from ledger.storage import journal_pg
 
 #: The journal's file name in the data directory.
 JOURNAL_FILE = "journal.sqlite3"
+#: The marker ``ipledger journal migrate`` leaves in a data directory whose journal it moved to PostgreSQL (its text:
+#: where, without a password); the SQLite journal stays as a backup, and is no longer opened.
+MOVED_FILE = "journal.moved"
 
 # The tables as journals before versioning (user_version 0) had them: the evidence journal's (with the columns
 # added later, see ``ADDED_COLUMNS``), the asset service's ``proposals`` (which also held asset details as
@@ -203,27 +214,36 @@ SEND_WITHIN = LEASE_SECONDS / 2
 BUSY_TIMEOUT = 5.0
 
 _owner: tuple[int, str] | None = None
+#: This host's name in owner tokens (bounded: the journal keeps it in every held row).
+_HOST = socket.gethostname()[:64] or "localhost"
 
 
 def process_owner() -> str:
     """This process's owner token: its PID and a random part, so a later process with the same PID (a restarted
-    container) is told apart from this one."""
+    container) is told apart from this one, and its host, so that processes of other hosts sharing a PostgreSQL
+    journal are not judged by this host's PIDs."""
     global _owner
     pid = os.getpid()
     if _owner is None or _owner[0] != pid:
-        _owner = (pid, f"{pid}:{secrets.token_hex(6)}")
+        _owner = (pid, f"{pid}:{secrets.token_hex(6)}@{_HOST}")
     return _owner[1]
 
 
 def owner_alive(owner: str | None) -> bool:
-    """Whether the process that holds ``owner`` may still be running on this host: this process, or another
-    live PID. A previous incarnation with this process's PID is dead."""
+    """Whether the process that holds ``owner`` may still be running: this process, or another live PID of this
+    host. A previous incarnation with this process's PID is dead. A process of another host (a replica sharing a
+    PostgreSQL journal) cannot be looked at from here: it counts as alive, and its lease decides (``LEASE_SECONDS``;
+    the hosts' clocks must agree to well within ``SEND_WITHIN``). Tokens without a host (written before hosts were
+    recorded) are of this host."""
     if not owner:
         return False
     if owner == process_owner():
         return True
+    token, _, host = owner.partition("@")
+    if host and host != _HOST:
+        return True
     try:
-        pid = int(owner.split(":", 1)[0])
+        pid = int(token.split(":", 1)[0])
     except ValueError:
         return False
     if pid == os.getpid():
@@ -258,11 +278,16 @@ def storage_error(exc: BaseException) -> StorageUnavailable | None:
 
 @contextmanager
 def storage_errors() -> Iterator[None]:
-    """Turns resource faults of SQLite and the file system into :class:`StorageUnavailable` errors."""
+    """Turns resource faults of SQLite, PostgreSQL and the file system into :class:`StorageUnavailable` errors."""
     try:
         yield
     except (sqlite3.Error, OSError) as exc:
         err = storage_error(exc)
+        if err is None:
+            raise
+        raise err from None
+    except (DBAPIError, PoolTimeout) as exc:
+        err = journal_pg.storage_error(exc)
         if err is None:
             raise
         raise err from None
@@ -315,17 +340,56 @@ def journal_version(db: sqlite3.Connection) -> int:
     return int(version)
 
 
+def _unmigrated_rows(path: Path) -> int:
+    """How many rows a data directory's SQLite journal holds (0 if there is none), read without writing."""
+    if not path.is_file():
+        return 0
+    with storage_errors():
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
+        try:
+            names = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            return sum(
+                int(db.execute(f"SELECT COUNT(*) FROM {t.name}").fetchone()[0])  # noqa: S608 - fixed names
+                for t in journal_pg.TABLES
+                if t.name in names
+            )
+        finally:
+            db.close()
+
+
+def moved_to(data_dir: Path) -> str | None:
+    """Where the data directory's journal was moved (its :data:`MOVED_FILE` marker's text), if it was."""
+    try:
+        return (Path(data_dir) / MOVED_FILE).read_text(encoding="utf-8").strip() or "another database"
+    except FileNotFoundError:
+        return None
+
+
 class Store:
     """Thread-safe access to the journal. Each write is one transaction, committed durably.
 
-    Opening a journal brings its layout to :data:`SCHEMA_VERSION` (see the module's header), or refuses a newer
-    one with :class:`~ledger.errors.DataDirError`."""
+    The journal is the SQLite file at ``path`` (the default), or the PostgreSQL database at ``url``
+    (``IPLEDGER_JOURNAL_URL``; see :mod:`ledger.storage.journal_pg` for what holds there across processes).
+    Opening a journal brings its layout to :data:`SCHEMA_VERSION` (see the module's header; on PostgreSQL the
+    Alembic revision ``v<SCHEMA_VERSION>``), or refuses a newer one with :class:`~ledger.errors.DataDirError`."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path | None = None, *, url: str | None = None) -> None:
+        if (path is None) == (url is None):
+            raise ValueError("a journal is a SQLite file (path) or a PostgreSQL database (url)")
+        self.path = Path(path) if path is not None else Path()
+        self.url = url
+        self._engine: Engine | None = None
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        if url is not None:
+            self._engine = journal_pg.make_engine(url, busy_timeout=BUSY_TIMEOUT)
+            try:
+                self._migrate_pg()
+            except BaseException:
+                self.close()
+                raise
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._migrate()
         except BaseException:
@@ -333,9 +397,54 @@ class Store:
             raise
 
     @classmethod
-    def in_data_dir(cls, data_dir: Path) -> Store:
-        """The journal of a data directory (``DATA_DIR/journal.sqlite3``)."""
+    def in_data_dir(cls, data_dir: Path, url: str | None = None) -> Store:
+        """The journal of a data directory: the PostgreSQL database at ``url`` when given
+        (``IPLEDGER_JOURNAL_URL``), else ``DATA_DIR/journal.sqlite3``."""
+        if url:
+            left = _unmigrated_rows(Path(data_dir) / JOURNAL_FILE) if moved_to(data_dir) is None else 0
+            if left:
+                raise DataDirError(
+                    f"{Path(data_dir) / JOURNAL_FILE} holds {left} rows that are not in the journal database:"
+                    " move them first with `ipledger journal migrate --to URL` (the service stopped), or unset"
+                    " IPLEDGER_JOURNAL_URL; nothing was opened",
+                    field="journal_url",
+                )
+            return cls(url=url)
+        moved = moved_to(data_dir)
+        if moved is not None:
+            raise DataDirError(
+                f"the journal of {data_dir} was moved to {moved} by `ipledger journal migrate`: set"
+                " IPLEDGER_JOURNAL_URL to that database (the SQLite journal left there is a backup, no longer current)",
+                field="journal_url",
+            )
         return cls(Path(data_dir) / JOURNAL_FILE)
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return "postgresql" if self._engine is not None else "sqlite"
+
+    @property
+    def location(self) -> str:
+        """Where the journal is: its file, or its database URL without the password."""
+        return journal_pg.shown_url(self.url) if self.url is not None else str(self.path)
+
+    def layout(self) -> str:
+        """The layout the journal is at: ``version N`` (SQLite's user_version) or ``revision vN`` (Alembic)."""
+        if self._engine is None:
+            with storage_errors():
+                return f"version {journal_version(self._conn())}"
+        with storage_errors(), self._engine.connect() as conn:
+            return f"revision {journal_pg.current_revision(conn)}"
+
+    def table_counts(self) -> dict[str, int]:
+        """The number of rows of each of the journal's tables."""
+        return {t.name: int(self._read(f"SELECT COUNT(*) FROM {t.name}")[0][0]) for t in journal_pg.TABLES}  # noqa: S608
+
+    def _migrate_pg(self) -> None:
+        assert self._engine is not None
+        with storage_errors(), self._engine.begin() as conn:
+            journal_pg.upgrade(conn, self.location)
 
     def _migrate(self) -> None:
         with storage_errors():
@@ -374,10 +483,16 @@ class Store:
         return conn
 
     @contextmanager
-    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Any]:
         """One write transaction. A durable one is on disk when this returns (fsync); one that is not is
         written to the WAL, safe from a crash of the process but not of the machine. A full disk or a lock held
-        elsewhere rolls it back whole and raises a :class:`StorageUnavailable`."""
+        elsewhere rolls it back whole and raises a :class:`StorageUnavailable`. On PostgreSQL the same, with
+        ``synchronous_commit`` and the one-writer advisory lock of :mod:`ledger.storage.journal_pg`."""
+        if self._engine is not None:
+            with self._write_lock, storage_errors(), self._engine.begin() as conn:
+                journal_pg.begin_write(conn, durable=durable, busy_timeout=BUSY_TIMEOUT)
+                yield journal_pg.Session(conn)
+            return
         with self._write_lock, storage_errors():
             db = self._conn()
             if not durable:
@@ -411,14 +526,26 @@ class Store:
                 pass
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._reading() as db:
+            return list(db.execute(sql, params).fetchall())
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A connection to read from: this thread's SQLite connection, or a pooled PostgreSQL one (no lock)."""
+        if self._engine is not None:
+            with storage_errors(), self._engine.connect() as conn:
+                yield journal_pg.Session(conn)
+            return
         with storage_errors():
-            return self._conn().execute(sql, params).fetchall()
+            yield self._conn()
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+        if self._engine is not None:
+            self._engine.dispose()
 
     # --- writes ---
 
@@ -617,7 +744,7 @@ class Store:
         rows = self._read("SELECT * FROM submissions WHERE id = ?", (sub_id,))
         return Submission(*rows[0]) if rows else None
 
-    def _submission_by_id(self, db: sqlite3.Connection, sub_id: int) -> Submission:
+    def _submission_by_id(self, db: Any, sub_id: int) -> Submission:
         return Submission(*db.execute("SELECT * FROM submissions WHERE id = ?", (sub_id,)).fetchone())
 
     def item(self, content_hash: bytes) -> tuple[Submission, int] | None:
@@ -703,14 +830,14 @@ class Store:
         return bool(self._read("SELECT 1 FROM batches WHERE status IN (?, ?, ?) LIMIT 1", (QUEUED, SENT, ANCHORED)))
 
     def batch(self, batch_id: int) -> Batch | None:
-        with storage_errors():
-            return self._batch(self._conn(), "id", batch_id)
+        with self._reading() as db:
+            return self._batch(db, "id", batch_id)
 
     def batch_by_root(self, root: bytes) -> Batch | None:
-        with storage_errors():
-            return self._batch(self._conn(), "root", root)
+        with self._reading() as db:
+            return self._batch(db, "root", root)
 
-    def _batch(self, db: sqlite3.Connection, col: str, value: Any) -> Batch | None:
+    def _batch(self, db: Any, col: str, value: Any) -> Batch | None:
         row = db.execute(f"SELECT * FROM batches WHERE {col} = ?", (value,)).fetchone()  # noqa: S608 - fixed names
         return Batch(*row) if row else None
 
@@ -732,7 +859,10 @@ class Store:
         """Records (or replaces) the off-chain details of a registered asset."""
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO asset_details (asset_id, details, recorded_at) VALUES (?,?,?)",
+                "INSERT OR REPLACE INTO asset_details (asset_id, details, recorded_at) VALUES (?,?,?)"
+                if self._engine is None
+                else "INSERT INTO asset_details (asset_id, details, recorded_at) VALUES (?,?,?) ON CONFLICT (asset_id)"
+                " DO UPDATE SET details = excluded.details, recorded_at = excluded.recorded_at",
                 (asset_id, json.dumps(details), time.time()),
             )
 
@@ -791,7 +921,11 @@ class Store:
         """Records (or replaces) a party's published document key."""
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO document_keys (party_id, public_key, account, updated_at) VALUES (?,?,?,?)",
+                "INSERT OR REPLACE INTO document_keys (party_id, public_key, account, updated_at) VALUES (?,?,?,?)"
+                if self._engine is None
+                else "INSERT INTO document_keys (party_id, public_key, account, updated_at) VALUES (?,?,?,?)"
+                " ON CONFLICT (party_id) DO UPDATE SET public_key = excluded.public_key, account = excluded.account,"
+                " updated_at = excluded.updated_at",
                 (party_id, public_key, account, time.time()),
             )
 

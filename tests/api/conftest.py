@@ -153,9 +153,12 @@ class CountingProvider:
 
 
 @pytest.fixture
-def api(anvil: Chain, tmp_path: Path) -> Iterator[Api]:
+def api(anvil: Chain, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Api]:
+    # a module marked usefixtures("journal_url") runs on each journal backend (tests/conftest.py)
+    journal_url = request.getfixturevalue("journal_url") if "journal_url" in request.fixturenames else None
     settings = Settings(
         data_dir=tmp_path / "data",
+        journal_url=journal_url,
         operator_token=OPERATOR_TOKEN,
         confirmations=1,
         final_after=0,

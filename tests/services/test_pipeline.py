@@ -28,6 +28,9 @@ from ledger.storage.journal import process_owner
 from tests.api.conftest import Api, firm  # noqa: F401 - the admitted party fixture
 from tests.helpers import h
 
+# every test runs on each journal backend: SQLite in the data directory and PostgreSQL (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("journal_url")
+
 LOG = "ipledger.pipeline"
 
 
