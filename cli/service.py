@@ -1,13 +1,17 @@
-"""``ipledger compile``, ``node``, ``deploy`` and ``up``: build the contracts, run the chain, deploy the suite and
-start the service. Registered on the root app by cli/main.py (they are top-level commands, not a group).
+"""``ipledger compile``, ``node``, ``deploy``, ``up``, ``serve`` and ``worker``: build the contracts, run the chain,
+deploy the suite and start the service (all of it with ``up``; as API replicas and workers with ``serve`` and
+``worker``, docs/operations.md "Several processes"). Registered on the root app by cli/main.py (they are top-level commands, not a group).
 
 Guarantees:
 - ``node`` and ``up`` lock the data directory for their whole life: a second one on it exits at once, naming the
   holder; the embedded node is restarted with backoff if it dies; Ctrl-C (and SIGTERM for ``node``) stops
   everything they started, writing the chain state.
-- ``up`` is the only command that imports the API (``api.app``), inside its function, after the lock is taken.
+- ``up`` and ``serve`` are the only commands that import the API (``api.app``), inside their functions (``up`` after
+  the lock is taken).
 - ``deploy`` never overwrites a deployment manifest unless ``--force``; ``--dev`` is refused off the
   development chain (id 31337).
+- ``worker`` sends only while it leads its relayer account (``ledger.storage.lease``), and stops sending at once
+  when it loses the lead; ``serve`` sends no relayed registration.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from ledger.errors import ConfigurationError, KeystoreError
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
+
+    from ledger.config import Settings
+    from ledger.facade import Ledger
 
 
 # --- compile ----------------------------------------------------------------------------------
@@ -359,3 +366,124 @@ def up_cmd(
         if node is not None:
             node.stop()
         lock.release()
+
+
+# --- serve and worker: the service as several processes -----------------------------------------
+
+
+def _external_ledger(settings: Settings) -> Ledger:
+    """A ledger on the chain of ``settings.rpc_url``, with the relayer of IPLEDGER_KEYSTORE when set; the
+    deployment manifest must be in the data directory already (`ipledger deploy`)."""
+    from ledger.chain.rpc import connect
+    from ledger.facade import Ledger
+    from ledger.storage.keys import load_keystore
+
+    if settings.rpc_url is None:
+        raise ConfigurationError(
+            "serve and worker run against a chain: give --rpc-url or IPLEDGER_RPC_URL (`ipledger up` runs the "
+            "embedded node and everything with it)",
+            field="rpc_url",
+        )
+    relayer = (
+        load_keystore(settings.keystore, keystore_password(settings, settings.keystore)) if settings.keystore else None
+    )
+    return Ledger.open(connect(settings.rpc_url), settings, relayer=relayer, deploy_if_missing=False)
+
+
+def serve_cmd(
+    rpc_url: RpcUrlOpt = None,
+    data_dir: DataDirOpt = None,
+    host: Annotated[str | None, typer.Option("--host", help="API address. Env: IPLEDGER_HOST.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="API port. Env: IPLEDGER_PORT.")] = None,
+) -> None:
+    """Run the API alone, as one of any number of replicas sharing a PostgreSQL journal (IPLEDGER_JOURNAL_URL).
+
+    A replica checks every request and journals relayed registrations; it sends none of them: the `ipledger worker`
+    that leads the relayer account does, so that an account's nonces are allocated in one place. With
+    IPLEDGER_KEYSTORE it relays the other signed acts (assets, agreements, endorsements) from that account, which
+    must be its own (one process per relayer account). Runs until Ctrl-C or SIGTERM."""
+    import uvicorn
+
+    from api.app import create_app
+    from ledger.chain.node import port_is_free
+    from ledger.errors import PortInUse
+
+    settings = settings_with(rpc_url=rpc_url, data_dir=data_dir, host=host, port=port).model_copy(
+        update={"relay_from_api": False}
+    )
+
+    if not port_is_free(settings.host, settings.port):
+        raise PortInUse(f"port {settings.port} on {settings.host} is already in use (choose another with --port)")
+    ledger = _external_ledger(settings)
+    if settings.operator_token is None:
+        token = operator_token(settings)
+        if token:
+            settings = settings.model_copy(update={"operator_token": SecretStr(token)})
+    if ledger.relayer is not None:
+        from ledger.chain.sender import claim_relayer
+
+        claim_relayer(ledger.relayer, settings.relayer_lock_dir)
+    console.print(f"API replica on http://{settings.host}:{settings.port}; registrations are sent by the worker")
+    app_ = create_app(ledger, settings, run_pipeline=False)
+    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning", **app_.state.server_options)
+
+
+def worker_cmd(rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Run the relay and aggregation pipeline and the event index, without the API: the process that sends.
+
+    Several workers may run (IPLEDGER_KEYSTORE the relayer that anchors batches, the same for all): exactly one
+    leads the relayer account at a time, by a PostgreSQL session lock when the journal is shared
+    (IPLEDGER_JOURNAL_URL), by a host-wide file lock otherwise. The others stand by and one of them takes over
+    within seconds when the leader stops or dies. Runs until Ctrl-C or SIGTERM."""
+    from ledger.chain.sender import RelayerInUse, claim_relayer, release_relayer
+    from ledger.storage.lease import RelayerLease, lease_key
+
+    settings = settings_with(rpc_url=rpc_url, data_dir=data_dir)
+    ledger = _external_ledger(settings)
+    relayer = ledger.relayer
+    if relayer is None:
+        raise ConfigurationError("a worker sends: give the relayer's keystore (IPLEDGER_KEYSTORE)", field="keystore")
+    lease: RelayerLease | None = None
+    if settings.journal_url:
+        manifest = ledger.manifest
+        lease = RelayerLease(settings.journal_url, lease_key(manifest.chain_id, manifest.genesis_hash, relayer.address))
+    stop = _stop_on_sigterm()
+    leading = False
+    announced = False
+    try:
+        while not stop.is_set():
+            if not leading:
+                try:
+                    got = (
+                        lease.try_acquire()
+                        if lease is not None
+                        else bool(claim_relayer(relayer, settings.relayer_lock_dir))
+                    )
+                except RelayerInUse:
+                    got = False
+                if got:
+                    leading = True
+                    ledger.pipeline.start()
+                    ledger.index.start()
+                    console.print(f"worker: leading relayer {relayer.address}: sending and anchoring")
+                elif not announced:
+                    console.print(f"worker: standing by: relayer {relayer.address} is led by another process")
+                    announced = True
+            elif lease is not None and not lease.held():
+                ledger.pipeline.stop()
+                ledger.index.stop()
+                leading, announced = False, False
+                err_console.print(f"worker: lost the lead of relayer {relayer.address}; standing by")
+            try:
+                stop.wait(1.0)
+            except KeyboardInterrupt:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ledger.close()
+        if lease is not None:
+            lease.close()
+        else:
+            release_relayer(relayer)
+    console.print("worker stopped")

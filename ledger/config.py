@@ -160,6 +160,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of a shared journal on PostgreSQL (e.g. postgresql+psycopg://user@host/db); "
         "unset means SQLite at DATA_DIR/journal.sqlite3. Move an existing journal with `ipledger journal migrate`.",
     )
+    relay_from_api: bool = Field(
+        True,
+        description="Whether the API process itself sends relayed registrations. `ipledger serve` sets it false: its "
+        "replicas check and journal each registration, and the leading `ipledger worker` sends it.",
+    )
     index_poll: float = Field(2.0, gt=0, le=3600, description="Seconds between index syncs while `ipledger up` runs.")
     api_url: str = Field(
         "",

@@ -1,0 +1,176 @@
+"""The service as several processes (issue 14, process roles): an `ipledger serve` replica that checks and journals,
+two `ipledger worker` processes of which exactly one leads the relayer account, over a PostgreSQL journal. The
+leader is SIGKILLed: the standby takes over, and every registration the replica acknowledged reaches the chain
+once."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ledger.chain.deployment import manifest_path
+from ledger.chain.node import free_port
+from ledger.domain import eip712
+from ledger.domain.evidence import sign_batch, sign_single
+from ledger.domain.hashing import HashAlgorithm, hash_bytes, public_binding
+from ledger.storage.keys import write_keystore
+from tests.helpers import IPLEDGER, Chain, account, cli_env
+
+PASSWORD = "roles password"
+
+
+class Proc:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.name, self.log = name, log
+        self._fh = log.open("wb")
+        self.p = subprocess.Popen([IPLEDGER, *args], env=env, stdout=self._fh, stderr=subprocess.STDOUT)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+            try:
+                self.p.wait(20)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(10)
+        self._fh.close()
+
+
+def _until(what: str, check: Any, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"not within {timeout:.0f}s: {what}"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def procs() -> Iterator[list[Proc]]:
+    started: list[Proc] = []
+    yield started
+    for p in started:
+        p.stop(signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_one_worker_leads_the_relayer_and_a_standby_takes_over_after_a_sigkill(
+    anvil: Chain, postgres_db: str, tmp_path: Path, procs: list[Proc]
+) -> None:
+    data = tmp_path / "data"
+    anvil.manifest.save(manifest_path(data, anvil.manifest.chain_id))
+    keystore = write_keystore(tmp_path / "relayer.json", anvil.operator, PASSWORD, kdf="pbkdf2")
+    port = free_port()
+    base = cli_env(
+        IPLEDGER_RPC_URL=anvil.node_url,
+        IPLEDGER_DATA_DIR=str(data),
+        IPLEDGER_JOURNAL_URL=postgres_db,
+        IPLEDGER_KEYSTORE_PASSWORD=PASSWORD,
+        IPLEDGER_CONFIRMATIONS="0",
+        IPLEDGER_FINAL_AFTER="0",
+        IPLEDGER_BATCH_INTERVAL="0.5",
+        IPLEDGER_RELAYER_LOCK_DIR=str(tmp_path / "locks"),
+        IPLEDGER_OPERATOR_TOKEN="roles-token",
+    )
+    workers = [
+        Proc(f"worker{i}", ["worker"], {**base, "IPLEDGER_KEYSTORE": str(keystore)}, tmp_path / f"worker{i}.log")
+        for i in range(2)
+    ]
+    procs.extend(workers)
+    leader = _until(
+        "a worker leads",
+        lambda: next((w for w in workers if "leading relayer" in w.text()), None),
+        60,
+    )
+    standby = next(w for w in workers if w is not leader)
+    _until("the other stands by", lambda: "standing by" in standby.text(), 60)
+    assert "leading relayer" not in standby.text()
+    serve = Proc("serve", ["serve", "--port", str(port)], base, tmp_path / "serve.log")
+    procs.append(serve)
+    api = f"http://127.0.0.1:{port}"
+    _until("the replica answers", lambda: _get(api + "/v1/health") == 200, 60)
+
+    firm = account("roles-firm")
+    party = anvil.admit([firm.address])
+    domain = eip712.Domain(anvil.manifest.chain_id, anvil.manifest.address("EvidenceRegistry"))
+    deadline = anvil.now() + 3600
+
+    def single(label: bytes) -> str:
+        binding = public_binding(hash_bytes(label, HashAlgorithm.SHA256), party, HashAlgorithm.SHA256)
+        req = sign_single(firm, domain, binding=binding, algorithm=1, nonce=0, deadline=deadline, party_id=party)
+        resp = httpx.post(
+            api + "/v1/evidence",
+            json={
+                "binding": "0x" + binding.hex(),
+                "partyId": party,
+                "algorithm": "sha256",
+                "registrant": firm.address,
+                "nonce": 0,
+                "deadline": deadline,
+                "signature": "0x" + req.signature.hex(),
+            },
+            timeout=30,
+        )
+        assert resp.status_code == 202, resp.text
+        assert resp.json()["transactionHash"] is None  # the replica sent nothing itself
+        return str(resp.json()["receiptId"])
+
+    def batch(labels: list[bytes]) -> str:
+        bindings = [public_binding(hash_bytes(x, HashAlgorithm.SHA256), party, HashAlgorithm.SHA256) for x in labels]
+        req = sign_batch(firm, domain, bindings=bindings, algorithm=1, deadline=deadline)
+        resp = httpx.post(
+            api + "/v1/evidence/batch",
+            json={
+                "algorithm": "sha256",
+                "bindings": ["0x" + b.hex() for b in bindings],
+                "partyId": party,
+                "registrant": firm.address,
+                "deadline": deadline,
+                "signature": "0x" + req.signature.hex(),
+            },
+            timeout=30,
+        )
+        assert resp.status_code == 202, resp.text
+        return str(resp.json()["receiptId"])
+
+    def on_chain(receipt: str) -> bool:
+        status = httpx.get(f"{api}/v1/receipts/{receipt}", timeout=10).json()["status"]
+        assert status != "rejected", status
+        return status in ("registered", "final")
+
+    before = [single(b"before the kill"), batch([b"b1", b"b2", b"b3"])]
+    for r in before:
+        _until(f"{r} on chain by the leader", lambda r=r: on_chain(r), 60)
+
+    leader.stop(signal.SIGKILL)
+    _until("the standby leads", lambda: "leading relayer" in standby.text(), 15)
+    after = [single(b"after the kill"), batch([b"a1", b"a2"])]
+    for r in after:
+        _until(f"{r} on chain by the new leader", lambda r=r: on_chain(r), 60)
+
+    # each registration is on chain once: one EvidenceRegistered per single, one BatchAnchored per batch root
+    for label in (b"before the kill", b"after the kill"):
+        binding = public_binding(hash_bytes(label, HashAlgorithm.SHA256), party, HashAlgorithm.SHA256)
+        logs = anvil.evidence.events.EvidenceRegistered().get_logs(
+            from_block=0, argument_filters={"binding": binding, "partyId": party}
+        )
+        assert len(logs) == 1
+    assert "Traceback" not in serve.text() + standby.text()
+
+
+def _get(url: str) -> int:
+    try:
+        return httpx.get(url, timeout=5).status_code
+    except httpx.HTTPError:
+        return 0
