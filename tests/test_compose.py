@@ -33,8 +33,11 @@ EXPECTED_PROFILES: dict[str, frozenset[str]] = {
     **{name: frozenset({"consortium"}) for name in VALIDATORS},
     "postgres": frozenset({"consortium"}),
     "api-consortium": frozenset({"consortium"}),
+    "api-consortium-2": frozenset({"consortium"}),
+    "worker-consortium": frozenset({"consortium"}),
 }
-API_SERVICES = ("api", "api-consortium")
+#: The services that run the ledger (API replicas and the worker): each names its chain and databases.
+API_SERVICES = ("api", "api-consortium", "api-consortium-2", "worker-consortium")
 RPC_VALIDATOR = "validator-operator"
 
 Compose = dict[str, Any]
@@ -719,5 +722,5 @@ def test_undeclared_secret_is_reported(broken: Compose) -> None:
     del broken["secrets"]["operator_keystore"]
     assert check_secrets(broken) == [
         "api uses secret operator_keystore, which is not declared",
-        "api-consortium uses secret operator_keystore, which is not declared",
+        "worker-consortium uses secret operator_keystore, which is not declared",
     ]
