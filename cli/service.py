@@ -428,6 +428,11 @@ def serve_cmd(
     uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning", **app_.state.server_options)
 
 
+#: Seconds a worker that has just taken the lead waits before it sends: the leader it replaces (whose session was
+#: cut, not ended by its death) notices within a second that its lock is gone and stops sending.
+LEAD_GRACE = 3.0
+
+
 def worker_cmd(rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None) -> None:
     """Run the relay and aggregation pipeline and the event index, without the API: the process that sends.
 
@@ -461,9 +466,20 @@ def worker_cmd(rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None) -> None:
                     )
                 except RelayerInUse:
                     got = False
+                if got and lease is not None:
+                    # the previous leader checks its session every second and then stops sending: let it
+                    stop.wait(LEAD_GRACE)
+                    got = lease.held()
                 if got:
+                    try:
+                        ledger.pipeline.start()  # also takes the host-wide lock of the account
+                    except RelayerInUse as exc:  # a leader of this host is still stopping: ask again later
+                        if lease is not None:
+                            lease.release()
+                        err_console.print(f"worker: not leading yet: {exc.message}")
+                        stop.wait(1.0)
+                        continue
                     leading = True
-                    ledger.pipeline.start()
                     ledger.index.start()
                     console.print(f"worker: leading relayer {relayer.address}: sending and anchoring")
                 elif not announced:

@@ -656,7 +656,27 @@ def drain(service: Service, receipts: list[str], timeout: float = 90) -> list[st
 
 
 def journal_batches(service: Service) -> dict[bytes, list[bytes]]:
-    """The journal's batches: root -> the member submissions' digests in tree order."""
+    """The journal's batches: root -> the member submissions' digests in tree order (from the data directory's
+    SQLite journal, or from the PostgreSQL journal a service of several processes shares: ``journal_url``)."""
+    url = getattr(service, "journal_url", None)
+    if url:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                batches = {int(i): bytes(root) for i, root in conn.execute(text("SELECT id, root FROM batches"))}
+                members: dict[int, list[bytes]] = {i: [] for i in batches}
+                for batch_id, digest in conn.execute(
+                    text(
+                        "SELECT batch_id, digest FROM submissions WHERE batch_id IS NOT NULL "
+                        "ORDER BY batch_id, batch_index"
+                    )
+                ):
+                    members.setdefault(int(batch_id), []).append(bytes(digest))
+        finally:
+            engine.dispose()
+        return {batches[i]: members.get(i, []) for i in batches}
     db = sqlite3.connect(f"file:{service.data_dir / 'journal.sqlite3'}?mode=ro", uri=True, timeout=10)
     try:
         batches = {int(i): bytes(root) for i, root in db.execute("SELECT id, root FROM batches")}
