@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from ledger.config import Settings
 from ledger.domain.hashing import hash_bytes
 from ledger.facade import Ledger
 from tests.api.conftest import OPERATOR_TOKEN, Api
-from tests.helpers import Chain, account, make_uscc
+from tests.helpers import Chain, account, cli_env, make_uscc, run_cli
 
 PUBLIC_CHAIN_ID = 31338
 
@@ -177,7 +178,7 @@ def _failed(report: Any) -> set[str]:
 
 
 def test_a_checkpoint_covers_direct_and_batched_records_and_their_certificates_verify_on_both_chains(
-    capi: Api, public: PublicNode
+    capi: Api, public: PublicNode, tmp_path: Path
 ) -> None:
     firm = account("checkpoint-firm")
     capi.admit(firm, make_uscc("checkpoint-1"))
@@ -207,6 +208,17 @@ def test_a_checkpoint_covers_direct_and_batched_records_and_their_certificates_v
     # the API verifies against the public chains it is configured with
     resp = capi.client.post("/v1/verify", json={"certificate": _certificate(capi, direct)})
     assert resp.status_code == 200 and resp.json()["assurance"]["level"] == "public", resp.text
+
+    # `ipledger verify --anchor-rpc-url` checks it against the public chain and says so
+    cert = tmp_path / "certificate.json"
+    cert.write_text(json.dumps(_certificate(capi, batched)), encoding="utf-8")
+    args = ["verify", str(cert), "--rpc-url", capi.chain.node_url]
+    out = run_cli(*args, "--anchor-rpc-url", public.url, env=cli_env())
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"ASSURANCE: public chain (anchored on public chain {PUBLIC_CHAIN_ID} at block" in out.stdout
+    out = run_cli(*args, "--json", env=cli_env())
+    report = json.loads(out.stdout)
+    assert out.returncode == 0 and report["assurance"]["level"] == "consortium", out.stdout
 
 
 @pytest.mark.parametrize(
