@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,53 +21,13 @@ from web3 import Web3
 from api.app import create_app
 from ledger.certificates.verify import Rpc, verify
 from ledger.chain.deployment import Manifest, manifest_path
-from ledger.chain.node import find_anvil, free_port
+from ledger.chain.node import free_port
 from ledger.config import Settings
 from ledger.domain.hashing import hash_bytes
 from ledger.facade import Ledger
+from tests.anchor_node import PUBLIC_CHAIN_ID, PublicNode
 from tests.api.conftest import OPERATOR_TOKEN, Api
 from tests.helpers import Chain, account, cli_env, make_uscc, run_cli
-
-PUBLIC_CHAIN_ID = 31338
-
-
-class PublicNode:
-    """A second anvil on a loopback port, started and stopped by the test (its own process only)."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> PublicNode:
-        cmd = [str(find_anvil()), "--host", "127.0.0.1", "--port", str(self.port), "--chain-id", str(PUBLIC_CHAIN_ID)]
-        self.proc = subprocess.Popen([*cmd, "--silent"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 2}))
-        for _ in range(100):
-            try:
-                if w3.eth.chain_id == PUBLIC_CHAIN_ID:
-                    return self
-            except Exception:  # noqa: BLE001 - not up yet
-                pass
-            self.proc.wait(0.1) if self.proc.poll() is not None else __import__("time").sleep(0.1)
-        raise RuntimeError("the public stand-in did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-
-    @property
-    def w3(self) -> Web3:
-        return Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 2}))
-
-    def mine(self, n: int = 1) -> None:
-        for _ in range(n):
-            self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
 
 @pytest.fixture
