@@ -326,6 +326,8 @@ class Ledger:
         }
         if node is not None:
             body["node"] = node
+        if "checkpoints" in self.__dict__:  # the writer `ipledger up` started (IPLEDGER_ANCHOR_RPC_URL)
+            body["checkpoints"] = self.checkpoints.status()
         return body
 
 

@@ -59,6 +59,8 @@ LOG_SPAN = 2000
 #: Most public-chain blocks searched back for a checkpoint's event when the contract holds it but the store has
 #: no transaction for it (a crash right after the broadcast).
 EVENT_LOOKBACK = 20_000
+#: Seconds before the verifier's endpoints try again a public chain that did not answer.
+RECONNECT = 30.0
 #: Seconds between two steps of the background writer (at most; a step that found work runs again sooner).
 POLL = 2.0
 
@@ -81,6 +83,8 @@ class Anchor:
     contract: Any = None
     last_error: str | None = None
     last_step: float | None = None
+    #: ``time.monotonic()`` before which :meth:`Checkpointer.endpoints` does not try to connect again.
+    retry_at: float = 0.0
 
 
 class Checkpointer:
@@ -167,10 +171,15 @@ class Checkpointer:
         for anchor in self.anchors:
             w3 = anchor.w3
             if w3 is None:
+                # not connected by the writer (it is not running, or the chain is down): try, at most every
+                # RECONNECT seconds, so that a chain that is down costs a request one timeout now and then, not each
+                if time.monotonic() < anchor.retry_at:
+                    continue
                 try:
                     w3 = self._connect(anchor.url)
                     anchor.chain_id = anchor.chain_id or int(w3.eth.chain_id)
                 except Exception:  # noqa: BLE001 - a public chain that does not answer: its check is skipped
+                    anchor.retry_at = time.monotonic() + RECONNECT
                     continue
             if anchor.chain_id is not None:
                 out[anchor.chain_id] = w3
