@@ -109,3 +109,19 @@ def test_up_deploys_the_checkpoint_contract_on_first_use_and_checkpoints_in_the_
     report = json.loads(out.stdout)
     assert out.returncode == 0 and report["assurance"]["level"] == "public", out.stdout + out.stderr
     assert p.interrupt() == 0
+
+
+def test_up_refuses_checkpoints_without_the_anchor_key(tmp_path: Path) -> None:
+    out = run_cli(
+        "up",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--port",
+        str(free_port()),
+        "--node-port",
+        str(free_port()),
+        env=cli_env(IPLEDGER_ANCHOR_RPC_URL=f"http://127.0.0.1:{free_port()}", IPLEDGER_NODE_BLOCK_TIME="0"),
+        timeout=120,
+    )
+    assert out.returncode != 0 and "Traceback" not in out.stderr, out.stdout + out.stderr
+    assert "IPLEDGER_ANCHOR_KEYSTORE" in out.stdout + out.stderr
