@@ -84,7 +84,8 @@ contract CheckpointRegistry is Ownable2Step {
     /// @notice The consortium block the next checkpoint must start at.
     function nextBlock() public view returns (uint64) {
         uint256 n = _checkpoints.length;
-        return n == 0 ? firstBlock : _checkpoints[n - 1].toBlock + 1;
+        if (n > 0) return _checkpoints[n - 1].toBlock + 1;
+        return firstBlock;
     }
 
     /// @notice How many checkpoints are recorded.

@@ -272,3 +272,66 @@ def test_an_unavailable_public_chain_leaves_the_ledger_working_and_checkpoints_c
                 assert report.passed and report.assurance.level == "public", report.to_json()
         finally:
             node.stop()
+
+
+def test_a_checkpoint_sent_before_a_crash_is_found_on_chain_not_recorded_twice(capi: Api, public: PublicNode) -> None:
+    firm = account("checkpoint-firm-5")
+    capi.admit(firm, make_uscc("checkpoint-5"))
+    key = _register(capi, firm, b"sent, then the service crashed\n")
+    capi.chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    cp = capi.ledger.checkpoints
+    cp.step()  # planned and sent (automine: already on chain)
+    sent = cp.store.last(PUBLIC_CHAIN_ID)
+    assert sent is not None and sent.state == "sent"
+    # the crash: the store lost the transaction (as if it died between the broadcast and writing it down)
+    cp.store.mark_dropped(PUBLIC_CHAIN_ID, sent.index)
+    restarted = type(cp)(capi.ledger.connection, cp.store, capi.ledger.settings, cp.account, clock=cp.clock)
+    restarted.step()
+    found = cp.store.last(PUBLIC_CHAIN_ID)
+    assert found is not None and found.state in ("recorded", "final") and found.tx_hash == sent.tx_hash
+    assert restarted.anchors[0].contract.functions.count().call() == 1
+    public.mine(3)
+    restarted.step()
+    capi.ledger.certificates.checkpoints = restarted
+    report = _verify(capi, _certificate(capi, key), public)
+    assert report.passed and report.assurance.level == "public", report.to_json()
+
+
+def test_a_long_stretch_is_caught_up_in_contiguous_checkpoints_of_at_most_the_configured_blocks(
+    anvil: Chain, tmp_path: Path, public: PublicNode, anchor_key: LocalAccount
+) -> None:
+    ledger, settings = _ledger(anvil, tmp_path, public.url)
+    for _ in range(8):
+        anvil.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    # about four checkpoints from the registry's deployment to the head, whatever the session's chain holds
+    first = anvil.manifest.contracts["EvidenceRegistry"].deploy_block
+    most = max(2, (int(anvil.w3.eth.block_number) - first) // 4)
+    settings = settings.model_copy(update={"checkpoint_max_blocks": most, "anchor_confirmations": 0})
+    ledger.settings = settings
+    ledger.anchor_account = anchor_key
+    clock = Clock()
+    ledger.checkpoints.clock = clock
+    app = create_app(ledger, settings, run_pipeline=False)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        api = Api(client, ledger, anvil)
+        firm = account("checkpoint-firm-6")
+        api.admit(firm, make_uscc("checkpoint-6"))
+        key = _register(api, firm, b"caught up in several checkpoints\n")
+        for _ in range(most + 2):
+            api.chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        cp = ledger.checkpoints
+        head = int(anvil.w3.eth.block_number) - settings.confirmations
+        for _ in range(2 * ((head - first) // most + 3)):  # each pass writes at most one checkpoint
+            clock.now += settings.checkpoint_interval
+            cp.step()
+            cp.step()
+        rows = sorted(cp.store.all(PUBLIC_CHAIN_ID, limit=1000), key=lambda r: r.index)
+        assert rows[0].from_block == first
+        assert all(b.from_block == a.to_block + 1 for a, b in zip(rows, rows[1:], strict=False))
+        assert all(r.to_block - r.from_block + 1 <= most for r in rows) and len(rows) >= 3
+        # what is left is a quiet stretch shorter than `most` blocks: not written until a record or a whole stretch
+        assert head - most < rows[-1].to_block <= head
+        assert all(r.state == "final" for r in rows)
+        report = _verify(api, _certificate(api, key), public)
+        assert report.passed and report.assurance.level == "public", report.to_json()
+    ledger.close()
