@@ -124,10 +124,16 @@ class Checkpointer:
                     self._step(anchor)
                     anchor.last_error = None
                 except Exception as exc:  # noqa: BLE001 - a public chain's fault never stops the ledger
-                    anchor.last_error = _describe(exc)
+                    error = scrub_endpoint(_describe(exc), anchor.url)
                     if anchor.w3 is not None and not isinstance(exc, LedgerError):
                         anchor.w3 = None  # connect again next time
-                    log.warning("checkpoint on %s: %s", anchor.chain_id or "a public chain", anchor.last_error)
+                    # once per new fault, not every step while a chain stays down
+                    (log.debug if error == anchor.last_error else log.warning)(
+                        "checkpoint on chain %s: %s", anchor.chain_id or "?", error
+                    )
+                    anchor.last_error = error
+                    anchor.last_step = time.time()
+                    continue
                 anchor.last_step = time.time()
 
     def run_forever(self, stop: threading.Event, poll: float = POLL) -> None:
@@ -442,6 +448,17 @@ def _row_json(row: CheckpointRow) -> dict[str, Any]:
         "blockNumber": row.public_block,
         "createdAt": row.created_at,
     }
+
+
+def scrub_endpoint(text: str, url: str) -> str:
+    """``text`` without the endpoint's credentials or path (an API key often sits in either)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    for secret in (parts.username, parts.password, parts.path if len(parts.path) > 1 else None, parts.query or None):
+        if secret:
+            text = text.replace(secret, "…")
+    return text
 
 
 def _describe(exc: Exception) -> str:

@@ -335,3 +335,12 @@ def test_a_long_stretch_is_caught_up_in_contiguous_checkpoints_of_at_most_the_co
         report = _verify(api, _certificate(api, key), public)
         assert report.passed and report.assurance.level == "public", report.to_json()
     ledger.close()
+
+
+def test_an_endpoints_credentials_path_and_query_never_reach_the_status() -> None:
+    from ledger.services.checkpoints import scrub_endpoint
+
+    url = "https://user:pw-123@rpc.example/v3/KEY-abc?apikey=Q-9"
+    text = f"ChainUnavailable: the node at {url} does not answer (https://rpc.example/v3/KEY-abc)"
+    scrubbed = scrub_endpoint(text, url)
+    assert not any(s in scrubbed for s in ("pw-123", "KEY-abc", "Q-9")), scrubbed
