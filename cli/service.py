@@ -334,6 +334,12 @@ def up_cmd(
         )
         if settings.anchor_rpc_url:  # checkpoints on public chains, written in the background (docs/operations.md)
             ledger.anchor_account = _anchor_account(settings)
+            if ledger.anchor_account.address in ledger.role_accounts():
+                raise ConfigurationError(
+                    "the anchor key (IPLEDGER_ANCHOR_KEYSTORE) must be its own key, not the relayer's, the "
+                    "registrar's or governance's",
+                    field="anchor_keystore",
+                )
         if ledger.relayer is not None:  # one process per relayer account and chain: refused here, before serving
             from ledger.chain.sender import claim_relayer
 

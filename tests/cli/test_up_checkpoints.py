@@ -125,3 +125,27 @@ def test_up_refuses_checkpoints_without_the_anchor_key(tmp_path: Path) -> None:
     )
     assert out.returncode != 0 and "Traceback" not in out.stderr, out.stdout + out.stderr
     assert "IPLEDGER_ANCHOR_KEYSTORE" in out.stdout + out.stderr
+
+
+def test_up_refuses_the_relayers_key_as_the_anchor_key(tmp_path: Path) -> None:
+    from ledger.facade import dev_operator
+
+    keystore = write_keystore(tmp_path / "relayer.json", dev_operator(), PASSWORD, kdf="pbkdf2")
+    out = run_cli(
+        "up",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--port",
+        str(free_port()),
+        "--node-port",
+        str(free_port()),
+        env=cli_env(
+            IPLEDGER_ANCHOR_RPC_URL=f"http://127.0.0.1:{free_port()}",
+            IPLEDGER_ANCHOR_KEYSTORE=str(keystore),
+            IPLEDGER_ANCHOR_KEYSTORE_PASSWORD=PASSWORD,
+            IPLEDGER_NODE_BLOCK_TIME="0",
+        ),
+        timeout=120,
+    )
+    assert out.returncode != 0 and "Traceback" not in out.stderr, out.stdout + out.stderr
+    assert "must be its own key" in out.stdout + out.stderr
