@@ -82,3 +82,26 @@ def test_ipledger_verify_reaches_the_public_chain_only_when_given_it(
     assert [c["status"] for c in report["checks"] if c["name"] == "checkpoint-anchor"] == ["skipped"]
     out, report = _cli(nodes, "checkpoint-root", "--anchor-rpc-url", anchor_url)
     assert out.returncode == 1 and report["verdict"] == "failed", out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_regenerating_the_checkpoint_vectors_on_new_chains_gives_the_committed_verdicts(tmp_path: Path) -> None:
+    """``python -m tests.vectors.make_checkpoint`` still runs, and two fresh chains give every vector the committed
+    checks, verdict and assurance (hashes and blocks differ from run to run)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.vectors.make_checkpoint", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=DIR.parents[2],
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    fresh = json.loads((tmp_path / "vectors.json").read_text(encoding="utf-8"))["vectors"]
+
+    def essentials(v: dict[str, Any]) -> tuple[Any, ...]:
+        return v["name"], v["verdict"], v["assurance"], v["status"], json.dumps(v["checks"])
+
+    assert [essentials(v) for v in fresh] == [essentials(v) for v in INDEX["vectors"]]
