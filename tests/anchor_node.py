@@ -16,8 +16,9 @@ PUBLIC_CHAIN_ID = 31338
 class PublicNode:
     """A second anvil on a loopback port, started and stopped by the test (its own process only)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, chain_id: int = PUBLIC_CHAIN_ID) -> None:
         self.port = port
+        self.chain_id = chain_id
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -25,12 +26,12 @@ class PublicNode:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> PublicNode:
-        cmd = [str(find_anvil()), "--host", "127.0.0.1", "--port", str(self.port), "--chain-id", str(PUBLIC_CHAIN_ID)]
+        cmd = [str(find_anvil()), "--host", "127.0.0.1", "--port", str(self.port), "--chain-id", str(self.chain_id)]
         self.proc = subprocess.Popen([*cmd, "--silent"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 2}))
         for _ in range(100):
             try:
-                if w3.eth.chain_id == PUBLIC_CHAIN_ID:
+                if w3.eth.chain_id == self.chain_id:
                     return self
             except Exception:  # noqa: BLE001 - not up yet
                 pass

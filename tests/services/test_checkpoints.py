@@ -344,3 +344,37 @@ def test_an_endpoints_credentials_path_and_query_never_reach_the_status() -> Non
     text = f"ChainUnavailable: the node at {url} does not answer (https://rpc.example/v3/KEY-abc)"
     scrubbed = scrub_endpoint(text, url)
     assert not any(s in scrubbed for s in ("pw-123", "KEY-abc", "Q-9")), scrubbed
+
+
+def test_two_public_chains_each_get_their_checkpoint_and_the_certificate_carries_both(
+    anvil: Chain, tmp_path: Path, public: PublicNode, anchor_key: LocalAccount
+) -> None:
+    second = PublicNode(free_port(), chain_id=PUBLIC_CHAIN_ID + 1).start()
+    try:
+        second.w3.provider.make_request("anvil_setBalance", [anchor_key.address, hex(10**20)])  # type: ignore[arg-type]
+        for api in _api(anvil, tmp_path, f"{public.url}, {second.url}", anchor_key):
+            firm = account("checkpoint-firm-7")
+            api.admit(firm, make_uscc("checkpoint-7"))
+            key = _register(api, firm, b"anchored on two public chains\n")
+            api.chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            cp = api.ledger.checkpoints
+            cp.step()
+            cp.step()
+            public.mine(3)
+            second.mine(3)
+            cp.step()
+            assert [s["lastError"] for s in cp.status()] == [None, None]
+            doc = _certificate(api, key)
+            assert [e["chainId"] for e in doc["checkpoint"]] == [PUBLIC_CHAIN_ID, PUBLIC_CHAIN_ID + 1]
+            both = verify(
+                doc,
+                Rpc.from_web3(anvil.w3),
+                anchors={PUBLIC_CHAIN_ID: Rpc.from_web3(public.w3), PUBLIC_CHAIN_ID + 1: Rpc.from_web3(second.w3)},
+            )
+            assert both.passed and [a["chainId"] for a in both.assurance.anchors] == [31338, 31339]
+            one = _verify(api, doc, public)  # the second chain's check is skipped, the first reached
+            assert one.passed and [a["chainId"] for a in one.assurance.anchors] == [31338]
+            skipped = [c for c in one.checks if c.name == "checkpoint-anchor" and c.status == "skipped"]
+            assert len(skipped) == 1 and "31339" in skipped[0].detail
+    finally:
+        second.stop()
