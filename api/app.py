@@ -50,9 +50,14 @@ def create_app(
             ledger.pipeline.start()
         if run_indexer:
             ledger.index.start()
+        anchoring = run_indexer and ledger.anchor_account is not None and bool(ledger.settings.anchor_rpc_url)
+        if anchoring:  # checkpoints on public chains (ledger.services.checkpoints)
+            ledger.checkpoints.start()
         try:
             yield
         finally:
+            if anchoring:
+                ledger.checkpoints.stop()
             if run_indexer:
                 ledger.index.stop()
             if started:

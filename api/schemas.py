@@ -614,6 +614,19 @@ class LegalStatusPublic(BaseModel):
     detail: str
 
 
+class AnchorReached(BaseModel):
+    chainId: int
+    blockNumber: int
+    blockTimestamp: int
+    confirmations: int
+
+
+class AssurancePublic(BaseModel):
+    level: Literal["none", "consortium", "public"]
+    anchors: list[AnchorReached]
+    detail: str
+
+
 class VerifyResult(BaseModel):
     verdict: Literal["passed", "failed"]
     checks: list[CheckPublic]
@@ -621,6 +634,12 @@ class VerifyResult(BaseModel):
         default=None,
         description="Certificates that passed every check: an agreement's legal status now, or whether an "
         "evidence record is current or superseded by a later record of its party.",
+    )
+    assurance: AssurancePublic | None = Field(
+        default=None,
+        description="Evidence certificates: how far the record's proof reaches (docs/certificate.md §11): "
+        "`consortium` (the consortium chain alone), `public` (also a checkpoint on a public chain, with its block "
+        "and confirmations) or `none` (a check failed).",
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import api_bench, cpu, gas, index_bench, node_bench, party_gas
+from benchmarks import api_bench, checkpoint_bench, cpu, gas, index_bench, node_bench, party_gas
 from benchmarks.env import EAS_SCHEMA, BenchChain, anvil_version
 from benchmarks.report import Result, fmt, table
 
@@ -199,6 +199,9 @@ def run(plan: Plan, *, profile: bool) -> tuple[list[Result], str, dict[str, str]
                 results.append(index_bench.query_p99(chain, pg, label, n=plan.query_rows, rounds=plan.query_rounds))
         # last on this chain: recoveries and suspensions move its clock days ahead of the wall clock, after which
         # no record of the API measures would ever be old enough to count as final
+        log("checkpoints on a public chain: gas per checkpoint and per record, time to public anchoring")
+        with checkpoint_bench.public_node() as public_url:
+            info["checkpoint_md"] = checkpoint_bench.render(checkpoint_bench.measure(chain, public_url))
         log("party operations: account changes, recovery, suspension (gas, no target)")
         info["party_gas_md"] = party_gas.render(party_gas.measure(chain), party_gas.council_overhead(chain))
     log(
@@ -309,6 +312,8 @@ def render(results: list[Result], profile_md: str, info: dict[str, str], plan: P
     ]
     if info.get("party_gas_md"):
         lines += [info["party_gas_md"]]
+    if info.get("checkpoint_md"):
+        lines += [info["checkpoint_md"]]
     if profile_md:
         lines += [profile_md]
     if info.get("node_md"):

@@ -854,8 +854,21 @@ def verify_cmd(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of words.")] = False,
     rpc_url: RpcUrlOpt = None,
+    anchor_rpc_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--anchor-rpc-url",
+            help="A JSON-RPC endpoint of a public chain that holds a checkpoint of the certificate's record "
+            "(repeat for several chains; each is matched to the certificate's checkpoint by the chain id it answers "
+            "with). Without it the checkpoint's public-chain check is skipped and the assurance is the consortium's.",
+        ),
+    ] = None,
 ) -> None:
     """Check an evidence or agreement certificate against any JSON-RPC endpoint of its chain.
+
+    An evidence certificate with a `checkpoint` section (a checkpoint of the ledger on a public chain covers the
+    record) is also checked against the public chains given with --anchor-rpc-url, and the assurance reached is
+    printed: the consortium's word alone, or anchored on public chain N at block B with k confirmations.
 
     An evidence certificate of a private (salted) registration that lacks its content hash or salt is completed
     from the sidecar written when it was registered: FILE.ipledger.json beside --file, or --sidecar PATH.
@@ -926,7 +939,7 @@ def verify_cmd(
 
             report = agreement_certificate.verify(doc, Rpc.from_web3(w3), document=fh, at=moment)
         else:
-            report = verify(doc, Rpc.from_web3(w3), file=fh, at=moment)
+            report = verify(doc, Rpc.from_web3(w3), file=fh, at=moment, anchors=_anchors(anchor_rpc_url or []))
     code = 1 if not report.passed else 0
     if report.status is not None and not report.status.in_force:
         code = VERIFY_EXIT_NOT_IN_FORCE if report.passed else 1
@@ -945,12 +958,37 @@ def verify_cmd(
         f"{sum(c.status == FAILED for c in report.checks)} failed",
         highlight=False,
     )
+    if report.assurance is not None:
+        words = {"public": "[green]public chain[/]", "consortium": "consortium only", "none": "[red]none[/]"}
+        console.print(
+            f"ASSURANCE: {words.get(report.assurance.level, report.assurance.level)} ({report.assurance.detail})",
+            highlight=False,
+        )
     if report.status is not None:
         label = "LEGAL STATUS" if is_agreement else "STATUS"
         console.print(_status_line(report.status, given=moment is not None, label=label), highlight=False)
     elif is_agreement:
         console.print("LEGAL STATUS: not assessed, the certificate is not authentic", highlight=False)
     raise typer.Exit(code)
+
+
+#: Most --anchor-rpc-url endpoints (a certificate names at most 8 public chains).
+MAX_ANCHOR_URLS = 8
+
+
+def _anchors(urls: list[str]) -> dict[int, Any]:
+    """The public chains' endpoints by the chain id each answers with; one that does not answer is an error (the
+    user named it), with the URL's credentials left out of the message."""
+    from ledger.certificates.verify import Rpc
+    from ledger.chain.rpc import connect
+
+    if len(urls) > MAX_ANCHOR_URLS:
+        raise InvalidInput(f"at most {MAX_ANCHOR_URLS} --anchor-rpc-url endpoints", field="anchor_rpc_url")
+    out: dict[int, Any] = {}
+    for url in urls:
+        w3 = connect(url)
+        out[int(w3.eth.chain_id)] = Rpc.from_web3(w3)
+    return out
 
 
 def _salted(doc: Any, file: Path | None, sidecar: Path | None) -> Any:

@@ -337,6 +337,14 @@ def up_cmd(
             governance=governance,
             governance_address=settings.governance_address,
         )
+        if settings.anchor_rpc_url:  # checkpoints on public chains, written in the background (docs/operations.md)
+            ledger.anchor_account = _anchor_account(settings)
+            if ledger.anchor_account.address in ledger.role_accounts():
+                raise ConfigurationError(
+                    "the anchor key (IPLEDGER_ANCHOR_KEYSTORE) must be its own key, not the relayer's, the "
+                    "registrar's or governance's",
+                    field="anchor_keystore",
+                )
         if ledger.relayer is not None:  # one process per relayer account and chain: refused here, before serving
             from ledger.chain.sender import claim_relayer
 
@@ -348,6 +356,13 @@ def up_cmd(
             f"chain {health['chainId']} at block {health['latestBlock']}; "
             f"EvidenceRegistry {health['contracts'].get('EvidenceRegistry')}"
         )
+        if ledger.anchor_account is not None:
+            from ledger.config import anchor_urls
+
+            console.print(
+                f"checkpoints every {settings.checkpoint_interval:g} s to {len(anchor_urls(settings))} public "
+                f"chain(s), written by {ledger.anchor_account.address} (the contract is deployed on first use)"
+            )
         console.print(f"API on http://{settings.host}:{settings.port} (OpenAPI at /docs); Ctrl-C stops")
         console.print(
             f"CLI commands reach it at {settings.api_url}; links and certificate QR codes use {settings.public_url}"
@@ -503,3 +518,27 @@ def worker_cmd(rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None) -> None:
         else:
             release_relayer(relayer)
     console.print("worker stopped")
+
+
+def _anchor_account(settings: Settings) -> LocalAccount:
+    """The anchor key of IPLEDGER_ANCHOR_KEYSTORE (password IPLEDGER_ANCHOR_KEYSTORE_PASSWORD, else a prompt in a
+    terminal): it pays for and alone writes the checkpoints on the public chains."""
+    import sys
+
+    from ledger.storage.keys import load_keystore
+
+    if settings.anchor_keystore is None:
+        raise KeystoreError(
+            "IPLEDGER_ANCHOR_RPC_URL is set but IPLEDGER_ANCHOR_KEYSTORE is not: checkpoints need the anchor key",
+            field="anchor_keystore",
+        )
+    if settings.anchor_keystore_password is not None:
+        password = settings.anchor_keystore_password.get_secret_value()
+    elif sys.stdin.isatty():
+        password = str(typer.prompt(f"Password for {settings.anchor_keystore}", hide_input=True))
+    else:
+        raise KeystoreError(
+            f"no password for the anchor keystore {settings.anchor_keystore}: set IPLEDGER_ANCHOR_KEYSTORE_PASSWORD",
+            field="anchor_keystore_password",
+        )
+    return load_keystore(settings.anchor_keystore, password)

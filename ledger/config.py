@@ -166,6 +166,40 @@ class Settings(BaseSettings):
         "replicas check and journal each registration, and the leading `ipledger worker` sends it.",
     )
     index_poll: float = Field(2.0, gt=0, le=3600, description="Seconds between index syncs while `ipledger up` runs.")
+    # --- checkpoints on public chains (docs/operations.md "Checkpoints on a public chain") ---
+    anchor_rpc_url: str | None = Field(
+        None,
+        description="JSON-RPC endpoints of the public chains that receive checkpoints of the ledger, comma-separated "
+        "(one per chain; each is identified by the chain id it answers with). Unset: no checkpoints.",
+    )
+    anchor_keystore: Path | None = Field(
+        None,
+        description="Keystore of the anchor key, which pays for and alone writes the checkpoints on every public "
+        "chain; never the relayer's, registrar's or a party's key.",
+    )
+    anchor_keystore_password: SecretStr | None = Field(
+        None, description="Password of the anchor keystore; prompted for when unset and a terminal is attached."
+    )
+    checkpoint_interval: float = Field(
+        3600.0,
+        ge=1,
+        le=30 * 86_400,
+        description="Seconds between two checkpoints; each covers every record since the previous one, up to the "
+        "consortium's confirmed head. Nothing is written while nothing was recorded.",
+    )
+    anchor_confirmations: int = Field(
+        12,
+        ge=0,
+        le=10_000,
+        description="Blocks of the public chain after which a checkpoint counts as final and is put in "
+        "certificates; a reorganisation that drops it before then is detected and it is sent again.",
+    )
+    checkpoint_max_blocks: int = Field(
+        100_000,
+        ge=1,
+        le=10_000_000,
+        description="Most consortium blocks one checkpoint covers; a longer stretch is caught up in several.",
+    )
     api_url: str = Field(
         "",
         description="Where CLI commands reach the API; unset: http://HOST:PORT (127.0.0.1 for a wildcard HOST). "
@@ -199,7 +233,7 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("rpc_url", "index_url", "journal_url")
+    @field_validator("rpc_url", "index_url", "journal_url", "anchor_rpc_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
@@ -227,3 +261,13 @@ def _client_host(host: str) -> str:
     if host in ("0.0.0.0", "::", ""):
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
+
+
+def anchor_urls(settings: Settings) -> list[str]:
+    """The public chains' endpoints of ``IPLEDGER_ANCHOR_RPC_URL`` (comma-separated), at most 8, without repeats."""
+    urls: list[str] = []
+    for part in (settings.anchor_rpc_url or "").split(","):
+        url = part.strip()
+        if url and url not in urls:
+            urls.append(url)
+    return urls[:8]

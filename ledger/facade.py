@@ -37,6 +37,7 @@ from ledger.storage.journal import Store
 
 if TYPE_CHECKING:
     from ledger.index.sync import Indexer
+    from ledger.services.checkpoints import Checkpointer
     from ledger.services.creators import CreatorService
     from ledger.services.documents import DocumentService
     from ledger.services.persons import PersonService
@@ -75,6 +76,8 @@ class Ledger:
             node_durable=node_durable,
         )
         self.settings = settings
+        #: The anchor key that writes checkpoints on public chains (set by `ipledger up`); None: none written.
+        self.anchor_account: LocalAccount | None = None
         #: What the embedded node's supervisor reports (set by `ipledger up`); :meth:`health` includes it.
         self.node_status = node_status
         remember_chain_id(w3)
@@ -235,7 +238,23 @@ class Ledger:
 
     @cached_property
     def certificates(self) -> CertificateBuilder:
-        return CertificateBuilder(self.evidence_service, self.creators.endorsements)
+        return CertificateBuilder(
+            self.evidence_service,
+            self.creators.endorsements,
+            self.checkpoints if self.settings.anchor_rpc_url else None,
+        )
+
+    @cached_property
+    def checkpoints(self) -> Checkpointer:
+        """The checkpoints on public chains (IPLEDGER_ANCHOR_RPC_URL), written with :attr:`anchor_account` by the
+        background task `ipledger up` starts (``ledger.services.checkpoints``)."""
+        from ledger.chain.node import ensure_writable_dir
+        from ledger.services.checkpoints import Checkpointer
+        from ledger.storage.checkpoints import CheckpointStore
+
+        ensure_writable_dir(Path(self.settings.data_dir))
+        store = CheckpointStore.in_data_dir(Path(self.settings.data_dir))
+        return Checkpointer(self.connection, store, self.settings, self.anchor_account)
 
     @cached_property
     def pipeline(self) -> Pipeline:
@@ -276,7 +295,14 @@ class Ledger:
 
         return open_index(self.w3, self.manifest, self.settings, journal=lambda: self.store)
 
+    def anchor_endpoints(self) -> dict[int, Web3]:
+        """The public chains of IPLEDGER_ANCHOR_RPC_URL that answer, by chain id (to verify checkpoints)."""
+        return self.checkpoints.endpoints() if self.settings.anchor_rpc_url else {}
+
     def close(self) -> None:
+        if "checkpoints" in self.__dict__:
+            self.checkpoints.stop()
+            self.checkpoints.store.close()
         if "pipeline" in self.__dict__:
             self.pipeline.stop()
         if "index" in self.__dict__:
@@ -312,6 +338,8 @@ class Ledger:
         }
         if node is not None:
             body["node"] = node
+        if "checkpoints" in self.__dict__:  # the writer `ipledger up` started (IPLEDGER_ANCHOR_RPC_URL)
+            body["checkpoints"] = self.checkpoints.status()
         return body
 
 

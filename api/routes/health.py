@@ -18,7 +18,8 @@ router = APIRouter(tags=["health"])
     description="Chain id, latest block, contract addresses and software/artifact versions; with the embedded "
     "node, a `node` section: `state` (running, restarting), `restarts`, `attempts` and `lastError` of the current "
     "restart, `nextRetryIn` seconds, `pid`, `lastAnswerAgo` seconds, and `stateFile` (the block of the last whole "
-    "state dump on disk, how long ago it was written, its size). Answers within about 2 s whatever the node "
+    "state dump on disk, how long ago it was written, its size); with checkpoints on public chains "
+    "(IPLEDGER_ANCHOR_RPC_URL), a `checkpoints` list: each chain's contract, last checkpoint and last error. Answers within about 2 s whatever the node "
     "does: 503 with the error envelope when the node does not answer, its message saying what the service waits "
     "for and `details.node` the same `node` section.",
 )

@@ -46,7 +46,9 @@ MAX_BOUNDARY = 70
     "`multipart/form-data` with a `certificate` part (the JSON) and optionally a `file` part. The file is "
     "hashed (SHA-256 and SM3) as it streams in and never stored; its size is limited by "
     "`IPLEDGER_MAX_UPLOAD_BYTES`. Each check of docs/certificate.md is reported with its outcome; the "
-    "verdict is `passed` when none failed. A malformed certificate is a failed `format` check, not an error.",
+    "verdict is `passed` when none failed. A malformed certificate is a failed `format` check, not an error. "
+    "An evidence certificate's `checkpoint` section is checked against the public chains this service is "
+    "configured with (IPLEDGER_ANCHOR_RPC_URL); `assurance` says how far it reaches.",
     openapi_extra={
         "requestBody": {
             "content": {
@@ -118,7 +120,8 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
 
         document = (file_hashes or {}).get(HashAlgorithm.SHA256)
         return agreement_certificate.verify(doc, Rpc.from_web3(ledger.w3), document_hash=document).to_json()
-    report = verify(doc, Rpc.from_web3(ledger.w3), file_hashes=file_hashes, file_size=size)
+    anchors = {cid: Rpc.from_web3(w3) for cid, w3 in ledger.anchor_endpoints().items()}
+    report = verify(doc, Rpc.from_web3(ledger.w3), file_hashes=file_hashes, file_size=size, anchors=anchors)
     return report.to_json()
 
 

@@ -383,6 +383,7 @@
     var headline = verifyHeadline(doc);
     if (headline) out.appendChild(el("p", { id: "verify-headline", class: "headline", text: headline }));
     if (rep.status) out.appendChild(legalStatus(rep.status));
+    if (passed && rep.assurance && rep.assurance.level !== "none") out.appendChild(assurance(rep.assurance));
     var failed = rep.checks.filter(function (c) { return c.status === "failed"; }).map(function (c) { return checkName(c.name); });
     if (failed.length) out.appendChild(el("p", { id: "failed-checks", text: t("verify.failedChecks", { names: failed.join(lang === "en" ? ", " : "、") }) }));
     var ctx = { size: s.fileSize };
@@ -394,6 +395,16 @@
         c.detail ? el("div", { class: "detail", text: translateDetail(c.detail, ctx) }) : null,
       ]);
     })));
+  }
+
+  /** How far a verified evidence certificate reaches: the consortium chain alone, or a checkpoint on public chains. */
+  function assurance(a) {
+    var pub = a.level === "public";
+    var chains = (a.anchors || []).map(function (x) {
+      return t("assurance.publicChain", { id: x.chainId, block: x.blockNumber, k: x.confirmations });
+    }).join(lang === "en" ? "; " : "；");
+    return el("p", { id: "assurance", class: "badge " + (pub ? "good" : "warn"), "data-level": a.level,
+      text: t(pub ? "assurance.public" : "assurance.consortium", { chains: chains }) });
   }
 
   /** "Registered at … by …" for an evidence certificate, "Put into effect at … by …" for an agreement's. */

@@ -169,6 +169,9 @@ window.I18N = {
     "verify.authentic": "真实：记录与链上一致，全部检查通过",
     "verify.notAuthentic": "不能证明真实：有检查未通过",
     "verify.statusNow": "当前法律状态",
+    "assurance.public": "保证级别：已锚定到公链（{chains}）",
+    "assurance.consortium": "保证级别：仅联盟链（未核对公链检查点）",
+    "assurance.publicChain": "公链 {id} 第 {block} 块，{k} 个确认",
     "verify.statusAt": "{time}（北京时间）的法律状态",
     "legal.in_force": "有效",
     "legal.in_force.until": "有效，至 {until}（北京时间）",
@@ -403,6 +406,9 @@ window.I18N = {
     "verify.authentic": "Authentic: the record matches the chain, every check passed",
     "verify.notAuthentic": "Not shown to be authentic: a check failed",
     "verify.statusNow": "Legal status now",
+    "assurance.public": "Assurance: anchored on a public chain ({chains})",
+    "assurance.consortium": "Assurance: the consortium chain only (no checkpoint on a public chain was checked)",
+    "assurance.publicChain": "chain {id}, block {block}, {k} confirmations",
     "verify.statusAt": "Legal status at {time} (Asia/Shanghai)",
     "legal.in_force": "in force",
     "legal.in_force.until": "in force until {until} (Asia/Shanghai)",
@@ -483,7 +489,9 @@ window.I18N_CHECKS = {
     "batch-proof": "批次内的证明", "anchor": "批次锚定", "party": "登记方", "parties": "协议各方",
     "registrations": "同一内容的其他登记", "details": "协议细节", "agreement-id": "协议编号",
     "signatures": "各方签名", "event": "链上事件", "commitment": "自然人身份承诺",
-    "endorsements": "创作者本人签名"
+    "endorsements": "创作者本人签名",
+    "checkpoint-proof": "检查点内的证明", "checkpoint-consortium": "检查点的联盟链区块",
+    "checkpoint-anchor": "公链上的检查点"
   },
   "en": {
     "format": "Certificate format", "file": "Original file", "document": "Contract document",
@@ -494,7 +502,9 @@ window.I18N_CHECKS = {
     "parties": "Parties to the agreement", "registrations": "Other registrations of the content",
     "details": "Agreement details", "agreement-id": "Agreement id", "signatures": "Signatures",
     "event": "Event on the chain", "commitment": "Natural person's identity commitment",
-    "endorsements": "Creators' own signatures"
+    "endorsements": "Creators' own signatures",
+    "checkpoint-proof": "Proof into the checkpoint", "checkpoint-consortium": "Checkpoint's consortium block",
+    "checkpoint-anchor": "Checkpoint on the public chain"
   }
 };
 

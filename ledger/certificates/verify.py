@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -113,6 +113,8 @@ class Report:
     checks: list[Check] = field(default_factory=list)
     #: The legal status (agreement certificates, once every authenticity check passed); None otherwise.
     status: LegalStatus | None = None
+    #: How far an evidence certificate reaches (``ledger.certificates.checkpoint.Assurance``); None otherwise.
+    assurance: Any = None
 
     @property
     def passed(self) -> bool:
@@ -132,6 +134,8 @@ class Report:
         }
         if self.status is not None:
             out["status"] = self.status.to_json()
+        if self.assurance is not None:
+            out["assurance"] = self.assurance.to_json()
         return out
 
 
@@ -215,9 +219,12 @@ def verify(
     file_hashes: dict[HashAlgorithm, bytes] | None = None,
     file_size: int | None = None,
     at: int | None = None,
+    anchors: Mapping[int, Rpc] | None = None,
 ) -> Report:
     """Runs every check of docs/certificate.md on ``doc`` (a parsed JSON object), and when every check passes,
     gives the record's status at ``at`` (now when None): current or superseded (:func:`evidence_status`).
+    A ``checkpoint`` section is checked against the public chains' endpoints in ``anchors`` (by chain id) and the
+    assurance reached reported (docs/certificate.md §11).
 
     The file is given as a stream (hashed here) or as ``file_hashes`` already computed while streaming.
     """
@@ -345,6 +352,14 @@ def verify(
     # 8. the other public registrations of the same content listed at issue time
     if cert.raw.get("registrations") is not None and content is not None:
         _check_registrations(report, rpc, cert, contract, content)
+    from ledger.certificates import checkpoint
+
+    if cert.raw.get("checkpoint") is not None:
+        report.assurance = checkpoint.check(report, cert.raw, rpc, anchors or {})
+    else:
+        report.assurance = checkpoint.Assurance()
+    if not report.passed:
+        report.assurance = checkpoint.Assurance("none", [], "none: the certificate did not verify")
     if report.passed:  # where the record stands now (or at ``at``): its own version, or superseded by a later one
         report.status = evidence_status(
             rpc, contract, registered, reg["partyId"], an["blockNumber"], an["blockTimestamp"], at=at

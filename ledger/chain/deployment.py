@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,10 @@ class Manifest:
     deployed_at: str
     #: The governance account and, when this deployment created it, its council (:class:`ledger.chain.governance.Council`).
     governance: dict[str, Any] | None = None
+    #: The checkpoint contracts on public chains, by the public chain's id as a string
+    #: (:func:`deploy_checkpoint_registry`): ``chainId``, ``genesisHash``, ``address``, ``deployBlock``, ``txHash``,
+    #: ``runtimeCodeHash``, ``writer``. Apart from ``contracts``: those are all on this (the consortium) chain.
+    anchors: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def address(self, name: str) -> str:
         try:
@@ -80,6 +84,7 @@ class Manifest:
                 for n, c in self.contracts.items()
             },
             **({"governance": self.governance} if self.governance is not None else {}),
+            **({"anchors": self.anchors} if self.anchors else {}),
         }
 
     @classmethod
@@ -97,6 +102,9 @@ class Manifest:
                 for n, c in data["contracts"].items()
             },
             governance=dict(data["governance"]) if isinstance(data.get("governance"), dict) else None,
+            anchors={str(k): dict(v) for k, v in data["anchors"].items()}
+            if isinstance(data.get("anchors"), dict)
+            else {},
         )
 
     def save(self, path: Path) -> None:
@@ -439,3 +447,62 @@ def load_or_deploy(
 def refuse_overwrite(path: Path, force: bool) -> None:
     if path.exists() and not force:
         raise DeploymentExists(f"a deployment manifest already exists at {path} (use --force to deploy anew)")
+
+
+# --- checkpoints on public chains --------------------------------------------------------------------------------
+
+#: The contract a public chain holds the checkpoints in (contracts/public/CheckpointRegistry.sol).
+CHECKPOINT_REGISTRY = "CheckpointRegistry"
+
+
+def deploy_checkpoint_registry(sender: TxSender, manifest: Manifest) -> dict[str, Any]:
+    """Deploys the checkpoint contract of ``manifest``'s deployment on the public chain ``sender`` talks to, written
+    by ``sender``'s account alone; returns its record for :attr:`Manifest.anchors` (the caller saves it with
+    :func:`record_anchor`). It covers the evidence registry from its deployment block on."""
+    w3 = sender.w3
+    art = load_artifact(CHECKPOINT_REGISTRY)
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    registry = manifest.contracts["EvidenceRegistry"]
+    args = (manifest.chain_id, Web3.to_checksum_address(registry.address), registry.deploy_block, sender.address)
+    data = factory.constructor(*args).build_transaction({"from": sender.address, "gas": 0, "nonce": 0})["data"]
+    sent = sender.send({"data": data})
+    assert isinstance(sent, SentTransaction)
+    address = Web3.to_checksum_address(sent.receipt["contractAddress"])
+    code = bytes(w3.eth.get_code(address))
+    return {
+        "chainId": int(w3.eth.chain_id),
+        "genesisHash": genesis_hash(w3),
+        "address": address,
+        "deployBlock": sent.block_number,
+        "txHash": sent.tx_hash,
+        "runtimeCodeHash": "0x" + keccak(code).hex(),
+        "writer": sender.address,
+        "firstBlock": registry.deploy_block,
+    }
+
+
+def record_anchor(data_dir: Path, manifest: Manifest, anchor: dict[str, Any]) -> None:
+    """Adds ``anchor`` to ``manifest.anchors`` and to the manifest file of its chain (read again first, so that
+    nothing else the file holds is lost), written atomically."""
+    manifest.anchors[str(anchor["chainId"])] = anchor
+    path = manifest_path(data_dir, manifest.chain_id)
+    on_disk = Manifest.load(path) if path.exists() else manifest
+    on_disk.anchors[str(anchor["chainId"])] = anchor
+    on_disk.save(path)
+
+
+def check_anchor(w3: Web3, manifest: Manifest, chain_id: int) -> dict[str, Any] | None:
+    """The manifest's record of the checkpoint contract on the public chain ``w3`` (None when there is none yet);
+    :class:`ChainMismatch` when that chain's genesis block is not the recorded one, :class:`DeploymentMismatch` when
+    the runtime code at the address is not the artifact's."""
+    record = manifest.anchors.get(str(chain_id))
+    if record is None:
+        return None
+    if genesis_hash(w3) != record["genesisHash"]:
+        raise ChainMismatch(
+            f"the public chain {chain_id} has another genesis block than when its checkpoint contract was deployed"
+        )
+    code = bytes(w3.eth.get_code(Web3.to_checksum_address(record["address"])))
+    if not code or not _strip_immutables(load_artifact(CHECKPOINT_REGISTRY), code):
+        raise DeploymentMismatch(f"the code at {record['address']} on chain {chain_id} is not the checkpoint contract")
+    return record

@@ -411,6 +411,16 @@ class HealthView(TypedDict):
             _d("Embedded node only: state, restarts, attempts, lastError, nextRetryIn, pid, lastAnswerAgo, stateFile."),
         ]
     ]
+    checkpoints: NotRequired[
+        Annotated[
+            list[dict[str, Any]],
+            _d(
+                "With IPLEDGER_ANCHOR_RPC_URL: each public chain that receives checkpoints: chainId, contract, "
+                "lastCheckpoint (index, fromBlock, toBlock, root, leaves, state, transactionHash, blockNumber, "
+                "createdAt), lastError."
+            ),
+        ]
+    ]
 
 
 @with_config(_ALLOW)

@@ -772,10 +772,13 @@ class CertificateBuilder:
         self,
         service: EvidenceService,
         endorsements: Callable[[bytes, int], list[dict[str, Any]]] | None = None,
+        checkpoints: Any = None,
     ) -> None:
         self.service = service
         #: The creators' endorsements of a direct record (``CreatorService.endorsements``), added to its certificate.
         self.endorsements = endorsements
+        #: Adds the ``checkpoint`` section (``ledger.services.checkpoints.Checkpointer.attach``) when configured.
+        self.checkpoints = checkpoints
         self._trees: dict[tuple[str, int], merkle.MerkleTree] = {}
 
     def _tree(self, kind: str, key: int, leaves: Any) -> merkle.MerkleTree:
@@ -788,6 +791,11 @@ class CertificateBuilder:
         return tree
 
     def build(self, value: bytes, party_id: int | None = None) -> CertificateDocument:
+        """:meth:`build_record`, with the ``checkpoint`` section when a checkpoint on a public chain covers it."""
+        doc = self.build_record(value, party_id)
+        return self.checkpoints.attach(doc) if self.checkpoints is not None else doc
+
+    def build_record(self, value: bytes, party_id: int | None = None) -> CertificateDocument:
         """The certificate of the first registration of content hash ``value``, or with ``party_id`` of that
         party's registration of ``value`` (its content hash or its binding; see :meth:`EvidenceService.lookup`).
 

@@ -524,3 +524,21 @@ def test_the_registration_kind_reads_the_same_in_html_and_pdf() -> None:
     stripped = _direct()
     stripped["evidence"]["salt"] = None
     assert "sidecar" in render_html(stripped, verify_url=VERIFY_URL)
+
+
+def test_a_checkpoint_is_shown_in_the_appendix_and_a_malformed_one_is_not() -> None:
+    """docs/certificate.md §11: the checkpoint vector's certificate shows its public chain, transaction and root."""
+    import json
+    from pathlib import Path
+
+    vectors = Path(__file__).resolve().parents[2] / "docs" / "conformance" / "checkpoint" / "certificates"
+    doc = json.loads((vectors / "checkpoint-batch.json").read_text(encoding="utf-8"))
+    entry = doc["checkpoint"][0]
+    flat = _squash(_pdf_text(render_pdf(doc, verify_url=VERIFY_URL)))
+    assert f"Checkpoint on public chain {entry['chainId']}" in _pdf_text(render_pdf(doc, verify_url=VERIFY_URL))
+    for value in (entry["transactionHash"], entry["root"], entry["consortiumBlockHash"], entry["proof"]["path"][0]):
+        assert value in flat, value
+    assert entry["root"] in render_html(doc, verify_url=VERIFY_URL)
+    broken = copy.deepcopy(doc)
+    del broken["checkpoint"][0]["proof"]
+    assert entry["root"] not in _squash(_pdf_text(render_pdf(broken, verify_url=VERIFY_URL)))

@@ -139,3 +139,19 @@ def test_the_document_rules_list_every_terms_member() -> None:
     section = AGREEMENTS_MD.split("### The document")[1].split("###")[0]
     for name in agreement_certificate.TERMS_MEMBERS:
         assert f"`{name}`" in section, name
+
+
+def test_the_checkpoint_section_states_the_contracts_event_and_selectors() -> None:
+    """docs/certificate.md §11: the CheckpointRegistry event and the view selectors are the compiled ABI's."""
+    abi = _abi("CheckpointRegistry")
+    (event,) = [e for e in abi if e["type"] == "event" and e["name"] == "CheckpointRecorded"]
+    signature = f"CheckpointRecorded({','.join(i['type'] for i in event['inputs'])})"
+    assert f"`{_event_text(event)}` | `0x{keccak(text=signature).hex()}`" in CERTIFICATE_MD
+    for fn in ("consortiumChainId()", "registry()", "checkpoint(uint256)"):
+        name = fn.split("(")[0]
+        assert any(f["type"] == "function" and f["name"] == name for f in abi), name
+        assert f"`0x{keccak(text=fn)[:4].hex()}`" in CERTIFICATE_MD, fn
+    from ledger.domain.checkpoints import BATCH_ANCHORED, EVIDENCE_REGISTERED
+
+    for sig in (EVIDENCE_REGISTERED, BATCH_ANCHORED):
+        assert f"| `{sig}` | `0x{keccak(text=sig).hex()}` |" in CERTIFICATE_MD, sig

@@ -360,7 +360,36 @@ def _sections(cert: certmod.Certificate) -> list[_Section]:
             *_proof_rows("批次树", "Batch tree", bat["proof"]),
         ]
         sections.append(_Section("批量证明（RFC 9162 默克尔树）", "Batch proofs (RFC 9162 Merkle trees)", tuple(rows)))
+    if cert.raw.get("checkpoint") is not None:  # docs/certificate.md §11; checked by `ipledger verify`
+        from ledger.certificates.checkpoint import parse_section
+
+        try:
+            entries = parse_section(cert.raw["checkpoint"])
+        except certmod.CertificateMalformed:
+            entries = []  # a malformed section proves nothing and is not shown
+        sections += [_checkpoint_section(entry) for entry in entries]
     return sections
+
+
+def _checkpoint_section(entry: dict[str, Any]) -> _Section:
+    """A checkpoint on a public chain covering the record (docs/certificate.md §11), as the certificate states it."""
+    rows = [
+        Row("公链标识", "Public chain id", _text(entry.get("chainId"))),
+        Row("检查点合约", "Checkpoint contract", _text(entry.get("contract")), mono=True),
+        Row("交易哈希", "Transaction hash", _text(entry.get("transactionHash")), mono=True),
+        Row("公链区块号", "Public block number", _text(entry.get("blockNumber"))),
+        Row("公链区块哈希", "Public block hash", _text(entry.get("blockHash")), mono=True),
+        Row("检查点序号", "Checkpoint index", _text(entry.get("index"))),
+        Row(
+            "覆盖的联盟链区块",
+            "Consortium blocks covered",
+            f"{_text(entry.get('fromBlock'))} … {_text(entry.get('toBlock'))}",
+        ),
+        Row("末区块哈希（联盟链）", "Last block hash (consortium)", _text(entry.get("consortiumBlockHash")), mono=True),
+        Row("检查点根", "Checkpoint root", _text(entry.get("root")), mono=True),
+    ]
+    rows += _proof_rows("检查点树", "Checkpoint tree", entry["proof"])
+    return _Section("公链检查点", f"Checkpoint on public chain {_text(entry.get('chainId'))}", tuple(rows))
 
 
 def _split_sections(sections: list[_Section]) -> tuple[list[_Section], list[_Section]]:
