@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import api_bench, checkpoint_bench, cpu, gas, index_bench, node_bench, party_gas
+from benchmarks import api_bench, checkpoint_bench, cpu, gas, index_bench, node_bench, party_gas, scale_bench
 from benchmarks.env import EAS_SCHEMA, BenchChain, anvil_version
 from benchmarks.report import Result, fmt, table
 
@@ -185,6 +185,12 @@ def run(plan: Plan, *, profile: bool) -> tuple[list[Result], str, dict[str, str]
                     k=plan.profile_k,
                     http_batch_ms=http_ms,
                     growth_steps=plan.growth_steps,
+                )
+        log("7d-7e: relayed singles with the service in its own processes (serve replicas + a worker)")
+        with scale_bench.postgres() as journal_url:
+            if journal_url is not None:
+                results += scale_bench.measure(
+                    chain, journal_url, n=plan.singles, rounds=plan.single_rounds, threads=plan.threads
                 )
         log(f"10: index catch-up ({plan.index_events:,} registrations, {plan.index_rounds} rounds)")
         results.append(index_bench.catch_up(chain, events=plan.index_events, rounds=plan.index_rounds))

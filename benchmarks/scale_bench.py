@@ -1,0 +1,247 @@
+"""Measure 7d: relayed singles with the service as deployed in several processes (issue 14, deliverable 4).
+
+`ipledger serve` replicas (each its own process) check and journal, one `ipledger worker` (its own process) sends,
+over a throwaway PostgreSQL journal; the clients run here, in this process. Side by side, round by round, with the
+same client threads: the same registrations pre-signed as plain transactions and sent with
+`eth_sendRawTransaction` to the same node (the peer of measure 7). Reported for 1 and 2 replicas:
+
+- accepted: 202 answers per second (checked against every contract rule by a simulation, and journalled);
+- on chain: registrations per second from the first request until the last one is on chain (the worker's
+  sending included), against the peer's rate until its last transaction is mined.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+from eth_account import Account
+from eth_utils import keccak
+
+from benchmarks.api_bench import CHAIN_ID, JSON_HEADERS, _pool_run, unique_hashes
+from benchmarks.env import BenchChain
+from benchmarks.report import Result, ratio_result
+from ledger.chain.deployment import manifest_path
+from ledger.chain.node import free_port
+from ledger.domain.evidence import sign_single
+from ledger.domain.hashing import HashAlgorithm, public_binding
+from ledger.storage.keys import write_keystore
+
+PASSWORD = "bench password"
+IPLEDGER = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "ipledger")
+
+
+@contextmanager
+def layout(chain: BenchChain, journal_url: str, replicas: int) -> Iterator[list[str]]:
+    """``replicas`` `ipledger serve` processes and one `ipledger worker` on ``chain``; yields the replicas' URLs."""
+    with tempfile.TemporaryDirectory(prefix="ipledger-bench-scale-") as tmp:
+        root = Path(tmp)
+        chain.manifest.save(manifest_path(root / "data", chain.manifest.chain_id))
+        keystore = write_keystore(root / "relayer.json", chain.operator, PASSWORD, kdf="pbkdf2")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IPLEDGER_")}
+        env.update(
+            IPLEDGER_RPC_URL=chain.node.rpc_url,
+            IPLEDGER_DATA_DIR=str(root / "data"),
+            IPLEDGER_JOURNAL_URL=journal_url,
+            IPLEDGER_KEYSTORE_PASSWORD=PASSWORD,
+            IPLEDGER_CONFIRMATIONS="1",
+            IPLEDGER_FINAL_AFTER="0",
+            IPLEDGER_BATCH_INTERVAL="0.2",
+            IPLEDGER_RELAYER_LOCK_DIR=str(root / "locks"),
+            IPLEDGER_OPERATOR_TOKEN="bench-token",
+        )
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            procs.append(
+                subprocess.Popen(
+                    [IPLEDGER, "worker"],
+                    env={**env, "IPLEDGER_KEYSTORE": str(keystore)},
+                    stdout=(root / "worker.log").open("wb"),
+                    stderr=subprocess.STDOUT,
+                )
+            )
+            urls = []
+            for i in range(replicas):
+                port = free_port()
+                procs.append(
+                    subprocess.Popen(
+                        [IPLEDGER, "serve", "--port", str(port)],
+                        env=env,
+                        stdout=(root / f"serve{i}.log").open("wb"),
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+                urls.append(f"http://127.0.0.1:{port}")
+            deadline = time.monotonic() + 90
+            while not all(_healthy(u) for u in urls) or "leading" not in (root / "worker.log").read_text():
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the layout did not start: " + (root / "worker.log").read_text()[-500:])
+                time.sleep(0.2)
+            yield urls
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in procs:
+                try:
+                    p.wait(30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url + "/v1/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def deployed_singles(
+    chain: BenchChain, journal_url: str, *, replicas: int, n: int, rounds: int, threads: int
+) -> list[Result]:
+    w3 = chain.w3
+    deadline = int(w3.eth.get_block("latest")["timestamp"]) + 7200
+    domain = chain.domain()
+    per_round = max(1, n // rounds)
+    peer = Account.from_key(keccak(text=f"ipledger-bench:scale-raw-sender-{replicas}"))
+    chain.fund(peer.address)
+    accepted: list[tuple[float, float]] = []
+    landed: list[tuple[float, float]] = []
+    with ExitStack() as stack:
+        urls = stack.enter_context(layout(chain, journal_url, replicas))
+        for r in range(rounds):
+            bodies: list[tuple[str, bytes]] = []
+            bindings = []
+            for i, content in enumerate(unique_hashes(per_round, f"scale{replicas}-api{r}")):
+                binding = public_binding(content, 1, HashAlgorithm.SHA256)
+                req = sign_single(chain.party, domain, binding=binding, algorithm=1, nonce=0, deadline=deadline)
+                body = {
+                    "binding": "0x" + binding.hex(),
+                    "partyId": 1,
+                    "algorithm": "sha256",
+                    "registrant": chain.party.address,
+                    "nonce": 0,
+                    "deadline": deadline,
+                    "signature": "0x" + req.signature.hex(),
+                }
+                bodies.append((urls[i % len(urls)], json.dumps(body).encode()))
+                bindings.append(binding)
+            base = int(w3.eth.get_block("latest").get("baseFeePerGas") or 0)
+            fees = {"maxFeePerGas": base * 4 + 2_000_000_000, "maxPriorityFeePerGas": 1_000_000_000}
+            nonce = int(w3.eth.get_transaction_count(peer.address))
+            raws = []
+            for content in unique_hashes(per_round, f"scale{replicas}-raw{r}"):
+                req = sign_single(chain.party, domain, binding=content, algorithm=1, nonce=0, deadline=deadline)
+                tx = chain.evidence.functions.registerBySignature(req.as_args()).build_transaction(
+                    {"from": peer.address, "nonce": nonce, "gas": 200_000, "chainId": chain.manifest.chain_id, **fees}
+                )
+                raws.append("0x" + bytes(peer.sign_transaction(tx).raw_transaction).hex())
+                nonce += 1
+
+            def ours() -> tuple[float, float]:
+                t0 = time.perf_counter()
+                secs = _pool_run("", threads, bodies, _post, lambda cl: None)
+                _until_recorded(chain, bindings)
+                return per_round / secs, per_round / (time.perf_counter() - t0)
+
+            def theirs() -> tuple[float, float]:
+                t0 = time.perf_counter()
+                secs = _pool_run(chain.node.rpc_url, threads, raws, _raw, lambda cl: cl.post("/", json=CHAIN_ID))
+                _until_nonce(chain, peer.address, nonce)
+                return per_round / secs, per_round / (time.perf_counter() - t0)
+
+            got: dict[str, tuple[float, float]] = {}
+            for k in ("ours", "peer") if r % 2 == 0 else ("peer", "ours"):
+                got[k] = ours() if k == "ours" else theirs()
+            accepted.append((got["ours"][0], got["peer"][0]))
+            landed.append((got["ours"][1], got["peer"][1]))
+    label = f"{replicas} `ipledger serve` replica{'s' if replicas > 1 else ''} + 1 `ipledger worker`"
+    total = per_round * rounds
+    return [
+        ratio_result(
+            f"7d-{replicas}",
+            f"relayed singles accepted, service in its own processes ({label}, PostgreSQL journal; {total} in "
+            f"{rounds} rounds, {threads} client threads)",
+            "req/s",
+            f"`eth_sendRawTransaction` of the same calls pre-signed, same node, {threads} threads",
+            ">=",
+            0.5,
+            accepted,
+            note="202 = checked against every contract rule (a simulation on the node) and journalled in PostgreSQL; "
+            "the worker sends it",
+        ),
+        ratio_result(
+            f"7e-{replicas}",
+            f"relayed singles on chain, service in its own processes ({label})",
+            "reg/s",
+            "the same raw transactions until the last is mined",
+            ">=",
+            0.5,
+            landed,
+            note="from the first request until every registration is recorded on chain (the worker's sending "
+            "included), against the peer until its last transaction is mined",
+        ),
+    ]
+
+
+def _post(cl: httpx.Client, job: tuple[str, bytes]) -> None:
+    url, body = job
+    resp = cl.post(url + "/v1/evidence", content=body, headers=JSON_HEADERS)
+    if resp.status_code != 202:
+        raise RuntimeError(f"POST /v1/evidence answered {resp.status_code}: {resp.text[:300]}")
+
+
+def _raw(cl: httpx.Client, raw: str) -> None:
+    out = cl.post("/", json={"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": [raw]}).json()
+    if "error" in out:
+        raise RuntimeError(f"eth_sendRawTransaction: {out['error']}")
+
+
+def _until_recorded(chain: BenchChain, bindings: list[bytes], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    keys = [keccak(b + (1).to_bytes(32, "big")) for b in bindings]
+    while True:
+        found = chain.evidence.functions.records(keys).call()
+        if all(int(rec[3]) for rec in found):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("the worker did not record every registration in time")
+        time.sleep(0.05)
+
+
+def _until_nonce(chain: BenchChain, account: str, nonce: int, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while int(chain.w3.eth.get_transaction_count(account)) < nonce:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the peer's transactions were not mined in time")
+        time.sleep(0.05)
+
+
+def measure(chain: BenchChain, journal_url: str, *, n: int, rounds: int, threads: int) -> list[Result]:
+    results: list[Result] = []
+    for replicas in (1, 2):
+        results += deployed_singles(chain, journal_url, replicas=replicas, n=n, rounds=rounds, threads=threads)
+    return results
+
+
+def postgres_url() -> Iterator[str | None]:
+    """A throwaway PostgreSQL's URL, or None (with the reason printed) where it cannot run."""
+    from tests.pg import PostgresUnavailable, fresh_database, temporary_postgres
+
+    try:
+        with temporary_postgres() as url:
+            yield fresh_database(url)
+    except PostgresUnavailable as exc:
+        print(f"[bench] the deployed-layout rows skipped: {exc}")
+        yield None
+
+
+postgres = contextmanager(postgres_url)
