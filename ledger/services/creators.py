@@ -159,7 +159,11 @@ class CreatorService:
         if "CreatorRegistry" not in self.conn.manifest.contracts:
             return []
         deployed = self.conn.manifest.contracts["CreatorRegistry"].deploy_block
-        start = max(from_block, deployed)
+        # an endorsement comes after its record: read from the record's block (bounded by the node's range limits)
+        record = self.conn.evidence.functions.record(binding, registrant_party_id).call()
+        if int(record[3]) == 0:
+            return []
+        start = max(from_block, deployed, int(record[4]))
         latest = int(self.conn.w3.eth.block_number)
         topic0, names, types = self._event
         topics = [topic0, "0x" + binding.hex(), "0x" + registrant_party_id.to_bytes(32, "big").hex()]
