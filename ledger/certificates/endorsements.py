@@ -47,6 +47,33 @@ ENDORSEMENT_MEMBERS = (
 )
 MAX_ENDORSEMENTS = 100
 
+#: The creator registry's runtime code as published (docs/certificate.md §3.7): its length, the byte ranges a
+#: deployment writes (the immutables: the evidence registry's address and the EIP-712 domain), and the keccak-256 of
+#: the code with those ranges zeroed and the compiler's metadata (the CBOR trailer its last two bytes measure) cut
+#: off. tests/certificates/test_endorsement_code.py recomputes it from ledger/artifacts/CreatorRegistry.json.
+CREATOR_REGISTRY_LENGTH = 4853
+CREATOR_REGISTRY_IMMUTABLES = (
+    (310, 32), (844, 32), (1685, 32), (2033, 32), (2778, 32), (2821, 32),
+    (2869, 32), (2911, 32), (2953, 32), (3034, 32), (3074, 32),
+)  # fmt: skip
+CREATOR_REGISTRY_KECCAK = "0x1f5e8588ad19b8f5d093bef9d5996a3c582d9dcee516cfd0d9de0f1dd4d42761"
+
+
+def published_code_hash(code: bytes, immutables: tuple[tuple[int, int], ...]) -> str:
+    """keccak-256 of runtime ``code`` with the ``immutables`` ranges zeroed and the metadata trailer cut off."""
+    masked = bytearray(code)
+    for start, length in immutables:
+        masked[start : start + length] = bytes(length)
+    trailer = int.from_bytes(masked[-2:], "big") + 2 if len(masked) >= 2 else 0
+    return "0x" + keccak(bytes(masked[: max(0, len(masked) - trailer)])).hex()
+
+
+def is_creator_registry(code: bytes) -> bool:
+    """Whether ``code`` is the published creator registry's (whatever evidence registry it was deployed for)."""
+    return len(code) == CREATOR_REGISTRY_LENGTH and (
+        published_code_hash(code, CREATOR_REGISTRY_IMMUTABLES) == CREATOR_REGISTRY_KECCAK
+    )
+
 
 def parse(value: Any) -> list[dict[str, Any]]:
     """Checks the shape of ``endorsements`` (§3.7); raises :class:`~ledger.errors.InvalidInput` naming the field."""
@@ -82,8 +109,9 @@ def parse(value: Any) -> list[dict[str, Any]]:
 
 
 def check(report: Report, rpc: Rpc, doc: dict[str, Any], contract: str) -> None:
-    """Adds the check ``endorsements`` (§5.9) for a certificate that carries the member: every entry is a
-    ``CreatorEndorsed`` event of a creator registry that reads the certificate's evidence registry, in the
+    """Adds the check ``endorsements`` (check 13a) for a certificate that carries the member: every entry is a
+    ``CreatorEndorsed`` event of a contract running the published creator registry's code that reads the
+    certificate's evidence registry, in the
     transaction and block the entry names, by the entry's account and party in its role, of this record; the party's
     profile is the registry's; and when the metadata names party creators, each endorser is one of them in the same
     role."""
@@ -100,6 +128,13 @@ def check(report: Report, rpc: Rpc, doc: dict[str, Any], contract: str) -> None:
     problems: list[str] = []
     for i, e in enumerate(entries):
         where = f"endorsement {i + 1} (party {e['partyId']})"
+        try:
+            published = is_creator_registry(rpc.code(e["contract"]))
+        except Exception:
+            published = False
+        if not published:
+            problems.append(f"{where}: {e['contract']} does not run the published creator registry's code")
+            continue
         try:
             bound = abi_decode(["address"], rpc.call(e["contract"], SEL_EVIDENCE_REGISTRY))[0]
         except Exception:
