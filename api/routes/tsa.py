@@ -37,6 +37,7 @@ PEM_TYPE = "application/x-pem-file"
     "`badDataFormat`: not a TimeStampReq, or over 8 KiB; `badAlg`; `unacceptedPolicy`; `unacceptedExtension`; "
     "`systemFailure`: the rate limit, with `Retry-After`, or a chain that did not take the anchor; "
     "`timeNotAvailable`). docs/tsa.md describes the profile.",
+    response_class=Response,
     responses={**binary(REPLY_TYPE, "A DER TimeStampResp: a granted token or a rejection with its failInfo.")},
     openapi_extra={
         "requestBody": {
@@ -73,6 +74,7 @@ async def timestamp(request: Request, ledger: LedgerDep) -> Response:
     summary="The CA certificate of the time-stamp authority",
     description="PEM: the root a verifier trusts for this TSA's tokens (`openssl ts -verify -CAfile`). 404 when the "
     "deployment publishes none.",
+    response_class=Response,
     responses={**binary(PEM_TYPE, "The CA certificate (PEM)."), **errors(404)},
 )
 def tsa_ca(ledger: LedgerDep) -> Response:
@@ -87,6 +89,7 @@ def tsa_ca(ledger: LedgerDep) -> Response:
     summary="The certificate of the time-stamp authority",
     description="PEM: the TSA certificate (critical extended key usage timeStamping), followed by any intermediate "
     "certificates of its chain (`openssl ts -verify -untrusted`).",
+    response_class=Response,
     responses={**binary(PEM_TYPE, "The TSA certificate and its chain (PEM).")},
 )
 def tsa_cert(ledger: LedgerDep) -> Response:
