@@ -76,7 +76,7 @@ def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tsa]:
         "IPLEDGER_CONFIRMATIONS": "0",
         "IPLEDGER_TSA_MAX_WAIT": "0.3",
         "IPLEDGER_TSA_RATE": "0.05",  # one request every 20 s once a client's burst is spent
-        "IPLEDGER_TSA_BURST": "30",
+        "IPLEDGER_TSA_BURST": "35",
     }
     base = tmp_path_factory.mktemp("tsa")
     up = UpProcess(base / "data", env=env)
@@ -265,7 +265,7 @@ def test_a_client_over_its_rate_is_refused_with_retry_after(tsa: Tsa) -> None:
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/timestamp-query"},
             timeout=30,
         )
-        for _ in range(40)
+        for _ in range(50)
     ]
     limited = [a for a in answers if "rate limit" in status_of(a.content)[2]]
     assert limited and all(status_of(a.content)[1] == {"system_failure"} for a in limited)
@@ -316,3 +316,76 @@ def test_the_published_chain_is_a_ca_and_a_tsa_certificate(tsa: Tsa) -> None:
     assert "ENCRYPTED PRIVATE KEY" in key
     assert "PRIVATE KEY" not in tsa.up.output()
     assert cms.ContentInfo  # asn1crypto's CMS is what the tokens are read with
+
+
+def test_requests_arriving_together_share_one_anchor_and_each_verifies(tsa: Tsa) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    contents = [f"claim set {i}".encode() for i in range(6)]
+    with ThreadPoolExecutor(len(contents)) as pool:
+        replies = list(pool.map(lambda c: tsa.post(sm3_query(c, nonce=len(c))), contents))
+    anchors = []
+    for i, (content, reply) in enumerate(zip(contents, replies, strict=True)):
+        assert status_of(reply)[0] == "granted"
+        path = tsa.file(f"together-{i}.tsr", reply)
+        data = tsa.file(f"together-{i}.txt", content)
+        out = tsa.cli("verify", str(path), "--file", str(data), "--ca-file", str(tsa.dir / "ca.pem"), "--json")
+        assert out.returncode == 0, out.stdout
+        anchors.append(json.loads(out.stdout)["anchor"])
+    shared = [a for a in anchors if a["treeSize"] > 1]
+    assert shared, "no two requests of six sent at once shared an anchor"
+    assert len({(a["root"], a["leafIndex"]) for a in anchors}) == len(anchors)
+
+
+def test_a_token_signed_by_the_tsa_but_naming_another_anchor_fails_the_chain_checks(tsa: Tsa) -> None:
+    """The anchor checks stand on their own: the TSA's own key cannot make a token whose anchor is not on chain."""
+    from dataclasses import replace
+
+    from ledger.certificates.timestamp import DEFAULT_POLICY, Signer, parse_request, parse_token, token_response
+    from ledger.storage.tsa import TsaFiles, load_tsa, local_password
+
+    files = TsaFiles.in_data_dir(tsa.up.data_dir)
+    material = load_tsa(cert=files.cert, key=files.key, ca=files.ca, password=local_password(files, None))
+    signer = Signer(material.key, material.certificate)
+    content = b"the real file"
+    data = tsa.file("forged.txt", content)
+    query = sm3_query(content)
+    real = parse_token(tsa.post(query))
+    assert real.anchor is not None
+    req = parse_request(query, DEFAULT_POLICY)
+    serial = int(real.tst_info["serial_number"].native)
+    gen_time = int(real.tst_info["gen_time"].native.timestamp())
+    forgeries = {
+        "genTime": dict(gen_time=gen_time - 3600, anchor=real.anchor),
+        "merkle": dict(gen_time=gen_time, anchor=replace(real.anchor, leaf_index=real.anchor.leaf_index + 1)),
+        "batch": dict(gen_time=gen_time, anchor=replace(real.anchor, block_number=real.anchor.block_number - 1)),
+        "chain": dict(gen_time=gen_time, anchor=replace(real.anchor, chain_id=1)),
+    }
+    for check, fields in forgeries.items():
+        der = token_response(req, signer=signer, serial=serial, accuracy=10, policy=DEFAULT_POLICY, **fields)
+        path = tsa.file(f"forged-{check}.tsr", der)
+        out = tsa.cli("verify", str(path), "--file", str(data), "--ca-file", str(tsa.dir / "ca.pem"), "--json")
+        statuses = {c["name"]: c["status"] for c in json.loads(out.stdout)["checks"]}
+        assert out.returncode == 1 and statuses["signature"] == "passed", out.stdout
+        assert statuses[check] == "failed", (check, statuses)
+
+
+def test_tsa_init_installs_a_deployment_chain_and_refuses_a_certificate_that_is_no_tsa_s(tmp_path: Path) -> None:
+    from ledger.storage.tsa import init_local_tsa
+
+    theirs = init_local_tsa(tmp_path / "their-ca", "their password")
+    env = cli_env(IPLEDGER_DATA_DIR=str(tmp_path / "data"), IPLEDGER_TSA_KEY_PASSWORD="their password")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([IPLEDGER, "tsa", "init", *args], capture_output=True, text=True, env=env, timeout=60)
+
+    wrong = run("--cert", str(theirs.ca), "--key", str(theirs.key))  # the CA certificate is not the key's
+    assert wrong.returncode == 1 and "error" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert not (tmp_path / "data" / "tsa" / "tsa.pem").exists()
+    done = run("--cert", str(theirs.cert), "--key", str(theirs.key), "--ca", str(theirs.ca))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "data" / "tsa" / "tsa.pem").read_bytes() == theirs.cert.read_bytes()
+    again = run()
+    assert again.returncode == 1 and "--force" in again.stderr
+    assert run("--force").returncode == 0
+    assert (tmp_path / "data" / "tsa" / "tsa.pem").read_bytes() != theirs.cert.read_bytes()
