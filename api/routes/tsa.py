@@ -9,15 +9,20 @@ Only a body over the transport limit (64 KiB) is refused earlier, 413 in the API
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import LedgerDep, bearer_token
 from api.openapi import binary, errors
 from ledger.certificates.timestamp import MAX_REQUEST_BYTES, rejection
-from ledger.errors import LedgerError, NotFound
+from ledger.errors import LedgerError, NotFound, StorageUnavailable
+from ledger.facade import Ledger
 
 router = APIRouter(tags=["time stamps"])
+log = logging.getLogger("ipledger.api")
 
 REPLY_TYPE = "application/timestamp-reply"
 PEM_TYPE = "application/x-pem-file"
@@ -54,11 +59,9 @@ async def timestamp(request: Request, ledger: LedgerDep) -> Response:
             text = f"the request is larger than {MAX_REQUEST_BYTES} bytes"
             return Response(rejection("bad_data_format", text), media_type=REPLY_TYPE)
     try:
-        tsa = ledger.tsa
-    except LedgerError:
-        return Response(
-            rejection("system_failure", "the time-stamp authority's key is not available"), media_type=REPLY_TYPE
-        )
+        tsa = _tsa(ledger)
+    except StorageUnavailable as exc:
+        return Response(rejection("system_failure", exc.message), media_type=REPLY_TYPE)
     der, wait = await run_in_threadpool(
         tsa.stamp,
         bytes(body),
@@ -78,7 +81,7 @@ async def timestamp(request: Request, ledger: LedgerDep) -> Response:
     responses={**binary(PEM_TYPE, "The CA certificate (PEM)."), **errors(404)},
 )
 def tsa_ca(ledger: LedgerDep) -> Response:
-    pem = ledger.tsa.material.ca_pem
+    pem = _tsa(ledger).material.ca_pem
     if not pem:
         raise NotFound("this deployment publishes no CA certificate for its time-stamp authority")
     return Response(pem, media_type=PEM_TYPE)
@@ -93,4 +96,13 @@ def tsa_ca(ledger: LedgerDep) -> Response:
     responses={**binary(PEM_TYPE, "The TSA certificate and its chain (PEM).")},
 )
 def tsa_cert(ledger: LedgerDep) -> Response:
-    return Response(ledger.tsa.material.tsa_pem, media_type=PEM_TYPE)
+    return Response(_tsa(ledger).material.tsa_pem, media_type=PEM_TYPE)
+
+
+def _tsa(ledger: Ledger) -> Any:
+    """The ledger's time-stamp authority; its keys missing or unreadable (a wrong password) answer 503, not 500."""
+    try:
+        return ledger.tsa
+    except LedgerError as exc:
+        log.warning("time-stamp authority unavailable: %s", exc.message)
+        raise StorageUnavailable("the time-stamp authority's keys are not available (see the service's log)") from None

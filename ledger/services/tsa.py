@@ -76,7 +76,8 @@ def open_material(settings: Settings) -> TsaMaterial:
 
 class RateLimiter:
     """A token bucket per client: ``burst`` requests at once, refilled at ``rate`` per second; at most
-    ``max_clients`` buckets are kept (the least recently used full one goes first)."""
+    ``max_clients`` buckets are kept (the least recently used goes first; there are at most 10,000 clients and the
+    operator, so none is dropped in practice)."""
 
     def __init__(self, rate: float, burst: int, max_clients: int = 10_001) -> None:
         self.rate, self.burst, self.max_clients = rate, float(burst), max_clients
