@@ -133,6 +133,8 @@ class ClientTokens:
         return Client(name, int(row[0]), revoked)
 
     def clients(self) -> list[Client]:
+        if not self.path.exists():
+            return []  # nothing issued yet: a listing creates no file
         db = self._connect()
         try:
             rows = db.execute("SELECT name, created_at, revoked_at FROM clients ORDER BY name").fetchall()
