@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 from ledger.certificates.verify import Report, Rpc, rpc_bytes, rpc_int
@@ -686,16 +687,14 @@ def _check_anchor(report: Report, rpc: Rpc, parsed: ParsedToken) -> None:
             "batchInclusion on chain accepts the leaf and its path",
             "batchInclusion on chain refuses the leaf and its path",
         )
-        block = rpc.block(an.block_number)
-        block_ok = block is not None and str(block.get("hash", "")).lower() == an.block_hash.lower()
+        block = rpc.block(an.block_number) or {}
         if not report.add(
             "block",
-            block_ok,
+            str(block.get("hash", "")).lower() == an.block_hash.lower(),
             f"block {an.block_number} is on the chain with the token's hash",
             f"block {an.block_number} is not on the chain with the token's hash",
         ):
             return
-        assert block is not None
         block_time = rpc_int(block["timestamp"])
         report.add(
             "genTime",
@@ -725,6 +724,4 @@ def _check_anchor(report: Report, rpc: Rpc, parsed: ParsedToken) -> None:
 
 
 def _abi_inclusion(root: bytes, leaf: bytes, index: int, path: Sequence[bytes]) -> bytes:
-    from eth_abi import encode
-
-    return encode(["bytes32", "bytes32", "uint256", "bytes32[]"], [root, leaf, index, list(path)])
+    return abi_encode(["bytes32", "bytes32", "uint256", "bytes32[]"], [root, leaf, index, list(path)])

@@ -198,7 +198,8 @@ class Anchorer:
         relayer = self.conn.require_relayer()
         fn = self.conn.evidence.functions.anchorBatch(root, size)
         sent = relayer.send_call(fn, wait=True)
-        assert isinstance(sent, SentTransaction)
+        if not isinstance(sent, SentTransaction):  # wait=True gives the mined transaction
+            raise LedgerError("the anchor was sent without waiting for its receipt")
         deadline = time.monotonic() + ANCHOR_TIMEOUT
         while True:
             head = self.conn.head.refresh()
