@@ -162,6 +162,14 @@ def test_sm3_imprints_are_stamped_and_verified_by_ipledger(tsa: Tsa) -> None:
     assert json.loads(out.stdout)["verdict"] == "passed"
 
 
+def test_openssl_asks_for_and_verifies_an_sm3_token_too(tsa: Tsa) -> None:
+    data, query, reply = stamp_with_openssl(tsa, "sm3-openssl.txt", "设计图纸 v3".encode(), "-sm3", "-cert")
+    assert tst_info(reply.read_bytes())["message_imprint"]["hash_algorithm"]["algorithm"].dotted == SM3_OID
+    assert openssl_verify(tsa, reply, "-queryfile", query).returncode == 0
+    assert openssl_verify(tsa, reply, "-data", data).returncode == 0
+    assert openssl_verify(tsa, reply, "-data", tsa.file("sm3-other.txt", b"other")).returncode != 0
+
+
 def test_the_tsa_certificate_is_included_only_when_asked(tsa: Tsa) -> None:
     content = b"no certificate please"
     reply = tsa.post(sm3_query(content, cert_req=False))
