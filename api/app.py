@@ -21,6 +21,7 @@ from api.routes import (
     parties,
     portal,
     query,
+    tsa,
     verify,
 )
 from ledger import __version__, limit_recursion
@@ -93,6 +94,7 @@ def create_app(
     app.include_router(disputes.router)
     app.include_router(documents.router)
     app.include_router(query.router)
+    app.include_router(tsa.router)
     app.include_router(portal.router)
     install_openapi(app)  # the error envelope and every status of every operation (api/openapi.py)
     return app

@@ -54,6 +54,8 @@ ALLOWANCE = 64 * 1024
 MAX_HEAD_BYTES = 16 * 1024
 # Seconds an idle keep-alive connection stays open between requests under `ipledger up`.
 KEEP_ALIVE_SECONDS = 5
+# The transport limit of POST /v1/tsa: beyond it 413 in the envelope; up to it the route answers RFC 3161 itself.
+TSA_TRANSPORT_LIMIT = 64 * 1024
 # Retry-After of the 503 answered to a connection over IPLEDGER_MAX_CONNECTIONS.
 RETRY_AFTER_SECONDS = 2
 
@@ -66,6 +68,8 @@ class BodyPolicy:
     limit: int
     streamed: bool
     setting: str
+    #: A binary body (DER): never scanned as JSON.
+    binary: bool = False
 
 
 def body_policy(settings: Settings, method: str, path: str, content_type: str) -> BodyPolicy:
@@ -80,6 +84,9 @@ def body_policy(settings: Settings, method: str, path: str, content_type: str) -
         # the ciphertext travels as base64 (4 bytes per 3) next to an envelope of at most 64 recipients
         limit = (DOCUMENT_MAX_BYTES + 2) // 3 * 4 + 16 * ALLOWANCE
         return BodyPolicy(max(limit, settings.max_body_bytes), False, "the vault's largest document")
+    if path == "/v1/tsa":
+        # DER, not JSON; the route itself answers an RFC 3161 rejection above MAX_REQUEST_BYTES (8 KiB)
+        return BodyPolicy(TSA_TRANSPORT_LIMIT, False, "the time-stamp request limit", binary=True)
     if path == "/v1/verify":
         if content_type.split(";", 1)[0].strip().lower() == "multipart/form-data":
             # the route streams the file part and enforces its own per-part limits as it parses
@@ -206,7 +213,7 @@ class RequestLimits:
                 return
             body = await self._read_body(receive, policy)
             ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-            if body and ctype not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            if body and not policy.binary and ctype not in ("multipart/form-data", "application/x-www-form-urlencoded"):
                 depth = json_depth(body, at_most=self.settings.max_json_depth)
                 if depth > self.settings.max_json_depth:
                     await answer(

@@ -863,8 +863,24 @@ def verify_cmd(
             "with). Without it the checkpoint's public-chain check is skipped and the assurance is the consortium's.",
         ),
     ] = None,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-file",
+            help="RFC 3161 token: the CA certificate (PEM) the TSA certificate must chain to (GET /v1/tsa/ca.pem).",
+        ),
+    ] = None,
+    tsa_cert: Annotated[
+        Path | None,
+        typer.Option("--tsa-cert", help="RFC 3161 token requested without certReq: the TSA certificate (PEM)."),
+    ] = None,
 ) -> None:
-    """Check an evidence or agreement certificate against any JSON-RPC endpoint of its chain.
+    """Check an evidence or agreement certificate, or an RFC 3161 time-stamp token of this ledger (a DER .tsr),
+    against any JSON-RPC endpoint of its chain.
+
+    A time-stamp token (docs/tsa.md): its CMS signature with the TSA certificate (chained to --ca-file), the
+    imprint against --file, and its anchor on chain (the batch root held by the registry in the token's block, the
+    leaf's audit path, genTime equal to that block's timestamp).
 
     An evidence certificate with a `checkpoint` section (a checkpoint of the ledger on a public chain covers the
     record) is also checked against the public chains given with --anchor-rpc-url, and the assurance reached is
@@ -891,6 +907,14 @@ def verify_cmd(
         raw = cert.read_bytes()
     except (FileNotFoundError, IsADirectoryError):
         raise InvalidInput(f"{cert} not found", field="cert") from None
+    from ledger.certificates.timestamp import looks_like_token
+
+    if looks_like_token(raw):
+        if at is not None or sidecar is not None:
+            raise InvalidInput("--at and --sidecar do not apply to a time-stamp token", field="at" if at else "sidecar")
+        raise typer.Exit(_verify_token(raw, file, settings.rpc_url, ca_file, tsa_cert, as_json))
+    if ca_file is not None or tsa_cert is not None:
+        raise InvalidInput("--ca-file and --tsa-cert apply to RFC 3161 time-stamp tokens only", field="ca_file")
     if raw.startswith(b"PK\x03\x04"):
         raise InvalidInput(
             f"{cert} is a case file (ZIP): check it with `ipledger verify-case {cert}`"
@@ -989,6 +1013,66 @@ def _anchors(urls: list[str]) -> dict[int, Any]:
         w3 = connect(url)
         out[int(w3.eth.chain_id)] = Rpc.from_web3(w3)
     return out
+
+
+def _pem_certificates(path: Path | None, field: str) -> list[bytes]:
+    """The certificates of a PEM file, as DER."""
+    if path is None:
+        return []
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        return [c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(path.read_bytes())]
+    except (FileNotFoundError, IsADirectoryError):
+        raise InvalidInput(f"{path} not found", field=field) from None
+    except ValueError:
+        raise InvalidInput(f"{path} holds no PEM certificate", field=field) from None
+
+
+def _verify_token(
+    raw: bytes, file: Path | None, rpc_url: str, ca_file: Path | None, tsa_cert: Path | None, as_json: bool
+) -> int:
+    """Verifies an RFC 3161 token of this ledger; prints the report; the exit code (0 verified, 1 not)."""
+    from cli.render import local_time
+    from ledger.certificates.timestamp import verify_token
+    from ledger.certificates.verify import FAILED, PASSED, Rpc
+    from ledger.chain.rpc import connect
+
+    if file is not None and not file.is_file():
+        raise InvalidInput(f"{file} is not a readable file", field="file")
+    cas = _pem_certificates(ca_file, "ca_file")
+    given = _pem_certificates(tsa_cert, "tsa_cert")
+    w3 = connect(rpc_url)
+    with open(file, "rb") if file else _null() as fh:
+        rep, parsed = verify_token(
+            raw, Rpc.from_web3(w3), file=fh, ca_certificates=cas, tsa_certificate=given[0] if given else None
+        )
+    code = 0 if rep.passed and file is not None else 1
+    gen_time = int(parsed.tst_info["gen_time"].native.timestamp()) if parsed is not None else None
+    if as_json:
+        body = {**rep.to_json(), "exitCode": code, "genTime": gen_time}
+        if parsed is not None and parsed.anchor is not None:
+            body["anchor"] = parsed.anchor.to_json()
+        print_json(body)
+        return code
+    marks = {PASSED: "[green]✓ passed [/]", FAILED: "[red]✗ FAILED [/]"}
+    for check in rep.checks:
+        console.print(
+            f"{marks.get(check.status, '[yellow]- skipped[/]')} {check.name:<22} {check.detail}", highlight=False
+        )
+    if file is None:
+        console.print("[red]NOT VERIFIED[/]: give the time-stamped file with --file", highlight=False)
+        return code
+    verdict = "[green]VERIFIED[/]" if rep.passed else "[red]NOT VERIFIED[/]"
+    console.print(
+        f"{verdict}: {sum(c.status == PASSED for c in rep.checks)} passed, "
+        f"{sum(c.status == FAILED for c in rep.checks)} failed",
+        highlight=False,
+    )
+    if rep.passed and gen_time is not None:
+        console.print(f"the file existed no later than {local_time(gen_time)} (the anchoring block's time)")
+    return code
 
 
 def _salted(doc: Any, file: Path | None, sidecar: Path | None) -> Any:

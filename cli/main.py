@@ -18,7 +18,7 @@ import sys
 import click
 import typer
 
-from cli import agreements, assets, disputes, evidence, governance, index, journal, keys, parties, service
+from cli import agreements, assets, disputes, evidence, governance, index, journal, keys, parties, service, tsa
 from cli.common import err_console
 from cli.render import humane_times
 from ledger.errors import LedgerError
@@ -53,6 +53,7 @@ app.add_typer(disputes.app, name="dispute")
 app.add_typer(index.app, name="index")
 app.add_typer(journal.app, name="journal")
 app.add_typer(governance.app, name="governance")
+app.add_typer(tsa.app, name="tsa")
 
 
 def main() -> None:

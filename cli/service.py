@@ -351,6 +351,7 @@ def up_cmd(
             claim_relayer(ledger.relayer, settings.relayer_lock_dir)
         if supervisor is not None and node is not None:
             ledger.node_status, ledger.node_durable = supervisor.status, node.durable
+        tsa = ledger.tsa  # the time-stamp authority's keys: made in DATA_DIR/tsa on first start (docs/tsa.md)
         health = ledger.health()
         console.print(
             f"chain {health['chainId']} at block {health['latestBlock']}; "
@@ -364,6 +365,7 @@ def up_cmd(
                 f"chain(s), written by {ledger.anchor_account.address} (the contract is deployed on first use)"
             )
         console.print(f"API on http://{settings.host}:{settings.port} (OpenAPI at /docs); Ctrl-C stops")
+        console.print(f"RFC 3161 time stamps at {settings.public_url}/v1/tsa (policy {tsa.policy}; docs/tsa.md)")
         console.print(
             f"CLI commands reach it at {settings.api_url}; links and certificate QR codes use {settings.public_url}"
         )

@@ -211,6 +211,50 @@ class Settings(BaseSettings):
         "the API URL.",
     )
 
+    # --- the time-stamp authority (docs/tsa.md) ---
+    tsa_cert: Path | None = Field(
+        None,
+        description="PEM certificate of the time-stamp authority (its chain may follow it in the file); unset means "
+        "the local CA and TSA certificate `ipledger tsa init` (or the first `ipledger up`) makes in DATA_DIR/tsa.",
+    )
+    tsa_key: Path | None = Field(None, description="PEM private key (EC or RSA) of that certificate; with TSA_CERT.")
+    tsa_ca: Path | None = Field(
+        None, description="PEM CA certificate published at GET /v1/tsa/ca.pem; unset: the last of TSA_CERT's chain."
+    )
+    tsa_key_password: SecretStr | None = Field(
+        None,
+        description="Password of the TSA key; unset: the one `ipledger tsa init` wrote to DATA_DIR/tsa/key.password.",
+    )
+    tsa_policy: str = Field(
+        "",
+        pattern=r"^$|^[0-2](\.(0|[1-9][0-9]{0,39})){1,30}$",
+        description="Policy OID of the deployment's time stamps; unset: a placeholder under this software's arc "
+        "(docs/tsa.md), which a deployment replaces with one of its own.",
+    )
+    tsa_max_wait: float = Field(
+        1.0,
+        ge=0.05,
+        le=60,
+        description="Seconds a time-stamp request waits for others to share its on-chain anchor (one batch).",
+    )
+    tsa_accuracy: int = Field(
+        10,
+        ge=1,
+        le=3600,
+        description="Seconds stated as each token's accuracy: the most by which the anchoring block's time may differ "
+        "from the request's arrival; a request anchored later is refused (timeNotAvailable). At least MAX_WAIT + 1.",
+    )
+    tsa_rate: float = Field(5.0, gt=0, le=10_000, description="Time-stamp requests per second allowed to one client.")
+    tsa_burst: int = Field(20, ge=1, le=100_000, description="Time-stamp requests one client may make at once.")
+
+    @model_validator(mode="after")
+    def _tsa_accuracy_covers_wait(self) -> Self:
+        if self.tsa_accuracy < self.tsa_max_wait + 1:
+            raise ValueError("IPLEDGER_TSA_ACCURACY must be at least IPLEDGER_TSA_MAX_WAIT + 1 seconds")
+        if (self.tsa_cert is None) != (self.tsa_key is None):
+            raise ValueError("IPLEDGER_TSA_CERT and IPLEDGER_TSA_KEY go together")
+        return self
+
     @model_validator(mode="after")
     def _one_port(self) -> Self:
         """One setting moves the API: PORT (or a loopback API_URL's port) drives the service's port, the CLI's

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from ledger.services.creators import CreatorService
     from ledger.services.documents import DocumentService
     from ledger.services.persons import PersonService
+    from ledger.services.tsa import TimeStampService
 
 
 class Ledger:
@@ -290,6 +291,19 @@ class Ledger:
         return DocumentService(self.connection, self.store, self.evidence_service, self.parties, self.settings)
 
     @cached_property
+    def tsa(self) -> TimeStampService:
+        """The RFC 3161 time-stamp authority (docs/tsa.md): its keys are the configured ones, else the embedded
+        default's, made in DATA_DIR/tsa on first use; its client tokens in DATA_DIR/tsa.sqlite3."""
+        from ledger.chain.node import ensure_writable_dir
+        from ledger.services.tsa import TimeStampService, open_material
+        from ledger.storage.tsa import ClientTokens
+
+        ensure_writable_dir(Path(self.settings.data_dir))
+        return TimeStampService(
+            self.connection, self.settings, ClientTokens(Path(self.settings.data_dir)), open_material(self.settings)
+        )
+
+    @cached_property
     def index(self) -> Indexer:
         from ledger.index.sync import open_index
 
@@ -305,6 +319,8 @@ class Ledger:
             self.checkpoints.store.close()
         if "pipeline" in self.__dict__:
             self.pipeline.stop()
+        if "tsa" in self.__dict__:
+            self.tsa.close()
         if "index" in self.__dict__:
             self.index.stop()
             self.index.engine.dispose()

@@ -47,6 +47,9 @@ CHECKS = [
     response_headers_conformance,
 ]
 
+# POST /v1/tsa takes DER (RFC 3161 §3.4): sent as raw bytes, as application/octet-stream is
+schemathesis.serializer.alias("application/timestamp-query", "application/octet-stream")
+
 
 @pytest.fixture
 def seeded(api: Api) -> Iterator[Api]:
