@@ -372,7 +372,8 @@ def governance_execute(
     w3 = _w3(settings)
     sender = TxSender(w3, _signer(settings, w3, keystore, dev_member))
     p = gov.Proposal.load(proposal)
-    result = gov.execute(sender, p) if gov.status(w3, p)["state"] != "waiting" else gov.status(w3, p)
+    now = gov.status(w3, p)  # asked once: a second look could see the delay run out in between
+    result = gov.execute(sender, p) if now["state"] != "waiting" else now
     if wait and result["state"] == "waiting":
         deadline = time.monotonic() + WAIT_LIMIT
         while time.monotonic() < deadline:
