@@ -42,6 +42,16 @@ ArbitratorKeystoresOpt = Annotated[
 ]
 
 
+InstitutionSafeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--safe",
+        help="Act through the institution's Safe multisig account at this address instead: each --keystore is an "
+        "owner of the Safe (repeat up to its threshold), and the Safe's signature (ERC-1271) is the act.",
+    ),
+]
+
+
 def _arbitrators(keystores: list[Path] | None, client: Any, safe: str | None = None) -> tuple[list[Any], int]:
     """The signing accounts and their institution (the party of the first; the API and the contract check
     that every signer is an account of it). With ``safe``: the institution's Safe account alone, signed by its
@@ -77,14 +87,7 @@ def open_cmd(
     respondent: Annotated[int, typer.Option(help="Respondent party id.")],
     claim: Annotated[str, typer.Option(help="The statement of claim: a file (hashed locally) or its hash.")],
     keystore: ArbitratorKeystoresOpt = None,
-    safe: Annotated[
-        str | None,
-        typer.Option(
-            "--safe",
-            help="Act through the institution's Safe multisig account at this address instead: each --keystore is "
-            "an owner of the Safe (repeat up to its threshold), and the Safe's signature (ERC-1271) is the act.",
-        ),
-    ] = None,
+    safe: InstitutionSafeOpt = None,
     as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
@@ -118,14 +121,7 @@ def award_cmd(
         list[str] | None, typer.Option(help="For title_restored: PARTY_ID:SHARE_BPS, repeatable (sum 10000).")
     ] = None,
     keystore: ArbitratorKeystoresOpt = None,
-    safe: Annotated[
-        str | None,
-        typer.Option(
-            "--safe",
-            help="Act through the institution's Safe multisig account at this address instead: each --keystore is "
-            "an owner of the Safe (repeat up to its threshold), and the Safe's signature (ERC-1271) is the act.",
-        ),
-    ] = None,
+    safe: InstitutionSafeOpt = None,
     as_json: JsonResultOpt = False,
     api_url: ApiUrlOpt = None,
 ) -> None:
