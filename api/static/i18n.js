@@ -491,7 +491,10 @@ window.I18N_CHECKS = {
     "signatures": "各方签名", "event": "链上事件", "commitment": "自然人身份承诺",
     "endorsements": "创作者本人签名",
     "checkpoint-proof": "检查点内的证明", "checkpoint-consortium": "检查点的联盟链区块",
-    "checkpoint-anchor": "公链上的检查点"
+    "checkpoint-anchor": "公链上的检查点",
+    "imprint": "时间戳令牌的消息摘要", "signature": "时间戳签名", "certificate": "时间戳机构证书",
+    "merkle": "批次内的默克尔路径", "batch": "链上批次根", "inclusion": "链上包含性校验",
+    "genTime": "时间戳时间与区块时间"
   },
   "en": {
     "format": "Certificate format", "file": "Original file", "document": "Contract document",
@@ -504,7 +507,11 @@ window.I18N_CHECKS = {
     "event": "Event on the chain", "commitment": "Natural person's identity commitment",
     "endorsements": "Creators' own signatures",
     "checkpoint-proof": "Proof into the checkpoint", "checkpoint-consortium": "Checkpoint's consortium block",
-    "checkpoint-anchor": "Checkpoint on the public chain"
+    "checkpoint-anchor": "Checkpoint on the public chain",
+    "imprint": "Time-stamp message imprint", "signature": "Time-stamp signature",
+    "certificate": "Time-stamp authority certificate", "merkle": "Merkle path into the batch",
+    "batch": "Batch root on the chain", "inclusion": "Inclusion checked on the chain",
+    "genTime": "Time-stamp time and block time"
   }
 };
 

@@ -375,7 +375,7 @@ def test_a_licence_voided_by_an_award_is_authentic_but_voided_in_both_languages(
 def test_every_check_the_verifiers_report_has_a_name_in_both_languages(page: Any, portal: Portal) -> None:
     ids: set[str] = set()
     for path in (ROOT / "ledger" / "certificates").glob("*.py"):
-        ids |= set(re.findall(r"\.(?:add|skip)\(\s*\"([a-z][a-z-]*)\"", path.read_text()))
+        ids |= set(re.findall(r"\.(?:add|skip)\(\s*\"([a-z][a-zA-Z-]*)\"", path.read_text()))
     assert {"format", "file", "block", "registrations", "agreement-id", "event"} <= ids, ids
     open_portal(page, portal)
     names = page.evaluate("window.I18N_CHECKS")
