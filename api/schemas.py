@@ -585,7 +585,12 @@ class SigningDomain(BaseModel):
 
 class VerifyRequest(Strict):
     certificate: dict[str, Any]
-    fileHash: str | None = Field(None, max_length=66, description="Hash of the file, if the file itself is not sent.")
+    fileHash: str | None = Field(
+        None,
+        max_length=130,
+        description="Hash of the file, if the file itself is not sent: 0x and 64 hex digits (SHA-256 or SM3, in the "
+        "certificate's algorithm), or 128 for a time-stamp certificate with a SHA-512 imprint.",
+    )
 
 
 class CheckPublic(BaseModel):

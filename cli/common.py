@@ -435,3 +435,18 @@ def unix_time(value: str | None, option: str) -> int | None:
             f"{option} {value!r} is not a time: give YYYY-MM-DD, an ISO datetime or unix seconds", field=option
         ) from None
     return int(moment.timestamp())
+
+
+def pem_certificates(path: Path | None, field: str) -> list[bytes]:
+    """The certificates of a PEM file, as DER."""
+    if path is None:
+        return []
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        return [c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(path.read_bytes())]
+    except (FileNotFoundError, IsADirectoryError):
+        raise InvalidInput(f"{path} not found", field=field) from None
+    except ValueError:
+        raise InvalidInput(f"{path} holds no PEM certificate", field=field) from None

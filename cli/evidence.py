@@ -12,6 +12,7 @@ service never learns the content hash of a private registration: it is looked up
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ from cli.common import (
     err_console,
     hashing_progress,
     party_signer,
+    pem_certificates,
     print_json,
     refuse_empty,
     settings_with,
@@ -867,20 +869,27 @@ def verify_cmd(
         Path | None,
         typer.Option(
             "--ca-file",
-            help="RFC 3161 token: the CA certificate (PEM) the TSA certificate must chain to (GET /v1/tsa/ca.pem).",
+            help="RFC 3161 token or time-stamp certificate: the CA certificate (PEM) the TSA certificate must chain "
+            "to (GET /v1/tsa/ca.pem).",
         ),
     ] = None,
     tsa_cert: Annotated[
         Path | None,
-        typer.Option("--tsa-cert", help="RFC 3161 token requested without certReq: the TSA certificate (PEM)."),
+        typer.Option(
+            "--tsa-cert",
+            help="RFC 3161 token requested without certReq (or a time-stamp certificate that carries none): the TSA "
+            "certificate (PEM).",
+        ),
     ] = None,
 ) -> None:
-    """Check an evidence or agreement certificate, or an RFC 3161 time-stamp token of this ledger (a DER .tsr),
-    against any JSON-RPC endpoint of its chain.
+    """Check an evidence or agreement certificate, an RFC 3161 time-stamp token of this ledger (a DER .tsr) or the
+    time-stamp certificate derived from one (JSON, `ipledger tsa certificate`), against any JSON-RPC endpoint of
+    its chain.
 
     A time-stamp token (docs/tsa.md): its CMS signature with the TSA certificate (chained to --ca-file), the
     imprint against --file, and its anchor on chain (the batch root held by the registry in the token's block, the
-    leaf's audit path, genTime equal to that block's timestamp).
+    leaf's audit path, genTime equal to that block's timestamp). A time-stamp certificate: the same checks on the
+    token it carries, once every member in words is found to be what that token says.
 
     An evidence certificate with a `checkpoint` section (a checkpoint of the ledger on a public chain covers the
     record) is also checked against the public chains given with --anchor-rpc-url, and the assurance reached is
@@ -908,13 +917,18 @@ def verify_cmd(
     except (FileNotFoundError, IsADirectoryError):
         raise InvalidInput(f"{cert} not found", field="cert") from None
     from ledger.certificates.timestamp import looks_like_token
+    from ledger.certificates.timestamp_certificate import FORMAT as TIMESTAMP_FORMAT
 
-    if looks_like_token(raw):
+    is_stamp = looks_like_token(raw) or _claims_format(raw, TIMESTAMP_FORMAT)
+    if is_stamp:
         if at is not None or sidecar is not None:
-            raise InvalidInput("--at and --sidecar do not apply to a time-stamp token", field="at" if at else "sidecar")
+            raise InvalidInput("--at and --sidecar do not apply to a time stamp", field="at" if at else "sidecar")
         raise typer.Exit(_verify_token(raw, file, settings.rpc_url, ca_file, tsa_cert, as_json))
     if ca_file is not None or tsa_cert is not None:
-        raise InvalidInput("--ca-file and --tsa-cert apply to RFC 3161 time-stamp tokens only", field="ca_file")
+        raise InvalidInput(
+            "--ca-file and --tsa-cert apply to RFC 3161 time-stamp tokens and time-stamp certificates only",
+            field="ca_file",
+        )
     if raw.startswith(b"PK\x03\x04"):
         raise InvalidInput(
             f"{cert} is a case file (ZIP): check it with `ipledger verify-case {cert}`"
@@ -1015,39 +1029,47 @@ def _anchors(urls: list[str]) -> dict[int, Any]:
     return out
 
 
-def _pem_certificates(path: Path | None, field: str) -> list[bytes]:
-    """The certificates of a PEM file, as DER."""
-    if path is None:
-        return []
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-
+def _claims_format(raw: bytes, fmt: str) -> bool:
+    """Whether ``raw`` is a JSON object whose ``format`` is ``fmt`` (the verify command's dispatch)."""
     try:
-        return [c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(path.read_bytes())]
-    except (FileNotFoundError, IsADirectoryError):
-        raise InvalidInput(f"{path} not found", field=field) from None
+        doc = json.loads(raw)
     except ValueError:
-        raise InvalidInput(f"{path} holds no PEM certificate", field=field) from None
+        return False
+    return isinstance(doc, dict) and doc.get("format") == fmt
 
 
 def _verify_token(
     raw: bytes, file: Path | None, rpc_url: str, ca_file: Path | None, tsa_cert: Path | None, as_json: bool
 ) -> int:
-    """Verifies an RFC 3161 token of this ledger; prints the report; the exit code (0 verified, 1 not)."""
+    """Verifies an RFC 3161 token of this ledger, or the time-stamp certificate derived from one (JSON); prints the
+    report; the exit code (0 verified, 1 not)."""
     from cli.render import local_time
-    from ledger.certificates.timestamp import verify_token
-    from ledger.certificates.verify import FAILED, PASSED, Rpc
+    from ledger.certificates import timestamp_certificate
+    from ledger.certificates.evidence import CertificateMalformed, loads
+    from ledger.certificates.timestamp import looks_like_token, verify_token
+    from ledger.certificates.verify import FAILED, PASSED, Report, Rpc
     from ledger.chain.rpc import connect
 
     if file is not None and not file.is_file():
         raise InvalidInput(f"{file} is not a readable file", field="file")
-    cas = _pem_certificates(ca_file, "ca_file")
-    given = _pem_certificates(tsa_cert, "tsa_cert")
-    w3 = connect(rpc_url)
+    cas = pem_certificates(ca_file, "ca_file")
+    given = pem_certificates(tsa_cert, "tsa_cert")
+    rpc = Rpc.from_web3(connect(rpc_url))
     with open(file, "rb") if file else _null() as fh:
-        rep, parsed = verify_token(
-            raw, Rpc.from_web3(w3), file=fh, ca_certificates=cas, tsa_certificate=given[0] if given else None
-        )
+        if looks_like_token(raw):
+            rep, parsed = verify_token(
+                raw, rpc, file=fh, ca_certificates=cas, tsa_certificate=given[0] if given else None
+            )
+        else:
+            try:
+                doc = loads(raw)
+            except CertificateMalformed as exc:
+                rep, parsed = Report(), None
+                rep.add("format", False, "", exc.message)
+            else:
+                if given and isinstance(doc, dict) and "tsaCertificate" not in doc:
+                    doc = {**doc, "tsaCertificate": base64.b64encode(given[0]).decode("ascii")}
+                rep, parsed = timestamp_certificate.verify(doc, rpc, file=fh, ca_certificates=cas)
     code = 0 if rep.passed and file is not None else 1
     gen_time = int(parsed.tst_info["gen_time"].native.timestamp()) if parsed is not None else None
     if as_json:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import DataDirOpt, JsonResultOpt, console, print_json, report, settings_with
+from cli.common import DataDirOpt, JsonResultOpt, console, pem_certificates, print_json, report, settings_with
 from cli.render import local_time
 from ledger.errors import InvalidInput
 
@@ -133,3 +133,55 @@ def token_revoke(
     settings = settings_with(data_dir=data_dir)
     client = ClientTokens(Path(settings.data_dir)).revoke(name)
     report([f"TSA client {name}: token revoked {local_time(client.revoked_at)}"], client.to_json(), as_json)
+
+
+@app.command("certificate")
+def tsa_certificate(
+    token: Annotated[Path, typer.Argument(help="The token: a TimeStampResp (.tsr) or a bare TimeStampToken (DER).")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to write the certificate (default: TOKEN with .json)."),
+    ] = None,
+    tsa_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tsa-cert",
+            help="The TSA certificate (PEM) to carry when the token holds none (it was asked for without certReq); "
+            "default: the data directory's DATA_DIR/tsa/tsa.pem, when there is one.",
+        ),
+    ] = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonResultOpt = False,
+) -> None:
+    """Derive the time-stamp certificate (JSON, docs/tsa.md §7) from TOKEN alone: the token itself, and beside it in
+    words what it says (imprint, time, TSA, and the ledger anchor: chain, contract, transaction, block, batch root,
+    audit path). No chain or service is asked. Check it with `ipledger verify CERT --file F --rpc-url URL`, at
+    POST /v1/verify or in the portal."""
+    import json
+
+    from ledger.certificates.timestamp_certificate import carries_certificate, derive
+    from ledger.storage.tsa import TsaFiles
+
+    try:
+        raw = token.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        raise InvalidInput(f"{token} not found", field="token") from None
+    given = pem_certificates(tsa_cert, "tsa_cert")
+    if not given:
+        local = TsaFiles.in_data_dir(Path(settings_with(data_dir=data_dir).data_dir)).cert
+        given = pem_certificates(local, "tsa_cert") if local.is_file() else []
+    doc = derive(raw, tsa_certificate=given[0] if given else None)
+    target = output or token.with_suffix(".json")
+    if target.resolve() == token.resolve():
+        raise InvalidInput("the certificate would overwrite the token: give another --output", field="output")
+    target.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    stamp, anchor = doc["timeStamp"], doc["anchor"]
+    lines = [
+        f"time-stamp certificate written to {target}",
+        f"  {stamp['imprint']['algorithm']} {stamp['imprint']['hash']}",
+        f"  existed no later than {local_time(stamp['genTime'])}: batch root {anchor['root']}, leaf "
+        f"{anchor['leafIndex']} of {anchor['treeSize']}, block {anchor['blockNumber']} of chain {anchor['chainId']}",
+    ]
+    if not carries_certificate(doc):
+        lines.append("  it carries no TSA certificate: verifiers need --tsa-cert to check the signature")
+    report(lines, {"output": str(target), **doc}, as_json)

@@ -303,6 +303,13 @@ class Ledger:
             self.connection, self.settings, ClientTokens(Path(self.settings.data_dir)), open_material(self.settings)
         )
 
+    def published_tsa_chain(self) -> tuple[bytes, bytes]:
+        """The CA certificate and the TSA certificate (PEM) this deployment publishes for its time-stamp authority;
+        each empty when it has none. Reads only: unlike :attr:`tsa`, it makes no keys."""
+        from ledger.services.tsa import published_chain
+
+        return published_chain(self.settings)
+
     @cached_property
     def index(self) -> Indexer:
         from ledger.index.sync import open_index

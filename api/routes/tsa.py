@@ -1,5 +1,6 @@
 """``POST /v1/tsa``: the RFC 3161 time-stamp authority over HTTP (RFC 3161 §3.4), and its certificate chain at
-``GET /v1/tsa/ca.pem`` and ``GET /v1/tsa/tsa.pem`` (docs/tsa.md).
+``GET /v1/tsa/ca.pem`` and ``GET /v1/tsa/tsa.pem``, and ``POST /v1/tsa/certificate``: the time-stamp certificate
+(JSON) derived from a token (docs/tsa.md).
 
 Every request to ``POST /v1/tsa`` is answered 200 with a DER ``TimeStampResp`` (``application/timestamp-reply``):
 a token, or a ``rejection`` whose ``failInfo`` and text say why (no or a wrong bearer token, a malformed or
@@ -12,13 +13,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import LedgerDep, bearer_token
 from api.openapi import binary, errors
-from ledger.certificates.timestamp import MAX_REQUEST_BYTES, rejection
-from ledger.errors import LedgerError, NotFound, StorageUnavailable
+from ledger.certificates.timestamp import MAX_REQUEST_BYTES, MAX_TOKEN_BYTES, rejection
+from ledger.certificates.timestamp_certificate import derive
+from ledger.errors import InvalidInput, LedgerError, NotFound, PayloadTooLarge, StorageUnavailable
 from ledger.facade import Ledger
 
 router = APIRouter(tags=["time stamps"])
@@ -106,3 +110,37 @@ def _tsa(ledger: Ledger) -> Any:
     except LedgerError as exc:
         log.warning("time-stamp authority unavailable: %s", exc.message)
         raise StorageUnavailable("the time-stamp authority's keys are not available (see the service's log)") from None
+
+
+@router.post(
+    "/v1/tsa/certificate",
+    summary="The time-stamp certificate of a token",
+    description="Derives the time-stamp certificate (JSON, docs/tsa.md §7) from an RFC 3161 token of this ledger "
+    "alone: the body is the DER `TimeStampResp` that `POST /v1/tsa` answered, or the bare `TimeStampToken` (at most "
+    "256 KiB; any content type). The certificate carries the token and, in words, what it says (imprint, time, TSA, "
+    "chain, contract, transaction, block, batch root, audit path), and the TSA certificate this service publishes "
+    "when the token holds none. No token is stored and the chain is not asked: check the certificate with "
+    "`POST /v1/verify`, `ipledger verify` or the portal. 400 (field `token`) when the body is no token of a ledger.",
+    response_model=dict[str, Any],
+    responses={**errors(400, 413)},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/timestamp-reply": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def timestamp_certificate(request: Request, ledger: LedgerDep) -> dict[str, Any]:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_TOKEN_BYTES:
+            raise PayloadTooLarge(f"a token is at most {MAX_TOKEN_BYTES} bytes", field="token")
+    if not body:
+        raise InvalidInput("send the token (DER) as the body", field="token")
+    pem = ledger.published_tsa_chain()[1]
+    try:
+        certs = x509.load_pem_x509_certificates(pem) if pem else []
+    except ValueError:
+        certs = []
+    return derive(bytes(body), tsa_certificate=certs[0].public_bytes(Encoding.DER) if certs else None)

@@ -8,16 +8,21 @@ The body as a whole is bounded by ``api.limits`` (413, 408); the file part by ``
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import APIRouter, Request
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import LedgerDep
 from api.limits import json_depth
 from api.schemas import VerifyRequest, VerifyResult
+from ledger.certificates import timestamp_certificate
 from ledger.certificates.evidence import (
     MAX_CERTIFICATE_BYTES,
     CertificateMalformed,
@@ -28,6 +33,7 @@ from ledger.certificates.evidence import (
 from ledger.certificates.verify import Report, Rpc, verify
 from ledger.domain.hashing import HashAlgorithm, new_hasher, parse_hash
 from ledger.errors import InvalidInput, LedgerError, PayloadTooLarge
+from ledger.facade import Ledger
 
 router = APIRouter(tags=["verify"])
 
@@ -48,7 +54,11 @@ MAX_BOUNDARY = 70
     "`IPLEDGER_MAX_UPLOAD_BYTES`. Each check of docs/certificate.md is reported with its outcome; the "
     "verdict is `passed` when none failed. A malformed certificate is a failed `format` check, not an error. "
     "An evidence certificate's `checkpoint` section is checked against the public chains this service is "
-    "configured with (IPLEDGER_ANCHOR_RPC_URL); `assurance` says how far it reaches.",
+    "configured with (IPLEDGER_ANCHOR_RPC_URL); `assurance` says how far it reaches. A time-stamp certificate "
+    "(docs/tsa.md §7, derived from an RFC 3161 token with `POST /v1/tsa/certificate`) is checked like its token: "
+    "imprint, CMS signature, TSA certificate (chained to the CA this service publishes at /v1/tsa/ca.pem, when it "
+    "has a time-stamp authority), the anchor on chain, and that the anchoring contract is this deployment's "
+    "EvidenceRegistry.",
     openapi_extra={
         "requestBody": {
             "content": {
@@ -72,6 +82,7 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     limit = ledger.settings.max_upload_bytes
     file_hashes: dict[HashAlgorithm, bytes] | None = None
+    sha512: bytes | None = None
     size = 0
     if ctype == b"multipart/form-data":
         boundary = params.get(b"boundary")
@@ -81,7 +92,7 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
             raise InvalidInput(
                 f"a multipart boundary has at most {MAX_BOUNDARY} characters (RFC 2046)", field="content-type"
             )
-        cert_bytes, file_hashes, size = await _stream_multipart(request, boundary, limit)
+        cert_bytes, file_hashes, sha512, size = await _stream_multipart(request, boundary, limit)
         depth_limit = ledger.settings.max_json_depth
         if json_depth(cert_bytes, at_most=depth_limit) > depth_limit:
             raise InvalidInput(f"the certificate nests more than {depth_limit} levels deep", field="certificate")
@@ -110,11 +121,21 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
                 f"the body is not a verify request: {str(exc).splitlines()[0]}", field="certificate"
             ) from None
         doc = req.certificate
+        if req.fileHash is not None and timestamp_certificate.is_timestamp_certificate(doc):
+            digest = _file_hash(req.fileHash)
+            return await run_in_threadpool(_verify_time_stamp, ledger, doc, {n: digest for n in _NAMES[len(digest)]})
         if req.fileHash is not None:
             digest = parse_hash(req.fileHash, "fileHash")
             file_hashes = {HashAlgorithm.SHA256: digest, HashAlgorithm.SM3: digest}
     else:
         raise InvalidInput("send application/json or multipart/form-data", field="content-type")
+    if timestamp_certificate.is_timestamp_certificate(doc):
+        digests = None
+        if file_hashes is not None:
+            digests = {"sha256": file_hashes[HashAlgorithm.SHA256], "sm3": file_hashes[HashAlgorithm.SM3]}
+            if sha512 is not None:
+                digests["sha512"] = sha512
+        return await run_in_threadpool(_verify_time_stamp, ledger, doc, digests)
     if isinstance(doc, dict) and doc.get("format") == "qianhai-ip-ledger/agreement-certificate":
         from ledger.certificates import agreement as agreement_certificate
 
@@ -122,6 +143,41 @@ async def verify_certificate(request: Request, ledger: LedgerDep) -> dict[str, A
         return agreement_certificate.verify(doc, Rpc.from_web3(ledger.w3), document_hash=document).to_json()
     anchors = {cid: Rpc.from_web3(w3) for cid, w3 in ledger.anchor_endpoints().items()}
     report = verify(doc, Rpc.from_web3(ledger.w3), file_hashes=file_hashes, file_size=size, anchors=anchors)
+    return report.to_json()
+
+
+#: The imprint algorithms a file hash of each length may be in (a time-stamp certificate's).
+_NAMES = {32: ("sha256", "sm3"), 64: ("sha512",)}
+
+
+def _file_hash(value: str) -> bytes:
+    """A time-stamp certificate's ``fileHash``: 0x and 64 or 128 hex digits."""
+    body = value[2:] if value[:2] in ("0x", "0X") else value
+    try:
+        digest = bytes.fromhex(body)
+    except ValueError:
+        digest = b""
+    if len(digest) not in _NAMES or len(body) != 2 * len(digest):
+        raise InvalidInput("fileHash must be 0x and 64 hex digits (SHA-256, SM3) or 128 (SHA-512)", field="fileHash")
+    return digest
+
+
+def _verify_time_stamp(ledger: Ledger, doc: dict[str, Any], digests: dict[str, bytes] | None) -> dict[str, Any]:
+    """A time-stamp certificate's report: its token's checks against this service's chain, its TSA certificate
+    chained to the CA this service publishes (when it has a time-stamp authority), and its contract this
+    deployment's EvidenceRegistry."""
+    try:
+        cas = [c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(ledger.published_tsa_chain()[0])]
+    except ValueError:  # no time-stamp authority here: the certificate chain's check is skipped
+        cas = []
+    registry = ledger.manifest.contracts.get("EvidenceRegistry")
+    report, _ = timestamp_certificate.verify(
+        doc,
+        Rpc.from_web3(ledger.w3),
+        file_digests=digests,
+        ca_certificates=cas,
+        registry=registry.address if registry is not None else None,
+    )
     return report.to_json()
 
 
@@ -134,7 +190,9 @@ def _malformed(exc: CertificateMalformed) -> dict[str, Any]:
 
 async def _stream_multipart(
     request: Request, boundary: bytes, limit: int
-) -> tuple[bytes, dict[HashAlgorithm, bytes] | None, int]:
+) -> tuple[bytes, dict[HashAlgorithm, bytes] | None, bytes | None, int]:
+    """The certificate part, and the file part's SHA-256 and SM3 digests, its SHA-512 and its size (the digests
+    None when there is no file part)."""
     state: dict[str, Any] = {
         "name": None,
         "header_field": b"",
@@ -145,6 +203,7 @@ async def _stream_multipart(
     }
     cert = bytearray()
     hashers = {alg: new_hasher(alg) for alg in HashAlgorithm.choices()}
+    sha512 = hashlib.sha512()  # a time-stamp certificate's imprint may be SHA-512
     seen_file = False
     size = 0
 
@@ -191,6 +250,7 @@ async def _stream_multipart(
                 raise PayloadTooLarge(f"the file is larger than the limit of {limit} bytes", field="file")
             for h in hashers.values():
                 h.update(chunk)
+            sha512.update(chunk)
 
     parser = MultipartParser(
         boundary,
@@ -218,4 +278,6 @@ async def _stream_multipart(
         raise InvalidInput("the multipart body ends before its closing boundary", field="body")
     if not cert:
         raise InvalidInput("the multipart body has no certificate part", field="certificate")
-    return bytes(cert), ({alg: h.digest() for alg, h in hashers.items()} if seen_file else None), size
+    if not seen_file:
+        return bytes(cert), None, None, size
+    return bytes(cert), {alg: h.digest() for alg, h in hashers.items()}, sha512.digest(), size

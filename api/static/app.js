@@ -4,6 +4,7 @@
   "use strict";
 
   var CHUNK = 4 * 1024 * 1024;                  // File.slice chunk size
+  var TIMESTAMP_FORMAT = "qianhai-ip-ledger/timestamp-certificate";  // docs/tsa.md §7
   var settings = { webCryptoMax: 256 * 1024 * 1024 };  // above this SHA-256 is streamed through sha256.js
   var LANG_KEY = "ipledger.portal.lang";
 
@@ -185,6 +186,16 @@
   function hashFile(file, algorithm, onProgress) {
     onProgress = onProgress || function () {};
     var subtle = window.crypto && window.crypto.subtle;
+    if (algorithm === "sha512") {
+      // only a time-stamp token's imprint is SHA-512: WebCrypto, up to its limit (above it the file is not hashed
+      // and the verifier says the imprint was not checked)
+      if (!subtle || file.size > settings.webCryptoMax) return Promise.resolve(null);
+      var whole = new Uint8Array(file.size);
+      return readChunks(file, function (chunk, offset) { whole.set(chunk, offset); }, onProgress).then(function () {
+        return subtle.digest("SHA-512", whole);
+      }).then(function (d) { onProgress(1); return hex(new Uint8Array(d)); });
+    }
+    if (algorithm !== "sm3") algorithm = "sha256";
     if (algorithm === "sha256" && subtle && file.size <= settings.webCryptoMax) {
       // WebCrypto digests a whole buffer; the file is read in chunks into one buffer first.
       var buf = new Uint8Array(file.size);
@@ -354,6 +365,7 @@
     var original = $("orig-file").files[0];
     var alg = doc && doc.evidence && doc.evidence.algorithm === "sm3" ? "sm3" : "sha256";
     if (doc && doc.format === "qianhai-ip-ledger/agreement-certificate") alg = "sha256";  // the signed document hash
+    if (doc && doc.format === TIMESTAMP_FORMAT) alg = ((doc.timeStamp || {}).imprint || {}).algorithm;  // the token's
     var hashed = original ? hashFile(original, alg) : Promise.resolve(null);
     return hashed.then(function (fileHash) {
       var body = { certificate: doc };
@@ -409,6 +421,10 @@
 
   /** "Registered at … by …" for an evidence certificate, "Put into effect at … by …" for an agreement's. */
   function verifyHeadline(doc) {
+    if (doc.format === TIMESTAMP_FORMAT) {
+      var ts = doc.timeStamp || {};
+      return typeof ts.genTime === "number" ? t("headline.timestamped", { time: fmtSh(ts.genTime) }) : null;
+    }
     var an = doc.anchor || {};
     if (typeof an.blockTimestamp !== "number") return null;
     if (doc.registrant && doc.registrant.partyId) {

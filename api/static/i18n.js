@@ -162,6 +162,7 @@ window.I18N = {
     "partyEvent.recovery_executed": "密钥恢复已执行：账户现为 {newAccount}",
     "headline.registered": "登记于 {time}（北京时间）由{party}登记",
     "headline.executed": "于 {time}（北京时间）经{parties}签署生效",
+    "headline.timestamped": "该文件不晚于 {time}（北京时间）已存在：时间戳锚定于链上",
     "headline.and": "、",
     "partyN": "参与方 {id}",
     "size.bytes": "{n} 字节",
@@ -399,6 +400,7 @@ window.I18N = {
     "partyEvent.recovery_executed": "Key recovery executed: the account is now {newAccount}",
     "headline.registered": "Registered at {time} (Asia/Shanghai) by {party}",
     "headline.executed": "Put into effect at {time} (Asia/Shanghai) by {parties}",
+    "headline.timestamped": "The file existed no later than {time} (Asia/Shanghai): time stamp anchored on the chain",
     "headline.and": " and ",
     "partyN": "party {id}",
     "size.bytes": "{n} bytes",
@@ -494,7 +496,7 @@ window.I18N_CHECKS = {
     "checkpoint-anchor": "公链上的检查点",
     "imprint": "时间戳令牌的消息摘要", "signature": "时间戳签名", "certificate": "时间戳机构证书",
     "merkle": "批次内的默克尔路径", "batch": "链上批次根", "inclusion": "链上包含性校验",
-    "genTime": "时间戳时间与区块时间"
+    "genTime": "时间戳时间与区块时间", "registry": "本部署的存证合约"
   },
   "en": {
     "format": "Certificate format", "file": "Original file", "document": "Contract document",
@@ -511,7 +513,7 @@ window.I18N_CHECKS = {
     "imprint": "Time-stamp message imprint", "signature": "Time-stamp signature",
     "certificate": "Time-stamp authority certificate", "merkle": "Merkle path into the batch",
     "batch": "Batch root on the chain", "inclusion": "Inclusion checked on the chain",
-    "genTime": "Time-stamp time and block time"
+    "genTime": "Time-stamp time and block time", "registry": "This deployment's evidence registry"
   }
 };
 

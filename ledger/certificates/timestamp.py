@@ -25,8 +25,9 @@ port) and hashing, like the evidence certificate's: an arbitrator can re-impleme
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -487,11 +488,14 @@ def verify_token(
     rpc: Rpc | None,
     *,
     file: BinaryIO | None = None,
+    file_digests: Mapping[str, bytes] | None = None,
     ca_certificates: Sequence[bytes] = (),
     tsa_certificate: bytes | None = None,
 ) -> tuple[Report, ParsedToken | None]:
-    """Every check of docs/tsa.md "How a court verifies a token": format, imprint (with ``file``), signature,
-    TSA certificate and chain (to one of ``ca_certificates``, DER), and the on-chain anchor (with ``rpc``)."""
+    """Every check of docs/tsa.md "How a court verifies a token": format, imprint (with ``file``, or with
+    ``file_digests``: the file's digests already taken, by profile name ``sha256``, ``sha512``, ``sm3``),
+    signature, TSA certificate and chain (to one of ``ca_certificates``, DER), and the on-chain anchor (with
+    ``rpc``)."""
     report = Report()
     try:
         parsed = parse_token(raw)
@@ -500,7 +504,7 @@ def verify_token(
         return report, None
     tst = parsed.tst_info
     report.add("format", True, f"RFC 3161 token, serial {tst['serial_number'].native}", "")
-    _check_imprint(report, tst, file)
+    _check_imprint(report, tst, file, file_digests)
     cert = _check_signature(report, parsed, tsa_certificate)
     _check_chain(report, cert, ca_certificates, _gen_time(tst))
     if rpc is None:
@@ -510,15 +514,27 @@ def verify_token(
     return report, parsed
 
 
-def _check_imprint(report: Report, tst: tsp.TSTInfo, file: BinaryIO | None) -> None:
+def _check_imprint(
+    report: Report, tst: tsp.TSTInfo, file: BinaryIO | None, digests: Mapping[str, bytes] | None
+) -> None:
     oid = tst["message_imprint"]["hash_algorithm"]["algorithm"].dotted
     imprint = bytes(tst["message_imprint"]["hashed_message"].native)
     if oid not in IMPRINT_ALGORITHMS:
         report.add("imprint", False, "", f"imprint algorithm {oid} is not of this profile")
         return
     name, _ = IMPRINT_ALGORITHMS[oid]
+    if file is None and digests is not None and name in digests:
+        digest = digests[name]
+        report.add(
+            "imprint",
+            hmac.compare_digest(digest, imprint),
+            f"the file's {name} is the token's imprint",
+            f"the file's {name} {digest.hex()} is not the token's imprint {imprint.hex()}",
+        )
+        return
     if file is None:
-        report.skip("imprint", f"no file given ({name} {imprint.hex()})")
+        why = "the file's " + name + " was not taken" if digests else "no file given"
+        report.skip("imprint", f"{why} ({name} {imprint.hex()})")
         return
     try:
         if name == "sha512":

@@ -74,6 +74,25 @@ def open_material(settings: Settings) -> TsaMaterial:
     return load_tsa(cert=files.cert, key=files.key, ca=ca, password=local_password(files, password))
 
 
+def published_chain(settings: Settings) -> tuple[bytes, bytes]:
+    """The CA certificate and the TSA certificate (PEM) this deployment publishes for its TSA (IPLEDGER_TSA_CA and
+    IPLEDGER_TSA_CERT, else DATA_DIR/tsa/ca.pem and tsa.pem); each empty when there is none. Reads only: no key is
+    made."""
+    if settings.tsa_cert is not None and settings.tsa_key is not None:
+        ca, cert = settings.tsa_ca, settings.tsa_cert
+    else:
+        files = TsaFiles.in_data_dir(Path(settings.data_dir))
+        ca, cert = files.ca, files.cert
+
+    def read(path: Path | None) -> bytes:
+        try:
+            return Path(path).read_bytes() if path is not None else b""
+        except OSError:
+            return b""
+
+    return read(ca), read(cert)
+
+
 class RateLimiter:
     """A token bucket per client: ``burst`` requests at once, refilled at ``rate`` per second; at most
     ``max_clients`` buckets are kept (the least recently used goes first; there are at most 10,000 clients and the

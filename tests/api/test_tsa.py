@@ -221,6 +221,64 @@ def test_ipledger_verify_checks_signature_imprint_and_anchor_and_refuses_alterat
     assert statuses["signature"] == "failed"
 
 
+def test_a_certificate_derived_from_the_token_alone_verifies_at_every_door(tsa: Tsa) -> None:
+    """docs/tsa.md §7: `POST /v1/tsa/certificate` and `ipledger tsa certificate` derive the JSON certificate from a
+    token (without the TSA certificate in it: the published one is carried); `POST /v1/verify` (a streamed file,
+    or its hash) and `ipledger verify` check it; words that differ from the token's, another file, or an anchor in
+    another contract are refused."""
+    made = tsa.cli("tsa", "token", "new", "certificates", "--json")
+    client = json.loads(made.stdout)["token"]
+    content = b"licence schedule B, HK university to Qianhai firm\n"
+    data = tsa.file("schedule.txt", content)
+    query = tsa.dir / "schedule.tsq"
+    assert openssl("ts", "-query", "-data", data, "-sha512", "-out", query).returncode == 0
+    reply = tsa.dir / "schedule.tsr"
+    reply.write_bytes(tsa.post(query.read_bytes(), token=client))
+
+    resp = httpx.post(f"{tsa.up.api}/v1/tsa/certificate", content=reply.read_bytes(), timeout=30)
+    assert resp.status_code == 200, resp.text
+    doc = resp.json()
+    info = tst_info(reply.read_bytes())
+    assert doc["format"] == "qianhai-ip-ledger/timestamp-certificate" and "tsaCertificate" in doc
+    assert doc["timeStamp"]["imprint"] == {"algorithm": "sha512", "hash": "0x" + hashlib.sha512(content).hexdigest()}
+    assert doc["timeStamp"]["genTime"] == int(info["gen_time"].native.timestamp())
+    health = httpx.get(f"{tsa.up.api}/v1/health", timeout=10).json()
+    assert doc["anchor"]["contract"] == health["contracts"]["EvidenceRegistry"]
+
+    def verify_api(certificate: dict[str, object], file: bytes) -> dict[str, str]:
+        files = {"certificate": (None, json.dumps(certificate)), "file": ("f", file)}
+        r = httpx.post(f"{tsa.up.api}/v1/verify", files=files, timeout=60)
+        assert r.status_code == 200, r.text
+        return {c["name"]: c["status"] for c in r.json()["checks"]}
+
+    checks = verify_api(doc, content)
+    for name in ("format", "imprint", "signature", "certificate", "merkle", "batch", "block", "genTime", "registry"):
+        assert checks[name] == "passed", checks
+    assert verify_api(doc, content + b"!")["imprint"] == "failed"
+    by_hash = httpx.post(
+        f"{tsa.up.api}/v1/verify",
+        json={"certificate": doc, "fileHash": "0x" + hashlib.sha512(content).hexdigest()},
+        timeout=60,
+    )
+    assert by_hash.status_code == 200 and by_hash.json()["verdict"] == "passed", by_hash.text
+    short = httpx.post(f"{tsa.up.api}/v1/verify", json={"certificate": doc, "fileHash": "0x12"}, timeout=30)
+    assert short.status_code == 400 and short.json()["error"]["field"] == "fileHash", short.text
+    later = {**doc, "timeStamp": {**doc["timeStamp"], "genTime": doc["timeStamp"]["genTime"] - 3600}}
+    assert verify_api(later, content) == {"format": "failed"}
+
+    not_token = httpx.post(f"{tsa.up.api}/v1/tsa/certificate", content=b"\x30\x03\x02\x01\x01", timeout=30)
+    assert not_token.status_code == 400 and not_token.json()["error"]["field"] == "token", not_token.text
+
+    out = tsa.cli("tsa", "certificate", str(reply), "-o", str(tsa.dir / "schedule.json"))
+    assert out.returncode == 0 and "existed no later than" in out.stdout, out.stdout + out.stderr
+    assert json.loads((tsa.dir / "schedule.json").read_text()) == doc
+    ca = str(tsa.dir / "ca.pem")
+    ok = tsa.cli("verify", str(tsa.dir / "schedule.json"), "--file", str(data), "--ca-file", ca)
+    assert ok.returncode == 0 and "VERIFIED" in ok.stdout, ok.stdout + ok.stderr
+    other = tsa.file("schedule-v2.txt", content + b"v2")
+    assert tsa.cli("verify", str(tsa.dir / "schedule.json"), "--file", str(other), "--ca-file", ca).returncode == 1
+
+
 def test_the_anchor_creates_no_record_in_a_party_name(tsa: Tsa) -> None:
     content = b"a firm's file time-stamped through the TSA"
     stamp_with_openssl(tsa, "noparty.txt", content, "-sha256")

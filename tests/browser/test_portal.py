@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
 from ledger.domain import eip712
 from ledger.domain.hashing import HashAlgorithm, hash_bytes
 from tests.api.test_agreements_scenario import YEAR, agree, confirm_asset, register_asset
-from tests.browser.conftest import Portal
+from tests.browser.conftest import OPERATOR_TOKEN, Portal
 from tests.helpers import account
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,6 +129,66 @@ def test_a_tampered_certificate_fails_and_names_the_failing_check(page: Any, por
     names = failed.evaluate_all("els => els.map(e => e.dataset.name)")
     assert "block" in names, names
     expect(page.locator("#failed-checks")).to_contain_text("Block")
+
+
+def test_a_time_stamp_certificate_verifies_with_a_sha512_imprint_and_a_wrong_file_fails(
+    make_page: Any, portal: Portal
+) -> None:
+    """docs/tsa.md §7 in the browser: a token from POST /v1/tsa, its certificate from POST /v1/tsa/certificate; the
+    page hashes the file in the token's algorithm (SHA-512 here), says when it existed, and fails another file."""
+    import threading
+
+    from asn1crypto import tsp
+
+    content = b"time-stamped lab notebook page\n" * 50
+    query = tsp.TimeStampReq(
+        {
+            "version": "v1",
+            "message_imprint": {
+                "hash_algorithm": {"algorithm": "sha512"},
+                "hashed_message": hashlib.sha512(content).digest(),
+            },
+            "cert_req": True,
+        }
+    ).dump()
+    done = threading.Event()
+
+    def mine() -> None:  # the TSA waits for a confirmation on top of its anchor; this node mines only on demand
+        while not done.wait(0.3):
+            portal.chain.w3.provider.make_request("evm_mine", [])
+
+    miner = threading.Thread(target=mine, daemon=True)
+    miner.start()
+    try:
+        reply = httpx.post(
+            portal.url + "/v1/tsa",
+            content=query,
+            headers={"Content-Type": "application/timestamp-query", "Authorization": f"Bearer {OPERATOR_TOKEN}"},
+            timeout=120,
+        )
+    finally:
+        done.set()
+        miner.join()
+    cert = httpx.post(portal.url + "/v1/tsa/certificate", content=reply.content, timeout=30)
+    assert cert.status_code == 200, cert.text
+    doc = cert.json()
+    for language, other in (("en", False), ("zh-CN", True)):
+        page = make_page(language)
+        open_portal(page, portal)
+        page.fill("#cert-text", json.dumps(doc))
+        data = content + b"!" if other else content
+        page.set_input_files("#orig-file", files=[{"name": "notebook.txt", "mimeType": "text/plain", "buffer": data}])
+        page.click("#verify-button")
+        expect(page.locator("#verdict")).to_have_attribute("data-verdict", "failed" if other else "passed")
+        expect(page.locator("li.check[data-name=imprint]")).to_have_attribute(
+            "data-status", "failed" if other else "passed"
+        )
+        if not other:
+            when = shanghai(doc["timeStamp"]["genTime"])
+            expect(page.locator("#verify-headline")).to_have_text(
+                f"The file existed no later than {when} (Asia/Shanghai): time stamp anchored on the chain"
+            )
+            expect(page.locator("li.check[data-name=registry]")).to_have_attribute("data-status", "passed")
 
 
 def test_a_wrong_original_file_fails_the_file_check(page: Any, portal: Portal) -> None:

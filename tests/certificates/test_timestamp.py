@@ -32,6 +32,7 @@ from ledger.certificates.timestamp import (
     verify_token,
 )
 from ledger.domain import merkle
+from ledger.domain.hashing import HashAlgorithm, hash_bytes
 from ledger.errors import Conflict, InvalidInput, KeystoreError
 from ledger.storage.tsa import ClientTokens, init_local_tsa, load_tsa, local_password
 
@@ -235,3 +236,70 @@ def test_client_tokens_are_kept_as_hashes_and_refused_once_revoked(tmp_path: Pat
     assert store.authenticate(token) is None
     assert [c.name for c in store.clients()] == ["agency-1"] and store.clients()[0].revoked_at
     assert store.authenticate("tsa_" + "x" * 500) is None
+
+
+# --- the time-stamp certificate derived from a token alone (docs/tsa.md §7) ----------------------------------
+
+
+def test_a_certificate_is_derived_from_the_token_alone_and_verifies_like_it(keys: tuple[Signer, bytes, Path]) -> None:
+    import json
+
+    from ledger.certificates import timestamp_certificate as tc
+
+    signer, ca, _ = keys
+    content = b"lab notebook, page 12"
+    req = parse_request(request(SM3_OID, imprint=hash_bytes(content, HashAlgorithm.SM3)), DEFAULT_POLICY)
+    anchor = anchor_for([tsa_leaf("sm3", req.imprint, 77), b"z"], 0)
+    gen_time = int(x509.load_der_x509_certificate(signer.certificate.dump()).not_valid_before_utc.timestamp()) + 60
+    der = token_response(
+        req, signer=signer, serial=77, gen_time=gen_time, accuracy=5, policy=DEFAULT_POLICY, anchor=anchor
+    )
+
+    with pytest.raises(InvalidInput):
+        tc.derive(b"{}")
+    doc = json.loads(json.dumps(tc.derive(der, tsa_certificate=signer.certificate.dump())))
+    assert doc["timeStamp"] == {
+        "serialNumber": "77",
+        "genTime": gen_time,
+        "accuracySeconds": 5,
+        "policy": DEFAULT_POLICY,
+        "imprint": {"algorithm": "sm3", "hash": "0x" + req.imprint.hex()},
+        "tsa": signer.certificate.subject.human_friendly,
+    }
+    assert doc["anchor"] == anchor.to_json() and "tsaCertificate" in doc
+
+    report, _ = tc.verify(doc, None, file=io.BytesIO(content), ca_certificates=[ca])
+    assert {c.name: c.status for c in report.checks} == {
+        "format": "passed",
+        "imprint": "passed",
+        "signature": "passed",
+        "certificate": "passed",
+        "anchor": "skipped",
+    }
+    digests = {"sm3": hash_bytes(content, HashAlgorithm.SM3)}
+    assert tc.verify(doc, None, file_digests=digests, ca_certificates=[ca])[0].passed
+    wrong = tc.verify(doc, None, file_digests={"sm3": b"\0" * 32}, ca_certificates=[ca])[0]
+    assert {c.name: c.status for c in wrong.checks}["imprint"] == "failed"
+    only_sha = tc.verify(doc, None, file_digests={"sha256": b"\0" * 32}, ca_certificates=[ca])[0]
+    assert {c.name: c.status for c in only_sha.checks}["imprint"] == "skipped"
+
+    # the words must be the token's: a reader trusting them is never told what the signed token does not say
+    for member, value in (
+        ("timeStamp", {**doc["timeStamp"], "genTime": gen_time - 86400}),
+        ("anchor", {**doc["anchor"], "blockNumber": 13}),
+        ("token", doc["token"][:-8] + "AAAAAAA="),
+        ("version", 2),
+        ("extra", 1),
+    ):
+        bad, parsed = tc.verify({**doc, member: value}, None, file=io.BytesIO(content), ca_certificates=[ca])
+        assert [(c.name, c.status) for c in bad.checks] == [("format", "failed")] and parsed is None, member
+    assert not tc.verify({k: v for k, v in doc.items() if k != "anchor"}, None)[0].passed
+    assert not tc.verify([doc], None)[0].passed
+
+    # without the carried certificate, the signature cannot be checked (the token was asked for without certReq)
+    bare = {k: v for k, v in doc.items() if k != "tsaCertificate"}
+    assert {c.name: c.status for c in tc.verify(bare, None, file=io.BytesIO(content))[0].checks}[
+        "signature"
+    ] == "failed"
+    mismatched, _ = tc.verify(doc, None, file=io.BytesIO(content), ca_certificates=[ca], registry="0x" + "11" * 20)
+    assert {c.name: c.status for c in mismatched.checks}["registry"] == "failed"
