@@ -632,6 +632,46 @@ class AssurancePublic(BaseModel):
     detail: str
 
 
+class TimeStampImprint(BaseModel):
+    algorithm: Literal["sha256", "sha512", "sm3"]
+    hash: str = Field(description="0x and the lowercase hex of the imprint.")
+
+
+class TimeStampWords(BaseModel):
+    serialNumber: str = Field(description="The TSTInfo's serial number, decimal (it may exceed 2^53).")
+    genTime: int = Field(description="genTime, unix seconds: the anchoring block's timestamp.")
+    accuracySeconds: int | None = Field(description="accuracy.seconds, or null when the token states none.")
+    policy: str = Field(description="The policy OID, dotted.")
+    imprint: TimeStampImprint
+    tsa: str | None = Field(description="The TSTInfo's tsa name in words, or null.")
+
+
+class LedgerAnchorWords(BaseModel):
+    chainId: int
+    contract: str = Field(description="The EvidenceRegistry that anchored the batch root (checksummed).")
+    transaction: str
+    blockNumber: int
+    blockHash: str
+    root: str = Field(description="The batch root (RFC 9162) anchored by anchorBatch.")
+    leafIndex: int
+    treeSize: int
+    auditPath: list[str]
+
+
+class TimeStampCertificate(BaseModel):
+    """docs/tsa.md §7: an RFC 3161 token of this ledger and, in words, what it says."""
+
+    format: Literal["qianhai-ip-ledger/timestamp-certificate"]
+    version: Literal[1]
+    token: str = Field(description="Base64 of the DER TimeStampToken (CMS ContentInfo).")
+    timeStamp: TimeStampWords
+    anchor: LedgerAnchorWords
+    tsaCertificate: str | None = Field(
+        default=None,
+        description="Base64 DER of the TSA certificate, carried when the token holds none (asked without certReq).",
+    )
+
+
 class VerifyResult(BaseModel):
     verdict: Literal["passed", "failed"]
     checks: list[CheckPublic]

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import LedgerDep, bearer_token
 from api.openapi import binary, errors
+from api.schemas import TimeStampCertificate
 from ledger.certificates.timestamp import MAX_REQUEST_BYTES, MAX_TOKEN_BYTES, rejection
 from ledger.certificates.timestamp_certificate import derive
 from ledger.errors import InvalidInput, LedgerError, NotFound, PayloadTooLarge, StorageUnavailable
@@ -121,7 +122,8 @@ def _tsa(ledger: Ledger) -> Any:
     "chain, contract, transaction, block, batch root, audit path), and the TSA certificate this service publishes "
     "when the token holds none. No token is stored and the chain is not asked: check the certificate with "
     "`POST /v1/verify`, `ipledger verify` or the portal. 400 (field `token`) when the body is no token of a ledger.",
-    response_model=dict[str, Any],
+    response_model=TimeStampCertificate,
+    response_model_exclude_unset=True,  # tsaCertificate only when carried; nulls the token says are kept
     responses={**errors(400, 413)},
     openapi_extra={
         "requestBody": {

@@ -23,9 +23,10 @@ import json
 import threading
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -35,6 +36,7 @@ from web3.middleware import Web3Middleware
 from web3.providers.base import JSONBaseProvider
 from web3.providers.rpc import HTTPProvider
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
+from web3.types import RPCResponse
 
 from ledger.chain.artifacts import decode_revert
 from ledger.chain.codec import as_revert, short_error
@@ -182,6 +184,17 @@ class PooledHTTPProvider(HTTPProvider):
         if not proxied:
             self._request_session_manager = _KeptConnections(str(endpoint_uri))  # type: ignore[assignment]
 
+    def make_large_request(self, method: str, params: Any) -> RPCResponse:
+        """``make_request`` for an answer of megabytes (an index catch-up's eth_getLogs): parsed by orjson from
+        the bytes, without web3's text copy. orjson reads an integer literal beyond 64 bits as a float, so the
+        caller must take every value it uses as a hex string, which JSON-RPC sends quantities as (the indexer
+        refuses anything else); what orjson refuses goes to web3's own parser."""
+        raw = self._make_request(method, self.encode_rpc_request(method, params))  # type: ignore[arg-type]
+        try:
+            return cast(RPCResponse, orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            return self.decode_rpc_response(raw)
+
 
 CHAIN_ID_MIDDLEWARE = "ipledger_chain_id"
 
@@ -298,8 +311,10 @@ class NodeRefused(TransactionFailed):
         self.rpc_message = rpc_message
 
 
-def rpc(w3: Web3, method: str, params: list[Any]) -> Any:
+def rpc(w3: Web3, method: str, params: list[Any], *, large: bool = False) -> Any:
     """One JSON-RPC request straight to the provider, past web3's middleware; returns the raw ``result``.
+    ``large``: the answer may run to megabytes and every value the caller uses is a hex string
+    (:meth:`PooledHTTPProvider.make_large_request`).
 
     Results are as the node sends them (hex strings from a JSON-RPC node; web3's eth-tester provider answers
     with ints, which :func:`as_int` reads alike). A revert is decoded into a :class:`ContractRevert`, any other
@@ -307,7 +322,9 @@ def rpc(w3: Web3, method: str, params: list[Any]) -> Any:
     """
     provider = w3.provider
     try:
-        if isinstance(provider, JSONBaseProvider):
+        if large and isinstance(provider, PooledHTTPProvider):
+            response = provider.make_large_request(method, params)
+        elif isinstance(provider, JSONBaseProvider):
             response = provider.make_request(method, params)  # type: ignore[arg-type]
         else:  # an in-process provider formats requests in its own middleware
             response = provider.request_func(w3, w3.middleware_onion)(method, params)

@@ -184,9 +184,9 @@ class Indexer:
         with self.engine.connect() as db:
             return self._cursor(db)[0]
 
-    def _rpc(self, method: str, params: list[Any]) -> Any:
+    def _rpc(self, method: str, params: list[Any], *, large: bool = False) -> Any:
         """One JSON-RPC call without web3's result formatters (the logs of a catch-up are many)."""
-        return rpc(self.w3, method, params)
+        return rpc(self.w3, method, params, large=large)
 
     def _header(self, number: int) -> tuple[str, int]:
         """The hash and time of block ``number``; _Moved when the chain has no such block (any more)."""
@@ -205,6 +205,7 @@ class Indexer:
         logs = self._rpc(
             "eth_getLogs",
             [{"address": [checksum(a) for a in self.addresses], "fromBlock": hex(frm), "toBlock": hex(to)}],
+            large=True,  # every value read below is a hex string (int(…, 16) refuses anything else)
         )
         if self._header(to)[0] != last_hash:
             raise _Moved()

@@ -47,8 +47,9 @@ CHECKS = [
     response_headers_conformance,
 ]
 
-# POST /v1/tsa takes DER (RFC 3161 §3.4): sent as raw bytes, as application/octet-stream is
+# POST /v1/tsa and POST /v1/tsa/certificate take DER (RFC 3161 §3.4): sent as raw bytes, as application/octet-stream is
 schemathesis.serializer.alias("application/timestamp-query", "application/octet-stream")
+schemathesis.serializer.alias("application/timestamp-reply", "application/octet-stream")
 
 
 @pytest.fixture

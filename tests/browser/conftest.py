@@ -116,6 +116,8 @@ def portal(anvil_chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iter
         confirmations=1,
         final_after=0,
         public_url="http://127.0.0.1:8000",
+        tsa_max_wait=0.2,
+        tsa_accuracy=300,  # a loaded machine may take a while to anchor the time stamp of test_portal.py
     )
     ledger = Ledger(
         w3=anvil_chain.w3,
