@@ -8,8 +8,10 @@ import hashlib
 import json
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -359,18 +361,25 @@ def test_pyhanko_time_stamps_a_pdf_through_the_tsa_and_validates_it_with_our_ca(
     _, _, der = pem.unarmor((tsa.dir / "ca.pem").read_bytes())
     root = x509.Certificate.load(der)
     stamper = HTTPTimeStamper(tsa.url, headers={"Authorization": f"Bearer {tsa.client}"}, timeout=60)
-    out = signers.PdfTimeStamper(stamper).timestamp_pdf(
-        IncrementalPdfFileWriter(BytesIO(source.getvalue())),
-        "sha256",
-        validation_context=ValidationContext(trust_roots=[root]),
-    )
-    reader = PdfFileReader(out)
-    (signature,) = reader.embedded_timestamp_signatures
-    status = validate_pdf_timestamp(signature, validation_context=ValidationContext(trust_roots=[root]))
-    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
 
-    stranger = ValidationContext(trust_roots=[])  # a reader without our CA in its trust list
-    assert not validate_pdf_timestamp(signature, validation_context=stranger).trusted
+    def stamp_and_validate() -> tuple[Any, bool]:
+        out = signers.PdfTimeStamper(stamper).timestamp_pdf(
+            IncrementalPdfFileWriter(BytesIO(source.getvalue())),
+            "sha256",
+            validation_context=ValidationContext(trust_roots=[root]),
+        )
+        reader = PdfFileReader(out)
+        (signature,) = reader.embedded_timestamp_signatures
+        status = validate_pdf_timestamp(signature, validation_context=ValidationContext(trust_roots=[root]))
+        stranger = ValidationContext(trust_roots=[])  # a reader without our CA in its trust list
+        return status, validate_pdf_timestamp(signature, validation_context=stranger).trusted
+
+    # pyHanko's synchronous calls start their own asyncio loop: run them in a thread of their own, so that a
+    # loop another test left running on this worker's main thread (Playwright's sync API) cannot get in the way
+    with ThreadPoolExecutor(1) as pool:
+        status, trusted_by_stranger = pool.submit(stamp_and_validate).result(timeout=300)
+    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    assert not trusted_by_stranger
 
 
 def test_the_published_chain_is_a_ca_and_a_tsa_certificate(tsa: Tsa) -> None:
@@ -384,8 +393,6 @@ def test_the_published_chain_is_a_ca_and_a_tsa_certificate(tsa: Tsa) -> None:
 
 
 def test_requests_arriving_together_share_one_anchor_and_each_verifies(tsa: Tsa) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
     contents = [f"claim set {i}".encode() for i in range(6)]
     with ThreadPoolExecutor(len(contents)) as pool:
         replies = list(pool.map(lambda c: tsa.post(sm3_query(c, nonce=len(c))), contents))

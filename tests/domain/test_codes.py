@@ -194,8 +194,13 @@ def test_the_api_schemas_offer_exactly_the_codes_words() -> None:
                 assert offered == expected, f"{model.__name__}.{field} offers {offered}"
             seen += 1
     assert seen >= 8
-    algorithms = {_literal(m, f) for m, f in fields("algorithm")}
-    assert algorithms == {codes.HashAlgorithm.words()}
+    from ledger.certificates.timestamp import IMPRINT_ALGORITHMS
+
+    # a time-stamp imprint follows the RFC 3161 profile (docs/tsa.md); every other algorithm is the evidence hash's
+    imprint = tuple(sorted(name for name, _ in IMPRINT_ALGORITHMS.values()))
+    algorithms = {(m.__name__, _literal(m, f)) for m, f in fields("algorithm")}
+    assert ("TimeStampImprint", imprint) in algorithms
+    assert {offered for name, offered in algorithms if name != "TimeStampImprint"} == {codes.HashAlgorithm.words()}
 
 
 def test_every_reason_code_of_the_asset_registry_has_words() -> None:
