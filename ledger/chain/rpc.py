@@ -22,6 +22,7 @@ import http.client
 import json
 import threading
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -36,11 +37,11 @@ from web3.middleware import Web3Middleware
 from web3.providers.base import JSONBaseProvider
 from web3.providers.rpc import HTTPProvider
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
-from web3.types import RPCResponse
+from web3.types import RPCEndpoint, RPCResponse
 
 from ledger.chain.artifacts import decode_revert
 from ledger.chain.codec import as_revert, short_error
-from ledger.errors import ChainUnavailable, TransactionFailed
+from ledger.errors import ChainUnavailable, LedgerError, TransactionFailed
 
 # --- connections -----------------------------------------------------------------------------------------
 
@@ -333,6 +334,44 @@ def rpc(w3: Web3, method: str, params: list[Any], *, large: bool = False) -> Any
         if type(err) is TransactionFailed:
             raise NodeRefused(method, short_error(exc)) from None
         raise err from None
+    return _result(method, response)
+
+
+def rpc_batch(w3: Web3, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+    """Several JSON-RPC requests in one HTTP round trip (a JSON-RPC 2.0 batch); each entry of the answer is the
+    call's ``result``, or the :class:`LedgerError` that :func:`rpc` would raise for it (returned, not raised, so
+    the caller decides which failure counts first). A lost connection raises :class:`ChainUnavailable` for all.
+    A provider that cannot batch (web3's in-process one), or a node that refuses batches, is asked one by one."""
+    provider = w3.provider
+    if isinstance(provider, PooledHTTPProvider) and len(calls) > 1:
+        try:
+            responses = provider.make_batch_request([(cast(RPCEndpoint, m), p) for m, p in calls])
+        except Exception as exc:  # noqa: BLE001 - each provider raises its own classes; as_revert classifies them
+            err = as_revert(exc)
+            if type(err) is TransactionFailed:
+                raise NodeRefused("a batch request", short_error(exc)) from None
+            raise err from None
+        if isinstance(responses, list) and len(responses) == len(calls):
+            answers: list[Any] = []
+            for (method, _), response in zip(calls, responses, strict=True):
+                try:
+                    answers.append(_result(method, cast(dict[str, Any], response)))
+                except LedgerError as exc:
+                    answers.append(exc)
+            return answers
+    answers = []
+    for method, params in calls:
+        try:
+            answers.append(rpc(w3, method, params))
+        except ChainUnavailable:
+            raise
+        except LedgerError as exc:
+            answers.append(exc)
+    return answers
+
+
+def _result(method: str, response: Any) -> Any:
+    """A JSON-RPC answer's ``result``, or the error it carries raised as :func:`rpc` describes."""
     error = response.get("error")
     if error is None:
         return response.get("result")

@@ -40,7 +40,7 @@ from ledger.certificates import evidence as certificate
 from ledger.chain.codec import as_revert
 from ledger.chain.connection import Connection
 from ledger.chain.head import Head
-from ledger.chain.rpc import FunctionCodec, as_hex, as_int, rpc
+from ledger.chain.rpc import FunctionCodec, as_hex, as_int, rpc, rpc_batch
 from ledger.chain.sender import SendUncertain
 from ledger.config import Settings
 from ledger.domain import eip712, merkle
@@ -212,33 +212,47 @@ class EvidenceService:
         message = req.message(self.domain())
         digest = eip712.digest(message)
         wallet = self._check_signature(registrant, digest, req.signature)
-        party_id = self._active_party(registrant)
-        self._check_bound_party(req.party_id, party_id)
         data = self._registration_data(req)
         # registerBySignature does not depend on its caller: without a relayer, simulate it as sent by the registrant
         registration = {"from": relayer.address if relayer else registrant, "to": self.contract.address, "data": data}
-        try:
-            if wallet and relayer is None:  # the worker estimates the gas when it sends
-                rpc(self.conn.w3, "eth_call", [registration, "latest"])
-                gas = 0
-            elif wallet and relayer is not None:  # the wallet's ERC-1271 check costs what its code decides
+        if wallet and relayer is not None:  # the wallet's ERC-1271 check costs what its code decides
+            party_id = self._active_party(registrant)
+            self._check_bound_party(req.party_id, party_id)
+            try:
                 gas = int(relayer.estimate(registration) * relayer.gas_margin) + 10_000
-            else:
-                # The simulation runs every contract rule (deadline, nonce, signature, duplicate, supersedes).
-                rpc(self.conn.w3, "eth_call", [registration, "latest"])
-                gas = ECDSA_REGISTRATION_GAS
-        except ContractRevert as exc:
-            raise self._refusal(req, exc) from None
+            except ContractRevert as exc:
+                raise self._refusal(req, exc) from None
+        else:
+            # partyOf and the simulation in one round trip; the simulation runs every contract rule (deadline,
+            # nonce, signature, duplicate, supersedes), and the party's answer is looked at first, as if asked alone
+            party_call = {"to": self.contract.address, "data": self._codec("partyOf").encode(registrant)}
+            party_of, simulated = rpc_batch(
+                self.conn.w3,
+                [("eth_call", [party_call, "latest"]), ("eth_call", [registration, "latest"])],
+            )
+            if isinstance(party_of, LedgerError):
+                raise party_of
+            party_id, active = self._codec("partyOf").decode(party_of)
+            party_id = ensure_active(registrant, int(party_id), bool(active), field="registrant", refuse=as_registrant)
+            self._check_bound_party(req.party_id, party_id)
+            if isinstance(simulated, ContractRevert):
+                raise self._refusal(req, simulated)
+            if isinstance(simulated, LedgerError):
+                raise simulated
+            gas = 0 if wallet else ECDSA_REGISTRATION_GAS  # a wallet's is estimated by the worker when it sends
         payload = json.dumps(
             {
                 "metadataCommitment": "0x" + req.metadata_commitment.hex(),
                 "supersedes": "0x" + req.supersedes.hex(),
                 "nonce": req.nonce,
+                # the limit the simulation established (0: a contract wallet, estimated when sent)
+                "gas": gas,
             }
         )
-        owner = process_owner()
         # Journalled as `sending`, held by this process: the pipeline takes it only if this request gives it
-        # back unsent, or its process dies, or it is not sent within its lease.
+        # back unsent, or its process dies, or it is not sent within its lease. Without a relayer (a replica of
+        # `ipledger serve`) it is journalled `queued` for the worker that leads the relayer account.
+        owner = process_owner() if relayer is not None else None
         sub, existing = self.store.add_submission(
             kind="single",
             registrant=registrant,
@@ -258,9 +272,8 @@ class EvidenceService:
                 field="binding",
                 details={"receiptId": sub.receipt_id},
             )
-        if relayer is None:  # journalled for the worker: given back at once, as queued
-            self._give_back(sub, owner)
-            return replace(sub, status=QUEUED, owner=None, lease_until=None)
+        if relayer is None or owner is None:  # journalled for the worker
+            return sub
         try:
             return self.send_single(
                 sub, owner=owner, gas=gas, request=req, data=data, not_after=time.monotonic() + SEND_WITHIN
@@ -293,8 +306,10 @@ class EvidenceService:
         request: SingleRequest | None = None,
         data: str | None = None,
         not_after: float | None = None,
+        record: bool = True,
     ) -> Submission:
-        """Sends a journalled single registration held by ``owner`` (state ``sending``); records the transaction.
+        """Sends a journalled single registration held by ``owner`` (state ``sending``); records the transaction
+        (with ``record=False``, the caller records it: the row returned is ``sent``, the journal's still not).
 
         Without ``gas`` the transaction is estimated first (the pipeline's sends); the request path gives the
         limit its simulation established, and the request and calldata it already has. What could not be sent
@@ -307,7 +322,7 @@ class EvidenceService:
         try:
             tx_hash = relayer.send(tx, gas=gas, wait=False, not_after=not_after)
         except SendUncertain as exc:  # maybe in the node's pool: follow that transaction, never send blindly again
-            return self.record_sent(sub, exc.tx_hash)
+            return self.record_sent(sub, exc.tx_hash) if record else replace(sub, status=SENT, tx_hash=exc.tx_hash)
         except ContractRevert as exc:
             settled = self.settle_from_chain(sub)
             if settled is not None:
@@ -330,7 +345,7 @@ class EvidenceService:
             self._give_back(sub, owner)
             raise
         assert isinstance(tx_hash, str)
-        return self.record_sent(sub, tx_hash)
+        return self.record_sent(sub, tx_hash) if record else replace(sub, status=SENT, tx_hash=tx_hash)
 
     def _give_back(self, sub: Submission, owner: str) -> None:
         try:
@@ -347,6 +362,24 @@ class EvidenceService:
             with self._unrecorded_lock:
                 self._unrecorded[sub.id] = tx_hash
         return replace(sub, status=SENT, tx_hash=tx_hash, owner=None, lease_until=None)
+
+    @staticmethod
+    def simulated_gas(sub: Submission) -> int:
+        """The gas limit the simulation that accepted a single established (0: none, estimate when sending)."""
+        try:
+            gas = json.loads(sub.payload or "{}").get("gas", 0)
+        except ValueError:
+            return 0
+        return gas if isinstance(gas, int) and 0 < gas <= ECDSA_REGISTRATION_GAS else 0
+
+    def record_sent_many(self, sent: list[Submission]) -> None:
+        """:meth:`record_sent` for singles sent together (``send_single(record=False)``), in one transaction."""
+        pairs = [(sub.id, sub.tx_hash) for sub in sent if sub.tx_hash is not None]
+        try:
+            self.store.mark_sent_many(pairs)
+        except StorageUnavailable:
+            with self._unrecorded_lock:
+                self._unrecorded.update(pairs)
 
     def record_unrecorded(self) -> None:
         """Records the sends the journal could not take when they happened (raises if it still cannot)."""

@@ -5,7 +5,11 @@ One background thread ticks every ``tick`` seconds:
 1. queued singles are sent: those their request gave back unsent (the node did not answer), and those whose
    request's process died or did not send them within their lease. Each is claimed first by a
    compare-and-set on its journal row (``ledger.storage.journal``), so a single has one sender at a time and is never
-   sent twice by two of them;
+   sent twice by two of them. Singles an API replica of ``ipledger serve`` journalled for the worker (``queued``,
+   with the gas limit of the simulation that accepted them) go out together while that simulation is fresh
+   (``SIMULATION_FRESH``): up to ``SEND_CHUNK`` claimed in one transaction, sent without a second estimate, and
+   recorded sent in one transaction. One the chain refuses after all fails on chain and is settled from its
+   receipt like any other; every other single is estimated first;
 2. queued batch submissions are gathered into a batch — its composition fixed in the journal first —
    when the oldest has waited ``batch_interval`` seconds or ``batch_max_items`` items are waiting, and
    the batch root is anchored;
@@ -20,7 +24,8 @@ the head it saw last is still on the chain; only when it is not (a reorganisatio
 older state) are all anchored transactions looked at again. Sent singles are found in the registration
 events of the blocks mined since the previous step (one ``eth_getLogs`` for all of them); one that has not
 turned up after a few steps (reverted, lost, or sent before the pipeline started) is looked up by its
-receipt. An anchored transaction costs one receipt read, when it is due to become final.
+receipt. An anchored transaction costs one receipt read, when it is due to become final. The singles a step
+finds on chain, and those it finds final, are recorded in one journal transaction each.
 
 A single whose hash turns up on chain under another transaction than the journal's (the party relayed it
 itself, or an earlier send landed after all) is settled from the chain: the transaction that carried it
@@ -71,6 +76,11 @@ MAX_BACKOFF = 5.0
 DEADLINE_GRACE = 600
 #: Seconds between two looks for submissions past their age limit.
 EXPIRY_EVERY = 1.0
+#: Singles claimed and sent together, at most.
+SEND_CHUNK = 256
+#: Seconds after its acceptance within which a single is sent with the gas limit of the simulation that accepted
+#: it, unestimated; an older one is estimated again first (which also re-checks every contract rule).
+SIMULATION_FRESH = 30.0
 
 
 class Pipeline:
@@ -91,6 +101,9 @@ class Pipeline:
         # transaction hash -> (block number, block hash, block time or None) of recent registration events
         self._recent: OrderedDict[str, tuple[int, str, int | None]] = OrderedDict()
         self._unseen: dict[int, int] = {}  # sent single -> steps it has not been found in the events
+        # singles found on chain / final during a step, recorded together at its end
+        self._anchored_marks: list[tuple[int, int, str, int]] = []
+        self._final_marks: list[int] = []
         self._expiry_at = 0.0  # time.monotonic() of the next look for submissions past their age limit
         self.fault: str | None = None  # the fault the pipeline is waiting out, if any
 
@@ -167,15 +180,21 @@ class Pipeline:
         sent = self.store.singles(SENT)
         if sent:
             self._read_registrations(head)
-        for sub in sent:
-            self._follow_sent_single(sub, head)
+        try:
+            for sub in sent:
+                self._follow_sent_single(sub, head)
+        finally:
+            self._flush_marks()
         still = {sub.id for sub in sent}
         self._unseen = {k: v for k, v in self._unseen.items() if k in still}
         due_block = head.number - self.settings.confirmations
         due_time = time.time() - self.settings.final_after
         anchored = self.store.singles(ANCHORED) if recheck else self.store.anchored_singles_due(due_block, due_time)
-        for sub in anchored:
-            self._follow_anchored_single(sub, head)
+        try:
+            for sub in anchored:
+                self._follow_anchored_single(sub, head)
+        finally:
+            self._flush_marks()
         self._seen = head
 
     # --- singles to send, one owner each ---
@@ -183,7 +202,11 @@ class Pipeline:
     def _send_queued_singles(self) -> None:
         me = process_owner()
         now = time.time()
+        fresh: list[Submission] = []
         for sub in self.store.claimable_singles(me, now):
+            if self._simulated_gas(sub, now) is not None:
+                fresh.append(sub)  # sent together below
+                continue
             takeover = sub.status == SENDING
             if takeover:
                 if self.service.unrecorded(sub.id):
@@ -196,6 +219,40 @@ class Pipeline:
             if takeover:
                 log.info("single %s: taken over from its sender %s (gone or out of time)", sub.id, sub.owner)
             self._send_claimed(claimed, check_chain=takeover or sub.tx_hash is not None)
+        for i in range(0, len(fresh), SEND_CHUNK):
+            self._send_fresh(fresh[i : i + SEND_CHUNK], me)
+
+    def _simulated_gas(self, sub: Submission, now: float) -> int | None:
+        """The gas limit of a single's simulation at acceptance, if it may be sent on the strength of it: queued,
+        never sent, accepted less than ``SIMULATION_FRESH`` seconds ago, and signed by an account's own key (a
+        contract wallet's check is estimated when sent). Else None: estimated first, as any other send."""
+        if sub.status != QUEUED or sub.owner is not None or sub.tx_hash is not None:
+            return None
+        if now - sub.created_at > SIMULATION_FRESH or self._overdue(sub):
+            return None
+        gas = self.service.simulated_gas(sub)
+        return gas if gas > 0 else None
+
+    def _send_fresh(self, subs: list[Submission], me: str) -> None:
+        """Sends singles just accepted, with the gas their simulation established: claimed in one transaction,
+        sent one after another, recorded sent in one transaction. A registration the chain refuses after all
+        (its party suspended meanwhile, say) fails on chain and is settled from its receipt like any other."""
+        claimed = self.store.claim_queued([sub.id for sub in subs], me)
+        not_after = time.monotonic() + SEND_WITHIN
+        sent: list[Submission] = []
+        try:
+            for i, sub in enumerate(claimed):
+                try:
+                    gas = self.service.simulated_gas(sub)
+                    sent.append(self.service.send_single(sub, owner=me, gas=gas, not_after=not_after, record=False))
+                except ContractRevert:
+                    continue  # settled (anchored, rejected or expired) by send_single
+                except LedgerError:
+                    # this one was given back by send_single; the rest go back unsent, for the next step
+                    self.store.release_many([rest.id for rest in claimed[i + 1 :]], me)
+                    raise
+        finally:
+            self.service.record_sent_many(sent)
 
     def _send_claimed(self, sub: Submission, *, check_chain: bool) -> None:
         """Sends a single this pipeline holds; one that may have been sent before is looked for on chain first."""
@@ -434,20 +491,20 @@ class Pipeline:
         self._mark_single_anchored(sub, number, as_hex(rcpt["blockHash"]), block.timestamp)
 
     def _mark_single_anchored(self, sub: Submission, number: int, block_hash: str, timestamp: int) -> None:
+        """Notes a single found on chain; the step records the singles it found together (``_flush_marks``)."""
         self._unseen.pop(sub.id, None)
-        self.store.mark_submission(
-            sub.id,
-            status=ANCHORED,
-            block_number=number,
-            block_hash=block_hash,
-            block_timestamp=timestamp,
-            durable=False,
-        )
+        self._anchored_marks.append((sub.id, number, block_hash, timestamp))
+
+    def _flush_marks(self) -> None:
+        anchored, self._anchored_marks = self._anchored_marks, []
+        final, self._final_marks = self._final_marks, []
+        self.store.mark_anchored_many(anchored)
+        self.store.mark_final_many(final)
 
     def _follow_anchored_single(self, sub: Submission, head: Head) -> None:
         state = self._confirmation_state(head, sub.block_number, sub.block_hash, sub.block_timestamp, sub.tx_hash)
         if state == "final":
-            self.store.mark_submission(sub.id, status=FINAL, durable=False)
+            self._final_marks.append(sub.id)
         elif state == "lost":
             if self.service.settle_from_chain(sub) is not None:
                 return  # on chain (perhaps in another block, by another transaction): followed from there

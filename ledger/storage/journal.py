@@ -67,13 +67,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from ledger.domain.evidence import ANCHORED, EXPIRED, QUEUED, SENDING, SENT, Submission
+from ledger.domain.evidence import ANCHORED, EXPIRED, FINAL, QUEUED, SENDING, SENT, Submission
 from ledger.errors import DataDirError, StorageBusy, StorageFull, StorageUnavailable
 from ledger.storage import journal_pg
 
@@ -212,6 +212,29 @@ SEND_WITHIN = LEASE_SECONDS / 2
 
 #: Seconds SQLite waits for another connection's write lock before the write fails as StorageBusy.
 BUSY_TIMEOUT = 5.0
+#: Seconds a write that joined a group commit waits for the group's leader to commit it (``Store._grouped``).
+GROUP_WAIT = 60.0
+
+T = TypeVar("T")
+
+
+class _Group:
+    """Writes gathered for one group commit, and what became of them."""
+
+    def __init__(self) -> None:
+        self.writes: list[Callable[[Any], Any]] = []
+        self.results: list[Any] = []
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+
+def _error_for_member(error: BaseException) -> BaseException:
+    """The error a member of a failed group raises: the leader's storage error as a new instance of its own (an
+    exception object is not raised in several threads at once), anything else as a storage failure."""
+    if isinstance(error, StorageUnavailable):
+        return type(error)(error.message, field=error.field, details=dict(error.details))
+    return StorageUnavailable("the journal could not record the request; nothing was recorded, it can be retried")
+
 
 _owner: tuple[int, str] | None = None
 #: This host's name in owner tokens (bounded: the journal keeps it in every held row).
@@ -366,7 +389,9 @@ def moved_to(data_dir: Path) -> str | None:
 
 
 class Store:
-    """Thread-safe access to the journal. Each write is one transaction, committed durably.
+    """Thread-safe access to the journal. Each write is one transaction, committed durably; single
+    registrations journalled by several threads at once share one transaction and one commit (group commit,
+    :meth:`_grouped`), and none of them is answered before that commit.
 
     The journal is the SQLite file at ``path`` (the default), or the PostgreSQL database at ``url``
     (``IPLEDGER_JOURNAL_URL``; see :mod:`ledger.storage.journal_pg` for what holds there across processes).
@@ -381,6 +406,9 @@ class Store:
         self._engine: Engine | None = None
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._group_lock = threading.Lock()  # guards _open_group
+        self._group_gate = threading.Lock()  # one group commits at a time; the next one gathers meanwhile
+        self._open_group: _Group | None = None
         if url is not None:
             self._engine = journal_pg.make_engine(url, busy_timeout=BUSY_TIMEOUT)
             try:
@@ -516,6 +544,39 @@ class Store:
                     except sqlite3.Error:
                         self._drop()
 
+    def _grouped(self, write: Callable[[Any], T]) -> T:
+        """Runs ``write(db)`` in a write transaction shared with the writes other threads ask for meanwhile (group
+        commit): one lock, one commit and one fsync for all of them, instead of one each. The first thread of a
+        group leads it: it waits for the group before it to commit, closes its own, runs every write in order in
+        one transaction and commits; the others wait for that commit. Each gets its own result only once the
+        commit is durable; if the transaction fails, every write in it is rolled back and each thread gets the
+        error, so nothing a caller acknowledges depends on a write that was not committed."""
+        with self._group_lock:
+            group = self._open_group
+            leader = group is None
+            if group is None:
+                group = self._open_group = _Group()
+            slot = len(group.writes)
+            group.writes.append(write)
+        if leader:
+            with self._group_gate:
+                with self._group_lock:
+                    self._open_group = None  # from here on, writers form the next group
+                try:
+                    with self.transaction() as db:
+                        group.results = [w(db) for w in group.writes]
+                except BaseException as exc:
+                    group.error = exc
+                    raise
+                finally:
+                    group.done.set()
+            return cast(T, group.results[slot])
+        if not group.done.wait(GROUP_WAIT):
+            raise StorageBusy("the journal did not commit in time; nothing was recorded and the request can be retried")
+        if group.error is not None:
+            raise _error_for_member(group.error)
+        return cast(T, group.results[slot])
+
     def _drop(self) -> None:
         conn = getattr(self._local, "conn", None)
         self._local.conn = None
@@ -569,99 +630,116 @@ class Store:
         Returns the submission and the items that were already journalled, as ``(index, hash,
         earlier_submission_id)``; those keep their earlier submission (first accepted wins, unless it expired).
         A single whose hash is already journalled is not written at all (the caller reports the conflict). A
-        single with an ``owner`` is journalled as ``sending``, held by that owner for ``LEASE_SECONDS``.
+        single with an ``owner`` is journalled as ``sending``, held by that owner for ``LEASE_SECONDS``. Singles
+        arriving together share one commit (:meth:`_grouped`).
         """
+        args = (kind, registrant, party_id, algorithm, hashes, root, deadline, signature, digest, payload, owner)
+        if kind == "single":
+            return self._grouped(lambda db: self._insert_submission(db, *args))
         with self.transaction() as db:
-            replaces = False
-            if kind == "single":
-                row = db.execute(
-                    "SELECT i.submission_id, s.status FROM items i JOIN submissions s ON s.id = i.submission_id"
-                    " WHERE i.content_hash = ?",
-                    (hashes[0],),
-                ).fetchone()
-                if row and row[1] != EXPIRED:
-                    return self._submission_by_id(db, int(row[0])), [(0, hashes[0], int(row[0]))]
-                replaces = row is not None
-            created = time.time()
-            status, lease = (
-                (SENDING, created + LEASE_SECONDS) if owner is not None and kind == "single" else (QUEUED, None)
-            )
-            owner = owner if status == SENDING else None
-            blob = b"".join(hashes)
-            cur = db.execute(
-                "INSERT INTO submissions (kind, registrant, party_id, algorithm, count, root, hashes, deadline,"
-                " signature, digest, payload, created_at, status, owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    kind,
-                    registrant,
-                    party_id,
-                    algorithm,
-                    len(hashes),
-                    root,
-                    blob,
-                    deadline,
-                    signature,
-                    digest,
-                    payload,
-                    created,
-                    status,
-                    owner,
-                    lease,
-                ),
-            )
-            sub_id = int(cur.lastrowid or 0)
-            if kind == "single":  # its one item is free (or expired): checked above, in this same transaction
-                if replaces:
-                    db.execute(
-                        "UPDATE items SET submission_id = ?, item_index = 0 WHERE content_hash = ?", (sub_id, hashes[0])
-                    )
-                else:
-                    db.execute(
-                        "INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,0)",
-                        (hashes[0], sub_id),
-                    )
-                return Submission(
-                    sub_id,
-                    kind,
-                    registrant,
-                    party_id,
-                    algorithm,
-                    1,
-                    root,
-                    blob,
-                    deadline,
-                    signature,
-                    digest,
-                    payload,
-                    created,
-                    status,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    owner,
-                    lease,
-                ), []
-            db.executemany(
-                "INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,?) ON CONFLICT(content_hash)"
-                " DO UPDATE SET submission_id = excluded.submission_id, item_index = excluded.item_index"
-                " WHERE (SELECT status FROM submissions WHERE id = items.submission_id) = 'expired'",
-                ((hh, sub_id, i) for i, hh in enumerate(hashes)),
-            )
-            (written,) = db.execute("SELECT COUNT(*) FROM items WHERE submission_id = ?", (sub_id,)).fetchone()
-            existing: list[tuple[int, bytes, int]] = []
-            if written < len(hashes):
-                mine = {r[0] for r in db.execute("SELECT item_index FROM items WHERE submission_id = ?", (sub_id,))}
-                for i, hh in enumerate(hashes):
-                    if i not in mine:
-                        (earlier,) = db.execute(
-                            "SELECT submission_id FROM items WHERE content_hash = ?", (hh,)
-                        ).fetchone()
-                        existing.append((i, hh, int(earlier)))
-            return self._submission_by_id(db, sub_id), existing
+            return self._insert_submission(db, *args)
+
+    def _insert_submission(
+        self,
+        db: Any,
+        kind: str,
+        registrant: str,
+        party_id: int,
+        algorithm: int,
+        hashes: Sequence[bytes],
+        root: bytes | None,
+        deadline: int,
+        signature: bytes,
+        digest: bytes | None,
+        payload: str | None,
+        owner: str | None,
+    ) -> tuple[Submission, list[tuple[int, bytes, int]]]:
+        replaces = False
+        if kind == "single":
+            row = db.execute(
+                "SELECT i.submission_id, s.status FROM items i JOIN submissions s ON s.id = i.submission_id"
+                " WHERE i.content_hash = ?",
+                (hashes[0],),
+            ).fetchone()
+            if row and row[1] != EXPIRED:
+                return self._submission_by_id(db, int(row[0])), [(0, hashes[0], int(row[0]))]
+            replaces = row is not None
+        created = time.time()
+        status, lease = (SENDING, created + LEASE_SECONDS) if owner is not None and kind == "single" else (QUEUED, None)
+        owner = owner if status == SENDING else None
+        blob = b"".join(hashes)
+        cur = db.execute(
+            "INSERT INTO submissions (kind, registrant, party_id, algorithm, count, root, hashes, deadline,"
+            " signature, digest, payload, created_at, status, owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                kind,
+                registrant,
+                party_id,
+                algorithm,
+                len(hashes),
+                root,
+                blob,
+                deadline,
+                signature,
+                digest,
+                payload,
+                created,
+                status,
+                owner,
+                lease,
+            ),
+        )
+        sub_id = int(cur.lastrowid or 0)
+        if kind == "single":  # its one item is free (or expired): checked above, in this same transaction
+            if replaces:
+                db.execute(
+                    "UPDATE items SET submission_id = ?, item_index = 0 WHERE content_hash = ?", (sub_id, hashes[0])
+                )
+            else:
+                db.execute(
+                    "INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,0)",
+                    (hashes[0], sub_id),
+                )
+            return Submission(
+                sub_id,
+                kind,
+                registrant,
+                party_id,
+                algorithm,
+                1,
+                root,
+                blob,
+                deadline,
+                signature,
+                digest,
+                payload,
+                created,
+                status,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                owner,
+                lease,
+            ), []
+        db.executemany(
+            "INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,?) ON CONFLICT(content_hash)"
+            " DO UPDATE SET submission_id = excluded.submission_id, item_index = excluded.item_index"
+            " WHERE (SELECT status FROM submissions WHERE id = items.submission_id) = 'expired'",
+            ((hh, sub_id, i) for i, hh in enumerate(hashes)),
+        )
+        (written,) = db.execute("SELECT COUNT(*) FROM items WHERE submission_id = ?", (sub_id,)).fetchone()
+        existing: list[tuple[int, bytes, int]] = []
+        if written < len(hashes):
+            mine = {r[0] for r in db.execute("SELECT item_index FROM items WHERE submission_id = ?", (sub_id,))}
+            for i, hh in enumerate(hashes):
+                if i not in mine:
+                    (earlier,) = db.execute("SELECT submission_id FROM items WHERE content_hash = ?", (hh,)).fetchone()
+                    existing.append((i, hh, int(earlier)))
+        return self._submission_by_id(db, sub_id), existing
 
     def mark_submission(self, sub_id: int, *, durable: bool = True, **fields: Any) -> None:
         """Updates a submission; ``durable=False`` for states the pipeline can read again from the chain."""
@@ -698,6 +776,62 @@ class Store:
                 "UPDATE submissions SET status = ?, owner = NULL, lease_until = NULL WHERE id = ? AND status = ? AND owner = ?",
                 (QUEUED, sub_id, SENDING, owner),
             )
+
+    def claim_queued(self, sub_ids: Sequence[int], owner: str) -> list[Submission]:
+        """Takes the singles of ``sub_ids`` that are still queued and held by no one, in one transaction; returns
+        those it took (in id order). The compare-and-set of :meth:`claim`, for many rows at once."""
+        if not sub_ids:
+            return []
+        marks = ",".join("?" * len(sub_ids))
+        with self.transaction() as db:
+            lease = time.time() + LEASE_SECONDS  # also tells this claim's rows from any other
+            db.execute(
+                f"UPDATE submissions SET status = ?, owner = ?, lease_until = ? WHERE id IN ({marks})"  # noqa: S608
+                " AND kind = 'single' AND status = ? AND owner IS NULL",
+                (SENDING, owner, lease, *sub_ids, QUEUED),
+            )
+            rows = db.execute(
+                f"SELECT * FROM submissions WHERE id IN ({marks}) AND status = ? AND owner = ? AND lease_until = ?"  # noqa: S608
+                " ORDER BY id",
+                (*sub_ids, SENDING, owner, lease),
+            ).fetchall()
+            return [Submission(*r) for r in rows]
+
+    def release_many(self, sub_ids: Sequence[int], owner: str) -> None:
+        """:meth:`release` for many singles, in one transaction."""
+        if sub_ids:
+            with self.transaction() as db:
+                db.executemany(
+                    "UPDATE submissions SET status = ?, owner = NULL, lease_until = NULL"
+                    " WHERE id = ? AND status = ? AND owner = ?",
+                    [(QUEUED, i, SENDING, owner) for i in sub_ids],
+                )
+
+    def mark_sent_many(self, sent: Sequence[tuple[int, str]]) -> None:
+        """:meth:`mark_sent` for many singles, in one transaction."""
+        if sent:
+            with self.transaction(durable=False) as db:
+                db.executemany(
+                    "UPDATE submissions SET status = ?, tx_hash = ?, owner = NULL, lease_until = NULL WHERE id = ?",
+                    [(SENT, tx_hash, i) for i, tx_hash in sent],
+                )
+
+    def mark_anchored_many(self, anchored: Sequence[tuple[int, int, str, int]]) -> None:
+        """Records singles found on chain, ``(id, block number, block hash, block time)`` each, in one transaction
+        (not durable: the pipeline reads them again from the chain)."""
+        if anchored:
+            with self.transaction(durable=False) as db:
+                db.executemany(
+                    "UPDATE submissions SET status = ?, block_number = ?, block_hash = ?, block_timestamp = ?"
+                    " WHERE id = ?",
+                    [(ANCHORED, number, block_hash, stamp, i) for i, number, block_hash, stamp in anchored],
+                )
+
+    def mark_final_many(self, sub_ids: Sequence[int]) -> None:
+        """Marks singles final (their block has its confirmations), in one transaction (not durable)."""
+        if sub_ids:
+            with self.transaction(durable=False) as db:
+                db.executemany("UPDATE submissions SET status = ? WHERE id = ?", [(FINAL, i) for i in sub_ids])
 
     def mark_sent(self, sub_id: int, tx_hash: str) -> None:
         """Records the transaction that carries a single; its owner's hold ends."""

@@ -22,6 +22,8 @@ What the journal relies on across processes (the guarantees SQLite gives by ``BE
 - **Bounded waits.** ``lock_timeout`` (:data:`~ledger.storage.journal.BUSY_TIMEOUT`) bounds the wait for the write
   lock (then :class:`~ledger.errors.StorageBusy`), ``connect_timeout`` the connection, the pool's timeout a free
   connection.
+- **Connections.** A pooled connection that sat idle for a second or more is pinged before use and replaced if
+  the server dropped it; a write's settings and its lock take one round trip (:func:`begin_write`).
 - **Durability.** A commit returns once PostgreSQL has it on disk (``synchronous_commit`` as the server sets it,
   ``on`` by default); a ``durable=False`` transaction sets ``synchronous_commit = off`` for itself, the equivalent
   of SQLite's ``synchronous=NORMAL``: lost only by a crash of the database server, and read again from the chain.
@@ -37,6 +39,7 @@ write.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -189,13 +192,44 @@ def make_engine(url: str, *, busy_timeout: float) -> Engine:
             "unset for the SQLite journal in the data directory",
             field="journal_url",
         )
-    return create_engine(
+    engine = create_engine(
         parsed,
         future=True,
-        pool_pre_ping=True,
         pool_timeout=busy_timeout,
         connect_args={"connect_timeout": max(1, int(busy_timeout))},
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection idle longer than this is pinged before use (seconds).
+PING_AFTER_IDLE = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, only for connections that sat idle in the pool for ``PING_AFTER_IDLE``:
+    a connection the server dropped (a restart, a cut session) is replaced before a transaction uses it, and one
+    handed back a moment ago, as under load, costs no extra round trip. A ping that fails raises
+    ``DisconnectionError``, on which the pool discards the connection and checks out another (up to three
+    times), as the pool's own pre-ping does."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            dbapi_conn.execute("SELECT 1")
+            dbapi_conn.rollback()
+        except Exception as exc:  # noqa: BLE001 - any failure means the connection is not usable
+            raise DisconnectionError(f"the pooled connection failed its ping ({type(exc).__name__})") from exc
 
 
 @lru_cache(maxsize=256)
@@ -250,11 +284,13 @@ class Session:
 
 
 def begin_write(conn: Connection, *, durable: bool, busy_timeout: float) -> None:
-    """The start of every write transaction: bounded lock waits, durability, and the one-writer lock."""
-    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(busy_timeout * 1000)}ms'")
+    """The start of every write transaction: bounded lock waits, durability, and the one-writer lock, in one
+    round trip (statements without parameters go as one simple query; every value here is a number of ours)."""
+    statements = [f"SET LOCAL lock_timeout = '{int(busy_timeout * 1000)}ms'"]
     if not durable:
-        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        statements.append("SET LOCAL synchronous_commit = off")
+    statements.append(f"SELECT pg_advisory_xact_lock({int(WRITE_LOCK)})")
+    conn.exec_driver_sql("; ".join(statements))
 
 
 # SQLSTATEs of resource faults: https://www.postgresql.org/docs/current/errcodes-appendix.html

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from hexbytes import HexBytes
 from web3 import Web3
 
 from ledger.chain.artifacts import load_artifact
 from ledger.chain.head import ChainHead
-from ledger.chain.rpc import FunctionCodec, rpc
+from ledger.chain.rpc import FunctionCodec, PooledHTTPProvider, connect, rpc, rpc_batch
 from ledger.chain.sender import SentTransaction, TxSender
 from ledger.errors import EvidenceAlreadyRegistered, SignatureRejected
 from ledger.services.evidence import ECDSA_REGISTRATION_GAS
@@ -93,6 +94,37 @@ def test_reverts_of_a_call_sent_past_web3_come_back_decoded(chain: Chain) -> Non
     data = codec.encode(chain.signed_request(firm, h("fresh"), signer=account("someone else")))
     with pytest.raises(SignatureRejected):
         rpc(chain.w3, "eth_call", [{"to": codec.address, "data": data}, "latest"])
+
+
+def test_a_batch_of_calls_answers_each_in_order_with_its_revert_decoded_in_place(chain: Chain) -> None:
+    """rpc_batch: one JSON-RPC batch over the pooled HTTP provider (anvil), one by one elsewhere (eth-tester, web3's
+    own HTTP provider); the same answers either way."""
+    firm = account("tx-batch-firm")
+    chain.admit([firm.address])
+    chain.register(firm, h("batch taken"))
+    codec, party = FunctionCodec(chain.evidence, "registerBySignature"), FunctionCodec(chain.evidence, "partyOf")
+    taken = {"to": codec.address, "data": codec.encode(chain.signed_request(firm, h("batch taken")))}
+    fresh = {"from": firm.address, "to": codec.address, "data": codec.encode(chain.signed_request(firm, h("new")))}
+    whose = {"to": party.address, "data": party.encode(firm.address)}
+    providers = [chain.w3]
+    if chain.name == "anvil":
+        providers.append(connect(chain.w3.provider.endpoint_uri))  # type: ignore[attr-defined]
+        assert isinstance(providers[-1].provider, PooledHTTPProvider)
+    for w3 in providers:
+        posts = []
+        if isinstance(w3.provider, PooledHTTPProvider):
+            session = w3.provider._request_session_manager  # noqa: SLF001 - count the HTTP round trips
+            post = session.make_post_request
+            session.make_post_request = lambda *a, **k: posts.append(1) or post(*a, **k)  # type: ignore[method-assign]
+        party_of, refused, simulated = rpc_batch(
+            w3, [("eth_call", [whose, "latest"]), ("eth_call", [taken, "latest"]), ("eth_call", [fresh, "latest"])]
+        )
+        if isinstance(w3.provider, PooledHTTPProvider):
+            assert len(posts) == 1  # the three calls in one round trip
+        party_id, active = party.decode(party_of)
+        assert active and party_id > 0
+        assert isinstance(refused, EvidenceAlreadyRegistered) and refused.args_["partyId"] == party_id
+        assert simulated in ("0x", b"", HexBytes(b""))  # registerBySignature returns nothing
 
 
 def test_the_worst_relayed_registration_by_an_ecdsa_signature_uses_under_half_its_gas_limit(chain: Chain) -> None:

@@ -24,6 +24,7 @@ from web3 import Web3
 from ledger.chain.rpc import FunctionCodec, as_int, rpc
 from ledger.chain.sender import NotSent, SentTransaction
 from ledger.domain.evidence import ANCHORED, EXPIRED, FINAL, QUEUED, SENDING, SENT, sign_single
+from ledger.services.evidence import ECDSA_REGISTRATION_GAS
 from ledger.storage.journal import process_owner
 from tests.api.conftest import Api, firm  # noqa: F401 - the admitted party fixture
 from tests.helpers import h
@@ -140,6 +141,47 @@ def test_the_request_and_the_pipeline_never_both_send_one_registration(api: Api,
         item = ledger.store.item(content)
         assert item is not None and item[0].status == FINAL and item[0].tx_hash in sends.hashes
         assert api.client.get(f"/v1/receipts/{item[0].receipt_id}").json()["transactionHash"] == item[0].tx_hash
+
+
+def test_singles_journalled_for_a_worker_go_out_together_on_their_simulation_and_a_late_refusal_settles(
+    api: Api, firm: LocalAccount
+) -> None:
+    """A replica of `ipledger serve` (no relaying from the API) journals singles `queued` with the gas its
+    simulation established; the pipeline claims them at once and sends each without estimating it again. One
+    that the chain refuses by the time it is sent (its party registered it itself meanwhile) fails on chain and
+    is settled from the record, with the party's own transaction."""
+    ledger = api.ledger
+    svc, relayer = ledger.evidence_service, ledger.relayer
+    assert relayer is not None
+    estimates = 0
+    real_estimate = relayer.estimate
+
+    def counted(tx: dict[str, Any]) -> int:
+        nonlocal estimates
+        estimates += 1
+        return real_estimate(tx)
+
+    contents = [h(f"worker batch {i}") for i in range(5)]
+    svc.settings.relay_from_api = False
+    try:
+        subs = [svc.submit_single(signed(api, firm, c)) for c in contents]
+    finally:
+        svc.settings.relay_from_api = True
+    assert [(s.status, s.owner, s.tx_hash) for s in subs] == [(QUEUED, None, None)] * 5
+    assert all(svc.simulated_gas(s) == ECDSA_REGISTRATION_GAS for s in subs)
+    direct = api.chain.register(firm, contents[0])  # the party registers the first itself after acceptance
+    relayer.estimate = counted  # type: ignore[method-assign]
+    try:
+        with SendLog(ledger.w3) as sends:
+            settle(api, steps=60)
+    finally:
+        relayer.estimate = real_estimate  # type: ignore[method-assign]
+    assert estimates == 0
+    assert sorted(sends.registrations(api, contents)) == sorted(contents)  # each sent once, the first too
+    rows = [ledger.store.submission(s.id) for s in subs]
+    assert all(r is not None and r.status == FINAL for r in rows)
+    assert rows[0].tx_hash == direct.tx_hash  # type: ignore[union-attr]
+    assert {r.tx_hash for r in rows[1:]} <= set(sends.hashes)  # type: ignore[union-attr]
 
 
 def test_a_single_held_by_a_live_sender_is_left_alone_and_one_whose_sender_died_is_taken_over_once(

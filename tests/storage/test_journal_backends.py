@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from ledger.domain.evidence import EXPIRED, QUEUED, SENDING
-from ledger.errors import DataDirError
+from ledger.domain.evidence import ANCHORED, EXPIRED, FINAL, QUEUED, SENDING
+from ledger.errors import DataDirError, StorageFull
 from ledger.storage import journal_pg
 from ledger.storage.journal import JOURNAL_FILE, SCHEMA_VERSION, Store
 
@@ -147,6 +151,129 @@ def test_two_journals_claiming_the_same_singles_never_both_hold_one(tmp_path: Pa
     finally:
         first.close()
         second.close()
+
+
+def test_singles_arriving_together_share_commits_and_each_gets_its_own_answer(
+    tmp_path: Path, journal_url: str | None
+) -> None:
+    """Group commit (Store._grouped): 48 threads journal singles at once, 8 of them a hash another thread also
+    sends; every thread gets its own receipt or the first one's, and there were fewer commits than writes."""
+    store = open_store(tmp_path, journal_url)
+    commits = 0
+    real = store.transaction
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal commits
+        commits += 1
+        return real(*args, **kwargs)
+
+    store.transaction = counted  # type: ignore[method-assign]
+    try:
+        numbers = list(range(1, 41)) + list(range(1, 9))  # 1..8 twice
+        answers: dict[int, list[tuple[int, list[Any]]]] = {n: [] for n in range(1, 41)}
+        start = threading.Barrier(len(numbers))
+
+        def add(n: int) -> None:
+            start.wait()
+            sub, existing = store.add_submission(
+                kind="single",
+                registrant="0x" + "11" * 20,
+                party_id=1,
+                algorithm=1,
+                hashes=[bytes([n]) * 32],
+                root=None,
+                deadline=2_000_000_000,
+                signature=b"\x01" * 65,
+                digest=None,
+            )
+            answers[n].append((sub.id, existing))
+
+        threads = [threading.Thread(target=add, args=(n,)) for n in numbers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        for n, got in answers.items():
+            assert len(got) == (2 if n <= 8 else 1)
+            ids = {sub_id for sub_id, _ in got}
+            assert len(ids) == 1  # the second of a pair is told the first one's receipt
+            assert sorted(len(existing) for _, existing in got) == ([0, 1] if n <= 8 else [0])
+            assert store.item(bytes([n]) * 32)[0].id in ids  # type: ignore[index]
+        assert len({sub_id for got in answers.values() for sub_id, _ in got}) == 40
+        assert store.counts() == {"queued": 40}
+        assert commits < len(numbers)
+    finally:
+        store.close()
+
+
+def test_a_failed_group_commit_records_none_of_its_writes(tmp_path: Path, journal_url: str | None) -> None:
+    """A group's transaction fails whole: each of its writers gets an error of its own, nothing of any of them is
+    journalled, and the next group commits normally."""
+    store = open_store(tmp_path, journal_url)
+    real = store.transaction
+
+    @contextmanager
+    def failing(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        with real(*args, **kwargs) as db:
+            yield db
+            raise StorageFull("the disk is full")  # after every write ran, before the commit: rolled back
+
+    try:
+        release = threading.Event()
+        first = threading.Thread(target=store._grouped, args=(lambda db: release.wait(30),))  # noqa: SLF001
+        first.start()  # a group that holds the gate while the next one gathers
+        outcomes: list[BaseException | int] = []
+
+        def member(n: int) -> None:
+            try:
+                outcomes.append(single(store, n))
+            except StorageFull as exc:
+                outcomes.append(exc)
+
+        members = [threading.Thread(target=member, args=(n,)) for n in (1, 2, 3)]
+        for t in members:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(getattr(store._open_group, "writes", ())) < 3:  # noqa: SLF001 - the three form the next group
+            assert time.monotonic() < deadline, "the writers did not gather into one group"
+            time.sleep(0.01)
+        store.transaction = failing  # type: ignore[method-assign]
+        release.set()
+        for t in [first, *members]:
+            t.join(timeout=60)
+        assert len(outcomes) == 3 and all(isinstance(o, StorageFull) for o in outcomes)
+        assert len({id(o) for o in outcomes}) == 3  # each thread raises an exception object of its own
+        assert sum(store.counts().values()) == 0
+        store.transaction = real  # type: ignore[method-assign]
+        assert single(store, 9) > 0  # the journal goes on
+    finally:
+        store.close()
+
+
+def test_many_singles_are_claimed_sent_and_settled_in_one_transaction_each(
+    tmp_path: Path, journal_url: str | None
+) -> None:
+    store = open_store(tmp_path, journal_url)
+    try:
+        ids = [single(store, n) for n in range(1, 7)]
+        held = single(store, 7, owner="other")
+        assert store.claim(ids[0], "b", status=QUEUED, held_by=None) is not None  # claimed one by one before
+        claimed = store.claim_queued([*ids, held], "a")
+        assert [s.id for s in claimed] == ids[1:] and all(s.owner == "a" and s.status == SENDING for s in claimed)
+        assert store.claim_queued(ids, "c") == []  # nothing queued is left to take
+        store.release_many([ids[1]], "a")
+        store.release_many([ids[2]], "someone else")  # not theirs: unchanged
+        assert store.submission(ids[1]).status == QUEUED  # type: ignore[union-attr]
+        assert store.submission(ids[2]).owner == "a"  # type: ignore[union-attr]
+        store.mark_sent_many([(ids[2], "0x" + "aa" * 32), (ids[3], "0x" + "bb" * 32)])
+        store.mark_anchored_many([(ids[2], 11, "0x" + "cc" * 32, 1_700_000_000)])
+        store.mark_final_many([ids[3]])
+        two, three = store.submission(ids[2]), store.submission(ids[3])
+        assert two is not None and (two.status, two.tx_hash, two.owner) == (ANCHORED, "0x" + "aa" * 32, None)
+        assert (two.block_number, two.block_hash, two.block_timestamp) == (11, "0x" + "cc" * 32, 1_700_000_000)
+        assert three is not None and three.status == FINAL
+    finally:
+        store.close()
 
 
 def test_postgresql_has_sqlite_s_tables_and_columns_at_the_head_revision(tmp_path: Path, postgres_db: str) -> None:
