@@ -38,6 +38,9 @@ class Plan:
     singles: int
     single_rounds: int
     threads: int
+    deployed_singles: int  # rows 7d/7e: relayed singles through the layout of several processes
+    deployed_rounds: int
+    deployed_threads: int
     lookups: int
     lookup_rounds: int
     profile_k: int
@@ -61,6 +64,9 @@ FULL = Plan(
     singles=200,
     single_rounds=4,
     threads=4,
+    deployed_singles=1200,
+    deployed_rounds=4,
+    deployed_threads=8,
     lookups=100,
     lookup_rounds=5,
     profile_k=20,
@@ -82,6 +88,9 @@ QUICK = Plan(
     singles=50,
     single_rounds=2,
     threads=4,
+    deployed_singles=100,
+    deployed_rounds=2,
+    deployed_threads=8,
     lookups=30,
     lookup_rounds=3,
     profile_k=10,
@@ -190,7 +199,11 @@ def run(plan: Plan, *, profile: bool) -> tuple[list[Result], str, dict[str, str]
         with scale_bench.postgres() as journal_url:
             if journal_url is not None:
                 results += scale_bench.measure(
-                    chain, journal_url, n=plan.singles, rounds=plan.single_rounds, threads=plan.threads
+                    chain,
+                    journal_url,
+                    n=plan.deployed_singles,
+                    rounds=plan.deployed_rounds,
+                    threads=plan.deployed_threads,
                 )
         log(f"10: index catch-up ({plan.index_events:,} registrations, {plan.index_rounds} rounds)")
         results.append(index_bench.catch_up(chain, events=plan.index_events, rounds=plan.index_rounds))

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import platform
+import secrets
 import shutil
 import signal
 import socket
@@ -105,10 +106,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def ensure_writable_dir(path: Path) -> Path:
-    """Creates ``path`` if needed and proves it writable; raises :class:`DataDirError` otherwise."""
+    """Creates ``path`` if needed and proves it writable; raises :class:`DataDirError` otherwise. The probe file is
+    this call's own: processes and threads sharing the directory (`ipledger serve` replicas and a worker) prove it
+    at the same moment without removing each other's."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-probe"
+        probe = path / f".write-probe-{os.getpid()}-{threading.get_ident()}-{secrets.token_hex(4)}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:

@@ -82,7 +82,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("ipledger.index")
 
 CHUNK = 2000  # most blocks per eth_getLogs request
-FIRST_SPAN = 100  # blocks of the first request of a sync; later spans adapt to aim at TARGET_LOGS logs each
+# Blocks of the first request of a sync; later spans adapt to aim at TARGET_LOGS logs each. Small, because the
+# first answer is the only one nothing overlaps: the next range is fetched while the previous one is written.
+FIRST_SPAN = 16
 TARGET_LOGS = 4000
 
 #: Events that only add an evidence row: not copied into ``events`` (see the module docstring).

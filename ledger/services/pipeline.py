@@ -65,8 +65,10 @@ log = logging.getLogger("ipledger.pipeline")
 #: how many steps again.
 RECEIPT_AFTER_STEPS = 3
 RECEIPT_EVERY_STEPS = 5
-#: Blocks of registration events read at once: at the first step, or after a gap.
+#: Blocks of registration events read at once: at the first step, or after a gap longer than LOG_SPAN_MAX.
 LOG_WINDOW = 256
+#: Most blocks of registration events one step reads since the previous one (an answer of bounded size).
+LOG_SPAN_MAX = 2000
 #: Registration events kept to match sent singles that are marked sent after their block was read.
 RECENT_KEPT = 100_000
 #: Longest pause between steps while a fault lasts (seconds).
@@ -316,9 +318,11 @@ class Pipeline:
         """Reads the registration events of the blocks mined since the last read, up to ``head``."""
         if self._log_cursor is not None and head.number <= self._log_cursor:
             return
+        # from the block after the last read, however many were mined since (a busy node mines a block per
+        # transaction), up to LOG_SPAN_MAX; at the first step, or after a longer gap, the last LOG_WINDOW blocks
         start = max(0, head.number - LOG_WINDOW + 1)
         if self._log_cursor is not None:
-            start = max(start, self._log_cursor + 1)
+            start = max(self._log_cursor + 1, head.number - LOG_SPAN_MAX + 1)
         contract = self.conn.evidence
         query = {
             "address": contract.address,

@@ -153,19 +153,26 @@ _COLUMNS = (
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """The service key at ``path``: 32 bytes, created once with mode 0600 (never overwritten)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if len(key) != 32:
-            raise DataDirError(f"{path.name} in the data directory is not a 32-byte key") from None
-        return key
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-        fh.flush()
-        os.fsync(fh.fileno())
+    """The service key at ``path``: 32 bytes, created once with mode 0600 (never overwritten). It appears whole:
+    written and synced under a name of its own, then linked to ``path`` only if nothing is there yet, so another
+    process sharing the data directory never reads it half-written, and of two creating it at once one wins."""
+    if not path.exists():
+        staged = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(staged, path)
+            except FileExistsError:
+                pass  # another process made it first: its key is the key
+        finally:
+            staged.unlink(missing_ok=True)
+    key = path.read_bytes()
+    if len(key) != 32:
+        raise DataDirError(f"{path.name} in the data directory is not a 32-byte key")
     return key
 
 
