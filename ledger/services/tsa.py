@@ -46,7 +46,7 @@ from ledger.chain.sender import SentTransaction, receipt
 from ledger.config import Settings
 from ledger.domain import merkle
 from ledger.errors import LedgerError
-from ledger.storage.tsa import ClientTokens, TsaFiles, TsaMaterial, init_local_tsa, load_tsa, local_password
+from ledger.storage.tsa import ClientTokens, TsaFiles, TsaMaterial, ensure_local_tsa, load_tsa, local_password
 
 log = logging.getLogger("ipledger.tsa")
 
@@ -67,8 +67,7 @@ def open_material(settings: Settings) -> TsaMaterial:
     if settings.tsa_cert is not None and settings.tsa_key is not None:
         return load_tsa(cert=settings.tsa_cert, key=settings.tsa_key, ca=settings.tsa_ca, password=password)
     files = TsaFiles.in_data_dir(Path(settings.data_dir))
-    if not files.exists():
-        init_local_tsa(Path(settings.data_dir), password)
+    if ensure_local_tsa(Path(settings.data_dir), password):
         log.info("time-stamp authority: made a local CA and TSA certificate in %s", files.directory)
     ca = files.ca if files.ca.exists() else None
     return load_tsa(cert=files.cert, key=files.key, ca=ca, password=local_password(files, password))

@@ -16,6 +16,7 @@ name and renamed into place, so a crash never leaves half a key. Nothing here lo
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -290,6 +291,25 @@ def init_local_tsa(
     _write_atomically(files.ca, ca.public_bytes(serialization.Encoding.PEM), 0o644)
     _write_atomically(files.cert, tsa.public_bytes(serialization.Encoding.PEM), 0o644)
     return files
+
+
+def ensure_local_tsa(data_dir: Path, password: str | None) -> bool:
+    """Makes the embedded default's keys (:func:`init_local_tsa`) unless they exist; True when this call made them.
+    Processes sharing the data directory (`ipledger serve` replicas) may ask at once: they take turns under a file
+    lock and look again, so the keys are made once, never a key of one with the certificate of another."""
+    files = TsaFiles.in_data_dir(data_dir)
+    if files.exists():  # the certificate is written last: once it and the key are there, all of it is
+        return False
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    fd = os.open(Path(data_dir) / ".tsa-init.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if files.exists():
+            return False
+        init_local_tsa(data_dir, password)
+        return True
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def load_tsa(
