@@ -27,7 +27,13 @@ def open_store(tmp_path: Path, journal_url: str | None) -> Store:
 
 
 def single(store: Store, n: int, *, owner: str | None = None) -> int:
-    sub, existing = store.add_submission(
+    sub, existing = add_single(store, n, owner=owner)
+    assert existing == []
+    return sub.id
+
+
+def add_single(store: Store, n: int, *, owner: str | None = None) -> tuple[Any, list[tuple[int, bytes, int]]]:
+    return store.add_submission(
         kind="single",
         registrant="0x" + "11" * 20,
         party_id=1,
@@ -40,8 +46,6 @@ def single(store: Store, n: int, *, owner: str | None = None) -> int:
         payload=json.dumps({"n": n}),
         owner=owner,
     )
-    assert existing == []
-    return sub.id
 
 
 def test_the_same_calls_give_the_same_answers(tmp_path: Path, journal_url: str | None) -> None:
@@ -175,17 +179,7 @@ def test_singles_arriving_together_share_commits_and_each_gets_its_own_answer(
 
         def add(n: int) -> None:
             start.wait()
-            sub, existing = store.add_submission(
-                kind="single",
-                registrant="0x" + "11" * 20,
-                party_id=1,
-                algorithm=1,
-                hashes=[bytes([n]) * 32],
-                root=None,
-                deadline=2_000_000_000,
-                signature=b"\x01" * 65,
-                digest=None,
-            )
+            sub, existing = add_single(store, n)
             answers[n].append((sub.id, existing))
 
         threads = [threading.Thread(target=add, args=(n,)) for n in numbers]
