@@ -8,6 +8,9 @@ same client threads: the same registrations pre-signed as plain transactions and
 - accepted: 202 answers per second (checked against every contract rule by a simulation, and journalled);
 - on chain: registrations per second from the first request until the last one is on chain (the worker's
   sending included), against the peer's rate until its last transaction is mined.
+
+Where it stops: the CPU seconds each process (replicas, worker, node, PostgreSQL, the clients here) spends per
+registration while each side runs (from ``/proc``), and the blocks the automining node mines for each side.
 """
 
 from __future__ import annotations
