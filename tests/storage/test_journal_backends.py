@@ -216,6 +216,10 @@ def test_a_failed_group_commit_records_none_of_its_writes(tmp_path: Path, journa
         release = threading.Event()
         first = threading.Thread(target=store._grouped, args=(lambda db: release.wait(30),))  # noqa: SLF001
         first.start()  # a group that holds the gate while the next one gathers
+        deadline = time.monotonic() + 30
+        while not store._group_gate.locked():  # noqa: SLF001 - the first group is committing (and waits)
+            assert time.monotonic() < deadline, "the first group did not start"
+            time.sleep(0.01)
         outcomes: list[BaseException | int] = []
 
         def member(n: int) -> None:
@@ -227,7 +231,6 @@ def test_a_failed_group_commit_records_none_of_its_writes(tmp_path: Path, journa
         members = [threading.Thread(target=member, args=(n,)) for n in (1, 2, 3)]
         for t in members:
             t.start()
-        deadline = time.monotonic() + 30
         while len(getattr(store._open_group, "writes", ())) < 3:  # noqa: SLF001 - the three form the next group
             assert time.monotonic() < deadline, "the writers did not gather into one group"
             time.sleep(0.01)
