@@ -204,10 +204,11 @@ class Pipeline:
     def _send_queued_singles(self) -> None:
         me = process_owner()
         now = time.time()
-        fresh: list[Submission] = []
+        fresh: dict[int, int] = {}  # single -> the gas limit of its simulation, sent together below
         for sub in self.store.claimable_singles(me, now):
-            if self._simulated_gas(sub, now) is not None:
-                fresh.append(sub)  # sent together below
+            gas = self._simulated_gas(sub, now)
+            if gas is not None:
+                fresh[sub.id] = gas
                 continue
             takeover = sub.status == SENDING
             if takeover:
@@ -221,8 +222,9 @@ class Pipeline:
             if takeover:
                 log.info("single %s: taken over from its sender %s (gone or out of time)", sub.id, sub.owner)
             self._send_claimed(claimed, check_chain=takeover or sub.tx_hash is not None)
-        for i in range(0, len(fresh), SEND_CHUNK):
-            self._send_fresh(fresh[i : i + SEND_CHUNK], me)
+        ids = list(fresh)
+        for i in range(0, len(ids), SEND_CHUNK):
+            self._send_fresh({sub_id: fresh[sub_id] for sub_id in ids[i : i + SEND_CHUNK]}, me)
 
     def _simulated_gas(self, sub: Submission, now: float) -> int | None:
         """The gas limit of a single's simulation at acceptance, if it may be sent on the strength of it: queued,
@@ -235,18 +237,19 @@ class Pipeline:
         gas = self.service.simulated_gas(sub)
         return gas if gas > 0 else None
 
-    def _send_fresh(self, subs: list[Submission], me: str) -> None:
+    def _send_fresh(self, gas_of: dict[int, int], me: str) -> None:
         """Sends singles just accepted, with the gas their simulation established: claimed in one transaction,
         sent one after another, recorded sent in one transaction. A registration the chain refuses after all
         (its party suspended meanwhile, say) fails on chain and is settled from its receipt like any other."""
-        claimed = self.store.claim_queued([sub.id for sub in subs], me)
+        claimed = self.store.claim_queued(list(gas_of), me)
         not_after = time.monotonic() + SEND_WITHIN
         sent: list[Submission] = []
         try:
             for i, sub in enumerate(claimed):
                 try:
-                    gas = self.service.simulated_gas(sub)
-                    sent.append(self.service.send_single(sub, owner=me, gas=gas, not_after=not_after, record=False))
+                    sent.append(
+                        self.service.send_single(sub, owner=me, gas=gas_of[sub.id], not_after=not_after, record=False)
+                    )
                 except ContractRevert:
                     continue  # settled (anchored, rejected or expired) by send_single
                 except LedgerError:

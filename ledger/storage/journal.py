@@ -633,113 +633,103 @@ class Store:
         single with an ``owner`` is journalled as ``sending``, held by that owner for ``LEASE_SECONDS``. Singles
         arriving together share one commit (:meth:`_grouped`).
         """
-        args = (kind, registrant, party_id, algorithm, hashes, root, deadline, signature, digest, payload, owner)
-        if kind == "single":
-            return self._grouped(lambda db: self._insert_submission(db, *args))
-        with self.transaction() as db:
-            return self._insert_submission(db, *args)
 
-    def _insert_submission(
-        self,
-        db: Any,
-        kind: str,
-        registrant: str,
-        party_id: int,
-        algorithm: int,
-        hashes: Sequence[bytes],
-        root: bytes | None,
-        deadline: int,
-        signature: bytes,
-        digest: bytes | None,
-        payload: str | None,
-        owner: str | None,
-    ) -> tuple[Submission, list[tuple[int, bytes, int]]]:
-        replaces = False
+        def insert(db: Any) -> tuple[Submission, list[tuple[int, bytes, int]]]:
+            replaces = False
+            if kind == "single":
+                row = db.execute(
+                    "SELECT i.submission_id, s.status FROM items i JOIN submissions s ON s.id = i.submission_id"
+                    " WHERE i.content_hash = ?",
+                    (hashes[0],),
+                ).fetchone()
+                if row and row[1] != EXPIRED:
+                    return self._submission_by_id(db, int(row[0])), [(0, hashes[0], int(row[0]))]
+                replaces = row is not None
+            created = time.time()
+            status, lease = (
+                (SENDING, created + LEASE_SECONDS) if owner is not None and kind == "single" else (QUEUED, None)
+            )
+            held = owner if status == SENDING else None
+            blob = b"".join(hashes)
+            cur = db.execute(
+                "INSERT INTO submissions (kind, registrant, party_id, algorithm, count, root, hashes, deadline,"
+                " signature, digest, payload, created_at, status, owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    kind,
+                    registrant,
+                    party_id,
+                    algorithm,
+                    len(hashes),
+                    root,
+                    blob,
+                    deadline,
+                    signature,
+                    digest,
+                    payload,
+                    created,
+                    status,
+                    held,
+                    lease,
+                ),
+            )
+            sub_id = int(cur.lastrowid or 0)
+            if kind == "single":  # its one item is free (or expired): checked above, in this same transaction
+                if replaces:
+                    db.execute(
+                        "UPDATE items SET submission_id = ?, item_index = 0 WHERE content_hash = ?", (sub_id, hashes[0])
+                    )
+                else:
+                    db.execute(
+                        "INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,0)",
+                        (hashes[0], sub_id),
+                    )
+                return Submission(
+                    sub_id,
+                    kind,
+                    registrant,
+                    party_id,
+                    algorithm,
+                    1,
+                    root,
+                    blob,
+                    deadline,
+                    signature,
+                    digest,
+                    payload,
+                    created,
+                    status,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    held,
+                    lease,
+                ), []
+            db.executemany(
+                "INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,?) ON CONFLICT(content_hash)"
+                " DO UPDATE SET submission_id = excluded.submission_id, item_index = excluded.item_index"
+                " WHERE (SELECT status FROM submissions WHERE id = items.submission_id) = 'expired'",
+                ((hh, sub_id, i) for i, hh in enumerate(hashes)),
+            )
+            (written,) = db.execute("SELECT COUNT(*) FROM items WHERE submission_id = ?", (sub_id,)).fetchone()
+            existing: list[tuple[int, bytes, int]] = []
+            if written < len(hashes):
+                mine = {r[0] for r in db.execute("SELECT item_index FROM items WHERE submission_id = ?", (sub_id,))}
+                for i, hh in enumerate(hashes):
+                    if i not in mine:
+                        (earlier,) = db.execute(
+                            "SELECT submission_id FROM items WHERE content_hash = ?", (hh,)
+                        ).fetchone()
+                        existing.append((i, hh, int(earlier)))
+            return self._submission_by_id(db, sub_id), existing
+
         if kind == "single":
-            row = db.execute(
-                "SELECT i.submission_id, s.status FROM items i JOIN submissions s ON s.id = i.submission_id"
-                " WHERE i.content_hash = ?",
-                (hashes[0],),
-            ).fetchone()
-            if row and row[1] != EXPIRED:
-                return self._submission_by_id(db, int(row[0])), [(0, hashes[0], int(row[0]))]
-            replaces = row is not None
-        created = time.time()
-        status, lease = (SENDING, created + LEASE_SECONDS) if owner is not None and kind == "single" else (QUEUED, None)
-        owner = owner if status == SENDING else None
-        blob = b"".join(hashes)
-        cur = db.execute(
-            "INSERT INTO submissions (kind, registrant, party_id, algorithm, count, root, hashes, deadline,"
-            " signature, digest, payload, created_at, status, owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                kind,
-                registrant,
-                party_id,
-                algorithm,
-                len(hashes),
-                root,
-                blob,
-                deadline,
-                signature,
-                digest,
-                payload,
-                created,
-                status,
-                owner,
-                lease,
-            ),
-        )
-        sub_id = int(cur.lastrowid or 0)
-        if kind == "single":  # its one item is free (or expired): checked above, in this same transaction
-            if replaces:
-                db.execute(
-                    "UPDATE items SET submission_id = ?, item_index = 0 WHERE content_hash = ?", (sub_id, hashes[0])
-                )
-            else:
-                db.execute(
-                    "INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,0)",
-                    (hashes[0], sub_id),
-                )
-            return Submission(
-                sub_id,
-                kind,
-                registrant,
-                party_id,
-                algorithm,
-                1,
-                root,
-                blob,
-                deadline,
-                signature,
-                digest,
-                payload,
-                created,
-                status,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                owner,
-                lease,
-            ), []
-        db.executemany(
-            "INSERT INTO items (content_hash, submission_id, item_index) VALUES (?,?,?) ON CONFLICT(content_hash)"
-            " DO UPDATE SET submission_id = excluded.submission_id, item_index = excluded.item_index"
-            " WHERE (SELECT status FROM submissions WHERE id = items.submission_id) = 'expired'",
-            ((hh, sub_id, i) for i, hh in enumerate(hashes)),
-        )
-        (written,) = db.execute("SELECT COUNT(*) FROM items WHERE submission_id = ?", (sub_id,)).fetchone()
-        existing: list[tuple[int, bytes, int]] = []
-        if written < len(hashes):
-            mine = {r[0] for r in db.execute("SELECT item_index FROM items WHERE submission_id = ?", (sub_id,))}
-            for i, hh in enumerate(hashes):
-                if i not in mine:
-                    (earlier,) = db.execute("SELECT submission_id FROM items WHERE content_hash = ?", (hh,)).fetchone()
-                    existing.append((i, hh, int(earlier)))
-        return self._submission_by_id(db, sub_id), existing
+            return self._grouped(insert)
+        with self.transaction() as db:
+            return insert(db)
 
     def mark_submission(self, sub_id: int, *, durable: bool = True, **fields: Any) -> None:
         """Updates a submission; ``durable=False`` for states the pipeline can read again from the chain."""
