@@ -4,6 +4,7 @@ and the verifier's signature and certificate checks on tokens made here (the cha
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 from pathlib import Path
@@ -287,7 +288,8 @@ def test_a_certificate_is_derived_from_the_token_alone_and_verifies_like_it(keys
     for member, value in (
         ("timeStamp", {**doc["timeStamp"], "genTime": gen_time - 86400}),
         ("anchor", {**doc["anchor"], "blockNumber": 13}),
-        ("token", doc["token"][:-8] + "AAAAAAA="),
+        # one byte short: the token's DER no longer parses, whatever length its signature happened to have
+        ("token", base64.b64encode(base64.b64decode(doc["token"])[:-1]).decode()),
         ("version", 2),
         ("extra", 1),
     ):
