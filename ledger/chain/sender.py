@@ -15,6 +15,7 @@ go through ``ledger.chain.rpc.rpc`` and reverts are decoded by ``ledger.chain.co
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import random
 import tempfile
@@ -35,8 +36,10 @@ from web3.types import TxParams
 from ledger.chain.artifacts import decode_revert
 from ledger.chain.codec import as_revert, revert_data, short_error
 from ledger.chain.head import ChainHead, Head
-from ledger.chain.rpc import NodeRefused, as_hex, as_int, rpc
+from ledger.chain.rpc import NodeRefused, as_hex, as_int, rpc, rpc_batch
 from ledger.errors import ChainUnavailable, ContractRevert, LedgerError, RelayerInUse, TransactionFailed
+
+log = logging.getLogger("ipledger.sender")
 
 #: How old a head block may be when its base fee prices a transaction (seconds).
 FEE_MAX_AGE = 1.0
@@ -71,6 +74,10 @@ class SendUncertain(ChainUnavailable):
     def __init__(self, message: str, tx_hash: str) -> None:
         super().__init__(message)
         self.tx_hash = tx_hash
+
+
+def _message(exc: Exception) -> str:
+    return str(getattr(exc, "rpc_message", None) or getattr(exc, "message", None) or exc)
 
 
 def receipt(w3: Web3, tx_hash: str) -> dict[str, Any] | None:
@@ -179,6 +186,177 @@ class TxSender:
         if not wait:
             return tx_hash
         return self.wait(tx_hash, tx)
+
+    def send_many(
+        self, txs: list[dict[str, Any]], gases: list[int], *, not_after: float | None = None
+    ) -> list[str | NotSent | SendUncertain]:
+        """Signs ``txs`` with consecutive nonces and sends them in one JSON-RPC batch (one round trip, and a node
+        that mines on arrival packs them into shared blocks). ``gases`` are their limits, vouched for by the
+        caller as in :meth:`send`. Each entry of the answer is the transaction's hash, :class:`SendUncertain`
+        (the batch's answer was lost: each may be in the node's pool) or :class:`NotSent`.
+
+        A transaction the node refuses would leave its nonce open, and a later one the node took would wait behind
+        it for ever: the refused ones are sent again one by one (fresh fees when the head outgrew them), first into
+        such gaps, then after the batch's last. A gap that none of them can fill goes to a transfer of nothing to
+        the relayer itself."""
+        asked = time.monotonic()
+        if not txs:
+            return []
+        chain_id = self.chain_id()
+        fees = self._fees()
+        prepared = [
+            {**tx, "from": self.address, "chainId": chain_id, "gas": gas, **fees}
+            for tx, gas in zip(txs, gases, strict=True)
+        ]
+        with self._lock:
+            if self._failed >= asked:
+                return [NotSent("the chain node does not answer")] * len(txs)
+            if not_after is not None and time.monotonic() > not_after:
+                return [NotSent("the transactions were not sent in time; they are left for the pipeline")] * len(txs)
+            try:
+                if self._nonce is None:
+                    self._nonce = self._pending_nonce()
+            except ChainUnavailable as exc:
+                self._failed = time.monotonic()
+                return [NotSent(exc.message)] * len(txs)
+            first = self._nonce
+            hashes: list[str] = []
+            calls: list[tuple[str, list[Any]]] = []
+            for k, tx in enumerate(prepared):
+                tx["nonce"] = first + k
+                raw = self.sign(tx)
+                hashes.append("0x" + keccak(raw).hex())
+                calls.append(("eth_sendRawTransaction", ["0x" + raw.hex()]))
+            try:
+                answers = rpc_batch(self.w3, calls)
+            except ChainUnavailable as exc:
+                self._nonce = None
+                self._failed = time.monotonic()
+                message = f"the node did not confirm the transaction ({exc.message})"
+                return [SendUncertain(message, tx_hash) for tx_hash in hashes]
+            results: list[str | NotSent | SendUncertain | None] = []
+            for tx_hash, answer in zip(hashes, answers, strict=True):
+                if not isinstance(answer, Exception):
+                    results.append(as_hex(answer) if answer else tx_hash)
+                elif self._held_already(tx_hash, answer):
+                    results.append(tx_hash)
+                else:
+                    results.append(None)
+            if all(isinstance(result, str) for result in results):
+                self._nonce = first + len(prepared)
+                return cast(list[str | NotSent | SendUncertain], results)
+            self._after_refusals(prepared, answers, results, first, not_after)
+            self._nonce = None  # whatever the node says is next
+            return cast(list[str | NotSent | SendUncertain], results)
+
+    def _held_already(self, tx_hash: str, answer: Exception) -> bool:
+        """Whether a refusal says the node holds this very transaction already (a batch sent again)."""
+        text = _message(answer).lower()
+        if not any(word in text for word in _ALREADY_HELD):
+            return False
+        try:
+            return transaction_known(self.w3, tx_hash)
+        except LedgerError:
+            return False
+
+    def _after_refusals(
+        self,
+        prepared: list[dict[str, Any]],
+        answers: list[Any],
+        results: list[str | NotSent | SendUncertain | None],
+        first: int,
+        not_after: float | None,
+    ) -> None:
+        """After a batch the node refused parts of: the refused transactions (``None`` in ``results``) are sent
+        again one by one, into the nonces the batch left open below the highest it got in first (a later
+        transaction would wait behind such a gap for ever) and then above it. A nonce below that one that no
+        transaction can take goes to a transfer of nothing to the relayer itself. Called under the lock."""
+        held = [first + k for k, result in enumerate(results) if isinstance(result, str)]
+        top = max(held, default=first - 1)
+        gaps = [n for n in range(first, top + 1) if n not in set(held)]
+        following = top + 1
+        for k, result in enumerate(results):
+            if result is not None:
+                continue
+            tx, refusal = prepared[k], answers[k]
+            outcome: str | NotSent | SendUncertain = NotSent(
+                f"the node refused the transaction: {_message(refusal)[:200]}"
+            )
+            lost = False
+            for _ in range(SEND_ATTEMPTS):
+                if not_after is not None and time.monotonic() > not_after:
+                    outcome = NotSent("the transaction was not sent in time; it is left for the pipeline")
+                    break
+                if gaps:
+                    nonce = gaps[0]
+                else:
+                    nonce, following = following, following + 1
+                state, detail = self._send_at(tx, nonce)
+                if state in ("sent", "taken") and gaps and gaps[0] == nonce:
+                    gaps.pop(0)  # the nonce is used now, by this transaction or another sender's
+                if state == "sent":
+                    outcome = detail
+                    break
+                if state == "uncertain":
+                    outcome, lost = SendUncertain("the node did not confirm the transaction", detail), True
+                    break
+                if state == "unavailable":
+                    outcome, lost = NotSent(detail), True
+                    break
+                if state == "refused":
+                    outcome = NotSent(f"the node refused the transaction: {detail[:200]}")
+                    break
+                if nonce >= top + 1:  # another sender used the account: on from the node's next nonce
+                    try:
+                        following = max(following, self._pending_nonce())
+                    except ChainUnavailable as exc:
+                        self._failed = time.monotonic()
+                        outcome, lost = NotSent(exc.message), True
+                        break
+            results[k] = outcome
+            if lost:
+                break  # the node stopped answering: the rest are not sent
+        for k, result in enumerate(results):
+            if result is None:
+                results[k] = NotSent("the node stopped answering before the transaction was sent")
+        for nonce in gaps:  # nothing could take these: a transfer of nothing, so that later ones are mined
+            filler = {key: value for key, value in prepared[0].items() if key not in ("to", "data", "value", "gas")}
+            filler.update({"to": self.address, "value": 0, "data": "0x", "gas": 21_000})
+            state, detail = self._send_at(filler, nonce)
+            if state not in ("sent", "taken"):
+                log.warning("nonce %s of relayer %s stays open: %s", nonce, self.address, detail)
+
+    def _send_at(self, tx: dict[str, Any], nonce: int) -> tuple[str, str]:
+        """Signs ``tx`` at ``nonce`` and broadcasts it, refreshing fees the head outgrew: ("sent", hash),
+        ("taken", message) when another transaction has that nonce, ("uncertain", hash) when the answer was
+        lost, ("unavailable", message) when the node did not answer first, or ("refused", message)."""
+        for _ in range(SEND_ATTEMPTS):
+            tx["nonce"] = nonce
+            raw = self.sign(tx)
+            tx_hash = "0x" + keccak(raw).hex()
+            try:
+                return "sent", as_hex(rpc(self.w3, "eth_sendRawTransaction", ["0x" + raw.hex()])) or tx_hash
+            except NodeRefused as exc:
+                text = exc.rpc_message.lower()
+                if any(word in text for word in _ALREADY_HELD) and self._held_already(tx_hash, exc):
+                    return "sent", tx_hash
+                if any(word in text for word in _NONCE_TAKEN):
+                    return "taken", exc.rpc_message
+                if any(word in text for word in _FEES_LOW):
+                    try:
+                        self.head.refresh()
+                        tx.update(self._fees())
+                    except ChainUnavailable as lost:
+                        self._failed = time.monotonic()
+                        return "unavailable", lost.message
+                    continue
+                return "refused", exc.rpc_message
+            except ChainUnavailable:
+                self._failed = time.monotonic()
+                return "uncertain", tx_hash
+            except LedgerError as exc:
+                return "refused", exc.message
+        return "refused", "fees kept rising above the transaction's"
 
     def _send_locked(self, tx: dict[str, Any], not_after: float | None) -> str:
         """The broadcast with its bounded retries; called under the lock."""

@@ -41,7 +41,7 @@ from ledger.chain.codec import as_revert
 from ledger.chain.connection import Connection
 from ledger.chain.head import Head
 from ledger.chain.rpc import FunctionCodec, as_hex, as_int, rpc, rpc_batch
-from ledger.chain.sender import SendUncertain
+from ledger.chain.sender import NotSent, SendUncertain
 from ledger.config import Settings
 from ledger.domain import eip712, merkle
 from ledger.domain.evidence import (
@@ -346,6 +346,46 @@ class EvidenceService:
             raise
         assert isinstance(tx_hash, str)
         return self.record_sent(sub, tx_hash) if record else replace(sub, status=SENT, tx_hash=tx_hash)
+
+    def send_fresh_singles(
+        self, subs: list[Submission], gas_of: dict[int, int], *, owner: str, not_after: float | None = None
+    ) -> list[Submission]:
+        """Sends journalled singles held by ``owner`` in one JSON-RPC batch (``TxSender.send_many``), each with
+        the gas limit of the simulation that accepted it; returns those sent (``sent`` rows, not yet recorded:
+        the caller records them together). One the node did not take is given back (``queued``) for the next
+        step (and when none went out, the refusal is raised); one whose answer was lost counts as sent, to be
+        followed like any other."""
+        if not subs:
+            return []
+        relayer = self.conn.require_relayer()
+        txs = [
+            {"to": self.contract.address, "data": self._registration_data(self.single_request(sub)), "value": 0}
+            for sub in subs
+        ]
+        results = relayer.send_many(txs, [gas_of[sub.id] for sub in subs], not_after=not_after)
+        sent: list[Submission] = []
+        given_back: list[int] = []
+        refusal: NotSent | None = None
+        for sub, result in zip(subs, results, strict=True):
+            if isinstance(result, str):
+                sent.append(replace(sub, status=SENT, tx_hash=result))
+            elif isinstance(result, SendUncertain):
+                sent.append(replace(sub, status=SENT, tx_hash=result.tx_hash))
+            else:
+                given_back.append(sub.id)
+                refusal = result
+        if given_back:
+            try:
+                self.store.release_many(given_back, owner)
+            except StorageUnavailable:
+                pass  # they stay `sending` under this owner: the pipeline takes them over when the lease runs out
+            if refusal is not None and not sent:
+                raise refusal  # none went out: the pipeline waits out the fault
+            if refusal is not None:
+                log.warning(
+                    "%s of %s singles not sent, left for the next step: %s", len(given_back), len(subs), refusal.message
+                )
+        return sent
 
     def _give_back(self, sub: Submission, owner: str) -> None:
         try:

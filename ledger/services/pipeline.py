@@ -7,9 +7,9 @@ One background thread ticks every ``tick`` seconds:
    compare-and-set on its journal row (``ledger.storage.journal``), so a single has one sender at a time and is never
    sent twice by two of them. Singles an API replica of ``ipledger serve`` journalled for the worker (``queued``,
    with the gas limit of the simulation that accepted them) go out together while that simulation is fresh
-   (``SIMULATION_FRESH``): up to ``SEND_CHUNK`` claimed in one transaction, sent without a second estimate, and
-   recorded sent in one transaction. One the chain refuses after all fails on chain and is settled from its
-   receipt like any other; every other single is estimated first;
+   (``SIMULATION_FRESH``): up to ``SEND_CHUNK`` claimed in one transaction, sent without a second estimate
+   in one JSON-RPC batch, and recorded sent in one transaction. One the chain refuses after all fails on
+   chain and is settled from its receipt like any other; every other single is estimated first;
 2. queued batch submissions are gathered into a batch — its composition fixed in the journal first —
    when the oldest has waited ``batch_interval`` seconds or ``batch_max_items`` items are waiting, and
    the batch root is anchored;
@@ -239,25 +239,11 @@ class Pipeline:
 
     def _send_fresh(self, gas_of: dict[int, int], me: str) -> None:
         """Sends singles just accepted, with the gas their simulation established: claimed in one transaction,
-        sent one after another, recorded sent in one transaction. A registration the chain refuses after all
+        sent in one JSON-RPC batch, recorded sent in one transaction. A registration the chain refuses after all
         (its party suspended meanwhile, say) fails on chain and is settled from its receipt like any other."""
         claimed = self.store.claim_queued(list(gas_of), me)
-        not_after = time.monotonic() + SEND_WITHIN
-        sent: list[Submission] = []
-        try:
-            for i, sub in enumerate(claimed):
-                try:
-                    sent.append(
-                        self.service.send_single(sub, owner=me, gas=gas_of[sub.id], not_after=not_after, record=False)
-                    )
-                except ContractRevert:
-                    continue  # settled (anchored, rejected or expired) by send_single
-                except LedgerError:
-                    # this one was given back by send_single; the rest go back unsent, for the next step
-                    self.store.release_many([rest.id for rest in claimed[i + 1 :]], me)
-                    raise
-        finally:
-            self.service.record_sent_many(sent)
+        sent = self.service.send_fresh_singles(claimed, gas_of, owner=me, not_after=time.monotonic() + SEND_WITHIN)
+        self.service.record_sent_many(sent)
 
     def _send_claimed(self, sub: Submission, *, check_chain: bool) -> None:
         """Sends a single this pipeline holds; one that may have been sent before is looked for on chain first."""

@@ -14,7 +14,7 @@ from web3 import Web3
 from ledger.chain.artifacts import load_artifact
 from ledger.chain.head import ChainHead
 from ledger.chain.rpc import FunctionCodec, PooledHTTPProvider, connect, rpc, rpc_batch
-from ledger.chain.sender import SentTransaction, TxSender
+from ledger.chain.sender import NotSent, SentTransaction, TxSender
 from ledger.errors import EvidenceAlreadyRegistered, SignatureRejected
 from ledger.services.evidence import ECDSA_REGISTRATION_GAS
 from tests.api.conftest import CountingProvider
@@ -177,3 +177,95 @@ def test_a_sender_whose_nonce_was_used_elsewhere_recovers_and_prices_from_a_shar
     # the refused send, the nonce read and the retry; the fees came from the shared head, no chain id asked
     assert rpc_calls.count("eth_sendRawTransaction") == 2 and rpc_calls.count("eth_getTransactionCount") == 1
     assert rpc_calls.count("eth_getBlockByNumber") == 0 and rpc_calls.count("eth_chainId") == 0
+
+
+def _posts(w3: Web3) -> list[int]:
+    """Counts the HTTP round trips of a pooled provider from now on."""
+    posts: list[int] = []
+    session = w3.provider._request_session_manager  # type: ignore[attr-defined] # noqa: SLF001
+    post = session.make_post_request
+    session.make_post_request = lambda *a, **k: posts.append(1) or post(*a, **k)
+    return posts
+
+
+def _transfers(n: int, to: str) -> list[dict[str, Any]]:
+    return [{"to": to, "value": i + 1} for i in range(n)]
+
+
+def test_a_batch_of_transactions_goes_in_one_round_trip_with_consecutive_nonces_and_is_all_mined(anvil: Chain) -> None:
+    w3 = connect(anvil.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+    sender = TxSender(w3, account("tx-many"))
+    anvil.fund(sender.address)
+    start = w3.eth.get_transaction_count(sender.address)
+    sender.send({"to": sender.address, "value": 0}, gas=21_000)  # nonce, chain id and fees known
+    posts = _posts(w3)
+    results = sender.send_many(_transfers(40, account("tx-sink").address), [21_000] * 40)
+    assert len(posts) == 1
+    assert all(isinstance(r, str) for r in results)
+    receipts = [w3.eth.wait_for_transaction_receipt(r) for r in results]  # type: ignore[arg-type]
+    assert all(r["status"] == 1 for r in receipts)
+    assert [w3.eth.get_transaction(r)["nonce"] for r in results] == list(range(start + 1, start + 41))  # type: ignore[arg-type]
+    # the next send goes on from the batch's last nonce without asking the node
+    after = sender.send({"to": sender.address, "value": 0}, gas=21_000)
+    assert isinstance(after, SentTransaction) and w3.eth.get_transaction(after.tx_hash)["nonce"] == start + 41
+
+
+def test_a_refused_transaction_in_a_batch_leaves_no_gap_that_the_later_ones_wait_behind(anvil: Chain) -> None:
+    """The third of five has a gas limit under the intrinsic 21,000: the node refuses it and takes the two after it
+    at higher nonces. It is refused again on its own, so a transfer of nothing takes its nonce and the two after
+    it are mined; the sender goes on from the node's next nonce."""
+    w3 = connect(anvil.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+    sender = TxSender(w3, account("tx-many-gap"))
+    anvil.fund(sender.address)
+    start = w3.eth.get_transaction_count(sender.address)
+    results = sender.send_many(_transfers(5, account("tx-sink").address), [21_000, 21_000, 20_000, 21_000, 21_000])
+    assert isinstance(results[2], NotSent) and "intrinsic" in results[2].message.lower()
+    sent = [r for k, r in enumerate(results) if k != 2]
+    assert all(isinstance(r, str) for r in sent)
+    assert all(w3.eth.wait_for_transaction_receipt(r, timeout=10)["status"] == 1 for r in sent)  # type: ignore[arg-type]
+    assert w3.eth.get_transaction_count(sender.address) == start + 5  # the filler took nonce start + 2
+    mined = [
+        tx
+        for number in range(w3.eth.get_transaction(sent[0])["blockNumber"], w3.eth.block_number + 1)  # type: ignore[arg-type]
+        for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]
+        if tx["from"] == sender.address  # type: ignore[index]
+    ]
+    filler = next(tx for tx in mined if tx["nonce"] == start + 2)  # type: ignore[index]
+    assert filler["to"] == sender.address and filler["value"] == 0 and filler["gas"] == 21_000  # type: ignore[index]
+    after = sender.send({"to": sender.address, "value": 0}, gas=21_000)
+    assert isinstance(after, SentTransaction) and w3.eth.get_transaction(after.tx_hash)["nonce"] == start + 5
+
+
+def test_a_batch_whose_nonces_another_sender_took_lands_after_them_once_each(anvil: Chain) -> None:
+    w3 = connect(anvil.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+    acct = account("tx-many-shared")
+    anvil.fund(acct.address)
+    head = ChainHead(w3)
+    first, second = (TxSender(w3, acct, head=head, fee_max_age=3600) for _ in range(2))
+    first.send({"to": acct.address, "value": 0}, gas=21_000)
+    start = w3.eth.get_transaction_count(acct.address)
+    for _ in range(3):
+        second.send({"to": acct.address, "value": 0}, gas=21_000)  # nonces start .. start + 2, unknown to `first`
+    results = first.send_many(_transfers(5, account("tx-sink").address), [21_000] * 5)
+    assert all(isinstance(r, str) for r in results), results
+    nonces = sorted(w3.eth.get_transaction(r)["nonce"] for r in results)  # type: ignore[arg-type]
+    assert nonces == list(range(start + 3, start + 8))
+    assert all(w3.eth.wait_for_transaction_receipt(r, timeout=10)["status"] == 1 for r in results)  # type: ignore[arg-type]
+    assert w3.eth.get_transaction_count(acct.address) == start + 8  # no transfer of nothing was needed
+
+
+def test_a_batch_priced_below_the_base_fee_is_sent_again_at_fresh_fees(anvil: Chain) -> None:
+    """Fees cached from a head that the base fee has since outgrown (here: fees under any base fee) are refused
+    for the whole batch; each is sent again at fees from a fresh head, at the nonces the batch had."""
+    w3 = connect(anvil.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+    sender = TxSender(w3, account("tx-many-fees"), fee_max_age=3600)
+    anvil.fund(sender.address)
+    sender.send({"to": sender.address, "value": 0}, gas=21_000)
+    assert sender._fees_of is not None  # noqa: SLF001
+    sender._fees_of = (sender._fees_of[0], {"maxFeePerGas": 1, "maxPriorityFeePerGas": 0})  # noqa: SLF001
+    start = w3.eth.get_transaction_count(sender.address)
+    results = sender.send_many(_transfers(3, account("tx-sink").address), [21_000] * 3)
+    assert all(isinstance(r, str) for r in results), results
+    assert [w3.eth.get_transaction(r)["nonce"] for r in results] == [start, start + 1, start + 2]  # type: ignore[arg-type]
+    assert all(w3.eth.get_transaction(r)["maxFeePerGas"] > 1 for r in results)  # type: ignore[arg-type]
+    assert all(w3.eth.wait_for_transaction_receipt(r, timeout=10)["status"] == 1 for r in results)  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ import rlp
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger.chain.rpc import FunctionCodec, as_int, rpc
+from ledger.chain.rpc import FunctionCodec, PooledHTTPProvider, as_int, connect, rpc
 from ledger.chain.sender import NotSent, SentTransaction
 from ledger.domain.evidence import ANCHORED, EXPIRED, FINAL, QUEUED, SENDING, SENT, sign_single
 from ledger.services.evidence import ECDSA_REGISTRATION_GAS
@@ -42,6 +42,7 @@ class SendLog:
         self.w3 = w3
         self.raw: list[bytes] = []
         self.hashes: list[str] = []
+        self.batches: list[int] = []  # the size of each JSON-RPC batch
         self._lock = threading.Lock()
 
     def __enter__(self) -> SendLog:
@@ -59,11 +60,28 @@ class SendLog:
 
         provider.make_request = logged  # type: ignore[method-assign]
         provider._request_func_cache = (None, None)  # noqa: SLF001 - rebuild web3's middleware over the wrapper
+        if isinstance(provider, PooledHTTPProvider):  # JSON-RPC batches too (TxSender.send_many)
+            self._original_batch = provider.make_batch_request
+
+            def logged_batch(calls: Any) -> Any:
+                answers = self._original_batch(calls)
+                with self._lock:
+                    self.batches.append(len(calls))
+                    for (method, params), answer in zip(calls, answers, strict=True):
+                        if method == "eth_sendRawTransaction":
+                            self.raw.append(bytes.fromhex(str(params[0]).removeprefix("0x")))
+                            if answer.get("result"):
+                                self.hashes.append(str(answer["result"]))
+                return answers
+
+            provider.make_batch_request = logged_batch  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.w3.provider.make_request = self._original  # type: ignore[method-assign]
         self.w3.provider._request_func_cache = (None, None)  # noqa: SLF001
+        if isinstance(self.w3.provider, PooledHTTPProvider):
+            self.w3.provider.make_batch_request = self._original_batch  # type: ignore[method-assign]
 
     def registrations(self, api: Api, contents: list[bytes]) -> list[bytes]:
         """Which of ``contents`` every registerBySignature broadcast carried (accepted by the node or not)."""
@@ -147,9 +165,9 @@ def test_singles_journalled_for_a_worker_go_out_together_on_their_simulation_and
     api: Api, firm: LocalAccount
 ) -> None:
     """A replica of `ipledger serve` (no relaying from the API) journals singles `queued` with the gas its
-    simulation established; the pipeline claims them at once and sends each without estimating it again. One
-    that the chain refuses by the time it is sent (its party registered it itself meanwhile) fails on chain and
-    is settled from the record, with the party's own transaction."""
+    simulation established; the pipeline claims them at once and sends them in one JSON-RPC batch without
+    estimating them again. One that the chain refuses by the time it is sent (its party registered it itself
+    meanwhile) fails on chain and is settled from the record, with the party's own transaction."""
     ledger = api.ledger
     svc, relayer = ledger.evidence_service, ledger.relayer
     assert relayer is not None
@@ -171,12 +189,15 @@ def test_singles_journalled_for_a_worker_go_out_together_on_their_simulation_and
     assert all(svc.simulated_gas(s) == ECDSA_REGISTRATION_GAS for s in subs)
     direct = api.chain.register(firm, contents[0])  # the party registers the first itself after acceptance
     relayer.estimate = counted  # type: ignore[method-assign]
+    # the worker's connection, as `ipledger worker` makes it: one that sends JSON-RPC batches
+    api_w3, relayer.w3 = relayer.w3, connect(api.chain.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
     try:
-        with SendLog(ledger.w3) as sends:
+        with SendLog(relayer.w3) as sends:
             settle(api, steps=60)
     finally:
-        relayer.estimate = real_estimate  # type: ignore[method-assign]
+        relayer.estimate, relayer.w3 = real_estimate, api_w3  # type: ignore[method-assign]
     assert estimates == 0
+    assert sends.batches[0] == 5  # the five in one round trip
     assert sorted(sends.registrations(api, contents)) == sorted(contents)  # each sent once, the first too
     rows = [ledger.store.submission(s.id) for s in subs]
     assert all(r is not None and r.status == FINAL for r in rows)
