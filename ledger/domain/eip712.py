@@ -315,9 +315,101 @@ def certificate_consent_message(
 
 
 def digest(full_message: dict[str, Any]) -> bytes:
-    """The 32-byte EIP-712 digest: keccak256(0x19 0x01 ‖ domainSeparator ‖ hashStruct(message))."""
+    """The 32-byte EIP-712 digest: keccak256(0x19 0x01 ‖ domainSeparator ‖ hashStruct(message)).
+
+    A message whose types are flat structs of atomic members (every message of this module but the agreements
+    and consents that carry arrays) is encoded here directly, with its domain separator and type hash kept: two
+    hashes per message instead of eth-account's dozens. Anything else, and any value out of its type's range, goes
+    to eth-account's ``encode_typed_data`` (which then accepts it or raises). Both give the same bytes (a test
+    compares them on every message builder)."""
+    fast = _flat_digest(full_message)
+    if fast is not None:
+        return fast
     signable = encode_typed_data(full_message=full_message)
     return bytes(keccak(b"\x19" + signable.version + signable.header + signable.body))
+
+
+_TYPE_HASHES: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
+_SEPARATORS: dict[tuple[Any, ...], bytes] = {}
+_KEPT = 64  # domain separators kept (one per deployment and domain name)
+
+
+def _flat_digest(full_message: dict[str, Any]) -> bytes | None:
+    """The digest of a message of one flat struct of atomic members in the standard domain, or None."""
+    try:
+        types, primary = full_message["types"], full_message["primaryType"]
+        if set(types) != {"EIP712Domain", primary} or types["EIP712Domain"] != EIP712_DOMAIN_TYPE:
+            return None
+        fields = tuple((f["name"], f["type"]) for f in types[primary])
+        domain = full_message["domain"]
+        key = (domain["name"], domain["version"], domain["chainId"], domain["verifyingContract"])
+    except (KeyError, TypeError, AttributeError):
+        return None
+    separator = _SEPARATORS.get(key)
+    if separator is None:
+        encoded = _encode_fields(tuple((f["name"], f["type"]) for f in EIP712_DOMAIN_TYPE), domain)
+        if encoded is None:
+            return None
+        separator = keccak(_type_hash("EIP712Domain", EIP712_DOMAIN_TYPE) + encoded)
+        if len(_SEPARATORS) >= _KEPT:
+            _SEPARATORS.clear()
+        _SEPARATORS[key] = separator
+    body = _encode_fields(fields, full_message.get("message"))
+    if body is None:
+        return None
+    struct = keccak(_type_hash(primary, types[primary], fields) + body)
+    return bytes(keccak(b"\x19\x01" + separator + struct))
+
+
+def _type_hash(primary: str, members: list[dict[str, str]], fields: tuple[tuple[str, str], ...] | None = None) -> bytes:
+    key = (primary, fields if fields is not None else tuple((f["name"], f["type"]) for f in members))
+    found = _TYPE_HASHES.get(key)
+    if found is None:
+        found = _TYPE_HASHES[key] = keccak(text=f"{primary}(" + ",".join(f"{t} {n}" for n, t in key[1]) + ")")
+    return found
+
+
+def _encode_fields(fields: tuple[tuple[str, str], ...], values: Any) -> bytes | None:
+    """The 32-byte words of atomic members (``encodeData`` without the type hash), or None for anything else."""
+    if not isinstance(values, dict) or len(values) != len(fields):
+        return None
+    out = []
+    for name, kind in fields:
+        if name not in values:
+            return None
+        word = _encode_atomic(kind, values[name])
+        if word is None:
+            return None
+        out.append(word)
+    return b"".join(out)
+
+
+def _encode_atomic(kind: str, value: Any) -> bytes | None:
+    if kind == "string":
+        return keccak(text=value) if isinstance(value, str) else None
+    if kind.startswith("uint") and type(value) is int:
+        bits = int(kind[4:] or 256) if kind[4:].isdigit() or not kind[4:] else 0
+        return value.to_bytes(32, "big") if bits and 0 <= value < 1 << bits else None
+    if kind == "bytes32":
+        raw = _hex_bytes(value)
+        return raw if raw is not None and len(raw) == 32 else None
+    if kind == "address":
+        raw = _hex_bytes(value)
+        return raw.rjust(32, b"\0") if raw is not None and len(raw) == 20 else None
+    if kind == "bool" and type(value) is bool:
+        return int(value).to_bytes(32, "big")
+    return None
+
+
+def _hex_bytes(value: Any) -> bytes | None:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str) and value[:2] in ("0x", "0X"):
+        try:
+            return bytes.fromhex(value[2:])
+        except ValueError:
+            return None
+    return None
 
 
 def sign(full_message: dict[str, Any], account: LocalAccount) -> bytes:
