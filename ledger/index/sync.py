@@ -1,11 +1,11 @@
 """The index kept in step with the chain: catch-up, reorganisations and the background thread (:class:`Indexer`).
 
-A catch-up reads logs with plain ``eth_getLogs`` calls (no web3 result formatting), decodes them with
-``ledger.index.decoder``, and writes each range in one database transaction with DB-API ``executemany``,
-moving the cursor in the same transaction: a crash leaves the index at the end of a whole range. Blocks are
-read up to ``confirmations`` behind the head. A range whose last block changed while it was read is read
-again, and a replica that moved the cursor meanwhile (PostgreSQL, several API processes) makes this one
-re-check instead of writing twice.
+A catch-up reads logs with plain ``eth_getLogs`` calls (no web3 result formatting) and decodes them in a
+second thread (``ledger.index.reader``), and writes each range in one database transaction with DB-API
+``executemany``, moving the cursor in the same transaction: a crash leaves the index at the end of a whole
+range. Blocks are read up to ``confirmations`` behind the head. A range whose last block changed while it
+was read is read again, and a replica that moved the cursor meanwhile (PostgreSQL, several API processes)
+makes this one re-check instead of writing twice.
 
 A reorganisation is handled by deleting the evidence rows, events and block hashes from the first orphaned
 block on, and replaying the remaining log into the other, emptied query tables: no row of an orphaned block
@@ -24,23 +24,19 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eth_utils import event_abi_to_log_topic
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from web3 import Web3
 
-from ledger.chain.artifacts import SUITE, load_artifact
 from ledger.chain.deployment import Manifest, contract
 from ledger.chain.node import ensure_writable_dir
-from ledger.chain.rpc import FunctionCodec, NodeRefused, as_hex, as_int, rpc
+from ledger.chain.rpc import as_hex
 from ledger.domain.results import IndexPage, IndexStatus
-from ledger.errors import LedgerError
-from ledger.index.decoder import EventDecoder, checksum
 from ledger.index.queries import PARTY_HISTORY_LIMIT, QUERIES, party_record
+from ledger.index.reader import Fetched, Moved, RangeReader
 from ledger.index.schema import (
     ACCOUNT_ACTION_NAMES,
     AGREEMENT_KINDS,
@@ -52,7 +48,6 @@ from ledger.index.schema import (
     PARTY_EVENTS,
     ROLES,
     SUBJECT_KINDS,
-    TERMED_KINDS,
     agreement_parties,
     agreements,
     asset_owners,
@@ -116,16 +111,9 @@ class Indexer:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.last_error: str | None = None
-        self._agreement_view: FunctionCodec | None = None
-        self._decoders: dict[tuple[str, str], EventDecoder] = {}
-        self.addresses: dict[str, str] = {}
-        for name in SUITE:
-            addr = Web3.to_checksum_address(manifest.address(name))
-            self.addresses[addr.lower()] = name
-            for item in load_artifact(name)["abi"]:
-                if item["type"] == "event":
-                    topic = "0x" + event_abi_to_log_topic(item).hex()
-                    self._decoders[(addr.lower(), topic)] = EventDecoder(name, item)
+        self.reader = RangeReader(w3, manifest)
+        self.addresses = self.reader.addresses
+        self._decoders = self.reader.decoders
         with database_errors():
             open_schema(self.engine)
 
@@ -154,7 +142,7 @@ class Indexer:
             for attempt in range(5):
                 try:
                     return self._sync(progress, to_block)
-                except _Moved:  # the chain reorganised while a range was read: check again and re-read
+                except Moved:  # the chain reorganised while a range was read: check again and re-read
                     log.info("the chain moved during an index sync (attempt %s); re-checking", attempt + 1)
             return self._sync(progress, to_block)
 
@@ -169,12 +157,13 @@ class Indexer:
         # The next range's logs are fetched and decoded in a second thread while this one is written.
         span, frm = FIRST_SPAN, start
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-fetch") as pool:
-            pending = pool.submit(self._fetch, frm, min(frm + span - 1, target)) if frm <= target else None
+            read = self.reader.read
+            pending = pool.submit(read, frm, min(frm + span - 1, target)) if frm <= target else None
             while pending is not None:
                 fetched = pending.result()
                 span = _next_span(span, fetched.to - fetched.frm + 1, len(fetched.rows))
                 nxt = fetched.to + 1
-                pending = pool.submit(self._fetch, nxt, min(nxt + span - 1, target)) if nxt <= target else None
+                pending = pool.submit(read, nxt, min(nxt + span - 1, target)) if nxt <= target else None
                 try:
                     self._write(fetched)
                 except BaseException:
@@ -186,98 +175,14 @@ class Indexer:
         with self.engine.connect() as db:
             return self._cursor(db)[0]
 
-    def _rpc(self, method: str, params: list[Any], *, large: bool = False) -> Any:
-        """One JSON-RPC call without web3's result formatters (the logs of a catch-up are many)."""
-        return rpc(self.w3, method, params, large=large)
-
     def _header(self, number: int) -> tuple[str, int]:
-        """The hash and time of block ``number``; _Moved when the chain has no such block (any more)."""
-        block = self._rpc("eth_getBlockByNumber", [hex(number), False])
-        if block is None:
-            raise _Moved()
-        return as_hex(block["hash"]), as_int(block["timestamp"])
+        return self.reader.header(number)
 
-    def _fetch(self, frm: int, to: int) -> _Fetched:
-        """Reads and decodes the logs of blocks ``frm..to``.
-
-        The last block's header is read before and after the logs: if its hash changed, the chain moved in
-        between and the sync starts over. Block hashes come with the logs; block times too where the node
-        sends ``blockTimestamp`` in logs (anvil, geth), else from the headers."""
-        last_hash, last_time = self._header(to)
-        logs = self._rpc(
-            "eth_getLogs",
-            [{"address": [checksum(a) for a in self.addresses], "fromBlock": hex(frm), "toBlock": hex(to)}],
-            large=True,  # every value read below is a hex string (int(…, 16) refuses anything else)
-        )
-        if self._header(to)[0] != last_hash:
-            raise _Moved()
-        block_rows: dict[int, dict[str, Any]] = {to: {"number": to, "hash": last_hash, "timestamp": last_time}}
-        rows: list[dict[str, Any]] = []
-        for entry in logs:
-            if entry.get("removed"):
-                continue
-            topics = entry["topics"]
-            decoder = self._decoders.get((str(entry["address"]).lower(), topics[0] if topics else ""))
-            if decoder is None:
-                continue
-            number = int(entry["blockNumber"], 16)
-            known = block_rows.get(number)
-            if known is None:
-                stamp = entry.get("blockTimestamp")
-                known = block_rows[number] = {
-                    "number": number,
-                    "hash": entry["blockHash"],
-                    "timestamp": int(stamp, 16) if stamp else None,
-                }
-            elif known["hash"] != entry["blockHash"]:  # logs of two branches in one answer
-                raise _Moved()
-            args = decoder.decode(topics, entry["data"])
-            if decoder.name == "AgreementExecuted" and int(args["kind"]) in TERMED_KINDS:
-                args.update(self._term(args["agreementId"], entry["blockHash"]))
-            rows.append(
-                {
-                    "block": number,
-                    "log_index": int(entry["logIndex"], 16),
-                    "tx": entry["transactionHash"],
-                    "contract": decoder.contract,
-                    "name": decoder.name,
-                    "args": args,
-                }
-            )
-        for number, row in block_rows.items():
-            if row["timestamp"] is None:
-                block_hash, row["timestamp"] = self._header(number)
-                if block_hash != row["hash"]:
-                    raise _Moved()
-        rows.sort(key=lambda r: (r["block"], r["log_index"]))
-        return _Fetched(frm, to, last_hash, block_rows, rows)
-
-    def _term(self, agreement_id: str, block_hash: str) -> dict[str, Any]:
-        """A licence's or pledge's start and end (and a sublicence's parent licence), which its event does not
-        carry: read from the contract at the
-        block of the event (EIP-1898), so that a reorganisation cannot mix branches. Kept in the event's
-        arguments, so a replay needs no chain."""
-        if self._agreement_view is None:
-            self._agreement_view = FunctionCodec(contract(self.w3, self.manifest, "IPAssetRegistry"), "agreement")
-        codec = self._agreement_view
-        call = {"to": codec.address, "data": codec.encode(bytes.fromhex(agreement_id[2:]))}
-        try:
-            (view,) = codec.decode(rpc(self.w3, "eth_call", [call, {"blockHash": block_hash}]))
-        except NodeRefused:
-            # The node keeps no state at that block (the embedded node keeps the last blocks' states in memory
-            # only, none from before a restart; docs/operations.md). Start and end are written once, when the
-            # agreement is executed, so the latest state has them; one missing there was on another branch.
-            (view,) = codec.decode(rpc(self.w3, "eth_call", [call, "latest"]))
-            if int(view[6]) == 0:  # effectiveAt
-                raise _Moved() from None
-        parent = bytes(view[11])
-        return {"start": int(view[4]), "end": int(view[5]), "parent": "0x" + parent.hex() if any(parent) else None}
-
-    def _write(self, f: _Fetched) -> None:
+    def _write(self, f: Fetched) -> None:
         """Applies one fetched range in one database transaction, and moves the cursor to its last block."""
         with self.engine.begin() as db:
             if self._cursor(db, lock=True)[0] != f.frm - 1:  # another writer (a replica) moved the cursor meanwhile
-                raise _Moved()
+                raise Moved()
             have = set(db.execute(select(blocks.c.number).where(blocks.c.number.between(f.frm, f.to))).scalars())
             new_blocks = [row for number, row in sorted(f.block_rows.items()) if number not in have]
             if new_blocks:
@@ -321,7 +226,7 @@ class Indexer:
             for number, block_hash in page:
                 try:
                     onchain: str | None = self._header(int(number))[0]
-                except _Moved:  # no such block on this chain; a node that does not answer is not a fork
+                except Moved:  # no such block on this chain; a node that does not answer is not a fork
                     onchain = None
                 if onchain == block_hash:
                     good = int(number)
@@ -758,17 +663,6 @@ class Indexer:
             return party_record(self.engine, party_id, period=period, now=now, limit=limit)
 
 
-@dataclass(frozen=True)
-class _Fetched:
-    """The decoded logs of one block range, ready to be written."""
-
-    frm: int
-    to: int
-    last_hash: str
-    block_rows: dict[int, dict[str, Any]]
-    rows: list[dict[str, Any]]
-
-
 def _next_span(span: int, blocks_read: int, logs_read: int) -> int:
     """Blocks to ask for next: halved when a range held more than twice TARGET_LOGS, doubled (up to CHUNK)
     when it held less than half, so that busy stretches come in bounded answers and quiet ones in few calls."""
@@ -777,15 +671,6 @@ def _next_span(span: int, blocks_read: int, logs_read: int) -> int:
     if logs_read < TARGET_LOGS // 2:
         return min(CHUNK, max(span, blocks_read) * 2)
     return max(1, blocks_read)
-
-
-class _Moved(LedgerError):
-    """A block changed while a range was read; the next sync detects the reorganisation."""
-
-    code = "chain_moved"
-
-    def __init__(self) -> None:
-        super().__init__("the chain reorganised while the index read it; try again")
 
 
 def open_index(
