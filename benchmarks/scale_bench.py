@@ -248,7 +248,7 @@ def deployed_singles(
         f"{peer_ms:.2f} ms for the peer's (node {1000 * peer_spent.get('node', 0) / total:.2f}, clients "
         f"{1000 * peer_spent.get('clients', 0) / total:.2f}): where both keep this machine's {cores} cores "
         f"busy, the ratio is at most {peer_ms / ours_ms if ours_ms else 0:.2f}×. The automining node mined "
-        f"{blocks.get('ours', 0) / total:.2f} blocks per registration for ours (the worker sends one after another), "
+        f"{blocks.get('ours', 0) / total:.2f} blocks per registration for ours (the worker sends what it claimed as one JSON-RPC batch), "
         f"{blocks.get('peer', 0) / total:.2f} for the peer's (its clients send at once)"
     )
     return [

@@ -323,7 +323,9 @@ class TxSender:
             filler = {key: value for key, value in prepared[0].items() if key not in ("to", "data", "value", "gas")}
             filler.update({"to": self.address, "value": 0, "data": "0x", "gas": 21_000})
             state, detail = self._send_at(filler, nonce)
-            if state not in ("sent", "taken"):
+            if state == "sent":
+                log.warning("nonce %s of relayer %s went to a transfer of nothing (%s)", nonce, self.address, detail)
+            elif state != "taken":
                 log.warning("nonce %s of relayer %s stays open: %s", nonce, self.address, detail)
 
     def _send_at(self, tx: dict[str, Any], nonce: int) -> tuple[str, str]:
