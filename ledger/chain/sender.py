@@ -271,10 +271,11 @@ class TxSender:
         again one by one, into the nonces the batch left open below the highest it got in first (a later
         transaction would wait behind such a gap for ever) and then above it. A nonce below that one that no
         transaction can take goes to a transfer of nothing to the relayer itself. Called under the lock."""
-        held = [first + k for k, result in enumerate(results) if isinstance(result, str)]
+        held = {first + k for k, result in enumerate(results) if isinstance(result, str)}
         top = max(held, default=first - 1)
-        gaps = [n for n in range(first, top + 1) if n not in set(held)]
+        gaps = [n for n in range(first, top + 1) if n not in held]
         following = top + 1
+        lost = False
         for k, result in enumerate(results):
             if result is not None:
                 continue
@@ -282,7 +283,6 @@ class TxSender:
             outcome: str | NotSent | SendUncertain = NotSent(
                 f"the node refused the transaction: {_message(refusal)[:200]}"
             )
-            lost = False
             for _ in range(SEND_ATTEMPTS):
                 if not_after is not None and time.monotonic() > not_after:
                     outcome = NotSent("the transaction was not sent in time; it is left for the pipeline")
@@ -319,7 +319,9 @@ class TxSender:
         for k, result in enumerate(results):
             if result is None:
                 results[k] = NotSent("the node stopped answering before the transaction was sent")
-        for nonce in gaps:  # nothing could take these: a transfer of nothing, so that later ones are mined
+        # nothing could take these nonces: a transfer of nothing each, so that the later ones are mined (not while
+        # the node does not answer: it may hold them, and the next send reads its nonce again)
+        for nonce in [] if lost else gaps:
             filler = {key: value for key, value in prepared[0].items() if key not in ("to", "data", "value", "gas")}
             filler.update({"to": self.address, "value": 0, "data": "0x", "gas": 21_000})
             state, detail = self._send_at(filler, nonce)

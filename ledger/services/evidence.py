@@ -306,10 +306,8 @@ class EvidenceService:
         request: SingleRequest | None = None,
         data: str | None = None,
         not_after: float | None = None,
-        record: bool = True,
     ) -> Submission:
-        """Sends a journalled single registration held by ``owner`` (state ``sending``); records the transaction
-        (with ``record=False``, the caller records it: the row returned is ``sent``, the journal's still not).
+        """Sends a journalled single registration held by ``owner`` (state ``sending``); records the transaction.
 
         Without ``gas`` the transaction is estimated first (the pipeline's sends); the request path gives the
         limit its simulation established, and the request and calldata it already has. What could not be sent
@@ -322,7 +320,7 @@ class EvidenceService:
         try:
             tx_hash = relayer.send(tx, gas=gas, wait=False, not_after=not_after)
         except SendUncertain as exc:  # maybe in the node's pool: follow that transaction, never send blindly again
-            return self.record_sent(sub, exc.tx_hash) if record else replace(sub, status=SENT, tx_hash=exc.tx_hash)
+            return self.record_sent(sub, exc.tx_hash)
         except ContractRevert as exc:
             settled = self.settle_from_chain(sub)
             if settled is not None:
@@ -345,7 +343,7 @@ class EvidenceService:
             self._give_back(sub, owner)
             raise
         assert isinstance(tx_hash, str)
-        return self.record_sent(sub, tx_hash) if record else replace(sub, status=SENT, tx_hash=tx_hash)
+        return self.record_sent(sub, tx_hash)
 
     def send_fresh_singles(
         self, subs: list[Submission], gas_of: dict[int, int], *, owner: str, not_after: float | None = None
@@ -413,7 +411,7 @@ class EvidenceService:
         return gas if isinstance(gas, int) and 0 < gas <= ECDSA_REGISTRATION_GAS else 0
 
     def record_sent_many(self, sent: list[Submission]) -> None:
-        """:meth:`record_sent` for singles sent together (``send_single(record=False)``), in one transaction."""
+        """:meth:`record_sent` for singles sent together (:meth:`send_fresh_singles`), in one transaction."""
         pairs = [(sub.id, sub.tx_hash) for sub in sent if sub.tx_hash is not None]
         try:
             self.store.mark_sent_many(pairs)
