@@ -24,7 +24,8 @@ the head it saw last is still on the chain; only when it is not (a reorganisatio
 older state) are all anchored transactions looked at again. Sent singles are found in the registration
 events of the blocks mined since the previous step (one ``eth_getLogs`` for all of them); one that has not
 turned up after a few steps (reverted, lost, or sent before the pipeline started) is looked up by its
-receipt. An anchored transaction costs one receipt read, when it is due to become final. The singles a step
+receipt. A transaction due to become final costs one read of its block, shared by every transaction of that block
+that the step looks at (one receipt read when its block's hash was not recorded). The singles a step
 finds on chain, and those it finds final, are recorded in one journal transaction each.
 
 A single whose hash turns up on chain under another transaction than the journal's (the party relayed it
@@ -532,23 +533,25 @@ class Pipeline:
     ) -> str:
         """'final', 'pending' or 'lost' (the block or the transaction is no longer on the chain).
 
-        A transaction's receipt names the block that holds it on the chain as it is now, so one receipt read
-        shows both that the transaction is still there and that its block is unchanged.
+        With the block's hash recorded, the block at that height is read (once a step, whatever the number of
+        transactions in it): the same hash is the same block, whose hash commits to its transactions, so the
+        transaction is still there. Without it, the transaction's receipt names the block that holds it on the
+        chain as it is now.
         """
         if block_number is None:
             return "pending"
         if head.number < block_number:
             return "lost"  # the chain is shorter than it was
-        if tx_hash:
+        if tx_hash and not block_hash:
             rcpt = receipt(self.conn.w3, tx_hash)
             if rcpt is None or as_int(rcpt["blockNumber"]) != block_number:
-                return "lost"
-            if block_hash and as_hex(rcpt["blockHash"]) != block_hash:
                 return "lost"
         else:
             block = self._block(block_number)
             if block is None or (block_hash and block.hash != block_hash):
                 return "lost"
+            if block_timestamp is None:
+                block_timestamp = block.timestamp
         if block_timestamp is None:
             block = self._block(block_number)
             block_timestamp = block.timestamp if block is not None else None
