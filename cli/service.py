@@ -450,13 +450,26 @@ def serve_cmd(
 LEAD_GRACE = 3.0
 
 
-def worker_cmd(rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None) -> None:
+def worker_cmd(
+    rpc_url: RpcUrlOpt = None,
+    data_dir: DataDirOpt = None,
+    singles_only: Annotated[
+        bool,
+        typer.Option(
+            "--singles-only",
+            help="Share the load of sending single registrations from another relayer account (IPLEDGER_KEYSTORE, "
+            "funded, without the anchor role): send only singles the replicas just accepted; batches, retries and "
+            "confirmations stay with the workers of the anchoring relayer.",
+        ),
+    ] = False,
+) -> None:
     """Run the relay and aggregation pipeline and the event index, without the API: the process that sends.
 
     Several workers may run (IPLEDGER_KEYSTORE the relayer that anchors batches, the same for all): exactly one
     leads the relayer account at a time, by a PostgreSQL session lock when the journal is shared
     (IPLEDGER_JOURNAL_URL), by a host-wide file lock otherwise. The others stand by and one of them takes over
-    within seconds when the leader stops or dies. Runs until Ctrl-C or SIGTERM."""
+    within seconds when the leader stops or dies. With --singles-only a worker of another relayer account sends
+    single registrations beside them (one leads each such account too). Runs until Ctrl-C or SIGTERM."""
     from ledger.chain.sender import RelayerInUse, claim_relayer, release_relayer
     from ledger.storage.lease import RelayerLease, lease_key
 
@@ -465,6 +478,8 @@ def worker_cmd(rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None) -> None:
     relayer = ledger.relayer
     if relayer is None:
         raise ConfigurationError("a worker sends: give the relayer's keystore (IPLEDGER_KEYSTORE)", field="keystore")
+    ledger.pipeline.singles_only = singles_only
+    role = "sending singles" if singles_only else "sending and anchoring"
     lease: RelayerLease | None = None
     if settings.journal_url:
         manifest = ledger.manifest
@@ -497,8 +512,9 @@ def worker_cmd(rpc_url: RpcUrlOpt = None, data_dir: DataDirOpt = None) -> None:
                         stop.wait(1.0)
                         continue
                     leading = True
-                    ledger.index.start()
-                    console.print(f"worker: leading relayer {relayer.address}: sending and anchoring")
+                    if not singles_only:  # the index is kept by the workers of the anchoring relayer
+                        ledger.index.start()
+                    console.print(f"worker: leading relayer {relayer.address}: {role}")
                 elif not announced:
                     console.print(f"worker: standing by: relayer {relayer.address} is led by another process")
                     announced = True

@@ -109,6 +109,10 @@ class Pipeline:
         self._final_marks: list[int] = []
         self._expiry_at = 0.0  # time.monotonic() of the next look for submissions past their age limit
         self.fault: str | None = None  # the fault the pipeline is waiting out, if any
+        #: Only send fresh singles (``ipledger worker --singles-only``, a relayer account that shares the load of
+        #: another): no batches (they need the anchor role), no takeovers, no following; the worker that leads the
+        #: anchoring relayer does all of those for every single, whichever account sent it.
+        self.singles_only = False
 
     # --- lifecycle ---
 
@@ -168,6 +172,8 @@ class Pipeline:
         """One pass over the journal. ``force_batch`` anchors waiting submissions without waiting."""
         self.service.record_unrecorded()
         self._send_queued_singles()
+        if self.singles_only:
+            return
         self._expire_overdue()
         self._maybe_batch(force=force_batch)
         if not self.store.has_in_flight():
@@ -211,6 +217,8 @@ class Pipeline:
             if gas is not None:
                 fresh[sub.id] = gas
                 continue
+            if self.singles_only:
+                continue  # taken over, estimated and sent by the worker that leads the anchoring relayer
             takeover = sub.status == SENDING
             if takeover:
                 if self.service.unrecorded(sub.id):

@@ -17,6 +17,7 @@ import pytest
 
 from ledger.chain.deployment import manifest_path
 from ledger.chain.node import free_port
+from ledger.chain.rpc import FunctionCodec
 from ledger.domain import eip712
 from ledger.domain.evidence import sign_batch, sign_single
 from ledger.domain.hashing import HashAlgorithm, hash_bytes, public_binding
@@ -56,6 +57,65 @@ def _until(what: str, check: Any, timeout: float) -> Any:
         time.sleep(0.2)
 
 
+class Client:
+    """Registrations of one admitted firm, posted to a replica at ``api``."""
+
+    def __init__(self, anvil: Chain, api: str) -> None:
+        self.api = api
+        self.firm = firm = account("roles-firm")
+        self.party = anvil.admit([firm.address])
+        self.domain = eip712.Domain(anvil.manifest.chain_id, anvil.manifest.address("EvidenceRegistry"))
+        self.deadline = anvil.now() + 3600
+
+    def binding(self, label: bytes) -> bytes:
+        return public_binding(hash_bytes(label, HashAlgorithm.SHA256), self.party, HashAlgorithm.SHA256)
+
+    def single(self, label: bytes) -> str:
+        binding, party = self.binding(label), self.party
+        req = sign_single(
+            self.firm, self.domain, binding=binding, algorithm=1, nonce=0, deadline=self.deadline, party_id=party
+        )
+        resp = httpx.post(
+            self.api + "/v1/evidence",
+            json={
+                "binding": "0x" + binding.hex(),
+                "partyId": party,
+                "algorithm": "sha256",
+                "registrant": self.firm.address,
+                "nonce": 0,
+                "deadline": self.deadline,
+                "signature": "0x" + req.signature.hex(),
+            },
+            timeout=30,
+        )
+        assert resp.status_code == 202, resp.text
+        assert resp.json()["transactionHash"] is None  # the replica sent nothing itself
+        return str(resp.json()["receiptId"])
+
+    def batch(self, labels: list[bytes]) -> str:
+        bindings = [self.binding(x) for x in labels]
+        req = sign_batch(self.firm, self.domain, bindings=bindings, algorithm=1, deadline=self.deadline)
+        resp = httpx.post(
+            self.api + "/v1/evidence/batch",
+            json={
+                "algorithm": "sha256",
+                "bindings": ["0x" + b.hex() for b in bindings],
+                "partyId": self.party,
+                "registrant": self.firm.address,
+                "deadline": self.deadline,
+                "signature": "0x" + req.signature.hex(),
+            },
+            timeout=30,
+        )
+        assert resp.status_code == 202, resp.text
+        return str(resp.json()["receiptId"])
+
+    def on_chain(self, receipt: str) -> bool:
+        status = httpx.get(f"{self.api}/v1/receipts/{receipt}", timeout=10).json()["status"]
+        assert status != "rejected", status
+        return status in ("registered", "final")
+
+
 @pytest.fixture
 def procs() -> Iterator[list[Proc]]:
     started: list[Proc] = []
@@ -64,14 +124,12 @@ def procs() -> Iterator[list[Proc]]:
         p.stop(signal.SIGKILL)
 
 
-@pytest.mark.slow
-def test_one_worker_leads_the_relayer_and_a_standby_takes_over_after_a_sigkill(
-    anvil: Chain, postgres_db: str, tmp_path: Path, procs: list[Proc]
-) -> None:
+def _environment(anvil: Chain, postgres_db: str, tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """The processes' environment (a data directory with the deployment, the shared journal) and the keystore of
+    the anchoring relayer (the operator)."""
     data = tmp_path / "data"
     anvil.manifest.save(manifest_path(data, anvil.manifest.chain_id))
     keystore = write_keystore(tmp_path / "relayer.json", anvil.operator, PASSWORD, kdf="pbkdf2")
-    port = free_port()
     base = cli_env(
         IPLEDGER_RPC_URL=anvil.node_url,
         IPLEDGER_DATA_DIR=str(data),
@@ -83,6 +141,69 @@ def test_one_worker_leads_the_relayer_and_a_standby_takes_over_after_a_sigkill(
         IPLEDGER_RELAYER_LOCK_DIR=str(tmp_path / "locks"),
         IPLEDGER_OPERATOR_TOKEN="roles-token",
     )
+    return base, keystore
+
+
+@pytest.mark.slow
+def test_a_second_relayer_account_shares_the_singles_and_the_anchoring_worker_does_the_rest(
+    anvil: Chain, postgres_db: str, tmp_path: Path, procs: list[Proc]
+) -> None:
+    """`ipledger worker --singles-only` with another (funded, unprivileged) relayer account sends the singles the
+    replica just accepted, beside the worker of the anchoring relayer; batches, confirmations and everything else
+    stay with the latter. Each registration is on chain once."""
+    first_block = anvil.w3.eth.block_number
+    base, keystore = _environment(anvil, postgres_db, tmp_path)
+    second = account("roles-second-relayer")
+    anvil.fund(second.address)
+    second_keystore = write_keystore(tmp_path / "second.json", second, PASSWORD, kdf="pbkdf2")
+    port = free_port()
+    helper = Proc(
+        "singles",
+        ["worker", "--singles-only"],
+        {**base, "IPLEDGER_KEYSTORE": str(second_keystore)},
+        tmp_path / "singles.log",
+    )
+    procs.append(helper)
+    _until("the singles worker leads its account", lambda: "sending singles" in helper.text(), 60)
+    serve = Proc("serve", ["serve", "--port", str(port)], base, tmp_path / "serve.log")
+    procs.append(serve)
+    client = Client(anvil, f"http://127.0.0.1:{port}")
+    _until("the replica answers", lambda: _get(client.api + "/v1/health") == 200, 60)
+
+    # the anchoring relayer's worker is not running yet: only the second account can send these
+    early = [client.single(f"shared {i}".encode()) for i in range(4)]
+    _until("the second account sent them", lambda: anvil.w3.eth.get_transaction_count(second.address) >= 4, 30)
+    anchor = Proc("anchor", ["worker"], {**base, "IPLEDGER_KEYSTORE": str(keystore)}, tmp_path / "anchor.log")
+    procs.append(anchor)
+    _until("the anchoring worker leads", lambda: "sending and anchoring" in anchor.text(), 60)
+    late = [client.single(f"shared {i}".encode()) for i in range(4, 12)] + [client.batch([b"s1", b"s2"])]
+    for r in early + late:
+        _until(f"{r} on chain", lambda r=r: client.on_chain(r), 60)
+
+    for i in range(12):
+        logs = anvil.evidence.events.EvidenceRegistered().get_logs(
+            from_block=0, argument_filters={"binding": client.binding(f"shared {i}".encode()), "partyId": client.party}
+        )
+        assert len(logs) == 1
+    # the second account sent singles only: each of its transactions is a registerBySignature
+    selector = FunctionCodec(anvil.evidence, "registerBySignature").selector
+    sent_by_second = [
+        tx
+        for number in range(first_block, anvil.w3.eth.block_number + 1)
+        for tx in anvil.w3.eth.get_block(number, full_transactions=True)["transactions"]
+        if tx["from"] == second.address  # type: ignore[index]
+    ]
+    assert len(sent_by_second) >= 4
+    assert all(bytes(tx["input"])[:4] == selector for tx in sent_by_second)  # type: ignore[index]
+    assert "Traceback" not in helper.text() + anchor.text() + serve.text()
+
+
+@pytest.mark.slow
+def test_one_worker_leads_the_relayer_and_a_standby_takes_over_after_a_sigkill(
+    anvil: Chain, postgres_db: str, tmp_path: Path, procs: list[Proc]
+) -> None:
+    base, keystore = _environment(anvil, postgres_db, tmp_path)
+    port = free_port()
     workers = [
         Proc(f"worker{i}", ["worker"], {**base, "IPLEDGER_KEYSTORE": str(keystore)}, tmp_path / f"worker{i}.log")
         for i in range(2)
@@ -98,56 +219,9 @@ def test_one_worker_leads_the_relayer_and_a_standby_takes_over_after_a_sigkill(
     assert "leading relayer" not in standby.text()
     serve = Proc("serve", ["serve", "--port", str(port)], base, tmp_path / "serve.log")
     procs.append(serve)
-    api = f"http://127.0.0.1:{port}"
-    _until("the replica answers", lambda: _get(api + "/v1/health") == 200, 60)
-
-    firm = account("roles-firm")
-    party = anvil.admit([firm.address])
-    domain = eip712.Domain(anvil.manifest.chain_id, anvil.manifest.address("EvidenceRegistry"))
-    deadline = anvil.now() + 3600
-
-    def single(label: bytes) -> str:
-        binding = public_binding(hash_bytes(label, HashAlgorithm.SHA256), party, HashAlgorithm.SHA256)
-        req = sign_single(firm, domain, binding=binding, algorithm=1, nonce=0, deadline=deadline, party_id=party)
-        resp = httpx.post(
-            api + "/v1/evidence",
-            json={
-                "binding": "0x" + binding.hex(),
-                "partyId": party,
-                "algorithm": "sha256",
-                "registrant": firm.address,
-                "nonce": 0,
-                "deadline": deadline,
-                "signature": "0x" + req.signature.hex(),
-            },
-            timeout=30,
-        )
-        assert resp.status_code == 202, resp.text
-        assert resp.json()["transactionHash"] is None  # the replica sent nothing itself
-        return str(resp.json()["receiptId"])
-
-    def batch(labels: list[bytes]) -> str:
-        bindings = [public_binding(hash_bytes(x, HashAlgorithm.SHA256), party, HashAlgorithm.SHA256) for x in labels]
-        req = sign_batch(firm, domain, bindings=bindings, algorithm=1, deadline=deadline)
-        resp = httpx.post(
-            api + "/v1/evidence/batch",
-            json={
-                "algorithm": "sha256",
-                "bindings": ["0x" + b.hex() for b in bindings],
-                "partyId": party,
-                "registrant": firm.address,
-                "deadline": deadline,
-                "signature": "0x" + req.signature.hex(),
-            },
-            timeout=30,
-        )
-        assert resp.status_code == 202, resp.text
-        return str(resp.json()["receiptId"])
-
-    def on_chain(receipt: str) -> bool:
-        status = httpx.get(f"{api}/v1/receipts/{receipt}", timeout=10).json()["status"]
-        assert status != "rejected", status
-        return status in ("registered", "final")
+    client = Client(anvil, f"http://127.0.0.1:{port}")
+    _until("the replica answers", lambda: _get(client.api + "/v1/health") == 200, 60)
+    single, batch, on_chain, party = client.single, client.batch, client.on_chain, client.party
 
     before = [single(b"before the kill"), batch([b"b1", b"b2", b"b3"])]
     for r in before:
@@ -161,7 +235,7 @@ def test_one_worker_leads_the_relayer_and_a_standby_takes_over_after_a_sigkill(
 
     # each registration is on chain once: one EvidenceRegistered per single, one BatchAnchored per batch root
     for label in (b"before the kill", b"after the kill"):
-        binding = public_binding(hash_bytes(label, HashAlgorithm.SHA256), party, HashAlgorithm.SHA256)
+        binding = client.binding(label)
         logs = anvil.evidence.events.EvidenceRegistered().get_logs(
             from_block=0, argument_filters={"binding": binding, "partyId": party}
         )
