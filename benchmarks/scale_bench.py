@@ -3,7 +3,8 @@
 `ipledger serve` replicas (each its own process) check and journal, one `ipledger worker` (its own process) sends,
 over a throwaway PostgreSQL journal; the clients run here, in this process. Side by side, round by round, with the
 same client threads: the same registrations pre-signed as plain transactions and sent with
-`eth_sendRawTransaction` to the same node (the peer of measure 7). Reported for 1 and 2 replicas:
+`eth_sendRawTransaction` to the same node (the peer of measure 7). Reported for 1 and 2 replicas, and for 2
+replicas with a second relayer account (`ipledger worker --singles-only`) sharing the singles:
 
 - accepted: 202 answers per second (checked against every contract rule by a simulation, and journalled);
 - on chain: registrations per second from the first request until the last one is on chain (the worker's
@@ -46,7 +47,7 @@ IPLEDGER = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "ipledger
 @dataclass
 class Layout:
     urls: list[str]
-    worker: int  # the worker's pid
+    workers: list[int]  # the workers' pids: the anchoring relayer's, then any `--singles-only` ones
     replicas: list[int]  # the replicas' pids
 
 
@@ -78,7 +79,7 @@ class CpuMeter:
         node = chain.node.process.pid if chain.node.process is not None else None
         self.parts: dict[str, list[int]] = {
             "replicas": where.replicas,
-            "worker": [where.worker],
+            "worker": where.workers,
             "node": [node] if node is not None else [],
             "PostgreSQL": _postgres_pids(),
             "clients": [os.getpid()],
@@ -98,8 +99,10 @@ class CpuMeter:
 
 
 @contextmanager
-def layout(chain: BenchChain, journal_url: str, replicas: int) -> Iterator[Layout]:
-    """``replicas`` `ipledger serve` processes and one `ipledger worker` on ``chain``; yields where they run."""
+def layout(chain: BenchChain, journal_url: str, replicas: int, relayers: int = 1) -> Iterator[Layout]:
+    """``replicas`` `ipledger serve` processes, one `ipledger worker` of the anchoring relayer and ``relayers - 1``
+    `ipledger worker --singles-only` of relayer accounts of their own (funded here) on ``chain``; yields where
+    they run."""
     with tempfile.TemporaryDirectory(prefix="ipledger-bench-scale-") as tmp:
         root = Path(tmp)
         chain.manifest.save(manifest_path(root / "data", chain.manifest.chain_id))
@@ -126,6 +129,18 @@ def layout(chain: BenchChain, journal_url: str, replicas: int) -> Iterator[Layou
                     stderr=subprocess.STDOUT,
                 )
             )
+            for k in range(1, relayers):
+                extra = Account.from_key(keccak(text=f"ipledger-bench:scale-relayer-{k}"))
+                chain.fund(extra.address)
+                extra_keystore = write_keystore(root / f"relayer{k}.json", extra, PASSWORD, kdf="pbkdf2")
+                procs.append(
+                    subprocess.Popen(
+                        [IPLEDGER, "worker", "--singles-only"],
+                        env={**env, "IPLEDGER_KEYSTORE": str(extra_keystore)},
+                        stdout=(root / f"worker{k}.log").open("wb"),
+                        stderr=subprocess.STDOUT,
+                    )
+                )
             urls = []
             for i in range(replicas):
                 port = free_port()
@@ -139,11 +154,12 @@ def layout(chain: BenchChain, journal_url: str, replicas: int) -> Iterator[Layou
                 )
                 urls.append(f"http://127.0.0.1:{port}")
             deadline = time.monotonic() + 90
-            while not all(_healthy(u) for u in urls) or "leading" not in (root / "worker.log").read_text():
+            logs = [root / "worker.log", *(root / f"worker{k}.log" for k in range(1, relayers))]
+            while not all(_healthy(u) for u in urls) or not all("leading" in log.read_text() for log in logs):
                 if time.monotonic() > deadline:
-                    raise RuntimeError("the layout did not start: " + (root / "worker.log").read_text()[-500:])
+                    raise RuntimeError("the layout did not start: " + logs[0].read_text()[-500:])
                 time.sleep(0.2)
-            yield Layout(urls, procs[0].pid, [p.pid for p in procs[1:]])
+            yield Layout(urls, [p.pid for p in procs[:relayers]], [p.pid for p in procs[relayers:]])
         finally:
             for p in procs:
                 if p.poll() is None:
@@ -163,13 +179,14 @@ def _healthy(url: str) -> bool:
 
 
 def deployed_singles(
-    chain: BenchChain, journal_url: str, *, replicas: int, n: int, rounds: int, threads: int
+    chain: BenchChain, journal_url: str, *, replicas: int, n: int, rounds: int, threads: int, relayers: int = 1
 ) -> list[Result]:
     w3 = chain.w3
     deadline = int(w3.eth.get_block("latest")["timestamp"]) + 7200
     domain = chain.domain()
     per_round = max(1, n // rounds)
-    peer = Account.from_key(keccak(text=f"ipledger-bench:scale-raw-sender-{replicas}"))
+    tag = f"{replicas}" if relayers == 1 else f"{replicas}r{relayers}"
+    peer = Account.from_key(keccak(text=f"ipledger-bench:scale-raw-sender-{tag}"))
     chain.fund(peer.address)
     accepted: list[tuple[float, float]] = []
     landed: list[tuple[float, float]] = []
@@ -177,13 +194,13 @@ def deployed_singles(
     peer_spent: dict[str, float] = {}  # the same while the peer ran
     blocks: dict[str, int] = {}  # blocks the automining node mined while each side ran
     with ExitStack() as stack:
-        where = stack.enter_context(layout(chain, journal_url, replicas))
+        where = stack.enter_context(layout(chain, journal_url, replicas, relayers))
         urls = where.urls
         meter = CpuMeter(chain, where)
         for r in range(rounds):
             bodies: list[tuple[str, bytes]] = []
             bindings = []
-            for i, content in enumerate(unique_hashes(per_round, f"scale{replicas}-api{r}")):
+            for i, content in enumerate(unique_hashes(per_round, f"scale{tag}-api{r}")):
                 binding = public_binding(content, 1, HashAlgorithm.SHA256)
                 req = sign_single(chain.party, domain, binding=binding, algorithm=1, nonce=0, deadline=deadline)
                 body = {
@@ -201,7 +218,7 @@ def deployed_singles(
             fees = {"maxFeePerGas": base * 4 + 2_000_000_000, "maxPriorityFeePerGas": 1_000_000_000}
             nonce = int(w3.eth.get_transaction_count(peer.address))
             raws = []
-            for content in unique_hashes(per_round, f"scale{replicas}-raw{r}"):
+            for content in unique_hashes(per_round, f"scale{tag}-raw{r}"):
                 req = sign_single(chain.party, domain, binding=content, algorithm=1, nonce=0, deadline=deadline)
                 tx = chain.evidence.functions.registerBySignature(req.as_args()).build_transaction(
                     {"from": peer.address, "nonce": nonce, "gas": 200_000, "chainId": chain.manifest.chain_id, **fees}
@@ -239,6 +256,10 @@ def deployed_singles(
             accepted.append((got["ours"][0], got["peer"][0]))
             landed.append((got["ours"][1], got["peer"][1]))
     label = f"{replicas} `ipledger serve` replica{'s' if replicas > 1 else ''} + 1 `ipledger worker`"
+    if relayers > 1:
+        label += f" + {relayers - 1} `ipledger worker --singles-only` of {relayers - 1} more relayer account" + (
+            "s" if relayers > 2 else ""
+        )
     total = per_round * rounds
     cores = os.cpu_count() or 1
     cpu = ", ".join(f"{part} {1000 * seconds / total:.2f}" for part, seconds in spent.items())
@@ -248,12 +269,13 @@ def deployed_singles(
         f"{peer_ms:.2f} ms for the peer's (node {1000 * peer_spent.get('node', 0) / total:.2f}, clients "
         f"{1000 * peer_spent.get('clients', 0) / total:.2f}): where both keep this machine's {cores} cores "
         f"busy, the ratio is at most {peer_ms / ours_ms if ours_ms else 0:.2f}×. The automining node mined "
-        f"{blocks.get('ours', 0) / total:.2f} blocks per registration for ours (the worker sends what it claimed as one JSON-RPC batch), "
+        f"{blocks.get('ours', 0) / total:.2f} blocks per registration for ours (each worker sends what it claimed "
+        "as one JSON-RPC batch), "
         f"{blocks.get('peer', 0) / total:.2f} for the peer's (its clients send at once)"
     )
     return [
         ratio_result(
-            f"7d-{replicas}",
+            f"7d-{tag}",
             f"relayed singles accepted, service in its own processes ({label}, PostgreSQL journal; {total} in "
             f"{rounds} rounds, {threads} client threads)",
             "req/s",
@@ -265,7 +287,7 @@ def deployed_singles(
             f"the worker sends it. {where_it_stops}",
         ),
         ratio_result(
-            f"7e-{replicas}",
+            f"7e-{tag}",
             f"relayed singles on chain, service in its own processes ({label})",
             "reg/s",
             "the same raw transactions until the last is mined",
@@ -318,8 +340,10 @@ def _until_nonce(chain: BenchChain, account: str, nonce: int, timeout: float = 3
 
 def measure(chain: BenchChain, journal_url: str, *, n: int, rounds: int, threads: int) -> list[Result]:
     results: list[Result] = []
-    for replicas in (1, 2):
-        results += deployed_singles(chain, journal_url, replicas=replicas, n=n, rounds=rounds, threads=threads)
+    for replicas, relayers in ((1, 1), (2, 1), (2, 2)):
+        results += deployed_singles(
+            chain, journal_url, replicas=replicas, n=n, rounds=rounds, threads=threads, relayers=relayers
+        )
     return results
 
 
