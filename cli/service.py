@@ -484,6 +484,7 @@ def worker_cmd(
     if settings.journal_url:
         manifest = ledger.manifest
         lease = RelayerLease(settings.journal_url, lease_key(manifest.chain_id, manifest.genesis_hash, relayer.address))
+        ledger.pipeline.may_send = lease.held
     stop = _stop_on_sigterm()
     leading = False
     announced = False

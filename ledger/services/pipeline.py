@@ -47,6 +47,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from ledger.chain.codec import call
@@ -113,6 +114,10 @@ class Pipeline:
         #: another): no batches (they need the anchor role), no takeovers, no following; the worker that leads the
         #: anchoring relayer does all of those for every single, whichever account sent it.
         self.singles_only = False
+        #: Whether this process may send now (``ipledger worker``: it still holds the relayer's lease). Asked at
+        #: the start of each step and again right before a batch is anchored, so that a worker that lost the lead
+        #: stops within a step, not a second later.
+        self.may_send: Callable[[], bool] | None = None
 
     # --- lifecycle ---
 
@@ -170,6 +175,8 @@ class Pipeline:
 
     def step(self, *, force_batch: bool = False) -> None:
         """One pass over the journal. ``force_batch`` anchors waiting submissions without waiting."""
+        if self.may_send is not None and not self.may_send():
+            return  # the lead was lost: the worker stops this pipeline
         self.service.record_unrecorded()
         self._send_queued_singles()
         if self.singles_only:
@@ -389,6 +396,8 @@ class Pipeline:
 
     def _anchor(self, batch: Batch) -> None:
         relayer = self.conn.require_relayer()
+        if self.may_send is not None and not self.may_send():
+            return  # the lead was lost during this step: the new leader anchors it
         onchain = call(self.conn.evidence.functions.batch(batch.root))
         if int(onchain[2]) != 0:  # already anchored (a previous run sent it): read it back, never twice
             self._record_anchor_from_chain(batch)
