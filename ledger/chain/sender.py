@@ -275,7 +275,7 @@ class TxSender:
         top = max(held, default=first - 1)
         gaps = [n for n in range(first, top + 1) if n not in held]
         following = top + 1
-        lost = taken_elsewhere = False
+        lost = False
         for k, result in enumerate(results):
             if result is not None:
                 continue
@@ -306,18 +306,19 @@ class TxSender:
                 if state == "refused":
                     outcome = NotSent(f"the node refused the transaction: {detail[:200]}")
                     break
-                if nonce >= top + 1:
-                    # another sender uses the account (a worker that just lost or took the lead): what is left goes
-                    # back to the queue rather than chasing nonces, and the next send reads the nonce again
-                    outcome = NotSent("another sender used the relayer's nonce; left for the next step")
-                    taken_elsewhere = True
-                    break
+                if nonce >= top + 1:  # another sender used the account: on from the node's next nonce
+                    try:
+                        following = max(following, self._pending_nonce())
+                    except ChainUnavailable as exc:
+                        self._failed = time.monotonic()
+                        outcome, lost = NotSent(exc.message), True
+                        break
             results[k] = outcome
-            if lost or taken_elsewhere:
-                break  # the node stopped answering, or another process sends from the account: the rest wait
+            if lost:
+                break  # the node stopped answering: the rest are not sent
         for k, result in enumerate(results):
             if result is None:
-                results[k] = NotSent("not sent again after an earlier refusal; left for the next step")
+                results[k] = NotSent("the node stopped answering before the transaction was sent")
         # nothing could take these nonces: a transfer of nothing each, so that the later ones are mined (not while
         # the node does not answer: it may hold them, and the next send reads its nonce again)
         for nonce in [] if lost else gaps:
