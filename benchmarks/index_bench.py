@@ -3,7 +3,8 @@
 Row 10 fills the benchmark anvil with single registrations (sent by the party's account, unsigned through
 ``anvil_impersonateAccount``: the chain content is what matters here, not how it got there), then times, in
 interleaved rounds, a full ``Indexer.sync`` into an empty SQLite database against plain ``eth_getLogs``
-requests over the same blocks (at most ``CHUNK`` blocks each, JSON parsed, nothing else done).
+requests over the same blocks (at most ``CHUNK`` blocks each, JSON parsed, nothing else done). The indexer
+reads over the connection the service opens (``ledger.chain.rpc.connect``).
 
 Row 11 loads 1,000,000 evidence rows into the index's own schema (SQLite in a temporary file; PostgreSQL on a
 throwaway server from Debian's binaries when installed) and times each query of a mix — the lists the API
@@ -28,6 +29,7 @@ from sqlalchemy import Engine, insert
 
 from benchmarks.env import BenchChain
 from benchmarks.report import Result, ratio_result
+from ledger.chain.rpc import connect
 from ledger.config import Settings
 from ledger.index import schema, sync
 from ledger.index.decoder import checksum
@@ -90,12 +92,15 @@ def catch_up(chain: BenchChain, *, events: int, rounds: int) -> Result:
     head = int(chain.w3.eth.block_number)
     pairs: list[tuple[float, float]] = []
     counted = 0
+    # The indexer reads through the connection the service opens (ledger.chain.rpc.connect: pooled, orjson for
+    # large answers), not the benchmark's plain web3 provider.
+    w3 = connect(chain.rpc_url, timeout=120)
     with tempfile.TemporaryDirectory(prefix="ipledger-bench-index-") as tmp, httpx.Client(timeout=120) as client:
         settings = Settings(data_dir=Path(tmp), confirmations=0)
         for r in range(rounds):
             db = Path(tmp) / f"round-{r}.sqlite3"
             engine = schema.make_engine(f"sqlite:///{db}")
-            indexer = Indexer(chain.w3, chain.manifest, settings, engine)
+            indexer = Indexer(w3, chain.manifest, settings, engine)
             addresses = [checksum(a) for a in indexer.addresses]
 
             def peer() -> float:
