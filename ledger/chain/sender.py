@@ -21,6 +21,7 @@ import random
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -65,6 +66,11 @@ _FEES_LOW = ("base fee", "basefee", "underpriced", "fee cap", "feecap", "max fee
 class NotSent(ChainUnavailable):
     """Nothing was broadcast: the node refused the transaction, did not answer before it was sent, or the
     sender gave up in time (its caller may try again later)."""
+
+
+class ClaimLost(NotSent):
+    """Nothing was broadcast: the caller's ``before_broadcast`` found its claim taken (another process sends
+    what the transaction would carry)."""
 
 
 class SendUncertain(ChainUnavailable):
@@ -156,14 +162,29 @@ class TxSender:
         except Exception as exc:  # noqa: BLE001 - each provider raises its own classes; as_revert classifies them
             raise as_revert(exc) from None
 
-    def send_call(self, fn: Any, *, gas: int | None = None, wait: bool = True) -> SentTransaction | str:
+    def send_call(
+        self,
+        fn: Any,
+        *,
+        gas: int | None = None,
+        wait: bool = True,
+        before_broadcast: Callable[[str], bool] | None = None,
+    ) -> SentTransaction | str:
         """Builds, estimates, signs and sends a contract function call (``contract.functions.f(...)``)."""
         # web3's calldata encoder: build_transaction would estimate gas, which send() does itself
         data = fn._encode_transaction_data()  # noqa: SLF001
-        return self.send({"to": fn.address, "data": data, "value": 0}, gas=gas, wait=wait)
+        return self.send(
+            {"to": fn.address, "data": data, "value": 0}, gas=gas, wait=wait, before_broadcast=before_broadcast
+        )
 
     def send(
-        self, tx: dict[str, Any], *, gas: int | None = None, wait: bool = True, not_after: float | None = None
+        self,
+        tx: dict[str, Any],
+        *,
+        gas: int | None = None,
+        wait: bool = True,
+        not_after: float | None = None,
+        before_broadcast: Callable[[str], bool] | None = None,
     ) -> SentTransaction | str:
         """Signs and sends ``tx`` from this account. Without ``gas`` the call is estimated first (which decodes a
         revert before anything is broadcast); with it, the caller vouches for the limit.
@@ -172,6 +193,11 @@ class TxSender:
         A nonce another sender took, or fees the head outgrew, are cured and retried up to ``SEND_ATTEMPTS``
         times; a refusal beyond that, or any other, raises :class:`NotSent`. A broadcast whose answer is lost
         raises :class:`SendUncertain`.
+
+        ``before_broadcast(tx_hash)`` is asked with the hash of the signed transaction right before each
+        broadcast (a retry signs anew, and asks again with the new hash): the caller records its claim on what
+        the transaction carries. False, or an exception, and nothing is broadcast and the nonce stays free
+        (:class:`NotSent`, or the exception).
         """
         asked = time.monotonic()
         tx = {**tx, "from": self.address, "chainId": self.chain_id()}
@@ -182,7 +208,7 @@ class TxSender:
         with self._lock:
             if self._failed >= asked:  # the node stopped answering while this thread waited for the sender
                 raise NotSent("the chain node does not answer")
-            tx_hash = self._send_locked(tx, not_after)
+            tx_hash = self._send_locked(tx, not_after, before_broadcast)
         if not wait:
             return tx_hash
         return self.wait(tx_hash, tx)
@@ -362,7 +388,9 @@ class TxSender:
                 return "refused", exc.message
         return "refused", "fees kept rising above the transaction's"
 
-    def _send_locked(self, tx: dict[str, Any], not_after: float | None) -> str:
+    def _send_locked(
+        self, tx: dict[str, Any], not_after: float | None, before_broadcast: Callable[[str], bool] | None = None
+    ) -> str:
         """The broadcast with its bounded retries; called under the lock."""
         for attempt in range(SEND_ATTEMPTS):
             if not_after is not None and time.monotonic() > not_after:
@@ -376,6 +404,8 @@ class TxSender:
             tx["nonce"] = self._nonce
             raw = self.sign(tx)
             tx_hash = "0x" + keccak(raw).hex()
+            if before_broadcast is not None and not before_broadcast(tx_hash):
+                raise ClaimLost("what the transaction carries was claimed by another sender; nothing was sent")
             try:
                 sent = as_hex(rpc(self.w3, "eth_sendRawTransaction", ["0x" + raw.hex()]))
             except NodeRefused as exc:

@@ -54,7 +54,7 @@ from ledger.chain.codec import call
 from ledger.chain.connection import Connection
 from ledger.chain.head import Head
 from ledger.chain.rpc import as_hex, as_int, rpc
-from ledger.chain.sender import claim_relayer, receipt, release_relayer, transaction_known
+from ledger.chain.sender import ClaimLost, claim_relayer, receipt, release_relayer, transaction_known
 from ledger.domain import merkle
 from ledger.domain.evidence import ANCHORED, FINAL, QUEUED, REJECTED, SENDING, SENT, Submission
 from ledger.errors import ContractRevert, LedgerError
@@ -85,6 +85,9 @@ SEND_CHUNK = 256
 #: Seconds after its acceptance within which a single is sent with the gas limit of the simulation that accepted
 #: it, unestimated; an older one is estimated again first (which also re-checks every contract rule).
 SIMULATION_FRESH = 30.0
+#: Seconds a batch's recorded anchoring transaction must stay unknown to the node before it counts as lost and
+#: the batch is anchored again (another worker may have recorded it a moment before broadcasting it).
+ANCHOR_LOST_AFTER = 3.0
 
 
 class Pipeline:
@@ -105,6 +108,7 @@ class Pipeline:
         # transaction hash -> (block number, block hash, block time or None) of recent registration events
         self._recent: OrderedDict[str, tuple[int, str, int | None]] = OrderedDict()
         self._unseen: dict[int, int] = {}  # sent single -> steps it has not been found in the events
+        self._batch_unknown: dict[int, float] = {}  # sent batch -> time.monotonic() its transaction was first unknown
         # singles found on chain / final during a step, recorded together at its end
         self._anchored_marks: list[tuple[int, int, str, int]] = []
         self._final_marks: list[int] = []
@@ -403,14 +407,27 @@ class Pipeline:
             self._record_anchor_from_chain(batch)
             return
         fn = self.conn.evidence.functions.anchorBatch(batch.root, batch.size)
+        # The transaction is recorded as the batch's before it is broadcast, compare-and-set on what this step
+        # saw: of two workers that both lead for a moment (a lease lost between its check and the send), one
+        # records and sends, the other sends nothing and follows the recorded transaction.
+        seen: dict[str, Any] = {"status": batch.status, "tx_hash": batch.tx_hash}
+
+        def claim(tx_hash: str) -> bool:
+            if not self.store.claim_batch_send(batch.id, tx_hash, status=seen["status"], held_by=seen["tx_hash"]):
+                return False
+            seen.update(status=SENT, tx_hash=tx_hash)  # a retry at a fresh nonce or fees moves the claim on
+            return True
+
         try:
-            tx_hash = relayer.send_call(fn, wait=False)
+            relayer.send_call(fn, wait=False, before_broadcast=claim)
+        except ClaimLost:
+            log.info("batch %s: another worker is anchoring it; following its transaction", batch.id)
         except ContractRevert as exc:
             if exc.name == "BatchAlreadyAnchored":
                 self._record_anchor_from_chain(batch)
                 return
             raise
-        self.store.set_batch_state(batch.id, SENT, tx_hash=str(tx_hash))
+        self._batch_unknown.pop(batch.id, None)
 
     def _record_anchor_from_chain(self, batch: Batch) -> None:
         b = call(self.conn.evidence.functions.batch(batch.root))
@@ -440,11 +457,18 @@ class Pipeline:
         if batch.status == SENT:
             rcpt = receipt(w3, batch.tx_hash)
             if rcpt is None:
-                if not transaction_known(w3, batch.tx_hash):
+                if transaction_known(w3, batch.tx_hash):
+                    self._batch_unknown.pop(batch.id, None)
+                    return
+                # Unknown to the node for ANCHOR_LOST_AFTER seconds of this process's looking: lost. (A moment
+                # is not enough: another worker may have recorded it and be about to broadcast it.)
+                since = self._batch_unknown.setdefault(batch.id, time.monotonic())
+                if time.monotonic() - since >= ANCHOR_LOST_AFTER:
                     log.info("batch %s: transaction lost by the node, anchoring again", batch.id)
                     self.conn.require_relayer().resync()
                     self._anchor(batch)
                 return
+            self._batch_unknown.pop(batch.id, None)
             if as_int(rcpt["status"]) != 1:
                 self._anchor(batch)  # reverted: most likely anchored meanwhile; read back or resend
                 return

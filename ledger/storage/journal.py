@@ -862,6 +862,20 @@ class Store:
             cols = ", ".join(f"{k} = ?" for k in ("status", *sub_fields))
             db.execute(f"UPDATE submissions SET {cols} WHERE batch_id = ?", (status, *sub_fields.values(), batch_id))  # noqa: S608
 
+    def claim_batch_send(self, batch_id: int, tx_hash: str, *, status: str, held_by: str | None) -> bool:
+        """Records ``tx_hash`` as the batch's anchoring transaction (``sent``), before it is broadcast: only if
+        the batch is still in ``status`` with the transaction ``held_by`` (as its sender saw it). False when
+        another sender recorded one first; that sender's transaction is the one to follow."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE batches SET status = ?, tx_hash = ? WHERE id = ? AND status = ? AND tx_hash IS ?",
+                (SENT, tx_hash, batch_id, status, held_by),
+            )
+            if cur.rowcount != 1:
+                return False
+            db.execute("UPDATE submissions SET status = ?, tx_hash = ? WHERE batch_id = ?", (SENT, tx_hash, batch_id))
+            return True
+
     # --- reads ---
 
     def submission(self, sub_id: int) -> Submission | None:

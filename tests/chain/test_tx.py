@@ -14,7 +14,7 @@ from web3 import Web3
 from ledger.chain.artifacts import load_artifact
 from ledger.chain.head import ChainHead
 from ledger.chain.rpc import FunctionCodec, PooledHTTPProvider, connect, rpc, rpc_batch
-from ledger.chain.sender import NotSent, SentTransaction, TxSender
+from ledger.chain.sender import ClaimLost, NotSent, SentTransaction, TxSender
 from ledger.errors import EvidenceAlreadyRegistered, SignatureRejected
 from ledger.services.evidence import ECDSA_REGISTRATION_GAS
 from tests.api.conftest import CountingProvider
@@ -177,6 +177,29 @@ def test_a_sender_whose_nonce_was_used_elsewhere_recovers_and_prices_from_a_shar
     # the refused send, the nonce read and the retry; the fees came from the shared head, no chain id asked
     assert rpc_calls.count("eth_sendRawTransaction") == 2 and rpc_calls.count("eth_getTransactionCount") == 1
     assert rpc_calls.count("eth_getBlockByNumber") == 0 and rpc_calls.count("eth_chainId") == 0
+
+
+def test_a_send_whose_claim_is_refused_broadcasts_nothing_and_leaves_its_nonce_free(anvil: Chain) -> None:
+    """``before_broadcast`` is asked with the hash of what is about to be broadcast, after every re-signing: the
+    caller's record of its claim. Refused, nothing goes out and the next transaction takes the same nonce."""
+    acct = account("tx-claim")
+    anvil.fund(acct.address)
+    sender, other = TxSender(anvil.w3, acct), TxSender(anvil.w3, acct)
+    start = anvil.w3.eth.get_transaction_count(acct.address)
+    asked: list[str] = []
+
+    def claim(answer: bool) -> Any:
+        return lambda tx_hash: asked.append(tx_hash) or answer
+
+    with CountingProvider(anvil.w3) as rpc_calls, pytest.raises(ClaimLost):
+        sender.send({"to": acct.address, "value": 0}, gas=21_000, before_broadcast=claim(False))
+    assert len(asked) == 1 and rpc_calls.count("eth_sendRawTransaction") == 0
+    assert anvil.w3.eth.get_transaction_count(acct.address, "pending") == start
+    other.send({"to": acct.address, "value": 0}, gas=21_000)  # takes the nonce `sender` holds: it must sign again
+    sent = sender.send({"to": acct.address, "value": 0}, gas=21_000, wait=False, before_broadcast=claim(True))
+    assert asked[-1] == sent and len(asked) == 3, "asked again with the hash signed at the fresh nonce"
+    assert anvil.w3.eth.wait_for_transaction_receipt(sent)["status"] == 1
+    assert anvil.w3.eth.get_transaction(sent)["nonce"] == start + 1
 
 
 def _posts(w3: Web3) -> list[int]:

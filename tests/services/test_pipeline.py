@@ -5,7 +5,10 @@
 - a record that lands on chain through another transaction than the journal's settles to final with the
   transaction that carried it;
 - no submission stays non-final forever: the age limit expires it, with one log line;
-- an accepted registration that cannot be sent now is answered 202 and sent later by the pipeline.
+- an accepted registration that cannot be sent now is answered 202 and sent later by the pipeline;
+- one anchoring transaction per batch: of two workers that both lead for a moment, one records its transaction
+  before broadcasting it and the other sends nothing; a recorded transaction the node does not know is sent again
+  only once it has stayed unknown for a while.
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ from typing import Any
 import pytest
 import rlp
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3 import Web3
 
 from ledger.chain.rpc import FunctionCodec, PooledHTTPProvider, as_int, connect, rpc
 from ledger.chain.sender import NotSent, SentTransaction
+from ledger.domain import merkle
 from ledger.domain.evidence import ANCHORED, EXPIRED, FINAL, QUEUED, SENDING, SENT, sign_single
+from ledger.services import pipeline as pipeline_module
 from ledger.services.evidence import ECDSA_REGISTRATION_GAS
-from ledger.storage.journal import process_owner
+from ledger.storage.journal import Batch, process_owner
 from tests.api.conftest import Api, firm  # noqa: F401 - the admitted party fixture
 from tests.helpers import h
 
@@ -262,6 +268,90 @@ def test_a_sender_out_of_its_lease_loses_the_single_to_the_pipeline(api: Api, fi
     store.mark_submission(sub.id, lease_until=time.time() - 1)
     assert store.claim(sub.id, "me", status=SENDING, held_by="1:alive-elsewhere") is not None
     assert store.claim(sub.id, "someone else", status=SENDING, held_by="1:alive-elsewhere") is None  # one owner
+
+
+# --- one anchoring transaction per batch ------------------------------------------------------------------
+
+
+def queued_batch(api: Api, firm: LocalAccount, label: str) -> Batch:
+    """A batch of two accepted hashes, formed in the journal as the pipeline forms one, not yet anchored."""
+    resp = api.client.post("/v1/evidence/batch", json=api.batch_body(firm, [h(f"{label} 1"), h(f"{label} 2")]))
+    assert resp.status_code == 202, resp.text
+    waiting = api.ledger.store.queued("batch")
+    tree = merkle.MerkleTree(merkle.leaf_hash(bytes(s.digest or b"")) for s in waiting)
+    return api.ledger.store.create_batch(tree.root, [s.id for s in waiting], sum(s.count for s in waiting))
+
+
+def anchor_sends(api: Api, sends: SendLog) -> list[str]:
+    """The hashes of the anchorBatch transactions broadcast (taken by the node or not)."""
+    selector = FunctionCodec(api.ledger.evidence, "anchorBatch").selector
+    return ["0x" + keccak(raw).hex() for raw in sends.raw if bytes(rlp.decode(raw[1:])[7])[:4] == selector]
+
+
+def test_of_two_workers_leading_at_once_one_anchors_the_batch_and_the_other_sends_nothing(
+    api: Api, firm: LocalAccount
+) -> None:
+    ledger = api.ledger
+    relayer, pipeline = ledger.relayer, ledger.pipeline
+    assert relayer is not None
+    batch = queued_batch(api, firm, "split lead")
+    real_send_call = relayer.send_call
+    others: list[str] = []
+
+    def other_worker_first(fn: Any, **kw: Any) -> Any:
+        # This worker has read the batch queued and is about to send; the other, which read it queued too,
+        # anchors it first (a lease lost between a check and a send leaves two leaders for a moment).
+        if not others:
+            others.append("anchoring")
+            pipeline._anchor(batch)  # noqa: SLF001 - the other leader's step on what it read
+        return real_send_call(fn, **kw)
+
+    relayer.send_call = other_worker_first  # type: ignore[method-assign]
+    rpc(ledger.w3, "evm_setAutomine", [False])  # the other's transaction waits in the pool, as on a chain with blocks
+    try:
+        with SendLog(ledger.w3) as sends:
+            pipeline._anchor(batch)  # noqa: SLF001 - this leader's step on the same read
+    finally:
+        relayer.send_call = real_send_call  # type: ignore[method-assign]
+        rpc(ledger.w3, "evm_setAutomine", [True])
+    anchors = anchor_sends(api, sends)
+    assert len(anchors) == 1, "one anchoring transaction broadcast"
+    recorded = ledger.store.batch(batch.id)
+    assert recorded is not None and recorded.status == SENT and recorded.tx_hash == anchors[0]
+    rpc(ledger.w3, "evm_mine", [])
+    with SendLog(ledger.w3) as more:
+        settle(api)
+        post = api.client.post("/v1/evidence", json=api.single_body(firm, h("split lead after")))
+        assert post.status_code == 202, post.text
+        settle(api)  # the nonce the losing worker signed at was left free: the next transaction is mined
+    assert anchor_sends(api, more) == []
+    final = ledger.store.batch(batch.id)
+    assert final is not None and final.status == FINAL and final.tx_hash == anchors[0]
+    assert as_int(rpc(ledger.w3, "eth_getTransactionReceipt", [anchors[0]])["status"]) == 1
+
+
+def test_a_recorded_anchor_the_node_does_not_know_is_sent_again_only_after_it_stayed_unknown(
+    api: Api, firm: LocalAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that recorded its anchoring transaction and died before broadcasting it: the next leader waits
+    ANCHOR_LOST_AFTER (the first may be broadcasting it this moment), then anchors the batch itself, once."""
+    ledger = api.ledger
+    batch = queued_batch(api, firm, "died before broadcast")
+    never_sent = "0x" + keccak(text="an anchoring transaction never broadcast").hex()
+    assert ledger.store.claim_batch_send(batch.id, never_sent, status=QUEUED, held_by=None)
+    assert not ledger.store.claim_batch_send(batch.id, "0x" + "11" * 32, status=QUEUED, held_by=None)
+    monkeypatch.setattr(pipeline_module, "ANCHOR_LOST_AFTER", 1.0)
+    with SendLog(ledger.w3) as sends:
+        ledger.pipeline.step()
+        assert anchor_sends(api, sends) == [], "unknown for a moment only: not sent again yet"
+        time.sleep(1.1)
+        ledger.pipeline.step()
+        ledger.pipeline.step()
+    anchors = anchor_sends(api, sends)
+    assert len(anchors) == 1
+    settle(api)
+    final = ledger.store.batch(batch.id)
+    assert final is not None and final.status == FINAL and final.tx_hash == anchors[0]
 
 
 # --- a record carried by another transaction ----------------------------------------------------------
