@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
@@ -27,7 +28,7 @@ from pydantic import SecretStr
 
 from cli.common import DataDirOpt, RpcUrlOpt, console, err_console, keystore_password, operator_token, settings_with
 from ledger.config import LOOPBACK
-from ledger.errors import ConfigurationError, KeystoreError
+from ledger.errors import ConfigurationError, KeystoreError, LedgerError
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -412,13 +413,25 @@ def serve_cmd(
     data_dir: DataDirOpt = None,
     host: Annotated[str | None, typer.Option("--host", help="API address. Env: IPLEDGER_HOST.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="API port. Env: IPLEDGER_PORT.")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="API processes on this host, sharing the port (1–64). A replica that dies is replaced; with more "
+            "than one, IPLEDGER_JOURNAL_URL is required and IPLEDGER_KEYSTORE is not allowed (a relayer account "
+            "belongs to one process).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the API alone, as one of any number of replicas sharing a PostgreSQL journal (IPLEDGER_JOURNAL_URL).
 
     A replica checks every request and journals relayed registrations; it sends none of them: the `ipledger worker`
     that leads the relayer account does, so that an account's nonces are allocated in one place. With
     IPLEDGER_KEYSTORE it relays the other signed acts (assets, agreements, endorsements) from that account, which
-    must be its own (one process per relayer account). Runs until Ctrl-C or SIGTERM."""
+    must be its own (one process per relayer account). `--workers N` runs N such processes on one port. Runs until
+    Ctrl-C or SIGTERM."""
     import uvicorn
 
     from api.app import create_app
@@ -428,14 +441,28 @@ def serve_cmd(
     settings = settings_with(rpc_url=rpc_url, data_dir=data_dir, host=host, port=port).model_copy(
         update={"relay_from_api": False}
     )
-
+    if workers > 1:
+        if not settings.journal_url:
+            raise ConfigurationError(
+                "--workers N shares one journal among N processes: set IPLEDGER_JOURNAL_URL (PostgreSQL)",
+                field="journal_url",
+            )
+        if settings.keystore:
+            raise ConfigurationError(
+                "--workers N cannot share IPLEDGER_KEYSTORE: a relayer account belongs to one process (run a "
+                "replica of its own for it, or none)",
+                field="keystore",
+            )
     if not port_is_free(settings.host, settings.port):
         raise PortInUse(f"port {settings.port} on {settings.host} is already in use (choose another with --port)")
-    ledger = _external_ledger(settings)
     if settings.operator_token is None:
         token = operator_token(settings)
         if token:
             settings = settings.model_copy(update={"operator_token": SecretStr(token)})
+    if workers > 1:
+        _serve_processes(settings, workers, create_app)
+        return
+    ledger = _external_ledger(settings)
     if ledger.relayer is not None:
         from ledger.chain.sender import claim_relayer
 
@@ -443,6 +470,55 @@ def serve_cmd(
     console.print(f"API replica on http://{settings.host}:{settings.port}; registrations are sent by the worker")
     app_ = create_app(ledger, settings, run_pipeline=False)
     uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning", **app_.state.server_options)
+
+
+def _serve_processes(settings: Settings, workers: int, create_app: Callable[..., Any]) -> None:
+    """``serve --workers N``: the checks of one replica first (chain, deployment, journal; one error, once), then
+    N forked replicas on one shared socket (cli/replicas.py)."""
+    import socket
+
+    import uvicorn
+    from rich.markup import escape
+
+    from cli import replicas
+    from cli.render import humane_times
+    from ledger.errors import PortInUse
+
+    _external_ledger(settings).close()  # nothing of it is kept: each replica opens its own after the fork
+
+    class Replica(uvicorn.Server):
+        """uvicorn's server, telling the supervisor when it serves."""
+
+        ready: Callable[[], None] = staticmethod(lambda: None)
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                self.ready()
+
+    def serve(sock: socket.socket, ready: Callable[[], None]) -> int:
+        try:
+            app_ = create_app(_external_ledger(settings), settings, run_pipeline=False)
+        except LedgerError as exc:
+            err_console.print(f"[red]error:[/] {escape(humane_times(exc.message))}", highlight=False)
+            return 1
+        server = Replica(uvicorn.Config(app_, log_level="warning", **app_.state.server_options))
+        server.ready = ready
+        server.run(sockets=[sock])
+        return 0 if server.started else 3
+
+    try:
+        sock = replicas.bind(settings.host, settings.port)
+    except OSError:
+        raise PortInUse(
+            f"port {settings.port} on {settings.host} is already in use (choose another with --port)"
+        ) from None
+    console.print(
+        f"{workers} API replicas on http://{settings.host}:{settings.port}; registrations are sent by the worker"
+    )
+    code = replicas.Supervisor(serve, sock, workers).run()
+    if code:
+        raise typer.Exit(code)
 
 
 #: Seconds a worker that has just taken the lead waits before it sends: the leader it replaces (whose session was

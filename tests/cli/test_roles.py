@@ -5,6 +5,7 @@ once."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -248,3 +249,92 @@ def _get(url: str) -> int:
         return httpx.get(url, timeout=5).status_code
     except httpx.HTTPError:
         return 0
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_serve_with_workers_runs_replicas_on_one_port_replaces_a_killed_one_and_stops_them_on_sigterm(
+    anvil: Chain, postgres_db: str, tmp_path: Path, procs: list[Proc]
+) -> None:
+    base, keystore = _environment(anvil, postgres_db, tmp_path)
+    port = free_port()
+    serve = Proc("serve", ["serve", "--port", str(port), "--workers", "2"], base, tmp_path / "serve.log")
+    worker = Proc("worker", ["worker"], {**base, "IPLEDGER_KEYSTORE": str(keystore)}, tmp_path / "worker.log")
+    procs.extend([serve, worker])
+    client = Client(anvil, f"http://127.0.0.1:{port}")
+    _until("the replicas answer", lambda: _get(client.api + "/v1/health") == 200, 60)
+    first = _until(
+        "two replica processes", lambda: (lambda kids: kids if len(kids) == 2 else None)(_children(serve.p.pid)), 30
+    )
+    # each request on a connection of its own: the kernel hands connections to both replicas
+    receipts = [client.single(f"workers {i}".encode()) for i in range(6)]
+
+    killed = min(first)
+    os.kill(killed, signal.SIGKILL)
+    _until("the killed replica is replaced", lambda: len(_children(serve.p.pid) - {killed}) == 2, 30)
+    assert killed not in _children(serve.p.pid)
+    receipts += [client.single(f"workers {i}".encode()) for i in range(6, 12)] + [client.batch([b"w1", b"w2"])]
+    for r in receipts:
+        _until(f"{r} on chain", lambda r=r: client.on_chain(r), 60)
+    assert "starting another" in serve.text()
+
+    replicas = _children(serve.p.pid)
+    serve.p.send_signal(signal.SIGTERM)
+    assert serve.p.wait(40) == 0
+    _until("every replica ended with the parent", lambda: not any(_alive(pid) for pid in replicas), 10)
+    assert "Traceback" not in serve.text()
+
+    # a parent killed outright takes its replicas with it
+    again = Proc("again", ["serve", "--port", str(port), "--workers", "2"], base, tmp_path / "again.log")
+    procs.append(again)
+    _until("the replicas answer again", lambda: _get(client.api + "/v1/health") == 200, 60)
+    orphans = _until(
+        "two replicas", lambda: (lambda kids: kids if len(kids) == 2 else None)(_children(again.p.pid)), 30
+    )
+    again.stop(signal.SIGKILL)
+    _until("the replicas of a killed parent end", lambda: not any(_alive(pid) for pid in orphans), 15)
+
+
+def test_serve_with_workers_refuses_a_layout_it_cannot_run(anvil: Chain, tmp_path: Path) -> None:
+    """Several processes need the shared journal, and cannot share one relayer account's key."""
+    data = tmp_path / "data"
+    anvil.manifest.save(manifest_path(data, anvil.manifest.chain_id))
+    env = cli_env(IPLEDGER_RPC_URL=anvil.node_url, IPLEDGER_DATA_DIR=str(data))
+    port = str(free_port())
+    no_journal = subprocess.run(
+        [IPLEDGER, "serve", "--port", port, "--workers", "2"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert no_journal.returncode != 0 and "IPLEDGER_JOURNAL_URL" in no_journal.stderr, no_journal.stderr
+    keyed = subprocess.run(
+        [IPLEDGER, "serve", "--port", port, "--workers", "2"],
+        env={**env, "IPLEDGER_JOURNAL_URL": "postgresql://127.0.0.1:1/none", "IPLEDGER_KEYSTORE": str(tmp_path / "k")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert keyed.returncode != 0 and "IPLEDGER_KEYSTORE" in keyed.stderr, keyed.stderr
+    zero = subprocess.run([IPLEDGER, "serve", "--workers", "0"], env=env, capture_output=True, text=True, timeout=60)
+    assert zero.returncode == 2 and "--workers" in zero.stderr
+    for result in (no_journal, keyed, zero):
+        assert "Traceback" not in result.stderr
