@@ -1,8 +1,8 @@
 """`ipledger serve --workers N`: N API processes on one host sharing one listening socket.
 
-The parent binds the address once and forks the replicas; each builds its own ledger and app (no connection,
-pool or thread crosses a fork: the parent opens none before forking) and serves the shared socket with uvicorn,
-the kernel spreading connections among them. The parent supervises:
+The parent binds the address once and forks the replicas; each builds its own ledger and app after the fork (no
+connection, pool or thread of the parent is used by a replica) and serves the shared socket with uvicorn, the
+kernel spreading connections among them. The parent supervises:
 
 - a replica that ends before it is ready (serving; it says so through a pipe) failed to start (the chain, the
   journal or the data directory refused it): every replica is stopped and the command ends with that replica's
@@ -20,7 +20,6 @@ The replicas are stateless (issue 14): what one journals, any other answers, thr
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
 import signal
 import socket
@@ -29,14 +28,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-log = logging.getLogger("ipledger.replicas")
-
 #: Replacements of replicas that ended on their own, within any minute, before the parent gives up.
 RESTARTS_PER_MINUTE = 5
 #: Seconds the replicas have to finish their requests after the parent passed SIGTERM on.
 STOP_TIMEOUT = 30.0
-#: The most replica processes one ``serve`` runs.
-MAX_WORKERS = 64
 
 _PR_SET_PDEATHSIG = 1
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -171,7 +166,7 @@ class Supervisor:
             if self.stopping and stop_by is None:
                 stop_by = time.monotonic() + STOP_TIMEOUT
             if stop_by is not None and time.monotonic() > stop_by:
-                log.warning("replicas still running %.0f s after SIGTERM: killing them", STOP_TIMEOUT)
+                print(f"replicas still running {STOP_TIMEOUT:.0f} s after SIGTERM: killing them", file=sys.stderr)
                 self._signal_all(signal.SIGKILL)
                 stop_by = time.monotonic() + STOP_TIMEOUT
             try:
