@@ -266,6 +266,11 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _two_children(pid: int) -> set[int] | None:
+    kids = _children(pid)
+    return kids if len(kids) == 2 else None
+
+
 def _alive(pid: int) -> bool:
     try:
         return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -284,9 +289,7 @@ def test_serve_with_workers_runs_replicas_on_one_port_replaces_a_killed_one_and_
     procs.extend([serve, worker])
     client = Client(anvil, f"http://127.0.0.1:{port}")
     _until("the replicas answer", lambda: _get(client.api + "/v1/health") == 200, 60)
-    first = _until(
-        "two replica processes", lambda: (lambda kids: kids if len(kids) == 2 else None)(_children(serve.p.pid)), 30
-    )
+    first = _until("two replica processes", lambda: _two_children(serve.p.pid), 30)
     # each request on a connection of its own: the kernel hands connections to both replicas
     receipts = [client.single(f"workers {i}".encode()) for i in range(6)]
 
@@ -309,9 +312,7 @@ def test_serve_with_workers_runs_replicas_on_one_port_replaces_a_killed_one_and_
     again = Proc("again", ["serve", "--port", str(port), "--workers", "2"], base, tmp_path / "again.log")
     procs.append(again)
     _until("the replicas answer again", lambda: _get(client.api + "/v1/health") == 200, 60)
-    orphans = _until(
-        "two replicas", lambda: (lambda kids: kids if len(kids) == 2 else None)(_children(again.p.pid)), 30
-    )
+    orphans = _until("two replicas", lambda: _two_children(again.p.pid), 30)
     again.stop(signal.SIGKILL)
     _until("the replicas of a killed parent end", lambda: not any(_alive(pid) for pid in orphans), 15)
 
