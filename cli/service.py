@@ -419,9 +419,8 @@ def serve_cmd(
             "--workers",
             min=1,
             max=64,
-            help="API processes on this host, sharing the port (1–64). A replica that dies is replaced; with more "
-            "than one, IPLEDGER_JOURNAL_URL is required and IPLEDGER_KEYSTORE is not allowed (a relayer account "
-            "belongs to one process).",
+            help="API processes on this host, sharing the port (1–64). A replica that dies is replaced. With more "
+            "than one, IPLEDGER_KEYSTORE is not allowed (a relayer account belongs to one process).",
         ),
     ] = 1,
 ) -> None:
@@ -442,11 +441,6 @@ def serve_cmd(
         update={"relay_from_api": False}
     )
     if workers > 1:
-        if not settings.journal_url:
-            raise ConfigurationError(
-                "--workers N shares one journal among N processes: set IPLEDGER_JOURNAL_URL (PostgreSQL)",
-                field="journal_url",
-            )
         if settings.keystore:
             raise ConfigurationError(
                 "--workers N cannot share IPLEDGER_KEYSTORE: a relayer account belongs to one process (run a "
