@@ -3,8 +3,9 @@
 `ipledger serve` replicas (each its own process) check and journal, one `ipledger worker` (its own process) sends,
 over a throwaway PostgreSQL journal; the clients run here, in this process. Side by side, round by round, with the
 same client threads: the same registrations pre-signed as plain transactions and sent with
-`eth_sendRawTransaction` to the same node (the peer of measure 7). Reported for 1 and 2 replicas, and for 2
-replicas with a second relayer account (`ipledger worker --singles-only`) sharing the singles:
+`eth_sendRawTransaction` to the same node (the peer of measure 7). Reported for 1 and 2 replicas, for 2 replicas
+of one `ipledger serve --workers 2` on one port, and for 2 replicas with a second relayer account
+(`ipledger worker --singles-only`) sharing the singles:
 
 - accepted: 202 answers per second (checked against every contract rule by a simulation, and journalled);
 - on chain: registrations per second from the first request until the last one is on chain (the worker's
@@ -99,10 +100,12 @@ class CpuMeter:
 
 
 @contextmanager
-def layout(chain: BenchChain, journal_url: str, replicas: int, relayers: int = 1) -> Iterator[Layout]:
-    """``replicas`` `ipledger serve` processes, one `ipledger worker` of the anchoring relayer and ``relayers - 1``
-    `ipledger worker --singles-only` of relayer accounts of their own (funded here) on ``chain``; yields where
-    they run."""
+def layout(
+    chain: BenchChain, journal_url: str, replicas: int, relayers: int = 1, *, one_port: bool = False
+) -> Iterator[Layout]:
+    """``replicas`` `ipledger serve` processes (``one_port``: one `ipledger serve --workers replicas`), one
+    `ipledger worker` of the anchoring relayer and ``relayers - 1`` `ipledger worker --singles-only` of relayer
+    accounts of their own (funded here) on ``chain``; yields where they run."""
     with tempfile.TemporaryDirectory(prefix="ipledger-bench-scale-") as tmp:
         root = Path(tmp)
         chain.manifest.save(manifest_path(root / "data", chain.manifest.chain_id))
@@ -142,11 +145,11 @@ def layout(chain: BenchChain, journal_url: str, replicas: int, relayers: int = 1
                     )
                 )
             urls = []
-            for i in range(replicas):
+            for i in range(1 if one_port else replicas):
                 port = free_port()
                 procs.append(
                     subprocess.Popen(
-                        [IPLEDGER, "serve", "--port", str(port)],
+                        [IPLEDGER, "serve", "--port", str(port), *(["--workers", str(replicas)] if one_port else [])],
                         env=env,
                         stdout=(root / f"serve{i}.log").open("wb"),
                         stderr=subprocess.STDOUT,
@@ -159,7 +162,13 @@ def layout(chain: BenchChain, journal_url: str, replicas: int, relayers: int = 1
                 if time.monotonic() > deadline:
                     raise RuntimeError("the layout did not start: " + logs[0].read_text()[-500:])
                 time.sleep(0.2)
-            yield Layout(urls, [p.pid for p in procs[:relayers]], [p.pid for p in procs[relayers:]])
+            serving = [p.pid for p in procs[relayers:]]
+            if one_port:  # the replicas are the forked children of the one `serve`
+                while len(serving := sorted(_children(procs[relayers].pid))) < replicas:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the replicas of `serve --workers` did not start")
+                    time.sleep(0.2)
+            yield Layout(urls, [p.pid for p in procs[:relayers]], serving)
         finally:
             for p in procs:
                 if p.poll() is None:
@@ -171,6 +180,18 @@ def layout(chain: BenchChain, journal_url: str, replicas: int, relayers: int = 1
                     p.kill()
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
 def _healthy(url: str) -> bool:
     try:
         return httpx.get(url + "/v1/health", timeout=2).status_code == 200
@@ -179,13 +200,21 @@ def _healthy(url: str) -> bool:
 
 
 def deployed_singles(
-    chain: BenchChain, journal_url: str, *, replicas: int, n: int, rounds: int, threads: int, relayers: int = 1
+    chain: BenchChain,
+    journal_url: str,
+    *,
+    replicas: int,
+    n: int,
+    rounds: int,
+    threads: int,
+    relayers: int = 1,
+    one_port: bool = False,
 ) -> list[Result]:
     w3 = chain.w3
     deadline = int(w3.eth.get_block("latest")["timestamp"]) + 7200
     domain = chain.domain()
     per_round = max(1, n // rounds)
-    tag = f"{replicas}" if relayers == 1 else f"{replicas}r{relayers}"
+    tag = (f"{replicas}" if relayers == 1 else f"{replicas}r{relayers}") + ("w" if one_port else "")
     peer = Account.from_key(keccak(text=f"ipledger-bench:scale-raw-sender-{tag}"))
     chain.fund(peer.address)
     accepted: list[tuple[float, float]] = []
@@ -194,7 +223,7 @@ def deployed_singles(
     peer_spent: dict[str, float] = {}  # the same while the peer ran
     blocks: dict[str, int] = {}  # blocks the automining node mined while each side ran
     with ExitStack() as stack:
-        where = stack.enter_context(layout(chain, journal_url, replicas, relayers))
+        where = stack.enter_context(layout(chain, journal_url, replicas, relayers, one_port=one_port))
         urls = where.urls
         meter = CpuMeter(chain, where)
         for r in range(rounds):
@@ -256,6 +285,8 @@ def deployed_singles(
             accepted.append((got["ours"][0], got["peer"][0]))
             landed.append((got["ours"][1], got["peer"][1]))
     label = f"{replicas} `ipledger serve` replica{'s' if replicas > 1 else ''} + 1 `ipledger worker`"
+    if one_port:
+        label = f"1 `ipledger serve --workers {replicas}` + 1 `ipledger worker`"
     if relayers > 1:
         label += f" + {relayers - 1} `ipledger worker --singles-only` of {relayers - 1} more relayer account" + (
             "s" if relayers > 2 else ""
@@ -340,9 +371,16 @@ def _until_nonce(chain: BenchChain, account: str, nonce: int, timeout: float = 3
 
 def measure(chain: BenchChain, journal_url: str, *, n: int, rounds: int, threads: int) -> list[Result]:
     results: list[Result] = []
-    for replicas, relayers in ((1, 1), (2, 1), (2, 2)):
+    for replicas, relayers, one_port in ((1, 1, False), (2, 1, False), (2, 1, True), (2, 2, False)):
         results += deployed_singles(
-            chain, journal_url, replicas=replicas, n=n, rounds=rounds, threads=threads, relayers=relayers
+            chain,
+            journal_url,
+            replicas=replicas,
+            n=n,
+            rounds=rounds,
+            threads=threads,
+            relayers=relayers,
+            one_port=one_port,
         )
     return results
 

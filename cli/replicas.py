@@ -1,20 +1,24 @@
-"""`ipledger serve --workers N`: N API processes on one host sharing one listening socket.
+"""`ipledger serve --workers N`: N API processes on one host, on one port.
 
-The parent binds the address once and forks the replicas; each builds its own ledger and app after the fork (no
-connection, pool or thread of the parent is used by a replica) and serves the shared socket with uvicorn, the
-kernel spreading connections among them. The parent supervises:
+The parent forks the replicas; each binds the port itself with ``SO_REUSEPORT`` (Linux then spreads incoming
+connections evenly over the replicas' sockets, by a hash of each connection's addresses, where one shared socket
+would hand a burst of connections to whichever replica wakes first), builds its own ledger and app after the
+fork (no connection, pool or thread of the parent is used by a replica) and serves with uvicorn. The parent
+supervises:
 
-- a replica that ends before it is ready (serving; it says so through a pipe) failed to start (the chain, the
-  journal or the data directory refused it): every replica is stopped and the command ends with that replica's
-  exit code, its error printed by the replica itself;
+- a replica that ends before it is ready (serving; it says so through a pipe) failed to start (the port, the
+  chain, the journal or the data directory refused it): every replica is stopped and the command ends with that
+  replica's exit code, its error printed by the replica itself;
 - a replica that ends once ready (killed, or out of memory) is replaced, at most ``RESTARTS_PER_MINUTE`` times a
-  minute (more means something is wrong that restarting does not cure: everything stops, exit 1);
+  minute (more means something is wrong that restarting does not cure: everything stops, exit 1); the
+  connections it held are lost (their clients retry), new ones go to the others;
 - SIGTERM or SIGINT (Ctrl-C) to the parent is passed on as one SIGTERM to each replica, which finishes the
   requests it is answering (uvicorn's graceful shutdown); a replica still running ``STOP_TIMEOUT`` seconds
   later is killed. The replicas have a process group of their own, so a terminal's Ctrl-C reaches them once,
   through the parent, and they end with the parent if it is killed (``PR_SET_PDEATHSIG``).
 
 The replicas are stateless (issue 14): what one journals, any other answers, through the shared journal.
+Only processes of the same user can bind a port another holds with ``SO_REUSEPORT`` (Linux).
 """
 
 from __future__ import annotations
@@ -37,14 +41,22 @@ _PR_SET_PDEATHSIG = 1
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """The listening socket the replicas share (IPv6 when ``host`` is an IPv6 address)."""
+def bind(host: str, port: int, *, listen: bool = True) -> socket.socket:
+    """A replica's listening socket on the shared port (IPv6 when ``host`` is an IPv6 address); ``listen=False``
+    only proves the port can be bound so (the parent's check; the socket is closed at once)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
+    # IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY only on accepted sockets of that protocol, and without
+    # it Nagle's algorithm holds each answer's last segment for the client's delayed ACK (tens of ms a request)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        if listen:
+            sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 
@@ -62,7 +74,7 @@ def _die_with_parent() -> None:
 Serve = Callable[[socket.socket, Callable[[], None]], int]
 
 
-def _replica(serve: Serve, sock: socket.socket, parent: int, ready_fd: int) -> None:
+def _replica(serve: Serve, address: tuple[str, int], parent: int, ready_fd: int) -> None:
     """The body of a forked replica; never returns. ``serve(sock, ready)`` calls ``ready()`` once it serves."""
     code = 1
 
@@ -81,6 +93,11 @@ def _replica(serve: Serve, sock: socket.socket, parent: int, ready_fd: int) -> N
         _die_with_parent()
         if os.getppid() != parent:  # the parent died before the request above took effect
             os._exit(0)
+        try:
+            sock = bind(*address)
+        except OSError as exc:
+            print(f"error: cannot listen on {address[0]} port {address[1]} ({exc.strerror or exc})", file=sys.stderr)
+            os._exit(1)
         code = serve(sock, ready)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
@@ -93,12 +110,13 @@ def _replica(serve: Serve, sock: socket.socket, parent: int, ready_fd: int) -> N
 
 
 class Supervisor:
-    """Forks ``workers`` replicas running ``serve(sock)`` (which returns an exit code) and keeps them running
-    until a signal; see the module's header. :meth:`run` returns the command's exit code."""
+    """Forks ``workers`` replicas, each running ``serve(sock, ready)`` (which returns an exit code) on a socket of
+    its own bound to ``host``:``port``, and keeps them running until a signal; see the module's header.
+    :meth:`run` returns the command's exit code."""
 
-    def __init__(self, serve: Serve, sock: socket.socket, workers: int) -> None:
+    def __init__(self, serve: Serve, host: str, port: int, workers: int) -> None:
         self.serve = serve
-        self.sock = sock
+        self.address = (host, port)
         self.workers = workers
         self.children: dict[int, int] = {}  # pid -> the read end of its readiness pipe
         self.ready: set[int] = set()
@@ -117,7 +135,7 @@ class Supervisor:
                 os.close(read_fd)
                 for fd in self.children.values():
                     os.close(fd)
-                _replica(self.serve, self.sock, parent, write_fd)
+                _replica(self.serve, self.address, parent, write_fd)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         os.close(write_fd)
@@ -156,7 +174,6 @@ class Supervisor:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            self.sock.close()
         return code
 
     def _watch(self) -> int:

@@ -468,7 +468,7 @@ def serve_cmd(
 
 def _serve_processes(settings: Settings, workers: int, create_app: Callable[..., Any]) -> None:
     """``serve --workers N``: the checks of one replica first (chain, deployment, journal; one error, once), then
-    N forked replicas on one shared socket (cli/replicas.py)."""
+    N forked replicas on one port (cli/replicas.py)."""
     import socket
 
     import uvicorn
@@ -502,7 +502,7 @@ def _serve_processes(settings: Settings, workers: int, create_app: Callable[...,
         return 0 if server.started else 3
 
     try:
-        sock = replicas.bind(settings.host, settings.port)
+        replicas.bind(settings.host, settings.port, listen=False).close()
     except OSError:
         raise PortInUse(
             f"port {settings.port} on {settings.host} is already in use (choose another with --port)"
@@ -510,7 +510,7 @@ def _serve_processes(settings: Settings, workers: int, create_app: Callable[...,
     console.print(
         f"{workers} API replicas on http://{settings.host}:{settings.port}; registrations are sent by the worker"
     )
-    code = replicas.Supervisor(serve, sock, workers).run()
+    code = replicas.Supervisor(serve, settings.host, settings.port, workers).run()
     if code:
         raise typer.Exit(code)
 
