@@ -196,11 +196,10 @@ def run(plan: Plan, *, profile: bool) -> tuple[list[Result], str, dict[str, str]
                     growth_steps=plan.growth_steps,
                 )
         log("7d-7e: relayed singles with the service in its own processes (serve replicas + a worker)")
-        with scale_bench.postgres() as journal_url:
-            if journal_url is not None:
+        with scale_bench.postgres() as server_url:
+            if server_url is not None:
                 results += scale_bench.measure(
-                    chain,
-                    journal_url,
+                    server_url,
                     n=plan.deployed_singles,
                     rounds=plan.deployed_rounds,
                     threads=plan.deployed_threads,

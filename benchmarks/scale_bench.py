@@ -5,7 +5,7 @@ over a throwaway PostgreSQL journal; the clients run here, in this process. Side
 same client threads: the same registrations pre-signed as plain transactions and sent with
 `eth_sendRawTransaction` to the same node (the peer of measure 7). Reported for 1 and 2 replicas, for 2 replicas
 of one `ipledger serve --workers 2` on one port, and for 2 replicas with a second relayer account
-(`ipledger worker --singles-only`) sharing the singles:
+(`ipledger worker --singles-only`) sharing the singles; each layout on a chain and a journal of its own:
 
 - accepted: 202 answers per second (checked against every contract rule by a simulation, and journalled);
 - on chain: registrations per second from the first request until the last one is on chain (the worker's
@@ -369,29 +369,38 @@ def _until_nonce(chain: BenchChain, account: str, nonce: int, timeout: float = 3
         time.sleep(0.05)
 
 
-def measure(chain: BenchChain, journal_url: str, *, n: int, rounds: int, threads: int) -> list[Result]:
+LAYOUTS = ((1, 1, False), (2, 1, False), (2, 1, True), (2, 2, False))  # replicas, relayer accounts, one port
+
+
+def measure(server_url: str, *, n: int, rounds: int, threads: int) -> list[Result]:
+    """Every layout of LAYOUTS, each on a chain and a journal of its own (a new embedded anvil with the suite, a
+    new database on the PostgreSQL server at ``server_url``): anvil answers more slowly as its chain grows, so on
+    one chain each layout would meet a slower peer than the one before it."""
+    from tests.pg import fresh_database
+
     results: list[Result] = []
-    for replicas, relayers, one_port in ((1, 1, False), (2, 1, False), (2, 1, True), (2, 2, False)):
-        results += deployed_singles(
-            chain,
-            journal_url,
-            replicas=replicas,
-            n=n,
-            rounds=rounds,
-            threads=threads,
-            relayers=relayers,
-            one_port=one_port,
-        )
+    for replicas, relayers, one_port in LAYOUTS:
+        with BenchChain.start() as chain:
+            results += deployed_singles(
+                chain,
+                fresh_database(server_url),
+                replicas=replicas,
+                n=n,
+                rounds=rounds,
+                threads=threads,
+                relayers=relayers,
+                one_port=one_port,
+            )
     return results
 
 
 def postgres_url() -> Iterator[str | None]:
-    """A throwaway PostgreSQL's URL, or None (with the reason printed) where it cannot run."""
-    from tests.pg import PostgresUnavailable, fresh_database, temporary_postgres
+    """A throwaway PostgreSQL server's URL, or None (with the reason printed) where it cannot run."""
+    from tests.pg import PostgresUnavailable, temporary_postgres
 
     try:
         with temporary_postgres() as url:
-            yield fresh_database(url)
+            yield url
     except PostgresUnavailable as exc:
         print(f"[bench] the deployed-layout rows skipped: {exc}")
         yield None
