@@ -282,12 +282,11 @@ def up_cmd(
 
     from api.app import create_app
     from ledger.chain.powers import dev_registrar
-    from ledger.errors import PortInUse
     from ledger.facade import Ledger, dev_operator
     from ledger.storage.keys import load_keystore
 
     if not port_is_free(settings.host, settings.port):
-        raise PortInUse(f"port {settings.port} on {settings.host} is already in use (choose another with --port)")
+        raise _port_in_use(settings)
     node: EmbeddedNode | None = None
     supervisor: NodeSupervisor | None = None
     relayer: LocalAccount | None
@@ -435,7 +434,6 @@ def serve_cmd(
 
     from api.app import create_app
     from ledger.chain.node import port_is_free
-    from ledger.errors import PortInUse
 
     settings = settings_with(rpc_url=rpc_url, data_dir=data_dir, host=host, port=port).model_copy(
         update={"relay_from_api": False}
@@ -448,7 +446,7 @@ def serve_cmd(
                 field="keystore",
             )
     if not port_is_free(settings.host, settings.port):
-        raise PortInUse(f"port {settings.port} on {settings.host} is already in use (choose another with --port)")
+        raise _port_in_use(settings)
     if settings.operator_token is None:
         token = operator_token(settings)
         if token:
@@ -476,7 +474,6 @@ def _serve_processes(settings: Settings, workers: int, create_app: Callable[...,
 
     from cli import replicas
     from cli.render import humane_times
-    from ledger.errors import PortInUse
 
     _external_ledger(settings).close()  # nothing of it is kept: each replica opens its own after the fork
 
@@ -504,15 +501,19 @@ def _serve_processes(settings: Settings, workers: int, create_app: Callable[...,
     try:
         replicas.bind(settings.host, settings.port, listen=False).close()
     except OSError:
-        raise PortInUse(
-            f"port {settings.port} on {settings.host} is already in use (choose another with --port)"
-        ) from None
+        raise _port_in_use(settings) from None
     console.print(
         f"{workers} API replicas on http://{settings.host}:{settings.port}; registrations are sent by the worker"
     )
     code = replicas.Supervisor(serve, settings.host, settings.port, workers).run()
     if code:
         raise typer.Exit(code)
+
+
+def _port_in_use(settings: Settings) -> LedgerError:
+    from ledger.errors import PortInUse
+
+    return PortInUse(f"port {settings.port} on {settings.host} is already in use (choose another with --port)")
 
 
 #: Seconds a worker that has just taken the lead waits before it sends: the leader it replaces (whose session was

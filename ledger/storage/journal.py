@@ -856,11 +856,16 @@ class Store:
         with self.transaction() as db:
             cols = ", ".join(f"{k} = ?" for k in ("status", *fields))
             db.execute(f"UPDATE batches SET {cols} WHERE id = ?", (status, *fields.values(), batch_id))  # noqa: S608
-            sub_fields = {
-                k: v for k, v in fields.items() if k in ("tx_hash", "block_number", "block_hash", "block_timestamp")
-            }
-            cols = ", ".join(f"{k} = ?" for k in ("status", *sub_fields))
-            db.execute(f"UPDATE submissions SET {cols} WHERE batch_id = ?", (status, *sub_fields.values(), batch_id))  # noqa: S608
+            self._set_members(db, batch_id, status, fields)
+
+    @staticmethod
+    def _set_members(db: Any, batch_id: int, status: str, fields: dict[str, Any]) -> None:
+        """Gives a batch's submissions the batch's ``status`` and those of ``fields`` they keep too."""
+        sub_fields = {
+            k: v for k, v in fields.items() if k in ("tx_hash", "block_number", "block_hash", "block_timestamp")
+        }
+        cols = ", ".join(f"{k} = ?" for k in ("status", *sub_fields))
+        db.execute(f"UPDATE submissions SET {cols} WHERE batch_id = ?", (status, *sub_fields.values(), batch_id))  # noqa: S608
 
     def claim_batch_send(self, batch_id: int, tx_hash: str, *, status: str, held_by: str | None) -> bool:
         """Records ``tx_hash`` as the batch's anchoring transaction (``sent``), before it is broadcast: only if
@@ -873,7 +878,7 @@ class Store:
             )
             if cur.rowcount != 1:
                 return False
-            db.execute("UPDATE submissions SET status = ?, tx_hash = ? WHERE batch_id = ?", (SENT, tx_hash, batch_id))
+            self._set_members(db, batch_id, SENT, {"tx_hash": tx_hash})
             return True
 
     # --- reads ---
