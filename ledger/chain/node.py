@@ -138,6 +138,12 @@ def _terminate_with_parent() -> None:
 LOCK_FILE = "ipledger.lock"
 #: Historical states anvil keeps (in memory only) for calls at recent blocks (EIP-1898); see docs/operations.md.
 HISTORY_STATES = 64
+#: Transactions anvil's instant miner takes from its pool for one block. With its default (1,000) anvil 1.7's
+#: miner stopped for good in nearly every burst of thousands of concurrent transactions, spinning and growing in
+#: memory. Raised, a block takes every ready transaction that fits its gas. ``evm_setAutomine true`` (the state
+#: guard's resume below) gives the miner back its 1,000, which is why senders keep fewer than that unmined
+#: (``ledger.chain.sender.MAX_IN_FLIGHT``); docs/operations.md, "Transactions the node holds and does not mine".
+MAX_BLOCK_TRANSACTIONS = 100_000
 #: How often the state guard looks at the node's head (seconds).
 GUARD_POLL = 0.25
 #: Longest wait for one state dump from the node (seconds).
@@ -379,6 +385,8 @@ class EmbeddedNode:
             "--prune-history",
             str(self.history),
             "--quiet",  # no line per request in anvil.log (errors at start are still printed)
+            "--max-transactions",
+            str(MAX_BLOCK_TRANSACTIONS),
         ]
         if load is not None:
             cmd += ["--load-state", str(load)]

@@ -37,6 +37,7 @@ from web3.types import TxParams
 from ledger.chain.artifacts import decode_revert
 from ledger.chain.codec import as_revert, revert_data, short_error
 from ledger.chain.head import ChainHead, Head
+from ledger.chain.pool import PoolWatch
 from ledger.chain.rpc import NodeRefused, as_hex, as_int, rpc, rpc_batch
 from ledger.errors import ChainUnavailable, ContractRevert, LedgerError, RelayerInUse, TransactionFailed
 
@@ -46,6 +47,15 @@ log = logging.getLogger("ipledger.sender")
 FEE_MAX_AGE = 1.0
 #: Broadcasts of one transaction refused for a used nonce or low fees before the sender gives up (NotSent).
 SEND_ATTEMPTS = 6
+
+#: Most transactions of one account the sender keeps unmined at once; more are not sent now (:class:`NotSent`,
+#: left to the pipeline, which sends them as the window opens). anvil's instant miner wedges with a thousand
+#: transactions ready, which is its limit again whenever mining is paused and resumed (the embedded node's state
+#: guard does that under load; ledger/chain/pool.py), and a node's pool keeps only so many of one sender; two
+#: relayer accounts together stay below anvil's thousand.
+MAX_IN_FLIGHT = 400
+#: Seconds a read of the account's mined nonce counts as fresh for the window above.
+MINED_FRESH = 0.05
 
 #: Words of a node's refusal that mean another transaction took the nonce (another process uses the account).
 _NONCE_TAKEN = (
@@ -66,6 +76,10 @@ _FEES_LOW = ("base fee", "basefee", "underpriced", "fee cap", "feecap", "max fee
 class NotSent(ChainUnavailable):
     """Nothing was broadcast: the node refused the transaction, did not answer before it was sent, or the
     sender gave up in time (its caller may try again later)."""
+
+
+class WindowFull(NotSent):
+    """Nothing was broadcast: :data:`MAX_IN_FLIGHT` transactions of the account await mining (sent later)."""
 
 
 class ClaimLost(NotSent):
@@ -139,7 +153,10 @@ class TxSender:
         self._chain_id: int | None = None
         self._fees_of: tuple[Head, dict[str, int]] | None = None
         self._failed: float = 0.0  # time.monotonic() when a send last found the node unavailable
+        self._mined = 0  # the account's mined nonce as last read (for MAX_IN_FLIGHT), and when
+        self._mined_at = 0.0
         self._account_lock: RelayerLock | None = None
+        self._pool_watch = PoolWatch(w3, self.address)
 
     @property
     def address(self) -> str:
@@ -149,6 +166,13 @@ class TxSender:
         if self._chain_id is None:
             self._chain_id = int(self.w3.eth.chain_id)
         return self._chain_id
+
+    def cure_stuck(self) -> bool:
+        """Has the node mine, or takes back and sends again unchanged, this account's transactions that it holds
+        without mining them (anvil's defects; :class:`ledger.chain.pool.PoolWatch`), once its mined nonce has
+        stood still for a few seconds with transactions in flight; returns whether it did. Looks at most once a
+        second; nothing is sent from this account during a cure."""
+        return self._pool_watch.check(self._nonce, self._lock)
 
     def resync(self) -> None:
         """Forgets the cached nonce; the next send reads it from the node (after a node restart)."""
@@ -169,12 +193,17 @@ class TxSender:
         gas: int | None = None,
         wait: bool = True,
         before_broadcast: Callable[[str], bool] | None = None,
+        windowed: bool = True,
     ) -> SentTransaction | str:
         """Builds, estimates, signs and sends a contract function call (``contract.functions.f(...)``)."""
         # web3's calldata encoder: build_transaction would estimate gas, which send() does itself
         data = fn._encode_transaction_data()  # noqa: SLF001
         return self.send(
-            {"to": fn.address, "data": data, "value": 0}, gas=gas, wait=wait, before_broadcast=before_broadcast
+            {"to": fn.address, "data": data, "value": 0},
+            gas=gas,
+            wait=wait,
+            before_broadcast=before_broadcast,
+            windowed=windowed,
         )
 
     def send(
@@ -185,6 +214,7 @@ class TxSender:
         wait: bool = True,
         not_after: float | None = None,
         before_broadcast: Callable[[str], bool] | None = None,
+        windowed: bool = True,
     ) -> SentTransaction | str:
         """Signs and sends ``tx`` from this account. Without ``gas`` the call is estimated first (which decodes a
         revert before anything is broadcast); with it, the caller vouches for the limit.
@@ -198,6 +228,9 @@ class TxSender:
         broadcast (a retry signs anew, and asks again with the new hash): the caller records its claim on what
         the transaction carries. False, or an exception, and nothing is broadcast and the nonce stays free
         (:class:`NotSent`, or the exception).
+
+        With :data:`MAX_IN_FLIGHT` transactions of the account unmined, :class:`WindowFull` (a :class:`NotSent`),
+        unless ``windowed`` is False (one transaction that must not wait behind many, a batch's anchor).
         """
         asked = time.monotonic()
         tx = {**tx, "from": self.address, "chainId": self.chain_id()}
@@ -208,7 +241,7 @@ class TxSender:
         with self._lock:
             if self._failed >= asked:  # the node stopped answering while this thread waited for the sender
                 raise NotSent("the chain node does not answer")
-            tx_hash = self._send_locked(tx, not_after, before_broadcast)
+            tx_hash = self._send_locked(tx, not_after, before_broadcast, windowed)
         if not wait:
             return tx_hash
         return self.wait(tx_hash, tx)
@@ -246,6 +279,15 @@ class TxSender:
                 self._failed = time.monotonic()
                 return [NotSent(exc.message)] * len(txs)
             first = self._nonce
+            try:
+                room = self._room(first)
+            except ChainUnavailable as exc:
+                self._failed = time.monotonic()
+                return [NotSent(exc.message)] * len(txs)
+            held_back: list[str | NotSent | SendUncertain] = [self._window_full()] * max(0, len(prepared) - room)
+            prepared = prepared[: len(prepared) - len(held_back)]
+            if not prepared:
+                return held_back
             hashes: list[str] = []
             calls: list[tuple[str, list[Any]]] = []
             for k, tx in enumerate(prepared):
@@ -259,7 +301,8 @@ class TxSender:
                 self._nonce = None
                 self._failed = time.monotonic()
                 message = f"the node did not confirm the transaction ({exc.message})"
-                return [SendUncertain(message, tx_hash) for tx_hash in hashes]
+                uncertain: list[str | NotSent | SendUncertain] = [SendUncertain(message, x) for x in hashes]
+                return uncertain + held_back
             results: list[str | NotSent | SendUncertain | None] = []
             for tx_hash, answer in zip(hashes, answers, strict=True):
                 if not isinstance(answer, Exception):
@@ -270,10 +313,27 @@ class TxSender:
                     results.append(None)
             if all(isinstance(result, str) for result in results):
                 self._nonce = first + len(prepared)
-                return cast(list[str | NotSent | SendUncertain], results)
+                return cast(list[str | NotSent | SendUncertain], results) + held_back
             self._after_refusals(prepared, answers, results, first, not_after)
             self._nonce = None  # whatever the node says is next
-            return cast(list[str | NotSent | SendUncertain], results)
+            return cast(list[str | NotSent | SendUncertain], results) + held_back
+
+    def _room(self, first: int) -> int:
+        """How many more transactions may be sent from nonce ``first`` on (:data:`MAX_IN_FLIGHT`); the mined
+        nonce is read again when the window looks full and the last read is older than :data:`MINED_FRESH`.
+        Called under the lock."""
+        room = MAX_IN_FLIGHT - (first - self._mined)
+        if room <= 0 and time.monotonic() - self._mined_at > MINED_FRESH:
+            self._mined = as_int(rpc(self.w3, "eth_getTransactionCount", [self.address, "latest"]))
+            self._mined_at = time.monotonic()
+            room = MAX_IN_FLIGHT - (first - self._mined)
+        return max(0, room)
+
+    @staticmethod
+    def _window_full() -> WindowFull:
+        return WindowFull(
+            f"{MAX_IN_FLIGHT} transactions of the relayer await mining; this one is left for the pipeline to send"
+        )
 
     def _held_already(self, tx_hash: str, answer: Exception) -> bool:
         """Whether a refusal says the node holds this very transaction already (a batch sent again)."""
@@ -389,7 +449,11 @@ class TxSender:
         return "refused", "fees kept rising above the transaction's"
 
     def _send_locked(
-        self, tx: dict[str, Any], not_after: float | None, before_broadcast: Callable[[str], bool] | None = None
+        self,
+        tx: dict[str, Any],
+        not_after: float | None,
+        before_broadcast: Callable[[str], bool] | None = None,
+        windowed: bool = True,
     ) -> str:
         """The broadcast with its bounded retries; called under the lock."""
         for attempt in range(SEND_ATTEMPTS):
@@ -398,9 +462,12 @@ class TxSender:
             try:
                 if self._nonce is None:
                     self._nonce = self._pending_nonce()
+                full = windowed and attempt == 0 and not self._room(self._nonce)
             except ChainUnavailable as exc:
                 self._failed = time.monotonic()
                 raise NotSent(exc.message) from None
+            if full:
+                raise self._window_full()
             tx["nonce"] = self._nonce
             raw = self.sign(tx)
             tx_hash = "0x" + keccak(raw).hex()

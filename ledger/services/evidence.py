@@ -41,7 +41,7 @@ from ledger.chain.codec import as_revert
 from ledger.chain.connection import Connection
 from ledger.chain.head import Head
 from ledger.chain.rpc import FunctionCodec, as_hex, as_int, rpc, rpc_batch
-from ledger.chain.sender import NotSent, SendUncertain
+from ledger.chain.sender import NotSent, SendUncertain, WindowFull
 from ledger.config import Settings
 from ledger.domain import eip712, merkle
 from ledger.domain.evidence import (
@@ -377,9 +377,9 @@ class EvidenceService:
                 self.store.release_many(given_back, owner)
             except StorageUnavailable:
                 pass  # they stay `sending` under this owner: the pipeline takes them over when the lease runs out
-            if refusal is not None and not sent:
+            if refusal is not None and not sent and not isinstance(refusal, WindowFull):
                 raise refusal  # none went out: the pipeline waits out the fault
-            if refusal is not None:
+            if refusal is not None and not isinstance(refusal, WindowFull):
                 log.warning(
                     "%s of %s singles not sent, left for the next step: %s", len(given_back), len(subs), refusal.message
                 )

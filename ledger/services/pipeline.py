@@ -38,6 +38,12 @@ A fault (the node does not answer, the journal's disk is full or locked) is logg
 once when it clears; meanwhile the pipeline retries with a growing pause (up to ``MAX_BACKOFF`` seconds),
 and nothing is lost.
 
+The relayer's transactions that the node holds in its pool but never mines (anvil's defects) are mined, or
+taken back and sent again unchanged, once its mined nonce has stood still for a few seconds with transactions
+in flight (``ledger.chain.pool``). The relayer keeps at most ``MAX_IN_FLIGHT`` transactions unmined
+(``ledger.chain.sender``): a single beyond them is left queued for a later step, which is not a fault; a
+batch's anchor is never held back.
+
 So after a crash of the API or the node every acknowledged hash is anchored exactly once.
 """
 
@@ -54,7 +60,7 @@ from ledger.chain.codec import call
 from ledger.chain.connection import Connection
 from ledger.chain.head import Head
 from ledger.chain.rpc import as_hex, as_int, rpc
-from ledger.chain.sender import ClaimLost, claim_relayer, receipt, release_relayer, transaction_known
+from ledger.chain.sender import ClaimLost, WindowFull, claim_relayer, receipt, release_relayer, transaction_known
 from ledger.domain import merkle
 from ledger.domain.evidence import ANCHORED, FINAL, QUEUED, REJECTED, SENDING, SENT, Submission
 from ledger.errors import ContractRevert, LedgerError
@@ -183,6 +189,8 @@ class Pipeline:
             return  # the lead was lost: the worker stops this pipeline
         self.service.record_unrecorded()
         self._send_queued_singles()
+        if self.conn.relayer is not None:
+            self.conn.relayer.cure_stuck()  # transactions the node holds and never mines (an anvil defect)
         if self.singles_only:
             return
         self._expire_overdue()
@@ -277,6 +285,8 @@ class Pipeline:
             self.service.send_single(sub, owner=process_owner(), not_after=time.monotonic() + SEND_WITHIN)
         except ContractRevert:
             pass  # settled (anchored, rejected or expired) by send_single
+        except WindowFull:
+            pass  # given back by send_single: sent at a later step, as the relayer's earlier ones are mined
 
     # --- the age limit ---
 
@@ -419,7 +429,7 @@ class Pipeline:
             return True
 
         try:
-            relayer.send_call(fn, wait=False, before_broadcast=claim)
+            relayer.send_call(fn, wait=False, before_broadcast=claim, windowed=False)  # never behind the singles
         except ClaimLost:
             log.info("batch %s: another worker is anchoring it; following its transaction", batch.id)
         except ContractRevert as exc:

@@ -25,6 +25,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
+from ledger.chain import sender as sender_module
 from ledger.chain.rpc import FunctionCodec, PooledHTTPProvider, as_int, connect, rpc
 from ledger.chain.sender import NotSent, SentTransaction
 from ledger.domain import merkle
@@ -209,6 +210,31 @@ def test_singles_journalled_for_a_worker_go_out_together_on_their_simulation_and
     assert all(r is not None and r.status == FINAL for r in rows)
     assert rows[0].tx_hash == direct.tx_hash  # type: ignore[union-attr]
     assert {r.tx_hash for r in rows[1:]} <= set(sends.hashes)  # type: ignore[union-attr]
+
+
+def test_singles_beyond_the_relayers_window_are_answered_202_and_sent_as_it_opens_without_a_fault(
+    api: Api, firm: LocalAccount, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The relayer keeps at most MAX_IN_FLIGHT transactions unmined (ledger/chain/sender.py). A registration
+    beyond them is accepted and left queued; the pipeline holds it back as well, without counting a fault, and
+    sends it once the window opens."""
+    monkeypatch.setattr(sender_module, "MAX_IN_FLIGHT", 0)  # shut: nothing is sent
+    bodies = [api.single_body(firm, h(f"window {i}")) for i in range(3)]
+    answers = [api.client.post("/v1/evidence", json=body) for body in bodies]
+    assert [(r.status_code, r.json()["status"]) for r in answers] == [(202, "queued")] * 3
+    pipeline = api.ledger.pipeline
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            pipeline.step()  # a fault would raise here (the pipeline's thread logs it and backs off)
+    assert pipeline.fault is None and caplog.records == [], "held back quietly"
+    assert api.ledger.store.counts().get(QUEUED) == 3
+    monkeypatch.setattr(sender_module, "MAX_IN_FLIGHT", 400)  # open
+    with SendLog(api.ledger.w3) as sends:
+        settle(api)
+    contents = [bytes.fromhex(body["binding"][2:]) for body in bodies]
+    assert sorted(sends.registrations(api, contents)) == sorted(contents)
+    for r in answers:
+        assert api.client.get(f"/v1/receipts/{r.json()['receiptId']}").json()["status"] == "final"
 
 
 def test_a_single_held_by_a_live_sender_is_left_alone_and_one_whose_sender_died_is_taken_over_once(
