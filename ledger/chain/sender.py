@@ -320,14 +320,15 @@ class TxSender:
 
     def _room(self, first: int) -> int:
         """How many more transactions may be sent from nonce ``first`` on (:data:`MAX_IN_FLIGHT`); the mined
-        nonce is read again when the window looks full and the last read is older than :data:`MINED_FRESH`.
-        Called under the lock."""
-        room = MAX_IN_FLIGHT - (first - self._mined)
-        if room <= 0 and time.monotonic() - self._mined_at > MINED_FRESH:
+        nonce is read again when the window looks full (or the last read is ahead of ``first``) and that read is
+        older than :data:`MINED_FRESH`. Called under the lock."""
+        in_flight = first - self._mined
+        if not 0 <= in_flight < MAX_IN_FLIGHT and time.monotonic() - self._mined_at > MINED_FRESH:
+            # full, or a node restarted from an older state is behind the last read
             self._mined = as_int(rpc(self.w3, "eth_getTransactionCount", [self.address, "latest"]))
             self._mined_at = time.monotonic()
-            room = MAX_IN_FLIGHT - (first - self._mined)
-        return max(0, room)
+            in_flight = first - self._mined
+        return max(0, min(MAX_IN_FLIGHT, MAX_IN_FLIGHT - in_flight))
 
     @staticmethod
     def _window_full() -> WindowFull:
