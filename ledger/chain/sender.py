@@ -551,14 +551,28 @@ class TxSender:
         return bytes(self.account.sign_transaction(tx).raw_transaction)
 
     def wait(self, tx_hash: Any, tx: dict[str, Any] | None = None) -> SentTransaction:
-        try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout, poll_latency=0.05)
-        except TimeExhausted:
-            raise TransactionFailed(
-                f"no receipt for {Web3.to_hex(tx_hash)} within {self.receipt_timeout:.0f}s"
-            ) from None
-        except Exception as exc:  # noqa: BLE001 - any transport failure while waiting means the node is gone
-            raise ChainUnavailable(f"lost the node while waiting for a receipt: {short_error(exc)}") from None
+        """The receipt of ``tx_hash``, waited for up to ``receipt_timeout`` seconds; meanwhile, once a second, a
+        transaction of this account that the node holds without mining it is cured (:meth:`cure_stuck`), so
+        that a registrar's or the council's transaction is not left behind an anvil defect either."""
+        deadline = time.monotonic() + self.receipt_timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                receipt = self.w3.eth.wait_for_transaction_receipt(
+                    tx_hash, timeout=max(0.05, min(1.0, remaining)), poll_latency=0.05
+                )
+                break
+            except TimeExhausted:
+                if time.monotonic() >= deadline:
+                    raise TransactionFailed(
+                        f"no receipt for {as_hex(tx_hash)} within {self.receipt_timeout:.0f}s"
+                    ) from None
+            except Exception as exc:  # noqa: BLE001 - any transport failure while waiting means the node is gone
+                raise ChainUnavailable(f"lost the node while waiting for a receipt: {short_error(exc)}") from None
+            try:
+                self.cure_stuck()
+            except LedgerError:
+                pass  # looked at again a second later
         sent = SentTransaction(
             tx_hash=Web3.to_hex(receipt["transactionHash"]),
             block_number=int(receipt["blockNumber"]),

@@ -28,6 +28,7 @@ from ledger.chain import sender as sender_module
 from ledger.chain.node import EmbeddedNode, free_port
 from ledger.chain.rpc import as_int, connect, rpc
 from ledger.chain.sender import TxSender, WindowFull
+from ledger.errors import TransactionFailed
 from tests.helpers import Chain, account
 
 
@@ -104,6 +105,26 @@ def test_a_relayers_transactions_stuck_in_the_nodes_queue_are_sent_again_unchang
         assert found is not None and as_int(found["status"]) == 1
     assert sender._pool_watch.resent == 2  # noqa: SLF001 - sent again once each, nothing else
     assert rpc(node, "txpool_content", [])["queued"] == {}
+
+
+def test_a_sender_waiting_for_its_receipt_cures_its_own_stuck_transactions(node: Web3, quick: None) -> None:
+    """A registrar's or the council's transaction waits for its receipt in the request: the wait cures."""
+    sender = funded(node, "pool-waiting")
+    sender.receipt_timeout = 30
+    stuck = stuck_behind_a_mined_nonce(node, sender)
+    sent = sender.send({"to": sender.address, "value": 3}, gas=21_000)  # queued behind it: waits, cures
+    assert sent.status == 1  # type: ignore[union-attr]
+    found = receipt_of(node, stuck)
+    assert found is not None and as_int(found["status"]) == 1
+    assert sender._pool_watch.resent == 2  # noqa: SLF001
+
+
+def test_a_receipt_that_never_comes_is_a_clear_error_naming_the_transaction(node: Web3) -> None:
+    sender = funded(node, "pool-no-receipt")
+    sender.receipt_timeout = 0.3
+    tx_hash = "0x" + "ab" * 32  # a transaction no node knows
+    with pytest.raises(TransactionFailed, match=f"no receipt for {tx_hash} within"):
+        sender.wait(tx_hash)
 
 
 def test_a_true_gap_in_the_nonces_is_left_for_the_pipeline_to_fill(node: Web3, quick: None) -> None:
