@@ -152,6 +152,8 @@ class PoolWatch:
     def _mine(self) -> int:
         """Asks for blocks while the account has ready transactions and each block takes some; returns how many."""
         blocks = 0
+        if not self._waiting()[1]:
+            return 0  # nothing of the account is ready (what was sent again was mined as it arrived)
         before = self._mined_nonce()
         while blocks < MAX_BLOCKS:
             rpc(self.w3, "evm_mine", [])

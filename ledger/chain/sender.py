@@ -330,11 +330,8 @@ class TxSender:
             in_flight = first - self._mined
         return max(0, min(MAX_IN_FLIGHT, MAX_IN_FLIGHT - in_flight))
 
-    @staticmethod
-    def _window_full() -> WindowFull:
-        return WindowFull(
-            f"{MAX_IN_FLIGHT} transactions of the relayer await mining; this one is left for the pipeline to send"
-        )
+    def _window_full(self) -> WindowFull:
+        return WindowFull(f"{MAX_IN_FLIGHT} transactions of {self.address} await mining; this one is not sent now")
 
     def _held_already(self, tx_hash: str, answer: Exception) -> bool:
         """Whether a refusal says the node holds this very transaction already (a batch sent again)."""
