@@ -10,7 +10,7 @@ concurrent transactions from one account):
   that predecessor is mined, and pruned from the pool, between the moment anvil read the account's nonce for it
   and the moment it files it. Nothing provides that nonce again, so the transaction, and every later one of the
   account, waits in the pool's queue. A node that mines by consensus (Besu, geth) re-checks its queue at every
-  block; anvil does not. About one burst in four of 6,000 left one there;
+  block; anvil does not. Three bursts of 6,000 in fourteen left one there;
 - **wedged.** With anvil's default limit of 1,000 transactions per block its instant miner stops mining for good
   in such a burst, spinning (the embedded node raises the limit: ``ledger.chain.node.MAX_BLOCK_TRANSACTIONS``;
   a node started by someone else may not, and docs/operations.md says so).
