@@ -115,7 +115,7 @@ class PoolWatch:
             if not resent:
                 return False
         automine = rpc(self.w3, "anvil_getAutomine", []) is True
-        blocks = self._mine() if automine else 0
+        blocks = self._mine(ready=not resent) if automine else 0
         done = [f"sent {resent} of them again unchanged"] if resent else []
         done += [f"asked the node for {blocks} blocks"] if blocks else []
         if done:
@@ -149,10 +149,11 @@ class PoolWatch:
         self.resent += sent
         return sent
 
-    def _mine(self) -> int:
-        """Asks for blocks while the account has ready transactions and each block takes some; returns how many."""
+    def _mine(self, *, ready: bool) -> int:
+        """Asks for blocks while the account has ready transactions and each block takes some; returns how many.
+        ``ready``: the caller has just seen one (else the pool is read first)."""
         blocks = 0
-        if not self._waiting()[1]:
+        if not ready and not self._waiting()[1]:
             return 0  # nothing of the account is ready (what was sent again was mined as it arrived)
         before = self._mined_nonce()
         while blocks < MAX_BLOCKS:

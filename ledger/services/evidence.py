@@ -377,9 +377,9 @@ class EvidenceService:
                 self.store.release_many(given_back, owner)
             except StorageUnavailable:
                 pass  # they stay `sending` under this owner: the pipeline takes them over when the lease runs out
-            if refusal is not None and not sent and not isinstance(refusal, WindowFull):
-                raise refusal  # none went out: the pipeline waits out the fault
-            if refusal is not None and not isinstance(refusal, WindowFull):
+            if refusal is not None and not isinstance(refusal, WindowFull):  # a full window is no fault
+                if not sent:
+                    raise refusal  # none went out: the pipeline waits out the fault
                 log.warning(
                     "%s of %s singles not sent, left for the next step: %s", len(given_back), len(subs), refusal.message
                 )
