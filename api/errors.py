@@ -81,8 +81,9 @@ def validation_body(errs: Any) -> dict[str, Any]:
     return error_body("invalid_input", message, field, {"problems": problems})
 
 
-# Every 503 (node, index, deployment or storage unavailable) and 507 (the journal's disk is full) tells clients
-# when to try again (RFC 9110 §10.2.3): both clear by themselves, and the request changed nothing.
+# Every 503 (node, index, deployment or storage unavailable; the service misconfigured) and 507 (the journal's disk
+# is full) tells clients when to try again (RFC 9110 §10.2.3): the request changed nothing, and all but a
+# misconfiguration clear by themselves.
 RETRY_AFTER_SECONDS = 3
 
 
@@ -102,6 +103,19 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(e.LedgerError)
     async def _ledger_error(request: Request, exc: e.LedgerError) -> JSONResponse:
         status = status_for(exc)
+        if isinstance(exc, e.ConfigurationError):
+            # the service's own settings or data directory, found wrong while serving (the processes check them
+            # at start, so this is rare): the operator reads why in the log; the caller only that nothing changed
+            log.error("configuration error on %s %s: %s", request.method, request.url.path, exc.message)
+            return JSONResponse(
+                error_body(
+                    "service_misconfigured",
+                    "the service cannot complete this request as it is configured; nothing was changed, and its "
+                    "operator has the reason in the service's log",
+                ),
+                503,
+                headers=retry_after(503),  # as every 503: a client may try again, once the operator has seen to it
+            )
         if status == 500:
             log.error("unhandled ledger error on %s %s: %s", request.method, request.url.path, exc.code)
             return JSONResponse(error_body("internal_error", "the server could not complete the request"), 500)

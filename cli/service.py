@@ -337,6 +337,7 @@ def up_cmd(
             governance=governance,
             governance_address=settings.governance_address,
         )
+        ledger.open_storage()  # a wrong journal or index setting stops `up` here, not each request
         if settings.anchor_rpc_url:  # checkpoints on public chains, written in the background (docs/operations.md)
             ledger.anchor_account = _anchor_account(settings)
             if ledger.anchor_account.address in ledger.role_accounts():
@@ -404,7 +405,13 @@ def _external_ledger(settings: Settings) -> Ledger:
     relayer = (
         load_keystore(settings.keystore, keystore_password(settings, settings.keystore)) if settings.keystore else None
     )
-    return Ledger.open(connect(settings.rpc_url), settings, relayer=relayer, deploy_if_missing=False)
+    ledger = Ledger.open(connect(settings.rpc_url), settings, relayer=relayer, deploy_if_missing=False)
+    try:
+        ledger.open_storage()  # a wrong journal or index setting stops the process here, not each request
+    except BaseException:
+        ledger.close()
+        raise
+    return ledger
 
 
 def serve_cmd(

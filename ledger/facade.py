@@ -25,7 +25,7 @@ from ledger.chain.head import ChainHead
 from ledger.chain.sender import TxSender
 from ledger.config import Settings
 from ledger.domain.results import HealthView, PowersView
-from ledger.errors import ChainUnavailable
+from ledger.errors import ChainUnavailable, StorageUnavailable
 from ledger.services.agreements import AgreementService
 from ledger.services.assets import AssetService
 from ledger.services.casefiles import CaseFileService
@@ -206,6 +206,27 @@ class Ledger:
 
         ensure_writable_dir(Path(self.settings.data_dir))
         return Store.in_data_dir(Path(self.settings.data_dir), self.settings.journal_url)
+
+    def open_storage(self) -> None:
+        """Opens the journal (its layout brought up to date) and checks IPLEDGER_INDEX_URL, for a process about to
+        serve or send (`ipledger up`, `serve`, `worker`): a wrong setting, or a journal database that does not
+        answer, stops it at start with its error instead of failing every request it would accept."""
+        from ledger.index.schema import make_engine
+
+        try:
+            self.store.layout()  # opened (and migrated), then read once
+        except StorageUnavailable as exc:
+            if not self.settings.journal_url or type(exc) is not StorageUnavailable:  # full or busy: as it says
+                raise
+            from ledger.storage.journal_pg import shown_url
+
+            raise StorageUnavailable(
+                f"the journal database {shown_url(self.settings.journal_url)} does not answer "
+                "(IPLEDGER_JOURNAL_URL): start again once it does",
+                field="journal_url",
+            ) from None
+        if self.settings.index_url:
+            make_engine(self.settings.index_url).dispose()
 
     @cached_property
     def parties(self) -> PartyService:

@@ -39,12 +39,12 @@ from sqlalchemy import (
 )
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from ledger.domain import codes
 from ledger.domain.eip712 import ACCOUNT_ACTIONS
-from ledger.errors import IndexUnavailable
+from ledger.errors import ConfigurationError, IndexUnavailable
 
 if TYPE_CHECKING:
     from ledger.config import Settings
@@ -326,7 +326,27 @@ def make_engine(url: str) -> Engine:
     always be rebuilt from the chain, so a commit need not wait for the disk, only stay consistent."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    engine = create_engine(url, future=True, pool_pre_ping=True)
+    expected = "postgresql+psycopg://user@host/db, or sqlite:///path"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(
+            f"IPLEDGER_INDEX_URL is not a database URL (expected {expected})", field="index_url"
+        ) from None
+    if parsed.get_backend_name() not in ("postgresql", "sqlite"):
+        raise ConfigurationError(
+            f"IPLEDGER_INDEX_URL must name a PostgreSQL or SQLite database ({expected}); leave it unset for SQLite "
+            "in the data directory",
+            field="index_url",
+        )
+    try:
+        engine = create_engine(parsed, future=True, pool_pre_ping=True)
+    except (NoSuchModuleError, ImportError):
+        raise ConfigurationError(
+            f"IPLEDGER_INDEX_URL names a database driver this service does not have ({parsed.drivername}): use "
+            f"{expected}",
+            field="index_url",
+        ) from None
     if engine.dialect.name == "sqlite":
 
         @sa_event.listens_for(engine, "connect")

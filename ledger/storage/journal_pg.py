@@ -60,7 +60,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.url import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ledger.errors import StorageBusy, StorageFull, StorageUnavailable
@@ -192,12 +192,19 @@ def make_engine(url: str, *, busy_timeout: float) -> Engine:
             "unset for the SQLite journal in the data directory",
             field="journal_url",
         )
-    engine = create_engine(
-        parsed,
-        future=True,
-        pool_timeout=busy_timeout,
-        connect_args={"connect_timeout": max(1, int(busy_timeout))},
-    )
+    try:
+        engine = create_engine(
+            parsed,
+            future=True,
+            pool_timeout=busy_timeout,
+            connect_args={"connect_timeout": max(1, int(busy_timeout))},
+        )
+    except (NoSuchModuleError, ImportError):
+        raise DataDirError(
+            f"IPLEDGER_JOURNAL_URL names a database driver this service does not have ({parsed.drivername}): "
+            "use postgresql+psycopg://user@host/db",
+            field="journal_url",
+        ) from None
     _ping_when_idle(engine)
     return engine
 

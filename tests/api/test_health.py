@@ -67,3 +67,21 @@ def test_health_answers_503_when_the_node_is_gone(tmp_path: Path, anvil: Chain) 
         resp = c.get("/v1/health")
     assert resp.status_code == 503
     assert resp.json()["error"]["code"] == "chain_unavailable"
+
+
+def test_a_setting_found_wrong_while_serving_answers_503_naming_no_internals(
+    tmp_path: Path, anvil: Chain, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`up`, `serve` and `worker` check the journal and index settings at start (tests/cli/test_storage_settings.py);
+    an app whose ledger did not (or a setting that goes wrong later) answers 503, never 500, and logs why."""
+    settings = Settings(data_dir=tmp_path, index_url="postgresql+nosuchdriver://ipledger:pw-4711@db.internal/index")
+    ledger = Ledger(w3=anvil.w3, manifest=anvil.manifest, settings=settings)
+    with TestClient(create_app(ledger, settings), raise_server_exceptions=False) as c:
+        resp = c.get("/v1/index/evidence")
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["error"]["code"] == "service_misconfigured"
+    assert int(resp.headers["Retry-After"]) > 0  # as every 503
+    assert "pw-4711" not in resp.text and "db.internal" not in resp.text and "nosuchdriver" not in resp.text
+    logged = [r.getMessage() for r in caplog.records if r.name == "ipledger.api"]
+    assert any("IPLEDGER_INDEX_URL" in m and "postgresql+nosuchdriver" in m for m in logged), logged
+    assert not any("pw-4711" in m for m in logged), logged
