@@ -37,6 +37,7 @@ STATUS_BY_ERROR: list[tuple[type[e.LedgerError], int]] = [
     (e.DeploymentMissing, 503),
     (e.StorageFull, 507),
     (e.StorageUnavailable, 503),
+    (e.TransactionFailed, 503),  # the node refused a call or relayed transaction, or it failed without a reason
 ]
 
 

@@ -36,8 +36,10 @@ DESCRIPTIONS = {
     431: "The request line and headers are larger than the server accepts.",
     422: "Invalid request: a parameter or body field breaks its schema (bounds, ASCII digits, text rules, decimals); "
     "`error.field` names it and `error.details.problems` lists up to 20 problems.",
-    503: "The chain node, the index or the storage is unavailable, or (code `service_misconfigured`) the service's "
-    "own settings stop it and its log says why; retry after `Retry-After` seconds.",
+    503: "The chain node, the index or the storage is unavailable; or the node refused the relayed transaction or "
+    "it failed without a reason (`transaction_failed`); or the service's own settings stop it "
+    "(`service_misconfigured`, its log says why). Retry after `Retry-After` seconds; a message naming a transaction "
+    "sent but not yet mined means it may still take effect: look it up first.",
     507: "The journal's disk is full (`storage_full`): the request changed nothing; retry after `Retry-After` "
     "seconds, once space is freed.",
 }

@@ -87,6 +87,15 @@ class ClaimLost(NotSent):
     what the transaction would carry)."""
 
 
+class NotMined(ChainUnavailable):
+    """Sent, but no receipt came within the wait: the node holds the transaction or mines nothing now. It may
+    still be mined, so its sender looks ``tx_hash`` up before acting again (an API caller gets a 503 naming it)."""
+
+    def __init__(self, message: str, tx_hash: str) -> None:
+        super().__init__(message)
+        self.tx_hash = tx_hash
+
+
 class SendUncertain(ChainUnavailable):
     """The transaction was handed to the node but its answer was lost (a timeout or a dropped connection):
     it may be in the node's pool. ``tx_hash`` is its hash, computed from the signed bytes."""
@@ -561,8 +570,11 @@ class TxSender:
                 break
             except TimeExhausted:
                 if time.monotonic() >= deadline:
-                    raise TransactionFailed(
-                        f"no receipt for {as_hex(tx_hash)} within {self.receipt_timeout:.0f}s"
+                    shown = as_hex(tx_hash)
+                    raise NotMined(
+                        f"transaction {shown} was sent but no receipt came within {self.receipt_timeout:.0f}s: it "
+                        "may still be mined; look it up before trying again",
+                        shown,
                     ) from None
             except Exception as exc:  # noqa: BLE001 - any transport failure while waiting means the node is gone
                 raise ChainUnavailable(f"lost the node while waiting for a receipt: {short_error(exc)}") from None

@@ -26,6 +26,12 @@ def client(anvil: Chain, tmp_path: Path) -> Iterator[TestClient]:
     def _boom() -> None:
         raise RuntimeError("secret internals /home/operator/key.json")
 
+    @boom.get("/v1/_refused")
+    def _refused() -> None:  # what a geth or Besu node answers a call that runs past its limit
+        from ledger.chain.rpc import NodeRefused
+
+        raise NodeRefused("eth_call", "execution aborted (timeout = 5s)")
+
     app.include_router(boom)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
@@ -85,3 +91,11 @@ def test_a_setting_found_wrong_while_serving_answers_503_naming_no_internals(
     logged = [r.getMessage() for r in caplog.records if r.name == "ipledger.api"]
     assert any("IPLEDGER_INDEX_URL" in m and "postgresql+nosuchdriver" in m for m in logged), logged
     assert not any("pw-4711" in m for m in logged), logged
+
+
+def test_a_call_or_transaction_the_node_refuses_answers_503_not_500(client: TestClient) -> None:
+    resp = client.get("/v1/_refused")
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["error"]["code"] == "transaction_failed"
+    assert "execution aborted" in resp.json()["error"]["message"]
+    assert int(resp.headers["Retry-After"]) > 0
