@@ -282,11 +282,12 @@ def up_cmd(
 
     from api.app import create_app
     from ledger.chain.powers import dev_registrar
-    from ledger.facade import Ledger, dev_operator
+    from ledger.facade import Ledger, dev_operator, open_journal
     from ledger.storage.keys import load_keystore
 
     if not port_is_free(settings.host, settings.port):
         raise _port_in_use(settings)
+    open_journal(settings).close()  # a wrong journal or index setting stops `up` here, before the node starts
     node: EmbeddedNode | None = None
     supervisor: NodeSupervisor | None = None
     relayer: LocalAccount | None
@@ -337,7 +338,6 @@ def up_cmd(
             governance=governance,
             governance_address=settings.governance_address,
         )
-        ledger.open_storage()  # a wrong journal or index setting stops `up` here, not each request
         if settings.anchor_rpc_url:  # checkpoints on public chains, written in the background (docs/operations.md)
             ledger.anchor_account = _anchor_account(settings)
             if ledger.anchor_account.address in ledger.role_accounts():

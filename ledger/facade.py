@@ -208,25 +208,10 @@ class Ledger:
         return Store.in_data_dir(Path(self.settings.data_dir), self.settings.journal_url)
 
     def open_storage(self) -> None:
-        """Opens the journal (its layout brought up to date) and checks IPLEDGER_INDEX_URL, for a process about to
-        serve or send (`ipledger up`, `serve`, `worker`): a wrong setting, or a journal database that does not
-        answer, stops it at start with its error instead of failing every request it would accept."""
-        from ledger.index.schema import make_engine
-
-        try:
-            self.store.layout()  # opened (and migrated), then read once
-        except StorageUnavailable as exc:
-            if not self.settings.journal_url or type(exc) is not StorageUnavailable:  # full or busy: as it says
-                raise
-            from ledger.storage.journal_pg import shown_url
-
-            raise StorageUnavailable(
-                f"the journal database {shown_url(self.settings.journal_url)} does not answer "
-                "(IPLEDGER_JOURNAL_URL): start again once it does",
-                field="journal_url",
-            ) from None
-        if self.settings.index_url:
-            make_engine(self.settings.index_url).dispose()
+        """:func:`open_journal` for this ledger, for a process about to serve or send (`ipledger serve`,
+        `worker`): its journal is then the one opened here."""
+        if "store" not in self.__dict__:
+            self.store = open_journal(self.settings)
 
     @cached_property
     def parties(self) -> PartyService:
@@ -405,6 +390,32 @@ def _waiting_for(node: dict[str, Any] | None) -> str:
     ago = node.get("lastAnswerAgo")
     since = f" (last answer {float(ago):.0f} s ago)" if ago is not None else ""
     return f"the embedded node (pid {node.get('pid')}) runs but does not answer{since}"
+
+
+def open_journal(settings: Settings) -> Store:
+    """The journal of ``settings``, opened (connected, its layout brought up to date), after IPLEDGER_INDEX_URL's
+    form and driver are checked: a process about to serve or send (`ipledger up`, `serve`, `worker`) calls it
+    first, so that a wrong setting, a damaged journal file or a journal database that does not answer stops it at
+    start with its error, before it changes anything, rather than failing every request it would accept."""
+    from ledger.chain.node import ensure_writable_dir
+    from ledger.index.schema import make_engine
+
+    if settings.index_url:
+        make_engine(settings.index_url).dispose()
+    ensure_writable_dir(Path(settings.data_dir))
+    try:
+        store = Store.in_data_dir(Path(settings.data_dir), settings.journal_url)
+    except StorageUnavailable as exc:
+        if not settings.journal_url or type(exc) is not StorageUnavailable:  # full, busy, damaged: as it says
+            raise
+        from ledger.storage.journal_pg import shown_url
+
+        raise StorageUnavailable(
+            f"the journal database {shown_url(settings.journal_url)} does not answer (IPLEDGER_JOURNAL_URL): start "
+            "again once it does",
+            field="journal_url",
+        ) from None
+    return store
 
 
 def dev_operator() -> LocalAccount:

@@ -289,6 +289,11 @@ def storage_error(exc: BaseException) -> StorageUnavailable | None:
             return StorageFull("the journal's disk is full: nothing was written; retry once space is freed")
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text or "is locked" in text:
             return StorageBusy("the journal is locked by another process; try again shortly")
+        if code is not None and (code & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            return StorageUnavailable(
+                f"the journal file is damaged ({getattr(exc, 'sqlite_errorname', 'corrupt')}): nothing was written; "
+                "the service's operator must restore it"
+            )
         if code is not None and (code & 0xFF) == sqlite3.SQLITE_IOERR:
             return StorageUnavailable(
                 f"the journal could not be written ({getattr(exc, 'sqlite_errorname', 'I/O error')})"
@@ -476,9 +481,19 @@ class Store:
 
     def _migrate(self) -> None:
         with storage_errors():
-            db = self._conn()
-            if self._check_version(journal_version(db)) == SCHEMA_VERSION:
-                return
+            try:
+                db = self._conn()
+                if self._check_version(journal_version(db)) == SCHEMA_VERSION:
+                    return
+            except sqlite3.DatabaseError as exc:
+                if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                    raise
+                raise DataDirError(  # not a SQLite file at all, or a damaged one: nothing is touched
+                    f"{self.path} is not a journal this service can open ({exc}): move it away and restore the copy"
+                    " you keep of it, or start with none (what it acknowledged and has not yet recorded on chain"
+                    " would then be lost); nothing was changed",
+                    field="data_dir",
+                ) from None
         with self.transaction() as db:
             version = self._check_version(journal_version(db))  # again under the write lock: another may have done it
             for migration in MIGRATIONS:

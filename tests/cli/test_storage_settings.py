@@ -1,7 +1,8 @@
-"""A wrong journal or index setting stops `ipledger up`, `serve` and `worker` at start, with the error naming the
-setting and exit status 1, before they serve a request or send anything. Until they opened the journal at start,
-`serve` answered health 200 and then 500 to every registration (`data_dir_error` raised inside the request), and a
-malformed IPLEDGER_INDEX_URL was a 500 with a traceback in the log."""
+"""A wrong journal or index setting, or a damaged journal file, stops `ipledger up`, `serve` and `worker` at start,
+with an error naming it and exit status 1, before they serve a request, send anything or (`up`) start the node.
+Until they opened the journal at start, `serve` answered health 200 and then 500 to every registration
+(`data_dir_error` raised inside the request), a malformed IPLEDGER_INDEX_URL was a 500 with a traceback in the log,
+and `up` deployed on a new chain before a damaged journal stopped it with "unexpected DatabaseError"."""
 
 from __future__ import annotations
 
@@ -16,48 +17,53 @@ from tests.helpers import IPLEDGER, Chain, account, cli_env
 SECRET = "pw-4711"
 
 
-def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([IPLEDGER, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 def test_wrong_journal_and_index_settings_stop_each_process_at_start(anvil: Chain, tmp_path: Path) -> None:
     data = tmp_path / "data"
     anvil.manifest.save(manifest_path(data, anvil.manifest.chain_id))
     keystore = write_keystore(tmp_path / "relayer.json", account("settings-relayer"), "pw", kdf="pbkdf2")
-    base = cli_env(IPLEDGER_RPC_URL=anvil.node_url, IPLEDGER_DATA_DIR=str(data), IPLEDGER_KEYSTORE_PASSWORD="pw")
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "journal.sqlite3").write_bytes(b"notes.txt saved over the journal\n" * 64)
     nobody = f"postgresql+psycopg://ipledger:{SECRET}@127.0.0.1:{free_port()}/journal"  # nothing listens there
-    cases = [  # (what, command, setting, value, words the error must say)
-        ("serve", ["serve"], "IPLEDGER_JOURNAL_URL", "journal.sqlite3", "not a database URL"),
-        ("serve", ["serve"], "IPLEDGER_JOURNAL_URL", "mysql://ipledger@db/journal", "must name a PostgreSQL"),
-        ("serve", ["serve"], "IPLEDGER_JOURNAL_URL", "postgresql+asyncpg://ipledger@db/journal", "driver"),
-        ("serve", ["serve"], "IPLEDGER_JOURNAL_URL", nobody, "does not answer"),
-        ("serve", ["serve"], "IPLEDGER_INDEX_URL", "index.sqlite3", "not a database URL"),
-        ("serve", ["serve"], "IPLEDGER_INDEX_URL", "mysql://ipledger@db/index", "PostgreSQL or SQLite"),
-        ("serve --workers 2", ["serve", "--workers", "2"], "IPLEDGER_JOURNAL_URL", nobody, "does not answer"),
-        ("worker", ["worker"], "IPLEDGER_JOURNAL_URL", "journal.sqlite3", "not a database URL"),
-        ("worker", ["worker"], "IPLEDGER_INDEX_URL", "oracle://ipledger@db/index", "PostgreSQL or SQLite"),
-        ("up", ["up"], "IPLEDGER_JOURNAL_URL", nobody, "does not answer"),
+    journal, index = "IPLEDGER_JOURNAL_URL", "IPLEDGER_INDEX_URL"
+    cases: list[tuple[str, dict[str, str], str, str]] = [  # command, settings, what the error names, and says
+        ("serve", {journal: "journal.sqlite3"}, journal, "not a database URL"),
+        ("serve", {journal: "mysql://ipledger@db/journal"}, journal, "must name a PostgreSQL"),
+        ("serve", {journal: "postgresql+asyncpg://ipledger@db/journal"}, journal, "driver"),
+        ("serve", {journal: nobody}, journal, "does not answer"),
+        ("serve", {index: "index.sqlite3"}, index, "not a database URL"),
+        ("serve", {index: "mysql://ipledger@db/index"}, index, "PostgreSQL or SQLite"),
+        ("serve --workers 2", {journal: nobody}, journal, "does not answer"),
+        ("worker", {journal: "journal.sqlite3", "IPLEDGER_KEYSTORE": str(keystore)}, journal, "not a database URL"),
+        ("worker", {index: "oracle://ipledger@db/index", "IPLEDGER_KEYSTORE": str(keystore)}, index, "SQLite"),
+        ("up", {journal: nobody, "IPLEDGER_DATA_DIR": str(tmp_path / "up")}, journal, "does not answer"),
+        ("up", {"IPLEDGER_DATA_DIR": str(damaged)}, str(damaged), "is not a journal this service can open"),
     ]
+    base = cli_env(IPLEDGER_RPC_URL=anvil.node_url, IPLEDGER_DATA_DIR=str(data), IPLEDGER_KEYSTORE_PASSWORD="pw")
     running = []
-    for what, args, setting, value, words in cases:
+    for command, settings, named, says in cases:
         port, node_port = free_port(), free_port()
-        env = {**base, setting: value, "IPLEDGER_PORT": str(port)}
-        if what == "worker":
-            env["IPLEDGER_KEYSTORE"] = str(keystore)
-        if what == "up":  # its own data directory and embedded node
-            env.pop("IPLEDGER_RPC_URL")
-            env.update(IPLEDGER_DATA_DIR=str(tmp_path / "up"), IPLEDGER_NODE_PORT=str(node_port))
-        running.append((what, setting, value, words, port, node_port, _start(args, env)))
+        env = {**base, **settings, "IPLEDGER_PORT": str(port)}
+        if command == "up":  # its own data directory and embedded node
+            del env["IPLEDGER_RPC_URL"]
+            env["IPLEDGER_NODE_PORT"] = str(node_port)
+        proc = subprocess.Popen(
+            [IPLEDGER, *command.split()], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        running.append((command, settings, named, says, port, node_port, Path(env["IPLEDGER_DATA_DIR"]), proc))
     try:
-        for what, setting, value, words, port, node_port, proc in running:
+        for command, settings, named, says, port, node_port, data_dir, proc in running:
             out, err = proc.communicate(timeout=90)
-            case = f"{what} with {setting}={value}: exit {proc.returncode}, said {err!r}"
+            case = f"{command} with {settings}: exit {proc.returncode}, said {err!r}"
             assert proc.returncode == 1, case
-            assert err.startswith("error: ") and setting in err and words in err, case
+            assert err.startswith("error: ") and named in err and says in err, case
             assert "Traceback" not in out + err and SECRET not in out + err, case
             assert port_is_free("127.0.0.1", port), f"{case}: its port is still taken"
-            if what == "up":
+            if command == "up":  # refused before the node started: no chain, no deployment
                 assert port_is_free("127.0.0.1", node_port), f"{case}: the embedded node still runs"
+                made = sorted(p.name for p in data_dir.iterdir())
+                assert set(made) <= {"ipledger.lock", "journal.sqlite3"}, f"{case}: made {made}"
+        assert (damaged / "journal.sqlite3").read_bytes() == b"notes.txt saved over the journal\n" * 64
     finally:  # a process that served instead of stopping is stopped here
         for *_, proc in running:
             if proc.poll() is None:

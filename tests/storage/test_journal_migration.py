@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ledger.errors import DataDirError
+from ledger.errors import DataDirError, StorageUnavailable
 from ledger.storage.journal import (
     JOURNAL_FILE,
     MIGRATIONS,
@@ -375,6 +375,33 @@ def test_a_journal_of_a_newer_version_is_refused_with_a_clear_error_and_left_unt
     assert refused.value.field == "data_dir"
     assert dump(path) == before
     assert version_of(path) == SCHEMA_VERSION + 1
+
+
+def test_a_file_that_is_not_a_journal_is_refused_with_a_clear_error_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    path.write_bytes(b"notes.txt saved over the journal\n" * 64)
+    before = path.read_bytes()
+    with pytest.raises(DataDirError) as refused:
+        Store(path)
+    assert str(path) in str(refused.value) and "restore the copy you keep" in str(refused.value)
+    assert refused.value.field == "data_dir"
+    assert path.read_bytes() == before
+
+
+def test_a_journal_damaged_while_in_use_answers_storage_unavailable_not_a_raw_sqlite_error(tmp_path: Path) -> None:
+    """Damage found on a read (a page overwritten under a running service) is a 503 `storage_unavailable` that
+    says the file is damaged, never an unexplained sqlite3.DatabaseError (a 500)."""
+    path = tmp_path / "journal.sqlite3"
+    Store(path).close()
+    data = bytearray(path.read_bytes())
+    data[4096:] = b"\xa5" * (len(data) - 4096)  # every page after the header's
+    path.write_bytes(bytes(data))
+    store = Store(path)  # opening reads the header only, which is whole
+    try:
+        with pytest.raises(StorageUnavailable, match="damaged"):
+            store.counts()
+    finally:
+        store.close()
 
 
 def test_a_migration_that_fails_midway_leaves_the_old_journal_as_it_was(
