@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -375,6 +376,33 @@ def open_schema(engine: Engine) -> None:
     with engine.begin() as db:
         if db.execute(select(index_meta.c.value).where(index_meta.c.key == "schema")).scalar() is None:
             db.execute(insert(index_meta).values(key="schema", value=SCHEMA_VERSION))
+
+
+def open_or_set_aside(engine: Engine) -> None:
+    """:func:`open_schema`; an SQLite index file that is not a database or is damaged (``SQLITE_NOTADB``,
+    ``SQLITE_CORRUPT``) is first set aside as ``NAME.damaged`` (its ``-wal`` and ``-shm`` removed) and a new one
+    made: the index is rebuilt from the chain, so nothing is lost, and the service goes on."""
+    try:
+        open_schema(engine)
+        return
+    except DBAPIError as exc:
+        code = getattr(exc.orig, "sqlite_errorcode", 0) or 0
+        if engine.dialect.name != "sqlite" or (code & 0xFF) not in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+            raise
+        path = Path(str(engine.url.database or ""))
+        if not path.name or not path.exists():
+            raise
+        engine.dispose()
+        log.warning(
+            "the index file %s is damaged (%s): set aside as %s.damaged; rebuilding the index from the chain",
+            path,
+            str(exc.orig).strip().splitlines()[0],
+            path.name,
+        )
+        path.replace(path.with_name(path.name + ".damaged"))
+        for extra in ("-wal", "-shm"):
+            path.with_name(path.name + extra).unlink(missing_ok=True)
+    open_schema(engine)
 
 
 @contextlib.contextmanager

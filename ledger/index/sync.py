@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from web3 import Web3
 
 from ledger.chain.deployment import Manifest, contract
@@ -63,7 +64,7 @@ from ledger.index.schema import (
     insert_many,
     make_engine,
     metadata,
-    open_schema,
+    open_or_set_aside,
     parties,
     party_accounts,
     party_events,
@@ -114,8 +115,20 @@ class Indexer:
         self.reader = RangeReader(w3, manifest)
         self.addresses = self.reader.addresses
         self._decoders = self.reader.decoders
-        with database_errors():
-            open_schema(self.engine)
+        self._opened = False
+        self._opening = threading.Lock()
+
+    def _open(self) -> None:
+        """Creates (or checks) the tables on first use rather than in the constructor: an index database that does
+        not answer when the service starts leaves the index routes answering 503 `index_unavailable` and the
+        background sync retrying, while the rest of the service runs."""
+        if self._opened:
+            return
+        with self._opening:
+            if not self._opened:
+                with database_errors():
+                    open_or_set_aside(self.engine)
+                self._opened = True
 
     # --- syncing -------------------------------------------------------------------------------
 
@@ -138,6 +151,7 @@ class Indexer:
     def sync(self, progress: Callable[[int, int], None] | None = None, to_block: int | None = None) -> int:
         """Reads events up to ``to_block`` (default: ``confirmations`` behind the head); returns the last
         indexed block. ``progress(done_blocks, total_blocks)`` is called after each range."""
+        self._open()
         with self._lock, database_errors():
             for attempt in range(5):
                 try:
@@ -262,8 +276,15 @@ class Indexer:
     def rebuild(self, progress: Callable[[int, int], None] | None = None, to_block: int | None = None) -> int:
         """Drops every index table and syncs from the deployment block."""
         with self._lock, database_errors():
-            metadata.drop_all(self.engine)
-            open_schema(self.engine)
+            self._opened = False
+            try:
+                metadata.drop_all(self.engine)
+            except DBAPIError:
+                if self.engine.dialect.name != "sqlite":
+                    raise
+                # a damaged SQLite file, which open_or_set_aside sets aside
+            open_or_set_aside(self.engine)
+            self._opened = True
         return self.sync(progress, to_block)
 
     # --- applying one event to the query tables ------------------------------------------------
@@ -594,6 +615,7 @@ class Indexer:
     # --- status and background running -----------------------------------------------------------
 
     def status(self) -> IndexStatus:
+        self._open()
         with database_errors(), self.engine.connect() as db:
             last, last_hash = self._cursor(db)
             counts = {
@@ -646,6 +668,7 @@ class Indexer:
     # --- queries -----------------------------------------------------------------------------------
 
     def query(self, what: str, params: dict[str, str | None]) -> IndexPage:
+        self._open()
         with database_errors():
             return QUERIES[what](self.engine, params)
 
@@ -659,6 +682,7 @@ class Indexer:
     ) -> dict[str, Any] | None:
         """:func:`party_record` of ``party_id`` (None if not indexed yet)."""
         period = self.suspension_period
+        self._open()
         with database_errors():
             return party_record(self.engine, party_id, period=period, now=now, limit=limit)
 

@@ -798,3 +798,40 @@ def test_a_partys_suspension_lapses_or_is_confirmed_and_its_recoveries_are_index
     )
     indexer.rebuild()
     assert indexer.party(pid) == record
+
+
+def test_a_damaged_sqlite_index_is_set_aside_and_rebuilt_from_the_chain(api: Api, tmp_path: Any) -> None:
+    """The index can always be rebuilt from the chain: a file that is not a database (or a damaged one) is moved
+    to ``index.sqlite3.damaged`` and made again, instead of stopping `ipledger up` with a traceback."""
+    scenario(api)
+    indexer = api.ledger.index
+    indexer.sync()
+    before = answers(indexer)
+    path = tmp_path / "index.sqlite3"
+    garbage = b"a backup tool wrote over the index\n" * 100
+    path.write_bytes(garbage)
+    damaged = indexer_of(api.ledger, schema.make_engine(f"sqlite:///{path}"))  # opens nothing yet
+    assert path.read_bytes() == garbage
+    damaged.sync()
+    assert answers(damaged) == before
+    assert (tmp_path / "index.sqlite3.damaged").read_bytes() == garbage
+
+
+def test_an_index_database_that_does_not_answer_leaves_the_service_running(api: Api) -> None:
+    """The event index is a read model: its database down when the service starts answers its routes 503
+    `index_unavailable` and leaves registrations, lookups and health as they are (it failed the app's start)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    settings = api.ledger.settings.model_copy(
+        update={"index_url": f"postgresql+psycopg://ipledger@127.0.0.1:{free_port()}/index"}
+    )
+    ledger = Ledger(w3=api.ledger.w3, manifest=api.ledger.manifest, settings=settings)
+    with TestClient(create_app(ledger, settings, run_indexer=True), raise_server_exceptions=False) as client:
+        assert client.get("/v1/health").status_code == 200
+        resp = client.get("/v1/index/evidence")
+        assert resp.status_code == 503, resp.text
+        assert resp.json()["error"]["code"] == "index_unavailable"
+        assert int(resp.headers["Retry-After"]) > 0
+    ledger.close()
