@@ -40,7 +40,7 @@ from ledger.config import Settings
 from ledger.domain import agreements as ag
 from ledger.domain import eip712
 from ledger.domain.hashing import HashAlgorithm, hash_file, parse_hash
-from ledger.errors import ConfigurationError, InvalidInput, KeystoreError
+from ledger.errors import ConfigurationError, DataDirError, InvalidInput, KeystoreError
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -207,7 +207,14 @@ def operator_token(settings: Settings, *, create: bool = False) -> str | None:
         return settings.operator_token.get_secret_value()
     path = Path(settings.data_dir) / "operator.token"
     if path.exists():
-        return path.read_text(encoding="utf-8").strip()
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except (UnicodeDecodeError, OSError) as exc:
+            raise DataDirError(
+                f"{path} cannot be read as the operator's token ({type(exc).__name__}): delete it and `ipledger up`"
+                " writes a new one, or set IPLEDGER_OPERATOR_TOKEN",
+                field="operator_token",
+            ) from None
     if not create:
         return None
     import os

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ledger.errors import Conflict, InvalidInput, KeystoreError, NotFound, StorageUnavailable
+from ledger.errors import Conflict, DataDirError, InvalidInput, KeystoreError, NotFound, StorageUnavailable
 
 #: The file name of the client-token store in the data directory.
 DB_NAME = "tsa.sqlite3"
@@ -365,6 +365,12 @@ def local_password(files: TsaFiles, configured: str | None) -> str | None:
         return files.password.read_text(encoding="utf-8").strip() or None
     except FileNotFoundError:
         return None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise DataDirError(
+            f"{files.password} cannot be read as the TSA key's password ({type(exc).__name__}): restore it, or set"
+            " IPLEDGER_TSA_KEY_PASSWORD",
+            field="tsa_key_password",
+        ) from None
 
 
 def install_tsa(data_dir: Path, *, cert: Path, key: Path, ca: Path | None, force: bool = False) -> TsaFiles:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from ledger.chain.deployment import manifest_path
 from ledger.chain.node import free_port, port_is_free
 from ledger.storage.keys import write_keystore
@@ -72,3 +74,25 @@ def test_wrong_journal_and_index_settings_stop_each_process_at_start(anvil: Chai
                     proc.wait(20)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+def test_a_data_directory_file_that_is_not_text_is_a_clear_error(tmp_path: Path) -> None:
+    """The operator's token and the TSA key's password are text files in the data directory; one overwritten with
+    binary was an "unexpected UnicodeDecodeError"."""
+    from ledger.errors import DataDirError
+    from ledger.storage.tsa import TsaFiles, local_password
+    from tests.helpers import run_cli
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "operator.token").write_bytes(b"\xff\xfe not a token")
+    out = run_cli("party", "reinstate", "7", env=cli_env(IPLEDGER_DATA_DIR=str(data)))
+    assert out.returncode == 1 and "operator.token cannot be read as the operator's token" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and "unexpected" not in out.stderr
+
+    files = TsaFiles(data / "tsa")
+    files.directory.mkdir()
+    files.password.write_bytes(b"\xff\xfe")
+    with pytest.raises(DataDirError, match="key.password cannot be read as the TSA key's password"):
+        local_password(files, None)
+    assert local_password(files, "configured") == "configured"  # a configured password does not read the file
