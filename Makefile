@@ -12,7 +12,10 @@ SLITHER_VENV := .venv-slither
 STAMP_SLITHER := $(SLITHER_VENV)/.installed
 # The suite runs in this many pytest-xdist workers, one test file per worker at a time (--dist loadfile keeps a
 # file's module fixtures, e.g. one deployment or one `ipledger up`, in one process). TEST_WORKERS=0 runs serially.
-TEST_WORKERS ?= 2
+# Three on two cores: much of the suite waits (on nodes, subprocesses, sockets), and with two the cores were busy
+# 149% of the time and the tests took 19 min 42 s; with three, 180% and 16 min 19 s (fresh-clone runs of two
+# commits of 2026-12-04 a few tests apart, one after the other on this machine).
+TEST_WORKERS ?= 3
 
 .PHONY: install run test check-artifacts compile bench clean
 
