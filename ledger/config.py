@@ -282,6 +282,22 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
 
+    @field_validator("rpc_url", "anchor_rpc_url")
+    @classmethod
+    def _http_endpoints(cls, value: str | None) -> str | None:
+        for url in (part.strip() for part in (value or "").split(",")):
+            try:
+                parts = urlsplit(url)
+                ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+            except ValueError:  # a port that is not a number, or out of range
+                ok = False
+            if url and not ok:
+                raise ValueError(
+                    "a JSON-RPC endpoint must be an http:// or https:// URL with a host (WebSocket and IPC are not "
+                    "used)"
+                )
+        return value
+
 
 def _same_database(a: str, b: str) -> bool:
     """Whether two database URLs name one database (host, port and database name; user and options aside)."""

@@ -96,3 +96,28 @@ def test_a_data_directory_file_that_is_not_text_is_a_clear_error(tmp_path: Path)
     with pytest.raises(DataDirError, match="key.password cannot be read as the TSA key's password"):
         local_password(files, None)
     assert local_password(files, "configured") == "configured"  # a configured password does not read the file
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ws://127.0.0.1:8545", "127.0.0.1:8545", "http://", "http://127.0.0.1:port", "https://u:pw-4711@node:99999"],
+)
+def test_a_json_rpc_endpoint_that_is_not_an_http_url_is_refused_by_the_settings(url: str) -> None:
+    """It was "unexpected ValueError" from the provider, after the rest had started."""
+    from pydantic import ValidationError
+
+    from ledger.config import Settings
+
+    for field in ("rpc_url", "anchor_rpc_url"):
+        with pytest.raises(ValidationError, match="must be an http:// or https:// URL") as refused:
+            Settings(**{field: url if field == "rpc_url" else f"http://127.0.0.1:8545,{url}"})
+        assert SECRET not in refused.value.errors()[0]["msg"]  # what the CLI prints (settings_with)
+    assert Settings(rpc_url="https://node.example:8545/rpc?key=1").rpc_url == "https://node.example:8545/rpc?key=1"
+
+
+def test_the_cli_names_the_endpoint_setting_it_refuses(tmp_path: Path) -> None:
+    from tests.helpers import run_cli
+
+    out = run_cli("serve", "--rpc-url", "ws://127.0.0.1:8545", "--data-dir", str(tmp_path))
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.startswith("error: invalid setting IPLEDGER_RPC_URL:") and "Traceback" not in out.stderr
