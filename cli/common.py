@@ -41,6 +41,7 @@ from ledger.domain import agreements as ag
 from ledger.domain import eip712
 from ledger.domain.hashing import HashAlgorithm, hash_file, parse_hash
 from ledger.errors import ConfigurationError, DataDirError, InvalidInput, KeystoreError
+from ledger.storage.files import KIB, MIB, read_bounded, read_bounded_text
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -208,8 +209,8 @@ def operator_token(settings: Settings, *, create: bool = False) -> str | None:
     path = Path(settings.data_dir) / "operator.token"
     if path.exists():
         try:
-            return path.read_text(encoding="utf-8").strip()
-        except (UnicodeDecodeError, OSError) as exc:
+            return read_bounded_text(path, 4 * KIB, field="operator_token", what="a token").strip()
+        except (InvalidInput, OSError) as exc:
             raise DataDirError(
                 f"{path} cannot be read as the operator's token ({type(exc).__name__}): delete it and `ipledger up`"
                 " writes a new one, or set IPLEDGER_OPERATOR_TOKEN",
@@ -452,8 +453,11 @@ def pem_certificates(path: Path | None, field: str) -> list[bytes]:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     try:
-        return [c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(path.read_bytes())]
+        pem = read_bounded(path, 1 * MIB, field=field, what="a PEM certificate chain")
+        return [c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(pem)]
     except (FileNotFoundError, IsADirectoryError):
         raise InvalidInput(f"{path} not found", field=field) from None
+    except InvalidInput:
+        raise
     except ValueError:
         raise InvalidInput(f"{path} holds no PEM certificate", field=field) from None

@@ -204,7 +204,11 @@ def verify_case_cmd(
         raise InvalidInput("--rpc-url is required", field="rpc_url")
     if not case.is_file():
         raise InvalidInput(f"{case} is not a readable file", field="case")
-    report = verify_case(case.read_bytes(), Rpc.from_web3(connect(settings.rpc_url)))
+    from ledger.certificates.casefile import MAX_CASE_BYTES
+    from ledger.storage.files import read_bounded
+
+    data = read_bounded(case, MAX_CASE_BYTES, field="case", what="a case file")
+    report = verify_case(data, Rpc.from_web3(connect(settings.rpc_url)))
     for problem in report.problems:
         console.print(f"[red]✗[/] {problem}", highlight=False)
     for name, r in report.items:

@@ -55,6 +55,7 @@ from ledger.domain.hashing import (
 )
 from ledger.domain.metadata import CREATOR_ROLES, EVIDENCE_KINDS, metadata_commitment, validate_metadata
 from ledger.errors import InvalidInput, LedgerError, NotFound
+from ledger.storage.files import read_bounded, read_bounded_text
 
 if TYPE_CHECKING:
     from ledger.certificates.verify import LegalStatus
@@ -287,7 +288,7 @@ def _keep_earlier_salt(file: Path) -> None:
     new sidecar would replace it, and nothing else keeps that salt."""
     path = Path(str(file) + SIDECAR)
     try:
-        earlier = json.loads(path.read_text(encoding="utf-8"))
+        earlier = json.loads(read_bounded_text(path, MAX_SIDECAR_FILE, field="sidecar", what="a sidecar"))
     except (OSError, ValueError):
         return
     if isinstance(earlier, dict) and earlier.get("salt"):
@@ -301,6 +302,8 @@ def _keep_earlier_salt(file: Path) -> None:
 
 #: Largest --metadata file read.
 MAX_METADATA_FILE = 256 * 1024
+#: A sidecar is a few hundred bytes of JSON; a file over this is not one (and is never read whole).
+MAX_SIDECAR_FILE = 1024 * 1024
 
 
 def _metadata_of(
@@ -311,11 +314,12 @@ def _metadata_of(
     metadata: dict[str, Any] = {}
     if file is not None:
         try:
-            if file.stat().st_size > MAX_METADATA_FILE:
-                raise InvalidInput(f"{file} is over {MAX_METADATA_FILE // 1024} KiB", field="metadata")
-            metadata = json.loads(file.read_text(encoding="utf-8"))
+            text = read_bounded_text(file, MAX_METADATA_FILE, field="metadata", what="a metadata file")
+            metadata = json.loads(text)
         except OSError:
             raise InvalidInput(f"{file} is not a readable file", field="metadata") from None
+        except InvalidInput:
+            raise
         except ValueError:
             raise InvalidInput(f"{file} is not JSON", field="metadata") from None
         if not isinstance(metadata, dict):
@@ -400,7 +404,7 @@ class Sidecar:
 
     def __init__(self, path: Path) -> None:
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = json.loads(read_bounded_text(path, MAX_SIDECAR_FILE, field="sidecar", what="a sidecar"))
         except FileNotFoundError:
             raise InvalidInput(
                 f"{path} not found (the sidecar is FILE{SIDECAR}, beside the file)", field="sidecar"
@@ -912,8 +916,10 @@ def verify_cmd(
     settings = settings_with(rpc_url=rpc_url)
     if not settings.rpc_url:
         raise InvalidInput("--rpc-url is required (any JSON-RPC endpoint of the certificate's chain)", field="rpc_url")
-    try:
-        raw = cert.read_bytes()
+    from ledger.certificates.casefile import MAX_CASE_BYTES
+
+    try:  # the largest thing it recognises is a case file, which it sends to `ipledger verify-case`
+        raw = read_bounded(cert, MAX_CASE_BYTES, field="cert", what="a certificate, token or case file")
     except (FileNotFoundError, IsADirectoryError):
         raise InvalidInput(f"{cert} not found", field="cert") from None
     from ledger.certificates.timestamp import looks_like_token

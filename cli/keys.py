@@ -28,7 +28,8 @@ from cli.common import (
 )
 from ledger.domain import eip712
 from ledger.errors import InvalidInput, KeystoreError
-from ledger.storage.keys import load_keystore, write_keystore
+from ledger.storage.files import KIB, read_bounded_text
+from ledger.storage.keys import MAX_KEYSTORE_BYTES, load_keystore, write_keystore
 
 app = typer.Typer(help="Party account keys in encrypted keystores (eth-account v3, scrypt).", no_args_is_help=True)
 
@@ -60,7 +61,10 @@ def keys_import(
 ) -> None:
     """Import an existing private key into an encrypted keystore."""
     if key_file is not None:
-        raw = key_file.read_text(encoding="utf-8").strip()
+        try:  # 64 hex characters; never echoed in an error
+            raw = read_bounded_text(key_file, 4 * KIB, field="key_file", what="a private key file").strip()
+        except OSError as exc:
+            raise InvalidInput(f"{key_file} cannot be read ({type(exc).__name__})", field="key_file") from None
     elif sys.stdin.isatty():
         raw = str(typer.prompt("Private key (hex)", hide_input=True))
     else:
@@ -81,9 +85,12 @@ def keys_list(
     """List the keystores in a folder with their addresses and, when the API answers, their party."""
     client = api_client(settings_with(api_url=api_url))
     for path in sorted(folder.glob("*.json")):
+        if not path.is_file():  # a directory, a device or a pipe named *.json is no keystore (and may never end)
+            continue
         try:
-            address = "0x" + str(json.loads(path.read_text(encoding="utf-8"))["address"]).removeprefix("0x")
-        except (ValueError, KeyError, TypeError):
+            text = read_bounded_text(path, MAX_KEYSTORE_BYTES, field="keystore", what="a keystore")
+            address = "0x" + str(json.loads(text)["address"]).removeprefix("0x")
+        except (OSError, ValueError, KeyError, TypeError):  # not a keystore: not listed
             continue
         try:
             info = client.get(f"/v1/accounts/{address}")

@@ -44,6 +44,7 @@ from cli.render import local_time, span
 from ledger.domain import eip712
 from ledger.domain.codes import PartyKind
 from ledger.errors import Conflict, InvalidInput, LedgerError, PermissionDenied
+from ledger.storage.files import read_bounded_text
 
 app = typer.Typer(
     help="Admit and manage parties (operator), look them up, and a party's side of a key recovery (veto, execute).",
@@ -460,14 +461,16 @@ CONSENT_FIELDS = (
     "signature",
 )
 MAX_CONSENT_FILE = 64 * 1024
+#: A party certificate is a few KiB of JSON; a file over this is not one (and is never read whole).
+MAX_CERTIFICATE_FILE = 16 * 1024 * 1024
 
 
 def _read_consent(path: Path) -> dict[str, Any]:
     """The signed consent in a consent file (bounded size; only the signed fields are sent)."""
     try:
-        if path.stat().st_size > MAX_CONSENT_FILE:
-            raise InvalidInput(f"{path.name} is larger than a consent file can be", field="consent")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bounded_text(path, MAX_CONSENT_FILE, field="consent", what="a consent file"))
+    except InvalidInput:
+        raise
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"the consent file cannot be read ({type(exc).__name__})", field="consent") from None
     if not isinstance(data, dict) or data.get("format") != CONSENT_FORMAT:
@@ -647,9 +650,13 @@ def party_verify_person(
     if not settings.rpc_url:
         raise InvalidInput("--rpc-url is required (any JSON-RPC endpoint of the certificate's chain)", field="rpc_url")
     try:
-        doc = json.loads(certificate.read_text(encoding="utf-8"))
-        given = json.loads(proof.read_text(encoding="utf-8"))
+        doc = json.loads(
+            read_bounded_text(certificate, MAX_CERTIFICATE_FILE, field="certificate", what="a certificate")
+        )
+        given = json.loads(read_bounded_text(proof, MAX_CONSENT_FILE, field="proof", what="a proof"))
         party_id, contract = int(doc["registrant"]["partyId"]), str(doc["chain"]["contract"])
+    except InvalidInput:
+        raise
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InvalidInput(
             f"the certificate or the proof cannot be read ({type(exc).__name__})", field="proof"

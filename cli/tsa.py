@@ -160,10 +160,11 @@ def tsa_certificate(
     import json
 
     from ledger.certificates.timestamp_certificate import carries_certificate, derive
+    from ledger.storage.files import MIB, read_bounded
     from ledger.storage.tsa import TsaFiles
 
-    try:
-        raw = token.read_bytes()
+    try:  # a token is a few KiB of DER
+        raw = read_bounded(token, 1 * MIB, field="token", what="an RFC 3161 token")
     except (FileNotFoundError, IsADirectoryError):
         raise InvalidInput(f"{token} not found", field="token") from None
     given = pem_certificates(tsa_cert, "tsa_cert")

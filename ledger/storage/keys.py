@@ -10,9 +10,12 @@ from typing import Literal
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ledger.errors import KeystoreError
+from ledger.errors import InvalidInput, KeystoreError
+from ledger.storage.files import MIB, read_bounded_text
 
 PASSWORD_ENV = "IPLEDGER_KEYSTORE_PASSWORD"
+#: A v3 keystore is under 1 KiB; a file over this is not one (and is never read whole).
+MAX_KEYSTORE_BYTES = 1 * MIB
 
 
 def load_keystore(path: Path, password: str | None) -> LocalAccount:
@@ -20,9 +23,11 @@ def load_keystore(path: Path, password: str | None) -> LocalAccount:
     if password is None or password == "":
         raise KeystoreError(f"no password for keystore {path} (set {PASSWORD_ENV} or answer the prompt)")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(read_bounded_text(path, MAX_KEYSTORE_BYTES, field="keystore", what="a keystore"))
     except FileNotFoundError:
         raise KeystoreError(f"keystore {path} not found", field="keystore") from None
+    except InvalidInput as exc:
+        raise KeystoreError(exc.message, field="keystore") from None
     except (OSError, ValueError) as exc:
         raise KeystoreError(f"keystore {path} is unreadable ({type(exc).__name__})", field="keystore") from None
     try:
