@@ -490,11 +490,16 @@ class Proposal:
     @classmethod
     def load(cls, path: Path) -> Proposal:
         try:
-            text = path.read_text(encoding="utf-8")
+            with open(path, "rb") as fh:  # one byte past the bound at most: /dev/zero is refused too
+                raw = fh.read(1_000_001)
         except OSError as exc:
             raise GovernanceError(f"cannot read {path}: {exc.strerror}", field="proposal") from None
-        if len(text) > 1_000_000:
+        if len(raw) > 1_000_000:
             raise GovernanceError("the proposal file is larger than 1 MB", field="proposal")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise GovernanceError(f"{path} is not UTF-8 text, so it is not a proposal", field="proposal") from None
         try:
             return cls.from_json(json.loads(text))
         except json.JSONDecodeError:

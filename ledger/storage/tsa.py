@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ledger.errors import Conflict, DataDirError, InvalidInput, KeystoreError, NotFound, StorageUnavailable
+from ledger.storage.files import MIB, read_bounded
 
 #: The file name of the client-token store in the data directory.
 DB_NAME = "tsa.sqlite3"
@@ -322,13 +323,13 @@ def load_tsa(
     """Reads a TSA's certificate (PEM; further certificates after it are its chain), its key (PEM, PKCS#8 or
     traditional, encrypted or not) and the CA certificate it publishes (``ca``; else the last of the chain)."""
     try:
-        certs = x509.load_pem_x509_certificates(Path(cert).read_bytes())
+        certs = x509.load_pem_x509_certificates(_pem(cert, "tsa_cert"))
     except FileNotFoundError:
         raise KeystoreError(f"TSA certificate {cert} not found", field="tsa_cert") from None
     except ValueError:
         raise KeystoreError(f"TSA certificate {cert} is not PEM", field="tsa_cert") from None
     try:
-        raw_key = Path(key).read_bytes()
+        raw_key = _pem(key, "tsa_key")
     except FileNotFoundError:
         raise KeystoreError(f"TSA key {key} not found", field="tsa_key") from None
     try:
@@ -343,7 +344,7 @@ def load_tsa(
         ) from None
     if ca is not None:
         try:
-            ca_certs = x509.load_pem_x509_certificates(Path(ca).read_bytes())
+            ca_certs = x509.load_pem_x509_certificates(_pem(ca, "tsa_ca"))
         except (FileNotFoundError, ValueError):
             raise KeystoreError(f"TSA CA certificate {ca} is missing or not PEM", field="tsa_ca") from None
     else:
@@ -355,6 +356,15 @@ def load_tsa(
         tsa_pem=b"".join(c.public_bytes(pem) for c in certs),
         ca_pem=b"".join(c.public_bytes(pem) for c in ca_certs),
     )
+
+
+def _pem(path: Path | str, field: str) -> bytes:
+    """A PEM file of the TSA (certificates or key), read up to 1 MiB (:func:`read_bounded`); more is a
+    :class:`KeystoreError` naming ``field``."""
+    try:
+        return read_bounded(path, 1 * MIB, field=field, what="a PEM file")
+    except InvalidInput as exc:
+        raise KeystoreError(exc.message, field=field) from None
 
 
 def local_password(files: TsaFiles, configured: str | None) -> str | None:
@@ -381,8 +391,8 @@ def install_tsa(data_dir: Path, *, cert: Path, key: Path, ca: Path | None, force
         raise Conflict(f"the TSA's keys exist already in {files.directory} (--force replaces them)")
     files.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        chain, key_pem = Path(cert).read_bytes(), Path(key).read_bytes()
-        ca_pem = Path(ca).read_bytes() if ca is not None else b""
+        chain, key_pem = _pem(cert, "tsa_cert"), _pem(key, "tsa_key")
+        ca_pem = _pem(ca, "tsa_ca") if ca is not None else b""
     except OSError as exc:
         raise KeystoreError(f"could not read the TSA's files ({exc.strerror})") from None
     _write_atomically(files.key, key_pem, 0o600)

@@ -78,3 +78,27 @@ def test_read_bounded_reads_one_byte_past_the_bound_and_no_more(tmp_path: Path) 
         read_bounded_text(binary, 16, field="f", what="a thing")
     with pytest.raises(FileNotFoundError):
         read_bounded(tmp_path / "missing", 16, field="f", what="a thing")
+
+
+def test_the_library_reads_a_proposal_a_reader_keystore_and_tsa_files_up_to_a_bound(tmp_path: Path) -> None:
+    from ledger.chain.governance import GovernanceError, Proposal
+    from ledger.errors import KeystoreError
+    from ledger.storage.tsa import load_tsa
+    from ledger.storage.vault.keys import load_reader_keystore
+
+    with pytest.raises(GovernanceError, match="larger than 1 MB"):
+        Proposal.load(Path("/dev/zero"))
+    with pytest.raises(KeystoreError, match="larger than a reader keystore can be"):
+        load_reader_keystore(Path("/dev/zero"), "pw")
+    with pytest.raises(KeystoreError, match="larger than a PEM file can be") as refused:
+        load_tsa(cert=Path("/dev/zero"), key=Path("/dev/zero"), ca=None, password=None)
+    assert refused.value.field == "tsa_cert"
+    out = subprocess.run(
+        [IPLEDGER, "tsa", "init", "--cert", "/dev/zero", "--key", "/dev/zero"],
+        env=cli_env(IPLEDGER_DATA_DIR=str(tmp_path / "data")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1 and "larger than a PEM file can be (1 MiB)" in out.stderr, out.stderr
+    assert not (tmp_path / "data" / "tsa").exists()

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from ledger.errors import InvalidInput, KeystoreError
+from ledger.storage.files import MIB, read_bounded_text
 from ledger.storage.vault.envelope import (
     CIPHER,
     HEX_PATTERN,
@@ -257,9 +258,11 @@ def load_reader_keystore(path: Path, password: str | None) -> X25519PrivateKey:
     if password is None or password == "":
         raise KeystoreError(f"no password for reader keystore {path}", field="keystore_password")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bounded_text(path, 1 * MIB, field="keystore", what="a reader keystore"))
     except FileNotFoundError:
         raise KeystoreError(f"reader keystore {path} not found", field="keystore") from None
+    except InvalidInput as exc:
+        raise KeystoreError(exc.message, field="keystore") from None
     except (OSError, ValueError) as exc:
         raise KeystoreError(f"reader keystore {path} is unreadable ({type(exc).__name__})", field="keystore") from None
 
