@@ -42,15 +42,29 @@ def load_keystore(path: Path, password: str | None) -> LocalAccount:
 def write_keystore(
     path: Path, account: LocalAccount, password: str, *, kdf: Literal["scrypt", "pbkdf2"] = "scrypt"
 ) -> Path:
-    """Writes ``account`` encrypted under ``password`` (mode 0600, never overwriting)."""
+    """Writes ``account`` encrypted under ``password`` (mode 0600, never overwriting), whole or not at all: the
+    keystore is written and synced under a temporary name, then linked to ``path`` (which fails if ``path`` exists),
+    so a full disk or a crash never leaves a partial keystore that would then refuse the next attempt."""
     if not password:
         raise KeystoreError("a keystore password must not be empty", field="password")
     path = Path(path)
     if path.exists():
         raise KeystoreError(f"{path} already exists; refusing to overwrite a keystore")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = Account.encrypt(account.key, password, kdf=kdf)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
+    data = json.dumps(Account.encrypt(account.key, password, kdf=kdf)).encode()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except FileExistsError:
+        raise KeystoreError(f"{path} already exists; refusing to overwrite a keystore") from None
+    except OSError as exc:
+        raise KeystoreError(f"cannot write the keystore {path}: {exc.strerror or exc}", field="keystore") from None
     return path

@@ -177,3 +177,20 @@ def test_a_full_disk_answers_507_keeps_what_was_accepted_logs_once_and_recovers(
     paused = [r for r in pipeline_lines if "paused" in r.getMessage()]
     assert len(paused) <= 2, [r.getMessage() for r in paused]  # once per fault (the disk, perhaps a lock after it)
     ledger.close()
+
+
+def test_a_keystore_is_written_whole_or_not_at_all_on_a_full_disk(small_disk: Path) -> None:
+    """A keystore that did not fit was left partly written, and then refused the next attempt ("already
+    exists"); it is now written under a temporary name and linked into place only once synced."""
+    from ledger.errors import KeystoreError
+    from ledger.storage.keys import load_keystore, write_keystore
+    from tests.helpers import account
+
+    filler = _fill(small_disk)
+    target = small_disk / "firm.json"
+    with pytest.raises(KeystoreError, match="cannot write the keystore"):
+        write_keystore(target, account("full-disk-keystore"), "pw", kdf="pbkdf2")
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]  # neither the keystore nor a temporary file
+    filler.unlink()
+    write_keystore(target, account("full-disk-keystore"), "pw", kdf="pbkdf2")
+    assert load_keystore(target, "pw").address == account("full-disk-keystore").address
