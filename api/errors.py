@@ -103,7 +103,6 @@ def status_for(exc: e.LedgerError) -> int:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(e.LedgerError)
     async def _ledger_error(request: Request, exc: e.LedgerError) -> JSONResponse:
-        status = status_for(exc)
         if isinstance(exc, e.ConfigurationError):
             # the service's own settings or data directory, found wrong while serving (the processes check them
             # at start, so this is rare): the operator reads why in the log; the caller only that nothing changed
@@ -117,6 +116,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 503,
                 headers=retry_after(503),  # as every 503: a client may try again, once the operator has seen to it
             )
+        status = status_for(exc)
         if status == 500:
             log.error("unhandled ledger error on %s %s: %s", request.method, request.url.path, exc.code)
             return JSONResponse(error_body("internal_error", "the server could not complete the request"), 500)

@@ -55,7 +55,7 @@ from ledger.domain.hashing import (
 )
 from ledger.domain.metadata import CREATOR_ROLES, EVIDENCE_KINDS, metadata_commitment, validate_metadata
 from ledger.errors import InvalidInput, LedgerError, NotFound
-from ledger.storage.files import read_bounded, read_bounded_text
+from ledger.storage.files import MIB, read_bounded, read_bounded_text
 
 if TYPE_CHECKING:
     from ledger.certificates.verify import LegalStatus
@@ -303,7 +303,7 @@ def _keep_earlier_salt(file: Path) -> None:
 #: Largest --metadata file read.
 MAX_METADATA_FILE = 256 * 1024
 #: A sidecar is a few hundred bytes of JSON; a file over this is not one (and is never read whole).
-MAX_SIDECAR_FILE = 1024 * 1024
+MAX_SIDECAR_FILE = 1 * MIB
 
 
 def _metadata_of(

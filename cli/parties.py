@@ -44,7 +44,7 @@ from cli.render import local_time, span
 from ledger.domain import eip712
 from ledger.domain.codes import PartyKind
 from ledger.errors import Conflict, InvalidInput, LedgerError, PermissionDenied
-from ledger.storage.files import read_bounded_text
+from ledger.storage.files import MIB, read_bounded_text
 
 app = typer.Typer(
     help="Admit and manage parties (operator), look them up, and a party's side of a key recovery (veto, execute).",
@@ -462,7 +462,7 @@ CONSENT_FIELDS = (
 )
 MAX_CONSENT_FILE = 64 * 1024
 #: A party certificate is a few KiB of JSON; a file over this is not one (and is never read whole).
-MAX_CERTIFICATE_FILE = 16 * 1024 * 1024
+MAX_CERTIFICATE_FILE = 16 * MIB
 
 
 def _read_consent(path: Path) -> dict[str, Any]:

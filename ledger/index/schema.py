@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +45,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from ledger.domain import codes
 from ledger.domain.eip712 import ACCOUNT_ACTIONS
 from ledger.errors import ConfigurationError, IndexUnavailable
+from ledger.storage.journal import damaged_sqlite
 
 if TYPE_CHECKING:
     from ledger.config import Settings
@@ -386,8 +386,7 @@ def open_or_set_aside(engine: Engine) -> None:
         open_schema(engine)
         return
     except DBAPIError as exc:
-        code = getattr(exc.orig, "sqlite_errorcode", 0) or 0
-        if engine.dialect.name != "sqlite" or (code & 0xFF) not in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+        if engine.dialect.name != "sqlite" or not damaged_sqlite(exc.orig):
             raise
         path = Path(str(engine.url.database or ""))
         if not path.name or not path.exists():

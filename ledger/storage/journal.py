@@ -280,6 +280,13 @@ def owner_alive(owner: str | None) -> bool:
     return True
 
 
+def damaged_sqlite(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is SQLite saying its file is not a database or is damaged (``SQLITE_NOTADB``,
+    ``SQLITE_CORRUPT``, and their extended codes)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
 def storage_error(exc: BaseException) -> StorageUnavailable | None:
     """The ledger error a SQLite or OS error stands for, if it is a resource fault (full, locked)."""
     if isinstance(exc, sqlite3.Error):
@@ -289,7 +296,7 @@ def storage_error(exc: BaseException) -> StorageUnavailable | None:
             return StorageFull("the journal's disk is full: nothing was written; retry once space is freed")
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text or "is locked" in text:
             return StorageBusy("the journal is locked by another process; try again shortly")
-        if code is not None and (code & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        if damaged_sqlite(exc):
             return StorageUnavailable(
                 f"the journal file is damaged ({getattr(exc, 'sqlite_errorname', 'corrupt')}): nothing was written; "
                 "the service's operator must restore it"
@@ -486,7 +493,7 @@ class Store:
                 if self._check_version(journal_version(db)) == SCHEMA_VERSION:
                     return
             except sqlite3.DatabaseError as exc:
-                if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                if not damaged_sqlite(exc):
                     raise
                 raise DataDirError(  # not a SQLite file at all, or a damaged one: nothing is touched
                     f"{self.path} is not a journal this service can open ({exc}): move it away and restore the copy"

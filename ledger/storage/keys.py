@@ -12,6 +12,7 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.errors import InvalidInput, KeystoreError
 from ledger.storage.files import MIB, read_bounded_text
+from ledger.storage.vault.storage import fsync_dir, write_temp_file
 
 PASSWORD_ENV = "IPLEDGER_KEYSTORE_PASSWORD"
 #: A v3 keystore is under 1 KiB; a file over this is not one (and is never read whole).
@@ -51,18 +52,14 @@ def write_keystore(
     if path.exists():
         raise KeystoreError(f"{path} already exists; refusing to overwrite a keystore")
     data = json.dumps(Account.encrypt(account.key, password, kdf=kdf)).encode()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = write_temp_file(path, data)  # 0600, synced; removed again if it cannot be written whole
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
             os.link(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
+        fsync_dir(path.parent)
     except FileExistsError:
         raise KeystoreError(f"{path} already exists; refusing to overwrite a keystore") from None
     except OSError as exc:
